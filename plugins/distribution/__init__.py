@@ -1,0 +1,1 @@
+"""Bundled plugin: distribution (filled in by the marketing-plugins issue)."""

@@ -1,0 +1,1 @@
+"""Bundled plugin: flashsale (filled in by the marketing-plugins issue)."""

@@ -1,0 +1,1 @@
+"""Bundled plugin: groupbuy (filled in by the marketing-plugins issue)."""
