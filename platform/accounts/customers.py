@@ -1,0 +1,56 @@
+"""Shopper accounts of one store: sign-up and sign-in by phone number or e-mail address."""
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from mallow.accounts.models import Customer
+from mallow.accounts.passwords import hash_password, password_problem, verify_password
+from mallow.db import db
+from mallow.merchants.signup import PASSWORD_MESSAGES
+from mallow.security import crypto
+from mallow.validation import CN_MOBILE_RE, EMAIL_RE, Errors, ValidationFailed, text
+
+
+def normalise_login(raw: str) -> str | None:
+    value = (raw or "").strip().lower().replace(" ", "").replace("-", "")
+    if value.startswith("+86"):
+        value = value[3:]
+    return value if CN_MOBILE_RE.match(value) or EMAIL_RE.match(value) else None
+
+
+def register(data) -> Customer:
+    errors = Errors()
+    login = normalise_login(text(data, "login", 254))
+    if login is None:
+        errors.add("login", "invalid", _("Enter a mainland mobile number or an e-mail address."))
+    password = data.get("password") or ""
+    problem = password_problem(password)
+    if problem:
+        errors.add("password", problem, PASSWORD_MESSAGES[problem]())
+    nickname = text(data, "nickname", 40)
+    errors.raise_if_any()
+    digest = crypto.digest(login)
+    if db.session.execute(db.select(Customer.id).filter_by(login_digest=digest)).first():
+        raise ValidationFailed({"login": ("taken", _("This account exists already. Sign in instead."))})
+    customer = Customer(login_digest=digest, login_cipher=crypto.encrypt(login),
+                        nickname=nickname or crypto.mask(login), password_hash=hash_password(password))
+    db.session.add(customer)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise ValidationFailed({"login": ("taken", _("This account exists already. Sign in instead."))}) from None
+    return customer
+
+
+def authenticate(login: str, password: str) -> Customer | None:
+    normalised = normalise_login(login)
+    customer = None
+    if normalised:
+        customer = db.session.execute(
+            db.select(Customer).filter_by(login_digest=crypto.digest(normalised))
+        ).scalar_one_or_none()
+    if not verify_password(customer.password_hash if customer else None, password) or not (customer and customer.active):
+        return None
+    return customer

@@ -1,0 +1,137 @@
+"""Who is asking, and may they? Decorators for every protected route.
+
+The principal of a request is looked up per kind, never trusted across kinds: API routes read
+only the ``Authorization: Bearer`` header (so they need no CSRF token), pages read only their
+namespace of the signed session cookie. Store routes check membership in the *active store's*
+own tables: a merchant of store A has no ``Staff`` row in store B, and a shopper token of A is
+not in B's ``customer_sessions``.
+"""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, g, jsonify, make_response, redirect, request, session, url_for
+
+from mallow.accounts import sessions
+from mallow.accounts.models import Staff
+from mallow.audit import record_denial
+from mallow.db import db
+from mallow.tenants.context import current_store
+
+LOGIN_ENDPOINTS = {"admin": "admin.login", "merchant": "merchant.login", "shopper": "storefront.login"}
+
+
+def is_api_request() -> bool:
+    return bool(request.blueprint and request.blueprint.split(".")[0].endswith("api"))
+
+
+def bearer_secret() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def principal(kind: str):
+    """The authenticated ``kind`` principal of this request (admin | merchant | shopper) or None."""
+    cache = g.setdefault("mallow_principals", {})
+    if kind in cache:
+        return cache[kind][0] if cache[kind] else None
+    store = current_store()
+    if kind == "shopper" and store is None:
+        cache[kind] = None
+        return None
+    if is_api_request():
+        found = sessions.lookup(kind, bearer_secret(), "token")
+    else:
+        found = sessions.lookup(kind, session.get(sessions.session_key(kind, store.id if store else None)), "cookie")
+    cache[kind] = found
+    return found[0] if found else None
+
+
+def _session_row(kind: str):
+    found = g.get("mallow_principals", {}).get(kind)
+    return found[1] if found else None
+
+
+def _unauthenticated(kind: str):
+    if is_api_request():
+        response = jsonify(error="unauthenticated", message="Sign in or send a valid bearer token.")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = "Bearer"
+        abort(response)
+    abort(redirect(url_for(LOGIN_ENDPOINTS[kind], next=request.full_path if request.query_string else request.path)))
+
+
+def _forbidden(reason: str, actor=None):
+    store = current_store()
+    record_denial(reason, actor=actor, store_id=store.id if store else None)
+    if is_api_request():
+        abort(make_response(jsonify(error="forbidden", message="You have no access to this resource."), 403))
+    abort(403)
+
+
+def admin_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if principal("admin") is None:
+            _unauthenticated("admin")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def merchant_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if principal("merchant") is None:
+            _unauthenticated("merchant")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def current_staff() -> Staff | None:
+    """The active store's ``Staff`` row of the signed-in merchant, or None."""
+    if "mallow_staff" in g:
+        return g.mallow_staff
+    merchant, store = principal("merchant"), current_store()
+    staff = None
+    if merchant is not None and store is not None:
+        row = _session_row("merchant")
+        if row is None or row.store_id in (None, store.id):
+            staff = db.session.execute(
+                db.select(Staff).where(Staff.merchant_id == merchant.id, Staff.active.is_(True))
+            ).scalar_one_or_none()
+    g.mallow_staff = staff
+    return staff
+
+
+def staff_required(view=None, *, owner: bool = False):
+    """Only staff of the active store (with ``owner=True``: only its owner)."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            merchant = principal("merchant")
+            if merchant is None:
+                _unauthenticated("merchant")
+            staff = current_staff()
+            if staff is None:
+                _forbidden("not staff of this store", merchant)
+            if owner and staff.role != "owner":
+                _forbidden("owner only", merchant)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate(view) if view is not None else decorate
+
+
+def shopper_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if principal("shopper") is None:
+            _unauthenticated("shopper")
+        return view(*args, **kwargs)
+
+    return wrapped

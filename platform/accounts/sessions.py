@@ -1,0 +1,107 @@
+"""Login sessions and API tokens: random secrets, stored as SHA-256, revocable.
+
+A browser keeps the secret in its signed Flask session under a namespace per principal
+(``mallow.admin``, ``mallow.merchant``, ``mallow.shopper.<store id>``); an API client sends
+``Authorization: Bearer <prefix>_<secret>``. Both are looked up in the same tables.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app, request, session
+
+from mallow.accounts.models import AccountSession, Customer, CustomerSession, Merchant, PlatformAdmin
+from mallow.db import db
+
+TOKEN_PREFIX = {"admin": "adm", "merchant": "mer", "shopper": "shp"}
+PREFIX_KIND = {prefix: kind for kind, prefix in TOKEN_PREFIX.items()}
+ACCOUNT_MODELS = {"admin": PlatformAdmin, "merchant": Merchant}
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _expiry(via: str) -> datetime:
+    days = current_app.config["SESSION_LIFETIME_DAYS"] if via == "cookie" else 90
+    return datetime.now(timezone.utc) + timedelta(days=days)
+
+
+def session_key(kind: str, store_id: int | None = None) -> str:
+    return f"mallow.{kind}" + (f".{store_id}" if kind == "shopper" else "")
+
+
+def _new_secret(kind: str) -> str:
+    return f"{TOKEN_PREFIX[kind]}_{secrets.token_urlsafe(32)}"
+
+
+def issue(principal, via: str, store_id: int | None = None) -> str:
+    """Create a session row for ``principal`` and return its secret (shown once)."""
+    secret = _new_secret(principal.kind)
+    if principal.kind == "shopper":
+        row = CustomerSession(secret_hash=_digest(secret), customer_id=principal.id, via=via, expires_at=_expiry(via))
+    else:
+        row = AccountSession(secret_hash=_digest(secret), kind=principal.kind, account_id=principal.id, via=via,
+                             store_id=store_id, expires_at=_expiry(via),
+                             user_agent=(request.user_agent.string or "")[:200] if request else None)
+    db.session.add(row)
+    return secret
+
+
+def login_browser(principal, store_id: int | None = None) -> None:
+    """Start a browser session in the principal's namespace, replacing any earlier one there."""
+    key = session_key(principal.kind, store_id)
+    old = session.pop(key, None)
+    if old:
+        revoke(principal.kind, old)
+    session[key] = issue(principal, "cookie")
+    session.permanent = True
+
+
+def logout_browser(kind: str, store_id: int | None = None) -> None:
+    secret = session.pop(session_key(kind, store_id), None)
+    if secret:
+        revoke(kind, secret)
+
+
+def revoke(kind: str, secret: str) -> None:
+    model = CustomerSession if kind == "shopper" else AccountSession
+    db.session.execute(db.delete(model).where(model.secret_hash == _digest(secret)))
+
+
+def lookup(kind: str, secret: str | None, via: str):
+    """The active principal behind ``secret``, as ``(principal, session_row)``, or None."""
+    if not secret or not secret.startswith(TOKEN_PREFIX[kind] + "_"):
+        return None
+    now = datetime.now(timezone.utc)
+    if kind == "shopper":
+        row = db.session.execute(
+            db.select(CustomerSession).where(CustomerSession.secret_hash == _digest(secret))
+        ).scalar_one_or_none()
+        principal = db.session.get(Customer, row.customer_id) if row else None
+    else:
+        row = db.session.execute(
+            db.select(AccountSession).where(AccountSession.secret_hash == _digest(secret),
+                                            AccountSession.kind == kind)
+        ).scalar_one_or_none()
+        principal = db.session.get(ACCOUNT_MODELS[kind], row.account_id) if row else None
+    if row is None or row.via != via or _aware(row.expires_at) <= now:
+        return None
+    if principal is None or not principal.is_active:
+        return None
+    return principal, row
+
+
+def revoke_all(kind: str, account_id: int) -> None:
+    """End every session and token of an account (password change, suspension)."""
+    if kind == "shopper":
+        db.session.execute(db.delete(CustomerSession).where(CustomerSession.customer_id == account_id))
+    else:
+        db.session.execute(db.delete(AccountSession).where(AccountSession.kind == kind,
+                                                           AccountSession.account_id == account_id))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -1,0 +1,126 @@
+"""Platform admin pages: sign-in and the qualification review queue."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+
+from mallow.accounts import sessions
+from mallow.accounts.authenticate import authenticate, login_limits
+from mallow.accounts.guards import admin_required, principal
+from mallow.db import db
+from mallow.media.images import absolute_path
+from mallow.qualifications import service
+from mallow.qualifications.matrix import permit_kinds
+from mallow.qualifications.models import Qualification
+from mallow.statemachine import InvalidTransition
+from mallow.tenants.models import Store
+from mallow.validation import ValidationFailed
+from mallow.web import render_form, safe_next
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@login_limits
+def login():
+    if request.method == "POST":
+        admin = authenticate("admin", request.form.get("email"), request.form.get("password"))
+        if admin is None:
+            return render_form("auth/login.html", errors=ValidationFailed(
+                {"password": ("invalid", _("Wrong e-mail address or password."))}), area="admin")
+        sessions.login_browser(admin)
+        db.session.commit()
+        return redirect(safe_next(url_for("admin.queue")))
+    return render_form("auth/login.html", area="admin")
+
+
+@bp.post("/logout")
+def logout():
+    sessions.logout_browser("admin")
+    db.session.commit()
+    return redirect(url_for("admin.login"))
+
+
+@bp.get("/")
+@admin_required
+def dashboard():
+    return redirect(url_for("admin.queue"))
+
+
+@bp.get("/qualifications")
+@admin_required
+def queue():
+    status = request.args.get("status", "submitted")
+    if status not in ("submitted", "approved", "rejected", "expired", "superseded", "all"):
+        abort(400)
+    items = service.review_queue(None if status == "all" else status)
+    stores = {s.id: s for s in db.session.execute(db.select(Store).where(Store.id.in_({q.store_id for q in items}))).scalars()}
+    return render_template("admin/queue.html", items=items, stores=stores, status=status)
+
+
+def _qualification(qualification_id: int) -> Qualification:
+    qualification = db.session.get(Qualification, qualification_id)
+    if qualification is None:
+        abort(404)
+    return qualification
+
+
+@bp.get("/qualifications/<int:qualification_id>")
+@admin_required
+def review(qualification_id):
+    qualification = _qualification(qualification_id)
+    store = db.session.get(Store, qualification.store_id)
+    return render_template("admin/review.html", q=qualification, store_row=store, kinds=permit_kinds(),
+                           history=service.history(store.id))
+
+
+@bp.post("/qualifications/<int:qualification_id>/approve")
+@admin_required
+def approve(qualification_id):
+    qualification = _qualification(qualification_id)
+    try:
+        service.approve(qualification, principal("admin"), request.form.get("reason", ""))
+    except InvalidTransition:
+        flash(_("This submission was decided already."), "error")
+        return redirect(url_for("admin.review", qualification_id=qualification_id)), 303
+    flash(_("Approved: the store is open."), "ok")
+    return redirect(url_for("admin.queue")), 303
+
+
+@bp.post("/qualifications/<int:qualification_id>/reject")
+@admin_required
+def reject(qualification_id):
+    qualification = _qualification(qualification_id)
+    field_reasons = {key[len("field_"):]: value for key, value in request.form.items() if key.startswith("field_")}
+    try:
+        service.reject(qualification, principal("admin"), request.form.get("reason", ""), field_reasons)
+    except ValidationFailed as failed:
+        store = db.session.get(Store, qualification.store_id)
+        return render_form("admin/review.html", errors=failed, q=qualification, store_row=store,
+                           kinds=permit_kinds(), history=service.history(store.id))
+    except InvalidTransition:
+        flash(_("This submission was decided already."), "error")
+        return redirect(url_for("admin.review", qualification_id=qualification_id)), 303
+    flash(_("Rejected: the merchant sees your reasons."), "ok")
+    return redirect(url_for("admin.queue")), 303
+
+
+@bp.get("/qualifications/<int:qualification_id>/files/<which>")
+@admin_required
+def qualification_file(qualification_id, which):
+    return send_qualification_file(_qualification(qualification_id), which)
+
+
+def send_qualification_file(qualification: Qualification, which: str):
+    """The licence (``licence``) or a permit image (``permit-<id>``) of a qualification."""
+    if which == "licence":
+        relative = qualification.licence_image
+    else:
+        permit = next((p for p in qualification.permits if f"permit-{p.id}" == which), None)
+        relative = permit.image if permit else None
+    path = absolute_path(relative) if relative else None
+    if path is None:
+        abort(404)
+    response = send_file(path, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,20 @@
+"""The JSON API: ``/api/…`` (platform) and ``/s/<slug>/api/…`` (a store), Bearer tokens only.
+
+Each operation is declared once with :func:`mallow.api.registry.operation`: its route, its
+``operationId``, its auth, and the JSON Schema of its body. The same schema validates requests
+(field-level 422 errors) and goes into the OpenAPI 3 document at ``/api/openapi.json``.
+"""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from mallow.api import console, errors, openapi, platform, store  # noqa: F401  (declare operations)
+    from mallow.api.registry import blueprints
+    from mallow.extensions import csrf
+
+    for blueprint in blueprints():
+        csrf.exempt(blueprint)  # bearer-token auth only: a browser cannot be tricked into sending it
+        errors.install(blueprint)
+        app.register_blueprint(blueprint)

@@ -1,0 +1,48 @@
+"""Store console API (``/s/<slug>/api/console``): staff of that store, bearer tokens."""
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from mallow.accounts.guards import principal, staff_required
+from mallow.api.registry import operation
+from mallow.api.views import qualification_json
+from mallow.qualifications import service
+from mallow.tenants.context import current_store
+
+QUALIFICATION_FORM = {
+    "type": "object",
+    "required": ["subject_type", "uscc", "legal_name", "legal_representative", "legal_rep_id_number",
+                 "registered_address", "contact_name", "contact_phone", "licence_image"],
+    "properties": {
+        "application_id": {"type": "string", "maxLength": 64,
+                           "description": "your id for this submission: sending it again returns the same result"},
+        "subject_type": {"type": "string", "enum": ["enterprise", "individual_business", "other"]},
+        "uscc": {"type": "string", "description": "Unified Social Credit Code (GB 32100-2015)"},
+        "legal_name": {"type": "string"}, "legal_representative": {"type": "string"},
+        "legal_rep_id_number": {"type": "string"}, "registered_address": {"type": "string"},
+        "licence_valid_until": {"type": "string", "format": "date", "description": "empty = long term"},
+        "licence_image": {"type": "string", "format": "binary"},
+        "contact_name": {"type": "string"}, "contact_phone": {"type": "string"},
+        "contact_email": {"type": "string", "format": "email"},
+    },
+    "patternProperties": {"^permit_[a-z0-9_]+_(number|valid_until)$": {"type": "string"},
+                          "^permit_[a-z0-9_]+_image$": {"type": "string", "format": "binary"}},
+}
+
+
+@operation("console_api", "POST", "/qualifications", "submitQualification",
+           "Submit (or resubmit) the store's qualifications for review", tag="qualifications", auth="merchant",
+           body=QUALIFICATION_FORM, body_type="multipart/form-data",
+           responses={"201": "Submitted", "200": "This application_id was submitted before: the first result",
+                      "422": {"$ref": "#/components/responses/ValidationFailed"}})
+@staff_required(owner=True)
+def submit_qualification():
+    qualification, created = service.submit(current_store(), principal("merchant"), request.form, request.files)
+    return jsonify(qualification_json(qualification)), 201 if created else 200
+
+
+@operation("console_api", "GET", "/qualifications", "listStoreQualifications",
+           "This store's submissions, newest first, with review outcomes", tag="qualifications", auth="merchant")
+@staff_required
+def list_store_qualifications():
+    return jsonify(items=[qualification_json(q) for q in service.history(current_store().id)])

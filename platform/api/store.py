@@ -1,0 +1,78 @@
+"""Store API (``/s/<slug>/api``): the store's public profile and shopper accounts."""
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from mallow.accounts import customers, sessions
+from mallow.accounts.authenticate import login_limits
+from mallow.accounts.guards import current_staff, principal, shopper_required
+from mallow.api.registry import obj, operation, string
+from mallow.api.views import store_json
+from mallow.db import db
+from mallow.qualifications import service
+from mallow.security import crypto
+from mallow.tenants.context import current_store
+
+
+@operation("store_api", "GET", "/store", "getStore", "The store's public profile (and its review state for its staff)",
+           tag="stores", auth=None, responses={"200": "The store", "404": "No such store"})
+def get_store():
+    store = current_store()
+    is_staff = principal("merchant") is not None and current_staff() is not None
+    data = store_json(store, private=is_staff)
+    approved = next((q for q in service.history(store.id) if q.status == "approved"), None)
+    if approved is not None:  # E-Commerce Law art. 15: the licence is shown on the store
+        data["business_licence"] = {"legal_name": approved.legal_name, "uscc": approved.uscc}
+    if is_staff:
+        latest = service.latest(store.id)
+        data["qualification"] = None if latest is None else {
+            "status": latest.status, "decision_reason": latest.decision_reason,
+            "field_reasons": latest.field_reasons or {}}
+    return jsonify(data)
+
+
+def _open_store_only():
+    if not current_store().is_open:
+        return jsonify(error="store_not_open", message="This store is not open yet."), 503
+    return None
+
+
+@operation("store_api", "POST", "/customers", "registerCustomer", "Create a shopper account in this store",
+           tag="shoppers", auth=None, body=obj({"login": string(254, description="mobile number or e-mail"),
+                                                "password": string(128), "nickname": string(40)},
+                                               ["login", "password"]),
+           responses={"201": "The account and a shopper token", "422": {"$ref": "#/components/responses/ValidationFailed"}})
+def register_customer():
+    closed = _open_store_only()
+    if closed:
+        return closed
+    customer = customers.register(request.get_json())
+    token = sessions.issue(customer, "token")
+    db.session.commit()
+    return jsonify(customer=_customer_json(customer), token=token), 201
+
+
+@operation("store_api", "POST", "/tokens", "loginCustomer", "Sign a shopper in: a token valid in this store only",
+           tag="shoppers", auth=None, body=obj({"login": string(254), "password": string(128)}, ["login", "password"]),
+           responses={"201": "A shopper token", "401": "Wrong account or password", "429": "Too many attempts"})
+@login_limits
+def login_customer():
+    data = request.get_json()
+    customer = customers.authenticate(data["login"], data["password"])
+    if customer is None:
+        return jsonify(error="unauthenticated", message="Wrong account or password."), 401
+    token = sessions.issue(customer, "token")
+    db.session.commit()
+    return jsonify(customer=_customer_json(customer), token=token), 201
+
+
+@operation("store_api", "GET", "/me", "getCustomer", "The signed-in shopper", tag="shoppers", auth="shopper")
+@shopper_required
+def me():
+    return jsonify(_customer_json(principal("shopper")))
+
+
+def _customer_json(customer) -> dict:
+    login = crypto.decrypt(customer.login_cipher)
+    return {"id": customer.id, "nickname": customer.nickname,
+            "login": crypto.mask_email(login) if "@" in login else crypto.mask(login)}

@@ -1,0 +1,62 @@
+"""The application factory: an ordered list of ``init_app`` steps."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import mallow_themes
+from flask import Flask
+from jinja2 import ChoiceLoader, FileSystemLoader
+
+from mallow import config as config_module
+
+THEMES = Path(mallow_themes.__file__).parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(config_module.from_environment(config))
+    app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(str(THEMES / "default" / "templates"))])
+
+    from mallow.db import db
+    from mallow.extensions import babel, csrf, limiter, login_manager, select_locale
+
+    db.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage(app))
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+    with app.app_context():
+        from mallow.tenants.engines import StoreEngines, configure_sqlite
+
+        platform_engine = db.engine
+        if platform_engine.dialect.name == "sqlite":
+            configure_sqlite(platform_engine)
+        app.extensions["mallow.store_engines"] = StoreEngines(
+            platform_engine, app.config["MALLOW_DATA_DIR"], app.config["MALLOW_SQLITE_ENGINE_CACHE"]
+        )
+
+    from mallow.tenants import resolve
+
+    resolve.init_app(app)  # the store of a request is resolved here and nowhere else
+
+    from mallow.accounts import loader
+    from mallow.web import init_app as init_web
+
+    loader.init_app(app)
+    init_web(app)
+
+    from mallow.jobs.runners import make_runner
+    from mallow.qualifications import jobs as _qualification_jobs  # noqa: F401  (registers jobs)
+
+    app.extensions["mallow.jobs"] = make_runner(app)
+
+    from mallow.api import init_app as init_api
+
+    init_api(app)
+    return app
+
+
+def _limiter_storage(app: Flask) -> str:
+    return app.config["REDIS_URL"] or "memory://"

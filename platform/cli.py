@@ -1,0 +1,170 @@
+"""The ``mallow`` command (Flask's click CLI with Mallow's own commands)."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+
+
+def _create_app():
+    from mallow.app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+             help="Mallow: multi-tenant micro-mall builder.")
+def main():
+    pass
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@with_appcontext
+def serve(host, port, threads):
+    """Serve Mallow with waitress (and, without Redis, the embedded job runner)."""
+    from flask import current_app
+    from waitress import serve as waitress_serve
+
+    app = current_app._get_current_object()
+    runner = app.extensions["mallow.jobs"]
+    if runner.kind == "embedded":
+        runner.start()
+    click.echo(f"Mallow on http://{host}:{port}/  (jobs: {runner.kind}, database: {app.extensions['mallow.store_engines'].backend})")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="mallow")
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Run what is queued, then stop.")
+@with_appcontext
+def worker(burst):
+    """Run the rq worker and the periodic-job scheduler (needs REDIS_URL)."""
+    import threading
+
+    from flask import current_app
+    from rq import Worker
+    from rq.serializers import JSONSerializer
+
+    runner = current_app.extensions["mallow.jobs"]
+    if runner.kind != "rq":
+        raise click.ClickException("`mallow worker` needs REDIS_URL; without it `mallow serve` runs the jobs itself.")
+    state: dict = {}
+
+    def schedule():
+        while True:
+            runner.run_periodic_due(state)
+            time.sleep(30)
+
+    if not burst:
+        threading.Thread(target=schedule, daemon=True, name="mallow-periodic").start()
+    else:
+        runner.run_periodic_due(state)
+    Worker([runner.queue], connection=runner.redis, serializer=JSONSerializer).work(burst=burst, with_scheduler=True)
+
+
+@main.group()
+def db():
+    """Database migrations (platform chain, then every store)."""
+
+
+@db.command("upgrade")
+@click.option("--platform-only", is_flag=True)
+@with_appcontext
+def db_upgrade(platform_only):
+    """Upgrade the platform schema and every store's schema to the newest revision."""
+    from mallow.db import db as database
+    from mallow.db.migrate import upgrade_platform, upgrade_stores
+    from mallow.qualifications.matrix import seed_defaults
+    from mallow.tenants.models import Store
+    from mallow.tenants.provisioning import migrate_store
+
+    upgrade_platform(database.engine)
+    seed_defaults()
+    click.echo("platform: at head")
+    if platform_only:
+        return
+    stores = database.session.execute(database.select(Store.id, Store.slug).order_by(Store.id)).all()
+    result = upgrade_stores(stores, migrate_store, echo=click.echo)
+    click.echo(f"stores: {result['stores']} in {result['seconds']:.1f} s, {len(result['failed'])} failed")
+    if result["failed"]:
+        sys.exit(1)
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+@click.option("--store", "chain", flag_value="store", help="a revision of the per-store chain")
+@click.option("--platform", "chain", flag_value="platform", default=True)
+@with_appcontext
+def db_revision(message, chain):
+    """Autogenerate a migration (store chain: compared against a scratch store)."""
+    from alembic import command
+
+    from mallow.db import db as database
+    from mallow.db.migrate import alembic_config
+
+    if chain == "platform":
+        with database.engine.begin() as connection:
+            command.revision(alembic_config("platform", connection), message=message, autogenerate=True)
+        return
+    from flask import current_app
+
+    engines = current_app.extensions["mallow.store_engines"]
+    scratch = 0  # store id 0 is never a real store
+    from mallow.tenants.provisioning import drop_store, migrate_store
+
+    drop_store(scratch)
+    if engines.is_postgresql:
+        with engines.platform_engine.begin() as c:
+            c.exec_driver_sql('CREATE SCHEMA "store_0"')
+    migrate_store(scratch)
+    with engines.engine_for(scratch).begin() as connection:
+        command.revision(alembic_config("store", connection, engines.version_table_schema(scratch)),
+                         message=message, autogenerate=True)
+    drop_store(scratch)
+
+
+@main.command("create-admin")
+@click.option("--email", prompt=True)
+@click.option("--name", default="Admin", show_default=True)
+@click.password_option()
+@with_appcontext
+def create_admin(email, name, password):
+    """Create a platform admin (or reset the password of an existing one)."""
+    from mallow.accounts.models import PlatformAdmin
+    from mallow.accounts.passwords import hash_password, password_problem
+    from mallow.db import db as database
+    from mallow.validation import EMAIL_RE, normalise_email
+
+    email = normalise_email(email)
+    if not EMAIL_RE.match(email):
+        raise click.BadParameter("not an e-mail address", param_hint="--email")
+    if password_problem(password):
+        raise click.BadParameter(f"password {password_problem(password)}", param_hint="--password")
+    admin = database.session.execute(database.select(PlatformAdmin).filter_by(email=email)).scalar_one_or_none()
+    if admin is None:
+        admin = PlatformAdmin(email=email, name=name, password_hash=hash_password(password))
+        database.session.add(admin)
+    else:
+        admin.password_hash = hash_password(password)
+    database.session.commit()
+    click.echo(f"admin {email} ready")
+
+
+@main.command()
+@click.option("--url", default=os.environ.get("MALLOW_PUBLIC_URL", "http://127.0.0.1:5000"), show_default=True)
+@with_appcontext
+def demo(url):
+    """Seed (idempotently) a demo platform admin and an approved demo store; print the logins."""
+    from mallow.demo import seed
+
+    info = seed()
+    click.echo("Demo ready:")
+    click.echo(f"  platform admin  {url}/admin/login     {info['admin_email']} / {info['password']}")
+    click.echo(f"  merchant        {url}/merchant/login  {info['merchant_email']} / {info['password']}")
+    click.echo(f"  demo store      {url}/s/{info['slug']}/   (shopper: {info['shopper_login']} / {info['password']})")
+    click.echo(f"  API document    {url}/api/openapi.json")

@@ -1,0 +1,77 @@
+"""Configuration: environment variables over embedded defaults.
+
+Embedded defaults need no server: SQLite files under the data directory (one for the
+platform, one per store) and an in-process job runner. Set ``DATABASE_URL`` (PostgreSQL: one
+schema per store) and ``REDIS_URL`` (rq jobs, shared rate limits) to run on real services.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _normalise_database_url(url: str) -> str:
+    """Accept ``postgres://`` and ``postgresql://`` and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _secret_key(data_dir: Path) -> str:
+    """A stable secret for the embedded default: generated once, kept in the data dir."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def from_environment(overrides: dict | None = None) -> dict:
+    """Build the Flask config mapping from the environment and ``overrides``."""
+    overrides = dict(overrides or {})
+    env = os.environ
+    data_dir = Path(overrides.pop("MALLOW_DATA_DIR", None) or env.get("MALLOW_DATA_DIR") or Path.cwd() / "instance")
+    data_dir = data_dir.resolve()
+    database_url = overrides.pop("DATABASE_URL", None) or env.get("DATABASE_URL") or ""
+    redis_url = overrides.pop("REDIS_URL", None) if "REDIS_URL" in overrides else env.get("REDIS_URL", "")
+    if database_url:
+        platform_uri = _normalise_database_url(database_url)
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        platform_uri = f"sqlite:///{data_dir / 'platform.db'}"
+    config = {
+        "MALLOW_DATA_DIR": str(data_dir),
+        "SQLALCHEMY_DATABASE_URI": platform_uri,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": platform_uri.startswith("postgresql")},
+        "REDIS_URL": redis_url or "",
+        "SECRET_KEY": env.get("SECRET_KEY") or None,
+        # Field encryption key for personal data (32 bytes, urlsafe base64); derived from
+        # SECRET_KEY when not given, so the embedded default needs no extra setting.
+        "MALLOW_DATA_KEY": env.get("MALLOW_DATA_KEY") or None,
+        # Host under which stores get their own subdomain: {slug}.<MALLOW_STORE_DOMAIN>.
+        "MALLOW_STORE_DOMAIN": env.get("MALLOW_STORE_DOMAIN", "mallow.localhost"),
+        "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
+        "MALLOW_UPLOAD_MAX_BYTES": 5 * 1024 * 1024,
+        "MALLOW_UPLOAD_MAX_PIXELS": 40_000_000,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SECURE": env.get("MALLOW_HTTPS", "") == "1",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "MALLOW_LOCALES": ["zh_CN", "en"],
+        "PASSWORD_HASH_METHOD": "scrypt",
+        "LOGIN_RATE_LIMIT": env.get("MALLOW_LOGIN_RATE_LIMIT", "5 per minute"),
+        "LOGIN_RATE_LIMIT_IP": env.get("MALLOW_LOGIN_RATE_LIMIT_IP", "30 per minute"),
+        "SESSION_LIFETIME_DAYS": 14,
+        "MALLOW_SQLITE_ENGINE_CACHE": 256,
+    }
+    config.update(overrides)
+    if not config["SECRET_KEY"]:
+        config["SECRET_KEY"] = _secret_key(data_dir)
+    return config

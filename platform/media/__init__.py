@@ -1,0 +1,1 @@
+"""Uploaded files: checked, re-encoded and stored under the data dir with server-made names."""

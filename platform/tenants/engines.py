@@ -1,0 +1,122 @@
+"""One SQLAlchemy engine per store, sharing what can be shared.
+
+PostgreSQL: every store engine is the platform engine (one connection pool) with
+``schema_translate_map={"store": "store_<id>"}``. The translation is part of each compiled
+statement, not connection state, so a pooled connection never carries one request's schema
+into another's (a session-level ``SET search_path`` would: see docs/architecture.md).
+
+SQLite (embedded default): every store has its own file ``stores/<id>.db`` under the data dir,
+attached to each connection under the schema name ``store``. No connection of a store engine
+can open another store's file.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from mallow.db.session import STORE_SCHEMA
+
+SCHEMA_RE = re.compile(r"^store_[0-9]+$")
+
+
+def schema_name(store_id: int) -> str:
+    name = f"store_{int(store_id)}"
+    assert SCHEMA_RE.match(name)
+    return name
+
+
+class StoreEngines:
+    """Hands out the engine of a store; kept in ``app.extensions['mallow.store_engines']``."""
+
+    def __init__(self, platform_engine: sa.Engine, data_dir: str, sqlite_cache_size: int = 256):
+        self.platform_engine = platform_engine
+        self.backend = platform_engine.dialect.name
+        self.data_dir = Path(data_dir)
+        self._cache: OrderedDict[int, sa.Engine] = OrderedDict()
+        self._cache_size = sqlite_cache_size if self.backend == "sqlite" else 0
+        self._lock = threading.Lock()
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.backend == "postgresql"
+
+    def engine_for(self, store_id: int) -> sa.Engine:
+        store_id = int(store_id)
+        with self._lock:
+            engine = self._cache.get(store_id)
+            if engine is not None:
+                self._cache.move_to_end(store_id)
+                return engine
+            engine = self._make(store_id)
+            self._cache[store_id] = engine
+            if self._cache_size and len(self._cache) > self._cache_size:
+                _, evicted = self._cache.popitem(last=False)
+                evicted.dispose()
+            return engine
+
+    def version_table_schema(self, store_id: int) -> str:
+        """Where Alembic keeps a store's ``alembic_version`` table."""
+        return schema_name(store_id) if self.is_postgresql else STORE_SCHEMA
+
+    def sqlite_path(self, store_id: int) -> Path:
+        return self.data_dir / "stores" / f"{int(store_id)}.db"
+
+    def forget(self, store_id: int) -> None:
+        with self._lock:
+            engine = self._cache.pop(int(store_id), None)
+        if engine is not None and not self.is_postgresql:
+            engine.dispose()
+
+    def dispose(self) -> None:
+        with self._lock:
+            engines, self._cache = list(self._cache.values()), OrderedDict()
+        if not self.is_postgresql:
+            for engine in engines:
+                engine.dispose()
+
+    def _make(self, store_id: int) -> sa.Engine:
+        if self.is_postgresql:
+            return self.platform_engine.execution_options(
+                schema_translate_map={STORE_SCHEMA: schema_name(store_id)}
+            )
+        if self.backend != "sqlite":
+            raise RuntimeError(f"unsupported database backend {self.backend!r}")
+        path = self.sqlite_path(store_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine("sqlite://", poolclass=sa.pool.QueuePool, pool_size=5,
+                                  max_overflow=10, connect_args={"timeout": 30, "check_same_thread": False})
+        _attach_store_file(engine, path)
+        return engine
+
+
+def _attach_store_file(engine: sa.Engine, path: Path) -> None:
+    @event.listens_for(engine, "connect")
+    def attach(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("ATTACH DATABASE ? AS store", (str(path),))
+        cursor.execute("PRAGMA store.journal_mode=WAL")
+        cursor.close()
+
+    configure_sqlite(engine)
+
+
+def configure_sqlite(engine: sa.Engine) -> None:
+    """Foreign keys on, real transactions (pysqlite's legacy mode would not begin one before a
+    SELECT), and a writer waits up to 30 s for another writer instead of failing at once."""
+
+    @event.listens_for(engine, "connect")
+    def pragmas(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # SQLAlchemy's begin event issues BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def begin(connection):
+        connection.exec_driver_sql("BEGIN")

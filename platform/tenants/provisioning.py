@@ -1,0 +1,62 @@
+"""Creating and removing a store's own schema (PostgreSQL) or file (SQLite)."""
+from __future__ import annotations
+
+import time
+
+from flask import current_app
+
+from mallow.db import utcnow
+from mallow.db.migrate import create_store_tables, upgrade_store
+from mallow.tenants.engines import schema_name
+
+
+def _engines():
+    return current_app.extensions["mallow.store_engines"]
+
+
+def provision_store(store_id: int, owner_merchant_id: int | None = None) -> float:
+    """Create store ``store_id``'s schema at the migration head, with its owner as staff;
+    returns the seconds it took.
+
+    All in one transaction on PostgreSQL (schema, tables, version stamp, owner): a failure
+    leaves nothing behind. On SQLite a failure removes the half-made file.
+    """
+    from mallow.accounts.models import Staff
+
+    engines = _engines()
+    started = time.perf_counter()
+    engine = engines.engine_for(store_id)
+    try:
+        with engine.begin() as connection:
+            if engines.is_postgresql:
+                connection.exec_driver_sql(f'CREATE SCHEMA "{schema_name(store_id)}"')
+            create_store_tables(connection, engines.version_table_schema(store_id))
+            if owner_merchant_id is not None:
+                connection.execute(Staff.__table__.insert().values(merchant_id=owner_merchant_id, role="owner",
+                                                                   active=True, created_at=utcnow()))
+    except Exception:
+        if not engines.is_postgresql:
+            drop_store(store_id)
+        raise
+    return time.perf_counter() - started
+
+
+def drop_store(store_id: int) -> None:
+    """Remove a store's schema or file entirely (used on failed sign-ups and store purges)."""
+    engines = _engines()
+    if engines.is_postgresql:
+        with engines.platform_engine.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema_name(store_id)}" CASCADE')
+        engines.forget(store_id)
+        return
+    engines.forget(store_id)
+    path = engines.sqlite_path(store_id)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        candidate = path.with_name(path.name + suffix)
+        if candidate.exists():
+            candidate.unlink()
+
+
+def migrate_store(store_id: int) -> None:
+    engines = _engines()
+    upgrade_store(engines.engine_for(store_id), engines.version_table_schema(store_id))

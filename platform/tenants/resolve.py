@@ -1,0 +1,92 @@
+"""Resolving the store of a request: once, in one place.
+
+Two ways in, one mechanism:
+
+* ``/s/<slug>/…`` on the platform host: every store route is registered under this prefix.
+* ``<slug>.<MALLOW_STORE_DOMAIN>/…``: :class:`SubdomainToPath` rewrites the path to
+  ``/s/<slug>/…`` before Flask routes it, so both ways reach the same routes. A path that
+  already names the same store is left alone (links built by ``url_for`` work on both hosts);
+  a path that names another store does not route.
+
+The URL value processor then loads the store once and activates it (its engine, its schema).
+The store never comes from a header, query parameter or body field.
+"""
+from __future__ import annotations
+
+from flask import Flask, abort, g, request
+
+from mallow.db import db
+from mallow.tenants.context import activate_store, current_store
+from mallow.tenants.models import Store
+from mallow.tenants.slugs import SLUG_RE
+
+SLUG_ARG = "store_slug"
+STORE_PREFIX = f"/s/<{SLUG_ARG}>"
+ENVIRON_KEY = "mallow.subdomain_store"
+
+
+class SubdomainToPath:
+    """WSGI middleware: ``shop.mallow.example/x`` is served as ``/s/shop/x``."""
+
+    def __init__(self, wsgi_app, store_domain: str):
+        self.wsgi_app = wsgi_app
+        self.suffix = "." + store_domain.lower().lstrip(".")
+
+    def __call__(self, environ, start_response):
+        host = (environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or "").lower()
+        host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if host.endswith(self.suffix):
+            slug = host[: -len(self.suffix)]
+            if SLUG_RE.match(slug):
+                environ[ENVIRON_KEY] = slug
+                path = environ.get("PATH_INFO", "") or "/"
+                prefix = f"/s/{slug}"
+                shared_asset = path.startswith("/static/")
+                if not (shared_asset or path == prefix or path.startswith(prefix + "/")):
+                    environ["PATH_INFO"] = prefix + (path if path.startswith("/") else "/" + path)
+            else:
+                environ[ENVIRON_KEY] = ""  # a host under the store domain that is no slug
+        return self.wsgi_app(environ, start_response)
+
+
+def init_app(app: Flask) -> None:
+    app.wsgi_app = SubdomainToPath(app.wsgi_app, app.config["MALLOW_STORE_DOMAIN"])
+
+    @app.url_value_preprocessor
+    def resolve_store(endpoint, values):
+        host_slug = request.environ.get(ENVIRON_KEY)
+        if not values or SLUG_ARG not in values:
+            if host_slug is not None and endpoint != "static":
+                abort(404)  # platform routes are not served on store hosts
+            return
+        slug = values.pop(SLUG_ARG)
+        if host_slug is not None and host_slug != slug:
+            abort(404)
+        store = db.session.execute(db.select(Store).filter_by(slug=slug)).scalar_one_or_none()
+        if store is None or store.status == "closed":
+            abort(404)
+        activate_store(store)
+
+    @app.url_defaults
+    def add_store_slug(endpoint, values):
+        if SLUG_ARG in values or not app.url_map.is_endpoint_expecting(endpoint, SLUG_ARG):
+            return
+        store = current_store()
+        if store is not None:
+            values[SLUG_ARG] = store.slug
+
+    @app.context_processor
+    def store_in_templates():
+        return {"store": current_store()}
+
+
+def store_url_prefix(suffix: str = "") -> str:
+    """URL prefix for a store blueprint: ``/s/<store_slug>`` + ``suffix``."""
+    return STORE_PREFIX + suffix
+
+
+def require_store():
+    store = g.get("mallow_store")
+    if store is None:
+        abort(404)
+    return store

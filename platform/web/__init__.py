@@ -1,0 +1,87 @@
+"""Web pages: blueprints per area, error pages, security headers, template helpers."""
+from __future__ import annotations
+
+from flask import Flask, g, jsonify, make_response, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_wtf.csrf import CSRFError
+
+from mallow.validation import ValidationFailed
+
+CSP = ("default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
+       "script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'")
+
+
+def init_app(app: Flask) -> None:
+    from mallow.admin.views import bp as admin_bp
+    from mallow.console.views import bp as console_bp
+    from mallow.merchants.views import bp as merchant_bp
+    from mallow.storefront.views import bp as storefront_bp
+    from mallow.web.home import bp as home_bp
+
+    for blueprint in (home_bp, admin_bp, merchant_bp, console_bp, storefront_bp):
+        app.register_blueprint(blueprint)
+
+    @app.context_processor
+    def helpers():
+        return {"locale": str(get_locale()), "field_error": _field_error}
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", CSP)
+            response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if request.args.get("lang") in app.config["MALLOW_LOCALES"]:
+            response.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax")
+        return response
+
+    for code in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(code, _error_page)
+    app.register_error_handler(CSRFError, _csrf_error)
+
+
+def _field_error(field: str):
+    errors = g.get("form_errors") or {}
+    found = errors.get(field)
+    return found[1] if found else None
+
+
+def render_form(template: str, status: int = 200, errors: ValidationFailed | None = None, **context):
+    """Render a form page; with ``errors`` the page shows every field's message (HTTP 422)."""
+    if errors is not None:
+        g.form_errors = errors.errors
+        status = 422
+    return render_template(template, form=request.form, **context), status
+
+
+def _wants_json() -> bool:
+    from mallow.accounts.guards import is_api_request
+
+    return is_api_request() or request.accept_mimetypes.best == "application/json"
+
+
+def _error_page(error):
+    code = getattr(error, "code", 500) or 500
+    if _wants_json():
+        return jsonify(error=_error_name(code), message=getattr(error, "description", "")), code
+    return render_template("errors/error.html", code=code), code
+
+
+def _csrf_error(error):
+    if _wants_json():
+        return jsonify(error="csrf_failed", message=error.description), 400
+    return render_template("errors/error.html", code=400, csrf=True), 400
+
+
+def _error_name(code: int) -> str:
+    return {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+            413: "too_large", 422: "validation_failed", 429: "rate_limited"}.get(code, "server_error")
+
+
+def safe_next(default: str) -> str:
+    """A ``next`` target only when it stays on this site (no open redirects)."""
+    target = request.values.get("next") or ""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
