@@ -16,5 +16,6 @@ def init_app(app: Flask) -> None:
 
     for blueprint in blueprints():
         csrf.exempt(blueprint)  # bearer-token auth only: a browser cannot be tricked into sending it
-        errors.install(blueprint)
+        if not blueprint._got_registered_once:  # blueprints are module-level: one install
+            errors.install(blueprint)
         app.register_blueprint(blueprint)

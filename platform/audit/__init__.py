@@ -41,9 +41,6 @@ def record(action: str, *, actor=None, store_id: int | None = None, target: str 
 
 
 def record_denial(reason: str, *, actor=None, store_id: int | None = None) -> None:
-    """Log a refused access in its own transaction (the request itself is rolled back)."""
-    from flask import current_app
-
-    with current_app.app_context():
-        path = request.path if has_request_context() else None
-        record("access.denied", actor=actor, store_id=store_id, target=path, detail={"reason": reason}, commit=True)
+    """Log a refused access and commit it at once (guards run before a view changes anything)."""
+    path = request.path if has_request_context() else None
+    record("access.denied", actor=actor, store_id=store_id, target=path, detail={"reason": reason}, commit=True)

@@ -31,6 +31,7 @@ def alembic_config(chain: str, connection=None, version_table_schema: str | None
         raise ValueError(chain)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", str(MIGRATIONS / chain / "versions"))
     cfg.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     cfg.attributes["connection"] = connection

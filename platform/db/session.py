@@ -1,7 +1,17 @@
-"""A Flask-SQLAlchemy session that sends store tables to the active store's engine."""
+"""A Flask-SQLAlchemy session that sends store tables to the active store.
+
+PostgreSQL: one connection per session serves platform and store tables alike; the active
+store's ``schema_translate_map`` is set on that connection each time the session begins a
+transaction (and when a store is activated mid-transaction). The map belongs to the SQLAlchemy
+``Connection`` object, which is discarded when the session releases it, so nothing is left on the
+pooled DBAPI connection for the next request.
+
+SQLite: store tables go to the store's own engine (its own file).
+"""
 from __future__ import annotations
 
 from flask_sqlalchemy.session import Session
+from sqlalchemy import event
 
 STORE_BIND = "store"
 STORE_SCHEMA = "store"
@@ -21,8 +31,13 @@ class TenantSession(Session):
             engine = current_store_engine()
             if engine is None:
                 raise NoActiveStore("a store table was used outside a store context")
-            return engine
+            if engine is not _SAME_CONNECTION:
+                return engine
+            mapper = clause = None  # PostgreSQL: the session's own connection, schema-translated
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+_SAME_CONNECTION = object()
 
 
 def _touches_store_tables(mapper, clause) -> bool:
@@ -39,3 +54,12 @@ def _touches_store_tables(mapper, clause) -> bool:
             if metadata is not None and metadata.info.get("bind_key") == STORE_BIND:
                 return True
     return False
+
+
+@event.listens_for(TenantSession, "after_begin")
+def translate_store_schema(session, transaction, connection):
+    from mallow.tenants.context import current_store_translate_map
+
+    translate_map = current_store_translate_map()
+    if translate_map is not None and connection.dialect.name == "postgresql":
+        connection.execution_options(schema_translate_map=translate_map)

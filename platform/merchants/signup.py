@@ -76,7 +76,7 @@ def signup_merchant(data) -> tuple[Merchant, Store]:
         db.session.rollback()
         raise ValidationFailed({"slug": ("taken", SLUG_MESSAGES["taken"]())}) from None
     try:
-        provision_store(store.id, owner_merchant_id=merchant.id)
+        provision_store(store.id, owner_merchant_id=merchant.id, connection=db.session.connection())
         audit.record("merchant.signed_up", actor=merchant, store_id=store.id, target=f"store:{store.slug}")
         db.session.commit()
     except BaseException:

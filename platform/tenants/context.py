@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from flask import current_app, g, has_app_context
 
 from mallow.db import db
+from mallow.db.session import STORE_SCHEMA
+from mallow.tenants.engines import schema_name
 
 
 class StoreSwitchRefused(RuntimeError):
@@ -30,10 +32,23 @@ def current_store():
 
 
 def current_store_engine():
+    """Where the active store's tables are: its SQLite engine, or (PostgreSQL) a marker for
+    "the session's own connection", which carries the store's schema translation."""
+    from mallow.db.session import _SAME_CONNECTION
+
     store = current_store()
     if store is None:
         return None
-    return store_engines().engine_for(store.id)
+    engines = store_engines()
+    if engines.is_postgresql:
+        return _SAME_CONNECTION
+    return engines.engine_for(g.mallow_store_id)
+
+
+def current_store_translate_map() -> dict | None:
+    # read from g, never from the Store row: this runs while a connection is being set up,
+    # when touching an expired ORM attribute would start a second one
+    return g.get("mallow_translate_map") if has_app_context() else None
 
 
 def activate_store(store) -> None:
@@ -41,6 +56,11 @@ def activate_store(store) -> None:
     if active is not None and active.id != store.id:
         raise StoreSwitchRefused(f"store {active.id} is active; enter store_context() for store {store.id}")
     g.mallow_store = store
+    g.mallow_store_id = store.id
+    g.mallow_translate_map = {STORE_SCHEMA: schema_name(store.id)}
+    if store_engines().is_postgresql and db.session().in_transaction():
+        # the session's connection began before the store was known: translate from now on
+        db.session.connection().execution_options(schema_translate_map=current_store_translate_map())
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import time
 from flask import current_app
 
 from mallow.db import utcnow
+from mallow.db.session import STORE_SCHEMA
 from mallow.db.migrate import create_store_tables, upgrade_store
 from mallow.tenants.engines import schema_name
 
@@ -14,31 +15,39 @@ def _engines():
     return current_app.extensions["mallow.store_engines"]
 
 
-def provision_store(store_id: int, owner_merchant_id: int | None = None) -> float:
+def provision_store(store_id: int, owner_merchant_id: int | None = None, *, connection=None) -> float:
     """Create store ``store_id``'s schema at the migration head, with its owner as staff;
     returns the seconds it took.
 
-    All in one transaction on PostgreSQL (schema, tables, version stamp, owner): a failure
-    leaves nothing behind. On SQLite a failure removes the half-made file.
+    PostgreSQL: schema, tables, version stamp and owner in one transaction — the caller's, when
+    ``connection`` is given (sign-up passes the session's, so the store row and its schema
+    commit or roll back together). SQLite: the store's own file; a failure removes it.
     """
-    from mallow.accounts.models import Staff
-
     engines = _engines()
     started = time.perf_counter()
-    engine = engines.engine_for(store_id)
+    if connection is not None and engines.is_postgresql:
+        connection.execution_options(schema_translate_map={STORE_SCHEMA: schema_name(store_id)})
+        _create(connection, engines, store_id, owner_merchant_id)
+        return time.perf_counter() - started
     try:
-        with engine.begin() as connection:
-            if engines.is_postgresql:
-                connection.exec_driver_sql(f'CREATE SCHEMA "{schema_name(store_id)}"')
-            create_store_tables(connection, engines.version_table_schema(store_id))
-            if owner_merchant_id is not None:
-                connection.execute(Staff.__table__.insert().values(merchant_id=owner_merchant_id, role="owner",
-                                                                   active=True, created_at=utcnow()))
+        with engines.engine_for(store_id).begin() as own:
+            _create(own, engines, store_id, owner_merchant_id)
     except Exception:
         if not engines.is_postgresql:
             drop_store(store_id)
         raise
     return time.perf_counter() - started
+
+
+def _create(connection, engines, store_id: int, owner_merchant_id: int | None) -> None:
+    from mallow.accounts.models import Staff
+
+    if engines.is_postgresql:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema_name(store_id)}"')
+    create_store_tables(connection, engines.version_table_schema(store_id))
+    if owner_merchant_id is not None:
+        connection.execute(Staff.__table__.insert().values(merchant_id=owner_merchant_id, role="owner",
+                                                           active=True, created_at=utcnow()))
 
 
 def drop_store(store_id: int) -> None:

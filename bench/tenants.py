@@ -1,0 +1,640 @@
+#!/usr/bin/env python
+"""Tenancy bench: store provisioning, per-store migration, and per-request tenant overhead.
+
+Every figure is printed next to a bare baseline measured in the same run, and as a ratio
+(see shared/briefs/performance.md: these machines drift too much for absolute numbers).
+
+* sign-up / provisioning: seconds per new store (median, p95) through the real sign-up
+  (``signup_merchant``) and the schema provisioning alone (``provision_store``), measured
+  while ~N stores exist, next to a replay of the very same SQL statements (raw DDL baseline).
+* migrations: ``migrate_store`` over every store (all at head: the "nothing to apply" cost)
+  next to a bare read of each store's ``alembic_version`` row.
+* requests: a store route (tenant resolver + store schema) next to bare platform routes
+  running the same two SELECTs, a random store per request; Flask test client in-process and,
+  with ``--http``, waitress on 127.0.0.1. Median of 3 alternating rounds.
+
+Creates (and drops) its own scratch database ``mallow_bench_<pid>``; loopback only; every
+loop is bounded in count and time.
+
+    .venv/bin/python bench/tenants.py                     # PostgreSQL, 100 and 1,000 stores
+    .venv/bin/python bench/tenants.py --http --quick
+    .venv/bin/python bench/tenants.py --backend sqlite --stores 100,300
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+PG_ADMIN_URL = os.environ.get("MALLOW_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+FAKE_BASE = 900_000_000  # store ids used for raw provisioning samples (never real stores)
+PASSWORD = "bench-pass-123"
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+
+
+def say(*parts) -> None:
+    print(*parts, flush=True)
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def p95(values):
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms"
+
+
+class Clock:
+    def __init__(self):
+        self.started = time.perf_counter()
+
+    def __call__(self) -> float:
+        return time.perf_counter() - self.started
+
+
+# ---------------------------------------------------------------------------------------------
+# scratch database and app
+
+
+def create_scratch_database() -> str:
+    import sqlalchemy as sa
+
+    name = f"mallow_bench_{os.getpid()}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_scratch_database(url: str) -> None:
+    import sqlalchemy as sa
+
+    name = url.rsplit("/", 1)[1]
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def build_app(database_url: str, data_dir: str):
+    from mallow.app import create_app
+    from mallow.db import db
+    from mallow.db.migrate import upgrade_platform
+    from mallow.qualifications.matrix import seed_defaults
+
+    app = create_app({
+        "DATABASE_URL": database_url,
+        "MALLOW_DATA_DIR": data_dir,
+        "SECRET_KEY": "bench-secret-key-not-for-production",
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "REDIS_URL": "",
+        "SERVER_NAME": None,
+    })
+    add_bench_routes(app)  # before the first request
+    with app.app_context():
+        upgrade_platform(db.engine)
+        seed_defaults()
+    return app
+
+
+def add_bench_routes(app) -> None:
+    """Three routes running the same two SELECTs (the store by slug, as the resolver does it,
+    then one ``staff`` row of a store schema):
+
+    * ``bare``   platform route, no resolver; the staff row of one fixed store (fixed engine)
+    * ``switch`` platform route, no resolver; the staff row of the requested store (its engine)
+    * ``tenant`` store route ``/s/<slug>/…``: the resolver loads and activates the store, and
+      the session sends the staff query to the active store's schema
+    """
+    from flask import abort, jsonify
+
+    from mallow.accounts.models import Staff
+    from mallow.db import db
+    from mallow.tenants.models import Store
+
+    staff_query = db.select(Staff.id, Staff.role).where(Staff.id == 1)
+    fixed = {}
+
+    def engines():
+        return app.extensions["mallow.store_engines"]
+
+    def load_store(slug):  # the resolver's own query (mallow/tenants/resolve.py)
+        store = db.session.execute(db.select(Store).filter_by(slug=slug)).scalar_one_or_none()
+        if store is None or store.status == "closed":
+            abort(404)
+        return store
+
+    def bare(slug):
+        load_store(slug)
+        row = db.session.execute(staff_query, bind_arguments={"bind": fixed["engine"]}).first()
+        return jsonify(id=row.id, role=row.role)
+
+    def switch(slug):
+        store = load_store(slug)
+        row = db.session.execute(staff_query, bind_arguments={"bind": engines().engine_for(store.id)}).first()
+        return jsonify(id=row.id, role=row.role)
+
+    def tenant():
+        row = db.session.execute(staff_query).first()
+        return jsonify(id=row.id, role=row.role)
+
+    app.add_url_rule("/_bench/bare/<slug>", "bench_bare", bare)
+    app.add_url_rule("/_bench/switch/<slug>", "bench_switch", switch)
+    app.add_url_rule("/s/<store_slug>/_bench/staff", "bench_tenant", tenant)
+    app.extensions["mallow.bench_fixed"] = fixed
+
+
+VARIANTS = {
+    "bare": "/_bench/bare/{slug}",
+    "switch": "/_bench/switch/{slug}",
+    "tenant": "/s/{slug}/_bench/staff",
+    "api/store": "/s/{slug}/api/store",
+}
+VARIANT_HELP = {
+    "bare": "platform route, same 2 SELECTs, fixed store schema (baseline)",
+    "switch": "platform route, same 2 SELECTs, schema of the random store, no resolver",
+    "tenant": "store route: resolver + active store's schema, same 2 SELECTs",
+    "api/store": "real GET /s/<slug>/api/store (anonymous)",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# statement capture (query counts, raw DDL replay)
+
+
+class Capture:
+    """Records every statement sent to any engine while active."""
+
+    def __init__(self):
+        self.statements: list[tuple[str, object, bool]] = []
+
+    def __enter__(self):
+        import sqlalchemy as sa
+        from sqlalchemy import event
+
+        event.listen(sa.engine.Engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc):
+        import sqlalchemy as sa
+        from sqlalchemy import event
+
+        event.remove(sa.engine.Engine, "before_cursor_execute", self._record)
+
+    def _record(self, conn, cursor, statement, parameters, context, executemany):
+        self.statements.append((statement, parameters, executemany))
+
+
+# ---------------------------------------------------------------------------------------------
+# sign-ups and provisioning
+
+
+class Provisioning:
+    def __init__(self, app):
+        import mallow.merchants.signup as signup_module
+
+        self.app = app
+        self.slugs: list[str] = []
+        self.store_ids: list[int] = []
+        self.signup_seconds: list[float] = []
+        self.inner_seconds: list[float] = []  # provision_store's share of each sign-up
+        original = signup_module.provision_store
+
+        def timed_provision(*args, **kwargs):  # bench-process wrapper, app code untouched
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.inner_seconds.append(time.perf_counter() - started)
+
+        signup_module.provision_store = timed_provision
+        self._ddl: list[tuple[str, object, bool]] | None = None
+        self._ddl_id: int | None = None
+        self._next_fake = FAKE_BASE
+
+    def signup(self) -> float:
+        from mallow.db import db
+        from mallow.merchants.signup import signup_merchant
+
+        n = len(self.slugs) + 1
+        slug = f"bench-{n:05d}"
+        started = time.perf_counter()
+        with self.app.test_request_context():
+            _merchant, store = signup_merchant({"email": f"{slug}@example.com", "password": PASSWORD, "name": "店主",
+                                                "store_name": f"店铺 {slug}", "slug": slug, "main_category": "general"})
+            store_id = store.id
+            db.session.remove()
+        elapsed = time.perf_counter() - started
+        self.slugs.append(slug)
+        self.store_ids.append(store_id)
+        self.signup_seconds.append(elapsed)
+        return elapsed
+
+    def grow_to(self, count: int, deadline: float, clock: Clock) -> None:
+        started = clock()
+        first = len(self.slugs)
+        while len(self.slugs) < count:
+            self.signup()
+            done = len(self.slugs)
+            if done % 100 == 0 or done == count:
+                rate = (done - first) / max(clock() - started, 1e-9)
+                say(f"  signed up {done:5d}/{count} stores ({rate:.1f}/s, t={clock():.0f}s)")
+            if clock() > deadline:
+                raise SystemExit(f"sign-up budget exhausted at {done} stores (t={clock():.0f}s); use --quick "
+                                 f"or fewer --stores")
+
+    def _fake_id(self) -> int:
+        self._next_fake += 1
+        return self._next_fake
+
+    def provision_once(self) -> float:
+        """One raw ``provision_store`` call for a store id with no Store row; dropped after."""
+        from mallow.tenants.provisioning import drop_store, provision_store
+
+        store_id = self._fake_id()
+        with self.app.app_context():
+            started = time.perf_counter()
+            provision_store(store_id, owner_merchant_id=1)
+            elapsed = time.perf_counter() - started
+            drop_store(store_id)
+        return elapsed
+
+    def capture_ddl(self) -> None:
+        from mallow.tenants.provisioning import drop_store, provision_store
+
+        store_id = self._fake_id()
+        with self.app.app_context():
+            with Capture() as capture:
+                provision_store(store_id, owner_merchant_id=1)
+            drop_store(store_id)
+        skip = {"BEGIN", "COMMIT", "ROLLBACK"}
+        self._ddl = [s for s in capture.statements if s[0].strip().upper() not in skip]
+        self._ddl_id = store_id
+
+    def raw_ddl_once(self) -> float:
+        """Replay the statements ``provision_store`` sent, as text, in one transaction on the
+        same pool: the bare cost of the DDL without SQLAlchemy DDL compilation or Alembic."""
+        from mallow.tenants.provisioning import drop_store
+
+        if self._ddl is None:
+            self.capture_ddl()
+        store_id = self._fake_id()
+        old, new = f"store_{self._ddl_id}", f"store_{store_id}"
+        statements = [(s.replace(old, new), p, many) for s, p, many in self._ddl]
+        with self.app.app_context():
+            engines = self.app.extensions["mallow.store_engines"]
+            engine = engines.engine_for(store_id) if not engines.is_postgresql else engines.platform_engine
+            started = time.perf_counter()
+            with engine.begin() as connection:
+                for statement, parameters, _many in statements:
+                    if parameters:
+                        connection.exec_driver_sql(statement, parameters)
+                    else:
+                        connection.exec_driver_sql(statement)
+            elapsed = time.perf_counter() - started
+            drop_store(store_id)
+        return elapsed
+
+    def sample_raw(self, samples: int) -> tuple[list[float], list[float]]:
+        provision, ddl = [], []
+        self.provision_once(), self.raw_ddl_once()  # warm-up (first of each kind is slower)
+        for i in range(samples):
+            pair = [(provision, self.provision_once), (ddl, self.raw_ddl_once)]
+            for target, run in (pair if i % 2 == 0 else pair[::-1]):
+                target.append(run())
+        return provision, ddl
+
+
+# ---------------------------------------------------------------------------------------------
+# migrations
+
+
+def bench_migrations(app, store_ids: list[int], chunk: int = 50) -> dict:
+    """``migrate_store`` on every store, as ``mallow db upgrade`` does, alternating chunks with
+    a bare read of each store's version row (same engines, no Alembic)."""
+    import sqlalchemy as sa
+
+    from mallow.tenants.provisioning import migrate_store
+
+    engines = app.extensions["mallow.store_engines"]
+    migrate_s = bare_s = 0.0
+    with app.app_context():
+        for start in range(0, len(store_ids), chunk):
+            ids = store_ids[start:start + chunk]
+            t0 = time.perf_counter()
+            for store_id in ids:
+                version_schema = engines.version_table_schema(store_id)
+                with engines.engine_for(store_id).begin() as connection:
+                    connection.exec_driver_sql(f'SELECT version_num FROM "{version_schema}".alembic_version').all()
+            t1 = time.perf_counter()
+            for store_id in ids:
+                migrate_store(store_id)
+            t2 = time.perf_counter()
+            bare_s += t1 - t0
+            migrate_s += t2 - t1
+    n = len(store_ids)
+    return {"stores": n, "migrate_s": migrate_s, "bare_s": bare_s,
+            "migrate_rate": n / migrate_s, "bare_rate": n / bare_s}
+
+
+# ---------------------------------------------------------------------------------------------
+# requests
+
+
+def check_routes(app, slugs: list[str]) -> dict[str, int]:
+    """Every variant answers 200, and the count of SQL statements each sends."""
+    client = app.test_client()
+    counts = {}
+    for name, pattern in VARIANTS.items():
+        client.get(pattern.format(slug=slugs[0]))  # warm
+        with Capture() as capture:
+            response = client.get(pattern.format(slug=slugs[-1]))
+        if response.status_code != 200:
+            raise SystemExit(f"{name}: {pattern.format(slug=slugs[-1])} answered {response.status_code}: "
+                             f"{response.get_data(as_text=True)[:300]}")
+        counts[name] = len(capture.statements)
+    if counts["bare"] != counts["switch"] or counts["bare"] != counts["tenant"]:
+        say(f"  WARNING: unequal query counts {counts}: the comparison is not like for like")
+    return counts
+
+
+def inprocess_round(app, urls: list[str], max_seconds: float) -> float:
+    client = app.test_client()
+    started = time.perf_counter()
+    done = 0
+    for url in urls:
+        response = client.get(url)
+        if response.status_code != 200:
+            raise SystemExit(f"{url} answered {response.status_code}")
+        done += 1
+        if (done & 31) == 0 and time.perf_counter() - started > max_seconds:
+            break
+    return done / (time.perf_counter() - started)
+
+
+def http_load(port: int, paths: list[str], threads: int, max_seconds: float, result_queue) -> None:
+    """Child process: ``threads`` keep-alive clients share ``paths`` (bounded count and time)."""
+    import http.client
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    lock = threading.Lock()
+    position = [0]
+    errors = [0]
+    deadline = time.perf_counter() + max_seconds
+
+    def worker():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        done = 0
+        while time.perf_counter() < deadline:
+            with lock:
+                i = position[0]
+                position[0] += 1
+            if i >= len(paths):
+                break
+            connection.request("GET", paths[i])
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                errors[0] += 1
+            done += 1
+        connection.close()
+        return done
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        done = sum(pool.map(lambda _: worker(), range(threads)))
+    elapsed = time.perf_counter() - started
+    result_queue.put((done / elapsed, errors[0]))
+
+
+def http_round(port: int, paths: list[str], threads: int, max_seconds: float) -> float:
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=http_load, args=(port, paths, threads, max_seconds, queue))
+    process.start()
+    rate, errors = queue.get(timeout=max_seconds + 60)
+    process.join(timeout=30)
+    if errors:
+        raise SystemExit(f"HTTP load: {errors} responses were not 200")
+    return rate
+
+
+def request_urls(slugs: list[str], count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [rng.choice(slugs) for _ in range(count)]
+
+
+def bench_requests(app, slugs: list[str], args, server_port: int | None) -> dict:
+    """Median req/s of 3 alternating rounds per variant (order rotated each round)."""
+    names = list(VARIANTS)
+    results = {"inprocess": {n: [] for n in names}, "http": {n: [] for n in names}}
+    picks = request_urls(slugs, args.requests, seed=len(slugs))
+    for name in names:  # warm every variant once over a slice of the same random stores
+        inprocess_round(app, [VARIANTS[name].format(slug=s) for s in picks[:200]], 5)
+    for round_no in range(args.rounds):
+        order = names[round_no % len(names):] + names[:round_no % len(names)]
+        for name in order:
+            urls = [VARIANTS[name].format(slug=s) for s in picks]
+            results["inprocess"][name].append(inprocess_round(app, urls, args.round_seconds))
+        if server_port is not None:
+            for name in order:
+                urls = [VARIANTS[name].format(slug=s) for s in picks[:args.http_requests]]
+                results["http"][name].append(http_round(server_port, urls, args.http_threads, args.round_seconds))
+    return {mode: {n: median(v) for n, v in by.items() if v} for mode, by in results.items()}
+
+
+def backend_memory(app) -> str:
+    """PostgreSQL memory of one pooled connection (the one the in-process rounds used)."""
+    from mallow.db import db
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            return "n/a (SQLite)"
+        with db.engine.connect() as connection:
+            total, cache = connection.exec_driver_sql(
+                "SELECT sum(total_bytes), sum(total_bytes) FILTER (WHERE name = 'CacheMemoryContext') "
+                "FROM pg_backend_memory_contexts").one()
+    return f"{int(total) / 2**20:.1f} MiB (catalogue cache {int(cache or 0) / 2**20:.1f} MiB)"
+
+
+def start_waitress(app, threads: int):
+    import threading
+
+    from waitress.server import create_server
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    return server, server.effective_port
+
+
+# ---------------------------------------------------------------------------------------------
+# main
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--stores", default="100,1000", help="store counts to measure at (default 100,1000)")
+    parser.add_argument("--quick", action="store_true", help="stores 100,300; fewer samples and requests")
+    parser.add_argument("--http", action="store_true", help="also through waitress on 127.0.0.1")
+    parser.add_argument("--window", type=int, default=50, help="last sign-ups before each count to report")
+    parser.add_argument("--raw-samples", type=int, default=20, help="raw provision / DDL samples per count")
+    parser.add_argument("--requests", type=int, default=1500, help="requests per in-process round (bound)")
+    parser.add_argument("--http-requests", type=int, default=1500, help="requests per HTTP round (bound)")
+    parser.add_argument("--http-threads", type=int, default=8, help="client threads for --http")
+    parser.add_argument("--server-threads", type=int, default=4, help="waitress threads for --http")
+    parser.add_argument("--round-seconds", type=float, default=1.5, help="time bound of one round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--signup-budget", type=float, default=900, help="give up sign-ups after this many s")
+    args = parser.parse_args(argv)
+    if args.quick:
+        if args.stores == parser.get_default("stores"):
+            args.stores = "100,300"
+        args.window, args.raw_samples = min(args.window, 30), min(args.raw_samples, 10)
+        args.requests, args.http_requests, args.round_seconds = 800, 800, 1.0
+    args.levels = sorted({int(x) for x in args.stores.split(",") if x.strip()})
+    if not args.levels or args.levels[0] < 2:
+        parser.error("--stores needs counts of at least 2")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    clock = Clock()
+    data_dir = tempfile.mkdtemp(prefix="mallow-bench-")
+    database_url = None
+    app = server = None
+    say(f"mallow tenancy bench: backend={args.backend} stores={args.levels} http={args.http} "
+        f"quick={args.quick} pid={os.getpid()} cpus={os.cpu_count()}")
+    try:
+        if args.backend == "postgresql":
+            database_url = create_scratch_database()
+        else:
+            database_url = f"sqlite:///{data_dir}/platform.db"
+        app = build_app(database_url, data_dir)
+        prov = Provisioning(app)
+        say(f"  scratch: {database_url.split('@')[-1]}  data dir: {data_dir}  (t={clock():.1f}s)")
+        if args.http:
+            server, port = start_waitress(app, args.server_threads)
+        else:
+            port = None
+        rows = []
+        for level in args.levels:
+            say(f"== {level} stores ==")
+            before = len(prov.slugs)
+            prov.grow_to(level, args.signup_budget, clock)
+            if level == args.levels[0]:
+                app.extensions["mallow.bench_fixed"]["engine"] = \
+                    app.extensions["mallow.store_engines"].engine_for(prov.store_ids[0])
+            window = min(args.window, level - before)
+            signup = prov.signup_seconds[-window:]
+            inner = prov.inner_seconds[-window:]
+            say(f"  sign-up (last {window}): median {ms(median(signup))}, p95 {ms(p95(signup))}; "
+                f"its provision_store median {ms(median(inner))}")
+            raw_provision, raw_ddl = prov.sample_raw(args.raw_samples)
+            say(f"  provision_store alone ({args.raw_samples}): median {ms(median(raw_provision))}, "
+                f"p95 {ms(p95(raw_provision))}; raw DDL replay median {ms(median(raw_ddl))}  (t={clock():.0f}s)")
+            migration = bench_migrations(app, prov.store_ids)
+            say(f"  migrate_store over {migration['stores']} stores: {migration['migrate_s']:.1f} s "
+                f"= {migration['migrate_rate']:.1f} stores/s (bare version read {migration['bare_rate']:.0f}/s)"
+                f"  (t={clock():.0f}s)")
+            counts = check_routes(app, prov.slugs)
+            requests = bench_requests(app, prov.slugs, args, port)
+            memory = backend_memory(app)
+            say("  requests/s (in-process): " + ", ".join(f"{n} {v:.0f}" for n, v in requests["inprocess"].items())
+                + f"  (t={clock():.0f}s)")
+            if requests["http"]:
+                say("  requests/s (HTTP):       " + ", ".join(f"{n} {v:.0f}" for n, v in requests["http"].items()))
+            rows.append({"level": level, "window": window, "signup": signup, "inner": inner,
+                         "raw_provision": raw_provision, "raw_ddl": raw_ddl, "migration": migration,
+                         "counts": counts, "requests": requests, "memory": memory})
+        print_table(args, rows, clock())
+        return 0
+    finally:
+        if server is not None:
+            server.close()
+        if app is not None:
+            with app.app_context():
+                from mallow.db import db
+
+                app.extensions["mallow.store_engines"].dispose()
+                db.engine.dispose()
+        if args.backend == "postgresql" and database_url:
+            drop_scratch_database(database_url)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def print_table(args, rows, elapsed: float) -> None:
+    say("")
+    say(f"=== Mallow tenancy bench — backend {args.backend}, {os.cpu_count()} CPUs, total {elapsed:.0f} s ===")
+    say("Seconds per new store (each figure measured while the given number of stores existed)")
+    say(f"{'stores':>7} | {'sign-up med':>11} {'p95':>9} | {'its provision':>13} | "
+        f"{'provision_store med':>19} {'p95':>9} | {'raw DDL med':>11} | {'prov/DDL':>8}")
+    for r in rows:
+        ratio = median(r["raw_provision"]) / median(r["raw_ddl"])
+        say(f"{r['level']:>7} | {median(r['signup']) * 1000:9.1f}ms {p95(r['signup']) * 1000:7.1f}ms | "
+            f"{median(r['inner']) * 1000:11.1f}ms | {median(r['raw_provision']) * 1000:17.1f}ms "
+            f"{p95(r['raw_provision']) * 1000:7.1f}ms | {median(r['raw_ddl']) * 1000:9.1f}ms | {ratio:7.2f}x")
+    say("  sign-up = signup_merchant in a test request context (validation, pbkdf2:1000 hash, rows, schema, audit,")
+    say("  commit), last --window sign-ups before the count; raw DDL = the same statements replayed as text.")
+    say("")
+    say("Per-store migration, nothing to apply (migrate_store on every store, as `mallow db upgrade`)")
+    say(f"{'stores':>7} | {'seconds':>8} | {'stores/s':>9} | {'bare stores/s':>13} | {'ratio':>6} | "
+        f"{'10,000 stores':>13}")
+    for r in rows:
+        m = r["migration"]
+        say(f"{m['stores']:>7} | {m['migrate_s']:8.1f} | {m['migrate_rate']:9.1f} | {m['bare_rate']:13.0f} | "
+            f"{m['migrate_rate'] / m['bare_rate']:6.3f} | {10_000 / m['migrate_rate'] / 60:9.1f} min")
+    say("  bare = one SELECT of the store's alembic_version row through the same engine. Target: 1,000 in <= 60 s,")
+    say("  10,000 in <= 10 min (the last column extrapolates linearly).")
+    say("")
+    say("Requests, a random store per request (median of %d alternating rounds; ratio to `bare`)" % args.rounds)
+    for name, text in VARIANT_HELP.items():
+        say(f"  {name:>9}: {text}")
+    modes = ["inprocess"] + (["http"] if args.http else [])
+    header = f"{'stores':>7} | {'mode':>9} | " + " | ".join(f"{n:>15}" for n in VARIANTS)
+    say(header)
+    for r in rows:
+        for mode in modes:
+            rates = r["requests"][mode]
+            base = rates["bare"]
+            cells = [f"{rates[n]:6.0f} {rates[n] / base:5.2f}x" for n in VARIANTS]
+            say(f"{r['level']:>7} | {mode:>9} | " + " | ".join(f"{c:>15}" for c in cells))
+        say(f"{'':>7} | {'SQL/req':>9} | " + " | ".join(f"{r['counts'][n]:>15}" for n in VARIANTS))
+        say(f"{'':>7} | memory of the pooled connection after the rounds: {r['memory']}")
+    if len(rows) > 1:
+        first, last = rows[0], rows[-1]
+        say("")
+        say(f"Scale: {last['level']} vs {first['level']} stores (target >= 0.95x for the same page)")
+        for mode in modes:
+            ratios = ", ".join(f"{n} {last['requests'][mode][n] / first['requests'][mode][n]:.2f}x" for n in VARIANTS)
+            say(f"  {mode}: {ratios}")
+    say("  (test client in-process; --http: waitress %d threads on 127.0.0.1, %d keep-alive client threads in a"
+        % (args.server_threads, args.http_threads))
+    say("  separate process; rounds bounded to %d requests and %.1f s)" % (args.requests, args.round_seconds))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
