@@ -64,10 +64,13 @@ def operation(area: str, method: str, rule: str, operation_id: str, summary: str
                     abort(make_response(jsonify(error="bad_request", message="Send a JSON object body."), 400))
                 problems = {}
                 for error in validator.iter_errors(payload):
-                    name = ".".join(str(p) for p in error.path)
                     if error.validator == "required":
-                        name = next(p for p in error.validator_value if p not in (error.instance or {}))
-                    problems.setdefault(name or "body", {"code": error.validator, "message": error.message})
+                        missing = [p for p in error.validator_value if p not in (error.instance or {})]
+                        for name in missing:
+                            problems.setdefault(name, {"code": "required", "message": f"{name} is required"})
+                        continue
+                    name = ".".join(str(p) for p in error.path) or "body"
+                    problems.setdefault(name, {"code": error.validator, "message": error.message})
                 if problems:
                     abort(make_response(jsonify(error="validation_failed", message="Some fields need attention.",
                                                 fields=problems), 422))
