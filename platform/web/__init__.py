@@ -23,7 +23,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def helpers():
-        return {"locale": str(get_locale()), "field_error": _field_error}
+        return {"locale": str(get_locale()), "field_error": _field_error, "form": request.form}
 
     @app.after_request
     def security_headers(response):
