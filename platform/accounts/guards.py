@@ -22,7 +22,10 @@ LOGIN_ENDPOINTS = {"admin": "admin.login", "merchant": "merchant.login", "shoppe
 
 
 def is_api_request() -> bool:
-    return bool(request.blueprint and request.blueprint.split(".")[0].endswith("api"))
+    if request.blueprint:
+        return request.blueprint.split(".")[0].endswith("api")
+    path = request.path  # no route matched: judge by the URL
+    return path.startswith("/api/") or (path.startswith("/s/") and path.split("/", 4)[3:4] == ["api"])
 
 
 def bearer_secret() -> str | None:

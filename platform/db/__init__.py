@@ -15,7 +15,7 @@ from flask_sqlalchemy import SQLAlchemy
 from .session import TenantSession, STORE_BIND, STORE_SCHEMA
 
 NAMING = {
-    "ix": "ix_%(column_0_label)s",
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",

@@ -37,7 +37,43 @@ def alembic_config(chain: str, connection=None, version_table_schema: str | None
     cfg.attributes["connection"] = connection
     cfg.attributes["target_metadata"] = platform_metadata if chain == "platform" else store_metadata
     cfg.attributes["version_table_schema"] = version_table_schema
+    cfg.attributes["autogenerate_options"] = autogenerate_options(chain)
     return cfg
+
+
+def autogenerate_options(chain: str, schema: str | None = None) -> dict:
+    """How autogenerate compares a chain: the store chain looks only at one store's schema
+    (``store``: the attached file on SQLite; ``store_<id>`` on PostgreSQL)."""
+    if chain == "platform":
+        return {"compare_type": True}
+    from mallow.db.session import STORE_SCHEMA
+
+    schema = schema or STORE_SCHEMA
+
+    def only_store_schema(name, type_, parent_names):
+        return name == schema if type_ == "schema" else True
+
+    return {"compare_type": True, "include_schemas": True, "include_name": only_store_schema}
+
+
+def store_schema_drift(connection: sa.Connection, schema: str, version_table_schema: str) -> list:
+    """Differences between one store's tables and the models (empty when they agree).
+
+    Reflection does not apply ``schema_translate_map``, so on PostgreSQL the models are copied
+    into the store's real schema name before comparing.
+    """
+    from alembic.autogenerate import compare_metadata
+
+    from mallow.db.session import STORE_SCHEMA
+
+    metadata = store_metadata
+    if schema != STORE_SCHEMA:
+        metadata = sa.MetaData(naming_convention=store_metadata.naming_convention)
+        for table in store_metadata.tables.values():
+            table.to_metadata(metadata, schema=schema, referred_schema_fn=lambda *args: schema)
+    context = MigrationContext.configure(connection, opts={"version_table_schema": version_table_schema,
+                                                           **autogenerate_options("store", schema)})
+    return compare_metadata(context, metadata)
 
 
 _heads: dict[str, str] = {}

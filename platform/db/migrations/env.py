@@ -13,9 +13,8 @@ context.configure(
     connection=connection,
     target_metadata=config.attributes["target_metadata"],
     version_table_schema=config.attributes.get("version_table_schema"),
-    include_schemas=False,
     render_as_batch=connection.dialect.name == "sqlite",
-    compare_type=True,
+    **config.attributes.get("autogenerate_options", {}),
 )
 with context.begin_transaction():
     context.run_migrations()

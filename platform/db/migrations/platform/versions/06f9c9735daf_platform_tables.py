@@ -1,14 +1,14 @@
 """platform tables
 
-Revision ID: a1dd8834459d
+Revision ID: 06f9c9735daf
 Revises: 
-Create Date: 2026-11-22 07:51:32.324630
+Create Date: 2026-11-22 08:02:33.743449
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'a1dd8834459d'
+revision = '06f9c9735daf'
 down_revision = None
 branch_labels = None
 depends_on = None
