@@ -10,10 +10,12 @@ from mallow.accounts.guards import admin_required, principal
 from mallow.db import db
 from mallow.media.images import absolute_path
 from mallow.qualifications import service
-from mallow.qualifications.matrix import permit_kinds
+from mallow.qualifications.matrix import (Category, active_categories, format_requirements, parse_requirements,
+                                          permit_kinds, update_requirements)
 from mallow.qualifications.models import Qualification
 from mallow.statemachine import InvalidTransition
-from mallow.tenants.models import Store
+from mallow.tenants import admin as store_admin
+from mallow.tenants.models import STORE_STATES, Store
 from mallow.validation import ValidationFailed
 from mallow.web import render_form, safe_next
 
@@ -124,3 +126,60 @@ def send_qualification_file(qualification: Qualification, which: str):
     response = send_file(path, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+@bp.get("/stores")
+@admin_required
+def stores():
+    status = request.args.get("status") or None
+    if status and status not in STORE_STATES.states:
+        abort(400)
+    return render_template("admin/stores.html", stores=store_admin.list_stores(status), status=status)
+
+
+def _store(store_id: int) -> Store:
+    store = db.session.get(Store, store_id)
+    if store is None:
+        abort(404)
+    return store
+
+
+@bp.post("/stores/<int:store_id>/suspend")
+@admin_required
+def suspend_store(store_id):
+    try:
+        store_admin.suspend(_store(store_id), principal("admin"), request.form.get("reason", ""))
+        flash(_("The store is suspended."), "ok")
+    except (ValidationFailed, InvalidTransition) as problem:
+        flash(_("Not possible: %(why)s", why=next(iter(problem.errors.values()))[1]
+                if isinstance(problem, ValidationFailed) else str(problem)), "error")
+    return redirect(url_for("admin.stores")), 303
+
+
+@bp.post("/stores/<int:store_id>/reopen")
+@admin_required
+def reopen_store(store_id):
+    try:
+        store_admin.reopen(_store(store_id), principal("admin"))
+        flash(_("The store is open again."), "ok")
+    except (ValidationFailed, InvalidTransition) as problem:
+        flash(_("Not possible: %(why)s", why=next(iter(problem.errors.values()))[1]
+                if isinstance(problem, ValidationFailed) else str(problem)), "error")
+    return redirect(url_for("admin.stores")), 303
+
+
+@bp.route("/categories", methods=["GET", "POST"])
+@admin_required
+def categories():
+    if request.method == "POST":
+        category = db.session.get(Category, request.form.get("code", ""))
+        if category is None:
+            abort(404)
+        try:
+            update_requirements(category, parse_requirements(request.form.get("requirements", "")), principal("admin"))
+            flash(_("Requirements saved."), "ok")
+        except ValidationFailed as failed:
+            flash(next(iter(failed.errors.values()))[1], "error")
+        return redirect(url_for("admin.categories")), 303
+    return render_template("admin/categories.html", categories=active_categories(), kinds=permit_kinds(),
+                           fmt=format_requirements)

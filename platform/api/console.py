@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
+from flask import abort
+
+from mallow.accounts import staff as team
 from mallow.accounts.guards import principal, staff_required
-from mallow.api.registry import operation
+from mallow.api.registry import obj, operation, string
 from mallow.api.views import qualification_json
 from mallow.qualifications import service
 from mallow.tenants.context import current_store
@@ -46,3 +49,36 @@ def submit_qualification():
 @staff_required
 def list_store_qualifications():
     return jsonify(items=[qualification_json(q) for q in service.history(current_store().id)])
+
+
+def _member_json(row, account) -> dict:
+    return {"id": row.id, "role": row.role, "merchant_id": row.merchant_id,
+            "email": account.email if account else None, "name": account.name if account else None}
+
+
+@operation("console_api", "GET", "/staff", "listStaff", "The store's team", tag="staff", auth="merchant")
+@staff_required
+def list_staff():
+    return jsonify(items=[_member_json(row, account) for row, account in team.members()])
+
+
+@operation("console_api", "POST", "/staff", "addStaff",
+           "Add a staff member by e-mail (a new account needs an initial password)", tag="staff", auth="merchant",
+           body=obj({"email": string(254), "name": string(60), "password": string(128)}, ["email"]),
+           responses={"201": "Added", "422": {"$ref": "#/components/responses/ValidationFailed"}})
+@staff_required(owner=True)
+def add_staff():
+    row = team.add(current_store(), principal("merchant"), request.get_json())
+    return jsonify(_member_json(*next((r, a) for r, a in team.members() if r.id == row.id))), 201
+
+
+@operation("console_api", "DELETE", "/staff/<int:staff_id>", "removeStaff",
+           "Remove a staff member: their access ends with their next request", tag="staff", auth="merchant",
+           responses={"204": "Removed", "404": "No such member"})
+@staff_required(owner=True)
+def remove_staff(staff_id):
+    try:
+        team.remove(current_store(), principal("merchant"), staff_id)
+    except LookupError:
+        abort(404)
+    return "", 204

@@ -17,9 +17,11 @@ def document() -> dict:
         params = list(op.parameters)
         if "{store}" in op.path:
             params.insert(0, STORE_PARAM)
+        declared = {p["name"] for p in params}
         for name in _path_params(op.path):
-            if name != "store":
-                params.append({"name": name, "in": "path", "required": True, "schema": {"type": "integer"}})
+            if name != "store" and name not in declared:
+                kind = "integer" if name.endswith("_id") else "string"
+                params.append({"name": name, "in": "path", "required": True, "schema": {"type": kind}})
         if params:
             item["parameters"] = params
         if op.body:

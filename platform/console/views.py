@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from mallow.accounts.guards import principal, staff_required
+from mallow.accounts import staff as team
+from mallow.accounts.guards import current_staff, principal, staff_required
 from mallow.db import db
 from mallow.qualifications import service
 from mallow.qualifications.matrix import Category, permit_kinds, required_kinds
@@ -52,3 +53,27 @@ def qualification_file(qualification_id, which):
     if qualification is None or qualification.store_id != current_store().id:
         abort(404)
     return send_qualification_file(qualification, which)
+
+
+@bp.route("/staff", methods=["GET", "POST"])
+@staff_required(owner=True)
+def staff():
+    if request.method == "POST":
+        try:
+            team.add(current_store(), principal("merchant"), request.form)
+        except ValidationFailed as failed:
+            return render_form("console/staff.html", errors=failed, members=team.members())
+        return redirect(url_for("console.staff")), 303
+    return render_form("console/staff.html", members=team.members())
+
+
+@bp.post("/staff/<int:staff_id>/remove")
+@staff_required(owner=True)
+def remove_staff(staff_id):
+    try:
+        team.remove(current_store(), principal("merchant"), staff_id)
+    except LookupError:
+        abort(404)
+    except ValidationFailed:
+        abort(400)
+    return redirect(url_for("console.staff")), 303

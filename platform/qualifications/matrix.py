@@ -92,3 +92,31 @@ def required_kinds(category: Category) -> list[str]:
 def unmet_groups(category: Category, provided: set[str]) -> list[list[str]]:
     """The requirement groups that none of ``provided`` satisfies."""
     return [group for group in category.requirements or [] if not provided.intersection(group)]
+
+
+def parse_requirements(raw: str) -> list[list[str]]:
+    """``"a|b; c"`` → ``[["a", "b"], ["c"]]`` (the admin page's text form)."""
+    return [[kind.strip() for kind in group.split("|") if kind.strip()] for group in (raw or "").split(";") if group.strip()]
+
+
+def format_requirements(groups: list[list[str]]) -> str:
+    return "; ".join(" | ".join(group) for group in groups or [])
+
+
+def update_requirements(category: Category, groups: list[list[str]], admin) -> Category:
+    """Replace a category's requirement groups (every permit kind must exist); audited."""
+    from flask_babel import gettext as _
+
+    from mallow import audit
+    from mallow.validation import ValidationFailed
+
+    known = permit_kinds()
+    unknown = sorted({kind for group in groups for kind in group} - set(known))
+    if unknown or any(not group for group in groups):
+        raise ValidationFailed({"requirements": ("unknown_permit", _("Unknown permit kinds: %(kinds)s", kinds=", ".join(unknown) or "—"))})
+    before = category.requirements
+    category.requirements = [list(dict.fromkeys(group)) for group in groups]
+    audit.record("category.requirements_changed", actor=admin, target=f"category:{category.code}",
+                 detail={"before": before, "after": category.requirements})
+    db.session.commit()
+    return category

@@ -1,0 +1,71 @@
+"""Platform admin API beyond the review queue: stores and the category/permit matrix."""
+from __future__ import annotations
+
+from flask import abort, jsonify, request
+
+from mallow.accounts.guards import admin_required, principal
+from mallow.api.registry import obj, operation, string
+from mallow.api.views import store_json
+from mallow.db import db
+from mallow.qualifications.matrix import Category, active_categories, permit_kinds, update_requirements
+from mallow.tenants import admin as store_admin
+from mallow.tenants.models import STORE_STATES, Store
+
+
+@operation("api", "GET", "/categories", "listCategories", "Store categories and the permits each requires",
+           tag="merchants", auth=None)
+def list_categories():
+    kinds = permit_kinds()
+    return jsonify(items=[{"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en,
+                           "requirements": [[{"code": k, "name_zh": kinds[k].name_zh, "name_en": kinds[k].name_en}
+                                             for k in group if k in kinds] for group in c.requirements or []]}
+                          for c in active_categories()])
+
+
+@operation("api", "PUT", "/admin/categories/<code>", "updateCategory",
+           "Replace the permit groups a category requires (all groups, any permit of a group)", tag="review",
+           auth="admin", body=obj({"requirements": {"type": "array", "items": {
+               "type": "array", "minItems": 1, "items": {"type": "string", "maxLength": 40}}}}, ["requirements"]),
+           parameters=[{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}])
+@admin_required
+def update_category(code):
+    category = db.session.get(Category, code)
+    if category is None:
+        abort(404)
+    category = update_requirements(category, request.get_json()["requirements"], principal("admin"))
+    return jsonify(code=category.code, requirements=category.requirements)
+
+
+@operation("api", "GET", "/admin/stores", "listStores", "All stores, optionally by status", tag="stores",
+           auth="admin", parameters=[{"name": "status", "in": "query",
+                                      "schema": {"type": "string", "enum": list(STORE_STATES.states)}}])
+@admin_required
+def list_stores():
+    status = request.args.get("status") or None
+    if status and status not in STORE_STATES.states:
+        abort(400, "unknown status")
+    return jsonify(items=[store_json(s, private=True) for s in store_admin.list_stores(status)])
+
+
+def _store(store_id: int) -> Store:
+    store = db.session.get(Store, store_id)
+    if store is None:
+        abort(404)
+    return store
+
+
+@operation("api", "POST", "/admin/stores/<int:store_id>/suspend", "suspendStore",
+           "Close a store's storefront now (with a reason the merchant sees)", tag="stores", auth="admin",
+           body=obj({"reason": string(500)}, ["reason"]), responses={"200": "Suspended", "409": "Not open"})
+@admin_required
+def suspend_store(store_id):
+    return jsonify(store_json(store_admin.suspend(_store(store_id), principal("admin"), request.get_json()["reason"]),
+                              private=True))
+
+
+@operation("api", "POST", "/admin/stores/<int:store_id>/reopen", "reopenStore",
+           "Reopen a suspended store that holds an approved qualification", tag="stores", auth="admin",
+           responses={"200": "Open", "409": "Not suspended", "422": "No approved qualification"})
+@admin_required
+def reopen_store(store_id):
+    return jsonify(store_json(store_admin.reopen(_store(store_id), principal("admin")), private=True))
