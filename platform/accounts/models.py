@@ -25,9 +25,8 @@ class _Principal:
         return f"{self.kind}:{self.id}"
 
 
-class PlatformAdmin(_Principal, PlatformModel):
-    __tablename__ = "platform_admins"
-    kind = "admin"
+class _EmailAccount(_Principal):
+    """Columns of a platform account that signs in with an e-mail address and a password."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
@@ -37,18 +36,16 @@ class PlatformAdmin(_Principal, PlatformModel):
     created_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
-class Merchant(_Principal, PlatformModel):
+class PlatformAdmin(_EmailAccount, PlatformModel):
+    __tablename__ = "platform_admins"
+    kind = "admin"
+
+
+class Merchant(_EmailAccount, PlatformModel):
     """A person who sells on the platform; what they may do in a store comes from ``Staff``."""
 
     __tablename__ = "merchants"
     kind = "merchant"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
-    name: Mapped[str] = mapped_column(sa.String(60))
-    password_hash: Mapped[str] = mapped_column(sa.String(255))
-    active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
 class AccountSession(PlatformModel):

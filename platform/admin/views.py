@@ -60,17 +60,11 @@ def queue():
     return render_template("admin/queue.html", items=items, stores=stores, status=status)
 
 
-def _qualification(qualification_id: int) -> Qualification:
-    qualification = db.session.get(Qualification, qualification_id)
-    if qualification is None:
-        abort(404)
-    return qualification
-
 
 @bp.get("/qualifications/<int:qualification_id>")
 @admin_required
 def review(qualification_id):
-    qualification = _qualification(qualification_id)
+    qualification = db.get_or_404(Qualification, qualification_id)
     store = db.session.get(Store, qualification.store_id)
     return render_template("admin/review.html", q=qualification, store_row=store, kinds=permit_kinds(),
                            history=service.history(store.id))
@@ -79,7 +73,7 @@ def review(qualification_id):
 @bp.post("/qualifications/<int:qualification_id>/approve")
 @admin_required
 def approve(qualification_id):
-    qualification = _qualification(qualification_id)
+    qualification = db.get_or_404(Qualification, qualification_id)
     try:
         service.approve(qualification, principal("admin"), request.form.get("reason", ""))
     except InvalidTransition:
@@ -92,7 +86,7 @@ def approve(qualification_id):
 @bp.post("/qualifications/<int:qualification_id>/reject")
 @admin_required
 def reject(qualification_id):
-    qualification = _qualification(qualification_id)
+    qualification = db.get_or_404(Qualification, qualification_id)
     field_reasons = {key[len("field_"):]: value for key, value in request.form.items() if key.startswith("field_")}
     try:
         service.reject(qualification, principal("admin"), request.form.get("reason", ""), field_reasons)
@@ -110,7 +104,7 @@ def reject(qualification_id):
 @bp.get("/qualifications/<int:qualification_id>/files/<which>")
 @admin_required
 def qualification_file(qualification_id, which):
-    return send_qualification_file(_qualification(qualification_id), which)
+    return send_qualification_file(db.get_or_404(Qualification, qualification_id), which)
 
 
 def send_qualification_file(qualification: Qualification, which: str):
@@ -137,34 +131,22 @@ def stores():
     return render_template("admin/stores.html", stores=store_admin.list_stores(status), status=status)
 
 
-def _store(store_id: int) -> Store:
-    store = db.session.get(Store, store_id)
-    if store is None:
-        abort(404)
-    return store
 
-
-@bp.post("/stores/<int:store_id>/suspend")
+@bp.post("/stores/<int:store_id>/<any(suspend, reopen):action>")
 @admin_required
-def suspend_store(store_id):
+def change_store(store_id, action):
+    store = db.get_or_404(Store, store_id)
     try:
-        store_admin.suspend(_store(store_id), principal("admin"), request.form.get("reason", ""))
-        flash(_("The store is suspended."), "ok")
-    except (ValidationFailed, InvalidTransition) as problem:
-        flash(_("Not possible: %(why)s", why=next(iter(problem.errors.values()))[1]
-                if isinstance(problem, ValidationFailed) else str(problem)), "error")
-    return redirect(url_for("admin.stores")), 303
-
-
-@bp.post("/stores/<int:store_id>/reopen")
-@admin_required
-def reopen_store(store_id):
-    try:
-        store_admin.reopen(_store(store_id), principal("admin"))
-        flash(_("The store is open again."), "ok")
-    except (ValidationFailed, InvalidTransition) as problem:
-        flash(_("Not possible: %(why)s", why=next(iter(problem.errors.values()))[1]
-                if isinstance(problem, ValidationFailed) else str(problem)), "error")
+        if action == "suspend":
+            store_admin.suspend(store, principal("admin"), request.form.get("reason", ""))
+            flash(_("The store is suspended."), "ok")
+        else:
+            store_admin.reopen(store, principal("admin"))
+            flash(_("The store is open again."), "ok")
+    except ValidationFailed as failed:
+        flash(next(iter(failed.errors.values()))[1], "error")
+    except InvalidTransition:
+        flash(_("The store's status changed meanwhile: nothing was done."), "error")
     return redirect(url_for("admin.stores")), 303
 
 

@@ -47,19 +47,13 @@ def list_stores():
     return jsonify(items=[store_json(s, private=True) for s in store_admin.list_stores(status)])
 
 
-def _store(store_id: int) -> Store:
-    store = db.session.get(Store, store_id)
-    if store is None:
-        abort(404)
-    return store
-
 
 @operation("api", "POST", "/admin/stores/<int:store_id>/suspend", "suspendStore",
            "Close a store's storefront now (with a reason the merchant sees)", tag="stores", auth="admin",
            body=obj({"reason": string(500)}, ["reason"]), responses={"200": "Suspended", "409": "Not open"})
 @admin_required
 def suspend_store(store_id):
-    return jsonify(store_json(store_admin.suspend(_store(store_id), principal("admin"), request.get_json()["reason"]),
+    return jsonify(store_json(store_admin.suspend(db.get_or_404(Store, store_id), principal("admin"), request.get_json()["reason"]),
                               private=True))
 
 
@@ -68,4 +62,4 @@ def suspend_store(store_id):
            responses={"200": "Open", "409": "Not suspended", "422": "No approved qualification"})
 @admin_required
 def reopen_store(store_id):
-    return jsonify(store_json(store_admin.reopen(_store(store_id), principal("admin")), private=True))
+    return jsonify(store_json(store_admin.reopen(db.get_or_404(Store, store_id), principal("admin")), private=True))

@@ -80,19 +80,13 @@ def list_qualifications():
     return jsonify(items=[qualification_json(q, admin=True) for q in items])
 
 
-def _qualification(qualification_id: int) -> Qualification:
-    qualification = db.session.get(Qualification, qualification_id)
-    if qualification is None:
-        abort(404)
-    return qualification
-
 
 @operation("api", "POST", "/admin/qualifications/<int:qualification_id>/approve", "approveQualification",
            "Approve a submission: the store opens", tag="review", auth="admin",
            body=obj({"reason": string(500)}), responses={"200": "Approved", "409": "Decided already"})
 @admin_required
 def approve_qualification(qualification_id):
-    qualification = service.approve(_qualification(qualification_id), principal("admin"),
+    qualification = service.approve(db.get_or_404(Qualification, qualification_id), principal("admin"),
                                     request.get_json().get("reason", ""))
     return jsonify(qualification_json(qualification, admin=True))
 
@@ -104,6 +98,6 @@ def approve_qualification(qualification_id):
 @admin_required
 def reject_qualification(qualification_id):
     data = request.get_json()
-    qualification = service.reject(_qualification(qualification_id), principal("admin"), data["reason"],
+    qualification = service.reject(db.get_or_404(Qualification, qualification_id), principal("admin"), data["reason"],
                                    data.get("field_reasons"))
     return jsonify(qualification_json(qualification, admin=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from mallow.accounts import staff as team
-from mallow.accounts.guards import current_staff, principal, staff_required
+from mallow.accounts.guards import principal, staff_required
 from mallow.db import db
 from mallow.qualifications import service
 from mallow.qualifications.matrix import Category, permit_kinds, required_kinds

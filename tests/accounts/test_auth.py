@@ -1,7 +1,7 @@
 """Sessions, tokens, CSRF and login rate limits."""
 from __future__ import annotations
 
-from mallow.testing import PASSWORD, bearer, csrf_token, login_merchant, make_store, merchant_token, post_form
+from mallow.testing import PASSWORD, bearer, login_merchant, make_store, merchant_token, post_form
 
 
 def test_form_post_without_csrf_token_is_refused(app):

@@ -1,11 +1,10 @@
 """Merchant self sign-up through the page and the API: clear field errors, nothing half made."""
 from __future__ import annotations
 
-import uuid
 
 import pytest
 
-from mallow.testing import PASSWORD, post_form, unique_slug
+from mallow.testing import post_form, unique_slug
 
 
 def _form(**overrides):

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from mallow.testing import (bearer, image_upload, login_admin, login_merchant, make_store, merchant_token,
+from mallow.testing import (bearer, login_admin, login_merchant, make_store, merchant_token,
                             png_bytes, post_form, qualification_form)
 
 
