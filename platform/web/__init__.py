@@ -1,7 +1,7 @@
 """Web pages: blueprints per area, error pages, security headers, template helpers."""
 from __future__ import annotations
 
-from flask import Flask, g, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Flask, g, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
 

@@ -7,6 +7,7 @@ against :class:`~mallow.payments.wechatpay.testing.FakeWeChatPayServer` with no 
 """
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import re
@@ -71,7 +72,7 @@ class UrllibTransport:
         except urllib.error.HTTPError as error:
             with error:
                 return error.code, _joined_headers(error.headers), self._read(error)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
 
     def _read(self, response: Any) -> bytes:
@@ -284,7 +285,8 @@ class WeChatPayClient:
         body = b"" if payload is None else json.dumps(payload, ensure_ascii=False,
                                                           separators=(",", ":")).encode("utf-8")
         url = self.base_url + path_with_query
-        signed_path = urlsplit(url).path + (f"?{urlsplit(url).query}" if urlsplit(url).query else "")
+        parts = urlsplit(url)
+        signed_path = parts.path + (f"?{parts.query}" if parts.query else "")
         headers = {
             "Authorization": authorization_header(self.keys, method, signed_path, body,
                                                   timestamp=int(self._clock()), nonce=self._nonce_factory()),
