@@ -17,6 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config_module.from_environment(config))
     app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(str(THEMES / "default" / "templates"))])
 
+    from mallow import models  # noqa: F401  (every table known before anything else runs)
     from mallow.db import db
     from mallow.extensions import babel, csrf, limiter, login_manager, select_locale
 

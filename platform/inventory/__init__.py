@@ -1,0 +1,1 @@
+"""Stock: reserved by one conditional UPDATE when an order is placed, released once."""

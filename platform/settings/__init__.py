@@ -1,0 +1,38 @@
+"""Per-store settings with typed defaults (a store table of key → JSON value)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mallow.db import StoreModel, db
+
+DEFAULTS = {
+    "low_stock_threshold": 50,          # units: an alert below this
+    "unpaid_order_minutes": 30,         # unpaid orders close after this
+    "auto_complete_days": 7,            # delivered orders complete after this
+    "refund_auto_approve_hours": 48,    # refund-only requests the merchant leaves alone
+    "aftersale_window_days": 7,         # after delivery, how long a shopper may ask for a refund
+}
+
+
+class StoreSetting(StoreModel):
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[object] = mapped_column(sa.JSON)
+
+
+def get(key: str):
+    """The active store's value for ``key`` (its default when never set)."""
+    row = db.session.get(StoreSetting, key)
+    return row.value if row is not None else DEFAULTS[key]
+
+
+def put(key: str, value) -> None:
+    if key not in DEFAULTS:
+        raise KeyError(key)
+    row = db.session.get(StoreSetting, key)
+    if row is None:
+        db.session.add(StoreSetting(key=key, value=value))
+    else:
+        row.value = value
