@@ -48,8 +48,13 @@ def create_app(config: dict | None = None) -> Flask:
     loader.init_app(app)
     init_web(app)
 
+    from mallow.plugins.manager import make_manager
+
+    app.extensions["mallow.plugins"] = make_manager()
+
     from mallow.jobs.runners import make_runner
-    from mallow.qualifications import jobs as _qualification_jobs  # noqa: F401  (registers jobs)
+    from mallow.orders import jobs as _order_jobs  # noqa: F401  (registers jobs)
+    from mallow.qualifications import jobs as _qualification_jobs  # noqa: F401
 
     app.extensions["mallow.jobs"] = make_runner(app)
 

@@ -6,6 +6,10 @@ without a translation fails here, before anyone sees English in the Chinese UI.
 
 Fix a failure with ``scripts/i18n``: it extracts, merges into the .po files, and compiles.
 Translate the new empty or ``#, fuzzy`` entries (and remove the fuzzy flag), then run it again.
+
+Catalog directories carry Babel's name of the locale: Flask-Babel parses the app's ``zh_CN``
+into ``zh_Hans_CN`` and looks only in ``zh_Hans_CN/`` (then ``zh/``), so the Chinese catalog is
+``platform/translations/zh_Hans_CN/LC_MESSAGES/messages.po``.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from babel import Locale
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo, write_mo
@@ -25,7 +30,8 @@ from babel.messages.pofile import read_po
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "babel.cfg"
 TRANSLATIONS = ROOT / "platform" / "translations"
-# zh_CN is the default locale: it must be complete. English is the source language.
+# The app's locale codes (MALLOW_LOCALES) that need a complete catalog: zh_CN is the default.
+# English is the source language and has none.
 REQUIRED_LOCALES = ("zh_CN",)
 # The same extra keywords and ignored directories as scripts/i18n.
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
@@ -37,13 +43,27 @@ FIX = ("Run scripts/i18n, translate the new entries in {po} (fill msgstr, remove
 PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[#0 +\-]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa%]")
 
 
+def _catalog_dir(locale: str) -> str:
+    """The directory Flask-Babel reads for ``locale``: ``zh_CN`` -> ``zh_Hans_CN``."""
+    return str(Locale.parse(locale))
+
+
 def _po_path(locale: str) -> Path:
-    return TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
+    return TRANSLATIONS / _catalog_dir(locale) / "LC_MESSAGES" / "messages.po"
 
 
 def _locales() -> list[str]:
+    """Every catalog directory there is or must be (``zh_Hans_CN``, ...)."""
     found = {p.parent.parent.name for p in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po")}
-    return sorted(found | set(REQUIRED_LOCALES))
+    return sorted(found | {_catalog_dir(locale) for locale in REQUIRED_LOCALES})
+
+
+def test_catalog_directories_are_found_by_flask_babel():
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        name = po.parent.parent.name
+        assert _catalog_dir(name) == name, (
+            f"{po.relative_to(ROOT)} is never loaded: Flask-Babel looks for {name!r} in "
+            f"{_catalog_dir(name)}/. Add the locale to LOCALES in scripts/i18n under that name.")
 
 
 def _read_po(locale: str):

@@ -1,0 +1,118 @@
+"""Carts of one store: a guest cart by cookie token, merged into the shopper's cart at sign-in."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from mallow.cart.models import Cart, CartItem
+from mallow.catalog.models import Product, Sku
+from mallow.db import db
+from mallow.validation import ValidationFailed
+
+MAX_QUANTITY = 999
+MAX_LINES = 100
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_guest_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def find(customer_id: int | None, guest_token: str | None) -> Cart | None:
+    if customer_id is not None:
+        return db.session.execute(sa.select(Cart).where(Cart.customer_id == customer_id)).scalar_one_or_none()
+    if guest_token:
+        return db.session.execute(sa.select(Cart).where(Cart.guest_token_hash == _digest(guest_token))).scalar_one_or_none()
+    return None
+
+
+def get_or_create(customer_id: int | None, guest_token: str | None) -> Cart:
+    cart = find(customer_id, guest_token)
+    if cart is None:
+        if customer_id is None and not guest_token:
+            raise ValueError("a guest cart needs a token")
+        cart = Cart(customer_id=customer_id, guest_token_hash=None if customer_id else _digest(guest_token))
+        db.session.add(cart)
+        db.session.flush()
+    return cart
+
+
+def sellable_sku(sku_id) -> Sku:
+    """The SKU if a shopper may buy it now, else a field error."""
+    try:
+        sku_id = int(sku_id)
+    except (TypeError, ValueError):
+        raise ValidationFailed({"sku_id": ("invalid", _("Choose a product option."))}) from None
+    row = db.session.execute(sa.select(Sku, Product.status).join(Product, Product.id == Sku.product_id)
+                             .where(Sku.id == sku_id)).first()
+    if row is None or not row[0].active or row[1] != "on_shelf":
+        raise ValidationFailed({"sku_id": ("unavailable", _("This product is not for sale."))})
+    return row[0]
+
+
+def _quantity(raw) -> int:
+    try:
+        quantity = int(raw)
+    except (TypeError, ValueError):
+        quantity = 0
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise ValidationFailed({"quantity": ("invalid", _("Enter a quantity from 1 to %(max)s.", max=MAX_QUANTITY))})
+    return quantity
+
+
+def add(cart: Cart, sku_id, quantity) -> CartItem:
+    sku = sellable_sku(sku_id)
+    quantity = _quantity(quantity)
+    item = next((i for i in cart.items if i.sku_id == sku.id), None)
+    total = quantity + (item.quantity if item else 0)
+    if total > sku.stock:
+        raise ValidationFailed({"quantity": ("not_enough_stock", _("Only %(stock)s left.", stock=sku.stock))})
+    if item is None:
+        if len(cart.items) >= MAX_LINES:
+            raise ValidationFailed({"sku_id": ("cart_full", _("Your cart is full."))})
+        item = CartItem(sku_id=sku.id, quantity=quantity)
+        cart.items.append(item)
+    else:
+        item.quantity = total
+    db.session.flush()
+    return item
+
+
+def set_quantity(cart: Cart, sku_id: int, quantity) -> None:
+    item = next((i for i in cart.items if i.sku_id == int(sku_id)), None)
+    if item is None:
+        raise ValidationFailed({"sku_id": ("not_in_cart", _("This item is not in your cart."))})
+    if int(quantity or 0) <= 0:
+        cart.items.remove(item)
+    else:
+        item.quantity = _quantity(quantity)
+
+
+def merge_guest_cart(customer_id: int, guest_token: str | None) -> Cart | None:
+    """At sign-in: move the guest cart's items into the shopper's cart (quantities add up,
+    capped at the stock), and forget the guest cart."""
+    guest = find(None, guest_token) if guest_token else None
+    if guest is None:
+        return find(customer_id, None)
+    mine = find(customer_id, None)
+    if mine is None:
+        guest.customer_id, guest.guest_token_hash = customer_id, None
+        return guest
+    for item in list(guest.items):
+        sku = db.session.get(Sku, item.sku_id)
+        existing = next((i for i in mine.items if i.sku_id == item.sku_id), None)
+        quantity = min((existing.quantity if existing else 0) + item.quantity, sku.stock if sku else 0, MAX_QUANTITY)
+        if quantity <= 0:
+            continue
+        if existing:
+            existing.quantity = quantity
+        else:
+            mine.items.append(CartItem(sku_id=item.sku_id, quantity=quantity))
+    db.session.delete(guest)
+    return mine

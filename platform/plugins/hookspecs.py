@@ -1,0 +1,81 @@
+"""Mallow's hook specifications: the one place that says what a plugin can change.
+
+Calling conventions (pluggy): every hook returns *all* non-None results as a list unless it
+says "first result wins". Implementations may accept fewer arguments than the spec names.
+
+Money rules for every pricing hook: amounts are integer fen, discounts are negative,
+surcharges positive. A plugin **proposes** :class:`~mallow.pricing.Adjustment` values; the core
+decides which apply (see :mod:`mallow.pricing.pipeline`): on each line the best single
+line-stage proposal wins (flash sale vs. group price vs. member price, never stacked), then
+order-stage proposals, then coupons, then shipping, and no total goes below zero. The result
+never depends on the order in which plugins were registered.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from mallow.orders.models import Order
+    from mallow.payments.models import Refund
+    from mallow.pricing.model import Adjustment, PricingContext, PricingLine, Problem
+
+hookspec = pluggy.HookspecMarker("mallow")
+hookimpl = pluggy.HookimplMarker("mallow")
+
+
+@hookspec
+def mallow_line_adjustments(context: "PricingContext", line: "PricingLine") -> "list[Adjustment] | None":
+    """Propose price changes for one line of a cart or order.
+
+    :param context: the whole checkout (store, shopper, lines, address province, options).
+    :param line: the line to price: ``sku_id``, ``product_id``, ``unit_price``, ``quantity``.
+    :returns: adjustments with ``stage="line"`` and a negative ``amount`` for the whole line
+        (not per unit). The core applies only the best one per line.
+    """
+
+
+@hookspec
+def mallow_order_adjustments(context: "PricingContext", subtotal: int) -> "list[Adjustment] | None":
+    """Propose order-level changes (full-reduction 满减 with ``stage="order"``, coupons with
+    ``stage="coupon"``), given the subtotal after line adjustments (fen). Proposals that share an
+    ``exclusive_group`` compete: only the best of each group applies."""
+
+
+@hookspec(firstresult=True)
+def mallow_shipping_fee(context: "PricingContext", subtotal: int) -> "Adjustment | Problem | None":
+    """The shipping fee for the order (``stage="shipping"``), or a ``Problem`` when the address
+    cannot be served. First result wins; the built-in template-based implementation runs last."""
+
+
+@hookspec
+def mallow_validate_checkout(context: "PricingContext") -> "list[Problem] | None":
+    """Refuse a checkout: return problems (``code``, ``message``, optional ``line_index``) that
+    the shopper sees. Used for purchase limits, new-customer-only offers, sale windows."""
+
+
+@hookspec
+def mallow_order_placed(order: "Order", context: "PricingContext") -> None:
+    """An order was placed (inside its database transaction: raise to refuse it)."""
+
+
+@hookspec
+def mallow_order_paid(order: "Order") -> None:
+    """An order's payment was verified (inside the transaction that marks it paid)."""
+
+
+@hookspec
+def mallow_order_cancelled(order: "Order", reason: str) -> None:
+    """An unpaid order was cancelled (by the shopper, the merchant or the timeout); its stock
+    is back already."""
+
+
+@hookspec
+def mallow_order_refunded(order: "Order", refund: "Refund") -> None:
+    """Money went back to the shopper (a partial or full refund succeeded)."""
+
+
+@hookspec
+def mallow_order_completed(order: "Order") -> None:
+    """The order is completed (confirmed and past delivery)."""

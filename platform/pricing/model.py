@@ -1,0 +1,90 @@
+"""The values that flow through pricing: inputs, proposals, problems, the result."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+STAGES = ("line", "order", "coupon", "shipping")
+
+
+@dataclass(frozen=True)
+class PricingLine:
+    index: int
+    sku_id: int
+    product_id: int
+    title: str
+    spec_key: str
+    unit_price: int
+    quantity: int
+    weight_g: int
+    shipping_template_id: int | None
+
+    @property
+    def base_total(self) -> int:
+        return self.unit_price * self.quantity
+
+
+@dataclass
+class PricingContext:
+    """Fetched once and handed to every hook: nothing in it changes while pricing."""
+
+    store_id: int
+    customer_id: int | None
+    lines: list[PricingLine]
+    province: str | None = None
+    options: dict = field(default_factory=dict)  # e.g. {"coupon": "…", "groupbuy": {...}}
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    stage: str
+    source: str
+    code: str
+    label: str
+    amount: int
+    line_index: int | None = None
+    exclusive_group: str | None = None
+
+    def __post_init__(self):
+        if self.stage not in STAGES:
+            raise ValueError(f"unknown stage {self.stage!r}")
+        if type(self.amount) is not int:
+            raise TypeError(f"adjustment amounts are integer fen, got {self.amount!r} from {self.source}")
+        if self.stage == "line" and self.line_index is None:
+            raise ValueError("a line adjustment names its line")
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    message: str
+    line_index: int | None = None
+
+
+@dataclass
+class PricedLine:
+    line: PricingLine
+    adjustments: list[Adjustment]
+
+    @property
+    def total(self) -> int:
+        return self.line.base_total + sum(a.amount for a in self.adjustments)
+
+
+@dataclass
+class PricedOrder:
+    lines: list[PricedLine]
+    adjustments: list[Adjustment]  # order, coupon and shipping stages
+    problems: list[Problem]
+
+    @property
+    def items_total(self) -> int:
+        return sum(p.line.base_total for p in self.lines)
+
+    @property
+    def all_adjustments(self) -> list[Adjustment]:
+        return [a for p in self.lines for a in p.adjustments] + self.adjustments
+
+    @property
+    def total(self) -> int:
+        """Always ``items_total`` plus every applied adjustment: the receipt adds up."""
+        return self.items_total + sum(a.amount for a in self.all_adjustments)
