@@ -61,13 +61,16 @@ class UrllibTransport:
     def __init__(self, timeout: float = 10.0, max_response_bytes: int = 1_048_576) -> None:
         self.timeout = timeout
         self.max_response_bytes = max_response_bytes
+        # Environment proxies apply to WeChat Pay; a local test server is always reached directly.
         self._opener = urllib.request.build_opener(_NoRedirect())
+        self._direct_opener = urllib.request.build_opener(_NoRedirect(), urllib.request.ProxyHandler({}))
 
     def request(self, method: str, url: str, headers: Mapping[str, str],
                 body: bytes) -> tuple[int, Mapping[str, str], bytes]:
         req = urllib.request.Request(url, data=body if body else None, headers=dict(headers), method=method)
         try:
-            with self._opener.open(req, timeout=self.timeout) as response:
+            opener = self._direct_opener if urlsplit(url).hostname in _LOOPBACK_HOSTS else self._opener
+            with opener.open(req, timeout=self.timeout) as response:
                 return response.status, _joined_headers(response.headers), self._read(response)
         except urllib.error.HTTPError as error:
             with error:

@@ -311,6 +311,16 @@ class FakeWeChatPayServer:
             self._merchants[mchid] = FakeMerchantAccount(mchid, appid, merchant_public_key, merchant_serial,
                                                          platform_private_key, platform_serial, apiv3_key)
 
+    def add_fake_merchant(self, merchant: Any) -> None:
+        """Register a :class:`~mallow.payments.wechatpay.testing.FakeMerchant` (``keys``,
+        ``platform_private_key``, ``platform_serial``)."""
+        keys = merchant.keys
+        self.add_merchant(mchid=keys.mchid, appid=keys.appid,
+                          merchant_public_key=keys.merchant_private_key.public_key(),
+                          merchant_serial=keys.merchant_certificate_serial,
+                          platform_private_key=merchant.platform_private_key,
+                          platform_serial=merchant.platform_serial, apiv3_key=keys.apiv3_key)
+
     def _merchant(self, mchid: str | None) -> FakeMerchantAccount:
         if mchid is None:
             if len(self._merchants) != 1:
@@ -392,6 +402,13 @@ class FakeWeChatPayServer:
         """Answer the next ``count`` authenticated requests with a signed error, without processing."""
         with self._lock:
             self._failures.extend([(status, code, message)] * count)
+
+    def reset_faults(self) -> None:
+        """Forget pending tampers, drops and failures (e.g. between tests sharing a server)."""
+        with self._lock:
+            self._tampers.clear()
+            self._drops = 0
+            self._failures.clear()
 
     # ---- request handling -----------------------------------------------------------------
 

@@ -7,7 +7,7 @@ wrong type; callers turn it into their own error.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -34,7 +34,8 @@ class Transaction:
     payer_openid: str | None = None
     success_time: str | None = None
     attach: str | None = None
-    raw: Mapping[str, Any]
+    #: The decoded JSON object as received (left out of ``repr``).
+    raw: Mapping[str, Any] = field(repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,7 +56,8 @@ class Refund:
     success_time: str | None = None
     create_time: str | None = None
     user_received_account: str | None = None
-    raw: Mapping[str, Any]
+    #: The decoded JSON object as received (left out of ``repr``).
+    raw: Mapping[str, Any] = field(repr=False)
 
 
 def _object(data: Any, where: str) -> Mapping[str, Any]:

@@ -64,13 +64,16 @@ def _reject(reason: RejectionReason, message: str) -> NotificationRejected:
     return NotificationRejected(reason, message)
 
 
-def decrypt_resource(resource: Any, apiv3_key: bytes) -> bytes:
+def decrypt_resource(resource: Any, apiv3_key: bytes | str) -> bytes:
     """Decrypt an ``encrypt-resource`` object with AES-256-GCM; the plaintext bytes.
 
     Key = the 32 bytes of the APIv3 key, nonce = ``resource.nonce`` as UTF-8 (12 bytes), associated
     data = ``resource.associated_data`` as UTF-8 (may be empty), ciphertext = base64 of
     ``resource.ciphertext`` whose last 16 bytes are the GCM tag.
     """
+    key = apiv3_key.encode("utf-8") if isinstance(apiv3_key, str) else bytes(apiv3_key)
+    if len(key) != 32:
+        raise ValueError("the APIv3 key must be 32 bytes")
     if not isinstance(resource, Mapping):
         raise _reject(RejectionReason.BAD_RESOURCE, "resource must be a JSON object")
     algorithm = resource.get("algorithm")
@@ -95,7 +98,7 @@ def decrypt_resource(resource: Any, apiv3_key: bytes) -> bytes:
     if len(ciphertext) <= GCM_TAG_BYTES:
         raise _reject(RejectionReason.BAD_CIPHERTEXT, "the ciphertext is too short to hold the GCM tag")
     try:
-        return AESGCM(apiv3_key).decrypt(nonce_bytes, ciphertext, aad_bytes)
+        return AESGCM(key).decrypt(nonce_bytes, ciphertext, aad_bytes)
     except InvalidTag as exc:
         raise _reject(RejectionReason.DECRYPT_FAILED,
                       "AES-GCM authentication failed (tampered data or another APIv3 key)") from exc

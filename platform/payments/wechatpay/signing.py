@@ -139,6 +139,8 @@ def jsapi_payment_params(keys: MerchantKeys, prepay_id: str, *, timestamp: int |
         raise ValueError("prepay_id must be a non-empty single-line string")
     time_stamp = str(current_timestamp() if timestamp is None else int(timestamp))
     nonce_str = generate_nonce() if nonce is None else nonce
+    if not nonce_str or "\n" in nonce_str:
+        raise ValueError("the nonce must be a non-empty single-line string")
     package = f"prepay_id={prepay_id}"
     pay_sign = sign_sha256_rsa(keys.merchant_private_key,
                                pay_sign_message(keys.appid, time_stamp, nonce_str, package))

@@ -102,18 +102,6 @@ def make_fake_merchant(*, mchid: str | None = None, appid: str | None = None,
     return FakeMerchant(keys=keys, platform_private_key=platform_key, platform_serial=platform_serial)
 
 
-def _add_fake_merchant(server: FakeWeChatPayServer, merchant: FakeMerchant) -> None:
-    server.add_merchant(mchid=merchant.keys.mchid, appid=merchant.keys.appid,
-                        merchant_public_key=merchant.merchant_public_key,
-                        merchant_serial=merchant.keys.merchant_certificate_serial,
-                        platform_private_key=merchant.platform_private_key,
-                        platform_serial=merchant.platform_serial, apiv3_key=merchant.keys.apiv3_key)
-
-
-#: ``server.add_fake_merchant(merchant)``: register a :class:`FakeMerchant` with the fake server.
-FakeWeChatPayServer.add_fake_merchant = _add_fake_merchant  # type: ignore[attr-defined]
-
-
 def transaction_resource(keys: MerchantKeys, out_trade_no: str, total_fen: int, *, trade_state: str = "SUCCESS",
                          transaction_id: str | None = None, payer_openid: str = "o-test-payer-openid",
                          currency: str = "CNY", **overrides: Any) -> dict[str, Any]:
