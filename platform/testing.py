@@ -231,3 +231,35 @@ def build_app(tmp_path_factory, backend: str, **overrides):
     return app
 
 
+
+
+def make_product(app, shop: Shop, *, title: str = "测试商品", price: int = 1000, stock: int = 100,
+                 skus: list[dict] | None = None, shipping_template_id: int | None = None) -> list[int]:
+    """A product on the shelf in ``shop`` (straight through the models); returns its SKU ids."""
+    from mallow.catalog.models import Product, Sku
+    from mallow.db import db
+    from mallow.tenants.context import store_context
+
+    with store_context(shop.store_id, app=app):
+        product = Product(title=title, status="on_shelf", search_text=title.lower(),
+                          shipping_template_id=shipping_template_id)
+        for spec in skus or [{"spec_key": "", "price": price, "stock": stock}]:
+            product.skus.append(Sku(spec_key=spec.get("spec_key", ""), spec_values=spec.get("spec_values", {}),
+                                    price=spec.get("price", price), stock=spec.get("stock", stock),
+                                    weight_g=spec.get("weight_g", 0)))
+        db.session.add(product)
+        db.session.commit()
+        return [sku.id for sku in product.skus]
+
+
+def make_shopper(client, shop: Shop, login: str | None = None) -> tuple[str, int]:
+    """A shopper of ``shop`` with a token and one address; returns ``(token, address_id)``."""
+    login = login or f"buyer-{uuid.uuid4().hex[:10]}@example.com"
+    response = client.post(f"{shop.prefix}/api/customers", json={"login": login, "password": PASSWORD})
+    assert response.status_code == 201, response.get_json()
+    token = response.get_json()["token"]
+    address = client.post(f"{shop.prefix}/api/addresses", headers=bearer(token), json={
+        "recipient": "李四", "phone": "13912345678", "province": "浙江省", "city": "杭州市", "district": "西湖区",
+        "detail": "文三路 100 号"})
+    assert address.status_code == 201, address.get_json()
+    return token, address.get_json()["id"]

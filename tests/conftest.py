@@ -41,6 +41,8 @@ def _backend_params():
 @pytest.fixture(scope="session", params=_backend_params())
 def app(request, tmp_path_factory):
     """The Mallow app on each backend, migrated, shared by the tests of a session."""
+    if request.param == "postgresql" and not HAVE_POSTGRES:
+        pytest.skip("PostgreSQL is not running")
     app = build_app(tmp_path_factory, request.param)
     app.mallow_backend = request.param
     make_admin(app, email=f"root-{request.param}@example.com")

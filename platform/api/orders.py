@@ -1,0 +1,268 @@
+"""Cart, addresses and orders in the store API; order handling in the console API."""
+from __future__ import annotations
+
+import csv
+import io
+
+import sqlalchemy as sa
+from flask import Response, abort, jsonify, request
+
+from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
+from mallow.api.registry import obj, operation, string
+from mallow.cart import service as carts
+from mallow.catalog.models import Sku
+from mallow.db import db
+from mallow.orders import addresses, checkout, service as orders
+from mallow.orders.models import ORDER_STATES, Order
+from mallow.pricing.model import PricedOrder
+
+ERR = {"$ref": "#/components/responses/ValidationFailed"}
+ITEMS = {"type": "array", "minItems": 1, "maxItems": 50, "items": {
+    "type": "object", "required": ["sku_id", "quantity"], "additionalProperties": False,
+    "properties": {"sku_id": {"type": "integer"}, "quantity": {"type": "integer", "minimum": 1, "maximum": 999}}}}
+
+
+def priced_json(priced: PricedOrder) -> dict:
+    return {
+        "lines": [{"sku_id": p.line.sku_id, "title": p.line.title, "spec": p.line.spec_key, "unit_price": p.line.unit_price,
+                   "quantity": p.line.quantity, "total": p.total,
+                   "adjustments": [_adjustment_json(a) for a in p.adjustments]} for p in priced.lines],
+        "adjustments": [_adjustment_json(a) for a in priced.adjustments],
+        "items_total": priced.items_total, "total": priced.total,
+        "problems": [{"code": p.code, "message": str(p.message), "line": p.line_index} for p in priced.problems],
+    }
+
+
+def _adjustment_json(a) -> dict:
+    return {"stage": a.stage, "source": a.source, "code": a.code, "label": str(a.label), "amount": a.amount}
+
+
+def order_json(order: Order, for_staff: bool = False) -> dict:
+    data = {
+        "id": order.id, "number": order.number, "status": order.status, "items_total": order.items_total,
+        "total": order.total, "refunded_total": order.refunded_total, "note": order.note,
+        "carrier": order.carrier, "tracking_number": order.tracking_number,
+        "created_at": order.created_at.isoformat(), "pay_deadline": order.pay_deadline.isoformat(),
+        "address": addresses.read_snapshot(order.address_cipher),
+        "lines": [{"id": l.id, "sku_id": l.sku_id, "product_id": l.product_id, "title": l.title, "spec": l.spec_key,
+                   "unit_price": l.unit_price, "quantity": l.quantity, "total": l.total} for l in order.lines],
+        "adjustments": [{"line_id": a.line_id, "stage": a.stage, "source": a.source, "code": a.code,
+                         "label": a.label, "amount": a.amount} for a in order.adjustments],
+        "timeline": [{"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail} for e in order.events],
+    }
+    if for_staff:
+        data["merchant_note"] = order.merchant_note
+        data["customer_id"] = order.customer_id
+    return data
+
+
+# --- cart -----------------------------------------------------------------------------------
+
+def _cart_json(cart) -> dict:
+    items = [{"sku_id": i.sku_id, "quantity": i.quantity} for i in cart.items] if cart else []
+    if not items:
+        return {"items": [], "quote": None}
+    quote = checkout.quote(principal("shopper").id if principal("shopper") else None, items)
+    return {"items": items, "quote": priced_json(quote)}
+
+
+@operation("store_api", "GET", "/cart", "getCart", "The shopper's cart, priced through the pipeline",
+           tag="cart", auth="shopper")
+@shopper_required
+def get_cart():
+    return jsonify(_cart_json(carts.find(principal("shopper").id, None)))
+
+
+@operation("store_api", "POST", "/cart/items", "addToCart", "Add a SKU to the cart (quantities add up)",
+           tag="cart", auth="shopper", body=obj({"sku_id": {"type": "integer"},
+                                                 "quantity": {"type": "integer", "minimum": 1, "maximum": 999}},
+                                                ["sku_id", "quantity"]),
+           responses={"201": "The cart", "422": ERR})
+@shopper_required
+def add_to_cart():
+    data = request.get_json()
+    cart = carts.get_or_create(principal("shopper").id, None)
+    carts.add(cart, data["sku_id"], data["quantity"])
+    db.session.commit()
+    return jsonify(_cart_json(cart)), 201
+
+
+@operation("store_api", "PUT", "/cart/items/<int:sku_id>", "setCartQuantity", "Change a quantity (0 removes)",
+           tag="cart", auth="shopper", body=obj({"quantity": {"type": "integer", "minimum": 0, "maximum": 999}},
+                                                ["quantity"]))
+@shopper_required
+def set_cart_quantity(sku_id):
+    cart = carts.get_or_create(principal("shopper").id, None)
+    carts.set_quantity(cart, sku_id, request.get_json()["quantity"])
+    db.session.commit()
+    return jsonify(_cart_json(cart))
+
+
+# --- addresses ------------------------------------------------------------------------------
+
+@operation("store_api", "POST", "/addresses", "createAddress", "Add a delivery address", tag="shoppers",
+           auth="shopper", body=obj({k: string(200) for k in ("recipient", "phone", "province", "city", "district",
+                                                                "detail")} | {"is_default": {"type": "boolean"}},
+                                    ["recipient", "phone", "province", "city", "detail"]),
+           responses={"201": "The address", "422": ERR})
+@shopper_required
+def create_address():
+    address = addresses.create(principal("shopper").id, request.get_json())
+    db.session.commit()
+    return jsonify(addresses.as_dict(address)), 201
+
+
+@operation("store_api", "GET", "/addresses", "listAddresses", "The shopper's addresses (phone masked)",
+           tag="shoppers", auth="shopper")
+@shopper_required
+def list_addresses():
+    return jsonify(items=[addresses.as_dict(a) for a in addresses.of_customer(principal("shopper").id)])
+
+
+# --- orders (shopper) -----------------------------------------------------------------------
+
+@operation("store_api", "POST", "/checkout/quote", "quoteOrder", "Price items without ordering (the receipt)",
+           tag="orders", auth="shopper", body=obj({"items": ITEMS, "province": string(20)}, ["items"]))
+@shopper_required
+def quote_order():
+    data = request.get_json()
+    return jsonify(priced_json(checkout.quote(principal("shopper").id, data["items"], data.get("province"))))
+
+
+@operation("store_api", "POST", "/orders", "createOrder",
+           "Place an order: priced, stock reserved, all or nothing. Send an Idempotency-Key header.",
+           tag="orders", auth="shopper",
+           body=obj({"items": ITEMS, "address_id": {"type": "integer"}, "note": string(200),
+                     "options": {"type": "object"}}, ["items", "address_id"]),
+           parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 80}}],
+           responses={"201": "The order", "200": "The order first created with this Idempotency-Key",
+                      "409": "Sold out", "422": ERR})
+@shopper_required
+def create_order():
+    data = request.get_json()
+    try:
+        order, created = checkout.place_order(principal("shopper"), data["items"], data["address_id"],
+                                              data.get("note", ""), request.headers.get("Idempotency-Key"),
+                                              data.get("options"))
+    except checkout.SoldOut as sold_out:
+        return jsonify(error="sold_out", message=f"{sold_out.title}: sold out", sku_id=sold_out.sku_id), 409
+    except checkout.IdempotencyConflict:
+        return jsonify(error="idempotency_conflict",
+                       message="This Idempotency-Key was used for a different order."), 422
+    except checkout.CheckoutProblems as problems:
+        return jsonify(error="checkout_problems", message="The order cannot be placed.",
+                       problems=[{"code": p.code, "message": str(p.message), "line": p.line_index}
+                                 for p in problems.problems]), 422
+    return jsonify(order_json(order)), 201 if created else 200
+
+
+def _own_order(order_id: int) -> Order:
+    order = db.session.get(Order, order_id)
+    if order is None or order.customer_id != principal("shopper").id:
+        abort(404)
+    return order
+
+
+@operation("store_api", "GET", "/orders", "listOrders", "The shopper's orders, newest first", tag="orders",
+           auth="shopper", parameters=[{"name": "status", "in": "query", "schema": {"type": "string"}}])
+@shopper_required
+def list_orders():
+    query = sa.select(Order).where(Order.customer_id == principal("shopper").id).order_by(Order.id.desc()).limit(100)
+    if request.args.get("status"):
+        query = query.where(Order.status == request.args["status"])
+    return jsonify(items=[order_json(o) for o in db.session.execute(query).scalars()])
+
+
+@operation("store_api", "GET", "/orders/<int:order_id>", "getOrder", "One order with its receipt and timeline",
+           tag="orders", auth="shopper")
+@shopper_required
+def get_order(order_id):
+    return jsonify(order_json(_own_order(order_id)))
+
+
+@operation("store_api", "POST", "/orders/<int:order_id>/cancel", "cancelOrder", "Cancel an unpaid order",
+           tag="orders", auth="shopper", responses={"200": "Cancelled", "409": "Not cancellable any more"})
+@shopper_required
+def cancel_order(order_id):
+    order = _own_order(order_id)
+    ORDER_STATES.check(order.status, "cancelled")
+    orders.cancel(order, f"shopper:{order.customer_id}", "shopper")
+    db.session.commit()
+    return jsonify(order_json(order))
+
+
+@operation("store_api", "POST", "/orders/<int:order_id>/confirm", "confirmDelivery", "Confirm the goods arrived",
+           tag="orders", auth="shopper", responses={"200": "Delivered", "409": "Not shipped"})
+@shopper_required
+def confirm_delivery(order_id):
+    order = _own_order(order_id)
+    return jsonify(order_json(orders.confirm_delivery(order, f"shopper:{order.customer_id}")))
+
+
+# --- orders (merchant console) --------------------------------------------------------------
+
+def _store_order(order_id: int) -> Order:
+    return db.get_or_404(Order, order_id)
+
+
+def _staff_actor() -> str:
+    return f"staff:{current_staff().merchant_id}"
+
+
+def _filtered_orders():
+    query = sa.select(Order).order_by(Order.id.desc())
+    status = request.args.get("status")
+    if status:
+        if status not in ORDER_STATES.states:
+            abort(400, "unknown status")
+        query = query.where(Order.status == status)
+    if request.args.get("number"):
+        query = query.where(Order.number == request.args["number"])
+    return query
+
+
+@operation("console_api", "GET", "/orders", "listStoreOrders", "Orders of the store, filtered", tag="orders",
+           auth="merchant", parameters=[{"name": "status", "in": "query", "schema": {"type": "string"}},
+                                        {"name": "number", "in": "query", "schema": {"type": "string"}}])
+@staff_required
+def list_store_orders():
+    return jsonify(items=[order_json(o, True) for o in db.session.execute(_filtered_orders().limit(200)).scalars()])
+
+
+@operation("console_api", "GET", "/orders/<int:order_id>", "getStoreOrder", "One order of the store",
+           tag="orders", auth="merchant")
+@staff_required
+def get_store_order(order_id):
+    return jsonify(order_json(_store_order(order_id), True))
+
+
+@operation("console_api", "POST", "/orders/<int:order_id>/ship", "shipOrder", "Ship a paid order",
+           tag="orders", auth="merchant", body=obj({"carrier": string(40), "tracking_number": string(64)},
+                                                   ["carrier", "tracking_number"]),
+           responses={"200": "Shipped", "409": "Not paid", "422": ERR})
+@staff_required
+def ship_order(order_id):
+    return jsonify(order_json(orders.ship(_store_order(order_id), _staff_actor(), request.get_json()), True))
+
+
+@operation("console_api", "POST", "/orders/<int:order_id>/note", "noteOrder", "Set the merchant's note",
+           tag="orders", auth="merchant", body=obj({"note": string(500)}, ["note"]))
+@staff_required
+def note_order(order_id):
+    return jsonify(order_json(orders.add_note(_store_order(order_id), _staff_actor(), request.get_json()["note"]), True))
+
+
+@operation("console_api", "GET", "/orders.csv", "exportOrders", "The filtered orders as CSV (UTF-8 with BOM)",
+           tag="orders", auth="merchant", responses={"200": {"description": "CSV", "content": {"text/csv": {}}}})
+@staff_required
+def export_orders():
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["number", "status", "created_at", "items_total_fen", "total_fen", "refunded_fen", "province",
+                     "carrier", "tracking_number", "lines"])
+    for order in db.session.execute(_filtered_orders()).scalars():
+        writer.writerow([order.number, order.status, order.created_at.isoformat(), order.items_total, order.total,
+                         order.refunded_total, order.province, order.carrier or "", order.tracking_number or "",
+                         "; ".join(f"{l.title} {l.spec_key} ×{l.quantity}".replace("  ", " ") for l in order.lines)])
+    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=orders.csv"})
