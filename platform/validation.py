@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
+
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 CN_MOBILE_RE = re.compile(r"^1[3-9][0-9]{9}$")
 
@@ -17,7 +19,7 @@ class ValidationFailed(Exception):
     def as_json(self) -> dict:
         return {
             "error": "validation_failed",
-            "message": "Some fields need attention.",
+            "message": _("Some fields need attention."),
             "fields": {field: {"code": code, "message": str(message)} for field, (code, message) in self.errors.items()},
         }
 

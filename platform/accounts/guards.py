@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import abort, g, jsonify, make_response, redirect, request, session, url_for
-
+from flask_babel import gettext as _
 from mallow.accounts import sessions
 from mallow.accounts.models import Staff
 from mallow.audit import record_denial
@@ -58,7 +58,7 @@ def _session_row(kind: str):
 
 def _unauthenticated(kind: str):
     if is_api_request():
-        response = jsonify(error="unauthenticated", message="Sign in or send a valid bearer token.")
+        response = jsonify(error="unauthenticated", message=_("Sign in or send a valid bearer token."))
         response.status_code = 401
         response.headers["WWW-Authenticate"] = "Bearer"
         abort(response)
@@ -69,7 +69,7 @@ def _forbidden(reason: str, actor=None):
     store = current_store()
     record_denial(reason, actor=actor, store_id=store.id if store else None)
     if is_api_request():
-        abort(make_response(jsonify(error="forbidden", message="You have no access to this resource."), 403))
+        abort(make_response(jsonify(error="forbidden", message=_("You have no access to this resource.")), 403))
     abort(403)
 
 

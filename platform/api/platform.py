@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import abort, jsonify, request
-
+from flask_babel import gettext as _
 from mallow.accounts import sessions
 from mallow.accounts.authenticate import authenticate, login_limits
 from mallow.accounts.guards import admin_required, bearer_secret, principal
@@ -44,7 +44,7 @@ def create_token():
     kind = data.get("principal", "merchant")
     account = authenticate(kind, data["email"], data["password"])
     if account is None:
-        return jsonify(error="unauthenticated", message="Wrong e-mail address or password."), 401
+        return jsonify(error="unauthenticated", message=_("Wrong e-mail address or password.")), 401
     store_id = None
     if kind == "merchant" and data.get("store"):
         store = db.session.execute(db.select(Store).filter_by(slug=data["store"])).scalar_one_or_none()

@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 from functools import wraps
 
 from flask import Blueprint, abort, jsonify, make_response, request
+from flask_babel import gettext as _
 from jsonschema import Draft202012Validator
-
 from mallow.tenants.resolve import store_url_prefix
 
 _BLUEPRINTS = {
@@ -61,7 +61,7 @@ def operation(area: str, method: str, rule: str, operation_id: str, summary: str
             if validator is not None:
                 payload = request.get_json(silent=True)
                 if payload is None:
-                    abort(make_response(jsonify(error="bad_request", message="Send a JSON object body."), 400))
+                    abort(make_response(jsonify(error="bad_request", message=_("Send a JSON object body.")), 400))
                 problems = {}
                 for error in validator.iter_errors(payload):
                     if error.validator == "required":
@@ -72,7 +72,7 @@ def operation(area: str, method: str, rule: str, operation_id: str, summary: str
                     name = ".".join(str(p) for p in error.path) or "body"
                     problems.setdefault(name, {"code": error.validator, "message": error.message})
                 if problems:
-                    abort(make_response(jsonify(error="validation_failed", message="Some fields need attention.",
+                    abort(make_response(jsonify(error="validation_failed", message=_("Some fields need attention."),
                                                 fields=problems), 422))
             return view(*args, **kwargs)
 

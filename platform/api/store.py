@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import jsonify, request
-
+from flask_babel import gettext as _
 from mallow.accounts import customers, sessions
 from mallow.accounts.authenticate import login_limits
 from mallow.accounts.guards import current_staff, principal, shopper_required
@@ -33,7 +33,7 @@ def get_store():
 
 def _open_store_only():
     if not current_store().is_open:
-        return jsonify(error="store_not_open", message="This store is not open yet."), 503
+        return jsonify(error="store_not_open", message=_("This store is not open yet.")), 503
     return None
 
 
@@ -60,7 +60,7 @@ def login_customer():
     data = request.get_json()
     customer = customers.authenticate(data["login"], data["password"])
     if customer is None:
-        return jsonify(error="unauthenticated", message="Wrong account or password."), 401
+        return jsonify(error="unauthenticated", message=_("Wrong account or password.")), 401
     token = sessions.issue(customer, "token")
     db.session.commit()
     return jsonify(customer=_customer_json(customer), token=token), 201

@@ -23,7 +23,8 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def helpers():
-        return {"locale": str(get_locale()), "field_error": _field_error, "form": request.form}
+        return {"locale": str(get_locale()), "field_error": _field_error, "form": request.form,
+                "category_name": _category_name}
 
     @app.after_request
     def security_headers(response):
@@ -39,6 +40,16 @@ def init_app(app: Flask) -> None:
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
+
+
+def _category_name(code: str) -> str:
+    """A store category's name in the page's language (all categories read once per request)."""
+    if "mallow_categories" not in g:
+        from mallow.qualifications.matrix import active_categories
+
+        g.mallow_categories = {c.code: c for c in active_categories()}
+    category = g.mallow_categories.get(code)
+    return category.name(str(get_locale())) if category else code
 
 
 def _field_error(field: str):
