@@ -20,8 +20,10 @@ bp = Blueprint("console", __name__, url_prefix=store_url_prefix("/console"))
 @bp.get("/")
 @staff_required
 def dashboard():
+    from mallow.notices import open_notices
+
     store = current_store()
-    return render_template("console/dashboard.html", latest=service.latest(store.id))
+    return render_template("console/dashboard.html", latest=service.latest(store.id), notices=open_notices())
 
 
 def _form_context():
@@ -77,3 +79,7 @@ def remove_staff(staff_id):
     except ValidationFailed:
         abort(400)
     return redirect(url_for("console.staff")), 303
+
+
+# Catalogue pages (products, categories, bulk edit, low stock) join this blueprint.
+from mallow.catalog import console_views as _catalogue  # noqa: E402,F401

@@ -19,7 +19,7 @@ from mallow import settings
 from mallow.cart.service import sellable_sku
 from mallow.catalog.models import Product, Sku
 from mallow.db import db
-from mallow.inventory import stock
+from mallow.inventory import alerts, stock
 from mallow.orders import addresses
 from mallow.orders.models import Address, Order, OrderAdjustment, OrderEvent, OrderLine
 from mallow.plugins.manager import hooks
@@ -142,6 +142,7 @@ def place_order(customer, raw_items, address_id, note: str = "", idempotency_key
                                        detail={"total": order.total, "items": len(priced.lines)}))
         hooks().mallow_order_placed(order=order, context=context)
         db.session.commit()
+        alerts.check_after_reserve([line.sku_id for line in context.lines], context.store_id)
     except IntegrityError:
         db.session.rollback()
         if key:  # the same key won a race a moment ago: answer with that order
