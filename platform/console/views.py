@@ -82,4 +82,3 @@ def remove_staff(staff_id):
 
 
 # Catalogue pages (products, categories, bulk edit, low stock) join this blueprint.
-from mallow.catalog import console_views as _catalogue  # noqa: E402,F401
