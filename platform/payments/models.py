@@ -74,3 +74,23 @@ class Refund(StoreModel):
     finished_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
     __table_args__ = (sa.CheckConstraint("amount > 0", name="amount_positive"),)
+
+
+class PaymentConfig(StoreModel):
+    """A store's settings for one payment provider (``sandbox``, ``wechatpay``).
+
+    ``public`` holds what is not secret (WeChat Pay: ``mchid``, ``appid``, the merchant
+    certificate serial, the trusted platform public keys by serial). ``secrets_cipher`` is the
+    AES-GCM encrypted JSON of the secrets (the merchant private key, the APIv3 key, the official
+    account's AppSecret for web authorisation): written by the owner, read only by the server,
+    never sent back to a browser or written to a log.
+    """
+
+    __tablename__ = "payment_configs"
+
+    provider: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    public: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    secrets_cipher: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    updated_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str] = mapped_column(sa.String(40), default="")
