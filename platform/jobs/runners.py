@@ -59,7 +59,7 @@ class RqRunner:
             if now - state.get(name, 0) < every:
                 continue
             slot = int(now // every)
-            if self.redis.set(f"mallow:periodic:{name}:{slot}", 1, nx=True, ex=int(every) + 60):
+            if self.redis.set(f"mallow:periodic:{self.queue.name}:{name}:{slot}", 1, nx=True, ex=int(every) + 60):
                 self.enqueue(name)
                 fired.append(name)
             state[name] = now

@@ -1,6 +1,8 @@
 """The job runner: embedded (no Redis) and rq on a real Redis, with the tenant in every job."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from mallow.jobs import job
@@ -82,7 +84,7 @@ def test_rq_runner_with_json_serializer_on_real_redis(app, redis_url, monkeypatc
 
     shop = make_store(app)
     _add_customer(app, shop, "rq@example.com")
-    runner = RqRunner(app, redis_url, queue_name="mallow-test")
+    runner = RqRunner(app, redis_url, queue_name=f"mallow-test-{uuid.uuid4().hex}")
     monkeypatch.setattr(runners, "_APP", app)  # the worker process would build it from the environment
     enqueued = runner.enqueue("tests.count_customers", store_id=shop.store_id, label="rq")
     import json
@@ -99,7 +101,8 @@ def test_rq_runner_with_json_serializer_on_real_redis(app, redis_url, monkeypatc
 def test_periodic_jobs_fire_once_per_interval_across_workers(app, redis_url):
     from mallow.jobs.runners import RqRunner
 
-    first, second = RqRunner(app, redis_url, "mallow-test"), RqRunner(app, redis_url, "mallow-test")
+    queue = f"mallow-test-{uuid.uuid4().hex}"
+    first, second = RqRunner(app, redis_url, queue), RqRunner(app, redis_url, queue)
     now = 1_800_000_000.0
     fired_first = first.run_periodic_due({}, now=now)
     fired_second = second.run_periodic_due({}, now=now + 1)
