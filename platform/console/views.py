@@ -82,3 +82,4 @@ def remove_staff(staff_id):
 
 
 # Catalogue pages (products, categories, bulk edit, low stock) join this blueprint.
+from mallow.catalog import console_views as _catalogue  # noqa: F401

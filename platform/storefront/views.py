@@ -28,7 +28,7 @@ def only_open_stores():
 def home():
     store = current_store()
     approved = next((q for q in service.history(store.id) if q.status == "approved"), None)
-    return render_template("storefront/home.html", licence=approved)
+    return render_template("storefront/home.html", licence=approved, **catalogue.home_context())
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -69,3 +69,7 @@ def logout():
 @shopper_required
 def account():
     return render_template("storefront/account.html", customer=principal("shopper"))
+
+
+# Catalogue pages (category, search, product, images) join this blueprint.
+from mallow.catalog import storefront_views as catalogue

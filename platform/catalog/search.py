@@ -1,0 +1,185 @@
+"""Keyword search over a store's products, the same on PostgreSQL and SQLite.
+
+Chinese has no spaces between words, so a word index would not find 山核桃 inside
+临安山核桃仁. Every product keeps a normalised ``search_text`` (NFKC, so full-width letters and
+digits become half-width; case-folded; whitespace collapsed) and a keyword matches as a
+substring: ``search_text LIKE '%' || :word || '%' ESCAPE '/'``, one condition per word (all
+must match). The word is always a bound parameter and its ``%``, ``_`` and ``/`` are escaped
+(SQLAlchemy's ``contains(..., autoescape=True)``), so ``%`` searches for a percent sign.
+Nothing here needs an index or an extension: a store's catalogue is small enough to scan.
+
+Sorting is by one of a fixed set of keys, looked up in :data:`SORTS`; anything else is a field
+error, never part of the SQL.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
+
+from mallow.catalog import categories
+from mallow.catalog.models import Product, Sku
+from mallow.db import db
+from mallow.validation import Errors
+
+MAX_PER_PAGE = 50
+DEFAULT_PER_PAGE = 20
+MAX_WORDS = 8
+MAX_QUERY = 100
+MAX_PAGE = 10_000
+SORT_KEYS = ("default", "sales", "price_asc", "price_desc", "newest")
+
+
+def normalise(value: str | None) -> str:
+    """The comparable form of text: NFKC (全角 → half-width), case-folded, single spaces."""
+    if not value:
+        return ""
+    folded = unicodedata.normalize("NFKC", value).casefold()
+    folded = re.sub(r"[\u200b-\u200d\u2060\ufeff]", "", folded)  # zero-width characters
+    return re.sub(r"\s+", " ", folded).strip()
+
+
+def keywords(q: str | None) -> list[str]:
+    """The distinct words of a query, normalised like ``search_text``."""
+    words: list[str] = []
+    for word in normalise(q).split(" "):
+        if word and word not in words:
+            words.append(word)
+    return words[:MAX_WORDS]
+
+
+@dataclass
+class Query:
+    q: str = ""
+    category_id: int | None = None
+    min_price: int | None = None  # fen
+    max_price: int | None = None  # fen
+    sort: str = "default"
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    status: str | None = None  # console only; shoppers always see on-shelf products
+
+
+@dataclass
+class Page:
+    items: list
+    total: int
+    page: int
+    per_page: int
+    #: ``{product id: lowest active SKU price in fen}`` of the items
+    min_prices: dict
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+
+def _whole(args, key: str, errors: Errors, minimum: int, maximum: int, default):
+    raw = args.get(key)
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return default
+    if isinstance(raw, bool):
+        errors.add(key, "invalid", _("Enter a whole number."))
+        return default
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        errors.add(key, "invalid", _("Enter a whole number."))
+        return default
+    if not minimum <= value <= maximum:
+        errors.add(key, "out_of_range", _("Enter a number from %(min)s to %(max)s.", min=minimum, max=maximum))
+        return default
+    return value
+
+
+def parse_query(args, *, console: bool = False, price_parser=None) -> Query:
+    """Read a search from query parameters (``q``, ``category``, ``min_price``, ``max_price``,
+    ``sort``, ``page``, ``per_page``; the console adds ``status``). Prices are fen unless
+    ``price_parser`` reads them (the storefront form takes yuan). Raises ``ValidationFailed``."""
+    errors = Errors()
+    q = args.get("q") or ""
+    if len(q) > MAX_QUERY:
+        errors.add("q", "too_long", _("Use at most %(max)s characters.", max=MAX_QUERY))
+    category_id = _whole(args, "category", errors, 1, 2**31 - 1, None)
+    prices = {}
+    for key in ("min_price", "max_price"):
+        if price_parser is not None:
+            prices[key] = price_parser(args, key, errors)
+        else:
+            prices[key] = _whole(args, key, errors, 0, 10**12, None)
+    if prices["min_price"] is not None and prices["max_price"] is not None and prices["min_price"] > prices["max_price"]:
+        errors.add("max_price", "below_min", _("The highest price is below the lowest price."))
+    sort = args.get("sort") or "default"
+    if sort not in SORT_KEYS:
+        errors.add("sort", "unknown", _("Sort by one of: %(keys)s.", keys=", ".join(SORT_KEYS)))
+    page = _whole(args, "page", errors, 1, MAX_PAGE, 1)
+    per_page = _whole(args, "per_page", errors, 1, MAX_PER_PAGE, DEFAULT_PER_PAGE)
+    status = None
+    if console:
+        status = args.get("status") or None
+        if status not in (None, "draft", "on_shelf", "off_shelf"):
+            errors.add("status", "unknown", _("Choose a shelf status."))
+    errors.raise_if_any()
+    return Query(q=q, category_id=category_id, min_price=prices["min_price"], max_price=prices["max_price"],
+                 sort=sort, page=page, per_page=per_page, status=status)
+
+
+def _min_price_subquery():
+    return (sa.select(Sku.product_id.label("product_id"), sa.func.min(Sku.price).label("min_price"))
+            .where(Sku.active.is_(True)).group_by(Sku.product_id).subquery("sku_prices"))
+
+
+def search(query: Query, *, shopper: bool = True) -> Page:
+    """One page of products matching ``query`` in the active store, and the total count.
+
+    Shoppers see only on-shelf products that have an active SKU; the console sees every product
+    (optionally filtered by ``query.status``)."""
+    if query.sort not in SORT_KEYS:
+        raise ValueError(f"unknown sort {query.sort!r}")  # parse_query refuses it first
+    prices = _min_price_subquery()
+    min_price = prices.c.min_price
+    conditions = []
+    if shopper:
+        conditions.append(Product.status == "on_shelf")
+    elif query.status:
+        conditions.append(Product.status == query.status)
+    for word in keywords(query.q):
+        conditions.append(Product.search_text.contains(word, autoescape=True))
+    if query.category_id is not None:
+        ids = categories.descendant_ids(query.category_id, active_only=shopper)
+        conditions.append(Product.category_id.in_(ids) if ids else sa.false())
+    if query.min_price is not None:
+        conditions.append(min_price >= query.min_price)
+    if query.max_price is not None:
+        conditions.append(min_price <= query.max_price)
+
+    join = sa.join(Product.__table__, prices, prices.c.product_id == Product.id, isouter=not shopper)
+    base = sa.select(Product.id).select_from(join).where(*conditions)
+    total = db.session.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
+
+    order = {
+        "default": [Product.sort.desc(), Product.created_at.desc(), Product.id.desc()],
+        "sales": [Product.sales.desc(), Product.id.desc()],
+        "price_asc": [min_price.asc().nulls_last(), Product.id.desc()],
+        "price_desc": [min_price.desc().nulls_last(), Product.id.desc()],
+        "newest": [Product.created_at.desc(), Product.id.desc()],
+    }[query.sort]
+    # listings show each product's cover (and, in the console, its stock): load them in one go
+    eager = [selectinload(Product.images)] + ([] if shopper else [selectinload(Product.skus)])
+    rows = db.session.execute(
+        sa.select(Product, min_price).select_from(join).where(*conditions).order_by(*order)
+        .options(*eager).limit(query.per_page).offset((query.page - 1) * query.per_page)).all()
+    return Page(items=[row[0] for row in rows], total=total, page=query.page, per_page=query.per_page,
+                min_prices={row[0].id: row[1] for row in rows})
