@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFError
 from mallow.validation import ValidationFailed
 
 CSP = ("default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
-       "script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'")
+       "script-src 'self'; media-src 'self' https:; object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'")
 
 
 def init_app(app: Flask) -> None:
