@@ -86,17 +86,18 @@ def make_store(app, *, approved: bool = True, category: str = "general", slug: s
 
     slug = slug or unique_slug()
     email = f"{slug}@example.com"
+    admin_id = None
+    if approved:
+        with app.app_context():
+            admin_id = db.session.execute(db.select(PlatformAdmin.id).limit(1)).scalar()
+        admin_id = admin_id or make_admin(app)[0]
     with app.test_request_context():
         merchant, store = signup_merchant({"email": email, "password": PASSWORD, "name": "店主", "store_name": f"店铺 {slug}",
                                            "slug": slug, "main_category": category})
         shop = Shop(store.id, store.slug, merchant.id, email)
         if approved:
             qualification, _ = service.submit(store, merchant, qualification_form(), {"licence_image": image_upload()})
-            admin = db.session.execute(db.select(PlatformAdmin).limit(1)).scalar_one_or_none()
-            if admin is None:
-                admin_id, _email = make_admin(app)
-                admin = db.session.get(PlatformAdmin, admin_id)
-            service.approve(qualification, admin)
+            service.approve(qualification, db.session.get(PlatformAdmin, admin_id))
         db.session.remove()
     return shop
 

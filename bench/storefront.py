@@ -1,0 +1,148 @@
+#!/usr/bin/env python
+"""Storefront bench: product list page, product detail page and order placement, each beside a
+bare Flask endpoint measured in the same run (ratio), median of alternating rounds.
+
+The bare baselines carry their own code here (no Mallow): a Jinja2 product list page, a page
+that reads one row, and "UPDATE stock … RETURNING + INSERT order + COMMIT" on the same database.
+Requests go through each app's WSGI interface in-process (Flask test client), one at a time, so
+the figures compare the code paths, not a web server. Loops are bounded in count and time.
+
+    .venv/bin/python bench/storefront.py                       # SQLite (embedded default)
+    .venv/bin/python bench/storefront.py --backend postgresql  # scratch database, dropped after
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import sqlalchemy as sa
+from flask import Flask, jsonify, render_template_string
+
+PG_ADMIN = os.environ.get("MALLOW_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+BARE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{{ title }}</title></head><body>
+<header><h1>{{ title }}</h1></header><main><ul>{% for p in products %}
+<li><a href="/p/{{ p.id }}"><img src="/img/{{ p.id }}.jpg" width="160" height="160" loading="lazy" alt="{{ p.title }}">
+<h2>{{ p.title }}</h2><p>¥{{ '%.2f' % (p.price / 100) }}</p></a></li>{% endfor %}</ul></main></body></html>"""
+
+
+def rate(client, method: str, path: str, seconds: float, max_requests: int, **kwargs) -> float:
+    """Requests per second for up to ``seconds`` / ``max_requests``; every answer must be 2xx."""
+    done, started = 0, time.perf_counter()
+    while done < max_requests and time.perf_counter() - started < seconds:
+        response = client.open(path, method=method, **kwargs)
+        if response.status_code >= 300:
+            raise SystemExit(f"{method} {path} answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
+        done += 1
+    return done / (time.perf_counter() - started)
+
+
+def bare_app(database_url: str) -> Flask:
+    app = Flask("bare")
+    engine = sa.create_engine(database_url)
+    with engine.begin() as c:
+        c.exec_driver_sql("DROP TABLE IF EXISTS bare_orders")
+        c.exec_driver_sql("DROP TABLE IF EXISTS bare_stock")
+        c.exec_driver_sql("CREATE TABLE bare_stock (id INTEGER PRIMARY KEY, stock INTEGER NOT NULL)")
+        c.exec_driver_sql("CREATE TABLE bare_orders (id INTEGER PRIMARY KEY, sku INTEGER, total INTEGER)")
+        c.exec_driver_sql("INSERT INTO bare_stock VALUES (1, 100000000)")
+    products = [{"id": i, "title": f"临安山核桃仁 {i}", "price": 1000 + i} for i in range(20)]
+
+    @app.get("/page")
+    def page():
+        return render_template_string(BARE_PAGE, title="店铺", products=products)
+
+    @app.get("/one")
+    def one():
+        with engine.connect() as c:
+            row = c.execute(sa.text("SELECT id, stock FROM bare_stock WHERE id = 1")).one()
+        return render_template_string(BARE_PAGE, title=str(row.stock), products=products[:1])
+
+    @app.post("/order")
+    def order():
+        with engine.begin() as c:
+            left = c.execute(sa.text("UPDATE bare_stock SET stock = stock - 1 WHERE id = 1 AND stock >= 1 RETURNING stock")).scalar()
+            c.execute(sa.text("INSERT INTO bare_orders (sku, total) VALUES (1, 1000)"))
+        return jsonify(left=left), 201
+
+    app.bare_engine = engine
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    data_dir = tempfile.mkdtemp(prefix="mallow-bench-")
+    config = {"MALLOW_DATA_DIR": data_dir, "SECRET_KEY": "bench", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+              "REDIS_URL": "", "LOGIN_RATE_LIMIT_IP": "1000000 per minute", "TESTING": True}
+    scratch = None
+    if args.backend == "postgresql":
+        scratch = f"mallow_bench_store_{os.getpid()}"
+        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+            c.exec_driver_sql(f'CREATE DATABASE "{scratch}"')
+        config["DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + "/" + scratch
+
+    from mallow.app import create_app
+    from mallow.db import db
+    from mallow.db.migrate import upgrade_platform
+    from mallow.qualifications.matrix import seed_defaults
+    from mallow.testing import bearer, make_product, make_shopper, make_store
+
+    app = create_app(config)
+    with app.app_context():
+        upgrade_platform(db.engine)
+        seed_defaults()
+        platform_url = db.engine.url.render_as_string(hide_password=False)
+    shop = make_store(app)
+    skus = [make_product(app, shop, title=f"临安山核桃仁 {i}", price=1000 + i, stock=10_000_000)[0] for i in range(20)]
+    client = app.test_client()
+    token, address = make_shopper(client, shop)
+    from mallow.catalog.models import Sku
+    from mallow.tenants.context import store_context
+
+    with store_context(shop.store_id, app=app):
+        product_id = db.session.get(Sku, skus[0]).product_id
+
+    bare_url = platform_url if args.backend == "postgresql" else f"sqlite:///{data_dir}/bare.db"
+    bare = bare_app(bare_url).test_client()
+    order_body = {"items": [{"sku_id": skus[0], "quantity": 1}], "address_id": address}
+    scenarios = [
+        ("product list page", lambda: rate(client, "GET", f"{shop.prefix}/", args.seconds, 20000),
+         "bare Jinja page (20 products)", lambda: rate(bare, "GET", "/page", args.seconds, 20000)),
+        ("product detail page", lambda: rate(client, "GET", f"{shop.prefix}/products/{product_id}", args.seconds, 20000),
+         "bare page + one query", lambda: rate(bare, "GET", "/one", args.seconds, 20000)),
+        ("order placement", lambda: rate(client, "POST", f"{shop.prefix}/api/orders", args.seconds, 5000,
+                                         json=order_body, headers=bearer(token)),
+         "bare UPDATE…RETURNING + INSERT + COMMIT", lambda: rate(bare, "POST", "/order", args.seconds, 5000)),
+    ]
+    print(f"backend: {args.backend}; {args.rounds} alternating rounds of {args.seconds:.0f} s each; in-process WSGI")
+    print(f"{'scenario':24} {'mallow req/s':>13}   {'baseline':38} {'req/s':>9} {'ratio':>7}")
+    for name, measure, base_name, base in scenarios:
+        ours, theirs = [], []
+        for _ in range(args.rounds):
+            theirs.append(base())
+            ours.append(measure())
+        a, b = statistics.median(ours), statistics.median(theirs)
+        print(f"{name:24} {a:13.0f}   {base_name:38} {b:9.0f} {a / b:7.2f}")
+        sys.stdout.flush()
+
+    if scratch:
+        with app.app_context():
+            app.extensions["mallow.store_engines"].dispose()
+            db.engine.dispose()
+        with sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT").connect() as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
