@@ -1,0 +1,177 @@
+"""After-sales in the store API (shopper) and the console API (merchant)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, jsonify, request, send_file
+
+from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
+from mallow.aftersales import service
+from mallow.aftersales.models import AFTERSALE_STATES, AfterSale
+from mallow.api.registry import obj, operation, string
+from mallow.db import db
+from mallow.orders.models import Order
+from mallow.payments.models import Refund
+
+ERR = {"$ref": "#/components/responses/ValidationFailed"}
+
+
+def aftersale_json(aftersale: AfterSale, for_staff: bool = False) -> dict:
+    refunds = db.session.execute(sa.select(Refund).where(Refund.aftersale_id == aftersale.id).order_by(Refund.id)
+                                 ).scalars()
+    data = {
+        "id": aftersale.id, "order_id": aftersale.order_id, "kind": aftersale.kind, "status": aftersale.status,
+        "amount": aftersale.amount, "reason": aftersale.reason, "photos": len(aftersale.photos or []),
+        "merchant_reason": aftersale.merchant_reason, "return_carrier": aftersale.return_carrier,
+        "return_tracking_number": aftersale.return_tracking_number,
+        "created_at": aftersale.created_at.isoformat(), "decide_by": aftersale.decide_by.isoformat(),
+        "decided_at": aftersale.decided_at.isoformat() if aftersale.decided_at else None,
+        "refunds": [{"out_refund_no": r.out_refund_no, "amount": r.amount, "status": r.status} for r in refunds],
+    }
+    if for_staff:
+        data["customer_id"] = aftersale.customer_id
+    return data
+
+
+def _problem(problem: service.AfterSaleProblem):
+    return jsonify(error=problem.code, message=str(problem.message)), problem.status
+
+
+def _shopper_actor() -> str:
+    return f"shopper:{principal('shopper').id}"
+
+
+def _staff_actor() -> str:
+    return f"staff:{current_staff().merchant_id}"
+
+
+# --- shopper ------------------------------------------------------------------------------------
+
+@operation("store_api", "POST", "/orders/<int:order_id>/aftersales", "requestAfterSale",
+           "Ask for a refund (refund_only) or a return and refund (return_refund) on a paid, shipped or "
+           "delivered order (after delivery: within the store's after-sales window). multipart/form-data with "
+           "up to 6 photos, or JSON without photos. The amount (fen) defaults to all that is left.",
+           tag="aftersales", auth="shopper", body_type="multipart/form-data",
+           body=obj({"kind": {"type": "string", "enum": list(service.KINDS)}, "reason": string(200),
+                     "amount": {"type": "integer", "minimum": 1},
+                     "photos": {"type": "array", "maxItems": service.MAX_PHOTOS,
+                                "items": {"type": "string", "format": "binary"}}}, ["kind", "reason"]),
+           responses={"201": "The request", "409": "Not eligible, or a request is already in progress", "422": ERR})
+@shopper_required
+def request_aftersale(order_id):
+    customer = principal("shopper")
+    order = db.session.get(Order, order_id)
+    if order is None or order.customer_id != customer.id:
+        abort(404)
+    data = request.get_json(silent=True) if request.is_json else request.form
+    if not isinstance(data, dict) and not hasattr(data, "getlist"):
+        data = {}
+    try:
+        aftersale = service.request(customer, order, data, request.files)
+    except service.AfterSaleProblem as problem:
+        return _problem(problem)
+    return jsonify(aftersale_json(aftersale)), 201
+
+
+def _own_aftersale(aftersale_id: int) -> AfterSale:
+    aftersale = db.session.get(AfterSale, aftersale_id)
+    if aftersale is None or aftersale.customer_id != principal("shopper").id:
+        abort(404)
+    return aftersale
+
+
+@operation("store_api", "GET", "/aftersales", "listAfterSales", "The shopper's after-sales requests, newest first",
+           tag="aftersales", auth="shopper")
+@shopper_required
+def list_aftersales():
+    return jsonify(items=[aftersale_json(a) for a in service.of_customer(principal("shopper").id)])
+
+
+@operation("store_api", "GET", "/aftersales/<int:aftersale_id>", "getAfterSale", "One of the shopper's requests",
+           tag="aftersales", auth="shopper")
+@shopper_required
+def get_aftersale(aftersale_id):
+    return jsonify(aftersale_json(_own_aftersale(aftersale_id)))
+
+
+@operation("store_api", "POST", "/aftersales/<int:aftersale_id>/withdraw", "withdrawAfterSale",
+           "Withdraw a request the merchant has not decided yet", tag="aftersales", auth="shopper",
+           responses={"200": "Withdrawn", "409": "Already decided"})
+@shopper_required
+def withdraw_aftersale(aftersale_id):
+    return jsonify(aftersale_json(service.withdraw(_own_aftersale(aftersale_id), _shopper_actor())))
+
+
+@operation("store_api", "POST", "/aftersales/<int:aftersale_id>/return", "shipReturn",
+           "Send the goods back (an approved return_refund): carrier and tracking number", tag="aftersales",
+           auth="shopper", body=obj({"carrier": string(40), "tracking_number": string(64)},
+                                    ["carrier", "tracking_number"]),
+           responses={"200": "Recorded", "409": "Not waiting for a return", "422": ERR})
+@shopper_required
+def ship_return(aftersale_id):
+    try:
+        aftersale = service.ship_return(_own_aftersale(aftersale_id), _shopper_actor(), request.get_json())
+    except service.AfterSaleProblem as problem:
+        return _problem(problem)
+    return jsonify(aftersale_json(aftersale))
+
+
+# --- merchant -----------------------------------------------------------------------------------
+
+@operation("console_api", "GET", "/aftersales", "listStoreAfterSales", "The store's after-sales requests",
+           tag="aftersales", auth="merchant",
+           parameters=[{"name": "status", "in": "query", "schema": {"type": "string",
+                                                                    "enum": list(AFTERSALE_STATES.states)}}])
+@staff_required
+def list_store_aftersales():
+    status = request.args.get("status")
+    if status and status not in AFTERSALE_STATES.states:
+        abort(400, "unknown status")
+    return jsonify(items=[aftersale_json(a, True) for a in service.of_store(status)])
+
+
+@operation("console_api", "GET", "/aftersales/<int:aftersale_id>", "getStoreAfterSale", "One after-sales request",
+           tag="aftersales", auth="merchant")
+@staff_required
+def get_store_aftersale(aftersale_id):
+    return jsonify(aftersale_json(db.get_or_404(AfterSale, aftersale_id), True))
+
+
+@operation("console_api", "GET", "/aftersales/<int:aftersale_id>/photos/<int:index>", "getAfterSalePhoto",
+           "A photo of an after-sales request (index from 0)", tag="aftersales", auth="merchant",
+           responses={"200": {"description": "The image", "content": {"image/*": {}}}})
+@staff_required
+def get_aftersale_photo(aftersale_id, index):
+    from mallow.media.images import absolute_path
+
+    aftersale = db.get_or_404(AfterSale, aftersale_id)
+    photos = aftersale.photos or []
+    path = absolute_path(photos[index]) if 0 <= index < len(photos) else None
+    if path is None:
+        abort(404)
+    return send_file(path, max_age=0)
+
+
+@operation("console_api", "POST", "/aftersales/<int:aftersale_id>/decision", "decideAfterSale",
+           "Approve or reject a request (a rejection needs a reason). Approving a refund_only request refunds "
+           "through the payment provider at once; a return_refund waits for the goods (confirmReturn).",
+           tag="aftersales", auth="merchant",
+           body=obj({"approve": {"type": "boolean"}, "reason": string(200)}, ["approve"]),
+           responses={"200": "Decided", "409": "Already decided", "422": ERR})
+@staff_required
+def decide_aftersale(aftersale_id):
+    data = request.get_json()
+    aftersale = service.decide(db.get_or_404(AfterSale, aftersale_id), _staff_actor(), data["approve"],
+                               data.get("reason", ""))
+    return jsonify(aftersale_json(aftersale, True))
+
+
+@operation("console_api", "POST", "/aftersales/<int:aftersale_id>/confirm-return", "confirmReturn",
+           "The returned goods arrived: their stock comes back and the refund is made", tag="aftersales",
+           auth="merchant", responses={"200": "Returned and refunding", "409": "Not an approved return"})
+@staff_required
+def confirm_return(aftersale_id):
+    try:
+        aftersale = service.confirm_return(db.get_or_404(AfterSale, aftersale_id), _staff_actor())
+    except service.AfterSaleProblem as problem:
+        return _problem(problem)
+    return jsonify(aftersale_json(aftersale, True))

@@ -1,0 +1,154 @@
+"""Payments in the store API (``payOrder``, ``paymentNotify``) and the console API (a store's
+WeChat Pay keys, an order's payments and refunds).
+
+``paymentNotify`` is called by the payment provider, not by a shopper: no bearer token, no
+session, no CSRF token (the store API blueprint is CSRF-exempt and this operation has no guard).
+It is authenticated by the provider's signature over the raw body, and its store comes from the
+URL path only.
+
+Importing this module also declares the after-sales operations (:mod:`mallow.api.aftersales`),
+registers the payment and after-sales jobs, and installs the payment pages
+(:mod:`mallow.payments.views`) on every app the store API is registered on.
+"""
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from flask import Response, abort, jsonify, request
+
+from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
+from mallow.api.orders import order_json
+from mallow.api.registry import _BLUEPRINTS, obj, operation, string
+from mallow.db import db
+from mallow.orders.models import Order
+from mallow.payments import service, wechat
+from mallow.payments.models import Payment, Refund
+
+ERR = {"$ref": "#/components/responses/ValidationFailed"}
+FAIL = {"description": 'Rejected: {"code": "FAIL", "message": "<reason code>"}; the attempt is logged'}
+_PROVIDER_RE = re.compile(r"[a-z]{1,16}")
+
+
+def payment_json(payment: Payment) -> dict:
+    return {"id": payment.id, "provider": payment.provider, "out_trade_no": payment.out_trade_no,
+            "amount": payment.amount, "status": payment.status,
+            "created_at": payment.created_at.isoformat() if payment.created_at else None,
+            "paid_at": payment.paid_at.isoformat() if payment.paid_at else None}
+
+
+def refund_json(refund: Refund) -> dict:
+    return {"id": refund.id, "out_refund_no": refund.out_refund_no, "amount": refund.amount, "status": refund.status,
+            "reason": refund.reason, "aftersale_id": refund.aftersale_id,
+            "created_at": refund.created_at.isoformat() if refund.created_at else None,
+            "finished_at": refund.finished_at.isoformat() if refund.finished_at else None}
+
+
+def _problem(problem: service.PaymentProblem):
+    return jsonify(error=problem.code, message=str(problem.message)), problem.status
+
+
+@operation("store_api", "POST", "/orders/<int:order_id>/pay", "payOrder",
+           "Start paying an order. Answers what the client needs: `redirect` (the sandbox cashier URL), "
+           "`jsapi` (signed wx.requestPayment parameters: inside WeChat, with the openid from WeChat web "
+           "authorisation), `h5` (an H5 payment URL) or `paid` (a zero total: nothing to pay). The order is paid only "
+           "by the provider's verified "
+           "notification or an active query, never by the client.",
+           tag="payments", auth="shopper",
+           body=obj({"provider": {"type": "string", "enum": ["sandbox", "wechatpay"]},
+                     "scene": {"type": "string", "enum": ["jsapi", "h5"],
+                               "description": "WeChat Pay only; default jsapi when the shopper's openid is known"}},
+                    ["provider"]),
+           responses={"200": "The attempt and what the client needs to pay", "409": "The order is not awaiting payment",
+                      "422": ERR, "502": "The provider refused", "503": "The provider did not answer: try again"})
+@shopper_required
+def pay_order(order_id):
+    order = db.session.get(Order, order_id)
+    customer = principal("shopper")
+    if order is None or order.customer_id != customer.id:
+        abort(404)
+    data = request.get_json()
+    try:
+        payment, start = service.pay_order(order, data["provider"], customer=customer, scene=data.get("scene"),
+                                           client_ip=request.remote_addr)
+    except service.PaymentProblem as problem:
+        return _problem(problem)
+    db.session.refresh(order)
+    return jsonify(payment=payment_json(payment) if payment else None, pay=start.as_json(), order=order_json(order))
+
+
+@operation("store_api", "POST", "/payments/<provider>/notify", "paymentNotify",
+           "Payment and refund notifications from a provider (`wechatpay`: WeChat Pay API v3 headers "
+           "Wechatpay-Timestamp/Nonce/Signature/Serial over the raw body; `sandbox`: Mallow-Sandbox-*). "
+           "No token, session or CSRF token: authenticated by the signature; the store is the one in the path. "
+           "Every notification is logged, accepted or not. A replay is answered 204 and changes nothing.",
+           tag="payments", auth=None,
+           parameters=[{"name": "provider", "in": "path", "required": True,
+                        "schema": {"type": "string", "enum": ["sandbox", "wechatpay"]}}],
+           responses={"204": "Accepted (also a replay): empty body", "400": FAIL,
+                      "401": {"description": "The signature did not verify: FAIL body"},
+                      "404": {"description": "The provider is not enabled for this store: FAIL body"},
+                      "413": {"description": "Body too large: FAIL body"}})
+def payment_notify(provider):
+    if not _PROVIDER_RE.fullmatch(provider):
+        return Response(b'{"code":"FAIL","message":"provider_unavailable"}', 404, mimetype="application/json")
+    outcome = service.accept_notification(provider, request.get_data(), request.headers)
+    if outcome.accepted:
+        return Response(status=204)
+    return Response(outcome.body, status=outcome.status, mimetype="application/json")
+
+
+# --- console ------------------------------------------------------------------------------------
+
+@operation("console_api", "GET", "/orders/<int:order_id>/payments", "listOrderPayments",
+           "An order's payment attempts and refunds", tag="payments", auth="merchant")
+@staff_required
+def list_order_payments(order_id):
+    order = db.get_or_404(Order, order_id)
+    payments = db.session.execute(sa.select(Payment).where(Payment.order_id == order.id).order_by(Payment.id)).scalars()
+    refunds = db.session.execute(sa.select(Refund).where(Refund.order_id == order.id).order_by(Refund.id)).scalars()
+    return jsonify(payments=[payment_json(p) for p in payments], refunds=[refund_json(r) for r in refunds],
+                   refunded_total=order.refunded_total, total=order.total)
+
+
+_PLATFORM_KEY = {"type": "object", "required": ["serial", "pem"], "additionalProperties": False,
+                 "properties": {"serial": string(64), "pem": string(8000)}}
+
+
+@operation("console_api", "GET", "/payments/wechatpay", "getWeChatPayConfig",
+           "The store's WeChat Pay settings; secrets are never returned, only whether they are set",
+           tag="payments", auth="merchant", responses={"200": "The settings", "403": "Owner only"})
+@staff_required(owner=True)
+def get_wechatpay_config():
+    return jsonify(wechat.summary() | {"notify_url": service.notify_url(wechat.NAME)})
+
+
+@operation("console_api", "PUT", "/payments/wechatpay", "setWeChatPayConfig",
+           "Set the store's WeChat Pay keys (owner only). Secrets are stored encrypted and never returned; "
+           "leave one out to keep the stored value. Every key is checked before anything is saved.",
+           tag="payments", auth="merchant",
+           body=obj({"mchid": string(32), "appid": string(32), "merchant_certificate_serial": string(64),
+                     "merchant_private_key": string(8000), "apiv3_key": string(64),
+                     "platform_keys": {"type": "array", "minItems": 1, "maxItems": 4, "items": _PLATFORM_KEY},
+                     "oauth_appsecret": string(64), "enabled": {"type": "boolean"}}),
+           responses={"200": "The settings, without secrets", "403": "Owner only", "422": ERR})
+@staff_required(owner=True)
+def set_wechatpay_config():
+    result = wechat.save(request.get_json(), f"staff:{current_staff().merchant_id}")
+    db.session.commit()
+    return jsonify(result | {"notify_url": service.notify_url(wechat.NAME)})
+
+
+def _install_pages(state) -> None:
+    from mallow.payments import views
+
+    views.install(state.app)
+
+
+# The page blueprints ride along with the store API (this module is imported before it is
+# registered, and record_once runs once per app).
+_BLUEPRINTS["store_api"].record_once(_install_pages)
+
+from mallow.api import aftersales  # noqa: E402,F401  (declares the after-sales operations)
+from mallow.aftersales import jobs as _aftersale_jobs  # noqa: E402,F401  (registers jobs)
+from mallow.payments import jobs as _payment_jobs  # noqa: E402,F401

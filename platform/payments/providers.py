@@ -1,0 +1,125 @@
+"""The payment provider interface and the registry of providers by name.
+
+A provider is built for the active store (``get(name)``): it knows that store's merchant
+identity and keys, and nothing of any other store. What every provider does:
+
+* :meth:`PaymentProvider.create_payment` -- start paying one :class:`~mallow.payments.models.Payment`
+  attempt; returns what the client needs (a cashier URL, signed ``wx.requestPayment`` parameters,
+  an H5 URL). Nothing is paid by this: only a verified notification or an active query pays.
+* :meth:`PaymentProvider.parse_notification` -- verify a notification's signature from the raw body
+  and headers, decrypt it, and type it (:class:`PaymentResult` or :class:`RefundResult`); raises
+  :class:`~mallow.payments.wechatpay.NotificationRejected` with a reason code.
+* :meth:`PaymentProvider.query_payment`, :meth:`PaymentProvider.close_payment` (active queries).
+* :meth:`PaymentProvider.refund`, :meth:`PaymentProvider.query_refund`.
+
+Failures of an outbound call are :class:`ProviderError` with ``retryable`` telling whether the
+outcome is unknown (a timeout: retry with the *same* numbers) or a definite refusal.
+
+The business checks (mchid, appid, order, amount, currency, state) are made by
+:mod:`mallow.payments.service` with the provider's ``mchid`` / ``appid``, the same way for every
+provider. Tests and deployments can replace a provider with :func:`register`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol
+
+from mallow.payments.wechatpay.models import Refund as RefundResult, Transaction as PaymentResult
+
+__all__ = ["PaymentProvider", "PaymentResult", "ProviderError", "ProviderUnavailable", "RefundResult",
+           "PaymentStart", "get", "names", "register", "register_builtin"]
+
+
+@dataclass(frozen=True)
+class PaymentStart:
+    """What the client needs to let the shopper pay. ``kind``: ``redirect`` (open ``url``),
+    ``jsapi`` (call ``wx.requestPayment(params)`` inside WeChat), ``h5`` (open ``url`` in a mobile
+    browser)."""
+
+    kind: str
+    url: str | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind}
+        if self.url is not None:
+            data["url"] = self.url
+        if self.params:
+            data["params"] = dict(self.params)
+        return data
+
+
+class ProviderError(Exception):
+    """An outbound call to the provider did not succeed.
+
+    ``retryable``: no answer or a server error, the outcome is unknown -- query, or retry with
+    the same ``out_trade_no`` / ``out_refund_no``. Otherwise the provider refused (``code``).
+    """
+
+    def __init__(self, code: str, message: str, *, retryable: bool) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.retryable = code, message, retryable
+
+
+class ProviderUnavailable(LookupError):
+    """The provider is unknown, disabled, or not configured for this store."""
+
+
+class PaymentProvider(Protocol):
+    name: str
+    #: this store's merchant identity at the provider (checked on every payment result)
+    mchid: str
+    appid: str
+
+    def create_payment(self, payment, order, *, description: str, notify_url: str | None,
+                       payer_openid: str | None, client_ip: str | None, scene: str | None) -> PaymentStart: ...
+
+    def parse_notification(self, body: bytes, headers) -> PaymentResult | RefundResult: ...
+
+    def query_payment(self, payment) -> PaymentResult: ...
+
+    def close_payment(self, payment) -> None: ...
+
+    def refund(self, refund, payment, *, notify_url: str | None) -> RefundResult: ...
+
+    def query_refund(self, refund) -> RefundResult: ...
+
+
+ProviderFactory = Callable[[Any], PaymentProvider]  # (store) -> provider, raises ProviderUnavailable
+_FACTORIES: dict[str, ProviderFactory] = {}
+
+
+def register(name: str, factory: ProviderFactory) -> ProviderFactory | None:
+    """Register (or replace) the factory of provider ``name``; returns the one it replaced."""
+    previous = _FACTORIES.get(name)
+    _FACTORIES[name] = factory
+    return previous
+
+
+def register_builtin(name: str, factory: ProviderFactory) -> None:
+    """Register a bundled provider unless something replaced it already (tests, deployments)."""
+    _FACTORIES.setdefault(name, factory)
+
+
+def names() -> list[str]:
+    _load_builtins()
+    return sorted(_FACTORIES)
+
+
+def get(name: str, store=None) -> PaymentProvider:
+    """The provider ``name`` for ``store`` (default: the active store)."""
+    from mallow.tenants.context import current_store
+
+    _load_builtins()
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        raise ProviderUnavailable(name)
+    store = store or current_store()
+    if store is None:
+        raise ProviderUnavailable(name)
+    return factory(store)
+
+
+def _load_builtins() -> None:
+    # Importing the modules registers them (once); replacements registered later win.
+    from mallow.payments import sandbox, wechat  # noqa: F401

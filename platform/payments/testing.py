@@ -1,0 +1,94 @@
+"""Test support for payments in the app (shipped, like :mod:`mallow.payments.wechatpay.testing`).
+
+Runs offline: WeChat Pay is :class:`~mallow.payments.wechatpay.testing.FakeWeChatPayServer` on
+127.0.0.1, injected through the app config (``WECHATPAY_BASE_URL``), never the network::
+
+    merchant = make_fake_merchant(merchant_key=key1, platform_key=key2)
+    with wechatpay_server(app, merchant) as server:
+        configure_wechatpay(app, shop, merchant)
+        order = place_order(client, shop, token, address, sku)
+        pay = client.post(f"{shop.prefix}/api/orders/{order['id']}/pay", headers=bearer(token),
+                          json={"provider": "wechatpay"}).get_json()
+        server.mark_paid(pay["payment"]["out_trade_no"])
+        post_notification(client, shop, "wechatpay", server.payment_notification(...))
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+_UNSET = object()
+
+
+@contextmanager
+def wechatpay_server(app, *merchants, transport=None):
+    """A started fake WeChat Pay with ``merchants`` registered, set as the app's WeChat Pay."""
+    from mallow.payments.wechatpay.testing import FakeWeChatPayServer
+
+    saved = {name: app.config.get(name, _UNSET) for name in ("WECHATPAY_BASE_URL", "WECHATPAY_TRANSPORT")}
+    with FakeWeChatPayServer() as server:
+        for merchant in merchants:
+            server.add_fake_merchant(merchant)
+        app.config["WECHATPAY_BASE_URL"] = server.base_url
+        if transport is not None:
+            app.config["WECHATPAY_TRANSPORT"] = transport
+        try:
+            yield server
+        finally:
+            for name, value in saved.items():
+                if value is _UNSET:
+                    app.config.pop(name, None)
+                else:
+                    app.config[name] = value
+
+
+def wechatpay_settings(merchant, *, oauth_appsecret: str | None = None) -> dict:
+    """The ``setWeChatPayConfig`` body for a :class:`~mallow.payments.wechatpay.testing.FakeMerchant`."""
+    keys = merchant.keys
+    body = {"mchid": keys.mchid, "appid": keys.appid, "merchant_certificate_serial": keys.merchant_certificate_serial,
+            "merchant_private_key": keys.merchant_private_key_pem, "apiv3_key": keys.apiv3_key,
+            "platform_keys": [{"serial": serial, "pem": pem} for serial, pem in keys.platform_public_keys.items()]}
+    if oauth_appsecret:
+        body["oauth_appsecret"] = oauth_appsecret
+    return body
+
+
+def configure_wechatpay(app, shop, merchant, **kwargs) -> None:
+    """Store ``merchant``'s keys as ``shop``'s WeChat Pay settings (straight through the service)."""
+    from mallow.db import db
+    from mallow.payments import wechat
+    from mallow.tenants.context import store_context
+
+    with store_context(shop.store_id, app=app):
+        wechat.save(wechatpay_settings(merchant, **kwargs), "test")
+        db.session.commit()
+
+
+def place_order(client, shop, token: str, address_id: int, sku_id: int, quantity: int = 1) -> dict:
+    """An order through the store API (``createOrder``); returns its JSON."""
+    from mallow.testing import bearer
+
+    response = client.post(f"{shop.prefix}/api/orders", headers=bearer(token),
+                           json={"items": [{"sku_id": sku_id, "quantity": quantity}], "address_id": address_id})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def post_notification(client, shop, provider: str, notification, headers: dict | None = None):
+    """POST a notification (``.body``, ``.headers``) as the provider would: raw bytes, no auth."""
+    return client.post(f"{shop.prefix}/api/payments/{provider}/notify", data=notification.body,
+                       headers=notification.headers if headers is None else headers, content_type="application/json")
+
+
+def pay_with_sandbox(client, shop, token: str, order_id: int) -> dict:
+    """``payOrder`` with the sandbox, then press *Pay* on the cashier page; returns the payOrder JSON."""
+    from mallow.testing import bearer, post_form
+
+    started = client.post(f"{shop.prefix}/api/orders/{order_id}/pay", headers=bearer(token),
+                          json={"provider": "sandbox"})
+    assert started.status_code == 200, started.get_json()
+    data = started.get_json()
+    url = data["pay"]["url"]
+    token_value = url.split("token=", 1)[1]
+    pressed = post_form(client, url, {"action": "pay", "token": token_value})
+    assert pressed.status_code == 303, pressed.status_code
+    return data
