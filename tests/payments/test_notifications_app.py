@@ -169,9 +169,8 @@ def test_replayed_notification_changes_nothing(app, merchants):
         assert _state(app, shop)["log"][-1] == (False, "wrong_order")
 
 
+@pytest.mark.parametrize("app", ["postgresql"], indirect=True)  # row locks under real concurrency
 def test_concurrent_replays_pay_once(app, merchants):
-    if app.mallow_backend != "postgresql":
-        pytest.skip("row locks under real concurrency: PostgreSQL")
     merchant, _ = merchants
     with wechatpay_server(app, merchant) as server:
         shop, _client, order, out_trade_no = _unpaid_order(app, server, merchant)
