@@ -79,3 +79,34 @@ def mallow_order_refunded(order: "Order", refund: "Refund") -> None:
 @hookspec
 def mallow_order_completed(order: "Order") -> None:
     """The order is completed (confirmed and past delivery)."""
+
+
+# --- Extension points beyond pricing and orders --------------------------------------------
+
+
+@hookspec
+def mallow_register_routes(register) -> None:
+    """Add Flask blueprints. Call ``register(blueprint, area)`` with ``area`` one of
+    ``"storefront"``, ``"console"``, ``"store_api"``, ``"console_api"``: the blueprint is mounted
+    inside the store (``/s/<slug>/…`` under the area's prefix and ``/x/<plugin>``), so the store
+    is resolved before the plugin's views run, and its routes answer 404 in stores that have not
+    enabled the plugin. Called once at start-up."""
+
+
+@hookspec
+def mallow_register_blocks(register) -> None:
+    """Add page-builder block types: ``register(type_name, schema=…, template=…, label=…)``
+    (see docs/builder.md). Called once at start-up."""
+
+
+@hookspec
+def mallow_console_menu(store) -> "list[dict] | None":
+    """Entries for the merchant console's menu in this store: ``{"label": …, "endpoint": …}``
+    (an endpoint of a blueprint the plugin registered). Called only for stores that enabled it."""
+
+
+@hookspec
+def mallow_template_slot(slot: str, context: dict) -> "str | None":
+    """Markup for a named place in storefront templates (e.g. ``"product.after_price"``,
+    ``"home.top"``); return ``markupsafe.Markup`` or a string that will be escaped. Called only
+    for stores that enabled the plugin; results are joined in a fixed order."""

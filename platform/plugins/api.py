@@ -1,0 +1,52 @@
+"""What a plugin imports from Mallow: the stable surface of the plugin platform.
+
+    from mallow.plugins.api import hookimpl, plugin_model_base, plugin_settings, Adjustment, Problem
+
+* :func:`plugin_model_base` — a declarative base for the plugin's own tables. They live in each
+  store's schema (placeholder schema ``store``, like core store tables) but in the plugin's own
+  metadata, migrated by the plugin's own Alembic chain (``<package>/migrations/versions``,
+  version table ``alembic_version_<plugin>``), created when a store enables the plugin and kept
+  when it disables it. Query them with ``mallow.db.db.session`` inside a store request or job.
+* :func:`plugin_settings` — the active store's settings for a plugin (validated against the
+  manifest's ``settings_schema``, defaults filled in).
+* hooks: ``hookimpl`` and every ``mallow_*`` hook of :mod:`mallow.plugins.hookspecs`; a plugin's
+  hooks run only for stores that enabled it.
+
+A plugin package ships ``plugin.json`` (its manifest) next to its ``__init__.py``; Mallow reads it
+without importing the package, and imports the package only once a platform admin has approved
+that version.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase
+
+from mallow.db import NAMING
+from mallow.db.session import STORE_BIND, STORE_SCHEMA
+from mallow.plugins.hookspecs import hookimpl  # noqa: F401  (re-exported for plugins)
+from mallow.pricing.model import Adjustment, PricingContext, PricingLine, Problem  # noqa: F401
+
+_BASES: dict[str, type] = {}
+
+
+def plugin_model_base(plugin: str) -> type:
+    """The declarative base of ``plugin``'s store tables (one per plugin, created once).
+
+    Name tables ``<plugin>_<thing>`` so they never clash with core tables or other plugins.
+    """
+    if plugin not in _BASES:
+        metadata = sa.MetaData(schema=STORE_SCHEMA, naming_convention=NAMING,
+                               info={"bind_key": STORE_BIND, "plugin": plugin})
+        _BASES[plugin] = type(f"{plugin.title()}Base", (DeclarativeBase,), {"metadata": metadata, "__abstract__": True})
+    return _BASES[plugin]
+
+
+def plugin_metadata(plugin: str) -> sa.MetaData:
+    return plugin_model_base(plugin).metadata
+
+
+def plugin_settings(plugin: str) -> dict:
+    """The active store's settings for ``plugin`` (manifest defaults where unset)."""
+    from mallow.plugins.stores import settings_for
+
+    return settings_for(plugin)
