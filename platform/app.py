@@ -61,6 +61,11 @@ def create_app(config: dict | None = None) -> Flask:
     from mallow.api import init_app as init_api
 
     init_api(app)
+
+    # --- plugins are available below this line ------------------------------------------------
+    from mallow.plugins.loader import load_approved
+
+    load_approved(app)
     return app
 
 

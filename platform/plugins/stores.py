@@ -1,12 +1,26 @@
-"""Which plugins a store has enabled, with which settings (filled in by the plugin platform)."""
+"""Which plugins the active store has enabled, with which settings (read once per request)."""
 from __future__ import annotations
 
-from flask import g
+import sqlalchemy as sa
+from flask import current_app, g, has_app_context
 
 
 def enabled_plugins() -> dict[str, dict]:
-    """``{plugin name: settings}`` for the active store; empty outside a store."""
-    return g.get("mallow_enabled_plugins", {})
+    """``{plugin name: settings}`` for the active store (approved and loaded plugins only);
+    empty outside a store."""
+    if not has_app_context() or g.get("mallow_store_id") is None:
+        return {}
+    if "mallow_enabled_plugins" not in g:
+        from mallow.db import db
+        from mallow.plugins.loader import settings_with_defaults
+        from mallow.plugins.models import StorePlugin
+
+        loaded = current_app.extensions.get("mallow.loaded_plugins", {})
+        rows = db.session.execute(sa.select(StorePlugin.name, StorePlugin.settings).where(
+            StorePlugin.store_id == g.mallow_store_id, StorePlugin.enabled.is_(True))).all() if loaded else []
+        g.mallow_enabled_plugins = {name: settings_with_defaults(loaded[name], settings)
+                                    for name, settings in rows if name in loaded}
+    return g.mallow_enabled_plugins
 
 
 def settings_for(plugin: str) -> dict:

@@ -13,6 +13,7 @@ context.configure(
     connection=connection,
     target_metadata=config.attributes["target_metadata"],
     version_table_schema=config.attributes.get("version_table_schema"),
+    version_table=config.attributes.get("version_table", "alembic_version"),
     render_as_batch=connection.dialect.name == "sqlite",
     **config.attributes.get("autogenerate_options", {}),
 )

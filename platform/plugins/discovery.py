@@ -1,0 +1,74 @@
+"""Finding installed plugins and reading their manifests without importing them.
+
+Importing a package runs its top-level code, so an installed but unapproved plugin must never
+be imported: the manifest (``plugin.json`` beside the package's ``__init__.py``) is read from
+the file system through ``importlib.util.find_spec``, which locates a top-level package without
+executing it.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+
+GROUP = "mallow.plugins"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    version: str
+    module: str
+    title: str = ""
+    author: str = ""
+    description: str = ""
+    hooks: tuple[str, ...] = ()
+    settings_schema: dict = field(default_factory=dict)
+    permissions: tuple[str, ...] = ()
+    min_mallow_version: str = "0"
+    path: Path | None = None
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "version": self.version, "module": self.module, "title": self.title,
+                "author": self.author, "description": self.description, "hooks": list(self.hooks),
+                "settings_schema": self.settings_schema, "permissions": list(self.permissions),
+                "min_mallow_version": self.min_mallow_version}
+
+
+class ManifestError(ValueError):
+    pass
+
+
+def read_manifest(entry_point) -> Manifest:
+    module = entry_point.value.split(":", 1)[0]
+    if "." in module:
+        raise ManifestError(f"{entry_point.name}: a plugin entry point names a top-level package")
+    spec = importlib.util.find_spec(module)  # locates, never executes
+    if spec is None or not spec.submodule_search_locations:
+        raise ManifestError(f"{entry_point.name}: package {module} not found")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    path = folder / "plugin.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"{entry_point.name}: cannot read {path}: {exc}") from None
+    if data.get("name") != entry_point.name or not data.get("version"):
+        raise ManifestError(f"{entry_point.name}: plugin.json must name the plugin {entry_point.name!r} and a version")
+    return Manifest(name=data["name"], version=str(data["version"]), module=module, title=data.get("title", ""),
+                    author=data.get("author", ""), description=data.get("description", ""),
+                    hooks=tuple(data.get("hooks", ())), settings_schema=data.get("settings_schema", {}),
+                    permissions=tuple(data.get("permissions", ())),
+                    min_mallow_version=str(data.get("min_mallow_version", "0")), path=folder)
+
+
+def installed() -> dict[str, tuple[object, Manifest | ManifestError]]:
+    """Every installed plugin: ``{name: (entry point, manifest or the error reading it)}``."""
+    found = {}
+    for entry_point in entry_points(group=GROUP):
+        try:
+            found[entry_point.name] = (entry_point, read_manifest(entry_point))
+        except ManifestError as error:
+            found[entry_point.name] = (entry_point, error)
+    return found
