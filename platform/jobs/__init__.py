@@ -11,3 +11,4 @@ through ``store_context`` (a job without a store id fails closed). Periodic jobs
   on a background thread inside ``mallow serve``, periodic jobs included.
 """
 from mallow.jobs.registry import job, periodic, registered  # noqa: F401
+from mallow.jobs.sweeps import store_sweep  # noqa: F401

@@ -108,3 +108,21 @@ def test_periodic_jobs_fire_once_per_interval_across_workers(app, redis_url):
     fired_second = second.run_periodic_due({}, now=now + 1)
     assert "qualifications.expire_lapsed" in fired_first
     assert "qualifications.expire_lapsed" not in fired_second
+
+
+def test_a_store_sweep_runs_every_store_and_survives_one_failing(app):
+    from mallow.jobs import store_sweep
+
+    broken = make_store(app)
+    healthy = make_store(app)
+
+    @store_sweep("tests.sweeper", every_seconds=3600)
+    def sweeper(store, now):
+        if store.id == broken.store_id:
+            raise RuntimeError("this store is broken")
+        return now.year
+
+    results = execute(app, "tests.sweeper.sweep", {"now": "2030-01-02T03:04:05+00:00"})
+    assert results[broken.store_id] == "failed"
+    assert results[healthy.store_id] == 2030
+    assert execute(app, "tests.sweeper.sweep_store", {"store_id": healthy.store_id}) >= 2026

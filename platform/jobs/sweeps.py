@@ -1,0 +1,56 @@
+"""Periodic sweeps over every store: one mechanism for all timers (unpaid orders, payment
+queries, after-sales deadlines, plugin timers).
+
+    @store_sweep("orders", every_seconds=60)
+    def sweep(store, now):          # runs inside store_context, ``now`` an aware datetime
+        ...
+
+registers two jobs: ``orders.sweep_store`` (one store: ``store_id=…``, optional ``now``) and
+``orders.sweep`` (every open or suspended store, each in its own store context; one store's
+failure is logged and does not stop the others), the latter run every ``every_seconds``.
+Timers are database states swept here, so they survive restarts and a lost Redis.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from flask import current_app
+
+from mallow.jobs.registry import job, periodic
+
+log = logging.getLogger("mallow.jobs")
+
+
+def _when(now: str | None) -> datetime:
+    return datetime.fromisoformat(now) if now else datetime.now(timezone.utc)
+
+
+def store_sweep(prefix: str, every_seconds: float):
+    def register(func):
+        @job(f"{prefix}.sweep_store", store=True)
+        def one_store(store, now: str | None = None):
+            return func(store, _when(now))
+
+        @job(f"{prefix}.sweep")
+        def every_store(now: str | None = None):
+            from mallow.db import db
+            from mallow.tenants.context import store_context
+            from mallow.tenants.models import Store
+
+            app = current_app._get_current_object()
+            ids = db.session.execute(db.select(Store.id).where(Store.status.in_(("open", "suspended")))).scalars().all()
+            results = {}
+            for store_id in ids:
+                try:
+                    with store_context(store_id, app=app) as store:
+                        results[store_id] = func(store, _when(now))
+                except Exception:  # one store's failure must not stop the others
+                    log.exception("%s.sweep failed for store %s", prefix, store_id)
+                    results[store_id] = "failed"
+            return results
+
+        periodic(f"{prefix}.sweep", every_seconds)
+        return func
+
+    return register
