@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from mallow.jobs import job
+from mallow.jobs import job, store_sweep
 from mallow.jobs.registry import NoStoreForJob, execute
 from mallow.testing import make_store
 
@@ -110,17 +110,20 @@ def test_periodic_jobs_fire_once_per_interval_across_workers(app, redis_url):
     assert "qualifications.expire_lapsed" not in fired_second
 
 
-def test_a_store_sweep_runs_every_store_and_survives_one_failing(app):
-    from mallow.jobs import store_sweep
+BROKEN_STORES: set = set()
 
+
+@store_sweep("tests.sweeper", every_seconds=3600)
+def sweeper(store, now):
+    if store.id in BROKEN_STORES:
+        raise RuntimeError("this store is broken")
+    return now.year
+
+
+def test_a_store_sweep_runs_every_store_and_survives_one_failing(app):
     broken = make_store(app)
     healthy = make_store(app)
-
-    @store_sweep("tests.sweeper", every_seconds=3600)
-    def sweeper(store, now):
-        if store.id == broken.store_id:
-            raise RuntimeError("this store is broken")
-        return now.year
+    BROKEN_STORES.add(broken.store_id)
 
     results = execute(app, "tests.sweeper.sweep", {"now": "2030-01-02T03:04:05+00:00"})
     assert results[broken.store_id] == "failed"
