@@ -72,9 +72,18 @@ class Clock:
 # scratch database and app
 
 
+def check_loopback(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    host = make_url(url).host or "localhost"
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit(f"refusing a non-loopback database host {host!r}: this bench runs on 127.0.0.1 only")
+
+
 def create_scratch_database() -> str:
     import sqlalchemy as sa
 
+    check_loopback(PG_ADMIN_URL)
     name = f"mallow_bench_{os.getpid()}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -174,17 +183,19 @@ def add_bench_routes(app) -> None:
     app.extensions["mallow.bench_fixed"] = fixed
 
 
-VARIANTS = {
-    "bare": "/_bench/bare/{slug}",
-    "switch": "/_bench/switch/{slug}",
-    "tenant": "/s/{slug}/_bench/staff",
-    "api/store": "/s/{slug}/api/store",
+VARIANTS = {  # name: (path pattern, stores drawn from: "all" or "small" = the first --stores count)
+    "bare": ("/_bench/bare/{slug}", "all"),
+    "switch": ("/_bench/switch/{slug}", "all"),
+    "tenant": ("/s/{slug}/_bench/staff", "all"),
+    "tenant-small": ("/s/{slug}/_bench/staff", "small"),
+    "api/store": ("/s/{slug}/api/store", "all"),
 }
 VARIANT_HELP = {
     "bare": "platform route, same 2 SELECTs, fixed store schema (baseline)",
     "switch": "platform route, same 2 SELECTs, schema of the random store, no resolver",
     "tenant": "store route: resolver + active store's schema, same 2 SELECTs",
-    "api/store": "real GET /s/<slug>/api/store (anonymous)",
+    "tenant-small": "same store route, random store among only the first {small} (scale check, same run)",
+    "api/store": "real GET /s/<slug>/api/store (anonymous; reads platform tables only)",
 }
 
 
@@ -266,7 +277,8 @@ class Provisioning:
         self.signup_seconds.append(elapsed)
         return elapsed
 
-    def grow_to(self, count: int, deadline: float, clock: Clock) -> None:
+    def grow_to(self, count: int, deadline: float, clock: Clock) -> float:
+        """Sign stores up until ``count`` exist; returns the seconds it took."""
         started = clock()
         first = len(self.slugs)
         while len(self.slugs) < count:
@@ -278,6 +290,7 @@ class Provisioning:
             if clock() > deadline:
                 raise SystemExit(f"sign-up budget exhausted at {done} stores (t={clock():.0f}s); use --quick "
                                  f"or fewer --stores")
+        return clock() - started
 
     def _fake_id(self) -> int:
         self._next_fake += 1
@@ -348,8 +361,6 @@ class Provisioning:
 def bench_migrations(app, store_ids: list[int], chunk: int = 50) -> dict:
     """``migrate_store`` on every store, as ``mallow db upgrade`` does, alternating chunks with
     a bare read of each store's version row (same engines, no Alembic)."""
-    import sqlalchemy as sa
-
     from mallow.tenants.provisioning import migrate_store
 
     engines = app.extensions["mallow.store_engines"]
@@ -377,19 +388,28 @@ def bench_migrations(app, store_ids: list[int], chunk: int = 50) -> dict:
 # requests
 
 
-def check_routes(app, slugs: list[str]) -> dict[str, int]:
-    """Every variant answers 200, and the count of SQL statements each sends."""
+def variant_urls(slugs: list[str], small: int, count: int) -> dict[str, list[str]]:
+    """The same random sequence of stores for every variant (``small`` ones: among the first
+    ``small`` stores), fixed seed per store count."""
+    rng = random.Random(len(slugs))
+    picks = {"all": [rng.choice(slugs) for _ in range(count)],
+             "small": [rng.choice(slugs[:small]) for _ in range(count)]}
+    return {name: [pattern.format(slug=slug) for slug in picks[pool]] for name, (pattern, pool) in VARIANTS.items()}
+
+
+def check_routes(app, urls: dict[str, list[str]]) -> dict[str, tuple[int, int]]:
+    """Every variant answers 200; the SQL statements and pool checkouts of one request of each."""
     client = app.test_client()
     counts = {}
-    for name, pattern in VARIANTS.items():
-        client.get(pattern.format(slug=slugs[0]))  # warm
+    for name, candidates in urls.items():
+        client.get(candidates[0])  # warm
         with Capture() as capture:
-            response = client.get(pattern.format(slug=slugs[-1]))
+            response = client.get(candidates[-1])
         if response.status_code != 200:
-            raise SystemExit(f"{name}: {pattern.format(slug=slugs[-1])} answered {response.status_code}: "
+            raise SystemExit(f"{name}: {candidates[-1]} answered {response.status_code}: "
                              f"{response.get_data(as_text=True)[:300]}")
         counts[name] = (len(capture.statements), capture.checkouts)
-    if len({counts[n] for n in ("bare", "switch", "tenant")}) != 1:
+    if len({counts[n] for n in ("bare", "switch", "tenant", "tenant-small")}) != 1:
         say(f"  WARNING: unequal query counts {counts}: the comparison is not like for like")
     return counts
 
@@ -408,101 +428,102 @@ def inprocess_round(app, urls: list[str], max_seconds: float) -> float:
     return done / (time.perf_counter() - started)
 
 
-def http_load(port: int, paths: list[str], threads: int, max_seconds: float, result_queue) -> None:
-    """Child process: ``threads`` keep-alive clients share ``paths`` (bounded count and time)."""
+def http_load(port: int, urls: dict[str, list[str]], threads: int, max_seconds: float, burst: int,
+              result_queue) -> None:
+    """Child process: ``threads`` keep-alive clients; bursts of ``burst`` requests per variant,
+    alternating (order rotated each burst), each burst shared by all threads. Bounded by the
+    URL lists and by ``max_seconds`` per variant."""
     import http.client
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    lock = threading.Lock()
-    position = [0]
+    local = threading.local()
     errors = [0]
-    deadline = time.perf_counter() + max_seconds
 
-    def worker():
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        done = 0
-        while time.perf_counter() < deadline:
-            with lock:
-                i = position[0]
-                position[0] += 1
-            if i >= len(paths):
-                break
-            connection.request("GET", paths[i])
+    def fetch(paths):
+        connection = getattr(local, "connection", None)
+        if connection is None:
+            connection = local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for path in paths:
+            connection.request("GET", path)
             response = connection.getresponse()
             response.read()
             if response.status != 200:
                 errors[0] += 1
-            done += 1
-        connection.close()
-        return done
 
-    started = time.perf_counter()
+    names = list(urls)
+    spent = {n: 0.0 for n in names}
+    done = {n: 0 for n in names}
+    total = min(len(u) for u in urls.values())
     with ThreadPoolExecutor(threads) as pool:
-        done = sum(pool.map(lambda _: worker(), range(threads)))
-    elapsed = time.perf_counter() - started
-    result_queue.put((done / elapsed, errors[0]))
+        list(pool.map(fetch, [[urls[names[0]][0]]] * threads))  # open the connections
+        for b, start in enumerate(range(0, total, burst)):
+            order = names[b % len(names):] + names[:b % len(names)]
+            for name in order:
+                chunk = urls[name][start:start + burst]
+                parts = [chunk[i::threads] for i in range(threads)]
+                started = time.perf_counter()
+                list(pool.map(fetch, parts))
+                spent[name] += time.perf_counter() - started
+                done[name] += len(chunk)
+            if max(spent.values()) > max_seconds:
+                break
+    result_queue.put(({n: done[n] / spent[n] for n in names}, errors[0]))
 
 
-def http_round(port: int, paths: list[str], threads: int, max_seconds: float) -> float:
+def http_round(port: int, urls: dict[str, list[str]], threads: int, max_seconds: float, burst: int = 200) -> dict:
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=http_load, args=(port, paths, threads, max_seconds, queue))
+    process = context.Process(target=http_load, args=(port, urls, threads, max_seconds, burst, queue))
     process.start()
-    rate, errors = queue.get(timeout=max_seconds + 60)
+    rates, errors = queue.get(timeout=len(urls) * max_seconds + 120)
     process.join(timeout=30)
     if errors:
         raise SystemExit(f"HTTP load: {errors} responses were not 200")
-    return rate
+    return rates
 
 
-def request_urls(slugs: list[str], count: int, seed: int) -> list[str]:
-    rng = random.Random(seed)
-    return [rng.choice(slugs) for _ in range(count)]
-
-
-def inprocess_interleaved(app, picks: list[str], names: list[str], max_seconds: float, burst: int = 50) -> dict:
+def inprocess_interleaved(app, urls: dict[str, list[str]], max_seconds: float, burst: int = 50) -> dict:
     """One in-process round: bursts of ``burst`` requests per variant, alternating (order rotated
     each burst), so drift on this shared machine hits every variant alike. Each variant gets at
-    most ``len(picks)`` requests and the round stops after ``max_seconds`` per variant."""
+    most ``len(urls[name])`` requests and the round stops after ``max_seconds`` per variant."""
     client = app.test_client()
+    names = list(urls)
     spent = {n: 0.0 for n in names}
     done = {n: 0 for n in names}
-    for b, start in enumerate(range(0, len(picks), burst)):
-        chunk = picks[start:start + burst]
+    total = min(len(u) for u in urls.values())
+    for b, start in enumerate(range(0, total, burst)):
         order = names[b % len(names):] + names[:b % len(names)]
         for name in order:
-            urls = [VARIANTS[name].format(slug=slug) for slug in chunk]
+            chunk = urls[name][start:start + burst]
             started = time.perf_counter()
-            for url in urls:
+            for url in chunk:
                 response = client.get(url)
                 if response.status_code != 200:
                     raise SystemExit(f"{url} answered {response.status_code}")
             spent[name] += time.perf_counter() - started
-            done[name] += len(urls)
+            done[name] += len(chunk)
         if max(spent.values()) > max_seconds:
             break
     return {n: done[n] / spent[n] for n in names}
 
 
-def bench_requests(app, slugs: list[str], args, server_port: int | None) -> dict:
-    """Median req/s of ``args.rounds`` rounds per variant. In-process: every round interleaves
-    the variants in bursts. HTTP: the variants alternate round by round (order rotated)."""
-    names = list(VARIANTS)
+def bench_requests(app, urls: dict[str, list[str]], args, server_port: int | None) -> dict:
+    """Median req/s of ``args.rounds`` rounds per variant; every round interleaves the variants
+    in bursts, in-process and (with a server) over HTTP."""
+    names = list(urls)
     results = {"inprocess": {n: [] for n in names}, "http": {n: [] for n in names}}
-    picks = request_urls(slugs, args.requests, seed=len(slugs))
     for name in names:  # warm every variant once over a slice of the same random stores
-        inprocess_round(app, [VARIANTS[name].format(slug=s) for s in picks[:200]], 5)
-    for round_no in range(args.rounds):
-        for name, rate in inprocess_interleaved(app, picks, names, args.round_seconds).items():
+        inprocess_round(app, urls[name][:200], 5)
+    for _round in range(args.rounds):
+        for name, rate in inprocess_interleaved(app, urls, args.round_seconds).items():
             results["inprocess"][name].append(rate)
         if server_port is not None:
-            order = names[round_no % len(names):] + names[:round_no % len(names)]
-            for name in order:
-                urls = [VARIANTS[name].format(slug=s) for s in picks[:args.http_requests]]
-                results["http"][name].append(http_round(server_port, urls, args.http_threads, args.round_seconds))
+            limited = {name: u[:args.http_requests] for name, u in urls.items()}
+            for name, rate in http_round(server_port, limited, args.http_threads, args.round_seconds).items():
+                results["http"][name].append(rate)
     return {mode: {n: median(v) for n, v in by.items() if v} for mode, by in results.items()}
 
 
@@ -561,13 +582,16 @@ def parse_args(argv=None):
     parser.add_argument("--server-threads", type=int, default=4, help="waitress threads for --http")
     parser.add_argument("--round-seconds", type=float, default=1.5, help="time bound per variant per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--signup-budget", type=float, default=900, help="give up sign-ups after this many s")
+    parser.add_argument("--signup-budget", type=float, default=600,
+                        help="stop if still signing up this many s into the run")
     args = parser.parse_args(argv)
     if args.quick:
         if args.stores == parser.get_default("stores"):
             args.stores = "100,300"
-        args.window, args.raw_samples = min(args.window, 30), min(args.raw_samples, 10)
-        args.requests, args.http_requests, args.round_seconds = 800, 800, 1.0
+        for name, value in (("window", 30), ("raw_samples", 10), ("requests", 800), ("http_requests", 800),
+                            ("round_seconds", 1.0)):
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
     args.levels = sorted({int(x) for x in args.stores.split(",") if x.strip()})
     if not args.levels or args.levels[0] < 2:
         parser.error("--stores needs counts of at least 2")
@@ -581,7 +605,7 @@ def main(argv=None) -> int:
     database_url = None
     app = server = None
     say(f"mallow tenancy bench: backend={args.backend} stores={args.levels} http={args.http} "
-        f"quick={args.quick} pid={os.getpid()} cpus={os.cpu_count()}")
+        f"quick={args.quick} pid={os.getpid()} cpus={os.cpu_count()} load average {load_average()}")
     try:
         if args.backend == "postgresql":
             database_url = create_scratch_database()
@@ -598,7 +622,7 @@ def main(argv=None) -> int:
         for level in args.levels:
             say(f"== {level} stores ==")
             before = len(prov.slugs)
-            prov.grow_to(level, args.signup_budget, clock)
+            grow_seconds = prov.grow_to(level, args.signup_budget, clock)
             app.extensions["mallow.bench_fixed"].setdefault("store_id", prov.store_ids[0])
             window = min(args.window, level - before)
             signup = prov.signup_seconds[-window:]
@@ -612,14 +636,16 @@ def main(argv=None) -> int:
             say(f"  migrate_store over {migration['stores']} stores: {migration['migrate_s']:.1f} s "
                 f"= {migration['migrate_rate']:.1f} stores/s (bare version read {migration['bare_rate']:.0f}/s)"
                 f"  (t={clock():.0f}s)")
-            counts = check_routes(app, prov.slugs)
-            requests = bench_requests(app, prov.slugs, args, port)
+            urls = variant_urls(prov.slugs, args.levels[0], max(args.requests, args.http_requests))
+            counts = check_routes(app, urls)
+            requests = bench_requests(app, urls, args, port)
             memory = backend_memory(app)
             say("  requests/s (in-process): " + ", ".join(f"{n} {v:.0f}" for n, v in requests["inprocess"].items())
                 + f"  (t={clock():.0f}s)")
             if requests["http"]:
                 say("  requests/s (HTTP):       " + ", ".join(f"{n} {v:.0f}" for n, v in requests["http"].items()))
-            rows.append({"level": level, "window": window, "signup": signup, "inner": inner,
+            rows.append({"level": level, "window": window, "grown": level - before, "grow_s": grow_seconds,
+                         "signup": signup, "inner": inner,
                          "raw_provision": raw_provision, "raw_ddl": raw_ddl, "migration": migration,
                          "counts": counts, "requests": requests, "memory": memory})
         print_table(args, rows, clock())
@@ -638,9 +664,18 @@ def main(argv=None) -> int:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
 def print_table(args, rows, elapsed: float) -> None:
     say("")
-    say(f"=== Mallow tenancy bench — backend {args.backend}, {os.cpu_count()} CPUs, total {elapsed:.0f} s ===")
+    say(f"=== Mallow tenancy bench — backend {args.backend}, {os.cpu_count()} CPUs, total {elapsed:.0f} s, "
+        f"load average now {load_average()} ===")
+    say("(other work on this machine slows absolute figures 2-4x; compare the ratios, measured alternately)")
     say("Seconds per new store (each figure measured while the given number of stores existed)")
     say(f"{'stores':>7} | {'sign-up med':>11} {'p95':>9} | {'its provision':>13} | "
         f"{'provision_store med':>19} {'p95':>9} | {'raw DDL med':>11} | {'prov/DDL':>8}")
@@ -649,6 +684,10 @@ def print_table(args, rows, elapsed: float) -> None:
         say(f"{r['level']:>7} | {median(r['signup']) * 1000:9.1f}ms {p95(r['signup']) * 1000:7.1f}ms | "
             f"{median(r['inner']) * 1000:11.1f}ms | {median(r['raw_provision']) * 1000:17.1f}ms "
             f"{p95(r['raw_provision']) * 1000:7.1f}ms | {median(r['raw_ddl']) * 1000:9.1f}ms | {ratio:7.2f}x")
+    say("  sign-ups: " + "; ".join(f"{r['grown']} more to reach {r['level']} took {r['grow_s']:.0f} s" for r in rows))
+    if elapsed > 180:
+        say(f"  NOTE: this run took {elapsed:.0f} s, {sum(r['grow_s'] for r in rows):.0f} s of it signing stores up "
+            f"(the real sign-up, one at a time); --quick measures at 100 and 300 stores instead.")
     say("  sign-up = signup_merchant in a test request context (validation, pbkdf2:1000 hash, rows, schema, audit,")
     say("  commit), last --window sign-ups before the count; raw DDL = the same statements replayed as text.")
     say("")
@@ -663,29 +702,37 @@ def print_table(args, rows, elapsed: float) -> None:
     say("  10,000 in <= 10 min (the last column extrapolates linearly).")
     say("")
     say("Requests, a random store per request (median of %d alternating rounds; ratio to `bare`)" % args.rounds)
+    small = args.levels[0]
+    labels = {n: (f"tenant@{small}" if n == "tenant-small" else n) for n in VARIANTS}
     for name, text in VARIANT_HELP.items():
-        say(f"  {name:>9}: {text}")
+        say(f"  {labels[name]:>12}: {text.format(small=small)}")
     modes = ["inprocess"] + (["http"] if args.http else [])
-    header = f"{'stores':>7} | {'mode':>9} | " + " | ".join(f"{n:>15}" for n in VARIANTS)
-    say(header)
+    say(f"{'stores':>7} | {'mode':>9} | " + " | ".join(f"{labels[n]:>15}" for n in VARIANTS))
     for r in rows:
         for mode in modes:
             rates = r["requests"][mode]
             base = rates["bare"]
             cells = [f"{rates[n]:6.0f} {rates[n] / base:5.2f}x" for n in VARIANTS]
             say(f"{r['level']:>7} | {mode:>9} | " + " | ".join(f"{c:>15}" for c in cells))
-        say(f"{'':>7} | {'SQL, conn':>9} | " + " | ".join(f"{'%d SQL, %d conn' % r['counts'][n]:>15}" for n in VARIANTS))
-        say(f"{'':>7} | memory of the pooled connection after the rounds: {r['memory']}")
-    if len(rows) > 1:
-        first, last = rows[0], rows[-1]
-        say("")
-        say(f"Scale: {last['level']} vs {first['level']} stores (target >= 0.95x for the same page)")
+        cells = ["%d SQL, %d conn" % r["counts"][n] for n in VARIANTS]
+        say(f"{'':>7} | {'per req':>9} | " + " | ".join(f"{c:>15}" for c in cells))
+        say(f"{'':>7} | memory of the pooled connections after the rounds: {r['memory']}")
+    say("")
+    say(f"Scale, same run (target >= 0.95x): tenant route, random store among all N vs among the first {small}")
+    for mode in modes:
+        rates = rows[0]["requests"][mode]
+        say(f"  noise floor ({small} stores, {mode}): tenant vs tenant@{small}, the same workload, "
+            f"{rates['tenant'] / rates['tenant-small']:.2f}x")
+    for r in rows[1:]:
         for mode in modes:
-            ratios = ", ".join(f"{n} {last['requests'][mode][n] / first['requests'][mode][n]:.2f}x" for n in VARIANTS)
-            say(f"  {mode}: {ratios}")
+            rates = r["requests"][mode]
+            say(f"  {r['level']:>6} stores, {mode:>9}: {rates['tenant'] / rates['tenant-small']:.2f}x   "
+                f"(tenant/bare here {rates['tenant'] / rates['bare']:.2f}x vs {small} stores "
+                f"{rows[0]['requests'][mode]['tenant'] / rows[0]['requests'][mode]['bare']:.2f}x)")
     say("  (test client in-process; --http: waitress %d threads on 127.0.0.1, %d keep-alive client threads in a"
         % (args.server_threads, args.http_threads))
-    say("  separate process; rounds bounded to %d requests and %.1f s)" % (args.requests, args.round_seconds))
+    say("  separate process; a round gives each variant at most %d requests and %.1f s)"
+        % (args.requests, args.round_seconds))
 
 
 if __name__ == "__main__":

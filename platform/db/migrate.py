@@ -76,14 +76,18 @@ def store_schema_drift(connection: sa.Connection, schema: str, version_table_sch
     return compare_metadata(context, metadata)
 
 
-_heads: dict[str, str] = {}
+_scripts: dict[str, ScriptDirectory] = {}
+
+
+def script_directory(chain: str) -> ScriptDirectory:
+    """The chain's revisions, read once per process (they only change with a deploy)."""
+    if chain not in _scripts:
+        _scripts[chain] = ScriptDirectory.from_config(alembic_config(chain))
+    return _scripts[chain]
 
 
 def head(chain: str) -> str:
-    if chain not in _heads:
-        script = ScriptDirectory.from_config(alembic_config(chain))
-        _heads[chain] = script.get_current_head()
-    return _heads[chain]
+    return script_directory(chain).get_current_head()
 
 
 def upgrade_platform(engine: sa.Engine, revision: str = "head") -> None:
@@ -91,22 +95,31 @@ def upgrade_platform(engine: sa.Engine, revision: str = "head") -> None:
         command.upgrade(alembic_config("platform", connection), revision)
 
 
-def upgrade_store(store_engine: sa.Engine, version_table_schema: str, revision: str = "head") -> None:
+def upgrade_store(store_engine: sa.Engine, version_table_schema: str, revision: str = "head") -> bool:
+    """Upgrade one store; a store already at the head costs one read of its version row.
+    Returns whether anything ran."""
+    if revision == "head" and store_revision(store_engine, version_table_schema) == head("store"):
+        return False
     with store_engine.begin() as connection:
         command.upgrade(alembic_config("store", connection, version_table_schema), revision)
+    return True
 
 
 def store_revision(store_engine: sa.Engine, version_table_schema: str) -> str | None:
+    """The store's current revision, read straight from its version table (None: no table)."""
+    version_table = sa.table("alembic_version", sa.column("version_num"), schema=version_table_schema)
     with store_engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"version_table_schema": version_table_schema})
-        return context.get_current_revision()
+        try:
+            return connection.execute(sa.select(version_table.c.version_num)).scalar()
+        except sa.exc.DBAPIError:
+            return None
 
 
 def create_store_tables(connection: sa.Connection, version_table_schema: str) -> None:
     """Create a new store's tables from the models and stamp them at the chain's head."""
     store_metadata.create_all(connection, checkfirst=False)
     context = MigrationContext.configure(connection, opts={"version_table_schema": version_table_schema})
-    context.stamp(ScriptDirectory.from_config(alembic_config("store")), head("store"))
+    context.stamp(script_directory("store"), head("store"))
 
 
 def upgrade_stores(stores: Iterable[tuple[int, str]], migrate_one: Callable[[int], None],

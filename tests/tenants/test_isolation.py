@@ -198,3 +198,21 @@ def test_suspending_a_store_closes_its_storefront_on_the_next_request(app):
     page = client.get(f"{shop.prefix}/")
     assert page.status_code == 503
     assert client.post(f"{shop.prefix}/api/customers", json={"login": "13700000000", "password": "pass-word-1"}).status_code == 503
+
+
+def test_signing_up_a_store_inside_another_store_context_keeps_that_store(app):
+    """Provisioning borrows the caller's connection on PostgreSQL; it must hand it back with the
+    caller's own store schema, not the new store's."""
+    from mallow.accounts.models import Staff
+    from mallow.db import db
+    from mallow.merchants.signup import signup_merchant
+    from mallow.tenants.context import store_context
+
+    a = make_store(app)
+    with app.test_request_context(), store_context(a.store_id, app=app):
+        before = [s.merchant_id for s in db.session.execute(db.select(Staff)).scalars()]
+        slug = f"nested-{a.slug[-8:]}"
+        signup_merchant({"email": f"{slug}@example.com", "password": "nested-pass-1", "name": "新店主",
+                         "store_name": "嵌套新店", "slug": slug, "main_category": "general"})
+        after = [s.merchant_id for s in db.session.execute(db.select(Staff)).scalars()]
+    assert before == after == [a.merchant_id]
