@@ -83,3 +83,5 @@ def remove_staff(staff_id):
 
 # Catalogue pages (products, categories, bulk edit, low stock) join this blueprint.
 from mallow.catalog import console_views as _catalogue  # noqa: F401
+# Order pages (list, detail, ship, note, CSV export) join this blueprint.
+from mallow.orders import console_views as _orders  # noqa: F401

@@ -39,6 +39,7 @@ def register():
         except ValidationFailed as failed:
             return render_form("storefront/register.html", errors=failed)
         sessions.login_browser(customer, current_store().id)
+        shopping.signed_in(customer)
         db.session.commit()
         return redirect(url_for("storefront.account")), 303
     return render_form("storefront/register.html")
@@ -53,6 +54,7 @@ def login():
             return render_form("storefront/login.html", errors=ValidationFailed(
                 {"password": ("invalid", _("Wrong account or password."))}))
         sessions.login_browser(customer, current_store().id)
+        shopping.signed_in(customer)
         db.session.commit()
         return redirect(safe_next(url_for("storefront.account"))), 303
     return render_form("storefront/login.html")
@@ -73,3 +75,5 @@ def account():
 
 # Catalogue pages (category, search, product, images) join this blueprint.
 from mallow.catalog import storefront_views as catalogue
+# Cart, checkout and the shopper's orders join this blueprint (signed_in merges the guest cart).
+from mallow.orders import storefront_views as shopping
