@@ -18,6 +18,8 @@ def init_app(app: Flask) -> None:
     from mallow.storefront.views import bp as storefront_bp
     from mallow.web.home import bp as home_bp
 
+    from mallow.aftersales import views as _aftersale_pages  # noqa: F401  (routes on the two store blueprints)
+
     for blueprint in (home_bp, admin_bp, merchant_bp, console_bp, storefront_bp):
         app.register_blueprint(blueprint)
 
