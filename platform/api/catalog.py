@@ -37,6 +37,7 @@ PRODUCT_FIELDS = {
              "description": "one entry per combination of the specs (updated in place by their spec values)"},
     "status": {"type": "string", "enum": ["draft", "on_shelf", "off_shelf"]},
     "sort": {"type": "integer", "minimum": -1_000_000, "maximum": 1_000_000, "description": "higher comes first"},
+    "shipping_template_id": {"type": ["integer", "null"], "description": "null: the store's default template"},
 }
 CATEGORY_FIELDS = {"name": string(categories.NAME_MAX, minLength=1), "parent_id": {"type": ["integer", "null"]},
                    "sort": {"type": "integer"}, "active": {"type": "boolean"}}

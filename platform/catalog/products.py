@@ -193,6 +193,22 @@ def _category_id(raw, errors: Errors):
     return category.id
 
 
+def _shipping_template_id(raw, errors: Errors):
+    """None (the store's default template) or a shipping template of this store."""
+    from mallow.shipping.models import ShippingTemplate
+
+    if raw in (None, ""):
+        return None
+    try:
+        template_id = int(raw)
+    except (TypeError, ValueError):
+        template_id = None
+    if template_id is None or db.session.get(ShippingTemplate, template_id) is None:
+        errors.add("shipping_template_id", "unknown", _("Choose a shipping template of this store."))
+        return None
+    return template_id
+
+
 def _text(data: dict, key: str, limit: int, errors: Errors, required: bool = False) -> str:
     value = data.get(key)
     value = "" if value is None else (value if isinstance(value, str) else str(value)).strip()
@@ -316,6 +332,8 @@ def _apply(product: Product, data: dict, *, creating: bool, uploads=None) -> lis
         if code:
             errors.add("video_url", code, _("Enter a video address starting with https://."))
         fields["video_url"] = url
+    if "shipping_template_id" in data:
+        fields["shipping_template_id"] = _shipping_template_id(data.get("shipping_template_id"), errors)
     if "sort" in data:
         sort, code = _whole(data.get("sort") if data.get("sort") not in (None, "") else 0,
                             minimum=-1_000_000, maximum=1_000_000)
@@ -641,6 +659,7 @@ def product_json(product: Product, image_url, *, private: bool = False, summary:
         return data
     data.update(
         description_html=product.description_html, video_url=product.video_url, specs=product.specs or [],
+        shipping_template_id=product.shipping_template_id,
         images=[{"id": image.id, "url": image_url(image.path), "thumb_url": image_url(image.thumb_path),
                  "width": image.width, "height": image.height} for image in images],
         skus=[sku_json(sku, private=private) for sku in product.skus if private or sku.active])

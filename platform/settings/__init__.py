@@ -12,6 +12,7 @@ DEFAULTS = {
     "auto_complete_days": 7,            # delivered orders complete after this
     "refund_auto_approve_hours": 48,    # refund-only requests the merchant leaves alone
     "aftersale_window_days": 7,         # after delivery, how long a shopper may ask for a refund
+    "default_shipping_template": None,  # shipping template of products that name none (None: free)
 }
 
 

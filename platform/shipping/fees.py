@@ -36,10 +36,14 @@ def template_fee(template: ShippingTemplate, units: int, subtotal: int, province
 
 @hookimpl
 def mallow_shipping_fee(context: PricingContext, subtotal: int):
+    from mallow import settings
+
+    fallback = settings.get("default_shipping_template")
     by_template: dict[int, list] = {}
     for line in context.lines:
-        if line.shipping_template_id is not None:
-            by_template.setdefault(line.shipping_template_id, []).append(line)
+        template_id = line.shipping_template_id or fallback
+        if template_id is not None:
+            by_template.setdefault(template_id, []).append(line)
     total = 0
     for template_id, lines in sorted(by_template.items()):
         template = db.session.get(ShippingTemplate, template_id)

@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     from mallow.web.home import bp as home_bp
 
     from mallow.aftersales import views as _aftersale_pages  # noqa: F401  (routes on the two store blueprints)
+    from mallow.shipping import console_views as _shipping_pages  # noqa: F401
 
     for blueprint in (home_bp, admin_bp, merchant_bp, console_bp, storefront_bp):
         app.register_blueprint(blueprint)
