@@ -48,7 +48,8 @@ def bare_app(database_url: str) -> Flask:
         c.exec_driver_sql("DROP TABLE IF EXISTS bare_orders")
         c.exec_driver_sql("DROP TABLE IF EXISTS bare_stock")
         c.exec_driver_sql("CREATE TABLE bare_stock (id INTEGER PRIMARY KEY, stock INTEGER NOT NULL)")
-        c.exec_driver_sql("CREATE TABLE bare_orders (id INTEGER PRIMARY KEY, sku INTEGER, total INTEGER)")
+        serial = "SERIAL" if engine.dialect.name == "postgresql" else "INTEGER"
+        c.exec_driver_sql(f"CREATE TABLE bare_orders (id {serial} PRIMARY KEY, sku INTEGER, total INTEGER)")
         c.exec_driver_sql("INSERT INTO bare_stock VALUES (1, 100000000)")
     products = [{"id": i, "title": f"临安山核桃仁 {i}", "price": 1000 + i} for i in range(20)]
 
@@ -125,6 +126,18 @@ def main() -> None:
                                          json=order_body, headers=bearer(token)),
          "bare UPDATE…RETURNING + INSERT + COMMIT", lambda: rate(bare, "POST", "/order", args.seconds, 5000)),
     ]
+    try:
+        run(args, scenarios)
+    finally:
+        if scratch:
+            with app.app_context():
+                app.extensions["mallow.store_engines"].dispose()
+                db.engine.dispose()
+            with sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT").connect() as c:
+                c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+def run(args, scenarios) -> None:
     print(f"backend: {args.backend}; {args.rounds} alternating rounds of {args.seconds:.0f} s each; in-process WSGI")
     print(f"{'scenario':24} {'mallow req/s':>13}   {'baseline':38} {'req/s':>9} {'ratio':>7}")
     for name, measure, base_name, base in scenarios:
@@ -136,12 +149,6 @@ def main() -> None:
         print(f"{name:24} {a:13.0f}   {base_name:38} {b:9.0f} {a / b:7.2f}")
         sys.stdout.flush()
 
-    if scratch:
-        with app.app_context():
-            app.extensions["mallow.store_engines"].dispose()
-            db.engine.dispose()
-        with sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT").connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
