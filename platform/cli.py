@@ -86,12 +86,19 @@ def db_upgrade(platform_only):
     upgrade_platform(database.engine)
     seed_defaults()
     click.echo("platform: at head")
+    from mallow.plugins.marketplace import sync
+
+    sync(echo=lambda line: click.echo(f"plugins: {line}"))  # new installed versions wait for review
     if platform_only:
         return
     stores = database.session.execute(database.select(Store.id, Store.slug).order_by(Store.id)).all()
     result = upgrade_stores(stores, migrate_store, echo=click.echo)
     click.echo(f"stores: {result['stores']} in {result['seconds']:.1f} s, {len(result['failed'])} failed")
-    if result["failed"]:
+    from mallow.plugins.migrate import upgrade_enabled
+
+    done, plugins_failed = upgrade_enabled(echo=click.echo)
+    click.echo(f"plugins: {done} store plugin(s) at head, {len(plugins_failed)} failed")
+    if result["failed"] or plugins_failed:
         sys.exit(1)
 
 
@@ -168,3 +175,55 @@ def demo(url):
     click.echo(f"  merchant        {url}/merchant/login  {info['merchant_email']} / {info['password']}")
     click.echo(f"  demo store      {url}/s/{info['slug']}/   (shopper: {info['shopper_login']} / {info['password']})")
     click.echo(f"  API document    {url}/api/openapi.json")
+    if info.get("plugins_approved"):
+        click.echo(f"  plugins approved: {', '.join(info['plugins_approved'])} (loaded when Mallow next starts)")
+
+
+@main.group()
+def plugin():
+    """Plugins: record installed versions for review, scaffold a new plugin."""
+
+
+@plugin.command("sync")
+@with_appcontext
+def plugin_sync():
+    """Record every installed plugin version not seen before as submitted for review (never imports it)."""
+    from mallow.plugins.marketplace import sync
+
+    added = sync(echo=click.echo)
+    click.echo(f"{len(added)} new release(s) submitted for review" if added else "no new plugin releases")
+
+
+@plugin.command("list")
+@with_appcontext
+def plugin_list():
+    """Installed plugins, their review state, and whether this start loaded them."""
+    from flask import current_app
+
+    from mallow.plugins.discovery import ManifestError, installed
+    from mallow.plugins.marketplace import releases
+
+    states = {(r.name, r.version): r.status for r in releases()}
+    loaded = current_app.extensions.get("mallow.loaded_plugins", {})
+    for name, (entry_point, manifest) in sorted(installed().items()):
+        if isinstance(manifest, ManifestError):
+            click.echo(f"{name:<24} unreadable: {manifest}")
+            continue
+        state = states.get((name, manifest.version), "not synced")
+        click.echo(f"{name:<24} {manifest.version:<10} {state:<10} {'loaded' if name in loaded else ''}")
+
+
+@plugin.command("new", with_appcontext=False)
+@click.argument("name")
+@click.option("--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="where to create the plugin's folder")
+def plugin_new(name, directory):
+    """Scaffold a working plugin distribution NAME (lower-case; its package is mallow_NAME)."""
+    from mallow.plugins.scaffold import ScaffoldError, create
+
+    try:
+        folder = create(name, directory)
+    except ScaffoldError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"created {folder}")
+    click.echo(f"  cd {folder} && pip install -e . && mallow plugin sync   # then approve it in /admin/plugins")

@@ -25,6 +25,7 @@ ADMIN_EMAIL = "admin@mallow.demo"
 MERCHANT_EMAIL = "merchant@mallow.demo"
 SLUG = "demo"
 SHOPPER_LOGIN = "13800000000"
+BUNDLED_PLUGINS = ("groupbuy", "flashsale", "distribution")
 
 
 def licence_png(text: str = "营业执照 DEMO") -> FileStorage:
@@ -64,8 +65,13 @@ def seed() -> dict:
             customers.register({"login": SHOPPER_LOGIN, "password": PASSWORD, "nickname": "小核桃"})
             db.session.commit()
         seed_catalogue()
+    from mallow.plugins.marketplace import approve_installed
+
+    db.session.commit()  # end the read begun before the store's work (SQLite: a stale read cannot write)
+    # the bundled plugins are reviewed like any other: the demo admin approves their versions
+    approved = approve_installed(list(BUNDLED_PLUGINS), admin, "演示数据：平台自带插件")
     return {"admin_email": ADMIN_EMAIL, "merchant_email": MERCHANT_EMAIL, "password": PASSWORD, "slug": SLUG,
-            "shopper_login": SHOPPER_LOGIN}
+            "shopper_login": SHOPPER_LOGIN, "plugins_approved": [r.name for r in approved]}
 
 
 # -- the demo store's catalogue ------------------------------------------------------------------

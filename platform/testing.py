@@ -187,8 +187,13 @@ HAVE_POSTGRES = _postgres_ok()
 HAVE_REDIS = _redis_ok()
 
 
+_databases = itertools.count(0)
+
+
 def fresh_postgres_database() -> str:
-    name = f"mallow_test_{os.getpid()}"
+    """A new, empty database for one app (several apps in one run each get their own)."""
+    number = next(_databases)
+    name = f"mallow_test_{os.getpid()}" + (f"_{number}" if number else "")
     admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -316,3 +321,38 @@ def disable_plugin(app, shop: Shop, name: str) -> None:
     with store_context(shop.store_id, app=app):
         loader.disable(shop.store_id, name)
         db.session.commit()
+
+
+def restart_app(app, **overrides):
+    """A new app on the same database and data folder as ``app``: what the next start of Mallow
+    sees (approved plugins are imported by ``create_app``)."""
+    from mallow.app import create_app
+
+    config = dict(TEST_CONFIG, MALLOW_DATA_DIR=app.config["MALLOW_DATA_DIR"])
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        config["DATABASE_URL"] = app.config["SQLALCHEMY_DATABASE_URI"]
+    config.update(overrides)
+    restarted = create_app(config)
+    restarted.mallow_backend = getattr(app, "mallow_backend", None)
+    return restarted
+
+
+def dispose_app(app, drop_database: bool = True) -> None:
+    """Close an app's connections (and, on PostgreSQL, drop its test database)."""
+    from mallow.db import db
+
+    with app.app_context():
+        app.extensions["mallow.store_engines"].dispose()
+        db.engine.dispose()
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if drop_database and url.startswith("postgresql"):
+        drop_postgres_database(url)
+
+
+def backend_params():
+    """``params`` for a fixture that runs on SQLite and, when its server is up, PostgreSQL."""
+    import pytest
+
+    return [pytest.param("sqlite", id="sqlite"),
+            pytest.param("postgresql", id="postgresql", marks=[pytest.mark.postgres, pytest.mark.skipif(
+                not HAVE_POSTGRES, reason="PostgreSQL is not running")])]

@@ -165,3 +165,7 @@ def categories():
         return redirect(url_for("admin.categories")), 303
     return render_template("admin/categories.html", categories=active_categories(), kinds=permit_kinds(),
                            fmt=format_requirements)
+
+
+# Plugin review (releases: approve, reject, withdraw) joins this blueprint.
+from mallow.plugins import admin_views as _plugins  # noqa: E402,F401

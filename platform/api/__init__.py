@@ -10,7 +10,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from mallow.api import admin, catalog, console, errors, openapi, orders, payments, platform, shipping, store  # noqa: F401  (declare operations)
+    from mallow.api import admin, catalog, console, errors, openapi, orders, payments, platform, plugins, shipping, store  # noqa: F401  (declare operations)
     from mallow.api.registry import blueprints
     from mallow.extensions import csrf
 

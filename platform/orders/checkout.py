@@ -22,6 +22,7 @@ from mallow.db import db
 from mallow.inventory import alerts, stock
 from mallow.orders import addresses
 from mallow.orders.models import Address, Order, OrderAdjustment, OrderEvent, OrderLine
+from mallow.plugins.faults import call_hook
 from mallow.plugins.manager import hooks
 from mallow.pricing import pipeline
 from mallow.pricing.model import PricedOrder, PricingContext, PricingLine
@@ -140,7 +141,10 @@ def place_order(customer, raw_items, address_id, note: str = "", idempotency_key
             order.adjustments.append(_adjustment_row(adjustment, None))
         order.events.append(OrderEvent(kind="placed", actor=f"shopper:{customer.id}",
                                        detail={"total": order.total, "items": len(priced.lines)}))
-        hooks().mallow_order_placed(order=order, context=context)
+        failed: list = []  # a plugin that raises (not SoldOut/CheckoutProblems) refuses with a clear problem
+        call_hook(hooks().mallow_order_placed, failed, None, (SoldOut, CheckoutProblems), order=order, context=context)
+        if failed:
+            raise CheckoutProblems(failed)
         db.session.commit()
         alerts.check_after_reserve([line.sku_id for line in context.lines], context.store_id)
     except IntegrityError:

@@ -11,6 +11,9 @@
   manifest's ``settings_schema``, defaults filled in).
 * hooks: ``hookimpl`` and every ``mallow_*`` hook of :mod:`mallow.plugins.hookspecs`; a plugin's
   hooks run only for stores that enabled it.
+* jobs: :func:`mallow.jobs.job` / :func:`mallow.jobs.periodic` (re-exported here), and
+  :func:`plugin_sweep` — a periodic sweep over the stores that enabled the plugin, and only those;
+  :func:`plugin_enabled` tells whether the active store has a plugin on.
 
 A plugin package ships ``plugin.json`` (its manifest) next to its ``__init__.py``; Mallow reads it
 without importing the package, and imports the package only once a platform admin has approved
@@ -23,7 +26,9 @@ from sqlalchemy.orm import DeclarativeBase
 
 from mallow.db import NAMING
 from mallow.db.session import STORE_BIND, STORE_SCHEMA
+from mallow.jobs.registry import job, periodic  # noqa: F401  (re-exported for plugins)
 from mallow.plugins.hookspecs import hookimpl  # noqa: F401  (re-exported for plugins)
+from mallow.plugins.jobs import plugin_sweep, stores_with  # noqa: F401  (re-exported for plugins)
 from mallow.pricing.model import Adjustment, PricingContext, PricingLine, Problem  # noqa: F401
 
 _BASES: dict[str, type] = {}
@@ -50,3 +55,20 @@ def plugin_settings(plugin: str) -> dict:
     from mallow.plugins.stores import settings_for
 
     return settings_for(plugin)
+
+
+def plugin_enabled(plugin: str) -> bool:
+    """Whether the active store has ``plugin`` enabled (False outside a store)."""
+    from mallow.plugins.stores import enabled_plugins
+
+    return plugin in enabled_plugins()
+
+
+def store_schema() -> str:
+    """Inside a plugin's migration script: the real schema of the store being migrated
+    (``store_<id>`` on PostgreSQL, the attached ``store`` on SQLite). Give it as ``schema=`` to
+    every operation: Alembic's ``ALTER TABLE`` operations (``add_column``, ``alter_column``,
+    ``drop_column``…) do not apply the ``store`` → ``store_<id>`` translation."""
+    from alembic import context
+
+    return context.config.attributes["version_table_schema"]

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 
 GROUP = "mallow.plugins"
+#: plugin names end up in URLs, table and version-table names: keep them plain
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+#: plugin packages are namespaced (``mallow_<name>``) against dependency confusion
+PACKAGE_PREFIX = "mallow_"
 
 
 @dataclass(frozen=True)
@@ -42,9 +47,13 @@ class ManifestError(ValueError):
 
 
 def read_manifest(entry_point) -> Manifest:
-    module = entry_point.value.split(":", 1)[0]
+    module = entry_point.value.split(":", 1)[0].strip()
+    if not NAME_RE.match(entry_point.name):
+        raise ManifestError(f"{entry_point.name!r}: a plugin name is 2-40 lower-case letters, digits and _")
     if "." in module:
         raise ManifestError(f"{entry_point.name}: a plugin entry point names a top-level package")
+    if not module.startswith(PACKAGE_PREFIX):
+        raise ManifestError(f"{entry_point.name}: the plugin's package must be named {PACKAGE_PREFIX}…, not {module}")
     spec = importlib.util.find_spec(module)  # locates, never executes
     if spec is None or not spec.submodule_search_locations:
         raise ManifestError(f"{entry_point.name}: package {module} not found")
@@ -61,6 +70,28 @@ def read_manifest(entry_point) -> Manifest:
                     hooks=tuple(data.get("hooks", ())), settings_schema=data.get("settings_schema", {}),
                     permissions=tuple(data.get("permissions", ())),
                     min_mallow_version=str(data.get("min_mallow_version", "0")), path=folder)
+
+
+def mallow_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mallow")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0"
+
+
+def _release(version: str) -> tuple[int, ...]:
+    match = re.match(r"^\s*v?(\d+(?:\.\d+)*)", version or "")
+    return tuple(int(part) for part in match.group(1).split(".")) if match else (0,)
+
+
+def too_new(manifest: Manifest) -> bool:
+    """Whether the plugin asks for a newer Mallow than this one (release numbers compared)."""
+    def padded(parts):
+        return parts + (0,) * (4 - len(parts))
+
+    return padded(_release(manifest.min_mallow_version)) > padded(_release(mallow_version()))
 
 
 def installed() -> dict[str, tuple[object, Manifest | ManifestError]]:

@@ -90,23 +90,35 @@ def mallow_register_routes(register) -> None:
     ``"storefront"``, ``"console"``, ``"store_api"``, ``"console_api"``: the blueprint is mounted
     inside the store (``/s/<slug>/…`` under the area's prefix and ``/x/<plugin>``), so the store
     is resolved before the plugin's views run, and its routes answer 404 in stores that have not
-    enabled the plugin. Called once at start-up."""
+    enabled the plugin. ``console`` and ``console_api`` routes answer only to the store's staff;
+    API areas take bearer tokens (no CSRF) and answer errors in JSON. Inside its templates a
+    plugin links its own views with relative endpoints (``url_for(".view")``). Called once at
+    start-up."""
 
 
 @hookspec
 def mallow_register_blocks(register) -> None:
-    """Add page-builder block types: ``register(type_name, schema=…, template=…, label=…)``
-    (see docs/builder.md). Called once at start-up."""
+    """Add page-builder block types: ``register(type_name, label=…, schema=…, template=…)`` with a
+    JSON Schema object of the block's settings and a template path ``…/blocks/<type_name>.html``
+    relative to the plugin's package; or the keywords of
+    :func:`mallow.builder.blocks.register_block_type` (``settings=…, template_folder=…, resolve=…``).
+    Name types ``<plugin>_<thing>``; a type registered by Mallow or another plugin is refused.
+    Called once at start-up; :func:`mallow.plugins.blocks.available` tells whether a type may be
+    used in the active store."""
 
 
 @hookspec
 def mallow_console_menu(store) -> "list[dict] | None":
     """Entries for the merchant console's menu in this store: ``{"label": …, "endpoint": …}``
-    (an endpoint of a blueprint the plugin registered). Called only for stores that enabled it."""
+    with ``endpoint`` as ``"<blueprint name>.<view>"`` of a blueprint the plugin registered (Mallow
+    finds where it is mounted) and optional ``"values"`` for ``url_for``. Called only for stores
+    that enabled it; an implementation that raises is logged and left out."""
 
 
 @hookspec
 def mallow_template_slot(slot: str, context: dict) -> "str | None":
     """Markup for a named place in storefront templates (e.g. ``"product.after_price"``,
-    ``"home.top"``); return ``markupsafe.Markup`` or a string that will be escaped. Called only
-    for stores that enabled the plugin; results are joined in a fixed order."""
+    ``"home.top"``); return ``markupsafe.Markup`` or a string that will be escaped. ``context``
+    holds what the template passed (the product page: ``product``, ``skus``). Called only for
+    stores that enabled the plugin; results are joined in plugin-name order; an implementation
+    that raises is logged and left out (the page still renders)."""

@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, abort, current_app
-from jsonschema import Draft202012Validator
+from flask import Blueprint, Flask, abort, current_app, request
+from flask_babel import gettext as _
 
 from mallow.db import db
-from mallow.plugins.discovery import Manifest, ManifestError, installed
+from mallow.plugins.discovery import Manifest, ManifestError, installed, too_new
 from mallow.plugins.models import PluginRelease, StorePlugin
 
 log = logging.getLogger("mallow.plugins")
 AREAS = {"storefront": "/s/<store_slug>/x/{name}", "console": "/s/<store_slug>/console/x/{name}",
          "store_api": "/s/<store_slug>/api/x/{name}", "console_api": "/s/<store_slug>/api/console/x/{name}"}
+STAFF_AREAS = ("console", "console_api")
 
 
 def plugin_key(name: str) -> str:
@@ -38,9 +39,11 @@ def approved_versions() -> set[tuple[str, str]]:
 
 def load_approved(app: Flask) -> dict[str, Manifest]:
     """Import and register every installed plugin whose installed version is approved.
-    Call before the app serves its first request (create_app does)."""
+    Call before the app serves its first request (create_app does). A plugin that fails to
+    import stops the start-up, with its name in the error."""
     loaded: dict[str, Manifest] = app.extensions.setdefault("mallow.loaded_plugins", {})
     manager = app.extensions["mallow.plugins"]
+    _init_web(app)
     with app.app_context():
         approved = approved_versions()
         db.session.remove()
@@ -50,37 +53,89 @@ def load_approved(app: Flask) -> dict[str, Manifest]:
             continue
         if name in loaded or (name, manifest.version) not in approved:
             continue
-        module = entry_point.load()  # the plugin's code runs from here on
+        if too_new(manifest):
+            log.warning("plugin %s %s skipped: it needs Mallow %s or newer", name, manifest.version,
+                        manifest.min_mallow_version)
+            continue
+        try:
+            module = entry_point.load()  # the plugin's code runs from here on
+        except Exception as error:
+            raise RuntimeError(f"plugin {name} {manifest.version} failed to load: {error}") from error
         manager.register(module, name=plugin_key(name))
         loaded[name] = manifest
         _mount_routes(app, manager, name, module)
+        _register_blocks(app, manager, name, module)
     manager.check_pending()
     return loaded
 
 
+def _only_this_plugin(manager, module, hook: str):
+    return manager.subset_hook_caller(hook, remove_plugins=[p for p in manager.get_plugins() if p is not module])
+
+
+def _init_web(app: Flask) -> None:
+    """Once per app: the guard of plugin routes and the template helpers (slots, menu)."""
+    if "mallow.plugin_routes" in app.extensions:
+        return
+    routes: dict[str, tuple[str, str, str]] = app.extensions.setdefault("mallow.plugin_routes", {})
+
+    @app.before_request
+    def plugin_routes_only_where_enabled():
+        mounted = routes.get((request.blueprint or "").split(".")[0])
+        if mounted is None:
+            return None
+        from mallow.plugins.stores import enabled_plugins
+
+        name, area, _original = mounted
+        if name not in enabled_plugins():
+            abort(404)
+        if area in STAFF_AREAS:  # a plugin's console pages and API are for the store's staff only
+            from mallow.accounts.guards import staff_required
+
+            staff_required(lambda: None)()
+        return None
+
+    from mallow.plugins.web import init_templates
+
+    init_templates(app)
+
+
 def _mount_routes(app: Flask, manager, name: str, module) -> None:
-    caller = manager.subset_hook_caller("mallow_register_routes",
-                                        remove_plugins=[p for p in manager.get_plugins() if p is not module])
+    routes = app.extensions["mallow.plugin_routes"]
 
     def register(blueprint: Blueprint, area: str) -> None:
         if area not in AREAS:
             raise ValueError(f"{name}: unknown area {area!r}")
-
-        @blueprint.before_request
-        def only_where_enabled():
-            from mallow.plugins.stores import enabled_plugins
-
-            if name not in enabled_plugins():
-                abort(404)
-
-        prefix = AREAS[area].format(name=name)
-        app.register_blueprint(blueprint, url_prefix=prefix, name=f"x_{name}_{area}_{blueprint.name}")
+        # the registered name ends with the area, so API areas are recognised as API requests
+        mounted = f"x_{name}_{blueprint.name}_{area}"
         if area.endswith("api"):
+            from mallow.api import errors
             from mallow.extensions import csrf
 
-            csrf.exempt(blueprint)
+            if not blueprint._got_registered_once:
+                errors.install(blueprint)  # JSON errors, 422 for ValidationFailed
+            csrf.exempt(blueprint)  # bearer tokens only, like the core API
+        routes[mounted] = (name, area, blueprint.name)
+        app.register_blueprint(blueprint, url_prefix=AREAS[area].format(name=name), name=mounted)
 
-    caller(register=register)
+    _only_this_plugin(manager, module, "mallow_register_routes")(register=register)
+
+
+def mounted_endpoint(name: str, endpoint: str) -> str | None:
+    """The app's endpoint for ``endpoint`` (``<blueprint>.<view>`` as the plugin named it)."""
+    blueprint, _, view = endpoint.rpartition(".")
+    for mounted, (plugin, _area, original) in current_app.extensions.get("mallow.plugin_routes", {}).items():
+        if plugin == name and original == blueprint:
+            candidate = f"{mounted}.{view}"
+            if candidate in current_app.view_functions:
+                return candidate
+    return endpoint if endpoint in current_app.view_functions else None
+
+
+def _register_blocks(app: Flask, manager, name: str, module) -> None:
+    from mallow.plugins.blocks import registrar
+
+    _only_this_plugin(manager, module, "mallow_register_blocks")(register=registrar(app, name, module))
 
 
 def settings_with_defaults(manifest: Manifest, settings: dict | None) -> dict:
@@ -91,11 +146,23 @@ def settings_with_defaults(manifest: Manifest, settings: dict | None) -> dict:
 
 def validate_settings(manifest: Manifest, settings: dict) -> dict[str, tuple[str, str]]:
     """Field errors of ``settings`` against the manifest's JSON Schema (empty when valid)."""
-    errors = {}
-    for error in Draft202012Validator(manifest.settings_schema or {"type": "object"}).iter_errors(settings):
-        field = ".".join(str(p) for p in error.path) or "settings"
-        errors.setdefault(field, (error.validator, error.message))
-    return errors
+    from mallow.plugins.settings import validate
+
+    return validate(manifest, settings)
+
+
+def loaded_manifest(name: str) -> Manifest:
+    from mallow.validation import ValidationFailed
+
+    manifest = current_app.extensions.get("mallow.loaded_plugins", {}).get(name)
+    if manifest is None:
+        raise ValidationFailed({"plugin": ("not_available", _("This plugin is not approved on this platform."))})
+    return manifest
+
+
+def store_plugin(store_id: int, name: str) -> StorePlugin | None:
+    return db.session.execute(sa.select(StorePlugin).where(StorePlugin.store_id == store_id,
+                                                           StorePlugin.name == name)).scalar_one_or_none()
 
 
 def enable(store_id: int, name: str, settings: dict | None = None) -> StorePlugin:
@@ -104,11 +171,8 @@ def enable(store_id: int, name: str, settings: dict | None = None) -> StorePlugi
     from mallow.plugins.migrate import migrate_plugin
     from mallow.validation import ValidationFailed
 
-    manifest = current_app.extensions.get("mallow.loaded_plugins", {}).get(name)
-    if manifest is None:
-        raise ValidationFailed({"plugin": ("not_available", "This plugin is not approved on this platform.")})
-    row = db.session.execute(sa.select(StorePlugin).where(StorePlugin.store_id == store_id,
-                                                          StorePlugin.name == name)).scalar_one_or_none()
+    manifest = loaded_manifest(name)
+    row = store_plugin(store_id, name)
     merged = settings_with_defaults(manifest, settings if settings is not None else (row.settings if row else {}))
     problems = validate_settings(manifest, merged)
     if problems:
@@ -118,6 +182,25 @@ def enable(store_id: int, name: str, settings: dict | None = None) -> StorePlugi
         row = StorePlugin(store_id=store_id, name=name, settings=merged, version=manifest.version)
         db.session.add(row)
     row.enabled, row.settings, row.version = True, merged, manifest.version
+    db.session.flush()
+    return row
+
+
+def save_settings(store_id: int, name: str, settings: dict) -> StorePlugin:
+    """Replace a store's settings of a plugin (validated; defaults filled in). The plugin stays
+    enabled or disabled as it was; a plugin never enabled is recorded as disabled."""
+    from mallow.validation import ValidationFailed
+
+    manifest = loaded_manifest(name)
+    merged = settings_with_defaults(manifest, settings)
+    problems = validate_settings(manifest, merged)
+    if problems:
+        raise ValidationFailed(problems)
+    row = store_plugin(store_id, name)
+    if row is None:
+        row = StorePlugin(store_id=store_id, name=name, enabled=False, settings=merged, version=manifest.version)
+        db.session.add(row)
+    row.settings = merged
     db.session.flush()
     return row
 

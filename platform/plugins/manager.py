@@ -54,3 +54,20 @@ def hooks():
     if relay is None:
         relay = cache[disabled] = StoreHooks(manager, disabled)
     return relay
+
+
+def each_result(hook_name: str, **kwargs):
+    """Call ``hook_name`` through :func:`hooks` one implementation at a time, in a fixed order
+    (by plugin name), yielding ``(plugin name, result)``; an implementation that raises is
+    logged with its plugin's name and skipped, so one broken plugin cannot break a page."""
+    import logging
+
+    caller = getattr(hooks(), hook_name)
+    for impl in sorted(caller.get_hookimpls(), key=lambda impl: impl.plugin_name):
+        try:
+            result = impl.function(*[kwargs[name] for name in impl.argnames])
+        except Exception:
+            logging.getLogger("mallow.plugins").exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+            continue
+        if result is not None:
+            yield impl.plugin_name.removeprefix("plugin:"), result

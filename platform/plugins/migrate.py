@@ -34,3 +34,39 @@ def migrate_plugin(store_id: int, name: str, manifest: Manifest) -> None:
                               version_table=f"alembic_version_{name}",
                               autogenerate_options=autogenerate_options("store"))
         command.upgrade(cfg, "head")
+
+
+def upgrade_enabled(echo=None) -> tuple[int, list[tuple[int, str]]]:
+    """Bring every enabled plugin's tables in every store to the newest revision of the version
+    this app loaded (``mallow db upgrade`` runs it after the stores). Returns how many were
+    brought to head and the ``(store id, plugin)`` pairs that failed (each logged; the others
+    still run)."""
+    import logging
+
+    import sqlalchemy as sa
+
+    from mallow.db import db
+    from mallow.plugins.models import StorePlugin
+
+    loaded = current_app.extensions.get("mallow.loaded_plugins", {})
+    if not loaded:
+        return 0, []
+    rows = db.session.execute(sa.select(StorePlugin).where(StorePlugin.enabled.is_(True),
+                                                           StorePlugin.name.in_(sorted(loaded)))
+                              .order_by(StorePlugin.store_id, StorePlugin.name)).scalars().all()
+    done, failed = 0, []
+    for row in rows:
+        try:
+            migrate_plugin(row.store_id, row.name, loaded[row.name])
+        except Exception:
+            logging.getLogger("mallow.plugins").exception("store %s: %s failed to migrate", row.store_id, row.name)
+            failed.append((row.store_id, row.name))
+            if echo:
+                echo(f"store {row.store_id}: {row.name} FAILED (see the log)")
+            continue
+        row.version = loaded[row.name].version
+        done += 1
+        if echo:
+            echo(f"store {row.store_id}: {row.name} {row.version} at head")
+    db.session.commit()
+    return done, failed

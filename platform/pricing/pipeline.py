@@ -11,6 +11,7 @@ integer fen throughout: there is nothing to round.
 """
 from __future__ import annotations
 
+from mallow.plugins.faults import call_hook
 from mallow.plugins.manager import hooks
 from mallow.pricing.model import Adjustment, PricedLine, PricedOrder, PricingContext, Problem
 
@@ -58,11 +59,12 @@ def _decide_stage(proposals: list[Adjustment], running_total: int) -> list[Adjus
 
 def price(context: PricingContext) -> PricedOrder:
     hook = hooks()
-    problems: list[Problem] = _flatten(hook.mallow_validate_checkout(context=context))
+    problems: list[Problem] = []  # a plugin that raises becomes a "plugin_failed" problem (call_hook)
+    problems += _flatten(call_hook(hook.mallow_validate_checkout, problems, [], context=context))
 
     priced_lines = []
     for line in context.lines:
-        proposals = [p for p in _flatten(hook.mallow_line_adjustments(context=context, line=line))
+        proposals = [p for p in _flatten(call_hook(hook.mallow_line_adjustments, problems, [], context=context, line=line))
                      if p.stage == "line" and p.line_index == line.index]
         best = _best_discount(proposals)
         adjustments = []
@@ -72,14 +74,14 @@ def price(context: PricingContext) -> PricedOrder:
         priced_lines.append(PricedLine(line, adjustments))
 
     subtotal = sum(p.total for p in priced_lines)
-    order_proposals = _flatten(hook.mallow_order_adjustments(context=context, subtotal=subtotal))
+    order_proposals = _flatten(call_hook(hook.mallow_order_adjustments, problems, [], context=context, subtotal=subtotal))
     applied: list[Adjustment] = []
     for stage in ("order", "coupon"):
         decided = _decide_stage([p for p in order_proposals if p.stage == stage], subtotal)
         subtotal += sum(a.amount for a in decided)
         applied.extend(decided)
 
-    shipping = hook.mallow_shipping_fee(context=context, subtotal=subtotal)
+    shipping = call_hook(hook.mallow_shipping_fee, problems, None, context=context, subtotal=subtotal)
     if isinstance(shipping, Problem):
         problems.append(shipping)
     elif isinstance(shipping, Adjustment) and shipping.amount:

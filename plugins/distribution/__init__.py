@@ -1,1 +1,110 @@
-"""Bundled plugin: distribution (filled in by the marketing-plugins issue)."""
+"""Bundled plugin: distribution commission (分销), built only on Mallow's plugin API.
+
+Shoppers apply to promote the store (free: no fee, no purchase); each approved distributor has a
+referral link and code; shoppers who arrive through it are bound to that distributor. When a
+bound shopper's order is paid, the referrer earns a commission on what was actually paid for
+each line, and — only if the store pays two levels — the referrer's own referrer too. **Never
+more than two levels**, never pay for recruiting (see :mod:`.rules`). Commission is frozen
+through the after-sales window, settled by a periodic job, reversed pro rata on refunds, and
+withdrawn with the merchant's approval.
+
+Everything runs through ``mallow.plugins.api`` and the ``mallow_*`` hooks below; Mallow calls
+them only for stores that enabled the plugin.
+"""
+from __future__ import annotations
+
+import logging
+
+from mallow.db import db
+from mallow.plugins.api import hookimpl
+
+from mallow_distribution import jobs as _jobs  # noqa: F401  (registers the settlement jobs)
+
+log = logging.getLogger("mallow.plugins.distribution")
+
+
+@hookimpl
+def mallow_order_placed(order, context):
+    """Bind the buyer through the referral code they arrived with (session, or the order's
+    ``options``), before the order is paid. Never refuses an order."""
+    from mallow_distribution import referrals
+
+    try:
+        with db.session.begin_nested():
+            code = referrals.code_from_options(getattr(context, "options", None))
+            if code:
+                referrals.capture(order.customer_id, code, "order")
+            else:
+                referrals.capture_from_session(order.customer_id, "order")
+    except Exception:  # a referral must never cost the shopper their order
+        log.exception("distribution: referral capture failed for order %s", order.id)
+
+
+@hookimpl
+def mallow_order_paid(order):
+    """Accrue the order's commissions (pending). A failure here is logged and never undoes the
+    payment (it runs in a savepoint of the transaction that marks the order paid)."""
+    from mallow_distribution import commission
+
+    try:
+        with db.session.begin_nested():
+            commission.accrue(order)
+    except Exception:
+        log.exception("distribution: commission for order %s could not be written", order.id)
+
+
+@hookimpl
+def mallow_order_refunded(order, refund):
+    """Reverse commission in proportion to what was refunded (claw back if settled already)."""
+    from mallow_distribution import commission
+
+    try:
+        with db.session.begin_nested():
+            commission.reverse_for_refund(order)
+    except Exception:
+        log.exception("distribution: commission of order %s could not be reversed (refund %s)", order.id,
+                      getattr(refund, "id", None))
+
+
+@hookimpl
+def mallow_order_completed(order):
+    """Completion comes after delivery: freeze what is still pending, settle what is due."""
+    from mallow_distribution import commission
+
+    try:
+        with db.session.begin_nested():
+            commission.freeze_order(order)
+            commission.settle_order(order.id)
+    except Exception:  # the periodic job will do it; never block the order's completion
+        log.exception("distribution: commission of completed order %s could not be moved", order.id)
+
+
+@hookimpl
+def mallow_register_routes(register):
+    from mallow_distribution import api, console, storefront
+
+    register(storefront.blueprint(), "storefront")
+    register(console.blueprint(), "console")
+    register(api.store_api(), "store_api")
+    register(api.console_api(), "console_api")
+
+
+@hookimpl
+def mallow_register_blocks(register):
+    from mallow_distribution.blocks import register_block
+
+    register_block(register)
+
+
+@hookimpl
+def mallow_console_menu(store):
+    from mallow_distribution.blocks import console_menu
+
+    return console_menu()
+
+
+@hookimpl
+def mallow_template_slot(slot, context):
+    from mallow_distribution.blocks import template_slot
+
+    return template_slot(slot, context)

@@ -1,1 +1,90 @@
-"""Bundled plugin: flashsale (filled in by the marketing-plugins issue)."""
+"""Flash sale (秒杀): time-boxed sales with a sale price and a dedicated quota per SKU.
+
+A bundled plugin built only on Mallow's plugin API (``mallow.plugins.api``, the ``mallow_*``
+hooks, ``mallow.jobs``, ``mallow.db.db.session`` and the core's public services). Its hooks run
+only in stores that enabled it. See ``README.md`` beside this file for the design: opting a
+checkout into a sale, the Redis gate and the database truth, limits, the unpaid timeout, and the
+commission marker on the sale's price adjustment.
+"""
+from __future__ import annotations
+
+from markupsafe import Markup, escape
+
+from mallow.plugins.api import hookimpl
+from mallow_flashsale import checkout, sweep as _sweep  # noqa: F401  (registers the periodic job)
+
+
+@hookimpl
+def mallow_validate_checkout(context):
+    return checkout.validate(context)
+
+
+@hookimpl
+def mallow_line_adjustments(context, line):
+    return checkout.line_adjustments(context, line)
+
+
+@hookimpl
+def mallow_order_placed(order, context):
+    checkout.order_placed(order, context)
+
+
+@hookimpl
+def mallow_order_paid(order):
+    checkout.order_paid(order)
+
+
+@hookimpl
+def mallow_order_cancelled(order, reason):
+    checkout.order_cancelled(order, reason)
+
+
+@hookimpl
+def mallow_register_routes(register):
+    from mallow_flashsale import console, storefront
+
+    for blueprint, area in storefront.blueprints() + console.blueprints():
+        register(blueprint, area)
+
+
+@hookimpl
+def mallow_register_blocks(register):
+    from mallow_flashsale import blocks
+
+    blocks.register_blocks(register)
+
+
+@hookimpl
+def mallow_console_menu(store):
+    from flask_babel import gettext as _
+
+    return [{"label": _("Flash sales"), "endpoint": "manage.index"}]
+
+
+@hookimpl
+def mallow_template_slot(slot, context):
+    """On a product page: where the product is in a sale a shopper can see now, a link to it."""
+    if slot != "product.after_price":
+        return None
+    product = (context or {}).get("product")
+    product_id = getattr(product, "id", None) if not isinstance(product, dict) else product.get("id")
+    if not product_id:
+        return None
+    from flask_babel import gettext as _
+
+    from mallow.catalog.money import fen_to_yuan
+    from mallow_flashsale import sales, timing
+    from mallow_flashsale.links import storefront_url
+
+    now = timing.now()
+    found = sales.sales_of_product(int(product_id), now)
+    if not found:
+        return None
+    sale, item = found[0]
+    text = (_("Flash sale ¥%(price)s: on now", price=fen_to_yuan(item.sale_price)) if sale.state(now) == "live"
+            else _("Flash sale ¥%(price)s: starts %(time)s", price=fen_to_yuan(item.sale_price),
+                   time=timing.local_text(sale.starts_at)))
+    href = storefront_url("sale", sale_id=sale.id)
+    if href is None:
+        return None
+    return Markup('<p class="fs-slot"><a href="%s">%s</a></p>') % (escape(href), escape(text))

@@ -1,1 +1,91 @@
-"""Bundled plugin: groupbuy (filled in by the marketing-plugins issue)."""
+"""Group buy (拼团): a bundled Mallow plugin built only on the public plugin API.
+
+Campaigns sell a product's options at a ladder of group prices by headcount. A shopper opens a
+group by *paying*; others join through the group's share link until it is full (success: members
+are settled at the final tier and their orders go on to shipping) or its window ends (failure:
+every paid member is refunded in full through the payment provider by the sweep, stock returns).
+Nothing is ever shown that did not happen: no invented members, nicknames, avatars or counters.
+
+Modules: :mod:`.money` (arithmetic and rounding), :mod:`.models`, :mod:`.campaigns`,
+:mod:`.checkout` (options, price, checks, reservations), :mod:`.lifecycle` (groups and members),
+:mod:`.refunds` (money owed, retried), :mod:`.jobs` (the sweep), :mod:`.views`, :mod:`.blocks`.
+"""
+from __future__ import annotations
+
+from markupsafe import Markup, escape
+
+from mallow.plugins.api import hookimpl, plugin_settings
+from mallow_groupbuy import checkout, jobs as _jobs, lifecycle  # noqa: F401  (jobs: registers the sweep)
+
+
+@hookimpl
+def mallow_line_adjustments(context, line):
+    return checkout.line_adjustments(context, line)
+
+
+@hookimpl
+def mallow_validate_checkout(context):
+    return checkout.validate(context)
+
+
+@hookimpl
+def mallow_order_placed(order, context):
+    checkout.placed(order, context)
+
+
+@hookimpl
+def mallow_order_paid(order):
+    lifecycle.on_paid(order)
+
+
+@hookimpl
+def mallow_order_cancelled(order, reason):
+    lifecycle.on_cancelled(order, reason)
+
+
+@hookimpl
+def mallow_order_refunded(order, refund):
+    lifecycle.on_refunded(order, refund)
+
+
+@hookimpl
+def mallow_register_routes(register):
+    from mallow_groupbuy.views import register_all
+
+    register_all(register)
+
+
+@hookimpl
+def mallow_register_blocks(register):
+    from mallow_groupbuy.blocks import register_blocks
+
+    register_blocks(register)
+
+
+@hookimpl
+def mallow_console_menu(store):
+    from mallow_groupbuy.texts import T
+
+    return [{"label": T.console_title, "endpoint": "console.campaign_list"}]
+
+
+@hookimpl
+def mallow_template_slot(slot, context):
+    """Under a product's price: a link to its running campaign (real figures only)."""
+    if slot != "product.after_price" or not plugin_settings("groupbuy").get("show_on_product_page", True):
+        return None
+    product = (context or {}).get("product")
+    product_id = getattr(product, "id", None) or (product.get("id") if isinstance(product, dict) else None)
+    if not product_id:
+        return None
+    from mallow_groupbuy import campaigns, present
+    from mallow_groupbuy.texts import T
+
+    found = campaigns.live_campaigns(product_id=product_id, limit=1)
+    if not found:
+        return None
+    summary = present.campaign_summary(found[0])
+    text = str(T.group_price_from) % {"price": summary["best_price_yuan"]}
+    groups = (" · " + str(T.groups_waiting) % {"n": summary["open_groups"]}) if summary["open_groups"] else ""
+    return Markup('<p class="groupbuy-slot"><a href="{url}">{text}{groups}</a></p>').format(
+        url=present.shop_url("campaign", campaign_id=found[0].id), text=escape(text), groups=escape(groups))

@@ -1,0 +1,118 @@
+"""Plugins in the API: the platform's review of releases, and a store's plugins."""
+from __future__ import annotations
+
+from flask import abort, jsonify, request
+
+from mallow.accounts.guards import admin_required, principal, staff_required
+from mallow.api.registry import obj, operation, string
+from mallow.db import db
+from mallow.plugins import marketplace, storeplugins
+from mallow.plugins.models import PluginRelease
+from mallow.tenants.context import current_store
+
+ERR = {"$ref": "#/components/responses/ValidationFailed"}
+NAME = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
+SETTINGS = {"type": "object", "description": "values for the plugin's settings_schema (defaults fill the rest)"}
+
+
+def release_json(release: PluginRelease) -> dict:
+    installed, loaded = marketplace.installed_versions(), marketplace.loaded_versions()
+    return {"id": release.id, "name": release.name, "version": release.version, "status": release.status,
+            "reason": release.reason, "manifest": release.manifest,
+            "reviewed_at": release.reviewed_at.isoformat() if release.reviewed_at else None,
+            "created_at": release.created_at.isoformat() if release.created_at else None,
+            "installed": installed.get(release.name) == release.version,
+            "running": loaded.get(release.name) == release.version}
+
+
+@operation("api", "GET", "/admin/plugins/releases", "listPluginReleases",
+           "Plugin releases recorded for review (one per plugin version), optionally by status", tag="plugins",
+           auth="admin", parameters=[{"name": "status", "in": "query",
+                                      "schema": {"type": "string", "enum": list(marketplace.STATUSES)}}])
+@admin_required
+def list_plugin_releases():
+    status = request.args.get("status") or None
+    if status and status not in marketplace.STATUSES:
+        abort(400, "unknown status")
+    return jsonify(items=[release_json(r) for r in marketplace.releases(status)])
+
+
+def _release(release_id: int) -> PluginRelease:
+    return db.get_or_404(PluginRelease, release_id)
+
+
+@operation("api", "POST", "/admin/plugins/releases/<int:release_id>/approve", "approvePluginRelease",
+           "Approve a plugin version: Mallow imports it at its next start", tag="plugins", auth="admin",
+           body=obj({"reason": string(500)}), responses={"200": "Approved", "409": "Decided already"})
+@admin_required
+def approve_plugin_release(release_id):
+    release = marketplace.approve(_release(release_id), principal("admin"), request.get_json().get("reason", ""))
+    return jsonify(release_json(release))
+
+
+@operation("api", "POST", "/admin/plugins/releases/<int:release_id>/reject", "rejectPluginRelease",
+           "Reject a plugin version with a reason for its developer", tag="plugins", auth="admin",
+           body=obj({"reason": string(500)}, ["reason"]),
+           responses={"200": "Rejected", "409": "Decided already", "422": ERR})
+@admin_required
+def reject_plugin_release(release_id):
+    release = marketplace.reject(_release(release_id), principal("admin"), request.get_json()["reason"])
+    return jsonify(release_json(release))
+
+
+@operation("api", "POST", "/admin/plugins/releases/<int:release_id>/withdraw", "withdrawPluginRelease",
+           "Take an approval back: the version is no longer imported from the next start", tag="plugins",
+           auth="admin", body=obj({"reason": string(500)}, ["reason"]),
+           responses={"200": "Withdrawn", "409": "Not approved", "422": ERR})
+@admin_required
+def withdraw_plugin_release(release_id):
+    release = marketplace.withdraw(_release(release_id), principal("admin"), request.get_json()["reason"])
+    return jsonify(release_json(release))
+
+
+# --- a store's plugins (console API) ---------------------------------------------------------
+
+def _offer(name: str):
+    found = storeplugins.offer(current_store().id, name)
+    if found is None:
+        abort(404)
+    return found
+
+
+@operation("console_api", "GET", "/plugins", "listStorePlugins",
+           "The plugins approved on this platform, with this store's state and settings", tag="plugins",
+           auth="merchant")
+@staff_required
+def list_store_plugins():
+    return jsonify(items=[offer.as_json() for offer in storeplugins.offers(current_store().id)])
+
+
+@operation("console_api", "POST", "/plugins/<name>/enable", "enableStorePlugin",
+           "Turn a plugin on in this store (its tables are created or upgraded; stored settings are kept "
+           "unless new ones are sent)", tag="plugins", auth="merchant", body=obj({"settings": SETTINGS}),
+           parameters=NAME, responses={"200": "Enabled", "404": "No such plugin", "422": ERR})
+@staff_required(owner=True)
+def enable_store_plugin(name):
+    _offer(name)
+    settings = (request.get_json(silent=True) or {}).get("settings")
+    return jsonify(storeplugins.enable(current_store(), name, principal("merchant"), settings).as_json())
+
+
+@operation("console_api", "POST", "/plugins/<name>/disable", "disableStorePlugin",
+           "Turn a plugin off in this store (settings and data are kept)", tag="plugins", auth="merchant",
+           parameters=NAME, responses={"200": "Disabled", "404": "No such plugin"})
+@staff_required(owner=True)
+def disable_store_plugin(name):
+    _offer(name)
+    return jsonify(storeplugins.disable(current_store(), name, principal("merchant")).as_json())
+
+
+@operation("console_api", "PUT", "/plugins/<name>/settings", "updateStorePluginSettings",
+           "Replace this store's settings of a plugin (checked against its settings schema)", tag="plugins",
+           auth="merchant", body=obj({"settings": SETTINGS}, ["settings"]), parameters=NAME,
+           responses={"200": "Saved", "404": "No such plugin", "422": ERR})
+@staff_required(owner=True)
+def update_store_plugin_settings(name):
+    _offer(name)
+    settings = request.get_json()["settings"]
+    return jsonify(storeplugins.update_settings(current_store(), name, principal("merchant"), settings).as_json())

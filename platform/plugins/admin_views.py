@@ -1,0 +1,48 @@
+"""The platform admin's plugin review (``/admin/plugins``): every recorded release, with
+approve / reject / withdraw and a reason per version. Part of the admin blueprint."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from mallow.accounts.guards import admin_required, principal
+from mallow.admin.views import bp
+from mallow.db import db
+from mallow.plugins import marketplace
+from mallow.plugins.manifests import localized, permission_label
+from mallow.plugins.models import PluginRelease
+from mallow.statemachine import InvalidTransition
+from mallow.validation import ValidationFailed
+
+
+@bp.get("/plugins")
+@admin_required
+def plugin_releases():
+    status = request.args.get("status") or None
+    if status and status not in marketplace.STATUSES:
+        abort(400)
+    return render_template("admin/plugins.html", releases=marketplace.releases(status), status=status,
+                           installed=marketplace.installed_versions(), loaded=marketplace.loaded_versions(),
+                           localized=localized, permission_label=permission_label)
+
+
+@bp.post("/plugins/<int:release_id>/<any(approve, reject, withdraw):action>")
+@admin_required
+def decide_plugin_release(release_id, action):
+    release = db.get_or_404(PluginRelease, release_id)
+    decide = {"approve": marketplace.approve, "reject": marketplace.reject, "withdraw": marketplace.withdraw}[action]
+    try:
+        decide(release, principal("admin"), request.form.get("reason", ""))
+    except ValidationFailed as failed:
+        flash(next(iter(failed.errors.values()))[1], "error")
+    except InvalidTransition:
+        flash(_("This release was decided already."), "error")
+    else:
+        names = {"name": release.name, "version": release.version}
+        if action == "approve":
+            flash(_("%(name)s %(version)s approved: it is loaded when Mallow next starts.", **names), "ok")
+        elif action == "reject":
+            flash(_("%(name)s %(version)s rejected.", **names), "ok")
+        else:
+            flash(_("%(name)s %(version)s withdrawn: it is no longer loaded from the next start.", **names), "ok")
+    return redirect(url_for("admin.plugin_releases", status=request.args.get("status") or None)), 303

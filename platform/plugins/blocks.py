@@ -1,0 +1,78 @@
+"""Page-builder block types that plugins register (``mallow_register_blocks``).
+
+The plugin calls ``register(type_name, label=…, settings=…, template_folder=…, …)`` with the
+keywords of :func:`mallow.builder.blocks.register_block_type`, or the short form
+``register(type_name, label=…, schema=<JSON Schema object>, template="templates/blocks/<type>.html")``
+(a template path relative to the plugin's package). Mallow remembers which plugin owns each
+type: :func:`available` tells whether a type may be used in the active store (built-in types
+always, a plugin's types only where the plugin is enabled).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, current_app
+
+EDITOR_OF_TYPE = {"boolean": "checkbox", "integer": "number", "number": "number", "string": "text"}
+
+
+def _settings_from_schema(schema: dict) -> dict:
+    """Builder settings (schema fragments with an ``x-editor``) from a plain JSON Schema object."""
+    settings = {}
+    for key, spec in (schema.get("properties") or {}).items():
+        spec = dict(spec)
+        if "x-editor" not in spec:
+            spec["x-editor"] = "select" if "enum" in spec else EDITOR_OF_TYPE.get(spec.get("type"), "text")
+        settings[key] = spec
+    return settings
+
+
+def _template_folder(module, type_name: str, template: str) -> Path:
+    path = Path(template)
+    if not path.is_absolute():
+        path = Path(module.__file__).parent / path
+    if path.name != f"{type_name}.html" or path.parent.name != "blocks":
+        raise ValueError(f"block type {type_name!r}: the template must be …/blocks/{type_name}.html, not {template}")
+    return path.parent.parent
+
+
+def registrar(app: Flask, plugin: str, module):
+    """The ``register`` callback handed to one plugin's ``mallow_register_blocks``."""
+    owners: dict[str, str] = app.extensions.setdefault("mallow.plugin_blocks", {})
+
+    def register(type_name: str, *, label, settings: dict | None = None, schema: dict | None = None,
+                 template: str | None = None, template_folder=None, **options):
+        from mallow.builder import blocks
+
+        if settings is None:
+            settings = _settings_from_schema(schema or {})
+        if template is not None and template_folder is None:
+            template_folder = _template_folder(module, type_name, template)
+        existing = blocks.get(type_name)
+        owner = getattr(existing, "plugin", None) if existing is not None else None
+        if existing is not None and owner != plugin:
+            raise ValueError(f"plugin {plugin}: block type {type_name!r} belongs to {owner or 'Mallow'}")
+        block_type = blocks.register_block_type(type_name, label=label, settings=settings,
+                                                template_folder=template_folder, replace=existing is not None,
+                                                **options)
+        block_type.plugin = plugin  # several apps in one process (tests) share the registry
+        owners[type_name] = plugin
+        return block_type
+
+    return register
+
+
+def owner(type_name: str) -> str | None:
+    """The plugin that registered a block type (None: a built-in type)."""
+    from mallow.builder import blocks
+
+    found = current_app.extensions.get("mallow.plugin_blocks", {}).get(type_name)
+    return found or getattr(blocks.get(type_name), "plugin", None)
+
+
+def available(type_name: str) -> bool:
+    """Whether a block type may be used and shown in the active store."""
+    from mallow.plugins.stores import enabled_plugins
+
+    name = owner(type_name)
+    return name is None or name in enabled_plugins()

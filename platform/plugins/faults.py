@@ -1,0 +1,65 @@
+"""A plugin that raises must not take a store down: find which plugin it was, log it, and turn
+the failure into a clear ``Problem`` for the stores that enabled it.
+
+A plugin's hooks run only in stores that enabled it (:func:`mallow.plugins.manager.hooks`), so
+a broken plugin never touches the others; in the stores that use it, checkout answers
+"<title> is unavailable right now" (422) instead of a server error.
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+
+from flask import current_app, has_app_context
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from mallow.pricing.model import Problem
+from mallow.validation import ValidationFailed
+
+log = logging.getLogger("mallow.plugins")
+#: exceptions that are answers, not faults: they pass through unchanged
+ANSWERS = (ValidationFailed, HTTPException)
+
+
+def plugin_of(error: BaseException) -> str | None:
+    """The loaded plugin whose code raised ``error`` (the outermost plugin frame of its
+    traceback, i.e. the hook implementation pluggy called), or None for core code."""
+    if not has_app_context():
+        return None
+    packages = {manifest.module: name for name, manifest in current_app.extensions.get("mallow.loaded_plugins", {}).items()}
+    if not packages:
+        return None
+    for frame, _line in traceback.walk_tb(error.__traceback__):
+        module = frame.f_globals.get("__name__") or ""
+        package = module.split(".", 1)[0]
+        if package in packages:
+            return packages[package]
+    return None
+
+
+def failure_problem(name: str) -> Problem:
+    from mallow.plugins.manifests import localized
+
+    manifest = current_app.extensions.get("mallow.loaded_plugins", {}).get(name)
+    title = localized(manifest.title) if manifest is not None and manifest.title else name
+    return Problem("plugin_failed", _("%(title)s is unavailable right now. Try again later.", title=title))
+
+
+def call_hook(caller, problems: list, default=None, passthrough: tuple = (), **kwargs):
+    """Call a hook; when a plugin's implementation raises, log it with the plugin's name, add
+    one ``plugin_failed`` problem to ``problems`` and return ``default``. Failures of core code,
+    and ``passthrough`` exceptions (deliberate answers such as a sold-out), are raised as they are."""
+    try:
+        return caller(**kwargs)
+    except ANSWERS + tuple(passthrough):
+        raise
+    except Exception as error:
+        name = plugin_of(error)
+        if name is None:
+            raise
+        log.error("plugin %s failed in %s", name, getattr(caller, "name", caller), exc_info=error)
+        problem = failure_problem(name)
+        if problem not in problems:
+            problems.append(problem)
+        return default

@@ -1,0 +1,78 @@
+"""The page-builder block, the storefront template slots and the console menu entry."""
+from __future__ import annotations
+
+import logging
+
+from flask import render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+
+from mallow_distribution.web import BLUEPRINTS, endpoint
+
+log = logging.getLogger("mallow.plugins.distribution")
+
+BLOCK_TYPE = "distribution_entry"
+#: relative to the plugin's package; also found by Flask under the blueprints' template folder
+BLOCK_TEMPLATE = "templates/blocks/distribution_entry.html"
+BLOCK_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "title": {"type": "string", "maxLength": 30, "default": "", "title": "Title"},
+        "text": {"type": "string", "maxLength": 120, "default": "", "title": "Text"},
+    },
+}
+#: slots where a signed-in shopper finds the way to the distribution centre
+SLOTS = ("home.top", "account.after")
+
+
+def centre_url() -> str:
+    return url_for(endpoint("storefront", "centre"))
+
+
+def _resolve(block, ctx) -> dict:
+    return {"url": centre_url()}
+
+
+def register_block(register) -> bool:
+    """Register the "distributor entry" block; returns False (and logs) when the page builder's
+    ``register`` is not there yet or takes other arguments."""
+    if not callable(register):
+        return False
+    try:
+        register(BLOCK_TYPE, label=_l("Distributor entry"), schema=BLOCK_SCHEMA, template=BLOCK_TEMPLATE,
+                 resolve=_resolve)
+    except (TypeError, ImportError) as exc:
+        log.info("distribution: page-builder block not registered (%s)", exc)
+        return False
+    return True
+
+
+def render_entry(settings: dict | None = None) -> Markup:
+    """The block's markup outside the page builder (what the template slots show)."""
+    block = {"settings": settings or {}, "data": {"url": centre_url()}}
+    return Markup(render_template(BLOCK_TEMPLATE.removeprefix("templates/"), block=block))
+
+
+def template_slot(slot: str, context: dict | None):
+    """A way in to the distribution centre for signed-in shoppers who are not distributors yet
+    (on the home page), and for everyone on their account page."""
+    if slot not in SLOTS:
+        return None
+    from mallow.accounts.guards import principal
+
+    customer = principal("shopper")
+    if customer is None:
+        return None
+    if slot == "home.top":
+        from mallow_distribution.distributors import of_customer
+
+        if of_customer(customer.id) is not None:
+            return None
+    return render_entry({"title": _("Distribution centre") if slot == "account.after" else ""})
+
+
+def console_menu() -> list[dict]:
+    """The menu entry, named the way Mallow resolves it (``<our blueprint>.<view>``)."""
+    return [{"label": _("Distribution"), "endpoint": f"{BLUEPRINTS['console']}.distributors"}]

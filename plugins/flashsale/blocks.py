@@ -1,0 +1,85 @@
+"""The countdown block for the page builder (``flashsale_countdown``).
+
+Registered through ``mallow_register_blocks(register)``. The builder's registry takes
+``register(name, label=…, settings=…, template_folder=…, resolve=…)``; the hook's documented
+short form is ``register(name, schema=…, template=…, label=…)``: both are served, and a
+``register`` that takes neither (or no builder at all) is skipped without an error.
+
+Published pages are cached, so the block never prints a number of seconds: it carries the
+sale's start and end as absolute times (shown as text, e.g. "starts at 2026-11-11 20:00") and
+``static/countdown.js`` turns them into a ticking clock. In a store that has not enabled the
+plugin the block renders nothing.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+from pathlib import Path
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+log = logging.getLogger("mallow_flashsale")
+NAME = "flashsale_countdown"
+FOLDER = Path(__file__).parent / "templates"
+
+
+def _settings() -> dict:
+    return {
+        "sale": {"type": "integer", "minimum": 0, "maximum": 2_000_000_000, "default": 0,
+                 "title": _l("Sale number (0: the next sale)"), "x-editor": "number"},
+        "title": {"type": "string", "maxLength": 30, "default": "", "title": _l("Title (empty: the sale's title)"),
+                  "x-editor": "text"},
+    }
+
+
+def resolve(block: dict, ctx) -> dict:
+    """The sale the block shows, as plain data for the sandboxed template."""
+    from mallow.plugins.api import plugin_settings
+    from mallow_flashsale import sales, timing
+    from mallow_flashsale.links import storefront_url
+    from mallow_flashsale.models import aware
+
+    if not plugin_settings("flashsale"):
+        return {"sale": None}
+    now = timing.now()
+    chosen = block.get("settings", {}).get("sale") or 0
+    if chosen:
+        sale = sales.get(chosen)
+        sale = sale if sale is not None and sale.state(now) in ("preheat", "live") else None
+    else:
+        visible = sales.visible_sales(now)
+        sale = visible[0] if visible else None
+    if sale is None:
+        return {"sale": None}
+    url = storefront_url("sale", sale_id=sale.id)
+    script = storefront_url("static", filename="countdown.js")
+    if not url or not script:
+        return {"sale": None}
+    starts, ends = aware(sale.starts_at), aware(sale.ends_at)
+    return {"sale": {"id": sale.id, "title": sale.title, "state": sale.state(now), "url": url, "script": script,
+                     "starts_epoch": int(starts.timestamp()), "ends_epoch": int(ends.timestamp()),
+                     "starts_text": timing.local_text(starts), "ends_text": timing.local_text(ends),
+                     "days_format": _("%(days)s d"),
+                     "sold_out": all(item.remaining <= 0 for item in sale.items)}}
+
+
+def register_blocks(register) -> bool:
+    """Register the block with whatever ``register`` the platform hands over; False if skipped."""
+    try:
+        params = inspect.signature(register).parameters
+    except (TypeError, ValueError):
+        return False
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    try:
+        if "settings" in params and ("template_folder" in params or takes_any):
+            register(NAME, label=_l("Flash sale countdown"), settings=_settings(), template_folder=FOLDER,
+                     resolve=resolve, group="shop", icon="⏱")
+            return True
+        if "schema" in params or takes_any:
+            register(NAME, schema={"type": "object", "properties": _settings(), "additionalProperties": False},
+                     template=str(FOLDER / "blocks" / f"{NAME}.html"), label=_l("Flash sale countdown"))
+            return True
+    except (TypeError, ValueError) as error:  # a registry of another shape, or registered already
+        log.info("flash sale countdown block not registered: %s", error)
+    return False

@@ -1,0 +1,227 @@
+"""Merchant routes: sale pages in the console (``/s/<slug>/console/x/flashsale/``) and the same
+operations in the console API (``/s/<slug>/api/console/x/flashsale/``), staff of the store only.
+
+Sold and remaining units are live: the list and the sale page show them when rendered, and
+``static/console.js`` refreshes them every few seconds from ``<id>/stats`` (optional).
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from mallow.accounts.guards import staff_required
+from mallow.catalog.models import Product, Sku
+from mallow.catalog.money import MoneyError, fen_to_yuan, yuan_to_fen
+from mallow.db import db
+from mallow.validation import ValidationFailed
+from mallow_flashsale import sales, timing
+from mallow_flashsale.models import aware
+
+BLANK_ROWS = 3
+MAX_SKU_CHOICES = 500
+
+
+def _sale_or_404(sale_id: int):
+    sale = sales.get(sale_id)
+    if sale is None:
+        abort(404)
+    return sale
+
+
+def _sku_choices() -> list[dict]:
+    rows = db.session.execute(sa.select(Sku, Product.title).join(Product, Product.id == Sku.product_id)
+                              .where(Sku.active.is_(True))
+                              .order_by(Product.id.desc(), Sku.id).limit(MAX_SKU_CHOICES)).all()
+    return [{"id": sku.id, "label": f"{title} {sku.spec_key}".strip(), "price": sku.price, "stock": sku.stock}
+            for sku, title in rows]
+
+
+def _form_values(sale) -> dict:
+    if sale is None:
+        return {"title": "", "preheat_at": "", "starts_at": "", "ends_at": "", "per_order_limit": 1,
+                "per_shopper_limit": 1, "per_day_limit": 0, "published": False, "items": []}
+    return {"title": sale.title, "preheat_at": timing.local_input(aware(sale.preheat_at)),
+            "starts_at": timing.local_input(aware(sale.starts_at)), "ends_at": timing.local_input(aware(sale.ends_at)),
+            "per_order_limit": sale.per_order_limit, "per_shopper_limit": sale.per_shopper_limit,
+            "per_day_limit": sale.per_day_limit, "published": sale.published,
+            "items": [{"sku_id": i.sku_id, "price": fen_to_yuan(i.sale_price), "quota": i.quota} for i in sale.items]}
+
+
+def _posted_form() -> tuple[dict, dict, dict]:
+    """The form as the service wants it (prices in fen), the form as typed, and money errors."""
+    form = request.form
+    data = {key: form.get(key, "") for key in ("title", "preheat_at", "starts_at", "ends_at", "per_order_limit",
+                                               "per_shopper_limit", "per_day_limit")}
+    data["published"] = form.get("published") == "1"
+    typed, items, errors = dict(data), [], {}
+    typed["items"] = []
+    for index in range(sales.MAX_ITEMS + BLANK_ROWS):
+        sku, price, quota = (form.get(f"items-{index}-{k}", "").strip() for k in ("sku_id", "price", "quota"))
+        if not (sku or price or quota):
+            continue
+        typed["items"].append({"sku_id": int(sku) if sku.isdigit() else sku, "price": price, "quota": quota})
+        try:
+            fen = yuan_to_fen(price)
+        except MoneyError:
+            errors[f"items.{len(items)}"] = ("price", _("Enter the sale price in yuan, e.g. 9.90."))
+            fen = 0
+        items.append({"sku_id": sku, "sale_price": fen, "quota": quota})
+    data["items"] = items
+    return data, typed, errors
+
+
+def _render_form(sale, values, errors=None, status=200):
+    return render_template("flashsale/console_form.html", sale=sale, values=values, skus=_sku_choices(),
+                           errors=(errors or {}), blank_rows=BLANK_ROWS), status
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+@staff_required
+def index():
+    now = timing.now()
+    rows = []
+    for sale in sales.all_sales():
+        row = sales.as_json(sale, now, for_staff=True)
+        row["starts_text"] = timing.local_text(aware(sale.starts_at))
+        rows.append(row)
+    return render_template("flashsale/console_list.html", sales=rows)
+
+
+@staff_required
+def new():
+    if request.method == "POST":
+        return _save(None)
+    return _render_form(None, _form_values(None))
+
+
+@staff_required
+def edit(sale_id: int):
+    sale = _sale_or_404(sale_id)
+    if request.method == "POST":
+        return _save(sale)
+    return _render_form(sale, _form_values(sale))
+
+
+def _save(sale):
+    data, typed, money_errors = _posted_form()
+    try:
+        if money_errors:
+            raise ValidationFailed(money_errors)
+        saved = sales.save(data, sale)
+        db.session.commit()
+    except ValidationFailed as failed:
+        db.session.rollback()
+        return _render_form(sale, typed, {k: v[1] for k, v in failed.errors.items()}, 422)
+    return redirect(url_for(".show", sale_id=saved.id)), 303
+
+
+@staff_required
+def show(sale_id: int):
+    sale = _sale_or_404(sale_id)
+    return render_template("flashsale/console_sale.html", sale=sales.as_json(sale, for_staff=True),
+                           starts_text=timing.local_text(aware(sale.starts_at)),
+                           ends_text=timing.local_text(aware(sale.ends_at)))
+
+
+@staff_required
+def stats(sale_id: int):
+    return jsonify(sales.as_json(_sale_or_404(sale_id), for_staff=True))
+
+
+@staff_required
+def end(sale_id: int):
+    sales.end_now(_sale_or_404(sale_id))
+    db.session.commit()
+    return redirect(url_for(".show", sale_id=sale_id)), 303
+
+
+@staff_required
+def remove(sale_id: int):
+    sale = _sale_or_404(sale_id)
+    try:
+        sales.delete(sale)
+        db.session.commit()
+    except ValidationFailed as failed:
+        db.session.rollback()
+        return render_template("flashsale/console_sale.html", sale=sales.as_json(sale, for_staff=True),
+                               starts_text=timing.local_text(aware(sale.starts_at)),
+                               ends_text=timing.local_text(aware(sale.ends_at)),
+                               error=next(iter(failed.errors.values()))[1]), 409
+    return redirect(url_for(".index")), 303
+
+
+# --- console API -------------------------------------------------------------------------------
+
+@staff_required
+def api_list():
+    now = timing.now()
+    return jsonify(items=[sales.as_json(s, now, for_staff=True) for s in sales.all_sales()])
+
+
+@staff_required
+def api_create():
+    try:
+        sale = sales.save(request.get_json(silent=True) or {})
+        db.session.commit()
+    except ValidationFailed as failed:
+        db.session.rollback()
+        return jsonify(failed.as_json()), 422
+    return jsonify(sales.as_json(sale, for_staff=True)), 201
+
+
+@staff_required
+def api_get(sale_id: int):
+    return jsonify(sales.as_json(_sale_or_404(sale_id), for_staff=True))
+
+
+@staff_required
+def api_update(sale_id: int):
+    sale = _sale_or_404(sale_id)
+    try:
+        sales.save(request.get_json(silent=True) or {}, sale)
+        db.session.commit()
+    except ValidationFailed as failed:
+        db.session.rollback()
+        return jsonify(failed.as_json()), 422
+    return jsonify(sales.as_json(sale, for_staff=True))
+
+
+@staff_required
+def api_end(sale_id: int):
+    sale = sales.end_now(_sale_or_404(sale_id))
+    db.session.commit()
+    return jsonify(sales.as_json(sale, for_staff=True))
+
+
+@staff_required
+def api_delete(sale_id: int):
+    try:
+        sales.delete(_sale_or_404(sale_id))
+        db.session.commit()
+    except ValidationFailed as failed:
+        db.session.rollback()
+        return jsonify(failed.as_json()), 409
+    return "", 204
+
+
+def blueprints() -> list[tuple[Blueprint, str]]:
+    pages = Blueprint("manage", __name__, template_folder="templates", static_folder="static",
+                      static_url_path="/static")
+    pages.add_url_rule("/", "index", index)
+    pages.add_url_rule("/new", "new", new, methods=["GET", "POST"])
+    pages.add_url_rule("/<int:sale_id>", "show", show)
+    pages.add_url_rule("/<int:sale_id>/edit", "edit", edit, methods=["GET", "POST"])
+    pages.add_url_rule("/<int:sale_id>/stats", "stats", stats)
+    pages.add_url_rule("/<int:sale_id>/end", "end", end, methods=["POST"])
+    pages.add_url_rule("/<int:sale_id>/delete", "delete", remove, methods=["POST"])
+
+    api = Blueprint("manage_api", __name__)
+    api.add_url_rule("/sales", "list", api_list)
+    api.add_url_rule("/sales", "create", api_create, methods=["POST"])
+    api.add_url_rule("/sales/<int:sale_id>", "get", api_get)
+    api.add_url_rule("/sales/<int:sale_id>", "update", api_update, methods=["PUT"])
+    api.add_url_rule("/sales/<int:sale_id>/end", "end", api_end, methods=["POST"])
+    api.add_url_rule("/sales/<int:sale_id>", "delete", api_delete, methods=["DELETE"])
+    return [(pages, "console"), (api, "console_api")]

@@ -1,0 +1,276 @@
+"""The Redis gate in front of the database: sheds the crowd, never decides alone.
+
+With ``FLASHSALE_REDIS_URL`` (default: the app's ``REDIS_URL``) one Lua script checks, in one
+step and one round trip, the shopper's attempt rate, the item's remaining units, the shopper's
+unpaid order in the sale and the shopper's units over the sale and the day, and reserves the
+units. Only attempts that pass reach the database, where one conditional UPDATE
+(``… WHERE remaining >= qty``) is the truth: Redis may be stale, flushed or down and the sale
+still never oversells (a stale gate lets a few more attempts through to be refused there, or,
+when it undercounts, is corrected by the periodic re-seed).
+
+Keys (all of one sale share a hash tag, so they live on one cluster slot)::
+
+    <prefix>:{<store>:<sale>}:rem          item id → units left ("_seeded" marks a seeded hash)
+    <prefix>:{<store>:<sale>}:buy          customer id → units taken in the sale
+    <prefix>:{<store>:<sale>}:day:<date>   customer id → units taken that day
+    <prefix>:{<store>:<sale>}:pend         customer id → token of the unpaid order's reservation
+
+The prefix is ``FLASHSALE_REDIS_PREFIX`` (default ``mallow:flashsale``).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from mallow.db import db
+from mallow_flashsale import timing
+from mallow_flashsale.models import PendingOrder, Purchase, Sale, SaleItem, aware
+
+log = logging.getLogger("mallow_flashsale")
+
+RESERVE = """
+if ARGV[8] ~= '' then
+  local n = redis.call('INCR', ARGV[8])
+  if n == 1 then redis.call('EXPIRE', ARGV[8], ARGV[10]) end
+  if n > tonumber(ARGV[9]) then return {-7, 0} end
+end
+if redis.call('HEXISTS', KEYS[1], '_seeded') == 0 then return {-9, 0} end
+local left = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+if not left then return {-8, 0} end
+local qty = tonumber(ARGV[2])
+if left <= 0 then return {0, 0} end
+if left < qty then return {-5, left} end
+local cust = ARGV[3]
+local pending = redis.call('HGET', KEYS[4], cust)
+if pending and pending ~= ARGV[6] then return {-4, left} end
+local limit = tonumber(ARGV[4])
+if limit > 0 and tonumber(redis.call('HGET', KEYS[2], cust) or '0') + qty > limit then return {-1, left} end
+local day_limit = tonumber(ARGV[5])
+if day_limit > 0 and tonumber(redis.call('HGET', KEYS[3], cust) or '0') + qty > day_limit then return {-2, left} end
+left = redis.call('HINCRBY', KEYS[1], ARGV[1], -qty)
+redis.call('HINCRBY', KEYS[2], cust, qty)
+redis.call('HINCRBY', KEYS[3], cust, qty)
+redis.call('EXPIRE', KEYS[3], ARGV[7])
+redis.call('HSET', KEYS[4], cust, ARGV[6])
+return {1, left}
+"""
+
+# mode "failed": an attempt that reserved did not become an order; "return": an unpaid order's
+# units came back; "paid": the order was paid (only its unpaid marker goes).
+RELEASE = """
+local cust, qty, mode = ARGV[3], tonumber(ARGV[2]), ARGV[5]
+if mode ~= 'paid' then
+  if redis.call('HEXISTS', KEYS[1], '_seeded') == 1 then
+    if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[6])
+    else redis.call('HINCRBY', KEYS[1], ARGV[1], qty) end
+  end
+  if redis.call('HINCRBY', KEYS[2], cust, -qty) <= 0 then redis.call('HDEL', KEYS[2], cust) end
+  if redis.call('HINCRBY', KEYS[3], cust, -qty) <= 0 then redis.call('HDEL', KEYS[3], cust) end
+end
+if mode ~= 'failed' or redis.call('HGET', KEYS[4], cust) == ARGV[4] then redis.call('HDEL', KEYS[4], cust) end
+return 1
+"""
+
+TRUTH = """
+if redis.call('HEXISTS', KEYS[1], '_seeded') == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1
+"""
+
+OUTCOMES = {1: "ok", 0: "sold_out", -1: "limit", -2: "day_limit", -4: "pending", -5: "not_enough",
+            -7: "rate_limited", -8: "unknown", -9: "unseeded"}
+
+
+class _Connection:
+    def __init__(self, url: str):
+        import redis
+
+        self.url = url
+        self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.reserve = self.redis.register_script(RESERVE)
+        self.release = self.redis.register_script(RELEASE)
+        self.truth = self.redis.register_script(TRUTH)
+        self.lock = threading.Lock()
+
+
+def connection() -> _Connection | None:
+    """This app's Redis for the gate, or None (no Redis configured: the database alone decides)."""
+    url = current_app.config.get("FLASHSALE_REDIS_URL", current_app.config.get("REDIS_URL")) or ""
+    if not url:
+        return None
+    found = current_app.extensions.get("mallow_flashsale.redis")
+    if found is None or found.url != url:
+        found = current_app.extensions["mallow_flashsale.redis"] = _Connection(url)
+    return found
+
+
+def prefix() -> str:
+    return current_app.config.get("FLASHSALE_REDIS_PREFIX") or "mallow:flashsale"
+
+
+def _base(store_id: int, sale_id: int) -> str:
+    return f"{prefix()}:{{{int(store_id)}:{int(sale_id)}}}"
+
+
+def keys(store_id: int, sale_id: int, day: str) -> list[str]:
+    base = _base(store_id, sale_id)
+    return [f"{base}:rem", f"{base}:buy", f"{base}:day:{day}", f"{base}:pend"]
+
+
+@dataclass
+class Reservation:
+    """Units an attempt holds in Redis; given back unless its order commits."""
+
+    store_id: int
+    sale_id: int
+    item_id: int
+    customer_id: int
+    quantity: int
+    day: str
+    token: str
+    settled: bool = field(default=False)
+
+    def release(self, truth: int | None = None) -> None:
+        """The attempt did not become an order: give the units back (or, with ``truth``, set the
+        item's units to what the database holds). Does nothing the second time."""
+        if self.settled:
+            return
+        self.settled = True
+        _run_release(self.store_id, self.sale_id, self.item_id, self.customer_id, self.quantity, self.day,
+                     self.token, "failed", truth)
+
+
+def reserve(store_id: int, sale_id: int, item_id: int, customer_id: int, quantity: int, *, limit: int,
+            day_limit: int, day: str, token: str, rate_key: str = "", rate_limit: int = 0,
+            rate_window: int = 60) -> tuple[str, int]:
+    """``(outcome, units left)``; outcome ``ok`` (a :class:`Reservation` is the caller's to keep),
+    ``sold_out``, ``not_enough``, ``limit``, ``day_limit``, ``pending``, ``rate_limited``,
+    ``unknown`` (the item is not in the seeded sale) or ``ungated`` (no Redis, or it failed: let
+    the database decide)."""
+    conn = connection()
+    if conn is None:
+        return "ungated", 0
+    args = [item_id, quantity, customer_id, limit, day_limit, token, 3 * 86400, rate_key, rate_limit, rate_window]
+    try:
+        for attempt in range(2):
+            code, left = conn.reserve(keys=keys(store_id, sale_id, day), args=args)
+            outcome = OUTCOMES.get(int(code), "ungated")
+            if outcome != "unseeded":
+                return outcome, int(left)
+            if attempt == 0 and not seed(store_id, sale_id, wait=True):
+                return "ungated", 0
+            args[7] = ""  # the attempt was counted already
+        return "ungated", 0
+    except Exception as error:  # noqa: BLE001 -- Redis down: the database still decides
+        log.warning("flash sale gate unavailable: %s", error)
+        return "ungated", 0
+
+
+def _run_release(store_id, sale_id, item_id, customer_id, quantity, day, token, mode, truth=None) -> None:
+    conn = connection()
+    if conn is None:
+        return
+    try:
+        conn.release(keys=keys(store_id, sale_id, day),
+                     args=[item_id, quantity, customer_id, token, mode, "" if truth is None else int(truth)])
+    except Exception as error:  # noqa: BLE001 -- the periodic re-seed repairs the gate
+        log.warning("flash sale gate release failed: %s", error)
+
+
+def units_returned(store_id, sale_id, item_id, customer_id, quantity, day) -> None:
+    """An unpaid order's units are back in the database (after its commit)."""
+    _run_release(store_id, sale_id, item_id, customer_id, quantity, day, "*", "return")
+
+
+def order_paid(store_id, sale_id, item_id, customer_id, quantity, day) -> None:
+    _run_release(store_id, sale_id, item_id, customer_id, quantity, day, "*", "paid")
+
+
+def set_remaining(store_id: int, sale_id: int, item_id: int, remaining: int) -> None:
+    """The database says how many units are left: the gate agrees from now on."""
+    conn = connection()
+    if conn is None:
+        return
+    try:
+        conn.truth(keys=keys(store_id, sale_id, "-")[:1], args=[item_id, int(remaining)])
+    except Exception as error:  # noqa: BLE001
+        log.warning("flash sale gate update failed: %s", error)
+
+
+def seed(store_id: int, sale_id: int, wait: bool = False) -> bool:
+    """Load the sale's state from the database into Redis (the active store's database).
+
+    One process seeds at a time (a short Redis lock); with ``wait`` another caller waits a
+    moment for it instead. Returns whether the gate is seeded now."""
+    import time
+
+    conn = connection()
+    if conn is None:
+        return False
+    base = _base(store_id, sale_id)
+    lock_key = f"{base}:seeding"
+    try:
+        if not conn.redis.set(lock_key, 1, nx=True, px=3000):
+            if not wait:
+                return False
+            for _ in range(50):
+                time.sleep(0.01)
+                if conn.redis.hexists(f"{base}:rem", "_seeded"):
+                    return True
+            return False
+        try:
+            _write_seed(conn, store_id, sale_id)
+        finally:
+            conn.redis.delete(lock_key)
+        return True
+    except Exception as error:  # noqa: BLE001
+        log.warning("flash sale gate seeding failed: %s", error)
+        return False
+
+
+def _write_seed(conn: _Connection, store_id: int, sale_id: int) -> None:
+    sale = db.session.get(Sale, sale_id)
+    now = timing.now()
+    day = timing.store_day(now)
+    rem_key, buy_key, day_key, pend_key = keys(store_id, sale_id, day)
+    pipe = conn.redis.pipeline(transaction=True)
+    pipe.delete(rem_key, buy_key, day_key, pend_key)
+    if sale is None:
+        pipe.execute()
+        return
+    remaining = dict(db.session.execute(sa.select(SaleItem.id, SaleItem.remaining)
+                                        .where(SaleItem.sale_id == sale_id)).all())
+    counted = Purchase.status.in_(("pending", "paid"))
+    bought = db.session.execute(sa.select(Purchase.customer_id, sa.func.sum(Purchase.quantity))
+                                .where(Purchase.sale_id == sale_id, counted).group_by(Purchase.customer_id)).all()
+    today = db.session.execute(sa.select(Purchase.customer_id, sa.func.sum(Purchase.quantity))
+                               .where(Purchase.sale_id == sale_id, counted, Purchase.day == day)
+                               .group_by(Purchase.customer_id)).all()
+    pending = db.session.execute(sa.select(PendingOrder.customer_id).where(PendingOrder.sale_id == sale_id)).scalars().all()
+    ttl = max(60, int((aware(sale.ends_at) + timedelta(days=1) - now).total_seconds()))
+    pipe.hset(rem_key, mapping={"_seeded": 1, **{str(k): int(v) for k, v in remaining.items()}})
+    if bought:
+        pipe.hset(buy_key, mapping={str(c): int(q) for c, q in bought})
+    if today:
+        pipe.hset(day_key, mapping={str(c): int(q) for c, q in today})
+    if pending:
+        pipe.hset(pend_key, mapping={str(c): "db" for c in pending})
+    for key in (rem_key, buy_key, pend_key):
+        pipe.expire(key, ttl)
+    pipe.expire(day_key, 3 * 86400)
+    pipe.execute()
+
+
+def drop(store_id: int, sale_id: int) -> None:
+    """Forget the sale in Redis (it was edited): the next attempt re-seeds it."""
+    conn = connection()
+    if conn is None:
+        return
+    try:
+        conn.redis.delete(*keys(store_id, sale_id, timing.store_day(timing.now())))
+    except Exception as error:  # noqa: BLE001
+        log.warning("flash sale gate drop failed: %s", error)

@@ -1,0 +1,138 @@
+"""Shopper-facing routes: the sale pages (``/s/<slug>/x/flashsale/``) and the store API
+(``/s/<slug>/api/x/flashsale/``) with the buy endpoint.
+
+Pages are rendered on the server, countdown included (the seconds left are in the HTML); the
+small ``static/countdown.js`` only ticks it down and reloads the page when the sale opens or
+ends (progressive enhancement: without it the page is complete and correct when loaded).
+"""
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
+
+from mallow.accounts.guards import principal
+from mallow.orders import addresses
+from mallow.tenants.context import current_store
+from mallow_flashsale import buying, sales, timing
+from mallow_flashsale.models import aware
+
+ORDER_PAGE_ENDPOINTS = ("storefront.order", "storefront.order_detail", "storefront.order_page")
+
+
+def countdown_text(seconds: int) -> str:
+    """``2天 03:04:05`` / ``03:04:05``: the same format the script keeps ticking."""
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{_('%(days)s d', days=days)} {clock}" if days else clock
+
+
+def _only_open_stores():
+    store = current_store()
+    if store is None or not store.is_open:
+        abort(404)
+
+
+def _sale_view(sale, now) -> dict:
+    data = sales.as_json(sale, now)
+    data["countdown"] = countdown_text(data["seconds_left"])
+    data["starts_text"] = timing.local_text(aware(sale.starts_at))
+    data["ends_text"] = timing.local_text(aware(sale.ends_at))
+    return data
+
+
+def _visible_sale_or_404(sale_id: int):
+    sale = sales.get(sale_id)
+    if sale is None or sale.state(timing.now()) in ("draft", "hidden"):
+        abort(404)
+    return sale
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+def index():
+    now = timing.now()
+    return render_template("flashsale/index.html", sales=[_sale_view(s, now) for s in sales.visible_sales(now)],
+                           days_format=_("%(days)s d"))
+
+
+def sale_page(sale_id: int, error: str | None = None, status: int = 200):
+    sale = _visible_sale_or_404(sale_id)
+    now = timing.now()
+    customer = principal("shopper")
+    shopper_addresses = [addresses.as_dict(a) for a in addresses.of_customer(customer.id)] if customer else []
+    return render_template("flashsale/sale.html", sale=_sale_view(sale, now), customer=customer,
+                           addresses=shopper_addresses, error=error, days_format=_("%(days)s d"),
+                           login_url=_login_url(), attempt=uuid.uuid4().hex), status
+
+
+def _login_url() -> str | None:
+    if "storefront.login" in current_app.view_functions:
+        return url_for("storefront.login", next=request.path)
+    return None
+
+
+def buy_form(sale_id: int):
+    """The page's buy button (a form with its CSRF token, the signed-in shopper's cookie)."""
+    _visible_sale_or_404(sale_id)
+    answer = buying.attempt(sale_id, request.form, idempotency_key=request.form.get("attempt") or None)
+    if answer.status == 401:
+        return sale_page(sale_id, _("Sign in to take part in the flash sale."), 401)
+    if answer.status >= 300:
+        return sale_page(sale_id, answer.body.get("message") or _("The order cannot be placed."), answer.status)
+    order = answer.order
+    return render_template("flashsale/placed.html", order=order, sale_id=sale_id,
+                           deadline_text=timing.local_text(aware(order.pay_deadline)),
+                           order_url=_order_url(order.id)), answer.status
+
+
+def _order_url(order_id: int) -> str | None:
+    for endpoint in ORDER_PAGE_ENDPOINTS:
+        if endpoint in current_app.view_functions:
+            try:
+                return url_for(endpoint, order_id=order_id)
+            except Exception:  # noqa: BLE001 -- another signature: no link
+                return None
+    return None
+
+
+# --- store API ------------------------------------------------------------------------------------
+
+def api_sales():
+    now = timing.now()
+    return jsonify(items=[sales.as_json(s, now) for s in sales.visible_sales(now)])
+
+
+def api_sale(sale_id: int):
+    return jsonify(sales.as_json(_visible_sale_or_404(sale_id)))
+
+
+def api_buy(sale_id: int):
+    """``POST …/api/x/flashsale/sales/<id>/buy`` ``{"sku_id", "quantity", "address_id"}`` with the
+    shopper's bearer token (and optionally an ``Idempotency-Key``): 201 with the order, or
+    401/404/409/422/429 with ``error`` (``sold_out``, ``not_started``, ``ended``,
+    ``limit_reached``, ``pending_order``, ``rate_limited`` …) and a message to show."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        data = {}
+    answer = buying.attempt(sale_id, data, idempotency_key=(request.headers.get("Idempotency-Key") or None))
+    return jsonify(answer.body), answer.status
+
+
+def blueprints() -> list[tuple[Blueprint, str]]:
+    """Fresh blueprints for one app (a blueprint object cannot be set up again once registered)."""
+    pages = Blueprint("sales", __name__, template_folder="templates", static_folder="static",
+                      static_url_path="/static")
+    pages.before_request(_only_open_stores)
+    pages.add_url_rule("/", "index", index)
+    pages.add_url_rule("/<int:sale_id>", "sale", sale_page)
+    pages.add_url_rule("/<int:sale_id>/buy", "buy", buy_form, methods=["POST"])
+
+    api = Blueprint("sales_api", __name__)
+    api.before_request(_only_open_stores)
+    api.add_url_rule("/sales", "sales", api_sales)
+    api.add_url_rule("/sales/<int:sale_id>", "sale", api_sale)
+    api.add_url_rule("/sales/<int:sale_id>/buy", "buy", api_buy, methods=["POST"])
+    return [(pages, "storefront"), (api, "store_api")]

@@ -1,0 +1,45 @@
+"""The "group-buy list" page-builder block: running campaigns with their best group price.
+
+It shows campaign facts only (title, prices, group size, end time), never group counts or
+members, so a cached render cannot show a stale or inflated figure. The block's template runs in the builder's
+sandbox: it gets plain data (URLs and texts resolved here), never Python objects.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+TYPE = "groupbuy_list"
+
+
+def resolve(block: dict, ctx) -> dict:
+    from mallow_groupbuy import campaigns, present
+
+    count = int((block.get("settings") or {}).get("count") or 4)
+    rows = []
+    for campaign in campaigns.live_campaigns(limit=count):
+        summary = present.campaign_summary(campaign)
+        if summary["product"] is None or not summary["product"]["on_shelf"]:
+            continue
+        rows.append({"title": summary["title"], "product": summary["product"]["title"],
+                     "image": summary["product"]["image"], "url": present.shop_url("campaign", campaign_id=campaign.id),
+                     "best_price": summary["best_price_yuan"], "list_price": summary["list_price_yuan"],
+                     "size_text": _("%(size)s people make a group", size=campaign.group_size),
+                     "ends_text": _("Campaign ends %(when)s", when=summary["ends_at"])})
+    return {"campaigns": rows, "all_url": present.shop_url("campaigns"), "all_text": _("All group buys"),
+            "empty_text": _("No group buy is running right now."), "join_text": _("Join a group")}
+
+
+def register_blocks(register) -> None:
+    """``mallow_register_blocks``: skipped quietly where the page builder is not installed."""
+    try:
+        from mallow.builder.blocks import checkbox, number, text
+    except ImportError:
+        return
+    register(TYPE, label=_l("Group-buy list"), icon="👥", group="shop", uses_catalogue=True, resolve=resolve,
+             template_folder=Path(__file__).parent / "templates",
+             settings={"title": text(_l("Title"), default=_l("Group buys")),
+                       "count": number(_l("How many campaigns"), 1, 12, 4),
+                       "show_list_price": checkbox(_l("Show the list price"), True)})

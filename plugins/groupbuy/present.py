@@ -1,0 +1,145 @@
+"""What pages and the API show of campaigns and groups: real rows only.
+
+Members are shown by a masked nickname (``张**``) and their join time; there are no avatars,
+no invented members and no counters beyond what the tables hold.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import current_app, url_for
+from flask_babel import format_datetime
+
+from mallow.accounts.models import Customer
+from mallow.catalog.models import Product, ProductImage, Sku
+from mallow.db import db
+from mallow_groupbuy import money
+from mallow_groupbuy.campaigns import aware, now, skus_of
+from mallow_groupbuy.models import Campaign, Group, Member
+
+
+def masked(nickname: str | None) -> str:
+    name = (nickname or "").strip()
+    return (name[:1] + "**") if name else "**"
+
+
+def when(moment: datetime | None) -> str:
+    return format_datetime(aware(moment), "yyyy-MM-dd HH:mm") if moment else ""
+
+
+def mounted(role: str, view: str) -> str:
+    """The app's endpoint of one of the plugin's own views (``role``: shop, console, …),
+    whatever name the platform mounted the blueprint under."""
+    for name, blueprint in current_app.blueprints.items():
+        if getattr(blueprint, "groupbuy_role", None) == role:
+            return f"{name}.{view}"
+    raise LookupError(f"groupbuy {role} pages are not mounted")
+
+
+def shop_url(view: str, **values) -> str:
+    return url_for(mounted("shop", view), **values)
+
+
+def product_card(product_id: int) -> dict | None:
+    product = db.session.get(Product, product_id)
+    if product is None:
+        return None
+    image = db.session.execute(sa.select(ProductImage).where(ProductImage.product_id == product.id)
+                               .order_by(ProductImage.sort, ProductImage.id).limit(1)).scalar_one_or_none()
+    image_url = None
+    if image is not None:
+        from mallow.catalog.storefront_views import image_url as url_of
+
+        image_url = url_of(image.thumb_path or image.path)
+    return {"id": product.id, "title": product.title, "on_shelf": product.status == "on_shelf", "image": image_url}
+
+
+def ladder(tiers: list[dict]) -> list[dict]:
+    return [{"size": tier["size"], "percent": money.percent_text(tier["bp"]), "bp": tier["bp"]} for tier in tiers]
+
+
+def sku_rows(campaign: Campaign, *, bp: int, leader_bp: int = 0) -> list[dict]:
+    """The campaign's options with their list price and their price at rate ``bp``."""
+    rows = []
+    for sku in skus_of(campaign):
+        unit = money.unit_price(sku.price, bp, leader_bp)
+        label = " / ".join(str(v) for v in (sku.spec_values or {}).values()) or sku.spec_key or ""
+        rows.append({"id": sku.id, "label": label, "price": sku.price, "group_price": unit,
+                     "price_yuan": money.yuan(sku.price), "group_price_yuan": money.yuan(unit), "stock": sku.stock})
+    return rows
+
+
+def campaign_summary(campaign: Campaign) -> dict:
+    prices = [sku.price for sku in skus_of(campaign)]
+    lowest_bp = min(tier["bp"] for tier in campaign.tiers)
+    best = money.unit_price(min(prices), lowest_bp) if prices else None
+    open_groups = db.session.execute(sa.select(sa.func.count()).select_from(Group).where(
+        Group.campaign_id == campaign.id, Group.status == "open", Group.deadline > now())).scalar_one()
+    return {"id": campaign.id, "title": campaign.title, "product": product_card(campaign.product_id),
+            "list_price": min(prices) if prices else None, "best_price": best,
+            "list_price_yuan": money.yuan(min(prices)) if prices else "", "best_price_yuan": money.yuan(best) if best else "",
+            "group_size": campaign.group_size, "ends_at": when(campaign.ends_at),
+            "ends_at_iso": aware(campaign.ends_at).isoformat(), "open_groups": open_groups,
+            "remaining": max(0, campaign.quota - campaign.sold), "ladder": ladder(campaign.tiers)}
+
+
+def _names(customer_ids: set[int]) -> dict[int, str]:
+    if not customer_ids:
+        return {}
+    rows = db.session.execute(sa.select(Customer.id, Customer.nickname).where(Customer.id.in_(customer_ids))).all()
+    return {cid: masked(nickname) for cid, nickname in rows}
+
+
+def open_groups(campaign: Campaign, limit: int = 20) -> list[dict]:
+    at = now()
+    groups = list(db.session.execute(sa.select(Group).where(
+        Group.campaign_id == campaign.id, Group.status == "open", Group.deadline > at, Group.seats < Group.size)
+        .order_by(Group.deadline, Group.id).limit(limit)).scalars())
+    leaders = {g.leader_member_id for g in groups if g.leader_member_id}
+    members = {m.id: m for m in db.session.execute(sa.select(Member).where(Member.id.in_(leaders))).scalars()} \
+        if leaders else {}
+    names = _names({m.customer_id for m in members.values()})
+    return [{"id": g.id, "leader": names.get(members[g.leader_member_id].customer_id, "**")
+             if g.leader_member_id in members else "", "headcount": g.headcount, "size": g.size,
+             "needed": g.size - g.headcount, "deadline": when(g.deadline), "deadline_iso": aware(g.deadline).isoformat(),
+             "seconds_left": max(0, int((aware(g.deadline) - at).total_seconds()))} for g in groups]
+
+
+def group_view(group: Group) -> dict:
+    """Everything the group page and ``getGroup`` show: the real members, nothing else."""
+    at = now()
+    members = list(db.session.execute(sa.select(Member).where(Member.group_id == group.id)
+                                      .order_by(Member.seq, Member.id)).scalars())
+    names = _names({m.customer_id for m in members})
+    shown = [{"id": m.id, "name": names.get(m.customer_id, "**"), "leader": m.id == group.leader_member_id,
+              "joined_at": when(m.joined_at)} for m in members if m.status == "joined"]
+    refunded_after = sum(1 for m in members if m.status == "left" and group.status == "succeeded")
+    next_seat = min(group.seats + 1, group.size)
+    return {"id": group.id, "campaign_id": group.campaign_id, "status": group.status, "size": group.size,
+            "headcount": group.headcount, "seats": group.seats, "needed": max(0, group.size - group.headcount),
+            "open_seats": max(0, group.size - group.seats),
+            "deadline": when(group.deadline), "deadline_iso": aware(group.deadline).isoformat(),
+            "seconds_left": max(0, int((aware(group.deadline) - at).total_seconds())) if group.status == "open" else 0,
+            "opened_at": when(group.opened_at), "closed_at": when(group.closed_at),
+            "members": shown, "refunded_after": refunded_after,
+            "auto_completed": group.auto_completed, "ladder": ladder(group.tiers),
+            "next_percent": money.percent_text(money.tier_for(group.tiers, next_seat)),
+            "final_percent": money.percent_text(group.final_bp) if group.final_bp else None}
+
+
+def next_bp(group: Group) -> int:
+    """The rate the next member would pay (the final rate once the group succeeded)."""
+    return group.final_bp or money.tier_for(group.tiers, min(group.seats + 1, group.size))
+
+
+def member_customer_ids(group: Group) -> set[int]:
+    return set(db.session.execute(sa.select(Member.customer_id).where(
+        Member.group_id == group.id, Member.status.in_(("pending", "joined")))).scalars())
+
+
+def sku_label(sku_id: int) -> str:
+    sku = db.session.get(Sku, sku_id)
+    if sku is None:
+        return ""
+    return " / ".join(str(v) for v in (sku.spec_values or {}).values()) or sku.spec_key or ""

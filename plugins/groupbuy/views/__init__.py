@@ -1,0 +1,11 @@
+"""The plugin's blueprints, one per area (fresh objects for every app that loads the plugin)."""
+from __future__ import annotations
+
+
+def register_all(register) -> None:
+    from mallow_groupbuy.views import api, console, storefront
+
+    register(storefront.make_blueprint(), "storefront")
+    register(console.make_blueprint(), "console")
+    register(api.make_store_blueprint(), "store_api")
+    register(api.make_console_blueprint(), "console_api")

@@ -1,0 +1,188 @@
+"""Storefront pages (``/s/<slug>/x/groupbuy/…``): campaigns, a campaign with its open groups,
+a group (the share link) and its poster; ordering into a group and paying for it."""
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from mallow.accounts.guards import principal, shopper_required
+from mallow.db import db
+from mallow.orders import addresses, checkout as orders_checkout
+from mallow.orders.models import Order
+from mallow.plugins.api import plugin_settings
+from mallow.tenants.context import current_store
+from mallow.validation import ValidationFailed
+from mallow_groupbuy import campaigns, money, present
+from mallow_groupbuy.models import Group, Member
+from mallow_groupbuy.texts import T
+
+
+def _open_stores_only():
+    store = current_store()
+    if store is None or not store.is_open:
+        abort(404)
+
+
+def _context():
+    return {"t": T, "gb_url": present.shop_url}
+
+
+def _campaign_or_404(campaign_id: int):
+    campaign = campaigns.get(campaign_id)
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def _shopper():
+    return principal("shopper")
+
+
+def _my_pending(campaign_id: int) -> list[dict]:
+    """The signed-in shopper's unpaid group-buy orders of this campaign (to pay or wait on)."""
+    shopper = _shopper()
+    if shopper is None:
+        return []
+    rows = db.session.execute(sa.select(Member, Order).join(Order, Order.id == Member.order_id).where(
+        Member.campaign_id == campaign_id, Member.customer_id == shopper.id, Member.status == "pending",
+        Order.status == "pending_payment").order_by(Member.id)).all()
+    return [{"order_id": order.id, "number": order.number, "total_yuan": money.yuan(order.total),
+             "group_id": member.group_id, "pay_deadline": present.when(order.pay_deadline)} for member, order in rows]
+
+
+def _order_form(campaign, group_id=None) -> dict:
+    shopper = _shopper()
+    return {"signed_in": shopper is not None,
+            "addresses": [addresses.as_dict(a) for a in addresses.of_customer(shopper.id)] if shopper else [],
+            "idempotency_key": secrets.token_hex(16), "group_id": group_id,
+            "unpaid_minutes": plugin_settings("groupbuy").get("unpaid_minutes", 10),
+            "login_url": url_for("storefront.login", next=request.path)}
+
+
+def campaigns_page():
+    rows = [present.campaign_summary(c) for c in campaigns.live_campaigns()]
+    return render_template("groupbuy/campaigns.html", campaigns=[r for r in rows if r["product"]])
+
+
+def campaign_page(campaign_id: int):
+    campaign = _campaign_or_404(campaign_id)
+    summary = present.campaign_summary(campaign)
+    if summary["product"] is None:
+        abort(404)
+    opener_skus = present.sku_rows(campaign, bp=money.tier_for(campaign.tiers, 1), leader_bp=campaign.leader_bp)
+    return render_template("groupbuy/campaign.html", campaign=campaign, summary=summary, skus=opener_skus,
+                           phase=campaigns.phase(campaign), starts_at=present.when(campaign.starts_at),
+                           leader_percent=money.percent_text(campaign.leader_bp) if campaign.leader_bp else None,
+                           groups=present.open_groups(campaign), pending=_my_pending(campaign.id),
+                           form=_order_form(campaign))
+
+
+def group_page(group_id: int):
+    group = db.session.get(Group, group_id)
+    if group is None:
+        abort(404)
+    campaign = _campaign_or_404(group.campaign_id)
+    view = present.group_view(group)
+    shopper = _shopper()
+    is_member = shopper is not None and shopper.id in present.member_customer_ids(group)
+    skus = present.sku_rows(campaign, bp=present.next_bp(group))
+    return render_template("groupbuy/group.html", group=view, campaign=campaign,
+                           product=present.product_card(campaign.product_id), skus=skus, is_member=is_member,
+                           pending=[p for p in _my_pending(campaign.id) if p["group_id"] == group.id],
+                           share_url=url_for(request.endpoint, group_id=group.id, _external=True),
+                           form=_order_form(campaign, group.id))
+
+
+def poster_page(group_id: int):
+    group = db.session.get(Group, group_id)
+    if group is None:
+        abort(404)
+    campaign = _campaign_or_404(group.campaign_id)
+    skus = present.sku_rows(campaign, bp=present.next_bp(group))
+    return render_template("groupbuy/poster.html", group=present.group_view(group), campaign=campaign,
+                           product=present.product_card(campaign.product_id),
+                           price=skus[0]["group_price_yuan"] if skus else "",
+                           share_url=present.shop_url("group", group_id=group.id, _external=True))
+
+
+@shopper_required
+def place_order(campaign_id: int):
+    """Open a group (no ``group_id``) or join one: the order goes through Mallow's checkout with
+    the group-buy option, then the shopper pays."""
+    campaign = _campaign_or_404(campaign_id)
+    form = request.form
+    group_id = int(form["group_id"]) if str(form.get("group_id", "")).isdigit() else None
+    back = present.shop_url("group", group_id=group_id) if group_id else present.shop_url("campaign",
+                                                                                       campaign_id=campaign.id)
+    try:
+        quantity = int(form.get("quantity", "1"))
+        sku_id = int(form.get("sku_id", ""))
+    except ValueError:
+        flash(_("Choose an option and a quantity."), "error")
+        return redirect(back), 303
+    options = {"groupbuy": {"campaign_id": campaign.id, "group_id": group_id}}
+    try:
+        order, _created = orders_checkout.place_order(
+            _shopper(), [{"sku_id": sku_id, "quantity": quantity}], form.get("address_id"),
+            idempotency_key=str(form.get("idempotency_key", ""))[:80] or None, options=options)
+    except ValidationFailed as failed:
+        flash("; ".join(str(message) for _code, message in failed.errors.values()), "error")
+        return redirect(back), 303
+    except orders_checkout.CheckoutProblems as problems:
+        flash("; ".join(str(p.message) for p in problems.problems), "error")
+        return redirect(back), 303
+    except orders_checkout.SoldOut:
+        flash(str(T.sold_out), "error")
+        return redirect(back), 303
+    except orders_checkout.IdempotencyConflict:
+        abort(409)
+    return _pay(order, back)
+
+
+@shopper_required
+def pay(order_id: int):
+    order = db.session.get(Order, order_id)
+    member = db.session.execute(sa.select(Member).where(Member.order_id == order_id)).scalar_one_or_none()
+    if order is None or member is None or order.customer_id != _shopper().id:
+        abort(404)
+    back = present.shop_url("group", group_id=member.group_id) if member.group_id else \
+        present.shop_url("campaign", campaign_id=member.campaign_id)
+    return _pay(order, back)
+
+
+def _pay(order: Order, back: str):
+    """Start paying with the store's payment method: the sandbox cashier where the store has it
+    on, else WeChat Pay (H5). Nothing is paid here; the provider's verified word pays."""
+    from mallow.payments import providers, service as payments
+
+    for name, scene in (("sandbox", None), ("wechatpay", "h5")):
+        try:
+            providers.get(name)
+        except providers.ProviderUnavailable:
+            continue
+        try:
+            _payment, start = payments.pay_order(order, name, customer=_shopper(), scene=scene,
+                                                 client_ip=request.remote_addr)
+        except payments.PaymentProblem as problem:
+            flash(str(problem.message), "error")
+            return redirect(back), 303
+        return redirect(start.url or back), 303
+    flash(_("This store takes no online payment yet."), "error")
+    return redirect(back), 303
+
+
+def make_blueprint() -> Blueprint:
+    bp = Blueprint("shop", "mallow_groupbuy", template_folder="templates", static_folder="static")
+    bp.groupbuy_role = "shop"
+    bp.before_request(_open_stores_only)
+    bp.context_processor(_context)
+    bp.add_url_rule("/", "campaigns", campaigns_page)
+    bp.add_url_rule("/c/<int:campaign_id>", "campaign", campaign_page)
+    bp.add_url_rule("/c/<int:campaign_id>/order", "place_order", place_order, methods=["POST"])
+    bp.add_url_rule("/g/<int:group_id>", "group", group_page)
+    bp.add_url_rule("/g/<int:group_id>/poster", "poster", poster_page)
+    bp.add_url_rule("/orders/<int:order_id>/pay", "pay", pay, methods=["POST"])
+    return bp

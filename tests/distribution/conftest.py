@@ -1,0 +1,199 @@
+"""Fixtures for the distribution plugin: an app per backend with the plugin approved and loaded,
+stores with it enabled, shoppers, orders paid through the sandbox cashier."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from mallow.testing import HAVE_POSTGRES, POSTGRES_URL, enable_plugin, make_product, make_store, plugin_app
+
+
+def _backends():
+    return [pytest.param("sqlite", id="sqlite"),
+            pytest.param("postgresql", id="postgresql", marks=[pytest.mark.postgres, pytest.mark.skipif(
+                not HAVE_POSTGRES, reason="PostgreSQL is not running")])]
+
+
+def _own_postgres_database() -> str:
+    """A database of our own, named after this suite, so it can never be the one the session's
+    shared ``app`` fixture uses."""
+    name = f"mallow_test_{os.getpid()}_distribution"
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session", params=_backends())
+def dist_app(request, tmp_path_factory):
+    """A Mallow app with the distribution plugin approved and loaded (one per backend)."""
+    overrides = {}
+    if request.param == "postgresql":
+        overrides["DATABASE_URL"] = _own_postgres_database()
+    # "sqlite" here only means "do not create the per-process database": the URL above wins
+    app = plugin_app(tmp_path_factory, "sqlite", ["distribution"], **overrides)
+    app.mallow_backend = request.param
+    yield app
+    with app.app_context():
+        from mallow.db import db
+
+        app.extensions["mallow.store_engines"].dispose()
+        db.engine.dispose()
+    if request.param == "postgresql":
+        from mallow.testing import drop_postgres_database
+
+        drop_postgres_database(overrides["DATABASE_URL"])
+
+
+@pytest.fixture
+def shop(dist_app):
+    """A store with the plugin enabled (defaults: one level, 10 %)."""
+    shop = make_store(dist_app)
+    enable_plugin(dist_app, shop, "distribution")
+    return shop
+
+
+@pytest.fixture
+def client(dist_app):
+    return dist_app.test_client()
+
+
+class Mall:
+    """Drives one store through HTTP the way shoppers and the merchant would."""
+
+    def __init__(self, app, shop, client):
+        from mallow.testing import merchant_token
+
+        self.app, self.shop, self.client = app, shop, client
+        self.api = f"{shop.prefix}/api/x/distribution"
+        self.console_api = f"{shop.prefix}/api/console/x/distribution"
+        self.mtoken = merchant_token(client, shop)
+
+    def configure(self, **settings) -> None:
+        """Settings for the plugin in this store (through the platform's enable path)."""
+        enable_plugin(self.app, self.shop, "distribution", settings)
+
+    def product(self, price: int = 10000, stock: int = 100) -> int:
+        [sku] = make_product(self.app, self.shop, title="分销测试商品", price=price, stock=stock)
+        return sku
+
+    # -- people ----------------------------------------------------------------------------
+    def shopper(self) -> "Person":
+        from mallow.testing import make_shopper
+
+        token, address = make_shopper(self.client, self.shop, f"buyer-{uuid.uuid4().hex[:10]}@example.com")
+        me = self.get(f"{self.api}/me", token)
+        return Person(token, address, me["customer_id"])
+
+    def distributor(self, referred_by: "Person | None" = None) -> "Person":
+        """A shopper (bound to ``referred_by`` first, when given) who applied and was approved."""
+        person = self.shopper()
+        if referred_by is not None:
+            assert self.bind(person, referred_by)["bound"]
+        applied = self.post(f"{self.api}/apply", person.token, {"agree": True}, expect=(200, 201))
+        if applied["status"] != "approved":
+            self.post(f"{self.console_api}/distributors/{applied['id']}/decision", self.mtoken, {"approve": True})
+        person.distributor_id, person.code = applied["id"], applied["code"]
+        return person
+
+    def bind(self, person: "Person", referrer: "Person") -> dict:
+        return self.post(f"{self.api}/bind", person.token, {"code": referrer.code})
+
+    # -- orders ----------------------------------------------------------------------------
+    def buy(self, person: "Person", sku: int, quantity: int = 1, options: dict | None = None) -> dict:
+        """Place and pay an order through the sandbox cashier; returns the paid order."""
+        from mallow.payments.testing import pay_with_sandbox
+        from mallow.testing import bearer
+
+        body = {"items": [{"sku_id": sku, "quantity": quantity}], "address_id": person.address}
+        if options:
+            body["options"] = options
+        placed = self.client.post(f"{self.shop.prefix}/api/orders", headers=bearer(person.token), json=body)
+        assert placed.status_code == 201, placed.get_json()
+        order = placed.get_json()
+        pay_with_sandbox(self.client, self.shop, person.token, order["id"])
+        return self.get(f"{self.shop.prefix}/api/orders/{order['id']}", person.token)
+
+    def deliver(self, person: "Person", order: dict) -> None:
+        self.post(f"{self.shop.prefix}/api/console/orders/{order['id']}/ship", self.mtoken,
+                  {"carrier": "顺丰速运", "tracking_number": "SF1234567890"})
+        confirmed = self.post(f"{self.shop.prefix}/api/orders/{order['id']}/confirm", person.token, {})
+        assert confirmed["status"] == "delivered"
+
+    def refund(self, person: "Person", order: dict, amount: int | None = None) -> dict:
+        """An after-sales refund the merchant approves (the sandbox refunds at once)."""
+        body = {"kind": "refund_only", "reason": "不想要了"}
+        if amount is not None:
+            body["amount"] = amount
+        requested = self.post(f"{self.shop.prefix}/api/orders/{order['id']}/aftersales", person.token, body,
+                              expect=(201,))
+        decided = self.post(f"{self.shop.prefix}/api/console/aftersales/{requested['id']}/decision", self.mtoken,
+                            {"approve": True})
+        assert decided["status"] == "refunded", decided
+        return decided
+
+    def settle(self, now) -> dict:
+        from mallow.jobs.registry import execute
+
+        return execute(self.app, "distribution.settle_store", {"store_id": self.shop.store_id, "now": now.isoformat()})
+
+    # -- reading ---------------------------------------------------------------------------
+    def commissions(self, order: dict | None = None) -> list[dict]:
+        path = f"{self.console_api}/commissions" + (f"?order_id={order['id']}" if order else "")
+        return self.get(path, self.mtoken)["commissions"]
+
+    def paid_to(self, order: dict) -> dict[int, int]:
+        """``{distributor id: net commission}`` of one order."""
+        found: dict[int, int] = {}
+        for row in self.commissions(order):
+            found[row["distributor_id"]] = found.get(row["distributor_id"], 0) + row["net"]
+        return found
+
+    def balances(self, person: "Person") -> dict:
+        return self.get(f"{self.api}/me", person.token)["distributor"]["balances"]
+
+    def check_books(self) -> None:
+        """Every posting sums to zero; each distributor's accounts sum to zero with the store's."""
+        from mallow.db import db
+        from mallow.tenants.context import store_context
+        from mallow_distribution import ledger
+        from mallow_distribution.models import LedgerEntry
+
+        with store_context(self.shop.store_id, app=self.app):
+            assert ledger.unbalanced_postings() == []
+            assert db.session.execute(sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0))).scalar_one() == 0
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def get(self, path: str, token: str) -> dict:
+        from mallow.testing import bearer
+
+        response = self.client.get(path, headers=bearer(token))
+        assert response.status_code == 200, (path, response.status_code, response.get_data(as_text=True)[:500])
+        return response.get_json()
+
+    def post(self, path: str, token: str, body: dict, expect=(200,)) -> dict:
+        from mallow.testing import bearer
+
+        response = self.client.post(path, headers=bearer(token), json=body)
+        assert response.status_code in expect, (path, response.status_code, response.get_data(as_text=True)[:500])
+        return response.get_json()
+
+
+class Person:
+    def __init__(self, token: str, address: int, customer_id: int):
+        self.token, self.address, self.customer_id = token, address, customer_id
+        self.distributor_id: int | None = None
+        self.code: str | None = None
+
+
+@pytest.fixture
+def mall(dist_app, shop, client):
+    return Mall(dist_app, shop, client)
+
+
+__all__ = ["Mall", "Person"]

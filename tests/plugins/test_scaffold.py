@@ -1,0 +1,149 @@
+"""``mallow plugin new``: the scaffolded plugin installs with pip, is discovered, reviewed,
+loaded at the next start, enabled for one store, and changes a price there (and only there)."""
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import uuid
+
+import pytest
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
+
+from mallow.cli import main
+from mallow.testing import (backend_params, bearer, dispose_app, login_merchant, make_admin, make_product,
+                            make_shopper, make_store, merchant_token, plugin_app, restart_app)
+
+
+def _no_app():
+    raise AssertionError("`mallow plugin new` needs no app and no database")
+
+
+def _cli(*args, app=None):
+    return CliRunner().invoke(main, list(args), obj=ScriptInfo(create_app=(lambda: app) if app is not None else _no_app))
+
+
+@pytest.mark.parametrize("name", ["Bad", "x", "has-dash", "double__underscore", "trailing_", "1st", "mallow",
+                                  "a" * 31, "groupbuy"])
+def test_plugin_names_are_checked(name, tmp_path):
+    result = _cli("plugin", "new", name, "--dir", str(tmp_path))
+    assert result.exit_code != 0 and "Error" in result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_existing_folder_is_not_overwritten(tmp_path):
+    (tmp_path / "mallow-keep-me").mkdir()
+    (tmp_path / "mallow-keep-me" / "notes.txt").write_text("mine")
+    result = _cli("plugin", "new", "keep_me", "--dir", str(tmp_path))
+    assert result.exit_code != 0 and "not empty" in result.output
+
+
+@pytest.fixture(scope="module")
+def scaffolded(tmp_path_factory):
+    """A plugin made by `mallow plugin new`, pip-installed into this environment for the module."""
+    name = f"scaffold_{uuid.uuid4().hex[:6]}"
+    result = _cli("plugin", "new", f"mallow_{name}", "--dir", str(tmp_path_factory.mktemp("work")))
+    assert result.exit_code == 0, result.output
+    folder = next(line.split(" ", 1)[1] for line in result.output.splitlines() if line.startswith("created "))
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                              "--no-index", folder], capture_output=True, text=True)
+    assert install.returncode == 0, install.stdout + install.stderr
+    importlib.invalidate_caches()
+    try:
+        yield name, folder
+    finally:
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", f"mallow-{name.replace('_', '-')}"],
+                       capture_output=True, text=True)
+        for module in [m for m in sys.modules if m.split(".")[0] == f"mallow_{name}"]:
+            del sys.modules[module]
+        importlib.invalidate_caches()
+
+
+def test_the_scaffold_has_what_a_plugin_needs(scaffolded):
+    from pathlib import Path
+
+    name, folder = scaffolded
+    root = Path(folder)
+    package = root / f"mallow_{name}"
+    pyproject = (root / "pyproject.toml").read_text()
+    assert f'[project.entry-points."mallow.plugins"]\n{name} = "mallow_{name}"' in pyproject
+    assert "plugin.json" in pyproject and "templates/blocks/*.html" in pyproject
+    for path in ("README.md", "tests/test_plugin.py", f"mallow_{name}/__init__.py", f"mallow_{name}/plugin.json",
+                 f"mallow_{name}/templates/blocks/{name}_banner.html"):
+        assert (root / path).is_file(), path
+    assert "float" not in (package / "__init__.py").read_text().replace("never use floats", "")
+
+
+@pytest.fixture(scope="module", params=backend_params())
+def platform(request, scaffolded, tmp_path_factory):
+    app = plugin_app(tmp_path_factory, request.param, [])
+    yield app
+    dispose_app(app)
+
+
+def test_a_scaffolded_plugin_is_reviewed_loaded_enabled_and_changes_a_price(scaffolded, platform):
+    from mallow.db import db
+    from mallow.plugins import marketplace
+    from mallow.plugins.models import PluginRelease
+    from mallow.accounts.models import PlatformAdmin
+
+    name, _folder = scaffolded
+    app = platform
+    # installed → discovered by sync, which never imports it (an earlier backend's start may have)
+    imported_before = f"mallow_{name}" in sys.modules
+    assert f"submitted for review: {name} 0.1.0" in _cli("plugin", "sync", app=app).output
+    assert (f"mallow_{name}" in sys.modules) == imported_before
+    assert name not in app.extensions["mallow.loaded_plugins"]
+    # reviewed: a platform admin approves the version
+    admin_id, _email = make_admin(app)
+    with app.app_context():
+        release = db.session.execute(db.select(PluginRelease).filter_by(name=name)).scalar_one()
+        assert release.status == "submitted" and release.manifest["permissions"] == ["pricing", "blocks"]
+        marketplace.approve(release, db.session.get(PlatformAdmin, admin_id), "代码已审阅")
+    # the next start loads it
+    started = restart_app(app)
+    try:
+        assert started.extensions["mallow.loaded_plugins"][name].version == "0.1.0"
+        from mallow.builder import blocks
+
+        assert blocks.get(f"{name}_banner") is not None
+        assert started.extensions["mallow.plugin_blocks"][f"{name}_banner"] == name
+        # enabled for one store by its owner, with a setting
+        mine, other = make_store(started), make_store(started)
+        [sku] = make_product(started, mine, price=1990)
+        [other_sku] = make_product(started, other, price=1990)
+        client = started.test_client()
+        owner = bearer(merchant_token(client, mine))
+        enabled = client.post(f"{mine.prefix}/api/console/plugins/{name}/enable",
+                              json={"settings": {"percent_off": 25}}, headers=owner)
+        assert enabled.status_code == 200, enabled.get_json()
+        # it changes the price there, and only there
+        priced = _quote(client, mine, sku)
+        assert [(a["source"], a["amount"], a["label"]) for a in priced["lines"][0]["adjustments"]] == [
+            (name, -(3980 * 25 // 100), "限时折扣")]
+        assert priced["total"] == 3980 - 995
+        untouched = _quote(client, other, other_sku)
+        assert untouched["total"] == 3980 and untouched["lines"][0]["adjustments"] == []
+        # the owner sees its generated settings form in the console
+        login_merchant(client, mine)
+        form = client.get(f"{mine.prefix}/console/plugins/{name}").get_data(as_text=True)
+        assert 'name="s_percent_off"' in form and 'value="25"' in form and "折扣百分比" in form
+    finally:
+        dispose_app(started, drop_database=False)
+
+
+def _quote(client, shop, sku_id):
+    token, _address = make_shopper(client, shop)
+    response = client.post(f"{shop.prefix}/api/checkout/quote", headers=bearer(token),
+                           json={"items": [{"sku_id": sku_id, "quantity": 2}]})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_the_scaffolded_plugins_own_tests_pass(scaffolded):
+    _name, folder = scaffolded
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=folder,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "2 passed" in run.stdout
