@@ -58,6 +58,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.extensions["mallow.jobs"] = make_runner(app)
 
+    from mallow.builder import init_app as init_builder
+
+    init_builder(app)  # page builder: blocks, themes, render cache, editor; its API operations before init_api
+
     from mallow.api import init_app as init_api
 
     init_api(app)

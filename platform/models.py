@@ -2,9 +2,11 @@
 from mallow.accounts import models as _accounts  # noqa: F401
 from mallow.aftersales import models as _aftersales  # noqa: F401
 from mallow.audit import AuditEntry as _audit  # noqa: F401
+from mallow.builder import models as _builder  # noqa: F401
 from mallow.cart import models as _cart  # noqa: F401
 from mallow.catalog import models as _catalog  # noqa: F401
 from mallow.inventory import models as _inventory  # noqa: F401
+from mallow.media import models as _media  # noqa: F401
 from mallow.notices import Notice as _notice  # noqa: F401
 from mallow.orders import models as _orders  # noqa: F401
 from mallow.payments import models as _payments  # noqa: F401

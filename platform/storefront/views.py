@@ -26,6 +26,11 @@ def only_open_stores():
 
 @bp.get("/")
 def home():
+    from mallow.builder.storefront import published_page_response
+
+    built = published_page_response("home")  # the published home page, when the merchant made one
+    if built is not None:
+        return built
     store = current_store()
     approved = next((q for q in service.history(store.id) if q.status == "approved"), None)
     return render_template("storefront/home.html", licence=approved, **catalogue.home_context())

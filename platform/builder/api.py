@@ -1,0 +1,166 @@
+"""Console API for pages, themes and the media library (``/s/<slug>/api/console``, staff of
+the store, bearer tokens). The editor in the console uses the same service functions."""
+from __future__ import annotations
+
+from flask import abort, jsonify, request
+from flask_babel import gettext as _
+from mallow.accounts.guards import principal, staff_required
+from mallow.api.registry import obj, operation, string
+from mallow.builder import service
+from mallow.builder.themes import theme_set
+from mallow.media import library
+from mallow.validation import ValidationFailed
+
+VALIDATION = {"$ref": "#/components/responses/ValidationFailed"}
+PAGE_REF = {"name": "page_ref", "in": "path", "required": True, "schema": {"type": "string"},
+            "description": "a page id, or home / product / category for the store's single pages"}
+DOCUMENT = {"type": "object", "description": "the page JSON: {sections: {id: {type, settings, blocks, block_order}}, "
+                                            "order: [id, …]} (docs/builder.md); field errors are JSON pointers"}
+
+
+def _page_or_404(page_ref):
+    page = service.get_page(page_ref)
+    if page is None:
+        abort(404)
+    return page
+
+
+def _stale(stale: service.StaleDraft):
+    return jsonify(error="conflict", message=_("The draft was changed elsewhere: reload it before saving."),
+                   current_revision=stale.current), 409
+
+
+@operation("console_api", "GET", "/pages", "listPages", "The store's pages (the home page is always there)",
+           tag="pages", auth="merchant")
+@staff_required
+def list_pages():
+    return jsonify(items=[service.page_json(p, with_document=False) for p in service.pages()])
+
+
+@operation("console_api", "POST", "/pages", "createPage", "Create a landing page (微页面) at /p/<slug>",
+           tag="pages", auth="merchant", body=obj({"title": string(service.TITLE_MAX), "slug": string(40)},
+                                                  ["title", "slug"]),
+           responses={"201": "The page", "422": VALIDATION})
+@staff_required
+def create_page():
+    return jsonify(service.page_json(service.create_landing(request.get_json(), actor=principal("merchant")))), 201
+
+
+@operation("console_api", "GET", "/pages/<page_ref>", "getPage", "A page with its draft document", tag="pages",
+           auth="merchant", parameters=[PAGE_REF], responses={"200": "The page", "404": "No such page"})
+@staff_required
+def get_page(page_ref):
+    return jsonify(service.page_json(_page_or_404(page_ref)))
+
+
+@operation("console_api", "PUT", "/pages/<page_ref>/draft", "savePageDraft",
+           "Validate and save the draft (never shown to shoppers until published)", tag="pages", auth="merchant",
+           parameters=[PAGE_REF],
+           body=obj({"document": DOCUMENT, "title": string(service.TITLE_MAX),
+                     "revision": {"type": "integer", "description": "the revision the edit started from: "
+                                                                    "an older one is refused with 409"}},
+                    ["document"]),
+           responses={"200": "The saved page", "404": "No such page", "409": "The draft changed elsewhere",
+                      "422": VALIDATION})
+@staff_required
+def save_page_draft(page_ref):
+    page = _page_or_404(page_ref)
+    body = request.get_json()
+    try:
+        service.save_draft(page, body["document"], revision=body.get("revision"), title=body.get("title"))
+    except service.StaleDraft as stale:
+        return _stale(stale)
+    return jsonify(service.page_json(page))
+
+
+@operation("console_api", "POST", "/pages/<page_ref>/publish", "publishPage",
+           "Publish the saved draft as a new version", tag="pages", auth="merchant", parameters=[PAGE_REF],
+           responses={"201": "The new version", "404": "No such page", "422": VALIDATION})
+@staff_required
+def publish_page(page_ref):
+    page = _page_or_404(page_ref)
+    published = service.publish(page, actor=principal("merchant"))
+    return jsonify(service.version_json(published, page)), 201
+
+
+@operation("console_api", "GET", "/pages/<page_ref>/versions", "listPageVersions",
+           "Published versions, newest first; live marks the one shoppers see", tag="pages", auth="merchant",
+           parameters=[PAGE_REF], responses={"200": "The versions", "404": "No such page"})
+@staff_required
+def list_page_versions(page_ref):
+    page = _page_or_404(page_ref)
+    return jsonify(items=[service.version_json(v, page) for v in service.versions(page)])
+
+
+@operation("console_api", "POST", "/pages/<page_ref>/rollback", "rollbackPage",
+           "Make a kept version live again (it becomes the draft too)", tag="pages", auth="merchant",
+           parameters=[PAGE_REF], body=obj({"version_id": {"type": "integer"}}, ["version_id"]),
+           responses={"200": "The live version", "404": "No such page or version"})
+@staff_required
+def rollback_page(page_ref):
+    page = _page_or_404(page_ref)
+    target = service.version(page, request.get_json()["version_id"])
+    if target is None:
+        abort(404)
+    return jsonify(service.version_json(service.rollback(page, target, actor=principal("merchant")), page))
+
+
+@operation("console_api", "GET", "/theme", "getTheme", "The store's theme, its settings, and every theme there is",
+           tag="pages", auth="merchant")
+@staff_required
+def get_theme():
+    name, settings = service.current_theme()
+    return jsonify(theme=name, settings=settings,
+                   themes=[{"name": t.name, "version": t.version, "title": t.title, "settings": t.editor_fields()}
+                           for t in theme_set().themes.values()])
+
+
+@operation("console_api", "PUT", "/theme", "saveTheme", "Switch the theme and set its settings", tag="pages",
+           auth="merchant", body=obj({"theme": string(40), "settings": {"type": "object"}}, ["theme"]),
+           responses={"200": "Saved", "422": VALIDATION})
+@staff_required
+def save_theme():
+    body = request.get_json()
+    name, settings = service.save_theme(body["theme"], body.get("settings"), actor=principal("merchant"))
+    return jsonify(theme=name, settings=settings)
+
+
+@operation("console_api", "GET", "/media", "listMedia", "The media library, newest first, with how often each "
+           "image is used", tag="media", auth="merchant",
+           parameters=[{"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}}])
+@staff_required
+def list_media():
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1
+    total, rows = library.assets(page)
+    uses = library.usage(rows)
+    return jsonify(items=[library.asset_json(a, uses.get(a.id, 0)) for a in rows], total=total, page=page)
+
+
+@operation("console_api", "POST", "/media", "uploadMedia",
+           "Add an image (JPEG, PNG or WebP; re-encoded, with 320 and 750 px copies)", tag="media", auth="merchant",
+           body_type="multipart/form-data",
+           body={"type": "object", "required": ["image"], "properties": {"image": {"type": "string", "format": "binary"}}},
+           responses={"201": "The image", "422": VALIDATION})
+@staff_required
+def upload_media():
+    file = request.files.get("image")
+    if file is None:
+        raise ValidationFailed({"image": ("required", _("Upload a photo or scan (JPEG, PNG or WebP)."))})
+    return jsonify(library.asset_json(library.upload(file, actor=principal("merchant")), 0)), 201
+
+
+@operation("console_api", "DELETE", "/media/<int:media_id>", "deleteMedia",
+           "Delete an image that no page or product uses", tag="media", auth="merchant",
+           responses={"204": "Deleted", "404": "No such image", "409": "Still in use"})
+@staff_required
+def delete_media(media_id):
+    asset = library.get(media_id)
+    if asset is None:
+        abort(404)
+    try:
+        library.delete(asset, actor=principal("merchant"))
+    except library.InUse as in_use:
+        return jsonify(error="in_use", message=_("This image is still used (%(count)s times).", count=in_use.count),
+                       uses=in_use.count), 409
+    return "", 204

@@ -1,0 +1,254 @@
+"""The block registry: every block type a page may contain, with its settings schema.
+
+A *block* is one thing on a page (a carousel, a product grid…); its *block type* says which
+settings it takes (a JSON Schema object, checked on every save), which child blocks it may hold
+(the slides of a carousel) and which template draws it (``blocks/<type>.html`` in the active
+theme, else in the default theme, else in the folder the type was registered with).
+
+The built-in types are registered by :mod:`mallow.builder.library`. Plugins add their own with
+:func:`register_block_type` (the plugin platform will call it from a registration hook)::
+
+    register_block_type(
+        "groupbuy_list", label=_l("Group buys"),
+        settings={"title": text(_l("Title"), default=_l("Group buys")),
+                  "count": number(_l("How many"), 1, 20, 6)},
+        template_folder=Path(__file__).parent / "templates",   # holds blocks/groupbuy_list.html
+        resolve=lambda block, ctx: {"groups": ...}, uses_catalogue=True)
+
+Settings are described with the helpers below (``text``, ``number``, ``color``, ``link``…):
+each gives a JSON Schema fragment plus an ``x-editor`` hint that tells the console's editor
+which input to show. Titles may be lazy translations; :func:`plain` turns a schema into plain
+JSON for validators and the editor.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask_babel import LazyString
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+#: editor hints a setting may carry; every string setting is checked for script either way
+EDITORS = ("text", "textarea", "richtext", "number", "color", "image", "product", "products", "category", "link",
+           "url", "select", "checkbox")
+
+
+@dataclass
+class ChildType:
+    """A kind of child block (e.g. the slides of a carousel): settings only, drawn by the parent."""
+
+    name: str
+    label: object
+    settings: dict
+
+
+@dataclass
+class BlockType:
+    name: str
+    label: object  # str or lazy translation
+    settings: dict  # {setting name: schema fragment from the helpers below}
+    children: dict[str, ChildType] = field(default_factory=dict)
+    max_children: int = 0
+    #: ``resolve(block_view, ctx) -> dict`` adds data for the template (e.g. the products)
+    resolve: Callable | None = None
+    #: True when what it shows depends on the catalogue (renders are keyed by its version)
+    uses_catalogue: bool = False
+    group: str = "basic"
+    icon: str = "▢"
+    #: a folder with ``blocks/<name>.html``, searched after the themes (plugins)
+    template_folder: Path | None = None
+    #: built-in types come first in the palette, in registration order
+    builtin: bool = False
+
+    @property
+    def template(self) -> str:
+        return f"blocks/{self.name}.html"
+
+    def settings_schema(self) -> dict:
+        return object_schema(self.settings)
+
+    def defaults(self) -> dict:
+        return defaults_of(self.settings)
+
+
+_REGISTRY: dict[str, BlockType] = {}
+_listeners: list[Callable[[], None]] = []
+
+
+def register_block_type(name: str, *, label, settings: dict, children: dict[str, tuple] | None = None,
+                        max_children: int = 0, resolve: Callable | None = None, uses_catalogue: bool = False,
+                        group: str = "basic", icon: str = "▢", template_folder: Path | str | None = None,
+                        replace: bool = False, builtin: bool = False) -> BlockType:
+    """Add a block type. ``children`` maps a child type name to ``(label, settings)``.
+
+    Refuses a bad name, an unknown editor hint or a second registration of the same name
+    (unless ``replace``), so two plugins cannot silently take over each other's type."""
+    if not NAME_RE.match(name):
+        raise ValueError(f"block type name {name!r}: lower-case letters, digits and _ (2–40)")
+    if name in _REGISTRY and not replace:
+        raise ValueError(f"block type {name!r} is registered already")
+    for setting_name, schema in settings.items():
+        _check_setting(name, setting_name, schema)
+    child_types = {}
+    for child_name, (child_label, child_settings) in (children or {}).items():
+        if not NAME_RE.match(child_name):
+            raise ValueError(f"child type name {child_name!r}")
+        for setting_name, schema in child_settings.items():
+            _check_setting(f"{name}.{child_name}", setting_name, schema)
+        child_types[child_name] = ChildType(child_name, child_label, child_settings)
+    if child_types and max_children < 1:
+        raise ValueError(f"block type {name!r} has child types: give max_children")
+    folder = Path(template_folder) if template_folder is not None else None
+    if folder is not None and not (folder / "blocks" / f"{name}.html").is_file():
+        raise ValueError(f"{folder}/blocks/{name}.html is missing")
+    block_type = BlockType(name, label, settings, child_types, max_children, resolve, uses_catalogue, group, icon,
+                           folder, builtin)
+    _REGISTRY[name] = block_type
+    _changed()
+    return block_type
+
+
+def unregister_block_type(name: str) -> None:
+    """Remove a type (a disabled plugin). Published pages that use it skip those blocks."""
+    if _REGISTRY.pop(name, None) is not None:
+        _changed()
+
+
+def get(name: str) -> BlockType | None:
+    return _REGISTRY.get(name)
+
+
+def block_types() -> list[BlockType]:
+    """Every registered type: built-in ones first, in registration order."""
+    return sorted(_REGISTRY.values(), key=lambda t: not t.builtin)
+
+
+_availability: Callable[[str], bool] | None = None
+
+
+def set_availability_check(check: Callable[[str], bool] | None) -> None:
+    """Let the plugin platform say which types the active store may use (``check(name)``:
+    e.g. a plugin's types only where it is enabled). Unavailable types are refused on save, left
+    out of the palette and skipped when rendering."""
+    global _availability
+    _availability = check
+
+
+def available(name: str) -> BlockType | None:
+    """The type ``name`` when it is registered and usable in the active store."""
+    block_type = _REGISTRY.get(name)
+    if block_type is None or block_type.builtin or _availability is None:
+        return block_type
+    return block_type if _availability(name) else None
+
+
+def available_types() -> list[BlockType]:
+    return [t for t in block_types() if available(t.name) is not None]
+
+
+def on_change(listener: Callable[[], None]) -> None:
+    """Call ``listener`` whenever a type is added or removed (theme environments reload).
+    A bound method is held weakly: an app that is gone stops listening."""
+    _listeners.append(weakref.WeakMethod(listener) if inspect.ismethod(listener) else (lambda: listener))
+
+
+def _changed() -> None:
+    for ref in list(_listeners):
+        listener = ref()
+        if listener is None:
+            _listeners.remove(ref)
+        else:
+            listener()
+
+
+def _check_setting(owner: str, setting_name: str, schema: dict) -> None:
+    if not re.match(r"^[a-z][a-z0-9_]{0,39}$", setting_name):
+        raise ValueError(f"{owner}: setting name {setting_name!r}")
+    if schema.get("x-editor") not in EDITORS:
+        raise ValueError(f"{owner}.{setting_name}: x-editor must be one of {EDITORS}")
+
+
+# -- schema helpers ---------------------------------------------------------------------------
+
+def object_schema(settings: dict) -> dict:
+    return {"type": "object", "properties": settings, "additionalProperties": False}
+
+
+def defaults_of(settings: dict) -> dict:
+    return {name: plain(schema.get("default")) for name, schema in settings.items()}
+
+
+def plain(value):
+    """A schema (or value) with lazy translations turned into text of the current locale."""
+    if isinstance(value, LazyString):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def text(title, *, max_length: int = 60, default="", multiline: bool = False) -> dict:
+    return {"type": "string", "maxLength": max_length, "default": default, "title": title,
+            "x-editor": "textarea" if multiline else "text"}
+
+
+def richtext(title, *, max_length: int = 20_000, default="") -> dict:
+    """HTML: refused when it carries script, then reduced to the catalogue's allow-list (nh3)."""
+    return {"type": "string", "maxLength": max_length, "default": default, "title": title, "x-editor": "richtext"}
+
+
+def number(title, minimum: int, maximum: int, default: int) -> dict:
+    return {"type": "integer", "minimum": minimum, "maximum": maximum, "default": default, "title": title,
+            "x-editor": "number"}
+
+
+def color(title, default: str) -> dict:
+    return {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$", "default": default, "title": title, "x-editor": "color"}
+
+
+def checkbox(title, default: bool = False) -> dict:
+    return {"type": "boolean", "default": default, "title": title, "x-editor": "checkbox"}
+
+
+def choice(title, options: list[tuple[str, object]], default: str) -> dict:
+    """One of ``options`` (``[(value, label), …]``)."""
+    return {"type": "string", "enum": [value for value, _label in options], "default": default, "title": title,
+            "x-editor": "select", "x-labels": {value: label for value, label in options}}
+
+
+def link(title, default: str = "") -> dict:
+    """http(s) URL, a path inside the store (``/search``) or a mini-program page path."""
+    return {"type": "string", "maxLength": 500, "default": default, "title": title, "x-editor": "link"}
+
+
+def video_url(title) -> dict:
+    """An https address of a video file (played by the browser's own player)."""
+    return {"type": "string", "maxLength": 500, "default": "", "title": title, "x-editor": "url"}
+
+
+def image(title) -> dict:
+    """The id of an image of the store's media library, or null."""
+    return {"type": ["integer", "null"], "minimum": 1, "default": None, "title": title, "x-editor": "image"}
+
+
+def product(title) -> dict:
+    return {"type": ["integer", "null"], "minimum": 1, "default": None, "title": title, "x-editor": "product"}
+
+
+def products(title, max_items: int = 20) -> dict:
+    return {"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": max_items, "uniqueItems": True,
+            "default": [], "title": title, "x-editor": "products"}
+
+
+def category(title) -> dict:
+    return {"type": ["integer", "null"], "minimum": 1, "default": None, "title": title, "x-editor": "category"}
+
+
+def is_lazy(value) -> bool:
+    return isinstance(value, LazyString)

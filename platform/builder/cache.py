@@ -1,0 +1,85 @@
+"""The render cache: rendered page bodies per store, page, version, theme (and its settings'
+revision), store name and language, in the memory of each process.
+
+Nothing is ever served stale after a change, in any process, because every change moves a part
+of the key or a stamp read from the database with the page row:
+
+* publish and rollback point the page at another version id (and drop the store's entries);
+* a theme switch or a settings change bumps ``builder_state.theme_revision``;
+* a catalogue write bumps ``builder_state.catalogue_version`` (see
+  :mod:`mallow.builder.invalidation`); an entry whose page shows catalogue data (product grid,
+  single product, or any block type registered with ``uses_catalogue``) remembers the version it
+  was rendered at and is a miss once the version moved. Pages without such blocks ignore it.
+
+Entries also expire after ``MALLOW_PAGE_CACHE_SECONDS`` (default 300), which bounds how long
+anything changed without going through the ORM (e.g. best-seller counts updated in raw SQL) can
+show, and the cache holds at most ``MALLOW_PAGE_CACHE_ENTRIES`` (default 2,000), least recently
+used first out.
+"""
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from threading import Lock
+
+
+@dataclass
+class Entry:
+    html: str
+    catalogue_version: int | None  # None: the page shows no catalogue data
+    expires: float
+
+
+class RenderCache:
+    def __init__(self, max_entries: int = 2000, seconds: float = 300):
+        self.max_entries = max_entries
+        self.seconds = seconds
+        self._entries: OrderedDict[tuple, Entry] = OrderedDict()
+        self._lock = Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple, catalogue_version: int):
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.expires < time.monotonic() or (
+                    entry.catalogue_version is not None and entry.catalogue_version != catalogue_version):
+                if entry is not None:
+                    del self._entries[key]
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry.html
+
+    def put(self, key: tuple, html: str, catalogue_version: int | None) -> None:
+        with self._lock:
+            self._entries[key] = Entry(html, catalogue_version, time.monotonic() + self.seconds)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def drop_store(self, store_id: int) -> None:
+        """Forget a store's entries (keys start with the store id)."""
+        with self._lock:
+            for key in [k for k in self._entries if k[0] == store_id]:
+                del self._entries[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def init_app(app) -> None:
+    app.extensions["mallow.page_cache"] = RenderCache(app.config.get("MALLOW_PAGE_CACHE_ENTRIES", 2000),
+                                                      app.config.get("MALLOW_PAGE_CACHE_SECONDS", 300))
+
+
+def page_cache() -> RenderCache:
+    from flask import current_app
+
+    return current_app.extensions["mallow.page_cache"]

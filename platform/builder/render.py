@@ -1,0 +1,255 @@
+"""Rendering a page document through a theme: data first, then sandboxed templates.
+
+1. Collect every media, product and category id the document's settings name (by their
+   ``x-editor`` hint) and load each kind in one query: products only when on the shelf,
+   categories only when shown, images only from this store's library.
+2. Resolve each block's settings into plain data for the template: an image id becomes
+   ``{src, srcset, width, height}``, a product id a product dict, a link an ``href`` (store
+   paths are put under the store's address; a mini-program page path has no web address and
+   becomes ""), rich text sanitised markup. A block type's ``resolve`` adds its own data.
+3. Render ``blocks/<type>.html`` of the theme (falling back to the default theme) for each
+   block in the sandbox, wrap it in ``<section data-block-id=…>``, and put the blocks into
+   ``pages/<kind>.html`` (else ``pages/page.html``).
+
+A block whose type is no longer registered, or whose template fails, is left out (logged):
+one bad block never takes the page down.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import url_for
+from mallow.builder import blocks
+from mallow.builder.themes import Theme, theme_set
+from mallow.catalog import richtext
+from markupsafe import Markup
+from sqlalchemy.orm import selectinload
+
+log = logging.getLogger(__name__)
+PRODUCT_THUMB = 320
+
+
+@dataclass
+class Rendered:
+    html: Markup
+    #: ``[(block id, type, html)]`` in page order (the editor's preview uses them one by one)
+    blocks: list = field(default_factory=list)
+    uses_catalogue: bool = False
+
+
+# -- data -------------------------------------------------------------------------------------
+
+def _walk(document: dict):
+    """``(schemas, settings)`` of every block and child block of ``document``."""
+    for section_id in document.get("order", []):
+        section = document["sections"].get(section_id)
+        block_type = blocks.get(section.get("type")) if section else None
+        if block_type is None:
+            continue
+        yield block_type.settings, section.get("settings", {})
+        for child_id in section.get("block_order", []):
+            child = section.get("blocks", {}).get(child_id)
+            child_type = block_type.children.get(child.get("type")) if child else None
+            if child_type is not None:
+                yield child_type.settings, child.get("settings", {})
+
+
+def collect_references(document: dict) -> dict[str, set]:
+    found = {"image": set(), "product": set(), "category": set()}
+    for schemas, settings in _walk(document):
+        for name, schema in schemas.items():
+            value = settings.get(name)
+            editor = schema.get("x-editor")
+            if editor in ("image", "product", "category") and isinstance(value, int):
+                found[editor].add(value)
+            elif editor == "products" and isinstance(value, list):
+                found["product"].update(v for v in value if isinstance(v, int))
+    return found
+
+
+def media_view(asset) -> dict:
+    from mallow.media import library
+
+    full = library.url(asset.path)
+    widths = sorted((int(w), path) for w, path in (asset.thumbnails or {}).items() if int(w) < asset.width)
+    srcset = ", ".join([f"{library.url(path)} {w}w" for w, path in widths] + [f"{full} {asset.width}w"])
+    src = next((library.url(path) for w, path in widths if w >= 750), full)
+    return {"id": asset.id, "src": src, "srcset": srcset, "width": asset.width, "height": asset.height}
+
+
+class _Urls:
+    """Product and product-image addresses of the active store, built by ``url_for`` once per
+    render and then filled in (a page lists dozens of products)."""
+
+    MARK = "987654321"
+
+    def __init__(self):
+        from mallow.catalog.storefront_views import media_name
+
+        self.product = url_for("storefront.product", product_id=int(self.MARK))
+        self.media = url_for("storefront.media", name=self.MARK)
+        self.media_name = media_name
+
+    def product_url(self, product_id: int) -> str:
+        return self.product.replace(self.MARK, str(int(product_id)))
+
+    def image_url(self, path: str | None) -> str | None:
+        name = self.media_name(path)
+        return self.media.replace(self.MARK, name) if name else None
+
+
+def product_view(product, price: int | None, urls: _Urls | None = None) -> dict:
+    from mallow.catalog.money import fen_to_yuan
+
+    urls = urls or _Urls()
+    cover = min(product.images, key=lambda i: i.sort) if product.images else None
+    image = None
+    if cover is not None:
+        width = min(cover.width, PRODUCT_THUMB)
+        thumb, full = urls.image_url(cover.thumb_path), urls.image_url(cover.path)
+        if thumb and full:
+            srcset = f"{thumb} {width}w" + (f", {full} {cover.width}w" if cover.width > PRODUCT_THUMB else "")
+            image = {"src": thumb, "srcset": srcset, "width": width,
+                     "height": max(1, round(cover.height * width / cover.width))}
+    return {"id": product.id, "title": product.title, "subtitle": product.subtitle or "",
+            "url": urls.product_url(product.id),
+            "price": fen_to_yuan(price) if price is not None else None, "image": image}
+
+
+class RenderContext:
+    """What resolvers may use: the loaded references and a few queries of the active store."""
+
+    def __init__(self, store, references: dict[str, set]):
+        from mallow.db import db
+        from mallow.media.models import MediaAsset
+
+        self.store = store
+        self.urls = _Urls()
+        self.media = {}
+        if references["image"]:
+            rows = db.session.execute(sa.select(MediaAsset).where(MediaAsset.id.in_(references["image"]))).scalars()
+            self.media = {row.id: media_view(row) for row in rows}
+        self.products = self._load_products(references["product"]) if references["product"] else {}
+        self.categories = {}
+        if references["category"]:
+            from mallow.catalog.models import ProductCategory
+
+            rows = db.session.execute(sa.select(ProductCategory).where(
+                ProductCategory.id.in_(references["category"]), ProductCategory.active.is_(True))).scalars()
+            self.categories = {c.id: {"id": c.id, "name": c.name,
+                                      "url": url_for("storefront.category", category_id=c.id)} for c in rows}
+        self._root = url_for("storefront.home").rstrip("/")
+
+    def _load_products(self, ids) -> dict:
+        """On-shelf products with an active SKU, with their lowest price (two queries)."""
+        from mallow.catalog.models import Product, Sku
+        from mallow.db import db
+
+        prices = (sa.select(Sku.product_id, sa.func.min(Sku.price).label("price")).where(Sku.active.is_(True))
+                  .group_by(Sku.product_id).subquery())
+        rows = db.session.execute(sa.select(Product, prices.c.price).join(prices, prices.c.product_id == Product.id)
+                                  .where(Product.id.in_(ids), Product.status == "on_shelf")
+                                  .options(selectinload(Product.images))).all()
+        return {product.id: product_view(product, price, self.urls) for product, price in rows}
+
+    def search_products(self, *, category_id: int | None = None, sort: str = "default", count: int = 6) -> list[dict]:
+        """On-shelf products through the catalogue's own search (category includes subcategories)."""
+        from mallow.catalog import search
+
+        page = search.search(search.Query(category_id=category_id, sort=sort, per_page=count))
+        return [product_view(p, page.min_prices.get(p.id), self.urls) for p in page.items]
+
+    def licence(self) -> dict | None:
+        from mallow.qualifications import service
+
+        approved = next((q for q in service.history(self.store.id) if q.status == "approved"), None)
+        return {"legal_name": approved.legal_name, "uscc": approved.uscc} if approved else None
+
+    def href(self, value: str) -> str:
+        if not value:
+            return ""
+        if value.lower().startswith(("http://", "https://")):
+            return value
+        if value.startswith("/"):
+            return self._root + value
+        return ""  # a mini-program page path: nothing to open on the web
+
+    def resolve_settings(self, schemas: dict, settings: dict) -> dict:
+        view = {}
+        for name, schema in schemas.items():
+            value = settings.get(name, blocks.plain(schema.get("default")))
+            editor = schema.get("x-editor")
+            if editor == "image":
+                value = self.media.get(value) if value else None
+            elif editor == "product":
+                value = self.products.get(value) if value else None
+            elif editor == "products":
+                value = [self.products[v] for v in value or [] if v in self.products]
+            elif editor == "category":
+                value = self.categories.get(value) if value else None
+            elif editor == "link":
+                value = self.href(value)
+            elif editor == "richtext":
+                value = Markup(richtext.sanitise(value))
+            view[name] = value
+        return view
+
+
+# -- templates --------------------------------------------------------------------------------
+
+def _block_view(block_id: str, section: dict, block_type, ctx: RenderContext) -> dict:
+    children = []
+    for child_id in section.get("block_order", []):
+        child = section.get("blocks", {}).get(child_id)
+        child_type = block_type.children.get(child.get("type")) if child else None
+        if child_type is not None:
+            children.append({"id": child_id, "type": child_type.name,
+                             "settings": ctx.resolve_settings(child_type.settings, child.get("settings", {}))})
+    view = {"id": block_id, "type": block_type.name,
+            "settings": ctx.resolve_settings(block_type.settings, section.get("settings", {})), "blocks": children}
+    view["data"] = block_type.resolve(view, ctx) if block_type.resolve else {}
+    return view
+
+
+def render_document(document: dict, *, kind: str, theme: Theme, theme_settings: dict, store, title: str = "",
+                    preview: bool = False) -> Rendered:
+    """Render ``document`` (already validated) for the active store through ``theme``."""
+    from flask_babel import gettext as _
+
+    env = theme_set().environment(theme.name)
+    ctx = RenderContext(store, collect_references(document))
+    style, classes = theme.css(theme_settings)
+    common = {"theme": {"name": theme.name, "settings": dict(theme_settings)}, "editing": preview,
+              "store": {"name": store.name, "home_url": url_for("storefront.home"),
+                        "search_url": url_for("storefront.search_page")},
+              "page": {"kind": kind, "title": title}}
+    rendered = Rendered(Markup(""))
+    for block_id in document.get("order", []):
+        section = document.get("sections", {}).get(block_id) or {}
+        block_type = blocks.available(section.get("type", ""))
+        if block_type is None:
+            continue
+        rendered.uses_catalogue = rendered.uses_catalogue or block_type.uses_catalogue
+        try:
+            view = _block_view(block_id, section, block_type, ctx)
+            inner = env.get_template(block_type.template).render(block=view, **common)
+        except Exception:  # a broken theme or plugin block: leave it out, keep the page
+            log.exception("block %s (%s) of theme %s failed to render", block_id, block_type.name, theme.name)
+            inner = Markup('<p class="mb-failed">%s</p>') % _("This block could not be shown.") if preview else ""
+        html = Markup('<section class="mb mb-%s" data-block-id="%s" data-block-type="%s">%s</section>') % (
+            block_type.name.replace("_", "-"), block_id, block_type.name, Markup(inner))
+        rendered.blocks.append((block_id, block_type.name, str(html)))
+    page_template = env.select_template([f"pages/{kind}.html", "pages/page.html"])
+    body = page_template.render(blocks=[Markup(b[2]) for b in rendered.blocks], style=style, classes=classes, **common)
+    rendered.html = Markup(body)
+    return rendered
+
+
+def stylesheet_urls(theme: Theme) -> list[str]:
+    """The default theme's stylesheet, then the theme's own (styles fall back like templates)."""
+    from mallow.builder.themes import DEFAULT
+
+    chain = [theme_set().get(DEFAULT)] + ([theme] if theme.name != DEFAULT else [])
+    return [url_for("pages.theme_asset", theme=t.name, filename=t.stylesheet, v=t.version) for t in chain if t.stylesheet]

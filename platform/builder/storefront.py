@@ -1,0 +1,109 @@
+"""Published pages on the storefront, through the render cache; theme files; library images.
+
+``/s/<slug>/`` shows the published home page when the store has one (the storefront's home
+view asks :func:`published_page_response` first), else the catalogue home as before. Landing
+pages are at ``/s/<slug>/p/<page slug>``. The warm path is one query (the page row joined with
+the builder state) plus the cache lookup; a miss loads the version and its data and renders.
+"""
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, render_template, send_from_directory
+from flask_babel import get_locale
+from mallow.builder.cache import page_cache
+from mallow.builder.invalidation import STATE_ID
+from mallow.builder.models import BuilderState, Page, PageVersion
+from mallow.builder.render import render_document, stylesheet_urls
+from mallow.builder.themes import DEFAULT, theme_set
+from mallow.db import db
+from mallow.media import library
+from mallow.media.images import absolute_path
+from mallow.tenants.context import current_store
+from mallow.tenants.resolve import store_url_prefix
+
+bp = Blueprint("pages", __name__, url_prefix=store_url_prefix())
+_ASSET = re.compile(r"^[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*\.(?:css|png|jpg|webp|svg|woff2)$")
+
+
+def _live(kind: str, slug: str = ""):
+    """``(page id, title, version id, theme, theme settings, theme revision, catalogue version)``."""
+    query = (sa.select(Page.id, Page.title, Page.published_version_id, BuilderState.theme,
+                       BuilderState.theme_settings, BuilderState.theme_revision, BuilderState.catalogue_version)
+             .select_from(Page).outerjoin(BuilderState, BuilderState.id == STATE_ID)
+             .where(Page.kind == kind, Page.slug == slug))
+    return db.session.execute(query).first()
+
+
+def render_live(kind: str, slug: str = ""):
+    """``(page html, theme, title)`` of the published page, or None. Cached."""
+    row = _live(kind, slug)
+    if row is None or row.published_version_id is None:
+        return None
+    store = current_store()
+    theme = theme_set().get(row.theme or DEFAULT)
+    catalogue_version = row.catalogue_version or 1
+    key = (store.id, row.id, row.published_version_id, theme.name, row.theme_revision or 1, str(get_locale()),
+           store.name)
+    cache = page_cache()
+    html = cache.get(key, catalogue_version)
+    if html is None:
+        version = db.session.get(PageVersion, row.published_version_id)
+        if version is None:
+            return None
+        settings = {**theme.defaults(), **((row.theme_settings or {}).get(theme.name) or {})}
+        rendered = render_document(version.document, kind=kind, theme=theme, theme_settings=settings, store=store,
+                                   title=row.title)
+        html = rendered.html
+        cache.put(key, str(html), catalogue_version if rendered.uses_catalogue else None)
+    return html, theme, row.title
+
+
+def published_page_response(kind: str = "home", slug: str = ""):
+    """The storefront response for a published page, or None when there is none."""
+    found = render_live(kind, slug)
+    if found is None:
+        return None
+    html, theme, title = found
+    from markupsafe import Markup
+
+    return render_template("storefront/built_page.html", page_html=Markup(html), stylesheets=stylesheet_urls(theme),
+                           page_title=title)
+
+
+@bp.get("/p/<slug>")
+def landing(slug):
+    store = current_store()
+    if not store.is_open:
+        return render_template("storefront/not_open.html"), 503, {"Retry-After": "86400"}
+    response = published_page_response("landing", slug)
+    if response is None:
+        abort(404)
+    return response
+
+
+@bp.get("/theme/<theme>/<path:filename>")
+def theme_asset(theme, filename):
+    """A theme's static file (the stylesheet); names are checked, never a path outside it."""
+    found = theme_set().themes.get(theme)
+    if found is None or not _ASSET.match(filename):
+        abort(404)
+    response = send_from_directory(found.folder / "static", filename, max_age=86400)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@bp.get("/library/<name>", endpoint="library")
+def library_file(name):
+    """An image of the store's media library (random names, never reused: cached for a year)."""
+    relative = library.file_for(name)
+    path = absolute_path(relative) if relative else None
+    if path is None:
+        abort(404)
+    response = current_app.response_class(path.read_bytes(), mimetype=_MIME[path.suffix])
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
+_MIME = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
