@@ -13,7 +13,7 @@ The built-in types are registered by :mod:`mallow.builder.library`. Plugins add 
         settings={"title": text(_l("Title"), default=_l("Group buys")),
                   "count": number(_l("How many"), 1, 20, 6)},
         template_folder=Path(__file__).parent / "templates",   # holds blocks/groupbuy_list.html
-        resolve=lambda block, ctx: {"groups": ...}, uses_catalogue=True)
+        resolve=lambda block, ctx: {"groups": ...}, watches=(Campaign,))
 
 Settings are described with the helpers below (``text``, ``number``, ``color``, ``link``…):
 each gives a JSON Schema fragment plus an ``x-editor`` hint that tells the console's editor
@@ -57,6 +57,9 @@ class BlockType:
     resolve: Callable | None = None
     #: True when what it shows depends on the catalogue (renders are keyed by its version)
     uses_catalogue: bool = False
+    #: ORM classes (a plugin's campaigns…) whose writes change what it shows: their flushes bump
+    #: the same version as catalogue writes (:mod:`mallow.builder.invalidation`)
+    watches: tuple = ()
     group: str = "basic"
     icon: str = "▢"
     #: a folder with ``blocks/<name>.html``, searched after the themes (plugins)
@@ -82,7 +85,7 @@ _listeners: list[Callable[[], None]] = []
 def register_block_type(name: str, *, label, settings: dict, children: dict[str, tuple] | None = None,
                         max_children: int = 0, resolve: Callable | None = None, uses_catalogue: bool = False,
                         group: str = "basic", icon: str = "▢", template_folder: Path | str | None = None,
-                        replace: bool = False, builtin: bool = False) -> BlockType:
+                        replace: bool = False, builtin: bool = False, watches: tuple = ()) -> BlockType:
     """Add a block type. ``children`` maps a child type name to ``(label, settings)``.
 
     Refuses a bad name, an unknown editor hint or a second registration of the same name
@@ -105,8 +108,9 @@ def register_block_type(name: str, *, label, settings: dict, children: dict[str,
     folder = Path(template_folder) if template_folder is not None else None
     if folder is not None and not (folder / "blocks" / f"{name}.html").is_file():
         raise ValueError(f"{folder}/blocks/{name}.html is missing")
-    block_type = BlockType(name, label, settings, child_types, max_children, resolve, uses_catalogue, group, icon,
-                           folder, builtin)
+    block_type = BlockType(name, label, settings, child_types, max_children, resolve=resolve,
+                           uses_catalogue=uses_catalogue or bool(watches), watches=tuple(watches), group=group,
+                           icon=icon, template_folder=folder, builtin=builtin)
     _REGISTRY[name] = block_type
     _changed()
     return block_type

@@ -11,6 +11,10 @@ of the key or a stamp read from the database with the page row:
   single product, or any block type registered with ``uses_catalogue``) remembers the version it
   was rendered at and is a miss once the version moved. Pages without such blocks ignore it.
 
+What else a render depends on joins the key through :func:`add_key_part`: the plugin platform
+adds the store's enabled plugins and their settings, so turning a plugin on or off (or changing
+its settings) in any process is a miss everywhere.
+
 Entries also expire after ``MALLOW_PAGE_CACHE_SECONDS`` (default 300), which bounds how long
 anything changed without going through the ORM (e.g. best-seller counts updated in raw SQL) can
 show, and the cache holds at most ``MALLOW_PAGE_CACHE_ENTRIES`` (default 2,000), least recently
@@ -20,8 +24,21 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from threading import Lock
+
+_key_parts: list[Callable[[], Hashable]] = []
+
+
+def add_key_part(part: Callable[[], Hashable]) -> None:
+    """Key every render by ``part()`` as well (called on each lookup, in the request)."""
+    if part not in _key_parts:
+        _key_parts.append(part)
+
+
+def _full_key(key: tuple) -> tuple:
+    return (*key, *(part() for part in _key_parts)) if _key_parts else key
 
 
 @dataclass
@@ -41,6 +58,7 @@ class RenderCache:
         self.misses = 0
 
     def get(self, key: tuple, catalogue_version: int):
+        key = _full_key(key)
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or entry.expires < time.monotonic() or (
@@ -54,6 +72,7 @@ class RenderCache:
             return entry.html
 
     def put(self, key: tuple, html: str, catalogue_version: int | None) -> None:
+        key = _full_key(key)
         with self._lock:
             self._entries[key] = Entry(html, catalogue_version, time.monotonic() + self.seconds)
             self._entries.move_to_end(key)

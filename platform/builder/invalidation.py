@@ -3,12 +3,14 @@
 Every flush that inserts, changes or deletes a product, SKU, product image or product category
 bumps ``builder_state.catalogue_version`` in the same transaction (a SQLAlchemy ``after_flush``
 listener on the tenant session), so the catalogue code needs no call of its own and a change
-that rolls back bumps nothing. Stock taken by checkout is a conditional ``UPDATE`` statement,
+that rolls back bumps nothing. A block type that shows other data (a plugin's campaigns) names
+its classes with ``watches=`` when it registers, and their writes bump the same version. Stock taken by checkout is a conditional ``UPDATE`` statement,
 not a flush of changed objects: orders never contend on this row (and pages show no stock).
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
+from mallow.builder import blocks
 from mallow.builder.models import BuilderState
 from mallow.db import db
 from mallow.db.session import TenantSession
@@ -17,14 +19,30 @@ from sqlalchemy import event
 STATE_ID = 1
 
 
-def _catalogue_classes():
-    from mallow.catalog.models import Product, ProductCategory, ProductImage, Sku
+_watched: tuple | None = None
 
-    return (Product, Sku, ProductImage, ProductCategory)
+
+def _forget_watched() -> None:
+    global _watched
+    _watched = None
+
+
+blocks.on_change(_forget_watched)
+
+
+def _watched_classes() -> tuple:
+    """The catalogue's classes and every class a registered block type watches."""
+    global _watched
+    if _watched is None:
+        from mallow.catalog.models import Product, ProductCategory, ProductImage, Sku
+
+        extra = {cls for block_type in blocks.block_types() for cls in block_type.watches}
+        _watched = (Product, Sku, ProductImage, ProductCategory, *extra)
+    return _watched
 
 
 def _touches_catalogue(session) -> bool:
-    classes = _catalogue_classes()
+    classes = _watched_classes()
     for obj in session.new:
         if isinstance(obj, classes):
             return True

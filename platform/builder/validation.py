@@ -288,7 +288,11 @@ def _check_section(raw, where: tuple, errors: Errors, references) -> dict | None
     type_name = raw.get("type")
     block_type = blocks.available(type_name) if isinstance(type_name, str) else None
     if block_type is None:
-        errors.add(pointer(*where, "type"), "unknown_type", _("Unknown block type."))
+        if isinstance(type_name, str) and blocks.get(type_name) is not None:  # a plugin's type, not enabled here
+            errors.add(pointer(*where, "type"), "not_enabled",
+                       _("This block comes from a plugin that this store has not turned on."))
+        else:
+            errors.add(pointer(*where, "type"), "unknown_type", _("Unknown block type."))
         return None
     settings = _check_settings(block_type.settings, raw.get("settings"), where, errors, type_name, references)
     section = {"type": type_name, "settings": settings}

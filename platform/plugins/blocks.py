@@ -5,10 +5,13 @@ keywords of :func:`mallow.builder.blocks.register_block_type`, or the short form
 ``register(type_name, label=…, schema=<JSON Schema object>, template="templates/blocks/<type>.html")``
 (a template path relative to the plugin's package). Mallow remembers which plugin owns each
 type: :func:`available` tells whether a type may be used in the active store (built-in types
-always, a plugin's types only where the plugin is enabled).
+always, a plugin's types only where the plugin is enabled). The builder asks it before it offers
+a type in the palette, accepts it in a saved page or renders it, and renders are keyed by the
+store's enabled plugins and their settings (:func:`enabled_stamp`).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -38,12 +41,14 @@ def _template_folder(module, type_name: str, template: str) -> Path:
 
 def registrar(app: Flask, plugin: str, module):
     """The ``register`` callback handed to one plugin's ``mallow_register_blocks``."""
+    from mallow.builder import blocks, cache
+
     owners: dict[str, str] = app.extensions.setdefault("mallow.plugin_blocks", {})
+    blocks.set_availability_check(available)
+    cache.add_key_part(enabled_stamp)
 
     def register(type_name: str, *, label, settings: dict | None = None, schema: dict | None = None,
                  template: str | None = None, template_folder=None, **options):
-        from mallow.builder import blocks
-
         if settings is None:
             settings = _settings_from_schema(schema or {})
         if template is not None and template_folder is None:
@@ -76,3 +81,11 @@ def available(type_name: str) -> bool:
 
     name = owner(type_name)
     return name is None or name in enabled_plugins()
+
+
+def enabled_stamp() -> tuple:
+    """The active store's enabled plugins with their settings, as a hashable render-key part."""
+    from mallow.plugins.stores import enabled_plugins
+
+    return tuple(sorted((name, json.dumps(settings, sort_keys=True, default=str))
+                        for name, settings in enabled_plugins().items()))

@@ -73,8 +73,11 @@ def register_blocks(register) -> bool:
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     try:
         if "settings" in params and ("template_folder" in params or takes_any):
+            from mallow_flashsale.models import Sale, SaleItem
+
+            # a new or edited sale is a fresh render (units sold are conditional UPDATEs: no bump)
             register(NAME, label=_l("Flash sale countdown"), settings=_settings(), template_folder=FOLDER,
-                     resolve=resolve, group="shop", icon="⏱")
+                     resolve=resolve, group="shop", icon="⏱", watches=(Sale, SaleItem))
             return True
         if "schema" in params or takes_any:
             register(NAME, schema={"type": "object", "properties": _settings(), "additionalProperties": False},

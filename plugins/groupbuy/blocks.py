@@ -38,7 +38,11 @@ def register_blocks(register) -> None:
         from mallow.builder.blocks import checkbox, number, text
     except ImportError:
         return
-    register(TYPE, label=_l("Group-buy list"), icon="👥", group="shop", uses_catalogue=True, resolve=resolve,
+    from mallow_groupbuy.models import Campaign
+
+    # products (the catalogue) and campaigns: a new, changed or ended campaign is a fresh render
+    register(TYPE, label=_l("Group-buy list"), icon="👥", group="shop", uses_catalogue=True,
+             watches=(Campaign,), resolve=resolve,
              template_folder=Path(__file__).parent / "templates",
              settings={"title": text(_l("Title"), default=_l("Group buys")),
                        "count": number(_l("How many campaigns"), 1, 12, 4),
