@@ -25,6 +25,8 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage(app))
+    # Redis down must not turn every login into a 500: limits fall back to this process's memory
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter.init_app(app)
     login_manager.init_app(app)
 
@@ -61,6 +63,10 @@ def create_app(config: dict | None = None) -> Flask:
     from mallow.builder import init_app as init_builder
 
     init_builder(app)  # page builder: blocks, themes, render cache, editor; its API operations before init_api
+
+    from mallow.compliance import init_app as init_compliance
+
+    init_compliance(app)  # absolute terms (极限词): the term list, findings, admin and console pages
 
     from mallow.api import init_app as init_api
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from flask import current_app, request
 
+from mallow.accounts.customers import normalise_login
 from mallow.accounts.models import Merchant, PlatformAdmin
 from mallow.accounts.passwords import verify_password
 from mallow.db import db
 from mallow.extensions import limiter
+from mallow.tenants.context import current_store
 from mallow.validation import normalise_email
 
 MODELS = {"admin": PlatformAdmin, "merchant": Merchant}
@@ -21,15 +23,25 @@ def authenticate(kind: str, email: str, password: str):
 
 
 def _identifier() -> str:
+    """The account an attempt is for. A shopper account exists in one store only, so inside a
+    store the key is the store and the login (its sign-in page and the API share one count; the
+    same phone number in another store is another account); platform logins are per endpoint."""
     data = request.get_json(silent=True) if request.is_json else request.form
     data = data if isinstance(data, dict) or hasattr(data, "get") else {}
     ident = str(data.get("email") or data.get("login") or "").strip().lower()
-    return f"{request.endpoint}:{ident}"
+    store = current_store()
+    if store is None:
+        return f"login:{request.endpoint}:{ident}"
+    # the account the sign-in would find: "139 1234 5678" and "+8613912345678" are one account
+    return f"login:store:{store.id}:{normalise_login(ident) or ident}"
 
 
 def login_limits(view):
-    """Per account and per IP limits on a login endpoint (only attempts count: POST)."""
-    view = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], key_func=_identifier,
-                         methods=["POST"], error_message="too many attempts")(view)
+    """Per account (see :func:`_identifier`) and per IP limits on a login endpoint (only attempts
+    count: POST)."""
+    # one scope for every login endpoint: the key alone says which account (and, outside a
+    # store, which endpoint) an attempt counts against
+    view = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], scope="login-account",
+                                key_func=_identifier, methods=["POST"], error_message="too many attempts")(view)
     return limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], methods=["POST"],
                          error_message="too many attempts")(view)

@@ -16,6 +16,8 @@ AFTERSALE_STATES = StateMachine("aftersale", {
     "rejected": set(),
     "withdrawn": set(),
 })
+#: a request in these states is in progress: the order's receipt and completion timers wait
+OPEN_STATES = ("requested", "approved", "returned")
 
 
 class AfterSale(StoreModel):

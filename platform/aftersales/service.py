@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from mallow import settings
-from mallow.aftersales.models import AFTERSALE_STATES, AfterSale
+from mallow.aftersales.models import AFTERSALE_STATES, OPEN_STATES, AfterSale
 from mallow.db import db
 from mallow.inventory import stock
 from mallow.orders.models import Order, OrderEvent
@@ -37,7 +37,6 @@ from mallow.tenants.context import current_store
 from mallow.validation import Errors, ValidationFailed, text
 
 KINDS = ("refund_only", "return_refund")
-OPEN_STATES = ("requested", "approved", "returned")
 ELIGIBLE_ORDER_STATES = ("paid", "shipped", "delivered", "completed")
 MAX_PHOTOS = 6
 

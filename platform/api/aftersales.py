@@ -7,12 +7,22 @@ from flask import abort, jsonify, request, send_file
 from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
 from mallow.aftersales import service
 from mallow.aftersales.models import AFTERSALE_STATES, AfterSale
-from mallow.api.registry import obj, operation, string
+from mallow.api.orders import FEN, WHEN
+from mallow.api.registry import nullable, obj, operation, returns, schema, shape, string
 from mallow.db import db
 from mallow.orders.models import Order
 from mallow.payments.models import Refund
 
 ERR = {"$ref": "#/components/responses/ValidationFailed"}
+_TEXT = {"type": "string"}
+AFTERSALE = schema("AfterSale", shape({
+    "id": {"type": "integer"}, "order_id": {"type": "integer"}, "kind": {"type": "string", "enum": list(service.KINDS)},
+    "status": {"type": "string", "enum": list(AFTERSALE_STATES.states)}, "amount": FEN, "reason": _TEXT,
+    "photos": {"type": "integer", "description": "how many"}, "merchant_reason": nullable(_TEXT),
+    "return_carrier": nullable(_TEXT), "return_tracking_number": nullable(_TEXT), "created_at": WHEN,
+    "decide_by": WHEN, "decided_at": nullable(WHEN),
+    "refunds": {"type": "array", "items": shape({"out_refund_no": _TEXT, "amount": FEN, "status": _TEXT})},
+    "customer_id": {"type": "integer"}}, optional=("customer_id",)))
 
 
 def aftersale_json(aftersale: AfterSale, for_staff: bool = False) -> dict:
@@ -55,7 +65,8 @@ def _staff_actor() -> str:
                      "amount": {"type": "integer", "minimum": 1},
                      "photos": {"type": "array", "maxItems": service.MAX_PHOTOS,
                                 "items": {"type": "string", "format": "binary"}}}, ["kind", "reason"]),
-           responses={"201": "The request", "409": "Not eligible, or a request is already in progress", "422": ERR})
+           responses={"201": returns("The request", AFTERSALE), "409": "Not eligible, or a request is already in progress",
+                      "422": ERR})
 @shopper_required
 def request_aftersale(order_id):
     customer = principal("shopper")
@@ -156,7 +167,7 @@ def get_aftersale_photo(aftersale_id, index):
            "through the payment provider at once; a return_refund waits for the goods (confirmReturn).",
            tag="aftersales", auth="merchant",
            body=obj({"approve": {"type": "boolean"}, "reason": string(200)}, ["approve"]),
-           responses={"200": "Decided", "409": "Already decided", "422": ERR})
+           responses={"200": returns("The decided request", AFTERSALE), "409": "Already decided", "422": ERR})
 @staff_required
 def decide_aftersale(aftersale_id):
     data = request.get_json()

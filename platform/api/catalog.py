@@ -6,7 +6,7 @@ from flask import abort, jsonify, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal, staff_required
-from mallow.api.registry import obj, operation, string
+from mallow.api.registry import nullable, obj, operation, returns, schema, shape, string
 from mallow.catalog import categories, products, search
 from mallow.catalog.models import Sku
 from mallow.catalog.money import MAX_FEN
@@ -38,10 +38,37 @@ PRODUCT_FIELDS = {
     "status": {"type": "string", "enum": ["draft", "on_shelf", "off_shelf"]},
     "sort": {"type": "integer", "minimum": -1_000_000, "maximum": 1_000_000, "description": "higher comes first"},
     "shipping_template_id": {"type": ["integer", "null"], "description": "null: the store's default template"},
+    "media_ids": {"type": "array", "maxItems": products.MAX_IMAGES, "items": {"type": "integer"},
+                  "description": "ids of the store's media library images: the product's images become exactly "
+                                 "these, in this order (the first is the cover)"},
 }
 CATEGORY_FIELDS = {"name": string(categories.NAME_MAX, minLength=1), "parent_id": {"type": ["integer", "null"]},
                    "sort": {"type": "integer"}, "active": {"type": "boolean"}}
 VALIDATION = {"$ref": "#/components/responses/ValidationFailed"}
+
+# --- response schemas (prices in integer fen) -------------------------------------------------------
+_INT, _TEXT = {"type": "integer"}, {"type": "string"}
+_IMAGE = shape({"url": _TEXT, "thumb_url": _TEXT, "width": _INT, "height": _INT, "id": _INT}, optional=("id",))
+_PRODUCT_SUMMARY = {
+    "id": _INT, "title": _TEXT, "subtitle": _TEXT, "category_id": nullable(_INT),
+    "min_price": nullable({**_INT, "description": "fen: the cheapest active SKU"}), "sales": _INT,
+    "cover": nullable(_IMAGE),
+    # the merchant console's own fields
+    "status": {"type": "string", "enum": ["draft", "on_shelf", "off_shelf"]}, "sort": _INT,
+    "created_at": nullable(_TEXT), "updated_at": nullable(_TEXT)}
+_PRIVATE = ("status", "sort", "created_at", "updated_at")
+_SKU = shape({"id": _INT, "spec_values": {"type": "object"}, "spec_key": _TEXT, "price": {**_INT, "description": "fen"},
+              "market_price": nullable(_INT), "stock": _INT, "weight_g": _INT, "code": nullable(_TEXT),
+              "active": {"type": "boolean"}}, optional=("code", "active"))
+PRODUCT = schema("Product", shape(_PRODUCT_SUMMARY | {
+    "description_html": _TEXT, "video_url": nullable(_TEXT), "specs": {"type": "array"},
+    "shipping_template_id": nullable(_INT), "images": {"type": "array", "items": _IMAGE},
+    "skus": {"type": "array", "items": _SKU}}, optional=_PRIVATE))
+PRODUCT_PAGE = schema("ProductPage", shape({
+    "items": {"type": "array", "items": shape(_PRODUCT_SUMMARY, optional=_PRIVATE)},
+    "total": _INT, "page": _INT, "per_page": _INT, "pages": _INT}))
+CATEGORY = schema("ProductCategory", shape({"id": _INT, "name": _TEXT, "parent_id": nullable(_INT), "sort": _INT,
+                                            "active": {"type": "boolean"}}))
 
 
 def _query_param(name: str, schema: dict, description: str) -> dict:
@@ -89,7 +116,7 @@ def _open_store_only():
 @operation("store_api", "GET", "/products", "listProducts",
            "On-shelf products: keyword search, category (with subcategories), price range, sort, pages",
            tag="catalogue", auth=None, parameters=LIST_PARAMS,
-           responses={"200": "A page of products (prices in fen) and the total count",
+           responses={"200": returns("A page of products (prices in fen) and the total count", PRODUCT_PAGE),
                       "400": "A bad query parameter (e.g. an unknown sort key), with field errors"})
 def list_products():
     closed = _open_store_only()
@@ -104,7 +131,7 @@ def list_products():
 
 @operation("store_api", "GET", "/products/<int:product_id>", "getProduct",
            "One on-shelf product with its images, description and active SKUs", tag="catalogue", auth=None,
-           responses={"200": "The product", "404": "No such product on sale"})
+           responses={"200": returns("The product", PRODUCT), "404": "No such product on sale"})
 def get_product(product_id):
     closed = _open_store_only()
     if closed:
@@ -159,7 +186,7 @@ def get_merchant_product(product_id):
 @operation("console_api", "POST", "/products", "createProduct",
            "Create a product with its specs and one SKU per combination (prices in fen)", tag="catalogue",
            auth="merchant", body=obj(PRODUCT_FIELDS, ["title", "skus"]),
-           responses={"201": "The product", "422": VALIDATION})
+           responses={"201": returns("The product", PRODUCT), "422": VALIDATION})
 @staff_required
 def create_product():
     product = products.create(request.get_json(), actor=principal("merchant"))
@@ -170,8 +197,8 @@ def create_product():
            "Change the given fields; SKUs are matched by their spec values and updated in place (ids kept), "
            "combinations no longer in the specs are deactivated", tag="catalogue", auth="merchant",
            body=obj(PRODUCT_FIELDS),
-           responses={"200": "The product", "404": "No such product", "409": "Shelf status change not allowed",
-                      "422": VALIDATION})
+           responses={"200": returns("The product", PRODUCT), "404": "No such product",
+                      "409": "Shelf status change not allowed", "422": VALIDATION})
 @staff_required
 def update_product(product_id):
     product = products.update(_product_or_404(product_id), request.get_json(), actor=principal("merchant"))
@@ -179,7 +206,8 @@ def update_product(product_id):
 
 
 @operation("console_api", "POST", "/products/<int:product_id>/images", "uploadProductImage",
-           "Add images (JPEG, PNG or WebP; re-encoded, 320 px thumbnail; at most 9 per product)",
+           "Add images (JPEG, PNG or WebP; re-encoded, 320 px thumbnail; at most 9 per product); "
+           "they join the store's media library",
            tag="catalogue", auth="merchant", body_type="multipart/form-data",
            body={"type": "object", "required": ["image"],
                  "properties": {"image": {"type": "array", "items": {"type": "string", "format": "binary"}}}},
@@ -198,7 +226,7 @@ def upload_product_image(product_id):
 
 
 @operation("console_api", "DELETE", "/products/<int:product_id>/images/<int:image_id>", "deleteProductImage",
-           "Remove one image of a product", tag="catalogue", auth="merchant",
+           "Remove one image of a product (it stays in the media library)", tag="catalogue", auth="merchant",
            responses={"204": "Removed", "404": "No such product or image"})
 @staff_required
 def delete_product_image(product_id, image_id):
@@ -209,7 +237,7 @@ def delete_product_image(product_id, image_id):
 
 @operation("console_api", "POST", "/categories", "createCategory", "Add a product category (optionally under a parent)",
            tag="catalogue", auth="merchant", body=obj(CATEGORY_FIELDS, ["name"]),
-           responses={"201": "The category", "422": VALIDATION})
+           responses={"201": returns("The category", CATEGORY), "422": VALIDATION})
 @staff_required
 def create_category():
     category = categories.create(request.get_json(), actor=principal("merchant"))

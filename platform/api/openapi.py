@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from mallow.api.registry import OPERATIONS, SECURITY, _BLUEPRINTS
+from mallow.api.registry import OPERATIONS, SCHEMAS, SECURITY, _BLUEPRINTS
 
 STORE_PARAM = {"name": "store", "in": "path", "required": True, "schema": {"type": "string"},
                "description": "store slug (or use the store's own host {store}.<store domain>)"}
@@ -48,7 +48,7 @@ def document() -> dict:
             "schemas": {"ValidationFailed": {"type": "object", "required": ["error", "fields"], "properties": {
                 "error": {"const": "validation_failed"}, "message": {"type": "string"},
                 "fields": {"type": "object", "additionalProperties": {"type": "object", "properties": {
-                    "code": {"type": "string"}, "message": {"type": "string"}}}}}}},
+                    "code": {"type": "string"}, "message": {"type": "string"}}}}}}} | SCHEMAS,
         },
     }
 

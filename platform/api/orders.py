@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import Response, abort, jsonify, request
 
 from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
-from mallow.api.registry import obj, operation, string
+from mallow.api.registry import nullable, obj, operation, returns, schema, shape, string
 from mallow.cart import service as carts
 from mallow.catalog.models import Sku
 from mallow.db import db
@@ -22,6 +22,43 @@ ITEMS = {"type": "array", "minItems": 1, "maxItems": 50, "items": {
     "properties": {"sku_id": {"type": "integer"}, "quantity": {"type": "integer", "minimum": 1, "maximum": 999}}}}
 
 
+# --- response schemas (all money is integer fen) ------------------------------------------------
+
+FEN = {"type": "integer", "description": "fen (1 yuan = 100 fen)"}
+SIGNED_FEN = {"type": "integer", "description": "fen; a discount is negative"}
+TEXT = {"type": "string"}
+WHEN = {"type": "string", "format": "date-time"}
+_ADJUSTMENT = shape({"line_id": nullable({"type": "integer"}), "stage": TEXT, "source": TEXT, "code": TEXT,
+                     "label": TEXT, "amount": SIGNED_FEN}, optional=("line_id",))
+PRICED = schema("PricedItems", shape({
+    "lines": {"type": "array", "items": shape({
+        "sku_id": {"type": "integer"}, "title": TEXT, "spec": TEXT, "unit_price": FEN,
+        "quantity": {"type": "integer"}, "total": FEN, "adjustments": {"type": "array", "items": _ADJUSTMENT}})},
+    "adjustments": {"type": "array", "items": _ADJUSTMENT}, "items_total": FEN,
+    "total": {**FEN, "description": "items_total plus every adjustment (of the lines and of the order)"},
+    "problems": {"type": "array", "items": shape({"code": TEXT, "message": TEXT,
+                                                  "line": nullable({"type": "integer"})})}}))
+CART = schema("Cart", shape({"items": {"type": "array", "items": shape({"sku_id": {"type": "integer"},
+                                                                         "quantity": {"type": "integer"}})},
+                             "quote": nullable(PRICED)}))
+ORDER = schema("Order", shape({
+    "id": {"type": "integer"}, "number": TEXT, "status": {"type": "string", "enum": list(ORDER_STATES.states)},
+    "items_total": FEN, "total": {**FEN, "description": "items_total + sum(adjustments.amount)"},
+    "refunded_total": FEN, "note": TEXT, "carrier": nullable(TEXT), "tracking_number": nullable(TEXT),
+    "created_at": WHEN, "pay_deadline": WHEN,
+    "address": {"type": "object", "description": "the delivery address when ordered (phone masked)"},
+    "lines": {"type": "array", "items": shape({
+        "id": {"type": "integer"}, "sku_id": {"type": "integer"}, "product_id": {"type": "integer"}, "title": TEXT,
+        "spec": TEXT, "unit_price": FEN, "quantity": {"type": "integer"}, "total": FEN})},
+    "adjustments": {"type": "array", "items": _ADJUSTMENT},
+    "timeline": {"type": "array", "items": shape({
+        "at": WHEN, "kind": TEXT, "by": {"type": "string", "description": "shopper, staff, system, provider, payer"},
+        "detail": {"type": "object"}, "actor": {"type": "string", "description": "staff only: who exactly"}},
+        optional=("actor",))},
+    "merchant_note": TEXT, "customer_id": {"type": "integer"}}, optional=("merchant_note", "customer_id")))
+ORDERS = schema("OrderList", shape({"items": {"type": "array", "items": ORDER}}))
+
+
 def priced_json(priced: PricedOrder) -> dict:
     return {
         "lines": [{"sku_id": p.line.sku_id, "title": p.line.title, "spec": p.line.spec_key, "unit_price": p.line.unit_price,
@@ -31,6 +68,14 @@ def priced_json(priced: PricedOrder) -> dict:
         "items_total": priced.items_total, "total": priced.total,
         "problems": [{"code": p.code, "message": str(p.message), "line": p.line_index} for p in priced.problems],
     }
+
+
+def _event_json(event, for_staff: bool) -> dict:
+    """``by``: who did it (shopper, staff, system, provider, payer); staff also see the account."""
+    data = {"at": event.at.isoformat(), "kind": event.kind, "by": event.actor.split(":", 1)[0], "detail": event.detail}
+    if for_staff:
+        data["actor"] = event.actor
+    return data
 
 
 def _adjustment_json(a) -> dict:
@@ -48,7 +93,7 @@ def order_json(order: Order, for_staff: bool = False) -> dict:
                    "unit_price": l.unit_price, "quantity": l.quantity, "total": l.total} for l in order.lines],
         "adjustments": [{"line_id": a.line_id, "stage": a.stage, "source": a.source, "code": a.code,
                          "label": a.label, "amount": a.amount} for a in order.adjustments],
-        "timeline": [{"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail} for e in order.events],
+        "timeline": [_event_json(e, for_staff) for e in order.events],
     }
     if for_staff:
         data["merchant_note"] = order.merchant_note
@@ -67,7 +112,7 @@ def _cart_json(cart) -> dict:
 
 
 @operation("store_api", "GET", "/cart", "getCart", "The shopper's cart, priced through the pipeline",
-           tag="cart", auth="shopper")
+           tag="cart", auth="shopper", responses={"200": returns("The cart and its price", CART)})
 @shopper_required
 def get_cart():
     return jsonify(_cart_json(carts.find(principal("shopper").id, None)))
@@ -77,7 +122,7 @@ def get_cart():
            tag="cart", auth="shopper", body=obj({"sku_id": {"type": "integer"},
                                                  "quantity": {"type": "integer", "minimum": 1, "maximum": 999}},
                                                 ["sku_id", "quantity"]),
-           responses={"201": "The cart", "422": ERR})
+           responses={"201": returns("The cart", CART), "422": ERR})
 @shopper_required
 def add_to_cart():
     data = request.get_json()
@@ -135,7 +180,8 @@ def quote_order():
            body=obj({"items": ITEMS, "address_id": {"type": "integer"}, "note": string(200),
                      "options": {"type": "object"}}, ["items", "address_id"]),
            parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 80}}],
-           responses={"201": "The order", "200": "The order first created with this Idempotency-Key",
+           responses={"201": returns("The order", ORDER),
+                      "200": returns("The order first created with this Idempotency-Key", ORDER),
                       "409": "Sold out", "422": ERR})
 @shopper_required
 def create_order():
@@ -164,7 +210,9 @@ def _own_order(order_id: int) -> Order:
 
 
 @operation("store_api", "GET", "/orders", "listOrders", "The shopper's orders, newest first", tag="orders",
-           auth="shopper", parameters=[{"name": "status", "in": "query", "schema": {"type": "string"}}])
+           auth="shopper", parameters=[{"name": "status", "in": "query",
+                                        "schema": {"type": "string", "enum": list(ORDER_STATES.states)}}],
+           responses={"200": returns("The orders (at most 100)", ORDERS)})
 @shopper_required
 def list_orders():
     query = sa.select(Order).where(Order.customer_id == principal("shopper").id).order_by(Order.id.desc()).limit(100)
@@ -174,7 +222,7 @@ def list_orders():
 
 
 @operation("store_api", "GET", "/orders/<int:order_id>", "getOrder", "One order with its receipt and timeline",
-           tag="orders", auth="shopper")
+           tag="orders", auth="shopper", responses={"200": returns("The order", ORDER), "404": "Not the shopper's"})
 @shopper_required
 def get_order(order_id):
     return jsonify(order_json(_own_order(order_id)))
@@ -239,7 +287,7 @@ def get_store_order(order_id):
 @operation("console_api", "POST", "/orders/<int:order_id>/ship", "shipOrder", "Ship a paid order",
            tag="orders", auth="merchant", body=obj({"carrier": string(40), "tracking_number": string(64)},
                                                    ["carrier", "tracking_number"]),
-           responses={"200": "Shipped", "409": "Not paid", "422": ERR})
+           responses={"200": returns("The shipped order", ORDER), "409": "Not paid", "422": ERR})
 @staff_required
 def ship_order(order_id):
     return jsonify(order_json(orders.ship(_store_order(order_id), _staff_actor(), request.get_json()), True))

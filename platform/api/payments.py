@@ -18,15 +18,39 @@ import sqlalchemy as sa
 from flask import Response, abort, jsonify, request
 
 from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
-from mallow.api.orders import order_json
-from mallow.api.registry import _BLUEPRINTS, obj, operation, string
+from mallow.api.orders import FEN, ORDER, WHEN, order_json
+from mallow.api.registry import _BLUEPRINTS, nullable, obj, operation, returns, schema, shape, string
 from mallow.db import db
 from mallow.orders.models import Order
 from mallow.payments import service, wechat
 from mallow.payments.models import Payment, Refund
 
 ERR = {"$ref": "#/components/responses/ValidationFailed"}
-FAIL = {"description": 'Rejected: {"code": "FAIL", "message": "<reason code>"}; the attempt is logged'}
+NOTIFY_FAILED = schema("NotifyFailed", shape({"code": {"const": "FAIL"},
+                                              "message": {"type": "string", "description": "a reason code"}}))
+FAIL = returns('Rejected: {"code": "FAIL", "message": "<reason code>"}; the attempt is logged', NOTIFY_FAILED)
+PAYMENT = schema("Payment", shape({
+    "id": {"type": "integer"}, "provider": {"type": "string"}, "out_trade_no": {"type": "string"}, "amount": FEN,
+    "status": {"type": "string"}, "created_at": nullable(WHEN), "paid_at": nullable(WHEN)}))
+PAY_START = schema("PaymentStart", shape({
+    "payment": nullable(PAYMENT),
+    "pay": shape({"kind": {"type": "string", "enum": ["redirect", "jsapi", "h5", "paid"]},
+                  "url": {"type": "string"}, "params": {"type": "object", "description": "wx.requestPayment's"}},
+                 optional=("url", "params")),
+    "order": ORDER}))
+#: the body WeChat Pay posts (API v3); checked over its exact bytes, never by this schema
+WECHATPAY_NOTIFICATION = {"type": "object", "description": "WeChat Pay v3 notification (sandbox: the same shape)",
+                          "properties": {"id": {"type": "string"}, "create_time": {"type": "string"},
+                                         "event_type": {"type": "string"}, "resource_type": {"type": "string"},
+                                         "summary": {"type": "string"},
+                                         "resource": {"type": "object", "properties": {
+                                             "algorithm": {"const": "AEAD_AES_256_GCM"},
+                                             "ciphertext": {"type": "string"}, "nonce": {"type": "string"},
+                                             "associated_data": {"type": "string"},
+                                             "original_type": {"type": "string"}}}}}
+_SIGNATURE_HEADERS = [{"name": name, "in": "header", "required": False, "schema": {"type": "string"}}
+                      for name in ("Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Signature", "Wechatpay-Serial",
+                                   "Wechatpay-Signature-Type")]
 _PROVIDER_RE = re.compile(r"[a-z]{1,16}")
 
 
@@ -59,7 +83,8 @@ def _problem(problem: service.PaymentProblem):
                      "scene": {"type": "string", "enum": ["jsapi", "h5"],
                                "description": "WeChat Pay only; default jsapi when the shopper's openid is known"}},
                     ["provider"]),
-           responses={"200": "The attempt and what the client needs to pay", "409": "The order is not awaiting payment",
+           responses={"200": returns("The attempt and what the client needs to pay", PAY_START),
+                      "409": "The order is not awaiting payment",
                       "422": ERR, "502": "The provider refused", "503": "The provider did not answer: try again"})
 @shopper_required
 def pay_order(order_id):
@@ -82,13 +107,13 @@ def pay_order(order_id):
            "Wechatpay-Timestamp/Nonce/Signature/Serial over the raw body; `sandbox`: Mallow-Sandbox-*). "
            "No token, session or CSRF token: authenticated by the signature; the store is the one in the path. "
            "Every notification is logged, accepted or not. A replay is answered 204 and changes nothing.",
-           tag="payments", auth=None,
+           tag="payments", auth=None, body=WECHATPAY_NOTIFICATION, validate=False,
            parameters=[{"name": "provider", "in": "path", "required": True,
-                        "schema": {"type": "string", "enum": ["sandbox", "wechatpay"]}}],
+                        "schema": {"type": "string", "enum": ["sandbox", "wechatpay"]}}] + _SIGNATURE_HEADERS,
            responses={"204": "Accepted (also a replay): empty body", "400": FAIL,
-                      "401": {"description": "The signature did not verify: FAIL body"},
-                      "404": {"description": "The provider is not enabled for this store: FAIL body"},
-                      "413": {"description": "Body too large: FAIL body"}})
+                      "401": returns("The signature did not verify: FAIL body", NOTIFY_FAILED),
+                      "404": returns("The provider is not enabled for this store: FAIL body", NOTIFY_FAILED),
+                      "413": returns("Body too large: FAIL body", NOTIFY_FAILED)})
 def payment_notify(provider):
     if not _PROVIDER_RE.fullmatch(provider):
         return Response(b'{"code":"FAIL","message":"provider_unavailable"}', 404, mimetype="application/json")

@@ -33,6 +33,8 @@ class Operation:
 
 
 OPERATIONS: list[Operation] = []
+#: named schemas of response bodies, published under ``components/schemas`` (see :func:`schema`)
+SCHEMAS: dict[str, dict] = {}
 
 
 def blueprints() -> list[Blueprint]:
@@ -48,17 +50,23 @@ def _openapi_path(blueprint: Blueprint, rule: str) -> str:
 
 def operation(area: str, method: str, rule: str, operation_id: str, summary: str, *, tag: str,
               auth: str | None, body: dict | None = None, body_type: str = "application/json",
-              parameters: list | None = None, responses: dict | None = None):
+              parameters: list | None = None, responses: dict | None = None, validate: bool = True):
+    """Declare and route an operation. A JSON ``body`` validates requests (422 with field errors)
+    unless ``validate=False``: then it only documents a body the view checks itself (a signed
+    notification must be verified over its exact bytes and answered in the provider's format).
+    ``responses`` maps a status to a description, or to :func:`returns` (a body schema)."""
     blueprint = _BLUEPRINTS[area]
-    validator = Draft202012Validator(body) if body and body_type == "application/json" else None
+    validator = Draft202012Validator(body) if body and body_type == "application/json" and validate else None
 
     def register(view):
         OPERATIONS.append(Operation(operation_id, method.lower(), _openapi_path(blueprint, rule), summary, tag, auth,
                                     body, body_type, parameters or [], responses or {}))
+        authorize = _guard(area, auth)
 
         @wraps(view)
         def wrapped(*args, **kwargs):
             if validator is not None:
+                authorize()  # first: a caller who may not use the operation gets 401/403 (logged), not field errors
                 payload = request.get_json(silent=True)
                 if payload is None:
                     abort(make_response(jsonify(error="bad_request", message=_("Send a JSON object body.")), 400))
@@ -83,6 +91,16 @@ def operation(area: str, method: str, rule: str, operation_id: str, summary: str
     return register
 
 
+def _guard(area: str, auth: str | None):
+    """The check of the operation's declared ``auth`` (the view's own guard decorator, which runs
+    again after validation, does the same and its finer checks, such as owner-only)."""
+    from mallow.accounts import guards
+
+    decorator = {"admin": guards.admin_required, "shopper": guards.shopper_required,
+                 "merchant": guards.staff_required if area == "console_api" else guards.merchant_required}.get(auth)
+    return decorator(lambda: None) if decorator else (lambda: None)
+
+
 def obj(properties: dict, required: list[str] | None = None, additional: bool = False) -> dict:
     schema = {"type": "object", "properties": properties, "additionalProperties": additional}
     if required:
@@ -92,3 +110,27 @@ def obj(properties: dict, required: list[str] | None = None, additional: bool = 
 
 def string(max_length: int = 200, **extra) -> dict:
     return {"type": "string", "maxLength": max_length, **extra}
+
+
+def schema(name: str, definition: dict) -> dict:
+    """Publish ``definition`` as ``#/components/schemas/<name>``; returns a ``$ref`` to it."""
+    if SCHEMAS.get(name, definition) != definition:
+        raise ValueError(f"schema {name!r} is declared twice")
+    SCHEMAS[name] = definition
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def returns(description: str, body_schema: dict) -> dict:
+    """A response with a JSON body described by ``body_schema`` (often a :func:`schema` ref)."""
+    return {"description": description, "content": {"application/json": {"schema": body_schema}}}
+
+
+def shape(properties: dict, optional: tuple[str, ...] = ()) -> dict:
+    """A response object: every property is always there except the ``optional`` ones; more may
+    be added later (clients ignore what they do not know)."""
+    return {"type": "object", "properties": properties,
+            "required": [name for name in properties if name not in optional]}
+
+
+def nullable(schema_: dict) -> dict:
+    return {"anyOf": [schema_, {"type": "null"}]}

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from mallow.accounts import customers, sessions
 from mallow.accounts.authenticate import login_limits
 from mallow.accounts.guards import current_staff, principal, shopper_required
-from mallow.api.registry import obj, operation, string
+from mallow.api.registry import obj, operation, returns, schema, shape, string
 from mallow.api.views import store_json
 from mallow.db import db
 from mallow.qualifications import service
@@ -31,6 +31,12 @@ def get_store():
     return jsonify(data)
 
 
+SIGNED_IN = schema("ShopperToken", shape({
+    "customer": shape({"id": {"type": "integer"}, "nickname": {"type": ["string", "null"]},
+                       "login": {"type": "string", "description": "masked"}}),
+    "token": {"type": "string", "description": "a bearer token valid in this store only (shown once)"}}))
+
+
 def _open_store_only():
     if not current_store().is_open:
         return jsonify(error="store_not_open", message=_("This store is not open yet.")), 503
@@ -41,7 +47,8 @@ def _open_store_only():
            tag="shoppers", auth=None, body=obj({"login": string(254, description="mobile number or e-mail"),
                                                 "password": string(128), "nickname": string(40)},
                                                ["login", "password"]),
-           responses={"201": "The account and a shopper token", "422": {"$ref": "#/components/responses/ValidationFailed"}})
+           responses={"201": returns("The account and a shopper token", SIGNED_IN),
+                      "422": {"$ref": "#/components/responses/ValidationFailed"}})
 def register_customer():
     closed = _open_store_only()
     if closed:
@@ -54,7 +61,8 @@ def register_customer():
 
 @operation("store_api", "POST", "/tokens", "loginCustomer", "Sign a shopper in: a token valid in this store only",
            tag="shoppers", auth=None, body=obj({"login": string(254), "password": string(128)}, ["login", "password"]),
-           responses={"201": "A shopper token", "401": "Wrong account or password", "429": "Too many attempts"})
+           responses={"201": returns("A shopper token", SIGNED_IN), "401": "Wrong account or password",
+                      "429": "Too many attempts"})
 @login_limits
 def login_customer():
     data = request.get_json()

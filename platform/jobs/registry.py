@@ -13,16 +13,21 @@ class JobSpec:
     name: str
     func: Callable
     store: bool
+    idempotent: bool = False
 
 
-def job(name: str, *, store: bool = False):
+def job(name: str, *, store: bool = False, idempotent: bool = False):
     """Register ``func`` as job ``name``. With ``store=True`` it runs inside the store given
-    by the ``store_id`` argument, and refuses to run without one."""
+    by the ``store_id`` argument, and refuses to run without one.
+
+    ``idempotent=True`` promises that running the job twice (or after a half-finished run)
+    gives the same result as one clean run; only such jobs are retried when they fail (rq:
+    :data:`mallow.jobs.runners.RETRY_INTERVALS`)."""
 
     def register(func):
         if name in _JOBS and _JOBS[name].func is not func:
             raise ValueError(f"job {name!r} is registered twice")
-        _JOBS[name] = JobSpec(name, func, store)
+        _JOBS[name] = JobSpec(name, func, store, idempotent)
         return func
 
     return register
@@ -31,6 +36,10 @@ def job(name: str, *, store: bool = False):
 def periodic(name: str, every_seconds: float):
     """Run job ``name`` (registered with :func:`job`) every ``every_seconds``."""
     _PERIODIC[name] = float(every_seconds)
+
+
+def spec_of(name: str) -> JobSpec | None:
+    return _JOBS.get(name)
 
 
 def registered() -> dict[str, JobSpec]:

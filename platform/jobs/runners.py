@@ -8,9 +8,12 @@ import threading
 import time
 from typing import Any
 
-from mallow.jobs.registry import execute, periodic_jobs
+from mallow.jobs.registry import execute, periodic_jobs, spec_of
 
 log = logging.getLogger("mallow.jobs")
+
+#: seconds before each retry of a failed idempotent job (rq); other jobs are not retried
+RETRY_INTERVALS = (30, 120, 600)
 
 
 def run_job(name: str, kwargs: dict) -> Any:
@@ -39,16 +42,26 @@ class RqRunner:
         from rq.serializers import JSONSerializer
 
         self.app = app
-        self.redis = Redis.from_url(redis_url)
+        # A Redis that does not answer must not hold a request for long (no socket_timeout:
+        # the worker's blocking dequeue waits longer than any sensible one).
+        self.redis = Redis.from_url(redis_url, socket_connect_timeout=3)
         self.queue = Queue(queue_name, connection=self.redis, serializer=JSONSerializer)
 
     def enqueue(self, name: str, *, job_id: str | None = None, delay: float | None = None, **kwargs):
+        """Queue job ``name``; never raises. Jobs are queued after a commit (an order placed, a
+        refund promised), and nothing after a commit may turn it into an error: when Redis cannot
+        take the job the failure is logged and ``None`` returned. The work is a database state
+        that a periodic sweep finds, so a lost job only delays it."""
         from datetime import timedelta
 
-        options = {"job_id": job_id, "retry": None, "job_timeout": 180}
-        if delay:
-            return self.queue.enqueue_in(timedelta(seconds=delay), run_job, name, kwargs, **options)
-        return self.queue.enqueue(run_job, name, kwargs, **options)
+        options = {"job_id": job_id, "retry": _retry(name), "job_timeout": 180}
+        try:
+            if delay:
+                return self.queue.enqueue_in(timedelta(seconds=delay), run_job, name, kwargs, **options)
+            return self.queue.enqueue(run_job, name, kwargs, **options)
+        except Exception:  # noqa: BLE001 -- Redis down or refusing: the sweep does the work later
+            log.exception("could not enqueue job %s; its periodic sweep will pick the work up", name)
+            return None
 
     def run_periodic_due(self, state: dict, now: float | None = None) -> list[str]:
         """Enqueue each periodic job whose interval has passed (called by ``mallow worker``);
@@ -59,7 +72,13 @@ class RqRunner:
             if now - state.get(name, 0) < every:
                 continue
             slot = int(now // every)
-            if self.redis.set(f"mallow:periodic:{self.queue.name}:{name}:{slot}", 1, nx=True, ex=int(every) + 60):
+            try:
+                first = self.redis.set(f"mallow:periodic:{self.queue.name}:{name}:{slot}", 1, nx=True,
+                                       ex=int(every) + 60)
+            except Exception:  # noqa: BLE001 -- Redis away: try again next round, keep scheduling
+                log.exception("periodic jobs: Redis did not answer; trying again next round")
+                return fired
+            if first:
                 self.enqueue(name)
                 fired.append(name)
             state[name] = now
@@ -74,7 +93,8 @@ class EmbeddedRunner:
 
     Queued jobs live in memory: they are lost if the process stops. Everything Mallow must not
     lose is a database state swept by a periodic job (e.g. unpaid orders past their time), so a
-    restart only delays it. Use Redis (``REDIS_URL``) for durable, multi-process queues.
+    restart only delays it. A failed job is logged, not retried: its sweep does the work again.
+    Use Redis (``REDIS_URL``) for durable, multi-process queues.
     """
 
     kind = "embedded"
@@ -99,10 +119,13 @@ class EmbeddedRunner:
             self._thread = threading.Thread(target=self._loop, name="mallow-jobs", daemon=True)
             self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, wait: float | None = None) -> None:
+        """Stop after the job running now (``wait``: seconds to wait for the thread to end)."""
         with self._cv:
             self._stop = True
             self._cv.notify()
+        if wait and self._thread is not None:
+            self._thread.join(wait)
 
     def run_pending(self, now: float | None = None) -> int:
         """Run every job due by ``now`` (periodic ones included) in this thread."""
@@ -112,13 +135,14 @@ class EmbeddedRunner:
                 self._last_periodic[name] = now
                 self.enqueue(name)
         ran = 0
-        while True:
+        while not self._stop:
             with self._cv:
                 if not self._queue or self._queue[0][0] > now:
                     return ran
                 _, _, name, kwargs = heapq.heappop(self._queue)
             self._run(name, kwargs)
             ran += 1
+        return ran
 
     def _run(self, name, kwargs):
         try:
@@ -135,6 +159,15 @@ class EmbeddedRunner:
 
     def close(self):
         self.stop()
+
+
+def _retry(name: str):
+    """rq's bounded retry for an idempotent job (it may run again after a failure or a killed
+    worker, so it must give the same result); None for the others."""
+    from rq import Retry
+
+    spec = spec_of(name)
+    return Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)) if spec and spec.idempotent else None
 
 
 def make_runner(app):

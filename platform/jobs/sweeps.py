@@ -8,7 +8,12 @@ queries, after-sales deadlines, plugin timers).
 registers two jobs: ``orders.sweep_store`` (one store: ``store_id=…``, optional ``now``) and
 ``orders.sweep`` (every open or suspended store, each in its own store context; one store's
 failure is logged and does not stop the others), the latter run every ``every_seconds``.
-Timers are database states swept here, so they survive restarts and a lost Redis.
+Timers are database states swept here, so they survive restarts and a lost Redis (or a lost job:
+work queued as a job for speed is found again by its sweep).
+
+A sweep must be idempotent (conditional updates, "once" ledgers): ``sweep_store`` is retried
+when it fails, and a sweep can overlap the previous one. The every-store job is not retried:
+its next run is the retry.
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ def _when(now: str | None) -> datetime:
 
 def store_sweep(prefix: str, every_seconds: float):
     def register(func):
-        @job(f"{prefix}.sweep_store", store=True)
+        @job(f"{prefix}.sweep_store", store=True, idempotent=True)
         def one_store(store, now: str | None = None):
             return func(store, _when(now))
 

@@ -145,8 +145,8 @@ def place_order(customer, raw_items, address_id, note: str = "", idempotency_key
         call_hook(hooks().mallow_order_placed, failed, None, (SoldOut, CheckoutProblems), order=order, context=context)
         if failed:
             raise CheckoutProblems(failed)
+        low = alerts.low_after_reserve([line.sku_id for line in context.lines])
         db.session.commit()
-        alerts.check_after_reserve([line.sku_id for line in context.lines], context.store_id)
     except IntegrityError:
         db.session.rollback()
         if key:  # the same key won a race a moment ago: answer with that order
@@ -157,6 +157,9 @@ def place_order(customer, raw_items, address_id, note: str = "", idempotency_key
     except BaseException:
         db.session.rollback()
         raise
+    # After the commit the order is the shopper's: what follows must not fail it (queuing never
+    # raises; a lost job only delays the notice, see inventory.alerts).
+    alerts.queue_notices(context.store_id, low)
     return order, True
 
 

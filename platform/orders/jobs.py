@@ -1,4 +1,5 @@
-"""Order timers: close unpaid orders past their deadline, complete delivered ones (every minute)."""
+"""Order timers: close unpaid orders past their deadline, confirm receipt of long-shipped ones,
+complete delivered ones (every minute)."""
 from __future__ import annotations
 
 from mallow.jobs import store_sweep

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from mallow import settings
+from mallow.aftersales.models import OPEN_STATES, AfterSale
 from mallow.db import db
 from mallow.inventory import stock
 from mallow.orders.models import ORDER_STATES, Order, OrderEvent
@@ -85,8 +86,8 @@ def confirm_delivery(order: Order, actor: str) -> Order:
     return order
 
 
-def complete(order: Order, actor: str = "system") -> bool:
-    if not transition(order, "completed", actor):
+def complete(order: Order, actor: str = "system", **values) -> bool:
+    if not transition(order, "completed", actor, **values):
         return False
     hooks().mallow_order_completed(order=order)
     return True
@@ -100,16 +101,27 @@ def add_note(order: Order, staff_actor: str, note: str) -> Order:
 
 
 def sweep(now: datetime | None = None) -> dict:
-    """The store's timers: close unpaid orders past their deadline (stock back), complete
-    delivered orders past the auto-complete delay. Idempotent; run by a periodic job."""
+    """The store's timers, each a conditional transition by ``system`` (idempotent; run by a
+    periodic job): close unpaid orders past their deadline (stock back); confirm receipt of
+    orders shipped ``auto_confirm_receipt_days`` ago (自动确认收货); complete delivered orders
+    after ``auto_complete_days``. Both wait while the order has an after-sales request in progress."""
     now = now or _now()
-    closed = completed = 0
+    closed = confirmed = completed = 0
     for order in db.session.execute(sa.select(Order).where(Order.status == "pending_payment",
                                                            Order.pay_deadline <= now)).scalars().all():
         closed += cancel(order, "system", "payment_timeout")
-    cutoff = now - timedelta(days=int(settings.get("auto_complete_days")))
-    for order in db.session.execute(sa.select(Order).where(Order.status == "delivered",
-                                                           Order.delivered_at <= cutoff)).scalars().all():
-        completed += complete(order)
+    days = int(settings.get("auto_confirm_receipt_days"))
+    for order in _due("shipped", Order.shipped_at, now - timedelta(days=days)):
+        confirmed += transition(order, "delivered", "system", kind="auto_delivered", detail={"after_days": days},
+                                delivered_at=now)
+    for order in _due("delivered", Order.delivered_at, now - timedelta(days=int(settings.get("auto_complete_days")))):
+        completed += complete(order, completed_at=now)
     db.session.commit()
-    return {"closed": closed, "completed": completed}
+    return {"closed": closed, "confirmed": confirmed, "completed": completed}
+
+
+def _due(status: str, since, cutoff: datetime) -> list[Order]:
+    """Orders in ``status`` since ``cutoff`` or earlier, without an after-sales request in progress."""
+    in_progress = sa.exists().where(AfterSale.order_id == Order.id, AfterSale.status.in_(OPEN_STATES))
+    return list(db.session.execute(sa.select(Order).where(Order.status == status, since <= cutoff, ~in_progress)
+                                   .order_by(Order.id)).scalars())

@@ -60,6 +60,7 @@ def status_labels() -> dict[str, str]:
 
 def _event_labels() -> dict[str, str]:
     return {"placed": _("Order placed"), "paid": _("Paid"), "shipped": _("Shipped"), "delivered": _("Receipt confirmed"),
+            "auto_delivered": _("Receipt confirmed automatically"),
             "completed": _("Completed"), "cancelled": _("Cancelled"), "closed": _("Closed"),
             "note": _("Merchant note"), "payment_started": _("Payment started"), "payment_failed": _("Payment failed"),
             "payment_cancelled": _("Payment cancelled"), "late_payment": _("Late payment, to be refunded"),

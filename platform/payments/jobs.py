@@ -8,7 +8,7 @@ from mallow.payments import service
 from mallow.payments.models import Refund
 
 
-@job("payments.submit_refund", store=True)
+@job("payments.submit_refund", store=True, idempotent=True)
 def submit_refund(store, refund_id: int):
     """Send a refund to its provider (idempotent: the same ``out_refund_no`` every time)."""
     refund = db.session.get(Refund, int(refund_id))

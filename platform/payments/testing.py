@@ -41,6 +41,44 @@ def wechatpay_server(app, *merchants, transport=None):
                     app.config[name] = value
 
 
+OAUTH_CONFIG = ("WECHAT_OAUTH_AUTHORIZE_URL", "WECHAT_OAUTH_TOKEN_URL", "WECHAT_OAUTH_TIMEOUT")
+
+
+@contextmanager
+def wechat_oauth_server(app, appid: str, appsecret: str, *, timeout: float = 1.0):
+    """A started fake WeChat web authorisation knowing ``appid``/``appsecret``, set as the app's
+    (the real client talks to it; ``timeout`` is the client's, so a held answer ends quickly)."""
+    from mallow.payments.wechat_oauth_fakeserver import FakeWeChatOAuthServer
+
+    saved = {name: app.config.get(name, _UNSET) for name in OAUTH_CONFIG}
+    with FakeWeChatOAuthServer() as server:
+        server.add_account(appid, appsecret)
+        app.config.update(WECHAT_OAUTH_AUTHORIZE_URL=server.authorize_url, WECHAT_OAUTH_TOKEN_URL=server.token_url,
+                          WECHAT_OAUTH_TIMEOUT=timeout)
+        try:
+            yield server
+        finally:
+            for name, value in saved.items():
+                if value is _UNSET:
+                    app.config.pop(name, None)
+                else:
+                    app.config[name] = value
+
+
+def through_wechat(browser, shop) -> str:
+    """Start WeChat web authorisation as the signed-in ``browser`` and follow WeChat's redirect
+    (the fake's authorize page); returns the callback URL WeChat sends the browser back to."""
+    from mallow.payments.wechatpay import UrllibTransport
+
+    to_wechat = browser.get(f"{shop.prefix}/wechat/authorize")
+    assert to_wechat.status_code == 302, to_wechat.status_code
+    location = to_wechat.headers["Location"]
+    assert location.endswith("#wechat_redirect"), location
+    status, headers, _body = UrllibTransport(timeout=5).request("GET", location.split("#", 1)[0], {}, b"")
+    assert status == 302, status
+    return headers["location"]
+
+
 def wechatpay_settings(merchant, *, oauth_appsecret: str | None = None) -> dict:
     """The ``setWeChatPayConfig`` body for a :class:`~mallow.payments.wechatpay.testing.FakeMerchant`."""
     keys = merchant.keys

@@ -8,6 +8,7 @@ the resolver like any other store route. Forms carry the CSRF token (CSRFProtect
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ from mallow.web import render_form, safe_next
 
 storefront_bp = Blueprint("payments_pages", __name__, url_prefix=store_url_prefix())
 console_bp = Blueprint("payments_console", __name__, url_prefix=store_url_prefix("/console/payments"))
+log = logging.getLogger("mallow.payments")
 
 
 def yuan(fen: int) -> str:
@@ -99,16 +101,21 @@ def wechat_authorize():
 @storefront_bp.get("/wechat/callback")
 @shopper_required
 def wechat_callback():
+    """Back from WeChat. The ``state`` must be the one this browser's session was given (once):
+    otherwise 400 and the code is never exchanged. A refused code is a 400, WeChat failing to
+    answer properly a 502; both show the shopper the "try again" page and link nothing."""
     pending = session.pop(_oauth_session_key(), None)
+    expected = str((pending or {}).get("state") or "")
     state = request.args.get("state", "")
-    if not pending or not hmac.compare_digest(str(pending.get("state", "")), state):
+    if not expected or not hmac.compare_digest(expected.encode(), state.encode()):
         abort(400)
     try:
         openid = wechat_oauth.for_store(current_store()).exchange_code(request.args.get("code", ""))
     except wechat_oauth.OAuthUnavailable:
         abort(404)
-    except wechat_oauth.OAuthError:
-        return render_template("storefront/wechat_linked.html", failed=True), 502
+    except wechat_oauth.OAuthError as error:
+        log.warning("WeChat web authorisation failed for store %s: %s", current_store().id, error.code)
+        return render_template("storefront/wechat_linked.html", failed=True), 400 if error.spent_code else 502
     customer = principal("shopper")
     holder = db.session.execute(sa.select(Customer.id).where(Customer.wechat_openid == openid)).scalar_one_or_none()
     if holder is not None and holder != customer.id:

@@ -9,6 +9,7 @@ from mallow.db import StoreModel, db
 DEFAULTS = {
     "low_stock_threshold": 50,          # units: an alert below this
     "unpaid_order_minutes": 30,         # unpaid orders close after this
+    "auto_confirm_receipt_days": 10,    # shipped orders count as received after this (自动确认收货)
     "auto_complete_days": 7,            # delivered orders complete after this
     "refund_auto_approve_hours": 48,    # refund-only requests the merchant leaves alone
     "aftersale_window_days": 7,         # after delivery, how long a shopper may ask for a refund

@@ -133,3 +133,68 @@ def test_shopper_login_is_stored_encrypted(app):
         assert "13912345678" not in customer.login_cipher + customer.login_digest
     me = client.post(f"{shop.prefix}/api/tokens", json={"login": "139 1234 5678", "password": "pass-word-1"}).get_json()
     assert me["customer"]["login"] == "139****5678"
+
+
+def _phone() -> str:
+    import uuid
+
+    return f"137{uuid.uuid4().int % 10**8:08d}"
+
+
+def _shopper_in(app, shop, phone: str) -> None:
+    registered = app.test_client().post(f"{shop.prefix}/api/customers", json={"login": phone, "password": PASSWORD})
+    assert registered.status_code == 201, registered.get_json()
+
+
+def test_shopper_api_login_is_rate_limited_per_store(app):
+    a, b = make_store(app), make_store(app)
+    phone = _phone()
+    for shop in (a, b):  # the same phone number: one account in each store
+        _shopper_in(app, shop, phone)
+    client = app.test_client()
+    statuses = [client.post(f"{a.prefix}/api/tokens", json={"login": phone, "password": "wrong-pass-1"}).status_code
+                for _ in range(7)]
+    assert statuses == [401] * 5 + [429] * 2
+    assert client.post(f"{a.prefix}/api/tokens", json={"login": phone, "password": PASSWORD}).status_code == 429
+    # Writing the number differently is the same account, locked too.
+    spaced = f"+86 {phone[:3]} {phone[3:7]} {phone[7:]}"
+    assert client.post(f"{a.prefix}/api/tokens", json={"login": spaced, "password": PASSWORD}).status_code == 429
+    # Store B's shopper with that number is someone else: not locked out by store A's attempts.
+    assert client.post(f"{b.prefix}/api/tokens", json={"login": phone, "password": PASSWORD}).status_code == 201
+    browser = app.test_client()
+    assert post_form(browser, f"{b.prefix}/login", {"login": phone, "password": PASSWORD}).status_code == 303
+
+
+def test_shopper_sign_in_page_is_rate_limited_and_shares_the_count_with_the_api(app):
+    shop = make_store(app)
+    phone = _phone()
+    _shopper_in(app, shop, phone)
+    browser = app.test_client()
+    statuses = [post_form(browser, f"{shop.prefix}/login", {"login": phone, "password": "wrong-pass-1"}).status_code
+                for _ in range(6)]
+    assert statuses == [422] * 5 + [429]
+    assert post_form(browser, f"{shop.prefix}/login", {"login": phone, "password": PASSWORD}).status_code == 429
+    assert browser.get(f"{shop.prefix}/account").status_code in (302, 303)  # not signed in
+    api = app.test_client()
+    assert api.post(f"{shop.prefix}/api/tokens", json={"login": phone, "password": PASSWORD}).status_code == 429
+
+
+def test_logins_still_answer_and_stay_limited_while_the_limit_store_is_down(tmp_path_factory):
+    """Redis (the rate limits' store) unreachable: no 500, limits kept in the process's memory."""
+    import socket
+
+    from mallow.testing import build_app, dispose_app
+
+    with socket.socket() as probe:  # a port nobody listens on once this socket is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = build_app(tmp_path_factory, "sqlite", RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{port}/0")
+    try:
+        shop = make_store(app)
+        client = app.test_client()
+        assert client.post("/api/tokens", json={"email": shop.email, "password": PASSWORD}).status_code == 201
+        statuses = [client.post("/api/tokens", json={"email": shop.email, "password": "wrong-pass-1"}).status_code
+                    for _ in range(7)]
+        assert 500 not in statuses and statuses[:4] == [401] * 4 and statuses[-1] == 429
+    finally:
+        dispose_app(app)

@@ -47,3 +47,53 @@ def test_api_errors_are_json(client):
     assert response.status_code == 404 and response.get_json()["error"] == "not_found"
     response = client.put("/api/tokens", json={})
     assert response.status_code == 405 and response.get_json()["error"] == "method_not_allowed"
+
+
+COMMERCE = ("listProducts", "getProduct", "registerCustomer", "loginCustomer", "addToCart", "getCart", "createOrder",
+            "payOrder", "paymentNotify", "getOrder", "listOrders", "requestAfterSale", "createProduct",
+            "updateProduct", "createCategory", "shipOrder", "decideAfterSale")
+
+
+def _json_schema(content: dict | None) -> dict | None:
+    for media in (content or {}).values():
+        if media.get("schema"):
+            return media["schema"]
+    return None
+
+
+def test_the_commerce_operations_have_request_and_response_schemas(client):
+    from jsonschema import Draft202012Validator
+
+    doc = client.get("/api/openapi.json").get_json()
+    operations = {op["operationId"]: (path, method, op) for path, item in doc["paths"].items()
+                  for method, op in item.items()}
+    components = doc["components"]
+    for name, schema in components["schemas"].items():
+        Draft202012Validator.check_schema(schema)
+    for operation_id in COMMERCE:
+        assert operation_id in operations, operation_id
+        path, method, op = operations[operation_id]
+        # the request: every path parameter typed, and a body schema for what sends one
+        params = {p["name"]: p for p in op.get("parameters", [])}
+        for name in re.findall(r"{([a-z_]+)}", path):
+            assert params[name]["schema"].get("type") or params[name]["schema"].get("enum"), (operation_id, name)
+        if method in ("post", "put", "patch"):
+            body = _json_schema(op.get("requestBody", {}).get("content"))
+            assert body and body.get("type") == "object" and body.get("properties"), operation_id
+        # the answer: the success status has a JSON schema whose references resolve (204: no body)
+        success = [status for status in op["responses"] if status.startswith("2")]
+        assert success, operation_id
+        for status in success:
+            schema = _json_schema(op["responses"][status].get("content"))
+            if status == "204":
+                assert schema is None, operation_id
+                continue
+            assert schema is not None, (operation_id, status)
+            ref = schema.get("$ref", "")
+            assert ref.startswith("#/components/schemas/") and ref.rsplit("/", 1)[1] in components["schemas"], \
+                (operation_id, ref)
+    # money in the documented answers is integer fen
+    order = components["schemas"]["Order"]["properties"]
+    assert all(order[key]["type"] == "integer" for key in ("items_total", "total", "refunded_total"))
+    assert components["schemas"]["PaymentStart"]["properties"]["payment"]["anyOf"][0]["$ref"].endswith("/Payment")
+    assert "FAIL" in str(operations["paymentNotify"][2]["responses"]["401"])

@@ -62,15 +62,16 @@ def test_embedded_runner_thread_runs_queued_jobs(app):
 
     shop = make_store(app)
     runner = EmbeddedRunner(app)
-    runner.start()
     SEEN.clear()
+    # queued before the thread starts, so it runs before the periodic sweeps the first round adds
+    runner.enqueue("tests.count_customers", store_id=shop.store_id, label="thread")
+    runner.start()
     try:
-        runner.enqueue("tests.count_customers", store_id=shop.store_id, label="thread")
-        deadline = time.time() + 10
+        deadline = time.time() + 60  # a bound on the wait, not a timing assertion
         while not SEEN and time.time() < deadline:
             time.sleep(0.05)
     finally:
-        runner.stop()
+        runner.stop(wait=120)  # the sweep running now finishes; nothing after it starts
     assert SEEN == [("thread", shop.slug, 0)]
 
 
@@ -106,8 +107,8 @@ def test_periodic_jobs_fire_once_per_interval_across_workers(app, redis_url):
     now = 1_800_000_000.0
     fired_first = first.run_periodic_due({}, now=now)
     fired_second = second.run_periodic_due({}, now=now + 1)
-    assert "qualifications.expire_lapsed" in fired_first
-    assert "qualifications.expire_lapsed" not in fired_second
+    assert "tests.sweeper.sweep" in fired_first  # registered below, every hour
+    assert "tests.sweeper.sweep" not in fired_second
 
 
 BROKEN_STORES: set = set()
@@ -129,3 +130,79 @@ def test_a_store_sweep_runs_every_store_and_survives_one_failing(app):
     assert results[broken.store_id] == "failed"
     assert results[healthy.store_id] == 2030
     assert execute(app, "tests.sweeper.sweep_store", {"store_id": healthy.store_id}) >= 2026
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_rq_runner_never_raises_when_redis_is_down(app, caplog):
+    from mallow.jobs.runners import RqRunner
+
+    runner = RqRunner(app, f"redis://127.0.0.1:{_closed_port()}/0", queue_name=f"mallow-test-{uuid.uuid4().hex}")
+    try:
+        assert runner.enqueue("tests.count_customers", store_id=1, label="lost") is None
+        assert runner.enqueue("tests.count_customers", delay=30, store_id=1, label="lost later") is None
+        state: dict = {}
+        assert runner.run_periodic_due(state, now=1_800_000_000.0) == []  # the scheduler keeps going
+        assert state == {}  # nothing counted as fired: the next round tries again
+    finally:
+        runner.close()
+    assert caplog.text.count("could not enqueue job tests.count_customers") == 2
+
+
+ATTEMPTS: list = []
+
+
+@job("tests.flaky", store=True, idempotent=True)
+def flaky(store, label):
+    ATTEMPTS.append(label)
+    raise RuntimeError("a passing fault")
+
+
+@job("tests.fragile", store=True)
+def fragile(store, label):
+    ATTEMPTS.append(label)
+    raise RuntimeError("a passing fault")
+
+
+@pytest.mark.redis
+def test_only_idempotent_jobs_are_retried_and_boundedly(app, redis_url, monkeypatch):
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from mallow.jobs import runners
+    from mallow.jobs.runners import RETRY_INTERVALS, RqRunner
+
+    shop = make_store(app)
+    runner = RqRunner(app, redis_url, queue_name=f"mallow-test-{uuid.uuid4().hex}")
+    monkeypatch.setattr(runners, "_APP", app)
+    ATTEMPTS.clear()
+    retried = runner.enqueue("tests.flaky", store_id=shop.store_id, label="idempotent")
+    once = runner.enqueue("tests.fragile", store_id=shop.store_id, label="not idempotent")
+    assert retried.retries_left == len(RETRY_INTERVALS) == 3 and once.retries_left is None
+    SimpleWorker([runner.queue], connection=runner.redis, serializer=JSONSerializer).work(burst=True)
+    assert sorted(ATTEMPTS) == ["idempotent", "not idempotent"]
+    retried.refresh()
+    once.refresh()
+    assert retried.get_status() == "scheduled" and retried.retries_left == 2  # runs again in 30 s
+    assert once.get_status() == "failed"
+    runner.close()
+
+
+def test_the_store_jobs_that_are_retried_are_the_idempotent_ones(app):
+    from mallow.jobs.registry import registered
+
+    specs = registered()
+    retried = {name for name, spec in specs.items() if spec.idempotent and not name.startswith("tests.")}
+    # Sweeps (conditional transitions), the low-stock notices (raised or updated once per SKU) and
+    # refund submission (the same out_refund_no every time) may run twice.
+    assert {"orders.sweep_store", "payments.sweep_store", "aftersales.sweep_store", "inventory.sweep_store",
+            "inventory.low_stock", "payments.submit_refund"} <= retried
+    assert all(specs[name].store for name in retried)
+    # The every-store sweeps are periodic: the next run is their retry.
+    assert not {"orders.sweep", "payments.sweep", "aftersales.sweep", "inventory.sweep"} & retried

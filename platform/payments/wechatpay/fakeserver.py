@@ -16,6 +16,9 @@ Test controls: :meth:`mark_paid`, :meth:`complete_refund`, :meth:`payment_notifi
 :meth:`refund_notification`, :meth:`tamper_next_response`, :meth:`drop_next_responses`,
 :meth:`fail_next_requests`, and :attr:`requests` (a log of what arrived).
 
+:class:`LocalFakeServer` is the HTTP part on its own (127.0.0.1, a daemon thread, a context
+manager), for other fakes of WeChat (e.g. :mod:`mallow.payments.wechat_oauth_fakeserver`).
+
 Usage::
 
     with FakeWeChatPayServer() as server:
@@ -199,7 +202,7 @@ def _currency(amount: dict[str, Any]) -> None:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _HttpServer
-    server_version = "FakeWeChatPay/1"
+    server_version = "FakeWeChat/1"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 -- keep test output quiet
         return
@@ -243,30 +246,25 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
-    fake: FakeWeChatPayServer
+    fake: LocalFakeServer
 
 
-class FakeWeChatPayServer:
-    """WeChat Pay API v3 on ``127.0.0.1`` for tests. Use as a context manager or start()/stop()."""
+class LocalFakeServer:
+    """An HTTP fake on ``127.0.0.1`` (port chosen by the OS), served from a daemon thread. A
+    subclass answers in :meth:`_serve` with ``(status, headers, body)``, or ``None`` to close the
+    connection without a word. Use as a context manager or start()/stop()."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.time, max_skew_seconds: int = 300) -> None:
-        self.clock = clock
-        self.max_skew_seconds = max_skew_seconds
-        self.requests: list[RecordedRequest] = []
-        self._merchants: dict[str, FakeMerchantAccount] = {}
-        self._orders: dict[tuple[str, str], FakeOrder] = {}
-        self._refunds: dict[tuple[str, str], FakeRefund] = {}
-        self._tampers: list[ResponseTamper] = []
-        self._drops = 0
-        self._failures: list[tuple[int, str, str]] = []
-        self._lock = threading.RLock()
-        self._sequence = itertools.count(1)
+    thread_name = "local-fake"
+
+    def __init__(self) -> None:
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
 
-    # ---- lifecycle ------------------------------------------------------------------------
+    def _serve(self, method: str, raw_path: str, authorization: str | None,
+               body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        raise NotImplementedError
 
-    def start(self) -> FakeWeChatPayServer:
+    def start(self):
         """Bind to 127.0.0.1 on a free port and serve in a daemon thread."""
         if self._httpd is not None:
             return self
@@ -274,7 +272,7 @@ class FakeWeChatPayServer:
         httpd.fake = self
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-wechatpay", daemon=True)
+                                        name=self.thread_name, daemon=True)
         self._thread.start()
         return self
 
@@ -288,7 +286,7 @@ class FakeWeChatPayServer:
             self._thread.join(timeout=5)
         self._httpd = self._thread = None
 
-    def __enter__(self) -> FakeWeChatPayServer:
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -301,6 +299,26 @@ class FakeWeChatPayServer:
             raise RuntimeError("the fake server is not started")
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
+
+
+class FakeWeChatPayServer(LocalFakeServer):
+    """WeChat Pay API v3 on ``127.0.0.1`` for tests. Use as a context manager or start()/stop()."""
+
+    thread_name = "fake-wechatpay"
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, max_skew_seconds: int = 300) -> None:
+        super().__init__()
+        self.clock = clock
+        self.max_skew_seconds = max_skew_seconds
+        self.requests: list[RecordedRequest] = []
+        self._merchants: dict[str, FakeMerchantAccount] = {}
+        self._orders: dict[tuple[str, str], FakeOrder] = {}
+        self._refunds: dict[tuple[str, str], FakeRefund] = {}
+        self._tampers: list[ResponseTamper] = []
+        self._drops = 0
+        self._failures: list[tuple[int, str, str]] = []
+        self._lock = threading.RLock()
+        self._sequence = itertools.count(1)
 
     # ---- set-up and test controls ---------------------------------------------------------
 
