@@ -9,9 +9,12 @@ Every figure is printed next to a bare baseline measured in the same run, and as
   while ~N stores exist, next to a replay of the very same SQL statements (raw DDL baseline).
 * migrations: ``migrate_store`` over every store (all at head: the "nothing to apply" cost)
   next to a bare read of each store's ``alembic_version`` row.
-* requests: a store route (tenant resolver + store schema) next to bare platform routes
-  running the same two SELECTs, a random store per request; Flask test client in-process and,
-  with ``--http``, waitress on 127.0.0.1. Median of 3 alternating rounds.
+* requests: a store route (tenant resolution + the store's schema) next to two baselines, a
+  random store per request: ``plain``, a request that does neither (the same staff SELECT on a
+  copy of the table in the default schema: no store lookup, no translate map), and ``bare``, the
+  resolver's store lookup plus one fixed store schema (what the resolver machinery alone costs).
+  Flask test client in-process and, with ``--http``, waitress on 127.0.0.1. Median of 3
+  alternating rounds; both ratios printed.
 
 Creates (and drops) its own scratch database ``mallow_bench_<pid>``; loopback only; every
 loop is bounded in count and time.
@@ -23,6 +26,7 @@ loop is bounded in count and time.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import random
@@ -121,13 +125,44 @@ def build_app(database_url: str, data_dir: str):
     with app.app_context():
         upgrade_platform(db.engine)
         seed_defaults()
+        create_plain_table(db.engine)
     return app
 
 
-def add_bench_routes(app) -> None:
-    """Three routes running the same two SELECTs (the store by slug, as the resolver does it,
-    then one ``staff`` row of a store schema):
+@functools.cache
+def plain_staff():
+    """A copy of the ``staff`` table in the platform database's default schema (``bench_staff``),
+    mapped outside Mallow's models: what the ``plain`` baseline reads."""
+    from sqlalchemy.orm import registry
 
+    from mallow.accounts.models import Staff
+
+    mapper_registry = registry()
+    table = Staff.__table__.to_metadata(mapper_registry.metadata, schema=None, name="bench_staff")
+
+    class PlainStaff:
+        pass
+
+    mapper_registry.map_imperatively(PlainStaff, table)
+    return PlainStaff
+
+
+def create_plain_table(engine) -> None:
+    from datetime import datetime, timezone
+
+    table = plain_staff().__mapper__.local_table
+    with engine.begin() as connection:
+        table.create(connection)
+        connection.execute(table.insert().values(id=1, merchant_id=1, role="owner", active=True,
+                                                 created_at=datetime.now(timezone.utc)))
+
+
+def add_bench_routes(app) -> None:
+    """The routes compared. ``plain`` runs only the staff SELECT; the other three run the same two
+    SELECTs (the store by slug, as the resolver does it, then one ``staff`` row of a store schema):
+
+    * ``plain``  platform route: one ``staff`` row of ``bench_staff`` in the default schema, no
+      store lookup, no translate map (a request that does no tenancy at all)
     * ``bare``   platform route, no resolver; the staff row of one fixed store
     * ``switch`` platform route, no resolver; the staff row of the requested store
     * ``tenant`` store route ``/s/<slug>/…``: the resolver loads and activates the store, and
@@ -145,7 +180,9 @@ def add_bench_routes(app) -> None:
     from mallow.tenants.engines import schema_name
     from mallow.tenants.models import Store
 
+    PlainStaff = plain_staff()
     staff_query = db.select(Staff.id, Staff.role).where(Staff.id == 1)
+    plain_query = db.select(PlainStaff.id, PlainStaff.role).where(PlainStaff.id == 1)
     fixed = {}
 
     def engines():
@@ -164,6 +201,10 @@ def add_bench_routes(app) -> None:
                                       ).first()
         return db.session.execute(staff_query, bind_arguments={"bind": engines().engine_for(store_id)}).first()
 
+    def plain():
+        row = db.session.execute(plain_query).first()  # the platform engine, default schema
+        return jsonify(id=row.id, role=row.role)
+
     def bare(slug):
         load_store(slug)
         row = staff_row(fixed["store_id"])
@@ -177,6 +218,7 @@ def add_bench_routes(app) -> None:
         row = db.session.execute(staff_query).first()
         return jsonify(id=row.id, role=row.role)
 
+    app.add_url_rule("/_bench/plain", "bench_plain", plain)
     app.add_url_rule("/_bench/bare/<slug>", "bench_bare", bare)
     app.add_url_rule("/_bench/switch/<slug>", "bench_switch", switch)
     app.add_url_rule("/s/<store_slug>/_bench/staff", "bench_tenant", tenant)
@@ -184,6 +226,7 @@ def add_bench_routes(app) -> None:
 
 
 VARIANTS = {  # name: (path pattern, stores drawn from: "all" or "small" = the first --stores count)
+    "plain": ("/_bench/plain", "all"),
     "bare": ("/_bench/bare/{slug}", "all"),
     "switch": ("/_bench/switch/{slug}", "all"),
     "tenant": ("/s/{slug}/_bench/staff", "all"),
@@ -191,7 +234,8 @@ VARIANTS = {  # name: (path pattern, stores drawn from: "all" or "small" = the f
     "api/store": ("/s/{slug}/api/store", "all"),
 }
 VARIANT_HELP = {
-    "bare": "platform route, same 2 SELECTs, fixed store schema (baseline)",
+    "plain": "platform route, the staff SELECT on a default-schema copy; no store lookup, no translate map (baseline)",
+    "bare": "platform route, same 2 SELECTs as tenant, fixed store schema (resolver-cost baseline)",
     "switch": "platform route, same 2 SELECTs, schema of the random store, no resolver",
     "tenant": "store route: resolver + active store's schema, same 2 SELECTs",
     "tenant-small": "same store route, random store among only the first {small} (scale check, same run)",
@@ -409,7 +453,7 @@ def check_routes(app, urls: dict[str, list[str]]) -> dict[str, tuple[int, int]]:
             raise SystemExit(f"{name}: {candidates[-1]} answered {response.status_code}: "
                              f"{response.get_data(as_text=True)[:300]}")
         counts[name] = (len(capture.statements), capture.checkouts)
-    if len({counts[n] for n in ("bare", "switch", "tenant", "tenant-small")}) != 1:
+    if len({counts[n] for n in ("bare", "switch", "tenant", "tenant-small")}) != 1:  # (plain: one SELECT fewer)
         say(f"  WARNING: unequal query counts {counts}: the comparison is not like for like")
     return counts
 
@@ -701,7 +745,9 @@ def print_table(args, rows, elapsed: float) -> None:
     say("  bare = one SELECT of the store's alembic_version row through the same engine. Target: 1,000 in <= 60 s,")
     say("  10,000 in <= 10 min (the last column extrapolates linearly).")
     say("")
-    say("Requests, a random store per request (median of %d alternating rounds; ratio to `bare`)" % args.rounds)
+    say("Requests, a random store per request (median of %d alternating rounds; req/s and ratio to `plain`,"
+        % args.rounds)
+    say("then ratio to `bare`)")
     small = args.levels[0]
     labels = {n: (f"tenant@{small}" if n == "tenant-small" else n) for n in VARIANTS}
     for name, text in VARIANT_HELP.items():
@@ -711,12 +757,22 @@ def print_table(args, rows, elapsed: float) -> None:
     for r in rows:
         for mode in modes:
             rates = r["requests"][mode]
-            base = rates["bare"]
-            cells = [f"{rates[n]:6.0f} {rates[n] / base:5.2f}x" for n in VARIANTS]
+            cells = [f"{rates[n]:6.0f} {rates[n] / rates['plain']:5.2f}x" for n in VARIANTS]
             say(f"{r['level']:>7} | {mode:>9} | " + " | ".join(f"{c:>15}" for c in cells))
+            cells = [f"{rates[n] / rates['bare']:5.2f}x bare" for n in VARIANTS]
+            say(f"{'':>7} | {'':>9} | " + " | ".join(f"{c:>15}" for c in cells))
         cells = ["%d SQL, %d conn" % r["counts"][n] for n in VARIANTS]
         say(f"{'':>7} | {'per req':>9} | " + " | ".join(f"{c:>15}" for c in cells))
         say(f"{'':>7} | memory of the pooled connections after the rounds: {r['memory']}")
+    say("")
+    say("Tenancy per request, same run (req/s ratios; 1.00x = free)")
+    for r in rows:
+        for mode in modes:
+            rates = r["requests"][mode]
+            say(f"  {r['level']:>6} stores, {mode:>9}: tenant/plain {rates['tenant'] / rates['plain']:.2f}x "
+                f"(resolution + schema switch vs neither), tenant/bare {rates['tenant'] / rates['bare']:.2f}x "
+                f"(the resolver machinery vs the same two SELECTs without it), bare/plain "
+                f"{rates['bare'] / rates['plain']:.2f}x (the store lookup query itself)")
     say("")
     say(f"Scale, same run (target >= 0.95x): tenant route, random store among all N vs among the first {small}")
     for mode in modes:

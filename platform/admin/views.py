@@ -53,21 +53,23 @@ def dashboard():
 @admin_required
 def queue():
     status = request.args.get("status", "submitted")
-    if status not in ("submitted", "approved", "rejected", "expired", "superseded", "all"):
+    if status not in service.QUEUES:
         abort(400)
     items = service.review_queue(None if status == "all" else status)
     stores = {s.id: s for s in db.session.execute(db.select(Store).where(Store.id.in_({q.store_id for q in items}))).scalars()}
-    return render_template("admin/queue.html", items=items, stores=stores, status=status)
-
+    return render_template("admin/queue.html", items=items, stores=stores, status=status, is_due=service.is_due)
 
 
 @bp.get("/qualifications/<int:qualification_id>")
 @admin_required
 def review(qualification_id):
-    qualification = db.get_or_404(Qualification, qualification_id)
+    return _review_page(db.get_or_404(Qualification, qualification_id))
+
+
+def _review_page(qualification: Qualification, errors: ValidationFailed | None = None):
     store = db.session.get(Store, qualification.store_id)
-    return render_template("admin/review.html", q=qualification, store_row=store, kinds=permit_kinds(),
-                           history=service.history(store.id))
+    return render_form("admin/review.html", errors=errors, q=qualification, store_row=store, kinds=permit_kinds(),
+                       history=service.history(store.id), due=service.is_due(qualification))
 
 
 @bp.post("/qualifications/<int:qualification_id>/approve")
@@ -91,14 +93,32 @@ def reject(qualification_id):
     try:
         service.reject(qualification, principal("admin"), request.form.get("reason", ""), field_reasons)
     except ValidationFailed as failed:
-        store = db.session.get(Store, qualification.store_id)
-        return render_form("admin/review.html", errors=failed, q=qualification, store_row=store,
-                           kinds=permit_kinds(), history=service.history(store.id))
+        return _review_page(qualification, failed)
     except InvalidTransition:
         flash(_("This submission was decided already."), "error")
         return redirect(url_for("admin.review", qualification_id=qualification_id)), 303
     flash(_("Rejected: the merchant sees your reasons."), "ok")
     return redirect(url_for("admin.queue")), 303
+
+
+@bp.post("/qualifications/<int:qualification_id>/<any(reverify, resubmit):action>")
+@admin_required
+def reverify(qualification_id, action):
+    """The periodic re-verification of an approved qualification: still right, or ask for new documents."""
+    qualification = db.get_or_404(Qualification, qualification_id)
+    try:
+        if action == "reverify":
+            service.reverify(qualification, principal("admin"), request.form.get("reason", ""))
+            flash(_("Re-verified: due again in six months."), "ok")
+        else:
+            service.request_resubmission(qualification, principal("admin"), request.form.get("reason", ""))
+            flash(_("The merchant is asked to resubmit; the store stays open meanwhile."), "ok")
+    except ValidationFailed as failed:
+        return _review_page(qualification, failed)
+    except InvalidTransition:
+        flash(_("Only an approved qualification can be re-verified."), "error")
+        return redirect(url_for("admin.review", qualification_id=qualification_id)), 303
+    return redirect(url_for("admin.queue", status="reverify")), 303
 
 
 @bp.get("/qualifications/<int:qualification_id>/files/<which>")

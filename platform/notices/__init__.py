@@ -41,6 +41,12 @@ def resolve(kind: str, key: str) -> None:
                        .values(resolved_at=utcnow(), open_key=None))
 
 
-def open_notices(limit: int = 50) -> list[Notice]:
-    return list(db.session.execute(sa.select(Notice).where(Notice.open_key.is_not(None))
-                                   .order_by(Notice.id.desc()).limit(limit)).scalars())
+def is_open(kind: str, key: str) -> bool:
+    return db.session.execute(sa.select(Notice.id).where(Notice.open_key == f"{kind}:{key}")).first() is not None
+
+
+def open_notices(limit: int | None = 50, kind: str | None = None) -> list[Notice]:
+    query = sa.select(Notice).where(Notice.open_key.is_not(None)).order_by(Notice.id.desc()).limit(limit)
+    if kind is not None:
+        query = query.where(Notice.kind == kind)
+    return list(db.session.execute(query).scalars())

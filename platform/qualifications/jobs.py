@@ -1,13 +1,12 @@
-"""Daily re-check of approved qualifications (see ``service.expire_lapsed``)."""
-from mallow.jobs import job, periodic
-from mallow.qualifications import service
+"""Daily, for every open or suspended store: apply lapsed and expiring documents
+(``qualifications.sweep``; one store: ``qualifications.sweep_store``; see :mod:`.expiry`)."""
+from mallow.db import db
+from mallow.jobs import store_sweep
+from mallow.qualifications import expiry
 
 
-@job("qualifications.expire_lapsed")
-def expire_lapsed_job(today: str | None = None):
-    from datetime import date
-
-    return service.expire_lapsed(date.fromisoformat(today) if today else None)
-
-
-periodic("qualifications.expire_lapsed", 24 * 3600)
+@store_sweep("qualifications", every_seconds=24 * 3600)
+def sweep(store, now):
+    result = expiry.check_store(store, expiry.local_today(now))
+    db.session.commit()
+    return result

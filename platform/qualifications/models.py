@@ -75,3 +75,7 @@ class QualificationPermit(PlatformModel):
     image: Mapped[str] = mapped_column(sa.String(200))
 
     qualification: Mapped[Qualification] = relationship(back_populates="permits")
+
+
+# The store-side table of products a lapsed permit took off the shelf (mallow.models imports this module).
+from mallow.qualifications.holds import ShelfHold  # noqa: E402,F401

@@ -1,22 +1,28 @@
-"""Submitting, reviewing and expiring qualifications. Every decision goes to the audit log."""
+"""Submitting, reviewing and re-verifying qualifications (lapse dates: :mod:`.expiry`). Every
+decision goes to the audit log."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 
-from flask_babel import gettext as _
+from flask import current_app
+from flask_babel import force_locale, gettext as _
 
-from mallow import audit
+from mallow import audit, notices
 from mallow.db import db, utcnow
 from mallow.media.images import ImageRejected, delete_stored, store_image
-from mallow.qualifications import idcard, uscc
+from mallow.qualifications import expiry, idcard, uscc
 from mallow.qualifications.matrix import Category, permit_kinds, required_kinds, unmet_groups
 from mallow.qualifications.models import QUALIFICATION_STATES, SUBJECT_TYPES, Qualification, QualificationPermit
 from mallow.security import crypto
+from mallow.statemachine import InvalidTransition
 from mallow.tenants.models import STORE_STATES, Store
 from mallow.validation import CN_MOBILE_RE, EMAIL_RE, Errors, ValidationFailed, text
 
-REVERIFY_AFTER = timedelta(days=182)
+#: E-Commerce Law art. 27: approved documents are verified again at least every six months
+REVERIFY_AFTER = timedelta(days=180)
+#: after asking for a resubmission, the qualification is due again if nothing came by then
+RESUBMIT_WITHIN = timedelta(days=30)
 
 USCC_MESSAGES = {
     "length": lambda: _("A Unified Social Credit Code has 18 characters."),
@@ -158,14 +164,39 @@ def submit(store: Store, merchant, form, files) -> tuple[Qualification, bool]:
     return qualification, True
 
 
+QUEUES = ("submitted", "reverify", "approved", "rejected", "expired", "superseded", "all")
+
+
 def review_queue(status: str | None = "submitted") -> list[Qualification]:
+    """A queue of the review page: a status, ``reverify`` (approved, due for the periodic
+    re-verification: oldest due first) or None for all."""
+    if status == "reverify":
+        return list(db.session.execute(db.select(Qualification).where(
+            Qualification.status == "approved", Qualification.review_due_at <= utcnow())
+            .order_by(Qualification.review_due_at)).scalars())
     query = db.select(Qualification).order_by(Qualification.submitted_at)
     if status:
         query = query.where(Qualification.status == status)
     return list(db.session.execute(query).scalars())
 
 
+def is_due(qualification: Qualification) -> bool:
+    """Approved and past its re-verification date (what the ``reverify`` queue lists)."""
+    due = qualification.review_due_at
+    if qualification.status != "approved" or due is None:
+        return False
+    due = due if due.tzinfo else due.replace(tzinfo=timezone.utc)  # SQLite gives naive UTC back
+    return due <= utcnow()
+
+
+def _approved_only(qualification: Qualification) -> None:
+    if qualification.status != "approved":
+        raise InvalidTransition("qualification", qualification.status, "re-verified")
+
+
 def approve(qualification: Qualification, admin, reason: str = "") -> Qualification:
+    """Approve a submission: it replaces the store's approved one, a pending store (or one closed
+    by a lapsed document) opens, and the store's shelf and notices follow the new documents."""
     QUALIFICATION_STATES.check(qualification.status, "approved")
     store = db.session.get(Store, qualification.store_id)
     for other in db.session.execute(db.select(Qualification).where(
@@ -175,7 +206,7 @@ def approve(qualification: Qualification, admin, reason: str = "") -> Qualificat
     qualification.decided_by, qualification.decided_at = admin.id, utcnow()
     qualification.decision_reason = reason[:500] or None
     qualification.review_due_at = utcnow() + REVERIFY_AFTER
-    if store.status in ("pending", "suspended"):
+    if store.status == "pending" or (store.status == "suspended" and store.status_reason == expiry.LAPSED_REASON):
         previous = STORE_STATES.move(store, "open")
         store.opened_at = store.opened_at or utcnow()
         store.status_reason = None
@@ -183,7 +214,41 @@ def approve(qualification: Qualification, admin, reason: str = "") -> Qualificat
                      detail={"from": previous})
     audit.record("qualification.approved", actor=admin, store_id=store.id,
                  target=f"qualification:{qualification.id}", detail={"reason": reason})
+    store_id = store.id  # read before the commit expires it: the check runs on a connection of its own
     db.session.commit()
+    expiry.check_now(store_id)
+    return qualification
+
+
+def reverify(qualification: Qualification, admin, reason: str = "") -> Qualification:
+    """The periodic re-verification found the approved documents still right: due again later."""
+    _approved_only(qualification)
+    qualification.review_due_at = utcnow() + REVERIFY_AFTER
+    audit.record("qualification.reverified", actor=admin, store_id=qualification.store_id,
+                 target=f"qualification:{qualification.id}", detail={"reason": reason[:500]})
+    db.session.commit()
+    return qualification
+
+
+def request_resubmission(qualification: Qualification, admin, reason: str) -> Qualification:
+    """The re-verification needs new documents: the merchant is asked (a console notice), the store
+    stays open, and the qualification is due again after :data:`RESUBMIT_WITHIN` if nothing came."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": ("required", _("Tell the merchant what to resubmit."))})
+    _approved_only(qualification)
+    qualification.review_due_at = utcnow() + RESUBMIT_WITHIN
+    audit.record("qualification.resubmission_requested", actor=admin, store_id=qualification.store_id,
+                 target=f"qualification:{qualification.id}", detail={"reason": reason[:500]})
+    store_id, key = qualification.store_id, f"q{qualification.id}:resubmit"
+    db.session.commit()
+    from mallow.tenants.context import store_context
+
+    with store_context(store_id), force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        notices.raise_notice(expiry.NOTICE_KIND, key, _(
+            "The platform's periodic check asks you to resubmit your qualifications: %(reason)s", reason=reason[:200]),
+            {"reason": reason[:500]})
+        db.session.commit()
     return qualification
 
 
@@ -199,23 +264,3 @@ def reject(qualification: Qualification, admin, reason: str, field_reasons: dict
                  target=f"qualification:{qualification.id}", detail={"reason": reason, "fields": field_reasons})
     db.session.commit()
     return qualification
-
-
-def expire_lapsed(today: date | None = None) -> list[int]:
-    """Daily: approved qualifications whose licence or a permit lapsed become ``expired`` and
-    their stores are suspended until a renewed submission is approved. Returns store ids."""
-    today = today or datetime.now(timezone.utc).date()
-    suspended = []
-    for qualification in db.session.execute(db.select(Qualification).where(Qualification.status == "approved")).scalars():
-        dates = [qualification.licence_valid_until] + [p.valid_until for p in qualification.permits]
-        if not any(d is not None and d < today for d in dates):
-            continue
-        QUALIFICATION_STATES.move(qualification, "expired")
-        store = db.session.get(Store, qualification.store_id)
-        if store.status == "open":
-            STORE_STATES.move(store, "suspended")
-            store.status_reason = "qualification_expired"
-            suspended.append(store.id)
-        audit.record("qualification.expired", store_id=store.id, target=f"qualification:{qualification.id}")
-    db.session.commit()
-    return suspended

@@ -365,23 +365,53 @@ def test_order_pages_show_a_receipt_that_adds_up(app):
 
 
 def test_other_shoppers_get_404_on_someone_elses_order(app):
+    from mallow.db import db
+    from mallow.orders.models import Order
+
     shop = make_store(app)
-    [sku] = make_product(app, shop, stock=5)
+    [sku] = make_product(app, shop, title="只给主人看的核桃", stock=5)
     owner = _shopper(app, shop, (sku, 1))
-    order_id = _order_id(_place(owner, shop))
+    order_id = _order_id(_place(owner, shop, recipient="赵六", detail="仅此一家路 1 号"))
+    number = _in_store(app, shop, lambda: db.session.get(Order, order_id).number)
+    details = (number, "只给主人看的核桃", "赵六", "仅此一家路 1 号")
+
+    def hidden(response):
+        shown = [d for d in details if d in _html(response)]
+        assert not shown, f"{response.request.path} shows the order's {shown}"
+        return response
+
     stranger = _shopper(app, shop)
-    assert stranger.get(f"{shop.prefix}/orders/{order_id}").status_code == 404
+    assert hidden(stranger.get(f"{shop.prefix}/orders/{order_id}")).status_code == 404
     _add(stranger, app, shop, sku, 1)  # (a cart page with a form, for the CSRF token)
     assert post_form(stranger, f"{shop.prefix}/orders/{order_id}/cancel", {},
                      form_path=f"{shop.prefix}/cart").status_code == 404
-    assert f'data-order-id="{order_id}"' not in _html(stranger.get(f"{shop.prefix}/orders"))
+    assert f'data-order-id="{order_id}"' not in hidden(stranger.get(f"{shop.prefix}/orders")).get_data(as_text=True)
     assert app.test_client().get(f"{shop.prefix}/orders/{order_id}").status_code == 302  # signed out: sign in
-    # a shopper of another store does not even find the store's order
+
+    # A shopper of another store, which numbers its own orders from 1 too (so it has an order with
+    # the same id as likely as not).
     other = make_store(app)
-    outsider = app.test_client()
-    register_shopper(outsider, other)
-    assert outsider.get(f"{other.prefix}/orders/{order_id}").status_code == 404
-    assert owner.get(f"{shop.prefix}/orders/{order_id}").status_code == 200
+    [other_sku] = make_product(app, other, title="别家的商品", stock=5)
+    outsider = _shopper(app, other, (other_sku, 1))
+    own_id = _order_id(_place(outsider, other))
+    # in the order's own store, the outsider's session is no session: sign in first
+    response = hidden(outsider.get(f"{shop.prefix}/orders/{order_id}"))
+    assert response.status_code == 302 and f"{shop.prefix}/login" in response.headers["Location"]
+    cancel = post_form(outsider, f"{shop.prefix}/orders/{order_id}/cancel", {},
+                       form_path=_product_path(app, other, other_sku))  # a valid CSRF token of its session
+    assert cancel.status_code == 302 and f"{shop.prefix}/login" in cancel.headers["Location"]
+    hidden(outsider.get(f"{shop.prefix}/orders"))
+    # through its own store, the same id is at most the outsider's own order, never this one
+    response = hidden(outsider.get(f"{other.prefix}/orders/{order_id}"))
+    if own_id == order_id:
+        assert response.status_code == 200 and "别家的商品" in _html(response)
+    else:
+        assert response.status_code == 404
+    hidden(outsider.get(f"{other.prefix}/orders"))
+
+    assert _in_store(app, shop, lambda: db.session.get(Order, order_id).status) == "pending_payment"
+    page = owner.get(f"{shop.prefix}/orders/{order_id}")
+    assert page.status_code == 200 and all(d in _html(page) for d in details)
 
 
 def test_shopper_cancels_an_unpaid_order_and_the_stock_comes_back(app):

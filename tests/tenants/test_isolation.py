@@ -1,9 +1,15 @@
 """Store A's credentials against store B: every attempt is refused and B's data never shows."""
 from __future__ import annotations
 
-import pytest
+import io
+import re
+from pathlib import Path
 
-from mallow.testing import bearer, login_merchant, make_store, merchant_token, post_form, register_shopper
+import pytest
+import sqlalchemy as sa
+
+from mallow.testing import (bearer, csrf_token, login_merchant, make_product, make_shopper, make_store, merchant_token,
+                            png_bytes, post_form, register_shopper)
 
 
 @pytest.fixture
@@ -216,3 +222,190 @@ def test_signing_up_a_store_inside_another_store_context_keeps_that_store(app):
                          "store_name": "嵌套新店", "slug": slug, "main_category": "general"})
         after = [s.merchant_id for s in db.session.execute(db.select(Staff)).scalars()]
     assert before == after == [a.merchant_id]
+
+
+# --- every store-scoped console and API route, with store A's credentials against store B --------
+
+CONSOLE_PAGES = "/s/<store_slug>/console/"
+CONSOLE_API = "/s/<store_slug>/api/console/"
+STORE_API = "/s/<store_slug>/api/"
+ARGUMENT = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
+#: routes the walk must reach (a refactor that stops finding them fails here, not silently)
+MUST_WALK = {
+    ("POST", "console_api.shipOrder"), ("POST", "console_api.noteOrder"), ("GET", "console_api.exportOrders"),
+    ("POST", "console_api.decideAfterSale"), ("POST", "console_api.confirmReturn"),
+    ("DELETE", "console_api.deleteProductCategory"), ("DELETE", "console_api.deleteProductImage"),
+    ("PUT", "console_api.setWeChatPayConfig"), ("POST", "console_api.enableStorePlugin"),
+    ("POST", "console_api.disableStorePlugin"), ("POST", "console_api.publishPage"), ("DELETE", "console_api.deleteMedia"),
+    ("POST", "console.ship_order"), ("POST", "console.note_order"), ("GET", "console.export_orders"),
+    ("POST", "console.aftersale_action"), ("POST", "console.category_delete"), ("POST", "console.product_edit"),
+    ("POST", "payments_console.settings"), ("POST", "console.switch_plugin"), ("POST", "page_editor.publish"),
+    ("POST", "store_api.cancelOrder"), ("POST", "store_api.requestAfterSale"), ("GET", "store_api.getOrder"),
+}
+
+
+def _stocked_store(app):
+    """A store with something behind every kind of route: a category, a product with an image, a
+    media image, a shipping template, a paid order and a delivered one with an after-sales request."""
+    from mallow.payments.testing import pay_with_sandbox, place_order
+
+    shop = make_store(app)
+    client = app.test_client()
+    owner = bearer(merchant_token(client, shop))
+    api = f"{shop.prefix}/api/console"
+    ids = {"staff_id": 1, "page_ref": "home", "index": 0}
+    ids["category_id"] = client.post(f"{api}/categories", headers=owner, json={"name": "坚果炒货"}).get_json()["id"]
+    [sku] = make_product(app, shop, title="B 店的山核桃", stock=10)
+    ids["sku_id"] = sku
+    product = client.get(f"{shop.prefix}/api/products", headers=owner).get_json()["items"][0]
+    ids["product_id"] = product["id"]
+    with_image = client.post(f"{api}/products/{product['id']}/images", headers=owner, content_type="multipart/form-data",
+                             data={"image": (io.BytesIO(png_bytes()), "p.png")})
+    assert with_image.status_code == 201, with_image.get_json()
+    ids["image_id"] = with_image.get_json()["images"][0]["id"]
+    media = client.post(f"{api}/media", headers=owner, content_type="multipart/form-data",
+                        data={"image": (io.BytesIO(png_bytes()), "m.png")})
+    assert media.status_code == 201, media.get_json()
+    ids["media_id"] = media.get_json()["id"]
+    template = client.post(f"{api}/shipping-templates", headers=owner,
+                           json={"name": "B 店运费", "rules": [{"first": 1, "first_fee": 800}]})
+    assert template.status_code == 201, template.get_json()
+    ids["template_id"] = template.get_json()["id"]
+    shopper, address = make_shopper(client, shop)
+    paid = place_order(client, shop, shopper, address, sku)
+    pay_with_sandbox(client, shop, shopper, paid["id"])
+    delivered = place_order(client, shop, shopper, address, sku)
+    pay_with_sandbox(client, shop, shopper, delivered["id"])
+    assert client.post(f"{api}/orders/{delivered['id']}/ship", headers=owner,
+                       json={"carrier": "中通快递", "tracking_number": "ZT0001"}).status_code == 200
+    assert client.post(f"{shop.prefix}/api/orders/{delivered['id']}/confirm", headers=bearer(shopper)).status_code == 200
+    asked = client.post(f"{shop.prefix}/api/orders/{delivered['id']}/aftersales", headers=bearer(shopper),
+                        json={"kind": "return_refund", "reason": "尺码不合适"})
+    assert asked.status_code == 201, asked.get_json()
+    ids.update(order_id=paid["id"], aftersale_id=asked.get_json()["id"], number=paid["number"])
+    with app.app_context():
+        from mallow.builder.models import Page
+        from mallow.db import db
+        from mallow.qualifications.service import latest
+        from mallow.tenants.context import store_context
+
+        ids["qualification_id"] = latest(shop.store_id).id
+    with store_context(shop.store_id, app=app):
+        ids["page_id"] = db.session.execute(sa.select(Page.id).order_by(Page.id)).scalars().first() or 1
+    return shop, ids
+
+
+def _url(rule: str, slug: str, ids: dict) -> str:
+    def fill(match):
+        converter, options, name = match.groups()
+        if name == "store_slug":
+            return slug
+        if converter == "any":
+            return options.split(",")[0].strip()
+        if name in ids:
+            return str(ids[name])
+        return {"name": "flashsale", "which": "licence", "provider": "sandbox", "path": "x.png"}.get(
+            name, "1" if converter == "int" else "x")
+    return ARGUMENT.sub(fill, rule)
+
+
+def _walked_routes(app):
+    """``(method, endpoint, rule, credentials)`` of every store-scoped route that needs a merchant
+    (console pages and console API) or a shopper (store API operations declared with shopper auth)."""
+    from mallow.api.registry import OPERATIONS
+
+    shopper_ops = {op.operation_id for op in OPERATIONS if op.auth == "shopper"}
+    for rule in app.url_map.iter_rules():
+        credentials = None
+        if rule.rule.startswith(CONSOLE_PAGES):
+            credentials = "staff_session"
+        elif rule.rule.startswith(CONSOLE_API):
+            credentials = "merchant_token"
+        elif rule.rule.startswith(STORE_API) and rule.endpoint.split(".")[-1] in shopper_ops:
+            credentials = "shopper_token"
+        if credentials:
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield method, rule.endpoint, rule.rule, credentials
+
+
+def _store_rows(app, shop) -> dict:
+    """Every row of the store's own tables and of its platform rows, and its upload files."""
+    from mallow.db import db, store_metadata
+    from mallow.qualifications.models import Qualification
+    from mallow.tenants.models import Store
+
+    rows = {}
+    engines = app.extensions["mallow.store_engines"]
+    with app.app_context():
+        schema = f"store_{shop.store_id}" if engines.is_postgresql else "store"
+        with engines.engine_for(shop.store_id).connect() as connection:  # PostgreSQL: schema-translated
+            present = set(sa.inspect(connection).get_table_names(schema=schema))
+            for table in store_metadata.sorted_tables:
+                if table.name in present:
+                    rows[table.name] = sorted(map(repr, connection.execute(sa.select(table)).all()))
+        rows["stores"] = repr(db.session.execute(sa.select(Store.__table__).where(Store.id == shop.store_id)).all())
+        rows["qualifications"] = repr(db.session.execute(sa.select(Qualification.__table__).where(
+            Qualification.store_id == shop.store_id)).all())
+    assert {"orders", "products", "product_images", "aftersales", "staff"} <= set(rows)
+    uploads = Path(app.config["MALLOW_DATA_DIR"]) / "uploads" / str(shop.store_id)
+    rows["files"] = sorted(str(p.relative_to(uploads)) for p in uploads.rglob("*") if p.is_file())
+    return rows
+
+
+def _denials(app, store_id: int) -> list:
+    from mallow.audit import AuditEntry
+    from mallow.db import db
+
+    with app.app_context():
+        return list(db.session.execute(sa.select(AuditEntry.target, AuditEntry.actor_id).where(
+            AuditEntry.action == "access.denied", AuditEntry.store_id == store_id).order_by(AuditEntry.id)).all())
+
+
+def test_every_store_route_refuses_store_a_credentials_in_b_and_changes_nothing(app):
+    """Store A's staff session, merchant token and shopper token against each console page, console
+    API and shopper API route of store B (found in the URL map, so new routes are walked too):
+    403 for A's staff (each in the audit log), 401 for A's shopper (unknown in B), none of B's data in the
+    answer, and B's rows and files untouched."""
+    a = make_store(app)
+    b, ids = _stocked_store(app)
+    staff = app.test_client()
+    login_merchant(staff, a)
+    csrf = csrf_token(staff, f"{a.prefix}/console/staff")  # a valid token of A's own session
+    api = app.test_client()
+    merchant = bearer(merchant_token(api, a))
+    shopper = bearer(make_shopper(api, a)[0])
+    secrets = ("B 店的山核桃", "坚果炒货", "B 店运费", "尺码不合适", ids["number"], "13912345678", "文三路 100 号")
+
+    before = _store_rows(app, b)
+    walked, problems = set(), []
+    for method, endpoint, rule, credentials in _walked_routes(app):
+        url = _url(rule, b.slug, ids)
+        denials = len(_denials(app, b.store_id))
+        if credentials == "staff_session":
+            response = staff.open(url, method=method, data={"csrf_token": csrf} if method != "GET" else None)
+        else:
+            response = api.open(url, method=method, headers=merchant if credentials == "merchant_token" else shopper,
+                                json={} if method != "GET" else None)
+        walked.add((method, endpoint))
+        body = response.get_data(as_text=True)
+        expected = 401 if credentials == "shopper_token" else 403  # A's shopper is nobody in B; A's staff is refused
+        if response.status_code != expected:
+            problems.append(f"{method} {url} ({credentials}) answered {response.status_code}, not {expected}")
+        leaked = [s for s in secrets if s in body]
+        if leaked:
+            problems.append(f"{method} {url} ({credentials}) showed B's {leaked}")
+        if response.status_code == 403:
+            logged = _denials(app, b.store_id)[denials:]
+            if (url, a.merchant_id) not in logged:
+                problems.append(f"{method} {url} ({credentials}): 403 not in the audit log ({logged})")
+    assert not problems, "\n".join(problems)
+    assert MUST_WALK <= walked, sorted(MUST_WALK - walked)
+    assert _store_rows(app, b) == before
+
+    # the ids used are B's real rows: B's own owner reaches them
+    owner = bearer(merchant_token(api, b))
+    for path in (f"orders/{ids['order_id']}", f"aftersales/{ids['aftersale_id']}", f"products/{ids['product_id']}",
+                 "orders.csv"):
+        response = api.get(f"{b.prefix}/api/console/{path}", headers=owner)
+        assert response.status_code == 200, path
+    assert ids["number"] in api.get(f"{b.prefix}/api/console/orders.csv", headers=owner).get_data(as_text=True)

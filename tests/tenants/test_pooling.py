@@ -1,25 +1,29 @@
-"""PostgreSQL: one pooled connection serves every store in turn and never mixes them up.
+"""One pooled connection serves every store in turn and never mixes them up, on both backends.
 
-The pool holds a single connection, so every request below runs on the same server session:
-a schema left behind by one request would show up in the next one.
+PostgreSQL: the platform pool holds a single connection, so every request below runs on the same
+server session: a schema left behind by one request (``search_path``) would show up in the next.
+
+SQLite: a store's tables are its own file, attached as ``store`` to the connections of that store's
+engine only. The same requests run with a one-connection platform pool, and afterwards every
+pooled connection is looked at: the store engine's has exactly its own file attached and no open
+transaction (a failed request's write would otherwise stay pending on it), the platform's none.
 """
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
-from mallow.testing import HAVE_POSTGRES, build_app
-from mallow.testing import bearer, make_admin, make_store
-
-pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not HAVE_POSTGRES, reason="PostgreSQL is not running")]
+from mallow.testing import HAVE_POSTGRES, bearer, build_app, make_admin, make_store
 
 
 class Boom(RuntimeError):
     pass
 
 
-@pytest.fixture(scope="module")
-def pooled_app(tmp_path_factory):
-    app = build_app(tmp_path_factory, "postgresql",
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=[
+    pytest.mark.postgres, pytest.mark.skipif(not HAVE_POSTGRES, reason="PostgreSQL is not running")])])
+def pooled_app(request, tmp_path_factory):
+    app = build_app(tmp_path_factory, request.param,
                     SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 5})
     make_admin(app)
 
@@ -39,7 +43,12 @@ def pooled_app(tmp_path_factory):
     app.config["PROPAGATE_EXCEPTIONS"] = False
     yield app
     with app.app_context():
+        app.extensions["mallow.store_engines"].dispose()
         db.engine.dispose()
+    if request.param == "postgresql":
+        from mallow.testing import drop_postgres_database
+
+        drop_postgres_database(app.config["SQLALCHEMY_DATABASE_URI"])
 
 
 def _shopper(client, shop, nickname):
@@ -49,19 +58,40 @@ def _shopper(client, shop, nickname):
     return response.get_json()["token"]
 
 
-def _search_path(app):
+def _connection_state(app, shops) -> dict:
+    """What the pooled connections carry between requests: PostgreSQL's ``search_path``; on
+    SQLite, per store engine, the attached files and whether a transaction is still open."""
     from mallow.db import db
 
+    engines = app.extensions["mallow.store_engines"]
     with app.app_context():
-        with db.engine.connect() as connection:
-            return connection.exec_driver_sql("SHOW search_path").scalar()
+        if engines.is_postgresql:
+            with db.engine.connect() as connection:
+                return {"search_path": connection.exec_driver_sql("SHOW search_path").scalar()}
+        state = {}
+        for name, engine in [("platform", db.engine)] + [(shop.slug, engines.engine_for(shop.store_id)) for shop in shops]:
+            with engine.connect() as connection:
+                left_open = connection.connection.dbapi_connection.in_transaction  # before anything runs
+                attached = {row[1]: row[2] for row in connection.exec_driver_sql("PRAGMA database_list")}
+                state[name] = {"attached": {k: v for k, v in attached.items() if k not in ("main", "temp")},
+                               "open_transaction_on_checkout": left_open}
+        return state
+
+
+def _expected_sqlite_state(app, shops) -> dict:
+    engines = app.extensions["mallow.store_engines"]
+    state = {"platform": {"attached": {}, "open_transaction_on_checkout": False}}
+    for shop in shops:
+        state[shop.slug] = {"attached": {"store": str(engines.sqlite_path(shop.store_id))},
+                            "open_transaction_on_checkout": False}
+    return state
 
 
 def test_interleaved_requests_on_one_pooled_connection(pooled_app):
     shops = [make_store(pooled_app) for _ in range(3)]
     client = pooled_app.test_client()
     tokens = [_shopper(client, shop, f"buyer{i}") for i, shop in enumerate(shops)]
-    default_path = _search_path(pooled_app)
+    before = _connection_state(pooled_app, shops)
     for round_ in range(10):
         for i, (shop, token) in enumerate(zip(shops, tokens)):
             me = client.get(f"{shop.prefix}/api/me", headers=bearer(token)).get_json()
@@ -69,7 +99,10 @@ def test_interleaved_requests_on_one_pooled_connection(pooled_app):
             # the token of the previous store, sent to this one, finds nothing here
             other = tokens[i - 1]
             assert client.get(f"{shop.prefix}/api/me", headers=bearer(other)).status_code == 401
-    assert _search_path(pooled_app) == default_path  # no request left session state behind
+    after = _connection_state(pooled_app, shops)
+    assert after == before  # no request left session state behind
+    if not pooled_app.extensions["mallow.store_engines"].is_postgresql:
+        assert after == _expected_sqlite_state(pooled_app, shops)
 
 
 def test_failed_transaction_then_another_store_on_the_same_connection(pooled_app):
@@ -87,18 +120,18 @@ def test_failed_transaction_then_another_store_on_the_same_connection(pooled_app
         with store_context(shop.store_id, app=pooled_app):
             assert [c.nickname for c in db.session.execute(db.select(Customer)).scalars()] == expected
     assert client.get(f"{a.prefix}/api/me", headers=bearer(token_a)).get_json()["nickname"] == "alice"
+    if not pooled_app.extensions["mallow.store_engines"].is_postgresql:
+        assert _connection_state(pooled_app, [a, b]) == _expected_sqlite_state(pooled_app, [a, b])
 
 
 def test_raw_sql_without_a_schema_never_reaches_store_tables(pooled_app):
-    """``text()`` SQL is not schema-translated: a store table named without its schema is not
-    found in the default schema, so such code fails instead of reading a guessed store."""
-    import sqlalchemy as sa
-
+    """``text()`` SQL is not schema-translated (PostgreSQL) and goes to the platform database
+    (SQLite): a store table named without its schema is not found, so such code fails instead of
+    reading a guessed store."""
     from mallow.db import db
-
-    shop = make_store(pooled_app)
     from mallow.tenants.context import store_context
 
+    shop = make_store(pooled_app)
     with store_context(shop.store_id, app=pooled_app):
-        with pytest.raises(sa.exc.ProgrammingError):
+        with pytest.raises((sa.exc.ProgrammingError, sa.exc.OperationalError)):
             db.session.execute(sa.text("SELECT count(*) FROM customers"))

@@ -1,0 +1,50 @@
+"""Products the qualification check took off the shelf, so that re-approval puts back exactly those.
+
+A row per held product, in the store's own schema. Products the merchant took off the shelf
+himself have no row and stay off when the hold is released.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mallow.catalog.models import PRODUCT_STATES, Product, Sku
+from mallow.db import StoreModel, db, utcnow
+
+
+class ShelfHold(StoreModel):
+    __tablename__ = "qualification_holds"
+
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    #: the lapsed permit kinds that took the product off the shelf
+    permits: Mapped[list] = mapped_column(sa.JSON, default=list)
+    held_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+def hold_on_shelf_products(permits: list[str]) -> list[int]:
+    """Take every product on the shelf off it and record the hold; returns their ids."""
+    held = []
+    for product in db.session.execute(sa.select(Product).where(Product.status == "on_shelf")).scalars():
+        PRODUCT_STATES.move(product, "off_shelf")
+        hold = db.session.get(ShelfHold, product.id)
+        if hold is None:
+            db.session.add(ShelfHold(product_id=product.id, permits=permits))
+        else:  # the merchant put a held product back meanwhile: still held
+            hold.permits = permits
+        held.append(product.id)
+    return held
+
+
+def release_holds() -> list[int]:
+    """Put the held products back on the shelf (those still off it and sellable); returns their ids."""
+    restored = []
+    for hold in db.session.execute(sa.select(ShelfHold)).scalars():
+        product = db.session.get(Product, hold.product_id)
+        sellable = db.session.execute(sa.select(Sku.id).where(Sku.product_id == hold.product_id,
+                                                              Sku.active.is_(True)).limit(1)).first()
+        if product.status == "off_shelf" and sellable:
+            PRODUCT_STATES.move(product, "on_shelf")
+            restored.append(product.id)
+        db.session.delete(hold)
+    return restored
+
