@@ -200,7 +200,7 @@ def plugin_list():
     """Installed plugins, their review state, and whether this start loaded them."""
     from flask import current_app
 
-    from mallow.plugins.discovery import ManifestError, installed
+    from mallow.plugins.discovery import ManifestError, installed, mallow_version, too_new
     from mallow.plugins.marketplace import releases
 
     states = {(r.name, r.version): r.status for r in releases()}
@@ -210,7 +210,10 @@ def plugin_list():
             click.echo(f"{name:<24} unreadable: {manifest}")
             continue
         state = states.get((name, manifest.version), "not synced")
-        click.echo(f"{name:<24} {manifest.version:<10} {state:<10} {'loaded' if name in loaded else ''}")
+        note = "loaded" if name in loaded else ""
+        if too_new(manifest):
+            note = f"not loaded: needs Mallow {manifest.min_mallow_version} or newer (this is {mallow_version()})"
+        click.echo(f"{name:<24} {manifest.version:<10} {state:<10} {note}")
 
 
 @plugin.command("new", with_appcontext=False)

@@ -19,3 +19,16 @@ def test_every_hookspec_has_a_docstring_and_the_mallow_prefix():
         spec = getattr(hookspecs, name)
         if callable(spec) and hasattr(spec, "mallow_spec"):
             assert name.startswith("mallow_") and spec.__doc__, name
+
+
+def test_every_documented_hook_exists_with_the_documented_arguments():
+    import inspect
+    import re
+
+    documented = dict(re.findall(r"^### `(mallow_\w+)\(([^)]*)\)`", DOCS.read_text(), flags=re.M))
+    assert documented, "no hook sections found"
+    for name, arguments in documented.items():
+        spec = getattr(hookspecs, name, None)
+        assert spec is not None, f"docs/plugins.md documents {name}, which is not a hook"
+        expected = list(inspect.signature(spec).parameters)
+        assert [a.strip() for a in arguments.split(",") if a.strip()] == expected, name

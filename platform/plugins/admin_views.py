@@ -9,6 +9,7 @@ from mallow.accounts.guards import admin_required, principal
 from mallow.admin.views import bp
 from mallow.db import db
 from mallow.plugins import marketplace
+from mallow.plugins.discovery import mallow_version
 from mallow.plugins.manifests import localized, permission_label
 from mallow.plugins.models import PluginRelease
 from mallow.statemachine import InvalidTransition
@@ -23,6 +24,7 @@ def plugin_releases():
         abort(400)
     return render_template("admin/plugins.html", releases=marketplace.releases(status), status=status,
                            installed=marketplace.installed_versions(), loaded=marketplace.loaded_versions(),
+                           too_new=marketplace.needing_newer_mallow(), mallow_version=mallow_version(),
                            localized=localized, permission_label=permission_label)
 
 

@@ -11,9 +11,9 @@
   manifest's ``settings_schema``, defaults filled in).
 * hooks: ``hookimpl`` and every ``mallow_*`` hook of :mod:`mallow.plugins.hookspecs`; a plugin's
   hooks run only for stores that enabled it.
-* jobs: :func:`mallow.jobs.job` / :func:`mallow.jobs.periodic` (re-exported here), and
-  :func:`plugin_sweep` — a periodic sweep over the stores that enabled the plugin, and only those;
-  :func:`plugin_enabled` tells whether the active store has a plugin on.
+* jobs and schedules: the ``mallow_register_jobs(register)`` hook (see :mod:`mallow.plugins.jobs`);
+  store jobs and schedules run only in the stores that enabled the plugin.
+* :func:`plugin_enabled` tells whether the active store has a plugin on.
 
 A plugin package ships ``plugin.json`` (its manifest) next to its ``__init__.py``; Mallow reads it
 without importing the package, and imports the package only once a platform admin has approved
@@ -26,9 +26,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from mallow.db import NAMING
 from mallow.db.session import STORE_BIND, STORE_SCHEMA
-from mallow.jobs.registry import job, periodic  # noqa: F401  (re-exported for plugins)
 from mallow.plugins.hookspecs import hookimpl  # noqa: F401  (re-exported for plugins)
-from mallow.plugins.jobs import plugin_sweep, stores_with  # noqa: F401  (re-exported for plugins)
 from mallow.pricing.model import Adjustment, PricingContext, PricingLine, Problem  # noqa: F401
 
 _BASES: dict[str, type] = {}

@@ -57,18 +57,26 @@ def mallow_validate_checkout(context: "PricingContext") -> "list[Problem] | None
 
 @hookspec
 def mallow_order_placed(order: "Order", context: "PricingContext") -> None:
-    """An order was placed (inside its database transaction: raise to refuse it)."""
+    """An order was placed (inside its database transaction). Raise
+    ``mallow.orders.checkout.CheckoutProblems([...])`` (or ``SoldOut``) to refuse it with a
+    message; any other exception refuses it as ``plugin_failed``. Nothing is written either way."""
+
+
+# Order lifecycle events: what happened already. Each implementation runs in its own savepoint
+# of the transaction that made the change; one that raises is logged with its plugin's name and
+# its writes are rolled back, but the order's change stands (catch up from a sweep).
 
 
 @hookspec
 def mallow_order_paid(order: "Order") -> None:
-    """An order's payment was verified (inside the transaction that marks it paid)."""
+    """An order's payment was verified (inside the transaction that marks it paid; raising
+    cannot undo the payment)."""
 
 
 @hookspec
 def mallow_order_cancelled(order: "Order", reason: str) -> None:
-    """An unpaid order was cancelled (by the shopper, the merchant or the timeout); its stock
-    is back already."""
+    """An unpaid order was cancelled: ``reason`` is ``"shopper"``, ``"payment_timeout"`` or the
+    canceller's own (e.g. a plugin's); its stock is back already."""
 
 
 @hookspec
@@ -78,7 +86,7 @@ def mallow_order_refunded(order: "Order", refund: "Refund") -> None:
 
 @hookspec
 def mallow_order_completed(order: "Order") -> None:
-    """The order is completed (confirmed and past delivery)."""
+    """The order is completed (delivered and past the store's auto-complete delay)."""
 
 
 # --- Extension points beyond pricing and orders --------------------------------------------
@@ -105,6 +113,23 @@ def mallow_register_blocks(register) -> None:
     Name types ``<plugin>_<thing>``; a type registered by Mallow or another plugin is refused.
     Called once at start-up; :func:`mallow.plugins.blocks.available` tells whether a type may be
     used in the active store."""
+
+
+@hookspec
+def mallow_register_jobs(register) -> None:
+    """Add background jobs and schedules: ``register(name, func, every_seconds=None, store=True,
+    idempotent=False)`` with ``name`` as ``"<plugin>.<job>"``.
+
+    * a store job (the default): ``func(store, **kwargs)``, enqueued with ``store_id=…``; it runs
+      only where the store has the plugin enabled (elsewhere it does nothing);
+    * with ``every_seconds``: a schedule (an idempotent sweep), job ``name`` every
+      ``every_seconds`` over the stores that have the plugin enabled, calling ``func(store, now)``
+      in each (one store's failure is logged and does not stop the others); ``name + "_store"``
+      runs it for one store;
+    * ``store=False``: a platform job ``func(**kwargs)`` (periodic with ``every_seconds``);
+    * ``idempotent=True``: a failed run may be retried.
+
+    Arguments are JSON. Called once at start-up; a name that is taken is refused then."""
 
 
 @hookspec

@@ -1,31 +1,57 @@
-"""Jobs of plugins: a periodic sweep over the stores that enabled the plugin, and only those.
+"""Jobs and schedules of plugins, registered through ``mallow_register_jobs(register)``.
 
-    from mallow.plugins.api import plugin_sweep
+    @hookimpl
+    def mallow_register_jobs(register):
+        register("groupbuy.sweep", sweep, every_seconds=60)   # a schedule over the stores that enabled it
+        register("groupbuy.remind", remind)                    # a store job: enqueue with store_id=…
 
-    @plugin_sweep("groupbuy", every_seconds=60)
-    def expire_groups(store, now):      # inside store_context; plugin_settings("groupbuy") works
-        ...
+``register(name, func, *, every_seconds=None, store=True, idempotent=False)``; ``name`` is
+``<plugin>.<job>``:
 
-registers ``groupbuy.sweep`` (run every ``every_seconds``: each store that has the plugin enabled,
-in its own store context, one store's failure logged without stopping the others) and
-``groupbuy.sweep_store`` (one store, ``store_id=…``; it does nothing where the plugin is off).
-A plugin's tables exist only in stores that enabled it once, so a sweep over every store would
-fail in the others. Other jobs are registered with :func:`mallow.jobs.job` as usual.
+* a **store job** (the default): ``func(store, **kwargs)`` runs inside the store named by the
+  ``store_id`` argument, and only if that store has the plugin enabled (elsewhere it does
+  nothing and returns None): a plugin's tables exist only in stores that enabled it once;
+* with ``every_seconds``, a **schedule** (a sweep): job ``<name>`` runs every ``every_seconds``
+  over the open or suspended stores that have the plugin enabled, each in its own store context,
+  calling ``func(store, now)`` (``now`` an aware datetime); one store's failure is logged and
+  does not stop the others. ``<name>_store`` runs it for one store (``store_id=…``, optional
+  ``now`` as an ISO time). A sweep must be idempotent: a failed ``<name>_store`` is retried;
+* ``store=False``: a platform job ``func(**kwargs)`` in an app context (periodic with
+  ``every_seconds``);
+* ``idempotent=True`` (jobs that give the same result when run again) lets a failed run be
+  retried, as for :func:`mallow.jobs.job`.
+
+Mallow's job registry (:mod:`mallow.jobs.registry`) is one per process while plugins are loaded
+per app, so each name goes into it once, as a relay to what the running app's plugin registered
+(``app.extensions["mallow.plugin_jobs"]``): a job whose plugin this app did not load does nothing.
 """
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable
 
-from flask import current_app
+from flask import Flask, current_app
 
 from mallow.jobs.registry import job, periodic
 
 log = logging.getLogger("mallow.jobs")
+#: job name → (relay, store, idempotent), registered with Mallow's job registry once per process
+_RELAYS: dict[str, tuple[Callable, bool, bool]] = {}
+STORE_SUFFIX = "_store"
+
+
+@dataclass(frozen=True)
+class PluginJob:
+    plugin: str
+    run: Callable  # run(store or None, **kwargs)
 
 
 def _when(now: str | None) -> datetime:
-    return datetime.fromisoformat(now) if now else datetime.now(timezone.utc)
+    moment = datetime.fromisoformat(now) if now else datetime.now(timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def stores_with(plugin: str) -> list[int]:
@@ -40,35 +66,100 @@ def stores_with(plugin: str) -> list[int]:
         .order_by(StorePlugin.store_id)).scalars())
 
 
-def plugin_sweep(plugin: str, every_seconds: float, prefix: str | None = None):
-    prefix = prefix or plugin
+def _enabled_here(plugin: str) -> bool:
+    from mallow.plugins.stores import enabled_plugins
 
-    def register(func):
-        from mallow.plugins.stores import enabled_plugins
+    return plugin in enabled_plugins()
 
-        @job(f"{prefix}.sweep_store", store=True)
-        def one_store(store, now: str | None = None):
-            if plugin not in enabled_plugins():
-                return None
-            return func(store, _when(now))
 
-        @job(f"{prefix}.sweep")
-        def enabled_stores(now: str | None = None):
-            from mallow.tenants.context import store_context
+def _dispatch(name: str, store, kwargs: dict):
+    found = current_app.extensions.get("mallow.plugin_jobs", {}).get(name)
+    if found is None:  # its plugin is not loaded in this app (not approved here, or withdrawn)
+        log.debug("job %s skipped: its plugin is not loaded", name)
+        return None
+    return found.run(store, **kwargs)
 
-            app = current_app._get_current_object()
-            results = {}
-            for store_id in stores_with(plugin):
-                try:
-                    with store_context(store_id, app=app) as store:
-                        if plugin in enabled_plugins():  # loaded in this app, still enabled
-                            results[store_id] = func(store, _when(now))
-                except Exception:  # one store's failure must not stop the others
-                    log.exception("%s.sweep failed for store %s", prefix, store_id)
-                    results[store_id] = "failed"
-            return results
 
-        periodic(f"{prefix}.sweep", every_seconds)
-        return func
+def _relay(name: str, store: bool, idempotent: bool) -> None:
+    known = _RELAYS.get(name)
+    if known is not None:
+        if known[1:] != (store, idempotent):
+            raise ValueError(f"job {name!r} is registered already with other options")
+        return
+    if store:
+        def relay(store, **kwargs):
+            return _dispatch(name, store, kwargs)
+    else:
+        def relay(**kwargs):
+            return _dispatch(name, None, kwargs)
+    job(name, store=store, idempotent=idempotent)(relay)  # refuses a name Mallow's own jobs use
+    _RELAYS[name] = (relay, store, idempotent)
+
+
+def _store_job(plugin: str, func: Callable) -> Callable:
+    def run(store, **kwargs):
+        return func(store, **kwargs) if _enabled_here(plugin) else None
+    return run
+
+
+def _one_store(plugin: str, func: Callable) -> Callable:
+    def run(store, now: str | None = None):
+        return func(store, _when(now)) if _enabled_here(plugin) else None
+    return run
+
+
+def _every_store(plugin: str, name: str, func: Callable) -> Callable:
+    def run(_store, now: str | None = None) -> dict:
+        from mallow.tenants.context import store_context
+
+        app = current_app._get_current_object()
+        results = {}
+        for store_id in stores_with(plugin):
+            try:
+                with store_context(store_id, app=app) as store:
+                    if _enabled_here(plugin):  # loaded in this app, still enabled
+                        results[store_id] = func(store, _when(now))
+            except Exception:  # one store's failure must not stop the others
+                log.exception("%s failed for store %s", name, store_id)
+                results[store_id] = "failed"
+        return results
+    return run
+
+
+def _platform_job(func: Callable) -> Callable:
+    def run(_store, **kwargs):
+        return func(**kwargs)
+    return run
+
+
+def registrar(app: Flask, plugin: str) -> Callable:
+    """The ``register`` callback handed to one plugin's ``mallow_register_jobs``."""
+    jobs: dict[str, PluginJob] = app.extensions.setdefault("mallow.plugin_jobs", {})
+    pattern = re.compile(rf"^{re.escape(plugin)}(\.[a-z][a-z0-9_]*)+$")
+
+    def add(name: str, store: bool, run: Callable, idempotent: bool = False) -> None:
+        if name in jobs:
+            raise ValueError(f"plugin {plugin}: job {name!r} is registered twice")
+        _relay(name, store, idempotent)
+        jobs[name] = PluginJob(plugin, run)
+
+    def register(name: str, func: Callable, *, every_seconds: float | None = None, store: bool = True,
+                 idempotent: bool = False) -> None:
+        if not isinstance(name, str) or not pattern.match(name):
+            raise ValueError(f"plugin {plugin}: a job name is {plugin!r}, a dot and lower-case words, not {name!r}")
+        if not callable(func):
+            raise TypeError(f"plugin {plugin}: job {name!r} needs a function")
+        if every_seconds is not None and (isinstance(every_seconds, bool) or not isinstance(every_seconds, (int, float))
+                                          or every_seconds <= 0):
+            raise ValueError(f"plugin {plugin}: job {name!r}: every_seconds must be a positive number")
+        if store and every_seconds:  # a sweep: idempotent by contract, so one store's run may be retried
+            add(name, False, _every_store(plugin, name, func))
+            add(name + STORE_SUFFIX, True, _one_store(plugin, func), idempotent=True)
+        elif store:
+            add(name, True, _store_job(plugin, func), idempotent)
+        else:
+            add(name, False, _platform_job(func), idempotent)
+        if every_seconds:
+            periodic(name, every_seconds)
 
     return register

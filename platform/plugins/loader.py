@@ -1,9 +1,9 @@
 """Importing approved plugins at start-up, and enabling them per store.
 
 Only releases a platform admin approved are imported (their top-level code runs then, never
-before). Routes and blocks are registered at start-up, so approving a new release takes effect
-when the app next starts; enabling or disabling an approved plugin for a store takes effect on
-the store's next request.
+before). Routes, blocks and jobs are registered at start-up, so approving a new release takes
+effect when the app next starts; enabling or disabling an approved plugin for a store takes
+effect on the store's next request.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, abort, current_app, request
 from flask_babel import gettext as _
 
 from mallow.db import db
-from mallow.plugins.discovery import Manifest, ManifestError, installed, too_new
+from mallow.plugins.discovery import Manifest, ManifestError, installed, mallow_version, too_new
 from mallow.plugins.models import PluginRelease, StorePlugin
 
 log = logging.getLogger("mallow.plugins")
@@ -54,8 +54,8 @@ def load_approved(app: Flask) -> dict[str, Manifest]:
         if name in loaded or (name, manifest.version) not in approved:
             continue
         if too_new(manifest):
-            log.warning("plugin %s %s skipped: it needs Mallow %s or newer", name, manifest.version,
-                        manifest.min_mallow_version)
+            log.warning("plugin %s %s skipped: it needs Mallow %s or newer (this is %s)", name, manifest.version,
+                        manifest.min_mallow_version, mallow_version())
             continue
         try:
             module = entry_point.load()  # the plugin's code runs from here on
@@ -65,6 +65,7 @@ def load_approved(app: Flask) -> dict[str, Manifest]:
         loaded[name] = manifest
         _mount_routes(app, manager, name, module)
         _register_blocks(app, manager, name, module)
+        _register_jobs(app, manager, name, module)
     manager.check_pending()
     return loaded
 
@@ -136,6 +137,12 @@ def _register_blocks(app: Flask, manager, name: str, module) -> None:
     from mallow.plugins.blocks import registrar
 
     _only_this_plugin(manager, module, "mallow_register_blocks")(register=registrar(app, name, module))
+
+
+def _register_jobs(app: Flask, manager, name: str, module) -> None:
+    from mallow.plugins.jobs import registrar
+
+    _only_this_plugin(manager, module, "mallow_register_jobs")(register=registrar(app, name))
 
 
 def settings_with_defaults(manifest: Manifest, settings: dict | None) -> dict:

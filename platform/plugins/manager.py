@@ -1,11 +1,22 @@
 """The one pluggy ``PluginManager`` of the app (``app.extensions['mallow.plugins']``), and the
-per-store view of it: a plugin's hooks run only in stores that enabled it."""
+per-store view of it: a plugin's hooks run only in stores that enabled it.
+
+Order lifecycle events (:data:`EVENTS`) report what has happened already: each implementation
+runs in its own savepoint, and one that raises is logged with its plugin's name and its writes
+are rolled back, while the order's change and the other plugins go on (a plugin catches up from
+its own sweep)."""
 from __future__ import annotations
+
+import logging
 
 import pluggy
 from flask import current_app
 
 from mallow.plugins import hookspecs
+
+log = logging.getLogger("mallow.plugins")
+#: hooks that report a change of an order: a plugin that raises cannot undo it
+EVENTS = frozenset({"mallow_order_paid", "mallow_order_cancelled", "mallow_order_refunded", "mallow_order_completed"})
 
 
 def make_manager() -> pluggy.PluginManager:
@@ -15,6 +26,40 @@ def make_manager() -> pluggy.PluginManager:
 
     manager.register(fees, name="mallow.shipping")  # built-in: registered first, so it runs last
     return manager
+
+
+def _plugin_name(impl) -> str:
+    return impl.plugin_name.removeprefix("plugin:")
+
+
+class Event:
+    """Calls an event's implementations in pluggy's order, each in its own savepoint; one that
+    raises is logged and skipped. Returns the non-None results, like a pluggy hook."""
+
+    def __init__(self, caller):
+        self._caller = caller
+        self.name = caller.name
+
+    def get_hookimpls(self):
+        return self._caller.get_hookimpls()
+
+    def __call__(self, **kwargs) -> list:
+        from mallow.db import db
+
+        impls = self._caller.get_hookimpls()
+        if any(impl.hookwrapper or impl.wrapper for impl in impls):
+            return self._caller(**kwargs)  # wrappers need pluggy's own call loop
+        results = []
+        for impl in reversed(impls):  # pluggy calls the last registered first
+            try:
+                with db.session.begin_nested():
+                    result = impl.function(*[kwargs[name] for name in impl.argnames])
+            except Exception:
+                log.exception("plugin %s failed in %s", _plugin_name(impl), self.name)
+                continue
+            if result is not None:
+                results.append(result)
+        return results
 
 
 class StoreHooks:
@@ -32,7 +77,11 @@ class StoreHooks:
             raise AttributeError(name)
         caller = self._callers.get(name)
         if caller is None:
-            caller = self._callers[name] = self._manager.subset_hook_caller(name, remove_plugins=self._remove)
+            caller = (self._manager.subset_hook_caller(name, remove_plugins=self._remove) if self._remove
+                      else getattr(self._manager.hook, name))
+            if name in EVENTS:
+                caller = Event(caller)
+            self._callers[name] = caller
         return caller
 
 
@@ -44,11 +93,7 @@ def hooks():
     app = current_app
     manager = app.extensions["mallow.plugins"]
     loaded = app.extensions.get("mallow.loaded_plugins", {})
-    if not loaded:
-        return manager.hook
-    disabled = frozenset(name for name in loaded if name not in enabled_plugins())
-    if not disabled:
-        return manager.hook
+    disabled = frozenset(name for name in loaded if name not in enabled_plugins()) if loaded else frozenset()
     cache = app.extensions.setdefault("mallow.store_hooks", {})
     relay = cache.get(disabled)
     if relay is None:
@@ -60,14 +105,12 @@ def each_result(hook_name: str, **kwargs):
     """Call ``hook_name`` through :func:`hooks` one implementation at a time, in a fixed order
     (by plugin name), yielding ``(plugin name, result)``; an implementation that raises is
     logged with its plugin's name and skipped, so one broken plugin cannot break a page."""
-    import logging
-
     caller = getattr(hooks(), hook_name)
     for impl in sorted(caller.get_hookimpls(), key=lambda impl: impl.plugin_name):
         try:
             result = impl.function(*[kwargs[name] for name in impl.argnames])
         except Exception:
-            logging.getLogger("mallow.plugins").exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+            log.exception("plugin %s failed in %s", _plugin_name(impl), hook_name)
             continue
         if result is not None:
-            yield impl.plugin_name.removeprefix("plugin:"), result
+            yield _plugin_name(impl), result

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 
 from mallow import audit
 from mallow.db import db, utcnow
-from mallow.plugins.discovery import Manifest, ManifestError, installed
+from mallow.plugins.discovery import Manifest, ManifestError, installed, too_new
 from mallow.plugins.models import RELEASE_STATES, PluginRelease
 from mallow.validation import ValidationFailed
 
@@ -59,6 +59,13 @@ def releases(status: str | None = None) -> list[PluginRelease]:
 def installed_versions() -> dict[str, str]:
     """``{name: version}`` of the plugins installed now (readable manifests only)."""
     return {name: manifest.version for name, (_ep, manifest) in installed().items() if isinstance(manifest, Manifest)}
+
+
+def needing_newer_mallow() -> dict[str, str]:
+    """``{name: min_mallow_version}`` of the installed plugins this Mallow is too old to load
+    (start-up skips them, approved or not)."""
+    return {name: manifest.min_mallow_version for name, (_ep, manifest) in installed().items()
+            if isinstance(manifest, Manifest) and too_new(manifest)}
 
 
 def loaded_versions() -> dict[str, str]:

@@ -18,8 +18,6 @@ import logging
 from mallow.db import db
 from mallow.plugins.api import hookimpl
 
-from mallow_distribution import jobs as _jobs  # noqa: F401  (registers the settlement jobs)
-
 log = logging.getLogger("mallow.plugins.distribution")
 
 
@@ -42,41 +40,36 @@ def mallow_order_placed(order, context):
 
 @hookimpl
 def mallow_order_paid(order):
-    """Accrue the order's commissions (pending). A failure here is logged and never undoes the
-    payment (it runs in a savepoint of the transaction that marks the order paid)."""
+    """Accrue the order's commissions (pending). A failure here never undoes the payment (it runs
+    in a savepoint of the transaction that marks the order paid): it is logged and the order is
+    remembered, in that same transaction, for the settlement sweep to accrue."""
     from mallow_distribution import commission
 
     try:
         with db.session.begin_nested():
             commission.accrue(order)
     except Exception:
-        log.exception("distribution: commission for order %s could not be written", order.id)
+        log.exception("distribution: commission for order %s could not be written; the sweep retries", order.id)
+        commission.accrue_later(order)
 
 
 @hookimpl
 def mallow_order_refunded(order, refund):
-    """Reverse commission in proportion to what was refunded (claw back if settled already)."""
+    """Reverse commission in proportion to what was refunded (claw back if settled already). If
+    this fails, Mallow logs it and the refund stands; the settlement sweep catches up."""
     from mallow_distribution import commission
 
-    try:
-        with db.session.begin_nested():
-            commission.reverse_for_refund(order)
-    except Exception:
-        log.exception("distribution: commission of order %s could not be reversed (refund %s)", order.id,
-                      getattr(refund, "id", None))
+    commission.reverse_for_refund(order)
 
 
 @hookimpl
 def mallow_order_completed(order):
-    """Completion comes after delivery: freeze what is still pending, settle what is due."""
+    """Completion comes after delivery: freeze what is still pending, settle what is due (or the
+    settlement sweep does, should this fail)."""
     from mallow_distribution import commission
 
-    try:
-        with db.session.begin_nested():
-            commission.freeze_order(order)
-            commission.settle_order(order.id)
-    except Exception:  # the periodic job will do it; never block the order's completion
-        log.exception("distribution: commission of completed order %s could not be moved", order.id)
+    commission.freeze_order(order)
+    commission.settle_order(order.id)
 
 
 @hookimpl
@@ -94,6 +87,13 @@ def mallow_register_blocks(register):
     from mallow_distribution.blocks import register_block
 
     register_block(register)
+
+
+@hookimpl
+def mallow_register_jobs(register):
+    from mallow_distribution.jobs import register_jobs
+
+    register_jobs(register)
 
 
 @hookimpl

@@ -4,6 +4,8 @@
   discounts, minus its pro-rata share of order-level discounts and coupons; shipping is not
   commissionable) × the rate of each paid level. Lines of flash sales and group buys earn
   nothing unless the merchant includes them; a product can be excluded or have its own rates.
+  If writing fails, the order is remembered and the settlement sweep accrues it later, exactly
+  once (commissions are unique per order line and level).
 * **Freeze** (order delivered): pending → frozen until ``delivered_at + aftersale_window_days``.
 * **Settle** (a periodic job, or the order's completion): frozen → withdrawable once the window
   is over and no after-sales request is open on the order.
@@ -16,16 +18,19 @@ Every state change is a conditional UPDATE (``… WHERE status = :seen AND rever
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from mallow import settings as store_settings
 from mallow.db import db
 from mallow_distribution import ledger, rules
 from mallow_distribution.binding import upline
-from mallow_distribution.models import Commission, Distributor, Grade, ProductRule
+from mallow_distribution.models import Commission, Distributor, Grade, MissedAccrual, ProductRule
 
+log = logging.getLogger("mallow.plugins.distribution")
 OPEN_AFTERSALE_STATES = ("requested", "approved", "returned")
 
 
@@ -131,6 +136,34 @@ def accrue(order, now: datetime | None = None) -> list[Commission]:
     return written
 
 
+def accrue_later(order) -> None:
+    """The order's commissions could not be written when it was paid: the sweep will."""
+    if db.session.get(MissedAccrual, order.id) is None:
+        db.session.add(MissedAccrual(order_id=order.id))
+        db.session.flush()
+
+
+def catch_up_accruals(limit: int = 200) -> int:
+    """Accrue the paid orders remembered by :func:`accrue_later` (as of their payment), each in
+    its own savepoint; returns how many orders were accrued. Repeating it changes nothing."""
+    from mallow.orders.models import Order
+
+    caught = 0
+    owed = db.session.execute(sa.select(MissedAccrual).order_by(MissedAccrual.order_id).limit(limit)).scalars().all()
+    for missed in owed:
+        order = db.session.get(Order, missed.order_id)
+        try:
+            with db.session.begin_nested():
+                if order is not None and order.paid_at is not None:
+                    caught += bool(accrue(order, now=_aware(order.paid_at)))
+                db.session.delete(missed)
+        except IntegrityError:  # accrued meanwhile by someone else: the unique key kept it once
+            log.info("distribution: order %s was accrued meanwhile", missed.order_id)
+        except Exception:
+            log.exception("distribution: commission for order %s still cannot be written", missed.order_id)
+    return caught
+
+
 # --- Freeze and settle ------------------------------------------------------------------------
 
 def _move(commission: Commission, target: str, **values) -> bool:
@@ -185,13 +218,13 @@ def settle_order(order_id: int, now: datetime | None = None) -> int:
 
 
 def sweep(now: datetime | None = None) -> dict:
-    """The store's commission timers (run by the periodic job): catch up on refunds, freeze
-    delivered orders' pending commissions, settle those whose after-sales window is over.
-    Idempotent."""
+    """The store's commission timers (run by the periodic job): accrue what the payment hook
+    could not, catch up on refunds, freeze delivered orders' pending commissions, settle those
+    whose after-sales window is over. Idempotent."""
     from mallow.orders.models import Order
 
     now = now or _now()
-    counts = {"frozen": 0, "settled": 0}
+    counts = {"accrued": catch_up_accruals(), "frozen": 0, "settled": 0}
     # refunds whose hook did not run (plugin switched off meanwhile, or a failure) before the
     # money settled: catch up (a bounded set: only commissions still pending or frozen)
     unsettled = sa.select(Commission.order_id).where(Commission.status.in_(("pending", "frozen")))

@@ -136,6 +136,17 @@ class Commission(Base):
         return self.amount - self.reversed_amount
 
 
+class MissedAccrual(Base):
+    """A paid order whose commissions could not be written when it was paid (the hook failed):
+    the settlement sweep accrues it and removes the row. Written in the payment's transaction,
+    so orders paid while the plugin was off are never mistaken for missed ones."""
+
+    __tablename__ = "distribution_missed_accruals"
+
+    order_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    failed_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
 class Withdrawal(Base):
     """A distributor's request to be paid out; the merchant pays (recording how) or rejects."""
 

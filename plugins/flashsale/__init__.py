@@ -1,17 +1,18 @@
 """Flash sale (秒杀): time-boxed sales with a sale price and a dedicated quota per SKU.
 
 A bundled plugin built only on Mallow's plugin API (``mallow.plugins.api``, the ``mallow_*``
-hooks, ``mallow.jobs``, ``mallow.db.db.session`` and the core's public services). Its hooks run
-only in stores that enabled it. See ``README.md`` beside this file for the design: opting a
-checkout into a sale, the Redis gate and the database truth, limits, the unpaid timeout, and the
-commission marker on the sale's price adjustment.
+hooks, its sweep registered through ``mallow_register_jobs``, ``mallow.db.db.session`` and the
+core's public services). Its hooks and its sweep run only in stores that enabled it. See
+``README.md`` beside this file for the design: opting a checkout into a sale, the Redis gate and
+the database truth, limits, the unpaid timeout, and the commission marker on the sale's price
+adjustment.
 """
 from __future__ import annotations
 
 from markupsafe import Markup, escape
 
 from mallow.plugins.api import hookimpl
-from mallow_flashsale import checkout, sweep as _sweep  # noqa: F401  (registers the periodic job)
+from mallow_flashsale import checkout
 
 
 @hookimpl
@@ -52,6 +53,13 @@ def mallow_register_blocks(register):
     from mallow_flashsale import blocks
 
     blocks.register_blocks(register)
+
+
+@hookimpl
+def mallow_register_jobs(register):
+    from mallow_flashsale import sweep
+
+    register("flashsale.sweep", sweep.sweep, every_seconds=sweep.EVERY_SECONDS)
 
 
 @hookimpl

@@ -1,8 +1,9 @@
 """Attempt rate limits on the buy endpoint: per IP address and per shopper, fixed windows.
 
 Shared through Redis when the gate has one (every process counts together), else counted in
-this process. Windows are ``window`` seconds long; keys carry the store, so one store's crowd
-never uses up another's allowance.
+this process. Windows are ``window`` seconds long, numbered by :data:`clock` (seconds since the
+epoch; a test pins it, so no run depends on where a minute begins); keys carry the store, so one
+store's crowd never uses up another's allowance.
 """
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import time
 from flask import current_app
 
 from mallow_flashsale import gate
+
+#: where the windows come from: ``time.time`` (tests replace it with a fixed clock)
+clock = time.time
 
 RATE = """
 local n = redis.call('INCR', KEYS[1])
@@ -27,8 +31,12 @@ class _Counters:
         self.counts: dict[str, int] = {}
 
 
+def _window(window: int) -> int:
+    return int(clock() // window)
+
+
 def rate_key(store_id: int, kind: str, ident, window: int = 60) -> str:
-    return f"{gate.prefix()}:rl:{int(store_id)}:{kind}:{ident}:{int(time.time() // window)}"
+    return f"{gate.prefix()}:rl:{int(store_id)}:{kind}:{ident}:{_window(window)}"
 
 
 def allow(store_id: int, kind: str, ident, limit: int, window: int = 60) -> bool:
@@ -51,7 +59,7 @@ def allow_here(key: str, limit: int, window: int = 60) -> bool:
     counters = current_app.extensions.get("mallow_flashsale.rates")
     if counters is None:
         counters = current_app.extensions.setdefault("mallow_flashsale.rates", _Counters())
-    current = int(time.time() // window)
+    current = _window(window)
     with counters.lock:
         if counters.window != current:  # a new window: the old counts are of no use
             counters.window, counters.counts = current, {}

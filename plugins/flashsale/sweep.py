@@ -20,14 +20,13 @@ import sqlalchemy as sa
 from mallow.db import db
 from mallow.orders import service as orders
 from mallow.orders.models import Order
-from mallow.plugins.api import plugin_sweep
 from mallow_flashsale import checkout, gate, timing
 from mallow_flashsale.models import Purchase, Sale, aware
 
 log = logging.getLogger("mallow_flashsale")
+EVERY_SECONDS = 30
 
 
-@plugin_sweep("flashsale", every_seconds=30)
 def sweep(store, now):
     """Only in stores that enabled the plugin (its tables may not exist elsewhere)."""
     return run(store.id, now)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from markupsafe import Markup, escape
 
 from mallow.plugins.api import hookimpl, plugin_settings
-from mallow_groupbuy import checkout, jobs as _jobs, lifecycle  # noqa: F401  (jobs: registers the sweep)
+from mallow_groupbuy import checkout, lifecycle
 
 
 @hookimpl
@@ -60,6 +60,13 @@ def mallow_register_blocks(register):
     from mallow_groupbuy.blocks import register_blocks
 
     register_blocks(register)
+
+
+@hookimpl
+def mallow_register_jobs(register):
+    from mallow_groupbuy.jobs import register_jobs
+
+    register_jobs(register)
 
 
 @hookimpl

@@ -161,12 +161,15 @@ def test_manifest_contract():
     assert all(hasattr(hookspecs, name) for name in manifest["hooks"])
 
 
-def test_jobs_are_registered():
+def test_jobs_are_registered_through_the_jobs_hook(dist_app):
     from mallow.jobs.registry import periodic_jobs, registered
+    from mallow_distribution.jobs import EVERY_SECONDS
 
     jobs = registered()
     assert jobs["distribution.settle_store"].store and not jobs["distribution.settle"].store
-    assert "distribution.settle" in periodic_jobs()
+    assert periodic_jobs()["distribution.settle"] == EVERY_SECONDS
+    assert {name for name, job in dist_app.extensions["mallow.plugin_jobs"].items()
+            if job.plugin == "distribution"} == {"distribution.settle", "distribution.settle_store"}
 
 
 def test_migrations_give_exactly_the_models(mall, dist_app):
@@ -197,7 +200,7 @@ def test_migrations_give_exactly_the_models(mall, dist_app):
 
 
 def test_block_registers_with_the_page_builder(dist_app):
-    blocks = pytest.importorskip("mallow.builder.blocks", reason="the page builder is not there yet")
+    from mallow.builder import blocks
 
     block_type = blocks.get("distribution_entry")
     assert block_type is not None and getattr(block_type, "plugin", None) == "distribution"

@@ -35,7 +35,7 @@ def test_settlement_happens_only_after_the_window(mall):
     assert _statuses(mall, order) == ["pending"]
 
     mall.deliver(buyer, order)
-    assert mall.settle(_now()) == {"frozen": 1, "settled": 0}
+    assert mall.settle(_now()) == {"accrued": 0, "frozen": 1, "settled": 0}
     [row] = mall.commissions(order)
     assert row["status"] == "frozen"
     release = datetime.fromisoformat(row["release_at"])
@@ -44,12 +44,12 @@ def test_settlement_happens_only_after_the_window(mall):
                                                "withdrawn": 0}
 
     # six days on: still inside the window
-    assert mall.settle(_now() + timedelta(days=6)) == {"frozen": 0, "settled": 0}
+    assert mall.settle(_now() + timedelta(days=6)) == {"accrued": 0, "frozen": 0, "settled": 0}
     assert mall.balances(distributor)["withdrawable"] == 0
 
     # eight days on: the window is over, the job settles (once)
-    assert mall.settle(_now() + timedelta(days=8)) == {"frozen": 0, "settled": 1}
-    assert mall.settle(_now() + timedelta(days=9)) == {"frozen": 0, "settled": 0}
+    assert mall.settle(_now() + timedelta(days=8)) == {"accrued": 0, "frozen": 0, "settled": 1}
+    assert mall.settle(_now() + timedelta(days=9)) == {"accrued": 0, "frozen": 0, "settled": 0}
     assert _statuses(mall, order) == ["settled"]
     assert mall.balances(distributor)["withdrawable"] == 1000 and mall.balances(distributor)["frozen"] == 0
     mall.check_books()
@@ -66,7 +66,7 @@ def test_refund_inside_the_window_reverses_the_commission(mall):
 
     [row] = mall.commissions(order)
     assert row["status"] == "reversed" and row["net"] == 0 and row["reversed_amount"] == 1000
-    assert mall.settle(_now() + timedelta(days=8)) == {"frozen": 0, "settled": 0}
+    assert mall.settle(_now() + timedelta(days=8)) == {"accrued": 0, "frozen": 0, "settled": 0}
     assert {k: v for k, v in mall.balances(distributor).items()} == {
         "pending": 0, "frozen": 0, "withdrawable": 0, "withdrawing": 0, "withdrawn": 0}
     mall.check_books()

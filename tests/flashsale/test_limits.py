@@ -81,7 +81,21 @@ def test_per_day_limit(fs_app):
     assert again.status_code == 409 and again.get_json()["error"] == "limit_reached"
 
 
-def test_rate_limits_per_shopper_and_per_ip(fs_app):
+class PinnedClock:
+    """The rate limiter's clock, standing still until moved (the test never races a minute)."""
+
+    def __init__(self, at: float):
+        self.at = at
+
+    def __call__(self) -> float:
+        return self.at
+
+
+def test_rate_limits_per_shopper_and_per_ip(fs_app, monkeypatch):
+    from mallow_flashsale import limits
+
+    clock = PinnedClock(60 * 31_666_667 + 59.5)  # half a second before a minute ends
+    monkeypatch.setattr(limits, "clock", clock)
     shop = enabled_store(fs_app, {"shopper_attempts_per_minute": 3, "ip_attempts_per_minute": 1_000_000})
     sku = product(fs_app, shop)
     sale = create_sale(fs_app, shop, [{"sku_id": sku, "sale_price": 100, "quota": 10}], per_order=1, per_shopper=1)
@@ -91,10 +105,16 @@ def test_rate_limits_per_shopper_and_per_ip(fs_app):
     codes = [buy(client, shop, sale["id"], token, address, sku).status_code for _ in range(5)]
     assert codes[0] == 201 and codes[1:3] == [409, 409] and codes[3:] == [429, 429]
     assert buy(client, shop, sale["id"], other, other_address, sku).status_code == 201  # someone else is fine
+    clock.at += 1  # the next minute: the shopper may try again (and meets the sale's own limits)
+    retry = buy(client, shop, sale["id"], token, address, sku)
+    assert retry.status_code == 409 and retry.get_json()["error"] == "pending_order"
 
     ip_shop = enabled_store(fs_app, {"ip_attempts_per_minute": 2})
     ip_sku = product(fs_app, ip_shop)
     ip_sale = create_sale(fs_app, ip_shop, [{"sku_id": ip_sku, "sale_price": 100, "quota": 10}])
-    many = make_shoppers(fs_app, ip_shop, 3)
-    codes = [buy(client, ip_shop, ip_sale["id"], t, a, ip_sku).status_code for t, a, _c in many]
+    many = make_shoppers(fs_app, ip_shop, 4)
+    codes = [buy(client, ip_shop, ip_sale["id"], t, a, ip_sku).status_code for t, a, _c in many[:3]]
     assert codes == [201, 201, 429]
+    clock.at += 60
+    token, address, _c = many[3]
+    assert buy(client, ip_shop, ip_sale["id"], token, address, ip_sku).status_code == 201

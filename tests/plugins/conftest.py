@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 
-
 class FakePlugins:
     def __init__(self, root: Path):
         self.root = root
@@ -25,7 +24,8 @@ class FakePlugins:
 
     def add(self, name: str, code: str, *, version: str = "0.1.0", title: str | None = None,
             settings_schema: dict | None = None, permissions: list[str] | None = None, module: str | None = None,
-            hooks: list[str] | None = None, files: dict[str, str] | None = None) -> Path:
+            hooks: list[str] | None = None, files: dict[str, str] | None = None,
+            min_mallow_version: str = "0.1.0") -> Path:
         package = module or f"mallow_{name}"
         folder = self.root / package
         folder.mkdir(parents=True, exist_ok=True)
@@ -37,7 +37,7 @@ class FakePlugins:
             "name": name, "version": version, "title": title or name, "author": "Test Author",
             "description": f"The {name} plugin of the tests.", "hooks": hooks or [],
             "settings_schema": settings_schema or {"type": "object", "properties": {}, "additionalProperties": False},
-            "permissions": permissions or [], "min_mallow_version": "0.1.0"}, ensure_ascii=False), encoding="utf-8")
+            "permissions": permissions or [], "min_mallow_version": min_mallow_version}, ensure_ascii=False), encoding="utf-8")
         for old in self.root.glob(f"{package}-*.dist-info"):  # an upgrade replaces the installed version
             shutil.rmtree(old)
         dist = self.root / f"{package}-{version}.dist-info"

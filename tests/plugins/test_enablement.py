@@ -17,7 +17,7 @@ from flask import Blueprint, jsonify
 from markupsafe import Markup
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mallow.plugins.api import Adjustment, hookimpl, plugin_model_base, plugin_settings, plugin_sweep
+from mallow.plugins.api import Adjustment, hookimpl, plugin_model_base, plugin_settings
 from mallow.tenants.context import current_store
 
 NAME = "fake_discount"
@@ -69,9 +69,13 @@ def mallow_console_menu(store):
     return [{"label": "Fake deals", "endpoint": "deals_console.console_home"}]
 
 
-@plugin_sweep(NAME, every_seconds=3600)
 def sweep(store, now):
     return plugin_settings(NAME)["percent"]
+
+
+@hookimpl
+def mallow_register_jobs(register):
+    register("fake_discount.sweep", sweep, every_seconds=3600)
 
 
 @hookimpl
@@ -231,16 +235,27 @@ def test_the_console_api_lists_enables_configures_and_disables(app, shops):
 ])
 def test_settings_are_checked_against_the_manifest(app, shops, settings, field, code):
     client = app.test_client()
-    headers = bearer(_owner_token(client, shops["B"]))
-    response = client.put(f"{shops['B'].prefix}/api/console/plugins/fake_discount/settings",
-                          json={"settings": settings}, headers=headers)
+    # store A has the plugin on (20 %, "八折"): refused settings change nothing there
+    a = shops["A"]
+    headers = bearer(_owner_token(client, a))
+    plugin_api = f"{a.prefix}/api/console/plugins/fake_discount"
+    response = client.put(f"{plugin_api}/settings", json={"settings": settings}, headers=headers)
     assert response.status_code == 422
     fields = response.get_json()["fields"]
     assert fields[field]["code"] == code and fields[field]["message"]
-    enabling = client.post(f"{shops['B'].prefix}/api/console/plugins/fake_discount/enable",
-                           json={"settings": settings}, headers=headers)
+    assert client.post(f"{plugin_api}/enable", json={"settings": settings}, headers=headers).status_code == 422
+    [adjustment] = _quote(client, a, make_product(app, a, price=1000)[0])["lines"][0]["adjustments"]
+    assert (adjustment["label"], adjustment["amount"]) == ("八折", -400)
+    # store B never enabled it: a refused enable leaves it off
+    b = shops["B"]
+    b_headers = bearer(_owner_token(client, b))
+    enabling = client.post(f"{b.prefix}/api/console/plugins/fake_discount/enable", json={"settings": settings},
+                           headers=b_headers)
     assert enabling.status_code == 422
-    assert "fake_discount" not in _quote(client, shops["B"], make_product(app, shops["B"])[0])["lines"][0]["adjustments"].__repr__()
+    [offer] = [p for p in client.get(f"{b.prefix}/api/console/plugins", headers=b_headers).get_json()["items"]
+               if p["name"] == "fake_discount"]
+    assert offer["enabled"] is False
+    assert _quote(client, b, make_product(app, b, price=1000)[0])["lines"][0]["adjustments"] == []
 
 
 def test_the_console_page_generates_the_settings_form_and_reports_errors(app):
@@ -362,7 +377,7 @@ def test_a_raising_plugin_fails_only_where_enabled_with_a_clear_message(app, sho
         assert sku_stock(sku_c) == 5  # nothing was taken
 
 
-def test_a_plugin_sweep_visits_only_the_stores_that_enabled_it(app, shops):
+def test_a_plugin_schedule_visits_only_the_stores_that_enabled_it(app, shops):
     from mallow.jobs.registry import execute, periodic_jobs
 
     assert periodic_jobs()["fake_discount.sweep"] == 3600

@@ -2,6 +2,8 @@
 approved its version, and then only at the next start."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
@@ -136,6 +138,42 @@ def test_admin_pages_review_releases_and_say_when_they_load(backend, fake_plugin
         assert _releases(app, name) == [("0.1.0", "withdrawn", "发现问题")]
         # only platform admins reach the review
         assert app.test_client().get("/admin/plugins").status_code in (302, 303)
+    finally:
+        dispose_app(app)
+
+
+def test_a_plugin_for_a_newer_mallow_is_not_loaded_and_says_why(backend, fake_plugins, tmp_path_factory, caplog):
+    from mallow.cli import main
+    from mallow.plugins.discovery import mallow_version
+
+    # given an approved plugin that needs a newer Mallow than this one (and one that does not)
+    name, fits = f"future_{backend}", f"present_{backend}"
+    fake_plugins.add(name, "raise SystemExit('a plugin for a newer Mallow was imported')", title="未来插件",
+                     min_mallow_version="999.0")
+    fake_plugins.add(fits, "", title="现在插件", min_mallow_version=mallow_version())
+    with caplog.at_level(logging.WARNING, logger="mallow.plugins"):
+        app = plugin_app(tmp_path_factory, backend, [name, fits])
+    try:
+        # then the start-up skips it, and says so in the log
+        loaded = app.extensions["mallow.loaded_plugins"]
+        assert name not in loaded and fits in loaded
+        assert any(name in r.getMessage() and "999.0" in r.getMessage() for r in caplog.records)
+        # and `mallow plugin list` says why it is not loaded
+        listed = CliRunner().invoke(main, ["plugin", "list"], obj=ScriptInfo(create_app=lambda: app))
+        lines = {line.split()[0]: line for line in listed.output.splitlines() if line.strip()}
+        assert "approved" in lines[name]
+        assert f"not loaded: needs Mallow 999.0 or newer (this is {mallow_version()})" in lines[name]
+        assert lines[fits].endswith("loaded") and "needs Mallow" not in lines[fits]
+        # and so does the admin's review page, instead of promising it for the next start
+        _admin_id, email = make_admin(app)
+        client = app.test_client()
+        login_admin(client, email)
+        html = client.get("/admin/plugins").get_data(as_text=True)
+        section = html.split(f'id="release-{name}-0.1.0"', 1)[1].split("</section>", 1)[0]
+        assert 'class="too-new"' in section and "999.0" in section and mallow_version() in section
+        assert "next-start" not in section
+        fitting = html.split(f'id="release-{fits}-0.1.0"', 1)[1].split("</section>", 1)[0]
+        assert "too-new" not in fitting
     finally:
         dispose_app(app)
 
