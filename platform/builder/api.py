@@ -30,7 +30,8 @@ def _stale(stale: service.StaleDraft):
                    current_revision=stale.current), 409
 
 
-@operation("console_api", "GET", "/pages", "listPages", "The store's pages (the home page is always there)",
+@operation("console_api", "GET", "/pages", "listPages",
+           "The store's pages (the home page and the product and category templates are always there)",
            tag="pages", auth="merchant")
 @staff_required
 def list_pages():
@@ -125,16 +126,16 @@ def save_theme():
     return jsonify(theme=name, settings=settings)
 
 
-@operation("console_api", "GET", "/media", "listMedia", "The media library, newest first, with how often each "
-           "image is used", tag="media", auth="merchant",
+@operation("console_api", "GET", "/media", "listMedia", "The media library (page and product images), newest "
+           "first, with where each image is used (used_by: pages and products)", tag="media", auth="merchant",
            parameters=[{"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}}])
 @staff_required
 def list_media():
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1
     total, rows = library.assets(page)
-    uses = library.usage(rows)
-    return jsonify(items=[library.asset_json(a, uses.get(a.id, 0)) for a in rows], total=total, page=page)
+    places = library.uses(rows)
+    return jsonify(items=[library.asset_json(a, places=places.get(a.id, [])) for a in rows], total=total, page=page)
 
 
 @operation("console_api", "POST", "/media", "uploadMedia",
@@ -147,12 +148,12 @@ def upload_media():
     file = request.files.get("image")
     if file is None:
         raise ValidationFailed({"image": ("required", _("Upload a photo or scan (JPEG, PNG or WebP)."))})
-    return jsonify(library.asset_json(library.upload(file, actor=principal("merchant")), 0)), 201
+    return jsonify(library.asset_json(library.upload(file, actor=principal("merchant")), places=[])), 201
 
 
 @operation("console_api", "DELETE", "/media/<int:media_id>", "deleteMedia",
            "Delete an image that no page or product uses", tag="media", auth="merchant",
-           responses={"204": "Deleted", "404": "No such image", "409": "Still in use"})
+           responses={"204": "Deleted", "404": "No such image", "409": "Still in use (used_by says where)"})
 @staff_required
 def delete_media(media_id):
     asset = library.get(media_id)
@@ -162,5 +163,5 @@ def delete_media(media_id):
         library.delete(asset, actor=principal("merchant"))
     except library.InUse as in_use:
         return jsonify(error="in_use", message=_("This image is still used (%(count)s times).", count=in_use.count),
-                       uses=in_use.count), 409
+                       uses=in_use.count, used_by=[library.use_json(u) for u in in_use.uses]), 409
     return "", 204

@@ -66,6 +66,12 @@ class BlockType:
     template_folder: Path | None = None
     #: built-in types come first in the palette, in registration order
     builtin: bool = False
+    #: the page kinds it may be used on (None: every kind), e.g. ``("product",)`` for a block
+    #: that shows the current product
+    page_kinds: tuple[str, ...] | None = None
+
+    def allowed_on(self, kind: str | None) -> bool:
+        return kind is None or self.page_kinds is None or kind in self.page_kinds
 
     @property
     def template(self) -> str:
@@ -85,11 +91,14 @@ _listeners: list[Callable[[], None]] = []
 def register_block_type(name: str, *, label, settings: dict, children: dict[str, tuple] | None = None,
                         max_children: int = 0, resolve: Callable | None = None, uses_catalogue: bool = False,
                         group: str = "basic", icon: str = "▢", template_folder: Path | str | None = None,
-                        replace: bool = False, builtin: bool = False, watches: tuple = ()) -> BlockType:
+                        replace: bool = False, builtin: bool = False, watches: tuple = (),
+                        page_kinds: tuple[str, ...] | None = None) -> BlockType:
     """Add a block type. ``children`` maps a child type name to ``(label, settings)``.
 
     Refuses a bad name, an unknown editor hint or a second registration of the same name
-    (unless ``replace``), so two plugins cannot silently take over each other's type."""
+    (unless ``replace``), so two plugins cannot silently take over each other's type.
+    ``page_kinds`` limits it to those page kinds (refused on save elsewhere, left out of the
+    palette there)."""
     if not NAME_RE.match(name):
         raise ValueError(f"block type name {name!r}: lower-case letters, digits and _ (2–40)")
     if name in _REGISTRY and not replace:
@@ -110,7 +119,8 @@ def register_block_type(name: str, *, label, settings: dict, children: dict[str,
         raise ValueError(f"{folder}/blocks/{name}.html is missing")
     block_type = BlockType(name, label, settings, child_types, max_children, resolve=resolve,
                            uses_catalogue=uses_catalogue or bool(watches), watches=tuple(watches), group=group,
-                           icon=icon, template_folder=folder, builtin=builtin)
+                           icon=icon, template_folder=folder, builtin=builtin,
+                           page_kinds=tuple(page_kinds) if page_kinds is not None else None)
     _REGISTRY[name] = block_type
     _changed()
     return block_type

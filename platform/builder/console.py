@@ -15,8 +15,8 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from mallow.accounts.guards import principal, staff_required
-from mallow.builder import blocks, service
-from mallow.builder.render import render_document, stylesheet_urls
+from mallow.builder import blocks, current, service
+from mallow.builder.render import fill_late, render_document, stylesheet_urls
 from mallow.builder.themes import theme_set
 from mallow.media import library
 from mallow.tenants.context import current_store
@@ -53,12 +53,13 @@ def fields_of(settings: dict) -> list[dict]:
     return fields
 
 
-def block_types_json() -> list[dict]:
+def block_types_json(kind: str) -> list[dict]:
+    """The palette: the types the store may use on a page of ``kind``."""
     return [{"type": t.name, "label": str(t.label), "icon": t.icon, "group": t.group, "fields": fields_of(t.settings),
              "defaults": t.defaults(), "max_children": t.max_children,
              "children": [{"type": c.name, "label": str(c.label), "fields": fields_of(c.settings),
                            "defaults": blocks.defaults_of(c.settings)} for c in t.children.values()]}
-            for t in blocks.available_types()]
+            for t in blocks.available_types() if t.allowed_on(kind)]
 
 
 def _texts() -> dict:
@@ -76,7 +77,8 @@ def _texts() -> dict:
         "live": _("Live"), "preview": _("Preview"), "rollback": _("Roll back to this"), "version": _("Version %(n)s"),
         "no_versions": _("Not published yet."), "link_hint": _(
             "https://…, a path in your store such as /search, or a mini-program page path"),
-        "failed": _("Something went wrong. Try again."), "theme_saved": _("Theme saved."), "item": _("Item %(n)s"),
+        "failed": _("Something went wrong. Try again."), "theme_saved": _("Theme saved."), "theme_errors": _(
+            "Fix the marked theme settings: the theme was not saved."), "item": _("Item %(n)s"),
         "clear": _("Clear"), "uploading": _("Uploading…"),
     }
 
@@ -134,12 +136,13 @@ def edit(page_id):
 
     theme_name, theme_settings = service.current_theme()
     themes = theme_set()
+    saved = service.saved_theme_settings()
     data = {
         "page": service.page_json(page),
-        "types": block_types_json(),
+        "types": block_types_json(page.kind),
         "theme": {"name": theme_name, "settings": theme_settings},
-        "themes": [{"name": t.name, "title": t.title, "fields": t.editor_fields(), "defaults": t.defaults()}
-                   for t in themes.themes.values()],
+        "themes": [{"name": t.name, "title": t.title, "fields": t.editor_fields(), "defaults": t.defaults(),
+                    "saved": saved[t.name]} for t in themes.themes.values()],
         "categories": [{"id": c.id, "name": "· " * d + c.name} for c, d in categories.tree()],
         "links": _links(),
         "urls": {"save": url_for(".save_draft", page_id=page.id), "preview": url_for(".preview", page_id=page.id),
@@ -182,18 +185,30 @@ def preview(page_id):
     page = _page(page_id)
     body = request.get_json(silent=True) or {}
     try:
-        document = validation.validate_document(body.get("document", page.draft), references=service.references)
+        document = validation.validate_document(body.get("document", page.draft), references=service.references,
+                                                kind=page.kind)
         name, settings = service.current_theme()
         if body.get("theme") is not None:
             name, settings = service.check_theme(body.get("theme"), body.get("theme_settings"))
     except ValidationFailed as failed:
         return _json_errors(failed)
     theme = theme_set().get(name)
+    subject = current.sample(page.kind)
     rendered = render_document(document, kind=page.kind, theme=theme, theme_settings=settings, store=current_store(),
-                               title=page.title, preview=True)
+                               title=page.title, preview=True, subject=subject)
     style, classes = theme.css(settings)
-    return jsonify(blocks=[{"id": i, "type": t, "html": h} for i, t, h in rendered.blocks], theme=theme.name,
-                   style=style, classes=classes, stylesheets=stylesheet_urls(theme))
+    parts = subject.late_parts(theme) if subject is not None else {}
+    return jsonify(blocks=[{"id": i, "type": t, "html": str(fill_late(h, parts))} for i, t, h in rendered.blocks],
+                   theme=theme.name, style=style, classes=classes, stylesheets=stylesheet_urls(theme),
+                   sample=_sample_json(subject))
+
+
+def _sample_json(subject) -> dict | None:
+    """Which product or category the preview shows (the templates need one)."""
+    if subject is None:
+        return None
+    return {"kind": subject.kind, "title": subject.title,
+            "text": _("Previewed with: %(name)s", name=subject.title)}
 
 
 @bp.post("/<int:page_id>/publish")
@@ -236,10 +251,11 @@ def version_preview(page_id, version_id):
         abort(404)
     name, settings = service.current_theme()
     theme = theme_set().get(name)
+    subject = current.sample(page.kind)
     rendered = render_document(target.document, kind=page.kind, theme=theme, theme_settings=settings,
-                               store=current_store(), title=target.title, preview=True)
-    return render_template("storefront/built_page.html", page_html=rendered.html, stylesheets=stylesheet_urls(theme),
-                           page_title=target.title, preview_of=target)
+                               store=current_store(), title=target.title, preview=True, subject=subject)
+    return render_template("storefront/built_page.html", page_html=current.fill(rendered.html, subject, theme),
+                           stylesheets=stylesheet_urls(theme), page_title=target.title, preview_of=target)
 
 
 # -- theme, media, products -------------------------------------------------------------------

@@ -4,10 +4,14 @@ Each is a settings schema (see :mod:`mallow.builder.blocks`), a template
 ``blocks/<type>.html`` in the default theme, and, where it shows store data, a ``resolve``
 function that adds that data for the template. Settings of kind image, product(s), category and
 link are resolved for every type by the renderer (see :mod:`mallow.builder.render`).
+
+``product_detail`` and ``category_products`` show the page's current product / category
+(:mod:`mallow.builder.current`) and are limited to those page kinds (``page_kinds``).
 """
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from mallow.builder import current
 from mallow.builder.blocks import (
     category,
     checkbox,
@@ -114,3 +118,14 @@ def register_builtin() -> None:
         "store_info", label=_l("Store info"), icon="ⓘ", group="layout", builtin=True, resolve=_store_info,
         settings={"intro": text(_l("Introduction"), max_length=200, multiline=True),
                   "show_licence": checkbox(_l("Show business licence"), True)})
+    register_block_type(
+        "product_detail", label=_l("Product details"), icon="▥", group="shop", builtin=True, uses_catalogue=True,
+        page_kinds=("product",), resolve=current.resolve_product,
+        settings={"show_gallery": checkbox(_l("Show photos"), True),
+                  "show_category": checkbox(_l("Show the category"), True),
+                  "show_description": checkbox(_l("Show the description"), True)})
+    register_block_type(
+        "category_products", label=_l("Products of the category"), icon="▤", group="shop", builtin=True,
+        uses_catalogue=True, page_kinds=("category",), resolve=current.resolve_category,
+        settings={"show_title": checkbox(_l("Show the category name"), True),
+                  "show_subcategories": checkbox(_l("Show subcategories"), True)})

@@ -13,10 +13,17 @@
 
 A block whose type is no longer registered, or whose template fails, is left out (logged):
 one bad block never takes the page down.
+
+The product-detail and category templates render for a *subject* (the current product or
+category, see :mod:`mallow.builder.current`), which resolvers read as ``ctx.subject``. What must
+be fresh on every request (stock, the CSRF token, plugin slots) is left in the render as a
+marker, :func:`late`, that :func:`fill_late` replaces after the render cache.
 """
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -29,6 +36,24 @@ from sqlalchemy.orm import selectinload
 
 log = logging.getLogger(__name__)
 PRODUCT_THUMB = 320
+#: markers carry a per-process secret: page data (escaped text, sanitised rich text without
+#: comments) can never forge one
+_LATE_SECRET = secrets.token_hex(8)
+_LATE = re.compile(r"<!--mallow-late:([a-z][a-z0-9_]{0,39}):" + _LATE_SECRET + "-->")
+
+
+def late(name: str) -> Markup:
+    """A marker for a part of the page that is filled in per request (after the render cache)."""
+    return Markup(f"<!--mallow-late:{name}:{_LATE_SECRET}-->")
+
+
+def fill_late(html, parts: dict) -> Markup:
+    """``html`` with each :func:`late` marker replaced by ``parts[name]`` (markup; a part not
+    given becomes nothing)."""
+    html = str(html)
+    if "<!--mallow-late:" not in html:
+        return Markup(html)
+    return Markup(_LATE.sub(lambda m: str(parts.get(m.group(1), "")), html))
 
 
 @dataclass
@@ -79,7 +104,7 @@ def media_view(asset) -> dict:
     return {"id": asset.id, "src": src, "srcset": srcset, "width": asset.width, "height": asset.height}
 
 
-class _Urls:
+class ProductUrls:
     """Product and product-image addresses of the active store, built by ``url_for`` once per
     render and then filled in (a page lists dozens of products)."""
 
@@ -100,10 +125,10 @@ class _Urls:
         return self.media.replace(self.MARK, name) if name else None
 
 
-def product_view(product, price: int | None, urls: _Urls | None = None) -> dict:
+def product_view(product, price: int | None, urls: ProductUrls | None = None) -> dict:
     from mallow.catalog.money import fen_to_yuan
 
-    urls = urls or _Urls()
+    urls = urls or ProductUrls()
     cover = min(product.images, key=lambda i: i.sort) if product.images else None
     image = None
     if cover is not None:
@@ -119,14 +144,16 @@ def product_view(product, price: int | None, urls: _Urls | None = None) -> dict:
 
 
 class RenderContext:
-    """What resolvers may use: the loaded references and a few queries of the active store."""
+    """What resolvers may use: the loaded references, the page's subject (the current product or
+    category, or None) and a few queries of the active store."""
 
-    def __init__(self, store, references: dict[str, set]):
+    def __init__(self, store, references: dict[str, set], subject=None):
         from mallow.db import db
         from mallow.media.models import MediaAsset
 
         self.store = store
-        self.urls = _Urls()
+        self.subject = subject
+        self.urls = ProductUrls()
         self.media = {}
         if references["image"]:
             rows = db.session.execute(sa.select(MediaAsset).where(MediaAsset.id.in_(references["image"]))).scalars()
@@ -214,12 +241,13 @@ def _block_view(block_id: str, section: dict, block_type, ctx: RenderContext) ->
 
 
 def render_document(document: dict, *, kind: str, theme: Theme, theme_settings: dict, store, title: str = "",
-                    preview: bool = False) -> Rendered:
-    """Render ``document`` (already validated) for the active store through ``theme``."""
+                    preview: bool = False, subject=None) -> Rendered:
+    """Render ``document`` (already validated) for the active store through ``theme``;
+    ``subject`` is the current product or category of those templates."""
     from flask_babel import gettext as _
 
     env = theme_set().environment(theme.name)
-    ctx = RenderContext(store, collect_references(document))
+    ctx = RenderContext(store, collect_references(document), subject)
     style, classes = theme.css(theme_settings)
     common = {"theme": {"name": theme.name, "settings": dict(theme_settings)}, "editing": preview,
               "store": {"name": store.name, "home_url": url_for("storefront.home"),

@@ -15,7 +15,7 @@ import re
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from mallow import audit
+from mallow import audit, compliance
 from mallow.builder import validation
 from mallow.builder.cache import page_cache
 from mallow.builder.invalidation import state, state_for_update
@@ -46,11 +46,19 @@ def _store_id() -> int:
 
 # -- pages ------------------------------------------------------------------------------------
 
+SINGLE_KINDS = ("home", "product", "category")
+
+
 def _singleton(kind: str) -> Page:
+    """The home page or a template, created the first time it is asked for: unpublished, with
+    a draft that reproduces the fixed page (:func:`mallow.builder.current.default_document`)."""
+    from mallow.builder.current import default_document
+
     found = db.session.execute(sa.select(Page).where(Page.kind == kind, Page.slug == "")).scalar_one_or_none()
     if found is not None:
         return found
-    page = Page(kind=kind, slug="", title="", draft=validation.empty_document())
+    draft = validation.validate_document(default_document(kind), kind=kind)
+    page = Page(kind=kind, slug="", title="", draft=draft)
     db.session.add(page)
     try:
         db.session.commit()
@@ -60,14 +68,9 @@ def _singleton(kind: str) -> Page:
     return page
 
 
-def home() -> Page:
-    """The home page (created empty, unpublished, the first time it is asked for)."""
-    return _singleton("home")
-
-
 def get_page(ref) -> Page | None:
     """A page by id, or ``"home"`` / ``"product"`` / ``"category"`` for the single pages."""
-    if ref in ("home", "product", "category"):
+    if ref in SINGLE_KINDS:
         return _singleton(ref)
     try:
         return db.session.get(Page, int(ref))
@@ -76,8 +79,10 @@ def get_page(ref) -> Page | None:
 
 
 def pages() -> list[Page]:
-    home()
-    kinds = sa.case({"home": 0, "landing": 1, "product": 2, "category": 3}, value=Page.kind)
+    """The home page, the product-detail and category templates, then the landing pages."""
+    for kind in SINGLE_KINDS:
+        _singleton(kind)
+    kinds = sa.case({"home": 0, "product": 1, "category": 2, "landing": 3}, value=Page.kind)
     return list(db.session.execute(sa.select(Page).order_by(kinds, Page.id)).scalars())
 
 
@@ -122,7 +127,8 @@ def save_draft(page: Page, document, *, revision: int | None = None, title: str 
     """Validate and save the draft (``ValidationFailed`` / ``StaleDraft``; nothing is written then)."""
     if revision is not None and revision != page.draft_revision:
         raise StaleDraft(page.draft_revision)
-    cleaned = validation.validate_document(document, references=references)
+    cleaned = validation.validate_document(document, references=references, kind=page.kind)
+    compliance.screen_page(page, cleaned, title)  # 极限词: a blocking term raises, flagged ones are recorded
     if title is not None:
         title = str(title).strip()
         if len(title) > TITLE_MAX or validation.unsafe_text(title):
@@ -150,7 +156,7 @@ def version(page: Page, version_id) -> PageVersion | None:
 
 def publish(page: Page, *, actor=None) -> PageVersion:
     """Make the saved draft live as a new version (checked again: block types may have gone)."""
-    document = validation.validate_document(page.draft, references=references)
+    document = validation.validate_document(page.draft, references=references, kind=page.kind)
     last = db.session.execute(sa.select(sa.func.max(PageVersion.number)).where(PageVersion.page_id == page.id)).scalar()
     published = PageVersion(page_id=page.id, number=(last or 0) + 1, document=document, title=page.title,
                             created_by=getattr(actor, "id", None))
@@ -187,7 +193,8 @@ def rollback(page: Page, target: PageVersion, *, actor=None) -> PageVersion:
 
 
 def unpublish(page: Page, *, actor=None) -> None:
-    """Take the page off the storefront (the home page shows the catalogue home again)."""
+    """Take the page off the storefront (the home page shows the catalogue home again, the
+    product and category pages their fixed pages)."""
     page.published_version_id = None
     audit.record("page.unpublished", actor=actor, store_id=_store_id(), target=f"page:{page.id}")
     db.session.commit()
@@ -223,10 +230,16 @@ def version_json(row: PageVersion, page: Page) -> dict:
 def current_theme() -> tuple[str, dict]:
     """``(theme name, its settings with defaults)`` of the active store."""
     row = state()
-    themes = theme_set()
-    theme = themes.get(row.theme if row is not None else DEFAULT)
-    saved = (row.theme_settings or {}).get(theme.name, {}) if row is not None else {}
-    return theme.name, {**theme.defaults(), **saved}
+    theme = theme_set().get(row.theme if row is not None else DEFAULT)
+    return theme.name, saved_theme_settings()[theme.name]
+
+
+def saved_theme_settings() -> dict[str, dict]:
+    """``{theme name: its settings with defaults}`` for every theme: each keeps its own, so
+    switching to a theme and back (or previewing it) starts from what was saved for it."""
+    row = state()
+    saved = (row.theme_settings or {}) if row is not None else {}
+    return {name: {**theme.defaults(), **(saved.get(name) or {})} for name, theme in theme_set().themes.items()}
 
 
 def check_theme(name, settings) -> tuple[str, dict]:

@@ -1,9 +1,11 @@
 """Published pages on the storefront, through the render cache; theme files; library images.
 
 ``/s/<slug>/`` shows the published home page when the store has one (the storefront's home
-view asks :func:`published_page_response` first), else the catalogue home as before. Landing
-pages are at ``/s/<slug>/p/<page slug>``. The warm path is one query (the page row joined with
-the builder state) plus the cache lookup; a miss loads the version and its data and renders.
+view asks :func:`published_page_response` first), else the catalogue home as before; the product
+and category pages ask the same for their templates, with the current product / category as the
+*subject*. Landing pages are at ``/s/<slug>/p/<page slug>``. The warm path is one query (the
+page row joined with the builder state) plus the cache lookup; a miss loads the version and its
+data and renders.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, render_template, send_from_directory
 from flask_babel import get_locale
 from mallow.builder.cache import page_cache
+from mallow.builder.current import fill
 from mallow.builder.invalidation import STATE_ID
 from mallow.builder.models import BuilderState, Page, PageVersion
 from mallow.builder.render import render_document, stylesheet_urls
@@ -36,40 +39,46 @@ def _live(kind: str, slug: str = ""):
     return db.session.execute(query).first()
 
 
-def render_live(kind: str, slug: str = ""):
-    """``(page html, theme, title)`` of the published page, or None. Cached."""
+def render_live(kind: str, slug: str = "", subject=None):
+    """``(page html, theme, title)`` of the published page, or None. Cached, per subject (the
+    current product or category of those templates) too; the subject's per-request parts are
+    not filled in yet (see :func:`published_page_response`)."""
     row = _live(kind, slug)
     if row is None or row.published_version_id is None:
         return None
     store = current_store()
     theme = theme_set().get(row.theme or DEFAULT)
     catalogue_version = row.catalogue_version or 1
-    key = (store.id, row.id, row.published_version_id, theme.name, row.theme_revision or 1, str(get_locale()),
-           store.name)
+    subject_key = subject.cache_key() if subject is not None else ()
+    key = None if subject_key is None else (store.id, row.id, row.published_version_id, theme.name,
+                                            row.theme_revision or 1, str(get_locale()), store.name, *subject_key)
     cache = page_cache()
-    html = cache.get(key, catalogue_version)
+    html = cache.get(key, catalogue_version) if key is not None else None
     if html is None:
         version = db.session.get(PageVersion, row.published_version_id)
         if version is None:
             return None
         settings = {**theme.defaults(), **((row.theme_settings or {}).get(theme.name) or {})}
         rendered = render_document(version.document, kind=kind, theme=theme, theme_settings=settings, store=store,
-                                   title=row.title)
+                                   title=row.title, subject=subject)
         html = rendered.html
-        cache.put(key, str(html), catalogue_version if rendered.uses_catalogue else None)
+        if key is not None:
+            cache.put(key, str(html), catalogue_version if rendered.uses_catalogue else None)
     return html, theme, row.title
 
 
-def published_page_response(kind: str = "home", slug: str = ""):
-    """The storefront response for a published page, or None when there is none."""
-    found = render_live(kind, slug)
+def published_page_response(kind: str = "home", slug: str = "", subject=None):
+    """The storefront response for a published page, or None when there is none. ``subject``:
+    the current product / category (:mod:`mallow.builder.current`) of those templates."""
+    found = render_live(kind, slug, subject)
     if found is None:
         return None
     html, theme, title = found
-    from markupsafe import Markup
-
-    return render_template("storefront/built_page.html", page_html=Markup(html), stylesheets=stylesheet_urls(theme),
-                           page_title=title)
+    if subject is not None:
+        title = f"{subject.title} · {current_store().name}"
+    page = render_template("storefront/built_page.html", page_html=fill(html, subject, theme),
+                           stylesheets=stylesheet_urls(theme), page_title=title)
+    return page, subject.status if subject is not None else 200
 
 
 @bp.get("/p/<slug>")

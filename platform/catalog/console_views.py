@@ -1,12 +1,12 @@
 """Console catalogue pages (routes on the ``console`` blueprint, staff of the store only):
-products (list, form, shelf status), categories, bulk price/stock edit, low stock.
+products (list, form, shelf status), categories, bulk price/stock edit, low stock. The store's
+media library page (:mod:`mallow.media.console_views`), which product images are part of, joins
+the blueprint from here.
 
 Imported at the end of :mod:`mallow.console.views`. Server-rendered, no JavaScript needed;
 every form carries the CSRF token.
 """
 from __future__ import annotations
-
-import re
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -16,14 +16,16 @@ from mallow.catalog import categories, forms, products, search
 from mallow.catalog.models import PRODUCT_STATES, Sku
 from mallow.console.views import bp
 from mallow.db import db
+from mallow.media import console_views as _media_pages  # noqa: F401  (the media library page)
+from mallow.media import library
 from mallow.media.images import absolute_path
 from mallow.statemachine import InvalidTransition
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 from mallow.web import render_form
 
-_MEDIA_NAME = re.compile(r"^products/[0-9a-f]{32}(?:_\d{2,4})?\.(?:jpg|png|webp)$")
 BULK_PAGE = 200
+PICKER_PAGE = 24
 
 
 def console_image_url(path: str | None) -> str | None:
@@ -61,9 +63,27 @@ def products_list():
     return render_template("console/catalog/products.html", page=page, query=query, **_common())
 
 
-def _product_form(product=None, specs=None, errors=None, status=200, notice=None):
+def _library_picker(product, page_number: int) -> dict:
+    """One page of the store's library for the product form, the ids already chosen (kept
+    across pages in hidden fields) and the images the product shows already."""
+    total, assets = library.assets(page_number, per_page=PICKER_PAGE)
+    chosen = [i for i in request.form.getlist("media") if i.isdigit()] if request.method == "POST" else []
+    return {"page": search.Page(assets, total, page_number, PICKER_PAGE, {}),
+            "entries": [library.asset_json(a) for a in assets], "chosen": chosen,
+            "on_product": {image.path for image in product.images} if product is not None else set(),
+            "paths": {a.id: a.path for a in assets}}
+
+
+def _page_number(raw) -> int:
+    raw = str(raw or "")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < search.MAX_PAGE else 1
+
+
+def _product_form(product=None, specs=None, errors=None, status=200, notice=None, library_page=None):
     specs = specs if specs is not None else (product.specs if product is not None else [])
     posted = request.form if request.method == "POST" else None
+    if library_page is None:
+        library_page = _page_number(request.values.get("library_page"))
     rows = forms.sku_rows(specs, product, posted)
     values = {}  # a posted form shows what was posted; a fresh one the product's values
     if posted is None:
@@ -73,12 +93,15 @@ def _product_form(product=None, specs=None, errors=None, status=200, notice=None
                           description_html=product.description_html, video_url=product.video_url or "",
                           sort=str(product.sort), status=product.status)
     return render_form("console/catalog/product_form.html", status=status, errors=errors, product=product, rows=rows,
-                       values=values, notice=notice,
+                       values=values, notice=notice, picker=_library_picker(product, library_page),
                        status_choices=_status_choices(product.status if product is not None else None), **_common())
 
 
 def _save_product(product=None):
     creating = product is None
+    action = request.form.get("action", "")
+    if action.startswith("library:"):  # the picker's other pages: show them, save nothing
+        return _product_form(product, specs=_specs_of_form(), library_page=_page_number(action[len("library:"):]))
     try:
         data = forms.product_data(request.form, creating=creating)
     except forms.NeedsRefresh as refresh:
@@ -88,11 +111,12 @@ def _save_product(product=None):
     except ValidationFailed as failed:
         return _product_form(product, specs=_specs_of_form(), errors=failed)
     uploads = request.files.getlist("images")
+    picks = request.form.getlist("media")
     try:
         if creating:
-            product = products.create(data, actor=principal("merchant"), uploads=uploads)
+            product = products.create(data, actor=principal("merchant"), uploads=uploads, picks=picks)
         else:
-            products.update(product, data, actor=principal("merchant"), uploads=uploads,
+            products.update(product, data, actor=principal("merchant"), uploads=uploads, picks=picks,
                             remove_image_ids=request.form.getlist("remove_image"), image_order=forms.image_order(request.form))
     except ValidationFailed as failed:
         return _product_form(None if creating else product, specs=_specs_of_form(), errors=forms.form_errors(failed))
@@ -151,9 +175,10 @@ def product_status(product_id):
 @bp.get("/media/<path:name>")
 @staff_required
 def catalog_media(name):
-    if not _MEDIA_NAME.match(name):
-        abort(404)
-    path = absolute_path(f"uploads/stores/{current_store().id}/{name}")
+    from mallow.catalog.storefront_views import media_name
+
+    relative = f"uploads/stores/{current_store().id}/{name}"
+    path = absolute_path(relative) if media_name(relative) == name else None
     if path is None:
         abort(404)
     return send_file(path, max_age=3600)

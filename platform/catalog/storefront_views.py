@@ -1,6 +1,13 @@
 """Storefront catalogue pages (routes on the ``storefront`` blueprint): category, search,
 product detail, and the store's product images.
 
+The product and category pages show the store's published product-detail / category template
+(page builder, :mod:`mallow.builder.current`) when there is one, else the fixed pages. Both draw
+the same plain data (:func:`product_detail_view`, :func:`buy_view`, :func:`category_view`,
+:func:`listing_view`) with the same partial templates (``storefront/_product_detail.html``,
+``_product_buy.html``, ``_category.html``, ``_refine.html``, ``_pager.html``,
+``_product_grid.html``), so a template published without edits looks like the fixed page.
+
 Imported at the end of :mod:`mallow.storefront.views`, so the routes join that blueprint (and
 its "store not open" check) before it is registered.
 """
@@ -20,11 +27,12 @@ from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 
 HOME_PRODUCTS = 20
-_MEDIA_NAME = re.compile(r"^products/[0-9a-f]{32}(?:_\d{2,4})?\.(?:jpg|png|webp)$")
+#: product images: library images (``media/``) and uploads from before the library (``products/``)
+_MEDIA_NAME = re.compile(r"^(?:media|products)/[0-9a-f]{32}(?:_\d{2,4})?\.(?:jpg|png|webp)$")
 
 
 def media_name(path: str | None, store_id: int | None = None) -> str | None:
-    """``uploads/stores/<id>/products/x.jpg`` → ``products/x.jpg`` (None for another store's)."""
+    """``uploads/stores/<id>/media/x.jpg`` → ``media/x.jpg`` (None for another store's)."""
     if not path:
         return None
     store_id = store_id if store_id is not None else current_store().id
@@ -54,17 +62,70 @@ def rich_text_filter(markup: str | None) -> Markup:
     return Markup(richtext.sanitise(markup))
 
 
-@bp.app_context_processor
-def catalogue_helpers():
-    return {"product_image_url": image_url,
-            "can_add_to_cart": "storefront.add_to_cart" in current_app.view_functions}
-
-
 def home_context() -> dict:
     """What the home page shows of the catalogue: the first on-shelf products, top categories."""
     page = search.search(search.Query(per_page=HOME_PRODUCTS))
     top = [c for c, depth in categories.tree(active_only=True) if depth == 0]
-    return {"products": page.items, "min_prices": page.min_prices, "total_products": page.total, "categories": top}
+    return {"products": product_cards(page), "total_products": page.total, "categories": top}
+
+
+def product_cards(page: search.Page) -> list[dict]:
+    """The products of a search page as plain cards (see ``storefront/_product_grid.html``)."""
+    from mallow.builder.render import ProductUrls, product_view
+
+    urls = ProductUrls()
+    return [product_view(p, page.min_prices.get(p.id), urls) for p in page.items]
+
+
+# -- plain views of the catalogue (the fixed pages and the page builder's blocks) -------------
+
+def product_detail_view(product) -> dict:
+    """What does not change between catalogue writes: photos, title, category, description."""
+    category = categories.get(product.category_id) if product.category_id else None
+    images = [{"src": image_url(i.path), "width": i.width, "height": i.height}
+              for i in sorted(product.images, key=lambda image: image.sort)]
+    return {"id": product.id, "title": product.title, "subtitle": product.subtitle or "",
+            "images": [i for i in images if i["src"]],
+            "category": {"name": category.name, "url": url_for("storefront.category", category_id=category.id)}
+            if category is not None else None,
+            "video_url": product.video_url or "", "description": rich_text_filter(product.description_html)
+            if product.description_html else ""}
+
+
+def buy_view(product) -> dict:
+    """Price, options with their stock, plugin slots and the add-to-cart form: changes with
+    every sale, so it is built for each request (never cached)."""
+    from flask_wtf.csrf import generate_csrf
+    from mallow.plugins.web import template_slot
+
+    skus = [sku for sku in product.skus if sku.active]
+    chosen = next((sku for sku in skus if sku.stock > 0), None)
+    price = products.min_price(product)
+    cart = None
+    if "storefront.add_to_cart" in current_app.view_functions:
+        cart = {"action": url_for("storefront.add_to_cart"), "csrf_token": generate_csrf()}
+    return {"price": fen_to_yuan(price) if price is not None else None,
+            "price_varies": len({sku.price for sku in skus}) > 1,
+            "market_price": fen_to_yuan(chosen.market_price) if chosen and chosen.market_price else None,
+            "sales": product.sales, "chosen": chosen is not None, "cart": cart,
+            "after_price": template_slot("product.after_price", product=product, skus=skus),
+            "skus": [{"id": sku.id, "label": products.spec_label(sku.spec_values, product.specs) or _("Standard"),
+                      "price": fen_to_yuan(sku.price), "stock": sku.stock, "soldout": sku.stock <= 0,
+                      "checked": chosen is not None and sku.id == chosen.id} for sku in skus]}
+
+
+def category_view(category) -> dict:
+    children = [c for c in categories.all_categories(active_only=True) if c.parent_id == category.id]
+    return {"id": category.id, "name": category.name,
+            "children": [{"name": c.name, "url": url_for("storefront.category", category_id=c.id)} for c in children]}
+
+
+#: the query parameters a listing reads (others are ignored and left out of its links)
+LISTING_ARGS = ("q", "category", "min_price", "max_price", "sort", "page", "per_page")
+
+
+def listing_args(args) -> dict:
+    return {key: args.get(key) for key in LISTING_ARGS if args.get(key) is not None}
 
 
 def _yuan_price(args, key, errors):
@@ -78,21 +139,41 @@ def _yuan_price(args, key, errors):
         return None
 
 
-def _listing(template: str, *, category=None, **context):
-    args = request.args.to_dict()
+def parse_listing(args: dict, category=None) -> tuple[search.Query | None, dict]:
+    """``(query, {})``, or ``(None, field errors)`` for parameters that make no sense."""
     if category is not None:
-        args["category"] = str(category.id)
+        args = {**args, "category": str(category.id)}
     try:
-        query = search.parse_query(args, price_parser=_yuan_price)
+        return search.parse_query(args, price_parser=_yuan_price), {}
     except ValidationFailed as failed:
-        from flask import g
+        return None, failed.errors
 
-        g.form_errors = failed.errors
-        return render_template(template, page=None, query=None, category=category,
-                               tree=categories.tree(active_only=True), sorts=_sorts(), **context), 400
-    page = search.search(query)
-    return render_template(template, page=page, query=query, category=category,
-                           tree=categories.tree(active_only=True), sorts=_sorts(), **context)
+
+def listing_view(args: dict, *, endpoint: str, view_args: dict | None = None, category=None,
+                 with_categories: bool = False) -> dict:
+    """A product listing as plain data: the filter form, the products, the pager and field
+    errors. ``args`` are :func:`listing_args`; ``endpoint``/``view_args`` the listing's address."""
+    view_args = view_args or {}
+    query, errors = parse_listing(args, category)
+    page = search.search(query) if query is not None else None
+    chosen_sort = args.get("sort") or "default"
+    options = None
+    if with_categories:
+        options = [{"id": c.id, "label": "— " * depth + c.name, "selected": args.get("category") == str(c.id)}
+                   for c, depth in categories.tree(active_only=True)]
+    pager = None
+    if page is not None and page.pages > 1:
+        def page_url(number):
+            return url_for(endpoint, **view_args, **{**args, "page": number})
+
+        pager = {"page": page.page, "pages": page.pages, "prev": page_url(page.page - 1) if page.has_prev else None,
+                 "next": page_url(page.page + 1) if page.has_next else None}
+    return {"action": url_for(endpoint, **view_args), "q": args.get("q") or "", "categories": options,
+            "sorts": [{"key": key, "label": label, "selected": key == chosen_sort} for key, label in _sorts()],
+            "min_price": args.get("min_price") or "", "max_price": args.get("max_price") or "",
+            "errors": [{"field": field, "message": message} for field, (_code, message) in errors.items()],
+            "products": product_cards(page) if page is not None else None,
+            "total": page.total if page is not None else 0, "pager": pager}
 
 
 def _sorts():
@@ -100,32 +181,48 @@ def _sorts():
             ("price_desc", _("Price: high to low")), ("newest", _("Newest"))]
 
 
+# -- routes -----------------------------------------------------------------------------------
+
+def _built(kind: str, subject):
+    """The store's published template of this kind for ``subject``, or None (the fixed page)."""
+    from mallow.builder.storefront import published_page_response
+
+    return published_page_response(kind, subject=subject)
+
+
 @bp.get("/search")
 def search_page():
-    return _listing("storefront/search.html")
+    listing = listing_view(listing_args(request.args), endpoint="storefront.search_page", with_categories=True)
+    return render_template("storefront/search.html", listing=listing), 400 if listing["errors"] else 200
 
 
 @bp.get("/category/<int:category_id>")
 def category(category_id):
+    from mallow.builder.current import CategorySubject
+
     found = categories.visible(category_id)
     if found is None:
         abort(404)
-    children = [c for c in categories.all_categories(active_only=True) if c.parent_id == found.id]
-    return _listing("storefront/category.html", category=found, children=children)
+    subject = CategorySubject(found, listing_args(request.args))
+    built = _built("category", subject)
+    if built is not None:
+        return built
+    listing = listing_view(subject.args, endpoint="storefront.category", view_args={"category_id": found.id},
+                           category=found)
+    return render_template("storefront/category.html", category=category_view(found), listing=listing), subject.status
 
 
 @bp.get("/products/<int:product_id>")
 def product(product_id):
+    from mallow.builder.current import ProductSubject
+
     found = products.get(product_id, shopper=True)
     if found is None:
         abort(404)
-    skus = [sku for sku in found.skus if sku.active]
-    chosen = next((sku for sku in skus if sku.stock > 0), None)
-    category_row = categories.get(found.category_id) if found.category_id else None
-    return render_template("storefront/product.html", product=found, skus=skus, chosen=chosen,
-                           images=sorted(found.images, key=lambda image: image.sort),
-                           min_price=products.min_price(found), category=category_row,
-                           spec_label=products.spec_label)
+    built = _built("product", ProductSubject(found))
+    if built is not None:
+        return built
+    return render_template("storefront/product.html", detail=product_detail_view(found), buy=buy_view(found))
 
 
 @bp.get("/media/<path:name>")

@@ -1,15 +1,21 @@
-"""The media library of the active store: upload, list, delete what nothing uses.
+"""The media library of the active store: every image a merchant uploads, for pages and products.
 
 Images go through :func:`mallow.media.images.store_image` (size and pixel limits, magic bytes,
 re-encoding, server-made names) into ``uploads/stores/<id>/media/`` with 320 px and 750 px
-copies for ``srcset``. Pages refer to an image by its id. An image is *in use* while any page's
-draft or kept version names it, or a product image row points at its file (the catalogue can
-take pictures from the library); only unused images can be deleted.
+copies for ``srcset``. The page builder's picker, the product form and the product image API all
+upload through :func:`add` / :func:`upload`, so every picture of a store is here once. Pages
+refer to an image by its id; a product image row points at its files (``ProductImage.path`` is
+the asset's ``path``). An image is *in use* while any page's draft or kept version names it or a
+product shows it (:func:`uses` says where); only unused images can be deleted.
+
+Everything here works on the active store's own ``media_assets`` table and files folder: an id
+or a file name of another store finds nothing.
 """
 from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -28,15 +34,31 @@ from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 
 THUMBNAILS = (320, 750)
+#: the copy a product image shows in lists (``ProductImage.thumb_path``)
+PRODUCT_THUMB = "320"
 MAX_ASSETS = 2000
 NAME_RE = re.compile(r"^[0-9a-f]{32}(?:_\d{2,4})?\.(?:jpg|png|webp)$")
 _DISPLAY_NAME = re.compile(r"[^\w .()\-\u4e00-\u9fff]+")
 
 
+@dataclass(frozen=True)
+class Use:
+    """One place that shows an image: a page's draft, live or kept version, or a product."""
+
+    kind: str  # "page" or "product"
+    id: int  # the page's or the product's id
+    title: str
+    #: pages: "draft", "live" or "version" (kept for rollback, with its ``number``);
+    #: products: the shelf status
+    state: str
+    number: int | None = None
+
+
 class InUse(Exception):
-    def __init__(self, count: int):
-        super().__init__(f"used {count} times")
-        self.count = count
+    def __init__(self, uses: list[Use]):
+        super().__init__(f"used {len(uses)} times")
+        self.uses = uses
+        self.count = len(uses)
 
 
 def folder(store_id: int | None = None) -> str:
@@ -62,8 +84,19 @@ def display_name(filename: str | None) -> str:
     return _DISPLAY_NAME.sub("", stem).strip()[:100]
 
 
-def upload(file_storage, *, actor=None) -> MediaAsset:
-    """Check, re-encode and keep an uploaded image (``ValidationFailed`` on field ``image``)."""
+def owns(path: str | None) -> bool:
+    """Is ``path`` a file of the active store's library (not, say, an older product upload)?"""
+    return bool(path) and path.startswith(f"uploads/{folder()}/")
+
+
+def files_of(asset: MediaAsset) -> list[str]:
+    return [asset.path, *asset.thumbnails.values()]
+
+
+def add(file_storage, *, actor=None) -> MediaAsset:
+    """Check, re-encode and keep an uploaded image as part of the caller's transaction (flushed,
+    not committed; ``ValidationFailed`` on field ``image``). A caller that rolls back deletes the
+    asset's files (:func:`files_of`)."""
     count = db.session.execute(sa.select(sa.func.count()).select_from(MediaAsset)).scalar_one()
     if count >= MAX_ASSETS:
         raise ValidationFailed({"image": ("too_many", _("The library holds at most %(max)s images: delete unused ones.",
@@ -76,10 +109,32 @@ def upload(file_storage, *, actor=None) -> MediaAsset:
                        width=stored.width, height=stored.height, bytes=stored.bytes,
                        name=display_name(getattr(file_storage, "filename", "")))
     db.session.add(asset)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except Exception:
+        delete_files(stored.path, *stored.thumbnails.values())
+        raise
     audit.record("media.uploaded", actor=actor, store_id=current_store().id, target=f"media:{asset.id}")
-    db.session.commit()
     return asset
+
+
+def upload(file_storage, *, actor=None) -> MediaAsset:
+    """:func:`add` an image and commit."""
+    asset = add(file_storage, actor=actor)
+    paths = files_of(asset)
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        delete_files(*paths)
+        raise
+    return asset
+
+
+def delete_files(*paths: str) -> None:
+    for path in paths:
+        if path:
+            delete_stored(path)
 
 
 def assets(page: int = 1, per_page: int = 60) -> tuple[int, list[MediaAsset]]:
@@ -89,51 +144,103 @@ def assets(page: int = 1, per_page: int = 60) -> tuple[int, list[MediaAsset]]:
     return total, rows
 
 
-def get(asset_id) -> MediaAsset | None:
+def as_id(value) -> int | None:
+    """``value`` as a positive id (``12``, ``"12"``), else None."""
+    if isinstance(value, (bool, float)):
+        return None
     try:
-        return db.session.get(MediaAsset, int(asset_id))
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if 0 < number < 2**63 else None
+
+
+def get(asset_id) -> MediaAsset | None:
+    number = as_id(asset_id)
+    return db.session.get(MediaAsset, number) if number is not None else None
+
+
+def get_many(asset_ids) -> dict[int, MediaAsset]:
+    """``{id: asset}`` for the ids that are images of this store's library (others are left out)."""
+    ids = {number for number in map(as_id, asset_ids) if number is not None}
+    if not ids:
+        return {}
+    return {a.id: a for a in db.session.execute(sa.select(MediaAsset).where(MediaAsset.id.in_(ids))).scalars()}
+
+
+def ids_by_path(paths) -> dict[str, int]:
+    """``{path: asset id}`` for the paths that are library images (product images → their asset)."""
+    paths = {p for p in paths if p}
+    if not paths:
+        return {}
+    return dict(db.session.execute(sa.select(MediaAsset.path, MediaAsset.id).where(MediaAsset.path.in_(paths))).all())
+
+
+def uses(assets_: list[MediaAsset]) -> dict[int, list[Use]]:
+    """Where each image is shown: ``{asset id: [Use]}`` (pages in page order, then products)."""
+    from mallow.builder.models import Page, PageVersion
+    from mallow.builder.render import collect_references
+    from mallow.catalog.models import Product, ProductImage
+
+    wanted = {a.id for a in assets_}
+    found: dict[int, list[Use]] = {}
+    if not wanted:
+        return found
+    versions: dict[int, list] = {}
+    for row in db.session.execute(sa.select(PageVersion.id, PageVersion.page_id, PageVersion.number,
+                                            PageVersion.document).order_by(PageVersion.number.desc())):
+        versions.setdefault(row.page_id, []).append(row)
+    for page in db.session.execute(sa.select(Page).order_by(Page.id)).scalars():
+        documents = [("draft", None, page.draft)] + [
+            ("live" if v.id == page.published_version_id else "version", v.number, v.document)
+            for v in versions.get(page.id, [])]
+        for state, number, document in documents:
+            for media_id in sorted(collect_references(document or {})["image"] & wanted):
+                found.setdefault(media_id, []).append(Use("page", page.id, page_title(page), state, number))
+    by_path = {a.path: a.id for a in assets_}
+    rows = db.session.execute(sa.select(ProductImage.path, Product.id, Product.title, Product.status)
+                              .join(Product, Product.id == ProductImage.product_id)
+                              .where(ProductImage.path.in_(by_path)).order_by(Product.id))
+    for path, product_id, title, status in rows:
+        found.setdefault(by_path[path], []).append(Use("product", product_id, title, status))
+    return found
 
 
 def usage(assets_: list[MediaAsset]) -> Counter:
-    """``{asset id: number of uses}`` in page drafts, kept page versions and product images."""
-    from mallow.builder.models import Page, PageVersion
-    from mallow.builder.render import collect_references
-    from mallow.catalog.models import ProductImage
+    """``{asset id: number of uses}`` (see :func:`uses`)."""
+    return Counter({media_id: len(places) for media_id, places in uses(assets_).items()})
 
-    wanted = {a.id for a in assets_}
-    uses: Counter = Counter()
-    if not wanted:
-        return uses
-    documents = list(db.session.execute(sa.select(Page.draft)).scalars())
-    documents += list(db.session.execute(sa.select(PageVersion.document)).scalars())
-    for document in documents:
-        for media_id in collect_references(document or {})["image"] & wanted:
-            uses[media_id] += 1
-    by_path = {a.path: a.id for a in assets_}
-    for path in db.session.execute(sa.select(ProductImage.path).where(ProductImage.path.in_(by_path))).scalars():
-        uses[by_path[path]] += 1
-    return uses
+
+def page_title(page) -> str:
+    """A page as the merchant knows it (the single pages by their kind, landing pages by title)."""
+    named = {"home": lambda: _("Home page"), "product": lambda: _("Product page template"),
+             "category": lambda: _("Category page template")}
+    return named[page.kind]() if page.kind in named else page.title
 
 
 def delete(asset: MediaAsset, *, actor=None) -> None:
-    """Delete an unused image and its files (``InUse`` otherwise)."""
-    used = usage([asset]).get(asset.id, 0)
-    if used:
-        raise InUse(used)
-    paths = [asset.path, *asset.thumbnails.values()]
+    """Delete an unused image and its files (``InUse`` with the places otherwise)."""
+    places = uses([asset]).get(asset.id, [])
+    if places:
+        raise InUse(places)
+    paths = files_of(asset)
     db.session.delete(asset)
     audit.record("media.deleted", actor=actor, store_id=current_store().id, target=f"media:{asset.id}")
     db.session.commit()
-    for path in paths:
-        delete_stored(path)
+    delete_files(*paths)
 
 
-def asset_json(asset: MediaAsset, uses: int | None = None) -> dict:
-    thumb = asset.thumbnails.get("320") or asset.path
+def use_json(use: Use) -> dict:
+    return {"kind": use.kind, "id": use.id, "title": use.title, "state": use.state, "number": use.number}
+
+
+def asset_json(asset: MediaAsset, uses: int | None = None, places: list[Use] | None = None) -> dict:
+    """The API's view of an image; ``uses`` (a count) and ``places`` (:func:`uses`) when given."""
+    thumb = asset.thumbnails.get(PRODUCT_THUMB) or asset.path
     data = {"id": asset.id, "name": asset.name, "width": asset.width, "height": asset.height, "bytes": asset.bytes,
             "url": url(asset.path), "thumbnail_url": url(thumb), "created_at": asset.created_at.isoformat()}
-    if uses is not None:
+    if places is not None:
+        data["uses"], data["used_by"] = len(places), [use_json(u) for u in places]
+    elif uses is not None:
         data["uses"] = uses
     return data

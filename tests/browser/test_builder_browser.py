@@ -227,3 +227,83 @@ def test_merchant_builds_publishes_and_rolls_back_the_home_page(served, tmp_path
         finally:
             browser.close()
     assert not problems, problems
+
+
+def test_merchant_designs_the_product_page_and_each_theme_keeps_its_settings(served):
+    """The product-detail template in the editor (its own palette, a real sample product), the
+    theme dropdown starting from each theme's saved settings, a refused theme setting shown at its
+    field, and the published template selling on the storefront."""
+    from playwright.sync_api import sync_playwright
+
+    base, shop = served
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = browser.new_context(locale="zh-CN", viewport=LAPTOP)
+            context.set_default_timeout(15_000)
+            editor = context.new_page()
+            editor.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            context.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+                       if r.status >= 400 and r.status != 422 and not r.url.endswith("/favicon.ico") else None)
+            editor.goto(f"{base}/merchant/login")
+            editor.fill('input[name="email"]', shop.email)
+            editor.fill('input[name="password"]', shop.password)
+            editor.click('form button[type="submit"]')
+
+            # given: the product-detail template in the editor, previewed with a product of the store
+            editor.goto(f"{base}{shop.prefix}/console/pages/")
+            editor.click('#pages tr[data-kind="product"] a.button')
+            editor.wait_for_selector('body[data-editor-ready="true"]')
+            assert _block_order(editor) == ["product_detail"]
+            editor.wait_for_selector('#pe-preview .pe-block[data-type="product_detail"] input[name="sku_id"]')
+            assert "金华火腿切片" in editor.inner_text("#pe-sample")
+            assert editor.locator('.pe-palette-item[data-type="category_products"]').count() == 0
+
+            # when: a notice bar is added under the product and the template is published
+            editor.click('#pe-preview .pe-block[data-type="product_detail"]')
+            editor.click('.pe-palette-item[data-type="notice_bar"] button')
+            editor.wait_for_selector('#pe-preview .pe-block[data-type="notice_bar"] .mp-notice')
+            _wait_saved(editor)
+            editor.click("#pe-publish")
+            editor.wait_for_selector('#pe-status[data-state="published"]')
+
+            # and: promo gets a colour (live in the preview) and is applied, then default is applied
+            editor.select_option("#pe-theme", "default")  # whichever theme the first test left on
+            editor.select_option("#pe-theme", "promo")
+            editor.wait_for_selector('#pe-preview[data-theme="promo"]')
+            editor.fill("#pe-theme-primary", "#123456")
+            editor.wait_for_selector('#pe-preview[style*="--mp-primary:#123456"]')
+            editor.click("#pe-theme-save")
+            _wait_saved(editor)
+            editor.select_option("#pe-theme", "default")
+            editor.wait_for_selector('#pe-preview[data-theme="default"]')
+            editor.fill("#pe-theme-radius", "99")  # out of range: refused at the field
+            editor.wait_for_selector('#pe-theme-fields [data-error-for="radius"]')
+            editor.fill("#pe-theme-radius", "12")
+            editor.wait_for_selector('#pe-theme-fields [data-error-for="radius"]', state="detached")
+            editor.click("#pe-theme-save")
+            _wait_saved(editor)
+
+            # then: after a reload, switching to promo (not the store's theme now) shows its saved colour
+            editor.reload()
+            editor.wait_for_selector('body[data-editor-ready="true"]')
+            assert editor.input_value("#pe-theme") == "default"
+            editor.select_option("#pe-theme", "promo")
+            assert editor.input_value("#pe-theme-primary") == "#123456"
+
+            # and: the storefront's product page is the template, and its add-to-cart form works
+            shopper = context.new_page()
+            shopper.set_viewport_size(PHONE)
+            shopper.on("pageerror", lambda error: problems.append(f"storefront error: {error}"))
+            shopper.goto(f"{base}{shop.prefix}/search?q=金华火腿")
+            shopper.click("#product-grid a")
+            assert _storefront_order(shopper) == ["product_detail", "notice_bar"]
+            assert shopper.locator(".mb-product-detail h1").inner_text() == "金华火腿切片"
+            _small_png(SCREENSHOTS / "product-template.png", shopper.screenshot(full_page=True))
+            shopper.click("#add-to-cart button[type=submit]")
+            shopper.wait_for_url("**/cart")
+            assert "金华火腿切片" in shopper.inner_text("main")
+        finally:
+            browser.close()
+    assert not problems, problems

@@ -30,6 +30,12 @@ def test_upload_list_use_and_delete_unused_media(app, builder):
     builder.save(builder.doc(("s", "spacer", {})))
     refused = builder.client.delete(f"{builder.api}/media/{asset['id']}", headers=builder.headers)
     assert refused.status_code == 409 and refused.get_json()["uses"] == 1
+    home_id = builder.client.get(f"{builder.api}/pages/home", headers=builder.headers).get_json()["id"]
+    assert [(u["kind"], u["id"], u["state"]) for u in refused.get_json()["used_by"]] == [("page", home_id, "live")]
+    # a product showing it is a use too, listed with the pages
+    product = builder.product("海报同款", media_ids=[asset["id"]])
+    listed = builder.client.get(f"{builder.api}/media", headers=builder.headers).get_json()["items"][0]
+    assert [(u["kind"], u["id"]) for u in listed["used_by"]] == [("page", home_id), ("product", product["id"])]
 
     # and: an unused one can
     spare = builder.upload().get_json()

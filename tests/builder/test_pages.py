@@ -106,7 +106,7 @@ def test_landing_pages_have_their_own_address(app, builder):
     bad = builder.client.post(f"{builder.api}/pages", json={"title": "x", "slug": "../admin"}, headers=builder.headers)
     assert bad.status_code == 422
     listed = builder.client.get(f"{builder.api}/pages", headers=builder.headers).get_json()["items"]
-    assert [p["kind"] for p in listed] == ["home", "landing"]
+    assert [p["kind"] for p in listed] == ["home", "product", "category", "landing"]
 
 
 def test_the_home_page_and_products_render_for_shoppers(app, builder):

@@ -114,9 +114,61 @@ SCRIPTS = [
 ]
 
 
-@pytest.mark.parametrize("block_type, field, value, code", SCRIPTS)
+MORE_SCRIPTS = [
+    ("notice_bar", "text", "<svg/onload=alert(1)>", "event_handler"),
+    ("notice_bar", "text", "x' onfocus='alert(1)", "event_handler"),
+    ("notice_bar", "text", "&lt;img src=x onerror=alert(1)&gt;", "event_handler"),
+    ("notice_bar", "text", "java\u200bscript:alert(1)", "bad_url"),
+    ("notice_bar", "text", "da\tta:text/html,<b>hi</b>", "bad_url"),
+    ("notice_bar", "link", " javascript:alert(1)", "bad_url"),
+    ("notice_bar", "link", "data:,hello", "bad_url"),
+    ("rich_text", "html", "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>", "script"),
+    ("rich_text", "html", "<!--><script>alert(1)</script>-->", "script"),
+    ("rich_text", "html", "<p>x<img src=x onerror=alert(1)", "event_handler"),
+    ("rich_text", "html", "<svg/onload=alert(1)>", "event_handler"),
+    ("rich_text", "html", '<p style="background:url(javascript:alert(1))">x</p>', "bad_url"),
+    ("rich_text", "html", '<svg><a xlink:href="javascript:alert(1)">x</a></svg>', "bad_url"),
+    ("rich_text", "html", '<iframe src="https://evil.example/"></iframe>', "embedded"),
+    ("video", "url", "data:video/mp4;base64,AAAA", "bad_url"),
+]
+
+
+@pytest.mark.parametrize("block_type, field, value, code", SCRIPTS + MORE_SCRIPTS)
 def test_script_in_any_text_or_link_setting_is_refused(app, block_type, field, value, code):
     assert _errors(app, doc(("b", block_type, {field: value}))) == {f"/sections/b/settings/{field}": code}
+
+
+PROSE = [
+    ("notice_bar", "text", "online=yes"),
+    ("notice_bar", "text", "Big data: 数据选品"),
+    ("notice_bar", "text", "onion=3 斤"),
+    ("notice_bar", "text", "Data: 2024 年销量第一"),
+    ("notice_bar", "text", "满 99<包邮> online only"),
+    ("notice_bar", "link", "/search?q=onion=3"),
+    ("store_info", "intro", "ondemand=true, Java script: 入门课 on sale = 今天"),
+    ("search_bar", "placeholder", "搜 data:2024"),
+    ("rich_text", "html", "<p>online=yes, onion=3</p><p>Big data: 大数据</p>"),
+    ("rich_text", "html", '<p><a href="https://shop.example/?q=data" title="online=yes">链接</a></p>'),
+]
+
+
+@pytest.mark.parametrize("block_type, field, value", PROSE)
+def test_ordinary_prose_is_accepted_as_written(app, block_type, field, value):
+    cleaned = _ok(app, doc(("b", block_type, {field: value})))["sections"]["b"]["settings"][field]
+    assert cleaned.replace(' rel="noopener noreferrer"', "") == value
+
+
+def test_prose_in_a_child_block_is_accepted(app):
+    document = {"sections": {"m": {"type": "marketing_strip", "settings": {},
+                                   "blocks": {"o1": {"type": "offer", "settings": {"label": "onion=3 买二送一"}}},
+                                   "block_order": ["o1"]}}, "order": ["m"]}
+    assert _ok(app, document)["sections"]["m"]["blocks"]["o1"]["settings"]["label"] == "onion=3 买二送一"
+
+
+def test_rich_text_outside_the_allow_list_but_harmless_is_removed_quietly(app):
+    markup = '<div class="x" style="color:red"><p>字<a href="mailto:a@b.example">信</a></p></div>'
+    cleaned = _ok(app, doc(("t", "rich_text", {"html": markup})))
+    assert cleaned["sections"]["t"]["settings"]["html"] == '<p>字<a rel="noopener noreferrer">信</a></p>'
 
 
 def test_script_in_a_child_block_is_refused(app):

@@ -83,7 +83,7 @@ def test_console_product_form_flow(app, console):
     assert uploaded.status_code == 303
     edit_html = _html(client.get(edit_path))
     assert edit_html.count('name="remove_image"') == 2
-    thumb = re.search(r'src="(/s/[^"]+/console/media/products/[0-9a-f]{32}_320\.png)"', edit_html).group(1)
+    thumb = re.search(r'src="(/s/[^"]+/console/media/media/[0-9a-f]{32}_320\.png)"', edit_html).group(1)
     assert client.get(thumb).status_code == 200
 
 

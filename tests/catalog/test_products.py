@@ -157,29 +157,40 @@ def test_images_upload_reencode_thumbnail_and_limit(app, console):
 
     with store_context(console.shop.store_id, app):
         rows = list(db.session.execute(db.select(ProductImage).order_by(ProductImage.sort)).scalars())
-        assert all(r.path.startswith(f"uploads/stores/{console.shop.store_id}/products/") for r in rows)
+        assert all(r.path.startswith(f"uploads/stores/{console.shop.store_id}/media/") for r in rows)
         assert "evil" not in rows[0].path and rows[0].path.endswith(".jpg")
         with Image.open(data_dir / rows[0].thumb_path) as thumb:
             assert thumb.size == (320, 160) and thumb.format == "JPEG"
         with Image.open(data_dir / rows[1].thumb_path) as thumb:
             assert thumb.size == (200, 100)  # narrower than 320: not enlarged
+    # the uploads are the store's library images, shown as used by the product
+    library = console.get("/media").get_json()
+    assert library["total"] == 2 and all(item["uses"] == 1 for item in library["items"])
+    assert {i["media_id"] for i in images} == {item["id"] for item in library["items"]}
     # served by the storefront, cached for good
     served = console.client.get(images[0]["thumb_url"].replace("http://localhost", ""))
     assert served.status_code == 200 and served.mimetype == "image/jpeg" and "immutable" in served.headers["Cache-Control"]
-    # not an image, and more than 9 images
+    # not an image, and more than 9 images: nothing joins the library
     bad = console.client.post(f"{console.api}/products/{created['id']}/images",
-                              data={"image": [(io.BytesIO(b"<?php echo 1; ?>"), "x.png")]}, headers=console.headers,
-                              content_type="multipart/form-data")
+                              data={"image": [(io.BytesIO(png_bytes()), "ok.png"), (io.BytesIO(b"<?php echo 1; ?>"), "x.png")]},
+                              headers=console.headers, content_type="multipart/form-data")
     assert bad.status_code == 422 and bad.get_json()["fields"]["image"]["code"] == "not_image"
     many = {"image": [(io.BytesIO(png_bytes()), f"{i}.png") for i in range(8)]}
     too_many = console.client.post(f"{console.api}/products/{created['id']}/images", data=many,
                                    headers=console.headers, content_type="multipart/form-data")
     assert too_many.status_code == 422 and too_many.get_json()["fields"]["image"]["code"] == "too_many"
-    # remove one
+    assert console.get("/media").get_json()["total"] == 2
+    assert len(list((data_dir / f"uploads/stores/{console.shop.store_id}/media").iterdir())) == 2 * 3
+    # remove one from the product: it stays in the library, unused, and can then be deleted there
     assert console.client.delete(f"{console.api}/products/{created['id']}/images/{images[0]['id']}",
                                  headers=console.headers).status_code == 204
-    with store_context(console.shop.store_id, app):
-        assert not (data_dir / rows[0].path).exists() and not (data_dir / rows[0].thumb_path).exists()
+    assert len(console.get(f"/products/{created['id']}").get_json()["images"]) == 1
+    uses = {item["id"]: item["uses"] for item in console.get("/media").get_json()["items"]}
+    assert uses == {images[0]["media_id"]: 0, images[1]["media_id"]: 1}
+    assert (data_dir / rows[0].path).exists()
+    assert console.client.delete(f"{console.api}/media/{images[1]['media_id']}", headers=console.headers).status_code == 409
+    assert console.client.delete(f"{console.api}/media/{images[0]['media_id']}", headers=console.headers).status_code == 204
+    assert not (data_dir / rows[0].path).exists() and not (data_dir / rows[0].thumb_path).exists()
 
 
 def test_media_route_refuses_traversal_and_other_names(console):

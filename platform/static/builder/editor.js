@@ -26,6 +26,8 @@
     errors: {},            // JSON pointer -> message, from the last refused save or preview
     html: {},              // block id -> preview HTML from the server
     theme: {name: data.theme.name, settings: clone(data.theme.settings)},
+    themeDrafts: {},       // theme name -> settings edited but not applied yet (kept while switching)
+    themeErrors: {},       // theme setting name (or "theme") -> message, from a refused save or preview
     dirty: false,
     saving: null,
     media: {},             // media id -> {url, thumbnail_url, name, uses}
@@ -181,13 +183,17 @@
         if (seq !== previewSeq) return;
         if (r.status === 200) {
           r.body.blocks.forEach(function (b) { state.html[b.id] = b.html; });
+          $("#pe-sample").textContent = r.body.sample ? r.body.sample.text : "";
+          if (Object.keys(state.themeErrors).length) showThemeErrors({});
           var root = $("#pe-preview");
           root.className = "mp mp-theme-" + r.body.theme + " " + r.body.classes;
           root.setAttribute("style", r.body.style);
           root.dataset.theme = r.body.theme;
           if (Object.keys(state.errors).length && !state.dirty) showErrors({}); else renderStage();
         } else if (r.status === 422) {
-          showErrors(r.body.fields);
+          var split = splitErrors(r.body.fields);
+          showThemeErrors(split.theme);
+          if (Object.keys(split.page).length || !Object.keys(split.theme).length) showErrors(split.page);
         }
       });
   }
@@ -218,6 +224,49 @@
       return false;
     }, function () { state.saving = null; setStatus("error", T.failed); return false; });
     return state.saving;
+  }
+
+  // field errors of the theme ("/settings/<name>", "theme") and of the page document (the rest)
+  function splitErrors(fields) {
+    var split = {page: {}, theme: {}};
+    Object.keys(fields || {}).forEach(function (key) {
+      if (key === "theme" || key.indexOf("/settings") === 0) split.theme[key] = fields[key];
+      else split.page[key] = fields[key];
+    });
+    return split;
+  }
+
+  function showThemeErrors(fields) {
+    state.themeErrors = {};
+    Object.keys(fields || {}).forEach(function (key) {
+      var name = key === "theme" ? "theme" : key.replace(/^\/settings\/?/, "").split("/")[0] || "theme";
+      state.themeErrors[name] = fields[key].message;
+    });
+    paintThemeErrors();
+  }
+
+  // the messages next to the theme fields, updated in place (the merchant may be typing in one)
+  function paintThemeErrors() {
+    var box = $("#pe-theme-fields");
+    box.querySelectorAll(".error").forEach(function (node) { node.remove(); });
+    var select = $("#pe-theme");
+    var themeError = state.themeErrors.theme;
+    select.setAttribute("aria-invalid", themeError ? "true" : "false");
+    if (themeError) box.insertBefore(el("p", {class: "error", id: "pe-theme-error", "data-error-for": "theme", text: themeError}), box.firstChild);
+    box.querySelectorAll("[data-theme-field]").forEach(function (wrap) {
+      var name = wrap.dataset.themeField;
+      var error = state.themeErrors[name];
+      var control = wrap.querySelector("input, select");
+      wrap.classList.toggle("has-error", !!error);
+      if (error) {
+        control.setAttribute("aria-invalid", "true");
+        control.setAttribute("aria-describedby", control.id + "-error");
+        wrap.appendChild(el("small", {class: "error", id: control.id + "-error", "data-error-for": name, text: error}));
+      } else {
+        control.removeAttribute("aria-invalid");
+        control.removeAttribute("aria-describedby");
+      }
+    });
   }
 
   function showErrors(fields) {
@@ -710,7 +759,7 @@
       var id = "pe-theme-" + field.name;
       var value = state.theme.settings[field.name] !== undefined ? state.theme.settings[field.name] : field.default;
       var control;
-      var wrap = el("label", {class: "field", for: id}, el("span", {text: field.label}));
+      var wrap = el("label", {class: "field", for: id, "data-theme-field": field.name}, el("span", {text: field.label}));
       if (field.editor === "select") {
         control = el("select", {id: id});
         field.options.forEach(function (o) { control.appendChild(el("option", {value: o.value, selected: o.value === value, text: o.label})); });
@@ -733,6 +782,7 @@
       wrap.appendChild(control);
       box.appendChild(wrap);
     });
+    paintThemeErrors();
   }
 
   function saveTheme() {
@@ -740,7 +790,13 @@
       if (r.status === 200) {
         state.theme.settings = r.body.settings;
         data.theme = {name: r.body.theme, settings: clone(r.body.settings)};  // the store's theme now
+        THEMES[r.body.theme].saved = clone(r.body.settings);
+        delete state.themeDrafts[r.body.theme];
+        showThemeErrors({});
         setStatus("saved", T.theme_saved);
+      } else if (r.status === 422) {
+        showThemeErrors(splitErrors(r.body.fields).theme);
+        setStatus("error", T.theme_errors);
       }
       else setStatus("error", (r.body && r.body.message) || T.failed);
     });
@@ -764,8 +820,12 @@
       if (!box.hidden) loadVersions();
     });
     $("#pe-theme").addEventListener("change", function () {
+      // each theme starts from its own saved settings (or the edits not applied yet), never from
+      // its defaults: "Apply" must not overwrite what was saved for it
       var name = this.value;
-      state.theme = {name: name, settings: name === data.theme.name ? clone(data.theme.settings) : clone(THEMES[name].defaults)};
+      state.themeDrafts[state.theme.name] = state.theme.settings;
+      state.theme = {name: name, settings: state.themeDrafts[name] || clone(THEMES[name].saved || THEMES[name].defaults)};
+      state.themeErrors = {};
       renderTheme();
       schedulePreview();
     });

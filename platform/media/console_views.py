@@ -1,0 +1,104 @@
+"""The console's media library page (``/s/<slug>/console/library``, staff of the store): every
+image of the store newest first, with paging, upload, where each one is used, and delete.
+
+Routes on the ``console`` blueprint (imported by :mod:`mallow.catalog.console_views`, whose
+product images are library images). Server-rendered forms with the CSRF token, no script.
+"""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+
+from mallow.accounts.guards import principal, staff_required
+from mallow.console.views import bp
+from mallow.db import db
+from mallow.media import library
+from mallow.validation import ValidationFailed
+from mallow.web import render_form
+
+PER_PAGE = 30
+MAX_FILES = 20
+
+
+def use_label(use: library.Use) -> str:
+    """``商品“临安山核桃”`` / ``页面“店铺首页”（草稿）``: one place an image is shown."""
+    if use.kind == "product":
+        return _("product “%(title)s”", title=use.title)
+    state = {"draft": _("Draft"), "live": _("Live")}.get(use.state) or _("version %(n)s", n=use.number)
+    return _("page “%(title)s” (%(state)s)", title=use.title, state=state)
+
+
+def use_url(use: library.Use) -> str:
+    if use.kind == "product":
+        return url_for("console.product_edit", product_id=use.id)
+    return url_for("page_editor.edit", page_id=use.id)
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 10_000 else 1
+
+
+def _library_page(status: int = 200, errors: ValidationFailed | None = None):
+    from mallow.catalog.search import Page
+
+    number = _page_number()
+    total, assets = library.assets(number, per_page=PER_PAGE)
+    places = library.uses(assets)
+    return render_form("console/media.html", status=status, errors=errors,
+                       page=Page(assets, total, number, PER_PAGE, {}), assets=assets, places=places,
+                       asset_json=library.asset_json, use_label=use_label, use_url=use_url, max_files=MAX_FILES)
+
+
+def _upload(files) -> int:
+    """Add every file to the library in one transaction: one bad file adds none."""
+    files = [f for f in files if f is not None and getattr(f, "filename", None)]
+    if not files:
+        raise ValidationFailed({"images": ("required", _("Upload a photo or scan (JPEG, PNG or WebP)."))})
+    if len(files) > MAX_FILES:
+        raise ValidationFailed({"images": ("too_many", _("Upload at most %(max)s images at once.", max=MAX_FILES))})
+    written: list[str] = []
+    try:
+        for file in files:
+            try:
+                asset = library.add(file, actor=principal("merchant"))
+            except ValidationFailed as failed:
+                code, message = next(iter(failed.errors.values()))
+                raise ValidationFailed({"images": (code, message)}) from None
+            written += library.files_of(asset)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        library.delete_files(*written)
+        raise
+    return len(files)
+
+
+@bp.route("/library", methods=["GET", "POST"])
+@staff_required
+def media_library():
+    if request.method == "POST":
+        try:
+            count = _upload(request.files.getlist("images"))
+        except ValidationFailed as failed:
+            return _library_page(errors=failed)
+        flash(_("%(count)s images added to the media library.", count=count), "ok")
+        return redirect(url_for("console.media_library")), 303
+    return _library_page()
+
+
+@bp.post("/library/<int:media_id>/delete")
+@staff_required
+def media_delete(media_id):
+    asset = library.get(media_id)
+    if asset is None:
+        abort(404)
+    try:
+        library.delete(asset, actor=principal("merchant"))
+    except library.InUse as in_use:
+        flash(_("This image cannot be deleted while it is used: %(places)s. Take it off there first.",
+                places=_(", ").join(use_label(u) for u in in_use.uses)), "error")
+    else:
+        flash(_("Image deleted."), "ok")
+    back = request.form.get("page", "")
+    return redirect(url_for("console.media_library", page=back if back.isdigit() and back != "1" else None)), 303
