@@ -1,0 +1,25 @@
+"""Advertising-Law absolute terms (极限词) in merchant texts: flagged for review, high-risk
+claims refused.
+
+Modules: :mod:`~mallow.compliance.terms` (the term list, platform data), :mod:`~mallow.compliance.matcher`
+(folding full-width, traditional, spaced and zero-width forms; longest match), :mod:`~mallow.compliance.findings`
+(findings and their states: appeal and review), :mod:`~mallow.compliance.screening` (the entry point of
+the save paths), :mod:`~mallow.compliance.admin_views`, :mod:`~mallow.compliance.console_views`.
+See the "Compliance" section of docs/architecture.md.
+
+The save paths call one function::
+
+    from mallow import compliance
+    compliance.screen_product(product)              # raises ValidationFailed on a blocking term
+    compliance.check_fields({"title": "…"}, category="food_prepackaged")   # texts without an object
+"""
+from __future__ import annotations
+
+from mallow.compliance.screening import check_fields, screen, screen_page, screen_product  # noqa: F401
+
+
+def init_app(app) -> None:
+    from mallow.compliance import admin_views, console_views
+
+    app.register_blueprint(admin_views.bp)
+    app.register_blueprint(console_views.bp)
