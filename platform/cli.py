@@ -166,17 +166,29 @@ def create_admin(email, name, password):
 @click.option("--url", default=os.environ.get("MALLOW_PUBLIC_URL", "http://127.0.0.1:5000"), show_default=True)
 @with_appcontext
 def demo(url):
-    """Seed (idempotently) a demo platform admin and an approved demo store; print the logins."""
+    """Seed (idempotently) a demo platform admin, an approved demo store with the bundled plugins
+    at work and a designed home page; print the logins and where to look."""
+    from flask import current_app
+
     from mallow.demo import seed
+    from mallow.demo_showcase import seed_showcase
 
     info = seed()
+    info.update(seed_showcase(current_app._get_current_object()))
     click.echo("Demo ready:")
     click.echo(f"  platform admin  {url}/admin/login     {info['admin_email']} / {info['password']}")
     click.echo(f"  merchant        {url}/merchant/login  {info['merchant_email']} / {info['password']}")
     click.echo(f"  demo store      {url}/s/{info['slug']}/   (shopper: {info['shopper_login']} / {info['password']})")
+    for label, path in info.get("showcase", {}).items():
+        click.echo(f"  {label:<15} {url}{path}")
     click.echo(f"  API document    {url}/api/openapi.json")
     if info.get("plugins_approved"):
-        click.echo(f"  plugins approved: {', '.join(info['plugins_approved'])} (loaded when Mallow next starts)")
+        click.echo(f"  plugins approved: {', '.join(info['plugins_approved'])}")
+    if info.get("plugins_enabled"):
+        click.echo(f"  plugins enabled in the demo store: {', '.join(info['plugins_enabled'])}")
+    if info.get("plugins_missing"):
+        click.echo(f"  plugins not loaded: {', '.join(info['plugins_missing'])} (see `mallow plugin list`): "
+                   "the demo store shows no plugins")
 
 
 @main.group()

@@ -1,7 +1,9 @@
 """Demo data: a platform admin, a merchant with an approved, open store full of products
 (three categories, a dozen products with generated photos, specs and stock), and a shopper.
 
-Idempotent: running it again changes nothing that is there already.
+Idempotent: running it again changes nothing that is there already. ``mallow demo`` then runs
+:func:`mallow.demo_showcase.seed_showcase`: the bundled plugins enabled and filled, and the
+store's designed home and landing pages.
 """
 from __future__ import annotations
 

@@ -197,15 +197,20 @@ def test_a_manifest_outside_the_mallow_namespace_is_not_recorded(fake_plugins, t
         dispose_app(app)
 
 
-def test_the_demo_approves_the_bundled_plugins_like_any_other(app):
+@pytest.mark.parametrize("backend", backend_params())
+def test_the_demo_approves_the_bundled_plugins_like_any_other(tmp_path_factory, backend):
     from mallow.cli import main
     from mallow.plugins.discovery import Manifest, installed
 
     bundled = ("groupbuy", "flashsale", "distribution")
     assert all(isinstance(installed()[name][1], Manifest) for name in bundled)  # manifests readable
-    result = CliRunner().invoke(main, ["demo"], obj=ScriptInfo(create_app=lambda: app))
-    assert result.exit_code == 0, result.output
-    for name in bundled:
-        assert [status for _version, status, _reason in _releases(app, name)] == ["approved"]
-    assert any(target.startswith("plugin:groupbuy@") and kind == "admin"
-               for target, kind, _detail in _audit(app, "plugin.approved"))
+    app = plugin_app(tmp_path_factory, backend, [])  # its own app: the demo loads the plugins into it
+    try:
+        result = CliRunner().invoke(main, ["demo"], obj=ScriptInfo(create_app=lambda: app))
+        assert result.exit_code == 0, result.output
+        for name in bundled:
+            assert [status for _version, status, _reason in _releases(app, name)] == ["approved"]
+        assert any(target.startswith("plugin:groupbuy@") and kind == "admin"
+                   for target, kind, _detail in _audit(app, "plugin.approved"))
+    finally:
+        dispose_app(app)
