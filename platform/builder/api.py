@@ -84,6 +84,17 @@ def publish_page(page_ref):
     return jsonify(service.version_json(published, page)), 201
 
 
+@operation("console_api", "POST", "/pages/<page_ref>/unpublish", "unpublishPage",
+           "Take the page off the storefront (the home page and the templates fall back to the fixed "
+           "catalogue pages, a landing page answers 404); its draft and versions are kept", tag="pages",
+           auth="merchant", parameters=[PAGE_REF], responses={"200": "The page, unpublished", "404": "No such page"})
+@staff_required
+def unpublish_page(page_ref):
+    page = _page_or_404(page_ref)
+    service.unpublish(page, actor=principal("merchant"))
+    return jsonify(service.page_json(page, with_document=False))
+
+
 @operation("console_api", "GET", "/pages/<page_ref>/versions", "listPageVersions",
            "Published versions, newest first; live marks the one shoppers see", tag="pages", auth="merchant",
            parameters=[PAGE_REF], responses={"200": "The versions", "404": "No such page"})

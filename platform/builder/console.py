@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from mallow.accounts.guards import principal, staff_required
@@ -220,6 +220,17 @@ def publish(page_id):
     except ValidationFailed as failed:
         return _json_errors(failed)
     return jsonify(version=service.version_json(published, page), page=service.page_json(page, with_document=False))
+
+
+@bp.post("/<int:page_id>/unpublish")
+@staff_required
+def unpublish(page_id):
+    """From the page list: shoppers stop seeing the page (draft and versions are kept)."""
+    page = _page(page_id)
+    if page.published_version_id is not None:
+        service.unpublish(page, actor=principal("merchant"))
+        flash(_("The page is off the storefront; its draft and versions are kept."), "ok")
+    return redirect(url_for(".index")), 303
 
 
 @bp.get("/<int:page_id>/versions")

@@ -33,7 +33,7 @@ from flask_babel import gettext as _
 from mallow import audit, compliance, settings
 from mallow.catalog import categories, richtext
 from mallow.catalog.models import PRODUCT_STATES, Product, ProductImage, Sku
-from mallow.catalog.money import MAX_FEN
+from mallow.catalog.money import MAX_FEN, fen_to_yuan
 from mallow.catalog.search import normalise
 from mallow.db import db
 from mallow.inventory.models import StockMovement
@@ -646,7 +646,7 @@ def bulk_update_skus(items, *, actor=None) -> list[Sku]:
             elif "price" in change and sku.market_price is not None and change["price"] > sku.market_price:
                 errors.add(f"items.{change['index']}.price", "above_market",
                            _("The price cannot be above the market price (%(market)s).",
-                             market=f"{sku.market_price / 100:.2f}"))
+                             market=fen_to_yuan(sku.market_price)))
         errors.raise_if_any()
         for sku_id, change in wanted.items():
             sku = skus[sku_id]

@@ -55,6 +55,40 @@ def test_versions_preview_and_rollback(app, builder):
     assert [(v["number"], v["live"]) for v in versions] == [(2, False), (1, True)]
 
 
+def test_unpublishing_brings_back_the_catalogue_home_and_keeps_the_versions(app, builder):
+    # given: a published home page and a published landing page
+    builder.save_and_publish(builder.doc(("a", "notice_bar", {"text": "装修后的首页"})))
+    created = builder.client.post(f"{builder.api}/pages", json={"title": "双十一", "slug": "double-11"},
+                                  headers=builder.headers)
+    assert created.status_code == 201, created.get_json()
+    builder.save_and_publish(builder.doc(("n", "notice_bar", {"text": "双十一会场"})), page=created.get_json()["id"])
+    assert builder.client.get(f"{builder.shop.prefix}/p/double-11").status_code == 200
+
+    # when: the merchant unpublishes the landing page through the API
+    gone = builder.client.post(f"{builder.api}/pages/{created.get_json()['id']}/unpublish", headers=builder.headers)
+    assert gone.status_code == 200 and gone.get_json()["published_version_id"] is None
+    assert builder.client.get(f"{builder.shop.prefix}/p/double-11").status_code == 404
+
+    # and the home page from the console's page list (a form with its CSRF token)
+    console = app.test_client()
+    login_merchant(console, builder.shop)
+    home = builder.client.get(f"{builder.api}/pages/home", headers=builder.headers).get_json()
+    listing = console.get(f"{builder.shop.prefix}/console/pages/").get_data(as_text=True)
+    assert f'/console/pages/{home["id"]}/unpublish' in listing
+    assert console.post(f"{builder.shop.prefix}/console/pages/{home['id']}/unpublish").status_code == 400  # no token
+    assert "装修后的首页" in builder.home_html()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', listing).group(1)
+    answer = console.post(f"{builder.shop.prefix}/console/pages/{home['id']}/unpublish", data={"csrf_token": token})
+    assert answer.status_code == 303
+
+    # then: shoppers see the catalogue home again; the draft and the versions are kept
+    assert "装修后的首页" not in builder.home_html()
+    page = builder.client.get(f"{builder.api}/pages/home", headers=builder.headers).get_json()
+    assert page["published_version_id"] is None and page["document"]["order"] == ["a"]
+    versions = builder.client.get(f"{builder.api}/pages/home/versions", headers=builder.headers).get_json()["items"]
+    assert [(v["number"], v["live"]) for v in versions] == [(1, False)]
+
+
 def test_refused_document_changes_nothing(app, builder):
     builder.save_and_publish(builder.doc(("a", "notice_bar", {"text": "正常内容"})))
     before = builder.client.get(f"{builder.api}/pages/home", headers=builder.headers).get_json()
