@@ -6,6 +6,7 @@ import io
 
 import sqlalchemy as sa
 from flask import Response, abort, jsonify, request
+from flask_babel import gettext as _
 
 from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
 from mallow.api.registry import nullable, obj, operation, returns, schema, shape, string
@@ -191,12 +192,12 @@ def create_order():
                                               data.get("note", ""), request.headers.get("Idempotency-Key"),
                                               data.get("options"))
     except checkout.SoldOut as sold_out:
-        return jsonify(error="sold_out", message=f"{sold_out.title}: sold out", sku_id=sold_out.sku_id), 409
+        return jsonify(error="sold_out", message=_("%(title)s is sold out.", title=sold_out.title), sku_id=sold_out.sku_id), 409
     except checkout.IdempotencyConflict:
         return jsonify(error="idempotency_conflict",
-                       message="This Idempotency-Key was used for a different order."), 422
+                       message=_("This Idempotency-Key was used for a different order.")), 422
     except checkout.CheckoutProblems as problems:
-        return jsonify(error="checkout_problems", message="The order cannot be placed.",
+        return jsonify(error="checkout_problems", message=_("The order cannot be placed."),
                        problems=[{"code": p.code, "message": str(p.message), "line": p.line_index}
                                  for p in problems.problems]), 422
     return jsonify(order_json(order)), 201 if created else 200

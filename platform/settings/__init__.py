@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mallow.db import StoreModel, db
+from mallow.db.session import TenantSession
 
 DEFAULTS = {
     "low_stock_threshold": 50,          # units: an alert below this
@@ -24,15 +26,28 @@ class StoreSetting(StoreModel):
     value: Mapped[object] = mapped_column(sa.JSON)
 
 
+_CACHE = "mallow.store_settings"
+
+
 def get(key: str):
-    """The active store's value for ``key`` (its default when never set)."""
-    row = db.session.get(StoreSetting, key)
-    return row.value if row is not None else DEFAULTS[key]
+    """The active store's value for ``key`` (its default when never set). The store's settings
+    are read in one query the first time a session asks (one session serves one store), and
+    forgotten when it writes one or rolls back."""
+    stored = db.session.info.get(_CACHE)
+    if stored is None:
+        stored = db.session.info[_CACHE] = dict(db.session.execute(sa.select(StoreSetting.key, StoreSetting.value)).all())
+    return stored[key] if key in stored else DEFAULTS[key]
+
+
+@event.listens_for(TenantSession, "after_soft_rollback")
+def _forget_after_rollback(session, previous_transaction) -> None:
+    session.info.pop(_CACHE, None)
 
 
 def put(key: str, value) -> None:
     if key not in DEFAULTS:
         raise KeyError(key)
+    db.session.info.pop(_CACHE, None)
     row = db.session.get(StoreSetting, key)
     if row is None:
         db.session.add(StoreSetting(key=key, value=value))
