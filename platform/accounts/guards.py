@@ -34,6 +34,11 @@ def bearer_secret() -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+def bearer_kind() -> str | None:
+    """The kind of bearer token sent (by its prefix), whether or not it is valid."""
+    return sessions.PREFIX_KIND.get((bearer_secret() or "").split("_", 1)[0])
+
+
 def principal(kind: str):
     """The authenticated ``kind`` principal of this request (admin | merchant | shopper) or None."""
     cache = g.setdefault("mallow_principals", {})
@@ -58,6 +63,11 @@ def _session_row(kind: str):
 
 def _unauthenticated(kind: str):
     if is_api_request():
+        if kind == "shopper" and bearer_kind() == "shopper":
+            # shoppers exist in one store: another store's token (or a revoked one) is refused here, and logged
+            # like a staff denial (the path and the reason, never the token)
+            store = current_store()
+            record_denial("shopper token unknown in this store", actor="anonymous", store_id=store.id if store else None)
         response = jsonify(error="unauthenticated", message=_("Sign in or send a valid bearer token."))
         response.status_code = 401
         response.headers["WWW-Authenticate"] = "Bearer"

@@ -5,7 +5,7 @@ from flask import abort, jsonify, request
 from flask_babel import gettext as _
 from mallow.accounts import sessions
 from mallow.accounts.authenticate import authenticate, login_limits
-from mallow.accounts.guards import admin_required, bearer_secret, principal
+from mallow.accounts.guards import admin_required, bearer_kind, bearer_secret, principal
 from mallow.api.registry import obj, operation, string
 from mallow.api.views import qualification_json, store_json
 from mallow.db import db
@@ -59,8 +59,7 @@ def create_token():
 @operation("api", "DELETE", "/tokens/current", "deleteToken", "Revoke the token sent with this request",
            tag="auth", auth=None, responses={"204": "Revoked"})
 def delete_token():
-    secret = bearer_secret()
-    kind = sessions.PREFIX_KIND.get((secret or "").split("_", 1)[0])
+    secret, kind = bearer_secret(), bearer_kind()
     if kind in ("admin", "merchant"):
         sessions.revoke(kind, secret)
         db.session.commit()
@@ -69,12 +68,14 @@ def delete_token():
 
 @operation("api", "GET", "/admin/qualifications", "listQualifications", "The qualification review queue",
            tag="review", auth="admin",
-           parameters=[{"name": "status", "in": "query", "schema": {"type": "string", "default": "submitted",
-                        "enum": ["submitted", "approved", "rejected", "expired", "superseded", "all"]}}])
+           parameters=[{"name": "status", "in": "query",
+                        "description": "a status; `reverify`: approved and due for re-verification (oldest due "
+                                       "first); `all`: every qualification",
+                        "schema": {"type": "string", "default": "submitted", "enum": list(service.QUEUES)}}])
 @admin_required
 def list_qualifications():
     status = request.args.get("status", "submitted")
-    if status not in ("submitted", "approved", "rejected", "expired", "superseded", "all"):
+    if status not in service.QUEUES:
         abort(400, "unknown status")
     items = service.review_queue(None if status == "all" else status)
     return jsonify(items=[qualification_json(q, admin=True) for q in items])

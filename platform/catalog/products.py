@@ -38,6 +38,7 @@ from mallow.catalog.search import normalise
 from mallow.db import db
 from mallow.inventory.models import StockMovement
 from mallow.media import library
+from mallow.qualifications import holds
 from mallow.tenants.context import current_store
 from mallow.validation import Errors, ValidationFailed
 
@@ -477,8 +478,11 @@ def _write_skus(product: Product, plan) -> None:
 
 
 def _move_status(product: Product, target: str) -> None:
+    """Every status change of the form, the list and the API: checked here, then moved."""
     if target == "on_shelf" and not any(sku.active for sku in product.skus):
         raise ValidationFailed({"status": ("no_skus", _("Add at least one SKU before putting the product on the shelf."))})
+    if target == "on_shelf":
+        holds.refuse_while_held(product)  # a lapsed permit took it off: only the renewed permit puts it back
     PRODUCT_STATES.move(product, target)
 
 

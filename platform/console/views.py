@@ -6,7 +6,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from mallow.accounts import staff as team
 from mallow.accounts.guards import principal, staff_required
 from mallow.db import db
-from mallow.qualifications import service
+from mallow.qualifications import expiry, service
 from mallow.qualifications.matrix import Category, permit_kinds, required_kinds
 from mallow.qualifications.models import Qualification
 from mallow.tenants.context import current_store
@@ -23,7 +23,9 @@ def dashboard():
     from mallow.notices import open_notices
 
     store = current_store()
-    return render_template("console/dashboard.html", latest=service.latest(store.id), notices=open_notices())
+    lapsed = store.status == "suspended" and store.status_reason == expiry.LAPSED_REASON
+    return render_template("console/dashboard.html", latest=service.latest(store.id), notices=open_notices(),
+                           suspended_for_lapse=lapsed)
 
 
 def _form_context():

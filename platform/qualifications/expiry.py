@@ -29,7 +29,7 @@ from flask_babel import force_locale, gettext as _
 from mallow import audit, notices
 from mallow.db import db
 from mallow.qualifications.holds import hold_on_shelf_products, release_holds
-from mallow.qualifications.matrix import Category, permit_kinds, unmet_groups
+from mallow.qualifications.matrix import Category, permit_kinds, permit_names, unmet_groups
 from mallow.qualifications.models import QUALIFICATION_STATES, Qualification
 from mallow.tenants.models import STORE_STATES, Store
 
@@ -125,11 +125,9 @@ def _apply_permits(store: Store, qualification: Qualification, today: date, resu
     if result["held"]:
         audit.record("qualification.permit_lapsed", store_id=store.id, target=f"qualification:{qualification.id}",
                      detail={"permits": lapsed, "products": result["held"]})
-    kinds = permit_kinds()
-    names = "、".join(kinds[k].name_zh if k in kinds else k for k in lapsed)
     return {f"q{qualification.id}:permit_lapsed": (_(
         "%(permits)s expired: your products are off the shelf until a renewed permit is submitted and approved.",
-        permits=names), {"permits": lapsed})}
+        permits=permit_names(lapsed)), {"permits": lapsed})}
 
 
 def _reminders(qualification: Qualification, today: date) -> dict:

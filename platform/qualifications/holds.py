@@ -1,15 +1,20 @@
 """Products the qualification check took off the shelf, so that re-approval puts back exactly those.
 
 A row per held product, in the store's own schema. Products the merchant took off the shelf
-himself have no row and stay off when the hold is released.
+himself have no row and stay off when the hold is released. While the row is there the merchant
+cannot put the product back (:func:`refuse_while_held`, checked by every status change of
+:mod:`mallow.catalog.products`).
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mallow.catalog.models import PRODUCT_STATES, Product, Sku
 from mallow.db import StoreModel, db, utcnow
+from mallow.qualifications.matrix import permit_names
+from mallow.validation import ValidationFailed
 
 
 class ShelfHold(StoreModel):
@@ -26,13 +31,18 @@ def hold_on_shelf_products(permits: list[str]) -> list[int]:
     held = []
     for product in db.session.execute(sa.select(Product).where(Product.status == "on_shelf")).scalars():
         PRODUCT_STATES.move(product, "off_shelf")
-        hold = db.session.get(ShelfHold, product.id)
-        if hold is None:
-            db.session.add(ShelfHold(product_id=product.id, permits=permits))
-        else:  # the merchant put a held product back meanwhile: still held
-            hold.permits = permits
+        db.session.merge(ShelfHold(product_id=product.id, permits=permits))  # one row per product
         held.append(product.id)
     return held
+
+
+def refuse_while_held(product: Product) -> None:
+    """Putting a held product on the shelf is refused (field ``status``), naming the lapsed permits."""
+    hold = db.session.get(ShelfHold, product.id) if product.id is not None else None
+    if hold is not None:
+        raise ValidationFailed({"status": ("permit_lapsed", _(
+            "This product was taken off the shelf because %(permits)s expired. It goes back on the shelf by "
+            "itself once a renewed permit is submitted and approved.", permits=permit_names(hold.permits)))})
 
 
 def release_holds() -> list[int]:

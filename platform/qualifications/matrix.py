@@ -19,6 +19,9 @@ class PermitKind(PlatformModel):
     name_zh: Mapped[str] = mapped_column(sa.String(60))
     name_en: Mapped[str] = mapped_column(sa.String(80))
 
+    def name(self, locale: str) -> str:
+        return self.name_zh if str(locale).startswith("zh") else self.name_en
+
 
 class Category(PlatformModel):
     __tablename__ = "categories"
@@ -79,6 +82,16 @@ def active_categories() -> list[Category]:
 
 def permit_kinds() -> dict[str, PermitKind]:
     return {p.code: p for p in db.session.execute(db.select(PermitKind)).scalars()}
+
+
+def permit_names(codes) -> str:
+    """``"食品经营许可证、…"``: the permit kinds' names in the current locale (codes of unknown kinds as is)."""
+    from flask_babel import get_locale
+
+    locale = str(get_locale() or "zh_CN")
+    kinds = permit_kinds()
+    names = [kinds[code].name(locale) if code in kinds else code for code in codes]
+    return ("、" if locale.startswith("zh") else ", ").join(names)
 
 
 def required_kinds(category: Category) -> list[str]:

@@ -130,6 +130,49 @@ def test_a_lapsed_permit_takes_the_products_off_until_a_renewed_one_is_approved(
     assert restored.detail == {"products": sorted(on_sale)}
 
 
+def test_the_merchant_cannot_put_a_product_held_for_a_lapsed_permit_back_on_the_shelf(app, admin_email):
+    client = app.test_client()
+    admin = _admin(client, admin_email)
+    shop = _food_store(app, client, admin, _days(5))
+    product = _product_id(app, shop, make_product(app, shop, title="坚果礼盒")[0])
+    _run_daily_job(app, days_ahead=6)
+    assert _statuses(app, shop, [product]) == ["off_shelf"]
+    token = merchant_token(client, shop)
+    console = app.test_client()
+    login_merchant(console, shop)
+    base = f"{shop.prefix}/console/products"
+
+    # the API: a field error on status naming the permit; nothing else of the request is saved
+    refused = client.patch(f"{shop.prefix}/api/console/products/{product}", json={"status": "on_shelf", "title": "新标题"},
+                           headers=bearer(token))
+    assert refused.status_code == 422
+    error = refused.get_json()["fields"]["status"]
+    assert error["code"] == "permit_lapsed" and "仅销售预包装食品备案凭证" in error["message"]
+    assert "新标题" not in client.get(f"{shop.prefix}/api/console/products/{product}",
+                                     headers=bearer(token)).get_data(as_text=True)
+    # the product form: the error at the status field
+    form = post_form(console, f"{base}/{product}", {"title": "坚果礼盒", "specs_text": "", "skus.0.key": "",
+                                                   "skus.0.price": "10.00", "skus.0.stock": "100",
+                                                   "status": "on_shelf"})
+    assert form.status_code == 422
+    page = form.get_data(as_text=True)
+    assert 'data-field="status"' in page and "仅销售预包装食品备案凭证" in page
+    # the product list's shelf button
+    listed = post_form(console, f"{base}/{product}/status", {"status": "on_shelf"}, form_path=base,
+                       follow_redirects=True)
+    assert "仅销售预包装食品备案凭证" in listed.get_data(as_text=True)
+    assert _statuses(app, shop, [product]) == ["off_shelf"]
+    assert client.get(f"{shop.prefix}/products/{product}").status_code == 404
+
+    # the renewed permit, approved, puts it back; then the merchant decides again
+    _submit_and_approve(client, shop, admin, permits={"food_filing_receipt": "2040-01-01"})
+    assert _statuses(app, shop, [product]) == ["on_shelf"]
+    _take_off_shelf(app, shop, product)
+    again = client.patch(f"{shop.prefix}/api/console/products/{product}", json={"status": "on_shelf"},
+                         headers=bearer(token))
+    assert again.status_code == 200 and again.get_json()["status"] == "on_shelf"
+
+
 def test_a_lapsed_permit_that_another_valid_permit_covers_changes_nothing(app, admin_email):
     client = app.test_client()
     admin = _admin(client, admin_email)
@@ -159,6 +202,7 @@ def test_a_lapsed_business_licence_closes_the_storefront_until_renewed(app, admi
     login_merchant(merchant, shop)
     page = _dashboard(merchant, shop)
     assert 'data-kind="qualification"' in page and _days(1) in page  # the notice names the lapsed date
+    assert 'data-reason="qualification_expired"' in page and 'data-reason="platform"' not in page
     assert [e.detail["document"] for e in _audit(app, shop, "qualification.expired")] == ["licence"]
     assert _statuses(app, shop, [product]) == ["on_shelf"]  # closed with the store, not taken off one by one
 
@@ -177,6 +221,21 @@ def test_approving_a_qualification_does_not_reopen_a_store_the_platform_suspende
     assert client.get(f"{shop.prefix}/").status_code == 503
     store = client.get(f"{shop.prefix}/api/store", headers=bearer(merchant_token(client, shop))).get_json()
     assert store["status"] == "suspended" and store["status_reason"] == "投诉核查中"
+
+
+def test_the_console_shows_why_the_platform_suspended_the_store(app, admin_email):
+    client = app.test_client()
+    admin = _admin(client, admin_email)
+    shop = make_store(app)
+    reason = "投诉核查中 <b>请联系客服</b>"
+    assert client.post(f"/api/admin/stores/{shop.store_id}/suspend", json={"reason": reason},
+                       headers=bearer(admin)).status_code == 200
+    merchant = app.test_client()
+    login_merchant(merchant, shop)
+    page = _dashboard(merchant, shop)
+    assert 'data-reason="platform"' in page and 'data-reason="qualification_expired"' not in page
+    assert "投诉核查中 &lt;b&gt;请联系客服&lt;/b&gt;" in page  # the admin's words, escaped
+    assert f'href="{shop.prefix}/console/qualification"' not in page.split('id="suspension"', 1)[1].split("</section>")[0]
 
 
 def test_the_merchant_is_warned_thirty_days_before_a_document_lapses(app, admin_email):
@@ -208,10 +267,19 @@ def test_approved_qualifications_come_back_for_re_verification_after_180_days(ap
     row = f'data-qualification-id="{qualification_id}"'
     assert row not in page.get("/admin/qualifications?status=reverify").get_data(as_text=True)
 
+    def api_queue():
+        response = client.get("/api/admin/qualifications?status=reverify", headers=bearer(admin))
+        assert response.status_code == 200
+        return [item["id"] for item in response.get_json()["items"]]
+
+    assert qualification_id not in api_queue()
     real_now = service.utcnow
     monkeypatch.setattr(service, "utcnow", lambda: real_now() + timedelta(days=181))
     queue = page.get("/admin/qualifications?status=reverify").get_data(as_text=True)
     assert row in queue and 'data-due="1"' in queue
+    assert qualification_id in api_queue()  # the API has the same queue, documented
+    [parameter] = client.get("/api/openapi.json").get_json()["paths"]["/api/admin/qualifications"]["get"]["parameters"]
+    assert "reverify" in parameter["schema"]["enum"] and "reverify" in parameter["description"]
     assert client.get(f"{shop.prefix}/").status_code == 200  # open meanwhile
     review = f"/admin/qualifications/{qualification_id}"
     assert 'id="reverify"' in page.get(review).get_data(as_text=True)
@@ -231,6 +299,7 @@ def test_approved_qualifications_come_back_for_re_verification_after_180_days(ap
     assert row in page.get("/admin/qualifications?status=reverify").get_data(as_text=True)
     assert post_form(page, f"{review}/reverify", {}, form_path=review).status_code == 303
     assert row not in page.get("/admin/qualifications?status=reverify").get_data(as_text=True)
+    assert qualification_id not in api_queue()
     assert [e.action for e in _audit(app, shop, "qualification.reverified")] == ["qualification.reverified"]
 
     # a renewed submission, once approved, answers the request
