@@ -14,6 +14,9 @@
   ``refund_auto_approve_hours`` are approved by the system (periodic job, see :mod:`.jobs`).
 * The refund's success (notification or query) moves the request to ``refunded``
   (:func:`refund_succeeded`).
+* :func:`repair_refunds` -- the same sweep makes the refund of an approved refund-only (or a
+  returned) request that has none, when a crash or an outage came between the two steps; the
+  refund is made once per request (:func:`_refund` checks under the order's lock).
 
 Every step writes an :class:`~mallow.orders.models.OrderEvent`; every state change is one
 conditional UPDATE, so a double click or a race with the timer changes things once.
@@ -32,6 +35,7 @@ from mallow.db import db
 from mallow.inventory import stock
 from mallow.orders.models import Order, OrderEvent
 from mallow.payments import service as payments
+from mallow.payments.models import Refund
 from mallow.statemachine import InvalidTransition
 from mallow.tenants.context import current_store
 from mallow.validation import Errors, ValidationFailed, text
@@ -222,13 +226,43 @@ def confirm_return(aftersale: AfterSale, actor: str) -> AfterSale:
     return aftersale
 
 
-def _refund(aftersale: AfterSale, actor: str) -> None:
-    order = db.session.get(Order, aftersale.order_id)
+def _refund(aftersale: AfterSale, actor: str) -> bool:
+    """Make the request's refund through the one refund path, at most once: under the order's
+    lock, a request that has a refund row already gets no other (a second call, or the sweep
+    racing the merchant's click, changes nothing). True when this call wrote the refund."""
+    order_id = aftersale.order_id
+    db.session.commit()  # nothing is pending; on SQLite an older read would make the lock below fail
+    order = db.session.get(Order, order_id)
+    payments._lock_order(order)
+    if db.session.execute(sa.select(Refund.id).where(Refund.aftersale_id == aftersale.id)).first() is not None:
+        db.session.rollback()
+        return False
     try:
         payments.refund(order, aftersale.amount, f"aftersale:{aftersale.id}", actor, aftersale_id=aftersale.id)
     except payments.PaymentProblem as problem:
-        _event(order.id, "aftersale_refund_failed", actor, {"aftersale_id": aftersale.id, "code": problem.code})
-        db.session.commit()
+        if not _refund_failed_before(aftersale):  # the sweep tries again: one timeline entry is enough
+            _event(order.id, "aftersale_refund_failed", actor, {"aftersale_id": aftersale.id, "code": problem.code})
+            db.session.commit()
+        return False
+    return True
+
+
+def _refund_failed_before(aftersale: AfterSale) -> bool:
+    details = db.session.execute(sa.select(OrderEvent.detail).where(OrderEvent.order_id == aftersale.order_id,
+                                                                    OrderEvent.kind == "aftersale_refund_failed")
+                                 ).scalars()
+    return any((detail or {}).get("aftersale_id") == aftersale.id for detail in details)
+
+
+def repair_refunds() -> int:
+    """Make the refunds that approval (refund only) or the goods coming back (return and refund)
+    should have made but never wrote: a crash or an outage between the two steps. Idempotent."""
+    missing = db.session.execute(
+        sa.select(AfterSale).where(sa.or_(sa.and_(AfterSale.status == "approved", AfterSale.kind == "refund_only"),
+                                          AfterSale.status == "returned"),
+                                   ~sa.exists().where(Refund.aftersale_id == AfterSale.id))
+        .order_by(AfterSale.id).limit(500)).scalars().all()
+    return sum(_refund(aftersale, "system") for aftersale in missing)
 
 
 def refund_succeeded(refund_row) -> None:

@@ -18,13 +18,17 @@ from mallow.accounts.guards import principal, staff_required
 from mallow.builder import blocks, current, service
 from mallow.builder.render import fill_late, render_document, stylesheet_urls
 from mallow.builder.themes import theme_set
+from mallow.catalog.search import Page as Paging
 from mallow.media import library
+from mallow.catalog.search import page_number
+from mallow.media.console_views import use_label
 from mallow.tenants.context import current_store
 from mallow.tenants.resolve import store_url_prefix
 from mallow.validation import ValidationFailed
 from mallow.web import render_form
 from markupsafe import Markup
 
+MEDIA_PER_PAGE = 60
 bp = Blueprint("page_editor", __name__, url_prefix=store_url_prefix("/console/pages"))
 _SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027", "\u2028": "\\u2028",
                    "\u2029": "\\u2029"}
@@ -79,7 +83,8 @@ def _texts() -> dict:
             "https://…, a path in your store such as /search, or a mini-program page path"),
         "failed": _("Something went wrong. Try again."), "theme_saved": _("Theme saved."), "theme_errors": _(
             "Fix the marked theme settings: the theme was not saved."), "item": _("Item %(n)s"),
-        "clear": _("Clear"), "uploading": _("Uploading…"),
+        "clear": _("Clear"), "uploading": _("Uploading…"), "previous": _("Previous"), "next": _("Next"),
+        "page_of": _("Page %(page)s of %(pages)s"), "pages": _("Pages"),
     }
 
 
@@ -285,15 +290,19 @@ def theme():
 @bp.route("/media", methods=["GET", "POST"])
 @staff_required
 def media():
+    """The picker's page of the library (``?page=``, newest first, ``MEDIA_PER_PAGE`` a page), or an upload."""
     if request.method == "POST":
         try:
             asset = library.upload(request.files.get("image"), actor=principal("merchant"))
         except ValidationFailed as failed:
             return _json_errors(failed)
         return jsonify(library.asset_json(asset, 0)), 201
-    total, rows = library.assets()
+    number = page_number(request.args.get("page"))
+    total, rows = library.assets(number, per_page=MEDIA_PER_PAGE)
+    paging = Paging(rows, total, number, MEDIA_PER_PAGE, {})
     uses = library.usage(rows)
-    return jsonify(items=[library.asset_json(a, uses.get(a.id, 0)) for a in rows], total=total)
+    return jsonify(items=[library.asset_json(a, uses.get(a.id, 0)) for a in rows], total=total,
+                   page=paging.page, pages=paging.pages)
 
 
 @bp.post("/media/<int:media_id>/delete")
@@ -305,7 +314,9 @@ def delete_media(media_id):
     try:
         library.delete(asset, actor=principal("merchant"))
     except library.InUse as in_use:
-        return jsonify(error="in_use", message=_("This image is still used (%(count)s times).", count=in_use.count)), 409
+        places = _(", ").join(use_label(u) for u in in_use.uses)
+        return jsonify(error="in_use", message=_("This image cannot be deleted while it is used: %(places)s. Take it off "
+                                                 "there first.", places=places), uses=in_use.count), 409
     return jsonify(ok=True)
 
 

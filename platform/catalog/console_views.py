@@ -74,16 +74,11 @@ def _library_picker(product, page_number: int) -> dict:
             "paths": {a.id: a.path for a in assets}}
 
 
-def _page_number(raw) -> int:
-    raw = str(raw or "")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < search.MAX_PAGE else 1
-
-
 def _product_form(product=None, specs=None, errors=None, status=200, notice=None, library_page=None):
     specs = specs if specs is not None else (product.specs if product is not None else [])
     posted = request.form if request.method == "POST" else None
     if library_page is None:
-        library_page = _page_number(request.values.get("library_page"))
+        library_page = search.page_number(request.values.get("library_page"))
     rows = forms.sku_rows(specs, product, posted)
     values = {}  # a posted form shows what was posted; a fresh one the product's values
     if posted is None:
@@ -101,7 +96,7 @@ def _save_product(product=None):
     creating = product is None
     action = request.form.get("action", "")
     if action.startswith("library:"):  # the picker's other pages: show them, save nothing
-        return _product_form(product, specs=_specs_of_form(), library_page=_page_number(action[len("library:"):]))
+        return _product_form(product, specs=_specs_of_form(), library_page=search.page_number(action[len("library:"):]))
     try:
         data = forms.product_data(request.form, creating=creating)
     except forms.NeedsRefresh as refresh:

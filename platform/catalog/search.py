@@ -34,6 +34,12 @@ MAX_PAGE = 10_000
 SORT_KEYS = ("default", "sales", "price_asc", "price_desc", "newest")
 
 
+def page_number(raw) -> int:
+    """A page number from a query argument: 1 unless ``raw`` is a whole number in range."""
+    raw = str(raw or "")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < MAX_PAGE else 1
+
+
 def normalise(value: str | None) -> str:
     """The comparable form of text: NFKC (全角 → half-width), case-folded, single spaces."""
     if not value:

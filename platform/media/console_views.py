@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from mallow.accounts.guards import principal, staff_required
 from mallow.console.views import bp
 from mallow.db import db
+from mallow.catalog.search import page_number
 from mallow.media import library
 from mallow.validation import ValidationFailed
 from mallow.web import render_form
@@ -34,15 +35,10 @@ def use_url(use: library.Use) -> str:
     return url_for("page_editor.edit", page_id=use.id)
 
 
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 10_000 else 1
-
-
 def _library_page(status: int = 200, errors: ValidationFailed | None = None):
     from mallow.catalog.search import Page
 
-    number = _page_number()
+    number = page_number(request.args.get("page"))
     total, assets = library.assets(number, per_page=PER_PAGE)
     places = library.uses(assets)
     return render_form("console/media.html", status=status, errors=errors,

@@ -30,6 +30,7 @@ from mallow.cart import service as carts
 from mallow.cart.models import CartItem
 from mallow.catalog.models import Product, Sku
 from mallow.catalog.money import fen_to_yuan
+from mallow.catalog.search import page_number
 from mallow.db import db
 from mallow.orders import addresses, checkout, service as orders
 from mallow.orders.models import ORDER_STATES, Order
@@ -386,10 +387,7 @@ def orders_list():
     status = request.args.get("status") or None
     if status is not None and status not in ORDER_STATES.states:
         abort(404)
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+    page = page_number(request.args.get("page"))
     query = sa.select(Order).where(Order.customer_id == principal("shopper").id)
     if status:
         query = query.where(Order.status == status)

@@ -30,7 +30,7 @@ from mallow_groupbuy import money
 from mallow_groupbuy.campaigns import now
 from mallow_groupbuy.checkout import PAID_STATES, release_quota, release_units
 from mallow_groupbuy.models import MEMBER_STATES, Campaign, Group, Member, RefundTask
-from mallow_groupbuy.records import ACTOR, log, log_event, order_event
+from mallow_groupbuy.records import ACTOR, log_event, order_event
 
 
 def member_of(order_id: int) -> Member | None:
@@ -105,14 +105,11 @@ def _cancel_unpaid(group: Group) -> None:
 
 def wake_sweep() -> None:
     """Ask for this store's sweep soon (refunds go out without waiting for the next minute).
-    Best effort: the periodic sweep does the same work anyway."""
+    Best effort: ``enqueue`` never raises (a lost job is logged there), and the periodic sweep
+    does the same work anyway."""
     from mallow.tenants.context import current_store
 
-    store = current_store()
-    try:
-        current_app.extensions["mallow.jobs"].enqueue("groupbuy.sweep_store", store_id=store.id, delay=3)
-    except Exception:  # noqa: BLE001 -- the periodic sweep picks it up
-        log.exception("could not enqueue the group-buy sweep")
+    current_app.extensions["mallow.jobs"].enqueue("groupbuy.sweep_store", store_id=current_store().id, delay=3)
 
 
 # --- order events -------------------------------------------------------------------------------

@@ -146,3 +146,37 @@ def test_storefront_pages_carry_the_csp_and_no_script(app, builder):
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert "<script" not in response.get_data(as_text=True)
     assert f'action="{builder.shop.prefix}/search"' in response.get_data(as_text=True)
+
+
+def test_the_editor_picker_pages_through_the_library_and_says_where_an_image_is_used(app, builder):
+    from mallow.db import db
+    from mallow.media import library
+    from mallow.media.models import MediaAsset
+    from mallow.tenants.context import store_context
+
+    # given: the oldest image shows on a product, and 60 newer ones fill the picker's first page
+    oldest = builder.upload(name="核桃主图.png").get_json()
+    builder.product("临安山核桃", media_ids=[oldest["id"]])
+    with store_context(builder.shop.store_id, app=app):
+        db.session.add_all(MediaAsset(path=f"uploads/{library.folder()}/{n:032x}.png", thumbnails={}, width=8, height=8,
+                                      bytes=100, name=f"图{n}") for n in range(1, 61))
+        db.session.commit()
+    browser = app.test_client()
+    login_merchant(browser, builder.shop)
+    media = f"{builder.shop.prefix}/console/pages/media"
+
+    first = browser.get(media).get_json()
+    assert (first["total"], first["page"], first["pages"], len(first["items"])) == (61, 1, 2, 60)
+    assert oldest["id"] not in [m["id"] for m in first["items"]]
+    second = browser.get(f"{media}?page=2").get_json()
+    assert second["page"] == 2 and [(m["id"], m["uses"]) for m in second["items"]] == [(oldest["id"], 1)]
+    assert browser.get(f"{media}?page=x").get_json()["page"] == 1  # not a page number: the first page
+    assert browser.get(f"{media}?page=3").get_json()["items"] == []
+
+    # when: the merchant tries to delete the product's image from the picker
+    token = csrf_token(browser, f"{builder.shop.prefix}/console/pages/")
+    refused = browser.post(f"{media}/{oldest['id']}/delete", headers={"X-CSRFToken": token})
+    # then: refused, naming the product, and the image is still there
+    assert refused.status_code == 409
+    assert refused.get_json()["error"] == "in_use" and "临安山核桃" in refused.get_json()["message"]
+    assert builder.client.get(oldest["url"]).status_code == 200

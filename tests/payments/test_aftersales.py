@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 
 from mallow.payments.testing import pay_with_sandbox, place_order
 from mallow.testing import (bearer, image_upload, make_product, make_shopper, make_store, merchant_token, png_bytes)
@@ -163,9 +164,9 @@ def test_refund_only_is_approved_automatically_when_the_merchant_does_nothing(ap
     assert round((decide_by - created).total_seconds() / 3600) == 48
     early = execute(app, "aftersales.sweep_store", {"store_id": shop.store_id,
                                                    "now": (decide_by - timedelta(minutes=1)).isoformat()})
-    assert early == {"approved": 0}
+    assert early == {"approved": 0, "refunds_made": 0}
     swept = execute(app, "aftersales.sweep", {"now": (decide_by + timedelta(minutes=1)).isoformat()})
-    assert swept[shop.store_id] == {"approved": 1}
+    assert swept[shop.store_id] == {"approved": 1, "refunds_made": 0}
     mine = client.get(f"{shop.prefix}/api/aftersales/{asked['id']}", headers=bearer(token)).get_json()
     assert mine["status"] == "refunded" and mine["refunds"][0]["status"] == "succeeded"
     timeline = client.get(f"{shop.prefix}/api/orders/{order['id']}", headers=bearer(token)).get_json()["timeline"]
@@ -176,7 +177,7 @@ def test_refund_only_is_approved_automatically_when_the_merchant_does_nothing(ap
     shop2, client2, token2, mtoken2, sku2, order2 = _setup(app)
     asked2 = _ask(client2, shop2, token2, order2["id"], kind="return_refund").get_json()
     later = datetime.fromisoformat(asked2["decide_by"]) + timedelta(hours=1)
-    assert execute(app, "aftersales.sweep_store", {"store_id": shop2.store_id, "now": later.isoformat()}) == {"approved": 0}
+    assert execute(app, "aftersales.sweep_store", {"store_id": shop2.store_id, "now": later.isoformat()}) == {"approved": 0, "refunds_made": 0}
 
 
 def test_photos_are_checked_stored_and_shown_to_the_merchant_only(app):
@@ -201,3 +202,103 @@ def test_photos_are_checked_stored_and_shown_to_the_merchant_only(app):
                       headers=bearer(mtoken)).status_code == 404
     assert client.get(f"{shop.prefix}/api/console/aftersales/{aftersale['id']}/photos/0",
                       headers=bearer(token)).status_code == 401
+
+
+def _crash_between_decision_and_refund(app, monkeypatch, shop, aftersale_id, step):
+    """Run ``step`` (decide or confirm_return) with the process dying where the refund is written."""
+    from mallow.aftersales import service
+    from mallow.aftersales.models import AfterSale
+    from mallow.db import db
+    from mallow.payments import service as payments
+    from mallow.tenants.context import store_context
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("worker killed")
+
+    with monkeypatch.context() as patched, store_context(shop.store_id, app=app):
+        patched.setattr(payments, "refund", crash)
+        with pytest.raises(RuntimeError):
+            step(service, db.session.get(AfterSale, aftersale_id))
+
+
+@pytest.mark.parametrize("kind", ["refund_only", "return_refund"])
+def test_the_sweep_makes_a_refund_lost_between_the_two_steps_once(app, monkeypatch, kind):
+    from mallow.jobs.registry import execute
+
+    shop, client, token, mtoken, sku, order = _setup(app)
+    asked = _ask(client, shop, token, order["id"], kind=kind, amount=1000).get_json()
+    mine = f"{shop.prefix}/api/aftersales/{asked['id']}"
+    if kind == "refund_only":
+        _crash_between_decision_and_refund(app, monkeypatch, shop, asked["id"],
+                                           lambda service, row: service.decide(row, "staff:1", True))
+        stuck = "approved"
+    else:
+        decision = f"{shop.prefix}/api/console/aftersales/{asked['id']}/decision"
+        assert client.post(decision, headers=bearer(mtoken), json={"approve": True}).status_code == 200
+        assert client.post(f"{mine}/return", headers=bearer(token),
+                           json={"carrier": "顺丰速运", "tracking_number": "SF0001112223"}).status_code == 200
+        _crash_between_decision_and_refund(app, monkeypatch, shop, asked["id"],
+                                           lambda service, row: service.confirm_return(row, "staff:1"))
+        stuck = "returned"
+    before = client.get(mine, headers=bearer(token)).get_json()
+    assert before["status"] == stuck and before["refunds"] == []
+
+    swept = execute(app, "aftersales.sweep_store", {"store_id": shop.store_id})
+    assert swept == {"approved": 0, "refunds_made": 1}
+    after = client.get(mine, headers=bearer(token)).get_json()
+    assert after["status"] == "refunded"
+    assert [(r["amount"], r["status"]) for r in after["refunds"]] == [(1000, "succeeded")]
+    paid_back = client.get(f"{shop.prefix}/api/orders/{order['id']}", headers=bearer(token)).get_json()
+    assert paid_back["refunded_total"] == 1000
+
+    # A second run finds nothing to do: no second refund, no second timeline entry.
+    assert execute(app, "aftersales.sweep_store", {"store_id": shop.store_id}) == {"approved": 0, "refunds_made": 0}
+    again = client.get(mine, headers=bearer(token)).get_json()
+    assert again["refunds"] == after["refunds"]
+    final = client.get(f"{shop.prefix}/api/orders/{order['id']}", headers=bearer(token)).get_json()
+    assert final["refunded_total"] == 1000
+    assert [e["kind"] for e in final["timeline"]].count("refund_requested") == 1
+
+
+def test_the_sweep_racing_the_merchants_approval_refunds_once(app, monkeypatch):
+    from mallow.aftersales import service
+    from mallow.jobs.registry import execute
+
+    shop, client, token, mtoken, sku, order = _setup(app)
+    asked = _ask(client, shop, token, order["id"], amount=1000).get_json()
+    normal_path = service._refund
+    swept = []
+
+    def sweep_first(aftersale, actor):  # the sweep runs between the approval's commit and its refund
+        monkeypatch.setattr(service, "_refund", normal_path)
+        swept.append(execute(app, "aftersales.sweep_store", {"store_id": shop.store_id}))
+        return normal_path(aftersale, actor)
+
+    monkeypatch.setattr(service, "_refund", sweep_first)
+    done = client.post(f"{shop.prefix}/api/console/aftersales/{asked['id']}/decision", headers=bearer(mtoken),
+                       json={"approve": True})
+    assert done.status_code == 200
+    assert swept == [{"approved": 0, "refunds_made": 1}]
+    assert done.get_json()["status"] == "refunded"
+    assert [r["amount"] for r in done.get_json()["refunds"]] == [1000]
+    final = client.get(f"{shop.prefix}/api/orders/{order['id']}", headers=bearer(token)).get_json()
+    assert final["refunded_total"] == 1000
+
+
+def test_a_refund_the_provider_side_refuses_is_on_the_timeline_once_however_often_the_sweep_retries(app, monkeypatch):
+    from mallow.jobs.registry import execute
+    from mallow.payments import service as payments
+
+    shop, client, token, mtoken, sku, order = _setup(app)
+    asked = _ask(client, shop, token, order["id"], amount=1000).get_json()
+
+    def refused(*args, **kwargs):
+        raise payments.PaymentProblem("exceeds_paid", "no money left")
+
+    monkeypatch.setattr(payments, "refund", refused)
+    client.post(f"{shop.prefix}/api/console/aftersales/{asked['id']}/decision", headers=bearer(mtoken),
+                json={"approve": True})
+    for _run in range(2):
+        assert execute(app, "aftersales.sweep_store", {"store_id": shop.store_id}) == {"approved": 0, "refunds_made": 0}
+    assert _timeline(client, shop, token, order["id"]).count("aftersale_refund_failed") == 1
+    assert client.get(f"{shop.prefix}/api/aftersales/{asked['id']}", headers=bearer(token)).get_json()["status"] == "approved"

@@ -681,10 +681,12 @@
     return dialog;
   }
 
-  function loadMedia() {
-    return api(data.urls.media).then(function (r) {
-      if (r.ok) r.body.items.forEach(function (m) { state.media[m.id] = m; });
-      return r.ok ? r.body.items : [];
+  // One page of the library, newest first: {items, page, pages}.
+  function loadMedia(page) {
+    return api(data.urls.media + "?page=" + (page || 1)).then(function (r) {
+      if (!r.ok) return {items: [], page: 1, pages: 1};
+      r.body.items.forEach(function (m) { state.media[m.id] = m; });
+      return r.body;
     });
   }
 
@@ -692,6 +694,24 @@
     var grid = el("ul", {class: "pe-media-grid", id: "pe-media-grid"});
     var message = el("p", {class: "error", role: "alert"});
     var upload = el("input", {type: "file", accept: "image/jpeg,image/png,image/webp", id: "pe-upload"});
+    var current = 1;
+    var prev = el("button", {type: "button", class: "button secondary", id: "pe-media-prev", text: T.previous,
+                             onclick: function () { show(current - 1); }});
+    var next = el("button", {type: "button", class: "button secondary", id: "pe-media-next", text: T.next,
+                             onclick: function () { show(current + 1); }});
+    var where = el("span", {class: "muted", id: "pe-media-page"});
+    var pager = el("nav", {class: "pager", "aria-label": T.pages}, prev, " ", where, " ", next);
+    function show(page) {
+      return loadMedia(page).then(function (body) {
+        if (!body.items.length && body.page > 1 && body.page > body.pages) return show(body.pages);  // the last image of the last page went
+        current = body.page;
+        prev.disabled = current <= 1;
+        next.disabled = current >= body.pages;
+        where.textContent = fmt(T.page_of, {page: current, pages: body.pages});
+        pager.hidden = body.pages <= 1;
+        fill(body.items);
+      });
+    }
     function fill(items) {
       grid.textContent = "";
       items.forEach(function (m) {
@@ -702,7 +722,10 @@
           el("small", {text: m.name || ("#" + m.id)}),
           m.uses ? el("small", {class: "muted", text: T.in_use})
                  : el("button", {type: "button", class: "link", text: T.delete, onclick: function () {
-                     api(data.urls.media + "/" + m.id + "/delete", {}).then(function () { loadMedia().then(fill); });
+                     api(data.urls.media + "/" + m.id + "/delete", {}).then(function (r) {
+                       message.textContent = r.ok ? "" : (r.body && r.body.message) || T.failed;  // names where it is used
+                       show(current);
+                     });
                    }})));
       });
     }
@@ -713,13 +736,13 @@
       message.textContent = T.uploading;
       api(data.urls.media, form).then(function (r) {
         upload.value = "";
-        if (r.status === 201) { message.textContent = ""; state.media[r.body.id] = r.body; loadMedia().then(fill); }
+        if (r.status === 201) { message.textContent = ""; state.media[r.body.id] = r.body; show(1); }
         else message.textContent = r.body && r.body.fields ? r.body.fields.image.message : T.failed;
       });
     });
-    var body = el("div", {}, el("label", {class: "field"}, el("span", {text: T.upload}), upload), message, grid);
+    var body = el("div", {}, el("label", {class: "field"}, el("span", {text: T.upload}), upload), message, grid, pager);
     openDialog(T.choose_image, body);
-    loadMedia().then(fill);
+    show(1);
   }
 
   function openProductPicker(onChoose) {
