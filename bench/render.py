@@ -20,33 +20,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import statistics
 import sys
-import tempfile
-import time
 
 import sqlalchemy as sa
+from common import BARE_PAGE, BARE_PRODUCTS, drop_scratch, mallow_config, rate
 from flask import Flask, render_template_string
-
-PG_ADMIN = os.environ.get("MALLOW_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-BARE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{{ title }}</title></head><body>
-<header><h1>{{ title }}</h1></header><main><ul>{% for p in products %}
-<li><a href="/p/{{ p.id }}"><img src="/img/{{ p.id }}.jpg" width="160" height="160" loading="lazy" alt="{{ p.title }}">
-<h2>{{ p.title }}</h2><p>¥{{ '%.2f' % (p.price / 100) }}</p></a></li>{% endfor %}</ul></main></body></html>"""
-
-
-def rate(client, path: str, seconds: float, max_requests: int, check: str | None = None) -> float:
-    """Requests per second for up to ``seconds`` / ``max_requests``; every answer must be 200."""
-    done, started = 0, time.perf_counter()
-    while done < max_requests and time.perf_counter() - started < seconds:
-        response = client.get(path)
-        if response.status_code != 200 or (check and done == 0 and check not in response.get_data(as_text=True)):
-            raise SystemExit(f"GET {path} answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
-        done += 1
-    return done / (time.perf_counter() - started)
-
 
 def bare_app(database_url: str) -> Flask:
     app = Flask("bare")
@@ -55,7 +34,7 @@ def bare_app(database_url: str) -> Flask:
         c.exec_driver_sql("DROP TABLE IF EXISTS bare_pages")
         c.exec_driver_sql("CREATE TABLE bare_pages (id INTEGER PRIMARY KEY, title VARCHAR(60))")
         c.exec_driver_sql("INSERT INTO bare_pages VALUES (1, '店铺')")
-    products = [{"id": i, "title": f"临安山核桃仁 {i}", "price": 1000 + i} for i in range(20)]
+    products = BARE_PRODUCTS
 
     @app.get("/page")
     def page():
@@ -98,18 +77,8 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=20_000, help="per measurement")
     args = parser.parse_args()
 
-    data_dir = tempfile.mkdtemp(prefix="mallow-bench-render-")
-    config = {"MALLOW_DATA_DIR": data_dir, "SECRET_KEY": "bench", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-              "REDIS_URL": "", "LOGIN_RATE_LIMIT_IP": "1000000 per minute", "TESTING": True}
-    scratch = None
-    if args.backend == "postgresql":
-        scratch = f"mallow_bench_render_{os.getpid()}"
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-            c.exec_driver_sql(f'CREATE DATABASE "{scratch}"')
-        admin.dispose()
-        config["DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + "/" + scratch
+    config, scratch = mallow_config(args.backend, "render")
+    data_dir = config["MALLOW_DATA_DIR"]
 
     from mallow.app import create_app
     from mallow.builder.cache import RenderCache
@@ -149,16 +118,16 @@ def main() -> None:
     def home(cache):
         def measure():
             app.extensions["mallow.page_cache"] = cache
-            return rate(client, f"{shop.prefix}/", args.seconds, args.max_requests, check="data-block-id")
+            return rate(client, "GET", f"{shop.prefix}/", args.seconds, args.max_requests, check="data-block-id")
         return measure
 
     bare_url = platform_url if args.backend == "postgresql" else f"sqlite:///{data_dir}/bare.db"
     bare = bare_app(bare_url).test_client()
     scenarios = [
         ("home, cache cold", home(cold_cache), "A-dbpage: bare page + one query",
-         lambda: rate(bare, "/dbpage", args.seconds, args.max_requests), 0.75),
+         lambda: rate(bare, "GET", "/dbpage", args.seconds, args.max_requests), 0.75),
         ("home, cache warm", home(warm_cache), "A-page: bare Jinja page (20 products)",
-         lambda: rate(bare, "/page", args.seconds, args.max_requests), 1.0),
+         lambda: rate(bare, "GET", "/page", args.seconds, args.max_requests), 1.0),
     ]
     print(f"backend: {args.backend}; {args.rounds} alternating rounds of {args.seconds:.0f} s each; in-process WSGI")
     print(f"{'scenario':18} {'mallow req/s':>13}   {'baseline':38} {'req/s':>9} {'ratio':>7} {'target':>7}")
@@ -173,15 +142,7 @@ def main() -> None:
     app.extensions["mallow.page_cache"] = warm_cache
     print(f"render cache: {warm_cache.hits} hits, {warm_cache.misses} misses in the warm runs")
 
-    if scratch:
-        with app.app_context():
-            app.extensions["mallow.store_engines"].dispose()
-            db.engine.dispose()
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-        admin.dispose()
-
+    drop_scratch(app, scratch)
 
 if __name__ == "__main__":
     main()

@@ -13,33 +13,12 @@ the figures compare the code paths, not a web server. Loops are bounded in count
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
-import time
 
 import sqlalchemy as sa
+from common import BARE_PAGE, BARE_PRODUCTS, drop_scratch, mallow_config, rate
 from flask import Flask, jsonify, render_template_string
-
-PG_ADMIN = os.environ.get("MALLOW_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-BARE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{{ title }}</title></head><body>
-<header><h1>{{ title }}</h1></header><main><ul>{% for p in products %}
-<li><a href="/p/{{ p.id }}"><img src="/img/{{ p.id }}.jpg" width="160" height="160" loading="lazy" alt="{{ p.title }}">
-<h2>{{ p.title }}</h2><p>¥{{ '%.2f' % (p.price / 100) }}</p></a></li>{% endfor %}</ul></main></body></html>"""
-
-
-def rate(client, method: str, path: str, seconds: float, max_requests: int, **kwargs) -> float:
-    """Requests per second for up to ``seconds`` / ``max_requests``; every answer must be 2xx."""
-    done, started = 0, time.perf_counter()
-    while done < max_requests and time.perf_counter() - started < seconds:
-        response = client.open(path, method=method, **kwargs)
-        if response.status_code >= 300:
-            raise SystemExit(f"{method} {path} answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
-        done += 1
-    return done / (time.perf_counter() - started)
-
 
 def bare_app(database_url: str) -> Flask:
     app = Flask("bare")
@@ -51,7 +30,7 @@ def bare_app(database_url: str) -> Flask:
         serial = "SERIAL" if engine.dialect.name == "postgresql" else "INTEGER"
         c.exec_driver_sql(f"CREATE TABLE bare_orders (id {serial} PRIMARY KEY, sku INTEGER, total INTEGER)")
         c.exec_driver_sql("INSERT INTO bare_stock VALUES (1, 100000000)")
-    products = [{"id": i, "title": f"临安山核桃仁 {i}", "price": 1000 + i} for i in range(20)]
+    products = BARE_PRODUCTS
 
     @app.get("/page")
     def page():
@@ -81,17 +60,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    data_dir = tempfile.mkdtemp(prefix="mallow-bench-")
-    config = {"MALLOW_DATA_DIR": data_dir, "SECRET_KEY": "bench", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-              "REDIS_URL": "", "LOGIN_RATE_LIMIT_IP": "1000000 per minute", "TESTING": True}
-    scratch = None
-    if args.backend == "postgresql":
-        scratch = f"mallow_bench_store_{os.getpid()}"
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-            c.exec_driver_sql(f'CREATE DATABASE "{scratch}"')
-        config["DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + "/" + scratch
+    config, scratch = mallow_config(args.backend, "store")
+    data_dir = config["MALLOW_DATA_DIR"]
 
     from mallow.app import create_app
     from mallow.db import db
@@ -129,12 +99,7 @@ def main() -> None:
     try:
         run(args, scenarios)
     finally:
-        if scratch:
-            with app.app_context():
-                app.extensions["mallow.store_engines"].dispose()
-                db.engine.dispose()
-            with sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT").connect() as c:
-                c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        drop_scratch(app, scratch)
 
 
 def run(args, scenarios) -> None:
