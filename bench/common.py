@@ -37,14 +37,15 @@ def mallow_config(backend: str, name: str) -> tuple[dict, str | None]:
 
 
 def drop_scratch(app, scratch: str | None) -> None:
-    """Close the app's connections and drop its scratch database (nothing on SQLite)."""
+    """Close the app's connections (if it got that far) and drop its scratch database (nothing on SQLite)."""
     if not scratch:
         return
-    from mallow.db import db
+    if app is not None:
+        from mallow.db import db
 
-    with app.app_context():
-        app.extensions["mallow.store_engines"].dispose()
-        db.engine.dispose()
+        with app.app_context():
+            app.extensions["mallow.store_engines"].dispose()
+            db.engine.dispose()
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')

@@ -78,8 +78,14 @@ def main() -> None:
     args = parser.parse_args()
 
     config, scratch = mallow_config(args.backend, "render")
-    data_dir = config["MALLOW_DATA_DIR"]
+    app = None
+    try:
+        app = measure_all(args, config, scratch)
+    finally:
+        drop_scratch(app, scratch)
 
+
+def measure_all(args, config: dict, scratch: str | None):
     from mallow.app import create_app
     from mallow.builder.cache import RenderCache
     from mallow.db import db
@@ -121,7 +127,7 @@ def main() -> None:
             return rate(client, "GET", f"{shop.prefix}/", args.seconds, args.max_requests, check="data-block-id")
         return measure
 
-    bare_url = platform_url if args.backend == "postgresql" else f"sqlite:///{data_dir}/bare.db"
+    bare_url = platform_url if args.backend == "postgresql" else f"sqlite:///{config['MALLOW_DATA_DIR']}/bare.db"
     bare = bare_app(bare_url).test_client()
     scenarios = [
         ("home, cache cold", home(cold_cache), "A-dbpage: bare page + one query",
@@ -142,7 +148,8 @@ def main() -> None:
     app.extensions["mallow.page_cache"] = warm_cache
     print(f"render cache: {warm_cache.hits} hits, {warm_cache.misses} misses in the warm runs")
 
-    drop_scratch(app, scratch)
+    return app
+
 
 if __name__ == "__main__":
     main()
