@@ -3,6 +3,7 @@ sandbox (a theme template cannot reach Python internals; page JSON is data, neve
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,18 @@ def test_a_block_the_theme_does_not_style_falls_back_to_the_default_template(app
     assert 'class="mp-spacer" style="height:40px"' in html  # default's spacer.html
     assert "pr-product" in html  # promo's own product_grid.html
     assert "/theme/default/theme.css" in html and "/theme/promo/theme.css" in html  # styles fall back too
+
+
+def test_the_promo_ribbon_claims_no_ranking(app, builder):
+    """Only the store's own best sellers get a ribbon, and it says 热销: no "TOP1" (an absolute term)."""
+    builder.client.put(f"{builder.api}/theme", json={"theme": "promo"}, headers=builder.headers)
+    picked = [builder.product(f"手选 {i}")["id"] for i in range(2)]
+    builder.save_and_publish(builder.doc(("b", "product_grid", {"source": "best_sellers"}),
+                                         ("h", "product_grid", {"source": "picked", "products": picked})))
+    html = builder.home_html()
+    best, handpicked = html.split('data-block-id="h"')
+    assert best.count('class="pr-ribbon">热销<') == 2 and "pr-ribbon" not in handpicked
+    assert not re.search(r"TOP\s*\d", html, re.IGNORECASE)
 
 
 def test_theme_settings_are_validated(app, builder):
