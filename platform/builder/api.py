@@ -9,6 +9,7 @@ from mallow.api.registry import obj, operation, string
 from mallow.builder import service
 from mallow.builder.themes import theme_set
 from mallow.media import library
+from mallow.media.console_views import in_use_message
 from mallow.validation import ValidationFailed
 
 VALIDATION = {"$ref": "#/components/responses/ValidationFailed"}
@@ -173,6 +174,5 @@ def delete_media(media_id):
     try:
         library.delete(asset, actor=principal("merchant"))
     except library.InUse as in_use:
-        return jsonify(error="in_use", message=_("This image is still used (%(count)s times).", count=in_use.count),
-                       uses=in_use.count, used_by=[library.use_json(u) for u in in_use.uses]), 409
+        return jsonify(error="in_use", message=in_use_message(in_use), uses=in_use.count, used_by=[library.use_json(u) for u in in_use.uses]), 409
     return "", 204

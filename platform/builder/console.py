@@ -21,7 +21,7 @@ from mallow.builder.themes import theme_set
 from mallow.catalog.search import Page as Paging
 from mallow.media import library
 from mallow.catalog.search import page_number
-from mallow.media.console_views import use_label
+from mallow.media.console_views import in_use_message
 from mallow.tenants.context import current_store
 from mallow.tenants.resolve import store_url_prefix
 from mallow.validation import ValidationFailed
@@ -314,9 +314,7 @@ def delete_media(media_id):
     try:
         library.delete(asset, actor=principal("merchant"))
     except library.InUse as in_use:
-        places = _(", ").join(use_label(u) for u in in_use.uses)
-        return jsonify(error="in_use", message=_("This image cannot be deleted while it is used: %(places)s. Take it off "
-                                                 "there first.", places=places), uses=in_use.count), 409
+        return jsonify(error="in_use", message=in_use_message(in_use), uses=in_use.count), 409
     return jsonify(ok=True)
 
 

@@ -29,6 +29,12 @@ def use_label(use: library.Use) -> str:
     return _("page “%(title)s” (%(state)s)", title=use.title, state=state)
 
 
+def in_use_message(in_use: library.InUse) -> str:
+    """Why an image cannot be deleted, naming every place it is shown (console page, editor, API)."""
+    return _("This image cannot be deleted while it is used: %(places)s. Take it off there first.",
+             places=_(", ").join(use_label(u) for u in in_use.uses))
+
+
 def use_url(use: library.Use) -> str:
     if use.kind == "product":
         return url_for("console.product_edit", product_id=use.id)
@@ -92,8 +98,7 @@ def media_delete(media_id):
     try:
         library.delete(asset, actor=principal("merchant"))
     except library.InUse as in_use:
-        flash(_("This image cannot be deleted while it is used: %(places)s. Take it off there first.",
-                places=_(", ").join(use_label(u) for u in in_use.uses)), "error")
+        flash(in_use_message(in_use), "error")
     else:
         flash(_("Image deleted."), "ok")
     back = request.form.get("page", "")

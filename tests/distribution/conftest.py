@@ -2,52 +2,20 @@
 stores with it enabled, shoppers, orders paid through the sandbox cashier."""
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
-from mallow.testing import HAVE_POSTGRES, POSTGRES_URL, enable_plugin, make_product, make_store, plugin_app
+from mallow.testing import backend_params, dispose_app, enable_plugin, make_product, make_store, plugin_app
 
 
-def _backends():
-    return [pytest.param("sqlite", id="sqlite"),
-            pytest.param("postgresql", id="postgresql", marks=[pytest.mark.postgres, pytest.mark.skipif(
-                not HAVE_POSTGRES, reason="PostgreSQL is not running")])]
-
-
-def _own_postgres_database() -> str:
-    """A database of our own, named after this suite, so it can never be the one the session's
-    shared ``app`` fixture uses."""
-    name = f"mallow_test_{os.getpid()}_distribution"
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-
-
-@pytest.fixture(scope="session", params=_backends())
+@pytest.fixture(scope="session", params=backend_params())
 def dist_app(request, tmp_path_factory):
     """A Mallow app with the distribution plugin approved and loaded (one per backend)."""
-    overrides = {}
-    if request.param == "postgresql":
-        overrides["DATABASE_URL"] = _own_postgres_database()
-    # "sqlite" here only means "do not create the per-process database": the URL above wins
-    app = plugin_app(tmp_path_factory, "sqlite", ["distribution"], **overrides)
-    app.mallow_backend = request.param
+    app = plugin_app(tmp_path_factory, request.param, ["distribution"])
     yield app
-    with app.app_context():
-        from mallow.db import db
-
-        app.extensions["mallow.store_engines"].dispose()
-        db.engine.dispose()
-    if request.param == "postgresql":
-        from mallow.testing import drop_postgres_database
-
-        drop_postgres_database(overrides["DATABASE_URL"])
+    dispose_app(app)
 
 
 @pytest.fixture
