@@ -41,6 +41,34 @@ class Shop:
         return f"/s/{self.slug}"
 
 
+@dataclass
+class MerchantClient:
+    """A store's merchant driving the console API (``/s/<slug>/api/console``) with a bearer
+    token; ``client`` is a test client (signed in too when made with ``signed_in=True``).
+    Test helpers add their own calls by subclassing it."""
+
+    shop: Shop
+    client: object
+    token: str
+
+    @classmethod
+    def new_store(cls, app, *, signed_in: bool = False, **store):
+        """A new store (``make_store`` keywords) and its merchant."""
+        shop = make_store(app, **store)
+        client = app.test_client()
+        if signed_in:
+            login_merchant(client, shop)
+        return cls(shop, client, merchant_token(app.test_client(), shop))
+
+    @property
+    def api(self) -> str:
+        return f"{self.shop.prefix}/api/console"
+
+    @property
+    def headers(self) -> dict:
+        return bearer(self.token)
+
+
 def unique_slug(prefix: str = "shop") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 

@@ -3,25 +3,12 @@ publish and read pages through the console API (``/s/<slug>/api/console``)."""
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 
 import pytest
-from mallow.testing import Shop, bearer, make_store, merchant_token, png_bytes
+from mallow.testing import MerchantClient, png_bytes
 
 
-@dataclass
-class Builder:
-    shop: Shop
-    client: object
-    token: str
-
-    @property
-    def api(self) -> str:
-        return f"{self.shop.prefix}/api/console"
-
-    @property
-    def headers(self) -> dict:
-        return bearer(self.token)
+class Builder(MerchantClient):
 
     def save(self, document, page="home", **extra):
         return self.client.put(f"{self.api}/pages/{page}/draft", json={"document": document, **extra},
@@ -60,9 +47,7 @@ class Builder:
 
 
 def new_builder(app) -> Builder:
-    shop = make_store(app)
-    client = app.test_client()
-    return Builder(shop, client, merchant_token(client, shop))
+    return Builder.new_store(app)
 
 
 @pytest.fixture

@@ -2,26 +2,13 @@
 categories and products through the console API."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import pytest
 
-from mallow.testing import Shop, bearer, make_store, merchant_token
+from mallow.testing import MerchantClient
 
 
-@dataclass
-class Console:
-    shop: Shop
-    client: object
-    token: str
-
-    @property
-    def api(self) -> str:
-        return f"{self.shop.prefix}/api/console"
-
-    @property
-    def headers(self) -> dict:
-        return bearer(self.token)
+class Console(MerchantClient):
 
     def post(self, path, body):
         return self.client.post(self.api + path, json=body, headers=self.headers)
@@ -47,9 +34,7 @@ class Console:
 
 
 def new_console(app) -> Console:
-    shop = make_store(app)
-    client = app.test_client()
-    return Console(shop, client, merchant_token(client, shop))
+    return Console.new_store(app)
 
 
 @pytest.fixture

@@ -3,25 +3,12 @@ signed in (a browser client) and a console API token."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 import pytest
-from mallow.testing import Shop, bearer, login_merchant, make_store, merchant_token
+from mallow.testing import MerchantClient
 
 
-@dataclass
-class Merchant:
-    shop: Shop
-    client: object
-    token: str
-
-    @property
-    def api(self) -> str:
-        return f"{self.shop.prefix}/api/console"
-
-    @property
-    def headers(self) -> dict:
-        return bearer(self.token)
+class Merchant(MerchantClient):
 
     def create_product(self, title, **fields):
         body = {"title": title, "skus": [{"spec_values": {}, "price": 1000, "stock": 5}], **fields}
@@ -37,10 +24,7 @@ class Merchant:
 
 
 def _merchant(app, category: str) -> Merchant:
-    shop = make_store(app, approved=category == "general", category=category)
-    client = app.test_client()
-    login_merchant(client, shop)
-    return Merchant(shop, client, merchant_token(app.test_client(), shop))
+    return Merchant.new_store(app, signed_in=True, approved=category == "general", category=category)
 
 
 @pytest.fixture
