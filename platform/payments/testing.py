@@ -20,25 +20,31 @@ _UNSET = object()
 
 
 @contextmanager
+def _config_restored(app, names):
+    """Put ``names`` of the app's config back as they were (or absent) on the way out."""
+    saved = {name: app.config.get(name, _UNSET) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is _UNSET:
+                app.config.pop(name, None)
+            else:
+                app.config[name] = value
+
+
+@contextmanager
 def wechatpay_server(app, *merchants, transport=None):
     """A started fake WeChat Pay with ``merchants`` registered, set as the app's WeChat Pay."""
     from mallow.payments.wechatpay.testing import FakeWeChatPayServer
 
-    saved = {name: app.config.get(name, _UNSET) for name in ("WECHATPAY_BASE_URL", "WECHATPAY_TRANSPORT")}
-    with FakeWeChatPayServer() as server:
+    with _config_restored(app, ("WECHATPAY_BASE_URL", "WECHATPAY_TRANSPORT")), FakeWeChatPayServer() as server:
         for merchant in merchants:
             server.add_fake_merchant(merchant)
         app.config["WECHATPAY_BASE_URL"] = server.base_url
         if transport is not None:
             app.config["WECHATPAY_TRANSPORT"] = transport
-        try:
-            yield server
-        finally:
-            for name, value in saved.items():
-                if value is _UNSET:
-                    app.config.pop(name, None)
-                else:
-                    app.config[name] = value
+        yield server
 
 
 OAUTH_CONFIG = ("WECHAT_OAUTH_AUTHORIZE_URL", "WECHAT_OAUTH_TOKEN_URL", "WECHAT_OAUTH_TIMEOUT")
@@ -50,19 +56,11 @@ def wechat_oauth_server(app, appid: str, appsecret: str, *, timeout: float = 1.0
     (the real client talks to it; ``timeout`` is the client's, so a held answer ends quickly)."""
     from mallow.payments.wechat_oauth_fakeserver import FakeWeChatOAuthServer
 
-    saved = {name: app.config.get(name, _UNSET) for name in OAUTH_CONFIG}
-    with FakeWeChatOAuthServer() as server:
+    with _config_restored(app, OAUTH_CONFIG), FakeWeChatOAuthServer() as server:
         server.add_account(appid, appsecret)
         app.config.update(WECHAT_OAUTH_AUTHORIZE_URL=server.authorize_url, WECHAT_OAUTH_TOKEN_URL=server.token_url,
                           WECHAT_OAUTH_TIMEOUT=timeout)
-        try:
-            yield server
-        finally:
-            for name, value in saved.items():
-                if value is _UNSET:
-                    app.config.pop(name, None)
-                else:
-                    app.config[name] = value
+        yield server
 
 
 def through_wechat(browser, shop) -> str:
