@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from mallow.cart.models import Cart, CartItem
 from mallow.catalog.models import Product, Sku
 from mallow.db import db
+from mallow.qualifications import selling
 from mallow.validation import ValidationFailed
 
 MAX_QUANTITY = 999
@@ -53,6 +54,7 @@ def sellable_sku(sku_id) -> Sku:
                              .where(Sku.id == sku_id)).first()
     if row is None or not row[0].active or row[1] != "on_shelf":
         raise ValidationFailed({"sku_id": ("unavailable", _("This product is not for sale."))})
+    selling.refuse_purchase()  # a permit the store needs lapsed: not for sale even before the sweep ran
     return row[0]
 
 

@@ -38,7 +38,7 @@ from mallow.catalog.search import normalise
 from mallow.db import db
 from mallow.inventory.models import StockMovement
 from mallow.media import library
-from mallow.qualifications import holds
+from mallow.qualifications import selling
 from mallow.tenants.context import current_store
 from mallow.validation import Errors, ValidationFailed
 
@@ -481,8 +481,8 @@ def _move_status(product: Product, target: str) -> None:
     """Every status change of the form, the list and the API: checked here, then moved."""
     if target == "on_shelf" and not any(sku.active for sku in product.skus):
         raise ValidationFailed({"status": ("no_skus", _("Add at least one SKU before putting the product on the shelf."))})
-    if target == "on_shelf":
-        holds.refuse_while_held(product)  # a lapsed permit took it off: only the renewed permit puts it back
+    if target == "on_shelf":  # held, or a permit the store needs lapsed (today, sweep or not): refused
+        selling.refuse_on_shelf(product)
     PRODUCT_STATES.move(product, target)
 
 

@@ -6,4 +6,5 @@
 * :mod:`.service` submit / approve / reject / re-verify, with field-level errors
 * :mod:`.expiry`  lapsed and expiring documents: store suspended, products held, notices
 * :mod:`.holds`   the products a lapsed permit took off the shelf (store table)
+* :mod:`.selling` may the store sell now: the one rule of every shelf write and of checkout
 """

@@ -52,14 +52,25 @@ def current_qualification(store_id: int) -> Qualification | None:
         .order_by(Qualification.revision.desc()).limit(1)).scalar_one_or_none()
 
 
-def lapsed_requirements(qualification: Qualification, today: date) -> tuple[list[str], list[list[str]]]:
-    """``(lapsed permit kinds, requirement groups they leave unmet)`` for the qualification's category."""
+def lapsed_requirements(qualification: Qualification, today: date,
+                        category: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """``(lapsed permit kinds, requirement groups they leave unmet)`` for ``category`` (a platform
+    category code; the qualification's own by default)."""
     lapsed = sorted({p.kind for p in qualification.permits if p.valid_until is not None and p.valid_until < today})
-    category = db.session.get(Category, qualification.category)
-    if not lapsed or category is None:
+    row = db.session.get(Category, category or qualification.category)
+    if not lapsed or row is None:
         return lapsed, []
     valid = {p.kind for p in qualification.permits if p.valid_until is None or p.valid_until >= today}
-    return lapsed, [group for group in unmet_groups(category, valid) if set(group) & set(lapsed)]
+    return lapsed, [group for group in unmet_groups(row, valid) if set(group) & set(lapsed)]
+
+
+def blocking_permits(qualification: Qualification, today: date, category: str | None = None) -> list[str]:
+    """The lapsed permit kinds that leave a requirement of ``category`` (the qualification's own by
+    default) unmet on ``today``: while there are any, nothing of that category may be on sale. The
+    one rule behind the sweep and :mod:`.selling` (every shelf write and checkout)."""
+    lapsed, unmet = lapsed_requirements(qualification, today, category)
+    needed = {kind for group in unmet for kind in group}
+    return [kind for kind in lapsed if kind in needed]
 
 
 def _documents(qualification: Qualification) -> list[tuple[str, str, date | None]]:
@@ -114,8 +125,8 @@ def _expire(store: Store, qualification: Qualification) -> bool:
 
 def _apply_permits(store: Store, qualification: Qualification, today: date, result: dict) -> dict:
     """Hold the products while a lapsed permit leaves a requirement unmet, release them after."""
-    lapsed, unmet = lapsed_requirements(qualification, today)
-    if not unmet:
+    lapsed = blocking_permits(qualification, today)
+    if not lapsed:
         result["restored"] = release_holds()
         if result["restored"]:
             audit.record("qualification.products_restored", store_id=store.id,
@@ -125,9 +136,13 @@ def _apply_permits(store: Store, qualification: Qualification, today: date, resu
     if result["held"]:
         audit.record("qualification.permit_lapsed", store_id=store.id, target=f"qualification:{qualification.id}",
                      detail={"permits": lapsed, "products": result["held"]})
-    return {f"q{qualification.id}:permit_lapsed": (_(
-        "%(permits)s expired: your products are off the shelf until a renewed permit is submitted and approved.",
-        permits=permit_names(lapsed)), {"permits": lapsed})}
+    return {f"q{qualification.id}:permit_lapsed": (lapsed_message(lapsed), {"permits": lapsed})}
+
+
+def lapsed_message(permits: list[str]) -> str:
+    """For the merchant: the lapsed permits (named) keep the products off the shelf until renewed."""
+    return _("%(permits)s expired: your products are off the shelf until a renewed permit is submitted and approved.",
+             permits=permit_names(permits))
 
 
 def _reminders(qualification: Qualification, today: date) -> dict:

@@ -2,8 +2,8 @@
 
 A row per held product, in the store's own schema. Products the merchant took off the shelf
 himself have no row and stay off when the hold is released. While the row is there the merchant
-cannot put the product back (:func:`refuse_while_held`, checked by every status change of
-:mod:`mallow.catalog.products`).
+cannot put the product back (:func:`mallow.qualifications.selling.refuse_on_shelf`, checked by
+every status change of :mod:`mallow.catalog.products`).
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mallow.catalog.models import PRODUCT_STATES, Product, Sku
 from mallow.db import StoreModel, db, utcnow
 from mallow.qualifications.matrix import permit_names
-from mallow.validation import ValidationFailed
 
 
 class ShelfHold(StoreModel):
@@ -36,13 +35,15 @@ def hold_on_shelf_products(permits: list[str]) -> list[int]:
     return held
 
 
-def refuse_while_held(product: Product) -> None:
-    """Putting a held product on the shelf is refused (field ``status``), naming the lapsed permits."""
-    hold = db.session.get(ShelfHold, product.id) if product.id is not None else None
-    if hold is not None:
-        raise ValidationFailed({"status": ("permit_lapsed", _(
-            "This product was taken off the shelf because %(permits)s expired. It goes back on the shelf by "
-            "itself once a renewed permit is submitted and approved.", permits=permit_names(hold.permits)))})
+def hold_of(product: Product) -> ShelfHold | None:
+    """The product's hold, if the qualification check took it off the shelf."""
+    return db.session.get(ShelfHold, product.id) if product.id is not None else None
+
+
+def held_message(permits: list[str]) -> str:
+    """For the merchant: why a held product stays off the shelf, naming the lapsed permits."""
+    return _("This product was taken off the shelf because %(permits)s expired. It goes back on the shelf by "
+             "itself once a renewed permit is submitted and approved.", permits=permit_names(permits))
 
 
 def release_holds() -> list[int]:
