@@ -1,4 +1,5 @@
-"""Platform admin pages (``/admin/compliance``): the term list and the findings queue."""
+"""Platform admin pages (``/admin/compliance``): the term list, the mandatory statements and the
+findings queue."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -8,7 +9,8 @@ from flask_babel import gettext as _
 from mallow.accounts.guards import admin_required, principal
 from mallow.compliance import findings
 from mallow.compliance.labels import field_label, status_labels
-from mallow.compliance.terms import KINDS, Term, all_terms, kind_label, reason_text, save_term
+from mallow.compliance.terms import (KINDS, MandatoryStatement, Term, all_statements, all_terms, kind_label,
+                                     reason_text, save_statement, save_term)
 from mallow.db import db
 from mallow.qualifications.matrix import active_categories
 from mallow.statemachine import InvalidTransition
@@ -56,6 +58,35 @@ def new_term():
 @admin_required
 def edit_term(term_id):
     return _term_form(db.get_or_404(Term, term_id))
+
+
+@bp.get("/statements")
+@admin_required
+def statements():
+    return render_template("admin/compliance_statements.html", statements=all_statements())
+
+
+def _statement_form(statement: MandatoryStatement | None):
+    if request.method == "POST":
+        try:
+            save_statement(statement, request.form, principal("admin"))
+        except ValidationFailed as failed:
+            return render_form("admin/compliance_statement_form.html", errors=failed, statement=statement)
+        flash(_("Saved."), "ok")
+        return redirect(url_for(".statements")), 303
+    return render_form("admin/compliance_statement_form.html", statement=statement)
+
+
+@bp.route("/statements/new", methods=["GET", "POST"])
+@admin_required
+def new_statement():
+    return _statement_form(None)
+
+
+@bp.route("/statements/<int:statement_id>", methods=["GET", "POST"])
+@admin_required
+def edit_statement(statement_id):
+    return _statement_form(db.get_or_404(MandatoryStatement, statement_id))
 
 
 def _queue_page(status: str, errors: ValidationFailed | None = None):

@@ -6,6 +6,11 @@ refused). ``block_categories`` names the store categories where a ``flag`` term 
 same: the medical and efficacy claims are refused on food, cosmetics and health food and only
 flagged elsewhere. Every change is audited and moves the list's revision, so every process
 rebuilds its matcher on its next check (:func:`mallow.compliance.matcher.current_matcher`).
+
+The mandatory statements (法定警示语) are platform data edited the same way: legally required
+warnings such as "保健食品不是药物，不能代替药物治疗疾病" that contain listed terms (治疗) but must be
+written; a term wholly inside one (after the matcher's folding) is not reported. They share the
+list's revision and audit log.
 """
 from __future__ import annotations
 
@@ -21,6 +26,9 @@ from mallow.validation import Errors
 ACTIONS = ("flag", "block")
 TERM_MAX = 40
 REASON_MAX = 200
+STATEMENT_MAX = 200
+STATEMENT_KEY_MAX = 400
+BASIS_MAX = 200
 
 #: kind code → (label, default reason shown to the merchant)
 KINDS = {
@@ -59,7 +67,7 @@ class Term(PlatformModel):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     term: Mapped[str] = mapped_column(sa.String(TERM_MAX))
-    #: the matcher's form of the term (full-width → half-width, simplified, lower case, no spaces)
+    #: the matcher's folded form of the term (matcher.fold: half-width, simplified, digits, lower case, no separators)
     key: Mapped[str] = mapped_column(sa.String(80), unique=True)
     kind: Mapped[str] = mapped_column(sa.String(20), index=True)
     action: Mapped[str] = mapped_column(sa.String(8), default="flag")
@@ -73,6 +81,24 @@ class Term(PlatformModel):
     def as_dict(self) -> dict:
         return {"term": self.term, "kind": self.kind, "action": self.action,
                 "block_categories": list(self.block_categories or []), "reason": self.reason, "active": self.active}
+
+
+class MandatoryStatement(PlatformModel):
+    """A legally required warning: terms wholly inside it are not reported."""
+
+    __tablename__ = "compliance_statements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(sa.String(STATEMENT_MAX))
+    #: the matcher's form of the text (as a term's key): two statements never fold alike
+    key: Mapped[str] = mapped_column(sa.String(STATEMENT_KEY_MAX), unique=True)
+    #: where the law requires it (shown to admins), e.g. "广告法第十八条"
+    basis: Mapped[str] = mapped_column(sa.String(BASIS_MAX), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "basis": self.basis, "active": self.active}
 
 
 class TermListRevision(PlatformModel):
@@ -118,6 +144,19 @@ def active_terms() -> list[Term]:
     return list(db.session.execute(sa.select(Term).where(Term.active.is_(True)).order_by(Term.id)).scalars())
 
 
+def all_statements() -> list[MandatoryStatement]:
+    return list(db.session.execute(sa.select(MandatoryStatement).order_by(MandatoryStatement.id)).scalars())
+
+
+def active_statements() -> list[MandatoryStatement]:
+    return list(db.session.execute(sa.select(MandatoryStatement).where(MandatoryStatement.active.is_(True))
+                                   .order_by(MandatoryStatement.id)).scalars())
+
+
+def _active(data) -> bool:
+    return data.get("active") not in (None, "", "0", False, "false")
+
+
 def _clean(data, category_codes: set[str], current: Term | None) -> dict:
     from mallow.compliance.matcher import fold
 
@@ -147,9 +186,8 @@ def _clean(data, category_codes: set[str], current: Term | None) -> dict:
     if len(reason) > REASON_MAX:
         errors.add("reason", "too_long", _("Use at most %(max)s characters.", max=REASON_MAX))
     errors.raise_if_any()
-    active = data.get("active")
     return {"term": term, "key": key, "kind": kind, "action": action, "block_categories": categories,
-            "reason": reason, "active": active not in (None, "", "0", False, "false")}
+            "reason": reason, "active": _active(data)}
 
 
 def save_term(term: Term | None, data, admin) -> Term:
@@ -171,3 +209,42 @@ def save_term(term: Term | None, data, admin) -> Term:
     _bump_revision()
     db.session.commit()
     return term
+
+
+def _clean_statement(data, current: MandatoryStatement | None) -> dict:
+    from mallow.compliance.matcher import fold
+
+    errors = Errors()
+    text = str(data.get("text") or "").strip()
+    key = fold(text)[0]
+    if not key:
+        errors.add("text", "required", _("Required."))
+    elif len(text) > STATEMENT_MAX or len(key) > STATEMENT_KEY_MAX:
+        errors.add("text", "too_long", _("Use at most %(max)s characters.", max=STATEMENT_MAX))
+    else:
+        clash = db.session.execute(sa.select(MandatoryStatement).where(MandatoryStatement.key == key)).scalar_one_or_none()
+        if clash is not None and clash is not current:
+            errors.add("text", "duplicate", _("“%(term)s” is on the list already.", term=clash.text))
+    basis = str(data.get("basis") or "").strip()
+    if len(basis) > BASIS_MAX:
+        errors.add("basis", "too_long", _("Use at most %(max)s characters.", max=BASIS_MAX))
+    errors.raise_if_any()
+    return {"text": text, "key": key, "basis": basis, "active": _active(data)}
+
+
+def save_statement(statement: MandatoryStatement | None, data, admin) -> MandatoryStatement:
+    """Add (``statement`` None) or change a mandatory statement; audited, moves the revision."""
+    values = _clean_statement(data, statement)
+    before = statement.as_dict() if statement is not None else None
+    if statement is None:
+        statement = MandatoryStatement(**values)
+        db.session.add(statement)
+    else:
+        for name, value in values.items():
+            setattr(statement, name, value)
+    db.session.flush()
+    audit.record("compliance.statement_added" if before is None else "compliance.statement_changed", actor=admin,
+                 target=f"compliance_statement:{statement.id}", detail={"before": before, "after": statement.as_dict()})
+    _bump_revision()
+    db.session.commit()
+    return statement
