@@ -47,8 +47,8 @@ def worker(burst):
     import threading
 
     from flask import current_app
-    from rq import Worker
-    from rq.serializers import JSONSerializer
+
+    from mallow.jobs.worker import MallowWorker
 
     runner = current_app.extensions["mallow.jobs"]
     if runner.kind != "rq":
@@ -64,7 +64,9 @@ def worker(burst):
         threading.Thread(target=schedule, daemon=True, name="mallow-periodic").start()
     else:
         runner.run_periodic_due(state)
-    Worker([runner.queue], connection=runner.redis, serializer=JSONSerializer).work(burst=burst, with_scheduler=True)
+    # Runs only Mallow's registered jobs (JSON, never pickle); anything else found in Redis is
+    # refused, logged and failed without importing what it names (mallow.jobs.worker).
+    MallowWorker([runner.queue], connection=runner.redis).work(burst=burst, with_scheduler=True)
 
 
 @main.group()

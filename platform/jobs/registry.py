@@ -1,6 +1,8 @@
 """Registering jobs by name and running one with its tenant context."""
 from __future__ import annotations
 
+import inspect
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Callable
 
@@ -50,23 +52,71 @@ def periodic_jobs() -> dict[str, float]:
     return dict(_PERIODIC)
 
 
-class NoStoreForJob(RuntimeError):
+class PermanentJobError(RuntimeError):
+    """A failure that running the job again cannot mend (no such job, no store, a store that is
+    gone, arguments the job does not take): the job fails at once, without retries
+    (:class:`mallow.jobs.worker.MallowJob`), and is logged once. A job may raise it too."""
+
+
+class UnknownJob(PermanentJobError, LookupError):
     pass
+
+
+class NoStoreForJob(PermanentJobError):
+    pass
+
+
+class StoreGone(PermanentJobError, LookupError):
+    pass
+
+
+class BadJobArguments(PermanentJobError, TypeError):
+    pass
+
+
+def check_call(name, kwargs) -> JobSpec:
+    """The spec of job ``name`` if it can be called with ``kwargs`` (JSON data from a queue);
+    raises a :class:`PermanentJobError` otherwise. Imports and runs nothing."""
+    spec = _JOBS.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise UnknownJob(f"unknown job {name!r}")
+    if not isinstance(kwargs, dict) or not all(isinstance(key, str) for key in kwargs):
+        raise BadJobArguments(f"job {name!r}: its arguments are not keyword arguments")
+    call = dict(kwargs)
+    if spec.store:
+        store_id = call.pop("store_id", None)
+        if store_id is None:
+            raise NoStoreForJob(f"job {name!r} needs a store_id")
+        if "store" in call or isinstance(store_id, bool) or not isinstance(store_id, (int, str)) \
+                or not str(store_id).isdecimal():
+            raise BadJobArguments(f"job {name!r}: store_id {store_id!r} is not a store id")
+        call["store"] = None
+    try:
+        signature = inspect.signature(spec.func)
+    except (TypeError, ValueError):  # no signature to check against: the call itself will tell
+        return spec
+    try:
+        signature.bind(**call)
+    except TypeError as exc:
+        raise BadJobArguments(f"job {name!r}: {exc}") from None
+    return spec
 
 
 def execute(app, name: str, kwargs: dict):
     """Run job ``name`` in a fresh app context (and store context when it needs one)."""
     from mallow.tenants.context import store_context
 
-    spec = _JOBS.get(name)
-    if spec is None:
-        raise LookupError(f"unknown job {name!r}")
+    spec = check_call(name, kwargs)
     kwargs = dict(kwargs)
     if spec.store:
-        store_id = kwargs.pop("store_id", None)
-        if store_id is None:
-            raise NoStoreForJob(f"job {name!r} needs a store_id")
-        with store_context(int(store_id), app=app) as store:
+        store_id = int(kwargs.pop("store_id"))
+        with ExitStack() as stack:
+            try:
+                store = stack.enter_context(store_context(store_id, app=app))
+            except LookupError as exc:
+                if type(exc) is not LookupError:  # a KeyError or so on the way in: not "no store"
+                    raise
+                raise StoreGone(f"job {name!r}: {exc}") from None  # deleted since it was queued
             return spec.func(store=store, **kwargs)
     with app.app_context():
         try:

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any
 
-from mallow.jobs.registry import execute, periodic_jobs, spec_of
+from mallow.jobs.registry import PermanentJobError, execute, periodic_jobs, spec_of
 
 log = logging.getLogger("mallow.jobs")
 
@@ -17,7 +17,8 @@ RETRY_INTERVALS = (30, 120, 600)
 
 
 def run_job(name: str, kwargs: dict) -> Any:
-    """The function rq workers call: rebuilds the app from the environment once per process."""
+    """The function rq workers call (and the only one :class:`mallow.jobs.worker.MallowWorker`
+    calls): rebuilds the app from the environment once per process."""
     return execute(_worker_app(), name, kwargs)
 
 
@@ -147,6 +148,8 @@ class EmbeddedRunner:
     def _run(self, name, kwargs):
         try:
             execute(self.app, name, kwargs)
+        except PermanentJobError as exc:  # no store, unknown job, …: one line, no traceback
+            log.warning("job %s failed for good: %s", name, exc)
         except Exception:
             log.exception("job %s failed", name)
 
