@@ -14,6 +14,9 @@ THEMES = Path(mallow_themes.__file__).parent
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
+    from mallow.web import ids
+
+    ids.init_app(app)  # first: every <int:…> of core and plugins is a bounded id (1..2^31-1), else 404
     app.config.update(config_module.from_environment(config))
     app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(str(THEMES / "default" / "templates"))])
 

@@ -12,6 +12,7 @@ from mallow.api.registry import nullable, obj, operation, returns, schema, shape
 from mallow.db import db
 from mallow.orders.models import Order
 from mallow.payments.models import Refund
+from mallow.web.ids import ID_MAX
 
 ERR = {"$ref": "#/components/responses/ValidationFailed"}
 _TEXT = {"type": "string"}
@@ -147,8 +148,10 @@ def get_store_aftersale(aftersale_id):
     return jsonify(aftersale_json(db.get_or_404(AfterSale, aftersale_id), True))
 
 
-@operation("console_api", "GET", "/aftersales/<int:aftersale_id>/photos/<int:index>", "getAfterSalePhoto",
+@operation("console_api", "GET", "/aftersales/<int:aftersale_id>/photos/<int(min=0):index>", "getAfterSalePhoto",
            "A photo of an after-sales request (index from 0)", tag="aftersales", auth="merchant",
+           parameters=[{"name": "index", "in": "path", "required": True,
+                        "schema": {"type": "integer", "minimum": 0, "maximum": ID_MAX}}],
            responses={"200": {"description": "The image", "content": {"image/*": {}}}})
 @staff_required
 def get_aftersale_photo(aftersale_id, index):

@@ -6,7 +6,7 @@ from flask import abort, jsonify, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal, staff_required
-from mallow.api.registry import nullable, obj, operation, returns, schema, shape, string
+from mallow.api.registry import ID, NULLABLE_ID, nullable, obj, operation, returns, schema, shape, string
 from mallow.catalog import categories, products, search
 from mallow.catalog.models import Sku
 from mallow.catalog.money import MAX_FEN
@@ -28,7 +28,7 @@ SKU = obj({"spec_values": {"type": "object", "additionalProperties": {"type": "s
            "code": string(products.CODE_MAX)})
 PRODUCT_FIELDS = {
     "title": string(products.TITLE_MAX, minLength=1), "subtitle": string(products.SUBTITLE_MAX),
-    "category_id": {"type": ["integer", "null"]},
+    "category_id": NULLABLE_ID,
     "description_html": {"type": "string", "maxLength": 200_000,
                          "description": "HTML; sanitised (allow-listed tags, no scripts or event handlers)"},
     "video_url": {"type": ["string", "null"], "maxLength": products.VIDEO_MAX, "description": "https only"},
@@ -37,12 +37,12 @@ PRODUCT_FIELDS = {
              "description": "one entry per combination of the specs (updated in place by their spec values)"},
     "status": {"type": "string", "enum": ["draft", "on_shelf", "off_shelf"]},
     "sort": {"type": "integer", "minimum": -1_000_000, "maximum": 1_000_000, "description": "higher comes first"},
-    "shipping_template_id": {"type": ["integer", "null"], "description": "null: the store's default template"},
-    "media_ids": {"type": "array", "maxItems": products.MAX_IMAGES, "items": {"type": "integer"},
+    "shipping_template_id": {**NULLABLE_ID, "description": "null: the store's default template"},
+    "media_ids": {"type": "array", "maxItems": products.MAX_IMAGES, "items": ID,
                   "description": "ids of the store's media library images: the product's images become exactly "
                                  "these, in this order (the first is the cover)"},
 }
-CATEGORY_FIELDS = {"name": string(categories.NAME_MAX, minLength=1), "parent_id": {"type": ["integer", "null"]},
+CATEGORY_FIELDS = {"name": string(categories.NAME_MAX, minLength=1), "parent_id": NULLABLE_ID,
                    "sort": {"type": "integer"}, "active": {"type": "boolean"}}
 VALIDATION = {"$ref": "#/components/responses/ValidationFailed"}
 
@@ -78,7 +78,7 @@ def _query_param(name: str, schema: dict, description: str) -> dict:
 LIST_PARAMS = [
     _query_param("q", {"type": "string", "maxLength": search.MAX_QUERY},
                  "keywords (all must match; Chinese substrings work, e.g. 山核桃)"),
-    _query_param("category", {"type": "integer"}, "a category id: its subcategories are included"),
+    _query_param("category", ID, "a category id: its subcategories are included"),
     _query_param("min_price", {"type": "integer", "minimum": 0}, "lowest price in fen"),
     _query_param("max_price", {"type": "integer", "minimum": 0}, "highest price in fen"),
     _query_param("sort", {"type": "string", "enum": list(search.SORT_KEYS), "default": "default"}, "order"),
@@ -273,7 +273,7 @@ def delete_category(category_id):
            "Set the price and/or stock of many SKUs at once: all are saved, or none (field errors name items.<i>)",
            tag="catalogue", auth="merchant",
            body=obj({"items": {"type": "array", "minItems": 1, "maxItems": products.MAX_BULK,
-                               "items": obj({"sku_id": {"type": "integer", "minimum": 1}, "price": FEN,
+                               "items": obj({"sku_id": ID, "price": FEN,
                                              "stock": {"type": "integer", "minimum": 0, "maximum": products.MAX_STOCK}},
                                             ["sku_id"])}}, ["items"]),
            responses={"200": "The updated SKUs", "422": VALIDATION})

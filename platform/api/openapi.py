@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import jsonify
 
 from mallow.api.registry import OPERATIONS, SCHEMAS, SECURITY, _BLUEPRINTS
+from mallow.web.ids import ID_SCHEMA
 
 STORE_PARAM = {"name": "store", "in": "path", "required": True, "schema": {"type": "string"},
                "description": "store slug (or use the store's own host {store}.<store domain>)"}
@@ -20,8 +21,7 @@ def document() -> dict:
         declared = {p["name"] for p in params}
         for name in _path_params(op.path):
             if name != "store" and name not in declared:
-                kind = "integer" if name.endswith("_id") else "string"
-                params.append({"name": name, "in": "path", "required": True, "schema": {"type": kind}})
+                params.append(_path_param(name))
         if params:
             item["parameters"] = params
         if op.body:
@@ -51,6 +51,13 @@ def document() -> dict:
                     "code": {"type": "string"}, "message": {"type": "string"}}}}}}} | SCHEMAS,
         },
     }
+
+
+def _path_param(name: str) -> dict:
+    """A path parameter the operation does not declare itself: ``…_id`` is a row id, in the
+    range the app's ``int`` URL converter accepts (a larger id is a 404 like a missing row)."""
+    schema = dict(ID_SCHEMA) if name.endswith("_id") else {"type": "string"}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
 def _path_params(path: str) -> list[str]:

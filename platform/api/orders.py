@@ -9,7 +9,7 @@ from flask import Response, abort, jsonify, request
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
-from mallow.api.registry import nullable, obj, operation, returns, schema, shape, string
+from mallow.api.registry import ID, nullable, obj, operation, returns, schema, shape, string
 from mallow.cart import service as carts
 from mallow.catalog.models import Sku
 from mallow.db import db
@@ -20,7 +20,7 @@ from mallow.pricing.model import PricedOrder
 ERR = {"$ref": "#/components/responses/ValidationFailed"}
 ITEMS = {"type": "array", "minItems": 1, "maxItems": 50, "items": {
     "type": "object", "required": ["sku_id", "quantity"], "additionalProperties": False,
-    "properties": {"sku_id": {"type": "integer"}, "quantity": {"type": "integer", "minimum": 1, "maximum": 999}}}}
+    "properties": {"sku_id": ID, "quantity": {"type": "integer", "minimum": 1, "maximum": 999}}}}
 
 
 # --- response schemas (all money is integer fen) ------------------------------------------------
@@ -120,7 +120,7 @@ def get_cart():
 
 
 @operation("store_api", "POST", "/cart/items", "addToCart", "Add a SKU to the cart (quantities add up)",
-           tag="cart", auth="shopper", body=obj({"sku_id": {"type": "integer"},
+           tag="cart", auth="shopper", body=obj({"sku_id": ID,
                                                  "quantity": {"type": "integer", "minimum": 1, "maximum": 999}},
                                                 ["sku_id", "quantity"]),
            responses={"201": returns("The cart", CART), "422": ERR})
@@ -178,7 +178,7 @@ def quote_order():
 @operation("store_api", "POST", "/orders", "createOrder",
            "Place an order: priced, stock reserved, all or nothing. Send an Idempotency-Key header.",
            tag="orders", auth="shopper",
-           body=obj({"items": ITEMS, "address_id": {"type": "integer"}, "note": string(200),
+           body=obj({"items": ITEMS, "address_id": ID, "note": string(200),
                      "options": {"type": "object"}}, ["items", "address_id"]),
            parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 80}}],
            responses={"201": returns("The order", ORDER),

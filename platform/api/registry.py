@@ -1,6 +1,7 @@
 """Declaring API operations once: route + OpenAPI + request validation."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import wraps
 
@@ -8,12 +9,16 @@ from flask import Blueprint, abort, jsonify, make_response, request
 from flask_babel import gettext as _
 from jsonschema import Draft202012Validator
 from mallow.tenants.resolve import store_url_prefix
+from mallow.web.ids import ID_SCHEMA
 
 _BLUEPRINTS = {
     "api": Blueprint("api", __name__, url_prefix="/api"),
     "store_api": Blueprint("store_api", __name__, url_prefix=store_url_prefix("/api")),
     "console_api": Blueprint("console_api", __name__, url_prefix=store_url_prefix("/api/console")),
 }
+#: an id in a request body (every id column is a 32-bit integer: larger is a 422, never a 500)
+ID = dict(ID_SCHEMA)
+NULLABLE_ID = {**ID_SCHEMA, "type": ["integer", "null"]}
 SECURITY = {"admin": [{"adminToken": []}], "merchant": [{"merchantToken": []}], "shopper": [{"shopperToken": []}],
             None: []}
 
@@ -41,11 +46,14 @@ def blueprints() -> list[Blueprint]:
     return list(_BLUEPRINTS.values())
 
 
+_RULE_PART = re.compile(r"<(?:[a-z_]+(?:\([^)]*\))?:)?([a-z_]+)>")
+
+
 def _openapi_path(blueprint: Blueprint, rule: str) -> str:
-    path = (blueprint.url_prefix or "") + rule
-    for converter in ("int:", "string:", ""):
-        path = path.replace(f"<{converter}", "{")
-    return path.replace(">", "}").replace("{store_slug}", "{store}")
+    """``/s/<store_slug>/api/products/<int:product_id>`` → ``/s/{store}/api/products/{product_id}``
+    (converter arguments too: ``<int(min=0):index>`` → ``{index}``)."""
+    path = _RULE_PART.sub(r"{\1}", (blueprint.url_prefix or "") + rule)
+    return path.replace("{store_slug}", "{store}")
 
 
 def operation(area: str, method: str, rule: str, operation_id: str, summary: str, *, tag: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, jsonify, request
 from flask_babel import gettext as _
 from mallow.accounts.guards import principal, staff_required
-from mallow.api.registry import obj, operation, string
+from mallow.api.registry import ID, obj, operation, string
 from mallow.builder import service
 from mallow.builder.themes import theme_set
 from mallow.media import library
@@ -107,7 +107,7 @@ def list_page_versions(page_ref):
 
 @operation("console_api", "POST", "/pages/<page_ref>/rollback", "rollbackPage",
            "Make a kept version live again (it becomes the draft too)", tag="pages", auth="merchant",
-           parameters=[PAGE_REF], body=obj({"version_id": {"type": "integer"}}, ["version_id"]),
+           parameters=[PAGE_REF], body=obj({"version_id": ID}, ["version_id"]),
            responses={"200": "The live version", "404": "No such page or version"})
 @staff_required
 def rollback_page(page_ref):

@@ -26,6 +26,7 @@ from mallow.tenants.context import current_store
 from mallow.tenants.resolve import store_url_prefix
 from mallow.validation import ValidationFailed
 from mallow.web import render_form
+from mallow.web.ids import id_value
 from markupsafe import Markup
 
 MEDIA_PER_PAGE = 60
@@ -324,7 +325,7 @@ def products():
     """Products for the product picker (any shelf status; the storefront shows on-shelf ones)."""
     from mallow.catalog import search
 
-    ids = [int(i) for i in request.args.get("ids", "").split(",") if i.isdigit()][:50]
+    ids = [i for i in map(id_value, request.args.get("ids", "").split(",")) if i is not None][:50]
     if ids:
         from mallow.catalog import products as catalogue
 

@@ -12,6 +12,7 @@ from mallow.catalog.models import Product, Sku
 from mallow.db import db
 from mallow.qualifications import selling
 from mallow.validation import ValidationFailed
+from mallow.web.ids import id_value
 
 MAX_QUANTITY = 999
 MAX_LINES = 100
@@ -46,10 +47,9 @@ def get_or_create(customer_id: int | None, guest_token: str | None) -> Cart:
 
 def sellable_sku(sku_id) -> Sku:
     """The SKU if a shopper may buy it now, else a field error."""
-    try:
-        sku_id = int(sku_id)
-    except (TypeError, ValueError):
-        raise ValidationFailed({"sku_id": ("invalid", _("Choose a product option."))}) from None
+    sku_id = id_value(sku_id)
+    if sku_id is None:
+        raise ValidationFailed({"sku_id": ("invalid", _("Choose a product option."))})
     row = db.session.execute(sa.select(Sku, Product.status).join(Product, Product.id == Sku.product_id)
                              .where(Sku.id == sku_id)).first()
     if row is None or not row[0].active or row[1] != "on_shelf":

@@ -14,6 +14,7 @@ from mallow.catalog.models import Product, ProductCategory
 from mallow.db import db
 from mallow.tenants.context import current_store
 from mallow.validation import Errors, ValidationFailed, text
+from mallow.web.ids import id_value
 
 NAME_MAX = 40
 MAX_DEPTH = 4  # levels, root included
@@ -28,11 +29,8 @@ def all_categories(active_only: bool = False) -> list[ProductCategory]:
 
 
 def get(category_id) -> ProductCategory | None:
-    try:
-        category_id = int(category_id)
-    except (TypeError, ValueError):
-        return None
-    return db.session.get(ProductCategory, category_id)
+    category_id = id_value(category_id)
+    return db.session.get(ProductCategory, category_id) if category_id is not None else None
 
 
 def tree(active_only: bool = False) -> list[tuple[ProductCategory, int]]:

@@ -22,7 +22,7 @@ from mallow.media.images import absolute_path
 from mallow.statemachine import InvalidTransition
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
-from mallow.web import render_form
+from mallow.web import render_form, safe_target
 
 BULK_PAGE = 200
 PICKER_PAGE = 24
@@ -163,8 +163,9 @@ def product_status(product_id):
         flash(message, "error")
     else:
         flash(_("On the shelf.") if target == "on_shelf" else _("Taken off the shelf."), "ok")
-    return redirect(request.form.get("back") if (request.form.get("back") or "").startswith(
-        f"/s/{current_store().slug}/console/") else url_for("console.products_list")), 303
+    listing = url_for("console.products_list")
+    back = safe_target(request.form.get("back"), listing)
+    return redirect(back if back.startswith(f"/s/{current_store().slug}/console/") else listing), 303
 
 
 @bp.get("/media/<path:name>")

@@ -41,6 +41,7 @@ from mallow.media import library
 from mallow.qualifications import selling
 from mallow.tenants.context import current_store
 from mallow.validation import Errors, ValidationFailed
+from mallow.web.ids import ID_MAX, id_value
 
 TITLE_MAX = 120
 SUBTITLE_MAX = 200
@@ -205,10 +206,7 @@ def _shipping_template_id(raw, errors: Errors):
 
     if raw in (None, ""):
         return None
-    try:
-        template_id = int(raw)
-    except (TypeError, ValueError):
-        template_id = None
+    template_id = id_value(raw)
     if template_id is None or db.session.get(ShippingTemplate, template_id) is None:
         errors.add("shipping_template_id", "unknown", _("Choose a shipping template of this store."))
         return None
@@ -617,7 +615,7 @@ def bulk_update_skus(items, *, actor=None) -> list[Sku]:
         if not isinstance(item, dict):
             errors.add(f"items.{i}", "invalid", _("Each item must be an object."))
             continue
-        sku_id, code = _whole(item.get("sku_id"), minimum=1, maximum=2**63 - 1)
+        sku_id, code = _whole(item.get("sku_id"), minimum=1, maximum=ID_MAX)
         if code:
             errors.add(f"items.{i}.sku_id", "invalid", _("Choose a SKU."))
             continue

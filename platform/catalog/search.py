@@ -25,6 +25,7 @@ from mallow.catalog import categories
 from mallow.catalog.models import Product, Sku
 from mallow.db import db
 from mallow.validation import Errors
+from mallow.web.ids import ID_MAX
 
 MAX_PER_PAGE = 50
 DEFAULT_PER_PAGE = 20
@@ -118,7 +119,7 @@ def parse_query(args, *, console: bool = False, price_parser=None) -> Query:
     q = args.get("q") or ""
     if len(q) > MAX_QUERY:
         errors.add("q", "too_long", _("Use at most %(max)s characters.", max=MAX_QUERY))
-    category_id = _whole(args, "category", errors, 1, 2**31 - 1, None)
+    category_id = _whole(args, "category", errors, 1, ID_MAX, None)
     prices = {}
     for key in ("min_price", "max_price"):
         if price_parser is not None:

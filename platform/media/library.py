@@ -32,6 +32,7 @@ from mallow.media.images import (
 from mallow.media.models import MediaAsset
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
+from mallow.web.ids import ID_MAX
 
 THUMBNAILS = (320, 750)
 #: the copy a product image shows in lists (``ProductImage.thumb_path``)
@@ -152,7 +153,7 @@ def as_id(value) -> int | None:
         number = int(value)
     except (TypeError, ValueError):
         return None
-    return number if 0 < number < 2**63 else None
+    return number if 0 < number <= ID_MAX else None
 
 
 def get(asset_id) -> MediaAsset | None:

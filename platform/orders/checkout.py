@@ -28,6 +28,7 @@ from mallow.pricing import pipeline
 from mallow.pricing.model import PricedOrder, PricingContext, PricingLine
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
+from mallow.web.ids import id_value
 
 MAX_LINES = 50
 
@@ -110,7 +111,7 @@ def place_order(customer, raw_items, address_id, note: str = "", idempotency_key
         if existing is not None:
             return existing, False
 
-    address = db.session.get(Address, int(address_id)) if str(address_id or "").isdigit() else None
+    address = db.session.get(Address, id_value(address_id)) if id_value(address_id) else None
     if address is None or address.customer_id != customer.id:
         raise ValidationFailed({"address_id": ("invalid", _("Choose a delivery address."))})
     context = build_context(customer.id, raw_items, address.province, options)

@@ -23,7 +23,7 @@ from mallow.payments.models import Payment
 from mallow.tenants.context import current_store
 from mallow.tenants.resolve import store_url_prefix
 from mallow.validation import ValidationFailed
-from mallow.web import render_form, safe_next
+from mallow.web import render_form, safe_next, safe_target
 
 storefront_bp = Blueprint("payments_pages", __name__, url_prefix=store_url_prefix())
 console_bp = Blueprint("payments_console", __name__, url_prefix=store_url_prefix("/console/payments"))
@@ -122,7 +122,7 @@ def wechat_callback():
         return render_template("storefront/wechat_linked.html", taken=True), 409
     customer.wechat_openid = openid
     db.session.commit()
-    return redirect(pending.get("next") or url_for("storefront.account")), 303
+    return redirect(safe_target(pending.get("next"), url_for("storefront.account"))), 303
 
 
 # --- console: the store's WeChat Pay keys (owner only) ------------------------------------------

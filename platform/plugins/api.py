@@ -14,6 +14,12 @@
 * jobs and schedules: the ``mallow_register_jobs(register)`` hook (see :mod:`mallow.plugins.jobs`);
   store jobs and schedules run only in the stores that enabled the plugin.
 * :func:`plugin_enabled` tells whether the active store has a plugin on.
+* redirects: :func:`safe_target` (``safe_target(value, default)``) and :func:`safe_next`
+  (the request's ``next``) — the only way to redirect to a target that came with the request
+  (``next``, ``back``, a ``Referer``…): anything that is not a path on this site becomes the default.
+* ids: :data:`ID_MAX` and :func:`id_value` — an id from a query string or form (``None`` unless
+  it is a whole number from 1 to the id columns' maximum); ``<int:…>`` URL parts are already
+  bounded by the app's ``int`` converter.
 
 A plugin package ships ``plugin.json`` (its manifest) next to its ``__init__.py``; Mallow reads it
 without importing the package, and imports the package only once a platform admin has approved
@@ -28,6 +34,8 @@ from mallow.db import NAMING
 from mallow.db.session import STORE_BIND, STORE_SCHEMA
 from mallow.plugins.hookspecs import hookimpl  # noqa: F401  (re-exported for plugins)
 from mallow.pricing.model import Adjustment, PricingContext, PricingLine, Problem  # noqa: F401
+from mallow.web.ids import ID_MAX, id_value  # noqa: F401  (re-exported for plugins)
+from mallow.web.redirects import safe_next, safe_target  # noqa: F401  (re-exported for plugins)
 
 _BASES: dict[str, type] = {}
 

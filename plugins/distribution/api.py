@@ -119,9 +119,11 @@ def grade_distributor(distributor_id):
 
 
 def list_commissions():
+    from mallow.plugins.api import id_value
+
     query = sa.select(Commission).order_by(Commission.id.desc()).limit(500)
-    if request.args.get("order_id", "").isdigit():
-        query = query.where(Commission.order_id == int(request.args["order_id"]))
+    if request.args.get("order_id", "").isdigit():  # no such id (too large): no commissions
+        query = query.where(Commission.order_id == request.args.get("order_id", type=id_value))
     return jsonify(commissions=[commission_json(row, for_staff=True) for row in db.session.execute(query).scalars()])
 
 

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from mallow.audit import record
 from mallow.db import db
+from mallow.plugins.api import id_value
 from mallow.tenants.context import current_store
 from mallow.validation import Errors, ValidationFailed, text
 from mallow_distribution import rules
@@ -125,9 +126,7 @@ def save_product_rule(data, staff_actor) -> ProductRule | None:
     from mallow.catalog.models import Product
 
     errors = Errors()
-    raw_id = data.get("product_id") if hasattr(data, "get") else None
-    digits = isinstance(raw_id, str) and raw_id.strip().isdigit()
-    product_id = int(raw_id) if isinstance(raw_id, int) or digits else None
+    product_id = id_value(data.get("product_id") if hasattr(data, "get") else None)
     if product_id is None or db.session.get(Product, product_id) is None:
         errors.add("product_id", "invalid", _("Choose a product of this store."))
     excluded = _flag(data, "excluded")
@@ -157,7 +156,7 @@ def transfer(customer_id: int, distributor: Distributor, staff_actor) -> None:
     from mallow.accounts.models import Customer
     from mallow_distribution import binding
 
-    if db.session.get(Customer, customer_id) is None:
+    if id_value(customer_id) is None or db.session.get(Customer, customer_id) is None:
         raise ValidationFailed({"customer_id": ("invalid", _("Choose a shopper of this store."))})
     before = binding.binding_of(customer_id)
     before_id = before.distributor_id if before is not None else None

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mallow.audit import record
 from mallow.db import db
+from mallow.plugins.api import id_value
 from mallow.tenants.context import current_store
 from mallow.validation import Errors, ValidationFailed, text
 from mallow_distribution import rules
@@ -119,7 +120,7 @@ def assign_grade(distributor: Distributor, grade_id, staff_actor) -> Distributor
     """The merchant puts a distributor in a grade (or none). Grades never follow headcount."""
     grade = None
     if grade_id not in (None, "", 0, "0"):
-        grade = db.session.get(Grade, int(grade_id)) if str(grade_id).isdigit() else None
+        grade = db.session.get(Grade, id_value(grade_id)) if id_value(grade_id) else None
         if grade is None:
             raise ValidationFailed({"grade_id": ("invalid", _("Choose a grade."))})
     before = distributor.grade_id

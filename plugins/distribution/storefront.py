@@ -8,8 +8,9 @@ from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal, shopper_required
 from mallow.db import db
+from mallow.plugins.api import safe_next
 from mallow.validation import Errors, ValidationFailed
-from mallow.web import render_form, safe_next
+from mallow.web import render_form
 from mallow_distribution import binding, distributors, ledger, referrals, rules, withdrawals
 from mallow_distribution.distributors import DistributionProblem
 from mallow_distribution.models import Commission, Withdrawal

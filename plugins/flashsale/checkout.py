@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 
 from mallow.db import db
 from mallow.orders.checkout import CheckoutProblems, SoldOut
-from mallow.plugins.api import Adjustment, Problem, plugin_settings
+from mallow.plugins.api import Adjustment, Problem, id_value, plugin_settings
 from mallow.tenants.context import current_store
 from mallow_flashsale import flags, gate, quota, timing, txn
 from mallow_flashsale.models import Sale, aware
@@ -47,7 +47,7 @@ def requested_sale_id(context) -> int | None | bool:
         return None
     try:
         sale_id = option["sale_id"] if isinstance(option, dict) else None
-        if type(sale_id) is not int or sale_id < 1:
+        if type(sale_id) is not int or id_value(sale_id) is None:
             raise ValueError
         return sale_id
     except (KeyError, TypeError, ValueError):

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 
 from mallow.catalog.models import Product, Sku
 from mallow.db import db
+from mallow.plugins.api import ID_MAX
 from mallow.validation import Errors, ValidationFailed
 from mallow_groupbuy import money
 from mallow_groupbuy.models import Campaign, Group, Member, RefundTask
@@ -201,7 +202,7 @@ def parse(data, campaign: Campaign | None = None) -> dict:
         errors.add("title", "required", _("Fill this in."))
     elif len(title) > 60:
         errors.add("title", "too_long", _("Use %(max)s characters or fewer.", max=60))
-    product_id = _int(data, "product_id", errors, minimum=1, maximum=2**31 - 1)
+    product_id = _int(data, "product_id", errors, minimum=1, maximum=ID_MAX)
     product = db.session.get(Product, product_id) if product_id else None
     if product_id and product is None:
         errors.add("product_id", "unknown", _("Choose a product of this store."))

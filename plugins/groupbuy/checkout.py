@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mallow.db import db
 from mallow.orders.models import Order
-from mallow.plugins.api import Adjustment, Problem, plugin_settings
+from mallow.plugins.api import Adjustment, Problem, id_value, plugin_settings
 from mallow_groupbuy import money
 from mallow_groupbuy.campaigns import aware, get as get_campaign, is_live, now
 from mallow_groupbuy.models import Campaign, Group, Member, ShopperUnits
@@ -59,6 +59,8 @@ def group_request(options) -> tuple[GroupRequest | None, Problem | None]:
     campaign_id, group_id = raw.get("campaign_id"), raw.get("group_id")
     if type(campaign_id) is not int or (group_id is not None and type(group_id) is not int):
         return None, bad
+    if id_value(campaign_id) is None or (group_id is not None and id_value(group_id) is None):
+        return None, bad  # no row has such an id (and PostgreSQL would refuse to look)
     return GroupRequest(campaign_id, group_id), None
 
 

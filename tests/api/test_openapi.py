@@ -21,7 +21,7 @@ def test_every_api_route_is_documented(app, client):
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.split(".")[0].endswith("api") or rule.endpoint == "api.openapi_json":
             continue
-        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule).replace("{store_slug}", "{store}")
+        path = re.sub(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_]+)>", r"{\1}", rule.rule).replace("{store_slug}", "{store}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method.lower()) in documented, (path, method)
 

@@ -166,9 +166,11 @@ def _console_group(group: Group, *, detail: bool = False) -> dict:
 
 @staff_required
 def console_groups():
+    from mallow.plugins.api import id_value
+
     query = sa.select(Group).order_by(Group.id.desc()).limit(200)
-    if request.args.get("campaign_id", type=int):
-        query = query.where(Group.campaign_id == request.args.get("campaign_id", type=int))
+    if request.args.get("campaign_id", "").isdigit():  # no such id (too large): no groups
+        query = query.where(Group.campaign_id == request.args.get("campaign_id", type=id_value))
     if request.args.get("state"):
         query = query.where(Group.status == request.args["state"])
     return jsonify(items=[_console_group(g) for g in db.session.execute(query).scalars()])

@@ -12,6 +12,7 @@ from mallow.accounts.guards import staff_required
 from mallow.catalog.models import Product
 from mallow.db import db
 from mallow.orders.models import Order
+from mallow.plugins.api import id_value
 from mallow.validation import ValidationFailed
 from mallow_groupbuy import campaigns, money, present
 from mallow_groupbuy.models import Campaign, Event, Group, Member, RefundTask
@@ -53,12 +54,12 @@ def _form_page(campaign: Campaign | None, values: MultiDict, errors: dict | None
     products = db.session.execute(sa.select(Product.id, Product.title)
                                   .order_by(Product.id.desc()).limit(500)).all()
     product_id = values.get("product_id") or (campaign.product_id if campaign else None)
-    product = db.session.get(Product, int(product_id)) if str(product_id or "").isdigit() else None
+    product = db.session.get(Product, id_value(product_id)) if id_value(product_id) else None
     tier_rows = list(zip(values.getlist("tier_size"), values.getlist("tier_percent")))
     tier_rows += [("", "")] * (campaigns.MAX_TIERS - len(tier_rows))
     return render_template("groupbuy/console_form.html", campaign=campaign, values=values, errors=errors or {},
                            products=products, skus=list(product.skus) if product else [],
-                           chosen_skus={int(v) for v in values.getlist("sku_ids") if str(v).isdigit()},
+                           chosen_skus={id_value(v) for v in values.getlist("sku_ids")} - {None},
                            tier_rows=tier_rows[:campaigns.MAX_TIERS]), status
 
 
@@ -144,7 +145,7 @@ def group_list():
     state = request.args.get("state") or None
     if state is not None and state not in GROUP_STATES:
         abort(404)
-    campaign_id = request.args.get("campaign", type=int)
+    campaign_id = request.args.get("campaign", type=id_value)
     query = sa.select(Group).order_by(Group.id.desc()).limit(200)
     if state:
         query = query.where(Group.status == state)
