@@ -1,5 +1,6 @@
-"""Storefront catalogue pages (routes on the ``storefront`` blueprint): category, search,
-product detail, and the store's product images.
+"""Storefront catalogue pages (routes on the ``storefront`` blueprint): category, the category
+index (分类), search, product detail, buy now, the store's info page and product images; and the
+storefront's chrome for every page (the bottom tab bar with the cart count, static assets).
 
 The product and category pages show the store's published product-detail / category template
 (page builder, :mod:`mallow.builder.current`) when there is one, else the fixed pages. Both draw
@@ -8,15 +9,24 @@ the same plain data (:func:`product_detail_view`, :func:`buy_view`, :func:`categ
 ``_product_buy.html``, ``_category.html``, ``_refine.html``, ``_pager.html``,
 ``_product_grid.html``), so a template published without edits looks like the fixed page.
 
+The product page's buy box (:func:`buy_view`, rendered on every request, never cached) carries the
+sticky buy bar (店铺 · 客服 · 购物车 with its count | 加入购物车 · 立即购买), the option sheet's data
+(one row of chips per spec dimension; ``platform/static/storefront/product.js`` enhances the
+no-JavaScript form, which keeps working on its own) and the share data as JSON for a later
+``wx.config`` step.
+
 Imported at the end of :mod:`mallow.storefront.views`, so the routes join that blueprint (and
 its "store not open" check) before it is registered.
 """
 from __future__ import annotations
 
+import hashlib
 import re
+from pathlib import Path
 
-from flask import abort, current_app, render_template, request, send_file, url_for
+from flask import abort, current_app, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from markupsafe import Markup
 
 from mallow.catalog import categories, products, richtext, search
@@ -27,6 +37,18 @@ from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 
 HOME_PRODUCTS = 20
+#: products shown next to the category rail of the category index (the rest: "see all")
+INDEX_PRODUCTS = 20
+#: pages with a bottom bar of their own (buy bar, pay bar): no tab bar, whatever their template
+#: says (pages opt out with an empty ``{% block tabbar %}``; these are covered either way)
+TABBAR_HIDDEN = frozenset({"storefront.product", "storefront.checkout_page", "storefront.place_order",
+                           "storefront.order_detail", "storefront.request_aftersale", "storefront.buy_now"})
+#: endpoint words that mean "this page pays or checks out" (cashiers of any provider or plugin)
+TABBAR_HIDDEN_WORDS = ("checkout", "cashier", "pay_", "_pay", "sandbox")
+#: which tab a page belongs to (the tab shown as current)
+TAB_OF = {"storefront.home": "home", "storefront.categories": "category", "storefront.category": "category",
+          "storefront.cart": "cart", "storefront.account": "me", "storefront.orders_list": "me"}
+STATIC = Path(__file__).resolve().parents[1] / "static" / "storefront"
 #: product images: library images (``media/``) and uploads from before the library (``products/``)
 _MEDIA_NAME = re.compile(r"^(?:media|products)/[0-9a-f]{32}(?:_\d{2,4})?\.(?:jpg|png|webp)$")
 
@@ -77,6 +99,76 @@ def product_cards(page: search.Page) -> list[dict]:
     return [product_view(p, page.min_prices.get(p.id), urls) for p in page.items]
 
 
+# -- the storefront's chrome: assets, tab bar, cart count ---------------------------------------
+
+_asset_versions: dict[tuple[str, float], str] = {}
+
+
+def asset_url(name: str) -> str:
+    """``platform/static/storefront/<name>`` with a content hash (``?v=``) for cache busting."""
+    path = STATIC / name
+    try:
+        stamp = path.stat().st_mtime
+    except OSError:
+        return url_for("static", filename=f"storefront/{name}")
+    version = _asset_versions.get((name, stamp))
+    if version is None:
+        version = _asset_versions[(name, stamp)] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+    return url_for("static", filename=f"storefront/{name}", v=version)
+
+
+def current_shopper():
+    """The signed-in shopper of this store on any storefront page (plugin pages too), or None."""
+    from mallow.accounts.guards import principal
+
+    return principal("shopper") if current_store() is not None else None
+
+
+def cart_count() -> int:
+    """How many items (quantities added up) the shopper's or the guest's cart holds; read once
+    per request."""
+    if "mallow_cart_count" not in g:
+        from mallow.cart.service import find
+        from mallow.orders import storefront_views as shopping
+
+        shopper = current_shopper()
+        cart = find(shopper.id, None) if shopper is not None else find(None, shopping._guest_token())
+        g.mallow_cart_count = sum(item.quantity for item in cart.items) if cart is not None else 0
+    return g.mallow_cart_count
+
+
+def count_badge(count: int) -> str:
+    return "" if count <= 0 else ("99+" if count > 99 else str(count))
+
+
+def tabbar_hidden(endpoint: str | None) -> bool:
+    endpoint = endpoint or ""
+    return endpoint in TABBAR_HIDDEN or any(word in endpoint for word in TABBAR_HIDDEN_WORDS)
+
+
+def tabs() -> list[dict]:
+    """The bottom tab bar of this page: 首页 · 分类 · 购物车 (with the count) · 我的; none on a
+    closed store and on pages with a bottom bar of their own."""
+    store = current_store()
+    if store is None or not store.is_open or tabbar_hidden(request.endpoint):
+        return []
+    count = cart_count()
+    entries = [{"key": "home", "label": _("Home"), "url": url_for("storefront.home")},
+               {"key": "category", "label": pgettext("storefront", "Categories"), "url": url_for("storefront.categories")},
+               {"key": "cart", "label": _("Cart"), "url": url_for("storefront.cart"), "count": count,
+                "badge": count_badge(count)},
+               {"key": "me", "label": _("Me"), "url": url_for("storefront.account")}]
+    current = TAB_OF.get(request.endpoint or "")
+    for entry in entries:
+        entry["current"] = entry["key"] == current
+    return entries
+
+
+@bp.app_context_processor
+def storefront_chrome():
+    return {"storefront_asset": asset_url, "storefront_shopper": current_shopper, "storefront_tabs": tabs}
+
+
 # -- plain views of the catalogue (the fixed pages and the page builder's blocks) -------------
 
 def product_detail_view(product) -> dict:
@@ -93,9 +185,11 @@ def product_detail_view(product) -> dict:
 
 
 def buy_view(product) -> dict:
-    """Price, options with their stock, plugin slots and the add-to-cart form: changes with
-    every sale, so it is built for each request (never cached)."""
+    """Price, options with their stock, plugin slots, the add-to-cart form, the buy bar (with the
+    cart's count) and the share data: changes with every sale and every shopper, so it is built
+    for each request (never cached)."""
     from flask_wtf.csrf import generate_csrf
+    from mallow.builder.console import json_for_script
     from mallow.plugins.web import template_slot
 
     skus = [sku for sku in product.skus if sku.active]
@@ -103,15 +197,52 @@ def buy_view(product) -> dict:
     price = products.min_price(product)
     cart = None
     if "storefront.add_to_cart" in current_app.view_functions:
-        cart = {"action": url_for("storefront.add_to_cart"), "csrf_token": generate_csrf()}
-    return {"price": fen_to_yuan(price) if price is not None else None,
+        cart = {"action": url_for("storefront.add_to_cart"), "csrf_token": generate_csrf(),
+                "buy_now": url_for("storefront.buy_now")}
+    dims = [{"name": axis["name"], "values": [str(v) for v in axis["values"]]} for axis in (product.specs or [])
+            if axis.get("name") and axis.get("values")]
+    images = sorted(product.images, key=lambda image: image.sort)
+    thumb = next((url for url in (image_url(i.thumb_path or i.path) for i in images) if url), None)
+    photo = next((url for url in (image_url(i.path) for i in images) if url), None)
+    sku_rows = [{"id": sku.id, "label": products.spec_label(sku.spec_values, product.specs) or _("Standard"),
+                 "price": fen_to_yuan(sku.price), "stock": sku.stock, "soldout": sku.stock <= 0,
+                 "market_price": fen_to_yuan(sku.market_price) if sku.market_price else None,
+                 "values": [str((sku.spec_values or {}).get(d["name"], "")) for d in dims],
+                 "checked": chosen is not None and sku.id == chosen.id} for sku in skus]
+    count = cart_count() if cart is not None else 0
+    store = current_store()
+    share = {"title": product.title, "desc": product.subtitle or store.name,
+             "link": url_for("storefront.product", product_id=product.id, _external=True),
+             "imgUrl": url_for("storefront.media", name=media_name(images[0].path), _external=True)
+             if images and media_name(images[0].path) else ""}
+    picker = {"dims": dims, "skus": [{k: row[k] for k in ("id", "values", "price", "market_price", "stock", "label")}
+                                     for row in sku_rows],
+              "image": thumb, "max": 999}
+    return {"product_id": product.id, "title": product.title,
+            "price": fen_to_yuan(price) if price is not None else None,
             "price_varies": len({sku.price for sku in skus}) > 1,
             "market_price": fen_to_yuan(chosen.market_price) if chosen and chosen.market_price else None,
             "sales": product.sales, "chosen": chosen is not None, "cart": cart,
+            "chosen_label": next((row["label"] for row in sku_rows if row["checked"]), ""),
+            "chosen_stock": chosen.stock if chosen is not None else 0,
             "after_price": template_slot("product.after_price", product=product, skus=skus),
-            "skus": [{"id": sku.id, "label": products.spec_label(sku.spec_values, product.specs) or _("Standard"),
-                      "price": fen_to_yuan(sku.price), "stock": sku.stock, "soldout": sku.stock <= 0,
-                      "checked": chosen is not None and sku.id == chosen.id} for sku in skus]}
+            "skus": sku_rows, "dims": dims, "image": thumb or photo,
+            "picker_json": json_for_script(picker), "share_json": json_for_script(share),
+            "texts_json": json_for_script(_product_texts()),
+            "cart_count": count, "cart_badge": count_badge(count),
+            "links": {"home": url_for("storefront.home"), "service": url_for("storefront.store_info"),
+                      "cart": url_for("storefront.cart")},
+            "script": asset_url("product.js")}
+
+
+def _product_texts() -> dict:
+    """What product.js says, in the page's language (``{name}`` is filled in by the script)."""
+    return {"close": _("Close"), "zoom": _("Zoom"), "previous": _("Previous"), "next": _("Next"),
+            "photo_failed": _("The photo could not be loaded."), "sold_out": _("Sold out"),
+            "in_stock": _("%(stock)s in stock", stock="{stock}"), "chosen": _("Chosen: %(option)s", option="{option}"),
+            "choose": _("Choose %(names)s", names="{names}"), "copied": _("Link copied. Paste it to share."),
+            "copy_by_hand": _("Copy this link to share it:"), "got_it": _("Got it"),
+            "wechat_share": _("Tap ··· at the top right to send this page to a friend or share it to Moments.")}
 
 
 def category_view(category) -> dict:
@@ -210,6 +341,63 @@ def category(category_id):
     listing = listing_view(subject.args, endpoint="storefront.category", view_args={"category_id": found.id},
                            category=found)
     return render_template("storefront/category.html", category=category_view(found), listing=listing), subject.status
+
+
+@bp.get("/categories", endpoint="categories")
+def categories_index():
+    """分类: the top categories in a rail on the left, the products of the chosen one (``?c=``,
+    else the first) on the right with its subcategories; plain links, no script."""
+    top = [c for c, depth in categories.tree(active_only=True) if depth == 0]
+    chosen = None
+    raw = request.args.get("c", "")
+    if raw:
+        chosen = next((c for c in top if str(c.id) == raw), None)
+        if chosen is None:
+            abort(404)
+    chosen = chosen or (top[0] if top else None)
+    query = search.Query(category_id=chosen.id if chosen else None, per_page=INDEX_PRODUCTS)
+    page = search.search(query)
+    rail = [{"id": c.id, "name": c.name, "url": url_for("storefront.categories", c=c.id),
+             "current": chosen is not None and c.id == chosen.id} for c in top]
+    return render_template("storefront/categories.html", rail=rail,
+                           chosen=category_view(chosen) if chosen else None,
+                           all_url=url_for("storefront.category", category_id=chosen.id) if chosen
+                           else url_for("storefront.search_page"),
+                           products=product_cards(page), total=page.total)
+
+
+@bp.get("/about")
+def store_info():
+    """The store's card: name, business information and how to reach it (the 客服 entry of the
+    product page until the store has a chat)."""
+    from mallow.qualifications import service
+
+    store = current_store()
+    licence = next((q for q in service.history(store.id) if q.status == "approved"), None)
+    return render_template("storefront/store_info.html", licence=licence)
+
+
+@bp.post("/buy")
+def buy_now():
+    """立即购买: the chosen option goes into the cart with exactly the chosen quantity, then straight
+    to checkout (the sign-in page first for a guest, whose cart joins the shopper's). A refusal
+    shows the cart with the reason, like adding to the cart."""
+    from mallow.cart import service as carts
+    from mallow.db import db
+    from mallow.orders import storefront_views as shopping
+
+    try:
+        cart = shopping._current_cart(create=True)
+        sku_id = (request.form.get("sku_id") or "").strip()
+        for item in [i for i in cart.items if str(i.sku_id) == sku_id]:  # buy exactly the quantity chosen
+            cart.items.remove(item)
+        carts.add(cart, request.form.get("sku_id"), request.form.get("quantity", "1"))
+    except ValidationFailed as failed:
+        db.session.rollback()
+        g.pop("mallow_new_cart_token", None)
+        return shopping._render_cart(errors=failed)
+    db.session.commit()
+    return redirect(url_for("storefront.checkout_page")), 303
 
 
 @bp.get("/products/<int:product_id>")

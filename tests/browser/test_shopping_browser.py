@@ -83,9 +83,11 @@ def test_a_shopper_buys_on_a_phone(playwright_api, served):
         page.goto(f"{store}/")
         page.locator('a[href*="/products/"]', has_text="临安山核桃仁").first.click()
         page.wait_for_url(re.compile(r"/products/\d+$"))
-        # the catalogue's product page posts its SKU picker to storefront.add_to_cart
+        # the catalogue's product page posts its SKU picker to storefront.add_to_cart: the buy bar
+        # opens the option sheet, whose button submits the form
+        page.locator("#buy-bar .pd-add").click()
         page.locator('#add-to-cart input[name="quantity"]').fill("2")
-        page.locator('#add-to-cart button[type="submit"]').click()
+        page.locator("#sku-sheet .pd-add").click()
         page.wait_for_url(re.compile(r"/cart$"))
         assert page.locator(".cart-line").count() == 1
         assert page.locator("#subtotal").inner_text() == "¥79.80"
