@@ -36,6 +36,9 @@ def serve(host, port, threads):
     if runner.kind == "embedded":
         runner.start()
     click.echo(f"Mallow on http://{host}:{port}/  (jobs: {runner.kind}, database: {app.extensions['mallow.store_engines'].backend})")
+    if app.config.get("MALLOW_SANDBOX_PAYMENTS"):
+        click.echo("  sandbox payments ON (MALLOW_SANDBOX_PAYMENTS): stores without WeChat Pay take test orders, "
+                   "no money moves. Leave it unset in production.")
     waitress_serve(app, host=host, port=port, threads=threads, ident="mallow")
 
 
@@ -191,6 +194,11 @@ def demo(url):
     if info.get("plugins_missing"):
         click.echo(f"  plugins not loaded: {', '.join(info['plugins_missing'])} (see `mallow plugin list`): "
                    "the demo store shows no plugins")
+    if current_app.config.get("MALLOW_SANDBOX_PAYMENTS"):
+        click.echo("  payments        the sandbox cashier (MALLOW_SANDBOX_PAYMENTS=1): test orders, no money moves")
+    else:
+        click.echo("  payments        none: set MALLOW_SANDBOX_PAYMENTS=1 for `mallow serve` (./scripts/run does) so "
+                   "the demo store can take test orders on the sandbox cashier")
 
 
 @main.group()

@@ -31,6 +31,11 @@ def _secret_key(data_dir: Path) -> str:
     return key
 
 
+def _flag(value: str | None) -> bool:
+    """An on/off environment setting: ``1``, ``true``, ``yes``, ``on`` (any case) mean on."""
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def from_environment(overrides: dict | None = None) -> dict:
     """Build the Flask config mapping from the environment and ``overrides``."""
     overrides = dict(overrides or {})
@@ -64,6 +69,9 @@ def from_environment(overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SECURE": env.get("MALLOW_HTTPS", "") == "1",
+        # The sandbox payment provider (a simulated cashier, no money moves): for the demo and
+        # development only. Off unless set; ``./scripts/run`` turns it on.
+        "MALLOW_SANDBOX_PAYMENTS": _flag(env.get("MALLOW_SANDBOX_PAYMENTS")),
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",

@@ -245,6 +245,8 @@ TEST_CONFIG = {
     "SECRET_KEY": "test-secret-key-not-for-production",
     "REDIS_URL": "",
     "SERVER_NAME": None,
+    # tests pay through the sandbox cashier (off by default in production: mallow.config)
+    "MALLOW_SANDBOX_PAYMENTS": True,
 }
 
 

@@ -47,6 +47,8 @@ ORDER = schema("Order", shape({
     "items_total": FEN, "total": {**FEN, "description": "items_total + sum(adjustments.amount)"},
     "refunded_total": FEN, "note": TEXT, "carrier": nullable(TEXT), "tracking_number": nullable(TEXT),
     "created_at": WHEN, "pay_deadline": WHEN,
+    "test": {"type": "boolean", "description": "a test order: paid through the sandbox, no money moved "
+                                               "(no commission, not counted in sales)"},
     "address": {"type": "object", "description": "the delivery address when ordered (phone masked)"},
     "lines": {"type": "array", "items": shape({
         "id": {"type": "integer"}, "sku_id": {"type": "integer"}, "product_id": {"type": "integer"}, "title": TEXT,
@@ -89,6 +91,7 @@ def order_json(order: Order, for_staff: bool = False) -> dict:
         "total": order.total, "refunded_total": order.refunded_total, "note": order.note,
         "carrier": order.carrier, "tracking_number": order.tracking_number,
         "created_at": order.created_at.isoformat(), "pay_deadline": order.pay_deadline.isoformat(),
+        "test": bool(order.is_test),
         "address": addresses.read_snapshot(order.address_cipher),
         "lines": [{"id": l.id, "sku_id": l.sku_id, "product_id": l.product_id, "title": l.title, "spec": l.spec_key,
                    "unit_price": l.unit_price, "quantity": l.quantity, "total": l.total} for l in order.lines],
@@ -301,17 +304,19 @@ def note_order(order_id):
     return jsonify(order_json(orders.add_note(_store_order(order_id), _staff_actor(), request.get_json()["note"]), True))
 
 
-@operation("console_api", "GET", "/orders.csv", "exportOrders", "The filtered orders as CSV (UTF-8 with BOM)",
+@operation("console_api", "GET", "/orders.csv", "exportOrders",
+           "The filtered orders as CSV (UTF-8 with BOM); `test` is 1 for a test order (paid through the sandbox)",
            tag="orders", auth="merchant", responses={"200": {"description": "CSV", "content": {"text/csv": {}}}})
 @staff_required
 def export_orders():
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["number", "status", "created_at", "items_total_fen", "total_fen", "refunded_fen", "province",
-                     "carrier", "tracking_number", "lines"])
+                     "carrier", "tracking_number", "test", "lines"])
     for order in db.session.execute(_filtered_orders()).scalars():
         writer.writerow([order.number, order.status, order.created_at.isoformat(), order.items_total, order.total,
                          order.refunded_total, order.province, order.carrier or "", order.tracking_number or "",
+                         "1" if order.is_test else "0",
                          "; ".join(f"{l.title} {l.spec_key} ×{l.quantity}".replace("  ", " ") for l in order.lines)])
     return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=orders.csv"})

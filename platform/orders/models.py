@@ -61,6 +61,9 @@ class Order(StoreModel):
     delivered_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     completed_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     ended_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    #: a test order: paid through the sandbox (no money moved). Set with the payment, from the
+    #: provider; never earns commission, never counts in sales.
+    is_test: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     lines: Mapped[list["OrderLine"]] = relationship(order_by="OrderLine.id", cascade="all, delete-orphan")
     adjustments: Mapped[list["OrderAdjustment"]] = relationship(order_by="OrderAdjustment.id",

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 
 from mallow import settings
 from mallow.aftersales.models import OPEN_STATES, AfterSale
+from mallow.catalog.models import Product
 from mallow.db import db
 from mallow.inventory import stock
 from mallow.orders.models import ORDER_STATES, Order, OrderEvent
@@ -54,12 +55,29 @@ def cancel(order: Order, actor: str, reason: str) -> bool:
     return True
 
 
-def mark_paid(order: Order, actor: str, detail: dict) -> bool:
-    """The payment was verified: pending → paid. False if the order was no longer pending."""
-    if not transition(order, "paid", actor, detail=detail):
+def mark_paid(order: Order, actor: str, detail: dict, *, test: bool = False) -> bool:
+    """The payment was verified: pending → paid. False if the order was no longer pending.
+
+    ``test``: paid by a provider that moves no money (the sandbox). The order is marked a test
+    order (``is_test``) in the same UPDATE, so plugins see it in ``mallow_order_paid``; a real
+    order's units count in its products' ``sales``, a test order's never do."""
+    if not transition(order, "paid", actor, detail=detail, is_test=bool(test)):
         return False
+    if not order.is_test:
+        _count_sales(order)
     hooks().mallow_order_paid(order=order)
     return True
+
+
+def _count_sales(order: Order) -> None:
+    """Add a paid order's units to its products' ``sales`` (best sellers), once: only the
+    transition to paid calls this. Products in id order, so two payments never deadlock."""
+    units: dict[int, int] = {}
+    for line in order.lines:
+        units[line.product_id] = units.get(line.product_id, 0) + int(line.quantity)
+    for product_id, quantity in sorted(units.items()):
+        db.session.execute(sa.update(Product).where(Product.id == product_id).values(sales=Product.sales + quantity)
+                           .execution_options(synchronize_session=False))
 
 
 def ship(order: Order, staff_actor: str, data) -> Order:

@@ -43,17 +43,23 @@ class Payment(StoreModel):
 
 
 class PaymentNotification(StoreModel):
-    """Every notification that reached the store, accepted or not (why not, when not)."""
+    """Every notification that reached the store, accepted or not (why not, when not).
+
+    An accepted notification is one row. Rejected ones are counted: the same provider, reason
+    and ``out_trade_no`` within a window share a row (``count`` of them, the first at
+    ``received_at`` with its ``detail``, the last at ``last_seen_at``), so a flood stays small."""
 
     __tablename__ = "payment_notifications"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     provider: Mapped[str] = mapped_column(sa.String(16))
-    received_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
     accepted: Mapped[bool] = mapped_column()
     reason: Mapped[str] = mapped_column(sa.String(40), default="")
     out_trade_no: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
     detail: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    count: Mapped[int] = mapped_column(default=1, server_default="1")
+    last_seen_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
 
 class Refund(StoreModel):

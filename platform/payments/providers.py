@@ -62,11 +62,18 @@ class ProviderError(Exception):
 
 
 class ProviderUnavailable(LookupError):
-    """The provider is unknown, disabled, or not configured for this store."""
+    """The provider is unknown, disabled, or not configured for this store. ``message``, when
+    given, tells a person why (e.g. the sandbox in a store that takes real payments)."""
+
+    def __init__(self, name: str, message: str | None = None) -> None:
+        super().__init__(name)
+        self.name, self.message = name, message
 
 
 class PaymentProvider(Protocol):
     name: str
+    #: real money (WeChat Pay); False for the sandbox, whose orders are test orders
+    live: bool
     #: this store's merchant identity at the provider (checked on every payment result)
     mchid: str
     appid: str

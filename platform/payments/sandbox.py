@@ -14,8 +14,16 @@ within 300 s) and ``Mallow-Sandbox-Nonce``. The secret is derived server-side fr
 and the store id: it never leaves the server, and store A's secret cannot sign for store B.
 
 The sandbox gateway keeps no books of its own: an active query reports what the store recorded,
-refunds succeed at once. Operators turn it off with ``MALLOW_SANDBOX_PAYMENTS = False``; an owner
-turns it off for a store in the console.
+refunds succeed at once.
+
+**When a store may use it** (:func:`availability`, the one check): the platform setting
+``MALLOW_SANDBOX_PAYMENTS`` is on (off unless the environment sets it: the demo and development
+turn it on), the store has no live provider (WeChat Pay saved and turned on), and the owner did not
+turn it off in the console. Every path that starts or completes a sandbox payment passes it:
+building the provider (:func:`factory`, so ``payOrder``, the providers offered to shoppers and
+notification acceptance), and the cashier page. A sandbox payment started before the store went
+live cannot complete afterwards. An order the sandbox paid is a *test order*
+(``Order.is_test``, from the provider's ``live = False``): no commission, no sales.
 """
 from __future__ import annotations
 
@@ -28,6 +36,7 @@ import time
 from typing import Any
 
 from flask import current_app, url_for
+from flask_babel import gettext as _
 
 from mallow.db import db
 from mallow.payments.models import PaymentConfig
@@ -52,12 +61,42 @@ def store_secret(store) -> bytes:
     return hmac.new(root, f"mallow-sandbox-payments\x00{store.id}".encode(), hashlib.sha256).digest()
 
 
-def enabled(store=None) -> bool:
-    """The platform allows the sandbox and the store did not turn it off."""
-    if not current_app.config.get("MALLOW_SANDBOX_PAYMENTS", True):
-        return False
+#: why a store may not use the sandbox now (see :func:`availability`)
+PLATFORM_OFF, STORE_LIVE, STORE_OFF = "platform_off", "store_live", "store_off"
+
+
+def platform_allows() -> bool:
+    """The platform setting ``MALLOW_SANDBOX_PAYMENTS`` (off unless the environment turns it on)."""
+    return bool(current_app.config.get("MALLOW_SANDBOX_PAYMENTS", False))
+
+
+def availability(store=None) -> str | None:
+    """The one check: ``None`` when the active store may start or complete a sandbox payment now,
+    else why not (:data:`PLATFORM_OFF`, :data:`STORE_LIVE`, :data:`STORE_OFF`)."""
+    from mallow.payments import wechat
+
+    if not platform_allows():
+        return PLATFORM_OFF
+    if wechat.is_live():
+        return STORE_LIVE
     row = db.session.get(PaymentConfig, NAME)
-    return row is None or row.enabled
+    if row is not None and not row.enabled:
+        return STORE_OFF
+    return None
+
+
+def enabled(store=None) -> bool:
+    """The active store may use the sandbox now (:func:`availability`)."""
+    return availability(store) is None
+
+
+def refusal(reason: str | None) -> str:
+    """What to tell a shopper (or an owner) when :func:`availability` says no."""
+    if reason == PLATFORM_OFF:
+        return _("Test payments (the sandbox) are turned off on this platform.")
+    if reason == STORE_LIVE:
+        return _("This store takes real payments with WeChat Pay: test payments (the sandbox) are not available.")
+    return _("This store has turned test payments (the sandbox) off.")
 
 
 def set_enabled(value: bool, actor: str) -> None:
@@ -86,6 +125,7 @@ def _header(headers, name: str) -> str | None:
 class SandboxProvider:
     name = NAME
     appid = APPID
+    live = False  # no money moves: the orders it pays are test orders
 
     def __init__(self, store, *, clock=time.time) -> None:
         self.store = store
@@ -187,8 +227,9 @@ class SandboxProvider:
 
 
 def factory(store) -> SandboxProvider:
-    if not enabled(store):
-        raise ProviderUnavailable(NAME)
+    reason = availability(store)
+    if reason is not None:
+        raise ProviderUnavailable(NAME, refusal(reason))
     return SandboxProvider(store)
 
 

@@ -5,11 +5,13 @@
   retry reuses it, so a timed-out creation is retried with the same number; switching provider or
   payer closes the old one); amount = the order's total.
 * :func:`accept_notification` -- verify (provider) → log every notification in
-  ``payment_notifications``, accepted or not and why → business checks (this store's order,
-  mchid, appid, amount, currency, SUCCESS) → one conditional UPDATE of the attempt (unique
-  ``transaction_id``) → :func:`mallow.orders.service.mark_paid`. A replay answers success and
-  changes nothing. Money for an order that is no longer pending (closed by the unpaid timeout,
-  or paid by another attempt) is recorded and refunded in full automatically.
+  ``payment_notifications``, accepted or not and why (rejected ones counted on one row per
+  provider, reason and order within a window, so a flood stays small) → business checks (this
+  store's order, mchid, appid, amount, currency, SUCCESS) → one conditional UPDATE of the
+  attempt (unique ``transaction_id``) → :func:`mallow.orders.service.mark_paid` (a test order
+  when the provider is not ``live``: the sandbox). A replay answers success and changes nothing.
+  Money for an order that is no longer pending (closed by the unpaid timeout, or paid by another
+  attempt) is recorded and refunded in full automatically.
 * :func:`query_payment` -- the active query the periodic sweep makes for attempts older than
   ``MALLOW_PAYMENT_QUERY_AFTER_MINUTES`` (WeChat Pay does not guarantee notifications).
 * :func:`refund` -- a unique ``out_refund_no`` per refund (``<out_trade_no>R<nn>``), retried
@@ -113,9 +115,10 @@ def pay_order(order: Order, provider_name: str, *, customer=None, scene: str | N
         db.session.commit()
         return None, PaymentStart("paid")
     try:
-        provider = providers.get(provider_name)
-    except ProviderUnavailable:
-        raise PaymentProblem("provider_unavailable", _("This payment method is not available."), 422) from None
+        provider = providers.get(provider_name)  # the sandbox: only where sandbox.availability() allows
+    except ProviderUnavailable as unavailable:
+        raise PaymentProblem("provider_unavailable",
+                             unavailable.message or _("This payment method is not available."), 422) from None
     payer_openid = None
     if provider_name == "wechatpay" and scene != "h5":
         payer_openid = getattr(customer, "wechat_openid", None)
@@ -216,9 +219,32 @@ class NotifyOutcome:
 
 def _log_notification(provider_name: str, accepted: bool, reason: str, out_trade_no: str | None,
                       detail: dict) -> None:
-    db.session.add(PaymentNotification(provider=provider_name[:16], accepted=accepted, reason=str(reason)[:40],
-                                       out_trade_no=(out_trade_no or None) and str(out_trade_no)[:32],
-                                       detail=detail))
+    """Record a notification in ``payment_notifications``. Each accepted one is its own row.
+    Rejected ones are bounded: those with the same provider, reason and ``out_trade_no`` that
+    arrive within ``MALLOW_NOTIFICATION_LOG_WINDOW_SECONDS`` (default 300) of the first are
+    counted on its row (``count``, ``last_seen_at``), so a flood of forged notifications adds
+    one row per reason and window, not one per request. (The log line stays for each.)"""
+    provider_name, reason = provider_name[:16], str(reason)[:40]
+    out_trade_no = (out_trade_no or None) and str(out_trade_no)[:32]
+    now = _now()
+    if not accepted:
+        window = timedelta(seconds=int(current_app.config.get("MALLOW_NOTIFICATION_LOG_WINDOW_SECONDS", 300)))
+        same = (PaymentNotification.out_trade_no.is_(None) if out_trade_no is None
+                else PaymentNotification.out_trade_no == out_trade_no)
+        row_id = db.session.execute(
+            sa.select(PaymentNotification.id).where(PaymentNotification.accepted.is_(False),
+                                                    PaymentNotification.provider == provider_name,
+                                                    PaymentNotification.reason == reason, same,
+                                                    PaymentNotification.received_at >= now - window)
+            .order_by(PaymentNotification.id.desc()).limit(1)).scalar_one_or_none()
+        if row_id is not None:
+            db.session.execute(sa.update(PaymentNotification).where(PaymentNotification.id == row_id)
+                               .values(count=PaymentNotification.count + 1, last_seen_at=now)
+                               .execution_options(synchronize_session=False))
+            return
+    db.session.add(PaymentNotification(provider=provider_name, accepted=accepted, reason=reason,
+                                       out_trade_no=out_trade_no, detail=detail, received_at=now,
+                                       last_seen_at=now, count=1))
 
 
 def accept_notification(provider_name: str, body: bytes, headers) -> NotifyOutcome:
@@ -318,7 +344,10 @@ def _accept_payment_result(provider, result, *, via: str) -> str:
     db.session.refresh(order)
     detail = {"provider": provider.name, "out_trade_no": payment.out_trade_no,
               "transaction_id": payment.transaction_id, "amount": payment.amount, "via": via}
-    if orders.mark_paid(order, f"provider:{provider.name}", detail):
+    test = not getattr(provider, "live", True)  # the sandbox: no money moved, a test order
+    if test:
+        detail["test"] = True
+    if orders.mark_paid(order, f"provider:{provider.name}", detail, test=test):
         return ""
     # Money arrived for an order that is no longer waiting for it: record it, give it back.
     kind = "late_payment" if order.status == "cancelled" else "surplus_payment"
@@ -376,7 +405,9 @@ def query_payment(payment: Payment) -> str:
         provider = providers.get(payment.provider)
         result = provider.query_payment(payment)
     except ProviderUnavailable:
-        return "unknown"
+        # nobody can answer (the sandbox once the store went live, a provider turned off): an
+        # attempt whose order stopped waiting is closed here, so it is not asked about forever
+        return _close_if_abandoned(payment, None, remote_missing=True)
     except ProviderError as exc:
         if exc.code in ("ORDER_NOT_EXIST", "RESOURCE_NOT_EXISTS"):
             return _close_if_abandoned(payment, provider, remote_missing=True)
@@ -502,6 +533,17 @@ def refund(order: Order, amount: int, reason: str, actor: str, *, aftersale_id: 
     return refund_row
 
 
+def _refund_provider(payment: Payment):
+    """The provider that gives a payment's money back. A sandbox payment is refunded by the
+    sandbox even where it can no longer take payments (the store went live): no money moves, and
+    a test order must not be stuck with a refund that never ends."""
+    from mallow.payments import sandbox
+
+    if payment.provider == sandbox.NAME:
+        return sandbox.SandboxProvider(current_store())
+    return providers.get(payment.provider)
+
+
 def submit_refund(refund_row: Refund) -> Refund:
     """Send (or send again, with the same ``out_refund_no``) a ``processing`` refund."""
     db.session.refresh(refund_row)
@@ -509,7 +551,7 @@ def submit_refund(refund_row: Refund) -> Refund:
         return refund_row
     payment = db.session.get(Payment, refund_row.payment_id)
     try:
-        provider = providers.get(payment.provider)
+        provider = _refund_provider(payment)
         result = provider.refund(refund_row, payment, notify_url=notify_url(payment.provider))
     except ProviderUnavailable:
         return refund_row
@@ -534,7 +576,7 @@ def submit_refund(refund_row: Refund) -> Refund:
 def query_refund(refund_row: Refund) -> Refund:
     payment = db.session.get(Payment, refund_row.payment_id)
     try:
-        provider = providers.get(payment.provider)
+        provider = _refund_provider(payment)
         result = provider.query_refund(refund_row)
         check_refund(result, provider, refund_row.out_refund_no, refund_row.amount)
     except (ProviderUnavailable, ProviderError, NotificationRejected) as exc:

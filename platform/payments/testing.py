@@ -128,3 +128,40 @@ def pay_with_sandbox(client, shop, token: str, order_id: int) -> dict:
     pressed = post_form(client, url, {"action": "pay", "token": token_value})
     assert pressed.status_code == 303, pressed.status_code
     return data
+
+
+def pay_with_wechatpay(client, shop, token: str, order_id: int, server) -> dict:
+    """``payOrder`` with WeChat Pay (H5), the shopper pays at the fake WeChat Pay ``server``, and
+    WeChat Pay's signed notification reaches the store: a real (not test) order. The store's
+    WeChat Pay keys must be those of a merchant ``server`` knows (:func:`configure_wechatpay`).
+    Returns the payOrder JSON."""
+    from mallow.testing import bearer
+
+    started = client.post(f"{shop.prefix}/api/orders/{order_id}/pay", headers=bearer(token),
+                          json={"provider": "wechatpay", "scene": "h5"})
+    assert started.status_code == 200, started.get_json()
+    data = started.get_json()
+    out_trade_no = data["payment"]["out_trade_no"]
+    server.mark_paid(out_trade_no)
+    notified = post_notification(client, shop, "wechatpay", server.payment_notification(out_trade_no))
+    assert notified.status_code == 204, notified.get_data(as_text=True)
+    return data
+
+
+def finish_wechatpay_refunds(app, client, shop, server) -> int:
+    """WeChat Pay completes every refund of ``shop`` still processing and notifies the store
+    (``REFUND.SUCCESS``); returns how many. (WeChat Pay answers a refund ``PROCESSING`` first.)"""
+    import sqlalchemy as sa
+
+    from mallow.db import db
+    from mallow.payments.models import Refund
+    from mallow.tenants.context import store_context
+
+    with store_context(shop.store_id, app=app):
+        numbers = db.session.execute(sa.select(Refund.out_refund_no).where(Refund.status == "processing")
+                                     .order_by(Refund.id)).scalars().all()
+    for number in numbers:
+        server.complete_refund(number)
+        notified = post_notification(client, shop, "wechatpay", server.refund_notification(number))
+        assert notified.status_code == 204, notified.get_data(as_text=True)
+    return len(numbers)

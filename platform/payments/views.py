@@ -18,7 +18,7 @@ from mallow.accounts.guards import current_staff, principal, shopper_required, s
 from mallow.accounts.models import Customer
 from mallow.db import db
 from mallow.orders.models import Order
-from mallow.payments import providers, sandbox, service, wechat, wechat_oauth
+from mallow.payments import sandbox, service, wechat, wechat_oauth
 from mallow.payments.models import Payment
 from mallow.tenants.context import current_store
 from mallow.tenants.resolve import store_url_prefix
@@ -47,12 +47,11 @@ def only_open_stores():
 # --- the sandbox cashier ------------------------------------------------------------------------
 
 def _sandbox_attempt(out_trade_no: str):
-    try:
-        provider = providers.get(sandbox.NAME)
-    except providers.ProviderUnavailable:
-        abort(404)
+    # Built directly, only to check the capability token: whether the sandbox may take this
+    # payment now is sandbox.availability()'s word, asked by the view (and again on acceptance).
+    provider = sandbox.SandboxProvider(current_store())
     token = request.values.get("token")
-    if not isinstance(provider, sandbox.SandboxProvider) or not provider.check_cashier_token(out_trade_no, token):
+    if not provider.check_cashier_token(out_trade_no, token):
         abort(404)
     payment = db.session.execute(sa.select(Payment).where(Payment.out_trade_no == out_trade_no,
                                                           Payment.provider == sandbox.NAME)).scalar_one_or_none()
@@ -66,16 +65,24 @@ def sandbox_cashier(out_trade_no):
     """The simulated cashier. *Pay* makes the sandbox send a signed notification through the same
     verification and acceptance path as a real provider; *Cancel* abandons this attempt."""
     provider, payment, order, token = _sandbox_attempt(out_trade_no)
+    refused = sandbox.availability()  # e.g. the store went live since this attempt started
+    status = 200
     if request.method == "POST":
         action = request.form.get("action")
-        if action == "pay" and payment.status == "created":
+        if action == "pay" and payment.status == "created" and refused is not None:
+            log.info("sandbox payment %s refused: %s", payment.out_trade_no, refused)
+            status = 403
+        elif action == "pay" and payment.status == "created":
             body, headers = provider.payment_notification(payment)
             service.accept_notification(sandbox.NAME, body, headers)
-        elif action == "cancel" and payment.status == "created":
-            service.cancel_attempt(payment)
-        return redirect(url_for("payments_pages.sandbox_cashier", out_trade_no=out_trade_no, token=token)), 303
+            return redirect(url_for("payments_pages.sandbox_cashier", out_trade_no=out_trade_no, token=token)), 303
+        else:
+            if action == "cancel" and payment.status == "created":
+                service.cancel_attempt(payment)
+            return redirect(url_for("payments_pages.sandbox_cashier", out_trade_no=out_trade_no, token=token)), 303
     db.session.refresh(order)
-    return render_template("storefront/pay_sandbox.html", payment=payment, order=order, token=token, yuan=yuan)
+    return render_template("storefront/pay_sandbox.html", payment=payment, order=order, token=token, yuan=yuan,
+                           unavailable=sandbox.refusal(refused) if refused is not None else None), status
 
 
 # --- WeChat web authorisation -------------------------------------------------------------------
@@ -128,8 +135,9 @@ def wechat_callback():
 # --- console: the store's WeChat Pay keys (owner only) ------------------------------------------
 
 def _console_context():
-    return {"wechat": wechat.summary(), "sandbox_enabled": sandbox.enabled(),
-            "notify_url": service.notify_url(wechat.NAME)}
+    reason = sandbox.availability()
+    return {"wechat": wechat.summary(), "sandbox_enabled": reason is None, "sandbox_reason": reason,
+            "sandbox_refusal": sandbox.refusal(reason) if reason else "", "notify_url": service.notify_url(wechat.NAME)}
 
 
 @console_bp.route("/", methods=["GET", "POST"])

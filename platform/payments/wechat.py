@@ -58,6 +58,14 @@ def merchant_keys(row: PaymentConfig | None = None) -> MerchantKeys:
         raise ProviderUnavailable(NAME) from exc
 
 
+def is_live() -> bool:
+    """The store takes real money through WeChat Pay: its keys are saved and WeChat Pay is on.
+    (Saving checks every key, so a saved row holds them all.) While this is true the store has
+    no sandbox (:func:`mallow.payments.sandbox.availability`)."""
+    row = _config_row()
+    return row is not None and bool(row.enabled) and bool(row.secrets_cipher)
+
+
 def oauth_credentials() -> tuple[str, str] | None:
     """``(appid, appsecret)`` of the official account, for web authorisation; None if not set."""
     row = _config_row()
@@ -195,6 +203,7 @@ def _provider_error(exc: Exception) -> ProviderError:
 
 class WeChatPayProvider:
     name = NAME
+    live = True  # real money: orders it pays are real orders
 
     def __init__(self, keys: MerchantKeys, client: WeChatPayClient, clock=time.time) -> None:
         self.keys, self.client, self._clock = keys, client, clock

@@ -70,7 +70,8 @@ def mallow_order_placed(order: "Order", context: "PricingContext") -> None:
 @hookspec
 def mallow_order_paid(order: "Order") -> None:
     """An order's payment was verified (inside the transaction that marks it paid; raising
-    cannot undo the payment)."""
+    cannot undo the payment). ``order.is_test``: a test order (paid through the sandbox, no money
+    moved), for which nothing of value should be granted."""
 
 
 @hookspec

@@ -1,6 +1,6 @@
 """Commission: earned when an order is paid, frozen once delivered, settled after the window.
 
-* **Accrue** (order paid): for each line, its *paid* amount (the line's total after its own
+* **Accrue** (order paid; never for a test order, which moved no money): for each line, its *paid* amount (the line's total after its own
   discounts, minus its pro-rata share of order-level discounts and coupons; shipping is not
   commissionable) × the rate of each paid level. Lines of flash sales and group buys earn
   nothing unless the merchant includes them; a product can be excluded or have its own rates.
@@ -97,7 +97,10 @@ def _rate(level: int, distributor: Distributor, product_rule: ProductRule | None
 # --- Accrue ---------------------------------------------------------------------------------
 
 def accrue(order, now: datetime | None = None) -> list[Commission]:
-    """Write the order's commissions and post them to ``pending`` (once per order)."""
+    """Write the order's commissions and post them to ``pending`` (once per order). A test order
+    (``order.is_test``: paid through the sandbox, no money moved) earns nothing."""
+    if getattr(order, "is_test", False):
+        return []
     values = rules.settings()
     if not values:
         return []

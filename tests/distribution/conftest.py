@@ -1,5 +1,6 @@
 """Fixtures for the distribution plugin: an app per backend with the plugin approved and loaded,
-stores with it enabled, shoppers, orders paid through the sandbox cashier."""
+stores with it enabled, shoppers, orders paid with WeChat Pay (a fake WeChat Pay server on
+127.0.0.1: real orders; an order paid through the sandbox is a test order and earns nothing)."""
 from __future__ import annotations
 
 import uuid
@@ -18,11 +19,31 @@ def dist_app(request, tmp_path_factory):
     dispose_app(app)
 
 
+@pytest.fixture(scope="session")
+def wechat_merchant():
+    """The WeChat Pay merchant account of every store of these tests (its keys, made once)."""
+    from mallow.payments.wechatpay.testing import make_fake_merchant
+
+    return make_fake_merchant()
+
+
+@pytest.fixture(scope="session")
+def wechatpay(dist_app, wechat_merchant):
+    """A fake WeChat Pay server that knows :func:`wechat_merchant`, set as the app's WeChat Pay."""
+    from mallow.payments.testing import wechatpay_server
+
+    with wechatpay_server(dist_app, wechat_merchant) as server:
+        yield server
+
+
 @pytest.fixture
-def shop(dist_app):
-    """A store with the plugin enabled (defaults: one level, 10 %)."""
+def shop(dist_app, wechat_merchant):
+    """A store with the plugin enabled (defaults: one level, 10 %) that takes WeChat Pay."""
+    from mallow.payments.testing import configure_wechatpay
+
     shop = make_store(dist_app)
     enable_plugin(dist_app, shop, "distribution")
+    configure_wechatpay(dist_app, shop, wechat_merchant)
     return shop
 
 
@@ -34,10 +55,10 @@ def client(dist_app):
 class Mall:
     """Drives one store through HTTP the way shoppers and the merchant would."""
 
-    def __init__(self, app, shop, client):
+    def __init__(self, app, shop, client, wechatpay=None):
         from mallow.testing import merchant_token
 
-        self.app, self.shop, self.client = app, shop, client
+        self.app, self.shop, self.client, self.wechatpay = app, shop, client, wechatpay
         self.api = f"{shop.prefix}/api/x/distribution"
         self.console_api = f"{shop.prefix}/api/console/x/distribution"
         self.mtoken = merchant_token(client, shop)
@@ -74,8 +95,7 @@ class Mall:
 
     # -- orders ----------------------------------------------------------------------------
     def buy(self, person: "Person", sku: int, quantity: int = 1, options: dict | None = None) -> dict:
-        """Place and pay an order through the sandbox cashier; returns the paid order."""
-        from mallow.payments.testing import pay_with_sandbox
+        """Place an order and pay it with WeChat Pay (a real order); returns the paid order."""
         from mallow.testing import bearer
 
         body = {"items": [{"sku_id": sku, "quantity": quantity}], "address_id": person.address}
@@ -83,9 +103,27 @@ class Mall:
             body["options"] = options
         placed = self.client.post(f"{self.shop.prefix}/api/orders", headers=bearer(person.token), json=body)
         assert placed.status_code == 201, placed.get_json()
-        order = placed.get_json()
-        pay_with_sandbox(self.client, self.shop, person.token, order["id"])
-        return self.get(f"{self.shop.prefix}/api/orders/{order['id']}", person.token)
+        return self.pay(person.token, placed.get_json())
+
+    def pay(self, token: str, order: dict, client=None) -> dict:
+        """Pay a placed order: with WeChat Pay where the store takes it, else on the sandbox
+        cashier (a test order). Returns the order after paying."""
+        from mallow.payments.testing import pay_with_sandbox, pay_with_wechatpay
+
+        client = client or self.client
+        if self.wechatpay is not None:
+            pay_with_wechatpay(client, self.shop, token, order["id"], self.wechatpay)
+        else:
+            pay_with_sandbox(client, self.shop, token, order["id"])
+        return self.get(f"{self.shop.prefix}/api/orders/{order['id']}", token)
+
+    def finish_refunds(self) -> int:
+        """WeChat Pay completes the refunds still processing and notifies the store."""
+        from mallow.payments.testing import finish_wechatpay_refunds
+
+        if self.wechatpay is None:
+            return 0
+        return finish_wechatpay_refunds(self.app, self.client, self.shop, self.wechatpay)
 
     def deliver(self, person: "Person", order: dict) -> None:
         self.post(f"{self.shop.prefix}/api/console/orders/{order['id']}/ship", self.mtoken,
@@ -94,7 +132,7 @@ class Mall:
         assert confirmed["status"] == "delivered"
 
     def refund(self, person: "Person", order: dict, amount: int | None = None) -> dict:
-        """An after-sales refund the merchant approves (the sandbox refunds at once)."""
+        """An after-sales refund the merchant approves, and WeChat Pay completes."""
         body = {"kind": "refund_only", "reason": "不想要了"}
         if amount is not None:
             body["amount"] = amount
@@ -102,6 +140,8 @@ class Mall:
                               expect=(201,))
         decided = self.post(f"{self.shop.prefix}/api/console/aftersales/{requested['id']}/decision", self.mtoken,
                             {"approve": True})
+        if self.finish_refunds():
+            decided = self.get(f"{self.shop.prefix}/api/console/aftersales/{requested['id']}", self.mtoken)
         assert decided["status"] == "refunded", decided
         return decided
 
@@ -160,8 +200,8 @@ class Person:
 
 
 @pytest.fixture
-def mall(dist_app, shop, client):
-    return Mall(dist_app, shop, client)
+def mall(dist_app, shop, client, wechatpay):
+    return Mall(dist_app, shop, client, wechatpay)
 
 
 __all__ = ["Mall", "Person"]

@@ -53,13 +53,13 @@ def test_apply_review_and_referral_link(mall, dist_app):
     # a friend opens the link (signed out), signs up, orders: bound at the first order
     friend = dist_app.test_client()
     assert friend.get(f"{base}/r/{code}").status_code == 302
-    from mallow.payments.testing import pay_with_sandbox, place_order
+    from mallow.payments.testing import place_order
     from mallow.testing import make_shopper
 
     sku = mall.product(price=8800)
     token, address = make_shopper(friend, shop)
     order = place_order(friend, shop, token, address, sku)
-    pay_with_sandbox(friend, shop, token, order["id"])
+    mall.pay(token, order, client=friend)
     assert mall.get(f"{mall.api}/me", token)["referred_by"] == code
     assert list(mall.paid_to(order).values()) == [880]
 

@@ -109,6 +109,7 @@ def test_open_aftersale_holds_settlement(mall):
     # the window is over but a request is open: nothing settles
     assert mall.settle(_now() + timedelta(days=8))["settled"] == 0
     mall.post(f"{mall.shop.prefix}/api/console/aftersales/{requested['id']}/decision", mall.mtoken, {"approve": True})
+    mall.finish_refunds()
     assert mall.commissions(order)[0]["net"] == 500
     assert mall.settle(_now() + timedelta(days=8))["settled"] == 1
     assert mall.balances(distributor)["withdrawable"] == 500
@@ -130,6 +131,7 @@ def test_refund_after_settlement_claws_back(mall, dist_app):
     # the merchant refunds after the window (goodwill): the commission is clawed back
     with store_context(mall.shop.store_id, app=dist_app):
         payments.refund(db.session.get(Order, first["id"]), 10000, "goodwill", "staff:1")
+    mall.finish_refunds()
     [row] = mall.commissions(first)
     assert row["status"] == "reversed" and row["net"] == 0
     assert mall.balances(distributor)["withdrawable"] == 0
@@ -151,6 +153,7 @@ def test_clawback_can_leave_a_debt_that_later_earnings_pay(mall, dist_app):
     mall.post(f"{mall.api}/withdrawals", distributor.token, {"amount": 1000}, expect=(201,))
     with store_context(mall.shop.store_id, app=dist_app):
         payments.refund(db.session.get(Order, order["id"]), 10000, "goodwill", "staff:1")
+    mall.finish_refunds()
     assert mall.balances(distributor)["withdrawable"] == -1000  # owed back to the store
     refused = mall.client.post(f"{mall.api}/withdrawals", headers=bearer(distributor.token), json={"amount": 500})
     assert refused.status_code == 422 and refused.get_json()["fields"]["amount"]["code"] == "above_balance"
