@@ -7,6 +7,9 @@
   metadata, migrated by the plugin's own Alembic chain (``<package>/migrations/versions``,
   version table ``alembic_version_<plugin>``), created when a store enables the plugin and kept
   when it disables it. Query them with ``mallow.db.db.session`` inside a store request or job.
+* :func:`store_sql` — raw SQL on the active store's tables, written ``{table}``, on both backends
+  (:func:`store_table` qualifies one name); platform tables, schema names and connection
+  settings (``SET``, ``ATTACH``, ``PRAGMA``…) are refused. Never ``SET search_path``.
 * :func:`plugin_settings` — the active store's settings for a plugin (validated against the
   manifest's ``settings_schema``, defaults filled in).
 * hooks: ``hookimpl`` and every ``mallow_*`` hook of :mod:`mallow.plugins.hookspecs`; a plugin's
@@ -32,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from mallow.db import NAMING
 from mallow.db.session import STORE_BIND, STORE_SCHEMA
+from mallow.db.store_sql import StoreSQLRefused, store_sql, store_table  # noqa: F401  (re-exported for plugins)
 from mallow.plugins.hookspecs import hookimpl  # noqa: F401  (re-exported for plugins)
 from mallow.pricing.model import Adjustment, PricingContext, PricingLine, Problem  # noqa: F401
 from mallow.web.ids import ID_MAX, id_value  # noqa: F401  (re-exported for plugins)

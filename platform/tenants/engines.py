@@ -8,6 +8,10 @@ into another's (a session-level ``SET search_path`` would: see docs/architecture
 SQLite (embedded default): every store has its own file ``stores/<id>.db`` under the data dir,
 attached to each connection under the schema name ``store``. No connection of a store engine
 can open another store's file.
+
+Both: session state that code leaves on a pooled connection (``SET search_path``, ``SET ROLE``,
+temp tables, prepared statements, advisory locks; ``ATTACH``, ``PRAGMA``) is reset when the
+connection returns to the pool and checked for when it is handed out (:mod:`mallow.db.hygiene`).
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from mallow.db import hygiene
 from mallow.db.session import STORE_SCHEMA
 
 SCHEMA_RE = re.compile(r"^store_[0-9]+$")
@@ -40,6 +45,9 @@ class StoreEngines:
         self._cache: OrderedDict[int, sa.Engine] = OrderedDict()
         self._cache_size = sqlite_cache_size if self.backend == "sqlite" else 0
         self._lock = threading.Lock()
+        # every connection of the platform pool (on PostgreSQL also every store's: they share
+        # it) is reset when it returns and checked when it is handed out again
+        hygiene.install(platform_engine, expected_attached={})
 
     @property
     def is_postgresql(self) -> bool:
@@ -91,6 +99,7 @@ class StoreEngines:
         engine = sa.create_engine("sqlite://", poolclass=sa.pool.QueuePool, pool_size=5,
                                   max_overflow=10, connect_args={"timeout": 30, "check_same_thread": False})
         _attach_store_file(engine, path)
+        hygiene.install(engine, expected_attached={STORE_SCHEMA: str(path)})
         return engine
 
 

@@ -1,0 +1,307 @@
+"""What a pooled connection carries from one request to the next: nothing.
+
+A plugin (or any code) that runs and commits a session-level statement changes the *server
+session* of a pooled connection, and the pool's rollback-on-return does not undo it:
+``SET search_path`` / ``SET ROLE`` / any ``SET``, a temp table, a ``PREPARE``d statement, an
+advisory lock, ``LISTEN``, a ``WITH HOLD`` cursor on PostgreSQL; an ``ATTACH`` or a ``PRAGMA`` on
+SQLite. The next request on that connection — possibly another store's — would inherit it.
+
+:func:`install` puts two pool listeners on an engine (the platform engine, whose pool the
+PostgreSQL store engines share, and each SQLite store engine):
+
+* ``reset`` (every return to the pool, before the pool's own rollback): roll back, then
+
+  - PostgreSQL: what ``DISCARD ALL`` does (what PgBouncer runs between clients: ``RESET ALL``,
+    ``SET SESSION AUTHORIZATION DEFAULT``, ``CLOSE ALL``, ``UNLISTEN *``, advisory locks, temp
+    tables, sequences), with the statements a plugin ``PREPARE``d but not the driver's own (see
+    ``_PG_RESET``), then put back the session settings the connection had when it was new (what
+    ``connect`` listeners or the driver set), so the reset is safe with the engine's own settings. Store engines keep
+    nothing on the connection (their schema is a ``schema_translate_map`` of the SQLAlchemy
+    ``Connection``), so every store's schema is still right after it.
+  - SQLite: detach every database that is not the engine's own (a store engine: exactly its
+    file as ``store``; the platform engine: none), re-attach the own one if it was detached or
+    swapped, put changed ``PRAGMA``s back, drop temp objects; whatever cannot be put back marks
+    the connection to be discarded.
+
+* ``checkout`` (every time the pool hands a connection out): a defensive check. The first
+  checkout of a new connection records its state as the baseline the reset restores; later
+  checkouts compare, cheaply, what decides which rows a statement reaches and with whose rights
+  (PostgreSQL: ``search_path``, ``current_user``, ``session_user``, SQL prepared statements;
+  SQLite: the attached files — exactly the engine's own — and the driver's transaction mode).
+  A difference, or a connection the reset marked, raises ``DisconnectionError``: SQLAlchemy
+  discards that connection and hands out a fresh one, so a connection that slipped past the
+  reset never serves a request.
+
+Cost: one reset round trip per return and one small query per checkout on PostgreSQL; on SQLite
+three local statements per return and one per checkout.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+log = logging.getLogger(__name__)
+
+BASELINE = "mallow.baseline"
+DIRTY = "mallow.dirty"
+EXPECTED_ATTACHED = "mallow.expected_attached"
+
+# checked at every checkout: one cheap query on what decides which rows a statement reaches and
+# with whose rights. Everything else a session can keep (other settings, temp tables, prepared
+# statements, advisory locks, LISTEN, cursors) is cleared at every reset (_PG_RESET); reading
+# pg_settings or pg_locks at every checkout would cost more than the request's own queries.
+_PG_CHECK = ("SELECT pg_catalog.current_setting('search_path'), current_user::text, session_user::text,"
+             " EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_statements WHERE from_sql)")
+_PG_FIELDS = ("search_path", "current_user", "session_user", "prepared statements")
+# at every reset, in one round trip: DISCARD ALL (what PgBouncer runs between clients) except
+# DEALLOCATE ALL and DISCARD PLANS. The driver's own protocol-level prepared statements (psycopg
+# prepares a query it has seen five times and tracks them; dropping them behind its back breaks
+# the next such query) are kept: their text names its schema (the translate map) or resolves
+# through a search_path that is reset here, and PostgreSQL re-plans a statement when the
+# search_path or the role it was planned with changes. Statements a plugin PREPAREd in SQL are
+# deallocated by name.
+_PG_RESET = """CLOSE ALL;
+SET SESSION AUTHORIZATION DEFAULT;
+RESET ALL;
+UNLISTEN *;
+SELECT pg_catalog.pg_advisory_unlock_all();
+DISCARD TEMP;
+DISCARD SEQUENCES;
+DO $mallow_reset$ DECLARE prepared record; BEGIN
+  FOR prepared IN SELECT name FROM pg_catalog.pg_prepared_statements WHERE from_sql LOOP
+    EXECUTE pg_catalog.format('DEALLOCATE %I', prepared.name);
+  END LOOP;
+END $mallow_reset$"""
+# once per new connection: the settings its connect step made, put back after each reset
+_PG_SESSION_SETTINGS = ("SELECT name, pg_catalog.current_setting(name) FROM pg_catalog.pg_settings"
+                        " WHERE source = 'session' ORDER BY name")
+
+# connection-wide PRAGMAs that change what a statement does or sees
+SQLITE_PRAGMAS = (
+    "foreign_keys", "busy_timeout", "query_only", "recursive_triggers", "defer_foreign_keys",
+    "trusted_schema", "automatic_index", "ignore_check_constraints", "reverse_unordered_selects",
+    "legacy_alter_table", "writable_schema", "cell_size_check", "read_uncommitted", "cache_size",
+    "temp_store", "secure_delete", "cache_spill", "analysis_limit",
+)
+# per attached database
+SQLITE_SCHEMA_PRAGMAS = ("journal_mode", "synchronous")
+
+
+def install(engine: sa.Engine, expected_attached: dict[str, str] | None = None) -> None:
+    """Reset on return and check on checkout, for every connection of ``engine``'s pool.
+
+    ``expected_attached`` (SQLite): the databases a connection must have attached besides
+    ``main`` (``{"store": "/…/stores/7.db"}`` for a store engine, ``{}`` for the platform's).
+    """
+    backend = engine.dialect.name
+    if backend == "postgresql":
+        reset, checkout = _pg_reset, _pg_checkout
+    elif backend == "sqlite":
+        reset, checkout = _sqlite_reset, _sqlite_checkout
+    else:
+        return
+    if event.contains(engine, "reset", reset):
+        return  # already installed on this engine's pool
+    if backend == "sqlite":
+        attached = {name: os.path.realpath(file) for name, file in (expected_attached or {}).items()}
+
+        def remember(dbapi_connection, record):
+            record.record_info[EXPECTED_ATTACHED] = attached
+
+        event.listen(engine, "connect", remember)
+    event.listen(engine, "reset", reset)
+    event.listen(engine, "checkout", checkout)
+
+
+# PostgreSQL ---------------------------------------------------------------------------------
+
+
+def _run(cursor, sql: str, params=None):
+    if _is_psycopg3(cursor):
+        # never let psycopg prepare these (they are not queries worth it)
+        return cursor.execute(sql, params, prepare=False)
+    return cursor.execute(sql, params)
+
+
+def _is_psycopg3(cursor) -> bool:
+    return type(cursor).__module__.startswith("psycopg.")
+
+
+def _pg_query(dbapi_connection, sql: str) -> list:
+    with _autocommit(dbapi_connection):
+        cursor = dbapi_connection.cursor()
+        try:
+            _run(cursor, sql)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+
+def _pg_checkout(dbapi_connection, record, _proxy) -> None:
+    state = tuple(_pg_query(dbapi_connection, _PG_CHECK)[0])
+    baseline = record.info.get(BASELINE)
+    if baseline is None:
+        settings = [tuple(row) for row in _pg_query(dbapi_connection, _PG_SESSION_SETTINGS)]
+        record.info[BASELINE] = {"check": state, "settings": settings}
+        return
+    if state != baseline["check"]:
+        changed = [name for name, now, then in zip(_PG_FIELDS, state, baseline["check"]) if now != then]
+        log.warning("discarding a pooled PostgreSQL connection that kept session state: %s", ", ".join(changed))
+        raise sa.exc.DisconnectionError(f"pooled connection kept session state ({', '.join(changed)})")
+
+
+def _pg_reset(dbapi_connection, record, reset_state) -> None:
+    if reset_state.terminate_only:
+        return
+    dbapi_connection.rollback()
+    baseline = record.info.get(BASELINE)
+    with _autocommit(dbapi_connection):
+        cursor = dbapi_connection.cursor()
+        try:
+            _run(cursor, _PG_RESET)
+            if baseline is not None:
+                names = [name for name, _value in baseline["settings"]]
+                values = [value for _name, value in baseline["settings"]]
+                _search_path, user, session_user, _prepared = baseline["check"]
+                if user != session_user:
+                    names.append("role")
+                    values.append(user)
+                if names:  # what the engine's own connect step had set
+                    _run(cursor, "SELECT pg_catalog.set_config(n, v, false)"
+                                 " FROM unnest(%s::text[], %s::text[]) AS s(n, v)", (names, values))
+                    cursor.fetchall()
+        finally:
+            cursor.close()
+
+
+class _autocommit:
+    """Run statements outside the driver's transaction: one round trip, nothing left open."""
+
+    def __init__(self, dbapi_connection):
+        self.connection = dbapi_connection
+
+    def __enter__(self):
+        self.before = self.connection.autocommit
+        if not self.before:
+            self.connection.rollback()  # e.g. the pre-ping's SELECT 1 left a transaction open
+            self.connection.autocommit = True
+        return self.connection
+
+    def __exit__(self, *exc):
+        if not self.before:
+            self.connection.autocommit = False
+        return False
+
+
+# SQLite -------------------------------------------------------------------------------------
+
+
+def _sqlite_databases(dbapi_connection) -> dict[str, str]:
+    return {name: file for _seq, name, file in dbapi_connection.execute("PRAGMA database_list") if name != "temp"}
+
+
+def _sqlite_state(dbapi_connection) -> dict:
+    databases = _sqlite_databases(dbapi_connection)
+    keys = list(SQLITE_PRAGMAS) + [f"{schema}.{pragma}" for schema in databases for pragma in SQLITE_SCHEMA_PRAGMAS]
+    values = dbapi_connection.execute(_sqlite_pragma_query(tuple(databases))).fetchone()
+    temp = dbapi_connection.execute("SELECT type, name FROM temp.sqlite_master WHERE type IN ('table', 'view', 'trigger')").fetchall()
+    return {"databases": databases, "pragmas": dict(zip(keys, values)), "temp": sorted(temp),
+            "isolation_level": dbapi_connection.isolation_level}
+
+
+_PRAGMA_QUERIES: dict[tuple, str] = {}
+
+
+def _sqlite_pragma_query(schemas: tuple) -> str:
+    query = _PRAGMA_QUERIES.get(schemas)
+    if query is None:
+        parts = [f"(SELECT * FROM pragma_{pragma})" for pragma in SQLITE_PRAGMAS]
+        parts += [f"(SELECT * FROM pragma_{pragma} WHERE schema = {_literal(schema)})"
+                  for schema in schemas for pragma in SQLITE_SCHEMA_PRAGMAS]
+        query = "SELECT " + ", ".join(parts)
+        if len(_PRAGMA_QUERIES) < 64:
+            _PRAGMA_QUERIES[schemas] = query
+    return query
+
+
+def _sqlite_problems(state: dict, baseline: dict, record) -> list[str]:
+    problems = [key for key in ("databases", "pragmas", "temp", "isolation_level") if state[key] != baseline[key]]
+    if "databases" not in problems and not _own_databases(state["databases"], record):
+        problems.append("databases")
+    return problems
+
+
+def _own_databases(databases: dict[str, str], record) -> bool:
+    """Exactly the engine's own files are attached (``expected_attached`` of :func:`install`)."""
+    expected = record.record_info.get(EXPECTED_ATTACHED)
+    if expected is None:
+        return True
+    attached = {name: os.path.realpath(file) if file else file for name, file in databases.items() if name != "main"}
+    return attached == expected
+
+
+def _sqlite_checkout(dbapi_connection, record, _proxy) -> None:
+    baseline = record.info.get(BASELINE)
+    if baseline is None:  # a new connection: its state is the baseline the reset restores
+        baseline = record.info[BASELINE] = _sqlite_state(dbapi_connection)
+        problems = _sqlite_problems(baseline, baseline, record)
+    else:  # cheap: what decides which rows a statement reaches (the reset checked the rest)
+        databases = _sqlite_databases(dbapi_connection)
+        problems = [] if databases == baseline["databases"] and _own_databases(databases, record) else ["databases"]
+        if dbapi_connection.isolation_level != baseline["isolation_level"]:
+            problems.append("isolation_level")
+    if record.info.get(DIRTY):
+        problems.append("could not be reset")
+    if problems:
+        log.warning("discarding a pooled SQLite connection that kept state: %s", ", ".join(problems))
+        raise sa.exc.DisconnectionError(f"pooled connection kept state ({', '.join(problems)})")
+
+
+def _sqlite_reset(dbapi_connection, record, reset_state) -> None:
+    if reset_state.terminate_only:
+        return
+    if dbapi_connection.in_transaction:
+        dbapi_connection.rollback()
+    baseline = record.info.get(BASELINE)
+    if baseline is None:
+        return  # never checked out through the pool's checkout step: nothing to compare with
+    if dbapi_connection.isolation_level != baseline["isolation_level"]:
+        dbapi_connection.isolation_level = baseline["isolation_level"]
+    state = _sqlite_state(dbapi_connection)
+    if not _sqlite_problems(state, baseline, record):
+        return
+    try:
+        wanted = baseline["databases"]
+        for name, file in state["databases"].items():
+            if name != "main" and wanted.get(name) != file:
+                dbapi_connection.execute(f"DETACH DATABASE {_quote(name)}")
+        now = {name for _seq, name, _file in dbapi_connection.execute("PRAGMA database_list")}
+        for name, file in wanted.items():
+            if name not in now:
+                dbapi_connection.execute(f"ATTACH DATABASE ? AS {_quote(name)}", (file,))
+        state = _sqlite_state(dbapi_connection)
+        for key, value in baseline["pragmas"].items():  # first: query_only would refuse the drops
+            if state["pragmas"].get(key) != value and value is not None:
+                schema, _, pragma = key.rpartition(".")
+                target = f"{_quote(schema)}.{pragma}" if schema else pragma
+                literal = value if isinstance(value, int) else _literal(str(value))
+                dbapi_connection.execute(f"PRAGMA {target} = {literal}")
+        for kind, name in state["temp"]:
+            dbapi_connection.execute(f"DROP {kind.upper()} IF EXISTS temp.{_quote(name)}")
+        problems = _sqlite_problems(_sqlite_state(dbapi_connection), baseline, record)
+    except Exception:  # noqa: BLE001  (anything odd: the connection is not to be handed out again)
+        log.exception("could not reset a pooled SQLite connection")
+        problems = ["reset failed"]
+    if problems:
+        record.info[DIRTY] = problems  # the checkout step discards it
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
