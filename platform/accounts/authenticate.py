@@ -28,7 +28,9 @@ def _identifier() -> str:
     same phone number in another store is another account); platform logins are per endpoint."""
     data = request.get_json(silent=True) if request.is_json else request.form
     data = data if isinstance(data, dict) or hasattr(data, "get") else {}
-    ident = str(data.get("email") or data.get("login") or "").strip().lower()
+    # a password sign-in names the account ``login`` (or ``email``), an SMS-code one ``phone``:
+    # guesses at one number's password and at its code count against the same account
+    ident = str(data.get("email") or data.get("login") or data.get("phone") or "").strip().lower()
     store = current_store()
     if store is None:
         return f"login:{request.endpoint}:{ident}"
@@ -45,3 +47,14 @@ def login_limits(view):
                                 key_func=_identifier, methods=["POST"], error_message="too many attempts")(view)
     return limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], methods=["POST"],
                          error_message="too many attempts")(view)
+
+
+#: sending SMS codes from one IP address (a phone's own limits are in :mod:`mallow.accounts.sms`)
+SMS_SEND_RATE_LIMIT_IP = "10 per minute;60 per hour"
+
+
+def sms_send_limits(view):
+    """The per-IP limit on asking for SMS codes (``SMS_SEND_RATE_LIMIT_IP``), one count for the
+    storefront page and the API (only attempts count: POST)."""
+    return limiter.shared_limit(lambda: current_app.config.get("SMS_SEND_RATE_LIMIT_IP") or SMS_SEND_RATE_LIMIT_IP,
+                                scope="sms-send-ip", methods=["POST"], error_message="too many codes")(view)

@@ -41,6 +41,7 @@ def register(data) -> Customer:
     except IntegrityError:
         db.session.rollback()
         raise ValidationFailed({"login": ("taken", _("This account exists already. Sign in instead."))}) from None
+    record_privacy_consent(customer, data)
     return customer
 
 
@@ -54,3 +55,47 @@ def authenticate(login: str, password: str) -> Customer | None:
     if not verify_password(customer.password_hash if customer else None, password) or not (customer and customer.active):
         return None
     return customer
+
+
+def sign_in_with_code(data) -> tuple[Customer, bool]:
+    """Sign in, or sign up, with the phone's SMS code (:func:`mallow.accounts.sms.verify_code`):
+    returns ``(customer, created)``. The first good code for a number this store does not know
+    creates the shopper (``nickname`` optional, no password: they can always sign in by code).
+    The caller commits and starts the session."""
+    from mallow.accounts import sms
+
+    phone = sms.verify_code(data.get("phone"), data.get("code"))
+    digest = crypto.digest(phone)
+    customer = db.session.execute(db.select(Customer).filter_by(login_digest=digest)).scalar_one_or_none()
+    if customer is not None:
+        if not customer.active:
+            raise ValidationFailed({"phone": ("inactive", _("This account is closed. Contact the store."))})
+        return customer, False
+    nickname = text(data, "nickname", 40)
+    customer = Customer(login_digest=digest, login_cipher=crypto.encrypt(phone), nickname=nickname or crypto.mask(phone),
+                        password_hash=None)
+    db.session.add(customer)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:  # signed up with a password meanwhile: that account
+        customer = db.session.execute(db.select(Customer).filter_by(login_digest=digest)).scalar_one()
+        return customer, False
+    record_privacy_consent(customer, data)
+    return customer, True
+
+
+def record_privacy_consent(customer: Customer, data) -> None:
+    """THE place where signing up records the shopper's consent to the store's privacy notice
+    (PIPL art. 13/14: what was agreed to, which version, when). Both sign-up paths call it —
+    :func:`register` (password) and :func:`sign_in_with_code` (SMS) — right after the account
+    row exists, in the same transaction. The notice and its consent record come with a later
+    issue; until then nothing is stored."""
+
+
+def update_profile(customer: Customer, data) -> None:
+    """The shopper's own profile: the nickname (1–40 characters)."""
+    nickname = text(data, "nickname", 40)
+    if not nickname:
+        raise ValidationFailed({"nickname": ("required", _("Enter a nickname."))})
+    customer.nickname = nickname

@@ -112,3 +112,20 @@ class CustomerSession(StoreModel):
     via: Mapped[str] = mapped_column(sa.String(8))
     created_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class SmsCode(StoreModel):
+    """A one-time sign-in code sent by SMS to a phone number (:mod:`mallow.accounts.sms`). The
+    phone is kept as the same keyed digest as a login; the code only as an HMAC (keyed with the
+    app's SECRET_KEY): neither can be read back from the table."""
+
+    __tablename__ = "sms_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_digest: Mapped[str] = mapped_column(sa.String(64), index=True)
+    purpose: Mapped[str] = mapped_column(sa.String(16))  # login (sign-in and sign-up)
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
+    expires_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import jsonify, request
 from flask_babel import gettext as _
-from mallow.accounts import customers, sessions
-from mallow.accounts.authenticate import login_limits
+from mallow.accounts import customers, sessions, sms
+from mallow.accounts.authenticate import login_limits, sms_send_limits
 from mallow.accounts.guards import current_staff, principal, shopper_required
 from mallow.api.registry import obj, operation, returns, schema, shape, string
 from mallow.api.views import store_json
@@ -72,6 +72,59 @@ def login_customer():
     token = sessions.issue(customer, "token")
     db.session.commit()
     return jsonify(customer=_customer_json(customer), token=token), 201
+
+
+SMS_SENT = schema("SmsCodeSent", shape({
+    "phone": {"type": "string", "description": "the number, masked"},
+    "expires_in": {"type": "integer", "description": "seconds the code is valid"},
+    "resend_after": {"type": "integer", "description": "seconds before another code may be asked for"}}))
+SMS_SIGNED_IN = schema("ShopperSmsToken", shape({
+    "customer": shape({"id": {"type": "integer"}, "nickname": {"type": ["string", "null"]},
+                       "login": {"type": "string", "description": "masked"}}),
+    "token": {"type": "string", "description": "a bearer token valid in this store only (shown once)"},
+    "created": {"type": "boolean", "description": "true when this code created the account (sign-up)"}}))
+
+
+@operation("store_api", "POST", "/sms-codes", "sendSmsCode",
+           "Send a six-digit sign-in code by SMS (valid 5 minutes, one use); then loginWithSmsCode",
+           tag="shoppers", auth=None, body=obj({"phone": string(20, description="mainland mobile number")}, ["phone"]),
+           responses={"202": returns("The code was sent", SMS_SENT),
+                      "429": "Too many codes for this number (one a minute, five an hour) or from this address; "
+                             "Retry-After says when to ask again",
+                      "503": "The store is not open yet, or the SMS could not be sent"})
+@sms_send_limits
+def send_sms_code():
+    closed = _open_store_only()
+    if closed:
+        return closed
+    try:
+        phone = sms.send_code(request.get_json().get("phone"))
+    except sms.SendLimited as limited:
+        return jsonify(error="rate_limited", message=limited.message), 429, {"Retry-After": str(limited.retry_after)}
+    except sms.SmsUnavailable:
+        return jsonify(error="sms_unavailable", message=_("The SMS could not be sent. Try again in a minute.")), 503
+    db.session.commit()
+    return jsonify(phone=crypto.mask(phone), expires_in=int(sms.CODE_TTL.total_seconds()),
+                   resend_after=sms.RESEND_SECONDS), 202
+
+
+@operation("store_api", "POST", "/tokens/sms", "loginWithSmsCode",
+           "Sign a shopper in with the code from sendSmsCode: a token valid in this store only. A number the "
+           "store does not know yet becomes a new account (sign-up)",
+           tag="shoppers", auth=None, body=obj({"phone": string(20), "code": string(12), "nickname": string(40)},
+                                               ["phone", "code"]),
+           responses={"201": returns("A shopper token", SMS_SIGNED_IN),
+                      "422": {"$ref": "#/components/responses/ValidationFailed"},
+                      "503": "The store is not open yet"})
+@login_limits
+def login_with_sms_code():
+    closed = _open_store_only()
+    if closed:
+        return closed
+    customer, created = customers.sign_in_with_code(request.get_json())
+    token = sessions.issue(customer, "token")
+    db.session.commit()
+    return jsonify(customer=_customer_json(customer), token=token, created=created), 201
 
 
 @operation("store_api", "GET", "/me", "getCustomer", "The signed-in shopper", tag="shoppers", auth="shopper")

@@ -30,6 +30,11 @@ class Address(StoreModel):
     province: Mapped[str] = mapped_column(sa.String(20))
     city: Mapped[str] = mapped_column(sa.String(30))
     district: Mapped[str] = mapped_column(sa.String(30), default="")
+    #: GB/T 2260 codes of the three levels (:mod:`mallow.regions`); the names above are kept as
+    #: they were when saved. None for an address saved before codes, or a level that does not exist.
+    province_code: Mapped[str | None] = mapped_column(sa.String(6), nullable=True)
+    city_code: Mapped[str | None] = mapped_column(sa.String(6), nullable=True)
+    district_code: Mapped[str | None] = mapped_column(sa.String(6), nullable=True)
     detail_cipher: Mapped[str] = mapped_column(sa.Text)
     is_default: Mapped[bool] = mapped_column(default=False)
 

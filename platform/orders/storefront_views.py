@@ -381,20 +381,31 @@ def place_order():
 
 # --- the shopper's orders -------------------------------------------------------------------
 
+#: the account page's order tabs (``?tab=``): a status, or orders with an after-sales request
+ORDER_TABS = {"unpaid": "pending_payment", "to_ship": "paid", "to_receive": "shipped", "aftersale": None}
+
+
 @bp.get("/orders")
 @shopper_required
 def orders_list():
-    status = request.args.get("status") or None
+    tab = request.args.get("tab") or None
+    if tab is not None and tab not in ORDER_TABS:
+        abort(404)
+    status = request.args.get("status") or (ORDER_TABS.get(tab) if tab else None)
     if status is not None and status not in ORDER_STATES.states:
         abort(404)
     page = page_number(request.args.get("page"))
     query = sa.select(Order).where(Order.customer_id == principal("shopper").id)
     if status:
         query = query.where(Order.status == status)
+    if tab == "aftersale":
+        from mallow.aftersales.models import AfterSale
+
+        query = query.where(Order.id.in_(sa.select(AfterSale.order_id).where(AfterSale.customer_id == Order.customer_id)))
     found = list(db.session.execute(query.order_by(Order.id.desc()).offset((page - 1) * ORDERS_PER_PAGE)
                                     .limit(ORDERS_PER_PAGE + 1)).scalars())
     return render_template("storefront/orders.html", orders=found[:ORDERS_PER_PAGE], status=status, page=page,
-                           has_next=len(found) > ORDERS_PER_PAGE, statuses=status_labels())
+                           has_next=len(found) > ORDERS_PER_PAGE, statuses=status_labels(), tab=tab)
 
 
 def _can_pay() -> bool:

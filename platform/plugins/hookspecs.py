@@ -148,3 +148,15 @@ def mallow_template_slot(slot: str, context: dict) -> "str | None":
     holds what the template passed (the product page: ``product``, ``skus``). Called only for
     stores that enabled the plugin; results are joined in plugin-name order; an implementation
     that raises is logged and left out (the page still renders)."""
+
+
+@hookspec
+def mallow_account_entries(store, customer) -> "list[dict] | None":
+    """Entries for the shopper's account page (我的) in this store: ``{"label": …, "endpoint": …}``
+    with ``endpoint`` as ``"<blueprint name>.<view>"`` of a blueprint the plugin registered (Mallow
+    finds where it is mounted; core endpoints such as ``"storefront.orders_list"`` work too),
+    optional ``"values"`` for ``url_for``, ``"badge"`` (a short count or word shown on the entry)
+    and ``"icon"`` (one or two characters shown in the entry's circle; default: the label's
+    first). ``customer`` is the signed-in shopper. Called only for stores that enabled the
+    plugin; results are shown in plugin-name order after Mallow's own entries; an
+    implementation that raises, or an entry whose endpoint is not found, is logged and left out."""

@@ -1,14 +1,14 @@
 """The storefront of one store (``/s/<slug>/`` or ``<slug>.<store domain>/``)."""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from mallow.accounts import customers, sessions
-from mallow.accounts.authenticate import login_limits
-from mallow.accounts.guards import principal, shopper_required
+from mallow.accounts import customers, sessions, sms
+from mallow.accounts.authenticate import login_limits, sms_send_limits
 from mallow.db import db
 from mallow.qualifications import service
+from mallow.security import crypto
 from mallow.tenants.context import current_store
 from mallow.tenants.resolve import store_url_prefix
 from mallow.validation import ValidationFailed
@@ -36,33 +36,88 @@ def home():
     return render_template("storefront/home.html", licence=approved, **catalogue.home_context())
 
 
+# --- signing in and up: SMS code (the phone way) or password --------------------------------------
+
+def _auth_page(page: str, status: int = 200, errors: ValidationFailed | None = None, **context):
+    """The sign-in or sign-up page, both ways on it: the SMS code form and the password form.
+    ``next`` (a path on this site, else dropped) is carried through every step."""
+    from mallow.accounts.storefront_views import wechat_link_url
+
+    next_value = safe_next("")
+    linking = next_value.startswith(url_for("payments_pages.wechat_authorize")) \
+        if "payments_pages.wechat_authorize" in current_app.view_functions else False
+    context.setdefault("sms_sent", False)
+    return render_form(f"storefront/{page}.html", status=status, errors=errors, page=page, next=next_value,
+                       wechat_url=None if linking else wechat_link_url(), linking_wechat=linking,
+                       resend_seconds=sms.RESEND_SECONDS, **context)
+
+
+def _signed_in(customer):
+    sessions.login_browser(customer, current_store().id)
+    shopping.signed_in(customer)
+    db.session.commit()
+    return redirect(safe_next(url_for("storefront.account"))), 303
+
+
+def _sms_page() -> str:
+    return "register" if request.form.get("page") == "register" else "login"
+
+
 @bp.route("/register", methods=["GET", "POST"])
 def register():
-    if request.method == "POST":
+    if request.method == "POST":  # with a password (the SMS way posts to login_with_code)
         try:
             customer = customers.register(request.form)
         except ValidationFailed as failed:
-            return render_form("storefront/register.html", errors=failed)
-        sessions.login_browser(customer, current_store().id)
-        shopping.signed_in(customer)
-        db.session.commit()
-        return redirect(url_for("storefront.account")), 303
-    return render_form("storefront/register.html")
+            return _auth_page("register", errors=failed)
+        return _signed_in(customer)
+    return _auth_page("register")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @login_limits
 def login():
-    if request.method == "POST":
+    if request.method == "POST":  # with a password
         customer = customers.authenticate(request.form.get("login", ""), request.form.get("password", ""))
         if customer is None:
-            return render_form("storefront/login.html", errors=ValidationFailed(
+            return _auth_page("login", errors=ValidationFailed(
                 {"password": ("invalid", _("Wrong account or password."))}))
-        sessions.login_browser(customer, current_store().id)
-        shopping.signed_in(customer)
-        db.session.commit()
-        return redirect(safe_next(url_for("storefront.account"))), 303
-    return render_form("storefront/login.html")
+        return _signed_in(customer)
+    return _auth_page("login")
+
+
+@bp.post("/login/code")
+@sms_send_limits
+def send_login_code():
+    """Send a sign-in code to ``phone`` and show the page again, ready for the code."""
+    page = _sms_page()
+    try:
+        phone = sms.send_code(request.form.get("phone"))
+    except ValidationFailed as failed:
+        return _auth_page(page, errors=failed)
+    except sms.SendLimited as limited:
+        body, _status = _auth_page(page, errors=ValidationFailed({"phone": ("too_many_codes", limited.message)}))
+        return body, 429, {"Retry-After": str(limited.retry_after)}
+    except sms.SmsUnavailable:
+        body, _status = _auth_page(page, errors=ValidationFailed({"phone": (
+            "sms_unavailable", _("The SMS could not be sent. Try again in a minute."))}))
+        return body, 503
+    db.session.commit()
+    return _auth_page(page, sms_sent=True, sent_to=crypto.mask(phone))
+
+
+@bp.post("/login/sms")
+@login_limits
+def login_with_code():
+    """Sign in with the code; a number the store does not know yet becomes a new account."""
+    try:
+        customer, created = customers.sign_in_with_code(request.form)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        return _auth_page(_sms_page(), errors=failed, sms_sent=True)
+    if created:
+        flash(_("Welcome! Your account is ready."), "success")
+    return _signed_in(customer)
 
 
 @bp.post("/logout")
@@ -72,13 +127,9 @@ def logout():
     return redirect(url_for("storefront.home")), 303
 
 
-@bp.get("/account")
-@shopper_required
-def account():
-    return render_template("storefront/account.html", customer=principal("shopper"))
-
-
 # Catalogue pages (category, search, product, images) join this blueprint.
 from mallow.catalog import storefront_views as catalogue
 # Cart, checkout and the shopper's orders join this blueprint (signed_in merges the guest cart).
 from mallow.orders import storefront_views as shopping
+# The shopper's own pages (我的, profile, address book, the region cascade) join this blueprint.
+from mallow.accounts import storefront_views as _account_pages  # noqa: E402,F401

@@ -104,6 +104,13 @@ def mallow_console_menu(store):
 
 
 @hookimpl
+def mallow_account_entries(store, customer):
+    from mallow_distribution.blocks import account_entries
+
+    return account_entries()
+
+
+@hookimpl
 def mallow_template_slot(slot, context):
     from mallow_distribution.blocks import template_slot
 

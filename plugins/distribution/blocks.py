@@ -23,8 +23,9 @@ BLOCK_SCHEMA = {
         "text": {"type": "string", "maxLength": 120, "default": "", "title": "Text"},
     },
 }
-#: slots where a signed-in shopper finds the way to the distribution centre
-SLOTS = ("home.top", "account.after")
+#: slots where a signed-in shopper finds the way to the distribution centre (on the account
+#: page it is an entry: :func:`account_entries`)
+SLOTS = ("home.top",)
 
 
 def centre_url() -> str:
@@ -55,9 +56,14 @@ def render_entry(settings: dict | None = None) -> Markup:
     return Markup(render_template(BLOCK_TEMPLATE.removeprefix("templates/"), block=block))
 
 
+def account_entries() -> list[dict]:
+    """The account page's (我的) entry to the distribution centre, for every shopper."""
+    return [{"label": _("Distribution centre"), "endpoint": f"{BLUEPRINTS['storefront']}.centre", "icon": "分"}]
+
+
 def template_slot(slot: str, context: dict | None):
     """A way in to the distribution centre for signed-in shoppers who are not distributors yet
-    (on the home page), and for everyone on their account page."""
+    (on the home page)."""
     if slot not in SLOTS:
         return None
     from mallow.accounts.guards import principal
@@ -70,7 +76,7 @@ def template_slot(slot: str, context: dict | None):
 
         if of_customer(customer.id) is not None:
             return None
-    return render_entry({"title": _("Distribution centre") if slot == "account.after" else ""})
+    return render_entry({"title": ""})
 
 
 def console_menu() -> list[dict]:

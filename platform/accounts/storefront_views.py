@@ -1,0 +1,263 @@
+"""The shopper's own pages (routes on the ``storefront`` blueprint): 我的 (the account page), the
+profile, the address book with its 省/市/区 cascade, and the cascade's JSON.
+
+Imported at the end of :mod:`mallow.storefront.views`. Server-rendered and complete without
+JavaScript: the address form's three selects are filled step by step (choosing a province and
+pressing 下一步 shows its cities, and so on); ``account.js`` does the same in place from
+``/regions/<code>.json``. Every form carries the CSRF token.
+
+The account page's grid has Mallow's own entries (收货地址, 个人资料) and those plugins add through
+``mallow_account_entries`` (coupons, points, the distribution centre, customer service…).
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from mallow import regions
+from mallow.accounts import customers
+from mallow.accounts.guards import principal, shopper_required
+from mallow.db import db
+from mallow.orders import addresses
+from mallow.orders.models import Order
+from mallow.security import crypto
+from mallow.storefront.views import bp
+from mallow.tenants.context import current_store
+from mallow.validation import ValidationFailed
+from mallow.web import render_form, safe_next
+
+log = logging.getLogger("mallow.accounts")
+_CODE = re.compile(r"^[1-9][0-9]{5}$")
+
+
+# --- 我的 -------------------------------------------------------------------------------------
+
+def order_counts(customer_id: int) -> dict[str, int]:
+    """The account page's badges: orders to pay, to ship, to receive, and orders with an
+    after-sales request in progress."""
+    from mallow.aftersales.models import OPEN_STATES, AfterSale
+
+    by_status = dict(db.session.execute(sa.select(Order.status, sa.func.count(Order.id))
+                                        .where(Order.customer_id == customer_id).group_by(Order.status)).all())
+    aftersale = db.session.execute(sa.select(sa.func.count(sa.distinct(AfterSale.order_id)))
+                                   .where(AfterSale.customer_id == customer_id,
+                                          AfterSale.status.in_(OPEN_STATES))).scalar() or 0
+    return {"unpaid": by_status.get("pending_payment", 0), "to_ship": by_status.get("paid", 0),
+            "to_receive": by_status.get("shipped", 0), "aftersale": aftersale}
+
+
+def badge(count) -> str:
+    count = int(count or 0)
+    return "" if count <= 0 else ("99+" if count > 99 else str(count))
+
+
+def plugin_entries(customer) -> list[dict]:
+    """What plugins add to the account page (``mallow_account_entries``), as ``{"label", "url",
+    "badge", "icon", "plugin"}``; entries without a label or with an endpoint not found are
+    logged and left out."""
+    from werkzeug.routing import BuildError
+
+    from mallow.plugins.loader import mounted_endpoint
+    from mallow.plugins.manager import each_result
+
+    entries = []
+    for plugin, result in each_result("mallow_account_entries", store=current_store(), customer=customer):
+        for item in result if isinstance(result, (list, tuple)) else [result]:
+            if not isinstance(item, dict) or not item.get("label") or not item.get("endpoint"):
+                log.warning("plugin %s: an account entry needs a label and an endpoint: %r", plugin, item)
+                continue
+            endpoint = mounted_endpoint(plugin, str(item["endpoint"]))
+            try:
+                url = url_for(endpoint, **(item.get("values") or {})) if endpoint else None
+            except BuildError:
+                url = None
+            if url is None:
+                log.warning("plugin %s: account entry endpoint %r not found", plugin, item["endpoint"])
+                continue
+            label = str(item["label"])
+            entries.append({"label": label, "url": url, "badge": str(item.get("badge") or "")[:4],
+                            "icon": str(item.get("icon") or label[:1])[:2], "plugin": plugin})
+    return entries
+
+
+def wechat_link_url(customer=None) -> str | None:
+    """Inside WeChat (``MicroMessenger`` in the user agent), where the store has set up WeChat
+    web authorisation: the way to its authorisation (``payments_pages.wechat_authorize``), which
+    links the shopper's WeChat; else None."""
+    if "MicroMessenger" not in (request.user_agent.string or ""):
+        return None
+    if "payments_pages.wechat_authorize" not in current_app.view_functions:
+        return None
+    if customer is not None and customer.wechat_openid:
+        return None
+    from mallow.payments import wechat
+
+    try:
+        configured = wechat.oauth_credentials() is not None
+    except Exception:  # a broken payment setting must not take the sign-in page down
+        log.exception("WeChat OAuth settings of store %s could not be read", current_store().id)
+        configured = False
+    if not configured:
+        return None
+    return url_for("payments_pages.wechat_authorize", next=safe_next(url_for("storefront.account")))
+
+
+@bp.get("/account")
+@shopper_required
+def account():
+    customer = principal("shopper")
+    login = crypto.decrypt(customer.login_cipher)
+    counts = order_counts(customer.id)
+    orders = [{"key": key, "label": label, "url": url_for("storefront.orders_list", tab=key),
+               "count": counts[key], "badge": badge(counts[key])}
+              for key, label in (("unpaid", _("To pay")), ("to_ship", _("To ship")), ("to_receive", _("To receive")),
+                                 ("aftersale", _("Refunds / after-sales")))]
+    entries = [{"label": _("Addresses"), "url": url_for("storefront.address_book"), "icon": "址", "badge": "",
+                "key": "addresses"},
+               {"label": _("Profile"), "url": url_for("storefront.profile"), "icon": "资", "badge": "", "key": "profile"}]
+    entries += plugin_entries(customer)
+    return render_template("storefront/account.html", customer=customer,
+                           login=crypto.mask_email(login) if "@" in login else crypto.mask(login),
+                           orders=orders, entries=entries, wechat_url=wechat_link_url(customer))
+
+
+@bp.route("/account/profile", methods=["GET", "POST"])
+@shopper_required
+def profile():
+    customer = principal("shopper")
+    if request.method == "POST":
+        try:
+            customers.update_profile(customer, request.form)
+        except ValidationFailed as failed:
+            db.session.rollback()
+            return render_form("storefront/profile.html", errors=failed, customer=customer)
+        db.session.commit()
+        flash(_("Your profile was saved."), "success")
+        return redirect(url_for("storefront.account")), 303
+    return render_form("storefront/profile.html", customer=customer)
+
+
+# --- the address book ---------------------------------------------------------------------------
+
+@bp.get("/regions/<code>.json")
+def region_children(code):
+    """The divisions under ``code`` (``000000``: the provinces), for the address form's cascade:
+    ``{"code", "name", "children": [{"code", "name", "leaf"}]}``; 404 for a code that is not there."""
+    if code == "000000":
+        found, name = regions.provinces(), ""
+    else:
+        division = regions.get(code) if _CODE.match(code) else None
+        if division is None:
+            abort(404)
+        found, name = regions.children(code), division.name
+    response = jsonify(code=code, name=name, version=regions.dataset().version,
+                       children=[{"code": d.code, "name": d.name, "leaf": not d.children} for d in found])
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def _region_choices(values) -> dict:
+    """The options of the three selects for the codes chosen so far (the no-JavaScript steps)."""
+    province = regions.get(values.get("province_code") or "")
+    province = province if province is not None and province.level == 1 else None
+    cities = regions.children(province.code) if province else []
+    city = regions.get(values.get("city_code") or "")
+    city = city if city is not None and province is not None and city.parent == province.code else None
+    districts = regions.children(city.code) if city else []
+    return {"provinces": regions.provinces(), "cities": cities, "districts": districts,
+            "chosen": {"province_code": province.code if province else "", "city_code": city.code if city else "",
+                       "district_code": values.get("district_code") or ""},
+            "has_cities": bool(cities) or province is None, "has_districts": bool(districts) or city is None}
+
+
+def _address_values(address) -> dict:
+    """A saved address as form values (codes found from the names for addresses saved before codes)."""
+    values = addresses.as_dict(address, masked=False)
+    if not values.get("province_code"):
+        chain, _problems = regions.resolve_names(address.province, address.city, address.district)
+        if chain is not None:
+            values.update(chain.codes)
+    values["is_default"] = "1" if address.is_default else ""
+    return {k: ("" if v is None else v) for k, v in values.items()}
+
+
+def _render_address_form(address=None, errors=None, values=None):
+    values = values if values is not None else (_address_values(address) if address else request.form)
+    return render_form("storefront/address_form.html", errors=errors, address=address, values=values,
+                       next=safe_next(""), **_region_choices(values))
+
+
+def _after_save():
+    return redirect(safe_next(url_for("storefront.address_book"))), 303
+
+
+def _own_address(address_id: int):
+    found = addresses.own(principal("shopper").id, address_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/account/addresses")
+@shopper_required
+def address_book():
+    saved = [addresses.as_dict(a) for a in addresses.of_customer(principal("shopper").id)]
+    return render_template("storefront/addresses.html", saved=saved, next=safe_next(""),
+                           limit=addresses.MAX_ADDRESSES)
+
+
+@bp.route("/account/addresses/new", methods=["GET", "POST"])
+@shopper_required
+def new_address():
+    if request.method == "GET":
+        return _render_address_form(values={})
+    if request.form.get("action") == "region":  # the no-JavaScript cascade: show the next level
+        return _render_address_form()
+    try:
+        addresses.create(principal("shopper").id, request.form)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        return _render_address_form(errors=failed)
+    db.session.commit()
+    flash(_("Address saved."), "success")
+    return _after_save()
+
+
+@bp.route("/account/addresses/<int:address_id>", methods=["GET", "POST"])
+@shopper_required
+def edit_address(address_id):
+    address = _own_address(address_id)
+    if request.method == "GET":
+        return _render_address_form(address)
+    if request.form.get("action") == "region":
+        return _render_address_form(address, values=request.form)
+    try:
+        addresses.update(address, request.form)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        return _render_address_form(address, errors=failed, values=request.form)
+    db.session.commit()
+    flash(_("Address saved."), "success")
+    return _after_save()
+
+
+@bp.post("/account/addresses/<int:address_id>/default")
+@shopper_required
+def default_address(address_id):
+    addresses.make_default(_own_address(address_id))
+    db.session.commit()
+    flash(_("Default address changed."), "success")
+    return _after_save()
+
+
+@bp.post("/account/addresses/<int:address_id>/delete")
+@shopper_required
+def delete_address(address_id):
+    addresses.delete(_own_address(address_id))
+    db.session.commit()
+    flash(_("Address deleted."), "success")
+    return _after_save()
