@@ -26,7 +26,6 @@ from pathlib import Path
 
 from flask import abort, current_app, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from flask_babel import pgettext
 from markupsafe import Markup
 
 from mallow.catalog import categories, products, richtext, search
@@ -154,7 +153,7 @@ def tabs() -> list[dict]:
         return []
     count = cart_count()
     entries = [{"key": "home", "label": _("Home"), "url": url_for("storefront.home")},
-               {"key": "category", "label": pgettext("storefront", "Categories"), "url": url_for("storefront.categories")},
+               {"key": "category", "label": _("Browse"), "url": url_for("storefront.categories")},
                {"key": "cart", "label": _("Cart"), "url": url_for("storefront.cart"), "count": count,
                 "badge": count_badge(count)},
                {"key": "me", "label": _("Me"), "url": url_for("storefront.account")}]

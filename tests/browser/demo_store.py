@@ -79,6 +79,18 @@ class DemoStore:
                                      json={"theme": name, "settings": {}})
         assert response.status_code == 200, response.get_json()
 
+    def use_theme(self, name: str) -> None:
+        """The store in theme ``name``. ``promo`` also publishes the product-detail and category
+        templates (their default drafts), so those pages are drawn through the theme and its
+        render cache; ``default`` takes them down again (the fixed pages)."""
+        self.set_theme(name)
+        client, headers = self.client(), bearer(self.merchant_token)
+        for kind in ("product", "category"):
+            assert client.get(f"{self.prefix}/api/console/pages/{kind}", headers=headers).status_code == 200
+            action = "publish" if name != "default" else "unpublish"
+            response = client.post(f"{self.prefix}/api/console/pages/{kind}/{action}", headers=headers)
+            assert response.status_code in (200, 201, 409), (kind, action, response.get_json())
+
     def shopper_cookie(self) -> dict:
         """A browser session cookie of the demo shopper (as the sign-in page would set)."""
         from mallow.accounts import customers, sessions

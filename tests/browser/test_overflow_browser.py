@@ -13,7 +13,8 @@ HTML (images, stylesheets, scripts, downloads) is skipped by its content type, a
 site is skipped, a redirect within it is followed. The page is then opened in headless Chromium
 (Debian's) at 375×812 with a touch screen, signed in as the demo shopper, and fails when
 ``document.documentElement.scrollWidth`` is more than the 375 px viewport — for every
-theme (the store's page-builder theme: ``default``, ``promo``) and language (``zh_CN``, ``en``).
+theme (the store's page-builder theme: ``default`` with the fixed product and category pages,
+``promo`` with the product-detail and category templates published) and language (``zh_CN``, ``en``).
 The failure lists every offending page with its width and the widest elements that stick out
 (outermost first: the culprits, not their children).
 
@@ -132,7 +133,7 @@ def test_every_storefront_page_fits_a_phone_in_both_themes_and_languages(demo):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             for theme in THEMES:
-                demo.set_theme(theme)
+                demo.use_theme(theme)
                 for language in LANGUAGES:
                     context = browser.new_context(viewport={"width": PHONE_WIDTH, "height": PHONE_HEIGHT},
                                                   device_scale_factor=1, has_touch=True,
@@ -168,7 +169,7 @@ def test_every_storefront_page_fits_a_phone_in_both_themes_and_languages(demo):
                     context.close()
         finally:
             browser.close()
-            demo.set_theme("default")
+            demo.use_theme("default")
     print(f"\nvisited {len(visited)} storefront pages × {len(THEMES)} themes × {len(LANGUAGES)} languages; "
           f"skipped: {skipped}")
     message = []

@@ -33,7 +33,7 @@ function readJson(id) {
   try { return JSON.parse(node.textContent); } catch (error) { return null; }
 }
 
-const texts = readJson("product-texts") || {};
+let texts = {};  // read once the page is parsed (start)
 function text(key, values) {
   let found = texts[key] || key;
   Object.keys(values || {}).forEach((name) => { found = found.split("{" + name + "}").join(values[name]); });
@@ -76,14 +76,17 @@ function setUpGallery() {
     track.scrollTo({ left: index * track.clientWidth, behavior: "auto" });
   }
   async function open(index, slide) {
-    if (!viewer) {
-      viewer = import(new URL("vendor/photoswipe/photoswipe.esm.min.js", here).href).then((module) => {
+    if (!viewer) {  // the viewer's script and stylesheet, both loaded before it opens
+      const styles = new Promise((resolve, reject) => {
         const link = doc.createElement("link");
         link.rel = "stylesheet";
         link.href = new URL("vendor/photoswipe/photoswipe.css", here).href;
+        link.onload = resolve;
+        link.onerror = reject;
         doc.head.appendChild(link);
-        return module.default;
       });
+      viewer = Promise.all([import(new URL("vendor/photoswipe/photoswipe.esm.min.js", here).href), styles])
+        .then(([module]) => module.default);
     }
     let PhotoSwipe;
     try {
@@ -350,6 +353,7 @@ function setUpShare() {
 
 function start() {
   try {
+    texts = readJson("product-texts") || {};
     setUpGallery();
     setUpSheet();
     setUpShare();
