@@ -65,7 +65,20 @@ def from_environment(overrides: dict | None = None) -> dict:
         "MALLOW_STORE_DOMAIN": env.get("MALLOW_STORE_DOMAIN", "mallow.localhost"),
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
         "MALLOW_UPLOAD_MAX_BYTES": 5 * 1024 * 1024,
-        "MALLOW_UPLOAD_MAX_PIXELS": 40_000_000,
+        # Image memory (bench/uploads.py measures it; mallow.media.images does the work). A small
+        # file can declare a huge picture, so the pixel limit is chosen from a memory budget of
+        # about 100 MB per image: decoding at full size costs 4 bytes a pixel (Pillow keeps RGB
+        # as 32 bits), plus about 1 more for the reduced copy, a palette PNG's conversion or a
+        # progressive JPEG's coefficients: 5 B/px x 20 Mpx = 100 MB (measured: ~107 MB for the
+        # dearest 20 Mpx PNG, ~46 MB for a 20 Mpx JPEG). WebP's decoder needs ~16 B/px: it gets a
+        # quarter of the pixels. Refused by the header, before decoding. See docs/operations.md.
+        "MALLOW_UPLOAD_MAX_PIXELS": int(env.get("MALLOW_UPLOAD_MAX_PIXELS", "20000000")),
+        # the stored copy's longer side (JPEGs are decoded at 1/2, 1/4 or 1/8 scale when it allows)
+        "MALLOW_UPLOAD_MAX_SIDE": int(env.get("MALLOW_UPLOAD_MAX_SIDE", "2560")),
+        # images decoded at the same time per process (each within the budget above: ~2 x 110 MB),
+        # and how long an upload waits for a turn before it is answered 503 "busy, try again"
+        "MALLOW_UPLOAD_CONCURRENCY": int(env.get("MALLOW_UPLOAD_CONCURRENCY", "2")),
+        "MALLOW_UPLOAD_WAIT_SECONDS": float(env.get("MALLOW_UPLOAD_WAIT_SECONDS", "10")),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SECURE": env.get("MALLOW_HTTPS", "") == "1",

@@ -10,6 +10,7 @@ from mallow.aftersales.models import AFTERSALE_STATES, AfterSale
 from mallow.api.orders import FEN, WHEN
 from mallow.api.registry import nullable, obj, operation, returns, schema, shape, string
 from mallow.db import db
+from mallow.media.images import BUSY_RESPONSE
 from mallow.orders.models import Order
 from mallow.payments.models import Refund
 from mallow.web.ids import ID_MAX
@@ -67,7 +68,7 @@ def _staff_actor() -> str:
                      "photos": {"type": "array", "maxItems": service.MAX_PHOTOS,
                                 "items": {"type": "string", "format": "binary"}}}, ["kind", "reason"]),
            responses={"201": returns("The request", AFTERSALE), "409": "Not eligible, or a request is already in progress",
-                      "422": ERR})
+                      "422": ERR, "503": BUSY_RESPONSE})
 @shopper_required
 def request_aftersale(order_id):
     customer = principal("shopper")

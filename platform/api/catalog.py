@@ -11,6 +11,7 @@ from mallow.catalog import categories, products, search
 from mallow.catalog.models import Sku
 from mallow.catalog.money import MAX_FEN
 from mallow.catalog.storefront_views import media_name
+from mallow.media.library import BUSY_RESPONSE, NOT_OPEN_RESPONSE
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 
@@ -211,7 +212,8 @@ def update_product(product_id):
            tag="catalogue", auth="merchant", body_type="multipart/form-data",
            body={"type": "object", "required": ["image"],
                  "properties": {"image": {"type": "array", "items": {"type": "string", "format": "binary"}}}},
-           responses={"201": "The product", "404": "No such product", "422": VALIDATION})
+           responses={"201": "The product", "404": "No such product", "409": NOT_OPEN_RESPONSE, "422": VALIDATION,
+                      "503": BUSY_RESPONSE})
 @staff_required
 def upload_product_image(product_id):
     product = _product_or_404(product_id)

@@ -9,6 +9,7 @@ from mallow.accounts import staff as team
 from mallow.accounts.guards import principal, staff_required
 from mallow.api.registry import obj, operation, string
 from mallow.api.views import qualification_json
+from mallow.media.images import BUSY_RESPONSE
 from mallow.qualifications import service
 from mallow.tenants.context import current_store
 
@@ -37,7 +38,7 @@ QUALIFICATION_FORM = {
            "Submit (or resubmit) the store's qualifications for review", tag="qualifications", auth="merchant",
            body=QUALIFICATION_FORM, body_type="multipart/form-data",
            responses={"201": "Submitted", "200": "This application_id was submitted before: the first result",
-                      "422": {"$ref": "#/components/responses/ValidationFailed"}})
+                      "422": {"$ref": "#/components/responses/ValidationFailed"}, "503": BUSY_RESPONSE})
 @staff_required(owner=True)
 def submit_qualification():
     qualification, created = service.submit(current_store(), principal("merchant"), request.form, request.files)

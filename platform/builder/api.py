@@ -154,7 +154,8 @@ def list_media():
            "Add an image (JPEG, PNG or WebP; re-encoded, with 320 and 750 px copies)", tag="media", auth="merchant",
            body_type="multipart/form-data",
            body={"type": "object", "required": ["image"], "properties": {"image": {"type": "string", "format": "binary"}}},
-           responses={"201": "The image", "422": VALIDATION})
+           responses={"201": "The image", "409": library.NOT_OPEN_RESPONSE, "422": VALIDATION,
+                      "503": library.BUSY_RESPONSE})
 @staff_required
 def upload_media():
     file = request.files.get("image")

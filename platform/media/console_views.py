@@ -14,6 +14,7 @@ from mallow.console.views import bp
 from mallow.db import db
 from mallow.catalog.search import page_number
 from mallow.media import library
+from mallow.media.images import Refused
 from mallow.validation import ValidationFailed
 from mallow.web import render_form
 
@@ -84,6 +85,10 @@ def media_library():
             count = _upload(request.files.getlist("images"))
         except ValidationFailed as failed:
             return _library_page(errors=failed)
+        except Refused as refused:  # a store that is not open, or every image slot busy: say so on the page
+            page, _status = _library_page(errors=ValidationFailed({"images": (refused.error, refused.description)}))
+            headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else {}
+            return page, refused.code, headers
         flash(_("%(count)s images added to the media library.", count=count), "ok")
         return redirect(url_for("console.media_library")), 303
     return _library_page()

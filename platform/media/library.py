@@ -9,7 +9,9 @@ the asset's ``path``). An image is *in use* while any page's draft or kept versi
 product shows it (:func:`uses` says where); only unused images can be deleted.
 
 Everything here works on the active store's own ``media_assets`` table and files folder: an id
-or a file name of another store finds nothing.
+or a file name of another store finds nothing. Only an open store adds images
+(:func:`check_uploads_allowed`, first thing in :func:`add`): a store under review, suspended or
+closed uploads only its qualification documents, which do not go through the library.
 """
 from __future__ import annotations
 
@@ -23,8 +25,10 @@ from flask import url_for
 from flask_babel import gettext as _
 from mallow import audit
 from mallow.db import db
-from mallow.media.images import (
+from mallow.media.images import (  # noqa: F401  (BUSY_RESPONSE: for the API's operations)
+    BUSY_RESPONSE,
     ImageRejected,
+    Refused,
     delete_stored,
     rejection_message,
     store_image,
@@ -94,10 +98,35 @@ def files_of(asset: MediaAsset) -> list[str]:
     return [asset.path, *asset.thumbnails.values()]
 
 
+class StoreNotOpen(Refused):
+    """A store that is not open (pending review, suspended, closed) uploads only its qualification
+    documents, never library images (409)."""
+
+    def __init__(self):
+        super().__init__(409, "store_not_open", _("Images can be uploaded only while the store is open. Until it "
+                                                  "is, only its qualification documents can be uploaded."))
+
+
+#: the 409 in the ``responses=`` of every API operation that adds library images
+NOT_OPEN_RESPONSE = {"description": "The store is not open: until it is, only qualification documents can be uploaded",
+                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def check_uploads_allowed() -> None:
+    """Every upload into the library (editor, product form and API, library page, media API)
+    passes here first: :class:`StoreNotOpen` unless the active store is open."""
+    store = current_store()
+    if store is None or not store.is_open:
+        raise StoreNotOpen()
+
+
 def add(file_storage, *, actor=None) -> MediaAsset:
     """Check, re-encode and keep an uploaded image as part of the caller's transaction (flushed,
     not committed; ``ValidationFailed`` on field ``image``). A caller that rolls back deletes the
-    asset's files (:func:`files_of`)."""
+    asset's files (:func:`files_of`). Refused (:class:`StoreNotOpen`, 409) for a store that is
+    not open, before the file is read; :class:`~mallow.media.images.ImagesBusy` (503) when the
+    process has no image slot free in time."""
+    check_uploads_allowed()
     count = db.session.execute(sa.select(sa.func.count()).select_from(MediaAsset)).scalar_one()
     if count >= MAX_ASSETS:
         raise ValidationFailed({"image": ("too_many", _("The library holds at most %(max)s images: delete unused ones.",

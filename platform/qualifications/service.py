@@ -10,7 +10,7 @@ from flask_babel import force_locale, gettext as _
 
 from mallow import audit, notices
 from mallow.db import db, utcnow
-from mallow.media.images import ImageRejected, delete_stored, store_image
+from mallow.media.images import ImageRejected, delete_stored, rejection_message, store_image
 from mallow.qualifications import expiry, idcard, uscc
 from mallow.qualifications.matrix import Category, permit_kinds, required_kinds, unmet_groups
 from mallow.qualifications.models import QUALIFICATION_STATES, SUBJECT_TYPES, Qualification, QualificationPermit
@@ -29,13 +29,6 @@ USCC_MESSAGES = {
     "charset": lambda: _("Only digits and the letters A–Y without I, O, S, V, Z may appear."),
     "authority": lambda: _("The first character (registering authority) is not valid."),
     "check": lambda: _("The check character does not match: please compare with the licence."),
-}
-IMAGE_MESSAGES = {
-    "required": lambda: _("Upload a photo or scan (JPEG, PNG or WebP)."),
-    "too_large": lambda: _("The file is larger than 5 MB."),
-    "empty": lambda: _("The file is empty."),
-    "not_image": lambda: _("This is not a JPEG, PNG or WebP image."),
-    "too_many_pixels": lambda: _("The image is too large (too many pixels)."),
 }
 
 
@@ -124,6 +117,9 @@ def submit(store: Store, merchant, form, files) -> tuple[Qualification, bool]:
                    _("The category %(category)s requires: %(permits)s.", category=category.name_zh, permits=names))
 
     # Images last: only stored when everything else is right, removed again if anything fails.
+    # They go straight through store_image (pixel limit, image slots: ImagesBusy is a 503), not
+    # the media library, which refuses a store that is not open: these are what a pending store
+    # uploads.
     stored: list[str] = []
     try:
         if not errors.errors:
@@ -133,7 +129,7 @@ def submit(store: Store, merchant, form, files) -> tuple[Qualification, bool]:
                 try:
                     stored.append(store_image(upload, f"{store.id}/qualifications").path)
                 except ImageRejected as rejected:
-                    errors.add(field, rejected.code, IMAGE_MESSAGES[rejected.code]())
+                    errors.add(field, rejected.code, rejection_message(rejected.code))
                     stored.append("")
         errors.raise_if_any()
         previous = latest(store.id)
