@@ -47,6 +47,8 @@ TABBAR_HIDDEN_WORDS = ("checkout", "cashier", "pay_", "_pay", "sandbox")
 #: which tab a page belongs to (the tab shown as current)
 TAB_OF = {"storefront.home": "home", "storefront.categories": "category", "storefront.category": "category",
           "storefront.cart": "cart", "storefront.account": "me", "storefront.orders_list": "me"}
+#: other pages under 我的 (the shopper's own: profile, addresses, a plugin's centre)
+ME_WORDS = ("account", "orders_list", "address", "profile", "distribution")
 STATIC = Path(__file__).resolve().parents[1] / "static" / "storefront"
 #: product images: library images (``media/``) and uploads from before the library (``products/``)
 _MEDIA_NAME = re.compile(r"^(?:media|products)/[0-9a-f]{32}(?:_\d{2,4})?\.(?:jpg|png|webp)$")
@@ -157,7 +159,8 @@ def tabs() -> list[dict]:
                {"key": "cart", "label": _("Cart"), "url": url_for("storefront.cart"), "count": count,
                 "badge": count_badge(count)},
                {"key": "me", "label": _("Me"), "url": url_for("storefront.account")}]
-    current = TAB_OF.get(request.endpoint or "")
+    endpoint = request.endpoint or ""
+    current = TAB_OF.get(endpoint) or ("me" if any(word in endpoint for word in ME_WORDS) else None)
     for entry in entries:
         entry["current"] = entry["key"] == current
     return entries

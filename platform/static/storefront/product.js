@@ -228,6 +228,8 @@ function setUpSheet() {
     sheet.dataset.intent = intent;
     footButtons.forEach((button) => { button.hidden = intent !== "both" && button.dataset.intent !== intent; });
     sheet.classList.add("open");
+    sheet.setAttribute("role", "dialog");  // a modal bottom sheet while open
+    sheet.setAttribute("aria-modal", "true");
     root.classList.add("sheet-open");
     render();
     const first = $(".pd-sheet-close", sheet);
@@ -235,6 +237,8 @@ function setUpSheet() {
   }
   function close() {
     sheet.classList.remove("open");
+    sheet.setAttribute("role", "group");
+    sheet.removeAttribute("aria-modal");
     root.classList.remove("sheet-open");
     if (opener) { opener.focus({ preventScroll: true }); }
   }
