@@ -9,6 +9,7 @@ from mallow.aftersales import service
 from mallow.aftersales.models import AFTERSALE_STATES, AfterSale
 from mallow.api.orders import FEN, WHEN
 from mallow.api.registry import nullable, obj, operation, returns, schema, shape, string
+from mallow.api.views import iso
 from mallow.db import db
 from mallow.media.images import BUSY_RESPONSE
 from mallow.orders.models import Order
@@ -25,6 +26,7 @@ AFTERSALE = schema("AfterSale", shape({
     "decide_by": WHEN, "decided_at": nullable(WHEN),
     "refunds": {"type": "array", "items": shape({"out_refund_no": _TEXT, "amount": FEN, "status": _TEXT})},
     "customer_id": {"type": "integer"}}, optional=("customer_id",)))
+AFTERSALES = schema("AfterSaleList", shape({"items": {"type": "array", "items": AFTERSALE}}))
 
 
 def aftersale_json(aftersale: AfterSale, for_staff: bool = False) -> dict:
@@ -35,8 +37,8 @@ def aftersale_json(aftersale: AfterSale, for_staff: bool = False) -> dict:
         "amount": aftersale.amount, "reason": aftersale.reason, "photos": len(aftersale.photos or []),
         "merchant_reason": aftersale.merchant_reason, "return_carrier": aftersale.return_carrier,
         "return_tracking_number": aftersale.return_tracking_number,
-        "created_at": aftersale.created_at.isoformat(), "decide_by": aftersale.decide_by.isoformat(),
-        "decided_at": aftersale.decided_at.isoformat() if aftersale.decided_at else None,
+        "created_at": iso(aftersale.created_at), "decide_by": iso(aftersale.decide_by),
+        "decided_at": iso(aftersale.decided_at),
         "refunds": [{"out_refund_no": r.out_refund_no, "amount": r.amount, "status": r.status} for r in refunds],
     }
     if for_staff:
@@ -93,14 +95,14 @@ def _own_aftersale(aftersale_id: int) -> AfterSale:
 
 
 @operation("store_api", "GET", "/aftersales", "listAfterSales", "The shopper's after-sales requests, newest first",
-           tag="aftersales", auth="shopper")
+           tag="aftersales", auth="shopper", responses={"200": returns("The requests", AFTERSALES)})
 @shopper_required
 def list_aftersales():
     return jsonify(items=[aftersale_json(a) for a in service.of_customer(principal("shopper").id)])
 
 
 @operation("store_api", "GET", "/aftersales/<int:aftersale_id>", "getAfterSale", "One of the shopper's requests",
-           tag="aftersales", auth="shopper")
+           tag="aftersales", auth="shopper", responses={"200": returns("The request", AFTERSALE)})
 @shopper_required
 def get_aftersale(aftersale_id):
     return jsonify(aftersale_json(_own_aftersale(aftersale_id)))
@@ -108,7 +110,7 @@ def get_aftersale(aftersale_id):
 
 @operation("store_api", "POST", "/aftersales/<int:aftersale_id>/withdraw", "withdrawAfterSale",
            "Withdraw a request the merchant has not decided yet", tag="aftersales", auth="shopper",
-           responses={"200": "Withdrawn", "409": "Already decided"})
+           responses={"200": returns("Withdrawn", AFTERSALE), "409": "Already decided"})
 @shopper_required
 def withdraw_aftersale(aftersale_id):
     return jsonify(aftersale_json(service.withdraw(_own_aftersale(aftersale_id), _shopper_actor())))
@@ -118,7 +120,7 @@ def withdraw_aftersale(aftersale_id):
            "Send the goods back (an approved return_refund): carrier and tracking number", tag="aftersales",
            auth="shopper", body=obj({"carrier": string(40), "tracking_number": string(64)},
                                     ["carrier", "tracking_number"]),
-           responses={"200": "Recorded", "409": "Not waiting for a return", "422": ERR})
+           responses={"200": returns("Recorded", AFTERSALE), "409": "Not waiting for a return", "422": ERR})
 @shopper_required
 def ship_return(aftersale_id):
     try:
@@ -133,7 +135,8 @@ def ship_return(aftersale_id):
 @operation("console_api", "GET", "/aftersales", "listStoreAfterSales", "The store's after-sales requests",
            tag="aftersales", auth="merchant",
            parameters=[{"name": "status", "in": "query", "schema": {"type": "string",
-                                                                    "enum": list(AFTERSALE_STATES.states)}}])
+                                                                    "enum": list(AFTERSALE_STATES.states)}}],
+           responses={"200": returns("The requests", AFTERSALES)})
 @staff_required
 def list_store_aftersales():
     status = request.args.get("status")
@@ -143,7 +146,7 @@ def list_store_aftersales():
 
 
 @operation("console_api", "GET", "/aftersales/<int:aftersale_id>", "getStoreAfterSale", "One after-sales request",
-           tag="aftersales", auth="merchant")
+           tag="aftersales", auth="merchant", responses={"200": returns("The request", AFTERSALE)})
 @staff_required
 def get_store_aftersale(aftersale_id):
     return jsonify(aftersale_json(db.get_or_404(AfterSale, aftersale_id), True))
@@ -182,7 +185,8 @@ def decide_aftersale(aftersale_id):
 
 @operation("console_api", "POST", "/aftersales/<int:aftersale_id>/confirm-return", "confirmReturn",
            "The returned goods arrived: their stock comes back and the refund is made", tag="aftersales",
-           auth="merchant", responses={"200": "Returned and refunding", "409": "Not an approved return"})
+           auth="merchant", responses={"200": returns("Returned and refunding", AFTERSALE),
+                                       "409": "Not an approved return"})
 @staff_required
 def confirm_return(aftersale_id):
     try:

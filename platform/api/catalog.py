@@ -70,6 +70,15 @@ PRODUCT_PAGE = schema("ProductPage", shape({
     "total": _INT, "page": _INT, "per_page": _INT, "pages": _INT}))
 CATEGORY = schema("ProductCategory", shape({"id": _INT, "name": _TEXT, "parent_id": nullable(_INT), "sort": _INT,
                                             "active": {"type": "boolean"}}))
+CATEGORY_NODE = schema("ProductCategoryTreeNode", {"allOf": [CATEGORY], **shape({
+    "children": {"type": "array", "items": {"$ref": "#/components/schemas/ProductCategoryTreeNode"}}})})
+CATEGORY_TREE = schema("ProductCategoryTree", shape({"items": {"type": "array", "items": CATEGORY_NODE}}))
+SKU_ROWS = schema("SkuRows", shape({
+    "items": {"type": "array", "items": {"allOf": [_SKU], **shape({"product_id": _INT, "product_title": _TEXT,
+                                                                    "label": _TEXT},
+                                                                   optional=("product_title", "label"))}},
+    "threshold": {**_INT, "description": "listLowStock: the store's low-stock threshold"}}, optional=("threshold",)))
+NOT_OPEN = "The store is not open yet"
 
 
 def _query_param(name: str, schema: dict, description: str) -> dict:
@@ -118,7 +127,7 @@ def _open_store_only():
            "On-shelf products: keyword search, category (with subcategories), price range, sort, pages",
            tag="catalogue", auth=None, parameters=LIST_PARAMS,
            responses={"200": returns("A page of products (prices in fen) and the total count", PRODUCT_PAGE),
-                      "400": "A bad query parameter (e.g. an unknown sort key), with field errors"})
+                      "400": "A bad query parameter (e.g. an unknown sort key), with field errors", "503": NOT_OPEN})
 def list_products():
     closed = _open_store_only()
     if closed:
@@ -132,7 +141,7 @@ def list_products():
 
 @operation("store_api", "GET", "/products/<int:product_id>", "getProduct",
            "One on-shelf product with its images, description and active SKUs", tag="catalogue", auth=None,
-           responses={"200": returns("The product", PRODUCT), "404": "No such product on sale"})
+           responses={"200": returns("The product", PRODUCT), "404": "No such product on sale", "503": NOT_OPEN})
 def get_product(product_id):
     closed = _open_store_only()
     if closed:
@@ -144,7 +153,8 @@ def get_product(product_id):
 
 
 @operation("store_api", "GET", "/categories", "listProductCategories",
-           "The store's shown product categories as a tree", tag="catalogue", auth=None)
+           "The store's shown product categories as a tree", tag="catalogue", auth=None,
+           responses={"200": returns("The tree", CATEGORY_TREE), "503": NOT_OPEN})
 def list_product_categories():
     closed = _open_store_only()
     if closed:
@@ -159,7 +169,8 @@ def list_product_categories():
            tag="catalogue", auth="merchant",
            parameters=LIST_PARAMS + [_query_param("status", {"type": "string", "enum": ["draft", "on_shelf", "off_shelf"]},
                                                   "shelf status")],
-           responses={"200": "A page of products", "400": "A bad query parameter, with field errors"})
+           responses={"200": returns("A page of products", PRODUCT_PAGE),
+                      "400": "A bad query parameter, with field errors"})
 @staff_required
 def list_merchant_products():
     try:
@@ -178,7 +189,7 @@ def _product_or_404(product_id):
 
 @operation("console_api", "GET", "/products/<int:product_id>", "getMerchantProduct",
            "One product with every SKU (inactive ones too) and their codes", tag="catalogue", auth="merchant",
-           responses={"200": "The product", "404": "No such product"})
+           responses={"200": returns("The product", PRODUCT), "404": "No such product"})
 @staff_required
 def get_merchant_product(product_id):
     return jsonify(products.product_json(_product_or_404(product_id), _image_url, private=True))
@@ -212,7 +223,8 @@ def update_product(product_id):
            tag="catalogue", auth="merchant", body_type="multipart/form-data",
            body={"type": "object", "required": ["image"],
                  "properties": {"image": {"type": "array", "items": {"type": "string", "format": "binary"}}}},
-           responses={"201": "The product", "404": "No such product", "409": NOT_OPEN_RESPONSE, "422": VALIDATION,
+           responses={"201": returns("The product", PRODUCT), "404": "No such product", "409": NOT_OPEN_RESPONSE,
+                      "422": VALIDATION,
                       "503": BUSY_RESPONSE})
 @staff_required
 def upload_product_image(product_id):
@@ -255,7 +267,8 @@ def _category_or_404(category_id):
 
 @operation("console_api", "PATCH", "/categories/<int:category_id>", "updateProductCategory",
            "Rename, move (no cycles), reorder, show or hide a category", tag="catalogue", auth="merchant",
-           body=obj(CATEGORY_FIELDS), responses={"200": "The category", "404": "No such category", "422": VALIDATION})
+           body=obj(CATEGORY_FIELDS),
+           responses={"200": returns("The category", CATEGORY), "404": "No such category", "422": VALIDATION})
 @staff_required
 def update_category(category_id):
     category = categories.update(_category_or_404(category_id), request.get_json(), actor=principal("merchant"))
@@ -278,7 +291,7 @@ def delete_category(category_id):
                                "items": obj({"sku_id": ID, "price": FEN,
                                              "stock": {"type": "integer", "minimum": 0, "maximum": products.MAX_STOCK}},
                                             ["sku_id"])}}, ["items"]),
-           responses={"200": "The updated SKUs", "422": VALIDATION})
+           responses={"200": returns("The updated SKUs", SKU_ROWS), "422": VALIDATION})
 @staff_required
 def bulk_update_skus():
     skus = products.bulk_update_skus(request.get_json()["items"], actor=principal("merchant"))
@@ -295,7 +308,8 @@ def _sku_row(sku: Sku, product=None) -> dict:
 
 
 @operation("console_api", "GET", "/skus/low-stock", "listLowStock",
-           "Active SKUs below the store's low-stock threshold, fewest first", tag="catalogue", auth="merchant")
+           "Active SKUs below the store's low-stock threshold, fewest first", tag="catalogue", auth="merchant",
+           responses={"200": returns("The threshold and the SKUs", SKU_ROWS)})
 @staff_required
 def list_low_stock():
     threshold, rows = products.low_stock()

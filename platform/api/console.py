@@ -7,8 +7,8 @@ from flask import abort
 
 from mallow.accounts import staff as team
 from mallow.accounts.guards import principal, staff_required
-from mallow.api.registry import obj, operation, string
-from mallow.api.views import qualification_json
+from mallow.api.registry import nullable, obj, operation, returns, shape, string
+from mallow.api.views import QUALIFICATION, QUALIFICATIONS, qualification_json
 from mallow.media.images import BUSY_RESPONSE
 from mallow.qualifications import service
 from mallow.tenants.context import current_store
@@ -37,7 +37,8 @@ QUALIFICATION_FORM = {
 @operation("console_api", "POST", "/qualifications", "submitQualification",
            "Submit (or resubmit) the store's qualifications for review", tag="qualifications", auth="merchant",
            body=QUALIFICATION_FORM, body_type="multipart/form-data",
-           responses={"201": "Submitted", "200": "This application_id was submitted before: the first result",
+           responses={"201": returns("Submitted", QUALIFICATION),
+                      "200": returns("This application_id was submitted before: the first result", QUALIFICATION),
                       "422": {"$ref": "#/components/responses/ValidationFailed"}, "503": BUSY_RESPONSE})
 @staff_required(owner=True)
 def submit_qualification():
@@ -46,7 +47,8 @@ def submit_qualification():
 
 
 @operation("console_api", "GET", "/qualifications", "listStoreQualifications",
-           "This store's submissions, newest first, with review outcomes", tag="qualifications", auth="merchant")
+           "This store's submissions, newest first, with review outcomes", tag="qualifications", auth="merchant",
+           responses={"200": returns("The submissions", QUALIFICATIONS)})
 @staff_required
 def list_store_qualifications():
     return jsonify(items=[qualification_json(q) for q in service.history(current_store().id)])
@@ -57,7 +59,13 @@ def _member_json(row, account) -> dict:
             "email": account.email if account else None, "name": account.name if account else None}
 
 
-@operation("console_api", "GET", "/staff", "listStaff", "The store's team", tag="staff", auth="merchant")
+MEMBER = shape({"id": {"type": "integer"}, "role": {"type": "string", "enum": ["owner", "staff"]},
+                "merchant_id": {"type": "integer"}, "email": nullable({"type": "string"}),
+                "name": nullable({"type": "string"})})
+
+
+@operation("console_api", "GET", "/staff", "listStaff", "The store's team", tag="staff", auth="merchant",
+           responses={"200": returns("The team", shape({"items": {"type": "array", "items": MEMBER}}))})
 @staff_required
 def list_staff():
     return jsonify(items=[_member_json(row, account) for row, account in team.members()])
@@ -66,7 +74,7 @@ def list_staff():
 @operation("console_api", "POST", "/staff", "addStaff",
            "Add a staff member by e-mail (a new account needs an initial password)", tag="staff", auth="merchant",
            body=obj({"email": string(254), "name": string(60), "password": string(128)}, ["email"]),
-           responses={"201": "Added", "422": {"$ref": "#/components/responses/ValidationFailed"}})
+           responses={"201": returns("Added", MEMBER), "422": {"$ref": "#/components/responses/ValidationFailed"}})
 @staff_required(owner=True)
 def add_staff():
     row = team.add(current_store(), principal("merchant"), request.get_json())
@@ -75,7 +83,8 @@ def add_staff():
 
 @operation("console_api", "DELETE", "/staff/<int:staff_id>", "removeStaff",
            "Remove a staff member: their access ends with their next request", tag="staff", auth="merchant",
-           responses={"204": "Removed", "404": "No such member"})
+           responses={"204": "Removed", "404": "No such member",
+                      "422": {"$ref": "#/components/responses/ValidationFailed"}})
 @staff_required(owner=True)
 def remove_staff(staff_id):
     try:

@@ -22,4 +22,5 @@ def install(blueprint) -> None:
     def http_error(error):
         if error.response is not None:
             return error.response
-        return jsonify(error=_error_name(error.code), message=error.description), error.code
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() not in ("content-type", "content-length")]
+        return jsonify(error=_error_name(error.code), message=error.description), error.code, headers

@@ -1,9 +1,10 @@
 """The OpenAPI 3.1 document, built from the declared operations."""
 from __future__ import annotations
 
-from flask import jsonify
+from flask import current_app, jsonify
 
-from mallow.api.registry import OPERATIONS, SCHEMAS, SECURITY, _BLUEPRINTS
+from mallow.api.registry import (ERROR_RESPONSES, OPERATIONS, SCHEMAS, SECURITY, _BLUEPRINTS, Operation,
+                                 plugin_operations, standard_responses)
 from mallow.web.ids import ID_SCHEMA
 
 STORE_PARAM = {"name": "store", "in": "path", "required": True, "schema": {"type": "string"},
@@ -11,31 +12,19 @@ STORE_PARAM = {"name": "store", "in": "path", "required": True, "schema": {"type
 
 
 def document() -> dict:
+    """Every core operation, and every operation of the plugins loaded on this app (tagged with
+    the plugin's name): each with every status it can answer and a schema for every JSON body."""
     paths: dict = {}
     for op in OPERATIONS:
-        item = {"operationId": op.operation_id, "summary": op.summary, "tags": [op.tag],
-                "security": SECURITY[op.auth], "responses": {}}
-        params = list(op.parameters)
-        if "{store}" in op.path:
-            params.insert(0, STORE_PARAM)
-        declared = {p["name"] for p in params}
-        for name in _path_params(op.path):
-            if name != "store" and name not in declared:
-                params.append(_path_param(name))
-        if params:
-            item["parameters"] = params
-        if op.body:
-            item["requestBody"] = {"required": True, "content": {op.body_type: {"schema": op.body}}}
-        for status, response in (op.responses or {"200": "OK"}).items():
-            item["responses"][status] = response if isinstance(response, dict) else {"description": response}
-        if op.auth:
-            item["responses"].setdefault("401", {"description": "No valid token"})
-            item["responses"].setdefault("403", {"description": "Not allowed for this token"})
-        paths.setdefault(op.path, {})[op.method] = item
+        paths.setdefault(op.path, {})[op.method] = _operation(op, op.path, op.tag)
+    for plugin, prefix, op in plugin_operations(current_app):
+        paths.setdefault(prefix + op.path, {})[op.method] = _operation(op, prefix + op.path, plugin)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Mallow API", "version": "1",
-                 "description": "Platform API under /api, store APIs under /s/{store}/api. Bearer tokens only."},
+                 "description": "Platform API under /api, store APIs under /s/{store}/api (plugins' under "
+                                "/s/{store}/api/x/{plugin} and /s/{store}/api/console/x/{plugin}). Bearer tokens "
+                                "only. Every error is JSON: {error, message, fields?}."},
         "paths": paths,
         "components": {
             "securitySchemes": {
@@ -43,14 +32,58 @@ def document() -> dict:
                 "merchantToken": {"type": "http", "scheme": "bearer", "description": "createToken or signupMerchant"},
                 "shopperToken": {"type": "http", "scheme": "bearer", "description": "loginCustomer: valid in one store"},
             },
-            "responses": {"ValidationFailed": {"description": "Field errors; nothing was written", "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/ValidationFailed"}}}}},
-            "schemas": {"ValidationFailed": {"type": "object", "required": ["error", "fields"], "properties": {
-                "error": {"const": "validation_failed"}, "message": {"type": "string"},
-                "fields": {"type": "object", "additionalProperties": {"type": "object", "properties": {
-                    "code": {"type": "string"}, "message": {"type": "string"}}}}}}} | SCHEMAS,
+            "responses": {name: _error_response(description, status)
+                          for status, (name, description) in ERROR_RESPONSES.items()},
+            "schemas": {"Error": ERROR, "ValidationFailed": VALIDATION_FAILED} | SCHEMAS,
         },
     }
+
+
+#: every error answer of the API (``platform/web`` and the registry): a code, a message, and for
+#: field errors ``fields`` (name → code and message); some add more (``current``, ``problems``…)
+ERROR = {"type": "object", "required": ["error", "message"], "properties": {
+    "error": {"type": "string", "description": "a stable code: not_found, validation_failed, forbidden…"},
+    "message": {"type": "string", "description": "for people, in the request's language"},
+    "fields": {"type": "object", "additionalProperties": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}}
+VALIDATION_FAILED = {"allOf": [{"$ref": "#/components/schemas/Error"}],
+                     "required": ["error", "message", "fields"],
+                     "properties": {"error": {"const": "validation_failed"}}}
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+def _error_response(description: str, status: str) -> dict:
+    response = {"description": description, "content": {"application/json": {"schema": _ERROR_REF}}}
+    if status == "401":
+        response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string", "const": "Bearer"}}}
+    return response
+
+
+def _operation(op: Operation, path: str, tag: str) -> dict:
+    item = {"operationId": op.operation_id, "summary": op.summary, "tags": [tag], "security": SECURITY[op.auth]}
+    params = list(op.parameters)
+    if "{store}" in path:
+        params.insert(0, STORE_PARAM)
+    declared = {p["name"] for p in params}
+    for name in _path_params(path):
+        if name != "store" and name not in declared:
+            params.append(_path_param(name))
+    if params:
+        item["parameters"] = params
+    if op.body:
+        item["requestBody"] = {"required": True, "content": {op.body_type: {"schema": op.body}}}
+    responses = standard_responses(op)
+    if not any(status.startswith("2") for status in op.responses):
+        responses["200"] = {"description": "OK"}
+    for status, response in op.responses.items():
+        if not isinstance(response, dict):  # a description: an error answer has the shared error body
+            response = {"description": response}
+            if status >= "400":
+                response["content"] = {"application/json": {"schema": _ERROR_REF}}
+        responses[status] = response
+    item["responses"] = dict(sorted(responses.items()))
+    return item
 
 
 def _path_param(name: str) -> dict:

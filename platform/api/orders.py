@@ -10,12 +10,14 @@ from flask_babel import gettext as _
 
 from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
 from mallow.api.registry import ID, nullable, obj, operation, returns, schema, shape, string
+from mallow.api.views import iso
 from mallow.cart import service as carts
 from mallow.catalog.models import Sku
 from mallow.db import db
 from mallow.orders import addresses, checkout, service as orders
 from mallow.orders.models import ORDER_STATES, Order
 from mallow.pricing.model import PricedOrder
+from mallow.validation import ValidationFailed
 
 ERR = {"$ref": "#/components/responses/ValidationFailed"}
 ITEMS = {"type": "array", "minItems": 1, "maxItems": 50, "items": {
@@ -41,7 +43,10 @@ PRICED = schema("PricedItems", shape({
                                                   "line": nullable({"type": "integer"})})}}))
 CART = schema("Cart", shape({"items": {"type": "array", "items": shape({"sku_id": {"type": "integer"},
                                                                          "quantity": {"type": "integer"}})},
-                             "quote": nullable(PRICED)}))
+                             "quote": nullable(PRICED),
+                             "unavailable": {"type": "array", "items": {"type": "integer"},
+                                             "description": "SKUs that cannot be bought now (left out of the quote)"}},
+                            optional=("unavailable",)))
 ORDER = schema("Order", shape({
     "id": {"type": "integer"}, "number": TEXT, "status": {"type": "string", "enum": list(ORDER_STATES.states)},
     "items_total": FEN, "total": {**FEN, "description": "items_total + sum(adjustments.amount)"},
@@ -60,6 +65,12 @@ ORDER = schema("Order", shape({
         optional=("actor",))},
     "merchant_note": TEXT, "customer_id": {"type": "integer"}}, optional=("merchant_note", "customer_id")))
 ORDERS = schema("OrderList", shape({"items": {"type": "array", "items": ORDER}}))
+_REGION_CODE = nullable({"type": "string", "description": "GB/T 2260 code (six digits); null: no such level, or "
+                                                       "an address saved before codes"})
+ADDRESS = schema("Address", shape({
+    "id": {"type": "integer"}, "recipient": TEXT, "phone": {**TEXT, "description": "masked"}, "province": TEXT,
+    "city": TEXT, "district": nullable(TEXT), "detail": TEXT, "is_default": {"type": "boolean"},
+    "province_code": _REGION_CODE, "city_code": _REGION_CODE, "district_code": _REGION_CODE}))
 
 
 def priced_json(priced: PricedOrder) -> dict:
@@ -75,7 +86,7 @@ def priced_json(priced: PricedOrder) -> dict:
 
 def _event_json(event, for_staff: bool) -> dict:
     """``by``: who did it (shopper, staff, system, provider, payer); staff also see the account."""
-    data = {"at": event.at.isoformat(), "kind": event.kind, "by": event.actor.split(":", 1)[0], "detail": event.detail}
+    data = {"at": iso(event.at), "kind": event.kind, "by": event.actor.split(":", 1)[0], "detail": event.detail}
     if for_staff:
         data["actor"] = event.actor
     return data
@@ -90,7 +101,7 @@ def order_json(order: Order, for_staff: bool = False) -> dict:
         "id": order.id, "number": order.number, "status": order.status, "items_total": order.items_total,
         "total": order.total, "refunded_total": order.refunded_total, "note": order.note,
         "carrier": order.carrier, "tracking_number": order.tracking_number,
-        "created_at": order.created_at.isoformat(), "pay_deadline": order.pay_deadline.isoformat(),
+        "created_at": iso(order.created_at), "pay_deadline": iso(order.pay_deadline),
         "test": bool(order.is_test),
         "address": addresses.read_snapshot(order.address_cipher),
         "lines": [{"id": l.id, "sku_id": l.sku_id, "product_id": l.product_id, "title": l.title, "spec": l.spec_key,
@@ -108,11 +119,28 @@ def order_json(order: Order, for_staff: bool = False) -> dict:
 # --- cart -----------------------------------------------------------------------------------
 
 def _cart_json(cart) -> dict:
+    """The cart priced through the pipeline. An item that cannot be bought now (taken off the
+    shelf, a lapsed permit…) stays in the cart, is named in ``unavailable`` and left out of the
+    quote: reading a cart is never a 422."""
     items = [{"sku_id": i.sku_id, "quantity": i.quantity} for i in cart.items] if cart else []
     if not items:
         return {"items": [], "quote": None}
-    quote = checkout.quote(principal("shopper").id if principal("shopper") else None, items)
-    return {"items": items, "quote": priced_json(quote)}
+    buyable, unavailable = [], []
+    for item in items:
+        try:
+            carts.sellable_sku(item["sku_id"])
+        except ValidationFailed:
+            unavailable.append(item["sku_id"])
+            continue
+        buyable.append(item)
+    try:
+        quote = checkout.quote(principal("shopper").id if principal("shopper") else None, buyable) if buyable else None
+    except ValidationFailed:  # more lines than one order may hold: nothing to quote as one order
+        quote = None
+    data = {"items": items, "quote": priced_json(quote) if quote else None}
+    if unavailable:
+        data["unavailable"] = unavailable
+    return data
 
 
 @operation("store_api", "GET", "/cart", "getCart", "The shopper's cart, priced through the pipeline",
@@ -138,7 +166,8 @@ def add_to_cart():
 
 @operation("store_api", "PUT", "/cart/items/<int:sku_id>", "setCartQuantity", "Change a quantity (0 removes)",
            tag="cart", auth="shopper", body=obj({"quantity": {"type": "integer", "minimum": 0, "maximum": 999}},
-                                                ["quantity"]))
+                                                ["quantity"]),
+           responses={"200": returns("The cart", CART)})
 @shopper_required
 def set_cart_quantity(sku_id):
     cart = carts.get_or_create(principal("shopper").id, None)
@@ -158,7 +187,7 @@ ADDRESS_BODY = obj({k: string(200) for k in ("recipient", "phone", "province", "
 
 @operation("store_api", "POST", "/addresses", "createAddress", "Add a delivery address", tag="shoppers",
            auth="shopper", body=ADDRESS_BODY,
-           responses={"201": "The address", "422": ERR})
+           responses={"201": returns("The address", ADDRESS), "422": ERR})
 @shopper_required
 def create_address():
     address = addresses.create(principal("shopper").id, request.get_json())
@@ -167,7 +196,8 @@ def create_address():
 
 
 @operation("store_api", "GET", "/addresses", "listAddresses", "The shopper's addresses (phone masked)",
-           tag="shoppers", auth="shopper")
+           tag="shoppers", auth="shopper",
+           responses={"200": returns("The addresses", shape({"items": {"type": "array", "items": ADDRESS}}))})
 @shopper_required
 def list_addresses():
     return jsonify(items=[addresses.as_dict(a) for a in addresses.of_customer(principal("shopper").id)])
@@ -181,7 +211,7 @@ def _own_address(address_id: int):
 
 
 @operation("store_api", "PUT", "/addresses/<int:address_id>", "updateAddress", "Change a delivery address",
-           tag="shoppers", auth="shopper", body=ADDRESS_BODY, responses={"200": "The address"})
+           tag="shoppers", auth="shopper", body=ADDRESS_BODY, responses={"200": returns("The address", ADDRESS)})
 @shopper_required
 def update_address(address_id):
     address = addresses.update(_own_address(address_id), request.get_json())
@@ -191,7 +221,7 @@ def update_address(address_id):
 
 @operation("store_api", "POST", "/addresses/<int:address_id>/default", "setDefaultAddress",
            "Make an address the default (checkout preselects it)", tag="shoppers", auth="shopper",
-           responses={"200": "The address"})
+           responses={"200": returns("The address", ADDRESS)})
 @shopper_required
 def set_default_address(address_id):
     address = _own_address(address_id)
@@ -213,7 +243,8 @@ def delete_address(address_id):
 # --- orders (shopper) -----------------------------------------------------------------------
 
 @operation("store_api", "POST", "/checkout/quote", "quoteOrder", "Price items without ordering (the receipt)",
-           tag="orders", auth="shopper", body=obj({"items": ITEMS, "province": string(20)}, ["items"]))
+           tag="orders", auth="shopper", body=obj({"items": ITEMS, "province": string(20)}, ["items"]),
+           responses={"200": returns("The receipt, with any problem", PRICED)})
 @shopper_required
 def quote_order():
     data = request.get_json()
@@ -275,7 +306,8 @@ def get_order(order_id):
 
 
 @operation("store_api", "POST", "/orders/<int:order_id>/cancel", "cancelOrder", "Cancel an unpaid order",
-           tag="orders", auth="shopper", responses={"200": "Cancelled", "409": "Not cancellable any more"})
+           tag="orders", auth="shopper",
+           responses={"200": returns("Cancelled", ORDER), "409": "Not cancellable any more"})
 @shopper_required
 def cancel_order(order_id):
     order = _own_order(order_id)
@@ -286,7 +318,7 @@ def cancel_order(order_id):
 
 
 @operation("store_api", "POST", "/orders/<int:order_id>/confirm", "confirmDelivery", "Confirm the goods arrived",
-           tag="orders", auth="shopper", responses={"200": "Delivered", "409": "Not shipped"})
+           tag="orders", auth="shopper", responses={"200": returns("Delivered", ORDER), "409": "Not shipped"})
 @shopper_required
 def confirm_delivery(order_id):
     order = _own_order(order_id)
@@ -317,14 +349,15 @@ def _filtered_orders():
 
 @operation("console_api", "GET", "/orders", "listStoreOrders", "Orders of the store, filtered", tag="orders",
            auth="merchant", parameters=[{"name": "status", "in": "query", "schema": {"type": "string"}},
-                                        {"name": "number", "in": "query", "schema": {"type": "string"}}])
+                                        {"name": "number", "in": "query", "schema": {"type": "string"}}],
+           responses={"200": returns("The orders (at most 200)", ORDERS)})
 @staff_required
 def list_store_orders():
     return jsonify(items=[order_json(o, True) for o in db.session.execute(_filtered_orders().limit(200)).scalars()])
 
 
 @operation("console_api", "GET", "/orders/<int:order_id>", "getStoreOrder", "One order of the store",
-           tag="orders", auth="merchant")
+           tag="orders", auth="merchant", responses={"200": returns("The order", ORDER)})
 @staff_required
 def get_store_order(order_id):
     return jsonify(order_json(_store_order(order_id), True))
@@ -340,7 +373,8 @@ def ship_order(order_id):
 
 
 @operation("console_api", "POST", "/orders/<int:order_id>/note", "noteOrder", "Set the merchant's note",
-           tag="orders", auth="merchant", body=obj({"note": string(500)}, ["note"]))
+           tag="orders", auth="merchant", body=obj({"note": string(500)}, ["note"]),
+           responses={"200": returns("The order", ORDER)})
 @staff_required
 def note_order(order_id):
     return jsonify(order_json(orders.add_note(_store_order(order_id), _staff_actor(), request.get_json()["note"]), True))

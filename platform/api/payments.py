@@ -20,6 +20,7 @@ from flask import Response, abort, jsonify, request
 from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
 from mallow.api.orders import FEN, ORDER, WHEN, order_json
 from mallow.api.registry import _BLUEPRINTS, nullable, obj, operation, returns, schema, shape, string
+from mallow.api.views import iso
 from mallow.db import db
 from mallow.orders.models import Order
 from mallow.payments import service, wechat
@@ -38,6 +39,21 @@ PAY_START = schema("PaymentStart", shape({
                   "url": {"type": "string"}, "params": {"type": "object", "description": "wx.requestPayment's"}},
                  optional=("url", "params")),
     "order": ORDER}))
+REFUND = schema("Refund", shape({
+    "id": {"type": "integer"}, "out_refund_no": {"type": "string"}, "amount": FEN, "status": {"type": "string"},
+    "reason": nullable({"type": "string"}), "aftersale_id": nullable({"type": "integer"}), "created_at": nullable(WHEN),
+    "finished_at": nullable(WHEN)}))
+ORDER_PAYMENTS = schema("OrderPayments", shape({"payments": {"type": "array", "items": PAYMENT},
+                                               "refunds": {"type": "array", "items": REFUND}, "refunded_total": FEN,
+                                               "total": FEN}))
+WECHATPAY_CONFIG = schema("WeChatPayConfig", shape({
+    "configured": {"type": "boolean", "description": "the private key and the API v3 key are set"},
+    "enabled": {"type": "boolean"}, "mchid": {"type": "string"}, "appid": {"type": "string"},
+    "merchant_certificate_serial": {"type": "string"},
+    "platform_serials": {"type": "array", "items": {"type": "string"}},
+    "has_merchant_private_key": {"type": "boolean"}, "has_apiv3_key": {"type": "boolean"},
+    "has_oauth_appsecret": {"type": "boolean"}, "updated_at": nullable(WHEN),
+    "notify_url": {"type": "string", "description": "give this to WeChat Pay"}}))
 #: the body WeChat Pay posts (API v3); checked over its exact bytes, never by this schema
 WECHATPAY_NOTIFICATION = {"type": "object", "description": "WeChat Pay v3 notification (sandbox: the same shape)",
                           "properties": {"id": {"type": "string"}, "create_time": {"type": "string"},
@@ -57,15 +73,13 @@ _PROVIDER_RE = re.compile(r"[a-z]{1,16}")
 def payment_json(payment: Payment) -> dict:
     return {"id": payment.id, "provider": payment.provider, "out_trade_no": payment.out_trade_no,
             "amount": payment.amount, "status": payment.status,
-            "created_at": payment.created_at.isoformat() if payment.created_at else None,
-            "paid_at": payment.paid_at.isoformat() if payment.paid_at else None}
+            "created_at": iso(payment.created_at), "paid_at": iso(payment.paid_at)}
 
 
 def refund_json(refund: Refund) -> dict:
     return {"id": refund.id, "out_refund_no": refund.out_refund_no, "amount": refund.amount, "status": refund.status,
             "reason": refund.reason, "aftersale_id": refund.aftersale_id,
-            "created_at": refund.created_at.isoformat() if refund.created_at else None,
-            "finished_at": refund.finished_at.isoformat() if refund.finished_at else None}
+            "created_at": iso(refund.created_at), "finished_at": iso(refund.finished_at)}
 
 
 def _problem(problem: service.PaymentProblem):
@@ -126,7 +140,8 @@ def payment_notify(provider):
 # --- console ------------------------------------------------------------------------------------
 
 @operation("console_api", "GET", "/orders/<int:order_id>/payments", "listOrderPayments",
-           "An order's payment attempts and refunds", tag="payments", auth="merchant")
+           "An order's payment attempts and refunds", tag="payments", auth="merchant",
+           responses={"200": returns("The payments and refunds", ORDER_PAYMENTS)})
 @staff_required
 def list_order_payments(order_id):
     order = db.get_or_404(Order, order_id)
@@ -142,7 +157,8 @@ _PLATFORM_KEY = {"type": "object", "required": ["serial", "pem"], "additionalPro
 
 @operation("console_api", "GET", "/payments/wechatpay", "getWeChatPayConfig",
            "The store's WeChat Pay settings; secrets are never returned, only whether they are set",
-           tag="payments", auth="merchant", responses={"200": "The settings", "403": "Owner only"})
+           tag="payments", auth="merchant", responses={"200": returns("The settings", WECHATPAY_CONFIG),
+                                                       "403": "Owner only"})
 @staff_required(owner=True)
 def get_wechatpay_config():
     return jsonify(wechat.summary() | {"notify_url": service.notify_url(wechat.NAME)})
@@ -156,7 +172,8 @@ def get_wechatpay_config():
                      "merchant_private_key": string(8000), "apiv3_key": string(64),
                      "platform_keys": {"type": "array", "minItems": 1, "maxItems": 4, "items": _PLATFORM_KEY},
                      "oauth_appsecret": string(64), "enabled": {"type": "boolean"}}),
-           responses={"200": "The settings, without secrets", "403": "Owner only", "422": ERR})
+           responses={"200": returns("The settings, without secrets", WECHATPAY_CONFIG), "403": "Owner only",
+                      "422": ERR})
 @staff_required(owner=True)
 def set_wechatpay_config():
     result = wechat.save(request.get_json(), f"staff:{current_staff().merchant_id}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import abort, jsonify, request
 
 from mallow.accounts.guards import admin_required, principal, staff_required
-from mallow.api.registry import obj, operation, string
+from mallow.api.registry import nullable, obj, operation, returns, schema, shape, string
 from mallow.db import db
 from mallow.plugins import marketplace, storeplugins
 from mallow.plugins.models import PluginRelease
@@ -13,6 +13,17 @@ from mallow.tenants.context import current_store
 ERR = {"$ref": "#/components/responses/ValidationFailed"}
 NAME = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
 SETTINGS = {"type": "object", "description": "values for the plugin's settings_schema (defaults fill the rest)"}
+_TEXT, _BOOL = {"type": "string"}, {"type": "boolean"}
+RELEASE = schema("PluginRelease", shape({
+    "id": {"type": "integer"}, "name": _TEXT, "version": _TEXT,
+    "status": {"type": "string", "enum": list(marketplace.STATUSES)}, "reason": nullable(_TEXT),
+    "manifest": {"type": "object"}, "reviewed_at": nullable(_TEXT), "created_at": nullable(_TEXT),
+    "installed": {**_BOOL, "description": "this version is the one installed"},
+    "running": {**_BOOL, "description": "this version is the one imported now"}}))
+STORE_PLUGIN = schema("StorePlugin", shape({
+    "name": _TEXT, "version": _TEXT, "title": _TEXT, "author": nullable(_TEXT), "description": nullable(_TEXT),
+    "permissions": {"type": "array", "items": shape({"code": _TEXT, "label": _TEXT})},
+    "settings_schema": {"type": "object"}, "enabled": _BOOL, "settings": {"type": "object"}}))
 
 
 def release_json(release: PluginRelease) -> dict:
@@ -28,7 +39,8 @@ def release_json(release: PluginRelease) -> dict:
 @operation("api", "GET", "/admin/plugins/releases", "listPluginReleases",
            "Plugin releases recorded for review (one per plugin version), optionally by status", tag="plugins",
            auth="admin", parameters=[{"name": "status", "in": "query",
-                                      "schema": {"type": "string", "enum": list(marketplace.STATUSES)}}])
+                                      "schema": {"type": "string", "enum": list(marketplace.STATUSES)}}],
+           responses={"200": returns("The releases", shape({"items": {"type": "array", "items": RELEASE}}))})
 @admin_required
 def list_plugin_releases():
     status = request.args.get("status") or None
@@ -43,7 +55,7 @@ def _release(release_id: int) -> PluginRelease:
 
 @operation("api", "POST", "/admin/plugins/releases/<int:release_id>/approve", "approvePluginRelease",
            "Approve a plugin version: Mallow imports it at its next start", tag="plugins", auth="admin",
-           body=obj({"reason": string(500)}), responses={"200": "Approved", "409": "Decided already"})
+           body=obj({"reason": string(500)}), responses={"200": returns("Approved", RELEASE), "409": "Decided already"})
 @admin_required
 def approve_plugin_release(release_id):
     release = marketplace.approve(_release(release_id), principal("admin"), request.get_json().get("reason", ""))
@@ -53,7 +65,7 @@ def approve_plugin_release(release_id):
 @operation("api", "POST", "/admin/plugins/releases/<int:release_id>/reject", "rejectPluginRelease",
            "Reject a plugin version with a reason for its developer", tag="plugins", auth="admin",
            body=obj({"reason": string(500)}, ["reason"]),
-           responses={"200": "Rejected", "409": "Decided already", "422": ERR})
+           responses={"200": returns("Rejected", RELEASE), "409": "Decided already", "422": ERR})
 @admin_required
 def reject_plugin_release(release_id):
     release = marketplace.reject(_release(release_id), principal("admin"), request.get_json()["reason"])
@@ -63,7 +75,7 @@ def reject_plugin_release(release_id):
 @operation("api", "POST", "/admin/plugins/releases/<int:release_id>/withdraw", "withdrawPluginRelease",
            "Take an approval back: the version is no longer imported from the next start", tag="plugins",
            auth="admin", body=obj({"reason": string(500)}, ["reason"]),
-           responses={"200": "Withdrawn", "409": "Not approved", "422": ERR})
+           responses={"200": returns("Withdrawn", RELEASE), "409": "Not approved", "422": ERR})
 @admin_required
 def withdraw_plugin_release(release_id):
     release = marketplace.withdraw(_release(release_id), principal("admin"), request.get_json()["reason"])
@@ -81,7 +93,8 @@ def _offer(name: str):
 
 @operation("console_api", "GET", "/plugins", "listStorePlugins",
            "The plugins approved on this platform, with this store's state and settings", tag="plugins",
-           auth="merchant")
+           auth="merchant",
+           responses={"200": returns("The plugins", shape({"items": {"type": "array", "items": STORE_PLUGIN}}))})
 @staff_required
 def list_store_plugins():
     return jsonify(items=[offer.as_json() for offer in storeplugins.offers(current_store().id)])
@@ -90,7 +103,7 @@ def list_store_plugins():
 @operation("console_api", "POST", "/plugins/<name>/enable", "enableStorePlugin",
            "Turn a plugin on in this store (its tables are created or upgraded; stored settings are kept "
            "unless new ones are sent)", tag="plugins", auth="merchant", body=obj({"settings": SETTINGS}),
-           parameters=NAME, responses={"200": "Enabled", "404": "No such plugin", "422": ERR})
+           parameters=NAME, responses={"200": returns("Enabled", STORE_PLUGIN), "404": "No such plugin", "422": ERR})
 @staff_required(owner=True)
 def enable_store_plugin(name):
     _offer(name)
@@ -100,7 +113,7 @@ def enable_store_plugin(name):
 
 @operation("console_api", "POST", "/plugins/<name>/disable", "disableStorePlugin",
            "Turn a plugin off in this store (settings and data are kept)", tag="plugins", auth="merchant",
-           parameters=NAME, responses={"200": "Disabled", "404": "No such plugin"})
+           parameters=NAME, responses={"200": returns("Disabled", STORE_PLUGIN), "404": "No such plugin"})
 @staff_required(owner=True)
 def disable_store_plugin(name):
     _offer(name)
@@ -110,7 +123,7 @@ def disable_store_plugin(name):
 @operation("console_api", "PUT", "/plugins/<name>/settings", "updateStorePluginSettings",
            "Replace this store's settings of a plugin (checked against its settings schema)", tag="plugins",
            auth="merchant", body=obj({"settings": SETTINGS}, ["settings"]), parameters=NAME,
-           responses={"200": "Saved", "404": "No such plugin", "422": ERR})
+           responses={"200": returns("Saved", STORE_PLUGIN), "404": "No such plugin", "422": ERR})
 @staff_required(owner=True)
 def update_store_plugin_settings(name):
     _offer(name)

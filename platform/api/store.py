@@ -7,7 +7,7 @@ from mallow.accounts import customers, sessions, sms
 from mallow.accounts.authenticate import login_limits, sms_send_limits
 from mallow.accounts.guards import current_staff, principal, shopper_required
 from mallow.api.registry import obj, operation, returns, schema, shape, string
-from mallow.api.views import store_json
+from mallow.api.views import STORE, store_json
 from mallow.db import db
 from mallow.qualifications import service
 from mallow.security import crypto
@@ -15,7 +15,7 @@ from mallow.tenants.context import current_store
 
 
 @operation("store_api", "GET", "/store", "getStore", "The store's public profile (and its review state for its staff)",
-           tag="stores", auth=None, responses={"200": "The store", "404": "No such store"})
+           tag="stores", auth=None, responses={"200": returns("The store", STORE), "404": "No such store"})
 def get_store():
     store = current_store()
     is_staff = principal("merchant") is not None and current_staff() is not None
@@ -31,9 +31,10 @@ def get_store():
     return jsonify(data)
 
 
+CUSTOMER = schema("Customer", shape({"id": {"type": "integer"}, "nickname": {"type": ["string", "null"]},
+                                    "login": {"type": "string", "description": "masked"}}))
 SIGNED_IN = schema("ShopperToken", shape({
-    "customer": shape({"id": {"type": "integer"}, "nickname": {"type": ["string", "null"]},
-                       "login": {"type": "string", "description": "masked"}}),
+    "customer": CUSTOMER,
     "token": {"type": "string", "description": "a bearer token valid in this store only (shown once)"}}))
 
 
@@ -47,7 +48,7 @@ def _open_store_only():
            tag="shoppers", auth=None, body=obj({"login": string(254, description="mobile number or e-mail"),
                                                 "password": string(128), "nickname": string(40)},
                                                ["login", "password"]),
-           responses={"201": returns("The account and a shopper token", SIGNED_IN),
+           responses={"201": returns("The account and a shopper token", SIGNED_IN), "503": "The store is not open yet",
                       "422": {"$ref": "#/components/responses/ValidationFailed"}})
 def register_customer():
     closed = _open_store_only()
@@ -79,9 +80,7 @@ SMS_SENT = schema("SmsCodeSent", shape({
     "expires_in": {"type": "integer", "description": "seconds the code is valid"},
     "resend_after": {"type": "integer", "description": "seconds before another code may be asked for"}}))
 SMS_SIGNED_IN = schema("ShopperSmsToken", shape({
-    "customer": shape({"id": {"type": "integer"}, "nickname": {"type": ["string", "null"]},
-                       "login": {"type": "string", "description": "masked"}}),
-    "token": {"type": "string", "description": "a bearer token valid in this store only (shown once)"},
+    "customer": CUSTOMER, "token": {"type": "string", "description": "a bearer token valid in this store only (shown once)"},
     "created": {"type": "boolean", "description": "true when this code created the account (sign-up)"}}))
 
 
@@ -127,7 +126,8 @@ def login_with_sms_code():
     return jsonify(customer=_customer_json(customer), token=token, created=created), 201
 
 
-@operation("store_api", "GET", "/me", "getCustomer", "The signed-in shopper", tag="shoppers", auth="shopper")
+@operation("store_api", "GET", "/me", "getCustomer", "The signed-in shopper", tag="shoppers", auth="shopper",
+           responses={"200": returns("The shopper", CUSTOMER)})
 @shopper_required
 def me():
     return jsonify(_customer_json(principal("shopper")))

@@ -1,7 +1,42 @@
 """JSON shapes shared by the API modules."""
 from __future__ import annotations
 
+from datetime import timezone
+
 from flask import url_for
+
+from mallow.api.registry import nullable, schema, shape
+from mallow.qualifications.models import QUALIFICATION_STATES
+from mallow.tenants.models import STORE_STATES
+
+_INT, _TEXT = {"type": "integer"}, {"type": "string"}
+_DATE = nullable({"type": "string", "format": "date"})
+STORE = schema("Store", shape({
+    "id": _INT, "slug": _TEXT, "name": _TEXT, "main_category": _TEXT,
+    "status": {"type": "string", "enum": list(STORE_STATES.states)}, "url": _TEXT,
+    "status_reason": nullable({**_TEXT, "description": "its staff and admins only"}),
+    "business_licence": shape({"legal_name": _TEXT, "uscc": _TEXT}),
+    "qualification": nullable(shape({"status": _TEXT, "decision_reason": nullable(_TEXT),
+                                     "field_reasons": {"type": "object"}}))},
+    optional=("status_reason", "business_licence", "qualification")))
+QUALIFICATION = schema("Qualification", shape({
+    "id": _INT, "store_id": _INT, "application_id": nullable(_TEXT), "revision": _INT,
+    "status": {"type": "string", "enum": list(QUALIFICATION_STATES.states)},
+    "category": _TEXT, "subject_type": _TEXT, "uscc": _TEXT, "legal_name": _TEXT, "legal_representative": _TEXT,
+    "legal_rep_id": {**_TEXT, "description": "masked"}, "registered_address": _TEXT, "licence_valid_until": _DATE,
+    "contact_name": _TEXT, "contact_phone": {**_TEXT, "description": "masked"}, "contact_email": nullable(_TEXT),
+    "permits": {"type": "array", "items": shape({"kind": _TEXT, "number": nullable(_TEXT), "valid_until": _DATE})},
+    "submitted_at": _TEXT, "decided_at": nullable(_TEXT), "decision_reason": nullable(_TEXT),
+    "field_reasons": {"type": "object", "additionalProperties": _TEXT}}))
+QUALIFICATIONS = schema("QualificationList", shape({"items": {"type": "array", "items": QUALIFICATION}}))
+
+
+def iso(moment) -> str | None:
+    """A timestamp as RFC 3339 (``date-time`` in the document): aware, in UTC when it came back
+    naive (SQLite hands back naive UTC values; PostgreSQL aware ones)."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
 
 
 def store_json(store, private: bool = False) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, jsonify, request
 from flask_babel import gettext as _
 from mallow.accounts.guards import principal, staff_required
-from mallow.api.registry import ID, obj, operation, string
+from mallow.api.registry import ID, nullable, obj, operation, returns, schema, shape, string
 from mallow.builder import service
 from mallow.builder.themes import theme_set
 from mallow.media import library
@@ -17,6 +17,21 @@ PAGE_REF = {"name": "page_ref", "in": "path", "required": True, "schema": {"type
             "description": "a page id, or home / product / category for the store's single pages"}
 DOCUMENT = {"type": "object", "description": "the page JSON: {sections: {id: {type, settings, blocks, block_order}}, "
                                             "order: [id, …]} (docs/builder.md); field errors are JSON pointers"}
+
+
+_INT, _TEXT = {"type": "integer"}, {"type": "string"}
+PAGE = schema("Page", shape({
+    "id": _INT, "kind": {"type": "string", "enum": ["home", "landing", "product", "category"]}, "slug": _TEXT,
+    "title": _TEXT, "revision": _INT, "draft_saved_at": nullable(_TEXT), "published_version_id": nullable(_INT),
+    "url": nullable(_TEXT), "document": {**DOCUMENT, "description": "the draft"}}, optional=("document",)))
+PAGE_VERSION = schema("PageVersion", shape({"id": _INT, "number": _INT, "title": _TEXT, "created_at": _TEXT,
+                                            "created_by": nullable(_INT), "live": {"type": "boolean"}}))
+MEDIA = schema("MediaAsset", shape({
+    "id": _INT, "name": _TEXT, "width": _INT, "height": _INT, "bytes": _INT, "url": _TEXT, "thumbnail_url": _TEXT,
+    "created_at": _TEXT, "uses": _INT, "used_by": {"type": "array", "items": shape({
+        "kind": _TEXT, "id": _INT, "title": _TEXT, "state": nullable(_TEXT), "number": nullable(_TEXT)})}},
+    optional=("uses", "used_by")))
+THEME = shape({"theme": _TEXT, "settings": {"type": "object"}})
 
 
 def _page_or_404(page_ref):
@@ -33,7 +48,9 @@ def _stale(stale: service.StaleDraft):
 
 @operation("console_api", "GET", "/pages", "listPages",
            "The store's pages (the home page and the product and category templates are always there)",
-           tag="pages", auth="merchant")
+           tag="pages", auth="merchant",
+           responses={"200": returns("The pages (without documents)",
+                                     shape({"items": {"type": "array", "items": PAGE}}))})
 @staff_required
 def list_pages():
     return jsonify(items=[service.page_json(p, with_document=False) for p in service.pages()])
@@ -42,14 +59,14 @@ def list_pages():
 @operation("console_api", "POST", "/pages", "createPage", "Create a landing page (微页面) at /p/<slug>",
            tag="pages", auth="merchant", body=obj({"title": string(service.TITLE_MAX), "slug": string(40)},
                                                   ["title", "slug"]),
-           responses={"201": "The page", "422": VALIDATION})
+           responses={"201": returns("The page", PAGE), "422": VALIDATION})
 @staff_required
 def create_page():
     return jsonify(service.page_json(service.create_landing(request.get_json(), actor=principal("merchant")))), 201
 
 
 @operation("console_api", "GET", "/pages/<page_ref>", "getPage", "A page with its draft document", tag="pages",
-           auth="merchant", parameters=[PAGE_REF], responses={"200": "The page", "404": "No such page"})
+           auth="merchant", parameters=[PAGE_REF], responses={"200": returns("The page", PAGE), "404": "No such page"})
 @staff_required
 def get_page(page_ref):
     return jsonify(service.page_json(_page_or_404(page_ref)))
@@ -62,7 +79,8 @@ def get_page(page_ref):
                      "revision": {"type": "integer", "description": "the revision the edit started from: "
                                                                     "an older one is refused with 409"}},
                     ["document"]),
-           responses={"200": "The saved page", "404": "No such page", "409": "The draft changed elsewhere",
+           responses={"200": returns("The saved page", PAGE), "404": "No such page",
+                      "409": "The draft changed elsewhere (current_revision)",
                       "422": VALIDATION})
 @staff_required
 def save_page_draft(page_ref):
@@ -77,7 +95,7 @@ def save_page_draft(page_ref):
 
 @operation("console_api", "POST", "/pages/<page_ref>/publish", "publishPage",
            "Publish the saved draft as a new version", tag="pages", auth="merchant", parameters=[PAGE_REF],
-           responses={"201": "The new version", "404": "No such page", "422": VALIDATION})
+           responses={"201": returns("The new version", PAGE_VERSION), "404": "No such page", "422": VALIDATION})
 @staff_required
 def publish_page(page_ref):
     page = _page_or_404(page_ref)
@@ -88,7 +106,8 @@ def publish_page(page_ref):
 @operation("console_api", "POST", "/pages/<page_ref>/unpublish", "unpublishPage",
            "Take the page off the storefront (the home page and the templates fall back to the fixed "
            "catalogue pages, a landing page answers 404); its draft and versions are kept", tag="pages",
-           auth="merchant", parameters=[PAGE_REF], responses={"200": "The page, unpublished", "404": "No such page"})
+           auth="merchant", parameters=[PAGE_REF],
+           responses={"200": returns("The page, unpublished", PAGE), "404": "No such page"})
 @staff_required
 def unpublish_page(page_ref):
     page = _page_or_404(page_ref)
@@ -98,7 +117,9 @@ def unpublish_page(page_ref):
 
 @operation("console_api", "GET", "/pages/<page_ref>/versions", "listPageVersions",
            "Published versions, newest first; live marks the one shoppers see", tag="pages", auth="merchant",
-           parameters=[PAGE_REF], responses={"200": "The versions", "404": "No such page"})
+           parameters=[PAGE_REF], responses={"200": returns("The versions", shape({"items": {"type": "array",
+                                                                                     "items": PAGE_VERSION}})),
+                                             "404": "No such page"})
 @staff_required
 def list_page_versions(page_ref):
     page = _page_or_404(page_ref)
@@ -108,7 +129,7 @@ def list_page_versions(page_ref):
 @operation("console_api", "POST", "/pages/<page_ref>/rollback", "rollbackPage",
            "Make a kept version live again (it becomes the draft too)", tag="pages", auth="merchant",
            parameters=[PAGE_REF], body=obj({"version_id": ID}, ["version_id"]),
-           responses={"200": "The live version", "404": "No such page or version"})
+           responses={"200": returns("The live version", PAGE_VERSION), "404": "No such page or version"})
 @staff_required
 def rollback_page(page_ref):
     page = _page_or_404(page_ref)
@@ -119,7 +140,10 @@ def rollback_page(page_ref):
 
 
 @operation("console_api", "GET", "/theme", "getTheme", "The store's theme, its settings, and every theme there is",
-           tag="pages", auth="merchant")
+           tag="pages", auth="merchant", responses={"200": returns("The theme", {"allOf": [THEME], **shape({
+               "themes": {"type": "array", "items": shape({
+                   "name": _TEXT, "version": _TEXT, "title": _TEXT,
+                   "settings": {"type": "array", "items": {"type": "object"}}})}})})})
 @staff_required
 def get_theme():
     name, settings = service.current_theme()
@@ -130,7 +154,7 @@ def get_theme():
 
 @operation("console_api", "PUT", "/theme", "saveTheme", "Switch the theme and set its settings", tag="pages",
            auth="merchant", body=obj({"theme": string(40), "settings": {"type": "object"}}, ["theme"]),
-           responses={"200": "Saved", "422": VALIDATION})
+           responses={"200": returns("Saved", THEME), "422": VALIDATION})
 @staff_required
 def save_theme():
     body = request.get_json()
@@ -140,7 +164,9 @@ def save_theme():
 
 @operation("console_api", "GET", "/media", "listMedia", "The media library (page and product images), newest "
            "first, with where each image is used (used_by: pages and products)", tag="media", auth="merchant",
-           parameters=[{"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}}])
+           parameters=[{"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}}],
+           responses={"200": returns("A page of images (30 a page)", shape({
+               "items": {"type": "array", "items": MEDIA}, "total": _INT, "page": _INT}))})
 @staff_required
 def list_media():
     page = request.args.get("page", "1")
@@ -154,7 +180,7 @@ def list_media():
            "Add an image (JPEG, PNG or WebP; re-encoded, with 320 and 750 px copies)", tag="media", auth="merchant",
            body_type="multipart/form-data",
            body={"type": "object", "required": ["image"], "properties": {"image": {"type": "string", "format": "binary"}}},
-           responses={"201": "The image", "409": library.NOT_OPEN_RESPONSE, "422": VALIDATION,
+           responses={"201": returns("The image", MEDIA), "409": library.NOT_OPEN_RESPONSE, "422": VALIDATION,
                       "503": library.BUSY_RESPONSE})
 @staff_required
 def upload_media():

@@ -72,7 +72,7 @@ def add(cart: Cart, sku_id, quantity) -> CartItem:
     sku = sellable_sku(sku_id)
     quantity = _quantity(quantity)
     item = next((i for i in cart.items if i.sku_id == sku.id), None)
-    total = quantity + (item.quantity if item else 0)
+    total = _quantity(quantity + (item.quantity if item else 0))  # a line never holds more than an order line may
     if total > sku.stock:
         raise ValidationFailed({"quantity": ("not_enough_stock", _("Only %(stock)s left.", stock=sku.stock))})
     if item is None:

@@ -1,9 +1,10 @@
 """Web pages: blueprints per area, error pages, security headers, template helpers."""
 from __future__ import annotations
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from mallow.validation import ValidationFailed
 from mallow.web.redirects import safe_next, safe_target  # noqa: F401  (the one redirect check, re-exported)
@@ -77,10 +78,30 @@ def _wants_json() -> bool:
 
 
 def _error_page(error):
+    if isinstance(error, MethodNotAllowed):
+        error = _method_not_allowed(error)
     code = getattr(error, "code", 500) or 500
+    # the exception's own headers stay (a 405's Allow, a 401's WWW-Authenticate…), not its body's
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() not in ("content-type", "content-length")] \
+        if isinstance(error, HTTPException) else []
     if _wants_json():
-        return jsonify(error=_error_name(code), message=getattr(error, "description", "")), code
-    return render_template("errors/error.html", code=code), code
+        return jsonify(error=_error_name(code), message=getattr(error, "description", "")), code, headers
+    return render_template("errors/error.html", code=code), code, headers
+
+
+def _method_not_allowed(error: MethodNotAllowed) -> HTTPException:
+    """A 405 only when another method of this very URL is answered, with exactly those in
+    ``Allow``. Werkzeug also answers 405 when a converter refused the value for the method asked
+    (an id out of range: ``DELETE …/categories/0``) and lists the methods of the sibling rules,
+    which refuse it too: no method answers that URL, so it is a 404."""
+    adapter, allowed = current_app.create_url_adapter(request), []
+    for method in error.valid_methods or ():
+        try:
+            adapter.match(method=method)
+        except HTTPException:
+            continue
+        allowed.append(method)
+    return MethodNotAllowed(valid_methods=allowed) if adapter is None or allowed else NotFound()
 
 
 def _csrf_error(error):

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from mallow.catalog.models import Product, Sku
 from mallow.catalog.money import fen_to_yuan
 from mallow.db import db
+from mallow.plugins.api import id_value
 from mallow.validation import Errors, ValidationFailed
 from mallow_flashsale import flags, gate, timing, txn
 from mallow_flashsale.models import PendingOrder, Purchase, Sale, SaleItem, aware
@@ -91,8 +92,8 @@ def _clean_items(raw_items, errors: Errors, existing: dict[int, SaleItem]) -> li
             errors.add(field, "invalid", _("Each product option needs a SKU, a sale price and a quota."))
             continue
         try:
-            sku_id, price, quota = int(raw["sku_id"]), raw["sale_price"], int(raw["quota"])
-            if type(price) is not int:
+            sku_id, price, quota = id_value(raw["sku_id"]), raw["sale_price"], int(raw["quota"])
+            if type(price) is not int or sku_id is None:  # an id no SKU can have (too large…): no such option
                 raise ValueError
         except (KeyError, TypeError, ValueError):
             errors.add(field, "invalid", _("Each product option needs a SKU, a sale price and a quota."))
