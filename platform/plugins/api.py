@@ -17,6 +17,13 @@
 * jobs and schedules: the ``mallow_register_jobs(register)`` hook (see :mod:`mallow.plugins.jobs`);
   store jobs and schedules run only in the stores that enabled the plugin.
 * :func:`plugin_enabled` tells whether the active store has a plugin on.
+* API operations: ``api_route(blueprint, method, rule, operation_id, summary, auth=…, body=…,
+  responses=…)`` on the blueprint registered for ``store_api`` / ``console_api`` declares an
+  operation like Mallow's own: ``auth`` (``"shopper"``, ``"merchant"`` = staff of the store, or
+  ``None``) is checked first, a JSON ``body`` schema validates requests (422 with field errors), and
+  the operation is in ``/api/openapi.json`` tagged with the plugin's name, with the statuses the
+  platform answers for it. Describe success bodies with ``returns(description, shape({...}))``
+  (also ``obj``, ``string``, ``nullable``, ``ID``); name operationIds after the plugin.
 * redirects: :func:`safe_target` (``safe_target(value, default)``) and :func:`safe_next`
   (the request's ``next``) — the only way to redirect to a target that came with the request
   (``next``, ``back``, a ``Referer``…): anything that is not a path on this site becomes the default.
@@ -33,6 +40,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
 
+from mallow.api.registry import ID, api_route, nullable, obj, returns, shape, string  # noqa: F401  (for plugins)
 from mallow.db import NAMING
 from mallow.db.session import STORE_BIND, STORE_SCHEMA
 from mallow.db.store_sql import StoreSQLRefused, store_sql, store_table  # noqa: F401  (re-exported for plugins)

@@ -3,6 +3,8 @@ the merchant's (``/s/<slug>/api/console/x/distribution/``, bearer token of the s
 Amounts are integer fen; rates are sent as percentages (``"10.5"``) and returned in basis points."""
 from __future__ import annotations
 
+from functools import partial
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, jsonify, request
 from flask_babel import gettext as _
@@ -10,6 +12,7 @@ from flask_babel import gettext as _
 from mallow.accounts.guards import principal, shopper_required, staff_required
 from mallow.api.errors import install
 from mallow.db import db
+from mallow.plugins.api import ID, api_route, nullable, obj, returns, shape, string
 from mallow.validation import Errors, ValidationFailed
 from mallow_distribution import binding, config, distributors, ledger, referrals, rules, withdrawals
 from mallow_distribution.distributors import DistributionProblem
@@ -176,33 +179,135 @@ def _blueprint() -> Blueprint:
     return bp
 
 
+# --- the operations (in the OpenAPI document under the plugin's paths, tagged distribution) -----
+
+_INT, _TEXT, _BOOL = {"type": "integer"}, {"type": "string"}, {"type": "boolean"}
+_FEN = {"type": "integer", "description": "fen"}
+_WHEN = nullable({"type": "string", "format": "date-time"})
+BALANCES = shape({name: _FEN for name in ("pending", "frozen", "withdrawable", "withdrawing", "withdrawn")})
+DISTRIBUTOR = shape({"id": _INT, "status": _TEXT, "code": _TEXT, "grade_id": nullable(_INT), "reason": nullable(_TEXT),
+                     "applied_at": _WHEN, "link": {"type": "string", "description": "approved: the referral link"},
+                     "balances": BALANCES, "customer_id": _INT}, optional=("link", "balances", "customer_id"))
+COMMISSION = shape({"id": _INT, "order_number": _TEXT, "level": _INT, "base": _FEN,
+                    "rate_bp": {**_INT, "description": "basis points"}, "amount": _FEN, "reversed_amount": _FEN,
+                    "net": _FEN, "status": _TEXT, "created_at": _WHEN, "release_at": _WHEN, "order_id": _INT,
+                    "distributor_id": _INT, "buyer_id": _INT, "product_id": nullable(_INT)},
+                   optional=("order_id", "distributor_id", "buyer_id", "product_id"))
+WITHDRAWAL = shape({"id": _INT, "distributor_id": _INT, "amount": _FEN, "status": _TEXT, "reason": nullable(_TEXT),
+                    "payout_method": nullable(_TEXT), "payout_reference": nullable(_TEXT), "requested_at": _WHEN,
+                    "decided_at": _WHEN})
+SETTINGS = {"type": "object", "description": "levels, level1_rate_bp, level2_rate_bp, binding_mode, binding_days, "
+                                             "min_withdrawal (fen), auto_approve, include_flashsale, include_groupbuy"}
+_FIELD_ERRORS = {"$ref": "#/components/responses/ValidationFailed"}
+_NOT_DISTRIBUTOR = "Not an approved distributor (not_distributor)"
+
+
+def _list(name: str, item: dict, extra: dict | None = None) -> dict:
+    return shape({name: {"type": "array", "items": item}} | (extra or {}))
+
+
+def _body_of(properties: dict, required: list[str] | None = None) -> dict:
+    return obj(properties, required, additional=True)
+
+
 def store_api() -> Blueprint:
     bp = _blueprint()
     bp.before_request(only_open_store)
-    bp.add_url_rule("/me", "me", shopper_required(me))
-    bp.add_url_rule("/apply", "apply", shopper_required(apply), methods=["POST"])
-    bp.add_url_rule("/bind", "bind", shopper_required(bind), methods=["POST"])
-    bp.add_url_rule("/team", "team", shopper_required(team))
-    bp.add_url_rule("/commissions", "commissions", shopper_required(my_commissions))
-    bp.add_url_rule("/withdrawals", "withdrawals", shopper_required(my_withdrawals), methods=["GET", "POST"])
+    route = partial(api_route, bp, auth="shopper")
+    route("GET", "/me", "distributionMe", "The shopper's distributor account (or null), referrer and levels",
+          endpoint="me", responses={"200": returns("The account", shape({
+              "customer_id": _INT, "distributor": nullable(DISTRIBUTOR), "referred_by": nullable(_TEXT),
+              "levels": _INT}))})(shopper_required(me))
+    route("POST", "/apply", "distributionApply", "Apply to become a distributor (approved at once with auto-approve)",
+          endpoint="apply", body=_body_of({"agree": {"type": ["boolean", "string"],
+                                                     "description": "true: accepts the terms"},
+                                           "note": string(200)}, ["agree"]),
+          validate="object", responses={"201": returns("Applied: pending review", DISTRIBUTOR),
+                                     "200": returns("Approved (or applied before)", DISTRIBUTOR),
+                                     "409": "Not possible now (suspended…)", "422": _FIELD_ERRORS}
+          )(shopper_required(apply))
+    route("POST", "/bind", "distributionBind", "Report the referral code the shopper arrived with", endpoint="bind",
+          body=_body_of({"code": string(32)}), validate="object",
+          responses={"200": returns("Whether it bound, and why not", shape({"bound": _BOOL,
+                                                                            "reason": nullable(_TEXT)})),
+                     "422": _FIELD_ERRORS})(shopper_required(bind))
+    route("GET", "/team", "distributionTeam", "The distributor's direct referrals (masked names)", endpoint="team",
+          responses={"200": returns("The team", _list("members", shape({"name": _TEXT, "bound_at": _WHEN}))),
+                     "403": _NOT_DISTRIBUTOR})(shopper_required(team))
+    route("GET", "/commissions", "distributionMyCommissions", "The distributor's commissions, newest first",
+          endpoint="commissions", responses={"200": returns("At most 200", _list("commissions", COMMISSION)),
+                                             "403": _NOT_DISTRIBUTOR})(shopper_required(my_commissions))
+    route("GET", "/withdrawals", "distributionMyWithdrawals", "The distributor's withdrawals and balances",
+          endpoint="withdrawals",
+          responses={"200": returns("At most 100", _list("withdrawals", WITHDRAWAL, {"balances": BALANCES})),
+                     "403": _NOT_DISTRIBUTOR})(shopper_required(my_withdrawals))
+    route("POST", "/withdrawals", "distributionRequestWithdrawal", "Ask to withdraw an amount (yuan, e.g. \"12.50\")",
+          endpoint="request_withdrawal", body=_body_of({"amount": {"type": ["string", "number"]}}, ["amount"]),
+          validate="object", responses={"201": returns("The withdrawal", WITHDRAWAL), "403": _NOT_DISTRIBUTOR,
+                                     "409": "Not possible now (balance, minimum…)", "422": _FIELD_ERRORS}
+          )(shopper_required(my_withdrawals))
     return bp
 
 
 def console_api() -> Blueprint:
     bp = _blueprint()
     staff, owner = staff_required, staff_required(owner=True)
-    bp.add_url_rule("/distributors", "distributors", staff(list_distributors))
-    bp.add_url_rule("/distributors/<int:distributor_id>/decision", "decide_distributor", staff(decide_distributor),
-                    methods=["POST"])
-    bp.add_url_rule("/distributors/<int:distributor_id>/grade", "grade_distributor", staff(grade_distributor),
-                    methods=["POST"])
-    bp.add_url_rule("/commissions", "commissions", staff(list_commissions))
-    bp.add_url_rule("/withdrawals", "withdrawals", staff(list_withdrawals))
-    bp.add_url_rule("/withdrawals/<int:withdrawal_id>/decision", "decide_withdrawal", staff(decide_withdrawal),
-                    methods=["POST"])
-    bp.add_url_rule("/settings", "settings", owner(settings), methods=["GET", "PUT"])
-    bp.add_url_rule("/grades", "grades", owner(save_grade), methods=["POST"])
-    bp.add_url_rule("/product-rules", "product_rules", owner(save_product_rule), methods=["POST"])
-    bp.add_url_rule("/transfer", "transfer", owner(transfer), methods=["POST"])
+    route = partial(api_route, bp, auth="merchant")
+    owner_only = {"403": "Owner only"}
+    route("GET", "/distributors", "distributionListDistributors", "The store's distributors with their balances",
+          endpoint="distributors",
+          responses={"200": returns("At most 500", _list("distributors", DISTRIBUTOR))})(staff(list_distributors))
+    route("POST", "/distributors/<int:distributor_id>/decision", "distributionDecideDistributor",
+          "Approve or reject an application, suspend or reinstate a distributor", endpoint="decide_distributor",
+          body=_body_of({"approve": _BOOL, "reason": string(200)}), validate="object",
+          responses={"200": returns("The distributor", DISTRIBUTOR), "409": "Not possible in its state",
+                     "422": _FIELD_ERRORS})(staff(decide_distributor))
+    route("POST", "/distributors/<int:distributor_id>/grade", "distributionGradeDistributor",
+          "Give a distributor a grade (or none)", endpoint="grade_distributor",
+          body=_body_of({"grade_id": nullable(ID)}), validate="object",
+          responses={"200": returns("The distributor", DISTRIBUTOR), "409": "Not possible in its state",
+                     "422": _FIELD_ERRORS})(staff(grade_distributor))
+    route("GET", "/commissions", "distributionListCommissions", "Commissions, newest first (optionally of an order)",
+          endpoint="commissions", parameters=[{"name": "order_id", "in": "query", "schema": ID}],
+          responses={"200": returns("At most 500", _list("commissions", COMMISSION))})(staff(list_commissions))
+    route("GET", "/withdrawals", "distributionListWithdrawals", "Withdrawal requests, newest first",
+          endpoint="withdrawals",
+          responses={"200": returns("At most 500", _list("withdrawals", WITHDRAWAL))})(staff(list_withdrawals))
+    route("POST", "/withdrawals/<int:withdrawal_id>/decision", "distributionDecideWithdrawal",
+          "Pay out (with how and a reference) or reject a withdrawal", endpoint="decide_withdrawal",
+          body=_body_of({"approve": _BOOL, "reason": string(200), "payout_method": string(20),
+                         "payout_reference": string(64)}), validate="object",
+          responses={"200": returns("The withdrawal", WITHDRAWAL), "409": "Decided already", "422": _FIELD_ERRORS}
+          )(staff(decide_withdrawal))
+    route("GET", "/settings", "distributionGetSettings", "The store's distribution settings and the platform's cap",
+          endpoint="settings", responses={"200": returns("The settings", shape({
+              "settings": SETTINGS, "cap_bp": _INT, "max_levels": _INT})), **owner_only})(owner(settings))
+    route("PUT", "/settings", "distributionSaveSettings", "Change the settings (rates as percentages, e.g. \"10.5\")",
+          endpoint="save_settings", body=_body_of({
+              "levels": {"type": "integer", "enum": [1, 2]}, "level1_rate": {"type": ["string", "number"]},
+              "level2_rate": {"type": ["string", "number"]}, "binding_mode": {"type": "string",
+                                                                             "enum": ["first_touch", "days"]},
+              "binding_days": {"type": "integer"}, "min_withdrawal": {"type": ["string", "number"]},
+              "auto_approve": _BOOL, "include_flashsale": _BOOL, "include_groupbuy": _BOOL}), validate="object",
+          responses={"200": returns("The settings", shape({"settings": SETTINGS, "cap_bp": _INT})),
+                     "422": _FIELD_ERRORS, **owner_only})(owner(settings))
+    route("POST", "/grades", "distributionSaveGrade", "Add a grade with its own rates", endpoint="grades",
+          body=_body_of({"name": string(30), "level1_rate": {"type": ["string", "number"]},
+                         "level2_rate": {"type": ["string", "number"]}}, ["name"]), validate="object",
+          responses={"201": returns("The grade", shape({"id": _INT, "name": _TEXT, "level1_rate_bp": nullable(_INT),
+                                                        "level2_rate_bp": nullable(_INT)})),
+                     "422": _FIELD_ERRORS, **owner_only})(owner(save_grade))
+    route("POST", "/product-rules", "distributionSaveProductRule",
+          "Exclude a product from commission or give it its own rates (no rates, not excluded: the rule is removed)",
+          endpoint="product_rules", body=_body_of({"product_id": ID, "excluded": _BOOL,
+                                                   "level1_rate": {"type": ["string", "number", "null"]},
+                                                   "level2_rate": {"type": ["string", "number", "null"]}},
+                                                  ["product_id"]), validate="object",
+          responses={"200": returns("The rule, or null when removed", shape({"rule": nullable(shape({
+              "product_id": _INT, "excluded": _BOOL, "level1_rate_bp": nullable(_INT),
+              "level2_rate_bp": nullable(_INT)}))})), "422": _FIELD_ERRORS, **owner_only})(owner(save_product_rule))
+    route("POST", "/transfer", "distributionTransfer", "Bind a shopper to another distributor (by referral code)",
+          endpoint="transfer", body=_body_of({"customer_id": ID, "code": string(32)}, ["customer_id", "code"]),
+          validate="object", responses={"200": returns("Done", shape({"customer_id": _INT, "distributor_id": _INT})),
+                                     "422": _FIELD_ERRORS, **owner_only})(owner(transfer))
     return bp
-

@@ -14,6 +14,7 @@ from mallow.accounts.guards import staff_required
 from mallow.catalog.models import Product, Sku
 from mallow.catalog.money import MoneyError, fen_to_yuan, yuan_to_fen
 from mallow.db import db
+from mallow.plugins.api import ID, api_route, obj, returns, shape, string
 from mallow.validation import ValidationFailed
 from mallow_flashsale import sales, timing
 from mallow_flashsale.models import aware
@@ -217,11 +218,36 @@ def blueprints() -> list[tuple[Blueprint, str]]:
     pages.add_url_rule("/<int:sale_id>/end", "end", end, methods=["POST"])
     pages.add_url_rule("/<int:sale_id>/delete", "delete", remove, methods=["POST"])
 
+    from mallow_flashsale.storefront import SALE
+
     api = Blueprint("manage_api", __name__)
-    api.add_url_rule("/sales", "list", api_list)
-    api.add_url_rule("/sales", "create", api_create, methods=["POST"])
-    api.add_url_rule("/sales/<int:sale_id>", "get", api_get)
-    api.add_url_rule("/sales/<int:sale_id>", "update", api_update, methods=["PUT"])
-    api.add_url_rule("/sales/<int:sale_id>/end", "end", api_end, methods=["POST"])
-    api.add_url_rule("/sales/<int:sale_id>", "delete", api_delete, methods=["DELETE"])
+    one = {"200": returns("The sale", SALE)}
+    api_route(api, "GET", "/sales", "flashsaleListStoreSales", "Every flash sale of the store, with sold and paid "
+              "units", auth="merchant", endpoint="list",
+              responses={"200": returns("The sales", shape({"items": {"type": "array", "items": SALE}}))})(api_list)
+    api_route(api, "POST", "/sales", "flashsaleCreateSale", "Create a flash sale", auth="merchant", endpoint="create",
+              body=SALE_FORM, validate="object",
+              responses={"201": returns("The sale", SALE), "422": _FIELD_ERRORS})(api_create)
+    api_route(api, "GET", "/sales/<int:sale_id>", "flashsaleGetStoreSale", "A flash sale with its figures",
+              auth="merchant", endpoint="get", responses=one)(api_get)
+    api_route(api, "PUT", "/sales/<int:sale_id>", "flashsaleUpdateSale", "Change a flash sale", auth="merchant",
+              endpoint="update", body=SALE_FORM, validate="object", responses=one | {"422": _FIELD_ERRORS})(api_update)
+    api_route(api, "POST", "/sales/<int:sale_id>/end", "flashsaleEndSale", "End a flash sale now", auth="merchant",
+              endpoint="end", responses=one)(api_end)
+    api_route(api, "DELETE", "/sales/<int:sale_id>", "flashsaleDeleteSale", "Delete a flash sale nothing was sold in",
+              auth="merchant", endpoint="delete", responses={"204": "Deleted", "409": "Units were sold: end it instead"}
+              )(api_delete)
     return [(pages, "console"), (api, "console_api")]
+
+
+_FIELD_ERRORS = {"$ref": "#/components/responses/ValidationFailed"}
+SALE_FORM = obj({
+    "title": string(60), "starts_at": {"type": "string", "description": "ISO 8601; without a zone: the store's"},
+    "ends_at": {"type": "string"}, "preheat_at": {"type": ["string", "null"], "description": "shown from then"},
+    "per_order_limit": {"type": "integer", "minimum": 1}, "per_shopper_limit": {"type": "integer", "minimum": 0},
+    "per_day_limit": {"type": "integer", "minimum": 0}, "published": {"type": "boolean"},
+    "items": {"type": "array", "minItems": 1, "items": obj({"sku_id": ID, "sale_price": {"type": "integer",
+                                                                                         "description": "fen"},
+                                                             "quota": {"type": "integer", "minimum": 1}},
+                                                            ["sku_id", "sale_price", "quota"])}},
+    ["title", "starts_at", "ends_at", "items"], additional=True)

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal
 from mallow.orders import addresses
+from mallow.plugins.api import ID, api_route, nullable, obj, returns, shape, string
 from mallow.tenants.context import current_store
 from mallow_flashsale import buying, sales, timing
 from mallow_flashsale.models import aware
@@ -132,7 +133,34 @@ def blueprints() -> list[tuple[Blueprint, str]]:
 
     api = Blueprint("sales_api", __name__)
     api.before_request(_only_open_stores)
-    api.add_url_rule("/sales", "sales", api_sales)
-    api.add_url_rule("/sales/<int:sale_id>", "sale", api_sale)
-    api.add_url_rule("/sales/<int:sale_id>/buy", "buy", api_buy, methods=["POST"])
+    api_route(api, "GET", "/sales", "flashsaleListSales", "Flash sales shoppers can see (preview, running)",
+              auth=None, endpoint="sales",
+              responses={"200": returns("The sales", shape({"items": {"type": "array", "items": SALE}}))})(api_sales)
+    api_route(api, "GET", "/sales/<int:sale_id>", "flashsaleGetSale", "One visible flash sale", auth=None,
+              endpoint="sale", responses={"200": returns("The sale", SALE)})(api_sale)
+    api_route(api, "POST", "/sales/<int:sale_id>/buy", "flashsaleBuy",
+              "Buy in a running flash sale: an order at the sale price, or why not (send an Idempotency-Key)",
+              auth="shopper", authorize=False, endpoint="buy", body=BUY, validate=False,
+              parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 80}}],
+              responses={"201": returns("The order", BOUGHT),
+                         "200": returns("The order first placed with this Idempotency-Key", BOUGHT),
+                         "409": "sold_out, not_enough, not_started, ended, limit_reached, pending_order or unavailable",
+                         "422": "A missing option or quantity (fields), or checkout problems (problems)",
+                         "429": "Too many attempts: try again in a moment"})(api_buy)
     return [(pages, "storefront"), (api, "store_api")]
+
+
+_INT, _TEXT, _BOOL = {"type": "integer"}, {"type": "string"}, {"type": "boolean"}
+#: a sale as shoppers and staff see it (``published`` and ``items[].paid``: staff only)
+SALE = shape({
+    "id": _INT, "title": _TEXT, "state": {"type": "string", "enum": ["draft", "hidden", "preheat", "live", "ended"]},
+    "preheat_at": nullable(_TEXT), "starts_at": _TEXT, "ends_at": _TEXT,
+    "seconds_left": _INT, "per_order_limit": _INT, "per_shopper_limit": _INT, "per_day_limit": _INT,
+    "sold_out": _BOOL, "published": _BOOL, "items": {"type": "array", "items": shape({
+        "sku_id": _INT, "product_id": _INT, "title": _TEXT, "spec": _TEXT, "regular_price": nullable(_INT),
+        "sale_price": {**_INT, "description": "fen"}, "quota": _INT, "remaining": _INT, "sold": _INT,
+        "sold_out": _BOOL, "paid": _INT}, optional=("paid",))}}, optional=("published",))
+BUY = obj({"sku_id": ID, "quantity": {"type": "integer", "minimum": 1}, "address_id": ID, "note": string(200)},
+          ["sku_id", "quantity", "address_id"], additional=True)
+BOUGHT = shape({"order": shape({"id": _INT, "number": _TEXT, "status": _TEXT, "total": {**_INT, "description": "fen"},
+                                "pay_deadline": _TEXT}), "sale_id": _INT})
