@@ -18,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
@@ -32,7 +33,7 @@ from mallow.catalog.models import Product, Sku
 from mallow.catalog.money import fen_to_yuan
 from mallow.catalog.search import page_number
 from mallow.db import db
-from mallow.orders import addresses, checkout, service as orders
+from mallow.orders import addresses, checkout, labels, service as orders
 from mallow.orders.models import ORDER_STATES, Order
 from mallow.statemachine import InvalidTransition
 from mallow.storefront.views import bp
@@ -53,29 +54,7 @@ ADDRESS_FIELDS = ("recipient", "phone", "province", "city", "district", "detail"
 
 # --- display helpers shared by the storefront and console order pages -----------------------
 
-def status_labels() -> dict[str, str]:
-    return {"pending_payment": _("Pending payment"), "paid": _("Awaiting shipment"), "shipped": _("Shipped"),
-            "delivered": _("Delivered"), "completed": _("Completed"), "cancelled": _("Cancelled"),
-            "closed": _("Closed")}
-
-
-def _event_labels() -> dict[str, str]:
-    return {"placed": _("Order placed"), "paid": _("Paid"), "shipped": _("Shipped"), "delivered": _("Receipt confirmed"),
-            "auto_delivered": _("Receipt confirmed automatically"),
-            "completed": _("Completed"), "cancelled": _("Cancelled"), "closed": _("Closed"),
-            "note": _("Merchant note"), "payment_started": _("Payment started"), "payment_failed": _("Payment failed"),
-            "payment_cancelled": _("Payment cancelled"), "late_payment": _("Late payment, to be refunded"),
-            "surplus_payment": _("Extra payment, to be refunded"), "refund_requested": _("Refund requested"),
-            "refund_failed": _("Refund failed"), "refund_abnormal": _("Refund needs attention"),
-            "refunded": _("Refunded"), "aftersale_requested": _("After-sales requested"),
-            "aftersale_withdrawn": _("After-sales withdrawn"), "aftersale_approved": _("After-sales approved"),
-            "aftersale_rejected": _("After-sales rejected"), "return_shipped": _("Return sent back"),
-            "return_received": _("Return received"), "aftersale_refund_failed": _("After-sales refund failed"),
-            "aftersale_refunded": _("After-sales refunded")}
-
-
-def _cancel_reasons() -> dict[str, str]:
-    return {"payment_timeout": _("Not paid in time"), "shopper": _("Cancelled by the shopper")}
+status_labels = labels.status_labels  # (the console's filters import it from here)
 
 
 @bp.app_template_filter("fen_to_yuan")
@@ -94,19 +73,43 @@ def order_time_filter(moment) -> str:
     return format_datetime(moment, "yyyy-MM-dd HH:mm") if moment else ""
 
 
+@bp.app_template_filter("clock")
+def clock_filter(seconds) -> str:
+    """Seconds left as a countdown: ``14:59``, ``1:02:03`` (orders.js keeps it ticking)."""
+    seconds = max(0, int(seconds or 0))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
 @bp.app_template_global("order_status_label")
 def order_status_label(status: str) -> str:
-    return status_labels().get(status, status)
+    return labels.status_label(status)
+
+
+@bp.app_template_global("shopper_status_label")
+def shopper_status_label(order, in_aftersales: bool | None = None) -> str:
+    return labels.shopper_status_label(order, in_aftersales)
 
 
 @bp.app_template_global("order_event_label")
-def order_event_label(kind: str) -> str:
-    return _event_labels().get(kind, kind)
+def order_event_label(event) -> str:
+    """An ``OrderEvent`` (or a kind) as people read it: never the raw kind."""
+    return labels.event_label(event)
+
+
+@bp.app_template_global("order_actor_label")
+def order_actor_label(actor: str | None) -> str:
+    return labels.actor_label(actor)
 
 
 @bp.app_template_global("order_cancel_reason")
 def order_cancel_reason(code: str | None) -> str:
-    return _cancel_reasons().get(code or "", code or "")
+    return labels.cancel_reason_label(code)
+
+
+@bp.app_template_global("payment_method_label")
+def payment_method_label(provider: str | None) -> str:
+    return labels.payment_method_label(provider)
 
 
 def receipt(data: dict) -> dict:
@@ -306,6 +309,14 @@ def _shown(order: Order):
     return redirect(url_for("storefront.order_detail", order_id=order.id)), 303
 
 
+def _placed(order: Order):
+    """After checkout: an order awaiting payment goes to the cashier (any order kind does, see
+    :func:`mallow.plugins.api.cashier_url`); one with nothing left to pay to its page."""
+    if order.status == "pending_payment":
+        return redirect(url_for("storefront.pay_order", order_id=order.id)), 303
+    return _shown(order)
+
+
 @bp.post("/checkout")
 @shopper_required
 def place_order():
@@ -314,7 +325,7 @@ def place_order():
     if _TOKEN.match(key):
         existing = _order_with_key(customer.id, key)
         if existing is not None:  # the same page submitted again: the order it placed
-            return _shown(existing)
+            return _placed(existing)
     items, unavailable = _checkout_items()
     if not items:
         flash(_("Your cart is empty."), "error")
@@ -369,14 +380,14 @@ def place_order():
         existing = _order_with_key(customer.id, key)
         if existing is None:
             abort(409)
-        return _shown(existing)
+        return _placed(existing)
     if created:
         ordered = {line.sku_id for line in order.lines}
         db.session.execute(sa.delete(CartItem).where(CartItem.cart_id == carts.find(customer.id, None).id,
                                                      CartItem.sku_id.in_(ordered)))
         db.session.commit()
         flash(_("Order placed."), "success")
-    return _shown(order)
+    return _placed(order)
 
 
 # --- the shopper's orders -------------------------------------------------------------------
@@ -404,22 +415,73 @@ def orders_list():
         query = query.where(Order.id.in_(sa.select(AfterSale.order_id).where(AfterSale.customer_id == Order.customer_id)))
     found = list(db.session.execute(query.order_by(Order.id.desc()).offset((page - 1) * ORDERS_PER_PAGE)
                                     .limit(ORDERS_PER_PAGE + 1)).scalars())
-    return render_template("storefront/orders.html", orders=found[:ORDERS_PER_PAGE], status=status, page=page,
-                           has_next=len(found) > ORDERS_PER_PAGE, statuses=status_labels(), tab=tab)
+    shown = found[:ORDERS_PER_PAGE]
+    return render_template("storefront/orders.html", orders=shown, status=status, page=page,
+                           has_next=len(found) > ORDERS_PER_PAGE, statuses=status_labels(), tab=tab,
+                           tabs=_order_tabs(), in_aftersales=labels.open_aftersales([o.id for o in shown]))
 
 
-def _can_pay() -> bool:
-    return "storefront.pay_order" in current_app.view_functions
+def _order_tabs() -> list[tuple[str | None, str]]:
+    """The order list's tabs (``?tab=``): 全部 · 待付款 · 待发货 · 待收货 · 退款/售后."""
+    return [(None, _("All")), ("unpaid", _("To pay")), ("to_ship", _("To ship")), ("to_receive", _("To receive")),
+            ("aftersale", _("Refunds / after-sales"))]
+
+
+@bp.app_template_global("order_seconds_left")
+def seconds_left(order: Order) -> int:
+    """Whole seconds until the order's pay deadline (0 once it passed)."""
+    deadline = order.pay_deadline
+    if deadline is None:
+        return 0
+    if deadline.tzinfo is None:
+        deadline = deadline.replace(tzinfo=timezone.utc)
+    return max(0, int((deadline - datetime.now(timezone.utc)).total_seconds()))
+
+
+def order_items(order: Order) -> list[dict]:
+    """The order's lines for the order page: as bought (title, spec, price), with the product's
+    link and cover photo while the product exists."""
+    from mallow.catalog.storefront_views import image_url
+
+    items = []
+    for line in order.lines:
+        product = db.session.get(Product, line.product_id)
+        cover = min(product.images, key=lambda i: i.sort) if product is not None and product.images else None
+        items.append({"title": line.title, "spec": line.spec_key, "unit_price": line.unit_price,
+                      "quantity": line.quantity, "sku_id": line.sku_id,
+                      "url": url_for("storefront.product", product_id=product.id)
+                      if product is not None and product.status == "on_shelf" else None,
+                      "image": image_url(cover.thumb_path or cover.path) if cover is not None else None})
+    return items
+
+
+def paid_with(order: Order) -> str | None:
+    """The provider of the payment that paid the order (its ``paid`` event), if any."""
+    event = next((e for e in order.events if e.kind == "paid"), None)
+    return (event.detail or {}).get("provider") if event is not None else None
 
 
 @bp.get("/orders/<int:order_id>")
 @shopper_required
 def order_detail(order_id):
+    from mallow.aftersales.models import OPEN_STATES
+    from mallow.aftersales.views import aftersales_of_order
+
     order = _own_order(order_id)
     data = order_json(order)
+    requests = aftersales_of_order(order.id)
+    in_progress = any(a.status in OPEN_STATES for a in requests)
+    provider = paid_with(order)
     return render_template("storefront/order.html", order=order, address=data["address"], receipt=receipt(data),
                            events=[e for e in order.events if e.kind != "note"],  # notes are the merchant's
-                           can_pay=_can_pay() and order.status == "pending_payment")
+                           items=order_items(order),
+                           can_pay=order.status == "pending_payment", seconds_left=seconds_left(order),
+                           requests=requests, aftersale_open=in_progress,
+                           can_request_aftersale=order.status in ("paid", "shipped", "delivered", "completed")
+                           and not in_progress,
+                           status_label=labels.shopper_status_label(order, in_progress),
+                           status_hint=labels.status_hint(order, in_progress),
+                           payment_method=labels.payment_method_label(provider) if provider else None)
 
 
 @bp.post("/orders/<int:order_id>/cancel")
@@ -447,3 +509,6 @@ def confirm_receipt(order_id):
     else:
         flash(_("Thank you! Receipt confirmed."), "success")
     return _shown(order)
+
+
+from mallow.payments import cashier  # noqa: E402,F401  (the cashier's routes, on this blueprint)

@@ -60,6 +60,13 @@ def _sandbox_attempt(out_trade_no: str):
     return provider, payment, db.session.get(Order, payment.order_id), token
 
 
+def _shoppers_own(order) -> bool:
+    """The signed-in shopper of this browser placed ``order`` (the cashier URL alone is a
+    capability: an API client may open it without a browser session)."""
+    shopper = principal("shopper")
+    return shopper is not None and order is not None and order.customer_id == shopper.id
+
+
 @storefront_bp.route("/pay/sandbox/<out_trade_no>", methods=["GET", "POST"])
 def sandbox_cashier(out_trade_no):
     """The simulated cashier. *Pay* makes the sandbox send a signed notification through the same
@@ -75,14 +82,20 @@ def sandbox_cashier(out_trade_no):
         elif action == "pay" and payment.status == "created":
             body, headers = provider.payment_notification(payment)
             service.accept_notification(sandbox.NAME, body, headers)
+            if _shoppers_own(order):  # back to the store: the order, or where a plugin lands paid orders
+                return redirect(url_for("storefront.pay_result", order_id=order.id)), 303
             return redirect(url_for("payments_pages.sandbox_cashier", out_trade_no=out_trade_no, token=token)), 303
         else:
             if action == "cancel" and payment.status == "created":
                 service.cancel_attempt(payment)
+                if _shoppers_own(order):  # back to the store's cashier: pay another way, or later
+                    return redirect(url_for("storefront.pay_order", order_id=order.id)), 303
             return redirect(url_for("payments_pages.sandbox_cashier", out_trade_no=out_trade_no, token=token)), 303
     db.session.refresh(order)
     return render_template("storefront/pay_sandbox.html", payment=payment, order=order, token=token, yuan=yuan,
-                           unavailable=sandbox.refusal(refused) if refused is not None else None), status
+                           unavailable=sandbox.refusal(refused) if refused is not None else None,
+                           back_url=url_for("storefront.pay_order", order_id=order.id) if _shoppers_own(order)
+                           else None), status
 
 
 # --- WeChat web authorisation -------------------------------------------------------------------

@@ -27,6 +27,8 @@
 * redirects: :func:`safe_target` (``safe_target(value, default)``) and :func:`safe_next`
   (the request's ``next``) — the only way to redirect to a target that came with the request
   (``next``, ``back``, a ``Referer``…): anything that is not a path on this site becomes the default.
+* orders: :func:`cashier_url` — the one cashier (收银台) for an order of any kind: redirect the
+  shopper there right after a checkout; never pick a payment provider yourself.
 * ids: :data:`ID_MAX` and :func:`id_value` — an id from a query string or form (``None`` unless
   it is a whole number from 1 to the id columns' maximum); ``<int:…>`` URL parts are already
   bounded by the app's ``int`` converter.
@@ -73,6 +75,16 @@ def plugin_settings(plugin: str) -> dict:
     from mallow.plugins.stores import settings_for
 
     return settings_for(plugin)
+
+
+def cashier_url(order, *, external: bool = False) -> str:
+    """The store's cashier (收银台) for ``order`` (an ``Order`` or its id): the one place every
+    order is paid, whatever placed it. Send the shopper there right after your checkout
+    (``return redirect(cashier_url(order)), 303``); it offers the methods the store really has and
+    lands the shopper on the order, or where ``mallow_after_payment_url`` says, once paid."""
+    from flask import url_for
+
+    return url_for("storefront.pay_order", order_id=getattr(order, "id", order), _external=external)
 
 
 def plugin_enabled(plugin: str) -> bool:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from mallow.orders.models import Order
+    from mallow.orders.models import Order, OrderEvent
     from mallow.payments.models import Refund
     from mallow.pricing.model import Adjustment, PricingContext, PricingLine, Problem
 
@@ -160,3 +160,36 @@ def mallow_account_entries(store, customer) -> "list[dict] | None":
     first). ``customer`` is the signed-in shopper. Called only for stores that enabled the
     plugin; results are shown in plugin-name order after Mallow's own entries; an
     implementation that raises, or an entry whose endpoint is not found, is logged and left out."""
+
+
+# --- What shoppers read about an order: labels and where paying ends -------------------------
+
+
+@hookspec(firstresult=True)
+def mallow_after_payment_url(order: "Order") -> "str | None":
+    """Where the shopper lands once ``order`` is paid (the sandbox cashier's success, the return
+    from WeChat Pay H5, the success page after JSAPI): a path on this site, e.g. the group the
+    order opened with an invite action. First non-None wins (in plugin-name order); anything that
+    is not a path on this site is ignored. Without an answer the shopper sees Mallow's success
+    page with 查看订单. Called only for stores that enabled the plugin; an implementation that
+    raises is logged and left out."""
+
+
+@hookspec(firstresult=True)
+def mallow_order_status_label(order: "Order") -> "str | None":
+    """A translated label shown instead of Mallow's own for ``order``'s state on the shopper's
+    order page and order list (e.g. ``"待成团"`` for a paid order whose group still waits for
+    members). First non-None wins (in plugin-name order); ``None`` keeps Mallow's label. An
+    after-sales request in progress (售后中) is shown before any plugin label. Called only for
+    stores that enabled the plugin; an implementation that raises is logged and left out."""
+
+
+@hookspec(firstresult=True)
+def mallow_order_event_label(event: "OrderEvent") -> "str | None":
+    """A translated label for an order timeline entry (``event.kind``, ``event.actor``,
+    ``event.detail``): the kinds the plugin writes (``groupbuy_opened``…), and Mallow's
+    ``cancelled`` when its ``detail["reason"]`` is the plugin's own (``groupbuy_closed``). Mallow
+    labels its own kinds and reasons itself and asks plugins only about the others; first
+    non-None wins (in plugin-name order); with no answer the entry reads "Order updated", never
+    the raw kind. Called only for stores that enabled the plugin; an implementation that raises
+    is logged and left out."""

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal
 from mallow.orders import addresses
-from mallow.plugins.api import ID, api_route, nullable, obj, returns, shape, string
+from mallow.plugins.api import ID, api_route, cashier_url, nullable, obj, returns, shape, string
 from mallow.tenants.context import current_store
 from mallow_flashsale import buying, sales, timing
 from mallow_flashsale.models import aware
@@ -86,7 +86,7 @@ def buy_form(sale_id: int):
     order = answer.order
     return render_template("flashsale/placed.html", order=order, sale_id=sale_id,
                            deadline_text=timing.local_text(aware(order.pay_deadline)),
-                           order_url=_order_url(order.id)), answer.status
+                           order_url=cashier_url(order)), answer.status
 
 
 def _order_url(order_id: int) -> str | None:

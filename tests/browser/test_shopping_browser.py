@@ -1,6 +1,6 @@
 """A shopper buys on a phone in real headless Chromium (Debian's ``chromium``, driven by
 Playwright's Python package — no browser download): home → product → add to cart → sign in →
-checkout with a new address → the order, pending payment, in Chinese. The order page is saved
+checkout with a new address → the cashier → the order, pending payment, in Chinese. The order page is saved
 as ``docs/screenshots/order.png``.
 
 Without ``/usr/bin/chromium`` the test is skipped with a loud reason; under CI (``CI=true``) it
@@ -109,6 +109,9 @@ def test_a_shopper_buys_on_a_phone(playwright_api, served):
         assert page.locator("#receipt #total").inner_text() == "¥79.80"
         page.locator("#place-order").click()
 
+        page.wait_for_url(re.compile(r"/orders/\d+/pay$"))  # placed: the cashier (收银台) first
+        assert page.locator("#amount").inner_text() == "¥79.80"
+        page.locator("#view-order").click()
         page.wait_for_url(re.compile(r"/orders/\d+$"))
         assert page.locator("#status").inner_text() == "待付款"
         assert page.locator("#order").get_attribute("data-status") == "pending_payment"

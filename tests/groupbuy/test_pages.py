@@ -58,8 +58,10 @@ def test_a_shopper_joins_through_the_share_link_and_pays_on_the_cashier(mall):
     response = post_form(browser, f"{mall.shop.prefix}/x/groupbuy/c/{campaign['id']}/order",
                          {"sku_id": sku, "quantity": 1, "address_id": address_id, "group_id": group_id,
                           "idempotency_key": "k" * 32}, form_path=share)
-    assert response.status_code == 303 and "/pay/sandbox/" in response.location
-    cashier = response.location
+    assert response.status_code == 303 and re.search(r"/orders/\d+/pay$", response.location)
+    started = post_form(browser, response.location, {"method": "sandbox"})  # the one cashier (收银台)
+    assert started.status_code == 303 and "/pay/sandbox/" in started.location
+    cashier = started.location
     paid = post_form(browser, cashier, {"action": "pay", "token": cashier.split("token=")[1]})
     assert paid.status_code == 303
     assert mall.group(group_id)["status"] == "succeeded"

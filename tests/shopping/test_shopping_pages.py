@@ -73,7 +73,7 @@ def _place(client, shop, **fields):
 
 def _order_id(response) -> int:
     assert response.status_code == 303, _html(response)[:3000]
-    return int(re.search(r"/orders/(\d+)$", response.headers["Location"]).group(1))
+    return int(re.search(r"/orders/(\d+)/pay$", response.headers["Location"]).group(1))  # placed: the cashier
 
 
 def _in_store(app, shop, fn):

@@ -12,7 +12,7 @@ from mallow.accounts.guards import principal, shopper_required
 from mallow.db import db
 from mallow.orders import addresses, checkout as orders_checkout
 from mallow.orders.models import Order
-from mallow.plugins.api import plugin_settings
+from mallow.plugins.api import cashier_url, plugin_settings
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 from mallow_groupbuy import campaigns, money, present
@@ -139,7 +139,7 @@ def place_order(campaign_id: int):
         return redirect(back), 303
     except orders_checkout.IdempotencyConflict:
         abort(409)
-    return _pay(order, back)
+    return redirect(cashier_url(order)), 303  # the one cashier (收银台) for every order
 
 
 @shopper_required
@@ -150,7 +150,7 @@ def pay(order_id: int):
         abort(404)
     back = present.shop_url("group", group_id=member.group_id) if member.group_id else \
         present.shop_url("campaign", campaign_id=member.campaign_id)
-    return _pay(order, back)
+    return redirect(cashier_url(order)), 303  # the one cashier (收银台) for every order
 
 
 def _pay(order: Order, back: str):
