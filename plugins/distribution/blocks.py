@@ -32,8 +32,17 @@ def centre_url() -> str:
     return url_for(endpoint("storefront", "centre"))
 
 
+def _data() -> dict:
+    """The centre's URL and the plugin's stylesheet (the block is drawn inside the theme's page,
+    which does not load it)."""
+    from mallow_distribution.web import asset_version
+
+    return {"url": centre_url(), "stylesheet": url_for(endpoint("storefront", "static"), filename="distribution.css",
+                                                       v=asset_version("distribution.css"))}
+
+
 def _resolve(block, ctx) -> dict:
-    return {"url": centre_url()}
+    return _data()
 
 
 def register_block(register) -> bool:
@@ -52,7 +61,7 @@ def register_block(register) -> bool:
 
 def render_entry(settings: dict | None = None) -> Markup:
     """The block's markup outside the page builder (what the template slots show)."""
-    block = {"settings": settings or {}, "data": {"url": centre_url()}}
+    block = {"settings": settings or {}, "data": _data()}
     return Markup(render_template(BLOCK_TEMPLATE.removeprefix("templates/"), block=block))
 
 

@@ -14,7 +14,8 @@ from mallow.web import render_form
 from mallow_distribution import binding, distributors, ledger, referrals, rules, withdrawals
 from mallow_distribution.distributors import DistributionProblem
 from mallow_distribution.models import Commission, Withdrawal
-from mallow_distribution.web import BLUEPRINTS, TEMPLATES, endpoint, masked, only_open_store, referral_link
+from mallow_distribution.web import (BLUEPRINTS, STATIC, TEMPLATES, asset_version, endpoint, masked,
+                                     only_open_store, referral_link)
 
 
 def _me():
@@ -145,10 +146,17 @@ def bind_waiting_referral():
             db.session.commit()
 
 
+def _page_context() -> dict:
+    """The pages' stylesheet and script (with a content version) and which tab is current."""
+    return {"dist_asset": lambda name: url_for(".static", filename=name, v=asset_version(name)),
+            "dist_tab": (request.endpoint or "").rsplit(".", 1)[-1]}
+
+
 def blueprint() -> Blueprint:
     """A fresh blueprint per app (a blueprint cannot take new hooks once registered)."""
-    bp = Blueprint(BLUEPRINTS["storefront"], __name__, template_folder=TEMPLATES)
+    bp = Blueprint(BLUEPRINTS["storefront"], __name__, template_folder=TEMPLATES, static_folder=STATIC)
     bp.before_request(bind_waiting_referral)
+    bp.context_processor(_page_context)
     bp.add_url_rule("/", "centre", shopper_required(centre))
     bp.add_url_rule("/apply", "apply", shopper_required(apply), methods=["POST"])
     bp.add_url_rule("/team", "team", shopper_required(team))

@@ -122,4 +122,6 @@ TEMPLATE_TEXTS = (
     _l('Request withdrawal'),
     _l('My withdrawals'),
     _l('Result'),
+    _l('Copy link'),
+    _l('Copied'),
 )

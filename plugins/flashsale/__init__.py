@@ -84,15 +84,30 @@ def mallow_template_slot(slot, context):
     from mallow_flashsale import sales, timing
     from mallow_flashsale.links import storefront_url
 
+    from mallow_flashsale.models import aware
+    from mallow_flashsale.present import asset_version
+    from mallow_flashsale.storefront import countdown_text
+
     now = timing.now()
     found = sales.sales_of_product(int(product_id), now)
     if not found:
         return None
     sale, item = found[0]
-    text = (_("Flash sale ¥%(price)s: on now", price=fen_to_yuan(item.sale_price)) if sale.state(now) == "live"
+    live = sale.state(now) == "live"
+    text = (_("Flash sale ¥%(price)s: on now", price=fen_to_yuan(item.sale_price)) if live
             else _("Flash sale ¥%(price)s: starts %(time)s", price=fen_to_yuan(item.sale_price),
                    time=timing.local_text(sale.starts_at)))
     href = storefront_url("sale", sale_id=sale.id)
+    style = storefront_url("static", filename="flashsale.css", v=asset_version("flashsale.css"))
+    script = storefront_url("static", filename="countdown.js", v=asset_version("countdown.js"))
     if href is None:
         return None
-    return Markup('<p class="fs-slot"><a href="%s">%s</a></p>') % (escape(href), escape(text))
+    clock = Markup("")
+    if live:  # the seconds are this request's (slots are never cached); the script ticks them down
+        seconds = max(0, int((aware(sale.ends_at) - now).total_seconds()))
+        clock = Markup('<span class="fs-countdown" data-fs-seconds="%d" data-days-format="%s"><span>%s</span>'
+                       '<time class="fs-clock">%s</time></span>') % (
+            seconds, _("%(days)s d"), _("Ends in"), countdown_text(seconds))
+    return Markup('<link rel="stylesheet" href="%s"><p class="fs-slot"><a class="fs-ribbon" href="%s">'
+                  '<span>⚡ %s</span>%s</a></p><script src="%s" defer></script>') % (
+        escape(style), escape(href), escape(text), clock, escape(script))

@@ -56,11 +56,23 @@ def resolve(block: dict, ctx) -> dict:
     script = storefront_url("static", filename="countdown.js")
     if not url or not script:
         return {"sale": None}
+    from mallow.catalog.money import fen_to_yuan
+    from mallow_flashsale.present import asset_version, product_pictures
+
     starts, ends = aware(sale.starts_at), aware(sale.ends_at)
+    shown = sale.items[:3]
+    products = sales.products_of(shown)
+    pictures = product_pictures(item.product_id for item in shown)
+    items = [{"title": products[item.sku_id][0].title if item.sku_id in products else "",
+              "image": pictures.get(item.product_id), "sale_price": fen_to_yuan(item.sale_price),
+              "regular_price": fen_to_yuan(products[item.sku_id][1].price) if item.sku_id in products else ""}
+             for item in shown]
     return {"sale": {"id": sale.id, "title": sale.title, "state": sale.state(now), "url": url, "script": script,
+                     "stylesheet": storefront_url("static", filename="flashsale.css",
+                                                  v=asset_version("flashsale.css")),
                      "starts_epoch": int(starts.timestamp()), "ends_epoch": int(ends.timestamp()),
                      "starts_text": timing.local_text(starts), "ends_text": timing.local_text(ends),
-                     "days_format": _("%(days)s d"),
+                     "days_format": _("%(days)s d"), "items": items, "all_url": storefront_url("index"),
                      "sold_out": all(item.remaining <= 0 for item in sale.items)}}
 
 

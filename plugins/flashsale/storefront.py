@@ -60,19 +60,26 @@ def index():
 
 
 def sale_page(sale_id: int, error: str | None = None, status: int = 200):
+    from mallow_flashsale import present
+
     sale = _visible_sale_or_404(sale_id)
     now = timing.now()
     customer = principal("shopper")
     shopper_addresses = [addresses.as_dict(a) for a in addresses.of_customer(customer.id)] if customer else []
-    return render_template("flashsale/sale.html", sale=_sale_view(sale, now), customer=customer,
+    view = _sale_view(sale, now)
+    present.decorate_items(sale, view["items"])
+    chosen = request.form.get("sku_id", "") if request.method == "POST" else ""
+    return render_template("flashsale/sale.html", sale=view, customer=customer,
                            addresses=shopper_addresses, error=error, days_format=_("%(days)s d"),
-                           login_url=_login_url(), attempt=uuid.uuid4().hex), status
+                           attempt=uuid.uuid4().hex, chosen=chosen,
+                           **present.first_steps(url_for(".sale", sale_id=sale.id))), status
 
 
-def _login_url() -> str | None:
-    if "storefront.login" in current_app.view_functions:
-        return url_for("storefront.login", next=request.path)
-    return None
+def _page_context() -> dict:
+    from mallow_flashsale import present
+
+    return {"fs_theme": present.page_theme,
+            "fs_asset": lambda name: url_for(".static", filename=name, v=present.asset_version(name))}
 
 
 def buy_form(sale_id: int):
@@ -127,6 +134,7 @@ def blueprints() -> list[tuple[Blueprint, str]]:
     pages = Blueprint("sales", __name__, template_folder="templates", static_folder="static",
                       static_url_path="/static")
     pages.before_request(_only_open_stores)
+    pages.context_processor(_page_context)
     pages.add_url_rule("/", "index", index)
     pages.add_url_rule("/<int:sale_id>", "sale", sale_page)
     pages.add_url_rule("/<int:sale_id>/buy", "buy", buy_form, methods=["POST"])

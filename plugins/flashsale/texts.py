@@ -69,4 +69,9 @@ TEMPLATE_TEXTS = (
     _l('Buy now'),
     _l('Add a delivery address in your account first.'),
     _l('Sign in to take part in the flash sale.'),
+    _l('Sign in'),
+    _l('Create an account'),
+    _l('Add a delivery address'),
+    _l('Deliver to a new address'),
+    _l('All flash sales'),
 )

@@ -49,6 +49,27 @@ def mallow_order_refunded(order, refund):
 
 
 @hookimpl
+def mallow_order_status_label(order):
+    from mallow_groupbuy import labels
+
+    return labels.order_status_label(order)
+
+
+@hookimpl
+def mallow_order_event_label(event):
+    from mallow_groupbuy import labels
+
+    return labels.order_event_label(event)
+
+
+@hookimpl
+def mallow_after_payment_url(order):
+    from mallow_groupbuy import labels
+
+    return labels.after_payment_url(order)
+
+
+@hookimpl
 def mallow_register_routes(register):
     from mallow_groupbuy.views import register_all
 
@@ -93,6 +114,11 @@ def mallow_template_slot(slot, context):
         return None
     summary = present.campaign_summary(found[0])
     text = str(T.group_price_from) % {"price": summary["best_price_yuan"]}
-    groups = (" · " + str(T.groups_waiting) % {"n": summary["open_groups"]}) if summary["open_groups"] else ""
-    return Markup('<p class="groupbuy-slot"><a href="{url}">{text}{groups}</a></p>').format(
-        url=present.shop_url("campaign", campaign_id=found[0].id), text=escape(text), groups=escape(groups))
+    size = str(T.group_of) % {"size": summary["group_size"]}
+    groups = (str(T.groups_waiting) % {"n": summary["open_groups"]}) if summary["open_groups"] else str(T.open_group)
+    style = present.shop_url("static", filename="groupbuy.css", v=present.asset_version("groupbuy.css"))
+    return Markup('<link rel="stylesheet" href="{style}"><p class="groupbuy-slot"><a class="gb-ribbon" href="{url}">'
+                  '<span class="gb-tag gb-solid">{size}</span><span class="gb-ribbon-text">{text}</span>'
+                  '<span class="gb-ribbon-more">{groups} ›</span></a></p>').format(
+        style=style, url=present.shop_url("campaign", campaign_id=found[0].id), size=escape(size),
+        text=escape(text), groups=escape(groups))

@@ -26,10 +26,11 @@ def resolve(block: dict, ctx) -> dict:
         rows.append({"title": summary["title"], "product": summary["product"]["title"],
                      "image": summary["product"]["image"], "url": present.shop_url("campaign", campaign_id=campaign.id),
                      "best_price": summary["best_price_yuan"], "list_price": summary["list_price_yuan"],
-                     "size_text": _("%(size)s people make a group", size=campaign.group_size),
+                     "size_text": _("Group of %(size)s", size=campaign.group_size),
                      "ends_text": _("Campaign ends %(when)s", when=summary["ends_at"])})
     return {"campaigns": rows, "all_url": present.shop_url("campaigns"), "all_text": _("All group buys"),
-            "empty_text": _("No group buy is running right now."), "join_text": _("Join a group")}
+            "empty_text": _("No group buy is running right now."), "join_text": _("Join a group"),
+            "stylesheet": present.shop_url("static", filename="groupbuy.css", v=present.asset_version("groupbuy.css"))}
 
 
 def register_blocks(register) -> None:

@@ -1,7 +1,8 @@
 """What pages and the API show of campaigns and groups: real rows only.
 
-Members are shown by a masked nickname (``张**``) and their join time; there are no avatars,
-no invented members and no counters beyond what the tables hold.
+Members are shown by a masked nickname (``张**``, its first character in a slot) and their join
+time; open seats are empty slots; there are no pictures of people, no invented members and no
+counters beyond what the tables hold.
 """
 from __future__ import annotations
 
@@ -112,8 +113,9 @@ def group_view(group: Group) -> dict:
     members = list(db.session.execute(sa.select(Member).where(Member.group_id == group.id)
                                       .order_by(Member.seq, Member.id)).scalars())
     names = _names({m.customer_id for m in members})
-    shown = [{"id": m.id, "name": names.get(m.customer_id, "**"), "leader": m.id == group.leader_member_id,
-              "joined_at": when(m.joined_at)} for m in members if m.status == "joined"]
+    shown = [{"id": m.id, "name": names.get(m.customer_id, "**"), "initial": names.get(m.customer_id, "*")[:1],
+              "leader": m.id == group.leader_member_id, "joined_at": when(m.joined_at)}
+             for m in members if m.status == "joined"]
     refunded_after = sum(1 for m in members if m.status == "left" and group.status == "succeeded")
     next_seat = min(group.seats + 1, group.size)
     return {"id": group.id, "campaign_id": group.campaign_id, "status": group.status, "size": group.size,
@@ -123,6 +125,8 @@ def group_view(group: Group) -> dict:
             "seconds_left": max(0, int((aware(group.deadline) - at).total_seconds())) if group.status == "open" else 0,
             "opened_at": when(group.opened_at), "closed_at": when(group.closed_at),
             "members": shown, "refunded_after": refunded_after,
+            # seats nobody has paid for yet (shown empty, never filled with anyone invented)
+            "empty_slots": max(0, group.size - len(shown)) if group.status == "open" else 0,
             "auto_completed": group.auto_completed, "ladder": ladder(group.tiers),
             "next_percent": money.percent_text(money.tier_for(group.tiers, next_seat)),
             "final_percent": money.percent_text(group.final_bp) if group.final_bp else None}
@@ -143,3 +147,90 @@ def sku_label(sku_id: int) -> str:
     if sku is None:
         return ""
     return " / ".join(str(v) for v in (sku.spec_values or {}).values()) or sku.spec_key or ""
+
+
+def page_theme() -> dict:
+    """The store's active page-builder theme for the plugin's own pages, so they look like the
+    store's home page in every theme: the classes and custom properties of the theme's page root
+    (``.mp``) and its stylesheets. Without the page builder: the plain storefront look."""
+    plain = {"name": "", "classes": "gb-plain", "style": "", "stylesheets": []}
+    try:
+        from mallow.builder.render import stylesheet_urls
+        from mallow.builder.service import current_theme
+        from mallow.builder.themes import theme_set
+    except ImportError:
+        return plain
+    name, settings = current_theme()
+    theme = theme_set().get(name)
+    style, classes = theme.css(settings)
+    return {"name": theme.name, "classes": f"mp mp-theme-{theme.name} {classes}".strip(), "style": style,
+            "stylesheets": stylesheet_urls(theme)}
+
+
+def membership(group: Group, customer_id: int) -> dict | None:
+    """The shopper's own place in ``group`` (ordered or paid), with their order."""
+    member = db.session.execute(sa.select(Member).where(
+        Member.group_id == group.id, Member.customer_id == customer_id, Member.status.in_(("pending", "joined")))
+        .order_by(Member.id).limit(1)).scalar_one_or_none()
+    if member is None:
+        return None
+    return {"member_id": member.id, "order_id": member.order_id, "paid": member.status == "joined",
+            "leader": member.id == group.leader_member_id}
+
+
+def share_json(view: dict, campaign: Campaign, product: dict | None, skus: list[dict], link: str) -> str:
+    """What a share shows (the WeChat JS-SDK's ``updateAppMessageShareData`` fields), for the
+    page's ``<script type="application/json">``: the group's real numbers only."""
+    from flask_babel import gettext as _
+
+    price = skus[0]["group_price_yuan"] if skus else ""
+    desc = (_("%(size)s people make a group, %(n)s more needed. Group price ¥%(price)s.", size=view["size"],
+              n=view["needed"], price=price) if view["status"] == "open" else campaign.title)
+    image = (product or {}).get("image") or ""
+    if image and image.startswith("/"):
+        from flask import request
+
+        image = request.host_url.rstrip("/") + image
+    data = {"title": _("Join my group buy: %(title)s", title=campaign.title), "desc": desc, "link": link,
+            "imgUrl": image}
+    return json_for_script(data)
+
+
+def script_texts() -> str:
+    """What ``static/groupbuy.js`` says, in the page's language."""
+    from flask_babel import gettext as _
+
+    return json_for_script({"copied": _("Link copied: send it to your friends."),
+                            "copy_by_hand": _("Copy this link and send it to your friends:"),
+                            "wechat_share": _("Tap ··· at the top right to send this group to a friend or to Moments."),
+                            "got_it": _("Got it"), "close": _("Close")})
+
+
+def json_for_script(data) -> str:
+    """JSON safe inside ``<script type="application/json">`` (no ``</script>``, no ``<!--``)."""
+    import json
+
+    from markupsafe import Markup
+
+    text = json.dumps(data, ensure_ascii=False)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+_versions: dict[tuple[str, float], str] = {}
+
+
+def asset_version(name: str) -> str:
+    """A short content hash of one of the plugin's static files (``?v=``: browsers never keep an
+    old copy after an upgrade)."""
+    import hashlib
+    from pathlib import Path
+
+    path = Path(__file__).parent / "static" / name
+    try:
+        stamp = path.stat().st_mtime
+    except OSError:
+        return ""
+    key = (name, stamp)
+    if key not in _versions:
+        _versions[key] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+    return _versions[key]

@@ -68,6 +68,18 @@ class T:
     already_member = _l("You are already in this group.")
     back_to_campaign = _l("Back to the campaign")
     full = _l("Full")
+    ends_in = _l("Ends in")
+    open_seat = _l("Open seat")
+    pay_by = _l("Pay by %(when)s")
+    sign_in_first = _l("Sign in or create an account to join: you come straight back to this group.")
+    sign_up_to_join = _l("Create an account")
+    add_address = _l("Add a delivery address")
+    another_address = _l("Deliver to a new address")
+    invite_to_join = _l("Invite friends to join")
+    you_joined_invite = _l("You are in! %(n)s more needed: invite friends before time runs out.")
+    view_my_order = _l("View my order")
+    open_another = _l("Open a new group")
+    back_to_group = _l("Back to the group")
 
     # console
     console_title = _l("Group buys")

@@ -220,3 +220,32 @@ def test_storefront_withdraw_form(mall, dist_app):
     assert too_small.status_code == 422 and "最低提现金额为 10.00 元" in too_small.get_data(as_text=True)
     nothing = client.post(f"{base}/withdraw", data={"amount": "20", "csrf_token": csrf_token(client, f"{base}/withdraw")})
     assert nothing.status_code == 422 and "最多可提现 0.00 元" in nothing.get_data(as_text=True)
+
+
+def test_the_centre_is_an_entry_of_my_account_and_its_link_wraps_and_copies(mall, dist_app):
+    """我的 lists 分销中心 (``mallow_account_entries``); the centre shows the link in an element
+    that wraps (never wider than the phone) with a copy button, and the storefront's header."""
+    client = dist_app.test_client()
+    register_shopper(client, mall.shop)
+    base = f"{mall.shop.prefix}/x/distribution"
+    if "storefront.account" in dist_app.view_functions:
+        account = _page(client, f"{mall.shop.prefix}/account")
+        assert f'href="{base}/"' in account and "分销中心" in account
+    apply = post_form(client, f"{base}/apply", {"agree": "1"}, form_path=f"{base}/")
+    assert apply.status_code == 303
+    from mallow.db import db
+    from mallow.tenants.context import store_context
+    from mallow_distribution.models import Distributor
+
+    with store_context(mall.shop.store_id, app=dist_app):
+        row = db.session.execute(sa.select(Distributor).order_by(Distributor.id.desc())).scalars().first()
+        distributor_id = row.id
+    if row.status != "approved":
+        mall.post(f"{mall.console_api}/distributors/{distributor_id}/decision", mall.mtoken, {"approve": True})
+    html = _page(client, f"{base}/")
+    assert '<code id="referral-link">' in html and 'data-copy="referral-link"' in html
+    assert re.search(r'<link rel="stylesheet" href="[^"]*/x/distribution/static/distribution\.css\?v=\w+">', html)
+    assert 'aria-current="page">分销中心' in html  # the centre's own tab
+    assert f'href="{mall.shop.prefix}/account"' in html  # the storefront's header (signed in), not a plugin's
+    css = client.get(f"{base}/static/distribution.css")
+    assert css.status_code == 200 and b"word-break:break-all" in css.data

@@ -65,7 +65,7 @@ def test_a_signed_in_shopper_buys_from_the_page(fs_app):
     client.post(f"{shop.prefix}/api/addresses", headers=bearer(token), json={
         "recipient": "赵六", "phone": "13712345678", "province": "江苏省", "city": "南京市", "detail": "中山路 1 号"})
     html = client.get(page).get_data(as_text=True)
-    address_id = re.search(r'<option value="(\d+)">赵六', html).group(1)
+    address_id = re.search(r'<option value="(\d+)"[^>]*>赵六', html).group(1)
     attempt = re.search(r'name="attempt" value="([0-9a-f]+)"', html).group(1)
     placed = post_form(client, f"{page}/buy", {"sku_id": str(sku), "address_id": address_id, "attempt": attempt},
                        form_path=page)
@@ -99,3 +99,55 @@ def test_the_product_page_and_the_console_menu_point_to_the_sale(fs_app):
     login_merchant(client, shop)
     console = client.get(f"{shop.prefix}/console/").get_data(as_text=True)
     assert f'href="{shop.prefix}/console/x/flashsale/"' in console and "限时秒杀" in console
+
+
+def test_the_sale_page_guides_the_shopper_back_and_shows_options_by_their_names(fs_app):
+    """Signed out: sign in or sign up, and come back to the sale; signed in without an address:
+    add one and come back. Options read as their values (``200g``), never a spec key."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from mallow.testing import make_product
+
+    shop = enabled_store(fs_app)
+    [sku] = make_product(fs_app, shop, title="碧根果", price=2500,
+                         skus=[{"spec_key": "规格:200g", "spec_values": {"规格": "200g"}, "price": 2500, "stock": 9}])
+    sale = create_sale(fs_app, shop, [{"sku_id": sku, "sale_price": 1990, "quota": 3}])
+    page = f"{shop.prefix}/x/flashsale/{sale['id']}"
+    client = fs_app.test_client()
+
+    def next_of(html: str, element_id: str) -> str:
+        href = re.search(rf'href="([^"]+)" id="{element_id}"', html).group(1).replace("&amp;", "&")
+        return parse_qs(urlsplit(href).query)["next"][0]
+
+    html = client.get(page).get_data(as_text=True)
+    assert next_of(html, "fs-sign-in") == page and next_of(html, "fs-sign-up") == page
+    assert "200g" in html and "规格:200g" not in html
+    assert re.search(r'<link rel="stylesheet" href="[^"]*/x/flashsale/static/flashsale\.css\?v=\w+">', html)
+    register_shopper(client, shop)
+    html = client.get(page).get_data(as_text=True)
+    assert 'id="address-first"' in html
+    if "storefront.new_address" in fs_app.view_functions:
+        assert next_of(html, "fs-add-address") == page
+    # a refused attempt's page (after POST …/buy) still leads back to the sale, not to …/buy
+    refused = post_form(client, f"{page}/buy", {"sku_id": str(sku), "address_id": "1"},
+                        form_path=f"{shop.prefix}/account")
+    assert refused.status_code in (409, 422)
+    if "storefront.new_address" in fs_app.view_functions:
+        assert next_of(refused.get_data(as_text=True), "fs-add-address") == page
+    assert fs_app.test_client().get(f"{shop.prefix}/x/flashsale/static/flashsale.css").status_code == 200
+
+
+def test_the_product_page_ribbon_counts_down_a_live_sale(fs_app):
+    from mallow.catalog.models import Sku
+    from mallow.db import db
+
+    from .conftest import in_store
+
+    shop = enabled_store(fs_app)
+    sku = product(fs_app, shop, price=3000)
+    create_sale(fs_app, shop, [{"sku_id": sku, "sale_price": 1500, "quota": 5}], ends=now() + timedelta(hours=2))
+    product_id = in_store(fs_app, shop, lambda: db.session.get(Sku, sku).product_id)
+    html = fs_app.test_client().get(f"{shop.prefix}/products/{product_id}").get_data(as_text=True)
+    ribbon = re.search(r'<a class="fs-ribbon".*?</a>', html, re.S).group(0)
+    assert "¥15.00" in ribbon and re.search(r'data-fs-seconds="(7[01]\d\d)"', ribbon)
+    assert re.search(r'<time class="fs-clock">0[12]:5\d:\d\d</time>', ribbon)

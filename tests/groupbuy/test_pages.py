@@ -30,8 +30,9 @@ def test_storefront_lists_campaigns_and_shows_a_group_with_its_real_members(mall
     assert f'data-group-id="{group_id}"' in page and "data-deadline=" in page  # the open group, with countdown
 
     group_page = mall.client.get(f"{mall.shop.prefix}/x/groupbuy/g/{group_id}").get_data(as_text=True)
-    members = re.findall(r'<ul class="gb-members" id="members">(.*?)</ul>', group_page, re.S)[0]
-    assert members.count("<li") == 2  # two real members, no placeholders
+    members = re.findall(r'<ul class="gb-slots" id="members"[^>]*>(.*?)</ul>', group_page, re.S)[0]
+    assert members.count("data-member-id=") == 2  # two real members
+    assert members.count("gb-empty") == 1 and "b**" not in members.split("gb-empty")[1]  # one open seat, nobody
     assert "b**" in members  # "buyer-…" masked: the nickname never shows in full
     assert "buyer-" not in group_page and "@example.com" not in group_page
     assert 'id="share-url"' in group_page and f"/x/groupbuy/g/{group_id}" in group_page
@@ -120,7 +121,13 @@ def test_console_campaign_crud_groups_and_the_auto_complete_warning(mall):
     assert f'data-group-id="{group_id}"' in groups
     assert f'data-group-id="{group_id}"' not in browser.get(f"{base}/groups?state=failed").get_data(as_text=True)
     detail = browser.get(f"{base}/groups/{group_id}").get_data(as_text=True)
-    assert 'data-state="joined"' in detail and "group_opened" in detail
+    assert 'data-state="joined"' in detail and 'data-kind="group_opened"' in detail
+    log = detail.split('id="events"')[1]
+    with mall.app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        from mallow_groupbuy.labels import log_label
+
+        assert log_label("group_opened") in log  # a label in the merchant's language…
+    assert "group_opened" not in re.sub(r'data-kind="[^"]*"', "", log)  # …never the raw key
 
     # a campaign shoppers ordered in cannot be deleted, only ended
     refused_delete = mall.client.delete(f"{mall.console_api}/campaigns/{campaign_id}", headers=bearer(mall.mtoken))

@@ -14,7 +14,7 @@ from mallow.db import db
 from mallow.orders.models import Order
 from mallow.plugins.api import id_value
 from mallow.validation import ValidationFailed
-from mallow_groupbuy import campaigns, money, present
+from mallow_groupbuy import campaigns, labels, money, present
 from mallow_groupbuy.models import Campaign, Event, Group, Member, RefundTask
 from mallow_groupbuy.refunds import retry
 from mallow_groupbuy.texts import T
@@ -174,7 +174,8 @@ def group_detail(group_id: int):
     return render_template("groupbuy/console_group.html", group=group, view=present.group_view(group),
                            campaign=campaigns.get(group.campaign_id), members=members, orders=orders, tasks=tasks,
                            events=events, shop_group_url=present.shop_url("group", group_id=group.id),
-                           sku_label=present.sku_label)
+                           sku_label=present.sku_label, log_label=labels.log_label, log_detail=labels.log_detail,
+                           refund_error=labels.refund_error_label)
 
 
 @staff_required

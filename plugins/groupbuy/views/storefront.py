@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal, shopper_required
@@ -27,7 +27,8 @@ def _open_stores_only():
 
 
 def _context():
-    return {"t": T, "gb_url": present.shop_url}
+    return {"t": T, "gb_url": present.shop_url, "gb_theme": present.page_theme,
+            "gb_asset": lambda name: url_for(".static", filename=name, v=present.asset_version(name))}
 
 
 def _campaign_or_404(campaign_id: int):
@@ -53,13 +54,27 @@ def _my_pending(campaign_id: int) -> list[dict]:
              "group_id": member.group_id, "pay_deadline": present.when(order.pay_deadline)} for member, order in rows]
 
 
+def _core_url(endpoint: str, **values) -> str | None:
+    """A core storefront page's URL, or None where this Mallow has no such page."""
+    if endpoint not in current_app.view_functions:
+        return None
+    return url_for(endpoint, **values)
+
+
 def _order_form(campaign, group_id=None) -> dict:
+    """The open/join form, or what the shopper must do first: sign in or sign up (and come back
+    here), add a delivery address (and come back here)."""
     shopper = _shopper()
+    here = request.path
     return {"signed_in": shopper is not None,
             "addresses": [addresses.as_dict(a) for a in addresses.of_customer(shopper.id)] if shopper else [],
             "idempotency_key": secrets.token_hex(16), "group_id": group_id,
             "unpaid_minutes": plugin_settings("groupbuy").get("unpaid_minutes", 10),
-            "login_url": url_for("storefront.login", next=request.path)}
+            "login_url": url_for("storefront.login", next=here),
+            "register_url": _core_url("storefront.register", next=here),
+            "new_address_url": _core_url("storefront.new_address", next=here)
+            or _core_url("storefront.account"),
+            "addresses_url": _core_url("storefront.address_book", next=here)}
 
 
 def campaigns_page():
@@ -87,13 +102,16 @@ def group_page(group_id: int):
     campaign = _campaign_or_404(group.campaign_id)
     view = present.group_view(group)
     shopper = _shopper()
-    is_member = shopper is not None and shopper.id in present.member_customer_ids(group)
+    mine = present.membership(group, shopper.id) if shopper is not None else None
     skus = present.sku_rows(campaign, bp=present.next_bp(group))
-    return render_template("groupbuy/group.html", group=view, campaign=campaign,
-                           product=present.product_card(campaign.product_id), skus=skus, is_member=is_member,
+    product = present.product_card(campaign.product_id)
+    share_url = url_for(request.endpoint, group_id=group.id, _external=True)
+    my_order_url = _core_url("storefront.order_detail", order_id=mine["order_id"]) if mine else None
+    return render_template("groupbuy/group.html", group=view, campaign=campaign, product=product, skus=skus,
+                           is_member=mine is not None, mine=mine, my_order_url=my_order_url,
                            pending=[p for p in _my_pending(campaign.id) if p["group_id"] == group.id],
-                           share_url=url_for(request.endpoint, group_id=group.id, _external=True),
-                           form=_order_form(campaign, group.id))
+                           share_url=share_url, share_json=present.share_json(view, campaign, product, skus, share_url),
+                           texts_json=present.script_texts(), form=_order_form(campaign, group.id))
 
 
 def poster_page(group_id: int):
