@@ -23,6 +23,7 @@ def pytest_sessionstart(session):
 
 
 def pytest_terminal_summary(terminalreporter):
+    _contract_counts(terminalreporter)
     if MISSING_SERVERS:
         bar = "!" * 78
         terminalreporter.write_line(bar, red=True, bold=True)
@@ -30,6 +31,17 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"!! {name} IS MISSING: its tests were SKIPPED ({why})", red=True, bold=True)
         terminalreporter.write_line("!! Start it (see docs/operations.md) and run the tests again.", red=True, bold=True)
         terminalreporter.write_line(bar, red=True, bold=True)
+
+
+def _contract_counts(terminalreporter):
+    """The API contract test's counts (tests/api/conftest.py), from its reports' user_properties."""
+    lines = {value for reports in terminalreporter.stats.values() for report in reports
+             if getattr(report, "when", None) == "call"
+             for key, value in getattr(report, "user_properties", ()) if key == "api-contract"}
+    if lines:
+        terminalreporter.section("API contract (schemathesis)")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)
 
 
 def _backend_params():

@@ -1,20 +1,14 @@
-"""The API contract test's counts in the terminal summary (CI runs without ``-s``)."""
+"""The API contract test's counts for the terminal summary (written by ``tests/conftest.py``)."""
 from __future__ import annotations
 
 import pytest
 
-_REPORT = pytest.StashKey[list]()
+#: the user_properties key of a summary line; pytest-xdist sends user_properties from its workers to
+#: the controller with each report, so the summary has the counts with or without ``-n``
+KEY = "api-contract"
 
 
 @pytest.fixture
-def contract_report(request) -> list:
-    """Lines for the terminal summary (one per backend run of the contract test)."""
-    return request.config.stash.setdefault(_REPORT, [])
-
-
-def pytest_terminal_summary(terminalreporter, config):
-    lines = config.stash.get(_REPORT, [])
-    if lines:
-        terminalreporter.section("API contract (schemathesis)")
-        for line in lines:
-            terminalreporter.write_line(line)
+def contract_report(request):
+    """Call with a line for the terminal summary (one per backend run of the contract test)."""
+    return lambda line: request.node.user_properties.append((KEY, line))

@@ -180,7 +180,7 @@ def test_the_api_keeps_its_contract(contract_app, contract_report):
     operations, examples, calls, failures = _run(contract_app)
     summary = (f"API contract ({contract_app.mallow_backend}): {len(operations)} operations, {examples} examples, "
                f"{calls} calls, {len(failures)} failures")
-    contract_report.append(summary)
+    contract_report(summary)
     details = "\n\n".join(f"{label} [{check}] {title}\n{message}\n{sample}"
                           for (label, check, title, message), sample in sorted(failures.items()))
     assert not failures, summary + "\n\n" + details
