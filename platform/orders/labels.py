@@ -163,6 +163,8 @@ def status_hint(order, in_aftersales: bool = False) -> str:
         from mallow.catalog.money import fen_to_yuan
 
         return _("¥%(amount)s was refunded. The order is closed.", amount=fen_to_yuan(order.refunded_total))
+    if _first_answer("mallow_order_status_label", order=order):
+        return ""  # a plugin's state (待成团: the group is still forming) is not Mallow's "preparing your parcel"
     return {"paid": _("The store is preparing your parcel."),
             "shipped": _("Your parcel is on its way."),
             "delivered": _("You have received the parcel."),

@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from mallow.validation import ValidationFailed
-from mallow.web.redirects import safe_next, safe_target  # noqa: F401  (the one redirect check, re-exported)
+from mallow.web.redirects import here, safe_next, safe_target  # noqa: F401  (the one redirect check, re-exported)
 
 CSP = ("default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
        "script-src 'self'; media-src 'self' https:; object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'")
@@ -29,7 +29,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def helpers():
         return {"locale": str(get_locale()), "field_error": _field_error, "form": request.form,
-                "category_name": _category_name}
+                "category_name": _category_name, "here": here}
 
     @app.after_request
     def security_headers(response):

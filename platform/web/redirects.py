@@ -73,3 +73,17 @@ def _same_site(text: str) -> bool:
         return False
     return not parts.scheme and not parts.netloc
 
+
+
+def here() -> str:
+    """Where a link that leaves this page (the language switch) should bring the visitor back:
+    this page for a GET, else the page the form was on (the Referer, when it is this site's),
+    never a POST-only address that would answer 405."""
+    from flask import request
+
+    if request.method in ("GET", "HEAD"):
+        return request.full_path.rstrip("?")
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host:
+        return safe_target(referrer.path + (f"?{referrer.query}" if referrer.query else ""), "/")
+    return "/"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal
@@ -19,7 +19,6 @@ from mallow.tenants.context import current_store
 from mallow_flashsale import buying, sales, timing
 from mallow_flashsale.models import aware
 
-ORDER_PAGE_ENDPOINTS = ("storefront.order", "storefront.order_detail", "storefront.order_page")
 
 
 def countdown_text(seconds: int) -> str:
@@ -94,16 +93,6 @@ def buy_form(sale_id: int):
     return render_template("flashsale/placed.html", order=order, sale_id=sale_id,
                            deadline_text=timing.local_text(aware(order.pay_deadline)),
                            order_url=cashier_url(order)), answer.status
-
-
-def _order_url(order_id: int) -> str | None:
-    for endpoint in ORDER_PAGE_ENDPOINTS:
-        if endpoint in current_app.view_functions:
-            try:
-                return url_for(endpoint, order_id=order_id)
-            except Exception:  # noqa: BLE001 -- another signature: no link
-                return None
-    return None
 
 
 # --- store API ------------------------------------------------------------------------------------

@@ -176,3 +176,18 @@ def test_the_wechat_authorisation_returns_only_to_this_site(mall_app, mall_shop)
         assert round_trip(urlencode({"next": f"{mall_shop.prefix}/orders?tab=1"})).headers["Location"] == \
             f"{mall_shop.prefix}/orders?tab=1"
 
+
+
+def test_the_language_link_after_a_form_post_leads_back_to_the_form_page(mall_app):
+    """A page drawn by a POST (a refused form) links its language switch to the page the form
+    was on, never to the POST-only address (405) nor to another site's Referer."""
+    from mallow.web.redirects import here
+
+    with mall_app.test_request_context("/s/demo/flashsale/3?x=1"):
+        assert here() == "/s/demo/flashsale/3?x=1"
+    with mall_app.test_request_context("/s/demo/flashsale/3/buy", method="POST",
+                                       headers={"Referer": "http://localhost/s/demo/flashsale/3?from=home"}):
+        assert here() == "/s/demo/flashsale/3?from=home"
+    for referer in ("https://evil.example/s/demo/", "http://localhost//evil.example", ""):
+        with mall_app.test_request_context("/s/demo/flashsale/3/buy", method="POST", headers={"Referer": referer}):
+            assert here() == "/"

@@ -166,30 +166,7 @@ def pay(order_id: int):
     member = db.session.execute(sa.select(Member).where(Member.order_id == order_id)).scalar_one_or_none()
     if order is None or member is None or order.customer_id != _shopper().id:
         abort(404)
-    back = present.shop_url("group", group_id=member.group_id) if member.group_id else \
-        present.shop_url("campaign", campaign_id=member.campaign_id)
     return redirect(cashier_url(order)), 303  # the one cashier (收银台) for every order
-
-
-def _pay(order: Order, back: str):
-    """Start paying with the store's payment method: the sandbox cashier where the store has it
-    on, else WeChat Pay (H5). Nothing is paid here; the provider's verified word pays."""
-    from mallow.payments import providers, service as payments
-
-    for name, scene in (("sandbox", None), ("wechatpay", "h5")):
-        try:
-            providers.get(name)
-        except providers.ProviderUnavailable:
-            continue
-        try:
-            _payment, start = payments.pay_order(order, name, customer=_shopper(), scene=scene,
-                                                 client_ip=request.remote_addr)
-        except payments.PaymentProblem as problem:
-            flash(str(problem.message), "error")
-            return redirect(back), 303
-        return redirect(start.url or back), 303
-    flash(_("This store takes no online payment yet."), "error")
-    return redirect(back), 303
 
 
 def make_blueprint() -> Blueprint:
