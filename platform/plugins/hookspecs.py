@@ -143,8 +143,9 @@ def mallow_console_menu(store) -> "list[dict] | None":
 
 @hookspec
 def mallow_template_slot(slot: str, context: dict) -> "str | None":
-    """Markup for a named place in storefront templates (e.g. ``"product.after_price"``,
-    ``"home.top"``); return ``markupsafe.Markup`` or a string that will be escaped. ``context``
+    """Markup for a named place in storefront templates (``"home.top"``,
+    ``"product.after_price"``, ``"cart.after_subtotal"``, ``"checkout.after_receipt"``,
+    ``"order.after_status"``: docs/plugins.md lists each slot's context); return ``markupsafe.Markup`` or a string that will be escaped. ``context``
     holds what the template passed (the product page: ``product``, ``skus``). Called only for
     stores that enabled the plugin; results are joined in plugin-name order; an implementation
     that raises is logged and left out (the page still renders)."""

@@ -84,6 +84,12 @@ def mallow_template_slot(slot, context):
         return Markup('<p class="fake-deal"><b>') + context["product"].title + Markup("</b></p>")  # title escaped
     if slot == "home.top":
         return "<script>alert('fake')</script>"
+    if slot == "cart.after_subtotal":
+        return Markup('<p class="fake-cart">') + f"再买 {20000 - context['subtotal']} 分可减" + Markup("</p>")
+    if slot == "checkout.after_receipt":
+        return Markup('<p class="fake-checkout">') + f"合计 {context['total']} 分" + Markup("</p>")
+    if slot == "order.after_status":
+        return Markup('<p class="fake-order">') + context["order"].number + Markup("</p>")
 '''
 DISCOUNT_SETTINGS = {
     "type": "object", "additionalProperties": False, "required": ["label"],
@@ -386,3 +392,37 @@ def test_a_plugin_schedule_visits_only_the_stores_that_enabled_it(app, shops):
     assert shops["B"].store_id not in results and shops["C"].store_id not in results
     assert execute(app, "fake_discount.sweep_store", {"store_id": shops["B"].store_id}) is None
     assert execute(app, "fake_discount.sweep_store", {"store_id": shops["A"].store_id}) == 20
+
+
+def test_cart_checkout_and_order_pages_show_enabled_plugins_slots(app, shops):
+    """A plugin can speak on the cart (再买 ¥X 可减), at checkout and on the order page, in the
+    stores that enabled it only; its text is escaped."""
+    from mallow.testing import PASSWORD, post_form, register_shopper
+
+    pages = {}
+    for key in ("A", "B"):
+        shop, client = shops[key], app.test_client()
+        [sku] = make_product(app, shop, title="核桃", price=5000)
+        login = register_shopper(client, shop)
+        added = post_form(client, f"{shop.prefix}/cart/items", {"sku_id": sku, "quantity": 2},
+                          form_path=f"{shop.prefix}/account/profile")
+        assert added.status_code in (302, 303), added.get_data(as_text=True)[:300]
+        cart = client.get(f"{shop.prefix}/cart").get_data(as_text=True)
+        checkout = client.get(f"{shop.prefix}/checkout").get_data(as_text=True)
+        token = client.post(f"{shop.prefix}/api/tokens", json={"login": login, "password": PASSWORD}).get_json()["token"]
+        address = client.post(f"{shop.prefix}/api/addresses", headers=bearer(token), json={
+            "recipient": "李四", "phone": "13912345678", "province": "浙江省", "city": "杭州市", "district": "西湖区",
+            "detail": "文三路 100 号"}).get_json()["id"]
+        placed = client.post(f"{shop.prefix}/api/orders", headers=bearer(token) | {"Idempotency-Key": f"slots-{key}"},
+                             json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": address})
+        assert placed.status_code == 201, placed.get_json()
+        order = placed.get_json()
+        page = client.get(f"{shop.prefix}/orders/{order['id']}")
+        assert page.status_code == 200
+        pages[key] = (cart, checkout, page.get_data(as_text=True), order["number"])
+    cart, checkout, order_page, number = pages["A"]
+    assert '<p class="fake-cart">再买 12000 分可减</p>' in cart  # 20000 − 2 × 5000 × 0.8 (the plugin's 八折)
+    assert '<p class="fake-checkout">合计 ' in checkout
+    assert f'<p class="fake-order">{number}</p>' in order_page
+    for page in pages["B"][:3]:
+        assert "fake-cart" not in page and "fake-checkout" not in page and "fake-order" not in page
