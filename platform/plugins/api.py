@@ -29,6 +29,9 @@
   (``next``, ``back``, a ``Referer``…): anything that is not a path on this site becomes the default.
 * orders: :func:`cashier_url` — the one cashier (收银台) for an order of any kind: redirect the
   shopper there right after a checkout; never pick a payment provider yourself.
+* the storefront look: :func:`storefront_theme` (the store's active theme for a plugin's own
+  pages: the page root's classes, custom properties and stylesheets) and :func:`static_version`
+  (a content hash for ``?v=`` on the plugin's static files).
 * ids: :data:`ID_MAX` and :func:`id_value` — an id from a query string or form (``None`` unless
   it is a whole number from 1 to the id columns' maximum); ``<int:…>`` URL parts are already
   bounded by the app's ``int`` converter.
@@ -102,3 +105,39 @@ def store_schema() -> str:
     from alembic import context
 
     return context.config.attributes["version_table_schema"]
+
+
+def storefront_theme() -> dict:
+    """The active store's page-builder theme, for a plugin's own storefront pages so they look
+    like the store's home page in every theme: ``{"name", "classes", "style", "stylesheets"}``
+    (the classes and custom properties of the theme's page root ``.mp``, and its stylesheet URLs)."""
+    from mallow.builder.render import stylesheet_urls
+    from mallow.builder.service import current_theme
+    from mallow.builder.themes import theme_set
+
+    name, settings = current_theme()
+    theme = theme_set().get(name)
+    style, classes = theme.css(settings)
+    return {"name": theme.name, "classes": f"mp mp-theme-{theme.name} {classes}".strip(), "style": style,
+            "stylesheets": stylesheet_urls(theme)}
+
+
+_STATIC_VERSIONS: dict[tuple[str, float], str] = {}
+
+
+def static_version(static_dir, name: str) -> str:
+    """A short content hash of the file ``name`` in ``static_dir`` (a plugin's static folder), for
+    ``?v=`` so browsers never keep an old copy after an upgrade; ``""`` when there is no such file.
+    Read again only when the file changes."""
+    import hashlib
+    from pathlib import Path
+
+    path = Path(static_dir) / name
+    try:
+        stamp = path.stat().st_mtime
+    except OSError:
+        return ""
+    key = (str(path), stamp)
+    if key not in _STATIC_VERSIONS:
+        _STATIC_VERSIONS[key] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+    return _STATIC_VERSIONS[key]

@@ -6,25 +6,18 @@ from pathlib import Path
 
 from flask import abort, current_app, url_for
 
+from mallow.plugins.api import static_version
 from mallow.tenants.context import current_store
 
 TEMPLATES = str(Path(__file__).parent / "templates")
 STATIC = str(Path(__file__).parent / "static")
-_versions: dict[tuple[str, float], str] = {}
 
 
 def asset_version(name: str) -> str:
-    """A short content hash of one of the plugin's static files (``?v=``)."""
-    import hashlib
+    """A content hash of one of the plugin's static files, for ``?v=``."""
+    return static_version(STATIC, name)
 
-    path = Path(STATIC) / name
-    try:
-        stamp = path.stat().st_mtime
-    except OSError:
-        return ""
-    if (name, stamp) not in _versions:
-        _versions[(name, stamp)] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
-    return _versions[(name, stamp)]
+
 #: our blueprint names, one per area (Mallow mounts each under its own name)
 BLUEPRINTS = {"storefront": "distribution_shop", "console": "distribution_console",
               "store_api": "distribution_shop_api", "console_api": "distribution_console_api"}

@@ -3,46 +3,25 @@ theme around the pages, the products' pictures and option names, the plugin's st
 a content version, and the way back after signing in or adding an address."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app, url_for
 
 from mallow.db import db
+from mallow.plugins.api import static_version, storefront_theme
 
 STATIC = Path(__file__).parent / "static"
-_versions: dict[tuple[str, float], str] = {}
 
 
 def asset_version(name: str) -> str:
-    """A short content hash of one of the plugin's static files (``?v=``)."""
-    path = STATIC / name
-    try:
-        stamp = path.stat().st_mtime
-    except OSError:
-        return ""
-    if (name, stamp) not in _versions:
-        _versions[(name, stamp)] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
-    return _versions[(name, stamp)]
+    """A content hash of one of the plugin's static files, for ``?v=``."""
+    return static_version(STATIC, name)
 
 
 def page_theme() -> dict:
-    """The store's active page-builder theme for the plugin's pages: the classes and custom
-    properties of the theme's page root (``.mp``) and its stylesheets, so the sale pages look
-    like the store's home page in every theme. Without the page builder: the plain storefront."""
-    plain = {"name": "", "classes": "fs-plain", "style": "", "stylesheets": []}
-    try:
-        from mallow.builder.render import stylesheet_urls
-        from mallow.builder.service import current_theme
-        from mallow.builder.themes import theme_set
-    except ImportError:
-        return plain
-    name, settings = current_theme()
-    theme = theme_set().get(name)
-    style, classes = theme.css(settings)
-    return {"name": theme.name, "classes": f"mp mp-theme-{theme.name} {classes}".strip(), "style": style,
-            "stylesheets": stylesheet_urls(theme)}
+    """The store's active theme around the sale pages (the SDK's ``storefront_theme``)."""
+    return storefront_theme()
 
 
 def option_label(sku) -> str:

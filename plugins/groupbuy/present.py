@@ -7,6 +7,7 @@ counters beyond what the tables hold.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app, url_for
@@ -15,6 +16,7 @@ from flask_babel import format_datetime
 from mallow.accounts.models import Customer
 from mallow.catalog.models import Product, ProductImage, Sku
 from mallow.db import db
+from mallow.plugins.api import static_version, storefront_theme
 from mallow_groupbuy import money
 from mallow_groupbuy.campaigns import aware, now, skus_of
 from mallow_groupbuy.models import Campaign, Group, Member
@@ -150,21 +152,8 @@ def sku_label(sku_id: int) -> str:
 
 
 def page_theme() -> dict:
-    """The store's active page-builder theme for the plugin's own pages, so they look like the
-    store's home page in every theme: the classes and custom properties of the theme's page root
-    (``.mp``) and its stylesheets. Without the page builder: the plain storefront look."""
-    plain = {"name": "", "classes": "gb-plain", "style": "", "stylesheets": []}
-    try:
-        from mallow.builder.render import stylesheet_urls
-        from mallow.builder.service import current_theme
-        from mallow.builder.themes import theme_set
-    except ImportError:
-        return plain
-    name, settings = current_theme()
-    theme = theme_set().get(name)
-    style, classes = theme.css(settings)
-    return {"name": theme.name, "classes": f"mp mp-theme-{theme.name} {classes}".strip(), "style": style,
-            "stylesheets": stylesheet_urls(theme)}
+    """The store's active theme around the plugin's own pages (the SDK's ``storefront_theme``)."""
+    return storefront_theme()
 
 
 def membership(group: Group, customer_id: int) -> dict | None:
@@ -216,21 +205,8 @@ def json_for_script(data) -> str:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
-_versions: dict[tuple[str, float], str] = {}
 
 
 def asset_version(name: str) -> str:
-    """A short content hash of one of the plugin's static files (``?v=``: browsers never keep an
-    old copy after an upgrade)."""
-    import hashlib
-    from pathlib import Path
-
-    path = Path(__file__).parent / "static" / name
-    try:
-        stamp = path.stat().st_mtime
-    except OSError:
-        return ""
-    key = (name, stamp)
-    if key not in _versions:
-        _versions[key] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
-    return _versions[key]
+    """A content hash of one of the plugin's static files, for ``?v=``."""
+    return static_version(Path(__file__).parent / "static", name)
