@@ -301,7 +301,8 @@ def test_merchant_designs_the_product_page_and_each_theme_keeps_its_settings(ser
             assert _storefront_order(shopper) == ["product_detail", "notice_bar"]
             assert shopper.locator(".mb-product-detail h1").inner_text() == "金华火腿切片"
             _small_png(SCREENSHOTS / "product-template.png", shopper.screenshot(full_page=True))
-            shopper.click("#add-to-cart button[type=submit]")
+            shopper.locator("#buy-bar .pd-add").click()  # opens the option sheet, whose button submits the form
+            shopper.locator("#sku-sheet .pd-add").click()
             shopper.wait_for_url("**/cart")
             assert "金华火腿切片" in shopper.inner_text("main")
         finally:

@@ -149,9 +149,8 @@ def _baseline(app, client, shop):
 # --- PostgreSQL: one server session, many stores -----------------------------------------------
 
 
+@pytest.mark.parametrize("app", [POSTGRES], indirect=True)
 def test_search_path_committed_in_one_store_is_gone_for_the_next(app):
-    if not _is_postgresql(app):
-        pytest.skip("search_path is PostgreSQL's")
     (a, _), (b, _), (c, token_c) = (_shop_with_shopper(app, n) for n in ("alice", "bob", "carol"))
     client = app.test_client()
     clean = _baseline(app, client, c)["store"]
@@ -164,9 +163,8 @@ def test_search_path_committed_in_one_store_is_gone_for_the_next(app):
     assert client.get(f"{c.prefix}/api/me", headers=bearer(token_c)).get_json()["nickname"] == "carol"
 
 
+@pytest.mark.parametrize("app", [POSTGRES], indirect=True)
 def test_role_settings_temp_tables_prepared_statements_and_locks_are_reset(app):
-    if not _is_postgresql(app):
-        pytest.skip("PostgreSQL session state")
     (a, _), (b, _), (c, _) = (_shop_with_shopper(app, n) for n in ("alice", "bob", "carol"))
     client = app.test_client()
     clean = _baseline(app, client, c)["store"]
@@ -185,11 +183,10 @@ def test_role_settings_temp_tables_prepared_statements_and_locks_are_reset(app):
     assert state["nicknames"] == ["carol"] and state["unqualified"] == "not found"
 
 
+@pytest.mark.parametrize("app", [POSTGRES], indirect=True)
 def test_engine_settings_made_at_connect_survive_the_reset(app):
     """The reset puts back what the engine's own connect step set (here a ``SET`` in a
     ``connect`` listener), so ``DISCARD ALL`` never undoes the operator's settings."""
-    if not _is_postgresql(app):
-        pytest.skip("PostgreSQL session settings")
     from mallow.db import hygiene
 
     engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], pool_size=1, max_overflow=0)
@@ -238,9 +235,8 @@ def test_the_reset_keeps_one_healthy_connection_over_many_requests(app, caplog):
 # --- SQLite: the store's own file, and nothing else ----------------------------------------------
 
 
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)
 def test_sqlite_attach_and_pragmas_are_gone_on_the_next_checkout(app):
-    if _is_postgresql(app):
-        pytest.skip("ATTACH and PRAGMA are SQLite's")
     (a, _), (b, _), (c, _) = (_shop_with_shopper(app, n) for n in ("alice", "bob", "carol"))
     client = app.test_client()
     clean_a = _baseline(app, client, a)
@@ -263,9 +259,8 @@ def test_sqlite_attach_and_pragmas_are_gone_on_the_next_checkout(app):
     assert state_a["nicknames"] == ["alice"]
 
 
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)
 def test_sqlite_store_file_swapped_on_a_connection_is_put_back(app):
-    if _is_postgresql(app):
-        pytest.skip("SQLite")
     (a, _), (b, _) = (_shop_with_shopper(app, n) for n in ("alice", "bob"))
     client = app.test_client()
     _raw(client, a, ["DETACH DATABASE store", f"ATTACH DATABASE '{_store_path(app, b)}' AS store"])
