@@ -59,28 +59,14 @@ def plugin_entries(customer) -> list[dict]:
     """What plugins add to the account page (``mallow_account_entries``), as ``{"label", "url",
     "badge", "icon", "plugin"}``; entries without a label or with an endpoint not found are
     logged and left out."""
-    from werkzeug.routing import BuildError
-
-    from mallow.plugins.loader import mounted_endpoint
-    from mallow.plugins.manager import each_result
+    from mallow.plugins.web import plugin_links
 
     entries = []
-    for plugin, result in each_result("mallow_account_entries", store=current_store(), customer=customer):
-        for item in result if isinstance(result, (list, tuple)) else [result]:
-            if not isinstance(item, dict) or not item.get("label") or not item.get("endpoint"):
-                log.warning("plugin %s: an account entry needs a label and an endpoint: %r", plugin, item)
-                continue
-            endpoint = mounted_endpoint(plugin, str(item["endpoint"]))
-            try:
-                url = url_for(endpoint, **(item.get("values") or {})) if endpoint else None
-            except BuildError:
-                url = None
-            if url is None:
-                log.warning("plugin %s: account entry endpoint %r not found", plugin, item["endpoint"])
-                continue
-            label = str(item["label"])
-            entries.append({"label": label, "url": url, "badge": str(item.get("badge") or "")[:4],
-                            "icon": str(item.get("icon") or label[:1])[:2], "plugin": plugin})
+    for plugin, item, url in plugin_links("mallow_account_entries", "an account entry", store=current_store(),
+                                          customer=customer):
+        label = str(item["label"])
+        entries.append({"label": label, "url": url, "badge": str(item.get("badge") or "")[:4],
+                        "icon": str(item.get("icon") or label[:1])[:2], "plugin": plugin})
     return entries
 
 

@@ -31,17 +31,18 @@ def template_slot(name: str, **context) -> Markup:
     return Markup("").join(parts)
 
 
-def plugin_console_menu() -> list[dict]:
+def plugin_links(hook: str, what: str, **kwargs):
+    """``(plugin, item, url)`` for each entry the enabled plugins give through ``hook`` (a list of
+    ``{"label", "endpoint", "values"?…}`` or one such dict): ``endpoint`` is found where Mallow
+    mounted the plugin's blueprint. Entries without a label or endpoint, or whose endpoint is not
+    found, are logged (naming ``what`` they were meant to be) and left out."""
+    from mallow.plugins import manager
     from mallow.plugins.loader import mounted_endpoint
 
-    store = current_store()
-    if store is None:
-        return []
-    entries = []
-    for plugin, result in each_result("mallow_console_menu", store=store):
+    for plugin, result in manager.each_result(hook, **kwargs):
         for item in result if isinstance(result, (list, tuple)) else [result]:
             if not isinstance(item, dict) or not item.get("label") or not item.get("endpoint"):
-                log.warning("plugin %s: a console menu entry needs a label and an endpoint: %r", plugin, item)
+                log.warning("plugin %s: %s needs a label and an endpoint: %r", plugin, what, item)
                 continue
             endpoint = mounted_endpoint(plugin, str(item["endpoint"]))
             try:
@@ -49,10 +50,17 @@ def plugin_console_menu() -> list[dict]:
             except BuildError:
                 url = None
             if url is None:
-                log.warning("plugin %s: console menu endpoint %r not found", plugin, item["endpoint"])
+                log.warning("plugin %s: %s endpoint %r not found", plugin, what, item["endpoint"])
                 continue
-            entries.append({"label": str(item["label"]), "url": url, "plugin": plugin})
-    return entries
+            yield plugin, item, url
+
+
+def plugin_console_menu() -> list[dict]:
+    store = current_store()
+    if store is None:
+        return []
+    return [{"label": str(item["label"]), "url": url, "plugin": plugin}
+            for plugin, item, url in plugin_links("mallow_console_menu", "a console menu entry", store=store)]
 
 
 def init_templates(app: Flask) -> None:
