@@ -29,27 +29,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # journey_kit.py, beside this file (pytest's importlib mode)
-from journey_kit import THEMES, Journey, demo_server, launch, new_shopper, sign_up, translated  # noqa: E402
+from journey_kit import THEMES, Journey, new_shopper, sign_up, translated  # noqa: E402
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    yield from demo_server(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def browser(demo):
-    with launch() as browser:
-        yield browser
-
-
-@pytest.fixture
-def theme(request, demo):
-    demo.set_theme(request.param)
-    yield request.param
-    demo.set_theme("default")
 
 
 def _api(demo, method: str, path: str, token: str, body: dict | None = None, status: int = 200) -> dict:
