@@ -135,7 +135,7 @@ def seed_catalogue() -> int:
 
     from mallow.catalog import categories, products
     from mallow.catalog.models import Product, ProductCategory
-    from mallow.catalog.money import yuan_to_fen
+    from mallow.money import yuan_to_fen
 
     ids = {}
     for sort, name in enumerate(dict.fromkeys(row[0] for row in DEMO_PRODUCTS)):

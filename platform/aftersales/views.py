@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
 from mallow.aftersales import service
 from mallow.aftersales.models import AFTERSALE_STATES, AfterSale
-from mallow.catalog.money import MoneyError, yuan_to_fen
+from mallow.money import MoneyError, yuan_to_fen
 from mallow.console.views import bp as console
 from mallow.db import db
 from mallow.orders.models import Order

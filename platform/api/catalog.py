@@ -9,7 +9,7 @@ from mallow.accounts.guards import principal, staff_required
 from mallow.api.registry import ID, NULLABLE_ID, nullable, obj, operation, returns, schema, shape, string
 from mallow.catalog import categories, products, search
 from mallow.catalog.models import Sku
-from mallow.catalog.money import MAX_FEN
+from mallow.money import MAX_FEN
 from mallow.catalog.storefront_views import media_name
 from mallow.media.library import BUSY_RESPONSE, NOT_OPEN_RESPONSE
 from mallow.tenants.context import current_store

@@ -126,7 +126,7 @@ class ProductUrls:
 
 
 def product_view(product, price: int | None, urls: ProductUrls | None = None) -> dict:
-    from mallow.catalog.money import fen_to_yuan
+    from mallow.money import fen_to_yuan
 
     urls = urls or ProductUrls()
     cover = min(product.images, key=lambda i: i.sort) if product.images else None

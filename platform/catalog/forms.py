@@ -13,7 +13,7 @@ import re
 from flask_babel import gettext as _
 
 from mallow.catalog import products
-from mallow.catalog.money import MoneyError, fen_to_yuan, yuan_to_fen
+from mallow.money import MoneyError, fen_to_yuan, yuan_to_fen
 from mallow.validation import Errors, ValidationFailed
 
 MONEY_MESSAGES = {

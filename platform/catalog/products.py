@@ -33,7 +33,7 @@ from flask_babel import gettext as _
 from mallow import audit, compliance, settings
 from mallow.catalog import categories, richtext
 from mallow.catalog.models import PRODUCT_STATES, Product, ProductImage, Sku
-from mallow.catalog.money import MAX_FEN, fen_to_yuan
+from mallow.money import MAX_FEN, fen_to_yuan
 from mallow.catalog.search import normalise
 from mallow.db import db
 from mallow.inventory.models import StockMovement

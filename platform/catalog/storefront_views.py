@@ -29,7 +29,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from mallow.catalog import categories, products, richtext, search
-from mallow.catalog.money import MoneyError, fen_to_yuan, yuan_to_fen
+from mallow.money import MoneyError, fen_to_yuan, yuan_to_fen
 from mallow.media.images import absolute_path
 from mallow.storefront.views import bp
 from mallow.tenants.context import current_store

@@ -160,7 +160,7 @@ def status_hint(order, in_aftersales: bool = False) -> str:
     if in_aftersales:
         return _("Your after-sales request is with the store.")
     if order.status == "closed" and order.refunded_total:
-        from mallow.catalog.money import fen_to_yuan
+        from mallow.money import fen_to_yuan
 
         return _("¥%(amount)s was refunded. The order is closed.", amount=fen_to_yuan(order.refunded_total))
     if _first_answer("mallow_order_status_label", order=order):

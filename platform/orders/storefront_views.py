@@ -30,7 +30,7 @@ from mallow.api.orders import _own_order, order_json, priced_json
 from mallow.cart import service as carts
 from mallow.cart.models import CartItem
 from mallow.catalog.models import Product, Sku
-from mallow.catalog.money import fen_to_yuan
+from mallow.money import fen_to_yuan
 from mallow.catalog.search import page_number
 from mallow.db import db
 from mallow.orders import addresses, checkout, labels, service as orders

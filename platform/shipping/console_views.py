@@ -5,7 +5,7 @@ from flask import redirect, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import staff_required
-from mallow.catalog.money import MoneyError, yuan_to_fen
+from mallow.money import MoneyError, yuan_to_fen
 from mallow.console.views import bp
 from mallow.db import db
 from mallow.shipping import service

@@ -80,7 +80,7 @@ def mallow_template_slot(slot, context):
         return None
     from flask_babel import gettext as _
 
-    from mallow.catalog.money import fen_to_yuan
+    from mallow.money import fen_to_yuan
     from mallow_flashsale import sales, timing
     from mallow_flashsale.links import storefront_url
 

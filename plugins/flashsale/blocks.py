@@ -56,7 +56,7 @@ def resolve(block: dict, ctx) -> dict:
     script = storefront_url("static", filename="countdown.js")
     if not url or not script:
         return {"sale": None}
-    from mallow.catalog.money import fen_to_yuan
+    from mallow.money import fen_to_yuan
     from mallow_flashsale.present import asset_version, product_pictures
 
     starts, ends = aware(sale.starts_at), aware(sale.ends_at)

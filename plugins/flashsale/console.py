@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from mallow.accounts.guards import staff_required
 from mallow.catalog.models import Product, Sku
-from mallow.catalog.money import MoneyError, fen_to_yuan, yuan_to_fen
+from mallow.money import MoneyError, fen_to_yuan, yuan_to_fen
 from mallow.db import db
 from mallow.plugins.api import ID, api_route, obj, returns, shape, string
 from mallow.validation import ValidationFailed

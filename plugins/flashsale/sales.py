@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from mallow.catalog.models import Product, Sku
-from mallow.catalog.money import fen_to_yuan
+from mallow.money import fen_to_yuan
 from mallow.db import db
 from mallow.plugins.api import id_value
 from mallow.validation import Errors, ValidationFailed

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from mallow.catalog.money import fen_to_yuan
+from mallow.money import fen_to_yuan
 
 
 def _member(order_id: int):

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from mallow.catalog.money import MAX_FEN, MoneyError, fen_to_yuan, yuan_to_fen
+from mallow.money import MAX_FEN, MoneyError, fen_to_yuan, yuan_to_fen
 
 
 @pytest.mark.parametrize("text, fen", [
