@@ -7,9 +7,13 @@ transaction (and when a store is activated mid-transaction). The map belongs to 
 pooled DBAPI connection for the next request.
 
 SQLite: store tables go to the store's own engine (its own file).
+
+Which store is active is the tenants layer's business (:mod:`mallow.tenants.context`); it tells
+this module through :func:`bind_store`, so the session never imports what sits above it.
 """
 from __future__ import annotations
 
+from flask import g, has_app_context
 from flask_sqlalchemy.session import Session
 from sqlalchemy import event
 
@@ -26,18 +30,38 @@ class TenantSession(Session):
         if bind is not None:
             return bind
         if _touches_store_tables(mapper, clause):
-            from mallow.tenants.context import current_store_engine
-
-            engine = current_store_engine()
+            engine = store_bind()
             if engine is None:
                 raise NoActiveStore("a store table was used outside a store context")
-            if engine is not _SAME_CONNECTION:
+            if engine is not SAME_CONNECTION:
                 return engine
             mapper = clause = None  # PostgreSQL: the session's own connection, schema-translated
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
 
 
-_SAME_CONNECTION = object()
+#: what :func:`store_bind` answers on PostgreSQL: the session's own connection, schema-translated
+SAME_CONNECTION = object()
+
+
+def bind_store(resolve_engine, translate_map: dict | None) -> None:
+    """Route this app context's store tables: ``resolve_engine()`` gives the store's engine (or
+    :data:`SAME_CONNECTION`), asked each time a store table is used; ``translate_map`` is the
+    schema translation PostgreSQL connections get."""
+    g.mallow_store_bind = resolve_engine
+    g.mallow_translate_map = translate_map
+
+
+def store_bind():
+    """Where the active store's tables are (an engine, :data:`SAME_CONNECTION`), or None."""
+    resolve = g.get("mallow_store_bind") if has_app_context() else None
+    return resolve() if resolve is not None else None
+
+
+def store_translate_map() -> dict | None:
+    """The active store's schema translation. Read from ``g``, never from the Store row: this
+    runs while a connection is being set up, when touching an expired ORM attribute would start
+    a second one."""
+    return g.get("mallow_translate_map") if has_app_context() else None
 
 
 def _touches_store_tables(mapper, clause) -> bool:
@@ -58,8 +82,6 @@ def _touches_store_tables(mapper, clause) -> bool:
 
 @event.listens_for(TenantSession, "after_begin")
 def translate_store_schema(session, transaction, connection):
-    from mallow.tenants.context import current_store_translate_map
-
-    translate_map = current_store_translate_map()
+    translate_map = store_translate_map()
     if translate_map is not None and connection.dialect.name == "postgresql":
         connection.execution_options(schema_translate_map=translate_map)

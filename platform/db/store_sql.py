@@ -184,7 +184,7 @@ def _store_schema() -> str:
 
 def _store_bind():
     """SQLite: the store's own engine; PostgreSQL: None (the session's one connection)."""
-    from mallow.db.session import _SAME_CONNECTION
+    from mallow.db.session import SAME_CONNECTION as _SAME_CONNECTION
     from mallow.tenants.context import current_store_engine
 
     engine = current_store_engine()

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from flask import current_app, g, has_app_context
 
 from mallow.db import db
-from mallow.db.session import STORE_SCHEMA
+from mallow.db.session import SAME_CONNECTION, STORE_SCHEMA, bind_store, store_bind, store_translate_map
 from mallow.tenants.engines import schema_name
 
 
@@ -32,23 +32,15 @@ def current_store():
 
 
 def current_store_engine():
-    """Where the active store's tables are: its SQLite engine, or (PostgreSQL) a marker for
-    "the session's own connection", which carries the store's schema translation."""
-    from mallow.db.session import _SAME_CONNECTION
+    """Where the active store's tables are: its SQLite engine, or (PostgreSQL)
+    :data:`~mallow.db.session.SAME_CONNECTION`, "the session's own connection", which carries
+    the store's schema translation."""
+    return store_bind() if current_store() is not None else None
 
-    store = current_store()
-    if store is None:
-        return None
+
+def _engine_of(store_id: int):
     engines = store_engines()
-    if engines.is_postgresql:
-        return _SAME_CONNECTION
-    return engines.engine_for(g.mallow_store_id)
-
-
-def current_store_translate_map() -> dict | None:
-    # read from g, never from the Store row: this runs while a connection is being set up,
-    # when touching an expired ORM attribute would start a second one
-    return g.get("mallow_translate_map") if has_app_context() else None
+    return (lambda: SAME_CONNECTION) if engines.is_postgresql else (lambda: engines.engine_for(store_id))
 
 
 def activate_store(store) -> None:
@@ -57,10 +49,10 @@ def activate_store(store) -> None:
         raise StoreSwitchRefused(f"store {active.id} is active; enter store_context() for store {store.id}")
     g.mallow_store = store
     g.mallow_store_id = store.id
-    g.mallow_translate_map = {STORE_SCHEMA: schema_name(store.id)}
+    bind_store(_engine_of(store.id), {STORE_SCHEMA: schema_name(store.id)})
     if store_engines().is_postgresql and db.session().in_transaction():
         # the session's connection began before the store was known: translate from now on
-        db.session.connection().execution_options(schema_translate_map=current_store_translate_map())
+        db.session.connection().execution_options(schema_translate_map=store_translate_map())
 
 
 @contextmanager

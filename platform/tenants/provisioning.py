@@ -6,7 +6,7 @@ import time
 from flask import current_app
 
 from mallow.db import utcnow
-from mallow.db.session import STORE_SCHEMA
+from mallow.db.session import STORE_SCHEMA, store_translate_map
 from mallow.db.migrate import create_store_tables, upgrade_store
 from mallow.tenants.engines import schema_name
 
@@ -26,13 +26,11 @@ def provision_store(store_id: int, owner_merchant_id: int | None = None, *, conn
     engines = _engines()
     started = time.perf_counter()
     if connection is not None and engines.is_postgresql:
-        from mallow.tenants.context import current_store_translate_map
-
         connection.execution_options(schema_translate_map={STORE_SCHEMA: schema_name(store_id)})
         try:
             _create(connection, engines, store_id, owner_merchant_id)
         finally:  # give the caller's connection back as it was (its own store, or none)
-            connection.execution_options(schema_translate_map=current_store_translate_map() or {})
+            connection.execution_options(schema_translate_map=store_translate_map() or {})
         return time.perf_counter() - started
     try:
         with engines.engine_for(store_id).begin() as own:

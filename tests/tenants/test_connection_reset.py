@@ -73,7 +73,7 @@ def app(request, tmp_path_factory):
 
 def _raw_connection(on: str):
     from mallow.db import db
-    from mallow.db.session import _SAME_CONNECTION
+    from mallow.db.session import SAME_CONNECTION as _SAME_CONNECTION
     from mallow.tenants.context import current_store_engine
 
     engine = current_store_engine()
