@@ -1,7 +1,7 @@
 """Platform admin pages: sign-in and the qualification review queue."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts import sessions
@@ -17,9 +17,9 @@ from mallow.statemachine import InvalidTransition
 from mallow.tenants import admin as store_admin
 from mallow.tenants.models import STORE_STATES, Store
 from mallow.validation import ValidationFailed
-from mallow.web import render_form, safe_next
+from mallow.web import blueprints, render_form, safe_next
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp = blueprints.admin
 
 
 @bp.route("/login", methods=["GET", "POST"])

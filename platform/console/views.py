@@ -1,7 +1,7 @@
 """The merchant console of one store (``/s/<slug>/console``): staff of that store only."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 
 from mallow.accounts import staff as team
 from mallow.accounts.guards import principal, staff_required
@@ -10,11 +10,10 @@ from mallow.qualifications import expiry, service
 from mallow.qualifications.matrix import Category, permit_kinds, required_kinds
 from mallow.qualifications.models import Qualification
 from mallow.tenants.context import current_store
-from mallow.tenants.resolve import store_url_prefix
 from mallow.validation import ValidationFailed
-from mallow.web import render_form
+from mallow.web import blueprints, render_form
 
-bp = Blueprint("console", __name__, url_prefix=store_url_prefix("/console"))
+bp = blueprints.console
 
 
 @bp.get("/")

@@ -1,7 +1,7 @@
 """The storefront of one store (``/s/<slug>/`` or ``<slug>.<store domain>/``)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts import customers, sessions, sms
@@ -10,18 +10,10 @@ from mallow.db import db
 from mallow.qualifications import service
 from mallow.security import crypto
 from mallow.tenants.context import current_store
-from mallow.tenants.resolve import store_url_prefix
 from mallow.validation import ValidationFailed
-from mallow.web import render_form, safe_next
+from mallow.web import blueprints, render_form, safe_next
 
-bp = Blueprint("storefront", __name__, url_prefix=store_url_prefix())
-
-
-@bp.before_request
-def only_open_stores():
-    store = current_store()
-    if store is not None and not store.is_open:
-        return render_template("storefront/not_open.html"), 503, {"Retry-After": "86400"}
+bp = blueprints.storefront  # the shopper's area; closed stores answer 503 there (web.blueprints)
 
 
 @bp.get("/")
