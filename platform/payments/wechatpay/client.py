@@ -1,4 +1,4 @@
-"""A small WeChat Pay API v3 client: orders (JSAPI, H5), queries, closing and refunds.
+"""A small WeChat Pay API v3 client: orders (JSAPI, H5, Native), queries, closing and refunds.
 
 Requests are signed with the store's merchant key; every response -- success or error -- is
 verified with the store's platform keys by the same routine as notifications before anything in it
@@ -36,6 +36,8 @@ MAX_ATTACH_CHARS = 128
 MAX_REFUND_REASON_CHARS = 80
 MAX_NOTIFY_URL_CHARS = 255
 H5_TYPES = ("Wap", "iOS", "Android")
+#: what a Native ``code_url`` looks like (``weixin://wxpay/bizpayurl?pr=…``): only WeChat opens it
+NATIVE_CODE_URL_RE = re.compile(r"weixin://wxpay/bizpayurl\?pr=[0-9A-Za-z_\-]{1,128}")
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -236,6 +238,21 @@ class WeChatPayClient:
         body["scene_info"] = {"payer_client_ip": ip, "h5_info": {"type": h5_type}}
         result = self._call("POST", "/v3/pay/transactions/h5", body)
         return self._required_str(result, "h5_url")
+
+    def create_native_order(self, out_trade_no: str, description: str, total_fen: int, notify_url: str,
+                            time_expire: datetime | str | None = None, attach: str | None = None) -> str:
+        """``POST /v3/pay/transactions/native`` (扫码支付: a desktop browser shows the QR code, the payer
+        scans it with WeChat); returns the ``code_url`` (``weixin://wxpay/bizpayurl?pr=…``) to draw.
+
+        Called again with the same ``out_trade_no`` and parameters it returns the same code. A
+        ``code_url`` that is not WeChat's is a ``BAD_RESPONSE``: a QR code must never lead elsewhere.
+        """
+        body = self._order_body(out_trade_no, description, total_fen, notify_url, time_expire, attach)
+        result = self._call("POST", "/v3/pay/transactions/native", body)
+        code_url = self._required_str(result, "code_url")
+        if not NATIVE_CODE_URL_RE.fullmatch(code_url):
+            raise WeChatPayError(200, "BAD_RESPONSE", "the code_url is not a WeChat Pay code")
+        return code_url
 
     def query_order(self, out_trade_no: str) -> Transaction:
         """``GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=…``.

@@ -7,12 +7,14 @@ WeChat Pay where Mallow depends on it:
   serial, timestamp within 300 s, signature over ``METHOD\\nPATH?QUERY\\nts\\nnonce\\nbody\\n``);
   a failure is ``401 SIGN_ERROR``;
 * every response is signed with the merchant's platform key (``Wechatpay-*`` headers);
-* JSAPI and H5 orders (the same ``out_trade_no`` with the same parameters returns the same
-  prepay; with other parameters it is refused), order query and close, refunds and refund query:
+* JSAPI, H5 and Native orders (the same ``out_trade_no`` with the same parameters returns the same
+  prepay, H5 URL or ``code_url``; with other parameters -- another scene too -- it is refused),
+  order query and close, refunds and refund query:
   the refunded total never exceeds what was paid, at most 50 refunds per order, and a refund
   retried with the same ``out_refund_no`` returns the same refund.
 
-Test controls: :meth:`mark_paid`, :meth:`complete_refund`, :meth:`payment_notification`,
+Test controls: :meth:`mark_paid`, :meth:`scan_and_pay` (a payer scans a Native ``code_url`` and
+pays; the signed notification goes to the store), :meth:`complete_refund`, :meth:`payment_notification`,
 :meth:`refund_notification`, :meth:`tamper_next_response`, :meth:`drop_next_responses`,
 :meth:`fail_next_requests`, and :attr:`requests` (a log of what arrived).
 
@@ -87,6 +89,7 @@ class FakeOrder:
     payer_openid: str | None = None
     attach: str | None = None
     h5_url: str | None = None
+    code_url: str | None = None
     trade_state: str = "NOTPAY"
     transaction_id: str | None = None
     success_time: str | None = None
@@ -369,6 +372,26 @@ class FakeWeChatPayServer(LocalFakeServer):
                 order.payer_openid = payer_openid or "o-fake-h5-payer"
             return order.as_json()
 
+    def order_by_code_url(self, code_url: str) -> FakeOrder | None:
+        """The Native order whose QR code says ``code_url`` (what WeChat finds when a payer scans it)."""
+        with self._lock:
+            return next((order for order in self._orders.values() if order.code_url == code_url), None)
+
+    def scan_and_pay(self, code_url: str, *, payer_openid: str = "o-fake-native-payer",
+                     deliver: Callable[[SignedNotification], Any] | None = None) -> SignedNotification:
+        """A payer scans the Native QR code ``code_url`` with WeChat and pays: the order becomes
+        ``SUCCESS`` and WeChat Pay's signed ``TRANSACTION.SUCCESS`` notification is built for the
+        order's ``notify_url``. ``deliver(notification)`` posts it (tests choose how: a test client, a
+        real HTTP request); the notification is returned either way."""
+        order = self.order_by_code_url(code_url)
+        if order is None:
+            raise KeyError(f"no Native order has the code {code_url!r}")
+        self.mark_paid(order.out_trade_no, order.mchid, payer_openid=payer_openid)
+        notification = self.payment_notification(order.out_trade_no, order.mchid)
+        if deliver is not None:
+            deliver(notification)
+        return notification
+
     def complete_refund(self, out_refund_no: str, mchid: str | None = None, *, status: str = "SUCCESS") -> dict[str, Any]:
         """Move a ``PROCESSING`` refund to ``SUCCESS``, ``CLOSED`` or ``ABNORMAL``. Returns its JSON."""
         if status not in ("SUCCESS", "CLOSED", "ABNORMAL"):
@@ -496,6 +519,8 @@ class FakeWeChatPayServer(LocalFakeServer):
             return 200, self._create_order(merchant, "JSAPI", self._json(body))
         if method == "POST" and path == "/v3/pay/transactions/h5":
             return 200, self._create_order(merchant, "MWEB", self._json(body))
+        if method == "POST" and path == "/v3/pay/transactions/native":
+            return 200, self._create_order(merchant, "NATIVE", self._json(body))
         if method == "POST" and path == "/v3/refund/domestic/refunds":
             return 200, self._create_refund(merchant, self._json(body))
         match = re.fullmatch(r"/v3/pay/transactions/out-trade-no/([^/]+)(/close)?", path)
@@ -549,13 +574,14 @@ class FakeWeChatPayServer(LocalFakeServer):
         payer_openid = None
         if trade_type == "JSAPI":
             payer_openid = _text(_object(body.get("payer"), "payer"), "openid", 128)
-        else:
+        elif trade_type == "MWEB" or body.get("scene_info") is not None:  # optional for Native
             scene = _object(body.get("scene_info"), "scene_info")
             try:
                 ipaddress.ip_address(scene.get("payer_client_ip"))
             except ValueError as exc:
                 raise _ApiError(400, "PARAM_ERROR", "scene_info.payer_client_ip is invalid") from exc
-            if _object(scene.get("h5_info"), "scene_info.h5_info").get("type") not in ("Wap", "iOS", "Android"):
+            if trade_type == "MWEB" and _object(scene.get("h5_info"), "scene_info.h5_info").get("type") not in (
+                    "Wap", "iOS", "Android"):
                 raise _ApiError(400, "PARAM_ERROR", "scene_info.h5_info.type is invalid")
         identity = {k: v for k, v in body.items() if k != "time_expire"} | {"trade_type": trade_type}
 
@@ -575,8 +601,12 @@ class FakeWeChatPayServer(LocalFakeServer):
                               identity=identity, prepay_id=prepay_id, payer_openid=payer_openid, attach=attach)
             if trade_type == "MWEB":
                 order.h5_url = f"https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={prepay_id}"
+            elif trade_type == "NATIVE":
+                order.code_url = f"weixin://wxpay/bizpayurl?pr={secrets.token_urlsafe(6).replace('-', 'x')}"
             self._orders[(merchant.mchid, out_trade_no)] = order
-        return {"prepay_id": order.prepay_id} if trade_type == "JSAPI" else {"h5_url": order.h5_url}
+        if trade_type == "JSAPI":
+            return {"prepay_id": order.prepay_id}
+        return {"h5_url": order.h5_url} if trade_type == "MWEB" else {"code_url": order.code_url}
 
     def _create_refund(self, merchant: FakeMerchantAccount, body: dict[str, Any]) -> dict[str, Any]:
         out_refund_no = body.get("out_refund_no")
