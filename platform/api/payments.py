@@ -35,7 +35,7 @@ PAYMENT = schema("Payment", shape({
     "status": {"type": "string"}, "created_at": nullable(WHEN), "paid_at": nullable(WHEN)}))
 PAY_START = schema("PaymentStart", shape({
     "payment": nullable(PAYMENT),
-    "pay": shape({"kind": {"type": "string", "enum": ["redirect", "jsapi", "h5", "paid"]},
+    "pay": shape({"kind": {"type": "string", "enum": ["redirect", "jsapi", "h5", "native", "paid"]},
                   "url": {"type": "string"}, "params": {"type": "object", "description": "wx.requestPayment's"}},
                  optional=("url", "params")),
     "order": ORDER}))
@@ -89,13 +89,16 @@ def _problem(problem: service.PaymentProblem):
 @operation("store_api", "POST", "/orders/<int:order_id>/pay", "payOrder",
            "Start paying an order. Answers what the client needs: `redirect` (the sandbox cashier URL), "
            "`jsapi` (signed wx.requestPayment parameters: inside WeChat, with the openid from WeChat web "
-           "authorisation), `h5` (an H5 payment URL) or `paid` (a zero total: nothing to pay). The order is paid only "
+           "authorisation), `h5` (an H5 payment URL), `native` (`url` is a weixin:// code to show as a QR code and "
+           "scan with WeChat: a desktop browser) or `paid` (a zero total: nothing to pay). The order is paid only "
            "by the provider's verified "
            "notification or an active query, never by the client.",
            tag="payments", auth="shopper",
            body=obj({"provider": {"type": "string", "enum": ["sandbox", "wechatpay"]},
-                     "scene": {"type": "string", "enum": ["jsapi", "h5"],
-                               "description": "WeChat Pay only; default jsapi when the shopper's openid is known"}},
+                     "scene": {"type": "string", "enum": ["jsapi", "h5", "native"],
+                               "description": "WeChat Pay only: jsapi inside WeChat, h5 in a phone's browser, "
+                                              "native (a QR code) in a desktop browser; default jsapi when the "
+                                              "shopper's openid is known, else h5"}},
                     ["provider"]),
            responses={"200": returns("The attempt and what the client needs to pay", PAY_START),
                       "409": "The order is not awaiting payment",

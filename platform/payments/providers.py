@@ -5,7 +5,7 @@ identity and keys, and nothing of any other store. What every provider does:
 
 * :meth:`PaymentProvider.create_payment` -- start paying one :class:`~mallow.payments.models.Payment`
   attempt; returns what the client needs (a cashier URL, signed ``wx.requestPayment`` parameters,
-  an H5 URL). Nothing is paid by this: only a verified notification or an active query pays.
+  an H5 URL, a Native ``code_url`` to show as a QR code). Nothing is paid by this: only a verified notification or an active query pays.
 * :meth:`PaymentProvider.parse_notification` -- verify a notification's signature from the raw body
   and headers, decrypt it, and type it (:class:`PaymentResult` or :class:`RefundResult`); raises
   :class:`~mallow.payments.wechatpay.NotificationRejected` with a reason code.
@@ -34,7 +34,8 @@ __all__ = ["PaymentProvider", "PaymentResult", "ProviderError", "ProviderUnavail
 class PaymentStart:
     """What the client needs to let the shopper pay. ``kind``: ``redirect`` (open ``url``),
     ``jsapi`` (call ``wx.requestPayment(params)`` inside WeChat), ``h5`` (open ``url`` in a mobile
-    browser)."""
+    browser), ``native`` (show ``url``, a ``weixin://`` code, as a QR code for WeChat's scanner),
+    ``paid`` (nothing to pay)."""
 
     kind: str
     url: str | None = None

@@ -2,8 +2,9 @@
 
 * :func:`pay_order` -- one *attempt* (:class:`~mallow.payments.models.Payment`) per try, each with
   its own ``out_trade_no`` (``<order number>P<nn>``); at most one active attempt per order (a
-  retry reuses it, so a timed-out creation is retried with the same number; switching provider or
-  payer closes the old one); amount = the order's total.
+  retry reuses it, so a timed-out creation is retried with the same number; switching provider,
+  payer or WeChat Pay scene -- :mod:`mallow.payments.scenes` -- closes the old one); amount = the
+  order's total.
 * :func:`accept_notification` -- verify (provider) → log every notification in
   ``payment_notifications``, accepted or not and why (rejected ones counted on one row per
   provider, reason and order within a window, so a flood stays small) → business checks (this
@@ -38,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from mallow.db import db
 from mallow.orders import service as orders
 from mallow.orders.models import ORDER_STATES, Order, OrderEvent
-from mallow.payments import providers
+from mallow.payments import providers, scenes
 from mallow.payments.models import PAYMENT_STATES, Payment, PaymentNotification, Refund
 from mallow.payments.providers import PaymentStart, ProviderError, ProviderUnavailable
 from mallow.payments.wechatpay import NotificationRejected, RejectionReason, check_payment, check_refund
@@ -103,7 +104,8 @@ def pay_order(order: Order, provider_name: str, *, customer=None, scene: str | N
     """Start paying ``order`` with ``provider_name``; returns the attempt and what the client needs.
 
     Raises :class:`PaymentProblem`. ``scene`` (WeChat Pay): ``jsapi`` (inside WeChat, needs the
-    shopper's openid) or ``h5``; by default JSAPI when the shopper's openid is known.
+    shopper's openid), ``h5`` (a phone's browser) or ``native`` (a QR code for a desktop browser);
+    by default JSAPI when the shopper's openid is known, else H5.
     """
     if order.status != "pending_payment":
         raise PaymentProblem("not_payable", _("This order is not awaiting payment."))
@@ -120,7 +122,7 @@ def pay_order(order: Order, provider_name: str, *, customer=None, scene: str | N
         raise PaymentProblem("provider_unavailable",
                              unavailable.message or _("This payment method is not available."), 422) from None
     payer_openid = None
-    if provider_name == "wechatpay" and scene != "h5":
+    if provider_name == "wechatpay" and scene not in ("h5", "native"):
         payer_openid = getattr(customer, "wechat_openid", None)
         if scene == "jsapi" and not payer_openid:
             raise PaymentProblem("openid_required", _("Open the store in WeChat and sign in with WeChat first."), 422)
@@ -132,12 +134,14 @@ def pay_order(order: Order, provider_name: str, *, customer=None, scene: str | N
         raise PaymentProblem("not_payable", _("This order is not awaiting payment."))
     attempts = db.session.execute(sa.select(Payment).where(Payment.order_id == order.id)
                                   .order_by(Payment.id)).scalars().all()
+    wanted_scene = scenes.attempt_scene(provider_name, scene, payer_openid)
+    open_scenes = scenes.recorded_scenes(a for a in attempts if a.status == "created")
     payment, superseded = None, []
     for attempt in attempts:
         if attempt.status != "created":
             continue
         if (payment is None and attempt.provider == provider_name and attempt.payer_openid == payer_openid
-                and attempt.amount == order.total):
+                and open_scenes[attempt.id] == wanted_scene and attempt.amount == order.total):
             payment = attempt  # a retry: the same out_trade_no, never a new one for the same try
         else:
             attempt.status = "closed"
@@ -150,9 +154,9 @@ def pay_order(order: Order, provider_name: str, *, customer=None, scene: str | N
                           out_trade_no=f"{order.number}P{len(attempts) + 1:02d}", amount=order.total,
                           status="created", payer_openid=payer_openid)
         db.session.add(payment)
+        started = {"provider": provider_name, "out_trade_no": payment.out_trade_no, "amount": payment.amount}
         db.session.add(OrderEvent(order_id=order.id, kind="payment_started", actor=_shopper_actor(order),
-                                  detail={"provider": provider_name, "out_trade_no": payment.out_trade_no,
-                                          "amount": payment.amount}))
+                                  detail=started | ({"scene": wanted_scene} if wanted_scene else {})))
     db.session.commit()
 
     for old in superseded:  # best effort: a payment that still arrives is accepted or refunded

@@ -9,8 +9,9 @@ says whether each is set, never what it is.
 The HTTP side is the library's :class:`~mallow.payments.wechatpay.WeChatPayClient`; the app config
 may inject ``WECHATPAY_BASE_URL`` (e.g. a local fake server), ``WECHATPAY_TRANSPORT`` (an
 :class:`~mallow.payments.wechatpay.HttpTransport`) and ``WECHATPAY_CLOCK``. Orders are JSAPI when
-the payer's openid is known (WeChat web authorisation, :mod:`mallow.payments.wechat_oauth`), H5
-otherwise.
+the payer's openid is known (WeChat web authorisation, :mod:`mallow.payments.wechat_oauth`),
+Native (a QR code, ``scene="native"``: a desktop browser) when asked for, H5 otherwise
+(:mod:`mallow.payments.scenes` says which scene a browser gets).
 """
 from __future__ import annotations
 
@@ -226,6 +227,10 @@ class WeChatPayProvider:
                 prepay_id = self.client.create_jsapi_order(payment.out_trade_no, description, payment.amount,
                                                            payment.payer_openid, notify_url, time_expire=expire)
                 return PaymentStart("jsapi", params=self.client.jsapi_payment_params(prepay_id))
+            if scene == "native":
+                code_url = self.client.create_native_order(payment.out_trade_no, description, payment.amount,
+                                                           notify_url, time_expire=expire)
+                return PaymentStart("native", url=code_url)
             h5_url = self.client.create_h5_order(payment.out_trade_no, description, payment.amount,
                                                  client_ip or "127.0.0.1", notify_url, time_expire=expire)
             return PaymentStart("h5", url=h5_url)
