@@ -10,19 +10,27 @@ Routes on the storefront blueprint (imported by :mod:`mallow.orders.storefront_v
 * ``POST`` the same path (``storefront.start_payment``) -- starts the payment through
   :func:`mallow.payments.service.pay_order`, the path the ``payOrder`` API takes, and follows the
   :class:`~mallow.payments.providers.PaymentStart`: a redirect on this site (the sandbox cashier),
-  an H5 URL (WeChat Pay outside WeChat; the browser goes there from a page, since the CSP's
-  ``form-action 'self'`` stops a form's redirect to another site) or JSAPI parameters for
+  an H5 URL (WeChat Pay in a phone's browser; the browser goes there from a page, since the CSP's
+  ``form-action 'self'`` stops a form's redirect to another site), JSAPI parameters for
   ``WeixinJSBridge``/``wx.chooseWXPay`` inside WeChat (``static/storefront/orders.js``: no inline
-  script). Nothing is paid here: only the provider's verified notification or an active query pays.
+  script) or, in a desktop browser, the QR code of WeChat Pay Native's ``code_url`` (server-drawn
+  SVG, :mod:`mallow.payments.native_qr`) that the payer scans with WeChat, with 我已支付; the page
+  polls ``pay/status`` (``static/storefront/native_pay.js``) and moves to the result once paid.
+  Nothing is paid here: only the provider's verified notification or an active query pays.
+* ``GET /orders/<id>/pay/status`` (``storefront.pay_status``) -- JSON for the QR page's poll:
+  ``{"paid", "state": waiting|paid|expired|closed, "next"}`` from the database; ``?check=1`` (我已支付,
+  and now and then the poll) first asks the provider about the open attempt. The shopper's own
+  order only (404 otherwise).
 * ``GET /orders/<id>/pay/result`` (``storefront.pay_result``) -- where the sandbox cashier's
   success, WeChat Pay H5's ``redirect_url`` and the JSAPI page send the shopper. A paid order goes
   where a plugin says (``mallow_after_payment_url``: the group with its invite action) or to the
   success page (支付成功 · 查看订单); one still unpaid is asked about once (an active query of its
   open attempt) and the page looks again a few times by itself.
 
-Which methods: WeChat Pay when the store has it live (JSAPI inside WeChat -- ``MicroMessenger`` in
-the user agent -- with the shopper's openid from WeChat web authorisation, H5 outside; the provider
-has no Native QR, so a desktop browser gets H5 too), and the sandbox only where
+Which methods: WeChat Pay when the store has it live, in the scene
+:func:`mallow.payments.scenes.browser_scene` picks from the user agent (JSAPI inside WeChat --
+``MicroMessenger`` -- with the shopper's openid from WeChat web authorisation; H5 in a phone's
+browser; Native, 微信扫码支付, in a desktop browser), and the sandbox only where
 :func:`mallow.payments.sandbox.availability` allows it (asked through the provider registry, never
 re-decided here).
 """
@@ -33,14 +41,15 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal, shopper_required
 from mallow.db import db
 from mallow.orders import labels
 from mallow.orders.models import Order
-from mallow.payments import providers, service
+from mallow.payments import providers, scenes, service
+from mallow.payments.native_qr import qr_svg
 from mallow.payments.models import Payment
 from mallow.storefront.views import bp
 from mallow.web.redirects import safe_target
@@ -64,11 +73,6 @@ class Method:
     test: bool = False
 
 
-def in_wechat() -> bool:
-    """The page is open in WeChat's browser (``MicroMessenger`` in the user agent)."""
-    return "micromessenger" in (request.headers.get("User-Agent") or "").lower()
-
-
 def _has(provider_name: str) -> bool:
     try:
         providers.get(provider_name)  # the sandbox: only where sandbox.availability() allows it
@@ -81,11 +85,15 @@ def methods() -> list[Method]:
     """The methods the active store really has, for this browser, best first."""
     found = []
     if _has("wechatpay"):
-        if in_wechat():
+        scene = scenes.browser_scene(request.headers.get("User-Agent"))
+        if scene == "jsapi":
             found.append(Method("wechatpay", "wechatpay", "jsapi", _("WeChat Pay"), _("Pay in WeChat.")))
-        else:
+        elif scene == "h5":
             found.append(Method("wechatpay", "wechatpay", "h5", _("WeChat Pay"),
                                 _("WeChat opens to finish the payment, then you come back here.")))
+        else:
+            found.append(Method("wechatpay", "wechatpay", "native", _("WeChat Pay (scan QR code)"),
+                                _("Scan the QR code with WeChat on your phone to pay.")))
     if _has("sandbox"):
         found.append(Method("sandbox", "sandbox", None, _("Test payment (sandbox)"),
                             _("Simulated: no money moves, and the order becomes a test order."), test=True))
@@ -164,6 +172,11 @@ def _follow(order: Order, start, method: Method):
         return redirect(result_url), 303
     if start.kind == "redirect" and start.url and safe_target(start.url, ""):
         return redirect(start.url), 303  # a cashier on this site (the sandbox)
+    if start.kind == "native" and start.url:  # a desktop browser: the QR code to scan with WeChat
+        return _render(order, chosen=method.key, handoff={
+            "kind": "native", "code_url": start.url, "done": result_url,
+            "svg": qr_svg(start.url, title=_("WeChat Pay QR code")),
+            "status": url_for("storefront.pay_status", order_id=order.id)})
     if start.kind == "jsapi":
         return _render(order, chosen=method.key, handoff={
             "kind": "jsapi", "params": json.dumps(dict(start.params), separators=(",", ":")), "done": result_url})
@@ -212,3 +225,29 @@ def pay_result(order_id):
                                again_seconds=RESULT_RECHECK_SECONDS)
     return render_template("storefront/pay_result.html", order=order,
                            outcome="late" if order.paid_at is None and _paid_late(order) else "closed")
+
+
+@bp.get("/orders/<int:order_id>/pay/status")
+@shopper_required
+def pay_status(order_id):
+    """Is the order paid yet? For the QR page's poll (every ~2 s) and its 我已支付 (``check=1``:
+    ask the provider about the open attempt first, as the result page does)."""
+    from mallow.orders.storefront_views import seconds_left
+
+    order = _own_order(order_id)
+    if order.status == "pending_payment" and request.args.get("check") == "1":
+        attempt = _open_attempt(order)
+        if attempt is not None and attempt.provider != "sandbox":
+            service.query_payment(attempt)
+            db.session.refresh(order)
+    paid = order.status in PAID_STATES
+    if paid:
+        state, target = "paid", url_for("storefront.pay_result", order_id=order.id)
+    elif order.status == "pending_payment" and seconds_left(order) > 0:
+        state, target = "waiting", url_for("storefront.pay_result", order_id=order.id)
+    else:  # past its deadline or closed: the cashier shows the expired state, or sends to the order
+        state = "expired" if order.status == "pending_payment" else "closed"
+        target = url_for("storefront.pay_order", order_id=order.id)
+    response = jsonify(paid=paid, state=state, next=target)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -237,7 +237,9 @@ def test_a_referred_shopper_buys_and_the_distributor_sees_the_commission(demo, b
     from mallow.demo import PASSWORD as DEMO_PASSWORD, SHOPPER_LOGIN
 
     code = demo.ids["code"]
-    with Journey(demo, browser, "distribution", theme=theme) as journey:
+    phone = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 "
+             "Mobile Safari/537.36")  # WeChat Pay H5 is for phones (a desktop browser gets the Native QR code)
+    with Journey(demo, browser, "distribution", theme=theme, user_agent=phone) as journey:
         buyer = new_shopper(demo, journey)
         _answer_wechat_pay_h5(journey, takes_wechat_pay)
         page = journey.goto(f"/x/distribution/r/{code}")  # the distributor's link: bound, then home

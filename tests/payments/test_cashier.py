@@ -26,6 +26,8 @@ from mallow.testing import (PASSWORD, backend_params, bearer, dispose_app, enabl
 RAW_KEY = re.compile(r"\b[a-z]+_[a-z_]+\b|\b(?:provider|shopper|staff|plugin|admin|payer):\S*")
 WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
              "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN")
+PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 "
+            "Mobile Safari/537.36")  # outside WeChat, a phone gets H5 (a desktop browser: Native, test_native_cashier.py)
 
 
 @pytest.fixture(scope="module", params=backend_params())
@@ -268,7 +270,7 @@ def test_a_store_with_wechat_pay_offers_wechat_pay_and_not_the_sandbox(app, merc
     [sku] = make_product(app, shop, price=1990)
     configure_wechatpay(app, shop, merchant, oauth_appsecret="s" * 32)
     with wechatpay_server(app, merchant) as server:
-        shopper = Shopper(app, shop)
+        shopper = Shopper(app, shop, user_agent=PHONE_UA)
         order = shopper.client.post(f"{shop.prefix}/api/orders", headers=bearer(shopper.token), json={
             "items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id}).get_json()
         cashier_path = f"{shop.prefix}/orders/{order['id']}/pay"
