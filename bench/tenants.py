@@ -342,23 +342,25 @@ class Provisioning:
 
     def provision_once(self) -> float:
         """One raw ``provision_store`` call for a store id with no Store row; dropped after."""
+        from mallow.accounts.staff import owner_seed
         from mallow.tenants.provisioning import drop_store, provision_store
 
         store_id = self._fake_id()
         with self.app.app_context():
             started = time.perf_counter()
-            provision_store(store_id, owner_merchant_id=1)
+            provision_store(store_id, seed=owner_seed(1))
             elapsed = time.perf_counter() - started
             drop_store(store_id)
         return elapsed
 
     def capture_ddl(self) -> None:
+        from mallow.accounts.staff import owner_seed
         from mallow.tenants.provisioning import drop_store, provision_store
 
         store_id = self._fake_id()
         with self.app.app_context():
             with Capture() as capture:
-                provision_store(store_id, owner_merchant_id=1)
+                provision_store(store_id, seed=owner_seed(1))
             drop_store(store_id)
         skip = {"BEGIN", "COMMIT", "ROLLBACK"}
         self._ddl = [s for s in capture.statements if s[0].strip().upper() not in skip]

@@ -51,11 +51,13 @@ def worker(burst):
 
     from flask import current_app
 
+    from mallow.jobs import runners
     from mallow.jobs.worker import MallowWorker
 
     runner = current_app.extensions["mallow.jobs"]
     if runner.kind != "rq":
         raise click.ClickException("`mallow worker` needs REDIS_URL; without it `mallow serve` runs the jobs itself.")
+    runners.serve_with(current_app._get_current_object())  # every job this worker runs uses this app
     state: dict = {}
 
     def schedule():

@@ -5,9 +5,8 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from mallow.accounts.models import Customer
-from mallow.accounts.passwords import hash_password, password_problem, verify_password
+from mallow.accounts.passwords import PASSWORD_MESSAGES, hash_password, password_problem, verify_password
 from mallow.db import db
-from mallow.merchants.signup import PASSWORD_MESSAGES
 from mallow.security import crypto
 from mallow.validation import CN_MOBILE_RE, EMAIL_RE, Errors, ValidationFailed, text
 

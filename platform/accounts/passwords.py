@@ -2,9 +2,17 @@
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
 MIN_LENGTH = 8
+#: what each :func:`password_problem` code tells the person choosing the password
+PASSWORD_MESSAGES = {
+    "required": lambda: _("Enter a password."),
+    "too_short": lambda: _("Use at least 8 characters."),
+    "too_long": lambda: _("Use at most 128 characters."),
+    "too_simple": lambda: _("Mix letters with digits or symbols."),
+}
 
 # Checked against so that an unknown account costs as much time as a wrong password.
 _DUMMY_HASH: dict[str, str] = {}

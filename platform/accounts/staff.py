@@ -6,10 +6,18 @@ from flask_babel import gettext as _
 
 from mallow import audit
 from mallow.accounts.models import Merchant, Staff
-from mallow.accounts.passwords import hash_password, password_problem
-from mallow.db import db
-from mallow.merchants.signup import PASSWORD_MESSAGES
+from mallow.accounts.passwords import PASSWORD_MESSAGES, hash_password, password_problem
+from mallow.db import db, utcnow
 from mallow.validation import EMAIL_RE, Errors, ValidationFailed, normalise_email, text
+
+
+def owner_seed(merchant_id: int):
+    """What a new store's schema is seeded with (:func:`mallow.tenants.provisioning.provision_store`):
+    merchant ``merchant_id`` as its owner, in the provisioning transaction."""
+    def seed(connection) -> None:
+        connection.execute(Staff.__table__.insert().values(merchant_id=merchant_id, role="owner", active=True,
+                                                           created_at=utcnow()))
+    return seed
 
 
 def members() -> list[tuple[Staff, Merchant | None]]:

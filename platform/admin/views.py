@@ -1,20 +1,20 @@
 """Platform admin pages: sign-in and the qualification review queue."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts import sessions
 from mallow.accounts.authenticate import authenticate, login_limits
 from mallow.accounts.guards import admin_required, principal
 from mallow.db import db
-from mallow.media.images import absolute_path
 from mallow.qualifications import service
+from mallow.qualifications.files import send_qualification_file
 from mallow.qualifications.matrix import (Category, active_categories, format_requirements, parse_requirements,
                                           permit_kinds, update_requirements)
 from mallow.qualifications.models import Qualification
 from mallow.statemachine import InvalidTransition
-from mallow.tenants import admin as store_admin
+from mallow.stores import lifecycle as store_lifecycle
 from mallow.tenants.models import STORE_STATES, Store
 from mallow.validation import ValidationFailed
 from mallow.web import blueprints, render_form, safe_next
@@ -127,28 +127,13 @@ def qualification_file(qualification_id, which):
     return send_qualification_file(db.get_or_404(Qualification, qualification_id), which)
 
 
-def send_qualification_file(qualification: Qualification, which: str):
-    """The licence (``licence``) or a permit image (``permit-<id>``) of a qualification."""
-    if which == "licence":
-        relative = qualification.licence_image
-    else:
-        permit = next((p for p in qualification.permits if f"permit-{p.id}" == which), None)
-        relative = permit.image if permit else None
-    path = absolute_path(relative) if relative else None
-    if path is None:
-        abort(404)
-    response = send_file(path, max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
 @bp.get("/stores")
 @admin_required
 def stores():
     status = request.args.get("status") or None
     if status and status not in STORE_STATES.states:
         abort(400)
-    return render_template("admin/stores.html", stores=store_admin.list_stores(status), status=status)
+    return render_template("admin/stores.html", stores=store_lifecycle.list_stores(status), status=status)
 
 
 
@@ -158,10 +143,10 @@ def change_store(store_id, action):
     store = db.get_or_404(Store, store_id)
     try:
         if action == "suspend":
-            store_admin.suspend(store, principal("admin"), request.form.get("reason", ""))
+            store_lifecycle.suspend(store, principal("admin"), request.form.get("reason", ""))
             flash(_("The store is suspended."), "ok")
         else:
-            store_admin.reopen(store, principal("admin"))
+            store_lifecycle.reopen(store, principal("admin"))
             flash(_("The store is open again."), "ok")
     except ValidationFailed as failed:
         flash(next(iter(failed.errors.values()))[1], "error")

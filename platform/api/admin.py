@@ -8,7 +8,7 @@ from mallow.api.registry import obj, operation, returns, shape, string
 from mallow.api.views import STORE, store_json
 from mallow.db import db
 from mallow.qualifications.matrix import Category, active_categories, permit_kinds, update_requirements
-from mallow.tenants import admin as store_admin
+from mallow.stores import lifecycle as store_lifecycle
 from mallow.tenants.models import STORE_STATES, Store
 
 
@@ -56,7 +56,7 @@ def list_stores():
     status = request.args.get("status") or None
     if status and status not in STORE_STATES.states:
         abort(400, "unknown status")
-    return jsonify(items=[store_json(s, private=True) for s in store_admin.list_stores(status)])
+    return jsonify(items=[store_json(s, private=True) for s in store_lifecycle.list_stores(status)])
 
 
 
@@ -66,7 +66,7 @@ def list_stores():
            responses={"200": returns("Suspended", STORE), "409": "Not open"})
 @admin_required
 def suspend_store(store_id):
-    return jsonify(store_json(store_admin.suspend(db.get_or_404(Store, store_id), principal("admin"), request.get_json()["reason"]),
+    return jsonify(store_json(store_lifecycle.suspend(db.get_or_404(Store, store_id), principal("admin"), request.get_json()["reason"]),
                               private=True))
 
 
@@ -75,4 +75,4 @@ def suspend_store(store_id):
            responses={"200": returns("Open", STORE), "409": "Not suspended", "422": "No approved qualification"})
 @admin_required
 def reopen_store(store_id):
-    return jsonify(store_json(store_admin.reopen(db.get_or_404(Store, store_id), principal("admin")), private=True))
+    return jsonify(store_json(store_lifecycle.reopen(db.get_or_404(Store, store_id), principal("admin")), private=True))

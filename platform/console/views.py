@@ -7,6 +7,7 @@ from mallow.accounts import staff as team
 from mallow.accounts.guards import principal, staff_required
 from mallow.db import db
 from mallow.qualifications import expiry, service
+from mallow.qualifications.files import send_qualification_file
 from mallow.qualifications.matrix import Category, permit_kinds, required_kinds
 from mallow.qualifications.models import Qualification
 from mallow.tenants.context import current_store
@@ -50,8 +51,6 @@ def qualification():
 @bp.get("/qualification/<int:qualification_id>/files/<which>")
 @staff_required(owner=True)
 def qualification_file(qualification_id, which):
-    from mallow.admin.views import send_qualification_file
-
     qualification = db.session.get(Qualification, qualification_id)
     if qualification is None or qualification.store_id != current_store().id:
         abort(404)

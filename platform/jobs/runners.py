@@ -18,19 +18,23 @@ RETRY_INTERVALS = (30, 120, 600)
 
 def run_job(name: str, kwargs: dict) -> Any:
     """The function rq workers call (and the only one :class:`mallow.jobs.worker.MallowWorker`
-    calls): rebuilds the app from the environment once per process."""
+    calls), with the app the worker process was started with (:func:`serve_with`)."""
     return execute(_worker_app(), name, kwargs)
 
 
 _APP = None
 
 
-def _worker_app():
+def serve_with(app) -> None:
+    """Make ``app`` the one this worker process runs jobs with (``mallow worker`` does it, from
+    the app it built; the jobs layer never builds an app itself)."""
     global _APP
-    if _APP is None:
-        from mallow.app import create_app
+    _APP = app
 
-        _APP = create_app()
+
+def _worker_app():
+    if _APP is None:
+        raise RuntimeError("this process runs no Mallow worker: start workers with `mallow worker`")
     return _APP
 
 

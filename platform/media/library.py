@@ -5,8 +5,9 @@ re-encoding, server-made names) into ``uploads/stores/<id>/media/`` with 320 px 
 copies for ``srcset``. The page builder's picker, the product form and the product image API all
 upload through :func:`add` / :func:`upload`, so every picture of a store is here once. Pages
 refer to an image by its id; a product image row points at its files (``ProductImage.path`` is
-the asset's ``path``). An image is *in use* while any page's draft or kept version names it or a
-product shows it (:func:`uses` says where); only unused images can be deleted.
+the asset's ``path``), a SKU by its id (``Sku.media_id``). An image is *in use* while any page's
+draft or kept version names it or a product or one of its SKUs shows it (:func:`uses` says
+where); only unused images can be deleted.
 
 Everything here works on the active store's own ``media_assets`` table and files folder: an id
 or a file name of another store finds nothing. Only an open store adds images
@@ -210,7 +211,7 @@ def uses(assets_: list[MediaAsset]) -> dict[int, list[Use]]:
     """Where each image is shown: ``{asset id: [Use]}`` (pages in page order, then products)."""
     from mallow.builder.models import Page, PageVersion
     from mallow.builder.render import collect_references
-    from mallow.catalog.models import Product, ProductImage
+    from mallow.catalog.models import Product, ProductImage, Sku
 
     wanted = {a.id for a in assets_}
     found: dict[int, list[Use]] = {}
@@ -233,6 +234,13 @@ def uses(assets_: list[MediaAsset]) -> dict[int, list[Use]]:
                               .where(ProductImage.path.in_(by_path)).order_by(Product.id))
     for path, product_id, title, status in rows:
         found.setdefault(by_path[path], []).append(Use("product", product_id, title, status))
+    rows = db.session.execute(sa.select(Sku.media_id, Product.id, Product.title, Product.status).distinct()
+                              .join(Product, Product.id == Sku.product_id)
+                              .where(Sku.media_id.in_(wanted)).order_by(Product.id))
+    for media_id, product_id, title, status in rows:  # a SKU's own picture (规格图): a use by its product
+        places = found.setdefault(media_id, [])
+        if not any(use.kind == "product" and use.id == product_id for use in places):
+            places.append(Use("product", product_id, title, status))
     return found
 
 

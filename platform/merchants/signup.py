@@ -6,8 +6,9 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from mallow import audit
+from mallow.accounts import staff
 from mallow.accounts.models import Merchant
-from mallow.accounts.passwords import hash_password, password_problem
+from mallow.accounts.passwords import PASSWORD_MESSAGES, hash_password, password_problem
 from mallow.db import db
 from mallow.qualifications.matrix import Category
 from mallow.tenants.models import Store
@@ -15,12 +16,6 @@ from mallow.tenants.provisioning import drop_store, provision_store
 from mallow.tenants.slugs import normalise_slug, slug_problem
 from mallow.validation import EMAIL_RE, Errors, ValidationFailed, normalise_email, text
 
-PASSWORD_MESSAGES = {
-    "required": lambda: _("Enter a password."),
-    "too_short": lambda: _("Use at least 8 characters."),
-    "too_long": lambda: _("Use at most 128 characters."),
-    "too_simple": lambda: _("Mix letters with digits or symbols."),
-}
 SLUG_MESSAGES = {
     "required": lambda: _("Choose the store's web address."),
     "invalid": lambda: _("Use 3–32 lower-case letters, digits and single hyphens; start and end with a letter or digit."),
@@ -76,7 +71,7 @@ def signup_merchant(data) -> tuple[Merchant, Store]:
         db.session.rollback()
         raise ValidationFailed({"slug": ("taken", SLUG_MESSAGES["taken"]())}) from None
     try:
-        provision_store(store.id, owner_merchant_id=merchant.id, connection=db.session.connection())
+        provision_store(store.id, connection=db.session.connection(), seed=staff.owner_seed(merchant.id))
         audit.record("merchant.signed_up", actor=merchant, store_id=store.id, target=f"store:{store.slug}")
         db.session.commit()
     except BaseException:

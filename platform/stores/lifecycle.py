@@ -1,4 +1,4 @@
-"""What the platform does to a store as a whole: suspend it, reopen it, close it."""
+"""What the platform does to a store as a whole: suspend it, reopen it, close it (platform admins)."""
 from __future__ import annotations
 
 from flask_babel import gettext as _

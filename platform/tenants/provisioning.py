@@ -5,7 +5,6 @@ import time
 
 from flask import current_app
 
-from mallow.db import utcnow
 from mallow.db.session import STORE_SCHEMA, store_translate_map
 from mallow.db.migrate import create_store_tables, upgrade_store
 from mallow.tenants.engines import schema_name
@@ -15,11 +14,12 @@ def _engines():
     return current_app.extensions["mallow.store_engines"]
 
 
-def provision_store(store_id: int, owner_merchant_id: int | None = None, *, connection=None) -> float:
-    """Create store ``store_id``'s schema at the migration head, with its owner as staff;
-    returns the seconds it took.
+def provision_store(store_id: int, *, connection=None, seed=None) -> float:
+    """Create store ``store_id``'s schema at the migration head, then run ``seed(connection)``
+    in the same transaction (sign-up's seed adds the owner as staff:
+    :func:`mallow.accounts.staff.owner_seed`); returns the seconds it took.
 
-    PostgreSQL: schema, tables, version stamp and owner in one transaction — the caller's, when
+    PostgreSQL: schema, tables, version stamp and seed in one transaction — the caller's, when
     ``connection`` is given (sign-up passes the session's, so the store row and its schema
     commit or roll back together). SQLite: the store's own file; a failure removes it.
     """
@@ -28,13 +28,13 @@ def provision_store(store_id: int, owner_merchant_id: int | None = None, *, conn
     if connection is not None and engines.is_postgresql:
         connection.execution_options(schema_translate_map={STORE_SCHEMA: schema_name(store_id)})
         try:
-            _create(connection, engines, store_id, owner_merchant_id)
+            _create(connection, engines, store_id, seed)
         finally:  # give the caller's connection back as it was (its own store, or none)
             connection.execution_options(schema_translate_map=store_translate_map() or {})
         return time.perf_counter() - started
     try:
         with engines.engine_for(store_id).begin() as own:
-            _create(own, engines, store_id, owner_merchant_id)
+            _create(own, engines, store_id, seed)
     except Exception:
         if not engines.is_postgresql:
             drop_store(store_id)
@@ -42,15 +42,12 @@ def provision_store(store_id: int, owner_merchant_id: int | None = None, *, conn
     return time.perf_counter() - started
 
 
-def _create(connection, engines, store_id: int, owner_merchant_id: int | None) -> None:
-    from mallow.accounts.models import Staff
-
+def _create(connection, engines, store_id: int, seed) -> None:
     if engines.is_postgresql:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema_name(store_id)}"')
     create_store_tables(connection, engines.version_table_schema(store_id))
-    if owner_merchant_id is not None:
-        connection.execute(Staff.__table__.insert().values(merchant_id=owner_merchant_id, role="owner",
-                                                           active=True, created_at=utcnow()))
+    if seed is not None:
+        seed(connection)
 
 
 def drop_store(store_id: int) -> None:

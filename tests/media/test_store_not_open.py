@@ -21,7 +21,7 @@ def _media_folder(app, shop) -> Path:
 def _suspend(app, shop) -> None:
     from mallow.accounts.models import PlatformAdmin
     from mallow.db import db
-    from mallow.tenants.admin import suspend
+    from mallow.stores.lifecycle import suspend
     from mallow.tenants.models import Store
 
     admin_id = make_admin(app)[0]
@@ -56,7 +56,7 @@ def test_every_media_upload_route_refuses_a_store_that_is_not_open(app, closed):
     assert images.status_code == 409 and images.get_json() == body
 
     token = csrf_token(client, f"{prefix}/console/pages/")
-    picker = client.post(f"{prefix}/console/pages/media", content_type="multipart/form-data", data={"image": image()},
+    picker = client.post(f"{api}/media", content_type="multipart/form-data", data={"image": image()},
                          headers={"X-CSRFToken": token, "Accept": "application/json"})
     assert picker.status_code == 409 and picker.get_json() == body
 
