@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal, staff_required
 from mallow.api.registry import ID, NULLABLE_ID, nullable, obj, operation, returns, schema, shape, string
-from mallow.catalog import categories, products, search
+from mallow.catalog import categories, products, search, sku_images
 from mallow.catalog.models import Sku
 from mallow.money import MAX_FEN
 from mallow.catalog.storefront_views import media_name
@@ -26,7 +26,10 @@ SKU = obj({"spec_values": {"type": "object", "additionalProperties": {"type": "s
            "price": FEN, "market_price": NULLABLE_FEN,
            "stock": {"type": "integer", "minimum": 0, "maximum": products.MAX_STOCK},
            "weight_g": {"type": "integer", "minimum": 0, "maximum": products.MAX_WEIGHT_G},
-           "code": string(products.CODE_MAX)})
+           "code": string(products.CODE_MAX),
+           "image": {**NULLABLE_ID, "description": "the SKU's own picture (规格图): the id of an image of the store's "
+                                                   "media library; null takes it away (the product's first image "
+                                                   "stands for the SKU); left out: kept"}})
 PRODUCT_FIELDS = {
     "title": string(products.TITLE_MAX, minLength=1), "subtitle": string(products.SUBTITLE_MAX),
     "category_id": NULLABLE_ID,
@@ -58,9 +61,13 @@ _PRODUCT_SUMMARY = {
     "status": {"type": "string", "enum": ["draft", "on_shelf", "off_shelf"]}, "sort": _INT,
     "created_at": nullable(_TEXT), "updated_at": nullable(_TEXT)}
 _PRIVATE = ("status", "sort", "created_at", "updated_at")
+_SKU_IMAGE = shape({"media_id": _INT, "url": _TEXT, "thumb_url": _TEXT, "width": _INT, "height": _INT})
 _SKU = shape({"id": _INT, "spec_values": {"type": "object"}, "spec_key": _TEXT, "price": {**_INT, "description": "fen"},
               "market_price": nullable(_INT), "stock": _INT, "weight_g": _INT, "code": nullable(_TEXT),
-              "active": {"type": "boolean"}}, optional=("code", "active"))
+              "active": {"type": "boolean"},
+              "image": {**nullable(_SKU_IMAGE),
+                        "description": "the SKU's own picture (null: show the product's first image)"}},
+             optional=("code", "active"))
 PRODUCT = schema("Product", shape(_PRODUCT_SUMMARY | {
     "description_html": _TEXT, "video_url": nullable(_TEXT), "specs": {"type": "array"},
     "shipping_template_id": nullable(_INT), "images": {"type": "array", "items": _IMAGE},
@@ -295,11 +302,16 @@ def delete_category(category_id):
 @staff_required
 def bulk_update_skus():
     skus = products.bulk_update_skus(request.get_json()["items"], actor=principal("merchant"))
-    return jsonify(items=[_sku_row(sku) for sku in skus])
+    return jsonify(items=_sku_rows([(sku, None) for sku in skus]))
 
 
-def _sku_row(sku: Sku, product=None) -> dict:
-    data = products.sku_json(sku, private=True)
+def _sku_rows(rows: list[tuple[Sku, object]]) -> list[dict]:
+    assets = sku_images.assets_of([sku for sku, _product in rows])
+    return [_sku_row(sku, product, sku_images.image_json(assets.get(sku.media_id), _image_url)) for sku, product in rows]
+
+
+def _sku_row(sku: Sku, product, image: dict | None) -> dict:
+    data = products.sku_json(sku, private=True, image=image)
     data["product_id"] = sku.product_id
     if product is not None:
         data["product_title"] = product.title
@@ -313,4 +325,4 @@ def _sku_row(sku: Sku, product=None) -> dict:
 @staff_required
 def list_low_stock():
     threshold, rows = products.low_stock()
-    return jsonify(threshold=threshold, items=[_sku_row(sku, product) for sku, product in rows])
+    return jsonify(threshold=threshold, items=_sku_rows(rows))

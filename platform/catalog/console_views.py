@@ -89,7 +89,21 @@ def _product_form(product=None, specs=None, errors=None, status=200, notice=None
                           sort=str(product.sort), status=product.status)
     return render_form("console/catalog/product_form.html", status=status, errors=errors, product=product, rows=rows,
                        values=values, notice=notice, picker=_library_picker(product, library_page),
+                       sku_image_choices=_sku_image_choices(product, rows),
                        status_choices=_status_choices(product.status if product is not None else None), **_common())
+
+
+def _sku_image_choices(product, rows) -> list[dict]:
+    """What each SKU row's picture picker offers: the product's images (those in the library), then
+    any other library image a row shows now (``{"id": "12", "thumb_url": …}``)."""
+    from mallow.catalog.sku_images import thumb_path
+
+    gallery = sorted(product.images, key=lambda image: image.sort) if product is not None else []
+    ids = library.ids_by_path(image.path for image in gallery)
+    choices = {str(ids[image.path]): console_image_url(image.thumb_path) for image in gallery if image.path in ids}
+    shown = library.get_many(row["image"] for row in rows if row["image"] and row["image"] not in choices)
+    choices.update({str(asset.id): console_image_url(thumb_path(asset)) for asset in shown.values()})
+    return [{"id": media_id, "thumb_url": url} for media_id, url in choices.items() if url]
 
 
 def _save_product(product=None):
@@ -108,11 +122,14 @@ def _save_product(product=None):
     uploads = request.files.getlist("images")
     picks = request.form.getlist("media")
     try:
+        sku_uploads = forms.sku_uploads(request.files, len(data["skus"]))
         if creating:
-            product = products.create(data, actor=principal("merchant"), uploads=uploads, picks=picks)
+            product = products.create(data, actor=principal("merchant"), uploads=uploads, picks=picks,
+                                      sku_uploads=sku_uploads)
         else:
             products.update(product, data, actor=principal("merchant"), uploads=uploads, picks=picks,
-                            remove_image_ids=request.form.getlist("remove_image"), image_order=forms.image_order(request.form))
+                            remove_image_ids=request.form.getlist("remove_image"), image_order=forms.image_order(request.form),
+                            sku_uploads=sku_uploads)
     except ValidationFailed as failed:
         return _product_form(None if creating else product, specs=_specs_of_form(), errors=forms.form_errors(failed))
     flash(_("Saved."), "ok")

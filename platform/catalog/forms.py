@@ -4,7 +4,9 @@ The form works without JavaScript: specs are text rows (``颜色: 红, 蓝``; fu
 ``，`` and ``、`` are fine), and the SKU table (one row per combination, prices in yuan) is
 rebuilt by the server when the merchant presses "Update SKU table" — or when the specs were
 edited and the rows no longer match them, in which case nothing is saved and the refreshed
-table is shown with a message.
+table is shown with a message. Each row may choose its picture (规格图: ``skus.<i>.image``, a
+library image id or empty for none) or upload one (``skus.<i>.image_file``, see
+:func:`sku_uploads`); a form without the field keeps the SKU's picture.
 """
 from __future__ import annotations
 
@@ -77,6 +79,7 @@ def _posted_rows(form) -> dict[str, dict]:
             key = form.get(name, "")
             rows[key] = {field: form.get(f"skus.{index}.{field}", "")
                          for field in ("price", "market_price", "stock", "weight_g", "code")}
+            rows[key]["image"] = form.get(f"skus.{index}.image")  # None: not on the form, kept
             rows[key]["index"] = index
     return rows
 
@@ -89,14 +92,16 @@ def sku_rows(specs: list[dict], product=None, form=None) -> list[dict]:
     for index, values in enumerate(products.combinations(specs)):
         key = products.spec_key(values)
         row = {"index": index, "key": key, "label": products.spec_label(values, specs) or _("Default")}
+        current = str(existing[key].media_id or "") if key in existing else ""
         if key in posted:
             row.update({k: v for k, v in posted[key].items() if k != "index"})
+            row["image"] = current if row["image"] is None else row["image"].strip()
         elif key in existing:
             sku = existing[key]
             row.update(price=fen_to_yuan(sku.price), market_price=fen_to_yuan(sku.market_price), stock=str(sku.stock),
-                       weight_g=str(sku.weight_g), code=sku.code)
+                       weight_g=str(sku.weight_g), code=sku.code, image=current)
         else:
-            row.update(price="", market_price="", stock="0", weight_g="0", code="")
+            row.update(price="", market_price="", stock="0", weight_g="0", code="", image="")
         rows.append(row)
     return rows
 
@@ -137,6 +142,8 @@ def product_data(form, *, creating: bool) -> dict:
         entry = {"spec_values": parse_key(key), "price": money_field(form, f"skus.{i}.price", errors),
                  "market_price": money_field(form, f"skus.{i}.market_price", errors, required=False),
                  "stock": row["stock"].strip() or "0", "weight_g": row["weight_g"].strip() or "0", "code": row["code"]}
+        if row["image"] is not None:
+            entry["image"] = row["image"].strip() or None
         entries.append((i, entry))
     errors.raise_if_any()
     # the service names errors by list position: order the list by the form's row index
@@ -145,6 +152,16 @@ def product_data(form, *, creating: bool) -> dict:
         raise NeedsRefresh(cleaned)
     data["skus"] = [entry for _i, entry in entries]
     return data
+
+
+def sku_uploads(files, count: int) -> dict:
+    """``{row index: file}`` of the SKU rows' picture uploads (``skus.<i>.image_file``)."""
+    found = {}
+    for index in range(count):
+        upload = files.get(f"skus.{index}.image_file")
+        if upload is not None and upload.filename:
+            found[index] = upload
+    return found
 
 
 def form_errors(failed: ValidationFailed) -> ValidationFailed:

@@ -85,6 +85,10 @@ class Sku(StoreModel):
     weight_g: Mapped[int] = mapped_column(default=0)
     code: Mapped[str] = mapped_column(sa.String(64), default="")
     active: Mapped[bool] = mapped_column(default=True)
+    #: the SKU's own picture (规格图), an image of the store's media library; None: the product's
+    #: first image stands for it. Deleting a library image a SKU shows is refused
+    #: (:func:`mallow.media.library.uses` counts it as a use by the SKU's product).
+    media_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_assets.id"), nullable=True, index=True)
 
     product: Mapped[Product] = relationship(back_populates="skus")
 

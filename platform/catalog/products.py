@@ -7,12 +7,13 @@ both end in :func:`create` / :func:`update`, which take one dict::
      "video_url": "https://…", "sort": 0, "status": "on_shelf",
      "specs": [{"name": "规格", "values": ["120g", "250g"]}],
      "skus": [{"spec_values": {"规格": "120g"}, "price": 3990, "market_price": 4990, "stock": 100,
-               "weight_g": 150, "code": "HT-120"}, …]}
+               "weight_g": 150, "code": "HT-120", "image": 12}, …]}
 
 Images are images of the store's media library (:mod:`mallow.media.library`): ``"media_ids":
 [12, 7]`` makes them exactly these library images in this order; uploads (``uploads=``) join the
 library first; the console form also adds chosen library images (``picks=``) and removes or
-reorders the product's images. Removing an image from a product keeps it in the library.
+reorders the product's images. Removing an image from a product keeps it in the library. A SKU's
+``image`` (规格图) is a library image id too (:mod:`mallow.catalog.sku_images`).
 
 SKUs are the cartesian product of the spec axes. Each is identified by its ``spec_key``
 (``"规格:120g"``; axes sorted by name, so reordering axes changes nothing); saving updates
@@ -31,7 +32,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from mallow import audit, compliance, settings
-from mallow.catalog import categories, richtext
+from mallow.catalog import categories, richtext, sku_images
 from mallow.catalog.models import PRODUCT_STATES, Product, ProductImage, Sku
 from mallow.money import MAX_FEN, fen_to_yuan
 from mallow.catalog.search import normalise
@@ -258,6 +259,8 @@ def _check_sku_entry(entry, index: int, existing: Sku | None, errors: Errors) ->
         if len(code_value) > CODE_MAX:
             errors.add(f"{where}.code", "too_long", _("Use at most %(max)s characters.", max=CODE_MAX))
         values["code"] = code_value
+    if "image" in entry:
+        values["media_id"] = sku_images.checked_id(entry["image"], f"{where}.image", errors)
     price = values.get("price", existing.price if existing is not None else None)
     market = values.get("market_price", existing.market_price if existing is not None else None)
     if price is not None and market is not None and market < price and f"{where}.market_price" not in errors:
@@ -312,10 +315,12 @@ def _plan_skus(product: Product | None, specs: list[dict], entries, errors: Erro
     return plan
 
 
-def _apply(product: Product, data: dict, *, creating: bool, uploads=None, picks=(), files: _Files) -> None:
-    """Validate ``data`` and write it onto ``product`` (not committed). Uploaded images join the
-    library in the same transaction; their files are listed in ``files`` for the caller to delete
-    if it rolls back."""
+def _apply(product: Product, data: dict, *, creating: bool, uploads=None, picks=(), sku_uploads=None,
+           files: _Files) -> None:
+    """Validate ``data`` and write it onto ``product`` (not committed). Uploaded images (the
+    product's, and ``sku_uploads``: ``{index in data["skus"]: file}``) join the library in the
+    same transaction; their files are listed in ``files`` for the caller to delete if it rolls
+    back."""
     errors = Errors()
     fields: dict = {}
     if creating or "title" in data:
@@ -360,7 +365,8 @@ def _apply(product: Product, data: dict, *, creating: bool, uploads=None, picks=
     specs_ok = not any(k.startswith("specs") for k in errors.errors)
     plan = None
     if rebuild and specs_ok:
-        plan = _plan_skus(None if creating else product, specs, data.get("skus") if "skus" in data else None, errors)
+        entries = sku_images.store_uploads(data.get("skus"), sku_uploads, errors, files.new) if "skus" in data else None
+        plan = _plan_skus(None if creating else product, specs, entries, errors)
     if "specs" in data and specs_ok:
         fields["specs"] = specs
 
@@ -455,7 +461,7 @@ def _write_skus(product: Product, plan) -> None:
         if sku is None:
             sku = Sku(spec_values=values, spec_key=key, price=changes["price"], market_price=changes.get("market_price"),
                       stock=changes.get("stock", 0), weight_g=changes.get("weight_g", 0), code=changes.get("code", ""),
-                      active=True)
+                      media_id=changes.get("media_id"), active=True)
             product.skus.append(sku)
             if sku.stock:
                 movements.append((sku, sku.stock))
@@ -469,6 +475,7 @@ def _write_skus(product: Product, plan) -> None:
     for sku in product.skus:
         if sku.spec_key not in keep:
             sku.active = False  # kept: order lines may point at it
+            sku.media_id = None  # its picture no longer holds a library image in use
     if movements:
         db.session.flush()
         for sku, delta in movements:
@@ -504,11 +511,11 @@ class _Files:
         self.dropped += [path for row in rows if not library.owns(row.path) for path in (row.path, row.thumb_path)]
 
 
-def create(data: dict, *, actor=None, uploads=None, picks=()) -> Product:
+def create(data: dict, *, actor=None, uploads=None, picks=(), sku_uploads=None) -> Product:
     product = Product(title="", subtitle="", description_html="", specs=[], search_text="")
     files = _Files()
     try:
-        _apply(product, data, creating=True, uploads=uploads, picks=picks, files=files)
+        _apply(product, data, creating=True, uploads=uploads, picks=picks, sku_uploads=sku_uploads, files=files)
         db.session.flush()
         compliance.screen_product(product)  # 极限词: a blocking term raises, flagged ones are recorded
         audit.record("product.created", actor=actor, store_id=current_store().id, target=f"product:{product.id}")
@@ -521,10 +528,10 @@ def create(data: dict, *, actor=None, uploads=None, picks=()) -> Product:
 
 
 def update(product: Product, data: dict, *, actor=None, uploads=None, picks=(), remove_image_ids=(),
-           image_order=None) -> Product:
+           image_order=None, sku_uploads=None) -> Product:
     """Change the fields given in ``data`` (absent keys are kept); optionally remove images,
     reorder them (``image_order``: ``{image id: sort}``), then add library images (``picks``: ids)
-    and ``uploads``."""
+    and ``uploads``; ``sku_uploads`` (``{index in data["skus"]: file}``) become those SKUs' images."""
     files = _Files()
     try:
         if "specs" in data or "skus" in data:
@@ -534,7 +541,7 @@ def update(product: Product, data: dict, *, actor=None, uploads=None, picks=(), 
             for image in product.images:
                 if image.id in image_order:
                     image.sort = image_order[image.id]
-        _apply(product, data, creating=False, uploads=uploads, picks=picks, files=files)
+        _apply(product, data, creating=False, uploads=uploads, picks=picks, sku_uploads=sku_uploads, files=files)
         compliance.screen_product(product)
         audit.record("product.updated", actor=actor, store_id=current_store().id, target=f"product:{product.id}",
                      detail={"fields": sorted(k for k in data if k != "description_html")})
@@ -684,9 +691,10 @@ def min_price(product: Product) -> int | None:
     return min(prices) if prices else None
 
 
-def sku_json(sku: Sku, *, private: bool = False) -> dict:
+def sku_json(sku: Sku, *, private: bool = False, image: dict | None = None) -> dict:
+    """``image``: :func:`mallow.catalog.sku_images.image_json` of the SKU's picture."""
     data = {"id": sku.id, "spec_values": sku.spec_values or {}, "spec_key": sku.spec_key, "price": sku.price,
-            "market_price": sku.market_price, "stock": sku.stock, "weight_g": sku.weight_g}
+            "market_price": sku.market_price, "stock": sku.stock, "weight_g": sku.weight_g, "image": image}
     if private:
         data.update(code=sku.code, active=sku.active)
     return data
@@ -707,12 +715,15 @@ def product_json(product: Product, image_url, *, private: bool = False, summary:
                     updated_at=product.updated_at.isoformat() if product.updated_at else None)
     if summary:
         return data
+    skus = [sku for sku in product.skus if private or sku.active]
+    assets = sku_images.assets_of(skus)
     data.update(
         description_html=product.description_html, video_url=product.video_url, specs=product.specs or [],
         shipping_template_id=product.shipping_template_id,
         images=[{"id": image.id, "url": image_url(image.path), "thumb_url": image_url(image.thumb_path),
                  "width": image.width, "height": image.height} for image in images],
-        skus=[sku_json(sku, private=private) for sku in product.skus if private or sku.active])
+        skus=[sku_json(sku, private=private, image=sku_images.image_json(assets.get(sku.media_id), image_url))
+              for sku in skus])
     if private:  # the library image each one is (None for an upload from before the library)
         media_ids = library.ids_by_path(image.path for image in images)
         for entry, image in zip(data["images"], images):

@@ -11,7 +11,8 @@ the same plain data (:func:`product_detail_view`, :func:`buy_view`, :func:`categ
 
 The product page's buy box (:func:`buy_view`, rendered on every request, never cached) carries the
 sticky buy bar (店铺 · 客服 · 购物车 with its count | 加入购物车 · 立即购买), the option sheet's data
-(one row of chips per spec dimension; ``platform/static/storefront/product.js`` enhances the
+(one row of chips per spec dimension, each SKU's own picture (规格图) or none;
+``platform/static/storefront/product.js`` enhances the
 no-JavaScript form, which keeps working on its own) and the share data as JSON for a later
 ``wx.config`` step.
 
@@ -28,7 +29,7 @@ from flask import abort, current_app, g, redirect, render_template, request, sen
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from mallow.catalog import categories, products, richtext, search
+from mallow.catalog import categories, products, richtext, search, sku_images
 from mallow.money import MoneyError, fen_to_yuan, yuan_to_fen
 from mallow.media.images import absolute_path
 from mallow.storefront.views import bp
@@ -206,7 +207,11 @@ def buy_view(product) -> dict:
     images = sorted(product.images, key=lambda image: image.sort)
     thumb = next((url for url in (image_url(i.thumb_path or i.path) for i in images) if url), None)
     photo = next((url for url in (image_url(i.path) for i in images) if url), None)
-    sku_rows = [{"id": sku.id, "label": products.spec_label(sku.spec_values, product.specs) or _("Standard"),
+    assets = sku_images.assets_of(skus)
+    pictures = {sku.id: image_url(sku_images.thumb_path(assets[sku.media_id])) if sku.media_id in assets else None
+                for sku in skus}
+    sku_rows = [{"id": sku.id, "image": pictures[sku.id],
+                 "label": products.spec_label(sku.spec_values, product.specs) or _("Standard"),
                  "price": fen_to_yuan(sku.price), "stock": sku.stock, "soldout": sku.stock <= 0,
                  "market_price": fen_to_yuan(sku.market_price) if sku.market_price else None,
                  "values": [str((sku.spec_values or {}).get(d["name"], "")) for d in dims],
@@ -217,9 +222,12 @@ def buy_view(product) -> dict:
              "link": url_for("storefront.product", product_id=product.id, _external=True),
              "imgUrl": url_for("storefront.media", name=media_name(images[0].path), _external=True)
              if images and media_name(images[0].path) else ""}
-    picker = {"dims": dims, "skus": [{k: row[k] for k in ("id", "values", "price", "market_price", "stock", "label")}
-                                     for row in sku_rows],
-              "image": thumb, "max": 999}
+    picker = {"dims": dims, "skus": [{k: row[k] for k in ("id", "values", "price", "market_price", "stock", "label",
+                                                          "image")} for row in sku_rows],
+              "image": thumb or photo, "max": 999}
+    # the option sheet's picture: the chosen SKU's own (规格图), else the product's first image
+    sheet_image = (pictures.get(chosen.id) if chosen is not None else None) or thumb or photo \
+        or next((url for url in pictures.values() if url), None)
     return {"product_id": product.id, "title": product.title,
             "price": fen_to_yuan(price) if price is not None else None,
             "price_varies": len({sku.price for sku in skus}) > 1,
@@ -228,7 +236,7 @@ def buy_view(product) -> dict:
             "chosen_label": next((row["label"] for row in sku_rows if row["checked"]), ""),
             "chosen_stock": chosen.stock if chosen is not None else 0,
             "after_price": template_slot("product.after_price", product=product, skus=skus),
-            "skus": sku_rows, "dims": dims, "image": thumb or photo,
+            "skus": sku_rows, "dims": dims, "image": sheet_image,
             "picker_json": json_for_script(picker), "share_json": json_for_script(share),
             "texts_json": json_for_script(_product_texts()),
             "cart_count": count, "cart_badge": count_badge(count),

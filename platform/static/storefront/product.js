@@ -10,12 +10,15 @@
      (PhotoSwipe, vendored in ./vendor/photoswipe/, loaded on the first tap);
    * the options become a bottom sheet: one row of chips per spec dimension (combinations that are
      sold out or do not exist greyed), the price, stock and photo of the chosen option, a quantity
-     stepper; the buy bar's buttons open it, its own buttons submit the same form;
+     stepper; the buy bar's buttons open it, its own buttons submit the same form. The photo is the
+     chosen SKU's own (规格图), or, while the choice is partial (a colour, no size yet), that of the
+     first SKU with one that fits it; else the product's first image;
    * 分享 copies the page's link (Clipboard API, else a selected text field), or inside WeChat
      points at the menu's own share (the JS-SDK share data is #share-data, for wx.config).
 
-   Data: #sku-data {dims: [{name, values}], skus: [{id, values, price, market_price, stock, label}],
-   image, max}, #share-data {title, desc, link, imgUrl}, #product-texts (the page's language). */
+   Data: #sku-data {dims: [{name, values}], skus: [{id, values, price, market_price, stock, label,
+   image (or null)}], image (the product's), max}, #share-data {title, desc, link, imgUrl},
+   #product-texts (the page's language). */
 
 (function () {
 "use strict";
@@ -148,6 +151,13 @@ function setUpSheet() {
   const chosenSku = () => (complete() ? skus.find((sku) => matches(sku, -1) && sku.values.length === dims.length) || null : null);
   const lowest = skus.filter(inStock).map((s) => Number(s.price)).sort((a, b) => a - b)[0];
 
+  // the picture for the choice so far: the SKU's own, else the first fitting SKU's, else the product's
+  function pictureFor(sku) {
+    if (sku) { return sku.image || data.image; }
+    const fitting = selected.some((value) => value !== null) ? skus.find((s) => s.image && matches(s, -1)) : null;
+    return (fitting && fitting.image) || data.image;
+  }
+
   function missing() {
     return dims.filter((dim, i) => selected[i] === null).map((dim) => dim.name).join(" ");
   }
@@ -172,7 +182,6 @@ function setUpSheet() {
       const label = text("chosen", { option: sku.label });
       chosenText.textContent = label;
       if (specRow) { specRow.textContent = label; }
-      if (image && sku.image) { image.src = sku.image; }
       const limit = Math.max(1, Math.min(sku.stock, maxQuantity));
       quantity.max = String(limit);
       if (Number(quantity.value) > limit) { quantity.value = String(limit); }
@@ -183,6 +192,8 @@ function setUpSheet() {
       chosenText.textContent = prompt;
       if (specRow) { specRow.textContent = prompt; }
     }
+    const picture = pictureFor(sku);
+    if (image && picture && image.getAttribute("src") !== picture) { image.src = picture; }
     footButtons.forEach((button) => { button.setAttribute("aria-disabled", String(!sku || sku.stock <= 0)); });
   }
 
