@@ -48,10 +48,11 @@ def create_app(config: dict | None = None) -> Flask:
     resolve.init_app(app)  # the store of a request is resolved here and nowhere else
 
     from mallow.accounts import loader
-    from mallow.web import init_app as init_web
+    from mallow.web import filters, init_app as init_web
 
     loader.init_app(app)
     init_web(app)
+    filters.init_app(app)  # the money filters (yuan, fen_to_yuan) for every template
 
     from mallow.plugins.manager import make_manager
 

@@ -1,4 +1,7 @@
-"""Money is integer fen everywhere. Yuan text from forms ("12.50") becomes fen here and only here.
+"""Money is integer fen everywhere. Yuan text from forms ("12.50") becomes fen here and only here,
+and fen becomes text for people here too: ``fen_to_yuan`` (``12.50``, form fields and plain
+amounts) and ``fen_to_price`` (``¥12.50`` / ``-¥5.00``, with the sign); templates reach them as the
+``yuan`` and ``fen_to_yuan`` filters (:mod:`mallow.web.filters`).
 
 ``yuan_to_fen`` is exact: it reads the text as a decimal, never through ``float`` (0.1 + 0.2 is
 not 0.3 in binary), and it refuses anything that is not a plain amount with at most two
@@ -62,3 +65,11 @@ def fen_to_yuan(fen: int | None) -> str:
     sign = "-" if fen < 0 else ""
     fen = abs(int(fen))
     return f"{sign}{fen // 100}.{fen % 100:02d}"
+
+
+def fen_to_price(fen: int | None) -> str:
+    """``1250`` → ``"¥12.50"``, ``-500`` → ``"-¥5.00"`` (a discount), ``None`` → ``""``."""
+    if fen is None:
+        return ""
+    fen = int(fen)
+    return ("-¥" if fen < 0 else "¥") + fen_to_yuan(abs(fen))

@@ -296,6 +296,12 @@ def of_customer(customer_id: int) -> list[AfterSale]:
                                    .order_by(AfterSale.id.desc()).limit(100)).scalars())
 
 
+def of_order(order_id: int) -> list[AfterSale]:
+    """The requests of one order, newest first (the order page shows them)."""
+    return list(db.session.execute(sa.select(AfterSale).where(AfterSale.order_id == order_id)
+                                   .order_by(AfterSale.id.desc())).scalars())
+
+
 def of_store(status: str | None = None, limit: int = 200) -> list[AfterSale]:
     query = sa.select(AfterSale).order_by(AfterSale.id.desc()).limit(limit)
     if status:

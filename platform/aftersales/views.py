@@ -3,17 +3,16 @@ queue with approve/reject and "goods received" in the console. All rules are in
 :mod:`mallow.aftersales.service`; these views only parse forms and render."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
+from mallow.accounts.guards import principal, shopper_required, staff_required
 from mallow.aftersales import service
 from mallow.aftersales.models import AFTERSALE_STATES, AfterSale
 from mallow.money import MoneyError, yuan_to_fen
 from mallow.console.views import bp as console
 from mallow.db import db
-from mallow.orders.models import Order
+from mallow.orders import access
 from mallow.statemachine import InvalidTransition
 from mallow.storefront.views import bp as storefront
 from mallow.validation import ValidationFailed
@@ -26,19 +25,6 @@ STATUS_LABELS = {"requested": "Waiting for the store", "approved": "Approved", "
 @storefront.app_template_global("aftersale_status_label")
 def aftersale_status_label(status: str) -> str:
     return _(STATUS_LABELS.get(status, status))
-
-
-@storefront.app_template_global("aftersales_of_order")
-def aftersales_of_order(order_id: int) -> list[AfterSale]:
-    return list(db.session.execute(sa.select(AfterSale).where(AfterSale.order_id == order_id)
-                                   .order_by(AfterSale.id.desc())).scalars())
-
-
-def _own_order(order_id: int) -> Order:
-    order = db.session.get(Order, order_id)
-    if order is None or order.customer_id != principal("shopper").id:
-        abort(404)
-    return order
 
 
 def _form_data() -> dict:
@@ -56,7 +42,7 @@ def _form_data() -> dict:
 @storefront.route("/orders/<int:order_id>/aftersale", methods=["GET", "POST"])
 @shopper_required
 def request_aftersale(order_id):
-    order = _own_order(order_id)
+    order = access.own_order(order_id)
     if request.method == "POST":
         try:
             service.request(principal("shopper"), order, _form_data(), request.files)
@@ -94,7 +80,7 @@ def aftersales_list():
 @staff_required
 def aftersale_action(aftersale_id, action):
     aftersale = db.get_or_404(AfterSale, aftersale_id)
-    actor = f"staff:{current_staff().merchant_id}"
+    actor = access.staff_actor()
     try:
         if action == "received":
             service.confirm_return(aftersale, actor)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, jsonify, request, send_file
 
-from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
+from mallow.accounts.guards import principal, shopper_required, staff_required
 from mallow.aftersales import service
 from mallow.aftersales.models import AFTERSALE_STATES, AfterSale
 from mallow.api.orders import FEN, WHEN
@@ -12,7 +12,7 @@ from mallow.api.registry import nullable, obj, operation, returns, schema, shape
 from mallow.api.views import iso
 from mallow.db import db
 from mallow.media.images import BUSY_RESPONSE
-from mallow.orders.models import Order
+from mallow.orders import access
 from mallow.payments.models import Refund
 from mallow.web.ids import ID_MAX
 
@@ -50,14 +50,6 @@ def _problem(problem: service.AfterSaleProblem):
     return jsonify(error=problem.code, message=str(problem.message)), problem.status
 
 
-def _shopper_actor() -> str:
-    return f"shopper:{principal('shopper').id}"
-
-
-def _staff_actor() -> str:
-    return f"staff:{current_staff().merchant_id}"
-
-
 # --- shopper ------------------------------------------------------------------------------------
 
 @operation("store_api", "POST", "/orders/<int:order_id>/aftersales", "requestAfterSale",
@@ -73,10 +65,7 @@ def _staff_actor() -> str:
                       "422": ERR, "503": BUSY_RESPONSE})
 @shopper_required
 def request_aftersale(order_id):
-    customer = principal("shopper")
-    order = db.session.get(Order, order_id)
-    if order is None or order.customer_id != customer.id:
-        abort(404)
+    customer, order = principal("shopper"), access.own_order(order_id)
     data = request.get_json(silent=True) if request.is_json else request.form
     if not isinstance(data, dict) and not hasattr(data, "getlist"):
         data = {}
@@ -113,7 +102,7 @@ def get_aftersale(aftersale_id):
            responses={"200": returns("Withdrawn", AFTERSALE), "409": "Already decided"})
 @shopper_required
 def withdraw_aftersale(aftersale_id):
-    return jsonify(aftersale_json(service.withdraw(_own_aftersale(aftersale_id), _shopper_actor())))
+    return jsonify(aftersale_json(service.withdraw(_own_aftersale(aftersale_id), access.shopper_actor())))
 
 
 @operation("store_api", "POST", "/aftersales/<int:aftersale_id>/return", "shipReturn",
@@ -124,7 +113,7 @@ def withdraw_aftersale(aftersale_id):
 @shopper_required
 def ship_return(aftersale_id):
     try:
-        aftersale = service.ship_return(_own_aftersale(aftersale_id), _shopper_actor(), request.get_json())
+        aftersale = service.ship_return(_own_aftersale(aftersale_id), access.shopper_actor(), request.get_json())
     except service.AfterSaleProblem as problem:
         return _problem(problem)
     return jsonify(aftersale_json(aftersale))
@@ -178,7 +167,7 @@ def get_aftersale_photo(aftersale_id, index):
 @staff_required
 def decide_aftersale(aftersale_id):
     data = request.get_json()
-    aftersale = service.decide(db.get_or_404(AfterSale, aftersale_id), _staff_actor(), data["approve"],
+    aftersale = service.decide(db.get_or_404(AfterSale, aftersale_id), access.staff_actor(), data["approve"],
                                data.get("reason", ""))
     return jsonify(aftersale_json(aftersale, True))
 
@@ -190,7 +179,7 @@ def decide_aftersale(aftersale_id):
 @staff_required
 def confirm_return(aftersale_id):
     try:
-        aftersale = service.confirm_return(db.get_or_404(AfterSale, aftersale_id), _staff_actor())
+        aftersale = service.confirm_return(db.get_or_404(AfterSale, aftersale_id), access.staff_actor())
     except service.AfterSaleProblem as problem:
         return _problem(problem)
     return jsonify(aftersale_json(aftersale, True))

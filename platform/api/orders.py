@@ -1,22 +1,17 @@
 """Cart, addresses and orders in the store API; order handling in the console API."""
 from __future__ import annotations
 
-import csv
-import io
-
 import sqlalchemy as sa
-from flask import Response, abort, jsonify, request
+from flask import abort, jsonify, request
 from flask_babel import gettext as _
 
-from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
+from mallow.accounts.guards import principal, shopper_required, staff_required
 from mallow.api.registry import ID, nullable, obj, operation, returns, schema, shape, string
 from mallow.api.views import iso
 from mallow.cart import service as carts
-from mallow.catalog.models import Sku
 from mallow.db import db
-from mallow.orders import addresses, checkout, service as orders
+from mallow.orders import access, addresses, checkout, export, receipts, service as orders
 from mallow.orders.models import ORDER_STATES, Order
-from mallow.pricing.model import PricedOrder
 from mallow.validation import ValidationFailed
 
 ERR = {"$ref": "#/components/responses/ValidationFailed"}
@@ -73,27 +68,12 @@ ADDRESS = schema("Address", shape({
     "province_code": _REGION_CODE, "city_code": _REGION_CODE, "district_code": _REGION_CODE}))
 
 
-def priced_json(priced: PricedOrder) -> dict:
-    return {
-        "lines": [{"sku_id": p.line.sku_id, "title": p.line.title, "spec": p.line.spec_key, "unit_price": p.line.unit_price,
-                   "quantity": p.line.quantity, "total": p.total,
-                   "adjustments": [_adjustment_json(a) for a in p.adjustments]} for p in priced.lines],
-        "adjustments": [_adjustment_json(a) for a in priced.adjustments],
-        "items_total": priced.items_total, "total": priced.total,
-        "problems": [{"code": p.code, "message": str(p.message), "line": p.line_index} for p in priced.problems],
-    }
-
-
 def _event_json(event, for_staff: bool) -> dict:
     """``by``: who did it (shopper, staff, system, provider, payer); staff also see the account."""
     data = {"at": iso(event.at), "kind": event.kind, "by": event.actor.split(":", 1)[0], "detail": event.detail}
     if for_staff:
         data["actor"] = event.actor
     return data
-
-
-def _adjustment_json(a) -> dict:
-    return {"stage": a.stage, "source": a.source, "code": a.code, "label": str(a.label), "amount": a.amount}
 
 
 def order_json(order: Order, for_staff: bool = False) -> dict:
@@ -104,10 +84,7 @@ def order_json(order: Order, for_staff: bool = False) -> dict:
         "created_at": iso(order.created_at), "pay_deadline": iso(order.pay_deadline),
         "test": bool(order.is_test),
         "address": addresses.read_snapshot(order.address_cipher),
-        "lines": [{"id": l.id, "sku_id": l.sku_id, "product_id": l.product_id, "title": l.title, "spec": l.spec_key,
-                   "unit_price": l.unit_price, "quantity": l.quantity, "total": l.total} for l in order.lines],
-        "adjustments": [{"line_id": a.line_id, "stage": a.stage, "source": a.source, "code": a.code,
-                         "label": a.label, "amount": a.amount} for a in order.adjustments],
+        "lines": receipts.order_lines_json(order), "adjustments": receipts.order_adjustments_json(order),
         "timeline": [_event_json(e, for_staff) for e in order.events],
     }
     if for_staff:
@@ -137,7 +114,7 @@ def _cart_json(cart) -> dict:
         quote = checkout.quote(principal("shopper").id if principal("shopper") else None, buyable) if buyable else None
     except ValidationFailed:  # more lines than one order may hold: nothing to quote as one order
         quote = None
-    data = {"items": items, "quote": priced_json(quote) if quote else None}
+    data = {"items": items, "quote": receipts.quote_json(quote) if quote else None}
     if unavailable:
         data["unavailable"] = unavailable
     return data
@@ -248,7 +225,7 @@ def delete_address(address_id):
 @shopper_required
 def quote_order():
     data = request.get_json()
-    return jsonify(priced_json(checkout.quote(principal("shopper").id, data["items"], data.get("province"))))
+    return jsonify(receipts.quote_json(checkout.quote(principal("shopper").id, data["items"], data.get("province"))))
 
 
 @operation("store_api", "POST", "/orders", "createOrder",
@@ -279,13 +256,6 @@ def create_order():
     return jsonify(order_json(order)), 201 if created else 200
 
 
-def _own_order(order_id: int) -> Order:
-    order = db.session.get(Order, order_id)
-    if order is None or order.customer_id != principal("shopper").id:
-        abort(404)
-    return order
-
-
 @operation("store_api", "GET", "/orders", "listOrders", "The shopper's orders, newest first", tag="orders",
            auth="shopper", parameters=[{"name": "status", "in": "query",
                                         "schema": {"type": "string", "enum": list(ORDER_STATES.states)}}],
@@ -302,7 +272,7 @@ def list_orders():
            tag="orders", auth="shopper", responses={"200": returns("The order", ORDER), "404": "Not the shopper's"})
 @shopper_required
 def get_order(order_id):
-    return jsonify(order_json(_own_order(order_id)))
+    return jsonify(order_json(access.own_order(order_id)))
 
 
 @operation("store_api", "POST", "/orders/<int:order_id>/cancel", "cancelOrder", "Cancel an unpaid order",
@@ -310,7 +280,7 @@ def get_order(order_id):
            responses={"200": returns("Cancelled", ORDER), "409": "Not cancellable any more"})
 @shopper_required
 def cancel_order(order_id):
-    order = _own_order(order_id)
+    order = access.own_order(order_id)
     ORDER_STATES.check(order.status, "cancelled")
     orders.cancel(order, f"shopper:{order.customer_id}", "shopper")
     db.session.commit()
@@ -321,31 +291,11 @@ def cancel_order(order_id):
            tag="orders", auth="shopper", responses={"200": returns("Delivered", ORDER), "409": "Not shipped"})
 @shopper_required
 def confirm_delivery(order_id):
-    order = _own_order(order_id)
+    order = access.own_order(order_id)
     return jsonify(order_json(orders.confirm_delivery(order, f"shopper:{order.customer_id}")))
 
 
 # --- orders (merchant console) --------------------------------------------------------------
-
-def _store_order(order_id: int) -> Order:
-    return db.get_or_404(Order, order_id)
-
-
-def _staff_actor() -> str:
-    return f"staff:{current_staff().merchant_id}"
-
-
-def _filtered_orders():
-    query = sa.select(Order).order_by(Order.id.desc())
-    status = request.args.get("status")
-    if status:
-        if status not in ORDER_STATES.states:
-            abort(400, "unknown status")
-        query = query.where(Order.status == status)
-    if request.args.get("number"):
-        query = query.where(Order.number == request.args["number"])
-    return query
-
 
 @operation("console_api", "GET", "/orders", "listStoreOrders", "Orders of the store, filtered", tag="orders",
            auth="merchant", parameters=[{"name": "status", "in": "query", "schema": {"type": "string"}},
@@ -353,14 +303,15 @@ def _filtered_orders():
            responses={"200": returns("The orders (at most 200)", ORDERS)})
 @staff_required
 def list_store_orders():
-    return jsonify(items=[order_json(o, True) for o in db.session.execute(_filtered_orders().limit(200)).scalars()])
+    found = db.session.execute(access.store_orders(request.args).limit(200)).scalars()
+    return jsonify(items=[order_json(o, True) for o in found])
 
 
 @operation("console_api", "GET", "/orders/<int:order_id>", "getStoreOrder", "One order of the store",
            tag="orders", auth="merchant", responses={"200": returns("The order", ORDER)})
 @staff_required
 def get_store_order(order_id):
-    return jsonify(order_json(_store_order(order_id), True))
+    return jsonify(order_json(access.store_order(order_id), True))
 
 
 @operation("console_api", "POST", "/orders/<int:order_id>/ship", "shipOrder", "Ship a paid order",
@@ -369,7 +320,8 @@ def get_store_order(order_id):
            responses={"200": returns("The shipped order", ORDER), "409": "Not paid", "422": ERR})
 @staff_required
 def ship_order(order_id):
-    return jsonify(order_json(orders.ship(_store_order(order_id), _staff_actor(), request.get_json()), True))
+    order = orders.ship(access.store_order(order_id), access.staff_actor(), request.get_json())
+    return jsonify(order_json(order, True))
 
 
 @operation("console_api", "POST", "/orders/<int:order_id>/note", "noteOrder", "Set the merchant's note",
@@ -377,7 +329,8 @@ def ship_order(order_id):
            responses={"200": returns("The order", ORDER)})
 @staff_required
 def note_order(order_id):
-    return jsonify(order_json(orders.add_note(_store_order(order_id), _staff_actor(), request.get_json()["note"]), True))
+    order = orders.add_note(access.store_order(order_id), access.staff_actor(), request.get_json()["note"])
+    return jsonify(order_json(order, True))
 
 
 @operation("console_api", "GET", "/orders.csv", "exportOrders",
@@ -385,14 +338,4 @@ def note_order(order_id):
            tag="orders", auth="merchant", responses={"200": {"description": "CSV", "content": {"text/csv": {}}}})
 @staff_required
 def export_orders():
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["number", "status", "created_at", "items_total_fen", "total_fen", "refunded_fen", "province",
-                     "carrier", "tracking_number", "test", "lines"])
-    for order in db.session.execute(_filtered_orders()).scalars():
-        writer.writerow([order.number, order.status, order.created_at.isoformat(), order.items_total, order.total,
-                         order.refunded_total, order.province, order.carrier or "", order.tracking_number or "",
-                         "1" if order.is_test else "0",
-                         "; ".join(f"{l.title} {l.spec_key} ×{l.quantity}".replace("  ", " ") for l in order.lines)])
-    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=orders.csv"})
+    return export.csv_response(access.store_orders(request.args))

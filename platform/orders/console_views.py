@@ -2,9 +2,10 @@
 order list with its status filter and number search, one order with its receipt, timeline and
 delivery address, shipping, the merchant's note, and the CSV export.
 
-Imported at the end of :mod:`mallow.console.views`. The list filter and the CSV are the console
-API's own (:mod:`mallow.api.orders`), so the page, the export and the API always agree.
-The display helpers (``fen_to_yuan``, ``order_time``, ``order_status_label`` …) are registered
+Imported at the end of :mod:`mallow.console.views`. The order lookups, the list filter and the
+CSV are the order service's (:mod:`mallow.orders.access`, :mod:`mallow.orders.export`), shared with
+the console API, so the page, the export and the API always agree. The money filters are
+app-wide (:mod:`mallow.web.filters`); ``order_time`` and ``order_status_label`` are registered
 app-wide by :mod:`mallow.orders.storefront_views`.
 """
 from __future__ import annotations
@@ -13,11 +14,10 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import staff_required
-from mallow.api import orders as orders_api
 from mallow.console.views import bp
 from mallow.db import db
-from mallow.orders import addresses, service as orders
-from mallow.orders.storefront_views import receipt, status_labels
+from mallow.orders import access, addresses, export, receipts, service as orders
+from mallow.orders.labels import status_labels
 from mallow.statemachine import InvalidTransition
 from mallow.validation import ValidationFailed
 from mallow.web import render_form
@@ -30,7 +30,7 @@ CARRIERS = ("顺丰速运", "京东物流", "中通快递", "圆通速递", "韵
 @bp.get("/orders")
 @staff_required
 def orders_list():
-    found = list(db.session.execute(orders_api._filtered_orders().limit(LIST_LIMIT + 1)).scalars())
+    found = list(db.session.execute(access.store_orders(request.args).limit(LIST_LIMIT + 1)).scalars())
     return render_template("console/orders/list.html", orders=found[:LIST_LIMIT], more=len(found) > LIST_LIMIT,
                            statuses=status_labels(), status=request.args.get("status", ""),
                            number=request.args.get("number", ""))
@@ -40,12 +40,12 @@ def orders_list():
 @staff_required
 def export_orders():
     """The same CSV as the console API's ``exportOrders``, for the signed-in staff member."""
-    return orders_api.export_orders()
+    return export.csv_response(access.store_orders(request.args))
 
 
 def _render_order(order, status: int = 200, errors: ValidationFailed | None = None, problem: str | None = None):
-    data = orders_api.order_json(order, for_staff=True)
-    return render_form("console/orders/detail.html", status=status, errors=errors, order=order, receipt=receipt(data),
+    return render_form("console/orders/detail.html", status=status, errors=errors, order=order,
+                       receipt=receipts.order_receipt(order),
                        address=addresses.read_snapshot(order.address_cipher, masked=False), problem=problem,
                        carriers=CARRIERS)
 
@@ -53,15 +53,15 @@ def _render_order(order, status: int = 200, errors: ValidationFailed | None = No
 @bp.get("/orders/<int:order_id>")
 @staff_required
 def order_detail(order_id):
-    return _render_order(orders_api._store_order(order_id))
+    return _render_order(access.store_order(order_id))
 
 
 @bp.post("/orders/<int:order_id>/ship")
 @staff_required
 def ship_order(order_id):
-    order = orders_api._store_order(order_id)
+    order = access.store_order(order_id)
     try:
-        orders.ship(order, orders_api._staff_actor(), request.form)
+        orders.ship(order, access.staff_actor(), request.form)
     except ValidationFailed as failed:
         db.session.rollback()
         return _render_order(order, errors=failed)
@@ -78,6 +78,6 @@ def ship_order(order_id):
 @bp.post("/orders/<int:order_id>/note")
 @staff_required
 def note_order(order_id):
-    orders.add_note(orders_api._store_order(order_id), orders_api._staff_actor(), request.form.get("note", ""))
+    orders.add_note(access.store_order(order_id), access.staff_actor(), request.form.get("note", ""))
     flash(_("Note saved."), "success")
     return redirect(url_for("console.order_detail", order_id=order_id)), 303

@@ -2,8 +2,8 @@
 shopper's orders.
 
 Imported at the end of :mod:`mallow.storefront.views`. Server-rendered and usable without
-JavaScript; every form carries the CSRF token. Money is integer fen until the one template
-filter ``fen_to_yuan`` turns it into text.
+JavaScript; every form carries the CSRF token. Money is integer fen until the app's template
+filter ``fen_to_yuan`` (:mod:`mallow.web.filters`) turns it into text.
 
 * A guest's cart is found by a random token in an HttpOnly, SameSite=Lax cookie (one per store);
   :func:`signed_in` (called by the sign-in and registration views) merges it into the shopper's
@@ -26,14 +26,13 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal, shopper_required
-from mallow.api.orders import _own_order, order_json, priced_json
 from mallow.cart import service as carts
 from mallow.cart.models import CartItem
 from mallow.catalog.models import Product, Sku
-from mallow.money import fen_to_yuan
+from mallow.money import fen_to_price
 from mallow.catalog.search import page_number
 from mallow.db import db
-from mallow.orders import addresses, checkout, labels, service as orders
+from mallow.orders import access, addresses, checkout, labels, receipts, service as orders
 from mallow.orders.models import ORDER_STATES, Order
 from mallow.statemachine import InvalidTransition
 from mallow.storefront.views import bp
@@ -54,17 +53,6 @@ ADDRESS_FIELDS = ("recipient", "phone", "province", "city", "district", "detail"
 
 # --- display helpers shared by the storefront and console order pages -----------------------
 
-status_labels = labels.status_labels  # (the console's filters import it from here)
-
-
-@bp.app_template_filter("fen_to_yuan")
-def fen_to_yuan_filter(fen) -> str:
-    """Integer fen as money text: ``1250`` → ``¥12.50``, ``-500`` → ``-¥5.00``. The one place
-    order pages turn fen into yuan."""
-    if fen is None:
-        return ""
-    fen = int(fen)
-    return ("-¥" if fen < 0 else "¥") + fen_to_yuan(abs(fen))
 
 
 @bp.app_template_filter("order_time")
@@ -110,20 +98,6 @@ def order_cancel_reason(code: str | None) -> str:
 @bp.app_template_global("payment_method_label")
 def payment_method_label(provider: str | None) -> str:
     return labels.payment_method_label(provider)
-
-
-def receipt(data: dict) -> dict:
-    """One shape for the receipt of a quote (``priced_json``) and of an order (``order_json``):
-    lines with their own adjustments, the order-level adjustments, the totals. Every amount is
-    fen, and ``items_total + every adjustment == total``."""
-    by_line: dict[int | None, list] = {}
-    for adjustment in data["adjustments"]:  # a quote's are all order-level; an order's name their line
-        by_line.setdefault(adjustment.get("line_id"), []).append(adjustment)
-    lines = [dict(line, base=line["unit_price"] * line["quantity"],
-                  adjustments=line["adjustments"] if "adjustments" in line else by_line.get(line["id"], []))
-             for line in data["lines"]]
-    return {"lines": lines, "adjustments": by_line.get(None, []), "items_total": data["items_total"],
-            "total": data["total"]}
 
 
 # --- the cart -------------------------------------------------------------------------------
@@ -280,7 +254,7 @@ def _render_checkout(items: list[dict], unavailable: int, status: int = 200, err
     if not _TOKEN.match(key):
         key = secrets.token_urlsafe(24)
     return render_form("storefront/checkout.html", status=status, errors=errors, saved=saved, chosen=chosen,
-                       receipt=receipt(priced_json(priced)), problems=priced.problems, total=priced.total,
+                       receipt=receipts.quote_receipt(priced), problems=priced.problems, total=priced.total,
                        signature=_cart_signature(items), idempotency_key=key, provinces=PROVINCES,
                        unavailable=unavailable, notice=notice)
 
@@ -311,7 +285,7 @@ def _shown(order: Order):
 
 def _placed(order: Order):
     """After checkout: an order awaiting payment goes to the cashier (any order kind does, see
-    :func:`mallow.plugins.api.cashier_url`); one with nothing left to pay to its page."""
+    :func:`mallow.sdk.cashier_url`); one with nothing left to pay to its page."""
     if order.status == "pending_payment":
         return redirect(url_for("storefront.pay_order", order_id=order.id)), 303
     return _shown(order)
@@ -362,7 +336,7 @@ def place_order():
     if request.form.get("expected_total") != str(priced.total):
         db.session.rollback()  # nothing of this submission is kept, not even a new address
         return _render_checkout(items, unavailable, status=409, priced=priced, notice=_(
-            "The total is now %(total)s. Check it and place the order again.", total=fen_to_yuan_filter(priced.total)))
+            "The total is now %(total)s. Check it and place the order again.", total=fen_to_price(priced.total)))
 
     try:
         order, created = checkout.place_order(customer, items, address.id, note, key)
@@ -417,7 +391,7 @@ def orders_list():
                                     .limit(ORDERS_PER_PAGE + 1)).scalars())
     shown = found[:ORDERS_PER_PAGE]
     return render_template("storefront/orders.html", orders=shown, status=status, page=page,
-                           has_next=len(found) > ORDERS_PER_PAGE, statuses=status_labels(), tab=tab,
+                           has_next=len(found) > ORDERS_PER_PAGE, statuses=labels.status_labels(), tab=tab,
                            tabs=_order_tabs(), in_aftersales=labels.open_aftersales([o.id for o in shown]))
 
 
@@ -465,14 +439,14 @@ def paid_with(order: Order) -> str | None:
 @shopper_required
 def order_detail(order_id):
     from mallow.aftersales.models import OPEN_STATES
-    from mallow.aftersales.views import aftersales_of_order
+    from mallow.aftersales.service import of_order
 
-    order = _own_order(order_id)
-    data = order_json(order)
-    requests = aftersales_of_order(order.id)
+    order = access.own_order(order_id)
+    requests = of_order(order.id)
     in_progress = any(a.status in OPEN_STATES for a in requests)
     provider = paid_with(order)
-    return render_template("storefront/order.html", order=order, address=data["address"], receipt=receipt(data),
+    return render_template("storefront/order.html", order=order, address=addresses.read_snapshot(order.address_cipher),
+                           receipt=receipts.order_receipt(order),
                            events=[e for e in order.events if e.kind != "note"],  # notes are the merchant's
                            items=order_items(order),
                            can_pay=order.status == "pending_payment", seconds_left=seconds_left(order),
@@ -487,7 +461,7 @@ def order_detail(order_id):
 @bp.post("/orders/<int:order_id>/cancel")
 @shopper_required
 def cancel_order(order_id):
-    order = _own_order(order_id)
+    order = access.own_order(order_id)
     if orders.cancel(order, f"shopper:{order.customer_id}", "shopper"):
         db.session.commit()
         flash(_("The order was cancelled."), "success")
@@ -500,7 +474,7 @@ def cancel_order(order_id):
 @bp.post("/orders/<int:order_id>/confirm")
 @shopper_required
 def confirm_receipt(order_id):
-    order = _own_order(order_id)
+    order = access.own_order(order_id)
     try:
         orders.confirm_delivery(order, f"shopper:{order.customer_id}")
     except InvalidTransition:
