@@ -1,8 +1,11 @@
 """Who is asking, and may they? Decorators for every protected route.
 
 The principal of a request is looked up per kind, never trusted across kinds: API routes read
-only the ``Authorization: Bearer`` header (so they need no CSRF token), pages read only their
-namespace of the signed session cookie. Store routes check membership in the *active store's*
+the ``Authorization: Bearer`` header (so they need no CSRF token), pages read only their
+namespace of the signed session cookie. One exception, for the console's own scripts (the page
+editor): the store console API also answers a merchant's browser session when no bearer token is
+sent, and then a request that changes something must carry the session's CSRF token in
+``X-CSRFToken`` (400 otherwise), like a form. Store routes check membership in the *active store's*
 own tables: a merchant of store A has no ``Staff`` row in store B, and a shopper token of A is
 not in B's ``customer_sessions``.
 """
@@ -16,6 +19,7 @@ from mallow.accounts import sessions
 from mallow.accounts.models import Staff
 from mallow.audit import record_denial
 from mallow.db import db
+from mallow.extensions import csrf
 from mallow.tenants.context import current_store
 
 LOGIN_ENDPOINTS = {"admin": "admin.login", "merchant": "merchant.login", "shopper": "storefront.login"}
@@ -48,12 +52,19 @@ def principal(kind: str):
     if kind == "shopper" and store is None:
         cache[kind] = None
         return None
-    if is_api_request():
+    if is_api_request() and not _browser_on_console_api(kind):
         found = sessions.lookup(kind, bearer_secret(), "token")
     else:
         found = sessions.lookup(kind, session.get(sessions.session_key(kind, store.id if store else None)), "cookie")
+        if found and is_api_request() and request.method not in ("GET", "HEAD", "OPTIONS"):
+            csrf.protect()  # a browser session on the console API: its CSRF token, like a form
     cache[kind] = found
     return found[0] if found else None
+
+
+def _browser_on_console_api(kind: str) -> bool:
+    """A merchant's browser session (no bearer token) calling the store console API."""
+    return kind == "merchant" and bearer_secret() is None and request.blueprint == "console_api"
 
 
 def _session_row(kind: str):

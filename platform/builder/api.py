@@ -1,5 +1,7 @@
 """Console API for pages, themes and the media library (``/s/<slug>/api/console``, staff of
-the store, bearer tokens). The editor in the console uses the same service functions."""
+the store). The one surface of these operations: integrations call them with a bearer token, the
+console's page editor (``static/builder/editor.js``) with the merchant's browser session and the
+CSRF token in ``X-CSRFToken`` (see :mod:`mallow.accounts.guards`)."""
 from __future__ import annotations
 
 from flask import abort, jsonify, request
@@ -7,9 +9,10 @@ from flask_babel import gettext as _
 from mallow.accounts.guards import principal, staff_required
 from mallow.api.registry import ID, nullable, obj, operation, returns, schema, shape, string
 from mallow.builder import service
+from mallow.builder.preview import preview
 from mallow.builder.themes import theme_set
+from mallow.catalog.search import page_number
 from mallow.media import library
-from mallow.media.console_views import in_use_message
 from mallow.validation import ValidationFailed
 
 VALIDATION = {"$ref": "#/components/responses/ValidationFailed"}
@@ -32,6 +35,16 @@ MEDIA = schema("MediaAsset", shape({
         "kind": _TEXT, "id": _INT, "title": _TEXT, "state": nullable(_TEXT), "number": nullable(_TEXT)})}},
     optional=("uses", "used_by")))
 THEME = shape({"theme": _TEXT, "settings": {"type": "object"}})
+PREVIEW = shape({
+    "blocks": {"type": "array", "items": shape({"id": _TEXT, "type": _TEXT, "html": {
+        **_TEXT, "description": "the block rendered by the theme (sandboxed, escaped)"}})},
+    "theme": _TEXT, "style": {**_TEXT, "description": "CSS custom properties for the page root"},
+    "classes": {**_TEXT, "description": "classes for the page root"},
+    "stylesheets": {"type": "array", "items": _TEXT},
+    "sample": nullable(shape({"kind": _TEXT, "title": _TEXT, "text": _TEXT}))})
+MEDIA_PER_PAGE, MEDIA_PER_PAGE_MAX = 30, 60
+IN_USE = shape({"error": {"type": "string", "enum": ["in_use"]}, "message": _TEXT, "uses": _INT,
+                "used_by": {"type": "array", "items": {"type": "object"}}})
 
 
 def _page_or_404(page_ref):
@@ -91,6 +104,21 @@ def save_page_draft(page_ref):
     except service.StaleDraft as stale:
         return _stale(stale)
     return jsonify(service.page_json(page))
+
+
+@operation("console_api", "POST", "/pages/<page_ref>/preview", "previewPage",
+           "Render a document (by default the saved draft) as shoppers would see it, block by block, without "
+           "saving anything; theme and theme_settings preview another theme or unsaved settings",
+           tag="pages", auth="merchant", parameters=[PAGE_REF],
+           body=obj({"document": DOCUMENT, "theme": nullable(string(40)),
+                     "theme_settings": nullable({"type": "object"})}),
+           responses={"200": returns("The rendered blocks and the theme's page root", PREVIEW),
+                      "404": "No such page", "422": VALIDATION})
+@staff_required
+def preview_page(page_ref):
+    page = _page_or_404(page_ref)
+    body = request.get_json()
+    return jsonify(preview(page, body.get("document"), body.get("theme"), body.get("theme_settings")))
 
 
 @operation("console_api", "POST", "/pages/<page_ref>/publish", "publishPage",
@@ -164,16 +192,21 @@ def save_theme():
 
 @operation("console_api", "GET", "/media", "listMedia", "The media library (page and product images), newest "
            "first, with where each image is used (used_by: pages and products)", tag="media", auth="merchant",
-           parameters=[{"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}}],
-           responses={"200": returns("A page of images (30 a page)", shape({
+           parameters=[{"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1},
+                        "description": "not a page number: the first page"},
+                       {"name": "per_page", "in": "query", "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": MEDIA_PER_PAGE_MAX,
+                                   "default": MEDIA_PER_PAGE}}],
+           responses={"200": returns("A page of images", shape({
                "items": {"type": "array", "items": MEDIA}, "total": _INT, "page": _INT}))})
 @staff_required
 def list_media():
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1
-    total, rows = library.assets(page)
+    number = page_number(request.args.get("page"))
+    per_page = request.args.get("per_page", "")
+    per_page = int(per_page) if per_page.isdigit() and 0 < int(per_page) <= MEDIA_PER_PAGE_MAX else MEDIA_PER_PAGE
+    total, rows = library.assets(number, per_page=per_page)
     places = library.uses(rows)
-    return jsonify(items=[library.asset_json(a, places=places.get(a.id, [])) for a in rows], total=total, page=page)
+    return jsonify(items=[library.asset_json(a, places=places.get(a.id, [])) for a in rows], total=total, page=number)
 
 
 @operation("console_api", "POST", "/media", "uploadMedia",
@@ -192,14 +225,13 @@ def upload_media():
 
 @operation("console_api", "DELETE", "/media/<int:media_id>", "deleteMedia",
            "Delete an image that no page or product uses", tag="media", auth="merchant",
-           responses={"204": "Deleted", "404": "No such image", "409": "Still in use (used_by says where)"})
+           responses={"204": "Deleted", "404": "No such image", "409": returns(
+               "Still in use: message names every place, used_by lists them", IN_USE)})
 @staff_required
 def delete_media(media_id):
-    asset = library.get(media_id)
-    if asset is None:
-        abort(404)
     try:
-        library.delete(asset, actor=principal("merchant"))
+        library.delete(media_id, actor=principal("merchant"))
     except library.InUse as in_use:
-        return jsonify(error="in_use", message=in_use_message(in_use), uses=in_use.count, used_by=[library.use_json(u) for u in in_use.uses]), 409
+        return jsonify(error="in_use", message=in_use.message, uses=in_use.count,
+                       used_by=[library.use_json(u) for u in in_use.uses]), 409
     return "", 204

@@ -6,7 +6,7 @@ product images are library images). Server-rendered forms with the CSRF token, n
 """
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal, staff_required
@@ -20,20 +20,6 @@ from mallow.web import render_form
 
 PER_PAGE = 30
 MAX_FILES = 20
-
-
-def use_label(use: library.Use) -> str:
-    """``商品“临安山核桃”`` / ``页面“店铺首页”（草稿）``: one place an image is shown."""
-    if use.kind == "product":
-        return _("product “%(title)s”", title=use.title)
-    state = {"draft": _("Draft"), "live": _("Live")}.get(use.state) or _("version %(n)s", n=use.number)
-    return _("page “%(title)s” (%(state)s)", title=use.title, state=state)
-
-
-def in_use_message(in_use: library.InUse) -> str:
-    """Why an image cannot be deleted, naming every place it is shown (console page, editor, API)."""
-    return _("This image cannot be deleted while it is used: %(places)s. Take it off there first.",
-             places=_(", ").join(use_label(u) for u in in_use.uses))
 
 
 def use_url(use: library.Use) -> str:
@@ -50,7 +36,7 @@ def _library_page(status: int = 200, errors: ValidationFailed | None = None):
     places = library.uses(assets)
     return render_form("console/media.html", status=status, errors=errors,
                        page=Page(assets, total, number, PER_PAGE, {}), assets=assets, places=places,
-                       asset_json=library.asset_json, use_label=use_label, use_url=use_url, max_files=MAX_FILES)
+                       asset_json=library.asset_json, use_label=library.use_label, use_url=use_url, max_files=MAX_FILES)
 
 
 def _upload(files) -> int:
@@ -97,13 +83,10 @@ def media_library():
 @bp.post("/library/<int:media_id>/delete")
 @staff_required
 def media_delete(media_id):
-    asset = library.get(media_id)
-    if asset is None:
-        abort(404)
     try:
-        library.delete(asset, actor=principal("merchant"))
+        library.delete(media_id, actor=principal("merchant"))
     except library.InUse as in_use:
-        flash(in_use_message(in_use), "error")
+        flash(in_use.message, "error")
     else:
         flash(_("Image deleted."), "ok")
     back = request.form.get("page", "")

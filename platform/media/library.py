@@ -24,6 +24,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import url_for
 from flask_babel import gettext as _
+from werkzeug.exceptions import NotFound
 from mallow import audit
 from mallow.db import db
 from mallow.media.images import (  # noqa: F401  (BUSY_RESPONSE: for the API's operations)
@@ -61,10 +62,26 @@ class Use:
 
 
 class InUse(Exception):
+    """An image that is shown somewhere cannot be deleted: ``uses`` says where."""
+
     def __init__(self, uses: list[Use]):
         super().__init__(f"used {len(uses)} times")
         self.uses = uses
         self.count = len(uses)
+
+    @property
+    def message(self) -> str:
+        """Why the image cannot be deleted, naming every place it is shown (every surface says this)."""
+        return _("This image cannot be deleted while it is used: %(places)s. Take it off there first.",
+                 places=_(", ").join(use_label(u) for u in self.uses))
+
+
+def use_label(use: Use) -> str:
+    """``商品“临安山核桃”`` / ``页面“店铺首页”（草稿）``: one place an image is shown."""
+    if use.kind == "product":
+        return _("product “%(title)s”", title=use.title)
+    state = {"draft": _("Draft"), "live": _("Live")}.get(use.state) or _("version %(n)s", n=use.number)
+    return _("page “%(title)s” (%(state)s)", title=use.title, state=state)
 
 
 def folder(store_id: int | None = None) -> str:
@@ -256,8 +273,16 @@ def page_title(page) -> str:
     return named[page.kind]() if page.kind in named else page.title
 
 
-def delete(asset: MediaAsset, *, actor=None) -> None:
-    """Delete an unused image and its files (``InUse`` with the places otherwise)."""
+def delete(asset_id, *, actor=None) -> None:
+    """Delete the image ``asset_id`` and its files: the one delete behind the API's
+    ``deleteMedia`` (which the editor's picker calls too) and the console's library page.
+
+    Raises ``NotFound`` (404) when the active store has no such image (another store's id is not
+    a row here), and ``InUse`` (nothing deleted) while a page's draft or kept version or a
+    product shows it."""
+    asset = get(asset_id)
+    if asset is None:
+        raise NotFound()
     places = uses([asset]).get(asset.id, [])
     if places:
         raise InUse(places)

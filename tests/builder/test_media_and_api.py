@@ -1,5 +1,6 @@
-"""The media library (upload, list, delete unused) and the console API and editor routes:
-staff of the store only, CSRF on the editor's cookie-authenticated JSON, JSON escaped in pages."""
+"""The media library (upload, list, delete unused) and the console API, which the editor calls
+with the browser session: staff of the store only, CSRF on the cookie-authenticated requests that
+change something, JSON escaped in pages."""
 from __future__ import annotations
 
 import json
@@ -88,26 +89,50 @@ def test_other_stores_and_strangers_are_refused(app, builder, other_builder):
     assert intruder.get(f"{builder.shop.prefix}/console/pages/1/edit").status_code == 403
 
 
-def test_editor_json_routes_need_the_csrf_token(app, builder):
+def test_the_editor_calls_the_console_api_with_its_session_and_csrf_token(app, builder):
     browser = app.test_client()
     login_merchant(browser, builder.shop)
-    base = f"{builder.shop.prefix}/console/pages"
-    page_id = builder.client.get(f"{builder.api}/pages/home", headers=builder.headers).get_json()["id"]
+    base = f"{builder.api}/pages"
+    page_id = builder.client.get(f"{base}/home", headers=builder.headers).get_json()["id"]
     body = {"document": builder.doc(("n", "notice_bar", {"text": "编辑器"}))}
-    assert browser.post(f"{base}/{page_id}/draft", json=body).status_code == 400  # no token
-    token = csrf_token(browser, f"{base}/")
-    saved = browser.post(f"{base}/{page_id}/draft", json=body, headers={"X-CSRFToken": token})
+    refused = browser.put(f"{base}/{page_id}/draft", json=body)  # no token
+    assert refused.status_code == 400 and refused.get_json()["error"] == "csrf_failed"
+    assert browser.get(f"{base}/{page_id}").get_json()["document"] != body["document"]
+    token = csrf_token(browser, f"{builder.shop.prefix}/console/pages/")
+    saved = browser.put(f"{base}/{page_id}/draft", json=body, headers={"X-CSRFToken": token})
     assert saved.status_code == 200
     preview = browser.post(f"{base}/{page_id}/preview", json={**body, "theme": "promo"},
                            headers={"X-CSRFToken": token}).get_json()
     assert preview["theme"] == "promo" and "编辑器" in preview["blocks"][0]["html"]
-    published = browser.post(f"{base}/{page_id}/publish", json={}, headers={"X-CSRFToken": token})
-    assert published.status_code == 200 and "编辑器" in builder.home_html()
-    bad = browser.post(f"{base}/{page_id}/draft", headers={"X-CSRFToken": token},
-                       json={"document": builder.doc(("n", "notice_bar", {"link": "javascript:x"}))})
+    published = browser.post(f"{base}/{page_id}/publish", headers={"X-CSRFToken": token})
+    assert published.status_code == 201 and "编辑器" in builder.home_html()
+    bad = browser.put(f"{base}/{page_id}/draft", headers={"X-CSRFToken": token},
+                      json={"document": builder.doc(("n", "notice_bar", {"link": "javascript:x"}))})
     assert bad.status_code == 422 and "/sections/n/settings/link" in bad.get_json()["fields"]
-    products = browser.get(f"{base}/products?q=").get_json()
-    assert products == {"items": []}
+    products = browser.get(f"{builder.api}/products?q=").get_json()
+    assert products["items"] == [] and products["total"] == 0
+
+
+def test_a_browser_session_reaches_only_its_own_stores_console_api(app, builder, other_builder):
+    from mallow.audit import AuditEntry
+    from mallow.db import db
+
+    # given: the other store's merchant, signed in in their browser with a valid CSRF token
+    intruder = app.test_client()
+    login_merchant(intruder, other_builder.shop)
+    token = csrf_token(intruder, f"{other_builder.shop.prefix}/console/pages/")
+    # when: they call this store's console API with that session
+    listed = intruder.get(f"{builder.api}/pages")
+    saved = intruder.put(f"{builder.api}/pages/home/draft", headers={"X-CSRFToken": token},
+                         json={"document": builder.doc(("n", "notice_bar", {"text": "闯入"}))})
+    # then: refused and logged, the page unchanged; and no session at all is a 401
+    assert (listed.status_code, saved.status_code) == (403, 403)
+    assert "闯入" not in json.dumps(builder.client.get(f"{builder.api}/pages/home", headers=builder.headers).get_json(),
+                                  ensure_ascii=False)
+    with app.app_context():
+        denied = db.session.execute(db.select(AuditEntry.target).where(AuditEntry.action == "access.denied")).scalars()
+        assert f"{builder.api}/pages/home/draft" in list(denied)
+    assert app.test_client().get(f"{builder.api}/pages").status_code == 401
 
 
 def test_json_in_the_editor_page_cannot_close_its_script(app, builder):
@@ -163,19 +188,20 @@ def test_the_editor_picker_pages_through_the_library_and_says_where_an_image_is_
         db.session.commit()
     browser = app.test_client()
     login_merchant(browser, builder.shop)
-    media = f"{builder.shop.prefix}/console/pages/media"
+    media = f"{builder.api}/media"
 
-    first = browser.get(media).get_json()
-    assert (first["total"], first["page"], first["pages"], len(first["items"])) == (61, 1, 2, 60)
+    first = browser.get(f"{media}?per_page=60").get_json()
+    assert (first["total"], first["page"], len(first["items"])) == (61, 1, 60)
     assert oldest["id"] not in [m["id"] for m in first["items"]]
-    second = browser.get(f"{media}?page=2").get_json()
+    second = browser.get(f"{media}?per_page=60&page=2").get_json()
     assert second["page"] == 2 and [(m["id"], m["uses"]) for m in second["items"]] == [(oldest["id"], 1)]
     assert browser.get(f"{media}?page=x").get_json()["page"] == 1  # not a page number: the first page
-    assert browser.get(f"{media}?page=3").get_json()["items"] == []
+    assert browser.get(f"{media}?per_page=60&page=3").get_json()["items"] == []
+    assert len(browser.get(f"{media}?page=2").get_json()["items"]) == 30  # 30 a page unless asked
 
     # when: the merchant tries to delete the product's image from the picker
     token = csrf_token(browser, f"{builder.shop.prefix}/console/pages/")
-    refused = browser.post(f"{media}/{oldest['id']}/delete", headers={"X-CSRFToken": token})
+    refused = browser.delete(f"{media}/{oldest['id']}", headers={"X-CSRFToken": token})
     # then: refused, naming the product, and the image is still there
     assert refused.status_code == 409
     assert refused.get_json()["error"] == "in_use" and "临安山核桃" in refused.get_json()["message"]

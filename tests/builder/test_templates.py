@@ -264,11 +264,11 @@ def test_theme_settings_preview_live_and_each_theme_keeps_its_saved_settings(app
 
     theme = data["urls"]["theme"]
     headers = {"X-CSRFToken": data["csrf"]}
-    assert console.post(theme, json={"theme": "promo", "settings": {"primary": "#111111"}},
+    assert console.put(theme, json={"theme": "promo", "settings": {"primary": "#111111"}},
                         headers=headers).status_code == 200
-    bad = console.post(theme, json={"theme": "default", "settings": {"radius": 99}}, headers=headers)
+    bad = console.put(theme, json={"theme": "default", "settings": {"radius": 99}}, headers=headers)
     assert bad.status_code == 422 and bad.get_json()["fields"]["/settings/radius"]["code"] == "out_of_range"
-    assert console.post(theme, json={"theme": "default", "settings": {"primary": "#222222"}},
+    assert console.put(theme, json={"theme": "default", "settings": {"primary": "#222222"}},
                         headers=headers).status_code == 200
 
     # the editor knows every theme's saved settings: switching to promo starts from #111111

@@ -239,7 +239,7 @@ MUST_WALK = {
     ("POST", "console_api.disableStorePlugin"), ("POST", "console_api.publishPage"), ("DELETE", "console_api.deleteMedia"),
     ("POST", "console.ship_order"), ("POST", "console.note_order"), ("GET", "console.export_orders"),
     ("POST", "console.aftersale_action"), ("POST", "console.category_delete"), ("POST", "console.product_edit"),
-    ("POST", "payments_console.settings"), ("POST", "console.switch_plugin"), ("POST", "page_editor.publish"),
+    ("POST", "payments_console.settings"), ("POST", "console.switch_plugin"), ("POST", "page_editor.unpublish"),
     ("POST", "store_api.cancelOrder"), ("POST", "store_api.requestAfterSale"), ("GET", "store_api.getOrder"),
 }
 

@@ -5,6 +5,10 @@
  * asks the server for a fresh preview and autosaves the draft. Text typed by the merchant is only
  * ever put into the page as text (textContent, value); the preview HTML comes from the server's
  * sandboxed theme renderer.
+ *
+ * Every request is a console API operation (data.urls: savePageDraft, previewPage, publishPage,
+ * listPageVersions, rollbackPage, getPage, saveTheme, listMedia / uploadMedia / deleteMedia,
+ * listMerchantProducts / getMerchantProduct), sent with the browser session and its CSRF token.
  */
 (function () {
   "use strict";
@@ -71,6 +75,7 @@
     while ((state.doc.sections && state.doc.sections[id]) || document.getElementById("pe-b-" + id));
     return id;
   }
+  // one console API operation: {status, ok, body} (body null when the answer has none, e.g. 204)
   function api(url, body, method) {
     var options = {method: method || (body === undefined ? "GET" : "POST"), credentials: "same-origin",
                    headers: {"X-CSRFToken": data.csrf, "Accept": "application/json"}};
@@ -84,6 +89,16 @@
         return {status: response.status, ok: response.ok, body: json};
       });
     });
+  }
+  // integer fen as yuan text ("1250" -> "12.50"), without floating point
+  function yuan(fen) {
+    var abs = Math.abs(fen), cents = String(abs % 100);
+    return (fen < 0 ? "-" : "") + Math.floor(abs / 100) + "." + (cents.length < 2 ? "0" + cents : cents);
+  }
+  // a product of listMerchantProducts / getMerchantProduct as the pickers show it
+  function pickable(p) {
+    return {id: p.id, title: p.title, price: p.min_price === null ? null : yuan(p.min_price),
+            image: p.cover ? p.cover.thumb_url : null};
   }
   function setStatus(kind, text) {
     var node = $("#pe-status");
@@ -209,7 +224,7 @@
     if (!state.dirty) return Promise.resolve(true);
     var sent = snapshot();
     setStatus("saving", T.saving);
-    state.saving = api(data.urls.save, {document: JSON.parse(sent), revision: state.revision}).then(function (r) {
+    state.saving = api(data.urls.save, {document: JSON.parse(sent), revision: state.revision}, "PUT").then(function (r) {
       state.saving = null;
       if (r.status === 200) {
         state.revision = r.body.revision;
@@ -283,8 +298,8 @@
       if (ok === false || Object.keys(state.errors).length) { button.disabled = false; return; }
       return api(data.urls.publish, {}).then(function (r) {
         button.disabled = false;
-        if (r.status === 200) {
-          setStatus("published", fmt(T.published, {n: r.body.version.number}));
+        if (r.status === 201) {
+          setStatus("published", fmt(T.published, {n: r.body.number}));
           if (!$("#pe-versions").hidden) loadVersions();
         } else if (r.status === 422) { showErrors(r.body.fields); setStatus("error", T.errors); }
         else setStatus("error", T.failed);
@@ -317,10 +332,12 @@
     save().then(function () {
       return api(data.urls.rollback, {version_id: version.id});
     }).then(function (r) {
+      return r.status === 200 ? api(data.urls.page) : r;  // the rolled-back draft
+    }).then(function (r) {
       if (!r || r.status !== 200) { setStatus("error", T.failed); return; }
       state.undo.push(snapshot());
-      state.doc = r.body.page.document;
-      state.revision = r.body.page.revision;
+      state.doc = r.body.document;
+      state.revision = r.body.revision;
       state.dirty = false;
       state.selected = null;
       setStatus("published", fmt(T.rolled_back, {n: version.number}));
@@ -682,11 +699,12 @@
   }
 
   // One page of the library, newest first: {items, page, pages}.
+  var MEDIA_PER_PAGE = 60;
   function loadMedia(page) {
-    return api(data.urls.media + "?page=" + (page || 1)).then(function (r) {
+    return api(data.urls.media + "?per_page=" + MEDIA_PER_PAGE + "&page=" + (page || 1)).then(function (r) {
       if (!r.ok) return {items: [], page: 1, pages: 1};
       r.body.items.forEach(function (m) { state.media[m.id] = m; });
-      return r.body;
+      return {items: r.body.items, page: r.body.page, pages: Math.max(1, Math.ceil(r.body.total / MEDIA_PER_PAGE))};
     });
   }
 
@@ -722,7 +740,7 @@
           el("small", {text: m.name || ("#" + m.id)}),
           m.uses ? el("small", {class: "muted", text: T.in_use})
                  : el("button", {type: "button", class: "link", text: T.delete, onclick: function () {
-                     api(data.urls.media + "/" + m.id + "/delete", {}).then(function (r) {
+                     api(data.urls.media + "/" + m.id, undefined, "DELETE").then(function (r) {
                        message.textContent = r.ok ? "" : (r.body && r.body.message) || T.failed;  // names where it is used
                        show(current);
                      });
@@ -749,9 +767,9 @@
     var results = el("ul", {class: "pe-product-results", id: "pe-product-results"});
     var input = el("input", {type: "search", placeholder: T.search, "aria-label": T.search, id: "pe-product-q"});
     function search() {
-      api(data.urls.products + "?q=" + encodeURIComponent(input.value)).then(function (r) {
+      api(data.urls.products + "?per_page=20&q=" + encodeURIComponent(input.value)).then(function (r) {
         results.textContent = "";
-        (r.ok ? r.body.items : []).forEach(function (p) {
+        (r.ok ? r.body.items.map(pickable) : []).forEach(function (p) {
           state.products[p.id] = p;
           results.appendChild(el("li", {"data-product-id": p.id},
             p.image ? el("img", {src: p.image, alt: "", width: 40, height: 40}) : null,
@@ -809,7 +827,7 @@
   }
 
   function saveTheme() {
-    api(data.urls.theme, {theme: state.theme.name, settings: state.theme.settings}).then(function (r) {
+    api(data.urls.theme, {theme: state.theme.name, settings: state.theme.settings}, "PUT").then(function (r) {
       if (r.status === 200) {
         state.theme.settings = r.body.settings;
         data.theme = {name: r.body.theme, settings: clone(r.body.settings)};  // the store's theme now
@@ -876,11 +894,11 @@
       (s.products || []).forEach(function (p) { productIds.push(p); });
     });
     var loads = [loadMedia()];
-    if (productIds.length) {
-      loads.push(api(data.urls.products + "?ids=" + productIds.join(",")).then(function (r) {
-        if (r.ok) r.body.items.forEach(function (p) { state.products[p.id] = p; });
+    productIds.filter(function (id, i) { return productIds.indexOf(id) === i; }).forEach(function (id) {
+      loads.push(api(data.urls.products + "/" + encodeURIComponent(id)).then(function (r) {
+        if (r.ok) state.products[r.body.id] = pickable(r.body);
       }));
-    }
+    });
     Promise.all(loads).then(renderSettings);
     refreshPreview().then(function () { document.body.dataset.editorReady = "true"; });
   }
