@@ -1,5 +1,8 @@
-"""Shopper accounts of one store: sign-up and sign-in by phone number or e-mail address."""
+"""Shopper accounts of one store: sign-up and sign-in by phone number or e-mail address, or by
+the shopper's WeChat (the openid of the store's official account)."""
 from __future__ import annotations
+
+import hashlib
 
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
@@ -84,11 +87,53 @@ def sign_in_with_code(data) -> tuple[Customer, bool]:
     return customer, True
 
 
+#: the login digest of an account made by WeChat sign-in is taken of this + the openid: never a
+#: phone number or an e-mail address, so no password or SMS sign-in finds that account
+WECHAT_LOGIN_PREFIX = "wechat:"
+
+
+class AccountClosed(Exception):
+    """The shopper's account exists, but the store has closed it."""
+
+
+def sign_in_with_wechat(openid: str) -> tuple[Customer, bool]:
+    """The shopper of this store whose WeChat is ``openid`` (from web authorisation), or a new
+    one: returns ``(customer, created)``. A new account has no phone, no e-mail and no password
+    (it signs in with WeChat) and a nickname like 微信用户0427. It stays its own account: signing in
+    later by SMS with a phone that another account holds signs into *that* account, and the two
+    are never merged. Raises :class:`AccountClosed` for a closed account. The caller commits and
+    starts the session."""
+    customer = db.session.execute(db.select(Customer).filter_by(wechat_openid=openid)).scalar_one_or_none()
+    created = False
+    if customer is None:
+        customer = Customer(login_digest=crypto.digest(WECHAT_LOGIN_PREFIX + openid), login_cipher=crypto.encrypt(""),
+                            nickname=_wechat_nickname(openid), password_hash=None, wechat_openid=openid)
+        db.session.add(customer)
+        try:
+            with db.session.begin_nested():
+                db.session.flush()
+        except IntegrityError:  # the same WeChat signed in meanwhile (another tab): that account
+            customer = db.session.execute(db.select(Customer).filter_by(wechat_openid=openid)).scalar_one()
+        else:
+            created = True
+            record_privacy_consent(customer, {})
+    if not customer.active:
+        raise AccountClosed(customer.id)
+    return customer, created
+
+
+def _wechat_nickname(openid: str) -> str:
+    """微信用户 and four digits taken from the openid (the same WeChat, the same digits)."""
+    digits = int(hashlib.sha256(openid.encode()).hexdigest()[:8], 16) % 10000
+    return _("WeChat user %(digits)s", digits=f"{digits:04d}")
+
+
 def record_privacy_consent(customer: Customer, data) -> None:
     """THE place where signing up records the shopper's consent to the store's privacy notice
-    (PIPL art. 13/14: what was agreed to, which version, when). Both sign-up paths call it —
-    :func:`register` (password) and :func:`sign_in_with_code` (SMS) — right after the account
-    row exists, in the same transaction. The notice and its consent record come with a later
+    (PIPL art. 13/14: what was agreed to, which version, when). Every sign-up path calls it —
+    :func:`register` (password), :func:`sign_in_with_code` (SMS) and :func:`sign_in_with_wechat`
+    (WeChat, with no form: its consent must be asked beside the 微信一键登录 button) — right after
+    the account row exists, in the same transaction. The notice and its consent record come with a later
     issue; until then nothing is stored."""
 
 

@@ -70,26 +70,39 @@ def plugin_entries(customer) -> list[dict]:
     return entries
 
 
-def wechat_link_url(customer=None) -> str | None:
+def inside_wechat_with_oauth(endpoint: str) -> bool:
     """Inside WeChat (``MicroMessenger`` in the user agent), where the store has set up WeChat
-    web authorisation: the way to its authorisation (``payments_pages.wechat_authorize``), which
-    links the shopper's WeChat; else None."""
+    web authorisation (its official account's AppID/AppSecret) and ``endpoint`` is mounted."""
     if "MicroMessenger" not in (request.user_agent.string or ""):
-        return None
-    if "payments_pages.wechat_authorize" not in current_app.view_functions:
-        return None
-    if customer is not None and customer.wechat_openid:
-        return None
+        return False
+    if endpoint not in current_app.view_functions:
+        return False
     from mallow.payments import wechat
 
     try:
-        configured = wechat.oauth_credentials() is not None
+        return wechat.oauth_credentials() is not None
     except Exception:  # a broken payment setting must not take the sign-in page down
         log.exception("WeChat OAuth settings of store %s could not be read", current_store().id)
-        configured = False
-    if not configured:
+        return False
+
+
+def wechat_link_url(customer=None) -> str | None:
+    """Inside WeChat, where the store has web authorisation: the way to link the signed-in
+    shopper's WeChat (``payments_pages.wechat_authorize``), unless it is linked; else None."""
+    if customer is not None and customer.wechat_openid:
+        return None
+    if not inside_wechat_with_oauth("payments_pages.wechat_authorize"):
         return None
     return url_for("payments_pages.wechat_authorize", next=safe_next(url_for("storefront.account")))
+
+
+def wechat_login_url(next_value: str = "") -> str | None:
+    """Inside WeChat, where the store has web authorisation: 微信一键登录 for a guest
+    (``payments_pages.wechat_login``), on to ``next_value`` afterwards; else None (never outside
+    WeChat)."""
+    if not inside_wechat_with_oauth("payments_pages.wechat_login"):
+        return None
+    return url_for("payments_pages.wechat_login", next=next_value or None)
 
 
 @bp.get("/account")
@@ -106,8 +119,10 @@ def account():
                 "key": "addresses"},
                {"label": _("Profile"), "url": url_for("storefront.profile"), "icon": "资", "badge": "", "key": "profile"}]
     entries += plugin_entries(customer)
-    return render_template("storefront/account.html", customer=customer,
-                           login=crypto.mask_email(login) if "@" in login else crypto.mask(login),
+    shown_login = crypto.mask_email(login) if "@" in login else crypto.mask(login)
+    if not login and customer.wechat_openid:  # made by 微信一键登录: no phone, no e-mail
+        shown_login = _("Signed in with WeChat")
+    return render_template("storefront/account.html", customer=customer, login=shown_login,
                            orders=orders, entries=entries, wechat_url=wechat_link_url(customer))
 
 

@@ -47,19 +47,20 @@ def wechatpay_server(app, *merchants, transport=None):
         yield server
 
 
-OAUTH_CONFIG = ("WECHAT_OAUTH_AUTHORIZE_URL", "WECHAT_OAUTH_TOKEN_URL", "WECHAT_OAUTH_TIMEOUT")
+OAUTH_CONFIG = ("WECHAT_OAUTH_AUTHORIZE_URL", "WECHAT_OAUTH_TOKEN_URL", "WECHAT_OAUTH_TIMEOUT", "WECHAT_API_BASE_URL")
 
 
 @contextmanager
 def wechat_oauth_server(app, appid: str, appsecret: str, *, timeout: float = 1.0):
     """A started fake WeChat web authorisation knowing ``appid``/``appsecret``, set as the app's
-    (the real client talks to it; ``timeout`` is the client's, so a held answer ends quickly)."""
+    (the real client talks to it; ``timeout`` is the client's, so a held answer ends quickly),
+    with the JS-SDK's access_token and jsapi_ticket endpoints (``WECHAT_API_BASE_URL``)."""
     from mallow.payments.wechat_oauth_fakeserver import FakeWeChatOAuthServer
 
     with _config_restored(app, OAUTH_CONFIG), FakeWeChatOAuthServer() as server:
         server.add_account(appid, appsecret)
         app.config.update(WECHAT_OAUTH_AUTHORIZE_URL=server.authorize_url, WECHAT_OAUTH_TOKEN_URL=server.token_url,
-                          WECHAT_OAUTH_TIMEOUT=timeout)
+                          WECHAT_OAUTH_TIMEOUT=timeout, WECHAT_API_BASE_URL=server.api_base_url)
         yield server
 
 

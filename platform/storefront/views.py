@@ -11,7 +11,7 @@ from mallow.qualifications import service
 from mallow.security import crypto
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
-from mallow.web import blueprints, render_form, safe_next
+from mallow.web import blueprints, render_form, safe_next, safe_target
 
 bp = blueprints.storefront  # the shopper's area; closed stores answer 503 there (web.blueprints)
 
@@ -31,24 +31,29 @@ def home():
 # --- signing in and up: SMS code (the phone way) or password --------------------------------------
 
 def _auth_page(page: str, status: int = 200, errors: ValidationFailed | None = None, **context):
-    """The sign-in or sign-up page, both ways on it: the SMS code form and the password form.
-    ``next`` (a path on this site, else dropped) is carried through every step."""
-    from mallow.accounts.storefront_views import wechat_link_url
+    """The sign-in or sign-up page, every way on it: 微信一键登录 inside WeChat (where the store has
+    an official account), the SMS code form and the password form. ``next`` (a path on this
+    site, else dropped) is carried through every step."""
+    from mallow.accounts.storefront_views import wechat_login_url
 
     next_value = safe_next("")
     linking = next_value.startswith(url_for("payments_pages.wechat_authorize")) \
         if "payments_pages.wechat_authorize" in current_app.view_functions else False
     context.setdefault("sms_sent", False)
     return render_form(f"storefront/{page}.html", status=status, errors=errors, page=page, next=next_value,
-                       wechat_url=None if linking else wechat_link_url(), linking_wechat=linking,
+                       wechat_url=None if linking else wechat_login_url(next_value), linking_wechat=linking,
                        resend_seconds=sms.RESEND_SECONDS, **context)
 
 
-def _signed_in(customer):
+def sign_in_and_continue(customer, target: str | None = None):
+    """Start ``customer``'s browser session (a new one), bring the guest cart along, commit, and
+    go on to ``target`` (checked again here), else the request's ``next``, else 我的. Every way of
+    signing in ends here: password, SMS code, WeChat (:mod:`mallow.payments.views`)."""
     sessions.login_browser(customer, current_store().id)
     shopping.signed_in(customer)
     db.session.commit()
-    return redirect(safe_next(url_for("storefront.account"))), 303
+    default = url_for("storefront.account")
+    return redirect(safe_target(target, default) if target is not None else safe_next(default)), 303
 
 
 def _sms_page() -> str:
@@ -62,7 +67,7 @@ def register():
             customer = customers.register(request.form)
         except ValidationFailed as failed:
             return _auth_page("register", errors=failed)
-        return _signed_in(customer)
+        return sign_in_and_continue(customer)
     return _auth_page("register")
 
 
@@ -74,7 +79,7 @@ def login():
         if customer is None:
             return _auth_page("login", errors=ValidationFailed(
                 {"password": ("invalid", _("Wrong account or password."))}))
-        return _signed_in(customer)
+        return sign_in_and_continue(customer)
     return _auth_page("login")
 
 
@@ -109,7 +114,7 @@ def login_with_code():
         return _auth_page(_sms_page(), errors=failed, sms_sent=True)
     if created:
         flash(_("Welcome! Your account is ready."), "success")
-    return _signed_in(customer)
+    return sign_in_and_continue(customer)
 
 
 @bp.post("/logout")

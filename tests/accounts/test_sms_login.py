@@ -310,7 +310,7 @@ def test_the_wechat_button_shows_only_inside_wechat_when_configured(app, shop, m
     assert 'id="wechat-login"' not in client.get(f"{shop.prefix}/login", headers=wechat_ua).get_data(as_text=True)
     monkeypatch.setattr(wechat, "oauth_credentials", lambda: ("wx123", "secret"))
     inside = client.get(f"{shop.prefix}/login?next={shop.prefix}/cart", headers=wechat_ua).get_data(as_text=True)
-    assert 'id="wechat-login"' in inside and f"{shop.prefix}/wechat/authorize" in inside
+    assert 'id="wechat-login"' in inside and f"{shop.prefix}/wechat/login?next=" in inside
     outside = client.get(f"{shop.prefix}/login").get_data(as_text=True)
     assert 'id="wechat-login"' not in outside
 
