@@ -103,6 +103,8 @@ DEMO_PRODUCTS = [
      [("规格", ["2.5kg", "5kg"])], [("29.90", 500), ("49.90", 260)], 1520),
     ("山货特产", "天目山土蜂蜜", "百花蜜，自然成熟", "HONEY", "#d39b2a", [("规格", ["500g瓶装"])], [("78.00", 45)], 230),
 ]
+#: products whose SKUs show a picture per value of the first spec (规格图): the product's photos in turn
+PICTURE_PER_FIRST_SPEC = ("纸皮山核桃", "西湖龙井茶")
 DEMO_DESCRIPTION = ("<h3>产地与发货</h3><p>{subtitle}。产自浙江杭州临安及周边山区，当季采收，顺丰发货。</p>"
                     "<ul><li>保存：阴凉干燥处，开封后请密封</li><li>售后：收货 48 小时内如有质量问题可申请退款</li></ul>")
 
@@ -159,5 +161,22 @@ def seed_catalogue() -> int:
             uploads=[product_photo(label, colour, 0), product_photo(label, colour, 1)])
         product.sales = sales
         db.session.commit()
+        if title in PICTURE_PER_FIRST_SPEC:
+            _picture_per_first_spec(product)
         added += 1
     return added
+
+
+def _picture_per_first_spec(product) -> None:
+    """Each SKU shows the product photo of its first spec value's place (500g: the first photo,
+    1000g: the second …), so choosing that value in the option sheet changes the picture."""
+    from mallow.catalog import products
+    from mallow.media import library
+
+    photos = sorted(product.images, key=lambda image: image.sort)
+    ids = library.ids_by_path(image.path for image in photos)
+    axis = product.specs[0]
+    entries = [{"spec_values": sku.spec_values,
+                "image": ids.get(photos[axis["values"].index(sku.spec_values[axis["name"]]) % len(photos)].path)}
+               for sku in product.skus if sku.active]
+    products.update(product, {"skus": entries})

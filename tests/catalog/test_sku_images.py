@@ -186,3 +186,19 @@ def test_the_option_sheet_gets_each_skus_picture(app, console):
     html = client.get(f"{prefix}/products/{bare['id']}").get_data(as_text=True)
     assert _json_script(html, "sku-data")["image"] is None
     assert f'id="sheet-image" src="{thumbs["蓝"]}"' in html
+
+
+def test_the_demo_store_shows_a_picture_per_first_spec_value(app):
+    from mallow.db import db
+    from mallow.demo import seed
+
+    with app.app_context():
+        seed()  # idempotent: the demo store may be there already
+        db.session.remove()
+    client = app.test_client()
+    listing = client.get("/s/demo/api/products", query_string={"q": "纸皮山核桃"}).get_json()
+    product_id = next(item["id"] for item in listing["items"] if item["title"] == "纸皮山核桃")
+    product = client.get(f"/s/demo/api/products/{product_id}").get_json()
+    photos = [image["url"] for image in product["images"]]
+    shown = {(sku["spec_values"]["规格"], sku["image"]["url"]) for sku in product["skus"]}
+    assert shown == {("500g", photos[0]), ("1000g", photos[1])}  # each 口味 of a size: the same picture
