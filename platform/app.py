@@ -1,4 +1,11 @@
-"""The application factory: an ordered list of ``init_app`` steps."""
+"""The application factory and composition root: an ordered list of ``init_app`` steps.
+
+Everything the app is made of is listed here: every page blueprint and the modules whose pages
+join the shared ones (:func:`_register_pages`), every module that declares jobs
+(:func:`_register_jobs`), the API, the page builder, compliance and then the plugins. Imports
+inside :func:`create_app` are deliberate: building the app is what imports the parts, in this
+order, and importing ``mallow.app`` itself loads nothing.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -51,17 +58,17 @@ def create_app(config: dict | None = None) -> Flask:
     from mallow.web import filters, init_app as init_web
 
     loader.init_app(app)
-    init_web(app)
+    init_web(app)  # error pages, security headers, template helpers
     filters.init_app(app)  # the money filters (yuan, fen_to_yuan) for every template
+    _register_pages(app)
 
     from mallow.plugins.manager import make_manager
 
     app.extensions["mallow.plugins"] = make_manager()
 
     from mallow.jobs.runners import make_runner
-    from mallow.orders import jobs as _order_jobs  # noqa: F401  (registers jobs)
-    from mallow.qualifications import jobs as _qualification_jobs  # noqa: F401
 
+    _register_jobs()
     app.extensions["mallow.jobs"] = make_runner(app)
 
     from mallow.builder import init_app as init_builder
@@ -81,6 +88,42 @@ def create_app(config: dict | None = None) -> Flask:
 
     load_approved(app)
     return app
+
+
+def _register_pages(app: Flask) -> None:
+    """Every page blueprint. The storefront, console and admin areas are shared
+    (:mod:`mallow.web.blueprints`): each domain's view module below puts its routes on them."""
+    from mallow.accounts import storefront_views as _account_pages  # noqa: F401  (我的, addresses)
+    from mallow.admin import views as _admin_pages  # noqa: F401  (sign-in, review, stores)
+    from mallow.aftersales import views as _aftersale_pages  # noqa: F401  (both areas)
+    from mallow.catalog import console_views as _catalogue_console  # noqa: F401
+    from mallow.catalog import storefront_views as _catalogue_pages  # noqa: F401
+    from mallow.console import views as _console_pages  # noqa: F401  (dashboard, qualification, staff)
+    from mallow.media import console_views as _media_pages  # noqa: F401  (the media library)
+    from mallow.merchants import views as merchant_pages
+    from mallow.orders import console_views as _order_console  # noqa: F401
+    from mallow.orders import storefront_views as _order_pages  # noqa: F401  (cart, checkout, orders)
+    from mallow.payments import cashier as _cashier  # noqa: F401  (the one cashier)
+    from mallow.payments import views as payment_pages
+    from mallow.plugins import admin_views as _plugin_review  # noqa: F401
+    from mallow.plugins import console_views as _plugin_console  # noqa: F401
+    from mallow.shipping import console_views as _shipping_pages  # noqa: F401
+    from mallow.storefront import views as _storefront_pages  # noqa: F401  (home, sign-in)
+    from mallow.web import blueprints, home
+
+    for blueprint in (home.bp, blueprints.admin, merchant_pages.bp, blueprints.console, blueprints.storefront,
+                      payment_pages.storefront_bp, payment_pages.console_bp):
+        app.register_blueprint(blueprint)
+
+
+def _register_jobs() -> None:
+    """Every module that declares jobs (``@job`` / ``@periodic``); plugins register theirs
+    through ``mallow_register_jobs`` when they load."""
+    from mallow.aftersales import jobs as _aftersale_jobs  # noqa: F401
+    from mallow.inventory import alerts as _inventory_alerts  # noqa: F401
+    from mallow.orders import jobs as _order_jobs  # noqa: F401
+    from mallow.payments import jobs as _payment_jobs  # noqa: F401
+    from mallow.qualifications import jobs as _qualification_jobs  # noqa: F401
 
 
 def _limiter_storage(app: Flask) -> str:

@@ -21,15 +21,9 @@ from mallow.audit import record_denial
 from mallow.db import db
 from mallow.extensions import csrf
 from mallow.tenants.context import current_store
+from mallow.web import is_api_request
 
 LOGIN_ENDPOINTS = {"admin": "admin.login", "merchant": "merchant.login", "shopper": "storefront.login"}
-
-
-def is_api_request() -> bool:
-    if request.blueprint:
-        return request.blueprint.split(".")[0].endswith("api")
-    path = request.path  # no route matched: judge by the URL
-    return path.startswith("/api/") or (path.startswith("/s/") and path.split("/", 4)[3:4] == ["api"])
 
 
 def bearer_secret() -> str | None:

@@ -1,8 +1,8 @@
 """Platform admin pages: sign-in and the qualification review queue."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext as _
 
 from mallow.accounts import sessions
 from mallow.accounts.authenticate import authenticate, login_limits
@@ -20,6 +20,19 @@ from mallow.validation import ValidationFailed
 from mallow.web import blueprints, render_form, safe_next
 
 bp = blueprints.admin
+
+
+@bp.context_processor
+def admin_helpers():
+    return {"category_name": _category_name}
+
+
+def _category_name(code: str) -> str:
+    """A store category's name in the page's language (all categories read once per request)."""
+    if "mallow_categories" not in g:
+        g.mallow_categories = {c.code: c for c in active_categories()}
+    category = g.mallow_categories.get(code)
+    return category.name(str(get_locale())) if category else code
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -170,7 +183,3 @@ def categories():
         return redirect(url_for("admin.categories")), 303
     return render_template("admin/categories.html", categories=active_categories(), kinds=permit_kinds(),
                            fmt=format_requirements)
-
-
-# Plugin review (releases: approve, reject, withdraw) joins this blueprint.
-from mallow.plugins import admin_views as _plugins  # noqa: E402,F401

@@ -10,7 +10,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from mallow.api import admin, catalog, console, errors, openapi, orders, payments, platform, plugins, shipping, store  # noqa: F401  (declare operations)
+    # every module that declares operations (the builder's declared its own in init_builder)
+    from mallow.api import (admin, aftersales, catalog, console, errors, openapi, orders,  # noqa: F401
+                            payments, platform, plugins, shipping, store)
     from mallow.api.registry import blueprints
     from mallow.extensions import csrf
 

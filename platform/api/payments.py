@@ -19,7 +19,7 @@ from flask import Response, abort, jsonify, request
 
 from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
 from mallow.api.orders import FEN, ORDER, WHEN, order_json
-from mallow.api.registry import _BLUEPRINTS, nullable, obj, operation, returns, schema, shape, string
+from mallow.api.registry import nullable, obj, operation, returns, schema, shape, string
 from mallow.api.views import iso
 from mallow.db import db
 from mallow.orders.models import Order
@@ -182,18 +182,3 @@ def set_wechatpay_config():
     result = wechat.save(request.get_json(), f"staff:{current_staff().merchant_id}")
     db.session.commit()
     return jsonify(result | {"notify_url": service.notify_url(wechat.NAME)})
-
-
-def _install_pages(state) -> None:
-    from mallow.payments import views
-
-    views.install(state.app)
-
-
-# The page blueprints ride along with the store API (this module is imported before it is
-# registered, and record_once runs once per app).
-_BLUEPRINTS["store_api"].record_once(_install_pages)
-
-from mallow.api import aftersales  # noqa: E402,F401  (declares the after-sales operations)
-from mallow.aftersales import jobs as _aftersale_jobs  # noqa: E402,F401  (registers jobs)
-from mallow.payments import jobs as _payment_jobs  # noqa: E402,F401

@@ -1,4 +1,5 @@
-"""Web pages: blueprints per area, error pages, security headers, template helpers."""
+"""The web foundation: error pages, security headers, template helpers, form rendering, and the
+shared page areas (:mod:`.blueprints`). The app factory registers the blueprints."""
 from __future__ import annotations
 
 from flask import Flask, current_app, g, jsonify, render_template, request
@@ -14,22 +15,9 @@ CSP = ("default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsaf
 
 
 def init_app(app: Flask) -> None:
-    from mallow.admin.views import bp as admin_bp
-    from mallow.console.views import bp as console_bp
-    from mallow.merchants.views import bp as merchant_bp
-    from mallow.storefront.views import bp as storefront_bp
-    from mallow.web.home import bp as home_bp
-
-    from mallow.aftersales import views as _aftersale_pages  # noqa: F401  (routes on the two store blueprints)
-    from mallow.shipping import console_views as _shipping_pages  # noqa: F401
-
-    for blueprint in (home_bp, admin_bp, merchant_bp, console_bp, storefront_bp):
-        app.register_blueprint(blueprint)
-
     @app.context_processor
     def helpers():
-        return {"locale": str(get_locale()), "field_error": _field_error, "form": request.form,
-                "category_name": _category_name, "here": here}
+        return {"locale": str(get_locale()), "field_error": _field_error, "form": request.form, "here": here}
 
     @app.after_request
     def security_headers(response):
@@ -47,16 +35,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
 
 
-def _category_name(code: str) -> str:
-    """A store category's name in the page's language (all categories read once per request)."""
-    if "mallow_categories" not in g:
-        from mallow.qualifications.matrix import active_categories
-
-        g.mallow_categories = {c.code: c for c in active_categories()}
-    category = g.mallow_categories.get(code)
-    return category.name(str(get_locale())) if category else code
-
-
 def _field_error(field: str):
     errors = g.get("form_errors") or {}
     found = errors.get(field)
@@ -71,9 +49,16 @@ def render_form(template: str, status: int = 200, errors: ValidationFailed | Non
     return render_template(template, form=request.form, **context), status
 
 
-def _wants_json() -> bool:
-    from mallow.accounts.guards import is_api_request
+def is_api_request() -> bool:
+    """This request is for the JSON API (``/api/…``, ``/s/<slug>/api/…``, or a blueprint named
+    ``…api``): it gets JSON errors and bearer-token rules."""
+    if request.blueprint:
+        return request.blueprint.split(".")[0].endswith("api")
+    path = request.path  # no route matched: judge by the URL
+    return path.startswith("/api/") or (path.startswith("/s/") and path.split("/", 4)[3:4] == ["api"])
 
+
+def _wants_json() -> bool:
     return is_api_request() or request.accept_mimetypes.best == "application/json"
 
 
