@@ -260,6 +260,7 @@ def wechat_js_config():
     return response
 
 
+@storefront_bp.app_template_global("wechat_share_script")
 def wechat_share_script() -> dict | None:
     """For the storefront layout: inside WeChat, in an open store with an official account,
     ``{"config_url", "sdk_url"}`` for ``wechat-share.js`` (and this page's CSP lets the JS-SDK
@@ -271,6 +272,7 @@ def wechat_share_script() -> dict | None:
     return {"config_url": url_for("payments_pages.wechat_js_config"), "sdk_url": JSSDK_URL}
 
 
+@storefront_bp.after_app_request
 def _allow_the_jssdk(response):
     """On a page that loads WeChat's JS-SDK, the CSP's ``script-src`` names its origin too."""
     if g.get("mallow_wechat_jssdk") and response.mimetype == "text/html":
@@ -311,11 +313,7 @@ def sandbox_switch():
 
 
 def install(app) -> None:
-    """Register the page blueprints on ``app`` (once per app), the storefront layout's
-    ``wechat_share_script()`` and the CSP exception for WeChat's JS-SDK."""
+    """Register the page blueprints on ``app`` (once per app)."""
     for blueprint in (storefront_bp, console_bp):
         if blueprint.name not in app.blueprints:
             app.register_blueprint(blueprint)
-    if "wechat_share_script" not in app.jinja_env.globals:
-        app.add_template_global(wechat_share_script)
-        app.after_request(_allow_the_jssdk)
