@@ -14,9 +14,8 @@ from flask_babel import gettext as _
 from mallow.accounts.guards import principal, staff_required
 from mallow.catalog import categories, forms, products, search
 from mallow.catalog.models import PRODUCT_STATES, Sku
-from mallow.console.views import bp
+from mallow.web.blueprints import console as bp
 from mallow.db import db
-from mallow.media import console_views as _media_pages  # noqa: F401  (the media library page)
 from mallow.media import library
 from mallow.media.images import absolute_path
 from mallow.statemachine import InvalidTransition

@@ -32,7 +32,7 @@ from markupsafe import Markup
 from mallow.catalog import categories, products, richtext, search, sku_images
 from mallow.money import MoneyError, fen_to_yuan, yuan_to_fen
 from mallow.media.images import absolute_path
-from mallow.storefront.views import bp
+from mallow.web.blueprints import storefront as bp
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 
 from mallow.accounts.guards import staff_required
 from mallow.money import MoneyError, yuan_to_fen
-from mallow.console.views import bp
+from mallow.web.blueprints import console as bp
 from mallow.db import db
 from mallow.shipping import service
 from mallow.validation import ValidationFailed
