@@ -51,7 +51,7 @@ from mallow.orders.models import Order
 from mallow.payments import providers, scenes, service
 from mallow.payments.native_qr import qr_svg
 from mallow.payments.models import Payment
-from mallow.storefront.views import bp
+from mallow.web.blueprints import storefront as bp
 from mallow.web.redirects import safe_target
 
 #: how many times the result page looks again by itself while a payment is being confirmed
