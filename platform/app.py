@@ -93,7 +93,6 @@ def create_app(config: dict | None = None) -> Flask:
 def _register_pages(app: Flask) -> None:
     """Every page blueprint. The storefront, console and admin areas are shared
     (:mod:`mallow.web.blueprints`): each domain's view module below puts its routes on them."""
-    from mallow.accounts import storefront_views as _account_pages  # noqa: F401  (我的, addresses)
     from mallow.admin import views as _admin_pages  # noqa: F401  (sign-in, review, stores)
     from mallow.aftersales import views as _aftersale_pages  # noqa: F401  (both areas)
     from mallow.catalog import console_views as _catalogue_console  # noqa: F401
@@ -108,6 +107,7 @@ def _register_pages(app: Flask) -> None:
     from mallow.plugins import admin_views as _plugin_review  # noqa: F401
     from mallow.plugins import console_views as _plugin_console  # noqa: F401
     from mallow.shipping import console_views as _shipping_pages  # noqa: F401
+    from mallow.storefront import account as _account_pages  # noqa: F401  (我的, addresses)
     from mallow.storefront import views as _storefront_pages  # noqa: F401  (home, sign-in)
     from mallow.web import blueprints, home
 

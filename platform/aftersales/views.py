@@ -10,11 +10,11 @@ from mallow.accounts.guards import principal, shopper_required, staff_required
 from mallow.aftersales import service
 from mallow.aftersales.models import AFTERSALE_STATES, AfterSale
 from mallow.money import MoneyError, yuan_to_fen
-from mallow.console.views import bp as console
+from mallow.web.blueprints import console
 from mallow.db import db
 from mallow.orders import access
 from mallow.statemachine import InvalidTransition
-from mallow.storefront.views import bp as storefront
+from mallow.web.blueprints import storefront
 from mallow.validation import ValidationFailed
 from mallow.web import render_form
 

@@ -10,7 +10,7 @@ from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal, staff_required
-from mallow.console.views import bp
+from mallow.web.blueprints import console as bp
 from mallow.db import db
 from mallow.catalog.search import page_number
 from mallow.media import library

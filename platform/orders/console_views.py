@@ -14,7 +14,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import staff_required
-from mallow.console.views import bp
+from mallow.web.blueprints import console as bp
 from mallow.db import db
 from mallow.orders import access, addresses, export, receipts, service as orders
 from mallow.orders.labels import status_labels

@@ -35,7 +35,7 @@ from mallow.db import db
 from mallow.orders import access, addresses, checkout, labels, receipts, service as orders
 from mallow.orders.models import ORDER_STATES, Order
 from mallow.statemachine import InvalidTransition
-from mallow.storefront.views import bp
+from mallow.web.blueprints import storefront as bp
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed, text
 from mallow.web import render_form

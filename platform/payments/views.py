@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 
 from mallow.accounts import customers
 from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
-from mallow.accounts.storefront_views import inside_wechat_with_oauth
+from mallow.storefront.account import inside_wechat_with_oauth
 from mallow.accounts.models import Customer
 from mallow.db import db
 from mallow.extensions import limiter
@@ -310,10 +310,3 @@ def sandbox_switch():
     sandbox.set_enabled(request.form.get("enabled") == "1", f"staff:{current_staff().merchant_id}")
     db.session.commit()
     return redirect(url_for("payments_console.settings")), 303
-
-
-def install(app) -> None:
-    """Register the page blueprints on ``app`` (once per app)."""
-    for blueprint in (storefront_bp, console_bp):
-        if blueprint.name not in app.blueprints:
-            app.register_blueprint(blueprint)

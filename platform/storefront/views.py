@@ -6,9 +6,12 @@ from flask_babel import gettext as _
 
 from mallow.accounts import customers, sessions, sms
 from mallow.accounts.authenticate import login_limits, sms_send_limits
+from mallow.catalog import storefront_views as catalogue
 from mallow.db import db
+from mallow.orders import storefront_views as shopping
 from mallow.qualifications import service
 from mallow.security import crypto
+from mallow.storefront.account import wechat_login_url
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 from mallow.web import blueprints, render_form, safe_next, safe_target
@@ -34,8 +37,6 @@ def _auth_page(page: str, status: int = 200, errors: ValidationFailed | None = N
     """The sign-in or sign-up page, every way on it: 微信一键登录 inside WeChat (where the store has
     an official account), the SMS code form and the password form. ``next`` (a path on this
     site, else dropped) is carried through every step."""
-    from mallow.accounts.storefront_views import wechat_login_url
-
     next_value = safe_next("")
     linking = next_value.startswith(url_for("payments_pages.wechat_authorize")) \
         if "payments_pages.wechat_authorize" in current_app.view_functions else False
@@ -122,11 +123,3 @@ def logout():
     sessions.logout_browser("shopper", current_store().id)
     db.session.commit()
     return redirect(url_for("storefront.home")), 303
-
-
-# Catalogue pages (category, search, product, images) join this blueprint.
-from mallow.catalog import storefront_views as catalogue
-# Cart, checkout and the shopper's orders join this blueprint (signed_in merges the guest cart).
-from mallow.orders import storefront_views as shopping
-# The shopper's own pages (我的, profile, address book, the region cascade) join this blueprint.
-from mallow.accounts import storefront_views as _account_pages  # noqa: E402,F401

@@ -25,7 +25,7 @@ from mallow.db import db
 from mallow.orders import addresses
 from mallow.orders.models import Order
 from mallow.security import crypto
-from mallow.storefront.views import bp
+from mallow.web.blueprints import storefront as bp
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 from mallow.web import render_form, safe_next
