@@ -73,12 +73,6 @@ def image_url(path: str | None) -> str | None:
     return url_for("storefront.media", name=name) if name else None
 
 
-@bp.app_template_filter("yuan")
-def yuan_filter(fen) -> str:
-    """``1250|yuan`` → ``12.50`` (money is fen everywhere else)."""
-    return fen_to_yuan(fen)
-
-
 @bp.app_template_filter("rich_text")
 def rich_text_filter(markup: str | None) -> Markup:
     """Stored descriptions are sanitised on save; cleaning again on output costs little and

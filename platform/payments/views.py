@@ -32,25 +32,14 @@ from mallow.storefront.views import sign_in_and_continue
 from mallow.tenants.context import current_store
 from mallow.tenants.resolve import ENVIRON_KEY as SUBDOMAIN_ENVIRON_KEY, store_url_prefix
 from mallow.validation import ValidationFailed
-from mallow.web import CSP, render_form, safe_next, safe_target
+from mallow.web import blueprints, CSP, render_form, safe_next, safe_target
 
 storefront_bp = Blueprint("payments_pages", __name__, url_prefix=store_url_prefix())
 console_bp = Blueprint("payments_console", __name__, url_prefix=store_url_prefix("/console/payments"))
 log = logging.getLogger("mallow.payments")
 
 
-def yuan(fen: int) -> str:
-    """Integer fen as yuan text (``1999`` → ``19.99``), without floats."""
-    sign = "-" if fen < 0 else ""
-    fen = abs(int(fen))
-    return f"{sign}{fen // 100}.{fen % 100:02d}"
-
-
-@storefront_bp.before_request
-def only_open_stores():
-    store = current_store()
-    if store is not None and not store.is_open:
-        return render_template("storefront/not_open.html"), 503, {"Retry-After": "86400"}
+storefront_bp.before_request(blueprints.only_open_stores)  # like every storefront page
 
 
 # --- the sandbox cashier ------------------------------------------------------------------------
@@ -101,7 +90,7 @@ def sandbox_cashier(out_trade_no):
                     return redirect(url_for("storefront.pay_order", order_id=order.id)), 303
             return redirect(url_for("payments_pages.sandbox_cashier", out_trade_no=out_trade_no, token=token)), 303
     db.session.refresh(order)
-    return render_template("storefront/pay_sandbox.html", payment=payment, order=order, token=token, yuan=yuan,
+    return render_template("storefront/pay_sandbox.html", payment=payment, order=order, token=token,
                            unavailable=sandbox.refusal(refused) if refused is not None else None,
                            back_url=url_for("storefront.pay_order", order_id=order.id) if _shoppers_own(order)
                            else None), status
