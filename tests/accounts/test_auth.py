@@ -78,13 +78,18 @@ def test_revoked_token_stops_working(app):
     assert client.get(f"{shop.prefix}/api/console/qualifications", headers=bearer(token)).status_code == 401
 
 
-def test_api_ignores_cookie_sessions(app):
-    """The API reads bearer tokens only, so it needs no CSRF token and a cookie grants nothing."""
+def test_a_cookie_session_reaches_only_the_console_api_and_writes_only_with_its_csrf_token(app):
+    """Bearer tokens are the API's way in. The one exception is the merchant's own browser on
+    the store console API (the page editor calls it): reads with the session, writes only with
+    the session's CSRF token. Every other API ignores cookies."""
     shop = make_store(app)
     client = app.test_client()
     login_merchant(client, shop)
     assert client.get(f"{shop.prefix}/console/").status_code == 200
-    assert client.get(f"{shop.prefix}/api/console/qualifications").status_code == 401
+    assert client.get(f"{shop.prefix}/api/console/qualifications").status_code == 200
+    refused = client.post(f"{shop.prefix}/api/console/staff", json={"email": "new@example.com"})
+    assert refused.status_code == 400 and refused.get_json()["error"] == "csrf_failed"
+    assert client.get("/api/admin/stores").status_code == 401  # the platform API: bearer only
 
 
 def test_suspended_merchant_account_loses_access_at_once(app):
