@@ -162,7 +162,7 @@ def _known_tables() -> tuple[set[str], set[str]]:
     platform = {table.name for table in platform_metadata.tables.values()} | {"alembic_version"}
     store = {table.name for table in store_metadata.tables.values()}
     try:
-        from mallow.plugins.api import _BASES
+        from mallow.plugins.tables import _BASES
     except ImportError:  # pragma: no cover
         _BASES = {}
     for base in list(_BASES.values()):

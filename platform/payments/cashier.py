@@ -6,7 +6,7 @@ Routes on the storefront blueprint (imported by :mod:`mallow.orders.storefront_v
 * ``GET /orders/<id>/pay`` (``storefront.pay_order``) -- the amount, the countdown to the order's
   pay deadline (the unpaid-order sweep closes it then), the methods the store really has, 确认支付.
   Reached from the order page (去支付), the order list and right after every checkout
-  (:func:`mallow.plugins.api.cashier_url` for plugins).
+  (:func:`mallow.sdk.cashier_url` for plugins).
 * ``POST`` the same path (``storefront.start_payment``) -- starts the payment through
   :func:`mallow.payments.service.pay_order`, the path the ``payOrder`` API takes, and follows the
   :class:`~mallow.payments.providers.PaymentStart`: a redirect on this site (the sandbox cashier),

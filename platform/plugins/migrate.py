@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from mallow.plugins.api import plugin_metadata
+from mallow.plugins.tables import plugin_metadata
 from mallow.plugins.discovery import Manifest
 
 

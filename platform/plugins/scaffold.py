@@ -2,8 +2,9 @@
 
 It holds a pyproject (the ``mallow.plugins`` entry point, the package and its data files), the
 manifest ``plugin.json`` with a settings schema, one pricing hook that uses the settings (a
-percentage off each line, integer fen), one page-builder block, a test on a throwaway store
-(``mallow.testing``) and a README. Plugin names are lower-case and their package is always
+percentage off each line, integer fen), one page-builder block, its own translations (domain
+``mallow_<name>``, :mod:`mallow.plugins.scaffold_translations`), tests on throwaway stores
+(``mallow.sdk.testing``) and a README. The plugin imports only the SDK, ``mallow.sdk``. Plugin names are lower-case and their package is always
 ``mallow_<name>``: a namespace the platform operator's package index controls.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import re
 from pathlib import Path
 
+from mallow.plugins import scaffold_translations
 from mallow.plugins.discovery import PACKAGE_PREFIX, mallow_version
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
@@ -59,6 +61,7 @@ def create(name: str, directory: str | Path = ".") -> Path:
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text.format(**values), encoding="utf-8")
+    scaffold_translations.write(folder, values)
     (folder / package / "plugin.json").write_text(json.dumps(manifest(values), ensure_ascii=False, indent=2) + "\n",
                                                   encoding="utf-8")
     return folder
@@ -116,7 +119,8 @@ packages = ["{package}"]
 package-dir = {{ "{package}" = "{package}" }}
 
 [tool.setuptools.package-data]
-"{package}" = ["plugin.json", "templates/blocks/*.html", "migrations/versions/*.py"]
+"{package}" = ["plugin.json", "templates/blocks/*.html", "migrations/versions/*.py",
+               "translations/*/LC_MESSAGES/*.po", "translations/*/LC_MESSAGES/*.mo"]
 
 [tool.pytest.ini_options]
 addopts = "--import-mode=importlib"
@@ -130,11 +134,13 @@ INIT = '''\
   ``min_quantity`` units, in the stores that enabled the plugin, with their settings.
 * ``mallow_register_blocks`` adds the ``{block}`` block to the page builder.
 
-Amounts are integer fen: never use floats for money. See Mallow's docs/plugins.md.
+Amounts are integer fen: never use floats for money. Texts go through ``_`` / ``_l`` of
+``i18n.py`` (this plugin's own catalogue). See Mallow's docs/plugins.md.
 """
 from __future__ import annotations
 
-from mallow.plugins.api import Adjustment, hookimpl, plugin_settings
+from mallow.sdk import Adjustment, hookimpl, plugin_settings
+from {package}.i18n import _l
 
 NAME = "{name}"
 
@@ -153,10 +159,10 @@ def mallow_line_adjustments(context, line):
 
 @hookimpl
 def mallow_register_blocks(register):
-    register("{block}", label="{title}",
+    register("{block}", label=_l("Discount banner"),
              schema={{"type": "object", "properties": {{
-                 "text": {{"type": "string", "maxLength": 40, "default": "全场限时折扣", "title": "Text"}},
-                 "highlight": {{"type": "boolean", "default": True, "title": "Highlight"}}}}}},
+                 "text": {{"type": "string", "maxLength": 40, "default": "全场限时折扣", "title": _l("Text")}},
+                 "highlight": {{"type": "boolean", "default": True, "title": _l("Highlight")}}}}}},
              template="templates/blocks/{block}.html")
 '''
 
@@ -177,7 +183,8 @@ from __future__ import annotations
 
 import pytest
 
-from mallow.testing import bearer, enable_plugin, make_product, make_shopper, make_store, plugin_app
+from mallow.sdk.testing import (bearer, block_registered, enable_plugin, make_product, make_shopper, make_store,
+                               plugin_app)
 
 NAME = "{name}"
 
@@ -212,9 +219,16 @@ def test_percent_off_only_in_the_store_that_enabled_it(app):
 
 
 def test_the_banner_block_is_registered(app):
-    from mallow.builder import blocks
+    assert block_registered("{block}")
 
-    assert blocks.get("{block}") is not None
+
+def test_its_texts_come_from_its_own_catalogue_chinese_first(app):
+    from {package}.i18n import _
+
+    with app.test_request_context("/"):
+        assert _("Discount banner") == "折扣横幅"
+    with app.test_request_context("/?lang=en"):
+        assert _("Discount banner") == "Discount banner"
 '''
 
 README = '''\
@@ -227,13 +241,27 @@ A [Mallow](https://example.invalid/mallow) plugin: `{package}` (plugin name `{na
 * `{package}/__init__.py` — the hooks: a percentage off each line (`mallow_line_adjustments`,
   integer fen), and a page-builder block (`mallow_register_blocks`).
 * `{package}/templates/blocks/{block}.html` — the block's template.
-* `tests/test_plugin.py` — runs the plugin against throwaway stores with `mallow.testing`.
+* `{package}/i18n.py`, `babel.cfg`, `{package}/translations/zh_Hans_CN/LC_MESSAGES/{package}.po`
+  (and `.mo`) — the plugin's own translations (domain `{package}`), Chinese first.
+* `tests/test_plugin.py` — runs the plugin against throwaway stores with `mallow.sdk.testing`.
 
 ## Develop
 
 ```bash
 pip install -e .          # into Mallow's environment
 pytest                    # the plugin's tests
+```
+
+## Translations
+
+Write texts as `_("…")` / `_l("…")` from `{package}/i18n.py` (and `_()` in templates of blueprints
+given to `translations.install(blueprint)`), then refresh the catalogue and translate the new
+entries:
+
+```bash
+pybabel extract -F babel.cfg -k _l -k lazy_gettext -o messages.pot .
+pybabel update -i messages.pot -d {package}/translations -D {package} -l zh_Hans_CN
+pybabel compile -d {package}/translations -D {package}
 ```
 
 ## Put it on a platform

@@ -8,15 +8,14 @@ more than two levels**, never pay for recruiting (see :mod:`.rules`). Commission
 through the after-sales window, settled by a periodic job, reversed pro rata on refunds, and
 withdrawn with the merchant's approval.
 
-Everything runs through ``mallow.plugins.api`` and the ``mallow_*`` hooks below; Mallow calls
+Everything runs through ``mallow.sdk`` and the ``mallow_*`` hooks below; Mallow calls
 them only for stores that enabled the plugin.
 """
 from __future__ import annotations
 
 import logging
 
-from mallow.db import db
-from mallow.plugins.api import hookimpl
+from mallow.sdk import db, hookimpl
 
 log = logging.getLogger("mallow.plugins.distribution")
 

@@ -7,15 +7,12 @@ from functools import partial
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, jsonify, request
-from flask_babel import gettext as _
 
-from mallow.accounts.guards import principal, shopper_required, staff_required
-from mallow.api.errors import install
-from mallow.db import db
-from mallow.plugins.api import ID, api_route, nullable, obj, returns, shape, string
-from mallow.validation import Errors, ValidationFailed
+from mallow.sdk import (ID, Customer, Errors, ValidationFailed, api_route, db, id_value, nullable, obj, principal,
+                        returns, shape, shopper_required, staff_required, string)
 from mallow_distribution import binding, config, distributors, ledger, referrals, rules, withdrawals
 from mallow_distribution.distributors import DistributionProblem
+from mallow_distribution.i18n import _
 from mallow_distribution.models import Commission, Distributor, Withdrawal
 from mallow_distribution.web import (BLUEPRINTS, commission_json, distributor_json, iso, masked, only_open_store,
                                      withdrawal_json)
@@ -65,8 +62,6 @@ def bind():
 
 
 def team():
-    from mallow.accounts.models import Customer
-
     rows = binding.direct_referrals(_approved().id)
     names = {c.id: c.nickname for c in db.session.execute(
         sa.select(Customer).where(Customer.id.in_([r.customer_id for r in rows]))).scalars()} if rows else {}
@@ -122,8 +117,6 @@ def grade_distributor(distributor_id):
 
 
 def list_commissions():
-    from mallow.plugins.api import id_value
-
     query = sa.select(Commission).order_by(Commission.id.desc()).limit(500)
     if request.args.get("order_id", "").isdigit():  # no such id (too large): no commissions
         query = query.where(Commission.order_id == request.args.get("order_id", type=id_value))
@@ -174,7 +167,6 @@ def transfer():
 
 def _blueprint() -> Blueprint:
     bp = Blueprint(BLUEPRINTS["store_api"], __name__)
-    install(bp)
     bp.register_error_handler(DistributionProblem, _problem)
     return bp
 

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from mallow.db import db
+from mallow.sdk import db
 from mallow_distribution import rules
 from mallow_distribution.models import Binding, Distributor
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import render_template, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask import url_for
 from markupsafe import Markup
 
+from mallow.sdk import principal
+from mallow_distribution.i18n import _, _l, translations
 from mallow_distribution.web import BLUEPRINTS, endpoint
 
 log = logging.getLogger("mallow.plugins.distribution")
@@ -33,12 +33,15 @@ def centre_url() -> str:
 
 
 def _data() -> dict:
-    """The centre's URL and the plugin's stylesheet (the block is drawn inside the theme's page,
-    which does not load it)."""
+    """The centre's URL, the plugin's stylesheet (the block is drawn inside the theme's page,
+    which does not load it) and the block's texts."""
     from mallow_distribution.web import asset_version
 
     return {"url": centre_url(), "stylesheet": url_for(endpoint("storefront", "static"), filename="distribution.css",
-                                                       v=asset_version("distribution.css"))}
+                                                       v=asset_version("distribution.css")),
+            # the page builder's sandbox translates with Mallow's catalogue only: the texts come from here
+            "title": _("Become a distributor"), "action": _("Distribution centre"),
+            "text": _("Share the store with friends and earn commission on what they buy. Joining is free.")}
 
 
 def _resolve(block, ctx) -> dict:
@@ -62,7 +65,7 @@ def register_block(register) -> bool:
 def render_entry(settings: dict | None = None) -> Markup:
     """The block's markup outside the page builder (what the template slots show)."""
     block = {"settings": settings or {}, "data": _data()}
-    return Markup(render_template(BLOCK_TEMPLATE.removeprefix("templates/"), block=block))
+    return Markup(translations.render_template(BLOCK_TEMPLATE.removeprefix("templates/"), block=block))
 
 
 def account_entries() -> list[dict]:
@@ -75,8 +78,6 @@ def template_slot(slot: str, context: dict | None):
     (on the home page)."""
     if slot not in SLOTS:
         return None
-    from mallow.accounts.guards import principal
-
     customer = principal("shopper")
     if customer is None:
         return None

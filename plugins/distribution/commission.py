@@ -24,8 +24,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from mallow import settings as store_settings
-from mallow.db import db
+from mallow.sdk import AfterSale, Order, db, store_setting
 from mallow_distribution import ledger, rules
 from mallow_distribution.binding import upline
 from mallow_distribution.models import Commission, Distributor, Grade, MissedAccrual, ProductRule
@@ -149,8 +148,6 @@ def accrue_later(order) -> None:
 def catch_up_accruals(limit: int = 200) -> int:
     """Accrue the paid orders remembered by :func:`accrue_later` (as of their payment), each in
     its own savepoint; returns how many orders were accrued. Repeating it changes nothing."""
-    from mallow.orders.models import Order
-
     caught = 0
     owed = db.session.execute(sa.select(MissedAccrual).order_by(MissedAccrual.order_id).limit(limit)).scalars().all()
     for missed in owed:
@@ -182,7 +179,7 @@ def freeze_order(order, now: datetime | None = None) -> int:
     """The order was delivered: its pending commissions wait out the after-sales window."""
     if order.delivered_at is None:
         return 0
-    release = _aware(order.delivered_at) + timedelta(days=int(store_settings.get("aftersale_window_days")))
+    release = _aware(order.delivered_at) + timedelta(days=int(store_setting("aftersale_window_days")))
     frozen = 0
     for commission in db.session.execute(sa.select(Commission).where(Commission.order_id == order.id,
                                                                       Commission.status == "pending")
@@ -195,8 +192,6 @@ def freeze_order(order, now: datetime | None = None) -> int:
 
 
 def _has_open_aftersale(order_id: int) -> bool:
-    from mallow.aftersales.models import AfterSale
-
     return db.session.execute(sa.select(AfterSale.id).where(AfterSale.order_id == order_id,
                                                             AfterSale.status.in_(OPEN_AFTERSALE_STATES)).limit(1)
                               ).first() is not None
@@ -224,8 +219,6 @@ def sweep(now: datetime | None = None) -> dict:
     """The store's commission timers (run by the periodic job): accrue what the payment hook
     could not, catch up on refunds, freeze delivered orders' pending commissions, settle those
     whose after-sales window is over. Idempotent."""
-    from mallow.orders.models import Order
-
     now = now or _now()
     counts = {"accrued": catch_up_accruals(), "frozen": 0, "settled": 0}
     # refunds whose hook did not run (plugin switched off meanwhile, or a failure) before the

@@ -3,14 +3,11 @@ against the legal limits (:mod:`.rules`) and written to the audit log with befor
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
-from mallow.audit import record
-from mallow.db import db
-from mallow.plugins.api import id_value
-from mallow.tenants.context import current_store
-from mallow.validation import Errors, ValidationFailed, text
+from mallow.sdk import (Customer, Errors, Product, ValidationFailed, current_store, db, form_text, id_value,
+                        record_audit, save_plugin_settings)
 from mallow_distribution import rules
+from mallow_distribution.i18n import _
 from mallow_distribution.models import Distributor, Grade, ProductRule
 
 FLAGS = ("auto_approve", "include_flashsale", "include_groupbuy")
@@ -48,7 +45,7 @@ def parse_settings(data) -> dict:
     level2 = rules.parse_percent(data.get("level2_rate"), "level2_rate", errors, optional=True) or 0
     if level1 is not None:
         rules.check_rates(level1, level2 if levels == 2 else 0, errors)
-    mode = text(data, "binding_mode", 20)
+    mode = form_text(data, "binding_mode", 20)
     if mode not in rules.BINDING_MODES:
         errors.add("binding_mode", "invalid", _("Choose how long a referral lasts."))
     days = _int(data, "binding_days", errors, 1, 3650, _("Enter a number of days from 1 to 3650.")) \
@@ -63,16 +60,12 @@ def parse_settings(data) -> dict:
 
 def save_settings(data, staff_actor) -> dict:
     """Validate and store the settings through the platform's own path, audit-logged."""
-    from mallow.plugins import loader
-
     values = parse_settings(data)
     before = rules.settings()
     store = current_store()
-    # the platform's own settings path (it checks the manifest's schema too)
-    save = getattr(loader, "save_settings", None) or loader.enable
-    save(store.id, rules.PLUGIN, values)
+    save_plugin_settings(rules.PLUGIN, values)  # the platform's own path: the manifest's schema is checked too
     changed = {key: {"from": before.get(key), "to": value} for key, value in values.items() if before.get(key) != value}
-    record("distribution.settings_changed", actor=staff_actor, store_id=store.id, target="plugin:distribution",
+    record_audit("distribution.settings_changed", actor=staff_actor, store_id=store.id, target="plugin:distribution",
            detail={"changed": changed})
     db.session.commit()
     return values
@@ -90,7 +83,7 @@ def _rates(data, errors: Errors) -> tuple[int | None, int | None]:
 
 def save_grade(data, staff_actor, grade: Grade | None = None) -> Grade:
     errors = Errors()
-    name = text(data, "name", 31)
+    name = form_text(data, "name", 31)
     if not name:
         errors.add("name", "required", _("Name the grade."))
     elif len(name) > 30:
@@ -104,7 +97,7 @@ def save_grade(data, staff_actor, grade: Grade | None = None) -> Grade:
         db.session.add(grade)
     grade.name, grade.level1_rate_bp, grade.level2_rate_bp = name, level1, level2
     db.session.flush()
-    record("distribution.grade_saved", actor=staff_actor, store_id=current_store().id, target=f"grade:{grade.id}",
+    record_audit("distribution.grade_saved", actor=staff_actor, store_id=current_store().id, target=f"grade:{grade.id}",
            detail={"from": before, "to": {"name": name, "level1_rate_bp": level1, "level2_rate_bp": level2}})
     db.session.commit()
     return grade
@@ -113,7 +106,7 @@ def save_grade(data, staff_actor, grade: Grade | None = None) -> Grade:
 def delete_grade(grade: Grade, staff_actor) -> None:
     db.session.execute(sa.update(Distributor).where(Distributor.grade_id == grade.id).values(grade_id=None)
                        .execution_options(synchronize_session=False))
-    record("distribution.grade_deleted", actor=staff_actor, store_id=current_store().id, target=f"grade:{grade.id}",
+    record_audit("distribution.grade_deleted", actor=staff_actor, store_id=current_store().id, target=f"grade:{grade.id}",
            detail={"name": grade.name, "level1_rate_bp": grade.level1_rate_bp, "level2_rate_bp": grade.level2_rate_bp})
     db.session.delete(grade)
     db.session.commit()
@@ -123,8 +116,6 @@ def delete_grade(grade: Grade, staff_actor) -> None:
 
 def save_product_rule(data, staff_actor) -> ProductRule | None:
     """Set a product's own rates or exclude it; with no rates and not excluded the rule goes."""
-    from mallow.catalog.models import Product
-
     errors = Errors()
     product_id = id_value(data.get("product_id") if hasattr(data, "get") else None)
     if product_id is None or db.session.get(Product, product_id) is None:
@@ -145,7 +136,7 @@ def save_product_rule(data, staff_actor) -> ProductRule | None:
             rule = ProductRule(product_id=product_id)
             db.session.add(rule)
         rule.excluded, rule.level1_rate_bp, rule.level2_rate_bp = excluded, level1, level2
-    record("distribution.product_rule_saved", actor=staff_actor, store_id=current_store().id,
+    record_audit("distribution.product_rule_saved", actor=staff_actor, store_id=current_store().id,
            target=f"product:{product_id}", detail={"from": before, "to": after})
     db.session.commit()
     return rule
@@ -153,7 +144,6 @@ def save_product_rule(data, staff_actor) -> ProductRule | None:
 
 def transfer(customer_id: int, distributor: Distributor, staff_actor) -> None:
     """The merchant moves a shopper to another distributor (same rules: no self, no cycle)."""
-    from mallow.accounts.models import Customer
     from mallow_distribution import binding
 
     if id_value(customer_id) is None or db.session.get(Customer, customer_id) is None:
@@ -163,7 +153,7 @@ def transfer(customer_id: int, distributor: Distributor, staff_actor) -> None:
     bound, reason = binding.bind(customer_id, distributor, "transfer", force=True)
     if not bound:
         raise ValidationFailed({"distributor": (reason, binding_message(reason))})
-    record("distribution.binding_transferred", actor=staff_actor, store_id=current_store().id,
+    record_audit("distribution.binding_transferred", actor=staff_actor, store_id=current_store().id,
            target=f"customer:{customer_id}", detail={"from": before_id, "to": distributor.id})
     db.session.commit()
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
-from mallow.accounts.guards import principal, staff_required
-from mallow.db import db
-from mallow.validation import ValidationFailed
-from mallow.web import render_form
+from mallow.sdk import Customer, ValidationFailed, db, fen_to_yuan, principal, render_form, staff_required
 from mallow_distribution import binding, config, distributors, ledger, rules, withdrawals
 from mallow_distribution.distributors import DistributionProblem
+from mallow_distribution.i18n import _, translations
 from mallow_distribution.models import DISTRIBUTOR_STATES, Commission, Distributor, Grade, ProductRule, Withdrawal
 from mallow_distribution.web import BLUEPRINTS, TEMPLATES
 
@@ -35,12 +32,10 @@ def _or_404(model, object_id):
 
 
 def _helpers() -> dict:
-    return {"format_fen": rules.format_fen, "format_bp": rules.format_bp}
+    return {"format_fen": fen_to_yuan, "format_bp": rules.format_bp}
 
 
 def distributors_page():
-    from mallow.accounts.models import Customer
-
     status = request.args.get("status", "")
     query = sa.select(Distributor).order_by(Distributor.id.desc())
     if status in DISTRIBUTOR_STATES:
@@ -173,6 +168,7 @@ def save_product_rule():
 
 def blueprint() -> Blueprint:
     bp = Blueprint(BLUEPRINTS["console"], __name__, template_folder=TEMPLATES)
+    translations.install(bp)  # the templates translate with the plugin's catalogue
     staff = staff_required
     bp.add_url_rule("/", "distributors", staff(distributors_page))
     bp.add_url_rule("/distributors/<int:distributor_id>/decision", "decide_distributor", staff(decide_distributor),

@@ -6,15 +6,11 @@ import secrets
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from mallow.audit import record
-from mallow.db import db
-from mallow.plugins.api import id_value
-from mallow.tenants.context import current_store
-from mallow.validation import Errors, ValidationFailed, text
+from mallow.sdk import Errors, ValidationFailed, current_store, db, form_text, id_value, record_audit
 from mallow_distribution import rules
+from mallow_distribution.i18n import _
 from mallow_distribution.models import Distributor, Grade
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by hand
@@ -47,7 +43,7 @@ def of_customer(customer_id: int) -> Distributor | None:
 def apply(customer, data) -> Distributor:
     """A shopper applies. Nothing to pay and nothing to buy: only the agreement to the terms."""
     errors = Errors()
-    note = text(data, "note", 201)
+    note = form_text(data, "note", 201)
     if len(note) > 200:
         errors.add("note", "too_long", _("Use at most %(max)s characters.", max=200))
     agreed = data.get("agree") if hasattr(data, "get") else None
@@ -81,7 +77,7 @@ def apply(customer, data) -> Distributor:
         return existing
     if auto:
         distributor.status, distributor.decided_at, distributor.decided_by = "approved", _now(), "system"
-        record("distribution.distributor_approved", actor=None, store_id=_store_id(),
+        record_audit("distribution.distributor_approved", actor=None, store_id=_store_id(),
                target=f"distributor:{distributor.id}", detail={"auto": True})
     db.session.commit()
     return distributor
@@ -109,7 +105,7 @@ def decide(distributor: Distributor, staff_actor, approve: bool, reason: str = "
         db.session.rollback()
         raise DistributionProblem("changed",
                                   _("Someone else changed this distributor a moment ago. Reload and try again."))
-    record(f"distribution.distributor_{target}", actor=staff_actor, store_id=_store_id(),
+    record_audit(f"distribution.distributor_{target}", actor=staff_actor, store_id=_store_id(),
            target=f"distributor:{distributor.id}", detail={"from": before, "to": target, "reason": reason})
     db.session.commit()
     db.session.refresh(distributor)
@@ -125,7 +121,7 @@ def assign_grade(distributor: Distributor, grade_id, staff_actor) -> Distributor
             raise ValidationFailed({"grade_id": ("invalid", _("Choose a grade."))})
     before = distributor.grade_id
     distributor.grade_id = grade.id if grade else None
-    record("distribution.grade_assigned", actor=staff_actor, store_id=_store_id(),
+    record_audit("distribution.grade_assigned", actor=staff_actor, store_id=_store_id(),
            target=f"distributor:{distributor.id}", detail={"from": before, "to": distributor.grade_id})
     db.session.commit()
     return distributor

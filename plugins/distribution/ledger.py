@@ -19,7 +19,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from mallow.db import db
+from mallow.sdk import db
 from mallow_distribution.models import ACCOUNTS, LedgerEntry
 
 

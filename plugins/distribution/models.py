@@ -11,8 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mallow.db import utcnow
-from mallow.plugins.api import plugin_model_base
+from mallow.sdk import plugin_model_base, utcnow
 
 Base = plugin_model_base("distribution")
 

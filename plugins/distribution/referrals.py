@@ -7,7 +7,7 @@ import time
 
 from flask import has_request_context, session
 
-from mallow.tenants.context import current_store
+from mallow.sdk import current_store
 from mallow_distribution import binding
 
 log = logging.getLogger("mallow.plugins.distribution")

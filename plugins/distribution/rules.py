@@ -16,10 +16,9 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
-from flask_babel import gettext as _
 
-from mallow.plugins.api import plugin_settings
-from mallow.validation import Errors
+from mallow.sdk import Errors, plugin_settings
+from mallow_distribution.i18n import _
 
 PLUGIN = "distribution"
 MAX_LEVELS = 2
@@ -137,9 +136,3 @@ def format_bp(bp: int | None) -> str:
         return ""
     whole, part = divmod(int(bp), 100)
     return f"{whole}" if part == 0 else f"{whole}.{part:02d}".rstrip("0")
-
-
-def format_fen(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    yuan, cents = divmod(abs(int(fen)), 100)
-    return f"{sign}{yuan}.{cents:02d}"

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
-from mallow.accounts.guards import principal, shopper_required
-from mallow.db import db
-from mallow.plugins.api import safe_next
-from mallow.validation import Errors, ValidationFailed
-from mallow.web import render_form
+from mallow.sdk import (Customer, Errors, ValidationFailed, db, fen_to_yuan, principal, render_form, safe_next,
+                        shopper_required)
 from mallow_distribution import binding, distributors, ledger, referrals, rules, withdrawals
 from mallow_distribution.distributors import DistributionProblem
+from mallow_distribution.i18n import _, translations
 from mallow_distribution.models import Commission, Withdrawal
 from mallow_distribution.web import (BLUEPRINTS, STATIC, TEMPLATES, asset_version, endpoint, masked,
                                      only_open_store, referral_link)
@@ -48,7 +45,7 @@ def _rates(distributor, values: dict) -> tuple[int, int]:
 def centre():
     customer, distributor = _me()
     context = {"customer": customer, "distributor": distributor, "values": rules.settings(),
-               "levels": rules.levels(), "format_bp": rules.format_bp, "format_fen": rules.format_fen}
+               "levels": rules.levels(), "format_bp": rules.format_bp, "format_fen": fen_to_yuan}
     if distributor is not None and distributor.status in ("approved", "suspended"):
         context.update(balances=ledger.balances(distributor.id), rates=_rates(distributor, context["values"]))
     if distributor is not None and distributor.status == "approved":
@@ -63,7 +60,7 @@ def apply():
     except ValidationFailed as failed:
         return render_form("distribution/storefront/centre.html", errors=failed, customer=customer, distributor=None,
                            values=rules.settings(), levels=rules.levels(), format_bp=rules.format_bp,
-                           format_fen=rules.format_fen)
+                           format_fen=fen_to_yuan)
     except DistributionProblem as problem:
         flash(problem.message, "error")
         return redirect(url_for(".centre")), 303
@@ -76,8 +73,6 @@ def team():
     _customer, distributor = _approved_or_centre()
     if distributor is None:
         return redirect(url_for(".centre"))
-    from mallow.accounts.models import Customer
-
     rows = binding.direct_referrals(distributor.id)
     names = {c.id: c.nickname for c in db.session.execute(
         sa.select(Customer).where(Customer.id.in_([row.customer_id for row in rows]))).scalars()} if rows else {}
@@ -93,7 +88,7 @@ def earnings():
     rows = db.session.execute(sa.select(Commission).where(Commission.distributor_id == distributor.id)
                               .order_by(Commission.id.desc()).limit(200)).scalars().all()
     return render_template("distribution/storefront/earnings.html", commissions=rows,
-                           balances=ledger.balances(distributor.id), format_fen=rules.format_fen,
+                           balances=ledger.balances(distributor.id), format_fen=fen_to_yuan,
                            format_bp=rules.format_bp)
 
 
@@ -119,7 +114,7 @@ def withdraw():
                               .order_by(Withdrawal.id.desc()).limit(100)).scalars().all()
     return render_form("distribution/storefront/withdraw.html", errors=failed, withdrawals=rows,
                        balances=ledger.balances(distributor.id), minimum=int(rules.settings().get("min_withdrawal", 0)),
-                       format_fen=rules.format_fen)
+                       format_fen=fen_to_yuan)
 
 
 def referral(code):
@@ -157,6 +152,7 @@ def blueprint() -> Blueprint:
     bp = Blueprint(BLUEPRINTS["storefront"], __name__, template_folder=TEMPLATES, static_folder=STATIC)
     bp.before_request(bind_waiting_referral)
     bp.context_processor(_page_context)
+    translations.install(bp)  # the templates translate with the plugin's catalogue
     bp.add_url_rule("/", "centre", shopper_required(centre))
     bp.add_url_rule("/apply", "apply", shopper_required(apply), methods=["POST"])
     bp.add_url_rule("/team", "team", shopper_required(team))

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from flask import abort, current_app, url_for
 
-from mallow.plugins.api import static_version
-from mallow.tenants.context import current_store
+from mallow.sdk import current_store, static_version
 
 TEMPLATES = str(Path(__file__).parent / "templates")
 STATIC = str(Path(__file__).parent / "static")

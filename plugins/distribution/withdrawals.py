@@ -5,14 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
-from mallow.audit import record
-from mallow.db import db
-from mallow.tenants.context import current_store
-from mallow.validation import Errors, ValidationFailed, text
+from mallow.sdk import Errors, ValidationFailed, current_store, db, fen_to_yuan, form_text, record_audit
 from mallow_distribution import ledger, rules
 from mallow_distribution.distributors import DistributionProblem
+from mallow_distribution.i18n import _
 from mallow_distribution.models import Distributor, Withdrawal
 
 def _now() -> datetime:
@@ -38,18 +35,18 @@ def request(distributor: Distributor, amount: int | None, customer=None) -> With
         raise ValidationFailed({"amount": ("invalid", _("Enter an amount in yuan, such as 50 or 12.80."))})
     if amount < minimum:
         raise ValidationFailed({"amount": ("below_minimum", _("The smallest withdrawal is %(amount)s yuan.",
-                                                              amount=rules.format_fen(minimum)))})
+                                                              amount=fen_to_yuan(minimum)))})
     _lock(distributor)
     available = ledger.balances(distributor.id)["withdrawable"]
     if amount > available:
         db.session.rollback()
         raise ValidationFailed({"amount": ("above_balance", _("You can withdraw at most %(amount)s yuan.",
-                                                              amount=rules.format_fen(max(0, available))))})
+                                                              amount=fen_to_yuan(max(0, available))))})
     withdrawal = Withdrawal(distributor_id=distributor.id, amount=amount, status="requested")
     db.session.add(withdrawal)
     db.session.flush()
     ledger.post(distributor.id, "withdraw", amount, "withdrawable", "withdrawing", withdrawal_id=withdrawal.id)
-    record("distribution.withdrawal_requested", actor=customer, store_id=current_store().id,
+    record_audit("distribution.withdrawal_requested", actor=customer, store_id=current_store().id,
            target=f"withdrawal:{withdrawal.id}", detail={"distributor": distributor.id, "amount": amount})
     db.session.commit()
     return withdrawal
@@ -59,9 +56,9 @@ def decide(withdrawal: Withdrawal, staff_actor, data) -> Withdrawal:
     """``approve``: pay it and record the payout (method, reference); or reject with a reason."""
     approve = data.get("approve") in (True, "1", "true", "yes", "on")
     errors = Errors()
-    method = text(data, "payout_method", 20)
-    reference = text(data, "payout_reference", 64)
-    reason = text(data, "reason", 200)
+    method = form_text(data, "payout_method", 20)
+    reference = form_text(data, "payout_reference", 64)
+    reason = form_text(data, "reason", 200)
     if approve and method not in rules.PAYOUT_METHODS:
         errors.add("payout_method", "required", _("Choose how the money was paid."))
     if approve and not reference:
@@ -84,7 +81,7 @@ def decide(withdrawal: Withdrawal, staff_actor, data) -> Withdrawal:
     else:
         ledger.post(withdrawal.distributor_id, "withdraw_back", withdrawal.amount, "withdrawing", "withdrawable",
                     withdrawal_id=withdrawal.id)
-    record(f"distribution.withdrawal_{target}", actor=staff_actor, store_id=current_store().id,
+    record_audit(f"distribution.withdrawal_{target}", actor=staff_actor, store_id=current_store().id,
            target=f"withdrawal:{withdrawal.id}", detail={"amount": withdrawal.amount, "payout_method": method,
                                                          "payout_reference": reference, "reason": reason})
     db.session.commit()

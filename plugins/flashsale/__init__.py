@@ -1,8 +1,8 @@
 """Flash sale (秒杀): time-boxed sales with a sale price and a dedicated quota per SKU.
 
-A bundled plugin built only on Mallow's plugin API (``mallow.plugins.api``, the ``mallow_*``
-hooks, its sweep registered through ``mallow_register_jobs``, ``mallow.db.db.session`` and the
-core's public services). Its hooks and its sweep run only in stores that enabled it. See
+A bundled plugin built only on Mallow's plugin SDK (``mallow.sdk``: the store's session, the
+checkout and the other public entry points) and the ``mallow_*`` hooks (its sweep registered
+through ``mallow_register_jobs``). Its hooks and its sweep run only in stores that enabled it. See
 ``README.md`` beside this file for the design: opting a checkout into a sale, the Redis gate and
 the database truth, limits, the unpaid timeout, and the commission marker on the sale's price
 adjustment.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from mallow.plugins.api import hookimpl
+from mallow.sdk import hookimpl
 from mallow_flashsale import checkout
 
 
@@ -78,10 +78,9 @@ def mallow_template_slot(slot, context):
     product_id = getattr(product, "id", None) if not isinstance(product, dict) else product.get("id")
     if not product_id:
         return None
-    from flask_babel import gettext as _
-
-    from mallow.money import fen_to_yuan
+    from mallow.sdk import fen_to_yuan
     from mallow_flashsale import sales, timing
+    from mallow_flashsale.i18n import _
     from mallow_flashsale.links import storefront_url
 
     from mallow_flashsale.models import aware

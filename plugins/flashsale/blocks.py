@@ -16,8 +16,7 @@ import inspect
 import logging
 from pathlib import Path
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from mallow_flashsale.i18n import _, _l
 
 log = logging.getLogger("mallow_flashsale")
 NAME = "flashsale_countdown"
@@ -35,7 +34,7 @@ def _settings() -> dict:
 
 def resolve(block: dict, ctx) -> dict:
     """The sale the block shows, as plain data for the sandboxed template."""
-    from mallow.plugins.api import plugin_settings
+    from mallow.sdk import plugin_settings
     from mallow_flashsale import sales, timing
     from mallow_flashsale.links import storefront_url
     from mallow_flashsale.models import aware
@@ -56,7 +55,7 @@ def resolve(block: dict, ctx) -> dict:
     script = storefront_url("static", filename="countdown.js")
     if not url or not script:
         return {"sale": None}
-    from mallow.money import fen_to_yuan
+    from mallow.sdk import fen_to_yuan
     from mallow_flashsale.present import asset_version, product_pictures
 
     starts, ends = aware(sale.starts_at), aware(sale.ends_at)
@@ -73,7 +72,12 @@ def resolve(block: dict, ctx) -> dict:
                      "starts_epoch": int(starts.timestamp()), "ends_epoch": int(ends.timestamp()),
                      "starts_text": timing.local_text(starts), "ends_text": timing.local_text(ends),
                      "days_format": _("%(days)s d"), "items": items, "all_url": storefront_url("index"),
-                     "sold_out": all(item.remaining <= 0 for item in sale.items)}}
+                     "sold_out": all(item.remaining <= 0 for item in sale.items), "texts": {
+                         "starts_in": _("Starts in"), "ends_in": _("Ends in"), "over": _("The flash sale is over."),
+                         "all_sales": _("All flash sales"), "sold_out": _("Sold out"),
+                         "go": _("Go to the flash sale"),
+                         "when": (_("Ends at %(time)s", time=timing.local_text(ends)) if sale.state(now) == "live"
+                                  else _("Starts at %(time)s", time=timing.local_text(starts)))}}}
 
 
 def register_blocks(register) -> bool:

@@ -20,16 +20,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 from flask import current_app, g, request
-from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError
 
-from mallow.accounts.guards import principal
-from mallow.db import db
-from mallow.orders.checkout import CheckoutProblems, IdempotencyConflict, SoldOut, place_order
-from mallow.tenants.context import current_store
-from mallow.validation import ValidationFailed
+from mallow.sdk import (CheckoutProblems, IdempotencyConflict, SoldOut, ValidationFailed, current_store, db,
+                        place_order, principal)
 from mallow_flashsale import flags, gate, limits, quota, timing
 from mallow_flashsale.checkout import GATE_KEY, settings
+from mallow_flashsale.i18n import _
 from mallow_flashsale.models import Sale, aware
 
 LIMIT_CODES = {"flashsale_shopper_limit", "flashsale_day_limit", "flashsale_order_limit"}

@@ -23,13 +23,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import g
-from flask_babel import gettext as _
 
-from mallow.db import db
-from mallow.orders.checkout import CheckoutProblems, SoldOut
-from mallow.plugins.api import Adjustment, Problem, id_value, plugin_settings
-from mallow.tenants.context import current_store
+from mallow.sdk import Adjustment, CheckoutProblems, Problem, SoldOut, current_store, db, id_value, plugin_settings
 from mallow_flashsale import flags, gate, quota, timing, txn
+from mallow_flashsale.i18n import _
 from mallow_flashsale.models import Sale, aware
 
 SOURCE = "flashsale"

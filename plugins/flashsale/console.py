@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
-from mallow.accounts.guards import staff_required
-from mallow.catalog.models import Product, Sku
-from mallow.money import MoneyError, fen_to_yuan, yuan_to_fen
-from mallow.db import db
-from mallow.plugins.api import ID, api_route, obj, returns, shape, string
-from mallow.validation import ValidationFailed
+from mallow.sdk import (ID, MoneyError, Product, Sku, ValidationFailed, api_route, db, fen_to_yuan, obj, returns,
+                        shape, staff_required, string, yuan_to_fen)
 from mallow_flashsale import sales, timing
+from mallow_flashsale.i18n import _, translations
 from mallow_flashsale.models import aware
 
 BLANK_ROWS = 3
@@ -210,6 +206,7 @@ def api_delete(sale_id: int):
 def blueprints() -> list[tuple[Blueprint, str]]:
     pages = Blueprint("manage", __name__, template_folder="templates", static_folder="static",
                       static_url_path="/static")
+    translations.install(pages)  # the templates translate with the plugin's catalogue
     pages.add_url_rule("/", "index", index)
     pages.add_url_rule("/new", "new", new, methods=["GET", "POST"])
     pages.add_url_rule("/<int:sale_id>", "show", show)

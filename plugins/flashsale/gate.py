@@ -27,7 +27,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from mallow.db import db
+from mallow.sdk import db
 from mallow_flashsale import timing
 from mallow_flashsale.models import PendingOrder, Purchase, Sale, SaleItem, aware
 

@@ -6,16 +6,13 @@ from __future__ import annotations
 from flask import url_for
 from werkzeug.routing import BuildError
 
+from mallow.sdk import plugin_endpoint
+
 
 def storefront_url(view: str, **values) -> str | None:
     """The URL of the storefront view ``view`` (``sale``, ``index``, ``static``…) in the active
     store, or None where the routes are not mounted."""
-    try:
-        from mallow.plugins.loader import mounted_endpoint
-
-        endpoint = mounted_endpoint("flashsale", f"sales.{view}")
-    except ImportError:  # an older platform: its naming
-        endpoint = f"x_flashsale_sales_storefront.{view}"
+    endpoint = plugin_endpoint("flashsale", f"sales.{view}")
     if not endpoint:
         return None
     try:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mallow.plugins.api import plugin_model_base
+from mallow.sdk import plugin_model_base
 
 Base = plugin_model_base("flashsale")
 

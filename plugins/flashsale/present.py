@@ -8,8 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app, url_for
 
-from mallow.db import db
-from mallow.plugins.api import static_version, storefront_theme
+from mallow.sdk import ProductImage, Sku, db, image_url, static_version, storefront_theme
 
 STATIC = Path(__file__).parent / "static"
 
@@ -32,9 +31,6 @@ def option_label(sku) -> str:
 
 def product_pictures(product_ids) -> dict[int, str]:
     """``{product id: the URL of its first picture (the small copy)}``."""
-    from mallow.catalog.models import ProductImage
-    from mallow.catalog.storefront_views import image_url
-
     ids = sorted({int(i) for i in product_ids if i})
     if not ids:
         return {}
@@ -51,8 +47,6 @@ def product_pictures(product_ids) -> dict[int, str]:
 
 def decorate_items(sale, items: list[dict]) -> list[dict]:
     """The sale JSON's items with a picture, the option's name and the share sold (for the bar)."""
-    from mallow.catalog.models import Sku
-
     pictures = product_pictures(item["product_id"] for item in items)
     skus = {sku.id: sku for sku in db.session.execute(
         sa.select(Sku).where(Sku.id.in_([item["sku_id"] for item in items]))).scalars()} if items else {}

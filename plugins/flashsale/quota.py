@@ -18,12 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mallow.db import db
-from mallow.orders.checkout import CheckoutProblems, SoldOut
-from mallow.plugins.api import Problem
+from mallow.sdk import CheckoutProblems, Problem, SoldOut, db
+from mallow_flashsale.i18n import _
 from mallow_flashsale.models import PendingOrder, Purchase, Sale, SaleItem, utcnow
 
 COUNTED = ("pending", "paid")

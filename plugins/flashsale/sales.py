@@ -8,14 +8,10 @@ it is set; the SKU's stock is still taken by the core at every order.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
-from mallow.catalog.models import Product, Sku
-from mallow.money import fen_to_yuan
-from mallow.db import db
-from mallow.plugins.api import id_value
-from mallow.validation import Errors, ValidationFailed
+from mallow.sdk import Errors, Product, Sku, ValidationFailed, current_store, db, fen_to_yuan, id_value
 from mallow_flashsale import flags, gate, timing, txn
+from mallow_flashsale.i18n import _
 from mallow_flashsale.models import PendingOrder, Purchase, Sale, SaleItem, aware
 
 MAX_ITEMS = 20
@@ -202,8 +198,6 @@ def delete(sale: Sale) -> None:
 
 
 def _after_change(sale_id: int) -> None:
-    from mallow.tenants.context import current_store
-
     store_id = current_store().id
 
     def refresh():

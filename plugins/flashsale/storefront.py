@@ -10,13 +10,11 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
-from flask_babel import gettext as _
 
-from mallow.accounts.guards import principal
-from mallow.orders import addresses
-from mallow.plugins.api import ID, api_route, cashier_url, nullable, obj, returns, shape, string
-from mallow.tenants.context import current_store
+from mallow.sdk import (ID, address_book, api_route, cashier_url, current_store, nullable, obj, principal, returns,
+                        shape, string)
 from mallow_flashsale import buying, sales, timing
+from mallow_flashsale.i18n import _, translations
 from mallow_flashsale.models import aware
 
 
@@ -64,7 +62,7 @@ def sale_page(sale_id: int, error: str | None = None, status: int = 200):
     sale = _visible_sale_or_404(sale_id)
     now = timing.now()
     customer = principal("shopper")
-    shopper_addresses = [addresses.as_dict(a) for a in addresses.of_customer(customer.id)] if customer else []
+    shopper_addresses = address_book(customer.id) if customer else []
     view = _sale_view(sale, now)
     present.decorate_items(sale, view["items"])
     chosen = request.form.get("sku_id", "") if request.method == "POST" else ""
@@ -124,6 +122,7 @@ def blueprints() -> list[tuple[Blueprint, str]]:
                       static_url_path="/static")
     pages.before_request(_only_open_stores)
     pages.context_processor(_page_context)
+    translations.install(pages)  # the templates translate with the plugin's catalogue
     pages.add_url_rule("/", "index", index)
     pages.add_url_rule("/<int:sale_id>", "sale", sale_page)
     pages.add_url_rule("/<int:sale_id>/buy", "buy", buy_form, methods=["POST"])

@@ -1,7 +1,7 @@
 """The flash sale's timer, swept every 30 seconds in every store that enabled the plugin:
 
 1. unpaid flash-sale orders past their short deadline are cancelled through the core
-   (``orders.service.cancel``: the order's stock comes back, and our ``mallow_order_cancelled``
+   (``mallow.sdk.cancel_order``: the order's stock comes back, and our ``mallow_order_cancelled``
    returns the sale's units, once). The core's own sweep would close them too, at the same
    deadline, within its minute;
 2. purchases still marked unpaid whose order moved on without us (the plugin was disabled at the
@@ -17,10 +17,8 @@ import logging
 
 import sqlalchemy as sa
 
-from mallow.db import db
-from mallow.orders import service as orders
-from mallow.orders.models import Order
-from mallow_flashsale import checkout, gate, timing
+from mallow.sdk import Order, cancel_order, db
+from mallow_flashsale import checkout, gate
 from mallow_flashsale.models import Purchase, Sale, aware
 
 log = logging.getLogger("mallow_flashsale")
@@ -44,7 +42,7 @@ def run(store_id: int, now) -> dict:
             deadline = db.session.execute(sa.select(sa.func.min(Purchase.deadline))
                                           .where(Purchase.order_id == order_id)).scalar()
             if deadline is not None and aware(deadline) <= now:
-                closed += orders.cancel(order, "system", "payment_timeout")
+                closed += cancel_order(order, "system", "payment_timeout")
         elif order.paid_at is not None:
             checkout.order_paid(order)
             settled += 1

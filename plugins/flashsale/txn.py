@@ -12,7 +12,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from mallow.db import db
+from mallow.sdk import db
 
 log = logging.getLogger("mallow_flashsale")
 _KEY = "mallow_flashsale.txn"

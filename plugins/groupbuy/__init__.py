@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from mallow.plugins.api import hookimpl, plugin_settings
+from mallow.sdk import hookimpl, plugin_settings
 from mallow_groupbuy import checkout, lifecycle
+from mallow_groupbuy.i18n import _
 
 
 @hookimpl
@@ -107,15 +108,15 @@ def mallow_template_slot(slot, context):
     if not product_id:
         return None
     from mallow_groupbuy import campaigns, present
-    from mallow_groupbuy.texts import T
 
     found = campaigns.live_campaigns(product_id=product_id, limit=1)
     if not found:
         return None
     summary = present.campaign_summary(found[0])
-    text = str(T.group_price_from) % {"price": summary["best_price_yuan"]}
-    size = str(T.group_of) % {"size": summary["group_size"]}
-    groups = (str(T.groups_waiting) % {"n": summary["open_groups"]}) if summary["open_groups"] else str(T.open_group)
+    text = _("Group price from ¥%(price)s", price=summary["best_price_yuan"])
+    size = _("Group of %(size)s", size=summary["group_size"])
+    groups = (_("%(n)s groups waiting for members", n=summary["open_groups"]) if summary["open_groups"]
+              else _("Open a group"))
     style = present.shop_url("static", filename="groupbuy.css", v=present.asset_version("groupbuy.css"))
     return Markup('<link rel="stylesheet" href="{style}"><p class="groupbuy-slot"><a class="gb-ribbon" href="{url}">'
                   '<span class="gb-tag gb-solid">{size}</span><span class="gb-ribbon-text">{text}</span>'

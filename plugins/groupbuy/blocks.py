@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from mallow_groupbuy.i18n import _, _l
 
 TYPE = "groupbuy_list"
 
@@ -34,11 +33,8 @@ def resolve(block: dict, ctx) -> dict:
 
 
 def register_blocks(register) -> None:
-    """``mallow_register_blocks``: skipped quietly where the page builder is not installed."""
-    try:
-        from mallow.builder.blocks import checkbox, number, text
-    except ImportError:
-        return
+    """``mallow_register_blocks``: the block type, its settings and its resolver."""
+    from mallow.sdk.blocks import checkbox, number, text
     from mallow_groupbuy.models import Campaign
 
     # products (the catalogue) and campaigns: a new, changed or ended campaign is a fresh render

@@ -13,13 +13,10 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import get_timezone
-from flask_babel import gettext as _
 
-from mallow.catalog.models import Product, Sku
-from mallow.db import db
-from mallow.plugins.api import ID_MAX
-from mallow.validation import Errors, ValidationFailed
+from mallow.sdk import ID_MAX, Errors, Product, Sku, ValidationFailed, db
 from mallow_groupbuy import money
+from mallow_groupbuy.i18n import _
 from mallow_groupbuy.models import Campaign, Group, Member, RefundTask
 
 MAX_TIERS = 5

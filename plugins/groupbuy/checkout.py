@@ -19,14 +19,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from mallow.db import db
-from mallow.orders.models import Order
-from mallow.plugins.api import Adjustment, Problem, id_value, plugin_settings
+from mallow.sdk import Adjustment, CheckoutProblems, Order, Problem, db, id_value, plugin_settings
 from mallow_groupbuy import money
 from mallow_groupbuy.campaigns import aware, get as get_campaign, is_live, now
+from mallow_groupbuy.i18n import _
 from mallow_groupbuy.models import Campaign, Group, Member, ShopperUnits
 from mallow_groupbuy.records import log_event
 
@@ -212,8 +210,6 @@ def take_seat(group_id: int, at) -> bool:
 
 def placed(order, context) -> None:
     """Inside the order's transaction: reserve, record the member, shorten the time to pay."""
-    from mallow.orders.checkout import CheckoutProblems
-
     request, _problem = group_request(context.options)
     if request is None:
         return

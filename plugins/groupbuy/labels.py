@@ -4,9 +4,9 @@ group log of the console, and where the shopper lands once a group-buy order is 
 with its invite action)."""
 from __future__ import annotations
 
-from flask_babel import gettext as _
 
-from mallow.money import fen_to_yuan
+from mallow.sdk import fen_to_yuan
+from mallow_groupbuy.i18n import _
 
 
 def _member(order_id: int):
@@ -23,7 +23,7 @@ def order_status_label(order) -> str | None:
     member = _member(order.id)
     if member is None or member.status != "joined" or member.group_id is None:
         return None
-    from mallow.db import db
+    from mallow.sdk import db
     from mallow_groupbuy.models import Group
 
     group = db.session.get(Group, member.group_id)

@@ -21,11 +21,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 
-from mallow.db import db
-from mallow.inventory import stock
-from mallow.orders.models import Order
+from mallow.sdk import Order, cancel_order, current_store, db, enqueue_job, release_stock
 from mallow_groupbuy import money
 from mallow_groupbuy.campaigns import now
 from mallow_groupbuy.checkout import PAID_STATES, release_quota, release_units
@@ -66,7 +63,7 @@ def _give_back(member: Member, order: Order | None, *, seat: bool) -> None:
     release_quota(member.campaign_id, member.quantity)
     release_units(member.campaign_id, member.customer_id, member.quantity)
     if order is not None and order.shipped_at is None:
-        stock.release(member.sku_id, member.quantity, order.id)
+        release_stock(member.sku_id, member.quantity, order.id)
     if seat and member.group_id is not None:
         db.session.execute(sa.update(Group).where(Group.id == member.group_id, Group.seats > Group.headcount)
                            .values(seats=Group.seats - 1).execution_options(synchronize_session=False))
@@ -95,21 +92,17 @@ def _refund_everything(member: Member, order: Order, reason: str) -> None:
 def _cancel_unpaid(group: Group) -> None:
     """Unpaid orders still holding a seat of a group that closed: cancel them (stock, units and
     seat come back through ``mallow_order_cancelled``)."""
-    from mallow.orders import service as orders
-
     for member in _members(group, "pending"):
         order = db.session.get(Order, member.order_id)
         if order is not None and order.status == "pending_payment":
-            orders.cancel(order, ACTOR, "groupbuy_closed")
+            cancel_order(order, ACTOR, "groupbuy_closed")
 
 
 def wake_sweep() -> None:
     """Ask for this store's sweep soon (refunds go out without waiting for the next minute).
     Best effort: ``enqueue`` never raises (a lost job is logged there), and the periodic sweep
     does the same work anyway."""
-    from mallow.tenants.context import current_store
-
-    current_app.extensions["mallow.jobs"].enqueue("groupbuy.sweep_store", store_id=current_store().id, delay=3)
+    enqueue_job("groupbuy.sweep_store", store_id=current_store().id, delay=3)
 
 
 # --- order events -------------------------------------------------------------------------------

@@ -55,10 +55,3 @@ def parse_percent(raw) -> int | None:
     if not whole.isdigit() or (fraction and (not fraction.isdigit() or len(fraction) > 2)):
         return None
     return int(whole) * 100 + int((fraction + "00")[:2])
-
-
-def yuan(fen: int) -> str:
-    """``129900`` → ``1299.00`` (display only)."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(int(fen)), 100)
-    return f"{sign}{whole}.{cents:02d}"

@@ -13,12 +13,11 @@ import sqlalchemy as sa
 from flask import current_app, url_for
 from flask_babel import format_datetime
 
-from mallow.accounts.models import Customer
-from mallow.catalog.models import Product, ProductImage, Sku
-from mallow.db import db
-from mallow.plugins.api import static_version, storefront_theme
+from mallow.sdk import (Customer, Product, ProductImage, Sku, db, fen_to_yuan, image_url, static_version,
+                        storefront_theme)
 from mallow_groupbuy import money
 from mallow_groupbuy.campaigns import aware, now, skus_of
+from mallow_groupbuy.i18n import _
 from mallow_groupbuy.models import Campaign, Group, Member
 
 
@@ -50,12 +49,8 @@ def product_card(product_id: int) -> dict | None:
         return None
     image = db.session.execute(sa.select(ProductImage).where(ProductImage.product_id == product.id)
                                .order_by(ProductImage.sort, ProductImage.id).limit(1)).scalar_one_or_none()
-    image_url = None
-    if image is not None:
-        from mallow.catalog.storefront_views import image_url as url_of
-
-        image_url = url_of(image.thumb_path or image.path)
-    return {"id": product.id, "title": product.title, "on_shelf": product.status == "on_shelf", "image": image_url}
+    picture = image_url(image.thumb_path or image.path) if image is not None else None
+    return {"id": product.id, "title": product.title, "on_shelf": product.status == "on_shelf", "image": picture}
 
 
 def ladder(tiers: list[dict]) -> list[dict]:
@@ -69,7 +64,7 @@ def sku_rows(campaign: Campaign, *, bp: int, leader_bp: int = 0) -> list[dict]:
         unit = money.unit_price(sku.price, bp, leader_bp)
         label = " / ".join(str(v) for v in (sku.spec_values or {}).values()) or sku.spec_key or ""
         rows.append({"id": sku.id, "label": label, "price": sku.price, "group_price": unit,
-                     "price_yuan": money.yuan(sku.price), "group_price_yuan": money.yuan(unit), "stock": sku.stock})
+                     "price_yuan": fen_to_yuan(sku.price), "group_price_yuan": fen_to_yuan(unit), "stock": sku.stock})
     return rows
 
 
@@ -81,7 +76,7 @@ def campaign_summary(campaign: Campaign) -> dict:
         Group.campaign_id == campaign.id, Group.status == "open", Group.deadline > now())).scalar_one()
     return {"id": campaign.id, "title": campaign.title, "product": product_card(campaign.product_id),
             "list_price": min(prices) if prices else None, "best_price": best,
-            "list_price_yuan": money.yuan(min(prices)) if prices else "", "best_price_yuan": money.yuan(best) if best else "",
+            "list_price_yuan": fen_to_yuan(min(prices)) if prices else "", "best_price_yuan": fen_to_yuan(best) if best else "",
             "group_size": campaign.group_size, "ends_at": when(campaign.ends_at),
             "ends_at_iso": aware(campaign.ends_at).isoformat(), "open_groups": open_groups,
             "remaining": max(0, campaign.quota - campaign.sold), "ladder": ladder(campaign.tiers)}
@@ -170,8 +165,6 @@ def membership(group: Group, customer_id: int) -> dict | None:
 def share_json(view: dict, campaign: Campaign, product: dict | None, skus: list[dict], link: str) -> str:
     """What a share shows (the WeChat JS-SDK's ``updateAppMessageShareData`` fields), for the
     page's ``<script type="application/json">``: the group's real numbers only."""
-    from flask_babel import gettext as _
-
     price = skus[0]["group_price_yuan"] if skus else ""
     desc = (_("%(size)s people make a group, %(n)s more needed. Group price ¥%(price)s.", size=view["size"],
               n=view["needed"], price=price) if view["status"] == "open" else campaign.title)
@@ -187,8 +180,6 @@ def share_json(view: dict, campaign: Campaign, product: dict | None, skus: list[
 
 def script_texts() -> str:
     """What ``static/groupbuy.js`` says, in the page's language."""
-    from flask_babel import gettext as _
-
     return json_for_script({"copied": _("Link copied: send it to your friends."),
                             "copy_by_hand": _("Copy this link and send it to your friends:"),
                             "wechat_share": _("Tap ··· at the top right to send this group to a friend or to Moments."),

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from mallow.db import db
-from mallow.orders.models import OrderEvent
+from mallow.sdk import OrderEvent, db
 from mallow_groupbuy.models import Event
 
 log = logging.getLogger("mallow.plugins.groupbuy")

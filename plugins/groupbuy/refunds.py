@@ -2,7 +2,7 @@
 
 A :class:`~mallow_groupbuy.models.RefundTask` is written when a group fails (``full``) or ends on
 a cheaper tier (``difference``). :func:`work_off` (run by the sweep) sends each through
-:func:`mallow.payments.service.refund`, whose refund reason names the task
+:func:`mallow.sdk.refund_order`, whose refund reason names the task
 (``groupbuy:<kind>:<task id>``): after a crash between the refund and the task's update, the
 next run finds the refund by that reason instead of refunding twice. The provider's answer
 comes back through ``mallow_order_refunded`` (:func:`refund_settled`) or the next run.
@@ -17,10 +17,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from mallow.db import db
-from mallow.orders.models import Order
-from mallow.payments import service as payments
-from mallow.payments.models import Refund
+from mallow.sdk import Order, PaymentProblem, Refund, db, refund_order, refundable_amount
 from mallow_groupbuy.campaigns import now
 from mallow_groupbuy.models import REFUND_STATES, Member, RefundTask
 from mallow_groupbuy.records import ACTOR, log, log_event
@@ -97,7 +94,7 @@ def send(task: RefundTask, at: datetime) -> None:
         return
     refunded, _in_flight = _progress(task)
     order = db.session.get(Order, task.order_id)
-    amount = min(task.amount - refunded, payments.refundable(order))
+    amount = min(task.amount - refunded, refundable_amount(order))
     if amount <= 0:  # refunded otherwise (e.g. an after-sales refund took it all)
         _set(task, "done", last_error="nothing_left")
         _log(task, "refund_done", amount=refunded, note="nothing left to refund")
@@ -106,8 +103,8 @@ def send(task: RefundTask, at: datetime) -> None:
     task.attempts += 1
     _log(task, "refund_requested", amount=amount, attempt=task.attempts)
     try:
-        payments.refund(order, amount, task.reason, ACTOR)  # commits, then asks the provider
-    except payments.PaymentProblem as problem:  # refused before anything was sent
+        refund_order(order, amount, task.reason, ACTOR)  # commits, then asks the provider
+    except PaymentProblem as problem:  # refused before anything was sent
         db.session.rollback()
         task = db.session.get(RefundTask, task_id)
         task.attempts += 1

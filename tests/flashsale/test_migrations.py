@@ -9,7 +9,7 @@ from .conftest import enabled_store
 
 
 def test_the_chain_matches_the_models(fs_app):
-    from mallow.plugins.api import plugin_metadata
+    from mallow.sdk import plugin_metadata
 
     import mallow_flashsale.models  # noqa: F401  (the tables are declared)
 

@@ -186,23 +186,24 @@ def test_auto_complete_is_off_by_default_and_never_invents_members(mall):
 
 
 def test_a_refund_the_provider_refuses_is_retried_later_and_logged(mall, monkeypatch):
-    from mallow.payments import service as payments
+    from mallow.sdk import PaymentProblem
+    from mallow_groupbuy import refunds
 
     [sku] = mall.product(price=10000, stock=10)
     campaign = mall.campaign([sku])
     a = mall.shopper()
     first = mall.buy(a, sku, campaign)
     group_id = mall.group_of(first)
-    real_refund = payments.refund
+    real_refund = refunds.refund_order  # the SDK's refund entry point, as the plugin calls it
     calls = []
 
     def flaky(order, amount, reason, actor, **kwargs):
         calls.append(amount)
         if len(calls) == 1:
-            raise payments.PaymentProblem("provider_unavailable", "try later", 503)
+            raise PaymentProblem("provider_unavailable", "try later", 503)
         return real_refund(order, amount, reason, actor, **kwargs)
 
-    monkeypatch.setattr(payments, "refund", flaky)
+    monkeypatch.setattr(refunds, "refund_order", flaky)
     expired = now() + timedelta(hours=25)
     mall.sweep(expired)
     [task] = mall.group(group_id)["members"][0]["refunds"]

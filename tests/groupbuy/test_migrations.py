@@ -11,7 +11,7 @@ from mallow.testing import disable_plugin, enable_plugin
 
 def _drift(app, store_id: int) -> list:
     from mallow.db.migrate import autogenerate_options
-    from mallow.plugins.api import plugin_metadata
+    from mallow.sdk import plugin_metadata
 
     engines = app.extensions["mallow.store_engines"]
     schema = engines.version_table_schema(store_id)

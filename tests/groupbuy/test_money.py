@@ -46,5 +46,7 @@ def test_what_is_not_a_percentage_is_refused(text):
     assert money.parse_percent(text) is None
 
 
-def test_yuan_display():
-    assert money.yuan(129900) == "1299.00" and money.yuan(5) == "0.05" and money.yuan(-250) == "-2.50"
+def test_yuan_display_is_the_sdk_money_module():
+    from mallow.sdk import fen_to_yuan
+
+    assert fen_to_yuan(129900) == "1299.00" and fen_to_yuan(5) == "0.05" and fen_to_yuan(-250) == "-2.50"

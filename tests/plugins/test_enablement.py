@@ -17,7 +17,7 @@ from flask import Blueprint, jsonify
 from markupsafe import Markup
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mallow.plugins.api import Adjustment, hookimpl, plugin_model_base, plugin_settings
+from mallow.sdk import Adjustment, hookimpl, plugin_model_base, plugin_settings
 from mallow.tenants.context import current_store
 
 NAME = "fake_discount"
@@ -103,7 +103,7 @@ DISCOUNT_SETTINGS = {
     },
 }
 BROKEN = '''
-from mallow.plugins.api import hookimpl
+from mallow.sdk import hookimpl
 
 
 @hookimpl

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mallow.db import db
-from mallow.plugins.api import Adjustment, hookimpl, plugin_model_base
+from mallow.sdk import Adjustment, hookimpl, plugin_model_base
 from mallow.tenants.context import current_store
 
 Base = plugin_model_base("fake_events")

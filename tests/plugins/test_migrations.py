@@ -17,7 +17,7 @@ CODE = '''
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mallow.plugins.api import plugin_model_base
+from mallow.sdk import plugin_model_base
 
 Base = plugin_model_base("{name}")
 
@@ -49,7 +49,7 @@ SECOND = '''
 from alembic import op
 import sqlalchemy as sa
 
-from mallow.plugins.api import store_schema
+from mallow.sdk import store_schema
 
 revision = "{name}_0002"
 down_revision = "{name}_0001"

@@ -70,9 +70,16 @@ def test_the_scaffold_has_what_a_plugin_needs(scaffolded):
     assert f'[project.entry-points."mallow.plugins"]\n{name} = "mallow_{name}"' in pyproject
     assert "plugin.json" in pyproject and "templates/blocks/*.html" in pyproject
     for path in ("README.md", "tests/test_plugin.py", f"mallow_{name}/__init__.py", f"mallow_{name}/plugin.json",
-                 f"mallow_{name}/templates/blocks/{name}_banner.html"):
+                 f"mallow_{name}/templates/blocks/{name}_banner.html", "babel.cfg", f"mallow_{name}/i18n.py",
+                 f"mallow_{name}/translations/zh_Hans_CN/LC_MESSAGES/mallow_{name}.po",
+                 f"mallow_{name}/translations/zh_Hans_CN/LC_MESSAGES/mallow_{name}.mo"):
         assert (root / path).is_file(), path
     assert "float" not in (package / "__init__.py").read_text().replace("never use floats", "")
+    assert "translations/*/LC_MESSAGES/*.mo" in pyproject  # the catalogue ships with the plugin
+    # it imports nothing of Mallow but the SDK
+    imports = [line for path in (package.rglob("*.py")) for line in path.read_text().splitlines()
+               if line.startswith(("from mallow", "import mallow")) and not line.startswith(f"from mallow_{name}")]
+    assert imports and all(line.startswith("from mallow.sdk import") for line in imports), imports
 
 
 @pytest.fixture(scope="module", params=backend_params())
@@ -146,4 +153,4 @@ def test_the_scaffolded_plugins_own_tests_pass(scaffolded):
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=folder,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "2 passed" in run.stdout
+    assert "3 passed" in run.stdout

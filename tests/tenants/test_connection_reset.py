@@ -313,7 +313,7 @@ def _create_notes(app, shop):
 
 def test_store_sql_reads_and_writes_the_active_stores_table(app):
     from mallow.db import db
-    from mallow.plugins.api import store_sql, store_table
+    from mallow.sdk import store_sql, store_table
     from mallow.tenants.context import store_context
 
     a, b = make_store(app), make_store(app)
@@ -367,7 +367,7 @@ REFUSED = [
 
 
 def test_store_sql_refuses_platform_tables_other_schemas_and_connection_state(app):
-    from mallow.plugins.api import StoreSQLRefused, store_sql
+    from mallow.sdk import StoreSQLRefused, store_sql
     from mallow.tenants.context import store_context
 
     shop, other = make_store(app), make_store(app)
@@ -380,7 +380,7 @@ def test_store_sql_refuses_platform_tables_other_schemas_and_connection_state(ap
 
 
 def test_store_sql_allows_what_only_looks_suspicious(app):
-    from mallow.plugins.api import store_sql
+    from mallow.sdk import store_sql
     from mallow.tenants.context import store_context
 
     shop = make_store(app)
@@ -396,7 +396,7 @@ def test_store_sql_allows_what_only_looks_suspicious(app):
 
 def test_store_table_refuses_platform_tables_and_qualified_names(app):
     from mallow.db.session import NoActiveStore
-    from mallow.plugins.api import StoreSQLRefused, store_sql, store_table
+    from mallow.sdk import StoreSQLRefused, store_sql, store_table
     from mallow.tenants.context import store_context
 
     shop, other = make_store(app), make_store(app)

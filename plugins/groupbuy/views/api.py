@@ -20,11 +20,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, abort, jsonify, request
 
-from mallow.accounts.guards import principal, staff_required
-from mallow.db import db
-from mallow.plugins.api import ID, api_route, nullable, obj, returns, shape, string
-from mallow.orders import checkout as orders_checkout
-from mallow.validation import ValidationFailed
+from mallow.sdk import (ID, ValidationFailed, api_route, db, id_value, nullable, obj, principal, quote_order, returns,
+                        shape, staff_required, string)
 from mallow_groupbuy import campaigns, money, present
 from mallow_groupbuy.models import Group, Member, RefundTask
 
@@ -89,8 +86,8 @@ def quote():
     data = _body()
     shopper = principal("shopper")
     try:
-        priced = orders_checkout.quote(shopper.id if shopper else None, data.get("items"), data.get("province"),
-                                       data.get("options") if isinstance(data.get("options"), dict) else None)
+        priced = quote_order(shopper.id if shopper else None, data.get("items"), data.get("province"),
+                             data.get("options") if isinstance(data.get("options"), dict) else None)
     except ValidationFailed as failed:
         return _invalid(failed)
     return jsonify(priced_json(priced))
@@ -167,8 +164,6 @@ def _console_group(group: Group, *, detail: bool = False) -> dict:
 
 @staff_required
 def console_groups():
-    from mallow.plugins.api import id_value
-
     query = sa.select(Group).order_by(Group.id.desc()).limit(200)
     if request.args.get("campaign_id", "").isdigit():  # no such id (too large): no groups
         query = query.where(Group.campaign_id == request.args.get("campaign_id", type=id_value))

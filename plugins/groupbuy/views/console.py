@@ -5,33 +5,27 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from mallow.accounts.guards import staff_required
-from mallow.catalog.models import Product
-from mallow.db import db
-from mallow.orders.models import Order
-from mallow.plugins.api import id_value
-from mallow.validation import ValidationFailed
+from mallow.sdk import Order, Product, ValidationFailed, db, fen_to_yuan, id_value, staff_required
 from mallow_groupbuy import campaigns, labels, money, present
+from mallow_groupbuy.i18n import _, translations
 from mallow_groupbuy.models import Campaign, Event, Group, Member, RefundTask
 from mallow_groupbuy.refunds import retry
-from mallow_groupbuy.texts import T
 
 GROUP_STATES = ("open", "succeeded", "failed", "cancelled")
 
 
 def _context():
-    return {"t": T, "states": {"open": T.group_open, "succeeded": T.group_succeeded, "failed": T.group_failed,
-                               "cancelled": T.group_cancelled},
-            "phases": {"active": T.status_active, "ended": T.status_ended, "scheduled": T.status_scheduled,
-                       "expired": T.status_expired},
-            "member_states": {"pending": T.member_pending, "joined": T.member_joined, "dropped": T.member_dropped,
-                              "left": T.member_left, "refunded": T.member_refunded},
-            "refund_states": {"due": T.refund_due, "processing": T.refund_processing, "done": T.refund_done,
-                              "failed": T.refund_failed},
-            "yuan": money.yuan, "when": present.when, "percent": money.percent_text}
+    return {"states": {"open": _("Waiting for members"), "succeeded": _("Succeeded"), "failed": _("Failed"),
+                               "cancelled": _("Cancelled")},
+            "phases": {"active": _("Running"), "ended": _("Ended"), "scheduled": _("Scheduled"),
+                       "expired": _("Finished")},
+            "member_states": {"pending": _("Awaiting payment"), "joined": _("Paid"), "dropped": _("Order closed unpaid"),
+                              "left": _("Refunded (left)"), "refunded": _("Refunded by the group buy")},
+            "refund_states": {"due": _("due"), "processing": _("processing"), "done": _("done"),
+                              "failed": _("failed")},
+            "yuan": fen_to_yuan, "when": present.when, "percent": money.percent_text}
 
 
 def _campaign_or_404(campaign_id: int) -> Campaign:
@@ -193,6 +187,7 @@ def make_blueprint() -> Blueprint:
     bp = Blueprint("console", "mallow_groupbuy", template_folder="templates")
     bp.groupbuy_role = "console"
     bp.context_processor(_context)
+    translations.install(bp)  # the templates translate with the plugin's catalogue
     bp.add_url_rule("/", "campaign_list", campaign_list)
     bp.add_url_rule("/new", "new_campaign", new_campaign, methods=["GET", "POST"])
     bp.add_url_rule("/<int:campaign_id>", "edit_campaign", edit_campaign, methods=["GET", "POST"])

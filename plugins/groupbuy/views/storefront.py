@@ -6,18 +6,13 @@ import secrets
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
-from mallow.accounts.guards import principal, shopper_required
-from mallow.db import db
-from mallow.orders import addresses, checkout as orders_checkout
-from mallow.orders.models import Order
-from mallow.plugins.api import cashier_url, plugin_settings
-from mallow.tenants.context import current_store
-from mallow.validation import ValidationFailed
+from mallow.sdk import (CheckoutProblems, IdempotencyConflict, Order, SoldOut, ValidationFailed, address_book,
+                        cashier_url, current_store, db, fen_to_yuan, plugin_settings, principal, shopper_required)
+from mallow.sdk import place_order as checkout_order
 from mallow_groupbuy import campaigns, money, present
+from mallow_groupbuy.i18n import _, translations
 from mallow_groupbuy.models import Group, Member
-from mallow_groupbuy.texts import T
 
 
 def _open_stores_only():
@@ -27,7 +22,7 @@ def _open_stores_only():
 
 
 def _context():
-    return {"t": T, "gb_url": present.shop_url, "gb_theme": present.page_theme,
+    return {"gb_url": present.shop_url, "gb_theme": present.page_theme,
             "gb_asset": lambda name: url_for(".static", filename=name, v=present.asset_version(name))}
 
 
@@ -50,7 +45,7 @@ def _my_pending(campaign_id: int) -> list[dict]:
     rows = db.session.execute(sa.select(Member, Order).join(Order, Order.id == Member.order_id).where(
         Member.campaign_id == campaign_id, Member.customer_id == shopper.id, Member.status == "pending",
         Order.status == "pending_payment").order_by(Member.id)).all()
-    return [{"order_id": order.id, "number": order.number, "total_yuan": money.yuan(order.total),
+    return [{"order_id": order.id, "number": order.number, "total_yuan": fen_to_yuan(order.total),
              "group_id": member.group_id, "pay_deadline": present.when(order.pay_deadline)} for member, order in rows]
 
 
@@ -67,7 +62,7 @@ def _order_form(campaign, group_id=None) -> dict:
     shopper = _shopper()
     here = request.path
     return {"signed_in": shopper is not None,
-            "addresses": [addresses.as_dict(a) for a in addresses.of_customer(shopper.id)] if shopper else [],
+            "addresses": address_book(shopper.id) if shopper else [],
             "idempotency_key": secrets.token_hex(16), "group_id": group_id,
             "unpaid_minutes": plugin_settings("groupbuy").get("unpaid_minutes", 10),
             "login_url": url_for("storefront.login", next=here),
@@ -143,19 +138,19 @@ def place_order(campaign_id: int):
         return redirect(back), 303
     options = {"groupbuy": {"campaign_id": campaign.id, "group_id": group_id}}
     try:
-        order, _created = orders_checkout.place_order(
+        order, _created = checkout_order(
             _shopper(), [{"sku_id": sku_id, "quantity": quantity}], form.get("address_id"),
             idempotency_key=str(form.get("idempotency_key", ""))[:80] or None, options=options)
     except ValidationFailed as failed:
         flash("; ".join(str(message) for _code, message in failed.errors.values()), "error")
         return redirect(back), 303
-    except orders_checkout.CheckoutProblems as problems:
+    except CheckoutProblems as problems:
         flash("; ".join(str(p.message) for p in problems.problems), "error")
         return redirect(back), 303
-    except orders_checkout.SoldOut:
-        flash(str(T.sold_out), "error")
+    except SoldOut:
+        flash(_("Sold out"), "error")
         return redirect(back), 303
-    except orders_checkout.IdempotencyConflict:
+    except IdempotencyConflict:
         abort(409)
     return redirect(cashier_url(order)), 303  # the one cashier (收银台) for every order
 
@@ -174,6 +169,7 @@ def make_blueprint() -> Blueprint:
     bp.groupbuy_role = "shop"
     bp.before_request(_open_stores_only)
     bp.context_processor(_context)
+    translations.install(bp)  # the templates translate with the plugin's catalogue
     bp.add_url_rule("/", "campaigns", campaigns_page)
     bp.add_url_rule("/c/<int:campaign_id>", "campaign", campaign_page)
     bp.add_url_rule("/c/<int:campaign_id>/order", "place_order", place_order, methods=["POST"])

@@ -7,7 +7,7 @@ Create Date: 2026-11-22 12:00:00
 from alembic import op
 import sqlalchemy as sa
 
-from mallow.plugins.api import store_schema
+from mallow.sdk import store_schema
 
 
 revision = 'f1a5c0de0001'

@@ -1,0 +1,97 @@
+"""The plugin SDK: everything a plugin may import from Mallow, in one place.
+
+    from mallow.sdk import hookimpl, db, plugin_model_base, plugin_settings, Adjustment, Problem
+
+A plugin imports ``mallow.sdk`` (and its submodules ``mallow.sdk.blocks`` for page-builder block
+settings and ``mallow.sdk.testing`` for its tests) and nothing else of Mallow: the bundled
+plugins are held to it by an import-linter contract (``pyproject.toml``, "Bundled plugins import
+only the SDK"), and what is listed here keeps working within a major :data:`SDK_VERSION`. Every
+name is in the table of docs/plugins.md (*The plugin SDK*) with the version it came in.
+
+* hooks: :data:`hookimpl` and the ``mallow_*`` hooks of :mod:`mallow.plugins.hookspecs`; a
+  plugin's hooks run only for stores that enabled it.
+* the plugin in its store: :func:`plugin_settings`, :func:`save_plugin_settings`,
+  :func:`plugin_enabled`, :func:`plugin_endpoint`, :func:`current_store`, :func:`store_setting`,
+  :func:`enqueue_job`.
+* data: :func:`plugin_model_base` (the plugin's store tables), :data:`db` (``db.session`` is the
+  active store's session), :func:`utcnow`, :class:`StateMachine`, :func:`store_sql` /
+  :func:`store_table` (raw SQL on the store's own tables), :func:`store_schema` (in migrations),
+  and the core models a plugin reads: :class:`Customer`, :class:`Product`, :class:`ProductImage`,
+  :class:`Sku`, :class:`Order`, :class:`OrderEvent`, :class:`Refund`, :class:`AfterSale`.
+* money: integer fen; :func:`fen_to_yuan`, :func:`yuan_to_fen`, :class:`MoneyError`.
+* validation: :class:`ValidationFailed` (422 with field errors), :class:`Errors`, :func:`form_text`.
+* pricing, checkout and payment: :class:`Adjustment`, :class:`Problem`, :class:`PricingContext`,
+  :class:`PricingLine`; :func:`quote_order`, :func:`place_order` with :class:`CheckoutProblems`,
+  :class:`SoldOut`, :class:`IdempotencyConflict`; :func:`cashier_url`; :func:`cancel_order`,
+  :func:`release_stock`, :func:`refund_order`, :func:`refundable_amount`, :class:`PaymentProblem`.
+* who is asking: :func:`principal`, :func:`shopper_required`, :func:`staff_required`;
+  :func:`record_audit` for the audit log.
+* pages: :func:`render_form`, :func:`safe_target`, :func:`safe_next`, :func:`id_value`,
+  :data:`ID_MAX`, :func:`storefront_theme`, :func:`static_version`, :func:`image_url`,
+  :func:`address_book`; template slots through the ``mallow_template_slot`` hook.
+* API operations: :func:`api_route` with :func:`returns`, :func:`shape`, :func:`obj`,
+  :func:`string`, :func:`nullable`, :data:`ID`.
+* translations: :class:`PluginTranslations` (the plugin's own Babel domain and catalogue).
+"""
+from __future__ import annotations
+
+from mallow.accounts.guards import principal, shopper_required, staff_required
+from mallow.accounts.models import Customer
+from mallow.aftersales.models import AfterSale
+from mallow.api.registry import ID, api_route, nullable, obj, returns, shape, string
+from mallow.audit import record as record_audit
+from mallow.catalog.models import Product, ProductImage, Sku
+from mallow.db import db, utcnow
+from mallow.db.store_sql import StoreSQLRefused, store_sql, store_table
+from mallow.inventory.stock import release as release_stock
+from mallow.money import MoneyError, fen_to_yuan, yuan_to_fen
+from mallow.orders.checkout import CheckoutProblems, IdempotencyConflict, SoldOut, place_order
+from mallow.orders.checkout import quote as quote_order
+from mallow.orders.models import Order, OrderEvent
+from mallow.orders.service import cancel as cancel_order
+from mallow.payments.models import Refund
+from mallow.payments.service import PaymentProblem
+from mallow.payments.service import refund as refund_order
+from mallow.payments.service import refundable as refundable_amount
+from mallow.plugins.hookspecs import hookimpl
+from mallow.plugins.tables import plugin_metadata, plugin_model_base, store_schema
+from mallow.pricing.model import Adjustment, PricingContext, PricingLine, Problem
+from mallow.sdk.jobs import enqueue_job
+from mallow.sdk.settings import plugin_enabled, plugin_endpoint, plugin_settings, save_plugin_settings
+from mallow.sdk.storefront import address_book, cashier_url, image_url, static_version, storefront_theme
+from mallow.sdk.translations import PluginTranslations
+from mallow.settings import get as store_setting
+from mallow.statemachine import StateMachine
+from mallow.tenants.context import current_store
+from mallow.validation import Errors, ValidationFailed
+from mallow.validation import text as form_text
+from mallow.web import render_form
+from mallow.web.ids import ID_MAX, id_value
+from mallow.web.redirects import safe_next, safe_target
+
+#: The SDK's version: a minor release adds names, a major one may change or remove them.
+SDK_VERSION = "1.0"
+
+__all__ = [
+    "SDK_VERSION",
+    # hooks and the plugin in its store
+    "hookimpl", "plugin_settings", "save_plugin_settings", "plugin_enabled", "plugin_endpoint", "current_store",
+    "store_setting", "enqueue_job",
+    # data
+    "plugin_model_base", "plugin_metadata", "store_schema", "db", "utcnow", "StateMachine", "store_sql",
+    "store_table", "StoreSQLRefused", "Customer", "Product", "ProductImage", "Sku", "Order", "OrderEvent", "Refund",
+    "AfterSale",
+    # money and validation
+    "fen_to_yuan", "yuan_to_fen", "MoneyError", "ValidationFailed", "Errors", "form_text",
+    # pricing, checkout, payment
+    "Adjustment", "Problem", "PricingContext", "PricingLine", "quote_order", "place_order", "CheckoutProblems",
+    "SoldOut", "IdempotencyConflict", "cashier_url", "cancel_order", "release_stock", "refund_order",
+    "refundable_amount", "PaymentProblem",
+    # who is asking
+    "principal", "shopper_required", "staff_required", "record_audit",
+    # pages and API operations
+    "render_form", "safe_target", "safe_next", "id_value", "ID_MAX", "storefront_theme", "static_version",
+    "image_url", "address_book", "api_route", "returns", "shape", "obj", "string", "nullable", "ID",
+    # translations
+    "PluginTranslations",
+]

@@ -1,0 +1,51 @@
+"""The plugin author's test kit: a real Mallow platform in a temp folder, on SQLite or
+PostgreSQL, with the plugin approved and loaded, and throwaway stores in milliseconds.
+
+    import pytest
+    from mallow.sdk.testing import backend_params, bearer, enable_plugin, make_product, make_store, plugin_app
+
+    @pytest.fixture(scope="session", params=backend_params())
+    def app(request, tmp_path_factory):
+        app = plugin_app(tmp_path_factory, request.param, ["my_plugin"])
+        yield app
+        dispose_app(app)
+
+* platforms: :func:`plugin_app`, :func:`restart_app` (a new release or config), :func:`dispose_app`,
+  :func:`backend_params` (``sqlite``, and ``postgresql`` when its server answers);
+* stores and people: :func:`make_store` (``shop.prefix`` is the store's URL prefix),
+  :func:`enable_plugin` / :func:`disable_plugin`, :func:`make_product` (its SKU ids),
+  :func:`make_shopper` (an API token and an address id), :func:`merchant_token`, :func:`bearer`;
+* browser-style forms: :func:`login_merchant`, :func:`register_shopper`, :func:`csrf_token`,
+  :func:`post_form`;
+* paying and time: :func:`pay_with_sandbox` (an order paid through the sandbox cashier, as a
+  shopper would), :func:`run_job` (a job or a schedule's one-store run, e.g. at a chosen ``now``);
+* the page builder: :func:`block_registered`;
+* reading a store's tables in a test: ``with store_context(shop.store_id, app=app): …``.
+"""
+from __future__ import annotations
+
+from mallow.payments.testing import pay_with_sandbox  # noqa: F401
+from mallow.tenants.context import store_context  # noqa: F401
+from mallow.testing import (backend_params, bearer, csrf_token, disable_plugin, dispose_app,  # noqa: F401
+                            enable_plugin, login_merchant, make_product, make_shopper, make_store, merchant_token,
+                            plugin_app, post_form, register_shopper, restart_app)
+
+
+def run_job(app, name: str, **kwargs) -> dict:
+    """Run job ``name`` now, in this process, as the worker would (``store_id=…`` for a store job;
+    ``now=<ISO time>`` for a schedule's ``<name>_store`` run); returns what the job returned."""
+    from mallow.jobs.registry import execute
+
+    return execute(app, name, kwargs)
+
+
+def block_registered(type_name: str) -> bool:
+    """Whether a page-builder block type ``type_name`` is registered (by Mallow or a loaded plugin)."""
+    from mallow.builder import blocks
+
+    return blocks.get(type_name) is not None
+
+
+__all__ = ["backend_params", "bearer", "block_registered", "csrf_token", "disable_plugin", "dispose_app", "enable_plugin",
+           "login_merchant", "make_product", "make_shopper", "make_store", "merchant_token", "pay_with_sandbox",
+           "plugin_app", "post_form", "register_shopper", "restart_app", "run_job", "store_context"]
