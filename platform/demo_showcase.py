@@ -3,15 +3,15 @@
 After :func:`mallow.demo.seed` has approved the bundled plugins, :func:`seed_showcase` loads the
 newly approved releases into the running app (``load_approved`` skips what is loaded already, so
 routes, blocks and jobs are registered once), enables group buy, flash sale and distribution for
-the demo store through the owner's own path (their tables are migrated into the store), and
-seeds through the plugins' services and the page builder:
+the demo store through the owner's own path (their tables are migrated into the store), and then:
 
-* a 3-person group-buy campaign with a price ladder (24 h to fill a group, running 30 days);
-* a flash sale, live for 7 days, with a dedicated quota per option (at most its stock);
-* distribution with auto-approval on, and the demo shopper as an approved distributor;
-* three generated banners in the store's media library, a published home page (search bar,
-  carousel, notice bar, flash-sale countdown, group-buy list, best sellers, store info) and a
-  published landing page (微页面) at ``/p/new-year``.
+* asks each enabled plugin to show itself through the ``mallow_seed_demo`` hook (the group buy
+  seeds a 3-person campaign, the flash sale a live sale, distribution makes the demo shopper a
+  distributor); what each returns is the pages ``mallow demo`` prints. No plugin module is
+  imported here;
+* adds three generated banners to the store's media library, and publishes a home page (search
+  bar, carousel, notice bar, flash-sale countdown, group-buy list, best sellers, store info) and a
+  landing page (微页面) at ``/p/new-year``.
 
 Idempotent: what is there already (found by title, slug or file name) is left as it is. Like
 ``create_app``, it must run before the app serves its first request (Flask takes no new routes
@@ -21,7 +21,7 @@ Mallow is not loaded, and then the store gets none of this.
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from PIL import Image, ImageDraw, ImageFont
@@ -31,8 +31,6 @@ from mallow.db import db
 from mallow.demo import BUNDLED_PLUGINS, SHOPPER_LOGIN, SLUG
 from mallow.tenants.context import store_context
 
-GROUPBUY_TITLE = "山核桃仁 3 人拼团"
-FLASHSALE_TITLE = "碧根果·小香薯 限时秒杀"
 LANDING_SLUG = "new-year"
 LANDING_TITLE = "新春年货节"
 # (file name, label on the picture, colour, link inside the store, alt text)
@@ -41,8 +39,6 @@ BANNERS = [
     ("demo-banner-group-buy.jpg", "GROUP BUY", "#8d5b2f", "/x/groupbuy/", "三人拼团，山核桃仁更实惠"),
     ("demo-banner-flash-sale.jpg", "FLASH SALE", "#d46b08", "/x/flashsale/", "碧根果、小香薯限时秒杀"),
 ]
-# (product title, the option's spec values, sale price in fen, quota: at most the option's stock)
-FLASHSALE_ITEMS = [("碧根果", {"规格": "200g"}, 1990, 60), ("临安小香薯", {"规格": "2.5kg"}, 1990, 40)]
 NEW_YEAR_GIFTS = ("枫桥香榧", "西湖龙井茶", "天目山土蜂蜜", "临安山核桃仁")
 
 
@@ -61,28 +57,24 @@ def seed_showcase(app) -> dict:
     db.session.commit()  # end this session's read: the store's work runs in its own context
     with store_context(store_id) as store:
         enable_plugins(store, db.session.get(Merchant, owner_id))
-    with store_context(store_id):  # a fresh context: the store's enabled plugins are read again
+    with store_context(store_id) as store:  # a fresh context: the store's enabled plugins are read again
         owner = db.session.get(Merchant, owner_id)
-        campaign_id, sale_id = seed_groupbuy().id, seed_flashsale().id
-        seed_distributor()
+        pages = seed_plugins(store)
         banners = seed_banners()
         publish_once(home_page(), home_document(banners), owner)
         publish_once(landing_page(), landing_document(banners), owner)
-    prefix = f"/s/{SLUG}"
-    return {"plugins_enabled": list(BUNDLED_PLUGINS), "showcase": {
-        "group buy": f"{prefix}/x/groupbuy/c/{campaign_id}", "flash sale": f"{prefix}/x/flashsale/{sale_id}",
-        "landing page": f"{prefix}/p/{LANDING_SLUG}", "distribution": f"{prefix}/x/distribution/"}}
+    pages["landing page"] = f"/p/{LANDING_SLUG}"
+    return {"plugins_enabled": list(BUNDLED_PLUGINS),
+            "showcase": {label: f"/s/{SLUG}{path}" for label, path in pages.items()}}
 
 
 def enable_plugins(store, owner) -> None:
-    """Enable each bundled plugin not enabled yet, as the owner would in the console
-    (distribution with auto-approval on)."""
+    """Enable each bundled plugin not enabled yet, as the owner would in the console."""
     from mallow.plugins import storeplugins
 
     for name in BUNDLED_PLUGINS:
         if not storeplugins.offer(store.id, name).enabled:
-            settings = {"auto_approve": True} if name == "distribution" else None
-            storeplugins.enable(store, name, owner, settings)
+            storeplugins.enable(store, name, owner, None)
 
 
 def _now() -> datetime:
@@ -95,53 +87,21 @@ def _product(title: str):
     return db.session.execute(sa.select(Product).where(Product.title == title)).scalar_one()
 
 
-def seed_groupbuy():
-    from mallow_groupbuy import campaigns
-    from mallow_groupbuy.models import Campaign
-
-    found = db.session.execute(sa.select(Campaign).where(Campaign.title == GROUPBUY_TITLE)).scalars().first()
-    if found is not None:
-        return found
-    start = _now()
-    campaign = campaigns.create({
-        "title": GROUPBUY_TITLE, "product_id": _product("临安山核桃仁").id, "sku_ids": [], "group_size": 3,
-        "tiers": [{"size": 2, "percent": "95"}, {"size": 3, "percent": "88"}], "leader_discount_percent": "5",
-        "window_hours": 24, "starts_at": start.isoformat(), "ends_at": (start + timedelta(days=30)).isoformat(),
-        "quota": 100, "per_order_limit": 2, "per_shopper_limit": 4})
-    db.session.commit()
-    return campaign
-
-
-def seed_flashsale():
-    from mallow_flashsale import sales
-    from mallow_flashsale.models import Sale
-
-    found = db.session.execute(sa.select(Sale).where(Sale.title == FLASHSALE_TITLE)).scalars().first()
-    if found is not None:
-        return found
-    items = []
-    for title, values, price, quota in FLASHSALE_ITEMS:
-        sku = next(s for s in _product(title).skus if s.spec_values == values)
-        items.append({"sku_id": sku.id, "sale_price": price, "quota": min(quota, sku.stock)})
-    start = _now()
-    sale = sales.save({"title": FLASHSALE_TITLE, "starts_at": start.isoformat(),
-                       "ends_at": (start + timedelta(days=7)).isoformat(), "per_order_limit": 1,
-                       "per_shopper_limit": 2, "per_day_limit": 0, "published": True, "items": items})
-    db.session.commit()
-    return sale
-
-
-def seed_distributor() -> None:
-    """The demo shopper applies (free) and is approved at once by the store's auto-approval."""
+def seed_plugins(store) -> dict[str, str]:
+    """Each enabled plugin seeds what shows it at work (``mallow_seed_demo``); returns the pages
+    they name, ``{label: path inside the store}``."""
     from mallow.accounts.customers import normalise_login
     from mallow.accounts.models import Customer
+    from mallow.plugins.manager import hooks
     from mallow.security import crypto
-    from mallow_distribution import distributors
 
     shopper = db.session.execute(sa.select(Customer).filter_by(
         login_digest=crypto.digest(normalise_login(SHOPPER_LOGIN)))).scalar_one()
-    if distributors.of_customer(shopper.id) is None:
-        distributors.apply(shopper, {"agree": True, "note": "演示分销员"})
+    pages: dict[str, str] = {}
+    for result in hooks().mallow_seed_demo(store=store, shopper=shopper, now=_now()):
+        pages.update(result)
+    db.session.commit()
+    return pages
 
 
 def banner_photo(filename: str, label: str, colour: str) -> FileStorage:

@@ -17,9 +17,13 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from mallow.accounts.models import Customer
     from mallow.orders.models import Order, OrderEvent
     from mallow.payments.models import Refund
     from mallow.pricing.model import Adjustment, PricingContext, PricingLine, Problem
+    from mallow.tenants.models import Store
 
 hookspec = pluggy.HookspecMarker("mallow")
 hookimpl = pluggy.HookimplMarker("mallow")
@@ -194,3 +198,26 @@ def mallow_order_event_label(event: "OrderEvent") -> "str | None":
     non-None wins (in plugin-name order); with no answer the entry reads "Order updated", never
     the raw kind. Called only for stores that enabled the plugin; an implementation that raises
     is logged and left out."""
+
+
+# --- The demo store ----------------------------------------------------------------------------
+
+
+@hookspec
+def mallow_seed_demo(store: "Store", shopper: "Customer", now: "datetime") -> "dict[str, str] | None":
+    """Show the plugin at work in the demo store (``mallow demo``), once the plugin is enabled
+    there: create what a visitor should find (a campaign, a sale, a distributor…) through the
+    plugin's own services, from the demo catalogue (find products by title).
+
+    :param store: the demo store, active (``db.session`` reaches its tables).
+    :param shopper: the demo shopper (a ``Customer`` of the store), to make them a member of
+        something.
+    :param now: the time the demo is seeded (UTC, whole minutes): start things from here.
+    :returns: ``{label: path inside the store}`` of pages worth opening (``{"group buy":
+        "/x/groupbuy/c/1"}``), printed by ``mallow demo``; or ``None``.
+
+    Must be idempotent: ``mallow demo`` runs it again on every call, so find what is there
+    already (by title) before creating anything. Mallow commits after all plugins ran; an
+    implementation that raises stops the demo with its error. All results are collected.
+    Called only for stores that enabled the plugin.
+    """

@@ -53,6 +53,13 @@ def mallow_order_paid(order):
 
 
 @hookimpl
+def mallow_seed_demo(shopper):
+    from mallow_distribution import demo
+
+    return demo.seed(shopper)
+
+
+@hookimpl
 def mallow_order_refunded(order, refund):
     """Reverse commission in proportion to what was refunded (claw back if settled already). If
     this fails, Mallow logs it and the refund stands; the settlement sweep catches up."""

@@ -63,8 +63,15 @@ def mallow_register_jobs(register):
 
 
 @hookimpl
+def mallow_seed_demo(now):
+    from mallow_flashsale import demo
+
+    return demo.seed(now)
+
+
+@hookimpl
 def mallow_console_menu(store):
-    from flask_babel import gettext as _
+    from mallow_flashsale.i18n import _
 
     return [{"label": _("Flash sales"), "endpoint": "manage.index"}]
 

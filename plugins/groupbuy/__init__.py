@@ -92,10 +92,15 @@ def mallow_register_jobs(register):
 
 
 @hookimpl
-def mallow_console_menu(store):
-    from mallow_groupbuy.texts import T
+def mallow_seed_demo(now):
+    from mallow_groupbuy import demo
 
-    return [{"label": T.console_title, "endpoint": "console.campaign_list"}]
+    return demo.seed(now)
+
+
+@hookimpl
+def mallow_console_menu(store):
+    return [{"label": _("Group buys"), "endpoint": "console.campaign_list"}]
 
 
 @hookimpl
