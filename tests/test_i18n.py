@@ -1,4 +1,5 @@
-"""Translations: every source string has a Chinese translation, the .mo files are current.
+"""Translations: every source string has a Chinese translation, the .mo files are current, for
+Mallow's own catalogue and for each bundled plugin's (its own domain and catalogue in its package).
 
 The catalog checks need no app and no database: they extract the msgids from the sources
 in-process with the same mapping as ``scripts/i18n`` (``babel.cfg``), so a string added
@@ -9,7 +10,9 @@ Translate the new empty or ``#, fuzzy`` entries (and remove the fuzzy flag), the
 
 Catalog directories carry Babel's name of the locale: Flask-Babel parses the app's ``zh_CN``
 into ``zh_Hans_CN`` and looks only in ``zh_Hans_CN/`` (then ``zh/``), so the Chinese catalog is
-``platform/translations/zh_Hans_CN/LC_MESSAGES/messages.po``.
+``platform/translations/zh_Hans_CN/LC_MESSAGES/messages.po``. A bundled plugin's is
+``plugins/<name>/translations/zh_Hans_CN/LC_MESSAGES/mallow_<name>.po``, extracted with
+``plugins/<name>/babel.cfg`` from the plugin's Python and templates.
 """
 from __future__ import annotations
 
@@ -73,10 +76,10 @@ def _read_po(locale: str):
         return read_po(f, locale=locale)
 
 
-def _extract_sources() -> dict[tuple[str, str | None], list[str]]:
+def _extract_sources(mapping: Path = MAPPING, root: Path = ROOT) -> dict[tuple[str, str | None], list[str]]:
     """``{(msgid, context): ["file:line", ...]}`` for every message in the current sources."""
-    with MAPPING.open() as f:
-        method_map, options_map = parse_mapping_cfg(f, filename=str(MAPPING))
+    with mapping.open() as f:
+        method_map, options_map = parse_mapping_cfg(f, filename=str(mapping))
 
     def keep_directory(dirpath: str) -> bool:
         name = os.path.basename(dirpath)
@@ -84,7 +87,7 @@ def _extract_sources() -> dict[tuple[str, str | None], list[str]]:
 
     found: dict[tuple[str, str | None], list[str]] = {}
     for filename, lineno, message, _comments, context in extract_from_dir(
-            str(ROOT), method_map, options_map, keywords=KEYWORDS, directory_filter=keep_directory):
+            str(root), method_map, options_map, keywords=KEYWORDS, directory_filter=keep_directory):
         msgid = message[0] if isinstance(message, (list, tuple)) else message
         if msgid:
             found.setdefault((msgid, context), []).append(f"{filename}:{lineno}")
@@ -103,7 +106,7 @@ def test_mapping_covers_python_and_templates(source_messages):
     assert any(p.startswith("platform/") and p.endswith(".py") for p in places)
     assert any(p.startswith("platform/templates/") for p in places)
     assert any(p.startswith("themes/") for p in places)
-    assert not any(p.startswith((".venv/", "tests/")) for p in places)
+    assert not any(p.startswith((".venv/", "tests/", "plugins/")) for p in places)  # plugins: their own catalogues
 
 
 @pytest.mark.parametrize("locale", REQUIRED_LOCALES)
@@ -191,3 +194,56 @@ def test_accept_language_is_honoured(client):
     assert '<html lang="en">' in english
     chinese = client.get("/", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}).get_data(as_text=True)
     assert "免费开店" in chinese
+
+
+# -- each bundled plugin's own catalogue ---------------------------------------------------------
+
+PLUGINS = sorted(path.parent.name for path in (ROOT / "plugins").glob("*/babel.cfg"))
+
+
+def _plugin_po(name: str, locale: str) -> Path:
+    return ROOT / "plugins" / name / "translations" / _catalog_dir(locale) / "LC_MESSAGES" / f"mallow_{name}.po"
+
+
+def test_every_bundled_plugin_has_its_own_mapping():
+    assert PLUGINS == sorted(path.name for path in (ROOT / "plugins").iterdir() if (path / "plugin.json").is_file())
+
+
+@pytest.mark.parametrize("locale", REQUIRED_LOCALES)
+@pytest.mark.parametrize("name", PLUGINS)
+def test_every_plugin_string_is_translated_in_its_own_catalogue(name, locale):
+    folder = ROOT / "plugins" / name
+    messages = _extract_sources(folder / "babel.cfg", folder)
+    places = {where.rsplit(":", 1)[0] for wheres in messages.values() for where in wheres}
+    assert any(p.endswith(".py") for p in places) and any(p.startswith("templates/") for p in places), places
+    po = _plugin_po(name, locale)
+    fix = FIX.format(po=po.relative_to(ROOT))
+    assert po.is_file(), f"{po.relative_to(ROOT)} is missing. {fix}"
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=locale)
+    missing = sorted(f"  {msgid!r} ← {', '.join(wheres[:2])}" for (msgid, context), wheres in messages.items()
+                     if not ((entry := catalog.get(msgid, context)) and not entry.fuzzy and entry.string
+                             and all(part.strip() for part in ([entry.string] if isinstance(entry.string, str)
+                                                               else entry.string))))
+    assert not missing, f"{len(missing)} msgid(s) of the {name} plugin lack a {locale} translation:\n" + \
+        "\n".join(missing) + "\n" + fix
+    wrong = [f"  {entry.id!r} → {entry.string!r}" for entry in catalog
+             if entry.id and isinstance(entry.id, str) and entry.string
+             and _placeholders(entry.string) != _placeholders(entry.id)]
+    assert not wrong, "translations whose placeholders differ from their msgid:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("locale", REQUIRED_LOCALES)
+@pytest.mark.parametrize("name", PLUGINS)
+def test_every_plugin_catalogue_is_compiled(name, locale):
+    po = _plugin_po(name, locale)
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=locale)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    mo = po.with_suffix(".mo")
+    assert mo.is_file(), f"{mo.relative_to(ROOT)} is missing. " + FIX.format(po=po.relative_to(ROOT))
+    with mo.open("rb") as f:
+        assert _messages(read_mo(f)) == _messages(read_mo(compiled)), (
+            f"{mo.relative_to(ROOT)} does not match its .po. " + FIX.format(po=po.relative_to(ROOT)))
