@@ -62,11 +62,16 @@ def launch():
             browser.close()
 
 
-def translated(demo, msgid: str, language: str = "zh_CN", **values) -> str:
+def translated(demo, msgid: str, language: str = "zh_CN", *, plugin: str | None = None, **values) -> str:
     """``msgid`` as the app shows it in ``language`` (the catalogue's translation, or the English
-    source while a new message waits for its translation)."""
+    source while a new message waits for its translation); ``plugin`` (e.g. ``"groupbuy"``) reads
+    that plugin's own catalogue instead of core's."""
+    import importlib
+
     from flask_babel import force_locale, gettext
 
+    if plugin is not None:
+        gettext = importlib.import_module(f"mallow_{plugin}.i18n").gettext
     with demo.app.test_request_context("/"), force_locale(language):
         return gettext(msgid, **values)
 

@@ -298,6 +298,7 @@ def test_merchant_designs_the_product_page_and_each_theme_keeps_its_settings(ser
             shopper.on("pageerror", lambda error: problems.append(f"storefront error: {error}"))
             shopper.goto(f"{base}{shop.prefix}/search?q=金华火腿")
             shopper.click("#product-grid a")
+            shopper.wait_for_selector(".mp section[data-block-type] ~ section[data-block-type]")  # the product page, loaded
             assert _storefront_order(shopper) == ["product_detail", "notice_bar"]
             assert shopper.locator(".mb-product-detail h1").inner_text() == "金华火腿切片"
             _small_png(SCREENSHOTS / "product-template.png", shopper.screenshot(full_page=True))

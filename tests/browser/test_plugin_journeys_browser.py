@@ -147,10 +147,10 @@ def test_a_new_shopper_joins_a_group_from_its_share_link_and_the_group_completes
 
         page.locator("#gb-my-order").tap()
         page.wait_for_url(re.compile(rf"/orders/{order_id}$"))
-        assert page.locator("#status").inner_text() == translated(demo, "Waiting for the group")  # 待成团
+        assert page.locator("#status").inner_text() == translated(demo, "Waiting for the group", plugin="groupbuy")  # 待成团
         text = journey.check("order", full_page=True)
-        assert translated(demo, "Joined the group (%(people)s)",
-                          people=translated(demo, "%(headcount)s of %(size)s people", headcount=2, size=3)) in text
+        assert translated(demo, "Joined the group (%(people)s)", plugin="groupbuy",
+                          people=translated(demo, "%(headcount)s of %(size)s people", plugin="groupbuy", headcount=2, size=3)) in text
 
         _group_member(demo, sku, group_id)  # the third shopper: the group is complete
         page.goto(journey.url(share))
