@@ -3,15 +3,15 @@
 The tables live in the store's schema (placeholder schema ``store``, like core store tables) but
 in the plugin's own metadata, migrated by the plugin's own Alembic chain
 (``<package>/migrations/versions``, version table ``alembic_version_<plugin>``). Plugins reach
-this through :mod:`mallow.sdk`; :mod:`mallow.db.store_sql` reads :data:`_BASES` to know the
-plugins' table names.
+this through :mod:`mallow.sdk`; each base registers its metadata with :mod:`mallow.db.store_tables`
+(so that :mod:`mallow.tenants.store_sql` knows the plugins' table names).
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
 
-from mallow.db import NAMING
+from mallow.db import NAMING, store_tables
 from mallow.db.session import STORE_BIND, STORE_SCHEMA
 
 _BASES: dict[str, type] = {}
@@ -26,6 +26,7 @@ def plugin_model_base(plugin: str) -> type:
         metadata = sa.MetaData(schema=STORE_SCHEMA, naming_convention=NAMING,
                                info={"bind_key": STORE_BIND, "plugin": plugin})
         _BASES[plugin] = type(f"{plugin.title()}Base", (DeclarativeBase,), {"metadata": metadata, "__abstract__": True})
+        store_tables.register(metadata)
     return _BASES[plugin]
 
 

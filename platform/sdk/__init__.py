@@ -42,7 +42,7 @@ from mallow.api.registry import ID, api_route, nullable, obj, returns, shape, st
 from mallow.audit import record as record_audit
 from mallow.catalog.models import Product, ProductImage, Sku
 from mallow.db import db, utcnow
-from mallow.db.store_sql import StoreSQLRefused, store_sql, store_table
+from mallow.tenants.store_sql import StoreSQLRefused, store_sql, store_table
 from mallow.inventory.stock import release as release_stock
 from mallow.money import MoneyError, fen_to_yuan, yuan_to_fen
 from mallow.orders.checkout import CheckoutProblems, IdempotencyConflict, SoldOut, place_order

@@ -6,4 +6,5 @@
 * :mod:`.context`      the active store of this app context; ``store_context()`` for jobs and CLI
 * :mod:`.resolve`      subdomain → path rewrite and the ``/s/<slug>/`` URL processor (one place)
 * :mod:`.provisioning` create a store's schema at the migration head; drop it
+* :mod:`.store_sql`    raw SQL on the active store's own tables (the SDK's ``store_sql``/``store_table``)
 """

@@ -29,6 +29,13 @@ import re
 from typing import Any, Mapping
 
 import sqlalchemy as sa
+from flask import g
+
+from mallow.db import db
+from mallow.db.session import SAME_CONNECTION, STORE_SCHEMA, NoActiveStore
+from mallow.db.store_tables import known_tables
+from mallow.tenants.context import current_store, current_store_engine, store_engines
+from mallow.tenants.engines import schema_name
 
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 STORE_SCHEMA_RE = re.compile(r"^store_[0-9]+$")
@@ -79,8 +86,6 @@ def store_table(name: str) -> str:
 def store_sql(statement: str, params: Mapping[str, Any] | None = None):
     """Run one statement on the active store's tables (``{name}`` for each table); returns the
     SQLAlchemy ``Result``. Bind values with ``:name`` parameters, never by formatting them in."""
-    from mallow.db import db
-
     if not isinstance(statement, str):
         raise StoreSQLRefused("store_sql takes the statement as a string with {table} placeholders")
     sql = _qualified(statement, _store_schema())
@@ -129,7 +134,7 @@ def _check_words(words: list[str]) -> None:
     if first not in _STATEMENTS:
         raise StoreSQLRefused(f"store_sql runs SELECT, INSERT, UPDATE, DELETE (or WITH …), not {first.upper()}: "
                               "schema changes belong in migrations, connection settings nowhere")
-    platform, store = _known_tables()
+    platform, store = known_tables()
     previous = ""
     for word in words:
         if word in _REFUSED_WORDS:
@@ -148,7 +153,7 @@ def _checked_name(name: str) -> str:
         raise StoreSQLRefused(f"{name!r} is not a bare table name (lower-case letters, digits, _)")
     if STORE_SCHEMA_RE.match(name) or name in _FOREIGN_SCHEMAS:
         raise StoreSQLRefused(f"{name!r} is a schema, not a table")
-    platform, _store = _known_tables()
+    platform, _store = known_tables()
     if name in platform:
         raise StoreSQLRefused(f"{name!r} is a platform table: store_sql reaches the active store's tables only")
     if name.startswith("alembic_version"):
@@ -156,27 +161,7 @@ def _checked_name(name: str) -> str:
     return name
 
 
-def _known_tables() -> tuple[set[str], set[str]]:
-    from mallow.db import platform_metadata, store_metadata
-
-    platform = {table.name for table in platform_metadata.tables.values()} | {"alembic_version"}
-    store = {table.name for table in store_metadata.tables.values()}
-    try:
-        from mallow.plugins.tables import _BASES
-    except ImportError:  # pragma: no cover
-        _BASES = {}
-    for base in list(_BASES.values()):
-        store |= {table.name for table in base.metadata.tables.values()}
-    return platform, store - platform
-
-
 def _store_schema() -> str:
-    from flask import g
-
-    from mallow.db.session import STORE_SCHEMA, NoActiveStore
-    from mallow.tenants.context import current_store, store_engines
-    from mallow.tenants.engines import schema_name
-
     if current_store() is None:
         raise NoActiveStore("store_sql needs an active store (a store request, job or store_context)")
     return schema_name(g.mallow_store_id) if store_engines().is_postgresql else STORE_SCHEMA
@@ -184,11 +169,8 @@ def _store_schema() -> str:
 
 def _store_bind():
     """SQLite: the store's own engine; PostgreSQL: None (the session's one connection)."""
-    from mallow.db.session import SAME_CONNECTION as _SAME_CONNECTION
-    from mallow.tenants.context import current_store_engine
-
     engine = current_store_engine()
-    return None if engine is _SAME_CONNECTION else engine
+    return None if engine is SAME_CONNECTION else engine
 
 
 def _quote(name: str) -> str:
