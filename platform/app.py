@@ -68,7 +68,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from mallow.jobs.runners import make_runner
 
-    _register_jobs()
+    _register_jobs(app)
     app.extensions["mallow.jobs"] = make_runner(app)
 
     from mallow.builder import init_app as init_builder
@@ -78,6 +78,7 @@ def create_app(config: dict | None = None) -> Flask:
     from mallow.compliance import init_app as init_compliance
 
     init_compliance(app)  # absolute terms (极限词): the term list, findings, admin and console pages
+    _connect_domains(app)  # how a domain asks or tells the domains above it
 
     from mallow.api import init_app as init_api
 
@@ -116,14 +117,28 @@ def _register_pages(app: Flask) -> None:
         app.register_blueprint(blueprint)
 
 
-def _register_jobs() -> None:
-    """Every module that declares jobs (``@job`` / ``@periodic``); plugins register theirs
-    through ``mallow_register_jobs`` when they load."""
-    from mallow.aftersales import jobs as _aftersale_jobs  # noqa: F401
-    from mallow.inventory import alerts as _inventory_alerts  # noqa: F401
-    from mallow.orders import jobs as _order_jobs  # noqa: F401
-    from mallow.payments import jobs as _payment_jobs  # noqa: F401
-    from mallow.qualifications import jobs as _qualification_jobs  # noqa: F401
+def _register_jobs(app: Flask) -> None:
+    """The app's job registry, with every module that declares jobs (``@job``, ``@store_sweep``);
+    plugins add theirs through ``mallow_register_jobs`` when they load."""
+    from mallow.aftersales import jobs as aftersale_jobs
+    from mallow.inventory import alerts as inventory_alerts
+    from mallow.jobs import registry
+    from mallow.orders import jobs as order_jobs
+    from mallow.payments import jobs as payment_jobs
+    from mallow.qualifications import jobs as qualification_jobs
+
+    registry.init_app(app, [aftersale_jobs, inventory_alerts, order_jobs, payment_jobs, qualification_jobs])
+
+
+def _connect_domains(app: Flask) -> None:
+    """What a domain learns from the domains above it, through a registration instead of an
+    import (docs/architecture.md, "Events and registrations")."""
+    from mallow.builder.media_uses import pages_using
+    from mallow.catalog.media_uses import products_using
+    from mallow.media import usage
+
+    usage.register(app, pages_using)  # an image shown by a page, then by a product, cannot be deleted
+    usage.register(app, products_using)
 
 
 def _limiter_storage(app: Flask) -> str:

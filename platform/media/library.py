@@ -7,7 +7,8 @@ upload through :func:`add` / :func:`upload`, so every picture of a store is here
 refer to an image by its id; a product image row points at its files (``ProductImage.path`` is
 the asset's ``path``), a SKU by its id (``Sku.media_id``). An image is *in use* while any page's
 draft or kept version names it or a product or one of its SKUs shows it (:func:`uses` says
-where); only unused images can be deleted.
+where, asking the finders the builder and the catalogue register: :mod:`mallow.media.usage`);
+only unused images can be deleted.
 
 Everything here works on the active store's own ``media_assets`` table and files folder: an id
 or a file name of another store finds nothing. Only an open store adds images
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -35,7 +35,9 @@ from mallow.media.images import (  # noqa: F401  (BUSY_RESPONSE: for the API's o
     rejection_message,
     store_image,
 )
+from mallow.media import usage as usage_finders
 from mallow.media.models import MediaAsset
+from mallow.media.usage import Use
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 from mallow.web.ids import ID_MAX
@@ -46,19 +48,6 @@ PRODUCT_THUMB = "320"
 MAX_ASSETS = 2000
 NAME_RE = re.compile(r"^[0-9a-f]{32}(?:_\d{2,4})?\.(?:jpg|png|webp)$")
 _DISPLAY_NAME = re.compile(r"[^\w .()\-\u4e00-\u9fff]+")
-
-
-@dataclass(frozen=True)
-class Use:
-    """One place that shows an image: a page's draft, live or kept version, or a product."""
-
-    kind: str  # "page" or "product"
-    id: int  # the page's or the product's id
-    title: str
-    #: pages: "draft", "live" or "version" (kept for rollback, with its ``number``);
-    #: products: the shelf status
-    state: str
-    number: int | None = None
 
 
 class InUse(Exception):
@@ -225,52 +214,14 @@ def ids_by_path(paths) -> dict[str, int]:
 
 
 def uses(assets_: list[MediaAsset]) -> dict[int, list[Use]]:
-    """Where each image is shown: ``{asset id: [Use]}`` (pages in page order, then products)."""
-    from mallow.builder.models import Page, PageVersion
-    from mallow.builder.render import collect_references
-    from mallow.catalog.models import Product, ProductImage, Sku
-
-    wanted = {a.id for a in assets_}
-    found: dict[int, list[Use]] = {}
-    if not wanted:
-        return found
-    versions: dict[int, list] = {}
-    for row in db.session.execute(sa.select(PageVersion.id, PageVersion.page_id, PageVersion.number,
-                                            PageVersion.document).order_by(PageVersion.number.desc())):
-        versions.setdefault(row.page_id, []).append(row)
-    for page in db.session.execute(sa.select(Page).order_by(Page.id)).scalars():
-        documents = [("draft", None, page.draft)] + [
-            ("live" if v.id == page.published_version_id else "version", v.number, v.document)
-            for v in versions.get(page.id, [])]
-        for state, number, document in documents:
-            for media_id in sorted(collect_references(document or {})["image"] & wanted):
-                found.setdefault(media_id, []).append(Use("page", page.id, page_title(page), state, number))
-    by_path = {a.path: a.id for a in assets_}
-    rows = db.session.execute(sa.select(ProductImage.path, Product.id, Product.title, Product.status)
-                              .join(Product, Product.id == ProductImage.product_id)
-                              .where(ProductImage.path.in_(by_path)).order_by(Product.id))
-    for path, product_id, title, status in rows:
-        found.setdefault(by_path[path], []).append(Use("product", product_id, title, status))
-    rows = db.session.execute(sa.select(Sku.media_id, Product.id, Product.title, Product.status).distinct()
-                              .join(Product, Product.id == Sku.product_id)
-                              .where(Sku.media_id.in_(wanted)).order_by(Product.id))
-    for media_id, product_id, title, status in rows:  # a SKU's own picture (规格图): a use by its product
-        places = found.setdefault(media_id, [])
-        if not any(use.kind == "product" and use.id == product_id for use in places):
-            places.append(Use("product", product_id, title, status))
-    return found
+    """Where each image is shown: ``{asset id: [Use]}`` (pages in page order, then products), as
+    the domains that show images tell (:mod:`mallow.media.usage`)."""
+    return usage_finders.find(assets_)
 
 
 def usage(assets_: list[MediaAsset]) -> Counter:
     """``{asset id: number of uses}`` (see :func:`uses`)."""
     return Counter({media_id: len(places) for media_id, places in uses(assets_).items()})
-
-
-def page_title(page) -> str:
-    """A page as the merchant knows it (the single pages by their kind, landing pages by title)."""
-    named = {"home": lambda: _("Home page"), "product": lambda: _("Product page template"),
-             "category": lambda: _("Category page template")}
-    return named[page.kind]() if page.kind in named else page.title
 
 
 def delete(asset_id, *, actor=None) -> None:
