@@ -68,7 +68,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from mallow.jobs.runners import make_runner
 
-    _register_jobs(app)
+    _register_jobs()
     app.extensions["mallow.jobs"] = make_runner(app)
 
     from mallow.builder import init_app as init_builder
@@ -117,17 +117,14 @@ def _register_pages(app: Flask) -> None:
         app.register_blueprint(blueprint)
 
 
-def _register_jobs(app: Flask) -> None:
-    """The app's job registry, with every module that declares jobs (``@job``, ``@store_sweep``);
-    plugins add theirs through ``mallow_register_jobs`` when they load."""
-    from mallow.aftersales import jobs as aftersale_jobs
-    from mallow.inventory import alerts as inventory_alerts
-    from mallow.jobs import registry
-    from mallow.orders import jobs as order_jobs
-    from mallow.payments import jobs as payment_jobs
-    from mallow.qualifications import jobs as qualification_jobs
-
-    registry.init_app(app, [aftersale_jobs, inventory_alerts, order_jobs, payment_jobs, qualification_jobs])
+def _register_jobs() -> None:
+    """Every module that declares jobs (``@job`` / ``@periodic``); plugins register theirs
+    through ``mallow_register_jobs`` when they load."""
+    from mallow.aftersales import jobs as _aftersale_jobs  # noqa: F401
+    from mallow.inventory import alerts as _inventory_alerts  # noqa: F401
+    from mallow.orders import jobs as _order_jobs  # noqa: F401
+    from mallow.payments import jobs as _payment_jobs  # noqa: F401
+    from mallow.qualifications import jobs as _qualification_jobs  # noqa: F401
 
 
 def _connect_domains(app: Flask) -> None:
