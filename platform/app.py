@@ -131,11 +131,16 @@ def _connect_domains(app: Flask) -> None:
     """What a domain learns from the domains above it, through a registration instead of an
     import (docs/architecture.md, "Events and registrations")."""
     from mallow.builder.media_uses import pages_using
+    from mallow.catalog import shelf_holds
     from mallow.catalog.media_uses import products_using
     from mallow.media import usage
+    from mallow.qualifications import events as qualification_events
 
     usage.register(app, pages_using)  # an image shown by a page, then by a product, cannot be deleted
     usage.register(app, products_using)
+    # a lapsed permit takes the products off the shelf; the renewed one puts back those it held
+    qualification_events.permits_lapsed.connect(shelf_holds.take_off_shelf, sender=app)
+    qualification_events.permits_renewed.connect(shelf_holds.put_back_on_shelf, sender=app)
 
 
 def _limiter_storage(app: Flask) -> str:

@@ -1,9 +1,11 @@
 """Products the qualification check took off the shelf, so that re-approval puts back exactly those.
 
-A row per held product, in the store's own schema. Products the merchant took off the shelf
-himself have no row and stay off when the hold is released. While the row is there the merchant
-cannot put the product back (:func:`mallow.qualifications.selling.refuse_on_shelf`, checked by
-every status change of :mod:`mallow.catalog.products`).
+A row per held product, in the store's own schema. The catalogue moves the products, answering
+the events of :mod:`mallow.qualifications.events` with their ids; this module records them.
+Products the merchant took off the shelf himself have no row and stay off when the hold is
+released. While the row is there the merchant cannot put the product back
+(:func:`mallow.qualifications.selling.refuse_on_shelf`, checked by every status change of
+:mod:`mallow.catalog.products`).
 """
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mallow.catalog.models import PRODUCT_STATES, Product, Sku
 from mallow.db import StoreModel, db, utcnow
+from mallow.qualifications import events
 from mallow.qualifications.matrix import permit_names
 
 
@@ -26,16 +28,15 @@ class ShelfHold(StoreModel):
 
 
 def hold_on_shelf_products(permits: list[str]) -> list[int]:
-    """Take every product on the shelf off it and record the hold; returns their ids."""
-    held = []
-    for product in db.session.execute(sa.select(Product).where(Product.status == "on_shelf")).scalars():
-        PRODUCT_STATES.move(product, "off_shelf")
-        db.session.merge(ShelfHold(product_id=product.id, permits=permits))  # one row per product
-        held.append(product.id)
+    """Have every product on the shelf taken off it (:data:`~.events.permits_lapsed`) and record
+    the hold; returns their ids."""
+    held = events.send(events.permits_lapsed, permits=permits)
+    for product_id in held:
+        db.session.merge(ShelfHold(product_id=product_id, permits=permits))  # one row per product
     return held
 
 
-def hold_of(product: Product) -> ShelfHold | None:
+def hold_of(product) -> ShelfHold | None:
     """The product's hold, if the qualification check took it off the shelf."""
     return db.session.get(ShelfHold, product.id) if product.id is not None else None
 
@@ -47,15 +48,12 @@ def held_message(permits: list[str]) -> str:
 
 
 def release_holds() -> list[int]:
-    """Put the held products back on the shelf (those still off it and sellable); returns their ids."""
-    restored = []
-    for hold in db.session.execute(sa.select(ShelfHold)).scalars():
-        product = db.session.get(Product, hold.product_id)
-        sellable = db.session.execute(sa.select(Sku.id).where(Sku.product_id == hold.product_id,
-                                                              Sku.active.is_(True)).limit(1)).first()
-        if product.status == "off_shelf" and sellable:
-            PRODUCT_STATES.move(product, "on_shelf")
-            restored.append(product.id)
+    """Have the held products put back on the shelf (:data:`~.events.permits_renewed`: those still
+    off it and sellable) and drop every hold; returns the ids of the products put back."""
+    holds = list(db.session.execute(sa.select(ShelfHold)).scalars())
+    if not holds:
+        return []
+    restored = events.send(events.permits_renewed, product_ids=[hold.product_id for hold in holds])
+    for hold in holds:
         db.session.delete(hold)
     return restored
-
