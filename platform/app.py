@@ -132,12 +132,19 @@ def _connect_domains(app: Flask) -> None:
     import (docs/architecture.md, "Events and registrations")."""
     from mallow.builder.media_uses import pages_using
     from mallow.catalog import shelf_holds
+    from mallow.catalog import events as catalogue_events
     from mallow.catalog.media_uses import products_using
+    from mallow.compliance import screen_product
+    from mallow.inventory import stock
     from mallow.media import usage
     from mallow.qualifications import events as qualification_events
 
     usage.register(app, pages_using)  # an image shown by a page, then by a product, cannot be deleted
     usage.register(app, products_using)
+    # a product's save is screened for absolute terms (极限词: may refuse it); stock the merchant
+    # sets by hand goes into the stock ledger
+    catalogue_events.product_saved.connect(lambda _app, product: screen_product(product), sender=app, weak=False)
+    catalogue_events.stock_adjusted.connect(stock.record_adjustments, sender=app)
     # a lapsed permit takes the products off the shelf; the renewed one puts back those it held
     qualification_events.permits_lapsed.connect(shelf_holds.take_off_shelf, sender=app)
     qualification_events.permits_renewed.connect(shelf_holds.put_back_on_shelf, sender=app)

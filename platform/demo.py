@@ -137,6 +137,7 @@ def seed_catalogue() -> int:
 
     from mallow.catalog import categories, products
     from mallow.catalog.models import Product, ProductCategory
+    from mallow.catalog.specs import combinations
     from mallow.money import yuan_to_fen
 
     ids = {}
@@ -150,7 +151,7 @@ def seed_catalogue() -> int:
         if title in existing:
             continue
         specs = [{"name": name, "values": values} for name, values in axes]
-        combos = products.combinations(specs)
+        combos = combinations(specs)
         entries = [{"spec_values": values, "price": yuan_to_fen(price), "stock": stock, "weight_g": 500,
                     "code": f"DEMO-{position + 1:02d}-{index + 1}"}
                    for index, (values, (price, stock)) in enumerate(zip(combos, skus))]

@@ -7,8 +7,10 @@ from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal, staff_required
 from mallow.api.registry import ID, NULLABLE_ID, nullable, obj, operation, returns, schema, shape, string
-from mallow.catalog import categories, products, search, sku_images
+from mallow.catalog import (categories, field_checks, product_images, product_json, products, search, sku_bulk_edit,
+                            sku_images, specs)
 from mallow.catalog.models import Sku
+from mallow.inventory import stock
 from mallow.money import MAX_FEN
 from mallow.catalog.storefront_views import media_name
 from mallow.media.library import BUSY_RESPONSE, NOT_OPEN_RESPONSE
@@ -17,32 +19,32 @@ from mallow.validation import ValidationFailed
 
 FEN = {"type": "integer", "minimum": 0, "maximum": MAX_FEN, "description": "fen (1 yuan = 100 fen)"}
 NULLABLE_FEN = {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_FEN, "description": "fen, or null"}
-SPECS = {"type": "array", "maxItems": products.MAX_AXES, "description": "spec axes; SKUs are their cartesian product",
-         "items": obj({"name": string(products.SPEC_NAME_MAX),
-                       "values": {"type": "array", "minItems": 1, "maxItems": products.MAX_VALUES,
-                                  "items": string(products.SPEC_VALUE_MAX)}}, ["name", "values"])}
+SPECS = {"type": "array", "maxItems": specs.MAX_AXES, "description": "spec axes; SKUs are their cartesian product",
+         "items": obj({"name": string(specs.SPEC_NAME_MAX),
+                       "values": {"type": "array", "minItems": 1, "maxItems": specs.MAX_VALUES,
+                                  "items": string(specs.SPEC_VALUE_MAX)}}, ["name", "values"])}
 SKU = obj({"spec_values": {"type": "object", "additionalProperties": {"type": "string"},
                            "description": "the SKU's value for each spec axis ({} without specs)"},
            "price": FEN, "market_price": NULLABLE_FEN,
-           "stock": {"type": "integer", "minimum": 0, "maximum": products.MAX_STOCK},
-           "weight_g": {"type": "integer", "minimum": 0, "maximum": products.MAX_WEIGHT_G},
-           "code": string(products.CODE_MAX),
+           "stock": {"type": "integer", "minimum": 0, "maximum": field_checks.MAX_STOCK},
+           "weight_g": {"type": "integer", "minimum": 0, "maximum": field_checks.MAX_WEIGHT_G},
+           "code": string(field_checks.CODE_MAX),
            "image": {**NULLABLE_ID, "description": "the SKU's own picture (规格图): the id of an image of the store's "
                                                    "media library; null takes it away (the product's first image "
                                                    "stands for the SKU); left out: kept"}})
 PRODUCT_FIELDS = {
-    "title": string(products.TITLE_MAX, minLength=1), "subtitle": string(products.SUBTITLE_MAX),
+    "title": string(field_checks.TITLE_MAX, minLength=1), "subtitle": string(field_checks.SUBTITLE_MAX),
     "category_id": NULLABLE_ID,
     "description_html": {"type": "string", "maxLength": 200_000,
                          "description": "HTML; sanitised (allow-listed tags, no scripts or event handlers)"},
-    "video_url": {"type": ["string", "null"], "maxLength": products.VIDEO_MAX, "description": "https only"},
+    "video_url": {"type": ["string", "null"], "maxLength": field_checks.VIDEO_MAX, "description": "https only"},
     "specs": SPECS,
-    "skus": {"type": "array", "maxItems": products.MAX_SKUS, "items": SKU,
+    "skus": {"type": "array", "maxItems": specs.MAX_SKUS, "items": SKU,
              "description": "one entry per combination of the specs (updated in place by their spec values)"},
     "status": {"type": "string", "enum": ["draft", "on_shelf", "off_shelf"]},
     "sort": {"type": "integer", "minimum": -1_000_000, "maximum": 1_000_000, "description": "higher comes first"},
     "shipping_template_id": {**NULLABLE_ID, "description": "null: the store's default template"},
-    "media_ids": {"type": "array", "maxItems": products.MAX_IMAGES, "items": ID,
+    "media_ids": {"type": "array", "maxItems": product_images.MAX_IMAGES, "items": ID,
                   "description": "ids of the store's media library images: the product's images become exactly "
                                  "these, in this order (the first is the cover)"},
 }
@@ -111,7 +113,7 @@ def _image_url(path: str | None) -> str | None:
 
 
 def _page_json(page, *, private: bool) -> dict:
-    return {"items": [products.product_json(p, _image_url, private=private, summary=True,
+    return {"items": [product_json.product_json(p, _image_url, private=private, summary=True,
                                             price=page.min_prices.get(p.id)) for p in page.items],
             "total": page.total, "page": page.page, "per_page": page.per_page, "pages": page.pages}
 
@@ -156,7 +158,7 @@ def get_product(product_id):
     product = products.get(product_id, shopper=True)
     if product is None:
         abort(404)
-    return jsonify(products.product_json(product, _image_url))
+    return jsonify(product_json.product_json(product, _image_url))
 
 
 @operation("store_api", "GET", "/categories", "listProductCategories",
@@ -199,7 +201,7 @@ def _product_or_404(product_id):
            responses={"200": returns("The product", PRODUCT), "404": "No such product"})
 @staff_required
 def get_merchant_product(product_id):
-    return jsonify(products.product_json(_product_or_404(product_id), _image_url, private=True))
+    return jsonify(product_json.product_json(_product_or_404(product_id), _image_url, private=True))
 
 
 @operation("console_api", "POST", "/products", "createProduct",
@@ -209,7 +211,7 @@ def get_merchant_product(product_id):
 @staff_required
 def create_product():
     product = products.create(request.get_json(), actor=principal("merchant"))
-    return jsonify(products.product_json(product, _image_url, private=True)), 201
+    return jsonify(product_json.product_json(product, _image_url, private=True)), 201
 
 
 @operation("console_api", "PATCH", "/products/<int:product_id>", "updateProduct",
@@ -221,7 +223,7 @@ def create_product():
 @staff_required
 def update_product(product_id):
     product = products.update(_product_or_404(product_id), request.get_json(), actor=principal("merchant"))
-    return jsonify(products.product_json(product, _image_url, private=True))
+    return jsonify(product_json.product_json(product, _image_url, private=True))
 
 
 @operation("console_api", "POST", "/products/<int:product_id>/images", "uploadProductImage",
@@ -243,7 +245,7 @@ def upload_product_image(product_id):
         products.update(product, {}, actor=principal("merchant"), uploads=files)
     except ValidationFailed as failed:
         raise ValidationFailed({("image" if k == "images" else k): v for k, v in failed.errors.items()}) from None
-    return jsonify(products.product_json(product, _image_url, private=True)), 201
+    return jsonify(product_json.product_json(product, _image_url, private=True)), 201
 
 
 @operation("console_api", "DELETE", "/products/<int:product_id>/images/<int:image_id>", "deleteProductImage",
@@ -251,7 +253,7 @@ def upload_product_image(product_id):
            responses={"204": "Removed", "404": "No such product or image"})
 @staff_required
 def delete_product_image(product_id, image_id):
-    if not products.remove_image(_product_or_404(product_id), image_id, actor=principal("merchant")):
+    if not product_images.remove_image(_product_or_404(product_id), image_id, actor=principal("merchant")):
         abort(404)
     return "", 204
 
@@ -294,14 +296,14 @@ def delete_category(category_id):
 @operation("console_api", "POST", "/skus/bulk", "bulkUpdateSkus",
            "Set the price and/or stock of many SKUs at once: all are saved, or none (field errors name items.<i>)",
            tag="catalogue", auth="merchant",
-           body=obj({"items": {"type": "array", "minItems": 1, "maxItems": products.MAX_BULK,
+           body=obj({"items": {"type": "array", "minItems": 1, "maxItems": sku_bulk_edit.MAX_BULK,
                                "items": obj({"sku_id": ID, "price": FEN,
-                                             "stock": {"type": "integer", "minimum": 0, "maximum": products.MAX_STOCK}},
+                                             "stock": {"type": "integer", "minimum": 0, "maximum": field_checks.MAX_STOCK}},
                                             ["sku_id"])}}, ["items"]),
            responses={"200": returns("The updated SKUs", SKU_ROWS), "422": VALIDATION})
 @staff_required
 def bulk_update_skus():
-    skus = products.bulk_update_skus(request.get_json()["items"], actor=principal("merchant"))
+    skus = sku_bulk_edit.bulk_update_skus(request.get_json()["items"], actor=principal("merchant"))
     return jsonify(items=_sku_rows([(sku, None) for sku in skus]))
 
 
@@ -311,11 +313,11 @@ def _sku_rows(rows: list[tuple[Sku, object]]) -> list[dict]:
 
 
 def _sku_row(sku: Sku, product, image: dict | None) -> dict:
-    data = products.sku_json(sku, private=True, image=image)
+    data = product_json.sku_json(sku, private=True, image=image)
     data["product_id"] = sku.product_id
     if product is not None:
         data["product_title"] = product.title
-        data["label"] = products.spec_label(sku.spec_values or {}, product.specs)
+        data["label"] = specs.spec_label(sku.spec_values or {}, product.specs)
     return data
 
 
@@ -324,5 +326,5 @@ def _sku_row(sku: Sku, product, image: dict | None) -> dict:
            responses={"200": returns("The threshold and the SKUs", SKU_ROWS)})
 @staff_required
 def list_low_stock():
-    threshold, rows = products.low_stock()
+    threshold, rows = stock.low_stock()
     return jsonify(threshold=threshold, items=_sku_rows(rows))

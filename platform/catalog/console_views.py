@@ -12,7 +12,9 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal, staff_required
-from mallow.catalog import categories, forms, products, search
+from mallow.catalog import categories, forms, products, search, sku_bulk_edit
+from mallow.catalog.specs import clean_specs, spec_label
+from mallow.inventory import stock
 from mallow.catalog.models import PRODUCT_STATES, Sku
 from mallow.web.blueprints import console as bp
 from mallow.db import db
@@ -140,7 +142,7 @@ def _specs_of_form():
 
     errors = Errors()
     specs = forms.parse_specs_text(request.form.get("specs_text", ""), errors)
-    cleaned = products.clean_specs(specs, Errors())
+    cleaned = clean_specs(specs, Errors())
     return cleaned
 
 
@@ -279,7 +281,7 @@ def bulk_edit():
             if not items:
                 flash(_("Nothing changed."), "ok")
                 return redirect(url_for("console.bulk_edit", q=q or None)), 303
-            products.bulk_update_skus(items, actor=principal("merchant"))
+            sku_bulk_edit.bulk_update_skus(items, actor=principal("merchant"))
         except ValidationFailed as failed:
             db.session.rollback()
             return render_form("console/catalog/bulk.html", errors=forms.bulk_errors(failed, where), rows=_bulk_skus(q),
@@ -292,6 +294,6 @@ def bulk_edit():
 @bp.get("/skus/low-stock")
 @staff_required
 def low_stock():
-    threshold, rows = products.low_stock()
+    threshold, rows = stock.low_stock()
     return render_template("console/catalog/low_stock.html", threshold=threshold, rows=rows,
-                           spec_label=products.spec_label, **_common())
+                           spec_label=spec_label, **_common())

@@ -14,7 +14,7 @@ import re
 
 from flask_babel import gettext as _
 
-from mallow.catalog import products
+from mallow.catalog.specs import clean_specs, combinations, spec_key, spec_label
 from mallow.money import MoneyError, fen_to_yuan, yuan_to_fen
 from mallow.validation import Errors, ValidationFailed
 
@@ -89,9 +89,9 @@ def sku_rows(specs: list[dict], product=None, form=None) -> list[dict]:
     posted = _posted_rows(form) if form is not None else {}
     existing = {sku.spec_key: sku for sku in product.skus} if product is not None else {}
     rows = []
-    for index, values in enumerate(products.combinations(specs)):
-        key = products.spec_key(values)
-        row = {"index": index, "key": key, "label": products.spec_label(values, specs) or _("Default")}
+    for index, values in enumerate(combinations(specs)):
+        key = spec_key(values)
+        row = {"index": index, "key": key, "label": spec_label(values, specs) or _("Default")}
         current = str(existing[key].media_id or "") if key in existing else ""
         if key in posted:
             row.update({k: v for k, v in posted[key].items() if k != "index"})
@@ -126,13 +126,13 @@ def product_data(form, *, creating: bool) -> dict:
     if form.get("status"):
         data["status"] = form["status"]
     spec_errors = Errors()
-    cleaned = products.clean_specs(specs, spec_errors)
+    cleaned = clean_specs(specs, spec_errors)
     for code, message in spec_errors.errors.values():
         errors.add("specs_text", code, message)
     if "specs_text" in errors:
         errors.raise_if_any()
     posted = _posted_rows(form)
-    wanted = [products.spec_key(values) for values in products.combinations(cleaned)]
+    wanted = [spec_key(values) for values in combinations(cleaned)]
     if set(posted) != set(wanted) or form.get("action") == "refresh":
         raise NeedsRefresh(cleaned)
     entries = []

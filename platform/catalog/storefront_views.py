@@ -29,7 +29,8 @@ from flask import abort, current_app, g, redirect, render_template, request, sen
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from mallow.catalog import categories, products, richtext, search, sku_images
+from mallow.catalog import categories, product_json, products, richtext, search, sku_images
+from mallow.catalog.specs import spec_label
 from mallow.money import MoneyError, fen_to_yuan, yuan_to_fen
 from mallow.media.images import absolute_path
 from mallow.web.blueprints import storefront as bp
@@ -191,7 +192,7 @@ def buy_view(product) -> dict:
 
     skus = [sku for sku in product.skus if sku.active]
     chosen = next((sku for sku in skus if sku.stock > 0), None)
-    price = products.min_price(product)
+    price = product_json.min_price(product)
     cart = None
     if "storefront.add_to_cart" in current_app.view_functions:
         cart = {"action": url_for("storefront.add_to_cart"), "csrf_token": generate_csrf(),
@@ -205,7 +206,7 @@ def buy_view(product) -> dict:
     pictures = {sku.id: image_url(sku_images.thumb_path(assets[sku.media_id])) if sku.media_id in assets else None
                 for sku in skus}
     sku_rows = [{"id": sku.id, "image": pictures[sku.id],
-                 "label": products.spec_label(sku.spec_values, product.specs) or _("Standard"),
+                 "label": spec_label(sku.spec_values, product.specs) or _("Standard"),
                  "price": fen_to_yuan(sku.price), "stock": sku.stock, "soldout": sku.stock <= 0,
                  "market_price": fen_to_yuan(sku.market_price) if sku.market_price else None,
                  "values": [str((sku.spec_values or {}).get(d["name"], "")) for d in dims],

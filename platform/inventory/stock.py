@@ -1,10 +1,12 @@
-"""Taking and giving back stock, atomically and at most once per order."""
+"""Taking and giving back stock (atomically, at most once per order), the ledger of stock the
+merchant set by hand, and the SKUs running low."""
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from mallow.catalog.models import Sku
+from mallow import settings
+from mallow.catalog.models import Product, Sku
 from mallow.db import db
 from mallow.inventory.models import StockMovement
 
@@ -39,6 +41,19 @@ def release(sku_id: int, quantity: int, order_id: int, reason: str = "release") 
     return True
 
 
-def low_stock(threshold: int) -> list[Sku]:
-    return list(db.session.execute(
-        sa.select(Sku).where(Sku.active.is_(True), Sku.stock < threshold).order_by(Sku.stock, Sku.id)).scalars())
+def record_adjustments(_app, changes) -> None:
+    """Receives the catalogue's ``stock_adjusted`` (:mod:`mallow.catalog.events`): one ledger row
+    (``adjust``) per SKU whose stock the merchant set, ``changes`` being ``[(sku, delta)]``."""
+    for sku, delta in changes:
+        db.session.add(StockMovement(sku_id=sku.id, delta=delta, reason="adjust"))
+
+
+def low_stock(limit: int = 500) -> tuple[int, list[tuple[Sku, Product]]]:
+    """``(threshold, [(sku, product)])``: active SKUs below the store's threshold, fewest first
+    (products in draft are left out: nothing is sold from them)."""
+    threshold = int(settings.get("low_stock_threshold"))
+    rows = db.session.execute(
+        sa.select(Sku, Product).join(Product, Product.id == Sku.product_id)
+        .where(Sku.active.is_(True), Sku.stock < threshold, Product.status != "draft")
+        .order_by(Sku.stock, Sku.id).limit(limit)).all()
+    return threshold, [(row[0], row[1]) for row in rows]

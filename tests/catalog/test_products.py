@@ -230,14 +230,14 @@ def test_bulk_update_database_failure_rolls_back_everything(app, console, monkey
     import pytest
     from sqlalchemy.exc import IntegrityError
 
-    from mallow.catalog import products
+    from mallow.catalog import sku_bulk_edit
     from mallow.tenants.context import store_context
 
     a = console.product("A", price=1000, stock=5)["skus"][0]
     b = console.product("B", price=2000, stock=5)["skus"][0]
-    monkeypatch.setattr(products, "_whole", lambda value, minimum, maximum: (value, None))  # skip the checks
+    monkeypatch.setattr(sku_bulk_edit, "whole", lambda value, minimum, maximum: (value, None))  # skip the checks
     with store_context(console.shop.store_id, app), pytest.raises(IntegrityError):
-        products.bulk_update_skus([{"sku_id": a["id"], "price": 1}, {"sku_id": b["id"], "stock": -3}])
+        sku_bulk_edit.bulk_update_skus([{"sku_id": a["id"], "price": 1}, {"sku_id": b["id"], "stock": -3}])
     monkeypatch.undo()
     assert console.get(f"/products/{console_product_id(console, a['id'])}").get_json()["skus"][0]["price"] == 1000
     assert console.get(f"/products/{console_product_id(console, b['id'])}").get_json()["skus"][0]["stock"] == 5
