@@ -193,7 +193,7 @@ def mallow_setup(args, data_dir: str, database_url: str | None, prefix: str):
     from mallow.app import create_app
     from mallow.db import db
     from mallow.db.migrate import upgrade_platform
-    from mallow.plugins.loader import load_approved
+    from mallow.plugin_host.loader import load_approved
     from mallow.qualifications.matrix import seed_defaults
     from mallow.testing import approve_plugin, enable_plugin, make_admin, make_product, make_store
 

@@ -63,8 +63,10 @@ def create_app(config: dict | None = None) -> Flask:
     _register_pages(app)
 
     from mallow.plugins.manager import make_manager
+    from mallow.shipping import fees as shipping_fees
 
-    app.extensions["mallow.plugins"] = make_manager()
+    # the core's own hook implementations, registered first so that plugins' answers come first
+    app.extensions["mallow.plugins"] = make_manager({"mallow.shipping": shipping_fees})
 
     from mallow.jobs.runners import make_runner
 
@@ -85,9 +87,11 @@ def create_app(config: dict | None = None) -> Flask:
     init_api(app)
 
     # --- plugins are available below this line ------------------------------------------------
-    from mallow.plugins.loader import load_approved
+    from mallow.api.errors import install as json_errors
+    from mallow.plugin_host import loader as plugin_loader
 
-    load_approved(app)
+    plugin_loader.init_app(app, json_errors)  # plugin routes: guarded per store, API areas answer JSON
+    plugin_loader.load_approved(app)
     return app
 
 
@@ -105,8 +109,8 @@ def _register_pages(app: Flask) -> None:
     from mallow.orders import storefront_views as _order_pages  # noqa: F401  (cart, checkout, orders)
     from mallow.payments import cashier as _cashier  # noqa: F401  (the one cashier)
     from mallow.payments import views as payment_pages
-    from mallow.plugins import admin_views as _plugin_review  # noqa: F401
-    from mallow.plugins import console_views as _plugin_console  # noqa: F401
+    from mallow.plugin_host import admin_views as _plugin_review  # noqa: F401  (approve releases)
+    from mallow.plugin_host import console_views as _plugin_console  # noqa: F401  (a store's plugins)
     from mallow.shipping import console_views as _shipping_pages  # noqa: F401
     from mallow.storefront import account as _account_pages  # noqa: F401  (我的, addresses)
     from mallow.storefront import views as _storefront_pages  # noqa: F401  (home, sign-in)

@@ -93,7 +93,7 @@ def db_upgrade(platform_only):
     upgrade_platform(database.engine)
     seed_defaults()
     click.echo("platform: at head")
-    from mallow.plugins.marketplace import sync
+    from mallow.plugin_host.marketplace import sync
 
     sync(echo=lambda line: click.echo(f"plugins: {line}"))  # new installed versions wait for review
     if platform_only:
@@ -101,7 +101,7 @@ def db_upgrade(platform_only):
     stores = database.session.execute(database.select(Store.id, Store.slug).order_by(Store.id)).all()
     result = upgrade_stores(stores, migrate_store, echo=click.echo)
     click.echo(f"stores: {result['stores']} in {result['seconds']:.1f} s, {len(result['failed'])} failed")
-    from mallow.plugins.migrate import upgrade_enabled
+    from mallow.plugin_host.migrate import upgrade_enabled
 
     done, plugins_failed = upgrade_enabled(echo=click.echo)
     click.echo(f"plugins: {done} store plugin(s) at head, {len(plugins_failed)} failed")
@@ -212,7 +212,7 @@ def plugin():
 @with_appcontext
 def plugin_sync():
     """Record every installed plugin version not seen before as submitted for review (never imports it)."""
-    from mallow.plugins.marketplace import sync
+    from mallow.plugin_host.marketplace import sync
 
     added = sync(echo=click.echo)
     click.echo(f"{len(added)} new release(s) submitted for review" if added else "no new plugin releases")
@@ -224,8 +224,8 @@ def plugin_list():
     """Installed plugins, their review state, and whether this start loaded them."""
     from flask import current_app
 
-    from mallow.plugins.discovery import ManifestError, installed, mallow_version, too_new
-    from mallow.plugins.marketplace import releases
+    from mallow.plugin_host.discovery import ManifestError, installed, mallow_version, too_new
+    from mallow.plugin_host.marketplace import releases
 
     states = {(r.name, r.version): r.status for r in releases()}
     loaded = current_app.extensions.get("mallow.loaded_plugins", {})
@@ -246,7 +246,7 @@ def plugin_list():
               help="where to create the plugin's folder")
 def plugin_new(name, directory):
     """Scaffold a working plugin distribution NAME (lower-case; its package is mallow_NAME)."""
-    from mallow.plugins.scaffold import ScaffoldError, create
+    from mallow.plugin_host.scaffold import ScaffoldError, create
 
     try:
         folder = create(name, directory)

@@ -67,7 +67,7 @@ def seed() -> dict:
             customers.register({"login": SHOPPER_LOGIN, "password": PASSWORD, "nickname": "小核桃"})
             db.session.commit()
         seed_catalogue()
-    from mallow.plugins.marketplace import approve_installed
+    from mallow.plugin_host.marketplace import approve_installed
 
     db.session.commit()  # end the read begun before the store's work (SQLite: a stale read cannot write)
     # the bundled plugins are reviewed like any other: the demo admin approves their versions

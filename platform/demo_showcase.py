@@ -46,7 +46,7 @@ def seed_showcase(app) -> dict:
     """Enable and fill the bundled plugins in the demo store and publish its pages; returns the
     store paths to show (``showcase``), or the bundled plugins that could not be loaded."""
     from mallow.accounts.models import Merchant
-    from mallow.plugins.loader import load_approved
+    from mallow.plugin_host.loader import load_approved
     from mallow.tenants.models import Store
 
     loaded = load_approved(app)  # the releases approved since the app started; the others are skipped
@@ -70,7 +70,7 @@ def seed_showcase(app) -> dict:
 
 def enable_plugins(store, owner) -> None:
     """Enable each bundled plugin not enabled yet, as the owner would in the console."""
-    from mallow.plugins import storeplugins
+    from mallow.plugin_host import storeplugins
 
     for name in BUNDLED_PLUGINS:
         if not storeplugins.offer(store.id, name).enabled:

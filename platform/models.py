@@ -11,7 +11,8 @@ from mallow.media import models as _media  # noqa: F401
 from mallow.notices import Notice as _notice  # noqa: F401
 from mallow.orders import models as _orders  # noqa: F401
 from mallow.payments import models as _payments  # noqa: F401
-from mallow.plugins import models as _plugins  # noqa: F401
+from mallow.plugin_host import models as _plugin_releases  # noqa: F401
+from mallow.plugins import models as _store_plugins  # noqa: F401
 from mallow.qualifications import matrix as _matrix, models as _qualifications  # noqa: F401
 from mallow import settings as _settings  # noqa: F401
 from mallow.shipping import models as _shipping  # noqa: F401

@@ -306,8 +306,8 @@ def make_shopper(client, shop: Shop, login: str | None = None) -> tuple[str, int
 def approve_plugin(app, name: str) -> None:
     """Record the installed release of ``name`` as approved (as a platform admin would)."""
     from mallow.db import db
-    from mallow.plugins.discovery import installed
-    from mallow.plugins.models import PluginRelease
+    from mallow.plugin_host.discovery import installed
+    from mallow.plugin_host.models import PluginRelease
 
     entry_point, manifest = installed()[name]
     with app.app_context():
@@ -321,7 +321,7 @@ def approve_plugin(app, name: str) -> None:
 
 def plugin_app(tmp_path_factory, backend: str, plugins: list[str], **overrides):
     """A fresh app on ``backend`` with ``plugins`` approved and loaded (before its first request)."""
-    from mallow.plugins.loader import load_approved
+    from mallow.plugin_host.loader import load_approved
 
     app = build_app(tmp_path_factory, backend, **overrides)
     make_admin(app)
@@ -335,7 +335,7 @@ def plugin_app(tmp_path_factory, backend: str, plugins: list[str], **overrides):
 def enable_plugin(app, shop: Shop, name: str, settings: dict | None = None):
     """Enable ``name`` in ``shop`` through the platform's own enable path (tables migrated)."""
     from mallow.db import db
-    from mallow.plugins import loader
+    from mallow.plugin_host import loader
     from mallow.tenants.context import store_context
 
     with store_context(shop.store_id, app=app):
@@ -345,7 +345,7 @@ def enable_plugin(app, shop: Shop, name: str, settings: dict | None = None):
 
 def disable_plugin(app, shop: Shop, name: str) -> None:
     from mallow.db import db
-    from mallow.plugins import loader
+    from mallow.plugin_host import loader
     from mallow.tenants.context import store_context
 
     with store_context(shop.store_id, app=app):

@@ -6,8 +6,8 @@ from flask import abort, jsonify, request
 from mallow.accounts.guards import admin_required, principal, staff_required
 from mallow.api.registry import nullable, obj, operation, returns, schema, shape, string
 from mallow.db import db
-from mallow.plugins import marketplace, storeplugins
-from mallow.plugins.models import PluginRelease
+from mallow.plugin_host import marketplace, storeplugins
+from mallow.plugin_host.models import PluginRelease
 from mallow.tenants.context import current_store
 
 ERR = {"$ref": "#/components/responses/ValidationFailed"}

@@ -109,7 +109,7 @@ def api_route(blueprint: Blueprint, method: str, rule: str, operation_id: str, s
 
 def plugin_operations(app) -> list[tuple[str, str, Operation]]:
     """``(plugin, path prefix, operation)`` of every plugin API operation mounted on ``app``."""
-    from mallow.plugins.loader import AREAS
+    from mallow.plugins.routes import AREAS
 
     found = []
     for mounted, (plugin, area, _original) in app.extensions.get("mallow.plugin_routes", {}).items():

@@ -85,5 +85,3 @@ def remove_staff(staff_id):
 from mallow.catalog import console_views as _catalogue  # noqa: F401
 # Order pages (list, detail, ship, note, CSV export) join this blueprint.
 from mallow.orders import console_views as _orders  # noqa: F401
-# Plugins (browse approved ones, turn on/off, settings) join this blueprint.
-from mallow.plugins import console_views as _plugins  # noqa: F401

@@ -25,7 +25,7 @@ from mallow.orders.models import Address, Order, OrderAdjustment, OrderEvent, Or
 from mallow.plugins.faults import call_hook
 from mallow.plugins.manager import hooks
 from mallow.pricing import pipeline
-from mallow.pricing.model import PricedOrder, PricingContext, PricingLine
+from mallow.pricing.model import PricedOrder, PricingContext, PricingLine, plugin_failed
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 from mallow.web.ids import id_value
@@ -143,7 +143,7 @@ def place_order(customer, raw_items, address_id, note: str = "", idempotency_key
         order.events.append(OrderEvent(kind="placed", actor=f"shopper:{customer.id}",
                                        detail={"total": order.total, "items": len(priced.lines)}))
         failed: list = []  # a plugin that raises (not SoldOut/CheckoutProblems) refuses with a clear problem
-        call_hook(hooks().mallow_order_placed, failed, None, (SoldOut, CheckoutProblems), order=order, context=context)
+        call_hook(hooks().mallow_order_placed, plugin_failed(failed), None, (SoldOut, CheckoutProblems), order=order, context=context)
         if failed:
             raise CheckoutProblems(failed)
         low = alerts.low_after_reserve([line.sku_id for line in context.lines])

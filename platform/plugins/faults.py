@@ -1,20 +1,23 @@
-"""A plugin that raises must not take a store down: find which plugin it was, log it, and turn
-the failure into a clear ``Problem`` for the stores that enabled it.
+"""A plugin that raises must not take a store down: find which plugin it was, log it, and hand
+the caller a clear message for the stores that enabled it.
 
 A plugin's hooks run only in stores that enabled it (:func:`mallow.plugins.manager.hooks`), so
 a broken plugin never touches the others; in the stores that use it, checkout answers
-"<title> is unavailable right now" (422) instead of a server error.
+"<title> is unavailable right now" (422) instead of a server error: the caller turns the message
+into its own kind of answer (pricing and checkout: a ``plugin_failed`` problem,
+:func:`mallow.pricing.model.plugin_failed`).
 """
 from __future__ import annotations
 
 import logging
 import traceback
+from typing import Callable
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from mallow.pricing.model import Problem
+from mallow.plugins.manifests import localized
 from mallow.validation import ValidationFailed
 
 log = logging.getLogger("mallow.plugins")
@@ -38,18 +41,17 @@ def plugin_of(error: BaseException) -> str | None:
     return None
 
 
-def failure_problem(name: str) -> Problem:
-    from mallow.plugins.manifests import localized
-
+def failure_message(name: str) -> str:
+    """What a shopper is told when plugin ``name`` failed: "<its title> is unavailable right now"."""
     manifest = current_app.extensions.get("mallow.loaded_plugins", {}).get(name)
     title = localized(manifest.title) if manifest is not None and manifest.title else name
-    return Problem("plugin_failed", _("%(title)s is unavailable right now. Try again later.", title=title))
+    return _("%(title)s is unavailable right now. Try again later.", title=title)
 
 
-def call_hook(caller, problems: list, default=None, passthrough: tuple = (), **kwargs):
-    """Call a hook; when a plugin's implementation raises, log it with the plugin's name, add
-    one ``plugin_failed`` problem to ``problems`` and return ``default``. Failures of core code,
-    and ``passthrough`` exceptions (deliberate answers such as a sold-out), are raised as they are."""
+def call_hook(caller, failed: Callable[[str], None], default=None, passthrough: tuple = (), **kwargs):
+    """Call a hook; when a plugin's implementation raises, log it with the plugin's name, call
+    ``failed`` with :func:`failure_message` and return ``default``. Failures of core code, and
+    ``passthrough`` exceptions (deliberate answers such as a sold-out), are raised as they are."""
     try:
         return caller(**kwargs)
     except ANSWERS + tuple(passthrough):
@@ -59,7 +61,5 @@ def call_hook(caller, problems: list, default=None, passthrough: tuple = (), **k
         if name is None:
             raise
         log.error("plugin %s failed in %s", name, getattr(caller, "name", caller), exc_info=error)
-        problem = failure_problem(name)
-        if problem not in problems:
-            problems.append(problem)
+        failed(failure_message(name))
         return default

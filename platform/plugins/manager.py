@@ -12,20 +12,28 @@ import logging
 import pluggy
 from flask import current_app
 
+from mallow.db import db
 from mallow.plugins import hookspecs
+from mallow.plugins.stores import enabled_plugins
 
 log = logging.getLogger("mallow.plugins")
 #: hooks that report a change of an order: a plugin that raises cannot undo it
 EVENTS = frozenset({"mallow_order_paid", "mallow_order_cancelled", "mallow_order_refunded", "mallow_order_completed"})
 
 
-def make_manager() -> pluggy.PluginManager:
+def make_manager(builtins: dict[str, object]) -> pluggy.PluginManager:
+    """The manager with the hook specifications and the core's own implementations
+    (``{name: module}``, e.g. the shipping fees): registered first, so they run last."""
     manager = pluggy.PluginManager("mallow")
     manager.add_hookspecs(hookspecs)
-    from mallow.shipping import fees
-
-    manager.register(fees, name="mallow.shipping")  # built-in: registered first, so it runs last
+    for name, module in builtins.items():
+        manager.register(module, name=name)
     return manager
+
+
+def plugin_key(name: str) -> str:
+    """The name a loaded plugin is registered under in the manager."""
+    return f"plugin:{name}"
 
 
 def _plugin_name(impl) -> str:
@@ -44,8 +52,6 @@ class Event:
         return self._caller.get_hookimpls()
 
     def __call__(self, **kwargs) -> list:
-        from mallow.db import db
-
         impls = self._caller.get_hookimpls()
         if any(impl.hookwrapper or impl.wrapper for impl in impls):
             return self._caller(**kwargs)  # wrappers need pluggy's own call loop
@@ -66,8 +72,6 @@ class StoreHooks:
     """``hooks().mallow_x(...)`` for one set of disabled plugins (cached per set)."""
 
     def __init__(self, manager: pluggy.PluginManager, disabled: frozenset[str]):
-        from mallow.plugins.loader import plugin_key
-
         self._manager = manager
         self._remove = [manager.get_plugin(plugin_key(name)) for name in disabled]
         self._callers: dict[str, object] = {}
@@ -88,8 +92,6 @@ class StoreHooks:
 def hooks():
     """The hook relay for the current request or job: core implementations plus the plugins
     the active store has enabled (none outside a store)."""
-    from mallow.plugins.stores import enabled_plugins
-
     app = current_app
     manager = app.extensions["mallow.plugins"]
     loaded = app.extensions.get("mallow.loaded_plugins", {})

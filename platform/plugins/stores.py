@@ -1,8 +1,16 @@
 """Which plugins the active store has enabled, with which settings (read once per request)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 from flask import current_app, g, has_app_context
+
+from mallow.db import db
+from mallow.plugins.models import StorePlugin
+
+if TYPE_CHECKING:
+    from mallow.plugin_host.discovery import Manifest
 
 
 def enabled_plugins() -> dict[str, dict]:
@@ -11,10 +19,6 @@ def enabled_plugins() -> dict[str, dict]:
     if not has_app_context() or g.get("mallow_store_id") is None:
         return {}
     if "mallow_enabled_plugins" not in g:
-        from mallow.db import db
-        from mallow.plugins.loader import settings_with_defaults
-        from mallow.plugins.models import StorePlugin
-
         loaded = current_app.extensions.get("mallow.loaded_plugins", {})
         rows = db.session.execute(sa.select(StorePlugin.name, StorePlugin.settings).where(
             StorePlugin.store_id == g.mallow_store_id, StorePlugin.enabled.is_(True))).all() if loaded else []
@@ -25,3 +29,10 @@ def enabled_plugins() -> dict[str, dict]:
 
 def settings_for(plugin: str) -> dict:
     return dict(enabled_plugins().get(plugin, {}))
+
+
+def settings_with_defaults(manifest: Manifest, settings: dict | None) -> dict:
+    """``settings`` over the defaults of the manifest's settings schema."""
+    defaults = {key: spec["default"] for key, spec in (manifest.settings_schema.get("properties") or {}).items()
+                if isinstance(spec, dict) and "default" in spec}
+    return {**defaults, **(settings or {})}

@@ -16,7 +16,9 @@ from flask import Flask, url_for
 from markupsafe import Markup, escape
 from werkzeug.routing import BuildError
 
+from mallow.plugins import manager
 from mallow.plugins.manager import each_result
+from mallow.plugins.routes import mounted_endpoint
 from mallow.tenants.context import current_store
 
 log = logging.getLogger("mallow.plugins")
@@ -36,9 +38,6 @@ def plugin_links(hook: str, what: str, **kwargs):
     ``{"label", "endpoint", "values"?…}`` or one such dict): ``endpoint`` is found where Mallow
     mounted the plugin's blueprint. Entries without a label or endpoint, or whose endpoint is not
     found, are logged (naming ``what`` they were meant to be) and left out."""
-    from mallow.plugins import manager
-    from mallow.plugins.loader import mounted_endpoint
-
     for plugin, result in manager.each_result(hook, **kwargs):
         for item in result if isinstance(result, (list, tuple)) else [result]:
             if not isinstance(item, dict) or not item.get("label") or not item.get("endpoint"):

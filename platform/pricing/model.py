@@ -60,6 +60,18 @@ class Problem:
     line_index: int | None = None
 
 
+def plugin_failed(problems: list[Problem]):
+    """What :func:`mallow.plugins.faults.call_hook` does for pricing and checkout when a plugin
+    raises: one ``plugin_failed`` problem per failing plugin, added to ``problems``."""
+
+    def add(message: str) -> None:
+        problem = Problem("plugin_failed", message)
+        if problem not in problems:
+            problems.append(problem)
+
+    return add
+
+
 @dataclass
 class PricedLine:
     line: PricingLine

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from mallow.plugins.faults import call_hook
 from mallow.plugins.manager import hooks
-from mallow.pricing.model import Adjustment, PricedLine, PricedOrder, PricingContext, Problem
+from mallow.pricing.model import Adjustment, PricedLine, PricedOrder, PricingContext, Problem, plugin_failed
 
 
 def _flatten(results) -> list:
@@ -59,12 +59,13 @@ def _decide_stage(proposals: list[Adjustment], running_total: int) -> list[Adjus
 
 def price(context: PricingContext) -> PricedOrder:
     hook = hooks()
-    problems: list[Problem] = []  # a plugin that raises becomes a "plugin_failed" problem (call_hook)
-    problems += _flatten(call_hook(hook.mallow_validate_checkout, problems, [], context=context))
+    problems: list[Problem] = []
+    failed = plugin_failed(problems)  # a plugin that raises becomes a "plugin_failed" problem (call_hook)
+    problems += _flatten(call_hook(hook.mallow_validate_checkout, failed, [], context=context))
 
     priced_lines = []
     for line in context.lines:
-        proposals = [p for p in _flatten(call_hook(hook.mallow_line_adjustments, problems, [], context=context, line=line))
+        proposals = [p for p in _flatten(call_hook(hook.mallow_line_adjustments, failed, [], context=context, line=line))
                      if p.stage == "line" and p.line_index == line.index]
         best = _best_discount(proposals)
         adjustments = []
@@ -74,14 +75,14 @@ def price(context: PricingContext) -> PricedOrder:
         priced_lines.append(PricedLine(line, adjustments))
 
     subtotal = sum(p.total for p in priced_lines)
-    order_proposals = _flatten(call_hook(hook.mallow_order_adjustments, problems, [], context=context, subtotal=subtotal))
+    order_proposals = _flatten(call_hook(hook.mallow_order_adjustments, failed, [], context=context, subtotal=subtotal))
     applied: list[Adjustment] = []
     for stage in ("order", "coupon"):
         decided = _decide_stage([p for p in order_proposals if p.stage == stage], subtotal)
         subtotal += sum(a.amount for a in decided)
         applied.extend(decided)
 
-    shipping = call_hook(hook.mallow_shipping_fee, problems, None, context=context, subtotal=subtotal)
+    shipping = call_hook(hook.mallow_shipping_fee, failed, None, context=context, subtotal=subtotal)
     if isinstance(shipping, Problem):
         problems.append(shipping)
     elif isinstance(shipping, Adjustment) and shipping.amount:

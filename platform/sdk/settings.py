@@ -15,7 +15,7 @@ def save_plugin_settings(plugin: str, settings: dict) -> dict:
     """Replace the active store's settings of ``plugin`` through the platform's own path (validated
     against the manifest's ``settings_schema``, defaults filled in; raises ``ValidationFailed``).
     Returns the stored settings; :func:`plugin_settings` reads them from now on. The caller commits."""
-    from mallow.plugins import loader
+    from mallow.plugin_host import loader
     from mallow.tenants.context import current_store
 
     row = loader.save_settings(current_store().id, plugin, settings)
@@ -34,6 +34,6 @@ def plugin_endpoint(plugin: str, endpoint: str) -> str | None:
     """The app's endpoint for ``endpoint`` as ``plugin`` named it (``"<blueprint>.<view>"`` of a
     blueprint it registered), for ``url_for`` outside the plugin's own requests; ``None`` when it
     is not mounted. Inside its own templates and views a relative ``url_for(".view")`` is enough."""
-    from mallow.plugins.loader import mounted_endpoint
+    from mallow.plugins.routes import mounted_endpoint
 
     return mounted_endpoint(plugin, endpoint)

@@ -113,8 +113,8 @@ def test_plugin_tables_follow_their_own_chain_through_enable_disable_and_upgrade
                                                                "migrations/versions/0002_note.py": second})
         from mallow.accounts.models import PlatformAdmin
         from mallow.db import db
-        from mallow.plugins import marketplace
-        from mallow.plugins.models import PluginRelease
+        from mallow.plugin_host import marketplace
+        from mallow.plugin_host.models import PluginRelease
 
         admin_id, _email = make_admin(app)
         with app.app_context():

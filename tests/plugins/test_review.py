@@ -19,7 +19,7 @@ Path(__file__).with_name("imported.marker").write_text("the plugin's top-level c
 
 def _releases(app, name):
     from mallow.db import db
-    from mallow.plugins.models import PluginRelease
+    from mallow.plugin_host.models import PluginRelease
 
     with app.app_context():
         return [(r.version, r.status, r.reason) for r in
@@ -144,7 +144,7 @@ def test_admin_pages_review_releases_and_say_when_they_load(backend, fake_plugin
 
 def test_a_plugin_for_a_newer_mallow_is_not_loaded_and_says_why(backend, fake_plugins, tmp_path_factory, caplog):
     from mallow.cli import main
-    from mallow.plugins.discovery import mallow_version
+    from mallow.plugin_host.discovery import mallow_version
 
     # given an approved plugin that needs a newer Mallow than this one (and one that does not)
     name, fits = f"future_{backend}", f"present_{backend}"
@@ -180,7 +180,7 @@ def test_a_plugin_for_a_newer_mallow_is_not_loaded_and_says_why(backend, fake_pl
 
 def _ids(app, name):
     from mallow.db import db
-    from mallow.plugins.models import PluginRelease
+    from mallow.plugin_host.models import PluginRelease
 
     with app.app_context():
         return db.session.execute(db.select(PluginRelease.id).filter_by(name=name)).all()
@@ -200,7 +200,7 @@ def test_a_manifest_outside_the_mallow_namespace_is_not_recorded(fake_plugins, t
 @pytest.mark.parametrize("backend", backend_params())
 def test_the_demo_approves_the_bundled_plugins_like_any_other(tmp_path_factory, backend):
     from mallow.cli import main
-    from mallow.plugins.discovery import Manifest, installed
+    from mallow.plugin_host.discovery import Manifest, installed
 
     bundled = ("groupbuy", "flashsale", "distribution")
     assert all(isinstance(installed()[name][1], Manifest) for name in bundled)  # manifests readable

@@ -91,8 +91,8 @@ def platform(request, scaffolded, tmp_path_factory):
 
 def test_a_scaffolded_plugin_is_reviewed_loaded_enabled_and_changes_a_price(scaffolded, platform):
     from mallow.db import db
-    from mallow.plugins import marketplace
-    from mallow.plugins.models import PluginRelease
+    from mallow.plugin_host import marketplace
+    from mallow.plugin_host.models import PluginRelease
     from mallow.accounts.models import PlatformAdmin
 
     name, _folder = scaffolded

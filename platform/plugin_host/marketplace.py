@@ -14,8 +14,8 @@ from flask_babel import gettext as _
 
 from mallow import audit
 from mallow.db import db, utcnow
-from mallow.plugins.discovery import Manifest, ManifestError, installed, too_new
-from mallow.plugins.models import RELEASE_STATES, PluginRelease
+from mallow.plugin_host.discovery import Manifest, ManifestError, installed, too_new
+from mallow.plugin_host.models import RELEASE_STATES, PluginRelease
 from mallow.validation import ValidationFailed
 
 STATUSES = RELEASE_STATES.states

@@ -1,18 +1,19 @@
 """The console's Plugins pages (``/s/<slug>/console/plugins``): the store's owner browses the
 approved plugins, enables or disables them and edits their settings (a form generated from
-each plugin's settings schema). Part of the console blueprint."""
+each plugin's settings schema). Part of the console area (:data:`mallow.web.blueprints.console`)."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal, staff_required
-from mallow.console.views import bp
-from mallow.plugins import settings as settings_form
-from mallow.plugins import storeplugins
+from mallow.plugin_host import settings as settings_form
+from mallow.plugin_host import storeplugins
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
-from mallow.web import render_form
+from mallow.web import blueprints, render_form
+
+bp = blueprints.console
 
 
 def _offer(name: str):

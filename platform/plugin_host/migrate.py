@@ -1,10 +1,18 @@
 """A plugin's own tables in a store's schema: its Alembic chain, or its models as they are."""
 from __future__ import annotations
 
+import logging
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from flask import current_app
 
+from mallow.db import db
+from mallow.db.migrate import MIGRATIONS, autogenerate_options
+from mallow.plugin_host.discovery import Manifest
+from mallow.plugins.models import StorePlugin
 from mallow.plugins.tables import plugin_metadata
-from mallow.plugins.discovery import Manifest
 
 
 def migrate_plugin(store_id: int, name: str, manifest: Manifest) -> None:
@@ -13,9 +21,6 @@ def migrate_plugin(store_id: int, name: str, manifest: Manifest) -> None:
     With ``<package>/migrations/versions`` the plugin's own chain runs (version table
     ``alembic_version_<name>`` in the store's schema); without, its models are created
     (existing tables are left as they are)."""
-    from alembic import command
-    from alembic.config import Config
-
     engines = current_app.extensions["mallow.store_engines"]
     engine = engines.engine_for(store_id)
     versions = manifest.path / "migrations" / "versions" if manifest.path else None
@@ -23,8 +28,6 @@ def migrate_plugin(store_id: int, name: str, manifest: Manifest) -> None:
         if versions is None or not versions.is_dir():
             plugin_metadata(name).create_all(connection, checkfirst=True)
             return
-        from mallow.db.migrate import MIGRATIONS, autogenerate_options
-
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.set_main_option("version_locations", str(versions))
@@ -41,13 +44,6 @@ def upgrade_enabled(echo=None) -> tuple[int, list[tuple[int, str]]]:
     this app loaded (``mallow db upgrade`` runs it after the stores). Returns how many were
     brought to head and the ``(store id, plugin)`` pairs that failed (each logged; the others
     still run)."""
-    import logging
-
-    import sqlalchemy as sa
-
-    from mallow.db import db
-    from mallow.plugins.models import StorePlugin
-
     loaded = current_app.extensions.get("mallow.loaded_plugins", {})
     if not loaded:
         return 0, []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from flask_babel import gettext as _
 from jsonschema import Draft202012Validator
 
-from mallow.plugins.discovery import Manifest
+from mallow.plugin_host.discovery import Manifest
 from mallow.plugins.manifests import localized
 from mallow.validation import ValidationFailed
 

@@ -8,23 +8,51 @@ effect on the store's next request.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, current_app, request
 from flask_babel import gettext as _
 
+from mallow.accounts.guards import staff_required
 from mallow.db import db
-from mallow.plugins.discovery import Manifest, ManifestError, installed, mallow_version, too_new
-from mallow.plugins.models import PluginRelease, StorePlugin
+from mallow.extensions import csrf
+from mallow.plugin_host.discovery import Manifest, ManifestError, installed, mallow_version, too_new
+from mallow.plugin_host.migrate import migrate_plugin
+from mallow.plugin_host.models import PluginRelease
+from mallow.plugin_host.settings import validate as validate_settings
+from mallow.plugins import blocks, jobs
+from mallow.plugins.manager import plugin_key
+from mallow.plugins.models import StorePlugin
+from mallow.plugins.routes import AREAS, STAFF_AREAS
+from mallow.plugins.stores import enabled_plugins, settings_with_defaults
+from mallow.plugins.web import init_templates
+from mallow.validation import ValidationFailed
 
 log = logging.getLogger("mallow.plugins")
-AREAS = {"storefront": "/s/<store_slug>/x/{name}", "console": "/s/<store_slug>/console/x/{name}",
-         "store_api": "/s/<store_slug>/api/x/{name}", "console_api": "/s/<store_slug>/api/console/x/{name}"}
-STAFF_AREAS = ("console", "console_api")
 
 
-def plugin_key(name: str) -> str:
-    return f"plugin:{name}"
+def init_app(app: Flask, json_errors: Callable[[Blueprint], None]) -> None:
+    """Once per app, before :func:`load_approved`: the guard of plugin routes, the template
+    helpers (slots, menu), and ``json_errors``, which gives a plugin's API blueprints the JSON
+    error answers of the core API (the app factory passes :func:`mallow.api.errors.install`, so
+    the host does not import the API, which imports the host)."""
+    routes: dict[str, tuple[str, str, str]] = app.extensions.setdefault("mallow.plugin_routes", {})
+    app.extensions["mallow.plugin_json_errors"] = json_errors
+
+    @app.before_request
+    def plugin_routes_only_where_enabled():
+        mounted = routes.get((request.blueprint or "").split(".")[0])
+        if mounted is None:
+            return None
+        name, area, _original = mounted
+        if name not in enabled_plugins():
+            abort(404)
+        if area in STAFF_AREAS:  # a plugin's console pages and API are for the store's staff only
+            staff_required(lambda: None)()
+        return None
+
+    init_templates(app)
 
 
 def approved_versions() -> set[tuple[str, str]]:
@@ -40,10 +68,11 @@ def approved_versions() -> set[tuple[str, str]]:
 def load_approved(app: Flask) -> dict[str, Manifest]:
     """Import and register every installed plugin whose installed version is approved.
     Call before the app serves its first request (create_app does). A plugin that fails to
-    import stops the start-up, with its name in the error."""
+    import stops the start-up, with its name in the error. :func:`init_app` comes first."""
+    if "mallow.plugin_routes" not in app.extensions:
+        raise RuntimeError("mallow.plugin_host.loader.init_app(app, ...) comes before load_approved (create_app calls both)")
     loaded: dict[str, Manifest] = app.extensions.setdefault("mallow.loaded_plugins", {})
     manager = app.extensions["mallow.plugins"]
-    _init_web(app)
     with app.app_context():
         approved = approved_versions()
         db.session.remove()
@@ -74,33 +103,6 @@ def _only_this_plugin(manager, module, hook: str):
     return manager.subset_hook_caller(hook, remove_plugins=[p for p in manager.get_plugins() if p is not module])
 
 
-def _init_web(app: Flask) -> None:
-    """Once per app: the guard of plugin routes and the template helpers (slots, menu)."""
-    if "mallow.plugin_routes" in app.extensions:
-        return
-    routes: dict[str, tuple[str, str, str]] = app.extensions.setdefault("mallow.plugin_routes", {})
-
-    @app.before_request
-    def plugin_routes_only_where_enabled():
-        mounted = routes.get((request.blueprint or "").split(".")[0])
-        if mounted is None:
-            return None
-        from mallow.plugins.stores import enabled_plugins
-
-        name, area, _original = mounted
-        if name not in enabled_plugins():
-            abort(404)
-        if area in STAFF_AREAS:  # a plugin's console pages and API are for the store's staff only
-            from mallow.accounts.guards import staff_required
-
-            staff_required(lambda: None)()
-        return None
-
-    from mallow.plugins.web import init_templates
-
-    init_templates(app)
-
-
 def _mount_routes(app: Flask, manager, name: str, module) -> None:
     routes = app.extensions["mallow.plugin_routes"]
 
@@ -110,11 +112,8 @@ def _mount_routes(app: Flask, manager, name: str, module) -> None:
         # the registered name ends with the area, so API areas are recognised as API requests
         mounted = f"x_{name}_{blueprint.name}_{area}"
         if area.endswith("api"):
-            from mallow.api import errors
-            from mallow.extensions import csrf
-
             if not blueprint._got_registered_once:
-                errors.install(blueprint)  # JSON errors, 422 for ValidationFailed
+                app.extensions["mallow.plugin_json_errors"](blueprint)  # JSON errors, 422 for ValidationFailed
             csrf.exempt(blueprint)  # bearer tokens only, like the core API
         routes[mounted] = (name, area, blueprint.name)
         app.register_blueprint(blueprint, url_prefix=AREAS[area].format(name=name), name=mounted)
@@ -122,45 +121,15 @@ def _mount_routes(app: Flask, manager, name: str, module) -> None:
     _only_this_plugin(manager, module, "mallow_register_routes")(register=register)
 
 
-def mounted_endpoint(name: str, endpoint: str) -> str | None:
-    """The app's endpoint for ``endpoint`` (``<blueprint>.<view>`` as the plugin named it)."""
-    blueprint, _, view = endpoint.rpartition(".")
-    for mounted, (plugin, _area, original) in current_app.extensions.get("mallow.plugin_routes", {}).items():
-        if plugin == name and original == blueprint:
-            candidate = f"{mounted}.{view}"
-            if candidate in current_app.view_functions:
-                return candidate
-    return endpoint if endpoint in current_app.view_functions else None
-
-
 def _register_blocks(app: Flask, manager, name: str, module) -> None:
-    from mallow.plugins.blocks import registrar
-
-    _only_this_plugin(manager, module, "mallow_register_blocks")(register=registrar(app, name, module))
+    _only_this_plugin(manager, module, "mallow_register_blocks")(register=blocks.registrar(app, name, module))
 
 
 def _register_jobs(app: Flask, manager, name: str, module) -> None:
-    from mallow.plugins.jobs import registrar
-
-    _only_this_plugin(manager, module, "mallow_register_jobs")(register=registrar(app, name))
-
-
-def settings_with_defaults(manifest: Manifest, settings: dict | None) -> dict:
-    defaults = {key: spec["default"] for key, spec in (manifest.settings_schema.get("properties") or {}).items()
-                if isinstance(spec, dict) and "default" in spec}
-    return {**defaults, **(settings or {})}
-
-
-def validate_settings(manifest: Manifest, settings: dict) -> dict[str, tuple[str, str]]:
-    """Field errors of ``settings`` against the manifest's JSON Schema (empty when valid)."""
-    from mallow.plugins.settings import validate
-
-    return validate(manifest, settings)
+    _only_this_plugin(manager, module, "mallow_register_jobs")(register=jobs.registrar(app, name))
 
 
 def loaded_manifest(name: str) -> Manifest:
-    from mallow.validation import ValidationFailed
-
     manifest = current_app.extensions.get("mallow.loaded_plugins", {}).get(name)
     if manifest is None:
         raise ValidationFailed({"plugin": ("not_available", _("This plugin is not approved on this platform."))})
@@ -175,9 +144,6 @@ def store_plugin(store_id: int, name: str) -> StorePlugin | None:
 def enable(store_id: int, name: str, settings: dict | None = None) -> StorePlugin:
     """Enable an approved, loaded plugin for a store: its tables are created or upgraded in the
     store's schema first; enabling again keeps the stored settings unless new ones are given."""
-    from mallow.plugins.migrate import migrate_plugin
-    from mallow.validation import ValidationFailed
-
     manifest = loaded_manifest(name)
     row = store_plugin(store_id, name)
     merged = settings_with_defaults(manifest, settings if settings is not None else (row.settings if row else {}))
@@ -196,8 +162,6 @@ def enable(store_id: int, name: str, settings: dict | None = None) -> StorePlugi
 def save_settings(store_id: int, name: str, settings: dict) -> StorePlugin:
     """Replace a store's settings of a plugin (validated; defaults filled in). The plugin stays
     enabled or disabled as it was; a plugin never enabled is recorded as disabled."""
-    from mallow.validation import ValidationFailed
-
     manifest = loaded_manifest(name)
     merged = settings_with_defaults(manifest, settings)
     problems = validate_settings(manifest, merged)

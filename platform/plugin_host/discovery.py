@@ -11,7 +11,7 @@ import importlib.util
 import json
 import re
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 
 GROUP = "mallow.plugins"
@@ -73,8 +73,6 @@ def read_manifest(entry_point) -> Manifest:
 
 
 def mallow_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("mallow")
     except PackageNotFoundError:  # running from a source tree that is not installed

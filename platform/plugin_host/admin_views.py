@@ -1,19 +1,22 @@
 """The platform admin's plugin review (``/admin/plugins``): every recorded release, with
-approve / reject / withdraw and a reason per version. Part of the admin blueprint."""
+approve / reject / withdraw and a reason per version. Part of the admin area
+(:data:`mallow.web.blueprints.admin`)."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import admin_required, principal
-from mallow.admin.views import bp
 from mallow.db import db
-from mallow.plugins import marketplace
-from mallow.plugins.discovery import mallow_version
+from mallow.plugin_host import marketplace
+from mallow.plugin_host.discovery import mallow_version
+from mallow.plugin_host.models import PluginRelease
 from mallow.plugins.manifests import localized, permission_label
-from mallow.plugins.models import PluginRelease
 from mallow.statemachine import InvalidTransition
 from mallow.validation import ValidationFailed
+from mallow.web import blueprints
+
+bp = blueprints.admin
 
 
 @bp.get("/plugins")

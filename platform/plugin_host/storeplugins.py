@@ -11,10 +11,11 @@ from flask import current_app
 
 from mallow import audit
 from mallow.db import db
-from mallow.plugins import loader
-from mallow.plugins.discovery import Manifest
+from mallow.plugin_host import loader
+from mallow.plugin_host.discovery import Manifest
 from mallow.plugins.manifests import localized, permission_label
 from mallow.plugins.models import StorePlugin
+from mallow.plugins.stores import settings_with_defaults
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Offer:
 
     @property
     def settings(self) -> dict:
-        return loader.settings_with_defaults(self.manifest, self.row.settings if self.row else {})
+        return settings_with_defaults(self.manifest, self.row.settings if self.row else {})
 
     @property
     def title(self) -> str:

@@ -3,7 +3,7 @@
 It holds a pyproject (the ``mallow.plugins`` entry point, the package and its data files), the
 manifest ``plugin.json`` with a settings schema, one pricing hook that uses the settings (a
 percentage off each line, integer fen), one page-builder block, its own translations (domain
-``mallow_<name>``, :mod:`mallow.plugins.scaffold_translations`), tests on throwaway stores
+``mallow_<name>``, :mod:`mallow.plugin_host.scaffold_translations`), tests on throwaway stores
 (``mallow.sdk.testing``) and a README. The plugin imports only the SDK, ``mallow.sdk``. Plugin names are lower-case and their package is always
 ``mallow_<name>``: a namespace the platform operator's package index controls.
 """
@@ -13,8 +13,8 @@ import json
 import re
 from pathlib import Path
 
-from mallow.plugins import scaffold_translations
-from mallow.plugins.discovery import PACKAGE_PREFIX, mallow_version
+from mallow.plugin_host import scaffold_translations
+from mallow.plugin_host.discovery import PACKAGE_PREFIX, installed, mallow_version
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 RESERVED = {"mallow", "core", "platform", "plugin", "plugins", "test", "tests"}
@@ -34,8 +34,6 @@ def check_name(name: str) -> str:
                             "(e.g. bundle_discount); the package becomes mallow_<name>")
     if plain in RESERVED:
         raise ScaffoldError(f"{name!r} is reserved: choose a name that says what the plugin does")
-    from mallow.plugins.discovery import installed
-
     if plain in installed():
         raise ScaffoldError(f"a plugin named {plain!r} is installed already: choose another name")
     return plain
@@ -219,7 +217,7 @@ def test_percent_off_only_in_the_store_that_enabled_it(app):
 
 
 def test_the_banner_block_is_registered(app):
-    assert block_registered("{block}")
+    assert block_registered("{block}", app)
 
 
 def test_its_texts_come_from_its_own_catalogue_chinese_first(app):
