@@ -40,3 +40,9 @@ class AfterSale(StoreModel):
 
     __table_args__ = (sa.CheckConstraint("kind IN ('refund_only', 'return_refund')", name="kind"),
                       sa.CheckConstraint("amount > 0", name="amount_positive"))
+
+
+def open_order_ids() -> sa.Select:
+    """The ids of the orders with a request in progress (售后中): ``create_app`` registers this
+    query with :mod:`mallow.orders.aftersales_requests`, which orders ask instead of reading this table."""
+    return sa.select(AfterSale.order_id).where(AfterSale.status.in_(OPEN_STATES))

@@ -23,6 +23,8 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from mallow.db import db
+from mallow.orders import aftersales_requests
+from mallow.orders.models import Order
 
 #: the shopper-facing banner of a state (待收货 for a shipped order: it is on its way to them)
 _SHOPPER_STATUS = {"shipped": "to_receive"}
@@ -130,13 +132,12 @@ def actor_label(actor: str | None) -> str:
 
 
 def open_aftersales(order_ids: list[int]) -> set[int]:
-    """The orders among ``order_ids`` with an after-sales request in progress (one query)."""
-    from mallow.aftersales.models import OPEN_STATES, AfterSale
-
+    """The orders among ``order_ids`` with an after-sales request in progress (one query;
+    :mod:`mallow.orders.aftersales_requests`)."""
     if not order_ids:
         return set()
-    return set(db.session.execute(sa.select(AfterSale.order_id).where(
-        AfterSale.order_id.in_(order_ids), AfterSale.status.in_(OPEN_STATES))).scalars())
+    return set(db.session.execute(sa.select(Order.id).where(Order.id.in_(order_ids),
+                                                            aftersales_requests.in_progress())).scalars())
 
 
 def shopper_status_label(order, in_aftersales: bool | None = None) -> str:

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from mallow import settings
-from mallow.aftersales.models import OPEN_STATES, AfterSale
 from mallow.catalog.models import Product
 from mallow.db import db
 from mallow.inventory import stock
+from mallow.orders import aftersales_requests
 from mallow.orders.models import ORDER_STATES, Order, OrderEvent
 from mallow.plugins.manager import hooks
 from mallow.validation import ValidationFailed, text
@@ -140,6 +140,6 @@ def sweep(now: datetime | None = None) -> dict:
 
 def _due(status: str, since, cutoff: datetime) -> list[Order]:
     """Orders in ``status`` since ``cutoff`` or earlier, without an after-sales request in progress."""
-    in_progress = sa.exists().where(AfterSale.order_id == Order.id, AfterSale.status.in_(OPEN_STATES))
-    return list(db.session.execute(sa.select(Order).where(Order.status == status, since <= cutoff, ~in_progress)
+    return list(db.session.execute(sa.select(Order).where(Order.status == status, since <= cutoff,
+                                                          ~aftersales_requests.in_progress())
                                    .order_by(Order.id)).scalars())
