@@ -15,8 +15,9 @@ import re
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from mallow import audit, compliance
+from mallow import audit
 from mallow.builder import validation
+from mallow.builder.page_words import screen_page
 from mallow.builder.cache import page_cache
 from mallow.builder.invalidation import state, state_for_update
 from mallow.builder.models import Page, PageVersion
@@ -128,7 +129,7 @@ def save_draft(page: Page, document, *, revision: int | None = None, title: str 
     if revision is not None and revision != page.draft_revision:
         raise StaleDraft(page.draft_revision)
     cleaned = validation.validate_document(document, references=references, kind=page.kind)
-    compliance.screen_page(page, cleaned, title)  # 极限词: a blocking term raises, flagged ones are recorded
+    screen_page(page, cleaned, title)  # 极限词: a blocking term raises, flagged ones are recorded
     if title is not None:
         title = str(title).strip()
         if len(title) > TITLE_MAX or validation.unsafe_text(title):

@@ -15,7 +15,7 @@ The save paths call one function::
 """
 from __future__ import annotations
 
-from mallow.compliance.screening import check_fields, screen, screen_page, screen_product  # noqa: F401
+from mallow.compliance.screening import check_fields, screen, screen_product  # noqa: F401
 
 
 def init_app(app) -> None:

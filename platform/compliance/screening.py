@@ -7,9 +7,11 @@
   brought up to date in the caller's transaction: new flagged terms are added (``open``), ones
   still there keep their state (an overturned finding is not raised again), ones gone are
   ``cleared``; a store notice says what needs review.
-* :func:`screen_product`, :func:`screen_page` — the texts of a product (title, subtitle, spec
-  names and values, description text) and of a page (title, text, textarea and rich-text
-  settings of every block and child block, e.g. image alt text).
+* :func:`screen_product` — the texts of a product (title, subtitle, spec names and values,
+  description text), screened on every save (the catalogue's ``product_saved`` event).
+
+A page's texts are the page builder's to name (:mod:`mallow.builder.page_words` calls
+:func:`screen`): compliance sits below the builder and imports nothing of it.
 """
 from __future__ import annotations
 
@@ -17,10 +19,12 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
+from mallow.catalog import richtext
 from mallow.compliance.findings import Finding, excerpt, live_findings, move
 from mallow.compliance.matcher import Match, current_matcher
 from mallow.compliance.terms import reason_text
 from mallow.db import db
+from mallow.notices import raise_notice, resolve
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 
@@ -118,8 +122,6 @@ def screen(object_kind: str, object_id: int, fields: dict[str, str], *, label: s
 
 def sync_notice(object_kind: str, object_id: int, label: str) -> None:
     """One store notice per object while it has open findings (resolved when none is left)."""
-    from mallow.notices import raise_notice, resolve
-
     key = f"{object_kind}:{object_id}"
     terms = [f.term for f in live_findings(current_store().id, object_kind, object_id) if f.status == "open"]
     if not terms:
@@ -130,12 +132,10 @@ def sync_notice(object_kind: str, object_id: int, label: str) -> None:
                  detail={"object_kind": object_kind, "object_id": object_id})
 
 
-# -- the objects' texts -----------------------------------------------------------------------
+# -- a product's texts -----------------------------------------------------------------------
 
 def product_fields(product) -> dict[str, str]:
     """Field names as the product API names them (``specs.<i>…`` map to the form's spec box)."""
-    from mallow.catalog import richtext
-
     fields = {"title": product.title or "", "subtitle": product.subtitle or "",
               "description_html": richtext.text_of(product.description_html)}
     for i, axis in enumerate(product.specs or []):
@@ -147,36 +147,3 @@ def product_fields(product) -> dict[str, str]:
 
 def screen_product(product) -> list[FieldMatch]:
     return screen("product", product.id, product_fields(product), label=product.title or "")
-
-
-def page_fields(document: dict, title: str | None = None) -> dict[str, str]:
-    """The page's words, named by JSON pointer like the builder's own errors."""
-    from mallow.builder import blocks
-    from mallow.builder.validation import pointer
-    from mallow.catalog import richtext
-
-    fields = {"title": title} if title else {}
-
-    def add(settings_schemas: dict, settings: dict, *where):
-        for name, schema in settings_schemas.items():
-            value = (settings or {}).get(name)
-            editor = schema.get("x-editor")
-            if isinstance(value, str) and value and editor in ("text", "textarea", "richtext"):
-                fields[pointer(*where, "settings", name)] = richtext.text_of(value) if editor == "richtext" else value
-
-    for section_id, section in (document.get("sections") or {}).items():
-        block_type = blocks.get(section.get("type"))
-        if block_type is None:
-            continue
-        add(block_type.settings, section.get("settings"), "sections", section_id)
-        for child_id, child in (section.get("blocks") or {}).items():
-            child_type = block_type.children.get(child.get("type"))
-            if child_type is not None:
-                add(child_type.settings, child.get("settings"), "sections", section_id, "blocks", child_id)
-    return fields
-
-
-def screen_page(page, document: dict, title: str | None = None) -> list[FieldMatch]:
-    """``title``: the new title being saved (None: the page keeps its title)."""
-    title = page.title if title is None else str(title).strip()
-    return screen("page", page.id, page_fields(document, title), label=title or page.slug or page.kind)
