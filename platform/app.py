@@ -138,9 +138,11 @@ def _connect_domains(app: Flask) -> None:
     from mallow.builder.media_uses import pages_using
     from mallow.catalog import events as catalogue_events, shelf_holds
     from mallow.catalog.media_uses import products_using
+    from mallow.aftersales.service import refund_succeeded
     from mallow.compliance import screen_product
     from mallow.inventory import stock
     from mallow.media import usage
+    from mallow.payments import events as payment_events
     from mallow.orders import aftersales_requests
     from mallow.qualifications import events as qualification_events
 
@@ -150,6 +152,7 @@ def _connect_domains(app: Flask) -> None:
     # sets by hand goes into the stock ledger
     catalogue_events.product_saved.connect(lambda _app, product: screen_product(product), sender=app, weak=False)
     catalogue_events.stock_adjusted.connect(stock.record_adjustments, sender=app)
+    payment_events.refund_succeeded.connect(refund_succeeded, sender=app)  # the after-sale is refunded
     # a lapsed permit takes the products off the shelf; the renewed one puts back those it held
     qualification_events.permits_lapsed.connect(shelf_holds.take_off_shelf, sender=app)
     qualification_events.permits_renewed.connect(shelf_holds.put_back_on_shelf, sender=app)

@@ -34,7 +34,8 @@ from mallow.aftersales.models import AFTERSALE_STATES, OPEN_STATES, AfterSale
 from mallow.db import db
 from mallow.inventory import stock
 from mallow.orders.models import Order, OrderEvent
-from mallow.payments import service as payments
+from mallow.payments import refunds as payments
+from mallow.payments.attempts import lock_order
 from mallow.payments.models import Refund
 from mallow.statemachine import InvalidTransition
 from mallow.tenants.context import current_store
@@ -129,7 +130,7 @@ def request(customer, order: Order, data, files=None) -> AfterSale:
     if kind == "return_refund" and order.status == "paid":
         raise AfterSaleProblem("not_shipped", _("Nothing was shipped yet: ask for a refund only."), 422)
 
-    payments._lock_order(order)
+    lock_order(order)
     open_request = db.session.execute(sa.select(AfterSale.id).where(AfterSale.order_id == order.id,
                                                                     AfterSale.status.in_(OPEN_STATES))).first()
     if open_request is not None:
@@ -233,7 +234,7 @@ def _refund(aftersale: AfterSale, actor: str) -> bool:
     order_id = aftersale.order_id
     db.session.commit()  # nothing is pending; on SQLite an older read would make the lock below fail
     order = db.session.get(Order, order_id)
-    payments._lock_order(order)
+    lock_order(order)
     if db.session.execute(sa.select(Refund.id).where(Refund.aftersale_id == aftersale.id)).first() is not None:
         db.session.rollback()
         return False
@@ -265,12 +266,15 @@ def repair_refunds() -> int:
     return sum(_refund(aftersale, "system") for aftersale in missing)
 
 
-def refund_succeeded(refund_row) -> None:
-    """Called when the refund of an after-sale succeeded (inside that transaction)."""
-    aftersale = db.session.get(AfterSale, refund_row.aftersale_id)
+def refund_succeeded(_app, refund: Refund) -> None:
+    """Receives payments' ``refund_succeeded`` (:mod:`mallow.payments.events`, inside that
+    transaction): the refund of an after-sale moves it to ``refunded``."""
+    if refund.aftersale_id is None:
+        return
+    aftersale = db.session.get(AfterSale, refund.aftersale_id)
     if aftersale is not None and _move(aftersale, "refunded"):
         _event(aftersale.order_id, "aftersale_refunded", "system",
-               {"aftersale_id": aftersale.id, "amount": refund_row.amount, "out_refund_no": refund_row.out_refund_no})
+               {"aftersale_id": aftersale.id, "amount": refund.amount, "out_refund_no": refund.out_refund_no})
 
 
 def auto_approve(now: datetime | None = None) -> int:

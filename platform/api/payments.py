@@ -23,7 +23,10 @@ from mallow.api.registry import nullable, obj, operation, returns, schema, shape
 from mallow.api.views import iso
 from mallow.db import db
 from mallow.orders.models import Order
-from mallow.payments import service, wechat
+from mallow.payments import paying, wechat
+from mallow.payments.attempts import PaymentProblem
+from mallow.payments.notifications import accept_notification
+from mallow.payments.notify_urls import notify_url
 from mallow.payments.models import Payment, Refund
 
 ERR = {"$ref": "#/components/responses/ValidationFailed"}
@@ -82,7 +85,7 @@ def refund_json(refund: Refund) -> dict:
             "created_at": iso(refund.created_at), "finished_at": iso(refund.finished_at)}
 
 
-def _problem(problem: service.PaymentProblem):
+def _problem(problem: PaymentProblem):
     return jsonify(error=problem.code, message=str(problem.message)), problem.status
 
 
@@ -111,9 +114,9 @@ def pay_order(order_id):
         abort(404)
     data = request.get_json()
     try:
-        payment, start = service.pay_order(order, data["provider"], customer=customer, scene=data.get("scene"),
+        payment, start = paying.pay_order(order, data["provider"], customer=customer, scene=data.get("scene"),
                                            client_ip=request.remote_addr)
-    except service.PaymentProblem as problem:
+    except PaymentProblem as problem:
         return _problem(problem)
     db.session.refresh(order)
     return jsonify(payment=payment_json(payment) if payment else None, pay=start.as_json(), order=order_json(order))
@@ -134,7 +137,7 @@ def pay_order(order_id):
 def payment_notify(provider):
     if not _PROVIDER_RE.fullmatch(provider):
         return Response(b'{"code":"FAIL","message":"provider_unavailable"}', 404, mimetype="application/json")
-    outcome = service.accept_notification(provider, request.get_data(), request.headers)
+    outcome = accept_notification(provider, request.get_data(), request.headers)
     if outcome.accepted:
         return Response(status=204)
     return Response(outcome.body, status=outcome.status, mimetype="application/json")
@@ -164,7 +167,7 @@ _PLATFORM_KEY = {"type": "object", "required": ["serial", "pem"], "additionalPro
                                                        "403": "Owner only"})
 @staff_required(owner=True)
 def get_wechatpay_config():
-    return jsonify(wechat.summary() | {"notify_url": service.notify_url(wechat.NAME)})
+    return jsonify(wechat.summary() | {"notify_url": notify_url(wechat.NAME)})
 
 
 @operation("console_api", "PUT", "/payments/wechatpay", "setWeChatPayConfig",
@@ -181,4 +184,4 @@ def get_wechatpay_config():
 def set_wechatpay_config():
     result = wechat.save(request.get_json(), f"staff:{current_staff().merchant_id}")
     db.session.commit()
-    return jsonify(result | {"notify_url": service.notify_url(wechat.NAME)})
+    return jsonify(result | {"notify_url": notify_url(wechat.NAME)})

@@ -8,7 +8,7 @@ Routes on the storefront blueprint (imported by :mod:`mallow.orders.storefront_v
   Reached from the order page (去支付), the order list and right after every checkout
   (:func:`mallow.sdk.cashier_url` for plugins).
 * ``POST`` the same path (``storefront.start_payment``) -- starts the payment through
-  :func:`mallow.payments.service.pay_order`, the path the ``payOrder`` API takes, and follows the
+  :func:`mallow.payments.paying.pay_order`, the path the ``payOrder`` API takes, and follows the
   :class:`~mallow.payments.providers.PaymentStart`: a redirect on this site (the sandbox cashier),
   an H5 URL (WeChat Pay in a phone's browser; the browser goes there from a page, since the CSP's
   ``form-action 'self'`` stops a form's redirect to another site), JSAPI parameters for
@@ -48,7 +48,9 @@ from mallow.accounts.guards import principal, shopper_required
 from mallow.db import db
 from mallow.orders import labels
 from mallow.orders.models import Order
-from mallow.payments import providers, scenes, service
+from mallow.payments import paying, providers, scenes
+from mallow.payments.attempts import PaymentProblem
+from mallow.payments.sweep import query_payment
 from mallow.payments.native_qr import qr_svg
 from mallow.payments.models import Payment
 from mallow.web.blueprints import storefront as bp
@@ -154,9 +156,9 @@ def start_payment(order_id):
         return redirect(url_for("payments_pages.wechat_authorize",
                                 next=url_for("storefront.pay_order", order_id=order.id))), 303
     try:
-        _payment, start = service.pay_order(order, method.provider, customer=customer, scene=method.scene,
+        _payment, start = paying.pay_order(order, method.provider, customer=customer, scene=method.scene,
                                             client_ip=request.remote_addr)
-    except service.PaymentProblem as problem:
+    except PaymentProblem as problem:
         db.session.rollback()
         db.session.refresh(order)
         if order.status != "pending_payment":
@@ -208,7 +210,7 @@ def pay_result(order_id):
     if order.status == "pending_payment":
         attempt = _open_attempt(order)
         if attempt is not None and attempt.provider != "sandbox":  # (the sandbox notifies at once)
-            service.query_payment(attempt)  # WeChat Pay H5/JSAPI: ask, do not wait for the notification
+            query_payment(attempt)  # WeChat Pay H5/JSAPI: ask, do not wait for the notification
             db.session.refresh(order)
     if order.status in PAID_STATES:
         target = labels.after_payment_url(order)
@@ -238,7 +240,7 @@ def pay_status(order_id):
     if order.status == "pending_payment" and request.args.get("check") == "1":
         attempt = _open_attempt(order)
         if attempt is not None and attempt.provider != "sandbox":
-            service.query_payment(attempt)
+            query_payment(attempt)
             db.session.refresh(order)
     paid = order.status in PAID_STATES
     if paid:

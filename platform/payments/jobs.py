@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from mallow.db import db
 from mallow.jobs import job, store_sweep
-from mallow.payments import service
+from mallow.payments import refunds
+from mallow.payments import sweep as payment_sweep
 from mallow.payments.models import Refund
 
 
@@ -14,9 +15,9 @@ def submit_refund(store, refund_id: int):
     refund = db.session.get(Refund, int(refund_id))
     if refund is None:
         return None
-    return service.submit_refund(refund).status
+    return refunds.submit_refund(refund).status
 
 
 @store_sweep("payments", every_seconds=60)
 def sweep(store, now):
-    return service.sweep(now)
+    return payment_sweep.sweep(now)

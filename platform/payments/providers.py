@@ -16,7 +16,7 @@ Failures of an outbound call are :class:`ProviderError` with ``retryable`` telli
 outcome is unknown (a timeout: retry with the *same* numbers) or a definite refusal.
 
 The business checks (mchid, appid, order, amount, currency, state) are made by
-:mod:`mallow.payments.service` with the provider's ``mchid`` / ``appid``, the same way for every
+:mod:`mallow.payments.notifications` with the provider's ``mchid`` / ``appid``, the same way for every
 provider. Tests and deployments can replace a provider with :func:`register`.
 """
 from __future__ import annotations

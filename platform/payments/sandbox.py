@@ -4,7 +4,7 @@ It behaves like a real gateway where it matters. ``create_payment`` answers with
 cashier page (``/s/<slug>/pay/sandbox/<out_trade_no>?token=…``, see
 :mod:`mallow.payments.views`). When the shopper presses *Pay* there, the sandbox -- playing the
 gateway -- signs a ``TRANSACTION.SUCCESS`` notification with the store's sandbox secret and
-delivers it through :func:`mallow.payments.service.accept_notification`, the same verification and
+delivers it through :func:`mallow.payments.notifications.accept_notification`, the same verification and
 acceptance path a WeChat Pay notification takes. The order is never paid because a client said
 so: the cashier's POST only asks the sandbox to notify, and the notification must verify.
 

@@ -11,7 +11,7 @@ WeChat Pay takes money through one API per *scene*:
 :func:`browser_scene` decides from the user agent (the cashier asks it; the ``payOrder`` API takes
 the scene from the caller). At WeChat Pay an ``out_trade_no`` belongs to one scene -- the same
 number with another trade type is refused -- so a retry reuses an open attempt only for the same
-scene (:mod:`mallow.payments.service`). The scene is kept on the attempt's ``payment_started``
+scene (:mod:`mallow.payments.paying`). The scene is kept on the attempt's ``payment_started``
 timeline entry (``detail.scene``); entries written before it was kept count as JSAPI with an
 openid, H5 without.
 """

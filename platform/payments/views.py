@@ -26,7 +26,10 @@ from mallow.accounts.models import Customer
 from mallow.db import db
 from mallow.extensions import limiter
 from mallow.orders.models import Order
-from mallow.payments import sandbox, service, wechat, wechat_jssdk, wechat_oauth
+from mallow.payments import sandbox, wechat, wechat_jssdk, wechat_oauth
+from mallow.payments.notifications import accept_notification
+from mallow.payments.notify_urls import notify_url
+from mallow.payments.paying import cancel_attempt
 from mallow.payments.models import Payment
 from mallow.storefront.views import sign_in_and_continue
 from mallow.tenants.context import current_store
@@ -79,13 +82,13 @@ def sandbox_cashier(out_trade_no):
             status = 403
         elif action == "pay" and payment.status == "created":
             body, headers = provider.payment_notification(payment)
-            service.accept_notification(sandbox.NAME, body, headers)
+            accept_notification(sandbox.NAME, body, headers)
             if _shoppers_own(order):  # back to the store: the order, or where a plugin lands paid orders
                 return redirect(url_for("storefront.pay_result", order_id=order.id)), 303
             return redirect(url_for("payments_pages.sandbox_cashier", out_trade_no=out_trade_no, token=token)), 303
         else:
             if action == "cancel" and payment.status == "created":
-                service.cancel_attempt(payment)
+                cancel_attempt(payment)
                 if _shoppers_own(order):  # back to the store's cashier: pay another way, or later
                     return redirect(url_for("storefront.pay_order", order_id=order.id)), 303
             return redirect(url_for("payments_pages.sandbox_cashier", out_trade_no=out_trade_no, token=token)), 303
@@ -276,7 +279,7 @@ def _allow_the_jssdk(response):
 def _console_context():
     reason = sandbox.availability()
     return {"wechat": wechat.summary(), "sandbox_enabled": reason is None, "sandbox_reason": reason,
-            "sandbox_refusal": sandbox.refusal(reason) if reason else "", "notify_url": service.notify_url(wechat.NAME)}
+            "sandbox_refusal": sandbox.refusal(reason) if reason else "", "notify_url": notify_url(wechat.NAME)}
 
 
 @console_bp.route("/", methods=["GET", "POST"])

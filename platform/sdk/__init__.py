@@ -50,9 +50,9 @@ from mallow.orders.checkout import quote as quote_order
 from mallow.orders.models import Order, OrderEvent
 from mallow.orders.service import cancel as cancel_order
 from mallow.payments.models import Refund
-from mallow.payments.service import PaymentProblem
-from mallow.payments.service import refund as refund_order
-from mallow.payments.service import refundable as refundable_amount
+from mallow.payments.attempts import PaymentProblem
+from mallow.payments.refunds import refund as refund_order
+from mallow.payments.refunds import refundable as refundable_amount
 from mallow.plugins.hookspecs import hookimpl
 from mallow.plugins.tables import plugin_metadata, plugin_model_base, store_schema
 from mallow.pricing.model import Adjustment, PricingContext, PricingLine, Problem

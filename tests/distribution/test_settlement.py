@@ -118,7 +118,7 @@ def test_open_aftersale_holds_settlement(mall):
 def test_refund_after_settlement_claws_back(mall, dist_app):
     from mallow.db import db
     from mallow.orders.models import Order
-    from mallow.payments import service as payments
+    from mallow.payments import refunds as payments
     from mallow.tenants.context import store_context
 
     sku, distributor, buyer = _referred_buyer(mall)
@@ -141,7 +141,7 @@ def test_refund_after_settlement_claws_back(mall, dist_app):
 def test_clawback_can_leave_a_debt_that_later_earnings_pay(mall, dist_app):
     from mallow.db import db
     from mallow.orders.models import Order
-    from mallow.payments import service as payments
+    from mallow.payments import refunds as payments
     from mallow.tenants.context import store_context
 
     mall.configure(min_withdrawal=500)

@@ -209,7 +209,7 @@ def _crash_between_decision_and_refund(app, monkeypatch, shop, aftersale_id, ste
     from mallow.aftersales import service
     from mallow.aftersales.models import AfterSale
     from mallow.db import db
-    from mallow.payments import service as payments
+    from mallow.payments import refunds as payments
     from mallow.tenants.context import store_context
 
     def crash(*args, **kwargs):
@@ -287,7 +287,7 @@ def test_the_sweep_racing_the_merchants_approval_refunds_once(app, monkeypatch):
 
 def test_a_refund_the_provider_side_refuses_is_on_the_timeline_once_however_often_the_sweep_retries(app, monkeypatch):
     from mallow.jobs.registry import execute
-    from mallow.payments import service as payments
+    from mallow.payments import refunds as payments
 
     shop, client, token, mtoken, sku, order = _setup(app)
     asked = _ask(client, shop, token, order["id"], amount=1000).get_json()

@@ -1,4 +1,4 @@
-"""WeChat Pay Native (扫码支付) through ``payOrder`` and :func:`mallow.payments.service.pay_order`, on
+"""WeChat Pay Native (扫码支付) through ``payOrder`` and :func:`mallow.payments.paying.pay_order`, on
 SQLite and PostgreSQL, against the fake WeChat Pay: a native attempt answers a ``weixin://`` code;
 asking again while it is open gives the same code; switching scene closes the old attempt (at
 WeChat Pay too) and opens a new one; the payer scans and pays, WeChat Pay's signed notification
@@ -110,7 +110,7 @@ def test_native_needs_no_openid_and_a_known_openid_does_not_turn_it_into_jsapi(a
     from mallow.accounts.models import Customer
     from mallow.db import db
     from mallow.orders.models import Order
-    from mallow.payments import service
+    from mallow.payments import paying
     from mallow.payments.models import Payment
     from mallow.tenants.context import store_context
 
@@ -123,7 +123,7 @@ def test_native_needs_no_openid_and_a_known_openid_does_not_turn_it_into_jsapi(a
             customer = db.session.get(Customer, db.session.get(Order, order["id"]).customer_id)
             customer.wechat_openid = "o-linked-in-wechat-before"
             db.session.commit()
-            payment, start = service.pay_order(db.session.get(Order, order["id"]), "wechatpay", customer=customer,
+            payment, start = paying.pay_order(db.session.get(Order, order["id"]), "wechatpay", customer=customer,
                                                scene="native", client_ip="198.51.100.4")
             assert start.kind == "native" and start.url == server.order(payment.out_trade_no).code_url
             assert db.session.get(Payment, payment.id).payer_openid is None

@@ -129,7 +129,7 @@ def test_a_paid_order_is_never_cancelled_by_the_timeout(app, merchant):
 def test_refund_retried_after_a_timeout_reuses_its_number_and_never_exceeds_the_payment(app, merchant):
     from mallow.db import db
     from mallow.orders.models import Order
-    from mallow.payments import service
+    from mallow.payments import refunds as payment_refunds
 
     with wechatpay_server(app, merchant) as server:
         shop, client, token, sku, order, out_trade_no = _wechat_order(app, server, merchant)  # 5000 fen
@@ -150,13 +150,13 @@ def test_refund_retried_after_a_timeout_reuses_its_number_and_never_exceeds_the_
 
         # While 3000 fen are promised, no more than 2000 can be asked for, by anyone.
         def refund(amount):
-            return service.refund(db.session.get(Order, order["id"]), amount, "test", "staff:test")
+            return payment_refunds.refund(db.session.get(Order, order["id"]), amount, "test", "staff:test")
 
-        with pytest.raises(service.PaymentProblem) as too_much:
+        with pytest.raises(payment_refunds.PaymentProblem) as too_much:
             _in_store(app, shop, lambda: refund(2001))
         assert too_much.value.code == "exceeds_paid"
         _in_store(app, shop, lambda: refund(2000))
-        with pytest.raises(service.PaymentProblem):
+        with pytest.raises(payment_refunds.PaymentProblem):
             _in_store(app, shop, lambda: refund(1))
 
         # The sweep sends the first refund again with the same out_refund_no: still one refund there.
@@ -186,7 +186,7 @@ def test_refund_retried_after_a_timeout_reuses_its_number_and_never_exceeds_the_
 def test_at_most_fifty_refunds_and_the_refunded_hook(app):
     from mallow.db import db
     from mallow.orders.models import Order
-    from mallow.payments import service
+    from mallow.payments import refunds as payment_refunds
     from mallow.plugins.hookspecs import hookimpl
 
     seen = []
@@ -207,11 +207,11 @@ def test_at_most_fifty_refunds_and_the_refunded_hook(app):
     manager.register(listener, name="test-refund-listener")
     try:
         def refund(amount):
-            return service.refund(db.session.get(Order, order["id"]), amount, "partial", "staff:test").status
+            return payment_refunds.refund(db.session.get(Order, order["id"]), amount, "partial", "staff:test").status
 
         assert [_in_store(app, shop, lambda: refund(1)) for _ in range(49)] == ["succeeded"] * 49
         assert _in_store(app, shop, lambda: refund(5100 - 49)) == "succeeded"
-        with pytest.raises(service.PaymentProblem) as fifty_first:
+        with pytest.raises(payment_refunds.PaymentProblem) as fifty_first:
             _in_store(app, shop, lambda: refund(1))
         assert fifty_first.value.code == "too_many_refunds"
     finally:

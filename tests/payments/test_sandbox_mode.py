@@ -185,7 +185,7 @@ def test_a_sandbox_payment_started_before_wechatpay_cannot_complete_after(app, m
 def test_a_test_order_can_still_be_refunded_after_the_store_went_live(app, merchant):
     from mallow.db import db
     from mallow.orders.models import Order
-    from mallow.payments import service
+    from mallow.payments import refunds
 
     shop = make_store(app)
     client, token, order = _unpaid_order(app, shop)
@@ -193,7 +193,7 @@ def test_a_test_order_can_still_be_refunded_after_the_store_went_live(app, merch
     configure_wechatpay(app, shop, merchant)
 
     def refund():
-        row = service.refund(db.session.get(Order, order["id"]), order["total"], "测试单退款", "staff:1")
+        row = refunds.refund(db.session.get(Order, order["id"]), order["total"], "测试单退款", "staff:1")
         return row.status
 
     assert _in_store(app, shop, refund) == "succeeded"  # no money moves: the sandbox gives it back at once
