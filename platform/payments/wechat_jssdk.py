@@ -17,7 +17,7 @@ trusted), else in the process (:class:`MemoryCache`). The signature is
 
 :func:`for_store` builds the signer from the store's AppID/AppSecret (the same as web
 authorisation, :func:`mallow.payments.wechat.oauth_credentials`). The app config may point it
-elsewhere (tests run :class:`~mallow.payments.wechat_oauth_fakeserver.FakeWeChatOAuthServer`):
+elsewhere (tests run :class:`~mallow.testing.wechat_oauth.FakeWeChatOAuthServer`):
 ``WECHAT_API_BASE_URL`` (default ``https://api.weixin.qq.com``); the transport and timeout are
 web authorisation's (``WECHAT_OAUTH_TRANSPORT``, ``WECHAT_OAUTH_TIMEOUT``).
 """

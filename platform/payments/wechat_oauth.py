@@ -9,7 +9,7 @@ reaches a browser) for the openid and stores it on the signed-in customer
 (:mod:`mallow.payments.views`).
 
 :func:`for_store` builds the client from the store's AppID/AppSecret. The app config may point it
-elsewhere (tests run :class:`~mallow.payments.wechat_oauth_fakeserver.FakeWeChatOAuthServer` on
+elsewhere (tests run :class:`~mallow.testing.wechat_oauth.FakeWeChatOAuthServer` on
 127.0.0.1): ``WECHAT_OAUTH_AUTHORIZE_URL``, ``WECHAT_OAUTH_TOKEN_URL``, ``WECHAT_OAUTH_TIMEOUT``
 (seconds, default 5) and ``WECHAT_OAUTH_TRANSPORT`` (an HTTP transport, as for WeChat Pay).
 """

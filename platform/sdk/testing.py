@@ -24,7 +24,7 @@ PostgreSQL, with the plugin approved and loaded, and throwaway stores in millise
 """
 from __future__ import annotations
 
-from mallow.payments.testing import pay_with_sandbox  # noqa: F401
+from mallow.testing.payments import pay_with_sandbox  # noqa: F401
 from mallow.tenants.context import store_context  # noqa: F401
 from mallow.testing import (backend_params, bearer, csrf_token, disable_plugin, dispose_app,  # noqa: F401
                             enable_plugin, login_merchant, make_product, make_shopper, make_store, merchant_token,

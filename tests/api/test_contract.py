@@ -70,7 +70,7 @@ def _seed(app) -> dict:
     and a paid order, a group-buy campaign, a flash sale, the shopper as a distributor), and a
     second store for the admin's store operations (a suspended store would answer 503 from then
     on). Returns the tokens, the fixed parameters and the real ids each path parameter may take."""
-    from mallow.payments.testing import pay_with_sandbox
+    from mallow.testing.payments import pay_with_sandbox
 
     client = app.test_client()
     shop, target = make_store(app), make_store(app)

@@ -122,7 +122,7 @@ def seed(app) -> DemoStore:
     from mallow.demo import MERCHANT_EMAIL, PASSWORD, SHOPPER_LOGIN, seed as seed_demo
     from mallow.demo_showcase import LANDING_SLUG, seed_showcase
     from mallow_groupbuy.demo import CAMPAIGN_TITLE as GROUPBUY_TITLE
-    from mallow.payments.testing import pay_with_sandbox
+    from mallow.testing.payments import pay_with_sandbox
     from mallow.tenants.context import store_context
     from mallow.tenants.models import Store
 

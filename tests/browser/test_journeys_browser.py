@@ -102,7 +102,7 @@ def test_a_shopper_buys_and_pays_a_flash_sale_item(demo, browser, theme):
 
 @pytest.mark.parametrize("theme", THEMES, indirect=True)
 def test_a_shopper_asks_for_a_refund_and_sees_the_outcome(demo, browser, theme):
-    from mallow.payments.testing import pay_with_sandbox
+    from mallow.testing.payments import pay_with_sandbox
     from mallow.testing import bearer
 
     client = demo.client()

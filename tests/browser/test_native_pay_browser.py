@@ -29,8 +29,8 @@ SIZES = {"desktop": (1280, 800), "phone": (375, 812)}
 @pytest.fixture(scope="module")
 def takes_wechat_pay(demo):
     """The demo store takes WeChat Pay from here on (a fake server on 127.0.0.1)."""
-    from mallow.payments.testing import configure_wechatpay, wechatpay_server
-    from mallow.payments.wechatpay.testing import make_fake_merchant
+    from mallow.testing.payments import configure_wechatpay, wechatpay_server
+    from mallow.testing.wechatpay import make_fake_merchant
 
     merchant = make_fake_merchant()
     with wechatpay_server(demo.app, merchant) as server:
@@ -72,7 +72,7 @@ def _tap_target(page, selector: str) -> None:
 @pytest.mark.parametrize("theme", THEMES, indirect=True)
 def test_a_desktop_shopper_scans_the_qr_code_and_the_cashier_moves_on_by_itself(demo, browser, theme, size,
                                                                               takes_wechat_pay):
-    from mallow.payments.testing import post_notification
+    from mallow.testing.payments import post_notification
 
     width, height = SIZES[size]
     suffix = "-desktop" if size == "desktop" else ""

@@ -62,7 +62,7 @@ def _campaign_sku(demo) -> int:
 def _group_member(demo, sku: int, group_id: int | None) -> tuple[SimpleNamespace, dict]:
     """Another shopper opens (``group_id`` None) or joins a group through the store API and pays on
     the sandbox; returns the shopper and the paid order."""
-    from mallow.payments.testing import pay_with_sandbox
+    from mallow.testing.payments import pay_with_sandbox
 
     shopper = new_shopper(demo)
     order = _api(demo, "post", "/api/orders", shopper.token, {
@@ -169,8 +169,8 @@ def takes_wechat_pay(demo):
     """From here on the demo store takes WeChat Pay (a fake server on 127.0.0.1): its orders are
     real ones, which earn commission (sandbox orders are test orders and earn nothing). The
     module's last tests use it; the sandbox is off for the store from then on."""
-    from mallow.payments.testing import configure_wechatpay, wechatpay_server
-    from mallow.payments.wechatpay.testing import make_fake_merchant
+    from mallow.testing.payments import configure_wechatpay, wechatpay_server
+    from mallow.testing.wechatpay import make_fake_merchant
 
     merchant = make_fake_merchant()
     with wechatpay_server(demo.app, merchant) as server:
@@ -185,7 +185,7 @@ def _answer_wechat_pay_h5(journey: Journey, server) -> None:
 
     from mallow.db import db
     from mallow.payments.models import Payment
-    from mallow.payments.testing import post_notification
+    from mallow.testing.payments import post_notification
     from mallow.tenants.context import store_context
 
     demo = journey.demo

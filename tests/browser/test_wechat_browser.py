@@ -48,8 +48,8 @@ window.wx = (function () {
 @pytest.fixture(scope="module")
 def wechat(demo):
     """The demo store with an official account, and the fake WeChat (web authorisation, token, ticket)."""
-    from mallow.payments.testing import configure_wechatpay, wechat_oauth_server
-    from mallow.payments.wechatpay.testing import generate_rsa_key, make_fake_merchant
+    from mallow.testing.payments import configure_wechatpay, wechat_oauth_server
+    from mallow.testing.wechatpay import generate_rsa_key, make_fake_merchant
 
     merchant = make_fake_merchant(appid=APPID, merchant_key=generate_rsa_key(), platform_key=generate_rsa_key())
     configure_wechatpay(demo.app, SimpleNamespace(store_id=demo.ids["store"]), merchant, oauth_appsecret=SECRET)

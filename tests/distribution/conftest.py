@@ -22,7 +22,7 @@ def dist_app(request, tmp_path_factory):
 @pytest.fixture(scope="session")
 def wechat_merchant():
     """The WeChat Pay merchant account of every store of these tests (its keys, made once)."""
-    from mallow.payments.wechatpay.testing import make_fake_merchant
+    from mallow.testing.wechatpay import make_fake_merchant
 
     return make_fake_merchant()
 
@@ -30,7 +30,7 @@ def wechat_merchant():
 @pytest.fixture(scope="session")
 def wechatpay(dist_app, wechat_merchant):
     """A fake WeChat Pay server that knows :func:`wechat_merchant`, set as the app's WeChat Pay."""
-    from mallow.payments.testing import wechatpay_server
+    from mallow.testing.payments import wechatpay_server
 
     with wechatpay_server(dist_app, wechat_merchant) as server:
         yield server
@@ -39,7 +39,7 @@ def wechatpay(dist_app, wechat_merchant):
 @pytest.fixture
 def shop(dist_app, wechat_merchant):
     """A store with the plugin enabled (defaults: one level, 10 %) that takes WeChat Pay."""
-    from mallow.payments.testing import configure_wechatpay
+    from mallow.testing.payments import configure_wechatpay
 
     shop = make_store(dist_app)
     enable_plugin(dist_app, shop, "distribution")
@@ -108,7 +108,7 @@ class Mall:
     def pay(self, token: str, order: dict, client=None) -> dict:
         """Pay a placed order: with WeChat Pay where the store takes it, else on the sandbox
         cashier (a test order). Returns the order after paying."""
-        from mallow.payments.testing import pay_with_sandbox, pay_with_wechatpay
+        from mallow.testing.payments import pay_with_sandbox, pay_with_wechatpay
 
         client = client or self.client
         if self.wechatpay is not None:
@@ -119,7 +119,7 @@ class Mall:
 
     def finish_refunds(self) -> int:
         """WeChat Pay completes the refunds still processing and notifies the store."""
-        from mallow.payments.testing import finish_wechatpay_refunds
+        from mallow.testing.payments import finish_wechatpay_refunds
 
         if self.wechatpay is None:
             return 0

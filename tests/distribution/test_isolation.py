@@ -40,7 +40,7 @@ def test_enabled_in_a_disabled_in_b_leaves_no_trace_in_b(mall, dist_app, client)
     assert placed.status_code == 201, placed.get_json()
     order = placed.get_json()
     assert order["total"] == 10000 and all(adj["source"] != "distribution" for adj in order["adjustments"])
-    from mallow.payments.testing import pay_with_sandbox
+    from mallow.testing.payments import pay_with_sandbox
 
     pay_with_sandbox(client, b, token, order["id"])
 

@@ -53,7 +53,7 @@ def test_apply_review_and_referral_link(mall, dist_app):
     # a friend opens the link (signed out), signs up, orders: bound at the first order
     friend = dist_app.test_client()
     assert friend.get(f"{base}/r/{code}").status_code == 302
-    from mallow.payments.testing import place_order
+    from mallow.testing.payments import place_order
     from mallow.testing import make_shopper
 
     sku = mall.product(price=8800)

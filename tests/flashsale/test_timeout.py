@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from mallow.payments.testing import post_notification
+from mallow.testing.payments import post_notification
 from mallow.testing import bearer
 
 from .conftest import buy, create_sale, enabled_store, in_store, make_shoppers, now, product, sale_item

@@ -87,7 +87,7 @@ class Mall:
         return response.get_json()
 
     def pay(self, person: Person, order: dict) -> dict:
-        from mallow.payments.testing import pay_with_sandbox
+        from mallow.testing.payments import pay_with_sandbox
 
         pay_with_sandbox(self.client, self.shop, person.token, order["id"])
         return self.order_of(person, order)

@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
-from mallow.payments.testing import (configure_wechatpay, pay_with_sandbox, pay_with_wechatpay, place_order,
+from mallow.testing.payments import (configure_wechatpay, pay_with_sandbox, pay_with_wechatpay, place_order,
                                      wechatpay_server)
-from mallow.payments.wechatpay.testing import make_fake_merchant
+from mallow.testing.wechatpay import make_fake_merchant
 from mallow.testing import (PASSWORD, bearer, login_merchant, make_product, make_shopper, make_store, merchant_token,
                             post_form)
 

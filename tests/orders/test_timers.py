@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from mallow.jobs.registry import execute
-from mallow.payments.testing import pay_with_sandbox, place_order
+from mallow.testing.payments import pay_with_sandbox, place_order
 from mallow.testing import PASSWORD, bearer, make_product, make_store, merchant_token, register_shopper
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from mallow.payments.wechatpay.testing import FakeMerchant, generate_rsa_key, make_fake_merchant
+from mallow.testing.wechatpay import FakeMerchant, generate_rsa_key, make_fake_merchant
 
 
 @pytest.fixture(scope="module")

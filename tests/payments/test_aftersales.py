@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from mallow.payments.testing import pay_with_sandbox, place_order
+from mallow.testing.payments import pay_with_sandbox, place_order
 from mallow.testing import (bearer, image_upload, make_product, make_shopper, make_store, merchant_token, png_bytes)
 
 

@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from mallow.payments.testing import configure_wechatpay, wechatpay_server
+from mallow.testing.payments import configure_wechatpay, wechatpay_server
 from mallow.plugins.hookspecs import hookimpl
 from mallow.testing import (PASSWORD, backend_params, bearer, dispose_app, enable_plugin, login_merchant, make_product,
                             make_store, merchant_token, plugin_app, post_form, register_shopper)
@@ -421,7 +421,7 @@ def test_no_raw_key_on_the_order_pages_for_any_event_or_actor(app):
     try:
         labelled = _html(shopper.get(f"orders/{order['id']}"))
         assert "拼团开团成功" in labelled
-        from mallow.payments.testing import pay_with_sandbox
+        from mallow.testing.payments import pay_with_sandbox
 
         pay_with_sandbox(shopper.client, shop, shopper.token, order["id"])
         paid = _html(shopper.get(f"orders/{order['id']}"))
@@ -430,7 +430,7 @@ def test_no_raw_key_on_the_order_pages_for_any_event_or_actor(app):
     finally:
         manager.unregister(plugin)
     # an after-sales request in progress comes first: 售后中 (a clean order: the one above has made-up events)
-    from mallow.payments.testing import pay_with_sandbox as pay
+    from mallow.testing.payments import pay_with_sandbox as pay
 
     other = shopper.client.post(f"{shop.prefix}/api/orders", headers=bearer(shopper.token), json={
         "items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id}).get_json()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mallow.payments.native_qr import qr_svg
-from mallow.payments.testing import configure_wechatpay, place_order, post_notification, wechatpay_server
+from mallow.testing.payments import configure_wechatpay, place_order, post_notification, wechatpay_server
 from mallow.testing import PASSWORD, bearer, make_product, make_store, post_form, register_shopper
 
 sys.path.insert(0, str(Path(__file__).parent))  # native_kit.py, beside this file (pytest's importlib mode)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from mallow.payments.testing import configure_wechatpay, place_order, post_notification, wechatpay_server
+from mallow.testing.payments import configure_wechatpay, place_order, post_notification, wechatpay_server
 from mallow.testing import bearer, make_product, make_shopper, make_store
 from tests.api.caller import Api
 

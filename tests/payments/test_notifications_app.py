@@ -9,8 +9,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from mallow.payments.testing import configure_wechatpay, place_order, post_notification, wechatpay_server
-from mallow.payments.wechatpay.testing import (SignedNotification, encrypt_resource, generate_public_key_id,
+from mallow.testing.payments import configure_wechatpay, place_order, post_notification, wechatpay_server
+from mallow.testing.wechatpay import (SignedNotification, encrypt_resource, generate_public_key_id,
                                                make_fake_merchant, notification_body, payment_notification,
                                                sign_headers, transaction_resource)
 from mallow.testing import bearer, make_product, make_shopper, make_store

@@ -12,9 +12,9 @@ from io import BytesIO
 
 import sqlalchemy as sa
 
-from mallow.payments.testing import (configure_wechatpay, pay_with_sandbox, place_order, through_wechat,
+from mallow.testing.payments import (configure_wechatpay, pay_with_sandbox, place_order, through_wechat,
                                      wechat_oauth_server, wechatpay_server, wechatpay_settings)
-from mallow.payments.wechatpay.testing import make_fake_merchant, verify_pay_sign
+from mallow.testing.wechatpay import make_fake_merchant, verify_pay_sign
 from mallow.testing import (PASSWORD, bearer, make_product, make_shopper, make_store, merchant_token, png_bytes,
                             post_form, register_shopper)
 from tests.api.caller import Api

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from mallow.payments.testing import (configure_wechatpay, pay_with_sandbox, place_order, post_notification,
+from mallow.testing.payments import (configure_wechatpay, pay_with_sandbox, place_order, post_notification,
                                      wechatpay_server)
-from mallow.payments.wechatpay.testing import make_fake_merchant
+from mallow.testing.wechatpay import make_fake_merchant
 from mallow.testing import bearer, make_product, make_shopper, make_store, merchant_token
 
 

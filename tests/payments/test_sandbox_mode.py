@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from mallow.payments.testing import (configure_wechatpay, pay_with_sandbox, pay_with_wechatpay, place_order,
+from mallow.testing.payments import (configure_wechatpay, pay_with_sandbox, pay_with_wechatpay, place_order,
                                      post_notification, wechatpay_server)
-from mallow.payments.wechatpay.testing import make_fake_merchant, payment_notification
+from mallow.testing.wechatpay import make_fake_merchant, payment_notification
 from mallow.testing import bearer, csrf_token, login_merchant, make_product, make_shopper, make_store, merchant_token
 
 EN = {"Accept-Language": "en"}

@@ -11,10 +11,10 @@ import uuid
 import pytest
 
 from mallow.payments import wechat_jssdk
-from mallow.payments.testing import configure_wechatpay, wechat_oauth_server
+from mallow.testing.payments import configure_wechatpay, wechat_oauth_server
 from mallow.payments.wechat_jssdk import JsSdkError, MemoryCache, RedisCache, WeChatJsSdk, signature
-from mallow.payments.wechat_oauth_fakeserver import FakeWeChatOAuthServer
-from mallow.payments.wechatpay.testing import make_fake_merchant
+from mallow.testing.wechat_oauth import FakeWeChatOAuthServer
+from mallow.testing.wechatpay import make_fake_merchant
 from mallow.testing import make_product, make_store
 
 APPID, SECRET = "wx5jssdk0000000001", "0123456789abcdef0123456789abcdef"

@@ -8,10 +8,10 @@ from urllib.parse import parse_qs, urlsplit, urlencode
 import pytest
 import sqlalchemy as sa
 
-from mallow.payments.testing import configure_wechatpay, through_wechat, wechat_oauth_server
+from mallow.testing.payments import configure_wechatpay, through_wechat, wechat_oauth_server
 from mallow.payments.wechat_oauth import OAuthError, WeChatOAuthClient
-from mallow.payments.wechat_oauth_fakeserver import FakeWeChatOAuthServer
-from mallow.payments.wechatpay.testing import make_fake_merchant
+from mallow.testing.wechat_oauth import FakeWeChatOAuthServer
+from mallow.testing.wechatpay import make_fake_merchant
 from mallow.testing import make_store, register_shopper
 
 APPID, SECRET = "wx1234567890abcdef", "0123456789abcdef0123456789abcdef"

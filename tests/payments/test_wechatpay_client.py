@@ -14,7 +14,7 @@ from mallow.payments.wechatpay import (InvalidRequest, MerchantKeys, Notificatio
                                        WeChatPayClient, WeChatPayError, authorization_header, check_payment,
                                        check_refund, parse_notification)
 from mallow.payments.wechatpay.keys import private_key_to_pem
-from mallow.payments.wechatpay.testing import FakeWeChatPayServer, sign_headers, verify_pay_sign
+from mallow.testing.wechatpay import FakeWeChatPayServer, sign_headers, verify_pay_sign
 
 NOTIFY = "https://mall.example.com/s/tea-house/payments/wechat/notify"
 

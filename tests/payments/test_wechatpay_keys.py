@@ -11,7 +11,7 @@ from cryptography.x509.oid import NameOID
 
 from mallow.payments.wechatpay import MerchantKeys, certificate_serial, load_platform_public_key
 from mallow.payments.wechatpay.keys import load_merchant_private_key, private_key_to_pem, public_key_to_pem
-from mallow.payments.wechatpay.testing import generate_apiv3_key
+from mallow.testing.wechatpay import generate_apiv3_key
 
 
 def self_signed_certificate(key: rsa.RSAPrivateKey, serial: int) -> str:

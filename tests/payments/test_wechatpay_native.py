@@ -13,7 +13,7 @@ from mallow.payments.wechatpay import (InvalidRequest, PaymentNotification, Tran
                                        UrllibTransport, WeChatPayClient, WeChatPayError, check_payment,
                                        parse_notification)
 from mallow.payments.wechatpay.client import NATIVE_CODE_URL_RE
-from mallow.payments.wechatpay.testing import FakeWeChatPayServer, sign_headers
+from mallow.testing.wechatpay import FakeWeChatPayServer, sign_headers
 
 NOTIFY = "https://mall.example.com/s/tea-house/api/payments/wechatpay/notify"
 
@@ -130,7 +130,7 @@ def test_errors_are_mapped_like_the_other_scenes(merchant, client, server):
 
 def test_the_fake_refuses_what_wechat_pay_refuses(merchant, other_merchant, client, server, spare_key):
     # another merchant's key cannot order for this one
-    from mallow.payments.wechatpay.testing import make_fake_merchant
+    from mallow.testing.wechatpay import make_fake_merchant
 
     impostor = make_fake_merchant(mchid=merchant.keys.mchid, appid=merchant.keys.appid, merchant_key=spare_key,
                                   platform_key=merchant.platform_private_key,

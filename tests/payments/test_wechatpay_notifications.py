@@ -14,7 +14,7 @@ from mallow.payments.wechatpay import (MerchantKeys, NotificationRejected, Payme
                                        verify_wechatpay_signature)
 from mallow.payments.wechatpay.keys import public_key_to_pem
 from mallow.payments.wechatpay.signing import response_message, sign_sha256_rsa
-from mallow.payments.wechatpay.testing import (encrypt_resource, generate_public_key_id, make_fake_merchant,
+from mallow.testing.wechatpay import (encrypt_resource, generate_public_key_id, make_fake_merchant,
                                                notification_body, payment_notification, refund_notification,
                                                sign_headers, transaction_resource)
 

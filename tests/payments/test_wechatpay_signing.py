@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from mallow.payments.wechatpay import authorization_header, jsapi_payment_params
 from mallow.payments.wechatpay.signing import (generate_nonce, parse_authorization_header, pay_sign_message,
                                                request_message, verify_sha256_rsa)
-from mallow.payments.wechatpay.testing import verify_pay_sign
+from mallow.testing.wechatpay import verify_pay_sign
 
 BODY = b'{"appid":"wxd678efh567hg6787","mchid":"1900000109","description":"\xe5\x95\x86\xe5\x93\x81"}'
 

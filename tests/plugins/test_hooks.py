@@ -163,7 +163,7 @@ def _placed(app, shop, price=1000, stock=10):
 
 
 def _pay(client, shop, token, order):
-    from mallow.payments.testing import pay_with_sandbox
+    from mallow.testing.payments import pay_with_sandbox
 
     pay_with_sandbox(client, shop, token, order["id"])
 

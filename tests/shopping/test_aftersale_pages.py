@@ -1,7 +1,7 @@
 """After-sales through the pages: the shopper asks, the merchant approves, money goes back."""
 from __future__ import annotations
 
-from mallow.payments.testing import pay_with_sandbox, place_order
+from mallow.testing.payments import pay_with_sandbox, place_order
 from mallow.testing import PASSWORD, login_merchant, make_product, make_shopper, make_store, post_form
 
 

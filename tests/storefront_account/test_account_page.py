@@ -40,7 +40,7 @@ def badges(page: str) -> dict[str, int]:
 
 
 def test_the_account_page_counts_orders_by_tab(app):
-    from mallow.payments.testing import pay_with_sandbox, place_order
+    from mallow.testing.payments import pay_with_sandbox, place_order
 
     shop = make_store(app)
     client = app.test_client()

@@ -209,7 +209,7 @@ def test_the_api_keeps_the_address_book(app, shop):
 
 
 def test_orders_keep_the_names_when_the_address_changes(app, shop):
-    from mallow.payments.testing import place_order
+    from mallow.testing.payments import place_order
 
     client = app.test_client()
     token, address_id = make_shopper(client, shop)

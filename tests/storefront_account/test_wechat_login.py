@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import sqlalchemy as sa
 
-from mallow.payments.testing import configure_wechatpay, wechat_oauth_server
+from mallow.testing.payments import configure_wechatpay, wechat_oauth_server
 from mallow.payments.wechatpay import UrllibTransport
-from mallow.payments.wechatpay.testing import generate_rsa_key, make_fake_merchant
+from mallow.testing.wechatpay import generate_rsa_key, make_fake_merchant
 from mallow.testing import PASSWORD, make_product, make_store, post_form, register_shopper
 
 APPID, SECRET = "wx7guestlogin00001", "0123456789abcdef0123456789abcdef"

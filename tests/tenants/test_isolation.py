@@ -247,7 +247,7 @@ MUST_WALK = {
 def _stocked_store(app):
     """A store with something behind every kind of route: a category, a product with an image, a
     media image, a shipping template, a paid order and a delivered one with an after-sales request."""
-    from mallow.payments.testing import pay_with_sandbox, place_order
+    from mallow.testing.payments import pay_with_sandbox, place_order
 
     shop = make_store(app)
     client = app.test_client()

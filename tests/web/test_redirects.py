@@ -136,9 +136,9 @@ def test_the_distribution_referral_link_stays_in_the_store(mall_app, mall_shop):
 
 
 def test_the_wechat_authorisation_returns_only_to_this_site(mall_app, mall_shop):
-    from mallow.payments.testing import configure_wechatpay, wechat_oauth_server
+    from mallow.testing.payments import configure_wechatpay, wechat_oauth_server
     from mallow.payments.wechatpay import UrllibTransport
-    from mallow.payments.wechatpay.testing import generate_rsa_key, make_fake_merchant
+    from mallow.testing.wechatpay import generate_rsa_key, make_fake_merchant
 
     appid, secret = "wx1234567890abcdef", "0123456789abcdef0123456789abcdef"
     merchant = make_fake_merchant(appid=appid, merchant_key=generate_rsa_key(), platform_key=generate_rsa_key())

@@ -7,8 +7,9 @@ Modules:
 * :mod:`.verification` -- the ``Wechatpay-Signature`` check shared by notifications and responses.
 * :mod:`.notifications` -- verify + decrypt notifications, business checks.
 * :mod:`.client` -- :class:`WeChatPayClient` over an injectable HTTP transport.
-* :mod:`.testing` -- throwaway keys, forged notifications, :class:`FakeWeChatPayServer`
-  (import it explicitly; it is not loaded by this package).
+
+Throwaway keys, forged notifications and a fake WeChat Pay for tests are in the test kit,
+:mod:`mallow.testing.wechatpay`, not here.
 
 Money is always integer fen.
 """

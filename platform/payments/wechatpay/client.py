@@ -3,7 +3,7 @@
 Requests are signed with the store's merchant key; every response -- success or error -- is
 verified with the store's platform keys by the same routine as notifications before anything in it
 is believed. HTTP goes through an :class:`HttpTransport`, so tests (and the app's tests) run
-against :class:`~mallow.payments.wechatpay.testing.FakeWeChatPayServer` with no network.
+against :class:`~mallow.testing.wechatpay.FakeWeChatPayServer` with no network.
 """
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from mallow.payments.wechatpay.fakeserver import LocalFakeServer
+from .local_server import LocalFakeServer
 
 AUTHORIZE_PATH = "/connect/oauth2/authorize"
 TOKEN_PATH = "/sns/oauth2/access_token"

@@ -1,4 +1,5 @@
-"""Build messages the way WeChat Pay does, for tests: signed headers and encrypted resources.
+"""Messages forged the way WeChat Pay builds them, for tests: signed headers, encrypted resources and
+whole notifications (a payment's or a refund's, for a :class:`~.merchants.FakeMerchant`).
 
 These helpers hold the *platform* side of the protocol (WeChat's private key, encryption with the
 APIv3 key). They exist for tests and for the fake server; production code never signs as WeChat.
@@ -8,6 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
+import string
 import time
 import uuid
 from collections.abc import Mapping
@@ -18,7 +21,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .signing import SIGNATURE_SCHEME, generate_nonce, response_message, sign_sha256_rsa
+from mallow.payments.wechatpay.keys import MerchantKeys
+from mallow.payments.wechatpay.signing import SIGNATURE_SCHEME, generate_nonce, response_message, sign_sha256_rsa
+
+from .merchants import FakeMerchant
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 _NONCE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -102,3 +108,55 @@ def build_notification(*, apiv3_key: str | bytes, platform_private_key: rsa.RSAP
     body = notification_body(event_type, resource)
     headers = sign_headers(platform_private_key, platform_serial, body, timestamp=timestamp, nonce=nonce)
     return SignedNotification(body=body, headers=headers, notify_url=notify_url)
+
+
+def transaction_resource(keys: MerchantKeys, out_trade_no: str, total_fen: int, *, trade_state: str = "SUCCESS",
+                         transaction_id: str | None = None, payer_openid: str = "o-test-payer-openid",
+                         currency: str = "CNY", **overrides: Any) -> dict[str, Any]:
+    """The decrypted resource of a payment notification (a transaction object)."""
+    resource: dict[str, Any] = {
+        "mchid": keys.mchid, "appid": keys.appid, "out_trade_no": out_trade_no,
+        "transaction_id": transaction_id or "4200" + "".join(secrets.choice(string.digits) for _ in range(24)),
+        "trade_type": "JSAPI", "trade_state": trade_state, "trade_state_desc": "支付成功",
+        "bank_type": "OTHERS", "success_time": rfc3339_now(),
+        "payer": {"openid": payer_openid},
+        "amount": {"total": total_fen, "payer_total": total_fen, "currency": currency, "payer_currency": currency},
+    }
+    resource.update(overrides)
+    return resource
+
+
+def refund_resource(keys: MerchantKeys, out_trade_no: str, out_refund_no: str, refund_fen: int, total_fen: int, *,
+                    refund_status: str = "SUCCESS", refund_id: str | None = None,
+                    transaction_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """The decrypted resource of a refund notification."""
+    resource: dict[str, Any] = {
+        "mchid": keys.mchid, "out_trade_no": out_trade_no,
+        "transaction_id": transaction_id or "4200" + "".join(secrets.choice(string.digits) for _ in range(24)),
+        "out_refund_no": out_refund_no, "refund_id": refund_id or f"50{uuid.uuid4().int % 10**30:030d}",
+        "refund_status": refund_status, "success_time": rfc3339_now(), "user_received_account": "支付用户零钱",
+        "amount": {"total": total_fen, "refund": refund_fen, "payer_total": total_fen, "payer_refund": refund_fen},
+    }
+    resource.update(overrides)
+    return resource
+
+
+def payment_notification(merchant: FakeMerchant, out_trade_no: str, total_fen: int, *,
+                         timestamp: int | None = None, nonce: str | None = None,
+                         **resource_fields: Any) -> SignedNotification:
+    """A valid ``TRANSACTION.SUCCESS`` notification for this store, signed and encrypted."""
+    return build_notification(apiv3_key=merchant.keys.apiv3_key, platform_private_key=merchant.platform_private_key,
+                              platform_serial=merchant.platform_serial, event_type="TRANSACTION.SUCCESS",
+                              payload=transaction_resource(merchant.keys, out_trade_no, total_fen, **resource_fields),
+                              timestamp=timestamp, nonce=nonce)
+
+
+def refund_notification(merchant: FakeMerchant, out_trade_no: str, out_refund_no: str, refund_fen: int,
+                        total_fen: int, *, refund_status: str = "SUCCESS", timestamp: int | None = None,
+                        **resource_fields: Any) -> SignedNotification:
+    """A valid ``REFUND.<refund_status>`` notification for this store."""
+    payload = refund_resource(merchant.keys, out_trade_no, out_refund_no, refund_fen, total_fen,
+                              refund_status=refund_status, **resource_fields)
+    return build_notification(apiv3_key=merchant.keys.apiv3_key, platform_private_key=merchant.platform_private_key,
+                              platform_serial=merchant.platform_serial, event_type=f"REFUND.{refund_status}",
+                              payload=payload, timestamp=timestamp)

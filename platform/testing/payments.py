@@ -1,6 +1,7 @@
-"""Test support for payments in the app (shipped, like :mod:`mallow.payments.wechatpay.testing`).
+"""Paying in the app, for tests: the sandbox cashier, WeChat Pay and WeChat web authorisation
+against the kit's fakes, notifications and refunds.
 
-Runs offline: WeChat Pay is :class:`~mallow.payments.wechatpay.testing.FakeWeChatPayServer` on
+Runs offline: WeChat Pay is :class:`~mallow.testing.wechatpay.FakeWeChatPayServer` on
 127.0.0.1, injected through the app config (``WECHATPAY_BASE_URL``), never the network::
 
     merchant = make_fake_merchant(merchant_key=key1, platform_key=key2)
@@ -11,10 +12,21 @@ Runs offline: WeChat Pay is :class:`~mallow.payments.wechatpay.testing.FakeWeCha
                           json={"provider": "wechatpay"}).get_json()
         server.mark_paid(pay["payment"]["out_trade_no"])
         post_notification(client, shop, "wechatpay", server.payment_notification(...))
+
+Mallow's own services are imported inside the helpers, as everywhere in the kit: importing it
+loads nothing of the app.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from mallow.payments.wechatpay import UrllibTransport
+
+from .http import bearer, post_form
+from .wechat_oauth import FakeWeChatOAuthServer
+from .wechatpay import FakeWeChatPayServer
 
 _UNSET = object()
 
@@ -36,8 +48,6 @@ def _config_restored(app, names):
 @contextmanager
 def wechatpay_server(app, *merchants, transport=None):
     """A started fake WeChat Pay with ``merchants`` registered, set as the app's WeChat Pay."""
-    from mallow.payments.wechatpay.testing import FakeWeChatPayServer
-
     with _config_restored(app, ("WECHATPAY_BASE_URL", "WECHATPAY_TRANSPORT")), FakeWeChatPayServer() as server:
         for merchant in merchants:
             server.add_fake_merchant(merchant)
@@ -55,8 +65,6 @@ def wechat_oauth_server(app, appid: str, appsecret: str, *, timeout: float = 1.0
     """A started fake WeChat web authorisation knowing ``appid``/``appsecret``, set as the app's
     (the real client talks to it; ``timeout`` is the client's, so a held answer ends quickly),
     with the JS-SDK's access_token and jsapi_ticket endpoints (``WECHAT_API_BASE_URL``)."""
-    from mallow.payments.wechat_oauth_fakeserver import FakeWeChatOAuthServer
-
     with _config_restored(app, OAUTH_CONFIG), FakeWeChatOAuthServer() as server:
         server.add_account(appid, appsecret)
         app.config.update(WECHAT_OAUTH_AUTHORIZE_URL=server.authorize_url, WECHAT_OAUTH_TOKEN_URL=server.token_url,
@@ -67,8 +75,6 @@ def wechat_oauth_server(app, appid: str, appsecret: str, *, timeout: float = 1.0
 def through_wechat(browser, shop) -> str:
     """Start WeChat web authorisation as the signed-in ``browser`` and follow WeChat's redirect
     (the fake's authorize page); returns the callback URL WeChat sends the browser back to."""
-    from mallow.payments.wechatpay import UrllibTransport
-
     to_wechat = browser.get(f"{shop.prefix}/wechat/authorize")
     assert to_wechat.status_code == 302, to_wechat.status_code
     location = to_wechat.headers["Location"]
@@ -79,7 +85,7 @@ def through_wechat(browser, shop) -> str:
 
 
 def wechatpay_settings(merchant, *, oauth_appsecret: str | None = None) -> dict:
-    """The ``setWeChatPayConfig`` body for a :class:`~mallow.payments.wechatpay.testing.FakeMerchant`."""
+    """The ``setWeChatPayConfig`` body for a :class:`~mallow.testing.wechatpay.FakeMerchant`."""
     keys = merchant.keys
     body = {"mchid": keys.mchid, "appid": keys.appid, "merchant_certificate_serial": keys.merchant_certificate_serial,
             "merchant_private_key": keys.merchant_private_key_pem, "apiv3_key": keys.apiv3_key,
@@ -102,8 +108,6 @@ def configure_wechatpay(app, shop, merchant, **kwargs) -> None:
 
 def place_order(client, shop, token: str, address_id: int, sku_id: int, quantity: int = 1) -> dict:
     """An order through the store API (``createOrder``); returns its JSON."""
-    from mallow.testing import bearer
-
     response = client.post(f"{shop.prefix}/api/orders", headers=bearer(token),
                            json={"items": [{"sku_id": sku_id, "quantity": quantity}], "address_id": address_id})
     assert response.status_code == 201, response.get_json()
@@ -118,8 +122,6 @@ def post_notification(client, shop, provider: str, notification, headers: dict |
 
 def pay_with_sandbox(client, shop, token: str, order_id: int) -> dict:
     """``payOrder`` with the sandbox, then press *Pay* on the cashier page; returns the payOrder JSON."""
-    from mallow.testing import bearer, post_form
-
     started = client.post(f"{shop.prefix}/api/orders/{order_id}/pay", headers=bearer(token),
                           json={"provider": "sandbox"})
     assert started.status_code == 200, started.get_json()
@@ -136,8 +138,6 @@ def pay_with_wechatpay(client, shop, token: str, order_id: int, server) -> dict:
     WeChat Pay's signed notification reaches the store: a real (not test) order. The store's
     WeChat Pay keys must be those of a merchant ``server`` knows (:func:`configure_wechatpay`).
     Returns the payOrder JSON."""
-    from mallow.testing import bearer
-
     started = client.post(f"{shop.prefix}/api/orders/{order_id}/pay", headers=bearer(token),
                           json={"provider": "wechatpay", "scene": "h5"})
     assert started.status_code == 200, started.get_json()
@@ -152,8 +152,6 @@ def pay_with_wechatpay(client, shop, token: str, order_id: int, server) -> dict:
 def finish_wechatpay_refunds(app, client, shop, server) -> int:
     """WeChat Pay completes every refund of ``shop`` still processing and notifies the store
     (``REFUND.SUCCESS``); returns how many. (WeChat Pay answers a refund ``PROCESSING`` first.)"""
-    import sqlalchemy as sa
-
     from mallow.db import db
     from mallow.payments.models import Refund
     from mallow.tenants.context import store_context
