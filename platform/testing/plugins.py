@@ -13,7 +13,7 @@ def approve_plugin(app, name: str) -> None:
     from mallow.plugin_host.discovery import installed
     from mallow.plugin_host.models import PluginRelease
 
-    entry_point, manifest = installed()[name]
+    _entry_point, manifest = installed()[name]
     with app.app_context():
         row = db.session.execute(db.select(PluginRelease).filter_by(name=name, version=manifest.version)).scalar_one_or_none()
         if row is None:
