@@ -99,10 +99,13 @@ def shipping_template_id(raw, errors: Errors):
 
 
 def _referenced_row_exists(column: sa.Column, value: int) -> bool:
-    """Whether the row that ``column``'s foreign key points at with ``value`` exists."""
+    """Whether the row that ``column``'s foreign key (a product's) points at with ``value``
+    exists, read where the product's own table is (the active store)."""
     (foreign_key,) = column.foreign_keys
     target = foreign_key.column
-    return db.session.execute(sa.select(target).where(target == value)).first() is not None
+    found = db.session.execute(sa.select(target).where(target == value),
+                               bind_arguments={"mapper": sa.inspect(Product)}).first()
+    return found is not None
 
 
 def text_field(data: dict, key: str, limit: int, errors: Errors, required: bool = False) -> str:
