@@ -2,7 +2,7 @@
 
 Everything the app is made of is listed here: every page blueprint and the modules whose pages
 join the shared ones (:func:`_register_pages`), every module that declares jobs
-(:func:`_register_jobs`), the API, the page builder, compliance and then the plugins. Imports
+(:func:`_register_jobs`), the API, the page builder and then the plugins. Imports
 inside :func:`create_app` are deliberate: building the app is what imports the parts, in this
 order, and importing ``mallow.app`` itself loads nothing.
 """
@@ -77,9 +77,6 @@ def create_app(config: dict | None = None) -> Flask:
 
     init_builder(app)  # page builder: blocks, themes, render cache, editor; its API operations before init_api
 
-    from mallow.compliance import init_app as init_compliance
-
-    init_compliance(app)  # absolute terms (极限词): the term list, findings, admin and console pages
     _connect_domains(app)  # how a domain asks or tells the domains above it
 
     from mallow.api import init_app as init_api
@@ -97,27 +94,37 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _register_pages(app: Flask) -> None:
     """Every page blueprint. The storefront, console and admin areas are shared
-    (:mod:`mallow.web.blueprints`): each domain's view module below puts its routes on them."""
+    (:mod:`mallow.web.blueprints`): each page module of the shells below puts its routes on them;
+    payments, compliance and merchant sign-up have blueprints of their own."""
+    from mallow.admin import compliance as admin_compliance  # (absolute terms, statements, findings queue)
     from mallow.admin import views as _admin_pages  # noqa: F401  (sign-in, review, stores)
-    from mallow.aftersales import views as _aftersale_pages  # noqa: F401  (both areas)
-    from mallow.catalog import console_views as _catalogue_console  # noqa: F401
-    from mallow.catalog import storefront_views as _catalogue_pages  # noqa: F401
+    from mallow.console import aftersales as _console_aftersales  # noqa: F401  (the after-sales queue)
+    from mallow.console import catalogue as _console_catalogue  # noqa: F401  (products, categories, bulk edit)
+    from mallow.console import compliance as console_compliance  # (the store's findings)
+    from mallow.console import media as _console_media  # noqa: F401  (the media library)
+    from mallow.console import orders as _console_orders  # noqa: F401  (list, detail, ship, CSV)
+    from mallow.console import payments as console_payments  # (WeChat Pay keys, the sandbox switch)
+    from mallow.console import shipping as _console_shipping  # noqa: F401  (shipping templates)
     from mallow.console import views as _console_pages  # noqa: F401  (dashboard, qualification, staff)
-    from mallow.media import console_views as _media_pages  # noqa: F401  (the media library)
     from mallow.merchants import views as merchant_pages
-    from mallow.orders import console_views as _order_console  # noqa: F401
-    from mallow.orders import storefront_views as _order_pages  # noqa: F401  (cart, checkout, orders)
-    from mallow.payments import cashier as _cashier  # noqa: F401  (the one cashier)
-    from mallow.payments import views as payment_pages
     from mallow.plugin_host import admin_views as _plugin_review  # noqa: F401  (approve releases)
     from mallow.plugin_host import console_views as _plugin_console  # noqa: F401  (a store's plugins)
-    from mallow.shipping import console_views as _shipping_pages  # noqa: F401
     from mallow.storefront import account as _account_pages  # noqa: F401  (我的, addresses)
+    from mallow.storefront import aftersales as _aftersale_pages  # noqa: F401  (the request form)
+    from mallow.storefront import cart as _cart_pages  # noqa: F401  (cart, buy now)
+    from mallow.storefront import cashier as _cashier  # noqa: F401  (the one cashier)
+    from mallow.storefront import catalogue as _catalogue_pages  # noqa: F401  (search, categories, products)
+    from mallow.storefront import checkout as _checkout_pages  # noqa: F401
+    from mallow.storefront import chrome as _chrome  # noqa: F401  (tab bar, shopper, assets on every page)
+    from mallow.storefront import orders as _order_pages  # noqa: F401  (the shopper's orders, order labels)
+    from mallow.storefront import payment_pages  # (the payments_pages blueprint: sandbox cashier, WeChat)
+    from mallow.storefront import sandbox as _sandbox  # noqa: F401  (the sandbox's simulated cashier)
     from mallow.storefront import views as _storefront_pages  # noqa: F401  (home, sign-in)
+    from mallow.storefront import wechat as _wechat  # noqa: F401  (WeChat sign-in and link, wx.config)
     from mallow.web import blueprints, home
 
-    for blueprint in (home.bp, blueprints.admin, merchant_pages.bp, blueprints.console, blueprints.storefront,
-                      payment_pages.storefront_bp, payment_pages.console_bp):
+    for blueprint in (home.bp, blueprints.admin, admin_compliance.bp, merchant_pages.bp, blueprints.console,
+                      console_compliance.bp, console_payments.bp, blueprints.storefront, payment_pages.bp):
         app.register_blueprint(blueprint)
 
 

@@ -12,7 +12,7 @@ from mallow.catalog import (categories, field_checks, product_images, product_js
 from mallow.catalog.models import Sku
 from mallow.inventory import stock
 from mallow.money import MAX_FEN
-from mallow.catalog.storefront_views import media_name
+from mallow.catalog.images import media_name
 from mallow.media.library import BUSY_RESPONSE, NOT_OPEN_RESPONSE
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed

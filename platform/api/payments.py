@@ -7,8 +7,8 @@ It is authenticated by the provider's signature over the raw body, and its store
 URL path only.
 
 Importing this module also declares the after-sales operations (:mod:`mallow.api.aftersales`),
-registers the payment and after-sales jobs, and installs the payment pages
-(:mod:`mallow.payments.views`) on every app the store API is registered on.
+registers the payment and after-sales jobs. The payment pages are :mod:`mallow.storefront.cashier`,
+:mod:`mallow.storefront.wechat`, :mod:`mallow.storefront.sandbox` and :mod:`mallow.console.payments`.
 """
 from __future__ import annotations
 

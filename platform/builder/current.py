@@ -9,13 +9,14 @@ templates (page kinds ``product`` and ``category``) are rendered for.
   add-to-cart form (with the shopper's CSRF token) change without a catalogue write.
 * :func:`resolve_product` and :func:`resolve_category` give the ``product_detail`` and
   ``category_products`` blocks their data: the same plain views the fixed pages draw
-  (:mod:`mallow.catalog.storefront_views`), through the same partial templates.
+  (:mod:`mallow.builder.catalogue_views`), through the same partial templates.
 * :func:`default_document`: a new template reproduces the fixed page, so publishing it without
   edits changes nothing a shopper sees.
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
+from mallow.builder.catalogue_views import buy_view, category_view, listing_view, parse_listing, product_detail_view
 from mallow.builder.render import fill_late, late
 from mallow.builder.themes import Theme, theme_set
 from markupsafe import Markup
@@ -38,8 +39,6 @@ class ProductSubject:
         return ("product", self.product.id)
 
     def late_parts(self, theme: Theme) -> dict:
-        from mallow.catalog.storefront_views import buy_view
-
         template = theme_set().environment(theme.name).get_template("storefront/_product_buy.html")
         return {BUY_BOX: Markup(template.render(buy=buy_view(self.product)))}
 
@@ -48,8 +47,6 @@ class CategorySubject:
     kind = "category"
 
     def __init__(self, category, args: dict):
-        from mallow.catalog.storefront_views import parse_listing
-
         self.category = category
         self.args = args  # the listing's query parameters (filters, sort, page)
         _query, self.errors = parse_listing(args, category)
@@ -100,8 +97,6 @@ def sample(kind: str):
 # -- the blocks' data -------------------------------------------------------------------------
 
 def resolve_product(block: dict, ctx) -> dict:
-    from mallow.catalog.storefront_views import product_detail_view
-
     subject = ctx.subject
     if not isinstance(subject, ProductSubject):
         return {"product": None}
@@ -109,8 +104,6 @@ def resolve_product(block: dict, ctx) -> dict:
 
 
 def resolve_category(block: dict, ctx) -> dict:
-    from mallow.catalog.storefront_views import category_view, listing_view
-
     subject = ctx.subject
     if not isinstance(subject, CategorySubject):
         return {"category": None}

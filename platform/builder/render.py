@@ -31,6 +31,7 @@ from flask import url_for
 from mallow.builder import blocks
 from mallow.builder.themes import Theme, theme_set
 from mallow.catalog import richtext
+from mallow.catalog.images import media_name
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
@@ -111,8 +112,6 @@ class ProductUrls:
     MARK = "987654321"
 
     def __init__(self):
-        from mallow.catalog.storefront_views import media_name
-
         self.product = url_for("storefront.product", product_id=int(self.MARK))
         self.media = url_for("storefront.media", name=self.MARK)
         self.media_name = media_name

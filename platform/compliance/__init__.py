@@ -4,8 +4,9 @@ claims refused.
 Modules: :mod:`~mallow.compliance.terms` (the term list, platform data), :mod:`~mallow.compliance.matcher`
 (folding full-width, traditional, spaced and zero-width forms; longest match), :mod:`~mallow.compliance.findings`
 (findings and their states: appeal and review), :mod:`~mallow.compliance.screening` (the entry point of
-the save paths), :mod:`~mallow.compliance.admin_views`, :mod:`~mallow.compliance.console_views`.
-See the "Compliance" section of docs/architecture.md.
+the save paths). Its pages are the platform admin's (:mod:`mallow.admin.compliance`) and the
+merchant console's (:mod:`mallow.console.compliance`). See the "Compliance" section of
+docs/architecture.md.
 
 The save paths call one function::
 
@@ -16,10 +17,3 @@ The save paths call one function::
 from __future__ import annotations
 
 from mallow.compliance.screening import check_fields, screen, screen_product  # noqa: F401
-
-
-def init_app(app) -> None:
-    from mallow.compliance import admin_views, console_views
-
-    app.register_blueprint(admin_views.bp)
-    app.register_blueprint(console_views.bp)

@@ -6,6 +6,7 @@ from flask import abort, redirect, render_template, request, url_for
 from mallow.accounts import staff as team
 from mallow.accounts.guards import principal, staff_required
 from mallow.db import db
+from mallow.notices import open_notices
 from mallow.qualifications import expiry, service
 from mallow.qualifications.files import send_qualification_file
 from mallow.qualifications.matrix import Category, permit_kinds, required_kinds
@@ -20,8 +21,6 @@ bp = blueprints.console
 @bp.get("/")
 @staff_required
 def dashboard():
-    from mallow.notices import open_notices
-
     store = current_store()
     lapsed = store.status == "suspended" and store.status_reason == expiry.LAPSED_REASON
     return render_template("console/dashboard.html", latest=service.latest(store.id), notices=open_notices(),
@@ -80,8 +79,3 @@ def remove_staff(staff_id):
         abort(400)
     return redirect(url_for("console.staff")), 303
 
-
-# Catalogue pages (products, categories, bulk edit, low stock) join this blueprint.
-from mallow.catalog import console_views as _catalogue  # noqa: F401
-# Order pages (list, detail, ship, note, CSV export) join this blueprint.
-from mallow.orders import console_views as _orders  # noqa: F401

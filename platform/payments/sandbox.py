@@ -2,7 +2,7 @@
 
 It behaves like a real gateway where it matters. ``create_payment`` answers with the URL of a
 cashier page (``/s/<slug>/pay/sandbox/<out_trade_no>?token=…``, see
-:mod:`mallow.payments.views`). When the shopper presses *Pay* there, the sandbox -- playing the
+:mod:`mallow.storefront.sandbox`). When the shopper presses *Pay* there, the sandbox -- playing the
 gateway -- signs a ``TRANSACTION.SUCCESS`` notification with the store's sandbox secret and
 delivers it through :func:`mallow.payments.notifications.accept_notification`, the same verification and
 acceptance path a WeChat Pay notification takes. The order is never paid because a client said

@@ -6,7 +6,7 @@ silent, no consent page) with a one-time ``state`` kept in the shopper's session
 OAuth); WeChat redirects back to the callback with ``code`` and ``state``; the callback checks
 the state first, then exchanges the code (with the official account's AppSecret, which never
 reaches a browser) for the openid and stores it on the signed-in customer
-(:mod:`mallow.payments.views`).
+(:mod:`mallow.storefront.wechat`).
 
 :func:`for_store` builds the client from the store's AppID/AppSecret. The app config may point it
 elsewhere (tests run :class:`~mallow.testing.wechat_oauth.FakeWeChatOAuthServer` on

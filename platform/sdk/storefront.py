@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from mallow.catalog.images import image_url as storefront_image_url
+
 
 def cashier_url(order, *, external: bool = False) -> str:
     """The store's cashier (收银台) for ``order`` (an ``Order`` or its id): the one place every
@@ -51,8 +53,6 @@ def static_version(static_dir, name: str) -> str:
 
 def image_url(path: str | None) -> str | None:
     """The storefront URL of a stored product picture (``ProductImage.path`` / ``thumb_path``)."""
-    from mallow.catalog.storefront_views import image_url as storefront_image_url
-
     return storefront_image_url(path)
 
 

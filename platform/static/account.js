@@ -1,4 +1,4 @@
-/* The shopper's account pages (mallow.accounts.storefront_views): everything works without this
+/* The shopper's account pages (mallow.storefront.account): everything works without this
    file; it only saves steps.
    - The address form's 省/市/区 selects fill each other from /regions/<code>.json instead of the
      "next" button round trip (hidden once this runs).

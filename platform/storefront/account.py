@@ -1,10 +1,9 @@
 """The shopper's own pages (routes on the ``storefront`` blueprint): 我的 (the account page), the
 profile, the address book with its 省/市/区 cascade, and the cascade's JSON.
 
-Imported at the end of :mod:`mallow.storefront.views`. Server-rendered and complete without
-JavaScript: the address form's three selects are filled step by step (choosing a province and
-pressing 下一步 shows its cities, and so on); ``account.js`` does the same in place from
-``/regions/<code>.json``. Every form carries the CSRF token.
+Server-rendered and complete without JavaScript: the address form's three selects are filled
+step by step (choosing a province and pressing 下一步 shows its cities, and so on); ``account.js``
+does the same in place from ``/regions/<code>.json``. Every form carries the CSRF token.
 
 The account page's grid has Mallow's own entries (收货地址, 个人资料) and those plugins add through
 ``mallow_account_entries`` (coupons, points, the distribution centre, customer service…).
@@ -21,9 +20,12 @@ from flask_babel import gettext as _
 from mallow import regions
 from mallow.accounts import customers
 from mallow.accounts.guards import principal, shopper_required
+from mallow.aftersales.models import OPEN_STATES, AfterSale
 from mallow.db import db
 from mallow.orders import addresses
 from mallow.orders.models import Order
+from mallow.payments import wechat
+from mallow.plugins.web import plugin_links
 from mallow.security import crypto
 from mallow.web.blueprints import storefront as bp
 from mallow.tenants.context import current_store
@@ -39,8 +41,6 @@ _CODE = re.compile(r"^[1-9][0-9]{5}$")
 def order_counts(customer_id: int) -> dict[str, int]:
     """The account page's badges: orders to pay, to ship, to receive, and orders with an
     after-sales request in progress."""
-    from mallow.aftersales.models import OPEN_STATES, AfterSale
-
     by_status = dict(db.session.execute(sa.select(Order.status, sa.func.count(Order.id))
                                         .where(Order.customer_id == customer_id).group_by(Order.status)).all())
     aftersale = db.session.execute(sa.select(sa.func.count(sa.distinct(AfterSale.order_id)))
@@ -59,8 +59,6 @@ def plugin_entries(customer) -> list[dict]:
     """What plugins add to the account page (``mallow_account_entries``), as ``{"label", "url",
     "badge", "icon", "plugin"}``; entries without a label or with an endpoint not found are
     logged and left out."""
-    from mallow.plugins.web import plugin_links
-
     entries = []
     for plugin, item, url in plugin_links("mallow_account_entries", "an account entry", store=current_store(),
                                           customer=customer):
@@ -77,8 +75,6 @@ def inside_wechat_with_oauth(endpoint: str) -> bool:
         return False
     if endpoint not in current_app.view_functions:
         return False
-    from mallow.payments import wechat
-
     try:
         return wechat.oauth_credentials() is not None
     except Exception:  # a broken payment setting must not take the sign-in page down

@@ -6,12 +6,13 @@ from flask_babel import gettext as _
 
 from mallow.accounts import customers, sessions, sms
 from mallow.accounts.authenticate import login_limits, sms_send_limits
-from mallow.catalog import storefront_views as catalogue
+from mallow.builder.storefront import published_page_response
+from mallow.cart import current as current_cart
 from mallow.db import db
-from mallow.orders import storefront_views as shopping
 from mallow.qualifications import service
 from mallow.security import crypto
 from mallow.storefront.account import wechat_login_url
+from mallow.storefront.catalogue import home_context
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 from mallow.web import blueprints, render_form, safe_next, safe_target
@@ -21,14 +22,12 @@ bp = blueprints.storefront  # the shopper's area; closed stores answer 503 there
 
 @bp.get("/")
 def home():
-    from mallow.builder.storefront import published_page_response
-
     built = published_page_response("home")  # the published home page, when the merchant made one
     if built is not None:
         return built
     store = current_store()
     approved = next((q for q in service.history(store.id) if q.status == "approved"), None)
-    return render_template("storefront/home.html", licence=approved, **catalogue.home_context())
+    return render_template("storefront/home.html", licence=approved, **home_context())
 
 
 # --- signing in and up: SMS code (the phone way) or password --------------------------------------
@@ -49,9 +48,9 @@ def _auth_page(page: str, status: int = 200, errors: ValidationFailed | None = N
 def sign_in_and_continue(customer, target: str | None = None):
     """Start ``customer``'s browser session (a new one), bring the guest cart along, commit, and
     go on to ``target`` (checked again here), else the request's ``next``, else 我的. Every way of
-    signing in ends here: password, SMS code, WeChat (:mod:`mallow.payments.views`)."""
+    signing in ends here: password, SMS code, WeChat (:mod:`mallow.storefront.wechat`)."""
     sessions.login_browser(customer, current_store().id)
-    shopping.signed_in(customer)
+    current_cart.signed_in(customer)
     db.session.commit()
     default = url_for("storefront.account")
     return redirect(safe_target(target, default) if target is not None else safe_next(default)), 303

@@ -92,9 +92,9 @@ def test_product_form_picks_library_images_and_uploads_join_the_library(app, con
 
 
 def test_product_form_picker_pages_keep_the_form_and_the_choices(app, console, monkeypatch):
-    from mallow.catalog import console_views
+    from mallow.console import catalogue
 
-    monkeypatch.setattr(console_views, "PICKER_PAGE", 2)
+    monkeypatch.setattr(catalogue, "PICKER_PAGE", 2)
     client = console.client
     login_merchant(client, console.shop)
     ids = [_upload(console, (50 + i, 50))["id"] for i in range(3)]  # newest first: ids[2], ids[1] | ids[0]
@@ -113,9 +113,9 @@ def test_product_form_picker_pages_keep_the_form_and_the_choices(app, console, m
 
 
 def test_console_media_library_page(app, console, monkeypatch):
-    from mallow.media import console_views
+    from mallow.console import media
 
-    monkeypatch.setattr(console_views, "PER_PAGE", 2)
+    monkeypatch.setattr(media, "PER_PAGE", 2)
     client = console.client
     login_merchant(client, console.shop)
     path = f"{console.shop.prefix}/console/library"

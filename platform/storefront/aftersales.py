@@ -1,28 +1,27 @@
-"""After-sales pages: the shopper's request form and list on the storefront, the merchant's
-queue with approve/reject and "goods received" in the console. All rules are in
+"""The shopper's after-sales pages (routes on the ``storefront`` blueprint): the request form of
+an order and withdrawing a request; and ``aftersale_status_label``, the app-wide template global
+that storefront and console pages show a request's state with. All rules are in
 :mod:`mallow.aftersales.service`; these views only parse forms and render."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 
-from mallow.accounts.guards import principal, shopper_required, staff_required
+from mallow.accounts.guards import principal, shopper_required
 from mallow.aftersales import service
-from mallow.aftersales.models import AFTERSALE_STATES, AfterSale
-from mallow.money import MoneyError, yuan_to_fen
-from mallow.web.blueprints import console
+from mallow.aftersales.models import AfterSale
 from mallow.db import db
+from mallow.money import MoneyError, yuan_to_fen
 from mallow.orders import access
-from mallow.statemachine import InvalidTransition
-from mallow.web.blueprints import storefront
 from mallow.validation import ValidationFailed
 from mallow.web import render_form
+from mallow.web.blueprints import storefront as bp
 
 STATUS_LABELS = {"requested": "Waiting for the store", "approved": "Approved", "returned": "Goods returned",
                  "refunded": "Refunded", "rejected": "Rejected", "withdrawn": "Withdrawn"}
 
 
-@storefront.app_template_global("aftersale_status_label")
+@bp.app_template_global("aftersale_status_label")
 def aftersale_status_label(status: str) -> str:
     return _(STATUS_LABELS.get(status, status))
 
@@ -39,7 +38,7 @@ def _form_data() -> dict:
     return data
 
 
-@storefront.route("/orders/<int:order_id>/aftersale", methods=["GET", "POST"])
+@bp.route("/orders/<int:order_id>/aftersale", methods=["GET", "POST"])
 @shopper_required
 def request_aftersale(order_id):
     order = access.own_order(order_id)
@@ -56,7 +55,7 @@ def request_aftersale(order_id):
     return render_form("storefront/aftersale.html", order=order)
 
 
-@storefront.post("/aftersales/<int:aftersale_id>/withdraw")
+@bp.post("/aftersales/<int:aftersale_id>/withdraw")
 @shopper_required
 def withdraw_aftersale(aftersale_id):
     aftersale = db.session.get(AfterSale, aftersale_id)
@@ -65,32 +64,3 @@ def withdraw_aftersale(aftersale_id):
     if aftersale.status == "requested":
         service.withdraw(aftersale, f"shopper:{aftersale.customer_id}")
     return redirect(url_for("storefront.order_detail", order_id=aftersale.order_id)), 303
-
-
-@console.get("/aftersales")
-@staff_required
-def aftersales_list():
-    status = request.args.get("status") or None
-    if status and status not in AFTERSALE_STATES.states:
-        abort(400)
-    return render_template("console/aftersales.html", items=service.of_store(status), status=status)
-
-
-@console.post("/aftersales/<int:aftersale_id>/<any(approve, reject, received):action>")
-@staff_required
-def aftersale_action(aftersale_id, action):
-    aftersale = db.get_or_404(AfterSale, aftersale_id)
-    actor = access.staff_actor()
-    try:
-        if action == "received":
-            service.confirm_return(aftersale, actor)
-        else:
-            service.decide(aftersale, actor, action == "approve", request.form.get("reason", ""))
-        flash(_("Done."), "ok")
-    except ValidationFailed as failed:
-        flash(next(iter(failed.errors.values()))[1], "error")
-    except service.AfterSaleProblem as problem:
-        flash(str(problem.message), "error")
-    except InvalidTransition:
-        flash(_("This request was handled meanwhile: nothing was done."), "error")
-    return redirect(url_for("console.aftersales_list")), 303

@@ -1,37 +1,36 @@
 """Console catalogue pages (routes on the ``console`` blueprint, staff of the store only):
-products (list, form, shelf status), categories, bulk price/stock edit, low stock. The store's
-media library page (:mod:`mallow.media.console_views`), which product images are part of, joins
-the blueprint from here.
+products (list, form, shelf status), product pictures, categories, bulk price/stock edit, low
+stock. Product images are library images (the library's page: :mod:`mallow.console.media`).
 
-Imported at the end of :mod:`mallow.console.views`. Server-rendered, no JavaScript needed;
-every form carries the CSRF token.
+Server-rendered, no JavaScript needed; every form carries the CSRF token.
 """
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal, staff_required
 from mallow.catalog import categories, forms, products, search, sku_bulk_edit
+from mallow.catalog.images import media_name
+from mallow.catalog.models import PRODUCT_STATES, Product, Sku
+from mallow.catalog.sku_images import thumb_path
 from mallow.catalog.specs import clean_specs, spec_label
-from mallow.inventory import stock
-from mallow.catalog.models import PRODUCT_STATES, Sku
-from mallow.web.blueprints import console as bp
 from mallow.db import db
+from mallow.inventory import stock
 from mallow.media import library
 from mallow.media.images import absolute_path
 from mallow.statemachine import InvalidTransition
 from mallow.tenants.context import current_store
-from mallow.validation import ValidationFailed
+from mallow.validation import Errors, ValidationFailed
 from mallow.web import render_form, safe_target
+from mallow.web.blueprints import console as bp
 
 BULK_PAGE = 200
 PICKER_PAGE = 24
 
 
 def console_image_url(path: str | None) -> str | None:
-    from mallow.catalog.storefront_views import media_name
-
     name = media_name(path)
     return url_for("console.catalog_media", name=name) if name else None
 
@@ -97,8 +96,6 @@ def _product_form(product=None, specs=None, errors=None, status=200, notice=None
 def _sku_image_choices(product, rows) -> list[dict]:
     """What each SKU row's picture picker offers: the product's images (those in the library), then
     any other library image a row shows now (``{"id": "12", "thumb_url": …}``)."""
-    from mallow.catalog.sku_images import thumb_path
-
     gallery = sorted(product.images, key=lambda image: image.sort) if product is not None else []
     ids = library.ids_by_path(image.path for image in gallery)
     choices = {str(ids[image.path]): console_image_url(image.thumb_path) for image in gallery if image.path in ids}
@@ -138,8 +135,6 @@ def _save_product(product=None):
 
 
 def _specs_of_form():
-    from mallow.validation import Errors
-
     errors = Errors()
     specs = forms.parse_specs_text(request.form.get("specs_text", ""), errors)
     cleaned = clean_specs(specs, Errors())
@@ -189,8 +184,6 @@ def product_status(product_id):
 @bp.get("/media/<path:name>")
 @staff_required
 def catalog_media(name):
-    from mallow.catalog.storefront_views import media_name
-
     relative = f"uploads/stores/{current_store().id}/{name}"
     path = absolute_path(relative) if media_name(relative) == name else None
     if path is None:
@@ -214,10 +207,6 @@ def categories_page():
 
 
 def _product_counts() -> dict[int, int]:
-    import sqlalchemy as sa
-
-    from mallow.catalog.models import Product
-
     return dict(db.session.execute(sa.select(Product.category_id, sa.func.count(Product.id))
                                    .where(Product.category_id.is_not(None)).group_by(Product.category_id)).all())
 
@@ -258,10 +247,6 @@ def category_delete(category_id):
 # -- bulk edit and low stock ------------------------------------------------------------------
 
 def _bulk_skus(q: str):
-    import sqlalchemy as sa
-
-    from mallow.catalog.models import Product
-
     query = (sa.select(Sku, Product).join(Product, Product.id == Sku.product_id).where(Sku.active.is_(True))
              .order_by(Product.sort.desc(), Product.id.desc(), Sku.id))
     for word in search.keywords(q):

@@ -1,5 +1,5 @@
-"""Platform admin pages (``/admin/compliance``): the term list, the mandatory statements and the
-findings queue."""
+"""Platform admin compliance pages (``/admin/compliance``, the ``compliance_admin`` blueprint):
+the absolute-term list (极限词), the mandatory statements and the findings queue."""
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -1,7 +1,7 @@
 """The cashier (收银台): one page where every order is paid, whatever placed it (the catalogue's
 checkout, a flash sale, a group buy, any plugin's), and the page the shopper lands on after paying.
 
-Routes on the storefront blueprint (imported by :mod:`mallow.orders.storefront_views`):
+Routes on the ``storefront`` blueprint:
 
 * ``GET /orders/<id>/pay`` (``storefront.pay_order``) -- the amount, the countdown to the order's
   pay deadline (the unpaid-order sweep closes it then), the methods the store really has, 确认支付.
@@ -48,11 +48,12 @@ from mallow.accounts.guards import principal, shopper_required
 from mallow.db import db
 from mallow.orders import labels
 from mallow.orders.models import Order
-from mallow.payments import paying, providers, scenes
+from mallow.orders.timing import seconds_left
+from mallow.payments import paying, providers, scenes, wechat
 from mallow.payments.attempts import PaymentProblem
 from mallow.payments.sweep import query_payment
-from mallow.payments.native_qr import qr_svg
 from mallow.payments.models import Payment
+from mallow.payments.native_qr import qr_svg
 from mallow.web.blueprints import storefront as bp
 from mallow.web.redirects import safe_target
 
@@ -110,15 +111,11 @@ def _own_order(order_id: int) -> Order:
 
 
 def _oauth_available() -> bool:
-    from mallow.payments import wechat
-
     return wechat.oauth_credentials() is not None
 
 
 def _render(order: Order, *, status: int = 200, error: str | None = None, chosen: str | None = None,
             handoff: dict | None = None):
-    from mallow.orders.storefront_views import seconds_left
-
     offered = methods()
     chosen = chosen if any(m.key == chosen for m in offered) else (offered[0].key if offered else None)
     left = seconds_left(order)
@@ -234,8 +231,6 @@ def pay_result(order_id):
 def pay_status(order_id):
     """Is the order paid yet? For the QR page's poll (every ~2 s) and its 我已支付 (``check=1``:
     ask the provider about the open attempt first, as the result page does)."""
-    from mallow.orders.storefront_views import seconds_left
-
     order = _own_order(order_id)
     if order.status == "pending_payment" and request.args.get("check") == "1":
         attempt = _open_attempt(order)

@@ -1,8 +1,8 @@
 """The console's media library page (``/s/<slug>/console/library``, staff of the store): every
 image of the store newest first, with paging, upload, where each one is used, and delete.
 
-Routes on the ``console`` blueprint (imported by :mod:`mallow.catalog.console_views`, whose
-product images are library images). Server-rendered forms with the CSRF token, no script.
+Routes on the ``console`` blueprint (product images are library images: the product form picks
+from it, :mod:`mallow.console.catalogue`). Server-rendered forms with the CSRF token, no script.
 """
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal, staff_required
-from mallow.web.blueprints import console as bp
+from mallow.catalog.search import Page, page_number
 from mallow.db import db
-from mallow.catalog.search import page_number
 from mallow.media import library
 from mallow.media.images import Refused
 from mallow.validation import ValidationFailed
 from mallow.web import render_form
+from mallow.web.blueprints import console as bp
 
 PER_PAGE = 30
 MAX_FILES = 20
@@ -29,8 +29,6 @@ def use_url(use: library.Use) -> str:
 
 
 def _library_page(status: int = 200, errors: ValidationFailed | None = None):
-    from mallow.catalog.search import Page
-
     number = page_number(request.args.get("page"))
     total, assets = library.assets(number, per_page=PER_PAGE)
     places = library.uses(assets)

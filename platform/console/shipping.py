@@ -1,16 +1,17 @@
-"""Console page for shipping templates: a form in yuan that becomes the API's rules in fen."""
+"""The console's shipping templates page (``/s/<slug>/console/shipping``, staff of the store): a
+form in yuan that becomes the shipping service's rules in fen."""
 from __future__ import annotations
 
 from flask import redirect, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import staff_required
-from mallow.money import MoneyError, yuan_to_fen
-from mallow.web.blueprints import console as bp
 from mallow.db import db
+from mallow.money import MoneyError, yuan_to_fen
 from mallow.shipping import service
 from mallow.validation import ValidationFailed
 from mallow.web import render_form
+from mallow.web.blueprints import console as bp
 
 
 def _fen(raw: str, field: str) -> int:

@@ -1,5 +1,6 @@
-"""The merchant's findings (``/s/<slug>/console/compliance``): staff of the store only; a
-finding of another store is "not found"."""
+"""The merchant's compliance findings (``/s/<slug>/console/compliance``, the
+``compliance_console`` blueprint): absolute terms (极限词) found in the store's texts, to accept or
+appeal. Staff of the store only; a finding of another store is "not found"."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, request, url_for

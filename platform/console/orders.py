@@ -2,11 +2,10 @@
 order list with its status filter and number search, one order with its receipt, timeline and
 delivery address, shipping, the merchant's note, and the CSV export.
 
-Imported at the end of :mod:`mallow.console.views`. The order lookups, the list filter and the
-CSV are the order service's (:mod:`mallow.orders.access`, :mod:`mallow.orders.export`), shared with
-the console API, so the page, the export and the API always agree. The money filters are
-app-wide (:mod:`mallow.web.filters`); ``order_time`` and ``order_status_label`` are registered
-app-wide by :mod:`mallow.orders.storefront_views`.
+The order lookups, the list filter and the CSV are the order service's (:mod:`mallow.orders.access`,
+:mod:`mallow.orders.export`), shared with the console API, so the page, the export and the API
+always agree. The money and time filters are app-wide (:mod:`mallow.web.filters`); the order
+labels (``order_status_label``…) are registered app-wide by :mod:`mallow.storefront.orders`.
 """
 from __future__ import annotations
 
@@ -14,13 +13,13 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import staff_required
-from mallow.web.blueprints import console as bp
 from mallow.db import db
 from mallow.orders import access, addresses, export, receipts, service as orders
 from mallow.orders.labels import status_labels
 from mallow.statemachine import InvalidTransition
 from mallow.validation import ValidationFailed
 from mallow.web import render_form
+from mallow.web.blueprints import console as bp
 
 LIST_LIMIT = 200
 #: suggestions for the carrier field (a datalist: any other carrier may be typed)

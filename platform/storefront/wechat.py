@@ -1,102 +1,39 @@
-"""Payment pages: the sandbox cashier, WeChat web authorisation (linking a shopper's WeChat, and
-微信一键登录 for guests) and the JS-SDK's signed ``wx.config`` (storefront), the WeChat Pay keys
-page (console, owner only).
+"""WeChat on the storefront (routes on the ``payments_pages`` blueprint): web authorisation --
+linking a signed-in shopper's WeChat, and 微信一键登录 for guests -- and the JS-SDK's signed
+``wx.config`` for the page a shopper shares, with ``wechat_share_script`` (an app-wide template
+global: what the storefront layout loads inside WeChat) and the CSP exception for WeChat's script
+on those pages.
 
-The blueprints are installed by :mod:`mallow.api.payments` (with the store API) so the core
-blueprint modules stay untouched; every route is under ``/s/<store_slug>`` and gets its store from
-the resolver like any other store route. Forms carry the CSRF token (CSRFProtect applies).
+Both callbacks check a one-time ``state`` kept in this browser's session; a guest signed in by
+WeChat goes through :func:`mallow.storefront.views.sign_in_and_continue` like every sign-in.
 """
 from __future__ import annotations
 
 import hmac
 import logging
 import secrets
-
-import sqlalchemy as sa
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, abort, current_app, flash, g, jsonify, make_response, redirect, render_template,
-                   request, session, url_for)
+import sqlalchemy as sa
+from flask import (abort, current_app, flash, g, jsonify, make_response, redirect, render_template, request, session,
+                   url_for)
 from flask_babel import gettext as _
 
 from mallow.accounts import customers
-from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
-from mallow.storefront.account import inside_wechat_with_oauth
+from mallow.accounts.guards import principal, shopper_required
 from mallow.accounts.models import Customer
 from mallow.db import db
 from mallow.extensions import limiter
-from mallow.orders.models import Order
-from mallow.payments import sandbox, wechat, wechat_jssdk, wechat_oauth
-from mallow.payments.notifications import accept_notification
-from mallow.payments.notify_urls import notify_url
-from mallow.payments.paying import cancel_attempt
-from mallow.payments.models import Payment
+from mallow.payments import wechat_jssdk, wechat_oauth
+from mallow.storefront.account import inside_wechat_with_oauth
+from mallow.storefront.payment_pages import bp
 from mallow.storefront.views import sign_in_and_continue
 from mallow.tenants.context import current_store
-from mallow.tenants.resolve import ENVIRON_KEY as SUBDOMAIN_ENVIRON_KEY, store_url_prefix
+from mallow.tenants.resolve import ENVIRON_KEY as SUBDOMAIN_ENVIRON_KEY
 from mallow.validation import ValidationFailed
-from mallow.web import blueprints, CSP, render_form, safe_next, safe_target
+from mallow.web import CSP, safe_next, safe_target
 
-storefront_bp = Blueprint("payments_pages", __name__, url_prefix=store_url_prefix())
-console_bp = Blueprint("payments_console", __name__, url_prefix=store_url_prefix("/console/payments"))
 log = logging.getLogger("mallow.payments")
-
-
-storefront_bp.before_request(blueprints.only_open_stores)  # like every storefront page
-
-
-# --- the sandbox cashier ------------------------------------------------------------------------
-
-def _sandbox_attempt(out_trade_no: str):
-    # Built directly, only to check the capability token: whether the sandbox may take this
-    # payment now is sandbox.availability()'s word, asked by the view (and again on acceptance).
-    provider = sandbox.SandboxProvider(current_store())
-    token = request.values.get("token")
-    if not provider.check_cashier_token(out_trade_no, token):
-        abort(404)
-    payment = db.session.execute(sa.select(Payment).where(Payment.out_trade_no == out_trade_no,
-                                                          Payment.provider == sandbox.NAME)).scalar_one_or_none()
-    if payment is None:
-        abort(404)
-    return provider, payment, db.session.get(Order, payment.order_id), token
-
-
-def _shoppers_own(order) -> bool:
-    """The signed-in shopper of this browser placed ``order`` (the cashier URL alone is a
-    capability: an API client may open it without a browser session)."""
-    shopper = principal("shopper")
-    return shopper is not None and order is not None and order.customer_id == shopper.id
-
-
-@storefront_bp.route("/pay/sandbox/<out_trade_no>", methods=["GET", "POST"])
-def sandbox_cashier(out_trade_no):
-    """The simulated cashier. *Pay* makes the sandbox send a signed notification through the same
-    verification and acceptance path as a real provider; *Cancel* abandons this attempt."""
-    provider, payment, order, token = _sandbox_attempt(out_trade_no)
-    refused = sandbox.availability()  # e.g. the store went live since this attempt started
-    status = 200
-    if request.method == "POST":
-        action = request.form.get("action")
-        if action == "pay" and payment.status == "created" and refused is not None:
-            log.info("sandbox payment %s refused: %s", payment.out_trade_no, refused)
-            status = 403
-        elif action == "pay" and payment.status == "created":
-            body, headers = provider.payment_notification(payment)
-            accept_notification(sandbox.NAME, body, headers)
-            if _shoppers_own(order):  # back to the store: the order, or where a plugin lands paid orders
-                return redirect(url_for("storefront.pay_result", order_id=order.id)), 303
-            return redirect(url_for("payments_pages.sandbox_cashier", out_trade_no=out_trade_no, token=token)), 303
-        else:
-            if action == "cancel" and payment.status == "created":
-                cancel_attempt(payment)
-                if _shoppers_own(order):  # back to the store's cashier: pay another way, or later
-                    return redirect(url_for("storefront.pay_order", order_id=order.id)), 303
-            return redirect(url_for("payments_pages.sandbox_cashier", out_trade_no=out_trade_no, token=token)), 303
-    db.session.refresh(order)
-    return render_template("storefront/pay_sandbox.html", payment=payment, order=order, token=token,
-                           unavailable=sandbox.refusal(refused) if refused is not None else None,
-                           back_url=url_for("storefront.pay_order", order_id=order.id) if _shoppers_own(order)
-                           else None), status
 
 
 # --- WeChat web authorisation: link a signed-in shopper's WeChat, or sign a guest in with it -----
@@ -153,14 +90,14 @@ def _back_from_wechat(purpose: str) -> tuple[str, str | None]:
                             400 if error.spent_code else 502))
 
 
-@storefront_bp.get("/wechat/authorize")
+@bp.get("/wechat/authorize")
 @shopper_required
 def wechat_authorize():
     """Send the signed-in shopper to WeChat's authorisation; back at :func:`wechat_callback`."""
     return _to_wechat(LINK, "payments_pages.wechat_callback")
 
 
-@storefront_bp.get("/wechat/callback")
+@bp.get("/wechat/callback")
 @shopper_required
 @_callback_limits
 def wechat_callback():
@@ -175,7 +112,7 @@ def wechat_callback():
     return redirect(safe_target(target, url_for("storefront.account"))), 303
 
 
-@storefront_bp.get("/wechat/login")
+@bp.get("/wechat/login")
 def wechat_login():
     """微信一键登录: send a guest to WeChat's authorisation; back at :func:`wechat_login_callback`.
     A shopper already signed in goes straight on to ``next``."""
@@ -184,7 +121,7 @@ def wechat_login():
     return _to_wechat(LOGIN, "payments_pages.wechat_login_callback")
 
 
-@storefront_bp.get("/wechat/login/callback")
+@bp.get("/wechat/login/callback")
 @_callback_limits
 def wechat_login_callback():
     """Sign in the shopper of this store who has this openid, or a new account made for it
@@ -228,7 +165,7 @@ def _this_stores_page(raw) -> str | None:
     return raw if parts.path == prefix or parts.path.startswith(prefix + "/") else None
 
 
-@storefront_bp.get("/wechat/js-config")
+@bp.get("/wechat/js-config")
 @limiter.limit(lambda: current_app.config.get("WECHAT_JSSDK_RATE_LIMIT_IP") or "60 per minute")
 def wechat_js_config():
     """``{"appId", "timestamp", "nonceStr", "signature", "jsApiList"}`` for ``wx.config`` on the
@@ -252,7 +189,7 @@ def wechat_js_config():
     return response
 
 
-@storefront_bp.app_template_global("wechat_share_script")
+@bp.app_template_global("wechat_share_script")
 def wechat_share_script() -> dict | None:
     """For the storefront layout: inside WeChat, in an open store with an official account,
     ``{"config_url", "sdk_url"}`` for ``wechat-share.js`` (and this page's CSP lets the JS-SDK
@@ -264,7 +201,7 @@ def wechat_share_script() -> dict | None:
     return {"config_url": url_for("payments_pages.wechat_js_config"), "sdk_url": JSSDK_URL}
 
 
-@storefront_bp.after_app_request
+@bp.after_app_request
 def _allow_the_jssdk(response):
     """On a page that loads WeChat's JS-SDK, the CSP's ``script-src`` names its origin too."""
     if g.get("mallow_wechat_jssdk") and response.mimetype == "text/html":
@@ -272,33 +209,3 @@ def _allow_the_jssdk(response):
         response.headers["Content-Security-Policy"] = policy.replace("script-src 'self'",
                                                                      f"script-src 'self' {JSSDK_ORIGIN}", 1)
     return response
-
-
-# --- console: the store's WeChat Pay keys (owner only) ------------------------------------------
-
-def _console_context():
-    reason = sandbox.availability()
-    return {"wechat": wechat.summary(), "sandbox_enabled": reason is None, "sandbox_reason": reason,
-            "sandbox_refusal": sandbox.refusal(reason) if reason else "", "notify_url": notify_url(wechat.NAME)}
-
-
-@console_bp.route("/", methods=["GET", "POST"])
-@staff_required(owner=True)
-def settings():
-    if request.method == "POST":
-        try:
-            wechat.save(request.form, f"staff:{current_staff().merchant_id}")
-        except ValidationFailed as failed:
-            db.session.rollback()
-            return render_form("console/payments.html", errors=failed, **_console_context())
-        db.session.commit()
-        return redirect(url_for("payments_console.settings", saved=1)), 303
-    return render_form("console/payments.html", saved=request.args.get("saved") == "1", **_console_context())
-
-
-@console_bp.post("/sandbox")
-@staff_required(owner=True)
-def sandbox_switch():
-    sandbox.set_enabled(request.form.get("enabled") == "1", f"staff:{current_staff().merchant_id}")
-    db.session.commit()
-    return redirect(url_for("payments_console.settings")), 303

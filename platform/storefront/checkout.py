@@ -1,0 +1,171 @@
+"""The storefront's checkout (routes on the ``storefront`` blueprint): the page and placing the
+order, for a signed-in shopper.
+
+Checkout renders a fresh ``idempotency_key`` into a hidden field: submitting the same page twice
+(a double click, a reload after a timeout) places one order and shows it both times. The page
+also carries what the shopper saw (the cart's signature and the total), so a cart or a price
+that changed in between is shown again instead of being charged silently. A placed order awaiting
+payment goes on to the cashier (:mod:`mallow.storefront.cashier`).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+
+from mallow.accounts.guards import principal, shopper_required
+from mallow.cart import service as carts
+from mallow.cart.models import CartItem
+from mallow.db import db
+from mallow.money import fen_to_price
+from mallow.orders import addresses, checkout, receipts
+from mallow.orders.models import Order
+from mallow.storefront.cart import cart_rows, quote
+from mallow.validation import ValidationFailed, text
+from mallow.web import render_form
+from mallow.web.blueprints import storefront as bp
+
+_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+#: provincial-level divisions, as shipping templates name them
+PROVINCES = ("北京市", "天津市", "河北省", "山西省", "内蒙古自治区", "辽宁省", "吉林省", "黑龙江省", "上海市", "江苏省",
+             "浙江省", "安徽省", "福建省", "江西省", "山东省", "河南省", "湖北省", "湖南省", "广东省",
+             "广西壮族自治区", "海南省", "重庆市", "四川省", "贵州省", "云南省", "西藏自治区", "陕西省", "甘肃省",
+             "青海省", "宁夏回族自治区", "新疆维吾尔自治区", "香港特别行政区", "澳门特别行政区", "台湾省")
+
+
+def _cart_signature(items: list[dict]) -> str:
+    body = ";".join(f"{i['sku_id']}x{i['quantity']}" for i in sorted(items, key=lambda i: i["sku_id"]))
+    return hashlib.sha256(body.encode()).hexdigest()[:20]
+
+
+def _address_choice(saved: list[dict]) -> str:
+    chosen = request.values.get("address_id")
+    if chosen == "new" or (chosen and any(str(a["id"]) == chosen for a in saved)):
+        return chosen
+    return str(saved[0]["id"]) if saved else "new"
+
+
+def _render_checkout(items: list[dict], unavailable: int, status: int = 200, errors: ValidationFailed | None = None,
+                     priced=None, notice: str | None = None):
+    customer = principal("shopper")
+    saved = [addresses.as_dict(a) for a in addresses.of_customer(customer.id)]
+    chosen = _address_choice(saved)
+    if priced is None:
+        province = next((a["province"] for a in saved if str(a["id"]) == chosen), None) if chosen != "new" \
+            else (text(request.form, "province", 20) or None)
+        priced, problem = quote(items, province)
+        if problem:
+            flash(problem, "error")
+            return redirect(url_for("storefront.cart")), 303
+    key = request.form.get("idempotency_key", "")
+    if not _KEY.match(key):
+        key = secrets.token_urlsafe(24)
+    return render_form("storefront/checkout.html", status=status, errors=errors, saved=saved, chosen=chosen,
+                       receipt=receipts.quote_receipt(priced), problems=priced.problems, total=priced.total,
+                       signature=_cart_signature(items), idempotency_key=key, provinces=PROVINCES,
+                       unavailable=unavailable, notice=notice)
+
+
+def _checkout_items() -> tuple[list[dict], int]:
+    rows, buyable = cart_rows(carts.find(principal("shopper").id, None))
+    return buyable, len(rows) - len(buyable)
+
+
+@bp.get("/checkout")
+@shopper_required
+def checkout_page():
+    items, unavailable = _checkout_items()
+    if not items:
+        flash(_("Your cart is empty."), "error")
+        return redirect(url_for("storefront.cart")), 303
+    return _render_checkout(items, unavailable)
+
+
+def _order_with_key(customer_id: int, key: str) -> Order | None:
+    return db.session.execute(sa.select(Order).where(Order.customer_id == customer_id,
+                                                     Order.idempotency_key == key)).scalar_one_or_none()
+
+
+def _placed(order: Order):
+    """After checkout: an order awaiting payment goes to the cashier (any order kind does, see
+    :func:`mallow.sdk.cashier_url`); one with nothing left to pay to its page."""
+    if order.status == "pending_payment":
+        return redirect(url_for("storefront.pay_order", order_id=order.id)), 303
+    return redirect(url_for("storefront.order_detail", order_id=order.id)), 303
+
+
+@bp.post("/checkout")
+@shopper_required
+def place_order():
+    customer = principal("shopper")
+    key = request.form.get("idempotency_key", "")
+    if _KEY.match(key):
+        existing = _order_with_key(customer.id, key)
+        if existing is not None:  # the same page submitted again: the order it placed
+            return _placed(existing)
+    items, unavailable = _checkout_items()
+    if not items:
+        flash(_("Your cart is empty."), "error")
+        return redirect(url_for("storefront.cart")), 303
+    if not _KEY.match(key):
+        return _render_checkout(items, unavailable, status=400, notice=_("The page expired. Check the order and submit it again."))
+    if request.form.get("cart_signature") != _cart_signature(items):
+        return _render_checkout(items, unavailable, status=409,
+                                notice=_("Your cart changed since this page was shown. Check the order again."))
+    if request.form.get("action") == "quote":  # "Recalculate": price for the chosen address, place nothing
+        return _render_checkout(items, unavailable)
+
+    note = text(request.form, "note", 200)
+    chosen = request.form.get("address_id", "")
+    try:
+        if chosen == "new":
+            address = addresses.create(customer.id, request.form)
+        else:
+            address = next((a for a in addresses.of_customer(customer.id) if str(a.id) == chosen), None)
+            if address is None:
+                raise ValidationFailed({"address_id": ("invalid", _("Choose a delivery address."))})
+    except ValidationFailed as failed:
+        db.session.rollback()
+        return _render_checkout(items, unavailable, errors=failed)
+
+    priced, problem = quote(items, address.province)
+    if problem or priced is None:
+        db.session.rollback()
+        flash(problem or _("Your cart is empty."), "error")
+        return redirect(url_for("storefront.cart")), 303
+    if priced.problems:
+        db.session.rollback()
+        return _render_checkout(items, unavailable, status=422, priced=priced)
+    if request.form.get("expected_total") != str(priced.total):
+        db.session.rollback()  # nothing of this submission is kept, not even a new address
+        return _render_checkout(items, unavailable, status=409, priced=priced, notice=_(
+            "The total is now %(total)s. Check it and place the order again.", total=fen_to_price(priced.total)))
+
+    try:
+        order, created = checkout.place_order(customer, items, address.id, note, key)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        return _render_checkout(items, unavailable, errors=failed)
+    except checkout.CheckoutProblems as problems:
+        db.session.rollback()
+        return _render_checkout(items, unavailable, status=422,
+                                notice="; ".join(str(p.message) for p in problems.problems))
+    except checkout.SoldOut as sold_out:  # (place_order rolled everything back)
+        return _render_checkout(items, unavailable, status=409,
+                                notice=_("%(title)s has sold out. Change the quantity in your cart.", title=sold_out.title))
+    except checkout.IdempotencyConflict:  # a twin submission of this page won the race
+        existing = _order_with_key(customer.id, key)
+        if existing is None:
+            abort(409)
+        return _placed(existing)
+    if created:
+        ordered = {line.sku_id for line in order.lines}
+        db.session.execute(sa.delete(CartItem).where(CartItem.cart_id == carts.find(customer.id, None).id,
+                                                     CartItem.sku_id.in_(ordered)))
+        db.session.commit()
+        flash(_("Order placed."), "success")
+    return _placed(order)
