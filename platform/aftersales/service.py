@@ -33,6 +33,7 @@ from mallow import settings
 from mallow.aftersales.models import AFTERSALE_STATES, OPEN_STATES, AfterSale
 from mallow.db import db
 from mallow.inventory import stock
+from mallow.media.images import ImageRejected, rejection_message, store_image
 from mallow.orders.models import Order, OrderEvent
 from mallow.payments import refunds as payments
 from mallow.payments.attempts import lock_order
@@ -104,8 +105,6 @@ def _photo_files(files) -> list:
 
 def request(customer, order: Order, data, files=None) -> AfterSale:
     """The shopper asks for a refund. Raises ValidationFailed (fields), AfterSaleProblem."""
-    from mallow.media.images import ImageRejected, rejection_message, store_image
-
     errors = Errors()
     kind = text(data, "kind", 20)
     if kind not in KINDS:

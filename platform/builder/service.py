@@ -17,12 +17,15 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from mallow import audit
 from mallow.builder import validation
-from mallow.builder.page_words import screen_page
 from mallow.builder.cache import page_cache
+from mallow.builder.current import default_document
 from mallow.builder.invalidation import state, state_for_update
 from mallow.builder.models import Page, PageVersion
+from mallow.builder.page_words import screen_page
 from mallow.builder.themes import DEFAULT, theme_set
+from mallow.catalog.models import Product, ProductCategory
 from mallow.db import db, utcnow
+from mallow.media.models import MediaAsset
 from mallow.tenants.context import current_store
 from mallow.validation import Errors, ValidationFailed
 from sqlalchemy.exc import IntegrityError
@@ -53,8 +56,6 @@ SINGLE_KINDS = ("home", "product", "category")
 def _singleton(kind: str) -> Page:
     """The home page or a template, created the first time it is asked for: unpublished, with
     a draft that reproduces the fixed page (:func:`mallow.builder.current.default_document`)."""
-    from mallow.builder.current import default_document
-
     found = db.session.execute(sa.select(Page).where(Page.kind == kind, Page.slug == "")).scalar_one_or_none()
     if found is not None:
         return found
@@ -115,9 +116,6 @@ def create_landing(data, *, actor=None) -> Page:
 
 def references(editor: str, value) -> bool:
     """Do the ids a setting names exist in this store? (library images, products, categories)"""
-    from mallow.catalog.models import Product, ProductCategory
-    from mallow.media.models import MediaAsset
-
     ids = set(value) if isinstance(value, list) else {value}
     model = {"image": MediaAsset, "product": Product, "products": Product, "category": ProductCategory}[editor]
     found = db.session.execute(sa.select(sa.func.count()).select_from(model).where(model.id.in_(ids))).scalar_one()

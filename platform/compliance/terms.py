@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mallow import audit
 from mallow.db import PlatformModel, db, utcnow
+from mallow.qualifications.matrix import Category
 from mallow.validation import Errors
 
 ACTIONS = ("flag", "block")
@@ -192,8 +193,6 @@ def _clean(data, category_codes: set[str], current: Term | None) -> dict:
 
 def save_term(term: Term | None, data, admin) -> Term:
     """Add (``term`` None) or change a term; ``ValidationFailed`` names the form's fields."""
-    from mallow.qualifications.matrix import Category
-
     codes = set(db.session.execute(sa.select(Category.code)).scalars())
     values = _clean(data, codes, term)
     before = term.as_dict() if term is not None else None

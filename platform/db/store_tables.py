@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from mallow.db import platform_metadata, store_metadata
+
 _PLUGIN_METADATA: list[sa.MetaData] = []
 
 
@@ -20,8 +22,6 @@ def register(metadata: sa.MetaData) -> None:
 
 def known_tables() -> tuple[set[str], set[str]]:
     """``(platform table names, store table names)``; the migration version table is a platform one."""
-    from mallow.db import platform_metadata, store_metadata
-
     platform = {table.name for table in platform_metadata.tables.values()} | {"alembic_version"}
     store = {table.name for table in store_metadata.tables.values()}
     for metadata in list(_PLUGIN_METADATA):

@@ -23,8 +23,12 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from mallow.db import db
+from mallow.money import fen_to_yuan
 from mallow.orders import aftersales_requests
 from mallow.orders.models import Order
+from mallow.plugins.manager import each_result
+from mallow.plugins.manifests import localized
+from mallow.web.redirects import safe_target
 
 #: the shopper-facing banner of a state (待收货 for a shipped order: it is on its way to them)
 _SHOPPER_STATUS = {"shipped": "to_receive"}
@@ -68,8 +72,6 @@ def cancel_reason_label(code: str | None) -> str:
 
 
 def _first_answer(hook: str, **kwargs) -> str | None:
-    from mallow.plugins.manager import each_result
-
     for _plugin, answer in each_result(hook, **kwargs):
         if isinstance(answer, str) and answer.strip():
             return answer.strip()
@@ -98,8 +100,6 @@ def event_label(event) -> str:
 
 
 def _plugin_title(name: str) -> str | None:
-    from mallow.plugins.manifests import localized
-
     manifest = current_app.extensions.get("mallow.loaded_plugins", {}).get(name)
     return localized(manifest.title) if manifest is not None and manifest.title else None
 
@@ -161,8 +161,6 @@ def status_hint(order, in_aftersales: bool = False) -> str:
     if in_aftersales:
         return _("Your after-sales request is with the store.")
     if order.status == "closed" and order.refunded_total:
-        from mallow.money import fen_to_yuan
-
         return _("¥%(amount)s was refunded. The order is closed.", amount=fen_to_yuan(order.refunded_total))
     if _first_answer("mallow_order_status_label", order=order):
         return ""  # a plugin's state (待成团: the group is still forming) is not Mallow's "preparing your parcel"
@@ -177,8 +175,6 @@ def status_hint(order, in_aftersales: bool = False) -> str:
 def after_payment_url(order) -> str | None:
     """Where a plugin wants the shopper once ``order`` is paid (``mallow_after_payment_url``): a
     path on this site, or None (Mallow's success page)."""
-    from mallow.web.redirects import safe_target
-
     answer = _first_answer("mallow_after_payment_url", order=order)
     if not answer:
         return None
