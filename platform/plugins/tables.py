@@ -9,6 +9,7 @@ this through :mod:`mallow.sdk`; each base registers its metadata with :mod:`mall
 from __future__ import annotations
 
 import sqlalchemy as sa
+from alembic import context as alembic_context
 from sqlalchemy.orm import DeclarativeBase
 
 from mallow.db import NAMING, store_tables
