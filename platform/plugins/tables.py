@@ -41,6 +41,4 @@ def store_schema() -> str:
     (``store_<id>`` on PostgreSQL, the attached ``store`` on SQLite). Give it as ``schema=`` to
     every operation: Alembic's ``ALTER TABLE`` operations (``add_column``, ``alter_column``,
     ``drop_column``…) do not apply the ``store`` → ``store_<id>`` translation."""
-    from alembic import context
-
-    return context.config.attributes["version_table_schema"]
+    return alembic_context.config.attributes["version_table_schema"]
