@@ -70,18 +70,16 @@ def create_app(config: dict | None = None) -> Flask:
 
     from mallow.jobs.runners import make_runner
 
-    _register_jobs()
+    _register_jobs(app)
     app.extensions["mallow.jobs"] = make_runner(app)
 
     from mallow.builder import init_app as init_builder
 
-    init_builder(app)  # page builder: blocks, themes, render cache, editor; its API operations before init_api
+    init_builder(app)  # page builder: its block types, themes, render cache, editor pages
 
     _connect_domains(app)  # how a domain asks or tells the domains above it
 
-    from mallow.api import init_app as init_api
-
-    init_api(app)
+    _register_api(app)
 
     # --- plugins are available below this line ------------------------------------------------
     from mallow.api.errors import install as json_errors
@@ -128,14 +126,17 @@ def _register_pages(app: Flask) -> None:
         app.register_blueprint(blueprint)
 
 
-def _register_jobs() -> None:
-    """Every module that declares jobs (``@job`` / ``@periodic``); plugins register theirs
-    through ``mallow_register_jobs`` when they load."""
-    from mallow.aftersales import jobs as _aftersale_jobs  # noqa: F401
-    from mallow.inventory import alerts as _inventory_alerts  # noqa: F401
-    from mallow.orders import jobs as _order_jobs  # noqa: F401
-    from mallow.payments import jobs as _payment_jobs  # noqa: F401
-    from mallow.qualifications import jobs as _qualification_jobs  # noqa: F401
+def _register_jobs(app: Flask) -> None:
+    """The app's job registry, with every module that declares jobs (``@job``, ``@store_sweep``);
+    plugins add theirs through ``mallow_register_jobs`` when they load."""
+    from mallow.aftersales import jobs as aftersale_jobs
+    from mallow.inventory import alerts as inventory_alerts
+    from mallow.jobs import registry
+    from mallow.orders import jobs as order_jobs
+    from mallow.payments import jobs as payment_jobs
+    from mallow.qualifications import jobs as qualification_jobs
+
+    registry.init_app(app, [aftersale_jobs, inventory_alerts, order_jobs, payment_jobs, qualification_jobs])
 
 
 def _connect_domains(app: Flask) -> None:
@@ -164,6 +165,17 @@ def _connect_domains(app: Flask) -> None:
     qualification_events.permits_lapsed.connect(shelf_holds.take_off_shelf, sender=app)
     qualification_events.permits_renewed.connect(shelf_holds.put_back_on_shelf, sender=app)
     aftersales_requests.register(app, open_order_ids)  # 售后中: the order timers wait, the shopper is told
+
+
+def _register_api(app: Flask) -> None:
+    """The app's API registry, with every module that declares API operations (``@operation``)
+    and the OpenAPI document; plugins' operations come with the API blueprints they mount."""
+    from mallow.api import (admin, aftersales, catalog, console, init_app as init_api, orders, payments,
+                            platform, plugins, shipping, store)
+    from mallow.builder import api as builder_api
+
+    init_api(app, [admin, aftersales, catalog, console, orders, payments, platform, plugins, shipping, store,
+                   builder_api])
 
 
 def _limiter_storage(app: Flask) -> str:

@@ -3,21 +3,30 @@
 Each operation is declared once with :func:`mallow.api.registry.operation`: its route, its
 ``operationId``, its auth, and the JSON Schema of its body. The same schema validates requests
 (field-level 422 errors) and goes into the OpenAPI 3 document at ``/api/openapi.json``.
+Declaring routes nothing: :func:`init_app` installs the modules ``create_app`` lists into the
+app's own registry.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+from types import ModuleType
+
 from flask import Flask
 
+from mallow.api import errors, openapi
+from mallow.api.registry import EXTENSION, ApiRegistry
+from mallow.extensions import csrf
 
-def init_app(app: Flask) -> None:
-    # every module that declares operations (the builder's declared its own in init_builder)
-    from mallow.api import (admin, aftersales, catalog, console, errors, openapi, orders,  # noqa: F401
-                            payments, platform, plugins, shipping, store)
-    from mallow.api.registry import blueprints
-    from mallow.extensions import csrf
 
-    for blueprint in blueprints():
+def init_app(app: Flask, modules: Iterable[ModuleType]) -> ApiRegistry:
+    """Give ``app`` its API: fresh blueprints with the operations the ``modules`` declare, the
+    OpenAPI document, JSON errors."""
+    registry = app.extensions[EXTENSION] = ApiRegistry()
+    for module in modules:
+        registry.install(module)
+    registry.blueprints["api"].add_url_rule("/openapi.json", "openapi_json", openapi.openapi_json)
+    for blueprint in registry.blueprints.values():
         csrf.exempt(blueprint)  # bearer-token auth only: a browser cannot be tricked into sending it
-        if not blueprint._got_registered_once:  # blueprints are module-level: one install
-            errors.install(blueprint)
+        errors.install(blueprint)
         app.register_blueprint(blueprint)
+    return registry

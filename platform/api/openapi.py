@@ -1,10 +1,9 @@
-"""The OpenAPI 3.1 document, built from the declared operations."""
+"""The OpenAPI 3.1 document, built from the app's API registry (:func:`mallow.api.registry.api_of`)."""
 from __future__ import annotations
 
 from flask import current_app, jsonify
 
-from mallow.api.registry import (ERROR_RESPONSES, OPERATIONS, SCHEMAS, SECURITY, _BLUEPRINTS, Operation,
-                                 plugin_operations, standard_responses)
+from mallow.api.registry import ERROR_RESPONSES, SECURITY, Operation, api_of, standard_responses
 from mallow.web.ids import ID_SCHEMA
 
 STORE_PARAM = {"name": "store", "in": "path", "required": True, "schema": {"type": "string"},
@@ -12,13 +11,14 @@ STORE_PARAM = {"name": "store", "in": "path", "required": True, "schema": {"type
 
 
 def document() -> dict:
-    """Every core operation, and every operation of the plugins loaded on this app (tagged with
-    the plugin's name): each with every status it can answer and a schema for every JSON body."""
+    """Every core operation of this app, and every operation of the plugins loaded on it (tagged
+    with the plugin's name): each with every status it can answer and a schema for every JSON body."""
+    registry = api_of(current_app)
     paths: dict = {}
-    for op in OPERATIONS:
+    for op in registry.operations:
         paths.setdefault(op.path, {})[op.method] = _operation(op, op.path, op.tag)
-    for plugin, prefix, op in plugin_operations(current_app):
-        paths.setdefault(prefix + op.path, {})[op.method] = _operation(op, prefix + op.path, plugin)
+    for plugin, path, op in registry.plugin_operations(current_app):
+        paths.setdefault(path, {})[op.method] = _operation(op, path, plugin)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Mallow API", "version": "1",
@@ -34,7 +34,7 @@ def document() -> dict:
             },
             "responses": {name: _error_response(description, status)
                           for status, (name, description) in ERROR_RESPONSES.items()},
-            "schemas": {"Error": ERROR, "ValidationFailed": VALIDATION_FAILED} | SCHEMAS,
+            "schemas": {"Error": ERROR, "ValidationFailed": VALIDATION_FAILED} | registry.schemas,
         },
     }
 
@@ -99,6 +99,6 @@ def _path_params(path: str) -> list[str]:
     return re.findall(r"{([a-z_]+)}", path)
 
 
-@_BLUEPRINTS["api"].get("/openapi.json")
 def openapi_json():
+    """``GET /api/openapi.json`` (routed by :func:`mallow.api.init_app`)."""
     return jsonify(document())

@@ -1,21 +1,36 @@
-"""Declaring API operations once: route + OpenAPI + request validation."""
+"""Declaring API operations once: route + OpenAPI + request validation.
+
+:func:`operation` only *declares*: it records the operation on the view function and returns the
+view unchanged, so importing an API module routes nothing. ``create_app`` hands the modules it
+lists to :func:`mallow.api.init_app`, which installs their declarations into the app's own
+:class:`ApiRegistry` (``app.extensions["mallow.api"]``, see :func:`api_of`): three blueprints
+made for that app, the operations routed on them, and the named schemas they publish. The
+OpenAPI document (:mod:`mallow.api.openapi`) is built from that registry. A plugin's operations
+(:func:`api_route`) live on the blueprints it mounts on the app it is loaded into.
+"""
 from __future__ import annotations
 
 import re
+import types
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import wraps
 
-from flask import Blueprint, abort, jsonify, make_response, request
+from flask import Blueprint, abort, current_app, jsonify, make_response, request
 from flask_babel import gettext as _
+from flask_limiter.util import get_qualified_name
 from jsonschema import Draft202012Validator
+
+from mallow.accounts import guards
+from mallow.extensions import limiter
 from mallow.tenants.resolve import store_url_prefix
 from mallow.web.ids import ID_SCHEMA
 
-_BLUEPRINTS = {
-    "api": Blueprint("api", __name__, url_prefix="/api"),
-    "store_api": Blueprint("store_api", __name__, url_prefix=store_url_prefix("/api")),
-    "console_api": Blueprint("console_api", __name__, url_prefix=store_url_prefix("/api/console")),
-}
+EXTENSION = "mallow.api"
+#: the URL prefix of each area's blueprint
+AREAS = {"api": "/api", "store_api": store_url_prefix("/api"), "console_api": store_url_prefix("/api/console")}
+#: the attribute :func:`operation` records its declarations in (a view may carry several)
+DECLARED = "mallow_api_operations"
 #: an id in a request body (every id column is a 32-bit integer: larger is a 422, never a 500)
 ID = dict(ID_SCHEMA)
 NULLABLE_ID = {**ID_SCHEMA, "type": ["integer", "null"]}
@@ -39,24 +54,102 @@ class Operation:
     scoped: bool = False  # in a store (``{store}`` in the path): staff checks, a store that is not there
     validated: bool = False  # the JSON body is checked against ``body``
     limited: bool = False  # Flask-Limiter limits the view (``login_limits``)
+    endpoint: str = ""  # the view's endpoint on its blueprint
 
 
-OPERATIONS: list[Operation] = []
-#: named schemas of response bodies, published under ``components/schemas`` (see :func:`schema`)
-SCHEMAS: dict[str, dict] = {}
+@dataclass(frozen=True)
+class Declared:
+    """An operation as :func:`operation` declared it: routed on no app yet."""
+
+    area: str
+    method: str
+    rule: str
+    operation_id: str
+    summary: str
+    tag: str
+    auth: str | None
+    body: dict | None
+    body_type: str
+    parameters: list | None
+    responses: dict | None
+    validate: bool | str
 
 
-def blueprints() -> list[Blueprint]:
-    return list(_BLUEPRINTS.values())
+class NamedSchema(dict):
+    """A ``$ref`` to ``#/components/schemas/<name>`` that carries its definition (:func:`schema`)."""
+
+    def __init__(self, name: str, definition: dict):
+        super().__init__({"$ref": f"#/components/schemas/{name}"})
+        self.name, self.definition = name, definition
+
+
+class ApiRegistry:
+    """One app's API: a blueprint per area, the operations routed on them, their named schemas."""
+
+    def __init__(self):
+        self.blueprints = {area: Blueprint(area, __name__, url_prefix=prefix) for area, prefix in AREAS.items()}
+        self.operations: list[Operation] = []
+        self.schemas: dict[str, dict] = {}
+
+    def install(self, module: types.ModuleType) -> None:
+        """Route the operations declared on ``module``'s own functions; publish its named schemas."""
+        for value in vars(module).values():
+            if isinstance(value, NamedSchema):
+                self._publish(value)
+            elif isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
+                for declared in value.__dict__.get(DECLARED, ()):
+                    self._route(value, declared)
+
+    def _route(self, view, declared: Declared) -> None:
+        blueprint = self.blueprints[declared.area]
+        op = Operation(declared.operation_id, declared.method.lower(), _to_openapi(blueprint.url_prefix + declared.rule),
+                       declared.summary, declared.tag, declared.auth, declared.body, declared.body_type,
+                       declared.parameters or [], declared.responses or {}, scoped=declared.area != "api",
+                       endpoint=declared.operation_id)
+        wrapped = _wrap(view, op, _guard(declared.area, declared.auth), declared.validate)
+        blueprint.add_url_rule(declared.rule, endpoint=op.endpoint, view_func=wrapped,
+                               methods=[declared.method.upper()])
+        self.operations.append(op)
+        for named in _named_schemas([op.body, op.parameters, op.responses]):
+            self._publish(named)
+
+    def _publish(self, named: NamedSchema) -> None:
+        if self.schemas.get(named.name, named.definition) != named.definition:
+            raise ValueError(f"schema {named.name!r} is declared twice")
+        if named.name not in self.schemas:
+            self.schemas[named.name] = named.definition
+            for inner in _named_schemas(named.definition):
+                self._publish(inner)
+
+    def plugin_operations(self, app) -> list[tuple[str, str, Operation]]:
+        """``(plugin, OpenAPI path, operation)`` of every plugin API operation mounted on ``app``."""
+        found = []
+        for mounted, (plugin, _area, _original) in app.extensions.get("mallow.plugin_routes", {}).items():
+            for op in getattr(app.blueprints.get(mounted), "mallow_operations", ()):
+                for rule in app.url_map.iter_rules(f"{mounted}.{op.endpoint}"):
+                    if op.method.upper() in (rule.methods or ()):
+                        found.append((plugin, _to_openapi(rule.rule), op))
+                        break
+        return found
+
+
+def _named_schemas(value) -> Iterable[NamedSchema]:
+    if isinstance(value, NamedSchema):
+        yield value
+    elif isinstance(value, dict):
+        for inner in value.values():
+            yield from _named_schemas(inner)
+    elif isinstance(value, (list, tuple)):
+        for inner in value:
+            yield from _named_schemas(inner)
+
+
+def api_of(app=None) -> ApiRegistry:
+    """The API registry of ``app`` (default: the current app)."""
+    return (app if app is not None else current_app).extensions[EXTENSION]
 
 
 _RULE_PART = re.compile(r"<(?:[a-z_]+(?:\([^)]*\))?:)?([a-z_]+)>")
-
-
-def _openapi_path(blueprint: Blueprint, rule: str) -> str:
-    """``/s/<store_slug>/api/products/<int:product_id>`` → ``/s/{store}/api/products/{product_id}``
-    (converter arguments too: ``<int(min=0):index>`` → ``{index}``)."""
-    return _to_openapi((blueprint.url_prefix or "") + rule)
 
 
 def _to_openapi(rule: str) -> str:
@@ -66,23 +159,23 @@ def _to_openapi(rule: str) -> str:
 def operation(area: str, method: str, rule: str, operation_id: str, summary: str, *, tag: str,
               auth: str | None, body: dict | None = None, body_type: str = "application/json",
               parameters: list | None = None, responses: dict | None = None, validate: bool | str = True):
-    """Declare and route an operation. A JSON ``body`` validates requests (422 with field errors)
+    """Declare an operation on its view (an app routes it when it installs the view's module,
+    :meth:`ApiRegistry.install`). A JSON ``body`` validates requests (422 with field errors)
     unless ``validate=False``: then it only documents a body the view checks itself (a signed
     notification must be verified over its exact bytes and answered in the provider's format);
     ``validate="object"``: only that the body is a JSON object (else 400), the view checks its fields.
     ``responses`` maps a status to a description, or to :func:`returns` (a body schema); the
     statuses the registry itself answers are added by :func:`standard_responses`."""
-    blueprint = _BLUEPRINTS[area]
+    if area not in AREAS:
+        raise ValueError(f"unknown API area {area!r}")
+    declared = Declared(area, method, rule, operation_id, summary, tag, auth, body, body_type, parameters, responses,
+                        validate)
 
-    def register(view):
-        op = Operation(operation_id, method.lower(), _openapi_path(blueprint, rule), summary, tag, auth, body,
-                       body_type, parameters or [], responses or {}, scoped=area != "api")
-        OPERATIONS.append(op)
-        wrapped = _wrap(view, op, _guard(area, auth), validate)
-        blueprint.add_url_rule(rule, endpoint=operation_id, view_func=wrapped, methods=[method.upper()])
-        return wrapped
+    def declare(view):
+        view.__dict__.setdefault(DECLARED, []).append(declared)
+        return view
 
-    return register
+    return declare
 
 
 def api_route(blueprint: Blueprint, method: str, rule: str, operation_id: str, summary: str, *, auth: str | None,
@@ -98,34 +191,19 @@ def api_route(blueprint: Blueprint, method: str, rule: str, operation_id: str, s
 
     def register(view):
         op = Operation(operation_id, method.lower(), _to_openapi(rule), summary, "", auth, body, body_type,
-                       parameters or [], responses or {}, scoped=True)
+                       parameters or [], responses or {}, scoped=True, endpoint=endpoint or operation_id)
         blueprint.__dict__.setdefault("mallow_operations", []).append(op)
         wrapped = _wrap(view, op, _guard("console_api", auth if authorize else None), validate)
-        blueprint.add_url_rule(rule, endpoint=endpoint or operation_id, view_func=wrapped, methods=[method.upper()])
+        blueprint.add_url_rule(rule, endpoint=op.endpoint, view_func=wrapped, methods=[method.upper()])
         return wrapped
 
     return register
-
-
-def plugin_operations(app) -> list[tuple[str, str, Operation]]:
-    """``(plugin, path prefix, operation)`` of every plugin API operation mounted on ``app``."""
-    from mallow.plugins.routes import AREAS
-
-    found = []
-    for mounted, (plugin, area, _original) in app.extensions.get("mallow.plugin_routes", {}).items():
-        for op in getattr(app.blueprints.get(mounted), "mallow_operations", ()):
-            found.append((plugin, _to_openapi(AREAS[area].format(name=plugin)), op))
-    return found
 
 
 def _wrap(view, op: Operation, authorize, validate: bool | str):
     """The view behind the registry's own checks: the declared ``auth`` first (a caller who may
     not use the operation gets 401/403, logged, never field errors), then a JSON body (400 when it
     is not JSON, 422 with field errors when it does not match ``body``)."""
-    from flask_limiter.util import get_qualified_name
-
-    from mallow.extensions import limiter
-
     json_body = op.body and op.body_type == "application/json" and validate
     validator = Draft202012Validator(op.body if validate is True else {"type": "object"}) if json_body else None
     op.validated = validate is True and validator is not None
@@ -196,8 +274,6 @@ def standard_responses(op: Operation) -> dict:
 def _guard(area: str, auth: str | None):
     """The check of the operation's declared ``auth`` (the view's own guard decorator, which runs
     again after validation, does the same and its finer checks, such as owner-only)."""
-    from mallow.accounts import guards
-
     decorator = {"admin": guards.admin_required, "shopper": guards.shopper_required,
                  "merchant": guards.staff_required if area == "console_api" else guards.merchant_required}.get(auth)
     return decorator(lambda: None) if decorator else (lambda: None)
@@ -214,12 +290,10 @@ def string(max_length: int = 200, **extra) -> dict:
     return {"type": "string", "maxLength": max_length, **extra}
 
 
-def schema(name: str, definition: dict) -> dict:
-    """Publish ``definition`` as ``#/components/schemas/<name>``; returns a ``$ref`` to it."""
-    if SCHEMAS.get(name, definition) != definition:
-        raise ValueError(f"schema {name!r} is declared twice")
-    SCHEMAS[name] = definition
-    return {"$ref": f"#/components/schemas/{name}"}
+def schema(name: str, definition: dict) -> NamedSchema:
+    """A ``$ref`` to ``#/components/schemas/<name>``: an app publishes ``definition`` under that
+    name when one of its operations (or a module it installs) uses it."""
+    return NamedSchema(name, definition)
 
 
 def returns(description: str, body_schema: dict) -> dict:

@@ -1,14 +1,17 @@
-"""The block registry: every block type a page may contain, with its settings schema.
+"""Block types and the app's block registry: every block type a page may contain, with its settings schema.
 
 A *block* is one thing on a page (a carousel, a product grid…); its *block type* says which
 settings it takes (a JSON Schema object, checked on every save), which child blocks it may hold
 (the slides of a carousel) and which template draws it (``blocks/<type>.html`` in the active
 theme, else in the default theme, else in the folder the type was registered with).
 
-The built-in types are registered by :mod:`mallow.builder.library`. Plugins add their own with
-:func:`register_block_type` (the plugin platform will call it from a registration hook)::
+:func:`block_type` only *declares* a type (checks it and returns it). Each app has its own
+:class:`BlockTypes` registry (``app.extensions["mallow.block_types"]``, :func:`types_of`):
+``mallow.builder.init_app`` fills it with the built-in types of :mod:`mallow.builder.library`, and
+plugins add theirs to the app they are loaded into (``mallow_register_blocks``, through
+:mod:`mallow.plugins.blocks`, which calls :meth:`BlockTypes.register` with the same keywords)::
 
-    register_block_type(
+    register(
         "groupbuy_list", label=_l("Group buys"),
         settings={"title": text(_l("Title"), default=_l("Group buys")),
                   "count": number(_l("How many"), 1, 20, 6)},
@@ -22,13 +25,12 @@ JSON for validators and the editor.
 """
 from __future__ import annotations
 
-import inspect
 import re
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flask import current_app
 from flask_babel import LazyString
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
@@ -69,6 +71,8 @@ class BlockType:
     #: the page kinds it may be used on (None: every kind), e.g. ``("product",)`` for a block
     #: that shows the current product
     page_kinds: tuple[str, ...] | None = None
+    #: the plugin that registered it (None: Mallow's own)
+    plugin: str | None = None
 
     def allowed_on(self, kind: str | None) -> bool:
         return kind is None or self.page_kinds is None or kind in self.page_kinds
@@ -84,25 +88,16 @@ class BlockType:
         return defaults_of(self.settings)
 
 
-_REGISTRY: dict[str, BlockType] = {}
-_listeners: list[Callable[[], None]] = []
-
-
-def register_block_type(name: str, *, label, settings: dict, children: dict[str, tuple] | None = None,
-                        max_children: int = 0, resolve: Callable | None = None, uses_catalogue: bool = False,
-                        group: str = "basic", icon: str = "▢", template_folder: Path | str | None = None,
-                        replace: bool = False, builtin: bool = False, watches: tuple = (),
-                        page_kinds: tuple[str, ...] | None = None) -> BlockType:
-    """Add a block type. ``children`` maps a child type name to ``(label, settings)``.
-
-    Refuses a bad name, an unknown editor hint or a second registration of the same name
-    (unless ``replace``), so two plugins cannot silently take over each other's type.
-    ``page_kinds`` limits it to those page kinds (refused on save elsewhere, left out of the
-    palette there)."""
+def block_type(name: str, *, label, settings: dict, children: dict[str, tuple] | None = None,
+               max_children: int = 0, resolve: Callable | None = None, uses_catalogue: bool = False,
+               group: str = "basic", icon: str = "▢", template_folder: Path | str | None = None,
+               builtin: bool = False, watches: tuple = (), page_kinds: tuple[str, ...] | None = None,
+               plugin: str | None = None) -> BlockType:
+    """A checked block type (registered nowhere). ``children`` maps a child type name to
+    ``(label, settings)``; ``page_kinds`` limits it to those page kinds (refused on save
+    elsewhere, left out of the palette there). Refuses a bad name or an unknown editor hint."""
     if not NAME_RE.match(name):
         raise ValueError(f"block type name {name!r}: lower-case letters, digits and _ (2–40)")
-    if name in _REGISTRY and not replace:
-        raise ValueError(f"block type {name!r} is registered already")
     for setting_name, schema in settings.items():
         _check_setting(name, setting_name, schema)
     child_types = {}
@@ -117,66 +112,89 @@ def register_block_type(name: str, *, label, settings: dict, children: dict[str,
     folder = Path(template_folder) if template_folder is not None else None
     if folder is not None and not (folder / "blocks" / f"{name}.html").is_file():
         raise ValueError(f"{folder}/blocks/{name}.html is missing")
-    block_type = BlockType(name, label, settings, child_types, max_children, resolve=resolve,
-                           uses_catalogue=uses_catalogue or bool(watches), watches=tuple(watches), group=group,
-                           icon=icon, template_folder=folder, builtin=builtin,
-                           page_kinds=tuple(page_kinds) if page_kinds is not None else None)
-    _REGISTRY[name] = block_type
-    _changed()
-    return block_type
+    return BlockType(name, label, settings, child_types, max_children, resolve=resolve,
+                     uses_catalogue=uses_catalogue or bool(watches), watches=tuple(watches), group=group,
+                     icon=icon, template_folder=folder, builtin=builtin,
+                     page_kinds=tuple(page_kinds) if page_kinds is not None else None, plugin=plugin)
 
 
-def unregister_block_type(name: str) -> None:
-    """Remove a type (a disabled plugin). Published pages that use it skip those blocks."""
-    if _REGISTRY.pop(name, None) is not None:
-        _changed()
+class BlockTypes:
+    """One app's block types (built-in and its plugins'), and which of them a store may use."""
 
+    def __init__(self, builtin: tuple[BlockType, ...] = ()):
+        self._types: dict[str, BlockType] = {}
+        self._listeners: list[Callable[[], None]] = []
+        #: ``check(name)``: may the active store use this (non-built-in) type? None: every type
+        self.availability: Callable[[str], bool] | None = None
+        for declared in builtin:
+            self.add(declared)
+
+    def add(self, declared: BlockType, replace: bool = False) -> BlockType:
+        """Add a type; a second one of the same name only with ``replace``, so two plugins
+        cannot silently take over each other's type."""
+        if declared.name in self._types and not replace:
+            raise ValueError(f"block type {declared.name!r} is registered already")
+        self._types[declared.name] = declared
+        self._changed()
+        return declared
+
+    def register(self, name: str, *, replace: bool = False, **options) -> BlockType:
+        """:func:`block_type` then :meth:`add`."""
+        return self.add(block_type(name, **options), replace=replace)
+
+    def get(self, name: str) -> BlockType | None:
+        return self._types.get(name)
+
+    def all(self) -> list[BlockType]:
+        """Every type: built-in ones first, in registration order."""
+        return sorted(self._types.values(), key=lambda t: not t.builtin)
+
+    def available(self, name: str) -> BlockType | None:
+        """The type ``name`` when it is registered and usable in the active store."""
+        found = self._types.get(name)
+        if found is None or found.builtin or self.availability is None:
+            return found
+        return found if self.availability(name) else None
+
+    def watches(self) -> set:
+        """Every ORM class a type watches (their writes change what pages show)."""
+        return {cls for found in self._types.values() for cls in found.watches}
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever a type is added or removed (theme environments reload)."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+
+EXTENSION = "mallow.block_types"
+
+
+def types_of(app=None) -> BlockTypes:
+    """The block types of ``app`` (default: the current app)."""
+    return (app if app is not None else current_app).extensions[EXTENSION]
+
+
+# -- lookups in the current app -----------------------------------------------------------------
 
 def get(name: str) -> BlockType | None:
-    return _REGISTRY.get(name)
+    return types_of().get(name)
 
 
 def block_types() -> list[BlockType]:
-    """Every registered type: built-in ones first, in registration order."""
-    return sorted(_REGISTRY.values(), key=lambda t: not t.builtin)
-
-
-_availability: Callable[[str], bool] | None = None
-
-
-def set_availability_check(check: Callable[[str], bool] | None) -> None:
-    """Let the plugin platform say which types the active store may use (``check(name)``:
-    e.g. a plugin's types only where it is enabled). Unavailable types are refused on save, left
-    out of the palette and skipped when rendering."""
-    global _availability
-    _availability = check
+    """Every type of the current app: built-in ones first, in registration order."""
+    return types_of().all()
 
 
 def available(name: str) -> BlockType | None:
     """The type ``name`` when it is registered and usable in the active store."""
-    block_type = _REGISTRY.get(name)
-    if block_type is None or block_type.builtin or _availability is None:
-        return block_type
-    return block_type if _availability(name) else None
+    return types_of().available(name)
 
 
 def available_types() -> list[BlockType]:
     return [t for t in block_types() if available(t.name) is not None]
-
-
-def on_change(listener: Callable[[], None]) -> None:
-    """Call ``listener`` whenever a type is added or removed (theme environments reload).
-    A bound method is held weakly: an app that is gone stops listening."""
-    _listeners.append(weakref.WeakMethod(listener) if inspect.ismethod(listener) else (lambda: listener))
-
-
-def _changed() -> None:
-    for ref in list(_listeners):
-        listener = ref()
-        if listener is None:
-            _listeners.remove(ref)
-        else:
-            listener()
 
 
 def _check_setting(owner: str, setting_name: str, schema: dict) -> None:

@@ -19,26 +19,11 @@ from sqlalchemy import event
 STATE_ID = 1
 
 
-_watched: tuple | None = None
-
-
-def _forget_watched() -> None:
-    global _watched
-    _watched = None
-
-
-blocks.on_change(_forget_watched)
-
-
 def _watched_classes() -> tuple:
-    """The catalogue's classes and every class a registered block type watches."""
-    global _watched
-    if _watched is None:
-        from mallow.catalog.models import Product, ProductCategory, ProductImage, Sku
+    """The catalogue's classes and every class a block type of this app watches."""
+    from mallow.catalog.models import Product, ProductCategory, ProductImage, Sku
 
-        extra = {cls for block_type in blocks.block_types() for cls in block_type.watches}
-        _watched = (Product, Sku, ProductImage, ProductCategory, *extra)
-    return _watched
+    return (Product, Sku, ProductImage, ProductCategory, *blocks.types_of().watches())
 
 
 def _touches_catalogue(session) -> bool:

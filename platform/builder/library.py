@@ -1,4 +1,5 @@
-"""The built-in block types (the palette of the editor), registered at import.
+"""The built-in block types (the palette of the editor): :data:`BUILTIN_TYPES`, declared here and
+put into each app's block registry by ``mallow.builder.init_app``.
 
 Each is a settings schema (see :mod:`mallow.builder.blocks`), a template
 ``blocks/<type>.html`` in the default theme, and, where it shows store data, a ``resolve``
@@ -13,6 +14,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from mallow.builder import current
 from mallow.builder.blocks import (
+    block_type,
     category,
     checkbox,
     choice,
@@ -22,7 +24,6 @@ from mallow.builder.blocks import (
     number,
     product,
     products,
-    register_block_type,
     richtext,
     text,
     video_url,
@@ -49,40 +50,36 @@ def _store_info(block: dict, ctx) -> dict:
     return {"licence": ctx.licence() if block["settings"]["show_licence"] else None}
 
 
-def register_builtin() -> None:
-    """Register every built-in type (idempotent)."""
-    from mallow.builder import blocks
-
-    if blocks.get("carousel") is not None:
-        return
-    register_block_type(
+#: every built-in type, in palette order
+BUILTIN_TYPES = (
+    block_type(
         "carousel", label=_l("Image carousel"), icon="▣", group="media", builtin=True,
         settings={"aspect": choice(_l("Shape"), [("16:9", _l("Wide (16:9)")), ("2:1", _l("Banner (2:1)")),
                                                  ("1:1", _l("Square (1:1)"))], "2:1"),
                   "rounded": checkbox(_l("Rounded corners"), True)},
         children={"slide": (_l("Slide"), {"image": image(_l("Image")), "link": link(_l("Link")),
                                           "alt": text(_l("Description for screen readers"), max_length=80)})},
-        max_children=8)
-    register_block_type(
+        max_children=8),
+    block_type(
         "image_nav", label=_l("Image navigation grid"), icon="▦", group="media", builtin=True,
         settings={"title": text(_l("Title")), "columns": number(_l("Columns"), 3, 5, 4)},
         children={"item": (_l("Entry"), {"image": image(_l("Image")), "label": text(_l("Label"), max_length=12),
                                          "link": link(_l("Link"))})},
-        max_children=15)
-    register_block_type(
+        max_children=15),
+    block_type(
         "rich_text", label=_l("Rich text"), icon="¶", group="text", builtin=True,
         settings={"html": richtext(_l("Text"), default=""),
-                  "align": choice(_l("Alignment"), [("left", _l("Left")), ("center", _l("Centre"))], "left")})
-    register_block_type(
+                  "align": choice(_l("Alignment"), [("left", _l("Left")), ("center", _l("Centre"))], "left")}),
+    block_type(
         "notice_bar", label=_l("Notice bar"), icon="※", group="text", builtin=True,
         settings={"text": text(_l("Notice"), max_length=120, default=_l("Free shipping on orders over ¥99")),
                   "link": link(_l("Link")),
                   "background": color(_l("Background colour"), "#fff7e6"),
-                  "color": color(_l("Text colour"), "#d46b08")})
-    register_block_type(
+                  "color": color(_l("Text colour"), "#d46b08")}),
+    block_type(
         "search_bar", label=_l("Search bar"), icon="◎", group="shop", builtin=True,
-        settings={"placeholder": text(_l("Placeholder"), max_length=30, default=_l("Search this store"))})
-    register_block_type(
+        settings={"placeholder": text(_l("Placeholder"), max_length=30, default=_l("Search this store"))}),
+    block_type(
         "product_grid", label=_l("Product grid"), icon="▤", group="shop", builtin=True, uses_catalogue=True,
         resolve=_product_grid,
         settings={"title": text(_l("Title"), default=_l("Recommended")),
@@ -91,13 +88,13 @@ def register_builtin() -> None:
                   "products": products(_l("Products"), max_items=20),
                   "columns": number(_l("Columns"), 1, 3, 2),
                   "count": number(_l("How many"), 1, 20, 6),
-                  "show_price": checkbox(_l("Show prices"), True)})
-    register_block_type(
+                  "show_price": checkbox(_l("Show prices"), True)}),
+    block_type(
         "single_product", label=_l("Single product"), icon="◧", group="shop", builtin=True, uses_catalogue=True,
         settings={"product": product(_l("Product")),
                   "button_text": text(_l("Button text"), max_length=12, default=_l("Buy now")),
-                  "show_subtitle": checkbox(_l("Show subtitle"), True)})
-    register_block_type(
+                  "show_subtitle": checkbox(_l("Show subtitle"), True)}),
+    block_type(
         "marketing_strip", label=_l("Coupon / marketing strip"), icon="◈", group="shop", builtin=True,
         settings={"title": text(_l("Title"), default=_l("Offers")),
                   "background": color(_l("Background colour"), "#fff1f0"),
@@ -105,27 +102,28 @@ def register_builtin() -> None:
         children={"offer": (_l("Offer"), {"amount": text(_l("Big text"), max_length=10, default="¥20"),
                                           "label": text(_l("Condition"), max_length=24, default=_l("Over ¥199")),
                                           "link": link(_l("Link"))})},
-        max_children=4)
-    register_block_type(
+        max_children=4),
+    block_type(
         "video", label=_l("Video"), icon="▶", group="media", builtin=True,
         settings={"url": video_url(_l("Video address (https)")), "poster": image(_l("Cover image")),
-                  "caption": text(_l("Caption"), max_length=80)})
-    register_block_type(
+                  "caption": text(_l("Caption"), max_length=80)}),
+    block_type(
         "spacer", label=_l("Spacer / divider"), icon="―", group="layout", builtin=True,
         settings={"height": number(_l("Height (px)"), 4, 96, 16), "divider": checkbox(_l("Show a line"), False),
-                  "color": color(_l("Line colour"), "#e5e6eb")})
-    register_block_type(
+                  "color": color(_l("Line colour"), "#e5e6eb")}),
+    block_type(
         "store_info", label=_l("Store info"), icon="ⓘ", group="layout", builtin=True, resolve=_store_info,
         settings={"intro": text(_l("Introduction"), max_length=200, multiline=True),
-                  "show_licence": checkbox(_l("Show business licence"), True)})
-    register_block_type(
+                  "show_licence": checkbox(_l("Show business licence"), True)}),
+    block_type(
         "product_detail", label=_l("Product details"), icon="▥", group="shop", builtin=True, uses_catalogue=True,
         page_kinds=("product",), resolve=current.resolve_product,
         settings={"show_gallery": checkbox(_l("Show photos"), True),
                   "show_category": checkbox(_l("Show the category"), True),
-                  "show_description": checkbox(_l("Show the description"), True)})
-    register_block_type(
+                  "show_description": checkbox(_l("Show the description"), True)}),
+    block_type(
         "category_products", label=_l("Products of the category"), icon="▤", group="shop", builtin=True,
         uses_catalogue=True, page_kinds=("category",), resolve=current.resolve_category,
         settings={"show_title": checkbox(_l("Show the category name"), True),
-                  "show_subcategories": checkbox(_l("Show subcategories"), True)})
+                  "show_subcategories": checkbox(_l("Show subcategories"), True)}),
+)

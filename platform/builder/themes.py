@@ -160,7 +160,7 @@ def load_theme(folder: Path) -> Theme:
 class ThemeSet:
     """The app's themes and one sandboxed environment per theme (``app.extensions``)."""
 
-    def __init__(self, folders: list[Path], auto_reload: bool = False):
+    def __init__(self, folders: list[Path], auto_reload: bool = False, block_types: blocks.BlockTypes | None = None):
         self.themes: dict[str, Theme] = {}
         for root in folders:
             for folder in sorted(p for p in Path(root).iterdir() if (p / "theme.json").is_file()):
@@ -171,7 +171,10 @@ class ThemeSet:
         self.auto_reload = auto_reload
         self._environments: dict[str, ImmutableSandboxedEnvironment] = {}
         self._lock = Lock()
-        blocks.on_change(self.reset)
+        #: the app's block types: their template folders (plugins') join every environment
+        self.block_types = block_types
+        if block_types is not None:
+            block_types.on_change(self.reset)  # a plugin's block type brings its template folder
 
     def get(self, name: str | None) -> Theme:
         return self.themes.get(name or DEFAULT) or self.themes[DEFAULT]
@@ -194,7 +197,8 @@ class ThemeSet:
         loaders = [FileSystemLoader(str(theme.folder / "templates"))]
         if theme.name != DEFAULT:
             loaders.append(FileSystemLoader(str(self.themes[DEFAULT].folder / "templates")))
-        loaders += [FileSystemLoader(str(t.template_folder)) for t in blocks.block_types() if t.template_folder]
+        loaders += [FileSystemLoader(str(t.template_folder)) for t in (self.block_types.all() if self.block_types else ())
+                    if t.template_folder]
         env = ImmutableSandboxedEnvironment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(default=True),
                                             trim_blocks=True, lstrip_blocks=True, auto_reload=self.auto_reload,
                                             extensions=["jinja2.ext.i18n"])
@@ -208,4 +212,4 @@ def theme_set() -> ThemeSet:
 
 def init_app(app) -> None:
     folders = [BUNDLED] + [Path(p) for p in app.config.get("MALLOW_THEME_PATHS", [])]
-    app.extensions["mallow.themes"] = ThemeSet(folders, auto_reload=bool(app.debug))
+    app.extensions["mallow.themes"] = ThemeSet(folders, auto_reload=bool(app.debug), block_types=blocks.types_of(app))

@@ -1,13 +1,25 @@
-"""Registering jobs by name and running one with its tenant context."""
+"""Declaring jobs, the app's job registry, and running one job with its tenant context.
+
+:func:`job` only *declares*: it marks the function with what it is (name, store, idempotent,
+schedule) and returns it unchanged. Importing a module registers nothing anywhere: ``create_app``
+installs the job modules it lists into the app's own :class:`JobRegistry`
+(``app.extensions["mallow.job_registry"]``, see :func:`jobs_of`), and plugins add theirs into the
+app they are loaded into (:mod:`mallow.plugins.jobs`).
+"""
 from __future__ import annotations
 
 import inspect
+import types
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Callable
 
-_JOBS: dict[str, "JobSpec"] = {}
-_PERIODIC: dict[str, float] = {}
+from flask import current_app
+
+EXTENSION = "mallow.job_registry"
+#: the attribute :func:`job` puts its declarations in (a list: a sweep declares two jobs)
+DECLARED = "mallow_jobs"
 
 
 @dataclass(frozen=True)
@@ -16,40 +28,104 @@ class JobSpec:
     func: Callable
     store: bool
     idempotent: bool = False
+    #: a periodic job runs every so many seconds (None: only when queued)
+    every_seconds: float | None = None
 
 
-def job(name: str, *, store: bool = False, idempotent: bool = False):
-    """Register ``func`` as job ``name``. With ``store=True`` it runs inside the store given
-    by the ``store_id`` argument, and refuses to run without one.
+def job(name: str, *, store: bool = False, idempotent: bool = False, every_seconds: float | None = None):
+    """Declare ``func`` as job ``name``. With ``store=True`` it runs inside the store given by
+    the ``store_id`` argument, and refuses to run without one; with ``every_seconds`` it also
+    runs on that interval.
 
     ``idempotent=True`` promises that running the job twice (or after a half-finished run)
     gives the same result as one clean run; only such jobs are retried when they fail (rq:
     :data:`mallow.jobs.runners.RETRY_INTERVALS`)."""
 
-    def register(func):
-        if name in _JOBS and _JOBS[name].func is not func:
-            raise ValueError(f"job {name!r} is registered twice")
-        _JOBS[name] = JobSpec(name, func, store, idempotent)
+    def declare(func):
+        spec = JobSpec(name, func, store, idempotent, float(every_seconds) if every_seconds else None)
+        declare_on(func, spec)
         return func
 
-    return register
+    return declare
 
 
-def periodic(name: str, every_seconds: float):
-    """Run job ``name`` (registered with :func:`job`) every ``every_seconds``."""
-    _PERIODIC[name] = float(every_seconds)
+def declare_on(carrier: Callable, spec: JobSpec) -> None:
+    """Record ``spec`` on ``carrier`` (the module-level function an app installs it from)."""
+    carrier.__dict__.setdefault(DECLARED, []).append(spec)
 
 
-def spec_of(name: str) -> JobSpec | None:
-    return _JOBS.get(name)
+class JobRegistry:
+    """One app's jobs by name (core modules' and its plugins')."""
+
+    def __init__(self):
+        self._jobs: dict[str, JobSpec] = {}
+
+    def add(self, spec: JobSpec) -> None:
+        known = self._jobs.get(spec.name)
+        if known is not None and known != spec:
+            raise ValueError(f"job {spec.name!r} is registered twice")
+        self._jobs[spec.name] = spec
+
+    def install(self, source) -> None:
+        """Add the jobs declared in a module (on its own functions) or on one function."""
+        if isinstance(source, types.ModuleType):
+            carriers = [value for value in vars(source).values()
+                        if isinstance(value, types.FunctionType) and value.__module__ == source.__name__]
+        else:
+            carriers = [source]
+        for carrier in carriers:
+            for spec in carrier.__dict__.get(DECLARED, ()):
+                self.add(spec)
+
+    def spec_of(self, name: str) -> JobSpec | None:
+        return self._jobs.get(name)
+
+    def registered(self) -> dict[str, JobSpec]:
+        return dict(self._jobs)
+
+    def periodic(self) -> dict[str, float]:
+        """Name → interval in seconds of every periodic job."""
+        return {name: spec.every_seconds for name, spec in self._jobs.items() if spec.every_seconds}
+
+    def check_call(self, name, kwargs) -> JobSpec:
+        """The spec of job ``name`` if it can be called with ``kwargs`` (JSON data from a queue);
+        raises a :class:`PermanentJobError` otherwise. Imports and runs nothing."""
+        spec = self._jobs.get(name) if isinstance(name, str) else None
+        if spec is None:
+            raise UnknownJob(f"unknown job {name!r}")
+        if not isinstance(kwargs, dict) or not all(isinstance(key, str) for key in kwargs):
+            raise BadJobArguments(f"job {name!r}: its arguments are not keyword arguments")
+        call = dict(kwargs)
+        if spec.store:
+            store_id = call.pop("store_id", None)
+            if store_id is None:
+                raise NoStoreForJob(f"job {name!r} needs a store_id")
+            if "store" in call or isinstance(store_id, bool) or not isinstance(store_id, (int, str)) \
+                    or not str(store_id).isdecimal():
+                raise BadJobArguments(f"job {name!r}: store_id {store_id!r} is not a store id")
+            call["store"] = None
+        try:
+            signature = inspect.signature(spec.func)
+        except (TypeError, ValueError):  # no signature to check against: the call itself will tell
+            return spec
+        try:
+            signature.bind(**call)
+        except TypeError as exc:
+            raise BadJobArguments(f"job {name!r}: {exc}") from None
+        return spec
 
 
-def registered() -> dict[str, JobSpec]:
-    return dict(_JOBS)
+def init_app(app, modules: Iterable[types.ModuleType] = ()) -> JobRegistry:
+    """Give ``app`` its job registry, with the jobs the listed ``modules`` declare."""
+    registry = app.extensions[EXTENSION] = JobRegistry()
+    for module in modules:
+        registry.install(module)
+    return registry
 
 
-def periodic_jobs() -> dict[str, float]:
-    return dict(_PERIODIC)
+def jobs_of(app=None) -> JobRegistry:
+    """The job registry of ``app`` (default: the current app)."""
+    return (app if app is not None else current_app).extensions[EXTENSION]
 
 
 class PermanentJobError(RuntimeError):
@@ -74,39 +150,11 @@ class BadJobArguments(PermanentJobError, TypeError):
     pass
 
 
-def check_call(name, kwargs) -> JobSpec:
-    """The spec of job ``name`` if it can be called with ``kwargs`` (JSON data from a queue);
-    raises a :class:`PermanentJobError` otherwise. Imports and runs nothing."""
-    spec = _JOBS.get(name) if isinstance(name, str) else None
-    if spec is None:
-        raise UnknownJob(f"unknown job {name!r}")
-    if not isinstance(kwargs, dict) or not all(isinstance(key, str) for key in kwargs):
-        raise BadJobArguments(f"job {name!r}: its arguments are not keyword arguments")
-    call = dict(kwargs)
-    if spec.store:
-        store_id = call.pop("store_id", None)
-        if store_id is None:
-            raise NoStoreForJob(f"job {name!r} needs a store_id")
-        if "store" in call or isinstance(store_id, bool) or not isinstance(store_id, (int, str)) \
-                or not str(store_id).isdecimal():
-            raise BadJobArguments(f"job {name!r}: store_id {store_id!r} is not a store id")
-        call["store"] = None
-    try:
-        signature = inspect.signature(spec.func)
-    except (TypeError, ValueError):  # no signature to check against: the call itself will tell
-        return spec
-    try:
-        signature.bind(**call)
-    except TypeError as exc:
-        raise BadJobArguments(f"job {name!r}: {exc}") from None
-    return spec
-
-
 def execute(app, name: str, kwargs: dict):
-    """Run job ``name`` in a fresh app context (and store context when it needs one)."""
+    """Run ``app``'s job ``name`` in a fresh app context (and store context when it needs one)."""
     from mallow.tenants.context import store_context
 
-    spec = check_call(name, kwargs)
+    spec = jobs_of(app).check_call(name, kwargs)
     kwargs = dict(kwargs)
     if spec.store:
         store_id = int(kwargs.pop("store_id"))

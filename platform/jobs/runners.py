@@ -1,4 +1,5 @@
-"""The two runners behind ``app.extensions['mallow.jobs']``: rq (Redis) and embedded."""
+"""The two runners behind ``app.extensions['mallow.jobs']``: rq (Redis) and embedded. Each runs
+the jobs of its own app (:func:`~mallow.jobs.registry.jobs_of`)."""
 from __future__ import annotations
 
 import heapq
@@ -8,7 +9,7 @@ import threading
 import time
 from typing import Any
 
-from mallow.jobs.registry import PermanentJobError, execute, periodic_jobs, spec_of
+from mallow.jobs.registry import PermanentJobError, execute, jobs_of
 
 log = logging.getLogger("mallow.jobs")
 
@@ -19,7 +20,7 @@ RETRY_INTERVALS = (30, 120, 600)
 def run_job(name: str, kwargs: dict) -> Any:
     """The function rq workers call (and the only one :class:`mallow.jobs.worker.MallowWorker`
     calls), with the app the worker process was started with (:func:`serve_with`)."""
-    return execute(_worker_app(), name, kwargs)
+    return execute(worker_app(), name, kwargs)
 
 
 _APP = None
@@ -32,7 +33,8 @@ def serve_with(app) -> None:
     _APP = app
 
 
-def _worker_app():
+def worker_app():
+    """The app this worker process runs jobs with (:func:`serve_with`)."""
     if _APP is None:
         raise RuntimeError("this process runs no Mallow worker: start workers with `mallow worker`")
     return _APP
@@ -59,7 +61,7 @@ class RqRunner:
         that a periodic sweep finds, so a lost job only delays it."""
         from datetime import timedelta
 
-        options = {"job_id": job_id, "retry": _retry(name), "job_timeout": 180}
+        options = {"job_id": job_id, "retry": _retry(self.app, name), "job_timeout": 180}
         try:
             if delay:
                 return self.queue.enqueue_in(timedelta(seconds=delay), run_job, name, kwargs, **options)
@@ -73,7 +75,7 @@ class RqRunner:
         a Redis key per job keeps several workers from enqueuing the same run."""
         now = now or time.time()
         fired = []
-        for name, every in periodic_jobs().items():
+        for name, every in jobs_of(self.app).periodic().items():
             if now - state.get(name, 0) < every:
                 continue
             slot = int(now // every)
@@ -135,7 +137,7 @@ class EmbeddedRunner:
     def run_pending(self, now: float | None = None) -> int:
         """Run every job due by ``now`` (periodic ones included) in this thread."""
         now = now or time.time()
-        for name, every in periodic_jobs().items():
+        for name, every in jobs_of(self.app).periodic().items():
             if now - self._last_periodic.get(name, 0) >= every:
                 self._last_periodic[name] = now
                 self.enqueue(name)
@@ -168,12 +170,12 @@ class EmbeddedRunner:
         self.stop()
 
 
-def _retry(name: str):
+def _retry(app, name: str):
     """rq's bounded retry for an idempotent job (it may run again after a failure or a killed
     worker, so it must give the same result); None for the others."""
     from rq import Retry
 
-    spec = spec_of(name)
+    spec = jobs_of(app).spec_of(name)
     return Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)) if spec and spec.idempotent else None
 
 

@@ -5,7 +5,7 @@ queries, after-sales deadlines, plugin timers).
     def sweep(store, now):          # runs inside store_context, ``now`` an aware datetime
         ...
 
-registers two jobs: ``orders.sweep_store`` (one store: ``store_id=…``, optional ``now``) and
+declares two jobs: ``orders.sweep_store`` (one store: ``store_id=…``, optional ``now``) and
 ``orders.sweep`` (every open or suspended store, each in its own store context; one store's
 failure is logged and does not stop the others), the latter run every ``every_seconds``.
 Timers are database states swept here, so they survive restarts and a lost Redis (or a lost job:
@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 
 from flask import current_app
 
-from mallow.jobs.registry import job, periodic
+from mallow.jobs.registry import JobSpec, declare_on
 
 log = logging.getLogger("mallow.jobs")
 
@@ -32,12 +32,13 @@ def _when(now: str | None) -> datetime:
 
 
 def store_sweep(prefix: str, every_seconds: float):
-    def register(func):
-        @job(f"{prefix}.sweep_store", store=True, idempotent=True)
+    """Declare the two jobs of a sweep on the decorated function (an app installs them with the
+    function's module, :meth:`mallow.jobs.registry.JobRegistry.install`)."""
+
+    def declare(func):
         def one_store(store, now: str | None = None):
             return func(store, _when(now))
 
-        @job(f"{prefix}.sweep")
         def every_store(now: str | None = None):
             from mallow.db import db
             from mallow.tenants.context import store_context
@@ -55,7 +56,8 @@ def store_sweep(prefix: str, every_seconds: float):
                     results[store_id] = "failed"
             return results
 
-        periodic(f"{prefix}.sweep", every_seconds)
+        declare_on(func, JobSpec(f"{prefix}.sweep_store", one_store, store=True, idempotent=True))
+        declare_on(func, JobSpec(f"{prefix}.sweep", every_store, store=False, every_seconds=float(every_seconds)))
         return func
 
-    return register
+    return declare

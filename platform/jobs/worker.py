@@ -5,8 +5,9 @@ and its success, failure and stopped callbacks the same way, so anyone who can w
 database could run code in a stock worker. The Redis database is therefore not trusted.
 
 Every job Mallow queues is ``mallow.jobs.runners.run_job(name, kwargs)``, serialised as JSON, and
-``name`` is a job registered in :mod:`mallow.jobs.registry`. :class:`MallowJob` reads a job's data
-as JSON only, checks it against that one shape and the registry, and then hands back
+``name`` is a job in the job registry of the worker's app (:func:`~mallow.jobs.runners.serve_with`).
+:class:`MallowJob` reads a job's data as JSON only, checks it against that one shape and that
+registry, and then hands back
 :func:`~mallow.jobs.runners.run_job` itself. It imports no name taken from the job. Its callbacks
 are always none, and it sends no webhooks. :class:`MallowWorker` checks each job before it forks a
 work horse. A job that fails the check is refused: nothing runs, it goes straight to the failed
@@ -29,7 +30,8 @@ from rq.serializers import JSONSerializer
 from rq.utils import now
 from rq.worker.base import WorkerStatus
 
-from mallow.jobs.registry import PermanentJobError, check_call
+from mallow.jobs.registry import PermanentJobError, jobs_of
+from mallow.jobs.runners import run_job, worker_app
 
 log = logging.getLogger("mallow.jobs")
 
@@ -68,7 +70,8 @@ class MallowJob(Job):
 
     def refusal(self) -> str | None:
         """Why this is not a job Mallow queued, or None when it is. Reads the data as JSON (the
-        serializer the worker forces) and looks the name up in the registry. Imports nothing."""
+        serializer the worker forces) and looks the name up in the job registry of the worker's app.
+        Imports nothing."""
         try:
             func_name, instance, args, kwargs = self.func_name, self.instance, self.args, self.kwargs
         except DeserializationError:
@@ -81,8 +84,10 @@ class MallowJob(Job):
                 or self.webhooks:
             return "it asks for callbacks or webhooks, which Mallow never sets"
         try:
-            check_call(args[0], args[1])
+            jobs_of(worker_app()).check_call(args[0], args[1])
         except PermanentJobError as exc:
+            return str(exc)
+        except RuntimeError as exc:  # no app in this process: nothing is a job it may run
             return str(exc)
         return None
 
@@ -91,8 +96,6 @@ class MallowJob(Job):
         reason = self.refusal()
         if reason is not None:
             raise RefusedJob(reason)
-        from mallow.jobs.runners import run_job
-
         return run_job
 
     # Mallow sets no callbacks, so the names rq would import are never read, and it sets no

@@ -1,10 +1,11 @@
 """Page-builder block types that plugins register (``mallow_register_blocks``).
 
 The plugin calls ``register(type_name, label=…, settings=…, template_folder=…, …)`` with the
-keywords of :func:`mallow.builder.blocks.register_block_type`, or the short form
+keywords of :func:`mallow.builder.blocks.block_type`, or the short form
 ``register(type_name, label=…, schema=<JSON Schema object>, template="templates/blocks/<type>.html")``
-(a template path relative to the plugin's package). Mallow remembers which plugin owns each
-type: :func:`available` tells whether a type may be used in the active store (built-in types
+(a template path relative to the plugin's package). The type goes into the block registry of
+the app the plugin is loaded into (:func:`mallow.builder.blocks.types_of`), which remembers the
+plugin that owns it: :func:`available` tells whether a type may be used in the active store (built-in types
 always, a plugin's types only where the plugin is enabled). The builder asks it before it offers
 a type in the palette, accepts it in a saved page or renders it, and renders are keyed by the
 store's enabled plugins and their settings (:func:`enabled_stamp`).
@@ -43,8 +44,9 @@ def registrar(app: Flask, plugin: str, module):
     """The ``register`` callback handed to one plugin's ``mallow_register_blocks``."""
     from mallow.builder import blocks, cache
 
+    registry = blocks.types_of(app)
     owners: dict[str, str] = app.extensions.setdefault("mallow.plugin_blocks", {})
-    blocks.set_availability_check(available)
+    registry.availability = available
     cache.add_key_part(enabled_stamp)
 
     def register(type_name: str, *, label, settings: dict | None = None, schema: dict | None = None,
@@ -53,14 +55,11 @@ def registrar(app: Flask, plugin: str, module):
             settings = _settings_from_schema(schema or {})
         if template is not None and template_folder is None:
             template_folder = _template_folder(module, type_name, template)
-        existing = blocks.get(type_name)
-        owner = getattr(existing, "plugin", None) if existing is not None else None
-        if existing is not None and owner != plugin:
-            raise ValueError(f"plugin {plugin}: block type {type_name!r} belongs to {owner or 'Mallow'}")
-        block_type = blocks.register_block_type(type_name, label=label, settings=settings,
-                                                template_folder=template_folder, replace=existing is not None,
-                                                **options)
-        block_type.plugin = plugin  # several apps in one process (tests) share the registry
+        existing = registry.get(type_name)
+        if existing is not None and existing.plugin != plugin:
+            raise ValueError(f"plugin {plugin}: block type {type_name!r} belongs to {existing.plugin or 'Mallow'}")
+        block_type = registry.register(type_name, label=label, settings=settings, template_folder=template_folder,
+                                       replace=existing is not None, plugin=plugin, **options)
         owners[type_name] = plugin
         return block_type
 
@@ -69,10 +68,7 @@ def registrar(app: Flask, plugin: str, module):
 
 def owner(type_name: str) -> str | None:
     """The plugin that registered a block type (None: a built-in type)."""
-    from mallow.builder import blocks
-
-    found = current_app.extensions.get("mallow.plugin_blocks", {}).get(type_name)
-    return found or getattr(blocks.get(type_name), "plugin", None)
+    return current_app.extensions.get("mallow.plugin_blocks", {}).get(type_name)
 
 
 def available(type_name: str) -> bool:

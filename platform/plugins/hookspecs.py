@@ -114,9 +114,9 @@ def mallow_register_blocks(register) -> None:
     """Add page-builder block types: ``register(type_name, label=…, schema=…, template=…)`` with a
     JSON Schema object of the block's settings and a template path ``…/blocks/<type_name>.html``
     relative to the plugin's package; or the keywords of
-    :func:`mallow.builder.blocks.register_block_type` (``settings=…, template_folder=…, resolve=…``).
+    :func:`mallow.builder.blocks.block_type` (``settings=…, template_folder=…, resolve=…``).
     Name types ``<plugin>_<thing>``; a type registered by Mallow or another plugin is refused.
-    Called once at start-up; :func:`mallow.plugins.blocks.available` tells whether a type may be
+    Called once per app the plugin is loaded into (its types go into that app's registry); :func:`mallow.plugins.blocks.available` tells whether a type may be
     used in the active store."""
 
 

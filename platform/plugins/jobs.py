@@ -21,9 +21,9 @@
 * ``idempotent=True`` (jobs that give the same result when run again) lets a failed run be
   retried, as for :func:`mallow.jobs.job`.
 
-Mallow's job registry (:mod:`mallow.jobs.registry`) is one per process while plugins are loaded
-per app, so each name goes into it once, as a relay to what the running app's plugin registered
-(``app.extensions["mallow.plugin_jobs"]``): a job whose plugin this app did not load does nothing.
+Each job goes into the job registry of the app the plugin is loaded into
+(:func:`mallow.jobs.registry.jobs_of`); ``app.extensions["mallow.plugin_jobs"]`` records which
+plugin owns each name. Another app in the same process (tests) never sees them.
 """
 from __future__ import annotations
 
@@ -35,18 +35,16 @@ from typing import Callable
 
 from flask import Flask, current_app
 
-from mallow.jobs.registry import job, periodic
+from mallow.jobs.registry import JobSpec, jobs_of
 
 log = logging.getLogger("mallow.jobs")
-#: job name → (relay, store, idempotent), registered with Mallow's job registry once per process
-_RELAYS: dict[str, tuple[Callable, bool, bool]] = {}
 STORE_SUFFIX = "_store"
 
 
 @dataclass(frozen=True)
 class PluginJob:
     plugin: str
-    run: Callable  # run(store or None, **kwargs)
+    run: Callable  # run(store, **kwargs) for a store job, run(**kwargs) otherwise
 
 
 def _when(now: str | None) -> datetime:
@@ -72,30 +70,6 @@ def _enabled_here(plugin: str) -> bool:
     return plugin in enabled_plugins()
 
 
-def _dispatch(name: str, store, kwargs: dict):
-    found = current_app.extensions.get("mallow.plugin_jobs", {}).get(name)
-    if found is None:  # its plugin is not loaded in this app (not approved here, or withdrawn)
-        log.debug("job %s skipped: its plugin is not loaded", name)
-        return None
-    return found.run(store, **kwargs)
-
-
-def _relay(name: str, store: bool, idempotent: bool) -> None:
-    known = _RELAYS.get(name)
-    if known is not None:
-        if known[1:] != (store, idempotent):
-            raise ValueError(f"job {name!r} is registered already with other options")
-        return
-    if store:
-        def relay(store, **kwargs):
-            return _dispatch(name, store, kwargs)
-    else:
-        def relay(**kwargs):
-            return _dispatch(name, None, kwargs)
-    job(name, store=store, idempotent=idempotent)(relay)  # refuses a name Mallow's own jobs use
-    _RELAYS[name] = (relay, store, idempotent)
-
-
 def _store_job(plugin: str, func: Callable) -> Callable:
     def run(store, **kwargs):
         return func(store, **kwargs) if _enabled_here(plugin) else None
@@ -109,7 +83,7 @@ def _one_store(plugin: str, func: Callable) -> Callable:
 
 
 def _every_store(plugin: str, name: str, func: Callable) -> Callable:
-    def run(_store, now: str | None = None) -> dict:
+    def run(now: str | None = None) -> dict:
         from mallow.tenants.context import store_context
 
         app = current_app._get_current_object()
@@ -126,21 +100,16 @@ def _every_store(plugin: str, name: str, func: Callable) -> Callable:
     return run
 
 
-def _platform_job(func: Callable) -> Callable:
-    def run(_store, **kwargs):
-        return func(**kwargs)
-    return run
-
-
 def registrar(app: Flask, plugin: str) -> Callable:
     """The ``register`` callback handed to one plugin's ``mallow_register_jobs``."""
+    registry = jobs_of(app)
     jobs: dict[str, PluginJob] = app.extensions.setdefault("mallow.plugin_jobs", {})
     pattern = re.compile(rf"^{re.escape(plugin)}(\.[a-z][a-z0-9_]*)+$")
 
-    def add(name: str, store: bool, run: Callable, idempotent: bool = False) -> None:
+    def add(name: str, store: bool, run: Callable, idempotent: bool = False, every: float | None = None) -> None:
         if name in jobs:
             raise ValueError(f"plugin {plugin}: job {name!r} is registered twice")
-        _relay(name, store, idempotent)
+        registry.add(JobSpec(name, run, store, idempotent, every))  # refuses a name Mallow's own jobs use
         jobs[name] = PluginJob(plugin, run)
 
     def register(name: str, func: Callable, *, every_seconds: float | None = None, store: bool = True,
@@ -153,13 +122,11 @@ def registrar(app: Flask, plugin: str) -> Callable:
                                           or every_seconds <= 0):
             raise ValueError(f"plugin {plugin}: job {name!r}: every_seconds must be a positive number")
         if store and every_seconds:  # a sweep: idempotent by contract, so one store's run may be retried
-            add(name, False, _every_store(plugin, name, func))
+            add(name, False, _every_store(plugin, name, func), every=float(every_seconds))
             add(name + STORE_SUFFIX, True, _one_store(plugin, func), idempotent=True)
         elif store:
             add(name, True, _store_job(plugin, func), idempotent)
         else:
-            add(name, False, _platform_job(func), idempotent)
-        if every_seconds:
-            periodic(name, every_seconds)
+            add(name, False, func, idempotent, float(every_seconds) if every_seconds else None)
 
     return register

@@ -19,7 +19,7 @@ PostgreSQL, with the plugin approved and loaded, and throwaway stores in millise
   :func:`post_form`;
 * paying and time: :func:`pay_with_sandbox` (an order paid through the sandbox cashier, as a
   shopper would), :func:`run_job` (a job or a schedule's one-store run, e.g. at a chosen ``now``);
-* the page builder: :func:`block_registered`;
+* the page builder: :func:`block_registered` (``block_registered(type, app)``);
 * reading a store's tables in a test: ``with store_context(shop.store_id, app=app): …``.
 """
 from __future__ import annotations
@@ -39,11 +39,12 @@ def run_job(app, name: str, **kwargs) -> dict:
     return execute(app, name, kwargs)
 
 
-def block_registered(type_name: str) -> bool:
-    """Whether a page-builder block type ``type_name`` is registered (by Mallow or a loaded plugin)."""
-    from mallow.builder import blocks
+def block_registered(type_name: str, app=None) -> bool:
+    """Whether ``app`` (default: the current app) has a page-builder block type ``type_name``
+    (Mallow's or one of its loaded plugins'): each app has its own block types."""
+    from mallow.builder.blocks import types_of
 
-    return blocks.get(type_name) is not None
+    return types_of(app).get(type_name) is not None
 
 
 __all__ = ["backend_params", "bearer", "block_registered", "csrf_token", "disable_plugin", "dispose_app", "enable_plugin",

@@ -163,12 +163,12 @@ def test_manifest_contract():
 
 
 def test_jobs_are_registered_through_the_jobs_hook(dist_app):
-    from mallow.jobs.registry import periodic_jobs, registered
+    from mallow.jobs import jobs_of
     from mallow_distribution.jobs import EVERY_SECONDS
 
-    jobs = registered()
+    jobs = jobs_of(dist_app).registered()
     assert jobs["distribution.settle_store"].store and not jobs["distribution.settle"].store
-    assert periodic_jobs()["distribution.settle"] == EVERY_SECONDS
+    assert jobs_of(dist_app).periodic()["distribution.settle"] == EVERY_SECONDS
     assert {name for name, job in dist_app.extensions["mallow.plugin_jobs"].items()
             if job.plugin == "distribution"} == {"distribution.settle", "distribution.settle_store"}
 
@@ -203,7 +203,7 @@ def test_migrations_give_exactly_the_models(mall, dist_app):
 def test_block_registers_with_the_page_builder(dist_app):
     from mallow.builder import blocks
 
-    block_type = blocks.get("distribution_entry")
+    block_type = blocks.types_of(dist_app).get("distribution_entry")
     assert block_type is not None and getattr(block_type, "plugin", None) == "distribution"
     assert (Path(block_type.template_folder) / block_type.template).is_file()
 

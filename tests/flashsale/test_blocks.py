@@ -30,7 +30,7 @@ def _render(app, shop, settings):
 
 
 def test_the_countdown_block_renders_the_sale_with_absolute_times(fs_app):
-    block_type = blocks.get("flashsale_countdown")
+    block_type = blocks.types_of(fs_app).get("flashsale_countdown")
     assert block_type is not None and getattr(block_type, "plugin", "flashsale") == "flashsale"
     assert set(block_type.settings) == {"sale", "title"}
 

@@ -156,7 +156,7 @@ def test_the_group_buy_list_block_is_registered_and_lists_running_campaigns(mall
     from mallow.builder import blocks
     from mallow.tenants.context import store_context
 
-    block_type = blocks.get("groupbuy_list")
+    block_type = blocks.types_of(mall.app).get("groupbuy_list")
     assert block_type is not None and (block_type.template_folder / "blocks" / "groupbuy_list.html").is_file()
     [sku] = mall.product(price=10000, stock=10)
     campaign = mall.campaign([sku], title="区块里的团")

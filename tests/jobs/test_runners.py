@@ -5,11 +5,18 @@ import uuid
 
 import pytest
 
-from mallow.jobs import job, store_sweep
+from mallow.jobs import job, jobs_of, store_sweep
 from mallow.jobs.registry import NoStoreForJob, execute
 from mallow.testing import make_store
 
 SEEN: list = []
+
+
+@pytest.fixture(autouse=True)
+def _test_jobs(app):
+    """The jobs this module declares, installed into the app (importing it registers nothing)."""
+    for declared in (count_customers, sweeper, flaky, fragile):
+        jobs_of(app).install(declared)
 
 
 @job("tests.count_customers", store=True)
@@ -195,9 +202,7 @@ def test_only_idempotent_jobs_are_retried_and_boundedly(app, redis_url, monkeypa
 
 
 def test_the_store_jobs_that_are_retried_are_the_idempotent_ones(app):
-    from mallow.jobs.registry import registered
-
-    specs = registered()
+    specs = jobs_of(app).registered()
     retried = {name for name, spec in specs.items() if spec.idempotent and not name.startswith("tests.")}
     # Sweeps (conditional transitions), the low-stock notices (raised or updated once per SKU) and
     # refund submission (the same out_refund_no every time) may run twice.

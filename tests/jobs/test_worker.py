@@ -48,8 +48,11 @@ def gives_up(store, label):
 
 @pytest.fixture
 def runner(app, redis_url, monkeypatch):
-    from mallow.jobs import runners
+    from mallow.jobs import jobs_of, runners
     from mallow.jobs.runners import RqRunner
+
+    for declared in (touch, flaky, gives_up):  # this module's jobs (importing it registers nothing)
+        jobs_of(app).install(declared)
 
     monkeypatch.setattr(runners, "_APP", app)  # the worker process would build it from the environment
     runner = RqRunner(app, redis_url, queue_name=f"mallow-test-{uuid.uuid4().hex}")

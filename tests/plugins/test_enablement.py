@@ -384,9 +384,9 @@ def test_a_raising_plugin_fails_only_where_enabled_with_a_clear_message(app, sho
 
 
 def test_a_plugin_schedule_visits_only_the_stores_that_enabled_it(app, shops):
-    from mallow.jobs.registry import execute, periodic_jobs
+    from mallow.jobs.registry import execute, jobs_of
 
-    assert periodic_jobs()["fake_discount.sweep"] == 3600
+    assert jobs_of(app).periodic()["fake_discount.sweep"] == 3600
     results = execute(app, "fake_discount.sweep", {})
     assert results[shops["A"].store_id] == 20  # with the store's own settings
     assert shops["B"].store_id not in results and shops["C"].store_id not in results

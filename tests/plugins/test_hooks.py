@@ -367,8 +367,9 @@ def test_store_jobs_run_only_in_stores_that_enabled_the_plugin(app, shops):
 
 
 def test_a_schedule_sweeps_only_the_stores_that_enabled_the_plugin(app, shops):
-    from mallow.jobs.registry import execute, periodic_jobs, registered
+    from mallow.jobs.registry import execute, jobs_of
 
+    periodic_jobs, registered = jobs_of(app).periodic, jobs_of(app).registered
     assert periodic_jobs()["fake_events.tick"] == 120 and "fake_events.tick_store" not in periodic_jobs()
     assert registered()["fake_events.tick_store"].idempotent  # a sweep may be retried
     at = "2031-05-06T07:08:09+00:00"
@@ -378,12 +379,15 @@ def test_a_schedule_sweeps_only_the_stores_that_enabled_the_plugin(app, shops):
     assert execute(app, "fake_events.tick_store", {"store_id": shops["B"].store_id}) is None
 
 
-def test_job_names_are_checked_when_the_plugin_registers_them():
+def test_job_names_are_checked_when_the_plugin_registers_them(app):
     from flask import Flask
 
+    from mallow.jobs import registry
     from mallow.plugins.jobs import registrar
 
-    register = registrar(Flask(__name__), "fake_checks")
+    bare = Flask(__name__)
+    registry.init_app(bare)
+    register = registrar(bare, "fake_checks")
     with pytest.raises(ValueError, match="fake_checks"):
         register("orders.sweep", lambda store, now: None, every_seconds=60)  # not its own namespace
     with pytest.raises(ValueError):
@@ -397,4 +401,4 @@ def test_job_names_are_checked_when_the_plugin_registers_them():
         register("fake_checks.once", lambda store: None)
     # a name Mallow's own jobs use is refused, whoever asks for it
     with pytest.raises(ValueError):
-        registrar(Flask(__name__), "orders")("orders.sweep_store", lambda store: None)
+        registrar(app, "orders")("orders.sweep_store", lambda store: None)

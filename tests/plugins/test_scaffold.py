@@ -114,7 +114,7 @@ def test_a_scaffolded_plugin_is_reviewed_loaded_enabled_and_changes_a_price(scaf
         assert started.extensions["mallow.loaded_plugins"][name].version == "0.1.0"
         from mallow.builder import blocks
 
-        assert blocks.get(f"{name}_banner") is not None
+        assert blocks.types_of(started).get(f"{name}_banner") is not None
         assert started.extensions["mallow.plugin_blocks"][f"{name}_banner"] == name
         # enabled for one store by its owner, with a setting
         mine, other = make_store(started), make_store(started)

@@ -312,9 +312,9 @@ def _url(rule: str, slug: str, ids: dict) -> str:
 def _walked_routes(app):
     """``(method, endpoint, rule, credentials)`` of every store-scoped route that needs a merchant
     (console pages and console API) or a shopper (store API operations declared with shopper auth)."""
-    from mallow.api.registry import OPERATIONS
+    from mallow.api.registry import api_of
 
-    shopper_ops = {op.operation_id for op in OPERATIONS if op.auth == "shopper"}
+    shopper_ops = {op.operation_id for op in api_of(app).operations if op.auth == "shopper"}
     for rule in app.url_map.iter_rules():
         credentials = None
         if rule.rule.startswith(CONSOLE_PAGES):
