@@ -2,7 +2,9 @@
 
 Everything the app is made of is listed here: every page blueprint and the modules whose pages
 join the shared ones (:func:`_register_pages`), every module that declares jobs
-(:func:`_register_jobs`), the API, the page builder and then the plugins. Imports
+(:func:`_register_jobs`) or API operations (:func:`_register_api`), the page builder (its block
+types) and then the plugins. Registries belong to the app (``app.extensions``):
+importing a module registers nothing. Imports
 inside :func:`create_app` are deliberate: building the app is what imports the parts, in this
 order, and importing ``mallow.app`` itself loads nothing.
 """
