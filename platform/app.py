@@ -145,15 +145,15 @@ def _connect_domains(app: Flask) -> None:
     """What a domain learns from the domains above it, through a registration instead of an
     import (docs/architecture.md, "Events and registrations")."""
     from mallow.aftersales.models import open_order_ids
+    from mallow.aftersales.service import refund_succeeded
     from mallow.builder.media_uses import pages_using
     from mallow.catalog import events as catalogue_events, shelf_holds
     from mallow.catalog.media_uses import products_using
-    from mallow.aftersales.service import refund_succeeded
     from mallow.compliance import screen_product
     from mallow.inventory import stock
     from mallow.media import usage
-    from mallow.payments import events as payment_events
     from mallow.orders import aftersales_requests
+    from mallow.payments import events as payment_events
     from mallow.qualifications import events as qualification_events
 
     usage.register(app, pages_using)  # an image shown by a page, then by a product, cannot be deleted
@@ -172,12 +172,10 @@ def _connect_domains(app: Flask) -> None:
 def _register_api(app: Flask) -> None:
     """The app's API registry, with every module that declares API operations (``@operation``)
     and the OpenAPI document; plugins' operations come with the API blueprints they mount."""
-    from mallow.api import (admin, aftersales, catalog, console, init_app as init_api, orders, payments,
+    from mallow.api import (admin, aftersales, catalog, console, init_app as init_api, orders, pages, payments,
                             platform, plugins, shipping, store)
-    from mallow.builder import api as builder_api
 
-    init_api(app, [admin, aftersales, catalog, console, orders, payments, platform, plugins, shipping, store,
-                   builder_api])
+    init_api(app, [admin, aftersales, catalog, console, orders, pages, payments, platform, plugins, shipping, store])
 
 
 def _limiter_storage(app: Flask) -> str:

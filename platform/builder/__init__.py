@@ -7,7 +7,7 @@ Modules: :mod:`~mallow.builder.blocks` (block types, the app's block registry, s
 (manifests, sandboxed environments), :mod:`~mallow.builder.render`,
 :mod:`~mallow.builder.cache`, :mod:`~mallow.builder.invalidation` (catalogue version),
 :mod:`~mallow.builder.service` (drafts, publish, rollback, theme), :mod:`~mallow.builder.storefront`
-(published pages), :mod:`~mallow.builder.console` (editor pages), :mod:`~mallow.builder.api`
+(published pages), :mod:`~mallow.builder.console` (editor pages), :mod:`~mallow.api.pages`
 (its API operations, installed by ``create_app`` with the others). See docs/builder.md.
 """
 from __future__ import annotations

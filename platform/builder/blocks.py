@@ -9,7 +9,7 @@ theme, else in the default theme, else in the folder the type was registered wit
 :class:`BlockTypes` registry (``app.extensions["mallow.block_types"]``, :func:`types_of`):
 ``mallow.builder.init_app`` fills it with the built-in types of :mod:`mallow.builder.library`, and
 plugins add theirs to the app they are loaded into (``mallow_register_blocks``, through
-:mod:`mallow.plugins.blocks`, which calls :meth:`BlockTypes.register` with the same keywords)::
+:mod:`mallow.plugin_host.blocks`, which calls :meth:`BlockTypes.register` with the same keywords)::
 
     register(
         "groupbuy_list", label=_l("Group buys"),

@@ -3,7 +3,7 @@
 Only HTML lives here: the page list (with its new-page and take-off-the-storefront forms), the
 editor's page and a kept version's preview. The editor itself is plain JavaScript
 (``static/builder/editor.js``, no build step, CSP ``script-src 'self'``) calling the console API
-operations of :mod:`mallow.builder.api` (and ``listMerchantProducts`` / ``getMerchantProduct`` for
+operations of :mod:`mallow.api.pages` (and ``listMerchantProducts`` / ``getMerchantProduct`` for
 its product picker) with the browser session and the CSRF token in the ``X-CSRFToken`` header:
 one surface per operation. Everything the script needs (page, block types with their settings
 fields, themes, the operations' URLs, texts in the page's language) is embedded once as JSON,

@@ -4,7 +4,7 @@
 schedule) and returns it unchanged. Importing a module registers nothing anywhere: ``create_app``
 installs the job modules it lists into the app's own :class:`JobRegistry`
 (``app.extensions["mallow.job_registry"]``, see :func:`jobs_of`), and plugins add theirs into the
-app they are loaded into (:mod:`mallow.plugins.jobs`).
+app they are loaded into (:mod:`mallow.plugin_host.jobs`).
 """
 from __future__ import annotations
 

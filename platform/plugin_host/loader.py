@@ -21,7 +21,7 @@ from mallow.plugin_host.discovery import Manifest, ManifestError, installed, mal
 from mallow.plugin_host.migrate import migrate_plugin
 from mallow.plugin_host.models import PluginRelease
 from mallow.plugin_host.settings import validate as validate_settings
-from mallow.plugins import blocks, jobs
+from mallow.plugin_host import blocks, jobs
 from mallow.plugins.manager import plugin_key
 from mallow.plugins.models import StorePlugin
 from mallow.plugins.routes import AREAS, STAFF_AREAS

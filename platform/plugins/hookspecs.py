@@ -116,7 +116,7 @@ def mallow_register_blocks(register) -> None:
     relative to the plugin's package; or the keywords of
     :func:`mallow.builder.blocks.block_type` (``settings=…, template_folder=…, resolve=…``).
     Name types ``<plugin>_<thing>``; a type registered by Mallow or another plugin is refused.
-    Called once per app the plugin is loaded into (its types go into that app's registry); :func:`mallow.plugins.blocks.available` tells whether a type may be
+    Called once per app the plugin is loaded into (its types go into that app's registry); :func:`mallow.plugin_host.blocks.available` tells whether a type may be
     used in the active store."""
 
 

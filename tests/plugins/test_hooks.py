@@ -383,7 +383,7 @@ def test_job_names_are_checked_when_the_plugin_registers_them(app):
     from flask import Flask
 
     from mallow.jobs import registry
-    from mallow.plugins.jobs import registrar
+    from mallow.plugin_host.jobs import registrar
 
     bare = Flask(__name__)
     registry.init_app(bare)
