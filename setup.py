@@ -4,6 +4,7 @@ setuptools cannot rename folders through `packages.find`, so the import names ar
 here: `platform/x/` (code or data) is installed as `mallow.x`, `plugins/NAME/` as `mallow_NAME`, `themes/` as
 `mallow_themes`.
 """
+
 from setuptools import find_namespace_packages, setup
 
 

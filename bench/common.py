@@ -1,5 +1,6 @@
 """What the in-process benches share: the scratch PostgreSQL database, Mallow's bench config, the
 bare product page of the performance brief, and the bounded request-rate loop."""
+
 from __future__ import annotations
 
 import os
@@ -21,9 +22,14 @@ BARE_PRODUCTS = [{"id": i, "title": f"临安山核桃仁 {i}", "price": 1000 + i
 def mallow_config(backend: str, name: str) -> tuple[dict, str | None]:
     """``(config, scratch database or None)``: a fresh data dir, and on PostgreSQL a fresh
     scratch database ``mallow_bench_<name>_<pid>`` on 127.0.0.1 (drop it with :func:`drop_scratch`)."""
-    config = {"MALLOW_DATA_DIR": tempfile.mkdtemp(prefix=f"mallow-bench-{name}-"), "SECRET_KEY": "bench",
-              "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "REDIS_URL": "",
-              "LOGIN_RATE_LIMIT_IP": "1000000 per minute", "TESTING": True}
+    config = {
+        "MALLOW_DATA_DIR": tempfile.mkdtemp(prefix=f"mallow-bench-{name}-"),
+        "SECRET_KEY": "bench",
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "REDIS_URL": "",
+        "LOGIN_RATE_LIMIT_IP": "1000000 per minute",
+        "TESTING": True,
+    }
     if backend != "postgresql":
         return config, None
     scratch = f"mallow_bench_{name}_{os.getpid()}"
@@ -52,14 +58,17 @@ def drop_scratch(app, scratch: str | None) -> None:
     admin.dispose()
 
 
-def rate(client, method: str, path: str, seconds: float, max_requests: int, check: str | None = None,
-         **kwargs) -> float:
+def rate(
+    client, method: str, path: str, seconds: float, max_requests: int, check: str | None = None, **kwargs
+) -> float:
     """Requests per second for up to ``seconds`` / ``max_requests``; every answer must be 2xx
     (and the first must contain ``check``, when given)."""
     done, started = 0, time.perf_counter()
     while done < max_requests and time.perf_counter() - started < seconds:
         response = client.open(path, method=method, **kwargs)
         if response.status_code >= 300 or (check and done == 0 and check not in response.get_data(as_text=True)):
-            raise SystemExit(f"{method} {path} answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
+            raise SystemExit(
+                f"{method} {path} answered {response.status_code}: {response.get_data(as_text=True)[:300]}"
+            )
         done += 1
     return done / (time.perf_counter() - started)

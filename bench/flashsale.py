@@ -24,6 +24,7 @@ Loopback only; every loop is bounded in count and time. PostgreSQL runs use a sc
 ``mallow_bench_flash_<pid>`` (dropped after); Redis runs use a key prefix of their own (its keys
 deleted after, never FLUSHDB).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 PG_ADMIN = os.environ.get("MALLOW_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("MALLOW_BENCH_REDIS", "redis://127.0.0.1:6379/15")
@@ -55,6 +56,7 @@ return 1
 
 
 # --- the servers (child processes) -------------------------------------------------------------
+
 
 def bare_app(config: dict):
     import sqlalchemy as sa
@@ -84,12 +86,14 @@ def bare_app(config: dict):
         def flash():
             buyer = request.get_json()["buyer"]
             with engine.begin() as c:
-                left = c.execute(sa.text("UPDATE bare_stock SET stock = stock - 1 WHERE id = 1 AND stock >= 1 "
-                                         "RETURNING stock")).scalar()
+                left = c.execute(
+                    sa.text("UPDATE bare_stock SET stock = stock - 1 WHERE id = 1 AND stock >= 1 RETURNING stock")
+                ).scalar()
                 if left is None:
                     return jsonify(outcome=0), 409
                 c.execute(sa.text("INSERT INTO bare_orders (buyer, total) VALUES (:b, 99)"), {"b": buyer})
             return jsonify(outcome=1), 201
+
     return app
 
 
@@ -117,8 +121,10 @@ def free_port() -> int:
 
 def start_server(kind: str, config: dict) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port),
-                                "--config", json.dumps(config)], cwd=os.path.dirname(os.path.dirname(__file__)))
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve", kind, "--port", str(port), "--config", json.dumps(config)],
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -133,6 +139,7 @@ def start_server(kind: str, config: dict) -> tuple[subprocess.Popen, int]:
 
 
 # --- the client ------------------------------------------------------------------------------------
+
 
 def fire(port: int, requests: list[tuple[str, str, dict | None, dict]], connections: int, seconds: float):
     """Send ``requests`` (method, path, JSON body, headers) over ``connections`` keep-alive
@@ -184,10 +191,18 @@ def fire(port: int, requests: list[tuple[str, str, dict | None, dict]], connecti
 
 # --- set-up in this process (straight through the services) ------------------------------------
 
+
 def mallow_setup(args, data_dir: str, database_url: str | None, prefix: str):
-    config = {"MALLOW_DATA_DIR": data_dir, "SECRET_KEY": "bench", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-              "REDIS_URL": "", "LOGIN_RATE_LIMIT_IP": "1000000 per minute", "TESTING": False,
-              "FLASHSALE_REDIS_URL": REDIS if args.redis else "", "FLASHSALE_REDIS_PREFIX": prefix}
+    config = {
+        "MALLOW_DATA_DIR": data_dir,
+        "SECRET_KEY": "bench",
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "REDIS_URL": "",
+        "LOGIN_RATE_LIMIT_IP": "1000000 per minute",
+        "TESTING": False,
+        "FLASHSALE_REDIS_URL": REDIS if args.redis else "",
+        "FLASHSALE_REDIS_PREFIX": prefix,
+    }
     if database_url:
         config["DATABASE_URL"] = database_url
     from mallow.app import create_app
@@ -220,10 +235,20 @@ def make_shoppers(app, shop, count: int):
     made = []
     with store_context(shop.store_id, app=app):
         for _ in range(count):
-            customer = customers.register({"login": f"b-{uuid.uuid4().hex[:12]}@example.com", "password": "bench-pass-1"})
+            customer = customers.register(
+                {"login": f"b-{uuid.uuid4().hex[:12]}@example.com", "password": "bench-pass-1"}
+            )
             token = sessions.issue(customer, "token")
-            address = addresses.create(customer.id, {"recipient": "压测", "phone": "13912345678", "province": "浙江省",
-                                                     "city": "杭州市", "detail": "文三路 1 号"})
+            address = addresses.create(
+                customer.id,
+                {
+                    "recipient": "压测",
+                    "phone": "13912345678",
+                    "province": "浙江省",
+                    "city": "杭州市",
+                    "detail": "文三路 1 号",
+                },
+            )
             made.append((token, address.id))
         db.session.commit()
     return made
@@ -234,12 +259,19 @@ def new_sale(app, shop, sku: int, units: int) -> int:
     from mallow.tenants.context import store_context
     from mallow_flashsale import sales
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with store_context(shop.store_id, app=app):
-        sale = sales.save({"title": "压测秒杀", "starts_at": (now - timedelta(minutes=1)).isoformat(),
-                           "ends_at": (now + timedelta(hours=1)).isoformat(), "per_order_limit": 2,
-                           "per_shopper_limit": 2, "published": True,
-                           "items": [{"sku_id": sku, "sale_price": 99, "quota": units}]})
+        sale = sales.save(
+            {
+                "title": "压测秒杀",
+                "starts_at": (now - timedelta(minutes=1)).isoformat(),
+                "ends_at": (now + timedelta(hours=1)).isoformat(),
+                "per_order_limit": 2,
+                "per_shopper_limit": 2,
+                "published": True,
+                "items": [{"sku_id": sku, "sale_price": 99, "quota": units}],
+            }
+        )
         db.session.commit()
         return sale.id
 
@@ -254,12 +286,20 @@ def sold_units(app, shop, sale_id: int) -> tuple[int, int]:
 
     with store_context(shop.store_id, app=app):
         item = db.session.execute(sa.select(SaleItem).where(SaleItem.sale_id == sale_id)).scalar_one()
-        shares = db.session.execute(sa.select(sa.func.sum(Purchase.quantity)).where(Purchase.sale_id == sale_id)
-                                    .group_by(Purchase.customer_id)).scalars().all()
+        shares = (
+            db.session.execute(
+                sa.select(sa.func.sum(Purchase.quantity))
+                .where(Purchase.sale_id == sale_id)
+                .group_by(Purchase.customer_id)
+            )
+            .scalars()
+            .all()
+        )
         return item.quota - item.remaining, max(shares or [0])
 
 
 # --- the run ---------------------------------------------------------------------------------------
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -311,13 +351,16 @@ def main() -> None:
 
     processes = []
     try:
-        print(f"setting up: {args.backend}{' + Redis gate' if args.redis else ', no Redis'}, "
-              f"{args.shoppers} shoppers …", flush=True)
+        print(
+            f"setting up: {args.backend}{' + Redis gate' if args.redis else ', no Redis'}, {args.shoppers} shoppers …",
+            flush=True,
+        )
         app, config, shop, sku, shoppers = mallow_setup(args, data_dir, database_url, prefix)
         mallow_server, mallow_port = start_server("mallow", {"mallow": config})
         processes.append(mallow_server)
-        bare_server, bare_port = start_server("bare", {"redis": REDIS if args.redis else None, "prefix": prefix,
-                                                       "bare_db": bare_db})
+        bare_server, bare_port = start_server(
+            "bare", {"redis": REDIS if args.redis else None, "prefix": prefix, "bare_db": bare_db}
+        )
         processes.append(bare_server)
         rng = random.Random(7)
 
@@ -327,8 +370,14 @@ def main() -> None:
             plan = []
             for _ in range(args.attempts):
                 token, address = shoppers[rng.randrange(len(shoppers))]
-                plan.append(("POST", path, {"sku_id": sku, "quantity": rng.choice((1, 1, 2)), "address_id": address},
-                             {"Authorization": f"Bearer {token}"}))
+                plan.append(
+                    (
+                        "POST",
+                        path,
+                        {"sku_id": sku, "quantity": rng.choice((1, 1, 2)), "address_id": address},
+                        {"Authorization": f"Bearer {token}"},
+                    )
+                )
             results, elapsed, started = fire(mallow_port, plan, args.connections, args.seconds)
             wins = [r for r in results if r[0] == 201]
             bad = [r for r in results if r[0] >= 500 or r[0] == 0 or r[0] == 429]
@@ -336,18 +385,26 @@ def main() -> None:
             in_window = sum(1 for r in results if r[2] - started <= sell_window)
             sold, top_share = sold_units(app, shop, sale_id)
             if sold != args.units or top_share > 2 or bad:
-                raise SystemExit(f"WRONG: sold {sold} of {args.units}, largest share {top_share}, "
-                                 f"{len(bad)} errors/rate limits: {bad[:5]}")
+                raise SystemExit(
+                    f"WRONG: sold {sold} of {args.units}, largest share {top_share}, "
+                    f"{len(bad)} errors/rate limits: {bad[:5]}"
+                )
             soldout_plan = [plan[i % len(plan)] for i in range(args.soldout)]
             soldout, soldout_elapsed, _ = fire(mallow_port, soldout_plan, args.connections, args.seconds)
             if any(r[0] != 409 or r[1] != "sold_out" for r in soldout):
                 raise SystemExit(f"WRONG: after selling out: {set((r[0], r[1]) for r in soldout)}")
-            return {"all": len(results) / elapsed, "selling": in_window / sell_window, "sell_seconds": sell_window,
-                    "sold": sold, "soldout": len(soldout) / soldout_elapsed}
+            return {
+                "all": len(results) / elapsed,
+                "selling": in_window / sell_window,
+                "sell_seconds": sell_window,
+                "sold": sold,
+                "soldout": len(soldout) / soldout_elapsed,
+            }
 
         def hello_round():
-            results, elapsed, _ = fire(bare_port, [("GET", "/hello", None, {})] * args.baseline, args.connections,
-                                       args.seconds)
+            results, elapsed, _ = fire(
+                bare_port, [("GET", "/hello", None, {})] * args.baseline, args.connections, args.seconds
+            )
             return len(results) / elapsed
 
         def bare_flash_round():
@@ -372,20 +429,29 @@ def main() -> None:
             flash = bare_flash_round()
             ours = stampede_round()
             rounds.append((hello, flash, ours))
-            print(f"  round {number + 1}: stampede {ours['all']:.0f}/s (selling {ours['selling']:.0f}/s for "
-                  f"{ours['sell_seconds']:.2f} s), sold out {ours['soldout']:.0f}/s, sold {ours['sold']}; "
-                  f"bare hello {hello:.0f}/s, bare flash {flash:.0f}/s", flush=True)
+            print(
+                f"  round {number + 1}: stampede {ours['all']:.0f}/s (selling {ours['selling']:.0f}/s for "
+                f"{ours['sell_seconds']:.2f} s), sold out {ours['soldout']:.0f}/s, sold {ours['sold']}; "
+                f"bare hello {hello:.0f}/s, bare flash {flash:.0f}/s",
+                flush=True,
+            )
 
         med = statistics.median
         hello, flash = med(r[0] for r in rounds), med(r[1] for r in rounds)
         stamp, selling, soldout = (med(r[2][key] for r in rounds) for key in ("all", "selling", "soldout"))
-        bare_flash_name = "bare Flask + Lua (A-flash-redis)" if args.redis else "bare Flask + UPDATE/INSERT (A-flash-sql)"
-        print(f"\n{args.backend}{' + Redis' if args.redis else ''}; {args.units} units, {args.attempts} attempts from "
-              f"{args.shoppers} shoppers, {args.connections} connections, waitress 8 threads; median of {args.rounds}")
+        bare_flash_name = (
+            "bare Flask + Lua (A-flash-redis)" if args.redis else "bare Flask + UPDATE/INSERT (A-flash-sql)"
+        )
+        print(
+            f"\n{args.backend}{' + Redis' if args.redis else ''}; {args.units} units, {args.attempts} attempts from "
+            f"{args.shoppers} shoppers, {args.connections} connections, waitress 8 threads; median of {args.rounds}"
+        )
         print(f"{'measurement':44} {'req/s':>8}   {'baseline':36} {'req/s':>8} {'ratio':>6}")
         print(f"{'stampede, every attempt':44} {stamp:8.0f}   {bare_flash_name:36} {flash:8.0f} {stamp / flash:6.2f}")
         print(f"{'while stock lasts':44} {selling:8.0f}   {bare_flash_name:36} {flash:8.0f} {selling / flash:6.2f}")
-        print(f"{'sold out (flag)':44} {soldout:8.0f}   {'bare Flask hello (A-hello)':36} {hello:8.0f} {soldout / hello:6.2f}")
+        print(
+            f"{'sold out (flag)':44} {soldout:8.0f}   {'bare Flask hello (A-hello)':36} {hello:8.0f} {soldout / hello:6.2f}"
+        )
         print(f"sold: {args.units} of {args.units} in every round (checked in the database); no shopper over 2")
     finally:
         for process in processes:

@@ -16,6 +16,7 @@ process (PostgreSQL, when chosen, on 127.0.0.1).
     .venv/bin/python bench/render.py                       # SQLite (embedded default)
     .venv/bin/python bench/render.py --backend postgresql  # scratch database, dropped after
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,6 +27,7 @@ import sys
 import sqlalchemy as sa
 from common import BARE_PAGE, BARE_PRODUCTS, drop_scratch, mallow_config, rate
 from flask import Flask, render_template_string
+
 
 def bare_app(database_url: str) -> Flask:
     app = Flask("bare")
@@ -51,19 +53,30 @@ def bare_app(database_url: str) -> Flask:
 
 def home_document(product_ids: list[int], media_ids: list[int]) -> dict:
     sections = {
-        "hero": {"type": "carousel", "settings": {"aspect": "2:1"},
-                 "blocks": {f"s{i}": {"type": "slide", "settings": {"image": m, "link": "/search"}}
-                            for i, m in enumerate(media_ids)},
-                 "block_order": [f"s{i}" for i in range(len(media_ids))]},
+        "hero": {
+            "type": "carousel",
+            "settings": {"aspect": "2:1"},
+            "blocks": {
+                f"s{i}": {"type": "slide", "settings": {"image": m, "link": "/search"}} for i, m in enumerate(media_ids)
+            },
+            "block_order": [f"s{i}" for i in range(len(media_ids))],
+        },
         "notice": {"type": "notice_bar", "settings": {"text": "满 99 包邮，全场正品保障", "link": "/search"}},
         "search": {"type": "search_bar", "settings": {}},
         "hot": {"type": "product_grid", "settings": {"title": "热销榜", "source": "best_sellers", "count": 6}},
-        "picked": {"type": "product_grid", "settings": {"title": "店长推荐", "source": "picked",
-                                                        "products": product_ids[:4], "columns": 2}},
-        "coupons": {"type": "marketing_strip", "settings": {"title": "领券"},
-                    "blocks": {"c1": {"type": "offer", "settings": {"amount": "¥10", "label": "满 99 可用"}},
-                               "c2": {"type": "offer", "settings": {"amount": "¥30", "label": "满 299 可用"}}},
-                    "block_order": ["c1", "c2"]},
+        "picked": {
+            "type": "product_grid",
+            "settings": {"title": "店长推荐", "source": "picked", "products": product_ids[:4], "columns": 2},
+        },
+        "coupons": {
+            "type": "marketing_strip",
+            "settings": {"title": "领券"},
+            "blocks": {
+                "c1": {"type": "offer", "settings": {"amount": "¥10", "label": "满 99 可用"}},
+                "c2": {"type": "offer", "settings": {"amount": "¥30", "label": "满 299 可用"}},
+            },
+            "block_order": ["c1", "c2"],
+        },
         "info": {"type": "store_info", "settings": {"intro": "杭州临安的山货小店"}},
     }
     return {"sections": sections, "order": list(sections)}
@@ -104,17 +117,34 @@ def measure_all(args, config: dict, scratch: str | None):
     api = f"{shop.prefix}/api/console"
     product_ids = []
     for i in range(20):
-        made = client.post(f"{api}/products", headers=headers, json={
-            "title": f"临安山核桃仁 {i}", "status": "on_shelf",
-            "skus": [{"spec_values": {}, "price": 1000 + i, "stock": 100}]})
+        made = client.post(
+            f"{api}/products",
+            headers=headers,
+            json={
+                "title": f"临安山核桃仁 {i}",
+                "status": "on_shelf",
+                "skus": [{"spec_values": {}, "price": 1000 + i, "stock": 100}],
+            },
+        )
         product_ids.append(made.get_json()["id"])
-        client.post(f"{api}/products/{product_ids[-1]}/images", headers=headers, content_type="multipart/form-data",
-                    data={"image": [(io.BytesIO(png_bytes((480, 480))), "p.png")]})
-    media_ids = [client.post(f"{api}/media", headers=headers, content_type="multipart/form-data",
-                             data={"image": (io.BytesIO(png_bytes((1200, 600))), "b.png")}).get_json()["id"]
-                 for _ in range(2)]
-    saved = client.put(f"{api}/pages/home/draft", headers=headers,
-                       json={"document": home_document(product_ids, media_ids)})
+        client.post(
+            f"{api}/products/{product_ids[-1]}/images",
+            headers=headers,
+            content_type="multipart/form-data",
+            data={"image": [(io.BytesIO(png_bytes((480, 480))), "p.png")]},
+        )
+    media_ids = [
+        client.post(
+            f"{api}/media",
+            headers=headers,
+            content_type="multipart/form-data",
+            data={"image": (io.BytesIO(png_bytes((1200, 600))), "b.png")},
+        ).get_json()["id"]
+        for _ in range(2)
+    ]
+    saved = client.put(
+        f"{api}/pages/home/draft", headers=headers, json={"document": home_document(product_ids, media_ids)}
+    )
     assert saved.status_code == 200, saved.get_json()
     assert client.post(f"{api}/pages/home/publish", headers=headers).status_code == 201
 
@@ -125,15 +155,26 @@ def measure_all(args, config: dict, scratch: str | None):
         def measure():
             app.extensions["mallow.page_cache"] = cache
             return rate(client, "GET", f"{shop.prefix}/", args.seconds, args.max_requests, check="data-block-id")
+
         return measure
 
     bare_url = platform_url if args.backend == "postgresql" else f"sqlite:///{config['MALLOW_DATA_DIR']}/bare.db"
     bare = bare_app(bare_url).test_client()
     scenarios = [
-        ("home, cache cold", home(cold_cache), "A-dbpage: bare page + one query",
-         lambda: rate(bare, "GET", "/dbpage", args.seconds, args.max_requests), 0.75),
-        ("home, cache warm", home(warm_cache), "A-page: bare Jinja page (20 products)",
-         lambda: rate(bare, "GET", "/page", args.seconds, args.max_requests), 1.0),
+        (
+            "home, cache cold",
+            home(cold_cache),
+            "A-dbpage: bare page + one query",
+            lambda: rate(bare, "GET", "/dbpage", args.seconds, args.max_requests),
+            0.75,
+        ),
+        (
+            "home, cache warm",
+            home(warm_cache),
+            "A-page: bare Jinja page (20 products)",
+            lambda: rate(bare, "GET", "/page", args.seconds, args.max_requests),
+            1.0,
+        ),
     ]
     print(f"backend: {args.backend}; {args.rounds} alternating rounds of {args.seconds:.0f} s each; in-process WSGI")
     print(f"{'scenario':18} {'mallow req/s':>13}   {'baseline':38} {'req/s':>9} {'ratio':>7} {'target':>7}")

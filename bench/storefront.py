@@ -10,6 +10,7 @@ the figures compare the code paths, not a web server. Loops are bounded in count
     .venv/bin/python bench/storefront.py                       # SQLite (embedded default)
     .venv/bin/python bench/storefront.py --backend postgresql  # scratch database, dropped after
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,6 +20,7 @@ import sys
 import sqlalchemy as sa
 from common import BARE_PAGE, BARE_PRODUCTS, drop_scratch, mallow_config, rate
 from flask import Flask, jsonify, render_template_string
+
 
 def bare_app(database_url: str) -> Flask:
     app = Flask("bare")
@@ -45,7 +47,9 @@ def bare_app(database_url: str) -> Flask:
     @app.post("/order")
     def order():
         with engine.begin() as c:
-            left = c.execute(sa.text("UPDATE bare_stock SET stock = stock - 1 WHERE id = 1 AND stock >= 1 RETURNING stock")).scalar()
+            left = c.execute(
+                sa.text("UPDATE bare_stock SET stock = stock - 1 WHERE id = 1 AND stock >= 1 RETURNING stock")
+            ).scalar()
             c.execute(sa.text("INSERT INTO bare_orders (sku, total) VALUES (1, 1000)"))
         return jsonify(left=left), 201
 
@@ -88,13 +92,26 @@ def main() -> None:
     bare = bare_app(bare_url).test_client()
     order_body = {"items": [{"sku_id": skus[0], "quantity": 1}], "address_id": address}
     scenarios = [
-        ("product list page", lambda: rate(client, "GET", f"{shop.prefix}/", args.seconds, 20000),
-         "bare Jinja page (20 products)", lambda: rate(bare, "GET", "/page", args.seconds, 20000)),
-        ("product detail page", lambda: rate(client, "GET", f"{shop.prefix}/products/{product_id}", args.seconds, 20000),
-         "bare page + one query", lambda: rate(bare, "GET", "/one", args.seconds, 20000)),
-        ("order placement", lambda: rate(client, "POST", f"{shop.prefix}/api/orders", args.seconds, 5000,
-                                         json=order_body, headers=bearer(token)),
-         "bare UPDATE…RETURNING + INSERT + COMMIT", lambda: rate(bare, "POST", "/order", args.seconds, 5000)),
+        (
+            "product list page",
+            lambda: rate(client, "GET", f"{shop.prefix}/", args.seconds, 20000),
+            "bare Jinja page (20 products)",
+            lambda: rate(bare, "GET", "/page", args.seconds, 20000),
+        ),
+        (
+            "product detail page",
+            lambda: rate(client, "GET", f"{shop.prefix}/products/{product_id}", args.seconds, 20000),
+            "bare page + one query",
+            lambda: rate(bare, "GET", "/one", args.seconds, 20000),
+        ),
+        (
+            "order placement",
+            lambda: rate(
+                client, "POST", f"{shop.prefix}/api/orders", args.seconds, 5000, json=order_body, headers=bearer(token)
+            ),
+            "bare UPDATE…RETURNING + INSERT + COMMIT",
+            lambda: rate(bare, "POST", "/order", args.seconds, 5000),
+        ),
     ]
     try:
         run(args, scenarios)
@@ -113,7 +130,6 @@ def run(args, scenarios) -> None:
         a, b = statistics.median(ours), statistics.median(theirs)
         print(f"{name:24} {a:13.0f}   {base_name:38} {b:9.0f} {a / b:7.2f}")
         sys.stdout.flush()
-
 
 
 if __name__ == "__main__":

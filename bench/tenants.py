@@ -23,6 +23,7 @@ loop is bounded in count and time.
     .venv/bin/python bench/tenants.py --http --quick
     .venv/bin/python bench/tenants.py --backend sqlite --stores 100,300
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,6 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC
 
 PG_ADMIN_URL = os.environ.get("MALLOW_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 FAKE_BASE = 900_000_000  # store ids used for raw provisioning samples (never real stores)
@@ -113,14 +115,16 @@ def build_app(database_url: str, data_dir: str):
     from mallow.db.migrate import upgrade_platform
     from mallow.qualifications.matrix import seed_defaults
 
-    app = create_app({
-        "DATABASE_URL": database_url,
-        "MALLOW_DATA_DIR": data_dir,
-        "SECRET_KEY": "bench-secret-key-not-for-production",
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        "REDIS_URL": "",
-        "SERVER_NAME": None,
-    })
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "MALLOW_DATA_DIR": data_dir,
+            "SECRET_KEY": "bench-secret-key-not-for-production",
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+            "REDIS_URL": "",
+            "SERVER_NAME": None,
+        }
+    )
     add_bench_routes(app)  # before the first request
     with app.app_context():
         upgrade_platform(db.engine)
@@ -148,13 +152,14 @@ def plain_staff():
 
 
 def create_plain_table(engine) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     table = plain_staff().__mapper__.local_table
     with engine.begin() as connection:
         table.create(connection)
-        connection.execute(table.insert().values(id=1, merchant_id=1, role="owner", active=True,
-                                                 created_at=datetime.now(timezone.utc)))
+        connection.execute(
+            table.insert().values(id=1, merchant_id=1, role="owner", active=True, created_at=datetime.now(UTC))
+        )
 
 
 def add_bench_routes(app) -> None:
@@ -196,9 +201,11 @@ def add_bench_routes(app) -> None:
 
     def staff_row(store_id):
         if engines().is_postgresql:
-            return db.session.execute(staff_query, bind_arguments={"bind": db.engine},
-                                      execution_options={"schema_translate_map": {STORE_SCHEMA: schema_name(store_id)}}
-                                      ).first()
+            return db.session.execute(
+                staff_query,
+                bind_arguments={"bind": db.engine},
+                execution_options={"schema_translate_map": {STORE_SCHEMA: schema_name(store_id)}},
+            ).first()
         return db.session.execute(staff_query, bind_arguments={"bind": engines().engine_for(store_id)}).first()
 
     def plain():
@@ -311,8 +318,16 @@ class Provisioning:
         slug = f"bench-{n:05d}"
         started = time.perf_counter()
         with self.app.test_request_context():
-            _merchant, store = signup_merchant({"email": f"{slug}@example.com", "password": PASSWORD, "name": "店主",
-                                                "store_name": f"店铺 {slug}", "slug": slug, "main_category": "general"})
+            _merchant, store = signup_merchant(
+                {
+                    "email": f"{slug}@example.com",
+                    "password": PASSWORD,
+                    "name": "店主",
+                    "store_name": f"店铺 {slug}",
+                    "slug": slug,
+                    "main_category": "general",
+                }
+            )
             store_id = store.id
             db.session.remove()
         elapsed = time.perf_counter() - started
@@ -332,8 +347,9 @@ class Provisioning:
                 rate = (done - first) / max(clock() - started, 1e-9)
                 say(f"  signed up {done:5d}/{count} stores ({rate:.1f}/s, t={clock():.0f}s)")
             if clock() > deadline:
-                raise SystemExit(f"sign-up budget exhausted at {done} stores (t={clock():.0f}s); use --quick "
-                                 f"or fewer --stores")
+                raise SystemExit(
+                    f"sign-up budget exhausted at {done} stores (t={clock():.0f}s); use --quick or fewer --stores"
+                )
         return clock() - started
 
     def _fake_id(self) -> int:
@@ -395,7 +411,7 @@ class Provisioning:
         self.provision_once(), self.raw_ddl_once()  # warm-up (first of each kind is slower)
         for i in range(samples):
             pair = [(provision, self.provision_once), (ddl, self.raw_ddl_once)]
-            for target, run in (pair if i % 2 == 0 else pair[::-1]):
+            for target, run in pair if i % 2 == 0 else pair[::-1]:
                 target.append(run())
         return provision, ddl
 
@@ -413,7 +429,7 @@ def bench_migrations(app, store_ids: list[int], chunk: int = 50) -> dict:
     migrate_s = bare_s = 0.0
     with app.app_context():
         for start in range(0, len(store_ids), chunk):
-            ids = store_ids[start:start + chunk]
+            ids = store_ids[start : start + chunk]
             t0 = time.perf_counter()
             for store_id in ids:
                 version_schema = engines.version_table_schema(store_id)
@@ -426,8 +442,13 @@ def bench_migrations(app, store_ids: list[int], chunk: int = 50) -> dict:
             bare_s += t1 - t0
             migrate_s += t2 - t1
     n = len(store_ids)
-    return {"stores": n, "migrate_s": migrate_s, "bare_s": bare_s,
-            "migrate_rate": n / migrate_s, "bare_rate": n / bare_s}
+    return {
+        "stores": n,
+        "migrate_s": migrate_s,
+        "bare_s": bare_s,
+        "migrate_rate": n / migrate_s,
+        "bare_rate": n / bare_s,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -438,8 +459,10 @@ def variant_urls(slugs: list[str], small: int, count: int) -> dict[str, list[str
     """The same random sequence of stores for every variant (``small`` ones: among the first
     ``small`` stores), fixed seed per store count."""
     rng = random.Random(len(slugs))
-    picks = {"all": [rng.choice(slugs) for _ in range(count)],
-             "small": [rng.choice(slugs[:small]) for _ in range(count)]}
+    picks = {
+        "all": [rng.choice(slugs) for _ in range(count)],
+        "small": [rng.choice(slugs[:small]) for _ in range(count)],
+    }
     return {name: [pattern.format(slug=slug) for slug in picks[pool]] for name, (pattern, pool) in VARIANTS.items()}
 
 
@@ -452,8 +475,9 @@ def check_routes(app, urls: dict[str, list[str]]) -> dict[str, tuple[int, int]]:
         with Capture() as capture:
             response = client.get(candidates[-1])
         if response.status_code != 200:
-            raise SystemExit(f"{name}: {candidates[-1]} answered {response.status_code}: "
-                             f"{response.get_data(as_text=True)[:300]}")
+            raise SystemExit(
+                f"{name}: {candidates[-1]} answered {response.status_code}: {response.get_data(as_text=True)[:300]}"
+            )
         counts[name] = (len(capture.statements), capture.checkouts)
     if len({counts[n] for n in ("bare", "switch", "tenant", "tenant-small")}) != 1:  # (plain: one SELECT fewer)
         say(f"  WARNING: unequal query counts {counts}: the comparison is not like for like")
@@ -474,8 +498,9 @@ def inprocess_round(app, urls: list[str], max_seconds: float) -> float:
     return done / (time.perf_counter() - started)
 
 
-def http_load(port: int, urls: dict[str, list[str]], threads: int, max_seconds: float, burst: int,
-              result_queue) -> None:
+def http_load(
+    port: int, urls: dict[str, list[str]], threads: int, max_seconds: float, burst: int, result_queue
+) -> None:
     """Child process: ``threads`` keep-alive clients; bursts of ``burst`` requests per variant,
     alternating (order rotated each burst), each burst shared by all threads. Bounded by the
     URL lists and by ``max_seconds`` per variant."""
@@ -504,9 +529,9 @@ def http_load(port: int, urls: dict[str, list[str]], threads: int, max_seconds: 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(fetch, [[urls[names[0]][0]]] * threads))  # open the connections
         for b, start in enumerate(range(0, total, burst)):
-            order = names[b % len(names):] + names[:b % len(names)]
+            order = names[b % len(names) :] + names[: b % len(names)]
             for name in order:
-                chunk = urls[name][start:start + burst]
+                chunk = urls[name][start : start + burst]
                 parts = [chunk[i::threads] for i in range(threads)]
                 started = time.perf_counter()
                 list(pool.map(fetch, parts))
@@ -541,9 +566,9 @@ def inprocess_interleaved(app, urls: dict[str, list[str]], max_seconds: float, b
     done = {n: 0 for n in names}
     total = min(len(u) for u in urls.values())
     for b, start in enumerate(range(0, total, burst)):
-        order = names[b % len(names):] + names[:b % len(names)]
+        order = names[b % len(names) :] + names[: b % len(names)]
         for name in order:
-            chunk = urls[name][start:start + burst]
+            chunk = urls[name][start : start + burst]
             started = time.perf_counter()
             for url in chunk:
                 response = client.get(url)
@@ -567,7 +592,7 @@ def bench_requests(app, urls: dict[str, list[str]], args, server_port: int | Non
         for name, rate in inprocess_interleaved(app, urls, args.round_seconds).items():
             results["inprocess"][name].append(rate)
         if server_port is not None:
-            limited = {name: u[:args.http_requests] for name, u in urls.items()}
+            limited = {name: u[: args.http_requests] for name, u in urls.items()}
             for name, rate in http_round(server_port, limited, args.http_threads, args.round_seconds).items():
                 results["http"][name].append(rate)
     return {mode: {n: median(v) for n, v in by.items() if v} for mode, by in results.items()}
@@ -588,12 +613,17 @@ def backend_memory(app) -> str:
         with ExitStack() as stack:
             for _ in range(max(1, engine.pool.checkedin())):
                 connection = stack.enter_context(engine.connect())
-                sizes.append(connection.exec_driver_sql(
-                    "SELECT sum(total_bytes), sum(total_bytes) FILTER (WHERE name = 'CacheMemoryContext') "
-                    "FROM pg_backend_memory_contexts").one())
+                sizes.append(
+                    connection.exec_driver_sql(
+                        "SELECT sum(total_bytes), sum(total_bytes) FILTER (WHERE name = 'CacheMemoryContext') "
+                        "FROM pg_backend_memory_contexts"
+                    ).one()
+                )
     total, cache = max(sizes, key=lambda row: row[1] or 0)
-    return (f"largest of {len(sizes)}: {int(total) / 2**20:.1f} MiB, of it catalogue cache "
-            f"{int(cache or 0) / 2**20:.1f} MiB")
+    return (
+        f"largest of {len(sizes)}: {int(total) / 2**20:.1f} MiB, of it catalogue cache "
+        f"{int(cache or 0) / 2**20:.1f} MiB"
+    )
 
 
 def start_waitress(app, threads: int):
@@ -628,14 +658,20 @@ def parse_args(argv=None):
     parser.add_argument("--server-threads", type=int, default=4, help="waitress threads for --http")
     parser.add_argument("--round-seconds", type=float, default=1.5, help="time bound per variant per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--signup-budget", type=float, default=600,
-                        help="stop if still signing up this many s into the run")
+    parser.add_argument(
+        "--signup-budget", type=float, default=600, help="stop if still signing up this many s into the run"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         if args.stores == parser.get_default("stores"):
             args.stores = "100,300"
-        for name, value in (("window", 30), ("raw_samples", 10), ("requests", 800), ("http_requests", 800),
-                            ("round_seconds", 1.0)):
+        for name, value in (
+            ("window", 30),
+            ("raw_samples", 10),
+            ("requests", 800),
+            ("http_requests", 800),
+            ("round_seconds", 1.0),
+        ):
             if getattr(args, name) == parser.get_default(name):
                 setattr(args, name, value)
     args.levels = sorted({int(x) for x in args.stores.split(",") if x.strip()})
@@ -650,8 +686,10 @@ def main(argv=None) -> int:
     data_dir = tempfile.mkdtemp(prefix="mallow-bench-")
     database_url = None
     app = server = None
-    say(f"mallow tenancy bench: backend={args.backend} stores={args.levels} http={args.http} "
-        f"quick={args.quick} pid={os.getpid()} cpus={os.cpu_count()} load average {load_average()}")
+    say(
+        f"mallow tenancy bench: backend={args.backend} stores={args.levels} http={args.http} "
+        f"quick={args.quick} pid={os.getpid()} cpus={os.cpu_count()} load average {load_average()}"
+    )
     try:
         if args.backend == "postgresql":
             database_url = create_scratch_database()
@@ -673,27 +711,48 @@ def main(argv=None) -> int:
             window = min(args.window, level - before)
             signup = prov.signup_seconds[-window:]
             inner = prov.inner_seconds[-window:]
-            say(f"  sign-up (last {window}): median {ms(median(signup))}, p95 {ms(p95(signup))}; "
-                f"its provision_store median {ms(median(inner))}")
+            say(
+                f"  sign-up (last {window}): median {ms(median(signup))}, p95 {ms(p95(signup))}; "
+                f"its provision_store median {ms(median(inner))}"
+            )
             raw_provision, raw_ddl = prov.sample_raw(args.raw_samples)
-            say(f"  provision_store alone ({args.raw_samples}): median {ms(median(raw_provision))}, "
-                f"p95 {ms(p95(raw_provision))}; raw DDL replay median {ms(median(raw_ddl))}  (t={clock():.0f}s)")
+            say(
+                f"  provision_store alone ({args.raw_samples}): median {ms(median(raw_provision))}, "
+                f"p95 {ms(p95(raw_provision))}; raw DDL replay median {ms(median(raw_ddl))}  (t={clock():.0f}s)"
+            )
             migration = bench_migrations(app, prov.store_ids)
-            say(f"  migrate_store over {migration['stores']} stores: {migration['migrate_s']:.1f} s "
+            say(
+                f"  migrate_store over {migration['stores']} stores: {migration['migrate_s']:.1f} s "
                 f"= {migration['migrate_rate']:.1f} stores/s (bare version read {migration['bare_rate']:.0f}/s)"
-                f"  (t={clock():.0f}s)")
+                f"  (t={clock():.0f}s)"
+            )
             urls = variant_urls(prov.slugs, args.levels[0], max(args.requests, args.http_requests))
             counts = check_routes(app, urls)
             requests = bench_requests(app, urls, args, port)
             memory = backend_memory(app)
-            say("  requests/s (in-process): " + ", ".join(f"{n} {v:.0f}" for n, v in requests["inprocess"].items())
-                + f"  (t={clock():.0f}s)")
+            say(
+                "  requests/s (in-process): "
+                + ", ".join(f"{n} {v:.0f}" for n, v in requests["inprocess"].items())
+                + f"  (t={clock():.0f}s)"
+            )
             if requests["http"]:
                 say("  requests/s (HTTP):       " + ", ".join(f"{n} {v:.0f}" for n, v in requests["http"].items()))
-            rows.append({"level": level, "window": window, "grown": level - before, "grow_s": grow_seconds,
-                         "signup": signup, "inner": inner,
-                         "raw_provision": raw_provision, "raw_ddl": raw_ddl, "migration": migration,
-                         "counts": counts, "requests": requests, "memory": memory})
+            rows.append(
+                {
+                    "level": level,
+                    "window": window,
+                    "grown": level - before,
+                    "grow_s": grow_seconds,
+                    "signup": signup,
+                    "inner": inner,
+                    "raw_provision": raw_provision,
+                    "raw_ddl": raw_ddl,
+                    "migration": migration,
+                    "counts": counts,
+                    "requests": requests,
+                    "memory": memory,
+                }
+            )
         print_table(args, rows, clock())
         return 0
     finally:
@@ -719,36 +778,49 @@ def load_average() -> str:
 
 def print_table(args, rows, elapsed: float) -> None:
     say("")
-    say(f"=== Mallow tenancy bench — backend {args.backend}, {os.cpu_count()} CPUs, total {elapsed:.0f} s, "
-        f"load average now {load_average()} ===")
+    say(
+        f"=== Mallow tenancy bench — backend {args.backend}, {os.cpu_count()} CPUs, total {elapsed:.0f} s, "
+        f"load average now {load_average()} ==="
+    )
     say("(other work on this machine slows absolute figures 2-4x; compare the ratios, measured alternately)")
     say("Seconds per new store (each figure measured while the given number of stores existed)")
-    say(f"{'stores':>7} | {'sign-up med':>11} {'p95':>9} | {'its provision':>13} | "
-        f"{'provision_store med':>19} {'p95':>9} | {'raw DDL med':>11} | {'prov/DDL':>8}")
+    say(
+        f"{'stores':>7} | {'sign-up med':>11} {'p95':>9} | {'its provision':>13} | "
+        f"{'provision_store med':>19} {'p95':>9} | {'raw DDL med':>11} | {'prov/DDL':>8}"
+    )
     for r in rows:
         ratio = median(r["raw_provision"]) / median(r["raw_ddl"])
-        say(f"{r['level']:>7} | {median(r['signup']) * 1000:9.1f}ms {p95(r['signup']) * 1000:7.1f}ms | "
+        say(
+            f"{r['level']:>7} | {median(r['signup']) * 1000:9.1f}ms {p95(r['signup']) * 1000:7.1f}ms | "
             f"{median(r['inner']) * 1000:11.1f}ms | {median(r['raw_provision']) * 1000:17.1f}ms "
-            f"{p95(r['raw_provision']) * 1000:7.1f}ms | {median(r['raw_ddl']) * 1000:9.1f}ms | {ratio:7.2f}x")
+            f"{p95(r['raw_provision']) * 1000:7.1f}ms | {median(r['raw_ddl']) * 1000:9.1f}ms | {ratio:7.2f}x"
+        )
     say("  sign-ups: " + "; ".join(f"{r['grown']} more to reach {r['level']} took {r['grow_s']:.0f} s" for r in rows))
     if elapsed > 180:
-        say(f"  NOTE: this run took {elapsed:.0f} s, {sum(r['grow_s'] for r in rows):.0f} s of it signing stores up "
-            f"(the real sign-up, one at a time); --quick measures at 100 and 300 stores instead.")
+        say(
+            f"  NOTE: this run took {elapsed:.0f} s, {sum(r['grow_s'] for r in rows):.0f} s of it signing stores up "
+            f"(the real sign-up, one at a time); --quick measures at 100 and 300 stores instead."
+        )
     say("  sign-up = signup_merchant in a test request context (validation, pbkdf2:1000 hash, rows, schema, audit,")
     say("  commit), last --window sign-ups before the count; raw DDL = the same statements replayed as text.")
     say("")
     say("Per-store migration, nothing to apply (migrate_store on every store, as `mallow db upgrade`)")
-    say(f"{'stores':>7} | {'seconds':>8} | {'stores/s':>9} | {'bare stores/s':>13} | {'ratio':>6} | "
-        f"{'10,000 stores':>13}")
+    say(
+        f"{'stores':>7} | {'seconds':>8} | {'stores/s':>9} | {'bare stores/s':>13} | {'ratio':>6} | "
+        f"{'10,000 stores':>13}"
+    )
     for r in rows:
         m = r["migration"]
-        say(f"{m['stores']:>7} | {m['migrate_s']:8.1f} | {m['migrate_rate']:9.1f} | {m['bare_rate']:13.0f} | "
-            f"{m['migrate_rate'] / m['bare_rate']:6.3f} | {10_000 / m['migrate_rate'] / 60:9.1f} min")
+        say(
+            f"{m['stores']:>7} | {m['migrate_s']:8.1f} | {m['migrate_rate']:9.1f} | {m['bare_rate']:13.0f} | "
+            f"{m['migrate_rate'] / m['bare_rate']:6.3f} | {10_000 / m['migrate_rate'] / 60:9.1f} min"
+        )
     say("  bare = one SELECT of the store's alembic_version row through the same engine. Target: 1,000 in <= 60 s,")
     say("  10,000 in <= 10 min (the last column extrapolates linearly).")
     say("")
-    say("Requests, a random store per request (median of %d alternating rounds; req/s and ratio to `plain`,"
-        % args.rounds)
+    say(
+        f"Requests, a random store per request (median of {args.rounds} alternating rounds; req/s and ratio to `plain`,"
+    )
     say("then ratio to `bare`)")
     small = args.levels[0]
     labels = {n: (f"tenant@{small}" if n == "tenant-small" else n) for n in VARIANTS}
@@ -763,7 +835,7 @@ def print_table(args, rows, elapsed: float) -> None:
             say(f"{r['level']:>7} | {mode:>9} | " + " | ".join(f"{c:>15}" for c in cells))
             cells = [f"{rates[n] / rates['bare']:5.2f}x bare" for n in VARIANTS]
             say(f"{'':>7} | {'':>9} | " + " | ".join(f"{c:>15}" for c in cells))
-        cells = ["%d SQL, %d conn" % r["counts"][n] for n in VARIANTS]
+        cells = ["{} SQL, {} conn".format(*r["counts"][n]) for n in VARIANTS]
         say(f"{'':>7} | {'per req':>9} | " + " | ".join(f"{c:>15}" for c in cells))
         say(f"{'':>7} | memory of the pooled connections after the rounds: {r['memory']}")
     say("")
@@ -771,26 +843,36 @@ def print_table(args, rows, elapsed: float) -> None:
     for r in rows:
         for mode in modes:
             rates = r["requests"][mode]
-            say(f"  {r['level']:>6} stores, {mode:>9}: tenant/plain {rates['tenant'] / rates['plain']:.2f}x "
+            say(
+                f"  {r['level']:>6} stores, {mode:>9}: tenant/plain {rates['tenant'] / rates['plain']:.2f}x "
                 f"(resolution + schema switch vs neither), tenant/bare {rates['tenant'] / rates['bare']:.2f}x "
                 f"(the resolver machinery vs the same two SELECTs without it), bare/plain "
-                f"{rates['bare'] / rates['plain']:.2f}x (the store lookup query itself)")
+                f"{rates['bare'] / rates['plain']:.2f}x (the store lookup query itself)"
+            )
     say("")
     say(f"Scale, same run (target >= 0.95x): tenant route, random store among all N vs among the first {small}")
     for mode in modes:
         rates = rows[0]["requests"][mode]
-        say(f"  noise floor ({small} stores, {mode}): tenant vs tenant@{small}, the same workload, "
-            f"{rates['tenant'] / rates['tenant-small']:.2f}x")
+        say(
+            f"  noise floor ({small} stores, {mode}): tenant vs tenant@{small}, the same workload, "
+            f"{rates['tenant'] / rates['tenant-small']:.2f}x"
+        )
     for r in rows[1:]:
         for mode in modes:
             rates = r["requests"][mode]
-            say(f"  {r['level']:>6} stores, {mode:>9}: {rates['tenant'] / rates['tenant-small']:.2f}x   "
+            say(
+                f"  {r['level']:>6} stores, {mode:>9}: {rates['tenant'] / rates['tenant-small']:.2f}x   "
                 f"(tenant/bare here {rates['tenant'] / rates['bare']:.2f}x vs {small} stores "
-                f"{rows[0]['requests'][mode]['tenant'] / rows[0]['requests'][mode]['bare']:.2f}x)")
-    say("  (test client in-process; --http: waitress %d threads on 127.0.0.1, %d keep-alive client threads in a"
-        % (args.server_threads, args.http_threads))
-    say("  separate process; a round gives each variant at most %d requests and %.1f s)"
-        % (args.requests, args.round_seconds))
+                f"{rows[0]['requests'][mode]['tenant'] / rows[0]['requests'][mode]['bare']:.2f}x)"
+            )
+    say(
+        f"  (test client in-process; --http: waitress {args.server_threads} threads on 127.0.0.1, "
+        f"{args.http_threads} keep-alive client threads in a"
+    )
+    say(
+        f"  separate process; a round gives each variant at most {args.requests} requests and "
+        f"{args.round_seconds:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

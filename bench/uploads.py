@@ -27,6 +27,7 @@ On SQLite, concurrent uploads to one store can answer 500 "database is locked": 
 read transaction (opened by the staff check) cannot become a write once another upload has
 committed (WAL snapshot). The answers column shows it; PostgreSQL has no such limit.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,6 +86,7 @@ def make_image(path: Path, kind: str, width: int, height: int, options: dict) ->
 
 # --- measuring in the child ----------------------------------------------------------------
 
+
 def _status_kb(field: str) -> int:
     with open("/proc/self/status") as status:
         for line in status:
@@ -124,7 +126,7 @@ def child_bare(path: str) -> dict:
 
     data = Path(path).read_bytes()
     with Image.open(io.BytesIO(data)) as warm:  # imports, the plugin registry (the header only)
-        warm.size
+        warm.size  # noqa: B018  (reading the header is the warm-up)
     before = settle()
     how = reset_peak()
     started = time.perf_counter()
@@ -161,8 +163,12 @@ def child_mallow(path: str, concurrency: int, backend: str) -> dict:
         name = Path(path).name
 
         def upload(client, payload: bytes, filename: str) -> int:
-            response = client.post(route, headers=headers, content_type="multipart/form-data",
-                                   data={"image": (io.BytesIO(payload), filename)})
+            response = client.post(
+                route,
+                headers=headers,
+                content_type="multipart/form-data",
+                data={"image": (io.BytesIO(payload), filename)},
+            )
             status = response.status_code
             response.close()
             return status
@@ -202,16 +208,27 @@ def child_mallow(path: str, concurrency: int, backend: str) -> dict:
         counted: dict[str, int] = {}
         for status in statuses:
             counted[str(status)] = counted.get(str(status), 0) + 1
-        return {"peak": high - before, "kept": after - before, "seconds": elapsed, "how": how, "statuses": counted,
-                "rss_before": before}
+        return {
+            "peak": high - before,
+            "kept": after - before,
+            "seconds": elapsed,
+            "how": how,
+            "statuses": counted,
+            "rss_before": before,
+        }
     finally:
         drop_scratch(app, scratch)
         shutil.rmtree(config["MALLOW_DATA_DIR"], ignore_errors=True)
 
 
 def run_child(*args: str) -> dict:
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], capture_output=True, text=True,
-                          timeout=900, cwd=str(HERE.parent))
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=str(HERE.parent),
+    )
     if done.returncode != 0:
         raise SystemExit(f"child {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -220,8 +237,12 @@ def run_child(*args: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="run only the cases whose name contains this")
-    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite",
-                        help="where the store lives (PostgreSQL: a scratch database per case, dropped after)")
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="where the store lives (PostgreSQL: a scratch database per case, dropped after)",
+    )
     parser.add_argument("--no-bare", action="store_true", help="skip the bare Pillow baselines")
     parser.add_argument("--child", nargs=4, metavar=("KIND", "PATH", "N", "BACKEND"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -242,8 +263,10 @@ def main() -> None:
             kind, width, height, options = IMAGES[image]
             paths[image] = scratch / f"{image}.{kind.lower()}"
             make_image(paths[image], kind, width, height, options)
-        print(f"{'case':<26} {'file':>8} {'Mpx':>6} {'answers':<14} {'peak MB':>8} {'kept MB':>8} "
-              f"{'bare MB':>8} {'peak/bare':>9} {'B/px':>6} {'s':>6}")
+        print(
+            f"{'case':<26} {'file':>8} {'Mpx':>6} {'answers':<14} {'peak MB':>8} {'kept MB':>8} "
+            f"{'bare MB':>8} {'peak/bare':>9} {'B/px':>6} {'s':>6}"
+        )
         bare_cache: dict[str, dict] = {}
         for name, (image, n) in cases.items():
             _kind, width, height, _options = IMAGES[image]
@@ -255,12 +278,17 @@ def main() -> None:
             answers = " ".join(f"{count}×{status}" for status, count in sorted(result["statuses"].items()))
             ratio = f"{result['peak'] / bare['peak']:9.2f}" if bare and bare["peak"] > 0 else f"{'-':>9}"
             bare_mb = f"{bare['peak'] / MB:8.0f}" if bare else f"{'-':>8}"
-            print(f"{name:<26} {paths[image].stat().st_size / 1024:7.0f}K {mpx:6.2f} {answers:<14} "
-                  f"{result['peak'] / MB:8.0f} {result['kept'] / MB:8.0f} {bare_mb} {ratio} "
-                  f"{result['peak'] / (width * height * n):6.2f} {result['seconds']:6.2f}", flush=True)
-        print(f"peak = RSS high-water mark above the RSS just before the upload(s) ({result['how']}); "
-              "kept = RSS after minus before; bare = Image.open(file).load() alone; B/px = peak bytes per "
-              "uploaded pixel")
+            print(
+                f"{name:<26} {paths[image].stat().st_size / 1024:7.0f}K {mpx:6.2f} {answers:<14} "
+                f"{result['peak'] / MB:8.0f} {result['kept'] / MB:8.0f} {bare_mb} {ratio} "
+                f"{result['peak'] / (width * height * n):6.2f} {result['seconds']:6.2f}",
+                flush=True,
+            )
+        print(
+            f"peak = RSS high-water mark above the RSS just before the upload(s) ({result['how']}); "
+            "kept = RSS after minus before; bare = Image.open(file).load() alone; B/px = peak bytes per "
+            "uploaded pixel"
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

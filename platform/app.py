@@ -8,6 +8,7 @@ importing a module registers nothing. Imports
 inside :func:`create_app` are deliberate: building the app is what imports the parts, in this
 order, and importing ``mallow.app`` itself loads nothing.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -123,8 +124,17 @@ def _register_pages(app: Flask) -> None:
     from mallow.storefront import wechat as _wechat  # noqa: F401  (WeChat sign-in and link, wx.config)
     from mallow.web import blueprints, home
 
-    for blueprint in (home.bp, blueprints.admin, admin_compliance.bp, merchant_pages.bp, blueprints.console,
-                      console_compliance.bp, console_payments.bp, blueprints.storefront, payment_pages.bp):
+    for blueprint in (
+        home.bp,
+        blueprints.admin,
+        admin_compliance.bp,
+        merchant_pages.bp,
+        blueprints.console,
+        console_compliance.bp,
+        console_payments.bp,
+        blueprints.storefront,
+        payment_pages.bp,
+    ):
         app.register_blueprint(blueprint)
 
 
@@ -172,8 +182,20 @@ def _connect_domains(app: Flask) -> None:
 def _register_api(app: Flask) -> None:
     """The app's API registry, with every module that declares API operations (``@operation``)
     and the OpenAPI document; plugins' operations come with the API blueprints they mount."""
-    from mallow.api import (admin, aftersales, catalog, console, init_app as init_api, orders, pages, payments,
-                            platform, plugins, shipping, store)
+    from mallow.api import (
+        admin,
+        aftersales,
+        catalog,
+        console,
+        init_app as init_api,
+        orders,
+        pages,
+        payments,
+        platform,
+        plugins,
+        shipping,
+        store,
+    )
 
     init_api(app, [admin, aftersales, catalog, console, orders, pages, payments, platform, plugins, shipping, store])
 

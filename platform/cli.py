@@ -1,4 +1,5 @@
 """The ``mallow`` command (Flask's click CLI with Mallow's own commands)."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,9 @@ def _create_app():
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
-             help="Mallow: multi-tenant micro-mall builder.")
+@click.group(
+    cls=FlaskGroup, create_app=_create_app, add_default_commands=False, help="Mallow: multi-tenant micro-mall builder."
+)
 def main():
     pass
 
@@ -35,10 +37,14 @@ def serve(host, port, threads):
     runner = app.extensions["mallow.jobs"]
     if runner.kind == "embedded":
         runner.start()
-    click.echo(f"Mallow on http://{host}:{port}/  (jobs: {runner.kind}, database: {app.extensions['mallow.store_engines'].backend})")
+    click.echo(
+        f"Mallow on http://{host}:{port}/  (jobs: {runner.kind}, database: {app.extensions['mallow.store_engines'].backend})"
+    )
     if app.config.get("MALLOW_SANDBOX_PAYMENTS"):
-        click.echo("  sandbox payments ON (MALLOW_SANDBOX_PAYMENTS): stores without WeChat Pay take test orders, "
-                   "no money moves. Leave it unset in production.")
+        click.echo(
+            "  sandbox payments ON (MALLOW_SANDBOX_PAYMENTS): stores without WeChat Pay take test orders, "
+            "no money moves. Leave it unset in production."
+        )
     waitress_serve(app, host=host, port=port, threads=threads, ident="mallow")
 
 
@@ -137,8 +143,11 @@ def db_revision(message, chain):
             c.exec_driver_sql('CREATE SCHEMA "store_0"')
     migrate_store(scratch)
     with engines.engine_for(scratch).begin() as connection:
-        command.revision(alembic_config("store", connection, engines.version_table_schema(scratch)),
-                         message=message, autogenerate=True)
+        command.revision(
+            alembic_config("store", connection, engines.version_table_schema(scratch)),
+            message=message,
+            autogenerate=True,
+        )
     drop_store(scratch)
 
 
@@ -194,13 +203,17 @@ def demo(url):
     if info.get("plugins_enabled"):
         click.echo(f"  plugins enabled in the demo store: {', '.join(info['plugins_enabled'])}")
     if info.get("plugins_missing"):
-        click.echo(f"  plugins not loaded: {', '.join(info['plugins_missing'])} (see `mallow plugin list`): "
-                   "the demo store shows no plugins")
+        click.echo(
+            f"  plugins not loaded: {', '.join(info['plugins_missing'])} (see `mallow plugin list`): "
+            "the demo store shows no plugins"
+        )
     if current_app.config.get("MALLOW_SANDBOX_PAYMENTS"):
         click.echo("  payments        the sandbox cashier (MALLOW_SANDBOX_PAYMENTS=1): test orders, no money moves")
     else:
-        click.echo("  payments        none: set MALLOW_SANDBOX_PAYMENTS=1 for `mallow serve` (./scripts/run does) so "
-                   "the demo store can take test orders on the sandbox cashier")
+        click.echo(
+            "  payments        none: set MALLOW_SANDBOX_PAYMENTS=1 for `mallow serve` (./scripts/run does) so "
+            "the demo store can take test orders on the sandbox cashier"
+        )
 
 
 @main.group()
@@ -229,7 +242,7 @@ def plugin_list():
 
     states = {(r.name, r.version): r.status for r in releases()}
     loaded = current_app.extensions.get("mallow.loaded_plugins", {})
-    for name, (entry_point, manifest) in sorted(installed().items()):
+    for name, (_entry_point, manifest) in sorted(installed().items()):
         if isinstance(manifest, ManifestError):
             click.echo(f"{name:<24} unreadable: {manifest}")
             continue
@@ -242,8 +255,14 @@ def plugin_list():
 
 @plugin.command("new", with_appcontext=False)
 @click.argument("name")
-@click.option("--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False),
-              help="where to create the plugin's folder")
+@click.option(
+    "--dir",
+    "directory",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="where to create the plugin's folder",
+)
 def plugin_new(name, directory):
     """Scaffold a working plugin distribution NAME (lower-case; its package is mallow_NAME)."""
     from mallow.plugin_host.scaffold import ScaffoldError, create

@@ -4,6 +4,7 @@ Embedded defaults need no server: SQLite files under the data directory (one for
 platform, one per store) and an in-process job runner. Set ``DATABASE_URL`` (PostgreSQL: one
 schema per store) and ``REDIS_URL`` (rq jobs, shared rate limits) to run on real services.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,7 @@ def _normalise_database_url(url: str) -> str:
     """Accept ``postgres://`` and ``postgresql://`` and use the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -54,8 +55,11 @@ def from_environment(overrides: dict | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": platform_uri,
         # PostgreSQL keeps catalogue cache for every schema a connection has touched: recycle
         # connections so that memory comes back (bench/tenants.py measures it).
-        "SQLALCHEMY_ENGINE_OPTIONS": ({"pool_pre_ping": True, "pool_recycle": int(env.get("MALLOW_POOL_RECYCLE", "300"))}
-                                      if platform_uri.startswith("postgresql") else {}),
+        "SQLALCHEMY_ENGINE_OPTIONS": (
+            {"pool_pre_ping": True, "pool_recycle": int(env.get("MALLOW_POOL_RECYCLE", "300"))}
+            if platform_uri.startswith("postgresql")
+            else {}
+        ),
         "REDIS_URL": redis_url or "",
         "SECRET_KEY": env.get("SECRET_KEY") or None,
         # Field encryption key for personal data (32 bytes, urlsafe base64); derived from

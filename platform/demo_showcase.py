@@ -18,10 +18,11 @@ Idempotent: what is there already (found by title, slug or file name) is left as
 after that): ``mallow demo`` never serves. A bundled plugin that is not approved or needs a newer
 Mallow is not loaded, and then the store gets none of this.
 """
+
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import sqlalchemy as sa
 from PIL import Image, ImageDraw, ImageFont
@@ -64,8 +65,10 @@ def seed_showcase(app) -> dict:
         publish_once(home_page(), home_document(banners), owner)
         publish_once(landing_page(), landing_document(banners), owner)
     pages["landing page"] = f"/p/{LANDING_SLUG}"
-    return {"plugins_enabled": list(BUNDLED_PLUGINS),
-            "showcase": {label: f"/s/{SLUG}{path}" for label, path in pages.items()}}
+    return {
+        "plugins_enabled": list(BUNDLED_PLUGINS),
+        "showcase": {label: f"/s/{SLUG}{path}" for label, path in pages.items()},
+    }
 
 
 def enable_plugins(store, owner) -> None:
@@ -78,7 +81,7 @@ def enable_plugins(store, owner) -> None:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
 def _product(title: str):
@@ -95,8 +98,9 @@ def seed_plugins(store) -> dict[str, str]:
     from mallow.plugins.manager import hooks
     from mallow.security import crypto
 
-    shopper = db.session.execute(sa.select(Customer).filter_by(
-        login_digest=crypto.digest(normalise_login(SHOPPER_LOGIN)))).scalar_one()
+    shopper = db.session.execute(
+        sa.select(Customer).filter_by(login_digest=crypto.digest(normalise_login(SHOPPER_LOGIN)))
+    ).scalar_one()
     pages: dict[str, str] = {}
     for result in hooks().mallow_seed_demo(store=store, shopper=shopper, now=_now()):
         pages.update(result)
@@ -135,6 +139,7 @@ def seed_banners() -> dict[str, int]:
 
 # -- pages ----------------------------------------------------------------------------------------
 
+
 def home_page():
     from mallow.builder import service
 
@@ -166,35 +171,74 @@ def _document(sections: list[tuple[str, dict]]) -> dict:
 
 def _carousel(banners: dict[str, int], chosen=None) -> dict:
     rows = [row for row in BANNERS if chosen is None or row[0] in chosen]
-    slides = {f"s{index}": {"type": "slide", "settings": {"image": banners[filename], "link": link, "alt": alt}}
-              for index, (filename, _label, _colour, link, alt) in enumerate(rows, 1)}
+    slides = {
+        f"s{index}": {"type": "slide", "settings": {"image": banners[filename], "link": link, "alt": alt}}
+        for index, (filename, _label, _colour, link, alt) in enumerate(rows, 1)
+    }
     return {"type": "carousel", "settings": {"aspect": "2:1"}, "blocks": slides, "block_order": list(slides)}
 
 
 def home_document(banners: dict[str, int]) -> dict:
-    return _document([
-        ("search", {"type": "search_bar", "settings": {"placeholder": "搜索山核桃、龙井、笋干"}}),
-        ("hero", _carousel(banners)),
-        ("notice", {"type": "notice_bar", "settings": {"text": "新春年货节进行中：全场包邮，顺丰发货",
-                                                       "link": f"/p/{LANDING_SLUG}"}}),
-        ("flash", {"type": "flashsale_countdown", "settings": {"sale": 0}}),
-        ("groupbuy", {"type": "groupbuy_list", "settings": {"title": "三人拼团", "count": 4}}),
-        ("best", {"type": "product_grid", "settings": {"title": "热销好物", "source": "best_sellers", "count": 6}}),
-        ("info", {"type": "store_info", "settings": {
-            "intro": "临安山区的山核桃、茶叶和山货，当季采收，产地直发。", "show_licence": True}}),
-    ])
+    return _document(
+        [
+            ("search", {"type": "search_bar", "settings": {"placeholder": "搜索山核桃、龙井、笋干"}}),
+            ("hero", _carousel(banners)),
+            (
+                "notice",
+                {
+                    "type": "notice_bar",
+                    "settings": {"text": "新春年货节进行中：全场包邮，顺丰发货", "link": f"/p/{LANDING_SLUG}"},
+                },
+            ),
+            ("flash", {"type": "flashsale_countdown", "settings": {"sale": 0}}),
+            ("groupbuy", {"type": "groupbuy_list", "settings": {"title": "三人拼团", "count": 4}}),
+            ("best", {"type": "product_grid", "settings": {"title": "热销好物", "source": "best_sellers", "count": 6}}),
+            (
+                "info",
+                {
+                    "type": "store_info",
+                    "settings": {"intro": "临安山区的山核桃、茶叶和山货，当季采收，产地直发。", "show_licence": True},
+                },
+            ),
+        ]
+    )
 
 
 def landing_document(banners: dict[str, int]) -> dict:
     gifts = [_product(title).id for title in NEW_YEAR_GIFTS]
-    return _document([
-        ("hero", _carousel(banners, chosen={"demo-banner-new-year.jpg"})),
-        ("intro", {"type": "rich_text", "settings": {"align": "center", "html": (
-            "<h2>新春年货节</h2><p>山核桃、香榧、龙井和土蜂蜜，装进一份临安山里的年货。"
-            "全场包邮，节前顺丰发货。</p>")}}),
-        ("gifts", {"type": "product_grid", "settings": {"title": "年货礼盒", "source": "picked", "products": gifts,
-                                                        "count": len(gifts)}}),
-        ("groupbuy", {"type": "groupbuy_list", "settings": {"title": "约上家人一起拼", "count": 2}}),
-        ("invite", {"type": "distribution_entry", "settings": {
-            "title": "分享赚佣金", "text": "申请成为分销员，分享年货给亲友，成交后按实付金额得佣金。"}}),
-    ])
+    return _document(
+        [
+            ("hero", _carousel(banners, chosen={"demo-banner-new-year.jpg"})),
+            (
+                "intro",
+                {
+                    "type": "rich_text",
+                    "settings": {
+                        "align": "center",
+                        "html": (
+                            "<h2>新春年货节</h2><p>山核桃、香榧、龙井和土蜂蜜，装进一份临安山里的年货。"
+                            "全场包邮，节前顺丰发货。</p>"
+                        ),
+                    },
+                },
+            ),
+            (
+                "gifts",
+                {
+                    "type": "product_grid",
+                    "settings": {"title": "年货礼盒", "source": "picked", "products": gifts, "count": len(gifts)},
+                },
+            ),
+            ("groupbuy", {"type": "groupbuy_list", "settings": {"title": "约上家人一起拼", "count": 2}}),
+            (
+                "invite",
+                {
+                    "type": "distribution_entry",
+                    "settings": {
+                        "title": "分享赚佣金",
+                        "text": "申请成为分销员，分享年货给亲友，成交后按实付金额得佣金。",
+                    },
+                },
+            ),
+        ]
+    )

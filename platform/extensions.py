@@ -1,4 +1,5 @@
 """Flask extensions, created once and bound in :func:`mallow.app.create_app`."""
+
 from __future__ import annotations
 
 from flask import request

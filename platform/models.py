@@ -1,4 +1,5 @@
 """Imports every model module, so that both metadata sets are complete (app start, Alembic)."""
+
 from mallow.accounts import models as _accounts  # noqa: F401
 from mallow.aftersales import models as _aftersales  # noqa: F401
 from mallow.audit import AuditEntry as _audit  # noqa: F401

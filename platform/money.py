@@ -7,6 +7,7 @@ amounts) and ``fen_to_price`` (``¥12.50`` / ``-¥5.00``, with the sign); templa
 not 0.3 in binary), and it refuses anything that is not a plain amount with at most two
 decimals, so "12.505" is an error rather than a silently rounded price.
 """
+
 from __future__ import annotations
 
 import re

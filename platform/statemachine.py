@@ -5,6 +5,7 @@ Orders, payments, refunds, groups, stores and qualifications each declare one::
     STORE_STATES = StateMachine("store", {"pending": {"open", "closed"}, ...})
     STORE_STATES.check(store.status, "open")   # raises InvalidTransition when not allowed
 """
+
 from __future__ import annotations
 
 

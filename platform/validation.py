@@ -1,11 +1,14 @@
 """Field-level validation errors shared by pages (re-rendered forms) and the API (422 JSON)."""
+
 from __future__ import annotations
 
 import re
 
 from flask_babel import gettext as _
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+EMAIL_RE = re.compile(
+    r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 CN_MOBILE_RE = re.compile(r"^1[3-9][0-9]{9}$")
 
 
@@ -20,7 +23,9 @@ class ValidationFailed(Exception):
         return {
             "error": "validation_failed",
             "message": _("Some fields need attention."),
-            "fields": {field: {"code": code, "message": str(message)} for field, (code, message) in self.errors.items()},
+            "fields": {
+                field: {"code": code, "message": str(message)} for field, (code, message) in self.errors.items()
+            },
         }
 
 

@@ -5,21 +5,31 @@ Redis (``MALLOW_TEST_REDIS``, default redis://127.0.0.1:6379/15) are real server
 missing the run says so in a banner; under CI (``CI=true``) a missing server fails the run
 instead of skipping anything.
 """
+
 from __future__ import annotations
 
 import uuid
 
 import pytest
 
-from mallow.testing import (HAVE_POSTGRES, HAVE_REDIS, IN_CI, MISSING_SERVERS, REDIS_URL, build_app,
-                            drop_postgres_database, make_admin)
-
+from mallow.testing import (
+    HAVE_POSTGRES,
+    HAVE_REDIS,
+    IN_CI,
+    MISSING_SERVERS,
+    REDIS_URL,
+    build_app,
+    drop_postgres_database,
+    make_admin,
+)
 
 
 def pytest_sessionstart(session):
     if MISSING_SERVERS and IN_CI:
-        raise pytest.UsageError("CI needs every server, and these are missing:\n  " +
-                                "\n  ".join(f"{k}: {v}" for k, v in MISSING_SERVERS.items()))
+        raise pytest.UsageError(
+            "CI needs every server, and these are missing:\n  "
+            + "\n  ".join(f"{k}: {v}" for k, v in MISSING_SERVERS.items())
+        )
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -29,15 +39,22 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(bar, red=True, bold=True)
         for name, why in MISSING_SERVERS.items():
             terminalreporter.write_line(f"!! {name} IS MISSING: its tests were SKIPPED ({why})", red=True, bold=True)
-        terminalreporter.write_line("!! Start it (see docs/operations.md) and run the tests again.", red=True, bold=True)
+        terminalreporter.write_line(
+            "!! Start it (see docs/operations.md) and run the tests again.", red=True, bold=True
+        )
         terminalreporter.write_line(bar, red=True, bold=True)
 
 
 def _contract_counts(terminalreporter):
     """The API contract test's counts (tests/api/conftest.py), from its reports' user_properties."""
-    lines = {value for reports in terminalreporter.stats.values() for report in reports
-             if getattr(report, "when", None) == "call"
-             for key, value in getattr(report, "user_properties", ()) if key == "api-contract"}
+    lines = {
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for key, value in getattr(report, "user_properties", ())
+        if key == "api-contract"
+    }
     if lines:
         terminalreporter.section("API contract (schemathesis)")
         for line in sorted(lines):
@@ -45,9 +62,14 @@ def _contract_counts(terminalreporter):
 
 
 def _backend_params():
-    return [pytest.param("sqlite", id="sqlite"),
-            pytest.param("postgresql", id="postgresql", marks=[pytest.mark.postgres, pytest.mark.skipif(
-                not HAVE_POSTGRES, reason="PostgreSQL is not running")])]
+    return [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param(
+            "postgresql",
+            id="postgresql",
+            marks=[pytest.mark.postgres, pytest.mark.skipif(not HAVE_POSTGRES, reason="PostgreSQL is not running")],
+        ),
+    ]
 
 
 @pytest.fixture(scope="session", params=_backend_params())

@@ -1,6 +1,7 @@
 """The core's layers (the ``core-layers`` import-linter contract in ``pyproject.toml``) hold,
 ``docs/architecture.md`` draws exactly those layers, the list of known upward imports only
 shrinks, and the contract really fails on an upward import."""
+
 from __future__ import annotations
 
 import subprocess
@@ -9,7 +10,6 @@ import tomllib
 from pathlib import Path
 
 import grimp
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -26,8 +26,16 @@ def _layers_contract() -> dict:
 
 def _ini(contract: dict) -> str:
     """The contract as an import-linter INI file (the CLI reads INI or a pyproject)."""
-    lines = ["[importlinter]", "root_package = mallow", "exclude_type_checking_imports = True", "",
-             "[importlinter:contract:core-layers]", f"name = {contract['name']}", "type = layers", "layers ="]
+    lines = [
+        "[importlinter]",
+        "root_package = mallow",
+        "exclude_type_checking_imports = True",
+        "",
+        "[importlinter:contract:core-layers]",
+        f"name = {contract['name']}",
+        "type = layers",
+        "layers =",
+    ]
     lines += [f"    {layer}" for layer in contract["layers"]]
     lines += ["ignore_imports ="] + [f"    {entry}" for entry in contract.get("ignore_imports", [])]
     return "\n".join(lines) + "\n"
@@ -84,8 +92,7 @@ def test_every_core_package_has_a_layer():
     named = {name.strip() for layer in _layers_contract()["layers"] for name in layer.split("|")}
     platform = ROOT / "platform"
     modules = {f"mallow.{path.stem}" for path in platform.glob("*.py")}
-    modules |= {f"mallow.{folder.name}" for folder in platform.iterdir()
-                if (folder / "__init__.py").exists()}
+    modules |= {f"mallow.{folder.name}" for folder in platform.iterdir() if (folder / "__init__.py").exists()}
     assert modules - named == set(), "give these a layer in pyproject.toml's core-layers contract"
 
 

@@ -1,4 +1,5 @@
 """The `mallow` command: demo data (the store, its plugins and pages) and admins."""
+
 from __future__ import annotations
 
 import re
@@ -77,17 +78,30 @@ def test_demo_twice_seeds_each_showcase_thing_once(demo):
     assert _count(app, Page, kind="landing") == 1 and _count(app, PageVersion) == 2  # home and landing, once each
     assert _count(app, MediaAsset) == 12 * 2 + 3  # the product photos and three banners
     with app.app_context():
-        assert db.session.execute(db.select(db.func.count()).select_from(StorePlugin)
-                                  .filter_by(enabled=True)).scalar() == 3
-        assert db.session.execute(db.select(db.func.count()).select_from(AuditEntry)
-                                  .filter_by(action="plugin.enabled")).scalar() == 3  # not enabled again
+        assert (
+            db.session.execute(db.select(db.func.count()).select_from(StorePlugin).filter_by(enabled=True)).scalar()
+            == 3
+        )
+        assert (
+            db.session.execute(
+                db.select(db.func.count()).select_from(AuditEntry).filter_by(action="plugin.enabled")
+            ).scalar()
+            == 3
+        )  # not enabled again
 
 
 def test_demo_home_is_the_built_page_with_the_group_buy_and_the_countdown(demo):
     app, first, _second = demo
     home = app.test_client().get("/s/demo/").get_data(as_text=True)
-    for block in ("search_bar", "carousel", "notice_bar", "flashsale_countdown", "groupbuy_list", "product_grid",
-                  "store_info"):
+    for block in (
+        "search_bar",
+        "carousel",
+        "notice_bar",
+        "flashsale_countdown",
+        "groupbuy_list",
+        "product_grid",
+        "store_info",
+    ):
         assert f'data-block-type="{block}"' in home, block
     assert home.count("/s/demo/library/") >= 3  # the banners, from the store's media library
     assert "山核桃仁 3 人拼团" in home and _printed(first.output, "group buy") in home
@@ -125,7 +139,9 @@ def test_create_admin_checks_its_input(app):
     ok = _run(app, "create-admin", "--email", "Ops@Example.com", "--password", "admin-pass-1")
     assert ok.exit_code == 0, ok.output
     client = app.test_client()
-    response = client.post("/api/tokens", json={"email": "ops@example.com", "password": "admin-pass-1", "principal": "admin"})
+    response = client.post(
+        "/api/tokens", json={"email": "ops@example.com", "password": "admin-pass-1", "principal": "admin"}
+    )
     assert response.status_code == 201
 
 

@@ -1,4 +1,5 @@
 """Every hook is documented (docs/plugins.md has a section for it)."""
+
 from pathlib import Path
 
 from mallow.plugins import hookspecs

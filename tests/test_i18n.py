@@ -14,6 +14,7 @@ into ``zh_Hans_CN`` and looks only in ``zh_Hans_CN/`` (then ``zh/``), so the Chi
 ``plugins/<name>/translations/zh_Hans_CN/LC_MESSAGES/mallow_<name>.po``, extracted with
 ``plugins/<name>/babel.cfg`` from the plugin's Python and templates.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -39,8 +40,10 @@ REQUIRED_LOCALES = ("zh_CN",)
 # The same extra keywords and ignored directories as scripts/i18n.
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
 IGNORE_DIRS = (".*", "_*", "instance", "build", "dist", "*.egg-info", "node_modules")
-FIX = ("Run scripts/i18n, translate the new entries in {po} (fill msgstr, remove '#, fuzzy'), "
-       "then run scripts/i18n again to compile the .mo.")
+FIX = (
+    "Run scripts/i18n, translate the new entries in {po} (fill msgstr, remove '#, fuzzy'), "
+    "then run scripts/i18n again to compile the .mo."
+)
 
 # printf-style placeholders: %(name)s, %s, %d, %.2f ...; "%%" is a literal percent sign.
 PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[#0 +\-]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa%]")
@@ -66,7 +69,8 @@ def test_catalog_directories_are_found_by_flask_babel():
         name = po.parent.parent.name
         assert _catalog_dir(name) == name, (
             f"{po.relative_to(ROOT)} is never loaded: Flask-Babel looks for {name!r} in "
-            f"{_catalog_dir(name)}/. Add the locale to LOCALES in scripts/i18n under that name.")
+            f"{_catalog_dir(name)}/. Add the locale to LOCALES in scripts/i18n under that name."
+        )
 
 
 def _read_po(locale: str):
@@ -87,7 +91,8 @@ def _extract_sources(mapping: Path = MAPPING, root: Path = ROOT) -> dict[tuple[s
 
     found: dict[tuple[str, str | None], list[str]] = {}
     for filename, lineno, message, _comments, context in extract_from_dir(
-            str(root), method_map, options_map, keywords=KEYWORDS, directory_filter=keep_directory):
+        str(root), method_map, options_map, keywords=KEYWORDS, directory_filter=keep_directory
+    ):
         msgid = message[0] if isinstance(message, (list, tuple)) else message
         if msgid:
             found.setdefault((msgid, context), []).append(f"{filename}:{lineno}")
@@ -118,11 +123,18 @@ def test_every_source_string_is_translated(locale, source_messages):
         strings = (entry.string if isinstance(entry.string, (list, tuple)) else [entry.string]) if entry else []
         if entry is None or entry.fuzzy or not strings or not all(s and s.strip() for s in strings):
             state = "missing" if entry is None else "fuzzy" if entry.fuzzy else "untranslated"
-            missing.append(f"  [{state}] {msgid!r}" + (f" (context {context!r})" if context else "") +
-                           f"  ← {', '.join(wheres[:3])}")
+            missing.append(
+                f"  [{state}] {msgid!r}"
+                + (f" (context {context!r})" if context else "")
+                + f"  ← {', '.join(wheres[:3])}"
+            )
     po = _po_path(locale).relative_to(ROOT)
-    assert not missing, (f"{len(missing)} msgid(s) have no {locale} translation in {po}:\n" + "\n".join(missing) +
-                         "\n" + FIX.format(po=po))
+    assert not missing, (
+        f"{len(missing)} msgid(s) have no {locale} translation in {po}:\n"
+        + "\n".join(missing)
+        + "\n"
+        + FIX.format(po=po)
+    )
 
 
 @pytest.mark.parametrize("locale", _locales())
@@ -138,15 +150,20 @@ def test_compiled_mo_is_up_to_date(locale):
     with mo_path.open("rb") as f:
         actual = _messages(read_mo(f))
     stale = sorted(set(expected.items()) ^ set(actual.items()), key=repr)
-    assert actual == expected, (f"{mo_path.relative_to(ROOT)} does not match its .po ({len(stale)} difference(s), "
-                                f"e.g. {stale[:5]}). {fix}")
+    assert actual == expected, (
+        f"{mo_path.relative_to(ROOT)} does not match its .po ({len(stale)} difference(s), e.g. {stale[:5]}). {fix}"
+    )
 
 
 def _messages(catalog) -> dict:
     """``{(msgid, context): msgstr}`` without the header entry."""
-    return {(m.id if isinstance(m.id, str) else tuple(m.id), m.context):
-            (m.string if isinstance(m.string, str) else tuple(m.string))
-            for m in catalog if m.id}
+    return {
+        (m.id if isinstance(m.id, str) else tuple(m.id), m.context): (
+            m.string if isinstance(m.string, str) else tuple(m.string)
+        )
+        for m in catalog
+        if m.id
+    }
 
 
 def _placeholders(text: str) -> Counter:
@@ -164,13 +181,18 @@ def test_placeholders_are_kept(locale):
         wanted = _placeholders(ids[0])
         for string in strings:
             if string and _placeholders(string) != wanted:
-                wrong.append(f"  {ids[0]!r} → {string!r}: expected {sorted(wanted.elements())}, "
-                             f"got {sorted(_placeholders(string).elements())}")
-    assert not wrong, (f"translations in {_po_path(locale).relative_to(ROOT)} whose placeholders differ "
-                       "from their msgid:\n" + "\n".join(wrong))
+                wrong.append(
+                    f"  {ids[0]!r} → {string!r}: expected {sorted(wanted.elements())}, "
+                    f"got {sorted(_placeholders(string).elements())}"
+                )
+    assert not wrong, (
+        f"translations in {_po_path(locale).relative_to(ROOT)} whose placeholders differ "
+        "from their msgid:\n" + "\n".join(wrong)
+    )
 
 
 # -- the running app ------------------------------------------------------------------------
+
 
 def test_chinese_is_the_default(client):
     response = client.get("/")
@@ -221,15 +243,27 @@ def test_every_plugin_string_is_translated_in_its_own_catalogue(name, locale):
     assert po.is_file(), f"{po.relative_to(ROOT)} is missing. {fix}"
     with po.open("rb") as f:
         catalog = read_po(f, locale=locale)
-    missing = sorted(f"  {msgid!r} ← {', '.join(wheres[:2])}" for (msgid, context), wheres in messages.items()
-                     if not ((entry := catalog.get(msgid, context)) and not entry.fuzzy and entry.string
-                             and all(part.strip() for part in ([entry.string] if isinstance(entry.string, str)
-                                                               else entry.string))))
-    assert not missing, f"{len(missing)} msgid(s) of the {name} plugin lack a {locale} translation:\n" + \
-        "\n".join(missing) + "\n" + fix
-    wrong = [f"  {entry.id!r} → {entry.string!r}" for entry in catalog
-             if entry.id and isinstance(entry.id, str) and entry.string
-             and _placeholders(entry.string) != _placeholders(entry.id)]
+    missing = sorted(
+        f"  {msgid!r} ← {', '.join(wheres[:2])}"
+        for (msgid, context), wheres in messages.items()
+        if not (
+            (entry := catalog.get(msgid, context))
+            and not entry.fuzzy
+            and entry.string
+            and all(part.strip() for part in ([entry.string] if isinstance(entry.string, str) else entry.string))
+        )
+    )
+    assert not missing, (
+        f"{len(missing)} msgid(s) of the {name} plugin lack a {locale} translation:\n" + "\n".join(missing) + "\n" + fix
+    )
+    wrong = [
+        f"  {entry.id!r} → {entry.string!r}"
+        for entry in catalog
+        if entry.id
+        and isinstance(entry.id, str)
+        and entry.string
+        and _placeholders(entry.string) != _placeholders(entry.id)
+    ]
     assert not wrong, "translations whose placeholders differ from their msgid:\n" + "\n".join(wrong)
 
 
@@ -246,4 +280,5 @@ def test_every_plugin_catalogue_is_compiled(name, locale):
     assert mo.is_file(), f"{mo.relative_to(ROOT)} is missing. " + FIX.format(po=po.relative_to(ROOT))
     with mo.open("rb") as f:
         assert _messages(read_mo(f)) == _messages(read_mo(compiled)), (
-            f"{mo.relative_to(ROOT)} does not match its .po. " + FIX.format(po=po.relative_to(ROOT)))
+            f"{mo.relative_to(ROOT)} does not match its .po. " + FIX.format(po=po.relative_to(ROOT))
+        )

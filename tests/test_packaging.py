@@ -1,4 +1,5 @@
 """The repo root must never shadow the standard library's ``platform`` module."""
+
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -8,9 +9,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_import_platform_from_repo_root_is_the_standard_library():
-    code = ("import platform, sysconfig, os; "
-            "print(platform.__file__); print(sysconfig.get_paths()['stdlib']); print(platform.python_implementation())")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\n")
+    code = (
+        "import platform, sysconfig, os; "
+        "print(platform.__file__); print(sysconfig.get_paths()['stdlib']); print(platform.python_implementation())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\n")
     module_file, stdlib, implementation = out[0], out[1], out[2]
     assert Path(module_file).resolve().parent == Path(stdlib).resolve()
     assert implementation == "CPython"

@@ -1,4 +1,5 @@
 """Checking an admin's or a merchant's e-mail and password (with login rate limits)."""
+
 from __future__ import annotations
 
 from flask import current_app, request
@@ -43,10 +44,16 @@ def login_limits(view):
     count: POST)."""
     # one scope for every login endpoint: the key alone says which account (and, outside a
     # store, which endpoint) an attempt counts against
-    view = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], scope="login-account",
-                                key_func=_identifier, methods=["POST"], error_message="too many attempts")(view)
-    return limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], methods=["POST"],
-                         error_message="too many attempts")(view)
+    view = limiter.shared_limit(
+        lambda: current_app.config["LOGIN_RATE_LIMIT"],
+        scope="login-account",
+        key_func=_identifier,
+        methods=["POST"],
+        error_message="too many attempts",
+    )(view)
+    return limiter.limit(
+        lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], methods=["POST"], error_message="too many attempts"
+    )(view)
 
 
 #: sending SMS codes from one IP address (a phone's own limits are in :mod:`mallow.accounts.sms`)
@@ -56,5 +63,9 @@ SMS_SEND_RATE_LIMIT_IP = "10 per minute;60 per hour"
 def sms_send_limits(view):
     """The per-IP limit on asking for SMS codes (``SMS_SEND_RATE_LIMIT_IP``), one count for the
     storefront page and the API (only attempts count: POST)."""
-    return limiter.shared_limit(lambda: current_app.config.get("SMS_SEND_RATE_LIMIT_IP") or SMS_SEND_RATE_LIMIT_IP,
-                                scope="sms-send-ip", methods=["POST"], error_message="too many codes")(view)
+    return limiter.shared_limit(
+        lambda: current_app.config.get("SMS_SEND_RATE_LIMIT_IP") or SMS_SEND_RATE_LIMIT_IP,
+        scope="sms-send-ip",
+        methods=["POST"],
+        error_message="too many codes",
+    )(view)

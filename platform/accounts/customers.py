@@ -1,5 +1,6 @@
 """Shopper accounts of one store: sign-up and sign-in by phone number or e-mail address, or by
 the shopper's WeChat (the openid of the store's official account)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -35,8 +36,12 @@ def register(data) -> Customer:
     digest = crypto.digest(login)
     if db.session.execute(db.select(Customer.id).filter_by(login_digest=digest)).first():
         raise ValidationFailed({"login": ("taken", _("This account exists already. Sign in instead."))})
-    customer = Customer(login_digest=digest, login_cipher=crypto.encrypt(login),
-                        nickname=nickname or crypto.mask(login), password_hash=hash_password(password))
+    customer = Customer(
+        login_digest=digest,
+        login_cipher=crypto.encrypt(login),
+        nickname=nickname or crypto.mask(login),
+        password_hash=hash_password(password),
+    )
     db.session.add(customer)
     try:
         db.session.flush()
@@ -54,7 +59,9 @@ def authenticate(login: str, password: str) -> Customer | None:
         customer = db.session.execute(
             db.select(Customer).filter_by(login_digest=crypto.digest(normalised))
         ).scalar_one_or_none()
-    if not verify_password(customer.password_hash if customer else None, password) or not (customer and customer.active):
+    if not verify_password(customer.password_hash if customer else None, password) or not (
+        customer and customer.active
+    ):
         return None
     return customer
 
@@ -74,8 +81,12 @@ def sign_in_with_code(data) -> tuple[Customer, bool]:
             raise ValidationFailed({"phone": ("inactive", _("This account is closed. Contact the store."))})
         return customer, False
     nickname = text(data, "nickname", 40)
-    customer = Customer(login_digest=digest, login_cipher=crypto.encrypt(phone), nickname=nickname or crypto.mask(phone),
-                        password_hash=None)
+    customer = Customer(
+        login_digest=digest,
+        login_cipher=crypto.encrypt(phone),
+        nickname=nickname or crypto.mask(phone),
+        password_hash=None,
+    )
     db.session.add(customer)
     try:
         with db.session.begin_nested():
@@ -106,8 +117,13 @@ def sign_in_with_wechat(openid: str) -> tuple[Customer, bool]:
     customer = db.session.execute(db.select(Customer).filter_by(wechat_openid=openid)).scalar_one_or_none()
     created = False
     if customer is None:
-        customer = Customer(login_digest=crypto.digest(WECHAT_LOGIN_PREFIX + openid), login_cipher=crypto.encrypt(""),
-                            nickname=_wechat_nickname(openid), password_hash=None, wechat_openid=openid)
+        customer = Customer(
+            login_digest=crypto.digest(WECHAT_LOGIN_PREFIX + openid),
+            login_cipher=crypto.encrypt(""),
+            nickname=_wechat_nickname(openid),
+            password_hash=None,
+            wechat_openid=openid,
+        )
         db.session.add(customer)
         try:
             with db.session.begin_nested():

@@ -9,6 +9,7 @@ sent, and then a request that changes something must carry the session's CSRF to
 own tables: a merchant of store A has no ``Staff`` row in store B, and a shopper token of A is
 not in B's ``customer_sessions``.
 """
+
 from __future__ import annotations
 
 from functools import wraps
@@ -72,7 +73,9 @@ def _unauthenticated(kind: str):
             # shoppers exist in one store: another store's token (or a revoked one) is refused here, and logged
             # like a staff denial (the path and the reason, never the token)
             store = current_store()
-            record_denial("shopper token unknown in this store", actor="anonymous", store_id=store.id if store else None)
+            record_denial(
+                "shopper token unknown in this store", actor="anonymous", store_id=store.id if store else None
+            )
         response = jsonify(error="unauthenticated", message=_("Sign in or send a valid bearer token."))
         response.status_code = 401
         response.headers["WWW-Authenticate"] = "Bearer"

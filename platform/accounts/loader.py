@@ -1,4 +1,5 @@
 """Flask-Login wiring: ``current_user`` is the principal of the area a page belongs to."""
+
 from __future__ import annotations
 
 from flask import request
@@ -6,8 +7,15 @@ from flask import request
 from mallow.extensions import login_manager
 
 #: blueprint → principal kind shown as ``current_user`` in its templates
-AREAS = {"admin": "admin", "merchant": "merchant", "console": "merchant", "storefront": "shopper",
-         "api": None, "store_api": "shopper", "console_api": "merchant"}
+AREAS = {
+    "admin": "admin",
+    "merchant": "merchant",
+    "console": "merchant",
+    "storefront": "shopper",
+    "api": None,
+    "store_api": "shopper",
+    "console_api": "merchant",
+}
 
 
 def init_app(app) -> None:

@@ -1,4 +1,5 @@
 """Account tables: platform admins and merchants (shared), staff and customers (per store)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -1,4 +1,5 @@
 """Password hashing (werkzeug's scrypt by default) and the rules a new password must meet."""
+
 from __future__ import annotations
 
 from flask import current_app

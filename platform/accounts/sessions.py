@@ -4,11 +4,12 @@ A browser keeps the secret in its signed Flask session under a namespace per pri
 (``mallow.admin``, ``mallow.merchant``, ``mallow.shopper.<store id>``); an API client sends
 ``Authorization: Bearer <prefix>_<secret>``. Both are looked up in the same tables.
 """
+
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from flask import current_app, request, session
 
@@ -26,7 +27,7 @@ def _digest(secret: str) -> str:
 
 def _expiry(via: str) -> datetime:
     days = current_app.config["SESSION_LIFETIME_DAYS"] if via == "cookie" else 90
-    return datetime.now(timezone.utc) + timedelta(days=days)
+    return datetime.now(UTC) + timedelta(days=days)
 
 
 def session_key(kind: str, store_id: int | None = None) -> str:
@@ -43,9 +44,15 @@ def issue(principal, via: str, store_id: int | None = None) -> str:
     if principal.kind == "shopper":
         row = CustomerSession(secret_hash=_digest(secret), customer_id=principal.id, via=via, expires_at=_expiry(via))
     else:
-        row = AccountSession(secret_hash=_digest(secret), kind=principal.kind, account_id=principal.id, via=via,
-                             store_id=store_id, expires_at=_expiry(via),
-                             user_agent=(request.user_agent.string or "")[:200] if request else None)
+        row = AccountSession(
+            secret_hash=_digest(secret),
+            kind=principal.kind,
+            account_id=principal.id,
+            via=via,
+            store_id=store_id,
+            expires_at=_expiry(via),
+            user_agent=(request.user_agent.string or "")[:200] if request else None,
+        )
     db.session.add(row)
     return secret
 
@@ -75,7 +82,7 @@ def lookup(kind: str, secret: str | None, via: str):
     """The active principal behind ``secret``, as ``(principal, session_row)``, or None."""
     if not secret or not secret.startswith(TOKEN_PREFIX[kind] + "_"):
         return None
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if kind == "shopper":
         row = db.session.execute(
             db.select(CustomerSession).where(CustomerSession.secret_hash == _digest(secret))
@@ -83,8 +90,7 @@ def lookup(kind: str, secret: str | None, via: str):
         principal = db.session.get(Customer, row.customer_id) if row else None
     else:
         row = db.session.execute(
-            db.select(AccountSession).where(AccountSession.secret_hash == _digest(secret),
-                                            AccountSession.kind == kind)
+            db.select(AccountSession).where(AccountSession.secret_hash == _digest(secret), AccountSession.kind == kind)
         ).scalar_one_or_none()
         principal = db.session.get(ACCOUNT_MODELS[kind], row.account_id) if row else None
     if row is None or row.via != via or _aware(row.expires_at) <= now:
@@ -99,9 +105,10 @@ def revoke_all(kind: str, account_id: int) -> None:
     if kind == "shopper":
         db.session.execute(db.delete(CustomerSession).where(CustomerSession.customer_id == account_id))
     else:
-        db.session.execute(db.delete(AccountSession).where(AccountSession.kind == kind,
-                                                           AccountSession.account_id == account_id))
+        db.session.execute(
+            db.delete(AccountSession).where(AccountSession.kind == kind, AccountSession.account_id == account_id)
+        )
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -17,6 +17,7 @@ and the demo can read it. It is never shown to the shopper. A real gateway is a 
 ``send_code(phone, code, store)`` method (:class:`SmsProvider`), named as
 ``"package.module:ClassName"``; it is built once per app with the app as its only argument.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,7 +26,7 @@ import importlib
 import logging
 import secrets
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -82,8 +83,12 @@ class LoggingSmsProvider:
     def send_code(self, phone: str, code: str, store) -> None:
         with self._lock:
             self._last[(store.id, phone)] = code
-        log.warning("SMS sign-in code for %s in store %s: %s (development SMS provider: no message was sent)",
-                    crypto.mask(phone), store.slug, code)
+        log.warning(
+            "SMS sign-in code for %s in store %s: %s (development SMS provider: no message was sent)",
+            crypto.mask(phone),
+            store.slug,
+            code,
+        )
 
     def last_code(self, phone: str, store_id: int | None = None) -> str | None:
         """The last code sent to ``phone`` in store ``store_id`` (default: the active store)."""
@@ -133,21 +138,32 @@ def code_hash(phone: str, code: str, purpose: str = "login", store_id: int | Non
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _check_send_limits(digest: str, now: datetime) -> None:
-    recent = [_aware(t) for t in db.session.execute(
-        sa.select(SmsCode.created_at).where(SmsCode.phone_digest == digest, SmsCode.created_at > now - timedelta(hours=1))
-        .order_by(SmsCode.created_at.desc())).scalars()]
+    recent = [
+        _aware(t)
+        for t in db.session.execute(
+            sa.select(SmsCode.created_at)
+            .where(SmsCode.phone_digest == digest, SmsCode.created_at > now - timedelta(hours=1))
+            .order_by(SmsCode.created_at.desc())
+        ).scalars()
+    ]
     if recent and (now - recent[0]).total_seconds() < RESEND_SECONDS:
         wait = RESEND_SECONDS - (now - recent[0]).total_seconds()
-        raise SendLimited(wait, ngettext("Wait %(num)s second before asking for another code.",
-                                         "Wait %(num)s seconds before asking for another code.", int(wait) + 1))
+        raise SendLimited(
+            wait,
+            ngettext(
+                "Wait %(num)s second before asking for another code.",
+                "Wait %(num)s seconds before asking for another code.",
+                int(wait) + 1,
+            ),
+        )
     if len(recent) >= PER_HOUR:
         wait = (recent[PER_HOUR - 1] + timedelta(hours=1) - now).total_seconds()
         raise SendLimited(wait, _("Too many codes were sent to this number. Try again in an hour."))
@@ -161,9 +177,17 @@ def send_code(raw_phone, purpose: str = "login") -> str:
     now = _now()
     digest = crypto.digest(phone)
     _check_send_limits(digest, now)
-    code = f"{secrets.randbelow(10 ** 6):06d}"
-    db.session.add(SmsCode(phone_digest=digest, purpose=purpose, code_hash=code_hash(phone, code, purpose),
-                           created_at=now, expires_at=now + CODE_TTL, attempts=0))
+    code = f"{secrets.randbelow(10**6):06d}"
+    db.session.add(
+        SmsCode(
+            phone_digest=digest,
+            purpose=purpose,
+            code_hash=code_hash(phone, code, purpose),
+            created_at=now,
+            expires_at=now + CODE_TTL,
+            attempts=0,
+        )
+    )
     db.session.flush()
     try:
         provider().send_code(phone, code, current_store())
@@ -189,18 +213,23 @@ def verify_code(raw_phone, raw_code, purpose: str = "login") -> str:
     if not code:
         raise _refused("required", _("Enter the code from the SMS."))
     now = _now()
-    row = db.session.execute(sa.select(SmsCode).where(SmsCode.phone_digest == crypto.digest(phone),
-                                                      SmsCode.purpose == purpose)
-                             .order_by(SmsCode.id.desc()).limit(1)).scalar_one_or_none()
+    row = db.session.execute(
+        sa.select(SmsCode)
+        .where(SmsCode.phone_digest == crypto.digest(phone), SmsCode.purpose == purpose)
+        .order_by(SmsCode.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     if row is None:
         raise _refused("invalid", _("Ask for a code first."))
     if row.used_at is not None:
         raise _refused("used", _("This code was used already. Ask for a new one."))
     if _aware(row.expires_at) <= now:
         raise _refused("expired", _("This code has expired. Ask for a new one."))
-    counted = db.session.execute(sa.update(SmsCode).where(SmsCode.id == row.id, SmsCode.attempts < MAX_ATTEMPTS,
-                                                          SmsCode.used_at.is_(None))
-                                 .values(attempts=SmsCode.attempts + 1)).rowcount
+    counted = db.session.execute(
+        sa.update(SmsCode)
+        .where(SmsCode.id == row.id, SmsCode.attempts < MAX_ATTEMPTS, SmsCode.used_at.is_(None))
+        .values(attempts=SmsCode.attempts + 1)
+    ).rowcount
     if not counted:
         db.session.rollback()
         raise _refused("too_many_attempts", _("Too many wrong codes. Ask for a new one."))
@@ -212,8 +241,9 @@ def verify_code(raw_phone, raw_code, purpose: str = "login") -> str:
         if left <= 0:
             raise _refused("too_many_attempts", _("Too many wrong codes. Ask for a new one."))
         raise _refused("wrong", ngettext("Wrong code. %(num)s try left.", "Wrong code. %(num)s tries left.", left))
-    used = db.session.execute(sa.update(SmsCode).where(SmsCode.id == row.id, SmsCode.used_at.is_(None))
-                              .values(used_at=now)).rowcount
+    used = db.session.execute(
+        sa.update(SmsCode).where(SmsCode.id == row.id, SmsCode.used_at.is_(None)).values(used_at=now)
+    ).rowcount
     if not used:
         db.session.rollback()
         raise _refused("used", _("This code was used already. Ask for a new one."))

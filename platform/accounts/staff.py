@@ -1,5 +1,6 @@
 """A store's team: the owner adds and removes staff (merchant accounts) in the store's own
 ``staff`` table. Removing a member ends their access on their next request."""
+
 from __future__ import annotations
 
 from flask_babel import gettext as _
@@ -14,16 +15,27 @@ from mallow.validation import EMAIL_RE, Errors, ValidationFailed, normalise_emai
 def owner_seed(merchant_id: int):
     """What a new store's schema is seeded with (:func:`mallow.tenants.provisioning.provision_store`):
     merchant ``merchant_id`` as its owner, in the provisioning transaction."""
+
     def seed(connection) -> None:
-        connection.execute(Staff.__table__.insert().values(merchant_id=merchant_id, role="owner", active=True,
-                                                           created_at=utcnow()))
+        connection.execute(
+            Staff.__table__.insert().values(merchant_id=merchant_id, role="owner", active=True, created_at=utcnow())
+        )
+
     return seed
 
 
 def members() -> list[tuple[Staff, Merchant | None]]:
     rows = list(db.session.execute(db.select(Staff).order_by(Staff.id)).scalars())
-    accounts = {m.id: m for m in db.session.execute(
-        db.select(Merchant).where(Merchant.id.in_([r.merchant_id for r in rows]))).scalars()} if rows else {}
+    accounts = (
+        {
+            m.id: m
+            for m in db.session.execute(
+                db.select(Merchant).where(Merchant.id.in_([r.merchant_id for r in rows]))
+            ).scalars()
+        }
+        if rows
+        else {}
+    )
     return [(row, accounts.get(row.merchant_id)) for row in rows]
 
 
@@ -40,8 +52,9 @@ def add(store, owner, data) -> Staff:
         problem = password_problem(password)
         if problem:
             raise ValidationFailed({"password": (problem, PASSWORD_MESSAGES[problem]())})
-        merchant = Merchant(email=email, name=text(data, "name", 60) or email.split("@")[0],
-                            password_hash=hash_password(password))
+        merchant = Merchant(
+            email=email, name=text(data, "name", 60) or email.split("@")[0], password_hash=hash_password(password)
+        )
         db.session.add(merchant)
         db.session.flush()
     if db.session.execute(db.select(Staff.id).filter_by(merchant_id=merchant.id)).first():

@@ -1,5 +1,6 @@
 """Platform admin compliance pages (``/admin/compliance``, the ``compliance_admin`` blueprint):
 the absolute-term list (极限词), the mandatory statements and the findings queue."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -9,8 +10,17 @@ from flask_babel import gettext as _
 from mallow.accounts.guards import admin_required, principal
 from mallow.compliance import findings
 from mallow.compliance.labels import field_label, status_labels
-from mallow.compliance.terms import (KINDS, MandatoryStatement, Term, all_statements, all_terms, kind_label,
-                                     reason_text, save_statement, save_term)
+from mallow.compliance.terms import (
+    KINDS,
+    MandatoryStatement,
+    Term,
+    all_statements,
+    all_terms,
+    kind_label,
+    reason_text,
+    save_statement,
+    save_term,
+)
 from mallow.db import db
 from mallow.qualifications.matrix import active_categories
 from mallow.statemachine import InvalidTransition
@@ -24,8 +34,14 @@ QUEUE_TABS = ("appealed", "open", "accepted", "upheld", "overturned", "cleared")
 
 def _term_context(**extra) -> dict:
     categories = active_categories()
-    return {"kinds": KINDS, "kind_label": kind_label, "reason_text": reason_text, "categories": categories,
-            "category_names": lambda locale: {c.code: c.name(locale) for c in categories}, **extra}
+    return {
+        "kinds": KINDS,
+        "kind_label": kind_label,
+        "reason_text": reason_text,
+        "categories": categories,
+        "category_names": lambda locale: {c.code: c.name(locale) for c in categories},
+        **extra,
+    }
 
 
 @bp.get("/terms")
@@ -91,10 +107,20 @@ def edit_statement(statement_id):
 
 def _queue_page(status: str, errors: ValidationFailed | None = None):
     items = findings.review_queue(None if status == "all" else status)
-    stores = {s.id: s for s in db.session.execute(sa.select(Store).where(
-        Store.id.in_({f.store_id for f in items}))).scalars()}
-    return render_form("admin/compliance_findings.html", errors=errors, items=items, stores=stores, tab=status,
-                       tabs=QUEUE_TABS, status_labels=status_labels(), field_label=field_label, kind_label=kind_label)
+    stores = {
+        s.id: s for s in db.session.execute(sa.select(Store).where(Store.id.in_({f.store_id for f in items}))).scalars()
+    }
+    return render_form(
+        "admin/compliance_findings.html",
+        errors=errors,
+        items=items,
+        stores=stores,
+        tab=status,
+        tabs=QUEUE_TABS,
+        status_labels=status_labels(),
+        field_label=field_label,
+        kind_label=kind_label,
+    )
 
 
 @bp.get("/findings")
@@ -112,8 +138,7 @@ def decide(finding_id, action):
     finding = db.get_or_404(findings.Finding, finding_id)
     outcome = "upheld" if action == "uphold" else "overturned"
     try:
-        findings.decide(finding, principal("admin"), outcome, request.form.get("reason"),
-                        field=f"reason.{finding.id}")
+        findings.decide(finding, principal("admin"), outcome, request.form.get("reason"), field=f"reason.{finding.id}")
     except ValidationFailed as failed:
         return _queue_page("appealed", failed)
     except InvalidTransition:

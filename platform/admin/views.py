@@ -1,4 +1,5 @@
 """Platform admin pages: sign-in and the qualification review queue."""
+
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
@@ -10,8 +11,14 @@ from mallow.accounts.guards import admin_required, principal
 from mallow.db import db
 from mallow.qualifications import service
 from mallow.qualifications.files import send_qualification_file
-from mallow.qualifications.matrix import (Category, active_categories, format_requirements, parse_requirements,
-                                          permit_kinds, update_requirements)
+from mallow.qualifications.matrix import (
+    Category,
+    active_categories,
+    format_requirements,
+    parse_requirements,
+    permit_kinds,
+    update_requirements,
+)
 from mallow.qualifications.models import Qualification
 from mallow.statemachine import InvalidTransition
 from mallow.stores import lifecycle as store_lifecycle
@@ -41,8 +48,11 @@ def login():
     if request.method == "POST":
         admin = authenticate("admin", request.form.get("email"), request.form.get("password"))
         if admin is None:
-            return render_form("auth/login.html", errors=ValidationFailed(
-                {"password": ("invalid", _("Wrong e-mail address or password."))}), area="admin")
+            return render_form(
+                "auth/login.html",
+                errors=ValidationFailed({"password": ("invalid", _("Wrong e-mail address or password."))}),
+                area="admin",
+            )
         sessions.login_browser(admin)
         db.session.commit()
         return redirect(safe_next(url_for("admin.queue")))
@@ -69,7 +79,9 @@ def queue():
     if status not in service.QUEUES:
         abort(400)
     items = service.review_queue(None if status == "all" else status)
-    stores = {s.id: s for s in db.session.execute(db.select(Store).where(Store.id.in_({q.store_id for q in items}))).scalars()}
+    stores = {
+        s.id: s for s in db.session.execute(db.select(Store).where(Store.id.in_({q.store_id for q in items}))).scalars()
+    }
     return render_template("admin/queue.html", items=items, stores=stores, status=status, is_due=service.is_due)
 
 
@@ -81,8 +93,15 @@ def review(qualification_id):
 
 def _review_page(qualification: Qualification, errors: ValidationFailed | None = None):
     store = db.session.get(Store, qualification.store_id)
-    return render_form("admin/review.html", errors=errors, q=qualification, store_row=store, kinds=permit_kinds(),
-                       history=service.history(store.id), due=service.is_due(qualification))
+    return render_form(
+        "admin/review.html",
+        errors=errors,
+        q=qualification,
+        store_row=store,
+        kinds=permit_kinds(),
+        history=service.history(store.id),
+        due=service.is_due(qualification),
+    )
 
 
 @bp.post("/qualifications/<int:qualification_id>/approve")
@@ -102,7 +121,7 @@ def approve(qualification_id):
 @admin_required
 def reject(qualification_id):
     qualification = db.get_or_404(Qualification, qualification_id)
-    field_reasons = {key[len("field_"):]: value for key, value in request.form.items() if key.startswith("field_")}
+    field_reasons = {key[len("field_") :]: value for key, value in request.form.items() if key.startswith("field_")}
     try:
         service.reject(qualification, principal("admin"), request.form.get("reason", ""), field_reasons)
     except ValidationFailed as failed:
@@ -149,7 +168,6 @@ def stores():
     return render_template("admin/stores.html", stores=store_lifecycle.list_stores(status), status=status)
 
 
-
 @bp.post("/stores/<int:store_id>/<any(suspend, reopen):action>")
 @admin_required
 def change_store(store_id, action):
@@ -181,5 +199,6 @@ def categories():
         except ValidationFailed as failed:
             flash(next(iter(failed.errors.values()))[1], "error")
         return redirect(url_for("admin.categories")), 303
-    return render_template("admin/categories.html", categories=active_categories(), kinds=permit_kinds(),
-                           fmt=format_requirements)
+    return render_template(
+        "admin/categories.html", categories=active_categories(), kinds=permit_kinds(), fmt=format_requirements
+    )

@@ -2,6 +2,7 @@
 after ``refund_auto_approve_hours`` (a periodic sweep of every store, like the order timers); the
 same sweep makes the refunds a crash between approval (or the goods coming back) and the refund
 left unwritten."""
+
 from __future__ import annotations
 
 from mallow.aftersales import service

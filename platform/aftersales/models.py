@@ -8,14 +8,17 @@ from mallow.statemachine import StateMachine
 
 #: refund_only: requested → approved → refunded; return_refund: requested → approved →
 #: returned (goods back, stock back) → refunded; either may be rejected or withdrawn.
-AFTERSALE_STATES = StateMachine("aftersale", {
-    "requested": {"approved", "rejected", "withdrawn"},
-    "approved": {"returned", "refunded"},
-    "returned": {"refunded"},
-    "refunded": set(),
-    "rejected": set(),
-    "withdrawn": set(),
-})
+AFTERSALE_STATES = StateMachine(
+    "aftersale",
+    {
+        "requested": {"approved", "rejected", "withdrawn"},
+        "approved": {"returned", "refunded"},
+        "returned": {"refunded"},
+        "refunded": set(),
+        "rejected": set(),
+        "withdrawn": set(),
+    },
+)
 #: a request in these states is in progress: the order's receipt and completion timers wait
 OPEN_STATES = ("requested", "approved", "returned")
 
@@ -38,8 +41,10 @@ class AfterSale(StoreModel):
     decide_by: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), index=True)
     decided_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
-    __table_args__ = (sa.CheckConstraint("kind IN ('refund_only', 'return_refund')", name="kind"),
-                      sa.CheckConstraint("amount > 0", name="amount_positive"))
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('refund_only', 'return_refund')", name="kind"),
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+    )
 
 
 def open_order_ids() -> sa.Select:

@@ -21,10 +21,11 @@
 Every step writes an :class:`~mallow.orders.models.OrderEvent`; every state change is one
 conditional UPDATE, so a double click or a race with the timer changes things once.
 """
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -56,11 +57,11 @@ class AfterSaleProblem(Exception):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _aware(moment):
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def _event(order_id: int, kind: str, actor: str, detail: dict) -> None:
@@ -70,9 +71,12 @@ def _event(order_id: int, kind: str, actor: str, detail: dict) -> None:
 def _move(aftersale: AfterSale, target: str, **values) -> bool:
     """One conditional UPDATE; False (nothing changed) when another actor moved it first."""
     sources = [s for s in AFTERSALE_STATES.states if AFTERSALE_STATES.can(s, target)]
-    result = db.session.execute(sa.update(AfterSale).where(AfterSale.id == aftersale.id,
-                                                           AfterSale.status.in_(sources))
-                                .values(status=target, **values).execution_options(synchronize_session=False))
+    result = db.session.execute(
+        sa.update(AfterSale)
+        .where(AfterSale.id == aftersale.id, AfterSale.status.in_(sources))
+        .values(status=target, **values)
+        .execution_options(synchronize_session=False)
+    )
     db.session.refresh(aftersale)
     return result.rowcount == 1
 
@@ -130,8 +134,9 @@ def request(customer, order: Order, data, files=None) -> AfterSale:
         raise AfterSaleProblem("not_shipped", _("Nothing was shipped yet: ask for a refund only."), 422)
 
     lock_order(order)
-    open_request = db.session.execute(sa.select(AfterSale.id).where(AfterSale.order_id == order.id,
-                                                                    AfterSale.status.in_(OPEN_STATES))).first()
+    open_request = db.session.execute(
+        sa.select(AfterSale.id).where(AfterSale.order_id == order.id, AfterSale.status.in_(OPEN_STATES))
+    ).first()
     if open_request is not None:
         db.session.rollback()
         raise AfterSaleProblem("already_open", _("This order has an after-sales request in progress."))
@@ -153,13 +158,25 @@ def request(customer, order: Order, data, files=None) -> AfterSale:
             db.session.rollback()
             raise ValidationFailed({"photos": (rejected.code, rejection_message(rejected.code))}) from None
     now = _now()
-    aftersale = AfterSale(order_id=order.id, customer_id=customer.id, kind=kind, status="requested", amount=amount,
-                          reason=reason, photos=stored, created_at=now,
-                          decide_by=now + timedelta(hours=int(settings.get("refund_auto_approve_hours"))))
+    aftersale = AfterSale(
+        order_id=order.id,
+        customer_id=customer.id,
+        kind=kind,
+        status="requested",
+        amount=amount,
+        reason=reason,
+        photos=stored,
+        created_at=now,
+        decide_by=now + timedelta(hours=int(settings.get("refund_auto_approve_hours"))),
+    )
     db.session.add(aftersale)
     db.session.flush()
-    _event(order.id, "aftersale_requested", f"shopper:{customer.id}",
-           {"aftersale_id": aftersale.id, "kind": kind, "amount": amount, "reason": reason, "photos": len(stored)})
+    _event(
+        order.id,
+        "aftersale_requested",
+        f"shopper:{customer.id}",
+        {"aftersale_id": aftersale.id, "kind": kind, "amount": amount, "reason": reason, "photos": len(stored)},
+    )
     db.session.commit()
     return aftersale
 
@@ -198,14 +215,21 @@ def ship_return(aftersale: AfterSale, actor: str, data) -> AfterSale:
     errors.raise_if_any()
     if aftersale.kind != "return_refund" or aftersale.status != "approved":
         raise AfterSaleProblem("not_awaiting_return", _("This request is not waiting for goods to come back."))
-    result = db.session.execute(sa.update(AfterSale).where(AfterSale.id == aftersale.id, AfterSale.status == "approved")
-                                .values(return_carrier=carrier, return_tracking_number=tracking)
-                                .execution_options(synchronize_session=False))
+    result = db.session.execute(
+        sa.update(AfterSale)
+        .where(AfterSale.id == aftersale.id, AfterSale.status == "approved")
+        .values(return_carrier=carrier, return_tracking_number=tracking)
+        .execution_options(synchronize_session=False)
+    )
     db.session.refresh(aftersale)
     if result.rowcount != 1:
         raise AfterSaleProblem("not_awaiting_return", _("This request is not waiting for goods to come back."))
-    _event(aftersale.order_id, "return_shipped", actor,
-           {"aftersale_id": aftersale.id, "carrier": carrier, "tracking_number": tracking})
+    _event(
+        aftersale.order_id,
+        "return_shipped",
+        actor,
+        {"aftersale_id": aftersale.id, "carrier": carrier, "tracking_number": tracking},
+    )
     db.session.commit()
     return aftersale
 
@@ -248,20 +272,33 @@ def _refund(aftersale: AfterSale, actor: str) -> bool:
 
 
 def _refund_failed_before(aftersale: AfterSale) -> bool:
-    details = db.session.execute(sa.select(OrderEvent.detail).where(OrderEvent.order_id == aftersale.order_id,
-                                                                    OrderEvent.kind == "aftersale_refund_failed")
-                                 ).scalars()
+    details = db.session.execute(
+        sa.select(OrderEvent.detail).where(
+            OrderEvent.order_id == aftersale.order_id, OrderEvent.kind == "aftersale_refund_failed"
+        )
+    ).scalars()
     return any((detail or {}).get("aftersale_id") == aftersale.id for detail in details)
 
 
 def repair_refunds() -> int:
     """Make the refunds that approval (refund only) or the goods coming back (return and refund)
     should have made but never wrote: a crash or an outage between the two steps. Idempotent."""
-    missing = db.session.execute(
-        sa.select(AfterSale).where(sa.or_(sa.and_(AfterSale.status == "approved", AfterSale.kind == "refund_only"),
-                                          AfterSale.status == "returned"),
-                                   ~sa.exists().where(Refund.aftersale_id == AfterSale.id))
-        .order_by(AfterSale.id).limit(500)).scalars().all()
+    missing = (
+        db.session.execute(
+            sa.select(AfterSale)
+            .where(
+                sa.or_(
+                    sa.and_(AfterSale.status == "approved", AfterSale.kind == "refund_only"),
+                    AfterSale.status == "returned",
+                ),
+                ~sa.exists().where(Refund.aftersale_id == AfterSale.id),
+            )
+            .order_by(AfterSale.id)
+            .limit(500)
+        )
+        .scalars()
+        .all()
+    )
     return sum(_refund(aftersale, "system") for aftersale in missing)
 
 
@@ -272,17 +309,26 @@ def refund_succeeded(_app, refund: Refund) -> None:
         return
     aftersale = db.session.get(AfterSale, refund.aftersale_id)
     if aftersale is not None and _move(aftersale, "refunded"):
-        _event(aftersale.order_id, "aftersale_refunded", "system",
-               {"aftersale_id": aftersale.id, "amount": refund.amount, "out_refund_no": refund.out_refund_no})
+        _event(
+            aftersale.order_id,
+            "aftersale_refunded",
+            "system",
+            {"aftersale_id": aftersale.id, "amount": refund.amount, "out_refund_no": refund.out_refund_no},
+        )
 
 
 def auto_approve(now: datetime | None = None) -> int:
     """Approve the refund-only requests whose merchant did nothing in time. Idempotent."""
     now = now or _now()
-    due = db.session.execute(sa.select(AfterSale).where(AfterSale.status == "requested",
-                                                        AfterSale.kind == "refund_only",
-                                                        AfterSale.decide_by <= now)
-                             .order_by(AfterSale.id)).scalars().all()
+    due = (
+        db.session.execute(
+            sa.select(AfterSale)
+            .where(AfterSale.status == "requested", AfterSale.kind == "refund_only", AfterSale.decide_by <= now)
+            .order_by(AfterSale.id)
+        )
+        .scalars()
+        .all()
+    )
     approved = 0
     for aftersale in due:
         try:
@@ -295,14 +341,20 @@ def auto_approve(now: datetime | None = None) -> int:
 
 
 def of_customer(customer_id: int) -> list[AfterSale]:
-    return list(db.session.execute(sa.select(AfterSale).where(AfterSale.customer_id == customer_id)
-                                   .order_by(AfterSale.id.desc()).limit(100)).scalars())
+    return list(
+        db.session.execute(
+            sa.select(AfterSale).where(AfterSale.customer_id == customer_id).order_by(AfterSale.id.desc()).limit(100)
+        ).scalars()
+    )
 
 
 def of_order(order_id: int) -> list[AfterSale]:
     """The requests of one order, newest first (the order page shows them)."""
-    return list(db.session.execute(sa.select(AfterSale).where(AfterSale.order_id == order_id)
-                                   .order_by(AfterSale.id.desc())).scalars())
+    return list(
+        db.session.execute(
+            sa.select(AfterSale).where(AfterSale.order_id == order_id).order_by(AfterSale.id.desc())
+        ).scalars()
+    )
 
 
 def of_store(status: str | None = None, limit: int = 200) -> list[AfterSale]:

@@ -6,6 +6,7 @@ Each operation is declared once with :func:`mallow.api.registry.operation`: its 
 Declaring routes nothing: :func:`init_app` installs the modules ``create_app`` lists into the
 app's own registry.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -1,4 +1,5 @@
 """After-sales in the store API (shopper) and the console API (merchant)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -18,26 +19,49 @@ from mallow.web.ids import ID_MAX
 
 ERR = {"$ref": "#/components/responses/ValidationFailed"}
 _TEXT = {"type": "string"}
-AFTERSALE = schema("AfterSale", shape({
-    "id": {"type": "integer"}, "order_id": {"type": "integer"}, "kind": {"type": "string", "enum": list(service.KINDS)},
-    "status": {"type": "string", "enum": list(AFTERSALE_STATES.states)}, "amount": FEN, "reason": _TEXT,
-    "photos": {"type": "integer", "description": "how many"}, "merchant_reason": nullable(_TEXT),
-    "return_carrier": nullable(_TEXT), "return_tracking_number": nullable(_TEXT), "created_at": WHEN,
-    "decide_by": WHEN, "decided_at": nullable(WHEN),
-    "refunds": {"type": "array", "items": shape({"out_refund_no": _TEXT, "amount": FEN, "status": _TEXT})},
-    "customer_id": {"type": "integer"}}, optional=("customer_id",)))
+AFTERSALE = schema(
+    "AfterSale",
+    shape(
+        {
+            "id": {"type": "integer"},
+            "order_id": {"type": "integer"},
+            "kind": {"type": "string", "enum": list(service.KINDS)},
+            "status": {"type": "string", "enum": list(AFTERSALE_STATES.states)},
+            "amount": FEN,
+            "reason": _TEXT,
+            "photos": {"type": "integer", "description": "how many"},
+            "merchant_reason": nullable(_TEXT),
+            "return_carrier": nullable(_TEXT),
+            "return_tracking_number": nullable(_TEXT),
+            "created_at": WHEN,
+            "decide_by": WHEN,
+            "decided_at": nullable(WHEN),
+            "refunds": {"type": "array", "items": shape({"out_refund_no": _TEXT, "amount": FEN, "status": _TEXT})},
+            "customer_id": {"type": "integer"},
+        },
+        optional=("customer_id",),
+    ),
+)
 AFTERSALES = schema("AfterSaleList", shape({"items": {"type": "array", "items": AFTERSALE}}))
 
 
 def aftersale_json(aftersale: AfterSale, for_staff: bool = False) -> dict:
-    refunds = db.session.execute(sa.select(Refund).where(Refund.aftersale_id == aftersale.id).order_by(Refund.id)
-                                 ).scalars()
+    refunds = db.session.execute(
+        sa.select(Refund).where(Refund.aftersale_id == aftersale.id).order_by(Refund.id)
+    ).scalars()
     data = {
-        "id": aftersale.id, "order_id": aftersale.order_id, "kind": aftersale.kind, "status": aftersale.status,
-        "amount": aftersale.amount, "reason": aftersale.reason, "photos": len(aftersale.photos or []),
-        "merchant_reason": aftersale.merchant_reason, "return_carrier": aftersale.return_carrier,
+        "id": aftersale.id,
+        "order_id": aftersale.order_id,
+        "kind": aftersale.kind,
+        "status": aftersale.status,
+        "amount": aftersale.amount,
+        "reason": aftersale.reason,
+        "photos": len(aftersale.photos or []),
+        "merchant_reason": aftersale.merchant_reason,
+        "return_carrier": aftersale.return_carrier,
         "return_tracking_number": aftersale.return_tracking_number,
-        "created_at": iso(aftersale.created_at), "decide_by": iso(aftersale.decide_by),
+        "created_at": iso(aftersale.created_at),
+        "decide_by": iso(aftersale.decide_by),
         "decided_at": iso(aftersale.decided_at),
         "refunds": [{"out_refund_no": r.out_refund_no, "amount": r.amount, "status": r.status} for r in refunds],
     }
@@ -52,17 +76,38 @@ def _problem(problem: service.AfterSaleProblem):
 
 # --- shopper ------------------------------------------------------------------------------------
 
-@operation("store_api", "POST", "/orders/<int:order_id>/aftersales", "requestAfterSale",
-           "Ask for a refund (refund_only) or a return and refund (return_refund) on a paid, shipped or "
-           "delivered order (after delivery: within the store's after-sales window). multipart/form-data with "
-           "up to 6 photos, or JSON without photos. The amount (fen) defaults to all that is left.",
-           tag="aftersales", auth="shopper", body_type="multipart/form-data",
-           body=obj({"kind": {"type": "string", "enum": list(service.KINDS)}, "reason": string(200),
-                     "amount": {"type": "integer", "minimum": 1},
-                     "photos": {"type": "array", "maxItems": service.MAX_PHOTOS,
-                                "items": {"type": "string", "format": "binary"}}}, ["kind", "reason"]),
-           responses={"201": returns("The request", AFTERSALE), "409": "Not eligible, or a request is already in progress",
-                      "422": ERR, "503": BUSY_RESPONSE})
+
+@operation(
+    "store_api",
+    "POST",
+    "/orders/<int:order_id>/aftersales",
+    "requestAfterSale",
+    "Ask for a refund (refund_only) or a return and refund (return_refund) on a paid, shipped or "
+    "delivered order (after delivery: within the store's after-sales window). multipart/form-data with "
+    "up to 6 photos, or JSON without photos. The amount (fen) defaults to all that is left.",
+    tag="aftersales",
+    auth="shopper",
+    body_type="multipart/form-data",
+    body=obj(
+        {
+            "kind": {"type": "string", "enum": list(service.KINDS)},
+            "reason": string(200),
+            "amount": {"type": "integer", "minimum": 1},
+            "photos": {
+                "type": "array",
+                "maxItems": service.MAX_PHOTOS,
+                "items": {"type": "string", "format": "binary"},
+            },
+        },
+        ["kind", "reason"],
+    ),
+    responses={
+        "201": returns("The request", AFTERSALE),
+        "409": "Not eligible, or a request is already in progress",
+        "422": ERR,
+        "503": BUSY_RESPONSE,
+    },
+)
 @shopper_required
 def request_aftersale(order_id):
     customer, order = principal("shopper"), access.own_order(order_id)
@@ -83,33 +128,62 @@ def _own_aftersale(aftersale_id: int) -> AfterSale:
     return aftersale
 
 
-@operation("store_api", "GET", "/aftersales", "listAfterSales", "The shopper's after-sales requests, newest first",
-           tag="aftersales", auth="shopper", responses={"200": returns("The requests", AFTERSALES)})
+@operation(
+    "store_api",
+    "GET",
+    "/aftersales",
+    "listAfterSales",
+    "The shopper's after-sales requests, newest first",
+    tag="aftersales",
+    auth="shopper",
+    responses={"200": returns("The requests", AFTERSALES)},
+)
 @shopper_required
 def list_aftersales():
     return jsonify(items=[aftersale_json(a) for a in service.of_customer(principal("shopper").id)])
 
 
-@operation("store_api", "GET", "/aftersales/<int:aftersale_id>", "getAfterSale", "One of the shopper's requests",
-           tag="aftersales", auth="shopper", responses={"200": returns("The request", AFTERSALE)})
+@operation(
+    "store_api",
+    "GET",
+    "/aftersales/<int:aftersale_id>",
+    "getAfterSale",
+    "One of the shopper's requests",
+    tag="aftersales",
+    auth="shopper",
+    responses={"200": returns("The request", AFTERSALE)},
+)
 @shopper_required
 def get_aftersale(aftersale_id):
     return jsonify(aftersale_json(_own_aftersale(aftersale_id)))
 
 
-@operation("store_api", "POST", "/aftersales/<int:aftersale_id>/withdraw", "withdrawAfterSale",
-           "Withdraw a request the merchant has not decided yet", tag="aftersales", auth="shopper",
-           responses={"200": returns("Withdrawn", AFTERSALE), "409": "Already decided"})
+@operation(
+    "store_api",
+    "POST",
+    "/aftersales/<int:aftersale_id>/withdraw",
+    "withdrawAfterSale",
+    "Withdraw a request the merchant has not decided yet",
+    tag="aftersales",
+    auth="shopper",
+    responses={"200": returns("Withdrawn", AFTERSALE), "409": "Already decided"},
+)
 @shopper_required
 def withdraw_aftersale(aftersale_id):
     return jsonify(aftersale_json(service.withdraw(_own_aftersale(aftersale_id), access.shopper_actor())))
 
 
-@operation("store_api", "POST", "/aftersales/<int:aftersale_id>/return", "shipReturn",
-           "Send the goods back (an approved return_refund): carrier and tracking number", tag="aftersales",
-           auth="shopper", body=obj({"carrier": string(40), "tracking_number": string(64)},
-                                    ["carrier", "tracking_number"]),
-           responses={"200": returns("Recorded", AFTERSALE), "409": "Not waiting for a return", "422": ERR})
+@operation(
+    "store_api",
+    "POST",
+    "/aftersales/<int:aftersale_id>/return",
+    "shipReturn",
+    "Send the goods back (an approved return_refund): carrier and tracking number",
+    tag="aftersales",
+    auth="shopper",
+    body=obj({"carrier": string(40), "tracking_number": string(64)}, ["carrier", "tracking_number"]),
+    responses={"200": returns("Recorded", AFTERSALE), "409": "Not waiting for a return", "422": ERR},
+)
 @shopper_required
 def ship_return(aftersale_id):
     try:
@@ -121,11 +195,18 @@ def ship_return(aftersale_id):
 
 # --- merchant -----------------------------------------------------------------------------------
 
-@operation("console_api", "GET", "/aftersales", "listStoreAfterSales", "The store's after-sales requests",
-           tag="aftersales", auth="merchant",
-           parameters=[{"name": "status", "in": "query", "schema": {"type": "string",
-                                                                    "enum": list(AFTERSALE_STATES.states)}}],
-           responses={"200": returns("The requests", AFTERSALES)})
+
+@operation(
+    "console_api",
+    "GET",
+    "/aftersales",
+    "listStoreAfterSales",
+    "The store's after-sales requests",
+    tag="aftersales",
+    auth="merchant",
+    parameters=[{"name": "status", "in": "query", "schema": {"type": "string", "enum": list(AFTERSALE_STATES.states)}}],
+    responses={"200": returns("The requests", AFTERSALES)},
+)
 @staff_required
 def list_store_aftersales():
     status = request.args.get("status")
@@ -134,18 +215,39 @@ def list_store_aftersales():
     return jsonify(items=[aftersale_json(a, True) for a in service.of_store(status)])
 
 
-@operation("console_api", "GET", "/aftersales/<int:aftersale_id>", "getStoreAfterSale", "One after-sales request",
-           tag="aftersales", auth="merchant", responses={"200": returns("The request", AFTERSALE)})
+@operation(
+    "console_api",
+    "GET",
+    "/aftersales/<int:aftersale_id>",
+    "getStoreAfterSale",
+    "One after-sales request",
+    tag="aftersales",
+    auth="merchant",
+    responses={"200": returns("The request", AFTERSALE)},
+)
 @staff_required
 def get_store_aftersale(aftersale_id):
     return jsonify(aftersale_json(db.get_or_404(AfterSale, aftersale_id), True))
 
 
-@operation("console_api", "GET", "/aftersales/<int:aftersale_id>/photos/<int(min=0):index>", "getAfterSalePhoto",
-           "A photo of an after-sales request (index from 0)", tag="aftersales", auth="merchant",
-           parameters=[{"name": "index", "in": "path", "required": True,
-                        "schema": {"type": "integer", "minimum": 0, "maximum": ID_MAX}}],
-           responses={"200": {"description": "The image", "content": {"image/*": {}}}})
+@operation(
+    "console_api",
+    "GET",
+    "/aftersales/<int:aftersale_id>/photos/<int(min=0):index>",
+    "getAfterSalePhoto",
+    "A photo of an after-sales request (index from 0)",
+    tag="aftersales",
+    auth="merchant",
+    parameters=[
+        {
+            "name": "index",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 0, "maximum": ID_MAX},
+        }
+    ],
+    responses={"200": {"description": "The image", "content": {"image/*": {}}}},
+)
 @staff_required
 def get_aftersale_photo(aftersale_id, index):
     from mallow.media.images import absolute_path
@@ -158,24 +260,37 @@ def get_aftersale_photo(aftersale_id, index):
     return send_file(path, max_age=0)
 
 
-@operation("console_api", "POST", "/aftersales/<int:aftersale_id>/decision", "decideAfterSale",
-           "Approve or reject a request (a rejection needs a reason). Approving a refund_only request refunds "
-           "through the payment provider at once; a return_refund waits for the goods (confirmReturn).",
-           tag="aftersales", auth="merchant",
-           body=obj({"approve": {"type": "boolean"}, "reason": string(200)}, ["approve"]),
-           responses={"200": returns("The decided request", AFTERSALE), "409": "Already decided", "422": ERR})
+@operation(
+    "console_api",
+    "POST",
+    "/aftersales/<int:aftersale_id>/decision",
+    "decideAfterSale",
+    "Approve or reject a request (a rejection needs a reason). Approving a refund_only request refunds "
+    "through the payment provider at once; a return_refund waits for the goods (confirmReturn).",
+    tag="aftersales",
+    auth="merchant",
+    body=obj({"approve": {"type": "boolean"}, "reason": string(200)}, ["approve"]),
+    responses={"200": returns("The decided request", AFTERSALE), "409": "Already decided", "422": ERR},
+)
 @staff_required
 def decide_aftersale(aftersale_id):
     data = request.get_json()
-    aftersale = service.decide(db.get_or_404(AfterSale, aftersale_id), access.staff_actor(), data["approve"],
-                               data.get("reason", ""))
+    aftersale = service.decide(
+        db.get_or_404(AfterSale, aftersale_id), access.staff_actor(), data["approve"], data.get("reason", "")
+    )
     return jsonify(aftersale_json(aftersale, True))
 
 
-@operation("console_api", "POST", "/aftersales/<int:aftersale_id>/confirm-return", "confirmReturn",
-           "The returned goods arrived: their stock comes back and the refund is made", tag="aftersales",
-           auth="merchant", responses={"200": returns("Returned and refunding", AFTERSALE),
-                                       "409": "Not an approved return"})
+@operation(
+    "console_api",
+    "POST",
+    "/aftersales/<int:aftersale_id>/confirm-return",
+    "confirmReturn",
+    "The returned goods arrived: their stock comes back and the refund is made",
+    tag="aftersales",
+    auth="merchant",
+    responses={"200": returns("Returned and refunding", AFTERSALE), "409": "Not an approved return"},
+)
 @staff_required
 def confirm_return(aftersale_id):
     try:

@@ -1,4 +1,5 @@
 """JSON errors for the API blueprints: never an HTML page, never a bare 500 for bad input."""
+
 from __future__ import annotations
 
 from flask import jsonify

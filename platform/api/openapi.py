@@ -1,4 +1,5 @@
 """The OpenAPI 3.1 document, built from the app's API registry (:func:`mallow.api.registry.api_of`)."""
+
 from __future__ import annotations
 
 from flask import current_app, jsonify
@@ -6,8 +7,13 @@ from flask import current_app, jsonify
 from mallow.api.registry import ERROR_RESPONSES, SECURITY, Operation, api_of, standard_responses
 from mallow.web.ids import ID_SCHEMA
 
-STORE_PARAM = {"name": "store", "in": "path", "required": True, "schema": {"type": "string"},
-               "description": "store slug (or use the store's own host {store}.<store domain>)"}
+STORE_PARAM = {
+    "name": "store",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "store slug (or use the store's own host {store}.<store domain>)",
+}
 
 
 def document() -> dict:
@@ -21,19 +27,27 @@ def document() -> dict:
         paths.setdefault(path, {})[op.method] = _operation(op, path, plugin)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Mallow API", "version": "1",
-                 "description": "Platform API under /api, store APIs under /s/{store}/api (plugins' under "
-                                "/s/{store}/api/x/{plugin} and /s/{store}/api/console/x/{plugin}). Bearer tokens "
-                                "only. Every error is JSON: {error, message, fields?}."},
+        "info": {
+            "title": "Mallow API",
+            "version": "1",
+            "description": "Platform API under /api, store APIs under /s/{store}/api (plugins' under "
+            "/s/{store}/api/x/{plugin} and /s/{store}/api/console/x/{plugin}). Bearer tokens "
+            "only. Every error is JSON: {error, message, fields?}.",
+        },
         "paths": paths,
         "components": {
             "securitySchemes": {
                 "adminToken": {"type": "http", "scheme": "bearer", "description": "createToken with principal=admin"},
                 "merchantToken": {"type": "http", "scheme": "bearer", "description": "createToken or signupMerchant"},
-                "shopperToken": {"type": "http", "scheme": "bearer", "description": "loginCustomer: valid in one store"},
+                "shopperToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "loginCustomer: valid in one store",
+                },
             },
-            "responses": {name: _error_response(description, status)
-                          for status, (name, description) in ERROR_RESPONSES.items()},
+            "responses": {
+                name: _error_response(description, status) for status, (name, description) in ERROR_RESPONSES.items()
+            },
             "schemas": {"Error": ERROR, "ValidationFailed": VALIDATION_FAILED} | registry.schemas,
         },
     }
@@ -41,15 +55,27 @@ def document() -> dict:
 
 #: every error answer of the API (``platform/web`` and the registry): a code, a message, and for
 #: field errors ``fields`` (name → code and message); some add more (``current``, ``problems``…)
-ERROR = {"type": "object", "required": ["error", "message"], "properties": {
-    "error": {"type": "string", "description": "a stable code: not_found, validation_failed, forbidden…"},
-    "message": {"type": "string", "description": "for people, in the request's language"},
-    "fields": {"type": "object", "additionalProperties": {
-        "type": "object", "required": ["code", "message"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}}
-VALIDATION_FAILED = {"allOf": [{"$ref": "#/components/schemas/Error"}],
-                     "required": ["error", "message", "fields"],
-                     "properties": {"error": {"const": "validation_failed"}}}
+ERROR = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string", "description": "a stable code: not_found, validation_failed, forbidden…"},
+        "message": {"type": "string", "description": "for people, in the request's language"},
+        "fields": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+VALIDATION_FAILED = {
+    "allOf": [{"$ref": "#/components/schemas/Error"}],
+    "required": ["error", "message", "fields"],
+    "properties": {"error": {"const": "validation_failed"}},
+}
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 

@@ -8,6 +8,7 @@ made for that app, the operations routed on them, and the named schemas they pub
 OpenAPI document (:mod:`mallow.api.openapi`) is built from that registry. A plugin's operations
 (:func:`api_route`) live on the blueprints it mounts on the app it is loaded into.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,8 +35,12 @@ DECLARED = "mallow_api_operations"
 #: an id in a request body (every id column is a 32-bit integer: larger is a 422, never a 500)
 ID = dict(ID_SCHEMA)
 NULLABLE_ID = {**ID_SCHEMA, "type": ["integer", "null"]}
-SECURITY = {"admin": [{"adminToken": []}], "merchant": [{"merchantToken": []}], "shopper": [{"shopperToken": []}],
-            None: []}
+SECURITY = {
+    "admin": [{"adminToken": []}],
+    "merchant": [{"merchantToken": []}],
+    "shopper": [{"shopperToken": []}],
+    None: [],
+}
 
 
 @dataclass
@@ -102,13 +107,24 @@ class ApiRegistry:
 
     def _route(self, view, declared: Declared) -> None:
         blueprint = self.blueprints[declared.area]
-        op = Operation(declared.operation_id, declared.method.lower(), _to_openapi(blueprint.url_prefix + declared.rule),
-                       declared.summary, declared.tag, declared.auth, declared.body, declared.body_type,
-                       declared.parameters or [], declared.responses or {}, scoped=declared.area != "api",
-                       endpoint=declared.operation_id)
+        op = Operation(
+            declared.operation_id,
+            declared.method.lower(),
+            _to_openapi(blueprint.url_prefix + declared.rule),
+            declared.summary,
+            declared.tag,
+            declared.auth,
+            declared.body,
+            declared.body_type,
+            declared.parameters or [],
+            declared.responses or {},
+            scoped=declared.area != "api",
+            endpoint=declared.operation_id,
+        )
         wrapped = _wrap(view, op, _guard(declared.area, declared.auth), declared.validate)
-        blueprint.add_url_rule(declared.rule, endpoint=op.endpoint, view_func=wrapped,
-                               methods=[declared.method.upper()])
+        blueprint.add_url_rule(
+            declared.rule, endpoint=op.endpoint, view_func=wrapped, methods=[declared.method.upper()]
+        )
         self.operations.append(op)
         for named in _named_schemas([op.body, op.parameters, op.responses]):
             self._publish(named)
@@ -156,9 +172,21 @@ def _to_openapi(rule: str) -> str:
     return _RULE_PART.sub(r"{\1}", rule).replace("{store_slug}", "{store}")
 
 
-def operation(area: str, method: str, rule: str, operation_id: str, summary: str, *, tag: str,
-              auth: str | None, body: dict | None = None, body_type: str = "application/json",
-              parameters: list | None = None, responses: dict | None = None, validate: bool | str = True):
+def operation(
+    area: str,
+    method: str,
+    rule: str,
+    operation_id: str,
+    summary: str,
+    *,
+    tag: str,
+    auth: str | None,
+    body: dict | None = None,
+    body_type: str = "application/json",
+    parameters: list | None = None,
+    responses: dict | None = None,
+    validate: bool | str = True,
+):
     """Declare an operation on its view (an app routes it when it installs the view's module,
     :meth:`ApiRegistry.install`). A JSON ``body`` validates requests (422 with field errors)
     unless ``validate=False``: then it only documents a body the view checks itself (a signed
@@ -168,8 +196,9 @@ def operation(area: str, method: str, rule: str, operation_id: str, summary: str
     statuses the registry itself answers are added by :func:`standard_responses`."""
     if area not in AREAS:
         raise ValueError(f"unknown API area {area!r}")
-    declared = Declared(area, method, rule, operation_id, summary, tag, auth, body, body_type, parameters, responses,
-                        validate)
+    declared = Declared(
+        area, method, rule, operation_id, summary, tag, auth, body, body_type, parameters, responses, validate
+    )
 
     def declare(view):
         view.__dict__.setdefault(DECLARED, []).append(declared)
@@ -178,10 +207,22 @@ def operation(area: str, method: str, rule: str, operation_id: str, summary: str
     return declare
 
 
-def api_route(blueprint: Blueprint, method: str, rule: str, operation_id: str, summary: str, *, auth: str | None,
-              body: dict | None = None, body_type: str = "application/json", parameters: list | None = None,
-              responses: dict | None = None, validate: bool | str = True, endpoint: str | None = None,
-              authorize: bool = True):
+def api_route(
+    blueprint: Blueprint,
+    method: str,
+    rule: str,
+    operation_id: str,
+    summary: str,
+    *,
+    auth: str | None,
+    body: dict | None = None,
+    body_type: str = "application/json",
+    parameters: list | None = None,
+    responses: dict | None = None,
+    validate: bool | str = True,
+    endpoint: str | None = None,
+    authorize: bool = True,
+):
     """:func:`operation` for a plugin's API blueprint (``store_api`` or ``console_api`` area; a
     fresh blueprint per app): the same auth-before-validation, body validation and standard
     responses, and the operation is in the OpenAPI document of every app that mounts the
@@ -190,8 +231,20 @@ def api_route(blueprint: Blueprint, method: str, rule: str, operation_id: str, s
     decides (the operation still documents it). Returns the wrapped view."""
 
     def register(view):
-        op = Operation(operation_id, method.lower(), _to_openapi(rule), summary, "", auth, body, body_type,
-                       parameters or [], responses or {}, scoped=True, endpoint=endpoint or operation_id)
+        op = Operation(
+            operation_id,
+            method.lower(),
+            _to_openapi(rule),
+            summary,
+            "",
+            auth,
+            body,
+            body_type,
+            parameters or [],
+            responses or {},
+            scoped=True,
+            endpoint=endpoint or operation_id,
+        )
         blueprint.__dict__.setdefault("mallow_operations", []).append(op)
         wrapped = _wrap(view, op, _guard("console_api", auth if authorize else None), validate)
         blueprint.add_url_rule(rule, endpoint=op.endpoint, view_func=wrapped, methods=[method.upper()])
@@ -226,8 +279,12 @@ def _wrap(view, op: Operation, authorize, validate: bool | str):
                 name = ".".join(str(p) for p in error.path) or "body"
                 problems.setdefault(name, {"code": error.validator, "message": error.message})
             if problems:
-                abort(make_response(jsonify(error="validation_failed", message=_("Some fields need attention."),
-                                            fields=problems), 422))
+                abort(
+                    make_response(
+                        jsonify(error="validation_failed", message=_("Some fields need attention."), fields=problems),
+                        422,
+                    )
+                )
         return view(*args, **kwargs)
 
     wrapped.operation_id = op.operation_id
@@ -236,8 +293,10 @@ def _wrap(view, op: Operation, authorize, validate: bool | str):
 
 #: the shared error answers, published under ``components/responses`` (body: ``components/schemas/Error``)
 ERROR_RESPONSES = {
-    "400": ("BadRequest", "Not a request this operation understands (a body that is not JSON, a bad query "
-                          "parameter, a malformed upload)"),
+    "400": (
+        "BadRequest",
+        "Not a request this operation understands (a body that is not JSON, a bad query parameter, a malformed upload)",
+    ),
     "401": ("Unauthorized", "No valid bearer token for this operation"),
     "403": ("Forbidden", "The token may not do this here (not staff of this store, owner only…); logged"),
     "404": ("NotFound", "No such store, or no such thing in it (or the plugin is not on in this store)"),
@@ -274,8 +333,11 @@ def standard_responses(op: Operation) -> dict:
 def _guard(area: str, auth: str | None):
     """The check of the operation's declared ``auth`` (the view's own guard decorator, which runs
     again after validation, does the same and its finer checks, such as owner-only)."""
-    decorator = {"admin": guards.admin_required, "shopper": guards.shopper_required,
-                 "merchant": guards.staff_required if area == "console_api" else guards.merchant_required}.get(auth)
+    decorator = {
+        "admin": guards.admin_required,
+        "shopper": guards.shopper_required,
+        "merchant": guards.staff_required if area == "console_api" else guards.merchant_required,
+    }.get(auth)
     return decorator(lambda: None) if decorator else (lambda: None)
 
 
@@ -304,8 +366,11 @@ def returns(description: str, body_schema: dict) -> dict:
 def shape(properties: dict, optional: tuple[str, ...] = ()) -> dict:
     """A response object: every property is always there except the ``optional`` ones; more may
     be added later (clients ignore what they do not know)."""
-    return {"type": "object", "properties": properties,
-            "required": [name for name in properties if name not in optional]}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name not in optional],
+    }
 
 
 def nullable(schema_: dict) -> dict:

@@ -1,4 +1,5 @@
 """Store API (``/s/<slug>/api``): the store's public profile and shopper accounts."""
+
 from __future__ import annotations
 
 from flask import jsonify, request
@@ -14,8 +15,16 @@ from mallow.security import crypto
 from mallow.tenants.context import current_store
 
 
-@operation("store_api", "GET", "/store", "getStore", "The store's public profile (and its review state for its staff)",
-           tag="stores", auth=None, responses={"200": returns("The store", STORE), "404": "No such store"})
+@operation(
+    "store_api",
+    "GET",
+    "/store",
+    "getStore",
+    "The store's public profile (and its review state for its staff)",
+    tag="stores",
+    auth=None,
+    responses={"200": returns("The store", STORE), "404": "No such store"},
+)
 def get_store():
     store = current_store()
     is_staff = principal("merchant") is not None and current_staff() is not None
@@ -25,17 +34,37 @@ def get_store():
         data["business_licence"] = {"legal_name": approved.legal_name, "uscc": approved.uscc}
     if is_staff:
         latest = service.latest(store.id)
-        data["qualification"] = None if latest is None else {
-            "status": latest.status, "decision_reason": latest.decision_reason,
-            "field_reasons": latest.field_reasons or {}}
+        data["qualification"] = (
+            None
+            if latest is None
+            else {
+                "status": latest.status,
+                "decision_reason": latest.decision_reason,
+                "field_reasons": latest.field_reasons or {},
+            }
+        )
     return jsonify(data)
 
 
-CUSTOMER = schema("Customer", shape({"id": {"type": "integer"}, "nickname": {"type": ["string", "null"]},
-                                    "login": {"type": "string", "description": "masked"}}))
-SIGNED_IN = schema("ShopperToken", shape({
-    "customer": CUSTOMER,
-    "token": {"type": "string", "description": "a bearer token valid in this store only (shown once)"}}))
+CUSTOMER = schema(
+    "Customer",
+    shape(
+        {
+            "id": {"type": "integer"},
+            "nickname": {"type": ["string", "null"]},
+            "login": {"type": "string", "description": "masked"},
+        }
+    ),
+)
+SIGNED_IN = schema(
+    "ShopperToken",
+    shape(
+        {
+            "customer": CUSTOMER,
+            "token": {"type": "string", "description": "a bearer token valid in this store only (shown once)"},
+        }
+    ),
+)
 
 
 def _open_store_only():
@@ -44,12 +73,24 @@ def _open_store_only():
     return None
 
 
-@operation("store_api", "POST", "/customers", "registerCustomer", "Create a shopper account in this store",
-           tag="shoppers", auth=None, body=obj({"login": string(254, description="mobile number or e-mail"),
-                                                "password": string(128), "nickname": string(40)},
-                                               ["login", "password"]),
-           responses={"201": returns("The account and a shopper token", SIGNED_IN), "503": "The store is not open yet",
-                      "422": {"$ref": "#/components/responses/ValidationFailed"}})
+@operation(
+    "store_api",
+    "POST",
+    "/customers",
+    "registerCustomer",
+    "Create a shopper account in this store",
+    tag="shoppers",
+    auth=None,
+    body=obj(
+        {"login": string(254, description="mobile number or e-mail"), "password": string(128), "nickname": string(40)},
+        ["login", "password"],
+    ),
+    responses={
+        "201": returns("The account and a shopper token", SIGNED_IN),
+        "503": "The store is not open yet",
+        "422": {"$ref": "#/components/responses/ValidationFailed"},
+    },
+)
 def register_customer():
     closed = _open_store_only()
     if closed:
@@ -60,10 +101,21 @@ def register_customer():
     return jsonify(customer=_customer_json(customer), token=token), 201
 
 
-@operation("store_api", "POST", "/tokens", "loginCustomer", "Sign a shopper in: a token valid in this store only",
-           tag="shoppers", auth=None, body=obj({"login": string(254), "password": string(128)}, ["login", "password"]),
-           responses={"201": returns("A shopper token", SIGNED_IN), "401": "Wrong account or password",
-                      "429": "Too many attempts"})
+@operation(
+    "store_api",
+    "POST",
+    "/tokens",
+    "loginCustomer",
+    "Sign a shopper in: a token valid in this store only",
+    tag="shoppers",
+    auth=None,
+    body=obj({"login": string(254), "password": string(128)}, ["login", "password"]),
+    responses={
+        "201": returns("A shopper token", SIGNED_IN),
+        "401": "Wrong account or password",
+        "429": "Too many attempts",
+    },
+)
 @login_limits
 def login_customer():
     data = request.get_json()
@@ -75,22 +127,44 @@ def login_customer():
     return jsonify(customer=_customer_json(customer), token=token), 201
 
 
-SMS_SENT = schema("SmsCodeSent", shape({
-    "phone": {"type": "string", "description": "the number, masked"},
-    "expires_in": {"type": "integer", "description": "seconds the code is valid"},
-    "resend_after": {"type": "integer", "description": "seconds before another code may be asked for"}}))
-SMS_SIGNED_IN = schema("ShopperSmsToken", shape({
-    "customer": CUSTOMER, "token": {"type": "string", "description": "a bearer token valid in this store only (shown once)"},
-    "created": {"type": "boolean", "description": "true when this code created the account (sign-up)"}}))
+SMS_SENT = schema(
+    "SmsCodeSent",
+    shape(
+        {
+            "phone": {"type": "string", "description": "the number, masked"},
+            "expires_in": {"type": "integer", "description": "seconds the code is valid"},
+            "resend_after": {"type": "integer", "description": "seconds before another code may be asked for"},
+        }
+    ),
+)
+SMS_SIGNED_IN = schema(
+    "ShopperSmsToken",
+    shape(
+        {
+            "customer": CUSTOMER,
+            "token": {"type": "string", "description": "a bearer token valid in this store only (shown once)"},
+            "created": {"type": "boolean", "description": "true when this code created the account (sign-up)"},
+        }
+    ),
+)
 
 
-@operation("store_api", "POST", "/sms-codes", "sendSmsCode",
-           "Send a six-digit sign-in code by SMS (valid 5 minutes, one use); then loginWithSmsCode",
-           tag="shoppers", auth=None, body=obj({"phone": string(20, description="mainland mobile number")}, ["phone"]),
-           responses={"202": returns("The code was sent", SMS_SENT),
-                      "429": "Too many codes for this number (one a minute, five an hour) or from this address; "
-                             "Retry-After says when to ask again",
-                      "503": "The store is not open yet, or the SMS could not be sent"})
+@operation(
+    "store_api",
+    "POST",
+    "/sms-codes",
+    "sendSmsCode",
+    "Send a six-digit sign-in code by SMS (valid 5 minutes, one use); then loginWithSmsCode",
+    tag="shoppers",
+    auth=None,
+    body=obj({"phone": string(20, description="mainland mobile number")}, ["phone"]),
+    responses={
+        "202": returns("The code was sent", SMS_SENT),
+        "429": "Too many codes for this number (one a minute, five an hour) or from this address; "
+        "Retry-After says when to ask again",
+        "503": "The store is not open yet, or the SMS could not be sent",
+    },
+)
 @sms_send_limits
 def send_sms_code():
     closed = _open_store_only()
@@ -103,18 +177,27 @@ def send_sms_code():
     except sms.SmsUnavailable:
         return jsonify(error="sms_unavailable", message=_("The SMS could not be sent. Try again in a minute.")), 503
     db.session.commit()
-    return jsonify(phone=crypto.mask(phone), expires_in=int(sms.CODE_TTL.total_seconds()),
-                   resend_after=sms.RESEND_SECONDS), 202
+    return jsonify(
+        phone=crypto.mask(phone), expires_in=int(sms.CODE_TTL.total_seconds()), resend_after=sms.RESEND_SECONDS
+    ), 202
 
 
-@operation("store_api", "POST", "/tokens/sms", "loginWithSmsCode",
-           "Sign a shopper in with the code from sendSmsCode: a token valid in this store only. A number the "
-           "store does not know yet becomes a new account (sign-up)",
-           tag="shoppers", auth=None, body=obj({"phone": string(20), "code": string(12), "nickname": string(40)},
-                                               ["phone", "code"]),
-           responses={"201": returns("A shopper token", SMS_SIGNED_IN),
-                      "422": {"$ref": "#/components/responses/ValidationFailed"},
-                      "503": "The store is not open yet"})
+@operation(
+    "store_api",
+    "POST",
+    "/tokens/sms",
+    "loginWithSmsCode",
+    "Sign a shopper in with the code from sendSmsCode: a token valid in this store only. A number the "
+    "store does not know yet becomes a new account (sign-up)",
+    tag="shoppers",
+    auth=None,
+    body=obj({"phone": string(20), "code": string(12), "nickname": string(40)}, ["phone", "code"]),
+    responses={
+        "201": returns("A shopper token", SMS_SIGNED_IN),
+        "422": {"$ref": "#/components/responses/ValidationFailed"},
+        "503": "The store is not open yet",
+    },
+)
 @login_limits
 def login_with_sms_code():
     closed = _open_store_only()
@@ -126,8 +209,16 @@ def login_with_sms_code():
     return jsonify(customer=_customer_json(customer), token=token, created=created), 201
 
 
-@operation("store_api", "GET", "/me", "getCustomer", "The signed-in shopper", tag="shoppers", auth="shopper",
-           responses={"200": returns("The shopper", CUSTOMER)})
+@operation(
+    "store_api",
+    "GET",
+    "/me",
+    "getCustomer",
+    "The signed-in shopper",
+    tag="shoppers",
+    auth="shopper",
+    responses={"200": returns("The shopper", CUSTOMER)},
+)
 @shopper_required
 def me():
     return jsonify(_customer_json(principal("shopper")))
@@ -135,5 +226,8 @@ def me():
 
 def _customer_json(customer) -> dict:
     login = crypto.decrypt(customer.login_cipher)
-    return {"id": customer.id, "nickname": customer.nickname,
-            "login": crypto.mask_email(login) if "@" in login else crypto.mask(login)}
+    return {
+        "id": customer.id,
+        "nickname": customer.nickname,
+        "login": crypto.mask_email(login) if "@" in login else crypto.mask(login),
+    }

@@ -1,4 +1,5 @@
 """The audit log: who did what, to which store, when, from where."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -22,8 +23,15 @@ class AuditEntry(PlatformModel):
     ip: Mapped[str | None] = mapped_column(sa.String(45), nullable=True)
 
 
-def record(action: str, *, actor=None, store_id: int | None = None, target: str | None = None,
-           detail: dict | None = None, commit: bool = False) -> AuditEntry:
+def record(
+    action: str,
+    *,
+    actor=None,
+    store_id: int | None = None,
+    target: str | None = None,
+    detail: dict | None = None,
+    commit: bool = False,
+) -> AuditEntry:
     """Add an audit entry to the current session (committed with the change it describes)."""
     entry = AuditEntry(
         actor_kind=getattr(actor, "kind", None) or ("system" if actor is None else str(actor)),

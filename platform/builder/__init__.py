@@ -10,6 +10,7 @@ Modules: :mod:`~mallow.builder.blocks` (block types, the app's block registry, s
 (published pages), :mod:`~mallow.builder.console` (editor pages), :mod:`~mallow.api.pages`
 (its API operations, installed by ``create_app`` with the others). See docs/builder.md.
 """
+
 from __future__ import annotations
 
 

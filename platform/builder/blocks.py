@@ -23,6 +23,7 @@ each gives a JSON Schema fragment plus an ``x-editor`` hint that tells the conso
 which input to show. Titles may be lazy translations; :func:`plain` turns a schema into plain
 JSON for validators and the editor.
 """
+
 from __future__ import annotations
 
 import re
@@ -35,8 +36,21 @@ from flask_babel import LazyString
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 #: editor hints a setting may carry; every string setting is checked for script either way
-EDITORS = ("text", "textarea", "richtext", "number", "color", "image", "product", "products", "category", "link",
-           "url", "select", "checkbox")
+EDITORS = (
+    "text",
+    "textarea",
+    "richtext",
+    "number",
+    "color",
+    "image",
+    "product",
+    "products",
+    "category",
+    "link",
+    "url",
+    "select",
+    "checkbox",
+)
 
 
 @dataclass
@@ -88,11 +102,23 @@ class BlockType:
         return defaults_of(self.settings)
 
 
-def block_type(name: str, *, label, settings: dict, children: dict[str, tuple] | None = None,
-               max_children: int = 0, resolve: Callable | None = None, uses_catalogue: bool = False,
-               group: str = "basic", icon: str = "▢", template_folder: Path | str | None = None,
-               builtin: bool = False, watches: tuple = (), page_kinds: tuple[str, ...] | None = None,
-               plugin: str | None = None) -> BlockType:
+def block_type(
+    name: str,
+    *,
+    label,
+    settings: dict,
+    children: dict[str, tuple] | None = None,
+    max_children: int = 0,
+    resolve: Callable | None = None,
+    uses_catalogue: bool = False,
+    group: str = "basic",
+    icon: str = "▢",
+    template_folder: Path | str | None = None,
+    builtin: bool = False,
+    watches: tuple = (),
+    page_kinds: tuple[str, ...] | None = None,
+    plugin: str | None = None,
+) -> BlockType:
     """A checked block type (registered nowhere). ``children`` maps a child type name to
     ``(label, settings)``; ``page_kinds`` limits it to those page kinds (refused on save
     elsewhere, left out of the palette there). Refuses a bad name or an unknown editor hint."""
@@ -112,10 +138,22 @@ def block_type(name: str, *, label, settings: dict, children: dict[str, tuple] |
     folder = Path(template_folder) if template_folder is not None else None
     if folder is not None and not (folder / "blocks" / f"{name}.html").is_file():
         raise ValueError(f"{folder}/blocks/{name}.html is missing")
-    return BlockType(name, label, settings, child_types, max_children, resolve=resolve,
-                     uses_catalogue=uses_catalogue or bool(watches), watches=tuple(watches), group=group,
-                     icon=icon, template_folder=folder, builtin=builtin,
-                     page_kinds=tuple(page_kinds) if page_kinds is not None else None, plugin=plugin)
+    return BlockType(
+        name,
+        label,
+        settings,
+        child_types,
+        max_children,
+        resolve=resolve,
+        uses_catalogue=uses_catalogue or bool(watches),
+        watches=tuple(watches),
+        group=group,
+        icon=icon,
+        template_folder=folder,
+        builtin=builtin,
+        page_kinds=tuple(page_kinds) if page_kinds is not None else None,
+        plugin=plugin,
+    )
 
 
 class BlockTypes:
@@ -179,6 +217,7 @@ def types_of(app=None) -> BlockTypes:
 
 # -- lookups in the current app -----------------------------------------------------------------
 
+
 def get(name: str) -> BlockType | None:
     return types_of().get(name)
 
@@ -206,6 +245,7 @@ def _check_setting(owner: str, setting_name: str, schema: dict) -> None:
 
 # -- schema helpers ---------------------------------------------------------------------------
 
+
 def object_schema(settings: dict) -> dict:
     return {"type": "object", "properties": settings, "additionalProperties": False}
 
@@ -226,8 +266,13 @@ def plain(value):
 
 
 def text(title, *, max_length: int = 60, default="", multiline: bool = False) -> dict:
-    return {"type": "string", "maxLength": max_length, "default": default, "title": title,
-            "x-editor": "textarea" if multiline else "text"}
+    return {
+        "type": "string",
+        "maxLength": max_length,
+        "default": default,
+        "title": title,
+        "x-editor": "textarea" if multiline else "text",
+    }
 
 
 def richtext(title, *, max_length: int = 20_000, default="") -> dict:
@@ -236,8 +281,14 @@ def richtext(title, *, max_length: int = 20_000, default="") -> dict:
 
 
 def number(title, minimum: int, maximum: int, default: int) -> dict:
-    return {"type": "integer", "minimum": minimum, "maximum": maximum, "default": default, "title": title,
-            "x-editor": "number"}
+    return {
+        "type": "integer",
+        "minimum": minimum,
+        "maximum": maximum,
+        "default": default,
+        "title": title,
+        "x-editor": "number",
+    }
 
 
 def color(title, default: str) -> dict:
@@ -250,8 +301,14 @@ def checkbox(title, default: bool = False) -> dict:
 
 def choice(title, options: list[tuple[str, object]], default: str) -> dict:
     """One of ``options`` (``[(value, label), …]``)."""
-    return {"type": "string", "enum": [value for value, _label in options], "default": default, "title": title,
-            "x-editor": "select", "x-labels": {value: label for value, label in options}}
+    return {
+        "type": "string",
+        "enum": [value for value, _label in options],
+        "default": default,
+        "title": title,
+        "x-editor": "select",
+        "x-labels": {value: label for value, label in options},
+    }
 
 
 def link(title, default: str = "") -> dict:
@@ -274,8 +331,15 @@ def product(title) -> dict:
 
 
 def products(title, max_items: int = 20) -> dict:
-    return {"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": max_items, "uniqueItems": True,
-            "default": [], "title": title, "x-editor": "products"}
+    return {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 1},
+        "maxItems": max_items,
+        "uniqueItems": True,
+        "default": [],
+        "title": title,
+        "x-editor": "products",
+    }
 
 
 def category(title) -> dict:

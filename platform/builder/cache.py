@@ -20,6 +20,7 @@ anything changed without going through the ORM (e.g. best-seller counts updated 
 show, and the cache holds at most ``MALLOW_PAGE_CACHE_ENTRIES`` (default 2,000), least recently
 used first out.
 """
+
 from __future__ import annotations
 
 import time
@@ -61,8 +62,11 @@ class RenderCache:
         key = _full_key(key)
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None or entry.expires < time.monotonic() or (
-                    entry.catalogue_version is not None and entry.catalogue_version != catalogue_version):
+            if (
+                entry is None
+                or entry.expires < time.monotonic()
+                or (entry.catalogue_version is not None and entry.catalogue_version != catalogue_version)
+            ):
                 if entry is not None:
                     del self._entries[key]
                 self.misses += 1
@@ -94,8 +98,9 @@ class RenderCache:
 
 
 def init_app(app) -> None:
-    app.extensions["mallow.page_cache"] = RenderCache(app.config.get("MALLOW_PAGE_CACHE_ENTRIES", 2000),
-                                                      app.config.get("MALLOW_PAGE_CACHE_SECONDS", 300))
+    app.extensions["mallow.page_cache"] = RenderCache(
+        app.config.get("MALLOW_PAGE_CACHE_ENTRIES", 2000), app.config.get("MALLOW_PAGE_CACHE_SECONDS", 300)
+    )
 
 
 def page_cache() -> RenderCache:

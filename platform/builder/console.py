@@ -9,6 +9,7 @@ one surface per operation. Everything the script needs (page, block types with t
 fields, themes, the operations' URLs, texts in the page's language) is embedded once as JSON,
 escaped for a ``<script>`` element (see :func:`json_for_script`).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,14 @@ from mallow.web import render_form
 from markupsafe import Markup
 
 bp = Blueprint("page_editor", __name__, url_prefix=store_url_prefix("/console/pages"))
-_SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027", "\u2028": "\\u2028",
-                   "\u2029": "\\u2029"}
+_SCRIPT_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "'": "\\u0027",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
 
 
 def json_for_script(data) -> Markup:
@@ -42,8 +49,12 @@ def fields_of(settings: dict) -> list[dict]:
     """The editor's form for a settings schema (labels in the request's language)."""
     fields = []
     for name, schema in blocks.plain(settings).items():
-        field = {"name": name, "label": schema.get("title") or name, "editor": schema["x-editor"],
-                 "default": schema.get("default")}
+        field = {
+            "name": name,
+            "label": schema.get("title") or name,
+            "editor": schema["x-editor"],
+            "default": schema.get("default"),
+        }
         for key in ("minimum", "maximum", "maxLength", "maxItems"):
             if key in schema:
                 field[key] = schema[key]
@@ -56,32 +67,74 @@ def fields_of(settings: dict) -> list[dict]:
 
 def block_types_json(kind: str) -> list[dict]:
     """The palette: the types the store may use on a page of ``kind``."""
-    return [{"type": t.name, "label": str(t.label), "icon": t.icon, "group": t.group, "fields": fields_of(t.settings),
-             "defaults": t.defaults(), "max_children": t.max_children,
-             "children": [{"type": c.name, "label": str(c.label), "fields": fields_of(c.settings),
-                           "defaults": blocks.defaults_of(c.settings)} for c in t.children.values()]}
-            for t in blocks.available_types() if t.allowed_on(kind)]
+    return [
+        {
+            "type": t.name,
+            "label": str(t.label),
+            "icon": t.icon,
+            "group": t.group,
+            "fields": fields_of(t.settings),
+            "defaults": t.defaults(),
+            "max_children": t.max_children,
+            "children": [
+                {
+                    "type": c.name,
+                    "label": str(c.label),
+                    "fields": fields_of(c.settings),
+                    "defaults": blocks.defaults_of(c.settings),
+                }
+                for c in t.children.values()
+            ],
+        }
+        for t in blocks.available_types()
+        if t.allowed_on(kind)
+    ]
 
 
 def _texts() -> dict:
     return {
-        "saved": _("All changes saved"), "saving": _("Saving…"), "unsaved": _("Unsaved changes"),
-        "errors": _("Fix the marked fields: the draft was not saved."), "conflict": _(
-            "The draft was changed elsewhere: reload the page."), "published": _("Published version %(n)s."),
-        "rolled_back": _("Version %(n)s is live again."), "confirm_rollback": _("Make version %(n)s live again?"),
-        "move_up": _("Move up"), "move_down": _("Move down"), "remove": _("Remove"), "add": _("Add"),
-        "add_item": _("Add an item"), "drop_here": _("Drop a block here"), "empty": _(
-            "Drag a block from the left, or press its Add button."), "choose_image": _("Choose image"),
-        "no_image": _("No image"), "choose_product": _("Choose product"), "no_product": _("No product"),
-        "choose": _("Choose"), "search": _("Search"), "upload": _("Upload"), "close": _("Close"),
-        "delete": _("Delete"), "in_use": _("In use"), "none_selected": _("Select a block in the preview to edit it."),
-        "live": _("Live"), "preview": _("Preview"), "rollback": _("Roll back to this"), "version": _("Version %(n)s"),
-        "no_versions": _("Not published yet."), "link_hint": _(
-            "https://…, a path in your store such as /search, or a mini-program page path"),
-        "failed": _("Something went wrong. Try again."), "theme_saved": _("Theme saved."), "theme_errors": _(
-            "Fix the marked theme settings: the theme was not saved."), "item": _("Item %(n)s"),
-        "clear": _("Clear"), "uploading": _("Uploading…"), "previous": _("Previous"), "next": _("Next"),
-        "page_of": _("Page %(page)s of %(pages)s"), "pages": _("Pages"),
+        "saved": _("All changes saved"),
+        "saving": _("Saving…"),
+        "unsaved": _("Unsaved changes"),
+        "errors": _("Fix the marked fields: the draft was not saved."),
+        "conflict": _("The draft was changed elsewhere: reload the page."),
+        "published": _("Published version %(n)s."),
+        "rolled_back": _("Version %(n)s is live again."),
+        "confirm_rollback": _("Make version %(n)s live again?"),
+        "move_up": _("Move up"),
+        "move_down": _("Move down"),
+        "remove": _("Remove"),
+        "add": _("Add"),
+        "add_item": _("Add an item"),
+        "drop_here": _("Drop a block here"),
+        "empty": _("Drag a block from the left, or press its Add button."),
+        "choose_image": _("Choose image"),
+        "no_image": _("No image"),
+        "choose_product": _("Choose product"),
+        "no_product": _("No product"),
+        "choose": _("Choose"),
+        "search": _("Search"),
+        "upload": _("Upload"),
+        "close": _("Close"),
+        "delete": _("Delete"),
+        "in_use": _("In use"),
+        "none_selected": _("Select a block in the preview to edit it."),
+        "live": _("Live"),
+        "preview": _("Preview"),
+        "rollback": _("Roll back to this"),
+        "version": _("Version %(n)s"),
+        "no_versions": _("Not published yet."),
+        "link_hint": _("https://…, a path in your store such as /search, or a mini-program page path"),
+        "failed": _("Something went wrong. Try again."),
+        "theme_saved": _("Theme saved."),
+        "theme_errors": _("Fix the marked theme settings: the theme was not saved."),
+        "item": _("Item %(n)s"),
+        "clear": _("Clear"),
+        "uploading": _("Uploading…"),
+        "previous": _("Previous"),
+        "next": _("Next"),
+        "page_of": _("Page %(page)s of %(pages)s"),
+        "pages": _("Pages"),
     }
 
 
@@ -99,12 +152,14 @@ def _links() -> list[dict]:
 
 # -- pages ------------------------------------------------------------------------------------
 
+
 @bp.get("/")
 @staff_required
 def index():
     name, _settings = service.current_theme()
-    return render_template("console/pages/index.html", pages=service.pages(), page_url=service.page_url,
-                           theme=theme_set().get(name))
+    return render_template(
+        "console/pages/index.html", pages=service.pages(), page_url=service.page_url, theme=theme_set().get(name)
+    )
 
 
 @bp.post("/new")
@@ -114,8 +169,13 @@ def new_page():
         page = service.create_landing(request.form, actor=principal("merchant"))
     except ValidationFailed as failed:
         name, _settings = service.current_theme()
-        return render_form("console/pages/index.html", errors=failed, pages=service.pages(),
-                           page_url=service.page_url, theme=theme_set().get(name))
+        return render_form(
+            "console/pages/index.html",
+            errors=failed,
+            pages=service.pages(),
+            page_url=service.page_url,
+            theme=theme_set().get(name),
+        )
     return redirect(url_for("page_editor.edit", page_id=page.id)), 303
 
 
@@ -129,13 +189,25 @@ def _page(page_id: int):
 def _operation_urls(page) -> dict:
     """Where the editor sends each operation (console API; ``media`` and ``products`` are also the
     prefix of one image's and one product's URL)."""
-    api = {name: url_for(f"console_api.{operation}", page_ref=page.id) for name, operation in (
-        ("page", "getPage"), ("save", "savePageDraft"), ("preview", "previewPage"), ("publish", "publishPage"),
-        ("versions", "listPageVersions"), ("rollback", "rollbackPage"))}
-    return {**api, "media": url_for("console_api.listMedia"), "products": url_for("console_api.listMerchantProducts"),
-            "theme": url_for("console_api.saveTheme"),
-            "version_preview": url_for(".version_preview", page_id=page.id, version_id=0),
-            "live": service.page_url(page)}
+    api = {
+        name: url_for(f"console_api.{operation}", page_ref=page.id)
+        for name, operation in (
+            ("page", "getPage"),
+            ("save", "savePageDraft"),
+            ("preview", "previewPage"),
+            ("publish", "publishPage"),
+            ("versions", "listPageVersions"),
+            ("rollback", "rollbackPage"),
+        )
+    }
+    return {
+        **api,
+        "media": url_for("console_api.listMedia"),
+        "products": url_for("console_api.listMerchantProducts"),
+        "theme": url_for("console_api.saveTheme"),
+        "version_preview": url_for(".version_preview", page_id=page.id, version_id=0),
+        "live": service.page_url(page),
+    }
 
 
 @bp.get("/<int:page_id>/edit")
@@ -151,8 +223,16 @@ def edit(page_id):
         "page": service.page_json(page),
         "types": block_types_json(page.kind),
         "theme": {"name": theme_name, "settings": theme_settings},
-        "themes": [{"name": t.name, "title": t.title, "fields": t.editor_fields(), "defaults": t.defaults(),
-                    "saved": saved[t.name]} for t in themes.themes.values()],
+        "themes": [
+            {
+                "name": t.name,
+                "title": t.title,
+                "fields": t.editor_fields(),
+                "defaults": t.defaults(),
+                "saved": saved[t.name],
+            }
+            for t in themes.themes.values()
+        ],
         "categories": [{"id": c.id, "name": "· " * d + c.name} for c, d in categories.tree()],
         "links": _links(),
         "urls": _operation_urls(page),
@@ -160,8 +240,9 @@ def edit(page_id):
         "csrf": generate_csrf(),
     }
     stylesheets = list(dict.fromkeys(url for t in themes.themes.values() for url in stylesheet_urls(t)))
-    return render_template("console/pages/editor.html", page=page, editor_data=json_for_script(data),
-                           stylesheets=stylesheets)
+    return render_template(
+        "console/pages/editor.html", page=page, editor_data=json_for_script(data), stylesheets=stylesheets
+    )
 
 
 @bp.post("/<int:page_id>/unpublish")
@@ -186,7 +267,20 @@ def version_preview(page_id, version_id):
     name, settings = service.current_theme()
     theme = theme_set().get(name)
     subject = current.sample(page.kind)
-    rendered = render_document(target.document, kind=page.kind, theme=theme, theme_settings=settings,
-                               store=current_store(), title=target.title, preview=True, subject=subject)
-    return render_template("storefront/built_page.html", page_html=current.fill(rendered.html, subject, theme),
-                           stylesheets=stylesheet_urls(theme), page_title=target.title, preview_of=target)
+    rendered = render_document(
+        target.document,
+        kind=page.kind,
+        theme=theme,
+        theme_settings=settings,
+        store=current_store(),
+        title=target.title,
+        preview=True,
+        subject=subject,
+    )
+    return render_template(
+        "storefront/built_page.html",
+        page_html=current.fill(rendered.html, subject, theme),
+        stylesheets=stylesheet_urls(theme),
+        page_title=target.title,
+        preview_of=target,
+    )

@@ -13,6 +13,7 @@ templates (page kinds ``product`` and ``category``) are rendered for.
 * :func:`default_document`: a new template reproduces the fixed page, so publishing it without
   edits changes nothing a shopper sees.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -88,13 +89,18 @@ def sample(kind: str):
         shown = {c.id: c for c, _depth in categories.tree(active_only=True)}
         if not shown:
             return None
-        newest = db.session.execute(sa.select(Product.category_id).where(
-            Product.status == "on_shelf", Product.category_id.in_(shown)).order_by(Product.id.desc()).limit(1)).scalar()
+        newest = db.session.execute(
+            sa.select(Product.category_id)
+            .where(Product.status == "on_shelf", Product.category_id.in_(shown))
+            .order_by(Product.id.desc())
+            .limit(1)
+        ).scalar()
         return CategorySubject(shown.get(newest) or next(iter(shown.values())), {})
     return None
 
 
 # -- the blocks' data -------------------------------------------------------------------------
+
 
 def resolve_product(block: dict, ctx) -> dict:
     subject = ctx.subject
@@ -108,9 +114,12 @@ def resolve_category(block: dict, ctx) -> dict:
     if not isinstance(subject, CategorySubject):
         return {"category": None}
     found = subject.category
-    return {"category": category_view(found),
-            "listing": listing_view(subject.args, endpoint="storefront.category", view_args={"category_id": found.id},
-                                    category=found)}
+    return {
+        "category": category_view(found),
+        "listing": listing_view(
+            subject.args, endpoint="storefront.category", view_args={"category_id": found.id}, category=found
+        ),
+    }
 
 
 def default_document(kind: str) -> dict:
@@ -118,6 +127,8 @@ def default_document(kind: str) -> dict:
     if kind == "product":
         return {"sections": {"product": {"type": "product_detail"}}, "order": ["product"]}
     if kind == "category":
-        return {"sections": {"search": {"type": "search_bar"}, "products": {"type": "category_products"}},
-                "order": ["search", "products"]}
+        return {
+            "sections": {"search": {"type": "search_bar"}, "products": {"type": "category_products"}},
+            "order": ["search", "products"],
+        }
     return {"sections": {}, "order": []}

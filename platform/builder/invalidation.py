@@ -7,6 +7,7 @@ that rolls back bumps nothing. A block type that shows other data (a plugin's ca
 its classes with ``watches=`` when it registers, and their writes bump the same version. Stock taken by checkout is a conditional ``UPDATE`` statement,
 not a flush of changed objects: orders never contend on this row (and pages show no stock).
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -51,8 +52,14 @@ def _insert_ignoring_conflict(session, values: dict) -> None:
 
 
 def _defaults(**values) -> dict:
-    return {"id": STATE_ID, "theme": "default", "theme_settings": {}, "theme_revision": 1, "catalogue_version": 1,
-            **values}
+    return {
+        "id": STATE_ID,
+        "theme": "default",
+        "theme_settings": {},
+        "theme_revision": 1,
+        "catalogue_version": 1,
+        **values,
+    }
 
 
 @event.listens_for(TenantSession, "after_flush")
@@ -60,8 +67,9 @@ def bump_catalogue_version(session, flush_context) -> None:
     if not _touches_catalogue(session):
         return
     table = BuilderState.__table__
-    result = session.execute(table.update().where(table.c.id == STATE_ID)
-                             .values(catalogue_version=table.c.catalogue_version + 1))
+    result = session.execute(
+        table.update().where(table.c.id == STATE_ID).values(catalogue_version=table.c.catalogue_version + 1)
+    )
     if result.rowcount == 0:
         _insert_ignoring_conflict(session, _defaults(catalogue_version=2))
 

@@ -10,6 +10,7 @@
   revision bumped when they change, and the catalogue version bumped by every catalogue write
   (see :mod:`mallow.builder.invalidation`). Both counters are part of the render cache key.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -34,8 +35,10 @@ class Page(StoreModel):
     published_version_id: Mapped[int | None] = mapped_column(nullable=True)
     created_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
-    __table_args__ = (sa.UniqueConstraint("kind", "slug", name="uq_pages_kind_slug"),
-                      sa.CheckConstraint("kind IN ('home', 'landing', 'product', 'category')", name="kind"))
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "slug", name="uq_pages_kind_slug"),
+        sa.CheckConstraint("kind IN ('home', 'landing', 'product', 'category')", name="kind"),
+    )
 
 
 class PageVersion(StoreModel):

@@ -5,6 +5,7 @@ setting of every block and child block (image alt text too). :func:`screen_page`
 :func:`mallow.compliance.screen`, named by JSON pointer like the builder's own errors, so a
 refused term is shown on the setting that holds it. Compliance knows nothing of pages.
 """
+
 from __future__ import annotations
 
 from mallow import compliance

@@ -19,6 +19,7 @@ category, see :mod:`mallow.builder.current`), which resolvers read as ``ctx.subj
 be fresh on every request (stock, the CSRF token, plugin slots) is left in the render as a
 marker, :func:`late`, that :func:`fill_late` replaces after the render cache.
 """
+
 from __future__ import annotations
 
 import logging
@@ -66,6 +67,7 @@ class Rendered:
 
 
 # -- data -------------------------------------------------------------------------------------
+
 
 def _walk(document: dict):
     """``(schemas, settings)`` of every block and child block of ``document``."""
@@ -135,11 +137,20 @@ def product_view(product, price: int | None, urls: ProductUrls | None = None) ->
         thumb, full = urls.image_url(cover.thumb_path), urls.image_url(cover.path)
         if thumb and full:
             srcset = f"{thumb} {width}w" + (f", {full} {cover.width}w" if cover.width > PRODUCT_THUMB else "")
-            image = {"src": thumb, "srcset": srcset, "width": width,
-                     "height": max(1, round(cover.height * width / cover.width))}
-    return {"id": product.id, "title": product.title, "subtitle": product.subtitle or "",
-            "url": urls.product_url(product.id),
-            "price": fen_to_yuan(price) if price is not None else None, "image": image}
+            image = {
+                "src": thumb,
+                "srcset": srcset,
+                "width": width,
+                "height": max(1, round(cover.height * width / cover.width)),
+            }
+    return {
+        "id": product.id,
+        "title": product.title,
+        "subtitle": product.subtitle or "",
+        "url": urls.product_url(product.id),
+        "price": fen_to_yuan(price) if price is not None else None,
+        "image": image,
+    }
 
 
 class RenderContext:
@@ -162,10 +173,15 @@ class RenderContext:
         if references["category"]:
             from mallow.catalog.models import ProductCategory
 
-            rows = db.session.execute(sa.select(ProductCategory).where(
-                ProductCategory.id.in_(references["category"]), ProductCategory.active.is_(True))).scalars()
-            self.categories = {c.id: {"id": c.id, "name": c.name,
-                                      "url": url_for("storefront.category", category_id=c.id)} for c in rows}
+            rows = db.session.execute(
+                sa.select(ProductCategory).where(
+                    ProductCategory.id.in_(references["category"]), ProductCategory.active.is_(True)
+                )
+            ).scalars()
+            self.categories = {
+                c.id: {"id": c.id, "name": c.name, "url": url_for("storefront.category", category_id=c.id)}
+                for c in rows
+            }
         self._root = url_for("storefront.home").rstrip("/")
 
     def _load_products(self, ids) -> dict:
@@ -173,11 +189,18 @@ class RenderContext:
         from mallow.catalog.models import Product, Sku
         from mallow.db import db
 
-        prices = (sa.select(Sku.product_id, sa.func.min(Sku.price).label("price")).where(Sku.active.is_(True))
-                  .group_by(Sku.product_id).subquery())
-        rows = db.session.execute(sa.select(Product, prices.c.price).join(prices, prices.c.product_id == Product.id)
-                                  .where(Product.id.in_(ids), Product.status == "on_shelf")
-                                  .options(selectinload(Product.images))).all()
+        prices = (
+            sa.select(Sku.product_id, sa.func.min(Sku.price).label("price"))
+            .where(Sku.active.is_(True))
+            .group_by(Sku.product_id)
+            .subquery()
+        )
+        rows = db.session.execute(
+            sa.select(Product, prices.c.price)
+            .join(prices, prices.c.product_id == Product.id)
+            .where(Product.id.in_(ids), Product.status == "on_shelf")
+            .options(selectinload(Product.images))
+        ).all()
         return {product.id: product_view(product, price, self.urls) for product, price in rows}
 
     def search_products(self, *, category_id: int | None = None, sort: str = "default", count: int = 6) -> list[dict]:
@@ -225,22 +248,41 @@ class RenderContext:
 
 # -- templates --------------------------------------------------------------------------------
 
+
 def _block_view(block_id: str, section: dict, block_type, ctx: RenderContext) -> dict:
     children = []
     for child_id in section.get("block_order", []):
         child = section.get("blocks", {}).get(child_id)
         child_type = block_type.children.get(child.get("type")) if child else None
         if child_type is not None:
-            children.append({"id": child_id, "type": child_type.name,
-                             "settings": ctx.resolve_settings(child_type.settings, child.get("settings", {}))})
-    view = {"id": block_id, "type": block_type.name,
-            "settings": ctx.resolve_settings(block_type.settings, section.get("settings", {})), "blocks": children}
+            children.append(
+                {
+                    "id": child_id,
+                    "type": child_type.name,
+                    "settings": ctx.resolve_settings(child_type.settings, child.get("settings", {})),
+                }
+            )
+    view = {
+        "id": block_id,
+        "type": block_type.name,
+        "settings": ctx.resolve_settings(block_type.settings, section.get("settings", {})),
+        "blocks": children,
+    }
     view["data"] = block_type.resolve(view, ctx) if block_type.resolve else {}
     return view
 
 
-def render_document(document: dict, *, kind: str, theme: Theme, theme_settings: dict, store, title: str = "",
-                    preview: bool = False, subject=None) -> Rendered:
+def render_document(
+    document: dict,
+    *,
+    kind: str,
+    theme: Theme,
+    theme_settings: dict,
+    store,
+    title: str = "",
+    preview: bool = False,
+    subject=None,
+) -> Rendered:
     """Render ``document`` (already validated) for the active store through ``theme``;
     ``subject`` is the current product or category of those templates."""
     from flask_babel import gettext as _
@@ -248,10 +290,16 @@ def render_document(document: dict, *, kind: str, theme: Theme, theme_settings: 
     env = theme_set().environment(theme.name)
     ctx = RenderContext(store, collect_references(document), subject)
     style, classes = theme.css(theme_settings)
-    common = {"theme": {"name": theme.name, "settings": dict(theme_settings)}, "editing": preview,
-              "store": {"name": store.name, "home_url": url_for("storefront.home"),
-                        "search_url": url_for("storefront.search_page")},
-              "page": {"kind": kind, "title": title}}
+    common = {
+        "theme": {"name": theme.name, "settings": dict(theme_settings)},
+        "editing": preview,
+        "store": {
+            "name": store.name,
+            "home_url": url_for("storefront.home"),
+            "search_url": url_for("storefront.search_page"),
+        },
+        "page": {"kind": kind, "title": title},
+    }
     rendered = Rendered(Markup(""))
     for block_id in document.get("order", []):
         section = document.get("sections", {}).get(block_id) or {}
@@ -266,7 +314,11 @@ def render_document(document: dict, *, kind: str, theme: Theme, theme_settings: 
             log.exception("block %s (%s) of theme %s failed to render", block_id, block_type.name, theme.name)
             inner = Markup('<p class="mb-failed">%s</p>') % _("This block could not be shown.") if preview else ""
         html = Markup('<section class="mb mb-%s" data-block-id="%s" data-block-type="%s">%s</section>') % (
-            block_type.name.replace("_", "-"), block_id, block_type.name, Markup(inner))
+            block_type.name.replace("_", "-"),
+            block_id,
+            block_type.name,
+            Markup(inner),
+        )
         rendered.blocks.append((block_id, block_type.name, str(html)))
     page_template = env.select_template([f"pages/{kind}.html", "pages/page.html"])
     body = page_template.render(blocks=[Markup(b[2]) for b in rendered.blocks], style=style, classes=classes, **common)
@@ -279,4 +331,6 @@ def stylesheet_urls(theme: Theme) -> list[str]:
     from mallow.builder.themes import DEFAULT
 
     chain = [theme_set().get(DEFAULT)] + ([theme] if theme.name != DEFAULT else [])
-    return [url_for("pages.theme_asset", theme=t.name, filename=t.stylesheet, v=t.version) for t in chain if t.stylesheet]
+    return [
+        url_for("pages.theme_asset", theme=t.name, filename=t.stylesheet, v=t.version) for t in chain if t.stylesheet
+    ]

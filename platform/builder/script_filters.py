@@ -21,6 +21,7 @@ attribute), ``bad_url`` (a ``javascript:`` / ``vbscript:`` / ``livescript:`` URL
   ``class``, tags outside the allow-list) is removed silently. The refusal tells the merchant;
   nh3, run on every save and every render, is what keeps the page safe.
 """
+
 from __future__ import annotations
 
 import html
@@ -37,8 +38,23 @@ _HIDDEN = re.compile(r"[\x00-\x1f\x7f\u00ad\u200b-\u200d\u2060\ufeff]+")
 _URL_START = re.compile(r"^[\x00-\x20]*(?:(?:java|vb|live)script|data):", re.IGNORECASE)
 #: elements that load or run another document: nh3 drops them with their content
 EMBEDDING = frozenset({"iframe", "frame", "frameset", "object", "embed", "applet", "portal", "base", "meta", "link"})
-URL_ATTRIBUTES = frozenset({"href", "src", "srcset", "action", "formaction", "poster", "background", "cite", "data",
-                            "xlink:href", "lowsrc", "dynsrc", "ping"})
+URL_ATTRIBUTES = frozenset(
+    {
+        "href",
+        "src",
+        "srcset",
+        "action",
+        "formaction",
+        "poster",
+        "background",
+        "cite",
+        "data",
+        "xlink:href",
+        "lowsrc",
+        "dynsrc",
+        "ping",
+    }
+)
 
 
 def _readings(value: str) -> list[str]:

@@ -9,6 +9,7 @@
 * Publishing, rolling back and changing the theme drop the store's cached renders (the cache key
   moves anyway: this only frees the memory early).
 """
+
 from __future__ import annotations
 
 import re
@@ -131,7 +132,9 @@ def save_draft(page: Page, document, *, revision: int | None = None, title: str 
     if title is not None:
         title = str(title).strip()
         if len(title) > TITLE_MAX or validation.unsafe_text(title):
-            raise ValidationFailed({"title": ("invalid", _("Use at most %(max)s characters, no script.", max=TITLE_MAX))})
+            raise ValidationFailed(
+                {"title": ("invalid", _("Use at most %(max)s characters, no script.", max=TITLE_MAX))}
+            )
         page.title = title
     page.draft = cleaned
     page.draft_revision = page.draft_revision + 1
@@ -141,8 +144,11 @@ def save_draft(page: Page, document, *, revision: int | None = None, title: str 
 
 
 def versions(page: Page) -> list[PageVersion]:
-    return list(db.session.execute(sa.select(PageVersion).where(PageVersion.page_id == page.id)
-                                   .order_by(PageVersion.number.desc())).scalars())
+    return list(
+        db.session.execute(
+            sa.select(PageVersion).where(PageVersion.page_id == page.id).order_by(PageVersion.number.desc())
+        ).scalars()
+    )
 
 
 def version(page: Page, version_id) -> PageVersion | None:
@@ -157,22 +163,40 @@ def publish(page: Page, *, actor=None) -> PageVersion:
     """Make the saved draft live as a new version (checked again: block types may have gone)."""
     document = validation.validate_document(page.draft, references=references, kind=page.kind)
     last = db.session.execute(sa.select(sa.func.max(PageVersion.number)).where(PageVersion.page_id == page.id)).scalar()
-    published = PageVersion(page_id=page.id, number=(last or 0) + 1, document=document, title=page.title,
-                            created_by=getattr(actor, "id", None))
+    published = PageVersion(
+        page_id=page.id,
+        number=(last or 0) + 1,
+        document=document,
+        title=page.title,
+        created_by=getattr(actor, "id", None),
+    )
     db.session.add(published)
     db.session.flush()
     page.published_version_id = published.id
     _prune(page)
-    audit.record("page.published", actor=actor, store_id=_store_id(), target=f"page:{page.id}",
-                 detail={"version": published.number})
+    audit.record(
+        "page.published",
+        actor=actor,
+        store_id=_store_id(),
+        target=f"page:{page.id}",
+        detail={"version": published.number},
+    )
     db.session.commit()
     page_cache().drop_store(_store_id())
     return published
 
 
 def _prune(page: Page) -> None:
-    old = db.session.execute(sa.select(PageVersion.id).where(PageVersion.page_id == page.id)
-                             .order_by(PageVersion.number.desc()).offset(KEEP_VERSIONS)).scalars().all()
+    old = (
+        db.session.execute(
+            sa.select(PageVersion.id)
+            .where(PageVersion.page_id == page.id)
+            .order_by(PageVersion.number.desc())
+            .offset(KEEP_VERSIONS)
+        )
+        .scalars()
+        .all()
+    )
     old = [i for i in old if i != page.published_version_id]
     if old:
         db.session.execute(sa.delete(PageVersion).where(PageVersion.id.in_(old)))
@@ -184,8 +208,13 @@ def rollback(page: Page, target: PageVersion, *, actor=None) -> PageVersion:
     page.draft = target.document
     page.draft_revision = page.draft_revision + 1
     page.draft_saved_at = utcnow()
-    audit.record("page.rolled_back", actor=actor, store_id=_store_id(), target=f"page:{page.id}",
-                 detail={"version": target.number})
+    audit.record(
+        "page.rolled_back",
+        actor=actor,
+        store_id=_store_id(),
+        target=f"page:{page.id}",
+        detail={"version": target.number},
+    )
     db.session.commit()
     page_cache().drop_store(_store_id())
     return target
@@ -211,20 +240,34 @@ def page_url(page: Page) -> str | None:
 
 
 def page_json(page: Page, *, with_document: bool = True) -> dict:
-    data = {"id": page.id, "kind": page.kind, "slug": page.slug, "title": page.title, "revision": page.draft_revision,
-            "draft_saved_at": page.draft_saved_at.isoformat() if page.draft_saved_at else None,
-            "published_version_id": page.published_version_id, "url": page_url(page)}
+    data = {
+        "id": page.id,
+        "kind": page.kind,
+        "slug": page.slug,
+        "title": page.title,
+        "revision": page.draft_revision,
+        "draft_saved_at": page.draft_saved_at.isoformat() if page.draft_saved_at else None,
+        "published_version_id": page.published_version_id,
+        "url": page_url(page),
+    }
     if with_document:
         data["document"] = page.draft
     return data
 
 
 def version_json(row: PageVersion, page: Page) -> dict:
-    return {"id": row.id, "number": row.number, "title": row.title, "created_at": row.created_at.isoformat(),
-            "created_by": row.created_by, "live": row.id == page.published_version_id}
+    return {
+        "id": row.id,
+        "number": row.number,
+        "title": row.title,
+        "created_at": row.created_at.isoformat(),
+        "created_by": row.created_by,
+        "live": row.id == page.published_version_id,
+    }
 
 
 # -- theme ------------------------------------------------------------------------------------
+
 
 def current_theme() -> tuple[str, dict]:
     """``(theme name, its settings with defaults)`` of the active store."""

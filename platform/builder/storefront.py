@@ -7,6 +7,7 @@ and category pages ask the same for their templates, with the current product / 
 page row joined with the builder state) plus the cache lookup; a miss loads the version and its
 data and renders.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,10 +33,20 @@ _ASSET = re.compile(r"^[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*\.(?:css|png|jpg|webp|s
 
 def _live(kind: str, slug: str = ""):
     """``(page id, title, version id, theme, theme settings, theme revision, catalogue version)``."""
-    query = (sa.select(Page.id, Page.title, Page.published_version_id, BuilderState.theme,
-                       BuilderState.theme_settings, BuilderState.theme_revision, BuilderState.catalogue_version)
-             .select_from(Page).outerjoin(BuilderState, BuilderState.id == STATE_ID)
-             .where(Page.kind == kind, Page.slug == slug))
+    query = (
+        sa.select(
+            Page.id,
+            Page.title,
+            Page.published_version_id,
+            BuilderState.theme,
+            BuilderState.theme_settings,
+            BuilderState.theme_revision,
+            BuilderState.catalogue_version,
+        )
+        .select_from(Page)
+        .outerjoin(BuilderState, BuilderState.id == STATE_ID)
+        .where(Page.kind == kind, Page.slug == slug)
+    )
     return db.session.execute(query).first()
 
 
@@ -50,8 +61,20 @@ def render_live(kind: str, slug: str = "", subject=None):
     theme = theme_set().get(row.theme or DEFAULT)
     catalogue_version = row.catalogue_version or 1
     subject_key = subject.cache_key() if subject is not None else ()
-    key = None if subject_key is None else (store.id, row.id, row.published_version_id, theme.name,
-                                            row.theme_revision or 1, str(get_locale()), store.name, *subject_key)
+    key = (
+        None
+        if subject_key is None
+        else (
+            store.id,
+            row.id,
+            row.published_version_id,
+            theme.name,
+            row.theme_revision or 1,
+            str(get_locale()),
+            store.name,
+            *subject_key,
+        )
+    )
     cache = page_cache()
     html = cache.get(key, catalogue_version) if key is not None else None
     if html is None:
@@ -59,8 +82,15 @@ def render_live(kind: str, slug: str = "", subject=None):
         if version is None:
             return None
         settings = {**theme.defaults(), **((row.theme_settings or {}).get(theme.name) or {})}
-        rendered = render_document(version.document, kind=kind, theme=theme, theme_settings=settings, store=store,
-                                   title=row.title, subject=subject)
+        rendered = render_document(
+            version.document,
+            kind=kind,
+            theme=theme,
+            theme_settings=settings,
+            store=store,
+            title=row.title,
+            subject=subject,
+        )
         html = rendered.html
         if key is not None:
             cache.put(key, str(html), catalogue_version if rendered.uses_catalogue else None)
@@ -76,8 +106,12 @@ def published_page_response(kind: str = "home", slug: str = "", subject=None):
     html, theme, title = found
     if subject is not None:
         title = f"{subject.title} · {current_store().name}"
-    page = render_template("storefront/built_page.html", page_html=fill(html, subject, theme),
-                           stylesheets=stylesheet_urls(theme), page_title=title)
+    page = render_template(
+        "storefront/built_page.html",
+        page_html=fill(html, subject, theme),
+        stylesheets=stylesheet_urls(theme),
+        page_title=title,
+    )
     return page, subject.status if subject is not None else 200
 
 

@@ -16,6 +16,7 @@ script on the page. One environment per theme (its own template cache); its load
 the theme, then in the default theme (a block type a theme does not style falls back to the
 default's template), then in the folders plugins registered block types with.
 """
+
 from __future__ import annotations
 
 import json
@@ -110,15 +111,20 @@ class Theme:
     def editor_fields(self) -> list[dict]:
         fields = []
         for name, schema in self.settings.items():
-            entry = {"name": name, "label": self.text(schema.get("x-label", {})) or name, "editor": schema["x-editor"],
-                     "default": schema.get("default")}
+            entry = {
+                "name": name,
+                "label": self.text(schema.get("x-label", {})) or name,
+                "editor": schema["x-editor"],
+                "default": schema.get("default"),
+            }
             for key in ("minimum", "maximum"):
                 if key in schema:
                     entry[key] = schema[key]
             if "enum" in schema:
                 labels = schema.get("x-labels", {})
-                entry["options"] = [{"value": v, "label": self.text(labels.get(v, {})) if labels.get(v) else v}
-                                    for v in schema["enum"]]
+                entry["options"] = [
+                    {"value": v, "label": self.text(labels.get(v, {})) if labels.get(v) else v} for v in schema["enum"]
+                ]
             fields.append(entry)
         return fields
 
@@ -148,9 +154,16 @@ def load_theme(folder: Path) -> Theme:
     schema = {"type": "object", "properties": settings, "additionalProperties": False}
     Draft202012Validator.check_schema(schema)
     validator = Draft202012Validator(schema)
-    theme = Theme(name=name, version=str(manifest.get("version", "0")), folder=folder,
-                  label=manifest.get("label") or {"en": name}, description=manifest.get("description") or {},
-                  settings=settings, stylesheet=manifest.get("stylesheet", "theme.css"), validator=validator)
+    theme = Theme(
+        name=name,
+        version=str(manifest.get("version", "0")),
+        folder=folder,
+        label=manifest.get("label") or {"en": name},
+        description=manifest.get("description") or {},
+        settings=settings,
+        stylesheet=manifest.get("stylesheet", "theme.css"),
+        validator=validator,
+    )
     problems = list(validator.iter_errors(theme.defaults()))
     if problems:
         raise ThemeError(f"{name}: a default is not valid: {problems[0].message}")
@@ -197,11 +210,19 @@ class ThemeSet:
         loaders = [FileSystemLoader(str(theme.folder / "templates"))]
         if theme.name != DEFAULT:
             loaders.append(FileSystemLoader(str(self.themes[DEFAULT].folder / "templates")))
-        loaders += [FileSystemLoader(str(t.template_folder)) for t in (self.block_types.all() if self.block_types else ())
-                    if t.template_folder]
-        env = ImmutableSandboxedEnvironment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(default=True),
-                                            trim_blocks=True, lstrip_blocks=True, auto_reload=self.auto_reload,
-                                            extensions=["jinja2.ext.i18n"])
+        loaders += [
+            FileSystemLoader(str(t.template_folder))
+            for t in (self.block_types.all() if self.block_types else ())
+            if t.template_folder
+        ]
+        env = ImmutableSandboxedEnvironment(
+            loader=ChoiceLoader(loaders),
+            autoescape=select_autoescape(default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=self.auto_reload,
+            extensions=["jinja2.ext.i18n"],
+        )
         env.install_gettext_callables(gettext, ngettext, newstyle=True)
         return env
 

@@ -21,6 +21,7 @@ the catalogue's allow-list (nh3).
 :func:`validate_document` returns the normalised document (defaults filled in, rich text
 cleaned) or raises :class:`~mallow.validation.ValidationFailed`.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,6 +52,7 @@ def pointer(*parts) -> str:
 
 
 # -- strings and links ------------------------------------------------------------------------
+
 
 def setting_problem(editor: str | None, value) -> str | None:
     """The code of the script a setting of this editor kind must refuse (None: accepted).
@@ -90,8 +92,12 @@ def link_problem(value: str) -> str | None:
             parts = urlsplit(value)
         except ValueError:
             return "bad_link"
-        if not parts.hostname or parts.username or parts.password or not value.lower().startswith(
-                scheme.group(1).lower() + "://"):
+        if (
+            not parts.hostname
+            or parts.username
+            or parts.password
+            or not value.lower().startswith(scheme.group(1).lower() + "://")
+        ):
             return "bad_link"
         return None
     if value.startswith("//"):
@@ -128,9 +134,15 @@ def message(code: str) -> str:
 
 # -- JSON Schema errors in words --------------------------------------------------------------
 
-_TYPE_WORDS = {"string": lambda: _("text"), "integer": lambda: _("a whole number"), "number": lambda: _("a number"),
-               "boolean": lambda: _("yes or no"), "array": lambda: _("a list"), "object": lambda: _("an object"),
-               "null": lambda: _("nothing")}
+_TYPE_WORDS = {
+    "string": lambda: _("text"),
+    "integer": lambda: _("a whole number"),
+    "number": lambda: _("a number"),
+    "boolean": lambda: _("yes or no"),
+    "array": lambda: _("a list"),
+    "object": lambda: _("an object"),
+    "null": lambda: _("nothing"),
+}
 
 
 def _schema_message(error) -> tuple[str, str]:
@@ -145,8 +157,9 @@ def _schema_message(error) -> tuple[str, str]:
     if kind == "minLength":
         return "too_short", _("Use at least %(min)s characters.", min=error.validator_value)
     if kind in ("minimum", "maximum"):
-        return "out_of_range", _("Enter a number from %(min)s to %(max)s.", min=schema.get("minimum", "…"),
-                                 max=schema.get("maximum", "…"))
+        return "out_of_range", _(
+            "Enter a number from %(min)s to %(max)s.", min=schema.get("minimum", "…"), max=schema.get("maximum", "…")
+        )
     if kind == "enum":
         return "not_allowed", _("Choose one of: %(keys)s.", keys=", ".join(str(v) for v in error.validator_value))
     if kind == "pattern" and schema.get("x-editor") == "color":
@@ -163,8 +176,9 @@ def _validator_for(owner: str, schema_json: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(schema_json))
 
 
-def _check_settings(settings_schemas: dict, raw, where: tuple, errors: Errors, owner: str,
-                    references: Callable | None) -> dict:
+def _check_settings(
+    settings_schemas: dict, raw, where: tuple, errors: Errors, owner: str, references: Callable | None
+) -> dict:
     """Validated settings with defaults filled in; errors under ``where + ("settings", …)``."""
     here = (*where, "settings")
     if raw is None:
@@ -196,8 +210,12 @@ def _check_settings(settings_schemas: dict, raw, where: tuple, errors: Errors, o
             continue
         if editor == "richtext":
             value = richtext.sanitise(value)
-        if (references is not None and editor in ("image", "product", "products", "category") and value
-                and not references(editor, value)):
+        if (
+            references is not None
+            and editor in ("image", "product", "products", "category")
+            and value
+            and not references(editor, value)
+        ):
             errors.add(path, "not_found", message("not_found"))
         cleaned[name] = value
     return cleaned
@@ -252,8 +270,11 @@ def validate_document(document, *, references: Callable | None = None, kind: str
         errors.raise_if_any()
     size = len(json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str).encode())
     if size > MAX_BYTES:
-        errors.add("/", "too_large", _("The page is too large (%(size)s KB; at most %(max)s KB).",
-                                       size=size // 1024, max=MAX_BYTES // 1024))
+        errors.add(
+            "/",
+            "too_large",
+            _("The page is too large (%(size)s KB; at most %(max)s KB).", size=size // 1024, max=MAX_BYTES // 1024),
+        )
         errors.raise_if_any()
     _check_keys(document, {"sections", "order"}, (), errors)
     sections = document.get("sections", {})
@@ -286,8 +307,11 @@ def _check_section(raw, where: tuple, errors: Errors, references, kind: str | No
     block_type = blocks.available(type_name) if isinstance(type_name, str) else None
     if block_type is None:
         if isinstance(type_name, str) and blocks.get(type_name) is not None:  # a plugin's type, not enabled here
-            errors.add(pointer(*where, "type"), "not_enabled",
-                       _("This block comes from a plugin that this store has not turned on."))
+            errors.add(
+                pointer(*where, "type"),
+                "not_enabled",
+                _("This block comes from a plugin that this store has not turned on."),
+            )
         else:
             errors.add(pointer(*where, "type"), "unknown_type", _("Unknown block type."))
         return None
@@ -309,8 +333,11 @@ def _check_section(raw, where: tuple, errors: Errors, references, kind: str | No
         errors.add(pointer(*where, "blocks"), "no_children", _("This block type holds no child blocks."))
         return section
     if len(children) > block_type.max_children:
-        errors.add(pointer(*where, "blocks"), "too_many",
-                   _("This block holds at most %(max)s items.", max=block_type.max_children))
+        errors.add(
+            pointer(*where, "blocks"),
+            "too_many",
+            _("This block holds at most %(max)s items.", max=block_type.max_children),
+        )
         return section
     child_order = _ordered(children, raw.get("block_order"), where, "block_order", errors)
     cleaned_children = {}
@@ -329,17 +356,27 @@ def _check_section(raw, where: tuple, errors: Errors, references, kind: str | No
             continue
         cleaned_children[child_id] = {
             "type": child_type.name,
-            "settings": _check_settings(child_type.settings, child.get("settings"), child_where, errors,
-                                        f"{type_name}.{child_type.name}", references)}
+            "settings": _check_settings(
+                child_type.settings,
+                child.get("settings"),
+                child_where,
+                errors,
+                f"{type_name}.{child_type.name}",
+                references,
+            ),
+        }
     section["blocks"] = {i: cleaned_children[i] for i in child_order if i in cleaned_children}
     section["block_order"] = [i for i in child_order if i in cleaned_children]
     return section
 
 
 def page_kind_label(kind: str) -> str:
-    return {"home": lambda: _("Home page"), "landing": lambda: _("Landing page"),
-            "product": lambda: _("Product page template"),
-            "category": lambda: _("Category page template")}.get(kind, lambda: kind)()
+    return {
+        "home": lambda: _("Home page"),
+        "landing": lambda: _("Landing page"),
+        "product": lambda: _("Product page template"),
+        "category": lambda: _("Category page template"),
+    }.get(kind, lambda: kind)()
 
 
 def empty_document() -> dict:

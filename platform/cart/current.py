@@ -6,6 +6,7 @@ storefront request, :mod:`mallow.storefront.cart`) sets it; :func:`signed_in` (c
 sign-in: password, SMS code, WeChat) merges the guest cart into the shopper's and has the cookie
 forgotten. :func:`item_count` is the count the tab bar and the buy bar show.
 """
+
 from __future__ import annotations
 
 import re
@@ -63,8 +64,15 @@ def signed_in(customer) -> None:
 def update_cookie(response):
     """After a storefront request: set the new guest cart's cookie, or forget a merged one."""
     if g.get("mallow_new_cart_token"):
-        response.set_cookie(cookie_name(), g.mallow_new_cart_token, max_age=CART_COOKIE_DAYS * 86400, path="/",
-                            httponly=True, samesite="Lax", secure=request.is_secure)
+        response.set_cookie(
+            cookie_name(),
+            g.mallow_new_cart_token,
+            max_age=CART_COOKIE_DAYS * 86400,
+            path="/",
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure,
+        )
     elif g.get("mallow_forget_cart_cookie"):
         response.delete_cookie(cookie_name(), path="/", httponly=True, samesite="Lax", secure=request.is_secure)
     return response

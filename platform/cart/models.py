@@ -10,13 +10,14 @@ class Cart(StoreModel):
     __tablename__ = "carts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id", ondelete="CASCADE"),
-                                                    unique=True, nullable=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("customers.id", ondelete="CASCADE"), unique=True, nullable=True
+    )
     #: SHA-256 of the guest cart cookie (None once the cart belongs to a customer)
     guest_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True, nullable=True)
     updated_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
-    items: Mapped[list["CartItem"]] = relationship(order_by="CartItem.id", cascade="all, delete-orphan")
+    items: Mapped[list[CartItem]] = relationship(order_by="CartItem.id", cascade="all, delete-orphan")
 
 
 class CartItem(StoreModel):
@@ -28,5 +29,7 @@ class CartItem(StoreModel):
     quantity: Mapped[int] = mapped_column()
     added_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
-    __table_args__ = (sa.UniqueConstraint("cart_id", "sku_id", name="uq_cart_items_cart_sku"),
-                      sa.CheckConstraint("quantity > 0", name="quantity_positive"))
+    __table_args__ = (
+        sa.UniqueConstraint("cart_id", "sku_id", name="uq_cart_items_cart_sku"),
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+    )

@@ -1,4 +1,5 @@
 """Carts of one store: a guest cart by cookie token, merged into the shopper's cart at sign-in."""
+
 from __future__ import annotations
 
 import hashlib
@@ -30,7 +31,9 @@ def find(customer_id: int | None, guest_token: str | None) -> Cart | None:
     if customer_id is not None:
         return db.session.execute(sa.select(Cart).where(Cart.customer_id == customer_id)).scalar_one_or_none()
     if guest_token:
-        return db.session.execute(sa.select(Cart).where(Cart.guest_token_hash == _digest(guest_token))).scalar_one_or_none()
+        return db.session.execute(
+            sa.select(Cart).where(Cart.guest_token_hash == _digest(guest_token))
+        ).scalar_one_or_none()
     return None
 
 
@@ -50,8 +53,9 @@ def sellable_sku(sku_id) -> Sku:
     sku_id = id_value(sku_id)
     if sku_id is None:
         raise ValidationFailed({"sku_id": ("invalid", _("Choose a product option."))})
-    row = db.session.execute(sa.select(Sku, Product.status).join(Product, Product.id == Sku.product_id)
-                             .where(Sku.id == sku_id)).first()
+    row = db.session.execute(
+        sa.select(Sku, Product.status).join(Product, Product.id == Sku.product_id).where(Sku.id == sku_id)
+    ).first()
     if row is None or not row[0].active or row[1] != "on_shelf":
         raise ValidationFailed({"sku_id": ("unavailable", _("This product is not for sale."))})
     selling.refuse_purchase()  # a permit the store needs lapsed: not for sale even before the sweep ran

@@ -4,6 +4,7 @@ Rules: a parent must be a category of this store (the table *is* the store's, so
 another store simply is not there), a category cannot be moved under itself or one of its
 descendants (no cycles), and a category that still has products or children cannot be deleted.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -77,8 +78,14 @@ def nested(active_only: bool = True) -> list[dict]:
     by_id: dict[int, dict] = {}
     roots: list[dict] = []
     for category, _depth in rows:
-        node = {"id": category.id, "name": category.name, "parent_id": category.parent_id, "sort": category.sort,
-                "active": category.active, "children": []}
+        node = {
+            "id": category.id,
+            "name": category.name,
+            "parent_id": category.parent_id,
+            "sort": category.sort,
+            "active": category.active,
+            "children": [],
+        }
         by_id[category.id] = node
         parent = by_id.get(category.parent_id)
         (parent["children"] if parent else roots).append(node)
@@ -136,8 +143,9 @@ def _validate(data, category: ProductCategory | None) -> dict:
                 parent_id = parent.id
                 chain = _ancestor_ids(parent_id)
                 if category is not None and category.id in chain:
-                    errors.add("parent_id", "cycle",
-                               _("A category cannot be placed under itself or one of its subcategories."))
+                    errors.add(
+                        "parent_id", "cycle", _("A category cannot be placed under itself or one of its subcategories.")
+                    )
                 elif len(chain) + 1 + (_subtree_height(category.id) if category is not None else 0) > MAX_DEPTH:
                     errors.add("parent_id", "too_deep", _("Categories go at most %(max)s levels deep.", max=MAX_DEPTH))
     sort = _int(data, "sort", 0) if has("sort") else category.sort
@@ -147,10 +155,13 @@ def _validate(data, category: ProductCategory | None) -> dict:
     if isinstance(active, str):
         active = active.lower() in ("1", "true", "on", "yes")
     errors.raise_if_any()
-    duplicate = db.session.execute(sa.select(ProductCategory.id).where(
-        ProductCategory.name == name,
-        ProductCategory.parent_id.is_(None) if parent_id is None else ProductCategory.parent_id == parent_id,
-        ProductCategory.id != (category.id if category is not None else -1))).first()
+    duplicate = db.session.execute(
+        sa.select(ProductCategory.id).where(
+            ProductCategory.name == name,
+            ProductCategory.parent_id.is_(None) if parent_id is None else ProductCategory.parent_id == parent_id,
+            ProductCategory.id != (category.id if category is not None else -1),
+        )
+    ).first()
     if duplicate:
         raise ValidationFailed({"name": ("taken", _("There is a category with this name here already."))})
     return {"name": name, "parent_id": parent_id, "sort": sort, "active": bool(active)}
@@ -208,7 +219,8 @@ def update(category: ProductCategory, data, actor=None) -> ProductCategory:
 
 def delete(category: ProductCategory, actor=None) -> None:
     has_children = db.session.execute(
-        sa.select(ProductCategory.id).where(ProductCategory.parent_id == category.id).limit(1)).first()
+        sa.select(ProductCategory.id).where(ProductCategory.parent_id == category.id).limit(1)
+    ).first()
     if has_children:
         raise ValidationFailed({"category": ("has_children", _("Move or delete its subcategories first."))})
     has_products = db.session.execute(sa.select(Product.id).where(Product.category_id == category.id).limit(1)).first()
@@ -220,5 +232,10 @@ def delete(category: ProductCategory, actor=None) -> None:
 
 
 def category_json(category: ProductCategory) -> dict:
-    return {"id": category.id, "name": category.name, "parent_id": category.parent_id, "sort": category.sort,
-            "active": category.active}
+    return {
+        "id": category.id,
+        "name": category.name,
+        "parent_id": category.parent_id,
+        "sort": category.sort,
+        "active": category.active,
+    }

@@ -11,6 +11,7 @@ inside the save's transaction (flushed, not committed); an exception they raise 
   -- the merchant set SKU stock by hand (the product form, the API, the bulk edit): the
   inventory's stock ledger records it.
 """
+
 from __future__ import annotations
 
 from blinker import Namespace

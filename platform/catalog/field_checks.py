@@ -4,6 +4,7 @@ Each check answers a value or a field error: whole numbers (:func:`whole`: never
 prices are integer fen), the texts, the video URL (https only), the category and the shipping
 template (both must be the store's own).
 """
+
 from __future__ import annotations
 
 import re
@@ -103,8 +104,9 @@ def _referenced_row_exists(column: sa.Column, value: int) -> bool:
     exists, read where the product's own table is (the active store)."""
     (foreign_key,) = column.foreign_keys
     target = foreign_key.column
-    found = db.session.execute(sa.select(target).where(target == value),
-                               bind_arguments={"mapper": sa.inspect(Product)}).first()
+    found = db.session.execute(
+        sa.select(target).where(target == value), bind_arguments={"mapper": sa.inspect(Product)}
+    ).first()
     return found is not None
 
 

@@ -8,6 +8,7 @@ table is shown with a message. Each row may choose its picture (规格图: ``sku
 library image id or empty for none) or upload one (``skus.<i>.image_file``, see
 :func:`sku_uploads`); a form without the field keeps the SKU's picture.
 """
+
 from __future__ import annotations
 
 import re
@@ -49,8 +50,11 @@ def parse_specs_text(text: str, errors: Errors) -> list[dict]:
             continue
         match = re.match(r"^([^:：]*)[:：](.*)$", line)
         if match is None:
-            errors.add("specs_text", "syntax", _("Line %(line)s: write a name, a colon and the values, e.g. Colour: red, blue.",
-                                                  line=number))
+            errors.add(
+                "specs_text",
+                "syntax",
+                _("Line %(line)s: write a name, a colon and the values, e.g. Colour: red, blue.", line=number),
+            )
             continue
         name, values = match.groups()
         axes.append({"name": name.strip(), "values": [v.strip() for v in re.split(r"[,，、;；]", values) if v.strip()]})
@@ -77,8 +81,10 @@ def _posted_rows(form) -> dict[str, dict]:
         if match:
             index = int(match.group(1))
             key = form.get(name, "")
-            rows[key] = {field: form.get(f"skus.{index}.{field}", "")
-                         for field in ("price", "market_price", "stock", "weight_g", "code")}
+            rows[key] = {
+                field: form.get(f"skus.{index}.{field}", "")
+                for field in ("price", "market_price", "stock", "weight_g", "code")
+            }
             rows[key]["image"] = form.get(f"skus.{index}.image")  # None: not on the form, kept
             rows[key]["index"] = index
     return rows
@@ -98,8 +104,14 @@ def sku_rows(specs: list[dict], product=None, form=None) -> list[dict]:
             row["image"] = current if row["image"] is None else row["image"].strip()
         elif key in existing:
             sku = existing[key]
-            row.update(price=fen_to_yuan(sku.price), market_price=fen_to_yuan(sku.market_price), stock=str(sku.stock),
-                       weight_g=str(sku.weight_g), code=sku.code, image=current)
+            row.update(
+                price=fen_to_yuan(sku.price),
+                market_price=fen_to_yuan(sku.market_price),
+                stock=str(sku.stock),
+                weight_g=str(sku.weight_g),
+                code=sku.code,
+                image=current,
+            )
         else:
             row.update(price="", market_price="", stock="0", weight_g="0", code="", image="")
         rows.append(row)
@@ -120,9 +132,15 @@ def product_data(form, *, creating: bool) -> dict:
     Raises ``ValidationFailed`` (field names as in the form) or :class:`NeedsRefresh`."""
     errors = Errors()
     specs = parse_specs_text(form.get("specs_text", ""), errors)
-    data = {"title": form.get("title", ""), "subtitle": form.get("subtitle", ""),
-            "category_id": form.get("category_id") or None, "description_html": form.get("description_html", ""),
-            "video_url": form.get("video_url", ""), "sort": form.get("sort", "") or 0, "specs": specs}
+    data = {
+        "title": form.get("title", ""),
+        "subtitle": form.get("subtitle", ""),
+        "category_id": form.get("category_id") or None,
+        "description_html": form.get("description_html", ""),
+        "video_url": form.get("video_url", ""),
+        "sort": form.get("sort", "") or 0,
+        "specs": specs,
+    }
     if form.get("status"):
         data["status"] = form["status"]
     spec_errors = Errors()
@@ -139,9 +157,14 @@ def product_data(form, *, creating: bool) -> dict:
     for key in wanted:
         row = posted[key]
         i = row["index"]
-        entry = {"spec_values": parse_key(key), "price": money_field(form, f"skus.{i}.price", errors),
-                 "market_price": money_field(form, f"skus.{i}.market_price", errors, required=False),
-                 "stock": row["stock"].strip() or "0", "weight_g": row["weight_g"].strip() or "0", "code": row["code"]}
+        entry = {
+            "spec_values": parse_key(key),
+            "price": money_field(form, f"skus.{i}.price", errors),
+            "market_price": money_field(form, f"skus.{i}.market_price", errors, required=False),
+            "stock": row["stock"].strip() or "0",
+            "weight_g": row["weight_g"].strip() or "0",
+            "code": row["code"],
+        }
         if row["image"] is not None:
             entry["image"] = row["image"].strip() or None
         entries.append((i, entry))

@@ -5,6 +5,7 @@ the ``storefront.media`` route).
 Product pictures are library images (``media/``) or uploads from before the library
 (``products/``); any other path, or another store's, has no name and no address.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,7 @@ def media_name(path: str | None, store_id: int | None = None) -> str | None:
     prefix = f"uploads/stores/{store_id}/"
     if not path.startswith(prefix):
         return None
-    name = path[len(prefix):]
+    name = path[len(prefix) :]
     return name if MEDIA_NAME.match(name) else None
 
 

@@ -1,4 +1,5 @@
 """Catalogue tables (in each store's own schema)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -8,19 +9,23 @@ from mallow.db import StoreModel, utcnow
 from mallow.statemachine import StateMachine
 
 #: draft: being prepared, never shown; on_shelf: for sale; off_shelf: hidden, kept.
-PRODUCT_STATES = StateMachine("product", {
-    "draft": {"on_shelf", "off_shelf"},
-    "on_shelf": {"off_shelf"},
-    "off_shelf": {"on_shelf"},
-})
+PRODUCT_STATES = StateMachine(
+    "product",
+    {
+        "draft": {"on_shelf", "off_shelf"},
+        "on_shelf": {"off_shelf"},
+        "off_shelf": {"on_shelf"},
+    },
+)
 
 
 class ProductCategory(StoreModel):
     __tablename__ = "product_categories"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("product_categories.id", ondelete="RESTRICT"),
-                                                  nullable=True, index=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("product_categories.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
     name: Mapped[str] = mapped_column(sa.String(40))
     sort: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
@@ -47,9 +52,10 @@ class Product(StoreModel):
     created_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
     updated_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
-    images: Mapped[list["ProductImage"]] = relationship(order_by="ProductImage.sort", cascade="all, delete-orphan",
-                                                        back_populates="product")
-    skus: Mapped[list["Sku"]] = relationship(order_by="Sku.id", cascade="all, delete-orphan", back_populates="product")
+    images: Mapped[list[ProductImage]] = relationship(
+        order_by="ProductImage.sort", cascade="all, delete-orphan", back_populates="product"
+    )
+    skus: Mapped[list[Sku]] = relationship(order_by="Sku.id", cascade="all, delete-orphan", back_populates="product")
 
     __table_args__ = (sa.CheckConstraint("status IN ('draft', 'on_shelf', 'off_shelf')", name="status"),)
 

@@ -6,6 +6,7 @@ reorders the product's images. Removing an image from a product keeps it in the 
 files of older uploads that were never library images are deleted once the removal is committed
 (:class:`SavedFiles`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,8 +23,9 @@ from mallow.validation import Errors, ValidationFailed
 MAX_IMAGES = 9
 
 
-def gather(product: Product, data: dict, *, creating: bool, picks, uploads, errors: Errors,
-           files: "SavedFiles") -> tuple[list[ProductImage], list]:
+def gather(
+    product: Product, data: dict, *, creating: bool, picks, uploads, errors: Errors, files: SavedFiles
+) -> tuple[list[ProductImage], list]:
     """The images a save leaves on ``product``: ``(rows it keeps, in order; library images to
     add)``. ``data["media_ids"]`` replaces them all; ``picks`` (library ids) and ``uploads`` are
     added. Checked before anything is written (a bad file leaves no product and no library
@@ -83,8 +85,12 @@ def set_images(product: Product, kept: list, assets: list) -> list[ProductImage]
     for asset in assets:
         row = rows.get(asset.path)
         if row is None:
-            row = ProductImage(path=asset.path, thumb_path=asset.thumbnails.get(library.PRODUCT_THUMB) or asset.path,
-                               width=asset.width, height=asset.height)
+            row = ProductImage(
+                path=asset.path,
+                thumb_path=asset.thumbnails.get(library.PRODUCT_THUMB) or asset.path,
+                width=asset.width,
+                height=asset.height,
+            )
             product.images.append(row)
         ordered.append(row)
     removed = [image for image in product.images if image not in ordered]

@@ -1,4 +1,5 @@
 """Products and SKUs as JSON, the shapes the API answers with (prices in integer fen)."""
+
 from __future__ import annotations
 
 from mallow.catalog import sku_images
@@ -13,39 +14,77 @@ def min_price(product: Product) -> int | None:
 
 def sku_json(sku: Sku, *, private: bool = False, image: dict | None = None) -> dict:
     """``image``: :func:`mallow.catalog.sku_images.image_json` of the SKU's picture."""
-    data = {"id": sku.id, "spec_values": sku.spec_values or {}, "spec_key": sku.spec_key, "price": sku.price,
-            "market_price": sku.market_price, "stock": sku.stock, "weight_g": sku.weight_g, "image": image}
+    data = {
+        "id": sku.id,
+        "spec_values": sku.spec_values or {},
+        "spec_key": sku.spec_key,
+        "price": sku.price,
+        "market_price": sku.market_price,
+        "stock": sku.stock,
+        "weight_g": sku.weight_g,
+        "image": image,
+    }
     if private:
         data.update(code=sku.code, active=sku.active)
     return data
 
 
-def product_json(product: Product, image_url, *, private: bool = False, summary: bool = False,
-                 price: int | None = None) -> dict:
+def product_json(
+    product: Product, image_url, *, private: bool = False, summary: bool = False, price: int | None = None
+) -> dict:
     """``image_url(path)`` makes a URL for a stored image path."""
     images = sorted(product.images, key=lambda image: image.sort)
-    data = {"id": product.id, "title": product.title, "subtitle": product.subtitle,
-            "category_id": product.category_id, "min_price": price if price is not None else min_price(product),
-            "sales": product.sales,
-            "cover": ({"url": image_url(images[0].path), "thumb_url": image_url(images[0].thumb_path),
-                       "width": images[0].width, "height": images[0].height} if images else None)}
+    data = {
+        "id": product.id,
+        "title": product.title,
+        "subtitle": product.subtitle,
+        "category_id": product.category_id,
+        "min_price": price if price is not None else min_price(product),
+        "sales": product.sales,
+        "cover": (
+            {
+                "url": image_url(images[0].path),
+                "thumb_url": image_url(images[0].thumb_path),
+                "width": images[0].width,
+                "height": images[0].height,
+            }
+            if images
+            else None
+        ),
+    }
     if private:
-        data.update(status=product.status, sort=product.sort,
-                    created_at=product.created_at.isoformat() if product.created_at else None,
-                    updated_at=product.updated_at.isoformat() if product.updated_at else None)
+        data.update(
+            status=product.status,
+            sort=product.sort,
+            created_at=product.created_at.isoformat() if product.created_at else None,
+            updated_at=product.updated_at.isoformat() if product.updated_at else None,
+        )
     if summary:
         return data
     skus = [sku for sku in product.skus if private or sku.active]
     assets = sku_images.assets_of(skus)
     data.update(
-        description_html=product.description_html, video_url=product.video_url, specs=product.specs or [],
+        description_html=product.description_html,
+        video_url=product.video_url,
+        specs=product.specs or [],
         shipping_template_id=product.shipping_template_id,
-        images=[{"id": image.id, "url": image_url(image.path), "thumb_url": image_url(image.thumb_path),
-                 "width": image.width, "height": image.height} for image in images],
-        skus=[sku_json(sku, private=private, image=sku_images.image_json(assets.get(sku.media_id), image_url))
-              for sku in skus])
+        images=[
+            {
+                "id": image.id,
+                "url": image_url(image.path),
+                "thumb_url": image_url(image.thumb_path),
+                "width": image.width,
+                "height": image.height,
+            }
+            for image in images
+        ],
+        skus=[
+            sku_json(sku, private=private, image=sku_images.image_json(assets.get(sku.media_id), image_url))
+            for sku in skus
+        ],
+    )
     if private:  # the library image each one is (None for an upload from before the library)
         media_ids = library.ids_by_path(image.path for image in images)
-        for entry, image in zip(data["images"], images):
+        for entry, image in zip(data["images"], images, strict=False):
             entry["media_id"] = media_ids.get(image.path)
     return data

@@ -16,6 +16,7 @@ The parts of a save, each in its own module: single fields (:mod:`.field_checks`
 (``product_saved``, :mod:`.events`) before it is committed: compliance screens its texts there.
 Elsewhere: the SKU bulk edit (:mod:`.sku_bulk_edit`) and the JSON shapes (:mod:`.product_json`).
 """
+
 from __future__ import annotations
 
 from flask_babel import gettext as _
@@ -49,8 +50,17 @@ def create(data: dict, *, actor=None, uploads=None, picks=(), sku_uploads=None) 
     return product
 
 
-def update(product: Product, data: dict, *, actor=None, uploads=None, picks=(), remove_image_ids=(),
-           image_order=None, sku_uploads=None) -> Product:
+def update(
+    product: Product,
+    data: dict,
+    *,
+    actor=None,
+    uploads=None,
+    picks=(),
+    remove_image_ids=(),
+    image_order=None,
+    sku_uploads=None,
+) -> Product:
     """Change the fields given in ``data`` (absent keys are kept); optionally remove images,
     reorder them (``image_order``: ``{image id: sort}``), then add library images (``picks``: ids)
     and ``uploads``; ``sku_uploads`` (``{index in data["skus"]: file}``) become those SKUs' images."""
@@ -65,8 +75,13 @@ def update(product: Product, data: dict, *, actor=None, uploads=None, picks=(), 
                     image.sort = image_order[image.id]
         _apply(product, data, creating=False, uploads=uploads, picks=picks, sku_uploads=sku_uploads, files=files)
         events.send(events.product_saved, product=product)
-        audit.record("product.updated", actor=actor, store_id=current_store().id, target=f"product:{product.id}",
-                     detail={"fields": sorted(k for k in data if k != "description_html")})
+        audit.record(
+            "product.updated",
+            actor=actor,
+            store_id=current_store().id,
+            target=f"product:{product.id}",
+            detail={"fields": sorted(k for k in data if k != "description_html")},
+        )
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -80,8 +95,13 @@ def set_status(product: Product, target: str, *, actor=None) -> None:
     """On / off the shelf (``PRODUCT_STATES``); an invalid move raises ``InvalidTransition``."""
     previous = product.status
     _move_status(product, target)
-    audit.record("product.status", actor=actor, store_id=current_store().id, target=f"product:{product.id}",
-                 detail={"from": previous, "to": target})
+    audit.record(
+        "product.status",
+        actor=actor,
+        store_id=current_store().id,
+        target=f"product:{product.id}",
+        detail={"from": previous, "to": target},
+    )
     db.session.commit()
 
 
@@ -106,8 +126,16 @@ def get(product_id, *, shopper: bool = False) -> Product | None:
     return product
 
 
-def _apply(product: Product, data: dict, *, creating: bool, uploads=None, picks=(), sku_uploads=None,
-           files: product_images.SavedFiles) -> None:
+def _apply(
+    product: Product,
+    data: dict,
+    *,
+    creating: bool,
+    uploads=None,
+    picks=(),
+    sku_uploads=None,
+    files: product_images.SavedFiles,
+) -> None:
     """Validate ``data`` and write it onto ``product`` (not committed). Uploaded images (the
     product's, and ``sku_uploads``: ``{index in data["skus"]: file}``) join the library in the
     same transaction; their files are listed in ``files`` for the caller to delete if it rolls
@@ -136,8 +164,9 @@ def _apply(product: Product, data: dict, *, creating: bool, uploads=None, picks=
     if "shipping_template_id" in data:
         fields["shipping_template_id"] = field_checks.shipping_template_id(data.get("shipping_template_id"), errors)
     if "sort" in data:
-        sort, code = field_checks.whole(data.get("sort") if data.get("sort") not in (None, "") else 0,
-                                        minimum=-1_000_000, maximum=1_000_000)
+        sort, code = field_checks.whole(
+            data.get("sort") if data.get("sort") not in (None, "") else 0, minimum=-1_000_000, maximum=1_000_000
+        )
         if code:
             errors.add("sort", code, NUMBER_MESSAGES[code]())
         fields["sort"] = sort
@@ -162,8 +191,9 @@ def _apply(product: Product, data: dict, *, creating: bool, uploads=None, picks=
         fields["specs"] = specs
 
     # images are checked (and uploads stored) before anything is written
-    kept, chosen = product_images.gather(product, data, creating=creating, picks=picks, uploads=uploads,
-                                         errors=errors, files=files)
+    kept, chosen = product_images.gather(
+        product, data, creating=creating, picks=picks, uploads=uploads, errors=errors, files=files
+    )
     errors.raise_if_any()
 
     for key, value in fields.items():
@@ -183,7 +213,9 @@ def _apply(product: Product, data: dict, *, creating: bool, uploads=None, picks=
 def _move_status(product: Product, target: str) -> None:
     """Every status change of the form, the list and the API: checked here, then moved."""
     if target == "on_shelf" and not any(sku.active for sku in product.skus):
-        raise ValidationFailed({"status": ("no_skus", _("Add at least one SKU before putting the product on the shelf."))})
+        raise ValidationFailed(
+            {"status": ("no_skus", _("Add at least one SKU before putting the product on the shelf."))}
+        )
     if target == "on_shelf":  # held, or a permit the store needs lapsed (today, sweep or not): refused
         selling.refuse_on_shelf(product)
     PRODUCT_STATES.move(product, target)

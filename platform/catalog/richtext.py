@@ -6,6 +6,7 @@ Kept: paragraphs, headings h2–h4, emphasis, lists, quotes, simple tables, imag
 ``<script>``/``<style>``/``<iframe>`` with their content, event handlers (``onerror=``…),
 ``style`` and ``class`` attributes, ``javascript:``/``data:`` URLs, comments.
 """
+
 from __future__ import annotations
 
 import html
@@ -13,13 +14,55 @@ import re
 
 import nh3
 
-TAGS = {"p", "br", "strong", "b", "em", "i", "u", "s", "h2", "h3", "h4", "ul", "ol", "li", "blockquote",
-        "img", "a", "span", "table", "thead", "tbody", "tr", "th", "td", "caption", "hr"}
-ATTRIBUTES = {"img": {"src", "alt", "width", "height"}, "a": {"href", "title"},
-              "th": {"colspan", "rowspan"}, "td": {"colspan", "rowspan"}}
+TAGS = {
+    "p",
+    "br",
+    "strong",
+    "b",
+    "em",
+    "i",
+    "u",
+    "s",
+    "h2",
+    "h3",
+    "h4",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "img",
+    "a",
+    "span",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "caption",
+    "hr",
+}
+ATTRIBUTES = {
+    "img": {"src", "alt", "width", "height"},
+    "a": {"href", "title"},
+    "th": {"colspan", "rowspan"},
+    "td": {"colspan", "rowspan"},
+}
 #: removed with everything inside them (the default allow-list would keep their text)
-DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "noscript", "template", "svg", "math",
-                     "textarea", "select", "title"}
+DROP_WITH_CONTENT = {
+    "script",
+    "style",
+    "iframe",
+    "object",
+    "embed",
+    "noscript",
+    "template",
+    "svg",
+    "math",
+    "textarea",
+    "select",
+    "title",
+}
 URL_SCHEMES = {"http", "https"}
 MAX_INPUT = 200_000  # characters of merchant HTML accepted before cleaning
 _NUMBER = re.compile(r"^\d{1,4}$")
@@ -31,7 +74,9 @@ def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     if attribute in ("href", "src"):
         stripped = value.strip()
         # nh3 checks the scheme; refuse what browsers would still read as one ("java\tscript:")
-        if re.match(r"^[^/?#]*:", re.sub(r"[\x00-\x20]", "", stripped)) and not re.match(r"^https?:", stripped, re.IGNORECASE):
+        if re.match(r"^[^/?#]*:", re.sub(r"[\x00-\x20]", "", stripped)) and not re.match(
+            r"^https?:", stripped, re.IGNORECASE
+        ):
             return None
         return stripped
     return value
@@ -41,9 +86,16 @@ def sanitise(markup: str | None) -> str:
     """The allow-listed form of ``markup`` (safe to render as is)."""
     if not markup:
         return ""
-    return nh3.clean(markup[:MAX_INPUT], tags=TAGS, clean_content_tags=DROP_WITH_CONTENT, attributes=ATTRIBUTES,
-                     attribute_filter=_attribute_filter, url_schemes=URL_SCHEMES, strip_comments=True,
-                     link_rel="noopener noreferrer").strip()
+    return nh3.clean(
+        markup[:MAX_INPUT],
+        tags=TAGS,
+        clean_content_tags=DROP_WITH_CONTENT,
+        attributes=ATTRIBUTES,
+        attribute_filter=_attribute_filter,
+        url_schemes=URL_SCHEMES,
+        strip_comments=True,
+        link_rel="noopener noreferrer",
+    ).strip()
 
 
 def text_of(markup: str | None) -> str:

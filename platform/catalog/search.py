@@ -11,6 +11,7 @@ Nothing here needs an index or an extension: a store's catalogue is small enough
 Sorting is by one of a fixed set of keys, looked up in :data:`SORTS`; anything else is a field
 error, never part of the SQL.
 """
+
 from __future__ import annotations
 
 import re
@@ -126,7 +127,11 @@ def parse_query(args, *, console: bool = False, price_parser=None) -> Query:
             prices[key] = price_parser(args, key, errors)
         else:
             prices[key] = _whole(args, key, errors, 0, 10**12, None)
-    if prices["min_price"] is not None and prices["max_price"] is not None and prices["min_price"] > prices["max_price"]:
+    if (
+        prices["min_price"] is not None
+        and prices["max_price"] is not None
+        and prices["min_price"] > prices["max_price"]
+    ):
         errors.add("max_price", "below_min", _("The highest price is below the lowest price."))
     sort = args.get("sort") or "default"
     if sort not in SORT_KEYS:
@@ -139,13 +144,25 @@ def parse_query(args, *, console: bool = False, price_parser=None) -> Query:
         if status not in (None, "draft", "on_shelf", "off_shelf"):
             errors.add("status", "unknown", _("Choose a shelf status."))
     errors.raise_if_any()
-    return Query(q=q, category_id=category_id, min_price=prices["min_price"], max_price=prices["max_price"],
-                 sort=sort, page=page, per_page=per_page, status=status)
+    return Query(
+        q=q,
+        category_id=category_id,
+        min_price=prices["min_price"],
+        max_price=prices["max_price"],
+        sort=sort,
+        page=page,
+        per_page=per_page,
+        status=status,
+    )
 
 
 def _min_price_subquery():
-    return (sa.select(Sku.product_id.label("product_id"), sa.func.min(Sku.price).label("min_price"))
-            .where(Sku.active.is_(True)).group_by(Sku.product_id).subquery("sku_prices"))
+    return (
+        sa.select(Sku.product_id.label("product_id"), sa.func.min(Sku.price).label("min_price"))
+        .where(Sku.active.is_(True))
+        .group_by(Sku.product_id)
+        .subquery("sku_prices")
+    )
 
 
 def search(query: Query, *, shopper: bool = True) -> Page:
@@ -186,7 +203,18 @@ def search(query: Query, *, shopper: bool = True) -> Page:
     # listings show each product's cover (and, in the console, its stock): load them in one go
     eager = [selectinload(Product.images)] + ([] if shopper else [selectinload(Product.skus)])
     rows = db.session.execute(
-        sa.select(Product, min_price).select_from(join).where(*conditions).order_by(*order)
-        .options(*eager).limit(query.per_page).offset((query.page - 1) * query.per_page)).all()
-    return Page(items=[row[0] for row in rows], total=total, page=query.page, per_page=query.per_page,
-                min_prices={row[0].id: row[1] for row in rows})
+        sa.select(Product, min_price)
+        .select_from(join)
+        .where(*conditions)
+        .order_by(*order)
+        .options(*eager)
+        .limit(query.per_page)
+        .offset((query.page - 1) * query.per_page)
+    ).all()
+    return Page(
+        items=[row[0] for row in rows],
+        total=total,
+        page=query.page,
+        per_page=query.per_page,
+        min_prices={row[0].id: row[1] for row in rows},
+    )

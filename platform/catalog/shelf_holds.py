@@ -4,6 +4,7 @@ Receivers of :mod:`mallow.qualifications.events`, connected by ``create_app``; t
 check records which products it held (:class:`~mallow.qualifications.holds.ShelfHold`) from
 their answers.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -27,8 +28,9 @@ def put_back_on_shelf(_app, product_ids: list[int]) -> list[int]:
     restored = []
     for product_id in product_ids:
         product = db.session.get(Product, product_id)
-        sellable = db.session.execute(sa.select(Sku.id).where(Sku.product_id == product_id,
-                                                              Sku.active.is_(True)).limit(1)).first()
+        sellable = db.session.execute(
+            sa.select(Sku.id).where(Sku.product_id == product_id, Sku.active.is_(True)).limit(1)
+        ).first()
         if product is not None and product.status == "off_shelf" and sellable:
             PRODUCT_STATES.move(product, "on_shelf")
             restored.append(product.id)

@@ -3,6 +3,7 @@
 Stock set here is announced (``stock_adjusted``, :mod:`mallow.catalog.events`) for the stock
 ledger, like stock set on the product form.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -58,17 +59,25 @@ def bulk_update_skus(items, *, actor=None) -> list[Sku]:
         wanted[sku_id] = change
     errors.raise_if_any()
     try:
-        skus = {sku.id: sku for sku in db.session.execute(
-            sa.select(Sku).where(Sku.id.in_(list(wanted))).with_for_update()
-            .execution_options(populate_existing=True)).scalars()}
+        skus = {
+            sku.id: sku
+            for sku in db.session.execute(
+                sa.select(Sku)
+                .where(Sku.id.in_(list(wanted)))
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).scalars()
+        }
         for sku_id, change in wanted.items():
             sku = skus.get(sku_id)
             if sku is None:
                 errors.add(f"items.{change['index']}.sku_id", "not_found", _("There is no such SKU in this store."))
             elif "price" in change and sku.market_price is not None and change["price"] > sku.market_price:
-                errors.add(f"items.{change['index']}.price", "above_market",
-                           _("The price cannot be above the market price (%(market)s).",
-                             market=fen_to_yuan(sku.market_price)))
+                errors.add(
+                    f"items.{change['index']}.price",
+                    "above_market",
+                    _("The price cannot be above the market price (%(market)s).", market=fen_to_yuan(sku.market_price)),
+                )
         errors.raise_if_any()
         adjusted = []
         for sku_id, change in wanted.items():
@@ -80,8 +89,13 @@ def bulk_update_skus(items, *, actor=None) -> list[Sku]:
                 sku.price = change["price"]
         if adjusted:
             events.send(events.stock_adjusted, changes=adjusted)
-        audit.record("sku.bulk_update", actor=actor, store_id=current_store().id, target=f"skus:{len(wanted)}",
-                     detail={"skus": sorted(wanted)[:100]})
+        audit.record(
+            "sku.bulk_update",
+            actor=actor,
+            store_id=current_store().id,
+            target=f"skus:{len(wanted)}",
+            detail={"skus": sorted(wanted)[:100]},
+        )
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -12,6 +12,7 @@ product's gallery leaves the SKUs that show it alone (it is still a library imag
 from the library is refused while a SKU shows it (:func:`mallow.media.library.uses` names the
 SKU's product).
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -44,8 +45,12 @@ def store_uploads(entries, uploads: dict, errors: Errors, new_files: list):
     entries = list(entries)
     for index in sorted(uploads):
         upload = uploads[index]
-        if upload is None or not getattr(upload, "filename", None) or not 0 <= index < len(entries) \
-                or not isinstance(entries[index], dict):
+        if (
+            upload is None
+            or not getattr(upload, "filename", None)
+            or not 0 <= index < len(entries)
+            or not isinstance(entries[index], dict)
+        ):
             continue
         try:
             asset = library.add(upload)
@@ -75,5 +80,10 @@ def image_json(asset: MediaAsset | None, image_url) -> dict | None:
     """The API's ``image`` of a SKU (``image_url(path)`` makes the addresses), or None."""
     if asset is None:
         return None
-    return {"media_id": asset.id, "url": image_url(asset.path), "thumb_url": image_url(thumb_path(asset)),
-            "width": asset.width, "height": asset.height}
+    return {
+        "media_id": asset.id,
+        "url": image_url(asset.path),
+        "thumb_url": image_url(thumb_path(asset)),
+        "width": asset.width,
+        "height": asset.height,
+    }

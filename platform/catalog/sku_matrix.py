@@ -8,14 +8,14 @@ is deactivated, never deleted. Stock set by hand is announced (``stock_adjusted`
 :mod:`mallow.catalog.events`) for the stock ledger. Field errors name the place:
 ``skus.<index in the given list>.<field>``.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from mallow.catalog import events, sku_images
-from mallow.catalog.field_checks import (CODE_MAX, MAX_STOCK, MAX_WEIGHT_G, NUMBER_MESSAGES, PRICE_MESSAGES,
-                                         whole)
+from mallow.catalog.field_checks import CODE_MAX, MAX_STOCK, MAX_WEIGHT_G, NUMBER_MESSAGES, PRICE_MESSAGES, whole
 from mallow.catalog.models import Product, Sku
 from mallow.catalog.specs import MAX_SKUS, combinations, spec_key, spec_label
 from mallow.db import db
@@ -28,8 +28,11 @@ def _check_sku_entry(entry, index: int, existing: Sku | None, errors: Errors) ->
     where = f"skus.{index}"
     values = {}
     if "price" in entry or existing is None:
-        price, code = whole(entry.get("price"), minimum=0, maximum=MAX_FEN) if entry.get("price") is not None \
+        price, code = (
+            whole(entry.get("price"), minimum=0, maximum=MAX_FEN)
+            if entry.get("price") is not None
             else (None, "required")
+        )
         if code:
             errors.add(f"{where}.price", code, PRICE_MESSAGES[code]())
         values["price"] = price
@@ -88,8 +91,11 @@ def plan(product: Product | None, specs: list[dict], entries, errors: Errors) ->
                 continue
             key = spec_key({str(k).strip(): str(v).strip() for k, v in values.items()})
             if key not in wanted_keys:
-                errors.add(f"skus.{i}.spec_values", "unknown",
-                           _("This combination is not one of the specs: %(label)s.", label=spec_label(values) or "—"))
+                errors.add(
+                    f"skus.{i}.spec_values",
+                    "unknown",
+                    _("This combination is not one of the specs: %(label)s.", label=spec_label(values) or "—"),
+                )
                 continue
             if key in given:
                 errors.add(f"skus.{i}.spec_values", "duplicate", _("This combination is there twice."))
@@ -107,8 +113,14 @@ def plan(product: Product | None, specs: list[dict], entries, errors: Errors) ->
         else:
             missing.append(spec_label(values, specs) or _("(no specs)"))
     if missing:
-        errors.add("skus", "missing", _("Give a price for every combination: %(missing)s.",
-                                        missing=", ".join(missing[:10]) + ("…" if len(missing) > 10 else "")))
+        errors.add(
+            "skus",
+            "missing",
+            _(
+                "Give a price for every combination: %(missing)s.",
+                missing=", ".join(missing[:10]) + ("…" if len(missing) > 10 else ""),
+            ),
+        )
     return planned
 
 
@@ -120,9 +132,17 @@ def write(product: Product, planned) -> None:
         key = spec_key(values)
         keep.add(key)
         if sku is None:
-            sku = Sku(spec_values=values, spec_key=key, price=changes["price"], market_price=changes.get("market_price"),
-                      stock=changes.get("stock", 0), weight_g=changes.get("weight_g", 0), code=changes.get("code", ""),
-                      media_id=changes.get("media_id"), active=True)
+            sku = Sku(
+                spec_values=values,
+                spec_key=key,
+                price=changes["price"],
+                market_price=changes.get("market_price"),
+                stock=changes.get("stock", 0),
+                weight_g=changes.get("weight_g", 0),
+                code=changes.get("code", ""),
+                media_id=changes.get("media_id"),
+                active=True,
+            )
             product.skus.append(sku)
             if sku.stock:
                 movements.append((sku, sku.stock))
@@ -145,6 +165,7 @@ def write(product: Product, planned) -> None:
 def lock(product: Product) -> None:
     """Load the product's SKUs fresh and locked (PostgreSQL): a concurrent order's stock
     reservation waits, so a stock edit never overwrites it unseen."""
-    db.session.execute(sa.select(Sku).where(Sku.product_id == product.id).with_for_update()
-                       .execution_options(populate_existing=True)).scalars().all()
+    db.session.execute(
+        sa.select(Sku).where(Sku.product_id == product.id).with_for_update().execution_options(populate_existing=True)
+    ).scalars().all()
     db.session.expire(product, ["skus"])

@@ -4,6 +4,7 @@ SKUs are the cartesian product of the axes (:func:`combinations`). Each is ident
 ``spec_key`` (``"规格:120g"``; axes sorted by name, so reordering axes changes nothing), and shown
 by its ``spec_label`` (``"红 / M"``, the values in axis order).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -32,7 +33,7 @@ def combinations(specs: list[dict]) -> list[dict]:
     if not specs:
         return [{}]
     names = [axis["name"] for axis in specs]
-    return [dict(zip(names, values)) for values in itertools.product(*(axis["values"] for axis in specs))]
+    return [dict(zip(names, values, strict=False)) for values in itertools.product(*(axis["values"] for axis in specs))]
 
 
 def spec_label(spec_values: dict, specs: list[dict] | None = None) -> str:
@@ -63,8 +64,11 @@ def clean_specs(raw, errors: Errors, field: str = "specs") -> list[dict]:
             errors.add(where, "name_required", _("Give every spec a name, e.g. Colour."))
             continue
         if len(name) > SPEC_NAME_MAX or _RESERVED.search(name):
-            errors.add(where, "invalid_name", _("A spec name has at most %(max)s characters and no colon or semicolon.",
-                                                max=SPEC_NAME_MAX))
+            errors.add(
+                where,
+                "invalid_name",
+                _("A spec name has at most %(max)s characters and no colon or semicolon.", max=SPEC_NAME_MAX),
+            )
             continue
         if name in names:
             errors.add(where, "duplicate", _("The spec %(name)s is there twice.", name=name))
@@ -79,8 +83,11 @@ def clean_specs(raw, errors: Errors, field: str = "specs") -> list[dict]:
             if not value:
                 continue
             if len(value) > SPEC_VALUE_MAX or _RESERVED.search(value):
-                errors.add(where, "invalid_value", _("A spec value has at most %(max)s characters and no colon or semicolon.",
-                                                     max=SPEC_VALUE_MAX))
+                errors.add(
+                    where,
+                    "invalid_value",
+                    _("A spec value has at most %(max)s characters and no colon or semicolon.", max=SPEC_VALUE_MAX),
+                )
                 break
             if value in values:
                 errors.add(where, "duplicate_value", _("The value %(value)s is there twice.", value=value))
@@ -95,6 +102,9 @@ def clean_specs(raw, errors: Errors, field: str = "specs") -> list[dict]:
     for axis in axes:
         total *= max(1, len(axis["values"]))
     if total > MAX_SKUS:
-        errors.add(field, "too_many_skus", _("These specs make %(count)s combinations; at most %(max)s are allowed.",
-                                             count=total, max=MAX_SKUS))
+        errors.add(
+            field,
+            "too_many_skus",
+            _("These specs make %(count)s combinations; at most %(max)s are allowed.", count=total, max=MAX_SKUS),
+        )
     return axes

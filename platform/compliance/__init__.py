@@ -14,6 +14,7 @@ The save paths call one function::
     compliance.screen_product(product)              # raises ValidationFailed on a blocking term
     compliance.check_fields({"title": "…"}, category="food_prepackaged")   # texts without an object
 """
+
 from __future__ import annotations
 
 from mallow.compliance.screening import check_fields, screen, screen_product  # noqa: F401

@@ -11,6 +11,7 @@ names the active store. States (``FINDING_STATES``)::
 Every move is one conditional UPDATE (``… WHERE status IN (allowed sources)``), so a double
 click or two admins deciding at once change the row once; each move is in the audit log.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -22,14 +23,17 @@ from mallow.db import PlatformModel, db, utcnow
 from mallow.statemachine import InvalidTransition, StateMachine
 from mallow.validation import ValidationFailed
 
-FINDING_STATES = StateMachine("compliance_finding", {
-    "open": {"accepted", "appealed", "cleared"},
-    "accepted": {"cleared"},
-    "appealed": {"upheld", "overturned", "cleared"},
-    "upheld": {"cleared"},
-    "overturned": {"cleared"},
-    "cleared": set(),
-})
+FINDING_STATES = StateMachine(
+    "compliance_finding",
+    {
+        "open": {"accepted", "appealed", "cleared"},
+        "accepted": {"cleared"},
+        "appealed": {"upheld", "overturned", "cleared"},
+        "upheld": {"cleared"},
+        "overturned": {"cleared"},
+        "cleared": set(),
+    },
+)
 LIVE_STATES = tuple(s for s in FINDING_STATES.states if s != "cleared")
 APPEAL_MAX = 500
 EXCERPT = 15  # characters shown either side of the match
@@ -71,15 +75,24 @@ class Finding(PlatformModel):
 
 
 def excerpt(text: str, start: int, end: int) -> tuple[str, str]:
-    before = text[max(0, start - EXCERPT):start]
-    after = text[end:end + EXCERPT]
+    before = text[max(0, start - EXCERPT) : start]
+    after = text[end : end + EXCERPT]
     return ("…" + before if start > EXCERPT else before), (after + "…" if end + EXCERPT < len(text) else after)
 
 
 def live_findings(store_id: int, object_kind: str, object_id: int) -> list[Finding]:
-    return list(db.session.execute(sa.select(Finding).where(
-        Finding.store_id == store_id, Finding.object_kind == object_kind, Finding.object_id == object_id,
-        Finding.status.in_(LIVE_STATES)).order_by(Finding.id)).scalars())
+    return list(
+        db.session.execute(
+            sa.select(Finding)
+            .where(
+                Finding.store_id == store_id,
+                Finding.object_kind == object_kind,
+                Finding.object_id == object_id,
+                Finding.status.in_(LIVE_STATES),
+            )
+            .order_by(Finding.id)
+        ).scalars()
+    )
 
 
 def store_findings(store_id: int, status: str | None = None, limit: int = 500) -> list[Finding]:
@@ -108,9 +121,12 @@ def store_finding(store_id: int, finding_id) -> Finding | None:
 def move(finding: Finding, target: str, **values) -> None:
     """One conditional UPDATE; ``InvalidTransition`` when the finding was elsewhere already."""
     sources = [s for s in FINDING_STATES.states if FINDING_STATES.can(s, target)]
-    moved = db.session.execute(sa.update(Finding).where(Finding.id == finding.id, Finding.status.in_(sources))
-                               .values(status=target, updated_at=utcnow(), **values)
-                               .execution_options(synchronize_session=False))
+    moved = db.session.execute(
+        sa.update(Finding)
+        .where(Finding.id == finding.id, Finding.status.in_(sources))
+        .values(status=target, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
     current = finding.status
     db.session.refresh(finding)
     if moved.rowcount != 1:
@@ -127,10 +143,18 @@ def _reason(raw, field: str, required: bool = True) -> str:
 
 
 def _audit(finding: Finding, action: str, actor, **detail) -> None:
-    audit.record(f"compliance.finding_{action}", actor=actor, store_id=finding.store_id,
-                 target=f"compliance_finding:{finding.id}",
-                 detail={"term": finding.term, "object": f"{finding.object_kind}:{finding.object_id}",
-                         "field": finding.field, **detail})
+    audit.record(
+        f"compliance.finding_{action}",
+        actor=actor,
+        store_id=finding.store_id,
+        target=f"compliance_finding:{finding.id}",
+        detail={
+            "term": finding.term,
+            "object": f"{finding.object_kind}:{finding.object_id}",
+            "field": finding.field,
+            **detail,
+        },
+    )
 
 
 def accept(finding: Finding, merchant) -> None:

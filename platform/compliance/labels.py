@@ -1,4 +1,5 @@
 """Words for findings in the pages: field names and states, in the page's language."""
+
 from __future__ import annotations
 
 import re
@@ -7,16 +8,24 @@ from flask_babel import gettext as _
 
 
 def status_labels() -> dict[str, str]:
-    return {"open": _("To review"), "accepted": _("Accepted"), "appealed": _("Appealed"),
-            "upheld": _("Upheld"), "overturned": _("Overturned"), "cleared": _("Removed from the text"),
-            "all": _("All")}
+    return {
+        "open": _("To review"),
+        "accepted": _("Accepted"),
+        "appealed": _("Appealed"),
+        "upheld": _("Upheld"),
+        "overturned": _("Overturned"),
+        "cleared": _("Removed from the text"),
+        "all": _("All"),
+    }
 
 
 def field_label(field: str) -> str:
     """``title`` → "Title", ``specs.0.values.1`` → "Spec value", ``/sections/…`` → "Page block …"."""
     if field.startswith("/"):
-        return _("Page block %(path)s", path=field.replace("/settings/", " › ").replace("/blocks/", " › ")
-                 .removeprefix("/sections/"))
+        return _(
+            "Page block %(path)s",
+            path=field.replace("/settings/", " › ").replace("/blocks/", " › ").removeprefix("/sections/"),
+        )
     if re.fullmatch(r"specs\.\d+\.name", field):
         return _("Spec name")
     if re.fullmatch(r"specs\.\d+\.values\.\d+", field):

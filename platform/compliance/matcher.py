@@ -45,6 +45,7 @@ statements, found with ``str.find``) is built once per revision of the lists and
 check costs one read of the revision and one pass over the text, with a cached look-up per
 character.
 """
+
 from __future__ import annotations
 
 import re
@@ -77,15 +78,20 @@ def _is_han(char: str) -> bool:
 
 #: Chinese digits, ordinary and financial (after traditional → simplified); not 十百千万 (not digits),
 #: not 两 or 参 (words of their own)
-CJK_DIGITS = {char: str(value) for value, chars in enumerate(
-    ("〇零", "一壹弌", "二贰弍", "三叁弎", "四肆", "五伍", "六陆", "七柒", "八捌", "九玖")) for char in chars}
+CJK_DIGITS = {
+    char: str(value)
+    for value, chars in enumerate(
+        ("〇零", "一壹弌", "二贰弍", "三叁弎", "四肆", "五伍", "六陆", "七柒", "八捌", "九玖")
+    )
+    for char in chars
+}
 
 # the separation before a folded character (the strongest separator since the previous one)
-NONE = 0   # adjacent, or only invisible characters between
-JOIN = 1   # a word-joining sign: hyphens and dashes, / _ . ' ’ & +
+NONE = 0  # adjacent, or only invisible characters between
+JOIN = 1  # a word-joining sign: hyphens and dashes, / _ . ' ’ & +
 SPACE = 2  # white space
-SOFT = 3   # other punctuation and symbols, emoji
-HARD = 4   # a sentence break: , ; : ! ? 。 、 and line breaks
+SOFT = 3  # other punctuation and symbols, emoji
+HARD = 4  # a sentence break: , ; : ! ? 。 、 and line breaks
 _PERCENT = -1
 
 _JOINERS = frozenset("/_.'’‘&+")
@@ -191,8 +197,14 @@ def fold_text(text: str) -> Folded:
                 pending = NONE
                 continue
             separation = SOFT
-        elif text[index] == "," and pending == NONE and latin and latin[-1] and chars[-1].isdigit() \
-                and text[index + 1:index + 2].isdigit():
+        elif (
+            text[index] == ","
+            and pending == NONE
+            and latin
+            and latin[-1]
+            and chars[-1].isdigit()
+            and text[index + 1 : index + 2].isdigit()
+        ):
             separation = JOIN  # a thousands separator: 1,100% is one number
         if separation > pending:
             pending = separation
@@ -200,8 +212,13 @@ def fold_text(text: str) -> Folded:
     k, changed = joined.find("0", 1), False
     while k != -1:
         # N0.1, T0P1: a zero written for the letter o
-        if latin[k] and gaps[k] == NONE and latin[k - 1] and chars[k - 1].isalpha() \
-                and not (k + 1 < len(chars) and gaps[k + 1] == NONE and latin[k + 1] and chars[k + 1].isdigit()):
+        if (
+            latin[k]
+            and gaps[k] == NONE
+            and latin[k - 1]
+            and chars[k - 1].isalpha()
+            and not (k + 1 < len(chars) and gaps[k + 1] == NONE and latin[k + 1] and chars[k + 1].isdigit())
+        ):
             chars[k], changed = "o", True
         k = joined.find("0", k + 1)
     return Folded("".join(chars) if changed else joined, where, gaps, latin)
@@ -261,8 +278,8 @@ class TermRule:
 class Match:
     rule: TermRule
     start: int  # index in the original text
-    end: int    # exclusive
-    text: str   # the original characters, as written
+    end: int  # exclusive
+    text: str  # the original characters, as written
 
     @property
     def term(self) -> str:
@@ -342,9 +359,13 @@ class Matcher:
 def build(terms, statements=()) -> Matcher:
     """``terms``: :class:`~mallow.compliance.terms.Term` rows (keyed here from their text, so a key
     stored by an older folding never matters); ``statements``: their texts."""
-    return Matcher([TermRule(t.term, fold(t.term)[0], t.kind, t.action, frozenset(t.block_categories or ()),
-                             t.reason or "") for t in terms],
-                   [getattr(s, "text", s) for s in statements])
+    return Matcher(
+        [
+            TermRule(t.term, fold(t.term)[0], t.kind, t.action, frozenset(t.block_categories or ()), t.reason or "")
+            for t in terms
+        ],
+        [getattr(s, "text", s) for s in statements],
+    )
 
 
 class _Cached:

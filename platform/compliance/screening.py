@@ -13,6 +13,7 @@
 A page's texts are the page builder's to name (:mod:`mallow.builder.page_words` calls
 :func:`screen`): compliance sits below the builder and imports nothing of it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -70,7 +71,9 @@ def check_fields(fields: dict[str, str], *, category: str | None, upheld=frozens
     found = []
     for field, text in fields.items():
         for match in matcher.find(text or ""):
-            refused_by = "term" if match.rule.blocks_in(category) else "appeal" if (field, match.term) in upheld else None
+            refused_by = (
+                "term" if match.rule.blocks_in(category) else "appeal" if (field, match.term) in upheld else None
+            )
             found.append(FieldMatch(field, match, refused_by))
     refused: dict[str, list[FieldMatch]] = {}
     for item in found:
@@ -103,12 +106,28 @@ def screen(object_kind: str, object_id: int, fields: dict[str, str], *, label: s
         seen.add(key)
         text = fields[item.field]
         before, after = excerpt(text, item.match.start, item.match.end)
-        values = {"object_label": label[:120], "matched": item.match.text[:120], "position": item.position,
-                  "before": before[:40], "after": after[:40], "kind": item.kind, "reason": item.match.rule.reason}
+        values = {
+            "object_label": label[:120],
+            "matched": item.match.text[:120],
+            "position": item.position,
+            "before": before[:40],
+            "after": after[:40],
+            "kind": item.kind,
+            "reason": item.match.rule.reason,
+        }
         finding = by_key.get(key)
         if finding is None:
-            db.session.add(Finding(store_id=store.id, object_kind=object_kind, object_id=object_id, field=item.field,
-                                   term=item.term, status="open", **values))
+            db.session.add(
+                Finding(
+                    store_id=store.id,
+                    object_kind=object_kind,
+                    object_id=object_id,
+                    field=item.field,
+                    term=item.term,
+                    status="open",
+                    **values,
+                )
+            )
         else:
             for name, value in values.items():
                 setattr(finding, name, value)
@@ -127,17 +146,24 @@ def sync_notice(object_kind: str, object_id: int, label: str) -> None:
     if not terms:
         resolve("compliance", key)
         return
-    raise_notice("compliance", key, _("“%(title)s” has wording to review: %(terms)s.", title=label,
-                                      terms="、".join(dict.fromkeys(terms))),
-                 detail={"object_kind": object_kind, "object_id": object_id})
+    raise_notice(
+        "compliance",
+        key,
+        _("“%(title)s” has wording to review: %(terms)s.", title=label, terms="、".join(dict.fromkeys(terms))),
+        detail={"object_kind": object_kind, "object_id": object_id},
+    )
 
 
 # -- a product's texts -----------------------------------------------------------------------
 
+
 def product_fields(product) -> dict[str, str]:
     """Field names as the product API names them (``specs.<i>…`` map to the form's spec box)."""
-    fields = {"title": product.title or "", "subtitle": product.subtitle or "",
-              "description_html": richtext.text_of(product.description_html)}
+    fields = {
+        "title": product.title or "",
+        "subtitle": product.subtitle or "",
+        "description_html": richtext.text_of(product.description_html),
+    }
     for i, axis in enumerate(product.specs or []):
         fields[f"specs.{i}.name"] = str(axis.get("name") or "")
         for j, value in enumerate(axis.get("values") or []):

@@ -12,6 +12,7 @@ warnings such as "保健食品不是药物，不能代替药物治疗疾病" tha
 written; a term wholly inside one (after the matcher's folding) is not reported. They share the
 list's revision and audit log.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -33,30 +34,62 @@ BASIS_MAX = 200
 
 #: kind code → (label, default reason shown to the merchant)
 KINDS = {
-    "superlative": (_l("Superlatives (最…)"), _l(
-        "Absolute superlatives such as best, highest or lowest are banned in advertising (Advertising Law "
-        "art. 9(3)); keep one only for a verifiable fact limited in time and scope.")),
-    "first_only": (_l("First / only (第一, 唯一)"), _l(
-        "Claims of being number one or the only one are absolute terms (Advertising Law art. 9(3)); give the "
-        "source, time and scope of a verifiable ranking, or remove the claim.")),
-    "grade": (_l("Grades (…级, 极…)"), _l(
-        "Grade claims such as national-level, world-class or top-grade are absolute terms (Advertising Law "
-        "art. 9(3)) unless the grade is defined by an official standard.")),
-    "first_exclusive": (_l("First / exclusive (首…, 独家)"), _l(
-        "Claims of being the first, the preferred choice or the exclusive seller need proof; without it they "
-        "are absolute terms (Advertising Law art. 9(3)).")),
-    "endorsement": (_l("Endorsements (背书)"), _l(
-        "Advertising must not use the name of state organs or their staff, nor claim special supply or "
-        "exemption from inspection (Advertising Law art. 9).")),
-    "absolute": (_l("Absolute promises (绝对, 100%)"), _l(
-        "Absolute promises such as 100%, permanent or unprecedented are absolute terms (Advertising Law "
-        "art. 9(3)) and mislead buyers.")),
-    "urgency": (_l("Pressure to buy (诱导抢购)"), _l(
-        "Invented deadlines, price rises or rushes mislead buyers (Advertising Law art. 28); say only what "
-        "is true, with its dates.")),
-    "medical": (_l("Medical and efficacy claims (医疗功效)"), _l(
-        "Only medicines and medical devices may claim to treat or prevent disease (Advertising Law art. 17); "
-        "food, cosmetics and health food must not.")),
+    "superlative": (
+        _l("Superlatives (最…)"),
+        _l(
+            "Absolute superlatives such as best, highest or lowest are banned in advertising (Advertising Law "
+            "art. 9(3)); keep one only for a verifiable fact limited in time and scope."
+        ),
+    ),
+    "first_only": (
+        _l("First / only (第一, 唯一)"),
+        _l(
+            "Claims of being number one or the only one are absolute terms (Advertising Law art. 9(3)); give the "
+            "source, time and scope of a verifiable ranking, or remove the claim."
+        ),
+    ),
+    "grade": (
+        _l("Grades (…级, 极…)"),
+        _l(
+            "Grade claims such as national-level, world-class or top-grade are absolute terms (Advertising Law "
+            "art. 9(3)) unless the grade is defined by an official standard."
+        ),
+    ),
+    "first_exclusive": (
+        _l("First / exclusive (首…, 独家)"),
+        _l(
+            "Claims of being the first, the preferred choice or the exclusive seller need proof; without it they "
+            "are absolute terms (Advertising Law art. 9(3))."
+        ),
+    ),
+    "endorsement": (
+        _l("Endorsements (背书)"),
+        _l(
+            "Advertising must not use the name of state organs or their staff, nor claim special supply or "
+            "exemption from inspection (Advertising Law art. 9)."
+        ),
+    ),
+    "absolute": (
+        _l("Absolute promises (绝对, 100%)"),
+        _l(
+            "Absolute promises such as 100%, permanent or unprecedented are absolute terms (Advertising Law "
+            "art. 9(3)) and mislead buyers."
+        ),
+    ),
+    "urgency": (
+        _l("Pressure to buy (诱导抢购)"),
+        _l(
+            "Invented deadlines, price rises or rushes mislead buyers (Advertising Law art. 28); say only what "
+            "is true, with its dates."
+        ),
+    ),
+    "medical": (
+        _l("Medical and efficacy claims (医疗功效)"),
+        _l(
+            "Only medicines and medical devices may claim to treat or prevent disease (Advertising Law art. 17); "
+            "food, cosmetics and health food must not."
+        ),
+    ),
 }
 
 #: store categories (``qualifications/matrix.py``) of food, cosmetics and health food
@@ -80,8 +113,14 @@ class Term(PlatformModel):
     __table_args__ = (sa.CheckConstraint("action IN ('flag', 'block')", name="action"),)
 
     def as_dict(self) -> dict:
-        return {"term": self.term, "kind": self.kind, "action": self.action,
-                "block_categories": list(self.block_categories or []), "reason": self.reason, "active": self.active}
+        return {
+            "term": self.term,
+            "kind": self.kind,
+            "action": self.action,
+            "block_categories": list(self.block_categories or []),
+            "reason": self.reason,
+            "active": self.active,
+        }
 
 
 class MandatoryStatement(PlatformModel):
@@ -128,8 +167,9 @@ def revision() -> int:
 
 
 def _bump_revision() -> None:
-    moved = db.session.execute(sa.update(TermListRevision).where(TermListRevision.id == 1)
-                               .values(revision=TermListRevision.revision + 1))
+    moved = db.session.execute(
+        sa.update(TermListRevision).where(TermListRevision.id == 1).values(revision=TermListRevision.revision + 1)
+    )
     if moved.rowcount == 0:
         db.session.add(TermListRevision(id=1, revision=1))
 
@@ -150,8 +190,11 @@ def all_statements() -> list[MandatoryStatement]:
 
 
 def active_statements() -> list[MandatoryStatement]:
-    return list(db.session.execute(sa.select(MandatoryStatement).where(MandatoryStatement.active.is_(True))
-                                   .order_by(MandatoryStatement.id)).scalars())
+    return list(
+        db.session.execute(
+            sa.select(MandatoryStatement).where(MandatoryStatement.active.is_(True)).order_by(MandatoryStatement.id)
+        ).scalars()
+    )
 
 
 def _active(data) -> bool:
@@ -187,8 +230,15 @@ def _clean(data, category_codes: set[str], current: Term | None) -> dict:
     if len(reason) > REASON_MAX:
         errors.add("reason", "too_long", _("Use at most %(max)s characters.", max=REASON_MAX))
     errors.raise_if_any()
-    return {"term": term, "key": key, "kind": kind, "action": action, "block_categories": categories,
-            "reason": reason, "active": _active(data)}
+    return {
+        "term": term,
+        "key": key,
+        "kind": kind,
+        "action": action,
+        "block_categories": categories,
+        "reason": reason,
+        "active": _active(data),
+    }
 
 
 def save_term(term: Term | None, data, admin) -> Term:
@@ -203,8 +253,12 @@ def save_term(term: Term | None, data, admin) -> Term:
         for name, value in values.items():
             setattr(term, name, value)
     db.session.flush()
-    audit.record("compliance.term_added" if before is None else "compliance.term_changed", actor=admin,
-                 target=f"compliance_term:{term.id}", detail={"before": before, "after": term.as_dict()})
+    audit.record(
+        "compliance.term_added" if before is None else "compliance.term_changed",
+        actor=admin,
+        target=f"compliance_term:{term.id}",
+        detail={"before": before, "after": term.as_dict()},
+    )
     _bump_revision()
     db.session.commit()
     return term
@@ -221,7 +275,9 @@ def _clean_statement(data, current: MandatoryStatement | None) -> dict:
     elif len(text) > STATEMENT_MAX or len(key) > STATEMENT_KEY_MAX:
         errors.add("text", "too_long", _("Use at most %(max)s characters.", max=STATEMENT_MAX))
     else:
-        clash = db.session.execute(sa.select(MandatoryStatement).where(MandatoryStatement.key == key)).scalar_one_or_none()
+        clash = db.session.execute(
+            sa.select(MandatoryStatement).where(MandatoryStatement.key == key)
+        ).scalar_one_or_none()
         if clash is not None and clash is not current:
             errors.add("text", "duplicate", _("“%(term)s” is on the list already.", term=clash.text))
     basis = str(data.get("basis") or "").strip()
@@ -242,8 +298,12 @@ def save_statement(statement: MandatoryStatement | None, data, admin) -> Mandato
         for name, value in values.items():
             setattr(statement, name, value)
     db.session.flush()
-    audit.record("compliance.statement_added" if before is None else "compliance.statement_changed", actor=admin,
-                 target=f"compliance_statement:{statement.id}", detail={"before": before, "after": statement.as_dict()})
+    audit.record(
+        "compliance.statement_added" if before is None else "compliance.statement_changed",
+        actor=admin,
+        target=f"compliance_statement:{statement.id}",
+        detail={"before": before, "after": statement.as_dict()},
+    )
     _bump_revision()
     db.session.commit()
     return statement

@@ -2,6 +2,7 @@
 the requests by state, approve / reject, and "goods received". All rules are in
 :mod:`mallow.aftersales.service`; the state labels are the app-wide ``aftersale_status_label``
 (:mod:`mallow.storefront.aftersales`)."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for

@@ -4,6 +4,7 @@ stock. Product images are library images (the library's page: :mod:`mallow.conso
 
 Server-rendered, no JavaScript needed; every form carries the CSRF token.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -46,11 +47,15 @@ def _status_choices(current: str | None) -> list[tuple[str, str]]:
 
 
 def _common():
-    return {"image_url": console_image_url, "status_labels": {k: v() for k, v in STATUS_LABELS.items()},
-            "tree": categories.tree()}
+    return {
+        "image_url": console_image_url,
+        "status_labels": {k: v() for k, v in STATUS_LABELS.items()},
+        "tree": categories.tree(),
+    }
 
 
 # -- products ---------------------------------------------------------------------------------
+
 
 @bp.get("/products")
 @staff_required
@@ -68,10 +73,13 @@ def _library_picker(product, page_number: int) -> dict:
     across pages in hidden fields) and the images the product shows already."""
     total, assets = library.assets(page_number, per_page=PICKER_PAGE)
     chosen = [i for i in request.form.getlist("media") if i.isdigit()] if request.method == "POST" else []
-    return {"page": search.Page(assets, total, page_number, PICKER_PAGE, {}),
-            "entries": [library.asset_json(a) for a in assets], "chosen": chosen,
-            "on_product": {image.path for image in product.images} if product is not None else set(),
-            "paths": {a.id: a.path for a in assets}}
+    return {
+        "page": search.Page(assets, total, page_number, PICKER_PAGE, {}),
+        "entries": [library.asset_json(a) for a in assets],
+        "chosen": chosen,
+        "on_product": {image.path for image in product.images} if product is not None else set(),
+        "paths": {a.id: a.path for a in assets},
+    }
 
 
 def _product_form(product=None, specs=None, errors=None, status=200, notice=None, library_page=None):
@@ -84,13 +92,28 @@ def _product_form(product=None, specs=None, errors=None, status=200, notice=None
     if posted is None:
         values = {"specs_text": forms.specs_to_text(specs), "sort": "0", "status": "draft"}
         if product is not None:
-            values.update(title=product.title, subtitle=product.subtitle, category_id=str(product.category_id or ""),
-                          description_html=product.description_html, video_url=product.video_url or "",
-                          sort=str(product.sort), status=product.status)
-    return render_form("console/catalog/product_form.html", status=status, errors=errors, product=product, rows=rows,
-                       values=values, notice=notice, picker=_library_picker(product, library_page),
-                       sku_image_choices=_sku_image_choices(product, rows),
-                       status_choices=_status_choices(product.status if product is not None else None), **_common())
+            values.update(
+                title=product.title,
+                subtitle=product.subtitle,
+                category_id=str(product.category_id or ""),
+                description_html=product.description_html,
+                video_url=product.video_url or "",
+                sort=str(product.sort),
+                status=product.status,
+            )
+    return render_form(
+        "console/catalog/product_form.html",
+        status=status,
+        errors=errors,
+        product=product,
+        rows=rows,
+        values=values,
+        notice=notice,
+        picker=_library_picker(product, library_page),
+        sku_image_choices=_sku_image_choices(product, rows),
+        status_choices=_status_choices(product.status if product is not None else None),
+        **_common(),
+    )
 
 
 def _sku_image_choices(product, rows) -> list[dict]:
@@ -108,12 +131,17 @@ def _save_product(product=None):
     creating = product is None
     action = request.form.get("action", "")
     if action.startswith("library:"):  # the picker's other pages: show them, save nothing
-        return _product_form(product, specs=_specs_of_form(), library_page=search.page_number(action[len("library:"):]))
+        return _product_form(
+            product, specs=_specs_of_form(), library_page=search.page_number(action[len("library:") :])
+        )
     try:
         data = forms.product_data(request.form, creating=creating)
     except forms.NeedsRefresh as refresh:
-        notice = None if request.form.get("action") == "refresh" else _(
-            "The specs changed: check the SKU table below, then save again.")
+        notice = (
+            None
+            if request.form.get("action") == "refresh"
+            else _("The specs changed: check the SKU table below, then save again.")
+        )
         return _product_form(product, specs=refresh.specs, notice=notice)
     except ValidationFailed as failed:
         return _product_form(product, specs=_specs_of_form(), errors=failed)
@@ -122,12 +150,20 @@ def _save_product(product=None):
     try:
         sku_uploads = forms.sku_uploads(request.files, len(data["skus"]))
         if creating:
-            product = products.create(data, actor=principal("merchant"), uploads=uploads, picks=picks,
-                                      sku_uploads=sku_uploads)
+            product = products.create(
+                data, actor=principal("merchant"), uploads=uploads, picks=picks, sku_uploads=sku_uploads
+            )
         else:
-            products.update(product, data, actor=principal("merchant"), uploads=uploads, picks=picks,
-                            remove_image_ids=request.form.getlist("remove_image"), image_order=forms.image_order(request.form),
-                            sku_uploads=sku_uploads)
+            products.update(
+                product,
+                data,
+                actor=principal("merchant"),
+                uploads=uploads,
+                picks=picks,
+                remove_image_ids=request.form.getlist("remove_image"),
+                image_order=forms.image_order(request.form),
+                sku_uploads=sku_uploads,
+            )
     except ValidationFailed as failed:
         return _product_form(None if creating else product, specs=_specs_of_form(), errors=forms.form_errors(failed))
     flash(_("Saved."), "ok")
@@ -171,8 +207,11 @@ def product_status(product_id):
         products.set_status(product, target, actor=principal("merchant"))
     except (InvalidTransition, ValidationFailed) as problem:
         db.session.rollback()
-        message = next(iter(problem.errors.values()))[1] if isinstance(problem, ValidationFailed) \
+        message = (
+            next(iter(problem.errors.values()))[1]
+            if isinstance(problem, ValidationFailed)
             else _("This shelf status cannot be chosen now.")
+        )
         flash(message, "error")
     else:
         flash(_("On the shelf.") if target == "on_shelf" else _("Taken off the shelf."), "ok")
@@ -193,6 +232,7 @@ def catalog_media(name):
 
 # -- categories -------------------------------------------------------------------------------
 
+
 @bp.route("/categories", methods=["GET", "POST"])
 @staff_required
 def categories_page():
@@ -207,8 +247,13 @@ def categories_page():
 
 
 def _product_counts() -> dict[int, int]:
-    return dict(db.session.execute(sa.select(Product.category_id, sa.func.count(Product.id))
-                                   .where(Product.category_id.is_not(None)).group_by(Product.category_id)).all())
+    return dict(
+        db.session.execute(
+            sa.select(Product.category_id, sa.func.count(Product.id))
+            .where(Product.category_id.is_not(None))
+            .group_by(Product.category_id)
+        ).all()
+    )
 
 
 @bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
@@ -246,9 +291,14 @@ def category_delete(category_id):
 
 # -- bulk edit and low stock ------------------------------------------------------------------
 
+
 def _bulk_skus(q: str):
-    query = (sa.select(Sku, Product).join(Product, Product.id == Sku.product_id).where(Sku.active.is_(True))
-             .order_by(Product.sort.desc(), Product.id.desc(), Sku.id))
+    query = (
+        sa.select(Sku, Product)
+        .join(Product, Product.id == Sku.product_id)
+        .where(Sku.active.is_(True))
+        .order_by(Product.sort.desc(), Product.id.desc(), Sku.id)
+    )
     for word in search.keywords(q):
         query = query.where(Product.search_text.contains(word, autoescape=True))
     return db.session.execute(query.limit(BULK_PAGE)).all()
@@ -269,8 +319,14 @@ def bulk_edit():
             sku_bulk_edit.bulk_update_skus(items, actor=principal("merchant"))
         except ValidationFailed as failed:
             db.session.rollback()
-            return render_form("console/catalog/bulk.html", errors=forms.bulk_errors(failed, where), rows=_bulk_skus(q),
-                               q=q, posted=True, **_common())
+            return render_form(
+                "console/catalog/bulk.html",
+                errors=forms.bulk_errors(failed, where),
+                rows=_bulk_skus(q),
+                q=q,
+                posted=True,
+                **_common(),
+            )
         flash(_("%(count)s SKUs updated.", count=len(items)), "ok")
         return redirect(url_for("console.bulk_edit", q=q or None)), 303
     return render_form("console/catalog/bulk.html", rows=rows, q=q, posted=False, **_common())
@@ -280,5 +336,6 @@ def bulk_edit():
 @staff_required
 def low_stock():
     threshold, rows = stock.low_stock()
-    return render_template("console/catalog/low_stock.html", threshold=threshold, rows=rows,
-                           spec_label=spec_label, **_common())
+    return render_template(
+        "console/catalog/low_stock.html", threshold=threshold, rows=rows, spec_label=spec_label, **_common()
+    )

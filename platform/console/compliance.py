@@ -1,6 +1,7 @@
 """The merchant's compliance findings (``/s/<slug>/console/compliance``, the
 ``compliance_console`` blueprint): absolute terms (极限词) found in the store's texts, to accept or
 appeal. Staff of the store only; a finding of another store is "not found"."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
@@ -30,9 +31,17 @@ def object_url(finding) -> str | None:
 
 def _list_page(status: str | None, errors: ValidationFailed | None = None):
     items = findings.store_findings(current_store().id, None if status == "all" else status)
-    return render_form("console/compliance.html", errors=errors, tab=status, tabs=TABS, items=items,
-                       status_labels=status_labels(), field_label=field_label, kind_label=kind_label,
-                       object_url=object_url)
+    return render_form(
+        "console/compliance.html",
+        errors=errors,
+        tab=status,
+        tabs=TABS,
+        items=items,
+        status_labels=status_labels(),
+        field_label=field_label,
+        kind_label=kind_label,
+        object_url=object_url,
+    )
 
 
 @bp.get("/")
@@ -60,8 +69,9 @@ def act(finding_id, action):
             findings.accept(finding, principal("merchant"))
             flash(status_labels()["accepted"], "ok")
         else:
-            findings.appeal(finding, principal("merchant"), request.form.get("appeal_reason"),
-                            field=f"appeal_reason.{finding.id}")
+            findings.appeal(
+                finding, principal("merchant"), request.form.get("appeal_reason"), field=f"appeal_reason.{finding.id}"
+            )
             flash(status_labels()["appealed"], "ok")
     except ValidationFailed as failed:
         return _list_page("open", failed)

@@ -4,6 +4,7 @@ image of the store newest first, with paging, upload, where each one is used, an
 Routes on the ``console`` blueprint (product images are library images: the product form picks
 from it, :mod:`mallow.console.catalogue`). Server-rendered forms with the CSRF token, no script.
 """
+
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
@@ -32,9 +33,18 @@ def _library_page(status: int = 200, errors: ValidationFailed | None = None):
     number = page_number(request.args.get("page"))
     total, assets = library.assets(number, per_page=PER_PAGE)
     places = library.uses(assets)
-    return render_form("console/media.html", status=status, errors=errors,
-                       page=Page(assets, total, number, PER_PAGE, {}), assets=assets, places=places,
-                       asset_json=library.asset_json, use_label=library.use_label, use_url=use_url, max_files=MAX_FILES)
+    return render_form(
+        "console/media.html",
+        status=status,
+        errors=errors,
+        page=Page(assets, total, number, PER_PAGE, {}),
+        assets=assets,
+        places=places,
+        asset_json=library.asset_json,
+        use_label=library.use_label,
+        use_url=use_url,
+        max_files=MAX_FILES,
+    )
 
 
 def _upload(files) -> int:

@@ -7,6 +7,7 @@ The order lookups, the list filter and the CSV are the order service's (:mod:`ma
 always agree. The money and time filters are app-wide (:mod:`mallow.web.filters`); the order
 labels (``order_status_label``…) are registered app-wide by :mod:`mallow.storefront.orders`.
 """
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -23,16 +24,32 @@ from mallow.web.blueprints import console as bp
 
 LIST_LIMIT = 200
 #: suggestions for the carrier field (a datalist: any other carrier may be typed)
-CARRIERS = ("顺丰速运", "京东物流", "中通快递", "圆通速递", "韵达快递", "申通快递", "极兔速递", "EMS", "邮政快递包裹", "德邦快递")
+CARRIERS = (
+    "顺丰速运",
+    "京东物流",
+    "中通快递",
+    "圆通速递",
+    "韵达快递",
+    "申通快递",
+    "极兔速递",
+    "EMS",
+    "邮政快递包裹",
+    "德邦快递",
+)
 
 
 @bp.get("/orders")
 @staff_required
 def orders_list():
     found = list(db.session.execute(access.store_orders(request.args).limit(LIST_LIMIT + 1)).scalars())
-    return render_template("console/orders/list.html", orders=found[:LIST_LIMIT], more=len(found) > LIST_LIMIT,
-                           statuses=status_labels(), status=request.args.get("status", ""),
-                           number=request.args.get("number", ""))
+    return render_template(
+        "console/orders/list.html",
+        orders=found[:LIST_LIMIT],
+        more=len(found) > LIST_LIMIT,
+        statuses=status_labels(),
+        status=request.args.get("status", ""),
+        number=request.args.get("number", ""),
+    )
 
 
 @bp.get("/orders/export.csv")
@@ -43,10 +60,16 @@ def export_orders():
 
 
 def _render_order(order, status: int = 200, errors: ValidationFailed | None = None, problem: str | None = None):
-    return render_form("console/orders/detail.html", status=status, errors=errors, order=order,
-                       receipt=receipts.order_receipt(order),
-                       address=addresses.read_snapshot(order.address_cipher, masked=False), problem=problem,
-                       carriers=CARRIERS)
+    return render_form(
+        "console/orders/detail.html",
+        status=status,
+        errors=errors,
+        order=order,
+        receipt=receipts.order_receipt(order),
+        address=addresses.read_snapshot(order.address_cipher, masked=False),
+        problem=problem,
+        carriers=CARRIERS,
+    )
 
 
 @bp.get("/orders/<int:order_id>")
@@ -67,9 +90,14 @@ def ship_order(order_id):
     except InvalidTransition:
         db.session.rollback()
         db.session.refresh(order)
-        return _render_order(order, status=409, problem=_(
-            "Only paid orders can be shipped. This order is “%(status)s”.",
-            status=status_labels().get(order.status, order.status)))
+        return _render_order(
+            order,
+            status=409,
+            problem=_(
+                "Only paid orders can be shipped. This order is “%(status)s”.",
+                status=status_labels().get(order.status, order.status),
+            ),
+        )
     flash(_("Marked as shipped."), "success")
     return redirect(url_for("console.order_detail", order_id=order.id)), 303
 

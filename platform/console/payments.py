@@ -1,6 +1,7 @@
 """The store's WeChat Pay keys and the sandbox switch in the console
 (``/s/<slug>/console/payments``, the ``payments_console`` blueprint, the store's owner only).
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, redirect, request, url_for
@@ -18,8 +19,13 @@ bp = Blueprint("payments_console", __name__, url_prefix=store_url_prefix("/conso
 
 def _console_context():
     reason = sandbox.availability()
-    return {"wechat": wechat.summary(), "sandbox_enabled": reason is None, "sandbox_reason": reason,
-            "sandbox_refusal": sandbox.refusal(reason) if reason else "", "notify_url": notify_url(wechat.NAME)}
+    return {
+        "wechat": wechat.summary(),
+        "sandbox_enabled": reason is None,
+        "sandbox_reason": reason,
+        "sandbox_refusal": sandbox.refusal(reason) if reason else "",
+        "notify_url": notify_url(wechat.NAME),
+    }
 
 
 @bp.route("/", methods=["GET", "POST"])

@@ -1,4 +1,5 @@
 """The merchant console of one store (``/s/<slug>/console``): staff of that store only."""
+
 from __future__ import annotations
 
 from flask import abort, redirect, render_template, request, url_for
@@ -23,16 +24,21 @@ bp = blueprints.console
 def dashboard():
     store = current_store()
     lapsed = store.status == "suspended" and store.status_reason == expiry.LAPSED_REASON
-    return render_template("console/dashboard.html", latest=service.latest(store.id), notices=open_notices(),
-                           suspended_for_lapse=lapsed)
+    return render_template(
+        "console/dashboard.html", latest=service.latest(store.id), notices=open_notices(), suspended_for_lapse=lapsed
+    )
 
 
 def _form_context():
     store = current_store()
     category = db.session.get(Category, store.main_category)
     kinds = permit_kinds()
-    return {"category": category, "permits": [kinds[k] for k in required_kinds(category) if k in kinds] if category else [],
-            "latest": service.latest(store.id), "history": service.history(store.id)}
+    return {
+        "category": category,
+        "permits": [kinds[k] for k in required_kinds(category) if k in kinds] if category else [],
+        "latest": service.latest(store.id),
+        "history": service.history(store.id),
+    }
 
 
 @bp.route("/qualification", methods=["GET", "POST"])
@@ -78,4 +84,3 @@ def remove_staff(staff_id):
     except ValidationFailed:
         abort(400)
     return redirect(url_for("console.staff")), 303
-

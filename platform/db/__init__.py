@@ -7,7 +7,10 @@
   schema (``store_<id>``) and SQLite attaches the store's own file under that name (see
   :mod:`mallow.tenants.engines`). A query on a store table without an active store fails.
 """
+
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
@@ -45,6 +48,4 @@ store_metadata = db.metadatas[STORE_BIND]
 
 def utcnow():
     """Aware UTC now; every timestamp column stores UTC."""
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -35,6 +35,7 @@ PostgreSQL store engines share, and each SQLite store engine):
 Cost: one reset round trip per return and one small query per checkout on PostgreSQL; on SQLite
 three local statements per return and one per checkout.
 """
+
 from __future__ import annotations
 
 import logging
@@ -53,8 +54,10 @@ EXPECTED_ATTACHED = "mallow.expected_attached"
 # with whose rights. Everything else a session can keep (other settings, temp tables, prepared
 # statements, advisory locks, LISTEN, cursors) is cleared at every reset (_PG_RESET); reading
 # pg_settings or pg_locks at every checkout would cost more than the request's own queries.
-_PG_CHECK = ("SELECT pg_catalog.current_setting('search_path'), current_user::text, session_user::text,"
-             " EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_statements WHERE from_sql)")
+_PG_CHECK = (
+    "SELECT pg_catalog.current_setting('search_path'), current_user::text, session_user::text,"
+    " EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_statements WHERE from_sql)"
+)
 _PG_FIELDS = ("search_path", "current_user", "session_user", "prepared statements")
 # at every reset, in one round trip: DISCARD ALL (what PgBouncer runs between clients) except
 # DEALLOCATE ALL and DISCARD PLANS. The driver's own protocol-level prepared statements (psycopg
@@ -76,15 +79,30 @@ DO $mallow_reset$ DECLARE prepared record; BEGIN
   END LOOP;
 END $mallow_reset$"""
 # once per new connection: the settings its connect step made, put back after each reset
-_PG_SESSION_SETTINGS = ("SELECT name, pg_catalog.current_setting(name) FROM pg_catalog.pg_settings"
-                        " WHERE source = 'session' ORDER BY name")
+_PG_SESSION_SETTINGS = (
+    "SELECT name, pg_catalog.current_setting(name) FROM pg_catalog.pg_settings WHERE source = 'session' ORDER BY name"
+)
 
 # connection-wide PRAGMAs that change what a statement does or sees
 SQLITE_PRAGMAS = (
-    "foreign_keys", "busy_timeout", "query_only", "recursive_triggers", "defer_foreign_keys",
-    "trusted_schema", "automatic_index", "ignore_check_constraints", "reverse_unordered_selects",
-    "legacy_alter_table", "writable_schema", "cell_size_check", "read_uncommitted", "cache_size",
-    "temp_store", "secure_delete", "cache_spill", "analysis_limit",
+    "foreign_keys",
+    "busy_timeout",
+    "query_only",
+    "recursive_triggers",
+    "defer_foreign_keys",
+    "trusted_schema",
+    "automatic_index",
+    "ignore_check_constraints",
+    "reverse_unordered_selects",
+    "legacy_alter_table",
+    "writable_schema",
+    "cell_size_check",
+    "read_uncommitted",
+    "cache_size",
+    "temp_store",
+    "secure_delete",
+    "cache_spill",
+    "analysis_limit",
 )
 # per attached database
 SQLITE_SCHEMA_PRAGMAS = ("journal_mode", "synchronous")
@@ -148,7 +166,7 @@ def _pg_checkout(dbapi_connection, record, _proxy) -> None:
         record.info[BASELINE] = {"check": state, "settings": settings}
         return
     if state != baseline["check"]:
-        changed = [name for name, now, then in zip(_PG_FIELDS, state, baseline["check"]) if now != then]
+        changed = [name for name, now, then in zip(_PG_FIELDS, state, baseline["check"], strict=False) if now != then]
         log.warning("discarding a pooled PostgreSQL connection that kept session state: %s", ", ".join(changed))
         raise sa.exc.DisconnectionError(f"pooled connection kept session state ({', '.join(changed)})")
 
@@ -170,8 +188,11 @@ def _pg_reset(dbapi_connection, record, reset_state) -> None:
                     names.append("role")
                     values.append(user)
                 if names:  # what the engine's own connect step had set
-                    _run(cursor, "SELECT pg_catalog.set_config(n, v, false)"
-                                 " FROM unnest(%s::text[], %s::text[]) AS s(n, v)", (names, values))
+                    _run(
+                        cursor,
+                        "SELECT pg_catalog.set_config(n, v, false) FROM unnest(%s::text[], %s::text[]) AS s(n, v)",
+                        (names, values),
+                    )
                     cursor.fetchall()
         finally:
             cursor.close()
@@ -207,9 +228,15 @@ def _sqlite_state(dbapi_connection) -> dict:
     databases = _sqlite_databases(dbapi_connection)
     keys = list(SQLITE_PRAGMAS) + [f"{schema}.{pragma}" for schema in databases for pragma in SQLITE_SCHEMA_PRAGMAS]
     values = dbapi_connection.execute(_sqlite_pragma_query(tuple(databases))).fetchone()
-    temp = dbapi_connection.execute("SELECT type, name FROM temp.sqlite_master WHERE type IN ('table', 'view', 'trigger')").fetchall()
-    return {"databases": databases, "pragmas": dict(zip(keys, values)), "temp": sorted(temp),
-            "isolation_level": dbapi_connection.isolation_level}
+    temp = dbapi_connection.execute(
+        "SELECT type, name FROM temp.sqlite_master WHERE type IN ('table', 'view', 'trigger')"
+    ).fetchall()
+    return {
+        "databases": databases,
+        "pragmas": dict(zip(keys, values, strict=False)),
+        "temp": sorted(temp),
+        "isolation_level": dbapi_connection.isolation_level,
+    }
 
 
 _PRAGMA_QUERIES: dict[tuple, str] = {}
@@ -219,8 +246,11 @@ def _sqlite_pragma_query(schemas: tuple) -> str:
     query = _PRAGMA_QUERIES.get(schemas)
     if query is None:
         parts = [f"(SELECT * FROM pragma_{pragma})" for pragma in SQLITE_PRAGMAS]
-        parts += [f"(SELECT * FROM pragma_{pragma} WHERE schema = {_literal(schema)})"
-                  for schema in schemas for pragma in SQLITE_SCHEMA_PRAGMAS]
+        parts += [
+            f"(SELECT * FROM pragma_{pragma} WHERE schema = {_literal(schema)})"
+            for schema in schemas
+            for pragma in SQLITE_SCHEMA_PRAGMAS
+        ]
         query = "SELECT " + ", ".join(parts)
         if len(_PRAGMA_QUERIES) < 64:
             _PRAGMA_QUERIES[schemas] = query

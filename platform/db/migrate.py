@@ -8,11 +8,12 @@
 A test checks that upgrading an empty database along each chain gives exactly the models'
 schema, so the create-and-stamp shortcut and the chain never drift apart.
 """
+
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
 from alembic import command
@@ -71,8 +72,9 @@ def store_schema_drift(connection: sa.Connection, schema: str, version_table_sch
         metadata = sa.MetaData(naming_convention=store_metadata.naming_convention)
         for table in store_metadata.tables.values():
             table.to_metadata(metadata, schema=schema, referred_schema_fn=lambda *args: schema)
-    context = MigrationContext.configure(connection, opts={"version_table_schema": version_table_schema,
-                                                           **autogenerate_options("store", schema)})
+    context = MigrationContext.configure(
+        connection, opts={"version_table_schema": version_table_schema, **autogenerate_options("store", schema)}
+    )
     return compare_metadata(context, metadata)
 
 
@@ -122,8 +124,9 @@ def create_store_tables(connection: sa.Connection, version_table_schema: str) ->
     context.stamp(script_directory("store"), head("store"))
 
 
-def upgrade_stores(stores: Iterable[tuple[int, str]], migrate_one: Callable[[int], None],
-                   echo: Callable[[str], None] = print) -> dict:
+def upgrade_stores(
+    stores: Iterable[tuple[int, str]], migrate_one: Callable[[int], None], echo: Callable[[str], None] = print
+) -> dict:
     """Upgrade every store, printing ``[i/n slug]`` progress; returns counts and seconds."""
     stores = list(stores)
     started, failed = time.perf_counter(), []

@@ -11,6 +11,7 @@ SQLite: store tables go to the store's own engine (its own file).
 Which store is active is the tenants layer's business (:mod:`mallow.tenants.context`); it tells
 this module through :func:`bind_store`, so the session never imports what sits above it.
 """
+
 from __future__ import annotations
 
 from flask import g, has_app_context

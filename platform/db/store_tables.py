@@ -5,6 +5,7 @@ and each plugin's own tables, in the plugin's own metadata: :func:`mallow.plugin
 registers that metadata here (:func:`register`) when it makes the plugin's base, so that
 :mod:`mallow.tenants.store_sql` knows every store table without importing the plugin layer.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

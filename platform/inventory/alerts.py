@@ -6,6 +6,7 @@ commit a job raises their notices, so the order never waits for it. A lost job (
 restart of the embedded runner) only delays the notice: the periodic ``inventory.sweep`` looks
 at every SKU again.
 """
+
 from __future__ import annotations
 
 from flask import current_app
@@ -23,8 +24,11 @@ KIND = "low_stock"
 def low_after_reserve(sku_ids: list[int]) -> list[int]:
     """Those of ``sku_ids`` now under the threshold (call inside the order's transaction)."""
     threshold = int(settings.get("low_stock_threshold"))
-    return list(db.session.execute(db.select(Sku.id).where(Sku.id.in_(sku_ids), Sku.stock < threshold)
-                                   .order_by(Sku.id)).scalars())
+    return list(
+        db.session.execute(
+            db.select(Sku.id).where(Sku.id.in_(sku_ids), Sku.stock < threshold).order_by(Sku.id)
+        ).scalars()
+    )
 
 
 def queue_notices(store_id: int, sku_ids: list[int]) -> None:
@@ -39,8 +43,10 @@ def refresh(sku_ids: list[int] | None = None) -> int:
     Returns how many SKUs are low."""
     threshold = int(settings.get("low_stock_threshold"))
     if sku_ids is None:
-        sku_ids = list(db.session.execute(db.select(Sku.id).where(Sku.active.is_(True), Sku.stock < threshold))
-                       .scalars()) + _with_open_notice()
+        sku_ids = (
+            list(db.session.execute(db.select(Sku.id).where(Sku.active.is_(True), Sku.stock < threshold)).scalars())
+            + _with_open_notice()
+        )
     wanted = set(int(sku_id) for sku_id in sku_ids)
     skus = {sku.id: sku for sku in db.session.execute(db.select(Sku).where(Sku.id.in_(wanted))).scalars()}
     low = 0
@@ -51,8 +57,12 @@ def refresh(sku_ids: list[int] | None = None) -> int:
             continue
         product = db.session.get(Product, sku.product_id)
         label = f"{product.title} {sku.spec_key}".strip()
-        raise_notice(KIND, f"sku:{sku.id}", _("Low stock: %(name)s has %(stock)s left.", name=label, stock=sku.stock),
-                     {"sku_id": sku.id, "stock": sku.stock, "threshold": threshold})
+        raise_notice(
+            KIND,
+            f"sku:{sku.id}",
+            _("Low stock: %(name)s has %(stock)s left.", name=label, stock=sku.stock),
+            {"sku_id": sku.id, "stock": sku.stock, "threshold": threshold},
+        )
         low += 1
     return low
 

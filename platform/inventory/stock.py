@@ -1,5 +1,6 @@
 """Taking and giving back stock (atomically, at most once per order), the ledger of stock the
 merchant set by hand, and the SKUs running low."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -18,8 +19,10 @@ def reserve(sku_id: int, quantity: int, order_id: int | None = None) -> bool:
     the current row, so stock never goes below zero (a CHECK constraint backs this up).
     """
     result = db.session.execute(
-        sa.update(Sku).where(Sku.id == sku_id, Sku.active.is_(True), Sku.stock >= quantity)
-        .values(stock=Sku.stock - quantity).execution_options(synchronize_session=False)
+        sa.update(Sku)
+        .where(Sku.id == sku_id, Sku.active.is_(True), Sku.stock >= quantity)
+        .values(stock=Sku.stock - quantity)
+        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         return False
@@ -36,8 +39,12 @@ def release(sku_id: int, quantity: int, order_id: int, reason: str = "release") 
             db.session.flush()
     except IntegrityError:
         return False
-    db.session.execute(sa.update(Sku).where(Sku.id == sku_id).values(stock=Sku.stock + quantity)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        sa.update(Sku)
+        .where(Sku.id == sku_id)
+        .values(stock=Sku.stock + quantity)
+        .execution_options(synchronize_session=False)
+    )
     return True
 
 
@@ -53,7 +60,10 @@ def low_stock(limit: int = 500) -> tuple[int, list[tuple[Sku, Product]]]:
     (products in draft are left out: nothing is sold from them)."""
     threshold = int(settings.get("low_stock_threshold"))
     rows = db.session.execute(
-        sa.select(Sku, Product).join(Product, Product.id == Sku.product_id)
+        sa.select(Sku, Product)
+        .join(Product, Product.id == Sku.product_id)
         .where(Sku.active.is_(True), Sku.stock < threshold, Product.status != "draft")
-        .order_by(Sku.stock, Sku.id).limit(limit)).all()
+        .order_by(Sku.stock, Sku.id)
+        .limit(limit)
+    ).all()
     return threshold, [(row[0], row[1]) for row in rows]

@@ -16,5 +16,6 @@ lookup — the runners, the rq worker — goes through the app.
 * no ``REDIS_URL`` (embedded default): :class:`~mallow.jobs.runners.EmbeddedRunner` runs jobs
   on a background thread inside ``mallow serve``, periodic jobs included.
 """
+
 from mallow.jobs.registry import job, jobs_of  # noqa: F401
 from mallow.jobs.sweeps import store_sweep  # noqa: F401

@@ -6,6 +6,7 @@ installs the job modules it lists into the app's own :class:`JobRegistry`
 (``app.extensions["mallow.job_registry"]``, see :func:`jobs_of`), and plugins add theirs into the
 app they are loaded into (:mod:`mallow.plugin_host.jobs`).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -13,7 +14,7 @@ import types
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from flask import current_app
 
@@ -69,8 +70,11 @@ class JobRegistry:
     def install(self, source) -> None:
         """Add the jobs declared in a module (on its own functions) or on one function."""
         if isinstance(source, types.ModuleType):
-            carriers = [value for value in vars(source).values()
-                        if isinstance(value, types.FunctionType) and value.__module__ == source.__name__]
+            carriers = [
+                value
+                for value in vars(source).values()
+                if isinstance(value, types.FunctionType) and value.__module__ == source.__name__
+            ]
         else:
             carriers = [source]
         for carrier in carriers:
@@ -100,8 +104,12 @@ class JobRegistry:
             store_id = call.pop("store_id", None)
             if store_id is None:
                 raise NoStoreForJob(f"job {name!r} needs a store_id")
-            if "store" in call or isinstance(store_id, bool) or not isinstance(store_id, (int, str)) \
-                    or not str(store_id).isdecimal():
+            if (
+                "store" in call
+                or isinstance(store_id, bool)
+                or not isinstance(store_id, (int, str))
+                or not str(store_id).isdecimal()
+            ):
                 raise BadJobArguments(f"job {name!r}: store_id {store_id!r} is not a store id")
             call["store"] = None
         try:

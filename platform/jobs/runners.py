@@ -1,5 +1,6 @@
 """The two runners behind ``app.extensions['mallow.jobs']``: rq (Redis) and embedded. Each runs
 the jobs of its own app (:func:`~mallow.jobs.registry.jobs_of`)."""
+
 from __future__ import annotations
 
 import heapq
@@ -80,8 +81,9 @@ class RqRunner:
                 continue
             slot = int(now // every)
             try:
-                first = self.redis.set(f"mallow:periodic:{self.queue.name}:{name}:{slot}", 1, nx=True,
-                                       ex=int(every) + 60)
+                first = self.redis.set(
+                    f"mallow:periodic:{self.queue.name}:{name}:{slot}", 1, nx=True, ex=int(every) + 60
+                )
             except Exception:  # noqa: BLE001 -- Redis away: try again next round, keep scheduling
                 log.exception("periodic jobs: Redis did not answer; trying again next round")
                 return fired

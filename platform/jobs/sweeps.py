@@ -15,10 +15,11 @@ A sweep must be idempotent (conditional updates, "once" ledgers): ``sweep_store`
 when it fails, and a sweep can overlap the previous one. The every-store job is not retried:
 its next run is the retry.
 """
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from flask import current_app
 
@@ -28,7 +29,7 @@ log = logging.getLogger("mallow.jobs")
 
 
 def _when(now: str | None) -> datetime:
-    return datetime.fromisoformat(now) if now else datetime.now(timezone.utc)
+    return datetime.fromisoformat(now) if now else datetime.now(UTC)
 
 
 def store_sweep(prefix: str, every_seconds: float):

@@ -17,6 +17,7 @@ A failure that running the job again cannot mend (:class:`~mallow.jobs.registry.
 no such job, no store, a store that is gone, arguments the job does not take) is not retried,
 even for an idempotent job, and is logged once. Other failures of idempotent jobs are still retried.
 """
+
 from __future__ import annotations
 
 import logging
@@ -53,9 +54,15 @@ def asked_for(job: Job) -> str:
             text = f"data that is not JSON: {bytes(job.data[:80])!r}"
         except Exception:  # noqa: BLE001 -- nothing readable at all
             text = "unreadable data"
-    extras = [f"{kind} callback {name!r}" for kind, name in (
-        ("success", job._success_callback_name), ("failure", job._failure_callback_name),
-        ("stopped", job._stopped_callback_name)) if name]
+    extras = [
+        f"{kind} callback {name!r}"
+        for kind, name in (
+            ("success", job._success_callback_name),
+            ("failure", job._failure_callback_name),
+            ("stopped", job._stopped_callback_name),
+        )
+        if name
+    ]
     extras += [f"webhook {hook.url!r}" for hook in job.webhooks]
     if extras:
         text += " with " + ", ".join(extras)
@@ -80,8 +87,7 @@ class MallowJob(Job):
             return f"it names {func_name!r}; a Mallow worker runs only {RUN_JOB}"
         if kwargs or not isinstance(args, (list, tuple)) or len(args) != 2 or not isinstance(args[1], dict):
             return "its arguments are not (job name, keyword arguments)"
-        if self._success_callback_name or self._failure_callback_name or self._stopped_callback_name \
-                or self.webhooks:
+        if self._success_callback_name or self._failure_callback_name or self._stopped_callback_name or self.webhooks:
             return "it asks for callbacks or webhooks, which Mallow never sets"
         try:
             jobs_of(worker_app()).check_call(args[0], args[1])
@@ -147,8 +153,12 @@ class _OnlyMallowJobs:
         if reason is None:
             return super().execute_job(job, queue)
         job.permanent_failure = f"RefusedJob: {reason}"
-        log.warning("job %s refused, nothing was run and it will not be retried: %s; it asked for %s",
-                    job.id, reason, asked_for(job))
+        log.warning(
+            "job %s refused, nothing was run and it will not be retried: %s; it asked for %s",
+            job.id,
+            reason,
+            asked_for(job),
+        )
         execution = self.prepare_execution(job)
         job.ended_at = now()
         self.handle_job_failure(job, queue, exc_string=job.permanent_failure, execution=execution)
@@ -159,8 +169,9 @@ class _OnlyMallowJobs:
         if reason is None:
             return super().handle_exception(job, *exc_info)
         # One line, no traceback: the failed registry keeps the traceback.
-        log.warning("job %s failed for good and will not be retried: %s; it asked for %s",
-                    job.id, reason, asked_for(job))
+        log.warning(
+            "job %s failed for good and will not be retried: %s; it asked for %s", job.id, reason, asked_for(job)
+        )
         call_exception_handlers(self._exc_handlers, job, *exc_info)
 
 

@@ -23,6 +23,7 @@ Re-encoding keeps pixels only: no EXIF (its rotation is applied to the pixels fi
 no JPEG comment or APP segment, no PNG text chunk, no colour profile (pixels in another
 profile are converted to sRGB first), nothing after the image data.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -42,9 +43,15 @@ ACCEPTED = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 #: Pillow's WebP decoder holds libwebp's two canvases and a copy besides the bitmap (~16 bytes a
 #: pixel, measured by bench/uploads.py), so a WebP may have a quarter of the pixels.
 DECODE_COST = {"JPEG": 1, "PNG": 1, "WEBP": 4}
-_ORIENTATION = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-                5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-                8: Image.Transpose.ROTATE_90}
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 _RESIZABLE = {"L", "LA", "RGB", "RGBA", "CMYK", "I", "I;16", "F"}
 _TO_8BIT = [value >> 8 for value in range(65536)]
@@ -73,14 +80,20 @@ class ImagesBusy(Refused):
     def __init__(self, retry_after: int = 5):
         from flask_babel import gettext as _
 
-        super().__init__(503, "busy", _("The server is busy processing other images. Try again in a few seconds."),
-                         retry_after=retry_after)
+        super().__init__(
+            503,
+            "busy",
+            _("The server is busy processing other images. Try again in a few seconds."),
+            retry_after=retry_after,
+        )
 
 
 #: the 503 in the ``responses=`` of every API operation that takes an image
-BUSY_RESPONSE = {"description": "Busy processing other images: try again after Retry-After seconds",
-                 "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+BUSY_RESPONSE = {
+    "description": "Busy processing other images: try again after Retry-After seconds",
+    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
 
 _REFUSAL_PAGE = """{% extends "base.html" %}{% block title %}{{ code }}{% endblock %}
 {% block content %}<section class="card narrow"><h1>{{ code }}</h1><p>{{ message }}</p>
@@ -178,6 +191,7 @@ def _give_back_memory() -> None:
 
 # --- checking and re-encoding ----------------------------------------------------------------
 
+
 def _fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     width, height = size
     scale = min(1.0, max_side / max(width, height))
@@ -260,8 +274,9 @@ def _resize(image: Image.Image, size: tuple[int, int], band: int = 256) -> Image
     scale = image.height / size[1]
     for top in range(0, size[1], band):
         bottom = min(size[1], top + band)
-        with image.resize((size[0], bottom - top), Image.Resampling.LANCZOS,
-                          box=(0, top * scale, image.width, bottom * scale)) as piece:
+        with image.resize(
+            (size[0], bottom - top), Image.Resampling.LANCZOS, box=(0, top * scale, image.width, bottom * scale)
+        ) as piece:
             out.paste(piece, (0, top))
     return out
 
@@ -293,9 +308,12 @@ def _decode_reduced(data: bytes, kind: str, size: tuple[int, int], max_side: int
             if work is not image and work is not step:
                 work.close()
     # the full-size bitmap is closed: only the reduced copy lives on
-    for change in (lambda im: _resize(im, target) if im.size != target else im, lambda im: _to_srgb(im, icc),
-                   lambda im: _eight_bit(im, kind),
-                   lambda im: im.transpose(_ORIENTATION[orientation]) if orientation in _ORIENTATION else im):
+    for change in (
+        lambda im: _resize(im, target) if im.size != target else im,
+        lambda im: _to_srgb(im, icc),
+        lambda im: _eight_bit(im, kind),
+        lambda im: im.transpose(_ORIENTATION[orientation]) if orientation in _ORIENTATION else im,
+    ):
         result = change(step)
         if result is not step:
             step.close()
@@ -307,8 +325,9 @@ def _decode_reduced(data: bytes, kind: str, size: tuple[int, int], max_side: int
 def _thumbnail(image: Image.Image, width: int) -> Image.Image:
     if image.width <= width:
         return image
-    return image.resize((width, max(1, round(image.height * width / image.width))), Image.Resampling.LANCZOS,
-                        reducing_gap=3.0)
+    return image.resize(
+        (width, max(1, round(image.height * width / image.width))), Image.Resampling.LANCZOS, reducing_gap=3.0
+    )
 
 
 def check_and_reencode(data: bytes, max_pixels: int | None = None) -> tuple[bytes, str, int, int]:
@@ -394,8 +413,10 @@ def rejection_message(code: str) -> str:
         "too_large": lambda: _("The file is larger than 5 MB."),
         "empty": lambda: _("The file is empty."),
         "not_image": lambda: _("This is not a JPEG, PNG or WebP image."),
-        "too_many_pixels": lambda: _("The image has too many pixels: at most %(mpx)s megapixels (%(webp)s for WebP).",
-                                     mpx=current_app.config["MALLOW_UPLOAD_MAX_PIXELS"] // 1_000_000,
-                                     webp=current_app.config["MALLOW_UPLOAD_MAX_PIXELS"] // DECODE_COST["WEBP"] // 1_000_000),
+        "too_many_pixels": lambda: _(
+            "The image has too many pixels: at most %(mpx)s megapixels (%(webp)s for WebP).",
+            mpx=current_app.config["MALLOW_UPLOAD_MAX_PIXELS"] // 1_000_000,
+            webp=current_app.config["MALLOW_UPLOAD_MAX_PIXELS"] // DECODE_COST["WEBP"] // 1_000_000,
+        ),
     }
     return messages.get(code, messages["not_image"])()

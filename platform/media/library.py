@@ -15,6 +15,7 @@ or a file name of another store finds nothing. Only an open store adds images
 (:func:`check_uploads_allowed`, first thing in :func:`add`): a store under review, suspended or
 closed uploads only its qualification documents, which do not go through the library.
 """
+
 from __future__ import annotations
 
 import re
@@ -61,8 +62,10 @@ class InUse(Exception):
     @property
     def message(self) -> str:
         """Why the image cannot be deleted, naming every place it is shown (every surface says this)."""
-        return _("This image cannot be deleted while it is used: %(places)s. Take it off there first.",
-                 places=_(", ").join(use_label(u) for u in self.uses))
+        return _(
+            "This image cannot be deleted while it is used: %(places)s. Take it off there first.",
+            places=_(", ").join(use_label(u) for u in self.uses),
+        )
 
 
 def use_label(use: Use) -> str:
@@ -82,7 +85,7 @@ def url(path: str | None) -> str | None:
     if not path:
         return None
     prefix = f"uploads/{folder()}/"
-    name = path[len(prefix):] if path.startswith(prefix) else ""
+    name = path[len(prefix) :] if path.startswith(prefix) else ""
     return url_for("pages.library", name=name) if NAME_RE.match(name) else None
 
 
@@ -110,13 +113,21 @@ class StoreNotOpen(Refused):
     documents, never library images (409)."""
 
     def __init__(self):
-        super().__init__(409, "store_not_open", _("Images can be uploaded only while the store is open. Until it "
-                                                  "is, only its qualification documents can be uploaded."))
+        super().__init__(
+            409,
+            "store_not_open",
+            _(
+                "Images can be uploaded only while the store is open. Until it "
+                "is, only its qualification documents can be uploaded."
+            ),
+        )
 
 
 #: the 409 in the ``responses=`` of every API operation that adds library images
-NOT_OPEN_RESPONSE = {"description": "The store is not open: until it is, only qualification documents can be uploaded",
-                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+NOT_OPEN_RESPONSE = {
+    "description": "The store is not open: until it is, only qualification documents can be uploaded",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
 
 
 def check_uploads_allowed() -> None:
@@ -136,15 +147,21 @@ def add(file_storage, *, actor=None) -> MediaAsset:
     check_uploads_allowed()
     count = db.session.execute(sa.select(sa.func.count()).select_from(MediaAsset)).scalar_one()
     if count >= MAX_ASSETS:
-        raise ValidationFailed({"image": ("too_many", _("The library holds at most %(max)s images: delete unused ones.",
-                                                        max=MAX_ASSETS))})
+        raise ValidationFailed(
+            {"image": ("too_many", _("The library holds at most %(max)s images: delete unused ones.", max=MAX_ASSETS))}
+        )
     try:
         stored = store_image(file_storage, folder(), thumbnails=THUMBNAILS)
     except ImageRejected as rejected:
         raise ValidationFailed({"image": (rejected.code, rejection_message(rejected.code))}) from None
-    asset = MediaAsset(path=stored.path, thumbnails={str(w): p for w, p in stored.thumbnails.items()},
-                       width=stored.width, height=stored.height, bytes=stored.bytes,
-                       name=display_name(getattr(file_storage, "filename", "")))
+    asset = MediaAsset(
+        path=stored.path,
+        thumbnails={str(w): p for w, p in stored.thumbnails.items()},
+        width=stored.width,
+        height=stored.height,
+        bytes=stored.bytes,
+        name=display_name(getattr(file_storage, "filename", "")),
+    )
     db.session.add(asset)
     try:
         db.session.flush()
@@ -176,8 +193,11 @@ def delete_files(*paths: str) -> None:
 
 def assets(page: int = 1, per_page: int = 60) -> tuple[int, list[MediaAsset]]:
     total = db.session.execute(sa.select(sa.func.count()).select_from(MediaAsset)).scalar_one()
-    rows = list(db.session.execute(sa.select(MediaAsset).order_by(MediaAsset.id.desc())
-                                   .limit(per_page).offset((page - 1) * per_page)).scalars())
+    rows = list(
+        db.session.execute(
+            sa.select(MediaAsset).order_by(MediaAsset.id.desc()).limit(per_page).offset((page - 1) * per_page)
+        ).scalars()
+    )
     return total, rows
 
 
@@ -251,8 +271,16 @@ def use_json(use: Use) -> dict:
 def asset_json(asset: MediaAsset, uses: int | None = None, places: list[Use] | None = None) -> dict:
     """The API's view of an image; ``uses`` (a count) and ``places`` (:func:`uses`) when given."""
     thumb = asset.thumbnails.get(PRODUCT_THUMB) or asset.path
-    data = {"id": asset.id, "name": asset.name, "width": asset.width, "height": asset.height, "bytes": asset.bytes,
-            "url": url(asset.path), "thumbnail_url": url(thumb), "created_at": asset.created_at.isoformat()}
+    data = {
+        "id": asset.id,
+        "name": asset.name,
+        "width": asset.width,
+        "height": asset.height,
+        "bytes": asset.bytes,
+        "url": url(asset.path),
+        "thumbnail_url": url(thumb),
+        "created_at": asset.created_at.isoformat(),
+    }
     if places is not None:
         data["uses"], data["used_by"] = len(places), [use_json(u) for u in places]
     elif uses is not None:

@@ -1,5 +1,6 @@
 """The media library of a store (a store table): images uploaded once, used by pages and the
 catalogue. Files live under ``uploads/stores/<id>/media/`` with server-made names."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -5,6 +5,7 @@ tables: each of them registers a *finder* on the app (``create_app`` does it, in
 places are listed: pages first, then products), and :func:`find` asks them all. A finder takes
 the images in question and returns ``{asset id: [Use]}`` for those it shows.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,5 +1,6 @@
 """Merchant self sign-up: one merchant account, one pending store with its own schema, and
 the merchant as the store's owner — all of it or nothing."""
+
 from __future__ import annotations
 
 from flask_babel import gettext as _
@@ -18,7 +19,9 @@ from mallow.validation import EMAIL_RE, Errors, ValidationFailed, normalise_emai
 
 SLUG_MESSAGES = {
     "required": lambda: _("Choose the store's web address."),
-    "invalid": lambda: _("Use 3–32 lower-case letters, digits and single hyphens; start and end with a letter or digit."),
+    "invalid": lambda: _(
+        "Use 3–32 lower-case letters, digits and single hyphens; start and end with a letter or digit."
+    ),
     "reserved": lambda: _("This address is reserved by the platform."),
     "taken": lambda: _("This address is already taken."),
 }
@@ -61,8 +64,9 @@ def signup_merchant(data) -> tuple[Merchant, Store]:
     """Validate and create; raises :class:`ValidationFailed` with nothing written."""
     values = validate(data)
     merchant = Merchant(email=values["email"], name=values["name"], password_hash=hash_password(values["password"]))
-    store = Store(slug=values["slug"], name=values["store_name"], main_category=values["main_category"],
-                  status="pending")
+    store = Store(
+        slug=values["slug"], name=values["store_name"], main_category=values["main_category"], status="pending"
+    )
     store.owner = merchant
     db.session.add_all([merchant, store])
     try:

@@ -1,4 +1,5 @@
 """Merchant pages on the platform host: sign-up, sign-in, the list of their stores."""
+
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -36,8 +37,11 @@ def login():
     if request.method == "POST":
         merchant = authenticate("merchant", request.form.get("email"), request.form.get("password"))
         if merchant is None:
-            return render_form("auth/login.html", area="merchant", errors=ValidationFailed(
-                {"password": ("invalid", _("Wrong e-mail address or password."))}))
+            return render_form(
+                "auth/login.html",
+                area="merchant",
+                errors=ValidationFailed({"password": ("invalid", _("Wrong e-mail address or password."))}),
+            )
         sessions.login_browser(merchant)
         db.session.commit()
         return redirect(safe_next(url_for("merchant.home"))), 303
@@ -54,8 +58,11 @@ def logout():
 @bp.get("/")
 @merchant_required
 def home():
-    stores = db.session.execute(db.select(Store).where(Store.owner_id == principal("merchant").id)
-                                .order_by(Store.id)).scalars().all()
+    stores = (
+        db.session.execute(db.select(Store).where(Store.owner_id == principal("merchant").id).order_by(Store.id))
+        .scalars()
+        .all()
+    )
     if len(stores) == 1:
         return redirect(url_for("console.dashboard", store_slug=stores[0].slug))
     return render_template("merchant/home.html", stores=stores)

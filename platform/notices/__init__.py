@@ -3,6 +3,7 @@
 A notice with a ``key`` is raised at most once while it is open: raising it again updates it
 instead of piling up duplicates; resolving it lets it be raised again later.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ class Notice(StoreModel):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(32), index=True)  # low_stock | qualification | …
-    key: Mapped[str] = mapped_column(sa.String(80))               # e.g. "sku:12"
+    key: Mapped[str] = mapped_column(sa.String(80))  # e.g. "sku:12"
     message: Mapped[str] = mapped_column(sa.String(300))
     detail: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     created_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
@@ -37,8 +38,9 @@ def raise_notice(kind: str, key: str, message: str, detail: dict | None = None) 
 
 
 def resolve(kind: str, key: str) -> None:
-    db.session.execute(sa.update(Notice).where(Notice.open_key == f"{kind}:{key}")
-                       .values(resolved_at=utcnow(), open_key=None))
+    db.session.execute(
+        sa.update(Notice).where(Notice.open_key == f"{kind}:{key}").values(resolved_at=utcnow(), open_key=None)
+    )
 
 
 def is_open(kind: str, key: str) -> bool:

@@ -5,6 +5,7 @@ A shopper reaches only their own orders; staff reach every order of the active s
 lookup is in the active store's own ``orders`` table, so another store's id finds nothing: 404,
 never a hint that the order exists.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -8,6 +8,7 @@ gets them looked up, and refused when the province or the city is not found. Eac
 most one default address: the first one, or the one last made default; it comes first in
 :func:`of_customer`, which checkout preselects.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,9 @@ def _clean(data) -> dict:
     if any(text(data, field, 12) for field in CODE_FIELDS):
         chain, problems = regions.check_chain(*(text(data, field, 12) or None for field in CODE_FIELDS))
     else:
-        chain, problems = regions.resolve_names(text(data, "province", 20), text(data, "city", 30),
-                                                text(data, "district", 30))
+        chain, problems = regions.resolve_names(
+            text(data, "province", 20), text(data, "city", 30), text(data, "district", 30)
+        )
     for field, (code, message) in problems.items():
         errors.add(field, code, message)
     errors.raise_if_any()
@@ -62,8 +64,11 @@ def _apply(address: Address, values: dict) -> None:
 
 
 def _make_default(address: Address) -> None:
-    db.session.execute(sa.update(Address).where(Address.customer_id == address.customer_id, Address.id != address.id,
-                                                Address.is_default.is_(True)).values(is_default=False))
+    db.session.execute(
+        sa.update(Address)
+        .where(Address.customer_id == address.customer_id, Address.id != address.id, Address.is_default.is_(True))
+        .values(is_default=False)
+    )
     address.is_default = True
 
 
@@ -71,8 +76,9 @@ def create(customer_id: int, data) -> Address:
     values = _clean(data)
     count = db.session.execute(sa.select(sa.func.count(Address.id)).where(Address.customer_id == customer_id)).scalar()
     if count >= MAX_ADDRESSES:
-        raise ValidationFailed({"address": ("too_many", _("You can keep up to %(max)s addresses. Delete one first.",
-                                                          max=MAX_ADDRESSES))})
+        raise ValidationFailed(
+            {"address": ("too_many", _("You can keep up to %(max)s addresses. Delete one first.", max=MAX_ADDRESSES))}
+        )
     address = Address(customer_id=customer_id, is_default=False)
     _apply(address, values)
     db.session.add(address)
@@ -105,8 +111,9 @@ def delete(address: Address) -> None:
     db.session.delete(address)
     db.session.flush()
     if was_default:
-        following = db.session.execute(sa.select(Address).where(Address.customer_id == customer_id)
-                                       .order_by(Address.id).limit(1)).scalar_one_or_none()
+        following = db.session.execute(
+            sa.select(Address).where(Address.customer_id == customer_id).order_by(Address.id).limit(1)
+        ).scalar_one_or_none()
         if following is not None:
             following.is_default = True
             db.session.flush()
@@ -119,17 +126,28 @@ def own(customer_id: int, address_id) -> Address | None:
 
 
 def of_customer(customer_id: int) -> list[Address]:
-    return list(db.session.execute(sa.select(Address).where(Address.customer_id == customer_id)
-                                   .order_by(Address.is_default.desc(), Address.id)).scalars())
+    return list(
+        db.session.execute(
+            sa.select(Address).where(Address.customer_id == customer_id).order_by(Address.is_default.desc(), Address.id)
+        ).scalars()
+    )
 
 
 def as_dict(address: Address, masked: bool = True) -> dict:
     phone = crypto.decrypt(address.phone_cipher)
-    return {"id": address.id, "recipient": crypto.decrypt(address.recipient_cipher),
-            "phone": crypto.mask(phone) if masked else phone, "province": address.province, "city": address.city,
-            "district": address.district, "detail": crypto.decrypt(address.detail_cipher),
-            "province_code": address.province_code, "city_code": address.city_code,
-            "district_code": address.district_code, "is_default": address.is_default}
+    return {
+        "id": address.id,
+        "recipient": crypto.decrypt(address.recipient_cipher),
+        "phone": crypto.mask(phone) if masked else phone,
+        "province": address.province,
+        "city": address.city,
+        "district": address.district,
+        "detail": crypto.decrypt(address.detail_cipher),
+        "province_code": address.province_code,
+        "city_code": address.city_code,
+        "district_code": address.district_code,
+        "is_default": address.is_default,
+    }
 
 
 def snapshot_cipher(address: Address) -> str:

@@ -6,6 +6,7 @@ request in progress. The order timers wait for those (:func:`mallow.orders.servi
 shopper reads 售后中 (:func:`mallow.orders.labels.shopper_status_label`). With nothing registered,
 no order is in after-sales.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,5 +1,6 @@
 """Order timers: close unpaid orders past their deadline, confirm receipt of long-shipped ones,
 complete delivered ones (every minute)."""
+
 from __future__ import annotations
 
 from mallow.jobs import store_sweep

@@ -16,6 +16,7 @@ raw key (``groupbuy_opened``, ``provider:sandbox``, ``shopper:1``):
 Plugin hooks are asked one implementation at a time in plugin-name order (first answer wins);
 one that raises is logged and left out (:func:`mallow.plugins.manager.each_result`).
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -36,9 +37,15 @@ _SHOPPER_STATUS = {"shipped": "to_receive"}
 
 def status_labels() -> dict[str, str]:
     """Mallow's label of every order state (console and storefront filters)."""
-    return {"pending_payment": _("Pending payment"), "paid": _("Awaiting shipment"), "shipped": _("Shipped"),
-            "delivered": _("Delivered"), "completed": _("Completed"), "cancelled": _("Cancelled"),
-            "closed": _("Closed")}
+    return {
+        "pending_payment": _("Pending payment"),
+        "paid": _("Awaiting shipment"),
+        "shipped": _("Shipped"),
+        "delivered": _("Delivered"),
+        "completed": _("Completed"),
+        "cancelled": _("Cancelled"),
+        "closed": _("Closed"),
+    }
 
 
 def status_label(status: str | None) -> str:
@@ -47,18 +54,34 @@ def status_label(status: str | None) -> str:
 
 def event_labels() -> dict[str, str]:
     """Mallow's own timeline kinds."""
-    return {"placed": _("Order placed"), "paid": _("Paid"), "shipped": _("Shipped"), "delivered": _("Receipt confirmed"),
-            "auto_delivered": _("Receipt confirmed automatically"),
-            "completed": _("Completed"), "cancelled": _("Cancelled"), "closed": _("Closed"),
-            "note": _("Merchant note"), "payment_started": _("Payment started"), "payment_failed": _("Payment failed"),
-            "payment_cancelled": _("Payment cancelled"), "late_payment": _("Late payment, to be refunded"),
-            "surplus_payment": _("Extra payment, to be refunded"), "refund_requested": _("Refund requested"),
-            "refund_failed": _("Refund failed"), "refund_abnormal": _("Refund needs attention"),
-            "refunded": _("Refunded"), "aftersale_requested": _("After-sales requested"),
-            "aftersale_withdrawn": _("After-sales withdrawn"), "aftersale_approved": _("After-sales approved"),
-            "aftersale_rejected": _("After-sales rejected"), "return_shipped": _("Return sent back"),
-            "return_received": _("Return received"), "aftersale_refund_failed": _("After-sales refund failed"),
-            "aftersale_refunded": _("After-sales refunded")}
+    return {
+        "placed": _("Order placed"),
+        "paid": _("Paid"),
+        "shipped": _("Shipped"),
+        "delivered": _("Receipt confirmed"),
+        "auto_delivered": _("Receipt confirmed automatically"),
+        "completed": _("Completed"),
+        "cancelled": _("Cancelled"),
+        "closed": _("Closed"),
+        "note": _("Merchant note"),
+        "payment_started": _("Payment started"),
+        "payment_failed": _("Payment failed"),
+        "payment_cancelled": _("Payment cancelled"),
+        "late_payment": _("Late payment, to be refunded"),
+        "surplus_payment": _("Extra payment, to be refunded"),
+        "refund_requested": _("Refund requested"),
+        "refund_failed": _("Refund failed"),
+        "refund_abnormal": _("Refund needs attention"),
+        "refunded": _("Refunded"),
+        "aftersale_requested": _("After-sales requested"),
+        "aftersale_withdrawn": _("After-sales withdrawn"),
+        "aftersale_approved": _("After-sales approved"),
+        "aftersale_rejected": _("After-sales rejected"),
+        "return_shipped": _("Return sent back"),
+        "return_received": _("Return received"),
+        "aftersale_refund_failed": _("After-sales refund failed"),
+        "aftersale_refunded": _("After-sales refunded"),
+    }
 
 
 def cancel_reasons() -> dict[str, str]:
@@ -136,8 +159,11 @@ def open_aftersales(order_ids: list[int]) -> set[int]:
     :mod:`mallow.orders.aftersales_requests`)."""
     if not order_ids:
         return set()
-    return set(db.session.execute(sa.select(Order.id).where(Order.id.in_(order_ids),
-                                                            aftersales_requests.in_progress())).scalars())
+    return set(
+        db.session.execute(
+            sa.select(Order.id).where(Order.id.in_(order_ids), aftersales_requests.in_progress())
+        ).scalars()
+    )
 
 
 def shopper_status_label(order, in_aftersales: bool | None = None) -> str:
@@ -164,12 +190,14 @@ def status_hint(order, in_aftersales: bool = False) -> str:
         return _("¥%(amount)s was refunded. The order is closed.", amount=fen_to_yuan(order.refunded_total))
     if _first_answer("mallow_order_status_label", order=order):
         return ""  # a plugin's state (待成团: the group is still forming) is not Mallow's "preparing your parcel"
-    return {"paid": _("The store is preparing your parcel."),
-            "shipped": _("Your parcel is on its way."),
-            "delivered": _("You have received the parcel."),
-            "completed": _("This order is complete. Thank you!"),
-            "cancelled": _("This order was cancelled."),
-            "closed": _("This order is closed.")}.get(order.status, "")
+    return {
+        "paid": _("The store is preparing your parcel."),
+        "shipped": _("Your parcel is on its way."),
+        "delivered": _("You have received the parcel."),
+        "completed": _("This order is complete. Thank you!"),
+        "cancelled": _("This order was cancelled."),
+        "closed": _("This order is closed."),
+    }.get(order.status, "")
 
 
 def after_payment_url(order) -> str | None:

@@ -1,4 +1,5 @@
 """Orders, their lines, itemised price adjustments and timeline; shopper addresses."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -7,15 +8,18 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from mallow.db import StoreModel, utcnow
 from mallow.statemachine import StateMachine
 
-ORDER_STATES = StateMachine("order", {
-    "pending_payment": {"paid", "cancelled"},
-    "paid": {"shipped", "closed"},
-    "shipped": {"delivered", "closed"},
-    "delivered": {"completed", "closed"},
-    "completed": {"closed"},
-    "cancelled": set(),
-    "closed": set(),  # after a full refund
-})
+ORDER_STATES = StateMachine(
+    "order",
+    {
+        "pending_payment": {"paid", "cancelled"},
+        "paid": {"shipped", "closed"},
+        "shipped": {"delivered", "closed"},
+        "delivered": {"completed", "closed"},
+        "completed": {"closed"},
+        "cancelled": set(),
+        "closed": set(),  # after a full refund
+    },
+)
 
 
 class Address(StoreModel):
@@ -70,17 +74,20 @@ class Order(StoreModel):
     #: provider; never earns commission, never counts in sales.
     is_test: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
-    lines: Mapped[list["OrderLine"]] = relationship(order_by="OrderLine.id", cascade="all, delete-orphan")
-    adjustments: Mapped[list["OrderAdjustment"]] = relationship(order_by="OrderAdjustment.id",
-                                                                cascade="all, delete-orphan")
-    events: Mapped[list["OrderEvent"]] = relationship(order_by="OrderEvent.id", cascade="all, delete-orphan")
+    lines: Mapped[list[OrderLine]] = relationship(order_by="OrderLine.id", cascade="all, delete-orphan")
+    adjustments: Mapped[list[OrderAdjustment]] = relationship(
+        order_by="OrderAdjustment.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[OrderEvent]] = relationship(order_by="OrderEvent.id", cascade="all, delete-orphan")
 
     __table_args__ = (
         sa.UniqueConstraint("customer_id", "idempotency_key", name="uq_orders_customer_idempotency"),
         sa.CheckConstraint("total >= 0", name="total_not_negative"),
         sa.CheckConstraint("refunded_total >= 0 AND refunded_total <= total", name="refund_within_total"),
-        sa.CheckConstraint("status IN ('pending_payment', 'paid', 'shipped', 'delivered', 'completed', "
-                           "'cancelled', 'closed')", name="status"),
+        sa.CheckConstraint(
+            "status IN ('pending_payment', 'paid', 'shipped', 'delivered', 'completed', 'cancelled', 'closed')",
+            name="status",
+        ),
     )
 
 

@@ -4,9 +4,10 @@ Every transition is one conditional UPDATE (``… WHERE status = <expected>``), 
 racing (the unpaid timeout and a late payment notification, a double click) cannot both win:
 exactly one changes the order, the other sees that it lost.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -20,24 +21,35 @@ from mallow.orders.models import ORDER_STATES, Order, OrderEvent
 from mallow.plugins.manager import hooks
 from mallow.validation import ValidationFailed, text
 
-TIMESTAMPS = {"paid": "paid_at", "shipped": "shipped_at", "delivered": "delivered_at", "completed": "completed_at",
-              "cancelled": "ended_at", "closed": "ended_at"}
+TIMESTAMPS = {
+    "paid": "paid_at",
+    "shipped": "shipped_at",
+    "delivered": "delivered_at",
+    "completed": "completed_at",
+    "cancelled": "ended_at",
+    "closed": "ended_at",
+}
 
 
 def _now():
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-def transition(order: Order, target: str, actor: str, kind: str | None = None, detail: dict | None = None,
-               **values) -> bool:
+def transition(
+    order: Order, target: str, actor: str, kind: str | None = None, detail: dict | None = None, **values
+) -> bool:
     """Move ``order`` to ``target`` if it is still where the state machine allows; returns
     False (and changes nothing) when another actor moved it first."""
     sources = [state for state in ORDER_STATES.states if ORDER_STATES.can(state, target)]
     values = dict(values, status=target)
     if target in TIMESTAMPS:
         values.setdefault(TIMESTAMPS[target], _now())
-    result = db.session.execute(sa.update(Order).where(Order.id == order.id, Order.status.in_(sources))
-                                .values(**values).execution_options(synchronize_session=False))
+    result = db.session.execute(
+        sa.update(Order)
+        .where(Order.id == order.id, Order.status.in_(sources))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     db.session.refresh(order)
     if result.rowcount != 1:
         return False
@@ -76,8 +88,12 @@ def _count_sales(order: Order) -> None:
     for line in order.lines:
         units[line.product_id] = units.get(line.product_id, 0) + int(line.quantity)
     for product_id, quantity in sorted(units.items()):
-        db.session.execute(sa.update(Product).where(Product.id == product_id).values(sales=Product.sales + quantity)
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            sa.update(Product)
+            .where(Product.id == product_id)
+            .values(sales=Product.sales + quantity)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def ship(order: Order, staff_actor: str, data) -> Order:
@@ -90,8 +106,14 @@ def ship(order: Order, staff_actor: str, data) -> Order:
     if problems:
         raise ValidationFailed(problems)
     ORDER_STATES.check(order.status, "shipped")
-    if not transition(order, "shipped", staff_actor, detail={"carrier": carrier, "tracking_number": tracking},
-                      carrier=carrier, tracking_number=tracking):
+    if not transition(
+        order,
+        "shipped",
+        staff_actor,
+        detail={"carrier": carrier, "tracking_number": tracking},
+        carrier=carrier,
+        tracking_number=tracking,
+    ):
         ORDER_STATES.check(order.status, "shipped")  # raises with the state it moved to
     db.session.commit()
     return order
@@ -125,13 +147,17 @@ def sweep(now: datetime | None = None) -> dict:
     after ``auto_complete_days``. Both wait while the order has an after-sales request in progress."""
     now = now or _now()
     closed = confirmed = completed = 0
-    for order in db.session.execute(sa.select(Order).where(Order.status == "pending_payment",
-                                                           Order.pay_deadline <= now)).scalars().all():
+    for order in (
+        db.session.execute(sa.select(Order).where(Order.status == "pending_payment", Order.pay_deadline <= now))
+        .scalars()
+        .all()
+    ):
         closed += cancel(order, "system", "payment_timeout")
     days = int(settings.get("auto_confirm_receipt_days"))
     for order in _due("shipped", Order.shipped_at, now - timedelta(days=days)):
-        confirmed += transition(order, "delivered", "system", kind="auto_delivered", detail={"after_days": days},
-                                delivered_at=now)
+        confirmed += transition(
+            order, "delivered", "system", kind="auto_delivered", detail={"after_days": days}, delivered_at=now
+        )
     for order in _due("delivered", Order.delivered_at, now - timedelta(days=int(settings.get("auto_complete_days")))):
         completed += complete(order, completed_at=now)
     db.session.commit()
@@ -140,6 +166,10 @@ def sweep(now: datetime | None = None) -> dict:
 
 def _due(status: str, since, cutoff: datetime) -> list[Order]:
     """Orders in ``status`` since ``cutoff`` or earlier, without an after-sales request in progress."""
-    return list(db.session.execute(sa.select(Order).where(Order.status == status, since <= cutoff,
-                                                          ~aftersales_requests.in_progress())
-                                   .order_by(Order.id)).scalars())
+    return list(
+        db.session.execute(
+            sa.select(Order)
+            .where(Order.status == status, since <= cutoff, ~aftersales_requests.in_progress())
+            .order_by(Order.id)
+        ).scalars()
+    )

@@ -6,9 +6,10 @@ An attempt (:class:`~mallow.payments.models.Payment`) is one try at paying an or
 SQLite), so two requests cannot both pass a check and both write. Provider calls (network) are
 made after the commit, never inside the lock.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import sqlalchemy as sa
 
@@ -27,19 +28,27 @@ class PaymentProblem(Exception):
 
 
 def aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def lock_order(order: Order) -> None:
     """Take the order's row for the rest of the transaction."""
-    db.session.execute(sa.update(Order).where(Order.id == order.id).values(refunded_total=Order.refunded_total)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        sa.update(Order)
+        .where(Order.id == order.id)
+        .values(refunded_total=Order.refunded_total)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def set_payment_status(payment: Payment, target: str) -> bool:
     sources = [s for s in PAYMENT_STATES.states if PAYMENT_STATES.can(s, target)]
-    result = db.session.execute(sa.update(Payment).where(Payment.id == payment.id, Payment.status.in_(sources))
-                                .values(status=target).execution_options(synchronize_session=False))
+    result = db.session.execute(
+        sa.update(Payment)
+        .where(Payment.id == payment.id, Payment.status.in_(sources))
+        .values(status=target)
+        .execution_options(synchronize_session=False)
+    )
     db.session.refresh(payment)
     return result.rowcount == 1
 

@@ -7,6 +7,7 @@ app). Receivers run inside the transaction that recorded the event.
 * :data:`refund_succeeded` (``refund``: the :class:`~mallow.payments.models.Refund`) -- the money
   went back: after-sales moves the request the refund was made for to ``refunded``.
 """
+
 from __future__ import annotations
 
 from blinker import Namespace

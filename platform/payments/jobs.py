@@ -1,5 +1,6 @@
 """Payment jobs: the periodic sweep of every store (active queries of unpaid attempts, refunds
 sent again with the same number, refunds queried) and the submission of one refund."""
+
 from __future__ import annotations
 
 from mallow.db import db

@@ -1,4 +1,5 @@
 """Payments and refunds of a store's orders (store tables)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -7,18 +8,24 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mallow.db import StoreModel, utcnow
 from mallow.statemachine import StateMachine
 
-PAYMENT_STATES = StateMachine("payment", {
-    "created": {"paid", "closed", "failed"},
-    "paid": set(),
-    "closed": {"paid"},   # a late payment for a closed attempt is still money received: recorded, then refunded
-    "failed": set(),
-})
-REFUND_STATES = StateMachine("refund", {
-    "processing": {"succeeded", "abnormal", "closed"},
-    "abnormal": {"processing", "closed"},
-    "succeeded": set(),
-    "closed": set(),
-})
+PAYMENT_STATES = StateMachine(
+    "payment",
+    {
+        "created": {"paid", "closed", "failed"},
+        "paid": set(),
+        "closed": {"paid"},  # a late payment for a closed attempt is still money received: recorded, then refunded
+        "failed": set(),
+    },
+)
+REFUND_STATES = StateMachine(
+    "refund",
+    {
+        "processing": {"succeeded", "abnormal", "closed"},
+        "abnormal": {"processing", "closed"},
+        "succeeded": set(),
+        "closed": set(),
+    },
+)
 
 
 class Payment(StoreModel):
@@ -38,8 +45,10 @@ class Payment(StoreModel):
     created_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     paid_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
-    __table_args__ = (sa.CheckConstraint("status IN ('created', 'paid', 'closed', 'failed')", name="status"),
-                      sa.CheckConstraint("amount > 0", name="amount_positive"))
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('created', 'paid', 'closed', 'failed')", name="status"),
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+    )
 
 
 class PaymentNotification(StoreModel):

@@ -4,6 +4,7 @@ No JavaScript library and no image request: the cashier page carries the code it
 allows only this site's scripts). ``segno`` (pure Python) encodes it; the SVG has a ``viewBox``
 and no fixed size, so the page's stylesheet sizes it, with the quiet zone (4 modules) scanners need.
 """
+
 from __future__ import annotations
 
 import io
@@ -22,6 +23,17 @@ def qr_svg(code_url: str, *, title: str | None = None) -> Markup:
         raise ValueError("not a WeChat Pay Native code_url")
     buffer = io.BytesIO()
     segno.make(code_url, error="m", micro=False).save(
-        buffer, kind="svg", xmldecl=False, svgns=True, omitsize=True, border=4, dark="#000", light="#fff",
-        svgclass="cs-qr-svg", lineclass=None, title=title, encoding="utf-8")
+        buffer,
+        kind="svg",
+        xmldecl=False,
+        svgns=True,
+        omitsize=True,
+        border=4,
+        dark="#000",
+        light="#fff",
+        svgclass="cs-qr-svg",
+        lineclass=None,
+        title=title,
+        encoding="utf-8",
+    )
     return Markup(buffer.getvalue().decode("utf-8").strip())  # segno escapes the title; the rest is path data

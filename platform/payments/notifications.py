@@ -9,6 +9,7 @@ provider is not ``live``: the sandbox). A replay answers success and changes not
 an order that is no longer pending (closed by the unpaid timeout, or paid by another attempt) is
 recorded and refunded in full automatically (by a job, after the commit).
 """
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,7 @@ class NotifyOutcome:
         return json.dumps({"code": "FAIL", "message": self.reason or "rejected"}).encode()
 
 
-def log_notification(provider_name: str, accepted: bool, reason: str, out_trade_no: str | None,
-                      detail: dict) -> None:
+def log_notification(provider_name: str, accepted: bool, reason: str, out_trade_no: str | None, detail: dict) -> None:
     """Record a notification in ``payment_notifications``. Each accepted one is its own row.
     Rejected ones are bounded: those with the same provider, reason and ``out_trade_no`` that
     arrive within ``MALLOW_NOTIFICATION_LOG_WINDOW_SECONDS`` (default 300) of the first are
@@ -65,22 +65,43 @@ def log_notification(provider_name: str, accepted: bool, reason: str, out_trade_
     now = utcnow()
     if not accepted:
         window = timedelta(seconds=int(current_app.config.get("MALLOW_NOTIFICATION_LOG_WINDOW_SECONDS", 300)))
-        same = (PaymentNotification.out_trade_no.is_(None) if out_trade_no is None
-                else PaymentNotification.out_trade_no == out_trade_no)
+        same = (
+            PaymentNotification.out_trade_no.is_(None)
+            if out_trade_no is None
+            else PaymentNotification.out_trade_no == out_trade_no
+        )
         row_id = db.session.execute(
-            sa.select(PaymentNotification.id).where(PaymentNotification.accepted.is_(False),
-                                                    PaymentNotification.provider == provider_name,
-                                                    PaymentNotification.reason == reason, same,
-                                                    PaymentNotification.received_at >= now - window)
-            .order_by(PaymentNotification.id.desc()).limit(1)).scalar_one_or_none()
+            sa.select(PaymentNotification.id)
+            .where(
+                PaymentNotification.accepted.is_(False),
+                PaymentNotification.provider == provider_name,
+                PaymentNotification.reason == reason,
+                same,
+                PaymentNotification.received_at >= now - window,
+            )
+            .order_by(PaymentNotification.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
         if row_id is not None:
-            db.session.execute(sa.update(PaymentNotification).where(PaymentNotification.id == row_id)
-                               .values(count=PaymentNotification.count + 1, last_seen_at=now)
-                               .execution_options(synchronize_session=False))
+            db.session.execute(
+                sa.update(PaymentNotification)
+                .where(PaymentNotification.id == row_id)
+                .values(count=PaymentNotification.count + 1, last_seen_at=now)
+                .execution_options(synchronize_session=False)
+            )
             return
-    db.session.add(PaymentNotification(provider=provider_name, accepted=accepted, reason=reason,
-                                       out_trade_no=out_trade_no, detail=detail, received_at=now,
-                                       last_seen_at=now, count=1))
+    db.session.add(
+        PaymentNotification(
+            provider=provider_name,
+            accepted=accepted,
+            reason=reason,
+            out_trade_no=out_trade_no,
+            detail=detail,
+            received_at=now,
+            last_seen_at=now,
+            count=1,
+        )
+    )
 
 
 def accept_notification(provider_name: str, body: bytes, headers) -> NotifyOutcome:
@@ -101,8 +122,9 @@ def accept_notification(provider_name: str, body: bytes, headers) -> NotifyOutco
         log_notification(provider_name, False, rejected.reason_code, None, {"message": rejected.message[:300]})
         db.session.commit()
         log.warning("%s notification rejected: %s", provider_name, rejected.reason_code)
-        return NotifyOutcome(401 if rejected.reason_code in _SIGNATURE_REASONS else 400, False,
-                             str(rejected.reason_code))
+        return NotifyOutcome(
+            401 if rejected.reason_code in _SIGNATURE_REASONS else 400, False, str(rejected.reason_code)
+        )
     except Exception:  # noqa: BLE001 -- fail closed, and keep the trace for the operator
         log.exception("%s notification could not be verified", provider_name)
         db.session.rollback()
@@ -110,8 +132,10 @@ def accept_notification(provider_name: str, body: bytes, headers) -> NotifyOutco
         db.session.commit()
         return NotifyOutcome(500, False, "error")
 
-    event = {"event_type": getattr(result, "event_type", None),
-             "notification_id": getattr(result, "notification_id", None)}
+    event = {
+        "event_type": getattr(result, "event_type", None),
+        "notification_id": getattr(result, "notification_id", None),
+    }
     try:
         if isinstance(result, RefundResult):
             reason = _accept_refund_result(provider, result, via="notification")
@@ -124,8 +148,13 @@ def accept_notification(provider_name: str, body: bytes, headers) -> NotifyOutco
     except NotificationRejected as rejected:
         db.session.rollback()
         discard_pending_refunds()
-        log_notification(provider_name, False, rejected.reason_code, getattr(result, "out_trade_no", None),
-                          event | {"message": rejected.message[:300]})
+        log_notification(
+            provider_name,
+            False,
+            rejected.reason_code,
+            getattr(result, "out_trade_no", None),
+            event | {"message": rejected.message[:300]},
+        )
         db.session.commit()
         log.warning("%s notification refused by the business checks: %s", provider_name, rejected.reason_code)
         return NotifyOutcome(400, False, str(rejected.reason_code))
@@ -142,9 +171,15 @@ def accept_notification(provider_name: str, body: bytes, headers) -> NotifyOutco
     return NotifyOutcome(204, True, reason)
 
 
-_SIGNATURE_REASONS = {RejectionReason.MISSING_HEADER, RejectionReason.DUPLICATE_HEADER,
-                      RejectionReason.BAD_SIGNATURE_TYPE, RejectionReason.BAD_TIMESTAMP,
-                      RejectionReason.STALE_TIMESTAMP, RejectionReason.UNKNOWN_SERIAL, RejectionReason.BAD_SIGNATURE}
+_SIGNATURE_REASONS = {
+    RejectionReason.MISSING_HEADER,
+    RejectionReason.DUPLICATE_HEADER,
+    RejectionReason.BAD_SIGNATURE_TYPE,
+    RejectionReason.BAD_TIMESTAMP,
+    RejectionReason.STALE_TIMESTAMP,
+    RejectionReason.UNKNOWN_SERIAL,
+    RejectionReason.BAD_SIGNATURE,
+}
 
 
 def accept_payment_result(provider, result, *, via: str) -> str:
@@ -152,8 +187,9 @@ def accept_payment_result(provider, result, *, via: str) -> str:
     something, ``"duplicate"`` for a replay; raises :class:`NotificationRejected` otherwise."""
     payment = payment_by_out_trade_no(result.out_trade_no)
     if payment is None or payment.provider != provider.name:
-        raise NotificationRejected(RejectionReason.WRONG_ORDER,
-                                   "no payment attempt of this store has this out_trade_no")
+        raise NotificationRejected(
+            RejectionReason.WRONG_ORDER, "no payment attempt of this store has this out_trade_no"
+        )
     check_payment(result, provider, payment.out_trade_no, payment.amount)  # mchid, appid, amount, CNY, SUCCESS
     if not result.transaction_id:
         raise NotificationRejected(RejectionReason.BAD_PAYLOAD, "the transaction_id is missing")
@@ -162,10 +198,16 @@ def accept_payment_result(provider, result, *, via: str) -> str:
     try:
         with db.session.begin_nested():
             changed = db.session.execute(
-                sa.update(Payment).where(Payment.id == payment.id, Payment.status.in_(("created", "closed")))
-                .values(status="paid", transaction_id=result.transaction_id, paid_at=utcnow(),
-                        payer_openid=sa.func.coalesce(Payment.payer_openid, result.payer_openid))
-                .execution_options(synchronize_session=False)).rowcount
+                sa.update(Payment)
+                .where(Payment.id == payment.id, Payment.status.in_(("created", "closed")))
+                .values(
+                    status="paid",
+                    transaction_id=result.transaction_id,
+                    paid_at=utcnow(),
+                    payer_openid=sa.func.coalesce(Payment.payer_openid, result.payer_openid),
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount
     except IntegrityError:
         raise NotificationRejected("wrong_order", "this transaction_id paid another attempt already") from None
     db.session.refresh(payment)
@@ -174,8 +216,13 @@ def accept_payment_result(provider, result, *, via: str) -> str:
             return "duplicate"
         raise NotificationRejected(RejectionReason.WRONG_ORDER, f"the attempt is {payment.status}, not payable")
     db.session.refresh(order)
-    detail = {"provider": provider.name, "out_trade_no": payment.out_trade_no,
-              "transaction_id": payment.transaction_id, "amount": payment.amount, "via": via}
+    detail = {
+        "provider": provider.name,
+        "out_trade_no": payment.out_trade_no,
+        "transaction_id": payment.transaction_id,
+        "amount": payment.amount,
+        "via": via,
+    }
     test = not getattr(provider, "live", True)  # the sandbox: no money moved, a test order
     if test:
         detail["test"] = True
@@ -183,8 +230,14 @@ def accept_payment_result(provider, result, *, via: str) -> str:
         return ""
     # Money arrived for an order that is no longer waiting for it: record it, give it back.
     kind = "late_payment" if order.status == "cancelled" else "surplus_payment"
-    db.session.add(OrderEvent(order_id=order.id, kind=kind, actor=f"provider:{provider.name}",
-                              detail=detail | {"order_status": order.status}))
+    db.session.add(
+        OrderEvent(
+            order_id=order.id,
+            kind=kind,
+            actor=f"provider:{provider.name}",
+            detail=detail | {"order_status": order.status},
+        )
+    )
     refund_row = create_refund(order, payment, payment.amount, kind, "system")
     pending_refunds().append(refund_row)
     return "refund"
@@ -204,13 +257,15 @@ def after_commit() -> None:
     pending = g.pop("mallow_refunds_to_submit", [])
     store = current_store()
     for refund_row in pending:
-        current_app.extensions["mallow.jobs"].enqueue("payments.submit_refund", store_id=store.id,
-                                                      refund_id=refund_row.id)
+        current_app.extensions["mallow.jobs"].enqueue(
+            "payments.submit_refund", store_id=store.id, refund_id=refund_row.id
+        )
 
 
 def _accept_refund_result(provider, result: RefundResult, *, via: str) -> str:
-    refund_row = db.session.execute(sa.select(Refund).where(Refund.out_refund_no == result.out_refund_no)
-                                    ).scalar_one_or_none()
+    refund_row = db.session.execute(
+        sa.select(Refund).where(Refund.out_refund_no == result.out_refund_no)
+    ).scalar_one_or_none()
     payment = db.session.get(Payment, refund_row.payment_id) if refund_row is not None else None
     if refund_row is None or payment is None or payment.provider != provider.name:
         raise NotificationRejected(RejectionReason.WRONG_REFUND, "no refund of this store has this out_refund_no")

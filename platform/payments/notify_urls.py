@@ -1,4 +1,5 @@
 """The notify URL a provider posts a store's payment and refund notifications to."""
+
 from __future__ import annotations
 
 from flask import current_app, has_request_context, request

@@ -6,6 +6,7 @@ reuses it, so a timed-out creation is retried with the same number; switching pr
 WeChat Pay scene -- :mod:`mallow.payments.scenes` -- closes the old one); amount = the order's
 total.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,9 @@ log = logging.getLogger("mallow.payments")
 MAX_ATTEMPTS_PER_ORDER = 20
 
 
-def pay_order(order: Order, provider_name: str, *, customer=None, scene: str | None = None,
-              client_ip: str | None = None) -> tuple[Payment | None, PaymentStart]:
+def pay_order(
+    order: Order, provider_name: str, *, customer=None, scene: str | None = None, client_ip: str | None = None
+) -> tuple[Payment | None, PaymentStart]:
     """Start paying ``order`` with ``provider_name``; returns the attempt and what the client needs.
 
     Raises :class:`PaymentProblem`. ``scene`` (WeChat Pay): ``jsapi`` (inside WeChat, needs the
@@ -48,8 +50,9 @@ def pay_order(order: Order, provider_name: str, *, customer=None, scene: str | N
     try:
         provider = providers.get(provider_name)  # the sandbox: only where sandbox.availability() allows
     except ProviderUnavailable as unavailable:
-        raise PaymentProblem("provider_unavailable",
-                             unavailable.message or _("This payment method is not available."), 422) from None
+        raise PaymentProblem(
+            "provider_unavailable", unavailable.message or _("This payment method is not available."), 422
+        ) from None
     payer_openid = None
     if provider_name == "wechatpay" and scene not in ("h5", "native"):
         payer_openid = getattr(customer, "wechat_openid", None)
@@ -61,16 +64,22 @@ def pay_order(order: Order, provider_name: str, *, customer=None, scene: str | N
     if order.status != "pending_payment":
         db.session.rollback()
         raise PaymentProblem("not_payable", _("This order is not awaiting payment."))
-    attempts = db.session.execute(sa.select(Payment).where(Payment.order_id == order.id)
-                                  .order_by(Payment.id)).scalars().all()
+    attempts = (
+        db.session.execute(sa.select(Payment).where(Payment.order_id == order.id).order_by(Payment.id)).scalars().all()
+    )
     wanted_scene = scenes.attempt_scene(provider_name, scene, payer_openid)
     open_scenes = scenes.recorded_scenes(a for a in attempts if a.status == "created")
     payment, superseded = None, []
     for attempt in attempts:
         if attempt.status != "created":
             continue
-        if (payment is None and attempt.provider == provider_name and attempt.payer_openid == payer_openid
-                and open_scenes[attempt.id] == wanted_scene and attempt.amount == order.total):
+        if (
+            payment is None
+            and attempt.provider == provider_name
+            and attempt.payer_openid == payer_openid
+            and open_scenes[attempt.id] == wanted_scene
+            and attempt.amount == order.total
+        ):
             payment = attempt  # a retry: the same out_trade_no, never a new one for the same try
         else:
             attempt.status = "closed"
@@ -79,13 +88,24 @@ def pay_order(order: Order, provider_name: str, *, customer=None, scene: str | N
         if len(attempts) >= MAX_ATTEMPTS_PER_ORDER:
             db.session.rollback()
             raise PaymentProblem("too_many_attempts", _("Too many payment attempts for this order."))
-        payment = Payment(order_id=order.id, provider=provider_name,
-                          out_trade_no=f"{order.number}P{len(attempts) + 1:02d}", amount=order.total,
-                          status="created", payer_openid=payer_openid)
+        payment = Payment(
+            order_id=order.id,
+            provider=provider_name,
+            out_trade_no=f"{order.number}P{len(attempts) + 1:02d}",
+            amount=order.total,
+            status="created",
+            payer_openid=payer_openid,
+        )
         db.session.add(payment)
         started = {"provider": provider_name, "out_trade_no": payment.out_trade_no, "amount": payment.amount}
-        db.session.add(OrderEvent(order_id=order.id, kind="payment_started", actor=_shopper_actor(order),
-                                  detail=started | ({"scene": wanted_scene} if wanted_scene else {})))
+        db.session.add(
+            OrderEvent(
+                order_id=order.id,
+                kind="payment_started",
+                actor=_shopper_actor(order),
+                detail=started | ({"scene": wanted_scene} if wanted_scene else {}),
+            )
+        )
     db.session.commit()
 
     for old in superseded:  # best effort: a payment that still arrives is accepted or refunded
@@ -94,16 +114,29 @@ def pay_order(order: Order, provider_name: str, *, customer=None, scene: str | N
         except (ProviderError, ProviderUnavailable) as exc:
             log.info("closing attempt %s failed: %s", old.out_trade_no, exc)
     try:
-        start = provider.create_payment(payment, order, description=_description(order),
-                                        notify_url=notify_url(provider_name), payer_openid=payer_openid,
-                                        client_ip=client_ip, scene=scene)
+        start = provider.create_payment(
+            payment,
+            order,
+            description=_description(order),
+            notify_url=notify_url(provider_name),
+            payer_openid=payer_openid,
+            client_ip=client_ip,
+            scene=scene,
+        )
     except ProviderError as exc:
         if exc.retryable:  # unknown outcome: keep the attempt, the next try reuses its number
-            raise PaymentProblem("provider_unavailable", _("The payment service did not answer. Try again."),
-                                 503) from exc
+            raise PaymentProblem(
+                "provider_unavailable", _("The payment service did not answer. Try again."), 503
+            ) from exc
         set_payment_status(payment, "failed")
-        db.session.add(OrderEvent(order_id=order.id, kind="payment_failed", actor=f"provider:{provider_name}",
-                                  detail={"out_trade_no": payment.out_trade_no, "code": exc.code}))
+        db.session.add(
+            OrderEvent(
+                order_id=order.id,
+                kind="payment_failed",
+                actor=f"provider:{provider_name}",
+                detail={"out_trade_no": payment.out_trade_no, "code": exc.code},
+            )
+        )
         db.session.commit()
         raise PaymentProblem("provider_refused", _("The payment service refused this payment."), 502) from exc
     return payment, start
@@ -113,8 +146,14 @@ def cancel_attempt(payment: Payment) -> bool:
     """The payer gave up this attempt (e.g. *Cancel* at the cashier); the order still waits."""
     if not set_payment_status(payment, "closed"):
         return False
-    db.session.add(OrderEvent(order_id=payment.order_id, kind="payment_cancelled", actor="payer",
-                              detail={"provider": payment.provider, "out_trade_no": payment.out_trade_no}))
+    db.session.add(
+        OrderEvent(
+            order_id=payment.order_id,
+            kind="payment_cancelled",
+            actor="payer",
+            detail={"provider": payment.provider, "out_trade_no": payment.out_trade_no},
+        )
+    )
     db.session.commit()
     return True
 

@@ -19,15 +19,27 @@ The business checks (mchid, appid, order, amount, currency, state) are made by
 :mod:`mallow.payments.notifications` with the provider's ``mchid`` / ``appid``, the same way for every
 provider. Tests and deployments can replace a provider with :func:`register`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
+from collections.abc import Callable, Mapping
 
 from mallow.payments.wechatpay.models import Refund as RefundResult, Transaction as PaymentResult
 
-__all__ = ["PaymentProvider", "PaymentResult", "ProviderError", "ProviderUnavailable", "RefundResult",
-           "PaymentStart", "get", "names", "register", "register_builtin"]
+__all__ = [
+    "PaymentProvider",
+    "PaymentResult",
+    "ProviderError",
+    "ProviderUnavailable",
+    "RefundResult",
+    "PaymentStart",
+    "get",
+    "names",
+    "register",
+    "register_builtin",
+]
 
 
 @dataclass(frozen=True)
@@ -79,8 +91,17 @@ class PaymentProvider(Protocol):
     mchid: str
     appid: str
 
-    def create_payment(self, payment, order, *, description: str, notify_url: str | None,
-                       payer_openid: str | None, client_ip: str | None, scene: str | None) -> PaymentStart: ...
+    def create_payment(
+        self,
+        payment,
+        order,
+        *,
+        description: str,
+        notify_url: str | None,
+        payer_openid: str | None,
+        client_ip: str | None,
+        scene: str | None,
+    ) -> PaymentStart: ...
 
     def parse_notification(self, body: bytes, headers) -> PaymentResult | RefundResult: ...
 

@@ -8,6 +8,7 @@ the order, and when it reaches the total the order is ``closed``. On success
 ``mallow_order_refunded`` fires for plugins and :data:`mallow.payments.events.refund_succeeded`
 for the domains above payments (after-sales).
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,8 +37,15 @@ ACTIVE_REFUND_STATES = ("processing", "abnormal", "succeeded")  # money promised
 
 def primary_payment(order: Order) -> Payment | None:
     """The attempt that paid the order (named by its ``paid`` event)."""
-    event = db.session.execute(sa.select(OrderEvent).where(OrderEvent.order_id == order.id, OrderEvent.kind == "paid")
-                               .order_by(OrderEvent.id)).scalars().first()
+    event = (
+        db.session.execute(
+            sa.select(OrderEvent)
+            .where(OrderEvent.order_id == order.id, OrderEvent.kind == "paid")
+            .order_by(OrderEvent.id)
+        )
+        .scalars()
+        .first()
+    )
     out_trade_no = (event.detail or {}).get("out_trade_no") if event is not None else None
     return payment_by_out_trade_no(out_trade_no) if out_trade_no else None
 
@@ -47,14 +55,17 @@ def refundable(order: Order) -> int:
     payment = primary_payment(order)
     if payment is None or payment.status != "paid":
         return 0
-    promised = db.session.execute(sa.select(sa.func.coalesce(sa.func.sum(Refund.amount), 0))
-                                  .where(Refund.payment_id == payment.id, Refund.status.in_(ACTIVE_REFUND_STATES))
-                                  ).scalar_one()
+    promised = db.session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(Refund.amount), 0)).where(
+            Refund.payment_id == payment.id, Refund.status.in_(ACTIVE_REFUND_STATES)
+        )
+    ).scalar_one()
     return max(0, min(payment.amount, order.total) - int(promised))
 
 
-def create_refund(order: Order, payment: Payment, amount: int, reason: str, actor: str,
-                   aftersale_id: int | None = None) -> Refund:
+def create_refund(
+    order: Order, payment: Payment, amount: int, reason: str, actor: str, aftersale_id: int | None = None
+) -> Refund:
     """Write a ``processing`` refund (not yet sent), checked under the order's lock."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise PaymentProblem("invalid_amount", _("Enter an amount in fen greater than zero."), 422)
@@ -64,25 +75,41 @@ def create_refund(order: Order, payment: Payment, amount: int, reason: str, acto
         raise PaymentProblem("not_paid", _("This order has no payment to refund."))
     rows = db.session.execute(sa.select(Refund.amount, Refund.status).where(Refund.payment_id == payment.id)).all()
     if len(rows) >= MAX_REFUNDS_PER_PAYMENT:
-        raise PaymentProblem("too_many_refunds", _("An order can be refunded at most %(max)s times.",
-                                                   max=MAX_REFUNDS_PER_PAYMENT))
+        raise PaymentProblem(
+            "too_many_refunds", _("An order can be refunded at most %(max)s times.", max=MAX_REFUNDS_PER_PAYMENT)
+        )
     promised = sum(row.amount for row in rows if row.status in ACTIVE_REFUND_STATES)
     if promised + amount > payment.amount:
-        raise PaymentProblem("exceeds_paid", _("Refunds cannot exceed the amount paid (%(left)s fen left).",
-                                               left=payment.amount - promised), 422)
-    refund_row = Refund(order_id=order.id, payment_id=payment.id, aftersale_id=aftersale_id,
-                        out_refund_no=f"{payment.out_trade_no}R{len(rows) + 1:02d}", amount=amount,
-                        reason=(reason or "")[:80], status="processing")
+        raise PaymentProblem(
+            "exceeds_paid",
+            _("Refunds cannot exceed the amount paid (%(left)s fen left).", left=payment.amount - promised),
+            422,
+        )
+    refund_row = Refund(
+        order_id=order.id,
+        payment_id=payment.id,
+        aftersale_id=aftersale_id,
+        out_refund_no=f"{payment.out_trade_no}R{len(rows) + 1:02d}",
+        amount=amount,
+        reason=(reason or "")[:80],
+        status="processing",
+    )
     db.session.add(refund_row)
-    db.session.add(OrderEvent(order_id=order.id, kind="refund_requested", actor=actor,
-                              detail={"out_refund_no": refund_row.out_refund_no, "amount": amount,
-                                      "reason": refund_row.reason}))
+    db.session.add(
+        OrderEvent(
+            order_id=order.id,
+            kind="refund_requested",
+            actor=actor,
+            detail={"out_refund_no": refund_row.out_refund_no, "amount": amount, "reason": refund_row.reason},
+        )
+    )
     db.session.flush()
     return refund_row
 
 
-def refund(order: Order, amount: int, reason: str, actor: str, *, aftersale_id: int | None = None,
-           submit: bool = True) -> Refund:
+def refund(
+    order: Order, amount: int, reason: str, actor: str, *, aftersale_id: int | None = None, submit: bool = True
+) -> Refund:
     """Refund ``amount`` fen of the order's payment. Commits the refund, then (``submit``) sends it
     to the provider; a timeout leaves it ``processing`` and the sweep retries it with the same
     ``out_refund_no``. Raises :class:`PaymentProblem` with nothing written."""
@@ -130,8 +157,9 @@ def submit_refund(refund_row: Refund) -> Refund:
     try:
         check_refund(result, provider, refund_row.out_refund_no, refund_row.amount)
     except NotificationRejected as rejected:
-        log.error("refund %s: the provider's answer failed a check (%s)", refund_row.out_refund_no,
-                  rejected.reason_code)
+        log.error(
+            "refund %s: the provider's answer failed a check (%s)", refund_row.out_refund_no, rejected.reason_code
+        )
         return refund_row
     apply_refund_result(refund_row, result, payment.provider)
     db.session.commit()
@@ -168,8 +196,14 @@ def apply_refund_result(refund_row: Refund, result: RefundResult, provider_name:
         changed = _close_refund(refund_row, actor, {"refund_status": status}) or changed
     elif status == "ABNORMAL":
         if _set_refund_status(refund_row, "abnormal"):
-            db.session.add(OrderEvent(order_id=refund_row.order_id, kind="refund_abnormal", actor=actor,
-                                      detail={"out_refund_no": refund_row.out_refund_no}))
+            db.session.add(
+                OrderEvent(
+                    order_id=refund_row.order_id,
+                    kind="refund_abnormal",
+                    actor=actor,
+                    detail={"out_refund_no": refund_row.out_refund_no},
+                )
+            )
             changed = True
     db.session.flush()
     return changed
@@ -177,8 +211,12 @@ def apply_refund_result(refund_row: Refund, result: RefundResult, provider_name:
 
 def _set_refund_status(refund_row: Refund, target: str, **values) -> bool:
     sources = [s for s in REFUND_STATES.states if REFUND_STATES.can(s, target)]
-    result = db.session.execute(sa.update(Refund).where(Refund.id == refund_row.id, Refund.status.in_(sources))
-                                .values(status=target, **values).execution_options(synchronize_session=False))
+    result = db.session.execute(
+        sa.update(Refund)
+        .where(Refund.id == refund_row.id, Refund.status.in_(sources))
+        .values(status=target, **values)
+        .execution_options(synchronize_session=False)
+    )
     db.session.refresh(refund_row)
     return result.rowcount == 1
 
@@ -186,8 +224,14 @@ def _set_refund_status(refund_row: Refund, target: str, **values) -> bool:
 def _close_refund(refund_row: Refund, actor: str, detail: dict) -> bool:
     if not _set_refund_status(refund_row, "closed", finished_at=utcnow()):
         return False
-    db.session.add(OrderEvent(order_id=refund_row.order_id, kind="refund_failed", actor=actor,
-                              detail={"out_refund_no": refund_row.out_refund_no, "amount": refund_row.amount} | detail))
+    db.session.add(
+        OrderEvent(
+            order_id=refund_row.order_id,
+            kind="refund_failed",
+            actor=actor,
+            detail={"out_refund_no": refund_row.out_refund_no, "amount": refund_row.amount} | detail,
+        )
+    )
     return True
 
 
@@ -200,14 +244,26 @@ def _finish_refund(refund_row: Refund, actor: str) -> bool:
     primary = primary_payment(order)
     counted = primary is not None and primary.id == refund_row.payment_id
     if counted:
-        db.session.execute(sa.update(Order).where(Order.id == order.id,
-                                                  Order.refunded_total + refund_row.amount <= Order.total)
-                           .values(refunded_total=Order.refunded_total + refund_row.amount)
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            sa.update(Order)
+            .where(Order.id == order.id, Order.refunded_total + refund_row.amount <= Order.total)
+            .values(refunded_total=Order.refunded_total + refund_row.amount)
+            .execution_options(synchronize_session=False)
+        )
     db.session.refresh(order)
-    db.session.add(OrderEvent(order_id=order.id, kind="refunded", actor=actor,
-                              detail={"out_refund_no": refund_row.out_refund_no, "amount": refund_row.amount,
-                                      "refunded_total": order.refunded_total, "counted": counted}))
+    db.session.add(
+        OrderEvent(
+            order_id=order.id,
+            kind="refunded",
+            actor=actor,
+            detail={
+                "out_refund_no": refund_row.out_refund_no,
+                "amount": refund_row.amount,
+                "refunded_total": order.refunded_total,
+                "counted": counted,
+            },
+        )
+    )
     if counted and order.refunded_total >= order.total and ORDER_STATES.can(order.status, "closed"):
         orders.transition(order, "closed", "system", detail={"reason": "refunded"})
     hooks().mallow_order_refunded(order=order, refund=refund_row)

@@ -25,6 +25,7 @@ notification acceptance), and the cashier page. A sandbox payment started before
 live cannot complete afterwards. An order the sandbox paid is a *test order*
 (``Order.is_test``, from the provider's ``live = False``): no commission, no sales.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -155,25 +156,48 @@ class SandboxProvider:
 
     def payment_notification(self, payment, *, payer: str | None = None) -> tuple[bytes, dict[str, str]]:
         """The signed ``TRANSACTION.SUCCESS`` notification the sandbox sends when Pay is pressed."""
-        resource = {"mchid": self.mchid, "appid": self.appid, "out_trade_no": payment.out_trade_no,
-                    "transaction_id": self.transaction_id(payment.out_trade_no), "trade_type": "SANDBOX",
-                    "trade_state": "SUCCESS", "amount": {"total": payment.amount, "currency": "CNY"},
-                    "payer": {"openid": payer or "sandbox-payer"}}
-        body = json.dumps({"id": secrets.token_hex(8), "event_type": "TRANSACTION.SUCCESS", "resource": resource},
-                          separators=(",", ":")).encode()
+        resource = {
+            "mchid": self.mchid,
+            "appid": self.appid,
+            "out_trade_no": payment.out_trade_no,
+            "transaction_id": self.transaction_id(payment.out_trade_no),
+            "trade_type": "SANDBOX",
+            "trade_state": "SUCCESS",
+            "amount": {"total": payment.amount, "currency": "CNY"},
+            "payer": {"openid": payer or "sandbox-payer"},
+        }
+        body = json.dumps(
+            {"id": secrets.token_hex(8), "event_type": "TRANSACTION.SUCCESS", "resource": resource},
+            separators=(",", ":"),
+        ).encode()
         return body, self.sign(body)
 
     # ---- the provider interface ---------------------------------------------------------------
 
-    def create_payment(self, payment, order, *, description: str, notify_url: str | None,
-                       payer_openid: str | None, client_ip: str | None, scene: str | None) -> PaymentStart:
-        url = url_for("payments_pages.sandbox_cashier", out_trade_no=payment.out_trade_no,
-                      token=self.cashier_token(payment.out_trade_no))
+    def create_payment(
+        self,
+        payment,
+        order,
+        *,
+        description: str,
+        notify_url: str | None,
+        payer_openid: str | None,
+        client_ip: str | None,
+        scene: str | None,
+    ) -> PaymentStart:
+        url = url_for(
+            "payments_pages.sandbox_cashier",
+            out_trade_no=payment.out_trade_no,
+            token=self.cashier_token(payment.out_trade_no),
+        )
         return PaymentStart("redirect", url=url)
 
     def parse_notification(self, body: bytes, headers) -> PaymentNotification | RefundNotification:
-        timestamp, nonce, signature = (_header(headers, HEADER_TIMESTAMP), _header(headers, HEADER_NONCE),
-                                       _header(headers, HEADER_SIGNATURE))
+        timestamp, nonce, signature = (
+            _header(headers, HEADER_TIMESTAMP),
+            _header(headers, HEADER_NONCE),
+            _header(headers, HEADER_SIGNATURE),
+        )
         for name, value in ((HEADER_TIMESTAMP, timestamp), (HEADER_NONCE, nonce), (HEADER_SIGNATURE, signature)):
             if not value:
                 raise NotificationRejected(RejectionReason.MISSING_HEADER, f"the {name} header is missing")
@@ -191,8 +215,9 @@ class SandboxProvider:
             raise NotificationRejected(RejectionReason.MALFORMED_BODY, "not a sandbox notification") from exc
         try:
             if event_type.startswith("TRANSACTION."):
-                return PaymentNotification(**transaction_fields(resource), event_type=event_type,
-                                           notification_id=envelope.get("id"))
+                return PaymentNotification(
+                    **transaction_fields(resource), event_type=event_type, notification_id=envelope.get("id")
+                )
         except (PayloadError, TypeError) as exc:
             raise NotificationRejected(RejectionReason.BAD_PAYLOAD, str(exc)) from exc
         raise NotificationRejected(RejectionReason.UNSUPPORTED_EVENT, "unsupported event_type")
@@ -201,8 +226,13 @@ class SandboxProvider:
         from mallow.payments.wechatpay.models import parse_transaction
 
         state = {"paid": "SUCCESS", "closed": "CLOSED", "failed": "PAYERROR"}.get(payment.status, "NOTPAY")
-        data: dict[str, Any] = {"mchid": self.mchid, "appid": self.appid, "out_trade_no": payment.out_trade_no,
-                                "trade_state": state, "amount": {"total": payment.amount, "currency": "CNY"}}
+        data: dict[str, Any] = {
+            "mchid": self.mchid,
+            "appid": self.appid,
+            "out_trade_no": payment.out_trade_no,
+            "trade_state": state,
+            "amount": {"total": payment.amount, "currency": "CNY"},
+        }
         if payment.transaction_id:
             data["transaction_id"] = payment.transaction_id
         return parse_transaction(data)
@@ -211,11 +241,19 @@ class SandboxProvider:
         return None
 
     def _refund_json(self, refund, payment) -> dict[str, Any]:
-        refund_id = "SBXR" + hmac.new(self._secret, b"refund\x00" + refund.out_refund_no.encode(),
-                                      hashlib.sha256).hexdigest()[:28]
-        return {"out_refund_no": refund.out_refund_no, "refund_id": refund_id, "out_trade_no": payment.out_trade_no,
-                "transaction_id": payment.transaction_id, "status": "SUCCESS", "mchid": self.mchid,
-                "amount": {"refund": refund.amount, "total": payment.amount, "currency": "CNY"}}
+        refund_id = (
+            "SBXR"
+            + hmac.new(self._secret, b"refund\x00" + refund.out_refund_no.encode(), hashlib.sha256).hexdigest()[:28]
+        )
+        return {
+            "out_refund_no": refund.out_refund_no,
+            "refund_id": refund_id,
+            "out_trade_no": payment.out_trade_no,
+            "transaction_id": payment.transaction_id,
+            "status": "SUCCESS",
+            "mchid": self.mchid,
+            "amount": {"refund": refund.amount, "total": payment.amount, "currency": "CNY"},
+        }
 
     def refund(self, refund, payment, *, notify_url: str | None):
         return parse_refund(self._refund_json(refund, payment))

@@ -15,6 +15,7 @@ scene (:mod:`mallow.payments.paying`). The scene is kept on the attempt's ``paym
 timeline entry (``detail.scene``); entries written before it was kept count as JSAPI with an
 openid, H5 without.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,11 @@ from mallow.orders.models import OrderEvent
 WECHATPAY = "wechatpay"
 SCENES = ("jsapi", "h5", "native")
 #: a phone's (or a tablet's) browser: H5 pay works there, a QR code on its own screen cannot be scanned
-PHONE_UA = re.compile(r"Mobi|Android|iPhone|iPad|iPod|HarmonyOS|OpenHarmony|Windows Phone|IEMobile|Opera Mini|"
-                      r"BlackBerry|webOS", re.IGNORECASE)
+PHONE_UA = re.compile(
+    r"Mobi|Android|iPhone|iPad|iPod|HarmonyOS|OpenHarmony|Windows Phone|IEMobile|Opera Mini|"
+    r"BlackBerry|webOS",
+    re.IGNORECASE,
+)
 
 
 def in_wechat(user_agent: str | None) -> bool:
@@ -65,8 +69,17 @@ def recorded_scenes(attempts) -> dict[int, str | None]:
     attempts = list(attempts)
     if not attempts:
         return {}
-    entries = db.session.execute(sa.select(OrderEvent.detail).where(
-        OrderEvent.order_id == attempts[0].order_id, OrderEvent.kind == "payment_started")).scalars().all()
+    entries = (
+        db.session.execute(
+            sa.select(OrderEvent.detail).where(
+                OrderEvent.order_id == attempts[0].order_id, OrderEvent.kind == "payment_started"
+            )
+        )
+        .scalars()
+        .all()
+    )
     said = {(detail or {}).get("out_trade_no"): (detail or {}).get("scene") for detail in entries}
-    return {attempt.id: said.get(attempt.out_trade_no)
-            or attempt_scene(attempt.provider, None, attempt.payer_openid) for attempt in attempts}
+    return {
+        attempt.id: said.get(attempt.out_trade_no) or attempt_scene(attempt.provider, None, attempt.payer_openid)
+        for attempt in attempts
+    }

@@ -5,6 +5,7 @@
 also sends again the refunds the provider never acknowledged and asks about those still
 processing.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -48,8 +49,13 @@ def query_payment(payment: Payment) -> str:
         except NotificationRejected as rejected:
             db.session.rollback()
             discard_pending_refunds()
-            log_notification(payment.provider, False, rejected.reason_code, payment.out_trade_no,
-                              {"via": "query", "message": rejected.message[:300]})
+            log_notification(
+                payment.provider,
+                False,
+                rejected.reason_code,
+                payment.out_trade_no,
+                {"via": "query", "message": rejected.message[:300]},
+            )
             db.session.commit()
             return "rejected"
         db.session.commit()
@@ -97,23 +103,44 @@ def sweep(now: datetime | None = None) -> dict:
     minutes = int(current_app.config.get("MALLOW_PAYMENT_QUERY_AFTER_MINUTES", 5))
     cutoff = now - timedelta(minutes=minutes)
     counts = {"queried": 0, "paid": 0, "closed": 0, "refunds_sent": 0, "refunds_queried": 0}
-    attempts = db.session.execute(sa.select(Payment).where(Payment.status == "created", Payment.created_at <= cutoff)
-                                  .order_by(Payment.id).limit(500)).scalars().all()
+    attempts = (
+        db.session.execute(
+            sa.select(Payment)
+            .where(Payment.status == "created", Payment.created_at <= cutoff)
+            .order_by(Payment.id)
+            .limit(500)
+        )
+        .scalars()
+        .all()
+    )
     for payment in attempts:
         outcome = query_payment(payment)
         counts["queried"] += 1
         counts["paid"] += outcome in ("paid", "refund")
         counts["closed"] += outcome == "closed"
-    unsent = db.session.execute(sa.select(Refund).where(Refund.status == "processing",
-                                                        Refund.provider_refund_id.is_(None))
-                                .order_by(Refund.id).limit(500)).scalars().all()
+    unsent = (
+        db.session.execute(
+            sa.select(Refund)
+            .where(Refund.status == "processing", Refund.provider_refund_id.is_(None))
+            .order_by(Refund.id)
+            .limit(500)
+        )
+        .scalars()
+        .all()
+    )
     for refund_row in unsent:
         submit_refund(refund_row)
         counts["refunds_sent"] += 1
-    waiting = db.session.execute(sa.select(Refund).where(Refund.status == "processing",
-                                                         Refund.provider_refund_id.is_not(None),
-                                                         Refund.created_at <= cutoff)
-                                 .order_by(Refund.id).limit(500)).scalars().all()
+    waiting = (
+        db.session.execute(
+            sa.select(Refund)
+            .where(Refund.status == "processing", Refund.provider_refund_id.is_not(None), Refund.created_at <= cutoff)
+            .order_by(Refund.id)
+            .limit(500)
+        )
+        .scalars()
+        .all()
+    )
     for refund_row in waiting:
         query_refund(refund_row)
         counts["refunds_queried"] += 1

@@ -13,11 +13,12 @@ the payer's openid is known (WeChat web authorisation, :mod:`mallow.payments.wec
 Native (a QR code, ``scene="native"``: a desktop browser) when asked for, H5 otherwise
 (:mod:`mallow.payments.scenes` says which scene a browser gets).
 """
+
 from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -25,8 +26,16 @@ from flask_babel import gettext as _
 from mallow.db import db
 from mallow.payments.models import PaymentConfig
 from mallow.payments.providers import PaymentStart, ProviderError, ProviderUnavailable, register_builtin
-from mallow.payments.wechatpay import (InvalidRequest, MerchantKeys, TransportError, WeChatPayClient, WeChatPayError,
-                                       load_merchant_private_key, load_platform_public_key, parse_notification)
+from mallow.payments.wechatpay import (
+    InvalidRequest,
+    MerchantKeys,
+    TransportError,
+    WeChatPayClient,
+    WeChatPayError,
+    load_merchant_private_key,
+    load_platform_public_key,
+    parse_notification,
+)
 from mallow.payments.wechatpay.client import DEFAULT_BASE_URL
 from mallow.security import crypto
 from mallow.validation import Errors, text
@@ -51,10 +60,14 @@ def merchant_keys(row: PaymentConfig | None = None) -> MerchantKeys:
         raise ProviderUnavailable(NAME)
     public, secret = row.public or {}, _secrets(row)
     try:
-        return MerchantKeys(mchid=public["mchid"], appid=public["appid"],
-                            merchant_private_key_pem=secret["merchant_private_key"],
-                            merchant_certificate_serial=public["merchant_certificate_serial"],
-                            apiv3_key=secret["apiv3_key"], platform_public_keys=public["platform_public_keys"])
+        return MerchantKeys(
+            mchid=public["mchid"],
+            appid=public["appid"],
+            merchant_private_key_pem=secret["merchant_private_key"],
+            merchant_certificate_serial=public["merchant_certificate_serial"],
+            apiv3_key=secret["apiv3_key"],
+            platform_public_keys=public["platform_public_keys"],
+        )
     except (KeyError, ValueError, TypeError) as exc:
         raise ProviderUnavailable(NAME) from exc
 
@@ -80,17 +93,31 @@ def summary() -> dict:
     """The store's WeChat Pay settings without a single secret (for pages and the API)."""
     row = _config_row()
     if row is None:
-        return {"configured": False, "enabled": False, "mchid": "", "appid": "", "merchant_certificate_serial": "",
-                "platform_serials": [], "has_merchant_private_key": False, "has_apiv3_key": False,
-                "has_oauth_appsecret": False, "updated_at": None}
+        return {
+            "configured": False,
+            "enabled": False,
+            "mchid": "",
+            "appid": "",
+            "merchant_certificate_serial": "",
+            "platform_serials": [],
+            "has_merchant_private_key": False,
+            "has_apiv3_key": False,
+            "has_oauth_appsecret": False,
+            "updated_at": None,
+        }
     public, secret = row.public or {}, _secrets(row)
-    return {"configured": bool(secret.get("merchant_private_key") and secret.get("apiv3_key")),
-            "enabled": row.enabled, "mchid": public.get("mchid", ""), "appid": public.get("appid", ""),
-            "merchant_certificate_serial": public.get("merchant_certificate_serial", ""),
-            "platform_serials": sorted((public.get("platform_public_keys") or {}).keys()),
-            "has_merchant_private_key": bool(secret.get("merchant_private_key")),
-            "has_apiv3_key": bool(secret.get("apiv3_key")), "has_oauth_appsecret": bool(secret.get("oauth_appsecret")),
-            "updated_at": row.updated_at.isoformat() if row.updated_at else None}
+    return {
+        "configured": bool(secret.get("merchant_private_key") and secret.get("apiv3_key")),
+        "enabled": row.enabled,
+        "mchid": public.get("mchid", ""),
+        "appid": public.get("appid", ""),
+        "merchant_certificate_serial": public.get("merchant_certificate_serial", ""),
+        "platform_serials": sorted((public.get("platform_public_keys") or {}).keys()),
+        "has_merchant_private_key": bool(secret.get("merchant_private_key")),
+        "has_apiv3_key": bool(secret.get("apiv3_key")),
+        "has_oauth_appsecret": bool(secret.get("oauth_appsecret")),
+        "updated_at": row.updated_at.isoformat() if row.updated_at else None,
+    }
 
 
 def _platform_keys(data, errors: Errors, current: dict) -> dict:
@@ -151,25 +178,34 @@ def save(data, actor: str) -> dict:
     try:
         load_merchant_private_key(secret["merchant_private_key"])
     except Exception:  # noqa: BLE001 -- whatever the PEM is, it is not usable
-        errors.add("merchant_private_key", "invalid",
-                   _("This is not an RSA private key (2048 bits or more) in PEM format."))
+        errors.add(
+            "merchant_private_key", "invalid", _("This is not an RSA private key (2048 bits or more) in PEM format.")
+        )
     for pem in public["platform_public_keys"].values():
         try:
             load_platform_public_key(pem)
         except Exception:  # noqa: BLE001
-            errors.add("platform_keys", "invalid",
-                       _("A platform key is not an RSA public key or certificate (2048 bits or more) in PEM format."))
+            errors.add(
+                "platform_keys",
+                "invalid",
+                _("A platform key is not an RSA public key or certificate (2048 bits or more) in PEM format."),
+            )
     if len(secret["apiv3_key"].encode("utf-8")) != 32:
         errors.add("apiv3_key", "invalid", _("The APIv3 key has exactly 32 characters."))
     errors.raise_if_any()
     try:
-        MerchantKeys(mchid=public["mchid"], appid=public["appid"],
-                     merchant_private_key_pem=secret["merchant_private_key"],
-                     merchant_certificate_serial=public["merchant_certificate_serial"], apiv3_key=secret["apiv3_key"],
-                     platform_public_keys=public["platform_public_keys"])
+        MerchantKeys(
+            mchid=public["mchid"],
+            appid=public["appid"],
+            merchant_private_key_pem=secret["merchant_private_key"],
+            merchant_certificate_serial=public["merchant_certificate_serial"],
+            apiv3_key=secret["apiv3_key"],
+            platform_public_keys=public["platform_public_keys"],
+        )
     except (ValueError, TypeError) as exc:  # the library's messages never quote key material
-        errors.add("mchid", "invalid", _("Check the merchant number, AppID and serial numbers: %(problem)s",
-                                         problem=str(exc)))
+        errors.add(
+            "mchid", "invalid", _("Check the merchant number, AppID and serial numbers: %(problem)s", problem=str(exc))
+        )
         errors.raise_if_any()
     enabled = data.get("enabled") if hasattr(data, "get") else None
     if row is None:
@@ -182,13 +218,13 @@ def save(data, actor: str) -> dict:
     elif row.enabled is None:
         row.enabled = True
     row.updated_by = actor
-    row.updated_at = datetime.now(timezone.utc)
+    row.updated_at = datetime.now(UTC)
     db.session.flush()
     return summary()
 
 
 def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _provider_error(exc: Exception) -> ProviderError:
@@ -196,8 +232,12 @@ def _provider_error(exc: Exception) -> ProviderError:
         return ProviderError(exc.code, exc.message, retryable=True)
     if isinstance(exc, WeChatPayError):
         # 5xx and unverifiable answers: the outcome is unknown. 4xx: WeChat Pay refused.
-        retryable = exc.status == 0 or exc.status >= 500 or exc.code == "UNVERIFIED_RESPONSE" or exc.code in (
-            "SYSTEM_ERROR", "FREQUENCY_LIMITED", "BANKERROR")
+        retryable = (
+            exc.status == 0
+            or exc.status >= 500
+            or exc.code == "UNVERIFIED_RESPONSE"
+            or exc.code in ("SYSTEM_ERROR", "FREQUENCY_LIMITED", "BANKERROR")
+        )
         return ProviderError(exc.code, exc.message, retryable=retryable)
     return ProviderError("INVALID_REQUEST", str(exc), retryable=False)
 
@@ -217,22 +257,44 @@ class WeChatPayProvider:
     def appid(self) -> str:
         return self.keys.appid
 
-    def create_payment(self, payment, order, *, description: str, notify_url: str | None,
-                       payer_openid: str | None, client_ip: str | None, scene: str | None) -> PaymentStart:
+    def create_payment(
+        self,
+        payment,
+        order,
+        *,
+        description: str,
+        notify_url: str | None,
+        payer_openid: str | None,
+        client_ip: str | None,
+        scene: str | None,
+    ) -> PaymentStart:
         if not notify_url:
             raise ProviderError("NO_NOTIFY_URL", "no https notify URL", retryable=False)
-        expire = max(_as_utc(order.pay_deadline), datetime.now(timezone.utc))
+        expire = max(_as_utc(order.pay_deadline), datetime.now(UTC))
         try:
             if payment.payer_openid:
-                prepay_id = self.client.create_jsapi_order(payment.out_trade_no, description, payment.amount,
-                                                           payment.payer_openid, notify_url, time_expire=expire)
+                prepay_id = self.client.create_jsapi_order(
+                    payment.out_trade_no,
+                    description,
+                    payment.amount,
+                    payment.payer_openid,
+                    notify_url,
+                    time_expire=expire,
+                )
                 return PaymentStart("jsapi", params=self.client.jsapi_payment_params(prepay_id))
             if scene == "native":
-                code_url = self.client.create_native_order(payment.out_trade_no, description, payment.amount,
-                                                           notify_url, time_expire=expire)
+                code_url = self.client.create_native_order(
+                    payment.out_trade_no, description, payment.amount, notify_url, time_expire=expire
+                )
                 return PaymentStart("native", url=code_url)
-            h5_url = self.client.create_h5_order(payment.out_trade_no, description, payment.amount,
-                                                 client_ip or "127.0.0.1", notify_url, time_expire=expire)
+            h5_url = self.client.create_h5_order(
+                payment.out_trade_no,
+                description,
+                payment.amount,
+                client_ip or "127.0.0.1",
+                notify_url,
+                time_expire=expire,
+            )
             return PaymentStart("h5", url=h5_url)
         except (WeChatPayError, InvalidRequest) as exc:
             raise _provider_error(exc) from exc
@@ -255,8 +317,9 @@ class WeChatPayProvider:
     def refund(self, refund, payment, *, notify_url: str | None):
         try:
             reason = " ".join((refund.reason or "").split())[:80] or None  # one line, as WeChat Pay wants
-            return self.client.refund(payment.out_trade_no, refund.out_refund_no, refund.amount, payment.amount,
-                                      reason, notify_url)
+            return self.client.refund(
+                payment.out_trade_no, refund.out_refund_no, refund.amount, payment.amount, reason, notify_url
+            )
         except (WeChatPayError, InvalidRequest) as exc:
             raise _provider_error(exc) from exc
 
@@ -271,8 +334,12 @@ def factory(store) -> WeChatPayProvider:
     keys = merchant_keys()
     config = current_app.config
     clock = config.get("WECHATPAY_CLOCK") or time.time
-    client = WeChatPayClient(keys, transport=config.get("WECHATPAY_TRANSPORT"),
-                             base_url=config.get("WECHATPAY_BASE_URL") or DEFAULT_BASE_URL, clock=clock)
+    client = WeChatPayClient(
+        keys,
+        transport=config.get("WECHATPAY_TRANSPORT"),
+        base_url=config.get("WECHATPAY_BASE_URL") or DEFAULT_BASE_URL,
+        clock=clock,
+    )
     return WeChatPayProvider(keys, client, clock=clock)
 
 

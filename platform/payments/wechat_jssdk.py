@@ -21,6 +21,7 @@ elsewhere (tests run :class:`~mallow.testing.wechat_oauth.FakeWeChatOAuthServer`
 ``WECHAT_API_BASE_URL`` (default ``https://api.weixin.qq.com``); the transport and timeout are
 web authorisation's (``WECHAT_OAUTH_TRANSPORT``, ``WECHAT_OAUTH_TIMEOUT``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -68,6 +69,7 @@ def signature(jsapi_ticket: str, noncestr: str, timestamp: int | str, url: str) 
 
 
 # --- caches: (store, appid, kind) → value until a deadline ---------------------------------------
+
 
 class MemoryCache:
     """Credentials kept in this process (without Redis, or while Redis does not answer)."""
@@ -148,11 +150,22 @@ def app_cache(app):
 
 # --- the signer ---------------------------------------------------------------------------------
 
+
 class WeChatJsSdk:
     """``wx.config`` for the pages of one store's official account."""
 
-    def __init__(self, store_id: int, appid: str, appsecret: str, cache, transport=None, *,
-                 api_base_url: str = API_BASE_URL, timeout: float = 5.0, clock=time.time) -> None:
+    def __init__(
+        self,
+        store_id: int,
+        appid: str,
+        appsecret: str,
+        cache,
+        transport=None,
+        *,
+        api_base_url: str = API_BASE_URL,
+        timeout: float = 5.0,
+        clock=time.time,
+    ) -> None:
         from mallow.payments.wechatpay import UrllibTransport
 
         self.store_id, self.appid, self._appsecret = store_id, appid, appsecret
@@ -166,8 +179,13 @@ class WeChatJsSdk:
     def config_for(self, url: str) -> dict:
         """What ``wx.config`` takes for the page at ``url``; raises :class:`JsSdkError`."""
         timestamp, nonce = int(self.clock()), secrets.token_urlsafe(12)
-        return {"appId": self.appid, "timestamp": timestamp, "nonceStr": nonce,
-                "signature": signature(self.jsapi_ticket(), nonce, timestamp, url), "jsApiList": list(JS_API_LIST)}
+        return {
+            "appId": self.appid,
+            "timestamp": timestamp,
+            "nonceStr": nonce,
+            "signature": signature(self.jsapi_ticket(), nonce, timestamp, url),
+            "jsApiList": list(JS_API_LIST),
+        }
 
     def jsapi_ticket(self) -> str:
         try:
@@ -193,8 +211,9 @@ class WeChatJsSdk:
         return value
 
     def _token(self) -> tuple[str, int]:
-        data = self._get(TOKEN_PATH, {"grant_type": "client_credential", "appid": self.appid,
-                                      "secret": self._appsecret})
+        data = self._get(
+            TOKEN_PATH, {"grant_type": "client_credential", "appid": self.appid, "secret": self._appsecret}
+        )
         return _credential(data, "access_token")
 
     def _ticket(self, access_token: str) -> tuple[str, int]:
@@ -204,8 +223,9 @@ class WeChatJsSdk:
         from mallow.payments.wechatpay import TransportError
 
         try:
-            status, _headers, body = self.transport.request("GET", f"{self.api_base_url}{path}?{urlencode(query)}",
-                                                            {"Accept": "application/json"}, b"")
+            status, _headers, body = self.transport.request(
+                "GET", f"{self.api_base_url}{path}?{urlencode(query)}", {"Accept": "application/json"}, b""
+            )
         except TransportError as exc:
             raise JsSdkError("transport", "WeChat did not answer") from exc
         try:
@@ -237,6 +257,12 @@ def for_store(store) -> WeChatJsSdk:
         raise JsSdkUnavailable(store.slug)
     appid, appsecret = credentials
     config = current_app.config
-    return WeChatJsSdk(store.id, appid, appsecret, app_cache(current_app), transport=config.get("WECHAT_OAUTH_TRANSPORT"),
-                       api_base_url=config.get("WECHAT_API_BASE_URL") or API_BASE_URL,
-                       timeout=float(config.get("WECHAT_OAUTH_TIMEOUT") or 5.0))
+    return WeChatJsSdk(
+        store.id,
+        appid,
+        appsecret,
+        app_cache(current_app),
+        transport=config.get("WECHAT_OAUTH_TRANSPORT"),
+        api_base_url=config.get("WECHAT_API_BASE_URL") or API_BASE_URL,
+        timeout=float(config.get("WECHAT_OAUTH_TIMEOUT") or 5.0),
+    )

@@ -13,6 +13,7 @@ elsewhere (tests run :class:`~mallow.testing.wechat_oauth.FakeWeChatOAuthServer`
 127.0.0.1): ``WECHAT_OAUTH_AUTHORIZE_URL``, ``WECHAT_OAUTH_TOKEN_URL``, ``WECHAT_OAUTH_TIMEOUT``
 (seconds, default 5) and ``WECHAT_OAUTH_TRANSPORT`` (an HTTP transport, as for WeChat Pay).
 """
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,16 @@ def _check_openid(value) -> str:
 class WeChatOAuthClient:
     """The web authorisation of one official account, over an HTTP transport."""
 
-    def __init__(self, appid: str, appsecret: str, transport=None, *, authorize_url: str = AUTHORIZE_URL,
-                 token_url: str = TOKEN_URL, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        appid: str,
+        appsecret: str,
+        transport=None,
+        *,
+        authorize_url: str = AUTHORIZE_URL,
+        token_url: str = TOKEN_URL,
+        timeout: float = 5.0,
+    ) -> None:
         from mallow.payments.wechatpay import UrllibTransport
 
         self.appid, self._appsecret = appid, appsecret
@@ -75,9 +84,11 @@ class WeChatOAuthClient:
         if scope not in SCOPES:
             raise ValueError("unknown scope")
         # WeChat wants exactly this parameter order and the #wechat_redirect fragment.
-        return (f"{self.authorize_base}?appid={quote(self.appid, safe='')}"
-                f"&redirect_uri={quote(redirect_uri, safe='')}&response_type=code&scope={scope}"
-                f"&state={quote(state, safe='')}#wechat_redirect")
+        return (
+            f"{self.authorize_base}?appid={quote(self.appid, safe='')}"
+            f"&redirect_uri={quote(redirect_uri, safe='')}&response_type=code&scope={scope}"
+            f"&state={quote(state, safe='')}#wechat_redirect"
+        )
 
     def exchange_code(self, code: str) -> str:
         """The openid for ``code``; raises :class:`OAuthError` for every other outcome."""
@@ -85,11 +96,13 @@ class WeChatOAuthClient:
 
         if not isinstance(code, str) or not CODE_RE.fullmatch(code):
             raise OAuthError("bad_code", "the code is malformed")
-        query = urlencode({"appid": self.appid, "secret": self._appsecret, "code": code,
-                           "grant_type": "authorization_code"})
+        query = urlencode(
+            {"appid": self.appid, "secret": self._appsecret, "code": code, "grant_type": "authorization_code"}
+        )
         try:
-            status, _headers, body = self.transport.request("GET", f"{self.token_url}?{query}",
-                                                            {"Accept": "application/json"}, b"")
+            status, _headers, body = self.transport.request(
+                "GET", f"{self.token_url}?{query}", {"Accept": "application/json"}, b""
+            )
         except TransportError as exc:
             raise OAuthError("transport", "WeChat did not answer") from exc
         try:
@@ -112,7 +125,11 @@ def for_store(store) -> WeChatOAuthClient:
         raise OAuthUnavailable(store.slug)
     appid, appsecret = credentials
     config = current_app.config
-    return WeChatOAuthClient(appid, appsecret, transport=config.get("WECHAT_OAUTH_TRANSPORT"),
-                             authorize_url=config.get("WECHAT_OAUTH_AUTHORIZE_URL") or AUTHORIZE_URL,
-                             token_url=config.get("WECHAT_OAUTH_TOKEN_URL") or TOKEN_URL,
-                             timeout=float(config.get("WECHAT_OAUTH_TIMEOUT") or 5.0))
+    return WeChatOAuthClient(
+        appid,
+        appsecret,
+        transport=config.get("WECHAT_OAUTH_TRANSPORT"),
+        authorize_url=config.get("WECHAT_OAUTH_AUTHORIZE_URL") or AUTHORIZE_URL,
+        token_url=config.get("WECHAT_OAUTH_TOKEN_URL") or TOKEN_URL,
+        timeout=float(config.get("WECHAT_OAUTH_TIMEOUT") or 5.0),
+    )

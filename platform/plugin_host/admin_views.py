@@ -1,6 +1,7 @@
 """The platform admin's plugin review (``/admin/plugins``): every recorded release, with
 approve / reject / withdraw and a reason per version. Part of the admin area
 (:data:`mallow.web.blueprints.admin`)."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -25,10 +26,17 @@ def plugin_releases():
     status = request.args.get("status") or None
     if status and status not in marketplace.STATUSES:
         abort(400)
-    return render_template("admin/plugins.html", releases=marketplace.releases(status), status=status,
-                           installed=marketplace.installed_versions(), loaded=marketplace.loaded_versions(),
-                           too_new=marketplace.needing_newer_mallow(), mallow_version=mallow_version(),
-                           localized=localized, permission_label=permission_label)
+    return render_template(
+        "admin/plugins.html",
+        releases=marketplace.releases(status),
+        status=status,
+        installed=marketplace.installed_versions(),
+        loaded=marketplace.loaded_versions(),
+        too_new=marketplace.needing_newer_mallow(),
+        mallow_version=mallow_version(),
+        localized=localized,
+        permission_label=permission_label,
+    )
 
 
 @bp.post("/plugins/<int:release_id>/<any(approve, reject, withdraw):action>")

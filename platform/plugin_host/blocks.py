@@ -10,6 +10,7 @@ always, a plugin's types only where the plugin is enabled). The builder asks it 
 a type in the palette, accepts it in a saved page or renders it, and renders are keyed by the
 store's enabled plugins and their settings (:func:`enabled_stamp`).
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,16 @@ def registrar(app: Flask, plugin: str, module):
     registry.availability = available
     cache.add_key_part(enabled_stamp)
 
-    def register(type_name: str, *, label, settings: dict | None = None, schema: dict | None = None,
-                 template: str | None = None, template_folder=None, **options):
+    def register(
+        type_name: str,
+        *,
+        label,
+        settings: dict | None = None,
+        schema: dict | None = None,
+        template: str | None = None,
+        template_folder=None,
+        **options,
+    ):
         if settings is None:
             settings = _settings_from_schema(schema or {})
         if template is not None and template_folder is None:
@@ -58,8 +67,15 @@ def registrar(app: Flask, plugin: str, module):
         existing = registry.get(type_name)
         if existing is not None and existing.plugin != plugin:
             raise ValueError(f"plugin {plugin}: block type {type_name!r} belongs to {existing.plugin or 'Mallow'}")
-        block_type = registry.register(type_name, label=label, settings=settings, template_folder=template_folder,
-                                       replace=existing is not None, plugin=plugin, **options)
+        block_type = registry.register(
+            type_name,
+            label=label,
+            settings=settings,
+            template_folder=template_folder,
+            replace=existing is not None,
+            plugin=plugin,
+            **options,
+        )
         owners[type_name] = plugin
         return block_type
 
@@ -83,5 +99,8 @@ def enabled_stamp() -> tuple:
     """The active store's enabled plugins with their settings, as a hashable render-key part."""
     from mallow.plugins.stores import enabled_plugins
 
-    return tuple(sorted((name, json.dumps(settings, sort_keys=True, default=str))
-                        for name, settings in enabled_plugins().items()))
+    return tuple(
+        sorted(
+            (name, json.dumps(settings, sort_keys=True, default=str)) for name, settings in enabled_plugins().items()
+        )
+    )

@@ -1,6 +1,7 @@
 """The console's Plugins pages (``/s/<slug>/console/plugins``): the store's owner browses the
 approved plugins, enables or disables them and edits their settings (a form generated from
 each plugin's settings schema). Part of the console area (:data:`mallow.web.blueprints.console`)."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for

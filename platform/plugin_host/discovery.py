@@ -5,6 +5,7 @@ be imported: the manifest (``plugin.json`` beside the package's ``__init__.py``)
 the file system through ``importlib.util.find_spec``, which locates a top-level package without
 executing it.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -36,10 +37,18 @@ class Manifest:
     path: Path | None = None
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "version": self.version, "module": self.module, "title": self.title,
-                "author": self.author, "description": self.description, "hooks": list(self.hooks),
-                "settings_schema": self.settings_schema, "permissions": list(self.permissions),
-                "min_mallow_version": self.min_mallow_version}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "module": self.module,
+            "title": self.title,
+            "author": self.author,
+            "description": self.description,
+            "hooks": list(self.hooks),
+            "settings_schema": self.settings_schema,
+            "permissions": list(self.permissions),
+            "min_mallow_version": self.min_mallow_version,
+        }
 
 
 class ManifestError(ValueError):
@@ -65,11 +74,19 @@ def read_manifest(entry_point) -> Manifest:
         raise ManifestError(f"{entry_point.name}: cannot read {path}: {exc}") from None
     if data.get("name") != entry_point.name or not data.get("version"):
         raise ManifestError(f"{entry_point.name}: plugin.json must name the plugin {entry_point.name!r} and a version")
-    return Manifest(name=data["name"], version=str(data["version"]), module=module, title=data.get("title", ""),
-                    author=data.get("author", ""), description=data.get("description", ""),
-                    hooks=tuple(data.get("hooks", ())), settings_schema=data.get("settings_schema", {}),
-                    permissions=tuple(data.get("permissions", ())),
-                    min_mallow_version=str(data.get("min_mallow_version", "0")), path=folder)
+    return Manifest(
+        name=data["name"],
+        version=str(data["version"]),
+        module=module,
+        title=data.get("title", ""),
+        author=data.get("author", ""),
+        description=data.get("description", ""),
+        hooks=tuple(data.get("hooks", ())),
+        settings_schema=data.get("settings_schema", {}),
+        permissions=tuple(data.get("permissions", ())),
+        min_mallow_version=str(data.get("min_mallow_version", "0")),
+        path=folder,
+    )
 
 
 def mallow_version() -> str:
@@ -86,6 +103,7 @@ def _release(version: str) -> tuple[int, ...]:
 
 def too_new(manifest: Manifest) -> bool:
     """Whether the plugin asks for a newer Mallow than this one (release numbers compared)."""
+
     def padded(parts):
         return parts + (0,) * (4 - len(parts))
 

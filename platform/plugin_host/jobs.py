@@ -25,13 +25,14 @@ Each job goes into the job registry of the app the plugin is loaded into
 (:func:`mallow.jobs.registry.jobs_of`); ``app.extensions["mallow.plugin_jobs"]`` records which
 plugin owns each name. Another app in the same process (tests) never sees them.
 """
+
 from __future__ import annotations
 
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import datetime, UTC
+from collections.abc import Callable
 
 from flask import Flask, current_app
 
@@ -48,8 +49,8 @@ class PluginJob:
 
 
 def _when(now: str | None) -> datetime:
-    moment = datetime.fromisoformat(now) if now else datetime.now(timezone.utc)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def stores_with(plugin: str) -> list[int]:
@@ -58,10 +59,14 @@ def stores_with(plugin: str) -> list[int]:
     from mallow.plugins.models import StorePlugin
     from mallow.tenants.models import Store
 
-    return list(db.session.execute(
-        db.select(StorePlugin.store_id).join(Store, Store.id == StorePlugin.store_id)
-        .where(StorePlugin.name == plugin, StorePlugin.enabled.is_(True), Store.status.in_(("open", "suspended")))
-        .order_by(StorePlugin.store_id)).scalars())
+    return list(
+        db.session.execute(
+            db.select(StorePlugin.store_id)
+            .join(Store, Store.id == StorePlugin.store_id)
+            .where(StorePlugin.name == plugin, StorePlugin.enabled.is_(True), Store.status.in_(("open", "suspended")))
+            .order_by(StorePlugin.store_id)
+        ).scalars()
+    )
 
 
 def _enabled_here(plugin: str) -> bool:
@@ -73,12 +78,14 @@ def _enabled_here(plugin: str) -> bool:
 def _store_job(plugin: str, func: Callable) -> Callable:
     def run(store, **kwargs):
         return func(store, **kwargs) if _enabled_here(plugin) else None
+
     return run
 
 
 def _one_store(plugin: str, func: Callable) -> Callable:
     def run(store, now: str | None = None):
         return func(store, _when(now)) if _enabled_here(plugin) else None
+
     return run
 
 
@@ -97,6 +104,7 @@ def _every_store(plugin: str, name: str, func: Callable) -> Callable:
                 log.exception("%s failed for store %s", name, store_id)
                 results[store_id] = "failed"
         return results
+
     return run
 
 
@@ -112,14 +120,16 @@ def registrar(app: Flask, plugin: str) -> Callable:
         registry.add(JobSpec(name, run, store, idempotent, every))  # refuses a name Mallow's own jobs use
         jobs[name] = PluginJob(plugin, run)
 
-    def register(name: str, func: Callable, *, every_seconds: float | None = None, store: bool = True,
-                 idempotent: bool = False) -> None:
+    def register(
+        name: str, func: Callable, *, every_seconds: float | None = None, store: bool = True, idempotent: bool = False
+    ) -> None:
         if not isinstance(name, str) or not pattern.match(name):
             raise ValueError(f"plugin {plugin}: a job name is {plugin!r}, a dot and lower-case words, not {name!r}")
         if not callable(func):
             raise TypeError(f"plugin {plugin}: job {name!r} needs a function")
-        if every_seconds is not None and (isinstance(every_seconds, bool) or not isinstance(every_seconds, (int, float))
-                                          or every_seconds <= 0):
+        if every_seconds is not None and (
+            isinstance(every_seconds, bool) or not isinstance(every_seconds, (int, float)) or every_seconds <= 0
+        ):
             raise ValueError(f"plugin {plugin}: job {name!r}: every_seconds must be a positive number")
         if store and every_seconds:  # a sweep: idempotent by contract, so one store's run may be retried
             add(name, False, _every_store(plugin, name, func), every=float(every_seconds))

@@ -5,10 +5,11 @@ before). Routes, blocks and jobs are registered at start-up, so approving a new 
 effect when the app next starts; enabling or disabling an approved plugin for a store takes
 effect on the store's next request.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, current_app, request
@@ -57,8 +58,9 @@ def init_app(app: Flask, json_errors: Callable[[Blueprint], None]) -> None:
 
 def approved_versions() -> set[tuple[str, str]]:
     try:
-        rows = db.session.execute(sa.select(PluginRelease.name, PluginRelease.version)
-                                  .where(PluginRelease.status == "approved")).all()
+        rows = db.session.execute(
+            sa.select(PluginRelease.name, PluginRelease.version).where(PluginRelease.status == "approved")
+        ).all()
     except sa.exc.DBAPIError:  # platform not migrated yet: nothing is approved
         db.session.rollback()
         return set()
@@ -70,7 +72,9 @@ def load_approved(app: Flask) -> dict[str, Manifest]:
     Call before the app serves its first request (create_app does). A plugin that fails to
     import stops the start-up, with its name in the error. :func:`init_app` comes first."""
     if "mallow.plugin_routes" not in app.extensions:
-        raise RuntimeError("mallow.plugin_host.loader.init_app(app, ...) comes before load_approved (create_app calls both)")
+        raise RuntimeError(
+            "mallow.plugin_host.loader.init_app(app, ...) comes before load_approved (create_app calls both)"
+        )
     loaded: dict[str, Manifest] = app.extensions.setdefault("mallow.loaded_plugins", {})
     manager = app.extensions["mallow.plugins"]
     with app.app_context():
@@ -83,8 +87,13 @@ def load_approved(app: Flask) -> dict[str, Manifest]:
         if name in loaded or (name, manifest.version) not in approved:
             continue
         if too_new(manifest):
-            log.warning("plugin %s %s skipped: it needs Mallow %s or newer (this is %s)", name, manifest.version,
-                        manifest.min_mallow_version, mallow_version())
+            log.warning(
+                "plugin %s %s skipped: it needs Mallow %s or newer (this is %s)",
+                name,
+                manifest.version,
+                manifest.min_mallow_version,
+                mallow_version(),
+            )
             continue
         try:
             module = entry_point.load()  # the plugin's code runs from here on
@@ -137,8 +146,9 @@ def loaded_manifest(name: str) -> Manifest:
 
 
 def store_plugin(store_id: int, name: str) -> StorePlugin | None:
-    return db.session.execute(sa.select(StorePlugin).where(StorePlugin.store_id == store_id,
-                                                           StorePlugin.name == name)).scalar_one_or_none()
+    return db.session.execute(
+        sa.select(StorePlugin).where(StorePlugin.store_id == store_id, StorePlugin.name == name)
+    ).scalar_one_or_none()
 
 
 def enable(store_id: int, name: str, settings: dict | None = None) -> StorePlugin:
@@ -178,5 +188,6 @@ def save_settings(store_id: int, name: str, settings: dict) -> StorePlugin:
 
 def disable(store_id: int, name: str) -> None:
     """Stop a plugin in a store: hooks and routes stop at once; its tables and settings stay."""
-    db.session.execute(sa.update(StorePlugin).where(StorePlugin.store_id == store_id, StorePlugin.name == name)
-                       .values(enabled=False))
+    db.session.execute(
+        sa.update(StorePlugin).where(StorePlugin.store_id == store_id, StorePlugin.name == name).values(enabled=False)
+    )

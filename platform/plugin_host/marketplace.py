@@ -6,6 +6,7 @@ A platform admin then approves or rejects each version with a reason (every deci
 audit log); an approved release is imported at the app's **next start**, a withdrawn one is no
 longer imported from the next start on.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -24,8 +25,10 @@ STATUSES = RELEASE_STATES.states
 def sync(echo=None) -> list[PluginRelease]:
     """Record every installed plugin version that is not known yet as ``submitted``; returns
     the new releases. Manifests that cannot be read are reported through ``echo`` and skipped."""
-    known = {(name, version) for name, version in db.session.execute(
-        sa.select(PluginRelease.name, PluginRelease.version)).all()}
+    known = {
+        (name, version)
+        for name, version in db.session.execute(sa.select(PluginRelease.name, PluginRelease.version)).all()
+    }
     added = []
     for name, (_entry_point, manifest) in sorted(installed().items()):
         if isinstance(manifest, ManifestError):
@@ -64,13 +67,18 @@ def installed_versions() -> dict[str, str]:
 def needing_newer_mallow() -> dict[str, str]:
     """``{name: min_mallow_version}`` of the installed plugins this Mallow is too old to load
     (start-up skips them, approved or not)."""
-    return {name: manifest.min_mallow_version for name, (_ep, manifest) in installed().items()
-            if isinstance(manifest, Manifest) and too_new(manifest)}
+    return {
+        name: manifest.min_mallow_version
+        for name, (_ep, manifest) in installed().items()
+        if isinstance(manifest, Manifest) and too_new(manifest)
+    }
 
 
 def loaded_versions() -> dict[str, str]:
     """``{name: version}`` of the plugins this running app imported at start-up."""
-    return {name: manifest.version for name, manifest in current_app.extensions.get("mallow.loaded_plugins", {}).items()}
+    return {
+        name: manifest.version for name, manifest in current_app.extensions.get("mallow.loaded_plugins", {}).items()
+    }
 
 
 def _decide(release: PluginRelease, target: str, admin, reason: str, action: str) -> PluginRelease:
@@ -110,8 +118,9 @@ def approve_installed(names: list[str], admin, reason: str = "") -> list[PluginR
     versions = installed_versions()
     approved = []
     for name in names:
-        release = db.session.execute(sa.select(PluginRelease).filter_by(
-            name=name, version=versions.get(name))).scalar_one_or_none()
+        release = db.session.execute(
+            sa.select(PluginRelease).filter_by(name=name, version=versions.get(name))
+        ).scalar_one_or_none()
         if release is not None and release.status == "submitted":
             approved.append(approve(release, admin, reason))
     return approved

@@ -1,4 +1,5 @@
 """A plugin's own tables in a store's schema: its Alembic chain, or its models as they are."""
+
 from __future__ import annotations
 
 import logging
@@ -32,10 +33,13 @@ def migrate_plugin(store_id: int, name: str, manifest: Manifest) -> None:
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.set_main_option("version_locations", str(versions))
         cfg.set_main_option("path_separator", "os")
-        cfg.attributes.update(connection=connection, target_metadata=plugin_metadata(name),
-                              version_table_schema=engines.version_table_schema(store_id),
-                              version_table=f"alembic_version_{name}",
-                              autogenerate_options=autogenerate_options("store"))
+        cfg.attributes.update(
+            connection=connection,
+            target_metadata=plugin_metadata(name),
+            version_table_schema=engines.version_table_schema(store_id),
+            version_table=f"alembic_version_{name}",
+            autogenerate_options=autogenerate_options("store"),
+        )
         command.upgrade(cfg, "head")
 
 
@@ -47,9 +51,15 @@ def upgrade_enabled(echo=None) -> tuple[int, list[tuple[int, str]]]:
     loaded = current_app.extensions.get("mallow.loaded_plugins", {})
     if not loaded:
         return 0, []
-    rows = db.session.execute(sa.select(StorePlugin).where(StorePlugin.enabled.is_(True),
-                                                           StorePlugin.name.in_(sorted(loaded)))
-                              .order_by(StorePlugin.store_id, StorePlugin.name)).scalars().all()
+    rows = (
+        db.session.execute(
+            sa.select(StorePlugin)
+            .where(StorePlugin.enabled.is_(True), StorePlugin.name.in_(sorted(loaded)))
+            .order_by(StorePlugin.store_id, StorePlugin.name)
+        )
+        .scalars()
+        .all()
+    )
     done, failed = 0, []
     for row in rows:
         try:

@@ -1,5 +1,6 @@
 """Platform table of the plugin marketplace: the releases (plugin + version) recorded for review,
 and the platform admin's decision on each."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -9,12 +10,15 @@ from mallow.db import PlatformModel, utcnow
 from mallow.statemachine import StateMachine
 
 #: a release (plugin + version) is imported only once approved
-RELEASE_STATES = StateMachine("plugin_release", {
-    "submitted": {"approved", "rejected"},
-    "approved": {"withdrawn"},
-    "rejected": {"submitted"},
-    "withdrawn": {"approved"},
-})
+RELEASE_STATES = StateMachine(
+    "plugin_release",
+    {
+        "submitted": {"approved", "rejected"},
+        "approved": {"withdrawn"},
+        "rejected": {"submitted"},
+        "withdrawn": {"approved"},
+    },
+)
 
 
 class PluginRelease(PlatformModel):

@@ -7,6 +7,7 @@ percentage off each line, integer fen), one page-builder block, its own translat
 (``mallow.sdk.testing``) and a README. The plugin imports only the SDK, ``mallow.sdk``. Plugin names are lower-case and their package is always
 ``mallow_<name>``: a namespace the platform operator's package index controls.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,10 +29,12 @@ def check_name(name: str) -> str:
     """The plugin name for ``name`` (a ``mallow_`` prefix is accepted and dropped)."""
     plain = name.strip()
     if plain.startswith(PACKAGE_PREFIX):
-        plain = plain[len(PACKAGE_PREFIX):]
+        plain = plain[len(PACKAGE_PREFIX) :]
     if not NAME_RE.match(plain) or not 2 <= len(plain) <= 30:
-        raise ScaffoldError(f"{name!r}: use 2-30 lower-case letters and digits, words joined by single _ "
-                            "(e.g. bundle_discount); the package becomes mallow_<name>")
+        raise ScaffoldError(
+            f"{name!r}: use 2-30 lower-case letters and digits, words joined by single _ "
+            "(e.g. bundle_discount); the package becomes mallow_<name>"
+        )
     if plain in RESERVED:
         raise ScaffoldError(f"{name!r} is reserved: choose a name that says what the plugin does")
     if plain in installed():
@@ -46,8 +49,13 @@ def create(name: str, directory: str | Path = ".") -> Path:
     folder = Path(directory).resolve() / f"mallow-{name.replace('_', '-')}"
     if folder.exists() and any(folder.iterdir()):
         raise ScaffoldError(f"{folder} exists and is not empty")
-    values = {"name": name, "package": package, "dist": f"mallow-{name.replace('_', '-')}",
-              "title": name.replace("_", " ").title(), "block": f"{name}_banner"}
+    values = {
+        "name": name,
+        "package": package,
+        "dist": f"mallow-{name.replace('_', '-')}",
+        "title": name.replace("_", " ").title(),
+        "block": f"{name}_banner",
+    }
     files = {
         "pyproject.toml": PYPROJECT,
         "README.md": README,
@@ -60,8 +68,9 @@ def create(name: str, directory: str | Path = ".") -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text.format(**values), encoding="utf-8")
     scaffold_translations.write(folder, values)
-    (folder / package / "plugin.json").write_text(json.dumps(manifest(values), ensure_ascii=False, indent=2) + "\n",
-                                                  encoding="utf-8")
+    (folder / package / "plugin.json").write_text(
+        json.dumps(manifest(values), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     return folder
 
 
@@ -71,20 +80,37 @@ def manifest(values: dict) -> dict:
         "version": "0.1.0",
         "title": {"zh_CN": f"{values['title']}（折扣）", "en": values["title"]},
         "author": "",
-        "description": {"zh_CN": "按设置的百分比给每行商品打折，并提供一个横幅区块。",
-                        "en": "Takes a percentage off each line, and adds a banner block to the page builder."},
+        "description": {
+            "zh_CN": "按设置的百分比给每行商品打折，并提供一个横幅区块。",
+            "en": "Takes a percentage off each line, and adds a banner block to the page builder.",
+        },
         "hooks": ["mallow_line_adjustments", "mallow_register_blocks"],
         "settings_schema": {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "percent_off": {"type": "integer", "minimum": 0, "maximum": 90, "default": 10,
-                                "title": {"zh_CN": "折扣百分比", "en": "Percent off"},
-                                "description": {"zh_CN": "0 表示不打折", "en": "0 turns the discount off"}},
-                "min_quantity": {"type": "integer", "minimum": 1, "maximum": 999, "default": 1,
-                                 "title": {"zh_CN": "每行起购件数", "en": "Minimum quantity per line"}},
-                "label": {"type": "string", "minLength": 1, "maxLength": 20, "default": "限时折扣",
-                          "title": {"zh_CN": "优惠名称", "en": "Label shown to shoppers"}},
+                "percent_off": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 90,
+                    "default": 10,
+                    "title": {"zh_CN": "折扣百分比", "en": "Percent off"},
+                    "description": {"zh_CN": "0 表示不打折", "en": "0 turns the discount off"},
+                },
+                "min_quantity": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 999,
+                    "default": 1,
+                    "title": {"zh_CN": "每行起购件数", "en": "Minimum quantity per line"},
+                },
+                "label": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 20,
+                    "default": "限时折扣",
+                    "title": {"zh_CN": "优惠名称", "en": "Label shown to shoppers"},
+                },
             },
         },
         "permissions": ["pricing", "blocks"],
@@ -92,7 +118,7 @@ def manifest(values: dict) -> dict:
     }
 
 
-PYPROJECT = '''\
+PYPROJECT = """\
 [build-system]
 requires = ["setuptools>=61", "wheel"]
 build-backend = "setuptools.build_meta"
@@ -123,7 +149,7 @@ package-dir = {{ "{package}" = "{package}" }}
 [tool.pytest.ini_options]
 addopts = "--import-mode=importlib"
 testpaths = ["tests"]
-'''
+"""
 
 INIT = '''\
 """{title}: a Mallow plugin (made with ``mallow plugin new``).
@@ -164,12 +190,12 @@ def mallow_register_blocks(register):
              template="templates/blocks/{block}.html")
 '''
 
-BLOCK_TEMPLATE = '''\
+BLOCK_TEMPLATE = """\
 {{# The {block} block: its settings are in block.settings (autoescaped, sandboxed). #}}
 <div class="{block}{{% if block.settings.highlight %}} is-highlighted{{% endif %}}">
   <strong>{{{{ block.settings.text }}}}</strong>
 </div>
-'''
+"""
 
 TEST = '''\
 """{title} on throwaway stores: Mallow's own test helpers build a platform in a temp dir,
@@ -229,7 +255,7 @@ def test_its_texts_come_from_its_own_catalogue_chinese_first(app):
         assert _("Discount banner") == "Discount banner"
 '''
 
-README = '''\
+README = """\
 # {title}
 
 A [Mallow](https://example.invalid/mallow) plugin: `{package}` (plugin name `{name}`).
@@ -270,4 +296,4 @@ pybabel compile -d {package}/translations -D {package}
 4. Each merchant turns it on in the console (**Plugins**) and sets the percentage.
 
 Every new version is reviewed again: bump `version` in `plugin.json` and `pyproject.toml` together.
-'''
+"""

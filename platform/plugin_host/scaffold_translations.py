@@ -6,6 +6,7 @@ Chinese catalogue ``<package>/translations/zh_Hans_CN/LC_MESSAGES/<package>.po``
 scaffold's own strings already translated, compiled to its ``.mo``: the same layout as the
 bundled plugins (docs/plugins.md, *Translations*).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,11 +32,11 @@ _l = lazy_gettext = translations.lazy_gettext
 ngettext = translations.ngettext
 '''
 
-BABEL_CFG = '''\
+BABEL_CFG = """\
 # Message extraction for {package} (its own domain): see README.md, "Translations".
 [python: {package}/**.py]
 [jinja2: {package}/templates/**.html]
-'''
+"""
 
 
 def write(folder: Path, values: dict) -> None:

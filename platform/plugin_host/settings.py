@@ -6,6 +6,7 @@ property of type ``string`` (an ``enum`` becomes a choice), ``integer``, ``numbe
 ``boolean``, labelled with its ``title`` and explained by its ``description`` (either may be a
 ``{"zh_CN": …, "en": …}`` mapping). Other properties are kept as they are, set through the API.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -50,11 +51,19 @@ def fields(manifest: Manifest) -> list[SettingField]:
         if not isinstance(spec, dict) or _kind(spec) is None:
             continue
         labels = spec.get("x-labels") or {}
-        found.append(SettingField(
-            key=key, kind=_kind(spec), label=localized(spec.get("title")) or key, hint=localized(spec.get("description")),
-            options=[(str(v), localized(labels.get(str(v))) or str(v)) for v in spec.get("enum", ())],
-            minimum=spec.get("minimum"), maximum=spec.get("maximum"), max_length=spec.get("maxLength"),
-            required=key in required))
+        found.append(
+            SettingField(
+                key=key,
+                kind=_kind(spec),
+                label=localized(spec.get("title")) or key,
+                hint=localized(spec.get("description")),
+                options=[(str(v), localized(labels.get(str(v))) or str(v)) for v in spec.get("enum", ())],
+                minimum=spec.get("minimum"),
+                maximum=spec.get("maximum"),
+                max_length=spec.get("maxLength"),
+                required=key in required,
+            )
+        )
     return found
 
 
@@ -98,15 +107,26 @@ def parse_form(manifest: Manifest, form, current: dict) -> dict:
 def _message(error) -> str:
     value = error.validator_value
     if error.validator == "type":
-        return {"integer": _("Enter a whole number."), "number": _("Enter a number."),
-                "boolean": _("Choose yes or no."), "string": _("Enter text.")}.get(
-            value if isinstance(value, str) else "", _("This value is not accepted."))
+        return {
+            "integer": _("Enter a whole number."),
+            "number": _("Enter a number."),
+            "boolean": _("Choose yes or no."),
+            "string": _("Enter text."),
+        }.get(value if isinstance(value, str) else "", _("This value is not accepted."))
     if error.validator == "enum":
         return _("Choose one of the listed values.")
     if error.validator in ("minimum", "exclusiveMinimum"):
-        return _("Enter %(min)s or more.", min=value) if error.validator == "minimum" else _("Enter more than %(min)s.", min=value)
+        return (
+            _("Enter %(min)s or more.", min=value)
+            if error.validator == "minimum"
+            else _("Enter more than %(min)s.", min=value)
+        )
     if error.validator in ("maximum", "exclusiveMaximum"):
-        return _("Enter %(max)s or less.", max=value) if error.validator == "maximum" else _("Enter less than %(max)s.", max=value)
+        return (
+            _("Enter %(max)s or less.", max=value)
+            if error.validator == "maximum"
+            else _("Enter less than %(max)s.", max=value)
+        )
     if error.validator == "minLength":
         return _("Use %(min)s characters or more.", min=value)
     if error.validator == "maxLength":

@@ -3,6 +3,7 @@
 Every change is in the audit log and takes effect on the store's next request. Disabling keeps
 the settings and the plugin's tables; enabling again keeps the settings.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,16 +51,25 @@ class Offer:
         return [(code, permission_label(code)) for code in self.manifest.permissions]
 
     def as_json(self) -> dict:
-        return {"name": self.name, "version": self.manifest.version, "title": self.title,
-                "author": self.manifest.author, "description": self.description,
-                "permissions": [{"code": code, "label": label} for code, label in self.permissions],
-                "settings_schema": self.manifest.settings_schema, "enabled": self.enabled, "settings": self.settings}
+        return {
+            "name": self.name,
+            "version": self.manifest.version,
+            "title": self.title,
+            "author": self.manifest.author,
+            "description": self.description,
+            "permissions": [{"code": code, "label": label} for code, label in self.permissions],
+            "settings_schema": self.manifest.settings_schema,
+            "enabled": self.enabled,
+            "settings": self.settings,
+        }
 
 
 def offers(store_id: int) -> list[Offer]:
     """Every plugin this platform runs (approved and loaded), with the store's state of it."""
-    rows = {row.name: row for row in db.session.execute(
-        db.select(StorePlugin).where(StorePlugin.store_id == store_id)).scalars()}
+    rows = {
+        row.name: row
+        for row in db.session.execute(db.select(StorePlugin).where(StorePlugin.store_id == store_id)).scalars()
+    }
     loaded = current_app.extensions.get("mallow.loaded_plugins", {})
     return [Offer(manifest, rows.get(name)) for name, manifest in sorted(loaded.items())]
 

@@ -7,11 +7,12 @@ a broken plugin never touches the others; in the stores that use it, checkout an
 into its own kind of answer (pricing and checkout: a ``plugin_failed`` problem,
 :func:`mallow.pricing.model.plugin_failed`).
 """
+
 from __future__ import annotations
 
 import logging
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
@@ -30,7 +31,9 @@ def plugin_of(error: BaseException) -> str | None:
     traceback, i.e. the hook implementation pluggy called), or None for core code."""
     if not has_app_context():
         return None
-    packages = {manifest.module: name for name, manifest in current_app.extensions.get("mallow.loaded_plugins", {}).items()}
+    packages = {
+        manifest.module: name for name, manifest in current_app.extensions.get("mallow.loaded_plugins", {}).items()
+    }
     if not packages:
         return None
     for frame, _line in traceback.walk_tb(error.__traceback__):

@@ -10,6 +10,7 @@ line-stage proposal wins (flash sale vs. group price vs. member price, never sta
 order-stage proposals, then coupons, then shipping, and no total goes below zero. The result
 never depends on the order in which plugins were registered.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -30,7 +31,7 @@ hookimpl = pluggy.HookimplMarker("mallow")
 
 
 @hookspec
-def mallow_line_adjustments(context: "PricingContext", line: "PricingLine") -> "list[Adjustment] | None":
+def mallow_line_adjustments(context: PricingContext, line: PricingLine) -> list[Adjustment] | None:
     """Propose price changes for one line of a cart or order.
 
     :param context: the whole checkout (store, shopper, lines, address province, options).
@@ -41,26 +42,26 @@ def mallow_line_adjustments(context: "PricingContext", line: "PricingLine") -> "
 
 
 @hookspec
-def mallow_order_adjustments(context: "PricingContext", subtotal: int) -> "list[Adjustment] | None":
+def mallow_order_adjustments(context: PricingContext, subtotal: int) -> list[Adjustment] | None:
     """Propose order-level changes (full-reduction 满减 with ``stage="order"``, coupons with
     ``stage="coupon"``), given the subtotal after line adjustments (fen). Proposals that share an
     ``exclusive_group`` compete: only the best of each group applies."""
 
 
 @hookspec(firstresult=True)
-def mallow_shipping_fee(context: "PricingContext", subtotal: int) -> "Adjustment | Problem | None":
+def mallow_shipping_fee(context: PricingContext, subtotal: int) -> Adjustment | Problem | None:
     """The shipping fee for the order (``stage="shipping"``), or a ``Problem`` when the address
     cannot be served. First result wins; the built-in template-based implementation runs last."""
 
 
 @hookspec
-def mallow_validate_checkout(context: "PricingContext") -> "list[Problem] | None":
+def mallow_validate_checkout(context: PricingContext) -> list[Problem] | None:
     """Refuse a checkout: return problems (``code``, ``message``, optional ``line_index``) that
     the shopper sees. Used for purchase limits, new-customer-only offers, sale windows."""
 
 
 @hookspec
-def mallow_order_placed(order: "Order", context: "PricingContext") -> None:
+def mallow_order_placed(order: Order, context: PricingContext) -> None:
     """An order was placed (inside its database transaction). Raise
     ``mallow.orders.checkout.CheckoutProblems([...])`` (or ``SoldOut``) to refuse it with a
     message; any other exception refuses it as ``plugin_failed``. Nothing is written either way."""
@@ -72,25 +73,25 @@ def mallow_order_placed(order: "Order", context: "PricingContext") -> None:
 
 
 @hookspec
-def mallow_order_paid(order: "Order") -> None:
+def mallow_order_paid(order: Order) -> None:
     """An order's payment was verified (inside the transaction that marks it paid; raising
     cannot undo the payment). ``order.is_test``: a test order (paid through the sandbox, no money
     moved), for which nothing of value should be granted."""
 
 
 @hookspec
-def mallow_order_cancelled(order: "Order", reason: str) -> None:
+def mallow_order_cancelled(order: Order, reason: str) -> None:
     """An unpaid order was cancelled: ``reason`` is ``"shopper"``, ``"payment_timeout"`` or the
     canceller's own (e.g. a plugin's); its stock is back already."""
 
 
 @hookspec
-def mallow_order_refunded(order: "Order", refund: "Refund") -> None:
+def mallow_order_refunded(order: Order, refund: Refund) -> None:
     """Money went back to the shopper (a partial or full refund succeeded)."""
 
 
 @hookspec
-def mallow_order_completed(order: "Order") -> None:
+def mallow_order_completed(order: Order) -> None:
     """The order is completed (delivered and past the store's auto-complete delay)."""
 
 
@@ -138,7 +139,7 @@ def mallow_register_jobs(register) -> None:
 
 
 @hookspec
-def mallow_console_menu(store) -> "list[dict] | None":
+def mallow_console_menu(store) -> list[dict] | None:
     """Entries for the merchant console's menu in this store: ``{"label": …, "endpoint": …}``
     with ``endpoint`` as ``"<blueprint name>.<view>"`` of a blueprint the plugin registered (Mallow
     finds where it is mounted) and optional ``"values"`` for ``url_for``. Called only for stores
@@ -146,7 +147,7 @@ def mallow_console_menu(store) -> "list[dict] | None":
 
 
 @hookspec
-def mallow_template_slot(slot: str, context: dict) -> "str | None":
+def mallow_template_slot(slot: str, context: dict) -> str | None:
     """Markup for a named place in storefront templates (``"home.top"``,
     ``"product.after_price"``, ``"cart.after_subtotal"``, ``"checkout.after_receipt"``,
     ``"order.after_status"``: docs/plugins.md lists each slot's context); return ``markupsafe.Markup`` or a string that will be escaped. ``context``
@@ -156,7 +157,7 @@ def mallow_template_slot(slot: str, context: dict) -> "str | None":
 
 
 @hookspec
-def mallow_account_entries(store, customer) -> "list[dict] | None":
+def mallow_account_entries(store, customer) -> list[dict] | None:
     """Entries for the shopper's account page (我的) in this store: ``{"label": …, "endpoint": …}``
     with ``endpoint`` as ``"<blueprint name>.<view>"`` of a blueprint the plugin registered (Mallow
     finds where it is mounted; core endpoints such as ``"storefront.orders_list"`` work too),
@@ -171,7 +172,7 @@ def mallow_account_entries(store, customer) -> "list[dict] | None":
 
 
 @hookspec(firstresult=True)
-def mallow_after_payment_url(order: "Order") -> "str | None":
+def mallow_after_payment_url(order: Order) -> str | None:
     """Where the shopper lands once ``order`` is paid (the sandbox cashier's success, the return
     from WeChat Pay H5, the success page after JSAPI): a path on this site, e.g. the group the
     order opened with an invite action. First non-None wins (in plugin-name order); anything that
@@ -181,7 +182,7 @@ def mallow_after_payment_url(order: "Order") -> "str | None":
 
 
 @hookspec(firstresult=True)
-def mallow_order_status_label(order: "Order") -> "str | None":
+def mallow_order_status_label(order: Order) -> str | None:
     """A translated label shown instead of Mallow's own for ``order``'s state on the shopper's
     order page and order list (e.g. ``"待成团"`` for a paid order whose group still waits for
     members). First non-None wins (in plugin-name order); ``None`` keeps Mallow's label. An
@@ -190,7 +191,7 @@ def mallow_order_status_label(order: "Order") -> "str | None":
 
 
 @hookspec(firstresult=True)
-def mallow_order_event_label(event: "OrderEvent") -> "str | None":
+def mallow_order_event_label(event: OrderEvent) -> str | None:
     """A translated label for an order timeline entry (``event.kind``, ``event.actor``,
     ``event.detail``): the kinds the plugin writes (``groupbuy_opened``…), and Mallow's
     ``cancelled`` when its ``detail["reason"]`` is the plugin's own (``groupbuy_closed``). Mallow
@@ -204,7 +205,7 @@ def mallow_order_event_label(event: "OrderEvent") -> "str | None":
 
 
 @hookspec
-def mallow_seed_demo(store: "Store", shopper: "Customer", now: "datetime") -> "dict[str, str] | None":
+def mallow_seed_demo(store: Store, shopper: Customer, now: datetime) -> dict[str, str] | None:
     """Show the plugin at work in the demo store (``mallow demo``), once the plugin is enabled
     there: create what a visitor should find (a campaign, a sale, a distributor…) through the
     plugin's own services, from the demo catalogue (find products by title).

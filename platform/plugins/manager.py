@@ -5,6 +5,7 @@ Order lifecycle events (:data:`EVENTS`) report what has happened already: each i
 runs in its own savepoint, and one that raises is logged with its plugin's name and its writes
 are rolled back, while the order's change and the other plugins go on (a plugin catches up from
 its own sweep)."""
+
 from __future__ import annotations
 
 import logging
@@ -81,8 +82,11 @@ class StoreHooks:
             raise AttributeError(name)
         caller = self._callers.get(name)
         if caller is None:
-            caller = (self._manager.subset_hook_caller(name, remove_plugins=self._remove) if self._remove
-                      else getattr(self._manager.hook, name))
+            caller = (
+                self._manager.subset_hook_caller(name, remove_plugins=self._remove)
+                if self._remove
+                else getattr(self._manager.hook, name)
+            )
             if name in EVENTS:
                 caller = Event(caller)
             self._callers[name] = caller

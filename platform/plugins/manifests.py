@@ -1,4 +1,5 @@
 """Showing a manifest to people: texts in the page's language, permissions in words."""
+
 from __future__ import annotations
 
 from flask_babel import get_locale
@@ -28,8 +29,13 @@ def localized(value) -> str:
             locale = str(get_locale() or "zh_CN")
         except RuntimeError:  # outside a request
             locale = "zh_CN"
-        return str(value.get(locale) or value.get(locale.split("_")[0]) or value.get("zh_CN") or value.get("en")
-                   or next(iter(value.values()), ""))
+        return str(
+            value.get(locale)
+            or value.get(locale.split("_")[0])
+            or value.get("zh_CN")
+            or value.get("en")
+            or next(iter(value.values()), "")
+        )
     return "" if value is None else str(value)
 
 

@@ -1,5 +1,6 @@
 """Platform table of which plugins each store uses (the marketplace's releases are
 :mod:`mallow.plugin_host.models`)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -1,13 +1,18 @@
 """Where a plugin's blueprints are mounted: the URL of each area, and the app's endpoint for an
 endpoint as the plugin named it (``app.extensions["mallow.plugin_routes"]``, filled in by
 :mod:`mallow.plugin_host.loader` when it mounts a plugin's routes)."""
+
 from __future__ import annotations
 
 from flask import current_app
 
 #: the URL prefix of each area a plugin may mount a blueprint in
-AREAS = {"storefront": "/s/<store_slug>/x/{name}", "console": "/s/<store_slug>/console/x/{name}",
-         "store_api": "/s/<store_slug>/api/x/{name}", "console_api": "/s/<store_slug>/api/console/x/{name}"}
+AREAS = {
+    "storefront": "/s/<store_slug>/x/{name}",
+    "console": "/s/<store_slug>/console/x/{name}",
+    "store_api": "/s/<store_slug>/api/x/{name}",
+    "console_api": "/s/<store_slug>/api/console/x/{name}",
+}
 #: areas for the store's staff only
 STAFF_AREAS = ("console", "console_api")
 

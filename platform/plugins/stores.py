@@ -1,4 +1,5 @@
 """Which plugins the active store has enabled, with which settings (read once per request)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -20,10 +21,18 @@ def enabled_plugins() -> dict[str, dict]:
         return {}
     if "mallow_enabled_plugins" not in g:
         loaded = current_app.extensions.get("mallow.loaded_plugins", {})
-        rows = db.session.execute(sa.select(StorePlugin.name, StorePlugin.settings).where(
-            StorePlugin.store_id == g.mallow_store_id, StorePlugin.enabled.is_(True))).all() if loaded else []
-        g.mallow_enabled_plugins = {name: settings_with_defaults(loaded[name], settings)
-                                    for name, settings in rows if name in loaded}
+        rows = (
+            db.session.execute(
+                sa.select(StorePlugin.name, StorePlugin.settings).where(
+                    StorePlugin.store_id == g.mallow_store_id, StorePlugin.enabled.is_(True)
+                )
+            ).all()
+            if loaded
+            else []
+        )
+        g.mallow_enabled_plugins = {
+            name: settings_with_defaults(loaded[name], settings) for name, settings in rows if name in loaded
+        }
     return g.mallow_enabled_plugins
 
 
@@ -33,6 +42,9 @@ def settings_for(plugin: str) -> dict:
 
 def settings_with_defaults(manifest: Manifest, settings: dict | None) -> dict:
     """``settings`` over the defaults of the manifest's settings schema."""
-    defaults = {key: spec["default"] for key, spec in (manifest.settings_schema.get("properties") or {}).items()
-                if isinstance(spec, dict) and "default" in spec}
+    defaults = {
+        key: spec["default"]
+        for key, spec in (manifest.settings_schema.get("properties") or {}).items()
+        if isinstance(spec, dict) and "default" in spec
+    }
     return {**defaults, **(settings or {})}

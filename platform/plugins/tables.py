@@ -6,6 +6,7 @@ in the plugin's own metadata, migrated by the plugin's own Alembic chain
 this through :mod:`mallow.sdk`; each base registers its metadata with :mod:`mallow.db.store_tables`
 (so that :mod:`mallow.tenants.store_sql` knows the plugins' table names).
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -24,8 +25,9 @@ def plugin_model_base(plugin: str) -> type:
     Name tables ``<plugin>_<thing>`` so they never clash with core tables or other plugins.
     """
     if plugin not in _BASES:
-        metadata = sa.MetaData(schema=STORE_SCHEMA, naming_convention=NAMING,
-                               info={"bind_key": STORE_BIND, "plugin": plugin})
+        metadata = sa.MetaData(
+            schema=STORE_SCHEMA, naming_convention=NAMING, info={"bind_key": STORE_BIND, "plugin": plugin}
+        )
         _BASES[plugin] = type(f"{plugin.title()}Base", (DeclarativeBase,), {"metadata": metadata, "__abstract__": True})
         store_tables.register(metadata)
     return _BASES[plugin]

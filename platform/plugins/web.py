@@ -8,6 +8,7 @@
 
 A plugin that raises in either hook is logged and left out: the page still renders.
 """
+
 from __future__ import annotations
 
 import logging
@@ -58,8 +59,10 @@ def plugin_console_menu() -> list[dict]:
     store = current_store()
     if store is None:
         return []
-    return [{"label": str(item["label"]), "url": url, "plugin": plugin}
-            for plugin, item, url in plugin_links("mallow_console_menu", "a console menu entry", store=store)]
+    return [
+        {"label": str(item["label"]), "url": url, "plugin": plugin}
+        for plugin, item, url in plugin_links("mallow_console_menu", "a console menu entry", store=store)
+    ]
 
 
 def init_templates(app: Flask) -> None:

@@ -1,4 +1,5 @@
 """The values that flow through pricing: inputs, proposals, problems, the result."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

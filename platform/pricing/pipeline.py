@@ -9,6 +9,7 @@
 Proposals are sorted before deciding, so the outcome never depends on plugin order. Amounts are
 integer fen throughout: there is nothing to round.
 """
+
 from __future__ import annotations
 
 from mallow.plugins.faults import call_hook
@@ -50,8 +51,15 @@ def _decide_stage(proposals: list[Adjustment], running_total: int) -> list[Adjus
         if amount == 0 and adjustment.amount != 0:
             continue
         if amount != adjustment.amount:
-            adjustment = Adjustment(adjustment.stage, adjustment.source, adjustment.code, adjustment.label, amount,
-                                    adjustment.line_index, adjustment.exclusive_group)
+            adjustment = Adjustment(
+                adjustment.stage,
+                adjustment.source,
+                adjustment.code,
+                adjustment.label,
+                amount,
+                adjustment.line_index,
+                adjustment.exclusive_group,
+            )
         running_total += amount
         applied.append(adjustment)
     return applied
@@ -65,8 +73,11 @@ def price(context: PricingContext) -> PricedOrder:
 
     priced_lines = []
     for line in context.lines:
-        proposals = [p for p in _flatten(call_hook(hook.mallow_line_adjustments, failed, [], context=context, line=line))
-                     if p.stage == "line" and p.line_index == line.index]
+        proposals = [
+            p
+            for p in _flatten(call_hook(hook.mallow_line_adjustments, failed, [], context=context, line=line))
+            if p.stage == "line" and p.line_index == line.index
+        ]
         best = _best_discount(proposals)
         adjustments = []
         if best is not None:

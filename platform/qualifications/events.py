@@ -10,6 +10,7 @@ moved. Receivers run in the sender's transaction; what they answer is gathered b
 * :data:`permits_renewed` (``product_ids``: the held products) — put back those still off the
   shelf and sellable; answer their ids.
 """
+
 from __future__ import annotations
 
 from blinker import Namespace

@@ -17,9 +17,10 @@ submitted and approved for: products have no platform category of their own). Ea
 console notice (raised once while it lasts, resolved when it no longer applies) and each change
 an audit entry.
 """
+
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -40,20 +41,23 @@ LAPSED_REASON = "qualification_expired"
 
 def local_today(now: datetime | None = None) -> date:
     """The calendar date in the platform's time zone (valid-until dates are Chinese dates)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return now.astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
 
 
 def current_qualification(store_id: int) -> Qualification | None:
     """The newest approved or expired qualification: what the store's documents are now."""
     return db.session.execute(
-        sa.select(Qualification).where(Qualification.store_id == store_id,
-                                       Qualification.status.in_(("approved", "expired")))
-        .order_by(Qualification.revision.desc()).limit(1)).scalar_one_or_none()
+        sa.select(Qualification)
+        .where(Qualification.store_id == store_id, Qualification.status.in_(("approved", "expired")))
+        .order_by(Qualification.revision.desc())
+        .limit(1)
+    ).scalar_one_or_none()
 
 
-def lapsed_requirements(qualification: Qualification, today: date,
-                        category: str | None = None) -> tuple[list[str], list[list[str]]]:
+def lapsed_requirements(
+    qualification: Qualification, today: date, category: str | None = None
+) -> tuple[list[str], list[list[str]]]:
     """``(lapsed permit kinds, requirement groups they leave unmet)`` for ``category`` (a platform
     category code; the qualification's own by default)."""
     lapsed = sorted({p.kind for p in qualification.permits if p.valid_until is not None and p.valid_until < today})
@@ -93,13 +97,22 @@ def _check(store: Store, today: date) -> dict:
     result = {"suspended": False, "held": [], "restored": []}
     wanted: dict[str, tuple[str, dict] | None] = {}  # notice key → (message, detail); None: keep as is
     qualification = current_qualification(store.id)
-    if qualification is not None and qualification.status == "approved" and _lapsed(qualification.licence_valid_until, today):
+    if (
+        qualification is not None
+        and qualification.status == "approved"
+        and _lapsed(qualification.licence_valid_until, today)
+    ):
         result["suspended"] = _expire(store, qualification)
     if qualification is not None and qualification.status == "expired":
         until = qualification.licence_valid_until
-        wanted[f"q{qualification.id}:licence_lapsed"] = (_(
-            "Your business licence expired on %(date)s: the storefront is closed until a renewed licence is "
-            "submitted and approved.", date=until.isoformat() if until else "—"), {"document": "licence"})
+        wanted[f"q{qualification.id}:licence_lapsed"] = (
+            _(
+                "Your business licence expired on %(date)s: the storefront is closed until a renewed licence is "
+                "submitted and approved.",
+                date=until.isoformat() if until else "—",
+            ),
+            {"document": "licence"},
+        )
     elif qualification is not None:  # approved
         wanted.update(_apply_permits(store, qualification, today, result))
         wanted.update(_reminders(qualification, today))
@@ -113,8 +126,12 @@ def _check(store: Store, today: date) -> dict:
 def _expire(store: Store, qualification: Qualification) -> bool:
     """The business licence lapsed: the qualification expires and an open store is suspended."""
     QUALIFICATION_STATES.move(qualification, "expired")
-    audit.record("qualification.expired", store_id=store.id, target=f"qualification:{qualification.id}",
-                 detail={"document": "licence", "valid_until": qualification.licence_valid_until.isoformat()})
+    audit.record(
+        "qualification.expired",
+        store_id=store.id,
+        target=f"qualification:{qualification.id}",
+        detail={"document": "licence", "valid_until": qualification.licence_valid_until.isoformat()},
+    )
     if store.status != "open":
         return False
     STORE_STATES.move(store, "suspended")
@@ -129,29 +146,47 @@ def _apply_permits(store: Store, qualification: Qualification, today: date, resu
     if not lapsed:
         result["restored"] = release_holds()
         if result["restored"]:
-            audit.record("qualification.products_restored", store_id=store.id,
-                         target=f"qualification:{qualification.id}", detail={"products": result["restored"]})
+            audit.record(
+                "qualification.products_restored",
+                store_id=store.id,
+                target=f"qualification:{qualification.id}",
+                detail={"products": result["restored"]},
+            )
         return {}
     result["held"] = hold_on_shelf_products(lapsed)
     if result["held"]:
-        audit.record("qualification.permit_lapsed", store_id=store.id, target=f"qualification:{qualification.id}",
-                     detail={"permits": lapsed, "products": result["held"]})
+        audit.record(
+            "qualification.permit_lapsed",
+            store_id=store.id,
+            target=f"qualification:{qualification.id}",
+            detail={"permits": lapsed, "products": result["held"]},
+        )
     return {f"q{qualification.id}:permit_lapsed": (lapsed_message(lapsed), {"permits": lapsed})}
 
 
 def lapsed_message(permits: list[str]) -> str:
     """For the merchant: the lapsed permits (named) keep the products off the shelf until renewed."""
-    return _("%(permits)s expired: your products are off the shelf until a renewed permit is submitted and approved.",
-             permits=permit_names(permits))
+    return _(
+        "%(permits)s expired: your products are off the shelf until a renewed permit is submitted and approved.",
+        permits=permit_names(permits),
+    )
 
 
 def _reminders(qualification: Qualification, today: date) -> dict:
     """A notice for each document that lapses within :data:`WARN_BEFORE`."""
-    return {f"q{qualification.id}:expiring:{key}": (_(
-        "Your %(document)s expires on %(date)s (in %(days)s days): submit the renewed document in time.",
-        document=name, date=until.isoformat(), days=(until - today).days), {"document": key})
+    return {
+        f"q{qualification.id}:expiring:{key}": (
+            _(
+                "Your %(document)s expires on %(date)s (in %(days)s days): submit the renewed document in time.",
+                document=name,
+                date=until.isoformat(),
+                days=(until - today).days,
+            ),
+            {"document": key},
+        )
         for key, name, until in _documents(qualification)
-        if until is not None and today <= until <= today + WARN_BEFORE}
+        if until is not None and today <= until <= today + WARN_BEFORE
+    }
 
 
 def _lapsed(until: date | None, today: date) -> bool:
@@ -168,8 +203,12 @@ def _reconcile_notices(store: Store, wanted: dict) -> None:
             continue
         message, detail = value
         if not notices.is_open(NOTICE_KIND, key):
-            audit.record("qualification.notice", store_id=store.id, target=f"store:{store.slug}",
-                         detail={"notice": key, **detail})
+            audit.record(
+                "qualification.notice",
+                store_id=store.id,
+                target=f"store:{store.slug}",
+                detail={"notice": key, **detail},
+            )
         notices.raise_notice(NOTICE_KIND, key, message, detail)
 
 

@@ -1,5 +1,6 @@
 """A qualification's images (the licence, each permit), sent to the admin reviewing it or to the
 store's owner: never cached, and only from the media the qualification names."""
+
 from __future__ import annotations
 
 from flask import abort, send_file

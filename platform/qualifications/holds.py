@@ -7,6 +7,7 @@ released. While the row is there the merchant cannot put the product back
 (:func:`mallow.qualifications.selling.refuse_on_shelf`, checked by every status change of
 :mod:`mallow.catalog.products`).
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -43,8 +44,11 @@ def hold_of(product) -> ShelfHold | None:
 
 def held_message(permits: list[str]) -> str:
     """For the merchant: why a held product stays off the shelf, naming the lapsed permits."""
-    return _("This product was taken off the shelf because %(permits)s expired. It goes back on the shelf by "
-             "itself once a renewed permit is submitted and approved.", permits=permit_names(permits))
+    return _(
+        "This product was taken off the shelf because %(permits)s expired. It goes back on the shelf by "
+        "itself once a renewed permit is submitted and approved.",
+        permits=permit_names(permits),
+    )
 
 
 def release_holds() -> list[int]:

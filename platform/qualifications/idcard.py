@@ -1,4 +1,5 @@
 """Mainland resident ID numbers (GB 11643-1999): 17 digits and an ISO 7064 MOD 11-2 check."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -18,4 +19,4 @@ def is_valid(number: str) -> bool:
         date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         return False
-    return CHECK[sum(int(d) * w for d, w in zip(number, WEIGHTS)) % 11] == number[17]
+    return CHECK[sum(int(d) * w for d, w in zip(number, WEIGHTS, strict=False)) % 11] == number[17]

@@ -1,5 +1,6 @@
 """Daily, for every open or suspended store: apply lapsed and expiring documents
 (``qualifications.sweep``; one store: ``qualifications.sweep_store``; see :mod:`.expiry`)."""
+
 from mallow.db import db
 from mallow.jobs import store_sweep
 from mallow.qualifications import expiry

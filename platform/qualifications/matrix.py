@@ -4,6 +4,7 @@
 of its permit kinds: ``[["food_business_licence", "food_filing_receipt"]]`` reads
 "a food business licence or a food filing receipt".
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -53,8 +54,12 @@ DEFAULT_CATEGORIES = [
     ("farm_produce", "食用农产品", "Edible farm produce", []),
     ("food_prepackaged", "预包装食品", "Pre-packaged food", [["food_business_licence", "food_filing_receipt"]]),
     ("food_bulk", "散装食品与现制食品", "Bulk and fresh-made food", [["food_business_licence"]]),
-    ("special_food", "保健食品与特殊食品", "Health and special food",
-     [["food_business_licence", "food_filing_receipt"], ["special_food_registration"]]),
+    (
+        "special_food",
+        "保健食品与特殊食品",
+        "Health and special food",
+        [["food_business_licence", "food_filing_receipt"], ["special_food_registration"]],
+    ),
     ("cosmetics", "美妆个护", "Cosmetics", [["cosmetics_filing"]]),
     ("medical_device_ii", "第二类医疗器械", "Class II medical devices", [["medical_device_ii_filing"]]),
     ("books", "图书音像", "Books and publications", [["publication_licence"]]),
@@ -77,7 +82,9 @@ def seed_defaults() -> int:
 
 
 def active_categories() -> list[Category]:
-    return list(db.session.execute(db.select(Category).where(Category.active.is_(True)).order_by(Category.sort)).scalars())
+    return list(
+        db.session.execute(db.select(Category).where(Category.active.is_(True)).order_by(Category.sort)).scalars()
+    )
 
 
 def permit_kinds() -> dict[str, PermitKind]:
@@ -109,7 +116,9 @@ def unmet_groups(category: Category, provided: set[str]) -> list[list[str]]:
 
 def parse_requirements(raw: str) -> list[list[str]]:
     """``"a|b; c"`` → ``[["a", "b"], ["c"]]`` (the admin page's text form)."""
-    return [[kind.strip() for kind in group.split("|") if kind.strip()] for group in (raw or "").split(";") if group.strip()]
+    return [
+        [kind.strip() for kind in group.split("|") if kind.strip()] for group in (raw or "").split(";") if group.strip()
+    ]
 
 
 def format_requirements(groups: list[list[str]]) -> str:
@@ -126,10 +135,16 @@ def update_requirements(category: Category, groups: list[list[str]], admin) -> C
     known = permit_kinds()
     unknown = sorted({kind for group in groups for kind in group} - set(known))
     if unknown or any(not group for group in groups):
-        raise ValidationFailed({"requirements": ("unknown_permit", _("Unknown permit kinds: %(kinds)s", kinds=", ".join(unknown) or "—"))})
+        raise ValidationFailed(
+            {"requirements": ("unknown_permit", _("Unknown permit kinds: %(kinds)s", kinds=", ".join(unknown) or "—"))}
+        )
     before = category.requirements
     category.requirements = [list(dict.fromkeys(group)) for group in groups]
-    audit.record("category.requirements_changed", actor=admin, target=f"category:{category.code}",
-                 detail={"before": before, "after": category.requirements})
+    audit.record(
+        "category.requirements_changed",
+        actor=admin,
+        target=f"category:{category.code}",
+        detail={"before": before, "after": category.requirements},
+    )
     db.session.commit()
     return category

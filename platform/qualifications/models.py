@@ -1,4 +1,5 @@
 """Qualification applications: one row per submission, reviewed by platform admins."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -54,7 +55,7 @@ class Qualification(PlatformModel):
     #: E-Commerce Law art. 27: verified again periodically (every six months)
     review_due_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
-    permits: Mapped[list["QualificationPermit"]] = relationship(
+    permits: Mapped[list[QualificationPermit]] = relationship(
         back_populates="qualification", cascade="all, delete-orphan", order_by="QualificationPermit.id"
     )
 

@@ -13,6 +13,7 @@ takes the products off the shelf and tells the merchant, but nothing waits for i
 Products have no platform category of their own: all of a store's products are of the category
 its qualification was approved for, so the rule takes the store and, optionally, a category code.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -55,6 +56,14 @@ def refuse_purchase(store=None, field: str = "sku_id") -> None:
     category needs has lapsed, even before the sweep took the products off the shelf."""
     lapsed = lapsed_permits(store or current_store())
     if lapsed:
-        raise ValidationFailed({field: ("permit_lapsed", _(
-            "This product is not for sale at the moment: the store's %(permits)s expired.",
-            permits=permit_names(lapsed)))})
+        raise ValidationFailed(
+            {
+                field: (
+                    "permit_lapsed",
+                    _(
+                        "This product is not for sale at the moment: the store's %(permits)s expired.",
+                        permits=permit_names(lapsed),
+                    ),
+                )
+            }
+        )

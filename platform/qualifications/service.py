@@ -1,9 +1,10 @@
 """Submitting, reviewing and re-verifying qualifications (lapse dates: :mod:`.expiry`). Every
 decision goes to the audit log."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta, timezone
+from datetime import date, timedelta, UTC
 
 from flask import current_app
 from flask_babel import force_locale, gettext as _
@@ -47,21 +48,28 @@ def _date(raw: str, errors: Errors, field: str, *, allow_long_term: bool) -> dat
 
 def latest(store_id: int) -> Qualification | None:
     return db.session.execute(
-        db.select(Qualification).where(Qualification.store_id == store_id).order_by(Qualification.revision.desc()).limit(1)
+        db.select(Qualification)
+        .where(Qualification.store_id == store_id)
+        .order_by(Qualification.revision.desc())
+        .limit(1)
     ).scalar_one_or_none()
 
 
 def history(store_id: int) -> list[Qualification]:
-    return list(db.session.execute(
-        db.select(Qualification).where(Qualification.store_id == store_id).order_by(Qualification.revision.desc())
-    ).scalars())
+    return list(
+        db.session.execute(
+            db.select(Qualification).where(Qualification.store_id == store_id).order_by(Qualification.revision.desc())
+        ).scalars()
+    )
 
 
 def submit(store: Store, merchant, form, files) -> tuple[Qualification, bool]:
     """Validate and save a submission. Returns ``(qualification, created)``; the same
     ``application_id`` sent again returns the first result with ``created=False``."""
     application_id = text(form, "application_id", 64) or uuid.uuid4().hex
-    existing = db.session.execute(db.select(Qualification).filter_by(application_id=application_id)).scalar_one_or_none()
+    existing = db.session.execute(
+        db.select(Qualification).filter_by(application_id=application_id)
+    ).scalar_one_or_none()
     if existing is not None:
         if existing.store_id != store.id:
             raise ValidationFailed({"application_id": ("taken", _("This application id belongs to another store."))})
@@ -109,12 +117,17 @@ def submit(store: Store, merchant, form, files) -> tuple[Qualification, bool]:
             continue
         if not number:
             errors.add(f"permit_{kind}_number", "required", _("Enter the permit number."))
-        until = _date(text(form, f"permit_{kind}_valid_until"), errors, f"permit_{kind}_valid_until", allow_long_term=False)
+        until = _date(
+            text(form, f"permit_{kind}_valid_until"), errors, f"permit_{kind}_valid_until", allow_long_term=False
+        )
         provided[kind] = {"number": number, "valid_until": until, "upload": upload}
     for group in unmet_groups(category, set(provided)) if category else []:
         names = _(" or ").join(kinds[k].name_zh if kinds.get(k) else k for k in group)
-        errors.add(f"permit_{group[0]}_number", "missing_permit",
-                   _("The category %(category)s requires: %(permits)s.", category=category.name_zh, permits=names))
+        errors.add(
+            f"permit_{group[0]}_number",
+            "missing_permit",
+            _("The category %(category)s requires: %(permits)s.", category=category.name_zh, permits=names),
+        )
 
     # Images last: only stored when everything else is right, removed again if anything fails.
     # They go straight through store_image (pixel limit, image slots: ImagesBusy is a 503), not
@@ -136,20 +149,35 @@ def submit(store: Store, merchant, form, files) -> tuple[Qualification, bool]:
         if previous is not None and previous.status == "submitted":
             QUALIFICATION_STATES.move(previous, "superseded")
         qualification = Qualification(
-            store_id=store.id, application_id=application_id,
-            revision=(previous.revision + 1) if previous else 1, status="submitted",
-            category=store.main_category, subject_type=subject_type, uscc=code,
-            legal_rep_id_cipher=crypto.encrypt(id_number), legal_rep_id_masked=crypto.mask(id_number, 3, 4),
-            contact_phone_cipher=crypto.encrypt(phone), contact_phone_masked=crypto.mask(phone),
-            contact_email=email or None, licence_valid_until=licence_until, licence_image=stored[0],
-            submitted_by=merchant.id, **fields,
+            store_id=store.id,
+            application_id=application_id,
+            revision=(previous.revision + 1) if previous else 1,
+            status="submitted",
+            category=store.main_category,
+            subject_type=subject_type,
+            uscc=code,
+            legal_rep_id_cipher=crypto.encrypt(id_number),
+            legal_rep_id_masked=crypto.mask(id_number, 3, 4),
+            contact_phone_cipher=crypto.encrypt(phone),
+            contact_phone_masked=crypto.mask(phone),
+            contact_email=email or None,
+            licence_valid_until=licence_until,
+            licence_image=stored[0],
+            submitted_by=merchant.id,
+            **fields,
         )
-        for (kind, permit), image in zip(provided.items(), stored[1:]):
-            qualification.permits.append(QualificationPermit(kind=kind, number=permit["number"],
-                                                             valid_until=permit["valid_until"], image=image))
+        for (kind, permit), image in zip(provided.items(), stored[1:], strict=False):
+            qualification.permits.append(
+                QualificationPermit(kind=kind, number=permit["number"], valid_until=permit["valid_until"], image=image)
+            )
         db.session.add(qualification)
-        audit.record("qualification.submitted", actor=merchant, store_id=store.id,
-                     target=f"qualification:{application_id}", detail={"revision": qualification.revision})
+        audit.record(
+            "qualification.submitted",
+            actor=merchant,
+            store_id=store.id,
+            target=f"qualification:{application_id}",
+            detail={"revision": qualification.revision},
+        )
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -167,9 +195,13 @@ def review_queue(status: str | None = "submitted") -> list[Qualification]:
     """A queue of the review page: a status, ``reverify`` (approved, due for the periodic
     re-verification: oldest due first) or None for all."""
     if status == "reverify":
-        return list(db.session.execute(db.select(Qualification).where(
-            Qualification.status == "approved", Qualification.review_due_at <= utcnow())
-            .order_by(Qualification.review_due_at)).scalars())
+        return list(
+            db.session.execute(
+                db.select(Qualification)
+                .where(Qualification.status == "approved", Qualification.review_due_at <= utcnow())
+                .order_by(Qualification.review_due_at)
+            ).scalars()
+        )
     query = db.select(Qualification).order_by(Qualification.submitted_at)
     if status:
         query = query.where(Qualification.status == status)
@@ -181,7 +213,7 @@ def is_due(qualification: Qualification) -> bool:
     due = qualification.review_due_at
     if qualification.status != "approved" or due is None:
         return False
-    due = due if due.tzinfo else due.replace(tzinfo=timezone.utc)  # SQLite gives naive UTC back
+    due = due if due.tzinfo else due.replace(tzinfo=UTC)  # SQLite gives naive UTC back
     return due <= utcnow()
 
 
@@ -195,8 +227,9 @@ def approve(qualification: Qualification, admin, reason: str = "") -> Qualificat
     by a lapsed document) opens, and the store's shelf and notices follow the new documents."""
     QUALIFICATION_STATES.check(qualification.status, "approved")
     store = db.session.get(Store, qualification.store_id)
-    for other in db.session.execute(db.select(Qualification).where(
-            Qualification.store_id == store.id, Qualification.status == "approved")).scalars():
+    for other in db.session.execute(
+        db.select(Qualification).where(Qualification.store_id == store.id, Qualification.status == "approved")
+    ).scalars():
         QUALIFICATION_STATES.move(other, "superseded")
     QUALIFICATION_STATES.move(qualification, "approved")
     qualification.decided_by, qualification.decided_at = admin.id, utcnow()
@@ -206,10 +239,16 @@ def approve(qualification: Qualification, admin, reason: str = "") -> Qualificat
         previous = STORE_STATES.move(store, "open")
         store.opened_at = store.opened_at or utcnow()
         store.status_reason = None
-        audit.record("store.opened", actor=admin, store_id=store.id, target=f"store:{store.slug}",
-                     detail={"from": previous})
-    audit.record("qualification.approved", actor=admin, store_id=store.id,
-                 target=f"qualification:{qualification.id}", detail={"reason": reason})
+        audit.record(
+            "store.opened", actor=admin, store_id=store.id, target=f"store:{store.slug}", detail={"from": previous}
+        )
+    audit.record(
+        "qualification.approved",
+        actor=admin,
+        store_id=store.id,
+        target=f"qualification:{qualification.id}",
+        detail={"reason": reason},
+    )
     store_id = store.id  # read before the commit expires it: the check runs on a connection of its own
     db.session.commit()
     expiry.check_now(store_id)
@@ -220,8 +259,13 @@ def reverify(qualification: Qualification, admin, reason: str = "") -> Qualifica
     """The periodic re-verification found the approved documents still right: due again later."""
     _approved_only(qualification)
     qualification.review_due_at = utcnow() + REVERIFY_AFTER
-    audit.record("qualification.reverified", actor=admin, store_id=qualification.store_id,
-                 target=f"qualification:{qualification.id}", detail={"reason": reason[:500]})
+    audit.record(
+        "qualification.reverified",
+        actor=admin,
+        store_id=qualification.store_id,
+        target=f"qualification:{qualification.id}",
+        detail={"reason": reason[:500]},
+    )
     db.session.commit()
     return qualification
 
@@ -234,16 +278,27 @@ def request_resubmission(qualification: Qualification, admin, reason: str) -> Qu
         raise ValidationFailed({"reason": ("required", _("Tell the merchant what to resubmit."))})
     _approved_only(qualification)
     qualification.review_due_at = utcnow() + RESUBMIT_WITHIN
-    audit.record("qualification.resubmission_requested", actor=admin, store_id=qualification.store_id,
-                 target=f"qualification:{qualification.id}", detail={"reason": reason[:500]})
+    audit.record(
+        "qualification.resubmission_requested",
+        actor=admin,
+        store_id=qualification.store_id,
+        target=f"qualification:{qualification.id}",
+        detail={"reason": reason[:500]},
+    )
     store_id, key = qualification.store_id, f"q{qualification.id}:resubmit"
     db.session.commit()
     from mallow.tenants.context import store_context
 
     with store_context(store_id), force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        notices.raise_notice(expiry.NOTICE_KIND, key, _(
-            "The platform's periodic check asks you to resubmit your qualifications: %(reason)s", reason=reason[:200]),
-            {"reason": reason[:500]})
+        notices.raise_notice(
+            expiry.NOTICE_KIND,
+            key,
+            _(
+                "The platform's periodic check asks you to resubmit your qualifications: %(reason)s",
+                reason=reason[:200],
+            ),
+            {"reason": reason[:500]},
+        )
         db.session.commit()
     return qualification
 
@@ -256,7 +311,12 @@ def reject(qualification: Qualification, admin, reason: str, field_reasons: dict
     QUALIFICATION_STATES.move(qualification, "rejected")
     qualification.decided_by, qualification.decided_at = admin.id, utcnow()
     qualification.decision_reason, qualification.field_reasons = reason[:500], field_reasons
-    audit.record("qualification.rejected", actor=admin, store_id=qualification.store_id,
-                 target=f"qualification:{qualification.id}", detail={"reason": reason, "fields": field_reasons})
+    audit.record(
+        "qualification.rejected",
+        actor=admin,
+        store_id=qualification.store_id,
+        target=f"qualification:{qualification.id}",
+        detail={"reason": reason, "fields": field_reasons},
+    )
     db.session.commit()
     return qualification

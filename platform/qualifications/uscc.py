@@ -5,6 +5,7 @@ registering authority and can be a letter (A, N, Y); the last is a check charact
 over the first 17 with weights 3^(i-1) mod 31. A valid check character proves the format only:
 a person still reviews the licence.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -23,7 +24,7 @@ def normalise(raw: str | None) -> str:
 
 
 def check_character(first17: str) -> str:
-    total = sum(VALUES[c] * w for c, w in zip(first17, WEIGHTS))
+    total = sum(VALUES[c] * w for c, w in zip(first17, WEIGHTS, strict=False))
     return CHARSET[(31 - total % 31) % 31]
 
 

@@ -10,6 +10,7 @@ districts under it; 港澳台 have no lower levels; a few cities (东莞, 中山
   deepest level that exists, else field errors; :func:`resolve_names` — the same from names
   (the API and forms that send names only).
 """
+
 from __future__ import annotations
 
 import json
@@ -81,18 +82,27 @@ class Chain:
 
     @property
     def codes(self) -> dict:
-        return {"province_code": self.province.code, "city_code": self.city.code if self.city else None,
-                "district_code": self.district.code if self.district else None}
+        return {
+            "province_code": self.province.code,
+            "city_code": self.city.code if self.city else None,
+            "district_code": self.district.code if self.district else None,
+        }
 
     @property
     def names(self) -> dict:
-        return {"province": self.province.name, "city": self.city.name if self.city else "",
-                "district": self.district.name if self.district else ""}
+        return {
+            "province": self.province.name,
+            "city": self.city.name if self.city else "",
+            "district": self.district.name if self.district else "",
+        }
 
 
 def _messages() -> dict:
-    return {"province_code": _("Choose the province."), "city_code": _("Choose the city."),
-            "district_code": _("Choose the district.")}
+    return {
+        "province_code": _("Choose the province."),
+        "city_code": _("Choose the city."),
+        "district_code": _("Choose the district."),
+    }
 
 
 def check_chain(province_code, city_code, district_code) -> tuple[Chain | None, dict]:
@@ -147,8 +157,12 @@ def resolve_names(province: str, city: str, district: str) -> tuple[Chain | None
         return Chain(found_province, None, None), {}
     found_city = _named(children(found_province.code), city)
     if found_city is None:
-        return None, {"city": ("not_in_province" if city else "required",
-                               _("This city is not in the chosen province.") if city else _("Choose the city."))}
+        return None, {
+            "city": (
+                "not_in_province" if city else "required",
+                _("This city is not in the chosen province.") if city else _("Choose the city."),
+            )
+        }
     found_district = None
     if (district or "").strip():
         found_district = _named(children(found_city.code), district)

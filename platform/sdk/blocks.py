@@ -7,7 +7,18 @@ Titles may be lazy translations (the plugin's ``_l``). A block's template runs i
 sandbox with Mallow's translations only: resolve the block's texts in ``resolve`` with the plugin's
 own ``_`` and hand them over as data.
 """
-from mallow.builder.blocks import (checkbox, choice, color, image, link, number, product, products,  # noqa: F401
-                                   richtext, text)
+
+from mallow.builder.blocks import (
+    checkbox,
+    choice,
+    color,
+    image,
+    link,
+    number,
+    product,
+    products,  # noqa: F401
+    richtext,
+    text,
+)
 
 __all__ = ["checkbox", "choice", "color", "image", "link", "number", "product", "products", "richtext", "text"]

@@ -1,4 +1,5 @@
 """Queueing a plugin's own jobs (registered through ``mallow_register_jobs``)."""
+
 from __future__ import annotations
 
 from flask import current_app

@@ -1,4 +1,5 @@
 """A plugin's place in the active store: enabled or not, its settings, its mounted endpoints."""
+
 from __future__ import annotations
 
 from flask import g

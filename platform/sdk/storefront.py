@@ -1,5 +1,6 @@
 """What a plugin's storefront pages need from Mallow: the store's look, the cashier, pictures,
 the shopper's address book."""
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,12 @@ def storefront_theme() -> dict:
     name, settings = current_theme()
     theme = theme_set().get(name)
     style, classes = theme.css(settings)
-    return {"name": theme.name, "classes": f"mp mp-theme-{theme.name} {classes}".strip(), "style": style,
-            "stylesheets": stylesheet_urls(theme)}
+    return {
+        "name": theme.name,
+        "classes": f"mp mp-theme-{theme.name} {classes}".strip(),
+        "style": style,
+        "stylesheets": stylesheet_urls(theme),
+    }
 
 
 _STATIC_VERSIONS: dict[tuple[str, float], str] = {}

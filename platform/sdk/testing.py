@@ -22,13 +22,28 @@ PostgreSQL, with the plugin approved and loaded, and throwaway stores in millise
 * the page builder: :func:`block_registered` (``block_registered(type, app)``);
 * reading a store's tables in a test: ``with store_context(shop.store_id, app=app): …``.
 """
+
 from __future__ import annotations
 
 from mallow.testing.payments import pay_with_sandbox  # noqa: F401
 from mallow.tenants.context import store_context  # noqa: F401
-from mallow.testing import (backend_params, bearer, csrf_token, disable_plugin, dispose_app,  # noqa: F401
-                            enable_plugin, login_merchant, make_product, make_shopper, make_store, merchant_token,
-                            plugin_app, post_form, register_shopper, restart_app)
+from mallow.testing import (
+    backend_params,
+    bearer,
+    csrf_token,
+    disable_plugin,
+    dispose_app,  # noqa: F401
+    enable_plugin,
+    login_merchant,
+    make_product,
+    make_shopper,
+    make_store,
+    merchant_token,
+    plugin_app,
+    post_form,
+    register_shopper,
+    restart_app,
+)
 
 
 def run_job(app, name: str, **kwargs) -> dict:
@@ -47,6 +62,24 @@ def block_registered(type_name: str, app=None) -> bool:
     return types_of(app).get(type_name) is not None
 
 
-__all__ = ["backend_params", "bearer", "block_registered", "csrf_token", "disable_plugin", "dispose_app", "enable_plugin",
-           "login_merchant", "make_product", "make_shopper", "make_store", "merchant_token", "pay_with_sandbox",
-           "plugin_app", "post_form", "register_shopper", "restart_app", "run_job", "store_context"]
+__all__ = [
+    "backend_params",
+    "bearer",
+    "block_registered",
+    "csrf_token",
+    "disable_plugin",
+    "dispose_app",
+    "enable_plugin",
+    "login_merchant",
+    "make_product",
+    "make_shopper",
+    "make_store",
+    "merchant_token",
+    "pay_with_sandbox",
+    "plugin_app",
+    "post_form",
+    "register_shopper",
+    "restart_app",
+    "run_job",
+    "store_context",
+]

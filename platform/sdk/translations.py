@@ -21,6 +21,7 @@ escaped under autoescape) into the templates its blueprints render, and
 :meth:`PluginTranslations.render_template` does it for a template rendered elsewhere (a template
 slot on a core page). Import macros that translate ``with context``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -60,8 +61,9 @@ class PluginTranslations:
             names = config.default_domain.split(";")
             names = names * len(core) if len(names) == 1 else names
             # Mallow's catalogues first, the plugin's last: its own translations win
-            found = self._domains[core] = Domain(translation_directories=[*core, str(self.directory)],
-                                                 domain=";".join([*names, self.domain]))
+            found = self._domains[core] = Domain(
+                translation_directories=[*core, str(self.directory)], domain=";".join([*names, self.domain])
+            )
         return found
 
     # -- Python ------------------------------------------------------------------------------
@@ -88,7 +90,12 @@ class PluginTranslations:
     def template_functions(self) -> dict:
         """``_``, ``gettext``, ``ngettext`` and ``pgettext`` for a template context."""
         gettext = _newstyle(lambda string: self._babel_domain().get_translations().ugettext(string))
-        return {"_": gettext, "gettext": gettext, "ngettext": _newstyle_plural(self), "pgettext": _newstyle_context(self)}
+        return {
+            "_": gettext,
+            "gettext": gettext,
+            "ngettext": _newstyle_plural(self),
+            "pgettext": _newstyle_context(self),
+        }
 
     def install(self, blueprint: Blueprint) -> Blueprint:
         """Give every template the blueprint's views render the plugin's translation functions."""

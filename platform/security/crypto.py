@@ -4,6 +4,7 @@ Ciphertexts are ``v1.<key id>.<base64(nonce ‖ ciphertext ‖ tag)>``: the key 
 the data so keys can be rotated. The key comes from ``MALLOW_DATA_KEY`` (32 bytes, urlsafe
 base64) or, by default, is derived from ``SECRET_KEY`` with HKDF.
 """
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """Per-store settings with typed defaults (a store table of key → JSON value)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -9,12 +10,12 @@ from mallow.db import StoreModel, db
 from mallow.db.session import TenantSession
 
 DEFAULTS = {
-    "low_stock_threshold": 50,          # units: an alert below this
-    "unpaid_order_minutes": 30,         # unpaid orders close after this
-    "auto_confirm_receipt_days": 10,    # shipped orders count as received after this (自动确认收货)
-    "auto_complete_days": 7,            # delivered orders complete after this
-    "refund_auto_approve_hours": 48,    # refund-only requests the merchant leaves alone
-    "aftersale_window_days": 7,         # after delivery, how long a shopper may ask for a refund
+    "low_stock_threshold": 50,  # units: an alert below this
+    "unpaid_order_minutes": 30,  # unpaid orders close after this
+    "auto_confirm_receipt_days": 10,  # shipped orders count as received after this (自动确认收货)
+    "auto_complete_days": 7,  # delivered orders complete after this
+    "refund_auto_approve_hours": 48,  # refund-only requests the merchant leaves alone
+    "aftersale_window_days": 7,  # after delivery, how long a shopper may ask for a refund
     "default_shipping_template": None,  # shipping template of products that name none (None: free)
 }
 
@@ -35,7 +36,9 @@ def get(key: str):
     forgotten when it writes one or rolls back."""
     stored = db.session.info.get(_CACHE)
     if stored is None:
-        stored = db.session.info[_CACHE] = dict(db.session.execute(sa.select(StoreSetting.key, StoreSetting.value)).all())
+        stored = db.session.info[_CACHE] = dict(
+            db.session.execute(sa.select(StoreSetting.key, StoreSetting.value)).all()
+        )
     return stored[key] if key in stored else DEFAULTS[key]
 
 

@@ -1,4 +1,5 @@
 """Built-in shipping fees from the store's templates (registered as a plugin, runs last)."""
+
 from __future__ import annotations
 
 from flask_babel import gettext as _
@@ -49,10 +50,13 @@ def mallow_shipping_fee(context: PricingContext, subtotal: int):
         template = db.session.get(ShippingTemplate, template_id)
         if template is None:
             continue
-        units = sum(l.quantity if template.mode == "pieces" else l.weight_g * l.quantity for l in lines)
+        units = sum(line.quantity if template.mode == "pieces" else line.weight_g * line.quantity for line in lines)
         fee = template_fee(template, units, subtotal, context.province)
         if fee is None:
-            return Problem("not_deliverable", _("Some items cannot be delivered to %(province)s.",
-                                                province=context.province or "?"), lines[0].index)
+            return Problem(
+                "not_deliverable",
+                _("Some items cannot be delivered to %(province)s.", province=context.province or "?"),
+                lines[0].index,
+            )
         total += fee
     return Adjustment("shipping", "core", "shipping", _("Shipping"), total)

@@ -1,4 +1,5 @@
 """Managing a store's shipping-fee templates (see :class:`~mallow.shipping.models.ShippingTemplate`)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -50,11 +51,15 @@ def clean(data) -> dict:
         if not isinstance(regions, list) or not all(isinstance(r, str) and 0 < len(r) <= 20 for r in regions):
             errors.add(f"{field}.regions", "invalid", _("Regions are province names, or * for everywhere else."))
             regions = ["*"]
-        cleaned.append({"regions": regions,
-                        "first": _whole(rule.get("first", 1), errors, f"{field}.first", 1, 1_000_000),
-                        "first_fee": _whole(rule.get("first_fee", 0), errors, f"{field}.first_fee", 0, MAX_FEE),
-                        "extra": _whole(rule.get("extra", 1), errors, f"{field}.extra", 1, 1_000_000),
-                        "extra_fee": _whole(rule.get("extra_fee", 0), errors, f"{field}.extra_fee", 0, MAX_FEE)})
+        cleaned.append(
+            {
+                "regions": regions,
+                "first": _whole(rule.get("first", 1), errors, f"{field}.first", 1, 1_000_000),
+                "first_fee": _whole(rule.get("first_fee", 0), errors, f"{field}.first_fee", 0, MAX_FEE),
+                "extra": _whole(rule.get("extra", 1), errors, f"{field}.extra", 1, 1_000_000),
+                "extra_fee": _whole(rule.get("extra_fee", 0), errors, f"{field}.extra_fee", 0, MAX_FEE),
+            }
+        )
     errors.raise_if_any()
     return {"name": name, "mode": mode, "free_over": free_over, "rules": cleaned}
 
@@ -89,5 +94,11 @@ def delete(template: ShippingTemplate) -> None:
 
 
 def as_json(template: ShippingTemplate) -> dict:
-    return {"id": template.id, "name": template.name, "mode": template.mode, "free_over": template.free_over,
-            "rules": template.rules, "is_default": default_template_id() == template.id}
+    return {
+        "id": template.id,
+        "name": template.name,
+        "mode": template.mode,
+        "free_over": template.free_over,
+        "rules": template.rules,
+        "is_default": default_template_id() == template.id,
+    }

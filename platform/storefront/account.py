@@ -8,6 +8,7 @@ does the same in place from ``/regions/<code>.json``. Every form carries the CSR
 The account page's grid has Mallow's own entries (收货地址, 个人资料) and those plugins add through
 ``mallow_account_entries`` (coupons, points, the distribution centre, customer service…).
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,16 +39,31 @@ _CODE = re.compile(r"^[1-9][0-9]{5}$")
 
 # --- 我的 -------------------------------------------------------------------------------------
 
+
 def order_counts(customer_id: int) -> dict[str, int]:
     """The account page's badges: orders to pay, to ship, to receive, and orders with an
     after-sales request in progress."""
-    by_status = dict(db.session.execute(sa.select(Order.status, sa.func.count(Order.id))
-                                        .where(Order.customer_id == customer_id).group_by(Order.status)).all())
-    aftersale = db.session.execute(sa.select(sa.func.count(sa.distinct(AfterSale.order_id)))
-                                   .where(AfterSale.customer_id == customer_id,
-                                          AfterSale.status.in_(OPEN_STATES))).scalar() or 0
-    return {"unpaid": by_status.get("pending_payment", 0), "to_ship": by_status.get("paid", 0),
-            "to_receive": by_status.get("shipped", 0), "aftersale": aftersale}
+    by_status = dict(
+        db.session.execute(
+            sa.select(Order.status, sa.func.count(Order.id))
+            .where(Order.customer_id == customer_id)
+            .group_by(Order.status)
+        ).all()
+    )
+    aftersale = (
+        db.session.execute(
+            sa.select(sa.func.count(sa.distinct(AfterSale.order_id))).where(
+                AfterSale.customer_id == customer_id, AfterSale.status.in_(OPEN_STATES)
+            )
+        ).scalar()
+        or 0
+    )
+    return {
+        "unpaid": by_status.get("pending_payment", 0),
+        "to_ship": by_status.get("paid", 0),
+        "to_receive": by_status.get("shipped", 0),
+        "aftersale": aftersale,
+    }
 
 
 def badge(count) -> str:
@@ -60,11 +76,19 @@ def plugin_entries(customer) -> list[dict]:
     "badge", "icon", "plugin"}``; entries without a label or with an endpoint not found are
     logged and left out."""
     entries = []
-    for plugin, item, url in plugin_links("mallow_account_entries", "an account entry", store=current_store(),
-                                          customer=customer):
+    for plugin, item, url in plugin_links(
+        "mallow_account_entries", "an account entry", store=current_store(), customer=customer
+    ):
         label = str(item["label"])
-        entries.append({"label": label, "url": url, "badge": str(item.get("badge") or "")[:4],
-                        "icon": str(item.get("icon") or label[:1])[:2], "plugin": plugin})
+        entries.append(
+            {
+                "label": label,
+                "url": url,
+                "badge": str(item.get("badge") or "")[:4],
+                "icon": str(item.get("icon") or label[:1])[:2],
+                "plugin": plugin,
+            }
+        )
     return entries
 
 
@@ -107,19 +131,43 @@ def account():
     customer = principal("shopper")
     login = crypto.decrypt(customer.login_cipher)
     counts = order_counts(customer.id)
-    orders = [{"key": key, "label": label, "url": url_for("storefront.orders_list", tab=key),
-               "count": counts[key], "badge": badge(counts[key])}
-              for key, label in (("unpaid", _("To pay")), ("to_ship", _("To ship")), ("to_receive", _("To receive")),
-                                 ("aftersale", _("Refunds / after-sales")))]
-    entries = [{"label": _("Addresses"), "url": url_for("storefront.address_book"), "icon": "址", "badge": "",
-                "key": "addresses"},
-               {"label": _("Profile"), "url": url_for("storefront.profile"), "icon": "资", "badge": "", "key": "profile"}]
+    orders = [
+        {
+            "key": key,
+            "label": label,
+            "url": url_for("storefront.orders_list", tab=key),
+            "count": counts[key],
+            "badge": badge(counts[key]),
+        }
+        for key, label in (
+            ("unpaid", _("To pay")),
+            ("to_ship", _("To ship")),
+            ("to_receive", _("To receive")),
+            ("aftersale", _("Refunds / after-sales")),
+        )
+    ]
+    entries = [
+        {
+            "label": _("Addresses"),
+            "url": url_for("storefront.address_book"),
+            "icon": "址",
+            "badge": "",
+            "key": "addresses",
+        },
+        {"label": _("Profile"), "url": url_for("storefront.profile"), "icon": "资", "badge": "", "key": "profile"},
+    ]
     entries += plugin_entries(customer)
     shown_login = crypto.mask_email(login) if "@" in login else crypto.mask(login)
     if not login and customer.wechat_openid:  # made by 微信一键登录: no phone, no e-mail
         shown_login = _("Signed in with WeChat")
-    return render_template("storefront/account.html", customer=customer, login=shown_login,
-                           orders=orders, entries=entries, wechat_url=wechat_link_url(customer))
+    return render_template(
+        "storefront/account.html",
+        customer=customer,
+        login=shown_login,
+        orders=orders,
+        entries=entries,
+        wechat_url=wechat_link_url(customer),
+    )
 
 
 @bp.route("/account/profile", methods=["GET", "POST"])
@@ -140,6 +188,7 @@ def profile():
 
 # --- the address book ---------------------------------------------------------------------------
 
+
 @bp.get("/regions/<code>.json")
 def region_children(code):
     """The divisions under ``code`` (``000000``: the provinces), for the address form's cascade:
@@ -151,8 +200,12 @@ def region_children(code):
         if division is None:
             abort(404)
         found, name = regions.children(code), division.name
-    response = jsonify(code=code, name=name, version=regions.dataset().version,
-                       children=[{"code": d.code, "name": d.name, "leaf": not d.children} for d in found])
+    response = jsonify(
+        code=code,
+        name=name,
+        version=regions.dataset().version,
+        children=[{"code": d.code, "name": d.name, "leaf": not d.children} for d in found],
+    )
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
 
@@ -165,10 +218,18 @@ def _region_choices(values) -> dict:
     city = regions.get(values.get("city_code") or "")
     city = city if city is not None and province is not None and city.parent == province.code else None
     districts = regions.children(city.code) if city else []
-    return {"provinces": regions.provinces(), "cities": cities, "districts": districts,
-            "chosen": {"province_code": province.code if province else "", "city_code": city.code if city else "",
-                       "district_code": values.get("district_code") or ""},
-            "has_cities": bool(cities) or province is None, "has_districts": bool(districts) or city is None}
+    return {
+        "provinces": regions.provinces(),
+        "cities": cities,
+        "districts": districts,
+        "chosen": {
+            "province_code": province.code if province else "",
+            "city_code": city.code if city else "",
+            "district_code": values.get("district_code") or "",
+        },
+        "has_cities": bool(cities) or province is None,
+        "has_districts": bool(districts) or city is None,
+    }
 
 
 def _address_values(address) -> dict:
@@ -184,8 +245,14 @@ def _address_values(address) -> dict:
 
 def _render_address_form(address=None, errors=None, values=None):
     values = values if values is not None else (_address_values(address) if address else request.form)
-    return render_form("storefront/address_form.html", errors=errors, address=address, values=values,
-                       next=safe_next(""), **_region_choices(values))
+    return render_form(
+        "storefront/address_form.html",
+        errors=errors,
+        address=address,
+        values=values,
+        next=safe_next(""),
+        **_region_choices(values),
+    )
 
 
 def _after_save():
@@ -203,8 +270,7 @@ def _own_address(address_id: int):
 @shopper_required
 def address_book():
     saved = [addresses.as_dict(a) for a in addresses.of_customer(principal("shopper").id)]
-    return render_template("storefront/addresses.html", saved=saved, next=safe_next(""),
-                           limit=addresses.MAX_ADDRESSES)
+    return render_template("storefront/addresses.html", saved=saved, next=safe_next(""), limit=addresses.MAX_ADDRESSES)
 
 
 @bp.route("/account/addresses/new", methods=["GET", "POST"])

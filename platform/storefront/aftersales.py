@@ -2,6 +2,7 @@
 an order and withdrawing a request; and ``aftersale_status_label``, the app-wide template global
 that storefront and console pages show a request's state with. All rules are in
 :mod:`mallow.aftersales.service`; these views only parse forms and render."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
@@ -17,8 +18,14 @@ from mallow.validation import ValidationFailed
 from mallow.web import render_form
 from mallow.web.blueprints import storefront as bp
 
-STATUS_LABELS = {"requested": "Waiting for the store", "approved": "Approved", "returned": "Goods returned",
-                 "refunded": "Refunded", "rejected": "Rejected", "withdrawn": "Withdrawn"}
+STATUS_LABELS = {
+    "requested": "Waiting for the store",
+    "approved": "Approved",
+    "returned": "Goods returned",
+    "refunded": "Refunded",
+    "rejected": "Rejected",
+    "withdrawn": "Withdrawn",
+}
 
 
 @bp.app_template_global("aftersale_status_label")

@@ -6,6 +6,7 @@ request has (the shopper's, else the guest's by its cookie) is :mod:`mallow.cart
 word; its cookie is set or forgotten after every storefront request
 (:func:`mallow.cart.current.update_cookie`, hooked on the blueprint here).
 """
+
 from __future__ import annotations
 
 import re
@@ -27,12 +28,20 @@ bp.after_request(current.update_cookie)
 def cart_rows(cart) -> tuple[list[dict], list[dict]]:
     """The cart's lines for display, and the items that may be bought now."""
     rows, buyable = [], []
-    for item in (cart.items if cart is not None else []):
+    for item in cart.items if cart is not None else []:
         sku = db.session.get(Sku, item.sku_id)
         product = db.session.get(Product, sku.product_id) if sku else None
         available = bool(sku and product and sku.active and product.status == "on_shelf")
-        rows.append({"sku_id": item.sku_id, "quantity": item.quantity, "sku": sku, "product": product,
-                     "available": available, "short": available and item.quantity > sku.stock})
+        rows.append(
+            {
+                "sku_id": item.sku_id,
+                "quantity": item.quantity,
+                "sku": sku,
+                "product": product,
+                "available": available,
+                "short": available and item.quantity > sku.stock,
+            }
+        )
         if available:
             buyable.append({"sku_id": item.sku_id, "quantity": item.quantity})
     return rows, buyable
@@ -53,9 +62,16 @@ def _render_cart(status: int = 200, errors: ValidationFailed | None = None):
     rows, buyable = cart_rows(cart)
     priced, problem = quote(buyable)
     totals = {p.line.sku_id: p.total for p in priced.lines} if priced else {}
-    return render_form("storefront/cart.html", status=status, errors=errors, rows=rows, totals=totals,
-                       subtotal=sum(totals.values()), problem=problem,
-                       can_checkout=bool(buyable) and priced is not None and not any(r["short"] for r in rows))
+    return render_form(
+        "storefront/cart.html",
+        status=status,
+        errors=errors,
+        rows=rows,
+        totals=totals,
+        subtotal=sum(totals.values()),
+        problem=problem,
+        can_checkout=bool(buyable) and priced is not None and not any(r["short"] for r in rows),
+    )
 
 
 @bp.get("/cart")
@@ -86,8 +102,9 @@ def update_cart_item(sku_id):
     quantity = "0" if request.form.get("action") == "remove" else request.form.get("quantity", "")
     try:
         if not re.fullmatch(r"\s*\d{1,4}\s*", quantity or ""):
-            raise ValidationFailed({"quantity": ("invalid", _("Enter a quantity from 1 to %(max)s.",
-                                                              max=carts.MAX_QUANTITY))})
+            raise ValidationFailed(
+                {"quantity": ("invalid", _("Enter a quantity from 1 to %(max)s.", max=carts.MAX_QUANTITY))}
+            )
         sku = db.session.get(Sku, sku_id)
         if sku is not None and int(quantity) > sku.stock:
             raise ValidationFailed({"quantity": ("not_enough_stock", _("Only %(stock)s left.", stock=sku.stock))})

@@ -34,6 +34,7 @@ browser; Native, 微信扫码支付, in a desktop browser), and the sandbox only
 :func:`mallow.payments.sandbox.availability` allows it (asked through the provider registry, never
 re-decided here).
 """
+
 from __future__ import annotations
 
 import json
@@ -92,14 +93,36 @@ def methods() -> list[Method]:
         if scene == "jsapi":
             found.append(Method("wechatpay", "wechatpay", "jsapi", _("WeChat Pay"), _("Pay in WeChat.")))
         elif scene == "h5":
-            found.append(Method("wechatpay", "wechatpay", "h5", _("WeChat Pay"),
-                                _("WeChat opens to finish the payment, then you come back here.")))
+            found.append(
+                Method(
+                    "wechatpay",
+                    "wechatpay",
+                    "h5",
+                    _("WeChat Pay"),
+                    _("WeChat opens to finish the payment, then you come back here."),
+                )
+            )
         else:
-            found.append(Method("wechatpay", "wechatpay", "native", _("WeChat Pay (scan QR code)"),
-                                _("Scan the QR code with WeChat on your phone to pay.")))
+            found.append(
+                Method(
+                    "wechatpay",
+                    "wechatpay",
+                    "native",
+                    _("WeChat Pay (scan QR code)"),
+                    _("Scan the QR code with WeChat on your phone to pay."),
+                )
+            )
     if _has("sandbox"):
-        found.append(Method("sandbox", "sandbox", None, _("Test payment (sandbox)"),
-                            _("Simulated: no money moves, and the order becomes a test order."), test=True))
+        found.append(
+            Method(
+                "sandbox",
+                "sandbox",
+                None,
+                _("Test payment (sandbox)"),
+                _("Simulated: no money moves, and the order becomes a test order."),
+                test=True,
+            )
+        )
     return found
 
 
@@ -114,14 +137,23 @@ def _oauth_available() -> bool:
     return wechat.oauth_credentials() is not None
 
 
-def _render(order: Order, *, status: int = 200, error: str | None = None, chosen: str | None = None,
-            handoff: dict | None = None):
+def _render(
+    order: Order, *, status: int = 200, error: str | None = None, chosen: str | None = None, handoff: dict | None = None
+):
     offered = methods()
     chosen = chosen if any(m.key == chosen for m in offered) else (offered[0].key if offered else None)
     left = seconds_left(order)
-    return render_template("storefront/cashier.html", order=order, methods=offered, chosen=chosen, error=error,
-                           seconds_left=left, expired=left <= 0, handoff=handoff,
-                           result_url=url_for("storefront.pay_result", order_id=order.id)), status
+    return render_template(
+        "storefront/cashier.html",
+        order=order,
+        methods=offered,
+        chosen=chosen,
+        error=error,
+        seconds_left=left,
+        expired=left <= 0,
+        handoff=handoff,
+        result_url=url_for("storefront.pay_result", order_id=order.id),
+    ), status
 
 
 @bp.get("/orders/<int:order_id>/pay")
@@ -150,11 +182,13 @@ def start_payment(order_id):
     customer = principal("shopper")
     if method.scene == "jsapi" and not customer.wechat_openid and _oauth_available():
         # WeChat Pay inside WeChat needs the shopper's openid: authorise once, then back here
-        return redirect(url_for("payments_pages.wechat_authorize",
-                                next=url_for("storefront.pay_order", order_id=order.id))), 303
+        return redirect(
+            url_for("payments_pages.wechat_authorize", next=url_for("storefront.pay_order", order_id=order.id))
+        ), 303
     try:
-        _payment, start = paying.pay_order(order, method.provider, customer=customer, scene=method.scene,
-                                            client_ip=request.remote_addr)
+        _payment, start = paying.pay_order(
+            order, method.provider, customer=customer, scene=method.scene, client_ip=request.remote_addr
+        )
     except PaymentProblem as problem:
         db.session.rollback()
         db.session.refresh(order)
@@ -172,13 +206,27 @@ def _follow(order: Order, start, method: Method):
     if start.kind == "redirect" and start.url and safe_target(start.url, ""):
         return redirect(start.url), 303  # a cashier on this site (the sandbox)
     if start.kind == "native" and start.url:  # a desktop browser: the QR code to scan with WeChat
-        return _render(order, chosen=method.key, handoff={
-            "kind": "native", "code_url": start.url, "done": result_url,
-            "svg": qr_svg(start.url, title=_("WeChat Pay QR code")),
-            "status": url_for("storefront.pay_status", order_id=order.id)})
+        return _render(
+            order,
+            chosen=method.key,
+            handoff={
+                "kind": "native",
+                "code_url": start.url,
+                "done": result_url,
+                "svg": qr_svg(start.url, title=_("WeChat Pay QR code")),
+                "status": url_for("storefront.pay_status", order_id=order.id),
+            },
+        )
     if start.kind == "jsapi":
-        return _render(order, chosen=method.key, handoff={
-            "kind": "jsapi", "params": json.dumps(dict(start.params), separators=(",", ":")), "done": result_url})
+        return _render(
+            order,
+            chosen=method.key,
+            handoff={
+                "kind": "jsapi",
+                "params": json.dumps(dict(start.params), separators=(",", ":")),
+                "done": result_url,
+            },
+        )
     if start.url:  # H5 (or a provider's page elsewhere): the browser goes there from the page
         url = start.url
         if start.kind == "h5":  # WeChat Pay H5 sends the payer back to redirect_url when done
@@ -189,14 +237,24 @@ def _follow(order: Order, start, method: Method):
 
 
 def _open_attempt(order: Order) -> Payment | None:
-    return db.session.execute(sa.select(Payment).where(Payment.order_id == order.id, Payment.status == "created")
-                              .order_by(Payment.id.desc()).limit(1)).scalar_one_or_none()
+    return db.session.execute(
+        sa.select(Payment)
+        .where(Payment.order_id == order.id, Payment.status == "created")
+        .order_by(Payment.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def _paid_late(order: Order) -> bool:
     """Money arrived for an order that no longer waited for it (it is refunded automatically)."""
-    return db.session.execute(sa.select(sa.func.count()).select_from(Payment).where(
-        Payment.order_id == order.id, Payment.status == "paid")).scalar_one() > 0
+    return (
+        db.session.execute(
+            sa.select(sa.func.count())
+            .select_from(Payment)
+            .where(Payment.order_id == order.id, Payment.status == "paid")
+        ).scalar_one()
+        > 0
+    )
 
 
 @bp.get("/orders/<int:order_id>/pay/result")
@@ -220,10 +278,18 @@ def pay_result(order_id):
         except ValueError:
             round_ = 0
         again = url_for("storefront.pay_result", order_id=order.id, n=round_ + 1) if round_ < RESULT_RECHECKS else None
-        return render_template("storefront/pay_result.html", order=order, outcome="waiting", again=again,
-                               again_seconds=RESULT_RECHECK_SECONDS)
-    return render_template("storefront/pay_result.html", order=order,
-                           outcome="late" if order.paid_at is None and _paid_late(order) else "closed")
+        return render_template(
+            "storefront/pay_result.html",
+            order=order,
+            outcome="waiting",
+            again=again,
+            again_seconds=RESULT_RECHECK_SECONDS,
+        )
+    return render_template(
+        "storefront/pay_result.html",
+        order=order,
+        outcome="late" if order.paid_at is None and _paid_late(order) else "closed",
+    )
 
 
 @bp.get("/orders/<int:order_id>/pay/status")

@@ -6,12 +6,19 @@ The product and category pages show the store's published product-detail / categ
 the same plain data (:mod:`mallow.builder.catalogue_views`) with the same partial templates, so a
 template published without edits looks like the fixed page.
 """
+
 from __future__ import annotations
 
 from flask import abort, render_template, request, send_file, url_for
 
-from mallow.builder.catalogue_views import (buy_view, category_view, listing_args, listing_view, product_cards,
-                                            product_detail_view)
+from mallow.builder.catalogue_views import (
+    buy_view,
+    category_view,
+    listing_args,
+    listing_view,
+    product_cards,
+    product_detail_view,
+)
 from mallow.builder.current import CategorySubject, ProductSubject
 from mallow.builder.storefront import published_page_response
 from mallow.catalog import categories, products, search
@@ -48,8 +55,9 @@ def category(category_id):
     built = published_page_response("category", subject=subject)  # the store's template, if it has one
     if built is not None:
         return built
-    listing = listing_view(subject.args, endpoint="storefront.category", view_args={"category_id": found.id},
-                           category=found)
+    listing = listing_view(
+        subject.args, endpoint="storefront.category", view_args={"category_id": found.id}, category=found
+    )
     return render_template("storefront/category.html", category=category_view(found), listing=listing), subject.status
 
 
@@ -67,13 +75,23 @@ def categories_index():
     chosen = chosen or (top[0] if top else None)
     query = search.Query(category_id=chosen.id if chosen else None, per_page=INDEX_PRODUCTS)
     page = search.search(query)
-    rail = [{"id": c.id, "name": c.name, "url": url_for("storefront.categories", c=c.id),
-             "current": chosen is not None and c.id == chosen.id} for c in top]
-    return render_template("storefront/categories.html", rail=rail,
-                           chosen=category_view(chosen) if chosen else None,
-                           all_url=url_for("storefront.category", category_id=chosen.id) if chosen
-                           else url_for("storefront.search_page"),
-                           products=product_cards(page), total=page.total)
+    rail = [
+        {
+            "id": c.id,
+            "name": c.name,
+            "url": url_for("storefront.categories", c=c.id),
+            "current": chosen is not None and c.id == chosen.id,
+        }
+        for c in top
+    ]
+    return render_template(
+        "storefront/categories.html",
+        rail=rail,
+        chosen=category_view(chosen) if chosen else None,
+        all_url=url_for("storefront.category", category_id=chosen.id) if chosen else url_for("storefront.search_page"),
+        products=product_cards(page),
+        total=page.total,
+    )
 
 
 @bp.get("/about")

@@ -7,6 +7,7 @@ also carries what the shopper saw (the cart's signature and the total), so a car
 that changed in between is shown again instead of being charged silently. A placed order awaiting
 payment goes on to the cashier (:mod:`mallow.storefront.cashier`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,10 +32,42 @@ from mallow.web.blueprints import storefront as bp
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 #: provincial-level divisions, as shipping templates name them
-PROVINCES = ("北京市", "天津市", "河北省", "山西省", "内蒙古自治区", "辽宁省", "吉林省", "黑龙江省", "上海市", "江苏省",
-             "浙江省", "安徽省", "福建省", "江西省", "山东省", "河南省", "湖北省", "湖南省", "广东省",
-             "广西壮族自治区", "海南省", "重庆市", "四川省", "贵州省", "云南省", "西藏自治区", "陕西省", "甘肃省",
-             "青海省", "宁夏回族自治区", "新疆维吾尔自治区", "香港特别行政区", "澳门特别行政区", "台湾省")
+PROVINCES = (
+    "北京市",
+    "天津市",
+    "河北省",
+    "山西省",
+    "内蒙古自治区",
+    "辽宁省",
+    "吉林省",
+    "黑龙江省",
+    "上海市",
+    "江苏省",
+    "浙江省",
+    "安徽省",
+    "福建省",
+    "江西省",
+    "山东省",
+    "河南省",
+    "湖北省",
+    "湖南省",
+    "广东省",
+    "广西壮族自治区",
+    "海南省",
+    "重庆市",
+    "四川省",
+    "贵州省",
+    "云南省",
+    "西藏自治区",
+    "陕西省",
+    "甘肃省",
+    "青海省",
+    "宁夏回族自治区",
+    "新疆维吾尔自治区",
+    "香港特别行政区",
+    "澳门特别行政区",
+    "台湾省",
+)
 
 
 def _cart_signature(items: list[dict]) -> str:
@@ -49,14 +82,23 @@ def _address_choice(saved: list[dict]) -> str:
     return str(saved[0]["id"]) if saved else "new"
 
 
-def _render_checkout(items: list[dict], unavailable: int, status: int = 200, errors: ValidationFailed | None = None,
-                     priced=None, notice: str | None = None):
+def _render_checkout(
+    items: list[dict],
+    unavailable: int,
+    status: int = 200,
+    errors: ValidationFailed | None = None,
+    priced=None,
+    notice: str | None = None,
+):
     customer = principal("shopper")
     saved = [addresses.as_dict(a) for a in addresses.of_customer(customer.id)]
     chosen = _address_choice(saved)
     if priced is None:
-        province = next((a["province"] for a in saved if str(a["id"]) == chosen), None) if chosen != "new" \
+        province = (
+            next((a["province"] for a in saved if str(a["id"]) == chosen), None)
+            if chosen != "new"
             else (text(request.form, "province", 20) or None)
+        )
         priced, problem = quote(items, province)
         if problem:
             flash(problem, "error")
@@ -64,10 +106,21 @@ def _render_checkout(items: list[dict], unavailable: int, status: int = 200, err
     key = request.form.get("idempotency_key", "")
     if not _KEY.match(key):
         key = secrets.token_urlsafe(24)
-    return render_form("storefront/checkout.html", status=status, errors=errors, saved=saved, chosen=chosen,
-                       receipt=receipts.quote_receipt(priced), problems=priced.problems, total=priced.total,
-                       signature=_cart_signature(items), idempotency_key=key, provinces=PROVINCES,
-                       unavailable=unavailable, notice=notice)
+    return render_form(
+        "storefront/checkout.html",
+        status=status,
+        errors=errors,
+        saved=saved,
+        chosen=chosen,
+        receipt=receipts.quote_receipt(priced),
+        problems=priced.problems,
+        total=priced.total,
+        signature=_cart_signature(items),
+        idempotency_key=key,
+        provinces=PROVINCES,
+        unavailable=unavailable,
+        notice=notice,
+    )
 
 
 def _checkout_items() -> tuple[list[dict], int]:
@@ -86,8 +139,9 @@ def checkout_page():
 
 
 def _order_with_key(customer_id: int, key: str) -> Order | None:
-    return db.session.execute(sa.select(Order).where(Order.customer_id == customer_id,
-                                                     Order.idempotency_key == key)).scalar_one_or_none()
+    return db.session.execute(
+        sa.select(Order).where(Order.customer_id == customer_id, Order.idempotency_key == key)
+    ).scalar_one_or_none()
 
 
 def _placed(order: Order):
@@ -112,10 +166,16 @@ def place_order():
         flash(_("Your cart is empty."), "error")
         return redirect(url_for("storefront.cart")), 303
     if not _KEY.match(key):
-        return _render_checkout(items, unavailable, status=400, notice=_("The page expired. Check the order and submit it again."))
+        return _render_checkout(
+            items, unavailable, status=400, notice=_("The page expired. Check the order and submit it again.")
+        )
     if request.form.get("cart_signature") != _cart_signature(items):
-        return _render_checkout(items, unavailable, status=409,
-                                notice=_("Your cart changed since this page was shown. Check the order again."))
+        return _render_checkout(
+            items,
+            unavailable,
+            status=409,
+            notice=_("Your cart changed since this page was shown. Check the order again."),
+        )
     if request.form.get("action") == "quote":  # "Recalculate": price for the chosen address, place nothing
         return _render_checkout(items, unavailable)
 
@@ -142,8 +202,15 @@ def place_order():
         return _render_checkout(items, unavailable, status=422, priced=priced)
     if request.form.get("expected_total") != str(priced.total):
         db.session.rollback()  # nothing of this submission is kept, not even a new address
-        return _render_checkout(items, unavailable, status=409, priced=priced, notice=_(
-            "The total is now %(total)s. Check it and place the order again.", total=fen_to_price(priced.total)))
+        return _render_checkout(
+            items,
+            unavailable,
+            status=409,
+            priced=priced,
+            notice=_(
+                "The total is now %(total)s. Check it and place the order again.", total=fen_to_price(priced.total)
+            ),
+        )
 
     try:
         order, created = checkout.place_order(customer, items, address.id, note, key)
@@ -152,11 +219,16 @@ def place_order():
         return _render_checkout(items, unavailable, errors=failed)
     except checkout.CheckoutProblems as problems:
         db.session.rollback()
-        return _render_checkout(items, unavailable, status=422,
-                                notice="; ".join(str(p.message) for p in problems.problems))
+        return _render_checkout(
+            items, unavailable, status=422, notice="; ".join(str(p.message) for p in problems.problems)
+        )
     except checkout.SoldOut as sold_out:  # (place_order rolled everything back)
-        return _render_checkout(items, unavailable, status=409,
-                                notice=_("%(title)s has sold out. Change the quantity in your cart.", title=sold_out.title))
+        return _render_checkout(
+            items,
+            unavailable,
+            status=409,
+            notice=_("%(title)s has sold out. Change the quantity in your cart.", title=sold_out.title),
+        )
     except checkout.IdempotencyConflict:  # a twin submission of this page won the race
         existing = _order_with_key(customer.id, key)
         if existing is None:
@@ -164,8 +236,11 @@ def place_order():
         return _placed(existing)
     if created:
         ordered = {line.sku_id for line in order.lines}
-        db.session.execute(sa.delete(CartItem).where(CartItem.cart_id == carts.find(customer.id, None).id,
-                                                     CartItem.sku_id.in_(ordered)))
+        db.session.execute(
+            sa.delete(CartItem).where(
+                CartItem.cart_id == carts.find(customer.id, None).id, CartItem.sku_id.in_(ordered)
+            )
+        )
         db.session.commit()
         flash(_("Order placed."), "success")
     return _placed(order)

@@ -3,6 +3,7 @@
 static files, as the template globals ``storefront_tabs``, ``storefront_shopper`` and
 ``storefront_asset`` (an app-wide context processor of the ``storefront`` blueprint).
 """
+
 from __future__ import annotations
 
 from flask import request, url_for
@@ -15,13 +16,27 @@ from mallow.web.blueprints import storefront as bp
 
 #: pages with a bottom bar of their own (buy bar, pay bar): no tab bar, whatever their template
 #: says (pages opt out with an empty ``{% block tabbar %}``; these are covered either way)
-TABBAR_HIDDEN = frozenset({"storefront.product", "storefront.checkout_page", "storefront.place_order",
-                           "storefront.order_detail", "storefront.request_aftersale", "storefront.buy_now"})
+TABBAR_HIDDEN = frozenset(
+    {
+        "storefront.product",
+        "storefront.checkout_page",
+        "storefront.place_order",
+        "storefront.order_detail",
+        "storefront.request_aftersale",
+        "storefront.buy_now",
+    }
+)
 #: endpoint words that mean "this page pays or checks out" (cashiers of any provider or plugin)
 TABBAR_HIDDEN_WORDS = ("checkout", "cashier", "pay_", "_pay", "sandbox")
 #: which tab a page belongs to (the tab shown as current)
-TAB_OF = {"storefront.home": "home", "storefront.categories": "category", "storefront.category": "category",
-          "storefront.cart": "cart", "storefront.account": "me", "storefront.orders_list": "me"}
+TAB_OF = {
+    "storefront.home": "home",
+    "storefront.categories": "category",
+    "storefront.category": "category",
+    "storefront.cart": "cart",
+    "storefront.account": "me",
+    "storefront.orders_list": "me",
+}
 #: other pages under 我的 (the shopper's own: profile, addresses, a plugin's centre)
 ME_WORDS = ("account", "orders_list", "address", "profile", "distribution")
 
@@ -38,11 +53,18 @@ def tabs() -> list[dict]:
     if store is None or not store.is_open or tabbar_hidden(request.endpoint):
         return []
     count = item_count()
-    entries = [{"key": "home", "label": _("Home"), "url": url_for("storefront.home")},
-               {"key": "category", "label": _("Browse"), "url": url_for("storefront.categories")},
-               {"key": "cart", "label": _("Cart"), "url": url_for("storefront.cart"), "count": count,
-                "badge": count_badge(count)},
-               {"key": "me", "label": _("Me"), "url": url_for("storefront.account")}]
+    entries = [
+        {"key": "home", "label": _("Home"), "url": url_for("storefront.home")},
+        {"key": "category", "label": _("Browse"), "url": url_for("storefront.categories")},
+        {
+            "key": "cart",
+            "label": _("Cart"),
+            "url": url_for("storefront.cart"),
+            "count": count,
+            "badge": count_badge(count),
+        },
+        {"key": "me", "label": _("Me"), "url": url_for("storefront.account")},
+    ]
     endpoint = request.endpoint or ""
     current = TAB_OF.get(endpoint) or ("me" if any(word in endpoint for word in ME_WORDS) else None)
     for entry in entries:

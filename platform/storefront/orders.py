@@ -6,6 +6,7 @@ storefront and console alike (app-wide template globals: ``order_status_label``,
 :mod:`mallow.orders.timing`). The time filters ``order_time`` and ``clock`` are
 :mod:`mallow.web.filters`'.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -78,19 +79,37 @@ def orders_list():
     if status:
         query = query.where(Order.status == status)
     if tab == "aftersale":
-        query = query.where(Order.id.in_(sa.select(AfterSale.order_id).where(AfterSale.customer_id == Order.customer_id)))
-    found = list(db.session.execute(query.order_by(Order.id.desc()).offset((page - 1) * ORDERS_PER_PAGE)
-                                    .limit(ORDERS_PER_PAGE + 1)).scalars())
+        query = query.where(
+            Order.id.in_(sa.select(AfterSale.order_id).where(AfterSale.customer_id == Order.customer_id))
+        )
+    found = list(
+        db.session.execute(
+            query.order_by(Order.id.desc()).offset((page - 1) * ORDERS_PER_PAGE).limit(ORDERS_PER_PAGE + 1)
+        ).scalars()
+    )
     shown = found[:ORDERS_PER_PAGE]
-    return render_template("storefront/orders.html", orders=shown, status=status, page=page,
-                           has_next=len(found) > ORDERS_PER_PAGE, statuses=labels.status_labels(), tab=tab,
-                           tabs=_order_tabs(), in_aftersales=labels.open_aftersales([o.id for o in shown]))
+    return render_template(
+        "storefront/orders.html",
+        orders=shown,
+        status=status,
+        page=page,
+        has_next=len(found) > ORDERS_PER_PAGE,
+        statuses=labels.status_labels(),
+        tab=tab,
+        tabs=_order_tabs(),
+        in_aftersales=labels.open_aftersales([o.id for o in shown]),
+    )
 
 
 def _order_tabs() -> list[tuple[str | None, str]]:
     """The order list's tabs (``?tab=``): 全部 · 待付款 · 待发货 · 待收货 · 退款/售后."""
-    return [(None, _("All")), ("unpaid", _("To pay")), ("to_ship", _("To ship")), ("to_receive", _("To receive")),
-            ("aftersale", _("Refunds / after-sales"))]
+    return [
+        (None, _("All")),
+        ("unpaid", _("To pay")),
+        ("to_ship", _("To ship")),
+        ("to_receive", _("To receive")),
+        ("aftersale", _("Refunds / after-sales")),
+    ]
 
 
 def order_items(order: Order) -> list[dict]:
@@ -100,11 +119,19 @@ def order_items(order: Order) -> list[dict]:
     for line in order.lines:
         product = db.session.get(Product, line.product_id)
         cover = min(product.images, key=lambda i: i.sort) if product is not None and product.images else None
-        items.append({"title": line.title, "spec": line.spec_key, "unit_price": line.unit_price,
-                      "quantity": line.quantity, "sku_id": line.sku_id,
-                      "url": url_for("storefront.product", product_id=product.id)
-                      if product is not None and product.status == "on_shelf" else None,
-                      "image": image_url(cover.thumb_path or cover.path) if cover is not None else None})
+        items.append(
+            {
+                "title": line.title,
+                "spec": line.spec_key,
+                "unit_price": line.unit_price,
+                "quantity": line.quantity,
+                "sku_id": line.sku_id,
+                "url": url_for("storefront.product", product_id=product.id)
+                if product is not None and product.status == "on_shelf"
+                else None,
+                "image": image_url(cover.thumb_path or cover.path) if cover is not None else None,
+            }
+        )
     return items
 
 
@@ -121,17 +148,22 @@ def order_detail(order_id):
     requests = of_order(order.id)
     in_progress = any(a.status in OPEN_STATES for a in requests)
     provider = paid_with(order)
-    return render_template("storefront/order.html", order=order, address=addresses.read_snapshot(order.address_cipher),
-                           receipt=receipts.order_receipt(order),
-                           events=[e for e in order.events if e.kind != "note"],  # notes are the merchant's
-                           items=order_items(order),
-                           can_pay=order.status == "pending_payment", seconds_left=seconds_left(order),
-                           requests=requests, aftersale_open=in_progress,
-                           can_request_aftersale=order.status in ("paid", "shipped", "delivered", "completed")
-                           and not in_progress,
-                           status_label=labels.shopper_status_label(order, in_progress),
-                           status_hint=labels.status_hint(order, in_progress),
-                           payment_method=labels.payment_method_label(provider) if provider else None)
+    return render_template(
+        "storefront/order.html",
+        order=order,
+        address=addresses.read_snapshot(order.address_cipher),
+        receipt=receipts.order_receipt(order),
+        events=[e for e in order.events if e.kind != "note"],  # notes are the merchant's
+        items=order_items(order),
+        can_pay=order.status == "pending_payment",
+        seconds_left=seconds_left(order),
+        requests=requests,
+        aftersale_open=in_progress,
+        can_request_aftersale=order.status in ("paid", "shipped", "delivered", "completed") and not in_progress,
+        status_label=labels.shopper_status_label(order, in_progress),
+        status_hint=labels.status_hint(order, in_progress),
+        payment_method=labels.payment_method_label(provider) if provider else None,
+    )
 
 
 def _shown(order: Order):

@@ -4,6 +4,7 @@ the JS-SDK's signed ``wx.config`` (:mod:`mallow.storefront.wechat`). Every route
 store's prefix and gets its store from the resolver like any other store route; a store that is
 not open answers 503 here too. Forms carry the CSRF token (CSRFProtect applies).
 """
+
 from __future__ import annotations
 
 from flask import Blueprint

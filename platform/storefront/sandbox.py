@@ -4,6 +4,7 @@ provider; *Cancel* abandons this attempt. Its address carries a capability token
 (:class:`mallow.payments.sandbox.SandboxProvider`); whether the sandbox may take the payment now
 is :func:`mallow.payments.sandbox.availability`'s word.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,8 +32,9 @@ def _sandbox_attempt(out_trade_no: str):
     token = request.values.get("token")
     if not provider.check_cashier_token(out_trade_no, token):
         abort(404)
-    payment = db.session.execute(sa.select(Payment).where(Payment.out_trade_no == out_trade_no,
-                                                          Payment.provider == sandbox.NAME)).scalar_one_or_none()
+    payment = db.session.execute(
+        sa.select(Payment).where(Payment.out_trade_no == out_trade_no, Payment.provider == sandbox.NAME)
+    ).scalar_one_or_none()
     if payment is None:
         abort(404)
     return provider, payment, db.session.get(Order, payment.order_id), token
@@ -70,7 +72,11 @@ def sandbox_cashier(out_trade_no):
                     return redirect(url_for("storefront.pay_order", order_id=order.id)), 303
             return redirect(url_for("payments_pages.sandbox_cashier", out_trade_no=out_trade_no, token=token)), 303
     db.session.refresh(order)
-    return render_template("storefront/pay_sandbox.html", payment=payment, order=order, token=token,
-                           unavailable=sandbox.refusal(refused) if refused is not None else None,
-                           back_url=url_for("storefront.pay_order", order_id=order.id) if _shoppers_own(order)
-                           else None), status
+    return render_template(
+        "storefront/pay_sandbox.html",
+        payment=payment,
+        order=order,
+        token=token,
+        unavailable=sandbox.refusal(refused) if refused is not None else None,
+        back_url=url_for("storefront.pay_order", order_id=order.id) if _shoppers_own(order) else None,
+    ), status

@@ -1,4 +1,5 @@
 """The storefront of one store (``/s/<slug>/`` or ``<slug>.<store domain>/``)."""
+
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -32,17 +33,29 @@ def home():
 
 # --- signing in and up: SMS code (the phone way) or password --------------------------------------
 
+
 def _auth_page(page: str, status: int = 200, errors: ValidationFailed | None = None, **context):
     """The sign-in or sign-up page, every way on it: 微信一键登录 inside WeChat (where the store has
     an official account), the SMS code form and the password form. ``next`` (a path on this
     site, else dropped) is carried through every step."""
     next_value = safe_next("")
-    linking = next_value.startswith(url_for("payments_pages.wechat_authorize")) \
-        if "payments_pages.wechat_authorize" in current_app.view_functions else False
+    linking = (
+        next_value.startswith(url_for("payments_pages.wechat_authorize"))
+        if "payments_pages.wechat_authorize" in current_app.view_functions
+        else False
+    )
     context.setdefault("sms_sent", False)
-    return render_form(f"storefront/{page}.html", status=status, errors=errors, page=page, next=next_value,
-                       wechat_url=None if linking else wechat_login_url(next_value), linking_wechat=linking,
-                       resend_seconds=sms.RESEND_SECONDS, **context)
+    return render_form(
+        f"storefront/{page}.html",
+        status=status,
+        errors=errors,
+        page=page,
+        next=next_value,
+        wechat_url=None if linking else wechat_login_url(next_value),
+        linking_wechat=linking,
+        resend_seconds=sms.RESEND_SECONDS,
+        **context,
+    )
 
 
 def sign_in_and_continue(customer, target: str | None = None):
@@ -77,8 +90,9 @@ def login():
     if request.method == "POST":  # with a password
         customer = customers.authenticate(request.form.get("login", ""), request.form.get("password", ""))
         if customer is None:
-            return _auth_page("login", errors=ValidationFailed(
-                {"password": ("invalid", _("Wrong account or password."))}))
+            return _auth_page(
+                "login", errors=ValidationFailed({"password": ("invalid", _("Wrong account or password."))})
+            )
         return sign_in_and_continue(customer)
     return _auth_page("login")
 
@@ -96,8 +110,12 @@ def send_login_code():
         body, _status = _auth_page(page, errors=ValidationFailed({"phone": ("too_many_codes", limited.message)}))
         return body, 429, {"Retry-After": str(limited.retry_after)}
     except sms.SmsUnavailable:
-        body, _status = _auth_page(page, errors=ValidationFailed({"phone": (
-            "sms_unavailable", _("The SMS could not be sent. Try again in a minute."))}))
+        body, _status = _auth_page(
+            page,
+            errors=ValidationFailed(
+                {"phone": ("sms_unavailable", _("The SMS could not be sent. Try again in a minute."))}
+            ),
+        )
         return body, 503
     db.session.commit()
     return _auth_page(page, sms_sent=True, sent_to=crypto.mask(phone))

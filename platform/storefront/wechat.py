@@ -7,6 +7,7 @@ on those pages.
 Both callbacks check a one-time ``state`` kept in this browser's session; a guest signed in by
 WeChat goes through :func:`mallow.storefront.views.sign_in_and_continue` like every sign-in.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -15,8 +16,19 @@ import secrets
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import (abort, current_app, flash, g, jsonify, make_response, redirect, render_template, request, session,
-                   url_for)
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from mallow.accounts import customers
@@ -54,8 +66,12 @@ def _oauth_client():
 
 def _callback_limits(view):
     """Per-IP limits on the callbacks, the same as on the login forms (one count for both)."""
-    return limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], scope="wechat-callback-ip",
-                                methods=["GET"], error_message="too many attempts")(view)
+    return limiter.shared_limit(
+        lambda: current_app.config["LOGIN_RATE_LIMIT_IP"],
+        scope="wechat-callback-ip",
+        methods=["GET"],
+        error_message="too many attempts",
+    )(view)
 
 
 def _to_wechat(purpose: str, callback_endpoint: str):
@@ -63,8 +79,11 @@ def _to_wechat(purpose: str, callback_endpoint: str):
     this browser's session with the purpose and ``next`` (a path on this site, else 我的)."""
     oauth = _oauth_client()
     state = secrets.token_urlsafe(24)
-    session[_oauth_session_key()] = {"state": state, "purpose": purpose,
-                                     "next": safe_next(url_for("storefront.account"))}
+    session[_oauth_session_key()] = {
+        "state": state,
+        "purpose": purpose,
+        "next": safe_next(url_for("storefront.account")),
+    }
     return redirect(oauth.authorize_url(url_for(callback_endpoint, _external=True), state)), 302
 
 
@@ -77,17 +96,27 @@ def _back_from_wechat(purpose: str) -> tuple[str, str | None]:
     oauth = _oauth_client()
     expected = str(pending.get("state") or "")
     state = request.args.get("state", "")
-    if (not expected or pending.get("purpose", LINK) != purpose
-            or not hmac.compare_digest(expected.encode(), state.encode())):
+    if (
+        not expected
+        or pending.get("purpose", LINK) != purpose
+        or not hmac.compare_digest(expected.encode(), state.encode())
+    ):
         abort(400)
     try:
         return oauth.exchange_code(request.args.get("code", "")), pending.get("next")
     except wechat_oauth.OAuthError as error:
         log.warning("WeChat web authorisation failed for store %s: %s", current_store().id, error.code)
-        retry = url_for("payments_pages.wechat_login", next=safe_target(pending.get("next"), "") or None) \
-            if purpose == LOGIN else None
-        abort(make_response(render_template("storefront/wechat_linked.html", failed=True, retry_url=retry),
-                            400 if error.spent_code else 502))
+        retry = (
+            url_for("payments_pages.wechat_login", next=safe_target(pending.get("next"), "") or None)
+            if purpose == LOGIN
+            else None
+        )
+        abort(
+            make_response(
+                render_template("storefront/wechat_linked.html", failed=True, retry_url=retry),
+                400 if error.spent_code else 502,
+            )
+        )
 
 
 @bp.get("/wechat/authorize")
@@ -149,8 +178,13 @@ JSSDK_ORIGIN = "https://res.wx.qq.com"
 def _this_stores_page(raw) -> str | None:
     """``raw`` when it is an http(s) URL of a page of this store on the host the request came to
     (its ``/s/<slug>`` prefix, or any path on the store's own host), else None."""
-    if not isinstance(raw, str) or not raw or len(raw) > 1024 or not raw.isascii() \
-            or any(c.isspace() or ord(c) < 32 or c == "\\" for c in raw):
+    if (
+        not isinstance(raw, str)
+        or not raw
+        or len(raw) > 1024
+        or not raw.isascii()
+        or any(c.isspace() or ord(c) < 32 or c == "\\" for c in raw)
+    ):
         return None
     try:
         parts = urlsplit(raw)
@@ -206,6 +240,7 @@ def _allow_the_jssdk(response):
     """On a page that loads WeChat's JS-SDK, the CSP's ``script-src`` names its origin too."""
     if g.get("mallow_wechat_jssdk") and response.mimetype == "text/html":
         policy = response.headers.get("Content-Security-Policy", CSP)
-        response.headers["Content-Security-Policy"] = policy.replace("script-src 'self'",
-                                                                     f"script-src 'self' {JSSDK_ORIGIN}", 1)
+        response.headers["Content-Security-Policy"] = policy.replace(
+            "script-src 'self'", f"script-src 'self' {JSSDK_ORIGIN}", 1
+        )
     return response

@@ -5,6 +5,7 @@ stores (jobs, CLI, migrations) enters ``store_context(store_id)`` for each: it p
 app context, so the store gets a fresh database session and nothing loaded for one store can be
 served for another. Switching the store inside a live context is refused.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager

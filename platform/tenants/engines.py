@@ -13,6 +13,7 @@ Both: session state that code leaves on a pooled connection (``SET search_path``
 temp tables, prepared statements, advisory locks; ``ATTACH``, ``PRAGMA``) is reset when the
 connection returns to the pool and checked for when it is handed out (:mod:`mallow.db.hygiene`).
 """
+
 from __future__ import annotations
 
 import re
@@ -89,15 +90,18 @@ class StoreEngines:
 
     def _make(self, store_id: int) -> sa.Engine:
         if self.is_postgresql:
-            return self.platform_engine.execution_options(
-                schema_translate_map={STORE_SCHEMA: schema_name(store_id)}
-            )
+            return self.platform_engine.execution_options(schema_translate_map={STORE_SCHEMA: schema_name(store_id)})
         if self.backend != "sqlite":
             raise RuntimeError(f"unsupported database backend {self.backend!r}")
         path = self.sqlite_path(store_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine("sqlite://", poolclass=sa.pool.QueuePool, pool_size=5,
-                                  max_overflow=10, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = sa.create_engine(
+            "sqlite://",
+            poolclass=sa.pool.QueuePool,
+            pool_size=5,
+            max_overflow=10,
+            connect_args={"timeout": 30, "check_same_thread": False},
+        )
         _attach_store_file(engine, path)
         hygiene.install(engine, expected_attached={STORE_SCHEMA: str(path)})
         return engine

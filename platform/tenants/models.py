@@ -1,4 +1,5 @@
 """The ``stores`` platform table."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

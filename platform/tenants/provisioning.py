@@ -1,4 +1,5 @@
 """Creating and removing a store's own schema (PostgreSQL) or file (SQLite)."""
+
 from __future__ import annotations
 
 import time

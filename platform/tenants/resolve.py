@@ -11,6 +11,7 @@ Two ways in, one mechanism:
 The URL value processor then loads the store once and activates it (its engine, its schema).
 The store never comes from a header, query parameter or body field.
 """
+
 from __future__ import annotations
 
 from flask import Flask, abort, g, request

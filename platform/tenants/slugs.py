@@ -1,4 +1,5 @@
 """Store slugs: the name in ``{slug}.<domain>`` and ``/s/{slug}/``."""
+
 from __future__ import annotations
 
 import re

@@ -23,10 +23,12 @@ for plugin code to run a statement of its own:
 The check reads the statement's words outside string literals and comments; it keeps honest code
 on its own store's tables, it is not a sandbox (see docs/plugins.md, *Trust*).
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import sqlalchemy as sa
 from flask import g
@@ -44,8 +46,8 @@ STORE_SCHEMA_RE = re.compile(r"^store_[0-9]+$")
 # check (nested /* */ comments end early; brackets and backticks are not taken as quotes). On
 # SQLite, which has no $$ quoting, the store's connection reaches nothing but the store's file.
 _LEXEME_RE = re.compile(
-    r"""(?P<unicode>[uU]&['"])"""                                # U&'…' / U&"…": escapes spell any name
-    r"""|(?P<literal>[eE]'(?:[^'\\]|\\.|'')*'"""              # E'…' with backslash escapes
+    r"""(?P<unicode>[uU]&['"])"""  # U&'…' / U&"…": escapes spell any name
+    r"""|(?P<literal>[eE]'(?:[^'\\]|\\.|'')*'"""  # E'…' with backslash escapes
     r"""|[bBxXnN]?'(?:[^']|'')*')"""
     r"""|(?P<dollar>\$(?P<tag>[A-Za-z_][A-Za-z0-9_]*|)\$.*?\$(?P=tag)\$)"""  # PostgreSQL's $$…$$
     r"""|(?P<quoted>"(?:[^"]|"")*")"""
@@ -60,11 +62,29 @@ _STATEMENTS = {"select", "insert", "update", "delete", "with", "values"}
 # words that keep state on the pooled connection, or run SQL given as a string (which the check
 # below does not read)
 _REFUSED_WORDS = {
-    "temp", "temporary", "set_config", "pg_advisory_lock", "pg_advisory_lock_shared",
-    "pg_try_advisory_lock", "pg_try_advisory_lock_shared", "dblink", "dblink_exec",
-    "query_to_xml", "query_to_xml_and_xmlschema", "query_to_xmlschema", "table_to_xml",
-    "table_to_xml_and_xmlschema", "cursor_to_xml", "schema_to_xml", "database_to_xml", "regclass",
-    "pg_read_file", "pg_read_binary_file", "lo_import", "lo_export", "load_extension",
+    "temp",
+    "temporary",
+    "set_config",
+    "pg_advisory_lock",
+    "pg_advisory_lock_shared",
+    "pg_try_advisory_lock",
+    "pg_try_advisory_lock_shared",
+    "dblink",
+    "dblink_exec",
+    "query_to_xml",
+    "query_to_xml_and_xmlschema",
+    "query_to_xmlschema",
+    "table_to_xml",
+    "table_to_xml_and_xmlschema",
+    "cursor_to_xml",
+    "schema_to_xml",
+    "database_to_xml",
+    "regclass",
+    "pg_read_file",
+    "pg_read_binary_file",
+    "lo_import",
+    "lo_export",
+    "load_extension",
 }
 _TABLE_POSITION = {"from", "join", "update", "into", "table", "using"}
 _FOREIGN_SCHEMAS = {"public", "information_schema", "pg_catalog", "pg_toast", "main", "temp"}
@@ -132,15 +152,19 @@ def _check_words(words: list[str]) -> None:
         raise StoreSQLRefused("an empty statement")
     first = words[0]
     if first not in _STATEMENTS:
-        raise StoreSQLRefused(f"store_sql runs SELECT, INSERT, UPDATE, DELETE (or WITH …), not {first.upper()}: "
-                              "schema changes belong in migrations, connection settings nowhere")
+        raise StoreSQLRefused(
+            f"store_sql runs SELECT, INSERT, UPDATE, DELETE (or WITH …), not {first.upper()}: "
+            "schema changes belong in migrations, connection settings nowhere"
+        )
     platform, store = known_tables()
     previous = ""
     for word in words:
         if word in _REFUSED_WORDS:
             raise StoreSQLRefused(f"{word} is not allowed in store_sql (connection state, or SQL in a string)")
         if STORE_SCHEMA_RE.match(word) or word in _FOREIGN_SCHEMAS:
-            raise StoreSQLRefused(f"{word!r} names a schema: write the table as {{name}}, it is qualified for the active store")
+            raise StoreSQLRefused(
+                f"{word!r} names a schema: write the table as {{name}}, it is qualified for the active store"
+            )
         if word in platform:
             raise StoreSQLRefused(f"{word!r} is a platform table: store_sql reaches the active store's tables only")
         if word in store and previous in _TABLE_POSITION:

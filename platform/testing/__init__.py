@@ -27,21 +27,82 @@ fakes of WeChat, imported from their modules):
 
 The runtime never imports the kit: fakes of WeChat live here, not in ``mallow.payments``.
 """
+
 from .apps import TEST_CONFIG, build_app, dispose_app, restart_app
-from .http import (CSRF_RE, MerchantClient, bearer, csrf_token, login_admin, login_merchant, make_shopper, merchant_token,
-                   post_form, register_shopper)
+from .http import (
+    CSRF_RE,
+    MerchantClient,
+    bearer,
+    csrf_token,
+    login_admin,
+    login_merchant,
+    make_shopper,
+    merchant_token,
+    post_form,
+    register_shopper,
+)
 from .images import image_upload, png_bytes
 from .plugins import approve_plugin, disable_plugin, enable_plugin, plugin_app
-from .servers import (HAVE_POSTGRES, HAVE_REDIS, IN_CI, MISSING_SERVERS, POSTGRES_URL, REDIS_URL, backend_params,
-                      drop_postgres_database, fresh_postgres_database)
-from .stores import (PASSWORD, VALID_ID_NUMBER, VALID_USCC, Shop, make_admin, make_product, make_store, qualification_form,
-                     unique_slug)
+from .servers import (
+    HAVE_POSTGRES,
+    HAVE_REDIS,
+    IN_CI,
+    MISSING_SERVERS,
+    POSTGRES_URL,
+    REDIS_URL,
+    backend_params,
+    drop_postgres_database,
+    fresh_postgres_database,
+)
+from .stores import (
+    PASSWORD,
+    VALID_ID_NUMBER,
+    VALID_USCC,
+    Shop,
+    make_admin,
+    make_product,
+    make_store,
+    qualification_form,
+    unique_slug,
+)
 
 __all__ = [
-    "CSRF_RE", "HAVE_POSTGRES", "HAVE_REDIS", "IN_CI", "MISSING_SERVERS", "MerchantClient", "PASSWORD", "POSTGRES_URL",
-    "REDIS_URL", "Shop", "TEST_CONFIG", "VALID_ID_NUMBER", "VALID_USCC", "approve_plugin", "backend_params", "bearer",
-    "build_app", "csrf_token", "disable_plugin", "dispose_app", "drop_postgres_database", "enable_plugin",
-    "fresh_postgres_database", "image_upload", "login_admin", "login_merchant", "make_admin", "make_product",
-    "make_shopper", "make_store", "merchant_token", "plugin_app", "png_bytes", "post_form", "qualification_form",
-    "register_shopper", "restart_app", "unique_slug",
+    "CSRF_RE",
+    "HAVE_POSTGRES",
+    "HAVE_REDIS",
+    "IN_CI",
+    "MISSING_SERVERS",
+    "MerchantClient",
+    "PASSWORD",
+    "POSTGRES_URL",
+    "REDIS_URL",
+    "Shop",
+    "TEST_CONFIG",
+    "VALID_ID_NUMBER",
+    "VALID_USCC",
+    "approve_plugin",
+    "backend_params",
+    "bearer",
+    "build_app",
+    "csrf_token",
+    "disable_plugin",
+    "dispose_app",
+    "drop_postgres_database",
+    "enable_plugin",
+    "fresh_postgres_database",
+    "image_upload",
+    "login_admin",
+    "login_merchant",
+    "make_admin",
+    "make_product",
+    "make_shopper",
+    "make_store",
+    "merchant_token",
+    "plugin_app",
+    "png_bytes",
+    "post_form",
+    "qualification_form",
+    "register_shopper",
+    "restart_app",
+    "unique_slug",
 ]

@@ -4,6 +4,7 @@ its next start on the same database, and cleaning up.
 ``create_app`` and the rest of Mallow are imported inside the helpers: importing the kit loads
 nothing of the app (``create_app`` imports the parts in its own order).
 """
+
 from __future__ import annotations
 
 from .servers import drop_postgres_database, fresh_postgres_database

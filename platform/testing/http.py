@@ -1,5 +1,6 @@
 """Driving Mallow over HTTP as its users do: browser forms with their CSRF token, sign-ins, API
 tokens (``bearer``), a shopper with an address, and :class:`MerchantClient` for the console API."""
+
 from __future__ import annotations
 
 import itertools
@@ -65,9 +66,18 @@ def make_shopper(client, shop: Shop, login: str | None = None) -> tuple[str, int
     response = client.post(f"{shop.prefix}/api/customers", json={"login": login, "password": PASSWORD})
     assert response.status_code == 201, response.get_json()
     token = response.get_json()["token"]
-    address = client.post(f"{shop.prefix}/api/addresses", headers=bearer(token), json={
-        "recipient": "李四", "phone": "13912345678", "province": "浙江省", "city": "杭州市", "district": "西湖区",
-        "detail": "文三路 100 号"})
+    address = client.post(
+        f"{shop.prefix}/api/addresses",
+        headers=bearer(token),
+        json={
+            "recipient": "李四",
+            "phone": "13912345678",
+            "province": "浙江省",
+            "city": "杭州市",
+            "district": "西湖区",
+            "detail": "文三路 100 号",
+        },
+    )
     assert address.status_code == 201, address.get_json()
     return token, address.get_json()["id"]
 

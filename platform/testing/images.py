@@ -1,4 +1,5 @@
 """Pictures for upload tests: a real PNG in memory and the file a form would send."""
+
 from __future__ import annotations
 
 import io
@@ -14,4 +15,6 @@ def png_bytes(size=(64, 48), color="#c33") -> bytes:
 
 
 def image_upload(data: bytes | None = None, filename: str = "licence.png") -> FileStorage:
-    return FileStorage(io.BytesIO(data if data is not None else png_bytes()), filename=filename, content_type="image/png")
+    return FileStorage(
+        io.BytesIO(data if data is not None else png_bytes()), filename=filename, content_type="image/png"
+    )

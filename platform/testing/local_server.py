@@ -2,6 +2,7 @@
 ``127.0.0.1`` (port chosen by the OS) in a daemon thread and hands each request to the fake's
 ``_serve`` (:class:`~mallow.testing.wechatpay.FakeWeChatPayServer`,
 :class:`~mallow.testing.wechat_oauth.FakeWeChatOAuthServer`)."""
+
 from __future__ import annotations
 
 import threading
@@ -71,8 +72,9 @@ class LocalFakeServer:
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
 
-    def _serve(self, method: str, raw_path: str, authorization: str | None,
-               body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+    def _serve(
+        self, method: str, raw_path: str, authorization: str | None, body: bytes
+    ) -> tuple[int, dict[str, str], bytes] | None:
         raise NotImplementedError
 
     def start(self):
@@ -82,8 +84,9 @@ class LocalFakeServer:
         httpd = _HttpServer(("127.0.0.1", 0), _Handler)
         httpd.fake = self
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=self.thread_name, daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=self.thread_name, daemon=True
+        )
         self._thread.start()
         return self
 

@@ -16,6 +16,7 @@ Runs offline: WeChat Pay is :class:`~mallow.testing.wechatpay.FakeWeChatPayServe
 Mallow's own services are imported inside the helpers, as everywhere in the kit: importing it
 loads nothing of the app.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -67,8 +68,12 @@ def wechat_oauth_server(app, appid: str, appsecret: str, *, timeout: float = 1.0
     with the JS-SDK's access_token and jsapi_ticket endpoints (``WECHAT_API_BASE_URL``)."""
     with _config_restored(app, OAUTH_CONFIG), FakeWeChatOAuthServer() as server:
         server.add_account(appid, appsecret)
-        app.config.update(WECHAT_OAUTH_AUTHORIZE_URL=server.authorize_url, WECHAT_OAUTH_TOKEN_URL=server.token_url,
-                          WECHAT_OAUTH_TIMEOUT=timeout, WECHAT_API_BASE_URL=server.api_base_url)
+        app.config.update(
+            WECHAT_OAUTH_AUTHORIZE_URL=server.authorize_url,
+            WECHAT_OAUTH_TOKEN_URL=server.token_url,
+            WECHAT_OAUTH_TIMEOUT=timeout,
+            WECHAT_API_BASE_URL=server.api_base_url,
+        )
         yield server
 
 
@@ -87,9 +92,14 @@ def through_wechat(browser, shop) -> str:
 def wechatpay_settings(merchant, *, oauth_appsecret: str | None = None) -> dict:
     """The ``setWeChatPayConfig`` body for a :class:`~mallow.testing.wechatpay.FakeMerchant`."""
     keys = merchant.keys
-    body = {"mchid": keys.mchid, "appid": keys.appid, "merchant_certificate_serial": keys.merchant_certificate_serial,
-            "merchant_private_key": keys.merchant_private_key_pem, "apiv3_key": keys.apiv3_key,
-            "platform_keys": [{"serial": serial, "pem": pem} for serial, pem in keys.platform_public_keys.items()]}
+    body = {
+        "mchid": keys.mchid,
+        "appid": keys.appid,
+        "merchant_certificate_serial": keys.merchant_certificate_serial,
+        "merchant_private_key": keys.merchant_private_key_pem,
+        "apiv3_key": keys.apiv3_key,
+        "platform_keys": [{"serial": serial, "pem": pem} for serial, pem in keys.platform_public_keys.items()],
+    }
     if oauth_appsecret:
         body["oauth_appsecret"] = oauth_appsecret
     return body
@@ -108,22 +118,30 @@ def configure_wechatpay(app, shop, merchant, **kwargs) -> None:
 
 def place_order(client, shop, token: str, address_id: int, sku_id: int, quantity: int = 1) -> dict:
     """An order through the store API (``createOrder``); returns its JSON."""
-    response = client.post(f"{shop.prefix}/api/orders", headers=bearer(token),
-                           json={"items": [{"sku_id": sku_id, "quantity": quantity}], "address_id": address_id})
+    response = client.post(
+        f"{shop.prefix}/api/orders",
+        headers=bearer(token),
+        json={"items": [{"sku_id": sku_id, "quantity": quantity}], "address_id": address_id},
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
 
 def post_notification(client, shop, provider: str, notification, headers: dict | None = None):
     """POST a notification (``.body``, ``.headers``) as the provider would: raw bytes, no auth."""
-    return client.post(f"{shop.prefix}/api/payments/{provider}/notify", data=notification.body,
-                       headers=notification.headers if headers is None else headers, content_type="application/json")
+    return client.post(
+        f"{shop.prefix}/api/payments/{provider}/notify",
+        data=notification.body,
+        headers=notification.headers if headers is None else headers,
+        content_type="application/json",
+    )
 
 
 def pay_with_sandbox(client, shop, token: str, order_id: int) -> dict:
     """``payOrder`` with the sandbox, then press *Pay* on the cashier page; returns the payOrder JSON."""
-    started = client.post(f"{shop.prefix}/api/orders/{order_id}/pay", headers=bearer(token),
-                          json={"provider": "sandbox"})
+    started = client.post(
+        f"{shop.prefix}/api/orders/{order_id}/pay", headers=bearer(token), json={"provider": "sandbox"}
+    )
     assert started.status_code == 200, started.get_json()
     data = started.get_json()
     url = data["pay"]["url"]
@@ -138,8 +156,9 @@ def pay_with_wechatpay(client, shop, token: str, order_id: int, server) -> dict:
     WeChat Pay's signed notification reaches the store: a real (not test) order. The store's
     WeChat Pay keys must be those of a merchant ``server`` knows (:func:`configure_wechatpay`).
     Returns the payOrder JSON."""
-    started = client.post(f"{shop.prefix}/api/orders/{order_id}/pay", headers=bearer(token),
-                          json={"provider": "wechatpay", "scene": "h5"})
+    started = client.post(
+        f"{shop.prefix}/api/orders/{order_id}/pay", headers=bearer(token), json={"provider": "wechatpay", "scene": "h5"}
+    )
     assert started.status_code == 200, started.get_json()
     data = started.get_json()
     out_trade_no = data["payment"]["out_trade_no"]
@@ -157,8 +176,11 @@ def finish_wechatpay_refunds(app, client, shop, server) -> int:
     from mallow.tenants.context import store_context
 
     with store_context(shop.store_id, app=app):
-        numbers = db.session.execute(sa.select(Refund.out_refund_no).where(Refund.status == "processing")
-                                     .order_by(Refund.id)).scalars().all()
+        numbers = (
+            db.session.execute(sa.select(Refund.out_refund_no).where(Refund.status == "processing").order_by(Refund.id))
+            .scalars()
+            .all()
+        )
     for number in numbers:
         server.complete_refund(number)
         notified = post_notification(client, shop, "wechatpay", server.refund_notification(number))

@@ -1,6 +1,7 @@
 """Plugins in tests: an app with plugins approved and loaded, and a plugin enabled or disabled
 in a store through the platform's own paths (Mallow's modules are imported inside the helpers,
 as everywhere in the kit)."""
+
 from __future__ import annotations
 
 from .apps import build_app
@@ -15,9 +16,13 @@ def approve_plugin(app, name: str) -> None:
 
     _entry_point, manifest = installed()[name]
     with app.app_context():
-        row = db.session.execute(db.select(PluginRelease).filter_by(name=name, version=manifest.version)).scalar_one_or_none()
+        row = db.session.execute(
+            db.select(PluginRelease).filter_by(name=name, version=manifest.version)
+        ).scalar_one_or_none()
         if row is None:
-            db.session.add(PluginRelease(name=name, version=manifest.version, manifest=manifest.as_dict(), status="approved"))
+            db.session.add(
+                PluginRelease(name=name, version=manifest.version, manifest=manifest.as_dict(), status="approved")
+            )
         else:
             row.status = "approved"
         db.session.commit()

@@ -4,6 +4,7 @@ PostgreSQL (``MALLOW_TEST_POSTGRES``) and Redis (``MALLOW_TEST_REDIS``) are real
 missing is said in :data:`MISSING_SERVERS` (the suite's banner; under CI, ``CI=true``, a missing
 server fails the run). Each PostgreSQL app gets a fresh database of its own.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -71,6 +72,11 @@ def backend_params():
     """``params`` for a fixture that runs on SQLite and, when its server is up, PostgreSQL."""
     import pytest  # the kit's only pytest use: the rest of it runs without pytest
 
-    return [pytest.param("sqlite", id="sqlite"),
-            pytest.param("postgresql", id="postgresql", marks=[pytest.mark.postgres, pytest.mark.skipif(
-                not HAVE_POSTGRES, reason="PostgreSQL is not running")])]
+    return [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param(
+            "postgresql",
+            id="postgresql",
+            marks=[pytest.mark.postgres, pytest.mark.skipif(not HAVE_POSTGRES, reason="PostgreSQL is not running")],
+        ),
+    ]

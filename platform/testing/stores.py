@@ -8,6 +8,7 @@ Mallow's modules are imported inside the helpers, not at the top: importing the 
 does, before any app exists) loads nothing of the app, and ``create_app`` imports the parts in
 its own order.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -40,10 +41,19 @@ def unique_slug(prefix: str = "shop") -> str:
 
 
 def qualification_form(**overrides) -> MultiDict:
-    form = {"application_id": uuid.uuid4().hex, "subject_type": "enterprise", "uscc": VALID_USCC,
-            "legal_name": "测试商贸有限公司", "legal_representative": "张三", "legal_rep_id_number": VALID_ID_NUMBER,
-            "registered_address": "浙江省杭州市西湖区文三路 1 号", "licence_valid_until": "",
-            "contact_name": "张三", "contact_phone": "13800138000", "contact_email": "ops@example.com"}
+    form = {
+        "application_id": uuid.uuid4().hex,
+        "subject_type": "enterprise",
+        "uscc": VALID_USCC,
+        "legal_name": "测试商贸有限公司",
+        "legal_representative": "张三",
+        "legal_rep_id_number": VALID_ID_NUMBER,
+        "registered_address": "浙江省杭州市西湖区文三路 1 号",
+        "licence_valid_until": "",
+        "contact_name": "张三",
+        "contact_phone": "13800138000",
+        "contact_email": "ops@example.com",
+    }
     form.update(overrides)
     return MultiDict({k: v for k, v in form.items() if v is not None})
 
@@ -76,8 +86,16 @@ def make_store(app, *, approved: bool = True, category: str = "general", slug: s
             admin_id = db.session.execute(db.select(PlatformAdmin.id).limit(1)).scalar()
         admin_id = admin_id or make_admin(app)[0]
     with app.test_request_context():
-        merchant, store = signup_merchant({"email": email, "password": PASSWORD, "name": "店主", "store_name": f"店铺 {slug}",
-                                           "slug": slug, "main_category": category})
+        merchant, store = signup_merchant(
+            {
+                "email": email,
+                "password": PASSWORD,
+                "name": "店主",
+                "store_name": f"店铺 {slug}",
+                "slug": slug,
+                "main_category": category,
+            }
+        )
         shop = Shop(store.id, store.slug, merchant.id, email)
         if approved:
             qualification, _ = service.submit(store, merchant, qualification_form(), {"licence_image": image_upload()})
@@ -86,20 +104,35 @@ def make_store(app, *, approved: bool = True, category: str = "general", slug: s
     return shop
 
 
-def make_product(app, shop: Shop, *, title: str = "测试商品", price: int = 1000, stock: int = 100,
-                 skus: list[dict] | None = None, shipping_template_id: int | None = None) -> list[int]:
+def make_product(
+    app,
+    shop: Shop,
+    *,
+    title: str = "测试商品",
+    price: int = 1000,
+    stock: int = 100,
+    skus: list[dict] | None = None,
+    shipping_template_id: int | None = None,
+) -> list[int]:
     """A product on the shelf in ``shop`` (straight through the models); returns its SKU ids."""
     from mallow.catalog.models import Product, Sku
     from mallow.db import db
     from mallow.tenants.context import store_context
 
     with store_context(shop.store_id, app=app):
-        product = Product(title=title, status="on_shelf", search_text=title.lower(),
-                          shipping_template_id=shipping_template_id)
+        product = Product(
+            title=title, status="on_shelf", search_text=title.lower(), shipping_template_id=shipping_template_id
+        )
         for spec in skus or [{"spec_key": "", "price": price, "stock": stock}]:
-            product.skus.append(Sku(spec_key=spec.get("spec_key", ""), spec_values=spec.get("spec_values", {}),
-                                    price=spec.get("price", price), stock=spec.get("stock", stock),
-                                    weight_g=spec.get("weight_g", 0)))
+            product.skus.append(
+                Sku(
+                    spec_key=spec.get("spec_key", ""),
+                    spec_values=spec.get("spec_values", {}),
+                    price=spec.get("price", price),
+                    stock=spec.get("stock", stock),
+                    weight_g=spec.get("weight_g", 0),
+                )
+            )
         db.session.add(product)
         db.session.commit()
         return [sku.id for sku in product.skus]

@@ -27,6 +27,7 @@ Usage::
         app.config["WECHAT_OAUTH_AUTHORIZE_URL"] = wechat.authorize_url
         app.config["WECHAT_OAUTH_TOKEN_URL"] = wechat.token_url
 """
+
 from __future__ import annotations
 
 import json
@@ -161,15 +162,24 @@ class FakeWeChatOAuthServer(LocalFakeServer):
         appid, redirect_uri = query.get("appid", ""), query.get("redirect_uri", "")
         with self._lock:
             known = appid in self._accounts
-        if (not known or query.get("response_type") != "code" or query.get("scope") not in ("snsapi_base",
-                                                                                             "snsapi_userinfo")
-                or not redirect_uri.startswith(("http://", "https://"))):
+        if (
+            not known
+            or query.get("response_type") != "code"
+            or query.get("scope") not in ("snsapi_base", "snsapi_userinfo")
+            or not redirect_uri.startswith(("http://", "https://"))
+        ):
             return 400, {"Content-Type": "text/html; charset=utf-8"}, "<p>参数错误</p>".encode()
         code = self.issue_code(appid, self.openid_for_next)
         target = urlsplit(redirect_uri)
-        location = urlunsplit((target.scheme, target.netloc, target.path,
-                               urlencode(parse_qsl(target.query) + [("code", code), ("state", query.get("state", ""))]),
-                               ""))
+        location = urlunsplit(
+            (
+                target.scheme,
+                target.netloc,
+                target.path,
+                urlencode(parse_qsl(target.query) + [("code", code), ("state", query.get("state", ""))]),
+                "",
+            )
+        )
         return 302, {"Location": location}, b""
 
     def _token(self, query: dict):
@@ -197,8 +207,13 @@ class FakeWeChatOAuthServer(LocalFakeServer):
                 answer = {"errcode": 40029, "errmsg": "invalid code"}
             else:
                 self._used.add(code)
-                answer = {"access_token": secrets.token_urlsafe(32), "expires_in": 7200,
-                          "refresh_token": secrets.token_urlsafe(32), "openid": issued[1], "scope": "snsapi_base"}
+                answer = {
+                    "access_token": secrets.token_urlsafe(32),
+                    "expires_in": 7200,
+                    "refresh_token": secrets.token_urlsafe(32),
+                    "openid": issued[1],
+                    "scope": "snsapi_base",
+                }
             self.token_requests.append(TokenRequest(appid, code, secret_ok, int(answer.get("errcode", 0))))
         if fault is not None:  # "answer": the exchange was recorded, the reply is the test's
             status, body = fault[1], fault[2]
@@ -210,7 +225,11 @@ class FakeWeChatOAuthServer(LocalFakeServer):
         kind = "token" if path == API_TOKEN_PATH else "ticket"
         with self._lock:
             fault = self._api_faults.pop(0) if self._api_faults else None
-            appid = query.get("appid", "") if kind == "token" else self._access_tokens.get(query.get("access_token", ""), "")
+            appid = (
+                query.get("appid", "")
+                if kind == "token"
+                else self._access_tokens.get(query.get("access_token", ""), "")
+            )
             if fault is not None:
                 answer = {"errcode": fault[0], "errmsg": fault[1]}
             elif kind == "token":
@@ -220,8 +239,12 @@ class FakeWeChatOAuthServer(LocalFakeServer):
             elif query.get("type") != "jsapi":
                 answer = {"errcode": 40097, "errmsg": "invalid args"}
             else:
-                answer = {"errcode": 0, "errmsg": "ok", "ticket": secrets.token_urlsafe(48),
-                          "expires_in": self.credential_expires_in}
+                answer = {
+                    "errcode": 0,
+                    "errmsg": "ok",
+                    "ticket": secrets.token_urlsafe(48),
+                    "expires_in": self.credential_expires_in,
+                }
             self.api_requests.append(ApiRequest(kind, appid, int(answer.get("errcode", 0))))
         return 200, {"Content-Type": "application/json; encoding=utf-8"}, json.dumps(answer).encode()
 

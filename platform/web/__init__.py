@@ -1,5 +1,6 @@
 """The web foundation: error pages, security headers, template helpers, form rendering, and the
 shared page areas (:mod:`.blueprints`). The app factory registers the blueprints."""
+
 from __future__ import annotations
 
 from flask import Flask, current_app, g, jsonify, render_template, request
@@ -10,8 +11,10 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from mallow.validation import ValidationFailed
 from mallow.web.redirects import here, safe_next, safe_target  # noqa: F401  (the one redirect check, re-exported)
 
-CSP = ("default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
-       "script-src 'self'; media-src 'self' https:; object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'")
+CSP = (
+    "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; media-src 'self' https:; object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'"
+)
 
 
 def init_app(app: Flask) -> None:
@@ -67,8 +70,11 @@ def _error_page(error):
         error = _method_not_allowed(error)
     code = getattr(error, "code", 500) or 500
     # the exception's own headers stay (a 405's Allow, a 401's WWW-Authenticate…), not its body's
-    headers = [(k, v) for k, v in error.get_headers() if k.lower() not in ("content-type", "content-length")] \
-        if isinstance(error, HTTPException) else []
+    headers = (
+        [(k, v) for k, v in error.get_headers() if k.lower() not in ("content-type", "content-length")]
+        if isinstance(error, HTTPException)
+        else []
+    )
     if _wants_json():
         return jsonify(error=_error_name(code), message=getattr(error, "description", "")), code, headers
     return render_template("errors/error.html", code=code), code, headers
@@ -96,5 +102,13 @@ def _csrf_error(error):
 
 
 def _error_name(code: int) -> str:
-    return {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-            413: "too_large", 422: "validation_failed", 429: "rate_limited"}.get(code, "server_error")
+    return {
+        400: "bad_request",
+        401: "unauthenticated",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "too_large",
+        422: "validation_failed",
+        429: "rate_limited",
+    }.get(code, "server_error")

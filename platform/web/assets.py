@@ -1,6 +1,7 @@
 """The storefront's own static files (``platform/static/storefront/``) with a content hash in
 their address (``?v=``), so browsers never keep an old copy after an upgrade (template global
 ``storefront_asset``, :mod:`mallow.storefront.chrome`)."""
+
 from __future__ import annotations
 
 import hashlib

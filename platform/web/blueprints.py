@@ -8,6 +8,7 @@ composition root (:func:`mallow.app.create_app`) imports every view module and r
 blueprints once. The endpoint names (``storefront.order_detail``, ``console.products``…) are the
 blueprints' names, which templates, themes and plugins link to.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, render_template

@@ -6,6 +6,7 @@ plugins): money as text, from :mod:`mallow.money`, and times.
 * ``{{ order.created_at|order_time }}`` → ``2024-05-01 14:03`` (the store's time zone)
 * ``{{ 902|clock }}`` → ``15:02``, ``{{ 3723|clock }}`` → ``1:02:03`` (a countdown's text)
 """
+
 from __future__ import annotations
 
 from flask import Flask

@@ -1,4 +1,5 @@
 """The platform's own pages: landing page and language switch."""
+
 from flask import Blueprint, redirect, render_template
 
 from mallow.web import safe_next

@@ -14,6 +14,7 @@ enter, in three places and nowhere else:
   the same :data:`ID_SCHEMA`.
 * query strings and forms: :func:`id_value`.
 """
+
 from __future__ import annotations
 
 from werkzeug.routing import IntegerConverter
@@ -28,8 +29,9 @@ class IdConverter(IntegerConverter):
     """``<int:…>``: a whole number from 1 to :data:`ID_MAX` unless the rule gives its own
     ``min``/``max`` (never above ``ID_MAX``)."""
 
-    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
-                 signed: bool = False):
+    def __init__(
+        self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None, signed: bool = False
+    ):
         low = 1 if min is None else min
         high = ID_MAX if max is None or max > ID_MAX else max
         super().__init__(map, fixed_digits, low, high, signed)

@@ -17,6 +17,7 @@ every form it can take:
 The query string and fragment are not decoded: they cannot move the browser to another host,
 and a search for ``a%20b`` stays a fine target.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -72,7 +73,6 @@ def _same_site(text: str) -> bool:
     except ValueError:
         return False
     return not parts.scheme and not parts.netloc
-
 
 
 def here() -> str:

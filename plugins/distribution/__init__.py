@@ -11,6 +11,7 @@ withdrawn with the merchant's approval.
 Everything runs through ``mallow.sdk`` and the ``mallow_*`` hooks below; Mallow calls
 them only for stores that enabled the plugin.
 """
+
 from __future__ import annotations
 
 import logging

@@ -15,9 +15,10 @@ right after sign-up (``bind``), or at the first order placed with the code. Rule
 at the first repeat, so deeper or cyclic data can never pay more than two people, the buyer
 never earns on their own order, and nobody is paid twice for one line.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -31,11 +32,11 @@ CYCLE_CHECK_DEPTH = 256
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _aware(moment):
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def is_active(binding: Binding | None, now: datetime | None = None) -> bool:
@@ -103,8 +104,9 @@ def find_code(code: str | None) -> Distributor | None:
     return db.session.execute(sa.select(Distributor).where(Distributor.code == code)).scalar_one_or_none()
 
 
-def bind(customer_id: int, distributor: Distributor | None, source: str, *, now: datetime | None = None,
-         force: bool = False) -> tuple[bool, str]:
+def bind(
+    customer_id: int, distributor: Distributor | None, source: str, *, now: datetime | None = None, force: bool = False
+) -> tuple[bool, str]:
     """Bind a shopper to ``distributor``; returns ``(bound, reason)``. Never raises for a rule:
     the reasons are ``bound``, ``no_distributor``, ``not_approved``, ``self``, ``cycle``,
     ``already_bound``. ``force`` (the merchant's transfer) replaces an active binding."""
@@ -129,8 +131,15 @@ def bind(customer_id: int, distributor: Distributor | None, source: str, *, now:
     try:
         with db.session.begin_nested():
             if existing is None:
-                db.session.add(Binding(customer_id=customer_id, distributor_id=distributor.id, source=source,
-                                       bound_at=now, expires_at=expires))
+                db.session.add(
+                    Binding(
+                        customer_id=customer_id,
+                        distributor_id=distributor.id,
+                        source=source,
+                        bound_at=now,
+                        expires_at=expires,
+                    )
+                )
             else:
                 existing.distributor_id, existing.source = distributor.id, source
                 existing.bound_at, existing.expires_at = now, expires
@@ -143,6 +152,13 @@ def bind(customer_id: int, distributor: Distributor | None, source: str, *, now:
 def direct_referrals(distributor_id: int, now: datetime | None = None) -> list[Binding]:
     """The shoppers actively bound to a distributor (direct only: nobody further down)."""
     now = now or _now()
-    rows = db.session.execute(sa.select(Binding).where(Binding.distributor_id == distributor_id)
-                              .order_by(Binding.bound_at.desc(), Binding.id.desc())).scalars().all()
+    rows = (
+        db.session.execute(
+            sa.select(Binding)
+            .where(Binding.distributor_id == distributor_id)
+            .order_by(Binding.bound_at.desc(), Binding.id.desc())
+        )
+        .scalars()
+        .all()
+    )
     return [row for row in rows if is_active(row, now)]

@@ -1,4 +1,5 @@
 """The page-builder block, the storefront template slots and the console menu entry."""
+
 from __future__ import annotations
 
 import logging
@@ -37,11 +38,16 @@ def _data() -> dict:
     which does not load it) and the block's texts."""
     from mallow_distribution.web import asset_version
 
-    return {"url": centre_url(), "stylesheet": url_for(endpoint("storefront", "static"), filename="distribution.css",
-                                                       v=asset_version("distribution.css")),
-            # the page builder's sandbox translates with Mallow's catalogue only: the texts come from here
-            "title": _("Become a distributor"), "action": _("Distribution centre"),
-            "text": _("Share the store with friends and earn commission on what they buy. Joining is free.")}
+    return {
+        "url": centre_url(),
+        "stylesheet": url_for(
+            endpoint("storefront", "static"), filename="distribution.css", v=asset_version("distribution.css")
+        ),
+        # the page builder's sandbox translates with Mallow's catalogue only: the texts come from here
+        "title": _("Become a distributor"),
+        "action": _("Distribution centre"),
+        "text": _("Share the store with friends and earn commission on what they buy. Joining is free."),
+    }
 
 
 def _resolve(block, ctx) -> dict:
@@ -54,8 +60,9 @@ def register_block(register) -> bool:
     if not callable(register):
         return False
     try:
-        register(BLOCK_TYPE, label=_l("Distributor entry"), schema=BLOCK_SCHEMA, template=BLOCK_TEMPLATE,
-                 resolve=_resolve)
+        register(
+            BLOCK_TYPE, label=_l("Distributor entry"), schema=BLOCK_SCHEMA, template=BLOCK_TEMPLATE, resolve=_resolve
+        )
     except (TypeError, ImportError) as exc:
         log.info("distribution: page-builder block not registered (%s)", exc)
         return False

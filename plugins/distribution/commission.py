@@ -16,10 +16,11 @@
 Every state change is a conditional UPDATE (``… WHERE status = :seen AND reversed_amount =
 :seen``), so a refund racing the settlement job moves the money exactly once.
 """
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -34,14 +35,15 @@ OPEN_AFTERSALE_STATES = ("requested", "approved", "returned")
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _aware(moment):
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 # --- What a line paid -------------------------------------------------------------------------
+
 
 def paid_amounts(order) -> dict[int, int]:
     """``{order line id: fen actually paid for it}``: order-level discounts and coupons are
@@ -81,6 +83,7 @@ def campaign_sources(order) -> dict[int, set[str]]:
 
 # --- Rates ----------------------------------------------------------------------------------
 
+
 def _rate(level: int, distributor: Distributor, product_rule: ProductRule | None, values: dict) -> int:
     """Product rate, else the distributor's grade rate, else the store's rate (basis points)."""
     column = f"level{level}_rate_bp"
@@ -94,6 +97,7 @@ def _rate(level: int, distributor: Distributor, product_rule: ProductRule | None
 
 
 # --- Accrue ---------------------------------------------------------------------------------
+
 
 def accrue(order, now: datetime | None = None) -> list[Commission]:
     """Write the order's commissions and post them to ``pending`` (once per order). A test order
@@ -111,8 +115,16 @@ def accrue(order, now: datetime | None = None) -> list[Commission]:
     amounts = paid_amounts(order)
     campaigns = campaign_sources(order)
     product_ids = {line.product_id for line in order.lines}
-    product_rules = {rule.product_id: rule for rule in db.session.execute(
-        sa.select(ProductRule).where(ProductRule.product_id.in_(product_ids))).scalars()} if product_ids else {}
+    product_rules = (
+        {
+            rule.product_id: rule
+            for rule in db.session.execute(
+                sa.select(ProductRule).where(ProductRule.product_id.in_(product_ids))
+            ).scalars()
+        }
+        if product_ids
+        else {}
+    )
     written = []
     for line in order.lines:
         if any(not values.get(rules.CAMPAIGN_SOURCES[source]) for source in campaigns.get(line.id, ())):
@@ -127,10 +139,20 @@ def accrue(order, now: datetime | None = None) -> list[Commission]:
             amount = rules.commission_for(base, rates[level - 1])
             if amount <= 0:
                 continue
-            commission = Commission(order_id=order.id, order_number=order.number, order_line_id=line.id,
-                                    product_id=line.product_id, buyer_id=order.customer_id,
-                                    distributor_id=distributor.id, level=level, base=base,
-                                    rate_bp=rates[level - 1], amount=amount, reversed_amount=0, status="pending")
+            commission = Commission(
+                order_id=order.id,
+                order_number=order.number,
+                order_line_id=line.id,
+                product_id=line.product_id,
+                buyer_id=order.customer_id,
+                distributor_id=distributor.id,
+                level=level,
+                base=base,
+                rate_bp=rates[level - 1],
+                amount=amount,
+                reversed_amount=0,
+                status="pending",
+            )
             db.session.add(commission)
             db.session.flush()
             ledger.post(distributor.id, "accrue", amount, "merchant", "pending", commission_id=commission.id)
@@ -166,12 +188,19 @@ def catch_up_accruals(limit: int = 200) -> int:
 
 # --- Freeze and settle ------------------------------------------------------------------------
 
+
 def _move(commission: Commission, target: str, **values) -> bool:
     """pending → frozen → settled, if nobody moved or reversed it since it was read."""
     result = db.session.execute(
-        sa.update(Commission).where(Commission.id == commission.id, Commission.status == commission.status,
-                                    Commission.reversed_amount == commission.reversed_amount)
-        .values(status=target, **values).execution_options(synchronize_session=False))
+        sa.update(Commission)
+        .where(
+            Commission.id == commission.id,
+            Commission.status == commission.status,
+            Commission.reversed_amount == commission.reversed_amount,
+        )
+        .values(status=target, **values)
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount == 1
 
 
@@ -181,9 +210,15 @@ def freeze_order(order, now: datetime | None = None) -> int:
         return 0
     release = _aware(order.delivered_at) + timedelta(days=int(store_setting("aftersale_window_days")))
     frozen = 0
-    for commission in db.session.execute(sa.select(Commission).where(Commission.order_id == order.id,
-                                                                      Commission.status == "pending")
-                                         .execution_options(populate_existing=True)).scalars().all():
+    for commission in (
+        db.session.execute(
+            sa.select(Commission)
+            .where(Commission.order_id == order.id, Commission.status == "pending")
+            .execution_options(populate_existing=True)
+        )
+        .scalars()
+        .all()
+    ):
         net = commission.net
         if _move(commission, "frozen", release_at=release):
             ledger.post(commission.distributor_id, "freeze", net, "pending", "frozen", commission_id=commission.id)
@@ -192,18 +227,28 @@ def freeze_order(order, now: datetime | None = None) -> int:
 
 
 def _has_open_aftersale(order_id: int) -> bool:
-    return db.session.execute(sa.select(AfterSale.id).where(AfterSale.order_id == order_id,
-                                                            AfterSale.status.in_(OPEN_AFTERSALE_STATES)).limit(1)
-                              ).first() is not None
+    return (
+        db.session.execute(
+            sa.select(AfterSale.id)
+            .where(AfterSale.order_id == order_id, AfterSale.status.in_(OPEN_AFTERSALE_STATES))
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def settle_order(order_id: int, now: datetime | None = None) -> int:
     """Frozen commissions of an order whose window is over (and no request open) → withdrawable."""
     now = now or _now()
-    due = db.session.execute(sa.select(Commission).where(Commission.order_id == order_id,
-                                                         Commission.status == "frozen",
-                                                         Commission.release_at <= now)
-                              .execution_options(populate_existing=True)).scalars().all()
+    due = (
+        db.session.execute(
+            sa.select(Commission)
+            .where(Commission.order_id == order_id, Commission.status == "frozen", Commission.release_at <= now)
+            .execution_options(populate_existing=True)
+        )
+        .scalars()
+        .all()
+    )
     if not due or _has_open_aftersale(order_id):
         return 0
     settled = 0
@@ -224,19 +269,31 @@ def sweep(now: datetime | None = None) -> dict:
     # refunds whose hook did not run (plugin switched off meanwhile, or a failure) before the
     # money settled: catch up (a bounded set: only commissions still pending or frozen)
     unsettled = sa.select(Commission.order_id).where(Commission.status.in_(("pending", "frozen")))
-    refunded = db.session.execute(sa.select(Order).where(Order.id.in_(unsettled), Order.refunded_total > 0)
-                                  ).scalars().all()
+    refunded = (
+        db.session.execute(sa.select(Order).where(Order.id.in_(unsettled), Order.refunded_total > 0)).scalars().all()
+    )
     for order in refunded:
         reverse_for_refund(order)
-    delivered = db.session.execute(
-        sa.select(Order).where(Order.id.in_(sa.select(Commission.order_id).where(Commission.status == "pending")),
-                               Order.status.in_(("delivered", "completed")), Order.delivered_at.is_not(None))
-    ).scalars().all()
+    delivered = (
+        db.session.execute(
+            sa.select(Order).where(
+                Order.id.in_(sa.select(Commission.order_id).where(Commission.status == "pending")),
+                Order.status.in_(("delivered", "completed")),
+                Order.delivered_at.is_not(None),
+            )
+        )
+        .scalars()
+        .all()
+    )
     for order in delivered:
         counts["frozen"] += freeze_order(order, now)
-    due = db.session.execute(sa.select(Commission.order_id).where(Commission.status == "frozen",
-                                                                  Commission.release_at <= now).distinct()
-                             ).scalars().all()
+    due = (
+        db.session.execute(
+            sa.select(Commission.order_id).where(Commission.status == "frozen", Commission.release_at <= now).distinct()
+        )
+        .scalars()
+        .all()
+    )
     for order_id in due:
         counts["settled"] += settle_order(order_id, now)
     db.session.commit()
@@ -245,8 +302,11 @@ def sweep(now: datetime | None = None) -> dict:
 
 # --- Reverse ----------------------------------------------------------------------------------
 
-REVERSE_FROM = {"pending": ("reverse", "pending"), "frozen": ("reverse", "frozen"),
-                "settled": ("clawback", "withdrawable")}
+REVERSE_FROM = {
+    "pending": ("reverse", "pending"),
+    "frozen": ("reverse", "frozen"),
+    "settled": ("clawback", "withdrawable"),
+}
 
 
 def reverse_for_refund(order) -> int:
@@ -255,8 +315,11 @@ def reverse_for_refund(order) -> int:
     total = int(order.total)
     kept = max(0, total - int(order.refunded_total or 0))
     taken = 0
-    for commission in db.session.execute(sa.select(Commission).where(Commission.order_id == order.id)
-                                         .order_by(Commission.id)).scalars().all():
+    for commission in (
+        db.session.execute(sa.select(Commission).where(Commission.order_id == order.id).order_by(Commission.id))
+        .scalars()
+        .all()
+    ):
         for _attempt in range(5):
             db.session.refresh(commission)
             target_net = commission.amount * kept // total if total > 0 else 0
@@ -267,9 +330,15 @@ def reverse_for_refund(order) -> int:
             new_reversed = commission.reversed_amount + delta
             status = "reversed" if new_reversed == commission.amount else commission.status
             moved = db.session.execute(
-                sa.update(Commission).where(Commission.id == commission.id, Commission.status == commission.status,
-                                            Commission.reversed_amount == commission.reversed_amount)
-                .values(reversed_amount=new_reversed, status=status).execution_options(synchronize_session=False))
+                sa.update(Commission)
+                .where(
+                    Commission.id == commission.id,
+                    Commission.status == commission.status,
+                    Commission.reversed_amount == commission.reversed_amount,
+                )
+                .values(reversed_amount=new_reversed, status=status)
+                .execution_options(synchronize_session=False)
+            )
             if moved.rowcount == 1:
                 ledger.post(commission.distributor_id, kind, delta, account, "merchant", commission_id=commission.id)
                 taken += delta

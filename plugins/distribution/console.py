@@ -1,5 +1,6 @@
 """Merchant console pages (``/s/<slug>/console/x/distribution/``): distributors, the commission
 ledger, withdrawals and the rules (settings, grades, product rates). Staff of the store only."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -42,12 +43,29 @@ def distributors_page():
         query = query.where(Distributor.status == status)
     page = _page()
     rows = db.session.execute(query.limit(PAGE).offset((page - 1) * PAGE)).scalars().all()
-    names = {c.id: c.nickname for c in db.session.execute(
-        sa.select(Customer).where(Customer.id.in_([d.customer_id for d in rows]))).scalars()} if rows else {}
+    names = (
+        {
+            c.id: c.nickname
+            for c in db.session.execute(
+                sa.select(Customer).where(Customer.id.in_([d.customer_id for d in rows]))
+            ).scalars()
+        }
+        if rows
+        else {}
+    )
     grades = db.session.execute(sa.select(Grade).order_by(Grade.id)).scalars().all()
-    return render_form("distribution/console/distributors.html", distributors=rows, names=names, grades=grades,
-                       shown=status, states=DISTRIBUTOR_STATES, page=page, more=len(rows) == PAGE,
-                       balances={d.id: ledger.balances(d.id) for d in rows}, **_helpers())
+    return render_form(
+        "distribution/console/distributors.html",
+        distributors=rows,
+        names=names,
+        grades=grades,
+        shown=status,
+        states=DISTRIBUTOR_STATES,
+        page=page,
+        more=len(rows) == PAGE,
+        balances={d.id: ledger.balances(d.id) for d in rows},
+        **_helpers(),
+    )
 
 
 def decide_distributor(distributor_id):
@@ -96,8 +114,15 @@ def ledger_page():
     rows = db.session.execute(query.limit(PAGE).offset((page - 1) * PAGE)).scalars().all()
     net = sa.func.sum(Commission.amount - Commission.reversed_amount)
     totals = dict(db.session.execute(sa.select(Commission.status, net).group_by(Commission.status)).all())
-    return render_template("distribution/console/ledger.html", commissions=rows, shown=status, page=page,
-                           more=len(rows) == PAGE, totals={k: int(v or 0) for k, v in totals.items()}, **_helpers())
+    return render_template(
+        "distribution/console/ledger.html",
+        commissions=rows,
+        shown=status,
+        page=page,
+        more=len(rows) == PAGE,
+        totals={k: int(v or 0) for k, v in totals.items()},
+        **_helpers(),
+    )
 
 
 def withdrawals_page():
@@ -106,10 +131,23 @@ def withdrawals_page():
     if status in ("requested", "paid", "rejected"):
         query = query.where(Withdrawal.status == status)
     rows = db.session.execute(query.limit(200)).scalars().all()
-    codes = dict(db.session.execute(sa.select(Distributor.id, Distributor.code)
-                                    .where(Distributor.id.in_([w.distributor_id for w in rows]))).all()) if rows else {}
-    return render_form("distribution/console/withdrawals.html", withdrawals=rows, codes=codes, shown=status,
-                       methods=rules.PAYOUT_METHODS, **_helpers())
+    codes = (
+        dict(
+            db.session.execute(
+                sa.select(Distributor.id, Distributor.code).where(Distributor.id.in_([w.distributor_id for w in rows]))
+            ).all()
+        )
+        if rows
+        else {}
+    )
+    return render_form(
+        "distribution/console/withdrawals.html",
+        withdrawals=rows,
+        codes=codes,
+        shown=status,
+        methods=rules.PAYOUT_METHODS,
+        **_helpers(),
+    )
 
 
 def decide_withdrawal(withdrawal_id):
@@ -126,8 +164,15 @@ def decide_withdrawal(withdrawal_id):
 def _settings_context(**extra) -> dict:
     grades = db.session.execute(sa.select(Grade).order_by(Grade.id)).scalars().all()
     product_rules = db.session.execute(sa.select(ProductRule).order_by(ProductRule.product_id)).scalars().all()
-    return {"values": rules.settings(), "grades": grades, "product_rules": product_rules, "cap": rules.cap_bp(),
-            "max_levels": rules.MAX_LEVELS, **_helpers(), **extra}
+    return {
+        "values": rules.settings(),
+        "grades": grades,
+        "product_rules": product_rules,
+        "cap": rules.cap_bp(),
+        "max_levels": rules.MAX_LEVELS,
+        **_helpers(),
+        **extra,
+    }
 
 
 def settings_page():
@@ -171,15 +216,18 @@ def blueprint() -> Blueprint:
     translations.install(bp)  # the templates translate with the plugin's catalogue
     staff = staff_required
     bp.add_url_rule("/", "distributors", staff(distributors_page))
-    bp.add_url_rule("/distributors/<int:distributor_id>/decision", "decide_distributor", staff(decide_distributor),
-                    methods=["POST"])
-    bp.add_url_rule("/distributors/<int:distributor_id>/grade", "grade_distributor", staff(grade_distributor),
-                    methods=["POST"])
+    bp.add_url_rule(
+        "/distributors/<int:distributor_id>/decision", "decide_distributor", staff(decide_distributor), methods=["POST"]
+    )
+    bp.add_url_rule(
+        "/distributors/<int:distributor_id>/grade", "grade_distributor", staff(grade_distributor), methods=["POST"]
+    )
     bp.add_url_rule("/bindings/transfer", "transfer_binding", staff(transfer_binding), methods=["POST"])
     bp.add_url_rule("/ledger", "ledger", staff(ledger_page))
     bp.add_url_rule("/withdrawals", "withdrawals", staff(withdrawals_page))
-    bp.add_url_rule("/withdrawals/<int:withdrawal_id>/decision", "decide_withdrawal", staff(decide_withdrawal),
-                    methods=["POST"])
+    bp.add_url_rule(
+        "/withdrawals/<int:withdrawal_id>/decision", "decide_withdrawal", staff(decide_withdrawal), methods=["POST"]
+    )
     bp.add_url_rule("/settings", "settings", staff(owner=True)(settings_page), methods=["GET", "POST"])
     bp.add_url_rule("/grades", "new_grade", staff(owner=True)(save_grade), methods=["POST"])
     bp.add_url_rule("/grades/<int:grade_id>", "save_grade", staff(owner=True)(save_grade), methods=["POST"])

@@ -1,5 +1,6 @@
 """The demo store's distribution (``mallow_seed_demo``): auto-approval on, and the demo shopper
 an approved distributor (they apply, free, and are approved at once)."""
+
 from __future__ import annotations
 
 from mallow.sdk import plugin_settings, save_plugin_settings

@@ -1,9 +1,10 @@
 """Becoming a distributor: apply (free, no purchase needed), the merchant approves or rejects
 (or the store auto-approves), grades assigned by the merchant only."""
+
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +26,7 @@ class DistributionProblem(Exception):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _store_id() -> int:
@@ -77,8 +78,13 @@ def apply(customer, data) -> Distributor:
         return existing
     if auto:
         distributor.status, distributor.decided_at, distributor.decided_by = "approved", _now(), "system"
-        record_audit("distribution.distributor_approved", actor=None, store_id=_store_id(),
-               target=f"distributor:{distributor.id}", detail={"auto": True})
+        record_audit(
+            "distribution.distributor_approved",
+            actor=None,
+            store_id=_store_id(),
+            target=f"distributor:{distributor.id}",
+            detail={"auto": True},
+        )
     db.session.commit()
     return distributor
 
@@ -96,17 +102,29 @@ def decide(distributor: Distributor, staff_actor, approve: bool, reason: str = "
     if distributor.status not in allowed:
         raise DistributionProblem("not_allowed", _("This distributor cannot be changed that way now."))
     before = distributor.status
-    moved = db.session.execute(sa.update(Distributor).where(Distributor.id == distributor.id,
-                                                            Distributor.status == before)
-                               .values(status=target, reason="" if approve else reason, decided_at=_now(),
-                                       decided_by=f"staff:{getattr(staff_actor, 'id', '')}")
-                               .execution_options(synchronize_session=False))
+    moved = db.session.execute(
+        sa.update(Distributor)
+        .where(Distributor.id == distributor.id, Distributor.status == before)
+        .values(
+            status=target,
+            reason="" if approve else reason,
+            decided_at=_now(),
+            decided_by=f"staff:{getattr(staff_actor, 'id', '')}",
+        )
+        .execution_options(synchronize_session=False)
+    )
     if moved.rowcount != 1:
         db.session.rollback()
-        raise DistributionProblem("changed",
-                                  _("Someone else changed this distributor a moment ago. Reload and try again."))
-    record_audit(f"distribution.distributor_{target}", actor=staff_actor, store_id=_store_id(),
-           target=f"distributor:{distributor.id}", detail={"from": before, "to": target, "reason": reason})
+        raise DistributionProblem(
+            "changed", _("Someone else changed this distributor a moment ago. Reload and try again.")
+        )
+    record_audit(
+        f"distribution.distributor_{target}",
+        actor=staff_actor,
+        store_id=_store_id(),
+        target=f"distributor:{distributor.id}",
+        detail={"from": before, "to": target, "reason": reason},
+    )
     db.session.commit()
     db.session.refresh(distributor)
     return distributor
@@ -121,7 +139,12 @@ def assign_grade(distributor: Distributor, grade_id, staff_actor) -> Distributor
             raise ValidationFailed({"grade_id": ("invalid", _("Choose a grade."))})
     before = distributor.grade_id
     distributor.grade_id = grade.id if grade else None
-    record_audit("distribution.grade_assigned", actor=staff_actor, store_id=_store_id(),
-           target=f"distributor:{distributor.id}", detail={"from": before, "to": distributor.grade_id})
+    record_audit(
+        "distribution.grade_assigned",
+        actor=staff_actor,
+        store_id=_store_id(),
+        target=f"distributor:{distributor.id}",
+        detail={"from": before, "to": distributor.grade_id},
+    )
     db.session.commit()
     return distributor

@@ -8,6 +8,7 @@ with a restart.
   does not stop the others);
 * ``distribution.settle_store`` (``store_id``, optional ``now`` ISO timestamp): one store.
 """
+
 from __future__ import annotations
 
 from mallow_distribution import commission

@@ -6,6 +6,7 @@ must never be blocked by a plugin's rows.
 
 Money is integer fen; rates are basis points (``1000`` = 10 %).
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -35,10 +36,12 @@ class Grade(Base):
     created_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (
-        sa.CheckConstraint("level1_rate_bp IS NULL OR (level1_rate_bp >= 0 AND level1_rate_bp <= 10000)",
-                           name="level1_rate"),
-        sa.CheckConstraint("level2_rate_bp IS NULL OR (level2_rate_bp >= 0 AND level2_rate_bp <= 10000)",
-                           name="level2_rate"),
+        sa.CheckConstraint(
+            "level1_rate_bp IS NULL OR (level1_rate_bp >= 0 AND level1_rate_bp <= 10000)", name="level1_rate"
+        ),
+        sa.CheckConstraint(
+            "level2_rate_bp IS NULL OR (level2_rate_bp >= 0 AND level2_rate_bp <= 10000)", name="level2_rate"
+        ),
     )
 
 
@@ -51,8 +54,9 @@ class Distributor(Base):
     customer_id: Mapped[int] = mapped_column(unique=True)
     code: Mapped[str] = mapped_column(sa.String(16), unique=True)
     status: Mapped[str] = mapped_column(sa.String(12), default="pending", index=True)
-    grade_id: Mapped[int | None] = mapped_column(sa.ForeignKey("store.distribution_grades.id", ondelete="SET NULL"),
-                                                 nullable=True)
+    grade_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("store.distribution_grades.id", ondelete="SET NULL"), nullable=True
+    )
     note: Mapped[str] = mapped_column(sa.String(200), default="")
     reason: Mapped[str] = mapped_column(sa.String(200), default="")
     applied_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
@@ -61,9 +65,7 @@ class Distributor(Base):
     #: touched to take the row's lock before reading balances (withdrawals)
     updated_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
-    __table_args__ = (
-        sa.CheckConstraint("status IN ('pending', 'approved', 'rejected', 'suspended')", name="status"),
-    )
+    __table_args__ = (sa.CheckConstraint("status IN ('pending', 'approved', 'rejected', 'suspended')", name="status"),)
 
 
 class Binding(Base):
@@ -74,8 +76,9 @@ class Binding(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(unique=True)
-    distributor_id: Mapped[int] = mapped_column(sa.ForeignKey("store.distribution_distributors.id",
-                                                              ondelete="CASCADE"), index=True)
+    distributor_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("store.distribution_distributors.id", ondelete="CASCADE"), index=True
+    )
     source: Mapped[str] = mapped_column(sa.String(12))  # link | order | api | transfer
     bound_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
@@ -92,10 +95,12 @@ class ProductRule(Base):
     level2_rate_bp: Mapped[int | None] = mapped_column(nullable=True)
 
     __table_args__ = (
-        sa.CheckConstraint("level1_rate_bp IS NULL OR (level1_rate_bp >= 0 AND level1_rate_bp <= 10000)",
-                           name="level1_rate"),
-        sa.CheckConstraint("level2_rate_bp IS NULL OR (level2_rate_bp >= 0 AND level2_rate_bp <= 10000)",
-                           name="level2_rate"),
+        sa.CheckConstraint(
+            "level1_rate_bp IS NULL OR (level1_rate_bp >= 0 AND level1_rate_bp <= 10000)", name="level1_rate"
+        ),
+        sa.CheckConstraint(
+            "level2_rate_bp IS NULL OR (level2_rate_bp >= 0 AND level2_rate_bp <= 10000)", name="level2_rate"
+        ),
     )
 
 
@@ -182,13 +187,14 @@ class LedgerEntry(Base):
     account: Mapped[str] = mapped_column(sa.String(12))
     amount: Mapped[int] = mapped_column(sa.BigInteger)
     kind: Mapped[str] = mapped_column(sa.String(20))
-    commission_id: Mapped[int | None] = mapped_column(sa.ForeignKey("store.distribution_commissions.id"),
-                                                      nullable=True, index=True)
-    withdrawal_id: Mapped[int | None] = mapped_column(sa.ForeignKey("store.distribution_withdrawals.id"),
-                                                      nullable=True)
+    commission_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("store.distribution_commissions.id"), nullable=True, index=True
+    )
+    withdrawal_id: Mapped[int | None] = mapped_column(sa.ForeignKey("store.distribution_withdrawals.id"), nullable=True)
     at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (
-        sa.CheckConstraint("account IN ('merchant', 'pending', 'frozen', 'withdrawable', 'withdrawing', 'withdrawn')",
-                           name="account"),
+        sa.CheckConstraint(
+            "account IN ('merchant', 'pending', 'frozen', 'withdrawable', 'withdrawing', 'withdrawn')", name="account"
+        ),
     )

@@ -1,5 +1,6 @@
 """Carrying a referral code from the link to the binding: kept in the shopper's session (per
 store) until the shopper is known, then recorded by :func:`capture`."""
+
 from __future__ import annotations
 
 import logging

@@ -10,6 +10,7 @@
 
 Rates are integer basis points (``1050`` = 10.5 %); commission is ``base × rate // 10000`` fen.
 """
+
 from __future__ import annotations
 
 import re
@@ -123,11 +124,15 @@ def check_rates(level1_bp: int | None, level2_bp: int | None, errors: Errors, *,
     cap = cap_bp()
     for name, value in (("level1_rate", level1_bp), ("level2_rate", level2_bp)):
         if value is not None and value > cap:
-            errors.add(name, "above_cap", _("The platform allows at most %(cap)s%% commission on a line.",
-                                            cap=format_bp(cap)))
+            errors.add(
+                name, "above_cap", _("The platform allows at most %(cap)s%% commission on a line.", cap=format_bp(cap))
+            )
     if (level1_bp or 0) + (level2_bp or 0) > cap:
-        errors.add(field, "above_cap", _("Level 1 and level 2 together may be at most %(cap)s%% of the paid amount.",
-                                         cap=format_bp(cap)))
+        errors.add(
+            field,
+            "above_cap",
+            _("Level 1 and level 2 together may be at most %(cap)s%% of the paid amount.", cap=format_bp(cap)),
+        )
 
 
 def format_bp(bp: int | None) -> str:

@@ -1,18 +1,36 @@
 """Storefront pages (``/s/<slug>/x/distribution/``): apply, my centre (link, balances), my team
 (direct referrals only), my earnings, withdrawals, and the referral link itself."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from mallow.sdk import (Customer, Errors, ValidationFailed, db, fen_to_yuan, principal, render_form, safe_next,
-                        shopper_required)
+from mallow.sdk import (
+    Customer,
+    Errors,
+    ValidationFailed,
+    db,
+    fen_to_yuan,
+    principal,
+    render_form,
+    safe_next,
+    shopper_required,
+)
 from mallow_distribution import binding, distributors, ledger, referrals, rules, withdrawals
 from mallow_distribution.distributors import DistributionProblem
 from mallow_distribution.i18n import _, translations
 from mallow_distribution.models import Commission, Withdrawal
-from mallow_distribution.web import (BLUEPRINTS, STATIC, TEMPLATES, asset_version, endpoint, masked,
-                                     only_open_store, referral_link)
+from mallow_distribution.web import (
+    BLUEPRINTS,
+    STATIC,
+    TEMPLATES,
+    asset_version,
+    endpoint,
+    masked,
+    only_open_store,
+    referral_link,
+)
 
 
 def _me():
@@ -44,8 +62,14 @@ def _rates(distributor, values: dict) -> tuple[int, int]:
 
 def centre():
     customer, distributor = _me()
-    context = {"customer": customer, "distributor": distributor, "values": rules.settings(),
-               "levels": rules.levels(), "format_bp": rules.format_bp, "format_fen": fen_to_yuan}
+    context = {
+        "customer": customer,
+        "distributor": distributor,
+        "values": rules.settings(),
+        "levels": rules.levels(),
+        "format_bp": rules.format_bp,
+        "format_fen": fen_to_yuan,
+    }
     if distributor is not None and distributor.status in ("approved", "suspended"):
         context.update(balances=ledger.balances(distributor.id), rates=_rates(distributor, context["values"]))
     if distributor is not None and distributor.status == "approved":
@@ -58,14 +82,25 @@ def apply():
     try:
         distributor = distributors.apply(customer, request.form)
     except ValidationFailed as failed:
-        return render_form("distribution/storefront/centre.html", errors=failed, customer=customer, distributor=None,
-                           values=rules.settings(), levels=rules.levels(), format_bp=rules.format_bp,
-                           format_fen=fen_to_yuan)
+        return render_form(
+            "distribution/storefront/centre.html",
+            errors=failed,
+            customer=customer,
+            distributor=None,
+            values=rules.settings(),
+            levels=rules.levels(),
+            format_bp=rules.format_bp,
+            format_fen=fen_to_yuan,
+        )
     except DistributionProblem as problem:
         flash(problem.message, "error")
         return redirect(url_for(".centre")), 303
-    flash(_("You are a distributor now.") if distributor.status == "approved"
-          else _("Thank you: the store will review your application."), "success")
+    flash(
+        _("You are a distributor now.")
+        if distributor.status == "approved"
+        else _("Thank you: the store will review your application."),
+        "success",
+    )
     return redirect(url_for(".centre")), 303
 
 
@@ -74,10 +109,20 @@ def team():
     if distributor is None:
         return redirect(url_for(".centre"))
     rows = binding.direct_referrals(distributor.id)
-    names = {c.id: c.nickname for c in db.session.execute(
-        sa.select(Customer).where(Customer.id.in_([row.customer_id for row in rows]))).scalars()} if rows else {}
-    members = [{"name": masked(names.get(row.customer_id)), "bound_at": row.bound_at, "expires_at": row.expires_at}
-               for row in rows]
+    names = (
+        {
+            c.id: c.nickname
+            for c in db.session.execute(
+                sa.select(Customer).where(Customer.id.in_([row.customer_id for row in rows]))
+            ).scalars()
+        }
+        if rows
+        else {}
+    )
+    members = [
+        {"name": masked(names.get(row.customer_id)), "bound_at": row.bound_at, "expires_at": row.expires_at}
+        for row in rows
+    ]
     return render_template("distribution/storefront/team.html", members=members)
 
 
@@ -85,11 +130,23 @@ def earnings():
     _customer, distributor = _approved_or_centre(suspended_too=True)
     if distributor is None:
         return redirect(url_for(".centre"))
-    rows = db.session.execute(sa.select(Commission).where(Commission.distributor_id == distributor.id)
-                              .order_by(Commission.id.desc()).limit(200)).scalars().all()
-    return render_template("distribution/storefront/earnings.html", commissions=rows,
-                           balances=ledger.balances(distributor.id), format_fen=fen_to_yuan,
-                           format_bp=rules.format_bp)
+    rows = (
+        db.session.execute(
+            sa.select(Commission)
+            .where(Commission.distributor_id == distributor.id)
+            .order_by(Commission.id.desc())
+            .limit(200)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "distribution/storefront/earnings.html",
+        commissions=rows,
+        balances=ledger.balances(distributor.id),
+        format_fen=fen_to_yuan,
+        format_bp=rules.format_bp,
+    )
 
 
 def withdraw():
@@ -110,11 +167,24 @@ def withdraw():
         else:
             flash(_("Your withdrawal request was sent to the store."), "success")
             return redirect(url_for(".withdraw")), 303
-    rows = db.session.execute(sa.select(Withdrawal).where(Withdrawal.distributor_id == distributor.id)
-                              .order_by(Withdrawal.id.desc()).limit(100)).scalars().all()
-    return render_form("distribution/storefront/withdraw.html", errors=failed, withdrawals=rows,
-                       balances=ledger.balances(distributor.id), minimum=int(rules.settings().get("min_withdrawal", 0)),
-                       format_fen=fen_to_yuan)
+    rows = (
+        db.session.execute(
+            sa.select(Withdrawal)
+            .where(Withdrawal.distributor_id == distributor.id)
+            .order_by(Withdrawal.id.desc())
+            .limit(100)
+        )
+        .scalars()
+        .all()
+    )
+    return render_form(
+        "distribution/storefront/withdraw.html",
+        errors=failed,
+        withdrawals=rows,
+        balances=ledger.balances(distributor.id),
+        minimum=int(rules.settings().get("min_withdrawal", 0)),
+        format_fen=fen_to_yuan,
+    )
 
 
 def referral(code):
@@ -143,8 +213,10 @@ def bind_waiting_referral():
 
 def _page_context() -> dict:
     """The pages' stylesheet and script (with a content version) and which tab is current."""
-    return {"dist_asset": lambda name: url_for(".static", filename=name, v=asset_version(name)),
-            "dist_tab": (request.endpoint or "").rsplit(".", 1)[-1]}
+    return {
+        "dist_asset": lambda name: url_for(".static", filename=name, v=asset_version(name)),
+        "dist_tab": (request.endpoint or "").rsplit(".", 1)[-1],
+    }
 
 
 def blueprint() -> Blueprint:

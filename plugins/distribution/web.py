@@ -1,7 +1,8 @@
 """What the pages and the API share: blueprint names, endpoints, JSON shapes."""
+
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 from flask import abort, current_app, url_for
@@ -18,8 +19,12 @@ def asset_version(name: str) -> str:
 
 
 #: our blueprint names, one per area (Mallow mounts each under its own name)
-BLUEPRINTS = {"storefront": "distribution_shop", "console": "distribution_console",
-              "store_api": "distribution_shop_api", "console_api": "distribution_console_api"}
+BLUEPRINTS = {
+    "storefront": "distribution_shop",
+    "console": "distribution_console",
+    "store_api": "distribution_shop_api",
+    "console_api": "distribution_console_api",
+}
 
 
 def endpoint(area: str, view: str) -> str:
@@ -54,13 +59,18 @@ def iso(moment) -> str | None:
     """An aware UTC timestamp in ISO 8601 (SQLite hands back naive UTC values)."""
     if moment is None:
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def distributor_json(distributor, balances: dict | None = None, link: bool = True) -> dict:
-    data = {"id": distributor.id, "status": distributor.status, "code": distributor.code,
-            "grade_id": distributor.grade_id, "reason": distributor.reason,
-            "applied_at": iso(distributor.applied_at)}
+    data = {
+        "id": distributor.id,
+        "status": distributor.status,
+        "code": distributor.code,
+        "grade_id": distributor.grade_id,
+        "reason": distributor.reason,
+        "applied_at": iso(distributor.applied_at),
+    }
     if link and distributor.status == "approved":
         data["link"] = referral_link(distributor)
     if balances is not None:
@@ -69,20 +79,38 @@ def distributor_json(distributor, balances: dict | None = None, link: bool = Tru
 
 
 def commission_json(commission, for_staff: bool = False) -> dict:
-    data = {"id": commission.id, "order_number": commission.order_number, "level": commission.level,
-            "base": commission.base, "rate_bp": commission.rate_bp, "amount": commission.amount,
-            "reversed_amount": commission.reversed_amount, "net": commission.net, "status": commission.status,
-            "created_at": iso(commission.created_at),
-            "release_at": iso(commission.release_at)}
+    data = {
+        "id": commission.id,
+        "order_number": commission.order_number,
+        "level": commission.level,
+        "base": commission.base,
+        "rate_bp": commission.rate_bp,
+        "amount": commission.amount,
+        "reversed_amount": commission.reversed_amount,
+        "net": commission.net,
+        "status": commission.status,
+        "created_at": iso(commission.created_at),
+        "release_at": iso(commission.release_at),
+    }
     if for_staff:
-        data.update(order_id=commission.order_id, distributor_id=commission.distributor_id,
-                    buyer_id=commission.buyer_id, product_id=commission.product_id)
+        data.update(
+            order_id=commission.order_id,
+            distributor_id=commission.distributor_id,
+            buyer_id=commission.buyer_id,
+            product_id=commission.product_id,
+        )
     return data
 
 
 def withdrawal_json(withdrawal) -> dict:
-    return {"id": withdrawal.id, "distributor_id": withdrawal.distributor_id, "amount": withdrawal.amount,
-            "status": withdrawal.status, "reason": withdrawal.reason, "payout_method": withdrawal.payout_method,
-            "payout_reference": withdrawal.payout_reference,
-            "requested_at": iso(withdrawal.requested_at),
-            "decided_at": iso(withdrawal.decided_at)}
+    return {
+        "id": withdrawal.id,
+        "distributor_id": withdrawal.distributor_id,
+        "amount": withdrawal.amount,
+        "status": withdrawal.status,
+        "reason": withdrawal.reason,
+        "payout_method": withdrawal.payout_method,
+        "payout_reference": withdrawal.payout_reference,
+        "requested_at": iso(withdrawal.requested_at),
+        "decided_at": iso(withdrawal.decided_at),
+    }

@@ -1,8 +1,9 @@
 """Withdrawals: a distributor asks for (part of) the withdrawable balance, the merchant pays it
 (recording how: the payout record) or rejects it (the money returns to the balance)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import sqlalchemy as sa
 
@@ -12,8 +13,9 @@ from mallow_distribution.distributors import DistributionProblem
 from mallow_distribution.i18n import _
 from mallow_distribution.models import Distributor, Withdrawal
 
+
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _lock(distributor: Distributor) -> None:
@@ -23,8 +25,12 @@ def _lock(distributor: Distributor) -> None:
     one while another writer is busy (it would fail at once instead of waiting its turn)."""
     distributor_id = distributor.id  # read before the commit expires the object
     db.session.commit()  # nothing is pending here: this only ends the reading transaction
-    db.session.execute(sa.update(Distributor).where(Distributor.id == distributor_id).values(updated_at=_now())
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        sa.update(Distributor)
+        .where(Distributor.id == distributor_id)
+        .values(updated_at=_now())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def request(distributor: Distributor, amount: int | None, customer=None) -> Withdrawal:
@@ -34,20 +40,32 @@ def request(distributor: Distributor, amount: int | None, customer=None) -> With
     if amount is None or amount <= 0:
         raise ValidationFailed({"amount": ("invalid", _("Enter an amount in yuan, such as 50 or 12.80."))})
     if amount < minimum:
-        raise ValidationFailed({"amount": ("below_minimum", _("The smallest withdrawal is %(amount)s yuan.",
-                                                              amount=fen_to_yuan(minimum)))})
+        raise ValidationFailed(
+            {"amount": ("below_minimum", _("The smallest withdrawal is %(amount)s yuan.", amount=fen_to_yuan(minimum)))}
+        )
     _lock(distributor)
     available = ledger.balances(distributor.id)["withdrawable"]
     if amount > available:
         db.session.rollback()
-        raise ValidationFailed({"amount": ("above_balance", _("You can withdraw at most %(amount)s yuan.",
-                                                              amount=fen_to_yuan(max(0, available))))})
+        raise ValidationFailed(
+            {
+                "amount": (
+                    "above_balance",
+                    _("You can withdraw at most %(amount)s yuan.", amount=fen_to_yuan(max(0, available))),
+                )
+            }
+        )
     withdrawal = Withdrawal(distributor_id=distributor.id, amount=amount, status="requested")
     db.session.add(withdrawal)
     db.session.flush()
     ledger.post(distributor.id, "withdraw", amount, "withdrawable", "withdrawing", withdrawal_id=withdrawal.id)
-    record_audit("distribution.withdrawal_requested", actor=customer, store_id=current_store().id,
-           target=f"withdrawal:{withdrawal.id}", detail={"distributor": distributor.id, "amount": amount})
+    record_audit(
+        "distribution.withdrawal_requested",
+        actor=customer,
+        store_id=current_store().id,
+        target=f"withdrawal:{withdrawal.id}",
+        detail={"distributor": distributor.id, "amount": amount},
+    )
     db.session.commit()
     return withdrawal
 
@@ -69,21 +87,40 @@ def decide(withdrawal: Withdrawal, staff_actor, data) -> Withdrawal:
     target = "paid" if approve else "rejected"
     values = {"status": target, "decided_at": _now(), "decided_by": f"staff:{getattr(staff_actor, 'id', '')}"}
     values.update({"payout_method": method, "payout_reference": reference} if approve else {"reason": reason})
-    moved = db.session.execute(sa.update(Withdrawal).where(Withdrawal.id == withdrawal.id,
-                                                           Withdrawal.status == "requested")
-                               .values(**values).execution_options(synchronize_session=False))
+    moved = db.session.execute(
+        sa.update(Withdrawal)
+        .where(Withdrawal.id == withdrawal.id, Withdrawal.status == "requested")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     if moved.rowcount != 1:
         db.session.rollback()
         raise DistributionProblem("already_decided", _("This withdrawal was decided already."))
     if approve:
-        ledger.post(withdrawal.distributor_id, "payout", withdrawal.amount, "withdrawing", "withdrawn",
-                    withdrawal_id=withdrawal.id)
+        ledger.post(
+            withdrawal.distributor_id,
+            "payout",
+            withdrawal.amount,
+            "withdrawing",
+            "withdrawn",
+            withdrawal_id=withdrawal.id,
+        )
     else:
-        ledger.post(withdrawal.distributor_id, "withdraw_back", withdrawal.amount, "withdrawing", "withdrawable",
-                    withdrawal_id=withdrawal.id)
-    record_audit(f"distribution.withdrawal_{target}", actor=staff_actor, store_id=current_store().id,
-           target=f"withdrawal:{withdrawal.id}", detail={"amount": withdrawal.amount, "payout_method": method,
-                                                         "payout_reference": reference, "reason": reason})
+        ledger.post(
+            withdrawal.distributor_id,
+            "withdraw_back",
+            withdrawal.amount,
+            "withdrawing",
+            "withdrawable",
+            withdrawal_id=withdrawal.id,
+        )
+    record_audit(
+        f"distribution.withdrawal_{target}",
+        actor=staff_actor,
+        store_id=current_store().id,
+        target=f"withdrawal:{withdrawal.id}",
+        detail={"amount": withdrawal.amount, "payout_method": method, "payout_reference": reference, "reason": reason},
+    )
     db.session.commit()
     db.session.refresh(withdrawal)
     return withdrawal

@@ -7,6 +7,7 @@ through ``mallow_register_jobs``). Its hooks and its sweep run only in stores th
 the database truth, limits, the unpaid timeout, and the commission marker on the sale's price
 adjustment.
 """
+
 from __future__ import annotations
 
 from markupsafe import Markup, escape
@@ -100,9 +101,15 @@ def mallow_template_slot(slot, context):
         return None
     sale, item = found[0]
     live = sale.state(now) == "live"
-    text = (_("Flash sale ¥%(price)s: on now", price=fen_to_yuan(item.sale_price)) if live
-            else _("Flash sale ¥%(price)s: starts %(time)s", price=fen_to_yuan(item.sale_price),
-                   time=timing.local_text(sale.starts_at)))
+    text = (
+        _("Flash sale ¥%(price)s: on now", price=fen_to_yuan(item.sale_price))
+        if live
+        else _(
+            "Flash sale ¥%(price)s: starts %(time)s",
+            price=fen_to_yuan(item.sale_price),
+            time=timing.local_text(sale.starts_at),
+        )
+    )
     href = storefront_url("sale", sale_id=sale.id)
     style = storefront_url("static", filename="flashsale.css", v=asset_version("flashsale.css"))
     script = storefront_url("static", filename="countdown.js", v=asset_version("countdown.js"))
@@ -111,9 +118,11 @@ def mallow_template_slot(slot, context):
     clock = Markup("")
     if live:  # the seconds are this request's (slots are never cached); the script ticks them down
         seconds = max(0, int((aware(sale.ends_at) - now).total_seconds()))
-        clock = Markup('<span class="fs-countdown" data-fs-seconds="%d" data-days-format="%s"><span>%s</span>'
-                       '<time class="fs-clock">%s</time></span>') % (
-            seconds, _("%(days)s d"), _("Ends in"), countdown_text(seconds))
-    return Markup('<link rel="stylesheet" href="%s"><p class="fs-slot"><a class="fs-ribbon" href="%s">'
-                  '<span>⚡ %s</span>%s</a></p><script src="%s" defer></script>') % (
-        escape(style), escape(href), escape(text), clock, escape(script))
+        clock = Markup(
+            '<span class="fs-countdown" data-fs-seconds="%d" data-days-format="%s"><span>%s</span>'
+            '<time class="fs-clock">%s</time></span>'
+        ) % (seconds, _("%(days)s d"), _("Ends in"), countdown_text(seconds))
+    return Markup(
+        '<link rel="stylesheet" href="%s"><p class="fs-slot"><a class="fs-ribbon" href="%s">'
+        '<span>⚡ %s</span>%s</a></p><script src="%s" defer></script>'
+    ) % (escape(style), escape(href), escape(text), clock, escape(script))

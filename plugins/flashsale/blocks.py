@@ -10,6 +10,7 @@ sale's start and end as absolute times (shown as text, e.g. "starts at 2026-11-1
 ``static/countdown.js`` turns them into a ticking clock. In a store that has not enabled the
 plugin the block renders nothing.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -25,10 +26,21 @@ FOLDER = Path(__file__).parent / "templates"
 
 def _settings() -> dict:
     return {
-        "sale": {"type": "integer", "minimum": 0, "maximum": 2_000_000_000, "default": 0,
-                 "title": _l("Sale number (0: the next sale)"), "x-editor": "number"},
-        "title": {"type": "string", "maxLength": 30, "default": "", "title": _l("Title (empty: the sale's title)"),
-                  "x-editor": "text"},
+        "sale": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 2_000_000_000,
+            "default": 0,
+            "title": _l("Sale number (0: the next sale)"),
+            "x-editor": "number",
+        },
+        "title": {
+            "type": "string",
+            "maxLength": 30,
+            "default": "",
+            "title": _l("Title (empty: the sale's title)"),
+            "x-editor": "text",
+        },
     }
 
 
@@ -62,22 +74,46 @@ def resolve(block: dict, ctx) -> dict:
     shown = sale.items[:3]
     products = sales.products_of(shown)
     pictures = product_pictures(item.product_id for item in shown)
-    items = [{"title": products[item.sku_id][0].title if item.sku_id in products else "",
-              "image": pictures.get(item.product_id), "sale_price": fen_to_yuan(item.sale_price),
-              "regular_price": fen_to_yuan(products[item.sku_id][1].price) if item.sku_id in products else ""}
-             for item in shown]
-    return {"sale": {"id": sale.id, "title": sale.title, "state": sale.state(now), "url": url, "script": script,
-                     "stylesheet": storefront_url("static", filename="flashsale.css",
-                                                  v=asset_version("flashsale.css")),
-                     "starts_epoch": int(starts.timestamp()), "ends_epoch": int(ends.timestamp()),
-                     "starts_text": timing.local_text(starts), "ends_text": timing.local_text(ends),
-                     "days_format": _("%(days)s d"), "items": items, "all_url": storefront_url("index"),
-                     "sold_out": all(item.remaining <= 0 for item in sale.items), "texts": {
-                         "starts_in": _("Starts in"), "ends_in": _("Ends in"), "over": _("The flash sale is over."),
-                         "all_sales": _("All flash sales"), "sold_out": _("Sold out"),
-                         "go": _("Go to the flash sale"),
-                         "when": (_("Ends at %(time)s", time=timing.local_text(ends)) if sale.state(now) == "live"
-                                  else _("Starts at %(time)s", time=timing.local_text(starts)))}}}
+    items = [
+        {
+            "title": products[item.sku_id][0].title if item.sku_id in products else "",
+            "image": pictures.get(item.product_id),
+            "sale_price": fen_to_yuan(item.sale_price),
+            "regular_price": fen_to_yuan(products[item.sku_id][1].price) if item.sku_id in products else "",
+        }
+        for item in shown
+    ]
+    return {
+        "sale": {
+            "id": sale.id,
+            "title": sale.title,
+            "state": sale.state(now),
+            "url": url,
+            "script": script,
+            "stylesheet": storefront_url("static", filename="flashsale.css", v=asset_version("flashsale.css")),
+            "starts_epoch": int(starts.timestamp()),
+            "ends_epoch": int(ends.timestamp()),
+            "starts_text": timing.local_text(starts),
+            "ends_text": timing.local_text(ends),
+            "days_format": _("%(days)s d"),
+            "items": items,
+            "all_url": storefront_url("index"),
+            "sold_out": all(item.remaining <= 0 for item in sale.items),
+            "texts": {
+                "starts_in": _("Starts in"),
+                "ends_in": _("Ends in"),
+                "over": _("The flash sale is over."),
+                "all_sales": _("All flash sales"),
+                "sold_out": _("Sold out"),
+                "go": _("Go to the flash sale"),
+                "when": (
+                    _("Ends at %(time)s", time=timing.local_text(ends))
+                    if sale.state(now) == "live"
+                    else _("Starts at %(time)s", time=timing.local_text(starts))
+                ),
+            },
+        }
+    }
 
 
 def register_blocks(register) -> bool:
@@ -92,12 +128,24 @@ def register_blocks(register) -> bool:
             from mallow_flashsale.models import Sale, SaleItem
 
             # a new or edited sale is a fresh render (units sold are conditional UPDATEs: no bump)
-            register(NAME, label=_l("Flash sale countdown"), settings=_settings(), template_folder=FOLDER,
-                     resolve=resolve, group="shop", icon="⏱", watches=(Sale, SaleItem))
+            register(
+                NAME,
+                label=_l("Flash sale countdown"),
+                settings=_settings(),
+                template_folder=FOLDER,
+                resolve=resolve,
+                group="shop",
+                icon="⏱",
+                watches=(Sale, SaleItem),
+            )
             return True
         if "schema" in params or takes_any:
-            register(NAME, schema={"type": "object", "properties": _settings(), "additionalProperties": False},
-                     template=str(FOLDER / "blocks" / f"{NAME}.html"), label=_l("Flash sale countdown"))
+            register(
+                NAME,
+                schema={"type": "object", "properties": _settings(), "additionalProperties": False},
+                template=str(FOLDER / "blocks" / f"{NAME}.html"),
+                label=_l("Flash sale countdown"),
+            )
             return True
     except (TypeError, ValueError) as error:  # a registry of another shape, or registered already
         log.info("flash sale countdown block not registered: %s", error)

@@ -11,6 +11,7 @@
    ``mallow_order_placed`` takes the sale's units in the database (the truth), all in one
    transaction. A reservation that did not become an order is given back.
 """
+
 from __future__ import annotations
 
 import threading
@@ -22,8 +23,16 @@ from dataclasses import dataclass
 from flask import current_app, g, request
 from sqlalchemy.exc import OperationalError
 
-from mallow.sdk import (CheckoutProblems, IdempotencyConflict, SoldOut, ValidationFailed, current_store, db,
-                        place_order, principal)
+from mallow.sdk import (
+    CheckoutProblems,
+    IdempotencyConflict,
+    SoldOut,
+    ValidationFailed,
+    current_store,
+    db,
+    place_order,
+    principal,
+)
 from mallow_flashsale import flags, gate, limits, quota, timing
 from mallow_flashsale.checkout import GATE_KEY, settings
 from mallow_flashsale.i18n import _
@@ -61,10 +70,19 @@ def load_snapshot(sale_id: int) -> flags.SaleSnapshot | None:
     if sale is None:
         return None
     return flags.SaleSnapshot(
-        id=sale.id, title=sale.title, published=sale.published, preheat_at=aware(sale.preheat_at),
-        starts_at=aware(sale.starts_at), ends_at=aware(sale.ends_at), per_order_limit=sale.per_order_limit,
-        per_shopper_limit=sale.per_shopper_limit, per_day_limit=sale.per_day_limit,
-        items={item.sku_id: flags.ItemSnapshot(item.id, item.sku_id, item.sale_price, item.quota) for item in sale.items})
+        id=sale.id,
+        title=sale.title,
+        published=sale.published,
+        preheat_at=aware(sale.preheat_at),
+        starts_at=aware(sale.starts_at),
+        ends_at=aware(sale.ends_at),
+        per_order_limit=sale.per_order_limit,
+        per_shopper_limit=sale.per_shopper_limit,
+        per_day_limit=sale.per_day_limit,
+        items={
+            item.sku_id: flags.ItemSnapshot(item.id, item.sku_id, item.sale_price, item.quota) for item in sale.items
+        },
+    )
 
 
 def snapshot(store_id: int, sale_id: int) -> flags.SaleSnapshot | None:
@@ -87,7 +105,9 @@ def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=
     store_id = current_store().id
     sku_id, quantity = _whole(data.get("sku_id")), _whole(data.get("quantity"), 1)
     if sku_id is None or quantity is None or not 1 <= quantity <= 999:
-        return Answer(422, ValidationFailed({"sku_id": ("invalid", _("Choose a product option and a quantity."))}).as_json())
+        return Answer(
+            422, ValidationFailed({"sku_id": ("invalid", _("Choose a product option and a quantity."))}).as_json()
+        )
     if flags.is_sold_out(store_id, sale_id, sku_id):
         return sold_out()
     config = settings()
@@ -100,22 +120,37 @@ def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=
     if state in ("missing", "draft", "hidden") or item is None:
         return _refuse(404, "not_found", _("This flash sale cannot be found."))
     if state == "preheat":
-        return _refuse(409, "not_started", _("The flash sale has not started yet."),
-                       seconds_left=max(0, int((sale.starts_at - now).total_seconds())))
+        return _refuse(
+            409,
+            "not_started",
+            _("The flash sale has not started yet."),
+            seconds_left=max(0, int((sale.starts_at - now).total_seconds())),
+        )
     if state == "ended":
         return _refuse(409, "ended", _("The flash sale is over."))
     if sale.per_order_limit and quantity > sale.per_order_limit:
-        return _refuse(409, "limit_reached", _("At most %(limit)s per order in this flash sale.",
-                                                  limit=sale.per_order_limit))
+        return _refuse(
+            409, "limit_reached", _("At most %(limit)s per order in this flash sale.", limit=sale.per_order_limit)
+        )
     customer = customer or principal("shopper")
     if customer is None:
         return _refuse(401, "unauthenticated", _("Sign in to take part in the flash sale."))
 
     shopper_rate = int(config.get("shopper_attempts_per_minute") or 20)
     day, token = timing.store_day(now), uuid.uuid4().hex
-    outcome, _left = gate.reserve(store_id, sale_id, item.id, customer.id, quantity, limit=sale.per_shopper_limit,
-                                  day_limit=sale.per_day_limit, day=day, token=token,
-                                  rate_key=limits.rate_key(store_id, "shopper", customer.id), rate_limit=shopper_rate)
+    outcome, _left = gate.reserve(
+        store_id,
+        sale_id,
+        item.id,
+        customer.id,
+        quantity,
+        limit=sale.per_shopper_limit,
+        day_limit=sale.per_day_limit,
+        day=day,
+        token=token,
+        rate_key=limits.rate_key(store_id, "shopper", customer.id),
+        rate_limit=shopper_rate,
+    )
     if outcome == "ungated" and not limits.allow_here(limits.rate_key(store_id, "shopper", customer.id), shopper_rate):
         outcome = "rate_limited"
     if outcome == "rate_limited":
@@ -126,11 +161,13 @@ def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=
     if outcome == "not_enough":
         return _refuse(409, "not_enough", _("Not that many left."))
     if outcome == "limit":
-        return _refuse(409, "limit_reached", _("You can buy at most %(limit)s in this flash sale.",
-                                                  limit=sale.per_shopper_limit))
+        return _refuse(
+            409, "limit_reached", _("You can buy at most %(limit)s in this flash sale.", limit=sale.per_shopper_limit)
+        )
     if outcome == "day_limit":
-        return _refuse(409, "limit_reached", _("You can buy at most %(limit)s a day in this flash sale.",
-                                                  limit=sale.per_day_limit))
+        return _refuse(
+            409, "limit_reached", _("You can buy at most %(limit)s a day in this flash sale.", limit=sale.per_day_limit)
+        )
     if outcome == "pending" and not idempotency_key:
         return _refuse(409, "pending_order", _("You have an unpaid order in this flash sale: pay or cancel it first."))
     if outcome == "unknown":
@@ -139,8 +176,9 @@ def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=
         refused = _precheck(store_id, sale, item, customer.id, quantity, day, idempotency_key)
         if refused is not None:
             return refused
-    reservation = gate.Reservation(store_id, sale_id, item.id, customer.id, quantity, day, token) \
-        if outcome == "ok" else None
+    reservation = (
+        gate.Reservation(store_id, sale_id, item.id, customer.id, quantity, day, token) if outcome == "ok" else None
+    )
     try:
         return _place(sale_id, item.id, sku_id, quantity, data, customer, idempotency_key, reservation)
     finally:
@@ -189,14 +227,23 @@ def _place(sale_id, item_id, sku_id, quantity, data, customer, idempotency_key, 
             g.setdefault(GATE_KEY, {})[reservation.item_id] = reservation
         try:
             with _writer_lock():
-                order, created = place_order(customer, items, data.get("address_id"), data.get("note") or "",
-                                             idempotency_key, options={"flashsale": {"sale_id": sale_id}})
+                order, created = place_order(
+                    customer,
+                    items,
+                    data.get("address_id"),
+                    data.get("note") or "",
+                    idempotency_key,
+                    options={"flashsale": {"sale_id": sale_id}},
+                )
         except SoldOut:  # the sale's quota (the hook flagged it) or the SKU's own stock
             return sold_out()
         except CheckoutProblems as problems:
             codes = {p.code for p in problems.problems}
-            body = {"problems": [{"code": p.code, "message": str(p.message), "line": p.line_index}
-                                 for p in problems.problems]}
+            body = {
+                "problems": [
+                    {"code": p.code, "message": str(p.message), "line": p.line_index} for p in problems.problems
+                ]
+            }
             first = str(problems.problems[0].message)
             if "flashsale_sold_out" in codes:  # the database says none are left: so will the gate
                 flags.mark_sold_out(store_id, sale_id, sku_id)
@@ -231,5 +278,10 @@ def _place(sale_id, item_id, sku_id, quantity, data, customer, idempotency_key, 
 
 
 def order_summary(order) -> dict:
-    return {"id": order.id, "number": order.number, "status": order.status, "total": order.total,
-            "pay_deadline": aware(order.pay_deadline).isoformat()}
+    return {
+        "id": order.id,
+        "number": order.number,
+        "status": order.status,
+        "total": order.total,
+        "pay_deadline": aware(order.pay_deadline).isoformat(),
+    }

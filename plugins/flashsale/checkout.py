@@ -18,6 +18,7 @@ plugin proposing a bigger discount wins the line, and the units are still the sa
 leave the line out of commission (its ``include_flashsale`` setting, off by default, turns it
 back on). A line whose price another plugin won carries that plugin's adjustment instead.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -64,6 +65,7 @@ def adjustment_code(sale_id: int) -> str:
 
 # --- pricing hooks ---------------------------------------------------------------------------
 
+
 def validate(context) -> list[Problem] | None:
     """The sale's window, its SKUs, the per-order limit and the units left (``Problem`` values)."""
     sale_id = requested_sale_id(context)
@@ -85,15 +87,27 @@ def validate(context) -> list[Problem] | None:
     problems = []
     quantity = sum(line.quantity for line, _item in lines)
     if sale.per_order_limit and quantity > sale.per_order_limit:
-        problems.append(Problem("flashsale_order_limit", _("At most %(limit)s per order in this flash sale.",
-                                                           limit=sale.per_order_limit)))
+        problems.append(
+            Problem(
+                "flashsale_order_limit",
+                _("At most %(limit)s per order in this flash sale.", limit=sale.per_order_limit),
+            )
+        )
     for line, item in lines:
         if item.remaining <= 0:
-            problems.append(Problem("flashsale_sold_out", _("%(title)s is sold out in this flash sale.",
-                                                            title=line.title), line.index))
+            problems.append(
+                Problem(
+                    "flashsale_sold_out", _("%(title)s is sold out in this flash sale.", title=line.title), line.index
+                )
+            )
         elif item.remaining < line.quantity:
-            problems.append(Problem("flashsale_not_enough", _("Only %(left)s left of %(title)s in this flash sale.",
-                                                              left=item.remaining, title=line.title), line.index))
+            problems.append(
+                Problem(
+                    "flashsale_not_enough",
+                    _("Only %(left)s left of %(title)s in this flash sale.", left=item.remaining, title=line.title),
+                    line.index,
+                )
+            )
     # the shopper's unpaid order and limits are checked where they can be trusted: in the order's
     # transaction (order_placed), after the buy endpoint's gate or pre-check turned most away
     return problems or None
@@ -110,11 +124,20 @@ def line_adjustments(context, line) -> list[Adjustment] | None:
     if item is None or item.sale_price >= line.unit_price:
         return None
     label = _("Flash sale: %(title)s", title=sale.title)
-    return [Adjustment("line", SOURCE, adjustment_code(sale.id), label[:120],
-                       (item.sale_price - line.unit_price) * line.quantity, line_index=line.index)]
+    return [
+        Adjustment(
+            "line",
+            SOURCE,
+            adjustment_code(sale.id),
+            label[:120],
+            (item.sale_price - line.unit_price) * line.quantity,
+            line_index=line.index,
+        )
+    ]
 
 
 # --- order lifecycle hooks --------------------------------------------------------------------
+
 
 def order_placed(order, context) -> None:
     """Take the sale's units for the order, inside its transaction (raise: nothing is kept)."""
@@ -138,8 +161,9 @@ def order_placed(order, context) -> None:
     gated = g.pop(GATE_KEY, None) or {}
     for line, item in lines:
         reservation = gated.pop(item.id, None)
-        if reservation is not None and (reservation.quantity != line.quantity
-                                        or reservation.customer_id != order.customer_id):
+        if reservation is not None and (
+            reservation.quantity != line.quantity or reservation.customer_id != order.customer_id
+        ):
             reservation.release()
             reservation = None
         if reservation is None:
@@ -148,8 +172,16 @@ def order_placed(order, context) -> None:
             txn.after_rollback(reservation.release)
             txn.after_commit(lambda r=reservation: setattr(r, "settled", True))
         try:
-            quota.take(sale, item, order_id=order.id, customer_id=order.customer_id, quantity=line.quantity, day=day,
-                       deadline=deadline, title=line.title)
+            quota.take(
+                sale,
+                item,
+                order_id=order.id,
+                customer_id=order.customer_id,
+                quantity=line.quantity,
+                day=day,
+                deadline=deadline,
+                title=line.title,
+            )
         except SoldOut:
             left = quota.remaining(item.id)
             if reservation is not None:
@@ -172,8 +204,17 @@ def _reserve_here(store_id: int, sale: Sale, item, customer_id: int, quantity: i
     import uuid
 
     token = uuid.uuid4().hex
-    outcome, left = gate.reserve(store_id, sale.id, item.id, customer_id, quantity, limit=sale.per_shopper_limit,
-                                 day_limit=sale.per_day_limit, day=day, token=token)
+    outcome, left = gate.reserve(
+        store_id,
+        sale.id,
+        item.id,
+        customer_id,
+        quantity,
+        limit=sale.per_shopper_limit,
+        day_limit=sale.per_day_limit,
+        day=day,
+        token=token,
+    )
     if outcome == "ok":
         return gate.Reservation(store_id, sale.id, item.id, customer_id, quantity, day, token)
     if outcome in ("sold_out", "not_enough"):
@@ -189,8 +230,9 @@ def order_paid(order) -> None:
     units = quota.settle_paid(order.id)
     if units:
         store_id = current_store().id
-        txn.after_commit(lambda: [gate.order_paid(store_id, u.sale_id, u.item_id, u.customer_id, u.quantity, u.day)
-                                  for u in units])
+        txn.after_commit(
+            lambda: [gate.order_paid(store_id, u.sale_id, u.item_id, u.customer_id, u.quantity, u.day) for u in units]
+        )
 
 
 def order_cancelled(order, reason: str) -> None:

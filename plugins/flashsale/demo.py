@@ -1,5 +1,6 @@
 """The demo store's flash sale (``mallow_seed_demo``): live for 7 days, a dedicated quota per
 option (at most its stock). Found by title, made once."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -23,7 +24,16 @@ def seed(now: datetime) -> dict[str, str]:
             product = db.session.execute(sa.select(Product).where(Product.title == title)).scalar_one()
             sku = next(s for s in product.skus if s.spec_values == values)
             items.append({"sku_id": sku.id, "sale_price": price, "quota": min(quota, sku.stock)})
-        sale = sales.save({"title": SALE_TITLE, "starts_at": now.isoformat(),
-                           "ends_at": (now + timedelta(days=7)).isoformat(), "per_order_limit": 1,
-                           "per_shopper_limit": 2, "per_day_limit": 0, "published": True, "items": items})
+        sale = sales.save(
+            {
+                "title": SALE_TITLE,
+                "starts_at": now.isoformat(),
+                "ends_at": (now + timedelta(days=7)).isoformat(),
+                "per_order_limit": 1,
+                "per_shopper_limit": 2,
+                "per_day_limit": 0,
+                "published": True,
+                "items": items,
+            }
+        )
     return {"flash sale": f"/x/flashsale/{sale.id}"}

@@ -13,6 +13,7 @@ Keys always start with the store id: nothing of one store is ever served to anot
 memory belongs to the app (``app.extensions``), never to the module: two apps in one process
 (tests) share nothing.
 """
+
 from __future__ import annotations
 
 import threading
@@ -29,7 +30,7 @@ class _Memory:
     def __init__(self):
         self.lock = threading.Lock()
         self.sold_out: dict[tuple[int, int, int], float] = {}
-        self.snapshots: dict[tuple[int, int], tuple[float, "SaleSnapshot | None"]] = {}
+        self.snapshots: dict[tuple[int, int], tuple[float, SaleSnapshot | None]] = {}
 
 
 def _memory() -> _Memory:

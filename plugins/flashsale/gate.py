@@ -17,6 +17,7 @@ Keys (all of one sale share a hash tag, so they live on one cluster slot)::
 
 The prefix is ``FLASHSALE_REDIS_PREFIX`` (default ``mallow:flashsale``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -81,8 +82,17 @@ if redis.call('HEXISTS', KEYS[1], '_seeded') == 1 then redis.call('HSET', KEYS[1
 return 1
 """
 
-OUTCOMES = {1: "ok", 0: "sold_out", -1: "limit", -2: "day_limit", -4: "pending", -5: "not_enough",
-            -7: "rate_limited", -8: "unknown", -9: "unseeded"}
+OUTCOMES = {
+    1: "ok",
+    0: "sold_out",
+    -1: "limit",
+    -2: "day_limit",
+    -4: "pending",
+    -5: "not_enough",
+    -7: "rate_limited",
+    -8: "unknown",
+    -9: "unseeded",
+}
 
 
 class _Connection:
@@ -140,13 +150,34 @@ class Reservation:
         if self.settled:
             return
         self.settled = True
-        _run_release(self.store_id, self.sale_id, self.item_id, self.customer_id, self.quantity, self.day,
-                     self.token, "failed", truth)
+        _run_release(
+            self.store_id,
+            self.sale_id,
+            self.item_id,
+            self.customer_id,
+            self.quantity,
+            self.day,
+            self.token,
+            "failed",
+            truth,
+        )
 
 
-def reserve(store_id: int, sale_id: int, item_id: int, customer_id: int, quantity: int, *, limit: int,
-            day_limit: int, day: str, token: str, rate_key: str = "", rate_limit: int = 0,
-            rate_window: int = 60) -> tuple[str, int]:
+def reserve(
+    store_id: int,
+    sale_id: int,
+    item_id: int,
+    customer_id: int,
+    quantity: int,
+    *,
+    limit: int,
+    day_limit: int,
+    day: str,
+    token: str,
+    rate_key: str = "",
+    rate_limit: int = 0,
+    rate_window: int = 60,
+) -> tuple[str, int]:
     """``(outcome, units left)``; outcome ``ok`` (a :class:`Reservation` is the caller's to keep),
     ``sold_out``, ``not_enough``, ``limit``, ``day_limit``, ``pending``, ``rate_limited``,
     ``unknown`` (the item is not in the seeded sale) or ``ungated`` (no Redis, or it failed: let
@@ -175,8 +206,10 @@ def _run_release(store_id, sale_id, item_id, customer_id, quantity, day, token, 
     if conn is None:
         return
     try:
-        conn.release(keys=keys(store_id, sale_id, day),
-                     args=[item_id, quantity, customer_id, token, mode, "" if truth is None else int(truth)])
+        conn.release(
+            keys=keys(store_id, sale_id, day),
+            args=[item_id, quantity, customer_id, token, mode, "" if truth is None else int(truth)],
+        )
     except Exception as error:  # noqa: BLE001 -- the periodic re-seed repairs the gate
         log.warning("flash sale gate release failed: %s", error)
 
@@ -242,15 +275,23 @@ def _write_seed(conn: _Connection, store_id: int, sale_id: int) -> None:
     if sale is None:
         pipe.execute()
         return
-    remaining = dict(db.session.execute(sa.select(SaleItem.id, SaleItem.remaining)
-                                        .where(SaleItem.sale_id == sale_id)).all())
+    remaining = dict(
+        db.session.execute(sa.select(SaleItem.id, SaleItem.remaining).where(SaleItem.sale_id == sale_id)).all()
+    )
     counted = Purchase.status.in_(("pending", "paid"))
-    bought = db.session.execute(sa.select(Purchase.customer_id, sa.func.sum(Purchase.quantity))
-                                .where(Purchase.sale_id == sale_id, counted).group_by(Purchase.customer_id)).all()
-    today = db.session.execute(sa.select(Purchase.customer_id, sa.func.sum(Purchase.quantity))
-                               .where(Purchase.sale_id == sale_id, counted, Purchase.day == day)
-                               .group_by(Purchase.customer_id)).all()
-    pending = db.session.execute(sa.select(PendingOrder.customer_id).where(PendingOrder.sale_id == sale_id)).scalars().all()
+    bought = db.session.execute(
+        sa.select(Purchase.customer_id, sa.func.sum(Purchase.quantity))
+        .where(Purchase.sale_id == sale_id, counted)
+        .group_by(Purchase.customer_id)
+    ).all()
+    today = db.session.execute(
+        sa.select(Purchase.customer_id, sa.func.sum(Purchase.quantity))
+        .where(Purchase.sale_id == sale_id, counted, Purchase.day == day)
+        .group_by(Purchase.customer_id)
+    ).all()
+    pending = (
+        db.session.execute(sa.select(PendingOrder.customer_id).where(PendingOrder.sale_id == sale_id)).scalars().all()
+    )
     ttl = max(60, int((aware(sale.ends_at) + timedelta(days=1) - now).total_seconds()))
     pipe.hset(rem_key, mapping={"_seeded": 1, **{str(k): int(v) for k, v in remaining.items()}})
     if bought:

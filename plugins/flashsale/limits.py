@@ -5,6 +5,7 @@ this process. Windows are ``window`` seconds long, numbered by :data:`clock` (se
 epoch; a test pins it, so no run depends on where a minute begins); keys carry the store, so one
 store's crowd never uses up another's allowance.
 """
+
 from __future__ import annotations
 
 import threading

@@ -1,6 +1,7 @@
 """Links to the plugin's storefront pages from outside its own blueprints (template slots, page
 builder blocks). Mallow mounts a plugin's blueprint under a name of its own; it resolves the
 name the plugin gave (``sales.sale``) to the mounted endpoint."""
+
 from __future__ import annotations
 
 from flask import url_for

@@ -8,9 +8,10 @@
   ``pending`` until paid, ``returned`` once its units went back (exactly once).
 * ``flashsale_pending``: at most one unpaid order per shopper per sale (its primary key).
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -21,12 +22,12 @@ Base = plugin_model_base("flashsale")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def aware(moment: datetime | None) -> datetime | None:
     """SQLite hands timestamps back without their zone: every stored time is UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 class Sale(Base):
@@ -46,8 +47,9 @@ class Sale(Base):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
-    items: Mapped[list["SaleItem"]] = relationship(order_by="SaleItem.id", cascade="all, delete-orphan",
-                                                   back_populates="sale")
+    items: Mapped[list[SaleItem]] = relationship(
+        order_by="SaleItem.id", cascade="all, delete-orphan", back_populates="sale"
+    )
 
     __table_args__ = (
         sa.CheckConstraint("ends_at > starts_at", name="window"),

@@ -1,6 +1,7 @@
 """What the shopper's pages and the countdown block show beyond the sale's JSON: the store's
 theme around the pages, the products' pictures and option names, the plugin's static files with
 a content version, and the way back after signing in or adding an address."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,8 +35,11 @@ def product_pictures(product_ids) -> dict[int, str]:
     ids = sorted({int(i) for i in product_ids if i})
     if not ids:
         return {}
-    rows = db.session.execute(sa.select(ProductImage).where(ProductImage.product_id.in_(ids))
-                              .order_by(ProductImage.product_id, ProductImage.sort, ProductImage.id)).scalars()
+    rows = db.session.execute(
+        sa.select(ProductImage)
+        .where(ProductImage.product_id.in_(ids))
+        .order_by(ProductImage.product_id, ProductImage.sort, ProductImage.id)
+    ).scalars()
     found: dict[int, str] = {}
     for image in rows:
         if image.product_id not in found:
@@ -48,8 +52,16 @@ def product_pictures(product_ids) -> dict[int, str]:
 def decorate_items(sale, items: list[dict]) -> list[dict]:
     """The sale JSON's items with a picture, the option's name and the share sold (for the bar)."""
     pictures = product_pictures(item["product_id"] for item in items)
-    skus = {sku.id: sku for sku in db.session.execute(
-        sa.select(Sku).where(Sku.id.in_([item["sku_id"] for item in items]))).scalars()} if items else {}
+    skus = (
+        {
+            sku.id: sku
+            for sku in db.session.execute(
+                sa.select(Sku).where(Sku.id.in_([item["sku_id"] for item in items]))
+            ).scalars()
+        }
+        if items
+        else {}
+    )
     for item in items:
         item["image"] = pictures.get(item["product_id"])
         item["option"] = option_label(skus.get(item["sku_id"]))
@@ -66,6 +78,8 @@ def core_url(endpoint: str, **values) -> str | None:
 
 def first_steps(here: str) -> dict:
     """Where a shopper goes to sign in, sign up or add an address, and comes back to ``here``."""
-    return {"login_url": core_url("storefront.login", next=here),
-            "register_url": core_url("storefront.register", next=here),
-            "new_address_url": core_url("storefront.new_address", next=here) or core_url("storefront.account")}
+    return {
+        "login_url": core_url("storefront.login", next=here),
+        "register_url": core_url("storefront.register", next=here),
+        "new_address_url": core_url("storefront.new_address", next=here) or core_url("storefront.account"),
+    }

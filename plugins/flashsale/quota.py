@@ -12,6 +12,7 @@
   the units back: exactly once, whoever else (the core's sweep, ours, the shopper) tries too.
 * :func:`settle_paid` — the order was paid: its purchases stay counted, its unpaid marker goes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,8 +43,10 @@ def shopper_units(sale_id: int, customer_id: int, day: str) -> tuple[int, int]:
     """Units the shopper holds in the sale (unpaid or paid): over the sale, and on ``day``."""
     on_day = sa.case((Purchase.day == day, Purchase.quantity), else_=0)
     total, today = db.session.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(Purchase.quantity), 0), sa.func.coalesce(sa.func.sum(on_day), 0))
-        .where(Purchase.sale_id == sale_id, Purchase.customer_id == customer_id, Purchase.status.in_(COUNTED))).one()
+        sa.select(sa.func.coalesce(sa.func.sum(Purchase.quantity), 0), sa.func.coalesce(sa.func.sum(on_day), 0)).where(
+            Purchase.sale_id == sale_id, Purchase.customer_id == customer_id, Purchase.status.in_(COUNTED)
+        )
+    ).one()
     return int(total), int(today)
 
 
@@ -51,24 +54,30 @@ def has_pending(sale_id: int, customer_id: int) -> bool:
     return db.session.get(PendingOrder, (sale_id, customer_id)) is not None
 
 
-def limit_problem(sale: Sale, customer_id: int, quantity: int, day: str, line_index: int | None = None) -> Problem | None:
+def limit_problem(
+    sale: Sale, customer_id: int, quantity: int, day: str, line_index: int | None = None
+) -> Problem | None:
     """The shopper's limits over the sale and the day, with ``quantity`` more units."""
     if not sale.per_shopper_limit and not sale.per_day_limit:
         return None
     total, today = shopper_units(sale.id, customer_id, day)
     if sale.per_shopper_limit and total + quantity > sale.per_shopper_limit:
-        return Problem("flashsale_shopper_limit",
-                       _("You can buy at most %(limit)s in this flash sale.", limit=sale.per_shopper_limit), line_index)
+        return Problem(
+            "flashsale_shopper_limit",
+            _("You can buy at most %(limit)s in this flash sale.", limit=sale.per_shopper_limit),
+            line_index,
+        )
     if sale.per_day_limit and today + quantity > sale.per_day_limit:
-        return Problem("flashsale_day_limit",
-                       _("You can buy at most %(limit)s a day in this flash sale.", limit=sale.per_day_limit),
-                       line_index)
+        return Problem(
+            "flashsale_day_limit",
+            _("You can buy at most %(limit)s a day in this flash sale.", limit=sale.per_day_limit),
+            line_index,
+        )
     return None
 
 
 def pending_problem() -> Problem:
-    return Problem("flashsale_pending_order",
-                   _("You have an unpaid order in this flash sale: pay or cancel it first."))
+    return Problem("flashsale_pending_order", _("You have an unpaid order in this flash sale: pay or cancel it first."))
 
 
 def hold_pending(sale_id: int, customer_id: int, order_id: int) -> None:
@@ -79,26 +88,53 @@ def hold_pending(sale_id: int, customer_id: int, order_id: int) -> None:
     dialect = db.engine.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = PendingOrder.__table__
-    statement = (insert(table).values(sale_id=sale_id, customer_id=customer_id, order_id=order_id, created_at=utcnow())
-                 .on_conflict_do_nothing().returning(table.c.order_id))
+    statement = (
+        insert(table)
+        .values(sale_id=sale_id, customer_id=customer_id, order_id=order_id, created_at=utcnow())
+        .on_conflict_do_nothing()
+        .returning(table.c.order_id)
+    )
     if db.session.execute(statement).first() is None:
         raise CheckoutProblems([pending_problem()])
 
 
-def take(sale: Sale, item: SaleItem, *, order_id: int, customer_id: int, quantity: int, day: str,
-         deadline: datetime, title: str) -> None:
+def take(
+    sale: Sale,
+    item: SaleItem,
+    *,
+    order_id: int,
+    customer_id: int,
+    quantity: int,
+    day: str,
+    deadline: datetime,
+    title: str,
+) -> None:
     """Take ``quantity`` units of ``item`` for the order (after :func:`hold_pending`); raises
     SoldOut or CheckoutProblems, and the order's transaction rolls back."""
     problem = limit_problem(sale, customer_id, quantity, day)
     if problem is not None:
         raise CheckoutProblems([problem])
-    taken = db.session.execute(sa.update(SaleItem).where(SaleItem.id == item.id, SaleItem.remaining >= quantity)
-                               .values(remaining=SaleItem.remaining - quantity)
-                               .execution_options(synchronize_session=False)).rowcount
+    taken = db.session.execute(
+        sa.update(SaleItem)
+        .where(SaleItem.id == item.id, SaleItem.remaining >= quantity)
+        .values(remaining=SaleItem.remaining - quantity)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if taken != 1:
         raise SoldOut(item.sku_id, title)
-    db.session.add(Purchase(sale_id=sale.id, item_id=item.id, sku_id=item.sku_id, order_id=order_id,
-                            customer_id=customer_id, quantity=quantity, day=day, status="pending", deadline=deadline))
+    db.session.add(
+        Purchase(
+            sale_id=sale.id,
+            item_id=item.id,
+            sku_id=item.sku_id,
+            order_id=order_id,
+            customer_id=customer_id,
+            quantity=quantity,
+            day=day,
+            status="pending",
+            deadline=deadline,
+        )
+    )
     db.session.flush()
 
 
@@ -109,31 +145,54 @@ def remaining(item_id: int) -> int:
 def give_back(order_id: int) -> list[Units]:
     """Return an unpaid order's units to their sales, once. Returns what this call returned."""
     returned = []
-    purchases = db.session.execute(sa.select(Purchase).where(Purchase.order_id == order_id,
-                                                             Purchase.status == "pending")).scalars().all()
+    purchases = (
+        db.session.execute(sa.select(Purchase).where(Purchase.order_id == order_id, Purchase.status == "pending"))
+        .scalars()
+        .all()
+    )
     for purchase in purchases:
-        moved = db.session.execute(sa.update(Purchase).where(Purchase.id == purchase.id, Purchase.status == "pending")
-                                   .values(status="returned").execution_options(synchronize_session=False)).rowcount
+        moved = db.session.execute(
+            sa.update(Purchase)
+            .where(Purchase.id == purchase.id, Purchase.status == "pending")
+            .values(status="returned")
+            .execution_options(synchronize_session=False)
+        ).rowcount
         if moved != 1:
             continue  # another actor returned it a moment ago
-        db.session.execute(sa.update(SaleItem).where(SaleItem.id == purchase.item_id)
-                           .values(remaining=SaleItem.remaining + purchase.quantity)
-                           .execution_options(synchronize_session=False))
-        returned.append(Units(purchase.sale_id, purchase.item_id, purchase.customer_id, purchase.quantity, purchase.day))
-    db.session.execute(sa.delete(PendingOrder).where(PendingOrder.order_id == order_id)
-                       .execution_options(synchronize_session=False))
+        db.session.execute(
+            sa.update(SaleItem)
+            .where(SaleItem.id == purchase.item_id)
+            .values(remaining=SaleItem.remaining + purchase.quantity)
+            .execution_options(synchronize_session=False)
+        )
+        returned.append(
+            Units(purchase.sale_id, purchase.item_id, purchase.customer_id, purchase.quantity, purchase.day)
+        )
+    db.session.execute(
+        sa.delete(PendingOrder).where(PendingOrder.order_id == order_id).execution_options(synchronize_session=False)
+    )
     return returned
 
 
 def settle_paid(order_id: int) -> list[Units]:
     paid = []
-    purchases = db.session.execute(sa.select(Purchase).where(Purchase.order_id == order_id,
-                                                             Purchase.status == "pending")).scalars().all()
+    purchases = (
+        db.session.execute(sa.select(Purchase).where(Purchase.order_id == order_id, Purchase.status == "pending"))
+        .scalars()
+        .all()
+    )
     for purchase in purchases:
-        moved = db.session.execute(sa.update(Purchase).where(Purchase.id == purchase.id, Purchase.status == "pending")
-                                   .values(status="paid").execution_options(synchronize_session=False)).rowcount
+        moved = db.session.execute(
+            sa.update(Purchase)
+            .where(Purchase.id == purchase.id, Purchase.status == "pending")
+            .values(status="paid")
+            .execution_options(synchronize_session=False)
+        ).rowcount
         if moved == 1:
-            paid.append(Units(purchase.sale_id, purchase.item_id, purchase.customer_id, purchase.quantity, purchase.day))
-    db.session.execute(sa.delete(PendingOrder).where(PendingOrder.order_id == order_id)
-                       .execution_options(synchronize_session=False))
+            paid.append(
+                Units(purchase.sale_id, purchase.item_id, purchase.customer_id, purchase.quantity, purchase.day)
+            )
+    db.session.execute(
+        sa.delete(PendingOrder).where(PendingOrder.order_id == order_id).execution_options(synchronize_session=False)
+    )
     return paid

@@ -5,6 +5,7 @@ the pages turn yuan text into fen first). A quota is taken out of nothing: it is
 many units of the SKU's own stock sell at the sale price, so it may not exceed that stock when
 it is set; the SKU's stock is still taken by the core at every order.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -32,21 +33,26 @@ def all_sales() -> list[Sale]:
 def visible_sales(now=None) -> list[Sale]:
     """Sales a shopper may see now: published, past their preheat, not ended."""
     now = now or timing.now()
-    rows = db.session.execute(sa.select(Sale).where(Sale.published.is_(True), Sale.ends_at > now)
-                              .order_by(Sale.starts_at, Sale.id)).scalars()
+    rows = db.session.execute(
+        sa.select(Sale).where(Sale.published.is_(True), Sale.ends_at > now).order_by(Sale.starts_at, Sale.id)
+    ).scalars()
     return [sale for sale in rows if sale.state(now) in ("preheat", "live")]
 
 
 def sales_of_product(product_id: int, now=None) -> list[tuple[Sale, SaleItem]]:
     """(sale, item) pairs of a product in sales a shopper may see now."""
     now = now or timing.now()
-    rows = db.session.execute(sa.select(Sale, SaleItem).join(SaleItem, SaleItem.sale_id == Sale.id)
-                              .where(SaleItem.product_id == product_id, Sale.published.is_(True), Sale.ends_at > now)
-                              .order_by(Sale.starts_at, Sale.id)).all()
+    rows = db.session.execute(
+        sa.select(Sale, SaleItem)
+        .join(SaleItem, SaleItem.sale_id == Sale.id)
+        .where(SaleItem.product_id == product_id, Sale.published.is_(True), Sale.ends_at > now)
+        .order_by(Sale.starts_at, Sale.id)
+    ).all()
     return [(sale, item) for sale, item in rows if sale.state(now) in ("preheat", "live")]
 
 
 # --- writing ---------------------------------------------------------------------------------
+
 
 def _int(data, key: str, errors: Errors, *, default: int, low: int = 0, high: int = MAX_LIMIT) -> int:
     raw = data.get(key, default)
@@ -98,15 +104,19 @@ def _clean_items(raw_items, errors: Errors, existing: dict[int, SaleItem]) -> li
             errors.add(field, "duplicate", _("This product option is in the sale twice."))
             continue
         seen.add(sku_id)
-        row = db.session.execute(sa.select(Sku, Product.status).join(Product, Product.id == Sku.product_id)
-                                 .where(Sku.id == sku_id)).first()
+        row = db.session.execute(
+            sa.select(Sku, Product.status).join(Product, Product.id == Sku.product_id).where(Sku.id == sku_id)
+        ).first()
         if row is None or not row[0].active:
             errors.add(field, "unknown_sku", _("This product option does not exist."))
             continue
         sku = row[0]
         if not 1 <= price < sku.price:
-            errors.add(field, "price", _("The sale price must be below the regular price (¥%(price)s).",
-                                         price=fen_to_yuan(sku.price)))
+            errors.add(
+                field,
+                "price",
+                _("The sale price must be below the regular price (¥%(price)s).", price=fen_to_yuan(sku.price)),
+            )
         sold = existing[sku_id].sold if sku_id in existing else 0
         if quota < max(1, sold):
             errors.add(field, "quota", _("The quota cannot be below what has sold (%(sold)s).", sold=max(1, sold)))
@@ -134,7 +144,9 @@ def save(data: dict, sale: Sale | None = None) -> Sale:
     per_shopper = _int(data, "per_shopper_limit", errors, default=1)
     per_day = _int(data, "per_day_limit", errors, default=0)
     if per_shopper and per_order > per_shopper:
-        errors.add("per_order_limit", "above_shopper_limit", _("The limit per order cannot exceed the limit per shopper."))
+        errors.add(
+            "per_order_limit", "above_shopper_limit", _("The limit per order cannot exceed the limit per shopper.")
+        )
     published = data.get("published", False) in (True, "1", "on", "true")
     existing = {item.sku_id: item for item in sale.items} if sale is not None else {}
     items = _clean_items(data.get("items"), errors, existing)
@@ -155,16 +167,25 @@ def save(data: dict, sale: Sale | None = None) -> Sale:
     for spec in items:
         item = existing.get(spec["sku_id"])
         if item is None:
-            sale.items.append(SaleItem(sku_id=spec["sku_id"], product_id=spec["product_id"],
-                                       sale_price=spec["sale_price"], quota=spec["quota"], remaining=spec["quota"]))
+            sale.items.append(
+                SaleItem(
+                    sku_id=spec["sku_id"],
+                    product_id=spec["product_id"],
+                    sale_price=spec["sale_price"],
+                    quota=spec["quota"],
+                    remaining=spec["quota"],
+                )
+            )
             continue
         item.sale_price = spec["sale_price"]
         delta = spec["quota"] - item.quota
         if delta:  # one conditional UPDATE: buyers may be taking units right now
-            changed = db.session.execute(sa.update(SaleItem).where(SaleItem.id == item.id,
-                                                                   SaleItem.remaining + delta >= 0)
-                                         .values(quota=SaleItem.quota + delta, remaining=SaleItem.remaining + delta)
-                                         .execution_options(synchronize_session=False)).rowcount
+            changed = db.session.execute(
+                sa.update(SaleItem)
+                .where(SaleItem.id == item.id, SaleItem.remaining + delta >= 0)
+                .values(quota=SaleItem.quota + delta, remaining=SaleItem.remaining + delta)
+                .execution_options(synchronize_session=False)
+            ).rowcount
             if changed != 1:
                 raise ValidationFailed({"items": ("quota", _("The quota cannot be below what has sold."))})
             db.session.refresh(item)
@@ -186,8 +207,9 @@ def end_now(sale: Sale) -> Sale:
 
 
 def delete(sale: Sale) -> None:
-    has_orders = db.session.execute(sa.select(sa.func.count()).select_from(Purchase)
-                                    .where(Purchase.sale_id == sale.id)).scalar()
+    has_orders = db.session.execute(
+        sa.select(sa.func.count()).select_from(Purchase).where(Purchase.sale_id == sale.id)
+    ).scalar()
     if has_orders:
         raise ValidationFailed({"sale": ("has_orders", _("This sale has orders: end it instead of deleting it."))})
     sale_id = sale.id
@@ -209,10 +231,13 @@ def _after_change(sale_id: int) -> None:
 
 # --- reading -------------------------------------------------------------------------------------
 
+
 def paid_units(sale_id: int) -> dict[int, int]:
-    rows = db.session.execute(sa.select(Purchase.item_id, sa.func.sum(Purchase.quantity))
-                              .where(Purchase.sale_id == sale_id, Purchase.status == "paid")
-                              .group_by(Purchase.item_id)).all()
+    rows = db.session.execute(
+        sa.select(Purchase.item_id, sa.func.sum(Purchase.quantity))
+        .where(Purchase.sale_id == sale_id, Purchase.status == "paid")
+        .group_by(Purchase.item_id)
+    ).all()
     return {item_id: int(total) for item_id, total in rows}
 
 
@@ -221,8 +246,9 @@ def products_of(items) -> dict[int, tuple[Product, Sku]]:
     ids = [item.sku_id for item in items]
     if not ids:
         return {}
-    rows = db.session.execute(sa.select(Product, Sku).join(Sku, Sku.product_id == Product.id)
-                              .where(Sku.id.in_(ids))).all()
+    rows = db.session.execute(
+        sa.select(Product, Sku).join(Sku, Sku.product_id == Product.id).where(Sku.id.in_(ids))
+    ).all()
     return {sku.id: (product, sku) for product, sku in rows}
 
 
@@ -233,22 +259,35 @@ def as_json(sale: Sale, now=None, *, for_staff: bool = False) -> dict:
     products = products_of(sale.items)
     paid = paid_units(sale.id) if for_staff else {}
     data = {
-        "id": sale.id, "title": sale.title, "state": state,
+        "id": sale.id,
+        "title": sale.title,
+        "state": state,
         "preheat_at": aware(sale.preheat_at).isoformat() if sale.preheat_at else None,
-        "starts_at": aware(sale.starts_at).isoformat(), "ends_at": aware(sale.ends_at).isoformat(),
+        "starts_at": aware(sale.starts_at).isoformat(),
+        "ends_at": aware(sale.ends_at).isoformat(),
         "seconds_left": max(0, int((aware(target) - now).total_seconds())),
-        "per_order_limit": sale.per_order_limit, "per_shopper_limit": sale.per_shopper_limit,
-        "per_day_limit": sale.per_day_limit, "sold_out": all(item.remaining <= 0 for item in sale.items),
+        "per_order_limit": sale.per_order_limit,
+        "per_shopper_limit": sale.per_shopper_limit,
+        "per_day_limit": sale.per_day_limit,
+        "sold_out": all(item.remaining <= 0 for item in sale.items),
         "items": [],
     }
     if for_staff:
         data["published"] = sale.published
     for item in sale.items:
         product, sku = products.get(item.sku_id, (None, None))
-        entry = {"sku_id": item.sku_id, "product_id": item.product_id, "title": product.title if product else "",
-                 "spec": sku.spec_key if sku else "", "regular_price": sku.price if sku else None,
-                 "sale_price": item.sale_price, "quota": item.quota, "remaining": item.remaining, "sold": item.sold,
-                 "sold_out": item.remaining <= 0}
+        entry = {
+            "sku_id": item.sku_id,
+            "product_id": item.product_id,
+            "title": product.title if product else "",
+            "spec": sku.spec_key if sku else "",
+            "regular_price": sku.price if sku else None,
+            "sale_price": item.sale_price,
+            "quota": item.quota,
+            "remaining": item.remaining,
+            "sold": item.sold,
+            "sold_out": item.remaining <= 0,
+        }
         if for_staff:
             entry["paid"] = paid.get(item.id, 0)
         data["items"].append(entry)

@@ -5,18 +5,29 @@ Pages are rendered on the server, countdown included (the seconds left are in th
 small ``static/countdown.js`` only ticks it down and reloads the page when the sale opens or
 ends (progressive enhancement: without it the page is complete and correct when loaded).
 """
+
 from __future__ import annotations
 
 import uuid
 
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 
-from mallow.sdk import (ID, address_book, api_route, cashier_url, current_store, nullable, obj, principal, returns,
-                        shape, string)
+from mallow.sdk import (
+    ID,
+    address_book,
+    api_route,
+    cashier_url,
+    current_store,
+    nullable,
+    obj,
+    principal,
+    returns,
+    shape,
+    string,
+)
 from mallow_flashsale import buying, sales, timing
 from mallow_flashsale.i18n import _, translations
 from mallow_flashsale.models import aware
-
 
 
 def countdown_text(seconds: int) -> str:
@@ -50,10 +61,14 @@ def _visible_sale_or_404(sale_id: int):
 
 # --- pages ------------------------------------------------------------------------------------
 
+
 def index():
     now = timing.now()
-    return render_template("flashsale/index.html", sales=[_sale_view(s, now) for s in sales.visible_sales(now)],
-                           days_format=_("%(days)s d"))
+    return render_template(
+        "flashsale/index.html",
+        sales=[_sale_view(s, now) for s in sales.visible_sales(now)],
+        days_format=_("%(days)s d"),
+    )
 
 
 def sale_page(sale_id: int, error: str | None = None, status: int = 200):
@@ -66,17 +81,26 @@ def sale_page(sale_id: int, error: str | None = None, status: int = 200):
     view = _sale_view(sale, now)
     present.decorate_items(sale, view["items"])
     chosen = request.form.get("sku_id", "") if request.method == "POST" else ""
-    return render_template("flashsale/sale.html", sale=view, customer=customer,
-                           addresses=shopper_addresses, error=error, days_format=_("%(days)s d"),
-                           attempt=uuid.uuid4().hex, chosen=chosen,
-                           **present.first_steps(url_for(".sale", sale_id=sale.id))), status
+    return render_template(
+        "flashsale/sale.html",
+        sale=view,
+        customer=customer,
+        addresses=shopper_addresses,
+        error=error,
+        days_format=_("%(days)s d"),
+        attempt=uuid.uuid4().hex,
+        chosen=chosen,
+        **present.first_steps(url_for(".sale", sale_id=sale.id)),
+    ), status
 
 
 def _page_context() -> dict:
     from mallow_flashsale import present
 
-    return {"fs_theme": present.page_theme,
-            "fs_asset": lambda name: url_for(".static", filename=name, v=present.asset_version(name))}
+    return {
+        "fs_theme": present.page_theme,
+        "fs_asset": lambda name: url_for(".static", filename=name, v=present.asset_version(name)),
+    }
 
 
 def buy_form(sale_id: int):
@@ -88,12 +112,17 @@ def buy_form(sale_id: int):
     if answer.status >= 300:
         return sale_page(sale_id, answer.body.get("message") or _("The order cannot be placed."), answer.status)
     order = answer.order
-    return render_template("flashsale/placed.html", order=order, sale_id=sale_id,
-                           deadline_text=timing.local_text(aware(order.pay_deadline)),
-                           order_url=cashier_url(order)), answer.status
+    return render_template(
+        "flashsale/placed.html",
+        order=order,
+        sale_id=sale_id,
+        deadline_text=timing.local_text(aware(order.pay_deadline)),
+        order_url=cashier_url(order),
+    ), answer.status
 
 
 # --- store API ------------------------------------------------------------------------------------
+
 
 def api_sales():
     now = timing.now()
@@ -118,8 +147,7 @@ def api_buy(sale_id: int):
 
 def blueprints() -> list[tuple[Blueprint, str]]:
     """Fresh blueprints for one app (a blueprint object cannot be set up again once registered)."""
-    pages = Blueprint("sales", __name__, template_folder="templates", static_folder="static",
-                      static_url_path="/static")
+    pages = Blueprint("sales", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
     pages.before_request(_only_open_stores)
     pages.context_processor(_page_context)
     translations.install(pages)  # the templates translate with the plugin's catalogue
@@ -129,34 +157,103 @@ def blueprints() -> list[tuple[Blueprint, str]]:
 
     api = Blueprint("sales_api", __name__)
     api.before_request(_only_open_stores)
-    api_route(api, "GET", "/sales", "flashsaleListSales", "Flash sales shoppers can see (preview, running)",
-              auth=None, endpoint="sales",
-              responses={"200": returns("The sales", shape({"items": {"type": "array", "items": SALE}}))})(api_sales)
-    api_route(api, "GET", "/sales/<int:sale_id>", "flashsaleGetSale", "One visible flash sale", auth=None,
-              endpoint="sale", responses={"200": returns("The sale", SALE)})(api_sale)
-    api_route(api, "POST", "/sales/<int:sale_id>/buy", "flashsaleBuy",
-              "Buy in a running flash sale: an order at the sale price, or why not (send an Idempotency-Key)",
-              auth="shopper", authorize=False, endpoint="buy", body=BUY, validate=False,
-              parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 80}}],
-              responses={"201": returns("The order", BOUGHT),
-                         "200": returns("The order first placed with this Idempotency-Key", BOUGHT),
-                         "409": "sold_out, not_enough, not_started, ended, limit_reached, pending_order or unavailable",
-                         "422": "A missing option or quantity (fields), or checkout problems (problems)",
-                         "429": "Too many attempts: try again in a moment"})(api_buy)
+    api_route(
+        api,
+        "GET",
+        "/sales",
+        "flashsaleListSales",
+        "Flash sales shoppers can see (preview, running)",
+        auth=None,
+        endpoint="sales",
+        responses={"200": returns("The sales", shape({"items": {"type": "array", "items": SALE}}))},
+    )(api_sales)
+    api_route(
+        api,
+        "GET",
+        "/sales/<int:sale_id>",
+        "flashsaleGetSale",
+        "One visible flash sale",
+        auth=None,
+        endpoint="sale",
+        responses={"200": returns("The sale", SALE)},
+    )(api_sale)
+    api_route(
+        api,
+        "POST",
+        "/sales/<int:sale_id>/buy",
+        "flashsaleBuy",
+        "Buy in a running flash sale: an order at the sale price, or why not (send an Idempotency-Key)",
+        auth="shopper",
+        authorize=False,
+        endpoint="buy",
+        body=BUY,
+        validate=False,
+        parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 80}}],
+        responses={
+            "201": returns("The order", BOUGHT),
+            "200": returns("The order first placed with this Idempotency-Key", BOUGHT),
+            "409": "sold_out, not_enough, not_started, ended, limit_reached, pending_order or unavailable",
+            "422": "A missing option or quantity (fields), or checkout problems (problems)",
+            "429": "Too many attempts: try again in a moment",
+        },
+    )(api_buy)
     return [(pages, "storefront"), (api, "store_api")]
 
 
 _INT, _TEXT, _BOOL = {"type": "integer"}, {"type": "string"}, {"type": "boolean"}
 #: a sale as shoppers and staff see it (``published`` and ``items[].paid``: staff only)
-SALE = shape({
-    "id": _INT, "title": _TEXT, "state": {"type": "string", "enum": ["draft", "hidden", "preheat", "live", "ended"]},
-    "preheat_at": nullable(_TEXT), "starts_at": _TEXT, "ends_at": _TEXT,
-    "seconds_left": _INT, "per_order_limit": _INT, "per_shopper_limit": _INT, "per_day_limit": _INT,
-    "sold_out": _BOOL, "published": _BOOL, "items": {"type": "array", "items": shape({
-        "sku_id": _INT, "product_id": _INT, "title": _TEXT, "spec": _TEXT, "regular_price": nullable(_INT),
-        "sale_price": {**_INT, "description": "fen"}, "quota": _INT, "remaining": _INT, "sold": _INT,
-        "sold_out": _BOOL, "paid": _INT}, optional=("paid",))}}, optional=("published",))
-BUY = obj({"sku_id": ID, "quantity": {"type": "integer", "minimum": 1}, "address_id": ID, "note": string(200)},
-          ["sku_id", "quantity", "address_id"], additional=True)
-BOUGHT = shape({"order": shape({"id": _INT, "number": _TEXT, "status": _TEXT, "total": {**_INT, "description": "fen"},
-                                "pay_deadline": _TEXT}), "sale_id": _INT})
+SALE = shape(
+    {
+        "id": _INT,
+        "title": _TEXT,
+        "state": {"type": "string", "enum": ["draft", "hidden", "preheat", "live", "ended"]},
+        "preheat_at": nullable(_TEXT),
+        "starts_at": _TEXT,
+        "ends_at": _TEXT,
+        "seconds_left": _INT,
+        "per_order_limit": _INT,
+        "per_shopper_limit": _INT,
+        "per_day_limit": _INT,
+        "sold_out": _BOOL,
+        "published": _BOOL,
+        "items": {
+            "type": "array",
+            "items": shape(
+                {
+                    "sku_id": _INT,
+                    "product_id": _INT,
+                    "title": _TEXT,
+                    "spec": _TEXT,
+                    "regular_price": nullable(_INT),
+                    "sale_price": {**_INT, "description": "fen"},
+                    "quota": _INT,
+                    "remaining": _INT,
+                    "sold": _INT,
+                    "sold_out": _BOOL,
+                    "paid": _INT,
+                },
+                optional=("paid",),
+            ),
+        },
+    },
+    optional=("published",),
+)
+BUY = obj(
+    {"sku_id": ID, "quantity": {"type": "integer", "minimum": 1}, "address_id": ID, "note": string(200)},
+    ["sku_id", "quantity", "address_id"],
+    additional=True,
+)
+BOUGHT = shape(
+    {
+        "order": shape(
+            {
+                "id": _INT,
+                "number": _TEXT,
+                "status": _TEXT,
+                "total": {**_INT, "description": "fen"},
+                "pay_deadline": _TEXT,
+            }
+        ),
+        "sale_id": _INT,
+    }
+)

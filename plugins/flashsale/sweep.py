@@ -11,6 +11,7 @@
 Everything is a conditional UPDATE on database state: running it twice, or beside the core's
 sweep, changes nothing more.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,15 +33,17 @@ def sweep(store, now):
 
 def run(store_id: int, now) -> dict:
     closed = settled = 0
-    order_ids = db.session.execute(sa.select(Purchase.order_id).where(Purchase.status == "pending")
-                                   .distinct()).scalars().all()
+    order_ids = (
+        db.session.execute(sa.select(Purchase.order_id).where(Purchase.status == "pending").distinct()).scalars().all()
+    )
     for order_id in order_ids:
         order = db.session.get(Order, order_id)
         if order is None:
             continue
         if order.status == "pending_payment":
-            deadline = db.session.execute(sa.select(sa.func.min(Purchase.deadline))
-                                          .where(Purchase.order_id == order_id)).scalar()
+            deadline = db.session.execute(
+                sa.select(sa.func.min(Purchase.deadline)).where(Purchase.order_id == order_id)
+            ).scalar()
             if deadline is not None and aware(deadline) <= now:
                 closed += cancel_order(order, "system", "payment_timeout")
         elif order.paid_at is not None:

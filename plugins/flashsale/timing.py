@@ -1,14 +1,15 @@
 """Time in the flash sale: UTC in the database, the store's zone (Asia/Shanghai) for people."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def store_zone() -> ZoneInfo:
@@ -33,7 +34,7 @@ def parse_local(text: str) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=store_zone())
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def local_input(moment: datetime | None) -> str:
@@ -41,7 +42,7 @@ def local_input(moment: datetime | None) -> str:
     if moment is None:
         return ""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(store_zone()).strftime("%Y-%m-%dT%H:%M")
 
 

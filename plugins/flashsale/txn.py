@@ -5,10 +5,11 @@ the order's transaction rolls back, and units go back to Redis only after the da
 really taken them back (a commit). Nested transactions (savepoints) are not outcomes: only the
 outermost transaction of the session decides.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import sqlalchemy as sa
 

@@ -10,6 +10,7 @@ Modules: :mod:`.money` (arithmetic and rounding), :mod:`.models`, :mod:`.campaig
 :mod:`.checkout` (options, price, checks, reservations), :mod:`.lifecycle` (groups and members),
 :mod:`.refunds` (money owed, retried), :mod:`.jobs` (the sweep), :mod:`.views`, :mod:`.blocks`.
 """
+
 from __future__ import annotations
 
 from markupsafe import Markup, escape
@@ -120,11 +121,18 @@ def mallow_template_slot(slot, context):
     summary = present.campaign_summary(found[0])
     text = _("Group price from ¥%(price)s", price=summary["best_price_yuan"])
     size = _("Group of %(size)s", size=summary["group_size"])
-    groups = (_("%(n)s groups waiting for members", n=summary["open_groups"]) if summary["open_groups"]
-              else _("Open a group"))
+    groups = (
+        _("%(n)s groups waiting for members", n=summary["open_groups"]) if summary["open_groups"] else _("Open a group")
+    )
     style = present.shop_url("static", filename="groupbuy.css", v=present.asset_version("groupbuy.css"))
-    return Markup('<link rel="stylesheet" href="{style}"><p class="groupbuy-slot"><a class="gb-ribbon" href="{url}">'
-                  '<span class="gb-tag gb-solid">{size}</span><span class="gb-ribbon-text">{text}</span>'
-                  '<span class="gb-ribbon-more">{groups} ›</span></a></p>').format(
-        style=style, url=present.shop_url("campaign", campaign_id=found[0].id), size=escape(size),
-        text=escape(text), groups=escape(groups))
+    return Markup(
+        '<link rel="stylesheet" href="{style}"><p class="groupbuy-slot"><a class="gb-ribbon" href="{url}">'
+        '<span class="gb-tag gb-solid">{size}</span><span class="gb-ribbon-text">{text}</span>'
+        '<span class="gb-ribbon-more">{groups} ›</span></a></p>'
+    ).format(
+        style=style,
+        url=present.shop_url("campaign", campaign_id=found[0].id),
+        size=escape(size),
+        text=escape(text),
+        groups=escape(groups),
+    )

@@ -4,6 +4,7 @@ It shows campaign facts only (title, prices, group size, end time), never group 
 members, so a cached render cannot show a stale or inflated figure. The block's template runs in the builder's
 sandbox: it gets plain data (URLs and texts resolved here), never Python objects.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,14 +23,26 @@ def resolve(block: dict, ctx) -> dict:
         summary = present.campaign_summary(campaign)
         if summary["product"] is None or not summary["product"]["on_shelf"]:
             continue
-        rows.append({"title": summary["title"], "product": summary["product"]["title"],
-                     "image": summary["product"]["image"], "url": present.shop_url("campaign", campaign_id=campaign.id),
-                     "best_price": summary["best_price_yuan"], "list_price": summary["list_price_yuan"],
-                     "size_text": _("Group of %(size)s", size=campaign.group_size),
-                     "ends_text": _("Campaign ends %(when)s", when=summary["ends_at"])})
-    return {"campaigns": rows, "all_url": present.shop_url("campaigns"), "all_text": _("All group buys"),
-            "empty_text": _("No group buy is running right now."), "join_text": _("Join a group"),
-            "stylesheet": present.shop_url("static", filename="groupbuy.css", v=present.asset_version("groupbuy.css"))}
+        rows.append(
+            {
+                "title": summary["title"],
+                "product": summary["product"]["title"],
+                "image": summary["product"]["image"],
+                "url": present.shop_url("campaign", campaign_id=campaign.id),
+                "best_price": summary["best_price_yuan"],
+                "list_price": summary["list_price_yuan"],
+                "size_text": _("Group of %(size)s", size=campaign.group_size),
+                "ends_text": _("Campaign ends %(when)s", when=summary["ends_at"]),
+            }
+        )
+    return {
+        "campaigns": rows,
+        "all_url": present.shop_url("campaigns"),
+        "all_text": _("All group buys"),
+        "empty_text": _("No group buy is running right now."),
+        "join_text": _("Join a group"),
+        "stylesheet": present.shop_url("static", filename="groupbuy.css", v=present.asset_version("groupbuy.css")),
+    }
 
 
 def register_blocks(register) -> None:
@@ -38,9 +51,18 @@ def register_blocks(register) -> None:
     from mallow_groupbuy.models import Campaign
 
     # products (the catalogue) and campaigns: a new, changed or ended campaign is a fresh render
-    register(TYPE, label=_l("Group-buy list"), icon="👥", group="shop", uses_catalogue=True,
-             watches=(Campaign,), resolve=resolve,
-             template_folder=Path(__file__).parent / "templates",
-             settings={"title": text(_l("Title"), default=_l("Group buys")),
-                       "count": number(_l("How many campaigns"), 1, 12, 4),
-                       "show_list_price": checkbox(_l("Show the list price"), True)})
+    register(
+        TYPE,
+        label=_l("Group-buy list"),
+        icon="👥",
+        group="shop",
+        uses_catalogue=True,
+        watches=(Campaign,),
+        resolve=resolve,
+        template_folder=Path(__file__).parent / "templates",
+        settings={
+            "title": text(_l("Title"), default=_l("Group buys")),
+            "count": number(_l("How many campaigns"), 1, 12, 4),
+            "show_list_price": checkbox(_l("Show the list price"), True),
+        },
+    )

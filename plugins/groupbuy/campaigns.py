@@ -6,9 +6,10 @@ Input is the same for the console form and the console API: ``title``, ``product
 zone: the store's time zone), ``quota``, ``per_order_limit``, ``per_shopper_limit``,
 ``new_customers_only``, ``auto_complete_percent`` (empty: off).
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -31,12 +32,12 @@ def store_zone() -> ZoneInfo:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def aware(moment: datetime | None) -> datetime | None:
     """SQLite hands back naive UTC datetimes; PostgreSQL aware ones."""
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def get(campaign_id) -> Campaign | None:
@@ -63,8 +64,12 @@ def phase(campaign: Campaign, at: datetime | None = None) -> str:
 
 def live_campaigns(product_id: int | None = None, limit: int = 50) -> list[Campaign]:
     at = now()
-    query = (sa.select(Campaign).where(Campaign.status == "active", Campaign.starts_at <= at, Campaign.ends_at > at)
-             .order_by(Campaign.ends_at, Campaign.id).limit(limit))
+    query = (
+        sa.select(Campaign)
+        .where(Campaign.status == "active", Campaign.starts_at <= at, Campaign.ends_at > at)
+        .order_by(Campaign.ends_at, Campaign.id)
+        .limit(limit)
+    )
     if product_id is not None:
         query = query.where(Campaign.product_id == product_id)
     return list(db.session.execute(query).scalars())
@@ -76,6 +81,7 @@ def skus_of(campaign: Campaign) -> list[Sku]:
 
 
 # --- input ------------------------------------------------------------------------------------
+
 
 def _values(data, key: str) -> list:
     if hasattr(data, "getlist"):
@@ -91,8 +97,9 @@ def _raw(data, key: str):
     return value.strip() if isinstance(value, str) else value
 
 
-def _int(data, key: str, errors: Errors, *, minimum: int, maximum: int, required: bool = True,
-         default: int | None = None) -> int | None:
+def _int(
+    data, key: str, errors: Errors, *, minimum: int, maximum: int, required: bool = True, default: int | None = None
+) -> int | None:
     raw = _raw(data, key)
     if raw in (None, ""):
         if required and default is None:
@@ -126,8 +133,15 @@ def _percent_bp(raw, key: str, errors: Errors, *, minimum: int, maximum: int) ->
         errors.add(key, "type", _("Enter a percentage such as 95 or 92.5."))
         return None
     if not minimum <= bp <= maximum:
-        errors.add(key, "range", _("Enter a percentage from %(min)s to %(max)s.", min=money.percent_text(minimum),
-                                   max=money.percent_text(maximum)))
+        errors.add(
+            key,
+            "range",
+            _(
+                "Enter a percentage from %(min)s to %(max)s.",
+                min=money.percent_text(minimum),
+                max=money.percent_text(maximum),
+            ),
+        )
         return None
     return bp
 
@@ -144,13 +158,13 @@ def _moment(data, key: str, errors: Errors) -> datetime | None:
         return None
     if moment.tzinfo is None:  # a datetime-local field: the store's time zone
         moment = moment.replace(tzinfo=store_zone())
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _tiers(data, errors: Errors) -> list[dict]:
     rows = []
     if hasattr(data, "getlist"):  # the form: tier_size / tier_percent pairs, blanks skipped
-        for size, percent in zip(data.getlist("tier_size"), data.getlist("tier_percent")):
+        for size, percent in zip(data.getlist("tier_size"), data.getlist("tier_percent"), strict=False):
             if str(size).strip() or str(percent).strip():
                 rows.append({"size": size, "percent": percent})
     else:
@@ -185,9 +199,12 @@ def _check_tiers(tiers: list[dict], group_size: int | None, errors: Errors) -> N
         return
     sizes = [tier["size"] for tier in tiers]
     if len(set(sizes)) != len(sizes) or sizes[0] < 2 or sizes[-1] > group_size:
-        errors.add("tiers", "sizes", _("Tier headcounts must be different, from 2 up to the group size (%(size)s).",
-                                       size=group_size))
-    elif any(later["bp"] > earlier["bp"] for earlier, later in zip(tiers, tiers[1:])):
+        errors.add(
+            "tiers",
+            "sizes",
+            _("Tier headcounts must be different, from 2 up to the group size (%(size)s).", size=group_size),
+        )
+    elif any(later["bp"] > earlier["bp"] for earlier, later in zip(tiers, tiers[1:], strict=False)):
         errors.add("tiers", "order", _("A tier for more people cannot cost more than a tier for fewer."))
 
 
@@ -216,8 +233,11 @@ def parse(data, campaign: Campaign | None = None) -> dict:
     tiers = _tiers(data, errors)
     _check_tiers(tiers, group_size, errors)
     leader_raw = _raw(data, "leader_discount_percent")
-    leader_bp = 0 if leader_raw in (None, "", 0) else _percent_bp(leader_raw, "leader_discount_percent", errors,
-                                                                  minimum=0, maximum=5000)
+    leader_bp = (
+        0
+        if leader_raw in (None, "", 0)
+        else _percent_bp(leader_raw, "leader_discount_percent", errors, minimum=0, maximum=5000)
+    )
     window_hours = _int(data, "window_hours", errors, minimum=1, maximum=MAX_WINDOW_HOURS, default=24)
     starts_at, ends_at = _moment(data, "starts_at", errors), _moment(data, "ends_at", errors)
     if starts_at and ends_at and ends_at <= starts_at:
@@ -241,10 +261,22 @@ def parse(data, campaign: Campaign | None = None) -> dict:
     if auto_raw not in (None, ""):
         auto_percent = _int(data, "auto_complete_percent", errors, minimum=50, maximum=99)
     errors.raise_if_any()
-    return {"title": title, "product_id": product_id, "sku_ids": sorted(set(sku_ids)), "group_size": group_size,
-            "tiers": tiers, "leader_bp": leader_bp, "window_minutes": window_hours * 60, "starts_at": starts_at,
-            "ends_at": ends_at, "quota": quota, "per_order_limit": per_order, "per_shopper_limit": per_shopper,
-            "new_customers_only": _bool(data, "new_customers_only"), "auto_complete_percent": auto_percent}
+    return {
+        "title": title,
+        "product_id": product_id,
+        "sku_ids": sorted(set(sku_ids)),
+        "group_size": group_size,
+        "tiers": tiers,
+        "leader_bp": leader_bp,
+        "window_minutes": window_hours * 60,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "quota": quota,
+        "per_order_limit": per_order,
+        "per_shopper_limit": per_shopper,
+        "new_customers_only": _bool(data, "new_customers_only"),
+        "auto_complete_percent": auto_percent,
+    }
 
 
 def create(data) -> Campaign:
@@ -270,8 +302,9 @@ def end(campaign: Campaign) -> None:
 
 
 def delete(campaign: Campaign) -> None:
-    used = db.session.execute(sa.select(sa.func.count()).select_from(Member)
-                              .where(Member.campaign_id == campaign.id)).scalar_one()
+    used = db.session.execute(
+        sa.select(sa.func.count()).select_from(Member).where(Member.campaign_id == campaign.id)
+    ).scalar_one()
     if used:
         raise ValidationFailed({"campaign": ("in_use", _("Shoppers have ordered in this campaign: end it instead."))})
     db.session.delete(campaign)
@@ -279,25 +312,41 @@ def delete(campaign: Campaign) -> None:
 
 # --- statistics ---------------------------------------------------------------------------------
 
+
 def stats(campaign_ids: list[int]) -> dict[int, dict]:
     """Per campaign: groups by state, paying members, refunds owed or stuck (real rows only)."""
-    result = {cid: {"open": 0, "succeeded": 0, "failed": 0, "cancelled": 0, "members": 0, "refunds_owed": 0,
-                    "refunds_failed": 0} for cid in campaign_ids}
+    result = {
+        cid: {
+            "open": 0,
+            "succeeded": 0,
+            "failed": 0,
+            "cancelled": 0,
+            "members": 0,
+            "refunds_owed": 0,
+            "refunds_failed": 0,
+        }
+        for cid in campaign_ids
+    }
     if not campaign_ids:
         return result
     for cid, status, count in db.session.execute(
-            sa.select(Group.campaign_id, Group.status, sa.func.count()).where(Group.campaign_id.in_(campaign_ids))
-            .group_by(Group.campaign_id, Group.status)):
+        sa.select(Group.campaign_id, Group.status, sa.func.count())
+        .where(Group.campaign_id.in_(campaign_ids))
+        .group_by(Group.campaign_id, Group.status)
+    ):
         result[cid][status] = count
     for cid, count in db.session.execute(
-            sa.select(Member.campaign_id, sa.func.count()).where(Member.campaign_id.in_(campaign_ids),
-                                                                 Member.joined_at.is_not(None))
-            .group_by(Member.campaign_id)):
+        sa.select(Member.campaign_id, sa.func.count())
+        .where(Member.campaign_id.in_(campaign_ids), Member.joined_at.is_not(None))
+        .group_by(Member.campaign_id)
+    ):
         result[cid]["members"] = count
     for cid, status, count in db.session.execute(
-            sa.select(Member.campaign_id, RefundTask.status, sa.func.count()).join(Member, Member.id == RefundTask.member_id)
-            .where(Member.campaign_id.in_(campaign_ids), RefundTask.status.in_(("due", "processing", "failed")))
-            .group_by(Member.campaign_id, RefundTask.status)):
+        sa.select(Member.campaign_id, RefundTask.status, sa.func.count())
+        .join(Member, Member.id == RefundTask.member_id)
+        .where(Member.campaign_id.in_(campaign_ids), RefundTask.status.in_(("due", "processing", "failed")))
+        .group_by(Member.campaign_id, RefundTask.status)
+    ):
         result[cid]["refunds_failed" if status == "failed" else "refunds_owed"] += count
     for row in result.values():
         closed = row["succeeded"] + row["failed"]
@@ -306,15 +355,24 @@ def stats(campaign_ids: list[int]) -> dict[int, dict]:
 
 
 def as_json(campaign: Campaign, *, private: bool = False) -> dict:
-    data = {"id": campaign.id, "title": campaign.title, "product_id": campaign.product_id,
-            "sku_ids": list(campaign.sku_ids or []), "group_size": campaign.group_size,
-            "tiers": [{"size": t["size"], "percent": money.percent_text(t["bp"]), "bp": t["bp"]} for t in campaign.tiers],
-            "leader_discount_percent": money.percent_text(campaign.leader_bp) if campaign.leader_bp else None,
-            "window_hours": campaign.window_minutes // 60, "starts_at": aware(campaign.starts_at).isoformat(),
-            "ends_at": aware(campaign.ends_at).isoformat(), "quota": campaign.quota,
-            "remaining": max(0, campaign.quota - campaign.sold), "per_order_limit": campaign.per_order_limit,
-            "per_shopper_limit": campaign.per_shopper_limit, "new_customers_only": campaign.new_customers_only,
-            "phase": phase(campaign)}
+    data = {
+        "id": campaign.id,
+        "title": campaign.title,
+        "product_id": campaign.product_id,
+        "sku_ids": list(campaign.sku_ids or []),
+        "group_size": campaign.group_size,
+        "tiers": [{"size": t["size"], "percent": money.percent_text(t["bp"]), "bp": t["bp"]} for t in campaign.tiers],
+        "leader_discount_percent": money.percent_text(campaign.leader_bp) if campaign.leader_bp else None,
+        "window_hours": campaign.window_minutes // 60,
+        "starts_at": aware(campaign.starts_at).isoformat(),
+        "ends_at": aware(campaign.ends_at).isoformat(),
+        "quota": campaign.quota,
+        "remaining": max(0, campaign.quota - campaign.sold),
+        "per_order_limit": campaign.per_order_limit,
+        "per_shopper_limit": campaign.per_shopper_limit,
+        "new_customers_only": campaign.new_customers_only,
+        "phase": phase(campaign),
+    }
     if private:
         data.update(sold=campaign.sold, status=campaign.status, auto_complete_percent=campaign.auto_complete_percent)
     return data
@@ -322,6 +380,11 @@ def as_json(campaign: Campaign, *, private: bool = False) -> dict:
 
 def default_form_values() -> dict:
     start = now().astimezone(store_zone()).replace(second=0, microsecond=0)
-    return {"starts_at": start.strftime("%Y-%m-%dT%H:%M"),
-            "ends_at": (start + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"), "window_hours": "24", "group_size": "3",
-            "tier_size": ["2", "3", ""], "tier_percent": ["95", "90", ""]}
+    return {
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": (start + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"),
+        "window_hours": "24",
+        "group_size": "3",
+        "tier_size": ["2", "3", ""],
+        "tier_percent": ["95", "90", ""],
+    }

@@ -13,6 +13,7 @@ group). Such an order holds exactly one line, an option of the campaign's produc
   race refuses the order: stock and order roll back with it. It also shortens the order's time to
   pay (plugin setting ``unpaid_minutes``, never past the group's deadline).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -95,11 +96,18 @@ def line_adjustments(context, line) -> list[Adjustment] | None:
     if amount >= 0:
         return None
     if request.opening and campaign.leader_bp:
-        label = _("Group price: leader pays %(percent)s, plus %(leader)s off", percent=money.percent_text(bp),
-                  leader=money.percent_text(campaign.leader_bp))
+        label = _(
+            "Group price: leader pays %(percent)s, plus %(leader)s off",
+            percent=money.percent_text(bp),
+            leader=money.percent_text(campaign.leader_bp),
+        )
     else:
-        label = _("Group price: member %(seat)s of %(size)s pays %(percent)s", seat=seat, size=size,
-                  percent=money.percent_text(bp))
+        label = _(
+            "Group price: member %(seat)s of %(size)s pays %(percent)s",
+            seat=seat,
+            size=size,
+            percent=money.percent_text(bp),
+        )
     return [Adjustment("line", SOURCE, CODE, label, amount, line_index=line.index)]
 
 
@@ -110,8 +118,11 @@ def held_units(campaign_id: int, customer_id: int) -> int:
 
 def is_new_customer(customer_id: int, except_order_id: int | None = None) -> bool:
     """No order of this shopper in this store was ever paid."""
-    query = sa.select(sa.func.count()).select_from(Order).where(Order.customer_id == customer_id,
-                                                                Order.paid_at.is_not(None))
+    query = (
+        sa.select(sa.func.count())
+        .select_from(Order)
+        .where(Order.customer_id == customer_id, Order.paid_at.is_not(None))
+    )
     if except_order_id is not None:
         query = query.where(Order.id != except_order_id)
     return db.session.execute(query).scalar_one() == 0
@@ -140,43 +151,75 @@ def validate(context) -> list[Problem] | None:
         if group.seats >= group.size:
             problems.append(Problem("groupbuy_group_full", _("This group is full. Open a new one instead.")))
     if campaign.per_order_limit and line.quantity > campaign.per_order_limit:
-        problems.append(Problem("groupbuy_order_limit", _("At most %(n)s per order in this group buy.",
-                                                          n=campaign.per_order_limit), 0))
+        problems.append(
+            Problem(
+                "groupbuy_order_limit", _("At most %(n)s per order in this group buy.", n=campaign.per_order_limit), 0
+            )
+        )
     if campaign.sold + line.quantity > campaign.quota:
-        problems.append(Problem("groupbuy_sold_out", _("Only %(n)s left in this group buy.",
-                                                       n=max(0, campaign.quota - campaign.sold)), 0))
+        problems.append(
+            Problem(
+                "groupbuy_sold_out",
+                _("Only %(n)s left in this group buy.", n=max(0, campaign.quota - campaign.sold)),
+                0,
+            )
+        )
     if context.customer_id is not None:
         held = held_units(campaign.id, context.customer_id)
         if campaign.per_shopper_limit and held + line.quantity > campaign.per_shopper_limit:
-            problems.append(Problem("groupbuy_shopper_limit", _(
-                "At most %(n)s per shopper in this group buy, across all your orders (you have %(held)s).",
-                n=campaign.per_shopper_limit, held=held), 0))
+            problems.append(
+                Problem(
+                    "groupbuy_shopper_limit",
+                    _(
+                        "At most %(n)s per shopper in this group buy, across all your orders (you have %(held)s).",
+                        n=campaign.per_shopper_limit,
+                        held=held,
+                    ),
+                    0,
+                )
+            )
         if campaign.new_customers_only and not is_new_customer(context.customer_id):
-            problems.append(Problem("groupbuy_new_customers_only",
-                                    _("This group buy is for first-time customers of the store.")))
+            problems.append(
+                Problem("groupbuy_new_customers_only", _("This group buy is for first-time customers of the store."))
+            )
         if group is not None and _is_member(group.id, context.customer_id):
             problems.append(Problem("groupbuy_already_member", _("You are already in this group.")))
     return problems or None
 
 
 def _is_member(group_id: int, customer_id: int) -> bool:
-    return db.session.execute(sa.select(Member.id).where(
-        Member.group_id == group_id, Member.customer_id == customer_id,
-        Member.status.in_(("pending", "joined")))).first() is not None
+    return (
+        db.session.execute(
+            sa.select(Member.id).where(
+                Member.group_id == group_id, Member.customer_id == customer_id, Member.status.in_(("pending", "joined"))
+            )
+        ).first()
+        is not None
+    )
 
 
 # --- reservations: one conditional UPDATE each ------------------------------------------------
 
+
 def take_quota(campaign_id: int, quantity: int) -> bool:
-    return db.session.execute(sa.update(Campaign).where(Campaign.id == campaign_id,
-                                                        Campaign.sold + quantity <= Campaign.quota)
-                              .values(sold=Campaign.sold + quantity)
-                              .execution_options(synchronize_session=False)).rowcount == 1
+    return (
+        db.session.execute(
+            sa.update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.sold + quantity <= Campaign.quota)
+            .values(sold=Campaign.sold + quantity)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
 
 
 def release_quota(campaign_id: int, quantity: int) -> None:
-    db.session.execute(sa.update(Campaign).where(Campaign.id == campaign_id, Campaign.sold >= quantity)
-                       .values(sold=Campaign.sold - quantity).execution_options(synchronize_session=False))
+    db.session.execute(
+        sa.update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.sold >= quantity)
+        .values(sold=Campaign.sold - quantity)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def take_units(campaign_id: int, customer_id: int, quantity: int, limit: int | None) -> bool:
@@ -187,25 +230,42 @@ def take_units(campaign_id: int, customer_id: int, quantity: int, limit: int | N
                 db.session.flush()
         except IntegrityError:  # a concurrent order of the same shopper made it first
             pass
-    statement = sa.update(ShopperUnits).where(ShopperUnits.campaign_id == campaign_id,
-                                              ShopperUnits.customer_id == customer_id)
+    statement = sa.update(ShopperUnits).where(
+        ShopperUnits.campaign_id == campaign_id, ShopperUnits.customer_id == customer_id
+    )
     if limit:
         statement = statement.where(ShopperUnits.units + quantity <= limit)
-    return db.session.execute(statement.values(units=ShopperUnits.units + quantity)
-                              .execution_options(synchronize_session=False)).rowcount == 1
+    return (
+        db.session.execute(
+            statement.values(units=ShopperUnits.units + quantity).execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
 
 
 def release_units(campaign_id: int, customer_id: int, quantity: int) -> None:
-    db.session.execute(sa.update(ShopperUnits).where(ShopperUnits.campaign_id == campaign_id,
-                                                     ShopperUnits.customer_id == customer_id,
-                                                     ShopperUnits.units >= quantity)
-                       .values(units=ShopperUnits.units - quantity).execution_options(synchronize_session=False))
+    db.session.execute(
+        sa.update(ShopperUnits)
+        .where(
+            ShopperUnits.campaign_id == campaign_id,
+            ShopperUnits.customer_id == customer_id,
+            ShopperUnits.units >= quantity,
+        )
+        .values(units=ShopperUnits.units - quantity)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def take_seat(group_id: int, at) -> bool:
-    return db.session.execute(sa.update(Group).where(Group.id == group_id, Group.status == "open",
-                                                     Group.seats < Group.size, Group.deadline > at)
-                              .values(seats=Group.seats + 1).execution_options(synchronize_session=False)).rowcount == 1
+    return (
+        db.session.execute(
+            sa.update(Group)
+            .where(Group.id == group_id, Group.status == "open", Group.seats < Group.size, Group.deadline > at)
+            .values(seats=Group.seats + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
 
 
 def placed(order, context) -> None:
@@ -219,18 +279,38 @@ def placed(order, context) -> None:
     if not take_quota(campaign.id, line.quantity):
         raise CheckoutProblems([Problem("groupbuy_sold_out", _("This group buy has sold out."), 0)])
     if not take_units(campaign.id, order.customer_id, line.quantity, campaign.per_shopper_limit):
-        raise CheckoutProblems([Problem("groupbuy_shopper_limit", _(
-            "At most %(n)s per shopper in this group buy, across all your orders.", n=campaign.per_shopper_limit), 0)])
+        raise CheckoutProblems(
+            [
+                Problem(
+                    "groupbuy_shopper_limit",
+                    _(
+                        "At most %(n)s per shopper in this group buy, across all your orders.",
+                        n=campaign.per_shopper_limit,
+                    ),
+                    0,
+                )
+            ]
+        )
     group = None
     if not request.opening:
         group = _group(request, campaign)
         if group is None or not take_seat(group.id, at):
             raise CheckoutProblems([Problem("groupbuy_group_full", _("This group is full. Open a new one instead."))])
         db.session.refresh(group)
-    member = Member(campaign_id=campaign.id, group_id=group.id if group else None, order_id=order.id,
-                    customer_id=order.customer_id, sku_id=line.sku_id, quantity=line.quantity,
-                    unit_price=line.unit_price, paid_unit=line.total // line.quantity, opener=request.opening,
-                    leader_bp=campaign.leader_bp if request.opening else 0, status="pending", placed_at=at)
+    member = Member(
+        campaign_id=campaign.id,
+        group_id=group.id if group else None,
+        order_id=order.id,
+        customer_id=order.customer_id,
+        sku_id=line.sku_id,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        paid_unit=line.total // line.quantity,
+        opener=request.opening,
+        leader_bp=campaign.leader_bp if request.opening else 0,
+        status="pending",
+        placed_at=at,
+    )
     db.session.add(member)
     db.session.flush()
     minutes = int(plugin_settings("groupbuy").get("unpaid_minutes") or 10)
@@ -238,5 +318,13 @@ def placed(order, context) -> None:
     if group is not None:
         deadline = min(deadline, aware(group.deadline))
     order.pay_deadline = deadline
-    log_event("member_ordered", campaign_id=campaign.id, group_id=member.group_id, member_id=member.id,
-              order_id=order.id, quantity=line.quantity, paid_unit=member.paid_unit, opening=request.opening)
+    log_event(
+        "member_ordered",
+        campaign_id=campaign.id,
+        group_id=member.group_id,
+        member_id=member.id,
+        order_id=order.id,
+        quantity=line.quantity,
+        paid_unit=member.paid_unit,
+        opening=request.opening,
+    )

@@ -1,5 +1,6 @@
 """The demo store's group buy (``mallow_seed_demo``): a 3-person campaign with a price ladder on
 the demo's walnut kernels, 24 h to fill a group, running 30 days. Found by title, made once."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -18,9 +19,20 @@ def seed(now: datetime) -> dict[str, str]:
     campaign = db.session.execute(sa.select(Campaign).where(Campaign.title == CAMPAIGN_TITLE)).scalars().first()
     if campaign is None:
         product = db.session.execute(sa.select(Product).where(Product.title == PRODUCT_TITLE)).scalar_one()
-        campaign = campaigns.create({
-            "title": CAMPAIGN_TITLE, "product_id": product.id, "sku_ids": [], "group_size": 3,
-            "tiers": [{"size": 2, "percent": "95"}, {"size": 3, "percent": "88"}], "leader_discount_percent": "5",
-            "window_hours": 24, "starts_at": now.isoformat(), "ends_at": (now + timedelta(days=30)).isoformat(),
-            "quota": 100, "per_order_limit": 2, "per_shopper_limit": 4})
+        campaign = campaigns.create(
+            {
+                "title": CAMPAIGN_TITLE,
+                "product_id": product.id,
+                "sku_ids": [],
+                "group_size": 3,
+                "tiers": [{"size": 2, "percent": "95"}, {"size": 3, "percent": "88"}],
+                "leader_discount_percent": "5",
+                "window_hours": 24,
+                "starts_at": now.isoformat(),
+                "ends_at": (now + timedelta(days=30)).isoformat(),
+                "quota": 100,
+                "per_order_limit": 2,
+                "per_shopper_limit": 4,
+            }
+        )
     return {"group buy": f"/x/groupbuy/c/{campaign.id}"}

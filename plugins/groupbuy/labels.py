@@ -2,6 +2,7 @@
 state while the group still forms (待成团), the timeline entries the plugin writes on orders, the
 group log of the console, and where the shopper lands once a group-buy order is paid (the group,
 with its invite action)."""
+
 from __future__ import annotations
 
 
@@ -53,8 +54,11 @@ def order_event_label(event) -> str | None:
         return _("Joined the group (%(people)s)", people=people) if people else _("Joined the group")
     if kind == "groupbuy_succeeded":
         headcount = detail.get("headcount")
-        return _("Group complete with %(n)s people: the order goes on to shipping", n=headcount) if headcount \
+        return (
+            _("Group complete with %(n)s people: the order goes on to shipping", n=headcount)
+            if headcount
             else _("Group complete: the order goes on to shipping")
+        )
     if kind == "groupbuy_left":
         return _("Left the group with a refund")
     if kind == "groupbuy_refunding":
@@ -74,17 +78,27 @@ def after_payment_url(order) -> str | None:
 
 # --- the console's group log (groupbuy_events) ------------------------------------------------
 
+
 def log_labels() -> dict[str, str]:
-    return {"member_ordered": _("Member ordered"), "member_joined": _("Member paid and joined"),
-            "group_opened": _("Group opened"), "member_dropped": _("Unpaid order closed, seat freed"),
-            "paid_after_close": _("Paid after the group closed: refunded in full"),
-            "member_refunded_after_close": _("Refunded: the group had closed"),
-            "member_left": _("Member refunded and left"), "leader_handed_over": _("Leadership handed on"),
-            "group_cancelled": _("Group closed: everyone left"), "group_succeeded": _("Group succeeded"),
-            "group_failed": _("Group failed: not enough people in time"),
-            "refund_owed": _("Refund owed"), "refund_requested": _("Refund sent to the payment service"),
-            "refund_done": _("Refund done"), "refund_failed": _("Refund failed: needs attention"),
-            "refund_retry_scheduled": _("Refund to be retried"), "refund_retry_requested": _("Refund retry requested")}
+    return {
+        "member_ordered": _("Member ordered"),
+        "member_joined": _("Member paid and joined"),
+        "group_opened": _("Group opened"),
+        "member_dropped": _("Unpaid order closed, seat freed"),
+        "paid_after_close": _("Paid after the group closed: refunded in full"),
+        "member_refunded_after_close": _("Refunded: the group had closed"),
+        "member_left": _("Member refunded and left"),
+        "leader_handed_over": _("Leadership handed on"),
+        "group_cancelled": _("Group closed: everyone left"),
+        "group_succeeded": _("Group succeeded"),
+        "group_failed": _("Group failed: not enough people in time"),
+        "refund_owed": _("Refund owed"),
+        "refund_requested": _("Refund sent to the payment service"),
+        "refund_done": _("Refund done"),
+        "refund_failed": _("Refund failed: needs attention"),
+        "refund_retry_scheduled": _("Refund to be retried"),
+        "refund_retry_requested": _("Refund retry requested"),
+    }
 
 
 def log_label(kind: str) -> str:

@@ -16,6 +16,7 @@ the UPDATE takes also serialises the members' counters.
   and stock come back; if it was the leader, the earliest remaining member leads, deadline
   unchanged; nobody left → the group is **cancelled**.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -45,16 +46,27 @@ def _move(member: Member, target: str, at: datetime | None = None) -> None:
 
 def _close(group: Group, target: str, **values) -> bool:
     """open → ``target`` in one conditional UPDATE; False when the group had moved already."""
-    changed = db.session.execute(sa.update(Group).where(Group.id == group.id, Group.status == "open")
-                                 .values(status=target, closed_at=now(), **values)
-                                 .execution_options(synchronize_session=False)).rowcount == 1
+    changed = (
+        db.session.execute(
+            sa.update(Group)
+            .where(Group.id == group.id, Group.status == "open")
+            .values(status=target, closed_at=now(), **values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
     db.session.refresh(group)
     return changed
 
 
 def _members(group: Group, *states: str) -> list[Member]:
-    return list(db.session.execute(sa.select(Member).where(Member.group_id == group.id, Member.status.in_(states))
-                                   .order_by(Member.seq, Member.id)).scalars())
+    return list(
+        db.session.execute(
+            sa.select(Member)
+            .where(Member.group_id == group.id, Member.status.in_(states))
+            .order_by(Member.seq, Member.id)
+        ).scalars()
+    )
 
 
 def _give_back(member: Member, order: Order | None, *, seat: bool) -> None:
@@ -65,19 +77,31 @@ def _give_back(member: Member, order: Order | None, *, seat: bool) -> None:
     if order is not None and order.shipped_at is None:
         release_stock(member.sku_id, member.quantity, order.id)
     if seat and member.group_id is not None:
-        db.session.execute(sa.update(Group).where(Group.id == member.group_id, Group.seats > Group.headcount)
-                           .values(seats=Group.seats - 1).execution_options(synchronize_session=False))
+        db.session.execute(
+            sa.update(Group)
+            .where(Group.id == member.group_id, Group.seats > Group.headcount)
+            .values(seats=Group.seats - 1)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _owe(member: Member, kind: str, amount: int) -> RefundTask | None:
     if amount <= 0:
         return None
-    task = RefundTask(member_id=member.id, order_id=member.order_id, kind=kind, amount=amount, status="due",
-                      next_attempt_at=now())
+    task = RefundTask(
+        member_id=member.id, order_id=member.order_id, kind=kind, amount=amount, status="due", next_attempt_at=now()
+    )
     db.session.add(task)
     db.session.flush()
-    log_event("refund_owed", campaign_id=member.campaign_id, group_id=member.group_id, member_id=member.id,
-              order_id=member.order_id, refund_kind=kind, amount=amount)
+    log_event(
+        "refund_owed",
+        campaign_id=member.campaign_id,
+        group_id=member.group_id,
+        member_id=member.id,
+        order_id=member.order_id,
+        refund_kind=kind,
+        amount=amount,
+    )
     return task
 
 
@@ -107,6 +131,7 @@ def wake_sweep() -> None:
 
 # --- order events -------------------------------------------------------------------------------
 
+
 def on_paid(order: Order) -> None:
     """Inside the transaction that marks ``order`` paid: open the group, or join it."""
     member = member_of(order.id)
@@ -116,40 +141,71 @@ def on_paid(order: Order) -> None:
     if member.group_id is None:
         _open(member, order, at)
         return
-    joined = db.session.execute(sa.update(Group).where(Group.id == member.group_id, Group.status == "open")
-                                .values(headcount=Group.headcount + 1)
-                                .execution_options(synchronize_session=False)).rowcount == 1
+    joined = (
+        db.session.execute(
+            sa.update(Group)
+            .where(Group.id == member.group_id, Group.status == "open")
+            .values(headcount=Group.headcount + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
     group = db.session.get(Group, member.group_id)
     db.session.refresh(group)
     if not joined:  # the group closed while this payment was on its way
         _refund_everything(member, order, f"group_{group.status}")
-        log_event("paid_after_close", campaign_id=member.campaign_id, group_id=group.id, member_id=member.id,
-                  order_id=order.id, group_status=group.status)
+        log_event(
+            "paid_after_close",
+            campaign_id=member.campaign_id,
+            group_id=group.id,
+            member_id=member.id,
+            order_id=order.id,
+            group_status=group.status,
+        )
         wake_sweep()
         return
     last = db.session.execute(sa.select(sa.func.max(Member.seq)).where(Member.group_id == group.id)).scalar()
     member.seq = (last or 0) + 1
     _move(member, "joined", at)
     order_event(order.id, "groupbuy_joined", group_id=group.id, headcount=group.headcount, size=group.size)
-    log_event("member_joined", campaign_id=group.campaign_id, group_id=group.id, member_id=member.id,
-              order_id=order.id, headcount=group.headcount)
+    log_event(
+        "member_joined",
+        campaign_id=group.campaign_id,
+        group_id=group.id,
+        member_id=member.id,
+        order_id=order.id,
+        headcount=group.headcount,
+    )
     if group.headcount >= group.size:
         succeed(group)
 
 
 def _open(member: Member, order: Order, at: datetime) -> None:
     campaign = db.session.get(Campaign, member.campaign_id)
-    group = Group(campaign_id=campaign.id, status="open", size=campaign.group_size, tiers=list(campaign.tiers),
-                  seats=1, headcount=1, opened_at=at, deadline=at + timedelta(minutes=campaign.window_minutes))
+    group = Group(
+        campaign_id=campaign.id,
+        status="open",
+        size=campaign.group_size,
+        tiers=list(campaign.tiers),
+        seats=1,
+        headcount=1,
+        opened_at=at,
+        deadline=at + timedelta(minutes=campaign.window_minutes),
+    )
     db.session.add(group)
     db.session.flush()
     member.group_id, member.seq = group.id, 1
     group.leader_member_id = member.id
     _move(member, "joined", at)
-    order_event(order.id, "groupbuy_opened", group_id=group.id, size=group.size,
-                deadline=group.deadline.isoformat())
-    log_event("group_opened", campaign_id=campaign.id, group_id=group.id, member_id=member.id, order_id=order.id,
-              deadline=group.deadline.isoformat())
+    order_event(order.id, "groupbuy_opened", group_id=group.id, size=group.size, deadline=group.deadline.isoformat())
+    log_event(
+        "group_opened",
+        campaign_id=campaign.id,
+        group_id=group.id,
+        member_id=member.id,
+        order_id=order.id,
+        deadline=group.deadline.isoformat(),
+    )
 
 
 def on_cancelled(order: Order, reason: str) -> None:
@@ -161,10 +217,20 @@ def on_cancelled(order: Order, reason: str) -> None:
     release_quota(member.campaign_id, member.quantity)
     release_units(member.campaign_id, member.customer_id, member.quantity)
     if member.group_id is not None:
-        db.session.execute(sa.update(Group).where(Group.id == member.group_id, Group.seats > Group.headcount)
-                           .values(seats=Group.seats - 1).execution_options(synchronize_session=False))
-    log_event("member_dropped", campaign_id=member.campaign_id, group_id=member.group_id, member_id=member.id,
-              order_id=order.id, reason=reason)
+        db.session.execute(
+            sa.update(Group)
+            .where(Group.id == member.group_id, Group.seats > Group.headcount)
+            .values(seats=Group.seats - 1)
+            .execution_options(synchronize_session=False)
+        )
+    log_event(
+        "member_dropped",
+        campaign_id=member.campaign_id,
+        group_id=member.group_id,
+        member_id=member.id,
+        order_id=order.id,
+        reason=reason,
+    )
 
 
 def on_refunded(order: Order, refund) -> None:
@@ -183,32 +249,52 @@ def on_refunded(order: Order, refund) -> None:
         leave(member, group, order)
     else:  # after success: the group stays a success, the member is shown as refunded
         _move(member, "left")
-        log_event("member_refunded_after_close", campaign_id=member.campaign_id, group_id=group.id,
-                  member_id=member.id, order_id=order.id)
+        log_event(
+            "member_refunded_after_close",
+            campaign_id=member.campaign_id,
+            group_id=group.id,
+            member_id=member.id,
+            order_id=order.id,
+        )
 
 
 def leave(member: Member, group: Group, order: Order) -> None:
-    db.session.execute(sa.update(Group).where(Group.id == group.id, Group.status == "open", Group.headcount > 0)
-                       .values(headcount=Group.headcount - 1, seats=Group.seats - 1)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        sa.update(Group)
+        .where(Group.id == group.id, Group.status == "open", Group.headcount > 0)
+        .values(headcount=Group.headcount - 1, seats=Group.seats - 1)
+        .execution_options(synchronize_session=False)
+    )
     db.session.refresh(group)
     _move(member, "left")
     _give_back(member, order, seat=False)
     order_event(order.id, "groupbuy_left", group_id=group.id)
-    log_event("member_left", campaign_id=group.campaign_id, group_id=group.id, member_id=member.id,
-              order_id=order.id, headcount=group.headcount)
+    log_event(
+        "member_left",
+        campaign_id=group.campaign_id,
+        group_id=group.id,
+        member_id=member.id,
+        order_id=order.id,
+        headcount=group.headcount,
+    )
     if group.leader_member_id == member.id:
         remaining = _members(group, "joined")
         group.leader_member_id = remaining[0].id if remaining else None
         if remaining:  # the deadline stays the one the group opened with
-            log_event("leader_handed_over", campaign_id=group.campaign_id, group_id=group.id,
-                      member_id=remaining[0].id, previous=member.id)
+            log_event(
+                "leader_handed_over",
+                campaign_id=group.campaign_id,
+                group_id=group.id,
+                member_id=remaining[0].id,
+                previous=member.id,
+            )
     if group.headcount == 0 and _close(group, "cancelled"):
         log_event("group_cancelled", campaign_id=group.campaign_id, group_id=group.id)
         _cancel_unpaid(group)
 
 
 # --- closing -----------------------------------------------------------------------------------
+
 
 def succeed(group: Group, *, auto: bool = False) -> bool:
     """The group succeeded (filled, or completed at the deadline by the merchant's choice):
@@ -219,10 +305,23 @@ def succeed(group: Group, *, auto: bool = False) -> bool:
     for member in _members(group, "joined"):
         final_unit = money.unit_price(member.unit_price, final_bp, member.leader_bp)
         _owe(member, "difference", money.difference(member.paid_unit, final_unit, member.quantity))
-        order_event(member.order_id, "groupbuy_succeeded", group_id=group.id, headcount=group.headcount,
-                    final_unit=final_unit, auto_completed=auto)
-    log_event("group_succeeded", campaign_id=group.campaign_id, group_id=group.id, headcount=group.headcount,
-              size=group.size, final_bp=final_bp, auto_completed=auto)
+        order_event(
+            member.order_id,
+            "groupbuy_succeeded",
+            group_id=group.id,
+            headcount=group.headcount,
+            final_unit=final_unit,
+            auto_completed=auto,
+        )
+    log_event(
+        "group_succeeded",
+        campaign_id=group.campaign_id,
+        group_id=group.id,
+        headcount=group.headcount,
+        size=group.size,
+        final_bp=final_bp,
+        auto_completed=auto,
+    )
     _cancel_unpaid(group)
     wake_sweep()
     return True
@@ -233,8 +332,9 @@ def fail(group: Group) -> bool:
         return False
     for member in _members(group, "joined"):
         _refund_everything(member, db.session.get(Order, member.order_id), "group_failed")
-    log_event("group_failed", campaign_id=group.campaign_id, group_id=group.id, headcount=group.headcount,
-              size=group.size)
+    log_event(
+        "group_failed", campaign_id=group.campaign_id, group_id=group.id, headcount=group.headcount, size=group.size
+    )
     _cancel_unpaid(group)
     return True
 
@@ -256,8 +356,16 @@ def sweep(at: datetime) -> dict:
     from mallow_groupbuy import refunds
 
     counts = {"failed": 0, "succeeded": 0, "reconciled": 0}
-    ids = db.session.execute(sa.select(Group.id).where(Group.status == "open", Group.deadline <= at)
-                             .order_by(Group.deadline, Group.id).limit(500)).scalars().all()
+    ids = (
+        db.session.execute(
+            sa.select(Group.id)
+            .where(Group.status == "open", Group.deadline <= at)
+            .order_by(Group.deadline, Group.id)
+            .limit(500)
+        )
+        .scalars()
+        .all()
+    )
     for group_id in ids:
         group = db.session.get(Group, group_id)
         outcome = expire(group)
@@ -272,10 +380,17 @@ def sweep(at: datetime) -> dict:
 def reconcile() -> int:
     """Members whose order moved without the plugin hearing of it."""
     rows = db.session.execute(
-        sa.select(Member, Order).join(Order, Order.id == Member.order_id)
-        .where(sa.or_(sa.and_(Member.status == "pending", Order.status != "pending_payment"),
-                      sa.and_(Member.status == "joined", Order.status == "closed")))
-        .order_by(Member.id).limit(500)).all()
+        sa.select(Member, Order)
+        .join(Order, Order.id == Member.order_id)
+        .where(
+            sa.or_(
+                sa.and_(Member.status == "pending", Order.status != "pending_payment"),
+                sa.and_(Member.status == "joined", Order.status == "closed"),
+            )
+        )
+        .order_by(Member.id)
+        .limit(500)
+    ).all()
     for member, order in rows:
         if member.status == "pending" and order.status == "cancelled":
             on_cancelled(order, "reconciled")

@@ -13,6 +13,7 @@
   that ended on a cheaper tier: the difference), worked off by the sweep, retried, logged.
 * ``groupbuy_events`` — what happened to groups and members, for the console.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -23,30 +24,39 @@ from mallow.sdk import StateMachine, plugin_model_base, utcnow
 Base = plugin_model_base("groupbuy")
 
 #: a group opens when its leader pays, then either fills, runs out of time, or empties
-GROUP_STATES = StateMachine("groupbuy_group", {
-    "open": {"succeeded", "failed", "cancelled"},
-    "succeeded": set(),
-    "failed": set(),
-    "cancelled": set(),  # nobody left before the deadline
-})
+GROUP_STATES = StateMachine(
+    "groupbuy_group",
+    {
+        "open": {"succeeded", "failed", "cancelled"},
+        "succeeded": set(),
+        "failed": set(),
+        "cancelled": set(),  # nobody left before the deadline
+    },
+)
 
 #: ``pending``: ordered, not paid (holds a seat); ``joined``: paid, counted; ``dropped``: the
 #: unpaid order closed; ``left``: refunded in full by an after-sales refund; ``refunded``: the
 #: group failed (or closed before the payment arrived) and the plugin refunds everything
-MEMBER_STATES = StateMachine("groupbuy_member", {
-    "pending": {"joined", "dropped", "refunded"},
-    "joined": {"left", "refunded"},
-    "dropped": set(),
-    "left": set(),
-    "refunded": set(),
-})
+MEMBER_STATES = StateMachine(
+    "groupbuy_member",
+    {
+        "pending": {"joined", "dropped", "refunded"},
+        "joined": {"left", "refunded"},
+        "dropped": set(),
+        "left": set(),
+        "refunded": set(),
+    },
+)
 
-REFUND_STATES = StateMachine("groupbuy_refund", {
-    "due": {"processing", "done", "failed"},
-    "processing": {"due", "done"},
-    "failed": {"due"},  # the merchant retries it from the console
-    "done": set(),
-})
+REFUND_STATES = StateMachine(
+    "groupbuy_refund",
+    {
+        "due": {"processing", "done", "failed"},
+        "processing": {"due", "done"},
+        "failed": {"due"},  # the merchant retries it from the console
+        "done": set(),
+    },
+)
 
 
 class Campaign(Base):

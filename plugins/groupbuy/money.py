@@ -13,6 +13,7 @@ Rates are basis points of the SKU's price (``9500`` = 95 %). A ladder is a list 
   final tier (the real paid headcount) and ``max(0, paid − final) × quantity`` is refunded.
   Prices never rise: a member never pays more later, whatever happens.
 """
+
 from __future__ import annotations
 
 BP = 10_000

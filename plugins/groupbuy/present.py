@@ -4,6 +4,7 @@ Members are shown by a masked nickname (``张**``, its first character in a slot
 time; open seats are empty slots; there are no pictures of people, no invented members and no
 counters beyond what the tables hold.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,8 +14,17 @@ import sqlalchemy as sa
 from flask import current_app, url_for
 from flask_babel import format_datetime
 
-from mallow.sdk import (Customer, Product, ProductImage, Sku, db, fen_to_yuan, image_url, static_version,
-                        storefront_theme)
+from mallow.sdk import (
+    Customer,
+    Product,
+    ProductImage,
+    Sku,
+    db,
+    fen_to_yuan,
+    image_url,
+    static_version,
+    storefront_theme,
+)
 from mallow_groupbuy import money
 from mallow_groupbuy.campaigns import aware, now, skus_of
 from mallow_groupbuy.i18n import _
@@ -47,8 +57,12 @@ def product_card(product_id: int) -> dict | None:
     product = db.session.get(Product, product_id)
     if product is None:
         return None
-    image = db.session.execute(sa.select(ProductImage).where(ProductImage.product_id == product.id)
-                               .order_by(ProductImage.sort, ProductImage.id).limit(1)).scalar_one_or_none()
+    image = db.session.execute(
+        sa.select(ProductImage)
+        .where(ProductImage.product_id == product.id)
+        .order_by(ProductImage.sort, ProductImage.id)
+        .limit(1)
+    ).scalar_one_or_none()
     picture = image_url(image.thumb_path or image.path) if image is not None else None
     return {"id": product.id, "title": product.title, "on_shelf": product.status == "on_shelf", "image": picture}
 
@@ -63,8 +77,17 @@ def sku_rows(campaign: Campaign, *, bp: int, leader_bp: int = 0) -> list[dict]:
     for sku in skus_of(campaign):
         unit = money.unit_price(sku.price, bp, leader_bp)
         label = " / ".join(str(v) for v in (sku.spec_values or {}).values()) or sku.spec_key or ""
-        rows.append({"id": sku.id, "label": label, "price": sku.price, "group_price": unit,
-                     "price_yuan": fen_to_yuan(sku.price), "group_price_yuan": fen_to_yuan(unit), "stock": sku.stock})
+        rows.append(
+            {
+                "id": sku.id,
+                "label": label,
+                "price": sku.price,
+                "group_price": unit,
+                "price_yuan": fen_to_yuan(sku.price),
+                "group_price_yuan": fen_to_yuan(unit),
+                "stock": sku.stock,
+            }
+        )
     return rows
 
 
@@ -72,14 +95,26 @@ def campaign_summary(campaign: Campaign) -> dict:
     prices = [sku.price for sku in skus_of(campaign)]
     lowest_bp = min(tier["bp"] for tier in campaign.tiers)
     best = money.unit_price(min(prices), lowest_bp) if prices else None
-    open_groups = db.session.execute(sa.select(sa.func.count()).select_from(Group).where(
-        Group.campaign_id == campaign.id, Group.status == "open", Group.deadline > now())).scalar_one()
-    return {"id": campaign.id, "title": campaign.title, "product": product_card(campaign.product_id),
-            "list_price": min(prices) if prices else None, "best_price": best,
-            "list_price_yuan": fen_to_yuan(min(prices)) if prices else "", "best_price_yuan": fen_to_yuan(best) if best else "",
-            "group_size": campaign.group_size, "ends_at": when(campaign.ends_at),
-            "ends_at_iso": aware(campaign.ends_at).isoformat(), "open_groups": open_groups,
-            "remaining": max(0, campaign.quota - campaign.sold), "ladder": ladder(campaign.tiers)}
+    open_groups = db.session.execute(
+        sa.select(sa.func.count())
+        .select_from(Group)
+        .where(Group.campaign_id == campaign.id, Group.status == "open", Group.deadline > now())
+    ).scalar_one()
+    return {
+        "id": campaign.id,
+        "title": campaign.title,
+        "product": product_card(campaign.product_id),
+        "list_price": min(prices) if prices else None,
+        "best_price": best,
+        "list_price_yuan": fen_to_yuan(min(prices)) if prices else "",
+        "best_price_yuan": fen_to_yuan(best) if best else "",
+        "group_size": campaign.group_size,
+        "ends_at": when(campaign.ends_at),
+        "ends_at_iso": aware(campaign.ends_at).isoformat(),
+        "open_groups": open_groups,
+        "remaining": max(0, campaign.quota - campaign.sold),
+        "ladder": ladder(campaign.tiers),
+    }
 
 
 def _names(customer_ids: set[int]) -> dict[int, str]:
@@ -91,42 +126,83 @@ def _names(customer_ids: set[int]) -> dict[int, str]:
 
 def open_groups(campaign: Campaign, limit: int = 20) -> list[dict]:
     at = now()
-    groups = list(db.session.execute(sa.select(Group).where(
-        Group.campaign_id == campaign.id, Group.status == "open", Group.deadline > at, Group.seats < Group.size)
-        .order_by(Group.deadline, Group.id).limit(limit)).scalars())
+    groups = list(
+        db.session.execute(
+            sa.select(Group)
+            .where(
+                Group.campaign_id == campaign.id, Group.status == "open", Group.deadline > at, Group.seats < Group.size
+            )
+            .order_by(Group.deadline, Group.id)
+            .limit(limit)
+        ).scalars()
+    )
     leaders = {g.leader_member_id for g in groups if g.leader_member_id}
-    members = {m.id: m for m in db.session.execute(sa.select(Member).where(Member.id.in_(leaders))).scalars()} \
-        if leaders else {}
+    members = (
+        {m.id: m for m in db.session.execute(sa.select(Member).where(Member.id.in_(leaders))).scalars()}
+        if leaders
+        else {}
+    )
     names = _names({m.customer_id for m in members.values()})
-    return [{"id": g.id, "leader": names.get(members[g.leader_member_id].customer_id, "**")
-             if g.leader_member_id in members else "", "headcount": g.headcount, "size": g.size,
-             "needed": g.size - g.headcount, "deadline": when(g.deadline), "deadline_iso": aware(g.deadline).isoformat(),
-             "seconds_left": max(0, int((aware(g.deadline) - at).total_seconds()))} for g in groups]
+    return [
+        {
+            "id": g.id,
+            "leader": names.get(members[g.leader_member_id].customer_id, "**") if g.leader_member_id in members else "",
+            "headcount": g.headcount,
+            "size": g.size,
+            "needed": g.size - g.headcount,
+            "deadline": when(g.deadline),
+            "deadline_iso": aware(g.deadline).isoformat(),
+            "seconds_left": max(0, int((aware(g.deadline) - at).total_seconds())),
+        }
+        for g in groups
+    ]
 
 
 def group_view(group: Group) -> dict:
     """Everything the group page and ``getGroup`` show: the real members, nothing else."""
     at = now()
-    members = list(db.session.execute(sa.select(Member).where(Member.group_id == group.id)
-                                      .order_by(Member.seq, Member.id)).scalars())
+    members = list(
+        db.session.execute(
+            sa.select(Member).where(Member.group_id == group.id).order_by(Member.seq, Member.id)
+        ).scalars()
+    )
     names = _names({m.customer_id for m in members})
-    shown = [{"id": m.id, "name": names.get(m.customer_id, "**"), "initial": names.get(m.customer_id, "*")[:1],
-              "leader": m.id == group.leader_member_id, "joined_at": when(m.joined_at)}
-             for m in members if m.status == "joined"]
+    shown = [
+        {
+            "id": m.id,
+            "name": names.get(m.customer_id, "**"),
+            "initial": names.get(m.customer_id, "*")[:1],
+            "leader": m.id == group.leader_member_id,
+            "joined_at": when(m.joined_at),
+        }
+        for m in members
+        if m.status == "joined"
+    ]
     refunded_after = sum(1 for m in members if m.status == "left" and group.status == "succeeded")
     next_seat = min(group.seats + 1, group.size)
-    return {"id": group.id, "campaign_id": group.campaign_id, "status": group.status, "size": group.size,
-            "headcount": group.headcount, "seats": group.seats, "needed": max(0, group.size - group.headcount),
-            "open_seats": max(0, group.size - group.seats),
-            "deadline": when(group.deadline), "deadline_iso": aware(group.deadline).isoformat(),
-            "seconds_left": max(0, int((aware(group.deadline) - at).total_seconds())) if group.status == "open" else 0,
-            "opened_at": when(group.opened_at), "closed_at": when(group.closed_at),
-            "members": shown, "refunded_after": refunded_after,
-            # seats nobody has paid for yet (shown empty, never filled with anyone invented)
-            "empty_slots": max(0, group.size - len(shown)) if group.status == "open" else 0,
-            "auto_completed": group.auto_completed, "ladder": ladder(group.tiers),
-            "next_percent": money.percent_text(money.tier_for(group.tiers, next_seat)),
-            "final_percent": money.percent_text(group.final_bp) if group.final_bp else None}
+    return {
+        "id": group.id,
+        "campaign_id": group.campaign_id,
+        "status": group.status,
+        "size": group.size,
+        "headcount": group.headcount,
+        "seats": group.seats,
+        "needed": max(0, group.size - group.headcount),
+        "open_seats": max(0, group.size - group.seats),
+        "deadline": when(group.deadline),
+        "deadline_iso": aware(group.deadline).isoformat(),
+        "seconds_left": max(0, int((aware(group.deadline) - at).total_seconds())) if group.status == "open" else 0,
+        "opened_at": when(group.opened_at),
+        "closed_at": when(group.closed_at),
+        "members": shown,
+        "refunded_after": refunded_after,
+        # seats nobody has paid for yet (shown empty, never filled with anyone invented)
+        "empty_slots": max(0, group.size - len(shown)) if group.status == "open" else 0,
+        "auto_completed": group.auto_completed,
+        "ladder": ladder(group.tiers),
+        "next_percent": money.percent_text(money.tier_for(group.tiers, next_seat)),
+        "final_percent": money.percent_text(group.final_bp) if group.final_bp else None,
+    }
 
 
 def next_bp(group: Group) -> int:
@@ -135,8 +211,11 @@ def next_bp(group: Group) -> int:
 
 
 def member_customer_ids(group: Group) -> set[int]:
-    return set(db.session.execute(sa.select(Member.customer_id).where(
-        Member.group_id == group.id, Member.status.in_(("pending", "joined")))).scalars())
+    return set(
+        db.session.execute(
+            sa.select(Member.customer_id).where(Member.group_id == group.id, Member.status.in_(("pending", "joined")))
+        ).scalars()
+    )
 
 
 def sku_label(sku_id: int) -> str:
@@ -153,37 +232,61 @@ def page_theme() -> dict:
 
 def membership(group: Group, customer_id: int) -> dict | None:
     """The shopper's own place in ``group`` (ordered or paid), with their order."""
-    member = db.session.execute(sa.select(Member).where(
-        Member.group_id == group.id, Member.customer_id == customer_id, Member.status.in_(("pending", "joined")))
-        .order_by(Member.id).limit(1)).scalar_one_or_none()
+    member = db.session.execute(
+        sa.select(Member)
+        .where(Member.group_id == group.id, Member.customer_id == customer_id, Member.status.in_(("pending", "joined")))
+        .order_by(Member.id)
+        .limit(1)
+    ).scalar_one_or_none()
     if member is None:
         return None
-    return {"member_id": member.id, "order_id": member.order_id, "paid": member.status == "joined",
-            "leader": member.id == group.leader_member_id}
+    return {
+        "member_id": member.id,
+        "order_id": member.order_id,
+        "paid": member.status == "joined",
+        "leader": member.id == group.leader_member_id,
+    }
 
 
 def share_json(view: dict, campaign: Campaign, product: dict | None, skus: list[dict], link: str) -> str:
     """What a share shows (the WeChat JS-SDK's ``updateAppMessageShareData`` fields), for the
     page's ``<script type="application/json">``: the group's real numbers only."""
     price = skus[0]["group_price_yuan"] if skus else ""
-    desc = (_("%(size)s people make a group, %(n)s more needed. Group price ¥%(price)s.", size=view["size"],
-              n=view["needed"], price=price) if view["status"] == "open" else campaign.title)
+    desc = (
+        _(
+            "%(size)s people make a group, %(n)s more needed. Group price ¥%(price)s.",
+            size=view["size"],
+            n=view["needed"],
+            price=price,
+        )
+        if view["status"] == "open"
+        else campaign.title
+    )
     image = (product or {}).get("image") or ""
     if image and image.startswith("/"):
         from flask import request
 
         image = request.host_url.rstrip("/") + image
-    data = {"title": _("Join my group buy: %(title)s", title=campaign.title), "desc": desc, "link": link,
-            "imgUrl": image}
+    data = {
+        "title": _("Join my group buy: %(title)s", title=campaign.title),
+        "desc": desc,
+        "link": link,
+        "imgUrl": image,
+    }
     return json_for_script(data)
 
 
 def script_texts() -> str:
     """What ``static/groupbuy.js`` says, in the page's language."""
-    return json_for_script({"copied": _("Link copied: send it to your friends."),
-                            "copy_by_hand": _("Copy this link and send it to your friends:"),
-                            "wechat_share": _("Tap ··· at the top right to send this group to a friend or to Moments."),
-                            "got_it": _("Got it"), "close": _("Close")})
+    return json_for_script(
+        {
+            "copied": _("Link copied: send it to your friends."),
+            "copy_by_hand": _("Copy this link and send it to your friends:"),
+            "wechat_share": _("Tap ··· at the top right to send this group to a friend or to Moments."),
+            "got_it": _("Got it"),
+            "close": _("Close"),
+        }
+    )
 
 
 def json_for_script(data) -> str:
@@ -194,8 +297,6 @@ def json_for_script(data) -> str:
 
     text = json.dumps(data, ensure_ascii=False)
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
-
-
 
 
 def asset_version(name: str) -> str:

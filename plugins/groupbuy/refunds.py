@@ -11,6 +11,7 @@ Retries: a refund the payments service refuses, or that the provider closes, is 
 after 1, 5, 15, 60, 180 … minutes; after :data:`MAX_ATTEMPTS` the task is ``failed`` and the
 console shows it for the merchant (who can retry it). Every step is in the group-buy log.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -28,8 +29,11 @@ IN_FLIGHT = ("processing", "abnormal")
 
 
 def _refunds_of(task: RefundTask) -> list[Refund]:
-    return list(db.session.execute(sa.select(Refund).where(Refund.order_id == task.order_id,
-                                                           Refund.reason == task.reason)).scalars())
+    return list(
+        db.session.execute(
+            sa.select(Refund).where(Refund.order_id == task.order_id, Refund.reason == task.reason)
+        ).scalars()
+    )
 
 
 def _set(task: RefundTask, target: str, **values) -> None:
@@ -44,8 +48,16 @@ def _set(task: RefundTask, target: str, **values) -> None:
 
 def _log(task: RefundTask, kind: str, **detail) -> None:
     member = db.session.get(Member, task.member_id)
-    log_event(kind, campaign_id=member.campaign_id if member else None, group_id=member.group_id if member else None,
-              member_id=task.member_id, order_id=task.order_id, task_id=task.id, refund_kind=task.kind, **detail)
+    log_event(
+        kind,
+        campaign_id=member.campaign_id if member else None,
+        group_id=member.group_id if member else None,
+        member_id=task.member_id,
+        order_id=task.order_id,
+        task_id=task.id,
+        refund_kind=task.kind,
+        **detail,
+    )
 
 
 def _progress(task: RefundTask) -> tuple[int, bool]:
@@ -120,10 +132,19 @@ def send(task: RefundTask, at: datetime) -> None:
 
 def work_off(at: datetime, limit: int = 200) -> dict:
     """Send every refund that is due (the sweep calls this); ``{"refunds_sent": n}``."""
-    ids = db.session.execute(sa.select(RefundTask.id).where(
-        RefundTask.status.in_(("due", "processing")),
-        sa.or_(RefundTask.next_attempt_at.is_(None), RefundTask.next_attempt_at <= at))
-        .order_by(RefundTask.id).limit(limit)).scalars().all()
+    ids = (
+        db.session.execute(
+            sa.select(RefundTask.id)
+            .where(
+                RefundTask.status.in_(("due", "processing")),
+                sa.or_(RefundTask.next_attempt_at.is_(None), RefundTask.next_attempt_at <= at),
+            )
+            .order_by(RefundTask.id)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     for task_id in ids:
         send(db.session.get(RefundTask, task_id), at)
     return {"refunds_sent": len(ids)}

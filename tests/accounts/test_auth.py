@@ -1,4 +1,5 @@
 """Sessions, tokens, CSRF and login rate limits."""
+
 from __future__ import annotations
 
 from mallow.testing import PASSWORD, bearer, login_merchant, make_store, merchant_token, post_form
@@ -58,8 +59,9 @@ def test_next_redirect_stays_on_site(app):
 def test_login_attempts_are_rate_limited_per_account(app):
     shop = make_store(app)
     client = app.test_client()
-    statuses = [client.post("/api/tokens", json={"email": shop.email, "password": "wrong-pass-1"}).status_code
-                for _ in range(7)]
+    statuses = [
+        client.post("/api/tokens", json={"email": shop.email, "password": "wrong-pass-1"}).status_code for _ in range(7)
+    ]
     assert statuses[:5] == [401] * 5
     assert statuses[5:] == [429, 429]
     # even the right password is refused until the window passes: no guessing through it
@@ -157,8 +159,10 @@ def test_shopper_api_login_is_rate_limited_per_store(app):
     for shop in (a, b):  # the same phone number: one account in each store
         _shopper_in(app, shop, phone)
     client = app.test_client()
-    statuses = [client.post(f"{a.prefix}/api/tokens", json={"login": phone, "password": "wrong-pass-1"}).status_code
-                for _ in range(7)]
+    statuses = [
+        client.post(f"{a.prefix}/api/tokens", json={"login": phone, "password": "wrong-pass-1"}).status_code
+        for _ in range(7)
+    ]
     assert statuses == [401] * 5 + [429] * 2
     assert client.post(f"{a.prefix}/api/tokens", json={"login": phone, "password": PASSWORD}).status_code == 429
     # Writing the number differently is the same account, locked too.
@@ -175,8 +179,10 @@ def test_shopper_sign_in_page_is_rate_limited_and_shares_the_count_with_the_api(
     phone = _phone()
     _shopper_in(app, shop, phone)
     browser = app.test_client()
-    statuses = [post_form(browser, f"{shop.prefix}/login", {"login": phone, "password": "wrong-pass-1"}).status_code
-                for _ in range(6)]
+    statuses = [
+        post_form(browser, f"{shop.prefix}/login", {"login": phone, "password": "wrong-pass-1"}).status_code
+        for _ in range(6)
+    ]
     assert statuses == [422] * 5 + [429]
     assert post_form(browser, f"{shop.prefix}/login", {"login": phone, "password": PASSWORD}).status_code == 429
     assert browser.get(f"{shop.prefix}/account").status_code in (302, 303)  # not signed in
@@ -198,8 +204,10 @@ def test_logins_still_answer_and_stay_limited_while_the_limit_store_is_down(tmp_
         shop = make_store(app)
         client = app.test_client()
         assert client.post("/api/tokens", json={"email": shop.email, "password": PASSWORD}).status_code == 201
-        statuses = [client.post("/api/tokens", json={"email": shop.email, "password": "wrong-pass-1"}).status_code
-                    for _ in range(7)]
+        statuses = [
+            client.post("/api/tokens", json={"email": shop.email, "password": "wrong-pass-1"}).status_code
+            for _ in range(7)
+        ]
         assert 500 not in statuses and statuses[:4] == [401] * 4 and statuses[-1] == 429
     finally:
         dispose_app(app)

@@ -1,23 +1,24 @@
 """SMS-code sign-in and sign-up (mallow.accounts.sms): codes hashed, expiring, single-use, a
 limited number of tries, rate-limited per phone and per IP; the pages and the API; ``next``
 honoured through sign-up and sign-in; the WeChat button inside WeChat only."""
+
 from __future__ import annotations
 
 import hashlib
 import itertools
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 import sqlalchemy as sa
 
 from mallow.testing import PASSWORD, bearer, make_store, post_form
 
-_ips = itertools.count(random.randrange(1, 2 ** 20))
+_ips = itertools.count(random.randrange(1, 2**20))
 
 
 def new_phone() -> str:
-    return f"13{random.randrange(10 ** 9):09d}"
+    return f"13{random.randrange(10**9):09d}"
 
 
 def new_ip() -> dict:
@@ -48,9 +49,12 @@ def rows(app, shop, phone: str):
     from mallow.tenants.context import store_context
 
     with store_context(shop.store_id, app=app):
-        return [dict(id=r.id, code_hash=r.code_hash, attempts=r.attempts, used_at=r.used_at, phone_digest=r.phone_digest)
-                for r in db.session.execute(sa.select(SmsCode).where(SmsCode.phone_digest == crypto.digest(phone))
-                                            .order_by(SmsCode.id)).scalars()]
+        return [
+            dict(id=r.id, code_hash=r.code_hash, attempts=r.attempts, used_at=r.used_at, phone_digest=r.phone_digest)
+            for r in db.session.execute(
+                sa.select(SmsCode).where(SmsCode.phone_digest == crypto.digest(phone)).order_by(SmsCode.id)
+            ).scalars()
+        ]
 
 
 def age_codes(app, shop, phone: str, seconds: int, expire: bool = False) -> None:
@@ -62,21 +66,23 @@ def age_codes(app, shop, phone: str, seconds: int, expire: bool = False) -> None
 
     with store_context(shop.store_id, app=app):
         for row in db.session.execute(sa.select(SmsCode).where(SmsCode.phone_digest == crypto.digest(phone))).scalars():
-            created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
+            created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
             row.created_at = created - timedelta(seconds=seconds)
             if expire:
-                row.expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+                row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
         db.session.commit()
 
 
 def send(client, shop, phone: str, page: str = "login", **extra):
-    return post_form(client, f"{shop.prefix}/login/code", {"phone": phone, "page": page, **extra},
-                     form_path=f"{shop.prefix}/{page}")
+    return post_form(
+        client, f"{shop.prefix}/login/code", {"phone": phone, "page": page, **extra}, form_path=f"{shop.prefix}/{page}"
+    )
 
 
 def sign_in(client, shop, phone: str, code: str, **extra):
-    return post_form(client, f"{shop.prefix}/login/sms", {"phone": phone, "code": code, **extra},
-                     form_path=f"{shop.prefix}/login")
+    return post_form(
+        client, f"{shop.prefix}/login/sms", {"phone": phone, "code": code, **extra}, form_path=f"{shop.prefix}/login"
+    )
 
 
 @pytest.fixture
@@ -149,8 +155,7 @@ def test_wrong_codes_use_up_the_code(app, shop, browser):
     send(browser, shop, phone)
     code = last_code(app, shop, phone)
     wrong = "000000" if code != "000000" else "111111"
-    statuses = [sign_in(fresh(app), shop, phone, wrong).status_code
-                for _ in range(sms.MAX_ATTEMPTS)]
+    statuses = [sign_in(fresh(app), shop, phone, wrong).status_code for _ in range(sms.MAX_ATTEMPTS)]
     assert statuses == [422] * sms.MAX_ATTEMPTS
     assert rows(app, shop, phone)[0]["attempts"] == sms.MAX_ATTEMPTS
     # now even the right code is refused (the page's per-phone limit stops a sixth try first;
@@ -260,8 +265,9 @@ def test_password_sign_in_stays(app, shop, browser):
     other = fresh(app)
     page = other.get(f"{shop.prefix}/login").get_data(as_text=True)
     assert 'id="sms-form"' in page and 'id="password-login"' in page
-    done = post_form(other, f"{shop.prefix}/login", {"login": phone, "password": PASSWORD,
-                                                      "next": f"{shop.prefix}/orders"})
+    done = post_form(
+        other, f"{shop.prefix}/login", {"login": phone, "password": PASSWORD, "next": f"{shop.prefix}/orders"}
+    )
     assert done.status_code == 303 and done.headers["Location"].endswith(f"{shop.prefix}/orders")
     # an account made with a password signs in by code too (same number, same account)
     send(other, shop, phone)
@@ -283,8 +289,10 @@ def test_the_api_sends_and_signs_in(app, shop):
     assert again.status_code == 429 and "Retry-After" in again.headers
     wrong = client.post(f"{shop.prefix}/api/tokens/sms", json={"phone": phone, "code": "abc"})
     assert wrong.status_code == 422 and "code" in wrong.get_json()["fields"]
-    signed = client.post(f"{shop.prefix}/api/tokens/sms", json={"phone": phone, "code": last_code(app, shop, phone),
-                                                                 "nickname": "接口用户"})
+    signed = client.post(
+        f"{shop.prefix}/api/tokens/sms",
+        json={"phone": phone, "code": last_code(app, shop, phone), "nickname": "接口用户"},
+    )
     assert signed.status_code == 201, signed.get_json()
     body = signed.get_json()
     assert body["created"] is True and body["customer"]["nickname"] == "接口用户"

@@ -7,6 +7,7 @@ test that goes through :class:`Api` also proves the document right::
     api = Api(app.test_client())
     cart = api("addToCart", store=shop.slug, token=token, json={"sku_id": 1, "quantity": 2}, expect=201)
 """
+
 from __future__ import annotations
 
 from jsonschema import Draft202012Validator
@@ -16,12 +17,23 @@ class Api:
     def __init__(self, client):
         self.client = client
         self.doc = client.get("/api/openapi.json").get_json()
-        self.operations = {op["operationId"]: (path, method, op) for path, item in self.doc["paths"].items()
-                           for method, op in item.items()}
+        self.operations = {
+            op["operationId"]: (path, method, op)
+            for path, item in self.doc["paths"].items()
+            for method, op in item.items()
+        }
         self.called: list[str] = []
 
-    def __call__(self, operation_id: str, *, token: str | None = None, expect: int | None = None,
-                 headers: dict | None = None, query: dict | None = None, **arguments):
+    def __call__(
+        self,
+        operation_id: str,
+        *,
+        token: str | None = None,
+        expect: int | None = None,
+        headers: dict | None = None,
+        query: dict | None = None,
+        **arguments,
+    ):
         """Call ``operation_id``; path parameters by name (``store=…``, ``order_id=…``), the
         body as ``json=``, or ``data=`` (with ``content_type=``). Returns the response."""
         path, method, op = self.operations[operation_id]
@@ -50,7 +62,9 @@ class Api:
         if schema is None:
             return
         validator = Draft202012Validator(schema | {"components": self.doc["components"]})
-        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(response.get_json())]
+        errors = [
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(response.get_json())
+        ]
         assert not errors, f"{operation_id}: the answer does not match its documented schema: {errors[:5]}"
 
     def _resolve(self, ref: str) -> dict:

@@ -1,4 +1,5 @@
 """The API contract test's counts for the terminal summary (written by ``tests/conftest.py``)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The operationId caller the end-to-end tests use holds every answer to the OpenAPI document."""
+
 from __future__ import annotations
 
 import pytest

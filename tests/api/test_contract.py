@@ -8,24 +8,42 @@ status the document does not declare, any body that does not match its schema, a
 document has no schema for, and a 405 without ``Allow``. Destructive operations are welcome: the
 store is made for the run. Its counts go to the terminal summary (``tests/api/conftest.py``).
 """
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 import schemathesis
 from schemathesis.core.failures import Failure
 from schemathesis.engine import events, from_schema
 
-from mallow.testing import (PASSWORD, backend_params, bearer, dispose_app, enable_plugin, make_admin, make_product,
-                            make_shopper, make_store, merchant_token, plugin_app)
+from mallow.testing import (
+    PASSWORD,
+    backend_params,
+    bearer,
+    dispose_app,
+    enable_plugin,
+    make_admin,
+    make_product,
+    make_shopper,
+    make_store,
+    merchant_token,
+    plugin_app,
+)
 
 PLUGINS = ["groupbuy", "flashsale", "distribution"]
 SEED = 20240917
 MAX_EXAMPLES = 8
-CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance", "response_schema_conformance",
-          "unsupported_method", "json_body_has_a_schema")
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "unsupported_method",
+    "json_body_has_a_schema",
+)
 
 
 @pytest.fixture(scope="module", params=backend_params())
@@ -48,8 +66,11 @@ def json_body_has_a_schema(ctx, response, case):
     if "$ref" in documented:
         documented = case.operation.schema.raw_schema["components"]["responses"][documented["$ref"].rsplit("/", 1)[1]]
     if not documented.get("content", {}).get("application/json", {}).get("schema"):
-        raise Failure(operation=case.operation.label, title="JSON body without a documented schema",
-                      message=f"{response.status_code} answered JSON, and the document has no schema for it")
+        raise Failure(
+            operation=case.operation.label,
+            title="JSON body without a documented schema",
+            message=f"{response.status_code} answered JSON, and the document has no schema for it",
+        )
     return None
 
 
@@ -85,33 +106,87 @@ def _seed(app) -> dict:
     sale_skus = make_product(app, shop, title="秒杀合同商品", price=5000, stock=10_000)
     by_title = {p["title"]: p["id"] for p in _ok(client.get(f"{store}/products"))["items"]}
     products = [by_title["合同测试商品"], by_title["秒杀合同商品"]]
-    start, end = (datetime.now(timezone.utc) + timedelta(minutes=delta) for delta in (-5, 7 * 24 * 60))
-    campaign = _ok(client.post(f"{console}/x/groupbuy/campaigns", headers=as_merchant, json={
-        "title": "三人团", "product_id": products[1], "group_size": 3,
-        "tiers": [{"size": 2, "percent": "95"}, {"size": 3, "percent": "90"}], "starts_at": start.isoformat(),
-        "ends_at": end.isoformat(), "quota": 1000}))
-    sale = _ok(client.post(f"{console}/x/flashsale/sales", headers=as_merchant, json={
-        "title": "合同秒杀", "starts_at": start.isoformat(), "ends_at": end.isoformat(), "published": True,
-        "per_order_limit": 5, "per_shopper_limit": 50, "items": [{"sku_id": sale_skus[0], "sale_price": 4000,
-                                                                    "quota": 100}]}))
+    start, end = (datetime.now(UTC) + timedelta(minutes=delta) for delta in (-5, 7 * 24 * 60))
+    campaign = _ok(
+        client.post(
+            f"{console}/x/groupbuy/campaigns",
+            headers=as_merchant,
+            json={
+                "title": "三人团",
+                "product_id": products[1],
+                "group_size": 3,
+                "tiers": [{"size": 2, "percent": "95"}, {"size": 3, "percent": "90"}],
+                "starts_at": start.isoformat(),
+                "ends_at": end.isoformat(),
+                "quota": 1000,
+            },
+        )
+    )
+    sale = _ok(
+        client.post(
+            f"{console}/x/flashsale/sales",
+            headers=as_merchant,
+            json={
+                "title": "合同秒杀",
+                "starts_at": start.isoformat(),
+                "ends_at": end.isoformat(),
+                "published": True,
+                "per_order_limit": 5,
+                "per_shopper_limit": 50,
+                "items": [{"sku_id": sale_skus[0], "sale_price": 4000, "quota": 100}],
+            },
+        )
+    )
     distributor = _ok(client.post(f"{store}/x/distribution/apply", headers=as_shopper, json={"agree": True}))
     if distributor["status"] != "approved":
-        _ok(client.post(f"{console}/x/distribution/distributors/{distributor['id']}/decision", headers=as_merchant,
-                        json={"approve": True}))
-    order = lambda: _ok(client.post(f"{store}/orders", headers=as_shopper, json={  # noqa: E731
-        "items": [{"sku_id": skus[0], "quantity": 1}], "address_id": address}))
+        _ok(
+            client.post(
+                f"{console}/x/distribution/distributors/{distributor['id']}/decision",
+                headers=as_merchant,
+                json={"approve": True},
+            )
+        )
+
+    def order():
+        return _ok(
+            client.post(
+                f"{store}/orders",
+                headers=as_shopper,
+                json={"items": [{"sku_id": skus[0], "quantity": 1}], "address_id": address},
+            )
+        )
+
     unpaid, paid = order(), order()
     pay_with_sandbox(client, shop, shopper, paid["id"])
-    template = _ok(client.post(f"{console}/shipping-templates", headers=as_merchant, json={
-        "name": "全国", "rules": [{"regions": ["*"], "first": 1, "first_fee": 800}]}))
+    template = _ok(
+        client.post(
+            f"{console}/shipping-templates",
+            headers=as_merchant,
+            json={"name": "全国", "rules": [{"regions": ["*"], "first": 1, "first_fee": 800}]},
+        )
+    )
     category = _ok(client.post(f"{console}/categories", headers=as_merchant, json={"name": "合同分类"}))
-    ids = {"product_id": products, "sku_id": skus + sale_skus, "order_id": [unpaid["id"], paid["id"]],
-           "campaign_id": [campaign["id"]], "sale_id": [sale["id"]], "distributor_id": [distributor["id"]],
-           "template_id": [template["id"]], "category_id": [category["id"]]}
-    return {"tokens": {"adminToken": admin, "merchantToken": merchant, "shopperToken": shopper},
-            "fixed": {"path.store": shop.slug, "path.store_id": target.store_id}, "ids": ids,
-            "body": {"body.sku_id": "sku_id", "body.items[*].sku_id": "sku_id", "body.product_id": "product_id",
-                     "body.address_id": [address]}}
+    ids = {
+        "product_id": products,
+        "sku_id": skus + sale_skus,
+        "order_id": [unpaid["id"], paid["id"]],
+        "campaign_id": [campaign["id"]],
+        "sale_id": [sale["id"]],
+        "distributor_id": [distributor["id"]],
+        "template_id": [template["id"]],
+        "category_id": [category["id"]],
+    }
+    return {
+        "tokens": {"adminToken": admin, "merchantToken": merchant, "shopperToken": shopper},
+        "fixed": {"path.store": shop.slug, "path.store_id": target.store_id},
+        "ids": ids,
+        "body": {
+            "body.sku_id": "sku_id",
+            "body.items[*].sku_id": "sku_id",
+            "body.product_id": "product_id",
+            "body.address_id": [address],
+        },
+    }
 
 
 def _run(app):
@@ -123,14 +198,19 @@ def _run(app):
             dictionaries[key] = {"values": source}
             source = key
         bindings[key] = {"dictionary": source, "probability": 0.5}
-    config = schemathesis.Config.from_dict({
-        "seed": SEED, "workers": 1, "cache": {"enabled": False}, "dictionaries": dictionaries,
-        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
-        "phases": {"stateful": {"enabled": False}, "coverage": {"unexpected-methods": ["TRACE"]}},
-        "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
-        "parameters": seeded["fixed"] | bindings,
-        "auth": {"openapi": {name: {"bearer": token} for name, token in seeded["tokens"].items()}},
-    })
+    config = schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            "workers": 1,
+            "cache": {"enabled": False},
+            "dictionaries": dictionaries,
+            "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
+            "phases": {"stateful": {"enabled": False}, "coverage": {"unexpected-methods": ["TRACE"]}},
+            "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+            "parameters": seeded["fixed"] | bindings,
+            "auth": {"openapi": {name: {"bearer": token} for name, token in seeded["tokens"].items()}},
+        }
+    )
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app, config=config)
     failures: dict[tuple, str] = {}
     operations, examples, calls = set(), 0, 0
@@ -172,15 +252,20 @@ def test_every_operation_core_and_plugin_is_in_the_document(contract_app):
         for status, response in op["responses"].items():
             if status.startswith("2") and status != "204" and "$ref" not in response:
                 assert response.get("content"), (path, method, status)
-                assert all(media.get("schema") or not kind.endswith("json")
-                           for kind, media in response["content"].items()), (path, method, status)
+                assert all(
+                    media.get("schema") or not kind.endswith("json") for kind, media in response["content"].items()
+                ), (path, method, status)
 
 
 def test_the_api_keeps_its_contract(contract_app, contract_report):
     operations, examples, calls, failures = _run(contract_app)
-    summary = (f"API contract ({contract_app.mallow_backend}): {len(operations)} operations, {examples} examples, "
-               f"{calls} calls, {len(failures)} failures")
+    summary = (
+        f"API contract ({contract_app.mallow_backend}): {len(operations)} operations, {examples} examples, "
+        f"{calls} calls, {len(failures)} failures"
+    )
     contract_report(summary)
-    details = "\n\n".join(f"{label} [{check}] {title}\n{message}\n{sample}"
-                          for (label, check, title, message), sample in sorted(failures.items()))
+    details = "\n\n".join(
+        f"{label} [{check}] {title}\n{message}\n{sample}"
+        for (label, check, title, message), sample in sorted(failures.items())
+    )
     assert not failures, summary + "\n\n" + details

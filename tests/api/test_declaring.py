@@ -1,5 +1,6 @@
 """Declaring an operation routes nothing: an app's API holds the operations of the modules
 ``create_app`` installs, on blueprints made for that app."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -8,7 +9,7 @@ from flask import Flask
 
 from mallow.api.registry import ApiRegistry, api_of
 
-MODULE = '''
+MODULE = """
 from flask import jsonify
 
 from mallow.api.registry import operation, returns, schema, shape
@@ -20,7 +21,7 @@ ECHO = schema("DeclaredEcho", shape({"ok": {"type": "boolean"}}))
            responses={"200": returns("OK", ECHO)})
 def declared_only():
     return jsonify(ok=True)
-'''
+"""
 
 
 def _import(tmp_path):

@@ -1,5 +1,6 @@
 """Fixtures of the journey tests (``test_journeys_browser.py``, ``test_plugin_journeys_browser.py``):
 the demo store behind a real server, one Chromium per module, and the store's theme per test."""
+
 from __future__ import annotations
 
 import sys

@@ -8,6 +8,7 @@ a paid order, an order waiting in the sandbox cashier, a group the shopper opene
 signs in as the demo shopper by cookie (a browser session issued like the sign-in page's), so the
 tests do not depend on the sign-in form.
 """
+
 from __future__ import annotations
 
 import io
@@ -23,8 +24,16 @@ from PIL import Image
 from mallow.testing import IN_CI, MISSING_SERVERS, bearer, build_app
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PHONE_WIDTH, PHONE_HEIGHT = 375, 812
 JOURNEYS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "journeys"
 #: Playwright's cookie for the page's language (mallow reads the ``lang`` cookie)
@@ -60,10 +69,10 @@ def small_png(path: Path, raw: bytes) -> None:
 @dataclass
 class DemoStore:
     app: object
-    base: str                      # http://127.0.0.1:<port>
+    base: str  # http://127.0.0.1:<port>
     prefix: str = "/s/demo"
     ids: dict = field(default_factory=dict)
-    urls: dict = field(default_factory=dict)   # endpoint → a full path (routes that need a query)
+    urls: dict = field(default_factory=dict)  # endpoint → a full path (routes that need a query)
     merchant_token: str = ""
     shopper_token: str = ""
 
@@ -75,8 +84,11 @@ class DemoStore:
         return self.app.test_client()
 
     def set_theme(self, name: str) -> None:
-        response = self.client().put(f"{self.prefix}/api/console/theme", headers=bearer(self.merchant_token),
-                                     json={"theme": name, "settings": {}})
+        response = self.client().put(
+            f"{self.prefix}/api/console/theme",
+            headers=bearer(self.merchant_token),
+            json={"theme": name, "settings": {}},
+        )
         assert response.status_code == 200, response.get_json()
 
     def use_theme(self, name: str) -> None:
@@ -102,7 +114,8 @@ class DemoStore:
             secret = sessions.issue(customers.authenticate(SHOPPER_LOGIN, PASSWORD), "cookie")
             db.session.commit()
         value = self.app.session_interface.get_signing_serializer(self.app).dumps(
-            {sessions.session_key("shopper", self.ids["store"]): secret, "_permanent": True})
+            {sessions.session_key("shopper", self.ids["store"]): secret, "_permanent": True}
+        )
         return {"name": self.app.config["SESSION_COOKIE_NAME"], "value": value, "url": self.base}
 
     def language_cookie(self, language: str) -> dict:
@@ -134,12 +147,27 @@ def seed(app) -> DemoStore:
     demo = DemoStore(app=app, base="")
     client = app.test_client()
     prefix = demo.prefix
-    demo.merchant_token = _created(client.post("/api/tokens", json={"email": MERCHANT_EMAIL, "password": PASSWORD}))["token"]
-    demo.shopper_token = _created(client.post(f"{prefix}/api/tokens", json={"login": SHOPPER_LOGIN, "password": PASSWORD}))["token"]
+    demo.merchant_token = _created(client.post("/api/tokens", json={"email": MERCHANT_EMAIL, "password": PASSWORD}))[
+        "token"
+    ]
+    demo.shopper_token = _created(
+        client.post(f"{prefix}/api/tokens", json={"login": SHOPPER_LOGIN, "password": PASSWORD})
+    )["token"]
     shopper = bearer(demo.shopper_token)
-    address = _created(client.post(f"{prefix}/api/addresses", headers=shopper, json={
-        "recipient": "林小满", "phone": "13800000000", "province": "浙江省", "city": "杭州市", "district": "临安区",
-        "detail": "锦城街道衣锦街 100 号"}))["id"]
+    address = _created(
+        client.post(
+            f"{prefix}/api/addresses",
+            headers=shopper,
+            json={
+                "recipient": "林小满",
+                "phone": "13800000000",
+                "province": "浙江省",
+                "city": "杭州市",
+                "district": "临安区",
+                "detail": "锦城街道衣锦街 100 号",
+            },
+        )
+    )["id"]
 
     with store_context(store_id, app=app):
         products = {p.title: p for p in db.session.execute(sa.select(Product)).scalars()}
@@ -160,27 +188,42 @@ def seed(app) -> DemoStore:
         asset = db.session.execute(sa.select(MediaAsset)).scalars().first()
 
     def order(body: dict) -> dict:
-        return _created(client.post(f"{prefix}/api/orders", headers=shopper,
-                                    json={"address_id": address, **body}))
+        return _created(client.post(f"{prefix}/api/orders", headers=shopper, json={"address_id": address, **body}))
 
     paid = order({"items": [{"sku_id": sku, "quantity": 1}]})
     pay_with_sandbox(client, SimpleNamespace(prefix=prefix), demo.shopper_token, paid["id"])
     waiting = order({"items": [{"sku_id": sku, "quantity": 2}]})
-    started = _created(client.post(f"{prefix}/api/orders/{waiting['id']}/pay", headers=shopper,
-                                   json={"provider": "sandbox"}), 200)
-    grouped = order({"items": [{"sku_id": campaign_sku, "quantity": 1}],
-                     "options": {"groupbuy": {"campaign_id": campaign_id, "group_id": None}}})
+    started = _created(
+        client.post(f"{prefix}/api/orders/{waiting['id']}/pay", headers=shopper, json={"provider": "sandbox"}), 200
+    )
+    grouped = order(
+        {
+            "items": [{"sku_id": campaign_sku, "quantity": 1}],
+            "options": {"groupbuy": {"campaign_id": campaign_id, "group_id": None}},
+        }
+    )
     pay_with_sandbox(client, SimpleNamespace(prefix=prefix), demo.shopper_token, grouped["id"])
     timeline = _created(client.get(f"{prefix}/api/orders/{grouped['id']}", headers=shopper), 200)["timeline"]
     group_id = next(e["detail"]["group_id"] for e in timeline if e["kind"] in ("groupbuy_opened", "groupbuy_joined"))
 
     cashier = started["pay"]["url"]
-    demo.ids = {"store": store_id, "product_id": picked.id, "category_id": category_id, "order_id": paid["id"],
-                "waiting_order_id": waiting["id"], "grouped_order_id": grouped["id"], "address_id": address,
-                "campaign_id": campaign_id, "sale_id": sale_id, "group_id": group_id, "code": code,
-                "slug": LANDING_SLUG, "media_name": media_path.split(f"stores/{store_id}/", 1)[1],
-                "library_name": Path(asset.path).name if asset is not None else None}
-    demo.urls = {"payments_pages.sandbox_cashier": cashier[cashier.index(prefix):] if prefix in cashier else cashier}
+    demo.ids = {
+        "store": store_id,
+        "product_id": picked.id,
+        "category_id": category_id,
+        "order_id": paid["id"],
+        "waiting_order_id": waiting["id"],
+        "grouped_order_id": grouped["id"],
+        "address_id": address,
+        "campaign_id": campaign_id,
+        "sale_id": sale_id,
+        "group_id": group_id,
+        "code": code,
+        "slug": LANDING_SLUG,
+        "media_name": media_path.split(f"stores/{store_id}/", 1)[1],
+        "library_name": Path(asset.path).name if asset is not None else None,
+    }
+    demo.urls = {"payments_pages.sandbox_cashier": cashier[cashier.index(prefix) :] if prefix in cashier else cashier}
     return demo
 
 

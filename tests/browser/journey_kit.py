@@ -26,6 +26,7 @@ Usage::
             journey.goto(f"/products/{demo.ids['product_id']}")
             journey.check("product")
 """
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,17 @@ from pathlib import Path
 from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).parent))  # demo_store.py, beside this file (pytest's importlib mode)
-from demo_store import (CHROMIUM, CHROMIUM_ARGS, JOURNEYS, PHONE_HEIGHT, PHONE_WIDTH, THEMES,  # noqa: E402,F401
-                        chromium_or_skip, serve, small_png)
+from demo_store import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    JOURNEYS,
+    PHONE_HEIGHT,
+    PHONE_WIDTH,
+    THEMES,  # noqa: E402,F401
+    chromium_or_skip,
+    serve,
+    small_png,
+)
 
 #: what a raw key looks like in text people read
 RAW_KEY = re.compile(r"\b[a-z]+_[a-z_]+\b|\b(?:provider|shopper|staff|plugin|admin|payer):\S*")
@@ -88,11 +98,23 @@ def raw_keys(text: str) -> list[str]:
 class Journey:
     """One shopper's walk in one browser context (theme, language), checked at every step."""
 
-    def __init__(self, demo, browser, name: str, *, theme: str = "default", language: str = "zh_CN",
-                 user_agent: str | None = None):
+    def __init__(
+        self,
+        demo,
+        browser,
+        name: str,
+        *,
+        theme: str = "default",
+        language: str = "zh_CN",
+        user_agent: str | None = None,
+    ):
         self.demo, self.name, self.theme, self.language = demo, name, theme, language
-        options = {"viewport": {"width": PHONE_WIDTH, "height": PHONE_HEIGHT}, "device_scale_factor": 1,
-                   "has_touch": True, "locale": "zh-CN" if language == "zh_CN" else "en-US"}
+        options = {
+            "viewport": {"width": PHONE_WIDTH, "height": PHONE_HEIGHT},
+            "device_scale_factor": 1,
+            "has_touch": True,
+            "locale": "zh-CN" if language == "zh_CN" else "en-US",
+        }
         if user_agent:
             options["user_agent"] = user_agent
         # is_mobile stays off: a mobile viewport widens itself to fit an overflowing page and hides it
@@ -115,7 +137,7 @@ class Journey:
     def _response(self, response) -> None:
         if response.status < 400 or not response.url.startswith(self.demo.base):
             return
-        path = response.url[len(self.demo.base):]
+        path = response.url[len(self.demo.base) :]
         if any(status == response.status and pattern.search(path) for status, pattern in self.expected):
             return
         self.problems.append(f"HTTP {response.status} for {path}")
@@ -176,6 +198,7 @@ class Journey:
 
 # --- shoppers ----------------------------------------------------------------------------------------
 
+
 def new_shopper(demo, journey: Journey | None = None, *, address: bool = True) -> SimpleNamespace:
     """A new shopper of the demo store (store API: account, token, an address), signed in in
     ``journey``'s browser by a session cookie issued like the sign-in page's."""
@@ -188,9 +211,19 @@ def new_shopper(demo, journey: Journey | None = None, *, address: bool = True) -
     token = made.get_json()["token"]
     address_id = None
     if address:
-        created = client.post(f"{demo.prefix}/api/addresses", headers=bearer(token), json={
-            "recipient": "周小禾", "phone": "13900001111", "province": "浙江省", "city": "杭州市", "district": "临安区",
-            "detail": "锦北街道农林大路 88 号", "is_default": True})
+        created = client.post(
+            f"{demo.prefix}/api/addresses",
+            headers=bearer(token),
+            json={
+                "recipient": "周小禾",
+                "phone": "13900001111",
+                "province": "浙江省",
+                "city": "杭州市",
+                "district": "临安区",
+                "detail": "锦北街道农林大路 88 号",
+                "is_default": True,
+            },
+        )
         assert created.status_code == 201, created.get_json()
         address_id = created.get_json()["id"]
     shopper = SimpleNamespace(login=login, token=token, address_id=address_id)
@@ -210,7 +243,8 @@ def session_cookie(demo, login: str, password: str = PASSWORD) -> dict:
         secret = sessions.issue(customers.authenticate(login, password), "cookie")
         db.session.commit()
     value = app.session_interface.get_signing_serializer(app).dumps(
-        {sessions.session_key("shopper", demo.ids["store"]): secret, "_permanent": True})
+        {sessions.session_key("shopper", demo.ids["store"]): secret, "_permanent": True}
+    )
     return {"name": app.config["SESSION_COOKIE_NAME"], "value": value, "url": demo.base}
 
 

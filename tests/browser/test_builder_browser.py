@@ -10,6 +10,7 @@ shows the old page again. Screenshots land in docs/screenshots/ (linked from the
 Without Chromium the test is skipped loudly (a banner at the end of the run); with ``CI=true``
 it fails instead.
 """
+
 from __future__ import annotations
 
 import io
@@ -30,8 +31,16 @@ from PIL import Image
 from werkzeug.serving import make_server
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1366, "height": 900}
@@ -70,16 +79,26 @@ def served(tmp_path_factory):
     console = f"{shop.prefix}/api/console"
     headers = bearer(merchant_token(client, shop))
     colours = ["#f4a261", "#2a9d8f", "#e76f51", "#8ab17d"]
-    for i, (title, price) in enumerate([("临安山核桃仁 250g", 6990), ("西湖龙井明前茶", 12800),
-                                        ("手工桂花糕", 2590), ("金华火腿切片", 8800)]):
-        made = client.post(f"{console}/products", headers=headers, json={
-            "title": title, "status": "on_shelf", "skus": [{"spec_values": {}, "price": price, "stock": 50}]})
+    for i, (title, price) in enumerate(
+        [("临安山核桃仁 250g", 6990), ("西湖龙井明前茶", 12800), ("手工桂花糕", 2590), ("金华火腿切片", 8800)]
+    ):
+        made = client.post(
+            f"{console}/products",
+            headers=headers,
+            json={"title": title, "status": "on_shelf", "skus": [{"spec_values": {}, "price": price, "stock": 50}]},
+        )
         assert made.status_code == 201, made.get_json()
-        client.post(f"{console}/products/{made.get_json()['id']}/images", headers=headers,
-                    data={"image": [(io.BytesIO(png_bytes((480, 480), colours[i])), "p.png")]},
-                    content_type="multipart/form-data")
+        client.post(
+            f"{console}/products/{made.get_json()['id']}/images",
+            headers=headers,
+            data={"image": [(io.BytesIO(png_bytes((480, 480), colours[i])), "p.png")]},
+            content_type="multipart/form-data",
+        )
     # version 1, published through the API: the "old page" the test rolls back to
-    old = {"sections": {"hello": {"type": "notice_bar", "settings": {"text": "旧版首页：欢迎光临"}}}, "order": ["hello"]}
+    old = {
+        "sections": {"hello": {"type": "notice_bar", "settings": {"text": "旧版首页：欢迎光临"}}},
+        "order": ["hello"],
+    }
     assert client.put(f"{console}/pages/home/draft", headers=headers, json={"document": old}).status_code == 200
     assert client.post(f"{console}/pages/home/publish", headers=headers).status_code == 201
 
@@ -101,6 +120,14 @@ def _storefront_order(page) -> list[str]:
     return page.eval_on_selector_all(".mp section[data-block-type]", "nodes => nodes.map(n => n.dataset.blockType)")
 
 
+def _save_theme(page) -> None:
+    """Save the theme and wait for the server's answer (the status may already read "saved")."""
+    with page.expect_response(lambda r: r.url.endswith("/theme") and r.request.method == "PUT") as answer:
+        page.click("#pe-theme-save")
+    assert answer.value.status == 200
+    _wait_saved(page)
+
+
 def _wait_saved(page) -> None:
     page.wait_for_selector('#pe-status[data-state="saved"]')
 
@@ -119,10 +146,22 @@ def test_merchant_builds_publishes_and_rolls_back_the_home_page(served, tmp_path
             editor = context.new_page()
             editor.on("pageerror", lambda error: problems.append(f"page error: {error}"))
             # a refused draft answers 422 on purpose below; anything else >= 400 is a problem
-            editor.on("console", lambda m: problems.append(f"console: {m.text}")
-                      if m.type == "error" and "Failed to load resource" not in m.text else None)
-            context.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-                       if r.status >= 400 and r.status != 422 and not r.url.endswith("/favicon.ico") else None)
+            editor.on(
+                "console",
+                lambda m: (
+                    problems.append(f"console: {m.text}")
+                    if m.type == "error" and "Failed to load resource" not in m.text
+                    else None
+                ),
+            )
+            context.on(
+                "response",
+                lambda r: (
+                    problems.append(f"{r.status} {r.url}")
+                    if r.status >= 400 and r.status != 422 and not r.url.endswith("/favicon.ico")
+                    else None
+                ),
+            )
             editor.on("dialog", lambda dialog: dialog.accept())
 
             # given: a signed-in merchant in the editor of the home page (version 1 is live)
@@ -137,18 +176,23 @@ def test_merchant_builds_publishes_and_rolls_back_the_home_page(served, tmp_path
 
             # when: a product grid and a carousel are dragged from the palette onto the phone
             screen = editor.locator(".pe-screen")
-            editor.drag_and_drop('.pe-palette-item[data-type="product_grid"]', ".pe-screen",
-                                 target_position={"x": 180, "y": 700})
+            editor.drag_and_drop(
+                '.pe-palette-item[data-type="product_grid"]', ".pe-screen", target_position={"x": 180, "y": 700}
+            )
             editor.wait_for_selector('#pe-preview .pe-block[data-type="product_grid"] .mp-product')
-            editor.drag_and_drop('.pe-palette-item[data-type="carousel"]', ".pe-screen",
-                                 target_position={"x": 180, "y": 720})
+            editor.drag_and_drop(
+                '.pe-palette-item[data-type="carousel"]', ".pe-screen", target_position={"x": 180, "y": 720}
+            )
             editor.wait_for_selector('#pe-preview .pe-block[data-type="carousel"]')
             assert _block_order(editor) == ["notice_bar", "product_grid", "carousel"]
             assert screen.is_visible()
 
             # and: reordered, by drag (carousel to the top) and by keyboard (notice bar down)
-            editor.drag_and_drop('#pe-preview .pe-block[data-type="carousel"]',
-                                 '#pe-preview .pe-block[data-type="notice_bar"]', target_position={"x": 60, "y": 4})
+            editor.drag_and_drop(
+                '#pe-preview .pe-block[data-type="carousel"]',
+                '#pe-preview .pe-block[data-type="notice_bar"]',
+                target_position={"x": 60, "y": 4},
+            )
             assert _block_order(editor) == ["carousel", "notice_bar", "product_grid"]
             notice = editor.locator('#pe-preview .pe-block[data-type="notice_bar"]')
             notice.focus()
@@ -204,8 +248,7 @@ def test_merchant_builds_publishes_and_rolls_back_the_home_page(served, tmp_path
             # when: the merchant switches to the promo theme (the same page, another look)
             editor.select_option("#pe-theme", "promo")
             editor.wait_for_selector('#pe-preview[data-theme="promo"]')
-            editor.click("#pe-theme-save")
-            _wait_saved(editor)
+            _save_theme(editor)
             shopper.goto(f"{base}{shop.prefix}/")
             assert shopper.locator(".mp.mp-theme-promo").count() == 1
             assert _storefront_order(shopper) == ["carousel", "product_grid", "notice_bar"]
@@ -244,8 +287,14 @@ def test_merchant_designs_the_product_page_and_each_theme_keeps_its_settings(ser
             context.set_default_timeout(15_000)
             editor = context.new_page()
             editor.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-            context.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-                       if r.status >= 400 and r.status != 422 and not r.url.endswith("/favicon.ico") else None)
+            context.on(
+                "response",
+                lambda r: (
+                    problems.append(f"{r.status} {r.url}")
+                    if r.status >= 400 and r.status != 422 and not r.url.endswith("/favicon.ico")
+                    else None
+                ),
+            )
             editor.goto(f"{base}/merchant/login")
             editor.fill('input[name="email"]', shop.email)
             editor.fill('input[name="password"]', shop.password)
@@ -274,16 +323,14 @@ def test_merchant_designs_the_product_page_and_each_theme_keeps_its_settings(ser
             editor.wait_for_selector('#pe-preview[data-theme="promo"]')
             editor.fill("#pe-theme-primary", "#123456")
             editor.wait_for_selector('#pe-preview[style*="--mp-primary:#123456"]')
-            editor.click("#pe-theme-save")
-            _wait_saved(editor)
+            _save_theme(editor)
             editor.select_option("#pe-theme", "default")
             editor.wait_for_selector('#pe-preview[data-theme="default"]')
             editor.fill("#pe-theme-radius", "99")  # out of range: refused at the field
             editor.wait_for_selector('#pe-theme-fields [data-error-for="radius"]')
             editor.fill("#pe-theme-radius", "12")
             editor.wait_for_selector('#pe-theme-fields [data-error-for="radius"]', state="detached")
-            editor.click("#pe-theme-save")
-            _wait_saved(editor)
+            _save_theme(editor)
 
             # then: after a reload, switching to promo (not the store's theme now) shows its saved colour
             editor.reload()
@@ -298,7 +345,9 @@ def test_merchant_designs_the_product_page_and_each_theme_keeps_its_settings(ser
             shopper.on("pageerror", lambda error: problems.append(f"storefront error: {error}"))
             shopper.goto(f"{base}{shop.prefix}/search?q=金华火腿")
             shopper.click("#product-grid a")
-            shopper.wait_for_selector(".mp section[data-block-type] ~ section[data-block-type]")  # the product page, loaded
+            shopper.wait_for_selector(
+                ".mp section[data-block-type] ~ section[data-block-type]"
+            )  # the product page, loaded
             assert _storefront_order(shopper) == ["product_detail", "notice_bar"]
             assert shopper.locator(".mb-product-detail h1").inner_text() == "金华火腿切片"
             _small_png(SCREENSHOTS / "product-template.png", shopper.screenshot(full_page=True))

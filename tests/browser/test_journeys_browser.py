@@ -11,6 +11,7 @@ did not expect, a sideways scroll or a raw key in its text (:mod:`journey_kit`),
 * ``refund``: a shopper asks for a refund on a paid order (申请售后), sees 售后中, and after the
   merchant approves (console API) sees the refund and the closed order.
 """
+
 from __future__ import annotations
 
 import re
@@ -109,8 +110,11 @@ def test_a_shopper_asks_for_a_refund_and_sees_the_outcome(demo, browser, theme):
     with Journey(demo, browser, "refund", theme=theme) as journey:
         shopper = new_shopper(demo, journey)
         sku = _any_sku(demo)
-        order = client.post(f"{demo.prefix}/api/orders", headers=bearer(shopper.token), json={
-            "items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id})
+        order = client.post(
+            f"{demo.prefix}/api/orders",
+            headers=bearer(shopper.token),
+            json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id},
+        )
         assert order.status_code == 201, order.get_json()
         order = order.get_json()
         pay_with_sandbox(client, SimpleNamespace(prefix=demo.prefix), shopper.token, order["id"])
@@ -128,11 +132,15 @@ def test_a_shopper_asks_for_a_refund_and_sees_the_outcome(demo, browser, theme):
         assert page.locator('#aftersales [data-status="requested"]').count() == 1
         journey.check("requested", full_page=True)
 
-        requests = client.get(f"{demo.prefix}/api/console/aftersales?status=requested",
-                              headers=bearer(demo.merchant_token)).get_json()["items"]
+        requests = client.get(
+            f"{demo.prefix}/api/console/aftersales?status=requested", headers=bearer(demo.merchant_token)
+        ).get_json()["items"]
         mine = next(r for r in requests if r["order_id"] == order["id"])
-        decided = client.post(f"{demo.prefix}/api/console/aftersales/{mine['id']}/decision",
-                              headers=bearer(demo.merchant_token), json={"approve": True})
+        decided = client.post(
+            f"{demo.prefix}/api/console/aftersales/{mine['id']}/decision",
+            headers=bearer(demo.merchant_token),
+            json={"approve": True},
+        )
         assert decided.status_code == 200 and decided.get_json()["status"] == "refunded", decided.get_json()
 
         page.reload()
@@ -152,5 +160,10 @@ def _any_sku(demo) -> int:
     from mallow.tenants.context import store_context
 
     with store_context(demo.ids["store"], app=demo.app):
-        return db.session.execute(sa.select(Sku.id).where(Sku.product_id == demo.ids["product_id"], Sku.stock > 5)
-                                  .order_by(Sku.id)).scalars().first()
+        return (
+            db.session.execute(
+                sa.select(Sku.id).where(Sku.product_id == demo.ids["product_id"], Sku.stock > 5).order_by(Sku.id)
+            )
+            .scalars()
+            .first()
+        )

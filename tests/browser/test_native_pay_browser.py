@@ -8,6 +8,7 @@ code at the fake WeChat Pay (a payer scanning it: WeChat Pay's signed notificati
 store) and the page moves to 支付成功 by itself. No console error, no sideways scroll, no raw key,
 tap targets of 44 px at least; the pages are saved as
 ``docs/screenshots/journeys/native-pay-<step>-<theme>.png`` (``-desktop`` at 1280 px)."""
+
 from __future__ import annotations
 
 import re
@@ -44,8 +45,11 @@ def _unpaid_order(demo, shopper) -> int:
     client = demo.client()
     product = client.get(f"{demo.prefix}/api/products/{demo.ids['product_id']}").get_json()
     sku = next(s["id"] for s in product["skus"] if s["stock"] > 5)
-    placed = client.post(f"{demo.prefix}/api/orders", headers=bearer(shopper.token),
-                         json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id})
+    placed = client.post(
+        f"{demo.prefix}/api/orders",
+        headers=bearer(shopper.token),
+        json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id},
+    )
     assert placed.status_code == 201, placed.get_json()
     return placed.get_json()["id"]
 
@@ -70,8 +74,9 @@ def _tap_target(page, selector: str) -> None:
 
 @pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("theme", THEMES, indirect=True)
-def test_a_desktop_shopper_scans_the_qr_code_and_the_cashier_moves_on_by_itself(demo, browser, theme, size,
-                                                                              takes_wechat_pay):
+def test_a_desktop_shopper_scans_the_qr_code_and_the_cashier_moves_on_by_itself(
+    demo, browser, theme, size, takes_wechat_pay
+):
     from mallow.testing.payments import post_notification
 
     width, height = SIZES[size]
@@ -108,8 +113,12 @@ def test_a_desktop_shopper_scans_the_qr_code_and_the_cashier_moves_on_by_itself(
         assert "/pay/status" not in page.url and page.locator("#native-qr svg").count() == 1
 
         # the payer scans and pays: WeChat Pay notifies the store; the page moves on by itself
-        takes_wechat_pay.scan_and_pay(code_url, deliver=lambda note: post_notification(
-            demo.client(), SimpleNamespace(prefix=demo.prefix), "wechatpay", note))
+        takes_wechat_pay.scan_and_pay(
+            code_url,
+            deliver=lambda note: post_notification(
+                demo.client(), SimpleNamespace(prefix=demo.prefix), "wechatpay", note
+            ),
+        )
         page.wait_for_url(re.compile(rf"/orders/{order_id}/pay/result$"), timeout=15_000)
         page.wait_for_selector('#pay-result[data-outcome="paid"]')
         _settled(journey, f"paid{suffix}", width)

@@ -10,6 +10,7 @@ category-list-<theme>.png, product-<theme>.png, sku-sheet-<theme>.png, cart-<the
 gallery-zoom.png, share-wechat.png, product-nojs.png, sku-sheet-en.png). The demo store is seeded by demo_store.py; in the promo theme the product and
 category pages are the published page-builder templates (the same partials, through the theme).
 """
+
 from __future__ import annotations
 
 import re
@@ -19,13 +20,24 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # demo_store.py, beside this file (pytest's importlib mode)
-from demo_store import (CHROMIUM, CHROMIUM_ARGS, JOURNEYS, PHONE_HEIGHT, PHONE_WIDTH, THEMES,  # noqa: E402
-                        chromium_or_skip, serve, small_png)
+from demo_store import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    JOURNEYS,
+    PHONE_HEIGHT,
+    PHONE_WIDTH,
+    THEMES,  # noqa: E402
+    chromium_or_skip,
+    serve,
+    small_png,
+)
 
 pytestmark = pytest.mark.browser
 
-WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-             "Mobile/15E148 MicroMessenger/8.0.40(0x1800282a) NetType/WIFI Language/zh_CN")
+WECHAT_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Mobile/15E148 MicroMessenger/8.0.40(0x1800282a) NetType/WIFI Language/zh_CN"
+)
 
 #: what a phone page must not have: elements that stick out, small tap targets, small inputs
 AUDIT = """() => {
@@ -76,8 +88,11 @@ def sold_out_combination(demo):
     client = demo.client()
     product = client.get(f"{demo.prefix}/api/products/{demo.ids['product_id']}").get_json()
     sku = next(s for s in product["skus"] if s["spec_values"] == {"规格": "1000g", "口味": "椒盐"})
-    response = client.post(f"{demo.prefix}/api/console/skus/bulk", headers=bearer(demo.merchant_token),
-                           json={"items": [{"sku_id": sku["id"], "stock": 0}]})
+    response = client.post(
+        f"{demo.prefix}/api/console/skus/bulk",
+        headers=bearer(demo.merchant_token),
+        json={"items": [{"sku_id": sku["id"], "stock": 0}]},
+    )
     assert response.status_code == 200, response.get_json()
     return sku
 
@@ -86,9 +101,14 @@ class Phone:
     """A browser context as a phone, collecting console errors and failed requests."""
 
     def __init__(self, browser, demo, *, language="zh_CN", shopper=False, javascript=True, user_agent=None):
-        options = {"viewport": {"width": PHONE_WIDTH, "height": PHONE_HEIGHT}, "device_scale_factor": 1,
-                   "is_mobile": True, "has_touch": True, "locale": "zh-CN" if language == "zh_CN" else "en-US",
-                   "java_script_enabled": javascript}
+        options = {
+            "viewport": {"width": PHONE_WIDTH, "height": PHONE_HEIGHT},
+            "device_scale_factor": 1,
+            "is_mobile": True,
+            "has_touch": True,
+            "locale": "zh-CN" if language == "zh_CN" else "en-US",
+            "java_script_enabled": javascript,
+        }
         if user_agent:
             options["user_agent"] = user_agent
         self.demo = demo
@@ -98,7 +118,9 @@ class Phone:
         self.context.add_cookies(cookies)
         self.errors: list[str] = []
         self.page = self.context.new_page()
-        self.page.on("console", lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        self.page.on(
+            "console", lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+        )
         self.page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
         self.page.on("response", lambda r: self.errors.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
 
@@ -128,7 +150,12 @@ def test_tab_bar_category_page_and_the_product_page(demo, browser, sold_out_comb
     phone = Phone(browser, demo)
     try:
         page = phone.go("/")
-        assert [t.get_attribute("data-tab") for t in page.locator("#tabbar .tab").all()] == ["home", "category", "cart", "me"]
+        assert [t.get_attribute("data-tab") for t in page.locator("#tabbar .tab").all()] == [
+            "home",
+            "category",
+            "cart",
+            "me",
+        ]
         assert _tab(page, "home").get_attribute("aria-current") == "page"
         bar = page.locator("#tabbar").bounding_box()
         assert bar["y"] + bar["height"] == PHONE_HEIGHT and bar["width"] == PHONE_WIDTH  # stuck to the bottom
@@ -180,7 +207,9 @@ def test_tab_bar_category_page_and_the_product_page(demo, browser, sold_out_comb
         # the option sheet: 加入购物车 opens it with that button only
         page.locator("#buy-bar .pd-add").tap()
         sheet = page.locator("#sku-sheet")
-        page.wait_for_function("() => document.querySelector('#sku-sheet .pd-sheet-panel').getBoundingClientRect().bottom <= innerHeight + 1")
+        page.wait_for_function(
+            "() => document.querySelector('#sku-sheet .pd-sheet-panel').getBoundingClientRect().bottom <= innerHeight + 1"
+        )
         assert page.locator("#sku-sheet .pd-add").is_visible() and page.locator("#sku-sheet .pd-buy").is_hidden()
         chip = lambda dim, value: sheet.locator(f'.pd-dim[data-dim="{dim}"] .pd-chip[data-value="{value}"]')  # noqa: E731
         assert chip(0, "500g").get_attribute("aria-pressed") == "true"  # the first option in stock
@@ -242,7 +271,9 @@ def test_share_copies_the_link_or_points_at_wechats_menu(demo, browser):
         phone.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=demo.base)
         page = phone.go(f"/products/{demo.ids['product_id']}")
         data = page.evaluate("JSON.parse(document.getElementById('share-data').textContent)")
-        assert data["link"] == f"{demo.store}/products/{demo.ids['product_id']}" and data["imgUrl"].startswith(demo.base)
+        assert data["link"] == f"{demo.store}/products/{demo.ids['product_id']}" and data["imgUrl"].startswith(
+            demo.base
+        )
         page.locator("#share").tap()
         page.wait_for_selector("#sf-toast.show")
         assert page.locator("#sf-toast").inner_text().strip()  # "link copied"
@@ -290,8 +321,15 @@ def test_without_javascript_the_product_page_still_sells(demo, browser):
 def test_english_pages_fit_the_phone_too(demo, browser):
     phone = Phone(browser, demo, language="en", shopper=True)
     try:
-        for path in ("/", "/categories", f"/category/{demo.ids['category_id']}", "/search?q=tea", "/cart", "/about",
-                     f"/products/{demo.ids['product_id']}"):
+        for path in (
+            "/",
+            "/categories",
+            f"/category/{demo.ids['category_id']}",
+            "/search?q=tea",
+            "/cart",
+            "/about",
+            f"/products/{demo.ids['product_id']}",
+        ):
             phone.go(path)
             phone.check(path)
         page = phone.page

@@ -22,6 +22,7 @@ Phone emulation (``is_mobile``) is off on purpose: a mobile viewport widens itse
 overflowing page (``innerWidth`` becomes 552 on a 552 px page), which hides what this test
 measures; the layout viewport of a 375 px window does not.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,9 +38,20 @@ from demo_store import CHROMIUM, CHROMIUM_ARGS, LANGUAGES, PHONE_HEIGHT, PHONE_W
 pytestmark = pytest.mark.browser
 
 #: path parameters: name → key of DemoStore.ids (endpoint-specific ones: see _value)
-FILL = {"product_id": "product_id", "category_id": "category_id", "order_id": "order_id", "slug": "slug",
-        "sale_id": "sale_id", "campaign_id": "campaign_id", "group_id": "group_id", "code": "code",
-        "address_id": "address_id", "theme": None, "name": None, "filename": None}
+FILL = {
+    "product_id": "product_id",
+    "category_id": "category_id",
+    "order_id": "order_id",
+    "slug": "slug",
+    "sale_id": "sale_id",
+    "campaign_id": "campaign_id",
+    "group_id": "group_id",
+    "code": "code",
+    "address_id": "address_id",
+    "theme": None,
+    "name": None,
+    "filename": None,
+}
 #: areas that are not the storefront (they have their own tests)
 NOT_STOREFRONT = re.compile(r"^/s/<store_slug>/(?:console|api)(?:/|$)")
 
@@ -135,9 +147,12 @@ def test_every_storefront_page_fits_a_phone_in_both_themes_and_languages(demo):
             for theme in THEMES:
                 demo.use_theme(theme)
                 for language in LANGUAGES:
-                    context = browser.new_context(viewport={"width": PHONE_WIDTH, "height": PHONE_HEIGHT},
-                                                  device_scale_factor=1, has_touch=True,
-                                                  locale="zh-CN" if language == "zh_CN" else "en-US")
+                    context = browser.new_context(
+                        viewport={"width": PHONE_WIDTH, "height": PHONE_HEIGHT},
+                        device_scale_factor=1,
+                        has_touch=True,
+                        locale="zh-CN" if language == "zh_CN" else "en-US",
+                    )
                     context.set_default_timeout(20_000)
                     context.add_cookies([demo.shopper_cookie(), demo.language_cookie(language)])
                     page = context.new_page()
@@ -162,16 +177,23 @@ def test_every_storefront_page_fits_a_phone_in_both_themes_and_languages(demo):
                         found = page.evaluate(MEASURE, PHONE_WIDTH)
                         if found["width"] > PHONE_WIDTH:
                             where = urlsplit(page.url)
-                            culprits = "; ".join(f'{c["element"]} (right {c["right"]} px, width {c["width"]} px'
-                                                 f'{", " + repr(c["text"]) if c["text"] else ""})' for c in found["culprits"])
-                            offenders.append(f"[{theme}, {language}] {where.path}{'?' + where.query if where.query else ''}"
-                                             f" ({endpoint}) is {found['width']} px wide: {culprits or 'no element found'}")
+                            culprits = "; ".join(
+                                f"{c['element']} (right {c['right']} px, width {c['width']} px"
+                                f"{', ' + repr(c['text']) if c['text'] else ''})"
+                                for c in found["culprits"]
+                            )
+                            offenders.append(
+                                f"[{theme}, {language}] {where.path}{'?' + where.query if where.query else ''}"
+                                f" ({endpoint}) is {found['width']} px wide: {culprits or 'no element found'}"
+                            )
                     context.close()
         finally:
             browser.close()
             demo.use_theme("default")
-    print(f"\nvisited {len(visited)} storefront pages × {len(THEMES)} themes × {len(LANGUAGES)} languages; "
-          f"skipped: {skipped}")
+    print(
+        f"\nvisited {len(visited)} storefront pages × {len(THEMES)} themes × {len(LANGUAGES)} languages; "
+        f"skipped: {skipped}"
+    )
     message = []
     if problems:
         message.append("Pages that could not be walked:\n  " + "\n  ".join(problems))

@@ -16,12 +16,13 @@ saved as ``docs/screenshots/journeys/<journey>-<step>-<theme>.png``:
   shipped, confirmed and completed, the settlement window passes (the sweeps run with a clock
   moved forward); the distributor finds 分销中心 in 我的 and sees the commission there.
 """
+
 from __future__ import annotations
 
 import re
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
@@ -65,15 +66,26 @@ def _group_member(demo, sku: int, group_id: int | None) -> tuple[SimpleNamespace
     from mallow.testing.payments import pay_with_sandbox
 
     shopper = new_shopper(demo)
-    order = _api(demo, "post", "/api/orders", shopper.token, {
-        "items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id,
-        "options": {"groupbuy": {"campaign_id": demo.ids["campaign_id"], "group_id": group_id}}}, 201)
+    order = _api(
+        demo,
+        "post",
+        "/api/orders",
+        shopper.token,
+        {
+            "items": [{"sku_id": sku, "quantity": 1}],
+            "address_id": shopper.address_id,
+            "options": {"groupbuy": {"campaign_id": demo.ids["campaign_id"], "group_id": group_id}},
+        },
+        201,
+    )
     pay_with_sandbox(demo.client(), SimpleNamespace(prefix=demo.prefix), shopper.token, order["id"])
     return shopper, _api(demo, "get", f"/api/orders/{order['id']}", shopper.token)
 
 
 def _group_of(order: dict) -> int:
-    return next(e["detail"]["group_id"] for e in order["timeline"] if e["kind"] in ("groupbuy_opened", "groupbuy_joined"))
+    return next(
+        e["detail"]["group_id"] for e in order["timeline"] if e["kind"] in ("groupbuy_opened", "groupbuy_joined")
+    )
 
 
 def _next_of(page, selector: str) -> str:
@@ -136,7 +148,9 @@ def test_a_new_shopper_joins_a_group_from_its_share_link_and_the_group_completes
 
         page.locator('#join-form button[type="submit"]').tap()
         order_id = _pay_on_the_sandbox(journey)
-        page.wait_for_url(re.compile("^" + re.escape(journey.url(share)) + r"\?paid=1$"))  # back to the group, not a dead end
+        page.wait_for_url(
+            re.compile("^" + re.escape(journey.url(share)) + r"\?paid=1$")
+        )  # back to the group, not a dead end
         assert page.locator("#gb-paid").count() == 1 and page.locator("#gb-invite").count() == 1
         assert page.locator("#members [data-member-id]").count() == 2
         assert page.locator("#members .gb-empty").count() == 1  # one open seat, nobody invented
@@ -147,10 +161,19 @@ def test_a_new_shopper_joins_a_group_from_its_share_link_and_the_group_completes
 
         page.locator("#gb-my-order").tap()
         page.wait_for_url(re.compile(rf"/orders/{order_id}$"))
-        assert page.locator("#status").inner_text() == translated(demo, "Waiting for the group", plugin="groupbuy")  # 待成团
+        assert page.locator("#status").inner_text() == translated(
+            demo, "Waiting for the group", plugin="groupbuy"
+        )  # 待成团
         text = journey.check("order", full_page=True)
-        assert translated(demo, "Joined the group (%(people)s)", plugin="groupbuy",
-                          people=translated(demo, "%(headcount)s of %(size)s people", plugin="groupbuy", headcount=2, size=3)) in text
+        assert (
+            translated(
+                demo,
+                "Joined the group (%(people)s)",
+                plugin="groupbuy",
+                people=translated(demo, "%(headcount)s of %(size)s people", plugin="groupbuy", headcount=2, size=3),
+            )
+            in text
+        )
 
         _group_member(demo, sku, group_id)  # the third shopper: the group is complete
         page.goto(journey.url(share))
@@ -163,6 +186,7 @@ def test_a_new_shopper_joins_a_group_from_its_share_link_and_the_group_completes
 
 
 # --- distribution ---------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def takes_wechat_pay(demo):
@@ -194,12 +218,16 @@ def _answer_wechat_pay_h5(journey: Journey, server) -> None:
         back = parse_qs(urlsplit(route.request.url).query)["redirect_url"][0]
         order_id = int(re.search(r"/orders/(\d+)/pay/result", back).group(1))
         with store_context(demo.ids["store"], app=demo.app):
-            out_trade_no = db.session.execute(sa.select(Payment.out_trade_no).where(
-                Payment.order_id == order_id, Payment.provider == "wechatpay", Payment.status == "created")
-                .order_by(Payment.id.desc()).limit(1)).scalar_one()
+            out_trade_no = db.session.execute(
+                sa.select(Payment.out_trade_no)
+                .where(Payment.order_id == order_id, Payment.provider == "wechatpay", Payment.status == "created")
+                .order_by(Payment.id.desc())
+                .limit(1)
+            ).scalar_one()
         server.mark_paid(out_trade_no)
-        notified = post_notification(demo.client(), SimpleNamespace(prefix=demo.prefix), "wechatpay",
-                                     server.payment_notification(out_trade_no))
+        notified = post_notification(
+            demo.client(), SimpleNamespace(prefix=demo.prefix), "wechatpay", server.payment_notification(out_trade_no)
+        )
         assert notified.status_code == 204, notified.get_data(as_text=True)
         route.fulfill(status=302, headers={"Location": back})
 
@@ -211,23 +239,29 @@ def _advance(demo, order_id: int, buyer_token: str) -> None:
     after-sales window passes: the sweeps run with the clock moved on."""
     from mallow.jobs.registry import execute
 
-    _api(demo, "post", f"/api/console/orders/{order_id}/ship", demo.merchant_token,
-         {"carrier": "顺丰速运", "tracking_number": "SF1234567890"})
+    _api(
+        demo,
+        "post",
+        f"/api/console/orders/{order_id}/ship",
+        demo.merchant_token,
+        {"carrier": "顺丰速运", "tracking_number": "SF1234567890"},
+    )
     assert _api(demo, "post", f"/api/orders/{order_id}/confirm", buyer_token, {})["status"] == "delivered"
 
     def settle(moment):
         execute(demo.app, "distribution.settle_store", {"store_id": demo.ids["store"], "now": moment.isoformat()})
 
-    settle(datetime.now(timezone.utc))  # delivered: frozen through the after-sales window
-    later = datetime.now(timezone.utc) + timedelta(days=30)
+    settle(datetime.now(UTC))  # delivered: frozen through the after-sales window
+    later = datetime.now(UTC) + timedelta(days=30)
     execute(demo.app, "orders.sweep_store", {"store_id": demo.ids["store"], "now": later.isoformat()})
     assert _api(demo, "get", f"/api/orders/{order_id}", buyer_token)["status"] == "completed"
     settle(later)  # the window is over: withdrawable
 
 
 def _commissions_of(demo, order_id: int) -> list[dict]:
-    return _api(demo, "get", f"/api/console/x/distribution/commissions?order_id={order_id}",
-                demo.merchant_token)["commissions"]
+    return _api(demo, "get", f"/api/console/x/distribution/commissions?order_id={order_id}", demo.merchant_token)[
+        "commissions"
+    ]
 
 
 @pytest.mark.parametrize("theme", THEMES, indirect=True)
@@ -237,8 +271,10 @@ def test_a_referred_shopper_buys_and_the_distributor_sees_the_commission(demo, b
     from mallow.demo import PASSWORD as DEMO_PASSWORD, SHOPPER_LOGIN
 
     code = demo.ids["code"]
-    phone = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 "
-             "Mobile Safari/537.36")  # WeChat Pay H5 is for phones (a desktop browser gets the Native QR code)
+    phone = (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 "
+        "Mobile Safari/537.36"
+    )  # WeChat Pay H5 is for phones (a desktop browser gets the Native QR code)
     with Journey(demo, browser, "distribution", theme=theme, user_agent=phone) as journey:
         buyer = new_shopper(demo, journey)
         _answer_wechat_pay_h5(journey, takes_wechat_pay)

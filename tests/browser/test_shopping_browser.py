@@ -6,6 +6,7 @@ as ``docs/screenshots/order.png``.
 Without ``/usr/bin/chromium`` the test is skipped with a loud reason; under CI (``CI=true``) it
 fails instead. ``scripts/test`` installs ``chromium`` and ``fonts-noto-cjk`` when run as root.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,16 +22,31 @@ from mallow.testing import IN_CI, PASSWORD, build_app, make_admin, make_product,
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "order.png"
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 1, "is_mobile": True, "has_touch": True,
-         "locale": "zh-CN"}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 1,
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "zh-CN",
+}
 
 
 def _missing(reason: str):
-    message = f"!!! BROWSER TEST NOT RUN: {reason}. Install it: apt-get install -y chromium fonts-noto-cjk " \
-              f"(scripts/test does this as root) and pip install playwright."
+    message = (
+        f"!!! BROWSER TEST NOT RUN: {reason}. Install it: apt-get install -y chromium fonts-noto-cjk "
+        f"(scripts/test does this as root) and pip install playwright."
+    )
     if IN_CI:
         pytest.fail(message, pytrace=False)
     pytest.skip(message)

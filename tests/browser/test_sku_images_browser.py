@@ -3,6 +3,7 @@ screen, in both themes: a product in two colours, each SKU with its own picture;
 the option sheet (the sheet shows the first colour's picture), taps the second colour and the
 sheet's picture becomes that SKU's, without the sheet moving; no console error, no sideways
 scroll, no raw key (:mod:`journey_kit`). Screenshots: ``docs/screenshots/journeys/sku-picture-*``."""
+
 from __future__ import annotations
 
 import io
@@ -25,21 +26,35 @@ def two_colours(demo) -> dict:
     client, headers, api = demo.client(), bearer(demo.merchant_token), f"{demo.prefix}/api/console"
 
     def upload(colour: str) -> int:
-        response = client.post(f"{api}/media", headers=headers, content_type="multipart/form-data",
-                               data={"image": (io.BytesIO(png_bytes((600, 600), colour)), "colour.png")})
+        response = client.post(
+            f"{api}/media",
+            headers=headers,
+            content_type="multipart/form-data",
+            data={"image": (io.BytesIO(png_bytes((600, 600), colour)), "colour.png")},
+        )
         assert response.status_code == 201, response.get_json()
         return response.get_json()["id"]
 
     cover, red, blue = upload("#e8dccb"), upload("#c0392b"), upload("#2c5fa8")
-    response = client.post(f"{api}/products", headers=headers, json={
-        "title": "双色搪瓷杯", "subtitle": "红蓝两色", "status": "on_shelf", "media_ids": [cover],
-        "specs": [{"name": "颜色", "values": ["红", "蓝"]}],
-        "skus": [{"spec_values": {"颜色": "红"}, "price": 3900, "stock": 20, "image": red},
-                 {"spec_values": {"颜色": "蓝"}, "price": 4200, "stock": 8, "image": blue}]})
+    response = client.post(
+        f"{api}/products",
+        headers=headers,
+        json={
+            "title": "双色搪瓷杯",
+            "subtitle": "红蓝两色",
+            "status": "on_shelf",
+            "media_ids": [cover],
+            "specs": [{"name": "颜色", "values": ["红", "蓝"]}],
+            "skus": [
+                {"spec_values": {"颜色": "红"}, "price": 3900, "stock": 20, "image": red},
+                {"spec_values": {"颜色": "蓝"}, "price": 4200, "stock": 8, "image": blue},
+            ],
+        },
+    )
     assert response.status_code == 201, response.get_json()
     product = response.get_json()
     pictures = {sku["spec_values"]["颜色"]: sku["image"]["thumb_url"] for sku in product["skus"]}
-    return {"id": product["id"], "pictures": {colour: url[url.index("/s/"):] for colour, url in pictures.items()}}
+    return {"id": product["id"], "pictures": {colour: url[url.index("/s/") :] for colour, url in pictures.items()}}
 
 
 def _settled_box(page, locator) -> dict:
@@ -71,8 +86,9 @@ def test_choosing_the_second_colour_shows_its_picture_in_the_sheet(demo, browser
 
         page.locator('#sku-sheet .pd-chip[data-value="蓝"]').tap()
         page.wait_for_function("(src) => document.getElementById('sheet-image').getAttribute('src') === src", arg=blue)
-        page.wait_for_function("() => { const i = document.getElementById('sheet-image'); "
-                               "return i.complete && i.naturalWidth > 0; }")
+        page.wait_for_function(
+            "() => { const i = document.getElementById('sheet-image'); return i.complete && i.naturalWidth > 0; }"
+        )
         assert page.locator("#sheet-price span").inner_text() == "42.00"  # price and stock follow as before
         assert "8" in page.locator("#sheet-stock").inner_text()
         after = _settled_box(page, picture)

@@ -12,6 +12,7 @@ themes, the demo store with an official account (AppID/AppSecret) and the fake W
 
 Every page fails the test on a console error, an unexpected HTTP error, a sideways scroll or a raw
 key (:mod:`journey_kit`)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,10 @@ from journey_kit import THEMES, Journey, translated  # noqa: E402
 pytestmark = pytest.mark.browser
 
 APPID, SECRET = "wx9demowechat00001", "0123456789abcdef0123456789abcdef"
-WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-             "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN")
+WECHAT_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN"
+)
 JSSDK = re.compile(r"^https://res\.wx\.qq\.com/")
 #: stands in for jweixin-1.6.0.js: records wx.config and the share data, then "ready"
 WX_STAND_IN = """window.__wx = {config: null, appMessage: null, timeline: null};
@@ -60,8 +63,13 @@ def wechat(demo):
 def _inside_wechat(journey: Journey) -> list[str]:
     """WeChat's JS-SDK answered by the stand-in; returns the list the WeChat requests are logged in."""
     requested: list[str] = []
-    journey.context.route(JSSDK, lambda route: (requested.append(route.request.url), route.fulfill(
-        status=200, content_type="application/javascript", body=WX_STAND_IN)))
+    journey.context.route(
+        JSSDK,
+        lambda route: (
+            requested.append(route.request.url),
+            route.fulfill(status=200, content_type="application/javascript", body=WX_STAND_IN),
+        ),
+    )
     return requested
 
 
@@ -106,9 +114,12 @@ def test_the_product_page_inside_wechat_signs_wx_config_and_sets_the_share_data(
     signed_url = f"{demo.store}{path}?from=singlemessage"  # location.href without its fragment
     assert config["appId"] == APPID
     assert config["jsApiList"] == ["updateAppMessageShareData", "updateTimelineShareData"]
-    assert config["signature"] == hashlib.sha1(
-        f"jsapi_ticket={ticket}&noncestr={config['nonceStr']}&timestamp={config['timestamp']}&url={signed_url}"
-        .encode()).hexdigest()
+    assert (
+        config["signature"]
+        == hashlib.sha1(
+            f"jsapi_ticket={ticket}&noncestr={config['nonceStr']}&timestamp={config['timestamp']}&url={signed_url}".encode()
+        ).hexdigest()
+    )
     assert shared["appMessage"] == {k: share_data[k] for k in ("title", "desc", "link", "imgUrl")}
     assert shared["timeline"]["title"] == share_data["title"] and shared["timeline"]["link"] == share_data["link"]
     assert requested and all(url == "https://res.wx.qq.com/open/js/jweixin-1.6.0.js" for url in requested)

@@ -1,5 +1,6 @@
 """Page builder fixtures: a fresh open store with its merchant's token, and helpers that save,
 publish and read pages through the console API (``/s/<slug>/api/console``)."""
+
 from __future__ import annotations
 
 import io
@@ -9,10 +10,10 @@ from mallow.testing import MerchantClient, png_bytes
 
 
 class Builder(MerchantClient):
-
     def save(self, document, page="home", **extra):
-        return self.client.put(f"{self.api}/pages/{page}/draft", json={"document": document, **extra},
-                               headers=self.headers)
+        return self.client.put(
+            f"{self.api}/pages/{page}/draft", json={"document": document, **extra}, headers=self.headers
+        )
 
     def publish(self, page="home"):
         return self.client.post(f"{self.api}/pages/{page}/publish", headers=self.headers)
@@ -30,7 +31,12 @@ class Builder(MerchantClient):
         return response.get_data(as_text=True)
 
     def product(self, title, price=1000, **extra) -> dict:
-        body = {"title": title, "status": "on_shelf", "skus": [{"spec_values": {}, "price": price, "stock": 10}], **extra}
+        body = {
+            "title": title,
+            "status": "on_shelf",
+            "skus": [{"spec_values": {}, "price": price, "stock": 10}],
+            **extra,
+        }
         response = self.client.post(f"{self.api}/products", json=body, headers=self.headers)
         assert response.status_code == 201, response.get_json()
         return response.get_json()
@@ -38,12 +44,18 @@ class Builder(MerchantClient):
     @staticmethod
     def doc(*sections) -> dict:
         """``doc(("a", "notice_bar", {"text": "hi"}), …)``: a page document in that order."""
-        return {"sections": {i: {"type": t, "settings": s} for i, t, s in sections},
-                "order": [i for i, _t, _s in sections]}
+        return {
+            "sections": {i: {"type": t, "settings": s} for i, t, s in sections},
+            "order": [i for i, _t, _s in sections],
+        }
 
     def upload(self, data: bytes | None = None, name="banner.png"):
-        return self.client.post(f"{self.api}/media", headers=self.headers, content_type="multipart/form-data",
-                                data={"image": (io.BytesIO(data if data is not None else png_bytes((800, 400))), name)})
+        return self.client.post(
+            f"{self.api}/media",
+            headers=self.headers,
+            content_type="multipart/form-data",
+            data={"image": (io.BytesIO(data if data is not None else png_bytes((800, 400))), name)},
+        )
 
 
 def new_builder(app) -> Builder:

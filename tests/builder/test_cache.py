@@ -1,5 +1,6 @@
 """The render cache: warm requests reuse the render; publishing, rollback, theme changes and
 catalogue changes that a page shows are never served stale."""
+
 from __future__ import annotations
 
 from mallow.builder.cache import RenderCache
@@ -35,12 +36,15 @@ def test_catalogue_changes_reach_pages_that_show_products(app, builder):
     product = builder.product("旧名字")
     builder.save_and_publish(builder.doc(("g", "product_grid", {"source": "newest"})))
     assert "旧名字" in builder.home_html() and "旧名字" in builder.home_html()  # cached
-    renamed = builder.client.patch(f"{builder.api}/products/{product['id']}", json={"title": "新名字"},
-                                   headers=builder.headers)
+    renamed = builder.client.patch(
+        f"{builder.api}/products/{product['id']}", json={"title": "新名字"}, headers=builder.headers
+    )
     assert renamed.status_code == 200
     html = builder.home_html()
     assert "新名字" in html and "旧名字" not in html
-    builder.client.patch(f"{builder.api}/products/{product['id']}", json={"status": "off_shelf"}, headers=builder.headers)
+    builder.client.patch(
+        f"{builder.api}/products/{product['id']}", json={"status": "off_shelf"}, headers=builder.headers
+    )
     assert "新名字" not in builder.home_html()
 
 
@@ -74,13 +78,15 @@ def test_catalogue_version_is_bumped_by_catalogue_writes_only(app, builder):
 def test_theme_changes_invalidate(app, builder):
     builder.save_and_publish(builder.doc(("n", "notice_bar", {"text": "换主题"})))
     assert "mp-theme-default" in builder.home_html()
-    saved = builder.client.put(f"{builder.api}/theme", json={"theme": "promo", "settings": {"primary": "#123456"}},
-                               headers=builder.headers)
+    saved = builder.client.put(
+        f"{builder.api}/theme", json={"theme": "promo", "settings": {"primary": "#123456"}}, headers=builder.headers
+    )
     assert saved.status_code == 200
     html = builder.home_html()
     assert "mp-theme-promo" in html and "--mp-primary:#123456" in html and "/theme/promo/theme.css" in html
-    builder.client.put(f"{builder.api}/theme", json={"theme": "promo", "settings": {"primary": "#654321"}},
-                       headers=builder.headers)
+    builder.client.put(
+        f"{builder.api}/theme", json={"theme": "promo", "settings": {"primary": "#654321"}}, headers=builder.headers
+    )
     assert "--mp-primary:#654321" in builder.home_html()
 
 

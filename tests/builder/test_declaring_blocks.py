@@ -1,4 +1,5 @@
 """Declaring a block type registers it nowhere: only an app's registry holds types."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -7,11 +8,11 @@ import pytest
 
 from mallow.builder.blocks import BlockTypes, block_type, text, types_of
 
-MODULE = '''
+MODULE = """
 from mallow.builder.blocks import block_type, text
 
 DECLARED = block_type("declared_only", label="Declared", settings={"title": text("Title")})
-'''
+"""
 
 
 def test_importing_a_module_that_declares_a_block_type_changes_no_app(app, tmp_path):

@@ -1,6 +1,7 @@
 """The media library (upload, list, delete unused) and the console API, which the editor calls
 with the browser session: staff of the store only, CSRF on the cookie-authenticated requests that
 change something, JSON escaped in pages."""
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,9 @@ def test_upload_list_use_and_delete_unused_media(app, builder):
 def test_uploads_are_checked(app, builder):
     not_image = builder.upload(b"<svg onload=alert(1)>", name="x.png")
     assert not_image.status_code == 422 and not_image.get_json()["fields"]["image"]["code"] == "not_image"
-    empty = builder.client.post(f"{builder.api}/media", headers=builder.headers, data={},
-                                content_type="multipart/form-data")
+    empty = builder.client.post(
+        f"{builder.api}/media", headers=builder.headers, data={}, content_type="multipart/form-data"
+    )
     assert empty.status_code == 422
     for name in ("../secret_key", "..%2f..%2fplatform.db", "0" * 32 + ".svg", "x.png"):
         assert builder.client.get(f"{builder.shop.prefix}/library/{name}").status_code == 404
@@ -57,10 +59,19 @@ def test_uploads_are_checked(app, builder):
 
 def test_carousel_images_render_with_srcset_and_lazy_loading(app, builder):
     ids = [builder.upload(png_bytes((1200, 600))).get_json()["id"] for _ in range(2)]
-    builder.save_and_publish({"sections": {"c": {"type": "carousel", "settings": {},
-                                                 "blocks": {f"s{i}": {"type": "slide", "settings": {"image": m}}
-                                                            for i, m in enumerate(ids)},
-                                                 "block_order": ["s0", "s1"]}}, "order": ["c"]})
+    builder.save_and_publish(
+        {
+            "sections": {
+                "c": {
+                    "type": "carousel",
+                    "settings": {},
+                    "blocks": {f"s{i}": {"type": "slide", "settings": {"image": m}} for i, m in enumerate(ids)},
+                    "block_order": ["s0", "s1"],
+                }
+            },
+            "order": ["c"],
+        }
+    )
     html = builder.home_html()
     images = re.findall(r"<img [^>]+>", html)
     assert len(images) == 2 and all("srcset=" in i and "320w" in i and "1200w" in i and "sizes=" in i for i in images)
@@ -71,11 +82,17 @@ def test_other_stores_and_strangers_are_refused(app, builder, other_builder):
     asset = builder.upload().get_json()
     builder.save_and_publish(builder.doc(("n", "notice_bar", {"text": "甲"})))
     theirs = other_builder.headers
-    for method, path, body in (("GET", "/pages", None), ("GET", "/pages/home", None),
-                               ("PUT", "/pages/home/draft", {"document": {}}), ("POST", "/pages/home/publish", None),
-                               ("GET", "/pages/home/versions", None), ("POST", "/pages/home/rollback", {"version_id": 1}),
-                               ("GET", "/media", None), ("DELETE", f"/media/{asset['id']}", None),
-                               ("PUT", "/theme", {"theme": "promo"})):
+    for method, path, body in (
+        ("GET", "/pages", None),
+        ("GET", "/pages/home", None),
+        ("PUT", "/pages/home/draft", {"document": {}}),
+        ("POST", "/pages/home/publish", None),
+        ("GET", "/pages/home/versions", None),
+        ("POST", "/pages/home/rollback", {"version_id": 1}),
+        ("GET", "/media", None),
+        ("DELETE", f"/media/{asset['id']}", None),
+        ("PUT", "/theme", {"theme": "promo"}),
+    ):
         # valid bodies: the guard decides
         response = builder.client.open(f"{builder.api}{path}", method=method, headers=theirs, json=body)
         assert response.status_code == 403, (method, path)
@@ -101,13 +118,17 @@ def test_the_editor_calls_the_console_api_with_its_session_and_csrf_token(app, b
     token = csrf_token(browser, f"{builder.shop.prefix}/console/pages/")
     saved = browser.put(f"{base}/{page_id}/draft", json=body, headers={"X-CSRFToken": token})
     assert saved.status_code == 200
-    preview = browser.post(f"{base}/{page_id}/preview", json={**body, "theme": "promo"},
-                           headers={"X-CSRFToken": token}).get_json()
+    preview = browser.post(
+        f"{base}/{page_id}/preview", json={**body, "theme": "promo"}, headers={"X-CSRFToken": token}
+    ).get_json()
     assert preview["theme"] == "promo" and "编辑器" in preview["blocks"][0]["html"]
     published = browser.post(f"{base}/{page_id}/publish", headers={"X-CSRFToken": token})
     assert published.status_code == 201 and "编辑器" in builder.home_html()
-    bad = browser.put(f"{base}/{page_id}/draft", headers={"X-CSRFToken": token},
-                      json={"document": builder.doc(("n", "notice_bar", {"link": "javascript:x"}))})
+    bad = browser.put(
+        f"{base}/{page_id}/draft",
+        headers={"X-CSRFToken": token},
+        json={"document": builder.doc(("n", "notice_bar", {"link": "javascript:x"}))},
+    )
     assert bad.status_code == 422 and "/sections/n/settings/link" in bad.get_json()["fields"]
     products = browser.get(f"{builder.api}/products?q=").get_json()
     assert products["items"] == [] and products["total"] == 0
@@ -123,12 +144,16 @@ def test_a_browser_session_reaches_only_its_own_stores_console_api(app, builder,
     token = csrf_token(intruder, f"{other_builder.shop.prefix}/console/pages/")
     # when: they call this store's console API with that session
     listed = intruder.get(f"{builder.api}/pages")
-    saved = intruder.put(f"{builder.api}/pages/home/draft", headers={"X-CSRFToken": token},
-                         json={"document": builder.doc(("n", "notice_bar", {"text": "闯入"}))})
+    saved = intruder.put(
+        f"{builder.api}/pages/home/draft",
+        headers={"X-CSRFToken": token},
+        json={"document": builder.doc(("n", "notice_bar", {"text": "闯入"}))},
+    )
     # then: refused and logged, the page unchanged; and no session at all is a 401
     assert (listed.status_code, saved.status_code) == (403, 403)
-    assert "闯入" not in json.dumps(builder.client.get(f"{builder.api}/pages/home", headers=builder.headers).get_json(),
-                                  ensure_ascii=False)
+    assert "闯入" not in json.dumps(
+        builder.client.get(f"{builder.api}/pages/home", headers=builder.headers).get_json(), ensure_ascii=False
+    )
     with app.app_context():
         denied = db.session.execute(db.select(AuditEntry.target).where(AuditEntry.action == "access.denied")).scalars()
         assert f"{builder.api}/pages/home/draft" in list(denied)
@@ -152,17 +177,38 @@ def test_json_in_the_editor_page_cannot_close_its_script(app, builder):
     data = json.loads(embedded)
     assert data["page"]["document"]["sections"]["n"]["settings"]["text"] == text
     assert "</script><i>" in [c["name"] for c in data["categories"]]
-    assert {t["type"] for t in data["types"]} >= {"carousel", "image_nav", "rich_text", "notice_bar", "search_bar",
-                                                  "product_grid", "single_product", "marketing_strip", "video",
-                                                  "spacer", "store_info"}
+    assert {t["type"] for t in data["types"]} >= {
+        "carousel",
+        "image_nav",
+        "rich_text",
+        "notice_bar",
+        "search_bar",
+        "product_grid",
+        "single_product",
+        "marketing_strip",
+        "video",
+        "spacer",
+        "store_info",
+    }
     assert re.findall(r"<script[^>]*src=\"([^\"]+)\"", html) == ["/static/builder/editor.js"]
 
 
 def test_api_operations_are_documented(app, client):
-    ids = {op["operationId"] for item in client.get("/api/openapi.json").get_json()["paths"].values()
-           for op in item.values()}
-    assert {"getPage", "savePageDraft", "publishPage", "listPageVersions", "rollbackPage", "listMedia",
-            "uploadMedia", "deleteMedia"} <= ids
+    ids = {
+        op["operationId"]
+        for item in client.get("/api/openapi.json").get_json()["paths"].values()
+        for op in item.values()
+    }
+    assert {
+        "getPage",
+        "savePageDraft",
+        "publishPage",
+        "listPageVersions",
+        "rollbackPage",
+        "listMedia",
+        "uploadMedia",
+        "deleteMedia",
+    } <= ids
 
 
 def test_storefront_pages_carry_the_csp_and_no_script(app, builder):
@@ -183,8 +229,17 @@ def test_the_editor_picker_pages_through_the_library_and_says_where_an_image_is_
     oldest = builder.upload(name="核桃主图.png").get_json()
     builder.product("临安山核桃", media_ids=[oldest["id"]])
     with store_context(builder.shop.store_id, app=app):
-        db.session.add_all(MediaAsset(path=f"uploads/{library.folder()}/{n:032x}.png", thumbnails={}, width=8, height=8,
-                                      bytes=100, name=f"图{n}") for n in range(1, 61))
+        db.session.add_all(
+            MediaAsset(
+                path=f"uploads/{library.folder()}/{n:032x}.png",
+                thumbnails={},
+                width=8,
+                height=8,
+                bytes=100,
+                name=f"图{n}",
+            )
+            for n in range(1, 61)
+        )
         db.session.commit()
     browser = app.test_client()
     login_merchant(browser, builder.shop)

@@ -1,4 +1,5 @@
 """Drafts, publishing, versions and rollback; landing pages; what the storefront shows."""
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,9 @@ def test_versions_preview_and_rollback(app, builder):
     assert "未发布的修改" not in builder.home_html()
 
     # and: rolls back to version 1
-    rolled = builder.client.post(f"{builder.api}/pages/home/rollback", json={"version_id": first["id"]},
-                                 headers=builder.headers)
+    rolled = builder.client.post(
+        f"{builder.api}/pages/home/rollback", json={"version_id": first["id"]}, headers=builder.headers
+    )
     assert rolled.status_code == 200 and rolled.get_json()["number"] == 1
 
     # then: shoppers see version 1, and it is the draft again
@@ -58,8 +60,9 @@ def test_versions_preview_and_rollback(app, builder):
 def test_unpublishing_brings_back_the_catalogue_home_and_keeps_the_versions(app, builder):
     # given: a published home page and a published landing page
     builder.save_and_publish(builder.doc(("a", "notice_bar", {"text": "装修后的首页"})))
-    created = builder.client.post(f"{builder.api}/pages", json={"title": "双十一", "slug": "double-11"},
-                                  headers=builder.headers)
+    created = builder.client.post(
+        f"{builder.api}/pages", json={"title": "双十一", "slug": "double-11"}, headers=builder.headers
+    )
     assert created.status_code == 201, created.get_json()
     builder.save_and_publish(builder.doc(("n", "notice_bar", {"text": "双十一会场"})), page=created.get_json()["id"])
     assert builder.client.get(f"{builder.shop.prefix}/p/double-11").status_code == 200
@@ -74,7 +77,7 @@ def test_unpublishing_brings_back_the_catalogue_home_and_keeps_the_versions(app,
     login_merchant(console, builder.shop)
     home = builder.client.get(f"{builder.api}/pages/home", headers=builder.headers).get_json()
     listing = console.get(f"{builder.shop.prefix}/console/pages/").get_data(as_text=True)
-    assert f'/console/pages/{home["id"]}/unpublish' in listing
+    assert f"/console/pages/{home['id']}/unpublish" in listing
     assert console.post(f"{builder.shop.prefix}/console/pages/{home['id']}/unpublish").status_code == 400  # no token
     assert "装修后的首页" in builder.home_html()
     token = re.search(r'name="csrf_token" value="([^"]+)"', listing).group(1)
@@ -92,13 +95,18 @@ def test_unpublishing_brings_back_the_catalogue_home_and_keeps_the_versions(app,
 def test_refused_document_changes_nothing(app, builder):
     builder.save_and_publish(builder.doc(("a", "notice_bar", {"text": "正常内容"})))
     before = builder.client.get(f"{builder.api}/pages/home", headers=builder.headers).get_json()
-    bad = builder.doc(("a", "notice_bar", {"text": "正常内容", "link": "javascript:alert(document.cookie)"}),
-                      ("x", "rich_text", {"html": "<script>alert(1)</script>"}),
-                      ("y", "mystery_block", {}))
+    bad = builder.doc(
+        ("a", "notice_bar", {"text": "正常内容", "link": "javascript:alert(document.cookie)"}),
+        ("x", "rich_text", {"html": "<script>alert(1)</script>"}),
+        ("y", "mystery_block", {}),
+    )
     response = builder.save(bad)
     assert response.status_code == 422
-    assert set(response.get_json()["fields"]) == {"/sections/a/settings/link", "/sections/x/settings/html",
-                                                  "/sections/y/type"}
+    assert set(response.get_json()["fields"]) == {
+        "/sections/a/settings/link",
+        "/sections/x/settings/html",
+        "/sections/y/type",
+    }
     after = builder.client.get(f"{builder.api}/pages/home", headers=builder.headers).get_json()
     assert after["document"] == before["document"] and after["revision"] == before["revision"]
     builder.publish()
@@ -116,16 +124,20 @@ def test_a_stale_revision_is_refused(app, builder):
 
 def test_references_must_exist_in_this_store(app, builder, other_builder):
     theirs = other_builder.product("别家的商品")
-    response = builder.save(builder.doc(("p", "single_product", {"product": theirs["id"] + 1000}),
-                                        ("i", "video", {"poster": 999})))
+    response = builder.save(
+        builder.doc(("p", "single_product", {"product": theirs["id"] + 1000}), ("i", "video", {"poster": 999}))
+    )
     assert response.status_code == 422
     assert {k: v["code"] for k, v in response.get_json()["fields"].items()} == {
-        "/sections/p/settings/product": "not_found", "/sections/i/settings/poster": "not_found"}
+        "/sections/p/settings/product": "not_found",
+        "/sections/i/settings/poster": "not_found",
+    }
 
 
 def test_landing_pages_have_their_own_address(app, builder):
-    created = builder.client.post(f"{builder.api}/pages", json={"title": "双十一会场", "slug": "double-11"},
-                                  headers=builder.headers)
+    created = builder.client.post(
+        f"{builder.api}/pages", json={"title": "双十一会场", "slug": "double-11"}, headers=builder.headers
+    )
     assert created.status_code == 201
     page = created.get_json()
     assert page["url"] == f"{builder.shop.prefix}/p/double-11"
@@ -134,8 +146,9 @@ def test_landing_pages_have_their_own_address(app, builder):
     response = builder.client.get(page["url"])
     assert response.status_code == 200 and "全场五折" in response.get_data(as_text=True)
     assert "<title>双十一会场</title>" in response.get_data(as_text=True)
-    again = builder.client.post(f"{builder.api}/pages", json={"title": "x", "slug": "double-11"},
-                                headers=builder.headers)
+    again = builder.client.post(
+        f"{builder.api}/pages", json={"title": "x", "slug": "double-11"}, headers=builder.headers
+    )
     assert again.status_code == 422 and "slug" in again.get_json()["fields"]
     bad = builder.client.post(f"{builder.api}/pages", json={"title": "x", "slug": "../admin"}, headers=builder.headers)
     assert bad.status_code == 422
@@ -147,13 +160,16 @@ def test_the_home_page_and_products_render_for_shoppers(app, builder):
     nuts = builder.product("临安山核桃仁", price=6990)
     tea = builder.product("龙井", price=12800)
     builder.product("下架商品", status="off_shelf")
-    builder.save_and_publish(builder.doc(
-        ("picks", "product_grid", {"title": "精选", "source": "picked", "products": [tea["id"], nuts["id"]]}),
-        ("one", "single_product", {"product": nuts["id"], "button_text": "马上买"}),
-        ("all", "product_grid", {"title": "最新", "source": "newest", "count": 5}),
-        ("info", "store_info", {"intro": "杭州老店"})))
+    builder.save_and_publish(
+        builder.doc(
+            ("picks", "product_grid", {"title": "精选", "source": "picked", "products": [tea["id"], nuts["id"]]}),
+            ("one", "single_product", {"product": nuts["id"], "button_text": "马上买"}),
+            ("all", "product_grid", {"title": "最新", "source": "newest", "count": 5}),
+            ("info", "store_info", {"intro": "杭州老店"}),
+        )
+    )
     html = builder.home_html()
-    picks = html[html.index('data-block-id="picks"'):html.index('data-block-id="one"')]
+    picks = html[html.index('data-block-id="picks"') : html.index('data-block-id="one"')]
     assert re.findall(r'data-product-id="(\d+)"', picks) == [str(tea["id"]), str(nuts["id"])]
     assert "128.00" in picks and "马上买" in html and "杭州老店" in html
     assert "下架商品" not in html

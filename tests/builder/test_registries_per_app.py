@@ -1,5 +1,6 @@
 """Registries belong to the app: two apps built in one process, one with a plugin loaded and one
 without, each see their own block types, jobs and API operations, and never the other's."""
+
 from __future__ import annotations
 
 import pytest
@@ -49,5 +50,7 @@ def test_a_plugins_operations_are_only_in_the_app_that_loaded_it(two_apps):
     assert "groupbuyListCampaigns" in operation_ids(with_plugin)
     assert not {name for name in operation_ids(without) if name.startswith("groupbuy")}
     # the core operations: the same declarations, routed on each app's own blueprints
-    assert {op.operation_id for op in api_of(with_plugin).operations} == {op.operation_id for op in api_of(without).operations}
+    assert {op.operation_id for op in api_of(with_plugin).operations} == {
+        op.operation_id for op in api_of(without).operations
+    }
     assert api_of(with_plugin).blueprints["store_api"] is not api_of(without).blueprints["store_api"]

@@ -1,6 +1,7 @@
 """The product-detail and category templates: built in the editor like any page, shown on the
 storefront's product and category pages once published (else the fixed pages), with the real
 product / category, a working add-to-cart form, filters, sorts and pages."""
+
 from __future__ import annotations
 
 import io
@@ -21,7 +22,7 @@ def _section(html: str, block_id: str) -> str:
     """The page from block ``block_id`` up to the next block."""
     start = html.index(f'data-block-id="{block_id}"')
     following = html.find('data-block-id="', start + 1)
-    return html[start:following if following > 0 else None]
+    return html[start : following if following > 0 else None]
 
 
 def _cart(client, shop) -> dict[int, int]:
@@ -38,13 +39,23 @@ def nuts(builder) -> dict:
     """An on-shelf product with two options (the cheaper one sold out), a photo, a category."""
     response = builder.client.post(f"{builder.api}/categories", json={"name": "坚果"}, headers=builder.headers)
     category = response.get_json()
-    made = builder.product("临安山核桃仁", category_id=category["id"], specs=SPECS, subtitle="手剥",
-                           description_html="<p>香脆可口</p>",
-                           skus=[{"spec_values": {"规格": "120g"}, "price": 3990, "stock": 0},
-                                 {"spec_values": {"规格": "250g"}, "price": 6990, "market_price": 7900, "stock": 8}])
-    uploaded = builder.client.post(f"{builder.api}/products/{made['id']}/images", headers=builder.headers,
-                                   data={"image": [(io.BytesIO(png_bytes((640, 480))), "a.png")]},
-                                   content_type="multipart/form-data")
+    made = builder.product(
+        "临安山核桃仁",
+        category_id=category["id"],
+        specs=SPECS,
+        subtitle="手剥",
+        description_html="<p>香脆可口</p>",
+        skus=[
+            {"spec_values": {"规格": "120g"}, "price": 3990, "stock": 0},
+            {"spec_values": {"规格": "250g"}, "price": 6990, "market_price": 7900, "stock": 8},
+        ],
+    )
+    uploaded = builder.client.post(
+        f"{builder.api}/products/{made['id']}/images",
+        headers=builder.headers,
+        data={"image": [(io.BytesIO(png_bytes((640, 480))), "a.png")]},
+        content_type="multipart/form-data",
+    )
     assert uploaded.status_code in (200, 201), uploaded.get_json()
     made["category"] = category
     made["sold_out"], made["available"] = sorted(made["skus"], key=lambda s: s["price"])
@@ -75,7 +86,9 @@ def test_the_page_list_offers_both_templates_and_their_drafts_reproduce_the_fixe
     product, category = _page(builder, "product"), _page(builder, "category")
     assert [s["type"] for s in product["document"]["sections"].values()] == ["product_detail"]
     assert [category["document"]["sections"][i]["type"] for i in category["document"]["order"]] == [
-        "search_bar", "category_products"]
+        "search_bar",
+        "category_products",
+    ]
     console = app.test_client()
     login_merchant(console, builder.shop)
     listed = console.get(f"{builder.shop.prefix}/console/pages/").get_data(as_text=True)
@@ -94,15 +107,21 @@ def test_the_page_list_offers_both_templates_and_their_drafts_reproduce_the_fixe
     assert "mp-theme-default" in built and _order(built) == ["product"]
 
     def content(html):
-        article = html[html.index('<article class="card" id="product"'):html.index('id="description"')]
+        article = html[html.index('<article class="card" id="product"') : html.index('id="description"')]
         return re.sub(r'name="csrf_token" value="[^"]+"', "", re.sub(r"\s+", " ", article))
+
     assert content(built) == content(fixed)
 
 
 def test_a_published_product_template_shows_the_product_and_sells_it(app, builder, nuts):
-    builder.save_and_publish(builder.doc(("notice", "notice_bar", {"text": "满99包邮"}),
-                                         ("detail", "product_detail", {}),
-                                         ("more", "rich_text", {"html": "<p>售后无忧</p>"})), page="product")
+    builder.save_and_publish(
+        builder.doc(
+            ("notice", "notice_bar", {"text": "满99包邮"}),
+            ("detail", "product_detail", {}),
+            ("more", "rich_text", {"html": "<p>售后无忧</p>"}),
+        ),
+        page="product",
+    )
     shopper = app.test_client()
     response = shopper.get(f"{builder.shop.prefix}/products/{nuts['id']}")
     html = response.get_data(as_text=True)
@@ -116,19 +135,30 @@ def test_a_published_product_template_shows_the_product_and_sells_it(app, builde
     assert re.search(rf'name="sku_id" value="{nuts["sold_out"]["id"]}" disabled', detail)
     assert re.search(rf'name="sku_id" value="{nuts["available"]["id"]}" checked', detail)
     # no script but the storefront's own product script (a static file) and its JSON data
-    assert all('src="/static/storefront/product.js' in tag or 'type="application/json"' in tag
-               for tag in re.findall(r"<script[^>]*>", html))
+    assert all(
+        'src="/static/storefront/product.js' in tag or 'type="application/json"' in tag
+        for tag in re.findall(r"<script[^>]*>", html)
+    )
 
     # the add-to-cart form works, for every shopper, although the page is cached
-    assert post_form(shopper, f"{builder.shop.prefix}/cart/items", {"sku_id": nuts["available"]["id"], "quantity": 2},
-                     form_path=f"{builder.shop.prefix}/products/{nuts['id']}").status_code == 303
+    assert (
+        post_form(
+            shopper,
+            f"{builder.shop.prefix}/cart/items",
+            {"sku_id": nuts["available"]["id"], "quantity": 2},
+            form_path=f"{builder.shop.prefix}/products/{nuts['id']}",
+        ).status_code
+        == 303
+    )
     assert _cart(shopper, builder.shop) == {nuts["available"]["id"]: 2}
     other = app.test_client()
     other_html = other.get(f"{builder.shop.prefix}/products/{nuts['id']}").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', _section(other_html, "detail")).group(1)
     assert token not in html  # each shopper's own CSRF token, never the cached one
-    added = other.post(f"{builder.shop.prefix}/cart/items",
-                       data={"sku_id": nuts["available"]["id"], "quantity": 1, "csrf_token": token})
+    added = other.post(
+        f"{builder.shop.prefix}/cart/items",
+        data={"sku_id": nuts["available"]["id"], "quantity": 1, "csrf_token": token},
+    )
     assert added.status_code == 303 and _cart(other, builder.shop) == {nuts["available"]["id"]: 1}
 
     # off the shelf or unknown: still not found
@@ -138,15 +168,19 @@ def test_a_published_product_template_shows_the_product_and_sells_it(app, builde
 
 
 def test_product_template_versions_roll_back(app, builder, nuts):
-    first = builder.save_and_publish(builder.doc(("a", "notice_bar", {"text": "模板一"}), ("p", "product_detail", {})),
-                                     page="product")
-    builder.save_and_publish(builder.doc(("p", "product_detail", {"show_description": False}),
-                                         ("b", "notice_bar", {"text": "模板二"})), page="product")
+    first = builder.save_and_publish(
+        builder.doc(("a", "notice_bar", {"text": "模板一"}), ("p", "product_detail", {})), page="product"
+    )
+    builder.save_and_publish(
+        builder.doc(("p", "product_detail", {"show_description": False}), ("b", "notice_bar", {"text": "模板二"})),
+        page="product",
+    )
     path = f"{builder.shop.prefix}/products/{nuts['id']}"
     html = builder.client.get(path).get_data(as_text=True)
     assert _order(html) == ["p", "b"] and "模板二" in html and "香脆可口" not in html
-    rolled = builder.client.post(f"{builder.api}/pages/product/rollback", json={"version_id": first["id"]},
-                                 headers=builder.headers)
+    rolled = builder.client.post(
+        f"{builder.api}/pages/product/rollback", json={"version_id": first["id"]}, headers=builder.headers
+    )
     assert rolled.status_code == 200
     html = builder.client.get(path).get_data(as_text=True)
     assert _order(html) == ["a", "p"] and "模板一" in html and "模板二" not in html and "香脆可口" in html
@@ -159,8 +193,10 @@ def test_current_product_and_category_blocks_only_go_on_their_templates(app, bui
     assert error["code"] == "wrong_page" and ("商品详情" in error["message"] or "Product page" in error["message"])
     wrong = builder.save(builder.doc(("c", "category_products", {})), page="product")
     assert wrong.status_code == 422 and wrong.get_json()["fields"]["/sections/c/type"]["code"] == "wrong_page"
-    assert builder.save(builder.doc(("n", "notice_bar", {}), ("c", "category_products", {})),
-                        page="category").status_code == 200
+    assert (
+        builder.save(builder.doc(("n", "notice_bar", {}), ("c", "category_products", {})), page="category").status_code
+        == 200
+    )
 
     # the editor's palette offers them only there
     home_id, product_id = _page(builder, "home")["id"], _page(builder, "product")["id"]
@@ -187,16 +223,20 @@ def test_the_product_page_follows_catalogue_changes_and_live_stock(app, builder,
     # page still shows the option as sold out at once
     with store_context(builder.shop.store_id, app=app):
         table = Sku.__table__
-        db.session.execute(table.update().where(table.c.id == nuts["available"]["id"], table.c.stock >= 8)
-                           .values(stock=table.c.stock - 8))
+        db.session.execute(
+            table.update()
+            .where(table.c.id == nuts["available"]["id"], table.c.stock >= 8)
+            .values(stock=table.c.stock - 8)
+        )
         db.session.commit()
     html = builder.client.get(path).get_data(as_text=True)
     assert cache.hits == hits + 2
     assert re.search(rf'name="sku_id" value="{nuts["available"]["id"]}" disabled', html)
     assert re.search(r'<button type="submit" disabled>', html)
 
-    renamed = builder.client.patch(f"{builder.api}/products/{nuts['id']}", json={"title": "新名字山核桃"},
-                                   headers=builder.headers)
+    renamed = builder.client.patch(
+        f"{builder.api}/products/{nuts['id']}", json={"title": "新名字山核桃"}, headers=builder.headers
+    )
     assert renamed.status_code == 200
     html = builder.client.get(path).get_data(as_text=True)
     assert "<h1>新名字山核桃</h1>" in html and "临安山核桃仁" not in html
@@ -204,9 +244,12 @@ def test_the_product_page_follows_catalogue_changes_and_live_stock(app, builder,
 
 def test_a_published_category_template_lists_filters_sorts_and_pages(app, builder):
     made = builder.client.post(f"{builder.api}/categories", json={"name": "茶叶"}, headers=builder.headers).get_json()
-    sub = builder.client.post(f"{builder.api}/categories", json={"name": "绿茶", "parent_id": made["id"]},
-                              headers=builder.headers).get_json()
-    ids = {price: builder.product(f"茶{price}", price=price, category_id=sub["id"])["id"] for price in (3000, 1000, 2000)}
+    sub = builder.client.post(
+        f"{builder.api}/categories", json={"name": "绿茶", "parent_id": made["id"]}, headers=builder.headers
+    ).get_json()
+    ids = {
+        price: builder.product(f"茶{price}", price=price, category_id=sub["id"])["id"] for price in (3000, 1000, 2000)
+    }
     builder.product("别的商品", price=500)
     document = _page(builder, "category")["document"]
     document["sections"]["top"] = {"type": "notice_bar", "settings": {"text": "新茶上市"}}
@@ -224,13 +267,15 @@ def test_a_published_category_template_lists_filters_sorts_and_pages(app, builde
 
     filtered = builder.client.get(path, query_string={"min_price": "15", "sort": "price_desc"}).get_data(as_text=True)
     assert [int(i) for i in re.findall(r'data-product-id="(\d+)"', _section(filtered, "products"))] == [
-        ids[3000], ids[2000]]
+        ids[3000],
+        ids[2000],
+    ]
     assert 'name="min_price" inputmode="decimal" value="15"' in filtered
 
     paged = builder.client.get(path, query_string={"sort": "price_asc", "per_page": "2", "page": "2"})
     paged_html = paged.get_data(as_text=True)
     assert [int(i) for i in re.findall(r'data-product-id="(\d+)"', _section(paged_html, "products"))] == [ids[3000]]
-    assert re.search(r'<a href="[^"]*/category/%d\?[^"]*page=1[^"]*" rel="prev">' % made["id"], paged_html)
+    assert re.search(rf'<a href="[^"]*/category/{made["id"]}\?[^"]*page=1[^"]*" rel="prev">', paged_html)
 
     bad = builder.client.get(path, query_string={"min_price": "1.234"})
     assert bad.status_code == 400 and 'data-field="min_price"' in bad.get_data(as_text=True)
@@ -258,18 +303,24 @@ def test_theme_settings_preview_live_and_each_theme_keeps_its_saved_settings(app
     console, data = _editor(app, builder, _page(builder, "home")["id"])
     live = _preview(console, data, theme="promo", theme_settings={"primary": "#123456"}).get_json()
     assert live["theme"] == "promo" and "--mp-primary:#123456" in live["style"]
-    assert any(url.endswith("/theme/promo/theme.css") or "/theme/promo/theme.css?" in url for url in live["stylesheets"])
+    assert any(
+        url.endswith("/theme/promo/theme.css") or "/theme/promo/theme.css?" in url for url in live["stylesheets"]
+    )
     refused = _preview(console, data, theme="promo", theme_settings={"radius": 99})
     assert refused.status_code == 422 and "/settings/radius" in refused.get_json()["fields"]
 
     theme = data["urls"]["theme"]
     headers = {"X-CSRFToken": data["csrf"]}
-    assert console.put(theme, json={"theme": "promo", "settings": {"primary": "#111111"}},
-                        headers=headers).status_code == 200
+    assert (
+        console.put(theme, json={"theme": "promo", "settings": {"primary": "#111111"}}, headers=headers).status_code
+        == 200
+    )
     bad = console.put(theme, json={"theme": "default", "settings": {"radius": 99}}, headers=headers)
     assert bad.status_code == 422 and bad.get_json()["fields"]["/settings/radius"]["code"] == "out_of_range"
-    assert console.put(theme, json={"theme": "default", "settings": {"primary": "#222222"}},
-                        headers=headers).status_code == 200
+    assert (
+        console.put(theme, json={"theme": "default", "settings": {"primary": "#222222"}}, headers=headers).status_code
+        == 200
+    )
 
     # the editor knows every theme's saved settings: switching to promo starts from #111111
     _console, again = _editor(app, builder, _page(builder, "home")["id"])

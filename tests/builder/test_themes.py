@@ -1,5 +1,6 @@
 """Themes: manifests and their settings, fallback to the default theme's templates, and the
 sandbox (a theme template cannot reach Python internals; page JSON is data, never template)."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,9 @@ def test_bundled_themes_load_and_differ(app):
 def test_a_block_the_theme_does_not_style_falls_back_to_the_default_template(app, builder):
     builder.client.put(f"{builder.api}/theme", json={"theme": "promo"}, headers=builder.headers)
     builder.product("龙井")
-    builder.save_and_publish(builder.doc(("s", "spacer", {"height": 40, "divider": True}),
-                                         ("g", "product_grid", {"source": "newest"})))
+    builder.save_and_publish(
+        builder.doc(("s", "spacer", {"height": 40, "divider": True}), ("g", "product_grid", {"source": "newest"}))
+    )
     html = builder.home_html()
     assert 'class="mp-spacer" style="height:40px"' in html  # default's spacer.html
     assert "pr-product" in html  # promo's own product_grid.html
@@ -50,8 +52,12 @@ def test_the_promo_ribbon_claims_no_ranking(app, builder):
     """Only the store's own best sellers get a ribbon, and it says 热销: no "TOP1" (an absolute term)."""
     builder.client.put(f"{builder.api}/theme", json={"theme": "promo"}, headers=builder.headers)
     picked = [builder.product(f"手选 {i}")["id"] for i in range(2)]
-    builder.save_and_publish(builder.doc(("b", "product_grid", {"source": "best_sellers"}),
-                                         ("h", "product_grid", {"source": "picked", "products": picked})))
+    builder.save_and_publish(
+        builder.doc(
+            ("b", "product_grid", {"source": "best_sellers"}),
+            ("h", "product_grid", {"source": "picked", "products": picked}),
+        )
+    )
     html = builder.home_html()
     best, handpicked = html.split('data-block-id="h"')
     assert best.count('class="pr-ribbon">热销<') == 2 and "pr-ribbon" not in handpicked
@@ -59,14 +65,25 @@ def test_the_promo_ribbon_claims_no_ranking(app, builder):
 
 
 def test_theme_settings_are_validated(app, builder):
-    bad = builder.client.put(f"{builder.api}/theme", json={"theme": "promo", "settings": {
-        "primary": "red;}</style><script>", "radius": 99, "shout": "yes", "font": "x"}}, headers=builder.headers)
+    bad = builder.client.put(
+        f"{builder.api}/theme",
+        json={
+            "theme": "promo",
+            "settings": {"primary": "red;}</style><script>", "radius": 99, "shout": "yes", "font": "x"},
+        },
+        headers=builder.headers,
+    )
     assert bad.status_code == 422
     assert {k: v["code"] for k, v in bad.get_json()["fields"].items()} == {
-        "/settings/primary": "bad_colour", "/settings/radius": "out_of_range", "/settings/shout": "wrong_type",
-        "/settings/font": "unknown_setting"}
-    assert builder.client.put(f"{builder.api}/theme", json={"theme": "../../etc"},
-                              headers=builder.headers).status_code == 422
+        "/settings/primary": "bad_colour",
+        "/settings/radius": "out_of_range",
+        "/settings/shout": "wrong_type",
+        "/settings/font": "unknown_setting",
+    }
+    assert (
+        builder.client.put(f"{builder.api}/theme", json={"theme": "../../etc"}, headers=builder.headers).status_code
+        == 422
+    )
     listed = builder.client.get(f"{builder.api}/theme", headers=builder.headers).get_json()
     assert listed["theme"] == "default" and {t["name"] for t in listed["themes"]} >= {"default", "promo"}
 
@@ -86,11 +103,20 @@ def test_manifests_are_checked(tmp_path):
     with pytest.raises(ThemeError):
         load_theme(_theme(tmp_path, "Bad Name", {}))
     with pytest.raises(ThemeError):
-        load_theme(_theme(tmp_path, "css", {}, {"c": {"type": "string", "default": "x", "x-editor": "color",
-                                                      "x-css": "color; background:url(x)"}}))
+        load_theme(
+            _theme(
+                tmp_path,
+                "css",
+                {},
+                {"c": {"type": "string", "default": "x", "x-editor": "color", "x-css": "color; background:url(x)"}},
+            )
+        )
     with pytest.raises(ThemeError):
-        load_theme(_theme(tmp_path, "baddefault", {}, {"c": {"type": "integer", "maximum": 3, "default": 9,
-                                                             "x-editor": "number"}}))
+        load_theme(
+            _theme(
+                tmp_path, "baddefault", {}, {"c": {"type": "integer", "maximum": 3, "default": 9, "x-editor": "number"}}
+            )
+        )
 
 
 ESCAPES = [
@@ -137,9 +163,12 @@ def test_a_failing_theme_block_is_left_out_of_the_page(app, builder, tmp_path, m
 
 
 def test_page_json_is_data_not_template(app, builder):
-    builder.save_and_publish(builder.doc(
-        ("n", "notice_bar", {"text": "{{ ''.__class__ }} {% raw %}</p></section><b>x</b>"}),
-        ("t", "rich_text", {"html": "<p>{{ 7*7 }}<style>body{display:none}</style></p>"})))
+    builder.save_and_publish(
+        builder.doc(
+            ("n", "notice_bar", {"text": "{{ ''.__class__ }} {% raw %}</p></section><b>x</b>"}),
+            ("t", "rich_text", {"html": "<p>{{ 7*7 }}<style>body{display:none}</style></p>"}),
+        )
+    )
     html = builder.home_html()
     assert "{{ &#39;&#39;.__class__ }}" in html and "&lt;/p&gt;&lt;/section&gt;&lt;b&gt;x&lt;/b&gt;" in html
     assert "<p>{{ 7*7 }}</p>" in html and "<style>body" not in html

@@ -1,5 +1,6 @@
 """Page JSON is untrusted: unknown types, wrong setting types, oversized documents and script in
 any text or link setting are refused with JSON-pointer field errors; nothing refused is saved."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,8 +25,13 @@ def doc(*sections):
 
 
 def test_valid_document_gets_defaults_and_clean_rich_text(app):
-    cleaned = _ok(app, doc(("g", "product_grid", {"title": "推荐", "count": 4}),
-                           ("t", "rich_text", {"html": '<p style="color:red">香<b>脆</b></p>'})))
+    cleaned = _ok(
+        app,
+        doc(
+            ("g", "product_grid", {"title": "推荐", "count": 4}),
+            ("t", "rich_text", {"html": '<p style="color:red">香<b>脆</b></p>'}),
+        ),
+    )
     assert cleaned["order"] == ["g", "t"]
     grid = cleaned["sections"]["g"]["settings"]
     assert grid["count"] == 4 and grid["columns"] == 2 and grid["source"] == "best_sellers"
@@ -33,38 +39,65 @@ def test_valid_document_gets_defaults_and_clean_rich_text(app):
 
 
 def test_unknown_block_and_child_types_are_refused(app):
-    errors = _errors(app, {"sections": {
-        "x": {"type": "iframe_embed", "settings": {}},
-        "c": {"type": "carousel", "settings": {}, "blocks": {"s1": {"type": "video", "settings": {}}},
-              "block_order": ["s1"]}}, "order": ["x", "c"]})
+    errors = _errors(
+        app,
+        {
+            "sections": {
+                "x": {"type": "iframe_embed", "settings": {}},
+                "c": {
+                    "type": "carousel",
+                    "settings": {},
+                    "blocks": {"s1": {"type": "video", "settings": {}}},
+                    "block_order": ["s1"],
+                },
+            },
+            "order": ["x", "c"],
+        },
+    )
     assert errors == {"/sections/x/type": "unknown_type", "/sections/c/blocks/s1/type": "unknown_type"}
 
 
-@pytest.mark.parametrize("settings, field, code", [
-    ({"count": "six"}, "count", "wrong_type"),
-    ({"count": 6.5}, "count", "wrong_type"),
-    ({"count": True}, "count", "wrong_type"),
-    ({"columns": 9}, "columns", "out_of_range"),
-    ({"source": "everything"}, "source", "not_allowed"),
-    ({"title": ["a"]}, "title", "wrong_type"),
-    ({"title": "长" * 61}, "title", "too_long"),
-    ({"products": [1, 1]}, "products", "duplicate"),
-    ({"products": "1,2"}, "products", "wrong_type"),
-    ({"show_price": "yes"}, "show_price", "wrong_type"),
-    ({"onclick": "x"}, "onclick", "unknown_setting"),
-])
+@pytest.mark.parametrize(
+    "settings, field, code",
+    [
+        ({"count": "six"}, "count", "wrong_type"),
+        ({"count": 6.5}, "count", "wrong_type"),
+        ({"count": True}, "count", "wrong_type"),
+        ({"columns": 9}, "columns", "out_of_range"),
+        ({"source": "everything"}, "source", "not_allowed"),
+        ({"title": ["a"]}, "title", "wrong_type"),
+        ({"title": "长" * 61}, "title", "too_long"),
+        ({"products": [1, 1]}, "products", "duplicate"),
+        ({"products": "1,2"}, "products", "wrong_type"),
+        ({"show_price": "yes"}, "show_price", "wrong_type"),
+        ({"onclick": "x"}, "onclick", "unknown_setting"),
+    ],
+)
 def test_wrong_setting_types_are_refused_at_their_path(app, settings, field, code):
     assert _errors(app, doc(("g", "product_grid", settings))) == {f"/sections/g/settings/{field}": code}
 
 
 def test_colour_and_nested_child_settings(app):
-    errors = _errors(app, {"sections": {"n": {"type": "notice_bar", "settings": {"background": "red; x: url(y)"}},
-                                        "c": {"type": "carousel", "settings": {"aspect": "4:3"},
-                                              "blocks": {"s1": {"type": "slide", "settings": {"alt": 5}}},
-                                              "block_order": ["s1"]}},
-                           "order": ["n", "c"]})
-    assert errors == {"/sections/n/settings/background": "bad_colour", "/sections/c/settings/aspect": "not_allowed",
-                      "/sections/c/blocks/s1/settings/alt": "wrong_type"}
+    errors = _errors(
+        app,
+        {
+            "sections": {
+                "n": {"type": "notice_bar", "settings": {"background": "red; x: url(y)"}},
+                "c": {
+                    "type": "carousel",
+                    "settings": {"aspect": "4:3"},
+                    "blocks": {"s1": {"type": "slide", "settings": {"alt": 5}}},
+                    "block_order": ["s1"],
+                },
+            },
+            "order": ["n", "c"],
+        },
+    )
+    assert errors == {
+        "/sections/n/settings/background": "bad_colour",
+        "/sections/c/settings/aspect": "not_allowed",
+        "/sections/c/blocks/s1/settings/alt": "wrong_type",
+    }
 
 
 def test_document_shape_is_checked(app):
@@ -72,17 +105,29 @@ def test_document_shape_is_checked(app):
     assert _errors(app, {"sections": [], "order": []}) == {"/sections": "wrong_type"}
     assert _errors(app, {"sections": {}, "order": [], "script": "x"}) == {"/script": "unknown_key"}
     assert _errors(app, {"sections": {"a": {"type": "spacer"}}, "order": ["a", "a"]}) == {"/order/1": "duplicate"}
-    assert _errors(app, {"sections": {"a": {"type": "spacer"}}, "order": ["b"]}) == {"/order/0": "unknown_block",
-                                                                                      "/order": "missing"}
+    assert _errors(app, {"sections": {"a": {"type": "spacer"}}, "order": ["b"]}) == {
+        "/order/0": "unknown_block",
+        "/order": "missing",
+    }
     assert _errors(app, {"sections": {"a/b": {"type": "spacer"}}, "order": ["a/b"]}) == {"/sections/a~1b": "bad_id"}
     assert _errors(app, {"sections": {"a": {"type": "spacer", "html": "<b>"}}, "order": ["a"]}) == {
-        "/sections/a/html": "unknown_key"}
+        "/sections/a/html": "unknown_key"
+    }
     too_many_slides = {f"s{i}": {"type": "slide", "settings": {}} for i in range(9)}
-    assert _errors(app, {"sections": {"c": {"type": "carousel", "blocks": too_many_slides,
-                                            "block_order": list(too_many_slides)}}, "order": ["c"]}) == {
-        "/sections/c/blocks": "too_many"}
-    assert _errors(app, {"sections": {"s": {"type": "spacer", "blocks": {"x": {"type": "slide"}},
-                                            "block_order": ["x"]}}, "order": ["s"]}) == {"/sections/s/blocks": "no_children"}
+    assert _errors(
+        app,
+        {
+            "sections": {"c": {"type": "carousel", "blocks": too_many_slides, "block_order": list(too_many_slides)}},
+            "order": ["c"],
+        },
+    ) == {"/sections/c/blocks": "too_many"}
+    assert _errors(
+        app,
+        {
+            "sections": {"s": {"type": "spacer", "blocks": {"x": {"type": "slide"}}, "block_order": ["x"]}},
+            "order": ["s"],
+        },
+    ) == {"/sections/s/blocks": "no_children"}
 
 
 def test_oversized_documents_are_refused(app):
@@ -96,7 +141,7 @@ SCRIPTS = [
     ("notice_bar", "text", "<script>alert(1)</script>", "script"),
     ("notice_bar", "text", "< SCRIPT src=//evil.example/x.js>", "script"),
     ("notice_bar", "text", "&lt;script&gt;alert(1)&lt;/script&gt;", "script"),
-    ("notice_bar", "text", '<img src=x onerror=alert(1)>', "event_handler"),
+    ("notice_bar", "text", "<img src=x onerror=alert(1)>", "event_handler"),
     ("notice_bar", "text", 'x" onmouseover ="alert(1)', "event_handler"),
     ("notice_bar", "text", "javascript:alert(1)", "bad_url"),
     ("notice_bar", "link", "javascript:alert(1)", "bad_url"),
@@ -159,9 +204,17 @@ def test_ordinary_prose_is_accepted_as_written(app, block_type, field, value):
 
 
 def test_prose_in_a_child_block_is_accepted(app):
-    document = {"sections": {"m": {"type": "marketing_strip", "settings": {},
-                                   "blocks": {"o1": {"type": "offer", "settings": {"label": "onion=3 买二送一"}}},
-                                   "block_order": ["o1"]}}, "order": ["m"]}
+    document = {
+        "sections": {
+            "m": {
+                "type": "marketing_strip",
+                "settings": {},
+                "blocks": {"o1": {"type": "offer", "settings": {"label": "onion=3 买二送一"}}},
+                "block_order": ["o1"],
+            }
+        },
+        "order": ["m"],
+    }
     assert _ok(app, document)["sections"]["m"]["blocks"]["o1"]["settings"]["label"] == "onion=3 买二送一"
 
 
@@ -172,31 +225,75 @@ def test_rich_text_outside_the_allow_list_but_harmless_is_removed_quietly(app):
 
 
 def test_script_in_a_child_block_is_refused(app):
-    document = {"sections": {"m": {"type": "marketing_strip", "settings": {},
-                                   "blocks": {"o1": {"type": "offer", "settings": {"label": "<svg onload=alert(1)>",
-                                                                                  "link": "https://ok.example"}},
-                                              "o2": {"type": "offer", "settings": {"link": "javascript:x()"}}},
-                                   "block_order": ["o1", "o2"]}}, "order": ["m"]}
-    assert _errors(app, document) == {"/sections/m/blocks/o1/settings/label": "event_handler",
-                                      "/sections/m/blocks/o2/settings/link": "bad_url"}
+    document = {
+        "sections": {
+            "m": {
+                "type": "marketing_strip",
+                "settings": {},
+                "blocks": {
+                    "o1": {
+                        "type": "offer",
+                        "settings": {"label": "<svg onload=alert(1)>", "link": "https://ok.example"},
+                    },
+                    "o2": {"type": "offer", "settings": {"link": "javascript:x()"}},
+                },
+                "block_order": ["o1", "o2"],
+            }
+        },
+        "order": ["m"],
+    }
+    assert _errors(app, document) == {
+        "/sections/m/blocks/o1/settings/label": "event_handler",
+        "/sections/m/blocks/o2/settings/link": "bad_url",
+    }
 
 
-@pytest.mark.parametrize("link", ["", "https://shop.example/a?b=1#c", "http://example.com", "/search?q=茶",
-                                  "/products/12", "pages/goods/detail?id=1", "?q=1", "#top", "HTTPS://EXAMPLE.COM"])
+@pytest.mark.parametrize(
+    "link",
+    [
+        "",
+        "https://shop.example/a?b=1#c",
+        "http://example.com",
+        "/search?q=茶",
+        "/products/12",
+        "pages/goods/detail?id=1",
+        "?q=1",
+        "#top",
+        "HTTPS://EXAMPLE.COM",
+    ],
+)
 def test_allowed_links(link):
     assert link_problem(link) is None
 
 
-@pytest.mark.parametrize("link", ["//evil.example/x", "ftp://example.com", "mailto:a@b.c", "tel:123",
-                                  "https://user:pw@example.com", "https://", "https:example.com", "/a b",
-                                  '/x" onmouseover="alert(1)', "/x'y", "/<b>", "\\\\evil", "x" * 501,
-                                  "wxp://f2f0", "intent://x#Intent;end"])
+@pytest.mark.parametrize(
+    "link",
+    [
+        "//evil.example/x",
+        "ftp://example.com",
+        "mailto:a@b.c",
+        "tel:123",
+        "https://user:pw@example.com",
+        "https://",
+        "https:example.com",
+        "/a b",
+        '/x" onmouseover="alert(1)',
+        "/x'y",
+        "/<b>",
+        "\\\\evil",
+        "x" * 501,
+        "wxp://f2f0",
+        "intent://x#Intent;end",
+    ],
+)
 def test_refused_links(link):
     assert link_problem(link) is not None
 
 
 def test_video_must_be_https(app):
-    assert _errors(app, doc(("v", "video", {"url": "http://cdn.example/a.mp4"}))) == {"/sections/v/settings/url": "not_https"}
+    assert _errors(app, doc(("v", "video", {"url": "http://cdn.example/a.mp4"}))) == {
+        "/sections/v/settings/url": "not_https"
+    }
     assert _ok(app, doc(("v", "video", {"url": "https://cdn.example/a.mp4"})))["sections"]["v"]["settings"]["url"]
 
 

@@ -1,5 +1,6 @@
 """Catalogue test fixtures: a fresh store with its merchant's token, and helpers that create
 categories and products through the console API."""
+
 from __future__ import annotations
 
 
@@ -9,7 +10,6 @@ from mallow.testing import MerchantClient
 
 
 class Console(MerchantClient):
-
     def post(self, path, body):
         return self.client.post(self.api + path, json=body, headers=self.headers)
 
@@ -24,10 +24,17 @@ class Console(MerchantClient):
         assert response.status_code == 201, response.get_json()
         return response.get_json()["id"]
 
-    def product(self, title, price=1000, *, status="on_shelf", stock=100, category_id=None, specs=None, skus=None,
-                **extra) -> dict:
-        body = {"title": title, "status": status, "category_id": category_id,
-                "specs": specs or [], "skus": skus or [{"spec_values": {}, "price": price, "stock": stock}], **extra}
+    def product(
+        self, title, price=1000, *, status="on_shelf", stock=100, category_id=None, specs=None, skus=None, **extra
+    ) -> dict:
+        body = {
+            "title": title,
+            "status": status,
+            "category_id": category_id,
+            "specs": specs or [],
+            "skus": skus or [{"spec_values": {}, "price": price, "stock": stock}],
+            **extra,
+        }
         response = self.post("/products", body)
         assert response.status_code == 201, response.get_json()
         return response.get_json()

@@ -1,4 +1,5 @@
 """The category tree: parents in this store only, no cycles, no deleting what is in use."""
+
 from __future__ import annotations
 
 
@@ -17,7 +18,9 @@ def test_tree_crud_and_nested_listing(console):
     # hidden categories are not listed for shoppers, and keep their state on a rename
     assert console.patch(f"/categories/{tea}", {"active": False}).get_json()["active"] is False
     assert console.patch(f"/categories/{tea}", {"name": "茶"}).get_json()["active"] is False
-    assert [c["name"] for c in console.client.get(f"{console.shop.prefix}/api/categories").get_json()["items"]] == ["食品"]
+    assert [c["name"] for c in console.client.get(f"{console.shop.prefix}/api/categories").get_json()["items"]] == [
+        "食品"
+    ]
 
 
 def test_field_errors(console):
@@ -56,8 +59,12 @@ def test_parent_of_another_store_is_not_found(console, other_console):
     # ids are per store: the other store's id means a category of *this* store, or nothing
     response = console.patch(f"/categories/{mine}", {"parent_id": theirs})
     assert response.status_code in (200, 422)
-    assert other_console.client.patch(f"{console.api}/categories/{mine}", json={"name": "x"},
-                                      headers=other_console.headers).status_code == 403
+    assert (
+        other_console.client.patch(
+            f"{console.api}/categories/{mine}", json={"name": "x"}, headers=other_console.headers
+        ).status_code
+        == 403
+    )
 
 
 def test_delete_rules(console):

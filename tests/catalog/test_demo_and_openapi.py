@@ -1,11 +1,24 @@
 """The demo store is full of products (idempotently), and the OpenAPI document lists the
 catalogue operations."""
+
 from __future__ import annotations
 
-CATALOGUE_OPERATIONS = {"listProducts", "getProduct", "listProductCategories", "createProduct", "updateProduct",
-                        "createCategory", "bulkUpdateSkus", "listLowStock", "listMerchantProducts",
-                        "getMerchantProduct", "uploadProductImage", "deleteProductImage", "updateProductCategory",
-                        "deleteProductCategory"}
+CATALOGUE_OPERATIONS = {
+    "listProducts",
+    "getProduct",
+    "listProductCategories",
+    "createProduct",
+    "updateProduct",
+    "createCategory",
+    "bulkUpdateSkus",
+    "listLowStock",
+    "listMerchantProducts",
+    "getMerchantProduct",
+    "uploadProductImage",
+    "deleteProductImage",
+    "updateProductCategory",
+    "deleteProductCategory",
+}
 
 
 def test_demo_seeds_a_full_store_once(app):
@@ -29,20 +42,24 @@ def test_demo_seeds_a_full_store_once(app):
     assert {"临安山核桃仁", "纸皮山核桃", "手剥山核桃"} <= {item["title"] for item in listing["items"]}
     home = client.get("/s/demo/").get_data(as_text=True)
     assert home.count("data-product-id=") == 12 and 'id="licence"' in home
-    token = client.post("/api/tokens", json={"email": "merchant@mallow.demo", "password": "mallow-demo-2026"}).get_json()
+    token = client.post(
+        "/api/tokens", json={"email": "merchant@mallow.demo", "password": "mallow-demo-2026"}
+    ).get_json()
     low = client.get("/s/demo/api/console/skus/low-stock", headers={"Authorization": f"Bearer {token['token']}"})
     assert low.status_code == 200 and low.get_json()["items"]  # a few SKUs run low, one is sold out
 
 
 def test_openapi_lists_the_catalogue_operations(client):
     doc = client.get("/api/openapi.json").get_json()
-    operations = {op["operationId"]: (path, method, op) for path, item in doc["paths"].items()
-                  for method, op in item.items()}
+    operations = {
+        op["operationId"]: (path, method, op) for path, item in doc["paths"].items() for method, op in item.items()
+    }
     assert CATALOGUE_OPERATIONS <= set(operations)
     path, method, list_products = operations["listProducts"]
     assert (path, method) == ("/s/{store}/api/products", "get") and list_products["security"] == []
-    assert {"q", "category", "min_price", "max_price", "sort", "page", "per_page"} <= \
-        {p["name"] for p in list_products["parameters"]}
+    assert {"q", "category", "min_price", "max_price", "sort", "page", "per_page"} <= {
+        p["name"] for p in list_products["parameters"]
+    }
     _path, _method, create = operations["createProduct"]
     schema = create["requestBody"]["content"]["application/json"]["schema"]
     assert schema["properties"]["skus"]["items"]["properties"]["price"]["type"] == "integer"

@@ -1,5 +1,6 @@
 """Product photos: re-encoded upright (camera EXIF rotation applied, metadata dropped), with
 thumbnails; a folder can never point outside the uploads."""
+
 from __future__ import annotations
 
 import io
@@ -24,8 +25,9 @@ def _jpeg_rotated() -> bytes:
 
 def test_phone_photo_is_stored_upright_without_metadata(app):
     with app.app_context():
-        stored = store_image(FileStorage(io.BytesIO(_jpeg_rotated()), filename="x.jpg"), "stores/0/products",
-                             thumbnails=(320, 100))
+        stored = store_image(
+            FileStorage(io.BytesIO(_jpeg_rotated()), filename="x.jpg"), "stores/0/products", thumbnails=(320, 100)
+        )
         base = Path(app.config["MALLOW_DATA_DIR"])
         assert (stored.width, stored.height) == (200, 400)
         with Image.open(base / stored.path) as image:

@@ -1,4 +1,5 @@
 """Console and storefront pages of the catalogue: server-rendered, CSRF on every form."""
+
 from __future__ import annotations
 
 import html as htmllib
@@ -37,26 +38,47 @@ def test_console_product_form_flow(app, console):
     page = client.get(f"{base}/products/new")
     assert page.status_code == 200 and 'name="csrf_token"' in _html(page)
     # specs typed, table refreshed (nothing saved), then prices filled in yuan
-    form = {"title": "临安山核桃仁", "subtitle": "手剥", "category_id": str(category), "specs_text": "规格：120g，250g",
-            "description_html": "<p>香<img src=x onerror=alert(1)></p>", "video_url": "", "sort": "0",
-            "status": "on_shelf", "action": "refresh"}
+    form = {
+        "title": "临安山核桃仁",
+        "subtitle": "手剥",
+        "category_id": str(category),
+        "specs_text": "规格：120g，250g",
+        "description_html": "<p>香<img src=x onerror=alert(1)></p>",
+        "video_url": "",
+        "sort": "0",
+        "status": "on_shelf",
+        "action": "refresh",
+    }
     refreshed = post_form(client, f"{base}/products/new", form)
     assert refreshed.status_code == 200
     html = _html(refreshed)
     assert 'name="skus.0.key" value="规格:120g"' in html and 'name="skus.1.key" value="规格:250g"' in html
     assert console.get("/products").get_json()["total"] == 0
     fields = _form_fields(html)
-    fields.update({"skus.0.price": "39.90", "skus.0.stock": "100", "skus.1.price": "69.9", "skus.1.market_price": "79",
-                   "skus.1.stock": "3", "action": "save"})
+    fields.update(
+        {
+            "skus.0.price": "39.90",
+            "skus.0.stock": "100",
+            "skus.1.price": "69.9",
+            "skus.1.market_price": "79",
+            "skus.1.stock": "3",
+            "action": "save",
+        }
+    )
     fields.pop("csrf_token")
-    bad = post_form(client, f"{base}/products/new", dict(fields, **{"skus.0.price": "39.905"}), form_path=f"{base}/products/new")
+    bad = post_form(
+        client, f"{base}/products/new", dict(fields, **{"skus.0.price": "39.905"}), form_path=f"{base}/products/new"
+    )
     assert bad.status_code == 422 and 'data-field="skus.0.price"' in _html(bad)
     saved = post_form(client, f"{base}/products/new", fields)
     assert saved.status_code == 303, _html(saved)[:2000]
     listing = console.get("/products").get_json()
     assert listing["total"] == 1
     product = console.get(f"/products/{listing['items'][0]['id']}").get_json()
-    assert sorted((s["price"], s["market_price"], s["stock"]) for s in product["skus"]) == [(3990, None, 100), (6990, 7900, 3)]
+    assert sorted((s["price"], s["market_price"], s["stock"]) for s in product["skus"]) == [
+        (3990, None, 100),
+        (6990, 7900, 3),
+    ]
     assert product["description_html"] == '<p>香<img src="x"></p>' and product["status"] == "on_shelf"
 
     # edit: change the specs without refreshing → the table is rebuilt, nothing saved
@@ -105,7 +127,9 @@ def test_console_shelf_toggle_and_list(app, console):
     base = f"{console.shop.prefix}/console"
     page = _html(client.get(f"{base}/products?q=龙井"))
     assert "龙井茶" in page and f'data-product-id="{made["id"]}"' in page
-    response = post_form(client, f"{base}/products/{made['id']}/status", {"status": "on_shelf"}, form_path=f"{base}/products")
+    response = post_form(
+        client, f"{base}/products/{made['id']}/status", {"status": "on_shelf"}, form_path=f"{base}/products"
+    )
     assert response.status_code == 303
     assert console.get(f"/products/{made['id']}").get_json()["status"] == "on_shelf"
     post_form(client, f"{base}/products/{made['id']}/status", {"status": "draft"}, form_path=f"{base}/products")
@@ -170,7 +194,14 @@ def test_console_pages_are_staff_only(app, console, other_console):
     intruder = other_console.client
     login_merchant(intruder, other_console.shop)
     base = f"{console.shop.prefix}/console"
-    for path in ("/products", f"/products/{made['id']}", "/products/new", "/categories", "/skus/bulk", "/skus/low-stock"):
+    for path in (
+        "/products",
+        f"/products/{made['id']}",
+        "/products/new",
+        "/categories",
+        "/skus/bulk",
+        "/skus/low-stock",
+    ):
         assert intruder.get(base + path).status_code == 403, path
     token = csrf_token(intruder, f"{other_console.shop.prefix}/console/products/new")
     response = intruder.post(f"{base}/products/{made['id']}", data={"csrf_token": token, "title": "hacked"})
@@ -185,12 +216,22 @@ def test_storefront_pages(app, console):
     food = console.category("坚果")
     sub = console.category("山核桃", food)
     specs = [{"name": "规格", "values": ["120g", "250g"]}]
-    product = console.product("临安山核桃仁", category_id=sub, specs=specs,
-                              skus=[{"spec_values": {"规格": "120g"}, "price": 3990, "stock": 0},
-                                    {"spec_values": {"规格": "250g"}, "price": 6990, "stock": 8}],
-                              description_html='<p>香脆<a href="https://x.example">源</a></p>')
-    console.client.post(f"{console.api}/products/{product['id']}/images", headers=console.headers,
-                        data={"image": [(io.BytesIO(png_bytes((640, 480))), "a.png")]}, content_type="multipart/form-data")
+    product = console.product(
+        "临安山核桃仁",
+        category_id=sub,
+        specs=specs,
+        skus=[
+            {"spec_values": {"规格": "120g"}, "price": 3990, "stock": 0},
+            {"spec_values": {"规格": "250g"}, "price": 6990, "stock": 8},
+        ],
+        description_html='<p>香脆<a href="https://x.example">源</a></p>',
+    )
+    console.client.post(
+        f"{console.api}/products/{product['id']}/images",
+        headers=console.headers,
+        data={"image": [(io.BytesIO(png_bytes((640, 480))), "a.png")]},
+        content_type="multipart/form-data",
+    )
     console.product("下架的", status="off_shelf")
     prefix = console.shop.prefix
 
@@ -205,7 +246,9 @@ def test_storefront_pages(app, console):
 
     results = client.get(f"{prefix}/search", query_string={"q": "山核桃", "min_price": "39.9"})
     assert results.status_code == 200 and "临安山核桃仁" in _html(results)
-    assert "临安山核桃仁" not in _html(client.get(f"{prefix}/search", query_string={"q": "山核桃", "min_price": "39.91"}))
+    assert "临安山核桃仁" not in _html(
+        client.get(f"{prefix}/search", query_string={"q": "山核桃", "min_price": "39.91"})
+    )
     assert client.get(f"{prefix}/search", query_string={"sort": "evil"}).status_code == 400
     assert client.get(f"{prefix}/search", query_string={"min_price": "1.234"}).status_code == 400
     xss = _html(client.get(f"{prefix}/search", query_string={"q": "<script>alert(1)</script>"}))
@@ -255,16 +298,26 @@ def test_sku_picker_posts_to_the_cart_when_there_is_one(tmp_path_factory):
     app = build_app(tmp_path_factory, "sqlite")
     make_admin(app)
     if "storefront.add_to_cart" not in app.view_functions:
-        app.add_url_rule("/s/<store_slug>/cart/add", endpoint="storefront.add_to_cart", view_func=lambda: ("", 204),
-                         methods=["POST"])
+        app.add_url_rule(
+            "/s/<store_slug>/cart/add", endpoint="storefront.add_to_cart", view_func=lambda: ("", 204), methods=["POST"]
+        )
     shop = make_store(app)
     client = app.test_client()
     token = merchant_token(client, shop)
     specs = [{"name": "规格", "values": ["小", "大"]}]
-    made = client.post(f"{shop.prefix}/api/console/products", headers={"Authorization": f"Bearer {token}"},
-                       json={"title": "礼盒", "status": "on_shelf", "specs": specs,
-                             "skus": [{"spec_values": {"规格": "小"}, "price": 100, "stock": 0},
-                                      {"spec_values": {"规格": "大"}, "price": 200, "stock": 3}]}).get_json()
+    made = client.post(
+        f"{shop.prefix}/api/console/products",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "title": "礼盒",
+            "status": "on_shelf",
+            "specs": specs,
+            "skus": [
+                {"spec_values": {"规格": "小"}, "price": 100, "stock": 0},
+                {"spec_values": {"规格": "大"}, "price": 200, "stock": 3},
+            ],
+        },
+    ).get_json()
     small, large = sorted(made["skus"], key=lambda s: s["price"])
     html = _html(client.get(f"{shop.prefix}/products/{made['id']}"))
     form = html.split('id="add-to-cart"')[1].split("</form>")[0]

@@ -1,5 +1,6 @@
 """Products through the console API: field errors, SKUs from specs, in-place updates, images,
 shelf status, bulk edits (all or nothing), low stock, and store isolation."""
+
 from __future__ import annotations
 
 import io
@@ -16,31 +17,54 @@ def _skus_for(specs, price=1000, stock=10):
     import itertools
 
     names = [axis["name"] for axis in specs]
-    return [{"spec_values": dict(zip(names, combo)), "price": price, "stock": stock}
-            for combo in itertools.product(*(axis["values"] for axis in specs))]
+    return [
+        {"spec_values": dict(zip(names, combo, strict=False)), "price": price, "stock": stock}
+        for combo in itertools.product(*(axis["values"] for axis in specs))
+    ]
 
 
 def test_create_product_with_specs_makes_the_cartesian_product(console):
     category = console.category("坚果")
-    created = console.product("临安山核桃仁", category_id=category, specs=COLOUR_SIZE, skus=_skus_for(COLOUR_SIZE),
-                              subtitle="手剥", description_html="<p>香<script>x()</script></p>",
-                              video_url="https://video.example/a.mp4")
+    created = console.product(
+        "临安山核桃仁",
+        category_id=category,
+        specs=COLOUR_SIZE,
+        skus=_skus_for(COLOUR_SIZE),
+        subtitle="手剥",
+        description_html="<p>香<script>x()</script></p>",
+        video_url="https://video.example/a.mp4",
+    )
     assert created["status"] == "on_shelf" and created["category_id"] == category
     assert len(created["skus"]) == 6
-    assert {s["spec_key"] for s in created["skus"]} == {f"尺码:{size};颜色:{colour}"
-                                                       for colour in ("红", "蓝") for size in ("M", "L", "XL")}
+    assert {s["spec_key"] for s in created["skus"]} == {
+        f"尺码:{size};颜色:{colour}" for colour in ("红", "蓝") for size in ("M", "L", "XL")
+    }
     assert created["description_html"] == "<p>香</p>"
     assert created["min_price"] == 1000 and all(isinstance(s["price"], int) for s in created["skus"])
 
 
 def test_field_errors(console):
-    response = console.post("/products", {"title": "", "skus": [{"spec_values": {}, "price": -1}],
-                                          "video_url": "http://video.example/a.mp4", "category_id": 99999})
+    response = console.post(
+        "/products",
+        {
+            "title": "",
+            "skus": [{"spec_values": {}, "price": -1}],
+            "video_url": "http://video.example/a.mp4",
+            "category_id": 99999,
+        },
+    )
     assert response.status_code == 422
     fields = response.get_json()["fields"]
     assert "title" in fields and "skus.0.price" in fields
-    response = console.post("/products", {"title": "x", "skus": [{"spec_values": {}, "price": 100}],
-                                          "video_url": "http://video.example/a.mp4", "category_id": 99999})
+    response = console.post(
+        "/products",
+        {
+            "title": "x",
+            "skus": [{"spec_values": {}, "price": 100}],
+            "video_url": "http://video.example/a.mp4",
+            "category_id": 99999,
+        },
+    )
     fields = response.get_json()["fields"]
     assert fields["video_url"]["code"] == "not_https" and fields["category_id"]["code"] == "not_found"
     for url in ("javascript:alert(1)", "https://", "https://user:pw@host/x", "ftp://x/y"):
@@ -64,8 +88,9 @@ def test_sku_errors_name_the_entry(console):
     extra = _skus_for(COLOUR_SIZE) + [{"spec_values": {"颜色": "绿", "尺码": "M"}, "price": 1}]
     unknown = console.post("/products", {"title": "T恤", "specs": COLOUR_SIZE, "skus": extra})
     assert unknown.get_json()["fields"]["skus.6.spec_values"]["code"] == "unknown"
-    twice = console.post("/products", {"title": "T恤", "specs": COLOUR_SIZE,
-                                       "skus": _skus_for(COLOUR_SIZE) + _skus_for(COLOUR_SIZE)[:1]})
+    twice = console.post(
+        "/products", {"title": "T恤", "specs": COLOUR_SIZE, "skus": _skus_for(COLOUR_SIZE) + _skus_for(COLOUR_SIZE)[:1]}
+    )
     assert twice.get_json()["fields"]["skus.6.spec_values"]["code"] == "duplicate"
 
 
@@ -88,8 +113,9 @@ def test_spec_validation(console):
     for specs, code in bad_specs:
         response = console.post("/products", {"title": "x", "specs": specs, "skus": []})
         fields = response.get_json()["fields"]
-        assert response.status_code == 422 and any(v["code"] == code for k, v in fields.items()
-                                                    if k.startswith("specs")), (specs, fields)
+        assert response.status_code == 422 and any(
+            v["code"] == code for k, v in fields.items() if k.startswith("specs")
+        ), (specs, fields)
 
 
 def test_update_keeps_sku_ids_and_deactivates_vanished_combinations(console):
@@ -144,9 +170,15 @@ def test_images_upload_reencode_thumbnail_and_limit(app, console):
     created = console.product("纸皮山核桃")
     wide = io.BytesIO()
     Image.new("RGB", (1000, 500), "#a52").save(wide, "JPEG")
-    files = {"image": [(io.BytesIO(wide.getvalue()), "../../evil.php.jpg"), (io.BytesIO(png_bytes((200, 100))), "b.png")]}
-    response = console.client.post(f"{console.api}/products/{created['id']}/images", data=files,
-                                   headers=console.headers, content_type="multipart/form-data")
+    files = {
+        "image": [(io.BytesIO(wide.getvalue()), "../../evil.php.jpg"), (io.BytesIO(png_bytes((200, 100))), "b.png")]
+    }
+    response = console.client.post(
+        f"{console.api}/products/{created['id']}/images",
+        data=files,
+        headers=console.headers,
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 201, response.get_json()
     images = response.get_json()["images"]
     assert [(i["width"], i["height"]) for i in images] == [(1000, 500), (200, 100)]
@@ -169,51 +201,81 @@ def test_images_upload_reencode_thumbnail_and_limit(app, console):
     assert {i["media_id"] for i in images} == {item["id"] for item in library["items"]}
     # served by the storefront, cached for good
     served = console.client.get(images[0]["thumb_url"].replace("http://localhost", ""))
-    assert served.status_code == 200 and served.mimetype == "image/jpeg" and "immutable" in served.headers["Cache-Control"]
+    assert (
+        served.status_code == 200 and served.mimetype == "image/jpeg" and "immutable" in served.headers["Cache-Control"]
+    )
     # not an image, and more than 9 images: nothing joins the library
-    bad = console.client.post(f"{console.api}/products/{created['id']}/images",
-                              data={"image": [(io.BytesIO(png_bytes()), "ok.png"), (io.BytesIO(b"<?php echo 1; ?>"), "x.png")]},
-                              headers=console.headers, content_type="multipart/form-data")
+    bad = console.client.post(
+        f"{console.api}/products/{created['id']}/images",
+        data={"image": [(io.BytesIO(png_bytes()), "ok.png"), (io.BytesIO(b"<?php echo 1; ?>"), "x.png")]},
+        headers=console.headers,
+        content_type="multipart/form-data",
+    )
     assert bad.status_code == 422 and bad.get_json()["fields"]["image"]["code"] == "not_image"
     many = {"image": [(io.BytesIO(png_bytes()), f"{i}.png") for i in range(8)]}
-    too_many = console.client.post(f"{console.api}/products/{created['id']}/images", data=many,
-                                   headers=console.headers, content_type="multipart/form-data")
+    too_many = console.client.post(
+        f"{console.api}/products/{created['id']}/images",
+        data=many,
+        headers=console.headers,
+        content_type="multipart/form-data",
+    )
     assert too_many.status_code == 422 and too_many.get_json()["fields"]["image"]["code"] == "too_many"
     assert console.get("/media").get_json()["total"] == 2
     assert len(list((data_dir / f"uploads/stores/{console.shop.store_id}/media").iterdir())) == 2 * 3
     # remove one from the product: it stays in the library, unused, and can then be deleted there
-    assert console.client.delete(f"{console.api}/products/{created['id']}/images/{images[0]['id']}",
-                                 headers=console.headers).status_code == 204
+    assert (
+        console.client.delete(
+            f"{console.api}/products/{created['id']}/images/{images[0]['id']}", headers=console.headers
+        ).status_code
+        == 204
+    )
     assert len(console.get(f"/products/{created['id']}").get_json()["images"]) == 1
     uses = {item["id"]: item["uses"] for item in console.get("/media").get_json()["items"]}
     assert uses == {images[0]["media_id"]: 0, images[1]["media_id"]: 1}
     assert (data_dir / rows[0].path).exists()
-    assert console.client.delete(f"{console.api}/media/{images[1]['media_id']}", headers=console.headers).status_code == 409
-    assert console.client.delete(f"{console.api}/media/{images[0]['media_id']}", headers=console.headers).status_code == 204
+    assert (
+        console.client.delete(f"{console.api}/media/{images[1]['media_id']}", headers=console.headers).status_code
+        == 409
+    )
+    assert (
+        console.client.delete(f"{console.api}/media/{images[0]['media_id']}", headers=console.headers).status_code
+        == 204
+    )
     assert not (data_dir / rows[0].path).exists() and not (data_dir / rows[0].thumb_path).exists()
 
 
 def test_media_route_refuses_traversal_and_other_names(console):
-    for path in ("/media/../../platform.db", "/media/products/..%2F..%2Fsecret_key", "/media/qualifications/x.png",
-                 "/media/products/" + "0" * 32 + ".svg", "/media/products/" + "0" * 32 + ".jpg"):
+    for path in (
+        "/media/../../platform.db",
+        "/media/products/..%2F..%2Fsecret_key",
+        "/media/qualifications/x.png",
+        "/media/products/" + "0" * 32 + ".svg",
+        "/media/products/" + "0" * 32 + ".jpg",
+    ):
         assert console.client.get(console.shop.prefix + path).status_code == 404, path
 
 
 def test_bulk_update_is_all_or_nothing(console):
     a = console.product("A", price=1000, stock=5)["skus"][0]
     b = console.product("B", price=2000, stock=5)["skus"][0]
-    bad = console.post("/skus/bulk", {"items": [{"sku_id": a["id"], "price": 1200, "stock": 50},
-                                                {"sku_id": b["id"], "stock": -1}]})
+    bad = console.post(
+        "/skus/bulk", {"items": [{"sku_id": a["id"], "price": 1200, "stock": 50}, {"sku_id": b["id"], "stock": -1}]}
+    )
     assert bad.status_code == 422 and "items.1.stock" in bad.get_json()["fields"]
-    missing = console.post("/skus/bulk", {"items": [{"sku_id": a["id"], "price": 1200},
-                                                    {"sku_id": 987654, "price": 1}]})
+    missing = console.post(
+        "/skus/bulk", {"items": [{"sku_id": a["id"], "price": 1200}, {"sku_id": 987654, "price": 1}]}
+    )
     assert missing.status_code == 422 and missing.get_json()["fields"]["items.1.sku_id"]["code"] == "not_found"
     unchanged = console.get(f"/products/{console_product_id(console, a['id'])}").get_json()["skus"][0]
     assert unchanged["price"] == 1000 and unchanged["stock"] == 5
-    good = console.post("/skus/bulk", {"items": [{"sku_id": a["id"], "price": 1200, "stock": 50},
-                                                 {"sku_id": b["id"], "stock": 0}]})
+    good = console.post(
+        "/skus/bulk", {"items": [{"sku_id": a["id"], "price": 1200, "stock": 50}, {"sku_id": b["id"], "stock": 0}]}
+    )
     assert good.status_code == 200, good.get_json()
-    assert {(i["id"], i["price"], i["stock"]) for i in good.get_json()["items"]} == {(a["id"], 1200, 50), (b["id"], 2000, 0)}
+    assert {(i["id"], i["price"], i["stock"]) for i in good.get_json()["items"]} == {
+        (a["id"], 1200, 50),
+        (b["id"], 2000, 0),
+    }
 
 
 def console_product_id(console, sku_id):
@@ -263,12 +325,14 @@ def test_low_stock_list_uses_the_store_threshold(app, console):
 def test_other_stores_staff_cannot_touch_products(console, other_console):
     mine = console.product("A 的商品")
     theirs_token = other_console.token
-    for method, path, body in (("patch", f"/products/{mine['id']}", {"title": "hacked"}),
-                               ("get", f"/products/{mine['id']}", None),
-                               ("post", "/products", {"title": "x", "skus": [{"spec_values": {}, "price": 1}]}),
-                               ("post", "/skus/bulk", {"items": [{"sku_id": mine["skus"][0]["id"], "price": 1}]}),
-                               ("get", "/skus/low-stock", None),
-                               ("post", "/categories", {"name": "x"})):
+    for method, path, body in (
+        ("patch", f"/products/{mine['id']}", {"title": "hacked"}),
+        ("get", f"/products/{mine['id']}", None),
+        ("post", "/products", {"title": "x", "skus": [{"spec_values": {}, "price": 1}]}),
+        ("post", "/skus/bulk", {"items": [{"sku_id": mine["skus"][0]["id"], "price": 1}]}),
+        ("get", "/skus/low-stock", None),
+        ("post", "/categories", {"name": "x"}),
+    ):
         call = getattr(console.client, method)
         kwargs = {"json": body} if body is not None else {}
         response = call(f"{console.api}{path}", headers=bearer(theirs_token), **kwargs)
@@ -279,9 +343,13 @@ def test_other_stores_staff_cannot_touch_products(console, other_console):
 
 
 def test_search_text_is_maintained(app, console):
-    created = console.product("Ｔｅａ　龙井", specs=[{"name": "规格", "values": ["250G礼盒"]}],
-                              skus=[{"spec_values": {"规格": "250G礼盒"}, "price": 100, "code": "LJ-250"}],
-                              subtitle="明前", description_html="<p>西湖<b>产区</b></p>")
+    created = console.product(
+        "Ｔｅａ　龙井",
+        specs=[{"name": "规格", "values": ["250G礼盒"]}],
+        skus=[{"spec_values": {"规格": "250G礼盒"}, "price": 100, "code": "LJ-250"}],
+        subtitle="明前",
+        description_html="<p>西湖<b>产区</b></p>",
+    )
     from mallow.catalog.models import Product
     from mallow.db import db
     from mallow.tenants.context import store_context

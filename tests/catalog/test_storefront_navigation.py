@@ -2,6 +2,7 @@
 where it is left out, the cart's count (per shopper, never from the page cache), the category
 page (分类), the store's card, 立即购买, and the product page's buy bar, option sheet and share data
 over the plain form. The browser side is tests/browser/test_navigation_browser.py."""
+
 from __future__ import annotations
 
 import html as htmllib
@@ -31,7 +32,10 @@ def _tabs(html: str) -> list[tuple[str, bool]]:
     bar = re.search(r'<nav class="tabbar" id="tabbar".*?</nav>', html, re.S)
     if bar is None:
         return []
-    return [(key, "aria-current" in tag) for tag, key in re.findall(r'(<a class="tab"[^>]*data-tab="(\w+)"[^>]*>)', bar.group(0))]
+    return [
+        (key, "aria-current" in tag)
+        for tag, key in re.findall(r'(<a class="tab"[^>]*data-tab="(\w+)"[^>]*>)', bar.group(0))
+    ]
 
 
 def _badge(html: str, element_id: str) -> str | None:
@@ -69,21 +73,33 @@ def store(console):
     tea = console.category("茶叶")
     hidden = console.category("隐藏")
     console.patch(f"/categories/{hidden}", {"active": False})
-    skus = [{"spec_values": {"颜色": "红", "尺码": "M"}, "price": 3990, "stock": 5, "market_price": 4990},
-            {"spec_values": {"颜色": "红", "尺码": "L"}, "price": 4590, "stock": 0},
-            {"spec_values": {"颜色": "蓝", "尺码": "M"}, "price": 3990, "stock": 2},
-            {"spec_values": {"颜色": "蓝", "尺码": "L"}, "price": 4590, "stock": 3}]
+    skus = [
+        {"spec_values": {"颜色": "红", "尺码": "M"}, "price": 3990, "stock": 5, "market_price": 4990},
+        {"spec_values": {"颜色": "红", "尺码": "L"}, "price": 4590, "stock": 0},
+        {"spec_values": {"颜色": "蓝", "尺码": "M"}, "price": 3990, "stock": 2},
+        {"spec_values": {"颜色": "蓝", "尺码": "L"}, "price": 4590, "stock": 3},
+    ]
     shirt = console.product("山核桃礼盒", category_id=sub, specs=SPECS, skus=skus, subtitle="手剥")
-    console.client.post(f"{console.api}/products/{shirt['id']}/images", headers=console.headers,
-                        data={"image": [(io.BytesIO(png_bytes((640, 640))), "a.png")]}, content_type="multipart/form-data")
+    console.client.post(
+        f"{console.api}/products/{shirt['id']}/images",
+        headers=console.headers,
+        data={"image": [(io.BytesIO(png_bytes((640, 640))), "a.png")]},
+        content_type="multipart/form-data",
+    )
     tea_product = console.product("龙井", price=12800, category_id=tea)
     return {"nuts": nuts, "sub": sub, "tea": tea, "hidden": hidden, "shirt": shirt, "tea_product": tea_product}
 
 
 def test_the_tab_bar_is_on_top_level_pages_with_the_current_tab(app, console, store):
     client, prefix = app.test_client(), console.shop.prefix
-    expected = {"/": "home", "/categories": "category", f"/category/{store['nuts']}": "category", "/cart": "cart",
-                "/search?q=山核桃": None, "/about": None}
+    expected = {
+        "/": "home",
+        "/categories": "category",
+        f"/category/{store['nuts']}": "category",
+        "/cart": "cart",
+        "/search?q=山核桃": None,
+        "/about": None,
+    }
     for path, current in expected.items():
         html = _html(client.get(prefix + path))
         tabs = _tabs(html)
@@ -98,13 +114,25 @@ def test_the_tab_bar_is_on_top_level_pages_with_the_current_tab(app, console, st
 def test_pages_with_their_own_bottom_bar_leave_the_tab_bar_out(app, console, store):
     client, prefix = app.test_client(), console.shop.prefix
     login, token = new_shopper(client, console.shop)
-    address = client.post(f"{prefix}/api/addresses", headers=bearer(token), json={
-        "recipient": "王小明", "phone": "13800138000", "province": "浙江省", "city": "杭州市", "district": "临安区",
-        "detail": "衣锦街 1 号"})
+    address = client.post(
+        f"{prefix}/api/addresses",
+        headers=bearer(token),
+        json={
+            "recipient": "王小明",
+            "phone": "13800138000",
+            "province": "浙江省",
+            "city": "杭州市",
+            "district": "临安区",
+            "detail": "衣锦街 1 号",
+        },
+    )
     assert address.status_code == 201, address.get_json()
     sku = next(s["id"] for s in store["shirt"]["skus"] if s["stock"] > 0)
-    order = client.post(f"{prefix}/api/orders", headers=bearer(token),
-                        json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": address.get_json()["id"]})
+    order = client.post(
+        f"{prefix}/api/orders",
+        headers=bearer(token),
+        json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": address.get_json()["id"]},
+    )
     assert order.status_code == 201, order.get_json()
     added = client.post(f"{prefix}/api/cart/items", headers=bearer(token), json={"sku_id": sku, "quantity": 1})
     assert added.status_code in (200, 201), added.get_json()
@@ -120,8 +148,10 @@ def test_pages_with_their_own_bottom_bar_leave_the_tab_bar_out(app, console, sto
 def test_the_cart_count_is_the_shoppers_own_and_never_cached(app, console, store):
     prefix = console.shop.prefix
     product = store["shirt"]
-    red_m, blue_m = (next(s["id"] for s in product["skus"] if s["spec_values"] == v)
-                     for v in ({"颜色": "红", "尺码": "M"}, {"颜色": "蓝", "尺码": "M"}))
+    red_m, blue_m = (
+        next(s["id"] for s in product["skus"] if s["spec_values"] == v)
+        for v in ({"颜色": "红", "尺码": "M"}, {"颜色": "蓝", "尺码": "M"})
+    )
     # the product page drawn by the published product-detail template (through the page cache)
     assert console.client.get(f"{console.api}/pages/product", headers=console.headers).status_code == 200
     assert console.client.post(f"{console.api}/pages/product/publish", headers=console.headers).status_code == 201
@@ -143,7 +173,10 @@ def test_the_category_page_has_a_rail_and_the_chosen_categorys_products(app, con
     client, prefix = app.test_client(), console.shop.prefix
     html = _html(client.get(f"{prefix}/categories"))
     rail = re.findall(r'<a href="[^"]*\?c=(\d+)" data-category-id="\d+"( aria-current="page")?>([^<]+)</a>', html)
-    assert [(int(i), name, bool(on)) for i, on, name in rail] == [(store["nuts"], "坚果", True), (store["tea"], "茶叶", False)]
+    assert [(int(i), name, bool(on)) for i, on, name in rail] == [
+        (store["nuts"], "坚果", True),
+        (store["tea"], "茶叶", False),
+    ]
     assert "隐藏" not in html and "山核桃" in html  # the subcategory as a chip
     assert f'data-product-id="{store["shirt"]["id"]}"' in html  # from the subcategory
     assert f'data-product-id="{store["tea_product"]["id"]}"' not in html
@@ -177,14 +210,21 @@ def test_the_product_page_has_the_buy_bar_the_option_sheet_and_share_data_over_t
     assert re.search(r'<button type="submit" class="pd-add" data-open-sheet="cart">', form)
     assert f'formaction="{prefix}/buy"' in form
     # the sheet: one row of chips per dimension, in the specs' order
-    rows = re.findall(r'<div class="pd-dim js-only" role="group" aria-label="([^"]+)" data-dim="\d+">(.*?)</div>\s*</div>',
-                      form, re.S)
-    assert [(name, re.findall(r'data-value="([^"]+)"', body)) for name, body in rows] == [("颜色", ["红", "蓝"]),
-                                                                                         ("尺码", ["M", "L"])]
+    rows = re.findall(
+        r'<div class="pd-dim js-only" role="group" aria-label="([^"]+)" data-dim="\d+">(.*?)</div>\s*</div>', form, re.S
+    )
+    assert [(name, re.findall(r'data-value="([^"]+)"', body)) for name, body in rows] == [
+        ("颜色", ["红", "蓝"]),
+        ("尺码", ["M", "L"]),
+    ]
     picker = _json_script(html, "sku-data")
     assert picker["dims"] == SPECS and picker["max"] == 999 and picker["image"].endswith("_320.png")
     assert {(tuple(s["values"]), s["price"], s["stock"]) for s in picker["skus"]} == {
-        (("红", "M"), "39.90", 5), (("红", "L"), "45.90", 0), (("蓝", "M"), "39.90", 2), (("蓝", "L"), "45.90", 3)}
+        (("红", "M"), "39.90", 5),
+        (("红", "L"), "45.90", 0),
+        (("蓝", "M"), "39.90", 2),
+        (("蓝", "L"), "45.90", 3),
+    }
     share = _json_script(html, "share-data")
     assert share["title"] == "山核桃礼盒" and share["desc"] == "手剥"
     assert share["link"] == f"http://localhost{prefix}/products/{product['id']}"
@@ -212,7 +252,9 @@ def test_buy_now_puts_exactly_the_chosen_quantity_in_the_cart_and_goes_to_checko
     client, prefix = app.test_client(), console.shop.prefix
     page = f"{prefix}/products/{store['shirt']['id']}"
     red_m = next(s["id"] for s in store["shirt"]["skus"] if s["spec_values"] == {"颜色": "红", "尺码": "M"})
-    assert post_form(client, f"{prefix}/cart/items", {"sku_id": red_m, "quantity": 3}, form_path=page).status_code == 303
+    assert (
+        post_form(client, f"{prefix}/cart/items", {"sku_id": red_m, "quantity": 3}, form_path=page).status_code == 303
+    )
     bought = post_form(client, f"{prefix}/buy", {"sku_id": red_m, "quantity": 1}, form_path=page)
     assert bought.status_code == 303 and bought.headers["Location"].endswith(f"{prefix}/checkout")
     assert re.search(r'name="quantity" value="1"', _html(client.get(f"{prefix}/cart")))

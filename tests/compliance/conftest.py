@@ -1,5 +1,6 @@
 """Compliance fixtures: a general-merchandise store and a food store, each with its merchant
 signed in (a browser client) and a console API token."""
+
 from __future__ import annotations
 
 import uuid
@@ -9,7 +10,6 @@ from mallow.testing import MerchantClient
 
 
 class Merchant(MerchantClient):
-
     def create_product(self, title, **fields):
         body = {"title": title, "skus": [{"spec_values": {}, "price": 1000, "stock": 5}], **fields}
         return self.client.post(f"{self.api}/products", json=body, headers=self.headers)

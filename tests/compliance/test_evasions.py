@@ -1,5 +1,6 @@
 """The matcher's one folding pass, table by table: every evasion is found with the right term
 and its original span; ordinary copy (and English) is not glued into false matches."""
+
 from __future__ import annotations
 
 import time
@@ -19,20 +20,20 @@ EVASIONS = [
     ("国 家 级", "国家级", "国 家 级"),
     ("国/家/级", "国家级", "国/家/级"),
     ("国😀家😀级", "国家级", "国😀家😀级"),
-    ("国👍🏻家❤️级", "国家级", "国👍🏻家❤️级"),     # emoji with a skin tone, with a variation selector
+    ("国👍🏻家❤️级", "国家级", "国👍🏻家❤️级"),  # emoji with a skin tone, with a variation selector
     ("国，家，级", "国家级", "国，家，级"),
     ("国\n家\n级", "国家级", "国\n家\n级"),
-    ("國・家・級", "国家级", "國・家・級"),           # traditional, katakana middle dot
+    ("國・家・級", "国家级", "國・家・級"),  # traditional, katakana middle dot
     ("國‧家‧級", "国家级", "國‧家‧級"),
-    ("国ー家ー级", "国家级", "国ー家ー级"),           # the long-vowel mark as a dash
+    ("国ー家ー级", "国家级", "国ー家ー级"),  # the long-vowel mark as a dash
     ("国*家*级", "国家级", "国*家*级"),
     ("国【家】级", "国家级", "国【家】级"),
     ("国\u200b家\u200c级", "国家级", "国\u200b家\u200c级"),
     ("国家·级", "国家级", "国家·级"),
-    ("国家 级别", "国家级", "国家 级"),               # any separator but a sentence break is read through
+    ("国家 级别", "国家级", "国家 级"),  # any separator but a sentence break is read through
     ("国家 · 级", "国家级", "国家 · 级"),
-    ("最\u200d好", "最好", "最\u200d好"),             # zero-width joiner
-    ("最\u00ad好", "最好", "最\u00ad好"),             # soft hyphen
+    ("最\u200d好", "最好", "最\u200d好"),  # zero-width joiner
+    ("最\u00ad好", "最好", "最\u00ad好"),  # soft hyphen
     ("最\ufe0f好", "最好", "最\ufe0f好"),
     ("最 低 价", "最低价", "最 低 价"),
     ("最．低．價", "最低价", "最．低．價"),
@@ -117,7 +118,7 @@ def test_every_evasion_is_found_with_its_term_and_original_span(app, text, term,
     found = _found(app, text)
     assert [(t, w) for t, _p, w in found] == [(term, written)], found
     position = found[0][1]
-    assert text[position:position + len(written)] == written
+    assert text[position : position + len(written)] == written
 
 
 LEGITIMATE = [
@@ -134,12 +135,12 @@ LEGITIMATE = [
     "第二天",
     "国家 标准 GB 2760",
     "符合国家标准 GB 2760-2014",
-    "国家，级别",         # two words across punctuation are not one term
-    "风味独特，效果好",     # not 特效 (which blocks in food stores)
+    "国家，级别",  # two words across punctuation are not one term
+    "风味独特，效果好",  # not 特效 (which blocks in food stores)
     "风味独特。\n效果好",
     "态度积极。致力于服务",  # not 极致
-    "拒绝，对不起",         # not 绝对
-    "单独、家用两相宜",     # not 独家
+    "拒绝，对不起",  # not 绝对
+    "单独、家用两相宜",  # not 独家
     "Say no, 1 is enough",
     "No problem, 1 year warranty",
     "Answer no: 1 apple a day",
@@ -169,16 +170,19 @@ def test_ordinary_copy_is_not_flagged(app, text):
 HEALTH_FOOD_WARNING = "保健食品不是药物，不能代替药物治疗疾病"
 
 
-@pytest.mark.parametrize("text", [
-    HEALTH_FOOD_WARNING,
-    "【注意】保健食品不是药物，不能代替药物治疗疾病。",
-    "保健食品不是药物,不能代替药物治疗疾病",           # half-width comma
-    "保健食品不是藥物，不能代替藥物治療疾病",           # traditional
-    "保健食品 不是药物 不能代替药物 治疗疾病",
-    "保健食品不是药物\n不能代替药物治疗疾病",
-    "鱼油软胶囊，每日两粒。保健食品不是药物，不能代替药物治疗疾病。",
-    "请按药品说明书或者在药师指导下购买和使用",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        HEALTH_FOOD_WARNING,
+        "【注意】保健食品不是药物，不能代替药物治疗疾病。",
+        "保健食品不是药物,不能代替药物治疗疾病",  # half-width comma
+        "保健食品不是藥物，不能代替藥物治療疾病",  # traditional
+        "保健食品 不是药物 不能代替药物 治疗疾病",
+        "保健食品不是药物\n不能代替药物治疗疾病",
+        "鱼油软胶囊，每日两粒。保健食品不是药物，不能代替药物治疗疾病。",
+        "请按药品说明书或者在药师指导下购买和使用",
+    ],
+)
 @pytest.mark.parametrize("category", ["food_prepackaged", "special_food", "general"])
 def test_a_mandatory_statement_is_not_flagged_even_where_its_terms_block(app, text, category):
     assert _found(app, text, category) == []

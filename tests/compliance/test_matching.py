@@ -1,5 +1,6 @@
 """The seeded term list found term by term, through full-width, traditional, spaced,
 zero-width and upper/lower-case disguises; longest match; block by store category."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,26 +17,32 @@ def _found(app, text, category="general"):
 
 def test_the_brief_example_is_flagged_term_by_term(app):
     assert _found(app, "全网最低价 国家级 第一品牌") == [
-        ("最低价", 2, "最低价", "flag"), ("国家级", 6, "国家级", "flag"), ("第一品牌", 10, "第一品牌", "flag")]
+        ("最低价", 2, "最低价", "flag"),
+        ("国家级", 6, "国家级", "flag"),
+        ("第一品牌", 10, "第一品牌", "flag"),
+    ]
 
 
-@pytest.mark.parametrize("text, term, written", [
-    ("全網最低價", "最低价", "最低價"),                 # traditional
-    ("國家級品質", "国家级", "國家級"),
-    ("ＮＯ．１好物", "NO.1", "ＮＯ．１"),               # full-width
-    ("销量ＴＯＰ１", "TOP1", "ＴＯＰ１"),
-    ("国\u200b家 级", "国家级", "国\u200b家 级"),        # zero-width and space inside
-    ("顶\ufeff级\u3000工艺", "顶级", "顶\ufeff级"),
-    ("品质 no.1 之选", "NO.1", "no.1"),                 # Latin case
-    ("We are No. 1!", "NO.1", "No. 1"),
-    ("Top 1 of the year", "TOP1", "Top 1"),
-    ("纯棉 100 % 面料", "100%", "100 %"),
-])
+@pytest.mark.parametrize(
+    "text, term, written",
+    [
+        ("全網最低價", "最低价", "最低價"),  # traditional
+        ("國家級品質", "国家级", "國家級"),
+        ("ＮＯ．１好物", "NO.1", "ＮＯ．１"),  # full-width
+        ("销量ＴＯＰ１", "TOP1", "ＴＯＰ１"),
+        ("国\u200b家 级", "国家级", "国\u200b家 级"),  # zero-width and space inside
+        ("顶\ufeff级\u3000工艺", "顶级", "顶\ufeff级"),
+        ("品质 no.1 之选", "NO.1", "no.1"),  # Latin case
+        ("We are No. 1!", "NO.1", "No. 1"),
+        ("Top 1 of the year", "TOP1", "Top 1"),
+        ("纯棉 100 % 面料", "100%", "100 %"),
+    ],
+)
 def test_evasion_forms_are_found(app, text, term, written):
     found = _found(app, text)
     assert [(t, w) for t, _p, w, _a in found if t == term] == [(term, written)]
     position = next(p for t, p, _w, _a in found if t == term)
-    assert text[position:position + len(written)] == written
+    assert text[position : position + len(written)] == written
 
 
 @pytest.mark.parametrize("text", ["stop 1 minute", "1100% rise", "top10 list", "nano.1"])
@@ -68,7 +75,15 @@ def test_every_seeded_term_is_stored_in_the_matchers_form(app):
     with app.app_context():
         terms = all_terms()
         assert len(terms) >= 71  # the brief's representative list
-        assert {t.kind for t in terms} == {"superlative", "first_only", "grade", "first_exclusive", "endorsement",
-                                           "absolute", "urgency", "medical"}
+        assert {t.kind for t in terms} == {
+            "superlative",
+            "first_only",
+            "grade",
+            "first_exclusive",
+            "endorsement",
+            "absolute",
+            "urgency",
+            "medical",
+        }
         assert {"国家级", "NO.1", "TOP1", "100%", "治愈"} <= {t.term for t in terms}
         assert [t.term for t in terms if t.key != fold(t.term)[0]] == []

@@ -1,6 +1,7 @@
 """Appeal and review: the merchant accepts or appeals, the platform admin upholds or overturns,
 every move is in the audit log; admins edit the term list and the next save uses it; one
 store never sees or touches another's findings."""
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,10 @@ from mallow.testing import csrf_token, login_admin, post_form
 
 
 def _finding_ids(html: str, term: str) -> list[int]:
-    return [int(i) for i in re.findall(r'data-finding-id="(\d+)" data-status="[a-z]+" data-term="' + re.escape(term) + '"',
-                                       html)]
+    return [
+        int(i)
+        for i in re.findall(r'data-finding-id="(\d+)" data-status="[a-z]+" data-term="' + re.escape(term) + '"', html)
+    ]
 
 
 def _audit(app, action: str, target: str) -> list:
@@ -19,8 +22,11 @@ def _audit(app, action: str, target: str) -> list:
     from mallow.db import db
 
     with app.app_context():
-        return list(db.session.execute(sa.select(AuditEntry).where(AuditEntry.action == action,
-                                                                   AuditEntry.target == target)).scalars())
+        return list(
+            db.session.execute(
+                sa.select(AuditEntry).where(AuditEntry.action == action, AuditEntry.target == target)
+            ).scalars()
+        )
 
 
 def _status(app, finding_id: int) -> str:
@@ -43,29 +49,47 @@ def test_appeal_overturned_keeps_the_term_allowed(app, general, admin_email):
     base = f"{general.shop.prefix}/console/compliance"
     empty = post_form(general.client, f"{base}/{finding_id}/appeal", {"appeal_reason": " "}, form_path=f"{base}/")
     assert empty.status_code == 422 and f'data-field="appeal_reason.{finding_id}"' in empty.get_data(as_text=True)
-    appealed = post_form(general.client, f"{base}/{finding_id}/appeal",
-                         {"appeal_reason": "「极品」是注册商标，注册号 12345678"}, form_path=f"{base}/")
+    appealed = post_form(
+        general.client,
+        f"{base}/{finding_id}/appeal",
+        {"appeal_reason": "「极品」是注册商标，注册号 12345678"},
+        form_path=f"{base}/",
+    )
     assert appealed.status_code == 303 and _status(app, finding_id) == "appealed"
     assert _audit(app, "compliance.finding_appealed", f"compliance_finding:{finding_id}")
 
     admin = _admin(app, admin_email)
     queue = admin.get("/admin/compliance/findings").get_data(as_text=True)
     assert finding_id in _finding_ids(queue, "极品") and "注册号 12345678" in queue
-    no_reason = post_form(admin, f"/admin/compliance/findings/{finding_id}/overturn", {"reason": ""},
-                          form_path="/admin/compliance/findings")
+    no_reason = post_form(
+        admin,
+        f"/admin/compliance/findings/{finding_id}/overturn",
+        {"reason": ""},
+        form_path="/admin/compliance/findings",
+    )
     assert no_reason.status_code == 422 and _status(app, finding_id) == "appealed"
-    overturned = post_form(admin, f"/admin/compliance/findings/{finding_id}/overturn", {"reason": "商标核实无误"},
-                           form_path="/admin/compliance/findings")
+    overturned = post_form(
+        admin,
+        f"/admin/compliance/findings/{finding_id}/overturn",
+        {"reason": "商标核实无误"},
+        form_path="/admin/compliance/findings",
+    )
     assert overturned.status_code == 303 and _status(app, finding_id) == "overturned"
     [entry] = _audit(app, "compliance.finding_overturned", f"compliance_finding:{finding_id}")
     assert entry.actor_kind == "admin" and entry.detail["reason"] == "商标核实无误"
     # deciding twice changes nothing
-    twice = post_form(admin, f"/admin/compliance/findings/{finding_id}/uphold", {"reason": "x"},
-                      form_path="/admin/compliance/findings")
+    twice = post_form(
+        admin,
+        f"/admin/compliance/findings/{finding_id}/uphold",
+        {"reason": "x"},
+        form_path="/admin/compliance/findings",
+    )
     assert twice.status_code == 303 and _status(app, finding_id) == "overturned"
     # saving again does not raise it again
     assert general.update_product(product["id"], subtitle="新茶").status_code == 200
-    assert _finding_ids(general.findings_page("all"), "极品") == [finding_id] and _status(app, finding_id) == "overturned"
+    assert (
+        _finding_ids(general.findings_page("all"), "极品") == [finding_id] and _status(app, finding_id) == "overturned"
+    )
 
 
 def test_appeal_upheld_refuses_the_term_in_that_field(app, general, admin_email):
@@ -74,8 +98,12 @@ def test_appeal_upheld_refuses_the_term_in_that_field(app, general, admin_email)
     base = f"{general.shop.prefix}/console/compliance"
     post_form(general.client, f"{base}/{finding_id}/appeal", {"appeal_reason": "品牌名"}, form_path=f"{base}/")
     admin = _admin(app, admin_email)
-    upheld = post_form(admin, f"/admin/compliance/findings/{finding_id}/uphold", {"reason": "未提供商标证明"},
-                       form_path="/admin/compliance/findings")
+    upheld = post_form(
+        admin,
+        f"/admin/compliance/findings/{finding_id}/uphold",
+        {"reason": "未提供商标证明"},
+        form_path="/admin/compliance/findings",
+    )
     assert upheld.status_code == 303 and _status(app, finding_id) == "upheld"
     assert _audit(app, "compliance.finding_upheld", f"compliance_finding:{finding_id}")
     assert "未提供商标证明" in general.findings_page("upheld")
@@ -120,10 +148,16 @@ def test_admins_edit_the_list_and_the_next_save_uses_it(app, general, admin_emai
         builds = app.extensions["mallow.compliance"].builds
         current_matcher(), current_matcher()
         assert app.extensions["mallow.compliance"].builds == builds  # built once per revision
-    duplicate = post_form(admin, "/admin/compliance/terms/new", dict(form, term=f" {word.upper()} "),
-                          form_path="/admin/compliance/terms/new")
+    duplicate = post_form(
+        admin,
+        "/admin/compliance/terms/new",
+        dict(form, term=f" {word.upper()} "),
+        form_path="/admin/compliance/terms/new",
+    )
     assert duplicate.status_code == 422 and 'data-field="term"' in duplicate.get_data(as_text=True)
-    switched_off = post_form(admin, f"/admin/compliance/terms/{term_id}", {k: v for k, v in form.items() if k != "active"})
+    switched_off = post_form(
+        admin, f"/admin/compliance/terms/{term_id}", {k: v for k, v in form.items() if k != "active"}
+    )
     assert switched_off.status_code == 303
     assert general.create_product(f"{word} 耳机").status_code == 201
     [change] = [e for e in _audit_all(app, "compliance.term_changed") if e.target == f"compliance_term:{term_id}"]

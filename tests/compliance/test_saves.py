@@ -1,6 +1,7 @@
 """Merchant saves: a blocking term is refused with a field-level 422 (API and console form) and
 nothing is written; a flagged term saves, is listed for the merchant and the admin, and clears
 when the text changes; page drafts are checked the same way."""
+
 from __future__ import annotations
 
 from mallow.testing import post_form
@@ -22,8 +23,11 @@ def test_a_medical_claim_on_a_food_store_is_refused_by_the_api_naming_field_and_
     assert error["code"] == "prohibited_term" and "根治" in error["message"]
     assert "title" not in refused.get_json()["fields"]
     assert _product_count(food) == 0  # nothing half-written
-    spec = food.create_product("酸枣仁茶", specs=[{"name": "功效", "values": ["安神", "治愈失眠"]}],
-                               skus=[{"spec_values": {"功效": v}, "price": 1000} for v in ("安神", "治愈失眠")])
+    spec = food.create_product(
+        "酸枣仁茶",
+        specs=[{"name": "功效", "values": ["安神", "治愈失眠"]}],
+        skus=[{"spec_values": {"功效": v}, "price": 1000} for v in ("安神", "治愈失眠")],
+    )
     assert "治愈" in _fields(spec, "specs.0.values.1")["message"]
     described = food.create_product("酸枣仁茶", description_html="<p>长期饮用可<b>降 血 压</b></p>")
     assert "降血压" in _fields(described, "description_html")["message"]
@@ -42,9 +46,22 @@ def test_an_update_that_adds_a_blocking_term_changes_nothing(food):
 
 def test_the_console_form_answers_422_with_the_error_at_the_field(food):
     base = f"{food.shop.prefix}/console"
-    form = {"title": "酸枣仁茶 治愈失眠", "subtitle": "", "category_id": "", "specs_text": "", "description_html": "",
-            "video_url": "", "sort": "0", "status": "draft", "skus.0.key": "", "skus.0.price": "19.90",
-            "skus.0.stock": "5", "skus.0.weight_g": "0", "skus.0.code": "", "action": "save"}
+    form = {
+        "title": "酸枣仁茶 治愈失眠",
+        "subtitle": "",
+        "category_id": "",
+        "specs_text": "",
+        "description_html": "",
+        "video_url": "",
+        "sort": "0",
+        "status": "draft",
+        "skus.0.key": "",
+        "skus.0.price": "19.90",
+        "skus.0.stock": "5",
+        "skus.0.weight_g": "0",
+        "skus.0.code": "",
+        "action": "save",
+    }
     response = post_form(food.client, f"{base}/products/new", form)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -83,21 +100,34 @@ def test_saving_again_keeps_one_finding_per_term_and_field(general):
 
 
 def _home_doc(text, alt=""):
-    return {"sections": {"bar": {"type": "notice_bar", "settings": {"text": text}},
-                         "hero": {"type": "carousel", "settings": {},
-                                  "blocks": {"s1": {"type": "slide", "settings": {"alt": alt}}}, "block_order": ["s1"]}},
-            "order": ["bar", "hero"]}
+    return {
+        "sections": {
+            "bar": {"type": "notice_bar", "settings": {"text": text}},
+            "hero": {
+                "type": "carousel",
+                "settings": {},
+                "blocks": {"s1": {"type": "slide", "settings": {"alt": alt}}},
+                "block_order": ["s1"],
+            },
+        },
+        "order": ["bar", "hero"],
+    }
 
 
 def test_page_drafts_are_checked_text_and_image_alt(food, general):
-    refused = food.client.put(f"{food.api}/pages/home/draft", json={"document": _home_doc("全场特效", "新品")},
-                              headers=food.headers)
+    refused = food.client.put(
+        f"{food.api}/pages/home/draft", json={"document": _home_doc("全场特效", "新品")}, headers=food.headers
+    )
     assert "特效" in _fields(refused, "/sections/bar/settings/text")["message"]
-    alt = food.client.put(f"{food.api}/pages/home/draft", json={"document": _home_doc("新品", "抗癌好物")},
-                          headers=food.headers)
+    alt = food.client.put(
+        f"{food.api}/pages/home/draft", json={"document": _home_doc("新品", "抗癌好物")}, headers=food.headers
+    )
     assert "抗癌" in _fields(alt, "/sections/hero/blocks/s1/settings/alt")["message"]
-    saved = general.client.put(f"{general.api}/pages/home/draft",
-                               json={"document": _home_doc("全场特效", "国家级品质")}, headers=general.headers)
+    saved = general.client.put(
+        f"{general.api}/pages/home/draft",
+        json={"document": _home_doc("全场特效", "国家级品质")},
+        headers=general.headers,
+    )
     assert saved.status_code == 200, saved.get_json()
     page = general.findings_page()
     assert 'data-term="特效"' in page and 'data-term="国家级"' in page

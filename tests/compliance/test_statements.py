@@ -1,5 +1,6 @@
 """Mandatory statements (法定警示语): seeded, edited by platform admins beside the term list (audited,
 the next save uses them), and a food store can write the health-food warning."""
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,11 @@ def test_the_statements_are_seeded_in_the_matchers_form(app):
 
 
 def test_a_food_store_saves_the_health_food_warning_and_nothing_is_flagged(food):
-    created = food.create_product("鱼油软胶囊", subtitle=HEALTH_FOOD_WARNING,
-                                  description_html=f"<p>每日两粒。</p><p><b>{HEALTH_FOOD_WARNING}</b></p>")
+    created = food.create_product(
+        "鱼油软胶囊",
+        subtitle=HEALTH_FOOD_WARNING,
+        description_html=f"<p>每日两粒。</p><p><b>{HEALTH_FOOD_WARNING}</b></p>",
+    )
     assert created.status_code == 201, created.get_json()
     assert "data-finding-id" not in food.findings_page("all")
     # the same terms outside the warning are still refused
@@ -71,20 +75,31 @@ def test_admins_edit_the_statements_audited_and_the_next_save_uses_them(app, foo
 
     listing = admin.get("/admin/compliance/statements").get_data(as_text=True)
     assert f'data-statement="{statement}"' in listing and "测试依据" in listing
-    edit = re.search(r'data-statement="' + re.escape(statement) + r'".*?href="(/admin/compliance/statements/\d+)"',
-                     listing, re.S).group(1)
-    duplicate = post_form(admin, "/admin/compliance/statements/new", dict(form, text=f"{statement}！"),
-                          form_path="/admin/compliance/statements/new")
+    edit = re.search(
+        r'data-statement="' + re.escape(statement) + r'".*?href="(/admin/compliance/statements/\d+)"', listing, re.S
+    ).group(1)
+    duplicate = post_form(
+        admin,
+        "/admin/compliance/statements/new",
+        dict(form, text=f"{statement}！"),
+        form_path="/admin/compliance/statements/new",
+    )
     assert duplicate.status_code == 422 and 'data-field="text"' in duplicate.get_data(as_text=True)
     empty = post_form(admin, edit, dict(form, text=" "))
     assert empty.status_code == 422 and 'data-field="text"' in empty.get_data(as_text=True)
 
     switched_off = post_form(admin, edit, {"text": statement, "basis": "测试依据"})
     assert switched_off.status_code == 303
-    [change] = [e for e in _audit(app, "compliance.statement_changed") if e.target == f"compliance_statement:{edit.rsplit('/', 1)[1]}"]
+    [change] = [
+        e
+        for e in _audit(app, "compliance.statement_changed")
+        if e.target == f"compliance_statement:{edit.rsplit('/', 1)[1]}"
+    ]
     assert change.detail["before"]["active"] is True and change.detail["after"]["active"] is False
     assert food.create_product("酸枣仁茶", subtitle=statement).status_code == 422
-    assert f'data-statement="{statement}" class="muted"' in admin.get("/admin/compliance/statements").get_data(as_text=True)
+    assert f'data-statement="{statement}" class="muted"' in admin.get("/admin/compliance/statements").get_data(
+        as_text=True
+    )
 
 
 def test_the_statements_page_is_for_admins_and_linked_from_the_term_list(app, admin_email, general):

@@ -1,6 +1,7 @@
 """Fixtures for the distribution plugin: an app per backend with the plugin approved and loaded,
 stores with it enabled, shoppers, orders paid with WeChat Pay (a fake WeChat Pay server on
 127.0.0.1: real orders; an order paid through the sandbox is a test order and earns nothing)."""
+
 from __future__ import annotations
 
 import uuid
@@ -72,14 +73,14 @@ class Mall:
         return sku
 
     # -- people ----------------------------------------------------------------------------
-    def shopper(self) -> "Person":
+    def shopper(self) -> Person:
         from mallow.testing import make_shopper
 
         token, address = make_shopper(self.client, self.shop, f"buyer-{uuid.uuid4().hex[:10]}@example.com")
         me = self.get(f"{self.api}/me", token)
         return Person(token, address, me["customer_id"])
 
-    def distributor(self, referred_by: "Person | None" = None) -> "Person":
+    def distributor(self, referred_by: Person | None = None) -> Person:
         """A shopper (bound to ``referred_by`` first, when given) who applied and was approved."""
         person = self.shopper()
         if referred_by is not None:
@@ -90,11 +91,11 @@ class Mall:
         person.distributor_id, person.code = applied["id"], applied["code"]
         return person
 
-    def bind(self, person: "Person", referrer: "Person") -> dict:
+    def bind(self, person: Person, referrer: Person) -> dict:
         return self.post(f"{self.api}/bind", person.token, {"code": referrer.code})
 
     # -- orders ----------------------------------------------------------------------------
-    def buy(self, person: "Person", sku: int, quantity: int = 1, options: dict | None = None) -> dict:
+    def buy(self, person: Person, sku: int, quantity: int = 1, options: dict | None = None) -> dict:
         """Place an order and pay it with WeChat Pay (a real order); returns the paid order."""
         from mallow.testing import bearer
 
@@ -125,21 +126,26 @@ class Mall:
             return 0
         return finish_wechatpay_refunds(self.app, self.client, self.shop, self.wechatpay)
 
-    def deliver(self, person: "Person", order: dict) -> None:
-        self.post(f"{self.shop.prefix}/api/console/orders/{order['id']}/ship", self.mtoken,
-                  {"carrier": "顺丰速运", "tracking_number": "SF1234567890"})
+    def deliver(self, person: Person, order: dict) -> None:
+        self.post(
+            f"{self.shop.prefix}/api/console/orders/{order['id']}/ship",
+            self.mtoken,
+            {"carrier": "顺丰速运", "tracking_number": "SF1234567890"},
+        )
         confirmed = self.post(f"{self.shop.prefix}/api/orders/{order['id']}/confirm", person.token, {})
         assert confirmed["status"] == "delivered"
 
-    def refund(self, person: "Person", order: dict, amount: int | None = None) -> dict:
+    def refund(self, person: Person, order: dict, amount: int | None = None) -> dict:
         """An after-sales refund the merchant approves, and WeChat Pay completes."""
         body = {"kind": "refund_only", "reason": "不想要了"}
         if amount is not None:
             body["amount"] = amount
-        requested = self.post(f"{self.shop.prefix}/api/orders/{order['id']}/aftersales", person.token, body,
-                              expect=(201,))
-        decided = self.post(f"{self.shop.prefix}/api/console/aftersales/{requested['id']}/decision", self.mtoken,
-                            {"approve": True})
+        requested = self.post(
+            f"{self.shop.prefix}/api/orders/{order['id']}/aftersales", person.token, body, expect=(201,)
+        )
+        decided = self.post(
+            f"{self.shop.prefix}/api/console/aftersales/{requested['id']}/decision", self.mtoken, {"approve": True}
+        )
         if self.finish_refunds():
             decided = self.get(f"{self.shop.prefix}/api/console/aftersales/{requested['id']}", self.mtoken)
         assert decided["status"] == "refunded", decided
@@ -162,7 +168,7 @@ class Mall:
             found[row["distributor_id"]] = found.get(row["distributor_id"], 0) + row["net"]
         return found
 
-    def balances(self, person: "Person") -> dict:
+    def balances(self, person: Person) -> dict:
         return self.get(f"{self.api}/me", person.token)["distributor"]["balances"]
 
     def check_books(self) -> None:

@@ -1,12 +1,21 @@
 """Enabled in store A, not in store B: B's prices, checkout, pages, API and tables show no trace
 of the plugin; disabling it in A stops it at once and keeps its data."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import sqlalchemy as sa
 
-from mallow.testing import bearer, disable_plugin, enable_plugin, make_product, make_shopper, make_store, register_shopper
+from mallow.testing import (
+    bearer,
+    disable_plugin,
+    enable_plugin,
+    make_product,
+    make_shopper,
+    make_store,
+    register_shopper,
+)
 
 
 def _tables(app, shop) -> set[str]:
@@ -34,9 +43,15 @@ def test_enabled_in_a_disabled_in_b_leaves_no_trace_in_b(mall, dist_app, client)
     [b_sku] = make_product(dist_app, b, price=10000)
     token, address = make_shopper(client, b)
     # a checkout that names a referral code changes nothing in B (not even a binding attempt)
-    placed = client.post(f"{b.prefix}/api/orders", headers=bearer(token), json={
-        "items": [{"sku_id": b_sku, "quantity": 1}], "address_id": address,
-        "options": {"distribution": {"ref": promoter.code}}})
+    placed = client.post(
+        f"{b.prefix}/api/orders",
+        headers=bearer(token),
+        json={
+            "items": [{"sku_id": b_sku, "quantity": 1}],
+            "address_id": address,
+            "options": {"distribution": {"ref": promoter.code}},
+        },
+    )
     assert placed.status_code == 201, placed.get_json()
     order = placed.get_json()
     assert order["total"] == 10000 and all(adj["source"] != "distribution" for adj in order["adjustments"])
@@ -47,10 +62,17 @@ def test_enabled_in_a_disabled_in_b_leaves_no_trace_in_b(mall, dist_app, client)
     # no tables, no routes, no pages, no menu
     assert not {t for t in _tables(dist_app, b) if t.startswith("distribution")}
     assert {t for t in _tables(dist_app, mall.shop) if t.startswith("distribution")} >= {
-        "distribution_distributors", "distribution_commissions", "distribution_ledger"}
-    for path in (f"{b.prefix}/x/distribution/", f"{b.prefix}/x/distribution/r/{promoter.code}",
-                 f"{b.prefix}/api/x/distribution/me", f"{b.prefix}/console/x/distribution/",
-                 f"{b.prefix}/api/console/x/distribution/distributors"):
+        "distribution_distributors",
+        "distribution_commissions",
+        "distribution_ledger",
+    }
+    for path in (
+        f"{b.prefix}/x/distribution/",
+        f"{b.prefix}/x/distribution/r/{promoter.code}",
+        f"{b.prefix}/api/x/distribution/me",
+        f"{b.prefix}/console/x/distribution/",
+        f"{b.prefix}/api/console/x/distribution/distributors",
+    ):
         assert client.get(path, headers=bearer(token)).status_code == 404, path
     register_shopper(client, b)
     home = client.get(f"{b.prefix}/").get_data(as_text=True)
@@ -59,7 +81,7 @@ def test_enabled_in_a_disabled_in_b_leaves_no_trace_in_b(mall, dist_app, client)
     # the settlement job only visits stores that enabled the plugin
     from mallow.jobs.registry import execute
 
-    later = (datetime.now(timezone.utc) + timedelta(days=8)).isoformat()
+    later = (datetime.now(UTC) + timedelta(days=8)).isoformat()
     results = execute(dist_app, "distribution.settle", {"now": later})
     assert b.store_id not in results and mall.shop.store_id in results
     assert execute(dist_app, "distribution.settle_store", {"store_id": b.store_id}) is None
@@ -77,7 +99,7 @@ def test_disabling_stops_it_and_keeps_the_data(mall, dist_app, client):
     order = mall.buy(buyer, sku)  # paid while disabled: no commission
     enable_plugin(dist_app, mall.shop, "distribution")
     assert mall.paid_to(order) == {}
-    mall.settle(datetime.now(timezone.utc))  # nor later: the sweep accrues only what a failure missed
+    mall.settle(datetime.now(UTC))  # nor later: the sweep accrues only what a failure missed
     assert mall.paid_to(order) == {}
     assert mall.balances(promoter)["pending"] == 1000  # the first order's commission is still there
     assert mall.get(f"{mall.api}/me", buyer.token)["referred_by"] == promoter.code
@@ -99,7 +121,9 @@ def test_console_menu_lists_the_plugin_only_where_enabled(mall, dist_app):
     with dist_app.test_request_context():
         with store_context(mall.shop.store_id, app=dist_app):
             entries = plugin_console_menu()
-    assert [e["url"] for e in entries if e["plugin"] == "distribution"] == [f"/s/{mall.shop.slug}/console/x/distribution/"]
+    assert [e["url"] for e in entries if e["plugin"] == "distribution"] == [
+        f"/s/{mall.shop.slug}/console/x/distribution/"
+    ]
     other = make_store(dist_app)
     with dist_app.test_request_context():
         with store_context(other.store_id, app=dist_app):

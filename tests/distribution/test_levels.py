@@ -1,5 +1,6 @@
 """Who gets paid: at most two levels (the buyer's referrer and that referrer's referrer), never
 the buyer, never twice, never for a third level — whatever the referral data looks like."""
+
 from __future__ import annotations
 
 import pytest
@@ -76,9 +77,17 @@ def test_level_three_is_refused_everywhere(mall, dist_app):
         enable_plugin(dist_app, mall.shop, "distribution", {"levels": 3})
     assert "levels" in refused.value.errors
     # the console API
-    answer = mall.client.put(f"{mall.console_api}/settings", headers=bearer(mall.mtoken),
-                             json={"levels": 3, "level1_rate": "10", "level2_rate": "5", "binding_mode": "first_touch",
-                                   "min_withdrawal": 1000})
+    answer = mall.client.put(
+        f"{mall.console_api}/settings",
+        headers=bearer(mall.mtoken),
+        json={
+            "levels": 3,
+            "level1_rate": "10",
+            "level2_rate": "5",
+            "binding_mode": "first_touch",
+            "min_withdrawal": 1000,
+        },
+    )
     assert answer.status_code == 422
     assert answer.get_json()["fields"]["levels"]["code"] == "too_many_levels"
     # nothing changed
@@ -92,8 +101,9 @@ def test_a_stored_third_level_still_pays_two(mall):
 
     mall.configure(levels=2, level1_rate_bp=1000, level2_rate_bp=500)
     with mall.app.app_context():
-        row = db.session.execute(sa.select(StorePlugin).filter_by(store_id=mall.shop.store_id, name="distribution")
-                                 ).scalar_one()
+        row = db.session.execute(
+            sa.select(StorePlugin).filter_by(store_id=mall.shop.store_id, name="distribution")
+        ).scalar_one()
         row.settings = dict(row.settings, levels=3)
         db.session.commit()
     sku = mall.product(price=10000)
@@ -149,13 +159,22 @@ def test_cycles_are_refused_and_pay_nothing_extra(mall):
 
 def test_rates_are_capped_and_checked(mall):
     # level 1 + level 2 above the platform cap (30 %) is refused
-    answer = mall.client.put(f"{mall.console_api}/settings", headers=bearer(mall.mtoken),
-                             json={"levels": 2, "level1_rate": "25", "level2_rate": "10", "binding_mode": "first_touch",
-                                   "min_withdrawal": 1000})
+    answer = mall.client.put(
+        f"{mall.console_api}/settings",
+        headers=bearer(mall.mtoken),
+        json={
+            "levels": 2,
+            "level1_rate": "25",
+            "level2_rate": "10",
+            "binding_mode": "first_touch",
+            "min_withdrawal": 1000,
+        },
+    )
     assert answer.status_code == 422 and answer.get_json()["fields"]["level2_rate"]["code"] == "above_cap"
     # a grade and a product rule above the cap: refused too
-    grade = mall.client.post(f"{mall.console_api}/grades", headers=bearer(mall.mtoken),
-                             json={"name": "金牌", "level1_rate": "31"})
+    grade = mall.client.post(
+        f"{mall.console_api}/grades", headers=bearer(mall.mtoken), json={"name": "金牌", "level1_rate": "31"}
+    )
     assert grade.status_code == 422
     # rates that only add up above the cap at run time (product level 1 + grade level 2) are clamped
     mall.configure(levels=2, level1_rate_bp=1000, level2_rate_bp=500)
@@ -167,8 +186,7 @@ def test_rates_are_capped_and_checked(mall):
     with store_context(mall.shop.store_id, app=mall.app):
         product_id = db.session.get(Sku, sku).product_id
     mall.post(f"{mall.console_api}/product-rules", mall.mtoken, {"product_id": product_id, "level1_rate": "25"})
-    created = mall.post(f"{mall.console_api}/grades", mall.mtoken, {"name": "金牌", "level2_rate": "20"},
-                        expect=(201,))
+    created = mall.post(f"{mall.console_api}/grades", mall.mtoken, {"name": "金牌", "level2_rate": "20"}, expect=(201,))
     a = mall.distributor()
     mall.post(f"{mall.console_api}/distributors/{a.distributor_id}/grade", mall.mtoken, {"grade_id": created["id"]})
     b = mall.distributor(referred_by=a)
@@ -185,15 +203,31 @@ def test_rule_changes_are_audit_logged(mall, dist_app):
     from mallow.db import db
 
     mall.post(f"{mall.console_api}/grades", mall.mtoken, {"name": "银牌", "level1_rate": "12"}, expect=(201,))
-    answer = mall.client.put(f"{mall.console_api}/settings", headers=bearer(mall.mtoken),
-                             json={"levels": 2, "level1_rate": "12.5", "level2_rate": "3", "binding_mode": "days",
-                                   "binding_days": 15, "min_withdrawal": 2000, "auto_approve": True})
+    answer = mall.client.put(
+        f"{mall.console_api}/settings",
+        headers=bearer(mall.mtoken),
+        json={
+            "levels": 2,
+            "level1_rate": "12.5",
+            "level2_rate": "3",
+            "binding_mode": "days",
+            "binding_days": 15,
+            "min_withdrawal": 2000,
+            "auto_approve": True,
+        },
+    )
     assert answer.status_code == 200, answer.get_json()
     assert answer.get_json()["settings"]["level1_rate_bp"] == 1250
     with dist_app.app_context():
-        entries = db.session.execute(sa.select(AuditEntry).where(AuditEntry.store_id == mall.shop.store_id,
-                                                                 AuditEntry.action.like("distribution.%"))
-                                     .order_by(AuditEntry.id)).scalars().all()
+        entries = (
+            db.session.execute(
+                sa.select(AuditEntry)
+                .where(AuditEntry.store_id == mall.shop.store_id, AuditEntry.action.like("distribution.%"))
+                .order_by(AuditEntry.id)
+            )
+            .scalars()
+            .all()
+        )
     actions = [e.action for e in entries]
     assert "distribution.grade_saved" in actions and "distribution.settings_changed" in actions
     changed = next(e for e in entries if e.action == "distribution.settings_changed").detail["changed"]

@@ -1,10 +1,11 @@
 """The pages: a shopper applies (free), gets a link, friends arrive through it and are bound,
 the distributor sees team, earnings and withdrawals; the merchant approves distributors and
 withdrawals and sets the rules in the console."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import sqlalchemy as sa
 
@@ -41,8 +42,12 @@ def test_apply_review_and_referral_link(mall, dist_app):
     login_merchant(merchant, shop)
     console = _page(merchant, f"{shop.prefix}/console/x/distribution/?status=pending")
     [distributor_id] = re.findall(r'id="distributor-(\d+)"', console)
-    decided = post_form(merchant, f"{shop.prefix}/console/x/distribution/distributors/{distributor_id}/decision",
-                        {"approve": "1"}, form_path=f"{shop.prefix}/console/x/distribution/")
+    decided = post_form(
+        merchant,
+        f"{shop.prefix}/console/x/distribution/distributors/{distributor_id}/decision",
+        {"approve": "1"},
+        form_path=f"{shop.prefix}/console/x/distribution/",
+    )
     assert decided.status_code == 303
 
     html = _page(client, f"{base}/")
@@ -112,9 +117,9 @@ def test_days_mode_protects_then_lets_another_link_rebind(mall, dist_app):
     assert mall.bind(shopper, second)["reason"] == "already_bound"  # protected for 15 days
     with store_context(mall.shop.store_id, app=dist_app):
         binding = db.session.execute(sa.select(Binding).filter_by(customer_id=shopper.customer_id)).scalar_one()
-        expires = binding.expires_at.replace(tzinfo=timezone.utc) if binding.expires_at.tzinfo is None else binding.expires_at
-        assert timedelta(days=14) < expires - datetime.now(timezone.utc) <= timedelta(days=15)
-        binding.expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)  # 15 days later
+        expires = binding.expires_at.replace(tzinfo=UTC) if binding.expires_at.tzinfo is None else binding.expires_at
+        assert timedelta(days=14) < expires - datetime.now(UTC) <= timedelta(days=15)
+        binding.expires_at = datetime.now(UTC) - timedelta(seconds=1)  # 15 days later
         db.session.commit()
     sku = mall.product(price=10000)
     order = mall.buy(shopper, sku)
@@ -128,12 +133,16 @@ def test_merchant_transfers_a_shopper(mall):
     first, second = mall.distributor(), mall.distributor()
     shopper = mall.shopper()
     mall.bind(shopper, first)
-    moved = mall.post(f"{mall.console_api}/transfer", mall.mtoken, {"customer_id": shopper.customer_id,
-                                                                     "code": second.code})
+    moved = mall.post(
+        f"{mall.console_api}/transfer", mall.mtoken, {"customer_id": shopper.customer_id, "code": second.code}
+    )
     assert moved["distributor_id"] == second.distributor_id
     # never onto themselves
-    refused = mall.client.post(f"{mall.console_api}/transfer", headers=bearer(mall.mtoken),
-                               json={"customer_id": second.customer_id, "code": second.code})
+    refused = mall.client.post(
+        f"{mall.console_api}/transfer",
+        headers=bearer(mall.mtoken),
+        json={"customer_id": second.customer_id, "code": second.code},
+    )
     assert refused.status_code == 422
 
 
@@ -146,11 +155,17 @@ def test_auto_approve_and_rejection(mall, dist_app):
     mall.configure(auto_approve=False)
     other = mall.shopper()
     pending = mall.post(f"{mall.api}/apply", other.token, {"agree": True}, expect=(201,))
-    no_reason = mall.client.post(f"{mall.console_api}/distributors/{pending['id']}/decision",
-                                 headers=bearer(mall.mtoken), json={"approve": False})
+    no_reason = mall.client.post(
+        f"{mall.console_api}/distributors/{pending['id']}/decision",
+        headers=bearer(mall.mtoken),
+        json={"approve": False},
+    )
     assert no_reason.status_code == 422
-    rejected = mall.post(f"{mall.console_api}/distributors/{pending['id']}/decision", mall.mtoken,
-                         {"approve": False, "reason": "资料不全"})
+    rejected = mall.post(
+        f"{mall.console_api}/distributors/{pending['id']}/decision",
+        mall.mtoken,
+        {"approve": False, "reason": "资料不全"},
+    )
     assert rejected["status"] == "rejected"
     assert mall.get(f"{mall.api}/me", other.token)["distributor"]["reason"] == "资料不全"
     # a rejected shopper may apply again
@@ -158,7 +173,7 @@ def test_auto_approve_and_rejection(mall, dist_app):
 
 
 def test_console_pages(mall, dist_app):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     mall.configure(min_withdrawal=100)
     sku = mall.product(price=10000)
@@ -167,8 +182,8 @@ def test_console_pages(mall, dist_app):
     mall.bind(buyer, promoter)
     order = mall.buy(buyer, sku)
     mall.deliver(buyer, order)
-    mall.settle(datetime.now(timezone.utc))
-    mall.settle(datetime.now(timezone.utc) + timedelta(days=8))
+    mall.settle(datetime.now(UTC))
+    mall.settle(datetime.now(UTC) + timedelta(days=8))
     withdrawal = mall.post(f"{mall.api}/withdrawals", promoter.token, {"amount": "5.00"}, expect=(201,))
 
     client = dist_app.test_client()
@@ -181,25 +196,37 @@ def test_console_pages(mall, dist_app):
     assert order["number"] in ledger and "10.00" in ledger
     page = _page(client, f"{base}/withdrawals")
     assert f'id="withdrawal-{withdrawal["id"]}"' in page
-    paid = post_form(client, f"{base}/withdrawals/{withdrawal['id']}/decision",
-                     {"approve": "1", "payout_method": "bank_transfer", "payout_reference": "BANK-778"},
-                     form_path=f"{base}/withdrawals")
+    paid = post_form(
+        client,
+        f"{base}/withdrawals/{withdrawal['id']}/decision",
+        {"approve": "1", "payout_method": "bank_transfer", "payout_reference": "BANK-778"},
+        form_path=f"{base}/withdrawals",
+    )
     assert paid.status_code == 303
     assert "BANK-778" in _page(client, f"{base}/withdrawals?status=paid")
 
     # settings: a third level is refused with a message, two levels are accepted
     settings = _page(client, f"{base}/settings")
     assert 'name="levels" value="3"' not in settings
-    form = {"levels": "3", "level1_rate": "10", "level2_rate": "5", "binding_mode": "first_touch",
-            "min_withdrawal": "10"}
+    form = {
+        "levels": "3",
+        "level1_rate": "10",
+        "level2_rate": "5",
+        "binding_mode": "first_touch",
+        "min_withdrawal": "10",
+    }
     refused = post_form(client, f"{base}/settings", form)
     assert refused.status_code == 422 and 'data-field="levels"' in refused.get_data(as_text=True)
     accepted = post_form(client, f"{base}/settings", dict(form, levels="2", level1_rate="8.5"))
     assert accepted.status_code == 303
     assert mall.get(f"{mall.console_api}/settings", mall.mtoken)["settings"]["level1_rate_bp"] == 850
     # grades and product rules
-    assert post_form(client, f"{base}/grades", {"name": "金牌", "level1_rate": "15"}, form_path=f"{base}/settings"
-                     ).status_code == 303
+    assert (
+        post_form(
+            client, f"{base}/grades", {"name": "金牌", "level1_rate": "15"}, form_path=f"{base}/settings"
+        ).status_code
+        == 303
+    )
     assert "金牌" in _page(client, f"{base}/settings")
     too_high = post_form(client, f"{base}/grades", {"name": "钻石", "level1_rate": "40"}, form_path=f"{base}/settings")
     assert too_high.status_code == 422
@@ -216,9 +243,13 @@ def test_storefront_withdraw_form(mall, dist_app):
     base = f"{mall.shop.prefix}/x/distribution"
     assert post_form(client, f"{base}/apply", {"agree": "1"}, form_path=f"{base}/").status_code == 303
     assert 'id="referral-link"' in _page(client, f"{base}/")
-    too_small = client.post(f"{base}/withdraw", data={"amount": "5", "csrf_token": csrf_token(client, f"{base}/withdraw")})
+    too_small = client.post(
+        f"{base}/withdraw", data={"amount": "5", "csrf_token": csrf_token(client, f"{base}/withdraw")}
+    )
     assert too_small.status_code == 422 and "最低提现金额为 10.00 元" in too_small.get_data(as_text=True)
-    nothing = client.post(f"{base}/withdraw", data={"amount": "20", "csrf_token": csrf_token(client, f"{base}/withdraw")})
+    nothing = client.post(
+        f"{base}/withdraw", data={"amount": "20", "csrf_token": csrf_token(client, f"{base}/withdraw")}
+    )
     assert nothing.status_code == 422 and "最多可提现 0.00 元" in nothing.get_data(as_text=True)
 
 

@@ -1,9 +1,10 @@
 """A commission that could not be written when its order was paid is not lost: the payment
 stands, and the settlement sweep accrues the commission later, exactly once."""
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 
 def _fail_first_accrual(monkeypatch) -> list[int]:
@@ -35,7 +36,7 @@ def test_a_failed_accrual_is_caught_up_by_the_sweep_once(mall, monkeypatch, capl
     assert failed == [order["id"]] and mall.paid_to(order) == {}
     assert any(str(order["id"]) in r.getMessage() and r.exc_info for r in caplog.records)
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert mall.settle(now)["accrued"] == 1
     assert mall.paid_to(order) == {promoter.distributor_id: 1000}
     assert mall.balances(promoter)["pending"] == 1000
@@ -62,7 +63,7 @@ def test_a_missed_accrual_written_meanwhile_is_not_written_twice(mall, monkeypat
         db.session.commit()
     assert mall.paid_to(order) == {promoter.distributor_id: 500}
 
-    assert mall.settle(datetime.now(timezone.utc))["accrued"] == 0
+    assert mall.settle(datetime.now(UTC))["accrued"] == 0
     assert mall.paid_to(order) == {promoter.distributor_id: 500}
     with store_context(mall.shop.store_id, app=mall.app):
         assert db.session.execute(db.select(MissedAccrual)).scalars().all() == []  # nothing left owed

@@ -1,5 +1,6 @@
 """The money rules in isolation (paid amounts, campaign lines, product and grade rates), the
 plugin's contract with Mallow (manifest, migrations, jobs, block), and its template texts."""
+
 from __future__ import annotations
 
 import json
@@ -17,22 +18,27 @@ PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "distribution"
 
 def _order(lines, adjustments=(), total=None):
     lines = [SimpleNamespace(id=i + 1, total=t, product_id=i + 1) for i, t in enumerate(lines)]
-    adjustments = [SimpleNamespace(line_id=a[0], stage=a[1], amount=a[2], source=a[3] if len(a) > 3 else "core")
-                   for a in adjustments]
+    adjustments = [
+        SimpleNamespace(line_id=a[0], stage=a[1], amount=a[2], source=a[3] if len(a) > 3 else "core")
+        for a in adjustments
+    ]
     if total is None:
         total = sum(line.total for line in lines) + sum(a.amount for a in adjustments)
     return SimpleNamespace(lines=lines, adjustments=adjustments, total=total)
 
 
-@pytest.mark.parametrize("lines, adjustments, expected", [
-    ([10000], [], {1: 10000}),
-    ([10000], [(None, "shipping", 800)], {1: 10000}),                    # shipping is not commissionable
-    ([6000, 4000], [(None, "coupon", -1000)], {1: 5400, 2: 3600}),       # coupon shared in proportion
-    ([3333, 3333, 3334], [(None, "order", -1000)], {1: 3000, 2: 3000, 3: 3000}),
-    ([1, 1, 1], [(None, "order", -2)], {1: 0, 2: 0, 3: 1}),               # largest remainder, then by line
-    ([5000], [(None, "coupon", -9000)], {1: 0}),                          # never below zero
-    ([5000, 5000], [(None, "order", -1000), (None, "shipping", 1000)], {1: 4500, 2: 4500}),
-])
+@pytest.mark.parametrize(
+    "lines, adjustments, expected",
+    [
+        ([10000], [], {1: 10000}),
+        ([10000], [(None, "shipping", 800)], {1: 10000}),  # shipping is not commissionable
+        ([6000, 4000], [(None, "coupon", -1000)], {1: 5400, 2: 3600}),  # coupon shared in proportion
+        ([3333, 3333, 3334], [(None, "order", -1000)], {1: 3000, 2: 3000, 3: 3000}),
+        ([1, 1, 1], [(None, "order", -2)], {1: 0, 2: 0, 3: 1}),  # largest remainder, then by line
+        ([5000], [(None, "coupon", -9000)], {1: 0}),  # never below zero
+        ([5000, 5000], [(None, "order", -1000), (None, "shipping", 1000)], {1: 4500, 2: 4500}),
+    ],
+)
 def test_paid_amounts(lines, adjustments, expected):
     from mallow_distribution.commission import paid_amounts
 
@@ -125,13 +131,14 @@ def test_product_rules_and_grades(mall):
     mall.post(f"{mall.console_api}/product-rules", mall.mtoken, {"product_id": products[special], "level1_rate": "3"})
     grade = mall.post(f"{mall.console_api}/grades", mall.mtoken, {"name": "金牌", "level1_rate": "15"}, expect=(201,))
     promoter = mall.distributor()
-    mall.post(f"{mall.console_api}/distributors/{promoter.distributor_id}/grade", mall.mtoken,
-              {"grade_id": grade["id"]})
+    mall.post(
+        f"{mall.console_api}/distributors/{promoter.distributor_id}/grade", mall.mtoken, {"grade_id": grade["id"]}
+    )
     buyer = mall.shopper()
     mall.bind(buyer, promoter)
     assert mall.paid_to(mall.buy(buyer, excluded)) == {}
-    assert mall.paid_to(mall.buy(buyer, special)) == {promoter.distributor_id: 300}   # product rate first
-    assert mall.paid_to(mall.buy(buyer, plain)) == {promoter.distributor_id: 1500}    # then the grade's
+    assert mall.paid_to(mall.buy(buyer, special)) == {promoter.distributor_id: 300}  # product rate first
+    assert mall.paid_to(mall.buy(buyer, plain)) == {promoter.distributor_id: 1500}  # then the grade's
     # removing the rule (no rates, not excluded) brings back the grade rate
     removed = mall.post(f"{mall.console_api}/product-rules", mall.mtoken, {"product_id": products[special]})
     assert removed["rule"] is None
@@ -143,8 +150,11 @@ def test_suspended_distributor_earns_nothing_new(mall):
     promoter = mall.distributor()
     buyer = mall.shopper()
     mall.bind(buyer, promoter)
-    mall.post(f"{mall.console_api}/distributors/{promoter.distributor_id}/decision", mall.mtoken,
-              {"approve": False, "reason": "违规宣传"})
+    mall.post(
+        f"{mall.console_api}/distributors/{promoter.distributor_id}/decision",
+        mall.mtoken,
+        {"approve": False, "reason": "违规宣传"},
+    )
     assert mall.paid_to(mall.buy(buyer, sku)) == {}
 
 
@@ -169,8 +179,9 @@ def test_jobs_are_registered_through_the_jobs_hook(dist_app):
     jobs = jobs_of(dist_app).registered()
     assert jobs["distribution.settle_store"].store and not jobs["distribution.settle"].store
     assert jobs_of(dist_app).periodic()["distribution.settle"] == EVERY_SECONDS
-    assert {name for name, job in dist_app.extensions["mallow.plugin_jobs"].items()
-            if job.plugin == "distribution"} == {"distribution.settle", "distribution.settle_store"}
+    assert {
+        name for name, job in dist_app.extensions["mallow.plugin_jobs"].items() if job.plugin == "distribution"
+    } == {"distribution.settle", "distribution.settle_store"}
 
 
 def test_migrations_give_exactly_the_models(mall, dist_app):
@@ -192,11 +203,20 @@ def test_migrations_give_exactly_the_models(mall, dist_app):
             schema, copied = "store", metadata
             engine, version_schema = dist_app.extensions["mallow.store_engines"].engine_for(mall.shop.store_id), "store"
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={
-                "version_table_schema": version_schema, "version_table": "alembic_version_distribution",
-                "include_schemas": True, "compare_type": True,
-                "include_name": lambda name, type_, parents: (name == schema if type_ == "schema" else
-                                                              not (type_ == "table" and not name.startswith("distribution")))})
+            context = MigrationContext.configure(
+                connection,
+                opts={
+                    "version_table_schema": version_schema,
+                    "version_table": "alembic_version_distribution",
+                    "include_schemas": True,
+                    "compare_type": True,
+                    "include_name": lambda name, type_, parents: (
+                        name == schema
+                        if type_ == "schema"
+                        else not (type_ == "table" and not name.startswith("distribution"))
+                    ),
+                },
+            )
             assert compare_metadata(context, copied) == []
 
 

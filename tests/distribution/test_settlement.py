@@ -1,15 +1,16 @@
 """Commission money: pending when paid, frozen once delivered, withdrawable only after the
 after-sales window (a periodic job settles), reversed pro rata by refunds, clawed back after
 settlement, and paid out through withdrawals the merchant approves."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from mallow.testing import bearer
 
 
 def _now():
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _referred_buyer(mall, price: int = 10000):
@@ -40,8 +41,13 @@ def test_settlement_happens_only_after_the_window(mall):
     assert row["status"] == "frozen"
     release = datetime.fromisoformat(row["release_at"])
     assert timedelta(days=6, hours=23) < release - _now() <= timedelta(days=7)  # aftersale_window_days = 7
-    assert mall.balances(distributor) | {} == {"pending": 0, "frozen": 1000, "withdrawable": 0, "withdrawing": 0,
-                                               "withdrawn": 0}
+    assert mall.balances(distributor) | {} == {
+        "pending": 0,
+        "frozen": 1000,
+        "withdrawable": 0,
+        "withdrawing": 0,
+        "withdrawn": 0,
+    }
 
     # six days on: still inside the window
     assert mall.settle(_now() + timedelta(days=6)) == {"accrued": 0, "frozen": 0, "settled": 0}
@@ -68,7 +74,12 @@ def test_refund_inside_the_window_reverses_the_commission(mall):
     assert row["status"] == "reversed" and row["net"] == 0 and row["reversed_amount"] == 1000
     assert mall.settle(_now() + timedelta(days=8)) == {"accrued": 0, "frozen": 0, "settled": 0}
     assert {k: v for k, v in mall.balances(distributor).items()} == {
-        "pending": 0, "frozen": 0, "withdrawable": 0, "withdrawing": 0, "withdrawn": 0}
+        "pending": 0,
+        "frozen": 0,
+        "withdrawable": 0,
+        "withdrawing": 0,
+        "withdrawn": 0,
+    }
     mall.check_books()
 
 
@@ -104,8 +115,12 @@ def test_open_aftersale_holds_settlement(mall):
     order = mall.buy(buyer, sku)
     mall.deliver(buyer, order)
     mall.settle(_now())
-    requested = mall.post(f"{mall.shop.prefix}/api/orders/{order['id']}/aftersales", buyer.token,
-                          {"kind": "refund_only", "reason": "少发了一件", "amount": 5000}, expect=(201,))
+    requested = mall.post(
+        f"{mall.shop.prefix}/api/orders/{order['id']}/aftersales",
+        buyer.token,
+        {"kind": "refund_only", "reason": "少发了一件", "amount": 5000},
+        expect=(201,),
+    )
     # the window is over but a request is open: nothing settles
     assert mall.settle(_now() + timedelta(days=8))["settled"] == 0
     mall.post(f"{mall.shop.prefix}/api/console/aftersales/{requested['id']}/decision", mall.mtoken, {"approve": True})
@@ -183,19 +198,31 @@ def test_withdrawals(mall):
     second = mall.post(url, distributor.token, {"amount": 800}, expect=(201,))
 
     decide = f"{mall.console_api}/withdrawals"
-    missing = mall.client.post(f"{decide}/{first['id']}/decision", headers=bearer(mall.mtoken),
-                               json={"approve": True, "payout_method": "wechat_transfer"})
+    missing = mall.client.post(
+        f"{decide}/{first['id']}/decision",
+        headers=bearer(mall.mtoken),
+        json={"approve": True, "payout_method": "wechat_transfer"},
+    )
     assert missing.status_code == 422 and "payout_reference" in missing.get_json()["fields"]
-    paid = mall.post(f"{decide}/{first['id']}/decision", mall.mtoken,
-                     {"approve": True, "payout_method": "wechat_transfer", "payout_reference": "WX20261122001"})
+    paid = mall.post(
+        f"{decide}/{first['id']}/decision",
+        mall.mtoken,
+        {"approve": True, "payout_method": "wechat_transfer", "payout_reference": "WX20261122001"},
+    )
     assert paid["status"] == "paid" and paid["payout_reference"] == "WX20261122001"
-    again = mall.client.post(f"{decide}/{first['id']}/decision", headers=bearer(mall.mtoken),
-                             json={"approve": False, "reason": "重复"})
+    again = mall.client.post(
+        f"{decide}/{first['id']}/decision", headers=bearer(mall.mtoken), json={"approve": False, "reason": "重复"}
+    )
     assert again.status_code == 409
     rejected = mall.post(f"{decide}/{second['id']}/decision", mall.mtoken, {"approve": False, "reason": "请先实名认证"})
     assert rejected["status"] == "rejected"
-    assert mall.balances(distributor) == {"pending": 0, "frozen": 0, "withdrawable": 800, "withdrawing": 0,
-                                          "withdrawn": 1200}
+    assert mall.balances(distributor) == {
+        "pending": 0,
+        "frozen": 0,
+        "withdrawable": 800,
+        "withdrawing": 0,
+        "withdrawn": 1200,
+    }
     mine = mall.get(url, distributor.token)["withdrawals"]
     assert [w["status"] for w in mine] == ["rejected", "paid"] and mine[0]["reason"] == "请先实名认证"
     mall.check_books()
@@ -238,8 +265,11 @@ def test_a_suspended_distributor_keeps_and_withdraws_what_was_earned(mall):
     mall.deliver(buyer, order)
     mall.settle(_now())
     mall.settle(_now() + timedelta(days=8))
-    mall.post(f"{mall.console_api}/distributors/{distributor.distributor_id}/decision", mall.mtoken,
-              {"approve": False, "reason": "违规宣传"})
+    mall.post(
+        f"{mall.console_api}/distributors/{distributor.distributor_id}/decision",
+        mall.mtoken,
+        {"approve": False, "reason": "违规宣传"},
+    )
     assert mall.get(f"{mall.api}/commissions", distributor.token)["commissions"][0]["net"] == 1000
     assert mall.post(f"{mall.api}/withdrawals", distributor.token, {"amount": 1000}, expect=(201,))["amount"] == 1000
     # but the team and new referrals are gone with the suspension
@@ -251,6 +281,7 @@ def test_concurrent_withdrawals_never_spend_the_balance_twice(mall, dist_app):
     """Ten requests for the whole balance at once: exactly one is accepted (the distributor's
     row lock on PostgreSQL, the single writer on SQLite)."""
     import threading
+
     mall.configure(min_withdrawal=100)
     sku, distributor, buyer = _referred_buyer(mall)
     order = mall.buy(buyer, sku)

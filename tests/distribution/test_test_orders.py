@@ -1,8 +1,9 @@
 """A test order (paid through the sandbox: no money moved) never earns commission, neither when
 it is paid nor when the settlement sweep catches up; the same purchase paid with WeChat Pay does."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from mallow.testing import enable_plugin, make_store
 
@@ -56,6 +57,6 @@ def test_the_sweep_does_not_accrue_a_test_order_later(dist_app, client, monkeypa
     monkeypatch.setattr(commission, "accrue", accrue)
     order = sandbox.buy(buyer, sku)
     assert failed == [order["id"]] and order["test"] is True
-    assert sandbox.settle(datetime.now(timezone.utc))["accrued"] == 0
+    assert sandbox.settle(datetime.now(UTC))["accrued"] == 0
     assert sandbox.commissions(order) == []
     sandbox.check_books()

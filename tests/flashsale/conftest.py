@@ -1,16 +1,28 @@
 """Fixtures for the flash-sale plugin: an app with the plugin approved and loaded on each backend,
 stores with it enabled, sales, shoppers made straight through the services, and a Redis key
 prefix of its own per test (keys are deleted by that prefix afterwards, never FLUSHDB)."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 import sqlalchemy as sa
 
-from mallow.testing import (HAVE_POSTGRES, HAVE_REDIS, REDIS_URL, backend_params, bearer, dispose_app, enable_plugin,
-                            make_product, make_store, merchant_token, plugin_app)
+from mallow.testing import (
+    HAVE_POSTGRES,
+    HAVE_REDIS,
+    REDIS_URL,
+    backend_params,
+    bearer,
+    dispose_app,
+    enable_plugin,
+    make_product,
+    make_store,
+    merchant_token,
+    plugin_app,
+)
 
 #: generous attempt limits for tests that fire many requests from one address
 OPEN_LIMITS = {"ip_attempts_per_minute": 1_000_000, "shopper_attempts_per_minute": 600}
@@ -53,7 +65,7 @@ def redis_prefix(fs_redis_app):
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def enabled_store(app, settings: dict | None = None):
@@ -62,15 +74,34 @@ def enabled_store(app, settings: dict | None = None):
     return shop
 
 
-def create_sale(app, shop, items: list[dict], *, starts=None, ends=None, preheat=None, published=True,
-                per_order=1, per_shopper=1, per_day=0, title="双十一秒杀") -> dict:
+def create_sale(
+    app,
+    shop,
+    items: list[dict],
+    *,
+    starts=None,
+    ends=None,
+    preheat=None,
+    published=True,
+    per_order=1,
+    per_shopper=1,
+    per_day=0,
+    title="双十一秒杀",
+) -> dict:
     """A sale through the console API; ``items``: ``[{"sku_id", "sale_price", "quota"}]``."""
     client = app.test_client()
     token = merchant_token(client, shop)
-    body = {"title": title, "starts_at": (starts or now() - timedelta(minutes=1)).isoformat(),
-            "ends_at": (ends or now() + timedelta(hours=1)).isoformat(),
-            "preheat_at": preheat.isoformat() if preheat else None, "per_order_limit": per_order,
-            "per_shopper_limit": per_shopper, "per_day_limit": per_day, "published": published, "items": items}
+    body = {
+        "title": title,
+        "starts_at": (starts or now() - timedelta(minutes=1)).isoformat(),
+        "ends_at": (ends or now() + timedelta(hours=1)).isoformat(),
+        "preheat_at": preheat.isoformat() if preheat else None,
+        "per_order_limit": per_order,
+        "per_shopper_limit": per_shopper,
+        "per_day_limit": per_day,
+        "published": published,
+        "items": items,
+    }
     response = client.post(f"{shop.prefix}/api/console/x/flashsale/sales", headers=bearer(token), json=body)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
@@ -87,19 +118,32 @@ def make_shoppers(app, shop, count: int) -> list[tuple[str, int, int]]:
     made = []
     with store_context(shop.store_id, app=app):
         for _ in range(count):
-            customer = customers.register({"login": f"fs-{uuid.uuid4().hex[:12]}@example.com",
-                                           "password": "test-pass-123"})
+            customer = customers.register(
+                {"login": f"fs-{uuid.uuid4().hex[:12]}@example.com", "password": "test-pass-123"}
+            )
             token = sessions.issue(customer, "token")
-            address = addresses.create(customer.id, {"recipient": "王五", "phone": "13912345678", "province": "浙江省",
-                                                     "city": "杭州市", "district": "西湖区", "detail": "文三路 1 号"})
+            address = addresses.create(
+                customer.id,
+                {
+                    "recipient": "王五",
+                    "phone": "13912345678",
+                    "province": "浙江省",
+                    "city": "杭州市",
+                    "district": "西湖区",
+                    "detail": "文三路 1 号",
+                },
+            )
             made.append((token, address.id, customer.id))
         db.session.commit()
     return made
 
 
 def buy(client, shop, sale_id: int, token: str, address_id: int, sku_id: int, quantity: int = 1, **headers):
-    return client.post(f"{shop.prefix}/api/x/flashsale/sales/{sale_id}/buy", headers=bearer(token) | headers,
-                       json={"sku_id": sku_id, "quantity": quantity, "address_id": address_id})
+    return client.post(
+        f"{shop.prefix}/api/x/flashsale/sales/{sale_id}/buy",
+        headers=bearer(token) | headers,
+        json={"sku_id": sku_id, "quantity": quantity, "address_id": address_id},
+    )
 
 
 def in_store(app, shop, func):
@@ -115,8 +159,9 @@ def sale_item(app, shop, sale_id: int, sku_id: int):
     from mallow_flashsale.models import SaleItem
 
     def read():
-        item = db.session.execute(sa.select(SaleItem).where(SaleItem.sale_id == sale_id,
-                                                            SaleItem.sku_id == sku_id)).scalar_one()
+        item = db.session.execute(
+            sa.select(SaleItem).where(SaleItem.sale_id == sale_id, SaleItem.sku_id == sku_id)
+        ).scalar_one()
         return {"quota": item.quota, "remaining": item.remaining}
 
     return in_store(app, shop, read)

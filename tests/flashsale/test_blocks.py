@@ -1,6 +1,7 @@
 """The countdown block of the page builder: registered through ``mallow_register_blocks``,
 rendered from the page JSON with absolute times (pages are cached), nothing in stores that have
 not enabled the plugin."""
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,11 @@ def _render(app, shop, settings):
     document = {"order": ["b1"], "sections": {"b1": {"type": "flashsale_countdown", "settings": settings}}}
 
     def render():
-        return str(render_document(document, kind="home", theme=theme_set().get("default"), theme_settings={},
-                                   store=current_store()).html)
+        return str(
+            render_document(
+                document, kind="home", theme=theme_set().get("default"), theme_settings={}, store=current_store()
+            ).html
+        )
 
     return in_request(app, shop, render)
 
@@ -37,8 +41,15 @@ def test_the_countdown_block_renders_the_sale_with_absolute_times(fs_app):
     shop = enabled_store(fs_app)
     sku = product(fs_app, shop)
     starts = now() + timedelta(hours=1)
-    sale = create_sale(fs_app, shop, [{"sku_id": sku, "sale_price": 100, "quota": 5}], title="整点秒杀",
-                       starts=starts, ends=starts + timedelta(hours=1), preheat=now() - timedelta(minutes=5))
+    sale = create_sale(
+        fs_app,
+        shop,
+        [{"sku_id": sku, "sale_price": 100, "quota": 5}],
+        title="整点秒杀",
+        starts=starts,
+        ends=starts + timedelta(hours=1),
+        preheat=now() - timedelta(minutes=5),
+    )
     html = _render(fs_app, shop, {"sale": 0, "title": ""})
     assert "整点秒杀" in html and f"/x/flashsale/{sale['id']}" in html
     assert f'data-fs-starts="{int(starts.timestamp())}"' in html

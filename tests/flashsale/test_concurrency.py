@@ -2,6 +2,7 @@
 sold and no shopper over the limit; with the Redis gate (PostgreSQL + Redis), with the gate's
 keys deleted in the middle of the run, and without Redis (the embedded default: the database's
 conditional UPDATE alone), on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -51,15 +52,28 @@ def _truth(app, shop, sale_id, sku):
 
     def read():
         item = db.session.execute(sa.select(SaleItem).where(SaleItem.sale_id == sale_id)).scalar_one()
-        per_shopper = dict(db.session.execute(sa.select(Purchase.customer_id, sa.func.sum(Purchase.quantity))
-                                              .where(Purchase.sale_id == sale_id).group_by(Purchase.customer_id)).all())
-        pending = Counter(db.session.execute(sa.select(PendingOrder.customer_id)
-                                             .where(PendingOrder.sale_id == sale_id)).scalars())
-        flash_orders = db.session.execute(sa.select(sa.func.count(sa.distinct(OrderAdjustment.order_id)))
-                                          .where(OrderAdjustment.source == "flashsale")).scalar()
+        per_shopper = dict(
+            db.session.execute(
+                sa.select(Purchase.customer_id, sa.func.sum(Purchase.quantity))
+                .where(Purchase.sale_id == sale_id)
+                .group_by(Purchase.customer_id)
+            ).all()
+        )
+        pending = Counter(
+            db.session.execute(sa.select(PendingOrder.customer_id).where(PendingOrder.sale_id == sale_id)).scalars()
+        )
+        flash_orders = db.session.execute(
+            sa.select(sa.func.count(sa.distinct(OrderAdjustment.order_id))).where(OrderAdjustment.source == "flashsale")
+        ).scalar()
         orders = db.session.execute(sa.select(sa.func.count()).select_from(Order)).scalar()
-        return {"remaining": item.remaining, "per_shopper": per_shopper, "pending": pending,
-                "flash_orders": flash_orders, "orders": orders, "stock": sku_stock(sku)}
+        return {
+            "remaining": item.remaining,
+            "per_shopper": per_shopper,
+            "pending": pending,
+            "flash_orders": flash_orders,
+            "orders": orders,
+            "stock": sku_stock(sku),
+        }
 
     return in_store(app, shop, read)
 
@@ -81,8 +95,9 @@ def _check(results, truth, stock_before):
 def _sale(app, settings=None):
     shop = enabled_store(app, dict(OPEN_LIMITS, **(settings or {})))
     sku = product(app, shop, price=5999, stock=1000)
-    sale = create_sale(app, shop, [{"sku_id": sku, "sale_price": 99, "quota": UNITS}], per_order=2,
-                       per_shopper=PER_SHOPPER)
+    sale = create_sale(
+        app, shop, [{"sku_id": sku, "sale_price": 99, "quota": UNITS}], per_order=2, per_shopper=PER_SHOPPER
+    )
     return shop, sku, sale["id"], make_shoppers(app, shop, SHOPPERS)
 
 
@@ -99,7 +114,9 @@ def test_2000_attempts_on_100_units_with_the_redis_gate(fs_redis_app, redis_pref
 
     client = redis.Redis.from_url(app.config["FLASHSALE_REDIS_URL"])
     [rem_key] = list(client.scan_iter(match=f"{redis_prefix}:*:rem"))
-    assert {k: int(v) for k, v in client.hgetall(rem_key).items() if k != b"_seeded"} == {b"%d" % _item_id(app, shop, sale_id): 0}
+    assert {k: int(v) for k, v in client.hgetall(rem_key).items() if k != b"_seeded"} == {
+        b"%d" % _item_id(app, shop, sale_id): 0
+    }
     assert refusals["sold_out"] > ATTEMPTS / 2
     assert seconds < 120
 
@@ -108,7 +125,9 @@ def _item_id(app, shop, sale_id):
     from mallow.db import db
     from mallow_flashsale.models import SaleItem
 
-    return in_store(app, shop, lambda: db.session.execute(sa.select(SaleItem.id).where(SaleItem.sale_id == sale_id)).scalar())
+    return in_store(
+        app, shop, lambda: db.session.execute(sa.select(SaleItem.id).where(SaleItem.sale_id == sale_id)).scalar()
+    )
 
 
 @pytest.mark.postgres

@@ -1,5 +1,6 @@
 """The merchant's side: sale CRUD in the console pages and the console API, live sold/remaining,
 validation against the SKU's price and stock, staff of the store only."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -23,10 +24,18 @@ def test_create_a_sale_in_the_console_and_watch_it_sell(fs_app):
     base = f"{shop.prefix}/console/x/flashsale"
     assert client.get(f"{base}/").status_code == 200
 
-    form = {"title": "限时秒杀", "starts_at": _local(now() - timedelta(minutes=5)),
-            "ends_at": _local(now() + timedelta(hours=2)), "per_order_limit": "1", "per_shopper_limit": "1",
-            "per_day_limit": "0", "published": "1", "items-0-sku_id": str(sku), "items-0-price": "9.90",
-            "items-0-quota": "20"}
+    form = {
+        "title": "限时秒杀",
+        "starts_at": _local(now() - timedelta(minutes=5)),
+        "ends_at": _local(now() + timedelta(hours=2)),
+        "per_order_limit": "1",
+        "per_shopper_limit": "1",
+        "per_day_limit": "0",
+        "published": "1",
+        "items-0-sku_id": str(sku),
+        "items-0-price": "9.90",
+        "items-0-quota": "20",
+    }
     created = post_form(client, f"{base}/new", form)
     assert created.status_code == 303, created.get_data(as_text=True)[:2000]
     page = client.get(created.headers["Location"])
@@ -50,8 +59,14 @@ def test_console_form_refuses_a_price_above_regular_and_a_quota_above_stock(fs_a
     client = fs_app.test_client()
     login_merchant(client, shop)
     base = f"{shop.prefix}/console/x/flashsale"
-    form = {"title": "错误的秒杀", "starts_at": _local(now()), "ends_at": _local(now() + timedelta(hours=1)),
-            "items-0-sku_id": str(sku), "items-0-price": "10.00", "items-0-quota": "6"}
+    form = {
+        "title": "错误的秒杀",
+        "starts_at": _local(now()),
+        "ends_at": _local(now() + timedelta(hours=1)),
+        "items-0-sku_id": str(sku),
+        "items-0-price": "10.00",
+        "items-0-quota": "6",
+    }
     refused = post_form(client, f"{base}/new", form)
     assert refused.status_code == 422
     assert 'data-field="items.0"' in refused.get_data(as_text=True)
@@ -65,11 +80,18 @@ def test_console_api_crud_and_its_rules(fs_app):
     client = fs_app.test_client()
     token = merchant_token(client, shop)
     base = f"{shop.prefix}/api/console/x/flashsale/sales"
-    body = {"title": "API 秒杀", "starts_at": now().isoformat(), "ends_at": (now() + timedelta(hours=1)).isoformat(),
-            "published": True, "items": [{"sku_id": sku, "sale_price": 500, "quota": 11}]}
+    body = {
+        "title": "API 秒杀",
+        "starts_at": now().isoformat(),
+        "ends_at": (now() + timedelta(hours=1)).isoformat(),
+        "published": True,
+        "items": [{"sku_id": sku, "sale_price": 500, "quota": 11}],
+    }
     too_many = client.post(base, headers=bearer(token), json=body)
     assert too_many.status_code == 422 and "items.0" in too_many.get_json()["fields"]
-    backwards = client.post(base, headers=bearer(token), json=dict(body, ends_at=(now() - timedelta(hours=1)).isoformat()))
+    backwards = client.post(
+        base, headers=bearer(token), json=dict(body, ends_at=(now() - timedelta(hours=1)).isoformat())
+    )
     assert "ends_at" in backwards.get_json()["fields"]
     body["items"][0]["quota"] = 4
     created = client.post(base, headers=bearer(token), json=body)
@@ -80,11 +102,17 @@ def test_console_api_crud_and_its_rules(fs_app):
     [(shopper, address, _c)] = make_shoppers(fs_app, shop, 1)
     assert buy(fs_app.test_client(), shop, sale["id"], shopper, address, sku).status_code == 201
     # the quota can grow, or shrink down to what has sold, never below
-    below = client.put(f"{base}/{sale['id']}", headers=bearer(token),
-                       json=dict(body, items=[{"sku_id": sku, "sale_price": 500, "quota": 0}]))
+    below = client.put(
+        f"{base}/{sale['id']}",
+        headers=bearer(token),
+        json=dict(body, items=[{"sku_id": sku, "sale_price": 500, "quota": 0}]),
+    )
     assert below.status_code == 422
-    grown = client.put(f"{base}/{sale['id']}", headers=bearer(token),
-                       json=dict(body, items=[{"sku_id": sku, "sale_price": 450, "quota": 6}]))
+    grown = client.put(
+        f"{base}/{sale['id']}",
+        headers=bearer(token),
+        json=dict(body, items=[{"sku_id": sku, "sale_price": 450, "quota": 6}]),
+    )
     assert grown.status_code == 200, grown.get_json()
     assert grown.get_json()["items"][0]["sale_price"] == 450
     assert sale_item(fs_app, shop, sale["id"], sku) == {"quota": 6, "remaining": 5}
@@ -108,7 +136,10 @@ def test_only_the_stores_staff(fs_app):
     other = make_store(fs_app)
     client = fs_app.test_client()
     stranger = merchant_token(client, other)
-    assert client.get(f"{shop.prefix}/api/console/x/flashsale/sales/{sale['id']}", headers=bearer(stranger)).status_code == 403
+    assert (
+        client.get(f"{shop.prefix}/api/console/x/flashsale/sales/{sale['id']}", headers=bearer(stranger)).status_code
+        == 403
+    )
     assert client.get(f"{shop.prefix}/api/console/x/flashsale/sales").status_code == 401
     [(shopper, _a, _c)] = make_shoppers(fs_app, shop, 1)
     assert client.get(f"{shop.prefix}/api/console/x/flashsale/sales", headers=bearer(shopper)).status_code == 401

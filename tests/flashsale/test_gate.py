@@ -1,5 +1,6 @@
 """The Redis gate sheds load and never decides alone: it is seeded from the database, corrected
 by it, re-seeded by the sweep, and when Redis is unreachable the database still sells."""
+
 from __future__ import annotations
 
 import pytest
@@ -41,8 +42,12 @@ def test_the_gate_follows_the_database(fs_redis_app, redis_prefix):
     [item_id] = _left(gate, key)
     assert _left(gate, key) == {item_id: 1}
     # the unpaid order is cancelled: the unit is back in the database, then in the gate
-    assert client.post(f"{shop.prefix}/api/orders/{first.get_json()['order']['id']}/cancel",
-                       headers=bearer(token)).status_code == 200
+    assert (
+        client.post(
+            f"{shop.prefix}/api/orders/{first.get_json()['order']['id']}/cancel", headers=bearer(token)
+        ).status_code
+        == 200
+    )
     assert _left(gate, key) == {item_id: 2} and sale_item(app, shop, sale["id"], sku)["remaining"] == 2
 
     # a gate that says less than the truth turns buyers away until the sweep re-seeds it

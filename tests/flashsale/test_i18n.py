@@ -1,5 +1,6 @@
 """The plugin's texts are in its own catalogue (domain ``mallow_flashsale``), extracted from its
 templates too, and its pages are Chinese by default without anything of Mallow's catalogue."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,9 @@ PO = PLUGIN / "translations" / "zh_Hans_CN" / "LC_MESSAGES" / "mallow_flashsale.
 
 def _template_texts() -> set[str]:
     found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(str(PLUGIN / "templates"),
-                                                                       [("**.html", "jinja2")], {}):
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(PLUGIN / "templates"), [("**.html", "jinja2")], {}
+    ):
         found.add(message[0] if isinstance(message, (list, tuple)) else message)
     return found
 

@@ -1,5 +1,6 @@
 """Enabled in store A, not in store B: B's prices, checkout, pages, API, menu, slots and jobs
 show no trace of the flash sale; disabling it in A makes A the same."""
+
 from __future__ import annotations
 
 from mallow.testing import bearer, disable_plugin, login_merchant, make_product, make_shopper, make_store
@@ -22,17 +23,28 @@ def test_a_store_without_the_plugin_shows_no_trace(fs_app):
     client = fs_app.test_client()
     b_token, b_address = make_shopper(client, b)
 
-    for path in ("/x/flashsale/", f"/x/flashsale/{sale['id']}", "/x/flashsale/static/countdown.js",
-                 "/api/x/flashsale/sales", f"/api/x/flashsale/sales/{sale['id']}"):
+    for path in (
+        "/x/flashsale/",
+        f"/x/flashsale/{sale['id']}",
+        "/x/flashsale/static/countdown.js",
+        "/api/x/flashsale/sales",
+        f"/api/x/flashsale/sales/{sale['id']}",
+    ):
         assert client.get(b.prefix + path).status_code == 404, path
     assert buy(client, b, sale["id"], b_token, b_address, b_sku).status_code == 404
     login_merchant(client, b)
     assert client.get(f"{b.prefix}/console/x/flashsale/").status_code == 404
 
     # the option means nothing in B: the regular price, no problem, no adjustment
-    order = client.post(f"{b.prefix}/api/orders", headers=bearer(b_token), json={
-        "items": [{"sku_id": b_sku, "quantity": 1}], "address_id": b_address,
-        "options": {"flashsale": {"sale_id": sale["id"]}}})
+    order = client.post(
+        f"{b.prefix}/api/orders",
+        headers=bearer(b_token),
+        json={
+            "items": [{"sku_id": b_sku, "quantity": 1}],
+            "address_id": b_address,
+            "options": {"flashsale": {"sale_id": sale["id"]}},
+        },
+    )
     assert order.status_code == 201 and order.get_json()["total"] == 1000
     assert [a["source"] for a in order.get_json()["adjustments"]] == []
 
@@ -50,7 +62,9 @@ def test_a_store_without_the_plugin_shows_no_trace(fs_app):
     from mallow.db import db
 
     product_id = in_store(fs_app, a, lambda: db.session.get(Sku, a_sku).product_id)
-    [slot] = _hooks(fs_app, a, "mallow_template_slot", slot="product.after_price", context={"product": {"id": product_id}})
+    [slot] = _hooks(
+        fs_app, a, "mallow_template_slot", slot="product.after_price", context={"product": {"id": product_id}}
+    )
     assert f"/x/flashsale/{sale['id']}" in slot and "¥1.00" in slot
 
 
@@ -63,6 +77,13 @@ def test_disabling_the_plugin_removes_it_from_the_store(fs_app):
     client = fs_app.test_client()
     assert client.get(f"{shop.prefix}/x/flashsale/{sale['id']}").status_code == 404
     assert buy(client, shop, sale["id"], token, address, sku).status_code == 404
-    order = client.post(f"{shop.prefix}/api/orders", headers=bearer(token), json={
-        "items": [{"sku_id": sku, "quantity": 1}], "address_id": address, "options": {"flashsale": {"sale_id": sale["id"]}}})
+    order = client.post(
+        f"{shop.prefix}/api/orders",
+        headers=bearer(token),
+        json={
+            "items": [{"sku_id": sku, "quantity": 1}],
+            "address_id": address,
+            "options": {"flashsale": {"sale_id": sale["id"]}},
+        },
+    )
     assert order.status_code == 201 and order.get_json()["total"] == 1000

@@ -1,5 +1,6 @@
 """Limits per order, per shopper and per shopper per day, counted across all of a shopper's
 orders in the sale; one unpaid order per shopper per sale."""
+
 from __future__ import annotations
 
 from mallow.testing import bearer
@@ -41,8 +42,15 @@ def test_one_unpaid_order_per_shopper_per_sale(fs_app):
     second = buy(client, shop, sale["id"], token, address, sku)
     assert second.status_code == 409 and second.get_json()["error"] == "pending_order"
     # the store API's checkout with the option is held to the same rule
-    through_api = client.post(f"{shop.prefix}/api/orders", headers=bearer(token), json={
-        "items": [{"sku_id": sku, "quantity": 1}], "address_id": address, "options": {"flashsale": {"sale_id": sale["id"]}}})
+    through_api = client.post(
+        f"{shop.prefix}/api/orders",
+        headers=bearer(token),
+        json={
+            "items": [{"sku_id": sku, "quantity": 1}],
+            "address_id": address,
+            "options": {"flashsale": {"sale_id": sale["id"]}},
+        },
+    )
     assert through_api.status_code == 422
     assert [p["code"] for p in through_api.get_json()["problems"]] == ["flashsale_pending_order"]
     # paid: the next order may go through
@@ -54,8 +62,13 @@ def test_one_unpaid_order_per_shopper_per_sale(fs_app):
 def test_per_shopper_limit_counts_across_orders(fs_app):
     shop = enabled_store(fs_app)
     sku, other = product(fs_app, shop), product(fs_app, shop)
-    sale = create_sale(fs_app, shop, [{"sku_id": sku, "sale_price": 100, "quota": 10},
-                                      {"sku_id": other, "sale_price": 100, "quota": 10}], per_order=2, per_shopper=3)
+    sale = create_sale(
+        fs_app,
+        shop,
+        [{"sku_id": sku, "sale_price": 100, "quota": 10}, {"sku_id": other, "sale_price": 100, "quota": 10}],
+        per_order=2,
+        per_shopper=3,
+    )
     [(token, address, _c)] = make_shoppers(fs_app, shop, 1)
     client = fs_app.test_client()
     first = buy(client, shop, sale["id"], token, address, sku, quantity=2)
@@ -71,8 +84,9 @@ def test_per_shopper_limit_counts_across_orders(fs_app):
 def test_per_day_limit(fs_app):
     shop = enabled_store(fs_app)
     sku = product(fs_app, shop)
-    sale = create_sale(fs_app, shop, [{"sku_id": sku, "sale_price": 100, "quota": 10}], per_order=1, per_shopper=0,
-                       per_day=1)
+    sale = create_sale(
+        fs_app, shop, [{"sku_id": sku, "sale_price": 100, "quota": 10}], per_order=1, per_shopper=0, per_day=1
+    )
     [(token, address, _c)] = make_shoppers(fs_app, shop, 1)
     client = fs_app.test_client()
     first = buy(client, shop, sale["id"], token, address, sku)

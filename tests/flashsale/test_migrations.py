@@ -1,4 +1,5 @@
 """The plugin's own migration chain gives exactly its models' tables in a store's schema."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -29,9 +30,15 @@ def test_the_chain_matches_the_models(fs_app):
         return getattr(getattr(obj, "table", None), "name", "flashsale_").startswith("flashsale_")
 
     with fs_app.app_context(), engines.engine_for(shop.store_id).connect() as connection:
-        context = MigrationContext.configure(connection, opts={
-            "compare_type": True, "include_schemas": True, "include_object": ours,
-            "include_name": lambda name, type_, parents: name == schema if type_ == "schema" else True})
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "compare_type": True,
+                "include_schemas": True,
+                "include_object": ours,
+                "include_name": lambda name, type_, parents: name == schema if type_ == "schema" else True,
+            },
+        )
         assert compare_metadata(context, metadata) == []
         version = connection.exec_driver_sql(f'SELECT version_num FROM "{schema}"."alembic_version_flashsale"').scalar()
     assert version == "f1a5c0de0001"

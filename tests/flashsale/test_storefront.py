@@ -1,5 +1,6 @@
 """The shopper's pages: the sale list and page with a server-rendered countdown, the sold-out
 state, the buy button for a signed-in shopper, the static script; CSP-clean (no inline script)."""
+
 from __future__ import annotations
 
 import re
@@ -13,12 +14,24 @@ from .conftest import buy, create_sale, enabled_store, make_shoppers, now, produ
 def test_preheat_shows_the_countdown_from_the_server(fs_app):
     shop = enabled_store(fs_app)
     sku = product(fs_app, shop, title="山核桃")
-    sale = create_sale(fs_app, shop, [{"sku_id": sku, "sale_price": 500, "quota": 5}], title="晚八点秒杀",
-                       starts=now() + timedelta(hours=2), ends=now() + timedelta(hours=3),
-                       preheat=now() - timedelta(minutes=1))
-    hidden = create_sale(fs_app, shop, [{"sku_id": sku, "sale_price": 500, "quota": 5}], title="明天的秒杀",
-                         starts=now() + timedelta(days=1), ends=now() + timedelta(days=1, hours=1),
-                         preheat=now() + timedelta(hours=20))
+    sale = create_sale(
+        fs_app,
+        shop,
+        [{"sku_id": sku, "sale_price": 500, "quota": 5}],
+        title="晚八点秒杀",
+        starts=now() + timedelta(hours=2),
+        ends=now() + timedelta(hours=3),
+        preheat=now() - timedelta(minutes=1),
+    )
+    hidden = create_sale(
+        fs_app,
+        shop,
+        [{"sku_id": sku, "sale_price": 500, "quota": 5}],
+        title="明天的秒杀",
+        starts=now() + timedelta(days=1),
+        ends=now() + timedelta(days=1, hours=1),
+        preheat=now() + timedelta(hours=20),
+    )
     client = fs_app.test_client()
     listing = client.get(f"{shop.prefix}/x/flashsale/")
     assert listing.status_code == 200
@@ -62,18 +75,29 @@ def test_a_signed_in_shopper_buys_from_the_page(fs_app):
     page = f"{shop.prefix}/x/flashsale/{sale['id']}"
     assert "action=" not in client.get(page).get_data(as_text=True).split("fs-items")[1]  # no address yet
     token = client.post(f"{shop.prefix}/api/tokens", json={"login": login, "password": PASSWORD}).get_json()["token"]
-    client.post(f"{shop.prefix}/api/addresses", headers=bearer(token), json={
-        "recipient": "赵六", "phone": "13712345678", "province": "江苏省", "city": "南京市", "detail": "中山路 1 号"})
+    client.post(
+        f"{shop.prefix}/api/addresses",
+        headers=bearer(token),
+        json={
+            "recipient": "赵六",
+            "phone": "13712345678",
+            "province": "江苏省",
+            "city": "南京市",
+            "detail": "中山路 1 号",
+        },
+    )
     html = client.get(page).get_data(as_text=True)
     address_id = re.search(r'<option value="(\d+)"[^>]*>赵六', html).group(1)
     attempt = re.search(r'name="attempt" value="([0-9a-f]+)"', html).group(1)
-    placed = post_form(client, f"{page}/buy", {"sku_id": str(sku), "address_id": address_id, "attempt": attempt},
-                       form_path=page)
+    placed = post_form(
+        client, f"{page}/buy", {"sku_id": str(sku), "address_id": address_id, "attempt": attempt}, form_path=page
+    )
     assert placed.status_code == 201, placed.get_data(as_text=True)[:1000]
     assert 'id="fs-placed"' in placed.get_data(as_text=True)
     # a double click sends the same attempt: the same order, nothing more taken
-    again = post_form(client, f"{page}/buy", {"sku_id": str(sku), "address_id": address_id, "attempt": attempt},
-                      form_path=page)
+    again = post_form(
+        client, f"{page}/buy", {"sku_id": str(sku), "address_id": address_id, "attempt": attempt}, form_path=page
+    )
     assert again.status_code == 200
     orders = client.get(f"{shop.prefix}/api/orders", headers=bearer(token)).get_json()["items"]
     assert len(orders) == 1 and orders[0]["total"] == 1200
@@ -109,8 +133,13 @@ def test_the_sale_page_guides_the_shopper_back_and_shows_options_by_their_names(
     from mallow.testing import make_product
 
     shop = enabled_store(fs_app)
-    [sku] = make_product(fs_app, shop, title="碧根果", price=2500,
-                         skus=[{"spec_key": "规格:200g", "spec_values": {"规格": "200g"}, "price": 2500, "stock": 9}])
+    [sku] = make_product(
+        fs_app,
+        shop,
+        title="碧根果",
+        price=2500,
+        skus=[{"spec_key": "规格:200g", "spec_values": {"规格": "200g"}, "price": 2500, "stock": 9}],
+    )
     sale = create_sale(fs_app, shop, [{"sku_id": sku, "sale_price": 1990, "quota": 3}])
     page = f"{shop.prefix}/x/flashsale/{sale['id']}"
     client = fs_app.test_client()
@@ -129,8 +158,9 @@ def test_the_sale_page_guides_the_shopper_back_and_shows_options_by_their_names(
     if "storefront.new_address" in fs_app.view_functions:
         assert next_of(html, "fs-add-address") == page
     # a refused attempt's page (after POST …/buy) still leads back to the sale, not to …/buy
-    refused = post_form(client, f"{page}/buy", {"sku_id": str(sku), "address_id": "1"},
-                        form_path=f"{shop.prefix}/account")
+    refused = post_form(
+        client, f"{page}/buy", {"sku_id": str(sku), "address_id": "1"}, form_path=f"{shop.prefix}/account"
+    )
     assert refused.status_code in (409, 422)
     if "storefront.new_address" in fs_app.view_functions:
         assert next_of(refused.get_data(as_text=True), "fs-add-address") == page

@@ -1,5 +1,6 @@
 """Unpaid flash-sale orders close after the sale's short window; their units return to the sale
 exactly once; a payment that arrives after the close is refunded by the core, not oversold."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -45,8 +46,12 @@ def test_unpaid_order_closes_after_five_minutes_and_units_return_once(fs_app):
     assert sale_item(fs_app, shop, sale["id"], sku)["remaining"] == 1 and _sku_stock(fs_app, shop, sku) == 18
 
     # four minutes on: still waiting for payment
-    assert _run(fs_app, "flashsale.sweep_store", store_id=shop.store_id,
-                now=(now() + timedelta(minutes=4)).isoformat())["closed"] == 0
+    assert (
+        _run(fs_app, "flashsale.sweep_store", store_id=shop.store_id, now=(now() + timedelta(minutes=4)).isoformat())[
+            "closed"
+        ]
+        == 0
+    )
     assert _order_status(fs_app, shop, order_id)[0] == "pending_payment"
 
     # six minutes on: closed, units back to the sale and stock back to the SKU
@@ -58,9 +63,16 @@ def test_unpaid_order_closes_after_five_minutes_and_units_return_once(fs_app):
 
     # everyone else who could close it again changes nothing: our sweep, the core's, the shopper
     assert _run(fs_app, "flashsale.sweep_store", store_id=shop.store_id, now=later) == {
-        "closed": 0, "settled": 0, "seeded": 0}
-    assert _run(fs_app, "orders.sweep_store", store_id=shop.store_id,
-                now=(now() + timedelta(minutes=40)).isoformat())["closed"] == 0
+        "closed": 0,
+        "settled": 0,
+        "seeded": 0,
+    }
+    assert (
+        _run(fs_app, "orders.sweep_store", store_id=shop.store_id, now=(now() + timedelta(minutes=40)).isoformat())[
+            "closed"
+        ]
+        == 0
+    )
     assert client.post(f"{shop.prefix}/api/orders/{order_id}/cancel", headers=bearer(token)).status_code == 409
 
     def return_again():
@@ -86,12 +98,20 @@ def test_the_core_sweep_closes_it_at_the_same_deadline_and_units_still_return(fs
     [(token, address, _c)] = make_shoppers(fs_app, shop, 1)
     client = fs_app.test_client()
     order_id = buy(client, shop, sale["id"], token, address, sku).get_json()["order"]["id"]
-    assert _run(fs_app, "orders.sweep_store", store_id=shop.store_id,
-                now=(now() + timedelta(minutes=3)).isoformat())["closed"] == 1
+    assert (
+        _run(fs_app, "orders.sweep_store", store_id=shop.store_id, now=(now() + timedelta(minutes=3)).isoformat())[
+            "closed"
+        ]
+        == 1
+    )
     assert _order_status(fs_app, shop, order_id)[0] == "cancelled"
     assert sale_item(fs_app, shop, sale["id"], sku)["remaining"] == 3
-    assert _run(fs_app, "flashsale.sweep_store", store_id=shop.store_id,
-                now=(now() + timedelta(minutes=3)).isoformat())["closed"] == 0
+    assert (
+        _run(fs_app, "flashsale.sweep_store", store_id=shop.store_id, now=(now() + timedelta(minutes=3)).isoformat())[
+            "closed"
+        ]
+        == 0
+    )
 
 
 def test_shopper_cancel_returns_units(fs_app):
@@ -115,7 +135,9 @@ def test_a_payment_after_the_close_is_refunded_automatically(fs_app):
     [(token, address, _c), (other, other_address, _o)] = make_shoppers(fs_app, shop, 2)
     client = fs_app.test_client()
     order_id = buy(client, shop, sale["id"], token, address, sku).get_json()["order"]["id"]
-    started = client.post(f"{shop.prefix}/api/orders/{order_id}/pay", headers=bearer(token), json={"provider": "sandbox"})
+    started = client.post(
+        f"{shop.prefix}/api/orders/{order_id}/pay", headers=bearer(token), json={"provider": "sandbox"}
+    )
     assert started.status_code == 200, started.get_json()
 
     # the unpaid window ends, the unit goes back and someone else buys it

@@ -1,10 +1,11 @@
 """Fixtures for the group-buy plugin: an app per backend with the plugin approved and loaded,
 stores with it enabled, campaigns made through the console API, shoppers who order through
 Mallow's own order API and pay on the sandbox cashier, and the sweep run at a chosen time."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
@@ -25,7 +26,7 @@ def client(gb_app):
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Person:
@@ -53,10 +54,15 @@ class Mall:
     def campaign(self, skus: list[int], **values) -> dict:
         """A campaign on the product of ``skus`` (every option unless ``sku_ids`` is given)."""
         product_id = self.product_of(skus[0])
-        body = {"title": "三人团", "product_id": product_id, "group_size": 3,
-                "tiers": [{"size": 2, "percent": "95"}, {"size": 3, "percent": "90"}],
-                "starts_at": (now() - timedelta(minutes=5)).isoformat(),
-                "ends_at": (now() + timedelta(days=7)).isoformat(), "quota": 10} | values
+        body = {
+            "title": "三人团",
+            "product_id": product_id,
+            "group_size": 3,
+            "tiers": [{"size": 2, "percent": "95"}, {"size": 3, "percent": "90"}],
+            "starts_at": (now() - timedelta(minutes=5)).isoformat(),
+            "ends_at": (now() + timedelta(days=7)).isoformat(),
+            "quota": 10,
+        } | values
         response = self.client.post(f"{self.console_api}/campaigns", headers=bearer(self.mtoken), json=body)
         assert response.status_code == 201, response.get_json()
         return response.get_json()
@@ -77,8 +83,15 @@ class Mall:
         token, address = make_shopper(self.client, self.shop, login)
         return Person(token, address, login)
 
-    def order(self, person: Person, sku: int, campaign: dict | None, group_id: int | None = None,
-              quantity: int = 1, expect: int = 201) -> dict:
+    def order(
+        self,
+        person: Person,
+        sku: int,
+        campaign: dict | None,
+        group_id: int | None = None,
+        quantity: int = 1,
+        expect: int = 201,
+    ) -> dict:
         body = {"items": [{"sku_id": sku, "quantity": quantity}], "address_id": person.address}
         if campaign is not None:
             body["options"] = {"groupbuy": {"campaign_id": campaign["id"], "group_id": group_id}}
@@ -115,10 +128,15 @@ class Mall:
 
     def refund_after_sale(self, person: Person, order: dict) -> dict:
         """A full refund-only after-sales request, approved by the merchant (sandbox: at once)."""
-        requested = self.post(f"{self.shop.prefix}/api/orders/{order['id']}/aftersales", person.token,
-                              {"kind": "refund_only", "reason": "不想要了"}, expect=(201,))
-        decided = self.post(f"{self.shop.prefix}/api/console/aftersales/{requested['id']}/decision", self.mtoken,
-                            {"approve": True})
+        requested = self.post(
+            f"{self.shop.prefix}/api/orders/{order['id']}/aftersales",
+            person.token,
+            {"kind": "refund_only", "reason": "不想要了"},
+            expect=(201,),
+        )
+        decided = self.post(
+            f"{self.shop.prefix}/api/console/aftersales/{requested['id']}/decision", self.mtoken, {"approve": True}
+        )
         assert decided["status"] == "refunded", decided
         return decided
 

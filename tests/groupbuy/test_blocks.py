@@ -1,21 +1,28 @@
 """The group-buy list block in the page builder: offered, accepted and drawn only in stores that
 turned the plugin on; a published page follows the plugin being turned off and on, and a new
 campaign reaches the cached page at once."""
+
 from __future__ import annotations
 
 from mallow.testing import bearer, disable_plugin, enable_plugin, login_merchant, make_store, merchant_token
 
 from .conftest import Mall
 
-HOME = {"sections": {"n": {"type": "notice_bar", "settings": {"text": "欢迎光临"}},
-                     "g": {"type": "groupbuy_list", "settings": {"title": "限时拼团", "count": 4}}},
-        "order": ["n", "g"]}
+HOME = {
+    "sections": {
+        "n": {"type": "notice_bar", "settings": {"text": "欢迎光临"}},
+        "g": {"type": "groupbuy_list", "settings": {"title": "限时拼团", "count": 4}},
+    },
+    "order": ["n", "g"],
+}
 
 
 def _publish(client, shop, token, document):
     api = f"{shop.prefix}/api/console"
-    return (client.put(f"{api}/pages/home/draft", json={"document": document}, headers=bearer(token)),
-            client.post(f"{api}/pages/home/publish", headers=bearer(token)))
+    return (
+        client.put(f"{api}/pages/home/draft", json={"document": document}, headers=bearer(token)),
+        client.post(f"{api}/pages/home/publish", headers=bearer(token)),
+    )
 
 
 def _palette(app, shop) -> str:

@@ -1,6 +1,7 @@
 """Group prices and checks at checkout: tiers by seat, the leader discount, limits counted across
 all of a shopper's orders, new customers only, the campaign's stock, and no trace of the plugin in
 a store that did not enable it."""
+
 from __future__ import annotations
 
 from mallow.testing import bearer, disable_plugin, make_product, make_store
@@ -8,9 +9,14 @@ from tests.groupbuy.conftest import Mall
 
 
 def _quote(mall, person, sku, campaign, group_id=None, quantity=1) -> dict:
-    return mall.post(f"{mall.api}/quote", person.token, {
-        "items": [{"sku_id": sku, "quantity": quantity}],
-        "options": {"groupbuy": {"campaign_id": campaign["id"], "group_id": group_id}}})
+    return mall.post(
+        f"{mall.api}/quote",
+        person.token,
+        {
+            "items": [{"sku_id": sku, "quantity": quantity}],
+            "options": {"groupbuy": {"campaign_id": campaign["id"], "group_id": group_id}},
+        },
+    )
 
 
 def _problems(response) -> list[str]:
@@ -20,9 +26,12 @@ def _problems(response) -> list[str]:
 
 def test_members_pay_the_tier_of_their_seat_and_the_label_says_so(mall):
     [sku] = mall.product(price=10000, stock=50)
-    campaign = mall.campaign([sku], group_size=5, quota=20,
-                             tiers=[{"size": 2, "percent": "95"}, {"size": 3, "percent": "90"},
-                                    {"size": 5, "percent": "80"}])
+    campaign = mall.campaign(
+        [sku],
+        group_size=5,
+        quota=20,
+        tiers=[{"size": 2, "percent": "95"}, {"size": 3, "percent": "90"}, {"size": 5, "percent": "80"}],
+    )
     people = [mall.shopper() for _ in range(5)]
     opening = _quote(mall, people[0], sku, campaign, quantity=2)
     [adjustment] = opening["lines"][0]["adjustments"]
@@ -92,19 +101,32 @@ def test_the_campaign_never_sells_more_than_its_stock(mall):
 
 
 def test_only_the_campaigns_options_in_orders_of_one_line(mall):
-    skus = mall.product(skus=[{"spec_key": "红", "price": 1000, "stock": 20},
-                              {"spec_key": "蓝", "price": 1000, "stock": 20}])
+    skus = mall.product(
+        skus=[{"spec_key": "红", "price": 1000, "stock": 20}, {"spec_key": "蓝", "price": 1000, "stock": 20}]
+    )
     [other] = mall.product(price=300, stock=20)
     campaign = mall.campaign(skus, sku_ids=[skus[0]])
     buyer = mall.shopper()
     assert _problems(mall.order(buyer, skus[1], campaign, expect=422)) == ["groupbuy_wrong_item"]
-    response = mall.client.post(f"{mall.shop.prefix}/api/orders", headers=bearer(buyer.token), json={
-        "items": [{"sku_id": skus[0], "quantity": 1}, {"sku_id": other, "quantity": 1}], "address_id": buyer.address,
-        "options": {"groupbuy": {"campaign_id": campaign["id"], "group_id": None}}})
+    response = mall.client.post(
+        f"{mall.shop.prefix}/api/orders",
+        headers=bearer(buyer.token),
+        json={
+            "items": [{"sku_id": skus[0], "quantity": 1}, {"sku_id": other, "quantity": 1}],
+            "address_id": buyer.address,
+            "options": {"groupbuy": {"campaign_id": campaign["id"], "group_id": None}},
+        },
+    )
     assert response.status_code == 422 and _problems(response) == ["groupbuy_one_item"]
-    bad = mall.client.post(f"{mall.shop.prefix}/api/orders", headers=bearer(buyer.token), json={
-        "items": [{"sku_id": skus[0], "quantity": 1}], "address_id": buyer.address,
-        "options": {"groupbuy": {"campaign_id": "1; drop"}}})
+    bad = mall.client.post(
+        f"{mall.shop.prefix}/api/orders",
+        headers=bearer(buyer.token),
+        json={
+            "items": [{"sku_id": skus[0], "quantity": 1}],
+            "address_id": buyer.address,
+            "options": {"groupbuy": {"campaign_id": "1; drop"}},
+        },
+    )
     assert bad.status_code == 422 and _problems(bad) == ["groupbuy_invalid"]
 
 
@@ -140,8 +162,11 @@ def test_enabled_in_store_a_and_disabled_in_store_b_leaves_no_trace_in_b(gb_app,
     from mallow.testing import make_shopper
 
     token, address = make_shopper(client, b)
-    body = {"items": [{"sku_id": sku_b, "quantity": 1}], "address_id": address,
-            "options": {"groupbuy": {"campaign_id": campaign["id"], "group_id": None}}}
+    body = {
+        "items": [{"sku_id": sku_b, "quantity": 1}],
+        "address_id": address,
+        "options": {"groupbuy": {"campaign_id": campaign["id"], "group_id": None}},
+    }
     placed = client.post(f"{b.prefix}/api/orders", headers=bearer(token), json=body)
     assert placed.status_code == 201
     order = placed.get_json()
@@ -177,9 +202,15 @@ def test_concurrent_orders_never_pass_the_per_shopper_limit_or_the_campaign_stoc
 
     def attempt(person):
         client = mall.app.test_client()
-        return client.post(f"{mall.shop.prefix}/api/orders", headers=bearer(person.token), json={
-            "items": [{"sku_id": sku, "quantity": 1}], "address_id": person.address,
-            "options": {"groupbuy": {"campaign_id": campaign["id"], "group_id": None}}}).status_code
+        return client.post(
+            f"{mall.shop.prefix}/api/orders",
+            headers=bearer(person.token),
+            json={
+                "items": [{"sku_id": sku, "quantity": 1}],
+                "address_id": person.address,
+                "options": {"groupbuy": {"campaign_id": campaign["id"], "group_id": None}},
+            },
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=8 if mall.app.mallow_backend == "postgresql" else 1) as pool:
         codes = list(pool.map(attempt, [greedy] * 8 + [other] * 4))

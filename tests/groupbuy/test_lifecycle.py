@@ -1,8 +1,9 @@
 """Groups from opening to success or failure, on SQLite and PostgreSQL, through Mallow's order API
 and the sandbox payment provider; the deadline sweep is run with time moved forward."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import sqlalchemy as sa
 
@@ -16,8 +17,9 @@ def _events(mall, group_id: int) -> list[str]:
     from mallow_groupbuy.models import Event
 
     with store_context(mall.shop.store_id, app=mall.app):
-        return list(db.session.execute(sa.select(Event.kind).where(Event.group_id == group_id)
-                                       .order_by(Event.id)).scalars())
+        return list(
+            db.session.execute(sa.select(Event.kind).where(Event.group_id == group_id).order_by(Event.id)).scalars()
+        )
 
 
 def test_a_three_person_group_that_fills_succeeds_and_settles_at_the_final_tier(mall):
@@ -50,13 +52,17 @@ def test_a_three_person_group_that_fills_succeeds_and_settles_at_the_final_tier(
     assert mall.order_of(leader, first)["refunded_total"] == 500
 
     # and the orders go on to shipping
-    shipped = mall.post(f"{mall.shop.prefix}/api/console/orders/{first['id']}/ship", mall.mtoken,
-                        {"carrier": "顺丰速运", "tracking_number": "SF100"})
+    shipped = mall.post(
+        f"{mall.shop.prefix}/api/console/orders/{first['id']}/ship",
+        mall.mtoken,
+        {"carrier": "顺丰速运", "tracking_number": "SF100"},
+    )
     assert shipped["status"] == "shipped"
     public = mall.public_group(group_id)
     assert len(public["members"]) == 3 and public["status"] == "succeeded"
-    assert ["group_opened", "member_joined", "member_joined", "group_succeeded"] == \
-        [k for k in _events(mall, group_id) if k.startswith(("group_", "member_joined"))]
+    assert ["group_opened", "member_joined", "member_joined", "group_succeeded"] == [
+        k for k in _events(mall, group_id) if k.startswith(("group_", "member_joined"))
+    ]
 
 
 def test_a_group_that_expires_refunds_every_member_and_returns_the_stock(mall):
@@ -83,8 +89,10 @@ def test_a_group_that_expires_refunds_every_member_and_returns_the_stock(mall):
     for person, order in ((leader, first), (friend, second)):
         refunded = mall.order_of(person, order)
         assert refunded["status"] == "closed" and refunded["refunded_total"] == refunded["total"] == 8360
-        assert any(e["kind"] == "refund_requested" and e["detail"]["reason"].startswith("groupbuy:full:")
-                   for e in refunded["timeline"])
+        assert any(
+            e["kind"] == "refund_requested" and e["detail"]["reason"].startswith("groupbuy:full:")
+            for e in refunded["timeline"]
+        )
     # the unpaid order was cancelled, and all the stock and campaign units are back
     assert mall.order_of(slow, unpaid)["status"] == "cancelled"
     assert mall.stock(sku) == 10
@@ -151,7 +159,7 @@ def test_unpaid_group_orders_close_after_their_own_short_timeout(gb_app, client)
     order = mall.order(late, sku, campaign, group_id)
     placed = mall.order_of(late, order)
     deadline = datetime.fromisoformat(placed["pay_deadline"])
-    deadline = deadline if deadline.tzinfo else deadline.replace(tzinfo=timezone.utc)  # SQLite: naive UTC
+    deadline = deadline if deadline.tzinfo else deadline.replace(tzinfo=UTC)  # SQLite: naive UTC
     assert timedelta(minutes=4) < deadline - now() <= timedelta(minutes=5)  # not the store's 30 minutes
     assert mall.group(group_id)["seats"] == 2
 

@@ -1,5 +1,6 @@
 """The plugin's own Alembic chain creates exactly its models' tables in a store's schema, and
 enabling again (or after disabling) keeps them and their rows."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -1,4 +1,5 @@
 """Group-buy arithmetic: tiers by headcount, one half-up rounding per unit, integer fen only."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,10 +17,10 @@ def test_the_tier_is_the_highest_rung_reached_and_the_first_below_it(headcount, 
 
 def test_unit_prices_round_half_up_once_per_unit():
     assert money.unit_price(10000, 9000) == 9000
-    assert money.unit_price(1999, 9500) == 1899          # 1899.05
-    assert money.unit_price(1990, 9500) == 1891          # 1890.5 → up
-    assert money.unit_price(10000, 9500, 500) == 9025    # 95 % then another 5 % off, rounded once
-    assert money.unit_price(333, 9999, 1) == 333         # 332.9334 → 333
+    assert money.unit_price(1999, 9500) == 1899  # 1899.05
+    assert money.unit_price(1990, 9500) == 1891  # 1890.5 → up
+    assert money.unit_price(10000, 9500, 500) == 9025  # 95 % then another 5 % off, rounded once
+    assert money.unit_price(333, 9999, 1) == 333  # 332.9334 → 333
     assert money.unit_price(1, 1) == 0
 
 

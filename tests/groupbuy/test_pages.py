@@ -1,5 +1,6 @@
 """Storefront and console pages, the console API, the page-builder block and the product-page
 slot. Members shown are the real ones, with masked nicknames; nothing is invented."""
+
 from __future__ import annotations
 
 import re
@@ -56,9 +57,12 @@ def test_a_shopper_joins_through_the_share_link_and_pays_on_the_cashier(mall):
     page = browser.get(share).get_data(as_text=True)
     assert 'id="join-form"' in page
     address_id = re.search(r'<option value="(\d+)"', page).group(1)
-    response = post_form(browser, f"{mall.shop.prefix}/x/groupbuy/c/{campaign['id']}/order",
-                         {"sku_id": sku, "quantity": 1, "address_id": address_id, "group_id": group_id,
-                          "idempotency_key": "k" * 32}, form_path=share)
+    response = post_form(
+        browser,
+        f"{mall.shop.prefix}/x/groupbuy/c/{campaign['id']}/order",
+        {"sku_id": sku, "quantity": 1, "address_id": address_id, "group_id": group_id, "idempotency_key": "k" * 32},
+        form_path=share,
+    )
     assert response.status_code == 303 and re.search(r"/orders/\d+/pay$", response.location)
     started = post_form(browser, response.location, {"method": "sandbox"})  # the one cashier (收银台)
     assert started.status_code == 303 and "/pay/sandbox/" in started.location
@@ -79,9 +83,19 @@ def _add_address(mall, browser) -> None:
         customer = db.session.execute(db.select(Customer).order_by(Customer.id.desc()).limit(1)).scalar_one()
         token = sessions.issue(customer, "token")
         db.session.commit()
-    created = mall.client.post(f"{mall.shop.prefix}/api/addresses", headers=bearer(token), json={
-        "recipient": "王五", "phone": "13712345678", "province": "浙江省", "city": "杭州市", "district": "西湖区",
-        "detail": "文一路 1 号", "is_default": True})
+    created = mall.client.post(
+        f"{mall.shop.prefix}/api/addresses",
+        headers=bearer(token),
+        json={
+            "recipient": "王五",
+            "phone": "13712345678",
+            "province": "浙江省",
+            "city": "杭州市",
+            "district": "西湖区",
+            "detail": "文一路 1 号",
+            "is_default": True,
+        },
+    )
     assert created.status_code == 201, created.get_json()
 
 
@@ -95,10 +109,17 @@ def test_console_campaign_crud_groups_and_the_auto_complete_warning(mall):
 
     form = browser.get(f"{base}/new").get_data(as_text=True)
     assert 'id="auto-complete-warning"' in form
-    fields = {"title": "两人团", "product_id": mall.product_of(sku), "group_size": 2, "tier_size": "2",
-              "tier_percent": "88.5", "window_hours": 12,
-              "starts_at": (now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
-              "ends_at": (now() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"), "quota": 999}
+    fields = {
+        "title": "两人团",
+        "product_id": mall.product_of(sku),
+        "group_size": 2,
+        "tier_size": "2",
+        "tier_percent": "88.5",
+        "window_hours": 12,
+        "starts_at": (now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": (now() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+        "quota": 999,
+    }
     refused = post_form(browser, f"{base}/new", fields)
     assert refused.status_code == 422 and 'data-field="quota"' in refused.get_data(as_text=True)
     created = post_form(browser, f"{base}/new", fields | {"quota": 10}, form_path=f"{base}/new")
@@ -109,8 +130,9 @@ def test_console_campaign_crud_groups_and_the_auto_complete_warning(mall):
     assert campaign["auto_complete_percent"] is None  # off unless ticked
 
     edit = f"{base}/{campaign_id}"
-    saved = post_form(browser, edit, fields | {"quota": 10, "auto_complete": "1", "auto_complete_percent": 50,
-                                               "sku_ids": sku})
+    saved = post_form(
+        browser, edit, fields | {"quota": 10, "auto_complete": "1", "auto_complete_percent": 50, "sku_ids": sku}
+    )
     assert saved.status_code == 303
     assert mall.campaign_row({"id": campaign_id})["auto_complete_percent"] == 50
 
@@ -138,18 +160,29 @@ def test_console_campaign_crud_groups_and_the_auto_complete_warning(mall):
 
 def test_console_api_validates_and_is_for_the_stores_staff_only(mall):
     [sku] = mall.product(price=10000, stock=5)
-    bad = mall.client.post(f"{mall.console_api}/campaigns", headers=bearer(mall.mtoken), json={
-        "title": "", "product_id": mall.product_of(sku), "group_size": 3,
-        "tiers": [{"size": 3, "percent": "90"}, {"size": 2, "percent": "80"}],
-        "starts_at": now().isoformat(), "ends_at": (now() - timedelta(days=1)).isoformat(), "quota": 6})
+    bad = mall.client.post(
+        f"{mall.console_api}/campaigns",
+        headers=bearer(mall.mtoken),
+        json={
+            "title": "",
+            "product_id": mall.product_of(sku),
+            "group_size": 3,
+            "tiers": [{"size": 3, "percent": "90"}, {"size": 2, "percent": "80"}],
+            "starts_at": now().isoformat(),
+            "ends_at": (now() - timedelta(days=1)).isoformat(),
+            "quota": 6,
+        },
+    )
     assert bad.status_code == 422
     assert set(bad.get_json()["fields"]) == {"title", "tiers", "ends_at", "quota"}
     assert mall.client.get(f"{mall.console_api}/campaigns").status_code == 401
     shopper = mall.shopper()
     assert mall.client.get(f"{mall.console_api}/campaigns", headers=bearer(shopper.token)).status_code in (401, 403)
     created = mall.campaign([sku], quota=5)
-    assert mall.client.delete(f"{mall.console_api}/campaigns/{created['id']}",
-                              headers=bearer(mall.mtoken)).status_code == 204
+    assert (
+        mall.client.delete(f"{mall.console_api}/campaigns/{created['id']}", headers=bearer(mall.mtoken)).status_code
+        == 204
+    )
 
 
 def test_the_group_buy_list_block_is_registered_and_lists_running_campaigns(mall):

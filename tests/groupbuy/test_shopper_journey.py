@@ -2,6 +2,7 @@
 up) and adding an address back to the group; after paying the member lands on the group with an
 invite action, real member slots and the countdown; the order reads 待成团 while the group forms
 and its timeline has labels, never the plugin's keys."""
+
 from __future__ import annotations
 
 import json
@@ -47,9 +48,19 @@ def test_a_newcomer_is_sent_to_sign_in_or_up_and_to_the_address_book_and_back(ma
     if "storefront.new_address" in mall.app.view_functions:  # the account's address book
         assert _next_of(html, "gb-add-address") == share
 
-    mall.client.post(f"{mall.shop.prefix}/api/addresses", headers=bearer(_token_of(mall, login)), json={
-        "recipient": "王五", "phone": "13712345678", "province": "浙江省", "city": "杭州市", "district": "西湖区",
-        "detail": "文一路 1 号", "is_default": True})
+    mall.client.post(
+        f"{mall.shop.prefix}/api/addresses",
+        headers=bearer(_token_of(mall, login)),
+        json={
+            "recipient": "王五",
+            "phone": "13712345678",
+            "province": "浙江省",
+            "city": "杭州市",
+            "district": "西湖区",
+            "detail": "文一路 1 号",
+            "is_default": True,
+        },
+    )
     html = _page(browser, share)
     assert 'id="join-form"' in html and f'name="group_id" value="{group_id}"' in html
 
@@ -77,8 +88,9 @@ def test_after_paying_a_member_sees_the_group_with_an_invite_action(mall):
     assert 'id="gb-invite"' in html and 'id="gb-poster"' in html
     assert f'href="{mall.shop.prefix}/orders/{opened["id"]}"' in html  # back to the order
     assert 'id="join-form"' not in html
-    share_data = json.loads(re.search(r'<script type="application/json" id="gb-share-data">(.*?)</script>',
-                                      html, re.S).group(1))
+    share_data = json.loads(
+        re.search(r'<script type="application/json" id="gb-share-data">(.*?)</script>', html, re.S).group(1)
+    )
     assert share_data["link"].endswith(share) and set(share_data) == {"title", "desc", "link", "imgUrl"}
     slots = re.search(r'<ul class="gb-slots" id="members"[^>]*>(.*?)</ul>', html, re.S).group(1)
     assert slots.count("data-member-id=") == 1 and slots.count("gb-empty") == 2  # one member, two open seats
@@ -99,8 +111,10 @@ def test_the_order_reads_waiting_for_the_group_until_it_completes(mall):
     group_id = mall.group_of(opened)
 
     def read(order_id: int) -> tuple[str, list[str]]:
-        with mall.app.test_request_context(headers={"Accept-Language": "en"}), \
-                store_context(mall.shop.store_id, app=mall.app):
+        with (
+            mall.app.test_request_context(headers={"Accept-Language": "en"}),
+            store_context(mall.shop.store_id, app=mall.app),
+        ):
             order = db.session.get(Order, order_id)
             return labels.shopper_status_label(order), [labels.event_label(e) for e in order.events]
 
@@ -117,8 +131,9 @@ def test_the_order_reads_waiting_for_the_group_until_it_completes(mall):
     assert "Joined the group (2 of 2 people)" in events
 
 
-@pytest.mark.parametrize("kind", ["groupbuy_opened", "groupbuy_joined", "groupbuy_succeeded", "groupbuy_left",
-                                  "groupbuy_refunding"])
+@pytest.mark.parametrize(
+    "kind", ["groupbuy_opened", "groupbuy_joined", "groupbuy_succeeded", "groupbuy_left", "groupbuy_refunding"]
+)
 def test_every_timeline_entry_of_the_plugin_has_a_label(gb_app, kind):
     from types import SimpleNamespace
 

@@ -1,5 +1,6 @@
 """Declaring a job registers it nowhere: ``create_app`` installs the job modules it lists into
 the app's own registry, and a module imported later changes no app."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -10,7 +11,7 @@ from flask import Flask
 from mallow.jobs import registry
 from mallow.jobs.registry import UnknownJob, execute, jobs_of
 
-MODULE = '''
+MODULE = """
 from mallow.jobs import job, store_sweep
 
 
@@ -22,7 +23,7 @@ def ping():
 @store_sweep("tests.declared", every_seconds=90)
 def sweep(store, now):
     return store.id
-'''
+"""
 
 
 def _import(tmp_path, name: str):
@@ -44,8 +45,11 @@ def test_importing_a_module_that_declares_jobs_changes_no_app(app, tmp_path):
     # an app that installs the module has its jobs, the sweep's schedule included
     other = Flask(__name__)
     registry.init_app(other, [module])
-    assert set(jobs_of(other).registered()) == {"tests.declared.ping", "tests.declared.sweep",
-                                                "tests.declared.sweep_store"}
+    assert set(jobs_of(other).registered()) == {
+        "tests.declared.ping",
+        "tests.declared.sweep",
+        "tests.declared.sweep_store",
+    }
     assert jobs_of(other).periodic() == {"tests.declared.sweep": 90.0}
     assert jobs_of(other).spec_of("tests.declared.sweep_store").idempotent
     assert jobs_of(other).check_call("tests.declared.ping", {}).func() == "pong"

@@ -1,4 +1,5 @@
 """The job runner: embedded (no Redis) and rq on a real Redis, with the tenant in every job."""
+
 from __future__ import annotations
 
 import uuid
@@ -31,7 +32,9 @@ def count_customers(store, label):
 
 def _add_customer(app, shop, login):
     client = app.test_client()
-    assert client.post(f"{shop.prefix}/api/customers", json={"login": login, "password": "pass-word-1"}).status_code == 201
+    assert (
+        client.post(f"{shop.prefix}/api/customers", json={"login": login, "password": "pass-word-1"}).status_code == 201
+    )
 
 
 def test_store_job_runs_in_its_own_store(app):
@@ -206,8 +209,14 @@ def test_the_store_jobs_that_are_retried_are_the_idempotent_ones(app):
     retried = {name for name, spec in specs.items() if spec.idempotent and not name.startswith("tests.")}
     # Sweeps (conditional transitions), the low-stock notices (raised or updated once per SKU) and
     # refund submission (the same out_refund_no every time) may run twice.
-    assert {"orders.sweep_store", "payments.sweep_store", "aftersales.sweep_store", "inventory.sweep_store",
-            "inventory.low_stock", "payments.submit_refund"} <= retried
+    assert {
+        "orders.sweep_store",
+        "payments.sweep_store",
+        "aftersales.sweep_store",
+        "inventory.sweep_store",
+        "inventory.low_stock",
+        "payments.submit_refund",
+    } <= retried
     assert all(specs[name].store for name in retried)
     # The every-store sweeps are periodic: the next run is their retry.
     assert not {"orders.sweep", "payments.sweep", "aftersales.sweep", "inventory.sweep"} & retried

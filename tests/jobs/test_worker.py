@@ -3,6 +3,7 @@ that can never succeed fails once, without retries.
 
 Hostile jobs are written straight into Redis, in rq's own layout, as anyone with write access to
 the database could write them. The Redis database is not trusted."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ import os
 import pickle
 import uuid
 import zlib
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pytest
@@ -61,16 +62,25 @@ def runner(app, redis_url, monkeypatch):
 
 
 def _stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _push(runner, data: bytes, **fields) -> str:
     """Write a queued job into Redis by hand: its hash, and its id on the queue's list."""
     job_id = uuid.uuid4().hex
     stamp = _stamp()
-    runner.redis.hset(f"rq:job:{job_id}", mapping={
-        "data": data, "origin": runner.queue.name, "status": "queued", "created_at": stamp,
-        "enqueued_at": stamp, "description": "hostile", **fields})
+    runner.redis.hset(
+        f"rq:job:{job_id}",
+        mapping={
+            "data": data,
+            "origin": runner.queue.name,
+            "status": "queued",
+            "created_at": stamp,
+            "enqueued_at": stamp,
+            "description": "hostile",
+            **fields,
+        },
+    )
     runner.redis.sadd("rq:queues", f"rq:queue:{runner.queue.name}")
     runner.redis.rpush(f"rq:queue:{runner.queue.name}", job_id)
     return job_id
@@ -98,7 +108,8 @@ def _evil_module(tmp_path, monkeypatch, marker: Path) -> str:
     folder = tmp_path / name
     folder.mkdir()
     (folder / f"{name}.py").write_text(
-        f"from pathlib import Path\nPath({str(marker)!r}).write_text('imported')\n\ndef attack(*a, **k):\n    pass\n")
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('imported')\n\ndef attack(*a, **k):\n    pass\n"
+    )
     monkeypatch.syspath_prepend(str(folder))
     return name
 
@@ -109,30 +120,45 @@ def test_the_worker_runs_only_registered_jobs(app, runner, tmp_path, monkeypatch
 
     from mallow.jobs.worker import MallowWorker
 
-    marks = {kind: tmp_path / f"{kind}.marker" for kind in
-             ("system", "import", "pickle", "callback", "success", "unregistered", "bad_args", "good")}
+    marks = {
+        kind: tmp_path / f"{kind}.marker"
+        for kind in ("system", "import", "pickle", "callback", "success", "unregistered", "bad_args", "good")
+    }
     evil = _evil_module(tmp_path, monkeypatch, marks["import"])
     evil_callback = _evil_module(tmp_path, monkeypatch, marks["callback"])
     touch_marker = {"path": str(marks["bad_args"])}
     hostile = {  # kind: (job id, what the log must say it asked for)
         "system": (_push(runner, _json("os.system", [f"touch {marks['system']}"])), "os.system"),
         "import": (_push(runner, _json(f"{evil}.attack", [])), f"{evil}.attack"),
-        "unregistered": (_push(runner, _json(RUN_JOB, ["tests.worker.no_such_job",
-                                                       {"path": str(marks["unregistered"])}])),
-                         "tests.worker.no_such_job"),
+        "unregistered": (
+            _push(runner, _json(RUN_JOB, ["tests.worker.no_such_job", {"path": str(marks["unregistered"])}])),
+            "tests.worker.no_such_job",
+        ),
         "garbage": (_push(runner, b"\x00garbage{not json"), "garbage"),
         "pickle": (_push(runner, zlib.compress(pickle.dumps(_Pickled(f"touch {marks['pickle']}")))), "not JSON"),
-        "bad_args": (_push(runner, _json(RUN_JOB, ["tests.worker.touch", {**touch_marker, "extra": 1}])),
-                     "tests.worker.touch"),
-        "not_a_dict": (_push(runner, _json(RUN_JOB, ["tests.worker.touch", touch_marker["path"]])),
-                       "tests.worker.touch"),
-        "kwargs": (_push(runner, _json(RUN_JOB, ["tests.worker.touch"], {"kwargs": touch_marker})),
-                   "tests.worker.touch"),
+        "bad_args": (
+            _push(runner, _json(RUN_JOB, ["tests.worker.touch", {**touch_marker, "extra": 1}])),
+            "tests.worker.touch",
+        ),
+        "not_a_dict": (
+            _push(runner, _json(RUN_JOB, ["tests.worker.touch", touch_marker["path"]])),
+            "tests.worker.touch",
+        ),
+        "kwargs": (
+            _push(runner, _json(RUN_JOB, ["tests.worker.touch"], {"kwargs": touch_marker})),
+            "tests.worker.touch",
+        ),
         "instance": (_push(runner, zlib.compress(json.dumps(["clear", {"a": 1}, [], {}]).encode())), "clear"),
         # a registered job, but with callbacks that a stock worker imports
-        "callbacks": (_push(runner, _json(RUN_JOB, ["tests.worker.touch", {"path": str(marks["success"])}]),
-                            success_callback_name=f"{evil_callback}.attack",
-                            failure_callback_name=f"{evil_callback}.attack"), f"{evil_callback}.attack"),
+        "callbacks": (
+            _push(
+                runner,
+                _json(RUN_JOB, ["tests.worker.touch", {"path": str(marks["success"])}]),
+                success_callback_name=f"{evil_callback}.attack",
+                failure_callback_name=f"{evil_callback}.attack",
+            ),
+            f"{evil_callback}.attack",
+        ),
     }
     good = runner.enqueue("tests.worker.touch", path=str(marks["good"]))
 
@@ -165,9 +191,10 @@ def test_a_mallow_job_resolves_no_other_function_whatever_worker_runs_it(app, ru
     evil = _evil_module(tmp_path, monkeypatch, marker)
     job_id = _push(runner, _json(f"{evil}.attack", []), retries_left="3", retry_intervals="[0]")
     with pytest.raises(RefusedJob):
-        MallowJob.fetch(job_id, connection=runner.redis, serializer=JSONSerializer).func
-    SimpleWorker([runner.queue.name], connection=runner.redis, serializer=JSONSerializer,
-                 job_class=MallowJob).work(burst=True)
+        MallowJob.fetch(job_id, connection=runner.redis, serializer=JSONSerializer).func  # noqa: B018  (the refusal)
+    SimpleWorker([runner.queue.name], connection=runner.redis, serializer=JSONSerializer, job_class=MallowJob).work(
+        burst=True
+    )
     assert not marker.exists()
     assert _status(runner, job_id) == "failed"  # not retried, though it had retries left
     assert runner.redis.hget(f"rq:job:{job_id}", "retries_left") == b"3"
@@ -181,9 +208,16 @@ def test_an_abandoned_job_callback_is_not_imported(app, runner, tmp_path, monkey
     marker = tmp_path / "callback.marker"
     evil = _evil_module(tmp_path, monkeypatch, marker)
     job_id = uuid.uuid4().hex
-    runner.redis.hset(f"rq:job:{job_id}", mapping={
-        "data": _json(RUN_JOB, ["tests.worker.touch", {"path": str(tmp_path / "x")}]), "origin": runner.queue.name,
-        "status": "started", "created_at": _stamp(), "failure_callback_name": f"{evil}.attack"})
+    runner.redis.hset(
+        f"rq:job:{job_id}",
+        mapping={
+            "data": _json(RUN_JOB, ["tests.worker.touch", {"path": str(tmp_path / "x")}]),
+            "origin": runner.queue.name,
+            "status": "started",
+            "created_at": _stamp(),
+            "failure_callback_name": f"{evil}.attack",
+        },
+    )
     runner.redis.zadd(f"rq:wip:{runner.queue.name}", {f"{job_id}:{uuid.uuid4().hex}": 1})  # long expired
     MallowWorker([runner.queue], connection=runner.redis).work(burst=True)
     assert not marker.exists()
@@ -201,8 +235,12 @@ def test_jobs_that_can_never_succeed_are_tried_once_and_transient_failures_retri
     no_store = runner.enqueue("tests.worker.flaky", label="no store")
     gone = runner.enqueue("tests.worker.flaky", store_id=10_000_000 + shop.store_id, label="gone")
     raised = runner.enqueue("tests.worker.gives_up", store_id=shop.store_id, label="gives up")
-    unknown = runner.queue.enqueue(RUN_JOB, "tests.worker.no_longer_registered", {"store_id": shop.store_id},
-                                   retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)))
+    unknown = runner.queue.enqueue(
+        RUN_JOB,
+        "tests.worker.no_longer_registered",
+        {"store_id": shop.store_id},
+        retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+    )
     transient = runner.enqueue("tests.worker.flaky", store_id=shop.store_id, label="transient")
     for job_ in (no_store, gone, raised, unknown, transient):
         assert job_.retries_left == len(RETRY_INTERVALS)  # all idempotent: rq would retry each

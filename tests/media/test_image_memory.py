@@ -3,6 +3,7 @@ its header without a pixel decoded, a large JPEG is decoded at a reduced scale, 
 and its thumbnails come from one reduced image, and at most ``MALLOW_UPLOAD_CONCURRENCY`` images
 are decoded at a time per process: an upload that gets no turn in time is told 503 "busy, try
 again". (The figures themselves are bench/uploads.py's: no timing here.)"""
+
 from __future__ import annotations
 
 import io
@@ -66,8 +67,12 @@ def _reset_high_water() -> bool:
 
 
 def _upload(console: MerchantClient, data: bytes, name: str):
-    return console.client.post(f"{console.api}/media", headers=console.headers, content_type="multipart/form-data",
-                               data={"image": (io.BytesIO(data), name)})
+    return console.client.post(
+        f"{console.api}/media",
+        headers=console.headers,
+        content_type="multipart/form-data",
+        data={"image": (io.BytesIO(data), name)},
+    )
 
 
 def _media_files(app, console) -> list[Path]:
@@ -154,6 +159,7 @@ def test_a_png_too_large_to_keep_is_reduced_right_after_decoding(app, loads):
 
 # --- the concurrency bound ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("app", ["sqlite"], indirect=True)
 def test_an_upload_that_gets_no_image_slot_in_time_is_told_to_try_again(app, monkeypatch):
     console = MerchantClient.new_store(app, signed_in=True)
@@ -165,8 +171,11 @@ def test_an_upload_that_gets_no_image_slot_in_time_is_told_to_try_again(app, mon
         started = time.monotonic()
         busy = _upload(console, png_bytes((300, 200)), "a.png")
         waited = time.monotonic() - started
-        page = console.client.post(library_page, content_type="multipart/form-data",
-                                   data={"csrf_token": token, "images": [(io.BytesIO(png_bytes((300, 200))), "b.png")]})
+        page = console.client.post(
+            library_page,
+            content_type="multipart/form-data",
+            data={"csrf_token": token, "images": [(io.BytesIO(png_bytes((300, 200))), "b.png")]},
+        )
     assert busy.status_code == 503, busy.get_data(as_text=True)[:300]
     body = busy.get_json()
     assert body["error"] == "busy" and body["message"] and body["retry_after"] == int(busy.headers["Retry-After"]) > 0
@@ -205,8 +214,13 @@ def test_concurrent_uploads_never_decode_more_images_than_the_slots(app, monkeyp
     def upload():
         barrier.wait(timeout=30)
         with app.app_context():
-            stored.append(images.store_image(FileStorage(io.BytesIO(png_bytes((900, 600))), filename="p.png"),
-                                             "stores/0/concurrency", thumbnails=(320,)))
+            stored.append(
+                images.store_image(
+                    FileStorage(io.BytesIO(png_bytes((900, 600))), filename="p.png"),
+                    "stores/0/concurrency",
+                    thumbnails=(320,),
+                )
+            )
 
     threads = [threading.Thread(target=upload) for _ in range(5)]
     for thread in threads:

@@ -2,6 +2,7 @@
 comment and APP13 segment, an ICC profile carrying text, PNG text chunks, bytes after the image)
 are stored, main copy and thumbnails alike, with none of it. Checked on the stored bytes: the
 file's segments or chunks one by one, and a search for every planted string."""
+
 from __future__ import annotations
 
 import io
@@ -14,11 +15,23 @@ from PIL import Image, ImageCms, PngImagePlugin
 
 from mallow.testing import MerchantClient
 
-SECRETS = [b"SECRET-COMMENT", b"SECRET-EXIF", b"SECRET-XMP", b"SECRET-ICC-XY", b"SECRET-TEXT", b"SECRET-ZTXT",
-           b"SECRET-ITXT", b"SECRET-IPTC", b"SECRET-TRAILER", b"SecretCam"]
-XMP = (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
-       b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description>SECRET-XMP'
-       b'</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
+SECRETS = [
+    b"SECRET-COMMENT",
+    b"SECRET-EXIF",
+    b"SECRET-XMP",
+    b"SECRET-ICC-XY",
+    b"SECRET-TEXT",
+    b"SECRET-ZTXT",
+    b"SECRET-ITXT",
+    b"SECRET-IPTC",
+    b"SECRET-TRAILER",
+    b"SecretCam",
+]
+XMP = (
+    b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description>SECRET-XMP'
+    b'</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+)
 
 
 def icc_with_text() -> bytes:
@@ -46,8 +59,9 @@ def picture(size=(1200, 800)) -> Image.Image:
 def jpeg_with_everything() -> bytes:
     buffer = io.BytesIO()
     with picture() as image:
-        image.save(buffer, "JPEG", quality=90, exif=exif(), comment=b"SECRET-COMMENT", icc_profile=icc_with_text(),
-                   xmp=XMP)
+        image.save(
+            buffer, "JPEG", quality=90, exif=exif(), comment=b"SECRET-COMMENT", icc_profile=icc_with_text(), xmp=XMP
+        )
     data = buffer.getvalue()
     iptc = b"Photoshop 3.0\x00" + b"8BIM\x04\x04\x00\x00\x00\x00\x00\x0bSECRET-IPTC"
     app13 = b"\xff\xed" + struct.pack(">H", len(iptc) + 2) + iptc
@@ -81,8 +95,8 @@ def jpeg_markers(data: bytes) -> list[tuple[int, bytes]]:
     while True:
         assert data[at] == 0xFF, at
         marker = data[at + 1]
-        length = struct.unpack(">H", data[at + 2:at + 4])[0]
-        found.append((marker, data[at + 4:at + 4 + 14]))
+        length = struct.unpack(">H", data[at + 2 : at + 4])[0]
+        found.append((marker, data[at + 4 : at + 4 + 14]))
         at += 2 + length
         if marker == 0xDA:  # start of scan: entropy-coded data until EOI
             break
@@ -94,9 +108,12 @@ def png_chunks(data: bytes) -> list[bytes]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     kinds, at = [], 8
     while at < len(data):
-        length = struct.unpack(">I", data[at:at + 4])[0]
-        kind = data[at + 4:at + 8]
-        assert zlib.crc32(kind + data[at + 8:at + 8 + length]) == struct.unpack(">I", data[at + 8 + length:at + 12 + length])[0]
+        length = struct.unpack(">I", data[at : at + 4])[0]
+        kind = data[at + 4 : at + 8]
+        assert (
+            zlib.crc32(kind + data[at + 8 : at + 8 + length])
+            == struct.unpack(">I", data[at + 8 + length : at + 12 + length])[0]
+        )
         kinds.append(kind)
         at += 12 + length
         if kind == b"IEND":
@@ -110,8 +127,8 @@ def webp_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     assert struct.unpack("<I", data[4:8])[0] + 8 == len(data), "bytes after the RIFF container"
     chunks, at = [], 12
     while at < len(data):
-        kind, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
-        chunks.append((kind, data[at + 8:at + 8 + size]))
+        kind, size = data[at : at + 4], struct.unpack("<I", data[at + 4 : at + 8])[0]
+        chunks.append((kind, data[at + 8 : at + 8 + size]))
         at += 8 + size + (size & 1)
     return chunks
 
@@ -137,19 +154,40 @@ def _found(secret: bytes, data: bytes) -> bool:
 
 
 @pytest.mark.parametrize("app", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("name,make,planted", [
-    ("photo.jpg", jpeg_with_everything, [b"SECRET-COMMENT", b"SECRET-EXIF", b"SECRET-XMP", b"SECRET-ICC-XY",
-                                         b"SECRET-IPTC", b"SECRET-TRAILER", b"SecretCam"]),
-    ("shot.png", png_with_everything, [b"SECRET-TEXT", b"SECRET-ITXT", b"SECRET-XMP", b"SECRET-EXIF",
-                                       b"SECRET-TRAILER"]),  # the zTXt and the ICC profile are compressed
-    ("pic.webp", webp_with_everything, [b"SECRET-EXIF", b"SECRET-XMP", b"SECRET-ICC-XY", b"SecretCam"]),
-])
+@pytest.mark.parametrize(
+    "name,make,planted",
+    [
+        (
+            "photo.jpg",
+            jpeg_with_everything,
+            [
+                b"SECRET-COMMENT",
+                b"SECRET-EXIF",
+                b"SECRET-XMP",
+                b"SECRET-ICC-XY",
+                b"SECRET-IPTC",
+                b"SECRET-TRAILER",
+                b"SecretCam",
+            ],
+        ),
+        (
+            "shot.png",
+            png_with_everything,
+            [b"SECRET-TEXT", b"SECRET-ITXT", b"SECRET-XMP", b"SECRET-EXIF", b"SECRET-TRAILER"],
+        ),  # the zTXt and the ICC profile are compressed
+        ("pic.webp", webp_with_everything, [b"SECRET-EXIF", b"SECRET-XMP", b"SECRET-ICC-XY", b"SecretCam"]),
+    ],
+)
 def test_stored_images_and_thumbnails_carry_no_metadata(app, name, make, planted):
     console = MerchantClient.new_store(app)
     data = make()
     assert [secret for secret in planted if not _found(secret, data)] == []
-    response = console.client.post(f"{console.api}/media", headers=console.headers, content_type="multipart/form-data",
-                                   data={"image": (io.BytesIO(data), name)})
+    response = console.client.post(
+        f"{console.api}/media",
+        headers=console.headers,
+        content_type="multipart/form-data",
+        data={"image": (io.BytesIO(data), name)},
+    )
     assert response.status_code == 201, response.get_json()
     folder = Path(app.config["MALLOW_DATA_DIR"]) / "uploads" / "stores" / str(console.shop.store_id) / "media"
     files = sorted(folder.iterdir())

@@ -1,4 +1,5 @@
 """Merchant self sign-up through the page and the API: clear field errors, nothing half made."""
+
 from __future__ import annotations
 
 
@@ -9,8 +10,14 @@ from mallow.testing import post_form, unique_slug
 
 def _form(**overrides):
     slug = unique_slug("new")
-    data = {"email": f"{slug}@example.com", "password": "tea-house-2026", "name": "王老板",
-            "store_name": "王记茶庄", "slug": slug, "main_category": "food_prepackaged"}
+    data = {
+        "email": f"{slug}@example.com",
+        "password": "tea-house-2026",
+        "name": "王老板",
+        "store_name": "王记茶庄",
+        "slug": slug,
+        "main_category": "food_prepackaged",
+    }
     data.update(overrides)
     return data
 
@@ -22,7 +29,9 @@ def _counts(app, slug=None, email=None):
 
     with app.app_context():
         stores = db.session.execute(db.select(db.func.count()).select_from(Store).where(Store.slug == slug)).scalar()
-        merchants = db.session.execute(db.select(db.func.count()).select_from(Merchant).where(Merchant.email == email)).scalar()
+        merchants = db.session.execute(
+            db.select(db.func.count()).select_from(Merchant).where(Merchant.email == email)
+        ).scalar()
         return stores, merchants
 
 
@@ -33,7 +42,9 @@ def _schemas_or_files(app):
             from mallow.db import db
 
             with db.engine.connect() as c:
-                return {r[0] for r in c.exec_driver_sql("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'store_%%'")}
+                return {
+                    r[0] for r in c.exec_driver_sql("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'store_%%'")
+                }
     return {p.name for p in (engines.data_dir / "stores").glob("*.db")}
 
 
@@ -62,20 +73,23 @@ def test_signup_api_returns_a_token_for_the_new_store(app):
     assert store["qualification"] is None and store["status"] == "pending"
 
 
-@pytest.mark.parametrize("field,value,code", [
-    ("email", "not-an-email", "invalid"),
-    ("password", "short1", "too_short"),
-    ("password", "onlyletters", "too_simple"),
-    ("slug", "admin", "reserved"),
-    ("slug", "api", "reserved"),
-    ("slug", "www", "reserved"),
-    ("slug", "Bad Slug!", "invalid"),
-    ("slug", "-edge", "invalid"),
-    ("slug", "a", "invalid"),
-    ("store_name", "x", "length"),
-    ("main_category", "weapons", "invalid"),
-    ("name", "", "required"),
-])
+@pytest.mark.parametrize(
+    "field,value,code",
+    [
+        ("email", "not-an-email", "invalid"),
+        ("password", "short1", "too_short"),
+        ("password", "onlyletters", "too_simple"),
+        ("slug", "admin", "reserved"),
+        ("slug", "api", "reserved"),
+        ("slug", "www", "reserved"),
+        ("slug", "Bad Slug!", "invalid"),
+        ("slug", "-edge", "invalid"),
+        ("slug", "a", "invalid"),
+        ("store_name", "x", "length"),
+        ("main_category", "weapons", "invalid"),
+        ("name", "", "required"),
+    ],
+)
 def test_signup_field_errors_create_nothing(app, field, value, code):
     client = app.test_client()
     before = _schemas_or_files(app)

@@ -1,4 +1,5 @@
 """Cart → checkout → order: priced by one pipeline, stock reserved atomically, all or nothing."""
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -7,6 +8,7 @@ import uuid
 import pytest
 
 from mallow.testing import bearer, make_product, make_shopper, make_store, merchant_token
+from datetime import UTC
 
 
 def _stock(app, shop, sku_id):
@@ -52,9 +54,15 @@ def test_shipping_template_fee_is_an_itemised_adjustment(app):
 
     shop = make_store(app)
     with store_context(shop.store_id, app=app):
-        template = ShippingTemplate(name="默认", mode="pieces", free_over=10000, rules=[
-            {"regions": ["浙江省"], "first": 1, "first_fee": 600, "extra": 1, "extra_fee": 100},
-            {"regions": ["*"], "first": 1, "first_fee": 1000, "extra": 2, "extra_fee": 500}])
+        template = ShippingTemplate(
+            name="默认",
+            mode="pieces",
+            free_over=10000,
+            rules=[
+                {"regions": ["浙江省"], "first": 1, "first_fee": 600, "extra": 1, "extra_fee": 100},
+                {"regions": ["*"], "first": 1, "first_fee": 1000, "extra": 2, "extra_fee": 500},
+            ],
+        )
         db.session.add(template)
         db.session.commit()
         template_id = template.id
@@ -63,14 +71,28 @@ def test_shipping_template_fee_is_an_itemised_adjustment(app):
     token, address = make_shopper(client, shop)  # 浙江省
     order = _order(client, shop, token, address, [{"sku_id": sku, "quantity": 3}]).get_json()
     shipping = [a for a in order["adjustments"] if a["stage"] == "shipping"]
-    assert shipping == [{"line_id": None, "stage": "shipping", "source": "core", "code": "shipping",
-                         "label": shipping[0]["label"], "amount": 800}]
+    assert shipping == [
+        {
+            "line_id": None,
+            "stage": "shipping",
+            "source": "core",
+            "code": "shipping",
+            "label": shipping[0]["label"],
+            "amount": 800,
+        }
+    ]
     assert order["total"] == 3000 + 800
-    quote = client.post(f"{shop.prefix}/api/checkout/quote", headers=bearer(token),
-                        json={"items": [{"sku_id": sku, "quantity": 4}], "province": "新疆维吾尔自治区"}).get_json()
+    quote = client.post(
+        f"{shop.prefix}/api/checkout/quote",
+        headers=bearer(token),
+        json={"items": [{"sku_id": sku, "quantity": 4}], "province": "新疆维吾尔自治区"},
+    ).get_json()
     assert quote["total"] == 4000 + 1000 + 2 * 500  # 3 extra pieces in steps of 2 → 2 steps
-    free = client.post(f"{shop.prefix}/api/checkout/quote", headers=bearer(token),
-                       json={"items": [{"sku_id": sku, "quantity": 10}], "province": "浙江省"}).get_json()
+    free = client.post(
+        f"{shop.prefix}/api/checkout/quote",
+        headers=bearer(token),
+        json={"items": [{"sku_id": sku, "quantity": 10}], "province": "浙江省"},
+    ).get_json()
     assert free["total"] == 10000
 
 
@@ -79,8 +101,13 @@ def test_invalid_checkout_input_is_a_field_error_and_writes_nothing(app):
     client = app.test_client()
     [sku] = make_product(app, shop, stock=5)
     token, address = make_shopper(client, shop)
-    for items in ([], [{"sku_id": sku, "quantity": 0}], [{"sku_id": 999999, "quantity": 1}], "x",
-                  [{"sku_id": "1; DROP TABLE orders", "quantity": 1}]):
+    for items in (
+        [],
+        [{"sku_id": sku, "quantity": 0}],
+        [{"sku_id": 999999, "quantity": 1}],
+        "x",
+        [{"sku_id": "1; DROP TABLE orders", "quantity": 1}],
+    ):
         response = _order(client, shop, token, address, items)
         assert response.status_code == 422, (items, response.get_json())
     assert _order(client, shop, token, 999999, [{"sku_id": sku, "quantity": 1}]).status_code == 422
@@ -94,7 +121,9 @@ def test_sold_out_is_clear_and_leaves_nothing_half_written(app):
     plenty = make_product(app, shop, title="多", stock=10)[0]
     scarce = make_product(app, shop, title="少", stock=1)[0]
     token, address = make_shopper(client, shop)
-    response = _order(client, shop, token, address, [{"sku_id": plenty, "quantity": 2}, {"sku_id": scarce, "quantity": 2}])
+    response = _order(
+        client, shop, token, address, [{"sku_id": plenty, "quantity": 2}, {"sku_id": scarce, "quantity": 2}]
+    )
     assert response.status_code == 409 and response.get_json()["error"] == "sold_out"
     assert _stock(app, shop, plenty) == 10 and _stock(app, shop, scarce) == 1
     assert client.get(f"{shop.prefix}/api/orders", headers=bearer(token)).get_json()["items"] == []
@@ -130,7 +159,7 @@ def test_shoppers_see_only_their_own_orders(app):
 
 
 def test_cancel_returns_stock_once_and_the_timeout_sweep_closes_unpaid_orders(app):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     shop = make_store(app)
     client = app.test_client()
@@ -143,11 +172,14 @@ def test_cancel_returns_stock_once_and_the_timeout_sweep_closes_unpaid_orders(ap
 
     late = _order(client, shop, token, address, [{"sku_id": sku, "quantity": 3}]).get_json()
     runner = app.extensions["mallow.jobs"]
-    soon = (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()
+    soon = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
     runner.enqueue("orders.sweep_store", store_id=shop.store_id, now=soon)
     runner.run_pending()
-    assert client.get(f"{shop.prefix}/api/orders/{late['id']}", headers=bearer(token)).get_json()["status"] == "pending_payment"
-    later = (datetime.now(timezone.utc) + timedelta(minutes=31)).isoformat()
+    assert (
+        client.get(f"{shop.prefix}/api/orders/{late['id']}", headers=bearer(token)).get_json()["status"]
+        == "pending_payment"
+    )
+    later = (datetime.now(UTC) + timedelta(minutes=31)).isoformat()
     runner.enqueue("orders.sweep_store", store_id=shop.store_id, now=later)
     runner.enqueue("orders.sweep_store", store_id=shop.store_id, now=later)  # a second run changes nothing
     runner.run_pending()
@@ -165,11 +197,17 @@ def test_merchant_ships_only_paid_orders_and_exports_csv(app):
     token, address = make_shopper(client, shop)
     order = _order(client, shop, token, address, [{"sku_id": sku, "quantity": 1}]).get_json()
     merchant = merchant_token(client, shop)
-    ship = client.post(f"{shop.prefix}/api/console/orders/{order['id']}/ship", headers=bearer(merchant),
-                       json={"carrier": "顺丰", "tracking_number": "SF1"})
+    ship = client.post(
+        f"{shop.prefix}/api/console/orders/{order['id']}/ship",
+        headers=bearer(merchant),
+        json={"carrier": "顺丰", "tracking_number": "SF1"},
+    )
     assert ship.status_code == 409  # not paid yet
-    missing = client.post(f"{shop.prefix}/api/console/orders/{order['id']}/ship", headers=bearer(merchant),
-                          json={"carrier": "", "tracking_number": ""})
+    missing = client.post(
+        f"{shop.prefix}/api/console/orders/{order['id']}/ship",
+        headers=bearer(merchant),
+        json={"carrier": "", "tracking_number": ""},
+    )
     assert missing.status_code == 422 and set(missing.get_json()["fields"]) == {"carrier", "tracking_number"}
     csv = client.get(f"{shop.prefix}/api/console/orders.csv", headers=bearer(merchant))
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
@@ -186,8 +224,11 @@ def test_200_concurrent_orders_on_the_last_50_units(app):
 
     def buy(i):
         token, address = shoppers[i % len(shoppers)]
-        response = app.test_client().post(f"{shop.prefix}/api/orders", headers=bearer(token),
-                                          json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": address})
+        response = app.test_client().post(
+            f"{shop.prefix}/api/orders",
+            headers=bearer(token),
+            json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": address},
+        )
         return response.status_code, (response.get_json() or {}).get("error")
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:

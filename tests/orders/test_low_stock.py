@@ -1,4 +1,5 @@
 """Taking stock below the store's threshold raises one notice for the merchant (via a job)."""
+
 from mallow.testing import bearer, login_merchant, make_product, make_shopper, make_store, merchant_token
 
 
@@ -9,15 +10,21 @@ def test_low_stock_notice_after_an_order(app):
     token, address = make_shopper(client, shop)
     runner = app.extensions["mallow.jobs"]
     for _ in range(2):  # 51, then 50: still at the threshold (50), no notice
-        client.post(f"{shop.prefix}/api/orders", headers=bearer(token),
-                    json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": address})
+        client.post(
+            f"{shop.prefix}/api/orders",
+            headers=bearer(token),
+            json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": address},
+        )
     runner.run_pending()
     merchant = app.test_client()
     login_merchant(merchant, shop)
     assert 'data-kind="low_stock"' not in merchant.get(f"{shop.prefix}/console/").get_data(as_text=True)
     for _ in range(2):  # 49, 48: below → one notice, updated, not duplicated
-        client.post(f"{shop.prefix}/api/orders", headers=bearer(token),
-                    json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": address})
+        client.post(
+            f"{shop.prefix}/api/orders",
+            headers=bearer(token),
+            json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": address},
+        )
         runner.run_pending()
     page = merchant.get(f"{shop.prefix}/console/").get_data(as_text=True)
     assert page.count('data-kind="low_stock"') == 1
@@ -51,8 +58,11 @@ def test_redis_down_after_the_commit_keeps_the_order_and_the_sweep_raises_the_no
     embedded = app.extensions["mallow.jobs"]
     app.extensions["mallow.jobs"] = RqRunner(app, f"redis://127.0.0.1:{_closed_port()}/0")  # REDIS_URL, Redis down
     try:
-        placed = client.post(f"{shop.prefix}/api/orders", headers=bearer(token),
-                             json={"items": [{"sku_id": sku, "quantity": 2}], "address_id": address})
+        placed = client.post(
+            f"{shop.prefix}/api/orders",
+            headers=bearer(token),
+            json={"items": [{"sku_id": sku, "quantity": 2}], "address_id": address},
+        )
     finally:
         app.extensions["mallow.jobs"].close()
         app.extensions["mallow.jobs"] = embedded
@@ -72,8 +82,9 @@ def test_redis_down_after_the_commit_keeps_the_order_and_the_sweep_raises_the_no
 
     # Restocked: the next sweep resolves it.
     mtoken = merchant_token(client, shop)
-    restocked = client.post(f"{shop.prefix}/api/console/skus/bulk", headers=bearer(mtoken),
-                            json={"items": [{"sku_id": sku, "stock": 200}]})
+    restocked = client.post(
+        f"{shop.prefix}/api/console/skus/bulk", headers=bearer(mtoken), json={"items": [{"sku_id": sku, "stock": 200}]}
+    )
     assert restocked.status_code == 200
     execute(app, "inventory.sweep_store", {"store_id": shop.store_id})
     assert _low_stock_notices(merchant, shop) == 0

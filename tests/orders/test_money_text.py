@@ -1,4 +1,5 @@
 """Money as text: one module (mallow.money) and one set of template filters for every page."""
+
 from __future__ import annotations
 
 from mallow.money import fen_to_price, fen_to_yuan

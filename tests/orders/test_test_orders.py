@@ -1,6 +1,7 @@
 """An order paid through the sandbox is a test order, marked as one wherever orders are shown (the
 API's order JSON, the console's order list and page, the shopper's order page and list, the CSV
 export), and never counted in sales; an order paid with WeChat Pay is a real one."""
+
 from __future__ import annotations
 
 import csv
@@ -10,11 +11,24 @@ import uuid
 
 import pytest
 
-from mallow.testing.payments import (configure_wechatpay, pay_with_sandbox, pay_with_wechatpay, place_order,
-                                     wechatpay_server)
+from mallow.testing.payments import (
+    configure_wechatpay,
+    pay_with_sandbox,
+    pay_with_wechatpay,
+    place_order,
+    wechatpay_server,
+)
 from mallow.testing.wechatpay import make_fake_merchant
-from mallow.testing import (PASSWORD, bearer, login_merchant, make_product, make_shopper, make_store, merchant_token,
-                            post_form)
+from mallow.testing import (
+    PASSWORD,
+    bearer,
+    login_merchant,
+    make_product,
+    make_shopper,
+    make_store,
+    merchant_token,
+    post_form,
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +38,10 @@ def merchant():
 
 def _rows(html: str) -> dict[int, str]:
     """``{order id: the row's HTML}`` of an order table or list."""
-    return {int(order_id): body for order_id, body in
-            re.findall(r'<(?:tr|li)[^>]*data-order-id="(\d+)"[^>]*>(.*?)</(?:tr|li)>', html, re.S)}
+    return {
+        int(order_id): body
+        for order_id, body in re.findall(r'<(?:tr|li)[^>]*data-order-id="(\d+)"[^>]*>(.*?)</(?:tr|li)>', html, re.S)
+    }
 
 
 def test_a_sandbox_order_is_a_test_order_everywhere_and_never_counts_in_sales(app, merchant):
@@ -48,8 +64,10 @@ def test_a_sandbox_order_is_a_test_order_everywhere_and_never_counts_in_sales(ap
 
     # then: the order JSON of the shopper's and the console's API says which is a test order
     mine = api.get(f"{shop.prefix}/api/orders", headers=bearer(token)).get_json()["items"]
-    assert {o["id"]: (o["status"], o["test"]) for o in mine} == {test["id"]: ("paid", True),
-                                                                 real["id"]: ("paid", False)}
+    assert {o["id"]: (o["status"], o["test"]) for o in mine} == {
+        test["id"]: ("paid", True),
+        real["id"]: ("paid", False),
+    }
     mtoken = merchant_token(api, shop)
     for order, expected in ((test, True), (real, False)):
         staff_view = api.get(f"{shop.prefix}/api/console/orders/{order['id']}", headers=bearer(mtoken)).get_json()

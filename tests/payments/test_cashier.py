@@ -6,28 +6,45 @@ WeChat Pay on offers WeChat Pay (H5 outside WeChat, JSAPI inside, WeChat authori
 the openid is missing) and not the sandbox; ``mallow_after_payment_url`` lands a paid order where
 a plugin says; the order page and the console never print a raw key for any timeline entry or
 actor, and plugins label their own states and entries."""
+
 from __future__ import annotations
 
 import html as htmllib
 import json
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from html.parser import HTMLParser
 
 import pytest
 
 from mallow.testing.payments import configure_wechatpay, wechatpay_server
 from mallow.plugins.hookspecs import hookimpl
-from mallow.testing import (PASSWORD, backend_params, bearer, dispose_app, enable_plugin, login_merchant, make_product,
-                            make_store, merchant_token, plugin_app, post_form, register_shopper)
+from mallow.testing import (
+    PASSWORD,
+    backend_params,
+    bearer,
+    dispose_app,
+    enable_plugin,
+    login_merchant,
+    make_product,
+    make_store,
+    merchant_token,
+    plugin_app,
+    post_form,
+    register_shopper,
+)
 
 #: what a raw key looks like in text people read: ``groupbuy_opened``, ``provider:sandbox``, ``shopper:1``
 RAW_KEY = re.compile(r"\b[a-z]+_[a-z_]+\b|\b(?:provider|shopper|staff|plugin|admin|payer):\S*")
-WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-             "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN")
-PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 "
-            "Mobile Safari/537.36")  # outside WeChat, a phone gets H5 (a desktop browser: Native, test_native_cashier.py)
+WECHAT_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN"
+)
+PHONE_UA = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 "
+    "Mobile Safari/537.36"
+)  # outside WeChat, a phone gets H5 (a desktop browser: Native, test_native_cashier.py)
 
 
 @pytest.fixture(scope="module", params=backend_params())
@@ -38,6 +55,7 @@ def app(request, tmp_path_factory):
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
 
 def _html(response) -> str:
     return response.get_data(as_text=True)
@@ -79,9 +97,19 @@ class Shopper:
         token = self.client.post(f"{shop.prefix}/api/tokens", json={"login": self.login, "password": PASSWORD})
         assert token.status_code == 201, token.get_json()
         self.token = token.get_json()["token"]
-        address = self.client.post(f"{shop.prefix}/api/addresses", headers=bearer(self.token), json={
-            "recipient": "林小满", "phone": "13800138000", "province": "浙江省", "city": "杭州市", "district": "临安区",
-            "detail": "锦城街道衣锦街 100 号", "is_default": True})
+        address = self.client.post(
+            f"{shop.prefix}/api/addresses",
+            headers=bearer(self.token),
+            json={
+                "recipient": "林小满",
+                "phone": "13800138000",
+                "province": "浙江省",
+                "city": "杭州市",
+                "district": "临安区",
+                "detail": "锦城街道衣锦街 100 号",
+                "is_default": True,
+            },
+        )
         assert address.status_code == 201, address.get_json()
         self.address_id = address.get_json()["id"]
 
@@ -141,12 +169,17 @@ def _checkout_fields(page: str) -> dict:
 
 # --- every order kind, paid from its order page ---------------------------------------------------
 
+
 def test_an_ordinary_order_goes_from_checkout_to_the_cashier_and_is_paid(app):
     shop = make_store(app)
     [sku] = make_product(app, shop, title="临安山核桃仁", price=3990, stock=10)
     shopper = Shopper(app, shop)
-    added = post_form(shopper.client, f"{shop.prefix}/cart/items", {"sku_id": sku, "quantity": 1},
-                      form_path=f"{shop.prefix}/products/{_product_of(app, shop, sku)}")
+    added = post_form(
+        shopper.client,
+        f"{shop.prefix}/cart/items",
+        {"sku_id": sku, "quantity": 1},
+        form_path=f"{shop.prefix}/products/{_product_of(app, shop, sku)}",
+    )
     assert added.status_code == 303
     fields = _checkout_fields(_html(shopper.get("checkout")))
     placed = shopper.client.post(f"{shop.prefix}/checkout", data=fields | {"action": "place"})
@@ -175,17 +208,30 @@ def test_a_flash_sale_order_is_paid_at_the_cashier(app):
     enable_plugin(app, shop, "flashsale")
     [sku] = make_product(app, shop, title="秒杀核桃", price=2000, stock=10)
     token = merchant_token(app.test_client(), shop)
-    now = datetime.now(timezone.utc)
-    sale = app.test_client().post(f"{shop.prefix}/api/console/x/flashsale/sales", headers=bearer(token), json={
-        "title": "限时秒杀", "starts_at": (now - timedelta(minutes=1)).isoformat(),
-        "ends_at": (now + timedelta(hours=1)).isoformat(), "per_order_limit": 1, "per_shopper_limit": 1,
-        "published": True, "items": [{"sku_id": sku, "sale_price": 990, "quota": 5}]})
+    now = datetime.now(UTC)
+    sale = app.test_client().post(
+        f"{shop.prefix}/api/console/x/flashsale/sales",
+        headers=bearer(token),
+        json={
+            "title": "限时秒杀",
+            "starts_at": (now - timedelta(minutes=1)).isoformat(),
+            "ends_at": (now + timedelta(hours=1)).isoformat(),
+            "per_order_limit": 1,
+            "per_shopper_limit": 1,
+            "published": True,
+            "items": [{"sku_id": sku, "sale_price": 990, "quota": 5}],
+        },
+    )
     assert sale.status_code == 201, sale.get_json()
     shopper = Shopper(app, shop)
     sale_page = f"{shop.prefix}/x/flashsale/{sale.get_json()['id']}"
     attempt = re.search(r'name="attempt" value="([0-9a-f]+)"', _html(shopper.get(sale_page))).group(1)
-    placed = post_form(shopper.client, f"{sale_page}/buy", {"sku_id": sku, "address_id": shopper.address_id,
-                                                           "attempt": attempt}, form_path=sale_page)
+    placed = post_form(
+        shopper.client,
+        f"{sale_page}/buy",
+        {"sku_id": sku, "address_id": shopper.address_id, "attempt": attempt},
+        form_path=sale_page,
+    )
     assert placed.status_code == 201, _html(placed)[:1000]
     order_id = int(re.search(r'data-order-id="(\d+)"', _html(placed)).group(1))
     assert f'href="{shop.prefix}/orders/{order_id}/pay"' in _html(placed)  # 立即付款 → the cashier
@@ -203,18 +249,30 @@ def test_a_group_buy_order_is_paid_at_the_cashier(app):
     client = app.test_client()
     token = merchant_token(client, shop)
     product_id = _product_of(app, shop, sku)
-    now = datetime.now(timezone.utc)
-    campaign = client.post(f"{shop.prefix}/api/console/x/groupbuy/campaigns", headers=bearer(token), json={
-        "title": "三人团", "product_id": product_id, "group_size": 3, "tiers": [{"size": 3, "percent": "90"}],
-        "starts_at": (now - timedelta(minutes=5)).isoformat(), "ends_at": (now + timedelta(days=7)).isoformat(),
-        "quota": 10})
+    now = datetime.now(UTC)
+    campaign = client.post(
+        f"{shop.prefix}/api/console/x/groupbuy/campaigns",
+        headers=bearer(token),
+        json={
+            "title": "三人团",
+            "product_id": product_id,
+            "group_size": 3,
+            "tiers": [{"size": 3, "percent": "90"}],
+            "starts_at": (now - timedelta(minutes=5)).isoformat(),
+            "ends_at": (now + timedelta(days=7)).isoformat(),
+            "quota": 10,
+        },
+    )
     assert campaign.status_code == 201, campaign.get_json()
     campaign_id = campaign.get_json()["id"]
     shopper = Shopper(app, shop)
     campaign_page = f"{shop.prefix}/x/groupbuy/c/{campaign_id}"
-    placed = post_form(shopper.client, f"{campaign_page}/order", {
-        "sku_id": sku, "quantity": 1, "address_id": shopper.address_id, "idempotency_key": uuid.uuid4().hex},
-        form_path=campaign_page)
+    placed = post_form(
+        shopper.client,
+        f"{campaign_page}/order",
+        {"sku_id": sku, "quantity": 1, "address_id": shopper.address_id, "idempotency_key": uuid.uuid4().hex},
+        form_path=campaign_page,
+    )
     assert placed.status_code == 303 and re.search(r"/orders/\d+/pay$", placed.location), placed.location
     order_id = int(re.search(r"/orders/(\d+)/pay$", placed.location).group(1))
 
@@ -246,8 +304,11 @@ def test_a_plugin_says_where_a_paid_order_lands_and_only_on_this_site(app):
     shop = make_store(app)
     [sku] = make_product(app, shop, price=500)
     shopper = Shopper(app, shop)
-    created = shopper.client.post(f"{shop.prefix}/api/orders", headers=bearer(shopper.token),
-                                  json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id})
+    created = shopper.client.post(
+        f"{shop.prefix}/api/orders",
+        headers=bearer(shopper.token),
+        json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id},
+    )
     order = created.get_json()
     location = shopper.pay_from_the_order_page(order["id"])
     manager = app.extensions["mallow.plugins"]
@@ -265,14 +326,18 @@ def test_a_plugin_says_where_a_paid_order_lands_and_only_on_this_site(app):
 
 # --- the methods the store really has -------------------------------------------------------------
 
+
 def test_a_store_with_wechat_pay_offers_wechat_pay_and_not_the_sandbox(app, merchant):
     shop = make_store(app)
     [sku] = make_product(app, shop, price=1990)
     configure_wechatpay(app, shop, merchant, oauth_appsecret="s" * 32)
     with wechatpay_server(app, merchant) as server:
         shopper = Shopper(app, shop, user_agent=PHONE_UA)
-        order = shopper.client.post(f"{shop.prefix}/api/orders", headers=bearer(shopper.token), json={
-            "items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id}).get_json()
+        order = shopper.client.post(
+            f"{shop.prefix}/api/orders",
+            headers=bearer(shopper.token),
+            json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id},
+        ).get_json()
         cashier_path = f"{shop.prefix}/orders/{order['id']}/pay"
         page = _html(shopper.get(cashier_path))
         assert 'data-method="wechatpay"' in page and 'data-method="sandbox"' not in page
@@ -287,8 +352,9 @@ def test_a_store_with_wechat_pay_offers_wechat_pay_and_not_the_sandbox(app, merc
         url = htmllib.unescape(re.search(r'id="handoff" data-handoff="url" data-url="([^"]+)"', handoff).group(1))
         assert url.startswith("https://wx.tenpay.com/") and "redirect_url=" in url
         assert f"orders%2F{order['id']}%2Fpay%2Fresult" in url
-        out_trade_no = shopper.client.get(f"{shop.prefix}/api/orders/{order['id']}", headers=bearer(shopper.token)
-                                          ).get_json()["timeline"][-1]["detail"]["out_trade_no"]
+        out_trade_no = shopper.client.get(
+            f"{shop.prefix}/api/orders/{order['id']}", headers=bearer(shopper.token)
+        ).get_json()["timeline"][-1]["detail"]["out_trade_no"]
         # back from WeChat before the notification: the result page asks WeChat Pay itself
         waiting = shopper.get(f"orders/{order['id']}/pay/result")
         assert waiting.status_code == 200 and 'data-outcome="waiting"' in _html(waiting)
@@ -309,8 +375,11 @@ def test_inside_wechat_the_cashier_pays_by_jsapi_after_authorisation(app, mercha
     configure_wechatpay(app, shop, merchant, oauth_appsecret="s" * 32)
     with wechatpay_server(app, merchant):
         shopper = Shopper(app, shop, user_agent=WECHAT_UA)
-        order = shopper.client.post(f"{shop.prefix}/api/orders", headers=bearer(shopper.token), json={
-            "items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id}).get_json()
+        order = shopper.client.post(
+            f"{shop.prefix}/api/orders",
+            headers=bearer(shopper.token),
+            json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id},
+        ).get_json()
         cashier_path = f"{shop.prefix}/orders/{order['id']}/pay"
         assert "Pay in WeChat." in _html(shopper.get(cashier_path + "?lang=en"))
         # no openid yet: WeChat web authorisation first, then back to this cashier
@@ -325,7 +394,7 @@ def test_inside_wechat_the_cashier_pays_by_jsapi_after_authorisation(app, mercha
         page = _html(started)
         params = json.loads(htmllib.unescape(re.search(r'data-params="([^"]+)"', page).group(1)))
         assert params["package"].startswith("prepay_id=") and params["signType"] == "RSA" and params["paySign"]
-        assert re.search(r'data-done="[^"]*/orders/%d/pay/result"' % order["id"], page)
+        assert re.search(rf'data-done="[^"]*/orders/{order["id"]}/pay/result"', page)
         assert "<script>" not in page  # the CSP allows only files: orders.js reads the attributes
 
 
@@ -337,8 +406,11 @@ def test_nothing_to_offer_and_closed_orders(app):
     shop = make_store(app)
     [sku] = make_product(app, shop, price=990)
     shopper = Shopper(app, shop)
-    order = shopper.client.post(f"{shop.prefix}/api/orders", headers=bearer(shopper.token), json={
-        "items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id}).get_json()
+    order = shopper.client.post(
+        f"{shop.prefix}/api/orders",
+        headers=bearer(shopper.token),
+        json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id},
+    ).get_json()
     with store_context(shop.store_id, app=app):
         sandbox.set_enabled(False, "test")  # the owner turned the sandbox off and has no WeChat Pay
         db.session.commit()
@@ -347,8 +419,15 @@ def test_nothing_to_offer_and_closed_orders(app):
     assert 'id="no-methods"' in page and re.search(r'id="confirm-pay" disabled', page)
     assert post_form(shopper.client, cashier_path, {"method": "sandbox"}).status_code == 422
     # a cancelled order is not payable: the cashier sends the shopper to the order
-    assert post_form(shopper.client, f"{shop.prefix}/orders/{order['id']}/cancel", {},
-                     form_path=f"{shop.prefix}/orders/{order['id']}").status_code == 303
+    assert (
+        post_form(
+            shopper.client,
+            f"{shop.prefix}/orders/{order['id']}/cancel",
+            {},
+            form_path=f"{shop.prefix}/orders/{order['id']}",
+        ).status_code
+        == 303
+    )
     gone = shopper.get(cashier_path)
     assert gone.status_code == 303 and gone.location.endswith(f"/orders/{order['id']}")
     assert 'data-outcome="closed"' in _html(shopper.get(f"orders/{order['id']}/pay/result"))
@@ -359,6 +438,7 @@ def test_nothing_to_offer_and_closed_orders(app):
 
 
 # --- no raw keys, plugin labels ------------------------------------------------------------------
+
 
 class Labels:
     @hookimpl
@@ -376,18 +456,43 @@ def _every_event(app, shop, order_id: int) -> None:
     from mallow.orders.models import OrderEvent
     from mallow.tenants.context import store_context
 
-    actors = ["shopper:1", "staff:3", "system", "provider:sandbox", "provider:wechatpay", "provider:alipay", "payer",
-              "plugin:groupbuy", "plugin:not_installed", "admin:2", "anonymous", "weird_actor:9"]
+    actors = [
+        "shopper:1",
+        "staff:3",
+        "system",
+        "provider:sandbox",
+        "provider:wechatpay",
+        "provider:alipay",
+        "payer",
+        "plugin:groupbuy",
+        "plugin:not_installed",
+        "admin:2",
+        "anonymous",
+        "weird_actor:9",
+    ]
     with store_context(shop.store_id, app=app):
-        kinds = list(labels.event_labels()) + ["groupbuy_opened", "groupbuy_joined", "groupbuy_succeeded",
-                                               "flashsale_reserved", "distribution_bound", "fake_group_opened",
-                                               "mystery_kind"]
+        kinds = list(labels.event_labels()) + [
+            "groupbuy_opened",
+            "groupbuy_joined",
+            "groupbuy_succeeded",
+            "flashsale_reserved",
+            "distribution_bound",
+            "fake_group_opened",
+            "mystery_kind",
+        ]
         for index, kind in enumerate(kinds):
-            db.session.add(OrderEvent(order_id=order_id, kind=kind, actor=actors[index % len(actors)],
-                                      detail={"reason": "payment_timeout"} if kind == "cancelled" else {}))
+            db.session.add(
+                OrderEvent(
+                    order_id=order_id,
+                    kind=kind,
+                    actor=actors[index % len(actors)],
+                    detail={"reason": "payment_timeout"} if kind == "cancelled" else {},
+                )
+            )
         for reason in ("shopper", "groupbuy_closed", "some_plugin_reason"):
-            db.session.add(OrderEvent(order_id=order_id, kind="cancelled", actor="plugin:groupbuy",
-                                      detail={"reason": reason}))
+            db.session.add(
+                OrderEvent(order_id=order_id, kind="cancelled", actor="plugin:groupbuy", detail={"reason": reason})
+            )
         db.session.commit()
 
 
@@ -395,19 +500,28 @@ def test_no_raw_key_on_the_order_pages_for_any_event_or_actor(app):
     shop = make_store(app)
     [sku] = make_product(app, shop, price=1200)
     shopper = Shopper(app, shop)
-    order = shopper.client.post(f"{shop.prefix}/api/orders", headers=bearer(shopper.token), json={
-        "items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id}).get_json()
+    order = shopper.client.post(
+        f"{shop.prefix}/api/orders",
+        headers=bearer(shopper.token),
+        json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id},
+    ).get_json()
     _every_event(app, shop, order["id"])
     merchant = app.test_client()
     login_merchant(merchant, shop)
-    pages = {"order": _html(shopper.get(f"orders/{order['id']}")), "list": _html(shopper.get("orders")),
-             "console": _html(merchant.get(f"{shop.prefix}/console/orders/{order['id']}"))}
+    pages = {
+        "order": _html(shopper.get(f"orders/{order['id']}")),
+        "list": _html(shopper.get("orders")),
+        "console": _html(merchant.get(f"{shop.prefix}/console/orders/{order['id']}")),
+    }
     for language in ("zh_CN", "en"):
         for name, page in pages.items():
             if language == "en":
                 url = {"order": f"orders/{order['id']}", "list": "orders"}.get(name)
-                page = _html(shopper.get(url + "?lang=en")) if url else _html(
-                    merchant.get(f"{shop.prefix}/console/orders/{order['id']}?lang=en"))
+                page = (
+                    _html(shopper.get(url + "?lang=en"))
+                    if url
+                    else _html(merchant.get(f"{shop.prefix}/console/orders/{order['id']}?lang=en"))
+                )
             found = RAW_KEY.findall(visible_text(page))
             assert not found, f"{name} ({language}) shows raw keys: {sorted(set(found))}"
     order_text = visible_text(pages["order"])
@@ -432,11 +546,17 @@ def test_no_raw_key_on_the_order_pages_for_any_event_or_actor(app):
     # an after-sales request in progress comes first: 售后中 (a clean order: the one above has made-up events)
     from mallow.testing.payments import pay_with_sandbox as pay
 
-    other = shopper.client.post(f"{shop.prefix}/api/orders", headers=bearer(shopper.token), json={
-        "items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id}).get_json()
+    other = shopper.client.post(
+        f"{shop.prefix}/api/orders",
+        headers=bearer(shopper.token),
+        json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": shopper.address_id},
+    ).get_json()
     pay(shopper.client, shop, shopper.token, other["id"])
-    requested = shopper.client.post(f"{shop.prefix}/api/orders/{other['id']}/aftersales", headers=bearer(shopper.token),
-                                    data={"kind": "refund_only", "reason": "不想要了"})
+    requested = shopper.client.post(
+        f"{shop.prefix}/api/orders/{other['id']}/aftersales",
+        headers=bearer(shopper.token),
+        data={"kind": "refund_only", "reason": "不想要了"},
+    )
     assert requested.status_code == 201, requested.get_json()
     page = _html(shopper.get(f"orders/{other['id']}?lang=en"))
     assert '<span id="status">After-sales in progress</span>' in page and 'id="request-aftersale"' not in page

@@ -4,12 +4,13 @@ with the amount, the countdown and 我已支付; a phone browser gets H5; WeChat
 QR page's status endpoint answers the shopper's own order only (404 for anyone else's), says
 ``paid`` once WeChat Pay's notification arrived (or, with ``check=1``, once an active query finds
 the payment), and ``expired`` / ``closed`` when the order stopped waiting."""
+
 from __future__ import annotations
 
 import html as htmllib
 import re
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 import pytest
@@ -35,9 +36,19 @@ class Browser:
         login = register_shopper(self.client, shop)
         token = self.client.post(f"{shop.prefix}/api/tokens", json={"login": login, "password": PASSWORD})
         self.token = token.get_json()["token"]
-        address = self.client.post(f"{shop.prefix}/api/addresses", headers=bearer(self.token), json={
-            "recipient": "林小满", "phone": "13800138000", "province": "浙江省", "city": "杭州市",
-            "district": "临安区", "detail": "锦城街道衣锦街 100 号", "is_default": True}).get_json()
+        address = self.client.post(
+            f"{shop.prefix}/api/addresses",
+            headers=bearer(self.token),
+            json={
+                "recipient": "林小满",
+                "phone": "13800138000",
+                "province": "浙江省",
+                "city": "杭州市",
+                "district": "临安区",
+                "detail": "锦城街道衣锦街 100 号",
+                "is_default": True,
+            },
+        ).get_json()
         self.order = place_order(self.client, shop, self.token, address["id"], sku)
         self.cashier = f"{shop.prefix}/orders/{self.order['id']}/pay"
 
@@ -72,23 +83,27 @@ def test_a_desktop_browser_is_offered_wechat_pay_by_qr_code_and_sees_the_code(ap
         assert shown.status_code == 200, _html(shown)[:500]
         page = _html(shown)
         code_url = _code_url(page)
-        out_trade_no = desktop.client.get(f"{shop.prefix}/api/orders/{desktop.order['id']}", headers=bearer(
-            desktop.token)).get_json()["timeline"][-1]["detail"]["out_trade_no"]
+        out_trade_no = desktop.client.get(
+            f"{shop.prefix}/api/orders/{desktop.order['id']}", headers=bearer(desktop.token)
+        ).get_json()["timeline"][-1]["detail"]["out_trade_no"]
         assert server.order(out_trade_no).code_url == code_url and server.order(out_trade_no).trade_type == "NATIVE"
         # the QR code is drawn on the server from the code_url: its modules are that code's
         svg = re.search(r"<svg .*?</svg>", page, re.S).group(0)
         title = htmllib.unescape(re.search(r"<title>(.*?)</title>", svg).group(1))
         assert svg == str(qr_svg(code_url, title=title)) and svg_modules(svg) == qr_modules(code_url)
         # the amount, the countdown (no reload of this POST page), 我已支付 to the result, the poll's address
-        assert "¥39.90" in page and re.search(r'data-countdown="\d+">', page) and 'data-reload' not in page
-        assert re.search(r'id="native-pay" data-status="[^"]*/orders/%d/pay/status"' % desktop.order["id"], page)
+        assert "¥39.90" in page and re.search(r'data-countdown="\d+">', page) and "data-reload" not in page
+        assert re.search(rf'id="native-pay" data-status="[^"]*/orders/{desktop.order["id"]}/pay/status"', page)
         assert re.search(r'id="paid-already">', page) and "native_pay.js" in page and "<script>" not in page
         assert 'id="pay-form"' not in page and 'id="handoff"' not in page  # no H5 handoff, no second 确认支付
 
         # 确认支付 again while the attempt is open: the same code
         assert _code_url(_html(desktop.confirm())) == code_url
-        assert desktop.status().get_json() == {"paid": False, "state": "waiting",
-                                               "next": f"{shop.prefix}/orders/{desktop.order['id']}/pay/result"}
+        assert desktop.status().get_json() == {
+            "paid": False,
+            "state": "waiting",
+            "next": f"{shop.prefix}/orders/{desktop.order['id']}/pay/result",
+        }
         assert desktop.status().headers["Cache-Control"] == "no-store"
 
         # the payer scans and pays; WeChat Pay notifies the store; the poll says paid, the result page 支付成功
@@ -105,7 +120,7 @@ def test_i_have_paid_asks_wechat_pay_when_the_notification_is_late(app, merchant
         code_url = _code_url(_html(desktop.confirm()))
         server.scan_and_pay(code_url)  # paid at WeChat Pay, the notification never came
         assert desktop.status().get_json()["paid"] is False  # the poll reads the database only
-        checked = desktop.status(check=True).get_json()      # 我已支付: one active query
+        checked = desktop.status(check=True).get_json()  # 我已支付: one active query
         assert checked["paid"] is True and checked["state"] == "paid"
         assert desktop.client.get(desktop.cashier).location.endswith("/pay/result")
 
@@ -141,11 +156,15 @@ def test_the_status_is_the_shoppers_own_and_says_when_the_order_stopped_waiting(
         assert signed_out.status_code in (302, 303, 401) and not signed_out.is_json
         other_shop = make_store(app)
         assert desktop.client.get(f"{other_shop.prefix}/orders/{desktop.order['id']}/pay/status").status_code in (
-            302, 303, 401, 404)
+            302,
+            303,
+            401,
+            404,
+        )
 
         # past the deadline: the poll sends the page to the cashier, which shows the expired state
         with store_context(shop.store_id, app=app):
-            db.session.get(Order, desktop.order["id"]).pay_deadline = datetime.now(timezone.utc) - timedelta(seconds=1)
+            db.session.get(Order, desktop.order["id"]).pay_deadline = datetime.now(UTC) - timedelta(seconds=1)
             db.session.commit()
         expired = desktop.status().get_json()
         assert expired == {"paid": False, "state": "expired", "next": desktop.cashier}
@@ -155,8 +174,12 @@ def test_the_status_is_the_shoppers_own_and_says_when_the_order_stopped_waiting(
         assert refused.status_code == 409 and 'id="native-pay"' not in _html(refused)
 
         # cancelled: closed, and the cashier sends the shopper to the order
-        post_form(desktop.client, f"{shop.prefix}/orders/{desktop.order['id']}/cancel", {},
-                  form_path=f"{shop.prefix}/orders/{desktop.order['id']}")
+        post_form(
+            desktop.client,
+            f"{shop.prefix}/orders/{desktop.order['id']}/cancel",
+            {},
+            form_path=f"{shop.prefix}/orders/{desktop.order['id']}",
+        )
         closed = desktop.status().get_json()
         assert closed["paid"] is False and closed["state"] == "closed"
         assert desktop.client.get(closed["next"]).location.endswith(f"/orders/{desktop.order['id']}")

@@ -1,5 +1,6 @@
 """Notifications through the app's notify URL: forgeries are rejected, logged and change nothing; a
 valid one pays once; a replay (even ten at once) answers success and changes nothing."""
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -10,18 +11,27 @@ import pytest
 import sqlalchemy as sa
 
 from mallow.testing.payments import configure_wechatpay, place_order, post_notification, wechatpay_server
-from mallow.testing.wechatpay import (SignedNotification, encrypt_resource, generate_public_key_id,
-                                               make_fake_merchant, notification_body, payment_notification,
-                                               sign_headers, transaction_resource)
+from mallow.testing.wechatpay import (
+    SignedNotification,
+    encrypt_resource,
+    generate_public_key_id,
+    make_fake_merchant,
+    notification_body,
+    payment_notification,
+    sign_headers,
+    transaction_resource,
+)
 from mallow.testing import bearer, make_product, make_shopper, make_store
 
 
 @pytest.fixture(scope="module")
 def merchants(rsa_keys):
-    store_a = make_fake_merchant(mchid="1900000109", appid="wxd678efh567hg6787", merchant_key=rsa_keys[0],
-                                 platform_key=rsa_keys[1])
-    store_b = make_fake_merchant(mchid="1900000200", appid="wx0000000000store2", merchant_key=rsa_keys[3],
-                                 platform_key=rsa_keys[2])
+    store_a = make_fake_merchant(
+        mchid="1900000109", appid="wxd678efh567hg6787", merchant_key=rsa_keys[0], platform_key=rsa_keys[1]
+    )
+    store_b = make_fake_merchant(
+        mchid="1900000200", appid="wx0000000000store2", merchant_key=rsa_keys[3], platform_key=rsa_keys[2]
+    )
     return store_a, store_b
 
 
@@ -33,13 +43,22 @@ def _state(app, shop):
 
     with store_context(shop.store_id, app=app):
         order = db.session.execute(sa.select(Order)).scalar_one()
-        return {"order": order.status, "events": db.session.execute(sa.select(sa.func.count(OrderEvent.id))).scalar_one(),
-                "payments": [(p.status, p.transaction_id) for p in db.session.execute(sa.select(Payment)).scalars()],
-                "log": [(n.accepted, n.reason) for n in db.session.execute(
-                    sa.select(PaymentNotification).order_by(PaymentNotification.id)).scalars()],
-                "rejected": dict(db.session.execute(
+        return {
+            "order": order.status,
+            "events": db.session.execute(sa.select(sa.func.count(OrderEvent.id))).scalar_one(),
+            "payments": [(p.status, p.transaction_id) for p in db.session.execute(sa.select(Payment)).scalars()],
+            "log": [
+                (n.accepted, n.reason)
+                for n in db.session.execute(sa.select(PaymentNotification).order_by(PaymentNotification.id)).scalars()
+            ],
+            "rejected": dict(
+                db.session.execute(
                     sa.select(PaymentNotification.reason, sa.func.sum(PaymentNotification.count))
-                    .where(PaymentNotification.accepted.is_(False)).group_by(PaymentNotification.reason)).all())}
+                    .where(PaymentNotification.accepted.is_(False))
+                    .group_by(PaymentNotification.reason)
+                ).all()
+            ),
+        }
 
 
 def _unpaid_order(app, server, merchant):
@@ -49,7 +68,9 @@ def _unpaid_order(app, server, merchant):
     client = app.test_client()
     token, address = make_shopper(client, shop)
     order = place_order(client, shop, token, address, sku, 2)
-    pay = client.post(f"{shop.prefix}/api/orders/{order['id']}/pay", headers=bearer(token), json={"provider": "wechatpay"})
+    pay = client.post(
+        f"{shop.prefix}/api/orders/{order['id']}/pay", headers=bearer(token), json={"provider": "wechatpay"}
+    )
     assert pay.status_code == 200, pay.get_json()
     return shop, client, order, pay.get_json()["payment"]["out_trade_no"]
 
@@ -91,8 +112,11 @@ def _forge(kind, merchant, other, spare_key, out_trade_no, total):
         resource["ciphertext"] = __import__("base64").b64encode(bytes(raw)).decode()
         return _signed(merchant, None, resource=resource)
     if kind == "other_apiv3_key":
-        return _signed(merchant, None, resource=encrypt_resource(other.keys.apiv3_key,
-                                                                 transaction_resource(keys, out_trade_no, total)))
+        return _signed(
+            merchant,
+            None,
+            resource=encrypt_resource(other.keys.apiv3_key, transaction_resource(keys, out_trade_no, total)),
+        )
     if kind == "bad_algorithm":
         resource = encrypt_resource(keys.apiv3_key, transaction_resource(keys, out_trade_no, total))
         return _signed(merchant, None, resource=resource | {"algorithm": "AEAD_AES_128_GCM"})
@@ -117,15 +141,25 @@ def _forge(kind, merchant, other, spare_key, out_trade_no, total):
 
 
 FORGERIES = {
-    "bad_signature": (401, "bad_signature"), "tampered_body": (401, "bad_signature"),
-    "wrong_serial": (401, "unknown_serial"), "other_store_signature": (401, "unknown_serial"),
-    "stale_timestamp": (401, "stale_timestamp"), "future_timestamp": (401, "stale_timestamp"),
-    "missing_header": (401, "missing_header"), "bad_signature_type": (401, "bad_signature_type"),
-    "tampered_ciphertext": (400, "decrypt_failed"), "other_apiv3_key": (400, "decrypt_failed"),
-    "bad_algorithm": (400, "bad_algorithm"), "truncated_tag": (400, "bad_ciphertext"),
-    "not_json": (400, "malformed_body"), "wrong_amount": (400, "wrong_amount"), "wrong_mchid": (400, "wrong_mchid"),
-    "wrong_appid": (400, "wrong_appid"), "wrong_currency": (400, "wrong_currency"),
-    "not_success": (400, "not_success"), "unknown_order": (400, "wrong_order"),
+    "bad_signature": (401, "bad_signature"),
+    "tampered_body": (401, "bad_signature"),
+    "wrong_serial": (401, "unknown_serial"),
+    "other_store_signature": (401, "unknown_serial"),
+    "stale_timestamp": (401, "stale_timestamp"),
+    "future_timestamp": (401, "stale_timestamp"),
+    "missing_header": (401, "missing_header"),
+    "bad_signature_type": (401, "bad_signature_type"),
+    "tampered_ciphertext": (400, "decrypt_failed"),
+    "other_apiv3_key": (400, "decrypt_failed"),
+    "bad_algorithm": (400, "bad_algorithm"),
+    "truncated_tag": (400, "bad_ciphertext"),
+    "not_json": (400, "malformed_body"),
+    "wrong_amount": (400, "wrong_amount"),
+    "wrong_mchid": (400, "wrong_mchid"),
+    "wrong_appid": (400, "wrong_appid"),
+    "wrong_currency": (400, "wrong_currency"),
+    "not_success": (400, "not_success"),
+    "unknown_order": (400, "wrong_order"),
 }
 
 
@@ -136,20 +170,27 @@ def test_forged_notifications_are_rejected_logged_and_change_nothing(app, mercha
         before = _state(app, shop)
         expected: dict[str, int] = {}
         for kind, (status, reason) in FORGERIES.items():
-            answer = post_notification(client, shop, "wechatpay",
-                                       _forge(kind, merchant, other, spare_key, out_trade_no, order["total"]))
+            answer = post_notification(
+                client, shop, "wechatpay", _forge(kind, merchant, other, spare_key, out_trade_no, order["total"])
+            )
             assert answer.status_code == status, (kind, answer.status_code)
             assert answer.get_json() == {"code": "FAIL", "message": reason}, kind
             expected[reason] = expected.get(reason, 0) + 1
             now = _state(app, shop)
             assert now["rejected"] == expected, kind  # every rejection is counted, under its reason
-            assert (now["order"], now["events"], now["payments"]) == (before["order"], before["events"], before["payments"])
+            assert (now["order"], now["events"], now["payments"]) == (
+                before["order"],
+                before["events"],
+                before["payments"],
+            )
         assert sum(_state(app, shop)["rejected"].values()) == len(FORGERIES)
         assert before["order"] == "pending_payment" and before["payments"] == [("created", None)]
 
         # The genuine notification still pays the order, once.
         server.mark_paid(out_trade_no)
-        assert post_notification(client, shop, "wechatpay", server.payment_notification(out_trade_no)).status_code == 204
+        assert (
+            post_notification(client, shop, "wechatpay", server.payment_notification(out_trade_no)).status_code == 204
+        )
         assert _state(app, shop)["order"] == "paid"
 
 
@@ -165,8 +206,11 @@ def test_replayed_notification_changes_nothing(app, merchants):
             again = post_notification(client, shop, "wechatpay", note)
             assert again.status_code == 204 and again.get_data() == b""
         replayed = _state(app, shop)
-        assert (replayed["order"], replayed["events"], replayed["payments"]) == (paid["order"], paid["events"],
-                                                                                   paid["payments"])
+        assert (replayed["order"], replayed["events"], replayed["payments"]) == (
+            paid["order"],
+            paid["events"],
+            paid["payments"],
+        )
         assert replayed["log"] == [(True, "")] + [(True, "duplicate")] * 3
         # Another transaction id for an attempt already paid is not a replay: refused, logged.
         other_tx = payment_notification(merchant, out_trade_no, order["total"], transaction_id="4200" + "7" * 24)
@@ -211,9 +255,13 @@ def test_the_store_comes_from_the_path_and_no_token_is_needed(app, merchants):
         assert to_b.status_code == 401 and to_b.get_json()["message"] == "unknown_serial"
         assert _state(app, shop_a)["order"] == "pending_payment"
         # No bearer token, a junk one, or a shopper's session: the signature alone decides.
-        junk = post_notification(client, shop_a, "wechatpay", note,
-                                 headers=note.headers | {"Authorization": "Bearer not-a-token",
-                                                         "X-Mallow-Store": shop_b.slug})
+        junk = post_notification(
+            client,
+            shop_a,
+            "wechatpay",
+            note,
+            headers=note.headers | {"Authorization": "Bearer not-a-token", "X-Mallow-Store": shop_b.slug},
+        )
         assert junk.status_code == 204
         assert _state(app, shop_a)["order"] == "paid"
 
@@ -242,7 +290,9 @@ def test_sandbox_notifications_are_signed_per_store(app):
     [sku] = make_product(app, shop, price=990, stock=5)
     token, address = make_shopper(client, shop)
     order = place_order(client, shop, token, address, sku)
-    started = client.post(f"{shop.prefix}/api/orders/{order['id']}/pay", headers=bearer(token), json={"provider": "sandbox"})
+    started = client.post(
+        f"{shop.prefix}/api/orders/{order['id']}/pay", headers=bearer(token), json={"provider": "sandbox"}
+    )
     out_trade_no = started.get_json()["payment"]["out_trade_no"]
     with store_context(other.store_id, app=app):
         impostor = SandboxProvider(db.session.get(Store, other.store_id))
@@ -262,16 +312,28 @@ def test_sandbox_notifications_are_signed_per_store(app):
     assert cheap.status_code == 400 and cheap.get_json()["message"] == "wrong_amount"
     unsigned = client.post(f"{shop.prefix}/api/payments/sandbox/notify", data=stale_body)
     assert unsigned.status_code == 401 and unsigned.get_json()["message"] == "missing_header"
-    assert client.get(f"{shop.prefix}/api/orders/{order['id']}", headers=bearer(token)).get_json()["status"] == \
-        "pending_payment"
+    assert (
+        client.get(f"{shop.prefix}/api/orders/{order['id']}", headers=bearer(token)).get_json()["status"]
+        == "pending_payment"
+    )
 
 
 def test_operations_are_documented(client):
     doc = client.get("/api/openapi.json").get_json()
     operations = {op["operationId"]: op for item in doc["paths"].values() for op in item.values()}
-    for operation_id in ("payOrder", "paymentNotify", "requestAfterSale", "listAfterSales", "withdrawAfterSale",
-                         "shipReturn", "decideAfterSale", "confirmReturn", "listStoreAfterSales",
-                         "getWeChatPayConfig", "setWeChatPayConfig"):
+    for operation_id in (
+        "payOrder",
+        "paymentNotify",
+        "requestAfterSale",
+        "listAfterSales",
+        "withdrawAfterSale",
+        "shipReturn",
+        "decideAfterSale",
+        "confirmReturn",
+        "listStoreAfterSales",
+        "getWeChatPayConfig",
+        "setWeChatPayConfig",
+    ):
         assert operation_id in operations, operation_id
     assert operations["paymentNotify"]["security"] == []
     assert "204" in operations["paymentNotify"]["responses"]

@@ -1,15 +1,21 @@
 """Refunds and the money reliability rules: a late payment for an order the unpaid timeout closed
 is refunded automatically; a refund retried after a timeout keeps its ``out_refund_no``; refunds
 never exceed what was paid, at most 50 per payment; lost notifications are made up for by queries."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 import sqlalchemy as sa
 
-from mallow.testing.payments import (configure_wechatpay, pay_with_sandbox, place_order, post_notification,
-                                     wechatpay_server)
+from mallow.testing.payments import (
+    configure_wechatpay,
+    pay_with_sandbox,
+    place_order,
+    post_notification,
+    wechatpay_server,
+)
 from mallow.testing.wechatpay import make_fake_merchant
 from mallow.testing import bearer, make_product, make_shopper, make_store, merchant_token
 
@@ -32,8 +38,13 @@ def _order(app, shop, order_id):
 
     def read():
         order = db.session.get(Order, order_id)
-        return {"status": order.status, "total": order.total, "refunded_total": order.refunded_total,
-                "events": [(e.kind, e.detail) for e in order.events], "deadline": order.pay_deadline}
+        return {
+            "status": order.status,
+            "total": order.total,
+            "refunded_total": order.refunded_total,
+            "events": [(e.kind, e.detail) for e in order.events],
+            "deadline": order.pay_deadline,
+        }
 
     return _in_store(app, shop, read)
 
@@ -42,9 +53,14 @@ def _refunds(app, shop):
     from mallow.db import db
     from mallow.payments.models import Refund
 
-    return _in_store(app, shop, lambda: [
-        {"id": r.id, "no": r.out_refund_no, "amount": r.amount, "status": r.status, "remote": r.provider_refund_id}
-        for r in db.session.execute(sa.select(Refund).order_by(Refund.id)).scalars()])
+    return _in_store(
+        app,
+        shop,
+        lambda: [
+            {"id": r.id, "no": r.out_refund_no, "amount": r.amount, "status": r.status, "remote": r.provider_refund_id}
+            for r in db.session.execute(sa.select(Refund).order_by(Refund.id)).scalars()
+        ],
+    )
 
 
 def _stock(app, shop, sku):
@@ -60,7 +76,7 @@ def _run(app, name, **kwargs):
 
 
 def _aware(moment):
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _wechat_order(app, server, merchant, *, price=2500, quantity=2, stock=5):
@@ -70,7 +86,9 @@ def _wechat_order(app, server, merchant, *, price=2500, quantity=2, stock=5):
     client = app.test_client()
     token, address = make_shopper(client, shop)
     order = place_order(client, shop, token, address, sku, quantity)
-    pay = client.post(f"{shop.prefix}/api/orders/{order['id']}/pay", headers=bearer(token), json={"provider": "wechatpay"})
+    pay = client.post(
+        f"{shop.prefix}/api/orders/{order['id']}/pay", headers=bearer(token), json={"provider": "wechatpay"}
+    )
     assert pay.status_code == 200, pay.get_json()
     return shop, client, token, sku, order, pay.get_json()["payment"]["out_trade_no"]
 
@@ -119,7 +137,9 @@ def test_a_paid_order_is_never_cancelled_by_the_timeout(app, merchant):
     with wechatpay_server(app, merchant) as server:
         shop, client, token, sku, order, out_trade_no = _wechat_order(app, server, merchant)
         server.mark_paid(out_trade_no)
-        assert post_notification(client, shop, "wechatpay", server.payment_notification(out_trade_no)).status_code == 204
+        assert (
+            post_notification(client, shop, "wechatpay", server.payment_notification(out_trade_no)).status_code == 204
+        )
         deadline = _aware(_order(app, shop, order["id"])["deadline"])
         assert _in_store(app, shop, lambda: orders.sweep(deadline + timedelta(minutes=5)))["closed"] == 0
         assert _order(app, shop, order["id"])["status"] == "paid"
@@ -134,15 +154,23 @@ def test_refund_retried_after_a_timeout_reuses_its_number_and_never_exceeds_the_
     with wechatpay_server(app, merchant) as server:
         shop, client, token, sku, order, out_trade_no = _wechat_order(app, server, merchant)  # 5000 fen
         server.mark_paid(out_trade_no)
-        assert post_notification(client, shop, "wechatpay", server.payment_notification(out_trade_no)).status_code == 204
+        assert (
+            post_notification(client, shop, "wechatpay", server.payment_notification(out_trade_no)).status_code == 204
+        )
         mtoken = merchant_token(client, shop)
-        requested = client.post(f"{shop.prefix}/api/orders/{order['id']}/aftersales", headers=bearer(token),
-                                json={"kind": "refund_only", "reason": "少发了一件", "amount": 3000}).get_json()
+        requested = client.post(
+            f"{shop.prefix}/api/orders/{order['id']}/aftersales",
+            headers=bearer(token),
+            json={"kind": "refund_only", "reason": "少发了一件", "amount": 3000},
+        ).get_json()
         assert requested["amount"] == 3000
 
         server.drop_next_responses(1)  # WeChat Pay makes the refund, the answer is lost
-        decided = client.post(f"{shop.prefix}/api/console/aftersales/{requested['id']}/decision",
-                              headers=bearer(mtoken), json={"approve": True})
+        decided = client.post(
+            f"{shop.prefix}/api/console/aftersales/{requested['id']}/decision",
+            headers=bearer(mtoken),
+            json={"approve": True},
+        )
         assert decided.status_code == 200
         [first] = _refunds(app, shop)
         assert first["status"] == "processing" and first["remote"] is None
@@ -173,13 +201,17 @@ def test_refund_retried_after_a_timeout_reuses_its_number_and_never_exceeds_the_
 
         for refund_row in refunds:
             server.complete_refund(refund_row["no"])
-            assert post_notification(client, shop, "wechatpay",
-                                     server.refund_notification(refund_row["no"])).status_code == 204
+            assert (
+                post_notification(client, shop, "wechatpay", server.refund_notification(refund_row["no"])).status_code
+                == 204
+            )
         final = _order(app, shop, order["id"])
         assert final["status"] == "closed" and final["refunded_total"] == final["total"] == 5000
         # A refund notification replayed later changes nothing.
-        assert post_notification(client, shop, "wechatpay",
-                                 server.refund_notification(refunds[0]["no"])).status_code == 204
+        assert (
+            post_notification(client, shop, "wechatpay", server.refund_notification(refunds[0]["no"])).status_code
+            == 204
+        )
         assert _order(app, shop, order["id"])["refunded_total"] == 5000
 
 
@@ -206,6 +238,7 @@ def test_at_most_fifty_refunds_and_the_refunded_hook(app):
     listener = Listener()
     manager.register(listener, name="test-refund-listener")
     try:
+
         def refund(amount):
             return payment_refunds.refund(db.session.get(Order, order["id"]), amount, "partial", "staff:test").status
 
@@ -226,7 +259,7 @@ def test_active_query_pays_when_the_notification_is_lost(app, merchant):
     with wechatpay_server(app, merchant) as server:
         shop, client, token, sku, order, out_trade_no = _wechat_order(app, server, merchant)
         server.mark_paid(out_trade_no)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         assert _run(app, "payments.sweep_store", store_id=shop.store_id, now=now.isoformat())["queried"] == 0
         counts = _run(app, "payments.sweep_store", store_id=shop.store_id, now=(now + timedelta(minutes=6)).isoformat())
         assert counts["queried"] == 1 and counts["paid"] == 1
@@ -235,7 +268,9 @@ def test_active_query_pays_when_the_notification_is_lost(app, merchant):
         [(kind, detail)] = [(k, d) for k, d in paid["events"] if k == "paid"]
         assert detail["via"] == "query" and detail["amount"] == order["total"]
         # The notification arriving afterwards is a replay.
-        assert post_notification(client, shop, "wechatpay", server.payment_notification(out_trade_no)).status_code == 204
+        assert (
+            post_notification(client, shop, "wechatpay", server.payment_notification(out_trade_no)).status_code == 204
+        )
         assert len([k for k, _ in _order(app, shop, order["id"])["events"] if k == "paid"]) == 1
 
 
@@ -248,8 +283,9 @@ def test_abandoned_attempts_are_closed_and_refunds_completed_by_query(app, merch
         shop, client, token, sku, order, out_trade_no = _wechat_order(app, server, merchant)
         deadline = _aware(_order(app, shop, order["id"])["deadline"])
         _in_store(app, shop, lambda: orders.sweep(deadline + timedelta(seconds=1)))
-        counts = _run(app, "payments.sweep_store", store_id=shop.store_id,
-                      now=(deadline + timedelta(minutes=10)).isoformat())
+        counts = _run(
+            app, "payments.sweep_store", store_id=shop.store_id, now=(deadline + timedelta(minutes=10)).isoformat()
+        )
         assert counts["closed"] == 1
         assert server.order(out_trade_no).trade_state == "CLOSED"
         assert _in_store(app, shop, lambda: db.session.execute(sa.select(Payment.status)).scalar_one()) == "closed"
@@ -258,13 +294,19 @@ def test_abandoned_attempts_are_closed_and_refunds_completed_by_query(app, merch
         shop2, client2, token2, sku2, order2, out_trade_no2 = _wechat_order(app, server, merchant)
         server.mark_paid(out_trade_no2)
         post_notification(client2, shop2, "wechatpay", server.payment_notification(out_trade_no2))
-        requested = client2.post(f"{shop2.prefix}/api/orders/{order2['id']}/aftersales", headers=bearer(token2),
-                                 json={"kind": "refund_only", "reason": "拍错了"}).get_json()
-        client2.post(f"{shop2.prefix}/api/console/aftersales/{requested['id']}/decision",
-                     headers=bearer(merchant_token(client2, shop2)), json={"approve": True})
+        requested = client2.post(
+            f"{shop2.prefix}/api/orders/{order2['id']}/aftersales",
+            headers=bearer(token2),
+            json={"kind": "refund_only", "reason": "拍错了"},
+        ).get_json()
+        client2.post(
+            f"{shop2.prefix}/api/console/aftersales/{requested['id']}/decision",
+            headers=bearer(merchant_token(client2, shop2)),
+            json={"approve": True},
+        )
         [refund] = _refunds(app, shop2)
         server.complete_refund(refund["no"])
-        later = (datetime.now(timezone.utc) + timedelta(minutes=10)).isoformat()
+        later = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
         assert _run(app, "payments.sweep_store", store_id=shop2.store_id, now=later)["refunds_queried"] == 1
         assert _refunds(app, shop2)[0]["status"] == "succeeded"
         assert _order(app, shop2, order2["id"])["status"] == "closed"

@@ -3,6 +3,7 @@ on) that a store may use only while it has no live provider. One check decides f
 starts or completes a sandbox payment: ``payOrder``, the cashier's *Pay*, the providers offered to
 shoppers, the acceptance of a sandbox notification. And rejected notifications are counted, not
 stored one row each."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -11,8 +12,14 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from mallow.testing.payments import (configure_wechatpay, pay_with_sandbox, pay_with_wechatpay, place_order,
-                                     post_notification, wechatpay_server)
+from mallow.testing.payments import (
+    configure_wechatpay,
+    pay_with_sandbox,
+    pay_with_wechatpay,
+    place_order,
+    post_notification,
+    wechatpay_server,
+)
 from mallow.testing.wechatpay import make_fake_merchant, payment_notification
 from mallow.testing import bearer, csrf_token, login_merchant, make_product, make_shopper, make_store, merchant_token
 
@@ -47,8 +54,9 @@ def _unpaid_order(app, shop, price=990):
 
 
 def _pay_sandbox(client, shop, token, order_id):
-    return client.post(f"{shop.prefix}/api/orders/{order_id}/pay", headers=bearer(token) | EN,
-                       json={"provider": "sandbox"})
+    return client.post(
+        f"{shop.prefix}/api/orders/{order_id}/pay", headers=bearer(token) | EN, json={"provider": "sandbox"}
+    )
 
 
 def _status(client, shop, token, order_id) -> str:
@@ -149,8 +157,10 @@ def test_with_the_platform_setting_off_nothing_takes_the_sandbox(app):
         assert pressed.status_code == 403 and 'id="unavailable"' in pressed.get_data(as_text=True)
         body, headers = _sandbox_notification(app, shop, out_trade_no)
         notified = client.post(f"{shop.prefix}/api/payments/sandbox/notify", data=body, headers=headers)
-        assert notified.status_code == 404 and notified.get_json() == {"code": "FAIL",
-                                                                       "message": "provider_unavailable"}
+        assert notified.status_code == 404 and notified.get_json() == {
+            "code": "FAIL",
+            "message": "provider_unavailable",
+        }
         assert 'data-reason="platform_off"' in _console_payments_page(app, shop)
         assert _status(client, shop, token, order["id"]) == "pending_payment"
     # the same signed notification, once the platform allows the sandbox again: it pays
@@ -205,9 +215,14 @@ def _notification_rows(app, shop):
     from mallow.db import db
     from mallow.payments.models import PaymentNotification
 
-    return _in_store(app, shop, lambda: [
-        (n.accepted, n.reason, n.count) for n in db.session.execute(
-            sa.select(PaymentNotification).order_by(PaymentNotification.id)).scalars()])
+    return _in_store(
+        app,
+        shop,
+        lambda: [
+            (n.accepted, n.reason, n.count)
+            for n in db.session.execute(sa.select(PaymentNotification).order_by(PaymentNotification.id)).scalars()
+        ],
+    )
 
 
 def test_a_flood_of_forged_notifications_is_counted_not_stored_row_by_row(app, merchant):
@@ -221,8 +236,12 @@ def test_a_flood_of_forged_notifications_is_counted_not_stored_row_by_row(app, m
     forged = genuine.headers | {"Wechatpay-Signature": genuine.headers["Wechatpay-Signature"][::-1]}
     # when: 100 notifications with a bad signature arrive
     for _ in range(100):
-        answer = client.post(f"{shop.prefix}/api/payments/wechatpay/notify", data=genuine.body, headers=forged,
-                             content_type="application/json")
+        answer = client.post(
+            f"{shop.prefix}/api/payments/wechatpay/notify",
+            data=genuine.body,
+            headers=forged,
+            content_type="application/json",
+        )
         assert answer.status_code == 401 and answer.get_json()["message"] == "bad_signature"
     # then: one row counts them all
     assert _notification_rows(app, shop) == [(False, "bad_signature", 100)]
@@ -236,8 +255,12 @@ def test_a_flood_of_forged_notifications_is_counted_not_stored_row_by_row(app, m
         db.session.commit()
 
     _in_store(app, shop, age)
-    client.post(f"{shop.prefix}/api/payments/wechatpay/notify", data=genuine.body, headers=forged,
-                content_type="application/json")
+    client.post(
+        f"{shop.prefix}/api/payments/wechatpay/notify",
+        data=genuine.body,
+        headers=forged,
+        content_type="application/json",
+    )
     rows = _notification_rows(app, shop)
     assert rows == [(False, "bad_signature", 100), (False, "wrong_order", 1), (False, "bad_signature", 1)]
     assert sum(count for _accepted, _reason, count in rows) == 102

@@ -3,6 +3,7 @@ fake WeChat on 127.0.0.1: WeChat's own signature example, the page URL signed wi
 fragment, access_token and jsapi_ticket cached per store until shortly before they expire (in
 this process, or shared through Redis), WeChat's refusals; and the storefront's side: the
 ``/wechat/js-config`` endpoint (this store's pages only), the script and CSP inside WeChat only."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +19,10 @@ from mallow.testing.wechatpay import make_fake_merchant
 from mallow.testing import make_product, make_store
 
 APPID, SECRET = "wx5jssdk0000000001", "0123456789abcdef0123456789abcdef"
-WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-             "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN")
+WECHAT_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN"
+)
 INSIDE = {"User-Agent": WECHAT_UA}
 
 
@@ -40,16 +43,26 @@ def wechat():
 
 def _signer(server, cache=None, clock=None, secret=SECRET, store_id=1) -> WeChatJsSdk:
     clock = clock or Clock()
-    return WeChatJsSdk(store_id, APPID, secret, cache if cache is not None else MemoryCache(clock), clock=clock,
-                       api_base_url=server.api_base_url, timeout=0.5)
+    return WeChatJsSdk(
+        store_id,
+        APPID,
+        secret,
+        cache if cache is not None else MemoryCache(clock),
+        clock=clock,
+        api_base_url=server.api_base_url,
+        timeout=0.5,
+    )
 
 
 # --- the signature ---------------------------------------------------------------------------------
 
+
 def test_wechats_own_example_signs_to_the_documented_value():
     ticket = "sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg"
-    assert signature(ticket, "Wm3WZYTPz0wzccnW", 1414587457, "http://mp.weixin.qq.com?params=value") \
+    assert (
+        signature(ticket, "Wm3WZYTPz0wzccnW", 1414587457, "http://mp.weixin.qq.com?params=value")
         == "0f9de62fce790f9a083d5c99e95740ceb90c27ed"
+    )
 
 
 def test_the_fragment_is_not_signed():
@@ -60,13 +73,15 @@ def test_the_fragment_is_not_signed():
 
 # --- credentials: fetched once, cached until shortly before they expire ------------------------------
 
+
 def test_a_config_is_signed_with_the_ticket_the_account_was_given(wechat):
     signer = _signer(wechat)
     config = signer.config_for("https://shop.example.com/s/shop/products/7#top")
     ticket = signer.jsapi_ticket()
     assert config["appId"] == APPID and config["jsApiList"] == ["updateAppMessageShareData", "updateTimelineShareData"]
-    assert config["signature"] == signature(ticket, config["nonceStr"], config["timestamp"],
-                                            "https://shop.example.com/s/shop/products/7")
+    assert config["signature"] == signature(
+        ticket, config["nonceStr"], config["timestamp"], "https://shop.example.com/s/shop/products/7"
+    )
     assert SECRET not in repr(signer)
 
 
@@ -156,6 +171,7 @@ def test_redis_not_answering_falls_back_to_this_process(app, wechat):
 
 # --- the storefront: /wechat/js-config, the script and the CSP -------------------------------------
 
+
 @pytest.fixture(scope="module")
 def jssdk_merchant(rsa_keys):
     return make_fake_merchant(appid=APPID, merchant_key=rsa_keys[0], platform_key=rsa_keys[1])
@@ -169,8 +185,9 @@ def _shop(app, merchant=None):
 
 
 def _config(client, shop, url, **headers):
-    return client.get(f"{shop.prefix}/wechat/js-config", query_string={"url": url} if url is not None else {},
-                      headers=headers)
+    return client.get(
+        f"{shop.prefix}/wechat/js-config", query_string={"url": url} if url is not None else {}, headers=headers
+    )
 
 
 def test_a_product_page_inside_wechat_gets_a_signed_config_and_wechat_is_asked_once(app, jssdk_merchant):
@@ -192,20 +209,34 @@ def test_a_product_page_inside_wechat_gets_a_signed_config_and_wechat_is_asked_o
             from mallow.payments.wechat_jssdk import app_cache
 
             ticket = app_cache(app).get(f"{shop.store_id}:{APPID}:jsapi_ticket")
-    assert config["signature"] == hashlib.sha1(
-        f"jsapi_ticket={ticket}&noncestr={config['nonceStr']}&timestamp={config['timestamp']}"
-        f"&url=http://localhost{shop.prefix}/?from=timeline".encode()).hexdigest()
+    assert (
+        config["signature"]
+        == hashlib.sha1(
+            f"jsapi_ticket={ticket}&noncestr={config['nonceStr']}&timestamp={config['timestamp']}"
+            f"&url=http://localhost{shop.prefix}/?from=timeline".encode()
+        ).hexdigest()
+    )
 
 
 def test_only_this_stores_pages_on_this_host_are_signed(app, jssdk_merchant):
     shop, other = _shop(app, jssdk_merchant), _shop(app, jssdk_merchant)
     client = app.test_client()
     with wechat_oauth_server(app, APPID, SECRET) as wechat:
-        for url in (None, "", "javascript:alert(1)", "//localhost/s/x", "https://evil.example.com" + shop.prefix + "/",
-                    f"http://localhost{other.prefix}/", f"http://localhost{shop.prefix}evil/",
-                    f"http://user@localhost{shop.prefix}/", "http://localhost/admin", "ftp://localhost" + shop.prefix,
-                    f"http://localhost{shop.prefix}/\n", f"http://localhost{shop.prefix}/" + "a" * 1100,
-                    f"http://localhost{shop.prefix}/商品"):
+        for url in (
+            None,
+            "",
+            "javascript:alert(1)",
+            "//localhost/s/x",
+            "https://evil.example.com" + shop.prefix + "/",
+            f"http://localhost{other.prefix}/",
+            f"http://localhost{shop.prefix}evil/",
+            f"http://user@localhost{shop.prefix}/",
+            "http://localhost/admin",
+            "ftp://localhost" + shop.prefix,
+            f"http://localhost{shop.prefix}/\n",
+            f"http://localhost{shop.prefix}/" + "a" * 1100,
+            f"http://localhost{shop.prefix}/商品",
+        ):
             answer = _config(client, shop, url)
             assert answer.status_code == 400, url
             assert answer.get_json()["fields"]["url"]["code"] == "not_this_store"
@@ -215,8 +246,9 @@ def test_only_this_stores_pages_on_this_host_are_signed(app, jssdk_merchant):
         sub = {"Host": f"{shop.slug}.{app.config['MALLOW_STORE_DOMAIN']}"}
         on_host = client.get("/wechat/js-config", query_string={"url": f"http://{sub['Host']}/products/1"}, headers=sub)
         assert on_host.status_code == 200, on_host.get_json()
-        elsewhere = client.get("/wechat/js-config", query_string={"url": f"http://localhost{shop.prefix}/"},
-                               headers=sub)
+        elsewhere = client.get(
+            "/wechat/js-config", query_string={"url": f"http://localhost{shop.prefix}/"}, headers=sub
+        )
         assert elsewhere.status_code == 400
 
 
@@ -250,7 +282,9 @@ def test_the_script_and_the_csp_exception_are_inside_wechat_only(app, jssdk_merc
     assert "res.wx.qq.com" not in outside.headers["Content-Security-Policy"]
     inside = client.get(f"{shop.prefix}/", headers=INSIDE)
     html = inside.get_data(as_text=True)
-    assert 'src="/static/storefront/wechat-share.js?v=' in html and f'data-config="{shop.prefix}/wechat/js-config"' in html
+    assert (
+        'src="/static/storefront/wechat-share.js?v=' in html and f'data-config="{shop.prefix}/wechat/js-config"' in html
+    )
     policy = inside.headers["Content-Security-Policy"]
     assert "script-src 'self' https://res.wx.qq.com;" in policy and policy.count("res.wx.qq.com") == 1
     # the console and platform pages never load WeChat's script, even inside WeChat

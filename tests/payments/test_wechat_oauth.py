@@ -1,6 +1,7 @@
 """WeChat web authorisation with the real HTTP client, against a fake WeChat on 127.0.0.1: the
 code → openid exchange, WeChat's error answers, timeouts, and the ``state`` that stops a forged
 callback (CSRF for OAuth)."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit, urlencode
@@ -25,8 +26,9 @@ def wechat():
 
 
 def _client(server, secret=SECRET, timeout=0.5) -> WeChatOAuthClient:
-    return WeChatOAuthClient(APPID, secret, authorize_url=server.authorize_url, token_url=server.token_url,
-                             timeout=timeout)
+    return WeChatOAuthClient(
+        APPID, secret, authorize_url=server.authorize_url, token_url=server.token_url, timeout=timeout
+    )
 
 
 def _refusal(client, code) -> OAuthError:
@@ -36,6 +38,7 @@ def _refusal(client, code) -> OAuthError:
 
 
 # --- the client on its own -------------------------------------------------------------------------
+
 
 def test_the_real_client_exchanges_a_code_for_the_openid(wechat):
     client = _client(wechat)
@@ -96,6 +99,7 @@ def test_the_client_only_talks_https_except_to_a_local_server():
 
 # --- the storefront's authorise and callback -------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def oauth_merchant(rsa_keys):
     return make_fake_merchant(appid=APPID, merchant_key=rsa_keys[0], platform_key=rsa_keys[1])
@@ -113,8 +117,9 @@ def _linked(app, shop) -> list[str]:
     from mallow.tenants.context import store_context
 
     with store_context(shop.store_id, app=app):
-        return list(db.session.execute(sa.select(Customer.wechat_openid).where(Customer.wechat_openid.is_not(None))
-                                       ).scalars())
+        return list(
+            db.session.execute(sa.select(Customer.wechat_openid).where(Customer.wechat_openid.is_not(None))).scalars()
+        )
 
 
 def _with(url: str, **params) -> str:
@@ -167,8 +172,10 @@ def test_the_state_must_be_this_browsers_and_is_good_once(app, oauth_merchant):
     assert len(_linked(app, shop)) == 1 and _linked(app, other_shop) == []
 
 
-@pytest.mark.parametrize("fault, status", [("invalid_code", 400), ("used_code", 400), ("errcode", 502),
-                                           ("html", 502), ("timeout", 502), ("dropped", 502)])
+@pytest.mark.parametrize(
+    "fault, status",
+    [("invalid_code", 400), ("used_code", 400), ("errcode", 502), ("html", 502), ("timeout", 502), ("dropped", 502)],
+)
 def test_wechat_failures_at_the_callback_are_a_clear_refusal(app, oauth_merchant, fault, status):
     shop = _shop(app, oauth_merchant)
     browser = app.test_client()

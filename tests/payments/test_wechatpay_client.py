@@ -1,4 +1,5 @@
 """WeChatPayClient against FakeWeChatPayServer: real HTTP on 127.0.0.1, real signatures both ways."""
+
 from __future__ import annotations
 
 import json
@@ -9,10 +10,22 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from mallow.payments.wechatpay import (InvalidRequest, MerchantKeys, NotificationRejected, PaymentNotification,
-                                       RefundNotification, TransportError, UnverifiedResponse, UrllibTransport,
-                                       WeChatPayClient, WeChatPayError, authorization_header, check_payment,
-                                       check_refund, parse_notification)
+from mallow.payments.wechatpay import (
+    InvalidRequest,
+    MerchantKeys,
+    NotificationRejected,
+    PaymentNotification,
+    RefundNotification,
+    TransportError,
+    UnverifiedResponse,
+    UrllibTransport,
+    WeChatPayClient,
+    WeChatPayError,
+    authorization_header,
+    check_payment,
+    check_refund,
+    parse_notification,
+)
 from mallow.payments.wechatpay.keys import private_key_to_pem
 from mallow.testing.wechatpay import FakeWeChatPayServer, sign_headers, verify_pay_sign
 
@@ -66,10 +79,12 @@ class RecordingTransport:
 
 # ---- the happy path ---------------------------------------------------------------------------
 
+
 def test_order_pay_query_refund_round_trip(merchant, client, server):
     out_trade_no = trade_no()
-    prepay_id = client.create_jsapi_order(out_trade_no, "乌龙茶 250g", 5990, "o-shopper-1", NOTIFY,
-                                          attach="store=tea-house")
+    prepay_id = client.create_jsapi_order(
+        out_trade_no, "乌龙茶 250g", 5990, "o-shopper-1", NOTIFY, attach="store=tea-house"
+    )
     assert prepay_id.startswith("wx")
 
     params = client.jsapi_payment_params(prepay_id)
@@ -85,7 +100,12 @@ def test_order_pay_query_refund_round_trip(merchant, client, server):
     server.mark_paid(out_trade_no, merchant.keys.mchid)
     paid = client.query_order(out_trade_no)
     assert (paid.trade_state, paid.amount_total_fen, paid.currency, paid.payer_openid, paid.attach) == (
-        "SUCCESS", 5990, "CNY", "o-shopper-1", "store=tea-house")
+        "SUCCESS",
+        5990,
+        "CNY",
+        "o-shopper-1",
+        "store=tea-house",
+    )
     check_payment(paid, merchant.keys, out_trade_no, 5990)
 
     # The notification WeChat would post for it verifies and passes the business checks.
@@ -176,15 +196,23 @@ def test_request_headers_and_body(merchant, server):
     assert headers["Authorization"].startswith('WECHATPAY2-SHA256-RSA2048 mchid="1900000109",')
     assert headers["Content-Type"] == "application/json" and headers["Accept"] == "application/json"
     sent = json.loads(body)
-    assert sent == {"appid": merchant.keys.appid, "mchid": merchant.keys.mchid, "description": "茶",
-                    "out_trade_no": out_trade_no, "notify_url": NOTIFY, "amount": {"total": 100, "currency": "CNY"},
-                    "time_expire": "2030-06-08T10:34:56+08:00", "payer": {"openid": "o-1"}}
+    assert sent == {
+        "appid": merchant.keys.appid,
+        "mchid": merchant.keys.mchid,
+        "description": "茶",
+        "out_trade_no": out_trade_no,
+        "notify_url": NOTIFY,
+        "amount": {"total": 100, "currency": "CNY"},
+        "time_expire": "2030-06-08T10:34:56+08:00",
+        "payer": {"openid": "o-1"},
+    }
     client.query_order(out_trade_no)
     method, url, headers, body = transport.sent[-1]
     assert (method, body) == ("GET", b"") and url.endswith(f"?mchid={merchant.keys.mchid}")
 
 
 # ---- refunds ----------------------------------------------------------------------------------
+
 
 def test_refund_retry_with_the_same_number_is_idempotent(client, server, paid_order):
     first = client.refund(paid_order, "RF" + paid_order, 3000, 10000, "缺货", None)
@@ -225,7 +253,9 @@ def test_refunds_never_exceed_what_was_paid(client, server, paid_order):
     assert client.refund(paid_order, "RC" + paid_order, 4000, 10000, None, None).amount_refund_fen == 4000
     with pytest.raises(WeChatPayError):
         client.refund(paid_order, "RD" + paid_order, 1, 10000, None, None)
-    refunds = [server.refund_record(no, client.keys.mchid) for no in server.order(paid_order, client.keys.mchid).refund_nos]
+    refunds = [
+        server.refund_record(no, client.keys.mchid) for no in server.order(paid_order, client.keys.mchid).refund_nos
+    ]
     assert sum(r.refund_fen for r in refunds) == 10000
 
 
@@ -254,9 +284,11 @@ def test_query_unknown_refund(client):
 
 # ---- every response is verified -----------------------------------------------------------------
 
+
 def test_tampered_response_body_is_rejected(client, server, paid_order):
-    server.tamper_next_response(lambda status, headers, body: (
-        status, headers, body.replace(b'"SUCCESS"', b'"SUCCESS" ', 1)))
+    server.tamper_next_response(
+        lambda status, headers, body: (status, headers, body.replace(b'"SUCCESS"', b'"SUCCESS" ', 1))
+    )
     with pytest.raises(UnverifiedResponse) as caught:
         client.query_order(paid_order)
     assert caught.value.reason_code == "bad_signature" and caught.value.status == 200
@@ -265,7 +297,12 @@ def test_tampered_response_body_is_rejected(client, server, paid_order):
 def test_forged_not_found_is_not_believed(client, server, paid_order):
     # A man in the middle answering "no such order" for a paid one must not be trusted.
     def forge(status, headers, body):
-        return 404, headers, b'{"code":"ORDER_NOT_EXIST","message":"\xe8\xae\xa2\xe5\x8d\x95\xe4\xb8\x8d\xe5\xad\x98\xe5\x9c\xa8"}'
+        return (
+            404,
+            headers,
+            b'{"code":"ORDER_NOT_EXIST","message":"\xe8\xae\xa2\xe5\x8d\x95\xe4\xb8\x8d\xe5\xad\x98\xe5\x9c\xa8"}',
+        )
+
     server.tamper_next_response(forge)
     with pytest.raises(UnverifiedResponse) as caught:
         client.query_order(paid_order)
@@ -275,6 +312,7 @@ def test_forged_not_found_is_not_believed(client, server, paid_order):
 def test_response_signed_by_an_untrusted_key_is_rejected(client, server, paid_order, spare_key, merchant):
     def resign(status, headers, body):
         return status, sign_headers(spare_key, merchant.platform_serial, body), body
+
     server.tamper_next_response(resign)
     with pytest.raises(UnverifiedResponse) as caught:
         client.query_order(paid_order)
@@ -284,17 +322,20 @@ def test_response_signed_by_an_untrusted_key_is_rejected(client, server, paid_or
 def test_response_signed_for_another_store_is_rejected(client, server, paid_order, other_merchant):
     def resign(status, headers, body):
         return status, sign_headers(other_merchant.platform_private_key, other_merchant.platform_serial, body), body
+
     server.tamper_next_response(resign)
     with pytest.raises(UnverifiedResponse) as caught:
         client.query_order(paid_order)
     assert caught.value.reason_code == "unknown_serial"
 
 
-@pytest.mark.parametrize("header", ["Wechatpay-Signature", "Wechatpay-Serial", "Wechatpay-Timestamp",
-                                    "Wechatpay-Nonce"])
+@pytest.mark.parametrize(
+    "header", ["Wechatpay-Signature", "Wechatpay-Serial", "Wechatpay-Timestamp", "Wechatpay-Nonce"]
+)
 def test_unsigned_response_is_rejected(client, server, paid_order, header):
-    server.tamper_next_response(lambda status, headers, body: (
-        status, {k: v for k, v in headers.items() if k != header}, body))
+    server.tamper_next_response(
+        lambda status, headers, body: (status, {k: v for k, v in headers.items() if k != header}, body)
+    )
     with pytest.raises(UnverifiedResponse) as caught:
         client.query_order(paid_order)
     assert caught.value.reason_code == "missing_header"
@@ -303,8 +344,14 @@ def test_unsigned_response_is_rejected(client, server, paid_order, header):
 def test_stale_response_is_rejected(client, server, paid_order, merchant):
     # A genuine but old signed answer (a replay): the signature is valid, the timestamp is not.
     def replay(status, headers, body):
-        return status, sign_headers(merchant.platform_private_key, merchant.platform_serial, body,
-                                    timestamp=int(time.time()) - 400), body
+        return (
+            status,
+            sign_headers(
+                merchant.platform_private_key, merchant.platform_serial, body, timestamp=int(time.time()) - 400
+            ),
+            body,
+        )
+
     server.tamper_next_response(replay)
     with pytest.raises(UnverifiedResponse) as caught:
         client.query_order(paid_order)
@@ -312,8 +359,12 @@ def test_stale_response_is_rejected(client, server, paid_order, merchant):
 
 
 def test_client_clock_skew(merchant, server, paid_order):
-    assert WeChatPayClient(merchant.keys, base_url=server.base_url,
-                           clock=lambda: time.time() + 250).query_order(paid_order).trade_state == "SUCCESS"
+    assert (
+        WeChatPayClient(merchant.keys, base_url=server.base_url, clock=lambda: time.time() + 250)
+        .query_order(paid_order)
+        .trade_state
+        == "SUCCESS"
+    )
     skewed = WeChatPayClient(merchant.keys, base_url=server.base_url, clock=lambda: time.time() + 400)
     with pytest.raises(WeChatPayError) as caught:
         skewed.query_order(paid_order)
@@ -333,38 +384,54 @@ def test_empty_204_response_is_verified(client, server):
 
 # ---- the fake checks requests the way WeChat does ------------------------------------------------
 
+
 def raw_request(server, keys, method, path, body=b"", *, authorization=None, **sign_kwargs):
     header = authorization or authorization_header(keys, method, path, body, **sign_kwargs)
     status, headers, response = UrllibTransport(timeout=5).request(
-        method, server.base_url + path, {"Authorization": header, "Content-Type": "application/json"}, body)
+        method, server.base_url + path, {"Authorization": header, "Content-Type": "application/json"}, body
+    )
     return status, response and json.loads(response)
 
 
 def test_server_rejects_a_stale_or_future_request_timestamp(merchant, server):
     for offset in (-301, 301):
-        status, body = raw_request(server, merchant.keys, "GET", "/v3/refund/domestic/refunds/NOPE",
-                                   timestamp=int(time.time()) + offset)
+        status, body = raw_request(
+            server, merchant.keys, "GET", "/v3/refund/domestic/refunds/NOPE", timestamp=int(time.time()) + offset
+        )
         assert (status, body["code"]) == (401, "SIGN_ERROR")
 
 
 def test_server_rejects_a_tampered_request(merchant, server):
     path = "/v3/pay/transactions/jsapi"
-    body = json.dumps({"appid": merchant.keys.appid, "mchid": merchant.keys.mchid, "description": "茶",
-                       "out_trade_no": trade_no(), "notify_url": NOTIFY, "amount": {"total": 100},
-                       "payer": {"openid": "o"}}).encode()
+    body = json.dumps(
+        {
+            "appid": merchant.keys.appid,
+            "mchid": merchant.keys.mchid,
+            "description": "茶",
+            "out_trade_no": trade_no(),
+            "notify_url": NOTIFY,
+            "amount": {"total": 100},
+            "payer": {"openid": "o"},
+        }
+    ).encode()
     header = authorization_header(merchant.keys, "POST", path, body)
-    status, response = raw_request(server, merchant.keys, "POST", path, body.replace(b"100", b"1"),
-                                   authorization=header)
+    status, response = raw_request(
+        server, merchant.keys, "POST", path, body.replace(b"100", b"1"), authorization=header
+    )
     assert (status, response["code"]) == (401, "SIGN_ERROR")
     status, response = raw_request(server, merchant.keys, "POST", path, body, authorization=header)
     assert status == 200 and response["prepay_id"]
 
 
 def test_server_rejects_requests_signed_with_another_key(merchant, server, spare_key):
-    impostor = MerchantKeys(mchid=merchant.keys.mchid, appid=merchant.keys.appid,
-                            merchant_private_key_pem=private_key_to_pem(spare_key),
-                            merchant_certificate_serial=merchant.keys.merchant_certificate_serial,
-                            apiv3_key=merchant.keys.apiv3_key, platform_public_keys=merchant.keys.platform_public_keys)
+    impostor = MerchantKeys(
+        mchid=merchant.keys.mchid,
+        appid=merchant.keys.appid,
+        merchant_private_key_pem=private_key_to_pem(spare_key),
+        merchant_certificate_serial=merchant.keys.merchant_certificate_serial,
+        apiv3_key=merchant.keys.apiv3_key,
+        platform_public_keys=merchant.keys.platform_public_keys,
+    )
     with pytest.raises(WeChatPayError) as caught:
         WeChatPayClient(impostor, base_url=server.base_url).query_refund("ANY")
     # The refusal itself is signed by WeChat, so the client can tell it apart from a forgery.
@@ -375,7 +442,8 @@ def test_server_rejects_requests_signed_with_another_key(merchant, server, spare
 def test_server_rejects_wrong_serial_missing_or_malformed_authorization(merchant, server):
     path = "/v3/refund/domestic/refunds/ANY"
     wrong_serial = authorization_header(merchant.keys, "GET", path, b"").replace(
-        merchant.keys.merchant_certificate_serial, "0" * 40)
+        merchant.keys.merchant_certificate_serial, "0" * 40
+    )
     for header in (wrong_serial, "Basic Zm9vOmJhcg==", 'WECHATPAY2-SHA256-RSA2048 mchid="1900000109"'):
         status, body = raw_request(server, merchant.keys, "GET", path, authorization=header)
         assert (status, body["code"]) == (401, "SIGN_ERROR")
@@ -386,32 +454,44 @@ def test_server_rejects_wrong_serial_missing_or_malformed_authorization(merchant
 def test_server_rejects_a_body_mchid_that_is_not_the_signer(client, other_merchant, server):
     # Store A signs a request that claims store B's mchid in the body.
     path = "/v3/pay/transactions/jsapi"
-    body = json.dumps({"appid": other_merchant.keys.appid, "mchid": other_merchant.keys.mchid, "description": "x",
-                       "out_trade_no": trade_no(), "notify_url": NOTIFY, "amount": {"total": 1},
-                       "payer": {"openid": "o"}}).encode()
+    body = json.dumps(
+        {
+            "appid": other_merchant.keys.appid,
+            "mchid": other_merchant.keys.mchid,
+            "description": "x",
+            "out_trade_no": trade_no(),
+            "notify_url": NOTIFY,
+            "amount": {"total": 1},
+            "payer": {"openid": "o"},
+        }
+    ).encode()
     status, response = raw_request(server, client.keys, "POST", path, body)
     assert (status, response["code"]) == (400, "PARAM_ERROR")
 
 
 # ---- parameter checks happen before anything is sent ----------------------------------------------
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"out_trade_no": "12345"}, "out_trade_no"),
-    ({"out_trade_no": "X" * 33}, "out_trade_no"),
-    ({"out_trade_no": "ORDER 123456"}, "out_trade_no"),
-    ({"out_trade_no": "ORDER/123456"}, "out_trade_no"),
-    ({"description": "茶" * 128}, "description"),
-    ({"description": ""}, "description"),
-    ({"total_fen": 0}, "total_fen"),
-    ({"total_fen": True}, "total_fen"),
-    ({"total_fen": 19.99}, "total_fen"),
-    ({"notify_url": NOTIFY + "?store=1"}, "notify_url"),
-    ({"notify_url": "http://mall.example.com/notify"}, "notify_url"),
-    ({"time_expire": datetime(2030, 1, 1)}, "time_expire"),
-    ({"time_expire": "tomorrow"}, "time_expire"),
-    ({"attach": "x" * 129}, "attach"),
-    ({"payer_openid": ""}, "payer_openid"),
-])
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"out_trade_no": "12345"}, "out_trade_no"),
+        ({"out_trade_no": "X" * 33}, "out_trade_no"),
+        ({"out_trade_no": "ORDER 123456"}, "out_trade_no"),
+        ({"out_trade_no": "ORDER/123456"}, "out_trade_no"),
+        ({"description": "茶" * 128}, "description"),
+        ({"description": ""}, "description"),
+        ({"total_fen": 0}, "total_fen"),
+        ({"total_fen": True}, "total_fen"),
+        ({"total_fen": 19.99}, "total_fen"),
+        ({"notify_url": NOTIFY + "?store=1"}, "notify_url"),
+        ({"notify_url": "http://mall.example.com/notify"}, "notify_url"),
+        ({"time_expire": datetime(2030, 1, 1)}, "time_expire"),
+        ({"time_expire": "tomorrow"}, "time_expire"),
+        ({"attach": "x" * 129}, "attach"),
+        ({"payer_openid": ""}, "payer_openid"),
+    ],
+)
 def test_invalid_order_parameters_are_refused_locally(client, server, kwargs, message):
     args = dict(out_trade_no=trade_no(), description="茶", total_fen=100, payer_openid="o-1", notify_url=NOTIFY)
     args.update(kwargs)
@@ -422,17 +502,21 @@ def test_invalid_order_parameters_are_refused_locally(client, server, kwargs, me
 
 
 def test_boundary_parameters_are_accepted(client):
-    assert client.create_jsapi_order("123456", "茶" * 127, 1, "o-1", NOTIFY,
-                                     time_expire="2030-06-08T10:34:56+08:00")
+    assert client.create_jsapi_order("123456", "茶" * 127, 1, "o-1", NOTIFY, time_expire="2030-06-08T10:34:56+08:00")
     assert client.create_jsapi_order("Z" * 32, "茶", 1, "o-1", NOTIFY)
 
 
 def test_invalid_refund_parameters_are_refused_locally(client, server, paid_order):
     before = len(server.requests)
-    for args in ((paid_order, "R1", 101, 100, None, None), (paid_order, "R 1", 1, 100, None, None),
-                 (paid_order, "R" * 65, 1, 100, None, None), (paid_order, "R1", 0, 100, None, None),
-                 (paid_order, "R1", 1, 100, "x" * 81, None), (paid_order, "R1", 1, 100, None, "ftp://x/notify"),
-                 ("bad", "R1", 1, 100, None, None)):
+    for args in (
+        (paid_order, "R1", 101, 100, None, None),
+        (paid_order, "R 1", 1, 100, None, None),
+        (paid_order, "R" * 65, 1, 100, None, None),
+        (paid_order, "R1", 0, 100, None, None),
+        (paid_order, "R1", 1, 100, "x" * 81, None),
+        (paid_order, "R1", 1, 100, None, "ftp://x/notify"),
+        ("bad", "R1", 1, 100, None, None),
+    ):
         with pytest.raises(InvalidRequest):
             client.refund(*args)
     with pytest.raises(InvalidRequest):

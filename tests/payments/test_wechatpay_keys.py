@@ -1,4 +1,5 @@
 """MerchantKeys: PEM loading, validation, and secrets kept out of repr."""
+
 from __future__ import annotations
 
 import datetime
@@ -16,20 +17,29 @@ from mallow.testing.wechatpay import generate_apiv3_key
 
 def self_signed_certificate(key: rsa.RSAPrivateKey, serial: int) -> str:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Tenpay.com Root CA test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(serial).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def make_keys(rsa_keys, **overrides) -> MerchantKeys:
-    fields = dict(mchid="1900000109", appid="wxd678efh567hg6787",
-                  merchant_private_key_pem=private_key_to_pem(rsa_keys[0]),
-                  merchant_certificate_serial="5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-                  apiv3_key="a" * 32,
-                  platform_public_keys={"PUB_KEY_ID_0114232134912410000000000000": public_key_to_pem(
-                      rsa_keys[1].public_key())})
+    fields = dict(
+        mchid="1900000109",
+        appid="wxd678efh567hg6787",
+        merchant_private_key_pem=private_key_to_pem(rsa_keys[0]),
+        merchant_certificate_serial="5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+        apiv3_key="a" * 32,
+        platform_public_keys={"PUB_KEY_ID_0114232134912410000000000000": public_key_to_pem(rsa_keys[1].public_key())},
+    )
     fields.update(overrides)
     return MerchantKeys(**fields)
 
@@ -38,7 +48,8 @@ def test_merchant_keys_load_and_expose_keys(rsa_keys):
     keys = make_keys(rsa_keys)
     assert keys.merchant_private_key.private_numbers() == rsa_keys[0].private_numbers()
     assert keys.platform_public_key("PUB_KEY_ID_0114232134912410000000000000").public_numbers() == (
-        rsa_keys[1].public_key().public_numbers())
+        rsa_keys[1].public_key().public_numbers()
+    )
     assert keys.platform_public_key("UNKNOWN") is None
     assert keys.platform_serials == {"PUB_KEY_ID_0114232134912410000000000000"}
     assert keys.apiv3_key_bytes == b"a" * 32
@@ -68,17 +79,27 @@ def test_platform_key_from_certificate_and_its_serial(rsa_keys):
 
 
 def test_pkcs1_private_key_and_bytes_pem(rsa_keys):
-    pkcs1 = rsa_keys[0].private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                      serialization.NoEncryption())
+    pkcs1 = rsa_keys[0].private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
     assert load_merchant_private_key(pkcs1).key_size == 2048
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("mchid", ""), ("mchid", '190"0'), ("appid", "wx app"), ("merchant_certificate_serial", "AB CD"),
-    ("apiv3_key", "short"), ("apiv3_key", "a" * 33), ("platform_public_keys", {}),
-    ("platform_public_keys", {"bad serial": "x"}), ("platform_public_keys", {"S1": "not a pem"}),
-    ("merchant_private_key_pem", "not a pem"),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("mchid", ""),
+        ("mchid", '190"0'),
+        ("appid", "wx app"),
+        ("merchant_certificate_serial", "AB CD"),
+        ("apiv3_key", "short"),
+        ("apiv3_key", "a" * 33),
+        ("platform_public_keys", {}),
+        ("platform_public_keys", {"bad serial": "x"}),
+        ("platform_public_keys", {"S1": "not a pem"}),
+        ("merchant_private_key_pem", "not a pem"),
+    ],
+)
 def test_invalid_configuration_is_refused(rsa_keys, field, value):
     with pytest.raises(ValueError):
         make_keys(rsa_keys, **{field: value})
@@ -91,8 +112,9 @@ def test_weak_or_non_rsa_keys_are_refused(rsa_keys):
     with pytest.raises(ValueError):
         make_keys(rsa_keys, platform_public_keys={"S1": public_key_to_pem(small.public_key())})
     ec_key = ec.generate_private_key(ec.SECP256R1())
-    ec_pem = ec_key.public_key().public_bytes(serialization.Encoding.PEM,
-                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+    ec_pem = ec_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     with pytest.raises(ValueError):
         load_platform_public_key(ec_pem)
 

@@ -2,6 +2,7 @@
 signatures both ways. The store asks for a ``code_url``, the fake checks the request's signature as
 WeChat Pay does and signs its answer; a payer "scans and pays" and WeChat Pay's signed notification
 verifies with the store's keys; every error comes back mapped like the other scenes'."""
+
 from __future__ import annotations
 
 import json
@@ -9,9 +10,17 @@ import uuid
 
 import pytest
 
-from mallow.payments.wechatpay import (InvalidRequest, PaymentNotification, TransportError, UnverifiedResponse,
-                                       UrllibTransport, WeChatPayClient, WeChatPayError, check_payment,
-                                       parse_notification)
+from mallow.payments.wechatpay import (
+    InvalidRequest,
+    PaymentNotification,
+    TransportError,
+    UnverifiedResponse,
+    UrllibTransport,
+    WeChatPayClient,
+    WeChatPayError,
+    check_payment,
+    parse_notification,
+)
 from mallow.payments.wechatpay.client import NATIVE_CODE_URL_RE
 from mallow.testing.wechatpay import FakeWeChatPayServer, sign_headers
 
@@ -64,9 +73,14 @@ def test_a_native_order_answers_a_wechat_code_and_is_signed_both_ways(merchant, 
     method, url, headers, body = transport.sent[-1]
     assert (method, url) == ("POST", server.base_url + "/v3/pay/transactions/native")
     assert headers["Authorization"].startswith(f'WECHATPAY2-SHA256-RSA2048 mchid="{merchant.keys.mchid}",')
-    assert json.loads(body) == {"appid": merchant.keys.appid, "mchid": merchant.keys.mchid,
-                                "description": "乌龙茶 250g", "out_trade_no": out_trade_no, "notify_url": NOTIFY,
-                                "amount": {"total": 5990, "currency": "CNY"}}
+    assert json.loads(body) == {
+        "appid": merchant.keys.appid,
+        "mchid": merchant.keys.mchid,
+        "description": "乌龙茶 250g",
+        "out_trade_no": out_trade_no,
+        "notify_url": NOTIFY,
+        "amount": {"total": 5990, "currency": "CNY"},
+    }
     assert (server.requests[-1].path, server.requests[-1].status) == ("/v3/pay/transactions/native", 200)
     order = server.order(out_trade_no, merchant.keys.mchid)
     assert order.trade_type == "NATIVE" and order.code_url == code_url
@@ -77,8 +91,10 @@ def test_asking_again_gives_the_same_code_and_another_scene_cannot_take_the_numb
     out_trade_no = trade_no()
     code_url = client.create_native_order(out_trade_no, "茶", 800, NOTIFY)
     assert client.create_native_order(out_trade_no, "茶", 800, NOTIFY) == code_url
-    for other_scene in (lambda: client.create_h5_order(out_trade_no, "茶", 800, "203.0.113.7", NOTIFY),
-                        lambda: client.create_native_order(out_trade_no, "茶", 801, NOTIFY)):
+    for other_scene in (
+        lambda: client.create_h5_order(out_trade_no, "茶", 800, "203.0.113.7", NOTIFY),
+        lambda: client.create_native_order(out_trade_no, "茶", 801, NOTIFY),
+    ):
         with pytest.raises(WeChatPayError) as caught:
             other_scene()
         assert (caught.value.status, caught.value.code) == (400, "INVALID_REQUEST")
@@ -122,6 +138,7 @@ def test_errors_are_mapped_like_the_other_scenes(merchant, client, server):
     def elsewhere(status, headers, body):
         forged = json.dumps({"code_url": "https://evil.example/pay"}).encode()
         return status, sign_headers(merchant.platform_private_key, merchant.platform_serial, forged), forged
+
     server.tamper_next_response(elsewhere)
     with pytest.raises(WeChatPayError) as caught:
         client.create_native_order(trade_no(), "茶", 100, NOTIFY)
@@ -132,9 +149,13 @@ def test_the_fake_refuses_what_wechat_pay_refuses(merchant, other_merchant, clie
     # another merchant's key cannot order for this one
     from mallow.testing.wechatpay import make_fake_merchant
 
-    impostor = make_fake_merchant(mchid=merchant.keys.mchid, appid=merchant.keys.appid, merchant_key=spare_key,
-                                  platform_key=merchant.platform_private_key,
-                                  platform_serial=merchant.platform_serial)
+    impostor = make_fake_merchant(
+        mchid=merchant.keys.mchid,
+        appid=merchant.keys.appid,
+        merchant_key=spare_key,
+        platform_key=merchant.platform_private_key,
+        platform_serial=merchant.platform_serial,
+    )
     with pytest.raises(WeChatPayError) as caught:
         WeChatPayClient(impostor.keys, base_url=server.base_url).create_native_order(trade_no(), "茶", 100, NOTIFY)
     assert (caught.value.status, caught.value.code) == (401, "SIGN_ERROR")
@@ -145,15 +166,35 @@ def test_the_fake_refuses_what_wechat_pay_refuses(merchant, other_merchant, clie
         client.create_native_order("short", "茶", 100, NOTIFY)
     with pytest.raises(InvalidRequest):
         client.create_native_order(trade_no(), "茶", 0, NOTIFY)
-    raw = client._call  # the wire as WeChat Pay sees it, past the client's own checks: a bad scene_info, a foreign appid
+    raw = (
+        client._call
+    )  # the wire as WeChat Pay sees it, past the client's own checks: a bad scene_info, a foreign appid
     with pytest.raises(WeChatPayError) as caught:
-        raw("POST", "/v3/pay/transactions/native", {
-            "appid": merchant.keys.appid, "mchid": merchant.keys.mchid, "description": "茶",
-            "out_trade_no": trade_no(), "notify_url": NOTIFY, "amount": {"total": 100, "currency": "CNY"},
-            "scene_info": {"payer_client_ip": "not-an-ip"}})
+        raw(
+            "POST",
+            "/v3/pay/transactions/native",
+            {
+                "appid": merchant.keys.appid,
+                "mchid": merchant.keys.mchid,
+                "description": "茶",
+                "out_trade_no": trade_no(),
+                "notify_url": NOTIFY,
+                "amount": {"total": 100, "currency": "CNY"},
+                "scene_info": {"payer_client_ip": "not-an-ip"},
+            },
+        )
     assert (caught.value.status, caught.value.code) == (400, "PARAM_ERROR")
     with pytest.raises(WeChatPayError) as caught:
-        raw("POST", "/v3/pay/transactions/native", {
-            "appid": other_merchant.keys.appid, "mchid": merchant.keys.mchid, "description": "茶",
-            "out_trade_no": trade_no(), "notify_url": NOTIFY, "amount": {"total": 100, "currency": "CNY"}})
+        raw(
+            "POST",
+            "/v3/pay/transactions/native",
+            {
+                "appid": other_merchant.keys.appid,
+                "mchid": merchant.keys.mchid,
+                "description": "茶",
+                "out_trade_no": trade_no(),
+                "notify_url": NOTIFY,
+                "amount": {"total": 100, "currency": "CNY"},
+            },
+        )
     assert caught.value.code == "APPID_MCHID_NOT_MATCH"

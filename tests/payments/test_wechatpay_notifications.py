@@ -1,5 +1,6 @@
 """Notification verification and decryption: every failure of the payments brief is refused
 with its own reason code; a valid notification decrypts. Real RSA and AES-GCM throughout."""
+
 from __future__ import annotations
 
 import base64
@@ -9,14 +10,29 @@ import time
 import pytest
 from werkzeug.datastructures import Headers
 
-from mallow.payments.wechatpay import (MerchantKeys, NotificationRejected, PaymentNotification, RefundNotification,
-                                       check_payment, check_refund, failure_body, parse_notification,
-                                       verify_wechatpay_signature)
+from mallow.payments.wechatpay import (
+    MerchantKeys,
+    NotificationRejected,
+    PaymentNotification,
+    RefundNotification,
+    check_payment,
+    check_refund,
+    failure_body,
+    parse_notification,
+    verify_wechatpay_signature,
+)
 from mallow.payments.wechatpay.keys import public_key_to_pem
 from mallow.payments.wechatpay.signing import response_message, sign_sha256_rsa
-from mallow.testing.wechatpay import (encrypt_resource, generate_public_key_id, make_fake_merchant,
-                                               notification_body, payment_notification, refund_notification,
-                                               sign_headers, transaction_resource)
+from mallow.testing.wechatpay import (
+    encrypt_resource,
+    generate_public_key_id,
+    make_fake_merchant,
+    notification_body,
+    payment_notification,
+    refund_notification,
+    sign_headers,
+    transaction_resource,
+)
 
 NOW = 1_750_000_000
 ORDER = "MALLOW20250615A1"
@@ -56,13 +72,18 @@ def note(merchant):
 
 # ---- the valid path ---------------------------------------------------------------------------
 
+
 def test_valid_payment_notification_verifies_and_decrypts(merchant, note):
     result = parse_notification(note.body, note.headers, merchant.keys, clock=clock)
 
     assert isinstance(result, PaymentNotification)
     assert result.event_type == "TRANSACTION.SUCCESS"
     assert (result.out_trade_no, result.trade_state, result.amount_total_fen, result.currency) == (
-        ORDER, "SUCCESS", 1999, "CNY")
+        ORDER,
+        "SUCCESS",
+        1999,
+        "CNY",
+    )
     assert (result.mchid, result.appid) == (merchant.keys.mchid, merchant.keys.appid)
     assert result.payer_openid == "o-test-payer-openid"
     assert result.transaction_id and result.success_time and result.notification_id
@@ -100,8 +121,9 @@ def test_refund_notification_of_another_merchant_is_refused(merchant):
     assert caught.value.reason_code == "wrong_mchid"
 
 
-@pytest.mark.parametrize("transform", [str.lower, str.upper, lambda name: name.swapcase()],
-                         ids=["lower", "upper", "swapcase"])
+@pytest.mark.parametrize(
+    "transform", [str.lower, str.upper, lambda name: name.swapcase()], ids=["lower", "upper", "swapcase"]
+)
 def test_header_names_are_case_insensitive(merchant, note, transform):
     headers = {transform(name): value for name, value in note.headers.items()}
     assert parse_notification(note.body, headers, merchant.keys, clock=clock).out_trade_no == ORDER
@@ -119,7 +141,7 @@ def test_signature_type_header_is_optional(merchant, note):
 
 def test_timestamp_exactly_300_seconds_away_is_accepted(merchant, note):
     for skew in (-300, 300):
-        assert parse_notification(note.body, note.headers, merchant.keys, clock=lambda: NOW + skew)
+        assert parse_notification(note.body, note.headers, merchant.keys, clock=lambda skew=skew: NOW + skew)
 
 
 def test_replayed_valid_notification_still_verifies(merchant, note):
@@ -133,8 +155,12 @@ def test_replayed_valid_notification_still_verifies(merchant, note):
 def test_trusted_map_with_certificate_serial_and_public_key_id(merchant, rsa_keys):
     # During a certificate -> public-key migration notifications come signed by either key.
     cert_serial, pub_key_id = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1", generate_public_key_id()
-    migrating = make_fake_merchant(merchant_key=rsa_keys[0], platform_key=rsa_keys[1], platform_serial=pub_key_id,
-                                   extra_platform_keys={cert_serial: rsa_keys[2].public_key()})
+    migrating = make_fake_merchant(
+        merchant_key=rsa_keys[0],
+        platform_key=rsa_keys[1],
+        platform_serial=pub_key_id,
+        extra_platform_keys={cert_serial: rsa_keys[2].public_key()},
+    )
     note = payment_notification(migrating, ORDER, 1999, timestamp=NOW)
     assert parse_notification(note.body, note.headers, migrating.keys, clock=clock)
 
@@ -148,8 +174,10 @@ def test_trusted_map_with_certificate_serial_and_public_key_id(merchant, rsa_key
 
 # ---- headers (steps 2-3) ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("missing", ["Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Signature",
-                                     "Wechatpay-Serial"])
+
+@pytest.mark.parametrize(
+    "missing", ["Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Signature", "Wechatpay-Serial"]
+)
 def test_each_missing_header_is_rejected(merchant, note, missing):
     headers = {k: v for k, v in note.headers.items() if k != missing}
     assert reason_of(note.body, headers, merchant.keys) == "missing_header"
@@ -192,6 +220,7 @@ def test_clock_is_injectable(merchant):
 
 # ---- key choice and signature (steps 4-7) -----------------------------------------------------
 
+
 def test_unknown_serial_is_rejected_even_with_a_valid_signature(merchant, note):
     # Signed by the real platform key but announced under another serial: the serial is
     # attacker-chosen and must not make the verifier try other keys.
@@ -217,19 +246,25 @@ def test_probe_signature_is_rejected(merchant, note):
     assert reason_of(note.body, {**note.headers, "Wechatpay-Signature": probe}, merchant.keys) == "bad_signature"
 
 
-@pytest.mark.parametrize("signature", [
-    "not base64 at all!",
-    base64.b64encode(b"\x00" * 256).decode(),
-    base64.b64encode(b"short").decode(),
-    "WECHATPAY/SIGNTEST/" + "A" * 300,
-], ids=["garbage", "zeros", "short", "signtest-probe"])
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "not base64 at all!",
+        base64.b64encode(b"\x00" * 256).decode(),
+        base64.b64encode(b"short").decode(),
+        "WECHATPAY/SIGNTEST/" + "A" * 300,
+    ],
+    ids=["garbage", "zeros", "short", "signtest-probe"],
+)
 def test_malformed_signatures_are_rejected(merchant, note, signature):
     assert reason_of(note.body, {**note.headers, "Wechatpay-Signature": signature}, merchant.keys) == "bad_signature"
 
 
 def test_truncated_signature_is_rejected(merchant, note):
     signature = note.headers["Wechatpay-Signature"]
-    assert reason_of(note.body, {**note.headers, "Wechatpay-Signature": signature[:-8]}, merchant.keys) == "bad_signature"
+    assert (
+        reason_of(note.body, {**note.headers, "Wechatpay-Signature": signature[:-8]}, merchant.keys) == "bad_signature"
+    )
 
 
 def test_tampered_body_is_rejected(merchant, note):
@@ -239,8 +274,10 @@ def test_tampered_body_is_rejected(merchant, note):
 
 
 def test_tampered_nonce_or_timestamp_is_rejected(merchant, note):
-    assert reason_of(note.body, {**note.headers, "Wechatpay-Nonce": "X" + note.headers["Wechatpay-Nonce"]},
-                     merchant.keys) == "bad_signature"
+    assert (
+        reason_of(note.body, {**note.headers, "Wechatpay-Nonce": "X" + note.headers["Wechatpay-Nonce"]}, merchant.keys)
+        == "bad_signature"
+    )
     assert reason_of(note.body, {**note.headers, "Wechatpay-Timestamp": str(NOW + 1)}, merchant.keys) == "bad_signature"
 
 
@@ -257,7 +294,8 @@ def test_body_must_be_bytes(merchant, note):
 
 def test_empty_body_message_format_and_verification(merchant):
     assert response_message("1554209980", "c5ac7061fccab6bf3e254dcf98995b8c", b"") == (
-        b"1554209980\nc5ac7061fccab6bf3e254dcf98995b8c\n\n")
+        b"1554209980\nc5ac7061fccab6bf3e254dcf98995b8c\n\n"
+    )
     assert response_message("1", "n", b"{}") == b"1\nn\n{}\n"
     headers = signed(merchant, b"")
     verified = verify_wechatpay_signature(b"", headers, merchant.keys, clock=clock)
@@ -267,6 +305,7 @@ def test_empty_body_message_format_and_verification(merchant):
 
 
 # ---- envelope and resource (step 8) -----------------------------------------------------------
+
 
 def test_signed_but_non_json_body_is_rejected(merchant):
     body = b"<xml>v2 notification</xml>"
@@ -294,8 +333,9 @@ def test_wrong_algorithm_is_rejected(merchant):
     assert reason_of(body, signed(merchant, body), merchant.keys) == "bad_algorithm"
 
 
-@pytest.mark.parametrize("change", [{"nonce": "short"}, {"nonce": None}, {"ciphertext": 12},
-                                    {"associated_data": ["transaction"]}])
+@pytest.mark.parametrize(
+    "change", [{"nonce": "short"}, {"nonce": None}, {"ciphertext": 12}, {"associated_data": ["transaction"]}]
+)
 def test_malformed_resource_fields_are_rejected(merchant, change):
     body = envelope_with(merchant, {**good_resource(merchant), **change})
     assert reason_of(body, signed(merchant, body), merchant.keys) == "bad_resource"
@@ -335,8 +375,9 @@ def test_tampered_associated_data_or_nonce_is_rejected(merchant):
 
 
 def test_empty_associated_data_is_allowed(merchant):
-    resource = encrypt_resource(merchant.keys.apiv3_key, transaction_resource(merchant.keys, ORDER, 1999),
-                                associated_data="")
+    resource = encrypt_resource(
+        merchant.keys.apiv3_key, transaction_resource(merchant.keys, ORDER, 1999), associated_data=""
+    )
     body = envelope_with(merchant, resource)
     assert parse_notification(body, signed(merchant, body), merchant.keys, clock=clock).out_trade_no == ORDER
 
@@ -348,18 +389,26 @@ def test_another_stores_apiv3_key_fails_decryption(merchant, other_merchant):
     assert reason_of(body, signed(merchant, body), merchant.keys) == "decrypt_failed"
 
 
-@pytest.mark.parametrize("plaintext", [b"not json", b"\xff\xfe\x00", b"[1, 2, 3]", b'"SUCCESS"'],
-                         ids=["text", "not-utf8", "array", "string"])
+@pytest.mark.parametrize(
+    "plaintext", [b"not json", b"\xff\xfe\x00", b"[1, 2, 3]", b'"SUCCESS"'], ids=["text", "not-utf8", "array", "string"]
+)
 def test_non_json_or_non_object_plaintext_is_rejected(merchant, plaintext):
     body = envelope_with(merchant, encrypt_resource(merchant.keys.apiv3_key, plaintext))
     assert reason_of(body, signed(merchant, body), merchant.keys) == "bad_plaintext"
 
 
-@pytest.mark.parametrize("overrides", [{"amount": None}, {"amount": {"total": True, "currency": "CNY"}},
-                                       {"amount": {"total": "1999", "currency": "CNY"}},
-                                       {"amount": {"total": 19.99, "currency": "CNY"}}, {"trade_state": ""},
-                                       {"mchid": 1900000109}],
-                         ids=["no-amount", "bool", "string", "float", "empty-state", "int-mchid"])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"amount": None},
+        {"amount": {"total": True, "currency": "CNY"}},
+        {"amount": {"total": "1999", "currency": "CNY"}},
+        {"amount": {"total": 19.99, "currency": "CNY"}},
+        {"trade_state": ""},
+        {"mchid": 1900000109},
+    ],
+    ids=["no-amount", "bool", "string", "float", "empty-state", "int-mchid"],
+)
 def test_decrypted_payload_with_wrong_shape_is_rejected(merchant, overrides):
     body = envelope_with(merchant, good_resource(merchant, **overrides))
     assert reason_of(body, signed(merchant, body), merchant.keys) == "bad_payload"
@@ -367,17 +416,21 @@ def test_decrypted_payload_with_wrong_shape_is_rejected(merchant, overrides):
 
 # ---- business checks (step 9) -----------------------------------------------------------------
 
-@pytest.mark.parametrize(("overrides", "expected_order", "expected_total", "code"), [
-    ({"mchid": "1900000200"}, ORDER, 1999, "wrong_mchid"),
-    ({"appid": "wx0000000000store2"}, ORDER, 1999, "wrong_appid"),
-    ({}, "MALLOW-OTHER-ORDER", 1999, "wrong_order"),
-    ({}, ORDER, 2000, "wrong_amount"),
-    ({"amount": {"total": 1, "currency": "CNY"}}, ORDER, 1999, "wrong_amount"),
-    ({"amount": {"total": 1999, "currency": "USD"}}, ORDER, 1999, "wrong_currency"),
-    ({"amount": {"total": 1999}}, ORDER, 1999, "wrong_currency"),
-    ({"trade_state": "NOTPAY"}, ORDER, 1999, "not_success"),
-    ({"trade_state": "PAYERROR"}, ORDER, 1999, "not_success"),
-])
+
+@pytest.mark.parametrize(
+    ("overrides", "expected_order", "expected_total", "code"),
+    [
+        ({"mchid": "1900000200"}, ORDER, 1999, "wrong_mchid"),
+        ({"appid": "wx0000000000store2"}, ORDER, 1999, "wrong_appid"),
+        ({}, "MALLOW-OTHER-ORDER", 1999, "wrong_order"),
+        ({}, ORDER, 2000, "wrong_amount"),
+        ({"amount": {"total": 1, "currency": "CNY"}}, ORDER, 1999, "wrong_amount"),
+        ({"amount": {"total": 1999, "currency": "USD"}}, ORDER, 1999, "wrong_currency"),
+        ({"amount": {"total": 1999}}, ORDER, 1999, "wrong_currency"),
+        ({"trade_state": "NOTPAY"}, ORDER, 1999, "not_success"),
+        ({"trade_state": "PAYERROR"}, ORDER, 1999, "not_success"),
+    ],
+)
 def test_business_checks(merchant, overrides, expected_order, expected_total, code):
     note = payment_notification(merchant, ORDER, 1999, timestamp=NOW, **overrides)
     result = parse_notification(note.body, note.headers, merchant.keys, clock=clock)  # cryptographically fine
@@ -410,9 +463,14 @@ def test_keys_of_another_store_do_not_verify(merchant, other_merchant, note):
     keys_b: MerchantKeys = other_merchant.keys
     assert reason_of(note.body, note.headers, keys_b) == "unknown_serial"
     # Even if store B (wrongly) trusted A's serial with B's own platform key, A's signature fails.
-    confused = MerchantKeys(mchid=keys_b.mchid, appid=keys_b.appid,
-                            merchant_private_key_pem=keys_b.merchant_private_key_pem,
-                            merchant_certificate_serial=keys_b.merchant_certificate_serial, apiv3_key=keys_b.apiv3_key,
-                            platform_public_keys={merchant.platform_serial: public_key_to_pem(
-                                other_merchant.platform_private_key.public_key())})
+    confused = MerchantKeys(
+        mchid=keys_b.mchid,
+        appid=keys_b.appid,
+        merchant_private_key_pem=keys_b.merchant_private_key_pem,
+        merchant_certificate_serial=keys_b.merchant_certificate_serial,
+        apiv3_key=keys_b.apiv3_key,
+        platform_public_keys={
+            merchant.platform_serial: public_key_to_pem(other_merchant.platform_private_key.public_key())
+        },
+    )
     assert reason_of(note.body, note.headers, confused) == "bad_signature"

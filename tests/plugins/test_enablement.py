@@ -2,16 +2,27 @@
 the stores that enabled it, with their settings; disabling is immediate and loses nothing; a
 plugin that raises takes down no store that did not enable it, and gives a clear 422 in those
 that did."""
+
 from __future__ import annotations
 
 import logging
 
 import pytest
 
-from mallow.testing import (backend_params, bearer, dispose_app, login_merchant, make_product, make_shopper,
-                            make_store, merchant_token, plugin_app, post_form)
+from mallow.testing import (
+    backend_params,
+    bearer,
+    dispose_app,
+    login_merchant,
+    make_product,
+    make_shopper,
+    make_store,
+    merchant_token,
+    plugin_app,
+    post_form,
+)
 
-DISCOUNT = '''
+DISCOUNT = """
 import sqlalchemy as sa
 from flask import Blueprint, jsonify
 from markupsafe import Markup
@@ -90,19 +101,26 @@ def mallow_template_slot(slot, context):
         return Markup('<p class="fake-checkout">') + f"合计 {context['total']} 分" + Markup("</p>")
     if slot == "order.after_status":
         return Markup('<p class="fake-order">') + context["order"].number + Markup("</p>")
-'''
+"""
 DISCOUNT_SETTINGS = {
-    "type": "object", "additionalProperties": False, "required": ["label"],
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["label"],
     "properties": {
-        "percent": {"type": "integer", "minimum": 1, "maximum": 90, "default": 10,
-                    "title": {"zh_CN": "折扣比例", "en": "Percent off"}},
+        "percent": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 90,
+            "default": 10,
+            "title": {"zh_CN": "折扣比例", "en": "Percent off"},
+        },
         "label": {"type": "string", "minLength": 1, "maxLength": 10, "default": "测试折扣", "title": "Label"},
         "mode": {"type": "string", "enum": ["all", "members"], "default": "all", "title": "Who"},
         "ratio": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5, "title": "Ratio"},
         "loud": {"type": "boolean", "default": False, "title": "Loud"},
     },
 }
-BROKEN = '''
+BROKEN = """
 from mallow.sdk import hookimpl
 
 
@@ -123,14 +141,19 @@ def mallow_template_slot(slot, context):
 @hookimpl
 def mallow_console_menu(store):
     raise RuntimeError("the broken plugin broke the menu")
-'''
+"""
 
 
 @pytest.fixture(scope="module", params=backend_params())
 def app(request, fake_plugins, tmp_path_factory):
     if not fake_plugins.packages:
-        fake_plugins.add("fake_discount", DISCOUNT, title={"zh_CN": "测试折扣", "en": "Fake discount"},
-                         settings_schema=DISCOUNT_SETTINGS, permissions=["pricing", "storefront"])
+        fake_plugins.add(
+            "fake_discount",
+            DISCOUNT,
+            title={"zh_CN": "测试折扣", "en": "Fake discount"},
+            settings_schema=DISCOUNT_SETTINGS,
+            permissions=["pricing", "storefront"],
+        )
         fake_plugins.add("fake_broken", BROKEN, title="坏插件")
     app = plugin_app(tmp_path_factory, request.param, ["fake_discount", "fake_broken"])
     yield app
@@ -150,8 +173,11 @@ def shops(app):
 
 def _quote(client, shop, sku_id, quantity=2):
     token, _address = make_shopper(client, shop)
-    response = client.post(f"{shop.prefix}/api/checkout/quote", headers=bearer(token),
-                           json={"items": [{"sku_id": sku_id, "quantity": quantity}]})
+    response = client.post(
+        f"{shop.prefix}/api/checkout/quote",
+        headers=bearer(token),
+        json={"items": [{"sku_id": sku_id, "quantity": quantity}]},
+    )
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
@@ -172,8 +198,9 @@ def test_a_plugin_changes_prices_only_where_enabled(app, shops):
     [sku_a] = make_product(app, shops["A"], price=1000)
     [sku_b] = make_product(app, shops["B"], price=1000)
     a = _quote(client, shops["A"], sku_a)
-    assert a["lines"][0]["adjustments"] == [{"stage": "line", "source": "fake_discount", "code": "fake_percent",
-                                             "label": "八折", "amount": -400}]
+    assert a["lines"][0]["adjustments"] == [
+        {"stage": "line", "source": "fake_discount", "code": "fake_percent", "label": "八折", "amount": -400}
+    ]
     assert a["total"] == a["items_total"] - 400
     b = _quote(client, shops["B"], sku_b)
     assert b["lines"][0]["adjustments"] == [] and b["total"] == b["items_total"] == 2000
@@ -214,13 +241,17 @@ def test_the_console_api_lists_enables_configures_and_disables(app, shops):
     offer = items["fake_discount"]
     assert offer["enabled"] is False and offer["author"] == "Test Author" and offer["settings"]["percent"] == 10
     assert [p["code"] for p in offer["permissions"]] == ["pricing", "storefront"]
-    enabled = client.post(f"{api}/fake_discount/enable", json={"settings": {"percent": 15, "label": "85折"}},
-                          headers=headers)
+    enabled = client.post(
+        f"{api}/fake_discount/enable", json={"settings": {"percent": 15, "label": "85折"}}, headers=headers
+    )
     assert enabled.status_code == 200 and enabled.get_json()["enabled"] is True
-    saved = client.put(f"{api}/fake_discount/settings", json={"settings": {"percent": 25, "label": "75折"}},
-                       headers=headers)
+    saved = client.put(
+        f"{api}/fake_discount/settings", json={"settings": {"percent": 25, "label": "75折"}}, headers=headers
+    )
     assert saved.status_code == 200 and saved.get_json()["settings"]["percent"] == 25
-    assert client.get(f"{shop.prefix}/api/x/fake_discount/ping", headers=headers).get_json()["settings"]["label"] == "75折"
+    assert (
+        client.get(f"{shop.prefix}/api/x/fake_discount/ping", headers=headers).get_json()["settings"]["label"] == "75折"
+    )
     disabled = client.post(f"{api}/fake_discount/disable", headers=headers)
     assert disabled.status_code == 200 and disabled.get_json()["enabled"] is False
     assert disabled.get_json()["settings"]["percent"] == 25  # kept
@@ -230,15 +261,18 @@ def test_the_console_api_lists_enables_configures_and_disables(app, shops):
     assert client.post(f"{api}/fake_discount/enable", json={}, headers=other).status_code == 403
 
 
-@pytest.mark.parametrize("settings, field, code", [
-    ({"percent": 95}, "percent", "maximum"),
-    ({"percent": "ten"}, "percent", "type"),
-    ({"label": ""}, "label", "minLength"),
-    ({"mode": "everyone"}, "mode", "enum"),
-    ({"ratio": 2}, "ratio", "maximum"),
-    ({"loud": "yes"}, "loud", "type"),
-    ({"colour": "red"}, "colour", "unknown"),
-])
+@pytest.mark.parametrize(
+    "settings, field, code",
+    [
+        ({"percent": 95}, "percent", "maximum"),
+        ({"percent": "ten"}, "percent", "type"),
+        ({"label": ""}, "label", "minLength"),
+        ({"mode": "everyone"}, "mode", "enum"),
+        ({"ratio": 2}, "ratio", "maximum"),
+        ({"loud": "yes"}, "loud", "type"),
+        ({"colour": "red"}, "colour", "unknown"),
+    ],
+)
 def test_settings_are_checked_against_the_manifest(app, shops, settings, field, code):
     client = app.test_client()
     # store A has the plugin on (20 %, "八折"): refused settings change nothing there
@@ -255,11 +289,15 @@ def test_settings_are_checked_against_the_manifest(app, shops, settings, field, 
     # store B never enabled it: a refused enable leaves it off
     b = shops["B"]
     b_headers = bearer(_owner_token(client, b))
-    enabling = client.post(f"{b.prefix}/api/console/plugins/fake_discount/enable", json={"settings": settings},
-                           headers=b_headers)
+    enabling = client.post(
+        f"{b.prefix}/api/console/plugins/fake_discount/enable", json={"settings": settings}, headers=b_headers
+    )
     assert enabling.status_code == 422
-    [offer] = [p for p in client.get(f"{b.prefix}/api/console/plugins", headers=b_headers).get_json()["items"]
-               if p["name"] == "fake_discount"]
+    [offer] = [
+        p
+        for p in client.get(f"{b.prefix}/api/console/plugins", headers=b_headers).get_json()["items"]
+        if p["name"] == "fake_discount"
+    ]
     assert offer["enabled"] is False
     assert _quote(client, b, make_product(app, b, price=1000)[0])["lines"][0]["adjustments"] == []
 
@@ -281,19 +319,31 @@ def test_the_console_page_generates_the_settings_form_and_reports_errors(app):
     assert bad.status_code == 422 and 'data-field="percent"' in bad.get_data(as_text=True)
     too_big = post_form(client, settings_url, {"s_percent": "120", "s_label": "x", "s_mode": "all", "s_ratio": "0.5"})
     assert too_big.status_code == 422 and "90" in too_big.get_data(as_text=True)
-    ok = post_form(client, settings_url, {"s_percent": "35", "s_label": "六五折", "s_mode": "members",
-                                          "s_ratio": "0.25", "s_loud": ["0", "1"]})
+    ok = post_form(
+        client,
+        settings_url,
+        {"s_percent": "35", "s_label": "六五折", "s_mode": "members", "s_ratio": "0.25", "s_loud": ["0", "1"]},
+    )
     assert ok.status_code == 303
     # CSRF-less posts are refused; turning it on goes through the form
     assert client.post(f"{shop.prefix}/console/plugins/fake_discount/enable").status_code == 400
-    on = post_form(client, f"{shop.prefix}/console/plugins/fake_discount/enable", {},
-                   form_path=f"{shop.prefix}/console/plugins")
+    on = post_form(
+        client, f"{shop.prefix}/console/plugins/fake_discount/enable", {}, form_path=f"{shop.prefix}/console/plugins"
+    )
     assert on.status_code == 303
     token = _owner_token(client, shop)
-    [offer] = [p for p in client.get(f"{shop.prefix}/api/console/plugins", headers=bearer(token)).get_json()["items"]
-               if p["name"] == "fake_discount"]
-    assert offer["enabled"] and offer["settings"] == {"percent": 35, "label": "六五折", "mode": "members",
-                                                      "ratio": 0.25, "loud": True}
+    [offer] = [
+        p
+        for p in client.get(f"{shop.prefix}/api/console/plugins", headers=bearer(token)).get_json()["items"]
+        if p["name"] == "fake_discount"
+    ]
+    assert offer["enabled"] and offer["settings"] == {
+        "percent": 35,
+        "label": "六五折",
+        "mode": "members",
+        "ratio": 0.25,
+        "loud": True,
+    }
     # the plugin's console menu entry appears once it is on
     console = client.get(f"{shop.prefix}/console/").get_data(as_text=True)
     assert f'href="{shop.prefix}/console/x/fake_discount/"' in console and "Fake deals" in console
@@ -305,8 +355,11 @@ def test_only_the_owner_manages_plugins(app):
     shop = make_store(app)
     owner = app.test_client()
     login_merchant(owner, shop)
-    post_form(owner, f"{shop.prefix}/console/staff", {"email": f"staff-{shop.slug}@example.com", "name": "店员",
-                                                      "password": PASSWORD})
+    post_form(
+        owner,
+        f"{shop.prefix}/console/staff",
+        {"email": f"staff-{shop.slug}@example.com", "name": "店员", "password": PASSWORD},
+    )
     staff = app.test_client()
     post_form(staff, "/merchant/login", {"email": f"staff-{shop.slug}@example.com", "password": PASSWORD})
     assert staff.get(f"{shop.prefix}/console/").status_code == 200
@@ -357,24 +410,36 @@ def test_a_raising_plugin_fails_only_where_enabled_with_a_clear_message(app, sho
     # store B never enabled the broken plugin: checkout works
     [sku_b] = make_product(app, shops["B"], price=1000)
     token_b, address_b = make_shopper(client, shops["B"])
-    placed = client.post(f"{shops['B'].prefix}/api/orders", headers=bearer(token_b),
-                         json={"items": [{"sku_id": sku_b, "quantity": 1}], "address_id": address_b})
+    placed = client.post(
+        f"{shops['B'].prefix}/api/orders",
+        headers=bearer(token_b),
+        json={"items": [{"sku_id": sku_b, "quantity": 1}], "address_id": address_b},
+    )
     assert placed.status_code == 201, placed.get_json()
     # store C enabled it: a 422 naming the plugin, never a 500, nothing written, the fault logged
     [sku_c] = make_product(app, shops["C"], price=1000, stock=5)
     token_c, address_c = make_shopper(client, shops["C"])
     with caplog.at_level(logging.ERROR, logger="mallow.plugins"):
-        refused = client.post(f"{shops['C'].prefix}/api/orders", headers=bearer(token_c),
-                              json={"items": [{"sku_id": sku_c, "quantity": 1}], "address_id": address_c})
+        refused = client.post(
+            f"{shops['C'].prefix}/api/orders",
+            headers=bearer(token_c),
+            json={"items": [{"sku_id": sku_c, "quantity": 1}], "address_id": address_c},
+        )
     assert refused.status_code == 422, refused.get_data(as_text=True)
     [problem] = refused.get_json()["problems"]
     assert problem["code"] == "plugin_failed" and "坏插件" in problem["message"] and "暂时" in problem["message"]
     assert any("fake_broken" in record.getMessage() and record.exc_info for record in caplog.records)
-    quote = client.post(f"{shops['C'].prefix}/api/checkout/quote", headers=bearer(token_c),
-                        json={"items": [{"sku_id": sku_c, "quantity": 1}]}).get_json()
+    quote = client.post(
+        f"{shops['C'].prefix}/api/checkout/quote",
+        headers=bearer(token_c),
+        json={"items": [{"sku_id": sku_c, "quantity": 1}]},
+    ).get_json()
     assert [p["code"] for p in quote["problems"]] == ["plugin_failed"]
-    english = client.post(f"{shops['C'].prefix}/api/orders", headers={**bearer(token_c), "Accept-Language": "en"},
-                          json={"items": [{"sku_id": sku_c, "quantity": 1}], "address_id": address_c})
+    english = client.post(
+        f"{shops['C'].prefix}/api/orders",
+        headers={**bearer(token_c), "Accept-Language": "en"},
+        json={"items": [{"sku_id": sku_c, "quantity": 1}], "address_id": address_c},
+    )
     assert english.get_json()["problems"][0]["message"] == "坏插件 is unavailable right now. Try again later."
     from mallow.orders.checkout import sku_stock
     from mallow.tenants.context import store_context
@@ -404,17 +469,35 @@ def test_cart_checkout_and_order_pages_show_enabled_plugins_slots(app, shops):
         shop, client = shops[key], app.test_client()
         [sku] = make_product(app, shop, title="核桃", price=5000)
         login = register_shopper(client, shop)
-        added = post_form(client, f"{shop.prefix}/cart/items", {"sku_id": sku, "quantity": 2},
-                          form_path=f"{shop.prefix}/account/profile")
+        added = post_form(
+            client,
+            f"{shop.prefix}/cart/items",
+            {"sku_id": sku, "quantity": 2},
+            form_path=f"{shop.prefix}/account/profile",
+        )
         assert added.status_code in (302, 303), added.get_data(as_text=True)[:300]
         cart = client.get(f"{shop.prefix}/cart").get_data(as_text=True)
         checkout = client.get(f"{shop.prefix}/checkout").get_data(as_text=True)
-        token = client.post(f"{shop.prefix}/api/tokens", json={"login": login, "password": PASSWORD}).get_json()["token"]
-        address = client.post(f"{shop.prefix}/api/addresses", headers=bearer(token), json={
-            "recipient": "李四", "phone": "13912345678", "province": "浙江省", "city": "杭州市", "district": "西湖区",
-            "detail": "文三路 100 号"}).get_json()["id"]
-        placed = client.post(f"{shop.prefix}/api/orders", headers=bearer(token) | {"Idempotency-Key": f"slots-{key}"},
-                             json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": address})
+        token = client.post(f"{shop.prefix}/api/tokens", json={"login": login, "password": PASSWORD}).get_json()[
+            "token"
+        ]
+        address = client.post(
+            f"{shop.prefix}/api/addresses",
+            headers=bearer(token),
+            json={
+                "recipient": "李四",
+                "phone": "13912345678",
+                "province": "浙江省",
+                "city": "杭州市",
+                "district": "西湖区",
+                "detail": "文三路 100 号",
+            },
+        ).get_json()["id"]
+        placed = client.post(
+            f"{shop.prefix}/api/orders",
+            headers=bearer(token) | {"Idempotency-Key": f"slots-{key}"},
+            json={"items": [{"sku_id": sku, "quantity": 1}], "address_id": address},
+        )
         assert placed.status_code == 201, placed.get_json()
         order = placed.get_json()
         page = client.get(f"{shop.prefix}/orders/{order['id']}")

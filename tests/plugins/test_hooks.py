@@ -2,15 +2,25 @@
 only: each hook fires in A with the right arguments and never in B, and an implementation that
 raises is contained as documented (docs/plugins.md, "When a plugin raises"): a clear error in A,
 nothing at all in B."""
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
-from mallow.testing import (backend_params, bearer, dispose_app, enable_plugin, make_product, make_shopper, make_store,
-                            merchant_token, plugin_app)
+from mallow.testing import (
+    backend_params,
+    bearer,
+    dispose_app,
+    enable_plugin,
+    make_product,
+    make_shopper,
+    make_store,
+    merchant_token,
+    plugin_app,
+)
 
 NAME = "fake_events"
 EVENTS = '''
@@ -133,8 +143,9 @@ def _seen(app, shop, hook, order_id):
 
     module = __import__(f"mallow_{NAME}")
     with store_context(shop.store_id, app=app):
-        return db.session.execute(db.select(db.func.count()).select_from(module.Seen)
-                                  .filter_by(hook=hook, order_id=order_id)).scalar_one()
+        return db.session.execute(
+            db.select(db.func.count()).select_from(module.Seen).filter_by(hook=hook, order_id=order_id)
+        ).scalar_one()
 
 
 def _order(app, shop, order_id):
@@ -149,8 +160,11 @@ def _order(app, shop, order_id):
 
 
 def _place(client, shop, token, address, sku, quantity=1):
-    return client.post(f"{shop.prefix}/api/orders", headers=bearer(token),
-                       json={"items": [{"sku_id": sku, "quantity": quantity}], "address_id": address})
+    return client.post(
+        f"{shop.prefix}/api/orders",
+        headers=bearer(token),
+        json={"items": [{"sku_id": sku, "quantity": quantity}], "address_id": address},
+    )
 
 
 def _placed(app, shop, price=1000, stock=10):
@@ -182,10 +196,15 @@ def test_shipping_fee_comes_from_the_plugin_where_enabled(app, shops, plugin, ca
     for key, shop in shops.items():
         [sku] = make_product(app, shop, price=1500)
         token, _address = make_shopper(client, shop)
-        quotes[key] = client.post(f"{shop.prefix}/api/checkout/quote", headers=bearer(token), json={
-            "items": [{"sku_id": sku, "quantity": 2}], "province": "浙江省"}).get_json()
+        quotes[key] = client.post(
+            f"{shop.prefix}/api/checkout/quote",
+            headers=bearer(token),
+            json={"items": [{"sku_id": sku, "quantity": 2}], "province": "浙江省"},
+        ).get_json()
     a, b = quotes["A"], quotes["B"]
-    assert {"stage": "shipping", "source": NAME, "code": "flat", "label": "测试运费", "amount": 1234} in a["adjustments"]
+    assert {"stage": "shipping", "source": NAME, "code": "flat", "label": "测试运费", "amount": 1234} in a[
+        "adjustments"
+    ]
     assert a["total"] == a["items_total"] + 1234 == 3000 + 1234
     assert all(adjustment["source"] != NAME for adjustment in b["adjustments"]) and NAME not in str(b)
     [(_hook, store_id, _order_id, details)] = _calls(plugin, "mallow_shipping_fee")
@@ -276,10 +295,11 @@ def test_order_cancelled_fires_with_its_reason_and_a_raise_cannot_stop_it(app, s
     cancelled = client.post(f"{shops['A'].prefix}/api/orders/{order['id']}/cancel", headers=bearer(token))
     assert cancelled.status_code == 200, cancelled.get_json()
     _client, _token, timed_out = _placed(app, shops["A"], stock=10)
-    later = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     execute(app, "orders.sweep_store", {"store_id": shops["A"].store_id, "now": later})
-    calls = {order_id: details
-             for _hook, _store, order_id, details in _calls(plugin, "mallow_order_cancelled", shops["A"])}
+    calls = {
+        order_id: details for _hook, _store, order_id, details in _calls(plugin, "mallow_order_cancelled", shops["A"])
+    }
     assert calls[order["id"]] == {"status": "cancelled", "reason": "shopper"}
     assert calls[timed_out["id"]] == {"status": "cancelled", "reason": "payment_timeout"}
     client_b, token_b, order_b = _placed(app, shops["B"])
@@ -297,8 +317,12 @@ def test_order_cancelled_fires_with_its_reason_and_a_raise_cannot_stop_it(app, s
     assert _seen(app, shops["A"], "mallow_order_cancelled", order["id"]) == 0
     caplog.clear()
     client_b, token_b, order_b = _placed(app, shops["B"])
-    assert client_b.post(f"{shops['B'].prefix}/api/orders/{order_b['id']}/cancel",
-                         headers=bearer(token_b)).get_json()["status"] == "cancelled"
+    assert (
+        client_b.post(f"{shops['B'].prefix}/api/orders/{order_b['id']}/cancel", headers=bearer(token_b)).get_json()[
+            "status"
+        ]
+        == "cancelled"
+    )
     assert not _plugin_errors(caplog)
 
 
@@ -311,8 +335,11 @@ def _deliver(app, shop, client, token, order) -> None:
     if key not in _MERCHANT_TOKENS:
         _MERCHANT_TOKENS[key] = merchant_token(client, shop)
     _pay(client, shop, token, order)
-    shipped = client.post(f"{shop.prefix}/api/console/orders/{order['id']}/ship", headers=bearer(_MERCHANT_TOKENS[key]),
-                          json={"carrier": "顺丰速运", "tracking_number": "SF1234567890"})
+    shipped = client.post(
+        f"{shop.prefix}/api/console/orders/{order['id']}/ship",
+        headers=bearer(_MERCHANT_TOKENS[key]),
+        json={"carrier": "顺丰速运", "tracking_number": "SF1234567890"},
+    )
     assert shipped.status_code == 200, shipped.get_json()
     confirmed = client.post(f"{shop.prefix}/api/orders/{order['id']}/confirm", headers=bearer(token))
     assert confirmed.status_code == 200 and confirmed.get_json()["status"] == "delivered"
@@ -321,7 +348,7 @@ def _deliver(app, shop, client, token, order) -> None:
 def _complete_due(app, shop) -> dict:
     from mallow.jobs.registry import execute
 
-    later = (datetime.now(timezone.utc) + timedelta(days=30)).isoformat()
+    later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
     return execute(app, "orders.sweep_store", {"store_id": shop.store_id, "now": later})
 
 

@@ -2,6 +2,7 @@
 ``alembic_version_<plugin>`` in the store's schema), kept when it disables it, and upgraded by
 ``mallow db upgrade`` (enabled stores) or on the next enable (the others) after a new version
 is approved."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -10,10 +11,18 @@ from flask.cli import ScriptInfo
 
 import pytest
 
-from mallow.testing import (backend_params, disable_plugin, dispose_app, enable_plugin, make_admin, make_store,
-                            plugin_app, restart_app)
+from mallow.testing import (
+    backend_params,
+    disable_plugin,
+    dispose_app,
+    enable_plugin,
+    make_admin,
+    make_store,
+    plugin_app,
+    restart_app,
+)
 
-CODE = '''
+CODE = """
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,8 +35,8 @@ class Item(Base):
     __tablename__ = "{name}_items"
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(40))
-'''
-FIRST = '''
+"""
+FIRST = """
 from alembic import op
 import sqlalchemy as sa
 
@@ -44,8 +53,8 @@ def upgrade():
 
 def downgrade():
     op.drop_table("{name}_items", schema="store")
-'''
-SECOND = '''
+"""
+SECOND = """
 from alembic import op
 import sqlalchemy as sa
 
@@ -63,7 +72,7 @@ def upgrade():
 
 def downgrade():
     op.drop_column("{name}_items", "note", schema=store_schema())
-'''
+"""
 
 
 def _state(app, shop, name):
@@ -90,8 +99,9 @@ def _add_item(app, shop, name, title):
 
 
 @pytest.mark.parametrize("backend", backend_params())
-def test_plugin_tables_follow_their_own_chain_through_enable_disable_and_upgrade(backend, fake_plugins,
-                                                                                 tmp_path_factory):
+def test_plugin_tables_follow_their_own_chain_through_enable_disable_and_upgrade(
+    backend, fake_plugins, tmp_path_factory
+):
     name = f"chain_{backend[:2]}"
     code, first, second = (text.format(name=name) for text in (CODE, FIRST, SECOND))
     fake_plugins.add(name, code, files={"migrations/versions/0001_items.py": first})
@@ -109,8 +119,12 @@ def test_plugin_tables_follow_their_own_chain_through_enable_disable_and_upgrade
         assert _state(app, turned_off, name)[2] == [f"from {turned_off.slug}"]
 
         # version 0.2.0 adds a column: installed, synced, approved, loaded at the next start
-        fake_plugins.add(name, code, version="0.2.0", files={"migrations/versions/0001_items.py": first,
-                                                               "migrations/versions/0002_note.py": second})
+        fake_plugins.add(
+            name,
+            code,
+            version="0.2.0",
+            files={"migrations/versions/0001_items.py": first, "migrations/versions/0002_note.py": second},
+        )
         from mallow.accounts.models import PlatformAdmin
         from mallow.db import db
         from mallow.plugin_host import marketplace
@@ -134,8 +148,11 @@ def test_plugin_tables_follow_their_own_chain_through_enable_disable_and_upgrade
         # a store that has it off is left alone until it enables it again
         assert _state(upgraded, turned_off, name)[:2] == (["id", "title"], f"{name}_0001")
         enable_plugin(upgraded, turned_off, name)
-        assert _state(upgraded, turned_off, name) == (["id", "title", "note"], f"{name}_0002",
-                                                      [f"from {turned_off.slug}"])
+        assert _state(upgraded, turned_off, name) == (
+            ["id", "title", "note"],
+            f"{name}_0002",
+            [f"from {turned_off.slug}"],
+        )
     finally:
         if upgraded is not None:
             dispose_app(upgraded, drop_database=False)

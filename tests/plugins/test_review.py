@@ -1,5 +1,6 @@
 """Review is the trust boundary: an installed plugin is imported only once a platform admin
 approved its version, and then only at the next start."""
+
 from __future__ import annotations
 
 import logging
@@ -8,13 +9,22 @@ import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
-from mallow.testing import (backend_params, bearer, dispose_app, login_admin, make_admin, plugin_app, post_form, restart_app)
+from mallow.testing import (
+    backend_params,
+    bearer,
+    dispose_app,
+    login_admin,
+    make_admin,
+    plugin_app,
+    post_form,
+    restart_app,
+)
 
-MARKER_PLUGIN = '''
+MARKER_PLUGIN = """
 from pathlib import Path
 
 Path(__file__).with_name("imported.marker").write_text("the plugin's top-level code ran")
-'''
+"""
 
 
 def _releases(app, name):
@@ -22,8 +32,10 @@ def _releases(app, name):
     from mallow.plugin_host.models import PluginRelease
 
     with app.app_context():
-        return [(r.version, r.status, r.reason) for r in
-                db.session.execute(db.select(PluginRelease).filter_by(name=name)).scalars()]
+        return [
+            (r.version, r.status, r.reason)
+            for r in db.session.execute(db.select(PluginRelease).filter_by(name=name)).scalars()
+        ]
 
 
 def _audit(app, action):
@@ -31,8 +43,10 @@ def _audit(app, action):
     from mallow.db import db
 
     with app.app_context():
-        return [(e.target, e.actor_kind, e.detail) for e in
-                db.session.execute(db.select(AuditEntry).filter_by(action=action)).scalars()]
+        return [
+            (e.target, e.actor_kind, e.detail)
+            for e in db.session.execute(db.select(AuditEntry).filter_by(action=action)).scalars()
+        ]
 
 
 def _sync(app):
@@ -90,8 +104,9 @@ def test_an_unapproved_installed_plugin_is_never_imported(backend, fake_plugins,
         _sync(app)
         listed = client.get("/api/admin/plugins/releases", headers=bearer(token)).get_json()["items"]
         [fixed] = [r for r in listed if r["name"] == name and r["version"] == "0.2.0"]
-        approved = client.post(f"/api/admin/plugins/releases/{fixed['id']}/approve", json={"reason": "看过代码"},
-                               headers=bearer(token))
+        approved = client.post(
+            f"/api/admin/plugins/releases/{fixed['id']}/approve", json={"reason": "看过代码"}, headers=bearer(token)
+        )
         assert approved.status_code == 200 and approved.get_json()["status"] == "approved"
         # then the running app has not imported it: approval takes effect at the next start
         assert not marker.exists() and name not in app.extensions["mallow.loaded_plugins"]
@@ -148,8 +163,12 @@ def test_a_plugin_for_a_newer_mallow_is_not_loaded_and_says_why(backend, fake_pl
 
     # given an approved plugin that needs a newer Mallow than this one (and one that does not)
     name, fits = f"future_{backend}", f"present_{backend}"
-    fake_plugins.add(name, "raise SystemExit('a plugin for a newer Mallow was imported')", title="未来插件",
-                     min_mallow_version="999.0")
+    fake_plugins.add(
+        name,
+        "raise SystemExit('a plugin for a newer Mallow was imported')",
+        title="未来插件",
+        min_mallow_version="999.0",
+    )
     fake_plugins.add(fits, "", title="现在插件", min_mallow_version=mallow_version())
     with caplog.at_level(logging.WARNING, logger="mallow.plugins"):
         app = plugin_app(tmp_path_factory, backend, [name, fits])
@@ -210,7 +229,9 @@ def test_the_demo_approves_the_bundled_plugins_like_any_other(tmp_path_factory, 
         assert result.exit_code == 0, result.output
         for name in bundled:
             assert [status for _version, status, _reason in _releases(app, name)] == ["approved"]
-        assert any(target.startswith("plugin:groupbuy@") and kind == "admin"
-                   for target, kind, _detail in _audit(app, "plugin.approved"))
+        assert any(
+            target.startswith("plugin:groupbuy@") and kind == "admin"
+            for target, kind, _detail in _audit(app, "plugin.approved")
+        )
     finally:
         dispose_app(app)

@@ -1,5 +1,6 @@
 """``mallow plugin new``: the scaffolded plugin installs with pip, is discovered, reviewed,
 loaded at the next start, enabled for one store, and changes a price there (and only there)."""
+
 from __future__ import annotations
 
 import importlib
@@ -12,8 +13,19 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
 from mallow.cli import main
-from mallow.testing import (backend_params, bearer, dispose_app, login_merchant, make_admin, make_product,
-                            make_shopper, make_store, merchant_token, plugin_app, restart_app)
+from mallow.testing import (
+    backend_params,
+    bearer,
+    dispose_app,
+    login_merchant,
+    make_admin,
+    make_product,
+    make_shopper,
+    make_store,
+    merchant_token,
+    plugin_app,
+    restart_app,
+)
 
 
 def _no_app():
@@ -21,11 +33,14 @@ def _no_app():
 
 
 def _cli(*args, app=None):
-    return CliRunner().invoke(main, list(args), obj=ScriptInfo(create_app=(lambda: app) if app is not None else _no_app))
+    return CliRunner().invoke(
+        main, list(args), obj=ScriptInfo(create_app=(lambda: app) if app is not None else _no_app)
+    )
 
 
-@pytest.mark.parametrize("name", ["Bad", "x", "has-dash", "double__underscore", "trailing_", "1st", "mallow",
-                                  "a" * 31, "groupbuy"])
+@pytest.mark.parametrize(
+    "name", ["Bad", "x", "has-dash", "double__underscore", "trailing_", "1st", "mallow", "a" * 31, "groupbuy"]
+)
 def test_plugin_names_are_checked(name, tmp_path):
     result = _cli("plugin", "new", name, "--dir", str(tmp_path))
     assert result.exit_code != 0 and "Error" in result.output
@@ -46,15 +61,21 @@ def scaffolded(tmp_path_factory):
     result = _cli("plugin", "new", f"mallow_{name}", "--dir", str(tmp_path_factory.mktemp("work")))
     assert result.exit_code == 0, result.output
     folder = next(line.split(" ", 1)[1] for line in result.output.splitlines() if line.startswith("created "))
-    install = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                              "--no-index", folder], capture_output=True, text=True)
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", folder],
+        capture_output=True,
+        text=True,
+    )
     assert install.returncode == 0, install.stdout + install.stderr
     importlib.invalidate_caches()
     try:
         yield name, folder
     finally:
-        subprocess.run([sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", f"mallow-{name.replace('_', '-')}"],
-                       capture_output=True, text=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", f"mallow-{name.replace('_', '-')}"],
+            capture_output=True,
+            text=True,
+        )
         for module in [m for m in sys.modules if m.split(".")[0] == f"mallow_{name}"]:
             del sys.modules[module]
         importlib.invalidate_caches()
@@ -69,16 +90,27 @@ def test_the_scaffold_has_what_a_plugin_needs(scaffolded):
     pyproject = (root / "pyproject.toml").read_text()
     assert f'[project.entry-points."mallow.plugins"]\n{name} = "mallow_{name}"' in pyproject
     assert "plugin.json" in pyproject and "templates/blocks/*.html" in pyproject
-    for path in ("README.md", "tests/test_plugin.py", f"mallow_{name}/__init__.py", f"mallow_{name}/plugin.json",
-                 f"mallow_{name}/templates/blocks/{name}_banner.html", "babel.cfg", f"mallow_{name}/i18n.py",
-                 f"mallow_{name}/translations/zh_Hans_CN/LC_MESSAGES/mallow_{name}.po",
-                 f"mallow_{name}/translations/zh_Hans_CN/LC_MESSAGES/mallow_{name}.mo"):
+    for path in (
+        "README.md",
+        "tests/test_plugin.py",
+        f"mallow_{name}/__init__.py",
+        f"mallow_{name}/plugin.json",
+        f"mallow_{name}/templates/blocks/{name}_banner.html",
+        "babel.cfg",
+        f"mallow_{name}/i18n.py",
+        f"mallow_{name}/translations/zh_Hans_CN/LC_MESSAGES/mallow_{name}.po",
+        f"mallow_{name}/translations/zh_Hans_CN/LC_MESSAGES/mallow_{name}.mo",
+    ):
         assert (root / path).is_file(), path
     assert "float" not in (package / "__init__.py").read_text().replace("never use floats", "")
     assert "translations/*/LC_MESSAGES/*.mo" in pyproject  # the catalogue ships with the plugin
     # it imports nothing of Mallow but the SDK
-    imports = [line for path in (package.rglob("*.py")) for line in path.read_text().splitlines()
-               if line.startswith(("from mallow", "import mallow")) and not line.startswith(f"from mallow_{name}")]
+    imports = [
+        line
+        for path in (package.rglob("*.py"))
+        for line in path.read_text().splitlines()
+        if line.startswith(("from mallow", "import mallow")) and not line.startswith(f"from mallow_{name}")
+    ]
     assert imports and all(line.startswith("from mallow.sdk import") for line in imports), imports
 
 
@@ -122,13 +154,15 @@ def test_a_scaffolded_plugin_is_reviewed_loaded_enabled_and_changes_a_price(scaf
         [other_sku] = make_product(started, other, price=1990)
         client = started.test_client()
         owner = bearer(merchant_token(client, mine))
-        enabled = client.post(f"{mine.prefix}/api/console/plugins/{name}/enable",
-                              json={"settings": {"percent_off": 25}}, headers=owner)
+        enabled = client.post(
+            f"{mine.prefix}/api/console/plugins/{name}/enable", json={"settings": {"percent_off": 25}}, headers=owner
+        )
         assert enabled.status_code == 200, enabled.get_json()
         # it changes the price there, and only there
         priced = _quote(client, mine, sku)
         assert [(a["source"], a["amount"], a["label"]) for a in priced["lines"][0]["adjustments"]] == [
-            (name, -(3980 * 25 // 100), "限时折扣")]
+            (name, -(3980 * 25 // 100), "限时折扣")
+        ]
         assert priced["total"] == 3980 - 995
         untouched = _quote(client, other, other_sku)
         assert untouched["total"] == 3980 and untouched["lines"][0]["adjustments"] == []
@@ -142,15 +176,21 @@ def test_a_scaffolded_plugin_is_reviewed_loaded_enabled_and_changes_a_price(scaf
 
 def _quote(client, shop, sku_id):
     token, _address = make_shopper(client, shop)
-    response = client.post(f"{shop.prefix}/api/checkout/quote", headers=bearer(token),
-                           json={"items": [{"sku_id": sku_id, "quantity": 2}]})
+    response = client.post(
+        f"{shop.prefix}/api/checkout/quote", headers=bearer(token), json={"items": [{"sku_id": sku_id, "quantity": 2}]}
+    )
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
 
 def test_the_scaffolded_plugins_own_tests_pass(scaffolded):
     _name, folder = scaffolded
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=folder,
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "3 passed" in run.stdout

@@ -1,6 +1,7 @@
 """The bundled plugins import nothing of Mallow but the plugin SDK (``mallow.sdk``), and not each
 other: the import-linter contracts in ``pyproject.toml`` hold, name every core module, and
 catch a plugin that reaches past the SDK."""
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-CONTRACTS = {"plugins-import-only-the-sdk": "Bundled plugins import only the SDK",
-             "plugins-are-independent": "Bundled plugins do not import each other"}
+CONTRACTS = {
+    "plugins-import-only-the-sdk": "Bundled plugins import only the SDK",
+    "plugins-are-independent": "Bundled plugins do not import each other",
+}
 
 
 def _config() -> dict:
@@ -29,16 +32,20 @@ def _lint(*args: str, cwd: Path = ROOT, pythonpath: Path | None = None) -> subpr
     env = dict(os.environ)
     if pythonpath is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), env.get("PYTHONPATH")]))
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def _core_modules() -> set[str]:
     """Every top-level module of Mallow: ``platform/<name>.py`` and folders holding Python code."""
     platform = ROOT / "platform"
     files = {path.stem for path in platform.glob("*.py")}
-    packages = {folder.name for folder in platform.iterdir()
-                if folder.is_dir() and not folder.name.startswith(("_", ".")) and any(folder.rglob("*.py"))}
+    packages = {
+        folder.name
+        for folder in platform.iterdir()
+        if folder.is_dir() and not folder.name.startswith(("_", ".")) and any(folder.rglob("*.py"))
+    }
     return {f"mallow.{name}" for name in files | packages}
 
 
@@ -74,13 +81,14 @@ def wrong_plugins(tmp_path):
     plugins = ["mallow_careless", "mallow_copycat"]
     forbidden = _contract("plugins-import-only-the-sdk")["forbidden_modules"]
     quoted = ", ".join(f'"{name}"' for name in forbidden)
-    (tmp_path / "contracts.toml").write_text(f"""
+    (tmp_path / "contracts.toml").write_text(
+        f"""
 [tool.importlinter]
 root_packages = ["mallow", "mallow_careless", "mallow_copycat"]
 
 [[tool.importlinter.contracts]]
 id = "sdk"
-name = "{CONTRACTS['plugins-import-only-the-sdk']}"
+name = "{CONTRACTS["plugins-import-only-the-sdk"]}"
 type = "forbidden"
 source_modules = {plugins!r}
 forbidden_modules = [{quoted}]
@@ -88,10 +96,12 @@ allow_indirect_imports = true
 
 [[tool.importlinter.contracts]]
 id = "independent"
-name = "{CONTRACTS['plugins-are-independent']}"
+name = "{CONTRACTS["plugins-are-independent"]}"
 type = "independence"
 modules = {plugins!r}
-""".replace("'", '"'), encoding="utf-8")
+""".replace("'", '"'),
+        encoding="utf-8",
+    )
     return tmp_path
 
 

@@ -1,4 +1,5 @@
 """The pricing pipeline: plugins propose adjustments, the core decides, the receipt adds up."""
+
 from __future__ import annotations
 
 import itertools
@@ -12,8 +13,17 @@ from mallow.testing import make_store
 
 
 def _line(index, price, quantity=1):
-    return PricingLine(index, sku_id=index + 1, product_id=index + 1, title=f"p{index}", spec_key="",
-                       unit_price=price, quantity=quantity, weight_g=0, shipping_template_id=None)
+    return PricingLine(
+        index,
+        sku_id=index + 1,
+        product_id=index + 1,
+        title=f"p{index}",
+        spec_key="",
+        unit_price=price,
+        quantity=quantity,
+        weight_g=0,
+        shipping_template_id=None,
+    )
 
 
 class FlashSale:

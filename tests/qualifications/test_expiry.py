@@ -2,13 +2,24 @@
 shelf (and a renewed, approved one puts exactly those back), a lapsed business licence closes the
 storefront, the merchant is told ahead and when it happens, and approved documents come back to
 the admins for re-verification every six months."""
+
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
-from mallow.testing import (PASSWORD, bearer, login_admin, login_merchant, make_product, make_store, merchant_token,
-                            png_bytes, post_form, qualification_form)
+from mallow.testing import (
+    PASSWORD,
+    bearer,
+    login_admin,
+    login_merchant,
+    make_product,
+    make_store,
+    merchant_token,
+    png_bytes,
+    post_form,
+    qualification_form,
+)
 
 
 def _days(n: int) -> str:
@@ -25,13 +36,23 @@ def _submit_and_approve(client, shop, admin_token, *, permits: dict[str, str] | 
     data = dict(qualification_form(**overrides))
     data["licence_image"] = (io.BytesIO(png_bytes()), "licence.png")
     for kind, until in (permits or {}).items():
-        data.update({f"permit_{kind}_number": f"NO-{kind[:8]}-1", f"permit_{kind}_valid_until": until,
-                     f"permit_{kind}_image": (io.BytesIO(png_bytes()), "permit.png")})
-    submitted = client.post(f"{shop.prefix}/api/console/qualifications", data=data,
-                            headers=bearer(merchant_token(client, shop)), content_type="multipart/form-data")
+        data.update(
+            {
+                f"permit_{kind}_number": f"NO-{kind[:8]}-1",
+                f"permit_{kind}_valid_until": until,
+                f"permit_{kind}_image": (io.BytesIO(png_bytes()), "permit.png"),
+            }
+        )
+    submitted = client.post(
+        f"{shop.prefix}/api/console/qualifications",
+        data=data,
+        headers=bearer(merchant_token(client, shop)),
+        content_type="multipart/form-data",
+    )
     assert submitted.status_code == 201, submitted.get_json()
-    approved = client.post(f"/api/admin/qualifications/{submitted.get_json()['id']}/approve", json={},
-                           headers=bearer(admin_token))
+    approved = client.post(
+        f"/api/admin/qualifications/{submitted.get_json()['id']}/approve", json={}, headers=bearer(admin_token)
+    )
     assert approved.status_code == 200, approved.get_json()
     return submitted.get_json()["id"]
 
@@ -43,7 +64,7 @@ def _food_store(app, client, admin_token, until: str):
 
 
 def _run_daily_job(app, days_ahead: int):
-    now = datetime.now(timezone.utc) + timedelta(days=days_ahead)
+    now = datetime.now(UTC) + timedelta(days=days_ahead)
     runner = app.extensions["mallow.jobs"]
     runner.enqueue("qualifications.sweep", now=now.isoformat())
     runner.run_pending()
@@ -82,8 +103,13 @@ def _audit(app, shop, action):
     from mallow.db import db
 
     with app.app_context():
-        return list(db.session.execute(db.select(AuditEntry).where(
-            AuditEntry.store_id == shop.store_id, AuditEntry.action == action).order_by(AuditEntry.id)).scalars())
+        return list(
+            db.session.execute(
+                db.select(AuditEntry)
+                .where(AuditEntry.store_id == shop.store_id, AuditEntry.action == action)
+                .order_by(AuditEntry.id)
+            ).scalars()
+        )
 
 
 def _dashboard(client, shop):
@@ -143,23 +169,37 @@ def test_the_merchant_cannot_put_a_product_held_for_a_lapsed_permit_back_on_the_
     base = f"{shop.prefix}/console/products"
 
     # the API: a field error on status naming the permit; nothing else of the request is saved
-    refused = client.patch(f"{shop.prefix}/api/console/products/{product}", json={"status": "on_shelf", "title": "新标题"},
-                           headers=bearer(token))
+    refused = client.patch(
+        f"{shop.prefix}/api/console/products/{product}",
+        json={"status": "on_shelf", "title": "新标题"},
+        headers=bearer(token),
+    )
     assert refused.status_code == 422
     error = refused.get_json()["fields"]["status"]
     assert error["code"] == "permit_lapsed" and "仅销售预包装食品备案凭证" in error["message"]
-    assert "新标题" not in client.get(f"{shop.prefix}/api/console/products/{product}",
-                                     headers=bearer(token)).get_data(as_text=True)
+    assert "新标题" not in client.get(f"{shop.prefix}/api/console/products/{product}", headers=bearer(token)).get_data(
+        as_text=True
+    )
     # the product form: the error at the status field
-    form = post_form(console, f"{base}/{product}", {"title": "坚果礼盒", "specs_text": "", "skus.0.key": "",
-                                                   "skus.0.price": "10.00", "skus.0.stock": "100",
-                                                   "status": "on_shelf"})
+    form = post_form(
+        console,
+        f"{base}/{product}",
+        {
+            "title": "坚果礼盒",
+            "specs_text": "",
+            "skus.0.key": "",
+            "skus.0.price": "10.00",
+            "skus.0.stock": "100",
+            "status": "on_shelf",
+        },
+    )
     assert form.status_code == 422
     page = form.get_data(as_text=True)
     assert 'data-field="status"' in page and "仅销售预包装食品备案凭证" in page
     # the product list's shelf button
-    listed = post_form(console, f"{base}/{product}/status", {"status": "on_shelf"}, form_path=base,
-                       follow_redirects=True)
+    listed = post_form(
+        console, f"{base}/{product}/status", {"status": "on_shelf"}, form_path=base, follow_redirects=True
+    )
     assert "仅销售预包装食品备案凭证" in listed.get_data(as_text=True)
     assert _statuses(app, shop, [product]) == ["off_shelf"]
     assert client.get(f"{shop.prefix}/products/{product}").status_code == 404
@@ -168,8 +208,9 @@ def test_the_merchant_cannot_put_a_product_held_for_a_lapsed_permit_back_on_the_
     _submit_and_approve(client, shop, admin, permits={"food_filing_receipt": "2040-01-01"})
     assert _statuses(app, shop, [product]) == ["on_shelf"]
     _take_off_shelf(app, shop, product)
-    again = client.patch(f"{shop.prefix}/api/console/products/{product}", json={"status": "on_shelf"},
-                         headers=bearer(token))
+    again = client.patch(
+        f"{shop.prefix}/api/console/products/{product}", json={"status": "on_shelf"}, headers=bearer(token)
+    )
     assert again.status_code == 200 and again.get_json()["status"] == "on_shelf"
 
 
@@ -177,7 +218,9 @@ def test_a_lapsed_permit_that_another_valid_permit_covers_changes_nothing(app, a
     client = app.test_client()
     admin = _admin(client, admin_email)
     shop = make_store(app, approved=False, category="food_prepackaged")  # licence OR filing receipt
-    _submit_and_approve(client, shop, admin, permits={"food_business_licence": _days(5), "food_filing_receipt": "2040-01-01"})
+    _submit_and_approve(
+        client, shop, admin, permits={"food_business_licence": _days(5), "food_filing_receipt": "2040-01-01"}
+    )
     product = _product_id(app, shop, make_product(app, shop)[0])
     _run_daily_job(app, days_ahead=6)
     assert _statuses(app, shop, [product]) == ["on_shelf"]
@@ -215,8 +258,12 @@ def test_approving_a_qualification_does_not_reopen_a_store_the_platform_suspende
     client = app.test_client()
     admin = _admin(client, admin_email)
     shop = make_store(app)
-    assert client.post(f"/api/admin/stores/{shop.store_id}/suspend", json={"reason": "投诉核查中"},
-                       headers=bearer(admin)).status_code == 200
+    assert (
+        client.post(
+            f"/api/admin/stores/{shop.store_id}/suspend", json={"reason": "投诉核查中"}, headers=bearer(admin)
+        ).status_code
+        == 200
+    )
     _submit_and_approve(client, shop, admin)
     assert client.get(f"{shop.prefix}/").status_code == 503
     store = client.get(f"{shop.prefix}/api/store", headers=bearer(merchant_token(client, shop))).get_json()
@@ -228,14 +275,20 @@ def test_the_console_shows_why_the_platform_suspended_the_store(app, admin_email
     admin = _admin(client, admin_email)
     shop = make_store(app)
     reason = "投诉核查中 <b>请联系客服</b>"
-    assert client.post(f"/api/admin/stores/{shop.store_id}/suspend", json={"reason": reason},
-                       headers=bearer(admin)).status_code == 200
+    assert (
+        client.post(
+            f"/api/admin/stores/{shop.store_id}/suspend", json={"reason": reason}, headers=bearer(admin)
+        ).status_code
+        == 200
+    )
     merchant = app.test_client()
     login_merchant(merchant, shop)
     page = _dashboard(merchant, shop)
     assert 'data-reason="platform"' in page and 'data-reason="qualification_expired"' not in page
     assert "投诉核查中 &lt;b&gt;请联系客服&lt;/b&gt;" in page  # the admin's words, escaped
-    assert f'href="{shop.prefix}/console/qualification"' not in page.split('id="suspension"', 1)[1].split("</section>")[0]
+    assert (
+        f'href="{shop.prefix}/console/qualification"' not in page.split('id="suspension"', 1)[1].split("</section>")[0]
+    )
 
 
 def test_the_merchant_is_warned_thirty_days_before_a_document_lapses(app, admin_email):
@@ -252,7 +305,8 @@ def test_the_merchant_is_warned_thirty_days_before_a_document_lapses(app, admin_
     _run_daily_job(app, days_ahead=21)
     assert _dashboard(merchant, shop).count(_days(45)) == 1
     assert [e.detail["notice"].split(":", 1)[1] for e in _audit(app, shop, "qualification.notice")] == [
-        "expiring:permit:food_filing_receipt"]
+        "expiring:permit:food_filing_receipt"
+    ]
 
 
 def test_approved_qualifications_come_back_for_re_verification_after_180_days(app, admin_email, monkeypatch):
@@ -287,7 +341,9 @@ def test_approved_qualifications_come_back_for_re_verification_after_180_days(ap
     # asking for a resubmission needs a reason, then tells the merchant; the store stays open
     refused = post_form(page, f"{review}/resubmit", {"reason": " "}, form_path=review)
     assert refused.status_code == 422 and 'data-field="reason"' in refused.get_data(as_text=True)
-    assert post_form(page, f"{review}/resubmit", {"reason": "请上传最新的营业执照"}, form_path=review).status_code == 303
+    assert (
+        post_form(page, f"{review}/resubmit", {"reason": "请上传最新的营业执照"}, form_path=review).status_code == 303
+    )
     merchant = app.test_client()
     login_merchant(merchant, shop)
     assert "请上传最新的营业执照" in _dashboard(merchant, shop)

@@ -1,13 +1,24 @@
 """A permit whose valid-until date is past is lapsed at once, not only after the daily sweep: no
 write puts a product of the store on sale (console form and list, API create and update), and no
 shopper can order one already on the shelf. The renewed permit, approved, lifts all of it."""
+
 from __future__ import annotations
 
 import io
 from datetime import date, timedelta
 
-from mallow.testing import (PASSWORD, bearer, login_merchant, make_product, make_shopper, make_store, merchant_token,
-                            png_bytes, post_form, qualification_form)
+from mallow.testing import (
+    PASSWORD,
+    bearer,
+    login_merchant,
+    make_product,
+    make_shopper,
+    make_store,
+    merchant_token,
+    png_bytes,
+    post_form,
+    qualification_form,
+)
 
 PERMIT = "仅销售预包装食品备案凭证"
 
@@ -20,13 +31,23 @@ def _admin(client, email):
 def _submit_and_approve(client, shop, admin_token, until: str):
     data = dict(qualification_form())
     data["licence_image"] = (io.BytesIO(png_bytes()), "licence.png")
-    data.update({"permit_food_filing_receipt_number": "NO-food-1", "permit_food_filing_receipt_valid_until": until,
-                 "permit_food_filing_receipt_image": (io.BytesIO(png_bytes()), "permit.png")})
-    submitted = client.post(f"{shop.prefix}/api/console/qualifications", data=data,
-                            headers=bearer(merchant_token(client, shop)), content_type="multipart/form-data")
+    data.update(
+        {
+            "permit_food_filing_receipt_number": "NO-food-1",
+            "permit_food_filing_receipt_valid_until": until,
+            "permit_food_filing_receipt_image": (io.BytesIO(png_bytes()), "permit.png"),
+        }
+    )
+    submitted = client.post(
+        f"{shop.prefix}/api/console/qualifications",
+        data=data,
+        headers=bearer(merchant_token(client, shop)),
+        content_type="multipart/form-data",
+    )
     assert submitted.status_code == 201, submitted.get_json()
-    approved = client.post(f"/api/admin/qualifications/{submitted.get_json()['id']}/approve", json={},
-                           headers=bearer(admin_token))
+    approved = client.post(
+        f"/api/admin/qualifications/{submitted.get_json()['id']}/approve", json={}, headers=bearer(admin_token)
+    )
     assert approved.status_code == 200, approved.get_json()
 
 
@@ -84,12 +105,16 @@ def test_no_write_puts_a_product_on_sale_while_a_needed_permit_is_lapsed(app, ad
     sku = [{"spec_values": {}, "price": 1000, "stock": 10}]
 
     def create(title, status):
-        return client.post(f"{api}/products", headers=bearer(token),
-                           json={"title": title, "status": status, "specs": [], "skus": sku})
+        return client.post(
+            f"{api}/products", headers=bearer(token), json={"title": title, "status": status, "specs": [], "skus": sku}
+        )
 
     draft = create("坚果礼盒", "draft").get_json()["id"]
     shelved = create("旧款坚果", "on_shelf").get_json()["id"]
-    assert client.patch(f"{api}/products/{shelved}", json={"status": "off_shelf"}, headers=bearer(token)).status_code == 200
+    assert (
+        client.patch(f"{api}/products/{shelved}", json={"status": "off_shelf"}, headers=bearer(token)).status_code
+        == 200
+    )
     nuts = client.post(f"{api}/categories", json={"name": "坚果"}, headers=bearer(token)).get_json()["id"]
     _lapse_yesterday(app, shop)  # and no sweep
     products_before = _count(app, shop, Product)
@@ -97,13 +122,18 @@ def test_no_write_puts_a_product_on_sale_while_a_needed_permit_is_lapsed(app, ad
     # the API: shelving a draft, creating on the shelf, an edit into a category with status on_shelf
     _refused(client.patch(f"{api}/products/{draft}", json={"status": "on_shelf"}, headers=bearer(token)))
     _refused(create("新品坚果", "on_shelf"))
-    _refused(client.patch(f"{api}/products/{shelved}", json={"category_id": nuts, "status": "on_shelf"},
-                          headers=bearer(token)))
+    _refused(
+        client.patch(
+            f"{api}/products/{shelved}", json={"category_id": nuts, "status": "on_shelf"}, headers=bearer(token)
+        )
+    )
     assert _status(app, shop, draft) == ("draft", None) and _status(app, shop, shelved) == ("off_shelf", None)
     assert _count(app, shop, Product) == products_before
     # what does not put anything on sale still works
     assert create("草稿坚果", "draft").status_code == 201
-    assert client.patch(f"{api}/products/{shelved}", json={"category_id": nuts}, headers=bearer(token)).status_code == 200
+    assert (
+        client.patch(f"{api}/products/{shelved}", json={"category_id": nuts}, headers=bearer(token)).status_code == 200
+    )
 
     # the console: the shelf button of the list, the product form, the new-product form
     console = app.test_client()
@@ -111,8 +141,14 @@ def test_no_write_puts_a_product_on_sale_while_a_needed_permit_is_lapsed(app, ad
     base = f"{shop.prefix}/console/products"
     listed = post_form(console, f"{base}/{draft}/status", {"status": "on_shelf"}, form_path=base, follow_redirects=True)
     assert PERMIT in listed.get_data(as_text=True)
-    fields = {"title": "坚果礼盒", "specs_text": "", "skus.0.key": "", "skus.0.price": "10.00", "skus.0.stock": "10",
-              "status": "on_shelf"}
+    fields = {
+        "title": "坚果礼盒",
+        "specs_text": "",
+        "skus.0.key": "",
+        "skus.0.price": "10.00",
+        "skus.0.stock": "10",
+        "status": "on_shelf",
+    }
     form = post_form(console, f"{base}/{draft}", fields)
     assert form.status_code == 422
     assert 'data-field="status"' in form.get_data(as_text=True) and PERMIT in form.get_data(as_text=True)
@@ -123,10 +159,13 @@ def test_no_write_puts_a_product_on_sale_while_a_needed_permit_is_lapsed(app, ad
 
     # the renewed permit, approved: the same writes go through
     _submit_and_approve(client, shop, admin, "2040-01-01")
-    assert client.patch(f"{api}/products/{draft}", json={"status": "on_shelf"}, headers=bearer(token)).status_code == 200
+    assert (
+        client.patch(f"{api}/products/{draft}", json={"status": "on_shelf"}, headers=bearer(token)).status_code == 200
+    )
     assert create("新品坚果", "on_shelf").status_code == 201
-    moved = client.patch(f"{api}/products/{shelved}", json={"category_id": nuts, "status": "on_shelf"},
-                         headers=bearer(token))
+    moved = client.patch(
+        f"{api}/products/{shelved}", json={"category_id": nuts, "status": "on_shelf"}, headers=bearer(token)
+    )
     assert moved.status_code == 200 and moved.get_json()["status"] == "on_shelf"
 
 
@@ -141,7 +180,9 @@ def test_a_product_on_the_shelf_cannot_be_ordered_once_the_permit_lapsed(app, ad
     _lapse_yesterday(app, shop)  # the product is still on the shelf: no sweep ran
     items = [{"sku_id": sku, "quantity": 1}]
 
-    ordered = client.post(f"{shop.prefix}/api/orders", headers=bearer(token), json={"items": items, "address_id": address})
+    ordered = client.post(
+        f"{shop.prefix}/api/orders", headers=bearer(token), json={"items": items, "address_id": address}
+    )
     assert ordered.status_code == 422, ordered.get_json()
     error = ordered.get_json()["fields"]["sku_id"]
     assert error["code"] == "permit_lapsed" and PERMIT in error["message"]
@@ -152,7 +193,9 @@ def test_a_product_on_the_shelf_cannot_be_ordered_once_the_permit_lapsed(app, ad
     assert quoted.status_code == 422
 
     _submit_and_approve(client, shop, admin, "2040-01-01")
-    ordered = client.post(f"{shop.prefix}/api/orders", headers=bearer(token), json={"items": items, "address_id": address})
+    ordered = client.post(
+        f"{shop.prefix}/api/orders", headers=bearer(token), json={"items": items, "address_id": address}
+    )
     assert ordered.status_code == 201, ordered.get_json()
     assert _count(app, shop, Order) == 1
 

@@ -1,20 +1,33 @@
 """Submitting qualifications, the review queue, approval, rejection and resubmission."""
+
 from __future__ import annotations
 
 import io
 
 import pytest
 
-from mallow.testing import (bearer, login_admin, login_merchant, make_store, merchant_token,
-                            png_bytes, post_form, qualification_form)
+from mallow.testing import (
+    bearer,
+    login_admin,
+    login_merchant,
+    make_store,
+    merchant_token,
+    png_bytes,
+    post_form,
+    qualification_form,
+)
 
 
 def _submit(client, shop, token, files=None, **overrides):
     data = dict(qualification_form(**overrides))
     files = {"licence_image": (io.BytesIO(png_bytes()), "licence.png")} if files is None else files
     data.update(files)
-    return client.post(f"{shop.prefix}/api/console/qualifications", data=data, headers=bearer(token),
-                       content_type="multipart/form-data")
+    return client.post(
+        f"{shop.prefix}/api/console/qualifications",
+        data=data,
+        headers=bearer(token),
+        content_type="multipart/form-data",
+    )
 
 
 def _admin_token(client, email):
@@ -31,17 +44,20 @@ def _uploads(app):
     return sorted(p.name for p in (Path(app.config["MALLOW_DATA_DIR"]) / "uploads").rglob("*") if p.is_file())
 
 
-@pytest.mark.parametrize("overrides,field,code", [
-    ({"uscc": "91110000600037341N"}, "uscc", "check"),
-    ({"uscc": "9111000060003IOZSV"}, "uscc", "charset"),
-    ({"uscc": "123"}, "uscc", "length"),
-    ({"subject_type": "individual_business"}, "uscc", "subject_mismatch"),
-    ({"legal_rep_id_number": "110105194912310021"}, "legal_rep_id_number", "invalid"),
-    ({"contact_phone": "12345"}, "contact_phone", "invalid"),
-    ({"licence_valid_until": "2020-01-01"}, "licence_valid_until", "expired"),
-    ({"licence_valid_until": "next year"}, "licence_valid_until", "invalid"),
-    ({"legal_name": ""}, "legal_name", "required"),
-])
+@pytest.mark.parametrize(
+    "overrides,field,code",
+    [
+        ({"uscc": "91110000600037341N"}, "uscc", "check"),
+        ({"uscc": "9111000060003IOZSV"}, "uscc", "charset"),
+        ({"uscc": "123"}, "uscc", "length"),
+        ({"subject_type": "individual_business"}, "uscc", "subject_mismatch"),
+        ({"legal_rep_id_number": "110105194912310021"}, "legal_rep_id_number", "invalid"),
+        ({"contact_phone": "12345"}, "contact_phone", "invalid"),
+        ({"licence_valid_until": "2020-01-01"}, "licence_valid_until", "expired"),
+        ({"licence_valid_until": "next year"}, "licence_valid_until", "invalid"),
+        ({"legal_name": ""}, "legal_name", "required"),
+    ],
+)
 def test_invalid_fields_are_refused_with_field_errors(app, overrides, field, code):
     shop = make_store(app, approved=False)
     client = app.test_client()
@@ -59,19 +75,31 @@ def _nothing_saved(app, shop, uploads_before):
 
     assert _uploads(app) == uploads_before
     with app.app_context():
-        ids = db.session.execute(db.select(Qualification.id).where(Qualification.store_id == shop.store_id)).scalars().all()
-        permits = db.session.execute(db.select(QualificationPermit.id).where(
-            QualificationPermit.qualification_id.in_(ids or [0]))).scalars().all()
+        ids = (
+            db.session.execute(db.select(Qualification.id).where(Qualification.store_id == shop.store_id))
+            .scalars()
+            .all()
+        )
+        permits = (
+            db.session.execute(
+                db.select(QualificationPermit.id).where(QualificationPermit.qualification_id.in_(ids or [0]))
+            )
+            .scalars()
+            .all()
+        )
     assert ids == [] and permits == []
 
 
-@pytest.mark.parametrize("payload,code", [
-    (b"%PDF-1.4 not an image", "not_image"),
-    (b"GIF89a" + b"\0" * 100, "not_image"),
-    (b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>", "not_image"),
-    (b"", "empty"),      # a file with no bytes
-    (None, "required"),  # no file at all
-])
+@pytest.mark.parametrize(
+    "payload,code",
+    [
+        (b"%PDF-1.4 not an image", "not_image"),
+        (b"GIF89a" + b"\0" * 100, "not_image"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>", "not_image"),
+        (b"", "empty"),  # a file with no bytes
+        (None, "required"),  # no file at all
+    ],
+)
 def test_non_images_are_refused(app, payload, code):
     shop = make_store(app, approved=False)
     client = app.test_client()
@@ -88,8 +116,9 @@ def test_oversized_licence_is_refused(app):
     client = app.test_client()
     before = _uploads(app)
     big = png_bytes() + b"\0" * (5 * 1024 * 1024)
-    response = _submit(client, shop, merchant_token(client, shop),
-                       files={"licence_image": (io.BytesIO(big), "../../etc/passwd.png")})
+    response = _submit(
+        client, shop, merchant_token(client, shop), files={"licence_image": (io.BytesIO(big), "../../etc/passwd.png")}
+    )
     assert response.status_code == 422
     assert response.get_json()["fields"]["licence_image"]["code"] == "too_large"
     _nothing_saved(app, shop, before)
@@ -100,10 +129,18 @@ def test_a_bad_permit_image_leaves_no_licence_file_behind(app):
     shop = make_store(app, approved=False, category="food_prepackaged")
     client = app.test_client()
     before = _uploads(app)
-    files = {"licence_image": (io.BytesIO(png_bytes()), "l.png"),
-             "permit_food_filing_receipt_image": (io.BytesIO(b"%PDF-1.4 a scan"), "p.png")}
-    response = _submit(client, shop, merchant_token(client, shop), files=files,
-                       permit_food_filing_receipt_number="浙食备 330001", permit_food_filing_receipt_valid_until="2030-01-01")
+    files = {
+        "licence_image": (io.BytesIO(png_bytes()), "l.png"),
+        "permit_food_filing_receipt_image": (io.BytesIO(b"%PDF-1.4 a scan"), "p.png"),
+    }
+    response = _submit(
+        client,
+        shop,
+        merchant_token(client, shop),
+        files=files,
+        permit_food_filing_receipt_number="浙食备 330001",
+        permit_food_filing_receipt_valid_until="2030-01-01",
+    )
     assert response.status_code == 422
     assert response.get_json()["fields"]["permit_food_filing_receipt_image"]["code"] == "not_image"
     assert "licence_image" not in response.get_json()["fields"]
@@ -114,8 +151,7 @@ def test_request_larger_than_the_body_limit_is_a_clear_413(app):
     shop = make_store(app, approved=False)
     client = app.test_client()
     huge = b"\0" * (13 * 1024 * 1024)
-    response = _submit(client, shop, merchant_token(client, shop),
-                       files={"licence_image": (io.BytesIO(huge), "x.png")})
+    response = _submit(client, shop, merchant_token(client, shop), files={"licence_image": (io.BytesIO(huge), "x.png")})
     assert response.status_code == 413
     assert response.get_json()["error"] == "too_large"
 
@@ -130,10 +166,18 @@ def test_food_category_without_a_permit_is_refused_and_with_one_accepted(app):
     error = response.get_json()["fields"]["permit_food_business_licence_number"]
     assert error["code"] == "missing_permit" and "食品经营许可证" in error["message"]
     _nothing_saved(app, shop, before)
-    files = {"licence_image": (io.BytesIO(png_bytes()), "l.png"),
-             "permit_food_filing_receipt_image": (io.BytesIO(png_bytes()), "p.png")}
-    response = _submit(client, shop, token, files=files, permit_food_filing_receipt_number="浙食备 330001",
-                       permit_food_filing_receipt_valid_until="2030-01-01")
+    files = {
+        "licence_image": (io.BytesIO(png_bytes()), "l.png"),
+        "permit_food_filing_receipt_image": (io.BytesIO(png_bytes()), "p.png"),
+    }
+    response = _submit(
+        client,
+        shop,
+        token,
+        files=files,
+        permit_food_filing_receipt_number="浙食备 330001",
+        permit_food_filing_receipt_valid_until="2030-01-01",
+    )
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["permits"][0]["kind"] == "food_filing_receipt"
 
@@ -142,11 +186,18 @@ def test_health_food_needs_both_groups(app):
     shop = make_store(app, approved=False, category="special_food")
     client = app.test_client()
     before = _uploads(app)
-    files = {"licence_image": (io.BytesIO(png_bytes()), "l.png"),
-             "permit_food_business_licence_image": (io.BytesIO(png_bytes()), "p.png")}
-    response = _submit(client, shop, merchant_token(client, shop), files=files,
-                       permit_food_business_licence_number="JY13301000000001",
-                       permit_food_business_licence_valid_until="2030-01-01")
+    files = {
+        "licence_image": (io.BytesIO(png_bytes()), "l.png"),
+        "permit_food_business_licence_image": (io.BytesIO(png_bytes()), "p.png"),
+    }
+    response = _submit(
+        client,
+        shop,
+        merchant_token(client, shop),
+        files=files,
+        permit_food_business_licence_number="JY13301000000001",
+        permit_food_business_licence_valid_until="2030-01-01",
+    )
     assert response.status_code == 422
     assert response.get_json()["fields"]["permit_special_food_registration_number"]["code"] == "missing_permit"
     _nothing_saved(app, shop, before)
@@ -176,15 +227,23 @@ def test_review_flow_reject_resubmit_approve_opens_the_store(app, admin_email):
     assert next(q for q in queue if q["id"] == submitted["id"])["legal_rep_id"] == "110***********002X"
 
     # reject needs a reason
-    no_reason = client.post(f"/api/admin/qualifications/{submitted['id']}/reject", json={"reason": " "}, headers=bearer(admin))
+    no_reason = client.post(
+        f"/api/admin/qualifications/{submitted['id']}/reject", json={"reason": " "}, headers=bearer(admin)
+    )
     assert no_reason.status_code == 422 and no_reason.get_json()["fields"]["reason"]["code"] == "required"
-    rejected = client.post(f"/api/admin/qualifications/{submitted['id']}/reject", headers=bearer(admin),
-                           json={"reason": "执照照片模糊", "field_reasons": {"licence_image": "请上传清晰照片"}})
+    rejected = client.post(
+        f"/api/admin/qualifications/{submitted['id']}/reject",
+        headers=bearer(admin),
+        json={"reason": "执照照片模糊", "field_reasons": {"licence_image": "请上传清晰照片"}},
+    )
     assert rejected.status_code == 200
     # the merchant sees the outcome
     store = client.get(f"{shop.prefix}/api/store", headers=bearer(token)).get_json()
-    assert store["qualification"] == {"status": "rejected", "decision_reason": "执照照片模糊",
-                                      "field_reasons": {"licence_image": "请上传清晰照片"}}
+    assert store["qualification"] == {
+        "status": "rejected",
+        "decision_reason": "执照照片模糊",
+        "field_reasons": {"licence_image": "请上传清晰照片"},
+    }
     assert store["status"] == "pending"
     # a decided submission cannot be decided again
     again = client.post(f"/api/admin/qualifications/{submitted['id']}/approve", json={}, headers=bearer(admin))
@@ -203,10 +262,20 @@ def test_review_flow_reject_resubmit_approve_opens_the_store(app, admin_email):
         from mallow.audit import AuditEntry
         from mallow.db import db
 
-        actions = [e.action for e in db.session.execute(
-            db.select(AuditEntry).where(AuditEntry.store_id == shop.store_id).order_by(AuditEntry.id)).scalars()]
-    assert actions == ["merchant.signed_up", "qualification.submitted", "qualification.rejected",
-                       "qualification.submitted", "store.opened", "qualification.approved"]
+        actions = [
+            e.action
+            for e in db.session.execute(
+                db.select(AuditEntry).where(AuditEntry.store_id == shop.store_id).order_by(AuditEntry.id)
+            ).scalars()
+        ]
+    assert actions == [
+        "merchant.signed_up",
+        "qualification.submitted",
+        "qualification.rejected",
+        "qualification.submitted",
+        "store.opened",
+        "qualification.approved",
+    ]
 
 
 def test_admin_pages_review_queue_and_approve(app, admin_email):
@@ -232,8 +301,12 @@ def test_admin_pages_review_queue_and_approve(app, admin_email):
     image = admin.get(f"/admin/qualifications/{qualification_id}/files/licence")
     assert image.status_code == 200 and image.mimetype == "image/png"
     assert merchant.get(f"/admin/qualifications/{qualification_id}/files/licence").status_code == 302
-    response = post_form(admin, f"/admin/qualifications/{qualification_id}/approve", {},
-                         form_path=f"/admin/qualifications/{qualification_id}")
+    response = post_form(
+        admin,
+        f"/admin/qualifications/{qualification_id}/approve",
+        {},
+        form_path=f"/admin/qualifications/{qualification_id}",
+    )
     assert response.status_code == 303
     assert merchant.get(f"{shop.prefix}/").status_code == 200
 
@@ -256,8 +329,9 @@ def test_uploaded_images_are_reencoded_under_server_names(app):
     shop = make_store(app, approved=False)
     client = app.test_client()
     payload = png_bytes() + b"<script>alert(1)</script>"  # trailing junk after the image data
-    response = _submit(client, shop, merchant_token(client, shop),
-                       files={"licence_image": (io.BytesIO(payload), "../../evil.php.png")})
+    response = _submit(
+        client, shop, merchant_token(client, shop), files={"licence_image": (io.BytesIO(payload), "../../evil.php.png")}
+    )
     assert response.status_code == 201
     from pathlib import Path
 

@@ -1,10 +1,19 @@
 """Unified Social Credit Code check (GB 32100-2015) and resident ID check."""
+
 import pytest
 
 from mallow.qualifications import idcard, uscc
 
-VALID = ["91350100M000100Y43", "91110000600037341L", "91310115MA1K3BTP2B", "9144030071526726XG",
-         "91620105L015101280", "911522010783762860", "92340621MA2PBKRXXG", "91440300708461136T"]
+VALID = [
+    "91350100M000100Y43",
+    "91110000600037341L",
+    "91310115MA1K3BTP2B",
+    "9144030071526726XG",
+    "91620105L015101280",
+    "911522010783762860",
+    "92340621MA2PBKRXXG",
+    "91440300708461136T",
+]
 
 
 @pytest.mark.parametrize("code", VALID)
@@ -12,10 +21,18 @@ def test_known_valid_codes(code):
     assert uscc.problem(code) is None
 
 
-@pytest.mark.parametrize("code,problem", [
-    ("91110000600037341N", "check"), ("9111000060003IOZSV", "charset"), ("91350100M000100Y4Z", "charset"),
-    ("91350100M000100Y4", "length"), ("", "length"), ("Z1350100M000100Y43", "charset"), ("01350100M000100Y43", "authority"),
-])
+@pytest.mark.parametrize(
+    "code,problem",
+    [
+        ("91110000600037341N", "check"),
+        ("9111000060003IOZSV", "charset"),
+        ("91350100M000100Y4Z", "charset"),
+        ("91350100M000100Y4", "length"),
+        ("", "length"),
+        ("Z1350100M000100Y43", "charset"),
+        ("01350100M000100Y43", "authority"),
+    ],
+)
 def test_known_invalid_codes(code, problem):
     assert uscc.problem(code) == problem
 
@@ -25,7 +42,7 @@ def test_every_single_character_change_is_caught(code):
     for position in range(18):
         for replacement in uscc.CHARSET:
             if replacement != code[position]:
-                changed = code[:position] + replacement + code[position + 1:]
+                changed = code[:position] + replacement + code[position + 1 :]
                 assert uscc.problem(changed) is not None, changed
 
 

@@ -1,4 +1,5 @@
 """After-sales through the pages: the shopper asks, the merchant approves, money goes back."""
+
 from __future__ import annotations
 
 from mallow.testing.payments import pay_with_sandbox, place_order
@@ -37,8 +38,12 @@ def test_shopper_requests_and_merchant_decides(app):
     assert "不想要了" in merchant.get(f"{shop.prefix}/console/aftersales?status=requested").get_data(as_text=True)
     with store_context(shop.store_id, app=app):
         aftersale_id = db.session.execute(db.select(AfterSale.id).where(AfterSale.order_id == order["id"])).scalar_one()
-    done = post_form(merchant, f"{shop.prefix}/console/aftersales/{aftersale_id}/approve", {},
-                     form_path=f"{shop.prefix}/console/aftersales")
+    done = post_form(
+        merchant,
+        f"{shop.prefix}/console/aftersales/{aftersale_id}/approve",
+        {},
+        form_path=f"{shop.prefix}/console/aftersales",
+    )
     assert done.status_code == 303
     app.extensions["mallow.jobs"].run_pending()
     with store_context(shop.store_id, app=app):

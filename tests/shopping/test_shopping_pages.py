@@ -1,6 +1,7 @@
 """Shopping and order pages, storefront and console: server-rendered forms with CSRF, a guest
 cart that follows the shopper into their account, a checkout that places one order per page
 however often it is submitted, and receipts that add up."""
+
 from __future__ import annotations
 
 import csv
@@ -12,8 +13,15 @@ import sqlalchemy as sa
 
 from mallow.testing import PASSWORD, csrf_token, login_merchant, make_product, make_store, post_form, register_shopper
 
-NEW_ADDRESS = {"address_id": "new", "recipient": "王五", "phone": "13700001111", "province": "浙江省",
-               "city": "杭州市", "district": "余杭区", "detail": "文一西路 969 号"}
+NEW_ADDRESS = {
+    "address_id": "new",
+    "recipient": "王五",
+    "phone": "13700001111",
+    "province": "浙江省",
+    "city": "杭州市",
+    "district": "余杭区",
+    "detail": "文一西路 969 号",
+}
 
 
 def _html(response) -> str:
@@ -31,8 +39,12 @@ def _product_path(app, shop, sku_id) -> str:
 
 def _add(client, app, shop, sku_id, quantity):
     """Add to the cart from the product page's form, as a browser does."""
-    return post_form(client, f"{shop.prefix}/cart/items", {"sku_id": sku_id, "quantity": quantity},
-                     form_path=_product_path(app, shop, sku_id))
+    return post_form(
+        client,
+        f"{shop.prefix}/cart/items",
+        {"sku_id": sku_id, "quantity": quantity},
+        form_path=_product_path(app, shop, sku_id),
+    )
 
 
 def _cart(client, shop) -> dict[int, int]:
@@ -46,8 +58,10 @@ def _cart(client, shop) -> dict[int, int]:
 
 
 def _hidden(page: str) -> dict[str, str]:
-    return {name: htmllib.unescape(value) for name, value in
-            re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page)}
+    return {
+        name: htmllib.unescape(value)
+        for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page)
+    }
 
 
 def _checkout_fields(client, shop, **fields) -> dict:
@@ -86,8 +100,9 @@ def _in_store(app, shop, fn):
 def _count(app, shop, model, *where) -> int:
     from mallow.db import db
 
-    return _in_store(app, shop, lambda: db.session.execute(sa.select(sa.func.count()).select_from(model)
-                                                           .where(*where)).scalar_one())
+    return _in_store(
+        app, shop, lambda: db.session.execute(sa.select(sa.func.count()).select_from(model).where(*where)).scalar_one()
+    )
 
 
 def _stock(app, shop, sku_id) -> int:
@@ -108,9 +123,14 @@ def _shipping_template(app, shop) -> int:
     from mallow.shipping.models import ShippingTemplate
 
     def create():
-        template = ShippingTemplate(name="默认", mode="pieces", rules=[
-            {"regions": ["浙江省"], "first": 1, "first_fee": 600, "extra": 1, "extra_fee": 100},
-            {"regions": ["*"], "first": 1, "first_fee": 1200, "extra": 1, "extra_fee": 300}])
+        template = ShippingTemplate(
+            name="默认",
+            mode="pieces",
+            rules=[
+                {"regions": ["浙江省"], "first": 1, "first_fee": 600, "extra": 1, "extra_fee": 100},
+                {"regions": ["*"], "first": 1, "first_fee": 1200, "extra": 1, "extra_fee": 300},
+            ],
+        )
         db.session.add(template)
         db.session.commit()
         return template.id
@@ -119,6 +139,7 @@ def _shipping_template(app, shop) -> int:
 
 
 # --- cart -------------------------------------------------------------------------------------
+
 
 def test_guest_cart_is_kept_by_a_cookie_and_merges_at_sign_in(app):
     shop = make_store(app)
@@ -230,6 +251,7 @@ def test_forms_without_a_csrf_token_are_refused(app):
 
 # --- checkout ---------------------------------------------------------------------------------
 
+
 def test_checkout_needs_a_signed_in_shopper_and_comes_back_after_sign_in(app):
     shop = make_store(app)
     [sku] = make_product(app, shop)
@@ -300,7 +322,9 @@ def test_double_submit_with_the_same_key_places_one_order(app):
     page = _html(client.get(f"{shop.prefix}/checkout"))
     assert "王五" in page and "137****1111" in page
     address_id = re.search(r'name="address_id" value="(\d+)" checked', page).group(1)
-    assert _order_id(client.post(f"{shop.prefix}/checkout", data=again | {"address_id": address_id})) != _order_id(first)
+    assert _order_id(client.post(f"{shop.prefix}/checkout", data=again | {"address_id": address_id})) != _order_id(
+        first
+    )
     assert _count(app, shop, Order) == 2 and _count(app, shop, Address) == 1
 
 
@@ -325,6 +349,7 @@ def test_sold_out_at_checkout_is_a_clear_message(app):
 
 
 # --- the shopper's orders ---------------------------------------------------------------------
+
 
 def test_order_pages_show_a_receipt_that_adds_up(app):
     from mallow.orders.models import Order
@@ -383,8 +408,10 @@ def test_other_shoppers_get_404_on_someone_elses_order(app):
     stranger = _shopper(app, shop)
     assert hidden(stranger.get(f"{shop.prefix}/orders/{order_id}")).status_code == 404
     _add(stranger, app, shop, sku, 1)  # (a cart page with a form, for the CSRF token)
-    assert post_form(stranger, f"{shop.prefix}/orders/{order_id}/cancel", {},
-                     form_path=f"{shop.prefix}/cart").status_code == 404
+    assert (
+        post_form(stranger, f"{shop.prefix}/orders/{order_id}/cancel", {}, form_path=f"{shop.prefix}/cart").status_code
+        == 404
+    )
     assert f'data-order-id="{order_id}"' not in hidden(stranger.get(f"{shop.prefix}/orders")).get_data(as_text=True)
     assert app.test_client().get(f"{shop.prefix}/orders/{order_id}").status_code == 302  # signed out: sign in
 
@@ -397,8 +424,9 @@ def test_other_shoppers_get_404_on_someone_elses_order(app):
     # in the order's own store, the outsider's session is no session: sign in first
     response = hidden(outsider.get(f"{shop.prefix}/orders/{order_id}"))
     assert response.status_code == 302 and f"{shop.prefix}/login" in response.headers["Location"]
-    cancel = post_form(outsider, f"{shop.prefix}/orders/{order_id}/cancel", {},
-                       form_path=_product_path(app, other, other_sku))  # a valid CSRF token of its session
+    cancel = post_form(
+        outsider, f"{shop.prefix}/orders/{order_id}/cancel", {}, form_path=_product_path(app, other, other_sku)
+    )  # a valid CSRF token of its session
     assert cancel.status_code == 302 and f"{shop.prefix}/login" in cancel.headers["Location"]
     hidden(outsider.get(f"{shop.prefix}/orders"))
     # through its own store, the same id is at most the outsider's own order, never this one
@@ -435,6 +463,7 @@ def test_shopper_cancels_an_unpaid_order_and_the_stock_comes_back(app):
 
 # --- the merchant console ---------------------------------------------------------------------
 
+
 def _mark_paid(app, shop, order_id):
     from mallow.db import db
     from mallow.orders import service
@@ -463,7 +492,9 @@ def test_console_lists_filters_ships_paid_orders_only_and_notes(app):
     login_merchant(merchant, shop)
     base = f"{shop.prefix}/console/orders"
     listing = _html(merchant.get(base))
-    assert f'data-order-id="{order_id}"' in listing and f'data-order-id="{second_id}"' in listing and "待付款" in listing
+    assert (
+        f'data-order-id="{order_id}"' in listing and f'data-order-id="{second_id}"' in listing and "待付款" in listing
+    )
     searched = _html(merchant.get(f"{base}?number={number}"))
     assert f'data-order-id="{order_id}"' in searched and f'data-order-id="{second_id}"' not in searched
     assert 'id="no-orders"' in _html(merchant.get(f"{base}?status=shipped"))
@@ -475,7 +506,9 @@ def test_console_lists_filters_ships_paid_orders_only_and_notes(app):
     assert sum(amounts) == total == 3990 and 'id="ship-hint"' in page
 
     # unpaid: the ship form is refused with a clear message, nothing changes
-    refused = post_form(merchant, f"{detail}/ship", {"carrier": "顺丰速运", "tracking_number": "SF100"}, form_path=detail)
+    refused = post_form(
+        merchant, f"{detail}/ship", {"carrier": "顺丰速运", "tracking_number": "SF100"}, form_path=detail
+    )
     assert refused.status_code == 409 and 'id="problem"' in _html(refused) and "待付款" in _html(refused)
     assert _in_store(app, shop, lambda: db.session.get(Order, order_id).status) == "pending_payment"
 
@@ -485,8 +518,9 @@ def test_console_lists_filters_ships_paid_orders_only_and_notes(app):
     missing = post_form(merchant, f"{detail}/ship", {"carrier": "顺丰速运", "tracking_number": ""}, form_path=detail)
     assert missing.status_code == 422 and 'data-field="tracking_number"' in _html(missing)
     assert 'value="顺丰速运"' in _html(missing)
-    shipped = post_form(merchant, f"{detail}/ship", {"carrier": "顺丰速运", "tracking_number": "SF1234567890"},
-                        form_path=detail)
+    shipped = post_form(
+        merchant, f"{detail}/ship", {"carrier": "顺丰速运", "tracking_number": "SF1234567890"}, form_path=detail
+    )
     assert shipped.status_code == 303
     page = _html(merchant.get(detail))
     assert "已发货" in page and "SF1234567890" in page and 'id="ship-button"' not in page
@@ -522,8 +556,10 @@ def test_console_csv_export_is_the_api_export_for_signed_in_staff(app):
     # the same file the console API gives
     from mallow.testing import bearer, merchant_token
 
-    api = merchant.get(f"{shop.prefix}/api/console/orders.csv?status=pending_payment",
-                       headers=bearer(merchant_token(app.test_client(), shop)))
+    api = merchant.get(
+        f"{shop.prefix}/api/console/orders.csv?status=pending_payment",
+        headers=bearer(merchant_token(app.test_client(), shop)),
+    )
     assert api.get_data() == response.get_data()
 
     assert shopper.get(link).status_code == 302  # a shopper is sent to the merchant sign-in

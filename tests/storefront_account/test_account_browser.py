@@ -7,6 +7,7 @@ scroll (``scrollWidth`` > 375), a console error, an HTTP answer ≥ 400, a tap t
 an input under 16 px. Without ``/usr/bin/chromium`` it is skipped with a loud reason (under CI it
 fails instead).
 """
+
 from __future__ import annotations
 
 import os
@@ -22,20 +23,35 @@ from mallow.testing import IN_CI, build_app, make_admin, make_store
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "journeys"
 WIDTH = 375
-PHONE = {"viewport": {"width": WIDTH, "height": 812}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
-         "locale": "zh-CN"}
+PHONE = {
+    "viewport": {"width": WIDTH, "height": 812},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "zh-CN",
+}
 #: what a thumb must be able to hit, and what iOS does not zoom into
 TARGETS = "main a.acc-btn, main button:not(.offscreen), main .acc-grid a, main .acc-link"
 INPUTS = "main input:not([type=hidden]):not([type=checkbox]), main select, main textarea"
 
 
 def _missing(reason: str):
-    message = f"!!! BROWSER TEST NOT RUN: {reason}. Install it: apt-get install -y chromium fonts-noto-cjk " \
-              f"(scripts/test does this as root) and pip install playwright."
+    message = (
+        f"!!! BROWSER TEST NOT RUN: {reason}. Install it: apt-get install -y chromium fonts-noto-cjk "
+        f"(scripts/test does this as root) and pip install playwright."
+    )
     if IN_CI:
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
@@ -77,7 +93,8 @@ def check_page(page, name: str, problems: list[str]) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     if width > WIDTH:
         problems.append(f"{name}: {width} px wide at {WIDTH} px")
-    small = page.evaluate("""([targets, inputs]) => {
+    small = page.evaluate(
+        """([targets, inputs]) => {
         const out = [];
         for (const el of document.querySelectorAll(targets)) {
             const box = el.getBoundingClientRect();
@@ -90,7 +107,9 @@ def check_page(page, name: str, problems: list[str]) -> None:
             if (box.width && box.height < 44) out.push(`${el.id || el.name}: ${Math.round(box.height)} px high`);
         }
         return out;
-    }""", [TARGETS, INPUTS])
+    }""",
+        [TARGETS, INPUTS],
+    )
     problems.extend(f"{name}: {s}" for s in small)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"account-{name}.png"), full_page=True)
@@ -101,7 +120,7 @@ def test_a_new_shopper_signs_up_by_sms_and_keeps_an_address(playwright_api, serv
 
     app, base = served
     shop = make_store(app)
-    phone = f"13{random.randrange(10 ** 9):09d}"
+    phone = f"13{random.randrange(10**9):09d}"
     problems: list[str] = []
 
     browser = playwright_api.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

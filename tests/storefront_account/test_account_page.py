@@ -1,6 +1,7 @@
 """我的: nickname and avatar, the order entries with their counts and tabs, the profile, and the
 entries plugins add through ``mallow_account_entries`` (the distribution centre when that plugin
 is on)."""
+
 from __future__ import annotations
 
 import re
@@ -8,8 +9,19 @@ import uuid
 
 import pytest
 
-from mallow.testing import (PASSWORD, backend_params, bearer, dispose_app, enable_plugin, make_product, make_shopper, make_store,
-                            merchant_token, plugin_app, post_form)
+from mallow.testing import (
+    PASSWORD,
+    backend_params,
+    bearer,
+    dispose_app,
+    enable_plugin,
+    make_product,
+    make_shopper,
+    make_store,
+    merchant_token,
+    plugin_app,
+    post_form,
+)
 
 
 @pytest.fixture(scope="module", params=backend_params())
@@ -25,12 +37,16 @@ def sign_in(app, shop, client, token_login: str | None = None):
 
     from mallow.accounts import sms
 
-    phone = f"15{random.randrange(10 ** 9):09d}"
+    phone = f"15{random.randrange(10**9):09d}"
     client.environ_base["REMOTE_ADDR"] = f"10.200.{random.randrange(256)}.{random.randrange(256)}"
     post_form(client, f"{shop.prefix}/login/code", {"phone": phone}, form_path=f"{shop.prefix}/login")
     code = sms.provider(app).last_code(phone, shop.store_id)
-    done = post_form(client, f"{shop.prefix}/login/sms", {"phone": phone, "code": code, "nickname": "山核桃爱好者"},
-                     form_path=f"{shop.prefix}/login")
+    done = post_form(
+        client,
+        f"{shop.prefix}/login/sms",
+        {"phone": phone, "code": code, "nickname": "山核桃爱好者"},
+        form_path=f"{shop.prefix}/login",
+    )
     assert done.status_code == 303
     return phone
 
@@ -53,12 +69,21 @@ def test_the_account_page_counts_orders_by_tab(app):
     pay_with_sandbox(client, shop, token, paid["id"])
     shipped = place_order(client, shop, token, address, sku)
     pay_with_sandbox(client, shop, token, shipped["id"])
-    assert client.post(f"{shop.prefix}/api/console/orders/{shipped['id']}/ship", headers=owner,
-                       json={"carrier": "中通快递", "tracking_number": "ZT1"}).status_code == 200
+    assert (
+        client.post(
+            f"{shop.prefix}/api/console/orders/{shipped['id']}/ship",
+            headers=owner,
+            json={"carrier": "中通快递", "tracking_number": "ZT1"},
+        ).status_code
+        == 200
+    )
     refund = place_order(client, shop, token, address, sku)
     pay_with_sandbox(client, shop, token, refund["id"])
-    asked = client.post(f"{shop.prefix}/api/orders/{refund['id']}/aftersales", headers=bearer(token),
-                        json={"kind": "refund_only", "reason": "不想要了"})
+    asked = client.post(
+        f"{shop.prefix}/api/orders/{refund['id']}/aftersales",
+        headers=bearer(token),
+        json={"kind": "refund_only", "reason": "不想要了"},
+    )
     assert asked.status_code == 201, asked.get_json()
 
     # the same shopper in a browser
@@ -103,7 +128,7 @@ def test_core_entries_are_there(app):
     page = client.get(f"{shop.prefix}/account").get_data(as_text=True)
     assert f'href="{shop.prefix}/account/addresses" id="entry-addresses"' in page
     assert f'href="{shop.prefix}/account/profile" id="entry-profile"' in page
-    assert 'data-plugin=' not in page  # no plugin on: no plugin entries
+    assert "data-plugin=" not in page  # no plugin on: no plugin entries
 
 
 def test_the_distribution_plugin_adds_its_entry_where_it_is_on(dist_app):
@@ -129,8 +154,14 @@ def test_a_broken_or_wrong_plugin_entry_is_left_out(app, monkeypatch, caplog):
 
     def results(hook_name, **kwargs):
         assert hook_name == "mallow_account_entries" and kwargs["customer"].nickname == "山核桃爱好者"
-        yield "coupons", [{"label": "优惠券", "endpoint": "storefront.orders_list", "badge": 3, "icon": "券"},
-                          {"label": "没有地址", "endpoint": "nowhere.view"}, {"endpoint": "storefront.cart"}]
+        yield (
+            "coupons",
+            [
+                {"label": "优惠券", "endpoint": "storefront.orders_list", "badge": 3, "icon": "券"},
+                {"label": "没有地址", "endpoint": "nowhere.view"},
+                {"endpoint": "storefront.cart"},
+            ],
+        )
 
     monkeypatch.setattr(manager, "each_result", results)
     page = client.get(f"{shop.prefix}/account").get_data(as_text=True)

@@ -1,6 +1,7 @@
 """The address book: list, add, edit, default, delete (pages and API), the 省/市/区 cascade from
 the GB/T 2260 dataset (the JSON steps and the no-JavaScript steps), server-side chain checks, the
 default preselected at checkout, and another shopper's address out of reach."""
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,12 @@ def shopper(app, shop):
 
 
 def add(client, shop, **fields):
-    return post_form(client, f"{shop.prefix}/account/addresses/new", {**ADDRESS, **HANGZHOU, **fields},
-                     form_path=f"{shop.prefix}/account/addresses/new")
+    return post_form(
+        client,
+        f"{shop.prefix}/account/addresses/new",
+        {**ADDRESS, **HANGZHOU, **fields},
+        form_path=f"{shop.prefix}/account/addresses/new",
+    )
 
 
 def book(client, shop) -> str:
@@ -48,29 +53,50 @@ def test_add_list_edit_default_delete(app, shop, shopper):
     [first] = ids_in(page)
     assert 'data-default="1"' in page  # the first address is the default
 
-    assert add(shopper, shop, recipient="李四", province_code="110000", city_code="110100",
-               district_code="110105", detail="建国路 1 号").status_code == 303
+    assert (
+        add(
+            shopper,
+            shop,
+            recipient="李四",
+            province_code="110000",
+            city_code="110100",
+            district_code="110105",
+            detail="建国路 1 号",
+        ).status_code
+        == 303
+    )
     page = book(shopper, shop)
     assert page.count('data-default="1"') == 1 and "北京市 朝阳区 建国路 1 号" in page  # municipality: 北京市 once
     second = [i for i in ids_in(page) if i != first][0]
 
-    made_default = post_form(shopper, f"{shop.prefix}/account/addresses/{second}/default", {},
-                             form_path=f"{shop.prefix}/account/addresses")
+    made_default = post_form(
+        shopper, f"{shop.prefix}/account/addresses/{second}/default", {}, form_path=f"{shop.prefix}/account/addresses"
+    )
     assert made_default.status_code == 303
     page = book(shopper, shop)
     assert ids_in(page)[0] == second and page.count('data-default="1"') == 1
 
     form = shopper.get(f"{shop.prefix}/account/addresses/{first}").get_data(as_text=True)
     assert 'value="王小明"' in form and 'value="330110" selected' in form and "余杭区" in form
-    edited = post_form(shopper, f"{shop.prefix}/account/addresses/{first}",
-                       {**ADDRESS, "recipient": "王大明", "province_code": "440000", "city_code": "441900",
-                        "district_code": "", "detail": "东城街道 1 号"})
+    edited = post_form(
+        shopper,
+        f"{shop.prefix}/account/addresses/{first}",
+        {
+            **ADDRESS,
+            "recipient": "王大明",
+            "province_code": "440000",
+            "city_code": "441900",
+            "district_code": "",
+            "detail": "东城街道 1 号",
+        },
+    )
     assert edited.status_code == 303
     page = book(shopper, shop)
     assert "王大明" in page and "广东省 东莞市 东城街道 1 号" in page  # 东莞: a city without districts
 
-    deleted = post_form(shopper, f"{shop.prefix}/account/addresses/{second}/delete", {},
-                        form_path=f"{shop.prefix}/account/addresses")
+    deleted = post_form(
+        shopper, f"{shop.prefix}/account/addresses/{second}/delete", {}, form_path=f"{shop.prefix}/account/addresses"
+    )
     assert deleted.status_code == 303
     page = book(shopper, shop)
     assert ids_in(page) == [first] and 'data-default="1"' in page  # the remaining one became the default
@@ -78,10 +104,10 @@ def test_add_list_edit_default_delete(app, shop, shopper):
 
 def test_codes_must_form_a_real_chain(app, shop, shopper):
     cases = [
-        ({"city_code": "320100"}, "city_code"),                             # 南京市 is not in 浙江省
-        ({"district_code": "320102"}, "district_code"),                     # 玄武区 is not in 杭州市
-        ({"province_code": "990000"}, "province_code"),                     # no such province
-        ({"district_code": ""}, "district_code"),                           # 杭州市 has districts: one is needed
+        ({"city_code": "320100"}, "city_code"),  # 南京市 is not in 浙江省
+        ({"district_code": "320102"}, "district_code"),  # 玄武区 is not in 杭州市
+        ({"province_code": "990000"}, "province_code"),  # no such province
+        ({"district_code": ""}, "district_code"),  # 杭州市 has districts: one is needed
         ({"city_code": ""}, "city_code"),
         ({"province_code": "330000", "city_code": "330100", "district_code": "330171"}, "district_code"),  # NBS-only
         ({"province_code": "810000", "city_code": "330100", "district_code": ""}, "city_code"),  # 香港: no cities
@@ -141,8 +167,9 @@ def test_another_shoppers_address_is_out_of_reach(app, shop, shopper):
     other = app.test_client()
     register_shopper(other, shop)
     assert other.get(f"{shop.prefix}/account/addresses/{mine}").status_code == 404
-    refused = post_form(other, f"{shop.prefix}/account/addresses/{mine}/delete", {},
-                        form_path=f"{shop.prefix}/account/addresses/new")
+    refused = post_form(
+        other, f"{shop.prefix}/account/addresses/{mine}/delete", {}, form_path=f"{shop.prefix}/account/addresses/new"
+    )
     assert refused.status_code == 404
     assert ids_in(book(shopper, shop)) == [mine]
     assert app.test_client().get(f"{shop.prefix}/account/addresses").status_code == 302  # a guest signs in first
@@ -157,8 +184,11 @@ def test_next_leads_back_after_saving(app, shop, shopper):
     target = f"{shop.prefix}/checkout"
     saved = add(shopper, shop, next=target)
     assert saved.headers["Location"].endswith(target)
-    assert add(shopper, shop, next="https://evil.example/").headers["Location"].endswith(
-        f"{shop.prefix}/account/addresses")
+    assert (
+        add(shopper, shop, next="https://evil.example/")
+        .headers["Location"]
+        .endswith(f"{shop.prefix}/account/addresses")
+    )
 
 
 def test_checkout_preselects_the_default(app, shop, shopper):
@@ -174,8 +204,12 @@ def test_checkout_preselects_the_default(app, shop, shopper):
 
     with store_context(shop.store_id, app=app):
         sku = db.session.execute(db.select(Sku.id)).scalars().first()
-    post_form(shopper, f"{shop.prefix}/cart/items", {"sku_id": sku, "quantity": 1},
-              form_path=f"{shop.prefix}/account/addresses")
+    post_form(
+        shopper,
+        f"{shop.prefix}/cart/items",
+        {"sku_id": sku, "quantity": 1},
+        form_path=f"{shop.prefix}/account/addresses",
+    )
     checkout = shopper.get(f"{shop.prefix}/checkout").get_data(as_text=True)
     assert re.search(rf'value="{default_id}"\s+checked', checkout), checkout[:2000]
 
@@ -186,26 +220,43 @@ def test_the_api_keeps_the_address_book(app, shop):
     auth = bearer(token)
     listed = client.get(f"{shop.prefix}/api/addresses", headers=auth).get_json()["items"]
     assert listed[0]["province_code"] == "330000" and listed[0]["district_code"] == "330106"
-    made = client.post(f"{shop.prefix}/api/addresses", headers=auth, json={
-        **ADDRESS, "province_code": "310000", "city_code": "310100", "district_code": "310115", "is_default": True})
+    made = client.post(
+        f"{shop.prefix}/api/addresses",
+        headers=auth,
+        json={
+            **ADDRESS,
+            "province_code": "310000",
+            "city_code": "310100",
+            "district_code": "310115",
+            "is_default": True,
+        },
+    )
     assert made.status_code == 201, made.get_json()
     body = made.get_json()
     assert (body["province"], body["city"], body["district"]) == ("上海市", "上海市", "浦东新区") and body["is_default"]
-    bad = client.post(f"{shop.prefix}/api/addresses", headers=auth, json={
-        **ADDRESS, "province_code": "310000", "city_code": "310100", "district_code": "330110"})
+    bad = client.post(
+        f"{shop.prefix}/api/addresses",
+        headers=auth,
+        json={**ADDRESS, "province_code": "310000", "city_code": "310100", "district_code": "330110"},
+    )
     assert bad.status_code == 422 and "district_code" in bad.get_json()["fields"]
-    unknown_city = client.post(f"{shop.prefix}/api/addresses", headers=auth, json={
-        **ADDRESS, "province": "浙江省", "city": "南京市"})
+    unknown_city = client.post(
+        f"{shop.prefix}/api/addresses", headers=auth, json={**ADDRESS, "province": "浙江省", "city": "南京市"}
+    )
     assert unknown_city.status_code == 422 and "city" in unknown_city.get_json()["fields"]
     changed = client.put(f"{shop.prefix}/api/addresses/{legacy_id}", headers=auth, json={**ADDRESS, **HANGZHOU})
     assert changed.status_code == 200 and changed.get_json()["district"] == "余杭区"
     assert client.post(f"{shop.prefix}/api/addresses/{legacy_id}/default", headers=auth).get_json()["is_default"]
     assert client.delete(f"{shop.prefix}/api/addresses/{body['id']}", headers=auth).status_code == 204
     others = bearer(make_shopper(client, shop)[0])
-    assert client.put(f"{shop.prefix}/api/addresses/{legacy_id}", headers=others, json={**ADDRESS, **HANGZHOU}) \
-        .status_code == 404
+    assert (
+        client.put(f"{shop.prefix}/api/addresses/{legacy_id}", headers=others, json={**ADDRESS, **HANGZHOU}).status_code
+        == 404
+    )
     assert client.delete(f"{shop.prefix}/api/addresses/{legacy_id}", headers=others).status_code == 404
-    assert [a["id"] for a in client.get(f"{shop.prefix}/api/addresses", headers=auth).get_json()["items"]] == [legacy_id]
+    assert [a["id"] for a in client.get(f"{shop.prefix}/api/addresses", headers=auth).get_json()["items"]] == [
+        legacy_id
+    ]
 
 
 def test_orders_keep_the_names_when_the_address_changes(app, shop):
@@ -215,7 +266,10 @@ def test_orders_keep_the_names_when_the_address_changes(app, shop):
     token, address_id = make_shopper(client, shop)
     [sku] = make_product(app, shop, price=500)
     order = place_order(client, shop, token, address_id, sku)
-    client.put(f"{shop.prefix}/api/addresses/{address_id}", headers=bearer(token), json={
-        **ADDRESS, "province_code": "110000", "city_code": "110100", "district_code": "110105"})
+    client.put(
+        f"{shop.prefix}/api/addresses/{address_id}",
+        headers=bearer(token),
+        json={**ADDRESS, "province_code": "110000", "city_code": "110100", "district_code": "110105"},
+    )
     again = client.get(f"{shop.prefix}/api/orders/{order['id']}", headers=bearer(token)).get_json()
     assert again["address"]["city"] == "杭州市" and again["address"]["district"] == "西湖区"

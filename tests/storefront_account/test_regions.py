@@ -1,5 +1,6 @@
 """The administrative-division dataset (mallow.regions): GB/T 2260 codes, its stated source and
 version, the checks of a chain of codes and the lookup by names."""
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,11 @@ def test_hong_kong_macao_taiwan_have_no_lower_levels():
     for code in ("710000", "810000", "820000"):
         assert regions.get(code).level == 1 and regions.children(code) == []
         chain, problems = regions.check_chain(code, None, None)
-        assert chain is not None and not problems and chain.names == {"province": regions.get(code).name,
-                                                                       "city": "", "district": ""}
+        assert (
+            chain is not None
+            and not problems
+            and chain.names == {"province": regions.get(code).name, "city": "", "district": ""}
+        )
 
 
 def test_check_chain():

@@ -4,6 +4,7 @@ account for the openid, the next ones sign into it; ``next`` is honoured; the gu
 along; the hostile cases (replayed, missing or foreign state, a code for another store, no
 official account, WeChat down, a closed account) are refused without signing anybody in; an
 openid known in store A signs nobody of A into store B."""
+
 from __future__ import annotations
 
 import itertools
@@ -21,16 +22,20 @@ from mallow.testing import PASSWORD, make_product, make_store, post_form, regist
 
 APPID, SECRET = "wx7guestlogin00001", "0123456789abcdef0123456789abcdef"
 OTHER_APPID = "wx7guestlogin00002"
-WECHAT_UA = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-                           "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI"}
-_ips = itertools.count(random.randrange(1, 2 ** 20))
+WECHAT_UA = {
+    "User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI"
+}
+_ips = itertools.count(random.randrange(1, 2**20))
 
 
 @pytest.fixture(scope="module")
 def merchants():
     """Two official accounts (AppIDs): most stores here share the first."""
-    return [make_fake_merchant(appid=appid, merchant_key=generate_rsa_key(), platform_key=generate_rsa_key())
-            for appid in (APPID, OTHER_APPID)]
+    return [
+        make_fake_merchant(appid=appid, merchant_key=generate_rsa_key(), platform_key=generate_rsa_key())
+        for appid in (APPID, OTHER_APPID)
+    ]
 
 
 def _shop(app, merchant=None):
@@ -44,8 +49,9 @@ def _browser(app):
     """A phone inside WeChat, from an address of its own (the per-IP limits are the session app's)."""
     client = app.test_client()
     n = next(_ips)
-    client.environ_base.update({"REMOTE_ADDR": f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}",
-                                "HTTP_USER_AGENT": WECHAT_UA["User-Agent"]})
+    client.environ_base.update(
+        {"REMOTE_ADDR": f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}", "HTTP_USER_AGENT": WECHAT_UA["User-Agent"]}
+    )
     return client
 
 
@@ -74,8 +80,10 @@ def _customers(app, shop) -> list[dict]:
     from mallow.tenants.context import store_context
 
     with store_context(shop.store_id, app=app):
-        return [{"id": c.id, "openid": c.wechat_openid, "nickname": c.nickname, "password": c.password_hash}
-                for c in db.session.execute(sa.select(Customer).order_by(Customer.id)).scalars()]
+        return [
+            {"id": c.id, "openid": c.wechat_openid, "nickname": c.nickname, "password": c.password_hash}
+            for c in db.session.execute(sa.select(Customer).order_by(Customer.id)).scalars()
+        ]
 
 
 def _me(browser, shop) -> str | None:
@@ -127,8 +135,12 @@ def test_the_guest_cart_comes_along_and_a_signed_in_shopper_skips_wechat(app, me
 
     with store_context(shop.store_id, app=app):
         product_id = db.session.get(Sku, sku).product_id
-    added = post_form(browser, f"{shop.prefix}/cart/items", {"sku_id": sku, "quantity": 2},
-                      form_path=f"{shop.prefix}/products/{product_id}")
+    added = post_form(
+        browser,
+        f"{shop.prefix}/cart/items",
+        {"sku_id": sku, "quantity": 2},
+        form_path=f"{shop.prefix}/products/{product_id}",
+    )
     assert added.status_code == 303
     with wechat_oauth_server(app, APPID, SECRET) as wechat:
         wechat.openid_for_next = "o-guest-cart-00001"
@@ -140,8 +152,9 @@ def test_the_guest_cart_comes_along_and_a_signed_in_shopper_skips_wechat(app, me
         assert len(wechat.token_requests) == 1
 
 
-@pytest.mark.parametrize("target", ["https://evil.example.com/", "//evil.example.com/x", "/\\evil.example.com",
-                                    "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target", ["https://evil.example.com/", "//evil.example.com/x", "/\\evil.example.com", "javascript:alert(1)"]
+)
 def test_next_leads_only_to_this_site(app, merchants, target):
     shop = _shop(app, merchants[0])
     browser = _browser(app)
@@ -167,7 +180,8 @@ def test_replayed_missing_foreign_and_forged_states_sign_nobody_in(app, merchant
         register_shopper(linker, shop)
         to_link = linker.get(f"{shop.prefix}/wechat/authorize")
         status, headers, _body = UrllibTransport(timeout=5).request(
-            "GET", to_link.headers["Location"].split("#", 1)[0], {}, b"")
+            "GET", to_link.headers["Location"].split("#", 1)[0], {}, b""
+        )
         link_callback = headers["location"]
         login_callback = link_callback.replace("/wechat/callback?", "/wechat/login/callback?")
         _sign_out(linker, shop)
@@ -183,8 +197,11 @@ def test_replayed_missing_foreign_and_forged_states_sign_nobody_in(app, merchant
 
 
 def test_a_code_for_another_store_or_official_account_signs_nobody_in(app, merchants):
-    shop, other_account_shop, same_account_shop = (_shop(app, merchants[0]), _shop(app, merchants[1]),
-                                                    _shop(app, merchants[0]))
+    shop, other_account_shop, same_account_shop = (
+        _shop(app, merchants[0]),
+        _shop(app, merchants[1]),
+        _shop(app, merchants[0]),
+    )
     browser = _browser(app)
     with wechat_oauth_server(app, APPID, SECRET) as wechat:
         wechat.add_account(OTHER_APPID, SECRET)

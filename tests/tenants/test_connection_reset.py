@@ -7,6 +7,7 @@ store A's request would let store C's unqualified raw SQL read store B's rows. O
 engine has its own pool and the platform engine one connection; the tests check the identity of
 the DBAPI connection, so the reset is shown to repair the connection, not only to replace it.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -15,18 +16,27 @@ from sqlalchemy import event
 
 from mallow.testing import HAVE_POSTGRES, bearer, build_app, make_admin, make_store
 
-POSTGRES = pytest.param("postgresql", marks=[pytest.mark.postgres,
-                                             pytest.mark.skipif(not HAVE_POSTGRES, reason="PostgreSQL is not running")])
+POSTGRES = pytest.param(
+    "postgresql",
+    marks=[pytest.mark.postgres, pytest.mark.skipif(not HAVE_POSTGRES, reason="PostgreSQL is not running")],
+)
 _SEEN: list = []  # keeps DBAPI connections alive so that their id() is never reused
 
-NOTES = sa.Table("pooltest_notes", sa.MetaData(schema="store"),
-                 sa.Column("id", sa.Integer, primary_key=True), sa.Column("body", sa.String(40), nullable=False))
+NOTES = sa.Table(
+    "pooltest_notes",
+    sa.MetaData(schema="store"),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("body", sa.String(40), nullable=False),
+)
 
 
 @pytest.fixture(scope="module", params=["sqlite", POSTGRES])
 def app(request, tmp_path_factory):
-    app = build_app(tmp_path_factory, request.param,
-                    SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 5})
+    app = build_app(
+        tmp_path_factory,
+        request.param,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 5},
+    )
     make_admin(app)
 
     from flask import request as flask_request
@@ -101,8 +111,9 @@ def _state(connection) -> dict:
             "own_role": run("SELECT current_user = session_user").scalar(),
             "temp_tables": run("SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema()").scalar(),
             "prepared": sorted(run("SELECT name FROM pg_prepared_statements WHERE from_sql").scalars()),
-            "advisory_locks": run("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                                  " AND pid = pg_backend_pid()").scalar(),
+            "advisory_locks": run(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            ).scalar(),
             "listening": sorted(run("SELECT pg_listening_channels()").scalars()),
         }
     return {
@@ -130,8 +141,10 @@ def _schema(shop) -> str:
 def _shop_with_shopper(app, nickname):
     shop = make_store(app)
     client = app.test_client()
-    response = client.post(f"{shop.prefix}/api/customers", json={
-        "login": f"{nickname}-{shop.store_id}@example.com", "password": "pass-word-1", "nickname": nickname})
+    response = client.post(
+        f"{shop.prefix}/api/customers",
+        json={"login": f"{nickname}-{shop.store_id}@example.com", "password": "pass-word-1", "nickname": nickname},
+    )
     assert response.status_code == 201, response.get_json()
     return shop, response.get_json()["token"]
 
@@ -168,15 +181,19 @@ def test_role_settings_temp_tables_prepared_statements_and_locks_are_reset(app):
     (a, _), (b, _), (c, _) = (_shop_with_shopper(app, n) for n in ("alice", "bob", "carol"))
     client = app.test_client()
     clean = _baseline(app, client, c)["store"]
-    pid = _raw(client, a, [
-        "SET statement_timeout = '4321ms'",
-        "SET application_name = 'leaky-plugin'",
-        f'CREATE TEMP TABLE leak AS SELECT nickname FROM "{_schema(b)}".customers',
-        f'PREPARE leak_q AS SELECT nickname FROM "{_schema(b)}".customers',
-        "SELECT pg_advisory_lock(4242)",
-        "LISTEN leak",
-        "SET ROLE pg_monitor",
-    ])
+    pid = _raw(
+        client,
+        a,
+        [
+            "SET statement_timeout = '4321ms'",
+            "SET application_name = 'leaky-plugin'",
+            f'CREATE TEMP TABLE leak AS SELECT nickname FROM "{_schema(b)}".customers',
+            f'PREPARE leak_q AS SELECT nickname FROM "{_schema(b)}".customers',
+            "SELECT pg_advisory_lock(4242)",
+            "LISTEN leak",
+            "SET ROLE pg_monitor",
+        ],
+    )
     state = client.get(f"{c.prefix}/test-state").get_json()
     assert state["store"] == clean | {"identity": pid}
     assert state["store"]["own_role"] is True and state["store"]["prepared"] == []
@@ -228,8 +245,11 @@ def test_the_reset_keeps_one_healthy_connection_over_many_requests(app, caplog):
             assert state["nicknames"] == [nickname]
             seen.add(state["platform" if "platform" in state else "store"]["identity"])
     assert len(seen) == 1, "the pooled connection was replaced"
-    assert not [r for r in caplog.records if r.name.startswith(("mallow.db.hygiene", "sqlalchemy.pool"))
-                and r.levelname in ("WARNING", "ERROR")]
+    assert not [
+        r
+        for r in caplog.records
+        if r.name.startswith(("mallow.db.hygiene", "sqlalchemy.pool")) and r.levelname in ("WARNING", "ERROR")
+    ]
 
 
 # --- SQLite: the store's own file, and nothing else ----------------------------------------------
@@ -241,10 +261,19 @@ def test_sqlite_attach_and_pragmas_are_gone_on_the_next_checkout(app):
     client = app.test_client()
     clean_a = _baseline(app, client, a)
     other = _store_path(app, b)
-    store_connection = _raw(client, a, [f"ATTACH DATABASE '{other}' AS other", "CREATE TEMP TABLE leak (x)",
-                                        "PRAGMA busy_timeout = 7", "PRAGMA query_only = 1"])
-    platform_connection = _raw(client, a, [f"ATTACH DATABASE '{other}' AS other", "PRAGMA busy_timeout = 9"],
-                               on="platform")
+    store_connection = _raw(
+        client,
+        a,
+        [
+            f"ATTACH DATABASE '{other}' AS other",
+            "CREATE TEMP TABLE leak (x)",
+            "PRAGMA busy_timeout = 7",
+            "PRAGMA query_only = 1",
+        ],
+    )
+    platform_connection = _raw(
+        client, a, [f"ATTACH DATABASE '{other}' AS other", "PRAGMA busy_timeout = 9"], on="platform"
+    )
     # the platform connection serves every store: C's request gets it back with nothing attached
     state_c = client.get(f"{c.prefix}/test-state").get_json()
     assert state_c["platform"]["identity"] == platform_connection
@@ -280,7 +309,9 @@ def test_checkout_check_discards_a_connection_the_reset_missed(app):
     client = app.test_client()
     postgresql = _is_postgresql(app)
     with app.app_context():
-        engines = [db.engine] if postgresql else [db.engine, app.extensions["mallow.store_engines"].engine_for(a.store_id)]
+        engines = (
+            [db.engine] if postgresql else [db.engine, app.extensions["mallow.store_engines"].engine_for(a.store_id)]
+        )
     reset = hygiene._pg_reset if postgresql else hygiene._sqlite_reset
     clean = _baseline(app, client, a)
     for engine in engines:
@@ -324,11 +355,18 @@ def test_store_sql_reads_and_writes_the_active_stores_table(app):
             store_sql("INSERT INTO {pooltest_notes} (body) VALUES (:body)", {"body": body + "-2"})
             db.session.commit()
     with store_context(a.store_id, app=app):
-        assert store_sql("UPDATE {pooltest_notes} SET body = :new WHERE body = :old",
-                         {"new": "a-edited", "old": "a-note-2"}).rowcount == 1
+        assert (
+            store_sql(
+                "UPDATE {pooltest_notes} SET body = :new WHERE body = :old", {"new": "a-edited", "old": "a-note-2"}
+            ).rowcount
+            == 1
+        )
         db.session.rollback()  # rolled back with the session, like any other write
-        rows = store_sql("SELECT n.body FROM {pooltest_notes} AS n WHERE n.body LIKE :p ORDER BY n.id",
-                         {"p": "%note%"}).scalars().all()
+        rows = (
+            store_sql("SELECT n.body FROM {pooltest_notes} AS n WHERE n.body LIKE :p ORDER BY n.id", {"p": "%note%"})
+            .scalars()
+            .all()
+        )
         assert rows == ["a-note", "a-note-2"]
         expected = f'"store_{a.store_id}"."pooltest_notes"' if _is_postgresql(app) else '"store"."pooltest_notes"'
         assert store_table("pooltest_notes") == expected
@@ -390,7 +428,9 @@ def test_store_sql_allows_what_only_looks_suspicious(app):
         store_sql("INSERT INTO {pooltest_notes} (body) VALUES ('merchants; stores') -- from stores")
         store_sql("""INSERT INTO {pooltest_notes} (body) VALUES ('{"store_7": 1}')""")
         assert store_sql("SELECT body AS orders FROM {pooltest_notes} /* public.x */ ORDER BY id").scalars().all() == [
-            "merchants; stores", '{"store_7": 1}']
+            "merchants; stores",
+            '{"store_7": 1}',
+        ]
         assert store_sql("SELECT count(*) FROM {pooltest_notes};").scalar() == 2
 
 
@@ -401,8 +441,16 @@ def test_store_table_refuses_platform_tables_and_qualified_names(app):
 
     shop, other = make_store(app), make_store(app)
     with store_context(shop.store_id, app=app):
-        for name in ("merchants", "stores", f"store_{other.store_id}.pooltest_notes", f"store_{other.store_id}",
-                     "public", 'x"; DROP TABLE stores; --', "alembic_version_groupbuy", ""):
+        for name in (
+            "merchants",
+            "stores",
+            f"store_{other.store_id}.pooltest_notes",
+            f"store_{other.store_id}",
+            "public",
+            'x"; DROP TABLE stores; --',
+            "alembic_version_groupbuy",
+            "",
+        ):
             with pytest.raises(StoreSQLRefused):
                 store_table(name)
     with app.app_context():

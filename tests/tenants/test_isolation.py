@@ -1,4 +1,5 @@
 """Store A's credentials against store B: every attempt is refused and B's data never shows."""
+
 from __future__ import annotations
 
 import io
@@ -8,8 +9,18 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from mallow.testing import (bearer, csrf_token, login_merchant, make_product, make_shopper, make_store, merchant_token,
-                            png_bytes, post_form, register_shopper)
+from mallow.testing import (
+    bearer,
+    csrf_token,
+    login_merchant,
+    make_product,
+    make_shopper,
+    make_store,
+    merchant_token,
+    png_bytes,
+    post_form,
+    register_shopper,
+)
 
 
 @pytest.fixture
@@ -32,8 +43,9 @@ def test_staff_session_of_a_cannot_submit_to_b(app, two_stores):
     a, b = two_stores
     client = app.test_client()
     login_merchant(client, a)
-    response = post_form(client, f"{b.prefix}/console/qualification", {"uscc": "x"},
-                         form_path=f"{a.prefix}/console/qualification")  # a valid CSRF token of A's page
+    response = post_form(
+        client, f"{b.prefix}/console/qualification", {"uscc": "x"}, form_path=f"{a.prefix}/console/qualification"
+    )  # a valid CSRF token of A's page
     assert response.status_code == 403
     with app.app_context():
         from mallow.qualifications import service
@@ -97,7 +109,9 @@ def test_same_login_in_two_stores_is_two_separate_accounts(app, two_stores):
     a, b = two_stores
     client = app.test_client()
     for shop in (a, b):
-        response = client.post(f"{shop.prefix}/api/customers", json={"login": "shared@example.com", "password": "pass-word-1"})
+        response = client.post(
+            f"{shop.prefix}/api/customers", json={"login": "shared@example.com", "password": "pass-word-1"}
+        )
         assert response.status_code == 201
     login_a = client.post(f"{a.prefix}/api/tokens", json={"login": "shared@example.com", "password": "pass-word-1"})
     me_a = client.get(f"{a.prefix}/api/me", headers=bearer(login_a.get_json()["token"])).get_json()
@@ -129,8 +143,13 @@ def test_forged_and_unknown_slugs(app, two_stores):
     a, b = two_stores
     client = app.test_client()
     login_merchant(client, a)
-    for path in ("/s/no-such-store/console/", "/s/../console/", f"/s/{a.slug}%2F..%2F{b.slug}/console/",
-                 f"/s/{a.slug.upper()}/console/", "/s/admin/console/"):
+    for path in (
+        "/s/no-such-store/console/",
+        "/s/../console/",
+        f"/s/{a.slug}%2F..%2F{b.slug}/console/",
+        f"/s/{a.slug.upper()}/console/",
+        "/s/admin/console/",
+    ):
         assert client.get(path).status_code == 404, path
 
 
@@ -151,8 +170,10 @@ def test_tenant_never_comes_from_headers_query_or_body(app, two_stores):
     a, b = two_stores
     client = app.test_client()
     token = merchant_token(client, a)
-    response = client.get(f"{b.prefix}/api/console/qualifications?store={a.slug}",
-                          headers={**bearer(token), "X-Store": a.slug, "X-Tenant": a.slug})
+    response = client.get(
+        f"{b.prefix}/api/console/qualifications?store={a.slug}",
+        headers={**bearer(token), "X-Store": a.slug, "X-Tenant": a.slug},
+    )
     assert response.status_code == 403
 
 
@@ -165,8 +186,13 @@ def test_denials_are_audited(app, two_stores):
         from mallow.audit import AuditEntry
         from mallow.db import db
 
-        entry = db.session.execute(db.select(AuditEntry).where(AuditEntry.action == "access.denied",
-                                                               AuditEntry.store_id == b.store_id)).scalars().first()
+        entry = (
+            db.session.execute(
+                db.select(AuditEntry).where(AuditEntry.action == "access.denied", AuditEntry.store_id == b.store_id)
+            )
+            .scalars()
+            .first()
+        )
         assert entry is not None and entry.actor_id == a.merchant_id
 
 
@@ -203,7 +229,12 @@ def test_suspending_a_store_closes_its_storefront_on_the_next_request(app):
         db.session.commit()
     page = client.get(f"{shop.prefix}/")
     assert page.status_code == 503
-    assert client.post(f"{shop.prefix}/api/customers", json={"login": "13700000000", "password": "pass-word-1"}).status_code == 503
+    assert (
+        client.post(
+            f"{shop.prefix}/api/customers", json={"login": "13700000000", "password": "pass-word-1"}
+        ).status_code
+        == 503
+    )
 
 
 def test_signing_up_a_store_inside_another_store_context_keeps_that_store(app):
@@ -218,8 +249,16 @@ def test_signing_up_a_store_inside_another_store_context_keeps_that_store(app):
     with app.test_request_context(), store_context(a.store_id, app=app):
         before = [s.merchant_id for s in db.session.execute(db.select(Staff)).scalars()]
         slug = f"nested-{a.slug[-8:]}"
-        signup_merchant({"email": f"{slug}@example.com", "password": "nested-pass-1", "name": "新店主",
-                         "store_name": "嵌套新店", "slug": slug, "main_category": "general"})
+        signup_merchant(
+            {
+                "email": f"{slug}@example.com",
+                "password": "nested-pass-1",
+                "name": "新店主",
+                "store_name": "嵌套新店",
+                "slug": slug,
+                "main_category": "general",
+            }
+        )
         after = [s.merchant_id for s in db.session.execute(db.select(Staff)).scalars()]
     assert before == after == [a.merchant_id]
 
@@ -232,15 +271,30 @@ STORE_API = "/s/<store_slug>/api/"
 ARGUMENT = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 #: routes the walk must reach (a refactor that stops finding them fails here, not silently)
 MUST_WALK = {
-    ("POST", "console_api.shipOrder"), ("POST", "console_api.noteOrder"), ("GET", "console_api.exportOrders"),
-    ("POST", "console_api.decideAfterSale"), ("POST", "console_api.confirmReturn"),
-    ("DELETE", "console_api.deleteProductCategory"), ("DELETE", "console_api.deleteProductImage"),
-    ("PUT", "console_api.setWeChatPayConfig"), ("POST", "console_api.enableStorePlugin"),
-    ("POST", "console_api.disableStorePlugin"), ("POST", "console_api.publishPage"), ("DELETE", "console_api.deleteMedia"),
-    ("POST", "console.ship_order"), ("POST", "console.note_order"), ("GET", "console.export_orders"),
-    ("POST", "console.aftersale_action"), ("POST", "console.category_delete"), ("POST", "console.product_edit"),
-    ("POST", "payments_console.settings"), ("POST", "console.switch_plugin"), ("POST", "page_editor.unpublish"),
-    ("POST", "store_api.cancelOrder"), ("POST", "store_api.requestAfterSale"), ("GET", "store_api.getOrder"),
+    ("POST", "console_api.shipOrder"),
+    ("POST", "console_api.noteOrder"),
+    ("GET", "console_api.exportOrders"),
+    ("POST", "console_api.decideAfterSale"),
+    ("POST", "console_api.confirmReturn"),
+    ("DELETE", "console_api.deleteProductCategory"),
+    ("DELETE", "console_api.deleteProductImage"),
+    ("PUT", "console_api.setWeChatPayConfig"),
+    ("POST", "console_api.enableStorePlugin"),
+    ("POST", "console_api.disableStorePlugin"),
+    ("POST", "console_api.publishPage"),
+    ("DELETE", "console_api.deleteMedia"),
+    ("POST", "console.ship_order"),
+    ("POST", "console.note_order"),
+    ("GET", "console.export_orders"),
+    ("POST", "console.aftersale_action"),
+    ("POST", "console.category_delete"),
+    ("POST", "console.product_edit"),
+    ("POST", "payments_console.settings"),
+    ("POST", "console.switch_plugin"),
+    ("POST", "page_editor.unpublish"),
+    ("POST", "store_api.cancelOrder"),
+    ("POST", "store_api.requestAfterSale"),
+    ("GET", "store_api.getOrder"),
 }
 
 
@@ -259,16 +313,25 @@ def _stocked_store(app):
     ids["sku_id"] = sku
     product = client.get(f"{shop.prefix}/api/products", headers=owner).get_json()["items"][0]
     ids["product_id"] = product["id"]
-    with_image = client.post(f"{api}/products/{product['id']}/images", headers=owner, content_type="multipart/form-data",
-                             data={"image": (io.BytesIO(png_bytes()), "p.png")})
+    with_image = client.post(
+        f"{api}/products/{product['id']}/images",
+        headers=owner,
+        content_type="multipart/form-data",
+        data={"image": (io.BytesIO(png_bytes()), "p.png")},
+    )
     assert with_image.status_code == 201, with_image.get_json()
     ids["image_id"] = with_image.get_json()["images"][0]["id"]
-    media = client.post(f"{api}/media", headers=owner, content_type="multipart/form-data",
-                        data={"image": (io.BytesIO(png_bytes()), "m.png")})
+    media = client.post(
+        f"{api}/media",
+        headers=owner,
+        content_type="multipart/form-data",
+        data={"image": (io.BytesIO(png_bytes()), "m.png")},
+    )
     assert media.status_code == 201, media.get_json()
     ids["media_id"] = media.get_json()["id"]
-    template = client.post(f"{api}/shipping-templates", headers=owner,
-                           json={"name": "B 店运费", "rules": [{"first": 1, "first_fee": 800}]})
+    template = client.post(
+        f"{api}/shipping-templates", headers=owner, json={"name": "B 店运费", "rules": [{"first": 1, "first_fee": 800}]}
+    )
     assert template.status_code == 201, template.get_json()
     ids["template_id"] = template.get_json()["id"]
     shopper, address = make_shopper(client, shop)
@@ -276,11 +339,22 @@ def _stocked_store(app):
     pay_with_sandbox(client, shop, shopper, paid["id"])
     delivered = place_order(client, shop, shopper, address, sku)
     pay_with_sandbox(client, shop, shopper, delivered["id"])
-    assert client.post(f"{api}/orders/{delivered['id']}/ship", headers=owner,
-                       json={"carrier": "中通快递", "tracking_number": "ZT0001"}).status_code == 200
-    assert client.post(f"{shop.prefix}/api/orders/{delivered['id']}/confirm", headers=bearer(shopper)).status_code == 200
-    asked = client.post(f"{shop.prefix}/api/orders/{delivered['id']}/aftersales", headers=bearer(shopper),
-                        json={"kind": "return_refund", "reason": "尺码不合适"})
+    assert (
+        client.post(
+            f"{api}/orders/{delivered['id']}/ship",
+            headers=owner,
+            json={"carrier": "中通快递", "tracking_number": "ZT0001"},
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(f"{shop.prefix}/api/orders/{delivered['id']}/confirm", headers=bearer(shopper)).status_code == 200
+    )
+    asked = client.post(
+        f"{shop.prefix}/api/orders/{delivered['id']}/aftersales",
+        headers=bearer(shopper),
+        json={"kind": "return_refund", "reason": "尺码不合适"},
+    )
     assert asked.status_code == 201, asked.get_json()
     ids.update(order_id=paid["id"], aftersale_id=asked.get_json()["id"], number=paid["number"])
     with app.app_context():
@@ -305,7 +379,9 @@ def _url(rule: str, slug: str, ids: dict) -> str:
         if name in ids:
             return str(ids[name])
         return {"name": "flashsale", "which": "licence", "provider": "sandbox", "path": "x.png"}.get(
-            name, "1" if converter == "int" else "x")
+            name, "1" if converter == "int" else "x"
+        )
+
     return ARGUMENT.sub(fill, rule)
 
 
@@ -344,8 +420,9 @@ def _store_rows(app, shop) -> dict:
                 if table.name in present:
                     rows[table.name] = sorted(map(repr, connection.execute(sa.select(table)).all()))
         rows["stores"] = repr(db.session.execute(sa.select(Store.__table__).where(Store.id == shop.store_id)).all())
-        rows["qualifications"] = repr(db.session.execute(sa.select(Qualification.__table__).where(
-            Qualification.store_id == shop.store_id)).all())
+        rows["qualifications"] = repr(
+            db.session.execute(sa.select(Qualification.__table__).where(Qualification.store_id == shop.store_id)).all()
+        )
     assert {"orders", "products", "product_images", "aftersales", "staff"} <= set(rows)
     uploads = Path(app.config["MALLOW_DATA_DIR"]) / "uploads" / str(shop.store_id)
     rows["files"] = sorted(str(p.relative_to(uploads)) for p in uploads.rglob("*") if p.is_file())
@@ -357,8 +434,13 @@ def _denials(app, store_id: int) -> list:
     from mallow.db import db
 
     with app.app_context():
-        return list(db.session.execute(sa.select(AuditEntry.target, AuditEntry.actor_id).where(
-            AuditEntry.action == "access.denied", AuditEntry.store_id == store_id).order_by(AuditEntry.id)).all())
+        return list(
+            db.session.execute(
+                sa.select(AuditEntry.target, AuditEntry.actor_id)
+                .where(AuditEntry.action == "access.denied", AuditEntry.store_id == store_id)
+                .order_by(AuditEntry.id)
+            ).all()
+        )
 
 
 def _audit_text(app) -> str:
@@ -393,8 +475,12 @@ def test_every_store_route_refuses_store_a_credentials_in_b_and_changes_nothing(
         if credentials == "staff_session":
             response = staff.open(url, method=method, data={"csrf_token": csrf} if method != "GET" else None)
         else:
-            response = api.open(url, method=method, headers=merchant if credentials == "merchant_token" else shopper,
-                                json={} if method != "GET" else None)
+            response = api.open(
+                url,
+                method=method,
+                headers=merchant if credentials == "merchant_token" else shopper,
+                json={} if method != "GET" else None,
+            )
         walked.add((method, endpoint))
         body = response.get_data(as_text=True)
         expected = 401 if credentials == "shopper_token" else 403  # A's shopper is nobody in B; A's staff is refused
@@ -407,7 +493,9 @@ def test_every_store_route_refuses_store_a_credentials_in_b_and_changes_nothing(
             logged = _denials(app, b.store_id)[denials:]
             actor = None if credentials == "shopper_token" else a.merchant_id
             if (url, actor) not in logged:
-                problems.append(f"{method} {url} ({credentials}): {response.status_code} not in the audit log ({logged})")
+                problems.append(
+                    f"{method} {url} ({credentials}): {response.status_code} not in the audit log ({logged})"
+                )
     assert not problems, "\n".join(problems)
     assert shopper_secret not in _audit_text(app)  # the refused token itself is never written down
     assert MUST_WALK <= walked, sorted(MUST_WALK - walked)
@@ -415,8 +503,12 @@ def test_every_store_route_refuses_store_a_credentials_in_b_and_changes_nothing(
 
     # the ids used are B's real rows: B's own owner reaches them
     owner = bearer(merchant_token(api, b))
-    for path in (f"orders/{ids['order_id']}", f"aftersales/{ids['aftersale_id']}", f"products/{ids['product_id']}",
-                 "orders.csv"):
+    for path in (
+        f"orders/{ids['order_id']}",
+        f"aftersales/{ids['aftersale_id']}",
+        f"products/{ids['product_id']}",
+        "orders.csv",
+    ):
         response = api.get(f"{b.prefix}/api/console/{path}", headers=owner)
         assert response.status_code == 200, path
     assert ids["number"] in api.get(f"{b.prefix}/api/console/orders.csv", headers=owner).get_data(as_text=True)

@@ -1,4 +1,5 @@
 """Both migration chains produce exactly the models' schema; new stores start at the head."""
+
 from __future__ import annotations
 
 import random

@@ -8,6 +8,7 @@ engine only. The same requests run with a one-connection platform pool, and afte
 pooled connection is looked at: the store engine's has exactly its own file attached and no open
 transaction (a failed request's write would otherwise stay pending on it), the platform's none.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -20,11 +21,22 @@ class Boom(RuntimeError):
     pass
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=[
-    pytest.mark.postgres, pytest.mark.skipif(not HAVE_POSTGRES, reason="PostgreSQL is not running")])])
+@pytest.fixture(
+    scope="module",
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=[pytest.mark.postgres, pytest.mark.skipif(not HAVE_POSTGRES, reason="PostgreSQL is not running")],
+        ),
+    ],
+)
 def pooled_app(request, tmp_path_factory):
-    app = build_app(tmp_path_factory, request.param,
-                    SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 5})
+    app = build_app(
+        tmp_path_factory,
+        request.param,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 5},
+    )
     make_admin(app)
 
     from mallow.accounts.models import Customer
@@ -52,8 +64,10 @@ def pooled_app(request, tmp_path_factory):
 
 
 def _shopper(client, shop, nickname):
-    response = client.post(f"{shop.prefix}/api/customers",
-                           json={"login": f"{nickname}@example.com", "password": "pass-word-1", "nickname": nickname})
+    response = client.post(
+        f"{shop.prefix}/api/customers",
+        json={"login": f"{nickname}@example.com", "password": "pass-word-1", "nickname": nickname},
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()["token"]
 
@@ -69,12 +83,16 @@ def _connection_state(app, shops) -> dict:
             with db.engine.connect() as connection:
                 return {"search_path": connection.exec_driver_sql("SHOW search_path").scalar()}
         state = {}
-        for name, engine in [("platform", db.engine)] + [(shop.slug, engines.engine_for(shop.store_id)) for shop in shops]:
+        for name, engine in [("platform", db.engine)] + [
+            (shop.slug, engines.engine_for(shop.store_id)) for shop in shops
+        ]:
             with engine.connect() as connection:
                 left_open = connection.connection.dbapi_connection.in_transaction  # before anything runs
                 attached = {row[1]: row[2] for row in connection.exec_driver_sql("PRAGMA database_list")}
-                state[name] = {"attached": {k: v for k, v in attached.items() if k not in ("main", "temp")},
-                               "open_transaction_on_checkout": left_open}
+                state[name] = {
+                    "attached": {k: v for k, v in attached.items() if k not in ("main", "temp")},
+                    "open_transaction_on_checkout": left_open,
+                }
         return state
 
 
@@ -82,8 +100,10 @@ def _expected_sqlite_state(app, shops) -> dict:
     engines = app.extensions["mallow.store_engines"]
     state = {"platform": {"attached": {}, "open_transaction_on_checkout": False}}
     for shop in shops:
-        state[shop.slug] = {"attached": {"store": str(engines.sqlite_path(shop.store_id))},
-                            "open_transaction_on_checkout": False}
+        state[shop.slug] = {
+            "attached": {"store": str(engines.sqlite_path(shop.store_id))},
+            "open_transaction_on_checkout": False,
+        }
     return state
 
 
@@ -93,7 +113,7 @@ def test_interleaved_requests_on_one_pooled_connection(pooled_app):
     tokens = [_shopper(client, shop, f"buyer{i}") for i, shop in enumerate(shops)]
     before = _connection_state(pooled_app, shops)
     for round_ in range(10):
-        for i, (shop, token) in enumerate(zip(shops, tokens)):
+        for i, (shop, token) in enumerate(zip(shops, tokens, strict=False)):
             me = client.get(f"{shop.prefix}/api/me", headers=bearer(token)).get_json()
             assert me["nickname"] == f"buyer{i}", (round_, i, me)
             # the token of the previous store, sent to this one, finds nothing here

@@ -1,14 +1,28 @@
 """An app with every bundled plugin approved, loaded and enabled in one store (one per backend):
 the tests here go over every route, core and plugins alike."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pytest
 
-from mallow.testing import (Shop, backend_params, bearer, csrf_token, dispose_app, enable_plugin, login_admin,
-                            login_merchant, make_admin, make_shopper, make_store, merchant_token, plugin_app,
-                            register_shopper)
+from mallow.testing import (
+    Shop,
+    backend_params,
+    bearer,
+    csrf_token,
+    dispose_app,
+    enable_plugin,
+    login_admin,
+    login_merchant,
+    make_admin,
+    make_shopper,
+    make_store,
+    merchant_token,
+    plugin_app,
+    register_shopper,
+)
 
 PLUGINS = ["groupbuy", "flashsale", "distribution"]
 

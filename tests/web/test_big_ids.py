@@ -2,6 +2,7 @@
 32-bit integer): a 404 (or 400/401/403/405/422), never a 500 — PostgreSQL refuses such a number
 with an error ("integer out of range"), SQLite above 2^63. One converter bounds every
 ``<int:…>`` of core and plugins; the API's shared ``ID`` schema bounds ids in bodies."""
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,11 @@ PART = re.compile(r"<(?:([a-z_]+)(?:\(([^)]*)\))?:)?([a-z_]+)>")
 
 
 def _int_rules(app):
-    return [rule for rule in app.url_map.iter_rules()
-            if any(isinstance(c, IntegerConverter) for c in rule._converters.values())]
+    return [
+        rule
+        for rule in app.url_map.iter_rules()
+        if any(isinstance(c, IntegerConverter) for c in rule._converters.values())
+    ]
 
 
 def _url(rule, shop, value: str) -> str:
@@ -79,8 +83,11 @@ def test_out_of_range_ids_in_urls_are_never_a_500(mall_app, mall_shop, who):
 
 def test_a_big_id_in_a_store_page_is_a_plain_404(mall_app, mall_shop):
     client = mall_app.test_client()
-    for url in (f"{mall_shop.prefix}/api/products/2147483648", f"{mall_shop.prefix}/products/99999999999",
-                f"{mall_shop.prefix}/x/groupbuy/c/2147483648"):
+    for url in (
+        f"{mall_shop.prefix}/api/products/2147483648",
+        f"{mall_shop.prefix}/products/99999999999",
+        f"{mall_shop.prefix}/x/groupbuy/c/2147483648",
+    ):
         response = client.get(url)
         assert response.status_code == 404, url
 
@@ -116,15 +123,37 @@ def _cases(p: str, sku: int, address: int):
     return [
         ("shopper", "POST", f"{api}/cart/items", {"json": {"sku_id": BIG, "quantity": 1}}),
         ("shopper", "POST", f"{api}/checkout/quote", {"json": {"items": [{"sku_id": BIG, "quantity": 1}]}}),
-        ("shopper", "POST", f"{api}/orders", {"json": {"items": [{"sku_id": BIG, "quantity": 1}],
-                                                       "address_id": address}}),
+        (
+            "shopper",
+            "POST",
+            f"{api}/orders",
+            {"json": {"items": [{"sku_id": BIG, "quantity": 1}], "address_id": address}},
+        ),
         ("shopper", "POST", f"{api}/orders", {"json": {"items": item, "address_id": BIG}}),
-        ("shopper", "POST", f"{api}/orders", {"json": {"items": item, "address_id": address, "options": {
-            "groupbuy": {"campaign_id": BIG, "group_id": BIG}}}}),
-        ("shopper", "POST", f"{api}/orders", {"json": {"items": item, "address_id": address, "options": {
-            "flashsale": {"sale_id": BIG}}}}),
-        ("shopper", "POST", f"{api}/x/groupbuy/quote", {"json": {"items": item, "options": {
-            "groupbuy": {"campaign_id": BIG}}}}),
+        (
+            "shopper",
+            "POST",
+            f"{api}/orders",
+            {
+                "json": {
+                    "items": item,
+                    "address_id": address,
+                    "options": {"groupbuy": {"campaign_id": BIG, "group_id": BIG}},
+                }
+            },
+        ),
+        (
+            "shopper",
+            "POST",
+            f"{api}/orders",
+            {"json": {"items": item, "address_id": address, "options": {"flashsale": {"sale_id": BIG}}}},
+        ),
+        (
+            "shopper",
+            "POST",
+            f"{api}/x/groupbuy/quote",
+            {"json": {"items": item, "options": {"groupbuy": {"campaign_id": BIG}}}},
+        ),
         ("anonymous", "GET", f"{api}/products?category={BIG}", {}),
         ("anonymous", "GET", f"{p}/search?category={BIG}", {}),
         ("shopper", "POST", f"{p}/cart/items", {"data": {"sku_id": str(BIG), "quantity": "1"}}),
@@ -142,12 +171,21 @@ def _cases(p: str, sku: int, address: int):
         ("merchant", "GET", f"{p}/console/pages/products?ids={BIG}", {}),
         ("merchant", "GET", f"{p}/console/x/groupbuy/groups?campaign={BIG}", {}),
         ("merchant", "GET", f"{p}/console/x/groupbuy/new?product_id={BIG}", {}),
-        ("merchant", "POST", f"{p}/console/products/new", {"data": {"title": "大号", "shipping_template_id": str(BIG)}}),
+        (
+            "merchant",
+            "POST",
+            f"{p}/console/products/new",
+            {"data": {"title": "大号", "shipping_template_id": str(BIG)}},
+        ),
         ("merchant", "POST", f"{p}/console/products/new", {"data": {"title": "大号", "category_id": str(BIG)}}),
         ("merchant", "POST", f"{p}/console/categories", {"data": {"name": "大号", "parent_id": str(BIG)}}),
         ("merchant", "POST", f"{p}/console/products/new", {"data": {"title": "大号", "media": str(BIG)}}),
-        ("merchant", "POST", f"{p}/console/x/distribution/bindings/transfer", {"data": {"customer_id": str(BIG),
-                                                                                       "code": "NOPE"}}),
+        (
+            "merchant",
+            "POST",
+            f"{p}/console/x/distribution/bindings/transfer",
+            {"data": {"customer_id": str(BIG), "code": "NOPE"}},
+        ),
         ("merchant", "POST", f"{p}/console/x/distribution/products", {"data": {"product_id": str(BIG)}}),
     ]
 
@@ -158,8 +196,11 @@ def test_out_of_range_ids_in_bodies_and_query_strings_are_never_a_500(mall_app, 
 
     guest = visitor(mall_app, mall_shop, who)
     [sku] = make_product(mall_app, mall_shop, title="大号测试")
-    address = guest.client.get(f"{mall_shop.prefix}/api/addresses", headers=guest.headers).get_json() \
-        if who == "shopper" else None
+    address = (
+        guest.client.get(f"{mall_shop.prefix}/api/addresses", headers=guest.headers).get_json()
+        if who == "shopper"
+        else None
+    )
     address_id = address[0]["id"] if isinstance(address, list) and address else 1
     failures = []
     for case_who, method, url, kwargs in _cases(mall_shop.prefix, sku, address_id):

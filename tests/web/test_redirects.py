@@ -2,6 +2,7 @@
 the target kept through WeChat's authorisation) goes through ``safe_target``. Hostile targets —
 a tab or newline the browser drops, backslashes, ``//host``, schemes, percent-encoded slashes,
 Unicode spaces — all land on the page's own default; a plain path of this site still works."""
+
 from __future__ import annotations
 
 import re
@@ -15,14 +16,46 @@ from mallow.web.redirects import safe_target
 from .conftest import visitor
 
 HOSTILE = [
-    "/\t/evil.example", "/%09/evil.example", "/\tevil", "//evil", "///evil", "\\\\evil", "/\\evil", "\\/evil",
-    "https://evil", "HTTPS://evil", "http:evil", "javascript:alert(1)", " //evil", "\t//evil", "/%2F%2Fevil",
-    "/%2f/evil", "%2F%2Fevil", "/%252F%252Fevil", "/%5Cevil", "/\r\n", "/\r\nSet-Cookie: x=1", "/%0d%0aSet-Cookie:x",
-    "/\u3000/evil", "/%E3%80%80/evil", "/\u200b/evil", "/\uff0fevil", "/\uff3cevil", "evil.example", "", "/\x00",
+    "/\t/evil.example",
+    "/%09/evil.example",
+    "/\tevil",
+    "//evil",
+    "///evil",
+    "\\\\evil",
+    "/\\evil",
+    "\\/evil",
+    "https://evil",
+    "HTTPS://evil",
+    "http:evil",
+    "javascript:alert(1)",
+    " //evil",
+    "\t//evil",
+    "/%2F%2Fevil",
+    "/%2f/evil",
+    "%2F%2Fevil",
+    "/%252F%252Fevil",
+    "/%5Cevil",
+    "/\r\n",
+    "/\r\nSet-Cookie: x=1",
+    "/%0d%0aSet-Cookie:x",
+    "/\u3000/evil",
+    "/%E3%80%80/evil",
+    "/\u200b/evil",
+    "/\uff0fevil",
+    "/\uff3cevil",
+    "evil.example",
+    "",
+    "/\x00",
 ]
 #: query strings exactly as an attacker's link would carry them (the issue's examples)
-RAW_QUERIES = ["next=/%09/evil.example", "next=/%0d%0aSet-Cookie:x", "next=%2F%2Fevil", "next=/%5C/evil",
-               "next=%E3%80%80//evil", "next=/%2509/evil"]
+RAW_QUERIES = [
+    "next=/%09/evil.example",
+    "next=/%0d%0aSet-Cookie:x",
+    "next=%2F%2Fevil",
+    "next=/%5C/evil",
+    "next=%E3%80%80//evil",
+    "next=/%2509/evil",
+]
 
 
 def _stays_here(location: str) -> bool:
@@ -38,8 +71,17 @@ def test_safe_target_refuses_every_way_off_the_site(target):
     assert safe_target(target, "/fallback") == "/fallback"
 
 
-@pytest.mark.parametrize("target", ["/", "/s/demo/orders?tab=1", "/s/demo/p/新年", "/s/demo/search?q=%E6%A0%B8%E6%A1%83",
-                                    "/admin/qualifications?status=approved#top", "/s/demo/console/products?page=2"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/",
+        "/s/demo/orders?tab=1",
+        "/s/demo/p/新年",
+        "/s/demo/search?q=%E6%A0%B8%E6%A1%83",
+        "/admin/qualifications?status=approved#top",
+        "/s/demo/console/products?page=2",
+    ],
+)
 def test_safe_target_keeps_paths_of_this_site(target):
     assert safe_target(target, "/fallback") == target
 
@@ -51,6 +93,7 @@ def test_safe_target_takes_only_text():
 
 
 # --- every place that redirects to a target from the request -------------------------------------
+
 
 @pytest.fixture
 def open_logins(mall_app, monkeypatch):
@@ -71,9 +114,11 @@ def _logins(mall_app, mall_shop):
     admin_email = make_admin(mall_app)[1]
     shopper_client = mall_app.test_client()
     login = register_shopper(shopper_client, mall_shop)
-    return [("/admin/login", {"email": admin_email, "password": PASSWORD}, "/admin/qualifications"),
-            ("/merchant/login", {"email": mall_shop.email, "password": PASSWORD}, "/merchant/"),
-            (f"{mall_shop.prefix}/login", {"login": login, "password": PASSWORD}, f"{mall_shop.prefix}/account")]
+    return [
+        ("/admin/login", {"email": admin_email, "password": PASSWORD}, "/admin/qualifications"),
+        ("/merchant/login", {"email": mall_shop.email, "password": PASSWORD}, "/merchant/"),
+        (f"{mall_shop.prefix}/login", {"login": login, "password": PASSWORD}, f"{mall_shop.prefix}/account"),
+    ]
 
 
 def test_login_pages_never_send_anyone_off_the_site(mall_app, mall_shop, open_logins):
@@ -130,8 +175,9 @@ def test_the_distribution_referral_link_stays_in_the_store(mall_app, mall_shop):
         _landing(client.get(f"{mall_shop.prefix}/x/distribution/r/NOSUCHCODE", query_string={"next": target}), home)
     for query in RAW_QUERIES:
         _landing(client.get(f"{mall_shop.prefix}/x/distribution/r/NOSUCHCODE?{query}"), home)
-    response = client.get(f"{mall_shop.prefix}/x/distribution/r/NOSUCHCODE",
-                          query_string={"next": "/s/demo/orders?tab=1"})
+    response = client.get(
+        f"{mall_shop.prefix}/x/distribution/r/NOSUCHCODE", query_string={"next": "/s/demo/orders?tab=1"}
+    )
     assert response.headers["Location"] == "/s/demo/orders?tab=1"
 
 
@@ -152,7 +198,8 @@ def test_the_wechat_authorisation_returns_only_to_this_site(mall_app, mall_shop)
         assert to_wechat.status_code == 302, to_wechat.status_code
         assert parse_qs(urlsplit(to_wechat.headers["Location"]).query)["state"]  # WeChat's own address, by design
         status, headers, _body = UrllibTransport(timeout=5).request(
-            "GET", to_wechat.headers["Location"].split("#", 1)[0], {}, b"")
+            "GET", to_wechat.headers["Location"].split("#", 1)[0], {}, b""
+        )
         assert status == 302, status
         return browser.get(headers["location"])
 
@@ -170,12 +217,14 @@ def test_the_wechat_authorisation_returns_only_to_this_site(mall_app, mall_shop)
             key = f"mallow.wechat_oauth.{mall_shop.store_id}"
             session[key] = session[key] | {"next": "/\t/evil.example"}
         status, headers, _body = UrllibTransport(timeout=5).request(
-            "GET", to_wechat.headers["Location"].split("#", 1)[0], {}, b"")
+            "GET", to_wechat.headers["Location"].split("#", 1)[0], {}, b""
+        )
         _landing(browser.get(headers["location"]), account)
         wechat.openid_for_next = "o-redirect-good-0001"
-        assert round_trip(urlencode({"next": f"{mall_shop.prefix}/orders?tab=1"})).headers["Location"] == \
-            f"{mall_shop.prefix}/orders?tab=1"
-
+        assert (
+            round_trip(urlencode({"next": f"{mall_shop.prefix}/orders?tab=1"})).headers["Location"]
+            == f"{mall_shop.prefix}/orders?tab=1"
+        )
 
 
 def test_the_language_link_after_a_form_post_leads_back_to_the_form_page(mall_app):
@@ -185,8 +234,9 @@ def test_the_language_link_after_a_form_post_leads_back_to_the_form_page(mall_ap
 
     with mall_app.test_request_context("/s/demo/flashsale/3?x=1"):
         assert here() == "/s/demo/flashsale/3?x=1"
-    with mall_app.test_request_context("/s/demo/flashsale/3/buy", method="POST",
-                                       headers={"Referer": "http://localhost/s/demo/flashsale/3?from=home"}):
+    with mall_app.test_request_context(
+        "/s/demo/flashsale/3/buy", method="POST", headers={"Referer": "http://localhost/s/demo/flashsale/3?from=home"}
+    ):
         assert here() == "/s/demo/flashsale/3?from=home"
     for referer in ("https://evil.example/s/demo/", "http://localhost//evil.example", ""):
         with mall_app.test_request_context("/s/demo/flashsale/3/buy", method="POST", headers={"Referer": referer}):

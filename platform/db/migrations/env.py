@@ -5,6 +5,7 @@ the connection, the target metadata and where the version table lives through
 ``config.attributes``. For ``alembic revision --autogenerate`` during development use
 ``mallow db revision -m "…" [--store]``, which sets the same attributes.
 """
+
 from alembic import context
 
 config = context.config

@@ -13,20 +13,54 @@ Throwaway keys, forged notifications and a fake WeChat Pay for tests are in the 
 
 Money is always integer fen.
 """
+
 from .client import HttpTransport, UrllibTransport, WeChatPayClient
-from .errors import (InvalidRequest, NotificationRejected, RejectionReason, TransportError, UnverifiedResponse,
-                     WeChatPayError)
+from .errors import (
+    InvalidRequest,
+    NotificationRejected,
+    RejectionReason,
+    TransportError,
+    UnverifiedResponse,
+    WeChatPayError,
+)
 from .keys import MerchantKeys, certificate_serial, load_merchant_private_key, load_platform_public_key
 from .models import Refund, Transaction
-from .notifications import (PaymentNotification, RefundNotification, check_payment, check_refund, decrypt_resource,
-                            failure_body, parse_notification)
+from .notifications import (
+    PaymentNotification,
+    RefundNotification,
+    check_payment,
+    check_refund,
+    decrypt_resource,
+    failure_body,
+    parse_notification,
+)
 from .signing import authorization_header, jsapi_payment_params
 from .verification import verify_wechatpay_signature
 
 __all__ = [
-    "HttpTransport", "InvalidRequest", "MerchantKeys", "NotificationRejected", "PaymentNotification", "Refund",
-    "RefundNotification", "RejectionReason", "Transaction", "TransportError", "UnverifiedResponse",
-    "UrllibTransport", "WeChatPayClient", "WeChatPayError", "authorization_header", "certificate_serial",
-    "check_payment", "check_refund", "decrypt_resource", "failure_body", "jsapi_payment_params",
-    "load_merchant_private_key", "load_platform_public_key", "parse_notification", "verify_wechatpay_signature",
+    "HttpTransport",
+    "InvalidRequest",
+    "MerchantKeys",
+    "NotificationRejected",
+    "PaymentNotification",
+    "Refund",
+    "RefundNotification",
+    "RejectionReason",
+    "Transaction",
+    "TransportError",
+    "UnverifiedResponse",
+    "UrllibTransport",
+    "WeChatPayClient",
+    "WeChatPayError",
+    "authorization_header",
+    "certificate_serial",
+    "check_payment",
+    "check_refund",
+    "decrypt_resource",
+    "failure_body",
+    "jsapi_payment_params",
+    "load_merchant_private_key",
+    "load_platform_public_key",
+    "parse_notification",
+    "verify_wechatpay_signature",
 ]

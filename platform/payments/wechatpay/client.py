@@ -5,6 +5,7 @@ verified with the store's platform keys by the same routine as notifications bef
 is believed. HTTP goes through an :class:`HttpTransport`, so tests (and the app's tests) run
 against :class:`~mallow.testing.wechatpay.FakeWeChatPayServer` with no network.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -48,8 +49,9 @@ class HttpTransport(Protocol):
     :class:`~mallow.payments.wechatpay.errors.TransportError` when there is no answer.
     """
 
-    def request(self, method: str, url: str, headers: Mapping[str, str],
-                body: bytes) -> tuple[int, Mapping[str, str], bytes]: ...
+    def request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]: ...
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -67,8 +69,9 @@ class UrllibTransport:
         self._opener = urllib.request.build_opener(_NoRedirect())
         self._direct_opener = urllib.request.build_opener(_NoRedirect(), urllib.request.ProxyHandler({}))
 
-    def request(self, method: str, url: str, headers: Mapping[str, str],
-                body: bytes) -> tuple[int, Mapping[str, str], bytes]:
+    def request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]:
         req = urllib.request.Request(url, data=body if body else None, headers=dict(headers), method=method)
         try:
             opener = self._direct_opener if urlsplit(url).hostname in _LOOPBACK_HOSTS else self._opener
@@ -114,6 +117,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 # ---------------------------------------------------------------------------------------------
 # Parameter checks (InvalidRequest before anything is sent).
+
 
 def _require_text(value: Any, name: str, max_chars: int, *, min_chars: int = 1) -> str:
     if not isinstance(value, str) or not (min_chars <= len(value) <= max_chars):
@@ -177,9 +181,15 @@ class WeChatPayClient:
     requests and to check the freshness of responses.
     """
 
-    def __init__(self, keys: MerchantKeys, transport: HttpTransport | None = None,
-                 base_url: str = DEFAULT_BASE_URL, *, clock: Clock = time.time,
-                 nonce_factory: Callable[[], str] = generate_nonce) -> None:
+    def __init__(
+        self,
+        keys: MerchantKeys,
+        transport: HttpTransport | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        clock: Clock = time.time,
+        nonce_factory: Callable[[], str] = generate_nonce,
+    ) -> None:
         self.keys = keys
         self.transport: HttpTransport = transport if transport is not None else UrllibTransport()
         self.base_url = _check_base_url(base_url)
@@ -188,10 +198,18 @@ class WeChatPayClient:
 
     # ---- orders ---------------------------------------------------------------------------
 
-    def _order_body(self, out_trade_no: str, description: str, total_fen: int, notify_url: str,
-                    time_expire: datetime | str | None, attach: str | None) -> dict[str, Any]:
+    def _order_body(
+        self,
+        out_trade_no: str,
+        description: str,
+        total_fen: int,
+        notify_url: str,
+        time_expire: datetime | str | None,
+        attach: str | None,
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "appid": self.keys.appid, "mchid": self.keys.mchid,
+            "appid": self.keys.appid,
+            "mchid": self.keys.mchid,
             "description": _require_text(description, "description", MAX_DESCRIPTION_CHARS),
             "out_trade_no": validate_out_trade_no(out_trade_no),
             "notify_url": validate_notify_url(notify_url),
@@ -203,9 +221,16 @@ class WeChatPayClient:
             body["attach"] = _require_text(attach, "attach", MAX_ATTACH_CHARS)
         return body
 
-    def create_jsapi_order(self, out_trade_no: str, description: str, total_fen: int, payer_openid: str,
-                           notify_url: str, time_expire: datetime | str | None = None,
-                           attach: str | None = None) -> str:
+    def create_jsapi_order(
+        self,
+        out_trade_no: str,
+        description: str,
+        total_fen: int,
+        payer_openid: str,
+        notify_url: str,
+        time_expire: datetime | str | None = None,
+        attach: str | None = None,
+    ) -> str:
         """``POST /v3/pay/transactions/jsapi``; returns the ``prepay_id``.
 
         On a timeout (:class:`TransportError`) call :meth:`query_order` or retry with the **same**
@@ -216,17 +241,27 @@ class WeChatPayClient:
         result = self._call("POST", "/v3/pay/transactions/jsapi", body)
         return self._required_str(result, "prepay_id")
 
-    def jsapi_payment_params(self, prepay_id: str, *, timestamp: int | None = None,
-                             nonce: str | None = None) -> dict[str, str]:
+    def jsapi_payment_params(
+        self, prepay_id: str, *, timestamp: int | None = None, nonce: str | None = None
+    ) -> dict[str, str]:
         """The signed ``wx.requestPayment`` parameters for a ``prepay_id``."""
         if timestamp is None:
             timestamp = int(self._clock())
-        return jsapi_payment_params(self.keys, prepay_id, timestamp=timestamp,
-                                    nonce=self._nonce_factory() if nonce is None else nonce)
+        return jsapi_payment_params(
+            self.keys, prepay_id, timestamp=timestamp, nonce=self._nonce_factory() if nonce is None else nonce
+        )
 
-    def create_h5_order(self, out_trade_no: str, description: str, total_fen: int, payer_client_ip: str,
-                        notify_url: str, h5_type: str = "Wap", time_expire: datetime | str | None = None,
-                        attach: str | None = None) -> str:
+    def create_h5_order(
+        self,
+        out_trade_no: str,
+        description: str,
+        total_fen: int,
+        payer_client_ip: str,
+        notify_url: str,
+        h5_type: str = "Wap",
+        time_expire: datetime | str | None = None,
+        attach: str | None = None,
+    ) -> str:
         """``POST /v3/pay/transactions/h5`` (mobile browser outside WeChat); returns the ``h5_url``."""
         body = self._order_body(out_trade_no, description, total_fen, notify_url, time_expire, attach)
         try:
@@ -239,8 +274,15 @@ class WeChatPayClient:
         result = self._call("POST", "/v3/pay/transactions/h5", body)
         return self._required_str(result, "h5_url")
 
-    def create_native_order(self, out_trade_no: str, description: str, total_fen: int, notify_url: str,
-                            time_expire: datetime | str | None = None, attach: str | None = None) -> str:
+    def create_native_order(
+        self,
+        out_trade_no: str,
+        description: str,
+        total_fen: int,
+        notify_url: str,
+        time_expire: datetime | str | None = None,
+        attach: str | None = None,
+    ) -> str:
         """``POST /v3/pay/transactions/native`` (扫码支付: a desktop browser shows the QR code, the payer
         scans it with WeChat); returns the ``code_url`` (``weixin://wxpay/bizpayurl?pr=…``) to draw.
 
@@ -260,8 +302,10 @@ class WeChatPayClient:
         Check the result with :func:`~mallow.payments.wechatpay.notifications.check_payment` before
         marking an order paid.
         """
-        path = (f"/v3/pay/transactions/out-trade-no/{quote(validate_out_trade_no(out_trade_no), safe='')}"
-                f"?mchid={quote(self.keys.mchid, safe='')}")
+        path = (
+            f"/v3/pay/transactions/out-trade-no/{quote(validate_out_trade_no(out_trade_no), safe='')}"
+            f"?mchid={quote(self.keys.mchid, safe='')}"
+        )
         return self._parsed(self._call("GET", path), parse_transaction)
 
     def close_order(self, out_trade_no: str) -> None:
@@ -271,8 +315,15 @@ class WeChatPayClient:
 
     # ---- refunds --------------------------------------------------------------------------
 
-    def refund(self, out_trade_no: str, out_refund_no: str, refund_fen: int, total_fen: int,
-               reason: str | None, notify_url: str | None) -> Refund:
+    def refund(
+        self,
+        out_trade_no: str,
+        out_refund_no: str,
+        refund_fen: int,
+        total_fen: int,
+        reason: str | None,
+        notify_url: str | None,
+    ) -> Refund:
         """``POST /v3/refund/domestic/refunds``; returns the refund (usually ``PROCESSING``).
 
         Retry a failed or timed-out refund with the **same** ``out_refund_no``: WeChat Pay returns
@@ -282,8 +333,11 @@ class WeChatPayClient:
         body: dict[str, Any] = {
             "out_trade_no": validate_out_trade_no(out_trade_no),
             "out_refund_no": validate_out_refund_no(out_refund_no),
-            "amount": {"refund": validate_fen(refund_fen, "refund_fen"), "total": validate_fen(total_fen, "total_fen"),
-                       "currency": CURRENCY},
+            "amount": {
+                "refund": validate_fen(refund_fen, "refund_fen"),
+                "total": validate_fen(total_fen, "total_fen"),
+                "currency": CURRENCY,
+            },
         }
         if refund_fen > total_fen:
             raise InvalidRequest("refund_fen cannot exceed total_fen")
@@ -302,14 +356,16 @@ class WeChatPayClient:
 
     def _call(self, method: str, path_with_query: str, payload: Mapping[str, Any] | None = None) -> Any:
         """Sign, send, verify; the decoded JSON of a 2xx answer (``None`` for an empty body)."""
-        body = b"" if payload is None else json.dumps(payload, ensure_ascii=False,
-                                                          separators=(",", ":")).encode("utf-8")
+        body = (
+            b"" if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        )
         url = self.base_url + path_with_query
         parts = urlsplit(url)
         signed_path = parts.path + (f"?{parts.query}" if parts.query else "")
         headers = {
-            "Authorization": authorization_header(self.keys, method, signed_path, body,
-                                                  timestamp=int(self._clock()), nonce=self._nonce_factory()),
+            "Authorization": authorization_header(
+                self.keys, method, signed_path, body, timestamp=int(self._clock()), nonce=self._nonce_factory()
+            ),
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
         }

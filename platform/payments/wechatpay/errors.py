@@ -10,6 +10,7 @@ Two families, on purpose:
 Messages never contain key material; values that come from the wire are shortened before they are
 quoted.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum

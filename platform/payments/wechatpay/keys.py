@@ -4,6 +4,7 @@ One :class:`MerchantKeys` per store. It holds secrets (the merchant private key 
 key): its ``repr`` leaves them out, and nothing in this package logs them. Storing them encrypted
 at rest is the caller's job.
 """
+
 from __future__ import annotations
 
 import re
@@ -75,14 +76,14 @@ def certificate_serial(pem: PemData) -> str:
 
 def private_key_to_pem(key: rsa.RSAPrivateKey) -> str:
     """Serialise a private key as unencrypted PKCS#8 PEM (for storage the caller encrypts)."""
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode("ascii")
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
 
 
 def public_key_to_pem(key: rsa.RSAPublicKey) -> str:
     """Serialise a public key as SubjectPublicKeyInfo PEM."""
-    return key.public_bytes(serialization.Encoding.PEM,
-                            serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,7 +114,8 @@ class MerchantKeys:
         if not isinstance(self.appid, str) or not _APPID_RE.fullmatch(self.appid):
             raise ValueError("appid must be 1-32 characters of [0-9A-Za-z_-]")
         if not isinstance(self.merchant_certificate_serial, str) or not _SERIAL_RE.fullmatch(
-                self.merchant_certificate_serial):
+            self.merchant_certificate_serial
+        ):
             raise ValueError("merchant_certificate_serial must be 1-64 characters of [0-9A-Za-z_]")
         if not isinstance(self.apiv3_key, str) or len(self.apiv3_key.encode("utf-8")) != APIV3_KEY_LENGTH:
             raise ValueError(f"the APIv3 key must be a {APIV3_KEY_LENGTH}-byte string")

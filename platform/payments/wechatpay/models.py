@@ -4,6 +4,7 @@ The same shapes arrive decrypted in notifications and in plain (signed) query re
 parser serves both. Parsers raise :class:`PayloadError` (a ``ValueError``) on a missing field or a
 wrong type; callers turn it into their own error.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -94,15 +95,21 @@ def transaction_fields(data: Any) -> dict[str, Any]:
     if payer is not None:
         payer_openid = _str(_object(payer, "payer"), "openid", required=False)
     return dict(
-        mchid=_str(data, "mchid"), appid=_str(data, "appid"), out_trade_no=_str(data, "out_trade_no"),
-        trade_state=_str(data, "trade_state"), amount_total_fen=_fen(amount, "total"),
+        mchid=_str(data, "mchid"),
+        appid=_str(data, "appid"),
+        out_trade_no=_str(data, "out_trade_no"),
+        trade_state=_str(data, "trade_state"),
+        amount_total_fen=_fen(amount, "total"),
         currency=_str(amount, "currency", required=False),
         transaction_id=_str(data, "transaction_id", required=False),
         trade_state_desc=_str(data, "trade_state_desc", required=False),
         trade_type=_str(data, "trade_type", required=False),
-        payer_total_fen=_fen(amount, "payer_total", required=False), payer_openid=payer_openid,
-        success_time=_str(data, "success_time", required=False), attach=_str(data, "attach", required=False),
-        raw=data)
+        payer_total_fen=_fen(amount, "payer_total", required=False),
+        payer_openid=payer_openid,
+        success_time=_str(data, "success_time", required=False),
+        attach=_str(data, "attach", required=False),
+        raw=data,
+    )
 
 
 def parse_transaction(data: Any) -> Transaction:
@@ -121,14 +128,21 @@ def refund_fields(data: Any) -> dict[str, Any]:
     if not isinstance(status, str) or not status:
         raise PayloadError("refund_status / status must be a non-empty string")
     return dict(
-        out_refund_no=_str(data, "out_refund_no"), refund_id=_str(data, "refund_id"),
-        out_trade_no=_str(data, "out_trade_no"), transaction_id=_str(data, "transaction_id", required=False),
-        refund_status=status, amount_refund_fen=_fen(amount, "refund"), amount_total_fen=_fen(amount, "total"),
+        out_refund_no=_str(data, "out_refund_no"),
+        refund_id=_str(data, "refund_id"),
+        out_trade_no=_str(data, "out_trade_no"),
+        transaction_id=_str(data, "transaction_id", required=False),
+        refund_status=status,
+        amount_refund_fen=_fen(amount, "refund"),
+        amount_total_fen=_fen(amount, "total"),
         payer_refund_fen=_fen(amount, "payer_refund", required=False),
-        currency=_str(amount, "currency", required=False), mchid=_str(data, "mchid", required=False),
+        currency=_str(amount, "currency", required=False),
+        mchid=_str(data, "mchid", required=False),
         success_time=_str(data, "success_time", required=False),
         create_time=_str(data, "create_time", required=False),
-        user_received_account=_str(data, "user_received_account", required=False), raw=data)
+        user_received_account=_str(data, "user_received_account", required=False),
+        raw=data,
+    )
 
 
 def parse_refund(data: Any) -> Refund:

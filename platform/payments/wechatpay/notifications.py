@@ -13,6 +13,7 @@ Use from a webhook that resolved the store from its URL path (never from the bod
 
 A replayed valid notification passes every check here: deduplicate in the database.
 """
+
 from __future__ import annotations
 
 import base64
@@ -79,8 +80,11 @@ def decrypt_resource(resource: Any, apiv3_key: bytes | str) -> bytes:
     algorithm = resource.get("algorithm")
     if algorithm != RESOURCE_ALGORITHM:
         raise _reject(RejectionReason.BAD_ALGORITHM, f"unsupported algorithm {shorten(algorithm)}")
-    nonce, associated_data, ciphertext_b64 = (resource.get("nonce"), resource.get("associated_data", ""),
-                                              resource.get("ciphertext"))
+    nonce, associated_data, ciphertext_b64 = (
+        resource.get("nonce"),
+        resource.get("associated_data", ""),
+        resource.get("ciphertext"),
+    )
     if associated_data is None:
         associated_data = ""
     if not isinstance(nonce, str) or not isinstance(associated_data, str) or not isinstance(ciphertext_b64, str):
@@ -100,8 +104,9 @@ def decrypt_resource(resource: Any, apiv3_key: bytes | str) -> bytes:
     try:
         return AESGCM(key).decrypt(nonce_bytes, ciphertext, aad_bytes)
     except InvalidTag as exc:
-        raise _reject(RejectionReason.DECRYPT_FAILED,
-                      "AES-GCM authentication failed (tampered data or another APIv3 key)") from exc
+        raise _reject(
+            RejectionReason.DECRYPT_FAILED, "AES-GCM authentication failed (tampered data or another APIv3 key)"
+        ) from exc
     except Exception as exc:  # noqa: BLE001 -- fail closed
         raise _reject(RejectionReason.DECRYPT_FAILED, "the resource could not be decrypted") from exc
 
@@ -121,8 +126,9 @@ def _optional_str(envelope: Mapping[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def parse_notification(body: bytes, headers: HeadersLike, keys: MerchantKeys, *,
-                       clock: Clock = time.time) -> PaymentNotification | RefundNotification:
+def parse_notification(
+    body: bytes, headers: HeadersLike, keys: MerchantKeys, *, clock: Clock = time.time
+) -> PaymentNotification | RefundNotification:
     """Verify the signature of a notification, then decrypt and type its resource.
 
     ``body`` is the raw request body (``request.get_data()``), ``headers`` any case-insensitive or
@@ -137,8 +143,10 @@ def parse_notification(body: bytes, headers: HeadersLike, keys: MerchantKeys, *,
     if not isinstance(event_type, str) or not event_type:
         raise _reject(RejectionReason.MALFORMED_BODY, "event_type is missing")
     if envelope.get("resource_type") != RESOURCE_TYPE:
-        raise _reject(RejectionReason.BAD_RESOURCE,
-                      f"resource_type is {shorten(envelope.get('resource_type'))}, not {RESOURCE_TYPE!r}")
+        raise _reject(
+            RejectionReason.BAD_RESOURCE,
+            f"resource_type is {shorten(envelope.get('resource_type'))}, not {RESOURCE_TYPE!r}",
+        )
     if "resource" not in envelope:
         raise _reject(RejectionReason.MALFORMED_BODY, "the resource is missing")
     is_payment = event_type.startswith(PAYMENT_EVENT_PREFIX)
@@ -147,19 +155,22 @@ def parse_notification(body: bytes, headers: HeadersLike, keys: MerchantKeys, *,
 
     plaintext = decrypt_resource(envelope["resource"], keys.apiv3_key_bytes)
     payload = _json_object(plaintext, RejectionReason.BAD_PLAINTEXT, "the decrypted resource")
-    common = dict(event_type=event_type, notification_id=_optional_str(envelope, "id"),
-                  summary=_optional_str(envelope, "summary"))
+    common = dict(
+        event_type=event_type, notification_id=_optional_str(envelope, "id"), summary=_optional_str(envelope, "summary")
+    )
     try:
         if is_payment:
-            return PaymentNotification(**transaction_fields(payload), **common,
-                                       create_time=_optional_str(envelope, "create_time"))
+            return PaymentNotification(
+                **transaction_fields(payload), **common, create_time=_optional_str(envelope, "create_time")
+            )
         return RefundNotification(**refund_fields(payload), **common)
     except PayloadError as exc:
         raise _reject(RejectionReason.BAD_PAYLOAD, str(exc)) from exc
 
 
-def check_payment(notification: Transaction, keys: MerchantKeys, expected_out_trade_no: str,
-                  expected_total_fen: int) -> None:
+def check_payment(
+    notification: Transaction, keys: MerchantKeys, expected_out_trade_no: str, expected_total_fen: int
+) -> None:
     """Brief step 9: the payment is for this store's order, in full, in CNY, and succeeded.
 
     Works on a :class:`PaymentNotification` and on a queried :class:`Transaction` alike. Raises
@@ -173,19 +184,23 @@ def check_payment(notification: Transaction, keys: MerchantKeys, expected_out_tr
     if notification.appid != keys.appid:
         raise _reject(RejectionReason.WRONG_APPID, f"appid {shorten(notification.appid)} is not this store's")
     if notification.out_trade_no != expected_out_trade_no:
-        raise _reject(RejectionReason.WRONG_ORDER,
-                      f"out_trade_no {shorten(notification.out_trade_no)} is not the expected order")
+        raise _reject(
+            RejectionReason.WRONG_ORDER, f"out_trade_no {shorten(notification.out_trade_no)} is not the expected order"
+        )
     if notification.amount_total_fen != expected_total_fen:
-        raise _reject(RejectionReason.WRONG_AMOUNT,
-                      f"amount.total {notification.amount_total_fen} != order total {expected_total_fen} fen")
+        raise _reject(
+            RejectionReason.WRONG_AMOUNT,
+            f"amount.total {notification.amount_total_fen} != order total {expected_total_fen} fen",
+        )
     if notification.currency != CURRENCY:
         raise _reject(RejectionReason.WRONG_CURRENCY, f"currency {shorten(notification.currency)} is not CNY")
     if notification.trade_state != "SUCCESS":
         raise _reject(RejectionReason.NOT_SUCCESS, f"trade_state is {shorten(notification.trade_state)}")
 
 
-def check_refund(notification: Refund, keys: MerchantKeys, expected_out_refund_no: str,
-                 expected_refund_fen: int | None = None) -> None:
+def check_refund(
+    notification: Refund, keys: MerchantKeys, expected_out_refund_no: str, expected_refund_fen: int | None = None
+) -> None:
     """Check a refund result belongs to this store and to the expected refund.
 
     Raises :class:`NotificationRejected` (``wrong_mchid``, ``wrong_refund``, ``wrong_amount``).
@@ -194,11 +209,15 @@ def check_refund(notification: Refund, keys: MerchantKeys, expected_out_refund_n
     if notification.mchid is not None and notification.mchid != keys.mchid:
         raise _reject(RejectionReason.WRONG_MCHID, f"mchid {shorten(notification.mchid)} is not this store's")
     if notification.out_refund_no != expected_out_refund_no:
-        raise _reject(RejectionReason.WRONG_REFUND,
-                      f"out_refund_no {shorten(notification.out_refund_no)} is not the expected refund")
+        raise _reject(
+            RejectionReason.WRONG_REFUND,
+            f"out_refund_no {shorten(notification.out_refund_no)} is not the expected refund",
+        )
     if expected_refund_fen is not None and notification.amount_refund_fen != expected_refund_fen:
-        raise _reject(RejectionReason.WRONG_AMOUNT,
-                      f"amount.refund {notification.amount_refund_fen} != expected {expected_refund_fen} fen")
+        raise _reject(
+            RejectionReason.WRONG_AMOUNT,
+            f"amount.refund {notification.amount_refund_fen} != expected {expected_refund_fen} fen",
+        )
 
 
 def failure_body(message: str = "rejected") -> bytes:

@@ -8,6 +8,7 @@ Every signed message is a list of lines, each ending in ``\\n`` (the last one to
 
 The signature is RSASSA-PKCS1-v1_5 with SHA-256, base64-encoded.
 """
+
 from __future__ import annotations
 
 import base64
@@ -48,25 +49,26 @@ def _as_body_bytes(body: bytes | str | None) -> bytes:
     return bytes(body)
 
 
-def request_message(method: str, path_with_query: str, timestamp: int | str, nonce: str,
-                    body: bytes | str | None) -> bytes:
+def request_message(
+    method: str, path_with_query: str, timestamp: int | str, nonce: str, body: bytes | str | None
+) -> bytes:
     """The message an outbound request's signature covers."""
     if not _METHOD_RE.fullmatch(method):
         raise ValueError("method must be an upper-case HTTP method")
     if not path_with_query.startswith("/"):
         raise ValueError("the signed URL must be the absolute path (with its query string)")
-    head = f"{method}\n{path_with_query}\n{timestamp}\n{nonce}\n".encode("utf-8")
+    head = f"{method}\n{path_with_query}\n{timestamp}\n{nonce}\n".encode()
     return head + _as_body_bytes(body) + b"\n"
 
 
 def response_message(timestamp: str, nonce: str, body: bytes | str | None) -> bytes:
     """The message a response's or a notification's ``Wechatpay-Signature`` covers."""
-    return f"{timestamp}\n{nonce}\n".encode("utf-8") + _as_body_bytes(body) + b"\n"
+    return f"{timestamp}\n{nonce}\n".encode() + _as_body_bytes(body) + b"\n"
 
 
 def pay_sign_message(app_id: str, time_stamp: str, nonce_str: str, package: str) -> bytes:
     """The message the JSAPI ``paySign`` covers."""
-    return f"{app_id}\n{time_stamp}\n{nonce_str}\n{package}\n".encode("utf-8")
+    return f"{app_id}\n{time_stamp}\n{nonce_str}\n{package}\n".encode()
 
 
 def sign_sha256_rsa(private_key: rsa.RSAPrivateKey, message: bytes) -> str:
@@ -87,8 +89,15 @@ def verify_sha256_rsa(public_key: rsa.RSAPublicKey, message: bytes, signature_b6
     return True
 
 
-def authorization_header(keys: MerchantKeys, method: str, path_with_query: str, body: bytes | str | None,
-                         *, timestamp: int | None = None, nonce: str | None = None) -> str:
+def authorization_header(
+    keys: MerchantKeys,
+    method: str,
+    path_with_query: str,
+    body: bytes | str | None,
+    *,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+) -> str:
     """The ``Authorization`` header of an API v3 request signed with the store's merchant key.
 
     ``timestamp`` and ``nonce`` default to now and a fresh random nonce; tests may fix them.
@@ -97,10 +106,13 @@ def authorization_header(keys: MerchantKeys, method: str, path_with_query: str, 
     nonce = generate_nonce() if nonce is None else nonce
     if not nonce or '"' in nonce or "\n" in nonce:
         raise ValueError("the nonce must be non-empty and contain no quote or newline")
-    signature = sign_sha256_rsa(keys.merchant_private_key,
-                                request_message(method, path_with_query, timestamp, nonce, body))
-    return (f'{SIGNATURE_SCHEME} mchid="{keys.mchid}",nonce_str="{nonce}",signature="{signature}",'
-            f'timestamp="{timestamp}",serial_no="{keys.merchant_certificate_serial}"')
+    signature = sign_sha256_rsa(
+        keys.merchant_private_key, request_message(method, path_with_query, timestamp, nonce, body)
+    )
+    return (
+        f'{SIGNATURE_SCHEME} mchid="{keys.mchid}",nonce_str="{nonce}",signature="{signature}",'
+        f'timestamp="{timestamp}",serial_no="{keys.merchant_certificate_serial}"'
+    )
 
 
 def parse_authorization_header(value: str) -> dict[str, str]:
@@ -127,8 +139,9 @@ def parse_authorization_header(value: str) -> dict[str, str]:
     return found
 
 
-def jsapi_payment_params(keys: MerchantKeys, prepay_id: str, *, timestamp: int | None = None,
-                         nonce: str | None = None) -> dict[str, str]:
+def jsapi_payment_params(
+    keys: MerchantKeys, prepay_id: str, *, timestamp: int | None = None, nonce: str | None = None
+) -> dict[str, str]:
     """The object the page passes to ``wx.requestPayment`` (or ``WeixinJSBridge``).
 
     Keys: ``appId``, ``timeStamp`` (seconds, as a string), ``nonceStr``, ``package``
@@ -142,7 +155,12 @@ def jsapi_payment_params(keys: MerchantKeys, prepay_id: str, *, timestamp: int |
     if not nonce_str or "\n" in nonce_str:
         raise ValueError("the nonce must be a non-empty single-line string")
     package = f"prepay_id={prepay_id}"
-    pay_sign = sign_sha256_rsa(keys.merchant_private_key,
-                               pay_sign_message(keys.appid, time_stamp, nonce_str, package))
-    return {"appId": keys.appid, "timeStamp": time_stamp, "nonceStr": nonce_str, "package": package,
-            "signType": "RSA", "paySign": pay_sign}
+    pay_sign = sign_sha256_rsa(keys.merchant_private_key, pay_sign_message(keys.appid, time_stamp, nonce_str, package))
+    return {
+        "appId": keys.appid,
+        "timeStamp": time_stamp,
+        "nonceStr": nonce_str,
+        "package": package,
+        "signType": "RSA",
+        "paySign": pay_sign,
+    }

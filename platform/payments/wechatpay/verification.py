@@ -11,6 +11,7 @@ Steps (the numbers are the brief's):
 6. RSASSA-PKCS1-v1_5 / SHA-256; any exception is a rejection.
 7. WeChat's probe notifications carry a wrong signature and simply fail here.
 """
+
 from __future__ import annotations
 
 import re
@@ -78,8 +79,9 @@ def wechatpay_headers(headers: HeadersLike) -> dict[str, str]:
                 continue
             value = _text(raw_value).strip(" \t")
             if canonical in found and found[canonical] != value:
-                raise NotificationRejected(RejectionReason.DUPLICATE_HEADER,
-                                           f"{canonical} is given more than once with different values")
+                raise NotificationRejected(
+                    RejectionReason.DUPLICATE_HEADER, f"{canonical} is given more than once with different values"
+                )
             found[canonical] = value
     except NotificationRejected:
         raise
@@ -88,9 +90,14 @@ def wechatpay_headers(headers: HeadersLike) -> dict[str, str]:
     return found
 
 
-def verify_wechatpay_signature(body: bytes, headers: HeadersLike, keys: MerchantKeys, *,
-                               clock: Clock = time.time,
-                               max_skew_seconds: int = MAX_CLOCK_SKEW_SECONDS) -> VerifiedSignature:
+def verify_wechatpay_signature(
+    body: bytes,
+    headers: HeadersLike,
+    keys: MerchantKeys,
+    *,
+    clock: Clock = time.time,
+    max_skew_seconds: int = MAX_CLOCK_SKEW_SECONDS,
+) -> VerifiedSignature:
     """Check that ``body`` with ``headers`` was signed by WeChat Pay for this store.
 
     ``body`` must be the raw bytes as received (never re-serialised JSON). Raises
@@ -105,30 +112,36 @@ def verify_wechatpay_signature(body: bytes, headers: HeadersLike, keys: Merchant
             raise NotificationRejected(RejectionReason.MISSING_HEADER, f"the {name} header is missing")
     signature_type = found.get(HEADER_SIGNATURE_TYPE)
     if signature_type is not None and signature_type != SIGNATURE_SCHEME:
-        raise NotificationRejected(RejectionReason.BAD_SIGNATURE_TYPE,
-                                   f"unsupported signature type {shorten(signature_type)}")
+        raise NotificationRejected(
+            RejectionReason.BAD_SIGNATURE_TYPE, f"unsupported signature type {shorten(signature_type)}"
+        )
 
     timestamp_text = found[HEADER_TIMESTAMP]
     if not _TIMESTAMP_RE.fullmatch(timestamp_text):
-        raise NotificationRejected(RejectionReason.BAD_TIMESTAMP,
-                                   f"the timestamp {shorten(timestamp_text)} is not unix seconds")
+        raise NotificationRejected(
+            RejectionReason.BAD_TIMESTAMP, f"the timestamp {shorten(timestamp_text)} is not unix seconds"
+        )
     timestamp = int(timestamp_text)
     skew = clock() - timestamp
     if abs(skew) > max_skew_seconds:
         direction = "old" if skew > 0 else "in the future"
-        raise NotificationRejected(RejectionReason.STALE_TIMESTAMP,
-                                   f"the timestamp is {abs(int(skew))} s {direction} (limit {max_skew_seconds} s)")
+        raise NotificationRejected(
+            RejectionReason.STALE_TIMESTAMP,
+            f"the timestamp is {abs(int(skew))} s {direction} (limit {max_skew_seconds} s)",
+        )
 
     serial = found[HEADER_SERIAL]
     public_key = keys.platform_public_key(serial)
     if public_key is None:
-        raise NotificationRejected(RejectionReason.UNKNOWN_SERIAL,
-                                   f"serial {shorten(serial)} is not a platform key of merchant {keys.mchid}")
+        raise NotificationRejected(
+            RejectionReason.UNKNOWN_SERIAL, f"serial {shorten(serial)} is not a platform key of merchant {keys.mchid}"
+        )
 
     nonce = found[HEADER_NONCE]
     try:
-        valid = verify_sha256_rsa(public_key, response_message(timestamp_text, nonce, bytes(body)),
-                                  found[HEADER_SIGNATURE])
+        valid = verify_sha256_rsa(
+            public_key, response_message(timestamp_text, nonce, bytes(body)), found[HEADER_SIGNATURE]
+        )
     except Exception:  # noqa: BLE001 -- fail closed
         valid = False
     if not valid:

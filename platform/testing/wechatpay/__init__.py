@@ -17,18 +17,51 @@ test controls), :mod:`.orderbook` (its orders, refunds and API rules), :mod:`.re
 keeps). RSA-2048 key generation takes tens of milliseconds: generate keys once per test module
 and pass them to :func:`make_fake_merchant`.
 """
-from .forging import (SignedNotification, build_notification, encrypt_resource, notification_body, payment_notification,
-                      refund_notification, refund_resource, rfc3339_now, sign_headers, sign_notification,
-                      transaction_resource)
-from .merchants import (FakeMerchant, generate_apiv3_key, generate_certificate_serial, generate_public_key_id,
-                        generate_rsa_key, make_fake_merchant, verify_pay_sign)
+
+from .forging import (
+    SignedNotification,
+    build_notification,
+    encrypt_resource,
+    notification_body,
+    payment_notification,
+    refund_notification,
+    refund_resource,
+    rfc3339_now,
+    sign_headers,
+    sign_notification,
+    transaction_resource,
+)
+from .merchants import (
+    FakeMerchant,
+    generate_apiv3_key,
+    generate_certificate_serial,
+    generate_public_key_id,
+    generate_rsa_key,
+    make_fake_merchant,
+    verify_pay_sign,
+)
 from .records import RecordedRequest
 from .server import FakeWeChatPayServer
 
 __all__ = [
-    "FakeMerchant", "FakeWeChatPayServer", "RecordedRequest", "SignedNotification", "build_notification",
-    "encrypt_resource", "generate_apiv3_key", "generate_certificate_serial", "generate_public_key_id",
-    "generate_rsa_key", "make_fake_merchant", "notification_body", "payment_notification", "refund_notification",
-    "refund_resource", "rfc3339_now", "sign_headers", "sign_notification", "transaction_resource",
+    "FakeMerchant",
+    "FakeWeChatPayServer",
+    "RecordedRequest",
+    "SignedNotification",
+    "build_notification",
+    "encrypt_resource",
+    "generate_apiv3_key",
+    "generate_certificate_serial",
+    "generate_public_key_id",
+    "generate_rsa_key",
+    "make_fake_merchant",
+    "notification_body",
+    "payment_notification",
+    "refund_notification",
+    "refund_resource",
+    "rfc3339_now",
+    "sign_headers",
+    "sign_notification",
+    "transaction_resource",
     "verify_pay_sign",
 ]

@@ -4,6 +4,7 @@ whole notifications (a payment's or a refund's, for a :class:`~.merchants.FakeMe
 These helpers hold the *platform* side of the protocol (WeChat's private key, encryption with the
 APIv3 key). They exist for tests and for the fake server; production code never signs as WeChat.
 """
+
 from __future__ import annotations
 
 import base64
@@ -45,9 +46,15 @@ def rfc3339_now(clock: float | None = None) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def sign_headers(platform_private_key: rsa.RSAPrivateKey, serial: str, body: bytes, *,
-                 timestamp: int | str | None = None, nonce: str | None = None,
-                 signature_type: str | None = SIGNATURE_SCHEME) -> dict[str, str]:
+def sign_headers(
+    platform_private_key: rsa.RSAPrivateKey,
+    serial: str,
+    body: bytes,
+    *,
+    timestamp: int | str | None = None,
+    nonce: str | None = None,
+    signature_type: str | None = SIGNATURE_SCHEME,
+) -> dict[str, str]:
     """The ``Wechatpay-*`` headers of a response or notification signed with a platform key."""
     timestamp_text = str(int(time.time()) if timestamp is None else timestamp)
     nonce = generate_nonce() if nonce is None else nonce
@@ -66,9 +73,14 @@ def sign_headers(platform_private_key: rsa.RSAPrivateKey, serial: str, body: byt
 sign_notification = sign_headers
 
 
-def encrypt_resource(apiv3_key: str | bytes, plaintext: Mapping[str, Any] | bytes | str, *,
-                     associated_data: str = "transaction", nonce: str | None = None,
-                     original_type: str = "transaction") -> dict[str, str]:
+def encrypt_resource(
+    apiv3_key: str | bytes,
+    plaintext: Mapping[str, Any] | bytes | str,
+    *,
+    associated_data: str = "transaction",
+    nonce: str | None = None,
+    original_type: str = "transaction",
+) -> dict[str, str]:
     """An ``encrypt-resource`` object: AES-256-GCM of ``plaintext`` with the APIv3 key."""
     key = apiv3_key.encode("utf-8") if isinstance(apiv3_key, str) else apiv3_key
     if isinstance(plaintext, Mapping):
@@ -80,13 +92,24 @@ def encrypt_resource(apiv3_key: str | bytes, plaintext: Mapping[str, Any] | byte
     if nonce is None:
         nonce = "".join(_NONCE_CHARS[b % len(_NONCE_CHARS)] for b in os.urandom(12))
     ciphertext = AESGCM(key).encrypt(nonce.encode("utf-8"), data, associated_data.encode("utf-8"))
-    return {"algorithm": "AEAD_AES_256_GCM", "ciphertext": base64.b64encode(ciphertext).decode("ascii"),
-            "associated_data": associated_data, "original_type": original_type, "nonce": nonce}
+    return {
+        "algorithm": "AEAD_AES_256_GCM",
+        "ciphertext": base64.b64encode(ciphertext).decode("ascii"),
+        "associated_data": associated_data,
+        "original_type": original_type,
+        "nonce": nonce,
+    }
 
 
-def notification_body(event_type: str, resource: Mapping[str, Any], *, notification_id: str | None = None,
-                      create_time: str | None = None, summary: str | None = None,
-                      resource_type: str = "encrypt-resource") -> bytes:
+def notification_body(
+    event_type: str,
+    resource: Mapping[str, Any],
+    *,
+    notification_id: str | None = None,
+    create_time: str | None = None,
+    summary: str | None = None,
+    resource_type: str = "encrypt-resource",
+) -> bytes:
     """The JSON envelope of a notification, serialised as WeChat Pay sends it."""
     envelope = {
         "id": notification_id or str(uuid.uuid4()),
@@ -99,9 +122,17 @@ def notification_body(event_type: str, resource: Mapping[str, Any], *, notificat
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def build_notification(*, apiv3_key: str | bytes, platform_private_key: rsa.RSAPrivateKey, platform_serial: str,
-                       event_type: str, payload: Mapping[str, Any], timestamp: int | None = None,
-                       nonce: str | None = None, notify_url: str | None = None) -> SignedNotification:
+def build_notification(
+    *,
+    apiv3_key: str | bytes,
+    platform_private_key: rsa.RSAPrivateKey,
+    platform_serial: str,
+    event_type: str,
+    payload: Mapping[str, Any],
+    timestamp: int | None = None,
+    nonce: str | None = None,
+    notify_url: str | None = None,
+) -> SignedNotification:
     """Encrypt ``payload``, wrap it in an envelope and sign it: a notification WeChat would send."""
     original_type = "transaction" if event_type.startswith("TRANSACTION.") else "refund"
     resource = encrypt_resource(apiv3_key, payload, associated_data=original_type, original_type=original_type)
@@ -110,15 +141,28 @@ def build_notification(*, apiv3_key: str | bytes, platform_private_key: rsa.RSAP
     return SignedNotification(body=body, headers=headers, notify_url=notify_url)
 
 
-def transaction_resource(keys: MerchantKeys, out_trade_no: str, total_fen: int, *, trade_state: str = "SUCCESS",
-                         transaction_id: str | None = None, payer_openid: str = "o-test-payer-openid",
-                         currency: str = "CNY", **overrides: Any) -> dict[str, Any]:
+def transaction_resource(
+    keys: MerchantKeys,
+    out_trade_no: str,
+    total_fen: int,
+    *,
+    trade_state: str = "SUCCESS",
+    transaction_id: str | None = None,
+    payer_openid: str = "o-test-payer-openid",
+    currency: str = "CNY",
+    **overrides: Any,
+) -> dict[str, Any]:
     """The decrypted resource of a payment notification (a transaction object)."""
     resource: dict[str, Any] = {
-        "mchid": keys.mchid, "appid": keys.appid, "out_trade_no": out_trade_no,
+        "mchid": keys.mchid,
+        "appid": keys.appid,
+        "out_trade_no": out_trade_no,
         "transaction_id": transaction_id or "4200" + "".join(secrets.choice(string.digits) for _ in range(24)),
-        "trade_type": "JSAPI", "trade_state": trade_state, "trade_state_desc": "支付成功",
-        "bank_type": "OTHERS", "success_time": rfc3339_now(),
+        "trade_type": "JSAPI",
+        "trade_state": trade_state,
+        "trade_state_desc": "支付成功",
+        "bank_type": "OTHERS",
+        "success_time": rfc3339_now(),
         "payer": {"openid": payer_openid},
         "amount": {"total": total_fen, "payer_total": total_fen, "currency": currency, "payer_currency": currency},
     }
@@ -126,37 +170,81 @@ def transaction_resource(keys: MerchantKeys, out_trade_no: str, total_fen: int, 
     return resource
 
 
-def refund_resource(keys: MerchantKeys, out_trade_no: str, out_refund_no: str, refund_fen: int, total_fen: int, *,
-                    refund_status: str = "SUCCESS", refund_id: str | None = None,
-                    transaction_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+def refund_resource(
+    keys: MerchantKeys,
+    out_trade_no: str,
+    out_refund_no: str,
+    refund_fen: int,
+    total_fen: int,
+    *,
+    refund_status: str = "SUCCESS",
+    refund_id: str | None = None,
+    transaction_id: str | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
     """The decrypted resource of a refund notification."""
     resource: dict[str, Any] = {
-        "mchid": keys.mchid, "out_trade_no": out_trade_no,
+        "mchid": keys.mchid,
+        "out_trade_no": out_trade_no,
         "transaction_id": transaction_id or "4200" + "".join(secrets.choice(string.digits) for _ in range(24)),
-        "out_refund_no": out_refund_no, "refund_id": refund_id or f"50{uuid.uuid4().int % 10**30:030d}",
-        "refund_status": refund_status, "success_time": rfc3339_now(), "user_received_account": "支付用户零钱",
+        "out_refund_no": out_refund_no,
+        "refund_id": refund_id or f"50{uuid.uuid4().int % 10**30:030d}",
+        "refund_status": refund_status,
+        "success_time": rfc3339_now(),
+        "user_received_account": "支付用户零钱",
         "amount": {"total": total_fen, "refund": refund_fen, "payer_total": total_fen, "payer_refund": refund_fen},
     }
     resource.update(overrides)
     return resource
 
 
-def payment_notification(merchant: FakeMerchant, out_trade_no: str, total_fen: int, *,
-                         timestamp: int | None = None, nonce: str | None = None,
-                         **resource_fields: Any) -> SignedNotification:
+def payment_notification(
+    merchant: FakeMerchant,
+    out_trade_no: str,
+    total_fen: int,
+    *,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+    **resource_fields: Any,
+) -> SignedNotification:
     """A valid ``TRANSACTION.SUCCESS`` notification for this store, signed and encrypted."""
-    return build_notification(apiv3_key=merchant.keys.apiv3_key, platform_private_key=merchant.platform_private_key,
-                              platform_serial=merchant.platform_serial, event_type="TRANSACTION.SUCCESS",
-                              payload=transaction_resource(merchant.keys, out_trade_no, total_fen, **resource_fields),
-                              timestamp=timestamp, nonce=nonce)
+    return build_notification(
+        apiv3_key=merchant.keys.apiv3_key,
+        platform_private_key=merchant.platform_private_key,
+        platform_serial=merchant.platform_serial,
+        event_type="TRANSACTION.SUCCESS",
+        payload=transaction_resource(merchant.keys, out_trade_no, total_fen, **resource_fields),
+        timestamp=timestamp,
+        nonce=nonce,
+    )
 
 
-def refund_notification(merchant: FakeMerchant, out_trade_no: str, out_refund_no: str, refund_fen: int,
-                        total_fen: int, *, refund_status: str = "SUCCESS", timestamp: int | None = None,
-                        **resource_fields: Any) -> SignedNotification:
+def refund_notification(
+    merchant: FakeMerchant,
+    out_trade_no: str,
+    out_refund_no: str,
+    refund_fen: int,
+    total_fen: int,
+    *,
+    refund_status: str = "SUCCESS",
+    timestamp: int | None = None,
+    **resource_fields: Any,
+) -> SignedNotification:
     """A valid ``REFUND.<refund_status>`` notification for this store."""
-    payload = refund_resource(merchant.keys, out_trade_no, out_refund_no, refund_fen, total_fen,
-                              refund_status=refund_status, **resource_fields)
-    return build_notification(apiv3_key=merchant.keys.apiv3_key, platform_private_key=merchant.platform_private_key,
-                              platform_serial=merchant.platform_serial, event_type=f"REFUND.{refund_status}",
-                              payload=payload, timestamp=timestamp)
+    payload = refund_resource(
+        merchant.keys,
+        out_trade_no,
+        out_refund_no,
+        refund_fen,
+        total_fen,
+        refund_status=refund_status,
+        **resource_fields,
+    )
+    return build_notification(
+        apiv3_key=merchant.keys.apiv3_key,
+        platform_private_key=merchant.platform_private_key,
+        platform_serial=merchant.platform_serial,
+        event_type=f"REFUND.{refund_status}",
+        payload=payload,
+        timestamp=timestamp,
+    )

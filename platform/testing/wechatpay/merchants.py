@@ -5,6 +5,7 @@ WeChat-side private key tests sign with), and ``paySign`` checked as WeChat's cl
 RSA-2048 key generation takes tens of milliseconds: generate keys once per test module and pass
 them to :func:`make_fake_merchant`.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -18,6 +19,7 @@ from mallow.payments.wechatpay.keys import MerchantKeys, private_key_to_pem, pub
 from mallow.payments.wechatpay.signing import pay_sign_message, verify_sha256_rsa
 
 _APIV3_ALPHABET = string.ascii_letters + string.digits
+
 
 def generate_rsa_key(key_size: int = 2048) -> rsa.RSAPrivateKey:
     """A fresh RSA private key (public exponent 65537)."""
@@ -53,10 +55,16 @@ class FakeMerchant:
         return self.keys.merchant_private_key.public_key()
 
 
-def make_fake_merchant(*, mchid: str | None = None, appid: str | None = None,
-                       merchant_key: rsa.RSAPrivateKey | None = None, platform_key: rsa.RSAPrivateKey | None = None,
-                       platform_serial: str | None = None, apiv3_key: str | None = None,
-                       extra_platform_keys: Mapping[str, rsa.RSAPublicKey] | None = None) -> FakeMerchant:
+def make_fake_merchant(
+    *,
+    mchid: str | None = None,
+    appid: str | None = None,
+    merchant_key: rsa.RSAPrivateKey | None = None,
+    platform_key: rsa.RSAPrivateKey | None = None,
+    platform_serial: str | None = None,
+    apiv3_key: str | None = None,
+    extra_platform_keys: Mapping[str, rsa.RSAPublicKey] | None = None,
+) -> FakeMerchant:
     """A store with consistent throwaway keys. Pass pre-generated RSA keys to keep tests fast.
 
     ``extra_platform_keys`` adds more trusted serials (e.g. a certificate and a public-key id

@@ -8,6 +8,7 @@ with the same ``out_refund_no`` returns the same refund.
 :class:`~mallow.testing.wechatpay.FakeWeChatPayServer` authenticates a request, then asks the
 book (under its lock) for the answer; an :class:`ApiError` is WeChat Pay's error answer.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -37,6 +38,7 @@ class ApiError(Exception):
 
 
 # ---- field checks on request bodies -----------------------------------------------------
+
 
 def _object(value: Any, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
@@ -112,8 +114,9 @@ class OrderBook:
 
     # ---- the API --------------------------------------------------------------------------
 
-    def answer(self, merchant: FakeMerchantAccount, method: str, raw_path: str,
-               body: bytes) -> tuple[int, dict[str, Any] | None]:
+    def answer(
+        self, merchant: FakeMerchantAccount, method: str, raw_path: str, body: bytes
+    ) -> tuple[int, dict[str, Any] | None]:
         parts = urlsplit(raw_path)
         path, query = parts.path, parse_qs(parts.query)
         if method == "POST" and path == "/v3/pay/transactions/jsapi":
@@ -182,7 +185,10 @@ class OrderBook:
             except ValueError as exc:
                 raise ApiError(400, "PARAM_ERROR", "scene_info.payer_client_ip is invalid") from exc
             if trade_type == "MWEB" and _object(scene.get("h5_info"), "scene_info.h5_info").get("type") not in (
-                    "Wap", "iOS", "Android"):
+                "Wap",
+                "iOS",
+                "Android",
+            ):
                 raise ApiError(400, "PARAM_ERROR", "scene_info.h5_info.type is invalid")
         identity = {k: v for k, v in body.items() if k != "time_expire"} | {"trade_type": trade_type}
 
@@ -197,9 +203,19 @@ class OrderBook:
             order = existing
         else:
             prepay_id = f"wx{time.strftime('%d%H%M%S')}{secrets.token_hex(12)}"
-            order = FakeOrder(mchid=merchant.mchid, appid=merchant.appid, out_trade_no=out_trade_no,
-                              trade_type=trade_type, description=description, total_fen=total, notify_url=notify_url,
-                              identity=identity, prepay_id=prepay_id, payer_openid=payer_openid, attach=attach)
+            order = FakeOrder(
+                mchid=merchant.mchid,
+                appid=merchant.appid,
+                out_trade_no=out_trade_no,
+                trade_type=trade_type,
+                description=description,
+                total_fen=total,
+                notify_url=notify_url,
+                identity=identity,
+                prepay_id=prepay_id,
+                payer_openid=payer_openid,
+                attach=attach,
+            )
             if trade_type == "MWEB":
                 order.h5_url = f"https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={prepay_id}"
             elif trade_type == "NATIVE":
@@ -241,10 +257,18 @@ class OrderBook:
         already = sum(r.refund_fen for r in refunds if r.status != "CLOSED")
         if already + refund_fen > order.total_fen:
             raise ApiError(400, "INVALID_REQUEST", "the refund exceeds the refundable amount")
-        refund = FakeRefund(mchid=merchant.mchid, out_refund_no=out_refund_no,
-                            refund_id=f"50{next(self._sequence):030d}", out_trade_no=out_trade_no,
-                            transaction_id=order.transaction_id, refund_fen=refund_fen, total_fen=total_fen,
-                            create_time=rfc3339_now(self.clock()), notify_url=notify_url, reason=reason)
+        refund = FakeRefund(
+            mchid=merchant.mchid,
+            out_refund_no=out_refund_no,
+            refund_id=f"50{next(self._sequence):030d}",
+            out_trade_no=out_trade_no,
+            transaction_id=order.transaction_id,
+            refund_fen=refund_fen,
+            total_fen=total_fen,
+            create_time=rfc3339_now(self.clock()),
+            notify_url=notify_url,
+            reason=reason,
+        )
         self.refunds[(merchant.mchid, out_refund_no)] = refund
         order.refund_nos.append(out_refund_no)
         order.trade_state = "REFUND"

@@ -1,5 +1,6 @@
 """What the fake WeChat Pay keeps: merchants, orders, refunds (each as WeChat Pay's JSON), and
 the log of requests it answered."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -45,8 +46,11 @@ class FakeOrder:
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "appid": self.appid, "mchid": self.mchid, "out_trade_no": self.out_trade_no,
-            "trade_type": self.trade_type, "trade_state": self.trade_state,
+            "appid": self.appid,
+            "mchid": self.mchid,
+            "out_trade_no": self.out_trade_no,
+            "trade_type": self.trade_type,
+            "trade_state": self.trade_state,
             "trade_state_desc": TRADE_STATE_DESC[self.trade_state],
             "amount": {"total": self.total_fen, "currency": "CNY"},
         }
@@ -77,13 +81,25 @@ class FakeRefund:
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "refund_id": self.refund_id, "out_refund_no": self.out_refund_no,
-            "transaction_id": self.transaction_id, "out_trade_no": self.out_trade_no, "channel": "ORIGINAL",
-            "user_received_account": "支付用户零钱", "create_time": self.create_time, "status": self.status,
+            "refund_id": self.refund_id,
+            "out_refund_no": self.out_refund_no,
+            "transaction_id": self.transaction_id,
+            "out_trade_no": self.out_trade_no,
+            "channel": "ORIGINAL",
+            "user_received_account": "支付用户零钱",
+            "create_time": self.create_time,
+            "status": self.status,
             "funds_account": "AVAILABLE",
-            "amount": {"total": self.total_fen, "refund": self.refund_fen, "payer_total": self.total_fen,
-                       "payer_refund": self.refund_fen, "settlement_total": self.total_fen,
-                       "settlement_refund": self.refund_fen, "discount_refund": 0, "currency": "CNY"},
+            "amount": {
+                "total": self.total_fen,
+                "refund": self.refund_fen,
+                "payer_total": self.total_fen,
+                "payer_refund": self.refund_fen,
+                "settlement_total": self.total_fen,
+                "settlement_refund": self.refund_fen,
+                "discount_refund": 0,
+                "currency": "CNY",
+            },
         }
         if self.success_time is not None:
             data["success_time"] = self.success_time
@@ -91,11 +107,21 @@ class FakeRefund:
 
     def notification_json(self) -> dict[str, Any]:
         """The refund notification's resource schema (``refund_status``, fewer amount fields)."""
-        data = {"mchid": self.mchid, "out_trade_no": self.out_trade_no, "transaction_id": self.transaction_id,
-                "out_refund_no": self.out_refund_no, "refund_id": self.refund_id, "refund_status": self.status,
-                "user_received_account": "支付用户零钱",
-                "amount": {"total": self.total_fen, "refund": self.refund_fen, "payer_total": self.total_fen,
-                           "payer_refund": self.refund_fen}}
+        data = {
+            "mchid": self.mchid,
+            "out_trade_no": self.out_trade_no,
+            "transaction_id": self.transaction_id,
+            "out_refund_no": self.out_refund_no,
+            "refund_id": self.refund_id,
+            "refund_status": self.status,
+            "user_received_account": "支付用户零钱",
+            "amount": {
+                "total": self.total_fen,
+                "refund": self.refund_fen,
+                "payer_total": self.total_fen,
+                "payer_refund": self.refund_fen,
+            },
+        }
         if self.success_time is not None:
             data["success_time"] = self.success_time
         return data

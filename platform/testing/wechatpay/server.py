@@ -20,6 +20,7 @@ Usage::
         server.add_merchant(...)
         client = WeChatPayClient(keys, base_url=server.base_url)
 """
+
 from __future__ import annotations
 
 import json
@@ -59,22 +60,36 @@ class FakeWeChatPayServer(LocalFakeServer):
 
     # ---- set-up and test controls ---------------------------------------------------------
 
-    def add_merchant(self, *, mchid: str, appid: str, merchant_public_key: rsa.RSAPublicKey, merchant_serial: str,
-                     platform_private_key: rsa.RSAPrivateKey, platform_serial: str, apiv3_key: str) -> None:
+    def add_merchant(
+        self,
+        *,
+        mchid: str,
+        appid: str,
+        merchant_public_key: rsa.RSAPublicKey,
+        merchant_serial: str,
+        platform_private_key: rsa.RSAPrivateKey,
+        platform_serial: str,
+        apiv3_key: str,
+    ) -> None:
         """Register a merchant: the key that signs its requests and the platform key that signs for it."""
         with self._lock:
-            self._book.merchants[mchid] = FakeMerchantAccount(mchid, appid, merchant_public_key, merchant_serial,
-                                                              platform_private_key, platform_serial, apiv3_key)
+            self._book.merchants[mchid] = FakeMerchantAccount(
+                mchid, appid, merchant_public_key, merchant_serial, platform_private_key, platform_serial, apiv3_key
+            )
 
     def add_fake_merchant(self, merchant: Any) -> None:
         """Register a :class:`~mallow.testing.wechatpay.FakeMerchant` (``keys``,
         ``platform_private_key``, ``platform_serial``)."""
         keys = merchant.keys
-        self.add_merchant(mchid=keys.mchid, appid=keys.appid,
-                          merchant_public_key=keys.merchant_private_key.public_key(),
-                          merchant_serial=keys.merchant_certificate_serial,
-                          platform_private_key=merchant.platform_private_key,
-                          platform_serial=merchant.platform_serial, apiv3_key=keys.apiv3_key)
+        self.add_merchant(
+            mchid=keys.mchid,
+            appid=keys.appid,
+            merchant_public_key=keys.merchant_private_key.public_key(),
+            merchant_serial=keys.merchant_certificate_serial,
+            platform_private_key=merchant.platform_private_key,
+            platform_serial=merchant.platform_serial,
+            apiv3_key=keys.apiv3_key,
+        )
 
     def order(self, out_trade_no: str, mchid: str | None = None) -> FakeOrder | None:
         """The server-side order, or ``None``."""
@@ -86,7 +101,9 @@ class FakeWeChatPayServer(LocalFakeServer):
         with self._lock:
             return self._book.refunds.get((self._book.merchant(mchid).mchid, out_refund_no))
 
-    def mark_paid(self, out_trade_no: str, mchid: str | None = None, *, payer_openid: str | None = None) -> dict[str, Any]:
+    def mark_paid(
+        self, out_trade_no: str, mchid: str | None = None, *, payer_openid: str | None = None
+    ) -> dict[str, Any]:
         """The shopper paid: the order becomes ``SUCCESS`` with a transaction id. Returns its JSON."""
         with self._lock:
             order = self._book.orders[(self._book.merchant(mchid).mchid, out_trade_no)]
@@ -97,8 +114,13 @@ class FakeWeChatPayServer(LocalFakeServer):
         with self._lock:
             return next((order for order in self._book.orders.values() if order.code_url == code_url), None)
 
-    def scan_and_pay(self, code_url: str, *, payer_openid: str = "o-fake-native-payer",
-                     deliver: Callable[[SignedNotification], Any] | None = None) -> SignedNotification:
+    def scan_and_pay(
+        self,
+        code_url: str,
+        *,
+        payer_openid: str = "o-fake-native-payer",
+        deliver: Callable[[SignedNotification], Any] | None = None,
+    ) -> SignedNotification:
         """A payer scans the Native QR code ``code_url`` with WeChat and pays: the order becomes
         ``SUCCESS`` and WeChat Pay's signed ``TRANSACTION.SUCCESS`` notification is built for the
         order's ``notify_url``. ``deliver(notification)`` posts it (tests choose how: a test client, a
@@ -112,7 +134,9 @@ class FakeWeChatPayServer(LocalFakeServer):
             deliver(notification)
         return notification
 
-    def complete_refund(self, out_refund_no: str, mchid: str | None = None, *, status: str = "SUCCESS") -> dict[str, Any]:
+    def complete_refund(
+        self, out_refund_no: str, mchid: str | None = None, *, status: str = "SUCCESS"
+    ) -> dict[str, Any]:
         """Move a ``PROCESSING`` refund to ``SUCCESS``, ``CLOSED`` or ``ABNORMAL``. Returns its JSON."""
         if status not in ("SUCCESS", "CLOSED", "ABNORMAL"):
             raise ValueError("status must be SUCCESS, CLOSED or ABNORMAL")
@@ -120,29 +144,41 @@ class FakeWeChatPayServer(LocalFakeServer):
             refund = self._book.refunds[(self._book.merchant(mchid).mchid, out_refund_no)]
             return self._book.complete_refund(refund, status)
 
-    def payment_notification(self, out_trade_no: str, mchid: str | None = None, *,
-                             timestamp: int | None = None) -> SignedNotification:
+    def payment_notification(
+        self, out_trade_no: str, mchid: str | None = None, *, timestamp: int | None = None
+    ) -> SignedNotification:
         """The ``TRANSACTION.SUCCESS`` notification WeChat Pay would post for a paid order."""
         with self._lock:
             merchant = self._book.merchant(mchid)
             order = self._book.orders[(merchant.mchid, out_trade_no)]
             payload = order.as_json()
-        return build_notification(apiv3_key=merchant.apiv3_key, platform_private_key=merchant.platform_private_key,
-                                  platform_serial=merchant.platform_serial, event_type="TRANSACTION.SUCCESS",
-                                  payload=payload, timestamp=timestamp if timestamp is not None else int(self.clock()),
-                                  notify_url=order.notify_url)
+        return build_notification(
+            apiv3_key=merchant.apiv3_key,
+            platform_private_key=merchant.platform_private_key,
+            platform_serial=merchant.platform_serial,
+            event_type="TRANSACTION.SUCCESS",
+            payload=payload,
+            timestamp=timestamp if timestamp is not None else int(self.clock()),
+            notify_url=order.notify_url,
+        )
 
-    def refund_notification(self, out_refund_no: str, mchid: str | None = None, *,
-                            timestamp: int | None = None) -> SignedNotification:
+    def refund_notification(
+        self, out_refund_no: str, mchid: str | None = None, *, timestamp: int | None = None
+    ) -> SignedNotification:
         """The ``REFUND.<status>`` notification for a completed refund."""
         with self._lock:
             merchant = self._book.merchant(mchid)
             refund = self._book.refunds[(merchant.mchid, out_refund_no)]
             payload = refund.notification_json()
-        return build_notification(apiv3_key=merchant.apiv3_key, platform_private_key=merchant.platform_private_key,
-                                  platform_serial=merchant.platform_serial, event_type=f"REFUND.{refund.status}",
-                                  payload=payload, timestamp=timestamp if timestamp is not None else int(self.clock()),
-                                  notify_url=refund.notify_url)
+        return build_notification(
+            apiv3_key=merchant.apiv3_key,
+            platform_private_key=merchant.platform_private_key,
+            platform_serial=merchant.platform_serial,
+            event_type=f"REFUND.{refund.status}",
+            payload=payload,
+            timestamp=timestamp if timestamp is not None else int(self.clock()),
+            notify_url=refund.notify_url,
+        )
 
     def tamper_next_response(self, tamper: ResponseTamper) -> None:
         """Apply ``tamper(status, headers, body)`` to the next response *after* it is signed."""
@@ -155,8 +191,9 @@ class FakeWeChatPayServer(LocalFakeServer):
         with self._lock:
             self._drops += count
 
-    def fail_next_requests(self, count: int = 1, *, status: int = 500, code: str = "SYSTEM_ERROR",
-                           message: str = "系统错误") -> None:
+    def fail_next_requests(
+        self, count: int = 1, *, status: int = 500, code: str = "SYSTEM_ERROR", message: str = "系统错误"
+    ) -> None:
         """Answer the next ``count`` authenticated requests with a signed error, without processing."""
         with self._lock:
             self._failures.extend([(status, code, message)] * count)
@@ -170,8 +207,9 @@ class FakeWeChatPayServer(LocalFakeServer):
 
     # ---- request handling -----------------------------------------------------------------
 
-    def _serve(self, method: str, raw_path: str, authorization: str | None,
-               body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+    def _serve(
+        self, method: str, raw_path: str, authorization: str | None, body: bytes
+    ) -> tuple[int, dict[str, str], bytes] | None:
         with self._lock:
             signer: FakeMerchantAccount | None = None  # whose platform key signs the answer
             authenticated = False
@@ -195,8 +233,11 @@ class FakeWeChatPayServer(LocalFakeServer):
             if response_body:
                 headers["Content-Type"] = "application/json"
             if signer is not None:  # an unknown merchant has no platform key to sign with
-                headers.update(sign_headers(signer.platform_private_key, signer.platform_serial, response_body,
-                                            timestamp=int(self.clock())))
+                headers.update(
+                    sign_headers(
+                        signer.platform_private_key, signer.platform_serial, response_body, timestamp=int(self.clock())
+                    )
+                )
             if self._tampers:
                 status, headers, response_body = self._tampers.pop(0)(status, headers, response_body)
             return status, headers, response_body
@@ -213,13 +254,17 @@ class FakeWeChatPayServer(LocalFakeServer):
             raise ApiError(401, "SIGN_ERROR", "unknown mchid")
         return params, merchant
 
-    def _check_signature(self, merchant: FakeMerchantAccount, params: dict[str, str], method: str,
-                         raw_path: str, body: bytes) -> None:
+    def _check_signature(
+        self, merchant: FakeMerchantAccount, params: dict[str, str], method: str, raw_path: str, body: bytes
+    ) -> None:
         """Check a request exactly as WeChat Pay does, with the merchant's public key."""
         if params["serial_no"] != merchant.merchant_serial:
             raise ApiError(401, "SIGN_ERROR", "serial_no is not the merchant's certificate")
         timestamp = params["timestamp"]
-        if not (timestamp.isascii() and timestamp.isdigit()) or abs(self.clock() - int(timestamp)) > self.max_skew_seconds:
+        if (
+            not (timestamp.isascii() and timestamp.isdigit())
+            or abs(self.clock() - int(timestamp)) > self.max_skew_seconds
+        ):
             raise ApiError(401, "SIGN_ERROR", "timestamp is too far from now")
         try:
             message = request_message(method, raw_path, timestamp, params["nonce_str"], body)

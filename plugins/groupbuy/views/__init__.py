@@ -1,4 +1,5 @@
 """The plugin's blueprints, one per area (fresh objects for every app that loads the plugin)."""
+
 from __future__ import annotations
 
 

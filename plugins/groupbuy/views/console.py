@@ -1,6 +1,7 @@
 """Merchant console pages (``/s/<slug>/console/x/groupbuy/…``), staff of the store only:
 campaigns with their statistics, the campaign form, groups by state, one group's members,
 refunds and log."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -17,15 +18,26 @@ GROUP_STATES = ("open", "succeeded", "failed", "cancelled")
 
 
 def _context():
-    return {"states": {"open": _("Waiting for members"), "succeeded": _("Succeeded"), "failed": _("Failed"),
-                               "cancelled": _("Cancelled")},
-            "phases": {"active": _("Running"), "ended": _("Ended"), "scheduled": _("Scheduled"),
-                       "expired": _("Finished")},
-            "member_states": {"pending": _("Awaiting payment"), "joined": _("Paid"), "dropped": _("Order closed unpaid"),
-                              "left": _("Refunded (left)"), "refunded": _("Refunded by the group buy")},
-            "refund_states": {"due": _("due"), "processing": _("processing"), "done": _("done"),
-                              "failed": _("failed")},
-            "yuan": fen_to_yuan, "when": present.when, "percent": money.percent_text}
+    return {
+        "states": {
+            "open": _("Waiting for members"),
+            "succeeded": _("Succeeded"),
+            "failed": _("Failed"),
+            "cancelled": _("Cancelled"),
+        },
+        "phases": {"active": _("Running"), "ended": _("Ended"), "scheduled": _("Scheduled"), "expired": _("Finished")},
+        "member_states": {
+            "pending": _("Awaiting payment"),
+            "joined": _("Paid"),
+            "dropped": _("Order closed unpaid"),
+            "left": _("Refunded (left)"),
+            "refunded": _("Refunded by the group buy"),
+        },
+        "refund_states": {"due": _("due"), "processing": _("processing"), "done": _("done"), "failed": _("failed")},
+        "yuan": fen_to_yuan,
+        "when": present.when,
+        "percent": money.percent_text,
+    }
 
 
 def _campaign_or_404(campaign_id: int) -> Campaign:
@@ -38,36 +50,59 @@ def _campaign_or_404(campaign_id: int) -> Campaign:
 @staff_required
 def campaign_list():
     rows = list(db.session.execute(sa.select(Campaign).order_by(Campaign.id.desc()).limit(200)).scalars())
-    titles = dict(db.session.execute(sa.select(Product.id, Product.title).where(
-        Product.id.in_({c.product_id for c in rows}))).all()) if rows else {}
-    return render_template("groupbuy/console_campaigns.html", campaigns=rows, titles=titles,
-                           stats=campaigns.stats([c.id for c in rows]), phase=campaigns.phase)
+    titles = (
+        dict(
+            db.session.execute(
+                sa.select(Product.id, Product.title).where(Product.id.in_({c.product_id for c in rows}))
+            ).all()
+        )
+        if rows
+        else {}
+    )
+    return render_template(
+        "groupbuy/console_campaigns.html",
+        campaigns=rows,
+        titles=titles,
+        stats=campaigns.stats([c.id for c in rows]),
+        phase=campaigns.phase,
+    )
 
 
 def _form_page(campaign: Campaign | None, values: MultiDict, errors: dict | None = None, status: int = 200):
-    products = db.session.execute(sa.select(Product.id, Product.title)
-                                  .order_by(Product.id.desc()).limit(500)).all()
+    products = db.session.execute(sa.select(Product.id, Product.title).order_by(Product.id.desc()).limit(500)).all()
     product_id = values.get("product_id") or (campaign.product_id if campaign else None)
     product = db.session.get(Product, id_value(product_id)) if id_value(product_id) else None
-    tier_rows = list(zip(values.getlist("tier_size"), values.getlist("tier_percent")))
+    tier_rows = list(zip(values.getlist("tier_size"), values.getlist("tier_percent"), strict=False))
     tier_rows += [("", "")] * (campaigns.MAX_TIERS - len(tier_rows))
-    return render_template("groupbuy/console_form.html", campaign=campaign, values=values, errors=errors or {},
-                           products=products, skus=list(product.skus) if product else [],
-                           chosen_skus={id_value(v) for v in values.getlist("sku_ids")} - {None},
-                           tier_rows=tier_rows[:campaigns.MAX_TIERS]), status
+    return render_template(
+        "groupbuy/console_form.html",
+        campaign=campaign,
+        values=values,
+        errors=errors or {},
+        products=products,
+        skus=list(product.skus) if product else [],
+        chosen_skus={id_value(v) for v in values.getlist("sku_ids")} - {None},
+        tier_rows=tier_rows[: campaigns.MAX_TIERS],
+    ), status
 
 
 def _values_of(campaign: Campaign) -> MultiDict:
     zone = campaigns.store_zone()
-    values = MultiDict({
-        "title": campaign.title, "product_id": str(campaign.product_id), "group_size": str(campaign.group_size),
-        "leader_discount_percent": money.percent_text(campaign.leader_bp).rstrip("%") if campaign.leader_bp else "",
-        "window_hours": str(campaign.window_minutes // 60),
-        "starts_at": campaigns.aware(campaign.starts_at).astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
-        "ends_at": campaigns.aware(campaign.ends_at).astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
-        "quota": str(campaign.quota), "per_order_limit": str(campaign.per_order_limit or ""),
-        "per_shopper_limit": str(campaign.per_shopper_limit or ""),
-        "auto_complete_percent": str(campaign.auto_complete_percent or "")})
+    values = MultiDict(
+        {
+            "title": campaign.title,
+            "product_id": str(campaign.product_id),
+            "group_size": str(campaign.group_size),
+            "leader_discount_percent": money.percent_text(campaign.leader_bp).rstrip("%") if campaign.leader_bp else "",
+            "window_hours": str(campaign.window_minutes // 60),
+            "starts_at": campaigns.aware(campaign.starts_at).astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": campaigns.aware(campaign.ends_at).astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+            "quota": str(campaign.quota),
+            "per_order_limit": str(campaign.per_order_limit or ""),
+            "per_shopper_limit": str(campaign.per_shopper_limit or ""),
+            "auto_complete_percent": str(campaign.auto_complete_percent or ""),
+        }
+    )
     for tier in campaign.tiers:
         values.add("tier_size", str(tier["size"]))
         values.add("tier_percent", money.percent_text(tier["bp"]).rstrip("%"))
@@ -147,8 +182,14 @@ def group_list():
         query = query.where(Group.campaign_id == campaign_id)
     groups = list(db.session.execute(query).scalars())
     titles = dict(db.session.execute(sa.select(Campaign.id, Campaign.title)).all())
-    return render_template("groupbuy/console_groups.html", groups=groups, titles=titles, state=state,
-                           campaign_id=campaign_id, campaign=campaigns.get(campaign_id) if campaign_id else None)
+    return render_template(
+        "groupbuy/console_groups.html",
+        groups=groups,
+        titles=titles,
+        state=state,
+        campaign_id=campaign_id,
+        campaign=campaigns.get(campaign_id) if campaign_id else None,
+    )
 
 
 @staff_required
@@ -156,20 +197,42 @@ def group_detail(group_id: int):
     group = db.session.get(Group, group_id)
     if group is None:
         abort(404)
-    members = list(db.session.execute(sa.select(Member).where(Member.group_id == group.id)
-                                      .order_by(Member.seq, Member.id)).scalars())
-    orders = {o.id: o for o in db.session.execute(sa.select(Order).where(
-        Order.id.in_({m.order_id for m in members}))).scalars()} if members else {}
+    members = list(
+        db.session.execute(
+            sa.select(Member).where(Member.group_id == group.id).order_by(Member.seq, Member.id)
+        ).scalars()
+    )
+    orders = (
+        {
+            o.id: o
+            for o in db.session.execute(sa.select(Order).where(Order.id.in_({m.order_id for m in members}))).scalars()
+        }
+        if members
+        else {}
+    )
     tasks = {}
-    for task in db.session.execute(sa.select(RefundTask).where(RefundTask.member_id.in_({m.id for m in members}))
-                                   ).scalars() if members else []:
+    for task in (
+        db.session.execute(sa.select(RefundTask).where(RefundTask.member_id.in_({m.id for m in members}))).scalars()
+        if members
+        else []
+    ):
         tasks.setdefault(task.member_id, []).append(task)
     events = list(db.session.execute(sa.select(Event).where(Event.group_id == group.id).order_by(Event.id)).scalars())
-    return render_template("groupbuy/console_group.html", group=group, view=present.group_view(group),
-                           campaign=campaigns.get(group.campaign_id), members=members, orders=orders, tasks=tasks,
-                           events=events, shop_group_url=present.shop_url("group", group_id=group.id),
-                           sku_label=present.sku_label, log_label=labels.log_label, log_detail=labels.log_detail,
-                           refund_error=labels.refund_error_label)
+    return render_template(
+        "groupbuy/console_group.html",
+        group=group,
+        view=present.group_view(group),
+        campaign=campaigns.get(group.campaign_id),
+        members=members,
+        orders=orders,
+        tasks=tasks,
+        events=events,
+        shop_group_url=present.shop_url("group", group_id=group.id),
+        sku_label=present.sku_label,
+        log_label=labels.log_label,
+        log_detail=labels.log_detail,
+        refund_error=labels.refund_error_label,
+    )
 
 
 @staff_required

@@ -1,5 +1,6 @@
 """Storefront pages (``/s/<slug>/x/groupbuy/…``): campaigns, a campaign with its open groups,
 a group (the share link) and its poster; ordering into a group and paying for it."""
+
 from __future__ import annotations
 
 import secrets
@@ -7,8 +8,21 @@ import secrets
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from mallow.sdk import (CheckoutProblems, IdempotencyConflict, Order, SoldOut, ValidationFailed, address_book,
-                        cashier_url, current_store, db, fen_to_yuan, plugin_settings, principal, shopper_required)
+from mallow.sdk import (
+    CheckoutProblems,
+    IdempotencyConflict,
+    Order,
+    SoldOut,
+    ValidationFailed,
+    address_book,
+    cashier_url,
+    current_store,
+    db,
+    fen_to_yuan,
+    plugin_settings,
+    principal,
+    shopper_required,
+)
 from mallow.sdk import place_order as checkout_order
 from mallow_groupbuy import campaigns, money, present
 from mallow_groupbuy.i18n import _, translations
@@ -22,8 +36,11 @@ def _open_stores_only():
 
 
 def _context():
-    return {"gb_url": present.shop_url, "gb_theme": present.page_theme,
-            "gb_asset": lambda name: url_for(".static", filename=name, v=present.asset_version(name))}
+    return {
+        "gb_url": present.shop_url,
+        "gb_theme": present.page_theme,
+        "gb_asset": lambda name: url_for(".static", filename=name, v=present.asset_version(name)),
+    }
 
 
 def _campaign_or_404(campaign_id: int):
@@ -42,11 +59,27 @@ def _my_pending(campaign_id: int) -> list[dict]:
     shopper = _shopper()
     if shopper is None:
         return []
-    rows = db.session.execute(sa.select(Member, Order).join(Order, Order.id == Member.order_id).where(
-        Member.campaign_id == campaign_id, Member.customer_id == shopper.id, Member.status == "pending",
-        Order.status == "pending_payment").order_by(Member.id)).all()
-    return [{"order_id": order.id, "number": order.number, "total_yuan": fen_to_yuan(order.total),
-             "group_id": member.group_id, "pay_deadline": present.when(order.pay_deadline)} for member, order in rows]
+    rows = db.session.execute(
+        sa.select(Member, Order)
+        .join(Order, Order.id == Member.order_id)
+        .where(
+            Member.campaign_id == campaign_id,
+            Member.customer_id == shopper.id,
+            Member.status == "pending",
+            Order.status == "pending_payment",
+        )
+        .order_by(Member.id)
+    ).all()
+    return [
+        {
+            "order_id": order.id,
+            "number": order.number,
+            "total_yuan": fen_to_yuan(order.total),
+            "group_id": member.group_id,
+            "pay_deadline": present.when(order.pay_deadline),
+        }
+        for member, order in rows
+    ]
 
 
 def _core_url(endpoint: str, **values) -> str | None:
@@ -61,15 +94,17 @@ def _order_form(campaign, group_id=None) -> dict:
     here), add a delivery address (and come back here)."""
     shopper = _shopper()
     here = request.path
-    return {"signed_in": shopper is not None,
-            "addresses": address_book(shopper.id) if shopper else [],
-            "idempotency_key": secrets.token_hex(16), "group_id": group_id,
-            "unpaid_minutes": plugin_settings("groupbuy").get("unpaid_minutes", 10),
-            "login_url": url_for("storefront.login", next=here),
-            "register_url": _core_url("storefront.register", next=here),
-            "new_address_url": _core_url("storefront.new_address", next=here)
-            or _core_url("storefront.account"),
-            "addresses_url": _core_url("storefront.address_book", next=here)}
+    return {
+        "signed_in": shopper is not None,
+        "addresses": address_book(shopper.id) if shopper else [],
+        "idempotency_key": secrets.token_hex(16),
+        "group_id": group_id,
+        "unpaid_minutes": plugin_settings("groupbuy").get("unpaid_minutes", 10),
+        "login_url": url_for("storefront.login", next=here),
+        "register_url": _core_url("storefront.register", next=here),
+        "new_address_url": _core_url("storefront.new_address", next=here) or _core_url("storefront.account"),
+        "addresses_url": _core_url("storefront.address_book", next=here),
+    }
 
 
 def campaigns_page():
@@ -83,11 +118,18 @@ def campaign_page(campaign_id: int):
     if summary["product"] is None:
         abort(404)
     opener_skus = present.sku_rows(campaign, bp=money.tier_for(campaign.tiers, 1), leader_bp=campaign.leader_bp)
-    return render_template("groupbuy/campaign.html", campaign=campaign, summary=summary, skus=opener_skus,
-                           phase=campaigns.phase(campaign), starts_at=present.when(campaign.starts_at),
-                           leader_percent=money.percent_text(campaign.leader_bp) if campaign.leader_bp else None,
-                           groups=present.open_groups(campaign), pending=_my_pending(campaign.id),
-                           form=_order_form(campaign))
+    return render_template(
+        "groupbuy/campaign.html",
+        campaign=campaign,
+        summary=summary,
+        skus=opener_skus,
+        phase=campaigns.phase(campaign),
+        starts_at=present.when(campaign.starts_at),
+        leader_percent=money.percent_text(campaign.leader_bp) if campaign.leader_bp else None,
+        groups=present.open_groups(campaign),
+        pending=_my_pending(campaign.id),
+        form=_order_form(campaign),
+    )
 
 
 def group_page(group_id: int):
@@ -102,11 +144,21 @@ def group_page(group_id: int):
     product = present.product_card(campaign.product_id)
     share_url = url_for(request.endpoint, group_id=group.id, _external=True)
     my_order_url = _core_url("storefront.order_detail", order_id=mine["order_id"]) if mine else None
-    return render_template("groupbuy/group.html", group=view, campaign=campaign, product=product, skus=skus,
-                           is_member=mine is not None, mine=mine, my_order_url=my_order_url,
-                           pending=[p for p in _my_pending(campaign.id) if p["group_id"] == group.id],
-                           share_url=share_url, share_json=present.share_json(view, campaign, product, skus, share_url),
-                           texts_json=present.script_texts(), form=_order_form(campaign, group.id))
+    return render_template(
+        "groupbuy/group.html",
+        group=view,
+        campaign=campaign,
+        product=product,
+        skus=skus,
+        is_member=mine is not None,
+        mine=mine,
+        my_order_url=my_order_url,
+        pending=[p for p in _my_pending(campaign.id) if p["group_id"] == group.id],
+        share_url=share_url,
+        share_json=present.share_json(view, campaign, product, skus, share_url),
+        texts_json=present.script_texts(),
+        form=_order_form(campaign, group.id),
+    )
 
 
 def poster_page(group_id: int):
@@ -115,10 +167,14 @@ def poster_page(group_id: int):
         abort(404)
     campaign = _campaign_or_404(group.campaign_id)
     skus = present.sku_rows(campaign, bp=present.next_bp(group))
-    return render_template("groupbuy/poster.html", group=present.group_view(group), campaign=campaign,
-                           product=present.product_card(campaign.product_id),
-                           price=skus[0]["group_price_yuan"] if skus else "",
-                           share_url=present.shop_url("group", group_id=group.id, _external=True))
+    return render_template(
+        "groupbuy/poster.html",
+        group=present.group_view(group),
+        campaign=campaign,
+        product=present.product_card(campaign.product_id),
+        price=skus[0]["group_price_yuan"] if skus else "",
+        share_url=present.shop_url("group", group_id=group.id, _external=True),
+    )
 
 
 @shopper_required
@@ -128,8 +184,11 @@ def place_order(campaign_id: int):
     campaign = _campaign_or_404(campaign_id)
     form = request.form
     group_id = int(form["group_id"]) if str(form.get("group_id", "")).isdigit() else None
-    back = present.shop_url("group", group_id=group_id) if group_id else present.shop_url("campaign",
-                                                                                       campaign_id=campaign.id)
+    back = (
+        present.shop_url("group", group_id=group_id)
+        if group_id
+        else present.shop_url("campaign", campaign_id=campaign.id)
+    )
     try:
         quantity = int(form.get("quantity", "1"))
         sku_id = int(form.get("sku_id", ""))
@@ -139,8 +198,12 @@ def place_order(campaign_id: int):
     options = {"groupbuy": {"campaign_id": campaign.id, "group_id": group_id}}
     try:
         order, _created = checkout_order(
-            _shopper(), [{"sku_id": sku_id, "quantity": quantity}], form.get("address_id"),
-            idempotency_key=str(form.get("idempotency_key", ""))[:80] or None, options=options)
+            _shopper(),
+            [{"sku_id": sku_id, "quantity": quantity}],
+            form.get("address_id"),
+            idempotency_key=str(form.get("idempotency_key", ""))[:80] or None,
+            options=options,
+        )
     except ValidationFailed as failed:
         flash("; ".join(str(message) for _code, message in failed.errors.values()), "error")
         return redirect(back), 303

@@ -5,12 +5,13 @@ Revision ID: 5d1e7a3c9b20
 Revises: 909c330afa37
 Create Date: 2026-12-01 21:00:00.000000
 """
+
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '5d1e7a3c9b20'
-down_revision = '909c330afa37'
+revision = "5d1e7a3c9b20"
+down_revision = "909c330afa37"
 branch_labels = None
 depends_on = None
 
@@ -23,18 +24,18 @@ def _schema():
 
 
 def upgrade():
-    with op.batch_alter_table('orders', schema=_schema()) as batch_op:
-        batch_op.add_column(sa.Column('is_test', sa.Boolean(), server_default=sa.false(), nullable=False))
-    with op.batch_alter_table('payment_notifications', schema=_schema()) as batch_op:
-        batch_op.add_column(sa.Column('count', sa.Integer(), server_default='1', nullable=False))
-        batch_op.add_column(sa.Column('last_seen_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_index(batch_op.f('ix_payment_notifications_received_at'), ['received_at'], unique=False)
+    with op.batch_alter_table("orders", schema=_schema()) as batch_op:
+        batch_op.add_column(sa.Column("is_test", sa.Boolean(), server_default=sa.false(), nullable=False))
+    with op.batch_alter_table("payment_notifications", schema=_schema()) as batch_op:
+        batch_op.add_column(sa.Column("count", sa.Integer(), server_default="1", nullable=False))
+        batch_op.add_column(sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index(batch_op.f("ix_payment_notifications_received_at"), ["received_at"], unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table('payment_notifications', schema=_schema()) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_payment_notifications_received_at'))
-        batch_op.drop_column('last_seen_at')
-        batch_op.drop_column('count')
-    with op.batch_alter_table('orders', schema=_schema()) as batch_op:
-        batch_op.drop_column('is_test')
+    with op.batch_alter_table("payment_notifications", schema=_schema()) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_payment_notifications_received_at"))
+        batch_op.drop_column("last_seen_at")
+        batch_op.drop_column("count")
+    with op.batch_alter_table("orders", schema=_schema()) as batch_op:
+        batch_op.drop_column("is_test")
