@@ -23,3 +23,10 @@ def test_ruff_lint_passes():
 def test_code_is_formatted_by_ruff():
     result = _ruff("format", "--check", ".")
     assert result.returncode == 0, "run `.venv/bin/ruff format .`:\n" + result.stdout + result.stderr
+
+
+def test_mypy_passes_on_the_sdk_hookspecs_and_pricing():
+    # which modules, how strictly and how mypy finds `mallow`: [tool.mypy] in pyproject.toml
+    mypy = Path(sys.executable).with_name("mypy")
+    result = subprocess.run([str(mypy)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, "run `.venv/bin/mypy`:\n" + result.stdout + result.stderr

@@ -13,12 +13,15 @@ never depends on the order in which plugins were registered.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
+
+    from flask import Blueprint
 
     from mallow.accounts.models import Customer
     from mallow.orders.models import Order, OrderEvent
@@ -99,7 +102,7 @@ def mallow_order_completed(order: Order) -> None:
 
 
 @hookspec
-def mallow_register_routes(register) -> None:
+def mallow_register_routes(register: Callable[[Blueprint, str], None]) -> None:
     """Add Flask blueprints. Call ``register(blueprint, area)`` with ``area`` one of
     ``"storefront"``, ``"console"``, ``"store_api"``, ``"console_api"``: the blueprint is mounted
     inside the store (``/s/<slug>/…`` under the area's prefix and ``/x/<plugin>``), so the store
@@ -111,7 +114,7 @@ def mallow_register_routes(register) -> None:
 
 
 @hookspec
-def mallow_register_blocks(register) -> None:
+def mallow_register_blocks(register: Callable[..., object]) -> None:
     """Add page-builder block types: ``register(type_name, label=…, schema=…, template=…)`` with a
     JSON Schema object of the block's settings and a template path ``…/blocks/<type_name>.html``
     relative to the plugin's package; or the keywords of
@@ -122,7 +125,7 @@ def mallow_register_blocks(register) -> None:
 
 
 @hookspec
-def mallow_register_jobs(register) -> None:
+def mallow_register_jobs(register: Callable[..., None]) -> None:
     """Add background jobs and schedules: ``register(name, func, every_seconds=None, store=True,
     idempotent=False)`` with ``name`` as ``"<plugin>.<job>"``.
 
@@ -139,7 +142,7 @@ def mallow_register_jobs(register) -> None:
 
 
 @hookspec
-def mallow_console_menu(store) -> list[dict] | None:
+def mallow_console_menu(store: Store) -> list[dict[str, Any]] | None:
     """Entries for the merchant console's menu in this store: ``{"label": …, "endpoint": …}``
     with ``endpoint`` as ``"<blueprint name>.<view>"`` of a blueprint the plugin registered (Mallow
     finds where it is mounted) and optional ``"values"`` for ``url_for``. Called only for stores
@@ -147,7 +150,7 @@ def mallow_console_menu(store) -> list[dict] | None:
 
 
 @hookspec
-def mallow_template_slot(slot: str, context: dict) -> str | None:
+def mallow_template_slot(slot: str, context: dict[str, Any]) -> str | None:
     """Markup for a named place in storefront templates (``"home.top"``,
     ``"product.after_price"``, ``"cart.after_subtotal"``, ``"checkout.after_receipt"``,
     ``"order.after_status"``: docs/plugins.md lists each slot's context); return ``markupsafe.Markup`` or a string that will be escaped. ``context``
@@ -157,7 +160,7 @@ def mallow_template_slot(slot: str, context: dict) -> str | None:
 
 
 @hookspec
-def mallow_account_entries(store, customer) -> list[dict] | None:
+def mallow_account_entries(store: Store, customer: Customer) -> list[dict[str, Any]] | None:
     """Entries for the shopper's account page (我的) in this store: ``{"label": …, "endpoint": …}``
     with ``endpoint`` as ``"<blueprint name>.<view>"`` of a blueprint the plugin registered (Mallow
     finds where it is mounted; core endpoints such as ``"storefront.orders_list"`` work too),

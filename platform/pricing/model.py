@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 STAGES = ("line", "order", "coupon", "shipping")
 
@@ -32,7 +34,7 @@ class PricingContext:
     customer_id: int | None
     lines: list[PricingLine]
     province: str | None = None
-    options: dict = field(default_factory=dict)  # e.g. {"coupon": "…", "groupbuy": {...}}
+    options: dict[str, Any] = field(default_factory=dict)  # e.g. {"coupon": "…", "groupbuy": {...}}
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class Adjustment:
     line_index: int | None = None
     exclusive_group: str | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ValueError(f"unknown stage {self.stage!r}")
         if type(self.amount) is not int:
@@ -61,7 +63,7 @@ class Problem:
     line_index: int | None = None
 
 
-def plugin_failed(problems: list[Problem]):
+def plugin_failed(problems: list[Problem]) -> Callable[[str], None]:
     """What :func:`mallow.plugins.faults.call_hook` does for pricing and checkout when a plugin
     raises: one ``plugin_failed`` problem per failing plugin, added to ``problems``."""
 

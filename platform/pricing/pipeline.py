@@ -12,13 +12,17 @@ integer fen throughout: there is nothing to round.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from mallow.plugins.faults import call_hook
 from mallow.plugins.manager import hooks
 from mallow.pricing.model import Adjustment, PricedLine, PricedOrder, PricingContext, Problem, plugin_failed
 
 
-def _flatten(results) -> list:
-    found = []
+def _flatten(results: Iterable[Any]) -> list[Any]:
+    """The non-None results of a hook as one list (an implementation may answer one value or a list)."""
+    found: list[Any] = []
     for result in results:
         if result is None:
             continue
@@ -26,7 +30,7 @@ def _flatten(results) -> list:
     return found
 
 
-def _key(adjustment: Adjustment):
+def _key(adjustment: Adjustment) -> tuple[int, str, str, str]:
     return (adjustment.amount, adjustment.source, adjustment.code, adjustment.label)
 
 
@@ -36,7 +40,8 @@ def _best_discount(proposals: list[Adjustment]) -> Adjustment | None:
 
 
 def _decide_stage(proposals: list[Adjustment], running_total: int) -> list[Adjustment]:
-    chosen, groups = [], {}
+    chosen: list[Adjustment] = []
+    groups: dict[str, list[Adjustment]] = {}
     for proposal in sorted(proposals, key=_key):
         if proposal.exclusive_group is None:
             chosen.append(proposal)

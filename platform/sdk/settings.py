@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import g
 
 
-def plugin_settings(plugin: str) -> dict:
+def plugin_settings(plugin: str) -> dict[str, Any]:
     """The active store's settings for ``plugin`` (manifest defaults where unset)."""
     from mallow.plugins.stores import settings_for
 
     return settings_for(plugin)
 
 
-def save_plugin_settings(plugin: str, settings: dict) -> dict:
+def save_plugin_settings(plugin: str, settings: dict[str, Any]) -> dict[str, Any]:
     """Replace the active store's settings of ``plugin`` through the platform's own path (validated
     against the manifest's ``settings_schema``, defaults filled in; raises ``ValidationFailed``).
     Returns the stored settings; :func:`plugin_settings` reads them from now on. The caller commits."""

@@ -4,12 +4,17 @@ the shopper's address book."""
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mallow.catalog.images import image_url as storefront_image_url
 
+if TYPE_CHECKING:
+    from mallow.orders.models import Order
 
-def cashier_url(order, *, external: bool = False) -> str:
+
+def cashier_url(order: Order | int, *, external: bool = False) -> str:
     """The store's cashier (收银台) for ``order`` (an ``Order`` or its id): the one place every
     order is paid, whatever placed it. Send the shopper there right after your checkout
     (``return redirect(cashier_url(order)), 303``); it offers the methods the store really has and
@@ -19,7 +24,7 @@ def cashier_url(order, *, external: bool = False) -> str:
     return url_for("storefront.pay_order", order_id=getattr(order, "id", order), _external=external)
 
 
-def storefront_theme() -> dict:
+def storefront_theme() -> dict[str, Any]:
     """The active store's page-builder theme, for a plugin's own storefront pages so they look
     like the store's home page in every theme: ``{"name", "classes", "style", "stylesheets"}``
     (the classes and custom properties of the theme's page root ``.mp``, and its stylesheet URLs)."""
@@ -41,7 +46,7 @@ def storefront_theme() -> dict:
 _STATIC_VERSIONS: dict[tuple[str, float], str] = {}
 
 
-def static_version(static_dir, name: str) -> str:
+def static_version(static_dir: str | os.PathLike[str], name: str) -> str:
     """A short content hash of the file ``name`` in ``static_dir`` (a plugin's static folder), for
     ``?v=`` so browsers never keep an old copy after an upgrade; ``""`` when there is no such file.
     Read again only when the file changes."""
@@ -61,7 +66,7 @@ def image_url(path: str | None) -> str | None:
     return storefront_image_url(path)
 
 
-def address_book(customer_id: int) -> list[dict]:
+def address_book(customer_id: int) -> list[dict[str, Any]]:
     """The shopper's delivery addresses as Mallow's checkout shows them (phone masked), the
     default first: ``[{"id", "recipient", "phone", "province", "city", "district", "detail", …}]``."""
     from mallow.orders import addresses
