@@ -8,6 +8,7 @@ import hashlib
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
+from mallow.accounts import sms
 from mallow.accounts.models import Customer
 from mallow.accounts.passwords import PASSWORD_MESSAGES, hash_password, password_problem, verify_password
 from mallow.db import db
@@ -71,8 +72,6 @@ def sign_in_with_code(data) -> tuple[Customer, bool]:
     returns ``(customer, created)``. The first good code for a number this store does not know
     creates the shopper (``nickname`` optional, no password: they can always sign in by code).
     The caller commits and starts the session."""
-    from mallow.accounts import sms
-
     phone = sms.verify_code(data.get("phone"), data.get("code"))
     digest = crypto.digest(phone)
     customer = db.session.execute(db.select(Customer).filter_by(login_digest=digest)).scalar_one_or_none()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
+from mallow.accounts.guards import principal
 from mallow.extensions import login_manager
 
 #: blueprint → principal kind shown as ``current_user`` in its templates
@@ -23,7 +24,5 @@ def init_app(app) -> None:
 
     @login_manager.request_loader
     def load_for_area(_request):
-        from mallow.accounts.guards import principal
-
         kind = AREAS.get((request.blueprint or "").split(".")[0])
         return principal(kind) if kind else None

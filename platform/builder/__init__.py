@@ -13,14 +13,14 @@ Modules: :mod:`~mallow.builder.blocks` (block types, the app's block registry, s
 
 from __future__ import annotations
 
+from mallow.builder import cache, console, library, storefront, themes
+from mallow.builder import invalidation as _invalidation  # noqa: F401  (registers its flush listener)
+from mallow.builder.blocks import EXTENSION, BlockTypes
+
 
 def init_app(app) -> None:
     """The app's block registry with the built-in types, themes, the render cache and the
     builder's pages (plugins add their block types when they load)."""
-    from mallow.builder import cache, console, library, storefront, themes
-    from mallow.builder import invalidation as _invalidation  # noqa: F401  (registers its flush listener)
-    from mallow.builder.blocks import EXTENSION, BlockTypes
-
     app.extensions[EXTENSION] = BlockTypes(library.BUILTIN_TYPES)
     themes.init_app(app)
     cache.init_app(app)

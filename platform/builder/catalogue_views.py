@@ -28,6 +28,7 @@ from mallow.money import MoneyError, fen_to_yuan, yuan_to_fen
 from mallow.plugins.web import template_slot
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
+from mallow.web import json_for_script
 from mallow.web.assets import asset_url
 
 #: the query parameters a listing reads (others are ignored and left out of its links)
@@ -66,9 +67,6 @@ def buy_view(product) -> dict:
     """Price, options with their stock, plugin slots, the add-to-cart form, the buy bar (with the
     cart's count) and the share data: changes with every sale and every shopper, so it is built
     for each request (never cached)."""
-    # builder.console (the editor) imports builder.current, which imports this module
-    from mallow.builder.console import json_for_script
-
     skus = [sku for sku in product.skus if sku.active]
     chosen = next((sku for sku in skus if sku.stock > 0), None)
     price = product_json.min_price(product)

@@ -7,12 +7,10 @@ operations of :mod:`mallow.api.pages` (and ``listMerchantProducts`` / ``getMerch
 its product picker) with the browser session and the CSRF token in the ``X-CSRFToken`` header:
 one surface per operation. Everything the script needs (page, block types with their settings
 fields, themes, the operations' URLs, texts in the page's language) is embedded once as JSON,
-escaped for a ``<script>`` element (see :func:`json_for_script`).
+escaped for a ``<script>`` element (see :func:`mallow.web.json_for_script`).
 """
 
 from __future__ import annotations
-
-import json
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -21,28 +19,13 @@ from mallow.accounts.guards import principal, staff_required
 from mallow.builder import blocks, current, service
 from mallow.builder.render import render_document, stylesheet_urls
 from mallow.builder.themes import theme_set
+from mallow.catalog import categories
 from mallow.tenants.context import current_store
 from mallow.tenants.resolve import store_url_prefix
 from mallow.validation import ValidationFailed
-from mallow.web import render_form
-from markupsafe import Markup
+from mallow.web import json_for_script, render_form
 
 bp = Blueprint("page_editor", __name__, url_prefix=store_url_prefix("/console/pages"))
-_SCRIPT_ESCAPES = {
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "'": "\\u0027",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
-
-
-def json_for_script(data) -> Markup:
-    """JSON safe inside ``<script type="application/json">``: ``<``, ``>``, ``&``, ``'`` and
-    U+2028/U+2029 are written as ``\\u`` escapes, so ``</script>`` in any text cannot end it."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
-    return Markup("".join(_SCRIPT_ESCAPES.get(ch, ch) for ch in text))
 
 
 def fields_of(settings: dict) -> list[dict]:
@@ -139,8 +122,6 @@ def _texts() -> dict:
 
 
 def _links() -> list[dict]:
-    from mallow.catalog import categories
-
     links = [{"value": "/", "label": _("Home")}, {"value": "/search", "label": _("All products")}]
     for category, depth in categories.tree(active_only=True)[:50]:
         links.append({"value": f"/category/{category.id}", "label": "· " * depth + category.name})
@@ -214,8 +195,6 @@ def _operation_urls(page) -> dict:
 @staff_required
 def edit(page_id):
     page = _page(page_id)
-    from mallow.catalog import categories
-
     theme_name, theme_settings = service.current_theme()
     themes = theme_set()
     saved = service.saved_theme_settings()

@@ -20,6 +20,9 @@ import sqlalchemy as sa
 from mallow.builder.catalogue_views import buy_view, category_view, listing_view, parse_listing, product_detail_view
 from mallow.builder.render import fill_late, late
 from mallow.builder.themes import Theme, theme_set
+from mallow.catalog import categories
+from mallow.catalog.models import Product
+from mallow.db import db
 from markupsafe import Markup
 
 BUY_BOX = "product_buy"
@@ -77,10 +80,6 @@ def sample(kind: str):
     """A real product / category of the store for the editor's preview, or None for the other
     kinds or an empty catalogue: the newest product (on the shelf first); the category of the
     newest on-shelf product (else the first shown category)."""
-    from mallow.catalog import categories
-    from mallow.catalog.models import Product
-    from mallow.db import db
-
     if kind == "product":
         on_shelf_first = sa.case((Product.status == "on_shelf", 0), else_=1)
         found = db.session.execute(sa.select(Product).order_by(on_shelf_first, Product.id.desc()).limit(1)).scalar()

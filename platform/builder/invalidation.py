@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from mallow.builder import blocks
 from mallow.builder.models import BuilderState
+from mallow.catalog.models import Product, ProductCategory, ProductImage, Sku
 from mallow.db import db
 from mallow.db.session import TenantSession
 from sqlalchemy import event
@@ -22,8 +23,6 @@ STATE_ID = 1
 
 def _watched_classes() -> tuple:
     """The catalogue's classes and every class a block type of this app watches."""
-    from mallow.catalog.models import Product, ProductCategory, ProductImage, Sku
-
     return (Product, Sku, ProductImage, ProductCategory, *blocks.types_of().watches())
 
 

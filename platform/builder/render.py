@@ -30,9 +30,15 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from flask import url_for
 from mallow.builder import blocks
-from mallow.builder.themes import Theme, theme_set
-from mallow.catalog import richtext
+from mallow.builder.themes import DEFAULT, Theme, theme_set
+from mallow.catalog import richtext, search
 from mallow.catalog.images import media_name
+from mallow.catalog.models import Product, ProductCategory, Sku
+from mallow.db import db
+from mallow.media import library as media_library
+from mallow.media.models import MediaAsset
+from mallow.money import fen_to_yuan
+from mallow.qualifications import service as qualifications
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 
@@ -98,12 +104,10 @@ def collect_references(document: dict) -> dict[str, set]:
 
 
 def media_view(asset) -> dict:
-    from mallow.media import library
-
-    full = library.url(asset.path)
+    full = media_library.url(asset.path)
     widths = sorted((int(w), path) for w, path in (asset.thumbnails or {}).items() if int(w) < asset.width)
-    srcset = ", ".join([f"{library.url(path)} {w}w" for w, path in widths] + [f"{full} {asset.width}w"])
-    src = next((library.url(path) for w, path in widths if w >= 750), full)
+    srcset = ", ".join([f"{media_library.url(path)} {w}w" for w, path in widths] + [f"{full} {asset.width}w"])
+    src = next((media_library.url(path) for w, path in widths if w >= 750), full)
     return {"id": asset.id, "src": src, "srcset": srcset, "width": asset.width, "height": asset.height}
 
 
@@ -127,8 +131,6 @@ class ProductUrls:
 
 
 def product_view(product, price: int | None, urls: ProductUrls | None = None) -> dict:
-    from mallow.money import fen_to_yuan
-
     urls = urls or ProductUrls()
     cover = min(product.images, key=lambda i: i.sort) if product.images else None
     image = None
@@ -158,9 +160,6 @@ class RenderContext:
     category, or None) and a few queries of the active store."""
 
     def __init__(self, store, references: dict[str, set], subject=None):
-        from mallow.db import db
-        from mallow.media.models import MediaAsset
-
         self.store = store
         self.subject = subject
         self.urls = ProductUrls()
@@ -171,8 +170,6 @@ class RenderContext:
         self.products = self._load_products(references["product"]) if references["product"] else {}
         self.categories = {}
         if references["category"]:
-            from mallow.catalog.models import ProductCategory
-
             rows = db.session.execute(
                 sa.select(ProductCategory).where(
                     ProductCategory.id.in_(references["category"]), ProductCategory.active.is_(True)
@@ -186,9 +183,6 @@ class RenderContext:
 
     def _load_products(self, ids) -> dict:
         """On-shelf products with an active SKU, with their lowest price (two queries)."""
-        from mallow.catalog.models import Product, Sku
-        from mallow.db import db
-
         prices = (
             sa.select(Sku.product_id, sa.func.min(Sku.price).label("price"))
             .where(Sku.active.is_(True))
@@ -205,15 +199,11 @@ class RenderContext:
 
     def search_products(self, *, category_id: int | None = None, sort: str = "default", count: int = 6) -> list[dict]:
         """On-shelf products through the catalogue's own search (category includes subcategories)."""
-        from mallow.catalog import search
-
         page = search.search(search.Query(category_id=category_id, sort=sort, per_page=count))
         return [product_view(p, page.min_prices.get(p.id), self.urls) for p in page.items]
 
     def licence(self) -> dict | None:
-        from mallow.qualifications import service
-
-        approved = next((q for q in service.history(self.store.id) if q.status == "approved"), None)
+        approved = next((q for q in qualifications.history(self.store.id) if q.status == "approved"), None)
         return {"legal_name": approved.legal_name, "uscc": approved.uscc} if approved else None
 
     def href(self, value: str) -> str:
@@ -328,8 +318,6 @@ def render_document(
 
 def stylesheet_urls(theme: Theme) -> list[str]:
     """The default theme's stylesheet, then the theme's own (styles fall back like templates)."""
-    from mallow.builder.themes import DEFAULT
-
     chain = [theme_set().get(DEFAULT)] + ([theme] if theme.name != DEFAULT else [])
     return [
         url_for("pages.theme_asset", theme=t.name, filename=t.stylesheet, v=t.version) for t in chain if t.stylesheet

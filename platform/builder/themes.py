@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
 
+from mallow.builder.validation import _schema_message
 import mallow_themes
 from flask import current_app
 from flask_babel import get_locale, gettext, ngettext
@@ -73,8 +74,6 @@ class Theme:
 
     def check_settings(self, raw, prefix: str = "/settings") -> dict:
         """Validated settings with defaults filled in (``ValidationFailed`` otherwise)."""
-        from mallow.builder.validation import _schema_message
-
         errors = Errors()
         raw = {} if raw is None else raw
         if not isinstance(raw, dict):

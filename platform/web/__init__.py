@@ -1,11 +1,15 @@
-"""The web foundation: error pages, security headers, template helpers, form rendering, and the
-shared page areas (:mod:`.blueprints`). The app factory registers the blueprints."""
+"""The web foundation: error pages, security headers, template helpers (JSON for a ``<script>``
+element), form rendering, and the shared page areas (:mod:`.blueprints`). The app factory
+registers the blueprints."""
 
 from __future__ import annotations
+
+import json
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from mallow.validation import ValidationFailed
@@ -50,6 +54,23 @@ def render_form(template: str, status: int = 200, errors: ValidationFailed | Non
         g.form_errors = errors.errors
         status = 422
     return render_template(template, form=request.form, **context), status
+
+
+_SCRIPT_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "'": "\\u0027",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def json_for_script(data) -> Markup:
+    """JSON safe inside ``<script type="application/json">``: ``<``, ``>``, ``&``, ``'`` and
+    U+2028/U+2029 are written as ``\\u`` escapes, so ``</script>`` in any text cannot end it."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    return Markup("".join(_SCRIPT_ESCAPES.get(ch, ch) for ch in text))
 
 
 def is_api_request() -> bool:
