@@ -19,8 +19,11 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mallow import audit
+from mallow.compliance.terms import reason_text
 from mallow.db import PlatformModel, db, utcnow
+from mallow.notices import raise_notice, resolve
 from mallow.statemachine import InvalidTransition, StateMachine
+from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 
 FINDING_STATES = StateMachine(
@@ -69,8 +72,6 @@ class Finding(PlatformModel):
 
     @property
     def reason_text(self) -> str:
-        from mallow.compliance.terms import reason_text
-
         return reason_text(self.kind, self.reason)
 
 
@@ -160,7 +161,7 @@ def _audit(finding: Finding, action: str, actor, **detail) -> None:
 def accept(finding: Finding, merchant) -> None:
     move(finding, "accepted")
     _audit(finding, "accepted", merchant)
-    _refresh_notice(finding)
+    sync_notice(finding.object_kind, finding.object_id, finding.object_label)
     db.session.commit()
 
 
@@ -168,7 +169,7 @@ def appeal(finding: Finding, merchant, reason, field: str = "appeal_reason") -> 
     reason = _reason(reason, field)
     move(finding, "appealed", appeal_reason=reason)
     _audit(finding, "appealed", merchant, reason=reason)
-    _refresh_notice(finding)
+    sync_notice(finding.object_kind, finding.object_id, finding.object_label)
     db.session.commit()
 
 
@@ -184,7 +185,16 @@ def decide(finding: Finding, admin, outcome: str, reason, field: str = "reason")
     db.session.commit()
 
 
-def _refresh_notice(finding: Finding) -> None:
-    from mallow.compliance.screening import sync_notice
-
-    sync_notice(finding.object_kind, finding.object_id, finding.object_label)
+def sync_notice(object_kind: str, object_id: int, label: str) -> None:
+    """One store notice per object while it has open findings (resolved when none is left)."""
+    key = f"{object_kind}:{object_id}"
+    terms = [f.term for f in live_findings(current_store().id, object_kind, object_id) if f.status == "open"]
+    if not terms:
+        resolve("compliance", key)
+        return
+    raise_notice(
+        "compliance",
+        key,
+        _("“%(title)s” has wording to review: %(terms)s.", title=label, terms="、".join(dict.fromkeys(terms))),
+        detail={"object_kind": object_kind, "object_id": object_id},
+    )

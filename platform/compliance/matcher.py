@@ -41,8 +41,8 @@ after the same folding, through any separators) is not reported.
 
 The matcher (an index from first folded character to the terms starting with it, longest first,
 a character class of those first characters to find where a term may start, and the folded
-statements, found with ``str.find``) is built once per revision of the lists and kept per app; a
-check costs one read of the revision and one pass over the text, with a cached look-up per
+statements, found with ``str.find``) is built once per revision of the lists and kept per app
+(:func:`mallow.compliance.terms.current_matcher`); a check costs one read of the revision and one pass over the text, with a cached look-up per
 character.
 """
 
@@ -54,7 +54,6 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from flask import current_app
 
 _t2s_lock = threading.Lock()
 _t2s_converter = None
@@ -366,26 +365,3 @@ def build(terms, statements=()) -> Matcher:
         ],
         [getattr(s, "text", s) for s in statements],
     )
-
-
-class _Cached:
-    def __init__(self):
-        self.revision: int | None = None
-        self.matcher: Matcher | None = None
-        self.builds = 0
-        self.lock = threading.Lock()
-
-
-def current_matcher() -> Matcher:
-    """The matcher of the current term and statement lists (rebuilt when an admin changed one)."""
-    from mallow.compliance.terms import active_statements, active_terms, revision
-
-    cached = current_app.extensions.setdefault("mallow.compliance", _Cached())
-    now = revision()
-    if cached.matcher is None or cached.revision != now:
-        with cached.lock:
-            if cached.matcher is None or cached.revision != now:
-                cached.matcher = build(active_terms(), active_statements())
-                cached.revision = now
-                cached.builds += 1
-    return cached.matcher

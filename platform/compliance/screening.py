@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 
 from mallow.catalog import richtext
-from mallow.compliance.findings import Finding, excerpt, live_findings, move
-from mallow.compliance.matcher import Match, current_matcher
-from mallow.compliance.terms import reason_text
+from mallow.compliance.findings import Finding, excerpt, live_findings, move, sync_notice
+from mallow.compliance.matcher import Match
+from mallow.compliance.terms import current_matcher, reason_text
 from mallow.db import db
-from mallow.notices import raise_notice, resolve
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 
@@ -137,21 +136,6 @@ def screen(object_kind: str, object_id: int, fields: dict[str, str], *, label: s
     db.session.flush()
     sync_notice(object_kind, object_id, label)
     return found
-
-
-def sync_notice(object_kind: str, object_id: int, label: str) -> None:
-    """One store notice per object while it has open findings (resolved when none is left)."""
-    key = f"{object_kind}:{object_id}"
-    terms = [f.term for f in live_findings(current_store().id, object_kind, object_id) if f.status == "open"]
-    if not terms:
-        resolve("compliance", key)
-        return
-    raise_notice(
-        "compliance",
-        key,
-        _("“%(title)s” has wording to review: %(terms)s.", title=label, terms="、".join(dict.fromkeys(terms))),
-        detail={"object_kind": object_kind, "object_id": object_id},
-    )
 
 
 # -- a product's texts -----------------------------------------------------------------------

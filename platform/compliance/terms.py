@@ -5,7 +5,7 @@ translated), and an action: ``flag`` (saved, recorded for review) or ``block`` (
 refused). ``block_categories`` names the store categories where a ``flag`` term blocks all the
 same: the medical and efficacy claims are refused on food, cosmetics and health food and only
 flagged elsewhere. Every change is audited and moves the list's revision, so every process
-rebuilds its matcher on its next check (:func:`mallow.compliance.matcher.current_matcher`).
+rebuilds its matcher on its next check (:func:`current_matcher`).
 
 The mandatory statements (法定警示语) are platform data edited the same way: legally required
 warnings such as "保健食品不是药物，不能代替药物治疗疾病" that contain listed terms (治疗) but must be
@@ -15,12 +15,16 @@ list's revision and audit log.
 
 from __future__ import annotations
 
+import threading
+
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mallow import audit
+from mallow.compliance.matcher import Matcher, build, fold
 from mallow.db import PlatformModel, db, utcnow
 from mallow.qualifications.matrix import Category
 from mallow.validation import Errors
@@ -197,13 +201,32 @@ def active_statements() -> list[MandatoryStatement]:
     )
 
 
+class _Cached:
+    def __init__(self):
+        self.revision: int | None = None
+        self.matcher: Matcher | None = None
+        self.builds = 0
+        self.lock = threading.Lock()
+
+
+def current_matcher() -> Matcher:
+    """The matcher of the current term and statement lists (rebuilt when an admin changed one)."""
+    cached = current_app.extensions.setdefault("mallow.compliance", _Cached())
+    now = revision()
+    if cached.matcher is None or cached.revision != now:
+        with cached.lock:
+            if cached.matcher is None or cached.revision != now:
+                cached.matcher = build(active_terms(), active_statements())
+                cached.revision = now
+                cached.builds += 1
+    return cached.matcher
+
+
 def _active(data) -> bool:
     return data.get("active") not in (None, "", "0", False, "false")
 
 
 def _clean(data, category_codes: set[str], current: Term | None) -> dict:
-    from mallow.compliance.matcher import fold
-
     errors = Errors()
     term = str(data.get("term") or "").strip()
     key = fold(term)[0]
@@ -265,8 +288,6 @@ def save_term(term: Term | None, data, admin) -> Term:
 
 
 def _clean_statement(data, current: MandatoryStatement | None) -> dict:
-    from mallow.compliance.matcher import fold
-
     errors = Errors()
     text = str(data.get("text") or "").strip()
     key = fold(text)[0]

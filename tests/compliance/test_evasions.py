@@ -208,7 +208,7 @@ def test_chinese_and_arabic_numerals_fold_alike_and_keys_are_the_terms_folded(ap
 
 
 def test_a_long_text_is_checked_in_one_quick_pass(app):
-    from mallow.compliance.matcher import current_matcher
+    from mallow.compliance.terms import current_matcher
 
     text = ("精选原料，匠心工艺 Crafted with care, no compromise. 规格 500g，第10批次。" * 600)[:30_000]
     with app.app_context():

@@ -125,7 +125,7 @@ def test_accepting_a_finding_is_audited_and_leaves_the_to_do_list(app, general):
 
 
 def test_admins_edit_the_list_and_the_next_save_uses_it(app, general, admin_email, word):
-    from mallow.compliance.matcher import current_matcher
+    from mallow.compliance.terms import current_matcher
 
     assert general.create_product(f"{word} 耳机").status_code == 201
     assert _finding_ids(general.findings_page(), word) == []

@@ -53,7 +53,7 @@ def test_a_food_store_saves_the_health_food_warning_and_nothing_is_flagged(food)
 
 
 def test_admins_edit_the_statements_audited_and_the_next_save_uses_them(app, food, admin_email):
-    from mallow.compliance.matcher import current_matcher
+    from mallow.compliance.terms import current_matcher
 
     statement = f"本品{uuid.uuid4().hex[:6]}不能治愈疾病"
     assert food.create_product("酸枣仁茶", subtitle=statement).status_code == 422  # 治愈 blocks in food
@@ -114,7 +114,7 @@ def test_the_statements_page_is_for_admins_and_linked_from_the_term_list(app, ad
 
 
 def test_a_matcher_reports_where_the_statements_are(app):
-    from mallow.compliance.matcher import current_matcher
+    from mallow.compliance.terms import current_matcher
 
     text = f"每日两粒。{HEALTH_FOOD_WARNING.replace('，', ' , ')}！"
     with app.app_context():
