@@ -6,11 +6,14 @@ from typing import Any
 
 from flask import g
 
+from mallow.plugin_host import loader
+from mallow.plugins.routes import mounted_endpoint
+from mallow.plugins.stores import enabled_plugins, settings_for
+from mallow.tenants.context import current_store
+
 
 def plugin_settings(plugin: str) -> dict[str, Any]:
     """The active store's settings for ``plugin`` (manifest defaults where unset)."""
-    from mallow.plugins.stores import settings_for
-
     return settings_for(plugin)
 
 
@@ -18,9 +21,6 @@ def save_plugin_settings(plugin: str, settings: dict[str, Any]) -> dict[str, Any
     """Replace the active store's settings of ``plugin`` through the platform's own path (validated
     against the manifest's ``settings_schema``, defaults filled in; raises ``ValidationFailed``).
     Returns the stored settings; :func:`plugin_settings` reads them from now on. The caller commits."""
-    from mallow.plugin_host import loader
-    from mallow.tenants.context import current_store
-
     row = loader.save_settings(current_store().id, plugin, settings)
     g.pop("mallow_enabled_plugins", None)  # read again on next use
     return dict(row.settings)
@@ -28,8 +28,6 @@ def save_plugin_settings(plugin: str, settings: dict[str, Any]) -> dict[str, Any
 
 def plugin_enabled(plugin: str) -> bool:
     """Whether the active store has ``plugin`` enabled (False outside a store)."""
-    from mallow.plugins.stores import enabled_plugins
-
     return plugin in enabled_plugins()
 
 
@@ -37,6 +35,4 @@ def plugin_endpoint(plugin: str, endpoint: str) -> str | None:
     """The app's endpoint for ``endpoint`` as ``plugin`` named it (``"<blueprint>.<view>"`` of a
     blueprint it registered), for ``url_for`` outside the plugin's own requests; ``None`` when it
     is not mounted. Inside its own templates and views a relative ``url_for(".view")`` is enough."""
-    from mallow.plugins.routes import mounted_endpoint
-
     return mounted_endpoint(plugin, endpoint)

@@ -8,7 +8,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flask import url_for
+
+from mallow.builder.render import stylesheet_urls
+from mallow.builder.service import current_theme
+from mallow.builder.themes import theme_set
 from mallow.catalog.images import image_url as storefront_image_url
+from mallow.orders import addresses
 
 if TYPE_CHECKING:
     from mallow.orders.models import Order
@@ -19,8 +25,6 @@ def cashier_url(order: Order | int, *, external: bool = False) -> str:
     order is paid, whatever placed it. Send the shopper there right after your checkout
     (``return redirect(cashier_url(order)), 303``); it offers the methods the store really has and
     lands the shopper on the order, or where ``mallow_after_payment_url`` says, once paid."""
-    from flask import url_for
-
     return url_for("storefront.pay_order", order_id=getattr(order, "id", order), _external=external)
 
 
@@ -28,10 +32,6 @@ def storefront_theme() -> dict[str, Any]:
     """The active store's page-builder theme, for a plugin's own storefront pages so they look
     like the store's home page in every theme: ``{"name", "classes", "style", "stylesheets"}``
     (the classes and custom properties of the theme's page root ``.mp``, and its stylesheet URLs)."""
-    from mallow.builder.render import stylesheet_urls
-    from mallow.builder.service import current_theme
-    from mallow.builder.themes import theme_set
-
     name, settings = current_theme()
     theme = theme_set().get(name)
     style, classes = theme.css(settings)
@@ -69,6 +69,4 @@ def image_url(path: str | None) -> str | None:
 def address_book(customer_id: int) -> list[dict[str, Any]]:
     """The shopper's delivery addresses as Mallow's checkout shows them (phone masked), the
     default first: ``[{"id", "recipient", "phone", "province", "city", "district", "detail", …}]``."""
-    from mallow.orders import addresses
-
     return [addresses.as_dict(address) for address in addresses.of_customer(customer_id)]

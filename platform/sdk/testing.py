@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mallow.builder.blocks import types_of
+from mallow.jobs.registry import execute
 from mallow.testing.payments import pay_with_sandbox  # noqa: F401
 from mallow.tenants.context import store_context  # noqa: F401
 from mallow.testing import (
@@ -54,16 +56,12 @@ if TYPE_CHECKING:
 def run_job(app: Flask, name: str, **kwargs: Any) -> Any:
     """Run job ``name`` now, in this process, as the worker would (``store_id=…`` for a store job;
     ``now=<ISO time>`` for a schedule's ``<name>_store`` run); returns what the job returned."""
-    from mallow.jobs.registry import execute
-
     return execute(app, name, kwargs)
 
 
 def block_registered(type_name: str, app: Flask | None = None) -> bool:
     """Whether ``app`` (default: the current app) has a page-builder block type ``type_name``
     (Mallow's or one of its loaded plugins'): each app has its own block types."""
-    from mallow.builder.blocks import types_of
-
     return types_of(app).get(type_name) is not None
 
 
