@@ -22,6 +22,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from mallow.db import platform_metadata, store_metadata
+from mallow.db.session import STORE_SCHEMA
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 CHAINS = ("platform", "store")
@@ -47,8 +48,6 @@ def autogenerate_options(chain: str, schema: str | None = None) -> dict:
     (``store``: the attached file on SQLite; ``store_<id>`` on PostgreSQL)."""
     if chain == "platform":
         return {"compare_type": True}
-    from mallow.db.session import STORE_SCHEMA
-
     schema = schema or STORE_SCHEMA
 
     def only_store_schema(name, type_, parent_names):
@@ -64,8 +63,6 @@ def store_schema_drift(connection: sa.Connection, schema: str, version_table_sch
     into the store's real schema name before comparing.
     """
     from alembic.autogenerate import compare_metadata
-
-    from mallow.db.session import STORE_SCHEMA
 
     metadata = store_metadata
     if schema != STORE_SCHEMA:

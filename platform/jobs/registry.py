@@ -18,6 +18,9 @@ from collections.abc import Callable
 
 from flask import current_app
 
+from mallow.db import db
+from mallow.tenants.context import store_context
+
 EXTENSION = "mallow.job_registry"
 #: the attribute :func:`job` puts its declarations in (a list: a sweep declares two jobs)
 DECLARED = "mallow_jobs"
@@ -160,8 +163,6 @@ class BadJobArguments(PermanentJobError, TypeError):
 
 def execute(app, name: str, kwargs: dict):
     """Run ``app``'s job ``name`` in a fresh app context (and store context when it needs one)."""
-    from mallow.tenants.context import store_context
-
     spec = jobs_of(app).check_call(name, kwargs)
     kwargs = dict(kwargs)
     if spec.store:
@@ -178,6 +179,4 @@ def execute(app, name: str, kwargs: dict):
         try:
             return spec.func(**kwargs)
         finally:
-            from mallow.db import db
-
             db.session.remove()

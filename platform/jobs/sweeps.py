@@ -23,7 +23,10 @@ from datetime import datetime, UTC
 
 from flask import current_app
 
+from mallow.db import db
 from mallow.jobs.registry import JobSpec, declare_on
+from mallow.tenants.context import store_context
+from mallow.tenants.models import Store
 
 log = logging.getLogger("mallow.jobs")
 
@@ -41,10 +44,6 @@ def store_sweep(prefix: str, every_seconds: float):
             return func(store, _when(now))
 
         def every_store(now: str | None = None):
-            from mallow.db import db
-            from mallow.tenants.context import store_context
-            from mallow.tenants.models import Store
-
             app = current_app._get_current_object()
             ids = db.session.execute(db.select(Store.id).where(Store.status.in_(("open", "suspended")))).scalars().all()
             results = {}

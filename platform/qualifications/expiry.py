@@ -32,6 +32,7 @@ from mallow.db import db
 from mallow.qualifications.holds import hold_on_shelf_products, release_holds
 from mallow.qualifications.matrix import Category, permit_kinds, permit_names, unmet_groups
 from mallow.qualifications.models import QUALIFICATION_STATES, Qualification
+from mallow.tenants.context import store_context
 from mallow.tenants.models import STORE_STATES, Store
 
 WARN_BEFORE = timedelta(days=30)
@@ -214,8 +215,6 @@ def _reconcile_notices(store: Store, wanted: dict) -> None:
 
 def check_now(store_id: int) -> dict:
     """Run :func:`check_store` for one store at once (after a decision), in its own context."""
-    from mallow.tenants.context import store_context
-
     app = current_app._get_current_object()
     with store_context(store_id, app=app) as store:
         result = check_store(store, local_today())

@@ -8,9 +8,12 @@ of its permit kinds: ``[["food_business_licence", "food_filing_receipt"]]`` read
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import Mapped, mapped_column
 
+from mallow import audit
 from mallow.db import PlatformModel, db
+from mallow.validation import ValidationFailed
 
 
 class PermitKind(PlatformModel):
@@ -127,11 +130,6 @@ def format_requirements(groups: list[list[str]]) -> str:
 
 def update_requirements(category: Category, groups: list[list[str]], admin) -> Category:
     """Replace a category's requirement groups (every permit kind must exist); audited."""
-    from flask_babel import gettext as _
-
-    from mallow import audit
-    from mallow.validation import ValidationFailed
-
     known = permit_kinds()
     unknown = sorted({kind for group in groups for kind in group} - set(known))
     if unknown or any(not group for group in groups):

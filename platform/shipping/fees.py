@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from mallow import settings
 from mallow.db import db
 from mallow.plugins.hookspecs import hookimpl
 from mallow.pricing.model import Adjustment, PricingContext, Problem
@@ -37,8 +38,6 @@ def template_fee(template: ShippingTemplate, units: int, subtotal: int, province
 
 @hookimpl
 def mallow_shipping_fee(context: PricingContext, subtotal: int):
-    from mallow import settings
-
     fallback = settings.get("default_shipping_template")
     by_template: dict[int, list] = {}
     for line in context.lines:

@@ -15,6 +15,7 @@ from flask import current_app, g, has_app_context
 from mallow.db import db
 from mallow.db.session import SAME_CONNECTION, STORE_SCHEMA, bind_store, store_bind, store_translate_map
 from mallow.tenants.engines import schema_name
+from mallow.tenants.models import Store
 
 
 class StoreSwitchRefused(RuntimeError):
@@ -59,8 +60,6 @@ def activate_store(store) -> None:
 @contextmanager
 def store_context(store_or_id, app=None):
     """Run a block as store ``store_or_id`` in its own app context (jobs, CLI, tests)."""
-    from mallow.tenants.models import Store
-
     app = app or current_app._get_current_object()
     store_id = getattr(store_or_id, "id", store_or_id)
     with app.app_context():
