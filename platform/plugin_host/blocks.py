@@ -18,6 +18,9 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
+from mallow.builder import blocks, cache
+from mallow.plugins.stores import enabled_plugins
+
 EDITOR_OF_TYPE = {"boolean": "checkbox", "integer": "number", "number": "number", "string": "text"}
 
 
@@ -43,8 +46,6 @@ def _template_folder(module, type_name: str, template: str) -> Path:
 
 def registrar(app: Flask, plugin: str, module):
     """The ``register`` callback handed to one plugin's ``mallow_register_blocks``."""
-    from mallow.builder import blocks, cache
-
     registry = blocks.types_of(app)
     owners: dict[str, str] = app.extensions.setdefault("mallow.plugin_blocks", {})
     registry.availability = available
@@ -89,16 +90,12 @@ def owner(type_name: str) -> str | None:
 
 def available(type_name: str) -> bool:
     """Whether a block type may be used and shown in the active store."""
-    from mallow.plugins.stores import enabled_plugins
-
     name = owner(type_name)
     return name is None or name in enabled_plugins()
 
 
 def enabled_stamp() -> tuple:
     """The active store's enabled plugins with their settings, as a hashable render-key part."""
-    from mallow.plugins.stores import enabled_plugins
-
     return tuple(
         sorted(
             (name, json.dumps(settings, sort_keys=True, default=str)) for name, settings in enabled_plugins().items()

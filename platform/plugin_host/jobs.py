@@ -36,7 +36,12 @@ from collections.abc import Callable
 
 from flask import Flask, current_app
 
+from mallow.db import db
 from mallow.jobs.registry import JobSpec, jobs_of
+from mallow.plugins.models import StorePlugin
+from mallow.plugins.stores import enabled_plugins
+from mallow.tenants.context import store_context
+from mallow.tenants.models import Store
 
 log = logging.getLogger("mallow.jobs")
 STORE_SUFFIX = "_store"
@@ -55,10 +60,6 @@ def _when(now: str | None) -> datetime:
 
 def stores_with(plugin: str) -> list[int]:
     """Ids of the open or suspended stores that have ``plugin`` enabled (needs an app context)."""
-    from mallow.db import db
-    from mallow.plugins.models import StorePlugin
-    from mallow.tenants.models import Store
-
     return list(
         db.session.execute(
             db.select(StorePlugin.store_id)
@@ -70,8 +71,6 @@ def stores_with(plugin: str) -> list[int]:
 
 
 def _enabled_here(plugin: str) -> bool:
-    from mallow.plugins.stores import enabled_plugins
-
     return plugin in enabled_plugins()
 
 
@@ -91,8 +90,6 @@ def _one_store(plugin: str, func: Callable) -> Callable:
 
 def _every_store(plugin: str, name: str, func: Callable) -> Callable:
     def run(now: str | None = None) -> dict:
-        from mallow.tenants.context import store_context
-
         app = current_app._get_current_object()
         results = {}
         for store_id in stores_with(plugin):
