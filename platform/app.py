@@ -183,11 +183,15 @@ def _register_api(app: Flask) -> None:
     """The app's API registry, with every module that declares API operations (``@operation``)
     and the OpenAPI document; plugins' operations come with the API blueprints they mount."""
     from mallow.api import (
+        addresses,
         admin,
         aftersales,
+        cart,
         catalog,
+        catalog_console,
         console,
         init_app as init_api,
+        media_library,
         orders,
         pages,
         payments,
@@ -197,7 +201,26 @@ def _register_api(app: Flask) -> None:
         store,
     )
 
-    init_api(app, [admin, aftersales, catalog, console, orders, pages, payments, platform, plugins, shipping, store])
+    init_api(
+        app,
+        [
+            addresses,
+            admin,
+            aftersales,
+            cart,
+            catalog,
+            catalog_console,
+            console,
+            media_library,
+            orders,
+            pages,
+            payments,
+            platform,
+            plugins,
+            shipping,
+            store,
+        ],
+    )
 
 
 def _limiter_storage(app: Flask) -> str:

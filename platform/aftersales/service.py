@@ -34,7 +34,8 @@ from mallow import settings
 from mallow.aftersales.models import AFTERSALE_STATES, OPEN_STATES, AfterSale
 from mallow.db import db
 from mallow.inventory import stock
-from mallow.media.images import ImageRejected, rejection_message, store_image
+from mallow.media.image_checks import ImageRejected, rejection_message
+from mallow.media.images import store_image
 from mallow.orders.models import Order, OrderEvent
 from mallow.payments import refunds as payments
 from mallow.payments.attempts import lock_order

@@ -8,11 +8,11 @@ from flask import abort, jsonify, request, send_file
 from mallow.accounts.guards import principal, shopper_required, staff_required
 from mallow.aftersales import service
 from mallow.aftersales.models import AFTERSALE_STATES, AfterSale
-from mallow.api.orders import FEN, WHEN
+from mallow.api.order_shapes import FEN, WHEN
 from mallow.api.registry import nullable, obj, operation, returns, schema, shape, string
 from mallow.api.views import iso
 from mallow.db import db
-from mallow.media.images import BUSY_RESPONSE
+from mallow.media.upload_limits import BUSY_RESPONSE
 from mallow.orders import access
 from mallow.payments.models import Refund
 from mallow.web.ids import ID_MAX

@@ -10,7 +10,7 @@ from mallow.accounts import staff as team
 from mallow.accounts.guards import principal, staff_required
 from mallow.api.registry import nullable, obj, operation, returns, shape, string
 from mallow.api.views import QUALIFICATION, QUALIFICATIONS, qualification_json
-from mallow.media.images import BUSY_RESPONSE
+from mallow.media.upload_limits import BUSY_RESPONSE
 from mallow.qualifications import service
 from mallow.tenants.context import current_store
 

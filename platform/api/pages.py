@@ -1,20 +1,19 @@
-"""Console API for pages, themes and the media library (``/s/<slug>/api/console``, staff of
-the store). The one surface of these operations: integrations call them with a bearer token, the
-console's page editor (``static/builder/editor.js``) with the merchant's browser session and the
-CSRF token in ``X-CSRFToken`` (see :mod:`mallow.accounts.guards`)."""
+"""Console API for pages and themes (``/s/<slug>/api/console``, staff of the store; the media
+library's operations are :mod:`mallow.api.media_library`). The one surface of these operations:
+integrations call them with a bearer token, the console's page editor (``static/builder/editor.js``)
+with the merchant's browser session and the CSRF token in ``X-CSRFToken`` (see
+:mod:`mallow.accounts.guards`)."""
 
 from __future__ import annotations
 
 from flask import abort, jsonify, request
 from flask_babel import gettext as _
+
 from mallow.accounts.guards import principal, staff_required
 from mallow.api.registry import ID, nullable, obj, operation, returns, schema, shape, string
 from mallow.builder import service
 from mallow.builder.preview import preview
 from mallow.builder.themes import theme_set
-from mallow.catalog.search import page_number
-from mallow.media import library
-from mallow.validation import ValidationFailed
 
 VALIDATION = {"$ref": "#/components/responses/ValidationFailed"}
 PAGE_REF = {
@@ -62,29 +61,7 @@ PAGE_VERSION = schema(
         }
     ),
 )
-MEDIA = schema(
-    "MediaAsset",
-    shape(
-        {
-            "id": _INT,
-            "name": _TEXT,
-            "width": _INT,
-            "height": _INT,
-            "bytes": _INT,
-            "url": _TEXT,
-            "thumbnail_url": _TEXT,
-            "created_at": _TEXT,
-            "uses": _INT,
-            "used_by": {
-                "type": "array",
-                "items": shape(
-                    {"kind": _TEXT, "id": _INT, "title": _TEXT, "state": nullable(_TEXT), "number": nullable(_TEXT)}
-                ),
-            },
-        },
-        optional=("uses", "used_by"),
-    ),
-)
+
 THEME = shape({"theme": _TEXT, "settings": {"type": "object"}})
 PREVIEW = shape(
     {
@@ -103,15 +80,6 @@ PREVIEW = shape(
         "classes": {**_TEXT, "description": "classes for the page root"},
         "stylesheets": {"type": "array", "items": _TEXT},
         "sample": nullable(shape({"kind": _TEXT, "title": _TEXT, "text": _TEXT})),
-    }
-)
-MEDIA_PER_PAGE, MEDIA_PER_PAGE_MAX = 30, 60
-IN_USE = shape(
-    {
-        "error": {"type": "string", "enum": ["in_use"]},
-        "message": _TEXT,
-        "uses": _INT,
-        "used_by": {"type": "array", "items": {"type": "object"}},
     }
 )
 
@@ -379,96 +347,3 @@ def save_theme():
     body = request.get_json()
     name, settings = service.save_theme(body["theme"], body.get("settings"), actor=principal("merchant"))
     return jsonify(theme=name, settings=settings)
-
-
-@operation(
-    "console_api",
-    "GET",
-    "/media",
-    "listMedia",
-    "The media library (page and product images), newest "
-    "first, with where each image is used (used_by: pages and products)",
-    tag="media",
-    auth="merchant",
-    parameters=[
-        {
-            "name": "page",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "integer", "minimum": 1},
-            "description": "not a page number: the first page",
-        },
-        {
-            "name": "per_page",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "integer", "minimum": 1, "maximum": MEDIA_PER_PAGE_MAX, "default": MEDIA_PER_PAGE},
-        },
-    ],
-    responses={
-        "200": returns(
-            "A page of images", shape({"items": {"type": "array", "items": MEDIA}, "total": _INT, "page": _INT})
-        )
-    },
-)
-@staff_required
-def list_media():
-    number = page_number(request.args.get("page"))
-    per_page = request.args.get("per_page", "")
-    per_page = int(per_page) if per_page.isdigit() and 0 < int(per_page) <= MEDIA_PER_PAGE_MAX else MEDIA_PER_PAGE
-    total, rows = library.assets(number, per_page=per_page)
-    places = library.uses(rows)
-    return jsonify(items=[library.asset_json(a, places=places.get(a.id, [])) for a in rows], total=total, page=number)
-
-
-@operation(
-    "console_api",
-    "POST",
-    "/media",
-    "uploadMedia",
-    "Add an image (JPEG, PNG or WebP; re-encoded, with 320 and 750 px copies)",
-    tag="media",
-    auth="merchant",
-    body_type="multipart/form-data",
-    body={"type": "object", "required": ["image"], "properties": {"image": {"type": "string", "format": "binary"}}},
-    responses={
-        "201": returns("The image", MEDIA),
-        "409": library.NOT_OPEN_RESPONSE,
-        "422": VALIDATION,
-        "503": library.BUSY_RESPONSE,
-    },
-)
-@staff_required
-def upload_media():
-    file = request.files.get("image")
-    if file is None:
-        raise ValidationFailed({"image": ("required", _("Upload a photo or scan (JPEG, PNG or WebP)."))})
-    return jsonify(library.asset_json(library.upload(file, actor=principal("merchant")), places=[])), 201
-
-
-@operation(
-    "console_api",
-    "DELETE",
-    "/media/<int:media_id>",
-    "deleteMedia",
-    "Delete an image that no page or product uses",
-    tag="media",
-    auth="merchant",
-    responses={
-        "204": "Deleted",
-        "404": "No such image",
-        "409": returns("Still in use: message names every place, used_by lists them", IN_USE),
-    },
-)
-@staff_required
-def delete_media(media_id):
-    try:
-        library.delete(media_id, actor=principal("merchant"))
-    except library.InUse as in_use:
-        return jsonify(
-            error="in_use",
-            message=in_use.message,
-            uses=in_use.count,
-            used_by=[library.use_json(u) for u in in_use.uses],
-        ), 409
-    return "", 204

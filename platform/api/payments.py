@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import Response, abort, jsonify, request
 
 from mallow.accounts.guards import current_staff, principal, shopper_required, staff_required
-from mallow.api.orders import FEN, ORDER, WHEN, order_json
+from mallow.api.order_shapes import FEN, ORDER, WHEN, order_json
 from mallow.api.registry import nullable, obj, operation, returns, schema, shape, string
 from mallow.api.views import iso
 from mallow.db import db

@@ -14,7 +14,7 @@ from mallow.accounts.guards import principal, staff_required
 from mallow.catalog.search import Page, page_number
 from mallow.db import db
 from mallow.media import library
-from mallow.media.images import Refused
+from mallow.media.upload_limits import Refused
 from mallow.validation import ValidationFailed
 from mallow.web import render_form
 from mallow.web.blueprints import console as bp

@@ -28,14 +28,9 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
 from mallow import audit
 from mallow.db import db
-from mallow.media.images import (  # noqa: F401  (BUSY_RESPONSE: for the API's operations)
-    BUSY_RESPONSE,
-    ImageRejected,
-    Refused,
-    delete_stored,
-    rejection_message,
-    store_image,
-)
+from mallow.media.image_checks import ImageRejected, rejection_message
+from mallow.media.images import delete_stored, store_image
+from mallow.media.upload_limits import BUSY_RESPONSE, Refused  # noqa: F401  (BUSY_RESPONSE: for the API's operations)
 from mallow.media import usage as usage_finders
 from mallow.media.models import MediaAsset
 from mallow.media.usage import Use
@@ -142,7 +137,7 @@ def add(file_storage, *, actor=None) -> MediaAsset:
     """Check, re-encode and keep an uploaded image as part of the caller's transaction (flushed,
     not committed; ``ValidationFailed`` on field ``image``). A caller that rolls back deletes the
     asset's files (:func:`files_of`). Refused (:class:`StoreNotOpen`, 409) for a store that is
-    not open, before the file is read; :class:`~mallow.media.images.ImagesBusy` (503) when the
+    not open, before the file is read; :class:`~mallow.media.upload_limits.ImagesBusy` (503) when the
     process has no image slot free in time."""
     check_uploads_allowed()
     count = db.session.execute(sa.select(sa.func.count()).select_from(MediaAsset)).scalar_one()

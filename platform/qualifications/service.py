@@ -11,7 +11,8 @@ from flask_babel import force_locale, gettext as _
 
 from mallow import audit, notices
 from mallow.db import db, utcnow
-from mallow.media.images import ImageRejected, delete_stored, rejection_message, store_image
+from mallow.media.image_checks import ImageRejected, rejection_message
+from mallow.media.images import delete_stored, store_image
 from mallow.qualifications import expiry, idcard, uscc
 from mallow.qualifications.matrix import Category, permit_kinds, required_kinds, unmet_groups
 from mallow.qualifications.models import QUALIFICATION_STATES, SUBJECT_TYPES, Qualification, QualificationPermit

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageFile
 from werkzeug.datastructures import FileStorage
 
-from mallow.media import images
+from mallow.media import image_checks, images, upload_limits
 from mallow.testing import MerchantClient, csrf_token, png_bytes
 
 MB = 1024 * 1024
@@ -107,10 +107,10 @@ def test_the_pixel_limit_counts_what_decoding_costs(app, loads):
     with app.app_context():
         # PNG and JPEG: up to the limit; WebP, whose decoder needs four times the memory: a quarter
         for kind, size in (("PNG", (limit // 1000 + 1, 1000)), ("WEBP", (limit // 4 // 1000 + 1, 1000))):
-            with pytest.raises(images.ImageRejected) as rejected:
-                images._probe(_header_only(kind, size), None)
+            with pytest.raises(image_checks.ImageRejected) as rejected:
+                image_checks._probe(_header_only(kind, size), None)
             assert rejected.value.code == "too_many_pixels", kind
-        kind, size = images._probe(_header_only("WEBP", (limit // 4 // 1000, 1000)), None)
+        kind, size = image_checks._probe(_header_only("WEBP", (limit // 4 // 1000, 1000)), None)
         assert (kind, size) == ("WEBP", (limit // 4 // 1000, 1000))
     assert loads == []
 
@@ -167,7 +167,7 @@ def test_an_upload_that_gets_no_image_slot_in_time_is_told_to_try_again(app, mon
     monkeypatch.setitem(app.config, "MALLOW_UPLOAD_WAIT_SECONDS", 0.2)
     library_page = f"{console.shop.prefix}/console/library"
     token = csrf_token(console.client, library_page)
-    with app.app_context(), images.image_slot():  # another upload holds the only slot
+    with app.app_context(), upload_limits.image_slot():  # another upload holds the only slot
         started = time.monotonic()
         busy = _upload(console, png_bytes((300, 200)), "a.png")
         waited = time.monotonic() - started
@@ -194,7 +194,7 @@ def test_concurrent_uploads_never_decode_more_images_than_the_slots(app, monkeyp
     monkeypatch.setitem(app.config, "MALLOW_UPLOAD_CONCURRENCY", 2)
     monkeypatch.setitem(app.config, "MALLOW_UPLOAD_WAIT_SECONDS", 30)
     active, most, lock = [0], [0], threading.Lock()
-    decode = images._decode_reduced
+    decode = image_checks._decode_reduced
 
     def counted(*args, **kwargs):
         with lock:
@@ -207,7 +207,7 @@ def test_concurrent_uploads_never_decode_more_images_than_the_slots(app, monkeyp
             with lock:
                 active[0] -= 1
 
-    monkeypatch.setattr(images, "_decode_reduced", counted)
+    monkeypatch.setattr(image_checks, "_decode_reduced", counted)
     stored: list = []
     barrier = threading.Barrier(5)
 
