@@ -34,7 +34,7 @@ from urllib.parse import urlencode
 
 from flask import current_app
 
-from mallow.payments.wechatpay.client import _check_base_url
+from mallow.payments.wechatpay.transport import check_base_url
 
 API_BASE_URL = "https://api.weixin.qq.com"
 TOKEN_PATH = "/cgi-bin/token"
@@ -171,7 +171,7 @@ class WeChatJsSdk:
         self.store_id, self.appid, self._appsecret = store_id, appid, appsecret
         self.cache, self.clock = cache, clock
         self.transport = transport if transport is not None else UrllibTransport(timeout=timeout)
-        self.api_base_url = _check_base_url(api_base_url)
+        self.api_base_url = check_base_url(api_base_url)
 
     def __repr__(self) -> str:  # the AppSecret stays out of logs and tracebacks
         return f"WeChatJsSdk(store_id={self.store_id!r}, appid={self.appid!r})"

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 
 from flask import current_app
 
-from mallow.payments.wechatpay.client import _check_base_url
+from mallow.payments.wechatpay.transport import check_base_url
 
 AUTHORIZE_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"
 TOKEN_URL = "https://api.weixin.qq.com/sns/oauth2/access_token"
@@ -74,8 +74,8 @@ class WeChatOAuthClient:
 
         self.appid, self._appsecret = appid, appsecret
         self.transport = transport if transport is not None else UrllibTransport(timeout=timeout)
-        self.authorize_base = _check_base_url(authorize_url)
-        self.token_url = _check_base_url(token_url)
+        self.authorize_base = check_base_url(authorize_url)
+        self.token_url = check_base_url(token_url)
 
     def __repr__(self) -> str:  # the AppSecret stays out of logs and tracebacks
         return f"WeChatOAuthClient(appid={self.appid!r})"

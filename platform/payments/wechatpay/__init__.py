@@ -6,7 +6,9 @@ Modules:
 * :mod:`.signing` -- ``Authorization`` headers and the JSAPI ``paySign``.
 * :mod:`.verification` -- the ``Wechatpay-Signature`` check shared by notifications and responses.
 * :mod:`.notifications` -- verify + decrypt notifications, business checks.
-* :mod:`.client` -- :class:`WeChatPayClient` over an injectable HTTP transport.
+* :mod:`.client` -- :class:`WeChatPayClient` over an injectable HTTP transport; its parameter checks
+  are :mod:`.request_checks`.
+* :mod:`.transport` -- :class:`HttpTransport` and :class:`UrllibTransport`, the base URL check.
 
 Throwaway keys, forged notifications and a fake WeChat Pay for tests are in the test kit,
 :mod:`mallow.testing.wechatpay`, not here.
@@ -14,7 +16,7 @@ Throwaway keys, forged notifications and a fake WeChat Pay for tests are in the 
 Money is always integer fen.
 """
 
-from .client import HttpTransport, UrllibTransport, WeChatPayClient
+from .client import WeChatPayClient
 from .errors import (
     InvalidRequest,
     NotificationRejected,
@@ -35,6 +37,7 @@ from .notifications import (
     parse_notification,
 )
 from .signing import authorization_header, jsapi_payment_params
+from .transport import HttpTransport, UrllibTransport
 from .verification import verify_wechatpay_signature
 
 __all__ = [
