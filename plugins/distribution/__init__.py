@@ -81,12 +81,12 @@ def mallow_order_completed(order):
 
 @hookimpl
 def mallow_register_routes(register):
-    from mallow_distribution import api, console, storefront
+    from mallow_distribution import console, merchant_api, shopper_api, storefront
 
     register(storefront.blueprint(), "storefront")
     register(console.blueprint(), "console")
-    register(api.store_api(), "store_api")
-    register(api.console_api(), "console_api")
+    register(shopper_api.store_api(), "store_api")
+    register(merchant_api.console_api(), "console_api")
 
 
 @hookimpl
