@@ -23,110 +23,26 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from mallow.sdk import Order, cancel_order, current_store, db, enqueue_job, release_stock
+from mallow.sdk import Order, db
 from mallow_groupbuy import money
 from mallow_groupbuy.campaigns import now
 from mallow_groupbuy.checkout import PAID_STATES, release_quota, release_units
-from mallow_groupbuy.models import MEMBER_STATES, Campaign, Group, Member, RefundTask
-from mallow_groupbuy.records import ACTOR, log_event, order_event
+from mallow_groupbuy.lifecycle_steps import (
+    cancel_unpaid,
+    close_group,
+    give_back,
+    members_in,
+    move,
+    owe,
+    refund_everything,
+    wake_sweep,
+)
+from mallow_groupbuy.models import Campaign, Group, Member
+from mallow_groupbuy.records import log_event, order_event
 
 
 def member_of(order_id: int) -> Member | None:
     return db.session.execute(sa.select(Member).where(Member.order_id == order_id)).scalar_one_or_none()
-
-
-def _move(member: Member, target: str, at: datetime | None = None) -> None:
-    MEMBER_STATES.check(member.status, target)
-    member.status = target
-    if target == "joined":
-        member.joined_at = at or now()
-    elif target in ("dropped", "left", "refunded"):
-        member.ended_at = at or now()
-
-
-def _close(group: Group, target: str, **values) -> bool:
-    """open → ``target`` in one conditional UPDATE; False when the group had moved already."""
-    changed = (
-        db.session.execute(
-            sa.update(Group)
-            .where(Group.id == group.id, Group.status == "open")
-            .values(status=target, closed_at=now(), **values)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        == 1
-    )
-    db.session.refresh(group)
-    return changed
-
-
-def _members(group: Group, *states: str) -> list[Member]:
-    return list(
-        db.session.execute(
-            sa.select(Member)
-            .where(Member.group_id == group.id, Member.status.in_(states))
-            .order_by(Member.seq, Member.id)
-        ).scalars()
-    )
-
-
-def _give_back(member: Member, order: Order | None, *, seat: bool) -> None:
-    """Units back to the campaign and the shopper's limit; stock back to the SKU unless the
-    goods left the warehouse; the seat back when the group is still open."""
-    release_quota(member.campaign_id, member.quantity)
-    release_units(member.campaign_id, member.customer_id, member.quantity)
-    if order is not None and order.shipped_at is None:
-        release_stock(member.sku_id, member.quantity, order.id)
-    if seat and member.group_id is not None:
-        db.session.execute(
-            sa.update(Group)
-            .where(Group.id == member.group_id, Group.seats > Group.headcount)
-            .values(seats=Group.seats - 1)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _owe(member: Member, kind: str, amount: int) -> RefundTask | None:
-    if amount <= 0:
-        return None
-    task = RefundTask(
-        member_id=member.id, order_id=member.order_id, kind=kind, amount=amount, status="due", next_attempt_at=now()
-    )
-    db.session.add(task)
-    db.session.flush()
-    log_event(
-        "refund_owed",
-        campaign_id=member.campaign_id,
-        group_id=member.group_id,
-        member_id=member.id,
-        order_id=member.order_id,
-        refund_kind=kind,
-        amount=amount,
-    )
-    return task
-
-
-def _refund_everything(member: Member, order: Order, reason: str) -> None:
-    """A paid member whose group will not ship: everything back (money by the sweep)."""
-    _move(member, "refunded")
-    _give_back(member, order, seat=False)
-    _owe(member, "full", order.total - order.refunded_total)
-    order_event(order.id, "groupbuy_refunding", reason=reason, group_id=member.group_id)
-
-
-def _cancel_unpaid(group: Group) -> None:
-    """Unpaid orders still holding a seat of a group that closed: cancel them (stock, units and
-    seat come back through ``mallow_order_cancelled``)."""
-    for member in _members(group, "pending"):
-        order = db.session.get(Order, member.order_id)
-        if order is not None and order.status == "pending_payment":
-            cancel_order(order, ACTOR, "groupbuy_closed")
-
-
-def wake_sweep() -> None:
-    """Ask for this store's sweep soon (refunds go out without waiting for the next minute).
-    Best effort: ``enqueue`` never raises (a lost job is logged there), and the periodic sweep
-    does the same work anyway."""
-    enqueue_job("groupbuy.sweep_store", store_id=current_store().id, delay=3)
 
 
 # --- order events -------------------------------------------------------------------------------
@@ -153,7 +69,7 @@ def on_paid(order: Order) -> None:
     group = db.session.get(Group, member.group_id)
     db.session.refresh(group)
     if not joined:  # the group closed while this payment was on its way
-        _refund_everything(member, order, f"group_{group.status}")
+        refund_everything(member, order, f"group_{group.status}")
         log_event(
             "paid_after_close",
             campaign_id=member.campaign_id,
@@ -166,7 +82,7 @@ def on_paid(order: Order) -> None:
         return
     last = db.session.execute(sa.select(sa.func.max(Member.seq)).where(Member.group_id == group.id)).scalar()
     member.seq = (last or 0) + 1
-    _move(member, "joined", at)
+    move(member, "joined", at)
     order_event(order.id, "groupbuy_joined", group_id=group.id, headcount=group.headcount, size=group.size)
     log_event(
         "member_joined",
@@ -196,7 +112,7 @@ def _open(member: Member, order: Order, at: datetime) -> None:
     db.session.flush()
     member.group_id, member.seq = group.id, 1
     group.leader_member_id = member.id
-    _move(member, "joined", at)
+    move(member, "joined", at)
     order_event(order.id, "groupbuy_opened", group_id=group.id, size=group.size, deadline=group.deadline.isoformat())
     log_event(
         "group_opened",
@@ -213,7 +129,7 @@ def on_cancelled(order: Order, reason: str) -> None:
     member = member_of(order.id)
     if member is None or member.status != "pending":
         return
-    _move(member, "dropped")
+    move(member, "dropped")
     release_quota(member.campaign_id, member.quantity)
     release_units(member.campaign_id, member.customer_id, member.quantity)
     if member.group_id is not None:
@@ -248,7 +164,7 @@ def on_refunded(order: Order, refund) -> None:
     if group.status == "open":
         leave(member, group, order)
     else:  # after success: the group stays a success, the member is shown as refunded
-        _move(member, "left")
+        move(member, "left")
         log_event(
             "member_refunded_after_close",
             campaign_id=member.campaign_id,
@@ -266,8 +182,8 @@ def leave(member: Member, group: Group, order: Order) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.refresh(group)
-    _move(member, "left")
-    _give_back(member, order, seat=False)
+    move(member, "left")
+    give_back(member, order, seat=False)
     order_event(order.id, "groupbuy_left", group_id=group.id)
     log_event(
         "member_left",
@@ -278,7 +194,7 @@ def leave(member: Member, group: Group, order: Order) -> None:
         headcount=group.headcount,
     )
     if group.leader_member_id == member.id:
-        remaining = _members(group, "joined")
+        remaining = members_in(group, "joined")
         group.leader_member_id = remaining[0].id if remaining else None
         if remaining:  # the deadline stays the one the group opened with
             log_event(
@@ -288,9 +204,9 @@ def leave(member: Member, group: Group, order: Order) -> None:
                 member_id=remaining[0].id,
                 previous=member.id,
             )
-    if group.headcount == 0 and _close(group, "cancelled"):
+    if group.headcount == 0 and close_group(group, "cancelled"):
         log_event("group_cancelled", campaign_id=group.campaign_id, group_id=group.id)
-        _cancel_unpaid(group)
+        cancel_unpaid(group)
 
 
 # --- closing -----------------------------------------------------------------------------------
@@ -300,11 +216,11 @@ def succeed(group: Group, *, auto: bool = False) -> bool:
     """The group succeeded (filled, or completed at the deadline by the merchant's choice):
     settle every member at the final tier; unpaid seats are cancelled."""
     final_bp = money.tier_for(group.tiers, group.headcount)
-    if not _close(group, "succeeded", final_bp=final_bp, auto_completed=auto):
+    if not close_group(group, "succeeded", final_bp=final_bp, auto_completed=auto):
         return False
-    for member in _members(group, "joined"):
+    for member in members_in(group, "joined"):
         final_unit = money.unit_price(member.unit_price, final_bp, member.leader_bp)
-        _owe(member, "difference", money.difference(member.paid_unit, final_unit, member.quantity))
+        owe(member, "difference", money.difference(member.paid_unit, final_unit, member.quantity))
         order_event(
             member.order_id,
             "groupbuy_succeeded",
@@ -322,20 +238,20 @@ def succeed(group: Group, *, auto: bool = False) -> bool:
         final_bp=final_bp,
         auto_completed=auto,
     )
-    _cancel_unpaid(group)
+    cancel_unpaid(group)
     wake_sweep()
     return True
 
 
 def fail(group: Group) -> bool:
-    if not _close(group, "failed"):
+    if not close_group(group, "failed"):
         return False
-    for member in _members(group, "joined"):
-        _refund_everything(member, db.session.get(Order, member.order_id), "group_failed")
+    for member in members_in(group, "joined"):
+        refund_everything(member, db.session.get(Order, member.order_id), "group_failed")
     log_event(
         "group_failed", campaign_id=group.campaign_id, group_id=group.id, headcount=group.headcount, size=group.size
     )
-    _cancel_unpaid(group)
+    cancel_unpaid(group)
     return True
 
 
@@ -401,5 +317,5 @@ def reconcile() -> int:
             if group.status == "open":
                 leave(member, group, order)
             else:
-                _move(member, "left")
+                move(member, "left")
     return len(rows)
