@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from collections.abc import Callable, Mapping
 
 from mallow.payments.wechatpay.models import Refund as RefundResult, Transaction as PaymentResult
+from mallow.tenants.context import current_store
 
 __all__ = [
     "PaymentProvider",
@@ -137,8 +138,6 @@ def names() -> list[str]:
 
 def get(name: str, store=None) -> PaymentProvider:
     """The provider ``name`` for ``store`` (default: the active store)."""
-    from mallow.tenants.context import current_store
-
     _load_builtins()
     factory = _FACTORIES.get(name)
     if factory is None:
@@ -150,5 +149,5 @@ def get(name: str, store=None) -> PaymentProvider:
 
 
 def _load_builtins() -> None:
-    # Importing the modules registers them (once); replacements registered later win.
+    # a cycle kept for now: the built-in providers import this module and register themselves when imported
     from mallow.payments import sandbox, wechat  # noqa: F401

@@ -40,10 +40,11 @@ from flask import current_app, url_for
 from flask_babel import gettext as _
 
 from mallow.db import db
-from mallow.payments.models import PaymentConfig
+from mallow.payments import wechat
+from mallow.payments.models import Payment, PaymentConfig
 from mallow.payments.providers import PaymentStart, ProviderUnavailable, register_builtin
 from mallow.payments.wechatpay import NotificationRejected, RejectionReason
-from mallow.payments.wechatpay.models import PayloadError, parse_refund, transaction_fields
+from mallow.payments.wechatpay.models import PayloadError, parse_refund, parse_transaction, transaction_fields
 from mallow.payments.wechatpay.notifications import PaymentNotification, RefundNotification
 from mallow.payments.wechatpay.verification import MAX_CLOCK_SKEW_SECONDS
 
@@ -74,8 +75,6 @@ def platform_allows() -> bool:
 def availability(store=None) -> str | None:
     """The one check: ``None`` when the active store may start or complete a sandbox payment now,
     else why not (:data:`PLATFORM_OFF`, :data:`STORE_LIVE`, :data:`STORE_OFF`)."""
-    from mallow.payments import wechat
-
     if not platform_allows():
         return PLATFORM_OFF
     if wechat.is_live():
@@ -223,8 +222,6 @@ class SandboxProvider:
         raise NotificationRejected(RejectionReason.UNSUPPORTED_EVENT, "unsupported event_type")
 
     def query_payment(self, payment):
-        from mallow.payments.wechatpay.models import parse_transaction
-
         state = {"paid": "SUCCESS", "closed": "CLOSED", "failed": "PAYERROR"}.get(payment.status, "NOTPAY")
         data: dict[str, Any] = {
             "mchid": self.mchid,
@@ -259,8 +256,6 @@ class SandboxProvider:
         return parse_refund(self._refund_json(refund, payment))
 
     def query_refund(self, refund):
-        from mallow.payments.models import Payment
-
         return parse_refund(self._refund_json(refund, db.session.get(Payment, refund.payment_id)))
 
 
