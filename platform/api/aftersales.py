@@ -12,6 +12,7 @@ from mallow.api.order_shapes import FEN, WHEN
 from mallow.api.registry import nullable, obj, operation, returns, schema, shape, string
 from mallow.api.views import iso
 from mallow.db import db
+from mallow.media.images import absolute_path
 from mallow.media.upload_limits import BUSY_RESPONSE
 from mallow.orders import access
 from mallow.payments.models import Refund
@@ -250,8 +251,6 @@ def get_store_aftersale(aftersale_id):
 )
 @staff_required
 def get_aftersale_photo(aftersale_id, index):
-    from mallow.media.images import absolute_path
-
     aftersale = db.get_or_404(AfterSale, aftersale_id)
     photos = aftersale.photos or []
     path = absolute_path(photos[index]) if 0 <= index < len(photos) else None

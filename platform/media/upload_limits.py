@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from flask import current_app, has_request_context, jsonify, make_response, render_template_string
 from werkzeug.exceptions import HTTPException
 
+from mallow.web import _wants_json
+
 
 class Refused(HTTPException):
     """An upload refused for a reason that is not the file's: answered with ``code`` and
@@ -51,8 +53,6 @@ _REFUSAL_PAGE = """{% extends "base.html" %}{% block title %}{{ code }}{% endblo
 
 
 def _refusal_response(refused: Refused):
-    from mallow.web import _wants_json
-
     body = {"error": refused.error, "message": refused.description}
     if refused.retry_after:
         body["retry_after"] = refused.retry_after

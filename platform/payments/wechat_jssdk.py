@@ -34,7 +34,10 @@ from urllib.parse import urlencode
 
 from flask import current_app
 
+from mallow.payments import wechat
+from mallow.payments.wechatpay import TransportError, UrllibTransport
 from mallow.payments.wechatpay.transport import check_base_url
+from mallow.security import crypto
 
 API_BASE_URL = "https://api.weixin.qq.com"
 TOKEN_PATH = "/cgi-bin/token"
@@ -108,8 +111,6 @@ class RedisCache:
         self.fallback = MemoryCache()
 
     def get(self, key: str) -> str | None:
-        from mallow.security import crypto
-
         try:
             sealed = self.redis.get(self.prefix + key)
         except Exception:  # noqa: BLE001 -- Redis away: this process's own copy
@@ -123,8 +124,6 @@ class RedisCache:
             return None
 
     def set(self, key: str, value: str, ttl: int) -> None:
-        from mallow.security import crypto
-
         try:
             self.redis.set(self.prefix + key, crypto.encrypt(value), ex=ttl)
         except Exception:  # noqa: BLE001
@@ -166,8 +165,6 @@ class WeChatJsSdk:
         timeout: float = 5.0,
         clock=time.time,
     ) -> None:
-        from mallow.payments.wechatpay import UrllibTransport
-
         self.store_id, self.appid, self._appsecret = store_id, appid, appsecret
         self.cache, self.clock = cache, clock
         self.transport = transport if transport is not None else UrllibTransport(timeout=timeout)
@@ -220,8 +217,6 @@ class WeChatJsSdk:
         return _credential(self._get(TICKET_PATH, {"access_token": access_token, "type": "jsapi"}), "ticket")
 
     def _get(self, path: str, query: dict) -> dict:
-        from mallow.payments.wechatpay import TransportError
-
         try:
             status, _headers, body = self.transport.request(
                 "GET", f"{self.api_base_url}{path}?{urlencode(query)}", {"Accept": "application/json"}, b""
@@ -250,8 +245,6 @@ def _credential(data: dict, name: str) -> tuple[str, int]:
 
 def for_store(store) -> WeChatJsSdk:
     """The signer of ``store``'s official account; :class:`JsSdkUnavailable` if none."""
-    from mallow.payments import wechat
-
     credentials = wechat.oauth_credentials()
     if credentials is None:
         raise JsSdkUnavailable(store.slug)

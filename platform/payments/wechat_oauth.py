@@ -22,6 +22,8 @@ from urllib.parse import quote, urlencode
 
 from flask import current_app
 
+from mallow.payments import wechat
+from mallow.payments.wechatpay import TransportError, UrllibTransport
 from mallow.payments.wechatpay.transport import check_base_url
 
 AUTHORIZE_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"
@@ -70,8 +72,6 @@ class WeChatOAuthClient:
         token_url: str = TOKEN_URL,
         timeout: float = 5.0,
     ) -> None:
-        from mallow.payments.wechatpay import UrllibTransport
-
         self.appid, self._appsecret = appid, appsecret
         self.transport = transport if transport is not None else UrllibTransport(timeout=timeout)
         self.authorize_base = check_base_url(authorize_url)
@@ -92,8 +92,6 @@ class WeChatOAuthClient:
 
     def exchange_code(self, code: str) -> str:
         """The openid for ``code``; raises :class:`OAuthError` for every other outcome."""
-        from mallow.payments.wechatpay import TransportError
-
         if not isinstance(code, str) or not CODE_RE.fullmatch(code):
             raise OAuthError("bad_code", "the code is malformed")
         query = urlencode(
@@ -118,8 +116,6 @@ class WeChatOAuthClient:
 
 def for_store(store) -> WeChatOAuthClient:
     """The web authorisation of ``store``'s official account; :class:`OAuthUnavailable` if none."""
-    from mallow.payments import wechat
-
     credentials = wechat.oauth_credentials()
     if credentials is None:
         raise OAuthUnavailable(store.slug)

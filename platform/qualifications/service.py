@@ -18,6 +18,7 @@ from mallow.qualifications.matrix import Category, permit_kinds, required_kinds,
 from mallow.qualifications.models import QUALIFICATION_STATES, SUBJECT_TYPES, Qualification, QualificationPermit
 from mallow.security import crypto
 from mallow.statemachine import InvalidTransition
+from mallow.tenants.context import store_context
 from mallow.tenants.models import STORE_STATES, Store
 from mallow.validation import CN_MOBILE_RE, EMAIL_RE, Errors, ValidationFailed, text
 
@@ -288,8 +289,6 @@ def request_resubmission(qualification: Qualification, admin, reason: str) -> Qu
     )
     store_id, key = qualification.store_id, f"q{qualification.id}:resubmit"
     db.session.commit()
-    from mallow.tenants.context import store_context
-
     with store_context(store_id), force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         notices.raise_notice(
             expiry.NOTICE_KIND,
