@@ -1,4 +1,10 @@
-"""The ``mallow`` command (Flask's click CLI with Mallow's own commands)."""
+"""The ``mallow`` command (Flask's click CLI with Mallow's own commands).
+
+Each command imports what it uses inside its own function, on purpose: importing ``mallow.cli``
+loads nothing of Mallow, a command loads what it needs when it runs, and the app is built by
+:func:`_create_app` through the one composition root, :func:`mallow.app.create_app`. The CLI sits
+above every other module, so none of these imports dodges a cycle.
+"""
 
 from __future__ import annotations
 

@@ -16,8 +16,14 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from mallow.accounts import customers
 from mallow.accounts.models import Merchant, PlatformAdmin
 from mallow.accounts.passwords import hash_password
+from mallow.catalog import categories, products
+from mallow.catalog.models import Product, ProductCategory
+from mallow.catalog.specs import combinations
 from mallow.db import db
+from mallow.media import library
 from mallow.merchants.signup import signup_merchant
+from mallow.money import yuan_to_fen
+from mallow.plugin_host.marketplace import approve_installed
 from mallow.qualifications import service
 from mallow.qualifications.matrix import seed_defaults
 from mallow.tenants.context import store_context
@@ -85,8 +91,6 @@ def seed() -> dict:
             customers.register({"login": SHOPPER_LOGIN, "password": PASSWORD, "nickname": "小核桃"})
             db.session.commit()
         seed_catalogue()
-    from mallow.plugin_host.marketplace import approve_installed
-
     db.session.commit()  # end the read begun before the store's work (SQLite: a stale read cannot write)
     # the bundled plugins are reviewed like any other: the demo admin approves their versions
     approved = approve_installed(list(BUNDLED_PLUGINS), admin, "演示数据：平台自带插件")
@@ -235,11 +239,6 @@ def seed_catalogue() -> int:
     products were added. Runs inside the demo store's ``store_context``."""
     import sqlalchemy as sa
 
-    from mallow.catalog import categories, products
-    from mallow.catalog.models import Product, ProductCategory
-    from mallow.catalog.specs import combinations
-    from mallow.money import yuan_to_fen
-
     ids = {}
     for sort, name in enumerate(dict.fromkeys(row[0] for row in DEMO_PRODUCTS)):
         found = db.session.execute(
@@ -287,9 +286,6 @@ def seed_catalogue() -> int:
 def _picture_per_first_spec(product) -> None:
     """Each SKU shows the product photo of its first spec value's place (500g: the first photo,
     1000g: the second …), so choosing that value in the option sheet changes the picture."""
-    from mallow.catalog import products
-    from mallow.media import library
-
     photos = sorted(product.images, key=lambda image: image.sort)
     ids = library.ids_by_path(image.path for image in photos)
     axis = product.specs[0]

@@ -28,9 +28,21 @@ import sqlalchemy as sa
 from PIL import Image, ImageDraw, ImageFont
 from werkzeug.datastructures import FileStorage
 
+from mallow.accounts.customers import normalise_login
+from mallow.accounts.models import Customer, Merchant
+from mallow.builder import service
+from mallow.builder.models import Page
+from mallow.catalog.models import Product
 from mallow.db import db
 from mallow.demo import BUNDLED_PLUGINS, SHOPPER_LOGIN, SLUG
+from mallow.media import library
+from mallow.media.models import MediaAsset
+from mallow.plugin_host import storeplugins
+from mallow.plugin_host.loader import load_approved
+from mallow.plugins.manager import hooks
+from mallow.security import crypto
 from mallow.tenants.context import store_context
+from mallow.tenants.models import Store
 
 LANDING_SLUG = "new-year"
 LANDING_TITLE = "新春年货节"
@@ -46,10 +58,6 @@ NEW_YEAR_GIFTS = ("枫桥香榧", "西湖龙井茶", "天目山土蜂蜜", "临�
 def seed_showcase(app) -> dict:
     """Enable and fill the bundled plugins in the demo store and publish its pages; returns the
     store paths to show (``showcase``), or the bundled plugins that could not be loaded."""
-    from mallow.accounts.models import Merchant
-    from mallow.plugin_host.loader import load_approved
-    from mallow.tenants.models import Store
-
     loaded = load_approved(app)  # the releases approved since the app started; the others are skipped
     missing = [name for name in BUNDLED_PLUGINS if name not in loaded]
     if missing:
@@ -73,8 +81,6 @@ def seed_showcase(app) -> dict:
 
 def enable_plugins(store, owner) -> None:
     """Enable each bundled plugin not enabled yet, as the owner would in the console."""
-    from mallow.plugin_host import storeplugins
-
     for name in BUNDLED_PLUGINS:
         if not storeplugins.offer(store.id, name).enabled:
             storeplugins.enable(store, name, owner, None)
@@ -85,19 +91,12 @@ def _now() -> datetime:
 
 
 def _product(title: str):
-    from mallow.catalog.models import Product
-
     return db.session.execute(sa.select(Product).where(Product.title == title)).scalar_one()
 
 
 def seed_plugins(store) -> dict[str, str]:
     """Each enabled plugin seeds what shows it at work (``mallow_seed_demo``); returns the pages
     they name, ``{label: path inside the store}``."""
-    from mallow.accounts.customers import normalise_login
-    from mallow.accounts.models import Customer
-    from mallow.plugins.manager import hooks
-    from mallow.security import crypto
-
     shopper = db.session.execute(
         sa.select(Customer).filter_by(login_digest=crypto.digest(normalise_login(SHOPPER_LOGIN)))
     ).scalar_one()
@@ -127,9 +126,6 @@ def banner_photo(filename: str, label: str, colour: str) -> FileStorage:
 
 def seed_banners() -> dict[str, int]:
     """``{file name: media id}`` of the banners, added to the library where missing."""
-    from mallow.media import library
-    from mallow.media.models import MediaAsset
-
     ids = {}
     for filename, label, colour, _link, _alt in BANNERS:
         found = db.session.execute(sa.select(MediaAsset.id).where(MediaAsset.name == filename)).scalars().first()
@@ -141,15 +137,10 @@ def seed_banners() -> dict[str, int]:
 
 
 def home_page():
-    from mallow.builder import service
-
     return service.get_page("home")
 
 
 def landing_page():
-    from mallow.builder import service
-    from mallow.builder.models import Page
-
     query = sa.select(Page).where(Page.kind == "landing", Page.slug == LANDING_SLUG)
     found = db.session.execute(query).scalar_one_or_none()
     return found or service.create_landing({"title": LANDING_TITLE, "slug": LANDING_SLUG})
@@ -157,8 +148,6 @@ def landing_page():
 
 def publish_once(page, document: dict, owner) -> None:
     """Save ``document`` as the draft and publish it, unless the page was ever published."""
-    from mallow.builder import service
-
     if service.versions(page):
         return
     service.save_draft(page, document)
