@@ -75,6 +75,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     _register_jobs(app)
     app.extensions["mallow.jobs"] = make_runner(app)
+    _register_payment_providers(app)
 
     from mallow.builder import init_app as init_builder
 
@@ -221,6 +222,13 @@ def _register_api(app: Flask) -> None:
             store,
         ],
     )
+
+
+def _register_payment_providers(app: Flask) -> None:
+    """The payment providers the app offers (each store's settings decide which are live)."""
+    from mallow.payments import providers, sandbox, wechat
+
+    providers.install(app, {sandbox.NAME: sandbox.factory, wechat.NAME: wechat.factory})
 
 
 def _limiter_storage(app: Flask) -> str:

@@ -17,7 +17,8 @@ outcome is unknown (a timeout: retry with the *same* numbers) or a definite refu
 
 The business checks (mchid, appid, order, amount, currency, state) are made by
 :mod:`mallow.payments.notifications` with the provider's ``mchid`` / ``appid``, the same way for every
-provider. Tests and deployments can replace a provider with :func:`register`.
+provider. The registry belongs to the app (:func:`install`; ``create_app`` lists the built-in
+providers); tests and deployments can replace a provider with :func:`register`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from collections.abc import Callable, Mapping
+
+from flask import current_app
 
 from mallow.payments.wechatpay.models import Refund as RefundResult, Transaction as PaymentResult
 from mallow.tenants.context import current_store
@@ -38,8 +41,8 @@ __all__ = [
     "PaymentStart",
     "get",
     "names",
+    "install",
     "register",
-    "register_builtin",
 ]
 
 
@@ -116,38 +119,34 @@ class PaymentProvider(Protocol):
 
 
 ProviderFactory = Callable[[Any], PaymentProvider]  # (store) -> provider, raises ProviderUnavailable
-_FACTORIES: dict[str, ProviderFactory] = {}
+EXTENSION = "mallow.payment_providers"
 
 
-def register(name: str, factory: ProviderFactory) -> ProviderFactory | None:
-    """Register (or replace) the factory of provider ``name``; returns the one it replaced."""
-    previous = _FACTORIES.get(name)
-    _FACTORIES[name] = factory
+def install(app, factories: dict[str, ProviderFactory]) -> None:
+    """Give ``app`` its providers (``create_app`` lists the built-in ones): the registry belongs
+    to the app, and importing a provider's module registers nothing."""
+    app.extensions[EXTENSION] = dict(factories)
+
+
+def register(name: str, factory: ProviderFactory, app=None) -> ProviderFactory | None:
+    """Register (or replace) the factory of provider ``name`` on ``app`` (default: the current
+    app); returns the one it replaced."""
+    factories = (app or current_app).extensions[EXTENSION]
+    previous = factories.get(name)
+    factories[name] = factory
     return previous
 
 
-def register_builtin(name: str, factory: ProviderFactory) -> None:
-    """Register a bundled provider unless something replaced it already (tests, deployments)."""
-    _FACTORIES.setdefault(name, factory)
-
-
 def names() -> list[str]:
-    _load_builtins()
-    return sorted(_FACTORIES)
+    return sorted(current_app.extensions[EXTENSION])
 
 
 def get(name: str, store=None) -> PaymentProvider:
     """The provider ``name`` for ``store`` (default: the active store)."""
-    _load_builtins()
-    factory = _FACTORIES.get(name)
+    factory = current_app.extensions[EXTENSION].get(name)
     if factory is None:
         raise ProviderUnavailable(name)
     store = store or current_store()
     if store is None:
         raise ProviderUnavailable(name)
     return factory(store)
-
-
-def _load_builtins() -> None:
-    # a cycle kept for now: the built-in providers import this module and register themselves when imported
-    from mallow.payments import sandbox, wechat  # noqa: F401

@@ -42,7 +42,7 @@ from flask_babel import gettext as _
 from mallow.db import db
 from mallow.payments import wechat
 from mallow.payments.models import Payment, PaymentConfig
-from mallow.payments.providers import PaymentStart, ProviderUnavailable, register_builtin
+from mallow.payments.providers import PaymentStart, ProviderUnavailable
 from mallow.payments.wechatpay import NotificationRejected, RejectionReason
 from mallow.payments.wechatpay.models import PayloadError, parse_refund, parse_transaction, transaction_fields
 from mallow.payments.wechatpay.notifications import PaymentNotification, RefundNotification
@@ -264,6 +264,3 @@ def factory(store) -> SandboxProvider:
     if reason is not None:
         raise ProviderUnavailable(NAME, refusal(reason))
     return SandboxProvider(store)
-
-
-register_builtin(NAME, factory)

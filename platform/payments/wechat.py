@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 
 from mallow.db import db
 from mallow.payments.models import PaymentConfig
-from mallow.payments.providers import PaymentStart, ProviderError, ProviderUnavailable, register_builtin
+from mallow.payments.providers import PaymentStart, ProviderError, ProviderUnavailable
 from mallow.payments.wechatpay import (
     InvalidRequest,
     MerchantKeys,
@@ -341,6 +341,3 @@ def factory(store) -> WeChatPayProvider:
         clock=clock,
     )
     return WeChatPayProvider(keys, client, clock=clock)
-
-
-register_builtin(NAME, factory)
