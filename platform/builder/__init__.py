@@ -13,8 +13,7 @@ Modules: :mod:`~mallow.builder.blocks` (block types, the app's block registry, s
 
 from __future__ import annotations
 
-from mallow.builder import cache, console, library, storefront, themes
-from mallow.builder import invalidation as _invalidation  # noqa: F401  (registers its flush listener)
+from mallow.builder import cache, console, invalidation, library, storefront, themes
 from mallow.builder.blocks import EXTENSION, BlockTypes
 
 
@@ -24,5 +23,6 @@ def init_app(app) -> None:
     app.extensions[EXTENSION] = BlockTypes(library.BUILTIN_TYPES)
     themes.init_app(app)
     cache.init_app(app)
+    invalidation.install()
     app.register_blueprint(storefront.bp)
     app.register_blueprint(console.bp)

@@ -29,17 +29,13 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from threading import Lock
 
-_key_parts: list[Callable[[], Hashable]] = []
 
-
-def add_key_part(part: Callable[[], Hashable]) -> None:
-    """Key every render by ``part()`` as well (called on each lookup, in the request)."""
-    if part not in _key_parts:
-        _key_parts.append(part)
-
-
-def _full_key(key: tuple) -> tuple:
-    return (*key, *(part() for part in _key_parts)) if _key_parts else key
+def add_key_part(app, part: Callable[[], Hashable]) -> None:
+    """Key every render of ``app``'s cache by ``part()`` as well (called on each lookup, in the
+    request)."""
+    parts = app.extensions["mallow.page_cache"].key_parts
+    if part not in parts:
+        parts.append(part)
 
 
 @dataclass
@@ -57,9 +53,13 @@ class RenderCache:
         self._lock = Lock()
         self.hits = 0
         self.misses = 0
+        self.key_parts: list[Callable[[], Hashable]] = []
+
+    def _full_key(self, key: tuple) -> tuple:
+        return (*key, *(part() for part in self.key_parts)) if self.key_parts else key
 
     def get(self, key: tuple, catalogue_version: int):
-        key = _full_key(key)
+        key = self._full_key(key)
         with self._lock:
             entry = self._entries.get(key)
             if (
@@ -76,7 +76,7 @@ class RenderCache:
             return entry.html
 
     def put(self, key: tuple, html: str, catalogue_version: int | None) -> None:
-        key = _full_key(key)
+        key = self._full_key(key)
         with self._lock:
             self._entries[key] = Entry(html, catalogue_version, time.monotonic() + self.seconds)
             self._entries.move_to_end(key)

@@ -61,7 +61,13 @@ def _defaults(**values) -> dict:
     }
 
 
-@event.listens_for(TenantSession, "after_flush")
+def install() -> None:
+    """Bump the catalogue version after every flush that touched it (``builder.init_app`` calls
+    this; the listener is on the tenant session class, so once per process)."""
+    if not event.contains(TenantSession, "after_flush", bump_catalogue_version):
+        event.listen(TenantSession, "after_flush", bump_catalogue_version)
+
+
 def bump_catalogue_version(session, flush_context) -> None:
     if not _touches_catalogue(session):
         return

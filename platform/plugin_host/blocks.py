@@ -49,7 +49,7 @@ def registrar(app: Flask, plugin: str, module):
     registry = blocks.types_of(app)
     owners: dict[str, str] = app.extensions.setdefault("mallow.plugin_blocks", {})
     registry.availability = available
-    cache.add_key_part(enabled_stamp)
+    cache.add_key_part(app, enabled_stamp)
 
     def register(
         type_name: str,
