@@ -22,6 +22,7 @@ from mallow import regions
 from mallow.accounts import customers
 from mallow.accounts.guards import principal, shopper_required
 from mallow.aftersales.models import OPEN_STATES, AfterSale
+from mallow.cart.current import count_badge
 from mallow.db import db
 from mallow.orders import addresses
 from mallow.orders.models import Order
@@ -64,11 +65,6 @@ def order_counts(customer_id: int) -> dict[str, int]:
         "to_receive": by_status.get("shipped", 0),
         "aftersale": aftersale,
     }
-
-
-def badge(count) -> str:
-    count = int(count or 0)
-    return "" if count <= 0 else ("99+" if count > 99 else str(count))
 
 
 def plugin_entries(customer) -> list[dict]:
@@ -137,7 +133,7 @@ def account():
             "label": label,
             "url": url_for("storefront.orders_list", tab=key),
             "count": counts[key],
-            "badge": badge(counts[key]),
+            "badge": count_badge(int(counts[key] or 0)),
         }
         for key, label in (
             ("unpaid", _("To pay")),

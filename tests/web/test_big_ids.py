@@ -168,7 +168,6 @@ def _cases(p: str, sku: int, address: int):
         ("merchant", "POST", f"{console}/x/groupbuy/campaigns", {"json": {"title": "团", "product_id": BIG}}),
         ("merchant", "GET", f"{console}/x/distribution/commissions?order_id={BIG}", {}),
         ("merchant", "GET", f"{p}/console/products?category={BIG}", {}),
-        ("merchant", "GET", f"{p}/console/pages/products?ids={BIG}", {}),
         ("merchant", "GET", f"{p}/console/x/groupbuy/groups?campaign={BIG}", {}),
         ("merchant", "GET", f"{p}/console/x/groupbuy/new?product_id={BIG}", {}),
         (

@@ -14,7 +14,7 @@
      chosen SKU's own (规格图), or, while the choice is partial (a colour, no size yet), that of the
      first SKU with one that fits it; else the product's first image;
    * 分享 copies the page's link (Clipboard API, else a selected text field), or inside WeChat
-     points at the menu's own share (the JS-SDK share data is #share-data, for wx.config).
+     points at the menu's own share (wechat-share.js gives WeChat #share-data through wx.config).
 
    Data: #sku-data {dims: [{name, values}], skus: [{id, values, price, market_price, stock, label,
    image (or null)}], image (the product's), max}, #share-data {title, desc, link, imgUrl},
@@ -350,7 +350,6 @@ function setUpShare() {
   const button = $("#share");
   const data = readJson("share-data");
   if (!button || !data) { return; }
-  window.mallowShareData = data;  // for a later wx.config step (updateAppMessageShareData …)
   button.addEventListener("click", async () => {
     if (root.classList.contains("wechat")) {
       wechatHint();

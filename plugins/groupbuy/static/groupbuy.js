@@ -1,8 +1,8 @@
 // The group page's invite button (progressive enhancement: without script the page shows the
-// link to copy by hand). Inside WeChat it points at the menu's own share (the page's share data,
-// #gb-share-data, is ready for a wx.config step: updateAppMessageShareData /
-// updateTimelineShareData); elsewhere it copies the link (Clipboard API, else a selected text
-// field) and says so, or shows the link to copy when neither works.
+// link to copy by hand). Inside WeChat it points at the menu's own share (wechat-share.js gives
+// WeChat the page's #gb-share-data through a signed wx.config); elsewhere it copies the link
+// (Clipboard API, else a selected text field) and says so, or shows the link to copy when
+// neither works.
 (function () {
   "use strict";
   var doc = document, root = doc.documentElement;
@@ -16,7 +16,6 @@
   }
   var texts = readJson("gb-texts") || {};
   var data = readJson("gb-share-data");
-  if (data) { window.mallowShareData = data; }
 
   function toast(message) {
     var el = doc.getElementById("gb-toast");
