@@ -33,5 +33,15 @@ class PluginRelease(PlatformModel):
     reviewed_by: Mapped[int | None] = mapped_column(nullable=True)
     reviewed_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     created_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    #: where the release came from: ``installed`` (found in the environment by ``mallow plugin
+    #: sync``) or ``uploaded`` (a developer published a distribution to the platform's index)
+    origin: Mapped[str] = mapped_column(sa.String(12), default="installed")
+    #: the code under review: ``{path inside the distribution: "sha256=<urlsafe b64>"}`` (a wheel
+    #: RECORD's form); an approval holds for exactly these files
+    files: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    #: an uploaded release: the developer who published it, and the archive in the platform's index
+    developer_id: Mapped[int | None] = mapped_column(nullable=True, index=True)
+    archive: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    archive_sha256: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
 
     __table_args__ = (sa.UniqueConstraint("name", "version", name="uq_plugin_releases_name_version"),)
