@@ -98,6 +98,15 @@ def from_environment(overrides: dict | None = None) -> dict:
         "LOGIN_RATE_LIMIT_IP": env.get("MALLOW_LOGIN_RATE_LIMIT_IP", "30 per minute"),
         "SESSION_LIFETIME_DAYS": 14,
         "MALLOW_SQLITE_ENGINE_CACHE": 256,
+        # ``production`` refuses what is for development only (``mallow serve --dev``)
+        "MALLOW_ENV": env.get("MALLOW_ENV", "development"),
+        # the platform's own package index of distributions developers published (PEP 503 layout:
+        # <index>/<project>/<file>), and the plugin environment approved versions are installed
+        # into (a folder put on sys.path before plugins are discovered)
+        "MALLOW_PLUGIN_INDEX": env.get("MALLOW_PLUGIN_INDEX") or str(data_dir / "plugin-index"),
+        "MALLOW_PLUGIN_DIR": env.get("MALLOW_PLUGIN_DIR") or str(data_dir / "plugins"),
+        # development mode (``mallow serve --dev``): plugin folders loaded without review
+        "MALLOW_DEV_PLUGIN_DIRS": [],
     }
     config.update(overrides)
     if not config["SECRET_KEY"]:

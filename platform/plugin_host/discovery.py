@@ -34,6 +34,8 @@ class Manifest:
     settings_schema: dict = field(default_factory=dict)
     permissions: tuple[str, ...] = ()
     min_mallow_version: str = "0"
+    #: pictures of the plugin at work for the marketplace listing: paths inside the package
+    screenshots: tuple[str, ...] = ()
     path: Path | None = None
 
     def as_dict(self) -> dict:
@@ -48,6 +50,7 @@ class Manifest:
             "settings_schema": self.settings_schema,
             "permissions": list(self.permissions),
             "min_mallow_version": self.min_mallow_version,
+            "screenshots": list(self.screenshots),
         }
 
 
@@ -85,6 +88,7 @@ def read_manifest(entry_point) -> Manifest:
         settings_schema=data.get("settings_schema", {}),
         permissions=tuple(data.get("permissions", ())),
         min_mallow_version=str(data.get("min_mallow_version", "0")),
+        screenshots=tuple(data.get("screenshots", ())),
         path=folder,
     )
 

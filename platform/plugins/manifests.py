@@ -19,6 +19,8 @@ PERMISSIONS = {
     "tables": _l("Keep its own data in this store's database"),
     "jobs": _l("Run background jobs for this store"),
     "payments": _l("Refund payments"),
+    "pricing.surcharge": _l("Add surcharges to an order (raise its price)"),
+    "pricing.zero_total": _l("Bring an order's total to zero (a free order, paid at once)"),
 }
 
 
