@@ -10,6 +10,7 @@ longer imported from the next start on.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from blinker import Namespace
 from flask import current_app
 from flask_babel import gettext as _
 
@@ -20,6 +21,10 @@ from mallow.plugin_host.models import RELEASE_STATES, PluginRelease
 from mallow.validation import ValidationFailed
 
 STATUSES = RELEASE_STATES.states
+#: sent after a platform admin decided on a release (committed): ``release_decided.send(release,
+#: action="plugin.approved" | "plugin.rejected" | "plugin.withdrawn")``; the developers' installer
+#: listens (an approved uploaded release is installed into the plugin environment)
+release_decided = Namespace().signal("mallow.plugin_release_decided")
 
 
 def sync(echo=None) -> list[PluginRelease]:
@@ -87,6 +92,7 @@ def _decide(release: PluginRelease, target: str, admin, reason: str, action: str
     release.reviewed_by, release.reviewed_at = admin.id, utcnow()
     audit.record(action, actor=admin, target=_target(release), detail={"reason": reason})
     db.session.commit()
+    release_decided.send(release, action=action)
     return release
 
 
