@@ -106,7 +106,13 @@ def from_environment(overrides: dict | None = None) -> dict:
         "MALLOW_PLUGIN_INDEX": env.get("MALLOW_PLUGIN_INDEX") or str(data_dir / "plugin-index"),
         "MALLOW_PLUGIN_DIR": env.get("MALLOW_PLUGIN_DIR") or str(data_dir / "plugins"),
         # development mode (``mallow serve --dev``): plugin folders loaded without review
-        "MALLOW_DEV_PLUGIN_DIRS": [],
+        # (os.pathsep-separated in the environment; the loader ignores them in production)
+        "MALLOW_DEV_PLUGIN_DIRS": [part for part in env.get("MALLOW_DEV_PLUGIN_DIRS", "").split(os.pathsep) if part],
+        # plugin hook budgets (mallow.plugins.budgets) times this factor; and the circuit breaker:
+        # this many faults of a plugin in a store within the window switch it off there
+        "MALLOW_PLUGIN_BUDGET_SCALE": float(env.get("MALLOW_PLUGIN_BUDGET_SCALE", "1")),
+        "MALLOW_PLUGIN_BREAKER_FAULTS": int(env.get("MALLOW_PLUGIN_BREAKER_FAULTS", "5")),
+        "MALLOW_PLUGIN_BREAKER_WINDOW_SECONDS": int(env.get("MALLOW_PLUGIN_BREAKER_WINDOW_SECONDS", "300")),
     }
     config.update(overrides)
     if not config["SECRET_KEY"]:

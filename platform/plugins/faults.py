@@ -1,8 +1,8 @@
 """A plugin that raises must not take a store down: find which plugin it was, log it, and hand
 the caller a clear message for the stores that enabled it.
 
-A plugin's hooks run only in stores that enabled it (:func:`mallow.plugins.manager.hooks`), so
-a broken plugin never touches the others; in the stores that use it, checkout answers
+A plugin's hooks run only in stores that enabled it (:func:`mallow.plugins.manager.hooks`), each
+implementation guarded (:mod:`mallow.plugins.guard`), so a broken plugin never touches the others; in the stores that use it, checkout answers
 "<title> is unavailable right now" (422) instead of a server error: the caller turns the message
 into its own kind of answer (pricing and checkout: a ``plugin_failed`` problem,
 :func:`mallow.pricing.model.plugin_failed`).
@@ -52,9 +52,13 @@ def failure_message(name: str) -> str:
 
 
 def call_hook(caller, failed: Callable[[str], None], default=None, passthrough: tuple = (), **kwargs):
-    """Call a hook; when a plugin's implementation raises, log it with the plugin's name, call
-    ``failed`` with :func:`failure_message` and return ``default``. Failures of core code, and
-    ``passthrough`` exceptions (deliberate answers such as a sold-out), are raised as they are."""
+    """Call a hook; when a plugin's implementation fails (raises, or answers the wrong type), it
+    is logged with the plugin's name, ``failed`` is called with :func:`failure_message` and the
+    other implementations' answers stand. ``passthrough`` exceptions (deliberate answers such as
+    a sold-out) are raised as they are. A caller that is not guarded (a bare pluggy caller)
+    answers ``default`` when a plugin's code raised; failures of core code are raised."""
+    if hasattr(caller, "call"):  # the guarded hooks of mallow.plugins.manager.hooks()
+        return caller.call(kwargs, failed=failed, passthrough=tuple(passthrough))
     try:
         return caller(**kwargs)
     except ANSWERS + tuple(passthrough):

@@ -1,25 +1,25 @@
 """The one pluggy ``PluginManager`` of the app (``app.extensions['mallow.plugins']``), and the
 per-store view of it: a plugin's hooks run only in stores that enabled it.
 
-Order lifecycle events (:data:`EVENTS`) report what has happened already: each implementation
-runs in its own savepoint, and one that raises is logged with its plugin's name and its writes
-are rolled back, while the order's change and the other plugins go on (a plugin catches up from
-its own sweep)."""
+``hooks().mallow_x(**kwargs)`` calls every implementation through the guard
+(:mod:`mallow.plugins.guard`): as its plugin, in a savepoint, timed against the hook's budget,
+its exceptions and wrong answers contained and blamed, in a fixed order (plugins by name, then
+Mallow's built-ins). Order lifecycle events (:data:`EVENTS`) report what has happened already:
+a plugin that raises there is logged with its name and its writes are rolled back, while the
+order's change and the other plugins go on (a plugin catches up from its own sweep)."""
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable, Iterator
 
 import pluggy
 from flask import current_app
 
-from mallow.db import db
-from mallow.plugins import hookspecs
+from mallow.plugins import guard, hookspecs
+from mallow.plugins.guard import EVENTS, GuardedHook
 from mallow.plugins.stores import enabled_plugins
 
-log = logging.getLogger("mallow.plugins")
-#: hooks that report a change of an order: a plugin that raises cannot undo it
-EVENTS = frozenset({"mallow_order_paid", "mallow_order_cancelled", "mallow_order_refunded", "mallow_order_completed"})
+__all__ = ["EVENTS", "each_result", "hooks", "make_manager", "plugin_key"]
 
 
 def make_manager(builtins: dict[str, object]) -> pluggy.PluginManager:
@@ -34,39 +34,7 @@ def make_manager(builtins: dict[str, object]) -> pluggy.PluginManager:
 
 def plugin_key(name: str) -> str:
     """The name a loaded plugin is registered under in the manager."""
-    return f"plugin:{name}"
-
-
-def _plugin_name(impl) -> str:
-    return impl.plugin_name.removeprefix("plugin:")
-
-
-class Event:
-    """Calls an event's implementations in pluggy's order, each in its own savepoint; one that
-    raises is logged and skipped. Returns the non-None results, like a pluggy hook."""
-
-    def __init__(self, caller):
-        self._caller = caller
-        self.name = caller.name
-
-    def get_hookimpls(self):
-        return self._caller.get_hookimpls()
-
-    def __call__(self, **kwargs) -> list:
-        impls = self._caller.get_hookimpls()
-        if any(impl.hookwrapper or impl.wrapper for impl in impls):
-            return self._caller(**kwargs)  # wrappers need pluggy's own call loop
-        results = []
-        for impl in reversed(impls):  # pluggy calls the last registered first
-            try:
-                with db.session.begin_nested():
-                    result = impl.function(*[kwargs[name] for name in impl.argnames])
-            except Exception:
-                log.exception("plugin %s failed in %s", _plugin_name(impl), self.name)
-                continue
-            if result is not None:
-                results.append(result)
-        return results
+    return f"{guard.PREFIX}{name}"
 
 
 class StoreHooks:
@@ -75,25 +43,23 @@ class StoreHooks:
     def __init__(self, manager: pluggy.PluginManager, disabled: frozenset[str]):
         self._manager = manager
         self._remove = [manager.get_plugin(plugin_key(name)) for name in disabled]
-        self._callers: dict[str, object] = {}
+        self._callers: dict[str, GuardedHook] = {}
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> GuardedHook:
         if not name.startswith("mallow_"):
             raise AttributeError(name)
         caller = self._callers.get(name)
         if caller is None:
-            caller = (
+            pluggy_caller = (
                 self._manager.subset_hook_caller(name, remove_plugins=self._remove)
                 if self._remove
                 else getattr(self._manager.hook, name)
             )
-            if name in EVENTS:
-                caller = Event(caller)
-            self._callers[name] = caller
+            caller = self._callers[name] = GuardedHook(pluggy_caller, name)
         return caller
 
 
-def hooks():
+def hooks() -> StoreHooks:
     """The hook relay for the current request or job: core implementations plus the plugins
     the active store has enabled (none outside a store)."""
     app = current_app
@@ -107,16 +73,14 @@ def hooks():
     return relay
 
 
-def each_result(hook_name: str, **kwargs):
-    """Call ``hook_name`` through :func:`hooks` one implementation at a time, in a fixed order
-    (by plugin name), yielding ``(plugin name, result)``; an implementation that raises is
-    logged with its plugin's name and skipped, so one broken plugin cannot break a page."""
+def each_result(
+    hook_name: str, *, failed: Callable[[str], None] | None = None, passthrough: tuple = (), **kwargs
+) -> Iterator[tuple[str, object]]:
+    """Call ``hook_name`` through :func:`hooks` one implementation at a time, in the fixed order
+    (plugins by name, then built-ins under their registered name, e.g. ``mallow.shipping``),
+    yielding ``(name, answer)`` for each non-None answer. An implementation that raises or
+    answers the wrong type is logged with its plugin's name, counted and skipped, and reported
+    to ``failed(message)`` when given ("<title> is unavailable right now"); ``passthrough``
+    exceptions (deliberate answers) are raised as they are."""
     caller = getattr(hooks(), hook_name)
-    for impl in sorted(caller.get_hookimpls(), key=lambda impl: impl.plugin_name):
-        try:
-            result = impl.function(*[kwargs[name] for name in impl.argnames])
-        except Exception:
-            log.exception("plugin %s failed in %s", _plugin_name(impl), hook_name)
-            continue
-        if result is not None:
-            yield _plugin_name(impl), result
+    yield from guard.each(caller, hook_name, kwargs, failed, passthrough)

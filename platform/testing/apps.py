@@ -18,6 +18,9 @@ TEST_CONFIG = {
     "SERVER_NAME": None,
     # tests pay through the sandbox cashier (off by default in production: mallow.config)
     "MALLOW_SANDBOX_PAYMENTS": True,
+    # tests make plugins fail on purpose, again and again: the circuit breaker would switch them
+    # off in the middle of a module (its own tests set a low threshold: tests/plugins/test_breaker.py)
+    "MALLOW_PLUGIN_BREAKER_FAULTS": 1_000_000,
 }
 
 

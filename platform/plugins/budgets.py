@@ -1,0 +1,70 @@
+"""How long one plugin's implementation of a hook may take (wall time, milliseconds): the one
+table the guard (:mod:`mallow.plugins.guard`) and the docs read.
+
+A budget is what a plugin may add to the page or job that calls it. Python cannot stop a
+thread that sleeps or waits, so a call over its budget still finishes and its answer is still
+used: it is logged with the plugin, hook, store and duration and counted as an ``over_budget``
+fault. What stops a slow plugin from hurting a store again is the circuit breaker
+(:mod:`mallow.plugins.breaker`): a call that takes more than :data:`BREAKER_FACTOR` times its
+budget counts towards switching the plugin off in that store; a call merely over budget is
+counted and shown to the platform (a busy machine makes every call slower, and that is not the
+plugin's fault).
+
+``MALLOW_PLUGIN_BUDGET_SCALE`` (a float, default 1) multiplies every budget: raise it on a slow
+machine, make it tiny in a test that wants a slow call without sleeping long.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, has_app_context
+
+#: budget per hook in milliseconds; None: not timed against a budget (start-up registration,
+#: the demo seeding of ``mallow demo``)
+BUDGETS: dict[str, int | None] = {
+    # pricing and checkout: called for every quote, cart page and order, per line for lines
+    "mallow_line_adjustments": 50,
+    "mallow_order_adjustments": 50,
+    "mallow_shipping_fee": 50,
+    "mallow_validate_checkout": 50,
+    # inside the order's transaction, which holds its stock rows meanwhile
+    "mallow_order_placed": 200,
+    # order lifecycle events (inside the transaction that made the change)
+    "mallow_order_paid": 200,
+    "mallow_order_cancelled": 200,
+    "mallow_order_refunded": 200,
+    "mallow_order_completed": 200,
+    # pages
+    "mallow_template_slot": 30,
+    "mallow_console_menu": 20,
+    "mallow_account_entries": 20,
+    "mallow_validate_settings": 50,
+    # labels: called for every order of a list and every entry of a timeline
+    "mallow_after_payment_url": 10,
+    "mallow_order_status_label": 10,
+    "mallow_order_event_label": 10,
+    # once at start-up, or from the ``mallow demo`` command
+    "mallow_register_routes": None,
+    "mallow_register_blocks": None,
+    "mallow_register_jobs": None,
+    "mallow_seed_demo": None,
+}
+
+#: a call slower than this many times its budget counts towards the circuit breaker
+BREAKER_FACTOR = 5
+#: a hook missing from :data:`BUDGETS` (a newer hook specification) gets this one
+DEFAULT_BUDGET_MS = 50
+
+
+def scale() -> float:
+    if not has_app_context():
+        return 1.0
+    try:
+        return max(float(current_app.config.get("MALLOW_PLUGIN_BUDGET_SCALE", 1.0)), 0.0)
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def budget_ms(hook: str) -> float | None:
+    """The budget of one implementation of ``hook`` in this app (scaled), or None."""
+    budget = BUDGETS.get(hook, DEFAULT_BUDGET_MS)
+    return None if budget is None else budget * scale()

@@ -1,0 +1,206 @@
+"""The one way a plugin's hook implementation is called: guarded, timed and blamed.
+
+Each implementation of a loaded plugin (registered as ``plugin:<name>``; Mallow's own built-ins
+are called plainly) runs
+
+* as the plugin (:func:`mallow.plugins.acting.acting_as`), so whatever asks "who is calling"
+  gets the right answer;
+* inside a SAVEPOINT when the session has a transaction going: a plugin that fails has its
+  savepoint rolled back; one that swallows its own SQL error (PostgreSQL then refuses every
+  later statement of the transaction) has its savepoint rolled back and is blamed (its answer,
+  its own choice, stands), and the caller's next statement works;
+* timed (``time.perf_counter``) against the hook's budget (:mod:`mallow.plugins.budgets`);
+* contained: an exception it raises is logged with the plugin's name and the hook, counted, and
+  the call answers nothing. That includes ``BaseException`` subclasses raised by plugin code
+  (``KeyboardInterrupt``, ``GeneratorExit``, ``asyncio.CancelledError``): a request thread
+  must answer. Exceptions: ``SystemExit`` (the process is asked to stop) and a
+  ``KeyboardInterrupt`` in the main thread outside any request (Ctrl-C on a command or worker)
+  pass through. Deliberate answers pass through unchanged: ``ValidationFailed``,
+  ``HTTPException`` and the caller's ``passthrough`` exceptions (``CheckoutProblems``,
+  ``SoldOut`` from ``mallow_order_placed``); order events contain those too, since nothing can
+  undo what they report;
+* checked: an answer of the wrong type (:mod:`mallow.plugins.results`) is dropped and logged.
+
+A fault is reported to ``failed(message)`` when the caller passes one (pricing turns it into a
+``plugin_failed`` problem) and counted for the circuit breaker (:mod:`mallow.plugins.breaker`).
+A plugin the breaker switched off during this request is not called again in it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import sqlalchemy as sa
+from flask import current_app, g, has_request_context
+
+from mallow.db import db
+from mallow.plugins import breaker, budgets, results, timings
+from mallow.plugins.acting import acting_as
+from mallow.plugins.faults import ANSWERS, failure_message
+from mallow.plugins.stores import enabled_plugins
+
+log = logging.getLogger("mallow.plugins")
+#: hooks that report a change of an order: a plugin that raises cannot undo it
+EVENTS = frozenset({"mallow_order_paid", "mallow_order_cancelled", "mallow_order_refunded", "mallow_order_completed"})
+PREFIX = "plugin:"
+#: what a guarded call answers for an implementation that failed or was skipped
+NOTHING = object()
+
+
+def impl_name(impl) -> str:
+    """The plugin's name (``groupbuy``), or a built-in's registered name (``mallow.shipping``)."""
+    return impl.plugin_name.removeprefix(PREFIX)
+
+
+def is_plugin(impl) -> bool:
+    return impl.plugin_name.startswith(PREFIX)
+
+
+def ordered(impls) -> list:
+    """The fixed calling order: plugins by name, then Mallow's built-ins (pluggy's order)."""
+    plugins = sorted((impl for impl in impls if is_plugin(impl)), key=lambda impl: impl.plugin_name)
+    return plugins + [impl for impl in reversed(impls) if not is_plugin(impl)]
+
+
+def _contained(error: BaseException) -> bool:
+    if isinstance(error, SystemExit):
+        return False
+    if isinstance(error, KeyboardInterrupt):
+        return has_request_context() or threading.current_thread() is not threading.main_thread()
+    return True
+
+
+def _end(savepoint, keep: bool) -> None:
+    """Release (``keep``) or roll back the savepoint, unless the plugin ended it itself."""
+    if savepoint is None:
+        return
+    if keep:
+        if savepoint.is_active:
+            savepoint.commit()
+        return
+    try:
+        savepoint.rollback()  # also after a failed release (the savepoint is "prepared" then)
+    except sa.exc.ResourceClosedError:
+        pass  # the plugin committed or rolled back the session itself
+    except Exception:  # the connection is gone: the caller's next statement will say so
+        log.exception("could not roll back a plugin's savepoint")
+
+
+def _failed_transaction(session) -> bool:
+    """PostgreSQL: whether the transaction is in the failed state (an SQL error that somebody
+    caught: every later statement would be refused until a rollback)."""
+    if not session.is_active or session.get_bind().dialect.name != "postgresql":
+        return False
+    raw = session.connection().connection.dbapi_connection
+    status = getattr(getattr(raw, "info", None), "transaction_status", None)
+    return getattr(status, "name", None) == "INERROR"
+
+
+def call(impl, hook: str, kwargs: dict, failed: Callable[[str], None] | None = None, passthrough: tuple = ()):
+    """Call one implementation; its answer, or :data:`NOTHING` when it failed or was skipped."""
+    args = [kwargs[name] for name in impl.argnames]
+    if not is_plugin(impl):
+        return impl.function(*args)  # Mallow's own code: its errors are Mallow's
+    name = impl_name(impl)
+    store_id = g.get("mallow_store_id")
+    if store_id is not None and name not in enabled_plugins():
+        return NOTHING  # switched off by the breaker during this request
+    answers = () if hook in EVENTS else ANSWERS + tuple(passthrough)
+    # opening the savepoint flushes the caller's pending changes: their errors are the caller's
+    session = db.session()
+    savepoint = session.begin_nested() if session.in_transaction() else None
+    started = time.perf_counter()
+    try:
+        with acting_as(name):
+            result = impl.function(*args)
+    except answers:
+        _end(savepoint, keep=False)
+        raise
+    except BaseException as error:
+        if not _contained(error):
+            _end(savepoint, keep=False)
+            raise
+        ms = (time.perf_counter() - started) * 1000
+        _end(savepoint, keep=False)
+        log.error("plugin %s failed in %s (store %s)", name, hook, store_id, exc_info=error)
+        _fault(store_id, name, hook, "error", f"{type(error).__name__}: {error}", ms, failed)
+        return NOTHING
+    ms = (time.perf_counter() - started) * 1000
+    if savepoint is not None and _failed_transaction(session):
+        _end(savepoint, keep=False)  # its writes go, the caller's transaction works again
+        log.error(
+            "plugin %s swallowed a database error in %s (store %s): its writes were rolled back", name, hook, store_id
+        )
+        message = "swallowed a database error; its writes were rolled back"
+        _fault(store_id, name, hook, "error", message, ms, None)  # its answer was its own choice
+    else:
+        _end(savepoint, keep=True)
+    timings.add(current_app, store_id, name, hook, ms)
+    _check_time(store_id, name, hook, ms)
+    wrong = results.wrong_answer(hook, result)
+    if wrong is not None:
+        log.error(
+            "plugin %s answered %s with %s, expected %s (store %s): left out",
+            name,
+            hook,
+            results.describe(result),
+            wrong,
+            store_id,
+        )
+        _fault(store_id, name, hook, "bad_result", f"{results.describe(result)}; expected {wrong}", ms, failed)
+        return NOTHING
+    return result
+
+
+def _check_time(store_id: int | None, name: str, hook: str, ms: float) -> None:
+    budget = budgets.budget_ms(hook)
+    if budget is None or ms <= budget:
+        return
+    log.warning("plugin %s took %.1f ms in %s (budget %.1f ms, store %s)", name, ms, hook, budget, store_id)
+    message = f"took {ms:.0f} ms (budget {budget:.3g} ms)"
+    breaker.fault(store_id, name, hook, "over_budget", message, ms, strike=ms > budget * budgets.BREAKER_FACTOR)
+
+
+def _fault(store_id, name, hook, kind, message, ms, failed) -> None:
+    breaker.fault(store_id, name, hook, kind, message, ms, strike=True)
+    if failed is not None:
+        failed(failure_message(name))
+
+
+def each(caller, hook: str, kwargs: dict, failed=None, passthrough: tuple = ()) -> Iterator[tuple[str, object]]:
+    """``(name, answer)`` for each implementation's non-None answer, in the fixed order."""
+    for impl in ordered(caller.get_hookimpls()):
+        result = call(impl, hook, kwargs, failed, passthrough)
+        if result is not NOTHING and result is not None:
+            yield impl_name(impl), result  # the yield stays outside the guard: closing us is no fault
+
+
+class GuardedHook:
+    """``hooks().mallow_x``: pluggy's hook caller with every implementation guarded. Calling it
+    returns the list of answers, or the first one for a ``firstresult`` hook, like pluggy."""
+
+    def __init__(self, caller, name: str):
+        self._caller = caller
+        self.name = name
+        spec = getattr(caller, "spec", None)
+        self.firstresult = bool(spec is not None and spec.opts.get("firstresult"))
+
+    def get_hookimpls(self):
+        return self._caller.get_hookimpls()
+
+    def __call__(self, **kwargs):
+        return self.call(kwargs)
+
+    def call(self, kwargs: dict, failed: Callable[[str], None] | None = None, passthrough: tuple = ()):
+        impls = self._caller.get_hookimpls()
+        if any(impl.hookwrapper or impl.wrapper for impl in impls):
+            return self._caller(**kwargs)  # wrappers need pluggy's own call loop
+        answers = []
+        for _name, result in each(self._caller, self.name, kwargs, failed, passthrough):
+            if self.firstresult:
+                return result
+            answers.append(result)
+        return None if self.firstresult else answers
