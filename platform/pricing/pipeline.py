@@ -1,33 +1,87 @@
 """The pricing pipeline: plugins propose, the core decides.
 
 1. **line**: each line gets at most one line-stage adjustment: the biggest discount proposed
-   for it (flash-sale, group or member prices never stack), never below zero.
+   for it (flash-sale, group or member prices never stack), never below zero. A line price only
+   goes down: a surcharge belongs in the order stage.
 2. **order** then **coupon**: proposals sharing an ``exclusive_group`` compete (the best
    applies); the others all apply; each is capped so the running total never goes below zero.
-3. **shipping**: the first shipping answer (the built-in templates answer last).
+3. **shipping**: the first admitted shipping answer of a plugin (by plugin name), else the
+   built-in templates'.
 
-Proposals are sorted before deciding, so the outcome never depends on plugin order. Amounts are
-integer fen throughout: there is nothing to round.
+Every proposal first passes the adjustment rules (:mod:`mallow.pricing.rules`: a plugin credits
+only itself, needs ``pricing``, and ``pricing.surcharge`` to raise a price); a refused one is
+dropped and blamed on its plugin. Last, an order that plugins brought to 0 fen needs their
+``pricing.zero_total``, else it carries a ``zero_total_refused`` problem.
+
+Hooks are called through :func:`mallow.plugins.manager.each_result`, which says which plugin
+answered and contains a plugin that fails (``failed``: a ``plugin_failed`` problem). Proposals
+are sorted before deciding, so the outcome never depends on plugin order. Amounts are integer fen
+throughout: there is nothing to round.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from mallow.plugins.faults import call_hook
-from mallow.plugins.manager import hooks
+from mallow.plugins.manager import each_result
+from mallow.pricing import rules
 from mallow.pricing.model import Adjustment, PricedLine, PricedOrder, PricingContext, Problem, plugin_failed
 
 
-def _flatten(results: Iterable[Any]) -> list[Any]:
-    """The non-None results of a hook as one list (an implementation may answer one value or a list)."""
-    found: list[Any] = []
-    for result in results:
-        if result is None:
-            continue
-        found.extend(result if isinstance(result, (list, tuple)) else [result])
+def _items(result: Any) -> list[Any]:
+    """An implementation may answer one value or a list."""
+    return list(result) if isinstance(result, (list, tuple)) else [result]
+
+
+def _answers(hook: str, failed: Callable[[str], None], **kwargs: Any) -> Iterable[tuple[rules.Proposer, Any]]:
+    for name, result in each_result(hook, failed=failed, **kwargs):
+        if result is not None:
+            yield rules.proposer(name), result
+
+
+def _proposals(
+    hook: str, failed: Callable[[str], None], stages: tuple[str, ...], context: PricingContext, **kwargs: Any
+) -> list[Adjustment]:
+    """The admitted adjustments of ``stages`` proposed to ``hook``."""
+    found = []
+    for who, result in _answers(hook, failed, context=context, **kwargs):
+        for item in _items(result):
+            if not isinstance(item, Adjustment) or item.stage not in stages:
+                message = f"answered {item!r}, not an adjustment of stage {'/'.join(stages)}"
+                rules.refuse(context.store_id, who, hook, message)
+            elif rules.admitted(context.store_id, who, hook, item):
+                found.append(item)
     return found
+
+
+def _problems(failed: Callable[[str], None], context: PricingContext) -> list[Problem]:
+    hook = "mallow_validate_checkout"
+    found = []
+    for who, result in _answers(hook, failed, context=context):
+        for item in _items(result):
+            if isinstance(item, Problem):
+                found.append(item)
+            else:
+                rules.refuse(context.store_id, who, hook, f"answered {item!r}, not a problem")
+    return found
+
+
+def _shipping(failed: Callable[[str], None], context: PricingContext, subtotal: int) -> Adjustment | Problem | None:
+    """The first admitted answer in :func:`each_result`'s order: plugins' by name, then Mallow's
+    own (the templates) last; the others are not asked."""
+    hook = "mallow_shipping_fee"
+    for who, answer in _answers(hook, failed, context=context, subtotal=subtotal):
+        if isinstance(answer, Problem):
+            if who.may(rules.PRICING):
+                return answer
+            message = f"shipping answer {answer.code!r} needs the permission {rules.PRICING!r}"
+            rules.refuse(context.store_id, who, hook, message)
+        elif not isinstance(answer, Adjustment) or answer.stage != "shipping":
+            rules.refuse(context.store_id, who, hook, f"answered {answer!r}, not a shipping fee or a problem")
+        elif rules.admitted(context.store_id, who, hook, answer):
+            return answer
+    return None
 
 
 def _key(adjustment: Adjustment) -> tuple[int, str, str, str]:
@@ -37,6 +91,20 @@ def _key(adjustment: Adjustment) -> tuple[int, str, str, str]:
 def _best_discount(proposals: list[Adjustment]) -> Adjustment | None:
     discounts = sorted((p for p in proposals if p.amount < 0), key=_key)
     return discounts[0] if discounts else None
+
+
+def _capped(adjustment: Adjustment, amount: int) -> Adjustment:
+    if amount == adjustment.amount:
+        return adjustment
+    return Adjustment(
+        adjustment.stage,
+        adjustment.source,
+        adjustment.code,
+        adjustment.label,
+        amount,
+        adjustment.line_index,
+        adjustment.exclusive_group,
+    )
 
 
 def _decide_stage(proposals: list[Adjustment], running_total: int) -> list[Adjustment]:
@@ -55,33 +123,22 @@ def _decide_stage(proposals: list[Adjustment], running_total: int) -> list[Adjus
         amount = max(adjustment.amount, -running_total)  # never below zero
         if amount == 0 and adjustment.amount != 0:
             continue
-        if amount != adjustment.amount:
-            adjustment = Adjustment(
-                adjustment.stage,
-                adjustment.source,
-                adjustment.code,
-                adjustment.label,
-                amount,
-                adjustment.line_index,
-                adjustment.exclusive_group,
-            )
         running_total += amount
-        applied.append(adjustment)
+        applied.append(_capped(adjustment, amount))
     return applied
 
 
 def price(context: PricingContext) -> PricedOrder:
-    hook = hooks()
     problems: list[Problem] = []
-    failed = plugin_failed(problems)  # a plugin that raises becomes a "plugin_failed" problem (call_hook)
-    problems += _flatten(call_hook(hook.mallow_validate_checkout, failed, [], context=context))
+    failed = plugin_failed(problems)  # a plugin that fails becomes a "plugin_failed" problem
+    problems += _problems(failed, context)
 
     priced_lines = []
     for line in context.lines:
         proposals = [
             p
-            for p in _flatten(call_hook(hook.mallow_line_adjustments, failed, [], context=context, line=line))
-            if p.stage == "line" and p.line_index == line.index
+            for p in _proposals("mallow_line_adjustments", failed, ("line",), context=context, line=line)
+            if p.line_index == line.index
         ]
         best = _best_discount(proposals)
         adjustments = []
@@ -91,16 +148,20 @@ def price(context: PricingContext) -> PricedOrder:
         priced_lines.append(PricedLine(line, adjustments))
 
     subtotal = sum(p.total for p in priced_lines)
-    order_proposals = _flatten(call_hook(hook.mallow_order_adjustments, failed, [], context=context, subtotal=subtotal))
+    order_proposals = _proposals(
+        "mallow_order_adjustments", failed, ("order", "coupon"), context=context, subtotal=subtotal
+    )
     applied: list[Adjustment] = []
     for stage in ("order", "coupon"):
         decided = _decide_stage([p for p in order_proposals if p.stage == stage], subtotal)
         subtotal += sum(a.amount for a in decided)
         applied.extend(decided)
 
-    shipping = call_hook(hook.mallow_shipping_fee, failed, None, context=context, subtotal=subtotal)
+    shipping = _shipping(failed, context, subtotal)
     if isinstance(shipping, Problem):
         problems.append(shipping)
     elif isinstance(shipping, Adjustment) and shipping.amount:
         applied.append(shipping)
-    return PricedOrder(priced_lines, applied, problems)
+    priced = PricedOrder(priced_lines, applied, problems)
+    problems += rules.zero_total_problems(priced)
+    return priced
