@@ -1,36 +1,46 @@
 """Importing approved plugins at start-up, and enabling them per store.
 
 Only releases a platform admin approved are imported (their top-level code runs then, never
-before). Routes, blocks and jobs are registered at start-up, so approving a new release takes
-effect when the app next starts; enabling or disabling an approved plugin for a store takes
-effect on the store's next request.
+before), and only while their installed files are the files the approval recorded. Routes, blocks
+and jobs are registered at start-up, so approving a new release takes effect when the app next
+starts; enabling or disabling an approved plugin for a store takes effect on the store's next
+request.
+
+A plugin that cannot be loaded (changed since review, refused by the inspection, failing to
+import or to register, hooks other than its manifest's) is reported
+(:mod:`~mallow.plugin_host.problems`: the log, ``mallow plugin list``, /admin/plugins) and
+skipped: the platform starts without it.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, abort, current_app, request
+from flask import Blueprint, Flask, abort, current_app, g, request
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import staff_required
-from mallow.db import db
-from mallow.extensions import csrf
+from mallow.db import db, utcnow
+from mallow.plugin_host import admission, mounting
 from mallow.plugin_host.discovery import Manifest, ManifestError, installed, mallow_version, too_new
 from mallow.plugin_host.migrate import migrate_plugin
 from mallow.plugin_host.models import PluginRelease
+from mallow.plugin_host.problems import Problem, report
 from mallow.plugin_host.settings import validate as validate_settings
-from mallow.plugin_host import blocks, jobs
+from mallow.plugins.acting import acting_as, enter, leave
 from mallow.plugins.manager import plugin_key
 from mallow.plugins.models import StorePlugin
-from mallow.plugins.routes import AREAS, STAFF_AREAS
+from mallow.plugins.routes import STAFF_AREAS
 from mallow.plugins.stores import enabled_plugins, settings_with_defaults
 from mallow.plugins.web import init_templates
 from mallow.validation import ValidationFailed
 
 log = logging.getLogger("mallow.plugins")
+#: plugins loaded without review from ``MALLOW_DEV_PLUGIN_DIRS`` (development mode)
+DEV = "mallow.dev_plugins"
 
 
 def init_app(app: Flask, json_errors: Callable[[Blueprint], None]) -> None:
@@ -51,91 +61,118 @@ def init_app(app: Flask, json_errors: Callable[[Blueprint], None]) -> None:
             abort(404)
         if area in STAFF_AREAS:  # a plugin's console pages and API are for the store's staff only
             staff_required(lambda: None)()
+        g.mallow_plugin_token = enter(name)  # the plugin's views run as the plugin
         return None
+
+    @app.teardown_request
+    def plugin_request_ends(_error=None):
+        token = g.pop("mallow_plugin_token", None)
+        if token is not None:
+            try:
+                leave(token)
+            except ValueError:  # set in another context (cannot happen in one WSGI request)
+                pass
 
     init_templates(app)
 
 
 def approved_versions() -> set[tuple[str, str]]:
-    try:
-        rows = db.session.execute(
-            sa.select(PluginRelease.name, PluginRelease.version).where(PluginRelease.status == "approved")
-        ).all()
-    except sa.exc.DBAPIError:  # platform not migrated yet: nothing is approved
-        db.session.rollback()
-        return set()
-    return {(name, version) for name, version in rows}
+    return set(admission.approved_files())
 
 
 def load_approved(app: Flask) -> dict[str, Manifest]:
-    """Import and register every installed plugin whose installed version is approved.
-    Call before the app serves its first request (create_app does). A plugin that fails to
-    import stops the start-up, with its name in the error. :func:`init_app` comes first."""
+    """Import and register every installed plugin whose installed version is approved and whose
+    files are the approved ones (and, in development mode, those in the development folders).
+    Call before the app serves its first request (create_app does); :func:`init_app` comes first.
+    A plugin that cannot be loaded is reported and skipped; this never raises because of one."""
     if "mallow.plugin_routes" not in app.extensions:
         raise RuntimeError(
             "mallow.plugin_host.loader.init_app(app, ...) comes before load_approved (create_app calls both)"
         )
     loaded: dict[str, Manifest] = app.extensions.setdefault("mallow.loaded_plugins", {})
+    dev: set[str] = app.extensions.setdefault(DEV, set())
+    app.extensions.setdefault("mallow.plugin_problems", {})
     manager = app.extensions["mallow.plugins"]
+    folders = admission.dev_folders(app)
     with app.app_context():
-        approved = approved_versions()
+        approved = admission.approved_files()
+        for name, (entry_point, manifest) in sorted(installed().items()):
+            if name in loaded:
+                continue
+            if isinstance(manifest, ManifestError):
+                report(app, name, Problem("manifest_error", str(manifest)))
+                continue
+            in_dev = admission.in_dev_folder(manifest, folders)
+            if not in_dev and (name, manifest.version) not in approved:
+                continue
+            problem = _before_import(manifest, None if in_dev else approved[(name, manifest.version)])
+            if problem is None:
+                problem = _load(app, manager, entry_point, manifest)
+            if problem is not None:
+                report(app, name, problem)
+                continue
+            app.extensions["mallow.plugin_problems"].pop(name, None)
+            loaded[name] = manifest
+            if in_dev:
+                dev.add(name)
+                log.warning("plugin %s %s loaded WITHOUT review (development folder)", name, manifest.version)
         db.session.remove()
-    for name, (entry_point, manifest) in sorted(installed().items()):
-        if isinstance(manifest, ManifestError):
-            log.warning("plugin %s skipped: %s", name, manifest)
-            continue
-        if name in loaded or (name, manifest.version) not in approved:
-            continue
-        if too_new(manifest):
-            log.warning(
-                "plugin %s %s skipped: it needs Mallow %s or newer (this is %s)",
-                name,
-                manifest.version,
-                manifest.min_mallow_version,
-                mallow_version(),
-            )
-            continue
-        try:
-            module = entry_point.load()  # the plugin's code runs from here on
-        except Exception as error:
-            raise RuntimeError(f"plugin {name} {manifest.version} failed to load: {error}") from error
-        manager.register(module, name=plugin_key(name))
-        loaded[name] = manifest
-        _mount_routes(app, manager, name, module)
-        _register_blocks(app, manager, name, module)
-        _register_jobs(app, manager, name, module)
     manager.check_pending()
     return loaded
 
 
-def _only_this_plugin(manager, module, hook: str):
-    return manager.subset_hook_caller(hook, remove_plugins=[p for p in manager.get_plugins() if p is not module])
+def _before_import(manifest: Manifest, approved_files: dict | None) -> Problem | None:
+    """Why the plugin must not be imported, or None. ``approved_files`` None: development mode."""
+    if too_new(manifest):
+        return Problem(
+            "too_new",
+            f"needs Mallow {manifest.min_mallow_version} or newer (this is {mallow_version()})",
+            version=manifest.version,
+        )
+    if approved_files is not None:
+        problem = admission.files_problem(manifest, approved_files)
+        if problem is not None:
+            return problem
+    return admission.inspection_problem(manifest)
 
 
-def _mount_routes(app: Flask, manager, name: str, module) -> None:
-    routes = app.extensions["mallow.plugin_routes"]
-
-    def register(blueprint: Blueprint, area: str) -> None:
-        if area not in AREAS:
-            raise ValueError(f"{name}: unknown area {area!r}")
-        # the registered name ends with the area, so API areas are recognised as API requests
-        mounted = f"x_{name}_{blueprint.name}_{area}"
-        if area.endswith("api"):
-            if not blueprint._got_registered_once:
-                app.extensions["mallow.plugin_json_errors"](blueprint)  # JSON errors, 422 for ValidationFailed
-            csrf.exempt(blueprint)  # bearer tokens only, like the core API
-        routes[mounted] = (name, area, blueprint.name)
-        app.register_blueprint(blueprint, url_prefix=AREAS[area].format(name=name), name=mounted)
-
-    _only_this_plugin(manager, module, "mallow_register_routes")(register=register)
+def _forget_modules(package: str, before: set[str]) -> None:
+    """Drop what a failed import left in ``sys.modules``, so nothing half-imported is reused."""
+    for module in set(sys.modules) - before:
+        if module == package or module.startswith(package + "."):
+            del sys.modules[module]
 
 
-def _register_blocks(app: Flask, manager, name: str, module) -> None:
-    _only_this_plugin(manager, module, "mallow_register_blocks")(register=blocks.registrar(app, name, module))
-
-
-def _register_jobs(app: Flask, manager, name: str, module) -> None:
-    _only_this_plugin(manager, module, "mallow_register_jobs")(register=jobs.registrar(app, name))
+def _load(app: Flask, manager, entry_point, manifest: Manifest) -> Problem | None:
+    """Import, register with the hook manager and mount one plugin; the problem if that failed
+    (then nothing of it stays registered)."""
+    name, version = manifest.name, manifest.version
+    before = set(sys.modules)
+    try:
+        with acting_as(name):
+            module = entry_point.load()  # the plugin's code runs from here on
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # SystemExit and SyntaxError too: a plugin never stops the start
+        _forget_modules(manifest.module, before)
+        log.error("plugin %s %s failed to import", name, version, exc_info=error)
+        return Problem("import_failed", f"{type(error).__name__}: {error}", version=version)
+    try:
+        manager.register(module, name=plugin_key(name))
+    except Exception as error:  # pluggy refuses an implementation that does not match its hook
+        return Problem("register_failed", f"{type(error).__name__}: {error}", version=version)
+    problem = admission.hooks_problem(manager, module, manifest)
+    if problem is None:
+        try:
+            mounting.commit(app, name, module, mounting.record(app, manager, name, module))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:
+            log.error("plugin %s %s failed to register", name, version, exc_info=error)
+            problem = Problem("register_failed", f"{type(error).__name__}: {error}", version=version)
+    if problem is not None:
+        manager.unregister(module)
+    return problem
 
 
 def loaded_manifest(name: str) -> Manifest:
@@ -151,11 +188,29 @@ def store_plugin(store_id: int, name: str) -> StorePlugin | None:
     ).scalar_one_or_none()
 
 
-def enable(store_id: int, name: str, settings: dict | None = None) -> StorePlugin:
+def still_approved(name: str, version: str) -> bool:
+    """Whether the release this app loaded is approved now (a withdrawal from another process,
+    e.g. ``mallow plugin withdraw``, shows here at once); development plugins always are."""
+    if name in current_app.extensions.get(DEV, ()):
+        return True
+    status = db.session.execute(
+        sa.select(PluginRelease.status).filter_by(name=name, version=version)
+    ).scalar_one_or_none()
+    return status == "approved"
+
+
+def enable(store_id: int, name: str, settings: dict | None = None, *, by_platform: bool = False) -> StorePlugin:
     """Enable an approved, loaded plugin for a store: its tables are created or upgraded in the
-    store's schema first; enabling again keeps the stored settings unless new ones are given."""
+    store's schema first; enabling again keeps the stored settings unless new ones are given.
+    A plugin the platform switched off in the store comes back only ``by_platform``."""
     manifest = loaded_manifest(name)
+    if not still_approved(name, manifest.version):
+        raise ValidationFailed({"plugin": ("not_available", _("This plugin is not approved on this platform."))})
     row = store_plugin(store_id, name)
+    if row is not None and row.disabled_reason == "platform" and not by_platform:
+        raise ValidationFailed(
+            {"plugin": ("switched_off", _("The platform switched this plugin off in this store; ask the platform."))}
+        )
     merged = settings_with_defaults(manifest, settings if settings is not None else (row.settings if row else {}))
     problems = validate_settings(manifest, merged)
     if problems:
@@ -165,6 +220,7 @@ def enable(store_id: int, name: str, settings: dict | None = None) -> StorePlugi
         row = StorePlugin(store_id=store_id, name=name, settings=merged, version=manifest.version)
         db.session.add(row)
     row.enabled, row.settings, row.version = True, merged, manifest.version
+    row.disabled_reason, row.disabled_detail, row.disabled_at = None, None, None
     db.session.flush()
     return row
 
@@ -186,8 +242,30 @@ def save_settings(store_id: int, name: str, settings: dict) -> StorePlugin:
     return row
 
 
-def disable(store_id: int, name: str) -> None:
-    """Stop a plugin in a store: hooks and routes stop at once; its tables and settings stay."""
+def disable(store_id: int, name: str, reason: str = "merchant", detail: dict | None = None) -> None:
+    """Stop a plugin in a store: hooks and routes stop at once; its tables and settings stay.
+    ``reason``: who switched it off (``merchant``, ``platform``, ``circuit_breaker``)."""
     db.session.execute(
-        sa.update(StorePlugin).where(StorePlugin.store_id == store_id, StorePlugin.name == name).values(enabled=False)
+        sa.update(StorePlugin)
+        .where(StorePlugin.store_id == store_id, StorePlugin.name == name)
+        .values(enabled=False, disabled_reason=reason, disabled_detail=detail, disabled_at=utcnow())
     )
+
+
+def disable_everywhere(name: str, reason: str = "platform", detail: dict | None = None) -> list[int]:
+    """Stop a plugin in every store that has it on, at once (every process reads the switch per
+    request); returns those stores' ids. The caller commits."""
+    store_ids = list(
+        db.session.execute(
+            sa.select(StorePlugin.store_id)
+            .where(StorePlugin.name == name, StorePlugin.enabled.is_(True))
+            .order_by(StorePlugin.store_id)
+        ).scalars()
+    )
+    if store_ids:
+        db.session.execute(
+            sa.update(StorePlugin)
+            .where(StorePlugin.name == name, StorePlugin.store_id.in_(store_ids))
+            .values(enabled=False, disabled_reason=reason, disabled_detail=detail, disabled_at=utcnow())
+        )
+    return store_ids

@@ -16,8 +16,10 @@ from flask_babel import gettext as _
 
 from mallow import audit
 from mallow.db import db, utcnow
+from mallow.plugin_host import fingerprint, loader
 from mallow.plugin_host.discovery import Manifest, ManifestError, installed, too_new
 from mallow.plugin_host.models import RELEASE_STATES, PluginRelease
+from mallow.statemachine import InvalidTransition
 from mallow.validation import ValidationFailed
 
 STATUSES = RELEASE_STATES.states
@@ -28,11 +30,13 @@ release_decided = Namespace().signal("mallow.plugin_release_decided")
 
 
 def sync(echo=None) -> list[PluginRelease]:
-    """Record every installed plugin version that is not known yet as ``submitted``; returns
-    the new releases. Manifests that cannot be read are reported through ``echo`` and skipped."""
+    """Record every installed plugin version that is not known yet as ``submitted``, with the
+    hash of each of its files; returns the new releases. Manifests that cannot be read are
+    reported through ``echo`` and skipped. A known version whose installed files differ from
+    the recorded ones keeps its record (it is "changed since review" until an admin reviews the
+    new files) and is reported."""
     known = {
-        (name, version)
-        for name, version in db.session.execute(sa.select(PluginRelease.name, PluginRelease.version)).all()
+        (release.name, release.version): release for release in db.session.execute(sa.select(PluginRelease)).scalars()
     }
     added = []
     for name, (_entry_point, manifest) in sorted(installed().items()):
@@ -41,16 +45,47 @@ def sync(echo=None) -> list[PluginRelease]:
                 echo(f"skipped {name}: {manifest}")
             continue
         if (name, manifest.version) in known:
+            difference = changed_files(known[(name, manifest.version)], manifest)
+            if difference and echo:
+                echo(f"changed since review: {name} {manifest.version}: {', '.join(fingerprint.all_paths(difference))}")
             continue
-        release = PluginRelease(name=name, version=manifest.version, manifest=manifest.as_dict(), status="submitted")
+        release = PluginRelease(
+            name=name,
+            version=manifest.version,
+            manifest=manifest.as_dict(),
+            status="submitted",
+            files=fingerprint.files_of(manifest),
+        )
         db.session.add(release)
         db.session.flush()
-        audit.record("plugin.submitted", target=_target(release), detail={"module": manifest.module})
+        audit.record(
+            "plugin.submitted", target=_target(release), detail={"module": manifest.module, "files": len(release.files)}
+        )
         added.append(release)
         if echo:
             echo(f"submitted for review: {name} {manifest.version}")
     db.session.commit()
     return added
+
+
+def installed_manifest(release: PluginRelease) -> Manifest | None:
+    """The installed plugin's manifest when it is this release's version (else None)."""
+    found = installed().get(release.name)
+    manifest = found[1] if found else None
+    return manifest if isinstance(manifest, Manifest) and manifest.version == release.version else None
+
+
+def changed_files(release: PluginRelease, manifest: Manifest | None = None) -> dict[str, list[str]] | None:
+    """What differs between a release's recorded files and the installed ones (None: not
+    installed here, or nothing recorded, or nothing differs)."""
+    manifest = manifest or installed_manifest(release)
+    if manifest is None or manifest.version != release.version:
+        return None
+    recorded = fingerprint.package_files(release.files or {}, manifest.module)
+    if not recorded:
+        return None
+    difference = fingerprint.changed(recorded, fingerprint.files_of(manifest))
+    return difference if fingerprint.differs(difference) else None
 
 
 def _target(release: PluginRelease) -> str:
@@ -86,11 +121,11 @@ def loaded_versions() -> dict[str, str]:
     }
 
 
-def _decide(release: PluginRelease, target: str, admin, reason: str, action: str) -> PluginRelease:
+def _decide(release: PluginRelease, target: str, admin, reason: str, action: str, detail=None) -> PluginRelease:
     RELEASE_STATES.move(release, target)
     release.reason = reason[:500] or None
-    release.reviewed_by, release.reviewed_at = admin.id, utcnow()
-    audit.record(action, actor=admin, target=_target(release), detail={"reason": reason})
+    release.reviewed_by, release.reviewed_at = getattr(admin, "id", None), utcnow()
+    audit.record(action, actor=admin, target=_target(release), detail={"reason": reason, **(detail or {})})
     db.session.commit()
     release_decided.send(release, action=action)
     return release
@@ -103,9 +138,51 @@ def _reason(reason: str | None, required: bool) -> str:
     return reason
 
 
-def approve(release: PluginRelease, admin, reason: str | None = "") -> PluginRelease:
-    """Approve a version: it is imported from the app's next start on."""
-    return _decide(release, "approved", admin, _reason(reason, False), "plugin.approved")
+class FilesMoved(ValueError):
+    """The installed files changed while the admin was reviewing them: nothing was approved."""
+
+
+def reviewed_files(release: PluginRelease, shown: str | None) -> dict[str, str] | None:
+    """The files an approval binds to. ``shown`` is the digest of the files the review page
+    showed (its form carries it): they must be the installed files now. Without it (the API),
+    the files recorded at sync, or the installed ones when nothing was recorded."""
+    manifest = installed_manifest(release) if release.origin == "installed" else None
+    if shown is None:
+        if release.files or manifest is None:
+            return None
+        return fingerprint.files_of(manifest)
+    now = fingerprint.files_of(manifest) if manifest is not None else (release.files or {})
+    if fingerprint.digest_of(now) != shown:
+        raise FilesMoved(release.name)
+    return now
+
+
+def approve(release: PluginRelease, admin, reason: str | None = "", shown: str | None = None) -> PluginRelease:
+    """Approve a version: it is imported from the app's next start on, while its installed files
+    are the ones approved (``shown``: the digest of the files the reviewer saw, see
+    :func:`reviewed_files`). An approved release whose files changed since is approved again for
+    its new files (the old and new hashes are in the audit log)."""
+    reason = _reason(reason, False)
+    files = reviewed_files(release, shown)
+    if release.status == "approved":
+        return _approve_files(release, admin, reason, files or {})
+    if files is not None:
+        release.files = files
+    return _decide(release, "approved", admin, reason, "plugin.approved", {"files": len(release.files or {})})
+
+
+def _approve_files(release: PluginRelease, admin, reason: str, files: dict[str, str]) -> PluginRelease:
+    """Re-review of an approved release whose installed files changed: bind it to the new files."""
+    recorded = release.files or {}
+    difference = fingerprint.changed(recorded, files)
+    if not files or not fingerprint.differs(difference):
+        raise InvalidTransition("plugin_release", release.status, "approved")
+    release.files = files
+    release.reviewed_by, release.reviewed_at = getattr(admin, "id", None), utcnow()
+    audit.record("plugin.reapproved", actor=admin, target=_target(release), detail={"reason": reason, **difference})
+    db.session.commit()
+    release_decided.send(release, action="plugin.reapproved")
+    return release
 
 
 def reject(release: PluginRelease, admin, reason: str | None) -> PluginRelease:
@@ -113,13 +190,17 @@ def reject(release: PluginRelease, admin, reason: str | None) -> PluginRelease:
 
 
 def withdraw(release: PluginRelease, admin, reason: str | None) -> PluginRelease:
-    """Take an approval back: the version is no longer imported from the next start on."""
-    return _decide(release, "withdrawn", admin, _reason(reason, True), "plugin.withdrawn")
+    """Take an approval back: the version is no longer imported from the next start on, and it
+    is switched off in every store at once (reason ``platform``), so it stops now."""
+    reason = _reason(reason, True)
+    stores = loader.disable_everywhere(release.name, "platform", {"withdrawn": release.version, "reason": reason})
+    return _decide(release, "withdrawn", admin, reason, "plugin.withdrawn", {"stores": stores})
 
 
 def approve_installed(names: list[str], admin, reason: str = "") -> list[PluginRelease]:
-    """Sync, then approve the installed version of each of ``names`` still under review
-    (``mallow demo`` does this for the bundled plugins)."""
+    """Sync, then approve the installed version of each of ``names`` still under review, or
+    approve again the files of an approved one that changed since (``mallow demo`` does this for
+    the bundled plugins, which change with Mallow's own code; every approval is audited)."""
     sync()
     versions = installed_versions()
     approved = []
@@ -129,4 +210,8 @@ def approve_installed(names: list[str], admin, reason: str = "") -> list[PluginR
         ).scalar_one_or_none()
         if release is not None and release.status == "submitted":
             approved.append(approve(release, admin, reason))
+        elif release is not None and release.status == "approved" and changed_files(release):
+            manifest = installed_manifest(release)
+            shown = fingerprint.digest_of(fingerprint.files_of(manifest)) if manifest else None
+            approved.append(approve(release, admin, reason, shown=shown))
     return approved

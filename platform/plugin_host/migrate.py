@@ -12,6 +12,7 @@ from flask import current_app
 from mallow.db import db
 from mallow.db.migrate import MIGRATIONS, autogenerate_options
 from mallow.plugin_host.discovery import Manifest
+from mallow.plugin_host.problems import problems_of
 from mallow.plugins.models import StorePlugin
 from mallow.plugins.tables import plugin_metadata
 
@@ -43,12 +44,26 @@ def migrate_plugin(store_id: int, name: str, manifest: Manifest) -> None:
         command.upgrade(cfg, "head")
 
 
+def _name_the_unloaded(loaded: dict, echo) -> None:
+    """A plugin this start could not load (it failed to import, changed since review…) keeps its
+    tables as they are: say so, with its name and why, and go on with the others."""
+    for name, problem in sorted(problems_of().items()):
+        if name in loaded:
+            continue
+        logging.getLogger("mallow.plugins").warning(
+            "%s not loaded (%s): its tables are not upgraded", name, problem.kind
+        )
+        if echo:
+            echo(f"plugin {name} skipped: not loaded ({problem.kind}: {problem.message})")
+
+
 def upgrade_enabled(echo=None) -> tuple[int, list[tuple[int, str]]]:
     """Bring every enabled plugin's tables in every store to the newest revision of the version
     this app loaded (``mallow db upgrade`` runs it after the stores). Returns how many were
     brought to head and the ``(store id, plugin)`` pairs that failed (each logged; the others
     still run)."""
     loaded = current_app.extensions.get("mallow.loaded_plugins", {})
+    _name_the_unloaded(loaded, echo)
     if not loaded:
         return 0, []
     rows = (

@@ -116,7 +116,8 @@ def test_an_unapproved_installed_plugin_is_never_imported(backend, fake_plugins,
 
         # and every decision is in the audit log, with its admin and reason
         assert (f"plugin:{name}@0.1.0", "admin", {"reason": "读取了不该读的文件"}) in _audit(app, "plugin.rejected")
-        assert (f"plugin:{name}@0.2.0", "admin", {"reason": "看过代码"}) in _audit(app, "plugin.approved")
+        # (an approval holds for the files it saw: __init__.py and plugin.json)
+        assert (f"plugin:{name}@0.2.0", "admin", {"reason": "看过代码", "files": 2}) in _audit(app, "plugin.approved")
         assert any(target == f"plugin:{name}@0.1.0" for target, _kind, _detail in _audit(app, "plugin.submitted"))
     finally:
         if later is not None:
