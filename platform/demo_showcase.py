@@ -43,6 +43,7 @@ from mallow.plugins.manager import hooks
 from mallow.security import crypto
 from mallow.tenants.context import store_context
 from mallow.tenants.models import Store
+from mallow.tenants.views import store_view
 
 LANDING_SLUG = "new-year"
 LANDING_TITLE = "新春年货节"
@@ -101,7 +102,7 @@ def seed_plugins(store) -> dict[str, str]:
         sa.select(Customer).filter_by(login_digest=crypto.digest(normalise_login(SHOPPER_LOGIN)))
     ).scalar_one()
     pages: dict[str, str] = {}
-    for result in hooks().mallow_seed_demo(store=store, shopper=shopper, now=_now()):
+    for result in hooks().mallow_seed_demo(store=store_view(store), shopper=shopper, now=_now()):
         pages.update(result)
     db.session.commit()
     return pages

@@ -13,12 +13,15 @@ store's enabled plugins and their settings (:func:`enabled_stamp`).
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, current_app
 
 from mallow.builder import blocks, cache
+from mallow.plugins.acting import acting_as
 from mallow.plugins.stores import enabled_plugins
 
 EDITOR_OF_TYPE = {"boolean": "checkbox", "integer": "number", "number": "number", "string": "text"}
@@ -65,6 +68,8 @@ def registrar(app: Flask, plugin: str, module):
             settings = _settings_from_schema(schema or {})
         if template is not None and template_folder is None:
             template_folder = _template_folder(module, type_name, template)
+        if callable(options.get("resolve")):
+            options["resolve"] = _as_plugin(plugin, options["resolve"])
         existing = registry.get(type_name)
         if existing is not None and existing.plugin != plugin:
             raise ValueError(f"plugin {plugin}: block type {type_name!r} belongs to {existing.plugin or 'Mallow'}")
@@ -81,6 +86,18 @@ def registrar(app: Flask, plugin: str, module):
         return block_type
 
     return register
+
+
+def _as_plugin(plugin: str, resolve: Callable) -> Callable:
+    """A block's resolver runs as its plugin (:mod:`mallow.plugins.acting`): the SDK's session
+    checks the plugin's permissions, and a fault is blamed on it."""
+
+    @functools.wraps(resolve)
+    def resolve_as_plugin(*args, **kwargs):
+        with acting_as(plugin):
+            return resolve(*args, **kwargs)
+
+    return resolve_as_plugin
 
 
 def owner(type_name: str) -> str | None:

@@ -28,6 +28,7 @@ plugin owns each name. Another app in the same process (tests) never sees them.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from flask import Flask, current_app
 
 from mallow.db import db
 from mallow.jobs.registry import JobSpec, jobs_of
+from mallow.plugins.acting import acting_as
 from mallow.plugins.models import StorePlugin
 from mallow.plugins.stores import enabled_plugins
 from mallow.tenants.context import store_context
@@ -72,6 +74,18 @@ def stores_with(plugin: str) -> list[int]:
 
 def _enabled_here(plugin: str) -> bool:
     return plugin in enabled_plugins()
+
+
+def _as_plugin(plugin: str, func: Callable) -> Callable:
+    """``func`` run as its plugin (:mod:`mallow.plugins.acting`): the SDK's session checks the
+    plugin's permissions, and a fault is blamed on it."""
+
+    @functools.wraps(func)
+    def run_as_plugin(*args, **kwargs):
+        with acting_as(plugin):
+            return func(*args, **kwargs)
+
+    return run_as_plugin
 
 
 def _store_job(plugin: str, func: Callable) -> Callable:
@@ -120,6 +134,7 @@ def registrar(app: Flask, plugin: str) -> Callable:
     def register(
         name: str, func: Callable, *, every_seconds: float | None = None, store: bool = True, idempotent: bool = False
     ) -> None:
+        func = _as_plugin(plugin, func) if callable(func) else func
         if not isinstance(name, str) or not pattern.match(name):
             raise ValueError(f"plugin {plugin}: a job name is {plugin!r}, a dot and lower-case words, not {name!r}")
         if not callable(func):

@@ -21,6 +21,7 @@ from mallow.plugins import manager
 from mallow.plugins.manager import each_result
 from mallow.plugins.routes import mounted_endpoint
 from mallow.tenants.context import current_store
+from mallow.tenants.views import store_view
 
 log = logging.getLogger("mallow.plugins")
 
@@ -61,7 +62,7 @@ def plugin_console_menu() -> list[dict]:
         return []
     return [
         {"label": str(item["label"]), "url": url, "plugin": plugin}
-        for plugin, item, url in plugin_links("mallow_console_menu", "a console menu entry", store=store)
+        for plugin, item, url in plugin_links("mallow_console_menu", "a console menu entry", store=store_view(store))
     ]
 
 

@@ -14,8 +14,10 @@ name is in the table of docs/plugins.md (*The plugin SDK*) with the version it c
   :func:`plugin_enabled`, :func:`plugin_endpoint`, :func:`current_store`, :func:`store_setting`,
   :func:`enqueue_job`.
 * data: :func:`plugin_model_base` (the plugin's store tables), :data:`db` (``db.session`` is the
-  active store's session), :func:`utcnow`, :class:`StateMachine`, :func:`store_sql` /
-  :func:`store_table` (raw SQL on the store's own tables), :func:`store_schema` (in migrations),
+  active store's session, checked against the manifest's permissions: :mod:`mallow.sdk.data`,
+  refusals raise :class:`StoreAccessRefused`), :func:`add_order_event`, :func:`utcnow`,
+  :class:`StateMachine`, :func:`store_sql` / :func:`store_table` (raw SQL on the store's own
+  tables), :func:`store_schema` (in migrations),
   and the core models a plugin reads: :class:`Customer`, :class:`Product`, :class:`ProductImage`,
   :class:`Sku`, :class:`Order`, :class:`OrderEvent`, :class:`Refund`, :class:`AfterSale`.
 * money: integer fen; :func:`fen_to_yuan`, :func:`yuan_to_fen`, :class:`MoneyError`.
@@ -36,13 +38,13 @@ name is in the table of docs/plugins.md (*The plugin SDK*) with the version it c
 
 from __future__ import annotations
 
-from mallow.accounts.guards import principal, shopper_required, staff_required
+from mallow.accounts.guards import shopper_required, staff_required
 from mallow.accounts.models import Customer
 from mallow.aftersales.models import AfterSale
 from mallow.api.registry import ID, api_route, nullable, obj, returns, shape, string
 from mallow.audit import record as record_audit
 from mallow.catalog.models import Product, ProductImage, Sku
-from mallow.db import db, utcnow
+from mallow.db import utcnow
 from mallow.tenants.store_sql import StoreSQLRefused, store_sql, store_table
 from mallow.inventory.stock import release as release_stock
 from mallow.money import MoneyError, fen_to_yuan, yuan_to_fen
@@ -57,13 +59,15 @@ from mallow.payments.refunds import refundable as refundable_amount
 from mallow.plugins.hookspecs import hookimpl
 from mallow.plugins.tables import plugin_metadata, plugin_model_base, store_schema
 from mallow.pricing.model import Adjustment, PricingContext, PricingLine, Problem
+from mallow.sdk.data import PrincipalView, add_order_event, current_store, db, principal
+from mallow.tenants.views import StoreView
 from mallow.sdk.jobs import enqueue_job
+from mallow.sdk.reach import StoreAccessRefused
 from mallow.sdk.settings import plugin_enabled, plugin_endpoint, plugin_settings, save_plugin_settings
 from mallow.sdk.storefront import address_book, cashier_url, image_url, static_version, storefront_theme
 from mallow.sdk.translations import PluginTranslations
 from mallow.settings import get as store_setting
 from mallow.statemachine import StateMachine
-from mallow.tenants.context import current_store
 from mallow.validation import Errors, ValidationFailed
 from mallow.validation import text as form_text
 from mallow.web import render_form
@@ -71,7 +75,7 @@ from mallow.web.ids import ID_MAX, id_value
 from mallow.web.redirects import safe_next, safe_target
 
 #: The SDK's version: a minor release adds names, a major one may change or remove them.
-SDK_VERSION = "1.0"
+SDK_VERSION = "1.1"
 
 __all__ = [
     "SDK_VERSION",
@@ -94,6 +98,10 @@ __all__ = [
     "store_sql",
     "store_table",
     "StoreSQLRefused",
+    "StoreAccessRefused",
+    "add_order_event",
+    "StoreView",
+    "PrincipalView",
     "Customer",
     "Product",
     "ProductImage",

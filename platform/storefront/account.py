@@ -31,6 +31,7 @@ from mallow.plugins.web import plugin_links
 from mallow.security import crypto
 from mallow.web.blueprints import storefront as bp
 from mallow.tenants.context import current_store
+from mallow.tenants.views import store_view
 from mallow.validation import ValidationFailed
 from mallow.web import render_form, safe_next
 
@@ -73,7 +74,7 @@ def plugin_entries(customer) -> list[dict]:
     logged and left out."""
     entries = []
     for plugin, item, url in plugin_links(
-        "mallow_account_entries", "an account entry", store=current_store(), customer=customer
+        "mallow_account_entries", "an account entry", store=store_view(current_store()), customer=customer
     ):
         label = str(item["label"])
         entries.append(

@@ -86,6 +86,8 @@ _REFUSED_WORDS = {
     "lo_export",
     "load_extension",
 }
+#: shared with the SDK's session check (:mod:`mallow.sdk.reach`): functions it refuses by name
+REFUSED_WORDS = frozenset(_REFUSED_WORDS)
 _TABLE_POSITION = {"from", "join", "update", "into", "table", "using"}
 _FOREIGN_SCHEMAS = {"public", "information_schema", "pg_catalog", "pg_toast", "main", "temp"}
 

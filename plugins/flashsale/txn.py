@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import sqlalchemy as sa
 
 from mallow.sdk import db
 
@@ -23,8 +22,8 @@ def _state(session) -> dict:
     state = session.info.get(_KEY)
     if state is None:
         state = session.info[_KEY] = {"commit": [], "rollback": [], "committed": False}
-        sa.event.listen(session, "after_commit", _after_commit)
-        sa.event.listen(session, "after_transaction_end", _after_transaction_end)
+        session.listen("after_commit", _after_commit)
+        session.listen("after_transaction_end", _after_transaction_end)
     return state
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from mallow.sdk import OrderEvent, db
+from mallow.sdk import add_order_event, db
 from mallow_groupbuy.models import Event
 
 log = logging.getLogger("mallow.plugins.groupbuy")
@@ -23,4 +23,4 @@ def log_event(kind: str, /, *, campaign_id=None, group_id=None, member_id=None, 
 
 def order_event(order_id: int, kind: str, **detail) -> None:
     """A timeline entry on the order (``groupbuy_opened``, ``groupbuy_joined``, …)."""
-    db.session.add(OrderEvent(order_id=order_id, kind=kind, actor=ACTOR, detail=detail))
+    add_order_event(order_id, kind, **detail)  # its actor is ACTOR
