@@ -16,7 +16,13 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import write_po
 
 #: the scaffold's msgids (in INIT) and their Chinese
-MESSAGES = {"Discount banner": "折扣横幅", "Text": "文字", "Highlight": "突出显示"}
+MESSAGES = {
+    "The reduction must be less than the threshold.": "减的金额须小于门槛",
+    "Buy ¥%(more)s more to save ¥%(off)s": "再买 ¥%(more)s 可减 ¥%(off)s",
+    "Full-reduction banner": "满减横幅",
+    "Text": "文字",
+    "Highlight": "突出显示",
+}
 #: Babel's name of the app's zh_CN (the folder Flask-Babel looks in)
 LOCALE = "zh_Hans_CN"
 
@@ -46,7 +52,8 @@ def write(folder: Path, values: dict) -> None:
     (folder / "babel.cfg").write_text(BABEL_CFG.format(**values), encoding="utf-8")
     catalog = Catalog(locale=LOCALE, domain=package, project=values["dist"], version="0.1.0")
     for msgid, msgstr in MESSAGES.items():
-        catalog.add(msgid, msgstr, locations=[(f"{package}/__init__.py", 0)])
+        flags = ["python-format"] if "%(" in msgid else []
+        catalog.add(msgid, msgstr, locations=[(f"{package}/__init__.py", 0)], flags=flags)
     messages = folder / package / "translations" / LOCALE / "LC_MESSAGES"
     messages.mkdir(parents=True, exist_ok=True)
     with (messages / f"{package}.po").open("wb") as po:

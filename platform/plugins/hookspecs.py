@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from mallow.orders.models import Order, OrderEvent
     from mallow.payments.models import Refund
     from mallow.pricing.model import Adjustment, PricingContext, PricingLine, Problem
-    from mallow.tenants.models import Store
+    from mallow.tenants.views import StoreView
 
 hookspec = pluggy.HookspecMarker("mallow")
 hookimpl = pluggy.HookimplMarker("mallow")
@@ -54,7 +54,9 @@ def mallow_order_adjustments(context: PricingContext, subtotal: int) -> list[Adj
 @hookspec(firstresult=True)
 def mallow_shipping_fee(context: PricingContext, subtotal: int) -> Adjustment | Problem | None:
     """The shipping fee for the order (``stage="shipping"``), or a ``Problem`` when the address
-    cannot be served. First result wins; the built-in template-based implementation runs last."""
+    cannot be served. The first accepted answer wins: plugins in name order, the built-in
+    template-based implementation last. A plugin's answer needs the ``pricing`` permission and is never
+    negative (docs/plugins.md, *Adjustment rules*)."""
 
 
 @hookspec
@@ -142,7 +144,7 @@ def mallow_register_jobs(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def mallow_console_menu(store: Store) -> list[dict[str, Any]] | None:
+def mallow_console_menu(store: StoreView) -> list[dict[str, Any]] | None:
     """Entries for the merchant console's menu in this store: ``{"label": …, "endpoint": …}``
     with ``endpoint`` as ``"<blueprint name>.<view>"`` of a blueprint the plugin registered (Mallow
     finds where it is mounted) and optional ``"values"`` for ``url_for``. Called only for stores
@@ -151,16 +153,26 @@ def mallow_console_menu(store: Store) -> list[dict[str, Any]] | None:
 
 @hookspec
 def mallow_template_slot(slot: str, context: dict[str, Any]) -> str | None:
-    """Markup for a named place in storefront templates (``"home.top"``,
-    ``"product.after_price"``, ``"cart.after_subtotal"``, ``"checkout.after_receipt"``,
-    ``"order.after_status"``: docs/plugins.md lists each slot's context); return ``markupsafe.Markup`` or a string that will be escaped. ``context``
-    holds what the template passed (the product page: ``product``, ``skus``). Called only for
-    stores that enabled the plugin; results are joined in plugin-name order; an implementation
-    that raises is logged and left out (the page still renders)."""
+    """Markup for a named place in the storefront templates (both themes: the promo theme uses
+    the default theme's pages). Return ``markupsafe.Markup`` (escape what you put in it) or a
+    string, which is escaped; ``None`` adds nothing. The slots and what ``context`` holds:
+
+    * ``home.top`` -- the home page, under the store's name; ``{}``;
+    * ``product.after_price`` -- the product page, under the price; ``product``, ``skus``;
+    * ``cart.after_subtotal`` -- the cart (购物车), under the subtotal ("再买 ¥X 可减 ¥20");
+      ``rows`` (the cart's lines: ``sku_id``, ``sku``, ``product``, ``quantity``, ``available``,
+      ``short``), ``subtotal`` (fen: the lines that can be bought, after line discounts);
+    * ``checkout.after_receipt`` -- checkout (确认订单), under the itemised receipt; ``total``
+      (fen), ``problems`` (what stops the order);
+    * ``order.after_status`` -- the shopper's order page, under the status banner; ``order``;
+    * ``account.top`` -- the account page (我的), under the shopper's name; ``customer``.
+
+    Called only for stores that enabled the plugin; results are joined in plugin-name order; an
+    implementation that raises is logged and left out (the page still renders)."""
 
 
 @hookspec
-def mallow_account_entries(store: Store, customer: Customer) -> list[dict[str, Any]] | None:
+def mallow_account_entries(store: StoreView, customer: Customer) -> list[dict[str, Any]] | None:
     """Entries for the shopper's account page (我的) in this store: ``{"label": …, "endpoint": …}``
     with ``endpoint`` as ``"<blueprint name>.<view>"`` of a blueprint the plugin registered (Mallow
     finds where it is mounted; core endpoints such as ``"storefront.orders_list"`` work too),
@@ -169,6 +181,20 @@ def mallow_account_entries(store: Store, customer: Customer) -> list[dict[str, A
     first). ``customer`` is the signed-in shopper. Called only for stores that enabled the
     plugin; results are shown in plugin-name order after Mallow's own entries; an
     implementation that raises, or an entry whose endpoint is not found, is logged and left out."""
+
+
+@hookspec
+def mallow_validate_settings(settings: dict[str, Any]) -> dict[str, str] | None:
+    """Check a store's settings of *this* plugin as a whole, after they passed the manifest's
+    ``settings_schema`` (types, ranges, required: one field at a time), before they are saved by
+    the console, the API or ``save_plugin_settings``: return ``{field: message}`` for what does
+    not fit together (满 200 减 300: ``{"reduction": "减的金额须小于门槛"}``), or ``None``.
+
+    ``settings`` is a copy with defaults filled in (money in fen). Only the plugin whose settings
+    are saved is called, never the others; a message for a field that is not a property of the
+    schema is shown for the settings as a whole. An implementation that raises (or returns
+    something else than a dict) is logged with its plugin's name and the save is refused with a
+    general message. Runs on a merchant's request: keep it quick, pure and free of writes."""
 
 
 # --- What shoppers read about an order: labels and where paying ends -------------------------
@@ -208,7 +234,7 @@ def mallow_order_event_label(event: OrderEvent) -> str | None:
 
 
 @hookspec
-def mallow_seed_demo(store: Store, shopper: Customer, now: datetime) -> dict[str, str] | None:
+def mallow_seed_demo(store: StoreView, shopper: Customer, now: datetime) -> dict[str, str] | None:
     """Show the plugin at work in the demo store (``mallow demo``), once the plugin is enabled
     there: create what a visitor should find (a campaign, a sale, a distributor…) through the
     plugin's own services, from the demo catalogue (find products by title).
@@ -222,6 +248,6 @@ def mallow_seed_demo(store: Store, shopper: Customer, now: datetime) -> dict[str
 
     Must be idempotent: ``mallow demo`` runs it again on every call, so find what is there
     already (by title) before creating anything. Mallow commits after all plugins ran; an
-    implementation that raises stops the demo with its error. All results are collected.
+    implementation that raises is logged with its plugin's name and left out (the demo goes on). All results are collected.
     Called only for stores that enabled the plugin.
     """

@@ -10,6 +10,10 @@ PostgreSQL, with the plugin approved and loaded, and throwaway stores in millise
         yield app
         dispose_app(app)
 
+* throwaway plugins: :func:`build_plugin` (a :class:`PluginBuilder` installed for a block:
+  ``with build_plugin(tmp_path_factory) as plugins: plugins.add("limit_two", code, hooks=[…])``);
+* clear errors: :class:`PluginNotInstalled` (``pip install -e .`` forgotten),
+  :class:`BrokenManifest` (``plugin.json`` unreadable: the file and the JSON problem);
 * platforms: :func:`plugin_app`, :func:`restart_app` (a new release or config), :func:`dispose_app`,
   :func:`backend_params` (``sqlite``, and ``postgresql`` when its server answers);
 * stores and people: :func:`make_store` (``shop.prefix`` is the store's URL prefix),
@@ -19,7 +23,8 @@ PostgreSQL, with the plugin approved and loaded, and throwaway stores in millise
   :func:`post_form`;
 * paying and time: :func:`pay_with_sandbox` (an order paid through the sandbox cashier, as a
   shopper would), :func:`run_job` (a job or a schedule's one-store run, e.g. at a chosen ``now``);
-* the page builder: :func:`block_registered` (``block_registered(type, app)``);
+* the page builder: :func:`block_registered` (``block_registered(type, app)``) and
+  :func:`block_label` (its label in the request's language, as the builder shows it);
 * reading a store's tables in a test: ``with store_context(shop.store_id, app=app): …``.
 """
 
@@ -32,8 +37,12 @@ from mallow.jobs.registry import execute
 from mallow.testing.payments import pay_with_sandbox  # noqa: F401
 from mallow.tenants.context import store_context  # noqa: F401
 from mallow.testing import (
+    BrokenManifest,
+    PluginBuilder,
+    PluginNotInstalled,
     backend_params,
     bearer,
+    build_plugin,
     csrf_token,
     disable_plugin,
     dispose_app,  # noqa: F401
@@ -65,10 +74,24 @@ def block_registered(type_name: str, app: Flask | None = None) -> bool:
     return types_of(app).get(type_name) is not None
 
 
+def block_label(type_name: str, app: Flask | None = None) -> str:
+    """The label of block type ``type_name`` in the current request's language (inside
+    ``app.test_request_context("/")``: Chinese first, ``"/?lang=en"`` for English)."""
+    found = types_of(app).get(type_name)
+    if found is None:
+        raise KeyError(f"no block type {type_name!r} in this app (is the plugin approved and loaded?)")
+    return str(found.label)
+
+
 __all__ = [
+    "BrokenManifest",
+    "PluginBuilder",
+    "PluginNotInstalled",
     "backend_params",
     "bearer",
+    "block_label",
     "block_registered",
+    "build_plugin",
     "csrf_token",
     "disable_plugin",
     "dispose_app",

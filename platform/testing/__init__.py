@@ -18,7 +18,9 @@ fakes of WeChat, imported from their modules):
 * :mod:`.stores` -- ``make_store``, ``make_admin``, ``make_product``, ``Shop``;
 * :mod:`.http` -- forms with their CSRF token, sign-ins, API tokens, ``make_shopper``,
   ``MerchantClient``; :mod:`.images` -- PNGs and uploads;
-* :mod:`.plugins` -- ``plugin_app``, ``approve_plugin``, ``enable_plugin``, ``disable_plugin``;
+* :mod:`.plugins` -- ``plugin_app``, ``approve_plugin``, ``enable_plugin``, ``disable_plugin``
+  (and the clear errors ``PluginNotInstalled``, ``BrokenManifest``); :mod:`.builders` --
+  ``PluginBuilder`` and ``build_plugin``: throwaway installed plugins for a test;
 * :mod:`.payments` -- paying in the app: the sandbox cashier, WeChat Pay and WeChat sign-in
   against the fakes, notifications, refunds;
 * :mod:`.wechatpay` -- throwaway keys, forged notifications and ``FakeWeChatPayServer`` (WeChat
@@ -42,7 +44,8 @@ from .http import (
     register_shopper,
 )
 from .images import image_upload, png_bytes
-from .plugins import approve_plugin, disable_plugin, enable_plugin, plugin_app
+from .builders import PluginBuilder, build_plugin
+from .plugins import BrokenManifest, PluginNotInstalled, approve_plugin, disable_plugin, enable_plugin, plugin_app
 from .servers import (
     HAVE_POSTGRES,
     HAVE_REDIS,
@@ -72,9 +75,12 @@ __all__ = [
     "HAVE_REDIS",
     "IN_CI",
     "MISSING_SERVERS",
+    "BrokenManifest",
     "MerchantClient",
     "PASSWORD",
     "POSTGRES_URL",
+    "PluginBuilder",
+    "PluginNotInstalled",
     "REDIS_URL",
     "Shop",
     "TEST_CONFIG",
@@ -84,6 +90,7 @@ __all__ = [
     "backend_params",
     "bearer",
     "build_app",
+    "build_plugin",
     "csrf_token",
     "disable_plugin",
     "dispose_app",

@@ -1,31 +1,71 @@
 """Plugins in tests: an app with plugins approved and loaded, and a plugin enabled or disabled
 in a store through the platform's own paths (Mallow's modules are imported inside the helpers,
-as everywhere in the kit)."""
+as everywhere in the kit).
+
+A plugin author's commonest slips get an answer that says what to do: a plugin that is not
+installed (``pip install -e .`` forgotten) raises :class:`PluginNotInstalled`, a ``plugin.json``
+that cannot be read raises :class:`BrokenManifest` naming the file and the JSON problem.
+"""
 
 from __future__ import annotations
 
-from .apps import build_app
+from .apps import build_app, dispose_app
 from .stores import Shop, make_admin
 
 
-def approve_plugin(app, name: str) -> None:
-    """Record the installed release of ``name`` as approved (as a platform admin would)."""
-    from mallow.db import db
-    from mallow.plugin_host.discovery import installed
-    from mallow.plugin_host.models import PluginRelease
+class PluginNotInstalled(LookupError):
+    """The plugin a test asked for is not installed in this Python environment."""
 
-    _entry_point, manifest = installed()[name]
+
+class BrokenManifest(ValueError):
+    """The plugin is installed but its ``plugin.json`` cannot be read."""
+
+
+def installed_manifest(name: str):
+    """The manifest of installed plugin ``name``, or a clear error (see the module's docstring)."""
+    from mallow.plugin_host.discovery import ManifestError, installed
+
+    found = installed().get(name)
+    if found is None:
+        raise PluginNotInstalled(
+            f"plugin {name!r} is not installed in this environment: run `pip install -e .` in the plugin's folder"
+            ' (its pyproject.toml declares the entry point [project.entry-points."mallow.plugins"])'
+        )
+    _entry_point, manifest = found
+    if isinstance(manifest, ManifestError):
+        raise BrokenManifest(f"plugin {name!r} has a broken manifest: {manifest}")
+    return manifest
+
+
+def _admin(app):
+    from mallow.accounts.models import PlatformAdmin
+    from mallow.db import db
+
+    admin = db.session.execute(db.select(PlatformAdmin).order_by(PlatformAdmin.id).limit(1)).scalar()
+    if admin is None:
+        admin_id, _email = make_admin(app)
+        admin = db.session.get(PlatformAdmin, admin_id)
+    return admin
+
+
+def approve_plugin(app, name: str) -> None:
+    """Approve the installed release of ``name`` as a platform admin would: ``mallow plugin sync``
+    records it (with its files' hashes), then the admin approves it through the marketplace."""
+    from mallow.db import db
+    from mallow.plugin_host import marketplace
+    from mallow.plugin_host.models import RELEASE_STATES, PluginRelease
+
+    manifest = installed_manifest(name)
     with app.app_context():
-        row = db.session.execute(
+        marketplace.sync()
+        release = db.session.execute(
             db.select(PluginRelease).filter_by(name=name, version=manifest.version)
-        ).scalar_one_or_none()
-        if row is None:
-            db.session.add(
-                PluginRelease(name=name, version=manifest.version, manifest=manifest.as_dict(), status="approved")
-            )
-        else:
-            row.status = "approved"
-        db.session.commit()
+        ).scalar_one()
+        if release.status != "approved":
+            if release.status == "rejected":  # a test approving what another rejected: back to review
+                RELEASE_STATES.move(release, "submitted")
+            marketplace.approve(release, _admin(app), "approved by the test kit")
+        db.session.remove()
 
 
 def plugin_app(tmp_path_factory, backend: str, plugins: list[str], **overrides):
@@ -34,8 +74,12 @@ def plugin_app(tmp_path_factory, backend: str, plugins: list[str], **overrides):
 
     app = build_app(tmp_path_factory, backend, **overrides)
     make_admin(app)
-    for name in plugins:
-        approve_plugin(app, name)
+    try:
+        for name in plugins:
+            approve_plugin(app, name)
+    except (PluginNotInstalled, BrokenManifest):
+        dispose_app(app)  # the platform built for nothing goes (its PostgreSQL database too)
+        raise
     load_approved(app)
     app.mallow_backend = backend
     return app

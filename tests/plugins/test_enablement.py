@@ -28,8 +28,7 @@ from flask import Blueprint, jsonify
 from markupsafe import Markup
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mallow.sdk import Adjustment, hookimpl, plugin_model_base, plugin_settings
-from mallow.tenants.context import current_store
+from mallow.sdk import Adjustment, current_store, hookimpl, plugin_model_base, plugin_settings
 
 NAME = "fake_discount"
 Base = plugin_model_base(NAME)

@@ -27,9 +27,7 @@ EVENTS = '''
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mallow.db import db
-from mallow.sdk import Adjustment, hookimpl, plugin_model_base
-from mallow.tenants.context import current_store
+from mallow.sdk import Adjustment, current_store, db, hookimpl, plugin_model_base
 
 Base = plugin_model_base("fake_events")
 #: every call: (hook, store id, order id or None, details)
@@ -109,7 +107,9 @@ def mallow_register_jobs(register):
 @pytest.fixture(scope="module", params=backend_params())
 def app(request, fake_plugins, tmp_path_factory):
     if NAME not in fake_plugins.packages and f"mallow_{NAME}" not in fake_plugins.packages:
-        fake_plugins.add(NAME, EVENTS, title={"zh_CN": "事件插件", "en": "Events plugin"})
+        fake_plugins.add(
+            NAME, EVENTS, title={"zh_CN": "事件插件", "en": "Events plugin"}, permissions=["pricing", "tables"]
+        )  # its shipping fee changes prices
     app = plugin_app(tmp_path_factory, request.param, [NAME])
     yield app
     dispose_app(app)

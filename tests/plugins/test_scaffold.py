@@ -4,6 +4,7 @@ loaded at the next start, enabled for one store, and changes a price there (and 
 from __future__ import annotations
 
 import importlib
+import json
 import subprocess
 import sys
 import uuid
@@ -58,7 +59,15 @@ def test_an_existing_folder_is_not_overwritten(tmp_path):
 def scaffolded(tmp_path_factory):
     """A plugin made by `mallow plugin new`, pip-installed into this environment for the module."""
     name = f"scaffold_{uuid.uuid4().hex[:6]}"
-    result = _cli("plugin", "new", f"mallow_{name}", "--dir", str(tmp_path_factory.mktemp("work")))
+    result = _cli(
+        "plugin",
+        "new",
+        f"mallow_{name}",
+        "--dir",
+        str(tmp_path_factory.mktemp("work")),
+        "--author",
+        "李雷 <li@example.com>",
+    )
     assert result.exit_code == 0, result.output
     folder = next(line.split(" ", 1)[1] for line in result.output.splitlines() if line.startswith("created "))
     install = subprocess.run(
@@ -112,6 +121,42 @@ def test_the_scaffold_has_what_a_plugin_needs(scaffolded):
         if line.startswith(("from mallow", "import mallow")) and not line.startswith(f"from mallow_{name}")
     ]
     assert imports and all(line.startswith("from mallow.sdk import") for line in imports), imports
+    # the manifest: a Chinese title, its author, the hooks it implements, money settings
+    manifest = json.loads((package / "plugin.json").read_text())
+    assert manifest["title"] == {"zh_CN": "满减优惠", "en": name.replace("_", " ").title()}
+    assert manifest["author"] == "李雷 <li@example.com>"
+    assert '"李雷 <li@example.com>"' in pyproject
+    assert manifest["hooks"] == sorted(
+        ["mallow_order_adjustments", "mallow_validate_settings", "mallow_template_slot", "mallow_register_blocks"]
+    )
+    money = manifest["settings_schema"]["properties"]
+    assert money["threshold"]["format"] == money["reduction"]["format"] == "money"
+    # a real README: what it does, settings, hooks, permissions, develop/test/publish; Chinese first
+    readme = (root / "README.md").read_text()
+    for part in (
+        "它做什么",
+        "What it does",
+        "设置",
+        "mallow_validate_settings",
+        "权限",
+        "pytest",
+        "serve --dev",
+        "发布",
+    ):
+        assert part in readme, part
+    assert readme.index("满额立减") < readme.index("Full reduction")
+
+
+def test_the_author_defaults_to_gits_user_name(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = 韩梅梅\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+    result = _cli("plugin", "new", "author_probe", "--dir", str(tmp_path), "--title", "作者测试")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "mallow-author-probe" / "mallow_author_probe" / "plugin.json").read_text())
+    assert manifest["author"] == "韩梅梅" and manifest["title"]["zh_CN"] == "作者测试"
 
 
 @pytest.fixture(scope="module", params=backend_params())
@@ -138,7 +183,7 @@ def test_a_scaffolded_plugin_is_reviewed_loaded_enabled_and_changes_a_price(scaf
     admin_id, _email = make_admin(app)
     with app.app_context():
         release = db.session.execute(db.select(PluginRelease).filter_by(name=name)).scalar_one()
-        assert release.status == "submitted" and release.manifest["permissions"] == ["pricing", "blocks"]
+        assert release.status == "submitted" and release.manifest["permissions"] == ["pricing", "storefront", "blocks"]
         marketplace.approve(release, db.session.get(PlatformAdmin, admin_id), "代码已审阅")
     # the next start loads it
     started = restart_app(app)
@@ -148,28 +193,27 @@ def test_a_scaffolded_plugin_is_reviewed_loaded_enabled_and_changes_a_price(scaf
 
         assert blocks.types_of(started).get(f"{name}_banner") is not None
         assert started.extensions["mallow.plugin_blocks"][f"{name}_banner"] == name
-        # enabled for one store by its owner, with a setting
+        # enabled for one store by its owner, with settings in fen (the API's unit): 满 ¥30 减 ¥5
         mine, other = make_store(started), make_store(started)
         [sku] = make_product(started, mine, price=1990)
         [other_sku] = make_product(started, other, price=1990)
         client = started.test_client()
         owner = bearer(merchant_token(client, mine))
+        settings = {"threshold": 3000, "reduction": 500}
         enabled = client.post(
-            f"{mine.prefix}/api/console/plugins/{name}/enable", json={"settings": {"percent_off": 25}}, headers=owner
+            f"{mine.prefix}/api/console/plugins/{name}/enable", json={"settings": settings}, headers=owner
         )
         assert enabled.status_code == 200, enabled.get_json()
         # it changes the price there, and only there
         priced = _quote(client, mine, sku)
-        assert [(a["source"], a["amount"], a["label"]) for a in priced["lines"][0]["adjustments"]] == [
-            (name, -(3980 * 25 // 100), "限时折扣")
-        ]
-        assert priced["total"] == 3980 - 995
+        assert [(a["source"], a["amount"], a["label"]) for a in priced["adjustments"]] == [(name, -500, "满减优惠")]
+        assert priced["total"] == 3980 - 500
         untouched = _quote(client, other, other_sku)
-        assert untouched["total"] == 3980 and untouched["lines"][0]["adjustments"] == []
-        # the owner sees its generated settings form in the console
+        assert untouched["total"] == 3980 and untouched["adjustments"] == []
+        # the owner sees its generated settings form in the console, amounts in yuan
         login_merchant(client, mine)
         form = client.get(f"{mine.prefix}/console/plugins/{name}").get_data(as_text=True)
-        assert 'name="s_percent_off"' in form and 'value="25"' in form and "折扣百分比" in form
+        assert 'name="s_threshold"' in form and 'value="30.00"' in form and "门槛（满多少）" in form
     finally:
         dispose_app(started, drop_database=False)
 
@@ -193,4 +237,4 @@ def test_the_scaffolded_plugins_own_tests_pass(scaffolded):
         timeout=300,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "3 passed" in run.stdout
+    assert "5 passed" in run.stdout
