@@ -45,7 +45,35 @@ STORE_PLUGIN = schema(
             "settings_schema": {"type": "object"},
             "enabled": _BOOL,
             "settings": {"type": "object"},
-        }
+            "available": {
+                **_BOOL,
+                "description": "on, or the store may turn it on (the platform does not keep it off)",
+            },
+            "disabled_reason": nullable(
+                {
+                    "type": "string",
+                    "enum": ["merchant", "platform", "circuit_breaker"],
+                    "description": "why it is off: the store's owner, the platform (switched off or "
+                    "withdrawn: only the platform brings it back), or the circuit breaker (it kept failing "
+                    "here; the owner may turn it on again)",
+                }
+            ),
+            "notice": nullable({**_TEXT, "description": "what the console says about it being off, in words"}),
+            "store_count": {"type": "integer", "description": "how many stores have it on, platform-wide"},
+            "screenshots": {"type": "array", "items": {**_TEXT, "description": "URL of a screenshot"}},
+            "releases": {
+                "type": "array",
+                "description": "its approved and withdrawn versions, newest first (one plugin's detail only)",
+                "items": shape(
+                    {
+                        "version": _TEXT,
+                        "status": {"type": "string", "enum": ["approved", "withdrawn"]},
+                        "approved_at": nullable(_TEXT),
+                    }
+                ),
+            },
+        },
+        optional=("releases",),
     ),
 )
 
@@ -143,8 +171,8 @@ def withdraw_plugin_release(release_id):
 # --- a store's plugins (console API) ---------------------------------------------------------
 
 
-def _offer(name: str):
-    found = storeplugins.offer(current_store().id, name)
+def _offer(name: str, history: bool = False):
+    found = storeplugins.offer(current_store().id, name, history=history)
     if found is None:
         abort(404)
     return found
@@ -167,11 +195,29 @@ def list_store_plugins():
 
 @operation(
     "console_api",
+    "GET",
+    "/plugins/<name>",
+    "getStorePlugin",
+    "One plugin's marketplace listing: description, screenshots, permissions, versions, how many "
+    "stores use it, and this store's state of it",
+    tag="plugins",
+    auth="merchant",
+    parameters=NAME,
+    responses={"200": returns("The plugin", STORE_PLUGIN), "404": "No such plugin"},
+)
+@staff_required
+def get_store_plugin(name):
+    return jsonify(_offer(name, history=True).as_json())
+
+
+@operation(
+    "console_api",
     "POST",
     "/plugins/<name>/enable",
     "enableStorePlugin",
     "Turn a plugin on in this store (its tables are created or upgraded; stored settings are kept "
-    "unless new ones are sent)",
+    "unless new ones are sent). Refused (422, field `plugin`) while the platform keeps it off; "
+    "after a circuit-breaker stop it may be turned on again",
     tag="plugins",
     auth="merchant",
     body=obj({"settings": SETTINGS}),
