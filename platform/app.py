@@ -90,6 +90,7 @@ def create_app(config: dict | None = None) -> Flask:
     from mallow.plugin_host import loader as plugin_loader
 
     plugin_loader.init_app(app, json_errors)  # plugin routes: guarded per store, API areas answer JSON
+    _plugin_environment(app)  # approved uploads are installed there: discoverable before loading
     plugin_loader.load_approved(app)
     return app
 
@@ -108,9 +109,11 @@ def _register_pages(app: Flask) -> None:
     from mallow.console import payments as console_payments  # (WeChat Pay keys, the sandbox switch)
     from mallow.console import shipping as _console_shipping  # noqa: F401  (shipping templates)
     from mallow.console import views as _console_pages  # noqa: F401  (dashboard, qualification, staff)
+    from mallow.devconsole import simple as plugin_index, views as developer_pages  # (/dev/…, /simple/)
     from mallow.merchants import views as merchant_pages
     from mallow.plugin_host import admin_views as _plugin_review  # noqa: F401  (approve releases)
     from mallow.plugin_host import console_views as _plugin_console  # noqa: F401  (a store's plugins)
+    from mallow.plugin_host import fault_views as _plugin_faults  # noqa: F401  (faults, circuit breaker)
     from mallow.storefront import account as _account_pages  # noqa: F401  (我的, addresses)
     from mallow.storefront import aftersales as _aftersale_pages  # noqa: F401  (the request form)
     from mallow.storefront import cart as _cart_pages  # noqa: F401  (cart, buy now)
@@ -135,6 +138,8 @@ def _register_pages(app: Flask) -> None:
         console_payments.bp,
         blueprints.storefront,
         payment_pages.bp,
+        developer_pages.bp,
+        plugin_index.bp,
     ):
         app.register_blueprint(blueprint)
 
@@ -161,10 +166,12 @@ def _connect_domains(app: Flask) -> None:
     from mallow.catalog import events as catalogue_events, shelf_holds
     from mallow.catalog.media_uses import products_using
     from mallow.compliance import screen_product
+    from mallow.developers import installer
     from mallow.inventory import stock
     from mallow.media import usage
     from mallow.orders import aftersales_requests
     from mallow.payments import events as payment_events
+    from mallow.plugin_host.marketplace import release_decided
     from mallow.qualifications import events as qualification_events
 
     usage.register(app, pages_using)  # an image shown by a page, then by a product, cannot be deleted
@@ -178,6 +185,8 @@ def _connect_domains(app: Flask) -> None:
     qualification_events.permits_lapsed.connect(shelf_holds.take_off_shelf, sender=app)
     qualification_events.permits_renewed.connect(shelf_holds.put_back_on_shelf, sender=app)
     aftersales_requests.register(app, open_order_ids)  # 售后中: the order timers wait, the shopper is told
+    # an approved uploaded plugin is installed into the plugin environment (runs from the next reload)
+    release_decided.connect(installer.on_release_decided, weak=False)
 
 
 def _register_api(app: Flask) -> None:
@@ -191,6 +200,7 @@ def _register_api(app: Flask) -> None:
         catalog,
         catalog_console,
         console,
+        developers,
         init_app as init_api,
         media_library,
         orders,
@@ -212,6 +222,7 @@ def _register_api(app: Flask) -> None:
             catalog,
             catalog_console,
             console,
+            developers,  # /dev/api/…: `mallow plugin publish`
             media_library,
             orders,
             pages,
@@ -229,6 +240,20 @@ def _register_payment_providers(app: Flask) -> None:
     from mallow.payments import providers, sandbox, wechat
 
     providers.install(app, {sandbox.NAME: sandbox.factory, wechat.NAME: wechat.factory})
+
+
+def _plugin_environment(app: Flask) -> None:
+    """Put the plugin environment (``MALLOW_PLUGIN_DIR``, where approved uploads are unpacked by
+    :mod:`mallow.developers.installer`) on ``sys.path``, after the installed packages, so that
+    ``importlib.metadata`` finds their entry points when plugins are discovered. Only an existing
+    folder: it appears with the first install, which takes effect on the next start anyway."""
+    import importlib
+    import sys
+
+    folder = app.config.get("MALLOW_PLUGIN_DIR")
+    if folder and Path(folder).is_dir() and str(folder) not in sys.path:
+        sys.path.append(str(folder))
+        importlib.invalidate_caches()
 
 
 def _limiter_storage(app: Flask) -> str:

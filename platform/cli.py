@@ -29,17 +29,46 @@ def main():
     pass
 
 
-@main.command()
+@main.command(with_appcontext=False)  # --dev prepares the plugins before the app is built
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
-@with_appcontext
-def serve(host, port, threads):
-    """Serve Mallow with waitress (and, without Redis, the embedded job runner)."""
-    from flask import current_app
+@click.option(
+    "--dev", is_flag=True, help="Development mode: plugins of --plugins folders run without review, reload on change."
+)
+@click.option(
+    "--plugins",
+    "plugin_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="With --dev: a plugin's folder (as `mallow plugin new` makes it) or a folder of them; repeatable "
+    "(default ./plugins-dev).",
+)
+@click.pass_context
+def serve(ctx, host, port, threads, dev, plugin_dirs):
+    """Serve Mallow with waitress (and, without Redis, the embedded job runner); with --dev, the
+    development server with the plugins you are writing (never in production)."""
+    from flask.cli import ScriptInfo
+
+    from mallow.plugin_host import devmode
+
+    if plugin_dirs and not dev:
+        raise click.UsageError("--plugins needs --dev (plugins that are not reviewed run in development mode only)")
+    try:
+        # before the app is built: the plugin folders go on sys.path and into the environment
+        site = devmode.start(plugin_dirs, os.environ) if dev else None
+        app = ctx.ensure_object(ScriptInfo).load_app()
+        with app.app_context():
+            if site is not None:
+                return devmode.serve(app, site, host, port, echo=click.echo)
+            _serve(app, host, port, threads)
+    except devmode.DevModeError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _serve(app, host, port, threads):
     from waitress import serve as waitress_serve
 
-    app = current_app._get_current_object()
     runner = app.extensions["mallow.jobs"]
     if runner.kind == "embedded":
         runner.start()
@@ -240,23 +269,74 @@ def plugin_sync():
 @plugin.command("list")
 @with_appcontext
 def plugin_list():
-    """Installed plugins, their review state, and whether this start loaded them."""
-    from flask import current_app
+    """Installed plugins, their review state, and what this process did with them (loaded, or
+    not loaded and why: changed since review with the files, failed to import with the error…)."""
+    from mallow.plugin_host.status import cli_note, plugin_states
 
-    from mallow.plugin_host.discovery import ManifestError, installed, mallow_version, too_new
-    from mallow.plugin_host.marketplace import releases
-
-    states = {(r.name, r.version): r.status for r in releases()}
-    loaded = current_app.extensions.get("mallow.loaded_plugins", {})
-    for name, (_entry_point, manifest) in sorted(installed().items()):
-        if isinstance(manifest, ManifestError):
-            click.echo(f"{name:<24} unreadable: {manifest}")
+    for name, state in plugin_states().items():
+        if state.state == "manifest_error":
+            click.echo(f"{name:<24} unreadable: {state.message}")
             continue
-        state = states.get((name, manifest.version), "not synced")
-        note = "loaded" if name in loaded else ""
-        if too_new(manifest):
-            note = f"not loaded: needs Mallow {manifest.min_mallow_version} or newer (this is {mallow_version()})"
-        click.echo(f"{name:<24} {manifest.version:<10} {state:<10} {note}")
+        click.echo(f"{name:<24} {state.version:<10} {state.review:<10} {cli_note(state)}")
+        if state.files and state.state == "changed_since_review":
+            for path in state.files:
+                click.echo(f"{'':<24}   {path}")
+
+
+@plugin.command("disable")
+@click.argument("name")
+@click.option("--store", "slug", help="one store (its slug); without it: every store at once")
+@with_appcontext
+def plugin_disable(name, slug):
+    """Switch plugin NAME off in one store, or in every store at once (the platform did it: the
+    merchant cannot switch it on again). Hooks and routes stop on the next request."""
+    from mallow.plugin_host import switches
+
+    try:
+        stores = switches.switch_off(name, slug, "cli")
+    except switches.UnknownStore:
+        raise click.BadParameter(f"no store {slug!r}", param_hint="--store") from None
+    click.echo(f"{name} off in {slug}" if slug else f"{name} off in {len(stores)} store(s)")
+
+
+@plugin.command("enable")
+@click.argument("name")
+@click.option("--store", "slug", required=True, help="the store (its slug)")
+@with_appcontext
+def plugin_enable(name, slug):
+    """Switch plugin NAME on in one store (also after the platform switched it off there)."""
+    from mallow.plugin_host import switches
+    from mallow.validation import ValidationFailed
+
+    try:
+        switches.switch_on(name, slug, "cli")
+    except switches.UnknownStore:
+        raise click.BadParameter(f"no store {slug!r}", param_hint="--store") from None
+    except ValidationFailed as failed:
+        messages = "; ".join(f"{key}: {message} ({code})" for key, (code, message) in failed.errors.items())
+        raise click.ClickException(messages) from None
+    click.echo(f"{name} on in {slug}")
+
+
+@plugin.command("withdraw")
+@click.argument("name")
+@click.argument("version", required=False)
+@click.option("--reason", required=True, help="why (the developer sees it)")
+@with_appcontext
+def plugin_withdraw(name, version, reason):
+    """Withdraw the approval of NAME (VERSION, or every approved version) and switch it off in
+    every store at once: it stops now and is not loaded from the next start."""
+    from mallow.plugin_host import switches
+    from mallow.validation import ValidationFailed
+
+    try:
+        withdrawn = switches.withdraw(name, version, reason, "cli")
+    except switches.NothingApproved:
+        raise click.ClickException(f"no approved release of {name}{' ' + version if version else ''}") from None
+    except ValidationFailed as failed:
+        raise click.ClickException(next(iter(failed.errors.values()))[1]) from None
+    for release in withdrawn:
+        click.echo(f"{name} {release.version} withdrawn: off in every store now, not loaded from the next start")
 
 
 @plugin.command("new", with_appcontext=False)
@@ -269,13 +349,42 @@ def plugin_list():
     type=click.Path(file_okay=False),
     help="where to create the plugin's folder",
 )
-def plugin_new(name, directory):
+@click.option("--author", default=None, help="who answers for the plugin (default: `git config user.name`)")
+@click.option("--title", default=None, help="its Chinese title (default: 满减优惠)")
+def plugin_new(name, directory, author, title):
     """Scaffold a working plugin distribution NAME (lower-case; its package is mallow_NAME)."""
     from mallow.plugin_host.scaffold import ScaffoldError, create
 
     try:
-        folder = create(name, directory)
+        folder = create(name, directory, author=author, title=title)
     except ScaffoldError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"created {folder}")
     click.echo(f"  cd {folder} && pip install -e . && mallow plugin sync   # then approve it in /admin/plugins")
+
+
+@plugin.command("publish", with_appcontext=False)
+@click.argument("folder", default=".", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--url",
+    default=lambda: os.environ.get("MALLOW_URL", "http://127.0.0.1:5000"),
+    show_default="$MALLOW_URL or http://127.0.0.1:5000",
+    help="the platform",
+)
+@click.option(
+    "--token",
+    default=lambda: os.environ.get("MALLOW_DEVELOPER_TOKEN", ""),
+    show_default="$MALLOW_DEVELOPER_TOKEN",
+    help="a developer API token (developer console → API tokens)",
+)
+def plugin_publish(folder, url, token):
+    """Build the plugin in FOLDER (default: here) into a wheel, offline, and upload it to the
+    platform for review; prints the review status and what changed since the last approved version."""
+    from mallow.developers.publish_cli import PublishError, publish
+
+    try:
+        accepted = publish(folder, url, token, echo=click.echo)
+    except PublishError as error:
+        raise click.ClickException(str(error)) from None
+    if not accepted:
+        sys.exit(1)

@@ -7,6 +7,7 @@ from mallow.builder import models as _builder  # noqa: F401
 from mallow.cart import models as _cart  # noqa: F401
 from mallow.catalog import models as _catalog  # noqa: F401
 from mallow.compliance import findings as _findings, terms as _terms  # noqa: F401
+from mallow.developers import models as _developers  # noqa: F401
 from mallow.inventory import models as _inventory  # noqa: F401
 from mallow.media import models as _media  # noqa: F401
 from mallow.notices import Notice as _notice  # noqa: F401

@@ -1,18 +1,18 @@
-"""Checking an admin's or a merchant's e-mail and password (with login rate limits)."""
+"""Checking an admin's, a merchant's or a developer's e-mail and password (with login rate limits)."""
 
 from __future__ import annotations
 
 from flask import current_app, request
 
 from mallow.accounts.customers import normalise_login
-from mallow.accounts.models import Merchant, PlatformAdmin
+from mallow.accounts.models import Developer, Merchant, PlatformAdmin
 from mallow.accounts.passwords import verify_password
 from mallow.db import db
 from mallow.extensions import limiter
 from mallow.tenants.context import current_store
 from mallow.validation import normalise_email
 
-MODELS = {"admin": PlatformAdmin, "merchant": Merchant}
+MODELS = {"admin": PlatformAdmin, "merchant": Merchant, "developer": Developer}
 
 
 def authenticate(kind: str, email: str, password: str):

@@ -24,7 +24,12 @@ from mallow.extensions import csrf
 from mallow.tenants.context import current_store
 from mallow.web import is_api_request
 
-LOGIN_ENDPOINTS = {"admin": "admin.login", "merchant": "merchant.login", "shopper": "storefront.login"}
+LOGIN_ENDPOINTS = {
+    "admin": "admin.login",
+    "merchant": "merchant.login",
+    "shopper": "storefront.login",
+    "developer": "devconsole.login",
+}
 
 
 def bearer_secret() -> str | None:
@@ -39,7 +44,8 @@ def bearer_kind() -> str | None:
 
 
 def principal(kind: str):
-    """The authenticated ``kind`` principal of this request (admin | merchant | shopper) or None."""
+    """The authenticated ``kind`` principal of this request (admin | merchant | shopper |
+    developer) or None."""
     cache = g.setdefault("mallow_principals", {})
     if kind in cache:
         return cache[kind][0] if cache[kind] else None
@@ -106,6 +112,16 @@ def merchant_required(view):
     def wrapped(*args, **kwargs):
         if principal("merchant") is None:
             _unauthenticated("merchant")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def developer_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if principal("developer") is None:
+            _unauthenticated("developer")
         return view(*args, **kwargs)
 
     return wrapped

@@ -16,6 +16,8 @@ AREAS = {
     "api": None,
     "store_api": "shopper",
     "console_api": "merchant",
+    "devconsole": "developer",
+    "dev_api": "developer",
 }
 
 

@@ -1,4 +1,5 @@
-"""Account tables: platform admins and merchants (shared), staff and customers (per store)."""
+"""Account tables: platform admins, merchants and plugin developers (shared), staff and customers
+(per store)."""
 
 from __future__ import annotations
 
@@ -49,14 +50,22 @@ class Merchant(_EmailAccount, PlatformModel):
     kind = "merchant"
 
 
+class Developer(_EmailAccount, PlatformModel):
+    """A third party who publishes plugins to the platform (:mod:`mallow.developers`); sees only
+    their own plugins and how many stores enabled each, never a store's data."""
+
+    __tablename__ = "developers"
+    kind = "developer"
+
+
 class AccountSession(PlatformModel):
-    """A login of an admin or a merchant: a browser session or an API token."""
+    """A login of an admin, a merchant or a developer: a browser session or an API token."""
 
     __tablename__ = "account_sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     secret_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    kind: Mapped[str] = mapped_column(sa.String(16))  # admin | merchant
+    kind: Mapped[str] = mapped_column(sa.String(16))  # admin | merchant | developer
     account_id: Mapped[int] = mapped_column(index=True)
     via: Mapped[str] = mapped_column(sa.String(8))  # cookie | token
     #: a token may be limited to one store (by id); None = every store the merchant staffs
@@ -65,7 +74,7 @@ class AccountSession(PlatformModel):
     expires_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True))
     user_agent: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
 
-    __table_args__ = (sa.CheckConstraint("kind IN ('admin', 'merchant')", name="kind"),)
+    __table_args__ = (sa.CheckConstraint("kind IN ('admin', 'merchant', 'developer')", name="kind"),)
 
 
 STAFF_ROLES = ("owner", "staff")

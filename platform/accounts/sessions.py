@@ -1,7 +1,7 @@
 """Login sessions and API tokens: random secrets, stored as SHA-256, revocable.
 
 A browser keeps the secret in its signed Flask session under a namespace per principal
-(``mallow.admin``, ``mallow.merchant``, ``mallow.shopper.<store id>``); an API client sends
+(``mallow.admin``, ``mallow.merchant``, ``mallow.developer``, ``mallow.shopper.<store id>``); an API client sends
 ``Authorization: Bearer <prefix>_<secret>``. Both are looked up in the same tables.
 """
 
@@ -13,12 +13,12 @@ from datetime import datetime, timedelta, UTC
 
 from flask import current_app, request, session
 
-from mallow.accounts.models import AccountSession, Customer, CustomerSession, Merchant, PlatformAdmin
+from mallow.accounts.models import AccountSession, Customer, CustomerSession, Developer, Merchant, PlatformAdmin
 from mallow.db import db
 
-TOKEN_PREFIX = {"admin": "adm", "merchant": "mer", "shopper": "shp"}
+TOKEN_PREFIX = {"admin": "adm", "merchant": "mer", "shopper": "shp", "developer": "dev"}
 PREFIX_KIND = {prefix: kind for kind, prefix in TOKEN_PREFIX.items()}
-ACCOUNT_MODELS = {"admin": PlatformAdmin, "merchant": Merchant}
+ACCOUNT_MODELS = {"admin": PlatformAdmin, "merchant": Merchant, "developer": Developer}
 
 
 def _digest(secret: str) -> str:

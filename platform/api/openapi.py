@@ -31,8 +31,8 @@ def document() -> dict:
             "title": "Mallow API",
             "version": "1",
             "description": "Platform API under /api, store APIs under /s/{store}/api (plugins' under "
-            "/s/{store}/api/x/{plugin} and /s/{store}/api/console/x/{plugin}). Bearer tokens "
-            "only. Every error is JSON: {error, message, fields?}.",
+            "/s/{store}/api/x/{plugin} and /s/{store}/api/console/x/{plugin}), the plugin developers' "
+            "API under /dev/api. Bearer tokens only. Every error is JSON: {error, message, fields?}.",
         },
         "paths": paths,
         "components": {
@@ -43,6 +43,11 @@ def document() -> dict:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "loginCustomer: valid in one store",
+                },
+                "developerToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "createDeveloperToken (a plugin developer's account, dev_…)",
                 },
             },
             "responses": {

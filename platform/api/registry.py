@@ -3,8 +3,8 @@
 :func:`operation` only *declares*: it records the operation on the view function and returns the
 view unchanged, so importing an API module routes nothing. ``create_app`` hands the modules it
 lists to :func:`mallow.api.init_app`, which installs their declarations into the app's own
-:class:`ApiRegistry` (``app.extensions["mallow.api"]``, see :func:`api_of`): three blueprints
-made for that app, the operations routed on them, and the named schemas they publish. The
+:class:`ApiRegistry` (``app.extensions["mallow.api"]``, see :func:`api_of`): a blueprint per
+area (:data:`AREAS`) made for that app, the operations routed on them, and the named schemas they publish. The
 OpenAPI document (:mod:`mallow.api.openapi`) is built from that registry. A plugin's operations
 (:func:`api_route`) live on the blueprints it mounts on the app it is loaded into.
 """
@@ -28,8 +28,15 @@ from mallow.tenants.resolve import store_url_prefix
 from mallow.web.ids import ID_SCHEMA
 
 EXTENSION = "mallow.api"
-#: the URL prefix of each area's blueprint
-AREAS = {"api": "/api", "store_api": store_url_prefix("/api"), "console_api": store_url_prefix("/api/console")}
+#: the URL prefix of each area's blueprint (its name ends in ``api``: JSON errors, bearer tokens)
+AREAS = {
+    "api": "/api",
+    "store_api": store_url_prefix("/api"),
+    "console_api": store_url_prefix("/api/console"),
+    "dev_api": "/dev/api",  # plugin developers (``mallow plugin publish``)
+}
+#: the areas inside a store (``{store}`` in the path: staff checks, a store that is not there)
+STORE_AREAS = ("store_api", "console_api")
 #: the attribute :func:`operation` records its declarations in (a view may carry several)
 DECLARED = "mallow_api_operations"
 #: an id in a request body (every id column is a 32-bit integer: larger is a 422, never a 500)
@@ -39,6 +46,7 @@ SECURITY = {
     "admin": [{"adminToken": []}],
     "merchant": [{"merchantToken": []}],
     "shopper": [{"shopperToken": []}],
+    "developer": [{"developerToken": []}],
     None: [],
 }
 
@@ -118,7 +126,7 @@ class ApiRegistry:
             declared.body_type,
             declared.parameters or [],
             declared.responses or {},
-            scoped=declared.area != "api",
+            scoped=declared.area in STORE_AREAS,
             endpoint=declared.operation_id,
         )
         wrapped = _wrap(view, op, _guard(declared.area, declared.auth), declared.validate)
@@ -336,6 +344,7 @@ def _guard(area: str, auth: str | None):
     decorator = {
         "admin": guards.admin_required,
         "shopper": guards.shopper_required,
+        "developer": guards.developer_required,
         "merchant": guards.staff_required if area == "console_api" else guards.merchant_required,
     }.get(auth)
     return decorator(lambda: None) if decorator else (lambda: None)

@@ -74,12 +74,12 @@ def json_for_script(data) -> Markup:
 
 
 def is_api_request() -> bool:
-    """This request is for the JSON API (``/api/…``, ``/s/<slug>/api/…``, or a blueprint named
-    ``…api``): it gets JSON errors and bearer-token rules."""
+    """This request is for the JSON API (``/api/…``, ``/s/<slug>/api/…``, the developers'
+    ``/dev/api/…``, or a blueprint named ``…api``): it gets JSON errors and bearer-token rules."""
     if request.blueprint:
         return request.blueprint.split(".")[0].endswith("api")
     path = request.path  # no route matched: judge by the URL
-    return path.startswith("/api/") or (path.startswith("/s/") and path.split("/", 4)[3:4] == ["api"])
+    return path.startswith(("/api/", "/dev/api/")) or (path.startswith("/s/") and path.split("/", 4)[3:4] == ["api"])
 
 
 def _wants_json() -> bool:

@@ -2,8 +2,8 @@
 
 Every core and plugin operation is called with generated requests (schemathesis' examples,
 coverage and fuzzing phases, a fixed seed, derandomised) as an admin, a merchant and a shopper of
-one throwaway open store with the three bundled plugins on (and real ids in part of the requests,
-so success answers are checked too). The run fails on any 5xx (an exception out of the app), any
+one throwaway open store with the three bundled plugins on, and as a plugin developer with one
+uploaded release (and real ids in part of the requests, so success answers are checked too). The run fails on any 5xx (an exception out of the app), any
 status the document does not declare, any body that does not match its schema, a JSON body the
 document has no schema for, and a 405 without ``Allow``. Destructive operations are welcome: the
 store is made for the run. Its counts go to the terminal summary (``tests/api/conftest.py``).
@@ -12,6 +12,7 @@ store is made for the run. Its counts go to the terminal summary (``tests/api/co
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime, timedelta, UTC
 
 import pytest
@@ -81,6 +82,21 @@ def _admin_token(client, app) -> str:
     return response.get_json()["token"]
 
 
+def _developer(client, app) -> tuple[str, int]:
+    """A plugin developer's token (``dev_…``, through createDeveloperToken) and the id of a
+    release they uploaded (a real wheel, so getDeveloperRelease answers 200 too)."""
+    from mallow.developers.accounts import signup_developer
+    from tests.developers.conftest import upload, wheel_bytes
+
+    email = f"dev-{uuid.uuid4().hex[:8]}@example.com"
+    with app.app_context():
+        signup_developer({"email": email, "password": PASSWORD, "name": "合同测试开发者"})
+    token = _ok(client.post("/dev/api/tokens", json={"email": email, "password": PASSWORD}))["token"]
+    name = f"contract{uuid.uuid4().hex[:8]}"
+    release = _ok(upload(client, token, *wheel_bytes(name, "1.0.0", "from mallow.sdk import hookimpl\n")))
+    return token, release["release"]["id"]
+
+
 def _ok(response, *statuses: int) -> dict:
     assert response.status_code in (statuses or (200, 201)), (response.status_code, response.get_data(as_text=True))
     return response.get_json()
@@ -98,6 +114,7 @@ def _seed(app) -> dict:
     for name in PLUGINS:
         enable_plugin(app, shop, name)
     admin = _admin_token(client, app)
+    developer, release = _developer(client, app)
     merchant = merchant_token(client, shop)
     shopper, address = make_shopper(client, shop)
     console, store = f"{shop.prefix}/api/console", f"{shop.prefix}/api"
@@ -175,9 +192,15 @@ def _seed(app) -> dict:
         "distributor_id": [distributor["id"]],
         "template_id": [template["id"]],
         "category_id": [category["id"]],
+        "release_id": [release],
     }
     return {
-        "tokens": {"adminToken": admin, "merchantToken": merchant, "shopperToken": shopper},
+        "tokens": {
+            "adminToken": admin,
+            "merchantToken": merchant,
+            "shopperToken": shopper,
+            "developerToken": developer,
+        },
         "fixed": {"path.store": shop.slug, "path.store_id": target.store_id},
         "ids": ids,
         "body": {
@@ -264,6 +287,12 @@ def test_the_api_keeps_its_contract(contract_app, contract_report):
         f"{calls} calls, {len(failures)} failures"
     )
     contract_report(summary)
+    assert {label for label in operations if " /dev/api/" in label} == {
+        "POST /dev/api/tokens",
+        "GET /dev/api/releases",
+        "POST /dev/api/releases",
+        "GET /dev/api/releases/{release_id}",
+    }, "the developer API is exercised too"
     details = "\n\n".join(
         f"{label} [{check}] {title}\n{message}\n{sample}"
         for (label, check, title, message), sample in sorted(failures.items())

@@ -126,3 +126,28 @@ def test_the_commerce_operations_have_request_and_response_schemas(client):
     assert all(order[key]["type"] == "integer" for key in ("items_total", "total", "refunded_total"))
     assert components["schemas"]["PaymentStart"]["properties"]["payment"]["anyOf"][0]["$ref"].endswith("/Payment")
     assert "FAIL" in str(operations["paymentNotify"][2]["responses"]["401"])
+
+
+def test_the_developer_api_is_documented_with_its_own_token(client):
+    """``mallow plugin publish``'s API is declared like the others: developer bearer tokens, the
+    wheel as a multipart upload, the login rate limit, JSON errors even where no route matches."""
+    doc = client.get("/api/openapi.json").get_json()
+    operations = {
+        op["operationId"]: (path, method, op) for path, item in doc["paths"].items() for method, op in item.items()
+    }
+    assert "developerToken" in doc["components"]["securitySchemes"]
+    for operation_id, path, method in (
+        ("listDeveloperReleases", "/dev/api/releases", "get"),
+        ("uploadPluginRelease", "/dev/api/releases", "post"),
+        ("getDeveloperRelease", "/dev/api/releases/{release_id}", "get"),
+    ):
+        assert operations[operation_id][:2] == (path, method)
+        assert operations[operation_id][2]["security"] == [{"developerToken": []}]
+        assert "401" in operations[operation_id][2]["responses"]
+    token = operations["createDeveloperToken"][2]
+    assert token["security"] == [] and {"422", "429"} <= set(token["responses"])
+    upload = operations["uploadPluginRelease"][2]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert upload["required"] == ["file"] and upload["properties"]["file"]["format"] == "binary"
+    missing = client.get("/dev/api/releases/not-a-number")
+    assert missing.status_code == 404 and missing.get_json()["error"] == "not_found"
+    assert client.get("/dev/api/releases").status_code == 401
