@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _
 
-from mallow.accounts import sessions
-from mallow.accounts.authenticate import authenticate, login_limits
+from mallow.accounts.authenticate import login_limits
 from mallow.accounts.guards import admin_required, principal
+from mallow.accounts.signin import password_sign_in, sign_out
 from mallow.db import db
 from mallow.qualifications import service
 from mallow.qualifications.files import send_qualification_file
@@ -24,7 +24,7 @@ from mallow.statemachine import InvalidTransition
 from mallow.stores import lifecycle as store_lifecycle
 from mallow.tenants.models import STORE_STATES, Store
 from mallow.validation import ValidationFailed
-from mallow.web import blueprints, render_form, safe_next
+from mallow.web import blueprints, render_form
 
 bp = blueprints.admin
 
@@ -45,25 +45,12 @@ def _category_name(code: str) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @login_limits
 def login():
-    if request.method == "POST":
-        admin = authenticate("admin", request.form.get("email"), request.form.get("password"))
-        if admin is None:
-            return render_form(
-                "auth/login.html",
-                errors=ValidationFailed({"password": ("invalid", _("Wrong e-mail address or password."))}),
-                area="admin",
-            )
-        sessions.login_browser(admin)
-        db.session.commit()
-        return redirect(safe_next(url_for("admin.queue")))
-    return render_form("auth/login.html", area="admin")
+    return password_sign_in("admin", "auth/login.html", "admin.queue", area="admin")
 
 
 @bp.post("/logout")
 def logout():
-    sessions.logout_browser("admin")
-    db.session.commit()
-    return redirect(url_for("admin.login"))
+    return sign_out("admin", "admin.login")
 
 
 @bp.get("/")

@@ -6,18 +6,18 @@ for ``mallow plugin publish``. Forms carry the CSRF token like every other form.
 from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
 from mallow.accounts import sessions
-from mallow.accounts.authenticate import authenticate, login_limits
+from mallow.accounts.authenticate import login_limits
 from mallow.accounts.guards import developer_required, principal
+from mallow.accounts.signin import password_sign_in, sign_out
 from mallow.accounts.models import AccountSession
 from mallow.db import db
 from mallow.developers import changes, names, publishing, stats, wheels
 from mallow.developers.accounts import signup_developer
 from mallow.plugins.manifests import localized, permission_label
 from mallow.validation import ValidationFailed
-from mallow.web import render_form, safe_next
+from mallow.web import render_form
 
 bp = Blueprint("devconsole", __name__, url_prefix="/dev")
 
@@ -38,24 +38,12 @@ def signup():
 @bp.route("/login", methods=["GET", "POST"])
 @login_limits
 def login():
-    if request.method == "POST":
-        developer = authenticate("developer", request.form.get("email"), request.form.get("password"))
-        if developer is None:
-            return render_form(
-                "devconsole/login.html",
-                errors=ValidationFailed({"password": ("invalid", _("Wrong e-mail address or password."))}),
-            )
-        sessions.login_browser(developer)
-        db.session.commit()
-        return redirect(safe_next(url_for("devconsole.home"))), 303
-    return render_form("devconsole/login.html")
+    return password_sign_in("developer", "devconsole/login.html", "devconsole.home")
 
 
 @bp.post("/logout")
 def logout():
-    sessions.logout_browser("developer")
-    db.session.commit()
-    return redirect(url_for("devconsole.login")), 303
+    return sign_out("developer", "devconsole.login")
 
 
 def plugin_summaries(developer) -> list[dict]:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
 from mallow.accounts import sessions
-from mallow.accounts.authenticate import authenticate, login_limits
+from mallow.accounts.authenticate import login_limits
 from mallow.accounts.guards import merchant_required, principal
+from mallow.accounts.signin import password_sign_in, sign_out
 from mallow.db import db
 from mallow.merchants.signup import signup_merchant
 from mallow.qualifications.matrix import active_categories
 from mallow.tenants.models import Store
 from mallow.validation import ValidationFailed
-from mallow.web import render_form, safe_next
+from mallow.web import render_form
 
 bp = Blueprint("merchant", __name__, url_prefix="/merchant")
 
@@ -34,25 +34,12 @@ def signup():
 @bp.route("/login", methods=["GET", "POST"])
 @login_limits
 def login():
-    if request.method == "POST":
-        merchant = authenticate("merchant", request.form.get("email"), request.form.get("password"))
-        if merchant is None:
-            return render_form(
-                "auth/login.html",
-                area="merchant",
-                errors=ValidationFailed({"password": ("invalid", _("Wrong e-mail address or password."))}),
-            )
-        sessions.login_browser(merchant)
-        db.session.commit()
-        return redirect(safe_next(url_for("merchant.home"))), 303
-    return render_form("auth/login.html", area="merchant")
+    return password_sign_in("merchant", "auth/login.html", "merchant.home", area="merchant")
 
 
 @bp.post("/logout")
 def logout():
-    sessions.logout_browser("merchant")
-    db.session.commit()
-    return redirect(url_for("merchant.login")), 303
+    return sign_out("merchant", "merchant.login")
 
 
 @bp.get("/")
