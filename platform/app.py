@@ -88,7 +88,9 @@ def create_app(config: dict | None = None) -> Flask:
     # --- plugins are available below this line ------------------------------------------------
     from mallow.api.errors import install as json_errors
     from mallow.plugin_host import loader as plugin_loader
+    from mallow.sdk.writes import guard_core_rows
 
+    guard_core_rows()  # Mallow's rows are read-only to plugin code (assignments refused)
     plugin_loader.init_app(app, json_errors)  # plugin routes: guarded per store, API areas answer JSON
     _plugin_environment(app)  # approved uploads are installed there: discoverable before loading
     plugin_loader.load_approved(app)

@@ -173,3 +173,12 @@ def _due(status: str, since, cutoff: datetime) -> list[Order]:
             .order_by(Order.id)
         ).scalars()
     )
+
+
+def shorten_pay_deadline(order: Order, deadline: datetime) -> None:
+    """Bring an unpaid order's payment deadline forward to ``deadline`` (a group that closes
+    sooner, a sale's shorter window); never later than the shopper was told. The caller commits."""
+    if order.status != "pending_payment":
+        raise ValidationFailed({"order": ("not_payable", _("This order is not waiting for payment."))})
+    current = order.pay_deadline if order.pay_deadline.tzinfo else order.pay_deadline.replace(tzinfo=UTC)
+    order.pay_deadline = min(current, deadline if deadline.tzinfo else deadline.replace(tzinfo=UTC))

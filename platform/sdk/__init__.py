@@ -24,7 +24,7 @@ name is in the table of docs/plugins.md (*The plugin SDK*) with the version it c
 * validation: :class:`ValidationFailed` (422 with field errors), :class:`Errors`, :func:`form_text`.
 * pricing, checkout and payment: :class:`Adjustment`, :class:`Problem`, :class:`PricingContext`,
   :class:`PricingLine`; :func:`quote_order`, :func:`place_order` with :class:`CheckoutProblems`,
-  :class:`SoldOut`, :class:`IdempotencyConflict`; :func:`cashier_url`; :func:`cancel_order`,
+  :class:`SoldOut`, :class:`IdempotencyConflict`; :func:`cashier_url`; :func:`cancel_order`, :func:`shorten_pay_deadline`,
   :func:`release_stock`, :func:`refund_order`, :func:`refundable_amount`, :class:`PaymentProblem`.
 * who is asking: :func:`principal`, :func:`shopper_required`, :func:`staff_required`;
   :func:`record_audit` for the audit log.
@@ -52,6 +52,7 @@ from mallow.orders.checkout import CheckoutProblems, IdempotencyConflict, SoldOu
 from mallow.orders.checkout import quote as quote_order
 from mallow.orders.models import Order, OrderEvent
 from mallow.orders.service import cancel as cancel_order
+from mallow.orders.service import shorten_pay_deadline
 from mallow.payments.models import Refund
 from mallow.payments.attempts import PaymentProblem
 from mallow.payments.refunds import refund as refund_order
@@ -129,6 +130,7 @@ __all__ = [
     "IdempotencyConflict",
     "cashier_url",
     "cancel_order",
+    "shorten_pay_deadline",
     "release_stock",
     "refund_order",
     "refundable_amount",

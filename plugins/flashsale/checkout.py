@@ -25,10 +25,20 @@ from datetime import timedelta
 
 from flask import g
 
-from mallow.sdk import Adjustment, CheckoutProblems, Problem, SoldOut, current_store, db, id_value, plugin_settings
+from mallow.sdk import (
+    Adjustment,
+    CheckoutProblems,
+    Problem,
+    SoldOut,
+    current_store,
+    db,
+    id_value,
+    plugin_settings,
+    shorten_pay_deadline,
+)
 from mallow_flashsale import flags, gate, quota, timing, txn
 from mallow_flashsale.i18n import _
-from mallow_flashsale.models import Sale, aware
+from mallow_flashsale.models import Sale
 
 SOURCE = "flashsale"
 GATE_KEY = "mallow_flashsale_gate"  # reservations the buy endpoint made, by item id
@@ -155,8 +165,7 @@ def order_placed(order, context) -> None:
     now = timing.now()
     day = timing.store_day(now)
     deadline = now + timedelta(minutes=int(settings().get("unpaid_minutes") or 5))
-    if aware(order.pay_deadline) > deadline:
-        order.pay_deadline = deadline  # the sale's short payment window is the order's
+    shorten_pay_deadline(order, deadline)  # the sale's short payment window is the order's
     quota.hold_pending(sale.id, order.customer_id, order.id)
     gated = g.pop(GATE_KEY, None) or {}
     for line, item in lines:

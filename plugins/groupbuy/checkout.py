@@ -22,7 +22,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from mallow.sdk import Adjustment, CheckoutProblems, Order, Problem, db, id_value, plugin_settings
+from mallow.sdk import Adjustment, CheckoutProblems, Order, Problem, db, id_value, plugin_settings, shorten_pay_deadline
 from mallow_groupbuy import money
 from mallow_groupbuy.campaigns import aware, get as get_campaign, is_live, now
 from mallow_groupbuy.i18n import _
@@ -317,7 +317,7 @@ def placed(order, context) -> None:
     deadline = min(aware(order.pay_deadline), at + timedelta(minutes=minutes))
     if group is not None:
         deadline = min(deadline, aware(group.deadline))
-    order.pay_deadline = deadline
+    shorten_pay_deadline(order, deadline)
     log_event(
         "member_ordered",
         campaign_id=campaign.id,

@@ -77,7 +77,9 @@ def test_a_plugin_that_raises_at_import_is_named_and_everything_else_works(
         assert problems[raising].kind == "import_failed" and "插件在导入时坏了" in problems[raising].message
         assert problems[exiting].kind == "import_failed" and "SystemExit" in problems[exiting].message
         # (a file that does not parse is refused by the inspection, before any import)
-        assert problems[broken].kind == "forbidden_imports" and "__init__.py:1" in problems[broken].message  # does not parse
+        assert (
+            problems[broken].kind == "forbidden_imports" and "__init__.py:1" in problems[broken].message
+        )  # does not parse
         assert any(raising in r.getMessage() and "import_failed" in r.getMessage() for r in caplog.records)
         assert f"mallow_{raising}" not in __import__("sys").modules  # nothing half-imported is kept
 
