@@ -23,7 +23,7 @@ from email.parser import HeaderParser
 
 from flask_babel import gettext as _
 
-from mallow.plugin_host.discovery import GROUP, NAME_RE, PACKAGE_PREFIX, Manifest
+from mallow.plugin_host.discovery import GROUP, NAME_RE, PACKAGE_PREFIX, manifest_of, wrongly_shaped
 from mallow.plugin_host.fingerprint import file_hash, package_files
 from mallow.validation import ValidationFailed
 
@@ -201,19 +201,7 @@ def _manifest(data: bytes | None, name: str, version: str) -> dict:
         raise _refuse(
             "bad_manifest", _("plugin.json's version must be the wheel's version, %(version)s.", version=version)
         )
-    for key, kind in (("hooks", list), ("permissions", list), ("settings_schema", dict), ("screenshots", list)):
-        if key in manifest and not isinstance(manifest[key], kind):
-            raise _refuse("bad_manifest", _("plugin.json's %(key)s has the wrong type.", key=key))
-    return Manifest(
-        name=name,
-        version=version,
-        module=PACKAGE_PREFIX + name,
-        title=manifest.get("title", ""),
-        author=manifest.get("author", ""),
-        description=manifest.get("description", ""),
-        hooks=tuple(manifest.get("hooks", ())),
-        settings_schema=manifest.get("settings_schema", {}),
-        permissions=tuple(manifest.get("permissions", ())),
-        min_mallow_version=str(manifest.get("min_mallow_version", "0")),
-        screenshots=tuple(manifest.get("screenshots", ())),
-    ).as_dict()
+    wrong = wrongly_shaped(manifest)
+    if wrong is not None:
+        raise _refuse("bad_manifest", _("plugin.json's %(key)s has the wrong type.", key=wrong))
+    return manifest_of({**manifest, "version": version}, PACKAGE_PREFIX + name).as_dict()

@@ -58,6 +58,30 @@ class ManifestError(ValueError):
     pass
 
 
+#: the shape of each optional key of plugin.json: (types of the value, type of each item of a list)
+SHAPES: dict[str, tuple[tuple[type, ...], type | None]] = {
+    "title": ((str, dict), None),
+    "description": ((str, dict), None),
+    "author": ((str,), None),
+    "hooks": ((list,), str),
+    "permissions": ((list,), str),
+    "screenshots": ((list,), str),
+    "settings_schema": ((dict,), None),
+    "min_mallow_version": ((str, int, float), None),
+}
+
+
+def wrongly_shaped(data: dict) -> str | None:
+    """The first key of a manifest whose value has the wrong shape (see :data:`SHAPES`), or None."""
+    for key, (types, item) in SHAPES.items():
+        if key not in data:
+            continue
+        value = data[key]
+        if not isinstance(value, types) or (item is not None and not all(isinstance(v, item) for v in value)):
+            return key
+    return None
+
+
 def read_manifest(entry_point) -> Manifest:
     module = entry_point.value.split(":", 1)[0].strip()
     if not NAME_RE.match(entry_point.name):
@@ -75,8 +99,18 @@ def read_manifest(entry_point) -> Manifest:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ManifestError(f"{entry_point.name}: cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ManifestError(f"{entry_point.name}: {path} must hold a JSON object, not {type(data).__name__}")
+    wrong = wrongly_shaped(data)
+    if wrong is not None:
+        raise ManifestError(f"{entry_point.name}: {path}: {wrong!r} has the wrong type")
     if data.get("name") != entry_point.name or not data.get("version"):
         raise ManifestError(f"{entry_point.name}: plugin.json must name the plugin {entry_point.name!r} and a version")
+    return manifest_of(data, module, folder)
+
+
+def manifest_of(data: dict, module: str, folder: Path | None = None) -> Manifest:
+    """The :class:`Manifest` of a checked ``plugin.json`` (``data``) of package ``module``."""
     return Manifest(
         name=data["name"],
         version=str(data["version"]),

@@ -103,6 +103,8 @@ def compare(release: PluginRelease, files: dict[str, str], manifest: Manifest | 
         new = fingerprint.as_text(fingerprint.read_bytes(release, path, manifest))
         if old is None or new is None:
             continue  # binary, or the earlier version's source is not on this server
+        if path.endswith(".json"):  # minified JSON (a built wheel's plugin.json) reads as one line
+            old, new = _readable_json(old), _readable_json(new)
         lines = difflib.unified_diff(
             old.splitlines(keepends=True),
             new.splitlines(keepends=True),
@@ -111,6 +113,14 @@ def compare(release: PluginRelease, files: dict[str, str], manifest: Manifest | 
         )
         comparison.diffs[path] = "".join(list(lines)[:DIFF_LINES])
     return comparison
+
+
+def _readable_json(text: str) -> str:
+    """JSON text one key a line, Chinese as written, for a diff a reviewer can read."""
+    try:
+        return json.dumps(json.loads(text), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    except ValueError:
+        return text
 
 
 def _findings(release: PluginRelease, manifest: Manifest | None) -> list:

@@ -132,6 +132,21 @@ def test_a_broken_manifest_names_the_file_and_the_json_problem(fake_plugins, tmp
     assert str(folder / "plugin.json") in message and "line 1" in message
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('["broken_shape"]', "must hold a JSON object"),
+        ('{"name": "broken_shape", "version": "1", "hooks": "x"}', "'hooks'"),
+    ],
+)
+def test_a_manifest_of_the_wrong_shape_is_named_too(fake_plugins, tmp_path_factory, text, expected):
+    folder = fake_plugins.add("broken_shape", "")
+    (folder / "plugin.json").write_text(text, encoding="utf-8")
+    with pytest.raises(BrokenManifest) as raised:
+        plugin_app(tmp_path_factory, "sqlite", ["broken_shape"])
+    assert str(folder / "plugin.json") in str(raised.value) and expected in str(raised.value)
+
+
 def test_build_plugin_installs_for_the_block_only(tmp_path_factory):
     with build_plugin(tmp_path_factory) as plugins:
         folder = plugins.add("throwaway_kit", "VALUE = 42\n", version="1.2.3", hooks=[])
