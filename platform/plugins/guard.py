@@ -89,14 +89,19 @@ def _end(savepoint, keep: bool) -> None:
         log.exception("could not roll back a plugin's savepoint")
 
 
-def _failed_transaction(session) -> bool:
-    """PostgreSQL: whether the transaction is in the failed state (an SQL error that somebody
-    caught: every later statement would be refused until a rollback)."""
-    if not session.is_active or session.get_bind().dialect.name != "postgresql":
-        return False
-    raw = session.connection().connection.dbapi_connection
-    status = getattr(getattr(raw, "info", None), "transaction_status", None)
-    return getattr(status, "name", None) == "INERROR"
+def _failed_transaction(savepoint) -> bool:
+    """PostgreSQL: whether a connection the plugin used inside its savepoint is in the failed
+    transaction state (an SQL error that somebody caught: every later statement would be refused
+    until a rollback). The savepoint is emitted lazily, per connection, on its first statement:
+    a plugin that ran no SQL has none, and this costs no round trip (SQLAlchemy's
+    ``SessionTransaction._connections``: the connections begun inside it)."""
+    for connection, *_rest in getattr(savepoint, "_connections", {}).values():
+        if connection.dialect.name != "postgresql" or connection.closed:
+            continue
+        status = getattr(getattr(connection.connection.dbapi_connection, "info", None), "transaction_status", None)
+        if getattr(status, "name", None) == "INERROR":
+            return True
+    return False
 
 
 def call(impl, hook: str, kwargs: dict, failed: Callable[[str], None] | None = None, passthrough: tuple = ()):
@@ -129,7 +134,7 @@ def call(impl, hook: str, kwargs: dict, failed: Callable[[str], None] | None = N
         _fault(store_id, name, hook, "error", f"{type(error).__name__}: {error}", ms, failed)
         return NOTHING
     ms = (time.perf_counter() - started) * 1000
-    if savepoint is not None and _failed_transaction(session):
+    if savepoint is not None and _failed_transaction(savepoint):
         _end(savepoint, keep=False)  # its writes go, the caller's transaction works again
         log.error(
             "plugin %s swallowed a database error in %s (store %s): its writes were rolled back", name, hook, store_id
