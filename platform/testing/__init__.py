@@ -45,6 +45,7 @@ from .http import (
 )
 from .images import image_upload, png_bytes
 from .builders import PluginBuilder, build_plugin
+from .cli import listed_line, run_cli
 from .plugins import BrokenManifest, PluginNotInstalled, approve_plugin, disable_plugin, enable_plugin, plugin_app
 from .servers import (
     HAVE_POSTGRES,
@@ -98,6 +99,7 @@ __all__ = [
     "enable_plugin",
     "fresh_postgres_database",
     "image_upload",
+    "listed_line",
     "login_admin",
     "login_merchant",
     "make_admin",
@@ -111,5 +113,6 @@ __all__ = [
     "qualification_form",
     "register_shopper",
     "restart_app",
+    "run_cli",
     "unique_slug",
 ]

@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 
 import pytest
-from click.testing import CliRunner
-from flask.cli import ScriptInfo
 
 from mallow.testing import (
+    listed_line,
+    run_cli,
     backend_params,
     build_plugin,
     dispose_app,
@@ -27,18 +27,6 @@ from mallow.testing import (
 @pytest.fixture(params=backend_params())
 def backend(request):
     return request.param
-
-
-def _cli(app, *args, code=0):
-    from mallow.cli import main
-
-    result = CliRunner().invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app))
-    assert result.exit_code == code, result.output
-    return result.output
-
-
-def _line(output, name):
-    return next(line for line in output.splitlines() if line.startswith(name + " "))
 
 
 SLOT = """
@@ -89,11 +77,13 @@ def test_a_plugin_that_raises_at_import_is_named_and_everything_else_works(
         assert restarted.test_client().get(f"{shop.prefix}/").status_code == 200
 
         # and `mallow plugin list`, `plugin sync` and `db upgrade` work and name it
-        listed = _cli(restarted, "plugin", "list")
-        assert "not loaded: import failed: RuntimeError: 插件在导入时坏了" in _line(listed, raising)
-        assert "forbidden imports: __init__.py:1" in _line(listed, broken) and _line(listed, fine).endswith("loaded")
-        _cli(restarted, "plugin", "sync")
-        upgraded = _cli(restarted, "db", "upgrade")
+        listed = run_cli(restarted, "plugin", "list")
+        assert "not loaded: import failed: RuntimeError: 插件在导入时坏了" in listed_line(listed, raising)
+        assert "forbidden imports: __init__.py:1" in listed_line(listed, broken) and listed_line(listed, fine).endswith(
+            "loaded"
+        )
+        run_cli(restarted, "plugin", "sync")
+        upgraded = run_cli(restarted, "db", "upgrade")
         assert f"plugin {raising} skipped: not loaded (import_failed" in upgraded
         assert "plugins: 1 store plugin(s) at head" in upgraded
 
@@ -228,7 +218,7 @@ def test_development_folders_load_without_review_and_never_in_production(tmp_pat
             assert "devloop" in devapp.extensions["mallow.loaded_plugins"]
             with devapp.app_context():
                 assert plugin_states()["devloop"].state == "dev"
-            assert "development folder, not reviewed" in _line(_cli(devapp, "plugin", "list"), "devloop")
+            assert "development folder, not reviewed" in listed_line(run_cli(devapp, "plugin", "list"), "devloop")
             # and its views run as the plugin
             shop = make_store(devapp)
             enable_plugin(devapp, shop, "devloop")

@@ -6,10 +6,8 @@ platform switched off stays off for the merchant."""
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
-from flask.cli import ScriptInfo
 
-from mallow.testing import backend_params, dispose_app, enable_plugin, make_store, plugin_app, restart_app
+from mallow.testing import backend_params, dispose_app, enable_plugin, make_store, plugin_app, restart_app, run_cli
 
 PAGE = """
 from flask import Blueprint
@@ -29,14 +27,6 @@ def mallow_register_routes(register):
 @pytest.fixture(params=backend_params())
 def backend(request):
     return request.param
-
-
-def _cli(app, *args, code=0):
-    from mallow.cli import main
-
-    result = CliRunner().invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app))
-    assert result.exit_code == code, result.output
-    return result.output
 
 
 def _rows(app, name):
@@ -92,23 +82,23 @@ def test_the_platform_switches_a_plugin_off_and_on_per_store_and_everywhere(back
         assert pages() == [200, 200]
 
         # one store: off at once, for the platform's reason; the merchant cannot switch it on again
-        assert f"{name} off in {a.slug}" in _cli(app, "plugin", "disable", name, "--store", a.slug)
+        assert f"{name} off in {a.slug}" in run_cli(app, "plugin", "disable", name, "--store", a.slug)
         assert pages() == [404, 200]
         assert _rows(app, name)[a.store_id] == (False, "platform")
         assert _merchant_enable(app, a, name) in ("platform_disabled", "switched_off")
         # the platform can
-        _cli(app, "plugin", "enable", name, "--store", a.slug)
+        run_cli(app, "plugin", "enable", name, "--store", a.slug)
         assert pages() == [200, 200] and _rows(app, name)[a.store_id] == (True, None)
 
         # every store at once
-        assert f"{name} off in 2 store(s)" in _cli(app, "plugin", "disable", name)
+        assert f"{name} off in 2 store(s)" in run_cli(app, "plugin", "disable", name)
         assert pages() == [404, 404]
         assert set(_rows(app, name).values()) == {(False, "platform")}
         assert ("plugin.disabled", "cli", a.store_id) in _actions(app, name)
         assert ("plugin.disabled_everywhere", "cli", None) in _actions(app, name)
         assert ("plugin.enabled", "cli", a.store_id) in _actions(app, name)
         # an unknown store is a clear error
-        assert "no store" in _cli(app, "plugin", "enable", name, "--store", "nowhere", code=2)
+        assert "no store" in run_cli(app, "plugin", "enable", name, "--store", "nowhere", code=2)
     finally:
         dispose_app(app)
 
@@ -129,8 +119,8 @@ def test_withdrawing_stops_a_plugin_in_every_store_now_and_at_the_next_start(bac
         assert client.get(f"{a.prefix}/x/{name}/").status_code == 200
 
         # a reason is required
-        _cli(app, "plugin", "withdraw", name, code=2)
-        output = _cli(app, "plugin", "withdraw", name, "--reason", "读取了别家店铺的数据")
+        run_cli(app, "plugin", "withdraw", name, code=2)
+        output = run_cli(app, "plugin", "withdraw", name, "--reason", "读取了别家店铺的数据")
         assert f"{name} 0.1.0 withdrawn" in output
 
         # then it is off in every store at once, in this running app too
@@ -141,17 +131,17 @@ def test_withdrawing_stops_a_plugin_in_every_store_now_and_at_the_next_start(bac
             assert (release.status, release.reason) == ("withdrawn", "读取了别家店铺的数据")
         assert ("plugin.withdrawn", "cli", None) in _actions(app, name)
         # `plugin list` says what this process still holds, and nobody can switch it on
-        line = next(x for x in _cli(app, "plugin", "list").splitlines() if x.startswith(name + " "))
+        line = next(x for x in run_cli(app, "plugin", "list").splitlines() if x.startswith(name + " "))
         assert "withdrawn" in line and "not loaded from the next start" in line
-        assert "(not_available)" in _cli(app, "plugin", "enable", name, "--store", a.slug, code=1)
+        assert "(not_available)" in run_cli(app, "plugin", "enable", name, "--store", a.slug, code=1)
         assert _merchant_enable(app, b, name) in ("withdrawn", "not_available")
         # withdrawing again: nothing approved is left
-        assert "no approved release" in _cli(app, "plugin", "withdraw", name, "--reason", "again", code=1)
+        assert "no approved release" in run_cli(app, "plugin", "withdraw", name, "--reason", "again", code=1)
 
         # and the next start does not load it
         restarted = restart_app(app)
         assert name not in restarted.extensions["mallow.loaded_plugins"]
-        assert "not loaded: withdrawn" in _cli(restarted, "plugin", "list")
+        assert "not loaded: withdrawn" in run_cli(restarted, "plugin", "list")
     finally:
         if restarted is not None:
             dispose_app(restarted, drop_database=False)

@@ -10,10 +10,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from flask.cli import ScriptInfo
 
-from mallow.testing import backend_params, dispose_app, login_admin, make_admin, plugin_app, post_form, restart_app
+from mallow.testing import (
+    backend_params,
+    dispose_app,
+    login_admin,
+    make_admin,
+    plugin_app,
+    post_form,
+    restart_app,
+    listed_line,
+    run_cli,
+)
 
 GREETER = """
 from mallow.sdk import hookimpl
@@ -30,18 +38,6 @@ def mallow_template_slot(slot, context):
 @pytest.fixture(params=backend_params())
 def backend(request):
     return request.param
-
-
-def _cli(app, *args):
-    from mallow.cli import main
-
-    result = CliRunner().invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def _line(output, name):
-    return next(line for line in output.splitlines() if line.startswith(name + " "))
 
 
 def _release(app, name, version="0.1.0"):
@@ -88,10 +84,10 @@ def test_an_approved_plugin_edited_on_disk_is_not_loaded_until_its_files_are_rev
         problem = problems_of(restarted)[name]
         assert problem.kind == "changed_since_review"
         assert set(problem.files) == {f"mallow_{name}/__init__.py", f"mallow_{name}/extra.py"}
-        listed = _cli(restarted, "plugin", "list")
-        assert "not loaded: changed since review" in _line(listed, name)
+        listed = run_cli(restarted, "plugin", "list")
+        assert "not loaded: changed since review" in listed_line(listed, name)
         assert f"mallow_{name}/extra.py" in listed
-        assert f"changed since review: {name} 0.1.0" in _cli(restarted, "plugin", "sync")
+        assert f"changed since review: {name} 0.1.0" in run_cli(restarted, "plugin", "sync")
         assert _release(restarted, name).status == "approved"  # the record is kept, not overwritten
 
         # and the admin sees the changed files on the list and on the release's page
@@ -180,11 +176,11 @@ def test_hooks_other_than_the_manifest_s_are_not_loaded_and_named(backend, fake_
         assert problems[hidden].kind == "hooks_mismatch"
         assert "implemented but not in plugin.json: mallow_console_menu" in problems[hidden].message
         assert "in plugin.json but not implemented: mallow_order_paid" in problems[missing].message
-        listed = _cli(app, "plugin", "list")
-        assert "not loaded: hooks mismatch: implemented but not in plugin.json: mallow_console_menu" in _line(
+        listed = run_cli(app, "plugin", "list")
+        assert "not loaded: hooks mismatch: implemented but not in plugin.json: mallow_console_menu" in listed_line(
             listed, hidden
         )
-        assert _line(listed, honest).endswith("loaded")
+        assert listed_line(listed, honest).endswith("loaded")
     finally:
         dispose_app(app)
 
@@ -260,7 +256,7 @@ def test_the_review_page_shows_the_code_readable_and_what_changed(backend, fake_
                 )
             )
             db.session.commit()
-        _cli(app, "plugin", "sync")
+        run_cli(app, "plugin", "sync")
         _admin_id, email = make_admin(app)
         client = app.test_client()
         login_admin(client, email)
