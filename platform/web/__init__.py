@@ -13,6 +13,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from mallow.validation import ValidationFailed
+from mallow.web import busy
 from mallow.web.redirects import here, safe_next, safe_target  # noqa: F401  (the one redirect check, re-exported)
 
 CSP = (
@@ -37,9 +38,10 @@ def init_app(app: Flask) -> None:
             response.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax")
         return response
 
-    for code in (400, 403, 404, 405, 413, 429, 500):
+    for code in (400, 403, 404, 405, 413, 429, 500, 503):
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
+    busy.install(app, _error_page)  # a busy database: 503 "try again", never a 500
 
 
 def _field_error(field: str):
@@ -132,4 +134,5 @@ def _error_name(code: int) -> str:
         413: "too_large",
         422: "validation_failed",
         429: "rate_limited",
+        503: "busy",
     }.get(code, "server_error")
