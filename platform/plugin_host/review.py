@@ -70,13 +70,14 @@ def _source(release: PluginRelease, path: str, manifest: Manifest | None) -> tup
 
 
 def last_approved(release: PluginRelease) -> PluginRelease | None:
-    """The newest other release of the same plugin that was approved (or approved, then
-    withdrawn), by recording order."""
+    """The release ``release`` is compared with: the newest earlier release of the same plugin
+    that was approved (or approved, then withdrawn), by recording order. The reviewer's page and
+    the developer's release page (:mod:`mallow.developers.changes`) both ask this."""
     return db.session.execute(
         sa.select(PluginRelease)
         .where(
             PluginRelease.name == release.name,
-            PluginRelease.id != release.id,
+            PluginRelease.id < release.id,
             PluginRelease.status.in_(("approved", "withdrawn")),
         )
         .order_by((PluginRelease.status == "approved").desc(), PluginRelease.id.desc())
@@ -84,7 +85,8 @@ def last_approved(release: PluginRelease) -> PluginRelease | None:
     ).scalar_one_or_none()
 
 
-def _package(release: PluginRelease) -> str:
+def package_of(release: PluginRelease) -> str:
+    """The release's Python package (``mallow_<name>``), the prefix of its files' paths."""
     return (release.manifest or {}).get("module") or f"mallow_{release.name}"
 
 
@@ -92,8 +94,8 @@ def compare(release: PluginRelease, files: dict[str, str], manifest: Manifest | 
     other = last_approved(release)
     if other is None:
         return None
-    package = _package(release)
-    before = fingerprint.package_files(other.files or {}, _package(other))
+    package = package_of(release)
+    before = fingerprint.package_files(other.files or {}, package_of(other))
     now = fingerprint.package_files(files, package)
     difference = fingerprint.changed(before, now)
     comparison = Comparison(other, difference)
@@ -124,7 +126,7 @@ def _readable_json(text: str) -> str:
 
 
 def _findings(release: PluginRelease, manifest: Manifest | None) -> list:
-    package = _package(release)
+    package = package_of(release)
     if release.origin == "installed":
         return inspection.scan(Path(manifest.path), package) if manifest and manifest.path else []
     archive = fingerprint.archive_path(release)
