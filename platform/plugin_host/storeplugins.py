@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from mallow import audit
-from mallow.db import db, utcnow
+from mallow.db import db
 from mallow.plugin_host import listing, loader
 from mallow.plugin_host.discovery import Manifest
 from mallow.plugins import breaker
@@ -223,10 +223,9 @@ def enable(store, name: str, actor, settings: dict | None = None) -> Offer:
         code = "withdrawn" if found.withdrawn or not found.loaded else "platform_disabled"
         raise ValidationFailed({"plugin": (code, found.blocked)})
     was = found.row.disabled_reason if found is not None and found.row is not None else None
-    row = loader.enable(store.id, name, settings)
+    loader.enable(store.id, name, settings)  # clears who switched it off
     if was == "circuit_breaker":
         breaker.reset(store.id, name)  # its fault window starts afresh, its notice is resolved
-    row.disabled_reason = row.disabled_detail = row.disabled_at = None
     return _done("plugin.enabled", store, actor, name, {"after": was} if was else None)
 
 
@@ -236,8 +235,7 @@ def disable(store, name: str, actor) -> Offer:
     row = loader.store_plugin(store.id, name)
     if row is None or not row.enabled:
         return offer(store.id, name)
-    loader.disable(store.id, name)
-    row.disabled_reason, row.disabled_detail, row.disabled_at = "merchant", None, utcnow()
+    loader.disable(store.id, name, "merchant")
     return _done("plugin.disabled", store, actor, name)
 
 
