@@ -53,8 +53,12 @@ def create_app(config: dict | None = None) -> Flask:
             platform_engine, app.config["MALLOW_DATA_DIR"], app.config["MALLOW_SQLITE_ENGINE_CACHE"]
         )
 
+    from mallow import edge
     from mallow.tenants import resolve
 
+    # the front door answers kept pages and plugins' early answers before Flask; the guest cart's
+    # cookie (mallow.cart.current.cookie_name) makes a request personal
+    edge.init_app(app, personal_cookies=("mallow_cart_",))
     resolve.init_app(app)  # the store of a request is resolved here and nowhere else
 
     from mallow.accounts import loader
@@ -80,6 +84,7 @@ def create_app(config: dict | None = None) -> Flask:
     from mallow.builder import init_app as init_builder
 
     init_builder(app)  # page builder: its block types, themes, render cache, editor pages
+    _watch_what_pages_show(app)  # commits that change them move the store's stamp
 
     _connect_domains(app)  # how a domain asks or tells the domains above it
 
@@ -95,6 +100,27 @@ def create_app(config: dict | None = None) -> Flask:
     _plugin_environment(app)  # approved uploads are installed there: discoverable before loading
     plugin_loader.load_approved(app)
     return app
+
+
+def _watch_what_pages_show(app: Flask) -> None:
+    """What a storefront page, a plugin slot or a cached store row shows: a commit that flushes
+    one of these moves the store's stamp (:mod:`mallow.tenants.stamps`), so every process drops
+    what it kept of the store. The catalogue and the classes plugin blocks watch come from the
+    builder's list; orders, carts and payments are not here (pages do not show them)."""
+    from mallow.builder.invalidation import watched_classes
+    from mallow.builder.models import BuilderState, Page, PageVersion
+    from mallow.payments.models import PaymentConfig
+    from mallow.plugins.models import StorePlugin
+    from mallow.qualifications.models import Qualification
+    from mallow.shipping.models import ShippingTemplate
+    from mallow.tenants.stamps import EXTENSION
+
+    stamps = app.extensions[EXTENSION]
+    stamps.watch_classes(watched_classes)
+    for cls in (BuilderState, Page, PageVersion, PaymentConfig, ShippingTemplate):
+        stamps.watch(cls)
+    stamps.watch(StorePlugin, lambda row: row.store_id)
+    stamps.watch(Qualification, lambda row: row.store_id)
 
 
 def _register_pages(app: Flask) -> None:

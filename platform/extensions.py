@@ -18,10 +18,26 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enable
 def select_locale() -> str:
     from flask import current_app, has_request_context
 
-    supported = current_app.config["MALLOW_LOCALES"]
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
-    chosen = request.args.get("lang") or request.cookies.get("lang")
-    if chosen in supported:
-        return chosen
-    return request.accept_languages.best_match(supported) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    return choose_locale(
+        current_app.config,
+        request.args.get("lang"),
+        request.cookies.get("lang"),
+        request.headers.get("Accept-Language", ""),
+    )
+
+
+def choose_locale(config, asked: str | None, cookie: str | None, accept_language: str) -> str:
+    """The language of a page: ``?lang=``, else the ``lang`` cookie, else the browser's best
+    supported match, else the default (``zh_CN``). Also used before a request context exists
+    (:mod:`mallow.edge`), so it takes plain values."""
+    from werkzeug.datastructures import LanguageAccept
+    from werkzeug.http import parse_accept_header
+
+    supported = config["MALLOW_LOCALES"]
+    for chosen in (asked, cookie):
+        if chosen in supported:
+            return chosen
+    best = parse_accept_header(accept_language, LanguageAccept).best_match(supported) if accept_language else None
+    return best or config["BABEL_DEFAULT_LOCALE"]

@@ -21,13 +21,13 @@ from sqlalchemy import event
 STATE_ID = 1
 
 
-def _watched_classes() -> tuple:
+def watched_classes() -> tuple:
     """The catalogue's classes and every class a block type of this app watches."""
     return (Product, Sku, ProductImage, ProductCategory, *blocks.types_of().watches())
 
 
 def _touches_catalogue(session) -> bool:
-    classes = _watched_classes()
+    classes = watched_classes()
     for obj in session.new:
         if isinstance(obj, classes):
             return True

@@ -22,6 +22,7 @@ from mallow.builder.models import BuilderState, Page, PageVersion
 from mallow.builder.render import render_document, stylesheet_urls
 from mallow.builder.themes import DEFAULT, theme_set
 from mallow.db import db
+from mallow.edge import cacheable
 from mallow.media import library
 from mallow.media.images import absolute_path
 from mallow.tenants.context import current_store
@@ -116,6 +117,7 @@ def published_page_response(kind: str = "home", slug: str = "", subject=None):
 
 
 @bp.get("/p/<slug>")
+@cacheable
 def landing(slug):
     store = current_store()
     if not store.is_open:

@@ -36,6 +36,7 @@ from mallow.plugins.models import StorePlugin
 from mallow.plugins.routes import STAFF_AREAS
 from mallow.plugins.stores import enabled_plugins, settings_with_defaults
 from mallow.plugins.web import init_templates
+from mallow.tenants import stamps
 from mallow.validation import ValidationFailed
 
 log = logging.getLogger("mallow.plugins")
@@ -250,6 +251,7 @@ def disable(store_id: int, name: str, reason: str = "merchant", detail: dict | N
         .where(StorePlugin.store_id == store_id, StorePlugin.name == name)
         .values(enabled=False, disabled_reason=reason, disabled_detail=detail, disabled_at=utcnow())
     )
+    stamps.bump_after_commit(db.session, store_id)
 
 
 def disable_everywhere(name: str, reason: str = "platform", detail: dict | None = None) -> list[int]:
@@ -268,4 +270,6 @@ def disable_everywhere(name: str, reason: str = "platform", detail: dict | None 
             .where(StorePlugin.name == name, StorePlugin.store_id.in_(store_ids))
             .values(enabled=False, disabled_reason=reason, disabled_detail=detail, disabled_at=utcnow())
         )
+        for store_id in store_ids:
+            stamps.bump_after_commit(db.session, store_id)
     return store_ids

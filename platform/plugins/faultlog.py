@@ -25,6 +25,7 @@ from sqlalchemy.pool import NullPool
 
 from mallow.db import db, utcnow
 from mallow.plugins.models import PluginFault, StorePlugin
+from mallow.tenants import stamps
 
 log = logging.getLogger("mallow.plugins")
 #: fault writers at once per app
@@ -133,7 +134,7 @@ def switch_off(app: Flask, store_id: int, plugin: str, detail: dict) -> bool:
     try:
         with engine.begin() as connection:
             now = utcnow()
-            return bool(
+            switched = bool(
                 connection.execute(
                     sa.update(SWITCHES)
                     .where(SWITCHES.c.store_id == store_id, SWITCHES.c.name == plugin, SWITCHES.c.enabled.is_(True))
@@ -146,6 +147,9 @@ def switch_off(app: Flask, store_id: int, plugin: str, detail: dict) -> bool:
                     )
                 ).rowcount
             )
+        if switched:
+            app.extensions[stamps.EXTENSION].bump(store_id)  # every process drops what it kept
+        return switched
     except Exception:
         log.exception("plugin %s could not be switched off in store %s", plugin, store_id)
         return False

@@ -1,4 +1,6 @@
-"""Which plugins the active store has enabled, with which settings (read once per request)."""
+"""Which plugins the active store has enabled, with which settings: read once per request, and
+kept in this process's memory under the store's stamp (:mod:`mallow.tenants.stamps`: enabling,
+disabling or changing settings moves it), so a warm request reads no ``store_plugins`` row."""
 
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ from flask import current_app, g, has_app_context
 
 from mallow.db import db
 from mallow.plugins.models import StorePlugin
+
+MEMORY = "mallow.enabled_plugins"
+MAX_STORES = 20_000
 
 if TYPE_CHECKING:
     from mallow.plugin_host.discovery import Manifest
@@ -21,6 +26,12 @@ def enabled_plugins() -> dict[str, dict]:
         return {}
     if "mallow_enabled_plugins" not in g:
         loaded = current_app.extensions.get("mallow.loaded_plugins", {})
+        stamp = g.get("mallow_store_stamp")
+        memory = current_app.extensions.setdefault(MEMORY, {})
+        kept = memory.get(g.mallow_store_id) if stamp is not None else None
+        if kept is not None and kept[0] == stamp and kept[1] is loaded:
+            g.mallow_enabled_plugins = kept[2]
+            return kept[2]
         rows = (
             db.session.execute(
                 sa.select(StorePlugin.name, StorePlugin.settings).where(
@@ -33,7 +44,20 @@ def enabled_plugins() -> dict[str, dict]:
         g.mallow_enabled_plugins = {
             name: settings_with_defaults(loaded[name], settings) for name, settings in rows if name in loaded
         }
+        if stamp is not None:
+            if len(memory) >= MAX_STORES:
+                memory.clear()
+            memory[g.mallow_store_id] = (stamp, loaded, g.mallow_enabled_plugins)
     return g.mallow_enabled_plugins
+
+
+def enabled_names(app, store_id: int, stamp) -> frozenset[str] | None:
+    """The plugins store ``store_id`` has enabled, from ``app``'s memory only (None: not known
+    under ``stamp``); for code that runs before there is an app context (early answers)."""
+    kept = app.extensions.get(MEMORY, {}).get(store_id)
+    if kept is None or stamp is None or kept[0] != stamp:
+        return None
+    return frozenset(kept[2])
 
 
 def settings_for(plugin: str) -> dict:

@@ -22,6 +22,7 @@ from mallow.builder.catalogue_views import (
 from mallow.builder.current import CategorySubject, ProductSubject
 from mallow.builder.storefront import published_page_response
 from mallow.catalog import categories, products, search
+from mallow.edge import cacheable
 from mallow.catalog.images import MEDIA_NAME
 from mallow.media.images import absolute_path
 from mallow.qualifications import service as qualifications
@@ -41,12 +42,14 @@ def home_context() -> dict:
 
 
 @bp.get("/search")
+@cacheable
 def search_page():
     listing = listing_view(listing_args(request.args), endpoint="storefront.search_page", with_categories=True)
     return render_template("storefront/search.html", listing=listing), 400 if listing["errors"] else 200
 
 
 @bp.get("/category/<int:category_id>")
+@cacheable
 def category(category_id):
     found = categories.visible(category_id)
     if found is None:
@@ -62,6 +65,7 @@ def category(category_id):
 
 
 @bp.get("/categories", endpoint="categories")
+@cacheable
 def categories_index():
     """分类: the top categories in a rail on the left, the products of the chosen one (``?c=``,
     else the first) on the right with its subcategories; plain links, no script."""
@@ -95,6 +99,7 @@ def categories_index():
 
 
 @bp.get("/about")
+@cacheable
 def store_info():
     """The store's card: name, business information and how to reach it (the 客服 entry of the
     product page until the store has a chat)."""
@@ -104,6 +109,7 @@ def store_info():
 
 
 @bp.get("/products/<int:product_id>")
+@cacheable
 def product(product_id):
     found = products.get(product_id, shopper=True)
     if found is None:

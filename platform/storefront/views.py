@@ -10,6 +10,7 @@ from mallow.accounts.authenticate import login_limits, sms_send_limits
 from mallow.builder.storefront import published_page_response
 from mallow.cart import current as current_cart
 from mallow.db import db
+from mallow.edge import cacheable
 from mallow.qualifications import service
 from mallow.security import crypto
 from mallow.storefront.account import wechat_login_url
@@ -22,6 +23,7 @@ bp = blueprints.storefront  # the shopper's area; closed stores answer 503 there
 
 
 @bp.get("/")
+@cacheable
 def home():
     built = published_page_response("home")  # the published home page, when the merchant made one
     if built is not None:

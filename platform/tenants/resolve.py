@@ -8,7 +8,8 @@ Two ways in, one mechanism:
   already names the same store is left alone (links built by ``url_for`` work on both hosts);
   a path that names another store does not route.
 
-The URL value processor then loads the store once and activates it (its engine, its schema).
+The URL value processor then finds the store once (:mod:`mallow.tenants.snapshots`: from memory
+while its stamp holds) and activates it (its engine, its schema).
 The store never comes from a header, query parameter or body field.
 """
 
@@ -16,9 +17,8 @@ from __future__ import annotations
 
 from flask import Flask, abort, g, request
 
-from mallow.db import db
+from mallow.tenants import snapshots
 from mallow.tenants.context import activate_store, current_store
-from mallow.tenants.models import Store
 from mallow.tenants.slugs import SLUG_RE
 
 SLUG_ARG = "store_slug"
@@ -51,6 +51,7 @@ class SubdomainToPath:
 
 
 def init_app(app: Flask) -> None:
+    snapshots.init_app(app)
     app.wsgi_app = SubdomainToPath(app.wsgi_app, app.config["MALLOW_STORE_DOMAIN"])
 
     @app.url_value_preprocessor
@@ -63,7 +64,7 @@ def init_app(app: Flask) -> None:
         slug = values.pop(SLUG_ARG)
         if host_slug is not None and host_slug != slug:
             abort(404)
-        store = db.session.execute(db.select(Store).filter_by(slug=slug)).scalar_one_or_none()
+        store = snapshots.find(slug)  # from this process's memory while the store's stamp holds
         if store is None or store.status == "closed":
             abort(404)
         activate_store(store)

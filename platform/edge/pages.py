@@ -1,0 +1,189 @@
+"""Whole anonymous storefront pages, kept in this process and served again without the app.
+
+A view opts in with :func:`cacheable` (home, product, category, search, the category index, the
+store's card, landing pages). After such a view answered 200 with HTML to an **anonymous**
+request, :func:`keep` stores the body under the page's key, with the store's stamp read for the
+request (:mod:`mallow.tenants.stamps`). The front door (:mod:`mallow.edge.door`) serves it to the
+next anonymous request with the same key while the stamp holds and the entry has not expired.
+
+* **anonymous**: no bearer token; no cookie of ours that says who the visitor is or what they
+  hold: the guest cart cookie, or a session holding anything but its CSRF token (a signed-in
+  shopper, flashed messages, a pending WeChat sign-in, a plugin's referral…). Anything else a
+  page shows is the same for every such visitor.
+* **key**: store, host, scheme, path, the sorted query string, the language the visitor gets
+  (``?lang=`` requests are not kept: they set a cookie), and whether the browser is WeChat's.
+* **the one personal part**: a form's CSRF token. The stored body holds a marker instead, and the
+  door puts the visitor's own token there (:func:`mallow.edge.door`), so a page served from memory
+  can still add to the cart without script.
+* **how long**: ``MALLOW_EDGE_CACHE_SECONDS`` (default 60: stock figures on a product page are
+  the one thing that moves without a stamp), shortened by whatever the page said with
+  :func:`fresh_for` (a flash sale that starts in 20 s); ``MALLOW_EDGE_CACHE_ENTRIES`` (default
+  2,000) pages per process, least recently used first out; 0 turns the cache off.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from threading import Lock
+from urllib.parse import parse_qsl, urlencode
+
+from flask import current_app, g, request, session
+from werkzeug.http import parse_cookie
+
+from mallow.extensions import choose_locale
+
+EXTENSION = "mallow.edge_pages"
+PERSONAL_COOKIES = "mallow.edge_personal_cookies"
+CSRF_MARKER = "\x00mallow-csrf\x00"
+#: what an anonymous visitor's session may hold: its CSRF token (and Flask and Flask-Login bookkeeping)
+ANONYMOUS_SESSION_KEYS = frozenset({"csrf_token", "_permanent", "_fresh"})
+_ATTRIBUTE = "_mallow_edge_cacheable"
+
+
+def cacheable(view: Callable) -> Callable:
+    """Mark a storefront view whose page is the same for every anonymous visitor (apply it under
+    the route decorator)."""
+    setattr(view, _ATTRIBUTE, True)
+    return view
+
+
+def fresh_for(seconds: float) -> None:
+    """The page being rendered is true for at most ``seconds`` more (a countdown's next phase)."""
+    current = g.get("mallow_fresh_seconds")
+    g.mallow_fresh_seconds = seconds if current is None else min(current, seconds)
+
+
+@dataclass
+class Page:
+    stamp: object
+    expires: float
+    body: bytes
+    headers: list[tuple[str, str]]
+    has_csrf: bool
+
+
+class PageMemory:
+    def __init__(self, max_entries: int, seconds: float):
+        self.max_entries, self.seconds = max_entries, seconds
+        self._pages: OrderedDict[tuple, Page] = OrderedDict()
+        self._lock = Lock()
+        self.hits = self.misses = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_entries > 0 and self.seconds > 0
+
+    def get(self, key: tuple, stamp) -> Page | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is None or page.stamp != stamp or page.expires < time.monotonic():
+                if page is not None:
+                    del self._pages[key]
+                self.misses += 1
+                return None
+            self._pages.move_to_end(key)
+            self.hits += 1
+            return page
+
+    def put(self, key: tuple, page: Page) -> None:
+        with self._lock:
+            self._pages[key] = page
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.max_entries:
+                self._pages.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+
+def memory(app=None) -> PageMemory:
+    return (app or current_app).extensions[EXTENSION]
+
+
+# --- who is anonymous, and the key of a page ----------------------------------------------------
+
+
+def anonymous_session(app, cookies: dict) -> dict | None:
+    """The session of an anonymous visitor (``{}`` when there is none), or None when the
+    request carries anything personal (see the module's docstring)."""
+    prefixes = app.extensions[PERSONAL_COOKIES]
+    if any(name.startswith(prefixes) for name in cookies):
+        return None
+    raw = cookies.get(app.config.get("SESSION_COOKIE_NAME", "session"))
+    if not raw:
+        return {}
+    serializer = app.session_interface.get_signing_serializer(app)
+    try:
+        data = serializer.loads(raw, max_age=int(app.permanent_session_lifetime.total_seconds()))
+    except Exception:
+        return None  # a session we cannot read: let the app deal with it
+    return data if set(data) <= ANONYMOUS_SESSION_KEYS else None
+
+
+def request_key(app, environ: dict, store_id: int) -> tuple | None:
+    """The key of this request's page, or None when it may not be served from memory."""
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or environ.get("HTTP_AUTHORIZATION"):
+        return None
+    args = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    if any(name == "lang" for name, _value in args):
+        return None
+    cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
+    locale = choose_locale(app.config, None, cookies.get("lang"), environ.get("HTTP_ACCEPT_LANGUAGE", ""))
+    return (
+        store_id,
+        environ.get("HTTP_HOST", ""),
+        environ.get("wsgi.url_scheme", "http"),
+        environ.get("PATH_INFO", ""),
+        urlencode(sorted(args)),
+        locale,
+        "MicroMessenger" in environ.get("HTTP_USER_AGENT", ""),
+    )
+
+
+# --- keeping a page (after the view) ------------------------------------------------------------
+
+
+def keep(response):
+    """``after_request``: keep the page of a cacheable view answered to an anonymous request."""
+    pages = memory()
+    if not pages.enabled or request.method != "GET" or response.status_code != 200:
+        return response
+    view = current_app.view_functions.get(request.endpoint or "")
+    stamp, store_id = g.get("mallow_store_stamp"), g.get("mallow_store_id")
+    if view is None or not getattr(view, _ATTRIBUTE, False) or stamp is None or store_id is None:
+        return response
+    if response.mimetype != "text/html" or response.direct_passthrough or response.headers.getlist("Set-Cookie"):
+        return response
+    if not request.environ.get("mallow.edge.anonymous") or not set(session) <= ANONYMOUS_SESSION_KEYS:
+        return response  # personal at the start, or made personal by the view (a flash, a sign-in)
+    key = request_key(current_app, request.environ, store_id)
+    if key is None:
+        return response
+    body = response.get_data()
+    token = g.get("csrf_token")
+    has_csrf = bool(token) and token.encode() in body
+    if has_csrf:
+        body = body.replace(token.encode(), CSRF_MARKER.encode())
+    seconds = min(pages.seconds, g.get("mallow_fresh_seconds") or pages.seconds)
+    if seconds <= 0:
+        return response
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() not in ("set-cookie", "content-length")]
+    pages.put(key, Page(stamp, time.monotonic() + seconds, body, headers, has_csrf))
+    return response
+
+
+def init_app(app, personal_cookies: tuple[str, ...]) -> None:
+    """``personal_cookies``: prefixes of cookie names that make a request personal (the guest
+    cart's, say)."""
+    app.extensions[PERSONAL_COOKIES] = tuple(personal_cookies)
+    app.extensions[EXTENSION] = PageMemory(
+        int(app.config.get("MALLOW_EDGE_CACHE_ENTRIES", 2000)), float(app.config.get("MALLOW_EDGE_CACHE_SECONDS", 60))
+    )
+    app.after_request(keep)

@@ -1,0 +1,112 @@
+"""The store of a request from this process's memory: no ``stores`` query while its stamp holds.
+
+:func:`find` answers the ``Store`` for a slug. The first time a process meets a slug it queries
+the row and learns the slug's id; from then on it reads the store's stamp
+(:mod:`mallow.tenants.stamps`) *before* querying, keeps the row's values under that stamp, and
+serves later requests from them while the stamp is unchanged: a fresh ``Store`` object, attached
+to the request's session without a query (``make_transient_to_detached``), so relationships and
+writes work as on a loaded row. Nothing is kept when there is no stamp (Redis away).
+
+The stamp read for the request is kept in ``g.mallow_store_stamp``: every other per-process
+cache of this request (enabled plugins, pages, slots) keys on the same reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from threading import Lock
+
+import sqlalchemy as sa
+from flask import current_app, g
+from sqlalchemy.orm import make_transient_to_detached
+
+from mallow.db import db
+from mallow.tenants import stamps
+from mallow.tenants.models import Store
+
+EXTENSION = "mallow.store_snapshots"
+MAX_ENTRIES = 20_000
+_COLUMNS = tuple(column.key for column in Store.__table__.columns)  # attribute names = column names here
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    stamp: object
+    values: dict
+
+    @property
+    def id(self) -> int:
+        return self.values["id"]
+
+    @property
+    def slug(self) -> str:
+        return self.values["slug"]
+
+    @property
+    def status(self) -> str:
+        return self.values["status"]
+
+
+class Snapshots:
+    def __init__(self):
+        self.ids: dict[str, int] = {}
+        self.entries: dict[int, Snapshot] = {}
+        self.lock = Lock()
+
+    def known(self, slug: str, app_stamps: stamps.StoreStamps) -> Snapshot | None:
+        """The snapshot of ``slug`` if it is still current (reads the stamp), else None; needs
+        no app context (the front door asks before there is one)."""
+        store_id = self.ids.get(slug)
+        entry = self.entries.get(store_id) if store_id is not None else None
+        if entry is None or entry.slug != slug:
+            return None
+        stamp = app_stamps.current(store_id)
+        return entry if stamp is not None and stamp == entry.stamp else None
+
+    def remember(self, store: Store, stamp) -> None:
+        with self.lock:
+            if len(self.entries) >= MAX_ENTRIES:
+                self.entries.clear()
+                self.ids.clear()
+            self.ids[store.slug] = store.id
+            if stamp is not None:
+                self.entries[store.id] = Snapshot(stamp, {key: getattr(store, key) for key in _COLUMNS})
+
+
+def _snapshots() -> Snapshots:
+    return current_app.extensions[EXTENSION]
+
+
+def find(slug: str) -> Store | None:
+    """The store with ``slug`` (attached to this request's session), or None; sets
+    ``g.mallow_store_stamp``."""
+    memory = _snapshots()
+    store_id = memory.ids.get(slug)
+    stamp = stamps.current(store_id) if store_id is not None else None
+    entry = memory.entries.get(store_id) if store_id is not None else None
+    if entry is not None and stamp is not None and entry.stamp == stamp and entry.slug == slug:
+        store = Store(**entry.values)
+        make_transient_to_detached(store)
+        db.session.add(store)
+        g.mallow_store_stamp = stamp
+        return store
+    store = db.session.execute(sa.select(Store).filter_by(slug=slug)).scalar_one_or_none()
+    if store is None:
+        memory.ids.pop(slug, None)
+        return None
+    if store_id != store.id:  # first meeting (or the slug moved): no stamp was read before the row
+        stamp = None
+    memory.remember(store, stamp)
+    g.mallow_store_stamp = stamp  # None: nothing of this request is kept
+    return store
+
+
+def request_stamp():
+    """The stamp of the active store read for this request (None: do not cache)."""
+    return g.get("mallow_store_stamp")
+
+
+def init_app(app) -> None:
+    app.extensions[EXTENSION] = Snapshots()
+    stamps.init_app(app)
+    app.extensions[stamps.EXTENSION].watch(Store, lambda store: store.id)
