@@ -5,7 +5,8 @@ the row and learns the slug's id; from then on it reads the store's stamp
 (:mod:`mallow.tenants.stamps`) *before* querying, keeps the row's values under that stamp, and
 serves later requests from them while the stamp is unchanged: a fresh ``Store`` object, attached
 to the request's session without a query (``make_transient_to_detached``), so relationships and
-writes work as on a loaded row. Nothing is kept when there is no stamp (Redis away).
+writes work as on a loaded row. Nothing is kept when there is no stamp (Redis away). Meeting a
+slug for the first time costs one more query: the row is read again after the stamp.
 
 The stamp read for the request is kept in ``g.mallow_store_stamp``: every other per-process
 cache of this request (enabled plugins, pages, slots) keys on the same reading.
@@ -94,16 +95,13 @@ def find(slug: str) -> Store | None:
     if store is None:
         memory.ids.pop(slug, None)
         return None
-    if store_id != store.id:  # first meeting (or the slug moved): no stamp was read before the row
-        stamp = None
+    if store_id != store.id:  # first meeting (or the slug moved): no stamp was read before the row,
+        stamp = stamps.current(store.id)  # so read it now and the row again after it
+        if stamp is not None:
+            db.session.refresh(store)
     memory.remember(store, stamp)
     g.mallow_store_stamp = stamp  # None: nothing of this request is kept
     return store
-
-
-def request_stamp():
-    """The stamp of the active store read for this request (None: do not cache)."""
-    return g.get("mallow_store_stamp")
 
 
 def init_app(app) -> None:
