@@ -62,7 +62,9 @@ class FrontDoor:
         if pages.enabled and method in ("GET", "HEAD"):
             visitor = kept_pages.anonymous_session(app, parse_cookie(environ.get("HTTP_COOKIE", "")))
             environ["mallow.edge.anonymous"] = visitor is not None
-        snapshot = app.extensions[snapshots.EXTENSION].known(slug, app.extensions[stamps.EXTENSION])
+        memory, app_stamps = app.extensions[snapshots.EXTENSION], app.extensions[stamps.EXTENSION]
+        memory.preload(app, app_stamps)  # once per process
+        snapshot = memory.known(slug, app_stamps)
         if snapshot is None:
             return None
         if visitor is None:

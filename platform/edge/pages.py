@@ -1,4 +1,5 @@
-"""Whole anonymous storefront pages, kept in this process and served again without the app.
+"""Whole anonymous storefront pages, kept in memory and on this host's disk, served again
+without the app.
 
 A view opts in with :func:`cacheable` (home, product, category, search, the category index, the
 store's card, landing pages). After such a view answered 200 with HTML to an **anonymous**
@@ -23,10 +24,16 @@ next anonymous request with the same key while the stamp holds and the entry has
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from threading import Lock
 from urllib.parse import parse_qsl, urlencode
 
@@ -34,6 +41,8 @@ from flask import current_app, g, request, session
 from werkzeug.http import parse_cookie
 
 from mallow.extensions import choose_locale
+
+log = logging.getLogger("mallow.edge")
 
 EXTENSION = "mallow.edge_pages"
 PERSONAL_COOKIES = "mallow.edge_personal_cookies"
@@ -66,8 +75,14 @@ class Page:
 
 
 class PageMemory:
-    def __init__(self, max_entries: int, seconds: float):
-        self.max_entries, self.seconds = max_entries, seconds
+    """Kept pages: this process's most recently used ones, and beneath them the pages of every
+    process of this host as files (``<data dir>/pages/<store id>/``), so four workers render a
+    page once, not four times, and a host serving 10,000 stores keeps all their pages. Only
+    paths without a query string go to files (their number is bounded by the stores' content;
+    query strings are not)."""
+
+    def __init__(self, max_entries: int, seconds: float, folder: Path | None = None):
+        self.max_entries, self.seconds, self.folder = max_entries, seconds, folder
         self._pages: OrderedDict[tuple, Page] = OrderedDict()
         self._lock = Lock()
         self.hits = self.misses = 0
@@ -79,21 +94,69 @@ class PageMemory:
     def get(self, key: tuple, stamp) -> Page | None:
         with self._lock:
             page = self._pages.get(key)
-            if page is None or page.stamp != stamp or page.expires < time.monotonic():
-                if page is not None:
-                    del self._pages[key]
-                self.misses += 1
-                return None
-            self._pages.move_to_end(key)
+            if page is not None and (page.stamp != stamp or page.expires < time.time()):
+                del self._pages[key]
+                page = None
+            if page is not None:
+                self._pages.move_to_end(key)
+        if page is None:
+            page = self._read(key, stamp)
+            if page is not None:
+                self._remember(key, page)
+        if page is None:
+            self.misses += 1
+        else:
             self.hits += 1
-            return page
+        return page
 
     def put(self, key: tuple, page: Page) -> None:
+        self._remember(key, page)
+        self._write(key, page)
+
+    def _remember(self, key: tuple, page: Page) -> None:
         with self._lock:
             self._pages[key] = page
             self._pages.move_to_end(key)
             while len(self._pages) > self.max_entries:
                 self._pages.popitem(last=False)
+
+    def _file(self, key: tuple) -> Path | None:
+        if self.folder is None or key[4]:  # key[4]: the query string
+            return None
+        return self.folder / str(int(key[0])) / hashlib.sha1(repr(key[1:]).encode()).hexdigest()
+
+    def _read(self, key: tuple, stamp) -> Page | None:
+        path = self._file(key)
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as f:
+                meta, body = f.read().split(b"\n", 1)
+            kept = json.loads(meta)
+        except (OSError, ValueError):
+            return None
+        if tuple(kept["stamp"]) != stamp or kept["expires"] < time.time() or kept["key"] != repr(key):
+            return None
+        return Page(stamp, kept["expires"], body, [tuple(h) for h in kept["headers"]], kept["has_csrf"])
+
+    def _write(self, key: tuple, page: Page) -> None:
+        path = self._file(key)
+        if path is None or not isinstance(page.stamp, tuple):
+            return
+        meta = {
+            "key": repr(key),
+            "stamp": list(page.stamp),
+            "expires": page.expires,
+            "headers": page.headers,
+            "has_csrf": page.has_csrf,
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+            temporary.write_bytes(json.dumps(meta).encode() + b"\n" + page.body)
+            os.replace(temporary, path)
+        except OSError as error:
+            log.warning("page not kept on disk: %s", error)
 
     def clear(self) -> None:
         with self._lock:
@@ -175,7 +238,7 @@ def keep(response):
     if seconds <= 0:
         return response
     headers = [(k, v) for k, v in response.headers.items() if k.lower() not in ("set-cookie", "content-length")]
-    pages.put(key, Page(stamp, time.monotonic() + seconds, body, headers, has_csrf))
+    pages.put(key, Page(stamp, time.time() + seconds, body, headers, has_csrf))
     return response
 
 
@@ -184,6 +247,8 @@ def init_app(app, personal_cookies: tuple[str, ...]) -> None:
     cart's, say)."""
     app.extensions[PERSONAL_COOKIES] = tuple(personal_cookies)
     app.extensions[EXTENSION] = PageMemory(
-        int(app.config.get("MALLOW_EDGE_CACHE_ENTRIES", 2000)), float(app.config.get("MALLOW_EDGE_CACHE_SECONDS", 60))
+        int(app.config.get("MALLOW_EDGE_CACHE_ENTRIES", 2000)),
+        float(app.config.get("MALLOW_EDGE_CACHE_SECONDS", 60)),
+        Path(app.config["MALLOW_DATA_DIR"]) / "pages",
     )
     app.after_request(keep)

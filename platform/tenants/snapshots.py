@@ -14,6 +14,8 @@ cache of this request (enabled plugins, pages, slots) keys on the same reading.
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from threading import Lock
 
@@ -24,6 +26,8 @@ from sqlalchemy.orm import make_transient_to_detached
 from mallow.db import db
 from mallow.tenants import stamps
 from mallow.tenants.models import Store
+
+log = logging.getLogger("mallow.tenants")
 
 EXTENSION = "mallow.store_snapshots"
 MAX_ENTRIES = 20_000
@@ -53,6 +57,32 @@ class Snapshots:
         self.ids: dict[str, int] = {}
         self.entries: dict[int, Snapshot] = {}
         self.lock = Lock()
+        self.preloaded_in: int | None = None  # the process that loaded every store (after a fork: again)
+
+    def preload(self, app, app_stamps: stamps.StoreStamps) -> None:
+        """Once per process: every open store's row (up to ``MAX_ENTRIES``, newest first) under
+        its stamp, all stamps read first, so a process meets no store for the first time on
+        a shopper's request."""
+        if self.preloaded_in == os.getpid():
+            return
+        with self.lock:
+            if self.preloaded_in == os.getpid():
+                return
+            self.preloaded_in = os.getpid()
+            with app.app_context():
+                try:
+                    newest = sa.select(Store.__table__).where(Store.status == "open")
+                    newest = newest.order_by(Store.id.desc()).limit(MAX_ENTRIES)
+                    ids = db.session.execute(sa.select(newest.subquery().c.id)).scalars().all()
+                    found = app_stamps.current_many(ids)  # the stamps first, then the rows
+                    for row in db.session.execute(newest).mappings():
+                        if row["id"] in found:
+                            self.ids[row["slug"]] = row["id"]
+                            self.entries[row["id"]] = Snapshot(found[row["id"]], dict(row))
+                except Exception as error:  # not migrated yet, database away: stores are met one by one
+                    log.warning("stores not preloaded: %s", error)
+                finally:
+                    db.session.remove()
 
     def known(self, slug: str, app_stamps: stamps.StoreStamps) -> Snapshot | None:
         """The snapshot of ``slug`` if it is still current (reads the stamp), else None; needs

@@ -68,6 +68,10 @@ class FileStamps:
     def current(self, store_id: int) -> Hashable | None:
         return (self._read(ALL), self._read(str(int(store_id))))
 
+    def current_many(self, store_ids) -> dict[int, Hashable]:
+        everything = self._read(ALL)
+        return {int(i): (everything, self._read(str(int(i)))) for i in store_ids}
+
     def bump(self, name: str) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         token = f"{time.time_ns()}-{os.getpid()}-{threading.get_ident()}-{next(self._counter)}"
@@ -113,6 +117,31 @@ class RedisStamps:
                 self._remember(ALL, everything)
                 self._remember(store, own)
         return (everything, own)
+
+    def current_many(self, store_ids) -> dict[int, Hashable]:
+        """Many stores' stamps in few round trips (chunks of 1,000 keys); {} when Redis is away."""
+        self._ensure_listener()
+        deadline = time.monotonic() + 1
+        while not self.live and time.monotonic() < deadline:  # a new process: let it subscribe first,
+            time.sleep(0.01)  # so what is read below is remembered
+        ids = [int(i) for i in store_ids]
+        found: dict[int, Hashable] = {}
+        generation = self.generation
+        try:
+            everything = int(self.redis.get(self._key(ALL)) or 0)
+            for start in range(0, len(ids), 1000):
+                chunk = ids[start : start + 1000]
+                for store_id, value in zip(chunk, self.redis.mget([self._key(str(i)) for i in chunk]), strict=True):
+                    found[store_id] = (everything, int(value or 0))
+        except Exception as error:
+            log.warning("store stamps unavailable (%s): caches bypassed", error)
+            return {}
+        with self._lock:
+            if self.live and self.generation == generation:
+                self._remember(ALL, everything)
+                for store_id, (_all, own) in found.items():
+                    self._remember(str(store_id), own)
+        return found
 
     def _remember(self, name: str, value: int) -> None:
         if value > self.known.get(name, -1):  # INCR only grows: a late read never goes back
@@ -180,6 +209,10 @@ class StoreStamps:
     def current(self, store_id: int) -> Hashable | None:
         """The store's stamp now (compare for equality), or None: nothing cached may be used."""
         return self.backend.current(store_id)
+
+    def current_many(self, store_ids) -> dict:
+        """``{store id: stamp}`` for many stores at once (stores without one are left out)."""
+        return self.backend.current_many(store_ids)
 
     def bump(self, store_id: int) -> None:
         self.backend.bump(str(int(store_id)))

@@ -134,6 +134,18 @@ def test_changes_are_never_served_stale(app, shop):
         db.session.commit()
 
 
+def test_a_page_one_worker_rendered_is_served_by_the_others(app, shop):
+    """Another app on the same host (another gunicorn worker): it renders nothing, it reads the
+    page the first one kept on disk, and it meets the stores without a query per store."""
+    _warm(app, f"{shop.prefix}/")
+    worker = restart_app(app)
+    assert worker.test_client().get("/s/no-such-store/").status_code == 404  # its first request: it loads the stores
+    with statements() as seen:
+        page = worker.test_client().get(f"{shop.prefix}/")
+    assert page.headers["X-Mallow-Cache"] == "hit" and seen == []
+    assert "临安山核桃仁" in page.get_data(as_text=True)
+
+
 def test_another_process_sees_a_change_at_once(app, shop, redis_url):
     """Two app instances (two processes' worth of memory) on one database and one Redis."""
     from mallow.catalog.models import Product
