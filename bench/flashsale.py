@@ -10,8 +10,10 @@ Every round (median of ``--rounds``, alternating with the baselines):
   ``--shoppers`` shoppers (1 or 2 units each, limit 2 per shopper) in random order. Reported:
   attempts/s over the whole stampede, attempts/s while stock lasted (until the last unit sold)
   and the units sold (checked in the database: exactly the quota, or the bench fails);
-* **Mallow, sold out**: ``--soldout`` more attempts once the quota is gone (the sold-out flag:
-  no query of the plugin's own; the core still resolves the store and its enabled plugins);
+* **Mallow, sold out**: ``--soldout`` more attempts once the quota is gone, twice: through
+  the early answer (``mallow.plugins.early`` called by Mallow's front door: the flag answers
+  before Flask, no query, no Redis round trip) and, on a second server whose early answers are
+  switched off, through Flask (the same flag inside the buy route);
 * **bare hello**: Flask returning a small JSON (A-hello);
 * **bare flash**: Flask + one Lua script (buyer check + decrement + record, A-flash-redis) with
   ``--redis``, else Flask + ``UPDATE … WHERE stock >= 1 RETURNING`` + ``INSERT`` + ``COMMIT`` on the
@@ -27,20 +29,24 @@ deleted after, never FLUSHDB).
 
 from __future__ import annotations
 
-import argparse
-import http.client
-import json
 import os
-import random
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
-import threading
-import time
-import uuid
-from datetime import datetime, timedelta, UTC
+
+# bench/http.py would shadow the standard library's http when this folder is sys.path[0]
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse  # noqa: E402
+import http.client  # noqa: E402
+import json  # noqa: E402
+import random  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
 
 PG_ADMIN = os.environ.get("MALLOW_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("MALLOW_BENCH_REDIS", "redis://127.0.0.1:6379/15")
@@ -109,6 +115,10 @@ def serve(kind: str, port: int, config: dict) -> None:
     else:
         from mallow.app import create_app
 
+        if kind == "mallow-no-early":  # the front door still runs, its early answers do not
+            from mallow.plugins import early
+
+            early.early_answer = lambda app, environ, store: None
         app = create_app(config["mallow"])
     waitress.serve(app, host="127.0.0.1", port=port, threads=8, connection_limit=200, _quiet=True)
 
@@ -358,6 +368,8 @@ def main() -> None:
         app, config, shop, sku, shoppers = mallow_setup(args, data_dir, database_url, prefix)
         mallow_server, mallow_port = start_server("mallow", {"mallow": config})
         processes.append(mallow_server)
+        flask_server, flask_port = start_server("mallow-no-early", {"mallow": config})
+        processes.append(flask_server)
         bare_server, bare_port = start_server(
             "bare", {"redis": REDIS if args.redis else None, "prefix": prefix, "bare_db": bare_db}
         )
@@ -391,14 +403,17 @@ def main() -> None:
                 )
             soldout_plan = [plan[i % len(plan)] for i in range(args.soldout)]
             soldout, soldout_elapsed, _ = fire(mallow_port, soldout_plan, args.connections, args.seconds)
-            if any(r[0] != 409 or r[1] != "sold_out" for r in soldout):
-                raise SystemExit(f"WRONG: after selling out: {set((r[0], r[1]) for r in soldout)}")
+            through_flask, flask_elapsed, _ = fire(flask_port, soldout_plan, args.connections, args.seconds)
+            if any(r[0] != 409 or r[1] != "sold_out" for r in soldout + through_flask):
+                answers = set((r[0], r[1]) for r in soldout + through_flask)
+                raise SystemExit(f"WRONG: after selling out: {answers}")
             return {
                 "all": len(results) / elapsed,
                 "selling": in_window / sell_window,
                 "sell_seconds": sell_window,
                 "sold": sold,
                 "soldout": len(soldout) / soldout_elapsed,
+                "soldout_flask": len(through_flask) / flask_elapsed,
             }
 
         def hello_round():
@@ -422,7 +437,8 @@ def main() -> None:
             return len(results) / elapsed
 
         fire(bare_port, [("GET", "/hello", None, {})] * 500, args.connections, 5)  # warm-up
-        fire(mallow_port, [("GET", f"{shop.prefix}/api/x/flashsale/sales", None, {})] * 200, args.connections, 5)
+        for port in (mallow_port, flask_port):
+            fire(port, [("GET", f"{shop.prefix}/api/x/flashsale/sales", None, {})] * 200, args.connections, 5)
         rounds = []
         for number in range(args.rounds):
             hello = hello_round()
@@ -431,14 +447,17 @@ def main() -> None:
             rounds.append((hello, flash, ours))
             print(
                 f"  round {number + 1}: stampede {ours['all']:.0f}/s (selling {ours['selling']:.0f}/s for "
-                f"{ours['sell_seconds']:.2f} s), sold out {ours['soldout']:.0f}/s, sold {ours['sold']}; "
+                f"{ours['sell_seconds']:.2f} s), sold out {ours['soldout']:.0f}/s early, "
+                f"{ours['soldout_flask']:.0f}/s through Flask, sold {ours['sold']}; "
                 f"bare hello {hello:.0f}/s, bare flash {flash:.0f}/s",
                 flush=True,
             )
 
         med = statistics.median
         hello, flash = med(r[0] for r in rounds), med(r[1] for r in rounds)
-        stamp, selling, soldout = (med(r[2][key] for r in rounds) for key in ("all", "selling", "soldout"))
+        stamp, selling, soldout, soldout_flask = (
+            med(r[2][key] for r in rounds) for key in ("all", "selling", "soldout", "soldout_flask")
+        )
         bare_flash_name = (
             "bare Flask + Lua (A-flash-redis)" if args.redis else "bare Flask + UPDATE/INSERT (A-flash-sql)"
         )
@@ -450,7 +469,12 @@ def main() -> None:
         print(f"{'stampede, every attempt':44} {stamp:8.0f}   {bare_flash_name:36} {flash:8.0f} {stamp / flash:6.2f}")
         print(f"{'while stock lasts':44} {selling:8.0f}   {bare_flash_name:36} {flash:8.0f} {selling / flash:6.2f}")
         print(
-            f"{'sold out (flag)':44} {soldout:8.0f}   {'bare Flask hello (A-hello)':36} {hello:8.0f} {soldout / hello:6.2f}"
+            f"{'sold out (early answer)':44} {soldout:8.0f}   {'bare Flask hello (A-hello)':36} {hello:8.0f} "
+            f"{soldout / hello:6.2f}"
+        )
+        print(
+            f"{'sold out (flag, through Flask)':44} {soldout_flask:8.0f}   {'bare Flask hello (A-hello)':36} "
+            f"{hello:8.0f} {soldout_flask / hello:6.2f}"
         )
         print(f"sold: {args.units} of {args.units} in every round (checked in the database); no shopper over 2")
     finally:

@@ -21,23 +21,23 @@ def select_locale() -> str:
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     return choose_locale(
-        current_app.config,
+        current_app.config["MALLOW_LOCALES"],
+        current_app.config["BABEL_DEFAULT_LOCALE"],
         request.args.get("lang"),
         request.cookies.get("lang"),
         request.headers.get("Accept-Language", ""),
     )
 
 
-def choose_locale(config, asked: str | None, cookie: str | None, accept_language: str) -> str:
+def choose_locale(supported, default: str, asked: str | None, cookie: str | None, accept_language: str | None) -> str:
     """The language of a page: ``?lang=``, else the ``lang`` cookie, else the browser's best
     supported match, else the default (``zh_CN``). Also used before a request context exists
-    (:mod:`mallow.edge`), so it takes plain values."""
+    (:mod:`mallow.edge`, :mod:`mallow.plugins.early`), so it takes plain values."""
     from werkzeug.datastructures import LanguageAccept
     from werkzeug.http import parse_accept_header
 
-    supported = config["MALLOW_LOCALES"]
     for chosen in (asked, cookie):
         if chosen in supported:
             return chosen
     best = parse_accept_header(accept_language, LanguageAccept).best_match(supported) if accept_language else None
-    return best or config["BABEL_DEFAULT_LOCALE"]
+    return best or default

@@ -24,6 +24,8 @@ from werkzeug.http import parse_cookie
 from werkzeug.wrappers import Response
 
 from mallow.edge import pages as kept_pages
+from mallow.plugins import early
+from mallow.plugins.stores import enabled_names
 from mallow.tenants import snapshots, stamps
 from mallow.tenants.resolve import ENVIRON_KEY
 
@@ -67,6 +69,12 @@ class FrontDoor:
         snapshot = memory.known(slug, app_stamps)
         if snapshot is None:
             return None
+        enabled = enabled_names(app, snapshot.id, snapshot.stamp)
+        if enabled is not None:
+            answered = early.early_answer(app, environ, StoreAtTheDoor(snapshot, enabled))
+            if answered is not None:
+                status, headers, body = answered
+                return Response(body, status=status, headers=headers)
         if visitor is None:
             return None
         key = kept_pages.request_key(app, environ, snapshot.id)

@@ -198,7 +198,14 @@ def request_key(app, environ: dict, store_id: int) -> tuple | None:
     if any(name == "lang" for name, _value in args):
         return None
     cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
-    locale = choose_locale(app.config, None, cookies.get("lang"), environ.get("HTTP_ACCEPT_LANGUAGE", ""))
+    config = app.config
+    locale = choose_locale(
+        config["MALLOW_LOCALES"],
+        config["BABEL_DEFAULT_LOCALE"],
+        None,
+        cookies.get("lang"),
+        environ.get("HTTP_ACCEPT_LANGUAGE"),
+    )
     return (
         store_id,
         environ.get("HTTP_HOST", ""),

@@ -30,6 +30,7 @@ from mallow.plugin_host.migrate import migrate_plugin
 from mallow.plugin_host.models import PluginRelease
 from mallow.plugin_host.problems import Problem, report
 from mallow.plugin_host.settings import validate as validate_settings
+from mallow.plugins import early
 from mallow.plugins.acting import acting_as, enter, leave
 from mallow.plugins.manager import plugin_key
 from mallow.plugins.models import StorePlugin
@@ -119,6 +120,7 @@ def load_approved(app: Flask) -> dict[str, Manifest]:
                 log.warning("plugin %s %s loaded WITHOUT review (development folder)", name, manifest.version)
         db.session.remove()
     manager.check_pending()
+    early.install(app)  # the early routes of exactly these plugins (mallow.plugins.early)
     return loaded
 
 

@@ -46,6 +46,7 @@ BUDGETS: dict[str, int | None] = {
     "mallow_register_routes": None,
     "mallow_register_blocks": None,
     "mallow_register_jobs": None,
+    "mallow_early_routes": None,
     "mallow_seed_demo": None,
 }
 

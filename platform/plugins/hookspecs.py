@@ -251,3 +251,24 @@ def mallow_seed_demo(store: StoreView, shopper: Customer, now: datetime) -> dict
     implementation that raises is logged with its plugin's name and left out (the demo goes on). All results are collected.
     Called only for stores that enabled the plugin.
     """
+
+
+# --- Early answers: before Flask dispatches the request ---------------------------------------
+
+
+@hookspec
+def mallow_early_routes() -> list[tuple[str, str, Callable[..., Any]]] | None:
+    """Routes of the plugin's own that it may answer *before* Flask dispatches the request: no
+    request context, no session, no ORM, so an answer costs next to nothing (a flash sale's
+    "sold out" to a crowd). Return ``[(method, rule, handler)]`` where ``rule`` is a werkzeug
+    rule inside the store under one of the plugin's own public prefixes (``/x/<plugin>/…`` or
+    ``/api/x/<plugin>/…``, e.g. ``"/api/x/flashsale/sales/<int:sale_id>/buy"``) and
+    ``handler(request)`` takes a :class:`mallow.plugins.early.EarlyRequest` (store id and slug,
+    the matched ``args``, method, headers, query, remote address, the body bytes, the locale)
+    and answers a :class:`mallow.plugins.early.EarlyAnswer` (JSON) or ``None``: go on to the
+    normal route, which must give the same answer to the same request.
+
+    Called once per app (in an app context: capture what the handlers need then). A handler
+    runs only in stores that enabled the plugin and are open, as the plugin, timed against
+    :data:`mallow.plugins.early.ANSWER_BUDGET_MS`; one that raises or answers something else is
+    blamed like a hook (the request goes on to the normal route). See :mod:`mallow.plugins.early`."""

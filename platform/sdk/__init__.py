@@ -34,6 +34,8 @@ name is in the table of docs/plugins.md (*The plugin SDK*) with the version it c
 * API operations: :func:`api_route` with :func:`returns`, :func:`shape`, :func:`obj`,
   :func:`string`, :func:`nullable`, :data:`ID`.
 * translations: :class:`PluginTranslations` (the plugin's own Babel domain and catalogue).
+* early answers (``mallow_early_routes``): a handler takes an :class:`EarlyRequest` and answers
+  an :class:`EarlyAnswer` or None, before Flask dispatches the request (:mod:`mallow.plugins.early`).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from mallow.payments.models import Refund
 from mallow.payments.attempts import PaymentProblem
 from mallow.payments.refunds import refund as refund_order
 from mallow.payments.refunds import refundable as refundable_amount
+from mallow.plugins.early import EarlyAnswer, EarlyRequest
 from mallow.plugins.hookspecs import hookimpl
 from mallow.plugins.tables import plugin_metadata, plugin_model_base, store_schema
 from mallow.pricing.model import Adjustment, PricingContext, PricingLine, Problem
@@ -76,7 +79,7 @@ from mallow.web.ids import ID_MAX, id_value
 from mallow.web.redirects import safe_next, safe_target
 
 #: The SDK's version: a minor release adds names, a major one may change or remove them.
-SDK_VERSION = "1.1"
+SDK_VERSION = "1.2"
 
 __all__ = [
     "SDK_VERSION",
@@ -159,4 +162,7 @@ __all__ = [
     "ID",
     # translations
     "PluginTranslations",
+    # early answers
+    "EarlyAnswer",
+    "EarlyRequest",
 ]

@@ -50,6 +50,13 @@ def mallow_register_routes(register):
 
 
 @hookimpl
+def mallow_early_routes():
+    from mallow_flashsale import early_answers
+
+    return early_answers.routes()
+
+
+@hookimpl
 def mallow_register_blocks(register):
     from mallow_flashsale import blocks
 

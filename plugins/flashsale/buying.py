@@ -1,11 +1,12 @@
 """One buy attempt, cheapest refusal first: the crowd is turned away before the database.
 
 1. the SKU's sold-out flag (memory): "sold out", nothing else runs;
-2. the attempt rate per IP address (Redis or memory);
+2. the attempt rate per IP address, counted in this process;
 3. the sale's snapshot (memory, re-read every 2 s): unknown, not started, ended, per-order limit;
-4. the shopper (their token: one query), then in **one** Redis script: the shopper's attempt
-   rate, the units left, their unpaid order and their units over the sale and the day, and
-   the reservation (without Redis: the shopper's rate in memory, and the database decides);
+4. the shopper (their token: one query), then in **one** Redis script: the attempt rates of the
+   shopper and of the IP address (shared by every process: attempts that get this far), the
+   units left, their unpaid order and their units over the sale and the day, and the
+   reservation (without Redis: the shopper's rate in memory, and the database decides);
 5. only then the core's checkout (:func:`mallow.orders.checkout.place_order`) with the sale
    option: the pipeline prices the line, the core takes the SKU's stock, and this plugin's
    ``mallow_order_placed`` takes the sale's units in the database (the truth), all in one
@@ -89,7 +90,7 @@ def snapshot(store_id: int, sale_id: int) -> flags.SaleSnapshot | None:
     return flags.snapshot(store_id, sale_id, lambda: load_snapshot(sale_id))
 
 
-def _whole(value, default=None) -> int | None:
+def whole_number(value, default=None) -> int | None:
     if value is None or value == "":
         return default
     if isinstance(value, bool) or isinstance(value, float):
@@ -103,7 +104,7 @@ def _whole(value, default=None) -> int | None:
 def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=None) -> Answer:
     """Try to buy; ``data`` has ``sku_id``, ``quantity`` (default 1), ``address_id``, ``note``."""
     store_id = current_store().id
-    sku_id, quantity = _whole(data.get("sku_id")), _whole(data.get("quantity"), 1)
+    sku_id, quantity = whole_number(data.get("sku_id")), whole_number(data.get("quantity"), 1)
     if sku_id is None or quantity is None or not 1 <= quantity <= 999:
         return Answer(
             422, ValidationFailed({"sku_id": ("invalid", _("Choose a product option and a quantity."))}).as_json()
@@ -111,7 +112,11 @@ def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=
     if flags.is_sold_out(store_id, sale_id, sku_id):
         return sold_out()
     config = settings()
-    if not limits.allow(store_id, "ip", request.remote_addr or "-", int(config.get("ip_attempts_per_minute") or 600)):
+    ip_rate, ip_key = (
+        int(config.get("ip_attempts_per_minute") or 600),
+        limits.rate_key(store_id, "ip", request.remote_addr or "-"),
+    )
+    if not limits.allow_here(ip_key, ip_rate):  # shared through Redis by the gate's script below
         return _refuse(429, "rate_limited", _("Too many attempts. Try again in a moment."))
     sale = snapshot(store_id, sale_id)
     now = timing.now()
@@ -150,13 +155,15 @@ def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=
         token=token,
         rate_key=limits.rate_key(store_id, "shopper", customer.id),
         rate_limit=shopper_rate,
+        ip_key=ip_key,
+        ip_limit=ip_rate,
     )
     if outcome == "ungated" and not limits.allow_here(limits.rate_key(store_id, "shopper", customer.id), shopper_rate):
         outcome = "rate_limited"
     if outcome == "rate_limited":
         return _refuse(429, "rate_limited", _("Too many attempts. Try again in a moment."))
     if outcome == "sold_out":
-        flags.mark_sold_out(store_id, sale_id, sku_id)
+        flags.mark_sold_out(store_id, sale_id, sku_id, item.id)
         return sold_out()
     if outcome == "not_enough":
         return _refuse(409, "not_enough", _("Not that many left."))
@@ -192,7 +199,7 @@ def _precheck(store_id, sale, item, customer_id, quantity, day, idempotency_key)
     checkout checks all of it again in its transaction."""
     left = quota.remaining(item.id)
     if left <= 0:
-        flags.mark_sold_out(store_id, sale.id, item.sku_id)
+        flags.mark_sold_out(store_id, sale.id, item.sku_id, item.id)
         return sold_out()
     if left < quantity:
         return _refuse(409, "not_enough", _("Not that many left."))
@@ -246,7 +253,7 @@ def _place(sale_id, item_id, sku_id, quantity, data, customer, idempotency_key, 
             }
             first = str(problems.problems[0].message)
             if "flashsale_sold_out" in codes:  # the database says none are left: so will the gate
-                flags.mark_sold_out(store_id, sale_id, sku_id)
+                flags.mark_sold_out(store_id, sale_id, sku_id, item_id)
                 if reservation is not None and not reservation.settled:
                     reservation.release(truth=0)
                 else:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import g
+from sqlalchemy.orm import joinedload
 
 from mallow.sdk import (
     Adjustment,
@@ -63,9 +64,11 @@ def requested_sale_id(context) -> int | None | bool:
 
 
 def load_sale(sale_id: int) -> Sale | None:
+    """The sale with its items, in one statement, once per request (the checkout's hooks all
+    read it)."""
     cache = g.setdefault("mallow_flashsale_sales", {})
     if sale_id not in cache:
-        cache[sale_id] = db.session.get(Sale, sale_id)
+        cache[sale_id] = db.session.get(Sale, sale_id, options=[joinedload(Sale.items)])
     return cache[sale_id]
 
 
@@ -198,7 +201,7 @@ def order_placed(order, context) -> None:
             else:
                 gate.set_remaining(store_id, sale.id, item.id, left)
             if left <= 0:
-                flags.mark_sold_out(store_id, sale.id, item.sku_id)
+                flags.mark_sold_out(store_id, sale.id, item.sku_id, item.id)
             raise
         except CheckoutProblems:
             if reservation is not None:
@@ -228,7 +231,7 @@ def _reserve_here(store_id: int, sale: Sale, item, customer_id: int, quantity: i
         return gate.Reservation(store_id, sale.id, item.id, customer_id, quantity, day, token)
     if outcome in ("sold_out", "not_enough"):
         if outcome == "sold_out":
-            flags.mark_sold_out(store_id, sale.id, item.sku_id)
+            flags.mark_sold_out(store_id, sale.id, item.sku_id, item.id)
         raise SoldOut(item.sku_id, title)
     # limits and the unpaid order were checked in the database a moment ago (the truth): a
     # stale gate is not a reason to refuse; "ungated" and "unknown" leave it to the database too

@@ -1,7 +1,7 @@
 """The Redis gate in front of the database: sheds the crowd, never decides alone.
 
 With ``FLASHSALE_REDIS_URL`` (default: the app's ``REDIS_URL``) one Lua script checks, in one
-step and one round trip, the shopper's attempt rate, the item's remaining units, the shopper's
+step and one round trip, the shopper's and the address's attempt rates, the item's remaining units, the shopper's
 unpaid order in the sale and the shopper's units over the sale and the day, and reserves the
 units. Only attempts that pass reach the database, where one conditional UPDATE
 (``… WHERE remaining >= qty``) is the truth: Redis may be stale, flushed or down and the sale
@@ -35,11 +35,14 @@ from mallow_flashsale.models import PendingOrder, Purchase, Sale, SaleItem, awar
 log = logging.getLogger("mallow_flashsale")
 
 RESERVE = """
-if ARGV[8] ~= '' then
-  local n = redis.call('INCR', ARGV[8])
-  if n == 1 then redis.call('EXPIRE', ARGV[8], ARGV[10]) end
-  if n > tonumber(ARGV[9]) then return {-7, 0} end
+local function over_rate(key, limit)
+  if key == '' then return false end
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, ARGV[10]) end
+  return n > tonumber(limit)
 end
+local ip_over = over_rate(ARGV[11], ARGV[12])
+if over_rate(ARGV[8], ARGV[9]) or ip_over then return {-7, 0} end
 if redis.call('HEXISTS', KEYS[1], '_seeded') == 0 then return {-9, 0} end
 local left = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
 if not left then return {-8, 0} end
@@ -177,15 +180,20 @@ def reserve(
     rate_key: str = "",
     rate_limit: int = 0,
     rate_window: int = 60,
+    ip_key: str = "",
+    ip_limit: int = 0,
 ) -> tuple[str, int]:
-    """``(outcome, units left)``; outcome ``ok`` (a :class:`Reservation` is the caller's to keep),
+    """``(outcome, units left)``, in one round trip that also counts the attempt against the
+    shopper's and the address's rates (``rate_key``/``ip_key``, windows of ``rate_window``
+    seconds). Outcome ``ok`` (a :class:`Reservation` is the caller's to keep),
     ``sold_out``, ``not_enough``, ``limit``, ``day_limit``, ``pending``, ``rate_limited``,
     ``unknown`` (the item is not in the seeded sale) or ``ungated`` (no Redis, or it failed: let
     the database decide)."""
     conn = connection()
     if conn is None:
         return "ungated", 0
-    args = [item_id, quantity, customer_id, limit, day_limit, token, 3 * 86400, rate_key, rate_limit, rate_window]
+    args = [item_id, quantity, customer_id, limit, day_limit, token, 3 * 86400]
+    args += [rate_key, rate_limit, rate_window, ip_key, ip_limit]
     try:
         for attempt in range(2):
             code, left = conn.reserve(keys=keys(store_id, sale_id, day), args=args)
@@ -194,7 +202,7 @@ def reserve(
                 return outcome, int(left)
             if attempt == 0 and not seed(store_id, sale_id, wait=True):
                 return "ungated", 0
-            args[7] = ""  # the attempt was counted already
+            args[7] = args[10] = ""  # the attempt was counted already
         return "ungated", 0
     except Exception as error:  # noqa: BLE001 -- Redis down: the database still decides
         log.warning("flash sale gate unavailable: %s", error)
@@ -232,6 +240,20 @@ def set_remaining(store_id: int, sale_id: int, item_id: int, remaining: int) -> 
         conn.truth(keys=keys(store_id, sale_id, "-")[:1], args=[item_id, int(remaining)])
     except Exception as error:  # noqa: BLE001
         log.warning("flash sale gate update failed: %s", error)
+
+
+def units_left(store_id: int, sale_id: int, item_id: int) -> int | None:
+    """The item's units left in the gate (one round trip), or None: no Redis, the sale is not
+    seeded (or was dropped), the item is not in it, or Redis failed."""
+    conn = connection()
+    if conn is None:
+        return None
+    try:
+        left = conn.redis.hget(keys(store_id, sale_id, "-")[0], str(int(item_id)))
+    except Exception as error:  # noqa: BLE001 -- the normal route asks again
+        log.warning("flash sale gate unavailable: %s", error)
+        return None
+    return None if left is None else int(left)
 
 
 def seed(store_id: int, sale_id: int, wait: bool = False) -> bool:

@@ -2,11 +2,11 @@
 
 * :func:`take` — at order placement (``mallow_order_placed``): the shopper's one unpaid order in
   the sale (:func:`hold_pending`, the primary key of ``flashsale_pending``: a second one, even a
-  concurrent one, fails),
-  then the shopper's units over the sale and the day (counted across all their orders), then one
-  conditional UPDATE ``remaining = remaining - q WHERE remaining >= q``: concurrent buyers queue
-  on the item's row and the condition is re-checked on the current row, so the sale never
-  oversells (a CHECK constraint backs it up).
+  concurrent one, fails), then one conditional UPDATE ``remaining = remaining - q WHERE
+  remaining >= q`` that also holds the shopper's units over the sale and the day (counted across
+  all their orders) to the limits: concurrent buyers queue on the item's row and the condition
+  is re-checked on the current row, so the sale never oversells (a CHECK constraint backs it
+  up). One round trip on the winning path; only a refused UPDATE asks why (limits or units).
 * :func:`give_back` — an unpaid order was cancelled or timed out: each of its purchases moves
   ``pending → returned`` in one conditional UPDATE, and only the caller that moved it gives
   the units back: exactly once, whoever else (the core's sweep, ours, the shopper) tries too.
@@ -98,6 +98,20 @@ def hold_pending(sale_id: int, customer_id: int, order_id: int) -> None:
         raise CheckoutProblems([pending_problem()])
 
 
+def _within_limits(sale: Sale, customer_id: int, quantity: int, day: str) -> list:
+    """Conditions of the units UPDATE: the shopper's units over the sale and the day, with
+    ``quantity`` more, within the sale's limits (what :func:`limit_problem` checks)."""
+    mine = sa.and_(Purchase.sale_id == sale.id, Purchase.customer_id == customer_id, Purchase.status.in_(COUNTED))
+    conditions = []
+    if sale.per_shopper_limit:
+        held = sa.select(sa.func.coalesce(sa.func.sum(Purchase.quantity), 0)).where(mine).scalar_subquery()
+        conditions.append(held + quantity <= sale.per_shopper_limit)
+    if sale.per_day_limit:
+        today = sa.select(sa.func.coalesce(sa.func.sum(Purchase.quantity), 0)).where(mine, Purchase.day == day)
+        conditions.append(today.scalar_subquery() + quantity <= sale.per_day_limit)
+    return conditions
+
+
 def take(
     sale: Sale,
     item: SaleItem,
@@ -111,16 +125,18 @@ def take(
 ) -> None:
     """Take ``quantity`` units of ``item`` for the order (after :func:`hold_pending`); raises
     SoldOut or CheckoutProblems, and the order's transaction rolls back."""
-    problem = limit_problem(sale, customer_id, quantity, day)
-    if problem is not None:
-        raise CheckoutProblems([problem])
     taken = db.session.execute(
         sa.update(SaleItem)
-        .where(SaleItem.id == item.id, SaleItem.remaining >= quantity)
+        .where(
+            SaleItem.id == item.id, SaleItem.remaining >= quantity, *_within_limits(sale, customer_id, quantity, day)
+        )
         .values(remaining=SaleItem.remaining - quantity)
         .execution_options(synchronize_session=False)
     ).rowcount
     if taken != 1:
+        problem = limit_problem(sale, customer_id, quantity, day)
+        if problem is not None:
+            raise CheckoutProblems([problem])
         raise SoldOut(item.sku_id, title)
     db.session.add(
         Purchase(
