@@ -1,17 +1,19 @@
 #!/usr/bin/env python
-"""HTTP bench: Mallow's storefront and API hot paths under gunicorn, driven by wrk, beside the bare
-baseline apps of shared/briefs/performance.md served the same way in the same run (ratio).
+"""HTTP bench: Mallow's storefront, checkout and flash-sale hot paths under gunicorn, driven by wrk,
+beside the bare baseline apps of shared/briefs/performance.md served the same way in the same run.
 
 Mallow runs the demo store (``mallow db upgrade`` + ``mallow demo``: three categories, a dozen
 products, the group-buy, flash-sale and distribution plugins on) in a fresh data dir, under gunicorn
 with 4 sync workers on 127.0.0.1; the bare apps (bench/http_baselines.py) get the same worker count.
 Each path and its baseline are measured alternately (``wrk -t1 -c32 -d<seconds>s --latency``) for
-``--rounds`` rounds after a warm-up; the table shows medians. Every server started is stopped
-(process groups), whatever happens. Loopback only; every load is bounded in time.
+``--rounds`` rounds after a warm-up; the tables show medians and ratios, then the brief's targets
+with ✓/✗. Every server started is stopped (process groups) and the scratch database dropped,
+whatever happens. Loopback only; every load is bounded in time and count.
 
     .venv/bin/python bench/http.py                          # SQLite, 3 rounds x 5 s
     .venv/bin/python bench/http.py --backend postgresql     # scratch database + Redis, dropped after
-    .venv/bin/python bench/http.py --rounds 1 --seconds 3   # a quick look
+    .venv/bin/python bench/http.py --rounds 1 --seconds 3 --quick   # a quick look
+    .venv/bin/python bench/http.py --only flash,order --json /tmp/rows.json
 
 wrk is installed with apt-get when missing and running as root (as scripts/test does for chromium),
 gunicorn with pip into this virtualenv (the ``bench`` extra of pyproject.toml).
@@ -28,297 +30,143 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE] + [HERE]
 
 import argparse  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import urllib.request  # noqa: E402
+import uuid  # noqa: E402
 
-import sqlalchemy as sa  # noqa: E402
-from common import PG_ADMIN  # noqa: E402
-from http_baselines import prepare  # noqa: E402
+import http_report as report  # noqa: E402
+import http_scenarios as scenarios  # noqa: E402
+import http_setup as setup  # noqa: E402
+from http_baselines import forget_redis, prepare  # noqa: E402
+from http_tools import ROOT, WORKERS, Servers, drop_database, ensure_tools, mallow, say, scratch_database  # noqa: E402
 
-ROOT = os.path.dirname(HERE)
-VENV_BIN = os.path.dirname(sys.executable)
-WORKERS = 4
-
-#: baseline name → (path on the bare app, description)
-BASELINES = {"A-hello": "/hello", "A-page": "/page", "A-dbjson": "/dbjson"}
-
-
-def ensure_tools() -> None:
-    """wrk via apt-get (root only, when absent) and gunicorn via pip into this virtualenv."""
-    if not shutil.which("wrk"):
-        if os.geteuid() == 0 and shutil.which("apt-get"):
-            print("bench/http.py: installing wrk with apt-get", file=sys.stderr)
-            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-            subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, capture_output=True)
-            subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], env=env, check=False, capture_output=True)
-        if not shutil.which("wrk"):
-            raise SystemExit("bench/http.py needs wrk (apt-get install wrk)")
-    if not os.path.exists(os.path.join(VENV_BIN, "gunicorn")):
-        print("bench/http.py: installing gunicorn with pip", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "gunicorn>=22"], check=True)
+PLAIN = ("home", "product", "category", "search", "api-list", "api-product", "cart", "order", "flash-page", "cold")
+NAMES = (*PLAIN, "flash", "plugins", "stores")
+DEFAULT_ONLY = [name for name in NAMES if name != "cold"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def redis_up(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
 
 
-class Servers:
-    """The gunicorn processes this run started; :meth:`stop` ends each one's process group."""
-
-    def __init__(self, logs: str):
-        self.logs, self.running = logs, []
-
-    def start(self, name: str, app: str, env: dict, cwd: str) -> str:
-        port = free_port()
-        log = open(os.path.join(self.logs, f"{name}.log"), "w")  # noqa: SIM115 (closed with the process)
-        command = [os.path.join(VENV_BIN, "gunicorn"), "-w", str(WORKERS), "-k", "sync", "-b", f"127.0.0.1:{port}"]
-        process = subprocess.Popen(
-            [*command, app], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self.running.append((name, process, log))
-        return f"http://127.0.0.1:{port}"
-
-    def log_tail(self, name: str) -> str:
-        with open(os.path.join(self.logs, f"{name}.log")) as f:
-            return f.read()[-2000:]
-
-    def stop(self) -> None:
-        for _name, process, _log in self.running:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for _name, process, log in self.running:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
-            log.close()
-        self.running = []
-
-
-def wait_ready(servers: Servers, name: str, url: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"{name} did not answer {url} within {seconds:.0f} s:\n{servers.log_tail(name)}")
-
-
-def call(url: str, method: str = "GET", body: dict | None = None, headers: dict | None = None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    for key, value in (headers or {}).items():
-        request.add_header(key, value)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def mallow(env: dict, *args: str) -> None:
-    done = subprocess.run([os.path.join(VENV_BIN, "mallow"), *args], env=env, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"mallow {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-
-
-def scratch_database(name: str) -> str:
-    """A fresh PostgreSQL database on 127.0.0.1 (dropped by :func:`drop_database`); returns its URL."""
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_database(name: str) -> None:
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
-
-
-def demo_paths(base: str, work: str) -> list[dict]:
-    """The measured paths of the demo store, with the ids looked up through its API; each with its
-    baseline and the target of the brief/issue 13 ("—": none stated for that path)."""
-    store = f"{base}/s/demo"
-    products = call(f"{store}/api/products")["items"]
-    product = products[0]["id"]
-    sku = call(f"{store}/api/products/{product}")["skus"][0]["id"]
-    category = call(f"{store}/api/categories")["items"][0]["id"]
-    sales = call(f"{store}/api/x/flashsale/sales")["items"]
-    token = call(f"{store}/api/tokens", "POST", {"login": "13800000000", "password": "mallow-demo-2026"})["token"]
-    auth = {"Authorization": f"Bearer {token}"}
-    call(f"{store}/api/cart/items", "POST", {"sku_id": sku, "quantity": 1}, auth)  # the line the PUT sets
-    cart = os.path.join(work, "cart.lua")
-    with open(cart, "w") as f:  # wrk sends the same PUT each time: the cart line set to 1 (one write)
-        f.write(
-            'wrk.method = "PUT"\nwrk.body = \'{"quantity": 1}\'\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            f'wrk.headers["Authorization"] = "Bearer {token}"\n'
-        )
-    paths = [
-        dict(name="home", path="/s/demo/", baseline="A-page", target="≥ 1.0× (warm)"),
-        dict(name="product page", path=f"/s/demo/products/{product}", baseline="A-page", target="≥ 1.0× (warm)"),
-        dict(name="category list", path=f"/s/demo/category/{category}", baseline="A-page", target="—"),
-        dict(name="search", path="/s/demo/search?q=%E6%A0%B8%E6%A1%83", baseline="A-page", target="—"),
-        dict(name="API product list", path="/s/demo/api/products", baseline="A-dbjson", target="≥ 0.6×"),
-        dict(name="API product", path=f"/s/demo/api/products/{product}", baseline="A-dbjson", target="≥ 0.6×"),
-        dict(name="cart write (PUT qty)", path=f"/s/demo/api/cart/items/{sku}", baseline="A-dbjson", target="≥ 0.6×"),
-    ]
-    paths[-1]["script"] = cart
-    if sales:
-        sale = sales[0]["id"]
-        paths.append(
-            dict(
-                name="flash-sale page",
-                path=f"/s/demo/x/flashsale/{sale}",
-                baseline="A-hello",
-                target="— (sold-out ≥ 0.8×)",
-            )
-        )
-    return paths
-
-
-UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
-
-
-def wrk(url: str, seconds: float, script: str | None = None) -> dict:
-    """One wrk run: req/s, p50/p99 in ms, and the count of non-2xx/3xx answers and socket errors."""
-    command = ["wrk", "-t1", "-c32", f"-d{seconds:g}s", "--latency", "--timeout", "10s"]
-    if script:
-        command += ["-s", script]
-    out = subprocess.run([*command, url], capture_output=True, text=True, timeout=seconds + 60).stdout
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not rate:
-        raise SystemExit(f"wrk printed no rate for {url}:\n{out}")
-
-    def percentile(p: str) -> float:
-        found = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
-        return float(found.group(1)) * UNITS[found.group(2)] if found else float("nan")
-
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = re.search(r"Socket errors:.*", out)
-    return {
-        "rps": float(rate.group(1)),
-        "p50": percentile("50"),
-        "p99": percentile("99"),
-        "bad": int(bad.group(1)) if bad else 0,
-        "errors": errors.group(0) if errors else "",
-    }
-
-
-def measure(mallow_url: str, bare_url: str, paths: list[dict], rounds: int, seconds: float) -> list[dict]:
-    """Warm every path (render caches, worker imports), then alternate each path with its baseline."""
-    for entry in paths:
-        wrk(mallow_url + entry["path"], 2, entry.get("script"))
-    for path in BASELINES.values():
-        wrk(bare_url + path, 2)
-    samples = {entry["name"]: ([], []) for entry in paths}
-    for n in range(rounds):
-        for entry in paths:
-            ours = wrk(mallow_url + entry["path"], seconds, entry.get("script"))
-            theirs = wrk(bare_url + BASELINES[entry["baseline"]], seconds)
-            samples[entry["name"]][0].append(ours)
-            samples[entry["name"]][1].append(theirs)
-            bad = f" ({ours['bad']} non-2xx)" if ours["bad"] else ""
-            print(
-                f"  round {n + 1}/{rounds} {entry['name']}: {ours['rps']:.0f} req/s{bad}"
-                f" · {entry['baseline']} {theirs['rps']:.0f}",
-                file=sys.stderr,
-            )
-    rows = []
-    for entry in paths:
-        ours, theirs = samples[entry["name"]]
-        median = {key: statistics.median(s[key] for s in ours) for key in ("rps", "p50", "p99")}
-        base = statistics.median(s["rps"] for s in theirs)
-        rows.append(
-            dict(
-                entry,
-                **median,
-                bad=sum(s["bad"] for s in ours),
-                base_rps=base,
-                base_p99=statistics.median(s["p99"] for s in theirs),
-                ratio=median["rps"] / base if base else float("nan"),
-            )
-        )
-    return rows
-
-
-def print_table(rows: list[dict], title: str) -> None:
-    print(f"\n{title}\n")
-    print("| path | Mallow req/s | p50 ms | p99 ms | baseline | baseline req/s | baseline p99 ms | ratio | target |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        bad = f" ({r['bad']} non-2xx!)" if r["bad"] else ""
-        print(
-            f"| {r['name']} `{r['path']}` | {r['rps']:,.0f}{bad} | {r['p50']:.1f} | {r['p99']:.1f} | {r['baseline']} "
-            f"| {r['base_rps']:,.0f} | {r['base_p99']:.1f} | {r['ratio']:.2f}× | {r['target']} |"
-        )
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--redis", action="store_true", help="Mallow uses Redis on SQLite too (always on PostgreSQL)")
+    parser.add_argument(
+        "--redis-url", default="redis://127.0.0.1:6379/13", help="a database of its own (the tests use 15)"
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
+    parser.add_argument("--only", help=f"comma-separated, of: {', '.join(NAMES)} (default: all but cold)")
+    parser.add_argument("--cold", action="store_true", help="also the home page with the render cache off")
+    parser.add_argument("--stores", default="100,10000", help="store counts compared (first vs last)")
+    parser.add_argument("--quick", action="store_true", help="--stores 100,1000")
+    parser.add_argument("--stores-budget", type=float, default=1800, help="seconds to make the stores, at most")
+    parser.add_argument("--flash-units", type=int, default=500, help="units per flash sale (and shoppers)")
+    parser.add_argument("--json", help="save the rows to this file")
+    args = parser.parse_args()
+    args.only = [n.strip() for n in args.only.split(",")] if args.only else list(DEFAULT_ONLY)
+    if args.cold and "cold" not in args.only:
+        args.only.append("cold")
+    unknown = set(args.only) - set(NAMES)
+    if unknown:
+        parser.error(f"--only: unknown {', '.join(sorted(unknown))} (known: {', '.join(NAMES)})")
+    args.stores = [100, 1000] if args.quick else [int(n) for n in args.stores.split(",")]
+    if not (1 <= args.rounds <= 20 and 1 <= args.seconds <= 60 and 10 <= args.flash_units <= 5000):
+        parser.error("--rounds 1..20, --seconds 1..60, --flash-units 10..5000 (bounded load)")
+    if not (len(args.stores) >= 1 and all(1 <= n <= 20_000 for n in args.stores)):
+        parser.error("--stores: 1..20,000 each")
+    return args
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--redis", action="store_true", help="use Redis on SQLite too (always on PostgreSQL)")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
-    args = parser.parse_args()
-    if not (1 <= args.rounds <= 20 and 1 <= args.seconds <= 60):
-        raise SystemExit("--rounds 1..20 and --seconds 1..60 (bounded load)")
+    args = parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed run still stops its servers
     ensure_tools()
-
     work = tempfile.mkdtemp(prefix="mallow-bench-http-")
     scratch = f"mallow_bench_http_{os.getpid()}" if args.backend == "postgresql" else None
-    servers = Servers(work)
+    prefix = f"mallow-bench-http:{uuid.uuid4().hex[:8]}"
+    servers, app, rows = Servers(work), None, []
+    redis_ok = redis_up(args.redis_url)
     try:
-        env = dict(os.environ, MALLOW_DATA_DIR=os.path.join(work, "data"), SECRET_KEY="bench")
+        env = dict(os.environ, MALLOW_DATA_DIR=os.path.join(work, "data"), SECRET_KEY="bench", MALLOW_BENCH_WORK=work)
         env.pop("DATABASE_URL", None)
         env["REDIS_URL"] = args.redis_url if (args.redis or scratch) else ""
         bare_env = dict(os.environ, BARE_DATABASE_URL=f"sqlite:///{os.path.join(work, 'bare.db')}")
         if scratch:
             env["DATABASE_URL"] = scratch_database(scratch)
             bare_env["BARE_DATABASE_URL"] = env["DATABASE_URL"]
-        print(f"bench/http.py: {args.backend}, demo store in {env['MALLOW_DATA_DIR']}", file=sys.stderr)
+        if redis_ok:
+            bare_env.update(BARE_REDIS_URL=args.redis_url, BARE_REDIS_PREFIX=prefix)
+        elif "flash" in args.only or scratch:
+            say(f"bench/http.py: Redis at {args.redis_url} does not answer: no A-flash-redis baseline")
+        say(f"bench/http.py: {args.backend}, demo store in {env['MALLOW_DATA_DIR']}")
         mallow(env, "db", "upgrade")
         mallow(env, "demo")
 
-        prepare(bare_env["BARE_DATABASE_URL"])
+        prepare(bare_env["BARE_DATABASE_URL"], bare_env.get("BARE_REDIS_URL"), prefix)
         # the bare app runs from a folder of its own: bench/ on gunicorn's path would hide ``http``
         bare_dir = os.path.join(work, "bare")
         os.mkdir(bare_dir)
         for name in ("http_baselines.py", "common.py"):
             shutil.copy(os.path.join(HERE, name), bare_dir)
+        bare = servers.start("bare", "http_baselines:create_app()", bare_env, bare_dir, "/hello")
+        # the flash-sale plugin's Redis keys under this run's prefix: deleted at the end
+        factory = f"mallow.app:create_app({{'FLASHSALE_REDIS_PREFIX': '{prefix}:flashsale'}})"
+        url = servers.start("mallow", factory, env, ROOT, "/s/demo/")
+        demo = scenarios.Demo(url, work)
+        app = setup.open_app(env)
 
-        mallow_url = servers.start("mallow", "mallow.app:create_app()", env, ROOT)
-        bare_url = servers.start("bare", "http_baselines:create_app()", bare_env, bare_dir)
-        wait_ready(servers, "mallow", mallow_url + "/s/demo/")
-        wait_ready(servers, "bare", bare_url + "/hello")
-        paths = demo_paths(mallow_url, work)
-        rows = measure(mallow_url, bare_url, paths, args.rounds, args.seconds)
+        plain = [name for name in args.only if name in PLAIN]
+        if plain:
+            cold = None
+            if "cold" in plain:  # the same app, its render cache holding nothing
+                cold_env = dict(env, MALLOW_PAGE_CACHE_ENTRIES="0")
+                factory = "mallow.app:create_app({'MALLOW_PAGE_CACHE_ENTRIES': 0})"
+                cold = servers.start("mallow-cold", factory, cold_env, ROOT, "/s/demo/")
+            entries = [e for e in scenarios.plain_entries(demo, bare, cold, args.backend) if e["key"] in plain]
+            rows += scenarios.measure_plain(entries, args.rounds, args.seconds)
+            if cold:
+                servers.stop("mallow-cold")
+        if "flash" in args.only and demo.flashsale:
+            rows += scenarios.measure_flash(demo, app, bare, args.flash_units, args.rounds, args.seconds, redis_ok)
+        if "plugins" in args.only:
+            rows += scenarios.measure_plugins(servers, env, bare, args.rounds, args.seconds)
+        if "stores" in args.only:
+            rows += scenarios.measure_stores(
+                app, url, bare, args.stores, args.rounds, args.seconds, args.stores_budget, work
+            )
+
         redis = "Redis" if env["REDIS_URL"] else "no Redis"
-        print_table(
-            rows,
+        title = (
             f"bench/http.py — {args.backend} + {redis}, gunicorn {WORKERS} sync workers, wrk -t1 -c32, "
-            f"{args.rounds} round(s) × {args.seconds:g} s, medians",
+            f"{args.rounds} round(s) × {args.seconds:g} s, medians"
         )
+        report.print_rows(rows, title, args.backend)
+        report.print_brief(rows, args.backend)
+        if args.json:
+            meta = dict(backend=args.backend, redis=bool(env["REDIS_URL"]), rounds=args.rounds, seconds=args.seconds)
+            report.save(args.json, rows, dict(meta, title=title, at=time.strftime("%Y-%m-%d %H:%M:%S")))
     finally:
         servers.stop()
+        if app is not None:
+            from mallow.db import db
+
+            with app.app_context():
+                app.extensions["mallow.store_engines"].dispose()
+                db.engine.dispose()
         if scratch:
             drop_database(scratch)
+        if redis_ok:
+            forget_redis(args.redis_url, prefix)
         shutil.rmtree(work, ignore_errors=True)
 
 
