@@ -115,12 +115,26 @@ def _attach_store_file(engine: sa.Engine, path: Path) -> None:
         cursor.execute("PRAGMA store.journal_mode=WAL")
         cursor.close()
 
-    configure_sqlite(engine)
+    configure_sqlite(engine, immediate_writes=True)
 
 
-def configure_sqlite(engine: sa.Engine) -> None:
+def _request_writes() -> bool:
+    """This thread serves a request that may write (not ``GET``, ``HEAD`` or ``OPTIONS``)."""
+    from flask import has_request_context, request
+
+    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+
+
+def configure_sqlite(engine: sa.Engine, immediate_writes: bool = False) -> None:
     """Foreign keys on, real transactions (pysqlite's legacy mode would not begin one before a
-    SELECT), and a writer waits up to 30 s for another writer instead of failing at once."""
+    SELECT), and a writer waits up to 30 s for another writer instead of failing at once.
+
+    ``immediate_writes`` (a store's file): a request that may write begins ``BEGIN IMMEDIATE``,
+    taking the store's write lock first. A deferred transaction that read first and writes later
+    cannot wait for the lock when another writer committed in between (SQLite answers BUSY at
+    once, whatever the timeout: its snapshot is stale); so concurrent checkouts in one store wait
+    their turn (milliseconds) instead of failing with 503. Reads, and the platform file, stay
+    deferred."""
 
     @event.listens_for(engine, "connect")
     def pragmas(dbapi_connection, _record):
@@ -133,4 +147,4 @@ def configure_sqlite(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate_writes and _request_writes() else "BEGIN")

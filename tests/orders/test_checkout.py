@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 import uuid
 
-import pytest
 
 from mallow.testing import bearer, make_product, make_shopper, make_store, merchant_token
 from datetime import UTC
@@ -215,7 +214,6 @@ def test_merchant_ships_only_paid_orders_and_exports_csv(app):
     assert order["number"] in text and "龙井" in text
 
 
-@pytest.mark.parametrize("app", ["postgresql"], indirect=True)
 def test_200_concurrent_orders_on_the_last_50_units(app):
     shop = make_store(app)
     [sku] = make_product(app, shop, stock=50)
@@ -238,7 +236,6 @@ def test_200_concurrent_orders_on_the_last_50_units(app):
     assert _stock(app, shop, sku) == 0
 
 
-@pytest.mark.parametrize("app", ["postgresql"], indirect=True)
 def test_the_same_idempotency_key_ten_times_at_once_makes_one_order(app):
     shop = make_store(app)
     [sku] = make_product(app, shop, stock=50)
