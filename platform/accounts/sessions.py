@@ -82,20 +82,25 @@ def lookup(kind: str, secret: str | None, via: str):
     """The active principal behind ``secret``, as ``(principal, session_row)``, or None."""
     if not secret or not secret.startswith(TOKEN_PREFIX[kind] + "_"):
         return None
-    now = datetime.now(UTC)
-    if kind == "shopper":
-        row = db.session.execute(
-            db.select(CustomerSession).where(CustomerSession.secret_hash == _digest(secret))
-        ).scalar_one_or_none()
-        principal = db.session.get(Customer, row.customer_id) if row else None
+    digest = _digest(secret)
+    if kind == "shopper":  # the session row and its principal in one statement: every API call asks
+        query = (
+            db.select(CustomerSession, Customer)
+            .join(Customer, Customer.id == CustomerSession.customer_id)
+            .where(CustomerSession.secret_hash == digest)
+        )
     else:
-        row = db.session.execute(
-            db.select(AccountSession).where(AccountSession.secret_hash == _digest(secret), AccountSession.kind == kind)
-        ).scalar_one_or_none()
-        principal = db.session.get(ACCOUNT_MODELS[kind], row.account_id) if row else None
-    if row is None or row.via != via or _aware(row.expires_at) <= now:
+        model = ACCOUNT_MODELS[kind]
+        query = (
+            db.select(AccountSession, model)
+            .join(model, model.id == AccountSession.account_id)
+            .where(AccountSession.secret_hash == digest, AccountSession.kind == kind)
+        )
+    found = db.session.execute(query).first()
+    if found is None:
         return None
-    if principal is None or not principal.is_active:
+    row, principal = found
+    if row.via != via or _aware(row.expires_at) <= datetime.now(UTC) or not principal.is_active:
         return None
     return principal, row
 

@@ -13,29 +13,43 @@ from mallow.orders import checkout, receipts
 from mallow.validation import ValidationFailed
 
 
-def _cart_json(cart) -> dict:
+def _lines(cart) -> list[dict]:
+    """The cart's lines as plain data, taken before a commit expires the ORM rows (reading them
+    again afterwards would cost a statement each)."""
+    return [{"sku_id": i.sku_id, "quantity": i.quantity} for i in cart.items] if cart else []
+
+
+def _cart_json(customer_id: int, items: list[dict]) -> dict:
     """The cart priced through the pipeline. An item that cannot be bought now (taken off the
     shelf, a lapsed permit…) stays in the cart, is named in ``unavailable`` and left out of the
-    quote: reading a cart is never a 422."""
-    items = [{"sku_id": i.sku_id, "quantity": i.quantity} for i in cart.items] if cart else []
+    quote: reading a cart is never a 422. The whole cart is quoted first (the quote checks every
+    line, in one statement); only a refused quote costs the check line by line."""
     if not items:
         return {"items": [], "quote": None}
-    buyable, unavailable = [], []
-    for item in items:
-        try:
-            carts.sellable_sku(item["sku_id"])
-        except ValidationFailed:
-            unavailable.append(item["sku_id"])
-            continue
-        buyable.append(item)
     try:
-        quote = checkout.quote(principal("shopper").id if principal("shopper") else None, buyable) if buyable else None
-    except ValidationFailed:  # more lines than one order may hold: nothing to quote as one order
-        quote = None
+        return {"items": items, "quote": receipts.quote_json(checkout.quote(customer_id, items))}
+    except ValidationFailed:  # a line not for sale now, or more lines than one order may hold
+        pass
+    sellable = carts.sellable_skus(item["sku_id"] for item in items)
+    buyable = [item for item in items if item["sku_id"] in sellable]
+    unavailable = [item["sku_id"] for item in items if item["sku_id"] not in sellable]
+    quote = None
+    if buyable and unavailable:
+        try:
+            quote = checkout.quote(customer_id, buyable)
+        except ValidationFailed:  # still more lines than one order may hold
+            pass
     data = {"items": items, "quote": receipts.quote_json(quote) if quote else None}
     if unavailable:
         data["unavailable"] = unavailable
     return data
+
+
+def _committed_cart_json(customer_id: int, cart) -> dict:
+    """Commit the cart's change, then its JSON from the lines as they were committed."""
+    items = _lines(cart)
+    db.session.commit()
+    return _cart_json(customer_id, items)
 
 
 @operation(
@@ -50,7 +64,8 @@ def _cart_json(cart) -> dict:
 )
 @shopper_required
 def get_cart():
-    return jsonify(_cart_json(carts.find(principal("shopper").id, None)))
+    customer_id = principal("shopper").id
+    return jsonify(_cart_json(customer_id, _lines(carts.find(customer_id, None))))
 
 
 @operation(
@@ -67,10 +82,10 @@ def get_cart():
 @shopper_required
 def add_to_cart():
     data = request.get_json()
-    cart = carts.get_or_create(principal("shopper").id, None)
+    customer_id = principal("shopper").id
+    cart = carts.get_or_create(customer_id, None)
     carts.add(cart, data["sku_id"], data["quantity"])
-    db.session.commit()
-    return jsonify(_cart_json(cart)), 201
+    return jsonify(_committed_cart_json(customer_id, cart)), 201
 
 
 @operation(
@@ -86,7 +101,7 @@ def add_to_cart():
 )
 @shopper_required
 def set_cart_quantity(sku_id):
-    cart = carts.get_or_create(principal("shopper").id, None)
+    customer_id = principal("shopper").id
+    cart = carts.get_or_create(customer_id, None)
     carts.set_quantity(cart, sku_id, request.get_json()["quantity"])
-    db.session.commit()
-    return jsonify(_cart_json(cart))
+    return jsonify(_committed_cart_json(customer_id, cart))

@@ -51,7 +51,7 @@ def list_products():
         query = search.parse_query(request.args)
     except ValidationFailed as failed:
         return bad_query(failed)
-    return jsonify(page_json(search.search(query), private=False))
+    return jsonify(page_json(search.summaries(query), private=False))
 
 
 @operation(

@@ -3,11 +3,11 @@ listing query parameters, and the helpers its storefront and console operations 
 
 from __future__ import annotations
 
-from flask import jsonify, url_for
+from flask import jsonify
 
 from mallow.api.registry import ID, NULLABLE_ID, nullable, obj, schema, shape, string
 from mallow.catalog import categories, field_checks, product_images, product_json, search, specs
-from mallow.catalog.images import media_name
+from mallow.catalog.images import media_name, media_url
 from mallow.money import MAX_FEN
 from mallow.validation import ValidationFailed
 
@@ -211,14 +211,19 @@ LIST_PARAMS = [
 def image_url(path: str | None) -> str | None:
     """The absolute URL of a stored catalogue image (None without one)."""
     name = media_name(path)
-    return url_for("storefront.media", name=name, _external=True) if name else None
+    return media_url(name, external=True) if name else None
 
 
 def page_json(page, *, private: bool) -> dict:
-    """A page of product summaries (``private``: with the console's own fields)."""
+    """A page of product summaries (``private``: with the console's own fields): of
+    :func:`~mallow.catalog.search.summaries`, or of loaded products (the console's list)."""
     return {
         "items": [
-            product_json.product_json(p, image_url, private=private, summary=True, price=page.min_prices.get(p.id))
+            product_json.summary_json(
+                p if isinstance(p, search.Summary) else product_json.summary_of(p, page.min_prices.get(p.id)),
+                image_url,
+                private=private,
+            )
             for p in page.items
         ],
         "total": page.total,

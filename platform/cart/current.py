@@ -23,7 +23,8 @@ TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 def cookie_name() -> str:
-    return f"mallow_cart_{current_store().id}"
+    # the id the resolver kept, not the Store row's: after a commit that row would be read again
+    return f"mallow_cart_{g.mallow_store_id}"
 
 
 def guest_token() -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mallow.catalog import sku_images
 from mallow.catalog.models import Product, Sku
+from mallow.catalog.search import Cover, Summary
 from mallow.media import library
 
 
@@ -29,38 +30,69 @@ def sku_json(sku: Sku, *, private: bool = False, image: dict | None = None) -> d
     return data
 
 
-def product_json(
-    product: Product, image_url, *, private: bool = False, summary: bool = False, price: int | None = None
-) -> dict:
-    """``image_url(path)`` makes a URL for a stored image path."""
-    images = sorted(product.images, key=lambda image: image.sort)
+def _ordered(images) -> list:
+    """A product's pictures in their order, the cover first (ties by id, as the listing's covers)."""
+    return sorted(images, key=lambda image: (image.sort, image.id or 0))
+
+
+def summary_of(product: Product, price: int | None = None) -> Summary:
+    """A loaded product as a listing shows it (``price``: its min price, when already known)."""
+    images = _ordered(product.images)
+    return Summary(
+        id=product.id,
+        title=product.title,
+        subtitle=product.subtitle,
+        category_id=product.category_id,
+        sales=product.sales,
+        status=product.status,
+        sort=product.sort,
+        created_at=product.created_at,
+        updated_at=product.updated_at,
+        min_price=price if price is not None else min_price(product),
+        cover=Cover(images[0].path, images[0].thumb_path, images[0].width, images[0].height) if images else None,
+    )
+
+
+def summary_json(summary: Summary, image_url, *, private: bool = False) -> dict:
+    """A listed product (``private``: with the console's own fields); ``image_url(path)`` makes a
+    URL for a stored image path."""
+    cover = summary.cover
     data = {
-        "id": product.id,
-        "title": product.title,
-        "subtitle": product.subtitle,
-        "category_id": product.category_id,
-        "min_price": price if price is not None else min_price(product),
-        "sales": product.sales,
+        "id": summary.id,
+        "title": summary.title,
+        "subtitle": summary.subtitle,
+        "category_id": summary.category_id,
+        "min_price": summary.min_price,
+        "sales": summary.sales,
         "cover": (
             {
-                "url": image_url(images[0].path),
-                "thumb_url": image_url(images[0].thumb_path),
-                "width": images[0].width,
-                "height": images[0].height,
+                "url": image_url(cover.path),
+                "thumb_url": image_url(cover.thumb_path),
+                "width": cover.width,
+                "height": cover.height,
             }
-            if images
+            if cover
             else None
         ),
     }
     if private:
         data.update(
-            status=product.status,
-            sort=product.sort,
-            created_at=product.created_at.isoformat() if product.created_at else None,
-            updated_at=product.updated_at.isoformat() if product.updated_at else None,
+            status=summary.status,
+            sort=summary.sort,
+            created_at=summary.created_at.isoformat() if summary.created_at else None,
+            updated_at=summary.updated_at.isoformat() if summary.updated_at else None,
         )
+    return data
+
+
+def product_json(
+    product: Product, image_url, *, private: bool = False, summary: bool = False, price: int | None = None
+) -> dict:
+    """``image_url(path)`` makes a URL for a stored image path."""
+    data = summary_json(summary_of(product, price), image_url, private=private)
     if summary:
         return data
+    images = _ordered(product.images)
     skus = [sku for sku in product.skus if private or sku.active]
     assets = sku_images.assets_of(skus)
     data.update(

@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from mallow.catalog import categories
-from mallow.catalog.models import Product, Sku
+from mallow.catalog.models import Product, ProductImage, Sku
 from mallow.db import db
 from mallow.validation import Errors
 from mallow.web.ids import ID_MAX
@@ -165,11 +165,49 @@ def _min_price_subquery():
     )
 
 
-def search(query: Query, *, shopper: bool = True) -> Page:
-    """One page of products matching ``query`` in the active store, and the total count.
+@dataclass(frozen=True)
+class Cover:
+    """A product's first picture, as a listing shows it."""
 
-    Shoppers see only on-shelf products that have an active SKU; the console sees every product
-    (optionally filtered by ``query.status``)."""
+    path: str
+    thumb_path: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A product as a listing shows it: no description, SKUs or gallery (:func:`summaries`)."""
+
+    id: int
+    title: str
+    subtitle: str
+    category_id: int | None
+    sales: int
+    status: str
+    sort: int
+    created_at: object
+    updated_at: object
+    min_price: int | None
+    cover: Cover | None
+
+
+_SUMMARY_COLUMNS = (
+    Product.id,
+    Product.title,
+    Product.subtitle,
+    Product.category_id,
+    Product.sales,
+    Product.status,
+    Product.sort,
+    Product.created_at,
+    Product.updated_at,
+)
+
+
+def _listing(query: Query, shopper: bool):
+    """The FROM, WHERE and ORDER BY of a listing, and its min-price column, for :func:`search`
+    and :func:`summaries` alike."""
     if query.sort not in SORT_KEYS:
         raise ValueError(f"unknown sort {query.sort!r}")  # parse_query refuses it first
     prices = _min_price_subquery()
@@ -188,11 +226,7 @@ def search(query: Query, *, shopper: bool = True) -> Page:
         conditions.append(min_price >= query.min_price)
     if query.max_price is not None:
         conditions.append(min_price <= query.max_price)
-
     join = sa.join(Product.__table__, prices, prices.c.product_id == Product.id, isouter=not shopper)
-    base = sa.select(Product.id).select_from(join).where(*conditions)
-    total = db.session.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
-
     order = {
         "default": [Product.sort.desc(), Product.created_at.desc(), Product.id.desc()],
         "sales": [Product.sales.desc(), Product.id.desc()],
@@ -200,6 +234,21 @@ def search(query: Query, *, shopper: bool = True) -> Page:
         "price_desc": [min_price.desc().nulls_last(), Product.id.desc()],
         "newest": [Product.created_at.desc(), Product.id.desc()],
     }[query.sort]
+    return join, conditions, order, min_price
+
+
+def _count(join, conditions) -> int:
+    base = sa.select(Product.id).select_from(join).where(*conditions)
+    return db.session.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
+
+
+def search(query: Query, *, shopper: bool = True) -> Page:
+    """One page of products matching ``query`` in the active store, and the total count.
+
+    Shoppers see only on-shelf products that have an active SKU; the console sees every product
+    (optionally filtered by ``query.status``)."""
+    join, conditions, order, min_price = _listing(query, shopper)
+    total = _count(join, conditions)
     # listings show each product's cover (and, in the console, its stock): load them in one go
     eager = [selectinload(Product.images)] + ([] if shopper else [selectinload(Product.skus)])
     rows = db.session.execute(
@@ -218,3 +267,57 @@ def search(query: Query, *, shopper: bool = True) -> Page:
         per_page=query.per_page,
         min_prices={row[0].id: row[1] for row in rows},
     )
+
+
+def summaries(query: Query, *, shopper: bool = True) -> Page:
+    """The page :func:`search` finds, as :class:`Summary` values, in two statements whatever the
+    page size: the listed columns with the total counted alongside (a window count), then the
+    covers. No ORM rows are built: the JSON API lists many products per request."""
+    join, conditions, order, min_price = _listing(query, shopper)
+    rows = db.session.execute(
+        sa.select(*_SUMMARY_COLUMNS, min_price.label("min_price"), sa.func.count().over().label("total"))
+        .select_from(join)
+        .where(*conditions)
+        .order_by(*order)
+        .limit(query.per_page)
+        .offset((query.page - 1) * query.per_page)
+    ).all()
+    if rows:
+        total = rows[0].total
+    else:  # past the last page the window counts nothing: ask for the total itself
+        total = _count(join, conditions) if query.page > 1 else 0
+    covers = _covers([row.id for row in rows])
+    items = [
+        Summary(**{key: value for key, value in row._mapping.items() if key != "total"}, cover=covers.get(row.id))
+        for row in rows
+    ]
+    return Page(
+        items=items,
+        total=total,
+        page=query.page,
+        per_page=query.per_page,
+        min_prices={item.id: item.min_price for item in items},
+    )
+
+
+def _covers(product_ids: list[int]) -> dict[int, Cover]:
+    """``{product id: its first image}`` for these products, in one statement."""
+    if not product_ids:
+        return {}
+    first = sa.func.row_number().over(
+        partition_by=ProductImage.product_id, order_by=(ProductImage.sort, ProductImage.id)
+    )
+    ranked = (
+        sa.select(
+            ProductImage.product_id,
+            ProductImage.path,
+            ProductImage.thumb_path,
+            ProductImage.width,
+            ProductImage.height,
+            first.label("rank"),
+        )
+        .where(ProductImage.product_id.in_(product_ids))
+        .subquery()
+    )
+    rows = db.session.execute(sa.select(ranked).where(ranked.c.rank == 1)).all()
+    return {row.product_id: Cover(row.path, row.thumb_path, row.width, row.height) for row in rows}

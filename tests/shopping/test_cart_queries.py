@@ -1,0 +1,139 @@
+"""Cart writes cost a fixed number of SQL statements, however many lines the cart holds.
+
+Counts are deterministic where timings are not: a statement more is a lazy load or a round trip
+back on a hot path (issue 13). Transaction control (SQLite's explicit ``BEGIN``) is left out, so
+both backends count the same. What the counts hold today (the store itself comes from the
+resolver's per-process cache), per request:
+
+* the API's PUT (9): the bearer token with its shopper (one statement), the cart with its lines
+  (one), the UPDATE; then the quote: the SKUs with their products (one), the store's row again
+  (expired by the commit), the permits check (three: qualification, permits, category), the
+  shipping settings (one);
+* the form's add (7): the cart with its lines, the SKU with its product, the permits check
+  (three), the UPDATE, and the store's row again (expired by the commit) for the redirect's
+  address.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from mallow.testing import bearer, csrf_token, make_product, make_shopper, make_store
+
+TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK)\b", re.IGNORECASE)
+PUT_STATEMENTS = 9
+FORM_ADD_STATEMENTS = 7
+
+
+@contextmanager
+def statements():
+    """The SQL statements run inside the block (on any engine), transaction control left out."""
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if not TRANSACTION_CONTROL.match(statement):
+            seen.append(" ".join(statement.split()))
+
+    sa.event.listen(Engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(Engine, "before_cursor_execute", count)
+
+
+def _listing(seen: list[str]) -> str:
+    return "\n".join(f"  {statement[:160]}" for statement in seen)
+
+
+@pytest.fixture
+def shop(app):
+    return make_store(app)
+
+
+def _skus(app, shop, count: int) -> list[int]:
+    return [make_product(app, shop, title=f"商品 {n}", price=1000 + n, stock=50)[0] for n in range(count)]
+
+
+def _put(client, shop, token, sku, quantity):
+    with statements() as seen:
+        response = client.put(f"{shop.prefix}/api/cart/items/{sku}", headers=bearer(token), json={"quantity": quantity})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json(), seen
+
+
+@pytest.mark.parametrize("lines", [1, 6])
+def test_setting_a_quantity_through_the_api_costs_the_same_statements_for_any_cart(app, shop, lines):
+    client = app.test_client()
+    token, _address = make_shopper(client, shop)
+    skus = _skus(app, shop, lines)
+    for sku in skus:
+        assert (
+            client.post(
+                f"{shop.prefix}/api/cart/items", headers=bearer(token), json={"sku_id": sku, "quantity": 1}
+            ).status_code
+            == 201
+        )
+
+    cart, seen = _put(client, shop, token, skus[0], 3)
+
+    assert len(seen) == PUT_STATEMENTS, _listing(seen)
+    assert sum("UPDATE" in s and "cart_items" in s for s in seen) == 1, _listing(seen)
+    assert {item["sku_id"]: item["quantity"] for item in cart["items"]} == {
+        sku: 3 if sku == skus[0] else 1 for sku in skus
+    }
+    assert cart["quote"]["items_total"] == 3 * 1000 + sum(1000 + n for n in range(1, lines))
+
+
+def test_a_cart_put_answers_the_committed_cart_and_a_line_off_the_shelf_stays_out_of_the_quote(app, shop):
+    from mallow.catalog.models import Product, Sku
+    from mallow.db import db
+    from mallow.tenants.context import store_context
+
+    client = app.test_client()
+    token, _address = make_shopper(client, shop)
+    kept, gone = _skus(app, shop, 2)
+    for sku in (kept, gone):
+        client.post(f"{shop.prefix}/api/cart/items", headers=bearer(token), json={"sku_id": sku, "quantity": 1})
+    with store_context(shop.store_id, app=app):
+        db.session.get(Product, db.session.get(Sku, gone).product_id).status = "off_shelf"
+        db.session.commit()
+
+    cart, seen = _put(client, shop, token, kept, 2)
+
+    assert cart["unavailable"] == [gone]
+    assert cart["quote"]["items_total"] == 2 * 1000
+    assert client.get(f"{shop.prefix}/api/cart", headers=bearer(token)).get_json()["items"] == cart["items"]
+
+
+@pytest.mark.parametrize("lines", [1, 6])
+def test_adding_through_the_form_costs_the_same_statements_for_any_cart(app, shop, lines):
+    from mallow.catalog.models import Sku
+    from mallow.db import db
+    from mallow.tenants.context import store_context
+
+    guest = app.test_client()
+    skus = _skus(app, shop, lines)
+    with store_context(shop.store_id, app=app):
+        product_page = f"{shop.prefix}/products/{db.session.get(Sku, skus[0]).product_id}"
+    token = csrf_token(guest, product_page)
+    for sku in skus:
+        assert (
+            guest.post(
+                f"{shop.prefix}/cart/items", data={"sku_id": sku, "quantity": 1, "csrf_token": token}
+            ).status_code
+            == 303
+        )
+
+    with statements() as seen:
+        added = guest.post(f"{shop.prefix}/cart/items", data={"sku_id": skus[0], "quantity": 2, "csrf_token": token})
+
+    assert added.status_code == 303 and added.headers["Location"].endswith("/cart")
+    assert len(seen) == FORM_ADD_STATEMENTS, _listing(seen)
+    assert sum(s.startswith("UPDATE") for s in seen) == 1, _listing(seen)
+    page = guest.get(f"{shop.prefix}/cart").get_data(as_text=True)
+    assert "¥30.00" in page  # the first line now holds 3 × ¥10.00
