@@ -1,5 +1,10 @@
 """Taking and giving back stock (atomically, at most once per order), the ledger of stock the
-merchant set by hand, and the SKUs running low."""
+merchant set by hand, and the SKUs running low.
+
+Stock moves by ``UPDATE`` statements, not flushes, so it does not move the store's stamp
+(:mod:`mallow.tenants.stamps`) by itself: pages kept in memory may show a stock figure up to
+``MALLOW_EDGE_CACHE_SECONDS`` old, but a SKU selling out, or coming back from sold out, moves the
+stamp at commit, so no kept page offers what cannot be bought (or hides what can)."""
 
 from __future__ import annotations
 
@@ -10,25 +15,63 @@ from mallow import settings
 from mallow.catalog.models import Product, Sku
 from mallow.db import db
 from mallow.inventory.models import StockMovement
+from mallow.tenants import stamps
 
 
-def reserve(sku_id: int, quantity: int, order_id: int | None = None) -> bool:
-    """Take ``quantity`` units in one conditional UPDATE; False when there are not enough.
+def reserve(quantities: list[tuple[int, int]], order_id: int) -> dict[int, int]:
+    """Take every line's units for an order in one statement; ``{sku_id: stock left}`` of the SKUs
+    taken. A SKU missing from the answer had not enough units (or is inactive): then nothing of
+    the order may be kept, the caller rolls the transaction back (the others were taken). When
+    all were taken, their ledger rows (``reserve``) are written in one more statement.
 
-    Concurrent buyers queue on the row; the ``stock >= quantity`` condition is re-checked on
-    the current row, so stock never goes below zero (a CHECK constraint backs this up).
+    ``UPDATE … FROM`` the wanted quantities (bound parameters: the SQL is cached per line
+    count) with ``stock >= quantity`` re-checked on the current row, so stock never goes below
+    zero (a CHECK constraint backs this up). On PostgreSQL the rows are first locked in SKU id order (a materialised ``SELECT … ORDER BY id FOR NO KEY
+    UPDATE``): two orders sharing SKUs queue instead of deadlocking. ``NO KEY`` is the lock an
+    UPDATE takes anyway; a plain ``FOR UPDATE`` would also wait for the key-share locks that the
+    foreign keys of other orders' new lines hold on the SKU, and deadlock with them. SQLite has
+    one writer at a time.
     """
-    result = db.session.execute(
-        sa.update(Sku)
-        .where(Sku.id == sku_id, Sku.active.is_(True), Sku.stock >= quantity)
-        .values(stock=Sku.stock - quantity)
-        .execution_options(synchronize_session=False)
+    wanted = sa.union_all(  # not sa.values(): a VALUES with data is compiled anew every time
+        *(
+            sa.select(
+                sa.literal(sku_id, sa.Integer).label("sku_id"), sa.literal(quantity, sa.Integer).label("quantity")
+            )
+            for sku_id, quantity in quantities
+        )
+    ).cte("wanted")
+    locked = (
+        sa.select(Sku.id)
+        .join(wanted, wanted.c.sku_id == Sku.id)
+        .order_by(Sku.id)
+        .with_for_update(of=Sku, key_share=True)  # FOR NO KEY UPDATE
+        .cte("locked")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
-    if result.rowcount != 1:
-        return False
-    if order_id is not None:
-        db.session.add(StockMovement(sku_id=sku_id, delta=-quantity, reason="reserve", order_id=order_id))
-    return True
+    taken = db.session.execute(
+        sa.update(Sku)
+        .where(
+            Sku.id == wanted.c.sku_id,
+            Sku.id.in_(sa.select(locked.c.id)),
+            Sku.active.is_(True),
+            Sku.stock >= wanted.c.quantity,
+        )
+        .values(stock=Sku.stock - wanted.c.quantity)
+        .returning(Sku.id, Sku.stock)
+        .execution_options(synchronize_session=False)
+    ).all()
+    left = {sku_id: stock for sku_id, stock in taken}
+    if len(left) == len(quantities):
+        if 0 in left.values():  # a SKU sold out: pages kept with it on sale go at commit
+            stamps.changed_at_commit(db.session)
+        db.session.execute(
+            sa.insert(StockMovement),
+            [
+                {"sku_id": sku_id, "delta": -quantity, "reason": "reserve", "order_id": order_id}
+                for sku_id, quantity in quantities
+            ],
+        )
+    return left
 
 
 def release(sku_id: int, quantity: int, order_id: int, reason: str = "release") -> bool:
@@ -39,12 +82,15 @@ def release(sku_id: int, quantity: int, order_id: int, reason: str = "release") 
             db.session.flush()
     except IntegrityError:
         return False
-    db.session.execute(
+    now = db.session.execute(
         sa.update(Sku)
         .where(Sku.id == sku_id)
         .values(stock=Sku.stock + quantity)
+        .returning(Sku.stock)
         .execution_options(synchronize_session=False)
-    )
+    ).scalar_one_or_none()
+    if now is not None and now == quantity:  # back from sold out: pages kept showing it sold out go
+        stamps.changed_at_commit(db.session)
     return True
 
 

@@ -17,7 +17,6 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from mallow import settings
-from mallow.cart.service import sellable_sku
 from mallow.catalog.models import Product, Sku
 from mallow.db import db
 from mallow.inventory import alerts, stock
@@ -27,6 +26,7 @@ from mallow.plugins.faults import call_hook
 from mallow.plugins.manager import hooks
 from mallow.pricing import pipeline
 from mallow.pricing.model import PricedOrder, PricingContext, PricingLine, plugin_failed
+from mallow.qualifications import selling
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 from mallow.web.ids import id_value
@@ -69,13 +69,36 @@ def _items(raw_items) -> list[tuple[int, int]]:
     return sorted(merged.items())  # a fixed lock order: no deadlocks between two orders
 
 
+def _sellable(sku_ids: list[int]) -> dict[int, tuple[Sku, Product]]:
+    """Each SKU with its product, if a shopper may buy it now, else the field error of
+    :func:`mallow.cart.service.sellable_sku` for the first that may not (same rule, same
+    messages), in one query for every line instead of two per line."""
+    valid = [sku_id for sku_id in sku_ids if id_value(sku_id) is not None]
+    found = {
+        sku.id: (sku, product)
+        for sku, product in db.session.execute(
+            sa.select(Sku, Product).join(Product, Product.id == Sku.product_id).where(Sku.id.in_(valid))
+        )
+    }
+    for position, sku_id in enumerate(sku_ids):
+        if id_value(sku_id) is None:
+            raise ValidationFailed({"sku_id": ("invalid", _("Choose a product option."))})
+        sku, product = found.get(sku_id, (None, None))
+        if sku is None or not sku.active or product.status != "on_shelf":
+            raise ValidationFailed({"sku_id": ("unavailable", _("This product is not for sale."))})
+        if position == 0:  # a permit the store needs lapsed: nothing is for sale (asked once)
+            selling.refuse_purchase()
+    return found
+
+
 def build_context(
     customer_id: int | None, raw_items, province: str | None, options: dict | None = None
 ) -> PricingContext:
+    items = _items(raw_items)
+    found = _sellable([sku_id for sku_id, _quantity in items])
     lines = []
-    for index, (sku_id, quantity) in enumerate(_items(raw_items)):
-        sku = sellable_sku(sku_id)
-        product = db.session.get(Product, sku.product_id)
+    for index, (sku_id, quantity) in enumerate(items):
+        sku, product = found[sku_id]
         lines.append(
             PricingLine(
                 index,
@@ -145,48 +168,14 @@ def place_order(
     if priced.problems:
         raise CheckoutProblems(priced.problems)
 
-    now = datetime.now(UTC)
-    order = Order(
-        number=_order_number(),
-        customer_id=customer.id,
-        status="pending_payment",
-        items_total=priced.items_total,
-        total=priced.total,
-        address_cipher=addresses.snapshot_cipher(address),
-        province=address.province,
-        note=note,
-        idempotency_key=key,
-        request_hash=request_hash,
-        pay_deadline=now + timedelta(minutes=int(settings.get("unpaid_order_minutes"))),
-    )
+    order = _new_order(customer, priced, address, note, key, request_hash)
     try:
-        db.session.add(order)
-        db.session.flush()
-        for priced_line in priced.lines:
-            line = priced_line.line
-            if not stock.reserve(line.sku_id, line.quantity, order.id):
-                raise SoldOut(line.sku_id, line.title)
-            row = OrderLine(
-                order_id=order.id,
-                sku_id=line.sku_id,
-                product_id=line.product_id,
-                title=line.title,
-                spec_key=line.spec_key,
-                unit_price=line.unit_price,
-                quantity=line.quantity,
-                total=priced_line.total,
-            )
-            order.lines.append(row)
-            db.session.flush()
-            for adjustment in priced_line.adjustments:
-                order.adjustments.append(_adjustment_row(adjustment, row.id))
-        for adjustment in priced.adjustments:
-            order.adjustments.append(_adjustment_row(adjustment, None))
-        order.events.append(
-            OrderEvent(
-                kind="placed", actor=f"shopper:{customer.id}", detail={"total": order.total, "items": len(priced.lines)}
-            )
-        )
+        _insert(order, priced, customer)
+        quantities = [(line.sku_id, line.quantity) for line in context.lines]
+        left = stock.reserve(quantities, order.id)
+        short = next((line for line in context.lines if line.sku_id not in left), None)
+        if short is not None:
+            raise SoldOut(short.sku_id, short.title)
         failed: list = []  # a plugin that raises (not SoldOut/CheckoutProblems) refuses with a clear problem
         call_hook(
             hooks().mallow_order_placed,
@@ -198,8 +187,9 @@ def place_order(
         )
         if failed:
             raise CheckoutProblems(failed)
-        low = alerts.low_after_reserve([line.sku_id for line in context.lines])
-        db.session.commit()
+        threshold = int(settings.get("low_stock_threshold"))
+        low = sorted(sku_id for sku_id, units in left.items() if units < threshold)
+        _commit_keeping(order)
     except IntegrityError:
         db.session.rollback()
         if key:  # the same key won a race a moment ago: answer with that order
@@ -216,9 +206,92 @@ def place_order(
     return order, True
 
 
-def _adjustment_row(adjustment, line_id) -> OrderAdjustment:
+def _commit_keeping(order: Order) -> None:
+    """Commit, keeping the new order with its lines, adjustments and timeline loaded: they hold
+    exactly what was just written (through the ORM, plugins' changes included), so the answer
+    that shows the order needs no SELECT after the commit (four round trips). Everything else
+    in the session is expired, as a commit does."""
+    session = db.session()
+    keep = {id(row) for row in (order, *order.lines, *order.adjustments, *order.events)}
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire_on_commit
+    for row in list(session.identity_map.values()):
+        if id(row) not in keep:
+            session.expire(row)
+
+
+def _new_order(customer, priced: PricedOrder, address: Address, note: str, key, request_hash: str) -> Order:
+    return Order(
+        number=_order_number(),
+        customer_id=customer.id,
+        status="pending_payment",
+        items_total=priced.items_total,
+        total=priced.total,
+        address_cipher=addresses.snapshot_cipher(address),
+        province=address.province,
+        note=note,
+        idempotency_key=key,
+        request_hash=request_hash,
+        pay_deadline=datetime.now(UTC) + timedelta(minutes=int(settings.get("unpaid_order_minutes"))),
+        lines=[],  # empty from the start: adding to them never lazy-loads them
+        adjustments=[],
+        events=[],
+    )
+
+
+def _insert(order: Order, priced: PricedOrder, customer) -> None:
+    """Write the order, then its lines, adjustments and first timeline entry: one INSERT per
+    table, however many lines (the ORM batches the rows of a table into one statement)."""
+    db.session.add(order)
+    db.session.flush()
+    lines, adjustments = [], []
+    for priced_line in priced.lines:
+        line = priced_line.line
+        row = OrderLine(
+            sku_id=line.sku_id,
+            product_id=line.product_id,
+            title=line.title,
+            spec_key=line.spec_key,
+            unit_price=line.unit_price,
+            quantity=line.quantity,
+            total=priced_line.total,
+        )
+        lines.append(row)
+        adjustments.extend(_adjustment_row(adjustment, row) for adjustment in priced_line.adjustments)
+    adjustments.extend(_adjustment_row(adjustment, None) for adjustment in priced.adjustments)
+    if db.engine.dialect.name == "sqlite":  # stores are on the platform's backend
+        _number_on_sqlite(lines, adjustments)
+    order.lines.extend(lines)
+    order.adjustments.extend(adjustments)
+    order.events.append(
+        OrderEvent(kind="placed", actor=f"shopper:{customer.id}", detail={"total": order.total, "items": len(lines)})
+    )
+    db.session.flush()
+
+
+def _number_on_sqlite(lines: list[OrderLine], adjustments: list[OrderAdjustment]) -> None:
+    """Give new lines and adjustments their ids on SQLite, which cannot say which row of a batched
+    ``INSERT … RETURNING`` is which (SQLAlchemy would insert them one by one to learn their ids).
+    Safe: the order's INSERT took the store file's write lock, so no one else adds rows until
+    the commit."""
+    last_line, last_adjustment = db.session.execute(
+        sa.select(
+            sa.select(sa.func.coalesce(sa.func.max(OrderLine.id), 0)).scalar_subquery(),
+            sa.select(sa.func.coalesce(sa.func.max(OrderAdjustment.id), 0)).scalar_subquery(),
+        )
+    ).one()
+    for number, line in enumerate(lines, start=last_line + 1):
+        line.id = number
+    for number, adjustment in enumerate(adjustments, start=last_adjustment + 1):
+        adjustment.id = number
+
+
+def _adjustment_row(adjustment, line: OrderLine | None) -> OrderAdjustment:
     return OrderAdjustment(
-        line_id=line_id,
+        line=line,
         stage=adjustment.stage,
         source=adjustment.source,
         code=adjustment.code,

@@ -121,6 +121,9 @@ class OrderAdjustment(StoreModel):
     label: Mapped[str] = mapped_column(sa.String(120))
     amount: Mapped[int] = mapped_column(sa.BigInteger)
 
+    #: the line it changes (None: the whole order); lets one flush insert lines, then adjustments
+    line: Mapped[OrderLine | None] = relationship()
+
 
 class OrderEvent(StoreModel):
     __tablename__ = "order_events"

@@ -278,6 +278,14 @@ def bump_after_commit(session, store_id: int) -> None:
     session.info.setdefault(_PENDING, set()).add(int(store_id))
 
 
+def changed_at_commit(session) -> None:
+    """The active store's pages change when ``session`` commits (a write that is not a flush of
+    a watched object, e.g. stock taken by an ``UPDATE``); nothing outside a store."""
+    store_id = g.get("mallow_store_id") if has_app_context() else None
+    if store_id is not None:
+        bump_after_commit(session, store_id)
+
+
 def _after_flush(session, _context) -> None:
     found = stamps()
     if found is None:

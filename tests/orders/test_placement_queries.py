@@ -1,0 +1,188 @@
+"""Placing an order costs a fixed number of SQL statements, however many lines it has (issue 13).
+
+Counts are deterministic where timings are not: a statement more is a lazy load or a round trip
+on the checkout's hot path. Transaction control (SQLite's explicit ``BEGIN``) is left out. The
+store has the demo's three plugins on (group-buy, flash-sale, distribution); the shopper fills a
+cart through the API, then orders what the cart holds with ``createOrder``. What the request
+holds today, in order:
+
+* the bearer token with its shopper (one);
+* ``place_order``: the address, every SKU with its product (one), the permits check (three:
+  qualification, permits, category), the store's settings (one), then the writes: the order,
+  its lines (one batched INSERT), its timeline entry, every line's stock in one
+  ``UPDATE … RETURNING`` and the stock ledger (one batched INSERT);
+* SQLite only: the next ids of the lines and adjustments (one; SQLite cannot tell which row of a
+  batched ``INSERT … RETURNING`` is which, so the ids are numbered under the write lock);
+* nothing after the commit: the answer shows the order as written.
+
+The store itself comes from the resolver's per-process cache on both backends once warm.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from mallow.testing import backend_params, bearer, dispose_app, enable_plugin, make_product, make_shopper, make_store
+from mallow.testing import plugin_app
+
+DEMO_PLUGINS = ["groupbuy", "flashsale", "distribution"]
+TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK)\b", re.IGNORECASE)
+#: per backend: the createOrder request above, for any number of lines
+ORDER_STATEMENTS = {"postgresql": 12, "sqlite": 13}
+
+
+@pytest.fixture(scope="module", params=backend_params())
+def demo_app(request, tmp_path_factory):
+    """An app with the demo's three plugins approved and loaded, on each backend."""
+    app = plugin_app(tmp_path_factory, request.param, DEMO_PLUGINS)
+    yield app
+    dispose_app(app)
+
+
+@pytest.fixture
+def shop(demo_app):
+    shop = make_store(demo_app)
+    for name in DEMO_PLUGINS:
+        enable_plugin(demo_app, shop, name)
+    return shop
+
+
+@contextmanager
+def statements():
+    """The SQL statements run inside the block (on any engine), transaction control left out."""
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if not TRANSACTION_CONTROL.match(statement):
+            seen.append(" ".join(statement.split()))
+
+    sa.event.listen(Engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(Engine, "before_cursor_execute", count)
+
+
+def _listing(seen: list[str]) -> str:
+    return "\n".join(f"  {statement[:160]}" for statement in seen)
+
+
+def _skus(app, shop, count: int, stock: int = 50) -> list[int]:
+    return [make_product(app, shop, title=f"商品 {n}", price=1000 + n, stock=stock)[0] for n in range(count)]
+
+
+def _stock(app, shop, sku_ids: list[int]) -> list[int]:
+    from mallow.catalog.models import Sku
+    from mallow.db import db
+    from mallow.tenants.context import store_context
+
+    with store_context(shop.store_id, app=app):
+        return [db.session.get(Sku, sku_id).stock for sku_id in sku_ids]
+
+
+def _warm(client, shop, token, address, sku) -> None:
+    """A first order straight from the API (not the cart): the per-process caches are warm after it."""
+    body = {"items": [{"sku_id": sku, "quantity": 1}], "address_id": address}
+    assert client.post(f"{shop.prefix}/api/orders", headers=bearer(token), json=body).status_code == 201
+
+
+def _order_from_cart(client, shop, token, address, skus):
+    """Fill the cart with one of each SKU, then order what the cart holds; the order's answer and
+    the statements of the createOrder request."""
+    for sku in skus:
+        added = client.post(f"{shop.prefix}/api/cart/items", headers=bearer(token), json={"sku_id": sku, "quantity": 1})
+        assert added.status_code == 201, added.get_json()
+    cart = client.get(f"{shop.prefix}/api/cart", headers=bearer(token)).get_json()
+    body = {"items": [{"sku_id": i["sku_id"], "quantity": i["quantity"]} for i in cart["items"]], "address_id": address}
+    with statements() as seen:
+        response = client.post(f"{shop.prefix}/api/orders", headers=bearer(token), json=body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json(), seen
+
+
+def test_a_three_line_order_from_the_cart_costs_a_fixed_number_of_statements(demo_app, shop):
+    client = demo_app.test_client()
+    token, address = make_shopper(client, shop)
+    skus = _skus(demo_app, shop, 3)
+    _warm(client, shop, token, address, skus[0])
+
+    order, seen = _order_from_cart(client, shop, token, address, skus)
+
+    assert [line["sku_id"] for line in order["lines"]] == skus
+    assert order["total"] == order["items_total"] + sum(a["amount"] for a in order["adjustments"])
+    assert _stock(demo_app, shop, skus) == [48, 49, 49]
+    assert len(seen) == ORDER_STATEMENTS[demo_app.mallow_backend], _listing(seen)
+    assert sum(re.search(r"\bUPDATE \S*skus SET", s) is not None for s in seen) == 1, _listing(seen)
+    assert sum(s.startswith("INSERT INTO") and ".order_lines " in s for s in seen) == 1, _listing(seen)
+    assert sum(s.startswith("INSERT INTO") and ".stock_movements " in s for s in seen) == 1, _listing(seen)
+
+
+def test_one_line_and_five_lines_cost_the_same_statements(demo_app, shop):
+    client = demo_app.test_client()
+    skus = _skus(demo_app, shop, 5)
+    counts = {}
+    for lines in (1, 5):
+        token, address = make_shopper(client, shop)
+        _warm(client, shop, token, address, skus[0])
+        order, seen = _order_from_cart(client, shop, token, address, skus[:lines])
+        assert len(order["lines"]) == lines
+        counts[lines] = len(seen)
+    assert counts[1] == counts[5] == ORDER_STATEMENTS[demo_app.mallow_backend], counts
+
+
+def test_a_line_short_of_stock_refuses_the_whole_order_naming_it(demo_app, shop):
+    from mallow.catalog.models import Sku
+    from mallow.db import db
+    from mallow.inventory.models import StockMovement
+    from mallow.tenants.context import store_context
+
+    client = demo_app.test_client()
+    token, address = make_shopper(client, shop)
+    first, scarce, last = skus = _skus(demo_app, shop, 3)
+    with store_context(shop.store_id, app=demo_app):
+        db.session.get(Sku, scarce).stock = 1
+        db.session.commit()
+    items = [{"sku_id": sku, "quantity": 2} for sku in skus]
+
+    response = client.post(
+        f"{shop.prefix}/api/orders", headers=bearer(token), json={"items": items, "address_id": address}
+    )
+
+    assert response.status_code == 409, response.get_json()
+    assert response.get_json()["error"] == "sold_out" and response.get_json()["sku_id"] == scarce
+    assert _stock(demo_app, shop, skus) == [50, 1, 50]
+    assert client.get(f"{shop.prefix}/api/orders", headers=bearer(token)).get_json()["items"] == []
+    with store_context(shop.store_id, app=demo_app):
+        assert db.session.execute(sa.select(sa.func.count()).select_from(StockMovement)).scalar() == 0
+
+
+@pytest.mark.parametrize("demo_app", ["postgresql"], indirect=True)
+def test_overlapping_orders_at_once_sell_exactly_the_stock_without_deadlocks(demo_app, shop):
+    """Three-line orders on overlapping SKUs, in different line orders, from 8 threads: every
+    answer is an order or "sold out" (no deadlock answered as busy), and exactly the stock sold."""
+    client = demo_app.test_client()
+    a, b, c, d = _skus(demo_app, shop, 4, stock=12)
+    shoppers = [make_shopper(client, shop) for _ in range(8)]
+    baskets = [[a, b, c], [d, c, b], [b, d, a], [c, a, d]]
+
+    def buy(n):
+        token, address = shoppers[n % len(shoppers)]
+        items = [{"sku_id": sku, "quantity": 1} for sku in baskets[n % len(baskets)]]
+        response = demo_app.test_client().post(
+            f"{shop.prefix}/api/orders", headers=bearer(token), json={"items": items, "address_id": address}
+        )
+        return n, response.status_code, (response.get_json() or {}).get("error")
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(buy, range(40)))
+
+    assert {(status, error) for _n, status, error in results} <= {(201, None), (409, "sold_out")}, results
+    sold = [baskets[n % len(baskets)] for n, status, _error in results if status == 201]
+    assert len(sold) >= 12  # at least one basket's worth: never refused while every SKU had stock
+    assert _stock(demo_app, shop, [a, b, c, d]) == [12 - sum(sku in basket for basket in sold) for sku in (a, b, c, d)]
