@@ -106,17 +106,20 @@ def _watch_what_pages_show(app: Flask) -> None:
     """What a storefront page, a plugin slot or a cached store row shows: a commit that flushes
     one of these moves the store's stamp (:mod:`mallow.tenants.stamps`), so every process drops
     what it kept of the store. The catalogue and the classes plugin blocks watch come from the
-    builder's list; orders, carts and payments are not here (pages do not show them)."""
+    builder's list, the classes plugin slots watch from the slot memory; orders, carts and
+    payments are not here (pages do not show them)."""
     from mallow.builder.invalidation import watched_classes
     from mallow.builder.models import BuilderState, Page, PageVersion
     from mallow.payments.models import PaymentConfig
     from mallow.plugins.models import StorePlugin
+    from mallow.plugins.slot_cache import watched_classes as slot_classes
     from mallow.qualifications.models import Qualification
     from mallow.shipping.models import ShippingTemplate
     from mallow.tenants.stamps import EXTENSION
 
     stamps = app.extensions[EXTENSION]
     stamps.watch_classes(watched_classes)
+    stamps.watch_classes(slot_classes)  # what plugins' kept slots show (sdk.slot_watches)
     for cls in (BuilderState, Page, PageVersion, PaymentConfig, ShippingTemplate):
         stamps.watch(cls)
     stamps.watch(StorePlugin, lambda row: row.store_id)

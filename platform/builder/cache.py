@@ -15,6 +15,10 @@ What else a render depends on joins the key through :func:`add_key_part`: the pl
 adds the store's enabled plugins and their settings, so turning a plugin on or off (or changing
 its settings) in any process is a miss everywhere.
 
+A block that shows something true for a while only (a campaign that ends at T) says so with
+:func:`mallow.edge.fresh_for`: the render is kept no longer, and a page served from it is kept by
+the front door no longer than the time left.
+
 Entries also expire after ``MALLOW_PAGE_CACHE_SECONDS`` (default 300), which bounds how long
 anything changed without going through the ORM (e.g. best-seller counts updated in raw SQL) can
 show, and the cache holds at most ``MALLOW_PAGE_CACHE_ENTRIES`` (default 2,000), least recently
@@ -28,6 +32,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from threading import Lock
+
+from mallow.edge import fresh_for
 
 
 def add_key_part(app, part: Callable[[], Hashable]) -> None:
@@ -43,6 +49,7 @@ class Entry:
     html: str
     catalogue_version: int | None  # None: the page shows no catalogue data
     expires: float
+    limited: bool = False  # a block said how long it is true (fresh_for): pages showing it say so too
 
 
 class RenderCache:
@@ -59,6 +66,8 @@ class RenderCache:
         return (*key, *(part() for part in self.key_parts)) if self.key_parts else key
 
     def get(self, key: tuple, catalogue_version: int):
+        """The kept html, or None; a hit also tells the page being served how long the render is
+        still true (:func:`mallow.edge.fresh_for`)."""
         key = self._full_key(key)
         with self._lock:
             entry = self._entries.get(key)
@@ -73,12 +82,21 @@ class RenderCache:
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
-            return entry.html
+            left = entry.expires - time.monotonic()
+        if entry.limited:
+            fresh_for(left)
+        return entry.html
 
-    def put(self, key: tuple, html: str, catalogue_version: int | None) -> None:
+    def put(self, key: tuple, html: str, catalogue_version: int | None, seconds: float | None = None) -> None:
+        """Keep ``html``; ``seconds``: what the render said with ``fresh_for`` (None: nothing)."""
         key = self._full_key(key)
+        limited = seconds is not None and seconds < self.seconds
+        if seconds is not None and seconds <= 0:
+            return
         with self._lock:
-            self._entries[key] = Entry(html, catalogue_version, time.monotonic() + self.seconds)
+            self._entries[key] = Entry(
+                html, catalogue_version, time.monotonic() + (seconds if limited else self.seconds), limited
+            )
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, render_template, send_from_directory
+from flask import Blueprint, abort, current_app, g, render_template, send_from_directory
 from flask_babel import get_locale
 from mallow.builder.cache import page_cache
 from mallow.builder.current import fill
@@ -22,7 +22,7 @@ from mallow.builder.models import BuilderState, Page, PageVersion
 from mallow.builder.render import render_document, stylesheet_urls
 from mallow.builder.themes import DEFAULT, theme_set
 from mallow.db import db
-from mallow.edge import cacheable
+from mallow.edge import cacheable, fresh_for
 from mallow.media import library
 from mallow.media.images import absolute_path
 from mallow.tenants.context import current_store
@@ -83,6 +83,7 @@ def render_live(kind: str, slug: str = "", subject=None):
         if version is None:
             return None
         settings = {**theme.defaults(), **((row.theme_settings or {}).get(theme.name) or {})}
+        outer = g.pop("mallow_fresh_seconds", None)  # what the blocks say, apart from the rest of the page
         rendered = render_document(
             version.document,
             kind=kind,
@@ -93,8 +94,12 @@ def render_live(kind: str, slug: str = "", subject=None):
             subject=subject,
         )
         html = rendered.html
+        said = g.pop("mallow_fresh_seconds", None)
+        for seconds in (outer, said):
+            if seconds is not None:
+                fresh_for(seconds)
         if key is not None:
-            cache.put(key, str(html), catalogue_version if rendered.uses_catalogue else None)
+            cache.put(key, str(html), catalogue_version if rendered.uses_catalogue else None, said)
     return html, theme, row.title
 
 

@@ -241,7 +241,8 @@ def keep(response):
     has_csrf = bool(token) and token.encode() in body
     if has_csrf:
         body = body.replace(token.encode(), CSRF_MARKER.encode())
-    seconds = min(pages.seconds, g.get("mallow_fresh_seconds") or pages.seconds)
+    said = g.get("mallow_fresh_seconds")  # fresh_for(0): not kept at all
+    seconds = pages.seconds if said is None else min(pages.seconds, said)
     if seconds <= 0:
         return response
     headers = [(k, v) for k, v in response.headers.items() if k.lower() not in ("set-cookie", "content-length")]

@@ -3,6 +3,8 @@
 * ``{{ template_slot("product.after_price", product=product) }}`` in a template calls
   ``mallow_template_slot`` for the plugins the store has enabled and joins their markup, in
   plugin-name order. A plain string is escaped; only ``markupsafe.Markup`` is kept as markup.
+  A slot a plugin declared with ``slot_watches`` is served from this process's memory while the
+  store's stamp holds (:mod:`mallow.plugins.slot_cache`).
 * ``plugin_console_menu()`` gives the console's menu entries (``mallow_console_menu``) of the
   enabled plugins, each ``{"label", "url"}``.
 
@@ -17,8 +19,7 @@ from flask import Flask, url_for
 from markupsafe import Markup, escape
 from werkzeug.routing import BuildError
 
-from mallow.plugins import manager
-from mallow.plugins.manager import each_result
+from mallow.plugins import manager, slot_cache
 from mallow.plugins.routes import mounted_endpoint
 from mallow.tenants.context import current_store
 from mallow.tenants.views import store_view
@@ -30,7 +31,7 @@ def template_slot(name: str, **context) -> Markup:
     if current_store() is None:
         return Markup("")
     parts = []
-    for _plugin, result in each_result("mallow_template_slot", slot=name, context=context):
+    for _plugin, result in slot_cache.answers(name, context):
         parts.append(result if isinstance(result, Markup) else escape(str(result)))
     return Markup("").join(parts)
 
@@ -67,4 +68,5 @@ def plugin_console_menu() -> list[dict]:
 
 
 def init_templates(app: Flask) -> None:
+    slot_cache.init_app(app)
     app.jinja_env.globals.update(template_slot=template_slot, plugin_console_menu=plugin_console_menu)

@@ -36,6 +36,9 @@ name is in the table of docs/plugins.md (*The plugin SDK*) with the version it c
 * translations: :class:`PluginTranslations` (the plugin's own Babel domain and catalogue).
 * early answers (``mallow_early_routes``): a handler takes an :class:`EarlyRequest` and answers
   an :class:`EarlyAnswer` or None, before Flask dispatches the request (:mod:`mallow.plugins.early`).
+* freshness (:mod:`mallow.sdk.freshness`): :func:`slot_watches` (a template slot Mallow may keep
+  until a write to what it shows), :func:`fresh_for` (the slot or page is true for so many
+  seconds more), :func:`mark_changed` (an ``UPDATE`` statement changed what pages show).
 """
 
 from __future__ import annotations
@@ -77,6 +80,11 @@ from mallow.validation import text as form_text
 from mallow.web import render_form
 from mallow.web.ids import ID_MAX, id_value
 from mallow.web.redirects import safe_next, safe_target
+
+# freshness: what pages and slots show, kept until it changes
+from mallow.edge import fresh_for
+from mallow.plugins.slot_cache import slot_watches
+from mallow.sdk.freshness import mark_changed
 
 #: The SDK's version: a minor release adds names, a major one may change or remove them.
 SDK_VERSION = "1.2"
@@ -165,4 +173,8 @@ __all__ = [
     # early answers
     "EarlyAnswer",
     "EarlyRequest",
+    # freshness
+    "slot_watches",
+    "fresh_for",
+    "mark_changed",
 ]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from mallow.sdk import hookimpl
+from mallow.sdk import hookimpl, slot_watches
 from mallow_flashsale import checkout
+from mallow_flashsale.models import Sale, SaleItem
 
 
 @hookimpl
@@ -85,15 +86,19 @@ def mallow_console_menu(store):
 
 
 @hookimpl
+@slot_watches("product.after_price", Sale, SaleItem)
 def mallow_template_slot(slot, context):
-    """On a product page: where the product is in a sale a shopper can see now, a link to it."""
+    """On a product page: where the product is in a sale a shopper can see now, a link to it.
+    Mallow keeps the answer until a sale is written (``slot_watches``) or the next moment one of
+    the product's sales previews, starts or ends (``fresh_for``); the countdown counts to an
+    absolute time, so a kept answer ticks right."""
     if slot != "product.after_price":
         return None
     product = (context or {}).get("product")
     product_id = getattr(product, "id", None) if not isinstance(product, dict) else product.get("id")
     if not product_id:
         return None
-    from mallow.sdk import fen_to_yuan
+    from mallow.sdk import fen_to_yuan, fresh_for
     from mallow_flashsale import sales, timing
     from mallow_flashsale.i18n import _
     from mallow_flashsale.links import storefront_url
@@ -103,7 +108,9 @@ def mallow_template_slot(slot, context):
     from mallow_flashsale.storefront import countdown_text
 
     now = timing.now()
-    found = sales.sales_of_product(int(product_id), now)
+    found, changes_at = sales.product_sales(int(product_id), now)
+    if changes_at is not None:
+        fresh_for(max(0.0, (changes_at - now).total_seconds()))
     if not found:
         return None
     sale, item = found[0]
@@ -123,12 +130,13 @@ def mallow_template_slot(slot, context):
     if href is None:
         return None
     clock = Markup("")
-    if live:  # the seconds are this request's (slots are never cached); the script ticks them down
-        seconds = max(0, int((aware(sale.ends_at) - now).total_seconds()))
+    if live:  # printed for readers without script; the script counts down to the end itself
+        ends = aware(sale.ends_at)
+        seconds = max(0, int((ends - now).total_seconds()))
         clock = Markup(
-            '<span class="fs-countdown" data-fs-seconds="%d" data-days-format="%s"><span>%s</span>'
+            '<span class="fs-countdown" data-fs-deadline="%d" data-days-format="%s"><span>%s</span>'
             '<time class="fs-clock">%s</time></span>'
-        ) % (seconds, _("%(days)s d"), _("Ends in"), countdown_text(seconds))
+        ) % (int(ends.timestamp()), _("%(days)s d"), _("Ends in"), countdown_text(seconds))
     return Markup(
         '<link rel="stylesheet" href="%s"><p class="fs-slot"><a class="fs-ribbon" href="%s">'
         '<span>⚡ %s</span>%s</a></p><script src="%s" defer></script>'

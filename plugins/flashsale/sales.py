@@ -8,6 +8,8 @@ it is set; the SKU's stock is still taken by the core at every order.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from mallow.sdk import Errors, Product, Sku, ValidationFailed, current_store, db, fen_to_yuan, id_value
@@ -39,8 +41,9 @@ def visible_sales(now=None) -> list[Sale]:
     return [sale for sale in rows if sale.state(now) in ("preheat", "live")]
 
 
-def sales_of_product(product_id: int, now=None) -> list[tuple[Sale, SaleItem]]:
-    """(sale, item) pairs of a product in sales a shopper may see now."""
+def product_sales(product_id: int, now=None) -> tuple[list[tuple[Sale, SaleItem]], datetime | None]:
+    """(sale, item) pairs of a product in sales a shopper may see now, and the next moment that
+    changes (a sale of it previews, starts or ends; None: nothing planned)."""
     now = now or timing.now()
     rows = db.session.execute(
         sa.select(Sale, SaleItem)
@@ -48,7 +51,14 @@ def sales_of_product(product_id: int, now=None) -> list[tuple[Sale, SaleItem]]:
         .where(SaleItem.product_id == product_id, Sale.published.is_(True), Sale.ends_at > now)
         .order_by(Sale.starts_at, Sale.id)
     ).all()
-    return [(sale, item) for sale, item in rows if sale.state(now) in ("preheat", "live")]
+    moments = [
+        aware(moment)
+        for sale, _item in rows
+        for moment in (sale.preheat_at, sale.starts_at, sale.ends_at)
+        if moment is not None and aware(moment) > now
+    ]
+    visible = [(sale, item) for sale, item in rows if sale.state(now) in ("preheat", "live")]
+    return visible, min(moments, default=None)
 
 
 # --- writing ---------------------------------------------------------------------------------

@@ -8,16 +8,16 @@ Nothing is ever shown that did not happen: no invented members, nicknames, avata
 
 Modules: :mod:`.money` (arithmetic and rounding), :mod:`.models`, :mod:`.campaigns`,
 :mod:`.checkout` (options, price, checks, reservations), :mod:`.lifecycle` (groups and members),
-:mod:`.refunds` (money owed, retried), :mod:`.jobs` (the sweep), :mod:`.views`, :mod:`.blocks`.
+:mod:`.refunds` (money owed, retried), :mod:`.jobs` (the sweep), :mod:`.views`, :mod:`.blocks`,
+:mod:`.product_slot` (the product page's slot, kept by Mallow until campaigns or groups change).
 """
 
 from __future__ import annotations
 
-from markupsafe import Markup, escape
-
-from mallow.sdk import hookimpl, plugin_settings
-from mallow_groupbuy import checkout, lifecycle
+from mallow.sdk import hookimpl, slot_watches
+from mallow_groupbuy import checkout, lifecycle, product_slot
 from mallow_groupbuy.i18n import _
+from mallow_groupbuy.models import Campaign, Group
 
 
 @hookimpl
@@ -105,34 +105,10 @@ def mallow_console_menu(store):
 
 
 @hookimpl
+@slot_watches("product.after_price", Campaign, Group)
 def mallow_template_slot(slot, context):
-    """Under a product's price: a link to its running campaign (real figures only)."""
-    if slot != "product.after_price" or not plugin_settings("groupbuy").get("show_on_product_page", True):
+    """Under a product's price: a link to its running campaign (real figures only), kept by
+    Mallow until a campaign or group changes (:mod:`.product_slot`)."""
+    if slot != product_slot.SLOT:
         return None
-    product = (context or {}).get("product")
-    product_id = getattr(product, "id", None) or (product.get("id") if isinstance(product, dict) else None)
-    if not product_id:
-        return None
-    from mallow_groupbuy import campaigns, present
-
-    found = campaigns.live_campaigns(product_id=product_id, limit=1)
-    if not found:
-        return None
-    summary = present.campaign_summary(found[0])
-    text = _("Group price from ¥%(price)s", price=summary["best_price_yuan"])
-    size = _("Group of %(size)s", size=summary["group_size"])
-    groups = (
-        _("%(n)s groups waiting for members", n=summary["open_groups"]) if summary["open_groups"] else _("Open a group")
-    )
-    style = present.shop_url("static", filename="groupbuy.css", v=present.asset_version("groupbuy.css"))
-    return Markup(
-        '<link rel="stylesheet" href="{style}"><p class="groupbuy-slot"><a class="gb-ribbon" href="{url}">'
-        '<span class="gb-tag gb-solid">{size}</span><span class="gb-ribbon-text">{text}</span>'
-        '<span class="gb-ribbon-more">{groups} ›</span></a></p>'
-    ).format(
-        style=style,
-        url=present.shop_url("campaign", campaign_id=found[0].id),
-        size=escape(size),
-        text=escape(text),
-        groups=escape(groups),
-    )
+    return product_slot.render(context)

@@ -1,8 +1,9 @@
 """The "group-buy list" page-builder block: running campaigns with their best group price.
 
 It shows campaign facts only (title, prices, group size, end time), never group counts or
-members, so a cached render cannot show a stale or inflated figure. The block's template runs in the builder's
-sandbox: it gets plain data (URLs and texts resolved here), never Python objects.
+members, so a cached render cannot show a stale or inflated figure; what changes with time alone
+(a campaign ends, the next one starts) is announced with ``fresh_for``. The block's template runs
+in the builder's sandbox: it gets plain data (URLs and texts resolved here), never Python objects.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ def resolve(block: dict, ctx) -> dict:
 
     count = int((block.get("settings") or {}).get("count") or 4)
     rows = []
-    for campaign in campaigns.live_campaigns(limit=count):
+    live = campaigns.live_campaigns(limit=count)
+    campaigns.true_until(*(campaign.ends_at for campaign in live), campaigns.next_start())
+    for campaign in live:
         summary = present.campaign_summary(campaign)
         if summary["product"] is None or not summary["product"]["on_shelf"]:
             continue

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask_babel import get_timezone
 
-from mallow.sdk import ID_MAX, Errors, Product, Sku, ValidationFailed, db
+from mallow.sdk import ID_MAX, Errors, Product, Sku, ValidationFailed, db, fresh_for
 from mallow_groupbuy import money
 from mallow_groupbuy.i18n import _
 from mallow_groupbuy.models import Campaign, Group, Member, RefundTask
@@ -73,6 +73,22 @@ def live_campaigns(product_id: int | None = None, limit: int = 50) -> list[Campa
     if product_id is not None:
         query = query.where(Campaign.product_id == product_id)
     return list(db.session.execute(query).scalars())
+
+
+def next_start(product_id: int | None = None) -> datetime | None:
+    """When the next campaign (of ``product_id``) starts: what is live changes then."""
+    query = sa.select(sa.func.min(Campaign.starts_at)).where(Campaign.status == "active", Campaign.starts_at > now())
+    if product_id is not None:
+        query = query.where(Campaign.product_id == product_id)
+    return aware(db.session.execute(query).scalar())
+
+
+def true_until(*moments: datetime | None) -> None:
+    """What is being shown changes at the soonest of ``moments`` (a campaign's end, a group's
+    deadline, the next start): pages and slots Mallow keeps are kept no longer (``fresh_for``)."""
+    soonest = min((aware(moment) for moment in moments if moment is not None), default=None)
+    if soonest is not None:
+        fresh_for(max(0.0, (soonest - now()).total_seconds()))
 
 
 def skus_of(campaign: Campaign) -> list[Sku]:

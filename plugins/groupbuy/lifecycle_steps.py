@@ -8,7 +8,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from mallow.sdk import Order, cancel_order, current_store, db, enqueue_job, release_stock
+from mallow.sdk import Order, cancel_order, current_store, db, enqueue_job, mark_changed, release_stock
 from mallow_groupbuy.campaigns import now
 from mallow_groupbuy.checkout import release_quota, release_units
 from mallow_groupbuy.models import MEMBER_STATES, Group, Member, RefundTask
@@ -26,7 +26,8 @@ def move(member: Member, target: str, at: datetime | None = None) -> None:
 
 
 def close_group(group: Group, target: str, **values) -> bool:
-    """open → ``target`` in one conditional UPDATE; False when the group had moved already."""
+    """open → ``target`` in one conditional UPDATE; False when the group had moved already.
+    The statement is no flush of a watched object: pages showing groups are told (``mark_changed``)."""
     changed = (
         db.session.execute(
             sa.update(Group)
@@ -36,6 +37,8 @@ def close_group(group: Group, target: str, **values) -> bool:
         ).rowcount
         == 1
     )
+    if changed:
+        mark_changed()
     db.session.refresh(group)
     return changed
 

@@ -95,11 +95,11 @@ def campaign_summary(campaign: Campaign) -> dict:
     prices = [sku.price for sku in skus_of(campaign)]
     lowest_bp = min(tier["bp"] for tier in campaign.tiers)
     best = money.unit_price(min(prices), lowest_bp) if prices else None
-    open_groups = db.session.execute(
-        sa.select(sa.func.count())
+    open_groups, next_deadline = db.session.execute(
+        sa.select(sa.func.count(), sa.func.min(Group.deadline))
         .select_from(Group)
         .where(Group.campaign_id == campaign.id, Group.status == "open", Group.deadline > now())
-    ).scalar_one()
+    ).one()
     return {
         "id": campaign.id,
         "title": campaign.title,
@@ -112,6 +112,8 @@ def campaign_summary(campaign: Campaign) -> dict:
         "ends_at": when(campaign.ends_at),
         "ends_at_iso": aware(campaign.ends_at).isoformat(),
         "open_groups": open_groups,
+        #: the open groups' count drops at this deadline (None: no group is open)
+        "groups_change_at": aware(next_deadline),
         "remaining": max(0, campaign.quota - campaign.sold),
         "ladder": ladder(campaign.tiers),
     }

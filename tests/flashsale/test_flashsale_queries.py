@@ -36,7 +36,7 @@ def split_by_checkout(monkeypatch):
             inside.pop()
 
     def statement(_conn, _cursor, sql, *_args):
-        if sql == "BEGIN":  # SQLite's explicit transaction start (PostgreSQL's is implicit)
+        if sql.startswith("BEGIN"):  # SQLite's explicit transaction start (PostgreSQL's is implicit)
             return
         counts["inside" if inside else "outside"] += 1
         counts["sale"] += "flashsale_" in sql
