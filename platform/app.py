@@ -113,17 +113,22 @@ def _watch_what_pages_show(app: Flask) -> None:
     from mallow.payments.models import PaymentConfig
     from mallow.plugins.models import StorePlugin
     from mallow.plugins.slot_cache import watched_classes as slot_classes
-    from mallow.qualifications.models import Qualification
+    from mallow.qualifications.matrix import Category, PermitKind
+    from mallow.qualifications.models import Qualification, QualificationPermit
+    from mallow.settings import StoreSetting
     from mallow.shipping.models import ShippingTemplate
-    from mallow.tenants.stamps import EXTENSION
+    from mallow.tenants.stamps import ALL, EXTENSION
 
     stamps = app.extensions[EXTENSION]
     stamps.watch_classes(watched_classes)
     stamps.watch_classes(slot_classes)  # what plugins' kept slots show (sdk.slot_watches)
-    for cls in (BuilderState, Page, PageVersion, PaymentConfig, ShippingTemplate):
+    for cls in (BuilderState, Page, PageVersion, PaymentConfig, ShippingTemplate, StoreSetting):
         stamps.watch(cls)
     stamps.watch(StorePlugin, lambda row: row.store_id)
     stamps.watch(Qualification, lambda row: row.store_id)
+    stamps.watch(QualificationPermit, lambda row: row.qualification.store_id)
+    for cls in (Category, PermitKind):  # the platform's matrix: what every store may sell
+        stamps.watch(cls, lambda _row: ALL)
 
 
 def _register_pages(app: Flask) -> None:

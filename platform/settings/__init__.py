@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import current_app, g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,10 +37,24 @@ def get(key: str):
     forgotten when it writes one or rolls back."""
     stored = db.session.info.get(_CACHE)
     if stored is None:
-        stored = db.session.info[_CACHE] = dict(
-            db.session.execute(sa.select(StoreSetting.key, StoreSetting.value)).all()
-        )
+        stored = db.session.info[_CACHE] = _read()
     return stored[key] if key in stored else DEFAULTS[key]
+
+
+def _read() -> dict:
+    """The store's settings; in a request, kept in this process under the store's stamp (a write
+    of a setting moves it: ``StoreSetting`` is watched, see ``mallow.app``)."""
+    stamp, store_id = (g.get("mallow_store_stamp"), g.get("mallow_store_id")) if has_app_context() else (None, None)
+    memory = current_app.extensions.setdefault(_CACHE, {}) if stamp is not None else {}
+    kept = memory.get(store_id)
+    if kept is not None and kept[0] == stamp:
+        return dict(kept[1])
+    stored = dict(db.session.execute(sa.select(StoreSetting.key, StoreSetting.value)).all())
+    if stamp is not None:
+        if len(memory) >= 20_000:
+            memory.clear()
+        memory[store_id] = (stamp, dict(stored))
+    return stored
 
 
 @event.listens_for(TenantSession, "after_soft_rollback")

@@ -51,6 +51,7 @@ def activate_store(store) -> None:
         raise StoreSwitchRefused(f"store {active.id} is active; enter store_context() for store {store.id}")
     g.mallow_store = store
     g.mallow_store_id = store.id
+    g.mallow_store_slug = store.slug  # for links after a commit expired the row (no query back)
     bind_store(_engine_of(store.id), {STORE_SCHEMA: schema_name(store.id)})
     if store_engines().is_postgresql and db.session().in_transaction():
         # the session's connection began before the store was known: translate from now on

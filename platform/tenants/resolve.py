@@ -73,9 +73,9 @@ def init_app(app: Flask) -> None:
     def add_store_slug(endpoint, values):
         if SLUG_ARG in values or not app.url_map.is_endpoint_expecting(endpoint, SLUG_ARG):
             return
-        store = current_store()
-        if store is not None:
-            values[SLUG_ARG] = store.slug
+        slug = g.get("mallow_store_slug") if current_store() is not None else None
+        if slug is not None:
+            values[SLUG_ARG] = slug
 
     @app.context_processor
     def store_in_templates():

@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from threading import Lock
 
 import sqlalchemy as sa
-from flask import current_app, g
+from flask import current_app, g, has_app_context
+from sqlalchemy import event
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from mallow.db import db
+from mallow.db.session import TenantSession
 from mallow.tenants import stamps
 from mallow.tenants.models import Store
 
@@ -120,6 +123,7 @@ def find(slug: str) -> Store | None:
         make_transient_to_detached(store)
         db.session.add(store)
         g.mallow_store_stamp = stamp
+        g.mallow_store_values = entry.values
         return store
     store = db.session.execute(sa.select(Store).filter_by(slug=slug)).scalar_one_or_none()
     if store is None:
@@ -131,10 +135,42 @@ def find(slug: str) -> Store | None:
             db.session.refresh(store)
     memory.remember(store, stamp)
     g.mallow_store_stamp = stamp  # None: nothing of this request is kept
+    if stamp is not None:
+        g.mallow_store_values = memory.entries[store.id].values
     return store
+
+
+def _transaction_ended(session, transaction) -> None:
+    if transaction.parent is None:  # the outermost: the commit or rollback expired every object
+        _unexpire(session)
+
+
+def _written(session, _context) -> None:
+    store = g.get("mallow_store") if has_app_context() else None
+    if store is not None and (store in session.dirty or store in session.new or store in session.deleted):
+        g.mallow_store_written = True
+
+
+def _unexpire(session) -> None:
+    """After a commit or a rollback, the active store's row as it was read: a commit expires every
+    loaded object, and ``current_store().id`` would otherwise query ``stores`` again (once per
+    write request). Not when this request wrote the row: then it is read back as usual."""
+    if not has_app_context():
+        return
+    store, values = g.get("mallow_store"), g.get("mallow_store_values")
+    if store is None or values is None or g.get("mallow_store_written"):
+        return
+    state = sa.inspect(store)
+    if state.session_id != session.hash_key or not state.expired_attributes:
+        return
+    for key in _COLUMNS:
+        set_committed_value(store, key, values[key])
 
 
 def init_app(app) -> None:
     app.extensions[EXTENSION] = Snapshots()
     stamps.init_app(app)
+    for name, listener in (("after_flush", _written), ("after_transaction_end", _transaction_ended)):
+        if not event.contains(TenantSession, name, listener):
+            event.listen(TenantSession, name, listener)
     app.extensions[stamps.EXTENSION].watch(Store, lambda store: store.id)

@@ -220,8 +220,9 @@ class StoreStamps:
     def bump_all(self) -> None:
         self.backend.bump(ALL)
 
-    def watch(self, cls: type, store_of: Callable[[object], int | None] | None = None) -> None:
-        """Commits that flush ``cls`` move a stamp: ``store_of(obj)``'s, else the active store's."""
+    def watch(self, cls: type, store_of: Callable[[object], int | str | None] | None = None) -> None:
+        """Commits that flush ``cls`` move a stamp: ``store_of(obj)``'s (:data:`ALL`: every
+        store's), else the active store's."""
         self._watched[cls] = store_of
 
     def watch_classes(self, provider: Callable[[], tuple]) -> None:
@@ -246,7 +247,9 @@ class StoreStamps:
                 continue
             store_of = next((f for c, f in watched.items() if isinstance(obj, c)), None)
             store_id = store_of(obj) if store_of is not None else active
-            if store_id is not None:
+            if store_id == ALL:
+                touched.add(ALL)
+            elif store_id is not None:
                 touched.add(int(store_id))
         return touched
 
@@ -299,7 +302,9 @@ def _after_commit(session) -> None:
     pending = session.info.pop(_PENDING, None)
     found = stamps()
     if pending and found is not None:
-        for store_id in sorted(pending):
+        if ALL in pending:
+            found.bump_all()
+        for store_id in sorted(pending - {ALL}):
             found.bump(store_id)
 
 

@@ -7,15 +7,15 @@ cart through the API, then orders what the cart holds with ``createOrder``. What
 holds today, in order:
 
 * the bearer token with its shopper (one);
-* ``place_order``: the address, every SKU with its product (one), the permits check (three:
-  qualification, permits, category), the store's settings (one), then the writes: the order,
+* ``place_order``: the address, every SKU with its product (one), then the writes: the order,
   its lines (one batched INSERT), its timeline entry, every line's stock in one
   ``UPDATE … RETURNING`` and the stock ledger (one batched INSERT);
 * SQLite only: the next ids of the lines and adjustments (one; SQLite cannot tell which row of a
   batched ``INSERT … RETURNING`` is which, so the ids are numbered under the write lock);
 * nothing after the commit: the answer shows the order as written.
 
-The store itself comes from the resolver's per-process cache on both backends once warm.
+The store, its plugins, its settings and the permits check come from the process's memory under
+the store's stamp once warm (:mod:`mallow.tenants.stamps`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from mallow.testing import plugin_app
 DEMO_PLUGINS = ["groupbuy", "flashsale", "distribution"]
 TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK)\b", re.IGNORECASE)
 #: per backend: the createOrder request above, for any number of lines
-ORDER_STATEMENTS = {"postgresql": 12, "sqlite": 13}
+ORDER_STATEMENTS = {"postgresql": 8, "sqlite": 9}
 
 
 @pytest.fixture(scope="module", params=backend_params())
