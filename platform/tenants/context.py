@@ -64,6 +64,7 @@ def store_context(store_or_id, app=None):
     app = app or current_app._get_current_object()
     store_id = getattr(store_or_id, "id", store_or_id)
     with app.app_context():
+        g.mallow_inner = True  # not the request's own context, if a request runs this (engines.py)
         store = db.session.get(Store, int(store_id))
         if store is None:
             raise LookupError(f"no store {store_id}")
