@@ -52,6 +52,10 @@ def create_app(config: dict | None = None) -> Flask:
         app.extensions["mallow.store_engines"] = StoreEngines(
             platform_engine, app.config["MALLOW_DATA_DIR"], app.config["MALLOW_SQLITE_ENGINE_CACHE"]
         )
+        from mallow.tenants import recycling
+
+        # a PostgreSQL connection that served that many store schemas closes (its catalogue cache)
+        recycling.install(platform_engine, app.config["MALLOW_PG_SCHEMAS_PER_CONNECTION"])
 
     from mallow import edge
     from mallow.tenants import resolve
@@ -191,6 +195,18 @@ def _register_jobs(app: Flask) -> None:
     from mallow.qualifications import jobs as qualification_jobs
 
     registry.init_app(app, [aftersale_jobs, inventory_alerts, order_jobs, payment_jobs, qualification_jobs])
+    from mallow.tenants import pool as store_pool
+
+    # tenants sits below jobs: its periodic job (the store pool's top-up) is declared here
+    registry.jobs_of(app).add(
+        registry.JobSpec(
+            "tenants.top_up_pool",
+            store_pool.top_up,
+            store=False,
+            idempotent=True,
+            every_seconds=store_pool.TOP_UP_SECONDS,
+        )
+    )
 
 
 def _connect_domains(app: Flask) -> None:

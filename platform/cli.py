@@ -122,14 +122,22 @@ def db():
 
 @db.command("upgrade")
 @click.option("--platform-only", is_flag=True)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 15),
+    default=lambda: min(os.cpu_count() or 1, 15),
+    show_default="the number of cores",
+    help="stores migrated at the same time (each on its own connection)",
+)
 @with_appcontext
-def db_upgrade(platform_only):
-    """Upgrade the platform schema and every store's schema to the newest revision."""
+def db_upgrade(platform_only, jobs):
+    """Upgrade the platform schema and every store's schema to the newest revision, then top the
+    pool of ready store schemas up."""
     from mallow.db import db as database
-    from mallow.db.migrate import upgrade_platform, upgrade_stores
+    from mallow.db.migrate import upgrade_platform
     from mallow.qualifications.matrix import seed_defaults
     from mallow.tenants.models import Store
-    from mallow.tenants.provisioning import migrate_store
+    from mallow.tenants.provisioning import migrate_stores
 
     upgrade_platform(database.engine)
     seed_defaults()
@@ -140,14 +148,36 @@ def db_upgrade(platform_only):
     if platform_only:
         return
     stores = database.session.execute(database.select(Store.id, Store.slug).order_by(Store.id)).all()
-    result = upgrade_stores(stores, migrate_store, echo=click.echo)
-    click.echo(f"stores: {result['stores']} in {result['seconds']:.1f} s, {len(result['failed'])} failed")
+    database.session.remove()  # store migrations run in forked processes: no connection held
+    result = migrate_stores([tuple(row) for row in stores], jobs=jobs, echo=click.echo)
+    click.echo(
+        f"stores: {result['stores']} in {result['seconds']:.1f} s ({jobs} at a time): {result['migrated']} migrated, "
+        f"{result['skipped']} already at head, {len(result['failed'])} failed"
+    )
+    for store_id, slug, error in result["failed"]:
+        click.echo(f"  store {store_id} ({slug}) FAILED: {error}")
+    pooled = result["pool"]
+    click.echo(f"pool: {pooled['ready']} ready ({pooled['made']} made, {pooled['dropped']} stale dropped)")
     from mallow.plugin_host.migrate import upgrade_enabled
 
     done, plugins_failed = upgrade_enabled(echo=click.echo)
     click.echo(f"plugins: {done} store plugin(s) at head, {len(plugins_failed)} failed")
     if result["failed"] or plugins_failed:
         sys.exit(1)
+
+
+@db.command("pool")
+@click.option("--size", type=click.IntRange(0), default=None, help="default: MALLOW_STORE_POOL_SIZE")
+@with_appcontext
+def db_pool(size):
+    """Top the pool of ready store schemas (files) up now and say how full it is."""
+    from mallow.tenants import pool
+
+    result = pool.top_up(size)
+    click.echo(
+        f"pool: {result['ready']} ready ({result['made']} made, {result['dropped']} stale dropped) "
+        f"in {result['seconds']:.1f} s"
+    )
 
 
 @db.command("revision")

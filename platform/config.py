@@ -60,6 +60,14 @@ def from_environment(overrides: dict | None = None) -> dict:
             if platform_uri.startswith("postgresql")
             else {}
         ),
+        # new stores take a ready schema (file on SQLite) from a pool of this many, topped up by
+        # a job and by `mallow db upgrade`; 0 turns the pool off (mallow.tenants.pool)
+        "MALLOW_STORE_POOL_SIZE": int(env.get("MALLOW_STORE_POOL_SIZE", "5")),
+        # a PostgreSQL connection keeps the catalogue cache of every store schema it has touched
+        # until it closes (bench/tenants.py: ~125 KiB for a request reading 8 of its tables): close
+        # it once it has served this many schemas (0: never; mallow.tenants.recycling). 100 keeps
+        # a connection under ~15 MiB: 60 connections (4 processes x pool 5 + overflow 10) < 1 GiB.
+        "MALLOW_PG_SCHEMAS_PER_CONNECTION": int(env.get("MALLOW_PG_SCHEMAS_PER_CONNECTION", "100")),
         "REDIS_URL": redis_url or "",
         "SECRET_KEY": env.get("SECRET_KEY") or None,
         # Field encryption key for personal data (32 bytes, urlsafe base64); derived from

@@ -1,13 +1,23 @@
-"""Creating and removing a store's own schema (PostgreSQL) or file (SQLite)."""
+"""Creating, migrating and removing a store's own schema (PostgreSQL) or file (SQLite)."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import Callable
+from contextlib import closing
 
 from flask import current_app
 
+from mallow.db.migrate import (
+    create_store_tables,
+    head,
+    read_store_revisions,
+    upgrade_store,
+    upgrade_stores,
+)
 from mallow.db.session import STORE_SCHEMA, store_translate_map
-from mallow.db.migrate import create_store_tables, upgrade_store
+from mallow.tenants import pool
 from mallow.tenants.engines import schema_name
 
 
@@ -16,13 +26,15 @@ def _engines():
 
 
 def provision_store(store_id: int, *, connection=None, seed=None) -> float:
-    """Create store ``store_id``'s schema at the migration head, then run ``seed(connection)``
-    in the same transaction (sign-up's seed adds the owner as staff:
+    """Give store ``store_id`` its schema at the migration head — a ready one from the pool
+    (:mod:`mallow.tenants.pool`) when there is one, else made here — then run
+    ``seed(connection)`` in the same transaction (sign-up's seed adds the owner as staff:
     :func:`mallow.accounts.staff.owner_seed`); returns the seconds it took.
 
-    PostgreSQL: schema, tables, version stamp and seed in one transaction — the caller's, when
-    ``connection`` is given (sign-up passes the session's, so the store row and its schema
-    commit or roll back together). SQLite: the store's own file; a failure removes it.
+    PostgreSQL: the pooled schema's rename (or the new schema's tables and version stamp) and the
+    seed in one transaction — the caller's, when ``connection`` is given (sign-up passes the
+    session's, so the store row and its schema commit or roll back together; a rolled-back rename
+    leaves the schema in the pool, empty). SQLite: the store's own file; a failure removes it.
     """
     engines = _engines()
     started = time.perf_counter()
@@ -34,8 +46,9 @@ def provision_store(store_id: int, *, connection=None, seed=None) -> float:
             connection.execution_options(schema_translate_map=store_translate_map() or {})
         return time.perf_counter() - started
     try:
+        pooled_file = not engines.is_postgresql and pool.take(None, store_id)  # in place before it opens
         with engines.engine_for(store_id).begin() as own:
-            _create(own, engines, store_id, seed)
+            _create(own, engines, store_id, seed, pooled_file)
     except Exception:
         if not engines.is_postgresql:
             drop_store(store_id)
@@ -43,10 +56,13 @@ def provision_store(store_id: int, *, connection=None, seed=None) -> float:
     return time.perf_counter() - started
 
 
-def _create(connection, engines, store_id: int, seed) -> None:
+def _create(connection, engines, store_id: int, seed, pooled_file: bool = False) -> None:
     if engines.is_postgresql:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema_name(store_id)}"')
-    create_store_tables(connection, engines.version_table_schema(store_id))
+        if not pool.take(connection, store_id):
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema_name(store_id)}"')
+            create_store_tables(connection, engines.version_table_schema(store_id))
+    elif not pooled_file:
+        create_store_tables(connection, engines.version_table_schema(store_id))
     if seed is not None:
         seed(connection)
 
@@ -70,3 +86,45 @@ def drop_store(store_id: int) -> None:
 def migrate_store(store_id: int) -> None:
     engines = _engines()
     upgrade_store(engines.engine_for(store_id), engines.version_table_schema(store_id))
+
+
+def store_revisions(store_ids) -> dict[int, str | None]:
+    """Every given store's revision. PostgreSQL: in bulk, on a connection closed afterwards (it
+    touched every schema: see :func:`mallow.db.migrate.read_store_revisions`); SQLite: a read of
+    each file's version row (without opening a store engine)."""
+    engines = _engines()
+    if not engines.is_postgresql:
+        return {store_id: _file_revision(engines.sqlite_path(store_id)) for store_id in store_ids}
+    with engines.platform_engine.connect() as connection:
+        try:
+            return read_store_revisions(connection, {i: schema_name(i) for i in store_ids})
+        finally:
+            connection.invalidate()  # close it: its catalogue cache now holds every schema
+
+
+def _file_revision(path) -> str | None:
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+            return connection.execute("SELECT max(version_num) FROM alembic_version").fetchone()[0]
+    except sqlite3.Error:  # no file, no version table: the upgrade itself will say what is wrong
+        return None
+
+
+def migrate_stores(stores: list[tuple[int, str]], *, jobs: int = 1, echo: Callable[[str], None] = print) -> dict:
+    """``mallow db upgrade``'s store step: read every store's revision at once, upgrade those not
+    at the head ``jobs`` at a time (forked processes, each with its own app context and
+    connections), then top the pool up (which drops pooled schemas left by the previous head)."""
+    app = current_app._get_current_object()
+    current = store_revisions([store_id for store_id, _slug in stores])
+    at_head = {store_id for store_id, revision in current.items() if revision == head("store")}
+
+    def migrate_in_app(store_id: int) -> None:
+        with app.app_context():
+            migrate_store(store_id)
+
+    engines = _engines()  # no pooled connection may be shared with a forked worker:
+    engines.dispose()  # the caller released its session's, these close the pools'
+    engines.platform_engine.dispose()
+    result = upgrade_stores(stores, migrate_in_app, echo, jobs=jobs, at_head=at_head)
+    result["pool"] = pool.top_up()
+    return result

@@ -48,6 +48,10 @@ def app(request, tmp_path_factory):
     @app.post("/s/<store_slug>/test-plugin-raw")
     def plugin_raw():  # what a careless plugin does: connection-level SQL, committed
         body = flask_request.get_json()
+        # past the request's first transaction, which holds a SQLite store's write lock (no
+        # DETACH under it): the careless statements below run in a deferred one, as before
+        db.session.execute(db.select(Customer.id).limit(1))
+        db.session.commit()
         connection = _raw_connection(body.get("on", "store"))
         for statement in body["statements"]:
             connection.exec_driver_sql(statement)
