@@ -21,16 +21,6 @@ from mallow.notices import Notice, raise_notice, resolve
 KIND = "low_stock"
 
 
-def low_after_reserve(sku_ids: list[int]) -> list[int]:
-    """Those of ``sku_ids`` now under the threshold (call inside the order's transaction)."""
-    threshold = int(settings.get("low_stock_threshold"))
-    return list(
-        db.session.execute(
-            db.select(Sku.id).where(Sku.id.in_(sku_ids), Sku.stock < threshold).order_by(Sku.id)
-        ).scalars()
-    )
-
-
 def queue_notices(store_id: int, sku_ids: list[int]) -> None:
     """After the commit: have a job raise the notices of ``sku_ids`` (queuing never raises)."""
     if sku_ids:
