@@ -197,15 +197,10 @@ def _register_jobs(app: Flask) -> None:
     registry.init_app(app, [aftersale_jobs, inventory_alerts, order_jobs, payment_jobs, qualification_jobs])
     from mallow.tenants import pool as store_pool
 
-    # tenants sits below jobs: its periodic job (the store pool's top-up) is declared here
+    # tenants sits below jobs: its periodic job (the store pool's top-up) is declared here; like the
+    # every-store sweeps it is not retried (its next run is the retry)
     registry.jobs_of(app).add(
-        registry.JobSpec(
-            "tenants.top_up_pool",
-            store_pool.top_up,
-            store=False,
-            idempotent=True,
-            every_seconds=store_pool.TOP_UP_SECONDS,
-        )
+        registry.JobSpec("tenants.top_up_pool", store_pool.top_up, store=False, every_seconds=store_pool.TOP_UP_SECONDS)
     )
 
 

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from flask import current_app, g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
 
 from mallow.db import db
@@ -119,9 +120,11 @@ def find(slug: str) -> Store | None:
     stamp = stamps.current(store_id) if store_id is not None else None
     entry = memory.entries.get(store_id) if store_id is not None else None
     if entry is not None and stamp is not None and entry.stamp == stamp and entry.slug == slug:
-        store = Store(**entry.values)
-        make_transient_to_detached(store)
-        db.session.add(store)
+        store = db.session.identity_map.get(identity_key(Store, store_id))  # already here (a test, a CLI)
+        if store is None:
+            store = Store(**entry.values)
+            make_transient_to_detached(store)
+            db.session.add(store)
         g.mallow_store_stamp = stamp
         g.mallow_store_values = entry.values
         return store
