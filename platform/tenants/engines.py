@@ -123,20 +123,16 @@ _STAFF_AREA = re.compile(r"^/s/[^/]+/(?:api/)?console(?:/|$)")
 
 
 def _request_writes() -> bool:
-    """This transaction is the first of a shopper's request that may write (not ``GET``, ``HEAD``
-    or ``OPTIONS``; not the console, :data:`_STAFF_AREA`) on its store's file, in the request's own app context (not a ``store_context``
-    entered inside it, e.g. a job run inline). Later transactions of the request (reading back
-    what it wrote, a follow-up step) stay deferred: holding the lock across them could leave a
-    job run inline in the same thread waiting for its own request."""
+    """This thread serves a shopper's request that may write (not ``GET``, ``HEAD`` or
+    ``OPTIONS``; not the console, :data:`_STAFF_AREA`), in the request's own app context (not a
+    ``store_context`` entered inside it, e.g. a job run inline)."""
     from flask import g, has_request_context, request
 
     if not has_request_context() or request.method in ("GET", "HEAD", "OPTIONS") or g.get("mallow_inner"):
         return False
-    if _STAFF_AREA.match(request.path):  # the console: few writers, and some write through a second
-        return False  # connection of their own (a plugin's migration when it is enabled)
-    first = not g.get("mallow_store_began")
-    g.mallow_store_began = True
-    return first
+    # the console: few writers, and some write through a second connection of their own (a
+    # plugin's migration when it is enabled), or run a job inline that writes
+    return not _STAFF_AREA.match(request.path)
 
 
 def configure_sqlite(engine: sa.Engine, immediate_writes: bool = False) -> None:
@@ -144,8 +140,8 @@ def configure_sqlite(engine: sa.Engine, immediate_writes: bool = False) -> None:
     SELECT), and a writer waits up to 30 s for another writer instead of failing at once.
 
     ``immediate_writes`` (a store's file): a shopper's request that may write (cart, checkout, a
-    flash-sale attempt) begins its first transaction with ``BEGIN IMMEDIATE``, taking the store's
-    write lock first. A deferred transaction that read first and writes later
+    flash-sale attempt) begins its transactions with ``BEGIN IMMEDIATE``, taking the store's write
+    lock first. A deferred transaction that read first and writes later
     cannot wait for the lock when another writer committed in between (SQLite answers BUSY at
     once, whatever the timeout: its snapshot is stale); so concurrent checkouts in one store wait
     their turn (milliseconds) instead of failing with 503. Reads, and the platform file, stay
