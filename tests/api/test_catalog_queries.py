@@ -9,39 +9,15 @@ product, its pictures, its SKUs.
 
 from __future__ import annotations
 
-import re
 import uuid
-from contextlib import contextmanager
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
+from mallow.testing.sql import listing, statements
 from mallow.testing import make_product, make_store
 
-TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK)\b", re.IGNORECASE)
 LIST_STATEMENTS = 2
 PRODUCT_STATEMENTS = 3
-
-
-@contextmanager
-def statements():
-    """The SQL statements run inside the block (on any engine), transaction control left out."""
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if not TRANSACTION_CONTROL.match(statement):
-            seen.append(" ".join(statement.split()))
-
-    sa.event.listen(Engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(Engine, "before_cursor_execute", count)
-
-
-def _listing(seen: list[str]) -> str:
-    return "\n".join(f"  {statement[:160]}" for statement in seen)
 
 
 def _pictures(app, shop, product_id: int, count: int) -> list[str]:
@@ -94,7 +70,7 @@ def test_the_product_list_costs_two_statements_whatever_the_page_size(app, shop)
 
     for per_page in (1, 5):
         page, seen = _get(client, f"{shop.prefix}/api/products?per_page={per_page}")
-        assert len(seen) == LIST_STATEMENTS, _listing(seen)
+        assert len(seen) == LIST_STATEMENTS, listing(seen)
         assert (page["total"], page["per_page"], page["pages"]) == (5, per_page, -(-5 // per_page))
         assert len(page["items"]) == per_page
 
@@ -131,7 +107,7 @@ def test_a_product_costs_three_statements_whatever_its_skus_and_pictures(app, sh
 
     data, seen = _get(app.test_client(), f"{shop.prefix}/api/products/{product}")
 
-    assert len(seen) == PRODUCT_STATEMENTS, _listing(seen)
+    assert len(seen) == PRODUCT_STATEMENTS, listing(seen)
     assert [image["url"].rsplit("/media/", 1)[1] for image in data["images"]] == [n.split("/", 1)[1] for n in names]
     assert [sku["id"] for sku in data["skus"]] == skus
     assert data["min_price"] == 1000 and data["cover"]["url"] == data["images"][0]["url"]

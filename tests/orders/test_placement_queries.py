@@ -22,17 +22,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
+from mallow.testing.sql import listing, statements
 from mallow.testing import backend_params, bearer, dispose_app, enable_plugin, make_product, make_shopper, make_store
 from mallow.testing import plugin_app
 
 DEMO_PLUGINS = ["groupbuy", "flashsale", "distribution"]
-TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK)\b", re.IGNORECASE)
 #: per backend: the createOrder request above, for any number of lines
 ORDER_STATEMENTS = {"postgresql": 8, "sqlite": 9}
 
@@ -51,26 +49,6 @@ def shop(demo_app):
     for name in DEMO_PLUGINS:
         enable_plugin(demo_app, shop, name)
     return shop
-
-
-@contextmanager
-def statements():
-    """The SQL statements run inside the block (on any engine), transaction control left out."""
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if not TRANSACTION_CONTROL.match(statement):
-            seen.append(" ".join(statement.split()))
-
-    sa.event.listen(Engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(Engine, "before_cursor_execute", count)
-
-
-def _listing(seen: list[str]) -> str:
-    return "\n".join(f"  {statement[:160]}" for statement in seen)
 
 
 def _skus(app, shop, count: int, stock: int = 50) -> list[int]:
@@ -117,10 +95,10 @@ def test_a_three_line_order_from_the_cart_costs_a_fixed_number_of_statements(dem
     assert [line["sku_id"] for line in order["lines"]] == skus
     assert order["total"] == order["items_total"] + sum(a["amount"] for a in order["adjustments"])
     assert _stock(demo_app, shop, skus) == [48, 49, 49]
-    assert len(seen) == ORDER_STATEMENTS[demo_app.mallow_backend], _listing(seen)
-    assert sum(re.search(r"\bUPDATE \S*skus SET", s) is not None for s in seen) == 1, _listing(seen)
-    assert sum(s.startswith("INSERT INTO") and ".order_lines " in s for s in seen) == 1, _listing(seen)
-    assert sum(s.startswith("INSERT INTO") and ".stock_movements " in s for s in seen) == 1, _listing(seen)
+    assert len(seen) == ORDER_STATEMENTS[demo_app.mallow_backend], listing(seen)
+    assert sum(re.search(r"\bUPDATE \S*skus SET", s) is not None for s in seen) == 1, listing(seen)
+    assert sum(s.startswith("INSERT INTO") and ".order_lines " in s for s in seen) == 1, listing(seen)
+    assert sum(s.startswith("INSERT INTO") and ".stock_movements " in s for s in seen) == 1, listing(seen)
 
 
 def test_one_line_and_five_lines_cost_the_same_statements(demo_app, shop):

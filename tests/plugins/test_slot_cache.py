@@ -13,13 +13,11 @@ from __future__ import annotations
 import re
 import sys
 import time
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
+from mallow.testing.sql import listing, statements
 from mallow.testing import (
     backend_params,
     bearer,
@@ -35,7 +33,6 @@ from mallow.testing import (
 )
 from mallow.testing.payments import pay_with_sandbox
 
-TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK)\b", re.IGNORECASE)
 
 #: a plugin whose product slot says which store, language and call it is, and how long it holds
 CLOCK = """
@@ -79,26 +76,6 @@ def app(setup):
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-@contextmanager
-def statements():
-    """The SQL statements run inside the block (any engine), transaction control left out."""
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if not TRANSACTION_CONTROL.match(statement):
-            seen.append(" ".join(statement.split()))
-
-    sa.event.listen(Engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(Engine, "before_cursor_execute", count)
-
-
-def _listing(seen: list[str]) -> str:
-    return "\n".join(f"  {statement[:160]}" for statement in seen)
 
 
 class Shop:
@@ -188,10 +165,10 @@ def test_the_second_render_runs_no_statement_for_the_group_buy_slot(app, client)
 
     # then both show the campaign; the second costs what the page costs with no plugin at all
     assert "Group of 3" in _slot(first) and _slot(second) == _slot(first)
-    assert len(seen_second) < len(seen_first), _listing(seen_first)
-    assert not any("groupbuy_" in s for s in seen_second), _listing(seen_second)
+    assert len(seen_second) < len(seen_first), listing(seen_first)
+    assert not any("groupbuy_" in s for s in seen_second), listing(seen_second)
     assert len(seen_second) == len(seen_without), (
-        f"with the slot kept:\n{_listing(seen_second)}\nno plugin:\n{_listing(seen_without)}"
+        f"with the slot kept:\n{listing(seen_second)}\nno plugin:\n{listing(seen_without)}"
     )
 
 

@@ -13,38 +13,14 @@ not read back after the commit), per request:
 
 from __future__ import annotations
 
-import re
-from contextlib import contextmanager
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
+from mallow.testing.sql import listing, statements
 from mallow.testing import bearer, csrf_token, make_product, make_shopper, make_store
 
-TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK)\b", re.IGNORECASE)
 PUT_STATEMENTS = 4
 FORM_ADD_STATEMENTS = 3
-
-
-@contextmanager
-def statements():
-    """The SQL statements run inside the block (on any engine), transaction control left out."""
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if not TRANSACTION_CONTROL.match(statement):
-            seen.append(" ".join(statement.split()))
-
-    sa.event.listen(Engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(Engine, "before_cursor_execute", count)
-
-
-def _listing(seen: list[str]) -> str:
-    return "\n".join(f"  {statement[:160]}" for statement in seen)
 
 
 @pytest.fixture
@@ -78,8 +54,8 @@ def test_setting_a_quantity_through_the_api_costs_the_same_statements_for_any_ca
 
     cart, seen = _put(client, shop, token, skus[0], 3)
 
-    assert len(seen) == PUT_STATEMENTS, _listing(seen)
-    assert sum("UPDATE" in s and "cart_items" in s for s in seen) == 1, _listing(seen)
+    assert len(seen) == PUT_STATEMENTS, listing(seen)
+    assert sum("UPDATE" in s and "cart_items" in s for s in seen) == 1, listing(seen)
     assert {item["sku_id"]: item["quantity"] for item in cart["items"]} == {
         sku: 3 if sku == skus[0] else 1 for sku in skus
     }
@@ -130,7 +106,7 @@ def test_adding_through_the_form_costs_the_same_statements_for_any_cart(app, sho
         added = guest.post(f"{shop.prefix}/cart/items", data={"sku_id": skus[0], "quantity": 2, "csrf_token": token})
 
     assert added.status_code == 303 and added.headers["Location"].endswith("/cart")
-    assert len(seen) == FORM_ADD_STATEMENTS, _listing(seen)
-    assert sum(s.startswith("UPDATE") for s in seen) == 1, _listing(seen)
+    assert len(seen) == FORM_ADD_STATEMENTS, listing(seen)
+    assert sum(s.startswith("UPDATE") for s in seen) == 1, listing(seen)
     page = guest.get(f"{shop.prefix}/cart").get_data(as_text=True)
     assert "¥30.00" in page  # the first line now holds 3 × ¥10.00

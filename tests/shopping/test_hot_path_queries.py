@@ -9,15 +9,14 @@ come from memory)."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
-from sqlalchemy import event
 
 from mallow.cli import main
+from mallow.testing.sql import statements
 from mallow.testing import backend_params, build_app, dispose_app
 
 
@@ -28,21 +27,6 @@ def demo(request, tmp_path_factory):
     assert done.exit_code == 0, done.output
     yield app
     dispose_app(app)
-
-
-@contextmanager
-def statements():
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        if statement.strip().upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
-            seen.append(statement)
-
-    event.listen(sa.engine.Engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(sa.engine.Engine, "before_cursor_execute", count)
 
 
 def _ids(app):

@@ -7,27 +7,12 @@ from __future__ import annotations
 
 import re
 import time
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
+from mallow.testing.sql import statements
 from mallow.testing import make_product, make_store, register_shopper, restart_app
-
-
-@contextmanager
-def statements():
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(sa.engine.Engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(sa.engine.Engine, "before_cursor_execute", count)
 
 
 def _warm(app, path: str):
