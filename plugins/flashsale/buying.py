@@ -35,7 +35,7 @@ from mallow.sdk import (
     principal,
 )
 from mallow_flashsale import flags, gate, limits, quota, timing
-from mallow_flashsale.checkout import GATE_KEY, settings
+from mallow_flashsale.checkout import GATE_KEY, SALES_KEY, settings
 from mallow_flashsale.i18n import _
 from mallow_flashsale.models import Sale, aware
 
@@ -143,7 +143,7 @@ def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=
 
     shopper_rate = int(config.get("shopper_attempts_per_minute") or 20)
     day, token = timing.store_day(now), uuid.uuid4().hex
-    outcome, _left = gate.reserve(
+    outcome, _left, epoch = gate.reserve(
         store_id,
         sale_id,
         item.id,
@@ -184,12 +184,17 @@ def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=
         if refused is not None:
             return refused
     reservation = (
-        gate.Reservation(store_id, sale_id, item.id, customer.id, quantity, day, token) if outcome == "ok" else None
+        gate.Reservation(store_id, sale_id, item.id, customer.id, quantity, day, token, epoch)
+        if outcome == "ok"
+        else None
     )
+    g.setdefault(SALES_KEY, {})[sale_id] = sale  # the checkout's hooks read the snapshot: no query
     try:
         return _place(sale_id, item.id, sku_id, quantity, data, customer, idempotency_key, reservation)
     finally:
-        g.pop(GATE_KEY, None)
+        for held in (g.pop(GATE_KEY, None) or {}).values():
+            if not held.settled:
+                held.release()
         if reservation is not None and not reservation.settled:
             reservation.release()
 
@@ -265,7 +270,7 @@ def _place(sale_id, item_id, sku_id, quantity, data, customer, idempotency_key, 
                 return _refuse(409, "pending_order", first, **body)
             if codes & LIMIT_CODES:
                 return _refuse(409, "limit_reached", first, **body)
-            if codes & {"flashsale_not_started", "flashsale_ended", "flashsale_not_found"}:
+            if codes & {"flashsale_not_started", "flashsale_ended", "flashsale_not_found", "flashsale_changed"}:
                 flags.forget_sale(store_id, sale_id)
                 return _refuse(409, "unavailable", first, **body)
             return _refuse(422, "checkout_problems", _("The order cannot be placed."), **body)
@@ -278,8 +283,14 @@ def _place(sale_id, item_id, sku_id, quantity, data, customer, idempotency_key, 
             if "locked" not in str(error).lower() or attempt_number == 4:
                 raise
             time.sleep(0.01 * (attempt_number + 1))
-            reservation = None  # given back with the rollback: the hook passes the gate again
+            if reservation is not None:  # given back: the hook passes the gate again
+                reservation.release()
+            reservation = None
+            g.pop(GATE_KEY, None)
             continue
+        for held in (g.pop(GATE_KEY, None) or {}).values():  # committed: the order holds them now
+            if created and held.taken:
+                held.settled = True
         return Answer(201 if created else 200, {"order": order_summary(order), "sale_id": sale_id}, order)
     raise RuntimeError("unreachable")
 

@@ -43,6 +43,7 @@ from mallow_flashsale.models import Sale
 
 SOURCE = "flashsale"
 GATE_KEY = "mallow_flashsale_gate"  # reservations the buy endpoint made, by item id
+SALES_KEY = "mallow_flashsale_sales"  # the sales this request's checkout read, by id
 
 
 def settings() -> dict:
@@ -63,13 +64,21 @@ def requested_sale_id(context) -> int | None | bool:
         return False
 
 
-def load_sale(sale_id: int) -> Sale | None:
-    """The sale with its items, in one statement, once per request (the checkout's hooks all
-    read it)."""
-    cache = g.setdefault("mallow_flashsale_sales", {})
+def load_sale(sale_id: int):
+    """The sale with its items, once per request (the checkout's hooks all read it): the buy
+    endpoint hands over its snapshot (:class:`mallow_flashsale.flags.SaleSnapshot`, no query:
+    the units UPDATE checks the window and the price against the database's rows); any other
+    checkout reads the sale with its items in one statement."""
+    cache = g.setdefault(SALES_KEY, {})
     if sale_id not in cache:
         cache[sale_id] = db.session.get(Sale, sale_id, options=[joinedload(Sale.items)])
     return cache[sale_id]
+
+
+def sale_items(sale) -> dict:
+    """The sale's items by SKU id (a snapshot keeps them so; a Sale row has a list)."""
+    items = sale.items
+    return items if isinstance(items, dict) else {item.sku_id: item for item in items}
 
 
 def adjustment_code(sale_id: int) -> str:
@@ -93,7 +102,7 @@ def validate(context) -> list[Problem] | None:
         return [Problem("flashsale_not_started", _("The flash sale has not started yet."))]
     if state == "ended":
         return [Problem("flashsale_ended", _("The flash sale is over."))]
-    items = {item.sku_id: item for item in sale.items}
+    items = sale_items(sale)
     lines = [(line, items[line.sku_id]) for line in context.lines if line.sku_id in items]
     if not lines:
         return [Problem("flashsale_not_in_sale", _("These items are not in this flash sale."))]
@@ -107,17 +116,20 @@ def validate(context) -> list[Problem] | None:
             )
         )
     for line, item in lines:
-        if item.remaining <= 0:
+        remaining = getattr(item, "remaining", None)  # a snapshot's: unknown, the UPDATE decides
+        if remaining is None:
+            continue
+        if remaining <= 0:
             problems.append(
                 Problem(
                     "flashsale_sold_out", _("%(title)s is sold out in this flash sale.", title=line.title), line.index
                 )
             )
-        elif item.remaining < line.quantity:
+        elif remaining < line.quantity:
             problems.append(
                 Problem(
                     "flashsale_not_enough",
-                    _("Only %(left)s left of %(title)s in this flash sale.", left=item.remaining, title=line.title),
+                    _("Only %(left)s left of %(title)s in this flash sale.", left=remaining, title=line.title),
                     line.index,
                 )
             )
@@ -133,7 +145,7 @@ def line_adjustments(context, line) -> list[Adjustment] | None:
     sale = load_sale(sale_id)
     if sale is None or sale.state(timing.now()) != "live":
         return None
-    item = next((item for item in sale.items if item.sku_id == line.sku_id), None)
+    item = sale_items(sale).get(line.sku_id)
     if item is None or item.sale_price >= line.unit_price:
         return None
     label = _("Flash sale: %(title)s", title=sale.title)
@@ -153,14 +165,19 @@ def line_adjustments(context, line) -> list[Adjustment] | None:
 
 
 def order_placed(order, context) -> None:
-    """Take the sale's units for the order, inside its transaction (raise: nothing is kept)."""
+    """Take the sale's units for the order, inside its transaction (raise: nothing is kept).
+
+    A reservation the buy endpoint made in the gate (``g``) is the endpoint's: it settles it
+    once ``place_order`` returned (committed) and gives it back otherwise, with no transaction
+    callback. A checkout that did not come through the endpoint passes the gate here, and its
+    reservation is given back when the transaction rolls back."""
     sale_id = requested_sale_id(context)
     if not sale_id:
         return
     sale = load_sale(sale_id)
     if sale is None or sale.state(timing.now()) != "live":  # validation said so already; a race with "end now"
         raise CheckoutProblems([Problem("flashsale_ended", _("The flash sale is over."))])
-    items = {item.sku_id: item for item in sale.items}
+    items = sale_items(sale)
     lines = [(line, items[line.sku_id]) for line in order.lines if line.sku_id in items]
     if not lines:
         return
@@ -169,20 +186,21 @@ def order_placed(order, context) -> None:
     day = timing.store_day(now)
     deadline = now + timedelta(minutes=int(settings().get("unpaid_minutes") or 5))
     shorten_pay_deadline(order, deadline)  # the sale's short payment window is the order's
-    quota.hold_pending(sale.id, order.customer_id, order.id)
-    gated = g.pop(GATE_KEY, None) or {}
-    for line, item in lines:
-        reservation = gated.pop(item.id, None)
+    gated = g.get(GATE_KEY) or {}
+    for number, (line, item) in enumerate(lines):
+        reservation = gated.get(item.id)
         if reservation is not None and (
             reservation.quantity != line.quantity or reservation.customer_id != order.customer_id
         ):
-            reservation.release()
+            gated.pop(item.id).release()
             reservation = None
-        if reservation is None:
-            reservation = _reserve_here(store_id, sale, item, order.customer_id, line.quantity, day, line.title)
         if reservation is not None:
-            txn.after_rollback(reservation.release)
-            txn.after_commit(lambda r=reservation: setattr(r, "settled", True))
+            reservation.taken = True  # the endpoint settles it after the commit
+        else:
+            reservation = _reserve_here(store_id, sale, item, order.customer_id, line.quantity, day, line.title)
+            if reservation is not None:
+                txn.after_rollback(reservation.release)
+                txn.after_commit(lambda r=reservation: setattr(r, "settled", True))
         try:
             quota.take(
                 sale,
@@ -193,6 +211,7 @@ def order_placed(order, context) -> None:
                 day=day,
                 deadline=deadline,
                 title=line.title,
+                hold=number == 0,  # the shopper's one unpaid order in the sale, with the first line
             )
         except SoldOut:
             left = quota.remaining(item.id)
@@ -207,8 +226,6 @@ def order_placed(order, context) -> None:
             if reservation is not None:
                 reservation.release()
             raise
-    for reservation in gated.values():
-        reservation.release()
 
 
 def _reserve_here(store_id: int, sale: Sale, item, customer_id: int, quantity: int, day: str, title: str):
@@ -216,7 +233,7 @@ def _reserve_here(store_id: int, sale: Sale, item, customer_id: int, quantity: i
     import uuid
 
     token = uuid.uuid4().hex
-    outcome, left = gate.reserve(
+    outcome, _left, epoch = gate.reserve(
         store_id,
         sale.id,
         item.id,
@@ -228,7 +245,7 @@ def _reserve_here(store_id: int, sale: Sale, item, customer_id: int, quantity: i
         token=token,
     )
     if outcome == "ok":
-        return gate.Reservation(store_id, sale.id, item.id, customer_id, quantity, day, token)
+        return gate.Reservation(store_id, sale.id, item.id, customer_id, quantity, day, token, epoch)
     if outcome in ("sold_out", "not_enough"):
         if outcome == "sold_out":
             flags.mark_sold_out(store_id, sale.id, item.sku_id, item.id)

@@ -20,6 +20,7 @@ The prefix is ``FLASHSALE_REDIS_PREFIX`` (default ``mallow:flashsale``).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -61,22 +62,48 @@ redis.call('HINCRBY', KEYS[2], cust, qty)
 redis.call('HINCRBY', KEYS[3], cust, qty)
 redis.call('EXPIRE', KEYS[3], ARGV[7])
 redis.call('HSET', KEYS[4], cust, ARGV[6])
-return {1, left}
+return {1, left, tonumber(redis.call('HGET', KEYS[1], '_v') or '0')}
 """
 
 # mode "failed": an attempt that reserved did not become an order; "return": an unpaid order's
-# units came back; "paid": the order was paid (only its unpaid marker goes).
+# units came back; "paid": the order was paid (only its unpaid marker goes). Every return of
+# units bumps the item hash's "_v" (even an unseeded one): a seed or a truth computed from a
+# database read older than a return must not overwrite it (SEED, and ARGV[7] here: the "_v" the
+# reservation saw; the truth is written only when no units came back since, else the units are
+# added as usual and the next refusal in the database corrects the gate).
 RELEASE = """
 local cust, qty, mode = ARGV[3], tonumber(ARGV[2]), ARGV[5]
 if mode ~= 'paid' then
-  if redis.call('HEXISTS', KEYS[1], '_seeded') == 1 then
-    if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[6])
-    else redis.call('HINCRBY', KEYS[1], ARGV[1], qty) end
+  local seeded = redis.call('HEXISTS', KEYS[1], '_seeded') == 1
+  local v = tonumber(redis.call('HGET', KEYS[1], '_v') or '0')
+  if ARGV[6] ~= '' and seeded and (ARGV[7] == '' or tonumber(ARGV[7]) == v) then
+    redis.call('HSET', KEYS[1], ARGV[1], ARGV[6])
+  else
+    if seeded then redis.call('HINCRBY', KEYS[1], ARGV[1], qty) end
+    redis.call('HINCRBY', KEYS[1], '_v', 1)
+    if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], 259200) end
   end
   if redis.call('HINCRBY', KEYS[2], cust, -qty) <= 0 then redis.call('HDEL', KEYS[2], cust) end
   if redis.call('HINCRBY', KEYS[3], cust, -qty) <= 0 then redis.call('HDEL', KEYS[3], cust) end
 end
 if mode ~= 'failed' or redis.call('HGET', KEYS[4], cust) == ARGV[4] then redis.call('HDEL', KEYS[4], cust) end
+return 1
+"""
+
+# the seed's write: only when no units came back since the caller read "_v" (ARGV[1]) before
+# reading the database; ARGV[4] is the state as JSON
+SEED = """
+if tonumber(redis.call('HGET', KEYS[1], '_v') or '0') ~= tonumber(ARGV[1]) then return 0 end
+local state = cjson.decode(ARGV[4])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('HSET', KEYS[1], '_seeded', 1, '_v', ARGV[1])
+for k, v in pairs(state.rem) do redis.call('HSET', KEYS[1], k, v) end
+for k, v in pairs(state.buy) do redis.call('HSET', KEYS[2], k, v) end
+for k, v in pairs(state.day) do redis.call('HSET', KEYS[3], k, v) end
+for _, c in ipairs(state.pend) do redis.call('HSET', KEYS[4], c, 'db') end
+for i = 1, 4 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('EXPIRE', KEYS[i], i == 3 and ARGV[3] or ARGV[2]) end
+end
 return 1
 """
 
@@ -107,6 +134,7 @@ class _Connection:
         self.reserve = self.redis.register_script(RESERVE)
         self.release = self.redis.register_script(RELEASE)
         self.truth = self.redis.register_script(TRUTH)
+        self.seed = self.redis.register_script(SEED)
         self.lock = threading.Lock()
 
 
@@ -145,7 +173,9 @@ class Reservation:
     quantity: int
     day: str
     token: str
+    epoch: int | None = None  # the item's "_v" when reserved (units returned so far)
     settled: bool = field(default=False)
+    taken: bool = field(default=False)  # an order in this transaction holds its units
 
     def release(self, truth: int | None = None) -> None:
         """The attempt did not become an order: give the units back (or, with ``truth``, set the
@@ -163,6 +193,7 @@ class Reservation:
             self.token,
             "failed",
             truth,
+            self.epoch,
         )
 
 
@@ -182,41 +213,49 @@ def reserve(
     rate_window: int = 60,
     ip_key: str = "",
     ip_limit: int = 0,
-) -> tuple[str, int]:
-    """``(outcome, units left)``, in one round trip that also counts the attempt against the
+) -> tuple[str, int, int | None]:
+    """``(outcome, units left, epoch)``, in one round trip that also counts the attempt against the
     shopper's and the address's rates (``rate_key``/``ip_key``, windows of ``rate_window``
     seconds). Outcome ``ok`` (a :class:`Reservation` is the caller's to keep),
     ``sold_out``, ``not_enough``, ``limit``, ``day_limit``, ``pending``, ``rate_limited``,
     ``unknown`` (the item is not in the seeded sale) or ``ungated`` (no Redis, or it failed: let
-    the database decide)."""
+    the database decide). ``epoch`` (with ``ok``) goes into the :class:`Reservation`."""
     conn = connection()
     if conn is None:
-        return "ungated", 0
+        return "ungated", 0, None
     args = [item_id, quantity, customer_id, limit, day_limit, token, 3 * 86400]
     args += [rate_key, rate_limit, rate_window, ip_key, ip_limit]
     try:
         for attempt in range(2):
-            code, left = conn.reserve(keys=keys(store_id, sale_id, day), args=args)
+            code, left, *epoch = conn.reserve(keys=keys(store_id, sale_id, day), args=args)
             outcome = OUTCOMES.get(int(code), "ungated")
             if outcome != "unseeded":
-                return outcome, int(left)
+                return outcome, int(left), int(epoch[0]) if epoch else None
             if attempt == 0 and not seed(store_id, sale_id, wait=True):
-                return "ungated", 0
+                return "ungated", 0, None
             args[7] = args[10] = ""  # the attempt was counted already
-        return "ungated", 0
+        return "ungated", 0, None
     except Exception as error:  # noqa: BLE001 -- Redis down: the database still decides
         log.warning("flash sale gate unavailable: %s", error)
-        return "ungated", 0
+        return "ungated", 0, None
 
 
-def _run_release(store_id, sale_id, item_id, customer_id, quantity, day, token, mode, truth=None) -> None:
+def _run_release(store_id, sale_id, item_id, customer_id, quantity, day, token, mode, truth=None, epoch=None) -> None:
     conn = connection()
     if conn is None:
         return
     try:
         conn.release(
             keys=keys(store_id, sale_id, day),
-            args=[item_id, quantity, customer_id, token, mode, "" if truth is None else int(truth)],
+            args=[
+                item_id,
+                quantity,
+                customer_id,
+                token,
+                mode,
+                "" if truth is None else int(truth),
+                "" if epoch is None else int(epoch),
+            ],
         )
     except Exception as error:  # noqa: BLE001 -- the periodic re-seed repairs the gate
         log.warning("flash sale gate release failed: %s", error)
@@ -288,15 +327,28 @@ def seed(store_id: int, sale_id: int, wait: bool = False) -> bool:
 
 
 def _write_seed(conn: _Connection, store_id: int, sale_id: int) -> None:
-    sale = db.session.get(Sale, sale_id)
+    """Read the sale's state from the database and write it to the gate, unless units came back
+    to the gate meanwhile (its "_v" moved: the read may predate their return in the database);
+    then read again (a few times: returns are rare)."""
     now = timing.now()
     day = timing.store_day(now)
     rem_key, buy_key, day_key, pend_key = keys(store_id, sale_id, day)
-    pipe = conn.redis.pipeline(transaction=True)
-    pipe.delete(rem_key, buy_key, day_key, pend_key)
+    for _attempt in range(5):
+        seen = int(conn.redis.hget(rem_key, "_v") or 0)
+        state, ttl = _seed_state(sale_id, now, day)
+        if state is None:
+            conn.redis.delete(rem_key, buy_key, day_key, pend_key)
+            return
+        written = conn.seed(keys=[rem_key, buy_key, day_key, pend_key], args=[seen, ttl, 3 * 86400, json.dumps(state)])
+        if int(written) == 1:
+            return  # else read again (PostgreSQL: each statement sees what was committed before it)
+    log.warning("flash sale gate: units kept coming back while seeding sale %s; left unseeded", sale_id)
+
+
+def _seed_state(sale_id: int, now, day: str) -> tuple[dict | None, int]:
+    sale = db.session.get(Sale, sale_id)
     if sale is None:
-        pipe.execute()
-        return
+        return None, 0
     remaining = dict(
         db.session.execute(sa.select(SaleItem.id, SaleItem.remaining).where(SaleItem.sale_id == sale_id)).all()
     )
@@ -315,17 +367,13 @@ def _write_seed(conn: _Connection, store_id: int, sale_id: int) -> None:
         db.session.execute(sa.select(PendingOrder.customer_id).where(PendingOrder.sale_id == sale_id)).scalars().all()
     )
     ttl = max(60, int((aware(sale.ends_at) + timedelta(days=1) - now).total_seconds()))
-    pipe.hset(rem_key, mapping={"_seeded": 1, **{str(k): int(v) for k, v in remaining.items()}})
-    if bought:
-        pipe.hset(buy_key, mapping={str(c): int(q) for c, q in bought})
-    if today:
-        pipe.hset(day_key, mapping={str(c): int(q) for c, q in today})
-    if pending:
-        pipe.hset(pend_key, mapping={str(c): "db" for c in pending})
-    for key in (rem_key, buy_key, pend_key):
-        pipe.expire(key, ttl)
-    pipe.expire(day_key, 3 * 86400)
-    pipe.execute()
+    state = {
+        "rem": {str(k): int(v) for k, v in remaining.items()},
+        "buy": {str(c): int(q) for c, q in bought},
+        "day": {str(c): int(q) for c, q in today},
+        "pend": [str(c) for c in pending],
+    }
+    return state, ttl
 
 
 def drop(store_id: int, sale_id: int) -> None:

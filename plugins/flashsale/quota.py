@@ -98,7 +98,17 @@ def hold_pending(sale_id: int, customer_id: int, order_id: int) -> None:
         raise CheckoutProblems([pending_problem()])
 
 
-def _within_limits(sale: Sale, customer_id: int, quantity: int, day: str) -> list:
+def _live_sale(sale_id: int, now: datetime):
+    """Condition: the sale is published and live in the database now (the caller may have decided
+    from a snapshot a moment old; an "End now" in another process is honoured here)."""
+    return sa.exists(
+        sa.select(Sale.id).where(
+            Sale.id == sale_id, Sale.published.is_(True), Sale.starts_at <= now, Sale.ends_at > now
+        )
+    )
+
+
+def _within_limits(sale, customer_id: int, quantity: int, day: str) -> list:
     """Conditions of the units UPDATE: the shopper's units over the sale and the day, with
     ``quantity`` more, within the sale's limits (what :func:`limit_problem` checks)."""
     mine = sa.and_(Purchase.sale_id == sale.id, Purchase.customer_id == customer_id, Purchase.status.in_(COUNTED))
@@ -112,9 +122,20 @@ def _within_limits(sale: Sale, customer_id: int, quantity: int, day: str) -> lis
     return conditions
 
 
+def _take_conditions(sale, item, customer_id: int, quantity: int, day: str, now: datetime) -> list:
+    """Units left, the price the order was given still the sale's, the sale live, the limits."""
+    return [
+        SaleItem.id == item.id,
+        SaleItem.remaining >= quantity,
+        SaleItem.sale_price == item.sale_price,
+        _live_sale(sale.id, now),
+        *_within_limits(sale, customer_id, quantity, day),
+    ]
+
+
 def take(
-    sale: Sale,
-    item: SaleItem,
+    sale,
+    item,
     *,
     order_id: int,
     customer_id: int,
@@ -122,36 +143,114 @@ def take(
     day: str,
     deadline: datetime,
     title: str,
+    hold: bool = True,
 ) -> None:
-    """Take ``quantity`` units of ``item`` for the order (after :func:`hold_pending`); raises
-    SoldOut or CheckoutProblems, and the order's transaction rolls back."""
-    taken = db.session.execute(
-        sa.update(SaleItem)
-        .where(
-            SaleItem.id == item.id, SaleItem.remaining >= quantity, *_within_limits(sale, customer_id, quantity, day)
-        )
-        .values(remaining=SaleItem.remaining - quantity)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    """Take ``quantity`` units of ``item`` for the order; with ``hold``, first the shopper's one
+    unpaid order in the sale (:func:`hold_pending`). Raises SoldOut or CheckoutProblems, and the
+    order's transaction rolls back.
+
+    ``sale`` and ``item`` may be the buy endpoint's snapshot (a moment old): the statement checks
+    against the database's rows that the sale is live and the item's price is the one the order
+    got. On PostgreSQL the unpaid marker, the units and the purchase are one statement (data-
+    modifying CTEs: one round trip); on SQLite three."""
+    now = utcnow()
+    if db.engine.dialect.name == "postgresql":
+        pend_ok, taken = _take_in_one(sale, item, order_id, customer_id, quantity, day, deadline, now, hold)
+        if not pend_ok:
+            raise CheckoutProblems([pending_problem()])
+    else:
+        if hold:
+            hold_pending(sale.id, customer_id, order_id)
+        taken = db.session.execute(
+            sa.update(SaleItem)
+            .where(*_take_conditions(sale, item, customer_id, quantity, day, now))
+            .values(remaining=SaleItem.remaining - quantity)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if taken == 1:
+            db.session.execute(
+                sa.insert(Purchase).values(
+                    _purchase_values(sale, item, order_id, customer_id, quantity, day, deadline, now)
+                )
+            )
     if taken != 1:
-        problem = limit_problem(sale, customer_id, quantity, day)
-        if problem is not None:
-            raise CheckoutProblems([problem])
-        raise SoldOut(item.sku_id, title)
-    db.session.add(
-        Purchase(
-            sale_id=sale.id,
-            item_id=item.id,
-            sku_id=item.sku_id,
-            order_id=order_id,
-            customer_id=customer_id,
-            quantity=quantity,
-            day=day,
-            status="pending",
-            deadline=deadline,
+        _refusal(sale.id, item.id, customer_id, quantity, day, title)
+
+
+def _purchase_values(sale, item, order_id, customer_id, quantity, day, deadline, now) -> dict:
+    return {
+        "sale_id": sale.id,
+        "item_id": item.id,
+        "sku_id": item.sku_id,
+        "order_id": order_id,
+        "customer_id": customer_id,
+        "quantity": quantity,
+        "day": day,
+        "status": "pending",
+        "deadline": deadline,
+        "created_at": now,
+    }
+
+
+def _take_in_one(sale, item, order_id, customer_id, quantity, day, deadline, now, hold) -> tuple[bool, int]:
+    """PostgreSQL: ``(unpaid marker held, units taken)`` in one statement. The marker's INSERT
+    waits for a concurrent order of the same shopper in the sale (and then inserts nothing); the
+    UPDATE takes the units only when the marker was inserted, and the purchase is written only
+    when the UPDATE took them (each data-modifying CTE runs once, to completion)."""
+    conditions = _take_conditions(sale, item, customer_id, quantity, day, now)
+    pend = None
+    if hold:
+        pending = PendingOrder.__table__
+        pend = (
+            postgresql.insert(pending)
+            .values(sale_id=sale.id, customer_id=customer_id, order_id=order_id, created_at=now)
+            .on_conflict_do_nothing()
+            .returning(pending.c.order_id)
+            .cte("pend")
         )
+        conditions.append(sa.exists(sa.select(pend.c.order_id)))
+    items = SaleItem.__table__
+    took = (
+        sa.update(items)
+        .where(*conditions)
+        .values(remaining=items.c.remaining - quantity)
+        .returning(items.c.id)
+        .cte("took")
     )
-    db.session.flush()
+    values = _purchase_values(sale, item, order_id, customer_id, quantity, day, deadline, now)
+    purchases = Purchase.__table__
+    bought = (
+        sa.insert(purchases)
+        .from_select(
+            list(values),
+            sa.select(*[sa.literal(value, purchases.c[name].type).label(name) for name, value in values.items()]).where(
+                sa.exists(sa.select(took.c.id))
+            ),
+        )
+        .returning(purchases.c.id)
+        .cte("bought")
+    )
+    counted = sa.select(
+        sa.select(sa.func.count()).select_from(pend).scalar_subquery() if pend is not None else sa.literal(1),
+        sa.select(sa.func.count()).select_from(bought).scalar_subquery(),
+    )
+    pend_ok, taken = db.session.execute(counted).one()
+    return bool(pend_ok), int(taken)
+
+
+def _refusal(sale_id: int, item_id: int, customer_id: int, quantity: int, day: str, title: str):
+    """The units UPDATE was refused: say why, from the database's rows (one read; the limits'
+    sum only when the sale has limits)."""
+    sale = db.session.get(Sale, sale_id, populate_existing=True)
+    item = db.session.get(SaleItem, item_id, populate_existing=True)
+    if sale is None or item is None or sale.state(utcnow()) != "live":
+        raise CheckoutProblems([Problem("flashsale_ended", _("The flash sale is over."))])
+    problem = limit_problem(sale, customer_id, quantity, day)
+    if problem is not None:
+        raise CheckoutProblems([problem])
+    if item.remaining >= quantity:  # units are there: the price moved under the order
+        raise CheckoutProblems([Problem("flashsale_changed", _("The flash sale has just changed: look at it again."))])
+    raise SoldOut(item.sku_id, title)
 
 
 def remaining(item_id: int) -> int:

@@ -2,9 +2,12 @@
 
 The attempt's own work before the core's ``place_order`` is a token lookup and, with Redis, one
 script; without Redis a few cheap reads turn losers away before a write. Inside the order's
-transaction the sale costs one read of the sale with its items and three writes (the unpaid
-marker, the units with the shopper's limits in one conditional UPDATE, the purchase). An attempt
-the gate refuses costs the token lookup and the script, nothing else."""
+transaction the checkout's hooks read nothing (they use the endpoint's snapshot of the sale) and
+the sale costs one statement on PostgreSQL (the unpaid marker, the units with the window, the
+price and the shopper's limits, the purchase: data-modifying CTEs), three on SQLite; plus the
+order's shorter payment deadline (the core's UPDATE) and the savepoint the core opens around a
+plugin's hook that runs SQL. Nothing is sent after the commit. An attempt the gate refuses costs
+the token lookup and the script, nothing else."""
 
 from __future__ import annotations
 
@@ -20,13 +23,27 @@ from .test_early_answers import counted
 @contextmanager
 def split_by_checkout(monkeypatch):
     """Counts SQL statements before and inside the core's ``place_order`` (``"outside"``,
-    ``"inside"``), those on the plugin's own tables (``"sale"``) and Redis commands. What the
-    core does inside ``place_order`` is counted by its own tests (tests/orders)."""
-    from mallow_flashsale import buying
+    ``"inside"``), those on the plugin's own tables (``"sale"``), those sent while the plugin's
+    checkout hooks run (``"hooks"``, by hook in ``"by_hook"``) and Redis commands. What the core
+    does inside ``place_order`` is counted by its own tests (tests/orders)."""
+    from mallow_flashsale import buying, checkout
 
-    counts = {"outside": 0, "inside": 0, "sale": 0}
-    inside = []
+    counts = {"outside": 0, "inside": 0, "sale": 0, "hooks": 0}
+    by_hook = {"validate": [], "line_adjustments": [], "order_placed": []}
+    inside, hook = [], []
     real_place_order = buying.place_order
+
+    def watched(name):
+        real = getattr(checkout, name)
+
+        def run(*args, **kwargs):
+            hook.append(name)
+            try:
+                return real(*args, **kwargs)
+            finally:
+                hook.pop()
+
+        monkeypatch.setattr(checkout, name, run)
 
     def place_order(*args, **kwargs):
         inside.append(True)
@@ -40,8 +57,15 @@ def split_by_checkout(monkeypatch):
             return
         counts["inside" if inside else "outside"] += 1
         counts["sale"] += "flashsale_" in sql
+        if hook:
+            counts["hooks"] += 1
+            by_hook[hook[-1]].append(" ".join(sql.split()))
 
     monkeypatch.setattr(buying, "place_order", place_order)
+    for name in by_hook:
+        watched(name)
+    counts_by_hook = counts.setdefault("by_hook", by_hook)
+    assert counts_by_hook is by_hook
     with counted() as sent:
         sa.event.listen(sa.engine.Engine, "before_cursor_execute", statement)
         try:
@@ -68,9 +92,21 @@ def test_without_redis_a_winning_attempt_reads_a_little_before_its_order(fs_app,
         assert buy(client, shop, sale["id"], token, address, sku).status_code == 201
     # the token; units left, an unpaid order, the shopper's units (the gate's checks, read)
     assert counts["outside"] == 4
-    # inside the order: the sale with its items, then the marker, the units, the purchase; plus
-    # the outside reads of the plugin's tables (units left, unpaid order, shopper's units)
-    assert counts["sale"] == 4 + 3
+    # the hooks pricing the order read nothing: the endpoint's snapshot
+    assert counts["by_hook"]["validate"] == counts["by_hook"]["line_adjustments"] == []
+    placed = counts["by_hook"]["order_placed"]
+    if fs_app.mallow_backend == "postgresql":
+        # the savepoint, the order's deadline (the core's UPDATE), then one statement: the
+        # marker, the units (with the window, the price and the limits), the purchase
+        assert len(placed) == 3, placed
+        assert placed[0].startswith("SAVEPOINT") and placed[1].startswith("UPDATE")
+        assert placed[2].startswith("WITH pend AS (INSERT INTO") and "flashsale_purchases" in placed[2]
+        inside_sale = 1
+    else:  # the savepoint, the deadline, the marker, the units, the purchase
+        assert len(placed) == 5, placed
+        inside_sale = 3
+    # plus the outside reads of the plugin's tables (units left, unpaid order, shopper's units)
+    assert counts["sale"] == inside_sale + 3
     assert counts["redis"] == 0
 
 
@@ -83,10 +119,18 @@ def test_with_redis_a_winning_attempt_is_a_token_and_one_script_before_its_order
     with split_by_checkout(monkeypatch) as counts:
         assert buy(client, shop, sale["id"], token, address, sku).status_code == 201
     assert counts["outside"] == 1  # the token
-    assert counts["sale"] == 4  # the sale with its items; the marker, the units, the purchase
-    assert counts["redis"] == 1  # the gate's script: rates, units, limits, reservation
+    assert counts["by_hook"]["validate"] == counts["by_hook"]["line_adjustments"] == []  # the snapshot
+    assert len(counts["by_hook"]["order_placed"]) == 3  # savepoint, deadline, the one statement
+    assert counts["sale"] == 1  # the marker, the units, the purchase: one statement
+    assert counts["redis"] == 1  # the gate's script: rates, units, limits, reservation; none after
 
     with split_by_checkout(monkeypatch) as counts:  # the same shopper again: an unpaid order
         refused = buy(client, shop, sale["id"], token, address, sku)
     assert refused.status_code == 409 and refused.get_json()["error"] == "pending_order"
-    assert counts == {"outside": 1, "inside": 0, "sale": 0, "redis": 1}
+    assert {k: v for k, v in counts.items() if k != "by_hook"} == {
+        "outside": 1,
+        "inside": 0,
+        "sale": 0,
+        "hooks": 0,
+        "redis": 1,
+    }

@@ -20,7 +20,7 @@ def _gate(app, prefix):
 
 
 def _left(client, key):
-    return {k.decode(): int(v) for k, v in client.hgetall(key).items() if k != b"_seeded"}
+    return {k.decode(): int(v) for k, v in client.hgetall(key).items() if not k.startswith(b"_")}
 
 
 def _sweep(app, shop):
