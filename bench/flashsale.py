@@ -29,36 +29,26 @@ deleted after, never FLUSHDB).
 
 from __future__ import annotations
 
+import common  # noqa: F401 -- first: moves bench/ to the end of sys.path (its http.py would hide the stdlib's)
+
+import argparse
+import http.client
+import json
 import os
+import random
+import socket
+import statistics
+import subprocess
 import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
 
-# bench/http.py would shadow the standard library's http when this folder is sys.path[0]
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+from common import FAST_HASH, FLASH_LUA, bare_tables, create_database, dispose_app, drop_database, free_port
 
-import argparse  # noqa: E402
-import http.client  # noqa: E402
-import json  # noqa: E402
-import random  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-
-PG_ADMIN = os.environ.get("MALLOW_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("MALLOW_BENCH_REDIS", "redis://127.0.0.1:6379/15")
-
-BARE_LUA = """
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return -1 end
-local left = tonumber(redis.call('GET', KEYS[1]) or '0')
-if left <= 0 then return 0 end
-redis.call('DECR', KEYS[1])
-redis.call('SADD', KEYS[2], ARGV[1])
-return 1
-"""
 
 
 # --- the servers (child processes) -------------------------------------------------------------
@@ -78,7 +68,7 @@ def bare_app(config: dict):
         import redis
 
         client = redis.Redis.from_url(config["redis"])
-        script = client.register_script(BARE_LUA)
+        script = client.register_script(FLASH_LUA)
         prefix = config["prefix"]
 
         @app.post("/flash")
@@ -121,12 +111,6 @@ def serve(kind: str, port: int, config: dict) -> None:
             early.early_answer = lambda app, environ, store: None
         app = create_app(config["mallow"])
     waitress.serve(app, host="127.0.0.1", port=port, threads=8, connection_limit=200, _quiet=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(kind: str, config: dict) -> tuple[subprocess.Popen, int]:
@@ -206,7 +190,7 @@ def mallow_setup(args, data_dir: str, database_url: str | None, prefix: str):
     config = {
         "MALLOW_DATA_DIR": data_dir,
         "SECRET_KEY": "bench",
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "PASSWORD_HASH_METHOD": FAST_HASH,
         "REDIS_URL": "",
         "LOGIN_RATE_LIMIT_IP": "1000000 per minute",
         "TESTING": False,
@@ -237,31 +221,8 @@ def mallow_setup(args, data_dir: str, database_url: str | None, prefix: str):
 
 
 def make_shoppers(app, shop, count: int):
-    from mallow.accounts import customers, sessions
-    from mallow.db import db
-    from mallow.orders import addresses
-    from mallow.tenants.context import store_context
-
-    made = []
-    with store_context(shop.store_id, app=app):
-        for _ in range(count):
-            customer = customers.register(
-                {"login": f"b-{uuid.uuid4().hex[:12]}@example.com", "password": "bench-pass-1"}
-            )
-            token = sessions.issue(customer, "token")
-            address = addresses.create(
-                customer.id,
-                {
-                    "recipient": "压测",
-                    "phone": "13912345678",
-                    "province": "浙江省",
-                    "city": "杭州市",
-                    "detail": "文三路 1 号",
-                },
-            )
-            made.append((token, address.id))
-        db.session.commit()
-    return made
+    """``count`` shoppers of ``shop`` with tokens and addresses (:func:`common.make_shoppers`)."""
+    return common.make_shoppers(app, shop.store_id, count)
 
 
 def new_sale(app, shop, sku: int, units: int) -> int:
@@ -338,28 +299,17 @@ def main() -> None:
     scratch = database_url = None
     if args.backend == "postgresql":
         scratch = f"mallow_bench_flash_{os.getpid()}"
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-            c.exec_driver_sql(f'CREATE DATABASE "{scratch}"')
-        admin.dispose()
-        database_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + scratch
+        database_url = create_database(scratch)
     bare_db = database_url or f"sqlite:///{data_dir}/bare.db"
     bare_engine = sa.create_engine(bare_db)
-    with bare_engine.begin() as c:
-        c.exec_driver_sql("DROP TABLE IF EXISTS bare_orders")
-        c.exec_driver_sql("DROP TABLE IF EXISTS bare_stock")
-        c.exec_driver_sql("CREATE TABLE bare_stock (id INTEGER PRIMARY KEY, stock INTEGER NOT NULL)")
-        serial = "SERIAL" if args.backend == "postgresql" else "INTEGER"
-        c.exec_driver_sql(f"CREATE TABLE bare_orders (id {serial} PRIMARY KEY, buyer INTEGER, total INTEGER)")
-        c.exec_driver_sql("INSERT INTO bare_stock VALUES (1, 0)")
+    bare_tables(bare_engine, 0)
     redis_client = None
     if args.redis:
         import redis
 
         redis_client = redis.Redis.from_url(REDIS)
 
-    processes = []
+    processes, app = [], None
     try:
         print(
             f"setting up: {args.backend}{' + Redis gate' if args.redis else ', no Redis'}, {args.shoppers} shoppers …",
@@ -491,18 +441,8 @@ def main() -> None:
             if keys:
                 redis_client.delete(*keys)
         if scratch:
-            try:
-                from mallow.db import db
-
-                with app.app_context():
-                    app.extensions["mallow.store_engines"].dispose()
-                    db.engine.dispose()
-            except Exception:  # noqa: BLE001 -- set-up failed early
-                pass
-            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-            admin.dispose()
+            dispose_app(app)
+            drop_database(scratch)
 
 
 if __name__ == "__main__":

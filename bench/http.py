@@ -21,30 +21,29 @@ gunicorn with pip into this virtualenv (the ``bench`` extra of pyproject.toml).
 
 from __future__ import annotations
 
+import common  # noqa: F401 -- first: moves bench/ to the end of sys.path (this file would hide the stdlib's http)
+
+import argparse
 import os
+import shutil
+import signal
 import sys
+import tempfile
+import time
+import uuid
 
-# This file is called http.py: as a script, its folder comes first on sys.path and would hide the
-# standard library's ``http`` package from everything imported below. Put the folder last instead.
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE] + [HERE]
-
-import argparse  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-
-import http_report as report  # noqa: E402
-import http_scenarios as scenarios  # noqa: E402
-import http_setup as setup  # noqa: E402
-from http_baselines import forget_redis, prepare  # noqa: E402
-from http_tools import ROOT, WORKERS, Servers, drop_database, ensure_tools, mallow, say, scratch_database  # noqa: E402
+import http_report as report
+import http_scenarios as scenarios
+import http_setup as setup
+from common import HERE, ROOT, create_database, dispose_app, drop_database
+from http_baselines import forget_redis, prepare
+from http_tools import WORKERS, Servers, ensure_tools, get, mallow, say
 
 PLAIN = ("home", "product", "category", "search", "api-list", "api-product", "cart", "order", "flash-page", "cold")
 NAMES = (*PLAIN, "flash", "plugins", "stores")
 DEFAULT_ONLY = [name for name in NAMES if name != "cold"]
+#: the cold server: the builder's render cache and the kept pages (memory and files) both off
+COLD = {"MALLOW_PAGE_CACHE_ENTRIES": 0, "MALLOW_EDGE_CACHE_ENTRIES": 0}
 
 
 def redis_up(url: str) -> bool:
@@ -66,10 +65,15 @@ def parse_args():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
     parser.add_argument("--only", help=f"comma-separated, of: {', '.join(NAMES)} (default: all but cold)")
-    parser.add_argument("--cold", action="store_true", help="also the home page with the render cache off")
-    parser.add_argument("--stores", default="100,10000", help="store counts compared (first vs last)")
-    parser.add_argument("--quick", action="store_true", help="--stores 100,1000")
+    parser.add_argument(
+        "--cold", action="store_true", help="also the home page with every page cache off (render and kept pages)"
+    )
+    parser.add_argument("--stores", help="store counts compared, first vs last (default 100,10000)")
+    parser.add_argument("--quick", action="store_true", help="--stores 100,1000 unless --stores is given")
     parser.add_argument("--stores-budget", type=float, default=1800, help="seconds to make the stores, at most")
+    parser.add_argument(
+        "--crawl-budget", type=float, default=900, help="seconds to ask every store's home once, at most (per count)"
+    )
     parser.add_argument("--flash-units", type=int, default=500, help="units per flash sale (and shoppers)")
     parser.add_argument("--json", help="save the rows to this file")
     args = parser.parse_args()
@@ -79,7 +83,7 @@ def parse_args():
     unknown = set(args.only) - set(NAMES)
     if unknown:
         parser.error(f"--only: unknown {', '.join(sorted(unknown))} (known: {', '.join(NAMES)})")
-    args.stores = [100, 1000] if args.quick else [int(n) for n in args.stores.split(",")]
+    args.stores = [int(n) for n in (args.stores or ("100,1000" if args.quick else "100,10000")).split(",")]
     if not (1 <= args.rounds <= 20 and 1 <= args.seconds <= 60 and 10 <= args.flash_units <= 5000):
         parser.error("--rounds 1..20, --seconds 1..60, --flash-units 10..5000 (bounded load)")
     if not (len(args.stores) >= 1 and all(1 <= n <= 20_000 for n in args.stores)):
@@ -102,7 +106,7 @@ def main() -> None:
         env["REDIS_URL"] = args.redis_url if (args.redis or scratch) else ""
         bare_env = dict(os.environ, BARE_DATABASE_URL=f"sqlite:///{os.path.join(work, 'bare.db')}")
         if scratch:
-            env["DATABASE_URL"] = scratch_database(scratch)
+            env["DATABASE_URL"] = create_database(scratch)
             bare_env["BARE_DATABASE_URL"] = env["DATABASE_URL"]
         if redis_ok:
             bare_env.update(BARE_REDIS_URL=args.redis_url, BARE_REDIS_PREFIX=prefix)
@@ -120,18 +124,22 @@ def main() -> None:
             shutil.copy(os.path.join(HERE, name), bare_dir)
         bare = servers.start("bare", "http_baselines:create_app()", bare_env, bare_dir, "/hello")
         # the flash-sale plugin's Redis keys under this run's prefix: deleted at the end
-        factory = f"mallow.app:create_app({{'FLASHSALE_REDIS_PREFIX': '{prefix}:flashsale'}})"
-        url = servers.start("mallow", factory, env, ROOT, "/s/demo/")
+        factory_config = {"FLASHSALE_REDIS_PREFIX": f"{prefix}:flashsale"}
+        url = servers.start("mallow", f"mallow.app:create_app({factory_config!r})", env, ROOT, "/s/demo/")
         demo = scenarios.Demo(url, work)
         app = setup.open_app(env)
 
         plain = [name for name in args.only if name in PLAIN]
         if plain:
             cold = None
-            if "cold" in plain:  # the same app, its render cache holding nothing
-                cold_env = dict(env, MALLOW_PAGE_CACHE_ENTRIES="0")
-                factory = "mallow.app:create_app({'MALLOW_PAGE_CACHE_ENTRIES': 0})"
-                cold = servers.start("mallow-cold", factory, cold_env, ROOT, "/s/demo/")
+            if "cold" in plain:  # the same app and data, every page cache holding nothing
+                cold = servers.start("mallow-cold", f"mallow.app:create_app({COLD!r})", env, ROOT, "/s/demo/")
+                for _ in range(3):  # nothing may come from a kept page (memory, or the warm server's files)
+                    status, headers = get(cold + "/s/demo/")
+                    if status != 200 or headers.get("X-Mallow-Cache"):
+                        raise SystemExit(
+                            f"the cold server answered {status}, X-Mallow-Cache {headers.get('X-Mallow-Cache')}"
+                        )
             entries = [e for e in scenarios.plain_entries(demo, bare, cold, args.backend) if e["key"] in plain]
             rows += scenarios.measure_plain(entries, args.rounds, args.seconds)
             if cold:
@@ -142,7 +150,17 @@ def main() -> None:
             rows += scenarios.measure_plugins(servers, env, bare, args.rounds, args.seconds)
         if "stores" in args.only:
             rows += scenarios.measure_stores(
-                app, url, bare, args.stores, args.rounds, args.seconds, args.stores_budget, work
+                servers,
+                env,
+                app,
+                bare,
+                args.stores,
+                args.rounds,
+                args.seconds,
+                args.stores_budget,
+                args.crawl_budget,
+                work,
+                factory_config,
             )
 
         redis = "Redis" if env["REDIS_URL"] else "no Redis"
@@ -157,14 +175,8 @@ def main() -> None:
             report.save(args.json, rows, dict(meta, title=title, at=time.strftime("%Y-%m-%d %H:%M:%S")))
     finally:
         servers.stop()
-        if app is not None:
-            from mallow.db import db
-
-            with app.app_context():
-                app.extensions["mallow.store_engines"].dispose()
-                db.engine.dispose()
-        if scratch:
-            drop_database(scratch)
+        dispose_app(app)
+        drop_database(scratch)
         if redis_ok:
             forget_redis(args.redis_url, prefix)
         shutil.rmtree(work, ignore_errors=True)

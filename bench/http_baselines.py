@@ -18,35 +18,22 @@ from __future__ import annotations
 import os
 
 import sqlalchemy as sa
-from common import BARE_PAGE, BARE_PRODUCTS
+from common import BARE_PAGE, BARE_PRODUCTS, FLASH_LUA, bare_tables
 from flask import Flask, jsonify, request
 from flask_sqlalchemy import SQLAlchemy
 
 #: the hot row's stock: more than any bench run can sell, so every attempt is a sale
 BARE_STOCK = 1_000_000_000
 
-FLASH_LUA = """
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return -1 end
-local left = tonumber(redis.call('GET', KEYS[1]) or '0')
-if left <= 0 then return 0 end
-redis.call('DECR', KEYS[1])
-redis.call('SADD', KEYS[2], ARGV[1])
-return 1
-"""
-
 
 def prepare(database_url: str, redis_url: str | None = None, prefix: str = "") -> None:
     """Create and fill the tables (and Redis keys) the baselines use; run once, before the workers start."""
     engine = sa.create_engine(database_url)
-    serial = "SERIAL" if engine.dialect.name == "postgresql" else "INTEGER"
     with engine.begin() as c:
-        for table in ("bare_products", "bare_stock", "bare_orders"):
-            c.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+        c.exec_driver_sql("DROP TABLE IF EXISTS bare_products")
         c.exec_driver_sql("CREATE TABLE bare_products (id INTEGER PRIMARY KEY, title TEXT NOT NULL, price INTEGER)")
         c.execute(sa.text("INSERT INTO bare_products VALUES (:id, :title, :price)"), BARE_PRODUCTS)
-        c.exec_driver_sql("CREATE TABLE bare_stock (id INTEGER PRIMARY KEY, stock INTEGER NOT NULL)")
-        c.exec_driver_sql(f"INSERT INTO bare_stock VALUES (1, {BARE_STOCK})")
-        c.exec_driver_sql(f"CREATE TABLE bare_orders (id {serial} PRIMARY KEY, buyer INTEGER, total INTEGER)")
+    bare_tables(engine, BARE_STOCK)
     engine.dispose()
     if redis_url:
         import redis

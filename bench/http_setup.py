@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-#: a fast password hash for the bench's own shoppers (only their tokens are used afterwards)
-FAST_HASH = "pbkdf2:sha256:1000"
+import common
+from common import FAST_HASH
 
 
 def open_app(env: dict, **config):
@@ -42,46 +41,31 @@ def store_id(app, slug: str) -> int:
 
 def make_shoppers(app, slug: str, count: int) -> list[tuple[str, int]]:
     """``count`` new shoppers of store ``slug``, each with a bearer token and a delivery address:
-    ``[(token, address_id)]``."""
-    from mallow.accounts import customers, sessions
-    from mallow.db import db
-    from mallow.orders import addresses
-    from mallow.tenants.context import store_context
+    ``[(token, address_id)]`` (:func:`common.make_shoppers`)."""
+    return common.make_shoppers(app, store_id(app, slug), count)
 
-    made = []
-    with store_context(store_id(app, slug), app=app):
-        for n in range(count):
-            customer = customers.register(
-                {"login": f"bench-{uuid.uuid4().hex[:12]}@example.com", "password": "bench-1234"}
-            )
-            token = sessions.issue(customer, "token")
-            address = addresses.create(
-                customer.id,
-                {
-                    "recipient": "压测",
-                    "phone": "13912345678",
-                    "province": "浙江省",
-                    "city": "杭州市",
-                    "detail": "文三路 1 号",
-                },
-            )
-            made.append((token, address.id))
-            if n % 200 == 199:
-                db.session.commit()
-        db.session.commit()
-    return made
+
+BATCH = 500  # store rows per batch (and the granularity of the time budget)
+JOBS = 2  # connections (PostgreSQL) or forked processes (SQLite) making stores
 
 
 def provision_stores(app, count: int, owner_slug: str, deadline: float, echo=print) -> list[str]:
     """Make ``count`` open stores exist (``bench-00001`` …, owned by the owner of ``owner_slug``),
-    each with its own schema (PostgreSQL) or file (SQLite) made by the platform's own
-    :func:`mallow.tenants.provisioning.provision_store`; returns every bench store's slug.
+    each with its schema (PostgreSQL) or file (SQLite) at the head and its owner as staff, as
+    :func:`mallow.tenants.provisioning.provision_store` makes them; returns every bench store's
+    slug, in order.
 
-    Idempotent (stores made by an earlier call count), in batches of 100 rows, and bounded:
-    past ``deadline`` (``time.monotonic()``) it stops after the batch and returns what exists.
-    The one place to switch to a pre-provisioned schema pool (platform/tenants/pool.py) later."""
+    In bulk: rows ``BATCH`` at a time; then on PostgreSQL the very statements ``provision_store``
+    sends for a schema (captured once, :func:`common.store_ddl`) replayed five stores to a
+    transaction on two connections, as bench/tenants.py makes its stores; on SQLite the store
+    pool (:mod:`mallow.tenants.pool`) filled with copies of one pooled file, then
+    ``provision_store`` per store in two forked processes (:func:`mallow.db.migrate.upgrade_stores`,
+    the machinery of ``mallow db upgrade --jobs``), each taking one (a rename) and writing the
+    owner. Idempotent (stores made by an earlier call count) and bounded: past ``deadline``
+    (``time.monotonic()``) it stops after the batch and returns what exists."""
     from mallow.accounts.staff import owner_seed
     from mallow.db import db
+    from mallow.db.migrate import upgrade_stores
     from mallow.tenants.models import Store
     from mallow.tenants.provisioning import provision_store
 
@@ -90,8 +74,17 @@ def provision_stores(app, count: int, owner_slug: str, deadline: float, echo=pri
         slugs = list(
             db.session.execute(db.select(Store.slug).where(Store.slug.like("bench-%")).order_by(Store.id)).scalars()
         )
-        started, first = time.monotonic(), len(slugs)
-        while len(slugs) < count and time.monotonic() < deadline:
+        db.session.remove()
+        postgresql = app.extensions["mallow.store_engines"].is_postgresql
+    if len(slugs) >= count:
+        return slugs[:count]
+    ddl = common.store_ddl(app) if postgresql else None
+    started, first, last_echo = time.monotonic(), len(slugs), time.monotonic()
+    while len(slugs) < count and time.monotonic() < deadline:
+        numbers = range(len(slugs) + 1, min(count, len(slugs) + BATCH) + 1)
+        if not postgresql:
+            common.fill_file_pool(app, len(numbers))
+        with app.app_context():
             now = datetime.now(UTC)
             batch = [
                 Store(
@@ -102,17 +95,30 @@ def provision_stores(app, count: int, owner_slug: str, deadline: float, echo=pri
                     status="open",
                     opened_at=now,
                 )
-                for n in range(len(slugs) + 1, min(count, len(slugs) + 100) + 1)
+                for n in numbers
             ]
             db.session.add_all(batch)
             db.session.commit()
-            for new_id in [store.id for store in batch]:  # one transaction each: a long one is slower
-                provision_store(new_id, seed=owner_seed(owner))
+            ids = [store.id for store in batch]
             slugs += [store.slug for store in batch]
-            if len(slugs) % 1000 == 0 or len(slugs) == count:
-                rate = (len(slugs) - first) / max(time.monotonic() - started, 1e-9)
-                echo(f"  {len(slugs):,} bench stores ({rate:.0f} stores/s)")
-        db.session.remove()
+            db.session.remove()
+            if postgresql:
+                common.replay_schemas(db.engine, ddl, [(store_id, owner) for store_id in ids], connections=JOBS)
+            else:  # two forked processes, as ``mallow db upgrade --jobs 2`` migrates stores
+                app.extensions["mallow.store_engines"].dispose()
+                db.engine.dispose()
+
+                def provision_one(new_id: int) -> None:
+                    with app.app_context():
+                        provision_store(new_id, seed=owner_seed(owner))
+
+                done = upgrade_stores([(i, str(i)) for i in ids], provision_one, lambda line: None, jobs=JOBS)
+                if done["failed"]:
+                    raise SystemExit(f"provision_store failed: {done['failed'][:3]}")
+        if time.monotonic() - last_echo > 10 or len(slugs) == count:
+            last_echo = time.monotonic()
+            rate = (len(slugs) - first) / max(last_echo - started, 1e-9)
+            echo(f"  {len(slugs):,} bench stores ({rate:.0f} stores/s, {last_echo - started:.0f} s)")
     return slugs
 
 

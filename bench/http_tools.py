@@ -1,6 +1,7 @@
 """The machinery of bench/http.py: wrk and gunicorn (installed when missing), the servers of a run
 (each in its own process group, all stopped at the end whatever happens), one wrk load and its
-figures, JSON calls to the API, the ``mallow`` command, the scratch PostgreSQL database."""
+figures, JSON calls to the API, the ``mallow`` command (the scratch database and a free port are
+bench/common.py's)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,15 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
-import sqlalchemy as sa
-from common import PG_ADMIN
+from common import ROOT, free_port
 from http_lua import stats_of
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 VENV_BIN = os.path.dirname(sys.executable)
 WORKERS = 4
 
@@ -43,12 +40,6 @@ def ensure_tools() -> None:
     if not os.path.exists(os.path.join(VENV_BIN, "gunicorn")):
         say("bench/http.py: installing gunicorn with pip")
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "gunicorn>=22"], check=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Servers:
@@ -117,28 +108,21 @@ def call(url: str, method: str = "GET", body: dict | None = None, token: str | N
     return json.loads(text) if text else None
 
 
+def get(url: str, timeout: float = 30) -> tuple[int, dict]:
+    """A plain ``GET``: its status and headers (an error status is an answer too)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            response.read()
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
 def mallow(env: dict, *args: str) -> str:
     done = subprocess.run([os.path.join(VENV_BIN, "mallow"), *args], env=env, cwd=ROOT, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"mallow {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return done.stdout
-
-
-def scratch_database(name: str) -> str:
-    """A fresh PostgreSQL database on 127.0.0.1 (dropped by :func:`drop_database`); returns its URL."""
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_database(name: str) -> None:
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
 
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}

@@ -19,22 +19,16 @@ In-process and one at a time, so it compares code paths and round trips, not a w
 
 from __future__ import annotations
 
-import os
-import sys
+import common  # noqa: F401 -- first: moves bench/ to the end of sys.path (its http.py would hide the stdlib's)
 
-# bench/ holds an http.py: as this script's folder it would come first on sys.path and hide the
-# standard library's ``http`` from Flask. Put the folder last instead.
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE] + [HERE]
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from flask import Flask, jsonify  # noqa: E402
-from flask_sqlalchemy import SQLAlchemy  # noqa: E402
+from common import bare_tables, per_second
+from flask import Flask, jsonify
+from flask_sqlalchemy import SQLAlchemy
 
 BUNDLED = ("groupbuy", "flashsale", "distribution")
 
@@ -52,32 +46,18 @@ def bare_app(database_url: str) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url
     bare = SQLAlchemy(app)
     with app.app_context():
-        with bare.engine.begin() as c:
-            c.exec_driver_sql("DROP TABLE IF EXISTS bare_orders")
-            c.exec_driver_sql("DROP TABLE IF EXISTS bare_stock")
-            c.exec_driver_sql("CREATE TABLE bare_stock (id INTEGER PRIMARY KEY, stock INTEGER NOT NULL)")
-            c.exec_driver_sql("CREATE TABLE bare_orders (id SERIAL PRIMARY KEY, sku INTEGER, total INTEGER)")
-            c.exec_driver_sql("INSERT INTO bare_stock VALUES (1, 100000000)")
+        bare_tables(bare.engine, 100_000_000)
 
     @app.post("/order")
     def order():
         left = bare.session.execute(
             bare.text("UPDATE bare_stock SET stock = stock - 1 WHERE id = 1 AND stock >= 1 RETURNING stock")
         ).scalar()
-        bare.session.execute(bare.text("INSERT INTO bare_orders (sku, total) VALUES (1, 1000)"))
+        bare.session.execute(bare.text("INSERT INTO bare_orders (buyer, total) VALUES (1, 1000)"))
         bare.session.commit()
         return jsonify(left=left), 201
 
     return app
-
-
-def per_second(call, seconds: float, limit: int) -> float:
-    """Calls per second of ``call`` for up to ``seconds`` or ``limit`` calls."""
-    done, started = 0, time.perf_counter()
-    while done < limit and time.perf_counter() - started < seconds:
-        call()
-        done += 1
-    return done / (time.perf_counter() - started)
 
 
 def main() -> None:
@@ -87,7 +67,6 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=3, help="order lines (SKUs) per order")
     options = parser.parse_args()
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from mallow.accounts.models import Customer
     from mallow.db import db
     from mallow.orders.checkout import place_order

@@ -18,6 +18,8 @@ are what to compare (bench/README.md). Loopback only, every loop bounded.
 
 from __future__ import annotations
 
+import common  # noqa: F401 -- first: moves bench/ to the end of sys.path (its http.py would hide the stdlib's)
+
 import argparse
 import statistics
 import sys

@@ -29,6 +29,8 @@ Creates (and drops) its own scratch database; loopback only; every loop is bound
 
 from __future__ import annotations
 
+import common  # noqa: F401 -- first: moves bench/ to the end of sys.path (its http.py would hide the stdlib's)
+
 import argparse
 import os
 import random
@@ -39,16 +41,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
-
-# bench/ holds an http.py: as this script's folder it would come first on sys.path and hide the
-# standard library's http; look in it last
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE] + [HERE]
-
-from common import drop_scratch, mallow_config  # noqa: E402
+from common import drop_scratch, mallow_config, replay_schemas, store_ddl
 
 FAKE_BASE = 900_000_000  # store ids of provisioning samples (never a Store row)
-OWNER = "INSERT INTO store_{id}.staff (merchant_id, role, active, created_at) VALUES ({m}, 'owner', true, now())"
 TOUCHED_TABLES = ("staff", "settings", "products", "skus", "product_categories", "pages", "carts", "customers")
 
 
@@ -90,32 +85,8 @@ def build_app(config: dict, pool_size: int):
 
 
 def captured_ddl(app) -> list[str]:
-    """The statements ``provision_store`` sends for a new schema (pool off), as text naming
-    ``store_{id}``; the version stamp as a literal insert. Captured once for a scratch id."""
-    from mallow.db.migrate import head
-    from mallow.tenants.provisioning import drop_store, provision_store
-
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if not parameters and not statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
-
-    store_id = FAKE_BASE - 1
-    with app.app_context():
-        size, app.config["MALLOW_STORE_POOL_SIZE"] = app.config["MALLOW_STORE_POOL_SIZE"], 0
-        sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
-        try:
-            provision_store(store_id)
-        finally:
-            sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
-            app.config["MALLOW_STORE_POOL_SIZE"] = size
-        drop_store(store_id)
-        stamp = f"INSERT INTO store_{store_id}.alembic_version (version_num) VALUES ('{head('store')}')"
-    ddl = [s for s in statements if s.strip().upper() not in ("BEGIN", "COMMIT", "ROLLBACK")]
-    if not any("INSERT INTO" in s and "alembic_version" in s for s in ddl):
-        ddl.append(stamp)  # Alembic sent it with parameters
-    return [s.replace(f"store_{store_id}", "store_{id}") for s in ddl]
+    """The statements ``provision_store`` sends for a new schema (:func:`common.store_ddl`)."""
+    return store_ddl(app)
 
 
 def raw_ddl(engine, ddl: list[str], store_ids: list[int]) -> None:
@@ -133,7 +104,7 @@ def raw_ddl(engine, ddl: list[str], store_ids: list[int]) -> None:
 def grow_to(app, ddl: list[str], count: int, store_ids: list[int], deadline: float, clock: Clock) -> float:
     """Stores (rows and schemas) until ``count`` exist (or the budget is spent): rows inserted by the ORM 250 at a time,
     schemas by replaying provision_store's DDL 5 to a transaction (the lock table's size) on two
-    connections."""
+    connections (:func:`common.replay_schemas`, shared with bench/http.py's store counts)."""
     from mallow.accounts.models import Merchant
     from mallow.db import db
     from mallow.tenants.models import Store
@@ -158,16 +129,7 @@ def grow_to(app, ddl: list[str], count: int, store_ids: list[int], deadline: flo
             pairs = [(s.id, s.owner_id) for s in stores]
             db.session.remove()
 
-            def make(chunk):
-                with engine.begin() as connection:
-                    for store_id, merchant_id in chunk:
-                        for statement in ddl:
-                            connection.exec_driver_sql(statement.replace("store_{id}", f"store_{store_id}"))
-                        connection.exec_driver_sql(OWNER.format(id=store_id, m=merchant_id))
-
-            with ThreadPoolExecutor(2) as pool:
-                list(pool.map(make, [pairs[i : i + 5] for i in range(0, len(pairs), 5)]))
-            engine.dispose()  # those connections touched every new schema
+            replay_schemas(engine, ddl, pairs, per_transaction=5, connections=2)  # disposes the engine after
             store_ids.extend(store_id for store_id, _ in pairs)
             rate = (len(store_ids) - initial) / max(clock() - started, 1e-9)
             say(f"  made {len(store_ids):6d}/{count} stores in bulk ({rate:.1f}/s, t={clock():.0f}s)")

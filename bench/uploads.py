@@ -30,6 +30,8 @@ committed (WAL snapshot). The answers column shows it; PostgreSQL has no such li
 
 from __future__ import annotations
 
+import common  # noqa: F401 -- first: moves bench/ to the end of sys.path (its http.py would hide the stdlib's)
+
 import argparse
 import gc
 import io
@@ -139,7 +141,6 @@ def child_bare(path: str) -> dict:
 
 
 def child_mallow(path: str, concurrency: int, backend: str) -> dict:
-    sys.path.insert(0, str(HERE))
     from common import drop_scratch, mallow_config
 
     config, scratch = mallow_config(backend, "uploads")

@@ -1,0 +1,111 @@
+"""The bench scripts' own checks (part of the suite, or alone):
+
+    .venv/bin/python -m pytest tests/test_bench_scripts.py -q -p no:cacheprovider
+
+* every script starts (``--help``) although bench/ holds an ``http.py`` that would hide the standard
+  library's ``http``;
+* ``common.settle`` waits for a count still moving (orders committing after wrk stopped) and
+  says when it never held still;
+* the bulk store-making of bench/http.py (``http_setup.provision_stores``) makes stores that are
+  what ``provision_store`` makes — the same tables at the head, the owner as staff — and whose
+  home answers, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import sqlalchemy as sa
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
+if BENCH not in sys.path:
+    sys.path.append(BENCH)
+
+import common  # noqa: E402
+
+SCRIPTS = ["storefront", "render", "plugin_calls", "uploads", "orders", "flashsale", "tenants", "http"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_script_starts(script):
+    done = subprocess.run(
+        [sys.executable, os.path.join(BENCH, f"{script}.py"), "--help"],
+        cwd=common.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage:" in done.stdout
+
+
+def test_settle_waits_for_the_last_commits():
+    values = iter([498, 499, 499, 500])
+
+    def read():
+        return next(values, 500)
+
+    value, reads, _seconds, settled, first = common.settle(read, quiet=0.05, at_most=5, every=0.01)
+    assert (first, value, settled) == (498, 500, True)
+    assert reads >= 5  # read again after the last change, until it held still
+
+
+def test_settle_says_when_the_count_never_holds_still():
+    counter = iter(range(10**6))
+    value, reads, _seconds, settled, _first = common.settle(lambda: next(counter), quiet=0.2, at_most=0.1, every=0.01)
+    assert settled is False
+    assert value == reads - 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_bulk_stores_are_what_provision_store_makes(backend):
+    import http_setup
+
+    from mallow.app import create_app
+    from mallow.db import db
+    from mallow.db.migrate import head, upgrade_platform
+    from mallow.qualifications.matrix import seed_defaults
+    from mallow.tenants.models import Store
+    from mallow.tenants.provisioning import store_revisions
+    from mallow.testing import make_store
+
+    config, scratch = common.mallow_config(backend, "test")
+    app = create_app(config)
+    try:
+        with app.app_context():
+            upgrade_platform(db.engine)
+            seed_defaults()
+        owner = make_store(app, slug="owner")  # signed up: its schema made by provision_store
+        slugs = http_setup.provision_stores(app, 3, "owner", time.monotonic() + 120, echo=lambda line: None)
+        assert slugs == ["bench-00001", "bench-00002", "bench-00003"]
+        assert http_setup.provision_stores(app, 3, "owner", time.monotonic() + 120) == slugs  # idempotent
+
+        with app.app_context():
+            ids = [db.session.execute(db.select(Store.id).filter_by(slug=slug)).scalar_one() for slug in slugs]
+            db.session.remove()
+            assert set(store_revisions(ids).values()) == {head("store")}
+            engines = app.extensions["mallow.store_engines"]
+
+            def tables_and_staff(store_id):
+                schema = engines.version_table_schema(store_id)  # store_<id>, or the attached file's "store"
+                with engines.engine_for(store_id).connect() as c:
+                    names = set(sa.inspect(c).get_table_names(schema=schema))
+                    staff = c.exec_driver_sql(f"SELECT merchant_id, role FROM {schema}.staff").all()
+                return names, [tuple(row) for row in staff]
+
+            signed_up = tables_and_staff(owner.store_id)
+            for store_id in ids:
+                assert tables_and_staff(store_id) == signed_up
+
+        client = app.test_client()
+        for slug in slugs:
+            assert client.get(f"/s/{slug}/").status_code == 200
+    finally:
+        common.dispose_app(app)
+        common.drop_database(scratch)
+        shutil.rmtree(config["MALLOW_DATA_DIR"], ignore_errors=True)
