@@ -37,6 +37,16 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+_CACHE_SETTINGS = {
+    "MALLOW_EDGE_CACHE_SECONDS": float,
+    "MALLOW_EDGE_CACHE_ENTRIES": int,
+    "MALLOW_PAGE_CACHE_SECONDS": float,
+    "MALLOW_PAGE_CACHE_ENTRIES": int,
+    "MALLOW_SLOT_CACHE_SECONDS": float,
+    "MALLOW_SLOT_CACHE_ENTRIES": int,
+}
+
+
 def from_environment(overrides: dict | None = None) -> dict:
     """Build the Flask config mapping from the environment and ``overrides``."""
     overrides = dict(overrides or {})
@@ -122,6 +132,11 @@ def from_environment(overrides: dict | None = None) -> dict:
         "MALLOW_PLUGIN_BREAKER_FAULTS": int(env.get("MALLOW_PLUGIN_BREAKER_FAULTS", "5")),
         "MALLOW_PLUGIN_BREAKER_WINDOW_SECONDS": int(env.get("MALLOW_PLUGIN_BREAKER_WINDOW_SECONDS", "300")),
     }
+    # what each process keeps (docs/operations.md, "What each process keeps in memory"): read from the environment only when
+    # set, so each cache's own module keeps its default in one place
+    for name, kind in _CACHE_SETTINGS.items():
+        if env.get(name, "").strip():
+            config[name] = kind(env[name])
     config.update(overrides)
     if not config["SECRET_KEY"]:
         config["SECRET_KEY"] = _secret_key(data_dir)
