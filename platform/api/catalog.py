@@ -1,5 +1,11 @@
 """Catalogue API, the storefront's side: the store's on-shelf products and its categories (public).
-Money is integer fen."""
+Money is integer fen.
+
+The three reads are the same for every caller (no price or field depends on who asks), so an
+anonymous caller's 200 is kept like a storefront page (:func:`mallow.edge.cacheable`): the front
+door answers the next one with the same path, query and language from memory while the store's
+stamp holds (any catalogue write moves it). A caller with a bearer token or a personal cookie
+always reaches the view; a bad query's 400 is never kept."""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from mallow.api.catalog_shapes import (
 )
 from mallow.api.registry import operation, returns
 from mallow.catalog import categories, product_json, products, search
+from mallow.edge import cacheable
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 
@@ -43,6 +50,7 @@ def _open_store_only():
         "503": NOT_OPEN,
     },
 )
+@cacheable
 def list_products():
     closed = _open_store_only()
     if closed:
@@ -64,6 +72,7 @@ def list_products():
     auth=None,
     responses={"200": returns("The product", PRODUCT), "404": "No such product on sale", "503": NOT_OPEN},
 )
+@cacheable
 def get_product(product_id):
     closed = _open_store_only()
     if closed:
@@ -84,6 +93,7 @@ def get_product(product_id):
     auth=None,
     responses={"200": returns("The tree", CATEGORY_TREE), "503": NOT_OPEN},
 )
+@cacheable
 def list_product_categories():
     closed = _open_store_only()
     if closed:

@@ -1,17 +1,21 @@
-"""Whole anonymous storefront pages, kept in memory and on this host's disk, served again
-without the app.
+"""Whole anonymous storefront pages and public catalogue API answers, kept in memory and on this
+host's disk, served again without the app.
 
 A view opts in with :func:`cacheable` (home, product, category, search, the category index, the
-store's card, landing pages). After such a view answered 200 with HTML to an **anonymous**
-request, :func:`keep` stores the body under the page's key, with the store's stamp read for the
-request (:mod:`mallow.tenants.stamps`). The front door (:mod:`mallow.edge.door`) serves it to the
-next anonymous request with the same key while the stamp holds and the entry has not expired.
+store's card, landing pages; the store API's product list, product and category tree). After
+such a view answered 200 with HTML or JSON to an **anonymous** request, :func:`keep` stores the
+body under the page's key, with the store's stamp read for the request
+(:mod:`mallow.tenants.stamps`). The front door (:mod:`mallow.edge.door`) serves it to the next
+anonymous request with the same key while the stamp holds and the entry has not expired, with
+``X-Mallow-Cache: hit``. Anything but a 200 (a bad query's 400, a 404, a closed store's 503) is
+never kept: such a request always reaches its view.
 
 * **anonymous**: no bearer token; no cookie of ours that says who the visitor is or what they
   hold: the guest cart cookie, or a session holding anything but its CSRF token (a signed-in
   shopper, flashed messages, a pending WeChat sign-in, a plugin's referral…). Anything else a
   page shows is the same for every such visitor.
-* **key**: store, host, scheme, path, the sorted query string, the language the visitor gets
+* **key**: store, host, scheme, path, the query string with its parameters sorted by name
+  (repeated ones keep their order: a view reads the first), the language the visitor gets
   (``?lang=`` requests are not kept: they set a cookie), and whether the browser is WeChat's.
 * **the one personal part**: a form's CSRF token. The stored body holds a marker instead, and the
   door puts the visitor's own token there (:func:`mallow.edge.door`), so a page served from memory
@@ -32,7 +36,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
 from urllib.parse import parse_qsl, urlencode
@@ -47,14 +51,22 @@ log = logging.getLogger("mallow.edge")
 EXTENSION = "mallow.edge_pages"
 PERSONAL_COOKIES = "mallow.edge_personal_cookies"
 CSRF_MARKER = "\x00mallow-csrf\x00"
+SESSIONS = "mallow.edge_sessions"
+LOCALES = "mallow.edge_locales"
 #: what an anonymous visitor's session may hold: its CSRF token (and Flask and Flask-Login bookkeeping)
 ANONYMOUS_SESSION_KEYS = frozenset({"csrf_token", "_permanent", "_fresh"})
+#: the kinds of answer kept (a view marked cacheable answering anything else is not kept)
+KEPT_MIMETYPES = frozenset({"text/html", "application/json"})
+#: decoded session cookies remembered by their raw value, and locales by what they are chosen from
+SESSION_ENTRIES = 1024
+LOCALE_ENTRIES = 512
 _ATTRIBUTE = "_mallow_edge_cacheable"
+_NO_COOKIES: dict = {}
 
 
 def cacheable(view: Callable) -> Callable:
-    """Mark a storefront view whose page is the same for every anonymous visitor (apply it under
-    the route decorator)."""
+    """Mark a storefront view (or a public store API read) whose answer is the same for every
+    anonymous visitor (apply it under the route decorator)."""
     setattr(view, _ATTRIBUTE, True)
     return view
 
@@ -72,6 +84,18 @@ class Page:
     body: bytes
     headers: list[tuple[str, str]]
     has_csrf: bool
+    #: the headers of a hit, made once: ``headers``, ``Vary: Cookie`` (the door chose this
+    #: answer by the request's cookies, as the app said on the miss), ``X-Mallow-Cache: hit``
+    #: and, for a body served as it is, its length
+    served: list[tuple[str, str]] = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.served = list(self.headers)
+        if not any(name.lower() == "vary" and "cookie" in value.lower() for name, value in self.headers):
+            self.served.append(("Vary", "Cookie"))
+        self.served.append(("X-Mallow-Cache", "hit"))
+        if not self.has_csrf:
+            self.served.append(("Content-Length", str(len(self.body))))
 
 
 class PageMemory:
@@ -173,46 +197,111 @@ def memory(app=None) -> PageMemory:
 # --- who is anonymous, and the key of a page ----------------------------------------------------
 
 
+class SessionMemory:
+    """Session cookies already read, by their raw value: ``(anonymous session or None, until)``.
+    A visitor's cookie does not change from page to page, so the door verifies its signature
+    once, not per hit; an entry is good until the cookie's own age limit (``until``)."""
+
+    def __init__(self, max_entries: int = SESSION_ENTRIES):
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, tuple[dict | None, float]] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, raw: str) -> tuple[dict | None, float] | None:
+        with self._lock:
+            found = self._entries.get(raw)
+            if found is not None:
+                self._entries.move_to_end(raw)
+            return found
+
+    def put(self, raw: str, session: dict | None, until: float) -> None:
+        with self._lock:
+            self._entries[raw] = (session, until)
+            self._entries.move_to_end(raw)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def cookies_of(environ: dict) -> dict:
+    """The request's cookies (an empty dict, not to be changed, when it sends none)."""
+    header = environ.get("HTTP_COOKIE")
+    return parse_cookie(header) if header else _NO_COOKIES
+
+
 def anonymous_session(app, cookies: dict) -> dict | None:
     """The session of an anonymous visitor (``{}`` when there is none), or None when the
-    request carries anything personal (see the module's docstring)."""
+    request carries anything personal (see the module's docstring). The dict answered is shared
+    (:class:`SessionMemory`): read it, copy it, never change it."""
     prefixes = app.extensions[PERSONAL_COOKIES]
     if any(name.startswith(prefixes) for name in cookies):
         return None
     raw = cookies.get(app.config.get("SESSION_COOKIE_NAME", "session"))
     if not raw:
         return {}
+    sessions: SessionMemory = app.extensions[SESSIONS]
+    now = time.time()
+    found = sessions.get(raw)
+    if found is not None and now <= found[1]:
+        return found[0]
+    max_age = int(app.permanent_session_lifetime.total_seconds())
     serializer = app.session_interface.get_signing_serializer(app)
     try:
-        data = serializer.loads(raw, max_age=int(app.permanent_session_lifetime.total_seconds()))
+        data, signed = serializer.loads(raw, max_age=max_age, return_timestamp=True)
     except Exception:
-        return None  # a session we cannot read: let the app deal with it
-    return data if set(data) <= ANONYMOUS_SESSION_KEYS else None
+        # a session we cannot read (a bad signature, too old): the app deals with it, every time
+        sessions.put(raw, None, float("inf"))
+        return None
+    anonymous = data if isinstance(data, dict) and set(data) <= ANONYMOUS_SESSION_KEYS else None
+    sessions.put(raw, anonymous, signed.timestamp() + max_age)
+    return anonymous
 
 
-def request_key(app, environ: dict, store_id: int) -> tuple | None:
-    """The key of this request's page, or None when it may not be served from memory."""
+def visitor_locale(app, lang_cookie: str | None, accept_language: str | None) -> str:
+    """The language of a request without ``?lang=`` (:func:`mallow.extensions.choose_locale`),
+    remembered by what it is chosen from."""
+    locales: dict = app.extensions[LOCALES]
+    asked = (lang_cookie, accept_language)
+    locale = locales.get(asked)
+    if locale is None:
+        config = app.config
+        locale = choose_locale(
+            config["MALLOW_LOCALES"], config["BABEL_DEFAULT_LOCALE"], None, lang_cookie, accept_language
+        )
+        if len(locales) >= LOCALE_ENTRIES:
+            locales.clear()
+        locales[asked] = locale
+    return locale
+
+
+def _first_of(pair: tuple[str, str]) -> str:
+    return pair[0]
+
+
+def request_key(app, environ: dict, store_id: int, cookies: dict | None = None) -> tuple | None:
+    """The key of this request's page, or None when it may not be served from memory
+    (``cookies``: the request's, when the caller has them already)."""
     if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or environ.get("HTTP_AUTHORIZATION"):
         return None
-    args = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-    if any(name == "lang" for name, _value in args):
-        return None
-    cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
-    config = app.config
-    locale = choose_locale(
-        config["MALLOW_LOCALES"],
-        config["BABEL_DEFAULT_LOCALE"],
-        None,
-        cookies.get("lang"),
-        environ.get("HTTP_ACCEPT_LANGUAGE"),
-    )
+    query = environ.get("QUERY_STRING", "")
+    if query:
+        args = parse_qsl(query, keep_blank_values=True)
+        if any(name == "lang" for name, _value in args):
+            return None
+        # by name only: the order of a repeated name's values is kept (the view reads the first)
+        query = urlencode(sorted(args, key=_first_of))
+    if cookies is None:
+        cookies = cookies_of(environ)
     return (
         store_id,
         environ.get("HTTP_HOST", ""),
         environ.get("wsgi.url_scheme", "http"),
         environ.get("PATH_INFO", ""),
-        urlencode(sorted(args)),
-        locale,
+        query,
+        visitor_locale(app, cookies.get("lang"), environ.get("HTTP_ACCEPT_LANGUAGE")),
         "MicroMessenger" in environ.get("HTTP_USER_AGENT", ""),
     )
 
@@ -229,7 +318,7 @@ def keep(response):
     stamp, store_id = g.get("mallow_store_stamp"), g.get("mallow_store_id")
     if view is None or not getattr(view, _ATTRIBUTE, False) or stamp is None or store_id is None:
         return response
-    if response.mimetype != "text/html" or response.direct_passthrough or response.headers.getlist("Set-Cookie"):
+    if response.mimetype not in KEPT_MIMETYPES or response.direct_passthrough or response.headers.getlist("Set-Cookie"):
         return response
     if not request.environ.get("mallow.edge.anonymous") or not set(session) <= ANONYMOUS_SESSION_KEYS:
         return response  # personal at the start, or made personal by the view (a flash, a sign-in)
@@ -237,7 +326,7 @@ def keep(response):
     if key is None:
         return response
     body = response.get_data()
-    token = g.get("csrf_token")
+    token = g.get("csrf_token") if response.mimetype == "text/html" else None
     has_csrf = bool(token) and token.encode() in body
     if has_csrf:
         body = body.replace(token.encode(), CSRF_MARKER.encode())
@@ -254,6 +343,8 @@ def init_app(app, personal_cookies: tuple[str, ...]) -> None:
     """``personal_cookies``: prefixes of cookie names that make a request personal (the guest
     cart's, say)."""
     app.extensions[PERSONAL_COOKIES] = tuple(personal_cookies)
+    app.extensions[SESSIONS] = SessionMemory()
+    app.extensions[LOCALES] = {}
     app.extensions[EXTENSION] = PageMemory(
         int(app.config.get("MALLOW_EDGE_CACHE_ENTRIES", 2000)),
         float(app.config.get("MALLOW_EDGE_CACHE_SECONDS", 60)),
