@@ -32,11 +32,11 @@ def create_app(config: dict | None = None) -> Flask:
 
     from mallow import models  # noqa: F401  (every table known before anything else runs)
     from mallow.db import db
-    from mallow.extensions import babel, csrf, limiter, login_manager, select_locale
+    from mallow.extensions import babel, csrf, limiter, locale_selector, login_manager
 
     db.init_app(app)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    babel.init_app(app, locale_selector=locale_selector, default_translation_directories="translations")
     app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage(app))
     # Redis down must not turn every login into a 500: limits fall back to this process's memory
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)

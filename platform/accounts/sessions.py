@@ -11,6 +11,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta, UTC
 
+import sqlalchemy as sa
 from flask import current_app, request, session
 
 from mallow.accounts.models import AccountSession, Customer, CustomerSession, Developer, Merchant, PlatformAdmin
@@ -82,27 +83,38 @@ def lookup(kind: str, secret: str | None, via: str):
     """The active principal behind ``secret``, as ``(principal, session_row)``, or None."""
     if not secret or not secret.startswith(TOKEN_PREFIX[kind] + "_"):
         return None
-    digest = _digest(secret)
-    if kind == "shopper":  # the session row and its principal in one statement: every API call asks
-        query = (
-            db.select(CustomerSession, Customer)
-            .join(Customer, Customer.id == CustomerSession.customer_id)
-            .where(CustomerSession.secret_hash == digest)
-        )
-    else:
-        model = ACCOUNT_MODELS[kind]
-        query = (
-            db.select(AccountSession, model)
-            .join(model, model.id == AccountSession.account_id)
-            .where(AccountSession.secret_hash == digest, AccountSession.kind == kind)
-        )
-    found = db.session.execute(query).first()
+    found = db.session.execute(_lookup_statement(kind), {"digest": _digest(secret)}).first()
     if found is None:
         return None
     row, principal = found
     if row.via != via or _aware(row.expires_at) <= datetime.now(UTC) or not principal.is_active:
         return None
     return principal, row
+
+
+_LOOKUPS: dict[str, sa.Select] = {}
+
+
+def _lookup_statement(kind: str) -> sa.Select:
+    """The session row and its principal in one statement (every authenticated request asks),
+    built once per kind: the digest is its one parameter."""
+    statement = _LOOKUPS.get(kind)
+    if statement is None:
+        if kind == "shopper":
+            statement = (
+                sa.select(CustomerSession, Customer)
+                .join(Customer, Customer.id == CustomerSession.customer_id)
+                .where(CustomerSession.secret_hash == sa.bindparam("digest"))
+            )
+        else:
+            model = ACCOUNT_MODELS[kind]
+            statement = (
+                sa.select(AccountSession, model)
+                .join(model, model.id == AccountSession.account_id)
+                .where(AccountSession.secret_hash == sa.bindparam("digest"), AccountSession.kind == kind)
+            )
+        _LOOKUPS[kind] = statement
+    return statement
 
 
 def revoke_all(kind: str, account_id: int) -> None:

@@ -53,9 +53,18 @@ def activate_store(store) -> None:
     g.mallow_store_id = store.id
     g.mallow_store_slug = store.slug  # for links after a commit expired the row (no query back)
     bind_store(_engine_of(store.id), {STORE_SCHEMA: schema_name(store.id)})
-    if store_engines().is_postgresql and db.session().in_transaction():
+    if store_engines().is_postgresql and _has_connection(db.session()):
         # the session's connection began before the store was known: translate from now on
         db.session.connection().execution_options(schema_translate_map=store_translate_map())
+
+
+def _has_connection(session) -> bool:
+    """Whether the session's transaction holds a connection already. A transaction can begin
+    without one (adding the store's row kept in memory begins it): the connection it takes
+    later is translated as it begins (``mallow.db.session``), so none is checked out here for a
+    request that may never run a statement (a refused token, an answer from memory)."""
+    transaction = session.get_transaction()
+    return transaction is not None and bool(transaction._connections)
 
 
 @contextmanager

@@ -122,8 +122,7 @@ def find(slug: str) -> Store | None:
     if entry is not None and stamp is not None and entry.stamp == stamp and entry.slug == slug:
         store = db.session.identity_map.get(identity_key(Store, store_id))  # already here (a test, a CLI)
         if store is None:
-            store = Store(**entry.values)
-            make_transient_to_detached(store)
+            store = _detached(entry.values)
             db.session.add(store)
         g.mallow_store_stamp = stamp
         g.mallow_store_values = entry.values
@@ -140,6 +139,20 @@ def find(slug: str) -> Store | None:
     g.mallow_store_stamp = stamp  # None: nothing of this request is kept
     if stamp is not None:
         g.mallow_store_values = memory.entries[store.id].values
+    return store
+
+
+_STORE_MANAGER = sa.inspect(Store).class_manager
+
+
+def _detached(values: dict) -> Store:
+    """A ``Store`` holding ``values`` as its loaded, unchanged state (detached: the caller adds
+    it to a session, which then treats it as a row it read). The values go straight into the
+    instance's state, as a load would put them: the constructor would fire an attribute event
+    per column only for the state to be committed right after."""
+    store = _STORE_MANAGER.new_instance()
+    store.__dict__.update(values)
+    make_transient_to_detached(store)
     return store
 
 

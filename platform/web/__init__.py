@@ -23,6 +23,10 @@ CSP = (
 
 
 def init_app(app: Flask) -> None:
+    from mallow.web.sessions import CookieSessionInterface
+
+    app.session_interface = CookieSessionInterface()  # Flask's, minus its cost when there is no cookie
+
     @app.context_processor
     def helpers():
         return {"locale": str(get_locale()), "field_error": _field_error, "form": request.form, "here": here}
