@@ -14,20 +14,22 @@ from mallow.validation import ValidationFailed
 
 
 def _lines(cart) -> list[dict]:
-    """The cart's lines as plain data, taken before a commit expires the ORM rows (reading them
-    again afterwards would cost a statement each)."""
+    """The cart's lines as plain data."""
     return [{"sku_id": i.sku_id, "quantity": i.quantity} for i in cart.items] if cart else []
 
 
-def _cart_json(customer_id: int, items: list[dict]) -> dict:
+def _cart_json(customer_id: int, items: list[dict], found: dict[int, tuple] | None = None) -> dict:
     """The cart priced through the pipeline. An item that cannot be bought now (taken off the
     shelf, a lapsed permit…) stays in the cart, is named in ``unavailable`` and left out of the
     quote: reading a cart is never a 422. The whole cart is quoted first (the quote checks every
-    line, in one statement); only a refused quote costs the check line by line."""
+    line, in one statement, or in none with ``found``: the SKUs read with the cart's lines by
+    :func:`mallow.cart.service.lines_with_skus`); only a refused quote costs the check line by
+    line."""
     if not items:
         return {"items": [], "quote": None}
     try:
-        return {"items": items, "quote": receipts.quote_json(checkout.quote(customer_id, items))}
+        priced = checkout.quote(customer_id, items) if found is None else checkout.quote_read(customer_id, items, found)
+        return {"items": items, "quote": receipts.quote_json(priced)}
     except ValidationFailed:  # a line not for sale now, or more lines than one order may hold
         pass
     sellable = carts.sellable_skus(item["sku_id"] for item in items)
@@ -45,11 +47,12 @@ def _cart_json(customer_id: int, items: list[dict]) -> dict:
     return data
 
 
-def _committed_cart_json(customer_id: int, cart) -> dict:
-    """Commit the cart's change, then its JSON from the lines as they were committed."""
-    items = _lines(cart)
+def _committing(data: dict) -> dict:
+    """Commit the cart's change and answer ``data``: the cart as it is committed, priced inside
+    the same transaction (pricing after the commit would take a connection, a transaction and,
+    on SQLite, the store's lock again, for rows this transaction reads already)."""
     db.session.commit()
-    return _cart_json(customer_id, items)
+    return data
 
 
 @operation(
@@ -65,7 +68,7 @@ def _committed_cart_json(customer_id: int, cart) -> dict:
 @shopper_required
 def get_cart():
     customer_id = principal("shopper").id
-    return jsonify(_cart_json(customer_id, _lines(carts.find(customer_id, None))))
+    return jsonify(_cart_json(customer_id, *carts.lines_with_skus(customer_id)))
 
 
 @operation(
@@ -85,7 +88,7 @@ def add_to_cart():
     customer_id = principal("shopper").id
     cart = carts.get_or_create(customer_id, None)
     carts.add(cart, data["sku_id"], data["quantity"])
-    return jsonify(_committed_cart_json(customer_id, cart)), 201
+    return jsonify(_committing(_cart_json(customer_id, _lines(cart)))), 201
 
 
 @operation(
@@ -102,6 +105,5 @@ def add_to_cart():
 @shopper_required
 def set_cart_quantity(sku_id):
     customer_id = principal("shopper").id
-    cart = carts.get_or_create(customer_id, None)
-    carts.set_quantity(cart, sku_id, request.get_json()["quantity"])
-    return jsonify(_committed_cart_json(customer_id, cart))
+    carts.set_quantity_of(customer_id, sku_id, request.get_json()["quantity"])
+    return jsonify(_committing(_cart_json(customer_id, *carts.lines_with_skus(customer_id))))

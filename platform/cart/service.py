@@ -7,6 +7,7 @@ few statements whatever the number of lines.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
@@ -15,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload
 
 from mallow.cart.models import Cart, CartItem
-from mallow.catalog.models import Sku
+from mallow.catalog.models import Product, Sku
 from mallow.db import db
 from mallow.qualifications import selling
 from mallow.validation import ValidationFailed
@@ -130,6 +131,75 @@ def set_quantity(cart: Cart, sku_id: int, quantity) -> None:
         cart.items.remove(item)
     else:
         item.quantity = _quantity(quantity)
+
+
+@functools.cache
+def _change_statements() -> tuple[sa.Update, sa.Delete]:
+    """The store API's quantity change of one line of a shopper's cart, as one ``UPDATE`` (or
+    ``DELETE``) that finds the cart by its shopper: built once."""
+    items, cart_of = CartItem.__table__, Cart.__table__
+    cart_id = sa.select(cart_of.c.id).where(cart_of.c.customer_id == sa.bindparam("b_customer")).scalar_subquery()
+    where = (items.c.cart_id == cart_id, items.c.sku_id == sa.bindparam("b_sku"))
+    return (
+        sa.update(items).where(*where).values(quantity=sa.bindparam("b_quantity")).returning(items.c.id),
+        sa.delete(items).where(*where).returning(items.c.id),
+    )
+
+
+def set_quantity_of(customer_id: int, sku_id: int, quantity) -> None:
+    """:func:`set_quantity` for a shopper's cart without loading it: one statement (0 removes
+    the line); the same field errors."""
+    if id_value(sku_id) is None:  # no such row (PostgreSQL would refuse the number)
+        raise ValidationFailed({"sku_id": ("not_in_cart", _("This item is not in your cart."))})
+    removing = int(quantity or 0) <= 0
+    params = {"b_customer": customer_id, "b_sku": int(sku_id)}
+    if not removing:
+        params["b_quantity"] = _quantity(quantity)
+    update, delete = _change_statements()
+    connection = db.session.connection(bind_arguments={"clause": CartItem.__table__})
+    if connection.execute(delete if removing else update, params).first() is None:
+        raise ValidationFailed({"sku_id": ("not_in_cart", _("This item is not in your cart."))})
+
+
+@functools.cache
+def _lines_query() -> sa.Select:
+    items, cart_of = CartItem.__table__, Cart.__table__
+    skus, products = Sku.__table__, Product.__table__
+    return (
+        sa.select(
+            items.c.sku_id,
+            items.c.quantity,
+            skus.c.id,
+            skus.c.active,
+            skus.c.spec_key,
+            skus.c.price,
+            skus.c.weight_g,
+            products.c.id,
+            products.c.status,
+            products.c.title,
+            products.c.shipping_template_id,
+        )
+        .select_from(items)
+        .join(cart_of, cart_of.c.id == items.c.cart_id)
+        .outerjoin(skus, skus.c.id == items.c.sku_id)
+        .outerjoin(products, products.c.id == skus.c.product_id)
+        .where(cart_of.c.customer_id == sa.bindparam("customer_id"))
+        .order_by(items.c.id)
+    )
+
+
+def lines_with_skus(customer_id: int) -> tuple[list[dict], dict[int, tuple]]:
+    """The shopper's cart lines (``[{"sku_id", "quantity"}]``, oldest first) and what pricing
+    needs of their SKUs (``{sku_id: (id, active, spec_key, price, weight_g, product_id,
+    status, title, shipping_template_id)}``: the rows :func:`mallow.orders.checkout.quote_read`
+    prices without a statement of its own), in one statement."""
+    connection = db.session.connection(bind_arguments={"clause": CartItem.__table__})
+    items, found = [], {}
+    for row in connection.execute(_lines_query(), {"customer_id": customer_id}):
+        items.append({"sku_id": row[0], "quantity": row[1]})
+        if row[2] is not None and row[7] is not None:
+            found[row[0]] = tuple(row[2:])
+    return items, found
 
 
 def merge_guest_cart(customer_id: int, guest_token: str | None) -> Cart | None:

@@ -8,12 +8,14 @@ stamp at commit, so no kept page offers what cannot be bought (or hides what can
 
 from __future__ import annotations
 
+import functools
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from mallow import settings
 from mallow.catalog.models import Product, Sku
-from mallow.db import db
+from mallow.db import db, utcnow
 from mallow.inventory.models import StockMovement
 from mallow.tenants import stamps
 
@@ -32,46 +34,84 @@ def reserve(quantities: list[tuple[int, int]], order_id: int) -> dict[int, int]:
     foreign keys of other orders' new lines hold on the SKU, and deadlock with them. SQLite has
     one writer at a time.
     """
-    wanted = sa.union_all(  # not sa.values(): a VALUES with data is compiled anew every time
-        *(
-            sa.select(
-                sa.literal(sku_id, sa.Integer).label("sku_id"), sa.literal(quantity, sa.Integer).label("quantity")
-            )
-            for sku_id, quantity in quantities
-        )
-    ).cte("wanted")
-    locked = (
-        sa.select(Sku.id)
-        .join(wanted, wanted.c.sku_id == Sku.id)
-        .order_by(Sku.id)
-        .with_for_update(of=Sku, key_share=True)  # FOR NO KEY UPDATE
-        .cte("locked")
-        .prefix_with("MATERIALIZED", dialect="postgresql")
-    )
-    taken = db.session.execute(
-        sa.update(Sku)
-        .where(
-            Sku.id == wanted.c.sku_id,
-            Sku.id.in_(sa.select(locked.c.id)),
-            Sku.active.is_(True),
-            Sku.stock >= wanted.c.quantity,
-        )
-        .values(stock=Sku.stock - wanted.c.quantity)
-        .returning(Sku.id, Sku.stock)
-        .execution_options(synchronize_session=False)
-    ).all()
+    params: dict = {"order_id": order_id, "at": utcnow()}
+    for position, (sku_id, quantity) in enumerate(quantities):
+        params[f"sku_{position}"], params[f"quantity_{position}"] = sku_id, quantity
+    with_ledger = db.engine.dialect.name == "postgresql"  # stores are on the platform's backend
+    taken = db.session.execute(_reserve_statement(len(quantities), with_ledger), params).all()
     left = {sku_id: stock for sku_id, stock in taken}
     if len(left) == len(quantities):
         if 0 in left.values():  # a SKU sold out: pages kept with it on sale go at commit
             stamps.changed_at_commit(db.session)
-        db.session.execute(
-            sa.insert(StockMovement),
-            [
-                {"sku_id": sku_id, "delta": -quantity, "reason": "reserve", "order_id": order_id}
-                for sku_id, quantity in quantities
-            ],
-        )
+        if not with_ledger:
+            db.session.execute(
+                _ledger_insert(),
+                [
+                    {"sku_id": sku_id, "delta": -quantity, "reason": "reserve", "order_id": order_id}
+                    for sku_id, quantity in quantities
+                ],
+            )
     return left
+
+
+@functools.lru_cache(maxsize=128)
+def _reserve_statement(count: int, with_ledger: bool) -> sa.Select | sa.Update:
+    """The stock ``UPDATE`` of :func:`reserve` for ``count`` lines, built once per line count:
+    building it per order (a ``SELECT`` per line, two CTEs) and computing its cache key cost more
+    Python time than the rest of the order's writes. The lines' SKUs and quantities are bound
+    parameters ``sku_<n>`` and ``quantity_<n>``. ``with_ledger`` (PostgreSQL): the ledger rows
+    are written by the same statement (the ``UPDATE … RETURNING`` and an ``INSERT … SELECT``
+    from it as data-modifying CTEs), one round trip less; when a line was short they are rolled
+    back with the rest of the order."""
+    wanted = sa.union_all(  # not sa.values(): a VALUES with data is compiled anew every time
+        *(
+            sa.select(
+                sa.bindparam(f"sku_{n}", type_=sa.Integer).label("sku_id"),
+                sa.bindparam(f"quantity_{n}", type_=sa.Integer).label("quantity"),
+            )
+            for n in range(count)
+        )
+    ).cte("wanted")
+    skus = Sku.__table__  # Core, not the ORM's bulk UPDATE: nothing in the session is synchronised
+    locked = (
+        sa.select(skus.c.id)
+        .join(wanted, wanted.c.sku_id == skus.c.id)
+        .order_by(skus.c.id)
+        .with_for_update(of=skus, key_share=True)  # FOR NO KEY UPDATE
+        .cte("locked")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    update = (
+        sa.update(skus)
+        .where(
+            skus.c.id == wanted.c.sku_id,
+            skus.c.id.in_(sa.select(locked.c.id)),
+            skus.c.active.is_(True),
+            skus.c.stock >= wanted.c.quantity,
+        )
+        .values(stock=skus.c.stock - wanted.c.quantity)
+    )
+    if not with_ledger:
+        return update.returning(skus.c.id, skus.c.stock)
+    taken = update.returning(skus.c.id, skus.c.stock, wanted.c.quantity.label("quantity")).cte("taken")
+    movements = StockMovement.__table__
+    ledger = sa.insert(movements).from_select(
+        ["sku_id", "delta", "reason", "order_id", "at"],
+        sa.select(
+            taken.c.id,
+            -taken.c.quantity,
+            sa.literal("reserve", sa.String),
+            sa.bindparam("order_id", type_=sa.Integer),
+            sa.bindparam("at", type_=movements.c.at.type),
+        ),
+    )
+    return sa.select(taken.c.id, taken.c.stock).add_cte(ledger.cte("ledger"))
+
+
+@functools.cache
+def _ledger_insert() -> sa.Insert:
+    """The ledger rows of :func:`reserve`: a Core ``INSERT`` (executemany), no ORM bulk insert."""
+    return sa.insert(StockMovement.__table__)
 
 
 def release(sku_id: int, quantity: int, order_id: int, reason: str = "release") -> bool:

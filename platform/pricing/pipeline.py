@@ -13,8 +13,10 @@ only itself, needs ``pricing``, and ``pricing.surcharge`` to raise a price); a r
 dropped and blamed on its plugin. Last, an order that plugins brought to 0 fen needs their
 ``pricing.zero_total``, else it carries a ``zero_total_refused`` problem.
 
-Hooks are called through :func:`mallow.plugins.manager.each_result`, which says which plugin
-answered and contains a plugin that fails (``failed``: a ``plugin_failed`` problem). Proposals
+Hooks are called as :func:`mallow.plugins.manager.each_result` calls them (through
+:func:`mallow.plugins.guard.each`, on the store's hook relay taken once per pricing instead of
+once per hook call), which says which plugin answered and contains a plugin that fails
+(``failed``: a ``plugin_failed`` problem). Proposals
 are sorted before deciding, so the outcome never depends on plugin order. Amounts are integer fen
 throughout: there is nothing to round.
 """
@@ -24,7 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from mallow.plugins.manager import each_result
+from mallow.plugins import guard
+from mallow.plugins.manager import StoreHooks, hooks
 from mallow.pricing import rules
 from mallow.pricing.model import Adjustment, PricedLine, PricedOrder, PricingContext, Problem, plugin_failed
 
@@ -34,18 +37,25 @@ def _items(result: Any) -> list[Any]:
     return list(result) if isinstance(result, (list, tuple)) else [result]
 
 
-def _answers(hook: str, failed: Callable[[str], None], **kwargs: Any) -> Iterable[tuple[rules.Proposer, Any]]:
-    for name, result in each_result(hook, failed=failed, **kwargs):
+def _answers(
+    relay: StoreHooks, hook: str, failed: Callable[[str], None], **kwargs: Any
+) -> Iterable[tuple[rules.Proposer, Any]]:
+    for name, result in guard.each(getattr(relay, hook), hook, kwargs, failed):
         if result is not None:
             yield rules.proposer(name), result
 
 
 def _proposals(
-    hook: str, failed: Callable[[str], None], stages: tuple[str, ...], context: PricingContext, **kwargs: Any
+    relay: StoreHooks,
+    hook: str,
+    failed: Callable[[str], None],
+    stages: tuple[str, ...],
+    context: PricingContext,
+    **kwargs: Any,
 ) -> list[Adjustment]:
     """The admitted adjustments of ``stages`` proposed to ``hook``."""
     found = []
-    for who, result in _answers(hook, failed, context=context, **kwargs):
+    for who, result in _answers(relay, hook, failed, context=context, **kwargs):
         for item in _items(result):
             if not isinstance(item, Adjustment) or item.stage not in stages:
                 message = f"answered {item!r}, not an adjustment of stage {'/'.join(stages)}"
@@ -55,10 +65,10 @@ def _proposals(
     return found
 
 
-def _problems(failed: Callable[[str], None], context: PricingContext) -> list[Problem]:
+def _problems(relay: StoreHooks, failed: Callable[[str], None], context: PricingContext) -> list[Problem]:
     hook = "mallow_validate_checkout"
     found = []
-    for who, result in _answers(hook, failed, context=context):
+    for who, result in _answers(relay, hook, failed, context=context):
         for item in _items(result):
             if isinstance(item, Problem):
                 found.append(item)
@@ -67,11 +77,13 @@ def _problems(failed: Callable[[str], None], context: PricingContext) -> list[Pr
     return found
 
 
-def _shipping(failed: Callable[[str], None], context: PricingContext, subtotal: int) -> Adjustment | Problem | None:
+def _shipping(
+    relay: StoreHooks, failed: Callable[[str], None], context: PricingContext, subtotal: int
+) -> Adjustment | Problem | None:
     """The first admitted answer in :func:`each_result`'s order: plugins' by name, then Mallow's
     own (the templates) last; the others are not asked."""
     hook = "mallow_shipping_fee"
-    for who, answer in _answers(hook, failed, context=context, subtotal=subtotal):
+    for who, answer in _answers(relay, hook, failed, context=context, subtotal=subtotal):
         if isinstance(answer, Problem):
             if who.may(rules.PRICING):
                 return answer
@@ -131,13 +143,14 @@ def _decide_stage(proposals: list[Adjustment], running_total: int) -> list[Adjus
 def price(context: PricingContext) -> PricedOrder:
     problems: list[Problem] = []
     failed = plugin_failed(problems)  # a plugin that fails becomes a "plugin_failed" problem
-    problems += _problems(failed, context)
+    relay = hooks()  # the store's implementations, looked up once for every hook call below
+    problems += _problems(relay, failed, context)
 
     priced_lines = []
     for line in context.lines:
         proposals = [
             p
-            for p in _proposals("mallow_line_adjustments", failed, ("line",), context=context, line=line)
+            for p in _proposals(relay, "mallow_line_adjustments", failed, ("line",), context=context, line=line)
             if p.line_index == line.index
         ]
         best = _best_discount(proposals)
@@ -149,7 +162,7 @@ def price(context: PricingContext) -> PricedOrder:
 
     subtotal = sum(p.total for p in priced_lines)
     order_proposals = _proposals(
-        "mallow_order_adjustments", failed, ("order", "coupon"), context=context, subtotal=subtotal
+        relay, "mallow_order_adjustments", failed, ("order", "coupon"), context=context, subtotal=subtotal
     )
     applied: list[Adjustment] = []
     for stage in ("order", "coupon"):
@@ -157,7 +170,7 @@ def price(context: PricingContext) -> PricedOrder:
         subtotal += sum(a.amount for a in decided)
         applied.extend(decided)
 
-    shipping = _shipping(failed, context, subtotal)
+    shipping = _shipping(relay, failed, context, subtotal)
     if isinstance(shipping, Problem):
         problems.append(shipping)
     elif isinstance(shipping, Adjustment) and shipping.amount:

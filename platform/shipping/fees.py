@@ -38,6 +38,8 @@ def template_fee(template: ShippingTemplate, units: int, subtotal: int, province
 
 @hookimpl
 def mallow_shipping_fee(context: PricingContext, subtotal: int):
+    """The templates' fee (runs after every plugin), a ``not_deliverable`` problem, or None when
+    there is nothing to charge (the label is translated only for a fee that is shown)."""
     fallback = settings.get("default_shipping_template")
     by_template: dict[int, list] = {}
     for line in context.lines:
@@ -58,4 +60,6 @@ def mallow_shipping_fee(context: PricingContext, subtotal: int):
                 lines[0].index,
             )
         total += fee
+    if not total:  # nothing to charge: no adjustment (the pipeline keeps none of 0 fen either)
+        return None
     return Adjustment("shipping", "core", "shipping", _("Shipping"), total)

@@ -6,8 +6,11 @@ both backends count the same. What the counts hold today (the store, its plugins
 and the permits check come from the process's memory under the store's stamp; the store's row is
 not read back after the commit), per request:
 
-* the API's PUT (4): the bearer token with its shopper (one statement), the cart with its lines
-  (one), the UPDATE; then the quote: the SKUs with their products (one);
+* the API's PUT (3): the bearer token with its shopper (one statement), the line's ``UPDATE``
+  (finding the cart by its shopper inside it), then the cart's lines with their SKUs and
+  products (one), which the quote prices without a statement of its own; all in the write's
+  transaction (no second connection or transaction after the commit);
+* the API's GET (2): the bearer token, the lines with their SKUs and products;
 * the form's add (3): the cart with its lines, the SKU with its product, the UPDATE.
 """
 
@@ -19,7 +22,8 @@ import pytest
 from mallow.testing.sql import listing, statements
 from mallow.testing import bearer, csrf_token, make_product, make_shopper, make_store
 
-PUT_STATEMENTS = 4
+PUT_STATEMENTS = 3
+GET_STATEMENTS = 2
 FORM_ADD_STATEMENTS = 3
 
 
@@ -110,3 +114,49 @@ def test_adding_through_the_form_costs_the_same_statements_for_any_cart(app, sho
     assert sum(s.startswith("UPDATE") for s in seen) == 1, listing(seen)
     page = guest.get(f"{shop.prefix}/cart").get_data(as_text=True)
     assert "¥30.00" in page  # the first line now holds 3 × ¥10.00
+
+
+def test_reading_the_cart_through_the_api_costs_two_statements_for_any_cart(app, shop):
+    client = app.test_client()
+    token, _address = make_shopper(client, shop)
+    skus = _skus(app, shop, 4)
+    for sku in skus:
+        client.post(f"{shop.prefix}/api/cart/items", headers=bearer(token), json={"sku_id": sku, "quantity": 2})
+
+    with statements() as seen:
+        cart = client.get(f"{shop.prefix}/api/cart", headers=bearer(token)).get_json()
+
+    assert len(seen) == GET_STATEMENTS, listing(seen)
+    assert cart["items"] == [{"sku_id": sku, "quantity": 2} for sku in skus]
+    assert cart["quote"]["items_total"] == 2 * sum(1000 + n for n in range(4))
+
+
+def test_a_put_of_zero_removes_the_line_and_a_sku_not_in_the_cart_is_refused_with_nothing_changed(app, shop):
+    client = app.test_client()
+    token, _address = make_shopper(client, shop)
+    kept, removed, never_added = _skus(app, shop, 3)
+    for sku in (kept, removed):
+        client.post(f"{shop.prefix}/api/cart/items", headers=bearer(token), json={"sku_id": sku, "quantity": 1})
+
+    cart, seen = _put(client, shop, token, removed, 0)
+
+    assert cart["items"] == [{"sku_id": kept, "quantity": 1}]
+    assert cart["quote"]["items_total"] == 1000
+    assert len(seen) == PUT_STATEMENTS, listing(seen)
+    for sku in (never_added, removed):
+        refused = client.put(f"{shop.prefix}/api/cart/items/{sku}", headers=bearer(token), json={"quantity": 4})
+        assert refused.status_code == 422, refused.get_json()
+        assert refused.get_json()["fields"]["sku_id"]["code"] == "not_in_cart", refused.get_json()
+    assert client.get(f"{shop.prefix}/api/cart", headers=bearer(token)).get_json()["items"] == cart["items"]
+
+
+def test_a_shopper_without_a_cart_is_told_the_item_is_not_in_it(app, shop):
+    client = app.test_client()
+    token, _address = make_shopper(client, shop)
+    (sku,) = _skus(app, shop, 1)
+
+    refused = client.put(f"{shop.prefix}/api/cart/items/{sku}", headers=bearer(token), json={"quantity": 1})
+
+    assert refused.status_code == 422
+    assert refused.get_json()["fields"]["sku_id"]["code"] == "not_in_cart"
+    assert client.get(f"{shop.prefix}/api/cart", headers=bearer(token)).get_json() == {"items": [], "quote": None}
