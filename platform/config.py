@@ -66,7 +66,9 @@ def from_environment(overrides: dict | None = None) -> dict:
         # PostgreSQL keeps catalogue cache for every schema a connection has touched: recycle
         # connections so that memory comes back (bench/tenants.py measures it).
         "SQLALCHEMY_ENGINE_OPTIONS": (
-            {"pool_pre_ping": True, "pool_recycle": int(env.get("MALLOW_POOL_RECYCLE", "300"))}
+            # no pool_pre_ping: the hygiene check on every checkout (mallow.db.hygiene) is a query
+            # already, and discards a connection the server dropped
+            {"pool_recycle": int(env.get("MALLOW_POOL_RECYCLE", "300"))}
             if platform_uri.startswith("postgresql")
             else {}
         ),
