@@ -35,6 +35,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -58,6 +59,10 @@ ANSWER_BUDGET_MS = 10
 #: the largest body an early route is offered (bigger ones go to the normal route)
 MAX_BODY = 64 * 1024
 _KEY = "mallow.early_routes"
+#: (supported locales, ?lang, lang cookie, Accept-Language) -> the locale chosen (bounded)
+_LOCALES: dict[tuple, str] = {}
+#: how many (method, path) matches each app remembers (a crowd hits a few URLs)
+MATCHES = 4096
 
 
 @dataclass(frozen=True)
@@ -86,21 +91,28 @@ class EarlyRequest:
     environ: dict = field(repr=False)
     _locales: tuple[tuple[str, ...], str] = field(repr=False, default=((), ""))
 
-    @property
+    @cached_property
     def query(self) -> MultiDict:
         return MultiDict(parse_qsl(self.environ.get("QUERY_STRING", ""), keep_blank_values=True))
 
-    @property
+    @cached_property
     def cookies(self) -> dict[str, str]:
         return parse_cookie(self.environ)
 
-    @property
+    @cached_property
     def locale(self) -> str:
-        """The locale the normal route would answer in (:func:`mallow.extensions.choose_locale`)."""
-        supported, default = self._locales
-        return choose_locale(
-            supported, default, self.query.get("lang"), self.cookies.get("lang"), self.headers.get("Accept-Language")
-        )
+        """The locale the normal route would answer in (:func:`mallow.extensions.choose_locale`),
+        remembered per (``?lang``, ``lang`` cookie, ``Accept-Language``): a crowd sends a few."""
+        asked = self.query.get("lang") if self.environ.get("QUERY_STRING") else None
+        cookie = self.cookies.get("lang") if self.environ.get("HTTP_COOKIE") else None
+        key = (asked, cookie, self.environ.get("HTTP_ACCEPT_LANGUAGE"))
+        found = _LOCALES.get((self._locales, *key))
+        if found is None:
+            if len(_LOCALES) > 1024:
+                _LOCALES.clear()
+            supported, default = self._locales
+            found = _LOCALES[(self._locales, *key)] = choose_locale(supported, default, *key)
+        return found
 
 
 @dataclass
@@ -111,6 +123,23 @@ class EarlyRoutes:
     handlers: list[tuple[str, Callable[[EarlyRequest], EarlyAnswer | None]]]
     locales: tuple[tuple[str, ...], str]
     budget_ms: float
+    #: (method, in-store path) -> (endpoint, args), or None when no early route matches
+    matches: dict = field(default_factory=dict)
+
+    def match(self, path: str, method: str):
+        key = (method, path)
+        try:
+            return self.matches[key]
+        except KeyError:
+            pass
+        try:
+            found = self.adapter.match(path, method=method)
+        except HTTPException:  # not an early route (404, 405, a redirect): the normal route decides
+            found = None
+        if len(self.matches) >= MATCHES:
+            self.matches.clear()
+        self.matches[key] = found
+        return found
 
 
 def _own_prefixes(plugin: str) -> tuple[str, ...]:
@@ -232,10 +261,10 @@ def early_answer(app: Flask, environ: dict, store) -> tuple[int, list[tuple[str,
     if path is None:
         return None
     method = environ.get("REQUEST_METHOD", "GET")
-    try:
-        endpoint, args = routes.adapter.match(path, method=method)
-    except HTTPException:  # not an early route (404, 405, a redirect): the normal route decides
+    matched = routes.match(path, method)
+    if matched is None:
         return None
+    endpoint, args = matched
     plugin, handler = routes.handlers[endpoint]
     if store.status != "open" or plugin not in store.enabled:
         return None
@@ -247,7 +276,7 @@ def early_answer(app: Flask, environ: dict, store) -> tuple[int, list[tuple[str,
         store_slug=store.slug,
         method=method,
         path=path,
-        args=args,
+        args=dict(args),  # the remembered match is shared: each request gets its own
         headers=EnvironHeaders(environ),
         remote_addr=environ.get("REMOTE_ADDR"),
         body=body,
@@ -263,7 +292,8 @@ def early_answer(app: Flask, environ: dict, store) -> tuple[int, list[tuple[str,
 def _encode(app: Flask, answer: EarlyAnswer, request: EarlyRequest) -> tuple[int, list[tuple[str, str]], bytes]:
     """JSON as ``jsonify`` writes it, with the headers every answer of the app carries
     (:func:`mallow.web.init_app`'s ``security_headers``, the ``lang`` cookie)."""
-    data = (app.json.dumps(answer.body) + "\n").encode()
+    compact = {} if app.debug else {"separators": (",", ":")}  # what jsonify writes
+    data = (app.json.dumps(answer.body, **compact) + "\n").encode()
     headers = [
         ("Content-Type", app.json.mimetype),
         ("Content-Length", str(len(data))),

@@ -103,6 +103,7 @@ def test_a_sold_out_attempt_is_answered_like_the_route_without_a_query(fs_app):
         anonymous = early_answer(fs_app, _environ(shop, sale["id"], sku), _store(shop))
     assert counts == {"sql": 0, "redis": 0}
     assert status == 409 and json.loads(body) == refused.get_json()
+    assert body == refused.get_data()  # byte for byte what the route writes
     assert dict(headers)["Content-Type"] == "application/json"
     assert anonymous is not None and anonymous[0] == 409  # the route says sold out before it asks who
 
