@@ -15,11 +15,12 @@ its own) and the share data as JSON for a later ``wx.config`` step.
 from __future__ import annotations
 
 from flask import current_app, url_for
-from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from mallow.builder.render import ProductUrls, product_view
+from mallow.builder.themes import quick_gettext as _
+from mallow.builder.themes import translated
 from mallow.cart.current import count_badge, item_count
 from mallow.catalog import categories, product_json, richtext, search, sku_images
 from mallow.catalog.images import image_url, media_name
@@ -59,10 +60,11 @@ def product_detail_view(product) -> dict:
         if category is not None
         else None,
         "video_url": product.video_url or "",
-        "description": Markup(richtext.sanitise(product.description_html)) if product.description_html else "",
+        "description": Markup(richtext.sanitise_kept(product.description_html)) if product.description_html else "",
     }
 
 
+@translated
 def buy_view(product) -> dict:
     """Price, options with their stock, plugin slots, the add-to-cart form, the buy bar (with the
     cart's count) and the share data: changes with every sale and every shopper, so it is built
@@ -212,6 +214,7 @@ def parse_listing(args: dict, category=None) -> tuple[search.Query | None, dict]
         return None, failed.errors
 
 
+@translated
 def listing_view(
     args: dict, *, endpoint: str, view_args: dict | None = None, category=None, with_categories: bool = False
 ) -> dict:
@@ -219,7 +222,7 @@ def listing_view(
     errors. ``args`` are :func:`listing_args`; ``endpoint``/``view_args`` the listing's address."""
     view_args = view_args or {}
     query, errors = parse_listing(args, category)
-    page = search.search(query) if query is not None else None
+    page = search.summaries(query) if query is not None else None
     chosen_sort = args.get("sort") or "default"
     options = None
     if with_categories:

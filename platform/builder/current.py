@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from mallow.builder.catalogue_views import buy_view, category_view, listing_view, parse_listing, product_detail_view
 from mallow.builder.render import fill_late, late
-from mallow.builder.themes import Theme, theme_set
+from mallow.builder.themes import Theme, theme_set, translating
 from mallow.catalog import categories
 from mallow.catalog.models import Product
 from mallow.db import db
@@ -44,7 +44,8 @@ class ProductSubject:
 
     def late_parts(self, theme: Theme) -> dict:
         template = theme_set().environment(theme.name).get_template("storefront/_product_buy.html")
-        return {BUY_BOX: Markup(template.render(buy=buy_view(self.product)))}
+        with translating():  # the buy box says a dozen messages: the translations found once
+            return {BUY_BOX: Markup(template.render(buy=buy_view(self.product)))}
 
 
 class CategorySubject:

@@ -22,25 +22,27 @@ marker, :func:`late`, that :func:`fill_late` replaces after the render cache.
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import secrets
 from dataclasses import dataclass, field
+from functools import cache
 
 import sqlalchemy as sa
 from flask import url_for
 from mallow.builder import blocks
-from mallow.builder.themes import DEFAULT, Theme, theme_set
+from flask_babel import get_locale
+from mallow.builder.themes import DEFAULT, Theme, theme_set, translating
 from mallow.catalog import richtext, search
 from mallow.catalog.images import media_name
-from mallow.catalog.models import Product, ProductCategory, Sku
+from mallow.catalog.models import ProductCategory
 from mallow.db import db
 from mallow.media import library as media_library
 from mallow.media.models import MediaAsset
 from mallow.money import fen_to_yuan
-from mallow.qualifications import service as qualifications
+from mallow.qualifications.models import Qualification
 from markupsafe import Markup
-from sqlalchemy.orm import selectinload
 
 log = logging.getLogger(__name__)
 PRODUCT_THUMB = 320
@@ -131,8 +133,13 @@ class ProductUrls:
 
 
 def product_view(product, price: int | None, urls: ProductUrls | None = None) -> dict:
+    """A product card: ``product`` is a :class:`~mallow.catalog.search.Summary` (its cover
+    loaded with it) or a ``Product`` row (its first image)."""
     urls = urls or ProductUrls()
-    cover = min(product.images, key=lambda i: i.sort) if product.images else None
+    if isinstance(product, search.Summary):
+        cover = product.cover
+    else:
+        cover = min(product.images, key=lambda i: i.sort) if product.images else None
     image = None
     if cover is not None:
         width = min(cover.width, PRODUCT_THUMB)
@@ -164,46 +171,40 @@ class RenderContext:
         self.subject = subject
         self.urls = ProductUrls()
         self.media = {}
-        if references["image"]:
-            rows = db.session.execute(sa.select(MediaAsset).where(MediaAsset.id.in_(references["image"]))).scalars()
+        if references["image"]:  # plain rows: the columns a view needs, no ORM objects
+            rows = db.session.execute(_media_statement(), {"ids": sorted(references["image"])}).all()
             self.media = {row.id: media_view(row) for row in rows}
         self.products = self._load_products(references["product"]) if references["product"] else {}
         self.categories = {}
         if references["category"]:
             rows = db.session.execute(
-                sa.select(ProductCategory).where(
-                    ProductCategory.id.in_(references["category"]), ProductCategory.active.is_(True)
+                sa.select(ProductCategory.id, ProductCategory.name).where(
+                    ProductCategory.id.in_(sorted(references["category"])), ProductCategory.active.is_(True)
                 )
-            ).scalars()
+            ).all()
             self.categories = {
                 c.id: {"id": c.id, "name": c.name, "url": url_for("storefront.category", category_id=c.id)}
                 for c in rows
             }
-        self._root = url_for("storefront.home").rstrip("/")
+        self.home_url = url_for("storefront.home")
+        self._root = self.home_url.rstrip("/")
 
     def _load_products(self, ids) -> dict:
-        """On-shelf products with an active SKU, with their lowest price (two queries)."""
-        prices = (
-            sa.select(Sku.product_id, sa.func.min(Sku.price).label("price"))
-            .where(Sku.active.is_(True))
-            .group_by(Sku.product_id)
-            .subquery()
-        )
-        rows = db.session.execute(
-            sa.select(Product, prices.c.price)
-            .join(prices, prices.c.product_id == Product.id)
-            .where(Product.id.in_(ids), Product.status == "on_shelf")
-            .options(selectinload(Product.images))
-        ).all()
-        return {product.id: product_view(product, price, self.urls) for product, price in rows}
+        """On-shelf products with an active SKU, with their lowest price and cover (two queries)."""
+        found = search.on_shelf_summaries(ids)
+        return {
+            product_id: product_view(summary, summary.min_price, self.urls) for product_id, summary in found.items()
+        }
 
     def search_products(self, *, category_id: int | None = None, sort: str = "default", count: int = 6) -> list[dict]:
-        """On-shelf products through the catalogue's own search (category includes subcategories)."""
-        page = search.search(search.Query(category_id=category_id, sort=sort, per_page=count))
-        return [product_view(p, page.min_prices.get(p.id), self.urls) for p in page.items]
+        """On-shelf products through the catalogue's own search (category includes subcategories),
+        as summaries: the listed columns and the covers, no ORM rows."""
+        page = search.summaries(search.Query(category_id=category_id, sort=sort, per_page=count))
+        return [product_view(p, p.min_price, self.urls) for p in page.items]
 
     def licence(self) -> dict | None:
-        approved = next((q for q in qualifications.history(self.store.id) if q.status == "approved"), None)
+        """The store's newest approved qualification (the licence it trades under), or None."""
+        approved = db.session.execute(_licence_statement(), {"store_id": self.store.id}).first()
         return {"legal_name": approved.legal_name, "uscc": approved.uscc} if approved else None
 
     def href(self, value: str) -> str:
@@ -217,8 +218,16 @@ class RenderContext:
 
     def resolve_settings(self, schemas: dict, settings: dict) -> dict:
         view = {}
+        defaults = None
         for name, schema in schemas.items():
-            value = settings.get(name, blocks.plain(schema.get("default")))
+            if name in settings:
+                value = settings[name]
+            else:  # the schema's default, its translatable texts in the request's language
+                if defaults is None:
+                    defaults = _defaults(schemas)
+                value = defaults[name]
+                if isinstance(value, (list, dict)):  # the kept default stays as it is
+                    value = copy.deepcopy(value)
             editor = schema.get("x-editor")
             if editor == "image":
                 value = self.media.get(value) if value else None
@@ -231,9 +240,45 @@ class RenderContext:
             elif editor == "link":
                 value = self.href(value)
             elif editor == "richtext":
-                value = Markup(richtext.sanitise(value))
+                value = Markup(richtext.sanitise_kept(value))
             view[name] = value
         return view
+
+
+@cache
+def _media_statement() -> sa.Select:
+    """The library images a page shows: the columns a view needs, no ORM objects; built once
+    (building a statement costs more than running it), the ids bound when it runs."""
+    columns = (MediaAsset.id, MediaAsset.path, MediaAsset.thumbnails, MediaAsset.width, MediaAsset.height)
+    return sa.select(*columns).where(MediaAsset.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+@cache
+def _licence_statement() -> sa.Select:
+    """A store's newest approved qualification: the licence it trades under."""
+    return (
+        sa.select(Qualification.legal_name, Qualification.uscc)
+        .where(Qualification.store_id == sa.bindparam("store_id"), Qualification.status == "approved")
+        .order_by(Qualification.revision.desc())
+        .limit(1)
+    )
+
+
+#: ``{(id of a settings schema, locale): {name: default}}``: the schemas live as long as the app
+#: (block types are registered once; a replaced type brings new dicts), texts differ per language
+_DEFAULTS: dict[tuple[int, str], tuple[dict, dict]] = {}
+
+
+def _defaults(schemas: dict) -> dict:
+    """The defaults of a block type's settings as plain values (lazy texts translated), kept per
+    schema and language: the defaults of a page's blocks are the same on every render."""
+    key = (id(schemas), str(get_locale()))
+    kept = _DEFAULTS.get(key)
+    if kept is None or kept[0] is not schemas:  # a schema of the same id made later: not ours
+        if len(_DEFAULTS) > 2000:
+            _DEFAULTS.clear()
+        kept = _DEFAULTS[key] = (schemas, {name: blocks.plain(s.get("default")) for name, s in schemas.items()})
+    return kept[1]
 
 
 # -- templates --------------------------------------------------------------------------------
@@ -275,8 +320,6 @@ def render_document(
 ) -> Rendered:
     """Render ``document`` (already validated) for the active store through ``theme``;
     ``subject`` is the current product or category of those templates."""
-    from flask_babel import gettext as _
-
     env = theme_set().environment(theme.name)
     ctx = RenderContext(store, collect_references(document), subject)
     style, classes = theme.css(theme_settings)
@@ -285,11 +328,18 @@ def render_document(
         "editing": preview,
         "store": {
             "name": store.name,
-            "home_url": url_for("storefront.home"),
+            "home_url": ctx.home_url,
             "search_url": url_for("storefront.search_page"),
         },
         "page": {"kind": kind, "title": title},
     }
+    with translating():
+        return _render_blocks(document, kind, theme, env, ctx, common, style, classes, preview)
+
+
+def _render_blocks(document, kind, theme, env, ctx, common, style, classes, preview) -> Rendered:
+    from flask_babel import gettext as _
+
     rendered = Rendered(Markup(""))
     for block_id in document.get("order", []):
         section = document.get("sections", {}).get(block_id) or {}

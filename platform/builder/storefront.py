@@ -11,6 +11,7 @@ data and renders.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, g, render_template, send_from_directory
@@ -32,9 +33,10 @@ bp = Blueprint("pages", __name__, url_prefix=store_url_prefix())
 _ASSET = re.compile(r"^[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*\.(?:css|png|jpg|webp|svg|woff2)$")
 
 
-def _live(kind: str, slug: str = ""):
-    """``(page id, title, version id, theme, theme settings, theme revision, catalogue version)``."""
-    query = (
+@cache
+def _live_statement() -> sa.Select:
+    """Built once: building a statement costs more than running this one (values are bound)."""
+    return (
         sa.select(
             Page.id,
             Page.title,
@@ -46,9 +48,18 @@ def _live(kind: str, slug: str = ""):
         )
         .select_from(Page)
         .outerjoin(BuilderState, BuilderState.id == STATE_ID)
-        .where(Page.kind == kind, Page.slug == slug)
+        .where(Page.kind == sa.bindparam("kind"), Page.slug == sa.bindparam("slug"))
     )
-    return db.session.execute(query).first()
+
+
+@cache
+def _document_statement() -> sa.Select:
+    return sa.select(PageVersion.document).where(PageVersion.id == sa.bindparam("version_id"))
+
+
+def _live(kind: str, slug: str = ""):
+    """``(page id, title, version id, theme, theme settings, theme revision, catalogue version)``."""
+    return db.session.execute(_live_statement(), {"kind": kind, "slug": slug}).first()
 
 
 def render_live(kind: str, slug: str = "", subject=None):
@@ -79,7 +90,7 @@ def render_live(kind: str, slug: str = "", subject=None):
     cache = page_cache()
     html = cache.get(key, catalogue_version) if key is not None else None
     if html is None:
-        version = db.session.get(PageVersion, row.published_version_id)
+        version = db.session.execute(_document_statement(), {"version_id": row.published_version_id}).first()
         if version is None:
             return None
         settings = {**theme.defaults(), **((row.theme_settings or {}).get(theme.name) or {})}

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy import event
 
 from mallow import audit
 from mallow.catalog.models import Product, ProductCategory
 from mallow.db import db
+from mallow.db.session import TenantSession
 from mallow.tenants.context import current_store
 from mallow.validation import Errors, ValidationFailed, text
 from mallow.web.ids import id_value
@@ -22,11 +24,50 @@ MAX_DEPTH = 4  # levels, root included
 MAX_CATEGORIES = 500
 
 
+_KEPT = "mallow.catalog.categories"
+
+
 def all_categories(active_only: bool = False) -> list[ProductCategory]:
-    query = sa.select(ProductCategory).order_by(ProductCategory.sort, ProductCategory.id)
-    if active_only:
-        query = query.where(ProductCategory.active.is_(True))
-    return list(db.session.execute(query).scalars())
+    """Every category of the active store in display order (only the shown ones with
+    ``active_only``). A page asks several times (the category, its path, its subtree, its
+    children, the filter's list): the rows are read once per transaction and kept in the
+    session, until a flush writes a category, the transaction ends or another store is active;
+    with unflushed changes in the session they are read afresh."""
+    session = db.session()
+    store = current_store()
+    kept = session.info.get(_KEPT)
+    transaction = session.get_transaction()
+    pending = session.new or session.dirty or session.deleted
+    if (
+        kept is not None
+        and transaction is not None
+        and kept[0] is transaction
+        and kept[1] == (store.id if store is not None else None)
+        and not pending
+    ):
+        rows = kept[2]
+    else:
+        query = sa.select(ProductCategory).order_by(ProductCategory.sort, ProductCategory.id)
+        rows = list(session.execute(query).scalars())
+        if session.get_transaction() is not None:
+            session.info[_KEPT] = (session.get_transaction(), store.id if store is not None else None, rows)
+    return [c for c in rows if c.active] if active_only else list(rows)
+
+
+@event.listens_for(TenantSession, "after_flush")
+def _forget_written(session, _context) -> None:
+    """A flush that writes a category (or runs while categories are kept): read them again."""
+    if _KEPT in session.info and any(
+        isinstance(row, ProductCategory) for row in (*session.new, *session.dirty, *session.deleted)
+    ):
+        session.info.pop(_KEPT, None)
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _forget_bulk(state) -> None:
+    """An UPDATE or DELETE statement through the session may write categories."""
+    if (state.is_update or state.is_delete) and _KEPT in state.session.info:
+        state.session.info.pop(_KEPT, None)
 
 
 def get(category_id) -> ProductCategory | None:

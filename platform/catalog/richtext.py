@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 
 import nh3
 
@@ -96,6 +97,20 @@ def sanitise(markup: str | None) -> str:
         strip_comments=True,
         link_rel="noopener noreferrer",
     ).strip()
+
+
+@lru_cache(maxsize=256)
+def _kept(markup: str) -> str:
+    return sanitise(markup)
+
+
+def sanitise_kept(markup: str | None) -> str:
+    """:func:`sanitise`, remembered per process for the last 256 different texts: a page shows
+    the same rich text on every render, and the allow-list does not change while the process
+    runs (the text itself is the key: an edit is a different text)."""
+    if not markup:
+        return ""
+    return _kept(markup)
 
 
 def text_of(markup: str | None) -> str:

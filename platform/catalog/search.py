@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -269,23 +270,69 @@ def search(query: Query, *, shopper: bool = True) -> Page:
     )
 
 
-def summaries(query: Query, *, shopper: bool = True) -> Page:
-    """The page :func:`search` finds, as :class:`Summary` values, in two statements whatever the
-    page size: the listed columns with the total counted alongside (a window count), then the
-    covers. No ORM rows are built: the JSON API lists many products per request."""
-    join, conditions, order, min_price = _listing(query, shopper)
-    rows = db.session.execute(
+#: the statements of listings without keywords, built once per shape (sort, filters present) with
+#: their values bound at execution: building a statement costs more than running it
+_KEPT_LISTINGS: dict[tuple, sa.Select] = {}
+
+
+def _summary_statement(query: Query, shopper: bool) -> tuple[sa.Select, dict]:
+    """``(statement, parameters)`` of :func:`summaries`' first statement."""
+    if keywords(query.q):  # words are bound one by one (escaped): built per query
+        join, conditions, order, min_price = _listing(query, shopper)
+        params = {}
+    else:
+        shape = (
+            query.sort,
+            shopper,
+            None if shopper else query.status,
+            query.category_id is not None,
+            query.min_price is not None,
+            query.max_price is not None,
+        )
+        kept = _KEPT_LISTINGS.get(shape)
+        params = {"min_price": query.min_price, "max_price": query.max_price}
+        if query.category_id is not None:
+            params["category_ids"] = categories.descendant_ids(query.category_id, active_only=shopper)
+        if kept is not None:
+            return kept, {**params, "limit": query.per_page, "offset": (query.page - 1) * query.per_page}
+        join, conditions, order, min_price = _listing(
+            Query(sort=query.sort, status=query.status, category_id=None),
+            shopper,
+        )
+        if query.category_id is not None:
+            conditions.append(Product.category_id.in_(sa.bindparam("category_ids", expanding=True)))
+        if query.min_price is not None:
+            conditions.append(min_price >= sa.bindparam("min_price"))
+        if query.max_price is not None:
+            conditions.append(min_price <= sa.bindparam("max_price"))
+    statement = (
         sa.select(*_SUMMARY_COLUMNS, min_price.label("min_price"), sa.func.count().over().label("total"))
         .select_from(join)
         .where(*conditions)
         .order_by(*order)
-        .limit(query.per_page)
-        .offset((query.page - 1) * query.per_page)
-    ).all()
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+    )
+    if not keywords(query.q):
+        _KEPT_LISTINGS[shape] = statement
+    return statement, {**params, "limit": query.per_page, "offset": (query.page - 1) * query.per_page}
+
+
+def summaries(query: Query, *, shopper: bool = True) -> Page:
+    """The page :func:`search` finds, as :class:`Summary` values, in two statements whatever the
+    page size: the listed columns with the total counted alongside (a window count), then the
+    covers. No ORM rows are built: the JSON API lists many products per request."""
+    if query.sort not in SORT_KEYS:
+        raise ValueError(f"unknown sort {query.sort!r}")  # parse_query refuses it first
+    statement, params = _summary_statement(query, shopper)
+    rows = db.session.execute(statement, params).all()
     if rows:
         total = rows[0].total
-    else:  # past the last page the window counts nothing: ask for the total itself
-        total = _count(join, conditions) if query.page > 1 else 0
+    elif query.page > 1:  # past the last page the window counts nothing: ask for the total itself
+        join, conditions, _order, _min_price = _listing(query, shopper)
+        total = _count(join, conditions)
+    else:
+        total = 0
     covers = _covers([row.id for row in rows])
     items = [
         Summary(**{key: value for key, value in row._mapping.items() if key != "total"}, cover=covers.get(row.id))
@@ -300,10 +347,34 @@ def summaries(query: Query, *, shopper: bool = True) -> Page:
     )
 
 
+def on_shelf_summaries(product_ids) -> dict[int, Summary]:
+    """``{id: Summary}`` of those of ``product_ids`` a shopper may see (on the shelf, with an
+    active SKU, as :func:`search` lists them), in two statements and without ORM rows: the
+    page builder's hand-picked products."""
+    ids = sorted({int(i) for i in product_ids})
+    if not ids:
+        return {}
+    prices = _min_price_subquery()
+    rows = db.session.execute(
+        sa.select(*_SUMMARY_COLUMNS, prices.c.min_price.label("min_price"))
+        .select_from(sa.join(Product.__table__, prices, prices.c.product_id == Product.id))
+        .where(Product.id.in_(ids), Product.status == "on_shelf")
+    ).all()
+    covers = _covers([row.id for row in rows])
+    return {row.id: Summary(**row._mapping, cover=covers.get(row.id)) for row in rows}
+
+
 def _covers(product_ids: list[int]) -> dict[int, Cover]:
     """``{product id: its first image}`` for these products, in one statement."""
     if not product_ids:
         return {}
+    rows = db.session.execute(_covers_statement(), {"product_ids": list(product_ids)}).all()
+    return {row.product_id: Cover(row.path, row.thumb_path, row.width, row.height) for row in rows}
+
+
+@cache
+def _covers_statement() -> sa.Select:
+    """:func:`_covers`' statement (built once; the ids are bound when it runs)."""
     first = sa.func.row_number().over(
         partition_by=ProductImage.product_id, order_by=(ProductImage.sort, ProductImage.id)
     )
@@ -316,8 +387,7 @@ def _covers(product_ids: list[int]) -> dict[int, Cover]:
             ProductImage.height,
             first.label("rank"),
         )
-        .where(ProductImage.product_id.in_(product_ids))
+        .where(ProductImage.product_id.in_(sa.bindparam("product_ids", expanding=True)))
         .subquery()
     )
-    rows = db.session.execute(sa.select(ranked).where(ranked.c.rank == 1)).all()
-    return {row.product_id: Cover(row.path, row.thumb_path, row.width, row.height) for row in rows}
+    return sa.select(ranked).where(ranked.c.rank == 1)

@@ -36,7 +36,7 @@ INDEX_PRODUCTS = 20
 
 def home_context() -> dict:
     """What the home page shows of the catalogue: the first on-shelf products, top categories."""
-    page = search.search(search.Query(per_page=HOME_PRODUCTS))
+    page = search.summaries(search.Query(per_page=HOME_PRODUCTS))
     top = [c for c, depth in categories.tree(active_only=True) if depth == 0]
     return {"products": product_cards(page), "total_products": page.total, "categories": top}
 
@@ -78,7 +78,7 @@ def categories_index():
             abort(404)
     chosen = chosen or (top[0] if top else None)
     query = search.Query(category_id=chosen.id if chosen else None, per_page=INDEX_PRODUCTS)
-    page = search.search(query)
+    page = search.summaries(query)
     rail = [
         {
             "id": c.id,

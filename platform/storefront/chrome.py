@@ -7,8 +7,9 @@ static files, as the template globals ``storefront_tabs``, ``storefront_shopper`
 from __future__ import annotations
 
 from flask import request, url_for
-from flask_babel import gettext as _
 
+from mallow.builder.themes import quick_gettext as _
+from mallow.builder.themes import translated
 from mallow.cart.current import count_badge, current_shopper, item_count
 from mallow.tenants.context import current_store
 from mallow.web.assets import asset_url
@@ -46,6 +47,7 @@ def tabbar_hidden(endpoint: str | None) -> bool:
     return endpoint in TABBAR_HIDDEN or any(word in endpoint for word in TABBAR_HIDDEN_WORDS)
 
 
+@translated
 def tabs() -> list[dict]:
     """The bottom tab bar of this page: 首页 · 分类 · 购物车 (with the count) · 我的; none on a
     closed store and on pages with a bottom bar of their own."""

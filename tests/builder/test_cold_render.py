@@ -1,0 +1,186 @@
+"""The published home page rendered with no kept copy ("cache cold": the render cache and the
+front door's kept pages both hold nothing) costs a fixed number of SQL statements whatever the
+page shows: the page row, its version, the library images (one query for every slide), the
+hand-picked products with their covers, the best sellers with their covers and the licence,
+never one per block, per product or per image. Every request renders the page afresh (nothing
+kept answers), and what it shows follows the catalogue at once.
+
+The categories a category page asks for several times (the category, its path, its subtree, its
+subcategories) are read once per transaction, and read again after a write."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import sqlalchemy as sa
+
+from mallow.testing import backend_params, build_app, dispose_app, png_bytes
+from mallow.testing.sql import listing, statements
+
+from .conftest import new_builder
+
+COLD = {"MALLOW_PAGE_CACHE_ENTRIES": 0, "MALLOW_EDGE_CACHE_ENTRIES": 0}
+
+
+@pytest.fixture(scope="module", params=backend_params())
+def cold_app(request, tmp_path_factory):
+    app = build_app(tmp_path_factory, request.param, **COLD)
+    yield app
+    dispose_app(app)
+
+
+def _home(builder) -> dict:
+    """A home page of every built-in data block: two slides, a notice, the best sellers, three
+    hand-picked products (one off the shelf), rich text and the store's licence."""
+    products = [builder.product(f"临安山核桃 {i}", price=1000 + i) for i in range(8)]
+    for product in products[:4]:
+        uploaded = builder.client.post(
+            f"{builder.api}/products/{product['id']}/images",
+            headers=builder.headers,
+            data={"image": [(io.BytesIO(png_bytes((640, 480))), "a.png")]},
+            content_type="multipart/form-data",
+        )
+        assert uploaded.status_code in (200, 201), uploaded.get_json()
+    hidden = builder.product("下架的笋干", status="off_shelf")
+    slides = [builder.upload().get_json()["id"] for _ in range(2)]
+    document = {
+        "sections": {
+            "hero": {
+                "type": "carousel",
+                "settings": {},
+                "blocks": {
+                    f"s{i}": {"type": "slide", "settings": {"image": m, "link": "/search"}}
+                    for i, m in enumerate(slides)
+                },
+                "block_order": [f"s{i}" for i in range(len(slides))],
+            },
+            "notice": {"type": "notice_bar", "settings": {"text": "满 99 包邮", "link": "/search"}},
+            "hot": {"type": "product_grid", "settings": {"title": "热销榜", "source": "best_sellers", "count": 6}},
+            "picked": {
+                "type": "product_grid",
+                "settings": {
+                    "title": "店长推荐",
+                    "source": "picked",
+                    "products": [products[0]["id"], products[5]["id"], hidden["id"]],
+                },
+            },
+            "story": {
+                "type": "rich_text",
+                "settings": {"html": '<p>山里<strong>现采</strong><span style="color:red">好</span></p>'},
+            },
+            "info": {"type": "store_info", "settings": {"intro": "杭州临安的山货小店", "show_licence": True}},
+        },
+        "order": ["hero", "notice", "hot", "picked", "story", "info"],
+    }
+    builder.save_and_publish(document)
+    return {"products": products, "hidden": hidden, "slides": slides}
+
+
+#: the page row with the builder state, its version's document, the library images, the
+#: hand-picked products and their covers, the best sellers and their covers, the licence
+COLD_HOME = 8
+
+
+@pytest.fixture(scope="module")
+def shop(cold_app):
+    builder = new_builder(cold_app)
+    return builder, _home(builder)
+
+
+def test_every_request_renders_the_page_afresh(shop):
+    builder, made = shop
+    first = builder.client.get(f"{builder.shop.prefix}/")
+    second = builder.client.get(f"{builder.shop.prefix}/")
+    assert first.status_code == second.status_code == 200
+    assert "X-Mallow-Cache" not in first.headers and "X-Mallow-Cache" not in second.headers
+    html = second.get_data(as_text=True)
+    assert html.count('data-block-id="') == 6
+    assert "热销榜" in html and "店长推荐" in html and "满 99 包邮" in html
+    assert "<strong>现采</strong>" in html and "<span>好</span>" in html  # sanitised: style gone
+    assert "下架的笋干" not in html  # hand-picked but off the shelf: left out
+    assert f'data-product-id="{made["products"][5]["id"]}"' in html
+    assert html.count("/library/") >= 2  # both slides
+
+
+def test_a_cold_home_render_makes_a_fixed_number_of_statements(shop):
+    builder, _made = shop
+    path = f"{builder.shop.prefix}/"
+    assert builder.client.get(path).status_code == 200  # the store met by this process
+    with statements() as seen:
+        response = builder.client.get(path)
+    assert response.status_code == 200
+    assert len(seen) == COLD_HOME, listing(seen)
+    # and as many again: nothing is kept between renders, nothing grows with use
+    with statements() as again:
+        builder.client.get(path)
+    assert len(again) == COLD_HOME, listing(again)
+
+
+def test_more_products_and_slides_cost_no_more_statements(cold_app):
+    builder = new_builder(cold_app)
+    small = _home(builder)
+    for i in range(10):
+        builder.product(f"笋干 {i}")
+    assert small  # the bigger catalogue shows in the same statements
+    path = f"{builder.shop.prefix}/"
+    builder.client.get(path)
+    with statements() as seen:
+        assert builder.client.get(path).status_code == 200
+    assert len(seen) == COLD_HOME, listing(seen)
+
+
+def test_the_cold_render_follows_a_catalogue_write_at_once(shop):
+    builder, made = shop
+    product = made["products"][0]
+    renamed = builder.client.patch(
+        f"{builder.api}/products/{product['id']}", json={"title": "改名的山核桃"}, headers=builder.headers
+    )
+    assert renamed.status_code == 200, renamed.get_json()
+    assert "改名的山核桃" in builder.home_html()
+
+
+def test_the_theme_speaks_the_shoppers_language(shop):
+    """The sandbox's ``_()`` looks messages up in the request's own language, with variables."""
+    builder, _made = shop
+    chinese = builder.home_html()
+    english = builder.client.get(f"{builder.shop.prefix}/?lang=en").get_data(as_text=True)
+    builder.client.delete_cookie("lang")
+    assert "统一社会信用代码" in chinese and 'aria-label="精选"' in chinese and "第 2 张" in chinese
+    assert "Unified Social Credit Code" in english and 'aria-label="Featured"' in english and "Slide 2" in english
+    assert "统一社会信用代码" in builder.home_html()
+
+
+def test_categories_are_read_once_per_transaction_and_again_after_a_write(cold_app):
+    from mallow.catalog import categories
+    from mallow.catalog.models import ProductCategory
+    from mallow.db import db
+    from mallow.tenants.context import activate_store
+    from mallow.tenants.models import Store
+
+    builder = new_builder(cold_app)
+    for name in ("坚果", "茶叶"):
+        made = builder.client.post(f"{builder.api}/categories", json={"name": name}, headers=builder.headers)
+        assert made.status_code == 201, made.get_json()
+    with cold_app.test_request_context():
+        activate_store(db.session.get(Store, builder.shop.store_id))
+        with statements() as seen:
+            names = [c.name for c in categories.all_categories()]
+            shown = categories.tree(active_only=True)
+            assert categories.all_categories(active_only=True)
+        assert sorted(names) == ["坚果", "茶叶"] and len(shown) == 2
+        assert len(seen) == 1, listing(seen)
+
+        first = db.session.execute(sa.select(ProductCategory).filter_by(name="坚果")).scalar_one()
+        first.active = False  # not flushed yet: read afresh (the read flushes it)
+        assert [c.name for c in categories.all_categories(active_only=True)] == ["茶叶"]
+        first.name = "干果"
+        db.session.flush()
+        assert "干果" in [c.name for c in categories.all_categories()]
+        db.session.commit()
+        with statements() as after_commit:
+            assert "干果" in [c.name for c in categories.all_categories()]
+        assert len(after_commit) >= 1  # a new transaction reads them again
+        db.session.execute(sa.update(ProductCategory).values(active=True))
+        assert len(categories.all_categories(active_only=True)) == 2
+        db.session.rollback()
