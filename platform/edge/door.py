@@ -149,12 +149,7 @@ class FrontDoor:
             interface = app.session_interface
             session = interface.session_class(visitor)
             raw = session[field] = hashlib.sha1(os.urandom(64)).hexdigest()
-            fallbacks = config.get("SECRET_KEY_FALLBACKS") or ()
-            serializer = self._signer(
-                "session",
-                (interface, app.secret_key, tuple(fallbacks)),
-                lambda _secret: interface.get_signing_serializer(app),
-            )
+            serializer = interface.get_signing_serializer(app)  # kept per secret by the interface
             cookie = dump_cookie(
                 interface.get_cookie_name(app),
                 serializer.dumps(dict(session)),
