@@ -65,8 +65,10 @@ def create_app(config: dict | None = None) -> Flask:
     edge.init_app(app, personal_cookies=("mallow_cart_",))
     resolve.init_app(app)  # the store of a request is resolved here and nowhere else
 
-    from mallow.accounts import loader
+    from mallow.accounts import loader, session_memory
     from mallow.web import filters, init_app as init_web
+
+    session_memory.init_app(app)  # a shopper's session from memory while the store's sessions stamp holds
 
     loader.init_app(app)
     init_web(app)  # error pages, security headers, template helpers

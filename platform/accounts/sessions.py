@@ -3,6 +3,10 @@
 A browser keeps the secret in its signed Flask session under a namespace per principal
 (``mallow.admin``, ``mallow.merchant``, ``mallow.developer``, ``mallow.shopper.<store id>``); an API client sends
 ``Authorization: Bearer <prefix>_<secret>``. Both are looked up in the same tables.
+
+Shopper tokens are also mirrored in Redis when the app has ``REDIS_URL``
+(:mod:`mallow.accounts.mirror`): written after the commit that issued them, deleted at once
+when revoked, so a front door can admit a request without the database.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from datetime import datetime, timedelta, UTC
 import sqlalchemy as sa
 from flask import current_app, request, session
 
+from mallow.accounts import mirror, session_memory
 from mallow.accounts.models import AccountSession, Customer, CustomerSession, Developer, Merchant, PlatformAdmin
 from mallow.db import db
 
@@ -44,6 +49,7 @@ def issue(principal, via: str, store_id: int | None = None) -> str:
     secret = _new_secret(principal.kind)
     if principal.kind == "shopper":
         row = CustomerSession(secret_hash=_digest(secret), customer_id=principal.id, via=via, expires_at=_expiry(via))
+        mirror.issued(row.secret_hash, principal.id, via, row.expires_at)
     else:
         row = AccountSession(
             secret_hash=_digest(secret),
@@ -76,6 +82,9 @@ def logout_browser(kind: str, store_id: int | None = None) -> None:
 
 def revoke(kind: str, secret: str) -> None:
     model = CustomerSession if kind == "shopper" else AccountSession
+    if kind == "shopper":
+        mirror.revoked(_digest(secret))
+        session_memory.forget_after_commit()
     db.session.execute(db.delete(model).where(model.secret_hash == _digest(secret)))
 
 
@@ -83,12 +92,21 @@ def lookup(kind: str, secret: str | None, via: str):
     """The active principal behind ``secret``, as ``(principal, session_row)``, or None."""
     if not secret or not secret.startswith(TOKEN_PREFIX[kind] + "_"):
         return None
-    found = db.session.execute(_lookup_statement(kind), {"digest": _digest(secret)}).first()
-    if found is None:
-        return None
-    row, principal = found
+    digest = _digest(secret)
+    kept = session_memory.remembered(digest) if kind == "shopper" else None
+    if kept is not None:
+        row, principal = kept
+    else:
+        found = db.session.execute(_lookup_statement(kind), {"digest": digest}).first()
+        if found is None:
+            return None
+        row, principal = found
+        if kind == "shopper":
+            session_memory.remember(digest, row, principal)
     if row.via != via or _aware(row.expires_at) <= datetime.now(UTC) or not principal.is_active:
         return None
+    if kind == "shopper":
+        mirror.remember_found(row.secret_hash, principal, row)
     return principal, row
 
 
@@ -120,11 +138,16 @@ def _lookup_statement(kind: str) -> sa.Select:
 def revoke_all(kind: str, account_id: int) -> None:
     """End every session and token of an account (password change, suspension)."""
     if kind == "shopper":
+        mirror.customer_revoked(account_id)
+        session_memory.forget_after_commit()
         db.session.execute(db.delete(CustomerSession).where(CustomerSession.customer_id == account_id))
     else:
         db.session.execute(
             db.delete(AccountSession).where(AccountSession.kind == kind, AccountSession.account_id == account_id)
         )
+
+
+mirror.install_listeners()  # deactivating a customer forgets their mirrored sessions
 
 
 def _aware(moment: datetime) -> datetime:

@@ -39,6 +39,9 @@ name is in the table of docs/plugins.md (*The plugin SDK*) with the version it c
 * freshness (:mod:`mallow.sdk.freshness`): :func:`slot_watches` (a template slot Mallow may keep
   until a write to what it shows), :func:`fresh_for` (the slot or page is true for so many
   seconds more), :func:`mark_changed` (an ``UPDATE`` statement changed what pages show).
+* shopper tokens before Flask: :func:`shopper_session_mirror` (``app`` → a ``SessionMirror`` with
+  the Redis ``url`` and the ``key(secret)`` whose value is ``"<store id>:<customer id>"`` while the
+  token is valid, or None without ``REDIS_URL``; :mod:`mallow.accounts.mirror`).
 """
 
 from __future__ import annotations
@@ -86,8 +89,11 @@ from mallow.edge import fresh_for
 from mallow.plugins.slot_cache import slot_watches
 from mallow.sdk.freshness import mark_changed
 
+# who is asking, before Flask: the Redis mirror of shopper tokens
+from mallow.accounts.mirror import mirror_of as shopper_session_mirror
+
 #: The SDK's version: a minor release adds names, a major one may change or remove them.
-SDK_VERSION = "1.2"
+SDK_VERSION = "1.3"
 
 __all__ = [
     "SDK_VERSION",
@@ -177,4 +183,6 @@ __all__ = [
     "slot_watches",
     "fresh_for",
     "mark_changed",
+    # shopper tokens before Flask (1.3)
+    "shopper_session_mirror",
 ]

@@ -74,6 +74,9 @@ class FileStamps:
     def current(self, store_id: int) -> Hashable | None:
         return (self._read(ALL), self._read(str(int(store_id))))
 
+    def current_name(self, name: str) -> Hashable | None:
+        return self._read(name)
+
     def current_many(self, store_ids) -> dict[int, Hashable]:
         everything = self._read(ALL)
         return {int(i): (everything, self._read(str(int(i)))) for i in store_ids}
@@ -123,6 +126,24 @@ class RedisStamps:
                 self._remember(ALL, everything)
                 self._remember(store, own)
         return (everything, own)
+
+    def current_name(self, name: str) -> Hashable | None:
+        """One named stamp (not a store's: e.g. a store's sessions, :func:`named`)."""
+        self._ensure_listener()
+        if self.live:
+            found = self.known.get(name)
+            if found is not None:
+                return found
+        generation = self.generation
+        try:
+            value = int(self.redis.get(self._key(name)) or 0)
+        except Exception as error:
+            log.warning("stamp %s unavailable (%s): caches bypassed", name, error)
+            return None
+        with self._lock:
+            if self.live and self.generation == generation:
+                self._remember(name, value)
+        return value
 
     def current_many(self, store_ids) -> dict[int, Hashable]:
         """Many stores' stamps in few round trips (chunks of 1,000 keys); {} when Redis is away."""
@@ -273,6 +294,20 @@ def bump(store_id: int) -> None:
     found = stamps()
     if found is not None:
         found.bump(store_id)
+
+
+def named(name: str) -> Hashable | None:
+    """A named stamp that is not a store's (a store's sessions: ``sessions.<id>``), or None (no
+    stamp: nothing kept under it may be used). It lives where store stamps live and moves only
+    by :func:`bump_named`."""
+    found = stamps()
+    return found.backend.current_name(name) if found is not None else None
+
+
+def bump_named(name: str) -> None:
+    found = stamps()
+    if found is not None:
+        found.backend.bump(name)
 
 
 def bump_all() -> None:

@@ -68,7 +68,10 @@ def mallow_register_blocks(register):
 def mallow_register_jobs(register):
     from mallow_flashsale import sweep
 
+    from mallow_flashsale import admission
+
     register("flashsale.sweep", sweep.sweep, every_seconds=sweep.EVERY_SECONDS)
+    register("flashsale.drain", admission.drain)  # queued tickets become orders (one job per crowd)
 
 
 @hookimpl

@@ -21,7 +21,7 @@ import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 from sqlalchemy.exc import OperationalError
 
 from mallow.sdk import (
@@ -56,6 +56,8 @@ def _refuse(status: int, error: str, message: str, **extra) -> Answer:
 def sold_out() -> Answer:
     """The answer the crowd gets once the quota is gone: its text is looked up once per
     language preference (working out the locale costs more than the rest of this answer)."""
+    if not has_request_context():  # a queued ticket placed by the drain (in the ticket's locale)
+        return Answer(409, {"error": "sold_out", "message": str(_("Sold out"))})
     key = (request.args.get("lang"), request.cookies.get("lang"), request.headers.get("Accept-Language"))
     texts = current_app.extensions.setdefault("mallow_flashsale.sold_out_texts", {})
     text = texts.get(key)
@@ -112,6 +114,7 @@ def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=
     if flags.is_sold_out(store_id, sale_id, sku_id):
         return sold_out()
     config = settings()
+    flags.remember_settings(store_id, config)  # the front door's admission reads them (no query)
     ip_rate, ip_key = (
         int(config.get("ip_attempts_per_minute") or 600),
         limits.rate_key(store_id, "ip", request.remote_addr or "-"),
@@ -197,6 +200,34 @@ def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=
                 held.release()
         if reservation is not None and not reservation.settled:
             reservation.release()
+
+
+def place_admitted(sale_id: int, ticket: dict, customer) -> Answer:
+    """Place the order of a ticket the front door admitted (:mod:`mallow_flashsale.admission`):
+    its units are reserved in the gate already (``ticket["tok"]``). The idempotency key is the
+    ticket's own, so a drain that died after the commit and runs the ticket again gets the same
+    order back (and the reservation stays with it); any other end gives the units back."""
+    store_id = current_store().id
+    item_id, sku_id, quantity = int(ticket["item"]), int(ticket["sku"]), int(ticket["q"])
+    reservation = gate.Reservation(
+        store_id, sale_id, item_id, customer.id, quantity, ticket["day"], ticket["tok"], ticket.get("ep")
+    )
+    sale = snapshot(store_id, sale_id)
+    if sale is not None:
+        g.setdefault(SALES_KEY, {})[sale_id] = sale
+    data = {"address_id": ticket.get("addr"), "note": ticket.get("note") or ""}
+    try:
+        answer = _place(sale_id, item_id, sku_id, quantity, data, customer, f"fs-ticket-{ticket['id']}", reservation)
+        if answer.status == 200:  # placed by an earlier run of this ticket: the order holds the units
+            reservation.settled = True
+        return answer
+    finally:
+        for held in (g.pop(GATE_KEY, None) or {}).values():
+            if not held.settled:
+                held.release()
+        if not reservation.settled:
+            reservation.release()
+        g.pop(SALES_KEY, None)
 
 
 def _precheck(store_id, sale, item, customer_id, quantity, day, idempotency_key) -> Answer | None:

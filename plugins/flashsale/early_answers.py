@@ -8,6 +8,10 @@ route would refuse (no JSON object, a bad SKU or quantity) and an item not flagg
 route. Once the flag is older than ``FLASHSALE_SOLDOUT_SECONDS`` it asks the Redis gate for the
 item's units once (in an app context: the gate reads the app's settings), so units that came
 back are sold again at most one interval later; without Redis the route decides again.
+
+An item not known sold out is admitted here when the shopper's token is mirrored in the gate's
+Redis (:mod:`mallow_flashsale.admission`: 202 with a ticket, the order made behind the door), and
+the ticket is polled here too (``GET …/tickets/<ticket>``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from flask import current_app
 from flask_babel import force_locale
 
 from mallow.sdk import EarlyAnswer, EarlyRequest
-from mallow_flashsale import flags, gate
+from mallow_flashsale import admission, flags, gate
 from mallow_flashsale.buying import whole_number
 from mallow_flashsale.i18n import _
 
@@ -46,6 +50,7 @@ def routes() -> list:
         with force_locale(locale):
             texts[locale] = str(_("Sold out"))
     default = texts.get(app.config["BABEL_DEFAULT_LOCALE"]) or str(_("Sold out"))
+    door = admission.Door(app)
 
     def buy(request: EarlyRequest) -> EarlyAnswer | None:
         data = _json_object(request)
@@ -61,7 +66,7 @@ def routes() -> list:
                 return gate.units_left(store_id, sale_id, item_id)
 
         if not memory.known_sold_out((store_id, sale_id, sku_id), units_left):
-            return None
+            return door.buy(request, data, sku_id, quantity, memory)
         return EarlyAnswer(409, {"error": "sold_out", "message": texts.get(request.locale, default)})
 
-    return [("POST", BUY_RULE, buy)]
+    return [("POST", BUY_RULE, buy), ("GET", admission.TICKET_RULE, door.poll)]

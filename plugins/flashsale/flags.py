@@ -40,6 +40,8 @@ class Memory:
         self.config = config  # the app's: read without an app context
         self.sold_out: dict[tuple[int, int, int], tuple[float, int]] = {}
         self.snapshots: dict[tuple[int, int], tuple[float, SaleSnapshot | None]] = {}
+        #: store → (trusted until, the plugin's settings there): the front door reads them
+        self.settings: dict[int, tuple[float, dict]] = {}
 
     def is_sold_out(self, key: tuple[int, int, int]) -> bool:
         found = self.sold_out.get(key)
@@ -150,6 +152,25 @@ def snapshot(store_id: int, sale_id: int, load) -> SaleSnapshot | None:
     return value
 
 
+def remember_settings(store_id: int, config: dict) -> None:
+    """The store's plugin settings as the buy route read them, for the front door's admission
+    (trusted as long as a snapshot)."""
+    mem = memory()
+    if len(mem.settings) > MAX_ENTRIES:
+        mem.settings.clear()
+    mem.settings[store_id] = (time.monotonic() + _seconds("FLASHSALE_SNAPSHOT_SECONDS", 2.0), dict(config))
+
+
+def fresh(mem: Memory, store_id: int, sale_id: int):
+    """``(snapshot, settings)`` when this process read both within their interval, else None
+    (no app context: the front door)."""
+    now = time.monotonic()
+    cached, config = mem.snapshots.get((store_id, sale_id)), mem.settings.get(store_id)
+    if cached is None or config is None or cached[0] <= now or config[0] <= now or cached[1] is None:
+        return None
+    return cached[1], config[1]
+
+
 def forget_sale(store_id: int, sale_id: int) -> None:
     mem = memory()
     with mem.lock:
@@ -163,3 +184,4 @@ def reset() -> None:
     with mem.lock:
         mem.sold_out.clear()
         mem.snapshots.clear()
+        mem.settings.clear()

@@ -107,6 +107,100 @@ end
 return 1
 """
 
+# The front door's admission (:mod:`mallow_flashsale.admission`): RESERVE's checks, in the same
+# order and with the same codes, for a shopper known only by their token's mirrored session; an
+# admitted attempt is also a ticket on the store's queue. Before anything is counted: the session
+# (-10: not mirrored, or another store's), an Idempotency-Key seen before (2: its ticket again),
+# an unseeded sale (-9), an unknown item (-8) and a key sent while an order is unpaid (-11): the
+# route decides those. KEYS: rem, buy, day, pend, session, queue, drain flag.
+# ARGV: 1 item, 2 qty, 3 store, 4 limit, 5 day limit, 6 token, 7 day ttl, 8/13 the shopper's rate
+# key around the customer id, 9 its limit, 10 window, 11 ip key, 12 its limit, 14 ticket id,
+# 15 ticket (JSON), 16 ticket ttl, 17 Idempotency-Key, 18 key prefix, 19 drain flag ttl.
+ADMIT = """
+local who = redis.call('GET', KEYS[5])
+if not who then return {-10, 0} end
+local sep = string.find(who, ':', 1, true)
+if not sep or string.sub(who, 1, sep - 1) ~= ARGV[3] then return {-10, 0} end
+local cust = string.sub(who, sep + 1)
+local idem = ''
+if ARGV[17] ~= '' then
+  idem = ARGV[18] .. ':idem:' .. ARGV[3] .. ':' .. cust .. ':' .. ARGV[17]
+  local seen = redis.call('GET', idem)
+  if seen then return {2, 0, 0, cust, seen} end
+end
+if redis.call('HEXISTS', KEYS[1], '_seeded') == 0 then return {-9, 0} end
+local left = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+if not left then return {-8, 0} end
+local pending = redis.call('HGET', KEYS[4], cust)
+if pending and idem ~= '' then return {-11, left} end
+local function over_rate(key, limit)
+  if key == '' then return false end
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, ARGV[10]) end
+  return n > tonumber(limit)
+end
+local ip_over = over_rate(ARGV[11], ARGV[12])
+if over_rate(ARGV[8] .. cust .. ARGV[13], ARGV[9]) or ip_over then return {-7, 0} end
+local qty = tonumber(ARGV[2])
+if left <= 0 then return {0, 0} end
+if left < qty then return {-5, left} end
+if pending then return {-4, left} end
+local limit = tonumber(ARGV[4])
+if limit > 0 and tonumber(redis.call('HGET', KEYS[2], cust) or '0') + qty > limit then return {-1, left} end
+local day_limit = tonumber(ARGV[5])
+if day_limit > 0 and tonumber(redis.call('HGET', KEYS[3], cust) or '0') + qty > day_limit then return {-2, left} end
+left = redis.call('HINCRBY', KEYS[1], ARGV[1], -qty)
+redis.call('HINCRBY', KEYS[2], cust, qty)
+redis.call('HINCRBY', KEYS[3], cust, qty)
+redis.call('EXPIRE', KEYS[3], ARGV[7])
+redis.call('HSET', KEYS[4], cust, ARGV[6])
+local epoch = tonumber(redis.call('HGET', KEYS[1], '_v') or '0')
+local ticket = cjson.decode(ARGV[15])
+ticket.c = tonumber(cust)
+ticket.ep = epoch
+local tkey = ARGV[18] .. ':ticket:' .. ARGV[14]
+redis.call('HSET', tkey, 'status', 'queued', 'store', ARGV[3], 'customer', cust)
+redis.call('EXPIRE', tkey, ARGV[16])
+if idem ~= '' then redis.call('SET', idem, ARGV[14], 'EX', ARGV[16]) end
+redis.call('LPUSH', KEYS[6], cjson.encode(ticket))
+local first = redis.call('SET', KEYS[7], 1, 'NX', 'EX', ARGV[19]) and 1 or 0
+return {1, left, epoch, cust, first}
+"""
+
+# the drain takes up to ARGV[1] tickets (oldest first) into the processing set, scored with the
+# time taken (ARGV[2]); KEYS: queue, processing
+TAKE = """
+local taken = {}
+for i = 1, tonumber(ARGV[1]) do
+  local t = redis.call('RPOP', KEYS[1])
+  if not t then break end
+  redis.call('ZADD', KEYS[2], ARGV[2], t)
+  taken[#taken + 1] = t
+end
+return taken
+"""
+
+# a ticket's outcome: KEYS: ticket hash, processing; ARGV: ttl, the queued ticket, then field/value pairs
+SETTLE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+redis.call('ZREM', KEYS[2], ARGV[2])
+return 1
+"""
+
+# tickets a drain took before ARGV[1] and never settled (it died) go back to the queue's
+# consuming end; KEYS: queue, processing
+REQUEUE = """
+local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+for _, t in ipairs(stale) do
+  redis.call('ZREM', KEYS[2], t)
+  redis.call('RPUSH', KEYS[1], t)
+end
+return #stale
+"""
+
 TRUTH = """
 if redis.call('HEXISTS', KEYS[1], '_seeded') == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 return 1
@@ -123,6 +217,7 @@ OUTCOMES = {
     -8: "unknown",
     -9: "unseeded",
 }
+ADMIT_OUTCOMES = {**OUTCOMES, 2: "again", -10: "no_session", -11: "pending_with_key"}
 
 
 class _Connection:
@@ -135,31 +230,59 @@ class _Connection:
         self.release = self.redis.register_script(RELEASE)
         self.truth = self.redis.register_script(TRUTH)
         self.seed = self.redis.register_script(SEED)
+        self.admit = self.redis.register_script(ADMIT)
+        self.take = self.redis.register_script(TAKE)
+        self.settle = self.redis.register_script(SETTLE)
+        self.requeue = self.redis.register_script(REQUEUE)
         self.lock = threading.Lock()
+
+
+def url_of(app) -> str:
+    """The gate's Redis URL for ``app`` ("": no gate)."""
+    return app.config.get("FLASHSALE_REDIS_URL", app.config.get("REDIS_URL")) or ""
+
+
+def connection_of(app) -> _Connection | None:
+    """``app``'s Redis for the gate, or None; needs no app context (the front door)."""
+    url = url_of(app)
+    if not url:
+        return None
+    found = app.extensions.get("mallow_flashsale.redis")
+    if found is None or found.url != url:
+        found = app.extensions["mallow_flashsale.redis"] = _Connection(url)
+    return found
 
 
 def connection() -> _Connection | None:
     """This app's Redis for the gate, or None (no Redis configured: the database alone decides)."""
-    url = current_app.config.get("FLASHSALE_REDIS_URL", current_app.config.get("REDIS_URL")) or ""
-    if not url:
-        return None
-    found = current_app.extensions.get("mallow_flashsale.redis")
-    if found is None or found.url != url:
-        found = current_app.extensions["mallow_flashsale.redis"] = _Connection(url)
-    return found
+    return connection_of(current_app)
+
+
+def prefix_of(app) -> str:
+    return app.config.get("FLASHSALE_REDIS_PREFIX") or "mallow:flashsale"
 
 
 def prefix() -> str:
-    return current_app.config.get("FLASHSALE_REDIS_PREFIX") or "mallow:flashsale"
+    return prefix_of(current_app)
 
 
-def _base(store_id: int, sale_id: int) -> str:
-    return f"{prefix()}:{{{int(store_id)}:{int(sale_id)}}}"
+def _base(store_id: int, sale_id: int, head: str | None = None) -> str:
+    return f"{head or prefix()}:{{{int(store_id)}:{int(sale_id)}}}"
 
 
-def keys(store_id: int, sale_id: int, day: str) -> list[str]:
-    base = _base(store_id, sale_id)
+def keys(store_id: int, sale_id: int, day: str, head: str | None = None) -> list[str]:
+    base = _base(store_id, sale_id, head)
     return [f"{base}:rem", f"{base}:buy", f"{base}:day:{day}", f"{base}:pend"]
+
+
+def queue_keys(store_id: int, head: str | None = None) -> tuple[str, str, str]:
+    """The store's ticket queue, its processing set and its drain flag."""
+    base = f"{head or prefix()}:q:{int(store_id)}"
+    return base, f"{base}:taken", f"{base}:drain"
+
+
+def ticket_key(ticket: str, head: str | None = None) -> str:
+    return f"{head or prefix()}:ticket:{ticket}"
 
 
 @dataclass

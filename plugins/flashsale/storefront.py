@@ -145,6 +145,22 @@ def api_buy(sale_id: int):
     return jsonify(answer.body), answer.status
 
 
+def api_ticket(ticket: str):
+    """``GET …/api/x/flashsale/tickets/<ticket>``: an admitted attempt's ticket (``queued``,
+    ``ordered`` with the order and its ``pay_url``, or ``failed`` with ``error`` and ``message``),
+    to its own shopper only (404 to anyone else). The front door answers it first (no query)."""
+    from mallow_flashsale import admission
+
+    found = (
+        admission.flask_poll(ticket, principal("shopper"))
+        if len(ticket) == 32 and all(c in "0123456789abcdef" for c in ticket)
+        else (404, {})
+    )
+    if found[0] == 404:
+        return jsonify(error="not_found", message=_("This queue ticket cannot be found.")), 404
+    return jsonify(found[1]), found[0]
+
+
 def blueprints() -> list[tuple[Blueprint, str]]:
     """Fresh blueprints for one app (a blueprint object cannot be set up again once registered)."""
     pages = Blueprint("sales", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
@@ -191,12 +207,26 @@ def blueprints() -> list[tuple[Blueprint, str]]:
         parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 80}}],
         responses={
             "201": returns("The order", BOUGHT),
+            "202": returns("Admitted: the order is made behind the front door; poll the ticket", QUEUED),
             "200": returns("The order first placed with this Idempotency-Key", BOUGHT),
             "409": "sold_out, not_enough, not_started, ended, limit_reached, pending_order or unavailable",
             "422": "A missing option or quantity (fields), or checkout problems (problems)",
             "429": "Too many attempts: try again in a moment",
         },
     )(api_buy)
+    api_route(
+        api,
+        "GET",
+        "/tickets/<ticket>",
+        "flashsaleTicket",
+        "A buy attempt admitted at the front door (202 from flashsaleBuy): queued, ordered or failed",
+        auth="shopper",
+        endpoint="ticket",
+        responses={
+            "200": returns("The ticket", TICKET),
+            "404": "No such ticket of this shopper",
+        },
+    )(api_ticket)
     return [(pages, "storefront"), (api, "store_api")]
 
 
@@ -238,11 +268,25 @@ SALE = shape(
     },
     optional=("published",),
 )
+TICKET = shape(
+    {
+        "ticket": _TEXT,
+        "status": {"type": "string", "enum": ["queued", "ordered", "failed"]},
+        "order": {"type": "object"},
+        "sale_id": _INT,
+        "pay_url": _TEXT,
+        "error": _TEXT,
+        "message": _TEXT,
+        "problems": {"type": "array", "items": {"type": "object"}},
+    },
+    optional=("order", "sale_id", "pay_url", "error", "message", "problems"),
+)
 BUY = obj(
     {"sku_id": ID, "quantity": {"type": "integer", "minimum": 1}, "address_id": ID, "note": string(200)},
     ["sku_id", "quantity", "address_id"],
     additional=True,
 )
+QUEUED = shape({"ticket": _TEXT, "status": {"type": "string", "enum": ["queued"]}, "poll_url": _TEXT})
 BOUGHT = shape(
     {
         "order": shape(

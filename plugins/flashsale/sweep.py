@@ -6,7 +6,9 @@
    deadline, within its minute;
 2. purchases still marked unpaid whose order moved on without us (the plugin was disabled at the
    time) are settled: units back for cancelled orders, "paid" for paid ones;
-3. the Redis gate of every sale in preheat or live is re-seeded from the database.
+3. the Redis gate of every sale in preheat or live is re-seeded from the database;
+4. tickets admitted at the front door that a dead drain took and never settled go back on the
+   store's queue, with a drain job for them (:func:`mallow_flashsale.admission.requeue_stale`).
 
 Everything is a conditional UPDATE on database state: running it twice, or beside the core's
 sweep, changes nothing more.
@@ -53,9 +55,12 @@ def run(store_id: int, now) -> dict:
             checkout.order_cancelled(order, "reconciled")
             settled += 1
     db.session.commit()
-    seeded = 0
+    seeded, found = 0, {}
     if gate.connection() is not None:
+        from mallow_flashsale import admission
+
+        found["requeued"] = admission.requeue_stale(store_id)
         for sale in db.session.execute(sa.select(Sale).where(Sale.published.is_(True), Sale.ends_at > now)).scalars():
             if sale.state(now) in ("preheat", "live"):
                 seeded += gate.seed(store_id, sale.id)
-    return {"closed": closed, "settled": settled, "seeded": seeded}
+    return {"closed": closed, "settled": settled, "seeded": seeded, **found}

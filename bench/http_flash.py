@@ -1,0 +1,99 @@
+"""The flash sale measured with admission at the front door (issue 13): a buy attempt is admitted
+before Flask (202 and a ticket) while units last, and the order is made behind the door by the
+``flashsale.drain`` job, which an rq worker (``mallow worker``, the README's command) runs for the
+whole run. ``measure_flash`` has the signature and rows of :func:`http_scenarios.measure_flash`:
+202 answers are the attempts while stock lasts; the books are settled (the drain catches up)
+before they are judged: exactly ``units`` sold, and no more than ``units`` admitted (202) or placed
+(201, an attempt the door sent on to the route). Without Redis there is no door and no worker:
+the attempts are synchronous 201s as before."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import http_lua as lua
+import http_setup as setup
+from common import ROOT, settle
+from http_scenarios import row, unexpected
+from http_tools import VENV_BIN, say, wrk, wrk_until
+
+
+def _worker(env: dict, logs: str) -> subprocess.Popen | None:
+    """``mallow worker`` for the demo (needs REDIS_URL), its output in the run's logs."""
+    if not env.get("REDIS_URL"):
+        return None
+    out = open(os.path.join(logs, "worker.log"), "ab")
+    return subprocess.Popen([os.path.join(VENV_BIN, "mallow"), "worker"], env=env, cwd=ROOT, stdout=out, stderr=out)
+
+
+def measure_flash(demo, app, bare: str, units: int, rounds: int, seconds: float, redis: bool) -> list[dict]:
+    """As :func:`http_scenarios.measure_flash`, with the front door's 202s counted as attempts
+    while stock lasted and a drain worker running for the run."""
+    env = dict(os.environ, **getattr(demo, "env", {}))
+    worker = _worker(env, getattr(demo, "work", ROOT)) if redis else None
+    try:
+        return _measure(demo, app, bare, units, rounds, seconds, redis)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(10)
+
+
+def _measure(demo, app, bare, units, rounds, seconds, redis) -> list[dict]:
+    say(f"  flash sale (front-door admission): {units} shoppers with tokens and addresses …")
+    shoppers = setup.make_shoppers(app, "demo", units)
+    sku = demo.flash_sku["id"]
+    bodies = [(token, {"sku_id": sku, "quantity": 1, "address_id": address}) for token, address in shoppers]
+    hello, new_buyers = bare + "/hello", lua.new_buyers(demo.work)
+    selling, soldout, flash_base, hello_base, wrong = [], [], [], [], []
+    for n in range(rounds + 1):  # round 0 warms up (and is not counted)
+        sale = demo.new_sale(units)
+        script = lua.buyers(demo.work, f"/s/demo/api/x/flashsale/sales/{sale}/buy", bodies)
+        ours, sold_out = wrk_until(demo.url, script, "BENCH-SOLDOUT", max(60.0, seconds * 10))
+        stats = ours["stats"]
+        # the drain makes the admitted tickets into orders behind the door: wait for the books
+        sold, reads, waited, settled, first = settle(lambda sale=sale: demo.sold(sale), quiet=1.0, at_most=60.0)
+        counts = stats.get("counts", {})
+        admitted = counts.get("202", 0) + counts.get("201", 0)
+        ours["rps"] = stats["before"] / stats["window"] if sold_out and stats.get("window") else float("nan")
+        ours["bad"] = unexpected(stats, "201", "202", "409")
+        if not sold_out or not settled or sold != units or admitted > units:
+            message = (
+                f"WRONG: flash sale {sale}: {sold} sold in the books ({'settled' if settled else 'still moving'} "
+                f"after {reads} reads, {waited:.1f} s), {admitted} admitted (202/201), of {units} "
+                f"units ({'sold out' if sold_out else 'never sold out'}); answers {counts}"
+            )
+            say("!" * 100 + f"\n!!! {message}\n" + "!" * 100)
+            wrong.append(message)
+        after = wrk(demo.url + f"/s/demo/api/x/flashsale/sales/{sale}/buy", seconds, script)
+        after_counts = after["stats"].get("counts", {})
+        after["bad"] = unexpected(after["stats"], "409") + after_counts.get("409", 0) - after_counts.get("sold_out", 0)
+        base_flash = wrk(bare + "/flash-redis", seconds, new_buyers) if redis else None
+        base_hello = wrk(hello, seconds)
+        demo.end_sale(sale)
+        label = "warm-up" if n == 0 else f"round {n}/{rounds}"
+        say(
+            f"  {label} flash sale (door): {ours['rps']:.0f} attempts/s while stock lasted "
+            f"({stats.get('window', 0):.2f} s), sold {sold}/{units} (books read {reads}×, {waited:.1f} s; "
+            f"first read {first}) {counts}; sold out {after['rps']:.0f}/s {after_counts}; "
+            f"A-flash-redis {base_flash['rps'] if base_flash else float('nan'):.0f}, A-hello {base_hello['rps']:.0f}"
+        )
+        if n:
+            selling.append(ours), soldout.append(after), hello_base.append(base_hello)
+            flash_base.append(base_flash or dict(rps=float("nan"), p99=float("nan")))
+    path = "/s/demo/api/x/flashsale/sales/<id>/buy"
+    note = "; ".join(wrong) if wrong else f"exactly {units} sold in every round (admitted at the door, drained)"
+    return [
+        row(
+            f"flash-sale attempts while {units} units last",
+            path,
+            selling,
+            flash_base,
+            "A-flash-redis" if redis else "A-flash-redis (no Redis)",
+            "flash",
+            note=note,
+            sold_ok=not wrong,
+        ),
+        row("flash-sale attempt, sold out", path, soldout, hello_base, "A-hello", "soldout"),
+    ]

@@ -1,0 +1,354 @@
+"""Admission at the front door (排队中): a buy attempt is admitted before Flask, its order made behind.
+
+With Redis (the gate's, ``FLASHSALE_REDIS_URL``, being the one the core mirrors shopper tokens in:
+``mallow.sdk.shopper_session_mirror``), the early buy route (:mod:`mallow_flashsale.early_answers`)
+answers an attempt of a live sale this process knows (its snapshot and the store's settings read
+within ``FLASHSALE_SNAPSHOT_SECONDS``) without the database:
+
+1. the body as the route reads it (a SKU of the sale, a quantity within the per-order limit, a
+   whole-number ``address_id``), the shopper's ``Authorization: Bearer shp_…``, the attempt
+   rate per IP address counted in this process (as the route does);
+2. **one** Lua script (:data:`mallow_flashsale.gate.ADMIT`): the token's mirrored session, the
+   shopper's and the address's rates, the units left, their unpaid order and their units over
+   the sale and the day (the gate's checks, same order, same refusals), the reservation, and a
+   ticket pushed onto the store's queue;
+3. ``202 {"ticket", "status": "queued", "poll_url"}``; when the script raised the store's drain
+   flag (no drain was running) one ``flashsale.drain`` job is queued, never one per ticket.
+
+Anything it cannot decide goes on to the route, which keeps the synchronous path (a token not
+mirrored — the route's lookup writes it back —, an unseeded sale, a sale not in memory, an
+``Idempotency-Key`` with an unpaid order, no Redis): the same answer the route always gave.
+
+The drain (:func:`drain`, a store job) takes tickets in batches into a processing set (scored
+with the time taken), places each through ``place_order`` as its shopper with the sale option and
+the ticket's own idempotency key, and records the outcome in ``<prefix>:ticket:<id>`` while
+taking the ticket out of the processing set (one script: :data:`~mallow_flashsale.gate.SETTLE`).
+A drain that dies leaves its tickets in the set: the sweep puts those older than
+:data:`STALE_SECONDS` back on the queue, and the ticket's idempotency key gives back the order a
+dead drain committed instead of a second one (the database's conditional UPDATE stays the truth).
+
+Polling (``GET …/api/x/flashsale/tickets/<ticket>``, early too) reads the ticket's hash with the
+token's session in one script: only the ticket's own shopper sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, UTC
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_request_context
+from flask_babel import force_locale
+
+from mallow.sdk import EarlyAnswer, EarlyRequest, current_store, db, enqueue_job, shopper_session_mirror
+from mallow_flashsale import flags, gate
+from mallow_flashsale.i18n import _
+
+log = logging.getLogger("mallow_flashsale")
+
+TICKET_RULE = "/api/x/flashsale/tickets/<ticket>"
+#: how long a ticket's outcome can be read
+TICKET_SECONDS = 3600
+#: the drain flag's life: a drain refreshes it while it works; a dead one's flag lapses
+FLAG_SECONDS = 30
+#: a ticket taken longer ago than this and not settled was taken by a drain that died
+STALE_SECONDS = 60
+#: tickets one drain takes at a time, and how long one job drains before handing over to the next
+BATCH = 50
+DRAIN_SECONDS = 60.0
+
+# the refusals the script decides, with the route's codes and texts (looked up once per locale)
+TEXTS = {
+    "sold_out": lambda **_k: _("Sold out"),
+    "rate_limited": lambda **_k: _("Too many attempts. Try again in a moment."),
+    "not_enough": lambda **_k: _("Not that many left."),
+    "limit": lambda limit: _("You can buy at most %(limit)s in this flash sale.", limit=limit),
+    "day_limit": lambda limit: _("You can buy at most %(limit)s a day in this flash sale.", limit=limit),
+    "pending": lambda **_k: _("You have an unpaid order in this flash sale: pay or cancel it first."),
+    "not_found": lambda **_k: _("This queue ticket cannot be found."),
+    "failed": lambda **_k: _("The order cannot be placed."),
+    "unauthenticated": lambda **_k: _("Sign in to take part in the flash sale."),
+}
+
+
+@dataclass(frozen=True)
+class Shopper:
+    """The ticket's shopper as ``place_order`` needs them (it reads the id)."""
+
+    id: int
+    kind: str = "shopper"
+
+
+class Door:
+    """One app's admission: what it keeps between requests (texts per locale)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.texts: dict[tuple, str] = {}
+
+    def text(self, locale: str, name: str, **params) -> str:
+        key = (locale, name, *sorted(params.items()))
+        found = self.texts.get(key)
+        if found is None:
+            if len(self.texts) > 4096:
+                self.texts.clear()
+            with self.app.app_context(), force_locale(locale):
+                found = self.texts[key] = str(TEXTS[name](**params))
+        return found
+
+    def refuse(self, request: EarlyRequest, status: int, error: str, name: str, **params) -> EarlyAnswer:
+        return EarlyAnswer(status, {"error": error, "message": self.text(request.locale, name, **params)})
+
+    def redis(self):
+        """The gate's connection when door admission is on: the session mirror and the gate
+        share one Redis (else None: the route decides)."""
+        mirror = shopper_session_mirror(self.app)
+        if mirror is None or gate.url_of(self.app) != mirror.url:
+            return None, None
+        return gate.connection_of(self.app), mirror
+
+    # --- the buy attempt --------------------------------------------------------------------------
+
+    def buy(self, request: EarlyRequest, data: dict, sku_id: int, quantity: int, memory) -> EarlyAnswer | None:
+        conn, mirror = self.redis()
+        if conn is None:
+            return None
+        secret = _bearer(request)
+        session_key = mirror.key(secret)
+        if session_key is None:
+            return None
+        store_id, sale_id = request.store_id, request.args["sale_id"]
+        found = flags.fresh(memory, store_id, sale_id)
+        if found is None:
+            return None
+        sale, config = found
+        now = datetime.now(UTC)
+        item = sale.items.get(sku_id)
+        if sale.state(now) != "live" or item is None or (sale.per_order_limit and quantity > sale.per_order_limit):
+            return None
+        address_id, note = data.get("address_id"), data.get("note") or ""
+        if type(address_id) is not int or address_id <= 0 or not isinstance(note, str) or len(note) > 200:
+            return None
+        idem = (request.headers.get("Idempotency-Key") or "").strip()
+        if len(idem) > 80:
+            return None
+        app = self.app
+        head = gate.prefix_of(app)
+        window = int(_clock() // 60)
+        ip_rate = int(config.get("ip_attempts_per_minute") or 600)
+        ip_key = f"{head}:rl:{int(store_id)}:ip:{request.remote_addr or '-'}:{window}"
+        if not _allow_here(app, ip_key, ip_rate):
+            return self.refuse(request, 429, "rate_limited", "rate_limited")
+        shopper_rate = int(config.get("shopper_attempts_per_minute") or 20)
+        day = now.astimezone(ZoneInfo(app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")).strftime("%Y-%m-%d")
+        ticket_id, token = uuid.uuid4().hex, uuid.uuid4().hex
+        ticket = {
+            "id": ticket_id,
+            "sale": sale_id,
+            "item": item.id,
+            "sku": sku_id,
+            "q": quantity,
+            "addr": address_id,
+            "note": note,
+            "key": idem,
+            "tok": token,
+            "day": day,
+            "loc": request.locale,
+            "at": time.time(),
+        }
+        queue, _taken, flag = gate.queue_keys(store_id, head)
+        keys = [*gate.keys(store_id, sale_id, day, head), session_key, queue, flag]
+        args = [item.id, quantity, store_id, sale.per_shopper_limit, sale.per_day_limit, token, 3 * 86400]
+        args += [f"{head}:rl:{int(store_id)}:shopper:", shopper_rate, 60, ip_key, ip_rate, f":{window}"]
+        args += [ticket_id, json.dumps(ticket), TICKET_SECONDS, idem, head, FLAG_SECONDS]
+        try:
+            code, _left, *rest = conn.admit(keys=keys, args=args)
+        except Exception as error:  # noqa: BLE001 -- Redis away: the route decides
+            log.warning("flash sale admission unavailable: %s", error)
+            return None
+        outcome = gate.ADMIT_OUTCOMES.get(int(code), "ungated")
+        if outcome in ("ok", "again"):
+            if outcome == "again":
+                ticket_id = rest[2].decode() if isinstance(rest[2], bytes) else str(rest[2])
+            elif int(rest[2]):  # the queue had no drain: one job for the whole crowd
+                with app.app_context():
+                    enqueue_job("flashsale.drain", store_id=store_id)
+            return EarlyAnswer(
+                202, {"ticket": ticket_id, "status": "queued", "poll_url": _poll_url(request, ticket_id)}
+            )
+        if outcome == "no_session":
+            mirror.ask_again(request.environ)  # the route's lookup writes a valid token back
+            return None
+        if outcome == "rate_limited":
+            return self.refuse(request, 429, "rate_limited", "rate_limited")
+        if outcome == "sold_out":
+            memory.mark_sold_out((store_id, sale_id, sku_id), item.id)
+            return self.refuse(request, 409, "sold_out", "sold_out")
+        if outcome == "not_enough":
+            return self.refuse(request, 409, "not_enough", "not_enough")
+        if outcome == "limit":
+            return self.refuse(request, 409, "limit_reached", "limit", limit=sale.per_shopper_limit)
+        if outcome == "day_limit":
+            return self.refuse(request, 409, "limit_reached", "day_limit", limit=sale.per_day_limit)
+        if outcome == "pending":
+            return self.refuse(request, 409, "pending_order", "pending")
+        return None  # unseeded, unknown, an Idempotency-Key with an unpaid order: the route decides
+
+    # --- polling ----------------------------------------------------------------------------------
+
+    def poll(self, request: EarlyRequest) -> EarlyAnswer | None:
+        conn, mirror = self.redis()
+        if conn is None:
+            return None
+        session_key = mirror.key(_bearer(request))
+        if session_key is None:
+            return None
+        ticket = request.args["ticket"]
+        try:
+            who, fields = _read_ticket(conn, session_key, gate.ticket_key(ticket, gate.prefix_of(self.app)))
+        except Exception as error:  # noqa: BLE001
+            log.warning("flash sale tickets unavailable: %s", error)
+            return None
+        if who is None or not who.startswith(f"{request.store_id}:"):
+            mirror.ask_again(request.environ)
+            return None
+        status, body = answer_of(ticket, who, fields, _pay_base(request))
+        if status == 404:
+            return self.refuse(request, 404, "not_found", "not_found")
+        return EarlyAnswer(status, body)
+
+
+def _read_ticket(conn, session_key: str, ticket_key: str) -> tuple[str | None, dict]:
+    """The token's session value and the ticket's fields, in one round trip."""
+    with conn.redis.pipeline(transaction=False) as pipe:
+        pipe.get(session_key)
+        pipe.hgetall(ticket_key)
+        who, fields = pipe.execute()
+    return (who.decode() if who else None), {k.decode(): v.decode() for k, v in (fields or {}).items()}
+
+
+def answer_of(ticket: str, who: str, fields: dict, pay_base: str) -> tuple[int, dict]:
+    """The poll's answer for the shopper ``who`` (``"<store>:<customer>"``)."""
+    if not fields or f"{fields.get('store')}:{fields.get('customer')}" != who:
+        return 404, {}
+    status = fields.get("status", "queued")
+    body = {"ticket": ticket, "status": status}
+    if status == "ordered":
+        body.update(json.loads(fields.get("body") or "{}"))
+        body["pay_url"] = f"{pay_base}/orders/{int(fields['order_id'])}/pay"
+    elif status == "failed":
+        body.update(json.loads(fields.get("body") or "{}"))
+    return 200, body
+
+
+def _bearer(request: EarlyRequest) -> str | None:
+    scheme, _sep, value = (request.headers.get("Authorization") or "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _pay_base(request: EarlyRequest) -> str:
+    """Where the store's pages are for this request: ``/s/<slug>`` or its own domain's root."""
+    path = request.environ.get("PATH_INFO") or ""
+    return f"/s/{request.store_slug}" if path.startswith("/s/") else ""
+
+
+def _poll_url(request: EarlyRequest, ticket: str) -> str:
+    return f"{_pay_base(request)}/api/x/flashsale/tickets/{ticket}"
+
+
+def _clock() -> float:
+    from mallow_flashsale import limits
+
+    return limits.clock()
+
+
+def _allow_here(app, key: str, limit: int) -> bool:
+    from mallow_flashsale import limits
+
+    with app.app_context():
+        return limits.allow_here(key, limit)
+
+
+# --- behind the door ------------------------------------------------------------------------------
+
+
+def drain(store, batch: int = BATCH, seconds: float = DRAIN_SECONDS) -> int:
+    """Make the store's queued tickets into orders until the queue is empty (a store job,
+    ``flashsale.drain``); hands over to a new job after ``seconds``. Returns tickets settled."""
+    conn = gate.connection()
+    if conn is None:
+        return 0
+    queue, taken, flag = gate.queue_keys(store.id)
+    started, settled = time.monotonic(), 0
+    while True:
+        raw_tickets = conn.take(keys=[queue, taken], args=[batch, time.time()])
+        if not raw_tickets:
+            conn.redis.delete(flag)
+            # a ticket pushed after the take found the flag still up: take the flag back for it
+            if not conn.redis.llen(queue) or not conn.redis.set(flag, 1, nx=True, ex=FLAG_SECONDS):
+                return settled
+            continue
+        conn.redis.expire(flag, FLAG_SECONDS)
+        for raw in raw_tickets:
+            settle_ticket(conn, store, raw, taken)
+            settled += 1
+        if time.monotonic() - started > seconds:
+            enqueue_job("flashsale.drain", store_id=store.id)  # the flag stays up: the next job goes on
+            return settled
+
+
+def settle_ticket(conn, store, raw: bytes | str, taken: str) -> None:
+    """Place one ticket's order and record the outcome (and give the units back when no order
+    was made); the ticket leaves the processing set in the same step as its outcome is written."""
+    from mallow_flashsale import buying
+
+    ticket = json.loads(raw)
+    sale_id = int(ticket["sale"])
+    with force_locale(ticket.get("loc") or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        try:
+            answer = buying.place_admitted(sale_id, ticket, Shopper(int(ticket["c"])))
+        except Exception:  # noqa: BLE001 -- one ticket's failure must not stop the queue
+            log.exception("flash sale: ticket %s of store %s failed", ticket.get("id"), store.id)
+            db.session.rollback()
+            answer = buying.Answer(500, {"error": "failed", "message": str(TEXTS["failed"]())})
+        if answer.status in (200, 201):
+            order = answer.body["order"]
+            fields = ["status", "ordered", "order_id", order["id"], "body", json.dumps(answer.body)]
+        else:
+            fields = ["status", "failed", "code", answer.status, "body", json.dumps(answer.body)]
+    conn.settle(keys=[gate.ticket_key(ticket["id"]), taken], args=[TICKET_SECONDS, raw, *fields])
+
+
+def requeue_stale(store_id: int, now: float | None = None) -> int:
+    """Tickets a dead drain took and never settled go back to the queue, and a drain is queued
+    for them (the sweep calls this). Returns how many."""
+    conn = gate.connection()
+    if conn is None:
+        return 0
+    queue, taken, flag = gate.queue_keys(store_id)
+    try:
+        moved = int(conn.requeue(keys=[queue, taken], args=[(now or time.time()) - STALE_SECONDS]))
+        waiting = conn.redis.llen(queue)
+        if waiting and conn.redis.set(flag, 1, nx=True, ex=FLAG_SECONDS):
+            enqueue_job("flashsale.drain", store_id=store_id)
+    except Exception as error:  # noqa: BLE001
+        log.warning("flash sale: could not look at the ticket queue: %s", error)
+        return 0
+    return moved
+
+
+def flask_poll(ticket: str, customer) -> tuple[int, dict]:
+    """The poll as the normal route answers it (the shopper looked up in the database)."""
+    conn = gate.connection()
+    store = current_store()
+    if conn is None or customer is None or not has_request_context():
+        return 404, {}
+    from flask import request
+
+    fields = {k.decode(): v.decode() for k, v in (conn.redis.hgetall(gate.ticket_key(ticket)) or {}).items()}
+    base = f"/s/{store.slug}" if request.path.startswith("/s/") else ""
+    return answer_of(ticket, f"{store.id}:{customer.id}", fields, base)
