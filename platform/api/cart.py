@@ -105,5 +105,5 @@ def add_to_cart():
 @shopper_required
 def set_cart_quantity(sku_id):
     customer_id = principal("shopper").id
-    carts.set_quantity_of(customer_id, sku_id, request.get_json()["quantity"])
-    return jsonify(_committing(_cart_json(customer_id, *carts.lines_with_skus(customer_id))))
+    lines = carts.set_quantity_and_read(customer_id, sku_id, request.get_json()["quantity"])
+    return jsonify(_committing(_cart_json(customer_id, *lines)))

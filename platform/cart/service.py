@@ -161,24 +161,28 @@ def set_quantity_of(customer_id: int, sku_id: int, quantity) -> None:
         raise ValidationFailed({"sku_id": ("not_in_cart", _("This item is not in your cart."))})
 
 
-@functools.cache
-def _lines_query() -> sa.Select:
+# what pricing needs of a line's SKU and product, after the line's sku_id and quantity
+def _sku_columns() -> tuple:
+    skus, products = Sku.__table__, Product.__table__
+    return (
+        skus.c.id,
+        skus.c.active,
+        skus.c.spec_key,
+        skus.c.price,
+        skus.c.weight_g,
+        products.c.id,
+        products.c.status,
+        products.c.title,
+        products.c.shipping_template_id,
+    )
+
+
+def _lines_select(*columns) -> sa.Select:
+    """The shopper's cart lines (oldest first) with their SKUs and products, after ``columns``."""
     items, cart_of = CartItem.__table__, Cart.__table__
     skus, products = Sku.__table__, Product.__table__
     return (
-        sa.select(
-            items.c.sku_id,
-            items.c.quantity,
-            skus.c.id,
-            skus.c.active,
-            skus.c.spec_key,
-            skus.c.price,
-            skus.c.weight_g,
-            products.c.id,
-            products.c.status,
-            products.c.title,
-            products.c.shipping_template_id,
-        )
+        sa.select(*columns, *_sku_columns())
         .select_from(items)
         .join(cart_of, cart_of.c.id == items.c.cart_id)
         .outerjoin(skus, skus.c.id == items.c.sku_id)
@@ -188,18 +192,79 @@ def _lines_query() -> sa.Select:
     )
 
 
+@functools.cache
+def _lines_query() -> sa.Select:
+    items = CartItem.__table__
+    return _lines_select(items.c.sku_id, items.c.quantity)
+
+
+def _lines(rows) -> tuple[list[dict], dict[int, tuple]]:
+    """Rows of :func:`_lines_select` (``sku_id, quantity, <SKU columns>``) as
+    :func:`lines_with_skus` answers them."""
+    items, found = [], {}
+    for row in rows:
+        items.append({"sku_id": row[0], "quantity": row[1]})
+        if row[2] is not None and row[7] is not None:
+            found[row[0]] = tuple(row[2:])
+    return items, found
+
+
 def lines_with_skus(customer_id: int) -> tuple[list[dict], dict[int, tuple]]:
     """The shopper's cart lines (``[{"sku_id", "quantity"}]``, oldest first) and what pricing
     needs of their SKUs (``{sku_id: (id, active, spec_key, price, weight_g, product_id,
     status, title, shipping_template_id)}``: the rows :func:`mallow.orders.checkout.quote_read`
     prices without a statement of its own), in one statement."""
     connection = db.session.connection(bind_arguments={"clause": CartItem.__table__})
-    items, found = [], {}
-    for row in connection.execute(_lines_query(), {"customer_id": customer_id}):
-        items.append({"sku_id": row[0], "quantity": row[1]})
-        if row[2] is not None and row[7] is not None:
-            found[row[0]] = tuple(row[2:])
-    return items, found
+    return _lines(connection.execute(_lines_query(), {"customer_id": customer_id}))
+
+
+@functools.cache
+def _change_and_lines_statements() -> tuple[sa.Select, sa.Select]:
+    """PostgreSQL: :func:`set_quantity_of` and :func:`lines_with_skus` in one statement each
+    way (built once). The change is a data-modifying CTE; the outer ``SELECT`` reads the cart's
+    lines as they were when the statement began (a statement never sees its own changes), so
+    the changed line's new quantity comes from the ``UPDATE``'s ``RETURNING`` (a removed line
+    is flagged by the ``DELETE``'s). The first column says which line was the one changed: none
+    means the SKU was not in the cart."""
+    items, cart_of = CartItem.__table__, Cart.__table__
+    cart_id = sa.select(cart_of.c.id).where(cart_of.c.customer_id == sa.bindparam("customer_id")).scalar_subquery()
+    where = (items.c.cart_id == cart_id, items.c.sku_id == sa.bindparam("b_sku"))
+    changed = (
+        sa.update(items)
+        .where(*where)
+        .values(quantity=sa.bindparam("b_quantity"))
+        .returning(items.c.id, items.c.quantity)
+        .cte("changed")
+    )
+    gone = sa.delete(items).where(*where).returning(items.c.id).cte("gone")
+    update = _lines_select(
+        changed.c.id.is_not(None), items.c.sku_id, sa.func.coalesce(changed.c.quantity, items.c.quantity)
+    ).outerjoin(changed, changed.c.id == items.c.id)
+    delete = _lines_select(gone.c.id.is_not(None), items.c.sku_id, items.c.quantity).outerjoin(
+        gone, gone.c.id == items.c.id
+    )
+    return update, delete
+
+
+def set_quantity_and_read(customer_id: int, sku_id: int, quantity) -> tuple[list[dict], dict[int, tuple]]:
+    """:func:`set_quantity_of`, then :func:`lines_with_skus` of the cart as changed: on
+    PostgreSQL in one statement, on SQLite in two (it has no data-modifying CTE). The same field
+    errors, and nothing changed when there is one."""
+    if id_value(sku_id) is None:  # no such row (PostgreSQL would refuse the number)
+        raise ValidationFailed({"sku_id": ("not_in_cart", _("This item is not in your cart."))})
+    connection = db.session.connection(bind_arguments={"clause": CartItem.__table__})
+    if connection.dialect.name != "postgresql":
+        set_quantity_of(customer_id, sku_id, quantity)
+        return lines_with_skus(customer_id)
+    removing = int(quantity or 0) <= 0
+    params = {"customer_id": customer_id, "b_sku": int(sku_id)}
+    if not removing:
+        params["b_quantity"] = _quantity(quantity)
+    update, delete = _change_and_lines_statements()
+    rows = connection.execute(delete if removing else update, params).all()
+    if not any(row[0] for row in rows):
+        raise ValidationFailed({"sku_id": ("not_in_cart", _("This item is not in your cart."))})
+    return _lines(row[1:] for row in rows if not (removing and row[0]))
 
 
 def merge_guest_cart(customer_id: int, guest_token: str | None) -> Cart | None:

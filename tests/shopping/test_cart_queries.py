@@ -6,11 +6,13 @@ both backends count the same. What the counts hold today (the store, its plugins
 and the permits check come from the process's memory under the store's stamp; the store's row is
 not read back after the commit), per request:
 
-* the API's PUT (3): the bearer token with its shopper (one statement), the line's ``UPDATE``
-  (finding the cart by its shopper inside it), then the cart's lines with their SKUs and
-  products (one), which the quote prices without a statement of its own; all in the write's
-  transaction (no second connection or transaction after the commit);
-* the API's GET (2): the bearer token, the lines with their SKUs and products;
+* the bearer token with its shopper: no statement once the process has met the token
+  (:mod:`mallow.accounts.session_memory`; every test here meets it when it makes the shopper);
+* the API's PUT: on PostgreSQL one statement, the line's ``UPDATE`` (finding the cart by its
+  shopper inside it) in a CTE that also reads the cart's lines with their SKUs and products; on
+  SQLite two, the ``UPDATE`` then the lines. The quote prices them without a statement of its
+  own; all in the write's transaction (no second connection or transaction after the commit);
+* the API's GET (1): the lines with their SKUs and products;
 * the form's add (3): the cart with its lines, the SKU with its product, the UPDATE.
 """
 
@@ -22,9 +24,13 @@ import pytest
 from mallow.testing.sql import listing, statements
 from mallow.testing import bearer, csrf_token, make_product, make_shopper, make_store
 
-PUT_STATEMENTS = 3
-GET_STATEMENTS = 2
+PUT_STATEMENTS = {"postgresql": 1, "sqlite": 2}
+GET_STATEMENTS = 1
 FORM_ADD_STATEMENTS = 3
+
+
+def _backend(app) -> str:
+    return "postgresql" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else "sqlite"
 
 
 @pytest.fixture
@@ -58,7 +64,7 @@ def test_setting_a_quantity_through_the_api_costs_the_same_statements_for_any_ca
 
     cart, seen = _put(client, shop, token, skus[0], 3)
 
-    assert len(seen) == PUT_STATEMENTS, listing(seen)
+    assert len(seen) == PUT_STATEMENTS[_backend(app)], listing(seen)
     assert sum("UPDATE" in s and "cart_items" in s for s in seen) == 1, listing(seen)
     assert {item["sku_id"]: item["quantity"] for item in cart["items"]} == {
         sku: 3 if sku == skus[0] else 1 for sku in skus
@@ -142,7 +148,7 @@ def test_a_put_of_zero_removes_the_line_and_a_sku_not_in_the_cart_is_refused_wit
 
     assert cart["items"] == [{"sku_id": kept, "quantity": 1}]
     assert cart["quote"]["items_total"] == 1000
-    assert len(seen) == PUT_STATEMENTS, listing(seen)
+    assert len(seen) == PUT_STATEMENTS[_backend(app)], listing(seen)
     for sku in (never_added, removed):
         refused = client.put(f"{shop.prefix}/api/cart/items/{sku}", headers=bearer(token), json={"quantity": 4})
         assert refused.status_code == 422, refused.get_json()

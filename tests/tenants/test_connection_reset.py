@@ -52,9 +52,15 @@ def app(request, tmp_path_factory):
         body = flask_request.get_json()
         connection = _raw_connection(body.get("on", "store"))
         for statement in body["statements"]:
-            connection.exec_driver_sql(statement)
+            if body.get("via") == "session":  # what a plugin's db.session.execute(text(...)) sends
+                db.session.execute(sa.text(statement))
+            else:
+                connection.exec_driver_sql(statement)
         identity = _identity(connection)
-        db.session.commit()
+        if body.get("fail"):  # the request fails after the statements: its transaction rolls back
+            db.session.rollback()
+        else:
+            db.session.commit()
         return {"identity": identity}
 
     @app.get("/s/<store_slug>/test-state")
@@ -117,6 +123,7 @@ def _state(connection) -> dict:
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
             ).scalar(),
             "listening": sorted(run("SELECT pg_listening_channels()").scalars()),
+            "cursors": sorted(run("SELECT name FROM pg_cursors").scalars()),
         }
     return {
         "identity": _identity(connection),
@@ -151,8 +158,10 @@ def _shop_with_shopper(app, nickname):
     return shop, response.get_json()["token"]
 
 
-def _raw(client, shop, statements, on="store"):
-    response = client.post(f"{shop.prefix}/console/test-plugin-raw", json={"statements": statements, "on": on})
+def _raw(client, shop, statements, on="store", **options):
+    response = client.post(
+        f"{shop.prefix}/console/test-plugin-raw", json={"statements": statements, "on": on, **options}
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()["identity"]
 
@@ -200,6 +209,54 @@ def test_role_settings_temp_tables_prepared_statements_and_locks_are_reset(app):
     assert state["store"] == clean | {"identity": pid}
     assert state["store"]["own_role"] is True and state["store"]["prepared"] == []
     assert state["nicknames"] == ["carol"] and state["unqualified"] == "not found"
+
+
+# each alone, through the ORM session as a plugin would send it: the reset runs only for a
+# connection that ran a statement able to leave session state (mallow.db.hygiene), so each kind
+# must be seen on its own
+SESSION_LEAKS = {
+    "advisory_lock": ["SELECT pg_advisory_lock(4245)"],
+    "advisory_lock_shared": ["SELECT pg_try_advisory_lock_shared(4245, 7)"],
+    "search_path": ['SET search_path TO "{b}"'],
+    "search_path_by_set_config": ["SELECT set_config('search_path', '\"{b}\"', false)"],
+    "listen": ["LISTEN leak"],
+    "temp_table": ['CREATE TEMP TABLE leak AS SELECT nickname FROM "{b}".customers'],
+    "temp_table_by_select_into": ['SELECT nickname INTO TEMPORARY leak FROM "{b}".customers'],
+    "prepared": ['PREPARE leak_q AS SELECT nickname FROM "{b}".customers'],
+    "held_cursor": ['DECLARE leak_c CURSOR WITH HOLD FOR SELECT nickname FROM "{b}".customers'],
+    "role": ["SET ROLE pg_monitor"],
+    "setting": ["SET statement_timeout = '4321ms'"],
+}
+
+
+@pytest.mark.parametrize("app", [POSTGRES], indirect=True)
+@pytest.mark.parametrize("leak", sorted(SESSION_LEAKS))
+def test_each_kind_of_session_state_sent_through_the_session_is_gone_for_the_next_store(app, leak):
+    (a, _), (b, _), (c, _) = (_shop_with_shopper(app, n) for n in ("alice", "bob", "carol"))
+    client = app.test_client()
+    clean = _baseline(app, client, c)["store"]
+    statements = [statement.replace("{b}", _schema(b)) for statement in SESSION_LEAKS[leak]]
+    pid = _raw(client, a, statements, via="session")
+    state = client.get(f"{c.prefix}/test-state").get_json()
+    assert state["store"] == clean | {"identity": pid}  # the same server session, none of the state
+    assert state["nicknames"] == ["carol"] and state["unqualified"] == "not found"
+
+
+@pytest.mark.parametrize("app", [POSTGRES], indirect=True)
+def test_a_session_lock_taken_by_a_request_that_rolled_back_is_released(app):
+    """A session-level advisory lock outlives its transaction's rollback: the reset still runs
+    (the statement marked the connection), so the lock is not held while the connection idles."""
+    (a, _), (c, _) = (_shop_with_shopper(app, n) for n in ("alice", "carol"))
+    client = app.test_client()
+    clean = _baseline(app, client, c)["store"]
+    pid = _raw(client, a, ["SELECT pg_advisory_lock(4246)", "LISTEN leak"], via="session", fail=True)
+    other = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=sa.pool.NullPool)
+    try:
+        with other.connect() as connection:  # the pooled connection is idle now: the lock is free
+            assert connection.exec_driver_sql("SELECT pg_try_advisory_lock(4246)").scalar() is True
+    finally:
+        other.dispose()
+    assert client.get(f"{c.prefix}/test-state").get_json()["store"] == clean | {"identity": pid}
 
 
 @pytest.mark.parametrize("app", [POSTGRES], indirect=True)

@@ -55,6 +55,7 @@ def test_a_request_without_a_token_is_refused_without_sql_or_a_connection(app, s
 def test_a_bearer_request_costs_one_statement_on_one_connection_and_sets_no_cookie(app, shop):
     client = app.test_client()
     token, _address = make_shopper(client, shop)
+    app.extensions["mallow.session_memory"].entries.clear()  # a process meeting the token first
 
     with statements() as seen, checkouts() as taken:
         me = client.get(f"{shop.prefix}/api/me", headers=bearer(token))
@@ -62,6 +63,19 @@ def test_a_bearer_request_costs_one_statement_on_one_connection_and_sets_no_cook
     assert me.status_code == 200 and me.get_json()["login"]
     assert len(seen) == 1 and "customer_sessions" in seen[0], listing(seen)
     assert len(taken) == 1
+    assert "Set-Cookie" not in me.headers
+
+
+def test_a_bearer_request_the_process_has_met_costs_no_statement_and_no_connection(app, shop):
+    client = app.test_client()
+    token, _address = make_shopper(client, shop)
+    assert client.get(f"{shop.prefix}/api/me", headers=bearer(token)).status_code == 200
+
+    with statements() as seen, checkouts() as taken:
+        me = client.get(f"{shop.prefix}/api/me", headers=bearer(token))
+
+    assert me.status_code == 200 and me.get_json()["login"]
+    assert seen == [] and taken == [], listing(seen)
     assert "Set-Cookie" not in me.headers
 
 
