@@ -71,6 +71,11 @@ class BlockType:
     max_children: int = 0
     #: ``resolve(block_view, ctx) -> dict`` adds data for the template (e.g. the products)
     resolve: Callable | None = None
+    #: ``listings(settings) -> [mallow.catalog.search.Listing]``: the product listings ``resolve``
+    #: will ask ``ctx.search_products`` for, told from the block's stored settings (defaults
+    #: filled in) before any block resolves, so the products of every block of a page are loaded
+    #: in one statement
+    listings: Callable | None = None
     #: True when what it shows depends on the catalogue (renders are keyed by its version)
     uses_catalogue: bool = False
     #: ORM classes (a plugin's campaigns…) whose writes change what it shows: their flushes bump
@@ -118,6 +123,7 @@ def block_type(
     watches: tuple = (),
     page_kinds: tuple[str, ...] | None = None,
     plugin: str | None = None,
+    listings: Callable | None = None,
 ) -> BlockType:
     """A checked block type (registered nowhere). ``children`` maps a child type name to
     ``(label, settings)``; ``page_kinds`` limits it to those page kinds (refused on save
@@ -145,6 +151,7 @@ def block_type(
         child_types,
         max_children,
         resolve=resolve,
+        listings=listings,
         uses_catalogue=uses_catalogue or bool(watches),
         watches=tuple(watches),
         group=group,

@@ -125,3 +125,59 @@ def page_cache() -> RenderCache:
     from flask import current_app
 
     return current_app.extensions["mallow.page_cache"]
+
+
+class VersionDocuments:
+    """The published documents this process has rendered, with what every render of them first
+    works out (the ids their blocks name): a compiled form of a version, not a render. Keyed by
+    ``(store id, version id, the version's creation time)``: a publish or a rollback points the
+    page at another version, so its key is new; a version is never changed once written, and an
+    id that came back after a deletion (SQLite reuses the highest) comes with a new creation
+    time. At most ``max_entries``, least recently used first out."""
+
+    def __init__(self, max_entries: int = 1024):
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, key: tuple):
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple, compiled) -> None:
+        if self.max_entries <= 0:
+            return
+        with self._lock:
+            self._entries[key] = compiled
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def drop_store(self, store_id: int) -> None:
+        with self._lock:
+            for key in [k for k in self._entries if k[0] == store_id]:
+                del self._entries[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def version_documents() -> VersionDocuments:
+    """The current app's :class:`VersionDocuments` (made on first use)."""
+    from flask import current_app
+
+    found = current_app.extensions.get("mallow.version_documents")
+    if found is None:
+        from mallow.builder.blocks import types_of
+
+        found = current_app.extensions.setdefault(
+            "mallow.version_documents", VersionDocuments(current_app.config.get("MALLOW_VERSION_DOCUMENTS", 1024))
+        )
+        types_of(current_app).on_change(found.clear)  # what a compiled form says follows the types
+    return found

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from mallow.builder import current
+from mallow.catalog import search
 from mallow.builder.blocks import (
     block_type,
     category,
@@ -49,6 +50,18 @@ def _product_grid(block: dict, ctx) -> dict:
     category_id = settings["category"]["id"] if source == "category" else None
     sort = {"category": "default", "best_sellers": "sales", "newest": "newest"}[source]
     return {"products": ctx.search_products(category_id=category_id, sort=sort, count=count)}
+
+
+def _product_grid_listings(settings: dict) -> list:
+    """The listing :func:`_product_grid` will ask for (none for hand-picked products)."""
+    source = settings.get("source")
+    if source not in ("category", "best_sellers", "newest"):
+        return []
+    category_id = settings.get("category") if source == "category" else None
+    if source == "category" and not isinstance(category_id, int):
+        return []
+    sort = {"category": "default", "best_sellers": "sales", "newest": "newest"}[source]
+    return [search.Listing(category_id, sort, settings.get("count") or 6)]
 
 
 def _store_info(block: dict, ctx) -> dict:
@@ -138,6 +151,7 @@ BUILTIN_TYPES = (
         builtin=True,
         uses_catalogue=True,
         resolve=_product_grid,
+        listings=_product_grid_listings,
         settings={
             "title": text(_l("Title"), default=_l("Recommended")),
             "source": choice(_l("Products from"), PRODUCT_SOURCES, "best_sellers"),

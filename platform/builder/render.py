@@ -1,8 +1,12 @@
 """Rendering a page document through a theme: data first, then sandboxed templates.
 
 1. Collect every media, product and category id the document's settings name (by their
-   ``x-editor`` hint) and load each kind in one query: products only when on the shelf,
-   categories only when shown, images only from this store's library.
+   ``x-editor`` hint) and the product listings its blocks declare (``BlockType.listings``):
+   :func:`compile_document`, kept per published version. Load the images in one statement,
+   every product (hand-picked and listed, with their covers) in another
+   (:func:`mallow.catalog.search.shelf_cards`), categories from the tree read once per
+   transaction: products only when on the shelf, categories only when shown, images only from
+   this store's library.
 2. Resolve each block's settings into plain data for the template: an image id becomes
    ``{src, srcset, width, height}``, a product id a product dict, a link an ``href`` (store
    paths are put under the store's address; a mini-program page path has no web address and
@@ -30,18 +34,18 @@ from dataclasses import dataclass, field
 from functools import cache
 
 import sqlalchemy as sa
-from flask import url_for
+from flask import current_app, g, url_for
 from mallow.builder import blocks
 from flask_babel import get_locale
 from mallow.builder.themes import DEFAULT, Theme, theme_set, translating
-from mallow.catalog import richtext, search
-from mallow.catalog.images import media_name
-from mallow.catalog.models import ProductCategory
+from mallow.catalog import categories, richtext, search
+from mallow.catalog.images import MEDIA_NAME
 from mallow.db import db
 from mallow.media import library as media_library
 from mallow.media.models import MediaAsset
 from mallow.money import fen_to_yuan
 from mallow.qualifications.models import Qualification
+from mallow.tenants.context import current_store
 from markupsafe import Markup
 
 log = logging.getLogger(__name__)
@@ -105,31 +109,88 @@ def collect_references(document: dict) -> dict[str, set]:
     return found
 
 
-def media_view(asset) -> dict:
-    full = media_library.url(asset.path)
+@dataclass(frozen=True)
+class Compiled:
+    """What every render of a document first works out from the document alone (and the block
+    types): the ids its blocks name and the product listings they will ask for. Kept per
+    published version (:class:`mallow.builder.cache.VersionDocuments`)."""
+
+    document: dict
+    references: dict
+    listings: tuple
+
+
+def compile_document(document: dict) -> Compiled:
+    listings = []
+    for section_id in document.get("order", []):
+        section = document["sections"].get(section_id)
+        block_type = blocks.get(section.get("type")) if section else None
+        if block_type is None or block_type.listings is None:
+            continue
+        try:
+            listings.extend(block_type.listings({**_defaults(block_type.settings), **section.get("settings", {})}))
+        except Exception:  # the block asks when it resolves (and fails there if it must)
+            log.exception("block %s (%s): its listings could not be told", section_id, block_type.name)
+    return Compiled(document, collect_references(document), tuple(dict.fromkeys(listings)))
+
+
+def media_view(asset, urls: ProductUrls | None = None) -> dict:
+    library_url = (urls or ProductUrls()).library_url
+    full = library_url(asset.path)
     widths = sorted((int(w), path) for w, path in (asset.thumbnails or {}).items() if int(w) < asset.width)
-    srcset = ", ".join([f"{media_library.url(path)} {w}w" for w, path in widths] + [f"{full} {asset.width}w"])
-    src = next((media_library.url(path) for w, path in widths if w >= 750), full)
+    srcset = ", ".join([f"{library_url(path)} {w}w" for w, path in widths] + [f"{full} {asset.width}w"])
+    src = next((library_url(path) for w, path in widths if w >= 750), full)
     return {"id": asset.id, "src": src, "srcset": srcset, "width": asset.width, "height": asset.height}
 
 
 class ProductUrls:
-    """Product and product-image addresses of the active store, built by ``url_for`` once per
-    render and then filled in (a page lists dozens of products)."""
+    """Product, product-image and library-image addresses of the active store, each built by
+    ``url_for`` once per render (with a mark where the value goes) and then filled in: a page
+    lists dozens of products and images. The same text ``url_for`` makes: the values filled in
+    (whole numbers, checked file names of letters, digits, ``_``, ``.`` and ``/``) need no
+    quoting, and the names are checked as :func:`~mallow.catalog.images.media_name` and
+    :func:`mallow.media.library.url` check them."""
 
     MARK = "987654321"
 
     def __init__(self):
-        self.product = url_for("storefront.product", product_id=int(self.MARK))
-        self.media = url_for("storefront.media", name=self.MARK)
-        self.media_name = media_name
+        store_id = current_store().id
+        self.product = self._split(url_for("storefront.product", product_id=int(self.MARK)))
+        self.media = self._split(url_for("storefront.media", name=self.MARK))
+        self.library = self._split(url_for("pages.library", name=self.MARK))
+        self.image_prefix = f"uploads/stores/{store_id}/"
+        self.library_prefix = f"uploads/{media_library.folder(store_id)}/"
+
+    @classmethod
+    def _split(cls, url: str) -> tuple[str, str]:
+        head, _mark, tail = url.rpartition(cls.MARK)  # the last one: a store's slug may hold it too
+        return head, tail
 
     def product_url(self, product_id: int) -> str:
-        return self.product.replace(self.MARK, str(int(product_id)))
+        head, tail = self.product
+        return f"{head}{int(product_id)}{tail}"
 
     def image_url(self, path: str | None) -> str | None:
-        name = self.media_name(path)
-        return self.media.replace(self.MARK, name) if name else None
+        """The storefront address of a product image (``media_name`` of the active store)."""
+        prefix = self.image_prefix
+        if not path or not path.startswith(prefix):
+            return None
+        name = path[len(prefix) :]
+        if not MEDIA_NAME.match(name):
+            return None
+        head, tail = self.media
+        return f"{head}{name}{tail}"
+
+    def library_url(self, path: str | None) -> str | None:
+        """What :func:`mallow.media.library.url` answers, without a ``url_for`` each time."""
+        if not path:
+            return None
+        prefix = self.library_prefix
+        name = path[len(prefix) :] if path.startswith(prefix) else ""
+        if not media_library.NAME_RE.match(name):
+            return None
+        head, tail = self.library
+        return f"{head}{name}{tail}"
 
 
 def product_view(product, price: int | None, urls: ProductUrls | None = None) -> dict:
@@ -164,48 +225,67 @@ def product_view(product, price: int | None, urls: ProductUrls | None = None) ->
 
 class RenderContext:
     """What resolvers may use: the loaded references, the page's subject (the current product or
-    category, or None) and a few queries of the active store."""
+    category, or None) and a few queries of the active store. ``listings``: the product listings
+    the page's blocks will ask :meth:`search_products` for (:attr:`BlockType.listings`), loaded
+    with the referenced products in one statement."""
 
-    def __init__(self, store, references: dict[str, set], subject=None):
+    def __init__(self, store, references: dict[str, set], subject=None, listings=()):
         self.store = store
         self.subject = subject
         self.urls = ProductUrls()
         self.media = {}
         if references["image"]:  # plain rows: the columns a view needs, no ORM objects
-            rows = db.session.execute(_media_statement(), {"ids": sorted(references["image"])}).all()
-            self.media = {row.id: media_view(row) for row in rows}
-        self.products = self._load_products(references["product"]) if references["product"] else {}
+            rows = _read(MediaAsset, _media_statement(), {"ids": sorted(references["image"])})
+            self.media = {row.id: media_view(row, self.urls) for row in rows}
         self.categories = {}
-        if references["category"]:
-            rows = db.session.execute(
-                sa.select(ProductCategory.id, ProductCategory.name).where(
-                    ProductCategory.id.in_(sorted(references["category"])), ProductCategory.active.is_(True)
-                )
-            ).all()
+        if references["category"]:  # from the tree read once per transaction (a grid's listing reads it too)
+            wanted = references["category"]
             self.categories = {
                 c.id: {"id": c.id, "name": c.name, "url": url_for("storefront.category", category_id=c.id)}
-                for c in rows
+                for c in categories.all_categories()
+                if c.id in wanted and c.active
             }
+        self.products = {}
+        self._listings = {}
+        if references["product"] or listings:
+            picked, listed = search.shelf_cards(references["product"], listings)
+            view = self._view
+            self.products = {product_id: view(summary) for product_id, summary in picked.items()}
+            self._listings = {listing: [view(s) for s in found] for listing, found in listed.items()}
         self.home_url = url_for("storefront.home")
         self._root = self.home_url.rstrip("/")
 
-    def _load_products(self, ids) -> dict:
-        """On-shelf products with an active SKU, with their lowest price and cover (two queries)."""
-        found = search.on_shelf_summaries(ids)
-        return {
-            product_id: product_view(summary, summary.min_price, self.urls) for product_id, summary in found.items()
-        }
+    def _view(self, summary) -> dict:
+        return product_view(summary, summary.min_price, self.urls)
 
     def search_products(self, *, category_id: int | None = None, sort: str = "default", count: int = 6) -> list[dict]:
         """On-shelf products through the catalogue's own search (category includes subcategories),
-        as summaries: the listed columns and the covers, no ORM rows."""
-        page = search.summaries(search.Query(category_id=category_id, sort=sort, per_page=count))
-        return [product_view(p, p.min_price, self.urls) for p in page.items]
+        as summaries: the listed columns and the covers, no ORM rows. A listing the page's blocks
+        told in advance was loaded with the page's other products; any other costs a statement."""
+        listing = search.Listing(category_id, sort, count)
+        found = self._listings.get(listing)
+        if found is None:
+            _picked, listed = search.shelf_cards((), [listing])
+            found = self._listings[listing] = [self._view(s) for s in listed[listing]]
+        return list(found)
 
     def licence(self) -> dict | None:
-        """The store's newest approved qualification (the licence it trades under), or None."""
-        approved = db.session.execute(_licence_statement(), {"store_id": self.store.id}).first()
-        return {"legal_name": approved.legal_name, "uscc": approved.uscc} if approved else None
+        """The store's newest approved qualification (the licence it trades under), or None. For
+        the request's store, kept in this process under the store's stamp, which every change of
+        its qualifications moves (as :mod:`mallow.qualifications.selling` keeps its answer)."""
+        store_id = self.store.id
+        stamp = g.get("mallow_store_stamp") if g.get("mallow_store_id") == store_id else None
+        memory = current_app.extensions.setdefault(_LICENCES, {}) if stamp is not None else {}
+        kept = memory.get(store_id)
+        if kept is not None and kept[0] == stamp:
+            return dict(kept[1]) if kept[1] is not None else None
+        approved = db.session.execute(_licence_statement(), {"store_id": store_id}).first()
+        found = {"legal_name": approved.legal_name, "uscc": approved.uscc} if approved else None
+        if stamp is not None:
+            if len(memory) >= 20_000:
+                memory.clear()
+            memory[store_id] = (stamp, dict(found) if found is not None else None)
+        return found
 
     def href(self, value: str) -> str:
         if not value:
@@ -251,6 +331,20 @@ def _media_statement() -> sa.Select:
     (building a statement costs more than running it), the ids bound when it runs."""
     columns = (MediaAsset.id, MediaAsset.path, MediaAsset.thumbnails, MediaAsset.width, MediaAsset.height)
     return sa.select(*columns).where(MediaAsset.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+def _read(model, statement, params: dict):
+    """The rows of a read ``statement`` on ``model``'s table, run on the tenant session's
+    connection for it (Core: the ORM's execution layer has nothing to add to plain columns);
+    pending changes are flushed first, as the session's own execute would."""
+    session = db.session()
+    if session.autoflush:  # nothing to do (and next to no cost) unless something is pending
+        session.flush()
+    return session.connection(bind_arguments={"mapper": sa.inspect(model)}).execute(statement, params).all()
+
+
+#: ``{store id: (stamp, licence or None)}`` in ``app.extensions``
+_LICENCES = "mallow.builder.licences"
 
 
 @cache
@@ -317,11 +411,14 @@ def render_document(
     title: str = "",
     preview: bool = False,
     subject=None,
+    compiled: Compiled | None = None,
 ) -> Rendered:
     """Render ``document`` (already validated) for the active store through ``theme``;
-    ``subject`` is the current product or category of those templates."""
+    ``subject`` is the current product or category of those templates; ``compiled``: the
+    document's :func:`compile_document`, when kept."""
     env = theme_set().environment(theme.name)
-    ctx = RenderContext(store, collect_references(document), subject)
+    compiled = compiled if compiled is not None else compile_document(document)
+    ctx = RenderContext(store, compiled.references, subject, compiled.listings)
     style, classes = theme.css(theme_settings)
     common = {
         "theme": {"name": theme.name, "settings": dict(theme_settings)},

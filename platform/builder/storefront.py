@@ -16,11 +16,11 @@ from functools import cache
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, g, render_template, send_from_directory
 from flask_babel import get_locale
-from mallow.builder.cache import page_cache
+from mallow.builder.cache import page_cache, version_documents
 from mallow.builder.current import fill
 from mallow.builder.invalidation import STATE_ID
 from mallow.builder.models import BuilderState, Page, PageVersion
-from mallow.builder.render import render_document, stylesheet_urls
+from mallow.builder.render import compile_document, render_document, stylesheet_urls
 from mallow.builder.themes import DEFAULT, theme_set
 from mallow.db import db
 from mallow.edge import cacheable, fresh_for
@@ -45,9 +45,11 @@ def _live_statement() -> sa.Select:
             BuilderState.theme_settings,
             BuilderState.theme_revision,
             BuilderState.catalogue_version,
+            PageVersion.created_at.label("version_created_at"),
         )
         .select_from(Page)
         .outerjoin(BuilderState, BuilderState.id == STATE_ID)
+        .outerjoin(PageVersion, PageVersion.id == Page.published_version_id)
         .where(Page.kind == sa.bindparam("kind"), Page.slug == sa.bindparam("slug"))
     )
 
@@ -58,8 +60,25 @@ def _document_statement() -> sa.Select:
 
 
 def _live(kind: str, slug: str = ""):
-    """``(page id, title, version id, theme, theme settings, theme revision, catalogue version)``."""
+    """``(page id, title, version id, theme, theme settings, theme revision, catalogue version,
+    the version's creation time)``."""
     return db.session.execute(_live_statement(), {"kind": kind, "slug": slug}).first()
+
+
+def _compiled(store_id: int, row):
+    """The published version's document, compiled (:func:`compile_document`), from this
+    process's memory of versions when it has rendered it before; else read (one statement)."""
+    key = (store_id, row.published_version_id, row.version_created_at)
+    documents = version_documents()
+    compiled = documents.get(key) if row.version_created_at is not None else None
+    if compiled is None:
+        version = db.session.execute(_document_statement(), {"version_id": row.published_version_id}).first()
+        if version is None:
+            return None
+        compiled = compile_document(version.document)
+        if row.version_created_at is not None:
+            documents.put(key, compiled)
+    return compiled
 
 
 def render_live(kind: str, slug: str = "", subject=None):
@@ -90,19 +109,20 @@ def render_live(kind: str, slug: str = "", subject=None):
     cache = page_cache()
     html = cache.get(key, catalogue_version) if key is not None else None
     if html is None:
-        version = db.session.execute(_document_statement(), {"version_id": row.published_version_id}).first()
-        if version is None:
+        compiled = _compiled(store.id, row)
+        if compiled is None:
             return None
         settings = {**theme.defaults(), **((row.theme_settings or {}).get(theme.name) or {})}
         outer = g.pop("mallow_fresh_seconds", None)  # what the blocks say, apart from the rest of the page
         rendered = render_document(
-            version.document,
+            compiled.document,
             kind=kind,
             theme=theme,
             theme_settings=settings,
             store=store,
             title=row.title,
             subject=subject,
+            compiled=compiled,
         )
         html = rendered.html
         said = g.pop("mallow_fresh_seconds", None)

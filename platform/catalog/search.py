@@ -391,3 +391,108 @@ def _covers_statement() -> sa.Select:
         .subquery()
     )
     return sa.select(ranked).where(ranked.c.rank == 1)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A short on-shelf listing a page shows (a product grid): the first ``count`` products of a
+    category (its subcategories included) or of the whole store, in the order of ``sort``."""
+
+    category_id: int | None
+    sort: str
+    count: int
+
+
+def shelf_cards(product_ids=(), listings=()) -> tuple[dict[int, Summary], dict[Listing, list[Summary]]]:
+    """``({id: Summary}, {listing: [Summary, …]})``: those of ``product_ids`` a shopper may see
+    (as :func:`on_shelf_summaries`) and the products of each :class:`Listing` (as :func:`summaries`
+    finds them), every one with its cover, in **one** statement whatever their number: a page
+    with several product grids asks once. Built once per shape (how many listings, which sorts,
+    which have a category), its values bound when it runs; no ORM rows."""
+    ids = sorted({int(i) for i in product_ids})
+    listings = list(dict.fromkeys(listings))  # each distinct listing once, in order
+    if not ids and not listings:
+        return {}, {}
+    for listing in listings:
+        if listing.sort not in SORT_KEYS:
+            raise ValueError(f"unknown sort {listing.sort!r}")
+    shape = (bool(ids), tuple((listing.sort, listing.category_id is not None) for listing in listings))
+    statement = _KEPT_CARDS.get(shape)
+    if statement is None:
+        statement = _KEPT_CARDS[shape] = _cards_statement(*shape)
+    params: dict = {}
+    if ids:
+        params["ids"] = ids
+    for number, listing in enumerate(listings, 1):
+        params[f"limit_{number}"] = max(0, int(listing.count))
+        if listing.category_id is not None:
+            params[f"category_ids_{number}"] = categories.descendant_ids(listing.category_id, active_only=True)
+    picked: dict[int, Summary] = {}
+    found: dict[Listing, list[Summary]] = {listing: [] for listing in listings}
+    session = db.session()
+    if session.autoflush:  # as the session's own execute would (nothing to do unless something is pending)
+        session.flush()
+    for row in session.connection(bind_arguments=_STORE_PRODUCTS).execute(statement, params):
+        cover = Cover(row.path, row.thumb_path, row.width, row.height) if row.path is not None else None
+        summary = Summary(*row[:10], cover=cover)
+        if row.part == 0:
+            picked[summary.id] = summary
+        else:
+            found[listings[row.part - 1]].append(summary)
+    return picked, found
+
+
+_KEPT_CARDS: dict[tuple, sa.Select] = {}
+#: how a statement on the store's products finds its connection (the tenant session's bind)
+_STORE_PRODUCTS = {"mapper": sa.inspect(Product)}
+
+
+def _cards_statement(picked: bool, shapes: tuple) -> sa.Select:
+    """:func:`shelf_cards`' statement: a ``UNION ALL`` of one part per kind (0: the picked ids;
+    n: the n-th listing, numbered in its order), then each product's first image joined to it."""
+    parts = []
+    if picked:
+        prices = _min_price_subquery()
+        parts.append(
+            sa.select(
+                *_SUMMARY_COLUMNS,
+                prices.c.min_price.label("min_price"),
+                sa.literal(0, sa.Integer).label("part"),
+                sa.literal(0, sa.Integer).label("position"),
+            )
+            .select_from(sa.join(Product.__table__, prices, prices.c.product_id == Product.id))
+            .where(Product.id.in_(sa.bindparam("ids", expanding=True)), Product.status == "on_shelf")
+        )
+    for number, (sort, with_category) in enumerate(shapes, 1):
+        join, conditions, order, min_price = _listing(Query(sort=sort), True)
+        if with_category:
+            conditions.append(Product.category_id.in_(sa.bindparam(f"category_ids_{number}", expanding=True)))
+        first = (
+            sa.select(
+                *_SUMMARY_COLUMNS,
+                min_price.label("min_price"),
+                sa.literal(number, sa.Integer).label("part"),
+                sa.func.row_number().over(order_by=order).label("position"),
+            )
+            .select_from(join)
+            .where(*conditions)
+            .order_by(*order)
+            .limit(sa.bindparam(f"limit_{number}", type_=sa.Integer))
+            .subquery(f"listing_{number}")
+        )
+        parts.append(sa.select(*first.c))
+    found = (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery("cards")
+    image = ProductImage.__table__
+    other = image.alias("other_image")
+    cover_id = (
+        sa.select(other.c.id)
+        .where(other.c.product_id == found.c.id)
+        .order_by(other.c.sort, other.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        sa.select(found, image.c.path, image.c.thumb_path, image.c.width, image.c.height)
+        .select_from(found.outerjoin(image, image.c.id == cover_id))
+        .order_by(found.c.part, found.c.position)
+    )

@@ -22,13 +22,14 @@ def resolve(block: dict, ctx) -> dict:
     rows = []
     live = campaigns.live_campaigns(limit=count)
     campaigns.true_until(*(campaign.ends_at for campaign in live), campaigns.next_start())
+    cards = present.list_cards(live)  # every campaign's product, picture and prices: one statement
     for campaign in live:
-        summary = present.campaign_summary(campaign)
-        if summary["product"] is None or not summary["product"]["on_shelf"]:
+        summary = cards.get(campaign.id)
+        if summary is None or not summary["product"]["on_shelf"]:
             continue
         rows.append(
             {
-                "title": summary["title"],
+                "title": campaign.title,
                 "product": summary["product"]["title"],
                 "image": summary["product"]["image"],
                 "url": present.shop_url("campaign", campaign_id=campaign.id),

@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app, url_for
 from flask_babel import format_datetime
+from sqlalchemy.orm import aliased
 
 from mallow.sdk import (
     Customer,
@@ -65,6 +66,68 @@ def product_card(product_id: int) -> dict | None:
     ).scalar_one_or_none()
     picture = image_url(image.thumb_path or image.path) if image is not None else None
     return {"id": product.id, "title": product.title, "on_shelf": product.status == "on_shelf", "image": picture}
+
+
+def list_cards(campaigns: list[Campaign]) -> dict[int, dict]:
+    """``{campaign id: what a list of campaigns shows of it}`` (its product's title, whether it is
+    on the shelf, its picture, the lowest list price of the options it covers and the best group
+    price) for every one of ``campaigns`` in **one** statement: each product with its first
+    picture and its active options. A campaign whose product is gone is left out. The same
+    figures as :func:`campaign_summary` (the group-buy list block shows these)."""
+    product_ids = sorted({campaign.product_id for campaign in campaigns})
+    if not product_ids:
+        return {}
+    other = aliased(ProductImage)
+    first = (
+        sa.select(other.id)
+        .where(other.product_id == Product.id)
+        .order_by(other.sort, other.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        sa.select(
+            Product.id,
+            Product.title,
+            Product.status,
+            ProductImage.path,
+            ProductImage.thumb_path,
+            Sku.id.label("sku_id"),
+            Sku.price,
+        )
+        .select_from(Product)
+        .outerjoin(ProductImage, ProductImage.id == first)
+        .outerjoin(Sku, sa.and_(Sku.product_id == Product.id, Sku.active.is_(True)))
+        .where(Product.id.in_(product_ids))
+    ).all()
+    products: dict[int, dict] = {}
+    for row in rows:
+        product = products.get(row.id)
+        if product is None:
+            picture = image_url(row.thumb_path or row.path) if row.path is not None else None
+            product = products[row.id] = {
+                "id": row.id,
+                "title": row.title,
+                "on_shelf": row.status == "on_shelf",
+                "image": picture,
+                "prices": {},
+            }
+        if row.sku_id is not None:
+            product["prices"][row.sku_id] = row.price
+    cards = {}
+    for campaign in campaigns:
+        product = products.get(campaign.product_id)
+        if product is None:
+            continue
+        prices = [price for sku_id, price in product["prices"].items() if campaign.covers(sku_id)]
+        best = money.unit_price(min(prices), min(tier["bp"] for tier in campaign.tiers)) if prices else None
+        cards[campaign.id] = {
+            "product": {key: product[key] for key in ("id", "title", "on_shelf", "image")},
+            "list_price_yuan": fen_to_yuan(min(prices)) if prices else "",
+            "best_price_yuan": fen_to_yuan(best) if best else "",
+            "ends_at": when(campaign.ends_at),
+        }
+    return cards
 
 
 def ladder(tiers: list[dict]) -> list[dict]:
