@@ -40,9 +40,8 @@ def reserve(quantities: list[tuple[int, int]], order_id: int) -> dict[int, int]:
     with_ledger = db.engine.dialect.name == "postgresql"  # stores are on the platform's backend
     taken = db.session.execute(_reserve_statement(len(quantities), with_ledger), params).all()
     left = {sku_id: stock for sku_id, stock in taken}
+    taken_for_order(left, len(quantities))
     if len(left) == len(quantities):
-        if 0 in left.values():  # a SKU sold out: pages kept with it on sale go at commit
-            stamps.changed_at_commit(db.session)
         if not with_ledger:
             db.session.execute(
                 _ledger_insert(),
@@ -72,7 +71,25 @@ def _reserve_statement(count: int, with_ledger: bool) -> sa.Select | sa.Update:
             for n in range(count)
         )
     ).cte("wanted")
-    skus = Sku.__table__  # Core, not the ORM's bulk UPDATE: nothing in the session is synchronised
+    if not with_ledger:
+        skus = Sku.__table__
+        return _taking_update(wanted, skus).returning(skus.c.id, skus.c.stock)
+    taken, ledger = taking(
+        wanted, sa.bindparam("order_id", type_=sa.Integer), sa.bindparam("at", type_=StockMovement.at.type)
+    )
+    return sa.select(taken.c.id, taken.c.stock).add_cte(ledger)
+
+
+def _taking_update(wanted: sa.CTE, skus: sa.TableClause, *also: sa.ColumnElement) -> sa.Update:
+    """``UPDATE skus … FROM wanted`` taking each wanted ``quantity`` from its ``sku_id`` where the
+    SKU is active and has that many (``stock >= quantity``, re-checked on the current row, so
+    stock never goes below zero; a CHECK constraint backs this up), the rows first locked in SKU
+    id order on PostgreSQL (a materialised ``SELECT … ORDER BY id FOR NO KEY UPDATE``): two
+    orders sharing SKUs queue instead of deadlocking. ``NO KEY`` is the lock an UPDATE takes
+    anyway; a plain ``FOR UPDATE`` would also wait for the key-share locks that the foreign keys
+    of other orders' new lines hold on the SKU, and deadlock with them. ``also``: more
+    conditions (e.g. the order row exists). ``skus``: the table (Core, not the ORM's bulk UPDATE:
+    nothing in the session is synchronised), or on PostgreSQL an alias of it (shorter SQL)."""
     locked = (
         sa.select(skus.c.id)
         .join(wanted, wanted.c.sku_id == skus.c.id)
@@ -81,31 +98,51 @@ def _reserve_statement(count: int, with_ledger: bool) -> sa.Select | sa.Update:
         .cte("locked")
         .prefix_with("MATERIALIZED", dialect="postgresql")
     )
-    update = (
+    return (
         sa.update(skus)
         .where(
             skus.c.id == wanted.c.sku_id,
             skus.c.id.in_(sa.select(locked.c.id)),
             skus.c.active.is_(True),
             skus.c.stock >= wanted.c.quantity,
+            *also,
         )
         .values(stock=skus.c.stock - wanted.c.quantity)
     )
-    if not with_ledger:
-        return update.returning(skus.c.id, skus.c.stock)
-    taken = update.returning(skus.c.id, skus.c.stock, wanted.c.quantity.label("quantity")).cte("taken")
+
+
+def taking(
+    wanted: sa.CTE, order_id: sa.ColumnElement, at: sa.ColumnElement, *also: sa.ColumnElement
+) -> tuple[sa.CTE, sa.CTE]:
+    """PostgreSQL: the data-modifying CTEs that take the ``wanted`` units (a CTE of ``sku_id,
+    quantity``, one row per SKU) for an order inside a bigger statement: ``taken`` (the stock
+    ``UPDATE … RETURNING id, stock, quantity``: a SKU missing from it had too few units or is
+    inactive) and ``ledger`` (its ``reserve`` rows, an ``INSERT … SELECT`` from ``taken``).
+    ``order_id`` may be a column of another CTE (the order's ``INSERT … RETURNING id``); ``also``:
+    more conditions of the ``UPDATE`` (e.g. that CTE's id is not null: then the stock is taken
+    only if it wrote a row). PostgreSQL runs every data-modifying CTE
+    once, whether or not the statement reads it; the caller hands the answer of ``taken`` to
+    :func:`taken_for_order`."""
+    skus = Sku.__table__.alias("s")  # the schema's name once, not in every column
+    taken = (
+        _taking_update(wanted, skus, *also)
+        .returning(skus.c.id, skus.c.stock, wanted.c.quantity.label("quantity"))
+        .cte("taken")
+    )
     movements = StockMovement.__table__
     ledger = sa.insert(movements).from_select(
         ["sku_id", "delta", "reason", "order_id", "at"],
-        sa.select(
-            taken.c.id,
-            -taken.c.quantity,
-            sa.literal("reserve", sa.String),
-            sa.bindparam("order_id", type_=sa.Integer),
-            sa.bindparam("at", type_=movements.c.at.type),
-        ),
+        sa.select(taken.c.id, -taken.c.quantity, sa.literal("reserve", sa.String), order_id, at),
     )
-    return sa.select(taken.c.id, taken.c.stock).add_cte(ledger.cte("ledger"))
+    return taken, ledger.cte("ledger")
+
+
+def taken_for_order(left: dict[int, int], count: int) -> None:
+    """After the statement of :func:`taking` answered ``{sku_id: stock left}`` for an order of
+    ``count`` SKUs: what :func:`reserve` does after its own (a SKU that sold out moves the
+    store's stamp at commit, so pages kept with it on sale go)."""
+    if len(left) == count and 0 in left.values():
+        stamps.changed_at_commit(db.session)
 
 
 @functools.cache

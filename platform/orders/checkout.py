@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, UTC
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -145,9 +146,11 @@ def quote_read(customer_id: int | None, raw_items, found: dict[int, tuple]) -> P
     return pipeline.price(build_context(customer_id, raw_items, None, None, found))
 
 
-def _request_hash(raw_items, address_id, note, options) -> str:
+def _request_hash(items: list[tuple[int, int]], address_id, note, options) -> str:
+    """The digest of a request as :func:`_items` merged its items (stored on the order: keep it
+    stable, or repeats of orders placed before a change would be refused)."""
     body = json.dumps(
-        {"items": _items(raw_items), "address_id": address_id, "note": note, "options": options or {}},
+        {"items": items, "address_id": address_id, "note": note, "options": options or {}},
         sort_keys=True,
         ensure_ascii=False,
     )
@@ -169,29 +172,58 @@ def _replay(customer_id: int, key: str, request_hash: str) -> Order | None:
 
 
 @functools.cache
-def _address_and_replay_query() -> sa.Select:
-    """One row whatever is found: the address (or None) beside the order of the key (or None)."""
+def _reads_query() -> sa.Select:
+    """Everything the order reads before it writes, in one statement of plain columns (no ORM
+    objects to build for rows nobody keeps): the delivery address (or NULLs), the id and request
+    digest of the order already placed under the request's Idempotency-Key (or NULLs), and every
+    wanted SKU with its product (the columns of :func:`_sellable_query`) — one row per SKU found,
+    or one row of NULL SKU columns when none is."""
     one = sa.select(sa.literal(1).label("one")).subquery("one")
+    addresses_table = Address.__table__
+    sellable = _sellable_query()
     return (
-        sa.select(Address, Order)
+        sa.select(
+            *addresses_table.columns,
+            Order.__table__.c.id,
+            Order.__table__.c.request_hash,
+            *sellable.selected_columns,
+        )
         .select_from(one)
-        .outerjoin(Address, Address.id == sa.bindparam("address_id", type_=sa.Integer))
+        .outerjoin(addresses_table, addresses_table.c.id == sa.bindparam("address_id", type_=sa.Integer))
         .outerjoin(
-            Order,
-            sa.and_(Order.customer_id == sa.bindparam("customer_id"), Order.idempotency_key == sa.bindparam("key")),
+            Order.__table__,
+            sa.and_(
+                Order.__table__.c.customer_id == sa.bindparam("customer_id", type_=sa.Integer),
+                Order.__table__.c.idempotency_key == sa.bindparam("key", type_=sa.String),
+            ),
+        )
+        .outerjoin(
+            sa.join(Sku.__table__, Product.__table__, Product.__table__.c.id == Sku.__table__.c.product_id),
+            Sku.__table__.c.id.in_(sa.bindparam("ids", expanding=True)),
         )
     )
 
 
-def _address_and_replay(
-    customer_id: int, address_id: int | None, key: str, request_hash: str
-) -> tuple[Address | None, Order | None]:
-    """:func:`_replay` and the delivery address read together (a keyed request reads both)."""
-    params = {"address_id": address_id or 0, "customer_id": customer_id, "key": key}
-    address, order = db.session.execute(_address_and_replay_query(), params).one()
-    if order is not None and order.request_hash != request_hash:
+def _read(
+    customer_id: int, address_id: int | None, key: str | None, request_hash: str, sku_ids: list[int]
+) -> tuple[Address | None, int | None, dict[int, tuple]]:
+    """``(address, id of the order placed with this key, {sku_id: row as _sellable reads it})``
+    in one statement; :class:`IdempotencyConflict` when that order came from another request.
+    The address is the shopper's row as written (not in the session: nothing changes it)."""
+    valid = [sku_id for sku_id in sku_ids if id_value(sku_id) is not None]
+    params = {"address_id": address_id or 0, "customer_id": customer_id, "key": key, "ids": valid or [0]}
+    connection = db.session.connection(bind_arguments={"clause": Address.__table__})
+    rows = connection.execute(_reads_query(), params).all()
+    width = len(Address.__table__.columns)
+    first = rows[0]
+    address = None
+    if first[0] is not None:
+        address = _persistent(Address, dict(zip(Address.__table__.columns.keys(), first[:width], strict=True)))
+    existing_id, existing_hash = first[width], first[width + 1]
+    if existing_id is not None and existing_hash != request_hash:
         raise IdempotencyConflict(key)
-    return address, order
+    found = {row[width + 2]: tuple(row[width + 2 :]) for row in rows if row[width + 2] is not None}
+    return address, existing_id, found
 
 
 def _order_number() -> str:
@@ -205,25 +237,26 @@ def place_order(
     SoldOut or IdempotencyConflict with nothing written."""
     note = (note or "").strip()[:200]
     key = (idempotency_key or "").strip()[:80] or None
-    request_hash = _request_hash(raw_items, address_id, note, options)
-    if key:  # the address and an order placed with this key already, in one statement
-        address, existing = _address_and_replay(customer.id, id_value(address_id), key, request_hash)
-        if existing is not None:
-            return existing, False
-    else:
-        address = db.session.get(Address, id_value(address_id)) if id_value(address_id) else None
+    items = _items(raw_items)
+    request_hash = _request_hash(items, address_id, note, options)
+    # the address, an order placed with this key already, and every SKU: one statement
+    address, existing_id, found = _read(customer.id, id_value(address_id), key, request_hash, [s for s, _q in items])
+    if existing_id is not None:
+        return db.session.get(Order, existing_id), False
     if address is None or address.customer_id != customer.id:
         raise ValidationFailed({"address_id": ("invalid", _("Choose a delivery address."))})
-    context = build_context(customer.id, raw_items, address.province, options)
+    context = build_context(customer.id, raw_items, address.province, options, found)
     priced = pipeline.price(context)
     if priced.problems:
         raise CheckoutProblems(priced.problems)
 
     values = _order_values(customer, priced, address, note, key, request_hash)
     try:
-        order = _insert(values, priced, customer)
-        quantities = [(line.sku_id, line.quantity) for line in context.lines]
-        left = stock.reserve(quantities, order.id)
+        if db.engine.dialect.name == "postgresql":  # stores are on the platform's backend
+            order, left = _place(values, priced, customer, context)
+        else:
+            order = _insert(values, priced, customer)
+            left = stock.reserve([(line.sku_id, line.quantity) for line in context.lines], order.id)
         short = next((line for line in context.lines if line.sku_id not in left), None)
         if short is not None:
             raise SoldOut(short.sku_id, short.title)
@@ -321,9 +354,8 @@ def _insert_one(table: sa.Table) -> sa.Insert:
 
 
 @functools.cache
-def _insert_many(table: sa.Table, returning: bool) -> sa.Insert:
-    statement = sa.insert(table)
-    return statement.returning(table.c.id, sort_by_parameter_order=True) if returning else statement
+def _insert_many(table: sa.Table) -> sa.Insert:
+    return sa.insert(table)
 
 
 def _persistent(model: type, row: dict):
@@ -337,68 +369,57 @@ def _persistent(model: type, row: dict):
 
 
 def _insert(values: dict, priced: PricedOrder, customer) -> Order:
-    """Write the order, its first timeline entry, its lines and adjustments: one INSERT per table
-    however many lines (Core statements built once, executemany for the lines and the
-    adjustments; on PostgreSQL the order and its timeline entry in one statement), then the ORM
-    objects made from the rows as written, added to the session clean: plugins' hooks and the
-    answer see them loaded, and a change a plugin makes to them is flushed as usual. A flush of
-    the same rows costs several times the Python time (unit of work, attribute events, per-row
-    bookkeeping) and a round trip more."""
-    session = db.session
+    """SQLite: write the order, its first timeline entry, its lines and adjustments: one INSERT
+    per table however many lines (Core statements built once, executemany for the lines and the
+    adjustments), then the ORM objects made from the rows as written (:func:`_attach`). A flush
+    of the same rows costs several times the Python time (unit of work, attribute events, per-row
+    bookkeeping) and a round trip more. (PostgreSQL writes all of it and the stock in one
+    statement: :func:`_place`.)"""
     order_table, line_table = Order.__table__, OrderLine.__table__
     adjustment_table, event_table = OrderAdjustment.__table__, OrderEvent.__table__
-    # the store's connection of the session's transaction (schema-translated on PostgreSQL):
-    # plain Core statements on it, without the ORM's execute machinery around each
-    connection = session.connection(bind_arguments={"clause": order_table})
-    on_sqlite = connection.dialect.name == "sqlite"
+    # the store's connection of the session's transaction: plain Core statements on it, without
+    # the ORM's execute machinery around each
+    connection = db.session.connection(bind_arguments={"clause": order_table})
     order_row = _full_row(order_table, values)
     detail = {"total": order_row["total"], "items": len(priced.lines)}
     event_row = _full_row(event_table, {"kind": "placed", "actor": f"shopper:{customer.id}", "detail": detail})
-    if on_sqlite:
-        order_row["id"] = connection.execute(_insert_one(order_table), order_row).scalar_one()
-        event_row["order_id"] = order_row["id"]
-        event_row["id"] = connection.execute(_insert_one(event_table), event_row).scalar_one()
+    for _attempt in range(5):  # ON CONFLICT (number) DO NOTHING: a clash of the random number, try another
+        order_row["id"] = connection.execute(_insert_order_on_sqlite(), order_row).scalar_one_or_none()
+        if order_row["id"] is not None:
+            break
+        order_row["number"] = _order_number()
     else:
-        params = {f"o_{key}": value for key, value in order_row.items()}
-        params.update({f"e_{key}": value for key, value in event_row.items()})
-        order_row["id"], event_row["id"] = connection.execute(_insert_order_and_event(), params).one()
-        event_row["order_id"] = order_row["id"]
+        raise IntegrityError("INSERT INTO orders", None, Exception("no free order number"))
+    event_row["order_id"] = order_row["id"]
+    event_row["id"] = connection.execute(_insert_one(event_table), event_row).scalar_one()
 
-    line_rows, adjustment_rows = [], []
-    for position, priced_line in enumerate(priced.lines):
-        line = priced_line.line
-        line_rows.append(
-            {
-                "order_id": order_row["id"],
-                "sku_id": line.sku_id,
-                "product_id": line.product_id,
-                "title": line.title,
-                "spec_key": line.spec_key,
-                "unit_price": line.unit_price,
-                "quantity": line.quantity,
-                "total": priced_line.total,
-            }
-        )
-        adjustment_rows.extend(_adjustment_row(order_row["id"], a, position) for a in priced_line.adjustments)
-    adjustment_rows.extend(_adjustment_row(order_row["id"], a, None) for a in priced.adjustments)
+    line_rows = [_line_row(order_row["id"], priced_line) for priced_line in priced.lines]
+    adjustment_rows = [
+        _adjustment_row(order_row["id"], adjustment, position)
+        for position, priced_line in enumerate(priced.lines)
+        for adjustment in priced_line.adjustments
+    ]
+    adjustment_rows.extend(_adjustment_row(order_row["id"], adjustment, None) for adjustment in priced.adjustments)
     positions = [row.pop("line") for row in adjustment_rows]
-
-    if on_sqlite:
-        _number_on_sqlite(connection, line_rows, adjustment_rows)
-        connection.execute(_insert_many(line_table, False), line_rows)
-    else:
-        ids = connection.execute(_insert_many(line_table, True), line_rows).scalars().all()
-        for row, line_id in zip(line_rows, ids, strict=True):
-            row["id"] = line_id
+    _number_on_sqlite(connection, line_rows, adjustment_rows)
+    connection.execute(_insert_many(line_table), line_rows)
     for row, position in zip(adjustment_rows, positions, strict=True):  # the lines' ids are known now
         row["line_id"] = line_rows[position]["id"] if position is not None else None
-    if adjustment_rows and on_sqlite:
-        connection.execute(_insert_many(adjustment_table, False), adjustment_rows)
-    elif adjustment_rows:
-        ids = connection.execute(_insert_many(adjustment_table, True), adjustment_rows).scalars().all()
-        for row, adjustment_id in zip(adjustment_rows, ids, strict=True):
-            row["id"] = adjustment_id
+    if adjustment_rows:
+        connection.execute(_insert_many(adjustment_table), adjustment_rows)
+    return _attach(order_row, event_row, line_rows, adjustment_rows, positions)
 
+
+@functools.cache
+def _insert_order_on_sqlite() -> sa.Insert:
+    orders = Order.__table__
+    return sqlite.insert(orders).on_conflict_do_nothing(index_elements=[orders.c.number]).returning(orders.c.id)
+
+
+def _attach(order_row: dict, event_row: dict, line_rows: list, adjustment_rows: list, positions: list) -> Order:
+    """The ORM objects of an order just written (``positions``: each adjustment's line, by its
+    place in ``line_rows``, or None), added to the session clean: plugins' hooks and the answer
+    see them loaded, and a change a plugin makes to them is flushed as usual."""
     lines = [_persistent(OrderLine, row) for row in line_rows]
     adjustments = []
     for row, position in zip(adjustment_rows, positions, strict=True):
@@ -410,33 +431,202 @@ def _insert(values: dict, priced: PricedOrder, customer) -> Order:
     set_committed_value(order, "lines", lines)
     set_committed_value(order, "adjustments", adjustments)
     set_committed_value(order, "events", [_persistent(OrderEvent, event_row)])
-    session.add(order)  # its lines, adjustments and event with it (the save-update cascade)
+    db.session.add(order)  # its lines, adjustments and event with it (the save-update cascade)
     return order
 
 
+def _line_row(order_id, priced_line) -> dict:
+    line = priced_line.line
+    return {
+        "order_id": order_id,
+        "sku_id": line.sku_id,
+        "product_id": line.product_id,
+        "title": line.title,
+        "spec_key": line.spec_key,
+        "unit_price": line.unit_price,
+        "quantity": line.quantity,
+        "total": priced_line.total,
+    }
+
+
+#: the lines' columns sent as arrays to the placement statement (``l_<column>``)
+_LINE_ARRAYS = ("sku_id", "product_id", "title", "spec_key", "unit_price", "quantity", "total")
+#: the adjustments' columns sent as arrays (``a_<column>``; ``line_sku``: the SKU of its line)
+_ADJUSTMENT_ARRAYS = ("line_sku", "stage", "source", "code", "label", "amount")
+
+
+def _place(values: dict, priced: PricedOrder, customer, context: PricingContext) -> tuple[Order, dict[int, int]]:
+    """PostgreSQL: write the whole order in ONE statement (:func:`_placement_statement`): every
+    line's stock and its ledger row, the order, its first timeline entry, its lines and its
+    adjustments; ``(order, {sku_id: stock left})`` of the SKUs whose units were taken. A SKU
+    missing from that answer had too few: the caller refuses the order and rolls back, and
+    nothing of it is kept. The ORM objects are made from the rows as written, as :func:`_insert`
+    does. A clash of the random order number (``ON CONFLICT (number) DO NOTHING``: then the
+    statement wrote nothing at all) is tried again with another number."""
+    order_table, event_table = Order.__table__, OrderEvent.__table__
+    connection = db.session.connection(bind_arguments={"clause": order_table})
+    order_row = _full_row(order_table, values)
+    detail = {"total": order_row["total"], "items": len(priced.lines)}
+    event_row = _full_row(event_table, {"kind": "placed", "actor": f"shopper:{customer.id}", "detail": detail})
+    line_rows = [_line_row(None, priced_line) for priced_line in priced.lines]
+    adjustment_rows = [
+        _adjustment_row(None, adjustment, position)
+        for position, priced_line in enumerate(priced.lines)
+        for adjustment in priced_line.adjustments
+    ]
+    adjustment_rows.extend(_adjustment_row(None, adjustment, None) for adjustment in priced.adjustments)
+    positions = [row.pop("line") for row in adjustment_rows]
+    event_row["at"] = order_row["created_at"]  # as the statement writes it
+    params = {f"e_{key}": value for key, value in event_row.items()}
+    for column in _LINE_ARRAYS:
+        params[f"l_{column}"] = [row[column] for row in line_rows]
+    params["a_line_sku"] = [line_rows[position]["sku_id"] if position is not None else None for position in positions]
+    for column in _ADJUSTMENT_ARRAYS[1:]:
+        params[f"a_{column}"] = [row[column] for row in adjustment_rows]
+    # the order's columns with a value (the others are NULL either way): a shorter statement
+    statement = _placement_statement(tuple(key for key in order_row if key in values or _defaulted(order_table, key)))
+    for _attempt in range(5):
+        params.update({f"o_{key}": value for key, value in order_row.items()})
+        order_id, event_id, line_ids, adjustment_ids, taken = connection.execute(statement, params).one()
+        if order_id is not None:
+            break
+        order_row["number"] = _order_number()  # taken a moment ago by another order: another one
+    else:
+        raise IntegrityError("INSERT INTO orders", None, Exception("no free order number"))
+    order_row["id"] = event_row["order_id"] = order_id
+    event_row["id"] = event_id
+    for row, line_id in zip(sorted(line_rows, key=_sku_of), line_ids or (), strict=True):  # both in SKU order
+        row["order_id"], row["id"] = order_id, line_id
+    # the adjustments were inserted in the order sent, so their ids ascend in that order
+    for row, adjustment_id, position in zip(adjustment_rows, adjustment_ids or (), positions, strict=True):
+        row["order_id"], row["id"] = order_id, adjustment_id
+        row["line_id"] = line_rows[position]["id"] if position is not None else None
+    left = {sku_id: units for sku_id, units in taken or ()}
+    stock.taken_for_order(left, len(context.lines))
+    return _attach(order_row, event_row, line_rows, adjustment_rows, positions), left
+
+
+def _bind_type(column: sa.Column) -> sa.types.TypeEngine:
+    """A string column's parameter goes without the ``::VARCHAR`` cast (the INSERT's column types
+    it): the placement statement must stay under psycopg's 4,096-character limit of the SQL it
+    keeps converted (above it, every execution parses the SQL again)."""
+    return _PLAIN if isinstance(column.type, sa.String) else column.type
+
+
+class _Plain(sa.types.UserDefinedType):
+    """A string parameter without a cast (the column it goes into gives it its type)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw) -> str:
+        return "TEXT"
+
+
+_PLAIN = _Plain()
+
+
+def _defaulted(table: sa.Table, key: str) -> bool:
+    return table.c[key].default is not None
+
+
+def _sku_of(row: dict) -> int:
+    return row["sku_id"]
+
+
 @functools.cache
-def _insert_order_and_event() -> sa.Insert:
-    """PostgreSQL: the order and its first timeline entry in one statement (the order's
-    ``INSERT … RETURNING id`` as a data-modifying CTE the entry's ``INSERT … SELECT`` reads);
-    answers ``(order id, entry id)``. Parameters: ``o_<column>`` and ``e_<column>``."""
+def _placement_statement(order_keys: tuple[str, ...]) -> sa.Select:
+    """PostgreSQL: the order placed in one statement, built once (the lines and adjustments are
+    arrays, ``unnest``-ed: the SQL is the same for any number of lines, so psycopg prepares it).
+    Data-modifying CTEs, each run once whatever reads it:
+
+    * ``given``: the lines (``l_<column>`` arrays); ``placed``: the order's ``INSERT … ON CONFLICT
+      (number) DO NOTHING RETURNING id``;
+    * ``taken`` and ``ledger`` (:func:`mallow.inventory.stock.taking`): every line's stock, only
+      if the order was written, locked in SKU id order, ``stock >= quantity``; its ledger rows;
+    * ``event``: the first timeline entry; ``lines``: the lines, ``INSERT … SELECT`` from
+      ``given`` and ``placed``; ``adjustments``: from the ``a_<column>`` arrays, each joined to its
+      line's new id by the line's SKU (an order's SKUs are distinct).
+
+    The answer is one row: the order's id (NULL: its number was taken, nothing was written), the
+    entry's id, the lines' ids in SKU order, the adjustments' ids ascending (they were inserted in
+    the order sent, ``ORDER BY`` their position), and ``[sku id, stock left]`` of the SKUs taken.
+    The SQL stays under psycopg's 4,096 characters, above which it is parsed again on every
+    execution (short aliases, no casts on strings): ``tests/orders/test_placement_statements.py``."""
     orders, events = Order.__table__, OrderEvent.__table__
-    order_columns = [c for c in orders.columns if _written(c)]
-    event_columns = [c for c in events.columns if _written(c) and c.key != "order_id"]
+    line_table, adjustment_table = OrderLine.__table__, OrderAdjustment.__table__
+
+    def arrays(prefix: str, columns: list[tuple[str, sa.types.TypeEngine]], name: str) -> sa.CTE:
+        unnested = (
+            sa.func.unnest(*(sa.bindparam(f"{prefix}_{key}", type_=sa.ARRAY(kind)) for key, kind in columns))
+            .table_valued(*(sa.column(key, kind) for key, kind in columns), with_ordinality="n")
+            .render_derived(name=name[0])  # short: the statement stays under psycopg's 4 kB cache limit
+        )
+        return sa.select(*unnested.c).cte(name)
+
+    given = arrays("l", [(key, line_table.c[key].type) for key in _LINE_ARRAYS], "given")
+    order_columns = [orders.c[key] for key in order_keys]
     placed = (
-        sa.insert(orders)
-        .values({c.key: sa.bindparam(f"o_{c.key}", type_=c.type) for c in order_columns})
-        .returning(orders.c.id)
+        postgresql.insert(orders)
+        .values({c.key: sa.bindparam(f"o_{c.key}", type_=_bind_type(c)) for c in order_columns})
+        .on_conflict_do_nothing(index_elements=[orders.c.number])
+        .returning(orders.c.id, orders.c.created_at)
         .cte("placed")
     )
-    return (
+    order_id = sa.select(placed.c.id).scalar_subquery()  # NULL when the number was taken
+    at = sa.select(placed.c.created_at).scalar_subquery()  # the ledger's and the entry's time
+    taken, ledger = stock.taking(given, order_id, at, order_id.is_not(None))
+    event_columns = [c for c in events.columns if _written(c) and c.key not in ("order_id", "at")]
+    event = (
         sa.insert(events)
         .from_select(
-            ["order_id", *(c.key for c in event_columns)],
-            sa.select(placed.c.id, *(sa.bindparam(f"e_{c.key}", type_=c.type) for c in event_columns)),
+            ["order_id", "at", *(c.key for c in event_columns)],
+            sa.select(
+                placed.c.id,
+                placed.c.created_at,
+                *(sa.bindparam(f"e_{c.key}", type_=_bind_type(c)) for c in event_columns),
+            ),
         )
-        .returning(events.c.order_id, events.c.id)
-        .add_cte(placed)
+        .returning(events.c.id)
+        .cte("event")
     )
+    lines = (
+        sa.insert(line_table)
+        .from_select(
+            ["order_id", *_LINE_ARRAYS],
+            sa.select(placed.c.id, *(given.c[key] for key in _LINE_ARRAYS))
+            .select_from(given.join(placed, sa.true()))
+            .order_by(given.c.n),
+        )
+        .returning(line_table.c.id, line_table.c.sku_id)
+        .cte("lines")
+    )
+    adjusting = arrays(
+        "a",
+        [("line_sku", sa.Integer()), *((key, adjustment_table.c[key].type) for key in _ADJUSTMENT_ARRAYS[1:])],
+        "adjusting",
+    )
+    adjustments = (
+        sa.insert(adjustment_table)
+        .from_select(
+            ["order_id", "line_id", *_ADJUSTMENT_ARRAYS[1:]],
+            sa.select(placed.c.id, lines.c.id, *(adjusting.c[key] for key in _ADJUSTMENT_ARRAYS[1:]))
+            .select_from(adjusting.join(placed, sa.true()).outerjoin(lines, lines.c.sku_id == adjusting.c.line_sku))
+            .order_by(adjusting.c.n),
+        )
+        .returning(adjustment_table.c.id)
+        .cte("adjustments")
+    )
+
+    def ids(column, order_by) -> sa.ScalarSelect:
+        return sa.select(sa.func.array_agg(postgresql.aggregate_order_by(column, order_by))).scalar_subquery()
+
+    return sa.select(
+        sa.select(placed.c.id).scalar_subquery(),
+        sa.select(event.c.id).scalar_subquery(),
+        ids(lines.c.id, lines.c.sku_id),
+        ids(adjustments.c.id, adjustments.c.id),
+        ids(postgresql.array([taken.c.id, taken.c.stock]), taken.c.id),  # [[sku id, stock left], …]
+    ).add_cte(ledger)
 
 
 def _number_on_sqlite(connection: sa.Connection, lines: list[dict], adjustments: list[dict]) -> None:

@@ -6,18 +6,16 @@ store has the demo's three plugins on (group-buy, flash-sale, distribution); the
 cart through the API, then orders what the cart holds with ``createOrder``. What the request
 holds today, in order:
 
-* the bearer token with its shopper (one);
-* ``place_order``: the address (one; with an ``Idempotency-Key``, the order placed with that key
-  is looked for in the same statement), every SKU with its product (one), then the writes: the
-  order and its timeline entry (one each on SQLite; on PostgreSQL one statement, the order's
-  INSERT a data-modifying CTE), its lines (one batched INSERT), every line's stock in one
-  ``UPDATE … RETURNING``, and the stock ledger (one batched INSERT; on PostgreSQL written by the
-  stock statement itself, a CTE again). The rows are written by Core statements built once, and
-  the ORM objects the hooks and the answer see are made from them (no flush);
-* SQLite only: the next ids of the lines and adjustments (one; SQLite cannot tell which row of a
-  batched ``INSERT … RETURNING`` is which, so the ids are numbered under the write lock);
-* nothing after the commit: the answer shows the order as written.
-
+* the bearer token with its shopper (left out of the counts: the request's, not the order's,
+  and it may come from memory);
+* ``place_order``: its reads in one statement (the address; with an ``Idempotency-Key``, the
+  order placed with that key; every SKU with its product), then the writes. On PostgreSQL ONE
+  statement writes everything (data-modifying CTEs: every line's stock, conditional, and its
+  ledger row, the order, its timeline entry, its lines and adjustments); on SQLite the order,
+  its timeline entry, its lines (one batched INSERT), every line's stock in one ``UPDATE …
+  RETURNING`` and the stock ledger (one batched INSERT). The rows are written by Core
+  statements built once, and the ORM objects the hooks and the answer see are made from them
+  (no flush);
 The store, its plugins, its settings and the permits check come from the process's memory under
 the store's stamp once warm (:mod:`mallow.tenants.stamps`).
 """
@@ -36,7 +34,8 @@ from mallow.testing import plugin_app
 
 DEMO_PLUGINS = ["groupbuy", "flashsale", "distribution"]
 #: per backend: the createOrder request above, for any number of lines
-ORDER_STATEMENTS = {"postgresql": 6, "sqlite": 9}
+#: (the bearer token's lookup left out: it is the request's, whether or not it is found in memory)
+ORDER_STATEMENTS = {"postgresql": 2, "sqlite": 7}
 
 
 @pytest.fixture(scope="module", params=backend_params())
@@ -86,7 +85,7 @@ def _order_from_cart(client, shop, token, address, skus, key=None):
     with statements() as seen:
         response = client.post(f"{shop.prefix}/api/orders", headers=headers, json=body)
     assert response.status_code == 201, response.get_json()
-    return response.get_json(), seen
+    return response.get_json(), [statement for statement in seen if ".customer_sessions" not in statement]
 
 
 def _ledger(app, shop, order_id: int) -> list[tuple[int, int, str]]:
@@ -115,8 +114,8 @@ def test_a_three_line_order_from_the_cart_costs_a_fixed_number_of_statements(dem
     assert order["total"] == order["items_total"] + sum(a["amount"] for a in order["adjustments"])
     assert _stock(demo_app, shop, skus) == [48, 49, 49]
     assert len(seen) == ORDER_STATEMENTS[demo_app.mallow_backend], listing(seen)
-    assert sum(re.search(r"\bUPDATE \S*skus SET", s) is not None for s in seen) == 1, listing(seen)
-    assert sum(s.startswith("INSERT INTO") and ".order_lines " in s for s in seen) == 1, listing(seen)
+    assert sum(re.search(r"\bUPDATE \S*skus (AS \w+ )?SET", s) is not None for s in seen) == 1, listing(seen)
+    assert sum("INSERT INTO" in s and ".order_lines " in s for s in seen) == 1, listing(seen)
     assert sum("INSERT INTO" in s and ".stock_movements " in s for s in seen) == 1, listing(seen)
     assert _ledger(demo_app, shop, order["id"]) == [(sku, -1, "reserve") for sku in skus]
 
