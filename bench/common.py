@@ -28,7 +28,6 @@ def bench_folder_last() -> None:
 
 bench_folder_last()
 
-import secrets  # noqa: E402
 import socket  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -221,25 +220,25 @@ def replay_schemas(
     engine.dispose()
 
 
-def fill_file_pool(app, count: int) -> int:
-    """SQLite: ``count`` more pooled store files (:mod:`mallow.tenants.pool`: empty, at the head),
-    copies of one the pool made itself, each finished before it is named as the pool names
-    them; returns how many are ready. ``provision_store`` then takes one per store (a rename)."""
+def copy_store_file(app, template_id: int, store_ids: list[int]) -> None:
+    """SQLite: store ``template_id``'s file (checkpointed first: its pages out of the WAL) copied
+    as the file of every store of ``store_ids`` — the same tables, revision and rows (the owner as
+    staff: the bench's stores share their owner). Each copy is finished under a temporary name
+    and then renamed into place, so no engine ever opens half a file."""
     import shutil
+    import sqlite3
+    from contextlib import closing
 
-    from mallow.tenants import pool
-
-    with app.app_context():
-        pool.top_up(max(1, pool.pooled()["ready"]))
-        folder = app.extensions["mallow.store_engines"].data_dir / "stores" / "pool"
-        prefix = pool._prefix()
-        template = sorted(folder.glob(f"{prefix}*.db"))[0]
-        for _ in range(count):
-            name = f"{prefix}{secrets.token_hex(6)}"
-            building = folder / f"{name}.building"
-            shutil.copyfile(template, building)
-            os.rename(building, folder / f"{name}.db")
-        return pool.pooled()["ready"]
+    engines = app.extensions["mallow.store_engines"]
+    engines.forget(template_id)  # its pooled connections closed: nothing half-written in the WAL
+    template = engines.sqlite_path(template_id)
+    with closing(sqlite3.connect(template)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for store_id in store_ids:
+        target = engines.sqlite_path(store_id)
+        building = target.with_name(f"{target.name}.building")
+        shutil.copyfile(template, building)
+        os.rename(building, target)
 
 
 # --- servers and loops --------------------------------------------------------------------------

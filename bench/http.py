@@ -32,6 +32,7 @@ import tempfile
 import time
 import uuid
 
+import http_flash
 import http_report as report
 import http_scenarios as scenarios
 import http_setup as setup
@@ -55,6 +56,13 @@ def redis_up(url: str) -> bool:
         return False
 
 
+def store_counts(text: str | None, quick: bool = False) -> list[int]:
+    """The store counts of the ``stores`` scenario: ``N`` alone means 100 vs N (N above 100),
+    ``A,B`` A vs B; nothing, 100 vs 10,000 (``--quick``: 100 vs 1,000)."""
+    counts = [int(n) for n in (text or ("1000" if quick else "10000")).split(",")]
+    return [100, *counts] if len(counts) == 1 and counts[0] > 100 else counts
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
@@ -68,7 +76,10 @@ def parse_args():
     parser.add_argument(
         "--cold", action="store_true", help="also the home page with every page cache off (render and kept pages)"
     )
-    parser.add_argument("--stores", help="store counts compared, first vs last (default 100,10000)")
+    parser.add_argument(
+        "--stores",
+        help="N: a random store among 100 vs among N (default 10000); or counts compared, first vs last (100,1000)",
+    )
     parser.add_argument("--quick", action="store_true", help="--stores 100,1000 unless --stores is given")
     parser.add_argument("--stores-budget", type=float, default=1800, help="seconds to make the stores, at most")
     parser.add_argument(
@@ -83,7 +94,10 @@ def parse_args():
     unknown = set(args.only) - set(NAMES)
     if unknown:
         parser.error(f"--only: unknown {', '.join(sorted(unknown))} (known: {', '.join(NAMES)})")
-    args.stores = [int(n) for n in (args.stores or ("100,1000" if args.quick else "100,10000")).split(",")]
+    try:
+        args.stores = store_counts(args.stores, args.quick)
+    except ValueError:
+        parser.error(f"--stores: a number, or numbers separated by commas (not {args.stores!r})")
     if not (1 <= args.rounds <= 20 and 1 <= args.seconds <= 60 and 10 <= args.flash_units <= 5000):
         parser.error("--rounds 1..20, --seconds 1..60, --flash-units 10..5000 (bounded load)")
     if not (len(args.stores) >= 1 and all(1 <= n <= 20_000 for n in args.stores)):
@@ -145,7 +159,9 @@ def main() -> None:
             if cold:
                 servers.stop("mallow-cold")
         if "flash" in args.only and demo.flashsale:
-            rows += scenarios.measure_flash(demo, app, bare, args.flash_units, args.rounds, args.seconds, redis_ok)
+            rows += http_flash.measure_flash(
+                demo, app, bare, env, factory_config, args.flash_units, args.rounds, args.seconds, redis_ok
+            )
         if "plugins" in args.only:
             rows += scenarios.measure_plugins(servers, env, bare, args.rounds, args.seconds)
         if "stores" in args.only:

@@ -1,8 +1,7 @@
 """The flash sale measured with admission at the front door (issue 13): a buy attempt is admitted
 before Flask (202 and a ticket) while units last, and the order is made behind the door by the
 ``flashsale.drain`` job, which an rq worker (``mallow worker``, the README's command) runs for the
-whole run. ``measure_flash`` has the signature and rows of :func:`http_scenarios.measure_flash`:
-202 answers are the attempts while stock lasts; the books are settled (the drain catches up)
+whole run. 202 answers are the attempts while stock lasts; the books are settled (the drain catches up)
 before they are judged: exactly ``units`` sold, and no more than ``units`` admitted (202) or placed
 (201, an attempt the door sent on to the route). Without Redis there is no door and no worker:
 the attempts are synchronous 201s as before."""
@@ -19,19 +18,33 @@ from http_scenarios import row, unexpected
 from http_tools import VENV_BIN, say, wrk, wrk_until
 
 
-def _worker(env: dict, logs: str) -> subprocess.Popen | None:
-    """``mallow worker`` for the demo (needs REDIS_URL), its output in the run's logs."""
+#: ``mallow worker`` with the server's own factory settings (the flash sale's Redis prefix of this
+#: run): the CLI's ``create_app()`` reads only the environment
+WORKER = """
+import ast, sys
+from flask.cli import ScriptInfo
+from mallow.app import create_app
+from mallow.cli import main
+app = create_app(ast.literal_eval(sys.argv[1]))
+main.main(args=["worker"], obj=ScriptInfo(create_app=lambda: app))
+"""
+
+
+def _worker(env: dict, factory_config: dict, logs: str) -> subprocess.Popen | None:
+    """The demo's rq worker (needs REDIS_URL), its output in the run's logs."""
     if not env.get("REDIS_URL"):
         return None
     out = open(os.path.join(logs, "worker.log"), "ab")
-    return subprocess.Popen([os.path.join(VENV_BIN, "mallow"), "worker"], env=env, cwd=ROOT, stdout=out, stderr=out)
+    command = [os.path.join(VENV_BIN, "python"), "-c", WORKER, repr(factory_config)]
+    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)
 
 
-def measure_flash(demo, app, bare: str, units: int, rounds: int, seconds: float, redis: bool) -> list[dict]:
-    """As :func:`http_scenarios.measure_flash`, with the front door's 202s counted as attempts
-    while stock lasted and a drain worker running for the run."""
-    env = dict(os.environ, **getattr(demo, "env", {}))
-    worker = _worker(env, getattr(demo, "work", ROOT)) if redis else None
+def measure_flash(
+    demo, app, bare: str, env: dict, factory_config: dict, units: int, rounds: int, seconds: float, redis: bool
+) -> list[dict]:
+    """The flash sale's attempts while stock lasts (the front door's 202s, or the route's 201s
+    without Redis) and its sold-out path, with a drain worker running for the run."""
+    worker = _worker(env, factory_config, demo.work) if redis else None
     try:
         return _measure(demo, app, bare, units, rounds, seconds, redis)
     finally:

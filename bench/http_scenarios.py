@@ -20,8 +20,8 @@ from pathlib import Path
 
 import http_lua as lua
 import http_setup as setup
-from common import ROOT, settle
-from http_tools import call, get, mallow, say, wrk, wrk_until
+from common import ROOT
+from http_tools import call, get, mallow, say, wrk
 
 #: target key → (minimum ratio, how the brief and issue 13 state it)
 TARGETS = {
@@ -216,72 +216,6 @@ def unexpected(stats: dict, *statuses: str) -> int:
     return sum(n for key, n in stats.get("counts", {}).items() if key.isdigit() and key not in statuses)
 
 
-def measure_flash(demo: Demo, app, bare: str, units: int, rounds: int, seconds: float, redis: bool) -> list[dict]:
-    """Per round: a fresh sale of ``units`` units and as many new shoppers' attempts, round-robin,
-    until the first ``sold_out`` (the rate while stock lasted, timed by the wrk script), checked:
-    exactly ``units`` sold in the store's books (read until the count holds still for 0.5 s, at
-    most 10 s: orders in flight when wrk stopped still commit), and no more 201 answers than that
-    (wrk does not count the answers still in flight when it is stopped); then the same attempts on the
-    sold-out sale for ``seconds``: all must be 409 ``sold_out``. Beside A-flash-redis and A-hello."""
-    say(f"  flash sale: {units} shoppers with tokens and addresses …")
-    shoppers = setup.make_shoppers(app, "demo", units)
-    sku = demo.flash_sku["id"]
-    bodies = [(token, {"sku_id": sku, "quantity": 1, "address_id": address}) for token, address in shoppers]
-    hello, new_buyers = bare + "/hello", lua.new_buyers(demo.work)
-    selling, soldout, flash_base, hello_base, wrong = [], [], [], [], []
-    for n in range(rounds + 1):  # round 0 warms up (and is not counted)
-        sale = demo.new_sale(units)
-        script = lua.buyers(demo.work, f"/s/demo/api/x/flashsale/sales/{sale}/buy", bodies)
-        ours, sold_out = wrk_until(demo.url, script, "BENCH-SOLDOUT", max(60.0, seconds * 10))
-        stats = ours["stats"]
-        # wrk stops at the first sold_out while orders may still be committing: read the books
-        # until the count has not moved for 0.5 s (10 s at most) before judging them
-        sold, reads, waited, settled, first = settle(lambda sale=sale: demo.sold(sale), quiet=0.5, at_most=10.0)
-        answered = stats.get("counts", {}).get("201", 0)
-        ours["rps"] = stats["before"] / stats["window"] if sold_out and stats.get("window") else float("nan")
-        ours["bad"] = unexpected(stats, "201", "409")  # 409: sold out, or this shopper has bought
-        if not sold_out or not settled or sold != units or answered > sold:  # wrk drops answers in flight
-            message = (
-                f"WRONG: flash sale {sale}: {sold} sold in the books ({'settled' if settled else 'still moving'} "
-                f"after {reads} reads, {waited:.1f} s), {answered} answered 201, of {units} "
-                f"units ({'sold out' if sold_out else 'never sold out'}); answers {stats.get('counts')}"
-            )
-            say("!" * 100 + f"\n!!! {message}\n" + "!" * 100)
-            wrong.append(message)
-        after = wrk(demo.url + f"/s/demo/api/x/flashsale/sales/{sale}/buy", seconds, script)
-        counts = after["stats"].get("counts", {})
-        after["bad"] = unexpected(after["stats"], "409") + counts.get("409", 0) - counts.get("sold_out", 0)
-        base_flash = wrk(bare + "/flash-redis", seconds, new_buyers) if redis else None
-        base_hello = wrk(hello, seconds)
-        demo.end_sale(sale)
-        label = "warm-up" if n == 0 else f"round {n}/{rounds}"
-        say(
-            f"  {label} flash sale: {ours['rps']:.0f} attempts/s while stock lasted ({stats.get('window', 0):.2f} s), "
-            f"sold {sold}/{units} (books read {reads}× until steady, {waited:.1f} s; first read {first}) "
-            f"{stats.get('counts')}; "
-            f"sold out {after['rps']:.0f}/s {counts}; "
-            f"A-flash-redis {base_flash['rps'] if base_flash else float('nan'):.0f}, A-hello {base_hello['rps']:.0f}"
-        )
-        if n:
-            selling.append(ours), soldout.append(after), hello_base.append(base_hello)
-            flash_base.append(base_flash or dict(rps=float("nan"), p99=float("nan")))
-    path = "/s/demo/api/x/flashsale/sales/<id>/buy"
-    note = "; ".join(wrong) if wrong else f"exactly {units} sold in every round"
-    return [
-        row(
-            f"flash-sale attempts while {units} units last",
-            path,
-            selling,
-            flash_base,
-            "A-flash-redis" if redis else "A-flash-redis (no Redis)",
-            "flash",
-            note=note,
-            sold_ok=not wrong,
-        ),
-        row("flash-sale attempt, sold out", path, soldout, hello_base, "A-hello", "soldout"),
-    ]
-
-
 def plugin_site(work: str, env: dict):
     """Seven small plugins in development mode, prepared as ``mallow serve --dev --plugins DIR``
     does (:func:`mallow.plugin_host.devmode.prepare`: on ``sys.path`` here, and on ``PYTHONPATH``
@@ -406,66 +340,80 @@ def measure_stores(
     factory_config: dict,
 ) -> list[dict]:
     """The same page (an empty bench store's home, the same bytes in every store) of a random store
-    per request (a wrk script picks the slug) among ``counts[0]`` stores, then among ``counts[-1]``
-    once that many exist, each alternated with A-page; the row "N vs M" is the ratio of the two
-    ratios to A-page (:data:`TARGETS` ``stores``).
+    per request (a wrk script picks the slug) among ``counts[0]`` stores and among ``counts[-1]``,
+    each beside A-page; the row "N vs M" is the ratio of the two ratios to A-page (:data:`TARGETS`
+    ``stores``).
 
-    Both sides are measured the same way: the stores made (:func:`http_setup.provision_stores`,
-    within ``budget`` seconds in all), then a fresh server (its workers load every store's row
-    once, as a server started on such a platform does, and keep pages ``STORES_PAGE_SECONDS``),
-    then every store's home asked once (:func:`warm_every_store`, at most ``crawl_budget``
-    seconds) so that both sides measure warm caches, then the rounds."""
-    rows, deadline = [], time.monotonic() + budget
+    Each count gets its own server, set up the same way in turn: the stores made
+    (:func:`http_setup.provision_stores`, within ``budget`` seconds in all), then a fresh server
+    (its workers load every store's row once, as a server started on such a platform does, and
+    keep pages ``STORES_PAGE_SECONDS``), then every store's home asked once
+    (:func:`warm_every_store`, at most ``crawl_budget`` seconds), so that every side measures warm
+    caches. A server stays up while the next count's stores are made (the stores added later are
+    unknown to it: it was started on the smaller platform, and its wrk script never names them).
+    Then the rounds alternate every server with A-page (``count, A-page, count, A-page`` …, the
+    order reversed every other round), so that the ratios are measured under the same load: on
+    these shared machines A-page alone moved 2–7× between phases measured one after the other."""
+    deadline = time.monotonic() + budget
     factory = "mallow.app:create_app(" + repr(dict(factory_config, MALLOW_EDGE_CACHE_SECONDS=STORES_PAGE_SECONDS)) + ")"
-    for count in counts:
-        started = time.monotonic()
-        slugs = setup.provision_stores(app, count, "demo", deadline, echo=say)
-        made = time.monotonic() - started
-        paths = [f"/s/{slug}/" for slug in slugs]
-        name = f"mallow-stores-{len(slugs)}"
-        url = servers.start(name, factory, env, ROOT, paths[0])
-        try:
+    phases, names = [], []
+    try:
+        for count in counts:
+            started, steps = time.monotonic(), setup.Steps()
+            slugs = setup.provision_stores(app, count, "demo", deadline, echo=say, steps=steps)
+            made = time.monotonic() - started
+            paths = [f"/s/{slug}/" for slug in slugs]
+            name = f"mallow-stores-{len(slugs)}"
+            if name in names:  # the budget ran out: no more stores than the last phase had
+                continue
+            names.append(name)
+            url = servers.start(name, factory, env, ROOT, paths[0])
             serving = time.monotonic() - started - made
             warm = warm_every_store(url, paths, crawl_budget)
             setup_s = time.monotonic() - started
             say(
-                f"  {len(slugs):,} bench stores: made in {made:.1f} s, server up in {serving:.1f} s, every home asked "
-                f"once in {warm['seconds']:.1f} s ({warm['crawled']:,} asked, {warm['kept_before']:,} already kept); "
-                f"then {warm['sample_hits']}/{warm['sample']} random homes came from the kept pages; "
+                f"  {len(slugs):,} bench stores: made in {made:.1f} s ({steps}), server up in {serving:.1f} s, every "
+                f"home asked once in {warm['seconds']:.1f} s ({warm['crawled']:,} asked, {warm['kept_before']:,} "
+                f"already kept); then {warm['sample_hits']}/{warm['sample']} random homes came from the kept pages; "
                 f"setup {setup_s:.0f} s in all"
             )
-            script = lua.random_paths(work, f"stores-{count}.lua", paths)
-            wrk(url + "/", 2, script)
-            ours, theirs = [], []
-            for n in range(rounds):
-                ours.append(wrk(url + "/", seconds, script)), theirs.append(wrk(bare + "/page", seconds))
+            notes = [
+                f"setup {setup_s:.0f} s (stores {made:.0f} s: {steps}; server {serving:.0f} s, warming "
+                f"{warm['seconds']:.0f} s), {warm['sample_hits']}/{warm['sample']} sampled homes kept"
+            ]
+            if len(slugs) != count:
+                notes.append(f"only {len(slugs):,} of {count:,} stores made within the budget")
+            if warm["crawled"] != len(slugs):
+                notes.append(f"only {warm['crawled']:,} homes warmed within {crawl_budget:.0f} s")
+            script = lua.random_paths(work, f"stores-{len(slugs)}.lua", paths)
+            phases.append(dict(url=url, script=script, stores=len(slugs), notes=notes, warm=warm, ours=[], theirs=[]))
+        for phase in phases:
+            wrk(phase["url"] + "/", 2, phase["script"])
+        for n in range(rounds):
+            for phase in phases if n % 2 == 0 else phases[::-1]:
+                ours, theirs = wrk(phase["url"] + "/", seconds, phase["script"]), wrk(bare + "/page", seconds)
+                phase["ours"].append(ours), phase["theirs"].append(theirs)
                 say(
-                    f"  round {n + 1}/{rounds} random store of {len(slugs):,}: {ours[-1]['rps']:.0f} req/s · "
-                    f"A-page {theirs[-1]['rps']:.0f}"
+                    f"  round {n + 1}/{rounds} random store of {phase['stores']:,}: {ours['rps']:.0f} req/s · "
+                    f"A-page {theirs['rps']:.0f}"
                 )
-        finally:
+    finally:
+        for name in names:
             servers.stop(name)
-        notes = [
-            f"setup {setup_s:.0f} s (stores {made:.0f} s, server {serving:.0f} s, warming {warm['seconds']:.0f} s), "
-            f"{warm['sample_hits']}/{warm['sample']} sampled homes kept"
-        ]
-        if len(slugs) != count:
-            notes.append(f"only {len(slugs):,} of {count:,} stores made within the budget")
-        if warm["crawled"] != len(slugs):
-            notes.append(f"only {warm['crawled']:,} homes warmed within {crawl_budget:.0f} s")
-        rows.append(
-            row(
-                f"home of a random store among {len(slugs):,}",
-                "/s/bench-NNNNN/",
-                ours,
-                theirs,
-                "A-page",
-                None,
-                note="; ".join(notes),
-                stores=len(slugs),
-                warm=warm,
-            )
+    rows = [
+        row(
+            f"home of a random store among {phase['stores']:,}",
+            "/s/bench-NNNNN/",
+            phase["ours"],
+            phase["theirs"],
+            "A-page",
+            None,
+            note="; ".join(phase["notes"]),
+            stores=phase["stores"],
+            warm=phase["warm"],
         )
+        for phase in phases
+    ]
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
         rows.append(
@@ -477,7 +425,7 @@ def measure_stores(
                 base_p99=first["p99"],
                 ratio=last["ratio"] / first["ratio"] if first["ratio"] else float("nan"),
                 key="stores",
-                note="(req/s ÷ A-page at the larger count) ÷ (req/s ÷ A-page at the smaller count)",
+                note="(req/s ÷ A-page at the larger count) ÷ (req/s ÷ A-page at the smaller count), alternated",
             )
         )
     return rows

@@ -40,11 +40,13 @@ def _flag(value: str | None) -> bool:
 _CACHE_SETTINGS = {
     "MALLOW_EDGE_CACHE_SECONDS": float,
     "MALLOW_EDGE_CACHE_ENTRIES": int,
+    "MALLOW_EDGE_CACHE_BYTES": int,
     "MALLOW_PAGE_CACHE_SECONDS": float,
     "MALLOW_PAGE_CACHE_ENTRIES": int,
     "MALLOW_SLOT_CACHE_SECONDS": float,
     "MALLOW_SLOT_CACHE_ENTRIES": int,
     "MALLOW_SESSION_CACHE_ENTRIES": int,
+    "MALLOW_VERSION_DOCUMENTS": int,
 }
 
 

@@ -109,3 +109,69 @@ def test_bulk_stores_are_what_provision_store_makes(backend):
         common.dispose_app(app)
         common.drop_database(scratch)
         shutil.rmtree(config["MALLOW_DATA_DIR"], ignore_errors=True)
+
+
+def _http_script():
+    """bench/http.py as a module of another name (as ``http`` it would hide the standard library's)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_http_script", os.path.join(BENCH, "http.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_store_counts_compare_100_with_n():
+    counts = _http_script().store_counts
+    assert counts(None) == [100, 10_000]  # the issue's "a random store among 100 vs 10,000"
+    assert counts(None, quick=True) == [100, 1_000]
+    assert counts("20000") == [100, 20_000]
+    assert counts("20,500") == [20, 500]  # the smallest runs
+    assert counts("50") == [50]  # one phase, no comparison
+
+
+def test_bulk_sqlite_stores_are_copies_of_the_first_with_its_owner():
+    """SQLite: one store made by ``provision_store``, the others copies of its file (one per
+    store, renamed into place), each its own file: a write to one is not seen in another."""
+    import http_setup
+
+    from mallow.app import create_app
+    from mallow.db import db
+    from mallow.db.migrate import upgrade_platform
+    from mallow.qualifications.matrix import seed_defaults
+    from mallow.tenants.models import Store
+    from mallow.testing import make_store
+
+    config, _ = common.mallow_config("sqlite", "test")
+    app = create_app(config)
+    try:
+        with app.app_context():
+            upgrade_platform(db.engine)
+            seed_defaults()
+        make_store(app, slug="owner")
+        steps = http_setup.Steps()
+        slugs = http_setup.provision_stores(app, 4, "owner", time.monotonic() + 120, lambda line: None, steps)
+        assert set(steps.seconds) == {"rows", "first store (provision_store)", "files"}
+        # a second call adds copies of the first bench store's file
+        assert len(http_setup.provision_stores(app, 6, "owner", time.monotonic() + 120, lambda line: None)) == 6
+        engines = app.extensions["mallow.store_engines"]
+        with app.app_context():
+            ids = list(
+                db.session.execute(db.select(Store.id).where(Store.slug.like("bench-%")).order_by(Store.id)).scalars()
+            )
+            db.session.remove()
+        files = [engines.sqlite_path(i) for i in ids]
+        assert all(path.is_file() for path in files)
+        assert not list(files[0].parent.glob("*.building"))
+        assert len({os.stat(path).st_ino for path in files}) == 6  # copies, not links
+        with engines.engine_for(ids[1]).begin() as c:
+            c.exec_driver_sql("UPDATE store.staff SET role = 'staff'")
+        for store_id in ids:
+            with engines.engine_for(store_id).connect() as c:
+                roles = c.exec_driver_sql("SELECT role FROM store.staff").scalars().all()
+            assert roles == (["staff"] if store_id == ids[1] else ["owner"])
+        client = app.test_client()
+        assert [client.get(f"/s/{slug}/").status_code for slug in slugs] == [200] * 4
+    finally:
+        common.dispose_app(app)
+        shutil.rmtree(config["MALLOW_DATA_DIR"], ignore_errors=True)

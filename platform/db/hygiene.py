@@ -85,7 +85,7 @@ log = logging.getLogger(__name__)
 
 
 # a database file's real path: asked on every SQLite checkout, the same few files each time
-_real_path = functools.lru_cache(maxsize=4096)(os.path.realpath)
+_real_path = functools.lru_cache(maxsize=20_000)(os.path.realpath)  # a path per store file met (~250 B each)
 
 BASELINE = "mallow.baseline"
 DIRTY = "mallow.dirty"

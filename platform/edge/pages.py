@@ -23,7 +23,9 @@ never kept: such a request always reaches its view.
 * **how long**: ``MALLOW_EDGE_CACHE_SECONDS`` (default 60: stock figures on a product page are
   the one thing that moves without a stamp), shortened by whatever the page said with
   :func:`fresh_for` (a flash sale that starts in 20 s); ``MALLOW_EDGE_CACHE_ENTRIES`` (default
-  2,000) pages per process, least recently used first out; 0 turns the cache off.
+  20,000: a page for each of 10,000 stores and then some) pages per process and
+  ``MALLOW_EDGE_CACHE_BYTES`` (default 128 MiB) of them, least recently used first out (the rest
+  are read back from their files); 0 turns the cache off.
 """
 
 from __future__ import annotations
@@ -105,9 +107,11 @@ class PageMemory:
     paths without a query string go to files (their number is bounded by the stores' content;
     query strings are not)."""
 
-    def __init__(self, max_entries: int, seconds: float, folder: Path | None = None):
-        self.max_entries, self.seconds, self.folder = max_entries, seconds, folder
+    def __init__(self, max_entries: int, seconds: float, folder: Path | None = None, max_bytes: int = 128 << 20):
+        self.max_entries, self.seconds, self.folder, self.max_bytes = max_entries, seconds, folder, max_bytes
+        self._prefix = os.path.join(str(folder), "") if folder is not None else None
         self._pages: OrderedDict[tuple, Page] = OrderedDict()
+        self._bytes = 0
         self._lock = Lock()
         self.hits = self.misses = 0
 
@@ -120,6 +124,7 @@ class PageMemory:
             page = self._pages.get(key)
             if page is not None and (page.stamp != stamp or page.expires < time.time()):
                 del self._pages[key]
+                self._bytes -= _cost(page)
                 page = None
             if page is not None:
                 self._pages.move_to_end(key)
@@ -139,15 +144,19 @@ class PageMemory:
 
     def _remember(self, key: tuple, page: Page) -> None:
         with self._lock:
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self._bytes -= _cost(old)
             self._pages[key] = page
-            self._pages.move_to_end(key)
-            while len(self._pages) > self.max_entries:
-                self._pages.popitem(last=False)
+            self._bytes += _cost(page)
+            while self._pages and (len(self._pages) > self.max_entries or self._bytes > self.max_bytes):
+                self._bytes -= _cost(self._pages.popitem(last=False)[1])
 
-    def _file(self, key: tuple) -> Path | None:
-        if self.folder is None or key[4]:  # key[4]: the query string
+    def _file(self, key: tuple) -> str | None:
+        """The page's file as a plain string (read on every miss of the memory: no ``pathlib``)."""
+        if self._prefix is None or key[4]:  # key[4]: the query string
             return None
-        return self.folder / str(int(key[0])) / hashlib.sha1(repr(key[1:]).encode()).hexdigest()
+        return f"{self._prefix}{int(key[0])}{os.sep}{hashlib.sha1(repr(key[1:]).encode()).hexdigest()}"
 
     def _read(self, key: tuple, stamp) -> Page | None:
         path = self._file(key)
@@ -175,9 +184,11 @@ class PageMemory:
             "has_csrf": page.has_csrf,
         }
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-            temporary.write_bytes(json.dumps(meta).encode() + b"\n" + page.body)
+            folder, name = os.path.split(path)
+            os.makedirs(folder, exist_ok=True)
+            temporary = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}")
+            with open(temporary, "wb") as f:
+                f.write(json.dumps(meta).encode() + b"\n" + page.body)
             os.replace(temporary, path)
         except OSError as error:
             log.warning("page not kept on disk: %s", error)
@@ -185,9 +196,18 @@ class PageMemory:
     def clear(self) -> None:
         with self._lock:
             self._pages.clear()
+            self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._pages)
+
+
+#: what a kept page costs beside its body (measured: ~1.9 KB for a home's key, headers and Page)
+PAGE_OVERHEAD = 2048
+
+
+def _cost(page: Page) -> int:
+    return len(page.body) + PAGE_OVERHEAD
 
 
 def memory(app=None) -> PageMemory:
@@ -346,8 +366,9 @@ def init_app(app, personal_cookies: tuple[str, ...]) -> None:
     app.extensions[SESSIONS] = SessionMemory()
     app.extensions[LOCALES] = {}
     app.extensions[EXTENSION] = PageMemory(
-        int(app.config.get("MALLOW_EDGE_CACHE_ENTRIES", 2000)),
+        int(app.config.get("MALLOW_EDGE_CACHE_ENTRIES", 20_000)),
         float(app.config.get("MALLOW_EDGE_CACHE_SECONDS", 60)),
         Path(app.config["MALLOW_DATA_DIR"]) / "pages",
+        int(app.config.get("MALLOW_EDGE_CACHE_BYTES", 128 << 20)),
     )
     app.after_request(keep)
