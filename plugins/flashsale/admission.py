@@ -29,6 +29,12 @@ dead drain committed instead of a second one (the database's conditional UPDATE 
 
 Polling (``GET …/api/x/flashsale/tickets/<ticket>``, early too) reads the ticket's hash with the
 token's session in one script: only the ticket's own shopper sees it.
+
+**The browser** (the sale page's buy button, :func:`mallow_flashsale.storefront.buy_form`) uses the
+same :func:`admit` (the same script) when :func:`redis_on` says admission is on: Flask has checked
+the cookie session and the CSRF token, so the script is given the customer's id instead of a
+token's session key. The answer is a waiting page that polls ``…/x/flashsale/tickets/<ticket>/state``
+(cookie session, one Redis read) and goes to the order's cashier once the drain made it.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from dataclasses import dataclass
 from datetime import datetime, UTC
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_request_context
+from flask import current_app, has_app_context, has_request_context
 from flask_babel import force_locale
 
 from mallow.sdk import EarlyAnswer, EarlyRequest, current_store, db, enqueue_job, shopper_session_mirror
@@ -106,10 +112,7 @@ class Door:
     def redis(self):
         """The gate's connection when door admission is on: the session mirror and the gate
         share one Redis (else None: the route decides)."""
-        mirror = shopper_session_mirror(self.app)
-        if mirror is None or gate.url_of(self.app) != mirror.url:
-            return None, None
-        return gate.connection_of(self.app), mirror
+        return redis_on(self.app)
 
     # --- the buy attempt --------------------------------------------------------------------------
 
@@ -137,46 +140,27 @@ class Door:
         if len(idem) > 80:
             return None
         app = self.app
-        head = gate.prefix_of(app)
-        window = int(_clock() // 60)
         ip_rate = int(config.get("ip_attempts_per_minute") or 600)
-        ip_key = f"{head}:rl:{int(store_id)}:ip:{request.remote_addr or '-'}:{window}"
+        ip_key = f"{gate.prefix_of(app)}:rl:{int(store_id)}:ip:{request.remote_addr or '-'}:{int(_clock() // 60)}"
         if not _allow_here(app, ip_key, ip_rate):
             return self.refuse(request, 429, "rate_limited", "rate_limited")
-        shopper_rate = int(config.get("shopper_attempts_per_minute") or 20)
-        day = now.astimezone(ZoneInfo(app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")).strftime("%Y-%m-%d")
-        ticket_id, token = uuid.uuid4().hex, uuid.uuid4().hex
-        ticket = {
-            "id": ticket_id,
-            "sale": sale_id,
-            "item": item.id,
-            "sku": sku_id,
-            "q": quantity,
-            "addr": address_id,
-            "note": note,
-            "key": idem,
-            "tok": token,
-            "day": day,
-            "loc": request.locale,
-            "at": time.time(),
-        }
-        queue, _taken, flag = gate.queue_keys(store_id, head)
-        keys = [*gate.keys(store_id, sale_id, day, head), session_key, queue, flag]
-        args = [item.id, quantity, store_id, sale.per_shopper_limit, sale.per_day_limit, token, 3 * 86400]
-        args += [f"{head}:rl:{int(store_id)}:shopper:", shopper_rate, 60, ip_key, ip_rate, f":{window}"]
-        args += [ticket_id, json.dumps(ticket), TICKET_SECONDS, idem, head, FLAG_SECONDS]
-        try:
-            code, _left, *rest = conn.admit(keys=keys, args=args)
-        except Exception as error:  # noqa: BLE001 -- Redis away: the route decides
-            log.warning("flash sale admission unavailable: %s", error)
-            return None
-        outcome = gate.ADMIT_OUTCOMES.get(int(code), "ungated")
+        outcome, ticket_id = admit(
+            app,
+            conn,
+            store_id=store_id,
+            sale=sale,
+            config=config,
+            item=item,
+            quantity=quantity,
+            address_id=address_id,
+            note=note,
+            idem=idem,
+            locale=request.locale,
+            remote_addr=request.remote_addr,
+            now=now,
+            session_key=session_key,
+        )
         if outcome in ("ok", "again"):
-            if outcome == "again":
-                ticket_id = rest[2].decode() if isinstance(rest[2], bytes) else str(rest[2])
-            elif int(rest[2]):  # the queue had no drain: one job for the whole crowd
-                with app.app_context():
-                    enqueue_job("flashsale.drain", store_id=store_id)
             return EarlyAnswer(
                 202, {"ticket": ticket_id, "status": "queued", "poll_url": _poll_url(request, ticket_id)}
             )
@@ -220,6 +204,100 @@ class Door:
         if status == 404:
             return self.refuse(request, 404, "not_found", "not_found")
         return EarlyAnswer(status, body)
+
+
+def redis_on(app):
+    """``(gate connection, session mirror)`` when admission is on for ``app`` (the mirror and the
+    gate share one Redis), else ``(None, None)``: the door and the sale page's buy button ask
+    the same question."""
+    mirror = shopper_session_mirror(app)
+    if mirror is None or gate.url_of(app) != mirror.url:
+        return None, None
+    return gate.connection_of(app), mirror
+
+
+def admit(
+    app,
+    conn,
+    *,
+    store_id: int,
+    sale,
+    config: dict,
+    item,
+    quantity: int,
+    address_id: int,
+    note: str,
+    idem: str,
+    locale: str,
+    remote_addr: str | None,
+    now: datetime,
+    session_key: str | None = None,
+    customer_id: int | None = None,
+) -> tuple[str, str | None]:
+    """One buy attempt through :data:`gate.ADMIT` (one round trip): ``(outcome, ticket id)``.
+
+    The shopper is either a token's mirrored session (``session_key``: the front door) or a
+    customer the caller knows already (``customer_id``: the sale page's buy button, whose
+    cookie session and CSRF token Flask checked). Outcomes are :data:`gate.ADMIT_OUTCOMES`'
+    values (``ok`` and ``again`` carry the ticket; ``ok`` queues one drain job when the script
+    raised the store's drain flag), or ``error`` when Redis failed: the caller's synchronous
+    path decides. The attempt rate per address counted in this process is the caller's."""
+    head = gate.prefix_of(app)
+    window = int(_clock() // 60)
+    ip_rate = int(config.get("ip_attempts_per_minute") or 600)
+    ip_key = f"{head}:rl:{int(store_id)}:ip:{remote_addr or '-'}:{window}"
+    shopper_rate = int(config.get("shopper_attempts_per_minute") or 20)
+    day = now.astimezone(ZoneInfo(app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")).strftime("%Y-%m-%d")
+    ticket_id, token = uuid.uuid4().hex, uuid.uuid4().hex
+    ticket = {
+        "id": ticket_id,
+        "sale": sale.id,
+        "item": item.id,
+        "sku": item.sku_id,
+        "q": quantity,
+        "addr": address_id,
+        "note": note,
+        "key": idem,
+        "tok": token,
+        "day": day,
+        "loc": locale,
+        "at": time.time(),
+    }
+    queue, _taken, flag = gate.queue_keys(store_id, head)
+    # a known customer: KEYS[5] is not read (the queue's key stands in for it)
+    keys = [*gate.keys(store_id, sale.id, day, head), session_key or queue, queue, flag]
+    args = [item.id, quantity, store_id, sale.per_shopper_limit, sale.per_day_limit, token, 3 * 86400]
+    args += [f"{head}:rl:{int(store_id)}:shopper:", shopper_rate, 60, ip_key, ip_rate, f":{window}"]
+    args += [ticket_id, json.dumps(ticket), TICKET_SECONDS, idem, head, FLAG_SECONDS]
+    args.append("" if customer_id is None else int(customer_id))
+    try:
+        code, _left, *rest = conn.admit(keys=keys, args=args)
+    except Exception as error:  # noqa: BLE001 -- Redis away: the caller's synchronous path decides
+        log.warning("flash sale admission unavailable: %s", error)
+        return "error", None
+    outcome = gate.ADMIT_OUTCOMES.get(int(code), "ungated")
+    if outcome == "again":
+        ticket_id = rest[2].decode() if isinstance(rest[2], bytes) else str(rest[2])
+    elif outcome == "ok" and int(rest[2]):  # the queue had no drain: one job for the whole crowd
+        if has_app_context():
+            enqueue_job("flashsale.drain", store_id=store_id)
+        else:
+            with app.app_context():
+                enqueue_job("flashsale.drain", store_id=store_id)
+    return outcome, (ticket_id if outcome in ("ok", "again") else None)
+
+
+def read_ticket(app, ticket: str) -> dict:
+    """A ticket's fields (one round trip; ``{}`` when there is none, or Redis failed)."""
+    conn = gate.connection_of(app)
+    if conn is None:
+        return {}
+    try:
+        found = conn.redis.hgetall(gate.ticket_key(ticket, gate.prefix_of(app))) or {}
+    except Exception as error:  # noqa: BLE001
+        log.warning("flash sale tickets unavailable: %s", error)
+        return {}
+    return {k.decode(): v.decode() for k, v in found.items()}
 
 
 def _read_ticket(conn, session_key: str, ticket_key: str) -> tuple[str | None, dict]:

@@ -47,6 +47,7 @@ class Answer:
     status: int
     body: dict
     order: object = None
+    ticket: str | None = None  # 202: admitted, the order is made behind (the drain)
 
 
 def _refuse(status: int, error: str, message: str, **extra) -> Answer:
@@ -103,8 +104,13 @@ def whole_number(value, default=None) -> int | None:
         return None
 
 
-def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=None) -> Answer:
-    """Try to buy; ``data`` has ``sku_id``, ``quantity`` (default 1), ``address_id``, ``note``."""
+def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=None, queue: bool = False) -> Answer:
+    """Try to buy; ``data`` has ``sku_id``, ``quantity`` (default 1), ``address_id``, ``note``.
+
+    With ``queue`` (the sale page's buy button) and admission on (:func:`admission.redis_on`),
+    the attempt is admitted as the front door admits an API attempt (the same script, with the
+    signed-in customer's id): 202 with ``ticket``, or the script's refusal; what the script
+    cannot decide goes on to the synchronous path below."""
     store_id = current_store().id
     sku_id, quantity = whole_number(data.get("sku_id")), whole_number(data.get("quantity"), 1)
     if sku_id is None or quantity is None or not 1 <= quantity <= 999:
@@ -144,6 +150,10 @@ def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=
     if customer is None:
         return _refuse(401, "unauthenticated", _("Sign in to take part in the flash sale."))
 
+    if queue:
+        queued = _admit(store_id, sale, item, quantity, data, customer, idempotency_key, config, now)
+        if queued is not None:
+            return queued
     shopper_rate = int(config.get("shopper_attempts_per_minute") or 20)
     day, token = timing.store_day(now), uuid.uuid4().hex
     outcome, _left, epoch = gate.reserve(
@@ -163,23 +173,9 @@ def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=
     )
     if outcome == "ungated" and not limits.allow_here(limits.rate_key(store_id, "shopper", customer.id), shopper_rate):
         outcome = "rate_limited"
-    if outcome == "rate_limited":
-        return _refuse(429, "rate_limited", _("Too many attempts. Try again in a moment."))
-    if outcome == "sold_out":
-        flags.mark_sold_out(store_id, sale_id, sku_id, item.id)
-        return sold_out()
-    if outcome == "not_enough":
-        return _refuse(409, "not_enough", _("Not that many left."))
-    if outcome == "limit":
-        return _refuse(
-            409, "limit_reached", _("You can buy at most %(limit)s in this flash sale.", limit=sale.per_shopper_limit)
-        )
-    if outcome == "day_limit":
-        return _refuse(
-            409, "limit_reached", _("You can buy at most %(limit)s a day in this flash sale.", limit=sale.per_day_limit)
-        )
-    if outcome == "pending" and not idempotency_key:
-        return _refuse(409, "pending_order", _("You have an unpaid order in this flash sale: pay or cancel it first."))
+    refused = _gate_refusal(outcome, store_id, sale, item, idempotency_key)
+    if refused is not None:
+        return refused
     if outcome == "unknown":
         gate.drop(store_id, sale_id)  # seeded before this item was added: re-seed next time
     if outcome in ("ungated", "unknown"):  # no gate: a few reads turn most losers away before a write
@@ -200,6 +196,77 @@ def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=
                 held.release()
         if reservation is not None and not reservation.settled:
             reservation.release()
+
+
+def _gate_refusal(outcome: str, store_id: int, sale, item, idempotency_key: str | None) -> Answer | None:
+    """The refusal the gate's script decided (reserve or admit: the same codes), or None."""
+    if outcome == "rate_limited":
+        return _refuse(429, "rate_limited", _("Too many attempts. Try again in a moment."))
+    if outcome == "sold_out":
+        flags.mark_sold_out(store_id, sale.id, item.sku_id, item.id)
+        return sold_out()
+    if outcome == "not_enough":
+        return _refuse(409, "not_enough", _("Not that many left."))
+    if outcome == "limit":
+        return _refuse(
+            409, "limit_reached", _("You can buy at most %(limit)s in this flash sale.", limit=sale.per_shopper_limit)
+        )
+    if outcome == "day_limit":
+        return _refuse(
+            409, "limit_reached", _("You can buy at most %(limit)s a day in this flash sale.", limit=sale.per_day_limit)
+        )
+    if outcome == "pending" and not idempotency_key:
+        return _refuse(409, "pending_order", _("You have an unpaid order in this flash sale: pay or cancel it first."))
+    return None
+
+
+def _admit(store_id, sale, item, quantity, data, customer, idempotency_key, config, now) -> Answer | None:
+    """The sale page's attempt through the front door's admission (one script, the customer's id
+    instead of a token): 202 with the ticket, or the script's refusal; None when admission is
+    off or cannot decide (Redis away, an unseeded sale it could not seed, an item not in the
+    seeded sale, the attempt's key sent while an order is unpaid): the synchronous path."""
+    from mallow_flashsale import admission
+
+    app = current_app._get_current_object()
+    conn, _mirror = admission.redis_on(app)
+    if conn is None:
+        return None
+    address_id, note = whole_number(data.get("address_id")), data.get("note") or ""
+    if address_id is None or address_id <= 0 or not isinstance(note, str) or len(note) > 200:
+        return None
+    idem = (idempotency_key or "").strip()
+    if len(idem) > 80:
+        return None
+    from flask_babel import get_locale
+
+    locale = str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])
+    for attempt_number in range(2):
+        outcome, ticket = admission.admit(
+            app,
+            conn,
+            store_id=store_id,
+            sale=sale,
+            config=config,
+            item=item,
+            quantity=quantity,
+            address_id=address_id,
+            note=note,
+            idem=idem,
+            locale=locale,
+            remote_addr=request.remote_addr,
+            now=now,
+            customer_id=customer.id,
+        )
+        if outcome != "unseeded":
+            break
+        if attempt_number == 1 or not gate.seed(store_id, sale.id, wait=True):  # nothing is counted before
+            return None
+    if outcome in ("ok", "again"):
+        return Answer(202, {"ticket": ticket, "status": "queued", "sale_id": sale.id}, ticket=ticket)
+    if outcome == "unknown":
+        gate.drop(store_id, sale.id)  # seeded before this item was added: the synchronous path re-seeds
+        return None
+    return _gate_refusal(outcome, store_id, sale, item, idem or None)
 
 
 def place_admitted(sale_id: int, ticket: dict, customer) -> Answer:

@@ -115,9 +115,12 @@ return 1
 # route decides those. KEYS: rem, buy, day, pend, session, queue, drain flag.
 # ARGV: 1 item, 2 qty, 3 store, 4 limit, 5 day limit, 6 token, 7 day ttl, 8/13 the shopper's rate
 # key around the customer id, 9 its limit, 10 window, 11 ip key, 12 its limit, 14 ticket id,
-# 15 ticket (JSON), 16 ticket ttl, 17 Idempotency-Key, 18 key prefix, 19 drain flag ttl.
+# 15 ticket (JSON), 16 ticket ttl, 17 Idempotency-Key, 18 key prefix, 19 drain flag ttl,
+# 20 the customer id when the caller knows the shopper already (a browser's cookie session,
+# checked by Flask): then KEYS[5] is not read ("" : the token's mirrored session decides).
 ADMIT = """
-local who = redis.call('GET', KEYS[5])
+local who
+if ARGV[20] and ARGV[20] ~= '' then who = ARGV[3] .. ':' .. ARGV[20] else who = redis.call('GET', KEYS[5]) end
 if not who then return {-10, 0} end
 local sep = string.find(who, ':', 1, true)
 if not sep or string.sub(who, 1, sep - 1) ~= ARGV[3] then return {-10, 0} end
@@ -159,7 +162,7 @@ local ticket = cjson.decode(ARGV[15])
 ticket.c = tonumber(cust)
 ticket.ep = epoch
 local tkey = ARGV[18] .. ':ticket:' .. ARGV[14]
-redis.call('HSET', tkey, 'status', 'queued', 'store', ARGV[3], 'customer', cust)
+redis.call('HSET', tkey, 'status', 'queued', 'store', ARGV[3], 'customer', cust, 'sale', ticket.sale, 'sku', ticket.sku, 'q', ticket.q)
 redis.call('EXPIRE', tkey, ARGV[16])
 if idem ~= '' then redis.call('SET', idem, ARGV[14], 'EX', ARGV[16]) end
 redis.call('LPUSH', KEYS[6], cjson.encode(ticket))

@@ -4,13 +4,20 @@
 Pages are rendered on the server, countdown included (the seconds left are in the HTML); the
 small ``static/countdown.js`` only ticks it down and reloads the page when the sale opens or
 ends (progressive enhancement: without it the page is complete and correct when loaded).
+
+With admission on (Redis), the buy button's attempt is admitted like an API one and the shopper
+waits on the queue's page (排队中), polled by ``static/queue.js`` or, without script, reloaded by
+a ``<noscript>`` refresh; the ticket page sends them to the order's cashier.
 """
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 
-from flask import Blueprint, abort, jsonify, render_template, request, url_for
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, jsonify, make_response, redirect, render_template, request, url_for
 
 from mallow.sdk import (
     ID,
@@ -18,6 +25,7 @@ from mallow.sdk import (
     api_route,
     cashier_url,
     current_store,
+    db,
     nullable,
     obj,
     principal,
@@ -25,9 +33,9 @@ from mallow.sdk import (
     shape,
     string,
 )
-from mallow_flashsale import buying, sales, timing
+from mallow_flashsale import admission, buying, sales, timing
 from mallow_flashsale.i18n import _, translations
-from mallow_flashsale.models import aware
+from mallow_flashsale.models import PendingOrder, aware
 
 
 def countdown_text(seconds: int) -> str:
@@ -71,7 +79,7 @@ def index():
     )
 
 
-def sale_page(sale_id: int, error: str | None = None, status: int = 200):
+def sale_page(sale_id: int, error: str | None = None, status: int = 200, unpaid_url: str | None = None):
     from mallow_flashsale import present
 
     sale = _visible_sale_or_404(sale_id)
@@ -87,6 +95,7 @@ def sale_page(sale_id: int, error: str | None = None, status: int = 200):
         customer=customer,
         addresses=shopper_addresses,
         error=error,
+        unpaid_url=unpaid_url,
         days_format=_("%(days)s d"),
         attempt=uuid.uuid4().hex,
         chosen=chosen,
@@ -104,13 +113,24 @@ def _page_context() -> dict:
 
 
 def buy_form(sale_id: int):
-    """The page's buy button (a form with its CSRF token, the signed-in shopper's cookie)."""
-    _visible_sale_or_404(sale_id)
-    answer = buying.attempt(sale_id, request.form, idempotency_key=request.form.get("attempt") or None)
+    """The page's buy button (a form with its CSRF token, the signed-in shopper's cookie).
+
+    With admission on (Redis: :func:`admission.redis_on`) the attempt is admitted as the front
+    door admits an API one and the answer is the waiting page (排队中, 202) of its ticket; else,
+    or when admission cannot decide, the order is placed here and now. A sale that cannot be
+    bought (missing, hidden, over) is refused by ``attempt`` and shown by ``sale_page`` (404)."""
+    answer = buying.attempt(sale_id, request.form, idempotency_key=request.form.get("attempt") or None, queue=True)
+    if answer.status == 202:
+        item = _ticket_item(sale_id, request.form.get("sku_id"))
+        if item is not None:
+            item = {**item, "quantity": buying.whole_number(request.form.get("quantity"), 1)}
+        return _waiting(sale_id, answer.ticket, item, 202)
     if answer.status == 401:
         return sale_page(sale_id, _("Sign in to take part in the flash sale."), 401)
     if answer.status >= 300:
-        return sale_page(sale_id, answer.body.get("message") or _("The order cannot be placed."), answer.status)
+        message = answer.body.get("message") or _("The order cannot be placed.")
+        unpaid = _unpaid_order_url(sale_id) if answer.body.get("error") == "pending_order" else None
+        return sale_page(sale_id, message, answer.status, unpaid)
     order = answer.order
     return render_template(
         "flashsale/placed.html",
@@ -119,6 +139,143 @@ def buy_form(sale_id: int):
         deadline_text=timing.local_text(aware(order.pay_deadline)),
         order_url=cashier_url(order),
     ), answer.status
+
+
+# --- the queue (排队中): a browser's admitted attempt ---------------------------------------------
+
+#: how long the waiting page's picture of an item is kept (title, option, picture, price)
+CARD_SECONDS = 30.0
+
+
+def _valid_ticket(ticket: str) -> bool:
+    return len(ticket) == 32 and all(c in "0123456789abcdef" for c in ticket)
+
+
+def _own_ticket(ticket: str) -> dict | None:
+    """The ticket's fields when it is the signed-in shopper's of this store (one Redis round
+    trip; the shopper from the cookie session, which the process keeps), else None."""
+    customer = principal("shopper")
+    if customer is None or not _valid_ticket(ticket):
+        return None
+    fields = admission.read_ticket(current_app, ticket)
+    if not fields or fields.get("store") != str(current_store().id) or fields.get("customer") != str(customer.id):
+        return None
+    return fields
+
+
+def _ticket_item(sale_id: int, sku_id) -> dict | None:
+    """What the waiting page shows of the item (kept per process for :data:`CARD_SECONDS`: a
+    crowd's waiting pages read the sale once)."""
+    from mallow_flashsale import present
+
+    sku = buying.whole_number(sku_id)
+    if sku is None:
+        return None
+    cards = current_app.extensions.setdefault("mallow_flashsale.cards", {})
+    key = (current_store().id, int(sale_id), sku)
+    found = cards.get(key)
+    if found is not None and found[0] > time.monotonic():
+        return found[1]
+    sale = sales.get(sale_id)
+    item = None
+    if sale is not None:
+        view = _sale_view(sale, timing.now())
+        items = [i for i in view["items"] if i["sku_id"] == sku]
+        present.decorate_items(sale, items)
+        item = items[0] if items else None
+        if item is not None:
+            item = {k: item.get(k) for k in ("title", "option", "image", "sale_price", "regular_price")}
+            item["sale_title"] = sale.title
+    if len(cards) > 10_000:
+        cards.clear()
+    cards[key] = (time.monotonic() + CARD_SECONDS, item)
+    return item
+
+
+def _waiting(sale_id: int, ticket: str, item: dict | None, status: int = 200, failed: dict | None = None):
+    """The waiting page (排队中…) of ``ticket``, or its refusal (``failed``: the drain's answer)."""
+    unpaid_url = None
+    if failed is not None and failed.get("error") == "pending_order":
+        unpaid_url = _unpaid_order_url(sale_id)
+    response = make_response(
+        render_template(
+            "flashsale/queued.html",
+            sale_id=sale_id,
+            ticket=ticket,
+            item=item,
+            failed=failed,
+            unpaid_url=unpaid_url,
+            ticket_url=url_for(".ticket", ticket=ticket),
+            state_url=url_for(".ticket_state", ticket=ticket),
+        ),
+        status,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _unpaid_order_url(sale_id: int) -> str | None:
+    """The cashier of the shopper's unpaid order in the sale (one read, on a refusal only), else
+    their unpaid orders."""
+    from mallow_flashsale import present
+
+    customer = principal("shopper")
+    order_id = (
+        db.session.execute(
+            sa.select(PendingOrder.order_id).where(
+                PendingOrder.sale_id == sale_id, PendingOrder.customer_id == customer.id
+            )
+        ).scalar()
+        if customer is not None
+        else None
+    )
+    if order_id is not None:
+        return cashier_url(order_id)
+    return present.core_url("storefront.orders_list", tab="unpaid")
+
+
+def ticket_page(ticket: str):
+    """``GET /x/flashsale/tickets/<ticket>``: the shopper's own ticket. Queued: the waiting page
+    (it reloads itself without script); ordered: 303 to the order's cashier; failed: the refusal
+    in words. Anyone else (another shopper, a visitor): 404."""
+    fields = _own_ticket(ticket)
+    if fields is None:
+        abort(404)
+    status = fields.get("status")
+    if status == "ordered":
+        response = redirect(cashier_url(int(fields["order_id"])), 303)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    sale_id = int(fields.get("sale") or 0)
+    item = _ticket_item(sale_id, fields.get("sku"))
+    if item is not None and fields.get("q"):
+        item = {**item, "quantity": int(fields["q"])}
+    failed = None
+    if status == "failed":
+        body = json.loads(fields.get("body") or "{}")
+        failed = {"error": body.get("error"), "message": body.get("message") or _("The order cannot be placed.")}
+    return _waiting(sale_id, ticket, item, 200, failed)
+
+
+def ticket_state(ticket: str):
+    """``GET /x/flashsale/tickets/<ticket>/state``: what the waiting page polls (JSON, cookie
+    session): ``{"status": "queued"}``, ``{"status": "ordered", "url": <cashier>}`` or
+    ``{"status": "failed", "url": <the ticket page, which words the refusal>}``; 404 to anyone
+    but the ticket's shopper. No query once the process knows the shopper's session."""
+    fields = _own_ticket(ticket)
+    if fields is None:
+        response = jsonify(error="not_found", message=_("This queue ticket cannot be found."))
+        response.status_code = 404
+    else:
+        status = fields.get("status") or "queued"
+        body = {"status": status}
+        if status == "ordered":
+            body["url"] = cashier_url(int(fields["order_id"]))
+        elif status == "failed":
+            body["url"] = url_for(".ticket", ticket=ticket)
+        response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # --- store API ------------------------------------------------------------------------------------
@@ -170,6 +327,8 @@ def blueprints() -> list[tuple[Blueprint, str]]:
     pages.add_url_rule("/", "index", index)
     pages.add_url_rule("/<int:sale_id>", "sale", sale_page)
     pages.add_url_rule("/<int:sale_id>/buy", "buy", buy_form, methods=["POST"])
+    pages.add_url_rule("/tickets/<ticket>", "ticket", ticket_page)
+    pages.add_url_rule("/tickets/<ticket>/state", "ticket_state", ticket_state)
 
     api = Blueprint("sales_api", __name__)
     api.before_request(_only_open_stores)
