@@ -106,6 +106,8 @@ def _static_file(app, endpoint: str) -> str | None:
 def _value(demo, endpoint: str, name: str):
     if name == "theme":
         return "default"
+    if name == "ticket":  # a flash-sale queue ticket nobody holds: its 404 must fit too (the waiting
+        return "0" * 32  # page itself is measured by test_flashsale_queue_browser.py)
     if name == "filename":
         return "theme.css" if endpoint == "pages.theme_asset" else _static_file(demo.app, endpoint)
     if name == "name":
