@@ -284,6 +284,26 @@ def queue_keys(store_id: int, head: str | None = None) -> tuple[str, str, str]:
     return base, f"{base}:taken", f"{base}:drain"
 
 
+def tickets_in_flight(store_id: int) -> bool:
+    """Whether the store has admitted tickets not made into orders yet (queued, being drained, or
+    a drain flag up). Their units are reserved in the gate but not yet taken in the database, so
+    a re-seed from the database now would give them out a second time (one round trip; True when
+    Redis failed: do not re-seed then either)."""
+    conn = connection()
+    if conn is None:
+        return False
+    queue, taken, flag = queue_keys(store_id)
+    try:
+        with conn.redis.pipeline(transaction=False) as pipe:
+            pipe.llen(queue)
+            pipe.zcard(taken)
+            pipe.exists(flag)
+            return any(int(n or 0) for n in pipe.execute())
+    except Exception as error:  # noqa: BLE001
+        log.warning("flash sale queue unreadable: %s", error)
+        return True
+
+
 def ticket_key(ticket: str, head: str | None = None) -> str:
     return f"{head or prefix()}:ticket:{ticket}"
 

@@ -6,7 +6,9 @@
    deadline, within its minute;
 2. purchases still marked unpaid whose order moved on without us (the plugin was disabled at the
    time) are settled: units back for cancelled orders, "paid" for paid ones;
-3. the Redis gate of every sale in preheat or live is re-seeded from the database;
+3. the Redis gate of every sale in preheat or live is re-seeded from the database, unless
+   admitted tickets are still waiting for their orders (their units are held in the gate, not
+   yet in the database: a seed now would admit as many shoppers again);
 4. tickets admitted at the front door that a dead drain took and never settled go back on the
    store's queue, with a drain job for them (:func:`mallow_flashsale.admission.requeue_stale`).
 
@@ -60,7 +62,14 @@ def run(store_id: int, now) -> dict:
         from mallow_flashsale import admission
 
         found["requeued"] = admission.requeue_stale(store_id)
-        for sale in db.session.execute(sa.select(Sale).where(Sale.published.is_(True), Sale.ends_at > now)).scalars():
-            if sale.state(now) in ("preheat", "live"):
-                seeded += gate.seed(store_id, sale.id)
+        # not while admitted tickets wait for their orders: the database does not hold their
+        # units yet, so a seed read from it would admit as many shoppers again
+        if gate.tickets_in_flight(store_id):
+            found["seeding_deferred"] = True
+        else:
+            for sale in db.session.execute(
+                sa.select(Sale).where(Sale.published.is_(True), Sale.ends_at > now)
+            ).scalars():
+                if sale.state(now) in ("preheat", "live"):
+                    seeded += gate.seed(store_id, sale.id)
     return {"closed": closed, "settled": settled, "seeded": seeded, **found}

@@ -362,3 +362,26 @@ def test_without_redis_the_route_places_the_order_as_before(fs_app):
     ((token, address, _c),) = make_shoppers(fs_app, shop, 1)
     placed = buy(fs_app.test_client(), shop, sale["id"], token, address, sku)
     assert placed.status_code == 201 and placed.get_json()["order"]["status"] == "pending_payment"
+
+
+def test_the_sweep_does_not_re_seed_the_gate_while_admitted_tickets_wait(door):
+    """The periodic re-seed reads the database, which does not hold the units of tickets still
+    queued: re-seeding then would admit as many shoppers again (they would wait for an order
+    that fails). It waits until the drain has made their orders."""
+    from mallow_flashsale import sweep, timing
+
+    app = door.app
+    shop, sku, sale_id, people = _sale(app, 3, 6)
+    first = [buy(app.test_client(), shop, sale_id, t, a, sku) for t, a, _c in people[:3]]
+    assert [r.status_code for r in first] == [202, 202, 202]
+
+    swept = in_store(app, shop, lambda: sweep.run(shop.store_id, timing.now()))
+    assert swept.get("seeding_deferred") is True and swept["seeded"] == 0
+    late = [buy(app.test_client(), shop, sale_id, t, a, sku) for t, a, _c in people[3:]]
+    assert {r.status_code for r in late} == {409}  # sold out at the door: nothing admitted twice
+
+    assert _drain(app, shop) == 3
+    swept = in_store(app, shop, lambda: sweep.run(shop.store_id, timing.now()))
+    assert "seeding_deferred" not in swept and swept["seeded"] == 1
+    assert len(_orders(app, shop, sale_id)) == 3
+    assert sale_item(app, shop, sale_id, sku)["remaining"] == 0

@@ -215,9 +215,10 @@ def test_an_admitted_attempt_places_nothing_in_the_request(door):
     writes = [s for s in statements if s.lstrip().split()[0].upper() in ("INSERT", "UPDATE", "DELETE")]
     assert writes == []
     assert counts["redis"] == 1  # the admission script; the drain job was queued by the first
-    # the only read is the page frame's theme (SQLite also counts its BEGIN): no order, no stock
+    # the only reads are the page frame's: its theme and the tab bar's cart count (SQLite also
+    # counts its BEGIN): no order, no stock
     reads = [s for s in statements if not s.lstrip().upper().startswith("BEGIN")]
-    assert len(reads) == 1 and "builder_state" in reads[0], statements
+    assert len(reads) == 2 and "builder_state" in reads[0] and "cart_items" in reads[1], statements
 
 
 def test_refusals_the_script_decides_show_on_the_sale_page_as_before(door, monkeypatch):
