@@ -160,6 +160,7 @@ def test_a_new_shopper_signs_up_by_sms_and_keeps_an_address(playwright_api, serv
         assert page.locator("#no-addresses").count() == 1
         page.locator("#add-address").click()
         page.wait_for_url(re.compile(r"/account/addresses/new"))
+        page.wait_for_load_state("load")
         assert not page.locator("#region-step").is_visible()  # the script fills the selects in place
         page.locator("#f-recipient").fill("王小明")
         page.locator("#f-phone").fill("13800138000")
@@ -179,6 +180,8 @@ def test_a_new_shopper_signs_up_by_sms_and_keeps_an_address(playwright_api, serv
 
         # a municipality: 北京市 has its districts right under the city level
         page.locator("#add-address").click()
+        page.wait_for_url(re.compile(r"/account/addresses/new"))
+        page.wait_for_load_state("load")  # account.js listens to the selects before one is chosen
         page.locator("#f-province_code").select_option("110000")
         page.wait_for_selector('#f-city_code option[value="110100"]', state="attached")
         assert page.locator("#f-city_code option").all_inner_texts()[1:] == ["北京市"]
