@@ -44,6 +44,7 @@ from .http import (
     register_shopper,
 )
 from .images import image_upload, png_bytes
+from .jobs import JobRecorder
 from .builders import PluginBuilder, build_plugin
 from .cli import listed_line, run_cli
 from .plugins import BrokenManifest, PluginNotInstalled, approve_plugin, disable_plugin, enable_plugin, plugin_app
@@ -71,6 +72,7 @@ from .stores import (
 )
 
 __all__ = [
+    "JobRecorder",
     "CSRF_RE",
     "HAVE_POSTGRES",
     "HAVE_REDIS",

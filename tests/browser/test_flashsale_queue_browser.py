@@ -25,6 +25,7 @@ from mallow.testing import (  # noqa: E402
     HAVE_POSTGRES,
     HAVE_REDIS,
     REDIS_URL,
+    JobRecorder,
     dispose_app,
     enable_plugin,
     make_product,
@@ -34,19 +35,6 @@ from mallow.testing import (  # noqa: E402
 )
 
 OPEN_LIMITS = {"ip_attempts_per_minute": 1_000_000, "shopper_attempts_per_minute": 600}
-
-
-class Jobs:
-    """Records what is queued: the test runs the drain itself (no worker)."""
-
-    kind = "recorder"
-
-    def __init__(self):
-        self.queued = []
-
-    def enqueue(self, name, *, job_id=None, delay=None, **kwargs):
-        self.queued.append((name, kwargs))
-        return name
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +55,7 @@ def served(tmp_path_factory):
         FLASHSALE_REDIS_PREFIX=f"{prefix}:fs",
         SESSION_MIRROR_PREFIX=f"{prefix}:m",
     )
-    app.extensions["mallow.jobs"] = Jobs()
+    app.extensions["mallow.jobs"] = JobRecorder()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

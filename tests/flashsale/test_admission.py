@@ -17,23 +17,10 @@ from werkzeug.test import EnvironBuilder
 
 from mallow.jobs.registry import execute
 from mallow.plugins.early import early_answer
-from mallow.testing import HAVE_POSTGRES, HAVE_REDIS, REDIS_URL, bearer, dispose_app, plugin_app
+from mallow.testing import HAVE_POSTGRES, HAVE_REDIS, REDIS_URL, JobRecorder, bearer, dispose_app, plugin_app
 
 from .conftest import OPEN_LIMITS, buy, create_sale, enabled_store, in_store, make_shoppers, product, sale_item
 from .test_early_answers import counted
-
-
-class Jobs:
-    """Records what is queued (the drain is run by the test)."""
-
-    kind = "recorder"
-
-    def __init__(self):
-        self.queued = []
-
-    def enqueue(self, name, *, job_id=None, delay=None, **kwargs):
-        self.queued.append((name, kwargs))
-        return name
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +49,7 @@ def door(door_app, monkeypatch):
     prefix = f"mallow-test:{uuid.uuid4().hex[:10]}"
     monkeypatch.setitem(door_app.config, "FLASHSALE_REDIS_PREFIX", f"{prefix}:fs")
     monkeypatch.setitem(door_app.config, "SESSION_MIRROR_PREFIX", f"{prefix}:m")
-    jobs = Jobs()
+    jobs = JobRecorder()
     monkeypatch.setitem(door_app.extensions, "mallow.jobs", jobs)
     routes = door_app.extensions.get("mallow.early_routes") or early.install(door_app)
     monkeypatch.setattr(routes, "budget_ms", 10_000.0)

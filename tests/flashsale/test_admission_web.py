@@ -15,10 +15,10 @@ from types import SimpleNamespace
 import pytest
 
 from mallow.jobs.registry import execute
-from mallow.testing import HAVE_REDIS, REDIS_URL, backend_params, dispose_app, plugin_app, post_form
+from mallow.testing import HAVE_REDIS, REDIS_URL, JobRecorder, backend_params, dispose_app, plugin_app, post_form
 
 from .conftest import OPEN_LIMITS, create_sale, enabled_store, in_store, make_shoppers, product, sale_item
-from .test_admission import Jobs, _orders
+from .test_admission import _orders
 from .test_early_answers import counted
 
 
@@ -45,7 +45,7 @@ def door(web_app, monkeypatch):
     prefix = f"mallow-test:{uuid.uuid4().hex[:10]}"
     monkeypatch.setitem(web_app.config, "FLASHSALE_REDIS_PREFIX", f"{prefix}:fs")
     monkeypatch.setitem(web_app.config, "SESSION_MIRROR_PREFIX", f"{prefix}:m")
-    jobs = Jobs()
+    jobs = JobRecorder()
     monkeypatch.setitem(web_app.extensions, "mallow.jobs", jobs)
     with web_app.app_context():
         from mallow_flashsale import flags
