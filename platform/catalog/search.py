@@ -347,23 +347,6 @@ def summaries(query: Query, *, shopper: bool = True) -> Page:
     )
 
 
-def on_shelf_summaries(product_ids) -> dict[int, Summary]:
-    """``{id: Summary}`` of those of ``product_ids`` a shopper may see (on the shelf, with an
-    active SKU, as :func:`search` lists them), in two statements and without ORM rows: the
-    page builder's hand-picked products."""
-    ids = sorted({int(i) for i in product_ids})
-    if not ids:
-        return {}
-    prices = _min_price_subquery()
-    rows = db.session.execute(
-        sa.select(*_SUMMARY_COLUMNS, prices.c.min_price.label("min_price"))
-        .select_from(sa.join(Product.__table__, prices, prices.c.product_id == Product.id))
-        .where(Product.id.in_(ids), Product.status == "on_shelf")
-    ).all()
-    covers = _covers([row.id for row in rows])
-    return {row.id: Summary(**row._mapping, cover=covers.get(row.id)) for row in rows}
-
-
 def _covers(product_ids: list[int]) -> dict[int, Cover]:
     """``{product id: its first image}`` for these products, in one statement."""
     if not product_ids:
@@ -405,7 +388,7 @@ class Listing:
 
 def shelf_cards(product_ids=(), listings=()) -> tuple[dict[int, Summary], dict[Listing, list[Summary]]]:
     """``({id: Summary}, {listing: [Summary, …]})``: those of ``product_ids`` a shopper may see
-    (as :func:`on_shelf_summaries`) and the products of each :class:`Listing` (as :func:`summaries`
+    (on the shelf, with an active SKU, as :func:`search` lists them) and the products of each :class:`Listing` (as :func:`summaries`
     finds them), every one with its cover, in **one** statement whatever their number: a page
     with several product grids asks once. Built once per shape (how many listings, which sorts,
     which have a category), its values bound when it runs; no ORM rows."""
