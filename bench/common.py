@@ -277,16 +277,19 @@ def rate(
     return per_second(one, seconds, max_requests)
 
 
-def settle(read: Callable[[], int], quiet: float = 0.5, at_most: float = 10.0, every: float = 0.05):
-    """Read a figure (units sold, say) until it has not changed for ``quiet`` seconds, or
-    ``at_most`` seconds have passed: ``(last value, reads, seconds, settled, first value)``.
+def settle(
+    read: Callable[[], int], quiet: float = 0.5, at_most: float = 10.0, every: float = 0.05, until: int | None = None
+):
+    """Read a figure (units sold, say) until it has not changed for ``quiet`` seconds (and has
+    reached ``until``, when given: work queued behind the answers, such as a drain, may start late),
+    or ``at_most`` seconds have passed: ``(last value, reads, seconds, settled, first value)``.
     Orders still committing when the load stopped are counted this way, not missed."""
     started = time.monotonic()
     value, reads = read(), 1
     first, changed = value, started
     while True:
         now = time.monotonic()
-        if now - changed >= quiet:
+        if now - changed >= quiet and (until is None or value >= until):
             return value, reads, now - started, True, first
         if now - started >= at_most:
             return value, reads, now - started, False, first

@@ -55,6 +55,20 @@ def test_settle_waits_for_the_last_commits():
     assert reads >= 5  # read again after the last change, until it held still
 
 
+def test_settle_waits_for_work_that_starts_late_when_told_its_goal():
+    """A drain worker may start after the answers stopped: the count holds still at 4 for longer
+    than ``quiet`` before it moves. Told the goal (the admitted attempts), settle waits for it."""
+    values = iter([4] * 30 + [200, 500])
+
+    def read():
+        return next(values, 500)
+
+    value, _reads, _seconds, settled, first = common.settle(read, quiet=0.05, at_most=5, every=0.01, until=500)
+    assert (first, value, settled) == (4, 500, True)
+    early = iter([4] * 30 + [500])
+    assert common.settle(lambda: next(early, 500), quiet=0.05, at_most=5, every=0.01)[0] == 4  # without: too soon
+
+
 def test_settle_says_when_the_count_never_holds_still():
     counter = iter(range(10**6))
     value, reads, _seconds, settled, _first = common.settle(lambda: next(counter), quiet=0.2, at_most=0.1, every=0.01)

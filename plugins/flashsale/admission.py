@@ -15,9 +15,11 @@ within ``FLASHSALE_SNAPSHOT_SECONDS``) without the database:
 3. ``202 {"ticket", "status": "queued", "poll_url"}``; when the script raised the store's drain
    flag (no drain was running) one ``flashsale.drain`` job is queued, never one per ticket.
 
-Anything it cannot decide goes on to the route, which keeps the synchronous path (a token not
-mirrored — the route's lookup writes it back —, an unseeded sale, a sale not in memory, an
-``Idempotency-Key`` with an unpaid order, no Redis): the same answer the route always gave.
+Anything it cannot decide goes on to the route (a token not mirrored — the route's lookup
+writes it back —, an unseeded sale, a sale not in memory, an ``Idempotency-Key`` with an unpaid
+order, no Redis). The route admits it the same way where it can (the customer's id from its own
+lookup, the gate seeded on the spot), so an attempt is answered 202 whichever process meets it
+first; only what the script cannot decide there either is placed synchronously (201).
 
 The drain (:func:`drain`, a store job) takes tickets in batches into a processing set (scored
 with the time taken), places each through ``place_order`` as its shopper with the sale option and

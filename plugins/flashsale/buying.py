@@ -107,10 +107,11 @@ def whole_number(value, default=None) -> int | None:
 def attempt(sale_id: int, data, *, idempotency_key: str | None = None, customer=None, queue: bool = False) -> Answer:
     """Try to buy; ``data`` has ``sku_id``, ``quantity`` (default 1), ``address_id``, ``note``.
 
-    With ``queue`` (the sale page's buy button) and admission on (:func:`admission.redis_on`),
-    the attempt is admitted as the front door admits an API attempt (the same script, with the
-    signed-in customer's id): 202 with ``ticket``, or the script's refusal; what the script
-    cannot decide goes on to the synchronous path below."""
+    With ``queue`` (the sale page's buy button, and the API route for what the front door sent
+    on) and admission on (:func:`admission.redis_on`), the attempt is admitted as the front door
+    admits an API attempt (the same script, with the signed-in customer's id): 202 with
+    ``ticket``, or the script's refusal; what the script cannot decide goes on to the
+    synchronous path below."""
     store_id = current_store().id
     sku_id, quantity = whole_number(data.get("sku_id")), whole_number(data.get("quantity"), 1)
     if sku_id is None or quantity is None or not 1 <= quantity <= 999:

@@ -91,8 +91,10 @@ return 1
 """
 
 # the seed's write: only when no units came back since the caller read "_v" (ARGV[1]) before
-# reading the database; ARGV[4] is the state as JSON
+# reading the database; ARGV[4] is the state as JSON; ARGV[5] "1" refreshes a seeded gate (else
+# a gate seeded meanwhile is left alone: 2)
 SEED = """
+if ARGV[5] ~= '1' and redis.call('HEXISTS', KEYS[1], '_seeded') == 1 then return 2 end
 if tonumber(redis.call('HGET', KEYS[1], '_v') or '0') ~= tonumber(ARGV[1]) then return 0 end
 local state = cjson.decode(ARGV[4])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
@@ -441,11 +443,14 @@ def units_left(store_id: int, sale_id: int, item_id: int) -> int | None:
     return None if left is None else int(left)
 
 
-def seed(store_id: int, sale_id: int, wait: bool = False) -> bool:
+def seed(store_id: int, sale_id: int, wait: bool = False, refresh: bool = False) -> bool:
     """Load the sale's state from the database into Redis (the active store's database).
 
     One process seeds at a time (a short Redis lock); with ``wait`` another caller waits a
-    moment for it instead. Returns whether the gate is seeded now."""
+    moment for it instead. A gate seeded already is left as it is unless ``refresh`` (the
+    sweep's periodic re-seed): an attempt that found it unseeded a moment ago must not
+    overwrite what was admitted since from a database that does not hold those units yet.
+    Returns whether the gate is seeded now."""
     import time
 
     conn = connection()
@@ -463,7 +468,7 @@ def seed(store_id: int, sale_id: int, wait: bool = False) -> bool:
                     return True
             return False
         try:
-            _write_seed(conn, store_id, sale_id)
+            _write_seed(conn, store_id, sale_id, refresh)
         finally:
             conn.redis.delete(lock_key)
         return True
@@ -472,7 +477,7 @@ def seed(store_id: int, sale_id: int, wait: bool = False) -> bool:
         return False
 
 
-def _write_seed(conn: _Connection, store_id: int, sale_id: int) -> None:
+def _write_seed(conn: _Connection, store_id: int, sale_id: int, refresh: bool = False) -> None:
     """Read the sale's state from the database and write it to the gate, unless units came back
     to the gate meanwhile (its "_v" moved: the read may predate their return in the database);
     then read again (a few times: returns are rare)."""
@@ -485,8 +490,11 @@ def _write_seed(conn: _Connection, store_id: int, sale_id: int) -> None:
         if state is None:
             conn.redis.delete(rem_key, buy_key, day_key, pend_key)
             return
-        written = conn.seed(keys=[rem_key, buy_key, day_key, pend_key], args=[seen, ttl, 3 * 86400, json.dumps(state)])
-        if int(written) == 1:
+        written = conn.seed(
+            keys=[rem_key, buy_key, day_key, pend_key],
+            args=[seen, ttl, 3 * 86400, json.dumps(state), "1" if refresh else "0"],
+        )
+        if int(written) in (1, 2):  # 2: seeded already (and not a refresh)
             return  # else read again (PostgreSQL: each statement sees what was committed before it)
     log.warning("flash sale gate: units kept coming back while seeding sale %s; left unseeded", sale_id)
 

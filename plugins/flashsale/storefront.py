@@ -294,11 +294,19 @@ def api_buy(sale_id: int):
     """``POST …/api/x/flashsale/sales/<id>/buy`` ``{"sku_id", "quantity", "address_id"}`` with the
     shopper's bearer token (and optionally an ``Idempotency-Key``): 201 with the order, or
     401/404/409/422/429 with ``error`` (``sold_out``, ``not_started``, ``ended``,
-    ``limit_reached``, ``pending_order``, ``rate_limited`` …) and a message to show."""
+    ``limit_reached``, ``pending_order``, ``rate_limited`` …) and a message to show.
+
+    With admission on (Redis), an attempt the front door sent on (this process had not met the
+    sale yet, a token the mirror had lost) is admitted here the same way: 202 with the ticket and
+    its ``poll_url``, as the door answers, never a slow synchronous order in the middle of the
+    crowd. What admission cannot decide is placed here and now (201)."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         data = {}
-    answer = buying.attempt(sale_id, data, idempotency_key=(request.headers.get("Idempotency-Key") or None))
+    answer = buying.attempt(sale_id, data, idempotency_key=(request.headers.get("Idempotency-Key") or None), queue=True)
+    if answer.status == 202:
+        poll_url = url_for(f"{request.blueprint}.ticket", ticket=answer.ticket)
+        return jsonify(ticket=answer.ticket, status="queued", poll_url=poll_url), 202
     return jsonify(answer.body), answer.status
 
 

@@ -71,5 +71,5 @@ def run(store_id: int, now) -> dict:
                 sa.select(Sale).where(Sale.published.is_(True), Sale.ends_at > now)
             ).scalars():
                 if sale.state(now) in ("preheat", "live"):
-                    seeded += gate.seed(store_id, sale.id)
+                    seeded += gate.seed(store_id, sale.id, refresh=True)
     return {"closed": closed, "settled": settled, "seeded": seeded, **found}

@@ -263,9 +263,12 @@ def test_a_token_the_mirror_missed_goes_to_the_route_which_mirrors_it(door):
     (token, address, _c), _other = people
     keys = list(door.redis.scan_iter(match=f"{door.prefix}:m:sess:*"))
     door.redis.delete(*keys)  # evicted, or issued before the mirror
-    placed = buy(app.test_client(), shop, sale_id, token, address, sku)
-    assert placed.status_code == 201  # the route, synchronously, as before
+    admitted = buy(app.test_client(), shop, sale_id, token, address, sku)
+    assert admitted.status_code == 202  # the route admitted it as the door would have
+    assert admitted.get_json()["poll_url"] == f"/s/{shop.slug}/api/x/flashsale/tickets/{admitted.get_json()['ticket']}"
     assert len(list(door.redis.scan_iter(match=f"{door.prefix}:m:sess:*"))) == 1  # written back
+    assert _drain(app, shop) == 1
+    assert _poll(app.test_client(), shop, admitted.get_json()["ticket"], token).get_json()["status"] == "ordered"
 
 
 def test_a_ticket_is_read_only_by_its_shopper(door, monkeypatch):
@@ -371,4 +374,25 @@ def test_the_sweep_does_not_re_seed_the_gate_while_admitted_tickets_wait(door):
     swept = in_store(app, shop, lambda: sweep.run(shop.store_id, timing.now()))
     assert "seeding_deferred" not in swept and swept["seeded"] == 1
     assert len(_orders(app, shop, sale_id)) == 3
+    assert sale_item(app, shop, sale_id, sku)["remaining"] == 0
+
+
+def test_a_late_seed_leaves_a_gate_with_admitted_tickets_alone(door):
+    """An attempt that found the gate unseeded seeds it on the spot; when another process seeded
+    it meanwhile and tickets were admitted since, that late seed must not write the database's
+    figures (which do not hold the admitted units yet) over the gate: that would admit as many
+    shoppers again, each told "queued" for an order that then fails. The sweep's periodic
+    re-seed (``refresh``) still writes, and waits while tickets are in flight."""
+    from mallow_flashsale import gate
+
+    app = door.app
+    shop, sku, sale_id, people = _sale(app, 3, 6)
+    admitted = [buy(app.test_client(), shop, sale_id, t, a, sku).status_code for t, a, _c in people[:3]]
+    assert admitted == [202, 202, 202]
+    _seed(app, shop, sale_id)  # late, from an attempt that found it unseeded: nothing changes
+    late = [buy(app.test_client(), shop, sale_id, t, a, sku) for t, a, _c in people[3:]]
+    assert [(r.status_code, r.get_json()["error"]) for r in late] == [(409, "sold_out")] * 3
+    assert _drain(app, shop) == 3
+    assert len(_orders(app, shop, sale_id)) == 3
+    assert in_store(app, shop, lambda: gate.seed(shop.store_id, sale_id, refresh=True))  # drained: re-seed
     assert sale_item(app, shop, sale_id, sku)["remaining"] == 0

@@ -207,7 +207,7 @@ def test_a_return_during_a_seed_is_not_lost(fs_redis_app, redis_prefix, monkeypa
         return found
 
     monkeypatch.setattr(gate_module, "_seed_state", state_then_cancel)
-    assert in_store(app, shop, lambda: gate_module.seed(shop.store_id, sale["id"]))
+    assert in_store(app, shop, lambda: gate_module.seed(shop.store_id, sale["id"], refresh=True))
     assert cancelled == [200]
     gate, _p = _gate(app, redis_prefix)
     assert _gate_left(gate, redis_prefix) == sale_item(app, shop, sale["id"], sku)["remaining"] == 2
