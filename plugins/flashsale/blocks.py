@@ -9,6 +9,10 @@ Published pages are cached, so the block never prints a number of seconds: it ca
 sale's start and end as absolute times (shown as text, e.g. "starts at 2026-11-11 20:00") and
 ``static/countdown.js`` turns them into a ticking clock. In a store that has not enabled the
 plugin the block renders nothing.
+
+What it resolves is kept (with the page) until a sale is written (``watches``) or the next moment
+the sale it shows, or the one it would show, previews, starts or ends (``fresh_for``): its state
+and whether it is shown change only then.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from mallow_flashsale.i18n import _, _l
 
 log = logging.getLogger("mallow_flashsale")
 NAME = "flashsale_countdown"
+#: while a sale it shows is live, what the block resolved is kept this long at most (its units
+#: are sold by conditional UPDATEs, which move no stamp)
+LIVE_SECONDS = 30.0
 FOLDER = Path(__file__).parent / "templates"
 
 
@@ -55,12 +62,7 @@ def resolve(block: dict, ctx) -> dict:
         return {"sale": None}
     now = timing.now()
     chosen = block.get("settings", {}).get("sale") or 0
-    if chosen:
-        sale = sales.get(chosen)
-        sale = sale if sale is not None and sale.state(now) in ("preheat", "live") else None
-    else:
-        visible = sales.visible_sales(now)
-        sale = visible[0] if visible else None
+    sale = _shown_sale(chosen, now)
     if sale is None:
         return {"sale": None}
     url = storefront_url("sale", sale_id=sale.id)
@@ -114,6 +116,40 @@ def resolve(block: dict, ctx) -> dict:
             },
         }
     }
+
+
+def _shown_sale(chosen: int, now):
+    """The sale the block shows (``chosen``, else the first a shopper may see now), or None; tells
+    Mallow (``fresh_for``) the next moment that changes: a sale it could show previews, starts or
+    ends."""
+    import sqlalchemy as sa
+
+    from mallow.sdk import db, fresh_for
+    from mallow_flashsale import sales
+    from mallow_flashsale.models import Sale, aware
+
+    if chosen:
+        found = sales.get(chosen)
+        candidates = [found] if found is not None and found.published else []
+    else:  # what sales.visible_sales reads: its hidden sales (before their preheat) tell the next change
+        candidates = list(
+            db.session.execute(
+                sa.select(Sale).where(Sale.published.is_(True), Sale.ends_at > now).order_by(Sale.starts_at, Sale.id)
+            ).scalars()
+        )
+    moments = [
+        aware(moment)
+        for sale in candidates
+        for moment in (sale.preheat_at, sale.starts_at, sale.ends_at)
+        if moment is not None and aware(moment) > now
+    ]
+    shown = next((sale for sale in candidates if sale.state(now) in ("preheat", "live")), None)
+    seconds = [(min(moments) - now).total_seconds()] if moments else []
+    if shown is not None and shown.state(now) == "live":
+        seconds.append(LIVE_SECONDS)  # units sold move no stamp: "sold out" shows within this
+    if seconds:
+        fresh_for(max(0.0, min(seconds)))
+    return shown
 
 
 def register_blocks(register) -> bool:

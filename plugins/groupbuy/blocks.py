@@ -2,8 +2,10 @@
 
 It shows campaign facts only (title, prices, group size, end time), never group counts or
 members, so a cached render cannot show a stale or inflated figure; what changes with time alone
-(a campaign ends, the next one starts) is announced with ``fresh_for``. The block's template runs
-in the builder's sandbox: it gets plain data (URLs and texts resolved here), never Python objects.
+(a campaign ends, the next one starts) is announced with ``fresh_for``. What it resolves is kept by
+Mallow (``watches=(Campaign,)``) until a campaign is written or that moment comes. The block's
+template runs in the builder's sandbox: it gets plain data (URLs and texts resolved here), never
+Python objects.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ def resolve(block: dict, ctx) -> dict:
     count = int((block.get("settings") or {}).get("count") or 4)
     rows = []
     live = campaigns.live_campaigns(limit=count)
+    # true until a shown campaign ends or the next one starts (the list changes only then)
     campaigns.true_until(*(campaign.ends_at for campaign in live), campaigns.next_start())
     cards = present.list_cards(live)  # every campaign's product, picture and prices: one statement
     for campaign in live:

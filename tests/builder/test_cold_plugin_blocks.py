@@ -20,7 +20,7 @@ from mallow.testing import (
 )
 from mallow.testing.sql import listing, statements
 
-COLD = {"MALLOW_PAGE_CACHE_ENTRIES": 0, "MALLOW_EDGE_CACHE_ENTRIES": 0}
+COLD = {"MALLOW_PAGE_CACHE_ENTRIES": 0, "MALLOW_EDGE_CACHE_ENTRIES": 0, "MALLOW_BLOCK_CACHE_ENTRIES": 0}
 #: the page row, the live campaigns, the next start, every campaign's product with its prices
 COLD_GROUPBUY_HOME = 4
 
