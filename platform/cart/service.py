@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload
 
+from mallow.db import sqltext
 from mallow.cart.models import Cart, CartItem
 from mallow.catalog.models import Product, Sku
 from mallow.db import db
@@ -261,7 +262,7 @@ def set_quantity_and_read(customer_id: int, sku_id: int, quantity) -> tuple[list
     if not removing:
         params["b_quantity"] = _quantity(quantity)
     update, delete = _change_and_lines_statements()
-    rows = connection.execute(delete if removing else update, params).all()
+    rows = sqltext.rows(connection, delete if removing else update, params)
     if not any(row[0] for row in rows):
         raise ValidationFailed({"sku_id": ("not_in_cart", _("This item is not in your cart."))})
     return _lines(row[1:] for row in rows if not (removing and row[0]))

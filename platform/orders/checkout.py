@@ -21,6 +21,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from mallow import settings
+from mallow.db import sqltext
 from mallow.catalog.models import Product, Sku
 from mallow.db import db
 from mallow.inventory import alerts, stock
@@ -172,12 +173,14 @@ def _replay(customer_id: int, key: str, request_hash: str) -> Order | None:
 
 
 @functools.cache
-def _reads_query() -> sa.Select:
+def _reads_query(postgres: bool = False) -> sa.Select:
     """Everything the order reads before it writes, in one statement of plain columns (no ORM
     objects to build for rows nobody keeps): the delivery address (or NULLs), the id and request
     digest of the order already placed under the request's Idempotency-Key (or NULLs), and every
     wanted SKU with its product (the columns of :func:`_sellable_query`) — one row per SKU found,
-    or one row of NULL SKU columns when none is."""
+    or one row of NULL SKU columns when none is. On PostgreSQL the SKU ids are one array
+    parameter (``= ANY``): the SQL text is the same for any number of lines (one prepared
+    statement), and it is sent as text compiled once (:func:`mallow.cart.sqltext.rows`)."""
     one = sa.select(sa.literal(1).label("one")).subquery("one")
     addresses_table = Address.__table__
     sellable = _sellable_query()
@@ -199,7 +202,9 @@ def _reads_query() -> sa.Select:
         )
         .outerjoin(
             sa.join(Sku.__table__, Product.__table__, Product.__table__.c.id == Sku.__table__.c.product_id),
-            Sku.__table__.c.id.in_(sa.bindparam("ids", expanding=True)),
+            Sku.__table__.c.id == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.Integer)))
+            if postgres
+            else Sku.__table__.c.id.in_(sa.bindparam("ids", expanding=True)),
         )
     )
 
@@ -213,7 +218,10 @@ def _read(
     valid = [sku_id for sku_id in sku_ids if id_value(sku_id) is not None]
     params = {"address_id": address_id or 0, "customer_id": customer_id, "key": key, "ids": valid or [0]}
     connection = db.session.connection(bind_arguments={"clause": Address.__table__})
-    rows = connection.execute(_reads_query(), params).all()
+    if connection.dialect.name == "postgresql":
+        rows = sqltext.rows(connection, _reads_query(True), params)
+    else:
+        rows = connection.execute(_reads_query(), params).all()
     width = len(Address.__table__.columns)
     first = rows[0]
     address = None
@@ -487,7 +495,7 @@ def _place(values: dict, priced: PricedOrder, customer, context: PricingContext)
     statement = _placement_statement(tuple(key for key in order_row if key in values or _defaulted(order_table, key)))
     for _attempt in range(5):
         params.update({f"o_{key}": value for key, value in order_row.items()})
-        order_id, event_id, line_ids, adjustment_ids, taken = connection.execute(statement, params).one()
+        [(order_id, event_id, line_ids, adjustment_ids, taken)] = sqltext.rows(connection, statement, params)
         if order_id is not None:
             break
         order_row["number"] = _order_number()  # taken a moment ago by another order: another one

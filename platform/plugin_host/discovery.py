@@ -36,6 +36,9 @@ class Manifest:
     min_mallow_version: str = "0"
     #: pictures of the plugin at work for the marketplace listing: paths inside the package
     screenshots: tuple[str, ...] = ()
+    #: the checkout options (``options`` keys, e.g. ``"flashsale"``) without which the plugin's
+    #: checkout hooks do nothing: they are then not called (empty: called for every checkout)
+    checkout_options: tuple[str, ...] = ()
     path: Path | None = None
 
     def as_dict(self) -> dict:
@@ -51,6 +54,7 @@ class Manifest:
             "permissions": list(self.permissions),
             "min_mallow_version": self.min_mallow_version,
             "screenshots": list(self.screenshots),
+            "checkout_options": list(self.checkout_options),
         }
 
 
@@ -66,6 +70,7 @@ SHAPES: dict[str, tuple[tuple[type, ...], type | None]] = {
     "hooks": ((list,), str),
     "permissions": ((list,), str),
     "screenshots": ((list,), str),
+    "checkout_options": ((list,), str),
     "settings_schema": ((dict,), None),
     "min_mallow_version": ((str, int, float), None),
 }
@@ -123,6 +128,7 @@ def manifest_of(data: dict, module: str, folder: Path | None = None) -> Manifest
         permissions=tuple(data.get("permissions", ())),
         min_mallow_version=str(data.get("min_mallow_version", "0")),
         screenshots=tuple(data.get("screenshots", ())),
+        checkout_options=tuple(data.get("checkout_options", ())),
         path=folder,
     )
 

@@ -24,6 +24,11 @@ are called plainly) runs
 A fault is reported to ``failed(message)`` when the caller passes one (pricing turns it into a
 ``plugin_failed`` problem) and counted for the circuit breaker (:mod:`mallow.plugins.breaker`).
 A plugin the breaker switched off during this request is not called again in it.
+
+A plugin whose manifest declares ``checkout_options`` (``["flashsale"]``: the checkout's
+``options`` keys without which its checkout hooks do nothing) is not called for the hooks handed
+the checkout (:data:`CHECKOUT_HOOKS`) when the checkout's options name none of them: an ordinary
+cart's quote or order does not pay for the flash sale's and the group buy's guarded calls.
 """
 
 from __future__ import annotations
@@ -48,6 +53,18 @@ EVENTS = frozenset({"mallow_order_paid", "mallow_order_cancelled", "mallow_order
 PREFIX = "plugin:"
 #: what a guarded call answers for an implementation that failed or was skipped
 NOTHING = object()
+#: hooks handed the checkout as ``context``: a plugin that declared ``checkout_options`` is called
+#: for them only when the checkout's ``options`` name one of those
+CHECKOUT_HOOKS = frozenset(
+    {
+        "mallow_validate_checkout",
+        "mallow_line_adjustments",
+        "mallow_order_adjustments",
+        "mallow_shipping_fee",
+        "mallow_order_placed",
+    }
+)
+_INTERESTS = "mallow.plugins.checkout_interests"
 
 
 def impl_name(impl) -> str:
@@ -175,9 +192,52 @@ def _fault(store_id, name, hook, kind, message, ms, failed) -> None:
         failed(failure_message(name))
 
 
-def each(caller, hook: str, kwargs: dict, failed=None, passthrough: tuple = ()) -> Iterator[tuple[str, object]]:
-    """``(name, answer)`` for each implementation's non-None answer, in the fixed order."""
-    for impl in ordered(caller.get_hookimpls()):
+def _interests(extensions: dict) -> dict[str, tuple[str, ...]]:
+    """``{registered name: option keys}`` of the loaded plugins that declared
+    ``checkout_options`` (built once per app, and again when more plugins are loaded)."""
+    loaded = extensions.get("mallow.loaded_plugins") or {}
+    cached = extensions.get(_INTERESTS)
+    if cached is None or cached[0] is not loaded or cached[1] != len(loaded):
+        found = {
+            PREFIX + name: tuple(keys)
+            for name, manifest in loaded.items()
+            if (keys := getattr(manifest, "checkout_options", None))
+        }
+        cached = extensions[_INTERESTS] = (loaded, len(loaded), found)
+    return cached[2]
+
+
+def skipped_for(context) -> frozenset[str]:
+    """The registered names of the plugins not to call for the checkout hooks of ``context``
+    (a pricing context): those whose ``checkout_options`` its options do not name. Pricing
+    works it out once for all its hook calls."""
+    interests = _interests(current_app.extensions)
+    if not interests:
+        return frozenset()
+    options = getattr(context, "options", None)
+    if not isinstance(options, dict):
+        options = {}
+    return frozenset(name for name, keys in interests.items() if not any(key in options for key in keys))
+
+
+def not_asked(hook: str, kwargs: dict) -> frozenset[str]:
+    """:func:`skipped_for` the hook's ``context`` for a checkout hook; nothing for another."""
+    if hook not in CHECKOUT_HOOKS:
+        return frozenset()
+    return skipped_for(kwargs.get("context"))
+
+
+def each(
+    caller, hook: str, kwargs: dict, failed=None, passthrough: tuple = (), skipped: frozenset[str] | None = None
+) -> Iterator[tuple[str, object]]:
+    """``(name, answer)`` for each implementation's non-None answer, in the fixed order.
+    ``skipped``: :func:`not_asked` when the caller worked it out already."""
+    if skipped is None:
+        skipped = not_asked(hook, kwargs)
+    impls = caller.ordered_impls() if isinstance(caller, GuardedHook) else ordered(caller.get_hookimpls())
+    for impl in impls:
+        if skipped and impl.plugin_name in skipped:
+            continue  # the checkout does not name the option this plugin's checkout hooks act on
         result = call(impl, hook, kwargs, failed, passthrough)
         if result is not NOTHING and result is not None:
             yield impl_name(impl), result  # the yield stays outside the guard: closing us is no fault
@@ -189,12 +249,21 @@ class GuardedHook:
 
     def __init__(self, caller, name: str):
         self._caller = caller
+        self._ordered: tuple | None = None
         self.name = name
         spec = getattr(caller, "spec", None)
         self.firstresult = bool(spec is not None and spec.opts.get("firstresult"))
 
     def get_hookimpls(self):
         return self._caller.get_hookimpls()
+
+    def ordered_impls(self) -> tuple:
+        """:func:`ordered` implementations, worked out again only when they change."""
+        impls = tuple(self._caller.get_hookimpls())
+        kept = self._ordered
+        if kept is None or kept[0] != impls:
+            kept = self._ordered = (impls, tuple(ordered(list(impls))))
+        return kept[1]
 
     def __call__(self, **kwargs):
         return self.call(kwargs)

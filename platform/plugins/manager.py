@@ -65,7 +65,8 @@ def hooks() -> StoreHooks:
     app = current_app
     manager = app.extensions["mallow.plugins"]
     loaded = app.extensions.get("mallow.loaded_plugins", {})
-    disabled = frozenset(name for name in loaded if name not in enabled_plugins()) if loaded else frozenset()
+    enabled = enabled_plugins() if loaded else {}
+    disabled = frozenset(name for name in loaded if name not in enabled) if loaded else frozenset()
     cache = app.extensions.setdefault("mallow.store_hooks", {})
     relay = cache.get(disabled)
     if relay is None:

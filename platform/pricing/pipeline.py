@@ -37,16 +37,26 @@ def _items(result: Any) -> list[Any]:
     return list(result) if isinstance(result, (list, tuple)) else [result]
 
 
+class _Relay:
+    """The store's hook relay for one pricing, with the plugins the checkout's options leave
+    out (``checkout_options`` in their manifests), worked out once for every hook call."""
+
+    __slots__ = ("hooks", "skipped")
+
+    def __init__(self, hooks: StoreHooks, skipped: frozenset[str]):
+        self.hooks, self.skipped = hooks, skipped
+
+
 def _answers(
-    relay: StoreHooks, hook: str, failed: Callable[[str], None], **kwargs: Any
+    relay: _Relay, hook: str, failed: Callable[[str], None], **kwargs: Any
 ) -> Iterable[tuple[rules.Proposer, Any]]:
-    for name, result in guard.each(getattr(relay, hook), hook, kwargs, failed):
+    for name, result in guard.each(getattr(relay.hooks, hook), hook, kwargs, failed, skipped=relay.skipped):
         if result is not None:
             yield rules.proposer(name), result
 
 
 def _proposals(
-    relay: StoreHooks,
+    relay: _Relay,
     hook: str,
     failed: Callable[[str], None],
     stages: tuple[str, ...],
@@ -65,7 +75,7 @@ def _proposals(
     return found
 
 
-def _problems(relay: StoreHooks, failed: Callable[[str], None], context: PricingContext) -> list[Problem]:
+def _problems(relay: _Relay, failed: Callable[[str], None], context: PricingContext) -> list[Problem]:
     hook = "mallow_validate_checkout"
     found = []
     for who, result in _answers(relay, hook, failed, context=context):
@@ -78,7 +88,7 @@ def _problems(relay: StoreHooks, failed: Callable[[str], None], context: Pricing
 
 
 def _shipping(
-    relay: StoreHooks, failed: Callable[[str], None], context: PricingContext, subtotal: int
+    relay: _Relay, failed: Callable[[str], None], context: PricingContext, subtotal: int
 ) -> Adjustment | Problem | None:
     """The first admitted answer in :func:`each_result`'s order: plugins' by name, then Mallow's
     own (the templates) last; the others are not asked."""
@@ -143,7 +153,9 @@ def _decide_stage(proposals: list[Adjustment], running_total: int) -> list[Adjus
 def price(context: PricingContext) -> PricedOrder:
     problems: list[Problem] = []
     failed = plugin_failed(problems)  # a plugin that fails becomes a "plugin_failed" problem
-    relay = hooks()  # the store's implementations, looked up once for every hook call below
+    # the store's implementations, and the plugins this checkout leaves out, looked up once for
+    # every hook call below
+    relay = _Relay(hooks(), guard.skipped_for(context))
     problems += _problems(relay, failed, context)
 
     priced_lines = []

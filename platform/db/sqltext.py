@@ -1,0 +1,120 @@
+"""Hot statements on PostgreSQL sent as SQL text compiled once, not once per execution (issue 13).
+
+``connection.execute(statement, params)`` pays SQLAlchemy's execution layer on every call: the
+compiled-cache lookup, the parameters processed again, and the store's ``schema_translate_map``
+rendered into the SQL text by a regular expression with a Python callback per table reference
+(the order's placement statement names the store's schema dozens of times). :func:`rows`
+compiles a statement once per process, keeps its text with the schema tokens in it, and per
+execution puts the active store's schema in with ``str.replace`` and sends the text with
+``Connection.exec_driver_sql``: the very SQL the engine would send, on the same connection and
+transaction, seen by every ``before_cursor_execute`` listener (the pool's hygiene, the tests'
+statement counters), with SQLAlchemy's error translation (an ``IntegrityError`` stays one).
+
+The parameters and the rows go through their types' processors as the engine's would (an
+``ARRAY`` parameter made a list, ``JSON`` serialised, an array column's value made a list).
+Only a statement this can send exactly as SQLAlchemy would is taken: PostgreSQL with named
+parameters, no post-compile (expanding ``IN``) or literal-execute parameters, no escaped bind
+names, no numeric column processed (its processing depends on the driver's column type).
+Anything else, and a schema map of another shape than the one compiled for, goes through
+``connection.execute``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import sqlalchemy as sa
+
+_TOKEN = re.compile(r"__\[SCHEMA_([^\]]+)\]")
+_NONE = "_none"
+
+
+class _Text:
+    """A statement compiled once: its SQL with the schema tokens in it (``names``: the schema
+    names they stand for), and whether the map it was compiled for had a ``None`` key."""
+
+    __slots__ = ("binds", "compiled", "names", "none_key", "results", "sql", "statement")
+
+    def __init__(self, statement, compiled, none_key: bool, dialect):
+        self.statement, self.compiled, self.none_key = statement, compiled, none_key
+        self.sql = compiled.string
+        self.names = tuple(sorted(set(_TOKEN.findall(self.sql))))
+        self.binds = dict(compiled._bind_processors)
+        results = [_result_processor(column[3], dialect) for column in compiled._result_columns]
+        self.results = results if any(results) else None
+
+
+def _result_processor(type_, dialect):
+    return type_._cached_result_processor(dialect, None)
+
+
+#: (id of the statement, dialect name) → its text, or None when it is not taken (see above);
+#: a statement stays referenced by its entry, so its id is never reused while it is here
+_texts: dict[tuple[int, str], _Text | None] = {}
+_lock = threading.Lock()
+
+
+def _sendable(compiled, dialect) -> bool:
+    if "__[POSTCOMPILE_" in compiled.string:
+        return False
+    if getattr(compiled, "escaped_bind_names", None) or compiled.literal_execute_params or compiled.post_compile_params:
+        return False
+    for column in compiled._result_columns:
+        type_ = column[3]
+        if isinstance(type_, sa.Numeric) and _result_processor(type_, dialect) is not None:
+            return False
+    return True
+
+
+def _text(statement, dialect, translate: dict | None) -> _Text | None:
+    key = (id(statement), dialect.name)
+    found = _texts.get(key, False)
+    if found is False:
+        found = None
+        if dialect.name == "postgresql" and not dialect.positional and dialect.paramstyle == "pyformat":
+            compiled = statement.compile(dialect=dialect, schema_translate_map=dict(translate or {}))
+            if _sendable(compiled, dialect):
+                found = _Text(statement, compiled, None in (translate or {}), dialect)
+        with _lock:
+            _texts[key] = found
+    return found
+
+
+def sql_of(text: _Text, translate: dict | None, dialect) -> str:
+    """The text with each schema token replaced as SQLAlchemy's schema translation replaces it
+    (``IdentifierPreparer._render_schema_translates``): the map's schema for its name, the name
+    itself when the map does not have it, the dialect's default schema for an empty one; quoted
+    where it must be."""
+    sql = text.sql
+    translate = translate or {}
+    preparer = dialect.identifier_preparer
+    for name in text.names:
+        target = translate[None] if name == _NONE else translate.get(name, name)
+        sql = sql.replace(f"__[SCHEMA_{name}]", preparer.quote_schema(target or dialect.default_schema_name))
+    return sql
+
+
+def rows(connection: sa.Connection, statement, params: dict) -> list:
+    """``connection.execute(statement, params).all()`` with less work per call (see the module's
+    notes): the same SQL and parameters, the same values in each row (tuples)."""
+    translate = connection.get_execution_options().get("schema_translate_map")
+    text = _text(statement, connection.dialect, translate)
+    if text is None or text.none_key != (None in (translate or {})):
+        return [tuple(row) for row in connection.execute(statement, params)]
+    values = text.compiled.construct_params(params)
+    for key, process in text.binds.items():
+        if key in values:
+            values[key] = process(values[key])
+    result = connection.exec_driver_sql(sql_of(text, translate, connection.dialect), values)
+    try:
+        found = result.cursor.fetchall()  # plain tuples: no Row objects for rows read by index
+    finally:
+        result.close()
+    if text.results is None:
+        return found
+    processors = text.results
+    return [
+        tuple(value if process is None else process(value) for process, value in zip(processors, row, strict=True))
+        for row in found
+    ]
