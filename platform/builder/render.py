@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 import sqlalchemy as sa
-from flask import current_app, g, url_for
+from flask import current_app, g, request, url_for
 from mallow.builder import blocks
 from flask_babel import get_locale
 from mallow.builder.themes import DEFAULT, Theme, theme_set, translating
@@ -46,7 +46,7 @@ from mallow.media.models import MediaAsset
 from mallow.money import fen_to_yuan
 from mallow.qualifications.models import Qualification
 from mallow.tenants.context import current_store
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 log = logging.getLogger(__name__)
 PRODUCT_THUMB = 320
@@ -118,6 +118,22 @@ class Compiled:
     document: dict
     references: dict
     listings: tuple
+    #: ``{(block id, type name): '<section …>'}``: each block's opening tag, made once
+    heads: dict = field(default_factory=dict, compare=False)
+
+    def head(self, block_id: str, type_name: str) -> str:
+        key = (block_id, type_name)
+        found = self.heads.get(key)
+        if found is None:
+            found = self.heads[key] = _SECTION % (
+                escape(type_name.replace("_", "-")),
+                escape(block_id),
+                escape(type_name),
+            )
+        return found
+
+
+_SECTION = '<section class="mb mb-%s" data-block-id="%s" data-block-type="%s">'
 
 
 def compile_document(document: dict) -> Compiled:
@@ -193,6 +209,65 @@ class ProductUrls:
         return f"{head}{name}{tail}"
 
 
+class StoreUrls(ProductUrls):
+    """:class:`ProductUrls` plus the other addresses a page render asks for (the store's home,
+    search, a category's page, the theme's stylesheets), made by ``url_for`` once per store and
+    per request address (:func:`store_urls`) instead of once or more per render: every cold
+    render of a store asks the same ones."""
+
+    def __init__(self):
+        super().__init__()
+        self.home = url_for("storefront.home")
+        self.search = url_for("storefront.search_page")
+        self.category = self._split(url_for("storefront.category", category_id=int(self.MARK)))
+        self.stylesheets: dict[str, list[str]] = {}
+        self._calls: dict[tuple, str] = {}
+
+    def category_url(self, category_id: int) -> str:
+        head, tail = self.category
+        return f"{head}{int(category_id)}{tail}"
+
+    def url_for(self, endpoint: str, **values) -> str:
+        """``url_for``, remembered for this store and address: the storefront frame around a
+        page (``storefront/base.html``) asks for the same few addresses on every render. Not
+        kept: a blueprint-relative endpoint (``.x``: it depends on the request's blueprint), a
+        ``next`` (the visitor's own address), values that cannot be a key; at most
+        :attr:`KEPT_CALLS` kept."""
+        if endpoint.startswith(".") or "next" in values:
+            return url_for(endpoint, **values)
+        try:
+            key = (endpoint, *values.items())
+            found = self._calls.get(key)
+        except TypeError:  # an unhashable value
+            return url_for(endpoint, **values)
+        if found is None:
+            found = url_for(endpoint, **values)
+            if len(self._calls) < self.KEPT_CALLS:
+                self._calls[key] = found
+        return found
+
+    KEPT_CALLS = 16
+
+
+#: ``{(store id, slug, host, script root, scheme): StoreUrls}`` in ``app.extensions``
+_STORE_URLS = "mallow.builder.store_urls"
+
+
+def store_urls() -> StoreUrls:
+    """The active store's :class:`StoreUrls` for this request's address (host, script root,
+    scheme: what ``url_for`` builds a relative address from), kept per process (a store's slug
+    is part of the key: a renamed store gets new ones)."""
+    store = current_store()
+    key = (store.id, g.get("mallow_store_slug"), request.host, request.script_root, request.scheme)
+    kept = current_app.extensions.setdefault(_STORE_URLS, {})
+    found = kept.get(key)
+    if found is None:
+        if len(kept) >= 10_000:  # (hosts are the visitors' to choose: bounded)
+            kept.clear()
+        found = kept[key] = StoreUrls()
+    return found
+
+
 def product_view(product, price: int | None, urls: ProductUrls | None = None) -> dict:
     """A product card: ``product`` is a :class:`~mallow.catalog.search.Summary` (its cover
     loaded with it) or a ``Product`` row (its first image)."""
@@ -229,19 +304,21 @@ class RenderContext:
     the page's blocks will ask :meth:`search_products` for (:attr:`BlockType.listings`), loaded
     with the referenced products in one statement."""
 
-    def __init__(self, store, references: dict[str, set], subject=None, listings=()):
+    def __init__(self, store, references: dict[str, set], subject=None, listings=(), images=None):
         self.store = store
         self.subject = subject
-        self.urls = ProductUrls()
+        self.urls = urls = store_urls()
         self.media = {}
-        if references["image"]:  # plain rows: the columns a view needs, no ORM objects
+        if images is not None:  # read with the page row (the rows of exactly these references)
+            self.media = {row.id: media_view(row, urls) for row in images}
+        elif references["image"]:  # plain rows: the columns a view needs, no ORM objects
             rows = _read(MediaAsset, _media_statement(), {"ids": sorted(references["image"])})
-            self.media = {row.id: media_view(row, self.urls) for row in rows}
+            self.media = {row.id: media_view(row, urls) for row in rows}
         self.categories = {}
         if references["category"]:  # from the tree read once per transaction (a grid's listing reads it too)
             wanted = references["category"]
             self.categories = {
-                c.id: {"id": c.id, "name": c.name, "url": url_for("storefront.category", category_id=c.id)}
+                c.id: {"id": c.id, "name": c.name, "url": urls.category_url(c.id)}
                 for c in categories.all_categories()
                 if c.id in wanted and c.active
             }
@@ -252,8 +329,8 @@ class RenderContext:
             view = self._view
             self.products = {product_id: view(summary) for product_id, summary in picked.items()}
             self._listings = {listing: [view(s) for s in found] for listing, found in listed.items()}
-        self.home_url = url_for("storefront.home")
-        self._root = self.home_url.rstrip("/")
+        self.home_url = urls.home
+        self._root = urls.home.rstrip("/")
 
     def _view(self, summary) -> dict:
         return product_view(summary, summary.min_price, self.urls)
@@ -343,6 +420,9 @@ def _read(model, statement, params: dict):
     return session.connection(bind_arguments={"mapper": sa.inspect(model)}).execute(statement, params).all()
 
 
+read_rows = _read
+
+
 #: ``{store id: (stamp, licence or None)}`` in ``app.extensions``
 _LICENCES = "mallow.builder.licences"
 
@@ -412,13 +492,14 @@ def render_document(
     preview: bool = False,
     subject=None,
     compiled: Compiled | None = None,
+    images: list | None = None,
 ) -> Rendered:
     """Render ``document`` (already validated) for the active store through ``theme``;
     ``subject`` is the current product or category of those templates; ``compiled``: the
-    document's :func:`compile_document`, when kept."""
-    env = theme_set().environment(theme.name)
+    document's :func:`compile_document`, when kept; ``images``: the rows of the library images
+    it names (``id, path, thumbnails, width, height``), when already read (else read here)."""
     compiled = compiled if compiled is not None else compile_document(document)
-    ctx = RenderContext(store, compiled.references, subject, compiled.listings)
+    ctx = RenderContext(store, compiled.references, subject, compiled.listings, images)
     style, classes = theme.css(theme_settings)
     common = {
         "theme": {"name": theme.name, "settings": dict(theme_settings)},
@@ -426,17 +507,18 @@ def render_document(
         "store": {
             "name": store.name,
             "home_url": ctx.home_url,
-            "search_url": url_for("storefront.search_page"),
+            "search_url": ctx.urls.search,
         },
         "page": {"kind": kind, "title": title},
     }
     with translating():
-        return _render_blocks(document, kind, theme, env, ctx, common, style, classes, preview)
+        return _render_blocks(document, kind, theme, compiled, ctx, common, style, classes, preview)
 
 
-def _render_blocks(document, kind, theme, env, ctx, common, style, classes, preview) -> Rendered:
+def _render_blocks(document, kind, theme, compiled, ctx, common, style, classes, preview) -> Rendered:
     from flask_babel import gettext as _
 
+    themes = theme_set()
     rendered = Rendered(Markup(""))
     for block_id in document.get("order", []):
         section = document.get("sections", {}).get(block_id) or {}
@@ -446,18 +528,14 @@ def _render_blocks(document, kind, theme, env, ctx, common, style, classes, prev
         rendered.uses_catalogue = rendered.uses_catalogue or block_type.uses_catalogue
         try:
             view = _block_view(block_id, section, block_type, ctx)
-            inner = env.get_template(block_type.template).render(block=view, **common)
+            inner = themes.template(theme.name, block_type.template).render(block=view, **common)
         except Exception:  # a broken theme or plugin block: leave it out, keep the page
             log.exception("block %s (%s) of theme %s failed to render", block_id, block_type.name, theme.name)
             inner = Markup('<p class="mb-failed">%s</p>') % _("This block could not be shown.") if preview else ""
-        html = Markup('<section class="mb mb-%s" data-block-id="%s" data-block-type="%s">%s</section>') % (
-            block_type.name.replace("_", "-"),
-            block_id,
-            block_type.name,
-            Markup(inner),
+        rendered.blocks.append(
+            (block_id, block_type.name, f"{compiled.head(block_id, block_type.name)}{inner}</section>")
         )
-        rendered.blocks.append((block_id, block_type.name, str(html)))
-    page_template = env.select_template([f"pages/{kind}.html", "pages/page.html"])
+    page_template = themes.page_template(theme.name, kind)
     body = page_template.render(blocks=[Markup(b[2]) for b in rendered.blocks], style=style, classes=classes, **common)
     rendered.html = Markup(body)
     return rendered
@@ -465,7 +543,15 @@ def _render_blocks(document, kind, theme, env, ctx, common, style, classes, prev
 
 def stylesheet_urls(theme: Theme) -> list[str]:
     """The default theme's stylesheet, then the theme's own (styles fall back like templates)."""
-    chain = [theme_set().get(DEFAULT)] + ([theme] if theme.name != DEFAULT else [])
-    return [
-        url_for("pages.theme_asset", theme=t.name, filename=t.stylesheet, v=t.version) for t in chain if t.stylesheet
-    ]
+    urls = store_urls() if current_store() is not None else None
+    kept = urls.stylesheets.get(theme.name) if urls is not None else None
+    if kept is None:
+        chain = [theme_set().get(DEFAULT)] + ([theme] if theme.name != DEFAULT else [])
+        kept = [
+            url_for("pages.theme_asset", theme=t.name, filename=t.stylesheet, v=t.version)
+            for t in chain
+            if t.stylesheet
+        ]
+        if urls is not None:  # a theme's name, stylesheet and version are fixed for the app's life
+            urls.stylesheets[theme.name] = kept
+    return list(kept)

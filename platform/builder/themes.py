@@ -250,6 +250,9 @@ class ThemeSet:
             raise ThemeError("the default theme is missing")
         self.auto_reload = auto_reload
         self._environments: dict[str, ImmutableSandboxedEnvironment] = {}
+        #: ``{(theme name, kind or template name): Template}``: which template answers, found once
+        #: (the loader tries ``pages/<kind>.html`` on disk every time it is missing)
+        self._templates: dict[tuple[str, str], object] = {}
         self._lock = Lock()
         #: the app's block types: their template folders (plugins') join every environment
         self.block_types = block_types
@@ -262,6 +265,30 @@ class ThemeSet:
     def reset(self) -> None:
         with self._lock:
             self._environments.clear()
+            self._templates.clear()
+
+    def template(self, name: str, template: str):
+        """``environment(name).get_template(template)``, looked up once per theme while templates
+        are not reloaded (``auto_reload``: debug)."""
+        if self.auto_reload:
+            return self.environment(name).get_template(template)
+        key = (name, template)
+        found = self._templates.get(key)
+        if found is None:
+            found = self._templates[key] = self.environment(name).get_template(template)
+        return found
+
+    def page_template(self, name: str, kind: str):
+        """The template of a page of ``kind``: ``pages/<kind>.html`` of the theme (or the default
+        theme), else ``pages/page.html``; chosen once per theme and kind (as :meth:`template`)."""
+        if self.auto_reload:
+            return self.environment(name).select_template([f"pages/{kind}.html", "pages/page.html"])
+        key = (name, f"kind:{kind}")
+        found = self._templates.get(key)
+        if found is None:
+            env = self.environment(name)
+            found = self._templates[key] = env.select_template([f"pages/{kind}.html", "pages/page.html"])
+        return found
 
     def environment(self, name: str) -> ImmutableSandboxedEnvironment:
         theme = self.get(name)
