@@ -86,6 +86,13 @@ def parse_args():
         "--crawl-budget", type=float, default=900, help="seconds to ask every store's home once, at most (per count)"
     )
     parser.add_argument("--flash-units", type=int, default=500, help="units per flash sale (and shoppers)")
+    parser.add_argument(
+        "--flash-drain",
+        choices=("beside", "after"),
+        default="beside",
+        help="the flash sale's drain worker: beside the servers for the whole run (default), or started after "
+        "each round's attempts (a worker node of its own)",
+    )
     parser.add_argument("--json", help="save the rows to this file")
     args = parser.parse_args()
     args.only = [n.strip() for n in args.only.split(",")] if args.only else list(DEFAULT_ONLY)
@@ -160,7 +167,16 @@ def main() -> None:
                 servers.stop("mallow-cold")
         if "flash" in args.only and demo.flashsale:
             rows += http_flash.measure_flash(
-                demo, app, bare, env, factory_config, args.flash_units, args.rounds, args.seconds, redis_ok
+                demo,
+                app,
+                bare,
+                env,
+                factory_config,
+                args.flash_units,
+                args.rounds,
+                args.seconds,
+                redis_ok,
+                args.flash_drain,
             )
         if "plugins" in args.only:
             rows += scenarios.measure_plugins(servers, env, bare, args.rounds, args.seconds)
