@@ -38,7 +38,9 @@ name is in the table of docs/plugins.md (*The plugin SDK*) with the version it c
   an :class:`EarlyAnswer` or None, before Flask dispatches the request (:mod:`mallow.plugins.early`).
 * freshness (:mod:`mallow.sdk.freshness`): :func:`slot_watches` (a template slot Mallow may keep
   until a write to what it shows), :func:`fresh_for` (the slot or page is true for so many
-  seconds more), :func:`mark_changed` (an ``UPDATE`` statement changed what pages show).
+  seconds more), :func:`mark_changed` (an ``UPDATE`` statement changed what pages show),
+  :func:`cacheable` (a storefront page the same for every anonymous visitor: the front door
+  keeps it under the store's stamp).
 * shopper tokens before Flask: :func:`shopper_session_mirror` (``app`` → a ``SessionMirror`` with
   the Redis ``url`` and the ``key(secret)`` whose value is ``"<store id>:<customer id>"`` while the
   token is valid, or None without ``REDIS_URL``; :mod:`mallow.accounts.mirror`).
@@ -85,7 +87,7 @@ from mallow.web.ids import ID_MAX, id_value
 from mallow.web.redirects import safe_next, safe_target
 
 # freshness: what pages and slots show, kept until it changes
-from mallow.edge import fresh_for
+from mallow.edge import cacheable, fresh_for
 from mallow.plugins.slot_cache import slot_watches
 from mallow.sdk.freshness import mark_changed
 
@@ -93,7 +95,7 @@ from mallow.sdk.freshness import mark_changed
 from mallow.accounts.mirror import mirror_of as shopper_session_mirror
 
 #: The SDK's version: a minor release adds names, a major one may change or remove them.
-SDK_VERSION = "1.3"
+SDK_VERSION = "1.4"
 
 __all__ = [
     "SDK_VERSION",
@@ -182,6 +184,7 @@ __all__ = [
     # freshness
     "slot_watches",
     "fresh_for",
+    "cacheable",
     "mark_changed",
     # shopper tokens before Flask (1.3)
     "shopper_session_mirror",

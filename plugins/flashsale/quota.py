@@ -7,6 +7,10 @@
   all their orders) to the limits: concurrent buyers queue on the item's row and the condition
   is re-checked on the current row, so the sale never oversells (a CHECK constraint backs it
   up). One round trip on the winning path; only a refused UPDATE asks why (limits or units).
+  The UPDATE returns what is left: the take that sells an item out moves the store's stamp at
+  its commit (``mark_changed``), so a page kept for anonymous visitors says "sold out" at once
+  (units sold otherwise move no stamp, and kept sale pages last a few seconds), and so does the
+  give-back that brings units back to a sold-out item.
 * :func:`give_back` — an unpaid order was cancelled or timed out: each of its purchases moves
   ``pending → returned`` in one conditional UPDATE, and only the caller that moved it gives
   the units back: exactly once, whoever else (the core's sweep, ours, the shopper) tries too.
@@ -21,7 +25,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mallow.sdk import CheckoutProblems, Problem, SoldOut, db
+from mallow.sdk import CheckoutProblems, Problem, SoldOut, db, mark_changed
 from mallow_flashsale.i18n import _
 from mallow_flashsale.models import PendingOrder, Purchase, Sale, SaleItem, utcnow
 
@@ -155,18 +159,20 @@ def take(
     modifying CTEs: one round trip); on SQLite three."""
     now = utcnow()
     if db.engine.dialect.name == "postgresql":
-        pend_ok, taken = _take_in_one(sale, item, order_id, customer_id, quantity, day, deadline, now, hold)
+        pend_ok, taken, left = _take_in_one(sale, item, order_id, customer_id, quantity, day, deadline, now, hold)
         if not pend_ok:
             raise CheckoutProblems([pending_problem()])
     else:
         if hold:
             hold_pending(sale.id, customer_id, order_id)
-        taken = db.session.execute(
+        left = db.session.execute(
             sa.update(SaleItem)
             .where(*_take_conditions(sale, item, customer_id, quantity, day, now))
             .values(remaining=SaleItem.remaining - quantity)
+            .returning(SaleItem.remaining)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ).scalar_one_or_none()
+        taken = 0 if left is None else 1
         if taken == 1:
             db.session.execute(
                 sa.insert(Purchase).values(
@@ -175,6 +181,8 @@ def take(
             )
     if taken != 1:
         _refusal(sale.id, item.id, customer_id, quantity, day, title)
+    if left == 0:
+        mark_changed()  # sold out: pages kept of the sale say so after the commit (no stamp moves else)
 
 
 def _purchase_values(sale, item, order_id, customer_id, quantity, day, deadline, now) -> dict:
@@ -192,7 +200,7 @@ def _purchase_values(sale, item, order_id, customer_id, quantity, day, deadline,
     }
 
 
-def _take_in_one(sale, item, order_id, customer_id, quantity, day, deadline, now, hold) -> tuple[bool, int]:
+def _take_in_one(sale, item, order_id, customer_id, quantity, day, deadline, now, hold) -> tuple[bool, int, int | None]:
     """PostgreSQL: ``(unpaid marker held, units taken)`` in one statement. The marker's INSERT
     waits for a concurrent order of the same shopper in the sale (and then inserts nothing); the
     UPDATE takes the units only when the marker was inserted, and the purchase is written only
@@ -214,7 +222,7 @@ def _take_in_one(sale, item, order_id, customer_id, quantity, day, deadline, now
         sa.update(items)
         .where(*conditions)
         .values(remaining=items.c.remaining - quantity)
-        .returning(items.c.id)
+        .returning(items.c.id, items.c.remaining)
         .cte("took")
     )
     values = _purchase_values(sale, item, order_id, customer_id, quantity, day, deadline, now)
@@ -233,9 +241,10 @@ def _take_in_one(sale, item, order_id, customer_id, quantity, day, deadline, now
     counted = sa.select(
         sa.select(sa.func.count()).select_from(pend).scalar_subquery() if pend is not None else sa.literal(1),
         sa.select(sa.func.count()).select_from(bought).scalar_subquery(),
+        sa.select(took.c.remaining).scalar_subquery(),
     )
-    pend_ok, taken = db.session.execute(counted).one()
-    return bool(pend_ok), int(taken)
+    pend_ok, taken, left = db.session.execute(counted).one()
+    return bool(pend_ok), int(taken), left
 
 
 def _refusal(sale_id: int, item_id: int, customer_id: int, quantity: int, day: str, title: str):
@@ -274,12 +283,15 @@ def give_back(order_id: int) -> list[Units]:
         ).rowcount
         if moved != 1:
             continue  # another actor returned it a moment ago
-        db.session.execute(
+        left = db.session.execute(
             sa.update(SaleItem)
             .where(SaleItem.id == purchase.item_id)
             .values(remaining=SaleItem.remaining + purchase.quantity)
+            .returning(SaleItem.remaining)
             .execution_options(synchronize_session=False)
-        )
+        ).scalar_one_or_none()
+        if left == purchase.quantity:
+            mark_changed()  # units again where it was sold out: kept pages say so after the commit
         returned.append(
             Units(purchase.sale_id, purchase.item_id, purchase.customer_id, purchase.quantity, purchase.day)
         )

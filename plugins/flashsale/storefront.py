@@ -23,9 +23,11 @@ from mallow.sdk import (
     ID,
     address_book,
     api_route,
+    cacheable,
     cashier_url,
     current_store,
     db,
+    fresh_for,
     nullable,
     obj,
     principal,
@@ -52,9 +54,16 @@ def _only_open_stores():
         abort(404)
 
 
+#: while a sale is live, its pages are kept for anonymous visitors this long at most: units sold
+#: move no stamp, and the page shows how many are gone
+LIVE_PAGE_SECONDS = 5.0
+
+
 def _sale_view(sale, now) -> dict:
     data = sales.as_json(sale, now)
     data["countdown"] = countdown_text(data["seconds_left"])
+    # the clock ticks to this moment (epoch seconds), so a page kept a few seconds stays right
+    data["deadline"] = int(now.timestamp()) + data["seconds_left"]
     data["starts_text"] = timing.local_text(aware(sale.starts_at))
     data["ends_text"] = timing.local_text(aware(sale.ends_at))
     return data
@@ -70,11 +79,29 @@ def _visible_sale_or_404(sale_id: int):
 # --- pages ------------------------------------------------------------------------------------
 
 
+def _true_for(sale_list, now) -> None:
+    """How long a page of these sales is true (``fresh_for``; the front door keeps an anonymous
+    visitor's page no longer): the next preview, start or end among them, and a few seconds
+    while one is live (its units sold)."""
+    moments = [
+        (aware(moment) - now).total_seconds()
+        for sale in sale_list
+        for moment in (sale.preheat_at, sale.starts_at, sale.ends_at)
+        if moment is not None and aware(moment) > now
+    ]
+    if any(sale.state(now) == "live" for sale in sale_list):
+        moments.append(LIVE_PAGE_SECONDS)
+    if moments:
+        fresh_for(max(0.0, min(moments)))
+
+
 def index():
     now = timing.now()
+    shown = sales.visible_sales(now)
+    _true_for(shown, now)
     return render_template(
         "flashsale/index.html",
-        sales=[_sale_view(s, now) for s in sales.visible_sales(now)],
+        sales=[_sale_view(s, now) for s in shown],
         days_format=_("%(days)s d"),
     )
 
@@ -84,6 +111,7 @@ def sale_page(sale_id: int, error: str | None = None, status: int = 200, unpaid_
 
     sale = _visible_sale_or_404(sale_id)
     now = timing.now()
+    _true_for([sale], now)
     customer = principal("shopper")
     shopper_addresses = address_book(customer.id) if customer else []
     view = _sale_view(sale, now)
@@ -332,8 +360,10 @@ def blueprints() -> list[tuple[Blueprint, str]]:
     pages.before_request(_only_open_stores)
     pages.context_processor(_page_context)
     translations.install(pages)  # the templates translate with the plugin's catalogue
-    pages.add_url_rule("/", "index", index)
-    pages.add_url_rule("/<int:sale_id>", "sale", sale_page)
+    # the same for every anonymous visitor: the front door keeps them (while the stamp holds, and
+    # no longer than _true_for says); a signed-in shopper's page (the buy form) is rendered
+    pages.add_url_rule("/", "index", cacheable(index))
+    pages.add_url_rule("/<int:sale_id>", "sale", cacheable(sale_page))
     pages.add_url_rule("/<int:sale_id>/buy", "buy", buy_form, methods=["POST"])
     pages.add_url_rule("/tickets/<ticket>", "ticket", ticket_page)
     pages.add_url_rule("/tickets/<ticket>/state", "ticket_state", ticket_state)

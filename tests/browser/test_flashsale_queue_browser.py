@@ -229,3 +229,31 @@ def test_without_javascript_the_waiting_page_reloads_to_the_cashier(served):
         order_id = order_of(app, shop, sale_id, customer_id)
         page.wait_for_url(re.compile(rf"/orders/{order_id}/pay$"), timeout=15_000)  # the refresh, then 303
         context.close()
+
+
+def test_an_anonymous_visitor_gets_the_kept_sale_page_and_its_clock_ticks(served):
+    """The crowd's page is kept by the front door for anonymous visitors; its clock counts to the
+    sale's absolute deadline, so a kept page's countdown is as right as a fresh one's."""
+    import urllib.request
+
+    app, base = served.app, served.base
+    shop, sale_id, _cookie, _customer_id = a_live_sale(app)
+    url = f"{base}{shop.prefix}/x/flashsale/{sale_id}"
+    with urllib.request.urlopen(url) as first:
+        assert first.headers.get("X-Mallow-Cache") is None
+    with launch() as browser:
+        context = browser.new_context(
+            viewport={"width": PHONE_WIDTH, "height": PHONE_HEIGHT}, device_scale_factor=1, locale="zh-CN"
+        )
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        answer = page.goto(url, wait_until="load")
+        assert answer.headers.get("x-mallow-cache") == "hit"
+        clock = page.locator(".fs-countdown .fs-clock")
+        before = clock.inner_text()
+        page.wait_for_timeout(2200)
+        after = clock.inner_text()
+        assert before != after and re.fullmatch(r"(00:)?(59|58):\d\d", after), (before, after)
+        check_phone_page(page, problems)
+        context.close()

@@ -1,7 +1,6 @@
 /* Flash sale countdowns: progressive enhancement only. The server already printed the time left
-   (sale pages: data-fs-seconds, counted from the page's load; the product page's ribbon, which
-   Mallow may keep: data-fs-deadline, epoch seconds) or the start and end times (page-builder
-   blocks); this ticks them every second and
+   (sale pages and the product page's ribbon, which Mallow may keep: data-fs-deadline, epoch
+   seconds) or the start and end times (page-builder blocks); this ticks them every second and
    reloads a sale page when its sale opens or ends (after a random 1–3 s, so a crowd does not
    arrive in the same millisecond). */
 (function () {
@@ -18,13 +17,10 @@
     el.setAttribute("data-fs-ticking", "1");
     return true;
   }
-  var loaded = Date.now();
-
-  Array.prototype.forEach.call(document.querySelectorAll("[data-fs-seconds], [data-fs-deadline]"), function (el) {
+  Array.prototype.forEach.call(document.querySelectorAll("[data-fs-deadline]"), function (el) {
     var clock = el.querySelector(".fs-clock");
     if (!clock || !once(el)) { return; }
-    var absolute = el.getAttribute("data-fs-deadline");
-    var deadline = absolute ? parseInt(absolute, 10) * 1000 : loaded + parseInt(el.getAttribute("data-fs-seconds"), 10) * 1000;
+    var deadline = parseInt(el.getAttribute("data-fs-deadline"), 10) * 1000;
     var daysFormat = el.getAttribute("data-days-format");
     var timer = setInterval(function () {
       var left = (deadline - Date.now()) / 1000;
