@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import url_for
+from flask import current_app, g, has_request_context, request, url_for
 
 from mallow.builder.render import stylesheet_urls
 from mallow.builder.service import current_theme
@@ -28,10 +28,34 @@ def cashier_url(order: Order | int, *, external: bool = False) -> str:
     return url_for("storefront.pay_order", order_id=getattr(order, "id", order), _external=external)
 
 
+#: ``{(store id, script root): (stamp, theme)}``: a store's theme for plugin pages, kept under its stamp
+_THEMES = "mallow.sdk.storefront_themes"
+_THEMES_KEPT = 20_000
+
+
 def storefront_theme() -> dict[str, Any]:
     """The active store's page-builder theme, for a plugin's own storefront pages so they look
     like the store's home page in every theme: ``{"name", "classes", "style", "stylesheets"}``
-    (the classes and custom properties of the theme's page root ``.mp``, and its stylesheet URLs)."""
+    (the classes and custom properties of the theme's page root ``.mp``, and its stylesheet URLs).
+
+    Kept per process under the store's stamp for reads (a theme switch or a settings change
+    moves it at its commit): a plugin page asks no statement for it."""
+    reading = has_request_context() and request.method in ("GET", "HEAD")
+    stamp = g.get("mallow_store_stamp") if reading else None
+    key = (g.get("mallow_store_id"), request.script_root if reading else "")
+    memory = current_app.extensions.setdefault(_THEMES, {})
+    kept = memory.get(key) if stamp is not None else None
+    if kept is not None and kept[0] == stamp:
+        return dict(kept[1])
+    found = _theme()
+    if stamp is not None:
+        if len(memory) >= _THEMES_KEPT:
+            memory.clear()
+        memory[key] = (stamp, found)
+    return dict(found)
+
+
+def _theme() -> dict[str, Any]:
     name, settings = current_theme()
     theme = theme_set().get(name)
     style, classes = theme.css(settings)

@@ -49,19 +49,15 @@ def product_pictures(product_ids) -> dict[int, str]:
     return found
 
 
-def decorate_items(sale, items: list[dict]) -> list[dict]:
-    """The sale JSON's items with a picture, the option's name and the share sold (for the bar)."""
+def decorate_items(sale, items: list[dict], skus: dict | None = None) -> list[dict]:
+    """The sale JSON's items with a picture, the option's name and the share sold (for the bar);
+    ``skus``: ``{sku id: sku}`` of the items, when read already."""
     pictures = product_pictures(item["product_id"] for item in items)
-    skus = (
-        {
-            sku.id: sku
-            for sku in db.session.execute(
-                sa.select(Sku).where(Sku.id.in_([item["sku_id"] for item in items]))
-            ).scalars()
-        }
-        if items
-        else {}
-    )
+    if skus is None:
+        ids = [item["sku_id"] for item in items]
+        skus = (
+            {sku.id: sku for sku in db.session.execute(sa.select(Sku).where(Sku.id.in_(ids))).scalars()} if ids else {}
+        )
     for item in items:
         item["image"] = pictures.get(item["product_id"])
         item["option"] = option_label(skus.get(item["sku_id"]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from mallow.sdk import Errors, Product, Sku, ValidationFailed, current_store, db, fen_to_yuan, id_value
 from mallow_flashsale import flags, gate, timing, txn
@@ -21,9 +22,11 @@ MAX_ITEMS = 20
 MAX_LIMIT = 999
 
 
-def get(sale_id) -> Sale | None:
+def get(sale_id, *, with_items: bool = False) -> Sale | None:
+    """The sale (``with_items``: its items read in the same statement), or None."""
     try:
-        return db.session.get(Sale, int(sale_id))
+        options = [joinedload(Sale.items)] if with_items else None
+        return db.session.get(Sale, int(sale_id), options=options)
     except (TypeError, ValueError):
         return None
 
@@ -262,11 +265,12 @@ def products_of(items) -> dict[int, tuple[Product, Sku]]:
     return {sku.id: (product, sku) for product, sku in rows}
 
 
-def as_json(sale: Sale, now=None, *, for_staff: bool = False) -> dict:
+def as_json(sale: Sale, now=None, *, for_staff: bool = False, products: dict | None = None) -> dict:
+    """The sale as the API shows it; ``products``: :func:`products_of` its items, when read already."""
     now = now or timing.now()
     state = sale.state(now)
     target = sale.starts_at if state in ("preheat", "hidden", "draft") else sale.ends_at
-    products = products_of(sale.items)
+    products = products if products is not None else products_of(sale.items)
     paid = paid_units(sale.id) if for_staff else {}
     data = {
         "id": sale.id,

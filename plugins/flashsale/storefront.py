@@ -59,8 +59,8 @@ def _only_open_stores():
 LIVE_PAGE_SECONDS = 5.0
 
 
-def _sale_view(sale, now) -> dict:
-    data = sales.as_json(sale, now)
+def _sale_view(sale, now, products: dict | None = None) -> dict:
+    data = sales.as_json(sale, now, products=products)
     data["countdown"] = countdown_text(data["seconds_left"])
     # the clock ticks to this moment (epoch seconds), so a page kept a few seconds stays right
     data["deadline"] = int(now.timestamp()) + data["seconds_left"]
@@ -70,7 +70,7 @@ def _sale_view(sale, now) -> dict:
 
 
 def _visible_sale_or_404(sale_id: int):
-    sale = sales.get(sale_id)
+    sale = sales.get(sale_id, with_items=True)
     if sale is None or sale.state(timing.now()) in ("draft", "hidden"):
         abort(404)
     return sale
@@ -114,8 +114,9 @@ def sale_page(sale_id: int, error: str | None = None, status: int = 200, unpaid_
     _true_for([sale], now)
     customer = principal("shopper")
     shopper_addresses = address_book(customer.id) if customer else []
-    view = _sale_view(sale, now)
-    present.decorate_items(sale, view["items"])
+    products = sales.products_of(sale.items)
+    view = _sale_view(sale, now, products)
+    present.decorate_items(sale, view["items"], {sku_id: sku for sku_id, (_p, sku) in products.items()})
     chosen = request.form.get("sku_id", "") if request.method == "POST" else ""
     return render_template(
         "flashsale/sale.html",

@@ -134,3 +134,27 @@ def test_with_redis_a_winning_attempt_is_a_token_and_one_script_before_its_order
         "hooks": 0,
         "redis": 1,
     }
+
+
+def test_a_signed_in_shoppers_sale_page_reads_the_sale_its_products_and_pictures(fs_app):
+    """The crowd refreshes the sale page: the sale with its items (one statement), the shopper's
+    addresses (the buy form), the items' products with their options (one), their pictures
+    (one), the cart's count (the tab bar); the theme comes from memory under the store's stamp,
+    the shopper's session from the session memory."""
+    import re
+
+    from mallow.testing import register_shopper
+    from mallow.testing.sql import listing, statements
+
+    shop = enabled_store(fs_app, OPEN_LIMITS)
+    sku = product(fs_app, shop)
+    sale = create_sale(fs_app, shop, [{"sku_id": sku, "sale_price": 100, "quota": 5}])
+    client = fs_app.test_client()
+    register_shopper(client, shop)
+    page = f"{shop.prefix}/x/flashsale/{sale['id']}"
+    assert client.get(page).status_code == 200  # warm: the theme, the session
+    with statements() as seen:
+        answer = client.get(page)
+    assert answer.status_code == 200 and "X-Mallow-Cache" not in answer.headers
+    tables = [found.group(1) for s in seen if (found := re.search(r"FROM \S*?(\w+) ", s.replace('"', "")))]
+    assert tables == ["flashsale_sales", "addresses", "products", "product_images", "carts"], listing(seen)
