@@ -10,6 +10,7 @@ that were not what the path should answer), ``baseline``, ``base_rps``, ``base_p
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import statistics
@@ -21,7 +22,7 @@ from pathlib import Path
 import http_lua as lua
 import http_setup as setup
 from common import ROOT
-from http_tools import call, get, mallow, say, wrk
+from http_tools import WORKERS, call, get, mallow, say, wrk
 
 #: target key → (minimum ratio, how the brief and issue 13 state it)
 TARGETS = {
@@ -326,6 +327,14 @@ def warm_every_store(url: str, paths: list[str], budget: float) -> dict:
     return {"crawled": done, "seconds": seconds, "kept_before": kept, "sample_hits": hits, "sample": len(sample)}
 
 
+def warm_up_seconds(stores: int) -> int:
+    """The random-store load before the rounds: long enough for each of the server's workers to
+    meet each store about four times (at about 6,000 requests/s here), so that both counts are
+    measured in their steady state (each worker keeps its own kept pages and stamps: 10,000
+    stores are 40,000 first meetings for 4 workers); at least the brief's 2 s, at most 60 s."""
+    return max(2, min(60, math.ceil(4 * stores * WORKERS / 6000)))  # whole seconds: wrk's -d
+
+
 def measure_stores(
     servers,
     env: dict,
@@ -387,8 +396,8 @@ def measure_stores(
                 notes.append(f"only {warm['crawled']:,} homes warmed within {crawl_budget:.0f} s")
             script = lua.random_paths(work, f"stores-{len(slugs)}.lua", paths)
             phases.append(dict(url=url, script=script, stores=len(slugs), notes=notes, warm=warm, ours=[], theirs=[]))
-        for phase in phases:
-            wrk(phase["url"] + "/", 2, phase["script"])
+        for phase in phases:  # every worker meets every store about four times before the rounds
+            wrk(phase["url"] + "/", warm_up_seconds(phase["stores"]), phase["script"])
         for n in range(rounds):
             for phase in phases if n % 2 == 0 else phases[::-1]:
                 ours, theirs = wrk(phase["url"] + "/", seconds, phase["script"]), wrk(bare + "/page", seconds)

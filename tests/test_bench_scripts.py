@@ -69,6 +69,15 @@ def test_settle_waits_for_work_that_starts_late_when_told_its_goal():
     assert common.settle(lambda: next(early, 500), quiet=0.05, at_most=5, every=0.01)[0] == 4  # without: too soon
 
 
+def test_the_random_store_warm_up_is_whole_seconds_that_grow_with_the_stores():
+    """wrk's ``-d`` takes whole seconds (a fraction made it print its usage and measure nothing)."""
+    import http_scenarios
+
+    seconds = [http_scenarios.warm_up_seconds(n) for n in (100, 1_000, 10_000, 100_000)]
+    assert all(type(s) is int for s in seconds)
+    assert seconds[0] == 2 and seconds[0] <= seconds[1] < seconds[2] <= seconds[3] == 60
+
+
 def test_settle_says_when_the_count_never_holds_still():
     counter = iter(range(10**6))
     value, reads, _seconds, settled, _first = common.settle(lambda: next(counter), quiet=0.2, at_most=0.1, every=0.01)
