@@ -15,10 +15,9 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload
 
-from mallow.db import sqltext
 from mallow.cart.models import Cart, CartItem
 from mallow.catalog.models import Product, Sku
-from mallow.db import db
+from mallow.db import db, sqltext
 from mallow.qualifications import selling
 from mallow.validation import ValidationFailed
 from mallow.web.ids import id_value

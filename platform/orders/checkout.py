@@ -21,9 +21,8 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from mallow import settings
-from mallow.db import sqltext
 from mallow.catalog.models import Product, Sku
-from mallow.db import db
+from mallow.db import db, sqltext
 from mallow.inventory import alerts, stock
 from mallow.orders import addresses
 from mallow.orders.models import Address, Order, OrderAdjustment, OrderEvent, OrderLine
@@ -180,7 +179,7 @@ def _reads_query(postgres: bool = False) -> sa.Select:
     wanted SKU with its product (the columns of :func:`_sellable_query`) — one row per SKU found,
     or one row of NULL SKU columns when none is. On PostgreSQL the SKU ids are one array
     parameter (``= ANY``): the SQL text is the same for any number of lines (one prepared
-    statement), and it is sent as text compiled once (:func:`mallow.cart.sqltext.rows`)."""
+    statement), and it is sent as text compiled once (:func:`mallow.db.sqltext.rows`)."""
     one = sa.select(sa.literal(1).label("one")).subquery("one")
     addresses_table = Address.__table__
     sellable = _sellable_query()
@@ -218,10 +217,7 @@ def _read(
     valid = [sku_id for sku_id in sku_ids if id_value(sku_id) is not None]
     params = {"address_id": address_id or 0, "customer_id": customer_id, "key": key, "ids": valid or [0]}
     connection = db.session.connection(bind_arguments={"clause": Address.__table__})
-    if connection.dialect.name == "postgresql":
-        rows = sqltext.rows(connection, _reads_query(True), params)
-    else:
-        rows = connection.execute(_reads_query(), params).all()
+    rows = sqltext.rows(connection, _reads_query(connection.dialect.name == "postgresql"), params)
     width = len(Address.__table__.columns)
     first = rows[0]
     address = None

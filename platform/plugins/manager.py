@@ -66,7 +66,7 @@ def hooks() -> StoreHooks:
     manager = app.extensions["mallow.plugins"]
     loaded = app.extensions.get("mallow.loaded_plugins", {})
     enabled = enabled_plugins() if loaded else {}
-    disabled = frozenset(name for name in loaded if name not in enabled) if loaded else frozenset()
+    disabled = frozenset(name for name in loaded if name not in enabled)
     cache = app.extensions.setdefault("mallow.store_hooks", {})
     relay = cache.get(disabled)
     if relay is None:

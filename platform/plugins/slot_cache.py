@@ -34,17 +34,13 @@ from collections.abc import Callable, Iterator
 from flask import Flask, current_app
 
 from mallow.plugins import guard
-from mallow.plugins.kept_answers import Kept, KeptAnswers, call_timed, context_key, request_key, served, stamp
+from mallow.plugins.kept_answers import KeptAnswers, call_timed, context_key, request_key, served, stamp
 from mallow.plugins.manager import hooks
 from mallow.plugins.stores import enabled_plugins
-
-__all__ = ["Kept", "SlotMemory", "answers", "context_key", "declared", "memory", "slot_watches", "watched_classes"]
 
 EXTENSION = "mallow.slot_cache"
 HOOK = "mallow_template_slot"
 _MARK = "_mallow_slot_watches"
-#: the slots' memory is the general one (the name stays for its readers)
-SlotMemory = KeptAnswers
 
 
 def slot_watches(slot: str, *classes: type) -> Callable:

@@ -122,34 +122,15 @@ def _shown_sale(chosen: int, now):
     """The sale the block shows (``chosen``, else the first a shopper may see now), or None; tells
     Mallow (``fresh_for``) the next moment that changes: a sale it could show previews, starts or
     ends."""
-    import sqlalchemy as sa
-
-    from mallow.sdk import db, fresh_for
     from mallow_flashsale import sales
-    from mallow_flashsale.models import Sale, aware
 
     if chosen:
         found = sales.get(chosen)
         candidates = [found] if found is not None and found.published else []
-    else:  # what sales.visible_sales reads: its hidden sales (before their preheat) tell the next change
-        candidates = list(
-            db.session.execute(
-                sa.select(Sale).where(Sale.published.is_(True), Sale.ends_at > now).order_by(Sale.starts_at, Sale.id)
-            ).scalars()
-        )
-    moments = [
-        aware(moment)
-        for sale in candidates
-        for moment in (sale.preheat_at, sale.starts_at, sale.ends_at)
-        if moment is not None and aware(moment) > now
-    ]
-    shown = next((sale for sale in candidates if sale.state(now) in ("preheat", "live")), None)
-    seconds = [(min(moments) - now).total_seconds()] if moments else []
-    if shown is not None and shown.state(now) == "live":
-        seconds.append(LIVE_SECONDS)  # units sold move no stamp: "sold out" shows within this
-    if seconds:
-        fresh_for(max(0.0, min(seconds)))
-    return shown
+    else:  # the sales still before their preheat tell the next change too
+        candidates = sales.unended_sales(now)
+    sales.true_for(candidates, now, LIVE_SECONDS)
+    return next((sale for sale in candidates if sale.state(now) in ("preheat", "live")), None)
 
 
 def register_blocks(register) -> bool:

@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from mallow.sdk import Errors, Product, Sku, ValidationFailed, current_store, db, fen_to_yuan, id_value
+from mallow.sdk import Errors, Product, Sku, ValidationFailed, current_store, db, fen_to_yuan, fresh_for, id_value
 from mallow_flashsale import flags, gate, timing, txn
 from mallow_flashsale.i18n import _
 from mallow_flashsale.models import PendingOrder, Purchase, Sale, SaleItem, aware
@@ -35,13 +35,37 @@ def all_sales() -> list[Sale]:
     return list(db.session.execute(sa.select(Sale).order_by(Sale.starts_at.desc(), Sale.id.desc())).scalars())
 
 
+def unended_sales(now=None) -> list[Sale]:
+    """Published sales not ended yet, by start: those a shopper may see now and those still
+    before their preheat (which tell when the next one shows)."""
+    now = now or timing.now()
+    return list(
+        db.session.execute(
+            sa.select(Sale).where(Sale.published.is_(True), Sale.ends_at > now).order_by(Sale.starts_at, Sale.id)
+        ).scalars()
+    )
+
+
 def visible_sales(now=None) -> list[Sale]:
     """Sales a shopper may see now: published, past their preheat, not ended."""
     now = now or timing.now()
-    rows = db.session.execute(
-        sa.select(Sale).where(Sale.published.is_(True), Sale.ends_at > now).order_by(Sale.starts_at, Sale.id)
-    ).scalars()
-    return [sale for sale in rows if sale.state(now) in ("preheat", "live")]
+    return [sale for sale in unended_sales(now) if sale.state(now) in ("preheat", "live")]
+
+
+def true_for(sale_list, now, live_seconds: float) -> None:
+    """Tell Mallow (``fresh_for``) how long what shows ``sale_list`` stays true: until the next
+    moment one of them previews, starts or ends, and at most ``live_seconds`` while one is live
+    (units sold move no stamp)."""
+    seconds = [
+        (aware(moment) - now).total_seconds()
+        for sale in sale_list
+        for moment in (sale.preheat_at, sale.starts_at, sale.ends_at)
+        if moment is not None and aware(moment) > now
+    ]
+    if any(sale.state(now) == "live" for sale in sale_list):
+        seconds.append(live_seconds)
+    if seconds:
+        fresh_for(max(0.0, min(seconds)))
 
 
 def product_sales(product_id: int, now=None) -> tuple[list[tuple[Sale, SaleItem]], datetime | None]:

@@ -27,7 +27,6 @@ from mallow.sdk import (
     cashier_url,
     current_store,
     db,
-    fresh_for,
     nullable,
     obj,
     principal,
@@ -79,26 +78,10 @@ def _visible_sale_or_404(sale_id: int):
 # --- pages ------------------------------------------------------------------------------------
 
 
-def _true_for(sale_list, now) -> None:
-    """How long a page of these sales is true (``fresh_for``; the front door keeps an anonymous
-    visitor's page no longer): the next preview, start or end among them, and a few seconds
-    while one is live (its units sold)."""
-    moments = [
-        (aware(moment) - now).total_seconds()
-        for sale in sale_list
-        for moment in (sale.preheat_at, sale.starts_at, sale.ends_at)
-        if moment is not None and aware(moment) > now
-    ]
-    if any(sale.state(now) == "live" for sale in sale_list):
-        moments.append(LIVE_PAGE_SECONDS)
-    if moments:
-        fresh_for(max(0.0, min(moments)))
-
-
 def index():
     now = timing.now()
     shown = sales.visible_sales(now)
-    _true_for(shown, now)
+    sales.true_for(shown, now, LIVE_PAGE_SECONDS)  # the front door keeps the page no longer
     return render_template(
         "flashsale/index.html",
         sales=[_sale_view(s, now) for s in shown],
@@ -111,7 +94,7 @@ def sale_page(sale_id: int, error: str | None = None, status: int = 200, unpaid_
 
     sale = _visible_sale_or_404(sale_id)
     now = timing.now()
-    _true_for([sale], now)
+    sales.true_for([sale], now, LIVE_PAGE_SECONDS)
     customer = principal("shopper")
     shopper_addresses = address_book(customer.id) if customer else []
     products = sales.products_of(sale.items)
@@ -362,7 +345,7 @@ def blueprints() -> list[tuple[Blueprint, str]]:
     pages.context_processor(_page_context)
     translations.install(pages)  # the templates translate with the plugin's catalogue
     # the same for every anonymous visitor: the front door keeps them (while the stamp holds, and
-    # no longer than _true_for says); a signed-in shopper's page (the buy form) is rendered
+    # no longer than sales.true_for says); a signed-in shopper's page (the buy form) is rendered
     pages.add_url_rule("/", "index", cacheable(index))
     pages.add_url_rule("/<int:sale_id>", "sale", cacheable(sale_page))
     pages.add_url_rule("/<int:sale_id>/buy", "buy", buy_form, methods=["POST"])

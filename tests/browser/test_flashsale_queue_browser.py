@@ -256,4 +256,5 @@ def test_an_anonymous_visitor_gets_the_kept_sale_page_and_its_clock_ticks(served
         after = clock.inner_text()
         assert before != after and re.fullmatch(r"(00:)?(59|58):\d\d", after), (before, after)
         check_phone_page(page, problems)
+        small_png(JOURNEYS / "flashsale-sale-kept-default.png", page.screenshot())
         context.close()

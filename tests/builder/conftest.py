@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from mallow.testing import MerchantClient, png_bytes
+from mallow.testing import MerchantClient, backend_params, build_app, dispose_app, png_bytes
 
 
 class Builder(MerchantClient):
@@ -70,3 +70,21 @@ def builder(app) -> Builder:
 @pytest.fixture
 def other_builder(app) -> Builder:
     return new_builder(app)
+
+
+@pytest.fixture(scope="module", params=backend_params())
+def demo_app(request, tmp_path_factory):
+    """The demo platform (``mallow demo``: the showcase home with the bundled plugins' blocks)
+    with the render cache and the kept pages off: every request renders the home cold."""
+    from mallow.db import db
+    from mallow.demo import seed
+    from mallow.demo_showcase import seed_showcase
+
+    app = build_app(tmp_path_factory, request.param, MALLOW_PAGE_CACHE_ENTRIES=0, MALLOW_EDGE_CACHE_ENTRIES=0)
+    with app.app_context():
+        seed()
+        shown = seed_showcase(app)
+        assert not shown.get("plugins_missing"), shown
+        db.session.remove()
+    yield app
+    dispose_app(app)

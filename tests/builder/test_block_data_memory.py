@@ -25,7 +25,6 @@ import pytest
 from mallow.testing import (
     backend_params,
     bearer,
-    build_app,
     disable_plugin,
     dispose_app,
     enable_plugin,
@@ -36,7 +35,6 @@ from mallow.testing import (
 )
 from mallow.testing.sql import listing, statements
 
-COLD = {"MALLOW_PAGE_CACHE_ENTRIES": 0, "MALLOW_EDGE_CACHE_ENTRIES": 0}
 #: a cold demo home whose plugin blocks are kept: the page row with the library images, every
 #: product of the page in one statement (tests/builder/test_cold_render.py)
 COLD_DEMO_HOME_KEPT = 2
@@ -48,22 +46,6 @@ def _plugin_statements(seen: list[str]) -> list[str]:
 
 
 # --- the demo home, every page cache off ---------------------------------------------------------
-
-
-@pytest.fixture(scope="module", params=backend_params())
-def demo_app(request, tmp_path_factory):
-    from mallow.db import db
-    from mallow.demo import seed
-    from mallow.demo_showcase import seed_showcase
-
-    app = build_app(tmp_path_factory, request.param, **COLD)
-    with app.app_context():
-        seed()
-        shown = seed_showcase(app)
-        assert not shown.get("plugins_missing"), shown
-        db.session.remove()
-    yield app
-    dispose_app(app)
 
 
 def test_a_second_cold_demo_home_runs_no_statement_for_its_plugin_blocks(demo_app):

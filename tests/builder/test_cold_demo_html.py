@@ -12,29 +12,10 @@ import os
 import re
 from pathlib import Path
 
-import pytest
 
-from mallow.testing import backend_params, build_app, dispose_app
 from mallow.testing.http import post_form
 
 GOLDEN = Path(__file__).parent / "golden"
-COLD = {"MALLOW_PAGE_CACHE_ENTRIES": 0, "MALLOW_EDGE_CACHE_ENTRIES": 0}
-
-
-@pytest.fixture(scope="module", params=backend_params())
-def demo_app(request, tmp_path_factory):
-    from mallow.db import db
-    from mallow.demo import seed
-    from mallow.demo_showcase import seed_showcase
-
-    app = build_app(tmp_path_factory, request.param, **COLD)
-    with app.app_context():
-        seed()
-        shown = seed_showcase(app)
-        assert not shown.get("plugins_missing"), shown
-        db.session.remove()
-    yield app
-    dispose_app(app)
 
 
 def normalised(html: str) -> str:
