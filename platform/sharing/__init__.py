@@ -1,0 +1,1 @@
+"""Sharing: share links with the sharer's code, and share posters drawn server-side."""
