@@ -152,7 +152,11 @@ def make_shoppers(app, store_id: int, count: int, commit_every: int = 200) -> li
     with store_context(store_id, app=app):
         for n in range(count):
             customer = customers.register(
-                {"login": f"bench-{uuid.uuid4().hex[:12]}@example.com", "password": "bench-1234"}
+                {
+                    "login": f"bench-{uuid.uuid4().hex[:12]}@example.com",
+                    "password": "bench-1234",
+                    "privacy_consent": True,
+                }
             )
             token = sessions.issue(customer, "token")
             made.append((token, addresses.create(customer.id, dict(ADDRESS)).id))

@@ -76,10 +76,13 @@ def create_app(config: dict | None = None) -> Flask:
     _register_pages(app)
 
     from mallow.plugins.manager import make_manager
+    from mallow.sharing import referrals as share_referrals
     from mallow.shipping import fees as shipping_fees
 
     # the core's own hook implementations, registered first so that plugins' answers come first
-    app.extensions["mallow.plugins"] = make_manager({"mallow.shipping": shipping_fees})
+    app.extensions["mallow.plugins"] = make_manager(
+        {"mallow.shipping": shipping_fees, "mallow.sharing": share_referrals}
+    )
 
     from mallow.jobs.runners import make_runner
 
@@ -168,6 +171,7 @@ def _register_pages(app: Flask) -> None:
     from mallow.storefront import sandbox as _sandbox  # noqa: F401  (the sandbox's simulated cashier)
     from mallow.storefront import views as _storefront_pages  # noqa: F401  (home, sign-in)
     from mallow.storefront import wechat as _wechat  # noqa: F401  (WeChat sign-in and link, wx.config)
+    from mallow.sharing import views as _share_pages  # noqa: F401  (share posters, links, visits)
     from mallow.web import blueprints, home
 
     for blueprint in (
@@ -221,6 +225,7 @@ def _connect_domains(app: Flask) -> None:
     from mallow.orders import aftersales_requests
     from mallow.payments import events as payment_events
     from mallow.plugin_host.marketplace import release_decided
+    from mallow.privacy import notice as privacy_notice
     from mallow.qualifications import events as qualification_events
 
     usage.register(app, pages_using)  # an image shown by a page, then by a product, cannot be deleted
@@ -236,6 +241,7 @@ def _connect_domains(app: Flask) -> None:
     aftersales_requests.register(app, open_order_ids)  # 售后中: the order timers wait, the shopper is told
     # an approved uploaded plugin is installed into the plugin environment (runs from the next reload)
     release_decided.connect(installer.on_release_decided, weak=False)
+    privacy_notice.install(app)  # every sign-up records the consent to the store's privacy notice
 
 
 def _register_api(app: Flask) -> None:
@@ -257,6 +263,8 @@ def _register_api(app: Flask) -> None:
         payments,
         platform,
         plugins,
+        privacy,
+        sharing,
         shipping,
         store,
     )
@@ -278,6 +286,8 @@ def _register_api(app: Flask) -> None:
             payments,
             platform,
             plugins,
+            privacy,  # the shopper's data rights: privacy notice, exportMyData, deleteMyAccount
+            sharing,
             shipping,
             store,
         ],

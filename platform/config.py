@@ -120,6 +120,7 @@ def from_environment(overrides: dict | None = None) -> dict:
         "PASSWORD_HASH_METHOD": "scrypt",
         "LOGIN_RATE_LIMIT": env.get("MALLOW_LOGIN_RATE_LIMIT", "5 per minute"),
         "LOGIN_RATE_LIMIT_IP": env.get("MALLOW_LOGIN_RATE_LIMIT_IP", "30 per minute"),
+        "POSTER_RATE_LIMIT_IP": env.get("MALLOW_POSTER_RATE_LIMIT_IP", "30 per minute"),
         "SESSION_LIFETIME_DAYS": 14,
         "MALLOW_SQLITE_ENGINE_CACHE": 256,
         # ``production`` refuses what is for development only (``mallow serve --dev``)

@@ -88,7 +88,9 @@ def seed() -> dict:
             service.approve(qualification, admin, "演示数据")
     with store_context(store.id):
         if customers.authenticate(SHOPPER_LOGIN, PASSWORD) is None:
-            customers.register({"login": SHOPPER_LOGIN, "password": PASSWORD, "nickname": "小核桃"})
+            customers.register(
+                {"login": SHOPPER_LOGIN, "password": PASSWORD, "nickname": "小核桃", "privacy_consent": True}
+            )
             db.session.commit()
         seed_catalogue()
     db.session.commit()  # end the read begun before the store's work (SQLite: a stale read cannot write)

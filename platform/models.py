@@ -15,7 +15,9 @@ from mallow.orders import models as _orders  # noqa: F401
 from mallow.payments import models as _payments  # noqa: F401
 from mallow.plugin_host import models as _plugin_releases  # noqa: F401
 from mallow.plugins import models as _store_plugins  # noqa: F401
+from mallow.privacy import models as _privacy  # noqa: F401
 from mallow.qualifications import matrix as _matrix, models as _qualifications  # noqa: F401
 from mallow import settings as _settings  # noqa: F401
+from mallow.sharing import models as _sharing  # noqa: F401
 from mallow.shipping import models as _shipping  # noqa: F401
 from mallow.tenants import models as _tenants  # noqa: F401

@@ -344,7 +344,10 @@ def test_the_walkthrough_runs_from_plugin_new_to_a_discount_a_shopper_sees(platf
     listing = _api(platform.url, "GET", "/s/demo/api/console/plugins/full_reduction", merchant["token"])
     assert listing["enabled"] is True and listing["store_count"] == 1
     shopper = _api(
-        platform.url, "POST", "/s/demo/api/customers", body={"login": "later@example.com", "password": PASSWORD}
+        platform.url,
+        "POST",
+        "/s/demo/api/customers",
+        body={"login": "later@example.com", "password": PASSWORD, "privacy_consent": True},
     )
     sku = _api(platform.url, "GET", "/s/demo/api/products/2")["skus"][0]
     quote = _api(

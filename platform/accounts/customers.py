@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
+from flask import Flask, current_app
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
@@ -33,6 +34,7 @@ def register(data) -> Customer:
     if problem:
         errors.add("password", problem, PASSWORD_MESSAGES[problem]())
     nickname = text(data, "nickname", 40)
+    consent_problem(data, errors)
     errors.raise_if_any()
     digest = crypto.digest(login)
     if db.session.execute(db.select(Customer.id).filter_by(login_digest=digest)).first():
@@ -49,7 +51,7 @@ def register(data) -> Customer:
     except IntegrityError:
         db.session.rollback()
         raise ValidationFailed({"login": ("taken", _("This account exists already. Sign in instead."))}) from None
-    record_privacy_consent(customer, data)
+    record_privacy_consent(customer, data, "password")
     return customer
 
 
@@ -79,6 +81,9 @@ def sign_in_with_code(data) -> tuple[Customer, bool]:
         if not customer.active:
             raise ValidationFailed({"phone": ("inactive", _("This account is closed. Contact the store."))})
         return customer, False
+    errors = Errors()
+    consent_problem(data, errors)  # a new account: the consent first (the code is rolled back with it)
+    errors.raise_if_any()
     nickname = text(data, "nickname", 40)
     customer = Customer(
         login_digest=digest,
@@ -93,7 +98,7 @@ def sign_in_with_code(data) -> tuple[Customer, bool]:
     except IntegrityError:  # signed up with a password meanwhile: that account
         customer = db.session.execute(db.select(Customer).filter_by(login_digest=digest)).scalar_one()
         return customer, False
-    record_privacy_consent(customer, data)
+    record_privacy_consent(customer, data, "sms")
     return customer, True
 
 
@@ -106,9 +111,16 @@ class AccountClosed(Exception):
     """The shopper's account exists, but the store has closed it."""
 
 
-def sign_in_with_wechat(openid: str) -> tuple[Customer, bool]:
+class ConsentNeeded(Exception):
+    """A sign-up (a new account) without the consent to the store's privacy notice."""
+
+
+def sign_in_with_wechat(openid: str, data=None) -> tuple[Customer, bool]:
     """The shopper of this store whose WeChat is ``openid`` (from web authorisation), or a new
-    one: returns ``(customer, created)``. A new account has no phone, no e-mail and no password
+    one: returns ``(customer, created)``. A new account needs the consent ticked beside the
+    微信一键登录 button (``data``: what the button's form sent, kept through the OAuth round trip):
+    without it :class:`ConsentNeeded` is raised and nothing is made; a shopper who has an account
+    is never asked. A new account has no phone, no e-mail and no password
     (it signs in with WeChat) and a nickname like 微信用户0427. It stays its own account: signing in
     later by SMS with a phone that another account holds signs into *that* account, and the two
     are never merged. Raises :class:`AccountClosed` for a closed account. The caller commits and
@@ -116,6 +128,8 @@ def sign_in_with_wechat(openid: str) -> tuple[Customer, bool]:
     customer = db.session.execute(db.select(Customer).filter_by(wechat_openid=openid)).scalar_one_or_none()
     created = False
     if customer is None:
+        if not consented(data or {}):
+            raise ConsentNeeded()
         customer = Customer(
             login_digest=crypto.digest(WECHAT_LOGIN_PREFIX + openid),
             login_cipher=crypto.encrypt(""),
@@ -131,7 +145,7 @@ def sign_in_with_wechat(openid: str) -> tuple[Customer, bool]:
             customer = db.session.execute(db.select(Customer).filter_by(wechat_openid=openid)).scalar_one()
         else:
             created = True
-            record_privacy_consent(customer, {})
+            record_privacy_consent(customer, data, "wechat")
     if not customer.active:
         raise AccountClosed(customer.id)
     return customer, created
@@ -143,13 +157,45 @@ def _wechat_nickname(openid: str) -> str:
     return _("WeChat user %(digits)s", digits=f"{digits:04d}")
 
 
-def record_privacy_consent(customer: Customer, data) -> None:
+#: the form field / API property of the consent to the store's privacy notice
+PRIVACY_CONSENT_FIELD = "privacy_consent"
+_CONSENT_RECORDER = "mallow.accounts.privacy_consent"
+
+
+def register_consent_recorder(app: Flask, recorder) -> None:
+    """``recorder(customer, channel)`` stores a consent to the notice in force (``create_app``
+    registers :func:`mallow.privacy.notice.record_consent`: privacy sits above accounts)."""
+    app.extensions[_CONSENT_RECORDER] = recorder
+
+
+def consented(data) -> bool:
+    """Whether ``data`` (a form or a JSON body) ticks the consent box."""
+    value = data.get(PRIVACY_CONSENT_FIELD) if hasattr(data, "get") else None
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("1", "on", "true", "yes"))
+
+
+def consent_problem(data, errors: Errors) -> None:
+    """A field error on ``privacy_consent`` when a sign-up does not tick the box (PIPL: no account
+    without the shopper's consent to the notice; every sign-up path asks, there is no switch)."""
+    if not consented(data):
+        errors.add(
+            PRIVACY_CONSENT_FIELD,
+            "required",
+            _("Read and agree to the store's privacy notice to create an account."),
+        )
+
+
+def record_privacy_consent(customer: Customer, data, channel: str) -> None:
     """THE place where signing up records the shopper's consent to the store's privacy notice
     (PIPL art. 13/14: what was agreed to, which version, when). Every sign-up path calls it —
     :func:`register` (password), :func:`sign_in_with_code` (SMS) and :func:`sign_in_with_wechat`
-    (WeChat, with no form: its consent must be asked beside the 微信一键登录 button) — right after
-    the account row exists, in the same transaction. The notice and its consent record come with a later
-    issue; until then nothing is stored."""
+    (WeChat: its consent box is beside the 微信一键登录 button) — right after the account row
+    exists, in the same transaction. The row itself belongs to :mod:`mallow.privacy` (registered
+    with :func:`register_consent_recorder`). A shopper who signed up before the store asked has
+    no consent row and is asked once on 我的."""
+    recorder = current_app.extensions.get(_CONSENT_RECORDER)
+    if recorder is not None and consented(data):
+        recorder(customer, channel)
 
 
 def update_profile(customer: Customer, data) -> None:

@@ -67,6 +67,15 @@ SIGNED_IN = schema(
 )
 
 
+#: the shopper ticked "I have read and agree to the privacy notice" (getPrivacyNotice): required to
+#: create an account (a 422 on ``privacy_consent`` otherwise); the version in force is recorded
+CONSENT = {
+    "type": "boolean",
+    "description": "true: the shopper agreed to the store's privacy notice in force (getPrivacyNotice); "
+    "required to create an account",
+}
+
+
 def _open_store_only():
     if not current_store().is_open:
         return jsonify(error="store_not_open", message=_("This store is not open yet.")), 503
@@ -82,7 +91,12 @@ def _open_store_only():
     tag="shoppers",
     auth=None,
     body=obj(
-        {"login": string(254, description="mobile number or e-mail"), "password": string(128), "nickname": string(40)},
+        {
+            "login": string(254, description="mobile number or e-mail"),
+            "password": string(128),
+            "nickname": string(40),
+            "privacy_consent": CONSENT,
+        },
         ["login", "password"],
     ),
     responses={
@@ -191,7 +205,9 @@ def send_sms_code():
     "store does not know yet becomes a new account (sign-up)",
     tag="shoppers",
     auth=None,
-    body=obj({"phone": string(20), "code": string(12), "nickname": string(40)}, ["phone", "code"]),
+    body=obj(
+        {"phone": string(20), "code": string(12), "nickname": string(40), "privacy_consent": CONSENT}, ["phone", "code"]
+    ),
     responses={
         "201": returns("A shopper token", SMS_SIGNED_IN),
         "422": {"$ref": "#/components/responses/ValidationFailed"},

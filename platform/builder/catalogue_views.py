@@ -158,6 +158,7 @@ def buy_view(product) -> dict:
             "cart": url_for("storefront.cart"),
         },
         "script": asset_url("product.js"),
+        "share_script": asset_url("share-sheet.js"),  # the 分享 sheet: poster and link (mallow.sharing)
     }
 
 

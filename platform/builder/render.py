@@ -120,6 +120,9 @@ class Compiled:
     listings: tuple
     #: ``{(block id, type name): '<section …>'}``: each block's opening tag, made once
     heads: dict = field(default_factory=dict, compare=False)
+    #: ``{render key: Assembled or None}``: the page as fixed text around its live blocks, per
+    #: theme, theme settings, language, title, store name and address (:func:`assemble`)
+    assembled: dict = field(default_factory=dict, compare=False)
 
     def head(self, block_id: str, type_name: str) -> str:
         key = (block_id, type_name)
@@ -493,11 +496,14 @@ def render_document(
     subject=None,
     compiled: Compiled | None = None,
     images: list | None = None,
+    assemble: bool = False,
 ) -> Rendered:
     """Render ``document`` (already validated) for the active store through ``theme``;
     ``subject`` is the current product or category of those templates; ``compiled``: the
     document's :func:`compile_document`, when kept; ``images``: the rows of the library images
-    it names (``id, path, thumbnails, width, height``), when already read (else read here)."""
+    it names (``id, path, thumbnails, width, height``), when already read (else read here);
+    ``assemble``: a published version (never changed once written): render it from its kept
+    :class:`Assembled` form (made on the first render, :func:`assemble`)."""
     compiled = compiled if compiled is not None else compile_document(document)
     ctx = RenderContext(store, compiled.references, subject, compiled.listings, images)
     style, classes = theme.css(theme_settings)
@@ -512,6 +518,10 @@ def render_document(
         "page": {"kind": kind, "title": title},
     }
     with translating():
+        if assemble and not preview and not theme_set().auto_reload:
+            found = _render_assembled(document, kind, theme, theme_settings, compiled, ctx, common, style, classes)
+            if found is not None:
+                return found
         return _render_blocks(document, kind, theme, compiled, ctx, common, style, classes, preview)
 
 
@@ -538,6 +548,142 @@ def _render_blocks(document, kind, theme, compiled, ctx, common, style, classes,
     page_template = themes.page_template(theme.name, kind)
     body = page_template.render(blocks=[Markup(b[2]) for b in rendered.blocks], style=style, classes=classes, **common)
     rendered.html = Markup(body)
+    return rendered
+
+
+# -- assembled pages: the fixed text of a published version, made once --------------------------
+
+#: settings editors whose value names a row read on every render (a block using one is live)
+_ROW_EDITORS = frozenset({"image", "product", "products", "category"})
+#: how many assembled forms a compiled version keeps (themes × languages × addresses, bounded)
+ASSEMBLED_PER_VERSION = 32
+
+
+def is_fixed(block_type) -> bool:
+    """Whether what a block of this type shows depends only on its settings and the page's
+    :func:`assemble` key: a built-in type with no ``resolve`` and no listing, that names no image,
+    product or category (their rows are read on every render). Plugin types never are."""
+    if not block_type.builtin or block_type.plugin is not None:
+        return False
+    if block_type.resolve is not None or block_type.listings is not None or block_type.uses_catalogue:
+        return False
+    schemas = [block_type.settings, *(child.settings for child in block_type.children.values())]
+    return not any(schema.get("x-editor") in _ROW_EDITORS for settings in schemas for schema in settings.values())
+
+
+@dataclass(frozen=True)
+class Assembled:
+    """A published page as it renders for one key (:func:`assemble`): ``parts`` are text (the page
+    template around the blocks, each block's ``<section>`` tags, the whole of every fixed block)
+    and, as ints, the indexes of ``live`` blocks ``(block id, type name)``, rendered per request
+    with the rows read for it."""
+
+    parts: tuple
+    live: tuple
+    #: ``(block id, type name, html or None for a live block)`` in page order
+    blocks: tuple
+    uses_catalogue: bool
+
+
+_BLOCK_MARK = "<!--mallow-block:%d:" + _LATE_SECRET + "-->"
+
+
+def assemble(document, kind, theme, compiled, ctx, common, style, classes) -> Assembled | None:
+    """The fixed text of ``document`` for this render's key, with holes for its live blocks; None
+    when the page cannot be cut so (a block type not available in the store now, a page template
+    that does not show each block once, in order, as it is): then every render renders it all."""
+    themes = theme_set()
+    items = []
+    for block_id in document.get("order", []):
+        section = document.get("sections", {}).get(block_id) or {}
+        block_type = blocks.available(section.get("type", ""))
+        if block_type is None:
+            return None
+        html = None
+        if is_fixed(block_type):
+            try:
+                view = _block_view(block_id, section, block_type, ctx)
+                inner = themes.template(theme.name, block_type.template).render(block=view, **common)
+                html = f"{compiled.head(block_id, block_type.name)}{inner}</section>"
+            except Exception:  # rendered (and logged) per request, as any live block
+                html = None
+        items.append((block_id, block_type.name, html, block_type.uses_catalogue))
+    marks = [_BLOCK_MARK % i for i in range(len(items))]
+    page_template = themes.page_template(theme.name, kind)
+    body = page_template.render(blocks=[Markup(m) for m in marks], style=style, classes=classes, **common)
+    parts, live, rest = [], [], str(body)
+    for mark, (block_id, type_name, html, _uses) in zip(marks, items, strict=True):
+        if body.count(mark) != 1:
+            return None
+        before, _found, rest = rest.partition(mark)
+        if not _found:  # not in page order
+            return None
+        parts.append(before)
+        if html is None:
+            parts.append(len(live))
+            live.append((block_id, type_name))
+        else:
+            parts.append(html)
+    parts.append(rest)
+    merged = []
+    for part in parts:  # neighbouring texts joined: a render appends fewer pieces
+        if merged and isinstance(part, str) and isinstance(merged[-1], str):
+            merged[-1] += part
+        elif part != "":
+            merged.append(part)
+    return Assembled(
+        tuple(merged),
+        tuple(live),
+        tuple((b, t, h) for b, t, h, _u in items),
+        any(uses for *_rest, uses in items),
+    )
+
+
+def _render_assembled(document, kind, theme, theme_settings, compiled, ctx, common, style, classes):
+    """:func:`_render_blocks` through the version's kept :class:`Assembled` form (made now when
+    missing), or None when it has none (the caller renders everything)."""
+    key = (
+        kind,
+        theme.name,
+        tuple(sorted(theme_settings.items())),
+        str(get_locale()),
+        common["page"]["title"],
+        ctx.store.name,
+        ctx.urls,
+    )
+    kept = compiled.assembled
+    try:
+        found = kept.get(key, False)
+    except TypeError:  # a theme setting that cannot be a key: rendered whole
+        return None
+    if found is False:
+        found = assemble(document, kind, theme, compiled, ctx, common, style, classes)
+        if len(kept) >= ASSEMBLED_PER_VERSION:
+            kept.clear()
+        kept[key] = found
+    if found is None:
+        return None
+    sections = document.get("sections", {})
+    live_types = []
+    for _block_id, type_name in found.live:  # every live type still usable here (else: whole render)
+        block_type = blocks.available(type_name)
+        if block_type is None:
+            return None
+        live_types.append(block_type)
+    themes = theme_set()
+    shown = []
+    for (block_id, type_name), block_type in zip(found.live, live_types, strict=True):
+        try:
+            view = _block_view(block_id, sections.get(block_id) or {}, block_type, ctx)
+            inner = themes.template(theme.name, block_type.template).render(block=view, **common)
+        except Exception:  # a broken theme or plugin block: leave it out, keep the page
+            log.exception("block %s (%s) of theme %s failed to render", block_id, type_name, theme.name)
+            inner = ""
+        shown.append(f"{compiled.head(block_id, type_name)}{inner}</section>")
+    html = "".join([part if type(part) is str else shown[part] for part in found.parts])
+    rendered = Rendered(Markup(html), uses_catalogue=found.uses_catalogue)
+    live = iter(shown)
+    rendered.blocks = [(b, t, h if h is not None else next(live)) for b, t, h in found.blocks]
     return rendered
 
 

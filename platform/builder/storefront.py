@@ -199,6 +199,7 @@ def render_live(kind: str, slug: str = "", subject=None):
             subject=subject,
             compiled=compiled,
             images=images,
+            assemble=row.version_created_at is not None,  # a kept version: its fixed parts kept with it
         )
         _remember_images(store.id, kind, slug, row, compiled)
         html = rendered.html

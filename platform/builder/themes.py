@@ -33,8 +33,10 @@ from mallow.builder.validation import _schema_message
 import mallow_themes
 from flask import current_app
 from flask_babel import get_locale, get_translations, gettext, ngettext
-from jinja2 import ChoiceLoader, FileSystemLoader, select_autoescape
+from jinja2 import ChoiceLoader, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 from jsonschema import Draft202012Validator
 from mallow.builder import blocks
 from mallow.validation import Errors
@@ -219,21 +221,50 @@ def quick_ngettext(singular, plural, num, **variables):
     return translations.ungettext(singular, plural, num) % variables
 
 
+@pass_context
+def _template_gettext(context, string, **variables):
+    """What ``_()`` and ``gettext()`` of a theme template answer: Jinja's new-style ``gettext``
+    over :func:`quick_gettext` (the same text), called directly: Jinja's own goes through its
+    alias ``_``, then its new-style wrapper, then the sandbox's call of the function, three calls
+    per message."""
+    text = quick_gettext(string)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)
+    return text % variables
+
+
+@pass_context
+def _template_ngettext(context, singular, plural, num, **variables):
+    """``ngettext()`` of a theme template: Jinja's new-style one over :func:`quick_ngettext`."""
+    variables.setdefault("num", num)
+    text = quick_ngettext(singular, plural, num)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)
+    return text % variables
+
+
 #: names a plain dict answers as attributes itself (``d.items``): those go the sandbox's own way
 _DICT_ATTRIBUTES = frozenset(dir(dict))
+#: a loop's counters (``loop.index``, ``loop.first``…): numbers and booleans, safe to read
+_LOOP_COUNTERS = frozenset({"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0"})
 
 
 class ThemeEnvironment(ImmutableSandboxedEnvironment):
-    """The themes' sandbox, with the one lookup templates make most cheap: ``block.settings.title``
+    """The themes' sandbox, with the lookups templates make most cheap: ``block.settings.title``
     on a plain ``dict`` (every view of a page is one) is its item, as the sandbox answers it
-    after ``getattr`` failed, without raising and catching that failure each time."""
+    after ``getattr`` failed, without raising and catching that failure each time; a loop's
+    counters (``loop.index``) are read without the sandbox's checks of a safe attribute (they
+    are one: no underscore, a plain number or boolean)."""
 
     def getattr(self, obj, attribute):
-        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+        kind = type(obj)
+        if kind is dict and attribute not in _DICT_ATTRIBUTES:
             try:
                 return obj[attribute]
             except KeyError:
                 return self.undefined(obj=obj, name=attribute)
+        if kind is LoopContext and attribute in _LOOP_COUNTERS:  # what the sandbox answers, checks skipped
+            return getattr(obj, attribute)
         return super().getattr(obj, attribute)
 
 
@@ -318,6 +349,7 @@ class ThemeSet:
             extensions=["jinja2.ext.i18n"],
         )
         env.install_gettext_callables(quick_gettext, quick_ngettext, newstyle=True)
+        env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext)
         return env
 
 

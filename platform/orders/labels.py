@@ -81,6 +81,7 @@ def event_labels() -> dict[str, str]:
         "return_received": _("Return received"),
         "aftersale_refund_failed": _("After-sales refund failed"),
         "aftersale_refunded": _("After-sales refunded"),
+        "buyer_account_deleted": _("Buyer deleted their account"),
     }
 
 

@@ -42,6 +42,8 @@ BUDGETS: dict[str, int | None] = {
     "mallow_after_payment_url": 10,
     "mallow_order_status_label": 10,
     "mallow_order_event_label": 10,
+    # share links and posters: once per link or poster drawn for a signed-in shopper
+    "mallow_share_code": 10,
     # once at start-up, or from the ``mallow demo`` command
     "mallow_register_routes": None,
     "mallow_register_blocks": None,

@@ -230,6 +230,22 @@ def mallow_order_event_label(event: OrderEvent) -> str | None:
     is logged and left out."""
 
 
+# --- Sharing: the sharer's code in share links and posters -------------------------------------
+
+
+@hookspec(firstresult=True)
+def mallow_share_code(store: StoreView, customer: Customer, target: str) -> dict[str, str] | None:
+    """The sharer's own code when a plugin gives ``customer`` one (a distributor's referral code),
+    for the share links and posters (分享海报) of this store: ``{"code": …, "url": …}``, where
+    ``url`` is an absolute link on this site that records the code for the visitor and then
+    lands on ``target`` (a path on this site: the shared product or page), e.g. the plugin's
+    referral route with ``?next=<target>``. ``None``: Mallow's own referral code of the shopper
+    is used. First answer wins (in plugin-name order); an answer that is not such a dict is
+    ignored. Called only for stores that enabled the plugin, for a signed-in shopper, once per
+    share link or poster drawn: keep it to one query. An implementation that raises is logged
+    and left out."""
+
+
 # --- The demo store ----------------------------------------------------------------------------
 
 

@@ -50,6 +50,7 @@ EXPECTED: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "mallow_after_payment_url": ("a str", _text),
     "mallow_order_status_label": ("a str", _text),
     "mallow_order_event_label": ("a str", _text),
+    "mallow_share_code": ("a dict", lambda v: isinstance(v, dict)),
     "mallow_seed_demo": ("a dict of pages", lambda v: isinstance(v, dict)),
 }
 

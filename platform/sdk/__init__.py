@@ -91,11 +91,14 @@ from mallow.edge import cacheable, fresh_for
 from mallow.plugins.slot_cache import slot_watches
 from mallow.sdk.freshness import mark_changed
 
+# a job placing many orders: one flush to disk for the batch (group commit)
+from mallow.sdk.flash_batch import flush_commits, relax_next_commit
+
 # who is asking, before Flask: the Redis mirror of shopper tokens
 from mallow.accounts.mirror import mirror_of as shopper_session_mirror
 
 #: The SDK's version: a minor release adds names, a major one may change or remove them.
-SDK_VERSION = "1.4"
+SDK_VERSION = "1.5"
 
 __all__ = [
     "SDK_VERSION",
@@ -186,6 +189,8 @@ __all__ = [
     "fresh_for",
     "cacheable",
     "mark_changed",
+    "relax_next_commit",
+    "flush_commits",
     # shopper tokens before Flask (1.3)
     "shopper_session_mirror",
 ]

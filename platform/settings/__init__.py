@@ -18,6 +18,8 @@ DEFAULTS = {
     "refund_auto_approve_hours": 48,  # refund-only requests the merchant leaves alone
     "aftersale_window_days": 7,  # after delivery, how long a shopper may ask for a refund
     "default_shipping_template": None,  # shipping template of products that name none (None: free)
+    # the share reward rule (mallow.sharing.rewards): off until the merchant sets it
+    "share_reward": {"enabled": False, "kind": "coupon", "amount": 0},
 }
 
 

@@ -19,7 +19,8 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from flask_babel import gettext as _
 
 from mallow import regions
-from mallow.accounts import customers
+from mallow.accounts import customers, sessions, sms
+from mallow.accounts.authenticate import sms_send_limits
 from mallow.accounts.guards import principal, shopper_required
 from mallow.aftersales.models import OPEN_STATES, AfterSale
 from mallow.cart.current import count_badge
@@ -28,6 +29,7 @@ from mallow.orders import addresses
 from mallow.orders.models import Order
 from mallow.payments import wechat
 from mallow.plugins.web import plugin_links
+from mallow.privacy import deletion, export as privacy_export, notice as privacy_notice_text
 from mallow.security import crypto
 from mallow.web.blueprints import storefront as bp
 from mallow.tenants.context import current_store
@@ -152,6 +154,13 @@ def account():
             "key": "addresses",
         },
         {"label": _("Profile"), "url": url_for("storefront.profile"), "icon": "资", "badge": "", "key": "profile"},
+        {
+            "label": _("Account and privacy"),
+            "url": url_for("storefront.account_privacy"),
+            "icon": "私",
+            "badge": "",
+            "key": "privacy",
+        },
     ]
     entries += plugin_entries(customer)
     shown_login = crypto.mask_email(login) if "@" in login else crypto.mask(login)
@@ -164,6 +173,7 @@ def account():
         orders=orders,
         entries=entries,
         wechat_url=wechat_link_url(customer),
+        consent_notice=privacy_notice_text.current() if privacy_notice_text.needs_consent(customer.id) else None,
     )
 
 
@@ -181,6 +191,106 @@ def profile():
         flash(_("Your profile was saved."), "success")
         return redirect(url_for("storefront.account")), 303
     return render_form("storefront/profile.html", customer=customer)
+
+
+# --- the privacy notice, 账号与隐私: consent, export, deleting the account (mallow.privacy) ---------
+
+
+@bp.get("/privacy")
+def privacy_notice():
+    """The store's privacy notice in force (linked from every sign-up form)."""
+    return render_template("storefront/privacy_notice.html", notice=privacy_notice_text.current())
+
+
+@bp.get("/account/privacy")
+@shopper_required
+def account_privacy():
+    customer = principal("shopper")
+    return render_template(
+        "storefront/account_privacy.html",
+        customer=customer,
+        notice=privacy_notice_text.current(),
+        consents=privacy_notice_text.consents_of(customer.id),
+    )
+
+
+@bp.post("/account/privacy/consent")
+@shopper_required
+def agree_to_privacy_notice():
+    """A shopper who signed up before the store asked agrees once (the banner on 我的)."""
+    customer = principal("shopper")
+    if privacy_notice_text.needs_consent(customer.id):
+        privacy_notice_text.record_consent(customer, "prompt")
+        db.session.commit()
+    flash(_("Thank you. Your consent was recorded."), "success")
+    return redirect(safe_next(url_for("storefront.account"))), 303
+
+
+@bp.get("/account/privacy/export")
+@privacy_export.export_limits
+@shopper_required
+def export_my_data():
+    """下载我的数据: the same JSON file as the API's ``exportMyData``."""
+    customer = principal("shopper")
+    response = jsonify(privacy_export.export(customer))
+    response.headers["Content-Disposition"] = f'attachment; filename="{privacy_export.filename(customer)}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _delete_page(customer, status: int = 200, errors: ValidationFailed | None = None, **context):
+    context.setdefault("sms_sent", False)
+    page, code = render_form(
+        "storefront/account_delete.html",
+        errors=errors,
+        customer=customer,
+        blockers=deletion.blockers(customer.id),
+        proof=deletion.proof_needed(customer),
+        **context,
+    )
+    return page, status if errors is None else code
+
+
+@bp.route("/account/delete", methods=["GET", "POST"])
+@shopper_required
+def delete_account():
+    """注销账号: refused while orders are open (which, and why); else the shopper types 注销 and
+    gives the password (or an SMS code), and is signed out of a deleted account."""
+    customer = principal("shopper")
+    if request.method == "GET":
+        return _delete_page(customer)
+    try:
+        deletion.delete_account(customer, request.form, via="web")
+    except ValidationFailed as failed:
+        db.session.rollback()
+        return _delete_page(customer, errors=failed, sms_sent=bool(request.form.get("code")))
+    except deletion.DeletionRefused:
+        return _delete_page(customer, status=409)
+    sessions.logout_browser("shopper", current_store().id)
+    db.session.commit()
+    flash(_("Your account was deleted. Thank you for shopping with us."), "success")
+    return redirect(url_for("storefront.home")), 303
+
+
+@bp.post("/account/delete/code")
+@sms_send_limits
+@shopper_required
+def send_delete_code():
+    """An SMS code to the account's own phone, for an account without a password."""
+    customer = principal("shopper")
+    if deletion.proof_needed(customer) != "sms":
+        abort(404)
+    try:
+        sms.send_code(crypto.decrypt(customer.login_cipher))
+    except sms.SendLimited as limited:
+        body, _status = _delete_page(customer, errors=ValidationFailed({"code": ("too_many_codes", limited.message)}))
+        return body, 429, {"Retry-After": str(limited.retry_after)}
+    except sms.SmsUnavailable:
+        failed = ValidationFailed({"code": ("sms_unavailable", _("The SMS could not be sent. Try again in a minute."))})
+        body, _status = _delete_page(customer, errors=failed)
+        return body, 503
+    db.session.commit()
+    return _delete_page(customer, sms_sent=True, sent_to=crypto.mask(crypto.decrypt(customer.login_cipher)))
 
 
 # --- the address book ---------------------------------------------------------------------------

@@ -74,21 +74,24 @@ def _callback_limits(view):
     )(view)
 
 
-def _to_wechat(purpose: str, callback_endpoint: str):
+def _to_wechat(purpose: str, callback_endpoint: str, consent: bool = False):
     """To WeChat's authorisation (``snsapi_base``: silent) with a fresh one-time ``state`` kept in
-    this browser's session with the purpose and ``next`` (a path on this site, else 我的)."""
+    this browser's session with the purpose, ``next`` (a path on this site, else 我的) and, for
+    微信一键登录, whether the consent box beside the button was ticked (a new account needs it)."""
     oauth = _oauth_client()
     state = secrets.token_urlsafe(24)
     session[_oauth_session_key()] = {
         "state": state,
         "purpose": purpose,
         "next": safe_next(url_for("storefront.account")),
+        "privacy_consent": consent,
     }
     return redirect(oauth.authorize_url(url_for(callback_endpoint, _external=True), state)), 302
 
 
-def _back_from_wechat(purpose: str) -> tuple[str, str | None]:
-    """Back from WeChat: ``(openid, next)``. The ``state`` must be the one this browser's session
+def _back_from_wechat(purpose: str) -> tuple[str, dict]:
+    """Back from WeChat: ``(openid, pending)``, ``pending`` what :func:`_to_wechat` kept (``next``,
+    ``privacy_consent``). The ``state`` must be the one this browser's session
     was given for ``purpose`` (good once): otherwise 400 and the code is never exchanged. A
     refused code is a 400, WeChat failing to answer properly a 502; both end in the "try again"
     page (a guest's leads to 微信一键登录 again, with the same ``next``), without an openid."""
@@ -103,7 +106,7 @@ def _back_from_wechat(purpose: str) -> tuple[str, str | None]:
     ):
         abort(400)
     try:
-        return oauth.exchange_code(request.args.get("code", "")), pending.get("next")
+        return oauth.exchange_code(request.args.get("code", "")), pending
     except wechat_oauth.OAuthError as error:
         log.warning("WeChat web authorisation failed for store %s: %s", current_store().id, error.code)
         retry = (
@@ -131,7 +134,8 @@ def wechat_authorize():
 @_callback_limits
 def wechat_callback():
     """Link the openid to the signed-in shopper (409 when another shopper of this store has it)."""
-    openid, target = _back_from_wechat(LINK)
+    openid, pending = _back_from_wechat(LINK)
+    target = pending.get("next")
     customer = principal("shopper")
     holder = db.session.execute(sa.select(Customer.id).where(Customer.wechat_openid == openid)).scalar_one_or_none()
     if holder is not None and holder != customer.id:
@@ -143,11 +147,27 @@ def wechat_callback():
 
 @bp.get("/wechat/login")
 def wechat_login():
-    """微信一键登录: send a guest to WeChat's authorisation; back at :func:`wechat_login_callback`.
-    A shopper already signed in goes straight on to ``next``."""
+    """微信一键登录 (the button's form, ``_wechat_login.html``): send a guest to WeChat's
+    authorisation, keeping whether the consent box (``privacy_consent``) was ticked; back at
+    :func:`wechat_login_callback`. A shopper already signed in goes straight on to ``next``."""
     if principal("shopper") is not None:
         return redirect(safe_next(url_for("storefront.account"))), 303
-    return _to_wechat(LOGIN, "payments_pages.wechat_login_callback")
+    consent = customers.consented(request.args)
+    return _to_wechat(LOGIN, "payments_pages.wechat_login_callback", consent=consent)
+
+
+@bp.app_template_global("wechat_login_action")
+def wechat_login_action() -> str:
+    """The action of the 微信一键登录 form (``_wechat_login.html``). A page that shows the form
+    lets it lead on to WeChat's authorisation: the CSP's ``form-action`` also names that origin
+    there (browsers apply ``form-action`` to the form's redirects too)."""
+    g.mallow_wechat_login_form = True
+    return url_for("payments_pages.wechat_login")
+
+
+def _authorize_origin() -> str:
+    parts = urlsplit(current_app.config.get("WECHAT_OAUTH_AUTHORIZE_URL") or wechat_oauth.AUTHORIZE_URL)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @bp.get("/wechat/login/callback")
@@ -155,13 +175,20 @@ def wechat_login():
 def wechat_login_callback():
     """Sign in the shopper of this store who has this openid, or a new account made for it
     (:func:`mallow.accounts.customers.sign_in_with_wechat`), and go on to ``next``. A closed
-    account is a 403 page."""
-    openid, target = _back_from_wechat(LOGIN)
+    account is a 403 page. A new account needs the consent ticked before the tap: without it
+    nothing is made and the guest lands on 注册 (with ``next``) to tick it and tap again."""
+    openid, pending = _back_from_wechat(LOGIN)
+    target = pending.get("next")
+    consent = {customers.PRIVACY_CONSENT_FIELD: bool(pending.get("privacy_consent"))}
     try:
-        customer, created = customers.sign_in_with_wechat(openid)
+        customer, created = customers.sign_in_with_wechat(openid, consent)
     except customers.AccountClosed:
         db.session.rollback()
         return render_template("storefront/wechat_linked.html", closed=True), 403
+    except customers.ConsentNeeded:
+        db.session.rollback()  # the box on 注册 then says why (_wechat_login.html)
+        back = safe_target(target, "") or None
+        return redirect(url_for("storefront.register", next=back, consent="wechat")), 303
     if created:
         flash(_("Welcome! Your account is ready."), "success")
     return sign_in_and_continue(customer, target or "")
@@ -236,11 +263,15 @@ def wechat_share_script() -> dict | None:
 
 
 @bp.after_app_request
-def _allow_the_jssdk(response):
-    """On a page that loads WeChat's JS-SDK, the CSP's ``script-src`` names its origin too."""
-    if g.get("mallow_wechat_jssdk") and response.mimetype == "text/html":
+def _allow_wechat(response):
+    """On a page that loads WeChat's JS-SDK, the CSP's ``script-src`` names its origin too; on a
+    page with the 微信一键登录 form, ``form-action`` names WeChat's authorisation."""
+    jssdk, login_form = g.get("mallow_wechat_jssdk"), g.get("mallow_wechat_login_form")
+    if (jssdk or login_form) and response.mimetype == "text/html":
         policy = response.headers.get("Content-Security-Policy", CSP)
-        response.headers["Content-Security-Policy"] = policy.replace(
-            "script-src 'self'", f"script-src 'self' {JSSDK_ORIGIN}", 1
-        )
+        if jssdk:
+            policy = policy.replace("script-src 'self'", f"script-src 'self' {JSSDK_ORIGIN}", 1)
+        if login_form:
+            policy = policy.replace("form-action 'self'", f"form-action 'self' {_authorize_origin()}", 1)
+        response.headers["Content-Security-Policy"] = policy
     return response

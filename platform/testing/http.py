@@ -42,7 +42,9 @@ def login_admin(client, email: str):
 
 def register_shopper(client, shop: Shop, login: str | None = None):
     login = login or f"1{next(_counter) % 10**10 + 3 * 10**9:010d}"
-    response = post_form(client, f"{shop.prefix}/register", {"login": login, "password": PASSWORD})
+    response = post_form(
+        client, f"{shop.prefix}/register", {"login": login, "password": PASSWORD, "privacy_consent": "1"}
+    )
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
     return login
 
@@ -63,7 +65,9 @@ def bearer(token: str) -> dict:
 def make_shopper(client, shop: Shop, login: str | None = None) -> tuple[str, int]:
     """A shopper of ``shop`` with a token and one address; returns ``(token, address_id)``."""
     login = login or f"buyer-{uuid.uuid4().hex[:10]}@example.com"
-    response = client.post(f"{shop.prefix}/api/customers", json={"login": login, "password": PASSWORD})
+    response = client.post(
+        f"{shop.prefix}/api/customers", json={"login": login, "password": PASSWORD, "privacy_consent": True}
+    )
     assert response.status_code == 201, response.get_json()
     token = response.get_json()["token"]
     address = client.post(

@@ -118,6 +118,20 @@ def mallow_account_entries(store, customer):
 
 
 @hookimpl
+def mallow_share_code(customer, target):
+    """An approved distributor shares with their own code: the share link is their referral link
+    landing on ``target``, so a visitor who comes through it is bound to them (not a share
+    reward: a distributor earns commission)."""
+    from mallow_distribution import distributors
+    from mallow_distribution.web import referral_link
+
+    distributor = distributors.of_customer(customer.id)
+    if distributor is None or distributor.status != "approved":
+        return None
+    return {"code": distributor.code, "url": referral_link(distributor, target)}
+
+
+@hookimpl
 def mallow_template_slot(slot, context):
     from mallow_distribution.blocks import template_slot
 

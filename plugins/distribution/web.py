@@ -37,8 +37,10 @@ def endpoint(area: str, view: str) -> str:
     return f"{wanted}.{view}"
 
 
-def referral_link(distributor) -> str:
-    return url_for(endpoint("storefront", "referral"), code=distributor.code, _external=True)
+def referral_link(distributor, target: str | None = None) -> str:
+    """The distributor's link; with ``target`` (a path on this site), landing there."""
+    values = {"next": target} if target else {}
+    return url_for(endpoint("storefront", "referral"), code=distributor.code, _external=True, **values)
 
 
 def only_open_store():

@@ -23,8 +23,10 @@ first; only what the script cannot decide there either is placed synchronously (
 
 The drain (:func:`drain`, a store job) takes tickets in batches into a processing set (scored
 with the time taken), places each through ``place_order`` as its shopper with the sale option and
-the ticket's own idempotency key, and records the outcome in ``<prefix>:ticket:<id>`` while
-taking the ticket out of the processing set (one script: :data:`~mallow_flashsale.gate.SETTLE`).
+the ticket's own idempotency key (each order its own transaction, committed without waiting for
+the disk), flushes the batch's commits to disk once, then records every outcome in
+``<prefix>:ticket:<id>`` while taking the tickets out of the processing set (one round trip:
+:data:`~mallow_flashsale.gate.SETTLE` per ticket, pipelined).
 A drain that dies leaves its tickets in the set: the sweep puts those older than
 :data:`STALE_SECONDS` back on the queue, and the ticket's idempotency key gives back the order a
 dead drain committed instead of a second one (the database's conditional UPDATE stays the truth).
@@ -43,8 +45,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, UTC
 from zoneinfo import ZoneInfo
@@ -52,7 +54,16 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_app_context, has_request_context
 from flask_babel import force_locale
 
-from mallow.sdk import EarlyAnswer, EarlyRequest, current_store, db, enqueue_job, shopper_session_mirror
+from mallow.sdk import (
+    EarlyAnswer,
+    EarlyRequest,
+    current_store,
+    db,
+    enqueue_job,
+    flush_commits,
+    relax_next_commit,
+    shopper_session_mirror,
+)
 from mallow_flashsale import flags, gate
 from mallow_flashsale.i18n import _
 
@@ -60,9 +71,9 @@ log = logging.getLogger("mallow_flashsale")
 
 TICKET_RULE = "/api/x/flashsale/tickets/<ticket>"
 #: how long a ticket's outcome can be read
-TICKET_SECONDS = 3600
+TICKET_SECONDS = gate.TICKET_SECONDS
 #: the drain flag's life: a drain refreshes it while it works; a dead one's flag lapses
-FLAG_SECONDS = 30
+FLAG_SECONDS = gate.FLAG_SECONDS
 #: a ticket taken longer ago than this and not settled was taken by a drain that died
 STALE_SECONDS = 60
 #: tickets one drain takes at a time, and how long one job drains before handing over to the next
@@ -143,7 +154,8 @@ class Door:
             return None
         app = self.app
         ip_rate = int(config.get("ip_attempts_per_minute") or 600)
-        ip_key = f"{gate.prefix_of(app)}:rl:{int(store_id)}:ip:{request.remote_addr or '-'}:{int(_clock() // 60)}"
+        window = int(_clock() // gate.RATE_WINDOW)
+        ip_key = f"{gate.prefix_of(app)}:rl:{int(store_id)}:ip:{request.remote_addr or '-'}:{window}"
         if not _allow_here(app, ip_key, ip_rate):
             return self.refuse(request, 429, "rate_limited", "rate_limited")
         outcome, ticket_id = admit(
@@ -245,33 +257,48 @@ def admit(
     raised the store's drain flag), or ``error`` when Redis failed: the caller's synchronous
     path decides. The attempt rate per address counted in this process is the caller's."""
     head = gate.prefix_of(app)
-    window = int(_clock() // 60)
-    ip_rate = int(config.get("ip_attempts_per_minute") or 600)
-    ip_key = f"{head}:rl:{int(store_id)}:ip:{remote_addr or '-'}:{window}"
-    shopper_rate = int(config.get("shopper_attempts_per_minute") or 20)
-    day = now.astimezone(ZoneInfo(app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")).strftime("%Y-%m-%d")
-    ticket_id, token = uuid.uuid4().hex, uuid.uuid4().hex
-    ticket = {
-        "id": ticket_id,
-        "sale": sale.id,
-        "item": item.id,
-        "sku": item.sku_id,
-        "q": quantity,
-        "addr": address_id,
-        "note": note,
-        "key": idem,
-        "tok": token,
-        "day": day,
-        "loc": locale,
-        "at": time.time(),
-    }
+    window = int(_clock() // gate.RATE_WINDOW)
+    ticket_id = os.urandom(16).hex()  # also the reservation's token
+    day = _day(app, now)
+    # the queued ticket; the script appends the customer ("c") and the item's "_v" ("ep")
+    ticket = json.dumps(
+        {
+            "id": ticket_id,
+            "sale": sale.id,
+            "item": item.id,
+            "sku": item.sku_id,
+            "q": quantity,
+            "addr": address_id,
+            "note": note,
+            "key": idem,
+            "day": day,
+            "loc": locale,
+            "at": time.time(),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )[:-1]
     queue, _taken, flag = gate.queue_keys(store_id, head)
     # a known customer: KEYS[5] is not read (the queue's key stands in for it)
     keys = [*gate.keys(store_id, sale.id, day, head), session_key or queue, queue, flag]
-    args = [item.id, quantity, store_id, sale.per_shopper_limit, sale.per_day_limit, token, 3 * 86400]
-    args += [f"{head}:rl:{int(store_id)}:shopper:", shopper_rate, 60, ip_key, ip_rate, f":{window}"]
-    args += [ticket_id, json.dumps(ticket), TICKET_SECONDS, idem, head, FLAG_SECONDS]
-    args.append("" if customer_id is None else int(customer_id))
+    args = [
+        item.id,
+        quantity,
+        store_id,
+        sale.per_shopper_limit,
+        sale.per_day_limit,
+        int(config.get("shopper_attempts_per_minute") or 20),
+        remote_addr or "-",
+        int(config.get("ip_attempts_per_minute") or 600),
+        window,
+        ticket_id,
+        ticket,
+        idem,
+        head,
+        "" if customer_id is None else int(customer_id),
+        sale.id,
+        item.sku_id,
+    ]
     try:
         code, _left, *rest = conn.admit(keys=keys, args=args)
     except Exception as error:  # noqa: BLE001 -- Redis away: the caller's synchronous path decides
@@ -349,8 +376,21 @@ def _clock() -> float:
 def _allow_here(app, key: str, limit: int) -> bool:
     from mallow_flashsale import limits
 
-    with app.app_context():
-        return limits.allow_here(key, limit)
+    return limits.allow_in(app, key, limit)  # no app context: the door has none
+
+
+#: (app, zone, second) -> the store's day then ("%Y-%m-%d"), the last one worked out
+_DAYS: dict = {}
+
+
+def _day(app, now: datetime) -> str:
+    """The day in the store's zone (``timing.store_day``), worked out once a second."""
+    zone = app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai"
+    second = int(now.timestamp())
+    found = _DAYS.get(zone)
+    if found is None or found[0] != second:
+        found = _DAYS[zone] = (second, now.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d"))
+    return found[1]
 
 
 # --- behind the door ------------------------------------------------------------------------------
@@ -373,24 +413,41 @@ def drain(store, batch: int = BATCH, seconds: float = DRAIN_SECONDS) -> int:
                 return settled
             continue
         conn.redis.expire(flag, FLAG_SECONDS)
-        for raw in raw_tickets:
-            settle_ticket(conn, store, raw, taken)
-            settled += 1
+        settled += settle_batch(conn, store, raw_tickets, taken)
         if time.monotonic() - started > seconds:
             enqueue_job("flashsale.drain", store_id=store.id)  # the flag stays up: the next job goes on
             return settled
 
 
-def settle_ticket(conn, store, raw: bytes | str, taken: str) -> None:
-    """Place one ticket's order and record the outcome (and give the units back when no order
-    was made); the ticket leaves the processing set in the same step as its outcome is written."""
+def settle_batch(conn, store, raw_tickets: list, taken: str) -> int:
+    """Place a batch of tickets (:func:`place_ticket`: each its own transaction, committed without
+    waiting for the disk), make the batch's orders durable with **one** flush
+    (:func:`mallow.sdk.flash_batch.flush_commits`), then write every outcome and take the
+    tickets out of the processing set in one round trip. A ticket that fails (its address gone,
+    the database refusing) is a failed outcome and the others go on. A drain that dies before
+    the outcomes are written leaves the whole batch in the processing set: placed again later
+    under each ticket's idempotency key, a committed order comes back instead of a second one."""
+    outcomes = [place_ticket(store, raw) for raw in raw_tickets]
+    flush_commits()
+    with conn.redis.pipeline(transaction=False) as pipe:
+        for raw, (ticket_id, fields) in zip(raw_tickets, outcomes, strict=True):
+            conn.settle(keys=[gate.ticket_key(ticket_id), taken], args=[TICKET_SECONDS, raw, *fields], client=pipe)
+        pipe.execute()
+    return len(outcomes)
+
+
+def place_ticket(store, raw: bytes | str) -> tuple[str, list]:
+    """Place one ticket's order (given the units back when no order was made): ``(ticket id, the
+    outcome's fields for its hash)``. Its transaction commits without waiting for the disk
+    (:func:`~mallow.sdk.flash_batch.relax_next_commit`): the batch is flushed once, before any
+    outcome is told."""
     from mallow_flashsale import buying
 
     ticket = json.loads(raw)
-    sale_id = int(ticket["sale"])
     with force_locale(ticket.get("loc") or current_app.config["BABEL_DEFAULT_LOCALE"]):
         try:
-            answer = buying.place_admitted(sale_id, ticket, Shopper(int(ticket["c"])))
+            relax_next_commit()
+            answer = buying.place_admitted(int(ticket["sale"]), ticket, Shopper(int(ticket["c"])))
         except Exception:  # noqa: BLE001 -- one ticket's failure must not stop the queue
             log.exception("flash sale: ticket %s of store %s failed", ticket.get("id"), store.id)
             db.session.rollback()
@@ -400,7 +457,12 @@ def settle_ticket(conn, store, raw: bytes | str, taken: str) -> None:
             fields = ["status", "ordered", "order_id", order["id"], "body", json.dumps(answer.body)]
         else:
             fields = ["status", "failed", "code", answer.status, "body", json.dumps(answer.body)]
-    conn.settle(keys=[gate.ticket_key(ticket["id"]), taken], args=[TICKET_SECONDS, raw, *fields])
+    return str(ticket["id"]), fields
+
+
+def settle_ticket(conn, store, raw: bytes | str, taken: str) -> None:
+    """One ticket placed and settled on its own (:func:`settle_batch` of one)."""
+    settle_batch(conn, store, [raw], taken)
 
 
 def requeue_stale(store_id: int, now: float | None = None) -> int:

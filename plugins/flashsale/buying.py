@@ -272,13 +272,20 @@ def _admit(store_id, sale, item, quantity, data, customer, idempotency_key, conf
 
 def place_admitted(sale_id: int, ticket: dict, customer) -> Answer:
     """Place the order of a ticket the front door admitted (:mod:`mallow_flashsale.admission`):
-    its units are reserved in the gate already (``ticket["tok"]``). The idempotency key is the
+    its units are reserved in the gate already (the ticket id is the reservation's token). The idempotency key is the
     ticket's own, so a drain that died after the commit and runs the ticket again gets the same
     order back (and the reservation stays with it); any other end gives the units back."""
     store_id = current_store().id
     item_id, sku_id, quantity = int(ticket["item"]), int(ticket["sku"]), int(ticket["q"])
     reservation = gate.Reservation(
-        store_id, sale_id, item_id, customer.id, quantity, ticket["day"], ticket["tok"], ticket.get("ep")
+        store_id,
+        sale_id,
+        item_id,
+        customer.id,
+        quantity,
+        ticket["day"],
+        ticket.get("tok") or ticket["id"],
+        ticket.get("ep"),
     )
     sale = snapshot(store_id, sale_id)
     if sale is not None:

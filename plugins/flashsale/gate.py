@@ -109,43 +109,59 @@ end
 return 1
 """
 
+#: how long an admitted ticket (its hash, its Idempotency-Key) can be read, and the life of a
+#: store's drain flag (a drain refreshes it while it works; a dead one's flag lapses)
+TICKET_SECONDS = 3600
+FLAG_SECONDS = 30
+RATE_WINDOW = 60
+DAY_TTL = 3 * 86400
+
 # The front door's admission (:mod:`mallow_flashsale.admission`): RESERVE's checks, in the same
 # order and with the same codes, for a shopper known only by their token's mirrored session; an
 # admitted attempt is also a ticket on the store's queue. Before anything is counted: the session
 # (-10: not mirrored, or another store's), an Idempotency-Key seen before (2: its ticket again),
 # an unseeded sale (-9), an unknown item (-8) and a key sent while an order is unpaid (-11): the
-# route decides those. KEYS: rem, buy, day, pend, session, queue, drain flag.
-# ARGV: 1 item, 2 qty, 3 store, 4 limit, 5 day limit, 6 token, 7 day ttl, 8/13 the shopper's rate
-# key around the customer id, 9 its limit, 10 window, 11 ip key, 12 its limit, 14 ticket id,
-# 15 ticket (JSON), 16 ticket ttl, 17 Idempotency-Key, 18 key prefix, 19 drain flag ttl,
-# 20 the customer id when the caller knows the shopper already (a browser's cookie session,
-# checked by Flask): then KEYS[5] is not read ("" : the token's mirrored session decides).
+# route decides those. It runs on every attempt of the crowd, so it is kept small (Redis's own
+# time is a share of each attempt's cost on the same cores): one HMGET reads the seed mark, the
+# units and "_v"; the rate keys are built here from the prefix, the store and the window; the
+# queued ticket is the caller's JSON with the customer and "_v" appended (no cjson); the
+# reservation's token is the ticket id; the per-day counter is written only when the sale has a
+# day limit (a limit added later drops the gate: re-seeded from the database, which stays the
+# truth); lifetimes are constants in the script's text.
+# KEYS: rem, buy, day, pend, session (the queue's key when ARGV[14] gives the customer), queue, drain flag.
+# ARGV: 1 item, 2 qty, 3 store, 4 limit, 5 day limit, 6 the shopper's rate limit, 7 the client
+# address, 8 its rate limit, 9 the rate window's number, 10 ticket id (also the reservation's
+# token), 11 the ticket as a JSON object without its closing brace, 12 Idempotency-Key, 13 key
+# prefix, 14 the customer id when the caller knows the shopper already (a browser's cookie
+# session, checked by Flask; "": the token's mirrored session decides), 15 sale id, 16 SKU id.
 ADMIT = """
 local who
-if ARGV[20] and ARGV[20] ~= '' then who = ARGV[3] .. ':' .. ARGV[20] else who = redis.call('GET', KEYS[5]) end
+if ARGV[14] ~= '' then who = ARGV[3] .. ':' .. ARGV[14] else who = redis.call('GET', KEYS[5]) end
 if not who then return {-10, 0} end
 local sep = string.find(who, ':', 1, true)
 if not sep or string.sub(who, 1, sep - 1) ~= ARGV[3] then return {-10, 0} end
 local cust = string.sub(who, sep + 1)
+if not tonumber(cust) then return {-10, 0} end
 local idem = ''
-if ARGV[17] ~= '' then
-  idem = ARGV[18] .. ':idem:' .. ARGV[3] .. ':' .. cust .. ':' .. ARGV[17]
+if ARGV[12] ~= '' then
+  idem = ARGV[13] .. ':idem:' .. ARGV[3] .. ':' .. cust .. ':' .. ARGV[12]
   local seen = redis.call('GET', idem)
   if seen then return {2, 0, 0, cust, seen} end
 end
-if redis.call('HEXISTS', KEYS[1], '_seeded') == 0 then return {-9, 0} end
-local left = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+local rem = redis.call('HMGET', KEYS[1], '_seeded', ARGV[1], '_v')
+if not rem[1] then return {-9, 0} end
+local left = tonumber(rem[2])
 if not left then return {-8, 0} end
 local pending = redis.call('HGET', KEYS[4], cust)
 if pending and idem ~= '' then return {-11, left} end
+local rl = ARGV[13] .. ':rl:' .. ARGV[3]
 local function over_rate(key, limit)
-  if key == '' then return false end
   local n = redis.call('INCR', key)
-  if n == 1 then redis.call('EXPIRE', key, ARGV[10]) end
+  if n == 1 then redis.call('EXPIRE', key, @WINDOW@) end
   return n > tonumber(limit)
 end
-local ip_over = over_rate(ARGV[11], ARGV[12])
-if over_rate(ARGV[8] .. cust .. ARGV[13], ARGV[9]) or ip_over then return {-7, 0} end
+local ip_over = over_rate(rl .. ':ip:' .. ARGV[7] .. ':' .. ARGV[9], ARGV[8])
+if over_rate(rl .. ':shopper:' .. cust .. ':' .. ARGV[9], ARGV[6]) or ip_over then return {-7, 0} end
 local qty = tonumber(ARGV[2])
 if left <= 0 then return {0, 0} end
 if left < qty then return {-5, left} end
@@ -156,21 +172,27 @@ local day_limit = tonumber(ARGV[5])
 if day_limit > 0 and tonumber(redis.call('HGET', KEYS[3], cust) or '0') + qty > day_limit then return {-2, left} end
 left = redis.call('HINCRBY', KEYS[1], ARGV[1], -qty)
 redis.call('HINCRBY', KEYS[2], cust, qty)
-redis.call('HINCRBY', KEYS[3], cust, qty)
-redis.call('EXPIRE', KEYS[3], ARGV[7])
-redis.call('HSET', KEYS[4], cust, ARGV[6])
-local epoch = tonumber(redis.call('HGET', KEYS[1], '_v') or '0')
-local ticket = cjson.decode(ARGV[15])
-ticket.c = tonumber(cust)
-ticket.ep = epoch
-local tkey = ARGV[18] .. ':ticket:' .. ARGV[14]
-redis.call('HSET', tkey, 'status', 'queued', 'store', ARGV[3], 'customer', cust, 'sale', ticket.sale, 'sku', ticket.sku, 'q', ticket.q)
-redis.call('EXPIRE', tkey, ARGV[16])
-if idem ~= '' then redis.call('SET', idem, ARGV[14], 'EX', ARGV[16]) end
-redis.call('LPUSH', KEYS[6], cjson.encode(ticket))
-local first = redis.call('SET', KEYS[7], 1, 'NX', 'EX', ARGV[19]) and 1 or 0
+if day_limit > 0 then
+  redis.call('HINCRBY', KEYS[3], cust, qty)
+  redis.call('EXPIRE', KEYS[3], @DAY_TTL@)
+end
+redis.call('HSET', KEYS[4], cust, ARGV[10])
+local epoch = tonumber(rem[3] or '0')
+local tkey = ARGV[13] .. ':ticket:' .. ARGV[10]
+redis.call('HSET', tkey, 'status', 'queued', 'store', ARGV[3], 'customer', cust, 'sale', ARGV[15], 'sku', ARGV[16], 'q', ARGV[2])
+redis.call('EXPIRE', tkey, @TICKET@)
+if idem ~= '' then redis.call('SET', idem, ARGV[10], 'EX', @TICKET@) end
+redis.call('LPUSH', KEYS[6], ARGV[11] .. ',"c":' .. cust .. ',"ep":' .. string.format('%d', epoch) .. '}')
+local first = redis.call('SET', KEYS[7], 1, 'NX', 'EX', @FLAG@) and 1 or 0
 return {1, left, epoch, cust, first}
 """
+for _name, _value in (
+    ("WINDOW", RATE_WINDOW),
+    ("DAY_TTL", DAY_TTL),
+    ("TICKET", TICKET_SECONDS),
+    ("FLAG", FLAG_SECONDS),
+):
+    ADMIT = ADMIT.replace(f"@{_name}@", str(_value))
 
 # the drain takes up to ARGV[1] tickets (oldest first) into the processing set, scored with the
 # time taken (ARGV[2]); KEYS: queue, processing

@@ -38,9 +38,14 @@ def rate_key(store_id: int, kind: str, ident, window: int = 60) -> str:
 
 def allow_here(key: str, limit: int, window: int = 60) -> bool:
     """Count in this process only."""
-    counters = current_app.extensions.get("mallow_flashsale.rates")
+    return allow_in(current_app, key, limit, window)
+
+
+def allow_in(app, key: str, limit: int, window: int = 60) -> bool:
+    """:func:`allow_here` for ``app`` without an app context (the front door has none)."""
+    counters = app.extensions.get("mallow_flashsale.rates")
     if counters is None:
-        counters = current_app.extensions.setdefault("mallow_flashsale.rates", _Counters())
+        counters = app.extensions.setdefault("mallow_flashsale.rates", _Counters())
     current = _window(window)
     with counters.lock:
         if counters.window != current:  # a new window: the old counts are of no use

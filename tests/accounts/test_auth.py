@@ -130,7 +130,10 @@ def test_passwords_are_hashed(app):
 def test_shopper_login_is_stored_encrypted(app):
     shop = make_store(app)
     client = app.test_client()
-    client.post(f"{shop.prefix}/api/customers", json={"login": "13912345678", "password": "pass-word-1"})
+    client.post(
+        f"{shop.prefix}/api/customers",
+        json={"login": "13912345678", "password": "pass-word-1", "privacy_consent": True},
+    )
     from mallow.accounts.models import Customer
     from mallow.db import db
     from mallow.tenants.context import store_context
@@ -149,7 +152,9 @@ def _phone() -> str:
 
 
 def _shopper_in(app, shop, phone: str) -> None:
-    registered = app.test_client().post(f"{shop.prefix}/api/customers", json={"login": phone, "password": PASSWORD})
+    registered = app.test_client().post(
+        f"{shop.prefix}/api/customers", json={"login": phone, "password": PASSWORD, "privacy_consent": True}
+    )
     assert registered.status_code == 201, registered.get_json()
 
 

@@ -47,7 +47,9 @@ def _customer(app, shop, via="token", commit=True):
     from mallow.tenants.context import store_context
 
     with store_context(shop.store_id, app=app):
-        customer = customers.register({"login": f"m-{uuid.uuid4().hex[:10]}@example.com", "password": "test-pass-123"})
+        customer = customers.register(
+            {"login": f"m-{uuid.uuid4().hex[:10]}@example.com", "password": "test-pass-123", "privacy_consent": True}
+        )
         db.session.commit()
         secret = sessions.issue(customer, via)
         if commit:

@@ -80,9 +80,9 @@ def send(client, shop, phone: str, page: str = "login", **extra):
 
 
 def sign_in(client, shop, phone: str, code: str, **extra):
-    return post_form(
-        client, f"{shop.prefix}/login/sms", {"phone": phone, "code": code, **extra}, form_path=f"{shop.prefix}/login"
-    )
+    """Enter the code (with the consent box ticked: a new number becomes an account)."""
+    form = {"phone": phone, "code": code, "privacy_consent": "1", **extra}
+    return post_form(client, f"{shop.prefix}/login/sms", form, form_path=f"{shop.prefix}/login")
 
 
 @pytest.fixture
@@ -239,7 +239,11 @@ def test_next_is_honoured_through_sign_up_and_sign_in(app, shop, browser):
     assert done.headers["Location"].endswith(target)
     # password sign-up honours it too, and a foreign target falls back to the account page
     other = fresh(app)
-    made = post_form(other, f"{shop.prefix}/register", {"login": new_phone(), "password": PASSWORD, "next": target})
+    made = post_form(
+        other,
+        f"{shop.prefix}/register",
+        {"login": new_phone(), "password": PASSWORD, "privacy_consent": "1", "next": target},
+    )
     assert made.status_code == 303 and made.headers["Location"].endswith(target)
     phone2 = new_phone()
     third = fresh(app)
@@ -261,7 +265,7 @@ def test_a_guest_sent_to_sign_in_comes_back(app, shop, browser):
 
 def test_password_sign_in_stays(app, shop, browser):
     phone = new_phone()
-    post_form(browser, f"{shop.prefix}/register", {"login": phone, "password": PASSWORD})
+    post_form(browser, f"{shop.prefix}/register", {"login": phone, "password": PASSWORD, "privacy_consent": "1"})
     other = fresh(app)
     page = other.get(f"{shop.prefix}/login").get_data(as_text=True)
     assert 'id="sms-form"' in page and 'id="password-login"' in page
@@ -291,7 +295,7 @@ def test_the_api_sends_and_signs_in(app, shop):
     assert wrong.status_code == 422 and "code" in wrong.get_json()["fields"]
     signed = client.post(
         f"{shop.prefix}/api/tokens/sms",
-        json={"phone": phone, "code": last_code(app, shop, phone), "nickname": "接口用户"},
+        json={"phone": phone, "code": last_code(app, shop, phone), "nickname": "接口用户", "privacy_consent": True},
     )
     assert signed.status_code == 201, signed.get_json()
     body = signed.get_json()
@@ -318,7 +322,16 @@ def test_the_wechat_button_shows_only_inside_wechat_when_configured(app, shop, m
     assert 'id="wechat-login"' not in client.get(f"{shop.prefix}/login", headers=wechat_ua).get_data(as_text=True)
     monkeypatch.setattr(wechat, "oauth_credentials", lambda: ("wx123", "secret"))
     inside = client.get(f"{shop.prefix}/login?next={shop.prefix}/cart", headers=wechat_ua).get_data(as_text=True)
-    assert 'id="wechat-login"' in inside and f"{shop.prefix}/wechat/login?next=" in inside
+    assert 'id="wechat-login"' in inside
+    button_form = (
+        inside.split('id="wechat-login-form"')[0].rsplit("<form", 1)[1]
+        + inside.split('id="wechat-login-form"')[1].split("</form>")[0]
+    )
+    assert (
+        f'action="{shop.prefix}/wechat/login"' in button_form
+        and f'name="next" value="{shop.prefix}/cart"' in button_form
+    )
+    assert 'name="privacy_consent"' in button_form and "checked" not in button_form  # unticked
     outside = client.get(f"{shop.prefix}/login").get_data(as_text=True)
     assert 'id="wechat-login"' not in outside
 

@@ -206,7 +206,9 @@ def new_shopper(demo, journey: Journey | None = None, *, address: bool = True) -
 
     client = demo.client()
     login = f"journey-{uuid.uuid4().hex[:10]}@example.com"
-    made = client.post(f"{demo.prefix}/api/customers", json={"login": login, "password": PASSWORD})
+    made = client.post(
+        f"{demo.prefix}/api/customers", json={"login": login, "password": PASSWORD, "privacy_consent": True}
+    )
     assert made.status_code == 201, made.get_json()
     token = made.get_json()["token"]
     address_id = None
@@ -267,6 +269,7 @@ def sign_up_by_sms(journey: Journey, phone: str | None = None, nickname: str | N
     page.locator("#f-code").fill(code)
     if nickname and page.locator("#f-sms-nickname").count():
         page.locator("#f-sms-nickname").fill(nickname)
+    page.locator("#f-consent-sms").check()  # a new number becomes an account: the privacy notice first
     page.locator("#sms-login").click()
     return phone
 
@@ -280,4 +283,5 @@ def sign_up(journey: Journey, login: str, password: str = PASSWORD) -> None:
         page.locator("#password-register summary").click()
     form.locator('input[name="login"]').fill(login)
     form.locator('input[name="password"]').fill(password)
+    form.locator('input[name="privacy_consent"]').check()
     form.locator('button[type="submit"]').click()

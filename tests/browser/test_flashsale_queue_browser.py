@@ -106,7 +106,9 @@ def a_live_sale(app):
     )
     assert made.status_code == 201, made.get_json()
     with store_context(shop.store_id, app=app):
-        customer = customers.register({"login": f"q-{uuid.uuid4().hex[:10]}@example.com", "password": "pass-123-q"})
+        customer = customers.register(
+            {"login": f"q-{uuid.uuid4().hex[:10]}@example.com", "password": "pass-123-q", "privacy_consent": True}
+        )
         addresses.create(
             customer.id,
             {

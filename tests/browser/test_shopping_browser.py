@@ -87,7 +87,12 @@ def test_a_shopper_buys_on_a_phone(playwright_api, served):
     make_product(app, shop, title="临安山核桃仁 120g", price=3990, stock=20)
     login = f"buyer-{uuid.uuid4().hex[:8]}@example.com"
     client = app.test_client()  # the shopper's account exists; the browser signs in at checkout
-    assert client.post(f"{shop.prefix}/api/customers", json={"login": login, "password": PASSWORD}).status_code == 201
+    assert (
+        client.post(
+            f"{shop.prefix}/api/customers", json={"login": login, "password": PASSWORD, "privacy_consent": True}
+        ).status_code
+        == 201
+    )
 
     browser = playwright_api.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
     try:

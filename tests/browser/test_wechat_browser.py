@@ -1,9 +1,10 @@
 """Inside WeChat, in real headless Chromium (Debian's) at 375×812 with WeChat's user agent, in both
 themes, the demo store with an official account (AppID/AppSecret) and the fake WeChat on 127.0.0.1:
 
-* ``wechat-login``: a guest opens 我的, lands on 登录 and taps 微信一键登录; WeChat (snsapi_base)
-  sends the browser straight back with a code, and the shopper is signed in on ``next`` (我的)
-  with a new account called 微信用户xxxx;
+* ``wechat-login``: a guest opens 我的, lands on 登录 and taps 微信一键登录 without ticking the
+  consent box: WeChat (snsapi_base) sends the browser straight back with a code, but no account
+  is made and 注册 says why; ticked, the tap signs the shopper in on ``next`` (我的) with a new
+  account called 微信用户xxxx;
 * ``wechat-share``: the product page loads WeChat's JS-SDK (routed to a local stand-in that
   records the calls), asks the store for its signed config, calls ``wx.config`` with a signature
   that checks out against the jsapi_ticket the store was given, and hands WeChat the page's share
@@ -84,8 +85,18 @@ def test_a_guest_signs_in_with_one_tap_on_wechat_and_lands_on_next(demo, browser
         assert button.inner_text().strip() == translated(demo, "One-tap WeChat sign-in")
         box = button.bounding_box()
         assert box["height"] >= 44 and box["width"] >= 280  # prominent: the page's first, widest button
+        consent = page.locator("#f-consent-wechat")
+        assert not consent.is_checked()  # a known shopper need not tick it
         journey.check("login")
-        button.tap()
+        button.tap()  # a new WeChat without the box ticked: no account, 注册 says why
+        page.wait_for_url(re.compile(r"/register\?next=.*consent=wechat"))
+        error = page.locator('#wechat-login-form [data-field="privacy_consent"]')
+        assert error.inner_text().strip() == translated(
+            demo, "Read and agree to the store's privacy notice to create an account."
+        )
+        journey.check("consent")
+        page.locator("#f-consent-wechat").check()
+        page.locator("#wechat-login").tap()
         page.wait_for_url(re.compile(rf"{re.escape(demo.prefix)}/account(#.*)?$"))
         nickname = page.locator("#nickname").inner_text()
         assert re.fullmatch(r"(WeChat user |微信用户)\d{4}", nickname)

@@ -59,7 +59,9 @@ def sign_in(app, client, shop, login: str) -> None:
 
 def new_shopper(client, shop) -> tuple[str, str]:
     login = f"nav-{uuid.uuid4().hex[:10]}@example.com"
-    response = client.post(f"{shop.prefix}/api/customers", json={"login": login, "password": PASSWORD})
+    response = client.post(
+        f"{shop.prefix}/api/customers", json={"login": login, "password": PASSWORD, "privacy_consent": True}
+    )
     assert response.status_code == 201, response.get_json()
     return login, response.get_json()["token"]
 
@@ -233,8 +235,11 @@ def test_the_product_page_has_the_buy_bar_the_option_sheet_and_share_data_over_t
     assert texts["in_stock"].count("{stock}") == 1 and texts["choose"].count("{names}") == 1
     # the gallery: links to the full photos (a tap opens one without JavaScript), a counter
     assert re.search(r'<a class="pd-slide" href="[^"]+\.png" data-index="0" data-width="640" data-height="640"', html)
-    # only the storefront's own script, no inline script (CSP script-src 'self')
-    assert re.findall(r"<script[^>]*src=\"([^\"?]+)", html) == ["/static/storefront/product.js"]
+    # only the storefront's own scripts (the page's, the share sheet's), no inline script (CSP script-src 'self')
+    assert sorted(re.findall(r"<script[^>]*src=\"([^\"?]+)", html)) == [
+        "/static/storefront/product.js",
+        "/static/storefront/share-sheet.js",
+    ]
     assert all('src="' in tag or 'type="application/json"' in tag for tag in re.findall(r"<script[^>]*>", html))
     assert client.get("/static/storefront/product.js").status_code == 200
     assert client.get("/static/storefront/vendor/photoswipe/photoswipe.esm.min.js").status_code == 200

@@ -119,7 +119,11 @@ def make_shoppers(app, shop, count: int) -> list[tuple[str, int, int]]:
     with store_context(shop.store_id, app=app):
         for _ in range(count):
             customer = customers.register(
-                {"login": f"fs-{uuid.uuid4().hex[:12]}@example.com", "password": "test-pass-123"}
+                {
+                    "login": f"fs-{uuid.uuid4().hex[:12]}@example.com",
+                    "password": "test-pass-123",
+                    "privacy_consent": True,
+                }
             )
             token = sessions.issue(customer, "token")
             address = addresses.create(

@@ -169,6 +169,38 @@ def test_an_admitted_attempt_costs_no_sql_and_one_script(door):
     assert third[0] == 202 and counts == {"sql": 0, "redis": 1} and len(door.jobs.queued) == 2
 
 
+def test_an_attempt_through_the_whole_wsgi_app_is_one_redis_round_trip(door):
+    """The app called as gunicorn calls it (its WSGI callable, a prepared environ): an admitted
+    attempt sends exactly one command to Redis (the admission script: the token's session, the
+    rates, the units, the ticket, the drain flag) and runs no SQL, attempt after attempt."""
+    import io
+
+    app = door.app
+    shop, sku, sale_id, people = _sale(app, 10, 6)
+
+    def call(token, address):
+        body = json.dumps({"sku_id": sku, "quantity": 1, "address_id": address}).encode()
+        environ = EnvironBuilder(
+            path=f"{shop.prefix}/api/x/flashsale/sales/{sale_id}/buy",
+            method="POST",
+            headers=bearer(token),
+            content_type="application/json",
+        ).get_environ()
+        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+        seen = []
+        answer = b"".join(app(environ, lambda status, headers, exc_info=None: seen.append(status)))
+        return seen[0], json.loads(answer)
+
+    status, _body = call(*people[0][:2])  # loads the script into Redis once
+    assert status.startswith("202")
+    for token, address, _c in people[1:]:
+        with counted() as counts:
+            status, body = call(token, address)
+        assert status == "202 ACCEPTED" and body["status"] == "queued"
+        assert counts == {"sql": 0, "redis": 1}
+    assert _drain(app, shop) == 6
+
+
 def test_refusals_at_the_door_are_the_routes_own(door, monkeypatch):
     from mallow_flashsale import admission
 
@@ -293,7 +325,10 @@ def test_a_ticket_is_read_only_by_its_shopper(door, monkeypatch):
 
 
 def test_a_drain_that_dies_loses_nothing_and_sells_nothing_twice(door, monkeypatch):
-    from mallow_flashsale import admission, gate
+    """The drain dies in the middle of a batch, after three orders committed and before any
+    outcome was written: the whole batch stays in the processing set, and placed again (the
+    tickets' idempotency keys) each ticket has exactly one order."""
+    from mallow_flashsale import admission, buying, gate
 
     app = door.app
     shop, sku, sale_id, people = _sale(app, 6, 6)
@@ -301,48 +336,87 @@ def test_a_drain_that_dies_loses_nothing_and_sells_nothing_twice(door, monkeypat
     tickets = [buy(client, shop, sale_id, t, a, sku).get_json()["ticket"] for t, a, _c in people]
     assert len(tickets) == 6
 
-    # the third ticket's order commits, then the process dies before its outcome is written
-    real_settle, seen = admission.settle_ticket, []
+    real_place, placed = buying.place_admitted, []
 
-    def dying(conn, store, raw, taken):
-        seen.append(raw)
-        if len(seen) == 3:
-            original = conn.settle
+    def dying(sale, ticket, customer):
+        if len(placed) == 3:
+            raise KeyboardInterrupt("worker killed")
+        placed.append(ticket["id"])
+        return real_place(sale, ticket, customer)
 
-            def crash(*args, **kwargs):
-                raise KeyboardInterrupt("worker killed")
-
-            conn.settle = crash
-            try:
-                real_settle(conn, store, raw, taken)
-            finally:
-                conn.settle = original
-        real_settle(conn, store, raw, taken)
-
-    monkeypatch.setattr(admission, "settle_ticket", dying)
+    monkeypatch.setattr(buying, "place_admitted", dying)
     with pytest.raises(KeyboardInterrupt):
         _drain(app, shop)
-    monkeypatch.setattr(admission, "settle_ticket", real_settle)
-    assert len(_orders(app, shop, sale_id)) == 3  # two settled, the third committed
+    monkeypatch.setattr(buying, "place_admitted", real_place)
+    assert len(_orders(app, shop, sale_id)) == 3  # three committed, none told
 
     import time
 
-    with app.app_context():
-        app.config["FLASHSALE_REDIS_PREFIX"]  # noqa: B018 -- the test's prefix
-        queue, taken, _flag = gate.queue_keys(shop.store_id, f"{door.prefix}:fs")
-    assert door.redis.zcard(taken) == 4  # the batch it took and never settled
+    queue, taken, _flag = gate.queue_keys(shop.store_id, f"{door.prefix}:fs")
+    assert door.redis.zcard(taken) == 6  # the batch it took and never settled
     assert _drain(app, shop) == 0  # not yet stale: another drain leaves them alone
     with app.test_request_context():
         from mallow.tenants.context import store_context
 
         with store_context(shop.store_id, app=app):
-            assert admission.requeue_stale(shop.store_id, now=time.time() + 3600) == 4
-    assert _drain(app, shop) == 4
+            assert admission.requeue_stale(shop.store_id, now=time.time() + 3600) == 6
+    assert _drain(app, shop) == 6
     bought = _orders(app, shop, sale_id)
     assert len(bought) == 6 and len({o for _c, o in bought}) == 6  # one order per ticket, none twice
     assert sale_item(app, shop, sale_id, sku)["remaining"] == 0
     statuses = [_poll(client, shop, t, p[0]).get_json()["status"] for t, p in zip(tickets, people, strict=True)]
     assert statuses == ["ordered"] * 6
+
+
+def test_a_batch_with_a_failing_ticket_in_the_middle_places_the_others(door):
+    """PostgreSQL: seven tickets drained as one batch, the fourth shopper's address deleted after
+    admission. The six others become orders, the fourth a refusal its shopper reads on poll, its
+    unit goes back to the gate and is sold to the next shopper; the batch's commits wait for the
+    disk once (one flush), and its outcomes are written in one Redis round trip."""
+    from mallow.db import db
+    from mallow.orders.models import Address
+
+    app = door.app
+    shop, sku, sale_id, people = _sale(app, 7, 8)
+    client = app.test_client()
+    tickets = [buy(client, shop, sale_id, t, a, sku).get_json()["ticket"] for t, a, _c in people[:7]]
+    gone = people[3][1]
+
+    def delete_address():
+        db.session.execute(sa.delete(Address).where(Address.id == gone))
+        db.session.commit()
+
+    in_store(app, shop, delete_address)
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with counted() as counts:
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+        try:
+            assert _drain(app, shop) == 7
+        finally:
+            sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    assert sum("synchronous_commit" in s for s in statements) == 7  # each order's commit relaxed
+    assert sum("pg_current_xact_id" in s for s in statements) == 1  # one flush for the batch
+    # take, flag, the outcomes (one pipeline), the empty take, the flag, the queue's length, and
+    # one release for the failed ticket: not a round trip per order
+    assert counts["redis"] <= 8
+
+    bought = _orders(app, shop, sale_id)
+    assert len(bought) == 6 and people[3][2] not in {c for c, _o in bought}
+    polled = [_poll(client, shop, t, p[0]).get_json() for t, p in zip(tickets, people[:7], strict=True)]
+    assert [p["status"] for p in polled] == ["ordered"] * 3 + ["failed"] + ["ordered"] * 3
+    assert polled[3]["error"] == "validation_failed" and polled[3]["fields"]["address_id"]["code"] == "invalid"
+    assert polled[3]["fields"]["address_id"]["message"] == "请选择收货地址。"  # the shopper's own words
+    assert sale_item(app, shop, sale_id, sku)["remaining"] == 1  # the failed ticket's unit is not sold
+    # its unit is back in the gate: the eighth shopper gets it, and exactly 7 are sold
+    last = buy(client, shop, sale_id, people[7][0], people[7][1], sku)
+    assert last.status_code == 202
+    assert _drain(app, shop) == 1
+    assert len(_orders(app, shop, sale_id)) == 7
+    assert sale_item(app, shop, sale_id, sku)["remaining"] == 0
 
 
 def test_without_redis_the_route_places_the_order_as_before(fs_app):

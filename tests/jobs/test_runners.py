@@ -33,7 +33,10 @@ def count_customers(store, label):
 def _add_customer(app, shop, login):
     client = app.test_client()
     assert (
-        client.post(f"{shop.prefix}/api/customers", json={"login": login, "password": "pass-word-1"}).status_code == 201
+        client.post(
+            f"{shop.prefix}/api/customers", json={"login": login, "password": "pass-word-1", "privacy_consent": True}
+        ).status_code
+        == 201
     )
 
 

@@ -106,7 +106,12 @@ def _merchant_lists(api, shop, mtoken, title: str, price: int, stock: int) -> in
 def _shopper_orders(api, shop, keyword: str, product_id: int, quantity: int) -> tuple[str, dict]:
     """A new shopper finds the product by ``keyword``, puts it in the cart and orders the cart."""
     login = f"139{uuid.uuid4().int % 10**8:08d}"
-    registered = api("registerCustomer", store=shop.slug, expect=201, json={"login": login, "password": PASSWORD})
+    registered = api(
+        "registerCustomer",
+        store=shop.slug,
+        expect=201,
+        json={"login": login, "password": PASSWORD, "privacy_consent": True},
+    )
     assert registered.get_json()["customer"]["login"] != login  # masked
     token = api("loginCustomer", store=shop.slug, expect=201, json={"login": login, "password": PASSWORD}).get_json()[
         "token"

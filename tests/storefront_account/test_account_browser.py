@@ -148,6 +148,7 @@ def test_a_new_shopper_signs_up_by_sms_and_keeps_an_address(playwright_api, serv
         assert code and code not in page.content()  # the code reaches the shopper by SMS only
         page.locator("#f-code").fill(code)
         page.locator("#f-sms-nickname").fill("山核桃爱好者")
+        page.locator("#f-consent-sms").check()  # a new account: the privacy notice is agreed to
         check_page(page, "sms-signup", problems)
         page.locator("#sms-login").click()
         page.wait_for_url(re.compile(r"/account$"))

@@ -44,7 +44,7 @@ def sign_in(app, shop, client, token_login: str | None = None):
     done = post_form(
         client,
         f"{shop.prefix}/login/sms",
-        {"phone": phone, "code": code, "nickname": "山核桃爱好者"},
+        {"phone": phone, "code": code, "nickname": "山核桃爱好者", "privacy_consent": "1"},
         form_path=f"{shop.prefix}/login",
     )
     assert done.status_code == 303

@@ -3,7 +3,8 @@ with the real OAuth client against the fake WeChat on 127.0.0.1: the first sign-
 account for the openid, the next ones sign into it; ``next`` is honoured; the guest's cart comes
 along; the hostile cases (replayed, missing or foreign state, a code for another store, no
 official account, WeChat down, a closed account) are refused without signing anybody in; an
-openid known in store A signs nobody of A into store B."""
+openid known in store A signs nobody of A into store B. A new account needs the consent box
+beside the button ticked (kept through WeChat's round trip); a known shopper is never asked."""
 
 from __future__ import annotations
 
@@ -55,9 +56,13 @@ def _browser(app):
     return client
 
 
-def _to_wechat(browser, shop, next_path: str | None = None) -> str:
-    """Tap 微信一键登录 and let WeChat answer (snsapi_base: straight back with a code): the callback URL."""
-    query = "?" + urlencode({"next": next_path}) if next_path else ""
+def _to_wechat(browser, shop, next_path: str | None = None, consent: bool = True) -> str:
+    """Tap 微信一键登录 (the button's form: ``next`` and the consent box, ticked unless ``consent``
+    is False) and let WeChat answer (snsapi_base: straight back with a code): the callback URL."""
+    params = {"next": next_path} if next_path else {}
+    if consent:
+        params["privacy_consent"] = "1"
+    query = "?" + urlencode(params) if params else ""
     to_wechat = browser.get(f"{shop.prefix}/wechat/login{query}")
     assert to_wechat.status_code == 302, to_wechat.status_code
     location = to_wechat.headers["Location"]
@@ -103,7 +108,8 @@ def test_the_first_wechat_sign_in_makes_one_account_and_the_next_signs_into_it(a
     shop = _shop(app, merchants[0])
     browser = _browser(app)
     login_page = browser.get(f"{shop.prefix}/login?next={shop.prefix}/cart").get_data(as_text=True)
-    assert f'id="wechat-login" href="{shop.prefix}/wechat/login?next=' in login_page
+    assert f'<form method="get" action="{shop.prefix}/wechat/login" id="wechat-login-form"' in login_page
+    assert f'name="next" value="{shop.prefix}/cart"' in login_page and 'id="f-consent-wechat"' in login_page
     assert 'id="wechat-login"' in browser.get(f"{shop.prefix}/register").get_data(as_text=True)
     with wechat_oauth_server(app, APPID, SECRET) as wechat:
         wechat.openid_for_next = "o-guest-first-0001"
@@ -311,3 +317,55 @@ def test_the_callback_is_rate_limited_per_address(app, merchants, monkeypatch):
     monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT_IP", "3 per minute")
     answers = [browser.get(f"{shop.prefix}/wechat/login/callback?code=x&state=y").status_code for _ in range(5)]
     assert answers[:3] == [400, 400, 400] and answers[3:] == [429, 429]
+
+
+def _consents(app, shop) -> list[tuple[int, str]]:
+    from mallow.db import db
+    from mallow.privacy.models import PrivacyConsent
+    from mallow.tenants.context import store_context
+
+    with store_context(shop.store_id, app=app):
+        rows = db.session.execute(sa.select(PrivacyConsent).order_by(PrivacyConsent.id)).scalars()
+        return [(c.customer_id, c.channel) for c in rows]
+
+
+def test_a_new_account_needs_the_consent_box_ticked_and_a_known_shopper_is_not_asked(app, merchants):
+    shop = _shop(app, merchants[0])
+    browser = _browser(app)
+    with wechat_oauth_server(app, APPID, SECRET) as wechat:
+        # not ticked: WeChat answers, but no account is made; 注册 says why, next kept
+        wechat.openid_for_next = "o-consent-000001"
+        back = browser.get(_to_wechat(browser, shop, f"{shop.prefix}/cart", consent=False))
+        assert back.status_code == 303
+        assert back.headers["Location"] == f"{shop.prefix}/register?next={shop.prefix}/cart&consent=wechat"
+        assert _customers(app, shop) == [] and _me(browser, shop) is None
+        page = browser.get(back.headers["Location"]).get_data(as_text=True)
+        assert 'data-field="privacy_consent"' in page.split('id="wechat-login-form"')[1].split("</form>")[0]
+        assert 'id="f-consent-wechat" name="privacy_consent" value="1" aria-invalid="true"' in page
+        # ticked: the account is made and the consent recorded with the way it was given
+        wechat.openid_for_next = "o-consent-000001"
+        made = browser.get(_to_wechat(browser, shop, f"{shop.prefix}/cart"))
+        assert made.status_code == 303 and made.headers["Location"] == f"{shop.prefix}/cart"
+        [customer] = _customers(app, shop)
+        assert _consents(app, shop) == [(customer["id"], "wechat")]
+        _sign_out(browser, shop)
+        # the same WeChat again, box not ticked: signed in, not asked, nothing recorded again
+        wechat.openid_for_next = "o-consent-000001"
+        again = browser.get(_to_wechat(browser, shop, consent=False))
+        assert again.status_code == 303 and again.headers["Location"] == f"{shop.prefix}/account"
+        assert _me(browser, shop) == customer["nickname"]
+        assert len(_customers(app, shop)) == 1 and len(_consents(app, shop)) == 1
+
+
+def test_only_a_page_with_the_button_lets_a_form_lead_to_wechat(app, merchants):
+    """The button is a form (its consent box goes along), and the CSP's form-action applies to the
+    form's redirect to WeChat: the sign-in page inside WeChat names WeChat's authorisation there."""
+    shop = _shop(app, merchants[0])
+    with wechat_oauth_server(app, APPID, SECRET):
+        base = urlsplit(app.config["WECHAT_OAUTH_AUTHORIZE_URL"])
+        inside = _browser(app).get(f"{shop.prefix}/login")
+        policy = inside.headers["Content-Security-Policy"]
+        assert f"form-action 'self' {base.scheme}://{base.netloc}" in policy
+        outside = app.test_client().get(f"{shop.prefix}/login")
+        assert "form-action 'self';" in outside.headers["Content-Security-Policy"] + ";"
+        assert base.netloc not in outside.headers["Content-Security-Policy"]

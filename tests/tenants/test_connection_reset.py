@@ -152,7 +152,12 @@ def _shop_with_shopper(app, nickname):
     client = app.test_client()
     response = client.post(
         f"{shop.prefix}/api/customers",
-        json={"login": f"{nickname}-{shop.store_id}@example.com", "password": "pass-word-1", "nickname": nickname},
+        json={
+            "login": f"{nickname}-{shop.store_id}@example.com",
+            "password": "pass-word-1",
+            "nickname": nickname,
+            "privacy_consent": True,
+        },
     )
     assert response.status_code == 201, response.get_json()
     return shop, response.get_json()["token"]

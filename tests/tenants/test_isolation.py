@@ -96,7 +96,9 @@ def test_shopper_session_of_a_is_not_a_session_in_b(app, two_stores):
 def test_shopper_token_of_a_is_refused_in_b(app, two_stores):
     a, b = two_stores
     client = app.test_client()
-    created = client.post(f"{a.prefix}/api/customers", json={"login": "13900000001", "password": "pass-word-1"})
+    created = client.post(
+        f"{a.prefix}/api/customers", json={"login": "13900000001", "password": "pass-word-1", "privacy_consent": True}
+    )
     assert created.status_code == 201, created.get_json()
     token = created.get_json()["token"]
     assert client.get(f"{a.prefix}/api/me", headers=bearer(token)).status_code == 200
@@ -110,7 +112,8 @@ def test_same_login_in_two_stores_is_two_separate_accounts(app, two_stores):
     client = app.test_client()
     for shop in (a, b):
         response = client.post(
-            f"{shop.prefix}/api/customers", json={"login": "shared@example.com", "password": "pass-word-1"}
+            f"{shop.prefix}/api/customers",
+            json={"login": "shared@example.com", "password": "pass-word-1", "privacy_consent": True},
         )
         assert response.status_code == 201
     login_a = client.post(f"{a.prefix}/api/tokens", json={"login": "shared@example.com", "password": "pass-word-1"})
@@ -123,7 +126,9 @@ def test_same_login_in_two_stores_is_two_separate_accounts(app, two_stores):
 def test_shopper_credentials_are_refused_on_merchant_and_platform_routes(app, two_stores):
     a, _ = two_stores
     client = app.test_client()
-    created = client.post(f"{a.prefix}/api/customers", json={"login": "13900000002", "password": "pass-word-1"})
+    created = client.post(
+        f"{a.prefix}/api/customers", json={"login": "13900000002", "password": "pass-word-1", "privacy_consent": True}
+    )
     token = created.get_json()["token"]
     register_shopper(client, a)
     assert client.get(f"{a.prefix}/console/").status_code == 302  # to the merchant login
@@ -231,7 +236,8 @@ def test_suspending_a_store_closes_its_storefront_on_the_next_request(app):
     assert page.status_code == 503
     assert (
         client.post(
-            f"{shop.prefix}/api/customers", json={"login": "13700000000", "password": "pass-word-1"}
+            f"{shop.prefix}/api/customers",
+            json={"login": "13700000000", "password": "pass-word-1", "privacy_consent": True},
         ).status_code
         == 503
     )

@@ -66,7 +66,12 @@ def pooled_app(request, tmp_path_factory):
 def _shopper(client, shop, nickname):
     response = client.post(
         f"{shop.prefix}/api/customers",
-        json={"login": f"{nickname}@example.com", "password": "pass-word-1", "nickname": nickname},
+        json={
+            "login": f"{nickname}@example.com",
+            "password": "pass-word-1",
+            "nickname": nickname,
+            "privacy_consent": True,
+        },
     )
     assert response.status_code == 201, response.get_json()
     return response.get_json()["token"]

@@ -1,0 +1,391 @@
+#!/usr/bin/env python
+"""Flash sale, measured in-process (no HTTP, no wrk): what a quiet machine is not needed for.
+
+1. **door**: the CPU this process spends on one admitted buy attempt through Mallow's WSGI app
+   (the front door answers it: store snapshot, token → mirrored session, the admission script,
+   a JSON 202), against the bare A-flash-redis app (Flask + one Lua script: buyer check +
+   decrement + record) called the same way: a prepared WSGI environ, the app called directly.
+   Reported: µs of process CPU per attempt (median of ``--rounds`` rounds of ``--attempts``,
+   alternating), the ratio, and the Redis round trips per attempt (commands sent, counted);
+2. **drain**: ``--tickets`` tickets admitted at the door, then the ``flashsale.drain`` job run
+   in this process: orders per second (wall and process CPU; PostgreSQL's own CPU is in the
+   wall figure), median of ``--rounds`` fresh sales. Checked: exactly ``--tickets`` orders.
+
+    .venv/bin/python bench/flash_inprocess.py door
+    .venv/bin/python bench/flash_inprocess.py drain --tickets 500
+
+PostgreSQL (a scratch database ``mallow_bench_inproc_<pid>``, dropped after) and Redis (a key
+prefix of its own, its keys deleted after, never FLUSHDB) on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import common  # noqa: F401 -- first: moves bench/ to the end of sys.path
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from common import ADDRESS, FAST_HASH, FLASH_LUA, create_database, dispose_app, drop_database
+
+REDIS = os.environ.get("MALLOW_BENCH_REDIS", "redis://127.0.0.1:6379/15")
+
+
+def bare_app(prefix: str):
+    """A-flash-redis as bench/http_baselines.py serves it."""
+    import redis
+    from flask import Flask, jsonify, request
+
+    app = Flask("bare")
+    client = redis.Redis.from_url(REDIS)
+    script = client.register_script(FLASH_LUA)
+
+    @app.post("/flash-redis")
+    def flash():
+        outcome = script(keys=[f"{prefix}:stock", f"{prefix}:buyers"], args=[request.get_json()["buyer"]])
+        return jsonify(outcome=int(outcome)), 201 if outcome == 1 else 409
+
+    client.set(f"{prefix}:stock", 10**9)
+    return app
+
+
+def environ(path: str, body: bytes, token: str | None = None) -> dict:
+    env = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+    }
+    if token:
+        env["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return env
+
+
+def call(app, env: dict) -> tuple[str, bytes]:
+    seen = []
+
+    def start_response(status, headers, exc_info=None):
+        seen.append(status)
+
+    body = b"".join(app(env, start_response))
+    return seen[0], body
+
+
+def script_usec() -> tuple[int, int]:
+    """(EVALSHA calls, µs Redis spent in them) so far, from the server's command statistics."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS)
+    stats = client.info("commandstats").get("cmdstat_evalsha") or {"calls": 0, "usec": 0}
+    client.close()
+    return int(stats["calls"]), int(stats["usec"])
+
+
+class RedisCounter:
+    """Counts commands sent to Redis (every connection of this process)."""
+
+    def __init__(self):
+        import redis.connection
+
+        self.n = 0
+        self._module = redis.connection.Connection
+        self._original = self._module.send_packed_command
+
+    def __enter__(self):
+        original, counter = self._original, self
+
+        def send(conn, *args, **kwargs):
+            counter.n += 1
+            return original(conn, *args, **kwargs)
+
+        self._module.send_packed_command = send
+        return self
+
+    def __exit__(self, *exc):
+        self._module.send_packed_command = self._original
+
+
+# --- set-up ----------------------------------------------------------------------------------------
+
+
+def mallow_app(database_url: str, prefix: str):
+    from mallow.app import create_app
+    from mallow.db import db
+    from mallow.db.migrate import upgrade_platform
+    from mallow.plugin_host.loader import load_approved
+    from mallow.qualifications.matrix import seed_defaults
+    from mallow.testing import JobRecorder, approve_plugin, make_admin
+
+    config = {
+        "MALLOW_DATA_DIR": tempfile.mkdtemp(prefix="mallow-bench-inproc-"),
+        "SECRET_KEY": "bench",
+        "PASSWORD_HASH_METHOD": FAST_HASH,
+        "LOGIN_RATE_LIMIT_IP": "1000000 per minute",
+        "TESTING": False,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS,
+        "FLASHSALE_REDIS_URL": REDIS,
+        "FLASHSALE_REDIS_PREFIX": f"{prefix}:fs",
+        "SESSION_MIRROR_PREFIX": f"{prefix}:m",
+        "FLASHSALE_SNAPSHOT_SECONDS": 3600,
+    }
+    app = create_app(config)
+    with app.app_context():
+        upgrade_platform(db.engine)
+        seed_defaults()
+    make_admin(app)
+    approve_plugin(app, "flashsale")
+    load_approved(app)
+    app.extensions["mallow.jobs"] = JobRecorder()  # the drain is run here, by hand
+    return app
+
+
+def shop_of(app):
+    from mallow.testing import enable_plugin, make_product, make_store
+
+    shop = make_store(app)
+    enable_plugin(app, shop, "flashsale", {"ip_attempts_per_minute": 1_000_000, "shopper_attempts_per_minute": 600})
+    [sku] = make_product(app, shop, title="秒杀压测", price=5999, stock=10_000_000)
+    return shop, sku
+
+
+def new_sale(app, shop, sku: int, units: int) -> int:
+    from mallow.db import db
+    from mallow.tenants.context import store_context
+    from mallow_flashsale import gate, sales
+
+    now = datetime.now(UTC)
+    with store_context(shop.store_id, app=app):
+        sale = sales.save(
+            {
+                "title": "压测秒杀",
+                "starts_at": (now - timedelta(minutes=1)).isoformat(),
+                "ends_at": (now + timedelta(hours=1)).isoformat(),
+                "per_order_limit": 1,
+                "per_shopper_limit": 1,
+                "published": True,
+                "items": [{"sku_id": sku, "sale_price": 99, "quota": units}],
+            }
+        )
+        db.session.commit()
+        assert gate.seed(shop.store_id, sale.id)
+        return sale.id
+
+
+def warm(app, shop, sale_id: int, sku: int, token: str, address: int) -> None:
+    """The route reads the sale and the settings once (a quantity over the limit: 409)."""
+    body = json.dumps({"sku_id": sku, "quantity": 2, "address_id": address}).encode()
+    status, _ = call(app, environ(f"{shop.prefix}/api/x/flashsale/sales/{sale_id}/buy", body, token))
+    assert status.startswith("409"), status
+
+
+_NEXT_CUSTOMER = [10_000_000]
+
+
+def mirrored_tokens(app, shop, count: int) -> list[str]:
+    """``count`` bearer tokens mirrored in Redis for made-up customers (admission reads only the
+    mirror; nothing is drained from them)."""
+    import redis
+
+    prefix = app.config["SESSION_MIRROR_PREFIX"]
+    client = redis.Redis.from_url(REDIS)
+    tokens = [f"shp_bench{uuid.uuid4().hex}" for _ in range(count)]
+    first = _NEXT_CUSTOMER[0]
+    _NEXT_CUSTOMER[0] += count
+    with client.pipeline(transaction=False) as pipe:
+        for n, token in enumerate(tokens):
+            digest = hashlib.sha256(token.encode()).hexdigest()
+            pipe.set(f"{prefix}:sess:{digest}", f"{shop.store_id}:{first + n}", ex=3600)
+        pipe.execute()
+    client.close()
+    return tokens
+
+
+def shoppers(app, shop, count: int) -> list[tuple[str, int]]:
+    """Real shoppers (tokens mirrored on commit, an address each)."""
+    from mallow.accounts import customers, sessions
+    from mallow.db import db
+    from mallow.orders import addresses
+    from mallow.tenants.context import store_context
+
+    made = []
+    with store_context(shop.store_id, app=app):
+        for n in range(count):
+            customer = customers.register(
+                {"login": f"b-{uuid.uuid4().hex[:12]}@example.com", "password": "bench-1234", "privacy_consent": True}
+            )
+            token = sessions.issue(customer, "token")
+            made.append((token, addresses.create(customer.id, dict(ADDRESS)).id))
+            if n % 200 == 199:
+                db.session.commit()
+        db.session.commit()
+    return made
+
+
+def cleanup(prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    for n in range(0, len(keys), 1000):
+        client.delete(*keys[n : n + 1000])
+    client.close()
+
+
+# --- 1. the door -----------------------------------------------------------------------------------
+
+
+def measure_door(args, app, shop, sku) -> dict:
+    prefix = app.config["FLASHSALE_REDIS_PREFIX"].rsplit(":", 1)[0]
+    bare = bare_app(f"{prefix}:bare")
+    ((token, address),) = shoppers(app, shop, 1)
+    sale_id = new_sale(app, shop, sku, 1_000_000)
+    warm(app, shop, sale_id, sku, token, address)
+    path = f"{shop.prefix}/api/x/flashsale/sales/{sale_id}/buy"
+    n = args.attempts
+    ours, theirs, trips, server = [], [], [], []
+    buyer = uuid.uuid4().int % 10**9
+    for rnd in range(args.rounds + 1):
+        tokens = mirrored_tokens(app, shop, n)
+        bodies = [json.dumps({"sku_id": sku, "quantity": 1, "address_id": address}).encode()] * n
+        envs = [environ(path, b, t) for b, t in zip(bodies, tokens, strict=True)]
+        bare_envs = []
+        for _ in range(n):
+            buyer += 1
+            bare_envs.append(environ("/flash-redis", json.dumps({"buyer": buyer}).encode()))
+        calls, usec = script_usec()
+        with RedisCounter() as counter:
+            started = time.process_time()
+            for env in envs:
+                status, body = call(app, env)
+            spent = time.process_time() - started
+        assert status.startswith("202"), (status, body)
+        calls2, usec2 = script_usec()
+        started = time.process_time()
+        for env in bare_envs:
+            call(bare, env)
+        bare_spent = time.process_time() - started
+        calls3, usec3 = script_usec()
+        if rnd:  # round 0 warms up
+            ours.append(spent / n * 1e6)
+            theirs.append(bare_spent / n * 1e6)
+            trips.append(counter.n / n)
+            server.append(((usec2 - usec) / max(1, calls2 - calls), (usec3 - usec2) / max(1, calls3 - calls2)))
+    return {
+        "door_us": statistics.median(ours),
+        "bare_us": statistics.median(theirs),
+        "ratio": statistics.median(theirs) / statistics.median(ours),
+        "redis_per_attempt": statistics.median(trips),
+        "script_us": statistics.median(a for a, _b in server),
+        "bare_script_us": statistics.median(b for _a, b in server),
+        "rounds": list(zip(ours, theirs, strict=True)),
+    }
+
+
+# --- 2. the drain ----------------------------------------------------------------------------------
+
+
+def measure_drain(args, app, shop, sku) -> dict:
+    import sqlalchemy as sa
+
+    from mallow.db import db
+    from mallow.jobs.registry import execute
+    from mallow.tenants.context import store_context
+    from mallow_flashsale.models import Purchase
+
+    from mallow_flashsale import admission
+
+    people = shoppers(app, shop, args.tickets)
+    rates, cpu_rates = {True: [], False: []}, {True: [], False: []}
+    relax = admission.relax_next_commit
+    for rnd in range(2 * args.rounds + 1):
+        grouped = rnd % 2 == 1  # alternating: every commit waiting for the disk, or one flush per batch
+        admission.relax_next_commit = relax if grouped else (lambda: None)
+        sale_id = new_sale(app, shop, sku, args.tickets)
+        warm(app, shop, sale_id, sku, *people[0])
+        path = f"{shop.prefix}/api/x/flashsale/sales/{sale_id}/buy"
+        for token, address in people:
+            body = json.dumps({"sku_id": sku, "quantity": 1, "address_id": address}).encode()
+            status, answer = call(app, environ(path, body, token))
+            assert status.startswith("202"), (status, answer)
+        wall, cpu = time.perf_counter(), time.process_time()
+        settled = execute(app, "flashsale.drain", {"store_id": shop.store_id})
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        with store_context(shop.store_id, app=app):
+            orders = db.session.execute(
+                sa.select(sa.func.count(Purchase.id)).where(Purchase.sale_id == sale_id)
+            ).scalar_one()
+        assert settled == args.tickets and orders == args.tickets, (settled, orders)
+        label = "one flush per batch" if grouped else "a flush per order"
+        print(
+            f"  round {rnd} ({label}): {args.tickets} orders in {wall:.2f} s ({args.tickets / wall:.0f}/s, cpu {cpu:.2f} s)"
+        )
+        if rnd:
+            rates[grouped].append(args.tickets / wall)
+            cpu_rates[grouped].append(args.tickets / cpu)
+    admission.relax_next_commit = relax
+    return {
+        key: {"orders_per_s": statistics.median(rates[key]), "orders_per_cpu_s": statistics.median(cpu_rates[key])}
+        for key in (False, True)
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("part", choices=("door", "drain"))
+    parser.add_argument("--attempts", type=int, default=3000)
+    parser.add_argument("--tickets", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    prefix = f"mallow-bench:inproc:{uuid.uuid4().hex[:8]}"
+    name = f"mallow_bench_inproc_{os.getpid()}"
+    app = None
+    try:
+        app = mallow_app(create_database(name), prefix)
+        shop, sku = shop_of(app)
+        if args.part == "door":
+            found = measure_door(args, app, shop, sku)
+            for ours, theirs in found.pop("rounds"):
+                print(f"  door {ours:.0f} µs, bare {theirs:.0f} µs")
+            print(
+                f"door: {found['door_us']:.0f} µs CPU per admitted attempt, A-flash-redis {found['bare_us']:.0f} µs: "
+                f"{found['ratio']:.2f} × ; Redis commands per attempt {found['redis_per_attempt']:.2f}; "
+                f"Redis's own time in the script {found['script_us']:.1f} µs, bare {found['bare_script_us']:.1f} µs"
+            )
+        else:
+            found = measure_drain(args, app, shop, sku)
+            for key, label in ((False, "a flush per order"), (True, "one flush per batch")):
+                print(
+                    f"drain, {label}: {found[key]['orders_per_s']:.0f} orders/s (wall), "
+                    f"{found[key]['orders_per_cpu_s']:.0f} orders per CPU second of this process"
+                )
+    finally:
+        dispose_app(app)
+        drop_database(name)
+        cleanup(prefix)
+
+
+if __name__ == "__main__":
+    main()
