@@ -74,14 +74,24 @@ def create_app(config: dict | None = None) -> Flask:
     init_web(app)  # error pages, security headers, template helpers
     filters.init_app(app)  # the money filters (yuan, fen_to_yuan) for every template
     _register_pages(app)
+    from mallow.analytics import init_app as init_analytics
+
+    init_analytics(app)  # events buffered, the beacon's script (registered after the door's keep)
 
     from mallow.plugins.manager import make_manager
+    from mallow.analytics import recording as analytics_recording  # order placed / paid events
+    from mallow.coupons import pricing as coupon_pricing
     from mallow.sharing import referrals as share_referrals
     from mallow.shipping import fees as shipping_fees
 
     # the core's own hook implementations, registered first so that plugins' answers come first
     app.extensions["mallow.plugins"] = make_manager(
-        {"mallow.shipping": shipping_fees, "mallow.sharing": share_referrals}
+        {
+            "mallow.shipping": shipping_fees,
+            "mallow.sharing": share_referrals,
+            "mallow.coupons": coupon_pricing,
+            "mallow.analytics": analytics_recording,
+        }
     )
 
     from mallow.jobs.runners import make_runner
@@ -119,6 +129,7 @@ def _watch_what_pages_show(app: Flask) -> None:
     payments are not here (pages do not show them)."""
     from mallow.builder.invalidation import watched_classes
     from mallow.builder.models import BuilderState, Page, PageVersion
+    from mallow.coupons.models import Coupon
     from mallow.payments.models import PaymentConfig
     from mallow.plugins.models import StorePlugin
     from mallow.plugins.slot_cache import watched_classes as slot_classes
@@ -133,6 +144,7 @@ def _watch_what_pages_show(app: Flask) -> None:
     stamps.watch_classes(slot_classes)  # what plugins' kept slots show (sdk.slot_watches)
     for cls in (BuilderState, Page, PageVersion, PaymentConfig, ShippingTemplate, StoreSetting):
         stamps.watch(cls)
+    stamps.watch(Coupon)  # the product page's 领券 row (a coupon made, edited, paused, ended)
     stamps.watch(StorePlugin, lambda row: row.store_id)
     stamps.watch(Qualification, lambda row: row.store_id)
     stamps.watch(QualificationPermit, lambda row: row.qualification.store_id)
@@ -146,9 +158,15 @@ def _register_pages(app: Flask) -> None:
     payments, compliance and merchant sign-up have blueprints of their own."""
     from mallow.admin import compliance as admin_compliance  # (absolute terms, statements, findings queue)
     from mallow.admin import views as _admin_pages  # noqa: F401  (sign-in, review, stores)
+    from mallow.builder.catalogue_views import register_product_coupons
     from mallow.console import aftersales as _console_aftersales  # noqa: F401  (the after-sales queue)
+    from mallow.console import chat as _console_chat  # noqa: F401  (客服: conversations, answers, settings)
+    from mallow.analytics import beacon as _beacon  # noqa: F401  (/a/b: the storefront's view beacon)
+    from mallow.console import analytics as _console_analytics  # noqa: F401  (概况: figures, charts, segments, CSV)
     from mallow.console import catalogue as _console_catalogue  # noqa: F401  (products, categories, bulk edit)
     from mallow.console import compliance as console_compliance  # (the store's findings)
+    from mallow.console import notifications as _console_notifications  # noqa: F401  (站内信, preferences)
+    from mallow.console import coupons as _console_coupons  # noqa: F401  (营销 → 优惠券)
     from mallow.console import media as _console_media  # noqa: F401  (the media library)
     from mallow.console import orders as _console_orders  # noqa: F401  (list, detail, ship, CSV)
     from mallow.console import payments as console_payments  # (WeChat Pay keys, the sandbox switch)
@@ -164,8 +182,11 @@ def _register_pages(app: Flask) -> None:
     from mallow.storefront import cart as _cart_pages  # noqa: F401  (cart, buy now)
     from mallow.storefront import cashier as _cashier  # noqa: F401  (the one cashier)
     from mallow.storefront import catalogue as _catalogue_pages  # noqa: F401  (search, categories, products)
+    from mallow.storefront import chat as _chat_pages  # noqa: F401  (客服: the shopper's chat)
     from mallow.storefront import checkout as _checkout_pages  # noqa: F401
+    from mallow.storefront import coupons as coupon_pages  # (领券中心, 我的 → 优惠券, the 领券 row)
     from mallow.storefront import chrome as _chrome  # noqa: F401  (tab bar, shopper, assets on every page)
+    from mallow.storefront import messages as _message_pages  # noqa: F401  (我的 → 消息, preferences)
     from mallow.storefront import orders as _order_pages  # noqa: F401  (the shopper's orders, order labels)
     from mallow.storefront import payment_pages  # (the payments_pages blueprint: sandbox cashier, WeChat)
     from mallow.storefront import sandbox as _sandbox  # noqa: F401  (the sandbox's simulated cashier)
@@ -174,6 +195,7 @@ def _register_pages(app: Flask) -> None:
     from mallow.sharing import views as _share_pages  # noqa: F401  (share posters, links, visits)
     from mallow.web import blueprints, home
 
+    register_product_coupons(app, coupon_pages.product_coupons)  # the product page's 领券 row
     for blueprint in (
         home.bp,
         blueprints.admin,
@@ -194,13 +216,22 @@ def _register_jobs(app: Flask) -> None:
     """The app's job registry, with every module that declares jobs (``@job``, ``@store_sweep``);
     plugins add theirs through ``mallow_register_jobs`` when they load."""
     from mallow.aftersales import jobs as aftersale_jobs
+    from mallow.analytics import jobs as analytics_jobs
+    from mallow.chat import jobs as chat_jobs
+    from mallow.coupons import jobs as coupon_jobs
     from mallow.inventory import alerts as inventory_alerts
     from mallow.jobs import registry
+    from mallow.notifications import delivery as notification_delivery, watch as notification_watch
     from mallow.orders import jobs as order_jobs
     from mallow.payments import jobs as payment_jobs
     from mallow.qualifications import jobs as qualification_jobs
 
-    registry.init_app(app, [aftersale_jobs, inventory_alerts, order_jobs, payment_jobs, qualification_jobs])
+    registry.init_app(
+        app, [aftersale_jobs, chat_jobs, coupon_jobs, inventory_alerts, order_jobs, payment_jobs, qualification_jobs]
+    )
+    registry.jobs_of(app).install(analytics_jobs)  # the analytics rollup sweep and cached figures
+    registry.jobs_of(app).install(notification_delivery)  # sending notifications, their sweep
+    registry.jobs_of(app).install(notification_watch)  # a qualification decision → the store's staff
     from mallow.tenants import pool as store_pool
 
     # tenants sits below jobs: its periodic job (the store pool's top-up) is declared here; like the
@@ -213,12 +244,14 @@ def _register_jobs(app: Flask) -> None:
 def _connect_domains(app: Flask) -> None:
     """What a domain learns from the domains above it, through a registration instead of an
     import (docs/architecture.md, "Events and registrations")."""
+    from mallow.accounts import customers
     from mallow.aftersales.models import open_order_ids
     from mallow.aftersales.service import refund_succeeded
     from mallow.builder.media_uses import pages_using
     from mallow.catalog import events as catalogue_events, shelf_holds
     from mallow.catalog.media_uses import products_using
     from mallow.compliance import screen_product
+    from mallow.coupons.service import issue_to_new_member as new_member_coupons
     from mallow.developers import installer
     from mallow.inventory import stock
     from mallow.media import usage
@@ -242,6 +275,22 @@ def _connect_domains(app: Flask) -> None:
     # an approved uploaded plugin is installed into the plugin environment (runs from the next reload)
     release_decided.connect(installer.on_release_decided, weak=False)
     privacy_notice.install(app)  # every sign-up records the consent to the store's privacy notice
+    from mallow.analytics import privacy as analytics_privacy
+    from mallow.chat import privacy as chat_privacy
+    from mallow.notifications import privacy as notifications_privacy
+    from mallow.privacy import sections as privacy_sections
+
+    # what later capabilities hold about a shopper joins the data export and the account's deletion
+    for part in (analytics_privacy, chat_privacy, notifications_privacy):
+        privacy_sections.register(app, part.KEY, collect=part.collect, erase=part.erase)
+    from mallow.notifications import watch as notification_events
+
+    notification_events.install(app)  # orders paid/shipped/refunded, after-sales, notices, reviews → notifications
+    from mallow.coupons import events as coupon_events
+    from mallow.notifications.service import on_coupon_expiring
+
+    coupon_events.coupon_expiring.connect(on_coupon_expiring, sender=app)  # 消息: a held coupon expires tomorrow
+    customers.member_joined.connect(lambda _app, customer, **_: new_member_coupons(customer), sender=app, weak=False)
 
 
 def _register_api(app: Flask) -> None:
@@ -251,10 +300,13 @@ def _register_api(app: Flask) -> None:
         addresses,
         admin,
         aftersales,
+        analytics as store_analytics,
         cart,
         catalog,
         catalog_console,
+        chat,
         console,
+        coupons,
         developers,
         init_app as init_api,
         media_library,
@@ -263,6 +315,7 @@ def _register_api(app: Flask) -> None:
         payments,
         platform,
         plugins,
+        notifications,
         privacy,
         sharing,
         shipping,
@@ -275,10 +328,13 @@ def _register_api(app: Flask) -> None:
             addresses,
             admin,
             aftersales,
+            store_analytics,  # getStoreAnalytics (概况)
             cart,
             catalog,
             catalog_console,
+            chat,  # 客服: listConversations, sendChatMessage, listChatMessages, markConversationRead…
             console,
+            coupons,  # the console's coupons, the claim centre, the shopper's coupons
             developers,  # /dev/api/…: `mallow plugin publish`
             media_library,
             orders,
@@ -286,6 +342,7 @@ def _register_api(app: Flask) -> None:
             payments,
             platform,
             plugins,
+            notifications,  # 站内信 / 消息, preferences, WeChat subscribe-message acceptances
             privacy,  # the shopper's data rights: privacy notice, exportMyData, deleteMyAccount
             sharing,
             shipping,

@@ -113,6 +113,17 @@ def from_environment(overrides: dict | None = None) -> dict:
         # The sandbox payment provider (a simulated cashier, no money moves): for the demo and
         # development only. Off unless set; ``./scripts/run`` turns it on.
         "MALLOW_SANDBOX_PAYMENTS": _flag(env.get("MALLOW_SANDBOX_PAYMENTS")),
+        # e-mail notifications (mallow.notifications): none are sent while MALLOW_SMTP_HOST is empty
+        "MALLOW_SMTP_HOST": env.get("MALLOW_SMTP_HOST", ""),
+        "MALLOW_SMTP_PORT": int(env.get("MALLOW_SMTP_PORT") or "25"),
+        "MALLOW_SMTP_USER": env.get("MALLOW_SMTP_USER", ""),
+        "MALLOW_SMTP_PASSWORD": env.get("MALLOW_SMTP_PASSWORD", ""),
+        "MALLOW_SMTP_FROM": env.get("MALLOW_SMTP_FROM", ""),
+        "MALLOW_SMTP_STARTTLS": _flag(env.get("MALLOW_SMTP_STARTTLS")),
+        "MALLOW_SMTP_SSL": _flag(env.get("MALLOW_SMTP_SSL")),
+        "MALLOW_SMTP_TIMEOUT": float(env.get("MALLOW_SMTP_TIMEOUT") or "10"),
+        "MALLOW_ANALYTICS_FLUSH_SECONDS": float(env.get("MALLOW_ANALYTICS_FLUSH_SECONDS", "5")),  # analytics.buffer
+        "MALLOW_LANES": _flag(env.get("MALLOW_LANES", "1")),  # API happy paths before Flask (mallow.edge.lanes)
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
@@ -121,6 +132,9 @@ def from_environment(overrides: dict | None = None) -> dict:
         "LOGIN_RATE_LIMIT": env.get("MALLOW_LOGIN_RATE_LIMIT", "5 per minute"),
         "LOGIN_RATE_LIMIT_IP": env.get("MALLOW_LOGIN_RATE_LIMIT_IP", "30 per minute"),
         "POSTER_RATE_LIMIT_IP": env.get("MALLOW_POSTER_RATE_LIMIT_IP", "30 per minute"),
+        "CHAT_RATE_LIMIT": env.get("MALLOW_CHAT_RATE_LIMIT", "20 per minute"),  # chat messages a shopper sends
+        "CHAT_STREAM_SECONDS": float(env.get("MALLOW_CHAT_STREAM_SECONDS", "25")),  # one SSE answer, then a reconnect
+        "CHAT_POLL_SECONDS": float(env.get("MALLOW_CHAT_POLL_SECONDS", "2")),  # no Redis: a stream reads the table
         "SESSION_LIFETIME_DAYS": 14,
         "MALLOW_SQLITE_ENGINE_CACHE": 256,
         # ``production`` refuses what is for development only (``mallow serve --dev``)

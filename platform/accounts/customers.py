@@ -1,10 +1,16 @@
 """Shopper accounts of one store: sign-up and sign-in by phone number or e-mail address, or by
-the shopper's WeChat (the openid of the store's official account)."""
+the shopper's WeChat (the openid of the store's official account).
+
+:data:`member_joined` (``customer``, ``channel``: ``password`` / ``sms`` / ``wechat``) is sent once
+for every account made, in the sign-up's transaction, right after its consent is recorded: the
+domains above accounts (coupons' new-member gifts…) connect to it in ``create_app``.
+"""
 
 from __future__ import annotations
 
 import hashlib
 
+from blinker import Namespace
 from flask import Flask, current_app
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +21,16 @@ from mallow.accounts.passwords import PASSWORD_MESSAGES, hash_password, password
 from mallow.db import db
 from mallow.security import crypto
 from mallow.validation import CN_MOBILE_RE, EMAIL_RE, Errors, ValidationFailed, text
+
+_events = Namespace()
+#: a new shopper account exists (``customer``, ``channel``): sent by :func:`joined`, once per
+#: account, inside the sign-up's transaction (a receiver's rows commit or roll back with it)
+member_joined = _events.signal("accounts.member-joined")
+
+
+def joined(customer: Customer, channel: str) -> None:
+    """THE place every sign-up path tells the domains above accounts that an account was made."""
+    member_joined.send(current_app._get_current_object(), customer=customer, channel=channel)
 
 
 def normalise_login(raw: str) -> str | None:
@@ -52,6 +68,7 @@ def register(data) -> Customer:
         db.session.rollback()
         raise ValidationFailed({"login": ("taken", _("This account exists already. Sign in instead."))}) from None
     record_privacy_consent(customer, data, "password")
+    joined(customer, "password")
     return customer
 
 
@@ -99,6 +116,7 @@ def sign_in_with_code(data) -> tuple[Customer, bool]:
         customer = db.session.execute(db.select(Customer).filter_by(login_digest=digest)).scalar_one()
         return customer, False
     record_privacy_consent(customer, data, "sms")
+    joined(customer, "sms")
     return customer, True
 
 
@@ -146,6 +164,7 @@ def sign_in_with_wechat(openid: str, data=None) -> tuple[Customer, bool]:
         else:
             created = True
             record_privacy_consent(customer, data, "wechat")
+            joined(customer, "wechat")
     if not customer.active:
         raise AccountClosed(customer.id)
     return customer, created

@@ -13,8 +13,10 @@ agrees) and per IP address (``SMS_SEND_RATE_LIMIT_IP``, Flask-Limiter: see
 The provider (``MALLOW_SMS_PROVIDER``): ``"log"`` (the default) is :class:`LoggingSmsProvider`,
 for development, the demo and tests: it sends nothing, writes the code to the server log and
 remembers the last code per store and phone (:meth:`LoggingSmsProvider.last_code`), so tests
-and the demo can read it. It is never shown to the shopper. A real gateway is a class with a
-``send_code(phone, code, store)`` method (:class:`SmsProvider`), named as
+and the demo can read it. It is never shown to the shopper; the texts of notifications
+(``send_message``) it keeps in :attr:`LoggingSmsProvider.outbox`. A real gateway is a class with
+the methods ``send_code(phone, code, store)`` (sign-in codes) and ``send_message(phone, text,
+store)`` (notifications: :mod:`mallow.notifications.channels`) of :class:`SmsProvider`, named as
 ``"package.module:ClassName"``; it is built once per app with the app as its only argument.
 """
 
@@ -57,6 +59,12 @@ class SmsProvider(Protocol):
 
     def send_code(self, phone: str, code: str, store) -> None: ...
 
+    def send_message(self, phone: str, text: str, store) -> None:
+        """Send ``text`` (a notification, already in the shopper's language) to ``phone`` for
+        ``store``; raises when the gateway refuses or does not answer (the notification is tried
+        again later)."""
+        ...
+
 
 class SmsUnavailable(Exception):
     """The SMS gateway could not send the code."""
@@ -70,15 +78,40 @@ class SendLimited(Exception):
         self.retry_after, self.message = max(int(retry_after), 1), message
 
 
+class SmsOutbox:
+    """The texts the development provider would have sent (it has no way to send one), in this
+    process's memory, for tests and the demo."""
+
+    def __init__(self):
+        self.sent: list[tuple[int, str, str]] = []  # (store id, phone, text)
+        self._lock = threading.Lock()
+
+    def add(self, store_id: int, phone: str, text: str) -> None:
+        with self._lock:
+            self.sent.append((store_id, phone, text))
+
+    def to(self, phone: str) -> list[str]:
+        with self._lock:
+            return [text for _store, number, text in self.sent if number == phone]
+
+
 class LoggingSmsProvider:
     """Development and tests: logs the code (nothing is sent) and remembers the last code per
-    store and phone, in this process's memory, for :meth:`last_code`."""
+    store and phone, in this process's memory, for :meth:`last_code`; a notification's text is
+    logged without its words (the phone masked) and kept in :attr:`outbox`."""
 
     name = "log"
 
     def __init__(self, app=None):
         self._last: dict[tuple[int, str], str] = {}
         self._lock = threading.Lock()
+        self.outbox = SmsOutbox()
+
+    def send_message(self, phone: str, text: str, store) -> None:
+        self.outbox.add(store.id, phone, text)
+        log.warning(
+            "SMS to %s in store %s (development SMS provider: nothing was sent)", crypto.mask(phone), store.slug
+        )
 
     def send_code(self, phone: str, code: str, store) -> None:
         with self._lock:

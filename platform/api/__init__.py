@@ -14,7 +14,7 @@ from types import ModuleType
 
 from flask import Flask
 
-from mallow.api import errors, openapi
+from mallow.api import cart_lane, errors, openapi
 from mallow.api.registry import EXTENSION, ApiRegistry
 from mallow.extensions import csrf
 
@@ -30,4 +30,5 @@ def init_app(app: Flask, modules: Iterable[ModuleType]) -> ApiRegistry:
         csrf.exempt(blueprint)  # bearer-token auth only: a browser cannot be tricked into sending it
         errors.install(blueprint)
         app.register_blueprint(blueprint)
+    cart_lane.install(app, registry)  # the cart write's happy path at the front door (mallow.edge.lanes)
     return registry

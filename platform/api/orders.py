@@ -8,12 +8,15 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 
 from mallow.accounts.guards import principal, shopper_required, staff_required
+from mallow.api.coupons import choices_json
 from mallow.api.order_shapes import ERR, ITEMS, ORDER, ORDERS, PRICED, order_json
 from mallow.api.registry import ID, obj, operation, returns, string
+from mallow.coupons import pricing as coupon_pricing
 from mallow.db import db
 from mallow.orders import access, checkout, export, receipts
 from mallow.orders import service as orders
 from mallow.orders.models import ORDER_STATES, Order
+from mallow.pricing import pipeline
 
 # --- orders (shopper) -----------------------------------------------------------------------
 
@@ -23,16 +26,25 @@ from mallow.orders.models import ORDER_STATES, Order
     "POST",
     "/checkout/quote",
     "quoteOrder",
-    "Price items without ordering (the receipt)",
+    "Price items without ordering (the receipt). The shopper's coupons come with it: without "
+    'options.coupon the best one is pre-selected and applied (send its id, or "none", with createOrder)',
     tag="orders",
     auth="shopper",
-    body=obj({"items": ITEMS, "province": string(20)}, ["items"]),
-    responses={"200": returns("The receipt, with any problem", PRICED)},
+    body=obj({"items": ITEMS, "province": string(20), "options": {"type": "object"}}, ["items"]),
+    responses={"200": returns("The receipt, with any problem, and the coupon choices (coupons)", PRICED)},
 )
 @shopper_required
 def quote_order():
     data = request.get_json()
-    return jsonify(receipts.quote_json(checkout.quote(principal("shopper").id, data["items"], data.get("province"))))
+    options = dict(data.get("options") or {})
+    options.setdefault(coupon_pricing.OPTION, "best")
+    context = checkout.build_context(principal("shopper").id, data["items"], data.get("province"), options)
+    answer = receipts.quote_json(pipeline.price(context))
+    decision = coupon_pricing.decide(context)
+    found = decision.choices if decision is not None else None
+    coupons = choices_json(found) if found is not None else {"selected": None, "usable": [], "unusable": []}
+    coupons["selected"] = decision.holding_id if decision is not None else None
+    return jsonify(answer | {"coupons": coupons})
 
 
 @operation(

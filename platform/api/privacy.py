@@ -61,10 +61,17 @@ REFUSED = schema(
                 "type": "array",
                 "items": shape(
                     {
-                        "code": {"type": "string", "enum": ["unpaid", "to_ship", "to_receive", "aftersale"]},
-                        "order": {"type": "string", "description": "the order number"},
+                        "code": {
+                            "type": "string",
+                            "enum": ["unpaid", "to_ship", "to_receive", "aftersale", "plugin", "plugin_failed"],
+                            "description": "plugin: a plugin still owes the shopper something (commission, a "
+                            "refund); plugin_failed: a plugin's erasure failed, so nothing was erased",
+                        },
+                        "order": {"type": "string", "description": "the order number (empty for a plugin's reason)"},
                         "message": {"type": "string"},
-                    }
+                        "plugin": {"type": "string", "description": "the plugin that refused (plugin codes only)"},
+                    },
+                    optional=("plugin",),
                 ),
             },
         }

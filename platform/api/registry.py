@@ -47,6 +47,8 @@ SECURITY = {
     "merchant": [{"merchantToken": []}],
     "shopper": [{"shopperToken": []}],
     "developer": [{"developerToken": []}],
+    # either token: a shopper (their own rows) or the store's staff (the view tells them apart: 客服 chat)
+    "shopper_or_merchant": [{"shopperToken": []}, {"merchantToken": []}],
     None: [],
 }
 
@@ -340,7 +342,8 @@ def standard_responses(op: Operation) -> dict:
 
 def _guard(area: str, auth: str | None):
     """The check of the operation's declared ``auth`` (the view's own guard decorator, which runs
-    again after validation, does the same and its finer checks, such as owner-only)."""
+    again after validation, does the same and its finer checks, such as owner-only). An operation
+    that takes either of two tokens (``shopper_or_merchant``) is checked by its view alone."""
     decorator = {
         "admin": guards.admin_required,
         "shopper": guards.shopper_required,

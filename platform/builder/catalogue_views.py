@@ -64,6 +64,21 @@ def product_detail_view(product) -> dict:
     }
 
 
+_PRODUCT_COUPONS = "mallow.builder.product_coupons"
+
+
+def register_product_coupons(app, offers) -> None:
+    """``offers(product)`` lists the coupons a shopper can claim for ``product`` (the buy box's 领券
+    row): ``create_app`` registers :func:`mallow.storefront.coupons.product_coupons` (coupons sit
+    above the builder)."""
+    app.extensions[_PRODUCT_COUPONS] = offers
+
+
+def _product_coupons(product) -> list[dict]:
+    offers = current_app.extensions.get(_PRODUCT_COUPONS)
+    return offers(product) if offers is not None else []
+
+
 @translated
 def buy_view(product) -> dict:
     """Price, options with their stock, plugin slots, the add-to-cart form, the buy bar (with the
@@ -144,6 +159,7 @@ def buy_view(product) -> dict:
         "chosen_label": next((row["label"] for row in sku_rows if row["checked"]), ""),
         "chosen_stock": chosen.stock if chosen is not None else 0,
         "after_price": template_slot("product.after_price", product=product, skus=skus),
+        "coupons": _product_coupons(product),
         "skus": sku_rows,
         "dims": dims,
         "image": sheet_image,
@@ -154,7 +170,7 @@ def buy_view(product) -> dict:
         "cart_badge": count_badge(count),
         "links": {
             "home": url_for("storefront.home"),
-            "service": url_for("storefront.store_info"),
+            "service": url_for("storefront.chat"),  # 客服: the chat (a guest signs in first)
             "cart": url_for("storefront.cart"),
         },
         "script": asset_url("product.js"),

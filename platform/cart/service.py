@@ -246,25 +246,48 @@ def _change_and_lines_statements() -> tuple[sa.Select, sa.Select]:
     return update, delete
 
 
+def change_and_read(connection: sa.Connection, customer_id: int, sku_id: int, quantity: int, lean: bool = False):
+    """Set one line of the shopper's cart to ``quantity`` (0 removes it) and read the cart's
+    lines as changed, on ``connection`` (the store's: schema-translated on PostgreSQL, its own
+    engine's on SQLite): on PostgreSQL one statement, on SQLite two (it has no data-modifying
+    CTE). Answers :func:`lines_with_skus`'s pair, or None when the SKU is not in the cart: then
+    nothing changed. The caller checked ``sku_id`` (an id) and ``quantity`` (0 to 999). Setting
+    the same quantity twice leaves the same cart and answers the same: a caller may run it
+    outside a transaction (one statement is atomic) and have it run again. ``lean``: a caller
+    that holds ``connection`` for this alone sends the statement with
+    :func:`mallow.db.sqltext.cursor_rows`."""
+    removing = quantity <= 0
+    if connection.dialect.name != "postgresql":
+        update, delete = _change_statements()
+        params = {"b_customer": customer_id, "b_sku": sku_id}
+        if not removing:
+            params["b_quantity"] = quantity
+        if connection.execute(delete if removing else update, params).first() is None:
+            return None
+        return _lines(connection.execute(_lines_query(), {"customer_id": customer_id}))
+    params = {"customer_id": customer_id, "b_sku": sku_id}
+    if not removing:
+        params["b_quantity"] = quantity
+    update, delete = _change_and_lines_statements()
+    send = sqltext.cursor_rows if lean else sqltext.rows
+    rows = send(connection, delete if removing else update, params)
+    if not any(row[0] for row in rows):
+        return None
+    return _lines(row[1:] for row in rows if not (removing and row[0]))
+
+
 def set_quantity_and_read(customer_id: int, sku_id: int, quantity) -> tuple[list[dict], dict[int, tuple]]:
-    """:func:`set_quantity_of`, then :func:`lines_with_skus` of the cart as changed: on
-    PostgreSQL in one statement, on SQLite in two (it has no data-modifying CTE). The same field
-    errors, and nothing changed when there is one."""
+    """:func:`set_quantity_of`, then :func:`lines_with_skus` of the cart as changed
+    (:func:`change_and_read` on the request's connection). The same field errors, and nothing
+    changed when there is one."""
     if id_value(sku_id) is None:  # no such row (PostgreSQL would refuse the number)
         raise ValidationFailed({"sku_id": ("not_in_cart", _("This item is not in your cart."))})
+    quantity = 0 if int(quantity or 0) <= 0 else _quantity(quantity)
     connection = db.session.connection(bind_arguments={"clause": CartItem.__table__})
-    if connection.dialect.name != "postgresql":
-        set_quantity_of(customer_id, sku_id, quantity)
-        return lines_with_skus(customer_id)
-    removing = int(quantity or 0) <= 0
-    params = {"customer_id": customer_id, "b_sku": int(sku_id)}
-    if not removing:
-        params["b_quantity"] = _quantity(quantity)
-    update, delete = _change_and_lines_statements()
-    rows = sqltext.rows(connection, delete if removing else update, params)
-    if not any(row[0] for row in rows):
+    found = change_and_read(connection, customer_id, int(sku_id), quantity)
+    if found is None:
         raise ValidationFailed({"sku_id": ("not_in_cart", _("This item is not in your cart."))})
-    return _lines(row[1:] for row in rows if not (removing and row[0]))
+    return found
 
 
 def merge_guest_cart(customer_id: int, guest_token: str | None) -> Cart | None:

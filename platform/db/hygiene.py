@@ -66,6 +66,20 @@ sequences a request's ``INSERT``s used) is no longer discarded on every return: 
 number this connection generated, not rows; ``store_sql`` refuses raw statements that could
 reach another store's rows.
 
+A checkout that skips the check (issue 13: HikariCP's bypass of its alive-check for a connection
+used within the last 500 ms). The check catches what the connection's *previous holder* left
+behind, past the mark. A holder that ran only statements SQLAlchemy saw, from code that sends
+nothing else (a lane of the front door, :mod:`mallow.edge.lanes`: one schema-qualified
+statement), says so with :func:`vouch`; when such a connection comes back unmarked, it is
+stamped with the time, and the next checkout within :data:`BYPASS_SECONDS` hands it out
+without the round trip: nothing ran on it since the holder whose every statement was seen, and
+a connection used that recently is alive (if the server dropped it since, the statement fails,
+SQLAlchemy discards the connection, and the caller's error path runs: a lane gives way to
+Flask). Any checkout takes the stamp away, so a connection a request held without vouching
+(anything Flask serves, plugin code included) is checked at its next checkout as before. Store
+isolation does not rest on the check: every store statement names its schema through the
+translate map; the check is the net for state a holder left.
+
 Cost: on PostgreSQL one round trip per checkout (the check, also the liveness check) and none on
 return unless the connection was marked; on SQLite three local statements per return and one per
 checkout.
@@ -77,6 +91,7 @@ import functools
 import logging
 import os
 import re
+import time
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -88,6 +103,12 @@ log = logging.getLogger(__name__)
 _real_path = functools.lru_cache(maxsize=20_000)(os.path.realpath)  # a path per store file met (~250 B each)
 
 BASELINE = "mallow.baseline"
+#: PostgreSQL: the holder of this checkout vouched for it (:func:`vouch`)
+VOUCHED = "mallow.vouched"
+#: PostgreSQL: when a vouched-for connection came back (``time.monotonic()``)
+VOUCHED_AT = "mallow.vouched_at"
+#: a connection vouched for and returned this recently is handed out without the checkout check
+BYPASS_SECONDS = 0.5
 DIRTY = "mallow.dirty"
 #: PostgreSQL: this pooled connection ran a statement that can leave session state (reset it)
 SESSION_STATE = "mallow.session_state"
@@ -237,10 +258,24 @@ def _pg_query(dbapi_connection, sql: str) -> list:
             cursor.close()
 
 
+def vouch(connection: sa.Connection) -> None:
+    """Say that the holder of ``connection`` (checked out from a pool with these listeners)
+    sends on it only statements SQLAlchemy sees, none of which attaches, sets a ``PRAGMA`` or
+    makes a temp object, from code that runs nothing else. PostgreSQL: its next checkout within
+    :data:`BYPASS_SECONDS` of its return skips the check (see the module's notes). SQLite: its
+    return skips reading the connection's state back (three statements: there is nothing to
+    put back; the next checkout still compares the attached files)."""
+    connection.connection.info[VOUCHED] = True
+
+
 def _pg_checkout(dbapi_connection, record, _proxy) -> None:
     """The state check is also the pool's liveness check (``pool_pre_ping`` is off for
     PostgreSQL: one round trip per checkout instead of two): a connection the server dropped
-    fails it and is discarded, and the pool connects afresh."""
+    fails it and is discarded, and the pool connects afresh. Not for a connection whose last
+    holder vouched for it and returned it moments ago (:func:`vouch`)."""
+    returned = record.info.pop(VOUCHED_AT, None)
+    if returned is not None and time.monotonic() - returned < BYPASS_SECONDS and BASELINE in record.info:
+        return
     try:
         state = tuple(_pg_query(dbapi_connection, _PG_CHECK)[0])
     except Exception as error:  # noqa: BLE001 -- any failure means: not usable
@@ -259,7 +294,10 @@ def _pg_checkout(dbapi_connection, record, _proxy) -> None:
 def _pg_reset(dbapi_connection, record, reset_state) -> None:
     """Only a connection marked by :func:`_pg_note_session_state` is reset (one round trip);
     the others only get the pool's own rollback (none when the transaction has ended)."""
+    vouched = record.info.pop(VOUCHED, False)
     if reset_state.terminate_only or not record.info.pop(SESSION_STATE, False):
+        if vouched and not reset_state.terminate_only:
+            record.info[VOUCHED_AT] = time.monotonic()  # nothing left behind: see vouch()
         return
     dbapi_connection.rollback()
     baseline = record.info.get(BASELINE)
@@ -387,6 +425,8 @@ def _sqlite_reset(dbapi_connection, record, reset_state) -> None:
         return  # never checked out through the pool's checkout step: nothing to compare with
     if dbapi_connection.isolation_level != baseline["isolation_level"]:
         dbapi_connection.isolation_level = baseline["isolation_level"]
+    if record.info.pop(VOUCHED, False):
+        return  # its holder ran only statements SQLAlchemy saw, none that attaches or sets (vouch())
     state = _sqlite_state(dbapi_connection)
     if not _sqlite_problems(state, baseline, record):
         return

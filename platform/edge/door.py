@@ -8,7 +8,9 @@ stamp (:mod:`mallow.tenants.snapshots`: one stamp check, no query) it tries, in 
    e.g. the flash sale's "sold out", for the plugins enabled in that store. Early routes live
    only under a plugin's own prefixes (``/x/<plugin>/``, ``/api/x/<plugin>/``: the early map
    refuses others), so no other path is offered to them;
-2. a **kept page** (:mod:`mallow.edge.pages`) for an anonymous ``GET`` (a storefront page or a
+2. a core **lane** (:mod:`mallow.edge.lanes`): the happy path of a declared API operation
+   (a cart write), answered with the bytes Flask's route would send, or handed to Flask;
+3. a **kept page** (:mod:`mallow.edge.pages`) for an anonymous ``GET`` (a storefront page or a
    public catalogue API answer), with the visitor's own CSRF token put into its forms.
 
 Anything else (and every request when the stamps are unavailable) goes to Flask unchanged; what
@@ -28,6 +30,7 @@ import os
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.http import HTTP_STATUS_CODES, dump_cookie
 
+from mallow.edge import lanes
 from mallow.edge import pages as kept_pages
 from mallow.plugins import early
 from mallow.plugins.stores import enabled_names
@@ -103,6 +106,12 @@ class FrontDoor:
                 if answered is not None:
                     status, headers, body = answered
                     return status_line(status), headers, body
+        found_lanes = extensions.get(lanes.EXTENSION)
+        if found_lanes is not None and method in found_lanes.methods:
+            answered = lanes.answer(app, environ, snapshot, rest)
+            if answered is not None:
+                status, headers, body = answered
+                return status_line(status), headers, body
         if visitor is None:
             return None
         key = kept_pages.request_key(app, environ, snapshot.id, cookies)

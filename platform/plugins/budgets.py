@@ -44,6 +44,10 @@ BUDGETS: dict[str, int | None] = {
     "mallow_order_event_label": 10,
     # share links and posters: once per link or poster drawn for a signed-in shopper
     "mallow_share_code": 10,
+    # shoppers' data rights: the export (a few a day per shopper), the deletion (inside its
+    # transaction, once per account)
+    "mallow_customer_data": 200,
+    "mallow_erase_customer": 500,
     # once at start-up, or from the ``mallow demo`` command
     "mallow_register_routes": None,
     "mallow_register_blocks": None,

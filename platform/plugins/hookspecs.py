@@ -45,10 +45,12 @@ def mallow_line_adjustments(context: PricingContext, line: PricingLine) -> list[
 
 
 @hookspec
-def mallow_order_adjustments(context: PricingContext, subtotal: int) -> list[Adjustment] | None:
+def mallow_order_adjustments(context: PricingContext, subtotal: int) -> list[Adjustment | Problem] | None:
     """Propose order-level changes (full-reduction 满减 with ``stage="order"``, coupons with
-    ``stage="coupon"``), given the subtotal after line adjustments (fen). Proposals that share an
-    ``exclusive_group`` compete: only the best of each group applies."""
+    ``stage="coupon"``), given the subtotal after line adjustments (fen); ``context.priced_lines``
+    holds each line as the line stage priced it. Proposals that share an ``exclusive_group``
+    compete: only the best of each group applies. An answer may also hold a ``Problem`` (an offer
+    the shopper named that cannot apply to these lines): the checkout shows it and refuses."""
 
 
 @hookspec(firstresult=True)
@@ -244,6 +246,42 @@ def mallow_share_code(store: StoreView, customer: Customer, target: str) -> dict
     ignored. Called only for stores that enabled the plugin, for a signed-in shopper, once per
     share link or poster drawn: keep it to one query. An implementation that raises is logged
     and left out."""
+
+
+# --- Shoppers' data rights (PIPL): the export and the erasure of a plugin's own rows -------------
+
+
+@hookspec
+def mallow_customer_data(store: StoreView, customer: Customer) -> dict[str, Any] | None:
+    """The plugin's section of the shopper's data export (``exportMyData``, PIPL art. 45): what
+    the plugin's own tables hold about ``customer`` in this store (what they typed, what
+    identifies them, what they bought or earned through it), as plain JSON values (str, int,
+    float, bool, None, lists and dicts of them; times as ISO strings, money in fen). It becomes
+    ``export["plugins"][<plugin name>]``; ``None`` adds nothing. Read only.
+
+    Called for every plugin whose tables exist in the store (enabled now, or enabled once and
+    switched off since: its rows are still there). An implementation that raises or answers
+    something that is not a JSON object is logged and its section reads
+    ``{"unavailable": "<message>"}``: the shopper is told the export is incomplete."""
+
+
+@hookspec
+def mallow_erase_customer(store: StoreView, customer: Customer) -> list[str] | None:
+    """Erase or anonymise the plugin's rows of ``customer`` when the shopper deletes their
+    account (``deleteMyAccount``, PIPL art. 47): delete what only served them, blank or replace
+    (已注销用户, ``***``) what they typed or what identifies them, keep what bookkeeping needs
+    (amounts, order numbers, ids). Runs inside the deletion's transaction, before the commit and
+    before Mallow's own erasure (``customer`` is still as it was).
+
+    Return ``None`` when done, or a list of translated messages (blockers) to refuse the
+    deletion while the plugin still owes the shopper something it cannot settle without their
+    details (unpaid commission, a refund still due): write nothing then. The shopper sees the
+    messages; nothing of the deletion is written.
+
+    Called for every plugin whose tables exist in the store (enabled or switched off since).
+    **Fail closed**: an implementation that raises, answers something else than a list of
+    strings, or whose savepoint had to be rolled back (a swallowed database error) refuses the
+    whole deletion ("<title> is unavailable right now"): nothing is erased, never half."""
 
 
 # --- The demo store ----------------------------------------------------------------------------

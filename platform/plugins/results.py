@@ -8,6 +8,7 @@ by their qualified class name rather than imported.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,15 @@ def _is(value: Any, qualified: str) -> bool:
 def _text(value: Any) -> bool:
     """A string, Markup or a lazy translation (flask-babel's ``LazyString``)."""
     return isinstance(value, str) or type(value).__name__ == "LazyString"
+
+
+def _json(value: Any) -> bool:
+    """Plain JSON: ``json.dumps`` takes it as it is (no ``default=``: no dates, no objects)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _one_or_list(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
@@ -40,7 +50,10 @@ def _anything(_value: Any) -> bool:
 #: hook → (what it must answer, in words for the log; the check). ``None`` is always fine.
 EXPECTED: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "mallow_line_adjustments": ("an Adjustment or a list of them", _one_or_list(lambda v: _is(v, ADJUSTMENT))),
-    "mallow_order_adjustments": ("an Adjustment or a list of them", _one_or_list(lambda v: _is(v, ADJUSTMENT))),
+    "mallow_order_adjustments": (
+        "an Adjustment or a Problem, or a list of them",
+        _one_or_list(lambda v: _is(v, ADJUSTMENT) or _is(v, PROBLEM)),
+    ),
     "mallow_shipping_fee": ("an Adjustment or a Problem", lambda v: _is(v, ADJUSTMENT) or _is(v, PROBLEM)),
     "mallow_validate_checkout": ("a Problem or a list of them", _one_or_list(lambda v: _is(v, PROBLEM))),
     "mallow_template_slot": ("a str or Markup", _text),
@@ -52,6 +65,8 @@ EXPECTED: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "mallow_order_event_label": ("a str", _text),
     "mallow_share_code": ("a dict", lambda v: isinstance(v, dict)),
     "mallow_seed_demo": ("a dict of pages", lambda v: isinstance(v, dict)),
+    "mallow_customer_data": ("a dict of plain JSON values", lambda v: isinstance(v, dict) and _json(v)),
+    "mallow_erase_customer": ("a list of messages", lambda v: isinstance(v, (list, tuple)) and all(map(_text, v))),
 }
 
 

@@ -35,6 +35,9 @@ class PricingContext:
     lines: list[PricingLine]
     province: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # e.g. {"coupon": "…", "groupbuy": {...}}
+    #: the lines as the line stage priced them (each with its admitted line adjustment), filled by
+    #: the pipeline before it asks for order- and coupon-stage proposals; None before that
+    priced_lines: list[PricedLine] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

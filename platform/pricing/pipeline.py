@@ -61,13 +61,19 @@ def _proposals(
     failed: Callable[[str], None],
     stages: tuple[str, ...],
     context: PricingContext,
+    problems: list[Problem] | None = None,
     **kwargs: Any,
 ) -> list[Adjustment]:
-    """The admitted adjustments of ``stages`` proposed to ``hook``."""
+    """The admitted adjustments of ``stages`` proposed to ``hook``; with ``problems``, a
+    :class:`Problem` answered among them (an order-stage offer that cannot apply, such as a
+    coupon below its threshold) is added there instead."""
     found = []
     for who, result in _answers(relay, hook, failed, context=context, **kwargs):
         for item in _items(result):
-            if not isinstance(item, Adjustment) or item.stage not in stages:
+            if problems is not None and isinstance(item, Problem):
+                if item not in problems:
+                    problems.append(item)
+            elif not isinstance(item, Adjustment) or item.stage not in stages:
                 message = f"answered {item!r}, not an adjustment of stage {'/'.join(stages)}"
                 rules.refuse(context.store_id, who, hook, message)
             elif rules.admitted(context.store_id, who, hook, item):
@@ -173,8 +179,15 @@ def price(context: PricingContext) -> PricedOrder:
         priced_lines.append(PricedLine(line, adjustments))
 
     subtotal = sum(p.total for p in priced_lines)
+    context.priced_lines = priced_lines  # what the order and coupon stages see of each line
     order_proposals = _proposals(
-        relay, "mallow_order_adjustments", failed, ("order", "coupon"), context=context, subtotal=subtotal
+        relay,
+        "mallow_order_adjustments",
+        failed,
+        ("order", "coupon"),
+        context=context,
+        subtotal=subtotal,
+        problems=problems,
     )
     applied: list[Adjustment] = []
     for stage in ("order", "coupon"):

@@ -4,6 +4,11 @@ Refused, saying which orders, while the store still owes or is owed something th
 shopper's details: an order that can still be paid, one paid but not shipped, one shipped but not
 received, an after-sales request in progress. Otherwise, in one transaction:
 
+* first, every plugin whose tables exist in the store erases its rows of the shopper
+  (``mallow_erase_customer``, :mod:`mallow.privacy.plugin_data`), or refuses with its reasons
+  (unpaid commission, a refund still owed); a plugin that fails refuses too ("<title> is
+  unavailable right now"). Either way everything is rolled back: never half erased;
+
 * the addresses and the cart are deleted, sessions and tokens revoked, SMS codes of the phone gone;
 * every order keeps its numbers, lines, adjustments and totals (E-Commerce Law art. 31: records
   kept 3 years), but the address it was shipped to becomes 已注销用户 / ``***`` (region kept, street
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from flask import g
 from flask_babel import gettext as _
 
 from mallow import audit
@@ -37,7 +43,7 @@ from mallow.db import db
 from mallow.media.images import delete_stored
 from mallow.orders.models import Address, Order, OrderEvent
 from mallow.payments.models import Payment, PaymentNotification
-from mallow.privacy import sections
+from mallow.privacy import plugin_data, sections
 from mallow.privacy.models import AccountDeletion
 from mallow.security import crypto
 from mallow.tenants.context import current_store
@@ -57,9 +63,17 @@ CONFIRM_WORDS = ("注销", "DELETE")
 
 @dataclass(frozen=True)
 class Blocker:
-    code: str  # unpaid | to_ship | to_receive | aftersale
+    code: str  # unpaid | to_ship | to_receive | aftersale | plugin | plugin_failed
     message: str
-    order_number: str
+    order_number: str = ""
+    #: the plugin that refused (``plugin``: it still owes the shopper something; ``plugin_failed``:
+    #: its erasure failed, so nothing was erased)
+    plugin: str = ""
+
+
+#: ``g`` key: the plugins' blockers of a deletion refused in this request, for the page that says why
+PLUGIN_BLOCKERS = "mallow_privacy_plugin_blockers"
+ORDER_CODES = ("unpaid", "to_ship", "to_receive", "aftersale")
 
 
 class DeletionRefused(Exception):
@@ -68,10 +82,21 @@ class DeletionRefused(Exception):
         self.blockers = blockers
 
     def as_json(self) -> dict:
+        orders_only = all(b.code in ORDER_CODES for b in self.blockers)
         return {
             "error": "account_in_use",
-            "message": _("Your account cannot be deleted yet: finish or cancel these orders first."),
-            "blockers": [{"code": b.code, "order": b.order_number, "message": b.message} for b in self.blockers],
+            "message": _("Your account cannot be deleted yet: finish or cancel these orders first.")
+            if orders_only
+            else _("Your account cannot be deleted yet: see why below."),
+            "blockers": [
+                {
+                    "code": b.code,
+                    "order": b.order_number,
+                    "message": b.message,
+                    **({"plugin": b.plugin} if b.plugin else {}),
+                }
+                for b in self.blockers
+            ],
         }
 
 
@@ -80,7 +105,9 @@ def _aware(moment: datetime) -> datetime:
 
 
 def blockers(customer_id: int) -> list[Blocker]:
-    """Why the account cannot be deleted now (empty: it can), one entry per order."""
+    """Why the account cannot be deleted now (empty: it can), one entry per order; after a
+    deletion a plugin refused in this request, the plugins' reasons too (plugins are asked only
+    inside the deletion: their check is their erasure, :func:`_erase_in_plugins`)."""
     now = datetime.now(UTC)
     found: list[Blocker] = []
     rows = db.session.execute(
@@ -120,6 +147,7 @@ def blockers(customer_id: int) -> list[Blocker]:
                 number,
             )
         )
+    found += g.get(PLUGIN_BLOCKERS, {}).get(customer_id, [])
     return found
 
 
@@ -196,7 +224,16 @@ def delete_account(customer: Customer, data, *, via: str) -> AccountDeletion:
         db.session.rollback()  # a good SMS code stays usable
         raise DeletionRefused(found)
     store = current_store()
-    erased: dict[str, int] = {}
+    erased: dict[str, int | list[str]] = {}
+    refused, asked = _erase_in_plugins(customer)
+    if refused:
+        db.session.rollback()  # the plugins' erasures too: all or nothing
+        g.setdefault(PLUGIN_BLOCKERS, {})[customer.id] = refused
+        raise DeletionRefused(refused)
+    erased["plugins"] = asked.succeeded
+    if asked.not_asked:
+        erased["plugins_not_asked"] = asked.not_asked
+        log.warning("account deletion in store %s: plugins with tables not asked: %s", store.id, asked.not_asked)
     orders = list(db.session.execute(sa.select(Order).where(Order.customer_id == customer.id)).scalars())
     known = _known_values(customer, orders)
     login = crypto.decrypt(customer.login_cipher)
@@ -261,6 +298,20 @@ def delete_account(customer: Customer, data, *, via: str) -> AccountDeletion:
     db.session.flush()
     _delete_files_after_commit(photos)
     return deletion
+
+
+def _erase_in_plugins(customer: Customer) -> tuple[list[Blocker], plugin_data.Asked]:
+    """``mallow_erase_customer`` of every plugin whose tables exist in the store, before Mallow's
+    own erasure; the blockers (empty: every plugin erased its rows). Fail closed: a plugin that
+    failed is a ``plugin_failed`` blocker, and the caller rolls everything back."""
+    asked = plugin_data.ask(plugin_data.ERASE_HOOK, customer)
+    found = [
+        Blocker("plugin", str(message), plugin=name) for name, messages in asked.answers.items() for message in messages
+    ]
+    for name, message in asked.failed.items():
+        log.warning("account deletion refused: plugin %s failed to erase customer %s", name, customer.id)
+        found.append(Blocker("plugin_failed", str(message), plugin=name))
+    return found, asked
 
 
 def _delete_files_after_commit(paths: list[str]) -> None:

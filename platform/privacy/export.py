@@ -1,7 +1,8 @@
 """``exportMyData``: everything the active store holds about one shopper, as JSON (PIPL art. 45).
 
 Decrypted for the shopper themselves: the login, addresses, the address each order was shipped
-to. Other capabilities add their sections through :mod:`mallow.privacy.sections`.
+to. Other capabilities add their sections through :mod:`mallow.privacy.sections`; plugins theirs
+under ``"plugins"`` through ``mallow_customer_data`` (:mod:`mallow.privacy.plugin_data`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from mallow.db import db
 from mallow.extensions import limiter
 from mallow.orders.models import Address, Order
 from mallow.payments.models import Payment
-from mallow.privacy import notice, sections
+from mallow.privacy import notice, plugin_data, sections
 from mallow.security import crypto
 from mallow.tenants.context import current_store
 
@@ -210,7 +211,19 @@ def export(customer: Customer) -> dict:
     for section in sections.registered():  # points, coupons… when they exist
         if section.collect is not None:
             data[section.key] = section.collect(customer)
+    data["plugins"] = plugins(customer)
     return data
+
+
+def plugins(customer: Customer) -> dict:
+    """``{plugin name: its section}`` from ``mallow_customer_data`` of every plugin whose tables
+    exist in the store (enabled or switched off since); a plugin that failed reads
+    ``{"unavailable": "<title> is unavailable right now…"}``: the shopper knows a part is missing."""
+    asked = plugin_data.ask(plugin_data.EXPORT_HOOK, customer)
+    found: dict = {name: answer for name, answer in asked.answers.items()}
+    for name, message in asked.failed.items():
+        found[name] = {"unavailable": str(message)}
+    return dict(sorted(found.items()))
 
 
 def filename(customer: Customer) -> str:

@@ -7,6 +7,10 @@ holds about a shopper joins the export and the deletion by registering a section
 ``collect(customer) -> JSON-able`` becomes ``export["points"]``; ``erase(customer) -> int``
 (rows erased or anonymised, in the deletion's transaction) runs when the account is deleted, and
 may refuse a deletion by raising :class:`mallow.privacy.deletion.DeletionRefused`.
+
+Plugins do not register sections: they implement the hooks ``mallow_customer_data`` and
+``mallow_erase_customer`` (:mod:`mallow.privacy.plugin_data`), asked for every plugin whose tables
+exist in the store.
 """
 
 from __future__ import annotations

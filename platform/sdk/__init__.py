@@ -44,6 +44,9 @@ name is in the table of docs/plugins.md (*The plugin SDK*) with the version it c
 * shopper tokens before Flask: :func:`shopper_session_mirror` (``app`` → a ``SessionMirror`` with
   the Redis ``url`` and the ``key(secret)`` whose value is ``"<store id>:<customer id>"`` while the
   token is valid, or None without ``REDIS_URL``; :mod:`mallow.accounts.mirror`).
+* notifications: :func:`notify` tells a shopper of ``group_succeeded`` / ``group_failed`` (消息 and
+  the channels they chose), in the current transaction, once per event key
+  (:mod:`mallow.sdk.notifications`).
 """
 
 from __future__ import annotations
@@ -97,8 +100,11 @@ from mallow.sdk.flash_batch import flush_commits, relax_next_commit
 # who is asking, before Flask: the Redis mirror of shopper tokens
 from mallow.accounts.mirror import mirror_of as shopper_session_mirror
 
+# telling a shopper what the plugin did (消息 and the channels they chose)
+from mallow.sdk.notifications import notify
+
 #: The SDK's version: a minor release adds names, a major one may change or remove them.
-SDK_VERSION = "1.5"
+SDK_VERSION = "1.6"
 
 __all__ = [
     "SDK_VERSION",
@@ -193,4 +199,6 @@ __all__ = [
     "flush_commits",
     # shopper tokens before Flask (1.3)
     "shopper_session_mirror",
+    # notifications (1.6)
+    "notify",
 ]

@@ -5,8 +5,9 @@ Server-rendered and complete without JavaScript: the address form's three select
 step by step (choosing a province and pressing 下一步 shows its cities, and so on); ``account.js``
 does the same in place from ``/regions/<code>.json``. Every form carries the CSRF token.
 
-The account page's grid has Mallow's own entries (收货地址, 个人资料) and those plugins add through
-``mallow_account_entries`` (coupons, points, the distribution centre, customer service…).
+The account page's grid has Mallow's own entries (优惠券, 消息 and 客服 with their unread counts,
+收货地址, 个人资料, 账号与隐私) and those plugins add through ``mallow_account_entries`` (points,
+the distribution centre…).
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ from mallow.accounts.authenticate import sms_send_limits
 from mallow.accounts.guards import principal, shopper_required
 from mallow.aftersales.models import OPEN_STATES, AfterSale
 from mallow.cart.current import count_badge
+from mallow.chat import service as chat_service
 from mallow.db import db
+from mallow.notifications import service as notifications
 from mallow.orders import addresses
 from mallow.orders.models import Order
 from mallow.payments import wechat
 from mallow.plugins.web import plugin_links
 from mallow.privacy import deletion, export as privacy_export, notice as privacy_notice_text
 from mallow.security import crypto
+from mallow.storefront.coupons import usable_count as usable_coupons
 from mallow.web.blueprints import storefront as bp
 from mallow.tenants.context import current_store
 from mallow.tenants.views import store_view
@@ -146,6 +150,27 @@ def account():
         )
     ]
     entries = [
+        {
+            "label": _("Coupons"),
+            "url": url_for("storefront.my_coupons"),
+            "icon": "券",
+            "badge": count_badge(usable_coupons(customer.id)),
+            "key": "coupons",
+        },
+        {
+            "label": _("Messages"),
+            "url": url_for("storefront.messages"),
+            "icon": "信",
+            "badge": count_badge(notifications.unread_count("customer", customer.id)),
+            "key": "messages",
+        },
+        {
+            "key": "chat",
+            "label": _("Contact customer service"),
+            "icon": "客",
+            "url": url_for("storefront.chat"),
+            "badge": count_badge(chat_service.shopper_unread(customer.id)),
+        },
         {
             "label": _("Addresses"),
             "url": url_for("storefront.address_book"),

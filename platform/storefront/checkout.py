@@ -6,6 +6,12 @@ Checkout renders a fresh ``idempotency_key`` into a hidden field: submitting the
 also carries what the shopper saw (the cart's signature and the total), so a cart or a price
 that changed in between is shown again instead of being charged silently. A placed order awaiting
 payment goes on to the cashier (:mod:`mallow.storefront.cashier`).
+
+Coupons: the page opens with the shopper's best coupon applied (``coupon=best``); the 优惠券 row
+opens the list of the others (a ``<details>``: usable ones are submit buttons ``choose_coupon``
+that re-price the page, unusable ones greyed with their reason, 不使用优惠券 = ``none``). The page
+carries the coupon it priced with (hidden ``coupon``: the holding id or ``none``), and the order is
+placed with exactly that one. ``GET /checkout?coupon=<id|none>`` chooses as well.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ from flask_babel import gettext as _
 from mallow.accounts.guards import principal, shopper_required
 from mallow.cart import service as carts
 from mallow.cart.models import CartItem
+from mallow.coupons import pricing as coupon_pricing, rules as coupon_rules, service as coupon_service
 from mallow.db import db
 from mallow.money import fen_to_price
 from mallow.orders import addresses, checkout, receipts
 from mallow.orders.models import Order
-from mallow.storefront.cart import cart_rows, quote
+from mallow.pricing import pipeline
+from mallow.storefront.cart import cart_rows
+from mallow.storefront.coupons import scope_text
 from mallow.validation import ValidationFailed, text
 from mallow.web import render_form
 from mallow.web.blueprints import storefront as bp
@@ -82,12 +91,80 @@ def _address_choice(saved: list[dict]) -> str:
     return str(saved[0]["id"]) if saved else "new"
 
 
+def _coupon_choice() -> str:
+    """The coupon this request asks for: a button of the list, the page's hidden field, the
+    query string; ``best`` by default (the page opens with the best one applied)."""
+    raw = request.form.get("choose_coupon") or request.form.get("coupon") or request.args.get("coupon") or "best"
+    raw = raw.strip()
+    return raw if raw in ("best", "none") or (raw.isascii() and raw.isdigit() and len(raw) < 19) else "best"
+
+
+class Quote:
+    """A priced checkout and its coupon decision (the list and the one applied)."""
+
+    def __init__(self, priced, decision, choice: str):
+        self.priced, self.decision, self.choice = priced, decision, choice
+
+    @property
+    def selected(self) -> int | None:
+        return self.decision.holding_id if self.decision is not None else None
+
+
+def quote(items: list[dict], province: str | None, choice: str):
+    """``(Quote, None)``, or ``(None, message)`` when the items cannot be priced at all."""
+    if not items:
+        return None, None
+    options = {coupon_pricing.OPTION: choice}
+    try:
+        context = checkout.build_context(principal("shopper").id, items, province, options)
+    except ValidationFailed as failed:
+        return None, "; ".join(message for _code, message in failed.errors.values())
+    priced = pipeline.price(context)
+    decision = coupon_pricing.decide(context)
+    if decision is None:  # 不使用优惠券: the list still shows the coupons one could choose
+        found = coupon_service.choices(context.customer_id, coupon_pricing.cart_lines(context))
+        decision = coupon_pricing.Decision(found=found)
+    return Quote(priced, decision, choice), None
+
+
+def _coupon_view(found: Quote) -> dict:
+    """The 优惠券 row and its list: the applied one with its saving, the usable ones (best first)
+    and the unusable ones with why."""
+    decision = found.decision
+    choices = decision.choices if decision is not None else None
+    adjustment = decision.adjustment if decision is not None else None
+
+    def card(option) -> dict:
+        coupon = option.holding.coupon
+        return {
+            "id": option.holding.id,
+            "name": coupon.name,
+            "offer": coupon_rules.describe(coupon),
+            "scope": scope_text(coupon),
+            "saving": option.verdict.saving,
+            "reason": option.verdict.message,
+            "valid_until": option.holding.valid_until,
+        }
+
+    usable = [card(o) for o in choices.usable] if choices is not None else []
+    unusable = [card(o) for o in choices.unusable] if choices is not None else []
+    selected = next((c for c in usable if c["id"] == found.selected), None)
+    return {
+        "selected": selected,
+        "saving": -adjustment.amount if adjustment is not None else 0,
+        "value": str(found.selected) if found.selected is not None else "none",
+        "usable": usable,
+        "unusable": unusable,
+        "open": "choose_coupon" in request.form or request.args.get("coupons") == "open",
+    }
+
+
 def _render_checkout(
     items: list[dict],
     unavailable: int,
     status: int = 200,
     errors: ValidationFailed | None = None,
-    priced=None,
+    priced: Quote | None = None,
     notice: str | None = None,
 ):
     customer = principal("shopper")
@@ -99,9 +176,9 @@ def _render_checkout(
             if chosen != "new"
             else (text(request.form, "province", 20) or None)
         )
-        priced, problem = quote(items, province)
-        if problem:
-            flash(problem, "error")
+        priced, problem = quote(items, province, _coupon_choice())
+        if problem or priced is None:
+            flash(problem or _("Your cart is empty."), "error")
             return redirect(url_for("storefront.cart")), 303
     key = request.form.get("idempotency_key", "")
     if not _KEY.match(key):
@@ -112,9 +189,10 @@ def _render_checkout(
         errors=errors,
         saved=saved,
         chosen=chosen,
-        receipt=receipts.quote_receipt(priced),
-        problems=priced.problems,
-        total=priced.total,
+        receipt=receipts.quote_receipt(priced.priced),
+        problems=priced.priced.problems,
+        total=priced.priced.total,
+        coupons=_coupon_view(priced),
         signature=_cart_signature(items),
         idempotency_key=key,
         provinces=PROVINCES,
@@ -176,7 +254,8 @@ def place_order():
             status=409,
             notice=_("Your cart changed since this page was shown. Check the order again."),
         )
-    if request.form.get("action") == "quote":  # "Recalculate": price for the chosen address, place nothing
+    if request.form.get("action") == "quote" or "choose_coupon" in request.form:
+        # "Recalculate" (the chosen address) or a coupon chosen in the list: price, place nothing
         return _render_checkout(items, unavailable)
 
     note = text(request.form, "note", 200)
@@ -192,15 +271,16 @@ def place_order():
         db.session.rollback()
         return _render_checkout(items, unavailable, errors=failed)
 
-    priced, problem = quote(items, address.province)
+    choice = _coupon_choice()
+    priced, problem = quote(items, address.province, choice)
     if problem or priced is None:
         db.session.rollback()
         flash(problem or _("Your cart is empty."), "error")
         return redirect(url_for("storefront.cart")), 303
-    if priced.problems:
+    if priced.priced.problems:
         db.session.rollback()
         return _render_checkout(items, unavailable, status=422, priced=priced)
-    if request.form.get("expected_total") != str(priced.total):
+    if request.form.get("expected_total") != str(priced.priced.total):
         db.session.rollback()  # nothing of this submission is kept, not even a new address
         return _render_checkout(
             items,
@@ -208,12 +288,13 @@ def place_order():
             status=409,
             priced=priced,
             notice=_(
-                "The total is now %(total)s. Check it and place the order again.", total=fen_to_price(priced.total)
+                "The total is now %(total)s. Check it and place the order again.",
+                total=fen_to_price(priced.priced.total),
             ),
         )
 
     try:
-        order, created = checkout.place_order(customer, items, address.id, note, key)
+        order, created = checkout.place_order(customer, items, address.id, note, key, {coupon_pricing.OPTION: choice})
     except ValidationFailed as failed:
         db.session.rollback()
         return _render_checkout(items, unavailable, errors=failed)

@@ -136,3 +136,19 @@ def mallow_template_slot(slot, context):
     from mallow_distribution.blocks import template_slot
 
     return template_slot(slot, context)
+
+
+@hookimpl
+def mallow_customer_data(customer):
+    """The shopper's distributor record, commissions, withdrawals and referral (the export)."""
+    from mallow_distribution import privacy
+
+    return privacy.customer_data(customer)
+
+
+@hookimpl
+def mallow_erase_customer(customer):
+    """Refused while the store owes the distributor commission; else erased (``privacy``)."""
+    from mallow_distribution import privacy
+
+    return privacy.erase_customer(customer)

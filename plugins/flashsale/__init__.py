@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 from mallow.sdk import hookimpl, slot_watches
 from mallow_flashsale import checkout
 from mallow_flashsale.models import Sale, SaleItem
+from mallow_flashsale.privacy import mallow_customer_data, mallow_erase_customer  # noqa: F401  (hooks)
 
 
 @hookimpl

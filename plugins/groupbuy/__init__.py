@@ -112,3 +112,19 @@ def mallow_template_slot(slot, context):
     if slot != product_slot.SLOT:
         return None
     return product_slot.render(context)
+
+
+@hookimpl
+def mallow_customer_data(customer):
+    """The shopper's memberships, units and refunds (the export)."""
+    from mallow_groupbuy import privacy
+
+    return privacy.customer_data(customer)
+
+
+@hookimpl
+def mallow_erase_customer(customer):
+    """Refused while a group of theirs is open or a refund is owed; else erased (``privacy``)."""
+    from mallow_groupbuy import privacy
+
+    return privacy.erase_customer(customer)

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from mallow.sdk import Order, db
+from mallow.sdk import Order, Product, db, notify
 from mallow_groupbuy import money
 from mallow_groupbuy.campaigns import now
 from mallow_groupbuy.checkout import PAID_STATES, release_quota, release_units
@@ -218,7 +218,8 @@ def succeed(group: Group, *, auto: bool = False) -> bool:
     final_bp = money.tier_for(group.tiers, group.headcount)
     if not close_group(group, "succeeded", final_bp=final_bp, auto_completed=auto):
         return False
-    for member in members_in(group, "joined"):
+    joined = members_in(group, "joined")
+    for member in joined:
         final_unit = money.unit_price(member.unit_price, final_bp, member.leader_bp)
         owe(member, "difference", money.difference(member.paid_unit, final_unit, member.quantity))
         order_event(
@@ -239,6 +240,7 @@ def succeed(group: Group, *, auto: bool = False) -> bool:
         auto_completed=auto,
     )
     cancel_unpaid(group)
+    tell_members(group, "group_succeeded", joined)
     wake_sweep()
     return True
 
@@ -246,13 +248,25 @@ def succeed(group: Group, *, auto: bool = False) -> bool:
 def fail(group: Group) -> bool:
     if not close_group(group, "failed"):
         return False
-    for member in members_in(group, "joined"):
+    paid = members_in(group, "joined")
+    for member in paid:
         refund_everything(member, db.session.get(Order, member.order_id), "group_failed")
     log_event(
         "group_failed", campaign_id=group.campaign_id, group_id=group.id, headcount=group.headcount, size=group.size
     )
     cancel_unpaid(group)
+    tell_members(group, "group_failed", paid)
     return True
+
+
+def tell_members(group: Group, event: str, members: list[Member]) -> None:
+    """Each paid member hears how the group ended (消息, and the channels they chose), in the
+    transaction that closed it: once per group and shopper, however often this runs."""
+    campaign = db.session.get(Campaign, group.campaign_id)
+    product = db.session.get(Product, campaign.product_id) if campaign is not None else None
+    title = product.title if product is not None else (campaign.title if campaign is not None else "")
+    for member in members:
+        notify(event, member.customer_id, key=f"group:{group.id}", title=title)
 
 
 def expire(group: Group) -> str:

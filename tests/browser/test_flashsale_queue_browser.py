@@ -149,7 +149,12 @@ def phone(browser, base: str, cookie: str, app, *, script: bool = True):
 
 
 def check_phone_page(page, problems: list[str]) -> str:
-    width = page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+    # measured once the page's fonts are in (a line set in the fallback font, on a loaded machine,
+    # was once 8 px wider than the page it becomes)
+    width = page.evaluate(
+        "() => document.fonts.ready.then("
+        "() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth))"
+    )
     assert width <= PHONE_WIDTH, f"{width} px wide at {PHONE_WIDTH} px ({page.url})"
     assert not problems, problems
     return visible_text(page)

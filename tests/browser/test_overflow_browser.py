@@ -53,7 +53,8 @@ FILL = {
     "filename": None,
 }
 #: areas that are not the storefront (they have their own tests)
-NOT_STOREFRONT = re.compile(r"^/s/<store_slug>/(?:console|api)(?:/|$)")
+# the console, the API, and event streams (a page's live updates, such as the chat's: no page to measure)
+NOT_STOREFRONT = re.compile(r"^/s/<store_slug>/(?:(?:console|api)(?:/|$)|.*/stream$)")
 
 MEASURE = """(limit) => {
   const root = document.documentElement;
@@ -108,6 +109,8 @@ def _value(demo, endpoint: str, name: str):
         return "default"
     if name == "ticket":  # a flash-sale queue ticket nobody holds: its 404 must fit too (the waiting
         return "0" * 32  # page itself is measured by test_flashsale_queue_browser.py)
+    if name == "notification_id":  # a message the demo shopper does not have: its 404 must fit too
+        return "999999"
     if name == "filename":
         return "theme.css" if endpoint == "pages.theme_asset" else _static_file(demo.app, endpoint)
     if name == "name":

@@ -134,10 +134,11 @@ def test_a_published_product_template_shows_the_product_and_sells_it(app, builde
     assert "39.90" in detail and "69.90" in detail and "¥79.00" in detail  # fen shown as yuan
     assert re.search(rf'name="sku_id" value="{nuts["sold_out"]["id"]}" disabled', detail)
     assert re.search(rf'name="sku_id" value="{nuts["available"]["id"]}" checked', detail)
-    # no script but the storefront's own product and share scripts (static files) and its JSON data
+    # no script but the storefront's own scripts (product, share sheet, view beacon: static files) and its JSON data
     assert all(
         'src="/static/storefront/product.js' in tag
         or 'src="/static/storefront/share-sheet.js' in tag
+        or 'src="/static/storefront/analytics.js' in tag
         or 'type="application/json"' in tag
         for tag in re.findall(r"<script[^>]*>", html)
     )

@@ -194,7 +194,10 @@ def test_the_store_card_is_the_service_entry(app, console, store):
     html = _html(client.get(f"{prefix}/about"))
     assert 'id="store-info"' in html and 'id="licence"' in html
     product = _html(client.get(f"{prefix}/products/{store['shirt']['id']}"))
-    assert f'href="{prefix}/about" id="bar-service"' in product and f'href="{prefix}/" id="bar-store"' in product
+    # the buy bar's 客服 opens the customer-service chat (a guest is asked to sign in first)
+    assert f'href="{prefix}/chat" id="bar-service"' in product and f'href="{prefix}/" id="bar-store"' in product
+    guest = client.get(f"{prefix}/chat")
+    assert guest.status_code in (302, 303) and "/login" in guest.headers["Location"]
 
 
 def test_the_product_page_has_the_buy_bar_the_option_sheet_and_share_data_over_the_plain_form(app, console, store):
@@ -235,8 +238,10 @@ def test_the_product_page_has_the_buy_bar_the_option_sheet_and_share_data_over_t
     assert texts["in_stock"].count("{stock}") == 1 and texts["choose"].count("{names}") == 1
     # the gallery: links to the full photos (a tap opens one without JavaScript), a counter
     assert re.search(r'<a class="pd-slide" href="[^"]+\.png" data-index="0" data-width="640" data-height="640"', html)
-    # only the storefront's own scripts (the page's, the share sheet's), no inline script (CSP script-src 'self')
+    # only the storefront's own scripts (the page's, the share sheet's, the analytics beacon's), no inline
+    # script (CSP script-src 'self')
     assert sorted(re.findall(r"<script[^>]*src=\"([^\"?]+)", html)) == [
+        "/static/storefront/analytics.js",
         "/static/storefront/product.js",
         "/static/storefront/share-sheet.js",
     ]

@@ -172,7 +172,9 @@ def test_a_read_pays_one_hygiene_round_trip_and_no_reset(app, shop, token):
     assert _hygiene(trips)["resets"] == 0, trips
 
 
-def test_a_cart_put_pays_one_hygiene_round_trip_and_its_one_statement(app, shop, token):
+def test_a_cart_put_pays_one_hygiene_round_trip_and_its_one_statement(app, shop, token, monkeypatch):
+    """Through the route (the lane before Flask, which pays fewer, is tests/edge/test_cart_lane.py)."""
+    monkeypatch.setitem(app.config, "MALLOW_LANES", False)
     client = app.test_client()
     skus = [make_product(app, shop, title=f"往返 {n}", price=900 + n, stock=100)[0] for n in range(3)]
     for sku in skus:

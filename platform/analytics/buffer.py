@@ -1,0 +1,138 @@
+"""The event buffer: a request appends an event in memory and goes on; a thread writes the
+buffer every few seconds (and at exit) with **one multi-row INSERT per store** per batch.
+
+Bounded: when :attr:`EventBuffer.capacity` events wait, a new one is dropped and counted
+(:attr:`EventBuffer.dropped`), never waited for. Appending is a ``deque.append`` (atomic under
+the GIL); the flusher takes what is there under its own lock, so requests never wait on a flush.
+One buffer per process (gunicorn workers each have theirs: the thread starts lazily, after the
+fork). Events lost by a crash are a few seconds' worth: analytics, not bookkeeping (orders and
+payments are read from their own tables).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from collections import deque
+
+import sqlalchemy as sa
+
+from mallow.analytics.models import AnalyticsEvent
+from mallow.db import db
+from mallow.tenants.context import store_context
+
+log = logging.getLogger("mallow.analytics")
+
+EXTENSION = "mallow.analytics.buffer"
+#: events waiting at most (≈ 300 bytes each: ~15 MB)
+CAPACITY = 50_000
+#: rows per INSERT statement (SQLite's bound on parameters: 12 columns × 500 < 32,766)
+ROWS_PER_INSERT = 500
+#: the columns of every row, in order (a multi-row VALUES needs the same keys in each)
+COLUMNS = (
+    "at",
+    "kind",
+    "visitor",
+    "customer_id",
+    "product_id",
+    "sku_id",
+    "order_id",
+    "amount",
+    "source",
+    "ref",
+    "path",
+)
+
+
+class EventBuffer:
+    def __init__(self, app, capacity: int = CAPACITY, flush_seconds: float = 5.0):
+        self.app = app
+        self.capacity = capacity
+        self.flush_seconds = flush_seconds
+        self._items: deque[tuple[int, dict]] = deque()
+        self._flush_lock = threading.Lock()
+        self._thread_pid: int | None = None
+        self._stop = threading.Event()
+        self.dropped = 0
+        self.written = 0
+        self.failed = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, store_id: int, row: dict) -> bool:
+        """Queue one event row for ``store_id``; False (and counted) when the buffer is full."""
+        if len(self._items) >= self.capacity:
+            self.dropped += 1
+            return False
+        self._items.append((store_id, row))
+        if self._thread_pid != os.getpid() and self.flush_seconds > 0:
+            self._start()
+        return True
+
+    def flush(self) -> int:
+        """Write what waits now: per store, one INSERT of up to :data:`ROWS_PER_INSERT` rows.
+        Returns how many rows were written; a store that fails (gone, say) loses its rows and
+        is logged, the others are written."""
+        with self._flush_lock:
+            count = len(self._items)
+            if not count:
+                return 0
+            by_store: dict[int, list[dict]] = {}
+            popleft = self._items.popleft
+            for _ in range(count):
+                store_id, row = popleft()
+                by_store.setdefault(store_id, []).append(row)
+            written = 0
+            table = AnalyticsEvent.__table__
+            for store_id, rows in by_store.items():
+                try:
+                    with store_context(store_id, app=self.app):
+                        for start in range(0, len(rows), ROWS_PER_INSERT):
+                            db.session.execute(sa.insert(table).values(rows[start : start + ROWS_PER_INSERT]))
+                        db.session.commit()
+                    written += len(rows)
+                except Exception:  # noqa: BLE001  (analytics never stops the flusher)
+                    self.failed += len(rows)
+                    log.exception("analytics: %d events of store %s not written", len(rows), store_id)
+            self.written += written
+            return written
+
+    def _start(self) -> None:
+        self._thread_pid = os.getpid()
+        self._stop = threading.Event()
+        thread = threading.Thread(target=self._run, name="mallow-analytics-flush", daemon=True)
+        thread.start()
+        atexit.register(self.close)
+
+    def _run(self) -> None:
+        stop = self._stop
+        while not stop.wait(self.flush_seconds):
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001
+                log.exception("analytics: flush failed")
+
+    def close(self) -> None:
+        """Stop the thread and write what is left (at exit)."""
+        self._stop.set()
+        try:
+            self.flush()
+        except Exception:  # noqa: BLE001
+            log.exception("analytics: flush at exit failed")
+
+
+def buffer_of(app) -> EventBuffer:
+    return app.extensions[EXTENSION]
+
+
+def install(app) -> EventBuffer:
+    found = app.extensions.get(EXTENSION)
+    if found is None:
+        seconds = float(app.config.get("MALLOW_ANALYTICS_FLUSH_SECONDS", 5))
+        if app.testing:
+            seconds = 0  # no thread in tests (it would take pool connections under statement counts): flush() by hand
+        found = app.extensions[EXTENSION] = EventBuffer(app, flush_seconds=seconds)
+    return found

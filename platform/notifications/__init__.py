@@ -1,0 +1,1 @@
+"""Notifications: one service that tells merchants and shoppers what happened, on the channels each chose."""
