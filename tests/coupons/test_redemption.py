@@ -106,10 +106,8 @@ def test_an_order_without_a_coupon_costs_the_coupons_nothing(app):
     assert pricing.mallow_order_placed(None, context) is None  # returns before touching the order
 
 
-@pytest.mark.postgres
+@pytest.mark.parametrize("app", ["postgresql"], indirect=True)  # concurrency is PostgreSQL's
 def test_twenty_concurrent_claims_never_over_issue(app):
-    if app.mallow_backend != "postgresql":
-        pytest.skip("concurrency is PostgreSQL's")
     from mallow.accounts.models import Customer
     from mallow.coupons import service
     from mallow.coupons.models import Coupon, CustomerCoupon

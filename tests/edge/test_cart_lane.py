@@ -341,12 +341,11 @@ def _round_trips(app):
                 pending = ""
 
 
+@pytest.mark.parametrize("app", ["postgresql"], indirect=True)  # round trips to a server
 def test_on_postgresql_the_lane_is_one_round_trip_where_the_route_is_four(app):
     """The route: the pool's check, BEGIN, the statement, COMMIT. The lane: the statement in
     autocommit, and no check when the connection's last holder was a lane (``hygiene.vouch``;
     the route's request after a lane's skips it too)."""
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        pytest.skip("round trips to a server: PostgreSQL")
     shop = make_store(app)
     [sku] = make_product(app, shop, stock=50)
     client = app.test_client()

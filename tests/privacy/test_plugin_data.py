@@ -326,9 +326,8 @@ def test_a_plugin_that_fails_to_erase_refuses_the_whole_deletion(rights_app):
     assert client.get(f"{shop.prefix}/api/me", headers=bearer(me["token"])).status_code == 200
 
 
+@pytest.mark.parametrize("rights_app", ["postgresql"], indirect=True)  # an SQL error fails the transaction only there
 def test_a_plugin_that_swallows_a_database_error_while_erasing_refuses_the_deletion(rights_app):
-    if rights_app.mallow_backend != "postgresql":
-        pytest.skip("an SQL error fails the transaction only on PostgreSQL")
     app = rights_app
     shop = make_store(app)
     enable_plugin(app, shop, "distribution")
