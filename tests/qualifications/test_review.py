@@ -215,6 +215,18 @@ def test_same_application_id_is_idempotent(app):
     assert len(listed) == 1
 
 
+def test_a_nul_in_a_text_field_is_dropped_not_a_server_error(app):
+    """A NUL byte is never typed text (PostgreSQL refuses it in a text column): the submission is
+    taken as if it were not there, on both backends, instead of a 500."""
+    shop = make_store(app, approved=False)
+    client = app.test_client()
+    token = merchant_token(client, shop)
+    first = _submit(client, shop, token, application_id="app-\x0043")
+    again = _submit(client, shop, token, application_id="app-43")
+    assert first.status_code == 201 and again.status_code == 200
+    assert first.get_json()["id"] == again.get_json()["id"]
+
+
 def test_review_flow_reject_resubmit_approve_opens_the_store(app, admin_email):
     shop = make_store(app, approved=False)
     client = app.test_client()
