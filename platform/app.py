@@ -81,15 +81,20 @@ def create_app(config: dict | None = None) -> Flask:
     from mallow.plugins.manager import make_manager
     from mallow.analytics import recording as analytics_recording  # order placed / paid events
     from mallow.coupons import pricing as coupon_pricing
+    from mallow.membership import pricing as membership_pricing
     from mallow.sharing import referrals as share_referrals
     from mallow.shipping import fees as shipping_fees
 
     # the core's own hook implementations, registered first so that plugins' answers come first
+    from mallow.pricing import pipeline as pricing_pipeline
+
+    pricing_pipeline.register_payment_stage(app, "membership", membership_pricing.points_stage)  # 积分抵扣
     app.extensions["mallow.plugins"] = make_manager(
         {
             "mallow.shipping": shipping_fees,
             "mallow.sharing": share_referrals,
             "mallow.coupons": coupon_pricing,
+            "mallow.membership": membership_pricing,  # after shipping: its free shipping is asked first
             "mallow.analytics": analytics_recording,
         }
     )
@@ -118,7 +123,57 @@ def create_app(config: dict | None = None) -> Flask:
     plugin_loader.init_app(app, json_errors)  # plugin routes: guarded per store, API areas answer JSON
     _plugin_environment(app)  # approved uploads are installed there: discoverable before loading
     plugin_loader.load_approved(app)
+    _observe(app)  # last: the request id, metrics and JSON logs see every answer, the front door's too
+    _behind_proxies(app)
     return app
+
+
+def _behind_proxies(app: Flask) -> None:
+    """Behind ``MALLOW_PROXY_HOPS`` reverse proxies (nginx), the client's address and scheme are
+    the ones they forwarded (werkzeug's ProxyFix, outermost: the front door, the rate limits per
+    address, the audit log and the payment's client IP all see the shopper, not the proxy).
+    Without it, forwarded headers are ignored: a client cannot pick the address it is limited by."""
+    hops = int(app.config.get("MALLOW_PROXY_HOPS") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+
+def _observe(app: Flask) -> None:
+    """Observability (:mod:`mallow.observability`): the outermost middleware, /metrics' collectors,
+    the JSON logs, and /readyz's checks with the one it cannot make itself: both migration chains
+    at the code's head (the store chain: the oldest and the newest store that are not purged,
+    read at most every ``MALLOW_READYZ_CACHE_SECONDS``)."""
+    from mallow import observability
+    from mallow.observability import readiness
+
+    observability.init_app(app)
+    seconds = float(app.config.get("MALLOW_READYZ_CACHE_SECONDS", 10))
+    readiness.register(app, "migrations", _migrations_at_head, cache_seconds=seconds)
+
+
+def _migrations_at_head() -> tuple[bool, str]:
+    import sqlalchemy as sa
+    from alembic.migration import MigrationContext
+
+    from mallow.db import db
+    from mallow.db.migrate import head
+    from mallow.tenants.models import Store
+    from mallow.tenants.provisioning import store_revisions
+
+    with db.engine.connect() as connection:
+        platform = MigrationContext.configure(connection).get_current_revision()
+        oldest, newest = connection.execute(
+            sa.select(sa.func.min(Store.id), sa.func.max(Store.id)).where(Store.status != "purged")
+        ).one()
+    if platform != head("platform"):
+        return False, f"platform chain at {platform}, the code's head is {head('platform')}"
+    sampled = sorted({i for i in (oldest, newest) if i is not None})
+    behind = [revision for revision in store_revisions(sampled).values() if revision != head("store")]
+    if behind:
+        return False, f"store chain at {behind[0]}, the code's head is {head('store')}: run `mallow db upgrade`"
+    return True, "at head"
 
 
 def _watch_what_pages_show(app: Flask) -> None:
@@ -168,9 +223,12 @@ def _register_pages(app: Flask) -> None:
     from mallow.console import notifications as _console_notifications  # noqa: F401  (站内信, preferences)
     from mallow.console import coupons as _console_coupons  # noqa: F401  (营销 → 优惠券)
     from mallow.console import media as _console_media  # noqa: F401  (the media library)
+    from mallow.console import membership as _console_membership  # noqa: F401  (营销 → 会员: programme, levels, members)
     from mallow.console import orders as _console_orders  # noqa: F401  (list, detail, ship, CSV)
     from mallow.console import payments as console_payments  # (WeChat Pay keys, the sandbox switch)
     from mallow.console import shipping as _console_shipping  # noqa: F401  (shipping templates)
+    from mallow.console import store_export as _console_store_export  # noqa: F401  (数据导出: the store's archive)
+    from mallow.console import store_settings as _console_store  # noqa: F401  (店铺设置, 申请关店)
     from mallow.console import views as _console_pages  # noqa: F401  (dashboard, qualification, staff)
     from mallow.devconsole import simple as plugin_index, views as developer_pages  # (/dev/…, /simple/)
     from mallow.merchants import views as merchant_pages
@@ -187,6 +245,7 @@ def _register_pages(app: Flask) -> None:
     from mallow.storefront import coupons as coupon_pages  # (领券中心, 我的 → 优惠券, the 领券 row)
     from mallow.storefront import chrome as _chrome  # noqa: F401  (tab bar, shopper, assets on every page)
     from mallow.storefront import messages as _message_pages  # noqa: F401  (我的 → 消息, preferences)
+    from mallow.storefront import membership as _member_pages  # noqa: F401  (我的 → 会员中心, 积分明细)
     from mallow.storefront import orders as _order_pages  # noqa: F401  (the shopper's orders, order labels)
     from mallow.storefront import payment_pages  # (the payments_pages blueprint: sandbox cashier, WeChat)
     from mallow.storefront import sandbox as _sandbox  # noqa: F401  (the sandbox's simulated cashier)
@@ -232,6 +291,18 @@ def _register_jobs(app: Flask) -> None:
     registry.jobs_of(app).install(analytics_jobs)  # the analytics rollup sweep and cached figures
     registry.jobs_of(app).install(notification_delivery)  # sending notifications, their sweep
     registry.jobs_of(app).install(notification_watch)  # a qualification decision → the store's staff
+    from mallow.membership import jobs as membership_jobs
+
+    registry.jobs_of(app).install(membership_jobs)  # points expiry, birthday coupons
+    from mallow.stores import jobs as store_jobs
+
+    registry.jobs_of(app).install(store_jobs)  # closing stores close, closed ones are purged
+    from mallow.stores.archive import merchant_exports
+
+    registry.jobs_of(app).install(merchant_exports)  # 数据导出: the merchant's own store archive
+    from mallow.sharing import jobs as sharing_jobs
+
+    registry.jobs_of(app).install(sharing_jobs)  # share rewards a completion could not grant at once
     from mallow.tenants import pool as store_pool
 
     # tenants sits below jobs: its periodic job (the store pool's top-up) is declared here; like the
@@ -277,11 +348,12 @@ def _connect_domains(app: Flask) -> None:
     privacy_notice.install(app)  # every sign-up records the consent to the store's privacy notice
     from mallow.analytics import privacy as analytics_privacy
     from mallow.chat import privacy as chat_privacy
+    from mallow.membership import privacy as membership_privacy
     from mallow.notifications import privacy as notifications_privacy
     from mallow.privacy import sections as privacy_sections
 
     # what later capabilities hold about a shopper joins the data export and the account's deletion
-    for part in (analytics_privacy, chat_privacy, notifications_privacy):
+    for part in (analytics_privacy, chat_privacy, membership_privacy, notifications_privacy):
         privacy_sections.register(app, part.KEY, collect=part.collect, erase=part.erase)
     from mallow.notifications import watch as notification_events
 
@@ -310,6 +382,7 @@ def _register_api(app: Flask) -> None:
         developers,
         init_app as init_api,
         media_library,
+        membership,
         orders,
         pages,
         payments,
@@ -337,6 +410,7 @@ def _register_api(app: Flask) -> None:
             coupons,  # the console's coupons, the claim centre, the shopper's coupons
             developers,  # /dev/api/…: `mallow plugin publish`
             media_library,
+            membership,  # getMyMembership, listMyPoints; the console's programme, levels, points
             orders,
             pages,
             payments,

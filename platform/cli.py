@@ -32,7 +32,28 @@ def main():
 @main.command(with_appcontext=False)  # --dev prepares the plugins before the app is built
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int, help="threads of waitress (of each gthread worker)")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="processes; more than one runs gunicorn (not on Windows: waitress, one process)",
+)
+@click.option(
+    "--server",
+    type=click.Choice(["auto", "waitress", "gunicorn"]),
+    default="auto",
+    show_default=True,
+    help="auto: gunicorn when --workers > 1, else waitress",
+)
+@click.option(
+    "--worker-class",
+    type=click.Choice(["sync", "gthread"]),
+    default="sync",
+    show_default=True,
+    help="gunicorn's workers: sync (one request at a time, behind a buffering proxy) or gthread (--threads each)",
+)
 @click.option(
     "--dev", is_flag=True, help="Development mode: plugins of --plugins folders run without review, reload on change."
 )
@@ -45,15 +66,29 @@ def main():
     "(default ./plugins-dev).",
 )
 @click.pass_context
-def serve(ctx, host, port, threads, dev, plugin_dirs):
-    """Serve Mallow with waitress (and, without Redis, the embedded job runner); with --dev, the
-    development server with the plugins you are writing (never in production)."""
+def serve(ctx, host, port, threads, workers, server, worker_class, dev, plugin_dirs):
+    """Serve Mallow: one process with waitress (and, without Redis, the embedded job runner), or
+    --workers N processes with gunicorn (jobs in `mallow worker`: needs REDIS_URL); with --dev, the
+    development server with the plugins you are writing (never in production). In production
+    (MALLOW_ENV=production) the logs are JSON lines unless MALLOW_LOG_FORMAT says otherwise."""
     from flask.cli import ScriptInfo
 
     from mallow.plugin_host import devmode
 
     if plugin_dirs and not dev:
         raise click.UsageError("--plugins needs --dev (plugins that are not reviewed run in development mode only)")
+    use_gunicorn = server == "gunicorn" or (server == "auto" and workers > 1)
+    if dev and use_gunicorn:
+        raise click.UsageError(
+            "--dev serves one process with the development server: no --workers or --server gunicorn"
+        )
+    if use_gunicorn and not _gunicorn_runs_here():
+        click.echo("gunicorn does not run on this platform: serving with waitress, one process (--workers ignored)")
+        use_gunicorn = False
+    if not dev and os.environ.get("MALLOW_ENV") == "production":
+        os.environ.setdefault("MALLOW_LOG_FORMAT", "json")  # before the app is built (and the workers inherit it)
+    if use_gunicorn:  # each worker builds its own app: this process only checks the settings
+        return _serve_gunicorn(host, port, workers, worker_class, threads)
     try:
         # before the app is built: the plugin folders go on sys.path and into the environment
         site = devmode.start(plugin_dirs, os.environ) if dev else None
@@ -81,6 +116,66 @@ def _serve(app, host, port, threads):
             "no money moves. Leave it unset in production."
         )
     waitress_serve(app, host=host, port=port, threads=threads, ident="mallow")
+
+
+def _gunicorn_runs_here() -> bool:
+    import importlib.util
+
+    return sys.platform != "win32" and importlib.util.find_spec("gunicorn") is not None
+
+
+def _metrics_directory() -> str:
+    """prometheus_client's multiprocess directory (``PROMETHEUS_MULTIPROC_DIR``): the operator's
+    (emptied now: it must not hold a previous run's values) or a new temporary one."""
+    import glob
+    import tempfile
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for stale in glob.glob(os.path.join(folder, "*.db")):
+            os.remove(stale)
+    else:
+        folder = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mallow-metrics-")
+    return folder
+
+
+def _serve_gunicorn(host, port, workers, worker_class, threads):
+    """Replace this process with gunicorn serving ``create_app()`` in ``workers`` processes (each
+    builds its own app from the environment: no connection is shared across a fork). Sync
+    workers by default: measured here (shared/briefs/performance.md) they beat gthread, whose
+    keep-alive spread was uneven with a 3–4x worse p99; a sync worker holds one request at a
+    time, so put a buffering proxy (nginx) in front, and know that a chat's event stream holds a
+    worker for up to CHAT_STREAM_SECONDS (gthread when many shoppers chat)."""
+    from importlib.metadata import version
+
+    from mallow.config import from_environment
+
+    config = from_environment()
+    if not config["REDIS_URL"]:
+        raise click.ClickException(
+            "gunicorn's workers cannot share the embedded job runner: set REDIS_URL and run `mallow worker`, "
+            "or serve one process (--workers 1, waitress)"
+        )
+    folder = _metrics_directory()  # before any worker makes a metric: each writes its values there
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    backend = "postgresql" if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else "sqlite"
+    click.echo(
+        f"Mallow on http://{bind}/  (gunicorn, {workers} {worker_class} worker(s); jobs: rq, run `mallow worker`; "
+        f"database: {backend}; metrics: {folder})"
+    )
+    if config.get("MALLOW_SANDBOX_PAYMENTS"):
+        click.echo("  sandbox payments ON (MALLOW_SANDBOX_PAYMENTS): no money moves. Leave it unset in production.")
+    argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", worker_class]
+    if worker_class == "gthread":
+        argv += ["--threads", str(threads)]
+    if tuple(int(part) for part in version("gunicorn").split(".")[:2] if part.isdigit()) >= (25, 1):
+        argv.append("--no-control-socket")  # one path per user: two servers on a host would share it
+    # 60 s: a sync worker busy with a chat's event stream (CHAT_STREAM_SECONDS, 25) sends no heartbeat
+    argv += ["--bind", bind, "--timeout", "60", "--graceful-timeout", "30", "mallow.app:create_app()"]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)  # GUNICORN_CMD_ARGS adds gunicorn's own settings
 
 
 @main.command()
@@ -418,3 +513,143 @@ def plugin_publish(folder, url, token):
         raise click.ClickException(str(error)) from None
     if not accepted:
         sys.exit(1)
+
+
+@main.group()
+def store():
+    """A store as a whole: close it, purge it, export it, import it."""
+
+
+@store.command("list")
+@click.option(
+    "--status", default=None, help="only stores in this state (pending, open, closing, suspended, closed, purged)"
+)
+@with_appcontext
+def store_list(status):
+    """Every store with its state (closed ones with the date their data are purged after)."""
+    from mallow.stores import lifecycle
+
+    for row in lifecycle.list_stores(status):
+        after = (
+            f"  purge after {row.purge_after.date().isoformat()}" if row.purge_after and row.status == "closed" else ""
+        )
+        click.echo(f"{row.id:>6}  {row.slug:<32} {row.status:<10}{after}")
+
+
+@store.command("close")
+@click.argument("slug")
+@click.option("--reason", required=True, help="why (the merchant sees it; kept in the audit log)")
+@with_appcontext
+def store_close(slug, reason):
+    """Close store SLUG now, as the platform (no orders, no jobs; its data are purged after
+    MALLOW_STORE_RETENTION_DAYS)."""
+    from mallow.statemachine import InvalidTransition
+    from mallow.stores import lifecycle
+    from mallow.validation import ValidationFailed
+
+    found = lifecycle.store_by_slug(slug)
+    if found is None:
+        raise click.BadParameter(f"no store {slug!r}", param_hint="SLUG")
+    try:
+        lifecycle.close(found, "cli", reason)
+    except (ValidationFailed, InvalidTransition) as error:
+        raise click.ClickException(f"{slug} is {found.status}: not closed ({error})") from None
+    click.echo(f"{slug} closed; its data are purged after {found.purge_after.date().isoformat()}")
+
+
+@store.command("purge")
+@click.option("--slug", default=None, help="purge this closed store now, whatever its retention")
+@click.option("--yes", is_flag=True, help="with --slug: do it (its schema or file, files, Redis keys and jobs go)")
+@with_appcontext
+def store_purge(slug, yes):
+    """Purge closed stores past their retention (MALLOW_STORE_RETENTION_DAYS), or one store now."""
+    from mallow.stores import lifecycle, purge
+
+    if slug is None:
+        results = purge.purge_due("cli")
+        for name, removed in results.items():
+            click.echo(f"{name}: {removed}")
+        click.echo(f"{len(results)} store(s) purged" if results else "no closed store is past its retention")
+        if "failed" in results.values():
+            sys.exit(1)
+        return
+    found = lifecycle.store_by_slug(slug)
+    if found is None:
+        raise click.BadParameter(f"no store {slug!r}", param_hint="--slug")
+    if not yes:
+        raise click.UsageError(f"purging {slug} deletes all its data for good: add --yes")
+    try:
+        removed = purge.purge(found, "cli")
+    except purge.NotClosed as error:
+        raise click.ClickException(f"{error}: close it first (mallow store close)") from None
+    click.echo(f"{slug} purged: {removed}")
+
+
+def _archive_secret(key_file):
+    """The archive key: ``--key-file``'s content, else ``MALLOW_ARCHIVE_KEY``; None without either."""
+    if key_file:
+        return click.open_file(key_file, "rb").read()
+    return os.environ.get("MALLOW_ARCHIVE_KEY") or None
+
+
+@store.command("export")
+@click.argument("slug")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), help="the archive to write (default SLUG-<time>.tar.gz)"
+)
+@click.option(
+    "--key-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="file holding the key that seals personal data (32 bytes urlsafe base64, or a passphrase); "
+    "default: MALLOW_ARCHIVE_KEY",
+)
+@with_appcontext
+def store_export(slug, output, key_file):
+    """Write store SLUG as a portable archive: data per table (JSON Lines), media and licence
+    files, a manifest with revisions and checksums; personal data sealed with the key."""
+    from datetime import UTC, datetime
+
+    from mallow.db import db
+    from mallow.stores.archive import ArchiveError, keys
+    from mallow.stores.archive.writer import export_store
+    from mallow.tenants.models import Store
+
+    found = db.session.execute(db.select(Store).where(Store.slug == slug)).scalar()
+    if found is None:
+        raise click.BadParameter(f"no store {slug!r}", param_hint="SLUG")
+    secret = _archive_secret(key_file)
+    if secret is None:
+        raise click.UsageError(
+            "personal data are never exported in clear: give a key with --key-file FILE or MALLOW_ARCHIVE_KEY "
+            '(make one: python -c "import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())")'
+        )
+    output = output or f"{slug}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.tar.gz"
+    try:
+        manifest = export_store(found.id, output, keys.from_secret(secret))
+    except ArchiveError as error:
+        raise click.ClickException(str(error)) from None
+    rows = sum(entry["rows"] for entry in manifest["tables"].values())
+    click.echo(
+        f"{slug} exported to {output}: {len(manifest['tables'])} tables, {rows} rows, {manifest['media_files']} files, "
+        f"store revision {manifest['store_revision']}, key {manifest['key']['fingerprint']}"
+    )
+
+
+@store.command("import")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+@click.option("--slug", default=None, help="the restored store's slug (default: the archived one, if free)")
+@click.option(
+    "--key-file", type=click.Path(exists=True, dir_okay=False), help="the archive's key; default: MALLOW_ARCHIVE_KEY"
+)
+@with_appcontext
+def store_import(archive, slug, key_file):
+    """Restore a store from ARCHIVE at this platform's migration head (checksums, key and format
+    verified first; a failed import leaves nothing behind)."""
+    from mallow.stores.archive import ArchiveError
+    from mallow.stores.archive.importer import import_archive
+
+    try:
+        restored = import_archive(archive, _archive_secret(key_file), slug=slug, echo=click.echo)
+    except ArchiveError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"imported as store {restored.slug} (id {restored.id}, {restored.status})")

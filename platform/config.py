@@ -110,6 +110,9 @@ def from_environment(overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SECURE": env.get("MALLOW_HTTPS", "") == "1",
+        # reverse proxies in front of Mallow whose X-Forwarded-For/-Proto it trusts (nginx: 1); 0
+        # (the default) trusts none, so a client cannot choose the address the rate limits see
+        "MALLOW_PROXY_HOPS": int(env.get("MALLOW_PROXY_HOPS") or "0"),
         # The sandbox payment provider (a simulated cashier, no money moves): for the demo and
         # development only. Off unless set; ``./scripts/run`` turns it on.
         "MALLOW_SANDBOX_PAYMENTS": _flag(env.get("MALLOW_SANDBOX_PAYMENTS")),

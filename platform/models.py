@@ -13,6 +13,7 @@ from mallow.coupons import models as _coupons  # noqa: F401
 from mallow.developers import models as _developers  # noqa: F401
 from mallow.inventory import models as _inventory  # noqa: F401
 from mallow.media import models as _media  # noqa: F401
+from mallow.membership import models as _membership  # noqa: F401
 from mallow.notices import Notice as _notice  # noqa: F401
 from mallow.notifications import models as _notifications  # noqa: F401
 from mallow.orders import models as _orders  # noqa: F401

@@ -106,7 +106,10 @@ class Customer(_Principal, StoreModel):
     login_cipher: Mapped[str] = mapped_column(sa.Text)
     nickname: Mapped[str] = mapped_column(sa.String(40))
     password_hash: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
-    wechat_openid: Mapped[str | None] = mapped_column(sa.String(64), unique=True, nullable=True)
+    # personal (an archive seals it: mallow.stores.archive)
+    wechat_openid: Mapped[str | None] = mapped_column(
+        sa.String(64), unique=True, nullable=True, info={"personal": True}
+    )
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 

@@ -155,7 +155,7 @@ def stores():
     return render_template("admin/stores.html", stores=store_lifecycle.list_stores(status), status=status)
 
 
-@bp.post("/stores/<int:store_id>/<any(suspend, reopen):action>")
+@bp.post("/stores/<int:store_id>/<any(suspend, reopen, close):action>")
 @admin_required
 def change_store(store_id, action):
     store = db.get_or_404(Store, store_id)
@@ -163,6 +163,9 @@ def change_store(store_id, action):
         if action == "suspend":
             store_lifecycle.suspend(store, principal("admin"), request.form.get("reason", ""))
             flash(_("The store is suspended."), "ok")
+        elif action == "close":
+            store_lifecycle.close(store, principal("admin"), request.form.get("reason", ""))
+            flash(_("The store is closed. Its data are deleted after the retention period."), "ok")
         else:
             store_lifecycle.reopen(store, principal("admin"))
             flash(_("The store is open again."), "ok")

@@ -32,7 +32,7 @@ class AfterSale(StoreModel):
     kind: Mapped[str] = mapped_column(sa.String(16))  # refund_only | return_refund
     status: Mapped[str] = mapped_column(sa.String(12), default="requested", index=True)
     amount: Mapped[int] = mapped_column(sa.BigInteger)  # fen requested
-    reason: Mapped[str] = mapped_column(sa.String(200))
+    reason: Mapped[str] = mapped_column(sa.String(200), info={"personal": True})
     photos: Mapped[list] = mapped_column(sa.JSON, default=list)
     merchant_reason: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     return_carrier: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)

@@ -152,3 +152,25 @@ def suspend_store(store_id):
 @admin_required
 def reopen_store(store_id):
     return jsonify(store_json(store_lifecycle.reopen(db.get_or_404(Store, store_id), principal("admin")), private=True))
+
+
+@operation(
+    "api",
+    "POST",
+    "/admin/stores/<int:store_id>/close",
+    "closeStore",
+    "Close a store for good (with a reason the merchant sees): no orders, no jobs; its data are purged "
+    "after the retention period (MALLOW_STORE_RETENTION_DAYS)",
+    tag="stores",
+    auth="admin",
+    body=obj({"reason": string(500)}, ["reason"]),
+    responses={"200": returns("Closed", STORE), "409": "Already closed"},
+)
+@admin_required
+def close_store(store_id):
+    return jsonify(
+        store_json(
+            store_lifecycle.close(db.get_or_404(Store, store_id), principal("admin"), request.get_json()["reason"]),
+            private=True,
+        )
+    )

@@ -13,6 +13,7 @@ from mallow.api.order_shapes import ERR, ITEMS, ORDER, ORDERS, PRICED, order_jso
 from mallow.api.registry import ID, obj, operation, returns, string
 from mallow.coupons import pricing as coupon_pricing
 from mallow.db import db
+from mallow.membership import pricing as membership_pricing
 from mallow.orders import access, checkout, export, receipts
 from mallow.orders import service as orders
 from mallow.orders.models import ORDER_STATES, Order
@@ -27,7 +28,9 @@ from mallow.pricing import pipeline
     "/checkout/quote",
     "quoteOrder",
     "Price items without ordering (the receipt). The shopper's coupons come with it: without "
-    'options.coupon the best one is pre-selected and applied (send its id, or "none", with createOrder)',
+    'options.coupon the best one is pre-selected and applied (send its id, or "none", with createOrder). '
+    'options.points (a number of points, "max" or "none") redeems points; the answer\'s "points" says the '
+    "balance, the most usable and their value (value_fen), and what is applied (applied, applied_fen)",
     tag="orders",
     auth="shopper",
     body=obj({"items": ITEMS, "province": string(20), "options": {"type": "object"}}, ["items"]),
@@ -39,12 +42,13 @@ def quote_order():
     options = dict(data.get("options") or {})
     options.setdefault(coupon_pricing.OPTION, "best")
     context = checkout.build_context(principal("shopper").id, data["items"], data.get("province"), options)
-    answer = receipts.quote_json(pipeline.price(context))
+    priced = pipeline.price(context)
+    answer = receipts.quote_json(priced)
     decision = coupon_pricing.decide(context)
     found = decision.choices if decision is not None else None
     coupons = choices_json(found) if found is not None else {"selected": None, "usable": [], "unusable": []}
     coupons["selected"] = decision.holding_id if decision is not None else None
-    return jsonify(answer | {"coupons": coupons})
+    return jsonify(answer | {"coupons": coupons, "points": membership_pricing.quote_points(context, priced)})
 
 
 @operation(
@@ -52,7 +56,8 @@ def quote_order():
     "POST",
     "/orders",
     "createOrder",
-    "Place an order: priced, stock reserved, all or nothing. Send an Idempotency-Key header.",
+    "Place an order: priced, stock reserved, all or nothing. Send an Idempotency-Key header. options: "
+    '"coupon" and "points" as quoteOrder takes them (the points are debited with the order)',
     tag="orders",
     auth="shopper",
     body=obj(

@@ -44,7 +44,7 @@ class Conversation(StoreModel):
     shopper_unread: Mapped[int] = mapped_column(default=0)
     staff_unread: Mapped[int] = mapped_column(default=0)
     last_message_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True, index=True)
-    last_text: Mapped[str] = mapped_column(sa.String(80), default="")
+    last_text: Mapped[str] = mapped_column(sa.String(80), default="", info={"personal": True})
     #: when the shopper's oldest unanswered message came (None: answered); the no-answer auto-reply
     waiting_since: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
@@ -60,7 +60,7 @@ class ChatMessage(StoreModel):
     sender_kind: Mapped[str] = mapped_column(sa.String(8))
     #: the customer's or the staff row's id (None for the store's automatic answers)
     sender_id: Mapped[int | None] = mapped_column(nullable=True)
-    text: Mapped[str] = mapped_column(sa.Text)
+    text: Mapped[str] = mapped_column(sa.Text, info={"personal": True})  # what was said: sealed in archives
     #: the order the shopper asked about (shown as a card)
     order_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orders.id", ondelete="SET NULL"), nullable=True)
     #: a quick reply (``quick``) or an automatic answer (:data:`AUTO_KINDS`); None: typed

@@ -16,7 +16,7 @@ KINDS = ("amount_off", "percent_off", "no_threshold")
 SCOPES = ("store", "categories", "products")
 VALIDITIES = ("fixed", "days_after_claim")
 #: how a shopper got a coupon
-SOURCES = ("claim", "issue", "new_member")
+SOURCES = ("claim", "issue", "new_member", "reward")
 AUTO_ISSUE = ("new_member",)
 #: the store's marketing plugins a coupon may stack with (a line priced by one of them takes the
 #: coupon only when it is listed); the default: with distribution, not on flash-sale lines
@@ -79,6 +79,9 @@ class Coupon(StoreModel):
     status: Mapped[str] = mapped_column(sa.String(16), default="draft", index=True)
     #: ``new_member``: every new shopper of the store gets one (None: only by claim or issue)
     auto_issue: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    #: given only by Mallow itself (a share reward, :func:`mallow.coupons.service.grant_reward`):
+    #: never in the claim centre, the product page's 领券 row or the console's list, never claimed
+    private: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

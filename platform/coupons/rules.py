@@ -2,7 +2,8 @@
 
 A coupon takes off a share of its *eligible* lines: the lines in its scope (the store, some
 categories, some products) that are not priced by a marketing plugin it does not stack with (a
-flash-sale line takes no coupon unless ``stacks_with`` names ``flashsale``). Their total is
+flash-sale line takes no coupon unless ``stacks_with`` names ``flashsale``; a member-priced line
+always takes one: :data:`ALWAYS_STACKS`). Their total is
 counted after their line adjustments (the flash-sale or group price, not the list price):
 
 * ``amount_off`` (满减): ``amount_fen`` off once the eligible total reaches ``threshold_fen``;
@@ -21,6 +22,10 @@ from datetime import datetime, UTC
 from flask_babel import gettext as _
 
 from mallow.money import fen_to_price
+
+#: line prices every coupon stacks with: the member price (会员价) is the store's own standing
+#: price for a level, not a campaign (the brief's order: member price → full reduction → coupon)
+ALWAYS_STACKS = frozenset({"membership"})
 
 #: why a coupon cannot be used on a cart (the ``code`` of :class:`Verdict`)
 REASONS = ("not_yet_valid", "expired", "not_in_scope", "campaign_lines", "below_threshold", "nothing_to_discount")
@@ -94,7 +99,7 @@ def evaluate(coupon, valid_from: datetime, valid_until: datetime, lines: list[Ca
     scoped = [line for line in lines if in_scope(coupon, line)]
     if not scoped:
         return Verdict(0, "not_in_scope", _("None of these items is covered by this coupon."))
-    allowed = set(coupon.stacks_with or ())
+    allowed = set(coupon.stacks_with or ()) | ALWAYS_STACKS
     eligible = [line for line in scoped if line.sources <= allowed]
     if not eligible:
         names = sorted({name for line in scoped for name in line.sources - allowed})

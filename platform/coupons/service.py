@@ -300,12 +300,14 @@ def set_status(coupon: Coupon, target: str) -> Coupon:
 
 
 def get_coupon(coupon_id) -> Coupon | None:
+    """The merchant's coupon ``coupon_id``; None for a private one (a share reward's: Mallow's own)."""
     value = id_value(coupon_id)
-    return db.session.get(Coupon, value) if value is not None else None
+    coupon = db.session.get(Coupon, value) if value is not None else None
+    return None if coupon is None or coupon.private else coupon
 
 
 def list_coupons(status: str | None = None) -> list[Coupon]:
-    query = sa.select(Coupon).order_by(Coupon.id.desc()).limit(500)
+    query = sa.select(Coupon).where(Coupon.private.is_(False)).order_by(Coupon.id.desc()).limit(500)
     if status:
         query = query.where(Coupon.status == status)
     return list(db.session.execute(query).scalars())
@@ -321,6 +323,7 @@ def claimable(now: datetime | None = None) -> list[Coupon]:
         sa.select(Coupon)
         .where(
             Coupon.status == "active",
+            Coupon.private.is_(False),
             Coupon.issued_count < Coupon.total_quantity,
             sa.or_(Coupon.starts_at.is_(None), Coupon.starts_at <= now),
             sa.or_(Coupon.ends_at.is_(None), Coupon.ends_at > now),
@@ -363,7 +366,7 @@ def offered(now: datetime | None = None) -> list[Offered]:
     if kept is None or kept[0] != stamp or kept[1] <= now:
         rows = db.session.execute(
             sa.select(Coupon.id, Coupon.scope, Coupon.scope_ids, Coupon.starts_at, Coupon.ends_at).where(
-                Coupon.status == "active"
+                Coupon.status == "active", Coupon.private.is_(False)
             )
         ).all()
         found = [Offered(i, scope, tuple(ids or ()), _aware(start), _aware(end)) for i, scope, ids, start, end in rows]
@@ -383,6 +386,7 @@ def on_offer(now: datetime | None = None) -> list[Coupon]:
         sa.select(Coupon)
         .where(
             Coupon.status == "active",
+            Coupon.private.is_(False),
             sa.or_(Coupon.starts_at.is_(None), Coupon.starts_at <= now),
             sa.or_(Coupon.ends_at.is_(None), Coupon.ends_at > now),
         )
@@ -398,9 +402,18 @@ def _validity(coupon: Coupon, now: datetime) -> tuple[datetime, datetime]:
     return now, now + timedelta(days=int(coupon.valid_days or 1))
 
 
-def _grant(coupon: Coupon, customer_id: int, source: str, now: datetime, batch: str | None = None) -> CustomerCoupon:
+def _grant(
+    coupon: Coupon,
+    customer_id: int,
+    source: str,
+    now: datetime,
+    batch: str | None = None,
+    limit_per_batch: bool = False,
+) -> CustomerCoupon:
     """Give ``coupon`` to the shopper in the caller's transaction, or raise :class:`ClaimRefused`
-    (the caller rolls back: the count's increment goes with it)."""
+    (the caller rolls back: the count's increment goes with it). The per-shopper limit counts
+    every holding of the coupon, or with ``limit_per_batch`` those of ``batch`` only (a coupon
+    given again every year, such as a birthday coupon)."""
     if coupon.validity == "fixed" and coupon.ends_at is not None and now >= _aware(coupon.ends_at):
         raise ClaimRefused("ended", _("This coupon has ended."))
     taken = db.session.execute(
@@ -413,11 +426,12 @@ def _grant(coupon: Coupon, customer_id: int, source: str, now: datetime, batch: 
         if coupon.status != "active":
             raise ClaimRefused("not_active", _("This coupon cannot be claimed now."))
         raise ClaimRefused("sold_out", _("All of these coupons have been claimed."))
-    held = db.session.execute(
-        sa.select(sa.func.count(CustomerCoupon.id)).where(
-            CustomerCoupon.coupon_id == coupon.id, CustomerCoupon.customer_id == customer_id
-        )
-    ).scalar_one()
+    mine = sa.select(sa.func.count(CustomerCoupon.id)).where(
+        CustomerCoupon.coupon_id == coupon.id, CustomerCoupon.customer_id == customer_id
+    )
+    if limit_per_batch and batch:
+        mine = mine.where(CustomerCoupon.batch == batch)
+    held = db.session.execute(mine).scalar_one()
     if held >= coupon.per_shopper_limit:
         raise ClaimRefused(
             "limit_reached", _("You can hold at most %(limit)s of this coupon.", limit=coupon.per_shopper_limit)
@@ -468,16 +482,22 @@ class IssueResult:
 
 
 def issue(
-    coupon_id: int, customer_ids: list[int], *, batch: str | None = None, now: datetime | None = None
+    coupon_id: int,
+    customer_ids: list[int],
+    *,
+    batch: str | None = None,
+    limit_per_batch: bool = False,
+    now: datetime | None = None,
 ) -> IssueResult:
     """Give the coupon to each of ``customer_ids`` (a merchant's list or an analytics segment):
     its total and the per-shopper limit hold, each shopper in a savepoint; committed. With a
-    ``batch``, shoppers who got the coupon in that batch are skipped (a retried job)."""
+    ``batch``, shoppers who got the coupon in that batch are skipped (a retried job); with
+    ``limit_per_batch`` too, the per-shopper limit counts that batch only (given every year)."""
     now = now or _now()
     result = IssueResult()
     coupon = db.session.get(Coupon, coupon_id)
     wanted = sorted({int(i) for i in customer_ids if id_value(i) is not None})
-    if coupon is None:
+    if coupon is None or coupon.private:
         result.refused = {i: "not_found" for i in wanted}
         return result
     known = (
@@ -501,7 +521,7 @@ def issue(
             continue
         savepoint = db.session.begin_nested()
         try:
-            _grant(coupon, customer_id, "issue", now, batch)
+            _grant(coupon, customer_id, "issue", now, batch, limit_per_batch)
         except ClaimRefused as refused:
             savepoint.rollback()
             result.refused[customer_id] = refused.code
@@ -530,6 +550,51 @@ def issue_to_new_member(customer: Customer, now: datetime | None = None) -> list
             continue
         savepoint.commit()
     return granted
+
+
+#: a share reward coupon is valid this many days from its grant
+REWARD_VALID_DAYS = 30
+#: a private coupon is never "all given out" nor limited per shopper (the reward rule decides)
+_UNLIMITED = 2**31 - 1
+
+
+def grant_reward(customer_id: int, amount_fen: int, name: str, description: str = "", now: datetime | None = None):
+    """Give the shopper a coupon worth ``amount_fen`` off, without a threshold, valid
+    :data:`REWARD_VALID_DAYS` days (a share reward): a **private** coupon of that amount and name,
+    made the first time (never in the claim centre, the 领券 row or the console's list). In the
+    caller's transaction (flushed; the caller commits); :class:`ClaimRefused` if it cannot be given."""
+    now = now or _now()
+    amount = int(amount_fen)
+    if not 1 <= amount <= MAX_FEN:
+        raise ClaimRefused("invalid", _("This value is not valid."))
+    coupon = db.session.execute(
+        sa.select(Coupon)
+        .where(Coupon.private.is_(True), Coupon.status == "active", Coupon.amount_fen == amount, Coupon.name == name)
+        .order_by(Coupon.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    if coupon is None:
+        coupon = Coupon(
+            name=name[:40],
+            description=description[:200],
+            kind="no_threshold",
+            threshold_fen=0,
+            amount_fen=amount,
+            scope="store",
+            scope_ids=[],
+            validity="days_after_claim",
+            valid_days=REWARD_VALID_DAYS,
+            total_quantity=_UNLIMITED,
+            per_shopper_limit=_UNLIMITED,
+            issued_count=0,
+            used_count=0,
+            stacks_with=list(DEFAULT_STACKS_WITH),
+            status="active",
+            private=True,
+        )
+        db.session.add(coupon)
+        db.session.flush()
+    return _grant(coupon, customer_id, "reward", now)
 
 
 def expire(now: datetime | None = None) -> int:

@@ -47,6 +47,9 @@ from flask import current_app, g, request, session
 from werkzeug.http import parse_cookie
 
 from mallow.extensions import choose_locale
+from mallow.observability.metrics import cache_counters
+
+_counted_hit, _counted_miss = cache_counters("edge_page")  # mallow_cache_lookups_total{cache="edge_page"}
 
 log = logging.getLogger("mallow.edge")
 
@@ -134,8 +137,10 @@ class PageMemory:
                 self._remember(key, page)
         if page is None:
             self.misses += 1
+            _counted_miss()
         else:
             self.hits += 1
+            _counted_hit()
         return page
 
     def put(self, key: tuple, page: Page) -> None:

@@ -2,7 +2,8 @@
 
 Jobs are plain functions declared by name (:func:`job`), called with JSON-serialisable
 keyword arguments; a job that works on a store declares ``store=True`` and receives the store
-through ``store_context`` (a job without a store id fails closed). Periodic jobs
+through ``store_context`` (a job without a store id fails closed; one for a suspended, closed or
+purged store is dropped and logged: :func:`~mallow.jobs.registry.execute`). Periodic jobs
 (``every_seconds=…``, and every :func:`store_sweep`) run on a fixed interval. Declaring is all
 a module does: ``create_app`` installs the job modules it lists into the app's
 :class:`~mallow.jobs.registry.JobRegistry` (:func:`~mallow.jobs.registry.jobs_of`), and every

@@ -10,6 +10,7 @@ app they are loaded into (:mod:`mallow.plugin_host.jobs`).
 from __future__ import annotations
 
 import inspect
+import logging
 import types
 from collections.abc import Iterable
 from contextlib import ExitStack
@@ -20,6 +21,8 @@ from flask import current_app
 
 from mallow.db import db
 from mallow.tenants.context import store_context
+
+log = logging.getLogger("mallow.jobs")
 
 EXTENSION = "mallow.job_registry"
 #: the attribute :func:`job` puts its declarations in (a list: a sweep declares two jobs)
@@ -174,6 +177,9 @@ def execute(app, name: str, kwargs: dict):
                 if type(exc) is not LookupError:  # a KeyError or so on the way in: not "no store"
                     raise
                 raise StoreGone(f"job {name!r}: {exc}") from None  # deleted since it was queued
+            if not store.runs_jobs:  # suspended, closed, purged: the job is dropped, not retried
+                log.warning("job %s dropped: store %s (%s) is %s", name, store.id, store.slug, store.status)
+                return None
             return spec.func(store=store, **kwargs)
     with app.app_context():
         try:

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from mallow.jobs.registry import PermanentJobError, execute, jobs_of
+from mallow.observability.metrics import counting_failures
 
 log = logging.getLogger("mallow.jobs")
 
@@ -21,7 +22,8 @@ RETRY_INTERVALS = (30, 120, 600)
 def run_job(name: str, kwargs: dict) -> Any:
     """The function rq workers call (and the only one :class:`mallow.jobs.worker.MallowWorker`
     calls), with the app the worker process was started with (:func:`serve_with`)."""
-    return execute(worker_app(), name, kwargs)
+    with counting_failures(name):  # mallow_job_failures_total (summed in /metrics when sharing its multiprocess dir)
+        return execute(worker_app(), name, kwargs)
 
 
 _APP = None
@@ -93,6 +95,23 @@ class RqRunner:
             state[name] = now
         return fired
 
+    def drop_store_jobs(self, store_id: int) -> int:
+        """Delete every queued or scheduled job of store ``store_id`` (a purged store's); returns
+        how many. Reads each job's arguments only (JSON), runs nothing."""
+        from rq.registry import ScheduledJobRegistry
+
+        registry = ScheduledJobRegistry(queue=self.queue)
+        dropped = 0
+        for job_id in list(self.queue.get_job_ids()) + list(registry.get_job_ids()):
+            found = self.queue.fetch_job(job_id)
+            if found is None or not _for_store(found.args, store_id):
+                continue
+            registry.remove(found, delete_job=False)
+            found.delete(remove_from_queue=True)
+            log.warning("job %s of store %s deleted: the store is purged", found.args[0], store_id)
+            dropped += 1
+        return dropped
+
     def close(self):
         self.redis.close()
 
@@ -122,6 +141,17 @@ class EmbeddedRunner:
             heapq.heappush(self._queue, (time.time() + (delay or 0), next(self._counter), name, kwargs))
             self._cv.notify()
         return job_id
+
+    def drop_store_jobs(self, store_id: int) -> int:
+        """Remove every queued job of store ``store_id`` (a purged store's); returns how many."""
+        with self._cv:
+            kept = [entry for entry in self._queue if not _for_store((entry[2], entry[3]), store_id)]
+            dropped = len(self._queue) - len(kept)
+            heapq.heapify(kept)
+            self._queue = kept
+        if dropped:
+            log.warning("%s queued job(s) of store %s deleted: the store is purged", dropped, store_id)
+        return dropped
 
     def start(self) -> None:
         if self._thread is None:
@@ -155,7 +185,8 @@ class EmbeddedRunner:
 
     def _run(self, name, kwargs):
         try:
-            execute(self.app, name, kwargs)
+            with counting_failures(name):
+                execute(self.app, name, kwargs)
         except PermanentJobError as exc:  # no store, unknown job, …: one line, no traceback
             log.warning("job %s failed for good: %s", name, exc)
         except Exception:
@@ -170,6 +201,13 @@ class EmbeddedRunner:
 
     def close(self):
         self.stop()
+
+
+def _for_store(args, store_id: int) -> bool:
+    """Whether queued ``(name, kwargs)`` is a job of store ``store_id``."""
+    kwargs = args[1] if isinstance(args, (list, tuple)) and len(args) == 2 else None
+    found = kwargs.get("store_id") if isinstance(kwargs, dict) else None
+    return found is not None and not isinstance(found, bool) and str(found) == str(int(store_id))
 
 
 def _retry(app, name: str):

@@ -6,7 +6,7 @@ queries, after-sales deadlines, plugin timers).
         ...
 
 declares two jobs: ``orders.sweep_store`` (one store: ``store_id=…``, optional ``now``) and
-``orders.sweep`` (every open or suspended store, each in its own store context; one store's
+``orders.sweep`` (every open or closing store, each in its own store context; one store's
 failure is logged and does not stop the others), the latter run every ``every_seconds``.
 Timers are database states swept here, so they survive restarts and a lost Redis (or a lost job:
 work queued as a job for speed is found again by its sweep).
@@ -26,7 +26,7 @@ from flask import current_app
 from mallow.db import db
 from mallow.jobs.registry import JobSpec, declare_on
 from mallow.tenants.context import store_context
-from mallow.tenants.models import Store
+from mallow.tenants.models import SWEPT_STATES, Store
 
 log = logging.getLogger("mallow.jobs")
 
@@ -45,7 +45,7 @@ def store_sweep(prefix: str, every_seconds: float):
 
         def every_store(now: str | None = None):
             app = current_app._get_current_object()
-            ids = db.session.execute(db.select(Store.id).where(Store.status.in_(("open", "suspended")))).scalars().all()
+            ids = db.session.execute(db.select(Store.id).where(Store.status.in_(SWEPT_STATES))).scalars().all()
             results = {}
             for store_id in ids:
                 try:

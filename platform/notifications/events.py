@@ -139,6 +139,18 @@ EVENTS: dict[str, Event] = {
             CHANNELS,
         ),
         Event(
+            "share_reward",
+            "customer",
+            ("in_app",),
+            {
+                "zh_CN": ("好友首单奖励已到账", "您邀请的好友完成了首单，奖励「{reward}」已发放到您的账户。"),
+                "en": (
+                    "Referral reward received",
+                    "A friend you invited completed their first order: your reward “{reward}” is in your account.",
+                ),
+            },
+        ),
+        Event(
             "coupon_expiring",
             "customer",
             ("in_app",),

@@ -15,6 +15,7 @@ EVENT_LABELS = {
     "refund_done": _l("Refund done"),
     "group_succeeded": _l("Group complete"),
     "group_failed": _l("Group not complete"),
+    "share_reward": _l("Referral reward"),
     "coupon_expiring": _l("Coupon expiring"),
 }
 CHANNEL_LABELS = {

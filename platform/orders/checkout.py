@@ -234,11 +234,30 @@ def _order_number() -> str:
     return datetime.now(UTC).strftime("%Y%m%d%H%M%S") + f"{secrets.randbelow(10**6):06d}"
 
 
+def refuse_unless_taking_orders() -> None:
+    """The one gate of every new order (storefront, API, plugins): only an open store takes
+    one; a closing, suspended or closed store refuses with a ``store`` field saying why. Payments
+    of orders already placed go on (their notifications are not orders)."""
+    store = current_store()
+    if store is None or store.is_open:
+        return
+    if store.status == "closing":
+        message = _("This store is closing and takes no new orders. Orders already placed are still handled.")
+    elif store.status == "suspended":
+        message = _("This store is closed for the moment and takes no orders.")
+    elif store.status == "pending":
+        message = _("This store is not open yet.")
+    else:
+        message = _("This store is closed and takes no orders.")
+    raise ValidationFailed({"store": ("not_taking_orders", message)})
+
+
 def place_order(
     customer, raw_items, address_id, note: str = "", idempotency_key: str | None = None, options: dict | None = None
 ) -> tuple[Order, bool]:
     """Place an order; returns ``(order, created)``. Raises ValidationFailed, CheckoutProblems,
     SoldOut or IdempotencyConflict with nothing written."""
+    refuse_unless_taking_orders()
     note = (note or "").strip()[:200]
     key = (idempotency_key or "").strip()[:80] or None
     items = _items(raw_items)

@@ -57,7 +57,7 @@ class Order(StoreModel):
     #: the address at ordering time (encrypted JSON), never a live reference
     address_cipher: Mapped[str] = mapped_column(sa.Text)
     province: Mapped[str] = mapped_column(sa.String(20))
-    note: Mapped[str] = mapped_column(sa.String(200), default="")
+    note: Mapped[str] = mapped_column(sa.String(200), default="", info={"personal": True})  # the shopper's words
     merchant_note: Mapped[str] = mapped_column(sa.String(500), default="")
     carrier: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
     tracking_number: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)

@@ -41,7 +41,7 @@ class Payment(StoreModel):
     amount: Mapped[int] = mapped_column(sa.BigInteger)  # fen
     status: Mapped[str] = mapped_column(sa.String(12), default="created")
     transaction_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True, nullable=True)
-    payer_openid: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    payer_openid: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, info={"personal": True})
     created_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     paid_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 

@@ -22,6 +22,7 @@ from flask import current_app, g
 from sqlalchemy.exc import IntegrityError
 
 from mallow.db import db, utcnow
+from mallow.observability.metrics import payment_notification
 from mallow.orders import service as orders
 from mallow.orders.models import Order, OrderEvent
 from mallow.payments import providers
@@ -61,6 +62,7 @@ def log_notification(provider_name: str, accepted: bool, reason: str, out_trade_
     counted on its row (``count``, ``last_seen_at``), so a flood of forged notifications adds
     one row per reason and window, not one per request. (The log line stays for each.)"""
     provider_name, reason = provider_name[:16], str(reason)[:40]
+    payment_notification(provider_name, accepted, reason)  # mallow_payment_notifications_total
     out_trade_no = (out_trade_no or None) and str(out_trade_no)[:32]
     now = utcnow()
     if not accepted:

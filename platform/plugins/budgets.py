@@ -44,6 +44,8 @@ BUDGETS: dict[str, int | None] = {
     "mallow_order_event_label": 10,
     # share links and posters: once per link or poster drawn for a signed-in shopper
     "mallow_share_code": 10,
+    # a plugin's shared thing (a group): once per share link, poster or visit of its kind
+    "mallow_share_target": 30,
     # shoppers' data rights: the export (a few a day per shopper), the deletion (inside its
     # transaction, once per account)
     "mallow_customer_data": 200,

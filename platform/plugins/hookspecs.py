@@ -248,6 +248,23 @@ def mallow_share_code(store: StoreView, customer: Customer, target: str) -> dict
     and left out."""
 
 
+@hookspec
+def mallow_share_target(store: StoreView, kind: str, ref: str) -> dict[str, Any] | None:
+    """Something of the plugin's that shoppers share like a product (a group of a group buy):
+    Mallow draws its share poster (分享海报) and makes its share link with the sharer's code
+    (``/share/r/<code>/x/<kind>/<ref>``: the visit is remembered for the buyer's first order, then
+    lands on the page). ``kind`` is the plugin's own, named ``<plugin>_<thing>``
+    (``groupbuy_group``): only the plugin whose name starts it is asked to answer (the others'
+    answers are ignored). ``ref`` is the plugin's id of the thing (letters, digits, ``-`` and ``_``,
+    at most 64). Answer ``None`` when there is no such thing to share in this store, else a dict:
+    ``title`` (str, required), ``path`` (str, required: the page's address on this site, a path or
+    an absolute URL of this host), ``price`` (int fen, optional, shown in ¥), ``image`` (optional:
+    a stored product picture, ``ProductImage.path``), ``caption`` (str, optional, a short line
+    beside the price such as "3人团 · 还差 2 人"). Real figures only: never invented members or
+    counters. Called for every share link, poster and visit of the kind: keep it to a query or two.
+    The mallow.sdk :func:`~mallow.sdk.share_sheet` gives the page's 分享 button its addresses."""
+
+
 # --- Shoppers' data rights (PIPL): the export and the erasure of a plugin's own rows -------------
 
 

@@ -64,6 +64,7 @@ EXPECTED: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "mallow_order_status_label": ("a str", _text),
     "mallow_order_event_label": ("a str", _text),
     "mallow_share_code": ("a dict", lambda v: isinstance(v, dict)),
+    "mallow_share_target": ("a dict", lambda v: isinstance(v, dict)),
     "mallow_seed_demo": ("a dict of pages", lambda v: isinstance(v, dict)),
     "mallow_customer_data": ("a dict of plain JSON values", lambda v: isinstance(v, dict) and _json(v)),
     "mallow_erase_customer": ("a list of messages", lambda v: isinstance(v, (list, tuple)) and all(map(_text, v))),

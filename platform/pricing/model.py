@@ -6,7 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-STAGES = ("line", "order", "coupon", "shipping")
+#: in the order they are decided; ``points`` is the last price stage, for what pays part of the
+#: goods (points, stored value): decided by payment stages (:func:`mallow.pricing.pipeline.
+#: register_payment_stage`) with the total after coupons known, never on shipping
+STAGES = ("line", "order", "coupon", "points", "shipping")
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ class PricedLine:
 @dataclass
 class PricedOrder:
     lines: list[PricedLine]
-    adjustments: list[Adjustment]  # order, coupon and shipping stages
+    adjustments: list[Adjustment]  # order, coupon, points and shipping stages
     problems: list[Problem]
 
     @property

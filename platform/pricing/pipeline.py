@@ -5,8 +5,16 @@
    goes down: a surcharge belongs in the order stage.
 2. **order** then **coupon**: proposals sharing an ``exclusive_group`` compete (the best
    applies); the others all apply; each is capped so the running total never goes below zero.
-3. **shipping**: the first admitted shipping answer of a plugin (by plugin name), else the
-   built-in templates'.
+3. **points**: the last price stage, for what pays part of the goods (membership points, stored
+   value): Mallow's own *payment stages*, registered per app by :func:`register_payment_stage`
+   (not a plugin hook), are asked with the total after coupons (``subtotal``) and answer
+   ``Adjustment(stage="points")`` or a :class:`Problem`; each is capped so the total never goes
+   below zero. Shipping is never paid this way: it is added after, and the shipping hooks are
+   handed the goods total before this stage (free-shipping thresholds look at what the goods
+   cost, not at how they are paid).
+4. **shipping**: the first admitted shipping answer of a plugin (by plugin name), else the
+   built-in ones' (Mallow's own, in reverse registration order: a member level's free shipping,
+   then the templates').
 
 Every proposal first passes the adjustment rules (:mod:`mallow.pricing.rules`: a plugin credits
 only itself, needs ``pricing``, and ``pricing.surcharge`` to raise a price); a refused one is
@@ -25,6 +33,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from flask import current_app
 
 from mallow.plugins import guard
 from mallow.plugins.manager import StoreHooks, hooks
@@ -156,6 +166,38 @@ def _decide_stage(proposals: list[Adjustment], running_total: int) -> list[Adjus
     return applied
 
 
+#: ``app.extensions`` key of the payment stages: ``[(name, decide)]`` in registration order
+PAYMENT_STAGES = "mallow.pricing.payment_stages"
+PaymentStage = Callable[[PricingContext, int], "list[Adjustment | Problem] | Adjustment | Problem | None"]
+
+
+def register_payment_stage(app: Any, name: str, decide: PaymentStage) -> None:
+    """Register Mallow's own decision of the ``points`` stage (``create_app`` does, e.g. the
+    membership's points): ``decide(context, subtotal)`` is called after the coupon stage with the
+    goods total so far (fen) and answers ``Adjustment(stage="points")`` values and/or
+    :class:`Problem` values (or None). A stage registered twice under one name is refused."""
+    stages = app.extensions.setdefault(PAYMENT_STAGES, [])
+    if any(known == name for known, _decide in stages):
+        raise ValueError(f"payment stage {name!r} is registered already")
+    stages.append((name, decide))
+
+
+def _payments(context: PricingContext, subtotal: int, problems: list[Problem]) -> list[Adjustment]:
+    """The points stage: every registered payment stage's answer, decided like the coupon stage
+    (capped so the running total never goes below zero)."""
+    found: list[Adjustment] = []
+    for name, decide in current_app.extensions.get(PAYMENT_STAGES, ()):
+        for item in _items(decide(context, subtotal) or []):
+            if isinstance(item, Problem):
+                if item not in problems:
+                    problems.append(item)
+            elif isinstance(item, Adjustment) and item.stage == "points":
+                found.append(item)
+            else:
+                raise TypeError(f"payment stage {name} answered {item!r}, not a points adjustment or a problem")
+    return _decide_stage(found, subtotal)
+
+
 def price(context: PricingContext) -> PricedOrder:
     problems: list[Problem] = []
     failed = plugin_failed(problems)  # a plugin that fails becomes a "plugin_failed" problem
@@ -194,6 +236,9 @@ def price(context: PricingContext) -> PricedOrder:
         decided = _decide_stage([p for p in order_proposals if p.stage == stage], subtotal)
         subtotal += sum(a.amount for a in decided)
         applied.extend(decided)
+
+    paid = _payments(context, subtotal, problems)  # points: after coupons, never on shipping
+    applied.extend(paid)
 
     shipping = _shipping(relay, failed, context, subtotal)
     if isinstance(shipping, Problem):

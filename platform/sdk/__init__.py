@@ -47,6 +47,9 @@ name is in the table of docs/plugins.md (*The plugin SDK*) with the version it c
 * notifications: :func:`notify` tells a shopper of ``group_succeeded`` / ``group_failed`` (消息 and
   the channels they chose), in the current transaction, once per event key
   (:mod:`mallow.sdk.notifications`).
+* sharing (1.7): the ``mallow_share_target`` hook declares a thing of the plugin's that shoppers
+  share like a product; :func:`share_sheet` gives its page's 分享 button the share sheet's
+  addresses (poster and link with the sharer's code, :mod:`mallow.sdk.sharing`).
 """
 
 from __future__ import annotations
@@ -103,8 +106,11 @@ from mallow.accounts.mirror import mirror_of as shopper_session_mirror
 # telling a shopper what the plugin did (消息 and the channels they chose)
 from mallow.sdk.notifications import notify
 
+# sharing a plugin's own thing like a product (分享海报, share links with the sharer's code)
+from mallow.sdk.sharing import share_sheet
+
 #: The SDK's version: a minor release adds names, a major one may change or remove them.
-SDK_VERSION = "1.6"
+SDK_VERSION = "1.7"
 
 __all__ = [
     "SDK_VERSION",
@@ -201,4 +207,6 @@ __all__ = [
     "shopper_session_mirror",
     # notifications (1.6)
     "notify",
+    # sharing (1.7)
+    "share_sheet",
 ]

@@ -20,6 +20,15 @@ DEFAULTS = {
     "default_shipping_template": None,  # shipping template of products that name none (None: free)
     # the share reward rule (mallow.sharing.rewards): off until the merchant sets it
     "share_reward": {"enabled": False, "kind": "coupon", "amount": 0},
+    # membership and points (mallow.membership.service.program): off until the merchant turns it on
+    "membership": {
+        "enabled": False,
+        "earn_per_yuan": 1,
+        "points_per_yuan": 100,
+        "redeem_cap_percent": 50,
+        "validity_days": 365,
+        "level_basis": "spend",
+    },
 }
 
 

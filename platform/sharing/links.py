@@ -1,5 +1,6 @@
-"""Share links: the canonical address of a product or a landing page (微页面), with the sharer's
-code when the shopper who shares is signed in.
+"""Share links: the canonical address of a product, a landing page (微页面) or a plugin's shared
+thing (:mod:`mallow.sharing.targets`), with the sharer's code when the shopper who shares is
+signed in.
 
 * An approved distributor (the distribution plugin, asked through ``mallow_share_code``) shares
   with their distributor code: the link is their referral link landing on the page.
@@ -16,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import url_for
+from flask import request, url_for
 from sqlalchemy.exc import IntegrityError
 
 from mallow.db import db
@@ -35,28 +36,36 @@ KINDS = ("product", "page")
 
 @dataclass(frozen=True)
 class Shared:
-    """What is shared: ``kind`` ``"product"`` (``ref`` its id) or ``"page"`` (``ref`` its slug)."""
+    """What is shared: ``kind`` ``"product"`` (``ref`` its id), ``"page"`` (``ref`` its slug), or a
+    plugin's kind (:mod:`mallow.sharing.targets`: ``page`` is the path of its page on this site)."""
 
     kind: str
     ref: int | str
+    page: str | None = None
 
     def path(self) -> str:
         """The page's own address on this site (a path)."""
         if self.kind == "product":
             return url_for("storefront.product", product_id=self.ref)
-        return url_for("pages.landing", slug=self.ref)
+        if self.kind == "page":
+            return url_for("pages.landing", slug=self.ref)
+        return self.page or url_for("storefront.home")
 
     def canonical(self) -> str:
         """The page's absolute address, with no code."""
         if self.kind == "product":
             return url_for("storefront.product", product_id=self.ref, _external=True)
-        return url_for("pages.landing", slug=self.ref, _external=True)
+        if self.kind == "page":
+            return url_for("pages.landing", slug=self.ref, _external=True)
+        return request.host_url.rstrip("/") + self.path()
 
     def through(self, code: str) -> str:
         """The absolute address that records ``code`` and lands on the page."""
         if self.kind == "product":
             return url_for("storefront.share_visit_product", code=code, product_id=self.ref, _external=True)
-        return url_for("storefront.share_visit_page", code=code, slug=self.ref, _external=True)
+        if self.kind == "page":
+            return url_for("storefront.share_visit_page", code=code, slug=self.ref, _external=True)
+        return url_for("storefront.share_visit_target", code=code, kind=self.kind, ref=self.ref, _external=True)
 
 
 @dataclass(frozen=True)

@@ -203,9 +203,17 @@ def _png(canvas: Image.Image) -> bytes:
 
 
 def product_poster(
-    *, title: str, price: int | None, image_path: Path | None, store_name: str, link: str, caption: str
+    *,
+    title: str,
+    price: int | None,
+    image_path: Path | None,
+    store_name: str,
+    link: str,
+    caption: str,
+    note: str | None = None,
 ) -> bytes:
-    """A product's poster: photo (or placeholder), title (two lines at most), price, footer."""
+    """A product's poster (and a plugin's shared thing's): photo (or placeholder), price, a
+    ``note`` at the price's right (a group's "3人团 · 还差 2 人"), title (two lines at most), footer."""
     canvas = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
     photo = _photo(image_path)
     if photo is None:
@@ -216,6 +224,12 @@ def product_poster(
     y = PHOTO + 28
     if price is not None:
         draw.text((MARGIN, y), yuan(price), fill=PRICE, font=font(52))
+    if note:
+        price_width = draw.textlength(yuan(price), font=font(52)) if price is not None else 0
+        room = WIDTH - 2 * MARGIN - int(price_width) - 30
+        [line] = wrap(note, font(30), max(room, 120), 1)
+        length = draw.textlength(line, font=font(30))
+        draw.text((WIDTH - MARGIN - length, y + 14), line, fill=PRICE, font=font(30))
     y += 76
     for line in wrap(title, font(34), WIDTH - 2 * MARGIN, 2):
         draw.text((MARGIN, y), line, fill=INK, font=font(34))

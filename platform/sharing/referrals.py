@@ -3,7 +3,7 @@ kept in their session (per store, :data:`MAX_AGE`); when that visitor places the
 the order keeps its sharer (:class:`ShareReferral`), written in the order's transaction.
 
 Mallow's own implementations of two hooks (registered as core hooks by ``create_app``):
-``mallow_order_placed`` records the referral, ``mallow_order_completed`` marks it due for the
+``mallow_order_placed`` records the referral, ``mallow_order_completed`` grants the sharer the
 merchant's reward (:mod:`mallow.sharing.rewards`). An order placed without a remembered code
 costs nothing here: no statement.
 """
@@ -17,8 +17,9 @@ import pluggy
 import sqlalchemy as sa
 from flask import has_request_context, session
 
-from mallow.db import db, utcnow
+from mallow.db import db
 from mallow.orders.models import Order
+from mallow.sharing import rewards
 from mallow.sharing.models import ShareCode, ShareReferral
 from mallow.tenants.context import current_store
 
@@ -96,13 +97,9 @@ def mallow_order_placed(order, context):
 
 @hookimpl
 def mallow_order_completed(order):
-    """The referred first order completed: its sharer's reward is due (granted by the merchant's
-    rule once coupons and points exist)."""
-    db.session.execute(
-        sa.update(ShareReferral)
-        .where(ShareReferral.order_id == order.id, ShareReferral.completed_at.is_(None))
-        .values(completed_at=utcnow())
-    )
+    """The referred first order completed: its sharer gets the reward of the merchant's rule of
+    now, once (:func:`mallow.sharing.rewards.on_completed`)."""
+    rewards.on_completed(order)
 
 
 def referral_of(order_id: int) -> ShareReferral | None:

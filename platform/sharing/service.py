@@ -1,5 +1,6 @@
 """What the storefront and the API share: find what is shared (404 when it is not on show in
-this store), its share link for the asking shopper, and its poster (kept on disk)."""
+this store: a product, a landing page, or a plugin's thing through ``mallow_share_target``), its
+share link for the asking shopper, and its poster (kept on disk)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from mallow.catalog.product_json import min_price
 from mallow.db import db
 from mallow.extensions import limiter
 from mallow.media.images import absolute_path
-from mallow.sharing import posters
+from mallow.sharing import posters, targets
 from mallow.sharing.links import Link, Shared, share_link
 from mallow.tenants.context import current_store
 
@@ -37,7 +38,8 @@ class NotShared(LookupError):
 
 
 def find(kind: str, ref) -> tuple[Shared, object]:
-    """``(what is shared, its row)`` for a product id or a landing page's slug of this store."""
+    """``(what is shared, its row)`` for a product id or a landing page's slug of this store, or a
+    plugin's kind and ref (the row: its :class:`~mallow.sharing.targets.Target`)."""
     if kind == "product":
         product = products.get(ref, shopper=True)
         if product is None:
@@ -52,6 +54,10 @@ def find(kind: str, ref) -> tuple[Shared, object]:
         if page is None:
             raise NotShared(kind)
         return Shared("page", page.slug), page
+    if isinstance(ref, str):
+        target = targets.find(kind, ref)
+        if target is not None:
+            return Shared(kind, ref, page=target.path), target
     raise NotShared(kind)
 
 
@@ -72,13 +78,24 @@ def poster(shared: Shared, row, link: Link) -> tuple[bytes, bool]:
     under the store's stamp read for this request (none: drawn every time)."""
     store = current_store()
     stamp = g.get("mallow_store_stamp") if g.get("mallow_store_id") == store.id else None
+    shown = row.key() if isinstance(row, targets.Target) else ()
     key = (
         None
         if stamp is None
-        else posters.cache_key(shared.kind, shared.ref, stamp, link.url, get_locale(), posters.font_found())
+        else posters.cache_key(shared.kind, shared.ref, stamp, link.url, get_locale(), posters.font_found(), *shown)
     )
 
     def draw() -> bytes:
+        if isinstance(row, targets.Target):
+            return posters.product_poster(
+                title=row.title,
+                price=row.price,
+                image_path=absolute_path(row.image) if row.image else None,
+                store_name=store.name,
+                link=link.url,
+                caption=caption(),
+                note=row.caption,
+            )
         if shared.kind == "product":
             images = sorted(row.images, key=lambda image: image.sort)
             return posters.product_poster(

@@ -12,6 +12,11 @@ opens the list of the others (a ``<details>``: usable ones are submit buttons ``
 that re-price the page, unusable ones greyed with their reason, 不使用优惠券 = ``none``). The page
 carries the coupon it priced with (hidden ``coupon``: the holding id or ``none``), and the order is
 placed with exactly that one. ``GET /checkout?coupon=<id|none>`` chooses as well.
+
+Points (积分, when the store runs its membership programme and the shopper has some): the 积分 row
+says how many may be used and what they take off; its switch (``choose_points`` = ``max`` /
+``none``) re-prices the page. The page carries the number of points it priced with (hidden
+``points``), and the order is placed with exactly that number (:mod:`mallow.storefront.membership`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from mallow.orders.models import Order
 from mallow.pricing import pipeline
 from mallow.storefront.cart import cart_rows
 from mallow.storefront.coupons import scope_text
+from mallow.storefront import membership as member_pages
 from mallow.validation import ValidationFailed, text
 from mallow.web import render_form
 from mallow.web.blueprints import storefront as bp
@@ -99,6 +105,12 @@ def _coupon_choice() -> str:
     return raw if raw in ("best", "none") or (raw.isascii() and raw.isdigit() and len(raw) < 19) else "best"
 
 
+def _points_choice(placing: bool = False) -> str:
+    """The points this request asks for: the switch, the page's hidden field, the query string."""
+    raw = request.form.get("choose_points") or request.form.get("points") or request.args.get("points")
+    return member_pages.points_choice(raw, placing and "choose_points" not in request.form)
+
+
 class Quote:
     """A priced checkout and its coupon decision (the list and the one applied)."""
 
@@ -110,11 +122,11 @@ class Quote:
         return self.decision.holding_id if self.decision is not None else None
 
 
-def quote(items: list[dict], province: str | None, choice: str):
+def quote(items: list[dict], province: str | None, choice: str, points: str = "none"):
     """``(Quote, None)``, or ``(None, message)`` when the items cannot be priced at all."""
     if not items:
         return None, None
-    options = {coupon_pricing.OPTION: choice}
+    options = {coupon_pricing.OPTION: choice, **member_pages.points_options(points)}
     try:
         context = checkout.build_context(principal("shopper").id, items, province, options)
     except ValidationFailed as failed:
@@ -176,7 +188,7 @@ def _render_checkout(
             if chosen != "new"
             else (text(request.form, "province", 20) or None)
         )
-        priced, problem = quote(items, province, _coupon_choice())
+        priced, problem = quote(items, province, _coupon_choice(), _points_choice())
         if problem or priced is None:
             flash(problem or _("Your cart is empty."), "error")
             return redirect(url_for("storefront.cart")), 303
@@ -193,6 +205,7 @@ def _render_checkout(
         problems=priced.priced.problems,
         total=priced.priced.total,
         coupons=_coupon_view(priced),
+        points=member_pages.points_row(customer.id, priced.priced),
         signature=_cart_signature(items),
         idempotency_key=key,
         provinces=PROVINCES,
@@ -254,8 +267,9 @@ def place_order():
             status=409,
             notice=_("Your cart changed since this page was shown. Check the order again."),
         )
-    if request.form.get("action") == "quote" or "choose_coupon" in request.form:
-        # "Recalculate" (the chosen address) or a coupon chosen in the list: price, place nothing
+    if request.form.get("action") == "quote" or "choose_coupon" in request.form or "choose_points" in request.form:
+        # "Recalculate" (the chosen address), a coupon chosen in the list, points switched on or
+        # off: price, place nothing
         return _render_checkout(items, unavailable)
 
     note = text(request.form, "note", 200)
@@ -271,8 +285,8 @@ def place_order():
         db.session.rollback()
         return _render_checkout(items, unavailable, errors=failed)
 
-    choice = _coupon_choice()
-    priced, problem = quote(items, address.province, choice)
+    choice, points = _coupon_choice(), _points_choice(placing=True)
+    priced, problem = quote(items, address.province, choice, points)
     if problem or priced is None:
         db.session.rollback()
         flash(problem or _("Your cart is empty."), "error")
@@ -293,8 +307,9 @@ def place_order():
             ),
         )
 
+    options = {coupon_pricing.OPTION: choice, **member_pages.points_options(points)}
     try:
-        order, created = checkout.place_order(customer, items, address.id, note, key, {coupon_pricing.OPTION: choice})
+        order, created = checkout.place_order(customer, items, address.id, note, key, options)
     except ValidationFailed as failed:
         db.session.rollback()
         return _render_checkout(items, unavailable, errors=failed)

@@ -9,17 +9,27 @@ from mallow.db import PlatformModel, utcnow
 from mallow.statemachine import StateMachine
 
 #: pending: signed up, waiting for an approved qualification (console works, storefront closed)
-#: open: approved, storefront public; suspended: closed by the platform or a lapsed licence;
-#: closed: the merchant or the platform ended the store.
+#: open: approved, storefront public; closing: the merchant asked to close: no new orders, the
+#: orders already placed are still fulfilled and refunded, closed once none is left open (or an
+#: admin closes it); suspended: closed for now by the platform or a lapsed licence; closed: the
+#: merchant or the platform ended the store (its data kept for the retention period); purged: its
+#: schema or file, files, Redis keys and jobs are gone, the row and its audit trail stay (the slug
+#: is never given again). See :mod:`mallow.stores.lifecycle`.
 STORE_STATES = StateMachine(
     "store",
     {
         "pending": {"open", "closed"},
-        "open": {"suspended", "closed"},
+        "open": {"closing", "suspended", "closed"},
+        "closing": {"open", "suspended", "closed"},
         "suspended": {"open", "closed"},
-        "closed": set(),
+        "closed": {"purged"},
+        "purged": set(),
     },
 )
+#: states in which no job runs for the store (a queued one is dropped and logged: mallow.jobs)
+JOBLESS_STATES = frozenset({"suspended", "closed", "purged"})
+#: states whose periodic sweeps run (pending stores have nothing to sweep yet)
+SWEPT_STATES = ("open", "closing")
 
 
 class Store(PlatformModel):
@@ -34,6 +44,12 @@ class Store(PlatformModel):
     created_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     opened_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     status_reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    #: the merchant asked to close (closing), the store ended (closed), its data are to be purged
+    #: after (closed_at + MALLOW_STORE_RETENTION_DAYS), and were (purged)
+    close_requested_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    closed_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    purge_after: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True, index=True)
+    purged_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
     owner = relationship("Merchant")
 
@@ -42,6 +58,10 @@ class Store(PlatformModel):
     @property
     def is_open(self) -> bool:
         return self.status == "open"
+
+    @property
+    def runs_jobs(self) -> bool:
+        return self.status not in JOBLESS_STATES
 
     def __repr__(self) -> str:
         return f"<Store {self.id} {self.slug} {self.status}>"

@@ -65,8 +65,10 @@ def init_app(app: Flask) -> None:
         if host_slug is not None and host_slug != slug:
             abort(404)
         store = snapshots.find(slug)  # from this process's memory while the store's stamp holds
-        if store is None or store.status == "closed":
+        if store is None or store.status == "purged":
             abort(404)
+        if store.status == "closed":
+            _closed_store_gate(endpoint)
         activate_store(store)
 
     @app.url_defaults
@@ -80,6 +82,25 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def store_in_templates():
         return {"store": current_store()}
+
+
+#: a closed store still answers these: the page saying it has closed, and the payment provider's
+#: notifications (a refund of an order placed before it closed: money moves on)
+CLOSED_STORE_ENDPOINTS = frozenset({"pages.landing", "store_api.paymentNotify"})
+
+
+def _closed_store_gate(endpoint: str | None) -> None:
+    """A closed store (its data kept until purged): shoppers' pages say it has closed
+    (``storefront`` area), its staff read the console (writes refused), payment notifications are
+    taken; every other route (the JSON APIs) is not found."""
+    endpoint = endpoint or ""
+    if endpoint.startswith("storefront.") or endpoint in CLOSED_STORE_ENDPOINTS:
+        return
+    if endpoint.startswith("console."):
+        if request.method not in ("GET", "HEAD"):
+            abort(403, description="This store is closed: its console is read-only.")
+        return
+    abort(404)
 
 
 def store_url_prefix(suffix: str = "") -> str:

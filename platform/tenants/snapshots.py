@@ -28,6 +28,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from mallow.db import db
 from mallow.db.session import TenantSession
+from mallow.observability.metrics import cache_counters
 from mallow.tenants import stamps
 from mallow.tenants.models import Store
 
@@ -108,6 +109,9 @@ class Snapshots:
                 self.entries[store.id] = Snapshot(stamp, {key: getattr(store, key) for key in _COLUMNS})
 
 
+_counted_hit, _counted_miss = cache_counters("store_snapshot")  # mallow_cache_lookups_total{cache="store_snapshot"}
+
+
 def _snapshots() -> Snapshots:
     return current_app.extensions[EXTENSION]
 
@@ -120,6 +124,7 @@ def find(slug: str) -> Store | None:
     stamp = stamps.current(store_id) if store_id is not None else None
     entry = memory.entries.get(store_id) if store_id is not None else None
     if entry is not None and stamp is not None and entry.stamp == stamp and entry.slug == slug:
+        _counted_hit()
         store = db.session.identity_map.get(identity_key(Store, store_id))  # already here (a test, a CLI)
         if store is None:
             store = _detached(entry.values)
@@ -127,6 +132,7 @@ def find(slug: str) -> Store | None:
         g.mallow_store_stamp = stamp
         g.mallow_store_values = entry.values
         return store
+    _counted_miss()
     store = db.session.execute(sa.select(Store).filter_by(slug=slug)).scalar_one_or_none()
     if store is None:
         memory.ids.pop(slug, None)

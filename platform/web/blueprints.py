@@ -11,7 +11,7 @@ blueprints' names, which templates, themes and plugins link to.
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 
 from mallow.tenants.context import current_store
 from mallow.tenants.resolve import store_url_prefix
@@ -21,9 +21,29 @@ console = Blueprint("console", __name__, url_prefix=store_url_prefix("/console")
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+#: what a shopper still reaches in a closing store: their orders and account (the orders already
+#: placed are still fulfilled and refunded), signing in and out, images
+CLOSING_STORE_PAGES = frozenset(
+    {
+        "storefront.orders_list",
+        "storefront.order_detail",
+        "storefront.account",
+        "storefront.login",
+        "storefront.login_with_code",
+        "storefront.logout",
+        "storefront.media",
+    }
+)
+
+
 @storefront.before_request
 def only_open_stores():
-    """A store that is not open (awaiting approval, suspended, closed) shows shoppers a 503 page."""
+    """A store that is not open (awaiting approval, suspended, closing, closed) shows shoppers a
+    503 page saying why (``storefront/not_open.html``). A closing store still shows shoppers their
+    orders (:data:`CLOSING_STORE_PAGES`)."""
     store = current_store()
-    if store is not None and not store.is_open:
-        return render_template("storefront/not_open.html"), 503, {"Retry-After": "86400"}
+    if store is None or store.is_open:
+        return None
+    if store.status == "closing" and request.endpoint in CLOSING_STORE_PAGES:
+        return None
+    return render_template("storefront/not_open.html"), 503, {"Retry-After": "86400"}

@@ -15,7 +15,7 @@ Modules: :mod:`.money` (arithmetic and rounding), :mod:`.models`, :mod:`.campaig
 from __future__ import annotations
 
 from mallow.sdk import hookimpl, slot_watches
-from mallow_groupbuy import checkout, lifecycle, product_slot
+from mallow_groupbuy import checkout, lifecycle, present, product_slot
 from mallow_groupbuy.i18n import _
 from mallow_groupbuy.models import Campaign, Group
 
@@ -112,6 +112,15 @@ def mallow_template_slot(slot, context):
     if slot != product_slot.SLOT:
         return None
     return product_slot.render(context)
+
+
+@hookimpl
+def mallow_share_target(kind, ref):
+    """A group is shared like a product: Mallow draws its poster and makes its link with the
+    sharer's code (the group page's 分享 button, :func:`mallow.sdk.share_sheet`)."""
+    if kind != present.SHARE_KIND:
+        return None
+    return present.share_target(ref)
 
 
 @hookimpl

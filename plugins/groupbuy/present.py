@@ -367,3 +367,40 @@ def json_for_script(data) -> str:
 def asset_version(name: str) -> str:
     """A content hash of one of the plugin's static files, for ``?v=``."""
     return static_version(Path(__file__).parent / "static", name)
+
+
+#: the kind of a group in Mallow's share links and posters (``mallow_share_target``)
+SHARE_KIND = "groupbuy_group"
+
+
+def share_target(ref: str) -> dict | None:
+    """A group as Mallow shares it (its poster and its link with the sharer's code): the campaign's
+    title, the price the next member pays (the final one once complete), the product's picture,
+    the group page, and the group's real state beside the price. None: no such group here."""
+    if not ref.isdigit() or not 0 < int(ref) < 2**31:
+        return None
+    group = db.session.get(Group, int(ref))
+    campaign = db.session.get(Campaign, group.campaign_id) if group is not None else None
+    if group is None or campaign is None:
+        return None
+    skus = sku_rows(campaign, bp=next_bp(group))
+    image = db.session.execute(
+        sa.select(ProductImage.path)
+        .where(ProductImage.product_id == campaign.product_id)
+        .order_by(ProductImage.sort, ProductImage.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    needed = max(0, group.size - group.headcount)
+    if group.status == "open":
+        caption = _("Group of %(size)s · %(n)s more needed", size=group.size, n=needed)
+    elif group.status == "succeeded":
+        caption = _("Group complete")
+    else:
+        caption = None
+    return {
+        "title": campaign.title,
+        "path": shop_url("group", group_id=group.id),
+        "price": min(row["group_price"] for row in skus) if skus else None,
+        "image": image,
+        "caption": caption,
+    }

@@ -46,6 +46,7 @@ FILL = {
     "sale_id": "sale_id",
     "campaign_id": "campaign_id",
     "group_id": "group_id",
+    "ref": "group_id",  # a shared thing of a plugin (/share/…/x/<kind>/<ref>): the demo's group
     "code": "code",
     "address_id": "address_id",
     "theme": None,
@@ -107,6 +108,8 @@ def _static_file(app, endpoint: str) -> str | None:
 def _value(demo, endpoint: str, name: str):
     if name == "theme":
         return "default"
+    if name == "kind":  # what a plugin shares (mallow_share_target): the demo's group-buy group
+        return "groupbuy_group"
     if name == "ticket":  # a flash-sale queue ticket nobody holds: its 404 must fit too (the waiting
         return "0" * 32  # page itself is measured by test_flashsale_queue_browser.py)
     if name == "notification_id":  # a message the demo shopper does not have: its 404 must fit too

@@ -21,6 +21,7 @@ from mallow.sdk import (
     fen_to_yuan,
     plugin_settings,
     principal,
+    share_sheet,
     shopper_required,
 )
 from mallow.sdk import place_order as checkout_order
@@ -158,6 +159,7 @@ def group_page(group_id: int):
         share_json=present.share_json(view, campaign, product, skus, share_url),
         texts_json=present.script_texts(),
         form=_order_form(campaign, group.id),
+        sheet=share_sheet(present.SHARE_KIND, group.id),  # 分享: Mallow's poster and link (mallow_share_target)
     )
 
 
