@@ -517,7 +517,7 @@ def plugin_publish(folder, url, token):
 
 @main.group()
 def store():
-    """A store as a whole: close it, purge it, export it, import it."""
+    """A store as a whole: close it, purge it, export it, import it, move it to another pod."""
 
 
 @store.command("list")
@@ -653,3 +653,92 @@ def store_import(archive, slug, key_file):
     except ArchiveError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"imported as store {restored.slug} (id {restored.id}, {restored.status})")
+
+
+@store.command("move")
+@click.argument("slug")
+@click.option("--to", "target", required=True, help="the pod to move it to (mallow pod list)")
+@with_appcontext
+def store_move(slug, target):
+    """Move store SLUG's schema to pod --to (PostgreSQL): made there, writes frozen (503, retry)
+    while its rows are copied and compared, switched, the old schema dropped. A failure leaves it
+    where it was."""
+    from mallow.stores import lifecycle
+    from mallow.stores.move import MoveFailed, move_store
+    from mallow.tenants.pods import PodProblem
+
+    found = lifecycle.store_by_slug(slug)
+    if found is None:
+        raise click.BadParameter(f"no store {slug!r}", param_hint="SLUG")
+    try:
+        moved = move_store(found, target, "cli", echo=click.echo)
+    except (PodProblem, MoveFailed) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"{moved.slug} moved from {moved.source} to {moved.target}: {moved.tables} tables, {moved.rows} rows, "
+        f"writes frozen {moved.frozen_seconds:.2f} s, {moved.seconds:.2f} s in all"
+    )
+    if not moved.old_schema_dropped:
+        click.echo(f"the old schema on {moved.source} was not dropped: drop it there by hand (see the log)", err=True)
+
+
+@main.group()
+def pod():
+    """PostgreSQL pods: the databases store schemas live in (add, list, drain, open)."""
+
+
+def _pod_problem(run):
+    from mallow.tenants.pods import PodProblem
+
+    try:
+        return run()
+    except PodProblem as error:
+        raise click.ClickException(str(error)) from None
+
+
+@pod.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--capacity", type=click.IntRange(0), required=True, help="how many stores it may hold")
+@with_appcontext
+def pod_add(name, url, capacity):
+    """Add pod NAME at URL (a PostgreSQL address without a password, or env:VARIABLE holding it)."""
+    from mallow.tenants import pods
+
+    added = _pod_problem(lambda: pods.add(name, url, capacity))
+    click.echo(f"pod {added.name} added: room for {added.capacity} stores, open")
+
+
+@pod.command("list")
+@with_appcontext
+def pod_list():
+    """Every pod with its state, stores and room."""
+    from mallow.tenants import pods
+
+    _pod_problem(pods.require_postgresql)
+    click.echo(f"{'pod':<16} {'state':<9} {'stores':>7} {'capacity':>9} {'room':>7}  address")
+    for row in pods.rooms():
+        address = row.address or "(the platform's database)"
+        click.echo(f"{row.name:<16} {row.state:<9} {row.stores:>7} {row.capacity:>9} {row.room:>7}  {address}")
+
+
+@pod.command("drain")
+@click.argument("name")
+@with_appcontext
+def pod_drain(name):
+    """Pod NAME takes no new store (its stores stay until moved: mallow store move)."""
+    from mallow.tenants import pods
+
+    _pod_problem(lambda: pods.set_state(name, "draining"))
+    click.echo(f"pod {name} is draining: new stores go elsewhere")
+
+
+@pod.command("open")
+@click.argument("name")
+@with_appcontext
+def pod_open(name):
+    """Pod NAME takes new stores again."""
+    from mallow.tenants import pods
+
+    _pod_problem(lambda: pods.set_state(name, "open"))
+    click.echo(f"pod {name} is open")

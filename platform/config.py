@@ -127,6 +127,8 @@ def from_environment(overrides: dict | None = None) -> dict:
         "MALLOW_SMTP_TIMEOUT": float(env.get("MALLOW_SMTP_TIMEOUT") or "10"),
         "MALLOW_ANALYTICS_FLUSH_SECONDS": float(env.get("MALLOW_ANALYTICS_FLUSH_SECONDS", "5")),  # analytics.buffer
         "MALLOW_LANES": _flag(env.get("MALLOW_LANES", "1")),  # API happy paths before Flask (mallow.edge.lanes)
+        # a job worker silent this long has died: its idempotent jobs are run again (mallow.jobs.worker)
+        "MALLOW_JOB_ABANDONED_SECONDS": float(env.get("MALLOW_JOB_ABANDONED_SECONDS") or "90"),
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",

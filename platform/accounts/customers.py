@@ -173,7 +173,8 @@ def sign_in_with_wechat(openid: str, data=None) -> tuple[Customer, bool]:
 def _wechat_nickname(openid: str) -> str:
     """微信用户 and four digits taken from the openid (the same WeChat, the same digits)."""
     digits = int(hashlib.sha256(openid.encode()).hexdigest()[:8], 16) % 10000
-    return _("WeChat user %(digits)s", digits=f"{digits:04d}")
+    padded = f"{digits:04d}"
+    return _("WeChat user %(digits)s", digits=padded)
 
 
 #: the form field / API property of the consent to the store's privacy notice

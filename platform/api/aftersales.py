@@ -13,7 +13,7 @@ from mallow.api.registry import nullable, obj, operation, returns, schema, shape
 from mallow.api.views import iso
 from mallow.db import db
 from mallow.media.images import absolute_path
-from mallow.media.upload_limits import BUSY_RESPONSE
+from mallow.media.upload_limits import BUSY_RESPONSE, STORAGE_FULL_RESPONSE
 from mallow.orders import access
 from mallow.payments.models import Refund
 from mallow.web.ids import ID_MAX
@@ -107,6 +107,7 @@ def _problem(problem: service.AfterSaleProblem):
         "409": "Not eligible, or a request is already in progress",
         "422": ERR,
         "503": BUSY_RESPONSE,
+        "507": STORAGE_FULL_RESPONSE,
     },
 )
 @shopper_required

@@ -44,13 +44,14 @@ from mallow.accounts.sessions import TOKEN_PREFIX
 from mallow.api.registry import ApiRegistry
 from mallow.cart import service as carts
 from mallow.db import hygiene
-from mallow.db.session import SAME_CONNECTION, STORE_SCHEMA, bind_store
+from mallow.db.session import STORE_SCHEMA, bind_store
 from mallow.edge import lanes
 from mallow.extensions import choose_locale
 from mallow.orders import checkout, receipts
 from mallow.plugins import breaker
 from mallow.tenants import recycling, stamps
-from mallow.tenants.engines import schema_name
+from mallow.tenants.context import engine_of
+from mallow.tenants.engines import pod_key, schema_name
 from mallow.tenants.models import Store
 from mallow.validation import ValidationFailed
 
@@ -117,9 +118,10 @@ def _enter(app, snapshot) -> None:
     store_id = snapshot.id
     g.mallow_store_stamp, g.mallow_store_values = snapshot.stamp, snapshot.values
     g.mallow_store, g.mallow_store_id, g.mallow_store_slug = _store(snapshot), store_id, snapshot.slug
-    engines = app.extensions["mallow.store_engines"]
-    resolve = (lambda: SAME_CONNECTION) if engines.is_postgresql else (lambda: engines.engine_for(store_id))
-    bind_store(resolve, {STORE_SCHEMA: schema_name(store_id)})
+    # the store's tables where the resolver would find them: the platform's database (the
+    # session's own connection), another pod's, or the store's SQLite file
+    g.mallow_store_pod = pod = pod_key(snapshot.values.get("pod"))
+    bind_store(engine_of(store_id, pod), {STORE_SCHEMA: schema_name(store_id)})
 
 
 def _note_schema(connection) -> None:

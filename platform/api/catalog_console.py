@@ -37,6 +37,7 @@ from mallow.catalog import (
 from mallow.catalog.models import Sku
 from mallow.inventory import stock
 from mallow.media.library import BUSY_RESPONSE, NOT_OPEN_RESPONSE
+from mallow.media.upload_limits import STORAGE_FULL_RESPONSE
 from mallow.validation import ValidationFailed
 
 
@@ -144,6 +145,7 @@ def update_product(product_id):
         "409": NOT_OPEN_RESPONSE,
         "422": VALIDATION,
         "503": BUSY_RESPONSE,
+        "507": STORAGE_FULL_RESPONSE,
     },
 )
 @staff_required

@@ -10,7 +10,7 @@ from mallow.accounts import staff as team
 from mallow.accounts.guards import principal, staff_required
 from mallow.api.registry import nullable, obj, operation, returns, shape, string
 from mallow.api.views import QUALIFICATION, QUALIFICATIONS, qualification_json
-from mallow.media.upload_limits import BUSY_RESPONSE
+from mallow.media.upload_limits import BUSY_RESPONSE, STORAGE_FULL_RESPONSE
 from mallow.qualifications import service
 from mallow.tenants.context import current_store
 
@@ -67,6 +67,7 @@ QUALIFICATION_FORM = {
         "200": returns("This application_id was submitted before: the first result", QUALIFICATION),
         "422": {"$ref": "#/components/responses/ValidationFailed"},
         "503": BUSY_RESPONSE,
+        "507": STORAGE_FULL_RESPONSE,
     },
 )
 @staff_required(owner=True)

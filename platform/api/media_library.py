@@ -10,6 +10,7 @@ from mallow.accounts.guards import principal, staff_required
 from mallow.api.registry import nullable, operation, returns, schema, shape
 from mallow.catalog.search import page_number
 from mallow.media import library
+from mallow.media.upload_limits import STORAGE_FULL_RESPONSE
 from mallow.validation import ValidationFailed
 
 VALIDATION = {"$ref": "#/components/responses/ValidationFailed"}
@@ -105,6 +106,7 @@ def list_media():
         "409": library.NOT_OPEN_RESPONSE,
         "422": VALIDATION,
         "503": library.BUSY_RESPONSE,
+        "507": STORAGE_FULL_RESPONSE,
     },
 )
 @staff_required

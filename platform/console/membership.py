@@ -49,7 +49,8 @@ def discount_text(percent: int) -> str:
     if percent >= 100:
         return _("No discount")
     whole, tenth = divmod(int(percent), 10)
-    return _("%(zhe)s折", zhe=f"{whole}.{tenth}" if tenth else f"{whole}")
+    zhe = f"{whole}.{tenth}" if tenth else str(whole)
+    return _("%(zhe)s折", zhe=zhe)
 
 
 def threshold_text(value: int, basis: str) -> str:
@@ -390,5 +391,6 @@ def member_detail(customer_id: int):
         db.session.rollback()
         return _render_member(_customer_or_404(customer_id), failed)
     db.session.commit()
-    flash(_("Points adjusted: %(points)s", points=f"{points:+d}"), "success")
+    signed = f"{points:+d}"
+    flash(_("Points adjusted: %(points)s", points=signed), "success")
     return redirect(url_for("console.member_detail", customer_id=customer_id)), 303

@@ -14,9 +14,14 @@ this module through :func:`bind_store`, so the session never imports what sits a
 
 from __future__ import annotations
 
+import logging
+
+import sqlalchemy as sa
 from flask import g, has_app_context
 from flask_sqlalchemy.session import Session
 from sqlalchemy import event
+
+log = logging.getLogger(__name__)
 
 STORE_BIND = "store"
 STORE_SCHEMA = "store"
@@ -38,6 +43,20 @@ class TenantSession(Session):
                 return engine
             mapper = clause = None  # PostgreSQL: the session's own connection, schema-translated
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+    def close(self) -> None:
+        """Close, as the request's teardown does; a connection the server dropped meanwhile
+        (PostgreSQL restarted, the backend was ended) is not an error here. Its rollback fails,
+        but there is nothing to roll back: the server ended the transaction with the connection,
+        and SQLAlchemy has invalidated it (the pool discards it). Raising would turn an answer
+        already made — a 200, or the 503 that said the database was away — into a 500 as the
+        request context is torn down."""
+        try:
+            super().close()
+        except sa.exc.DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            log.warning("the database dropped a connection while the session closed: %s", error.orig)
 
 
 #: what :func:`store_bind` answers on PostgreSQL: the session's own connection, schema-translated

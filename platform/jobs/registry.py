@@ -17,10 +17,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from collections.abc import Callable
 
+import sqlalchemy as sa
 from flask import current_app
 
 from mallow.db import db
-from mallow.tenants.context import store_context
+from mallow.tenants.context import moved_since_activation, store_context
 
 log = logging.getLogger("mallow.jobs")
 
@@ -164,6 +165,15 @@ class BadJobArguments(PermanentJobError, TypeError):
     pass
 
 
+#: seconds before a job of a store being moved runs again
+MOVE_POSTPONE_SECONDS = 5
+
+
+def _postpone(app, name: str, store_id: int, kwargs: dict) -> None:
+    log.info("job %s of store %s postponed: the store is being moved", name, store_id)
+    app.extensions["mallow.jobs"].enqueue(name, delay=MOVE_POSTPONE_SECONDS, store_id=store_id, **kwargs)
+
+
 def execute(app, name: str, kwargs: dict):
     """Run ``app``'s job ``name`` in a fresh app context (and store context when it needs one)."""
     spec = jobs_of(app).check_call(name, kwargs)
@@ -180,7 +190,14 @@ def execute(app, name: str, kwargs: dict):
             if not store.runs_jobs:  # suspended, closed, purged: the job is dropped, not retried
                 log.warning("job %s dropped: store %s (%s) is %s", name, store.id, store.slug, store.status)
                 return None
-            return spec.func(store=store, **kwargs)
+            if store.moving_to is not None:  # writes frozen for a move to another pod: later, never dropped
+                return _postpone(app, name, store_id, kwargs)
+            try:
+                return spec.func(store=store, **kwargs)
+            except sa.exc.DBAPIError:
+                if not moved_since_activation():  # it met the old pod's schema as the move dropped it
+                    raise
+                return _postpone(app, name, store_id, kwargs)
     with app.app_context():
         try:
             return spec.func(**kwargs)

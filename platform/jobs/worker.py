@@ -13,6 +13,14 @@ are always none, and it sends no webhooks. :class:`MallowWorker` checks each job
 work horse. A job that fails the check is refused: nothing runs, it goes straight to the failed
 registry with the reason, and a warning names its id and what it asked for.
 
+A job whose worker died under it (SIGKILL, the machine gone) would stay in rq's started registry
+until its heartbeat lapsed and then be retried after the retry's delay. :func:`requeue_abandoned`
+runs in every maintenance pass of a Mallow worker, the first one at its start: a job whose worker
+is gone (its key expired), is on this host with no such process any more, or has not sent a
+heartbeat for ``MALLOW_JOB_ABANDONED_SECONDS`` (default 90; also how often the maintenance runs)
+goes back to the front of its queue at once when it may run again (an idempotent job, with
+retries left), else to the failed registry, as rq would.
+
 A failure that running the job again cannot mend (:class:`~mallow.jobs.registry.PermanentJobError`:
 no such job, no store, a store that is gone, arguments the job does not take) is not retried,
 even for an idempotent job, and is logged once. Other failures of idempotent jobs are still retried.
@@ -21,12 +29,17 @@ even for an idempotent job, and is logged once. Other failures of idempotent job
 from __future__ import annotations
 
 import logging
+import os
+import socket
+from datetime import datetime, UTC
 
 from rq import SimpleWorker, Worker
-from rq.exceptions import DeserializationError
-from rq.job import Job
-from rq.job_lifecycle import call_exception_handlers
+from rq.exceptions import DeserializationError, NoSuchJobError
+from rq.executions import Execution
+from rq.job import Job, JobStatus
+from rq.job_lifecycle import call_exception_handlers, record_job_failure
 from rq.queue import Queue
+from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.utils import now
 from rq.worker.base import WorkerStatus
@@ -38,6 +51,9 @@ log = logging.getLogger("mallow.jobs")
 
 #: the only function a Mallow worker calls (what :class:`~mallow.jobs.runners.RqRunner` queues)
 RUN_JOB = "mallow.jobs.runners.run_job"
+
+#: a worker silent for this long has died: its jobs are requeued (``MALLOW_JOB_ABANDONED_SECONDS``)
+ABANDONED_SECONDS = 90.0
 
 
 class RefusedJob(PermanentJobError):
@@ -133,6 +149,98 @@ class MallowJob(Job):
         return self.permanent_failure is None and super().should_retry
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def worker_is_dead(connection, worker_name: str, abandoned_after: float, at: datetime | None = None) -> bool:
+    """Whether the rq worker ``worker_name`` is dead: its key is gone (it stopped heartbeating
+    long ago), it ran on this host and no process has its pid any more, or its last heartbeat
+    is older than ``abandoned_after`` seconds (a busy worker heartbeats while its job runs)."""
+    fields = connection.hgetall(f"{Worker.redis_worker_namespace_prefix}{worker_name}")
+    if not fields:
+        return True
+    found = {k.decode(): v.decode() for k, v in fields.items()}
+    if found.get("death"):
+        return True
+    pid = found.get("pid") or ""
+    if found.get("hostname") == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
+        return True
+    beat = found.get("last_heartbeat")
+    if beat:
+        try:
+            last = datetime.fromisoformat(beat.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        if last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        return ((at or datetime.now(UTC)) - last).total_seconds() > abandoned_after
+    return False
+
+
+def requeue_abandoned(queue: Queue, *, this_worker: str = "", abandoned_after: float = ABANDONED_SECONDS) -> list[str]:
+    """Jobs of ``queue`` still marked started by a worker that died (:func:`worker_is_dead`):
+    one that may run again (an idempotent job with retries left: it gives the same result) goes
+    back to the front of the queue now, without the retry's delay (it did not fail, its worker
+    did); any other goes to the failed registry, as rq's own cleanup would. Returns the ids of
+    the jobs requeued. Several workers starting at once requeue a job once (a short lock)."""
+    connection = queue.connection
+    lock = f"mallow:requeue-abandoned:{queue.name}"
+    if not connection.set(lock, this_worker or "-", nx=True, ex=30):
+        return []
+    requeued: list[str] = []
+    try:
+        registry = StartedJobRegistry(queue.name, connection=connection, job_class=MallowJob, serializer=JSONSerializer)
+        verdicts: dict[str, bool] = {}
+        for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+            try:
+                execution = Execution.fetch(execution_id, job_id, connection)
+            except ValueError:  # the execution's hash expired: rq's own cleanup takes the entry
+                continue
+            worker = execution.worker_name
+            if not worker or worker == this_worker:
+                continue
+            if worker not in verdicts:
+                verdicts[worker] = worker_is_dead(connection, worker, abandoned_after)
+            if not verdicts[worker]:
+                continue
+            try:
+                found = MallowJob.fetch(job_id, connection=connection, serializer=JSONSerializer)
+            except NoSuchJobError:
+                with connection.pipeline() as pipe:
+                    registry.remove_execution(execution, pipeline=pipe)
+                    pipe.execute()
+                continue
+            with connection.pipeline() as pipe:
+                execution.delete(found, pipe)
+                if found.get_status(refresh=False) != JobStatus.STARTED:
+                    pipe.execute()
+                    continue
+                if found.retries_left:
+                    found.retries_left -= 1
+                    queue._enqueue_job(found, pipeline=pipe, at_front=True)
+                    requeued.append(found.id)
+                    log.warning(
+                        "job %s: its worker %s died while running it; queued again (%s retries left)",
+                        found.id,
+                        worker,
+                        found.retries_left,
+                    )
+                else:
+                    record_job_failure(found, f"AbandonedJobError: its worker {worker} died while running it", pipe)
+                    log.warning("job %s: its worker %s died while running it; failed (not retried)", found.id, worker)
+                pipe.execute()
+    finally:
+        connection.delete(lock)
+    return requeued
+
+
 class _OnlyMallowJobs:
     """Make the worker use :class:`MallowJob` and JSON for every queue and registry it touches,
     and refuse a job in the worker process itself, before anything runs or a work horse is forked."""
@@ -146,7 +254,28 @@ class _OnlyMallowJobs:
         # them by name and let the worker build them.
         names = [q if isinstance(q, str) else q.name for q in queues]
         kwargs.update(job_class=MallowJob, serializer=JSONSerializer, queue_class=Queue)
+        abandoned_after = kwargs.pop("abandoned_after", None)
+        if abandoned_after is None:
+            try:
+                abandoned_after = worker_app().config.get("MALLOW_JOB_ABANDONED_SECONDS")
+            except RuntimeError:  # no app in this process (a bare worker in a test)
+                abandoned_after = None
+        self.abandoned_after = float(abandoned_after or ABANDONED_SECONDS)
+        # the maintenance (and the requeue of a dead worker's jobs) runs at least this often
+        kwargs.setdefault("maintenance_interval", max(1, int(self.abandoned_after)))
+        # a busy worker heartbeats this often (rq's default: 30 s), well within the bound above
+        kwargs.setdefault("job_monitoring_interval", max(1, min(30, int(self.abandoned_after / 3))))
         super().__init__(names, *args, connection=connection, **kwargs)
+
+    def clean_registries(self):
+        """rq's maintenance, after giving the jobs of dead workers back (:func:`requeue_abandoned`);
+        it runs at the worker's start, then every ``maintenance_interval``."""
+        for queue in self.queues:
+            try:
+                requeue_abandoned(queue, this_worker=self.name, abandoned_after=self.abandoned_after)
+            except Exception:  # noqa: BLE001 -- maintenance must not stop the worker; next pass tries again
+                log.exception("could not requeue the jobs of dead workers on queue %s", queue.name)
+        super().clean_registries()
 
     def execute_job(self, job, queue):
         reason = job.refusal() if isinstance(job, MallowJob) else "it is not a MallowJob"

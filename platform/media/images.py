@@ -22,6 +22,11 @@ PNG of 40 Mpx decodes to 160 MB), so
 * every image is closed when done, and freed heap is handed back to the system (glibc's
   ``malloc_trim``), so a burst of uploads does not leave the process gigabytes larger.
 
+A full disk (``ENOSPC``), a full quota (``EDQUOT``) or a file size limit (``EFBIG``) while the
+files are written is :class:`~mallow.media.upload_limits.StorageFull` (507): every file of the
+image written so far is deleted, and each file is written under a temporary name first and
+renamed when complete, so no half-written file is ever left under an image's name.
+
 Re-encoding keeps pixels only: no EXIF (its rotation is applied to the pixels first), no XMP,
 no JPEG comment or APP segment, no PNG text chunk, no colour profile (pixels in another
 profile are converted to sRGB first), nothing after the image data.
@@ -29,6 +34,8 @@ profile are converted to sRGB first), nothing after the image data.
 
 from __future__ import annotations
 
+import errno
+import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +43,10 @@ from pathlib import Path
 from flask import current_app
 
 from mallow.media.image_checks import ImageRejected, check_and_reencode
+from mallow.media.upload_limits import StorageFull
+
+#: what a write says when there is no room: disk full, quota full, file size limit
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 @dataclass(frozen=True)
@@ -78,14 +89,34 @@ def store_image(file_storage, folder: str, thumbnails: tuple[int, ...] = ()) -> 
     name = secrets.token_hex(16)
     base = Path(current_app.config["MALLOW_DATA_DIR"])
     relative = Path("uploads") / folder / f"{name}.{ext}"
-    (base / relative).parent.mkdir(parents=True, exist_ok=True)
-    (base / relative).write_bytes(encoded)
-    thumb_paths = {}
-    for thumb_width, (thumb_bytes, _w, _h) in thumbs.items():
-        thumb_relative = Path("uploads") / folder / f"{name}_{thumb_width}.{ext}"
-        (base / thumb_relative).write_bytes(thumb_bytes)
-        thumb_paths[thumb_width] = str(thumb_relative)
+    thumb_paths = {width: str(Path("uploads") / folder / f"{name}_{width}.{ext}") for width in thumbs}
+    written: list[Path] = []
+    try:
+        (base / relative).parent.mkdir(parents=True, exist_ok=True)
+        _write(base / relative, encoded, written)
+        for thumb_width, (thumb_bytes, _w, _h) in thumbs.items():
+            _write(base / thumb_paths[thumb_width], thumb_bytes, written)
+    except OSError as error:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if error.errno in NO_ROOM:
+            raise StorageFull() from error
+        raise
     return StoredImage(str(relative), width, height, len(encoded), thumb_paths)
+
+
+def _write(target: Path, data: bytes, written: list[Path]) -> None:
+    """Write ``data`` to ``target`` under a temporary name, renamed when complete (a failed
+    write deletes its temporary file); ``target`` joins ``written``."""
+    partial = target.with_name(f".{target.name}.part")
+    try:
+        with open(partial, "wb") as file:
+            file.write(data)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    written.append(target)
 
 
 def delete_stored(relative: str) -> None:

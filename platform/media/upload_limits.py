@@ -1,7 +1,8 @@
 """What one process gives to uploaded images (see :mod:`mallow.media.images`): at most
 ``MALLOW_UPLOAD_CONCURRENCY`` decoded at a time (:func:`image_slot`; :class:`ImagesBusy`, a 503,
 after ``MALLOW_UPLOAD_WAIT_SECONDS``), freed heap handed back to the system, and the answer to an
-upload refused for a reason that is not the file's (:class:`Refused`)."""
+upload refused for a reason that is not the file's (:class:`Refused`; :class:`StorageFull`, a
+507, when the disk had no room for it)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ class Refused(HTTPException):
     ``{"error": error, "message": message}`` to the API and to scripts asking for JSON, with a
     page showing the message to a browser. The response is made when raised (in the request)."""
 
-    def __init__(self, code: int, error: str, message: str, retry_after: int | None = None):
+    def __init__(self, code: int, error: str, message: str, retry_after: int | None = None, field: str | None = None):
         super().__init__(message)
-        self.code, self.error, self.retry_after = code, error, retry_after
+        self.code, self.error, self.retry_after, self.field = code, error, retry_after, field
         self.response = _refusal_response(self) if has_request_context() else None
 
 
@@ -40,6 +41,31 @@ class ImagesBusy(Refused):
         )
 
 
+class StorageFull(Refused):
+    """The disk (or the quota) had no room for the image: ``ENOSPC``, ``EDQUOT``, or ``EFBIG`` (a
+    file size limit). Nothing was kept: the files written so far are deleted, no row is written
+    (507 Insufficient Storage, with the message on the upload's field ``image``)."""
+
+    def __init__(self):
+        from flask_babel import gettext as _
+
+        super().__init__(
+            507,
+            "storage_full",
+            _(
+                "The server has no room to store this image right now, so it was not saved and "
+                "nothing was changed. Try again later; if it keeps happening, tell the platform."
+            ),
+            field="image",
+        )
+
+
+#: the 507 in the ``responses=`` of an API operation that stores an image
+STORAGE_FULL_RESPONSE = {
+    "description": "The server's storage is full: nothing was saved",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
 #: the 503 in the ``responses=`` of every API operation that takes an image
 BUSY_RESPONSE = {
     "description": "Busy processing other images: try again after Retry-After seconds",
@@ -56,6 +82,8 @@ def _refusal_response(refused: Refused):
     body = {"error": refused.error, "message": refused.description}
     if refused.retry_after:
         body["retry_after"] = refused.retry_after
+    if refused.field:  # the field's message, as a validation failure names it
+        body["fields"] = {refused.field: {"code": refused.error, "message": refused.description}}
     if _wants_json():
         response = jsonify(body)
     else:

@@ -324,8 +324,10 @@ def _ensure_member(customer_id: int) -> None:
 def change_balance(customer_id: int, delta: int, *, overdraw: bool = False) -> int | None:
     """Add ``delta`` to the balance in one conditional UPDATE (which holds the member's row until
     the commit on PostgreSQL: two spends of one shopper queue there); the new balance, or None
-    when a spend would overdraw it (and ``overdraw`` is False)."""
-    _ensure_member(customer_id)
+    when a spend would overdraw it (and ``overdraw`` is False). A spend needs no row made first:
+    a shopper without one has nothing to spend (the UPDATE finds no row: refused)."""
+    if delta > 0 or overdraw:
+        _ensure_member(customer_id)
     statement = sa.update(Member).where(Member.customer_id == customer_id)
     if delta < 0 and not overdraw:
         statement = statement.where(Member.balance + delta >= 0)
@@ -433,7 +435,8 @@ def level_benefits(level: MemberLevel | None) -> list[str]:
     found = []
     if level.discount_percent < 100:
         whole, tenth = divmod(int(level.discount_percent), 10)  # 95 → 9.5折, 90 → 9折
-        found.append(_("Member price %(rate)s折", rate=f"{whole}.{tenth}" if tenth else str(whole)))
+        rate = f"{whole}.{tenth}" if tenth else str(whole)
+        found.append(_("Member price %(rate)s折", rate=rate))
     if level.free_shipping:
         found.append(_("Free shipping"))
     if level.birthday_coupon_id is not None:

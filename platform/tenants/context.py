@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import sqlalchemy as sa
 from flask import current_app, g, has_app_context
 
 from mallow.db import db
 from mallow.db.session import SAME_CONNECTION, STORE_SCHEMA, bind_store, store_bind, store_translate_map
-from mallow.tenants.engines import schema_name
+from mallow.tenants.engines import pod_key, schema_name
 from mallow.tenants.models import Store
 
 
@@ -40,9 +41,16 @@ def current_store_engine():
     return store_bind() if current_store() is not None else None
 
 
-def _engine_of(store_id: int):
+def engine_of(store_id: int, pod: str | None):
+    """Where store ``store_id``'s tables are: PostgreSQL on the platform's database, the session's
+    own connection; on another pod (:mod:`mallow.tenants.pods`), that pod's engine (the session
+    then holds a second connection, committed with the first); SQLite, the store's file."""
     engines = store_engines()
-    return (lambda: SAME_CONNECTION) if engines.is_postgresql else (lambda: engines.engine_for(store_id))
+    if not engines.is_postgresql:
+        return lambda: engines.engine_for(store_id)
+    if pod is None:
+        return lambda: SAME_CONNECTION
+    return lambda: engines.engine_for(store_id, pod=pod)
 
 
 def activate_store(store) -> None:
@@ -52,10 +60,25 @@ def activate_store(store) -> None:
     g.mallow_store = store
     g.mallow_store_id = store.id
     g.mallow_store_slug = store.slug  # for links after a commit expired the row (no query back)
-    bind_store(_engine_of(store.id), {STORE_SCHEMA: schema_name(store.id)})
-    if store_engines().is_postgresql and _has_connection(db.session()):
+    # the pod as the row read for this request says (kept under the store's stamp): a move
+    # changes the row and the stamp, so the next request routes to the new pod
+    g.mallow_store_pod = pod = pod_key(store.pod)
+    bind_store(engine_of(store.id, pod), {STORE_SCHEMA: schema_name(store.id)})
+    if pod is None and store_engines().is_postgresql and _has_connection(db.session()):
         # the session's connection began before the store was known: translate from now on
         db.session.connection().execution_options(schema_translate_map=store_translate_map())
+
+
+def moved_since_activation() -> bool:
+    """Whether the active store has started or finished a move to another pod since this
+    context activated it (one query of its row, as committed now): a database error of a request
+    or job that began before the move is then "try again", not a fault (:mod:`mallow.stores.move`)."""
+    store_id = g.get("mallow_store_id") if has_app_context() else None
+    if store_id is None or not store_engines().is_postgresql:
+        return False
+    with store_engines().platform_engine.connect() as connection:
+        row = connection.execute(sa.select(Store.pod, Store.moving_to).where(Store.id == store_id)).first()
+    return row is not None and (row.moving_to is not None or pod_key(row.pod) != g.get("mallow_store_pod"))
 
 
 def _has_connection(session) -> bool:

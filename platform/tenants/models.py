@@ -31,6 +31,33 @@ JOBLESS_STATES = frozenset({"suspended", "closed", "purged"})
 #: states whose periodic sweeps run (pending stores have nothing to sweep yet)
 SWEPT_STATES = ("open", "closing")
 
+#: the pod every store is on unless ``stores.pod`` names another: the platform's own database
+MAIN_POD = "main"
+#: open: takes new stores (placement); draining: takes none, its stores stay until moved away
+POD_STATES = StateMachine("pod", {"open": {"draining"}, "draining": {"open"}})
+
+
+class Pod(PlatformModel):
+    """A PostgreSQL database holding store schemas (:mod:`mallow.tenants.pods`). ``url`` is an
+    address without a password, or ``env:NAME`` (the address is in that environment variable of
+    every app node and worker); the ``main`` row (the platform's own database) has none."""
+
+    __tablename__ = "pods"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    url: Mapped[str] = mapped_column(sa.String(500), default="")
+    capacity: Mapped[int] = mapped_column(sa.Integer)
+    state: Mapped[str] = mapped_column(sa.String(16), default="open")
+    created_at: Mapped[sa.DateTime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        sa.CheckConstraint(f"state IN {POD_STATES.states!r}".replace(",)", ")"), name="state"),
+        sa.CheckConstraint("capacity >= 0", name="capacity"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Pod {self.name} {self.state}>"
+
 
 class Store(PlatformModel):
     __tablename__ = "stores"
@@ -50,6 +77,10 @@ class Store(PlatformModel):
     closed_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     purge_after: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True, index=True)
     purged_at: Mapped[sa.DateTime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    #: the pod (database) holding the store's schema; None: the platform's own (``main``)
+    pod: Mapped[str | None] = mapped_column(sa.String(32), nullable=True, index=True)
+    #: a move to this pod is under way: writes are frozen (503, retry) until it ends
+    moving_to: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
 
     owner = relationship("Merchant")
 
@@ -58,6 +89,10 @@ class Store(PlatformModel):
     @property
     def is_open(self) -> bool:
         return self.status == "open"
+
+    @property
+    def is_moving(self) -> bool:
+        return self.moving_to is not None
 
     @property
     def runs_jobs(self) -> bool:

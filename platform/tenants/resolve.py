@@ -16,6 +16,8 @@ The store never comes from a header, query parameter or body field.
 from __future__ import annotations
 
 from flask import Flask, abort, g, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import ServiceUnavailable
 
 from mallow.tenants import snapshots
 from mallow.tenants.context import activate_store, current_store
@@ -69,6 +71,8 @@ def init_app(app: Flask) -> None:
             abort(404)
         if store.status == "closed":
             _closed_store_gate(endpoint)
+        if store.moving_to is not None and request.method not in READ_METHODS:
+            raise store_moving()
         activate_store(store)
 
     @app.url_defaults
@@ -82,6 +86,21 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def store_in_templates():
         return {"store": current_store()}
+
+
+#: what a store being moved to another pod still answers (from its old pod); every other request
+#: would write, and is answered 503 with ``Retry-After`` until the move ends (mallow.stores.move)
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: seconds a client is told to wait while a store's writes are frozen for a move
+MOVE_RETRY_AFTER = 2
+
+
+def store_moving() -> ServiceUnavailable:
+    """The answer to a write while the store is being moved: nothing was saved, try again."""
+    return ServiceUnavailable(
+        description=_("This store is moving to a new home: nothing was saved. Please try again in a moment."),
+        retry_after=MOVE_RETRY_AFTER,
+    )
 
 
 #: a closed store still answers these: the page saying it has closed, and the payment provider's

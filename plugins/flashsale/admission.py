@@ -491,6 +491,11 @@ def flask_poll(ticket: str, customer) -> tuple[int, dict]:
         return 404, {}
     from flask import request
 
-    fields = {k.decode(): v.decode() for k, v in (conn.redis.hgetall(gate.ticket_key(ticket)) or {}).items()}
+    try:
+        found = conn.redis.hgetall(gate.ticket_key(ticket)) or {}
+    except Exception as error:  # noqa: BLE001 -- Redis away: the ticket's state is not known now
+        log.warning("flash sale tickets unavailable: %s", error)
+        return 503, {"error": "unavailable", "message": str(_("The queue cannot be read right now. Try again soon."))}
+    fields = {k.decode(): v.decode() for k, v in found.items()}
     base = f"/s/{store.slug}" if request.path.startswith("/s/") else ""
     return answer_of(ticket, f"{store.id}:{customer.id}", fields, base)

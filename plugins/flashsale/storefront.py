@@ -335,6 +335,8 @@ def api_ticket(ticket: str):
     )
     if found[0] == 404:
         return jsonify(error="not_found", message=_("This queue ticket cannot be found.")), 404
+    if found[0] == 503:  # Redis away: ask again soon
+        return jsonify(found[1]), 503, {"Retry-After": "2", "Cache-Control": "no-store"}
     return jsonify(found[1]), found[0]
 
 
