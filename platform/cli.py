@@ -649,7 +649,7 @@ def store_import(archive, slug, key_file):
     from mallow.stores.archive.importer import import_archive
 
     try:
-        restored = import_archive(archive, _archive_secret(key_file), slug=slug, echo=click.echo)
+        restored = import_archive(archive, _archive_secret(key_file), slug=slug, echo=click.echo, actor="cli")
     except ArchiveError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"imported as store {restored.slug} (id {restored.id}, {restored.status})")

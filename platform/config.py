@@ -157,6 +157,14 @@ def from_environment(overrides: dict | None = None) -> dict:
         "MALLOW_PLUGIN_BUDGET_SCALE": float(env.get("MALLOW_PLUGIN_BUDGET_SCALE", "1")),
         "MALLOW_PLUGIN_BREAKER_FAULTS": int(env.get("MALLOW_PLUGIN_BREAKER_FAULTS", "5")),
         "MALLOW_PLUGIN_BREAKER_WINDOW_SECONDS": int(env.get("MALLOW_PLUGIN_BREAKER_WINDOW_SECONDS", "300")),
+        # scheduled per-store exports (mallow.stores.archive.backups): off unless a folder and the
+        # archive key (the key itself, or a file holding it) are set; one archive per open or
+        # closing store at most every MALLOW_BACKUP_INTERVAL_HOURS, the newest MALLOW_BACKUP_KEEP kept
+        "MALLOW_BACKUP_DIR": env.get("MALLOW_BACKUP_DIR", ""),
+        "MALLOW_ARCHIVE_KEY": env.get("MALLOW_ARCHIVE_KEY") or None,
+        "MALLOW_ARCHIVE_KEY_FILE": env.get("MALLOW_ARCHIVE_KEY_FILE", ""),
+        "MALLOW_BACKUP_INTERVAL_HOURS": float(env.get("MALLOW_BACKUP_INTERVAL_HOURS") or "24"),
+        "MALLOW_BACKUP_KEEP": int(env.get("MALLOW_BACKUP_KEEP") or "7"),
     }
     # what each process keeps (docs/operations.md, "What each process keeps in memory"): read from the environment only when
     # set, so each cache's own module keeps its default in one place

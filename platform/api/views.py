@@ -23,12 +23,21 @@ STORE = schema(
             "status": {"type": "string", "enum": list(STORE_STATES.states)},
             "url": _TEXT,
             "status_reason": nullable({**_TEXT, "description": "its staff and admins only"}),
+            "closed_at": nullable({**_TEXT, "format": "date-time", "description": "its staff and admins only"}),
+            "purge_after": nullable(
+                {
+                    **_TEXT,
+                    "format": "date-time",
+                    "description": "its staff and admins only: a closed store's data are deleted after this "
+                    "moment (MALLOW_STORE_RETENTION_DAYS after closed_at)",
+                }
+            ),
             "business_licence": shape({"legal_name": _TEXT, "uscc": _TEXT}),
             "qualification": nullable(
                 shape({"status": _TEXT, "decision_reason": nullable(_TEXT), "field_reasons": {"type": "object"}})
             ),
         },
-        optional=("status_reason", "business_licence", "qualification"),
+        optional=("status_reason", "closed_at", "purge_after", "business_licence", "qualification"),
     ),
 )
 QUALIFICATION = schema(
@@ -84,6 +93,8 @@ def store_json(store, private: bool = False) -> dict:
     }
     if private:
         data["status_reason"] = store.status_reason
+        data["closed_at"] = iso(store.closed_at)
+        data["purge_after"] = iso(store.purge_after)
     return data
 
 

@@ -50,6 +50,10 @@ name is in the table of docs/plugins.md (*The plugin SDK*) with the version it c
 * sharing (1.7): the ``mallow_share_target`` hook declares a thing of the plugin's that shoppers
   share like a product; :func:`share_sheet` gives its page's 分享 button the share sheet's
   addresses (poster and link with the sharer's code, :mod:`mallow.sdk.sharing`).
+* a purged store's Redis keys (1.8): :func:`purge_redis_patterns` declares a function
+  ``(app, store_id) → [SCAN pattern]`` of the keys the plugin keeps per store outside the
+  ``{<store id>:…}`` hash tag the platform finds itself; purging a store removes them
+  (:mod:`mallow.stores.purge`).
 """
 
 from __future__ import annotations
@@ -109,8 +113,11 @@ from mallow.sdk.notifications import notify
 # sharing a plugin's own thing like a product (分享海报, share links with the sharer's code)
 from mallow.sdk.sharing import share_sheet
 
+# a store's Redis keys the plugin keeps: removed when the store is purged
+from mallow.stores.purge import add_plugin_redis_patterns as purge_redis_patterns
+
 #: The SDK's version: a minor release adds names, a major one may change or remove them.
-SDK_VERSION = "1.7"
+SDK_VERSION = "1.8"
 
 __all__ = [
     "SDK_VERSION",
@@ -209,4 +216,6 @@ __all__ = [
     "notify",
     # sharing (1.7)
     "share_sheet",
+    # a purged store's Redis keys (1.8)
+    "purge_redis_patterns",
 ]

@@ -11,17 +11,21 @@ last step):
    process disposed first: :func:`mallow.tenants.provisioning.drop_store`);
 3. its files under ``MALLOW_DATA_DIR``: :func:`store_folders` (media library and product images,
    qualification documents, cached share posters, kept pages);
-4. its Redis keys, found with ``SCAN`` (never ``KEYS``) by the patterns of :func:`redis_patterns`;
+4. its Redis keys, found with ``SCAN`` (never ``KEYS``) by the patterns of :func:`redis_patterns`
+   (the platform's, and those plugins declare with ``mallow.sdk.purge_redis_patterns``);
 5. the row: ``purged`` with ``purged_at``, and an audit entry with what was removed.
 
 The row stays (the audit trail points at it) and so does its slug: the ``stores.slug`` unique
-constraint keeps it from being given to another store, ever. Another store's rows, files and keys
+constraint keeps it from being given to another store. Only the store's own archive takes the
+slug back (``mallow store import``, :func:`mallow.stores.archive.importer.release_slug`): the
+purged row then keeps ``<slug>~<id>``. Another store's rows, files and keys
 are never touched: every path and pattern is built from the purged store's id.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from collections.abc import Callable
 from datetime import datetime, UTC
@@ -39,6 +43,9 @@ log = logging.getLogger("mallow.stores")
 #: ``app.extensions`` key: more ``(app, store_id) → [SCAN pattern]`` functions (a capability with
 #: per-store keys of its own adds one in ``create_app``)
 REDIS_PATTERNS = "mallow.stores.redis_patterns"
+#: plugins' ``(app, store_id) → [SCAN pattern]`` functions (``mallow.sdk.purge_redis_patterns``,
+#: declared when the plugin's module is imported: every app of the process asks them)
+PLUGIN_REDIS_PATTERNS: list[Callable[[Flask, int], list[str]]] = []
 
 
 class NotClosed(ValueError):
@@ -83,11 +90,46 @@ def redis_patterns(app: Flask, store_id: int) -> list[str]:
         patterns.append(f"{prefix}:sessions.{store_id}")
     for extra in app.extensions.get(REDIS_PATTERNS, ()):
         patterns.extend(extra(app, store_id))
+    for declared in list(PLUGIN_REDIS_PATTERNS):
+        try:
+            found = [str(pattern) for pattern in declared(app, store_id)]
+        except Exception:  # noqa: BLE001 -- a plugin's mistake leaves its keys (they expire), not the purge
+            log.exception("purge: the Redis patterns of %s failed", getattr(declared, "__module__", declared))
+            continue
+        patterns.extend(pattern for pattern in found if _names_store(pattern, store_id))
     return patterns
 
 
+def _names_store(pattern: str, store_id: int) -> bool:
+    """A plugin's pattern must start with a fixed word (no wildcard: ``\\*`` escapes one), then
+    name the store's id between separators (``<word>:<id>:*``, ``<word>:<id>``, ``<word>{<id>:…``),
+    so it matches no other store's keys: else it is ignored."""
+    marker = str(int(store_id))
+    start = 0
+    while (start := pattern.find(marker, start + 1)) > 0:
+        end = start + len(marker)
+        fixed = re.sub(r"\\.", "", pattern[:start])
+        if pattern[start - 1] in ":{" and (end == len(pattern) or pattern[end] in ":}"):
+            if fixed.strip(":{") and not any(c in fixed for c in "*?["):
+                return True
+    log.warning("purge: Redis pattern %r does not name store %s behind a fixed word: ignored", pattern, store_id)
+    return False
+
+
 def add_redis_patterns(app: Flask, patterns: Callable[[Flask, int], list[str]]) -> None:
+    """Core: one more function giving a store's ``SCAN`` patterns, for ``app``."""
     app.extensions.setdefault(REDIS_PATTERNS, []).append(patterns)
+
+
+def add_plugin_redis_patterns(patterns: Callable[[Flask, int], list[str]]) -> Callable[[Flask, int], list[str]]:
+    """A plugin's function ``(app, store_id) → [SCAN pattern]`` of the store's keys it keeps in
+    Redis (``mallow.sdk.purge_redis_patterns``; usable as a decorator; declaring one twice is
+    one declaration). Each pattern must name the store's id after a ``:`` or ``{`` and before a
+    ``:``, ``}`` or its end, behind a fixed word (its own prefix), so it cannot match another
+    store's keys; a pattern that does not is ignored with a warning."""
+    if patterns not in PLUGIN_REDIS_PATTERNS:
+        PLUGIN_REDIS_PATTERNS.append(patterns)
+    return patterns
 
 
 def _redis(app: Flask):

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from mallow.sdk import hookimpl, slot_watches
-from mallow_flashsale import checkout
+from mallow.sdk import hookimpl, purge_redis_patterns, slot_watches
+from mallow_flashsale import checkout, gate
 from mallow_flashsale.models import Sale, SaleItem
 from mallow_flashsale.privacy import mallow_customer_data, mallow_erase_customer  # noqa: F401  (hooks)
+
+# the ticket queue, tickets, idempotency keys and attempt rates of a store go when it is purged
+purge_redis_patterns(gate.store_redis_patterns)
 
 
 @hookimpl

@@ -25,7 +25,7 @@ The drain (:func:`drain`, a store job) takes tickets in batches into a processin
 with the time taken), places each through ``place_order`` as its shopper with the sale option and
 the ticket's own idempotency key (each order its own transaction, committed without waiting for
 the disk), flushes the batch's commits to disk once, then records every outcome in
-``<prefix>:ticket:<id>`` while taking the tickets out of the processing set (one round trip:
+``<prefix>:ticket:<store>:<id>`` while taking the tickets out of the processing set (one round trip:
 :data:`~mallow_flashsale.gate.SETTLE` per ticket, pipelined).
 A drain that dies leaves its tickets in the set: the sweep puts those older than
 :data:`STALE_SECONDS` back on the queue, and the ticket's idempotency key gives back the order a
@@ -207,7 +207,9 @@ class Door:
             return None
         ticket = request.args["ticket"]
         try:
-            who, fields = _read_ticket(conn, session_key, gate.ticket_key(ticket, gate.prefix_of(self.app)))
+            who, fields = _read_ticket(
+                conn, session_key, gate.ticket_key(request.store_id, ticket, gate.prefix_of(self.app))
+            )
         except Exception as error:  # noqa: BLE001
             log.warning("flash sale tickets unavailable: %s", error)
             return None
@@ -316,13 +318,13 @@ def admit(
     return outcome, (ticket_id if outcome in ("ok", "again") else None)
 
 
-def read_ticket(app, ticket: str) -> dict:
+def read_ticket(app, store_id: int, ticket: str) -> dict:
     """A ticket's fields (one round trip; ``{}`` when there is none, or Redis failed)."""
     conn = gate.connection_of(app)
     if conn is None:
         return {}
     try:
-        found = conn.redis.hgetall(gate.ticket_key(ticket, gate.prefix_of(app))) or {}
+        found = conn.redis.hgetall(gate.ticket_key(store_id, ticket, gate.prefix_of(app))) or {}
     except Exception as error:  # noqa: BLE001
         log.warning("flash sale tickets unavailable: %s", error)
         return {}
@@ -431,7 +433,9 @@ def settle_batch(conn, store, raw_tickets: list, taken: str) -> int:
     flush_commits()
     with conn.redis.pipeline(transaction=False) as pipe:
         for raw, (ticket_id, fields) in zip(raw_tickets, outcomes, strict=True):
-            conn.settle(keys=[gate.ticket_key(ticket_id), taken], args=[TICKET_SECONDS, raw, *fields], client=pipe)
+            conn.settle(
+                keys=[gate.ticket_key(store.id, ticket_id), taken], args=[TICKET_SECONDS, raw, *fields], client=pipe
+            )
         pipe.execute()
     return len(outcomes)
 
@@ -492,7 +496,7 @@ def flask_poll(ticket: str, customer) -> tuple[int, dict]:
     from flask import request
 
     try:
-        found = conn.redis.hgetall(gate.ticket_key(ticket)) or {}
+        found = conn.redis.hgetall(gate.ticket_key(store.id, ticket)) or {}
     except Exception as error:  # noqa: BLE001 -- Redis away: the ticket's state is not known now
         log.warning("flash sale tickets unavailable: %s", error)
         return 503, {"error": "unavailable", "message": str(_("The queue cannot be read right now. Try again soon."))}

@@ -178,7 +178,7 @@ if day_limit > 0 then
 end
 redis.call('HSET', KEYS[4], cust, ARGV[10])
 local epoch = tonumber(rem[3] or '0')
-local tkey = ARGV[13] .. ':ticket:' .. ARGV[10]
+local tkey = ARGV[13] .. ':ticket:' .. ARGV[3] .. ':' .. ARGV[10]
 redis.call('HSET', tkey, 'status', 'queued', 'store', ARGV[3], 'customer', cust, 'sale', ARGV[15], 'sku', ARGV[16], 'q', ARGV[2])
 redis.call('EXPIRE', tkey, @TICKET@)
 if idem ~= '' then redis.call('SET', idem, ARGV[10], 'EX', @TICKET@) end
@@ -328,8 +328,29 @@ def tickets_in_flight(store_id: int) -> bool:
         return True
 
 
-def ticket_key(ticket: str, head: str | None = None) -> str:
-    return f"{head or prefix()}:ticket:{ticket}"
+def ticket_key(store_id: int, ticket: str, head: str | None = None) -> str:
+    """An admitted attempt's outcome; the store's id in the name, so a purge of the store finds it."""
+    return f"{head or prefix()}:ticket:{int(store_id)}:{ticket}"
+
+
+def _glob(text: str) -> str:
+    """``text`` matched literally in a Redis ``SCAN`` pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def store_redis_patterns(app, store_id: int) -> list[str]:
+    """``SCAN`` patterns of a store's keys that carry no ``{<store>:`` hash tag (those the
+    platform finds itself): the ticket queue, its processing set and drain flag, the tickets, the
+    idempotency keys, the attempt rates. Registered with :func:`mallow.sdk.purge_redis_patterns`,
+    so purging the store removes them."""
+    head, store = _glob(prefix_of(app)), int(store_id)
+    return [
+        f"{head}:q:{store}",
+        f"{head}:q:{store}:*",
+        f"{head}:ticket:{store}:*",
+        f"{head}:idem:{store}:*",
+        f"{head}:rl:{store}:*",
+    ]
 
 
 @dataclass

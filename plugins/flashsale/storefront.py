@@ -169,7 +169,7 @@ def _own_ticket(ticket: str) -> dict | None:
     customer = principal("shopper")
     if customer is None or not _valid_ticket(ticket):
         return None
-    fields = admission.read_ticket(current_app, ticket)
+    fields = admission.read_ticket(current_app, current_store().id, ticket)
     if not fields or fields.get("store") != str(current_store().id) or fields.get("customer") != str(customer.id):
         return None
     return fields

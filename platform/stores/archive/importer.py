@@ -6,7 +6,9 @@ After :func:`mallow.stores.archive.reader.open_archive` proved the archive whole
    (a newer one is refused: upgrade Mallow first); every plugin with tables in it must be loaded
    here, at a revision its chain knows.
 2. **Platform rows** (one transaction of the platform session, committed last): the store under
-   its slug or ``--slug`` (a slug in use is refused, never taken over); its merchants — an
+   its slug or ``--slug`` (a live store's slug is refused, never taken over; a **purged** store's
+   is taken back: that row keeps its id, records and audit trail under ``<slug>~<id>``,
+   :func:`release_slug`, so the restored store answers at its old address); its merchants — an
    account with the same e-mail here is the one used (its own password stays), else the account
    is made with the archived password hash, so the merchant signs in with the password they had;
    its plugins, qualifications (with permits) and compliance findings, with new ids.
@@ -18,7 +20,9 @@ After :func:`mallow.stores.archive.reader.open_archive` proved the archive whole
    renumbered), references inside a cycle set once every row is in, then every table's row count
    and checksum is compared with the manifest's, then the chains run on to the head, and on
    PostgreSQL every id sequence is set past the highest id.
-4. **Files** into the data dir under the new store id; then the platform rows commit.
+4. **Files** into the data dir under the new store id; then the platform rows commit, with a
+   ``store.restored`` audit entry (the archive's store id, slug and date, the purged store it
+   replaces).
 
 Any failure removes what was made (the schema or file, the files written) and rolls the platform
 rows back: a failed import leaves nothing behind.
@@ -39,6 +43,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from flask import current_app
 
+from mallow import audit
 from mallow.accounts.models import Merchant, PlatformAdmin
 from mallow.db import db, platform_metadata
 from mallow.db.migrate import MIGRATIONS, autogenerate_options, head, run_store_chain, script_directory
@@ -57,10 +62,39 @@ log = logging.getLogger("mallow.stores.archive")
 BATCH = 500
 
 
-def import_archive(archive: Path | str, secret: str | bytes | None, *, slug: str | None = None, echo=None) -> Store:
-    """Restore ``archive`` as a new store (``slug``, default the archived one); returns it."""
+def import_archive(
+    archive: Path | str, secret: str | bytes | None, *, slug: str | None = None, echo=None, actor=None
+) -> Store:
+    """Restore ``archive`` as a new store (``slug``, default the archived one); returns it. A slug
+    held by a purged store is taken back from it (:func:`release_slug`); a live store's is refused."""
     with open_archive(archive, secret) as opened:
-        return _import(opened, slug, echo or (lambda text: None))
+        return _import(opened, slug, echo or (lambda text: None), actor)
+
+
+def released_slug(store: Store) -> str:
+    """The slug a purged store keeps once it gave its own up: ``<slug>~<id>``, at most 32
+    characters, unique (no store's slug can hold ``~``, and the id is the row's)."""
+    tail = f"~{int(store.id)}"
+    return store.slug[: 32 - len(tail)] + tail
+
+
+def release_slug(store: Store, actor=None) -> Store:
+    """A purged store gives up its slug for a restore of its archive (in the caller's transaction):
+    the row, its id, its platform records and its audit trail stay, under :func:`released_slug`;
+    the ``store.slug_released`` entry names both slugs."""
+    if store.status != "purged":
+        raise ArchiveError(f"store {store.slug!r} is {store.status}: only a purged store's slug is taken back")
+    old = store.slug
+    store.slug = released_slug(store)
+    audit.record(
+        "store.slug_released",
+        actor=actor,
+        store_id=store.id,
+        target=f"store:{old}",
+        detail={"slug": old, "now": store.slug, "why": "an archive of the store is restored under it"},
+    )
+    db.session.flush()
+    return store
 
 
 def _lines(opened: Opened, relative: str):
@@ -127,24 +161,38 @@ def _check_fits(manifest: dict) -> dict[str, ScriptDirectory | None]:
     return scripts
 
 
-def _import(opened: Opened, slug: str | None, echo) -> Store:
+def _import(opened: Opened, slug: str | None, echo, actor=None) -> Store:
     manifest = opened.manifest
     scripts = _check_fits(manifest)
     new_slug = normalise_slug(slug or manifest["store"]["slug"])
     problem = slug_problem(new_slug)
     if problem:
         raise ArchiveError(f"slug {new_slug!r} cannot be a store's ({problem}): give another with --slug")
-    if db.session.execute(sa.select(Store.id).where(Store.slug == new_slug)).first() is not None:
+    holder = db.session.execute(sa.select(Store).where(Store.slug == new_slug)).scalar()
+    if holder is not None and holder.status != "purged":
         raise ArchiveError(f"a store {new_slug!r} exists already: give the restored one another slug with --slug NEW")
     source_id = int(manifest["store"]["id"])
     written: list[Path] = []
     store_id = None
     try:
+        purged = release_slug(holder, actor) if holder is not None else None
         store, merchants = _platform_rows(opened, new_slug, source_id)
         store_id = store.id
         echo(f"store {new_slug}: id {store_id}, loading {len(manifest['tables'])} tables")
         _store_tables(opened, store_id, source_id, merchants, scripts)
         written = _restore_files(opened, source_id, store_id)
+        audit.record(
+            "store.restored",
+            actor=actor,
+            store_id=store_id,
+            target=f"store:{new_slug}",
+            detail={
+                "archive_store_id": source_id,
+                "archive_slug": manifest["store"]["slug"],
+                "archive_created_at": manifest.get("created_at"),
+                "replaces_purged_store": purged.id if purged is not None else None,
+            },
+        )
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -153,6 +201,8 @@ def _import(opened: Opened, slug: str | None, echo) -> Store:
         for path in written:
             path.unlink(missing_ok=True)
         raise
+    if purged is not None:
+        echo(f"the purged store {purged.id} gave up slug {new_slug}: it is {purged.slug} now")
     echo(f"store {new_slug} restored: {sum(e['rows'] for e in manifest['tables'].values())} rows, {len(written)} files")
     return store
 
