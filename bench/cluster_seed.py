@@ -12,28 +12,18 @@ And what it reads back afterwards for the checks (:func:`books`): every order th
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import common
+import http_tools
 
 BIG_STOCK = 900_000_000
 KEY_PREFIX = "cluster-"  # every order the load places carries an Idempotency-Key starting so
 
 
 def call(url: str, method: str = "GET", body: dict | None = None, token: str | None = None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            text = response.read()
-    except urllib.error.HTTPError as error:
-        raise SystemExit(f"{method} {url} answered {error.code}: {error.read()[:500]!r}") from None
-    return json.loads(text) if text else None
+    """http_tools' JSON request, with a longer wait: seeding runs while the nodes warm up."""
+    return http_tools.call(url, method, body, token, timeout=60)
 
 
 def extra_stores(app, count: int, pod: str | None = None) -> list[str]:

@@ -94,14 +94,14 @@ class Servers:
             log.close()
 
 
-def call(url: str, method: str = "GET", body: dict | None = None, token: str | None = None):
+def call(url: str, method: str = "GET", body: dict | None = None, token: str | None = None, timeout: float = 30):
     """A JSON request; the answer's JSON (an error answer stops the bench, with its body)."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             text = response.read()
     except urllib.error.HTTPError as error:
         raise SystemExit(f"{method} {url} answered {error.code}: {error.read()[:500]!r}") from None
