@@ -54,6 +54,55 @@ RAW_KEY = re.compile(r"\b[a-z]+_[a-z_]+\b|\b(?:provider|shopper|staff|plugin|adm
 PASSWORD = "journey-pass-123"
 
 
+#: the page's width and, when it is wider than ``limit``, the outermost elements that stick out
+#: (not those clipped by a scrolling box, nor fixed ones)
+MEASURE = """(limit) => {
+  const root = document.documentElement;
+  const width = Math.max(root.scrollWidth, document.body ? document.body.scrollWidth : 0);
+  if (width <= limit) { return {width, culprits: []}; }
+  const sticksOut = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.right > limit + 1; };
+  const clipped = (el) => {
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (getComputedStyle(p).overflowX !== 'visible' && !sticksOut(p)) { return true; }
+    }
+    return false;
+  };
+  const describe = (el) => {
+    let name = el.tagName.toLowerCase();
+    if (el.id) { name += '#' + el.id; }
+    if (typeof el.className === 'string' && el.className.trim()) { name += '.' + el.className.trim().split(/\\s+/).join('.'); }
+    const parent = el.parentElement;
+    return (parent && parent !== document.body ? describe.short(parent) + ' > ' : '') + name;
+  };
+  describe.short = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+    (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/)[0] : '');
+  const culprits = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    if (!sticksOut(el) || getComputedStyle(el).position === 'fixed' || clipped(el)) { continue; }
+    const parent = el.parentElement;
+    if (parent && parent !== document.body && sticksOut(parent) && !clipped(parent)) { continue; }
+    const r = el.getBoundingClientRect();
+    culprits.push({element: describe(el), right: Math.round(r.right), width: Math.round(r.width),
+                   text: (el.innerText || el.value || '').trim().replace(/\\s+/g, ' ').slice(0, 40)});
+  }
+  culprits.sort((a, b) => b.right - a.right);
+  return {width, culprits: culprits.slice(0, 4)};
+}"""
+
+
+def sideways(page, limit: int = PHONE_WIDTH) -> tuple[int, str]:
+    """The width of the page (once it has loaded: measured before its style sheets are in, a page
+    is laid out unstyled, wider than it becomes) and, when wider than the phone, the elements that
+    stick out, in words."""
+    page.wait_for_load_state("load")
+    found = page.evaluate(MEASURE, limit)
+    culprits = "; ".join(
+        f"{c['element']} (right {c['right']} px, width {c['width']} px{', ' + repr(c['text']) if c['text'] else ''})"
+        for c in found["culprits"]
+    )
+    return found["width"], culprits or "no element found"
+
+
 def demo_server(tmp_path_factory):
     """The demo store served on 127.0.0.1 (skips without Chromium): yields a ``DemoStore``."""
     chromium_or_skip()
@@ -166,11 +215,10 @@ class Journey:
         """Fail on anything recorded so far, a sideways scroll or a raw key; save a screenshot.
         Returns the page's visible text."""
         page = self.page
-        page.wait_for_load_state("load")
-        width = page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+        width, culprits = sideways(page)
         where = f"[{self.name} {self.theme} {self.language}] {step} ({page.url})"
         if width > PHONE_WIDTH:
-            self.problems.append(f"{where}: {width} px wide at {PHONE_WIDTH} px")
+            self.problems.append(f"{where}: {width} px wide at {PHONE_WIDTH} px: {culprits}")
         text = visible_text(page)
         found = raw_keys(text)
         if found:

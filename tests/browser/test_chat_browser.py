@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # demo_store.py, beside this file (pytest's importlib mode)
 from demo_store import CHROMIUM, CHROMIUM_ARGS, PHONE_HEIGHT, PHONE_WIDTH, chromium_or_skip, small_png  # noqa: E402
+from journey_kit import sideways  # noqa: E402
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "chat"
 LOGIN = "13700001234"
@@ -109,8 +110,8 @@ def _shot(page, name: str) -> None:
 
 
 def _no_sideways_scroll(page) -> None:
-    width = page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
-    assert width <= PHONE_WIDTH, f"{page.url}: {width} px wide"
+    width, culprits = sideways(page)
+    assert width <= PHONE_WIDTH, f"{page.url}: {width} px wide: {culprits}"
 
 
 def test_shopper_and_staff_talk_without_reloads(served):

@@ -29,7 +29,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # journey_kit.py, beside this file (pytest's importlib mode)
 from demo_store import JOURNEYS, PHONE_WIDTH, chromium_or_skip, small_png  # noqa: E402
-from journey_kit import Journey, launch, raw_keys, translated  # noqa: E402
+from journey_kit import Journey, launch, raw_keys, sideways, translated  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -127,11 +127,10 @@ class ConsoleWalk(Journey):
 
     def check(self, step: str, screenshot: bool = True, full_page: bool = True) -> str:
         page = self.page
-        page.wait_for_load_state("load")
         where = f"[{self.name} {self.width}px] {step} ({page.url})"
-        width = page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+        width, culprits = sideways(page, self.width)
         if width > self.width:
-            self.problems.append(f"{where}: {width} px wide at {self.width} px")
+            self.problems.append(f"{where}: {width} px wide at {self.width} px: {culprits}")
         text = page.evaluate("() => document.body.innerText")
         prose = text
         for code in page.evaluate("() => [...document.querySelectorAll('code, pre')].map(e => e.innerText)"):

@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # demo_store.py, journey_kit.py (pytest's importlib mode)
 from demo_store import JOURNEYS, PHONE_HEIGHT, PHONE_WIDTH, chromium_or_skip, small_png  # noqa: E402
-from journey_kit import launch, translated, visible_text  # noqa: E402
+from journey_kit import launch, sideways, translated, visible_text  # noqa: E402
 
 from mallow.testing import (  # noqa: E402
     HAVE_POSTGRES,
@@ -149,13 +149,8 @@ def phone(browser, base: str, cookie: str, app, *, script: bool = True):
 
 
 def check_phone_page(page, problems: list[str]) -> str:
-    # measured once the page's fonts are in (a line set in the fallback font, on a loaded machine,
-    # was once 8 px wider than the page it becomes)
-    width = page.evaluate(
-        "() => document.fonts.ready.then("
-        "() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth))"
-    )
-    assert width <= PHONE_WIDTH, f"{width} px wide at {PHONE_WIDTH} px ({page.url})"
+    width, culprits = sideways(page)
+    assert width <= PHONE_WIDTH, f"{width} px wide at {PHONE_WIDTH} px ({page.url}): {culprits}"
     assert not problems, problems
     return visible_text(page)
 

@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # journey_kit.py, beside this file (pytest's importlib mode)
 sys.path.insert(0, str(Path(__file__).parents[1] / "payments"))  # native_kit.py
-from journey_kit import THEMES, Journey, new_shopper, raw_keys, translated, visible_text  # noqa: E402
+from journey_kit import THEMES, Journey, new_shopper, raw_keys, sideways, translated, visible_text  # noqa: E402
 from native_kit import DESKTOP_UA, qr_modules, svg_modules  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -57,10 +57,9 @@ def _unpaid_order(demo, shopper) -> int:
 def _settled(journey: Journey, step: str, width: int) -> str:
     """Nothing went wrong so far, nothing scrolls sideways at ``width``, no raw key; a screenshot."""
     page = journey.page
-    page.wait_for_load_state("load")
-    scroll = page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+    scroll, culprits = sideways(page, width)
     text = visible_text(page)
-    assert scroll <= width, f"[{journey.theme}] {step}: {scroll} px wide at {width} px"
+    assert scroll <= width, f"[{journey.theme}] {step}: {scroll} px wide at {width} px: {culprits}"
     assert not raw_keys(text), raw_keys(text)
     journey.screenshot(step)
     assert not journey.problems, "\n".join(journey.problems)

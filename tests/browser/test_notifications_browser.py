@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # demo_store.py, beside this file (pytest's importlib mode)
 from demo_store import CHROMIUM, CHROMIUM_ARGS, PHONE_HEIGHT, PHONE_WIDTH, chromium_or_skip, small_png  # noqa: E402
+from journey_kit import sideways  # noqa: E402
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "notifications"
 
@@ -44,8 +45,8 @@ def served(tmp_path_factory):
 
 
 def _no_sideways_scroll(page) -> None:
-    width = page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
-    assert width <= PHONE_WIDTH, f"{page.url}: {width} px wide"
+    width, culprits = sideways(page)
+    assert width <= PHONE_WIDTH, f"{page.url}: {width} px wide: {culprits}"
 
 
 def test_the_console_shows_the_unread_message_after_a_shopper_pays_and_opens_it(served):

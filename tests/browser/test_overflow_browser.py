@@ -34,6 +34,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # demo_store.py, beside this file (pytest's importlib mode)
 from demo_store import CHROMIUM, CHROMIUM_ARGS, LANGUAGES, PHONE_HEIGHT, PHONE_WIDTH, THEMES, chromium_or_skip, serve  # noqa: E402
+from journey_kit import sideways  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -56,39 +57,6 @@ FILL = {
 #: areas that are not the storefront (they have their own tests)
 # the console, the API, and event streams (a page's live updates, such as the chat's: no page to measure)
 NOT_STOREFRONT = re.compile(r"^/s/<store_slug>/(?:(?:console|api)(?:/|$)|.*/stream$)")
-
-MEASURE = """(limit) => {
-  const root = document.documentElement;
-  const width = Math.max(root.scrollWidth, document.body ? document.body.scrollWidth : 0);
-  if (width <= limit) { return {width, culprits: []}; }
-  const sticksOut = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.right > limit + 1; };
-  const clipped = (el) => {
-    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
-      if (getComputedStyle(p).overflowX !== 'visible' && !sticksOut(p)) { return true; }
-    }
-    return false;
-  };
-  const describe = (el) => {
-    let name = el.tagName.toLowerCase();
-    if (el.id) { name += '#' + el.id; }
-    if (typeof el.className === 'string' && el.className.trim()) { name += '.' + el.className.trim().split(/\\s+/).join('.'); }
-    const parent = el.parentElement;
-    return (parent && parent !== document.body ? describe.short(parent) + ' > ' : '') + name;
-  };
-  describe.short = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
-    (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/)[0] : '');
-  const culprits = [];
-  for (const el of document.body.querySelectorAll('*')) {
-    if (!sticksOut(el) || getComputedStyle(el).position === 'fixed' || clipped(el)) { continue; }
-    const parent = el.parentElement;
-    if (parent && parent !== document.body && sticksOut(parent) && !clipped(parent)) { continue; }
-    const r = el.getBoundingClientRect();
-    culprits.push({element: describe(el), right: Math.round(r.right), width: Math.round(r.width),
-                   text: (el.innerText || el.value || '').trim().replace(/\\s+/g, ' ').slice(0, 40)});
-  }
-  culprits.sort((a, b) => b.right - a.right);
-  return {width, culprits: culprits.slice(0, 4)};
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -182,17 +150,12 @@ def test_every_storefront_page_fits_a_phone_in_both_themes_and_languages(demo):
                             problems.append(f"{path}: HTTP {probe.status}")
                         page.goto(url, wait_until="load")
                         visited.add(endpoint)
-                        found = page.evaluate(MEASURE, PHONE_WIDTH)
-                        if found["width"] > PHONE_WIDTH:
+                        width, culprits = sideways(page)
+                        if width > PHONE_WIDTH:
                             where = urlsplit(page.url)
-                            culprits = "; ".join(
-                                f"{c['element']} (right {c['right']} px, width {c['width']} px"
-                                f"{', ' + repr(c['text']) if c['text'] else ''})"
-                                for c in found["culprits"]
-                            )
                             offenders.append(
                                 f"[{theme}, {language}] {where.path}{'?' + where.query if where.query else ''}"
-                                f" ({endpoint}) is {found['width']} px wide: {culprits or 'no element found'}"
+                                f" ({endpoint}) is {width} px wide: {culprits}"
                             )
                     context.close()
         finally:
