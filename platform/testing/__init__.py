@@ -25,7 +25,8 @@ fakes of WeChat, imported from their modules):
   against the fakes, notifications, refunds;
 * :mod:`.wechatpay` -- throwaway keys, forged notifications and ``FakeWeChatPayServer`` (WeChat
   Pay API v3 on 127.0.0.1); :mod:`.wechat_oauth` -- ``FakeWeChatOAuthServer`` (web
-  authorisation and the JS-SDK's token and ticket); :mod:`.local_server` -- the HTTP part they share.
+  authorisation and the JS-SDK's token and ticket); :mod:`.local_server` -- the HTTP part they share,
+  and ``serving(app)``: an app behind a real HTTP server on 127.0.0.1 (browser tests).
 
 The runtime never imports the kit: fakes of WeChat live here, not in ``mallow.payments``.
 """
@@ -45,6 +46,7 @@ from .http import (
 )
 from .images import image_upload, png_bytes
 from .jobs import JobRecorder
+from .local_server import serving
 from .builders import PluginBuilder, build_plugin
 from .cli import listed_line, run_cli
 from .plugins import BrokenManifest, PluginNotInstalled, approve_plugin, disable_plugin, enable_plugin, plugin_app
@@ -120,5 +122,6 @@ __all__ = [
     "register_shopper",
     "restart_app",
     "run_cli",
+    "serving",
     "unique_slug",
 ]

@@ -1,15 +1,37 @@
-"""The HTTP part of the kit's fakes of WeChat: :class:`LocalFakeServer` listens on
-``127.0.0.1`` (port chosen by the OS) in a daemon thread and hands each request to the fake's
-``_serve`` (:class:`~mallow.testing.wechatpay.FakeWeChatPayServer`,
-:class:`~mallow.testing.wechat_oauth.FakeWeChatOAuthServer`)."""
+"""Local HTTP servers for tests, on ``127.0.0.1`` (port chosen by the OS), each in a daemon thread:
+
+* :func:`serving` -- a WSGI app (Mallow, or anything WSGI) behind werkzeug's threaded server, for
+  a real browser or a real HTTP client: ``with serving(app) as base: …`` (``base`` is
+  ``http://127.0.0.1:<port>``);
+* :class:`LocalFakeServer` -- the kit's fakes of WeChat: hands each request to the fake's
+  ``_serve`` (:class:`~mallow.testing.wechatpay.FakeWeChatPayServer`,
+  :class:`~mallow.testing.wechat_oauth.FakeWeChatOAuthServer`)."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 MAX_REQUEST_BYTES = 1_048_576
+
+
+@contextmanager
+def serving(app, join_seconds: float = 10) -> Iterator[str]:
+    """``app`` served on 127.0.0.1 by werkzeug's threaded server in a daemon thread: yields the
+    base URL; shuts the server down (and waits up to ``join_seconds`` for its thread) on exit."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="served-app", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(join_seconds)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -5,11 +5,12 @@ beacon (the page's own script). Screenshot: docs/screenshots/analytics/dashboard
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from mallow.testing import serving  # noqa: E402
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "browser"))  # demo_store.py (pytest's importlib mode)
@@ -27,19 +28,12 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "an
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     chromium_or_skip()
-    from werkzeug.serving import make_server
 
     app = build_app(tmp_path_factory, "sqlite")
     shop = make_store(app)
     ids = seed(app, shop)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app, shop, ids, f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
+    with serving(app) as base:
+        yield app, shop, ids, base
 
 
 @pytest.fixture(scope="module")

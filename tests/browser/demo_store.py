@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
+from mallow.testing import serving  # noqa: E402
 from PIL import Image
 
 from mallow.testing import IN_CI, MISSING_SERVERS, bearer, build_app
@@ -229,19 +230,12 @@ def seed(app) -> DemoStore:
 
 def serve(tmp_path_factory):
     """Build the app, seed it, serve it on 127.0.0.1 in a thread: yields the :class:`DemoStore`."""
-    from werkzeug.serving import make_server
-
     app = build_app(tmp_path_factory, "browser-demo")
     demo = seed(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    demo.base = f"http://127.0.0.1:{server.server_port}"
     try:
-        yield demo
+        with serving(app) as demo.base:
+            yield demo
     finally:
-        server.shutdown()
-        thread.join(10)
         with app.app_context():
             from mallow.db import db
 

@@ -14,10 +14,11 @@ it fails instead.
 from __future__ import annotations
 
 import io
-import threading
 from pathlib import Path
 
 import pytest
+
+from mallow.testing import serving  # noqa: E402
 from mallow.testing import (
     IN_CI,
     MISSING_SERVERS,
@@ -28,7 +29,6 @@ from mallow.testing import (
     png_bytes,
 )
 from PIL import Image
-from werkzeug.serving import make_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -102,14 +102,8 @@ def served(tmp_path_factory):
     assert client.put(f"{console}/pages/home/draft", headers=headers, json={"document": old}).status_code == 200
     assert client.post(f"{console}/pages/home/publish", headers=headers).status_code == 201
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", shop
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serving(app) as base:
+        yield base, shop
 
 
 def _block_order(page) -> list[str]:

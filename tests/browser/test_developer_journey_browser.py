@@ -20,12 +20,13 @@ import importlib.util
 import json
 import re
 import sys
-import threading
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
+from mallow.testing import serving  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))  # journey_kit.py, beside this file (pytest's importlib mode)
 from demo_store import JOURNEYS, PHONE_WIDTH, chromium_or_skip, small_png  # noqa: E402
@@ -175,8 +176,6 @@ class SwappableApp:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    from werkzeug.serving import make_server
-
     from mallow.testing import PASSWORD as ADMIN_PASSWORD
     from mallow.testing import dispose_app, enable_plugin, make_admin, make_store, plugin_app
     from mallow.testing.builders import build_plugin
@@ -204,27 +203,22 @@ def served(tmp_path_factory):
         # the plugin fails in the store's home page: the fault is recorded, the page still answers
         assert app.test_client().get(f"{shop.prefix}/").status_code == 200
         wsgi = SwappableApp(app)
-        server = make_server("127.0.0.1", 0, wsgi, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        base = f"http://127.0.0.1:{server.server_port}"
         started = [app]
-        served = SimpleNamespace(
-            wsgi=wsgi,
-            shop=shop,
-            admin_email=admin_email,
-            admin_password=ADMIN_PASSWORD,
-            base=base,
-            store=base,  # Journey.url: paths are the platform's
-            language_cookie=lambda language: {"name": "lang", "value": language, "url": base},
-            started=started,
-        )
-        served.app = app
         try:
-            yield served
+            with serving(wsgi) as base:
+                served = SimpleNamespace(
+                    wsgi=wsgi,
+                    shop=shop,
+                    admin_email=admin_email,
+                    admin_password=ADMIN_PASSWORD,
+                    base=base,
+                    store=base,  # Journey.url: paths are the platform's
+                    language_cookie=lambda language: {"name": "lang", "value": language, "url": base},
+                    started=started,
+                )
+                served.app = app
+                yield served
         finally:
-            server.shutdown()
-            thread.join(timeout=10)
             kit.forget_plugin_environment(started[0])
             for later in started[1:]:
                 dispose_app(later, drop_database=False)

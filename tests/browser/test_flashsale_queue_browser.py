@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
+from mallow.testing import serving  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))  # demo_store.py, journey_kit.py (pytest's importlib mode)
 from demo_store import JOURNEYS, PHONE_HEIGHT, PHONE_WIDTH, chromium_or_skip, small_png  # noqa: E402
@@ -43,7 +44,6 @@ def served(tmp_path_factory):
     chromium_or_skip()
     if not HAVE_REDIS:
         pytest.skip("Redis is needed for the queue")
-    from werkzeug.serving import make_server
 
     prefix = f"mallow-test:{uuid.uuid4().hex[:10]}"
     app = plugin_app(
@@ -56,14 +56,10 @@ def served(tmp_path_factory):
         SESSION_MIRROR_PREFIX=f"{prefix}:m",
     )
     app.extensions["mallow.jobs"] = JobRecorder()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield SimpleNamespace(app=app, base=f"http://127.0.0.1:{server.server_port}")
+        with serving(app) as base:
+            yield SimpleNamespace(app=app, base=base)
     finally:
-        server.shutdown()
-        thread.join(10)
         import redis
 
         client = redis.Redis.from_url(REDIS_URL)

@@ -5,10 +5,11 @@ count goes. Screenshots: docs/screenshots/notifications/."""
 from __future__ import annotations
 
 import sys
-import threading
 from pathlib import Path
 
 import pytest
+
+from mallow.testing import serving  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))  # demo_store.py, beside this file (pytest's importlib mode)
 from demo_store import CHROMIUM, CHROMIUM_ARGS, PHONE_HEIGHT, PHONE_WIDTH, chromium_or_skip, small_png  # noqa: E402
@@ -20,7 +21,6 @@ SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "notifica
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     chromium_or_skip()
-    from werkzeug.serving import make_server
 
     from mallow.testing import build_app, make_product, make_shopper, make_store
     from mallow.testing.payments import place_order
@@ -31,14 +31,10 @@ def served(tmp_path_factory):
     [sku] = make_product(app, shop, title="临安山核桃仁 500克 礼盒装", price=12850)
     token, address = make_shopper(client, shop)
     order = place_order(client, shop, token, address, sku)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield app, shop, client, token, order, f"http://127.0.0.1:{server.server_port}"
+        with serving(app) as base:
+            yield app, shop, client, token, order, base
     finally:
-        server.shutdown()
-        thread.join(10)
         from mallow.testing import dispose_app
 
         dispose_app(app)

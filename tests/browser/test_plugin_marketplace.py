@@ -14,11 +14,12 @@ from __future__ import annotations
 import io
 import json
 import sys
-import threading
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
+from mallow.testing import serving  # noqa: E402
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).parent))  # journey_kit.py, beside this file (pytest's importlib mode)
@@ -67,8 +68,6 @@ def _screenshot_png() -> bytes:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    from werkzeug.serving import make_server
-
     from mallow.testing import dispose_app, enable_plugin, make_store, plugin_app
     from mallow.testing.builders import build_plugin
 
@@ -98,21 +97,16 @@ def served(tmp_path_factory):
         for _ in range(3):  # three other stores use it already
             enable_plugin(app, make_store(app), "cart_nudge")
         shop = make_store(app)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        base = f"http://127.0.0.1:{server.server_port}"
         try:
-            yield SimpleNamespace(
-                app=app,
-                shop=shop,
-                base=base,
-                store=base + shop.prefix,
-                language_cookie=lambda language: {"name": "lang", "value": language, "url": base},
-            )
+            with serving(app) as base:
+                yield SimpleNamespace(
+                    app=app,
+                    shop=shop,
+                    base=base,
+                    store=base + shop.prefix,
+                    language_cookie=lambda language: {"name": "lang", "value": language, "url": base},
+                )
         finally:
-            server.shutdown()
-            thread.join(timeout=10)
             dispose_app(app)
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import uuid
 from pathlib import Path
 
 import pytest
+
+from mallow.testing import serving  # noqa: E402
 
 from mallow.testing import IN_CI, PASSWORD, build_app, make_admin, make_store
 
@@ -53,18 +54,11 @@ def playwright_api():
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """The app (SQLite) behind a real WSGI server on 127.0.0.1, in a thread."""
-    from werkzeug.serving import make_server
 
     app = build_app(tmp_path_factory, "browser-sqlite")
     make_admin(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app, f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with serving(app) as base:
+        yield app, base
 
 
 def test_a_shopper_downloads_their_data_and_deletes_the_account(playwright_api, served):

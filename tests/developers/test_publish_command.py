@@ -4,11 +4,11 @@ upload prints the field's message and exits non-zero."""
 
 from __future__ import annotations
 
-import threading
 
 import pytest
+
+from mallow.testing import serving  # noqa: E402
 from click.testing import CliRunner
-from werkzeug.serving import make_server
 
 from mallow.testing import build_app, dispose_app
 
@@ -18,11 +18,8 @@ from .conftest import signup_developer, unique_name
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     app = build_app(tmp_path_factory, "sqlite")
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
+    with serving(app) as base:
+        yield app, base
     dispose_app(app)
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 import random
 import re
-import threading
 from pathlib import Path
 
 import pytest
+
+from mallow.testing import serving  # noqa: E402
 
 from mallow.testing import IN_CI, build_app, make_admin, make_store
 
@@ -73,18 +74,11 @@ def playwright_api():
 def served(tmp_path_factory):
     """The app (SQLite) behind a real WSGI server on 127.0.0.1, in a thread of this process (so
     the test reads the logging SMS provider's last code)."""
-    from werkzeug.serving import make_server
 
     app = build_app(tmp_path_factory, "browser-account-sqlite")
     make_admin(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app, f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with serving(app) as base:
+        yield app, base
 
 
 def check_page(page, name: str, problems: list[str]) -> None:
