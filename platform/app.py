@@ -326,7 +326,8 @@ def _connect_domains(app: Flask) -> None:
     from mallow.developers import installer
     from mallow.inventory import stock
     from mallow.media import usage
-    from mallow.orders import aftersales_requests
+    from mallow.membership import pricing as membership_pricing
+    from mallow.orders import aftersales_requests, checkout
     from mallow.payments import events as payment_events
     from mallow.plugin_host.marketplace import release_decided
     from mallow.privacy import notice as privacy_notice
@@ -343,6 +344,7 @@ def _connect_domains(app: Flask) -> None:
     qualification_events.permits_lapsed.connect(shelf_holds.take_off_shelf, sender=app)
     qualification_events.permits_renewed.connect(shelf_holds.put_back_on_shelf, sender=app)
     aftersales_requests.register(app, open_order_ids)  # 售后中: the order timers wait, the shopper is told
+    checkout.register_read(app, membership_pricing.LEVEL_READ)  # the member's level and points: read with the order
     # an approved uploaded plugin is installed into the plugin environment (runs from the next reload)
     release_decided.connect(installer.on_release_decided, weak=False)
     privacy_notice.install(app)  # every sign-up records the consent to the store's privacy notice

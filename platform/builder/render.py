@@ -225,6 +225,7 @@ class StoreUrls(ProductUrls):
         self.category = self._split(url_for("storefront.category", category_id=int(self.MARK)))
         self.stylesheets: dict[str, list[str]] = {}
         self._calls: dict[tuple, str] = {}
+        self._nexts: dict[tuple, str] = {}
 
     def category_url(self, category_id: int) -> str:
         head, tail = self.category
@@ -233,23 +234,28 @@ class StoreUrls(ProductUrls):
     def url_for(self, endpoint: str, **values) -> str:
         """``url_for``, remembered for this store and address: the storefront frame around a
         page (``storefront/base.html``) asks for the same few addresses on every render. Not
-        kept: a blueprint-relative endpoint (``.x``: it depends on the request's blueprint), a
-        ``next`` (the visitor's own address), values that cannot be a key; at most
-        :attr:`KEPT_CALLS` kept."""
-        if endpoint.startswith(".") or "next" in values:
+        kept: a blueprint-relative endpoint (``.x``: it depends on the request's blueprint),
+        values that cannot be a key; at most :attr:`KEPT_CALLS` kept. One with a ``next`` (the
+        visitor's own address: the frame's language switch) is kept apart, among the last
+        :attr:`KEPT_NEXT` (visitors choose those addresses: they never crowd out the others)."""
+        if endpoint.startswith("."):
             return url_for(endpoint, **values)
         try:
             key = (endpoint, *values.items())
-            found = self._calls.get(key)
+            kept, most = (self._calls, self.KEPT_CALLS) if "next" not in values else (self._nexts, self.KEPT_NEXT)
+            found = kept.get(key)
         except TypeError:  # an unhashable value
             return url_for(endpoint, **values)
         if found is None:
             found = url_for(endpoint, **values)
-            if len(self._calls) < self.KEPT_CALLS:
-                self._calls[key] = found
+            if len(kept) >= most and kept is self._nexts:
+                kept.clear()
+            if len(kept) < most:
+                kept[key] = found
         return found
 
     KEPT_CALLS = 16
+    KEPT_NEXT = 64
 
 
 #: ``{(store id, slug, host, script root, scheme): StoreUrls}`` in ``app.extensions``
@@ -272,10 +278,11 @@ def store_urls() -> StoreUrls:
 
 
 def product_view(product, price: int | None, urls: ProductUrls | None = None) -> dict:
-    """A product card: ``product`` is a :class:`~mallow.catalog.search.Summary` (its cover
-    loaded with it) or a ``Product`` row (its first image)."""
+    """A product card: ``product`` is a :class:`~mallow.catalog.search.Card` or
+    :class:`~mallow.catalog.search.Summary` (its cover loaded with it) or a ``Product`` row (its
+    first image)."""
     urls = urls or ProductUrls()
-    if isinstance(product, search.Summary):
+    if isinstance(product, (search.Card, search.Summary)):
         cover = product.cover
     else:
         cover = min(product.images, key=lambda i: i.sort) if product.images else None

@@ -18,6 +18,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -386,16 +387,50 @@ class Listing:
     count: int
 
 
-def shelf_cards(product_ids=(), listings=()) -> tuple[dict[int, Summary], dict[Listing, list[Summary]]]:
-    """``({id: Summary}, {listing: [Summary, …]})``: those of ``product_ids`` a shopper may see
+class Card(NamedTuple):
+    """A product as a page's product card shows it (:func:`shelf_cards`): only the columns a card
+    uses, read as a plain tuple (a page of grids reads dozens per render)."""
+
+    id: int
+    title: str
+    subtitle: str | None
+    min_price: int | None
+    cover: Cover | None
+
+
+def shelf_cards(product_ids=(), listings=()) -> tuple[dict[int, Card], dict[Listing, list[Card]]]:
+    """``({id: Card}, {listing: [Card, …]})``: those of ``product_ids`` a shopper may see
     (on the shelf, with an active SKU, as :func:`search` lists them) and the products of each :class:`Listing` (as :func:`summaries`
     finds them), every one with its cover, in **one** statement whatever their number: a page
     with several product grids asks once. Built once per shape (how many listings, which sorts,
-    which have a category), its values bound when it runs; no ORM rows."""
-    ids = sorted({int(i) for i in product_ids})
-    listings = list(dict.fromkeys(listings))  # each distinct listing once, in order
-    if not ids and not listings:
+    which have a category), its values bound when it runs; no ORM rows, and only the columns a
+    card shows (:class:`Card`)."""
+    asked = _cards_query(product_ids, listings)
+    if asked is None:
         return {}, {}
+    session = db.session()
+    if session.autoflush:  # as the session's own execute would (nothing to do unless something is pending)
+        session.flush()
+    result = session.connection(bind_arguments=_STORE_PRODUCTS).execute(asked.statement, asked.params)
+    return _cards_of(asked, result)
+
+
+class _CardsQuery(NamedTuple):
+    """What :func:`shelf_cards` runs: its statement (kept per shape), the values bound to it, and
+    the listings asked for in order."""
+
+    statement: sa.Select
+    params: dict
+    listings: tuple
+
+
+def _cards_query(product_ids=(), listings=()) -> _CardsQuery | None:
+    """:func:`shelf_cards`' statement and values for these products and listings (None: nothing
+    to ask). A listing of a category reads the category tree (once per transaction) here."""
+    ids = sorted({int(i) for i in product_ids})
+    listings = tuple(dict.fromkeys(listings))  # each distinct listing once, in order
+    if not ids and not listings:
+        return None
     for listing in listings:
         if listing.sort not in SORT_KEYS:
             raise ValueError(f"unknown sort {listing.sort!r}")
@@ -406,26 +441,35 @@ def shelf_cards(product_ids=(), listings=()) -> tuple[dict[int, Summary], dict[L
     params: dict = {}
     if ids:
         params["ids"] = ids
+    if any(listing.category_id is not None for listing in listings):
+        categories.all_categories()  # the tree, kept for the transaction: the lookups below find their rows in it
     for number, listing in enumerate(listings, 1):
         params[f"limit_{number}"] = max(0, int(listing.count))
         if listing.category_id is not None:
             params[f"category_ids_{number}"] = categories.descendant_ids(listing.category_id, active_only=True)
-    picked: dict[int, Summary] = {}
-    found: dict[Listing, list[Summary]] = {listing: [] for listing in listings}
-    session = db.session()
-    if session.autoflush:  # as the session's own execute would (nothing to do unless something is pending)
-        session.flush()
-    for row in session.connection(bind_arguments=_STORE_PRODUCTS).execute(statement, params):
-        cover = Cover(row.path, row.thumb_path, row.width, row.height) if row.path is not None else None
-        summary = Summary(*row[:10], cover=cover)
-        if row.part == 0:
-            picked[summary.id] = summary
+    return _CardsQuery(statement, params, listings)
+
+
+def _cards_of(asked: _CardsQuery, rows) -> tuple[dict[int, Card], dict[Listing, list[Card]]]:
+    """:func:`shelf_cards`' answer from the rows of ``asked.statement`` (tuples of its columns, in
+    order and in the statement's order)."""
+    picked: dict[int, Card] = {}
+    found: dict[Listing, list[Card]] = {listing: [] for listing in asked.listings}
+    lists = [found[listing] for listing in asked.listings]
+    # the columns of _cards_statement, in order (unpacked: a row's names cost a lookup each)
+    for product_id, title, subtitle, min_price, part, _position, path, thumb_path, width, height in rows:
+        cover = Cover(path, thumb_path, width, height) if path is not None else None
+        card = Card(product_id, title, subtitle, min_price, cover)
+        if part == 0:
+            picked[product_id] = card
         else:
-            found[listings[row.part - 1]].append(summary)
+            lists[part - 1].append(card)
     return picked, found
 
 
 _KEPT_CARDS: dict[tuple, sa.Select] = {}
+#: the product columns of a :class:`Card` (its price and cover come from their own tables)
+_CARD_COLUMNS = (Product.id, Product.title, Product.subtitle)
 #: how a statement on the store's products finds its connection (the tenant session's bind)
 _STORE_PRODUCTS = {"mapper": sa.inspect(Product)}
 
@@ -438,7 +482,7 @@ def _cards_statement(picked: bool, shapes: tuple) -> sa.Select:
         prices = _min_price_subquery()
         parts.append(
             sa.select(
-                *_SUMMARY_COLUMNS,
+                *_CARD_COLUMNS,
                 prices.c.min_price.label("min_price"),
                 sa.literal(0, sa.Integer).label("part"),
                 sa.literal(0, sa.Integer).label("position"),
@@ -452,7 +496,7 @@ def _cards_statement(picked: bool, shapes: tuple) -> sa.Select:
             conditions.append(Product.category_id.in_(sa.bindparam(f"category_ids_{number}", expanding=True)))
         first = (
             sa.select(
-                *_SUMMARY_COLUMNS,
+                *_CARD_COLUMNS,
                 min_price.label("min_price"),
                 sa.literal(number, sa.Integer).label("part"),
                 sa.func.row_number().over(order_by=order).label("position"),

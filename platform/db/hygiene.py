@@ -80,9 +80,22 @@ Flask). Any checkout takes the stamp away, so a connection a request held withou
 isolation does not rest on the check: every store statement names its schema through the
 translate map; the check is the net for state a holder left.
 
-Cost: on PostgreSQL one round trip per checkout (the check, also the liveness check) and none on
-return unless the connection was marked; on SQLite three local statements per return and one per
-checkout.
+The check and the transaction's ``BEGIN`` in one round trip (issue 13). The check is sent with
+libpq's ``PQexec`` (one simple-protocol message, no autocommit switch around it). When the
+tenant session takes the connection for its transaction (:func:`begin_at_checkout`, said by
+:class:`mallow.db.session.TenantSession` around its own checkouts only), the message is ``BEGIN``
+(as psycopg would word it for the connection's settings) followed by the check: the connection
+comes out of the pool inside its transaction, the check has run, and psycopg sends no ``BEGIN``
+of its own before the first statement. Nothing is relaxed: the check runs at every such
+checkout as before, a connection that fails it (state kept, or dropped by the server) is
+discarded and the pool tries a fresh one. Checkouts that are not the session's (a lane, which
+switches the driver to autocommit; a connection given an isolation level) get the check alone
+and no transaction. A request that reads costs ``BEGIN``+check, its statements, ``ROLLBACK``;
+a write, ``BEGIN``+check, its statements, ``COMMIT`` (``tests/tenants/test_hygiene_round_trips.py``).
+
+Cost: on PostgreSQL one round trip per checkout (the check, also the liveness check, with the
+session's ``BEGIN``) and none on return unless the connection was marked; on SQLite three local
+statements per return and one per checkout.
 """
 
 from __future__ import annotations
@@ -91,9 +104,12 @@ import functools
 import logging
 import os
 import re
+import threading
 import time
 
 import sqlalchemy as sa
+from psycopg import IsolationLevel as pq_isolation
+from psycopg import pq
 from sqlalchemy import event
 
 log = logging.getLogger(__name__)
@@ -123,6 +139,9 @@ _PG_CHECK = (
     " EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_statements WHERE from_sql)"
 )
 _PG_FIELDS = ("search_path", "current_user", "session_user", "prepared statements")
+# sent with libpq's PQexec (simple protocol, one round trip): alone, or after BEGIN for a
+# checkout that will run its statements in a transaction (begin_at_checkout)
+_PG_CHECK_QUERY = _PG_CHECK.encode()
 # at every reset, in one round trip: DISCARD ALL (what PgBouncer runs between clients) except
 # DEALLOCATE ALL and DISCARD PLANS. The driver's own protocol-level prepared statements (psycopg
 # prepares a query it has seen five times and tracks them; dropping them behind its back breaks
@@ -242,9 +261,11 @@ def _pg_note_session_state(conn, _cursor, statement, _parameters, context, _exec
         conn.info[SESSION_STATE] = True  # the pooled connection's record: reset when it returns
 
 
+_IDLE = pq.TransactionStatus.IDLE
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
+
+
 def _run(cursor, sql: str, params=None):
-    # psycopg prepares a query it has run five times on a connection (its prepare_threshold):
-    # the checkout check, the same text every time, is then neither parsed nor planned again
     return cursor.execute(sql, params)
 
 
@@ -268,27 +289,100 @@ def vouch(connection: sa.Connection) -> None:
     connection.connection.info[VOUCHED] = True
 
 
+class _CheckoutWish(threading.local):
+    begin = False
+
+
+_wish = _CheckoutWish()
+
+
+def begin_at_checkout(wanted: bool) -> None:
+    """Say (this thread) that the next checkout of a PostgreSQL connection is for statements in
+    a transaction (the tenant session's own connection): the checkout's check then opens it,
+    the ``BEGIN`` psycopg would send and the check in one round trip, instead of psycopg
+    sending its ``BEGIN`` on its own before the first statement. The caller says False
+    again once its connection is taken (:class:`mallow.db.session.TenantSession`). Code that
+    switches the connection to autocommit, or sets an isolation level, after the checkout must
+    not ask (the driver refuses both inside a transaction)."""
+    _wish.begin = wanted
+
+
 def _pg_checkout(dbapi_connection, record, _proxy) -> None:
     """The state check is also the pool's liveness check (``pool_pre_ping`` is off for
     PostgreSQL: one round trip per checkout instead of two): a connection the server dropped
     fails it and is discarded, and the pool connects afresh. Not for a connection whose last
-    holder vouched for it and returned it moments ago (:func:`vouch`)."""
+    holder vouched for it and returned it moments ago (:func:`vouch`). A checkout for the
+    tenant session (:func:`begin_at_checkout`) gets its transaction's ``BEGIN`` in the same
+    round trip as the check."""
+    begin, _wish.begin = _wish.begin, False  # one wish, one checkout
     returned = record.info.pop(VOUCHED_AT, None)
-    if returned is not None and time.monotonic() - returned < BYPASS_SECONDS and BASELINE in record.info:
+    baseline = record.info.get(BASELINE)
+    if returned is not None and time.monotonic() - returned < BYPASS_SECONDS and baseline is not None:
         return
     try:
-        state = tuple(_pg_query(dbapi_connection, _PG_CHECK)[0])
+        if not _idle(dbapi_connection):
+            dbapi_connection.rollback()  # e.g. a connect step's statement left a transaction open
+        raw = _pg_check(dbapi_connection, _begin_command(dbapi_connection) if begin and baseline is not None else None)
+        if baseline is not None and raw == baseline["raw"]:
+            return
+        state = _decoded(dbapi_connection, raw)
     except Exception as error:  # noqa: BLE001 -- any failure means: not usable
         raise sa.exc.DisconnectionError(f"pooled connection unusable ({error})") from error
-    baseline = record.info.get(BASELINE)
     if baseline is None:
         settings = [tuple(row) for row in _pg_query(dbapi_connection, _PG_SESSION_SETTINGS)]
-        record.info[BASELINE] = {"check": state, "settings": settings}
+        record.info[BASELINE] = {"check": state, "raw": raw, "settings": settings}
         return
-    if state != baseline["check"]:
-        changed = [name for name, now, then in zip(_PG_FIELDS, state, baseline["check"], strict=False) if now != then]
-        log.warning("discarding a pooled PostgreSQL connection that kept session state: %s", ", ".join(changed))
-        raise sa.exc.DisconnectionError(f"pooled connection kept session state ({', '.join(changed)})")
+    changed = [name for name, now, then in zip(_PG_FIELDS, state, baseline["check"], strict=False) if now != then]
+    log.warning("discarding a pooled PostgreSQL connection that kept session state: %s", ", ".join(changed))
+    raise sa.exc.DisconnectionError(f"pooled connection kept session state ({', '.join(changed)})")
+
+
+def _idle(dbapi_connection) -> bool:
+    """No transaction open on the server (psycopg's own view of it is the same libpq status)."""
+    return dbapi_connection.pgconn.transaction_status == _IDLE
+
+
+def _begin_command(dbapi_connection) -> bytes | None:
+    """The ``BEGIN`` psycopg would send before this connection's next statement (its
+    isolation level, read-only and deferrable settings, as psycopg words them), or None in
+    autocommit."""
+    if dbapi_connection.autocommit:
+        return None
+    key = (dbapi_connection.isolation_level, dbapi_connection.read_only, dbapi_connection.deferrable)
+    command = _BEGIN_COMMANDS.get(key)
+    if command is None:
+        level, read_only, deferrable = key
+        parts = [b"BEGIN"]
+        if level is not None:
+            parts += [b"ISOLATION LEVEL", pq_isolation(level).name.replace("_", " ").encode()]
+        if read_only is not None:
+            parts.append(b"READ ONLY" if read_only else b"READ WRITE")
+        if deferrable is not None:
+            parts.append(b"DEFERRABLE" if deferrable else b"NOT DEFERRABLE")
+        command = _BEGIN_COMMANDS[key] = b" ".join(parts) + b"; " + _PG_CHECK_QUERY
+    return command
+
+
+_BEGIN_COMMANDS: dict[tuple, bytes] = {}
+
+
+def _pg_check(dbapi_connection, begin: bytes | None) -> tuple:
+    """The check's row as the server sent it (text format), in one round trip: libpq's PQexec
+    of the check, or of ``begin`` (a ``BEGIN`` and the check: psycopg then sends no ``BEGIN`` of
+    its own, as it reads the same libpq transaction status). Raises when the connection does
+    not answer."""
+    result = dbapi_connection.pgconn.exec_(begin or _PG_CHECK_QUERY)
+    if result.status != _TUPLES_OK or result.ntuples != 1:
+        message = result.error_message or dbapi_connection.pgconn.error_message or b"no answer"
+        raise sa.exc.DisconnectionError(message.decode(errors="replace").strip())
+    return tuple(result.get_value(0, column) for column in range(len(_PG_FIELDS)))
+
+
+def _decoded(dbapi_connection, raw: tuple) -> tuple:
+    """The check's raw row as psycopg reads it: three texts and a boolean."""
+    encoding = dbapi_connection.info.encoding
+    *texts, prepared = raw
+    return (*(None if value is None else value.decode(encoding) for value in texts), prepared == b"t")
 
 
 def _pg_reset(dbapi_connection, record, reset_state) -> None:

@@ -21,6 +21,8 @@ from flask import g, has_app_context
 from flask_sqlalchemy.session import Session
 from sqlalchemy import event
 
+from mallow.db import hygiene
+
 log = logging.getLogger(__name__)
 
 STORE_BIND = "store"
@@ -43,6 +45,21 @@ class TenantSession(Session):
                 return engine
             mapper = clause = None  # PostgreSQL: the session's own connection, schema-translated
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+    def _connection_for_bind(self, engine, execution_options=None, **kw):
+        """The session's connection for ``engine``. A checkout it makes here is for this
+        transaction's statements: on PostgreSQL the pool's check opens the transaction in the
+        same round trip (:func:`mallow.db.hygiene.begin_at_checkout`). Not when the connection
+        is given options (an isolation level must be set before the transaction begins)."""
+        if execution_options or self.execution_options or not isinstance(engine, sa.Engine):
+            return super()._connection_for_bind(engine, execution_options, **kw)
+        if engine.get_execution_options():
+            return super()._connection_for_bind(engine, execution_options, **kw)
+        hygiene.begin_at_checkout(True)
+        try:
+            return super()._connection_for_bind(engine, execution_options, **kw)
+        finally:
+            hygiene.begin_at_checkout(False)
 
     def close(self) -> None:
         """Close, as the request's teardown does; a connection the server dropped meanwhile

@@ -38,8 +38,8 @@ from flask_babel import gettext as _
 
 from mallow.db import db
 from mallow.membership import service
-from mallow.membership.models import MemberLevel, PointEntry
-from mallow.orders.checkout import CheckoutProblems
+from mallow.membership.models import PointEntry
+from mallow.orders.checkout import CheckoutProblems, CheckoutRead
 from mallow.plugins.hookspecs import hookimpl
 from mallow.pricing.model import Adjustment, PricingContext, PricingLine, Problem
 from mallow.shipping import fees as shipping_fees
@@ -49,6 +49,8 @@ SOURCE = "membership"
 #: where this pricing's level and points decision wait on the context
 _LEVEL = "_mallow_member_level"
 _POINTS = "_mallow_points_decision"
+_LABEL = "_mallow_member_price_label"
+_READ = "_mallow_member_level_read"
 
 
 def _program(context: PricingContext) -> dict:
@@ -58,14 +60,52 @@ def _program(context: PricingContext) -> dict:
     return kept
 
 
-def _level(context: PricingContext) -> MemberLevel | None:
-    """The shopper's level for this pricing (asked once), None for a guest or when off."""
+def _level(context: PricingContext) -> service.LevelTerms | None:
+    """The shopper's level for this pricing (asked once; an order reads it with its own read,
+    :data:`LEVEL_READ`), None for a guest or when off."""
     if context.customer_id is None:
         return None
     if _LEVEL not in context.__dict__:
-        level = service.level_of(context.customer_id) if _program(context)["enabled"] else None
+        if not _program(context)["enabled"]:
+            level = None
+        elif _READ in context.__dict__:
+            level = context.__dict__[_READ][0]
+        else:
+            level = service.level_terms(context.customer_id)
         context.__dict__[_LEVEL] = level
     return context.__dict__[_LEVEL]
+
+
+def _balance(context: PricingContext) -> int | None:
+    """The points balance the order's read found (None: not read with the order)."""
+    read = context.__dict__.get(_READ)
+    return read[1] if read is not None else None
+
+
+def _level_columns(customer_id: sa.ColumnElement) -> list[sa.ColumnElement]:
+    """:func:`mallow.membership.service.level_terms` and the points balance as scalar subqueries
+    of the shopper's id."""
+    level = service.level_terms_select(customer_id).cte("lv")
+    return [*(sa.select(column).scalar_subquery() for column in level.c), service.balance_select(customer_id)]
+
+
+def _level_value(values: tuple) -> tuple[service.LevelTerms | None, int]:
+    level_id, name, percent, free_shipping, balance = values
+    level = None if level_id is None else service.LevelTerms(level_id, name, int(percent), bool(free_shipping))
+    return level, int(balance or 0)
+
+
+#: the shopper's level and points balance read by the order's one read statement instead of
+#: statements of their own (``create_app`` registers it: :func:`mallow.orders.checkout.register_read`)
+LEVEL_READ = CheckoutRead(_READ, _level_columns, _level_value)
+
+
+def _level_label(context: PricingContext, level: service.LevelTerms) -> str:
+    """The member price's label, translated once per pricing (not once per line)."""
+    label = context.__dict__.get(_LABEL)
+    if label is None:
+        label = context.__dict__[_LABEL] = _("Member price (%(level)s)", level=level.name)[:120]
+    return label
 
 
 def level_discount(base: int, percent: int) -> int:
@@ -81,8 +121,7 @@ def mallow_line_adjustments(context: PricingContext, line: PricingLine):
     amount = level_discount(line.base_total, level.discount_percent)
     if not amount:
         return None
-    label = _("Member price (%(level)s)", level=level.name)
-    return [Adjustment("line", SOURCE, f"member_level:{level.id}", label[:120], amount, line.index)]
+    return [Adjustment("line", SOURCE, f"member_level:{level.id}", _level_label(context, level), amount, line.index)]
 
 
 @hookimpl
@@ -130,7 +169,7 @@ def points_stage(context: PricingContext, subtotal: int):
     rules = _program(context)
     if not rules["enabled"]:
         return None if choice == "max" else Problem("points_off", _("This store does not take points."))
-    found = service.redeemable(context.customer_id, subtotal)
+    found = service.redeemable(context.customer_id, subtotal, _balance(context))
     if choice == "max":
         points = found.max_points
     else:

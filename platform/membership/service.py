@@ -13,6 +13,7 @@ points: a negative balance blocks redemption until points are earned again.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from math import gcd
@@ -26,7 +27,7 @@ from sqlalchemy.orm import aliased
 from mallow import audit, compliance, settings
 from mallow.accounts.models import Customer
 from mallow.coupons.models import Coupon
-from mallow.db import db
+from mallow.db import db, sqltext
 from mallow.membership.models import LEVEL_BASES, LOT_KINDS, Member, MemberLevel, PointEntry
 from mallow.tenants.context import current_store
 from mallow.validation import Errors, ValidationFailed
@@ -490,6 +491,52 @@ def level_of(customer_id: int | None) -> MemberLevel | None:
     ).scalar()
 
 
+@dataclass(frozen=True, slots=True)
+class LevelTerms:
+    """What pricing needs of a shopper's level (:func:`level_terms`): its id, name, member price
+    (``discount_percent``) and free shipping, read as plain columns."""
+
+    id: int
+    name: str
+    discount_percent: int
+    free_shipping: bool
+
+
+def level_terms_select(customer_id: sa.ColumnElement) -> sa.Select:
+    """:func:`level_of`'s query of the columns pricing reads (:class:`LevelTerms`), for the
+    shopper ``customer_id`` (a bound parameter, or any SQL expression of the id)."""
+    members, levels = Member.__table__, MemberLevel.__table__
+    growth = sa.func.coalesce(
+        sa.select(members.c.growth).where(members.c.customer_id == customer_id).scalar_subquery(), 0
+    )
+    return (
+        sa.select(levels.c.id, levels.c.name, levels.c.discount_percent, levels.c.free_shipping)
+        .where(levels.c.threshold <= growth)
+        .order_by(levels.c.threshold.desc())
+        .limit(1)
+    )
+
+
+@functools.cache
+def _level_terms_query() -> sa.Select:
+    """:func:`level_terms_select` of the parameter ``customer_id``, built once (its SQL compiled
+    once per process: :func:`mallow.db.sqltext.rows`)."""
+    return level_terms_select(sa.bindparam("customer_id", type_=sa.Integer))
+
+
+def level_terms(customer_id: int | None) -> LevelTerms | None:
+    """:func:`level_of` as pricing needs it (every checkout and quote asks): the same level, as
+    :class:`LevelTerms`, with no ORM object built or statement compiled per call."""
+    if customer_id is None:
+        return None
+    connection = db.session.connection(bind_arguments={"clause": MemberLevel.__table__})
+    found = sqltext.rows(connection, _level_terms_query(), {"customer_id": customer_id})
+    if not found:
+        return None
+    level_id, name, percent, free_shipping = found[0]
+    return LevelTerms(level_id, name, int(percent), bool(free_shipping))
+
+
 def ledger(customer_id: int, page: int = 1, per_page: int = 20) -> tuple[list[PointEntry], int]:
     """The shopper's points ledger, newest first: one page and the total number of entries
     (entries of 0 points, which only record an order's growth, are not shown)."""
@@ -602,15 +649,22 @@ def usable_points(points: int, points_per_yuan: int) -> int:
     return max(0, int(points)) // step * step
 
 
-def redeemable(customer_id: int | None, goods_payable_fen: int) -> Redeemable:
+def balance_select(customer_id: sa.ColumnElement) -> sa.ScalarSelect:
+    """The shopper's points balance (NULL without a member row) as a scalar subquery."""
+    return sa.select(Member.__table__.c.balance).where(Member.__table__.c.customer_id == customer_id).scalar_subquery()
+
+
+def redeemable(customer_id: int | None, goods_payable_fen: int, balance: int | None = None) -> Redeemable:
     """What the shopper may redeem on an order whose goods cost ``goods_payable_fen`` after every
     discount (shipping excluded): at most ``redeem_cap_percent`` of it, at most the balance, in
-    whole fen. All zero when the programme is off, for a guest, or with a balance ≤ 0."""
+    whole fen. All zero when the programme is off, for a guest, or with a balance ≤ 0. ``balance``:
+    the balance read already in this transaction (the order's read), else it is read here."""
     rules = program()
     rate = int(rules["points_per_yuan"])
     if customer_id is None or not rules["enabled"]:
         return Redeemable(0, 0, 0, rate)
-    balance = db.session.execute(sa.select(Member.balance).where(Member.customer_id == customer_id)).scalar()
+    if balance is None:
+        balance = db.session.execute(sa.select(Member.balance).where(Member.customer_id == customer_id)).scalar()
     balance = int(balance or 0)
     cap_fen = max(0, int(goods_payable_fen)) * int(rules["redeem_cap_percent"]) // 100
     most = usable_points(min(max(balance, 0), cap_fen * rate // 100), rate)

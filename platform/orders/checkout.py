@@ -11,9 +11,12 @@ import functools
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, UTC
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -171,8 +174,34 @@ def _replay(customer_id: int, key: str, request_hash: str) -> Order | None:
     return order
 
 
+#: ``app.extensions`` key of the reads domains above orders add to the order's one read
+READS = "mallow.orders.checkout_reads"
+
+
+@dataclass(frozen=True)
+class CheckoutRead:
+    """A fact of a domain above orders that its pricing hooks need of the shopper, read by the
+    order's one read statement (:func:`_read`) instead of a statement of its own: ``columns(
+    customer_id)`` gives scalar subqueries of the shopper's id (a bound parameter), and
+    ``value(values)`` makes of what they answered the value :func:`place_order` leaves on the
+    pricing context under ``key`` (``context.__dict__[key]``) for the domain's hooks. ``create_app``
+    registers them (:func:`register_read`); with none, the read is what it always was."""
+
+    key: str
+    columns: Callable[[sa.ColumnElement], list[sa.ColumnElement]]
+    value: Callable[[tuple], object]
+
+
+def register_read(app, read: CheckoutRead) -> None:
+    """Add ``read`` to the app's order read (once per key)."""
+    reads = app.extensions.setdefault(READS, ())
+    if any(known.key == read.key for known in reads):
+        raise ValueError(f"checkout read {read.key!r} is registered already")
+    app.extensions[READS] = (*reads, read)
+
+
 @functools.cache
-def _reads_query(postgres: bool = False) -> sa.Select:
+def _reads_query(postgres: bool = False, reads: tuple[CheckoutRead, ...] = ()) -> sa.Select:
     """Everything the order reads before it writes, in one statement of plain columns (no ORM
     objects to build for rows nobody keeps): the delivery address (or NULLs), the id and request
     digest of the order already placed under the request's Idempotency-Key (or NULLs), and every
@@ -183,19 +212,21 @@ def _reads_query(postgres: bool = False) -> sa.Select:
     one = sa.select(sa.literal(1).label("one")).subquery("one")
     addresses_table = Address.__table__
     sellable = _sellable_query()
+    shopper = sa.bindparam("customer_id", type_=sa.Integer)
     return (
         sa.select(
             *addresses_table.columns,
             Order.__table__.c.id,
             Order.__table__.c.request_hash,
             *sellable.selected_columns,
+            *(column for read in reads for column in read.columns(shopper)),
         )
         .select_from(one)
         .outerjoin(addresses_table, addresses_table.c.id == sa.bindparam("address_id", type_=sa.Integer))
         .outerjoin(
             Order.__table__,
             sa.and_(
-                Order.__table__.c.customer_id == sa.bindparam("customer_id", type_=sa.Integer),
+                Order.__table__.c.customer_id == shopper,
                 Order.__table__.c.idempotency_key == sa.bindparam("key", type_=sa.String),
             ),
         )
@@ -208,26 +239,41 @@ def _reads_query(postgres: bool = False) -> sa.Select:
     )
 
 
+@functools.cache
+def _widths(reads: tuple[CheckoutRead, ...]) -> tuple[int, ...]:
+    """How many columns each registered read adds to the order's read."""
+    return tuple(len(read.columns(sa.bindparam("customer_id", type_=sa.Integer))) for read in reads)
+
+
 def _read(
     customer_id: int, address_id: int | None, key: str | None, request_hash: str, sku_ids: list[int]
-) -> tuple[Address | None, int | None, dict[int, tuple]]:
-    """``(address, id of the order placed with this key, {sku_id: row as _sellable reads it})``
-    in one statement; :class:`IdempotencyConflict` when that order came from another request.
-    The address is the shopper's row as written (not in the session: nothing changes it)."""
+) -> tuple[Address | None, int | None, dict[int, tuple], dict[str, object]]:
+    """``(address, id of the order placed with this key, {sku_id: row as _sellable reads it},
+    {key: value} of the registered reads)`` in one statement; :class:`IdempotencyConflict` when
+    that order came from another request. The address is the shopper's row as written (not in
+    the session: nothing changes it)."""
     valid = [sku_id for sku_id in sku_ids if id_value(sku_id) is not None]
     params = {"address_id": address_id or 0, "customer_id": customer_id, "key": key, "ids": valid or [0]}
     connection = db.session.connection(bind_arguments={"clause": Address.__table__})
-    rows = sqltext.rows(connection, _reads_query(connection.dialect.name == "postgresql"), params)
+    reads: tuple[CheckoutRead, ...] = current_app.extensions.get(READS, ())
+    rows = sqltext.rows(connection, _reads_query(connection.dialect.name == "postgresql", reads), params)
     width = len(Address.__table__.columns)
     first = rows[0]
+    facts: dict[str, object] = {}
+    if reads:
+        at = width + 2 + len(_sellable_query().selected_columns)
+        for read, count in zip(reads, _widths(reads), strict=True):
+            facts[read.key] = read.value(tuple(first[at : at + count]))
+            at += count
     address = None
     if first[0] is not None:
         address = _persistent(Address, dict(zip(Address.__table__.columns.keys(), first[:width], strict=True)))
     existing_id, existing_hash = first[width], first[width + 1]
     if existing_id is not None and existing_hash != request_hash:
         raise IdempotencyConflict(key)
-    found = {row[width + 2]: tuple(row[width + 2 :]) for row in rows if row[width + 2] is not None}
-    return address, existing_id, found
+    end = width + 2 + len(_sellable_query().selected_columns)
+    found = {row[width + 2]: tuple(row[width + 2 : end]) for row in rows if row[width + 2] is not None}
+    return address, existing_id, found, facts
 
 
 def _order_number() -> str:
@@ -263,12 +309,15 @@ def place_order(
     items = _items(raw_items)
     request_hash = _request_hash(items, address_id, note, options)
     # the address, an order placed with this key already, and every SKU: one statement
-    address, existing_id, found = _read(customer.id, id_value(address_id), key, request_hash, [s for s, _q in items])
+    address, existing_id, found, facts = _read(
+        customer.id, id_value(address_id), key, request_hash, [s for s, _q in items]
+    )
     if existing_id is not None:
         return db.session.get(Order, existing_id), False
     if address is None or address.customer_id != customer.id:
         raise ValidationFailed({"address_id": ("invalid", _("Choose a delivery address."))})
     context = build_context(customer.id, raw_items, address.province, options, found)
+    context.__dict__.update(facts)  # what the domains above read with the order (register_read)
     priced = pipeline.price(context)
     if priced.problems:
         raise CheckoutProblems(priced.problems)

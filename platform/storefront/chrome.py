@@ -6,8 +6,9 @@ static files, as the template globals ``storefront_tabs``, ``storefront_shopper`
 
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import request
 
+from mallow.builder.render import store_urls
 from mallow.builder.themes import quick_gettext as _
 from mallow.builder.themes import translated
 from mallow.cart.current import count_badge, current_shopper, item_count
@@ -55,6 +56,7 @@ def tabs() -> list[dict]:
     if store is None or not store.is_open or tabbar_hidden(request.endpoint):
         return []
     count = item_count()
+    url_for = store_urls().url_for  # the same addresses on every page of the store: made once
     entries = [
         {"key": "home", "label": _("Home"), "url": url_for("storefront.home")},
         {"key": "category", "label": _("Browse"), "url": url_for("storefront.categories")},

@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from flask import current_app, g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
 
 from mallow.db import db
@@ -125,10 +124,14 @@ def find(slug: str) -> Store | None:
     entry = memory.entries.get(store_id) if store_id is not None else None
     if entry is not None and stamp is not None and entry.stamp == stamp and entry.slug == slug:
         _counted_hit()
-        store = db.session.identity_map.get(identity_key(Store, store_id))  # already here (a test, a CLI)
+        session = db.session()  # the request's session, looked up once
+        key = (_IDENTITY_CLASS, (store_id,), _IDENTITY_TOKEN)
+        store = session.identity_map.get(key)  # already here (a test, a CLI)
         if store is None:
+            # attached to the request's session: relationships load, writes are flushed,
+            # ``session.get(Store, id)`` answers it without a query (the price of no ``stores`` query)
             store = _detached(entry.values)
-            db.session.add(store)
+            session.add(store)
         g.mallow_store_stamp = stamp
         g.mallow_store_values = entry.values
         return store
@@ -149,6 +152,9 @@ def find(slug: str) -> Store | None:
 
 
 _STORE_MANAGER = sa.inspect(Store).class_manager
+# the identity map's key of a Store row is ``identity_key(Store, id)``: made here without that
+# call per request (no inheritance, no identity token; tests/tenants/test_store_snapshot_cost.py)
+_IDENTITY_CLASS, _IDENTITY_TOKEN = Store, None
 
 
 def _detached(values: dict) -> Store:

@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
     from mallow.web.sessions import CookieSessionInterface
 
     app.session_interface = CookieSessionInterface()  # Flask's, minus its cost when there is no cookie
+    _remember_sync_functions(app)
 
     @app.context_processor
     def helpers():
@@ -46,6 +47,32 @@ def init_app(app: Flask) -> None:
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
     busy.install(app, _error_page)  # a busy database: 503 "try again", never a 500
+
+
+#: at most this many plain functions are remembered as such (hooks and views: a few hundred)
+SYNC_FUNCTIONS_KEPT = 4096
+
+
+def _remember_sync_functions(app: Flask) -> None:
+    """Flask hands every hook and view to ``ensure_sync`` on every request, which asks
+    ``inspect.iscoroutinefunction`` each time (about 15 times a request). The answer for a plain
+    function never changes: it is remembered, and the function returned as Flask returns it.
+    Anything else (a coroutine function, a callable that cannot be hashed) goes to Flask's own."""
+    known: set = set()
+    flask_ensure_sync = app.ensure_sync
+
+    def ensure_sync(func):
+        try:
+            if func in known:
+                return func
+        except TypeError:  # unhashable: not remembered
+            return flask_ensure_sync(func)
+        answer = flask_ensure_sync(func)
+        if answer is func and len(known) < SYNC_FUNCTIONS_KEPT:
+            known.add(func)
+        return answer
+
+    app.ensure_sync = ensure_sync  # type: ignore[method-assign]
 
 
 def _field_error(field: str):

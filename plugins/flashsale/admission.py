@@ -302,7 +302,7 @@ def admit(
         item.sku_id,
     ]
     try:
-        code, _left, *rest = conn.admit(keys=keys, args=args)
+        code, _left, *rest = conn.run_admit(keys, args)
     except Exception as error:  # noqa: BLE001 -- Redis away: the caller's synchronous path decides
         log.warning("flash sale admission unavailable: %s", error)
         return "error", None

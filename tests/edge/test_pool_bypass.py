@@ -25,16 +25,15 @@ def engine():  # PostgreSQL
 
 @pytest.fixture
 def checks(monkeypatch):
-    """The checkout checks sent (the check's query on the driver's cursor)."""
+    """The checkout checks sent (alone, or with the transaction's BEGIN)."""
     sent: list[str] = []
-    run = hygiene._run
+    check = hygiene._pg_check
 
-    def counted(cursor, sql, params=None):
-        if sql == hygiene._PG_CHECK:
-            sent.append(sql)
-        return run(cursor, sql, params)
+    def counted(dbapi_connection, begin):
+        sent.append(hygiene._PG_CHECK)
+        return check(dbapi_connection, begin)
 
-    monkeypatch.setattr(hygiene, "_run", counted)
+    monkeypatch.setattr(hygiene, "_pg_check", counted)
     return sent
 
 
