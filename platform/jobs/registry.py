@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g
 
 from mallow.db import db
+from mallow.tenants import stamps
 from mallow.tenants.context import moved_since_activation, store_context
 
 log = logging.getLogger("mallow.jobs")
@@ -192,6 +193,10 @@ def execute(app, name: str, kwargs: dict):
                 return None
             if store.moving_to is not None:  # writes frozen for a move to another pod: later, never dropped
                 return _postpone(app, name, store_id, kwargs)
+            # as a request does: what the process keeps under the store's stamp (its settings, the
+            # qualification check, plugin settings…) serves the job while the stamp it read holds;
+            # a write of such data by the job itself drops it (tenants/stamps.py)
+            g.mallow_store_stamp = stamps.current(store.id)
             try:
                 return spec.func(store=store, **kwargs)
             except sa.exc.DBAPIError:

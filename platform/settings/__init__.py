@@ -82,3 +82,4 @@ def put(key: str, value) -> None:
         db.session.add(StoreSetting(key=key, value=value))
     else:
         row.value = value
+    db.session.flush()  # the write is this request's now: it reads the store's settings afresh (stamps)

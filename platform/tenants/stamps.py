@@ -337,6 +337,10 @@ def _after_flush(session, _context) -> None:
     touched = found.stores_touched(session)
     if touched:
         session.info.setdefault(_PENDING, set()).update(touched)
+        if ALL in touched or g.get("mallow_store_id") in touched:
+            # this request (or job) changed what is kept under the stamp it read: from now on it
+            # reads afresh (the stamp moves only at the commit, and it keeps the one it read)
+            g.mallow_store_stamp = None
 
 
 def _after_commit(session) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections import Counter
 from types import SimpleNamespace
 
 import pytest
@@ -17,6 +18,7 @@ from werkzeug.test import EnvironBuilder
 
 from mallow.jobs.registry import execute
 from mallow.plugins.early import early_answer
+from mallow.testing.sql import listing, statements
 from mallow.testing import HAVE_POSTGRES, HAVE_REDIS, REDIS_URL, JobRecorder, bearer, dispose_app, plugin_app
 
 from .conftest import OPEN_LIMITS, buy, create_sale, enabled_store, in_store, make_shoppers, product, sale_item
@@ -470,3 +472,32 @@ def test_a_late_seed_leaves_a_gate_with_admitted_tickets_alone(door):
     assert len(_orders(app, shop, sale_id)) == 3
     assert in_store(app, shop, lambda: gate.seed(shop.store_id, sale_id, refresh=True))  # drained: re-seed
     assert sale_item(app, shop, sale_id, sku)["remaining"] == 0
+
+
+#: orders the drain places in the statements test below
+DRAIN_ORDERS = 8
+
+
+def _concurrent_buyers(app, shop, sale_id, sku, people):
+    threads = [
+        threading.Thread(target=lambda t=t, a=a: buy(app.test_client(), shop, sale_id, t, a, sku))
+        for t, a, _c in people
+    ]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+
+
+def test_the_drain_reads_no_qualification_per_order(door):
+    app = door.app
+    shop, sku, sale_id, people = _sale(app, 2 * DRAIN_ORDERS, 2 * DRAIN_ORDERS)
+    _concurrent_buyers(app, shop, sale_id, sku, people[:2])
+    assert _drain(app, shop) == 2  # the process meets the store's kept answers
+    _concurrent_buyers(app, shop, sale_id, sku, people[2 : 2 + DRAIN_ORDERS])
+    with statements() as seen:
+        assert _drain(app, shop) == DRAIN_ORDERS
+    assert len(_orders(app, shop, sale_id)) == 2 + DRAIN_ORDERS
+    tables = Counter(
+        name for s in seen for name in ("qualifications", "qualification_permits", "store_settings") if f" {name}" in s
+    )
+    assert not tables, (tables, listing(seen))  # before: both qualification tables once per order
+    assert len(seen) <= 9 * DRAIN_ORDERS, listing(seen)  # 66 for 8 orders here (82 before)
