@@ -405,32 +405,10 @@ def shelf_cards(product_ids=(), listings=()) -> tuple[dict[int, Card], dict[List
     with several product grids asks once. Built once per shape (how many listings, which sorts,
     which have a category), its values bound when it runs; no ORM rows, and only the columns a
     card shows (:class:`Card`)."""
-    asked = _cards_query(product_ids, listings)
-    if asked is None:
-        return {}, {}
-    session = db.session()
-    if session.autoflush:  # as the session's own execute would (nothing to do unless something is pending)
-        session.flush()
-    result = session.connection(bind_arguments=_STORE_PRODUCTS).execute(asked.statement, asked.params)
-    return _cards_of(asked, result)
-
-
-class _CardsQuery(NamedTuple):
-    """What :func:`shelf_cards` runs: its statement (kept per shape), the values bound to it, and
-    the listings asked for in order."""
-
-    statement: sa.Select
-    params: dict
-    listings: tuple
-
-
-def _cards_query(product_ids=(), listings=()) -> _CardsQuery | None:
-    """:func:`shelf_cards`' statement and values for these products and listings (None: nothing
-    to ask). A listing of a category reads the category tree (once per transaction) here."""
     ids = sorted({int(i) for i in product_ids})
     listings = tuple(dict.fromkeys(listings))  # each distinct listing once, in order
     if not ids and not listings:
-        return None
+        return {}, {}
     for listing in listings:
         if listing.sort not in SORT_KEYS:
             raise ValueError(f"unknown sort {listing.sort!r}")
@@ -447,15 +425,13 @@ def _cards_query(product_ids=(), listings=()) -> _CardsQuery | None:
         params[f"limit_{number}"] = max(0, int(listing.count))
         if listing.category_id is not None:
             params[f"category_ids_{number}"] = categories.descendant_ids(listing.category_id, active_only=True)
-    return _CardsQuery(statement, params, listings)
-
-
-def _cards_of(asked: _CardsQuery, rows) -> tuple[dict[int, Card], dict[Listing, list[Card]]]:
-    """:func:`shelf_cards`' answer from the rows of ``asked.statement`` (tuples of its columns, in
-    order and in the statement's order)."""
+    session = db.session()
+    if session.autoflush:  # as the session's own execute would (nothing to do unless something is pending)
+        session.flush()
     picked: dict[int, Card] = {}
-    found: dict[Listing, list[Card]] = {listing: [] for listing in asked.listings}
-    lists = [found[listing] for listing in asked.listings]
+    found: dict[Listing, list[Card]] = {listing: [] for listing in listings}
+    lists = [found[listing] for listing in listings]
+    rows = session.connection(bind_arguments=_STORE_PRODUCTS).execute(statement, params)
     # the columns of _cards_statement, in order (unpacked: a row's names cost a lookup each)
     for product_id, title, subtitle, min_price, part, _position, path, thumb_path, width, height in rows:
         cover = Cover(path, thumb_path, width, height) if path is not None else None

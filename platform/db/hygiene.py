@@ -265,15 +265,11 @@ _IDLE = pq.TransactionStatus.IDLE
 _TUPLES_OK = pq.ExecStatus.TUPLES_OK
 
 
-def _run(cursor, sql: str, params=None):
-    return cursor.execute(sql, params)
-
-
 def _pg_query(dbapi_connection, sql: str) -> list:
     with _autocommit(dbapi_connection):
         cursor = dbapi_connection.cursor()
         try:
-            _run(cursor, sql)
+            cursor.execute(sql)
             return cursor.fetchall()
         finally:
             cursor.close()
@@ -398,7 +394,7 @@ def _pg_reset(dbapi_connection, record, reset_state) -> None:
     with _autocommit(dbapi_connection):
         cursor = dbapi_connection.cursor()
         try:
-            _run(cursor, _PG_RESET)
+            cursor.execute(_PG_RESET)
             if baseline is not None:
                 names = [name for name, _value in baseline["settings"]]
                 values = [value for _name, value in baseline["settings"]]
@@ -407,8 +403,7 @@ def _pg_reset(dbapi_connection, record, reset_state) -> None:
                     names.append("role")
                     values.append(user)
                 if names:  # what the engine's own connect step had set
-                    _run(
-                        cursor,
+                    cursor.execute(
                         "SELECT pg_catalog.set_config(n, v, false) FROM unnest(%s::text[], %s::text[]) AS s(n, v)",
                         (names, values),
                     )

@@ -258,20 +258,19 @@ def _read(
     reads: tuple[CheckoutRead, ...] = current_app.extensions.get(READS, ())
     rows = sqltext.rows(connection, _reads_query(connection.dialect.name == "postgresql", reads), params)
     width = len(Address.__table__.columns)
+    end = width + 2 + len(_sellable_query().selected_columns)  # the registered reads' columns follow
     first = rows[0]
     facts: dict[str, object] = {}
-    if reads:
-        at = width + 2 + len(_sellable_query().selected_columns)
-        for read, count in zip(reads, _widths(reads), strict=True):
-            facts[read.key] = read.value(tuple(first[at : at + count]))
-            at += count
+    at = end
+    for read, count in zip(reads, _widths(reads), strict=True):
+        facts[read.key] = read.value(tuple(first[at : at + count]))
+        at += count
     address = None
     if first[0] is not None:
         address = _persistent(Address, dict(zip(Address.__table__.columns.keys(), first[:width], strict=True)))
     existing_id, existing_hash = first[width], first[width + 1]
     if existing_id is not None and existing_hash != request_hash:
         raise IdempotencyConflict(key)
-    end = width + 2 + len(_sellable_query().selected_columns)
     found = {row[width + 2]: tuple(row[width + 2 : end]) for row in rows if row[width + 2] is not None}
     return address, existing_id, found, facts
 
