@@ -85,7 +85,12 @@ def parse_args():
     parser.add_argument(
         "--crawl-budget", type=float, default=900, help="seconds to ask every store's home once, at most (per count)"
     )
-    parser.add_argument("--flash-units", type=int, default=500, help="units per flash sale (and shoppers)")
+    parser.add_argument(
+        "--flash-units",
+        type=int,
+        default=http_flash.DEFAULT_UNITS,
+        help="units per flash sale (and shoppers); enough that a round sells for a few seconds",
+    )
     parser.add_argument(
         "--flash-drain",
         choices=("beside", "after"),

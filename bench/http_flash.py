@@ -4,11 +4,18 @@ before Flask (202 and a ticket) while units last, and the order is made behind t
 whole run. 202 answers are the attempts while stock lasts; the books are settled (the drain catches up)
 before they are judged: exactly ``units`` sold, and no more than ``units`` admitted (202) or placed
 (201, an attempt the door sent on to the route). Without Redis there is no door and no worker:
-the attempts are synchronous 201s as before."""
+the attempts are synchronous 201s as before.
+
+The worker runs niced (``nice -n 10``), as docs/operations.md tells operators to run it during a
+sale: the web workers answering the crowd come first on shared cores, the drain catches up in
+between. A sale of :data:`DEFAULT_UNITS` units keeps a round's "while stock lasts" window a few
+seconds long (500 units sold out in ~0.5 s, and the figure swung 0.36–0.65× between rounds); the
+books are given time to settle in proportion to the units (:func:`settle_seconds`)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 
 import http_lua as lua
@@ -16,6 +23,21 @@ import http_setup as setup
 from common import ROOT, settle
 from http_scenarios import row, unexpected
 from http_tools import VENV_BIN, say, wrk, wrk_until
+
+
+#: units per sale (and shoppers) the bench should default to: at ~1,000–3,000 admitted attempts a
+#: second a round sells out in a few seconds, not half of one (``bench/http.py --flash-units``)
+DEFAULT_UNITS = 4000
+#: the worker's niceness during the sale, as docs/operations.md runs it (``nice -n 10 mallow worker``)
+WORKER_NICE = 10
+#: the slowest drain the books wait for (orders a second, a busy 2-core machine), before "still moving"
+SLOWEST_DRAIN = 25.0
+
+
+def settle_seconds(units: int) -> float:
+    """How long the books may take to settle after a round's attempts: at least a minute, longer
+    for a big sale (the drain makes every admitted ticket into an order behind the door)."""
+    return max(60.0, units / SLOWEST_DRAIN)
 
 
 #: ``mallow worker`` with the server's own factory settings (the flash sale's Redis prefix of this
@@ -31,12 +53,19 @@ main.main(args=["worker"], obj=ScriptInfo(create_app=lambda: app))
 
 
 def _worker(env: dict, factory_config: dict, logs: str) -> subprocess.Popen | None:
-    """The demo's rq worker (needs REDIS_URL), its output in the run's logs."""
+    """The demo's rq worker (needs REDIS_URL), niced as the operations guide runs it during a sale
+    (:data:`WORKER_NICE`), its output in the run's logs."""
     if not env.get("REDIS_URL"):
         return None
     out = open(os.path.join(logs, "worker.log"), "ab")
-    command = [os.path.join(VENV_BIN, "python"), "-c", WORKER, repr(factory_config)]
+    command = [*worker_nice(), os.path.join(VENV_BIN, "python"), "-c", WORKER, repr(factory_config)]
     return subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)
+
+
+def worker_nice() -> list[str]:
+    """``nice -n 10`` before the worker's command (nothing where there is no ``nice``)."""
+    found = shutil.which("nice")
+    return [found, "-n", str(WORKER_NICE)] if found else []
 
 
 def stop_worker(worker: subprocess.Popen) -> None:
@@ -96,7 +125,7 @@ def _measure(demo, app, bare, units, rounds, seconds, redis, late_worker) -> lis
         worker = late_worker() if late_worker else None
         try:
             sold, reads, waited, settled, first = settle(
-                lambda sale=sale: demo.sold(sale), quiet=1.0, at_most=60.0, until=min(admitted, units)
+                lambda sale=sale: demo.sold(sale), quiet=1.0, at_most=settle_seconds(units), until=min(admitted, units)
             )
         finally:
             if worker is not None:

@@ -14,7 +14,7 @@ from types import ModuleType
 
 from flask import Flask
 
-from mallow.api import cart_lane, errors, openapi
+from mallow.api import cart_lane, errors, openapi, order_lane
 from mallow.api.registry import EXTENSION, ApiRegistry
 from mallow.extensions import csrf
 
@@ -31,4 +31,5 @@ def init_app(app: Flask, modules: Iterable[ModuleType]) -> ApiRegistry:
         errors.install(blueprint)
         app.register_blueprint(blueprint)
     cart_lane.install(app, registry)  # the cart write's happy path at the front door (mallow.edge.lanes)
+    order_lane.install(app, registry)  # an order's happy path, with an Idempotency-Key
     return registry

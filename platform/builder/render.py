@@ -35,7 +35,7 @@ from functools import cache
 
 import sqlalchemy as sa
 from flask import current_app, g, request, url_for
-from mallow.builder import blocks
+from mallow.builder import blocks, memo
 from flask_babel import get_locale
 from mallow.builder.themes import DEFAULT, Theme, theme_set, translating
 from mallow.catalog import categories, richtext, search
@@ -525,14 +525,18 @@ def render_document(
         "page": {"kind": kind, "title": title},
     }
     with translating():
-        if assemble and not preview and not theme_set().auto_reload:
-            found = _render_assembled(document, kind, theme, theme_settings, compiled, ctx, common, style, classes)
+        auto_reload = theme_set().auto_reload
+        page = memo.page_key(common, preview=preview, auto_reload=auto_reload)  # the blocks' memo (or None)
+        if assemble and not preview and not auto_reload:
+            found = _render_assembled(
+                document, kind, theme, theme_settings, compiled, ctx, common, style, classes, page
+            )
             if found is not None:
                 return found
-        return _render_blocks(document, kind, theme, compiled, ctx, common, style, classes, preview)
+        return _render_blocks(document, kind, theme, compiled, ctx, common, style, classes, preview, page)
 
 
-def _render_blocks(document, kind, theme, compiled, ctx, common, style, classes, preview) -> Rendered:
+def _render_blocks(document, kind, theme, compiled, ctx, common, style, classes, preview, page=None) -> Rendered:
     from flask_babel import gettext as _
 
     themes = theme_set()
@@ -545,7 +549,7 @@ def _render_blocks(document, kind, theme, compiled, ctx, common, style, classes,
         rendered.uses_catalogue = rendered.uses_catalogue or block_type.uses_catalogue
         try:
             view = _block_view(block_id, section, block_type, ctx)
-            inner = themes.template(theme.name, block_type.template).render(block=view, **common)
+            inner = memo.render_block(themes.template(theme.name, block_type.template), view, common, page)
         except Exception:  # a broken theme or plugin block: leave it out, keep the page
             log.exception("block %s (%s) of theme %s failed to render", block_id, block_type.name, theme.name)
             inner = Markup('<p class="mb-failed">%s</p>') % _("This block could not be shown.") if preview else ""
@@ -646,9 +650,10 @@ def assemble(document, kind, theme, compiled, ctx, common, style, classes) -> As
     )
 
 
-def _render_assembled(document, kind, theme, theme_settings, compiled, ctx, common, style, classes):
+def _render_assembled(document, kind, theme, theme_settings, compiled, ctx, common, style, classes, page=None):
     """:func:`_render_blocks` through the version's kept :class:`Assembled` form (made now when
-    missing), or None when it has none (the caller renders everything)."""
+    missing), or None when it has none (the caller renders everything); ``page``: the live
+    blocks' part of the block memo's keys (:func:`mallow.builder.memo.page_key`), or None."""
     key = (
         kind,
         theme.name,
@@ -682,7 +687,7 @@ def _render_assembled(document, kind, theme, theme_settings, compiled, ctx, comm
     for (block_id, type_name), block_type in zip(found.live, live_types, strict=True):
         try:
             view = _block_view(block_id, sections.get(block_id) or {}, block_type, ctx)
-            inner = themes.template(theme.name, block_type.template).render(block=view, **common)
+            inner = memo.render_block(themes.template(theme.name, block_type.template), view, common, page)
         except Exception:  # a broken theme or plugin block: leave it out, keep the page
             log.exception("block %s (%s) of theme %s failed to render", block_id, type_name, theme.name)
             inner = ""

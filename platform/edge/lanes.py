@@ -31,11 +31,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from jsonschema import Draft202012Validator
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, MapAdapter, Rule
 
 from mallow.extensions import limiter
+from mallow.validation import schema_check
 
 log = logging.getLogger("mallow.edge")
 
@@ -124,42 +124,10 @@ def answer(app, environ: dict, snapshot, path: str) -> tuple[int, list[tuple[str
 
 
 def body_check(schema: dict) -> Callable[[object], bool]:
-    """Whether a parsed JSON body is valid for ``schema``, compiled once. A small object of
-    bounded integers (what the cart's writes take: ``type``, ``properties`` of ``integer`` with
-    ``minimum``/``maximum``, ``required``, ``additionalProperties: false``) is checked with plain
-    comparisons; anything else, and any value that is not plainly an ``int`` (``2.0`` is an
-    integer to JSON Schema, ``true`` is not), by the ``jsonschema`` validator, which has the
-    last word."""
-    is_valid = Draft202012Validator(schema).is_valid
-    properties = schema.get("properties")
-    if (
-        set(schema) - {"type", "properties", "required", "additionalProperties"}
-        or schema.get("type") != "object"
-        or schema.get("additionalProperties") is not False
-        or not isinstance(properties, dict)
-        or any(
-            spec.get("type") != "integer" or set(spec) - {"type", "minimum", "maximum"} for spec in properties.values()
-        )
-    ):
-        return is_valid
-    bounds = {name: (spec.get("minimum"), spec.get("maximum")) for name, spec in properties.items()}
-    required = frozenset(schema.get("required") or ())
-
-    def check(value) -> bool:
-        if type(value) is not dict or not required.issubset(value):
-            return is_valid(value)
-        for name, item in value.items():
-            found = bounds.get(name)
-            if found is None:
-                return False  # additionalProperties: false
-            if type(item) is not int:
-                return is_valid(value)
-            low, high = found
-            if (low is not None and item < low) or (high is not None and item > high):
-                return False
-        return True
-
-    return check
+    """Whether a parsed JSON body is valid for ``schema``, compiled once: plain comparisons for
+    what the API's write bodies use, ``jsonschema`` for the rest
+    (:func:`mallow.validation.schema_check`)."""
+    return schema_check(schema)
 
 
 def limits_apply(route_limited: bool) -> bool:

@@ -34,6 +34,7 @@ from mallow.plugins.manager import hooks
 from mallow.pricing import pipeline
 from mallow.pricing.model import PricedOrder, PricingContext, PricingLine, plugin_failed
 from mallow.qualifications import selling
+from mallow.tenants import snapshots
 from mallow.tenants.context import current_store
 from mallow.validation import ValidationFailed
 from mallow.web.ids import id_value
@@ -365,7 +366,8 @@ def _commit_keeping(order: Order) -> None:
     """Commit, keeping the new order with its lines, adjustments and timeline loaded: they hold
     exactly what was just written (through the ORM, plugins' changes included), so the answer
     that shows the order needs no SELECT after the commit (four round trips). Everything else
-    in the session is expired, as a commit does."""
+    in the session is expired, as a commit does, but the active store's row kept from memory, as
+    after any commit (:mod:`mallow.tenants.snapshots`)."""
     session = db.session()
     keep = {id(row) for row in (order, *order.lines, *order.adjustments, *order.events)}
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
@@ -376,6 +378,7 @@ def _commit_keeping(order: Order) -> None:
     for row in list(session.identity_map.values()):
         if id(row) not in keep:
             session.expire(row)
+    snapshots.restore_row(session)  # the active store's row as read (no ``stores`` query after an order)
 
 
 def _order_values(customer, priced: PricedOrder, address: Address, note: str, key, request_hash: str) -> dict:

@@ -1,14 +1,16 @@
-"""How long one plugin's implementation of a hook may take (wall time, milliseconds): the one
-table the guard (:mod:`mallow.plugins.guard`) and the docs read.
+"""How long one plugin's implementation of a hook may take (milliseconds): the one table the
+guard (:mod:`mallow.plugins.guard`) and the docs read.
 
-A budget is what a plugin may add to the page or job that calls it. Python cannot stop a
+A budget is what a plugin may add to the page or job that calls it: the time its code took or
+waited for itself. The guard charges a call its wall time minus the time its thread waited for a
+CPU meanwhile (:mod:`mallow.plugins.clock`; plain wall time where the kernel does not say):
+sleeping, network, database and lock waits count, a busy machine does not. Python cannot stop a
 thread that sleeps or waits, so a call over its budget still finishes and its answer is still
 used: it is logged with the plugin, hook, store and duration and counted as an ``over_budget``
 fault. What stops a slow plugin from hurting a store again is the circuit breaker
 (:mod:`mallow.plugins.breaker`): a call that takes more than :data:`BREAKER_FACTOR` times its
 budget counts towards switching the plugin off in that store; a call merely over budget is
-counted and shown to the platform (a busy machine makes every call slower, and that is not the
-plugin's fault).
+counted and shown to the platform.
 
 ``MALLOW_PLUGIN_BUDGET_SCALE`` (a float, default 1) multiplies every budget: raise it on a slow
 machine, make it tiny in a test that wants a slow call without sleeping long.

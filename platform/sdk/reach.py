@@ -16,8 +16,12 @@ A plugin's statement may reach only the active store's tables (schema placeholde
   (``sa.text``, literal columns, prefixes, hints, custom operators: use ``store_sql``, which
   checks it) and functions that read files or run SQL given as a string.
 
-The check walks the statement's expression tree once, when the plugin issues it. It keeps honest
-code on its own store and makes mistakes loud; it is not a sandbox (docs/plugins.md, *Trust*).
+The check walks the statement's expression tree once, when the plugin issues it. A statement
+object the same plugin issues again (one built once and run with bound parameters, such as the
+flash sale's take) is not walked again: its verdict is remembered per object (:data:`_PASSED`,
+the object kept alive beside it so its id means that object; SQLAlchemy statements are immutable,
+every change makes a new object, which is checked). It keeps honest code on its own store and
+makes mistakes loud; it is not a sandbox (docs/plugins.md, *Trust*).
 """
 
 from __future__ import annotations
@@ -76,10 +80,27 @@ class StoreAccessRefused(PermissionError):
         super().__init__(f"{who}: {reason}")
 
 
+#: statements that passed: (id, plugin, permissions) -> the statement itself (kept, so the id is not
+#: reused while the entry lives); a refusal is never remembered. Cleared when full.
+_PASSED: dict[tuple[int, str | None, frozenset[str]], Any] = {}
+PASSED_ENTRIES = 512
+
+
 def check_statement(statement: Any, plugin: str | None, permissions: frozenset[str]) -> None:
     """Refuse ``statement`` (a Core/ORM statement given to ``execute``) unless everything it
     reaches is allowed for ``plugin`` (None: not known to be a plugin's code, where only the
-    store boundary is kept)."""
+    store boundary is kept). A statement object that passed for the same plugin and permissions
+    passes again without a walk."""
+    key = (id(statement), plugin, permissions)
+    if _PASSED.get(key) is statement:
+        return
+    _walk(statement, plugin, permissions)
+    if len(_PASSED) >= PASSED_ENTRIES:
+        _PASSED.clear()
+    _PASSED[key] = statement
+
+
+def _walk(statement: Any, plugin: str | None, permissions: frozenset[str]) -> None:
     if isinstance(statement, str):
         raise StoreAccessRefused(plugin, None, "a statement as a string: use store_sql")
     if not isinstance(statement, sa.sql.ClauseElement):

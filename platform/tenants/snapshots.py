@@ -182,11 +182,13 @@ def _written(session, _context) -> None:
 def _unexpire(session) -> None:
     """After a commit or a rollback, the active store's row as it was read: a commit expires every
     loaded object, and ``current_store().id`` would otherwise query ``stores`` again (once per
-    write request). Not when this request wrote the row: then it is read back as usual."""
+    write request, once per order a job places). Not when this request wrote the row: then it is
+    read back as usual; nor, in a job that keeps the row (:func:`keep_row`), once its check
+    fails."""
     if not has_app_context():
         return
     store, values = g.get("mallow_store"), g.get("mallow_store_values")
-    if store is None or values is None or g.get("mallow_store_written"):
+    if store is None or values is None or g.get("mallow_store_written") or not _still_true():
         return
     state = sa.inspect(store)
     if state.session_id != session.hash_key or not state.expired_attributes:
@@ -195,10 +197,47 @@ def _unexpire(session) -> None:
         set_committed_value(store, key, values[key])
 
 
+restore_row = _unexpire  # for a caller that expires rows itself after its commit (orders' checkout)
+
+
+def keep_row(store: Store, still_true) -> None:
+    """A store job keeps the active store's row as it read it, as a request does, for as long as
+    ``still_true()`` says the row has not changed since (the store's stamp as read before the row,
+    still the one the process knows: :mod:`mallow.jobs.registry`). A job lasts up to a minute, so
+    it is asked again each time the row would be put back and as each of the job's transactions
+    begins: once it says no, the row is read from the database from then on (a store suspended
+    mid-drain refuses the drain's next order)."""
+    g.mallow_store_values = {key: getattr(store, key) for key in _COLUMNS}
+    g.mallow_store_values_check = still_true
+
+
+def _still_true() -> bool:
+    check = g.get("mallow_store_values_check")
+    if check is None or check():
+        return True
+    g.pop("mallow_store_values", None)
+    g.pop("mallow_store_values_check", None)
+    return False
+
+
+def _transaction_began(session, transaction) -> None:
+    """A kept row's check, as a job's next transaction begins: no longer true, the row is expired
+    (read again on use)."""
+    if transaction.parent is not None or not has_app_context() or g.get("mallow_store_values_check") is None:
+        return
+    store = g.get("mallow_store")
+    if not _still_true() and store is not None and sa.inspect(store).session_id == session.hash_key:
+        session.expire(store)
+
+
 def init_app(app) -> None:
     app.extensions[EXTENSION] = Snapshots()
     stamps.init_app(app)
-    for name, listener in (("after_flush", _written), ("after_transaction_end", _transaction_ended)):
+    for name, listener in (
+        ("after_flush", _written),
+        ("after_transaction_end", _transaction_ended),
+        ("after_transaction_create", _transaction_began),
+    ):
         if not event.contains(TenantSession, name, listener):
             event.listen(TenantSession, name, listener)
     app.extensions[stamps.EXTENSION].watch(Store, lambda store: store.id)

@@ -24,12 +24,16 @@ log = logging.getLogger("mallow.plugins.distribution")
 @hookimpl
 def mallow_order_placed(order, context):
     """Bind the buyer through the referral code they arrived with (session, or the order's
-    ``options``), before the order is paid. Never refuses an order."""
+    ``options``), before the order is paid. Never refuses an order. Without a code (an API
+    order with no ``distribution`` option and no session holding a referral: the usual case)
+    there is nothing to bind: no savepoint, no statement."""
     from mallow_distribution import referrals
 
     try:
+        code = referrals.code_from_options(getattr(context, "options", None))
+        if not code and referrals.remembered() is None:
+            return
         with db.session.begin_nested():
-            code = referrals.code_from_options(getattr(context, "options", None))
             if code:
                 referrals.capture(order.customer_id, code, "order")
             else:
