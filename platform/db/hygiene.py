@@ -129,6 +129,8 @@ DIRTY = "mallow.dirty"
 #: PostgreSQL: this pooled connection ran a statement that can leave session state (reset it)
 SESSION_STATE = "mallow.session_state"
 EXPECTED_ATTACHED = "mallow.expected_attached"
+#: the process that made this connection (a forked one never uses it: :func:`_not_inherited`)
+MADE_BY = "mallow.made_by"
 
 # checked at every checkout: one cheap query on what decides which rows a statement reaches and
 # with whose rights. Everything else a session can keep (other settings, temp tables, prepared
@@ -303,13 +305,28 @@ def begin_at_checkout(wanted: bool) -> None:
     _wish.begin = wanted
 
 
-def _pg_checkout(dbapi_connection, record, _proxy) -> None:
+def _not_inherited(record, proxy) -> None:
+    """A connection another process made is never used here. A forked process (an rq work horse,
+    one per job) inherits its parent's pool with the parent's open connections: using one would
+    interleave two processes' messages on one socket, and a horse that ends with ``os._exit``
+    leaves the server holding the transaction it was in (idle in transaction, its snapshot
+    holding back the clean-up of every row updated meanwhile). Such a connection is let go
+    without closing it (the parent's, still open there) and the pool connects afresh
+    (SQLAlchemy's recipe for pools across ``os.fork()``)."""
+    made_by = record.info.setdefault(MADE_BY, os.getpid())
+    if made_by != os.getpid():
+        record.dbapi_connection = proxy.dbapi_connection = None
+        raise sa.exc.DisconnectionError(f"a connection of process {made_by}, inherited by {os.getpid()} (forked)")
+
+
+def _pg_checkout(dbapi_connection, record, proxy) -> None:
     """The state check is also the pool's liveness check (``pool_pre_ping`` is off for
     PostgreSQL: one round trip per checkout instead of two): a connection the server dropped
     fails it and is discarded, and the pool connects afresh. Not for a connection whose last
     holder vouched for it and returned it moments ago (:func:`vouch`). A checkout for the
     tenant session (:func:`begin_at_checkout`) gets its transaction's ``BEGIN`` in the same
-    round trip as the check."""
+    round trip as the check. Never a connection another process made (:func:`_not_inherited`)."""
+    _not_inherited(record, proxy)
     begin, _wish.begin = _wish.begin, False  # one wish, one checkout
     returned = record.info.pop(VOUCHED_AT, None)
     baseline = record.info.get(BASELINE)
@@ -487,7 +504,8 @@ def _own_databases(databases: dict[str, str], record) -> bool:
     return attached == expected
 
 
-def _sqlite_checkout(dbapi_connection, record, _proxy) -> None:
+def _sqlite_checkout(dbapi_connection, record, proxy) -> None:
+    _not_inherited(record, proxy)
     baseline = record.info.get(BASELINE)
     if baseline is None:  # a new connection: its state is the baseline the reset restores
         baseline = record.info[BASELINE] = _sqlite_state(dbapi_connection)
