@@ -28,100 +28,18 @@ the ``lang`` cookie, else ``Accept-Language``).
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from datetime import UTC, datetime
 
-import sqlalchemy as sa
-from flask import g
-from flask_babel import force_locale
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.base import instance_state
-from werkzeug.http import parse_cookie
-
-from mallow.accounts import session_memory
-from mallow.accounts.sessions import TOKEN_PREFIX
 from mallow.api.registry import ApiRegistry
+from mallow.api.shopper_lane import HEADERS, ShopperLane
 from mallow.cart import service as carts
 from mallow.db import hygiene
-from mallow.db.session import STORE_SCHEMA, bind_store
 from mallow.edge import lanes
-from mallow.extensions import choose_locale
 from mallow.orders import checkout, receipts
-from mallow.plugins import breaker
-from mallow.tenants import recycling, stamps
-from mallow.tenants.context import engine_of
-from mallow.tenants.engines import pod_key, schema_name
-from mallow.tenants.models import Store
+from mallow.tenants import recycling
 from mallow.validation import ValidationFailed
 
 RULE = "/api/cart/items/<int:sku_id>"  # setCartQuantity, inside the store
 OPERATION = "setCartQuantity"
-_SHOPPER = TOKEN_PREFIX["shopper"] + "_"
-_STORE_MANAGER = sa.inspect(Store).class_manager
-#: what every answer of the route carries after the app's own headers (the session was read)
-_HEADERS = (("Vary", "Cookie"),)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def customer_from_memory(app, environ: dict, store_id: int) -> int | None:
-    """The shopper behind the request's bearer token, from this process's session memory only
-    (what :func:`mallow.accounts.sessions.lookup` would accept), else None."""
-    scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-    secret = value.strip()
-    if scheme.lower() != "bearer" or not secret.startswith(_SHOPPER):
-        return None
-    memory, app_stamps = app.extensions.get(session_memory.EXTENSION), app.extensions.get(stamps.EXTENSION)
-    if memory is None or app_stamps is None:
-        return None
-    kept = memory.entries.get((store_id, hashlib.sha256(secret.encode()).hexdigest()))
-    if kept is None:
-        return None
-    stamp = app_stamps.backend.current_name(session_memory.stamp_name(store_id))
-    if stamp is None or kept.stamp != stamp:
-        return None
-    session, customer = kept.session, kept.customer
-    if session["via"] != "token" or not customer["active"]:  # Customer.is_active
-        return None
-    if _aware(session["expires_at"]) <= datetime.now(UTC):
-        return None
-    return customer["id"]
-
-
-_kept = threading.local()
-
-
-def _store(snapshot) -> Store:
-    """The store row as ``snapshot`` holds it (loaded state, in no session: nothing to query),
-    made once per snapshot and thread: a snapshot never changes (a moved stamp makes a new one)
-    and core rows are read-only to plugin code; one that something attached to a session or
-    expired since is made again."""
-    found = getattr(_kept, "store", None)
-    if found is not None and found[0] is snapshot:
-        state = instance_state(found[1])
-        if state.session_id is None and not state.expired_attributes:  # as made: detached, loaded
-            return found[1]
-    store = _STORE_MANAGER.new_instance()
-    store.__dict__.update(snapshot.values)
-    make_transient_to_detached(store)
-    _kept.store = (snapshot, store)
-    return store
-
-
-def _enter(app, snapshot) -> None:
-    """The store of the request in the fresh app context, as the resolver leaves it
-    (:func:`mallow.tenants.context.activate_store` after :func:`mallow.tenants.snapshots.find`),
-    without making a database session nobody may use (the pricing hooks make one if they ask)."""
-    store_id = snapshot.id
-    g.mallow_store_stamp, g.mallow_store_values = snapshot.stamp, snapshot.values
-    g.mallow_store, g.mallow_store_id, g.mallow_store_slug = _store(snapshot), store_id, snapshot.slug
-    # the store's tables where the resolver would find them: the platform's database (the
-    # session's own connection), another pod's, or the store's SQLite file
-    g.mallow_store_pod = pod = pod_key(snapshot.values.get("pod"))
-    bind_store(engine_of(store_id, pod), {STORE_SCHEMA: schema_name(store_id)})
 
 
 def _note_schema(connection) -> None:
@@ -145,55 +63,26 @@ def _priced(customer_id: int, items: list[dict], found: dict[int, tuple]) -> dic
     return {"items": items, "quote": quote}
 
 
-class CartQuantityLane:
-    """The lane of ``setCartQuantity`` in one app: its body schema compiled once."""
+class CartQuantityLane(ShopperLane):
+    """The lane of ``setCartQuantity`` in one app."""
 
-    def __init__(self, app, registry: ApiRegistry):
-        op = next(op for op in registry.operations if op.operation_id == OPERATION)
-        self.valid = lanes.body_check(op.body)
-        self.limited = op.limited
-        self.locales = (tuple(app.config["MALLOW_LOCALES"]), app.config["BABEL_DEFAULT_LOCALE"])
+    OPERATION = OPERATION
+
+    def cookies_ok(self, app, cookies) -> bool:
+        return app.config["SESSION_COOKIE_NAME"] not in cookies  # Flask's session may answer with one
 
     def __call__(self, app, environ: dict, snapshot, args: dict):
-        if environ.get("QUERY_STRING") or lanes.limits_apply(self.limited):
+        admitted = self.admit(app, environ, snapshot)
+        if admitted is None:
             return None
-        mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
-        if mimetype != "application/json":
-            return None
-        lang = None
-        if environ.get("HTTP_COOKIE"):
-            cookies = parse_cookie(environ)
-            if app.config["SESSION_COOKIE_NAME"] in cookies:
-                return None
-            lang = cookies.get("lang")
-        customer_id = customer_from_memory(app, environ, snapshot.id)
-        if customer_id is None:
-            return None
-        limit = app.config.get("MAX_CONTENT_LENGTH")
-        body = lanes.read_body(environ, min(lanes.MAX_BODY, limit) if limit else lanes.MAX_BODY)
-        if not body:
-            return None
-        try:
-            payload = app.json.loads(body)
-        except ValueError:
-            return None
-        if not self.valid(payload):
-            return None
+        customer_id, payload, locale = admitted
         quantity = int(payload["quantity"])
-        supported, default = self.locales
-        locale = choose_locale(supported, default, None, lang, environ.get("HTTP_ACCEPT_LANGUAGE"))
-        with app.app_context():
-            _enter(app, snapshot)
-            if locale == default:  # what the app context answers already
-                data = self._write(app, snapshot.id, customer_id, args["sku_id"], quantity)
-            else:
-                with force_locale(locale):
-                    data = self._write(app, snapshot.id, customer_id, args["sku_id"], quantity)
-            if g.get("mallow_breaker_pending"):  # a plugin's breaker opened while pricing
-                breaker.announce_pending()
+        data = self.in_store(
+            app, snapshot, locale, lambda: self._write(app, snapshot.id, customer_id, args["sku_id"], quantity)
+        )
         if data is None:
             return None
-        return lanes.json_answer(app, 200, data, _HEADERS)
+        return lanes.json_answer(app, 200, data, HEADERS)
 
     def _write(self, app, store_id: int, customer_id: int, sku_id: int, quantity: int) -> dict | None:
         engines = app.extensions["mallow.store_engines"]

@@ -4,7 +4,7 @@ at the front door, before Flask, when it is the happy path.
 What the lane answers, with the bytes, status and headers :func:`mallow.api.orders.create_order`
 would send (201 and the order; 200 and the order first placed under the same Idempotency-Key):
 a shopper whose bearer token this process holds in its session memory (under the store's
-current sessions stamp: no statement, :func:`mallow.api.cart_lane.customer_from_memory`) places
+current sessions stamp: no statement, :func:`mallow.api.shopper_lane.customer_from_memory`) places
 an order in an open store with an ``Idempotency-Key``, a JSON body valid for the operation's
 schema (compiled to plain comparisons once, :func:`mallow.edge.lanes.body_check`) and no
 ``options``. The order is placed by the route's own code, :func:`mallow.orders.checkout.place_order`
@@ -32,25 +32,16 @@ fee's, written with the order) is in the language Flask would choose (the ``lang
 
 from __future__ import annotations
 
-from flask import g
-from flask_babel import force_locale
-from werkzeug.http import parse_cookie
 
-from mallow.api.cart_lane import _enter, customer_from_memory
 from mallow.api.order_shapes import order_json
 from mallow.api.registry import ApiRegistry
+from mallow.api.shopper_lane import HEADERS, LANG, ShopperLane
 from mallow.edge import lanes
-from mallow.extensions import choose_locale
 from mallow.orders import checkout
-from mallow.plugins import breaker
 from mallow.validation import ValidationFailed
 
 RULE = "/api/orders"  # createOrder, inside the store
 OPERATION = "createOrder"
-#: the one cookie a request on the lane may carry (the others change what the route records)
-_LANG = "lang"
-#: what every answer of the route carries after the app's own headers (the session was read)
-_HEADERS = (("Vary", "Cookie"),)
 #: what place_order raises with nothing committed: Flask's route answers them
 _REFUSALS = (checkout.SoldOut, checkout.IdempotencyConflict, checkout.CheckoutProblems, ValidationFailed)
 
@@ -64,55 +55,25 @@ class _Shopper:
         self.id = customer_id
 
 
-class CreateOrderLane:
-    """The lane of ``createOrder`` in one app: its body schema compiled once."""
+class CreateOrderLane(ShopperLane):
+    """The lane of ``createOrder`` in one app."""
 
-    def __init__(self, app, registry: ApiRegistry):
-        op = next(op for op in registry.operations if op.operation_id == OPERATION)
-        self.valid = lanes.body_check(op.body)
-        self.limited = op.limited
-        self.locales = (tuple(app.config["MALLOW_LOCALES"]), app.config["BABEL_DEFAULT_LOCALE"])
+    OPERATION = OPERATION
+
+    def cookies_ok(self, app, cookies) -> bool:
+        return all(name == LANG for name in cookies)  # the others change what the route records
 
     def __call__(self, app, environ: dict, snapshot, args: dict):
-        if environ.get("QUERY_STRING") or lanes.limits_apply(self.limited):
-            return None
         key = environ.get("HTTP_IDEMPOTENCY_KEY")
         if key is None or not key.strip():
             return None
-        mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
-        if mimetype != "application/json":
+        admitted = self.admit(app, environ, snapshot)
+        if admitted is None:
             return None
-        lang = None
-        if environ.get("HTTP_COOKIE"):
-            cookies = parse_cookie(environ)
-            if any(name != _LANG for name in cookies):
-                return None
-            lang = cookies.get(_LANG)
-        customer_id = customer_from_memory(app, environ, snapshot.id)
-        if customer_id is None:
+        customer_id, payload, locale = admitted
+        if payload.get("options"):
             return None
-        limit = app.config.get("MAX_CONTENT_LENGTH")
-        body = lanes.read_body(environ, min(lanes.MAX_BODY, limit) if limit else lanes.MAX_BODY)
-        if not body:
-            return None
-        try:
-            payload = app.json.loads(body)
-        except ValueError:
-            return None
-        if not self.valid(payload) or payload.get("options"):
-            return None
-        supported, default = self.locales
-        locale = choose_locale(supported, default, None, lang, environ.get("HTTP_ACCEPT_LANGUAGE"))
-        with app.app_context():
-            _enter(app, snapshot)
-            if locale == default:  # what the app context answers already
-                answered = self._place(app, customer_id, payload, key)
-            else:
-                with force_locale(locale):
-                    answered = self._place(app, customer_id, payload, key)
-            if g.get("mallow_breaker_pending"):  # a plugin's breaker opened while pricing
-                breaker.announce_pending()
-        return answered
+        return self.in_store(app, snapshot, locale, lambda: self._place(app, customer_id, payload, key))
 
     def _place(self, app, customer_id: int, data: dict, key: str):
         """The route's answer (in the app context of the store), or None when the order was
@@ -123,7 +84,7 @@ class CreateOrderLane:
             )
         except _REFUSALS:
             return None
-        return lanes.json_answer(app, 201 if created else 200, order_json(order), _HEADERS)
+        return lanes.json_answer(app, 201 if created else 200, order_json(order), HEADERS)
 
 
 def install(app, registry: ApiRegistry) -> None:

@@ -11,46 +11,17 @@ import re
 from contextlib import contextmanager
 
 import pytest
-from flask import request_started
 
 from mallow.testing import bearer, make_product, make_shopper, make_store
 from mallow.testing.sql import listing, statements
-
-#: the headers an answer is compared on (besides its status and body)
-HEADERS = (
-    "Content-Type",
-    "Content-Length",
-    "X-Content-Type-Options",
-    "Referrer-Policy",
-    "Vary",
-    "WWW-Authenticate",
-    "Set-Cookie",
-    "Allow",
-)
-
-
-@contextmanager
-def _flask_requests(app):
-    """The requests that reached Flask (a request context) inside the block."""
-    seen: list[str] = []
-
-    def started(_sender, **_extra):
-        from flask import request
-
-        seen.append(f"{request.method} {request.path}")
-
-    request_started.connect(started, app)
-    try:
-        yield seen
-    finally:
-        request_started.disconnect(started, app)
+from tests.edge.lane_kit import HEADERS, flask_requests
 
 
 def _send(app, client, lanes: bool, method: str, path: str, **kwargs):
     """``(status, body, headers, reached Flask)`` of one request with the lanes on or off."""
     app.config["MALLOW_LANES"] = lanes
     try:
-        with _flask_requests(app) as reached:
+        with flask_requests(app) as reached:
             response = client.open(path, method=method, **kwargs)
     finally:
         app.config["MALLOW_LANES"] = True
@@ -214,7 +185,7 @@ def test_the_happy_path_pushes_no_request_context_and_sends_one_statement_in_the
     token = _shopper_with_cart(client, shop, [sku])
     path = f"{shop.prefix}/api/cart/items/{sku}"
     client.put(path, headers=token, json={"quantity": 2})  # the store met on this connection
-    with _flask_requests(app) as reached, statements() as seen:
+    with flask_requests(app) as reached, statements() as seen:
         answered = client.put(path, headers=token, json={"quantity": 3})
     assert answered.status_code == 200 and answered.get_json()["quote"]["total"] == 3 * 3900
     assert reached == []

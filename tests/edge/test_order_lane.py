@@ -8,25 +8,13 @@ Flask's replay of it), and its effects with an order Flask placed."""
 from __future__ import annotations
 
 import uuid
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
-from flask import request_started
 
 from mallow.testing import bearer, make_product, make_shopper, make_store
 from mallow.testing.sql import listing, statements
-
-#: the headers an answer is compared on (besides its status and body)
-HEADERS = (
-    "Content-Type",
-    "Content-Length",
-    "X-Content-Type-Options",
-    "Referrer-Policy",
-    "Vary",
-    "WWW-Authenticate",
-    "Set-Cookie",
-)
+from tests.edge.lane_kit import HEADERS, flask_requests
 
 
 @pytest.fixture
@@ -40,23 +28,6 @@ def lane_app(app):
     return app
 
 
-@contextmanager
-def _flask_requests(app):
-    """The requests that reached Flask (a request context) inside the block."""
-    seen: list[str] = []
-
-    def started(_sender, **_extra):
-        from flask import request
-
-        seen.append(f"{request.method} {request.path}")
-
-    request_started.connect(started, app)
-    try:
-        yield seen
-    finally:
-        request_started.disconnect(started, app)
-
-
 def _send(app, client, lanes: bool, path: str, headers: dict, cookies: dict | None = None, **kwargs):
     """``(status, body, headers, reached Flask)`` of one POST with the lanes on or off (and
     ``cookies``: a client of their own holds them)."""
@@ -66,7 +37,7 @@ def _send(app, client, lanes: bool, path: str, headers: dict, cookies: dict | No
             client.set_cookie(name, value)
     app.config["MALLOW_LANES"] = lanes
     try:
-        with _flask_requests(app) as reached:
+        with flask_requests(app) as reached:
             response = client.post(path, headers=headers, **kwargs)
     finally:
         app.config["MALLOW_LANES"] = True
@@ -254,7 +225,7 @@ def test_the_happy_path_pushes_no_request_context_and_sends_the_routes_statement
     path = f"{shop.prefix}/api/orders"
     body = {"items": [{"sku_id": sku, "quantity": 1} for sku in skus], "address_id": address}
     assert _send(app, client, True, path, {**a, **_key()}, json=body)[0] == "201 CREATED"
-    with _flask_requests(app) as reached, statements() as seen:
+    with flask_requests(app) as reached, statements() as seen:
         answered = client.post(path, headers={**a, **_key()}, json=body)
     assert answered.status_code == 201 and answered.get_json()["total"] == 3003
     assert reached == []
