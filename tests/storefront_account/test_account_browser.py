@@ -137,6 +137,7 @@ def test_a_new_shopper_signs_up_by_sms_and_keeps_an_address(playwright_api, serv
         page.locator("#f-phone").fill(phone)
         page.locator("#send-code").click()
         page.wait_for_selector("#sms-sent")
+        page.wait_for_load_state("load")  # the countdown starts once the page's script has run
         assert page.locator("#send-code").is_disabled()  # the resend countdown
         code = sms.provider(app).last_code(phone, shop.store_id)
         assert code and code not in page.content()  # the code reaches the shopper by SMS only
