@@ -9,10 +9,17 @@
    alternating), the ratio, and the Redis round trips per attempt (commands sent, counted);
 2. **drain**: ``--tickets`` tickets admitted at the door, then the ``flashsale.drain`` job run
    in this process: orders per second (wall and process CPU; PostgreSQL's own CPU is in the
-   wall figure), median of ``--rounds`` fresh sales. Checked: exactly ``--tickets`` orders.
+   wall figure), median of ``--rounds`` fresh sales. Checked: exactly ``--tickets`` orders;
+3. **rounds**: whether what the worker spends per order grows with the orders already in the
+   store: ``--rounds`` sales of ``--tickets`` units for the same shoppers one after another, their
+   orders left unpaid (as bench/http_flash.py leaves them), each sale's tickets drained, then the
+   flash-sale sweep run as ``mallow worker`` runs it every 30 s beside the drain. Per round:
+   statements and PostgreSQL buffers (``pg_stat_database``) per drained order, and the sweep's
+   statements and buffers; the first and the last round should read alike.
 
     .venv/bin/python bench/flash_inprocess.py door
     .venv/bin/python bench/flash_inprocess.py drain --tickets 500
+    .venv/bin/python bench/flash_inprocess.py rounds --tickets 2000 --rounds 4
 
 PostgreSQL (a scratch database ``mallow_bench_inproc_<pid>``, dropped after) and Redis (a key
 prefix of its own, its keys deleted after, never FLUSHDB) on 127.0.0.1.
@@ -33,7 +40,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from common import ADDRESS, FAST_HASH, FLASH_LUA, create_database, dispose_app, drop_database
+from common import ADDRESS, FAST_HASH, FLASH_LUA, PG_ADMIN, create_database, dispose_app, drop_database
 
 REDIS = os.environ.get("MALLOW_BENCH_REDIS", "redis://127.0.0.1:6379/15")
 
@@ -352,9 +359,96 @@ def measure_drain(args, app, shop, sku) -> dict:
     }
 
 
+# --- 3. the drain and the sweep, round after round ------------------------------------------------
+
+
+def buffers(app, name: str) -> int:
+    """Shared buffers PostgreSQL touched in database ``name`` so far. The pooled connections are
+    closed first: a backend reports its counts when it ends."""
+    import sqlalchemy as sa
+
+    from mallow.db import db
+
+    with app.app_context():
+        app.extensions["mallow.store_engines"].dispose()
+        db.engine.dispose()
+    time.sleep(1.1)  # the statistics collector's own delay
+    admin = sa.create_engine(PG_ADMIN)
+    with admin.connect() as c:
+        found = c.execute(
+            sa.text("SELECT blks_hit + blks_read FROM pg_stat_database WHERE datname = :name"), {"name": name}
+        ).scalar_one()
+    admin.dispose()
+    return int(found)
+
+
+def drain_all(app, shop, tickets: int) -> int:
+    """The store's queue drained as ``mallow worker`` drains it: a drain job hands over to the
+    next one after ``DRAIN_SECONDS`` (on a loaded machine), which runs here too."""
+    from mallow.jobs.registry import execute
+
+    settled = 0
+    for _job in range(20):
+        settled += execute(app, "flashsale.drain", {"store_id": shop.store_id})
+        if settled >= tickets:
+            break
+    return settled
+
+
+def measure_rounds(args, app, shop, sku, name: str) -> list[dict]:
+    import sqlalchemy as sa
+
+    from mallow.db import db
+    from mallow.jobs.registry import execute
+    from mallow.testing.sql import statements
+    from mallow.tenants.context import store_context
+    from mallow_flashsale import sales
+    from mallow_flashsale.models import Purchase
+
+    people = shoppers(app, shop, args.tickets)
+    found = []
+    for rnd in range(1, args.rounds + 1):
+        sale_id = new_sale(app, shop, sku, args.tickets)
+        warm(app, shop, sale_id, sku, *people[0])
+        path = f"{shop.prefix}/api/x/flashsale/sales/{sale_id}/buy"
+        for token, address in people:
+            body = json.dumps({"sku_id": sku, "quantity": 1, "address_id": address}).encode()
+            status, answer = call(app, environ(path, body, token))
+            assert status.startswith("202"), (status, answer)
+        before = buffers(app, name)
+        with statements() as drained:
+            settled = drain_all(app, shop, args.tickets)
+        between = buffers(app, name)
+        with statements() as swept:
+            execute(app, "flashsale.sweep_store", {"store_id": shop.store_id})
+        after = buffers(app, name)
+        with store_context(shop.store_id, app=app):
+            orders = db.session.execute(
+                sa.select(sa.func.count(Purchase.id)).where(Purchase.sale_id == sale_id)
+            ).scalar_one()
+            sales.end_now(sales.get(sale_id))  # as bench/http_flash.py ends each round's sale
+            db.session.commit()
+        assert settled == args.tickets and orders == args.tickets, (settled, orders)
+        row = {
+            "round": rnd,
+            "orders_before": (rnd - 1) * args.tickets,
+            "statements_per_order": len(drained) / settled,
+            "buffers_per_order": (between - before) / settled,
+            "sweep_statements": len(swept),
+            "sweep_buffers": after - between,
+        }
+        print(
+            f"  round {rnd} ({row['orders_before']} orders before): drain {row['statements_per_order']:.2f} statements "
+            f"and {row['buffers_per_order']:.1f} buffers per order; sweep {row['sweep_statements']} statements, "
+            f"{row['sweep_buffers']} buffers"
+        )
+        found.append(row)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("door", "drain"))
+    parser.add_argument("part", choices=("door", "drain", "rounds"))
     parser.add_argument("--attempts", type=int, default=3000)
     parser.add_argument("--tickets", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
@@ -373,6 +467,15 @@ def main() -> None:
                 f"door: {found['door_us']:.0f} µs CPU per admitted attempt, A-flash-redis {found['bare_us']:.0f} µs: "
                 f"{found['ratio']:.2f} × ; Redis commands per attempt {found['redis_per_attempt']:.2f}; "
                 f"Redis's own time in the script {found['script_us']:.1f} µs, bare {found['bare_script_us']:.1f} µs"
+            )
+        elif args.part == "rounds":
+            rows = measure_rounds(args, app, shop, sku, name)
+            first, last = rows[0], rows[-1]
+            print(
+                f"rounds: drain per order {first['statements_per_order']:.2f} → {last['statements_per_order']:.2f} "
+                f"statements, {first['buffers_per_order']:.1f} → {last['buffers_per_order']:.1f} buffers; sweep "
+                f"{first['sweep_statements']} → {last['sweep_statements']} statements, "
+                f"{first['sweep_buffers']} → {last['sweep_buffers']} buffers"
             )
         else:
             found = measure_drain(args, app, shop, sku)

@@ -102,11 +102,18 @@ def enter_store(app, snapshot) -> None:
     (:func:`mallow.tenants.context.activate_store` after :func:`mallow.tenants.snapshots.find`),
     without making a database session nobody may use (the pricing hooks make one if they ask)."""
     store_id = snapshot.id
-    g.mallow_store_stamp, g.mallow_store_values = snapshot.stamp, snapshot.values
-    g.mallow_store, g.mallow_store_id, g.mallow_store_slug = _store(snapshot), store_id, snapshot.slug
+    pod = pod_key(snapshot.values.get("pod"))
+    # set on ``g`` itself at once (each attribute set through its proxy is three calls)
+    vars(g._get_current_object()).update(
+        mallow_store_stamp=snapshot.stamp,
+        mallow_store_values=snapshot.values,
+        mallow_store=_store(snapshot),
+        mallow_store_id=store_id,
+        mallow_store_slug=snapshot.slug,
+        mallow_store_pod=pod,
+    )
     # the store's tables where the resolver would find them: the platform's database (the
     # session's own connection), another pod's, or the store's SQLite file
-    g.mallow_store_pod = pod = pod_key(snapshot.values.get("pod"))
     bind_store(engine_of(store_id, pod), {STORE_SCHEMA: schema_name(store_id)})
 
 

@@ -175,19 +175,6 @@ def _postpone(app, name: str, store_id: int, kwargs: dict) -> None:
     app.extensions["mallow.jobs"].enqueue(name, delay=MOVE_POSTPONE_SECONDS, store_id=store_id, **kwargs)
 
 
-def _stamp_known(app_stamps, store_id: int):
-    """The store's stamp as this process knows it without a round trip, or None: with Redis, the
-    listener's memory while it is subscribed (stamps only grow, so an equal one means no bump in
-    between); the file stamps of one host are read (no network)."""
-    backend = getattr(app_stamps, "backend", None)
-    if isinstance(backend, stamps.RedisStamps):
-        if not backend.live:
-            return None
-        everything, own = backend.known.get(stamps.ALL), backend.known.get(str(int(store_id)))
-        return None if everything is None or own is None else (everything, own)
-    return app_stamps.current(store_id) if app_stamps is not None else None
-
-
 def _keep_store_row(app, store, stamp_before) -> None:
     """The store's row as the job read it serves the whole job (not one ``stores`` query per
     order: the flash sale's drain commits once per order, and each order asks whether the store
@@ -197,7 +184,7 @@ def _keep_store_row(app, store, stamp_before) -> None:
     if stamp_before is None or stamp_before != g.mallow_store_stamp:
         return
     app_stamps, store_id = app.extensions.get(stamps.EXTENSION), store.id
-    snapshots.keep_row(store, lambda: _stamp_known(app_stamps, store_id) == stamp_before)
+    snapshots.keep_row(store, lambda: stamps.known_without_round_trip(app_stamps, store_id) == stamp_before)
 
 
 def execute(app, name: str, kwargs: dict):
@@ -206,7 +193,7 @@ def execute(app, name: str, kwargs: dict):
     kwargs = dict(kwargs)
     if spec.store:
         store_id = int(kwargs.pop("store_id"))
-        stamp_before = _stamp_known(app.extensions.get(stamps.EXTENSION), store_id)  # before the row
+        stamp_before = stamps.known_without_round_trip(app.extensions.get(stamps.EXTENSION), store_id)  # before the row
         with ExitStack() as stack:
             try:
                 store = stack.enter_context(store_context(store_id, app=app))

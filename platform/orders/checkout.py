@@ -248,11 +248,11 @@ def _widths(reads: tuple[CheckoutRead, ...]) -> tuple[int, ...]:
 
 def _read(
     customer_id: int, address_id: int | None, key: str | None, request_hash: str, sku_ids: list[int]
-) -> tuple[Address | None, int | None, dict[int, tuple], dict[str, object]]:
-    """``(address, id of the order placed with this key, {sku_id: row as _sellable reads it},
-    {key: value} of the registered reads)`` in one statement; :class:`IdempotencyConflict` when
-    that order came from another request. The address is the shopper's row as written (not in
-    the session: nothing changes it)."""
+) -> tuple[sa.Connection, Address | None, int | None, dict[int, tuple], dict[str, object]]:
+    """``(the store's connection of the session's transaction, address, id of the order placed
+    with this key, {sku_id: row as _sellable reads it}, {key: value} of the registered reads)``
+    in one statement; :class:`IdempotencyConflict` when that order came from another request.
+    The address is the shopper's row as written (not in the session: nothing changes it)."""
     valid = [sku_id for sku_id in sku_ids if id_value(sku_id) is not None]
     params = {"address_id": address_id or 0, "customer_id": customer_id, "key": key, "ids": valid or [0]}
     connection = db.session.connection(bind_arguments={"clause": Address.__table__})
@@ -273,7 +273,7 @@ def _read(
     if existing_id is not None and existing_hash != request_hash:
         raise IdempotencyConflict(key)
     found = {row[width + 2]: tuple(row[width + 2 : end]) for row in rows if row[width + 2] is not None}
-    return address, existing_id, found, facts
+    return connection, address, existing_id, found, facts
 
 
 def _order_number() -> str:
@@ -309,7 +309,7 @@ def place_order(
     items = _items(raw_items)
     request_hash = _request_hash(items, address_id, note, options)
     # the address, an order placed with this key already, and every SKU: one statement
-    address, existing_id, found, facts = _read(
+    connection, address, existing_id, found, facts = _read(
         customer.id, id_value(address_id), key, request_hash, [s for s, _q in items]
     )
     if existing_id is not None:
@@ -323,11 +323,13 @@ def place_order(
         raise CheckoutProblems(priced.problems)
 
     values = _order_values(customer, priced, address, note, key, request_hash)
+    if connection.closed:  # a pricing hook ended the session's transaction: write on the next one's connection
+        connection = db.session.connection(bind_arguments={"clause": Order.__table__})
     try:
-        if db.engine.dialect.name == "postgresql":  # stores are on the platform's backend
-            order, left = _place(values, priced, customer, context)
+        if connection.dialect.name == "postgresql":  # stores are on the platform's backend
+            order, left = _place(connection, values, priced, customer, context)
         else:
-            order = _insert(values, priced, customer)
+            order = _insert(connection, values, priced, customer)
             left = stock.reserve([(line.sku_id, line.quantity) for line in context.lines], order.id)
         short = next((line for line in context.lines if line.sku_id not in left), None)
         if short is not None:
@@ -375,10 +377,11 @@ def _commit_keeping(order: Order) -> None:
         session.commit()
     finally:
         session.expire_on_commit = expire_on_commit
-    for row in list(session.identity_map.values()):
-        if id(row) not in keep:
-            session.expire(row)
-    snapshots.restore_row(session)  # the active store's row as read (no ``stores`` query after an order)
+    others = [row for row in session.identity_map.values() if id(row) not in keep]
+    for row in others:
+        session.expire(row)
+    if others:  # the active store's row as read, if it was among them (no ``stores`` query after an order)
+        snapshots.restore_row(session)
 
 
 def _order_values(customer, priced: PricedOrder, address: Address, note: str, key, request_hash: str) -> dict:
@@ -409,17 +412,22 @@ def _full_row(table: sa.Table, values: dict) -> dict:
     written, so the ORM object made from it has nothing left to load (a column only the database
     fills would be loaded on first use)."""
     row = dict(values)
-    for column in table.columns:
-        if column.key in row or not _written(column):
+    for key, default in _written_defaults(table):
+        if key in row:
             continue
-        default = column.default
         if default is None:
-            row[column.key] = None
+            row[key] = None
         elif default.is_scalar:
-            row[column.key] = default.arg
+            row[key] = default.arg
         else:  # a callable (utcnow, dict): SQLAlchemy's wrapper takes the execution context
-            row[column.key] = default.arg(None)
+            row[key] = default.arg(None)
     return row
+
+
+@functools.cache
+def _written_defaults(table: sa.Table) -> tuple[tuple[str, sa.ColumnDefault | None], ...]:
+    """``(key, default)`` of each column Mallow writes, in the table's order (worked out once)."""
+    return tuple((column.key, column.default) for column in table.columns if _written(column))
 
 
 @functools.cache
@@ -432,17 +440,23 @@ def _insert_many(table: sa.Table) -> sa.Insert:
     return sa.insert(table)
 
 
+@functools.cache
+def _manager(model: type):
+    """The model's class manager (what makes an instance without calling ``__init__``)."""
+    return sa.inspect(model).class_manager
+
+
 def _persistent(model: type, row: dict):
     """The ORM object of a row just written by a Core INSERT, made as a query loads one: the
     values go straight into its state (no attribute events: they are loaded values, not
     changes), then it is marked as having its identity (clean: no flush writes it again)."""
-    instance = sa.inspect(model).class_manager.new_instance()
+    instance = _manager(model).new_instance()
     instance.__dict__.update(row)
     make_transient_to_detached(instance)
     return instance
 
 
-def _insert(values: dict, priced: PricedOrder, customer) -> Order:
+def _insert(connection: sa.Connection, values: dict, priced: PricedOrder, customer) -> Order:
     """SQLite: write the order, its first timeline entry, its lines and adjustments: one INSERT
     per table however many lines (Core statements built once, executemany for the lines and the
     adjustments), then the ORM objects made from the rows as written (:func:`_attach`). A flush
@@ -451,9 +465,6 @@ def _insert(values: dict, priced: PricedOrder, customer) -> Order:
     statement: :func:`_place`.)"""
     order_table, line_table = Order.__table__, OrderLine.__table__
     adjustment_table, event_table = OrderAdjustment.__table__, OrderEvent.__table__
-    # the store's connection of the session's transaction: plain Core statements on it, without
-    # the ORM's execute machinery around each
-    connection = db.session.connection(bind_arguments={"clause": order_table})
     order_row = _full_row(order_table, values)
     detail = {"total": order_row["total"], "items": len(priced.lines)}
     event_row = _full_row(event_table, {"kind": "placed", "actor": f"shopper:{customer.id}", "detail": detail})
@@ -529,7 +540,9 @@ _LINE_ARRAYS = ("sku_id", "product_id", "title", "spec_key", "unit_price", "quan
 _ADJUSTMENT_ARRAYS = ("line_sku", "stage", "source", "code", "label", "amount")
 
 
-def _place(values: dict, priced: PricedOrder, customer, context: PricingContext) -> tuple[Order, dict[int, int]]:
+def _place(
+    connection: sa.Connection, values: dict, priced: PricedOrder, customer, context: PricingContext
+) -> tuple[Order, dict[int, int]]:
     """PostgreSQL: write the whole order in ONE statement (:func:`_placement_statement`): every
     line's stock and its ledger row, the order, its first timeline entry, its lines and its
     adjustments; ``(order, {sku_id: stock left})`` of the SKUs whose units were taken. A SKU
@@ -538,7 +551,6 @@ def _place(values: dict, priced: PricedOrder, customer, context: PricingContext)
     does. A clash of the random order number (``ON CONFLICT (number) DO NOTHING``: then the
     statement wrote nothing at all) is tried again with another number."""
     order_table, event_table = Order.__table__, OrderEvent.__table__
-    connection = db.session.connection(bind_arguments={"clause": order_table})
     order_row = _full_row(order_table, values)
     detail = {"total": order_row["total"], "items": len(priced.lines)}
     event_row = _full_row(event_table, {"kind": "placed", "actor": f"shopper:{customer.id}", "detail": detail})
@@ -558,7 +570,8 @@ def _place(values: dict, priced: PricedOrder, customer, context: PricingContext)
     for column in _ADJUSTMENT_ARRAYS[1:]:
         params[f"a_{column}"] = [row[column] for row in adjustment_rows]
     # the order's columns with a value (the others are NULL either way): a shorter statement
-    statement = _placement_statement(tuple(key for key in order_row if key in values or _defaulted(order_table, key)))
+    defaulted = (key for key, default in _written_defaults(order_table) if default is not None and key not in values)
+    statement = _placement_statement((*values, *defaulted))
     for _attempt in range(5):
         params.update({f"o_{key}": value for key, value in order_row.items()})
         [(order_id, event_id, line_ids, adjustment_ids, taken)] = sqltext.rows(connection, statement, params)
@@ -597,10 +610,6 @@ class _Plain(sa.types.UserDefinedType):
 
 
 _PLAIN = _Plain()
-
-
-def _defaulted(table: sa.Table, key: str) -> bool:
-    return table.c[key].default is not None
 
 
 def _sku_of(row: dict) -> int:

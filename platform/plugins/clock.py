@@ -104,26 +104,18 @@ def mark() -> bytes | None:
     """This thread's statistics as read now (parsed only when a call is charged: the start of
     every guarded call pays one read and nothing more), or None where they are unknown (then a
     call is charged its wall time)."""
-    reader = getattr(_local, "reader", None)
-    if reader is None:
-        reader = _open()
+    for _attempt in range(2):  # a descriptor closed under us is opened afresh, once
+        reader = getattr(_local, "reader", None) or _open()
         if reader is None:
             return None
-    try:
-        return os.pread(reader.fd, 64, 0)
-    except OSError:
-        # closed under us (the number may name somebody else's file now: not ours to close)
-        reader.fd = -1
-    _local.reader = None  # open it afresh, once
-    reader = _open()
-    if reader is None:
-        return None
-    try:
-        return os.pread(reader.fd, 64, 0)
-    except OSError:
-        _local.reader = None
-        _unavailable("could not be read")
-        return None
+        try:
+            return os.pread(reader.fd, 64, 0)
+        except OSError:
+            # closed under us (the number may name somebody else's file now: not ours to close)
+            reader.fd = -1
+            _local.reader = None
+    _unavailable("could not be read")
+    return None
 
 
 def _waited_ns(statistics: bytes) -> int:

@@ -309,7 +309,7 @@ class GuardedHook:
         if any(impl.hookwrapper or impl.wrapper for impl in impls):
             return self._caller(**kwargs)  # wrappers need pluggy's own call loop
         answers = []
-        for _name, result in each(self._caller, self.name, kwargs, failed, passthrough):
+        for _name, result in each(self, self.name, kwargs, failed, passthrough):  # its order kept
             if self.firstresult:
                 return result
             answers.append(result)

@@ -290,6 +290,22 @@ def current(store_id: int) -> Hashable | None:
     return found.current(store_id) if found is not None else None
 
 
+def known_without_round_trip(found: StoreStamps | None, store_id: int) -> Hashable | None:
+    """The store's stamp as this process knows it without a network round trip, or None (then
+    nothing kept under it may be trusted now): with Redis, the listener's memory while it is
+    subscribed (stamps only grow, so an equal one means no bump in between); the file stamps of
+    one host are read (no network). ``found`` is an app's :class:`StoreStamps` (None: no stamps)."""
+    if found is None:
+        return None
+    backend = found.backend
+    if isinstance(backend, RedisStamps):
+        if not backend.live:
+            return None
+        everything, own = backend.known.get(ALL), backend.known.get(str(int(store_id)))
+        return None if everything is None or own is None else (everything, own)
+    return found.current(store_id)
+
+
 def bump(store_id: int) -> None:
     found = stamps()
     if found is not None:

