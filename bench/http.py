@@ -110,8 +110,8 @@ def parse_args():
         args.stores = store_counts(args.stores, args.quick)
     except ValueError:
         parser.error(f"--stores: a number, or numbers separated by commas (not {args.stores!r})")
-    if not (1 <= args.rounds <= 20 and 1 <= args.seconds <= 60 and 10 <= args.flash_units <= 5000):
-        parser.error("--rounds 1..20, --seconds 1..60, --flash-units 10..5000 (bounded load)")
+    if not (1 <= args.rounds <= 20 and 1 <= args.seconds <= 60 and 10 <= args.flash_units <= 20_000):
+        parser.error("--rounds 1..20, --seconds 1..60, --flash-units 10..20000 (bounded load)")
     if not (len(args.stores) >= 1 and all(1 <= n <= 20_000 for n in args.stores)):
         parser.error("--stores: 1..20,000 each")
     return args

@@ -9,8 +9,11 @@ the attempts are synchronous 201s as before.
 The worker runs niced (``nice -n 10``), as docs/operations.md tells operators to run it during a
 sale: the web workers answering the crowd come first on shared cores, the drain catches up in
 between. A sale of :data:`DEFAULT_UNITS` units keeps a round's "while stock lasts" window a few
-seconds long (500 units sold out in ~0.5 s, and the figure swung 0.36–0.65× between rounds); the
-books are given time to settle in proportion to the units (:func:`settle_seconds`)."""
+seconds long: the window starts with wrk's first request, so the crowd's first moments (32
+connections opening, each web worker meeting the new sale) weigh on a short one (500 units sold
+out in ~0.5 s and the figure swung 0.36–0.65× between rounds; 4,000 sold out in 1.1–1.4 s once
+admission got faster, and read 0.78–0.86× where 10,000 in 2.5–2.9 s read 0.84–0.97×, the drain
+after). The books are given time to settle in proportion to the units (:func:`settle_seconds`)."""
 
 from __future__ import annotations
 
@@ -25,9 +28,9 @@ from http_scenarios import row, unexpected
 from http_tools import VENV_BIN, say, wrk, wrk_until
 
 
-#: units per sale (and shoppers) the bench should default to: at ~1,000–3,000 admitted attempts a
-#: second a round sells out in a few seconds, not half of one (``bench/http.py --flash-units``)
-DEFAULT_UNITS = 4000
+#: units per sale (and shoppers) the bench should default to: at ~3,000–4,000 admitted attempts a
+#: second a round sells out in a few seconds, not one (``bench/http.py --flash-units``)
+DEFAULT_UNITS = 10_000
 #: the worker's niceness during the sale, as docs/operations.md runs it (``nice -n 10 mallow worker``)
 WORKER_NICE = 10
 #: the slowest drain the books wait for (orders a second, a busy 2-core machine), before "still moving"
