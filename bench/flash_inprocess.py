@@ -314,6 +314,18 @@ def measure_door(args, app, shop, sku) -> dict:
 # --- 2. the drain ----------------------------------------------------------------------------------
 
 
+def sale_admitted(app, shop, sku: int, people: list) -> int:
+    """A new sale of one unit per shopper, every shopper's attempt admitted at the door (202): its id."""
+    sale_id = new_sale(app, shop, sku, len(people))
+    warm(app, shop, sale_id, sku, *people[0])
+    path = f"{shop.prefix}/api/x/flashsale/sales/{sale_id}/buy"
+    for token, address in people:
+        body = json.dumps({"sku_id": sku, "quantity": 1, "address_id": address}).encode()
+        status, answer = call(app, environ(path, body, token))
+        assert status.startswith("202"), (status, answer)
+    return sale_id
+
+
 def measure_drain(args, app, shop, sku) -> dict:
     import sqlalchemy as sa
 
@@ -330,13 +342,7 @@ def measure_drain(args, app, shop, sku) -> dict:
     for rnd in range(2 * args.rounds + 1):
         grouped = rnd % 2 == 1  # alternating: every commit waiting for the disk, or one flush per batch
         admission.relax_next_commit = relax if grouped else (lambda: None)
-        sale_id = new_sale(app, shop, sku, args.tickets)
-        warm(app, shop, sale_id, sku, *people[0])
-        path = f"{shop.prefix}/api/x/flashsale/sales/{sale_id}/buy"
-        for token, address in people:
-            body = json.dumps({"sku_id": sku, "quantity": 1, "address_id": address}).encode()
-            status, answer = call(app, environ(path, body, token))
-            assert status.startswith("202"), (status, answer)
+        sale_id = sale_admitted(app, shop, sku, people)
         wall, cpu = time.perf_counter(), time.process_time()
         settled = execute(app, "flashsale.drain", {"store_id": shop.store_id})
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -408,13 +414,7 @@ def measure_rounds(args, app, shop, sku, name: str) -> list[dict]:
     people = shoppers(app, shop, args.tickets)
     found = []
     for rnd in range(1, args.rounds + 1):
-        sale_id = new_sale(app, shop, sku, args.tickets)
-        warm(app, shop, sale_id, sku, *people[0])
-        path = f"{shop.prefix}/api/x/flashsale/sales/{sale_id}/buy"
-        for token, address in people:
-            body = json.dumps({"sku_id": sku, "quantity": 1, "address_id": address}).encode()
-            status, answer = call(app, environ(path, body, token))
-            assert status.startswith("202"), (status, answer)
+        sale_id = sale_admitted(app, shop, sku, people)
         before = buffers(app, name)
         with statements() as drained:
             settled = drain_all(app, shop, args.tickets)
