@@ -199,13 +199,12 @@ def test_the_happy_path_pushes_no_request_context_and_sends_the_routes_statement
     assert not any("customer_sessions" in statement or "SAVEPOINT" in statement for statement in seen), listing(seen)
 
 
+@pytest.mark.parametrize("app", ["postgresql"], indirect=True)  # round trips to a server
 def test_an_order_on_the_lane_costs_four_round_trips_on_postgresql(app):
     """On PostgreSQL a 3-SKU order on the lane is 4 round trips, as the bare ``UPDATE …
     RETURNING`` + ``INSERT`` + ``COMMIT`` (A-flash-pg): ``BEGIN`` with the pool's check in one
     simple query, the one read, the one write, ``COMMIT``. No SAVEPOINT for the plugins' hooks
     that write nothing, no ``UPDATE`` after the ``INSERT``, no ``SET``, no reset after the commit."""
-    if app.mallow_backend != "postgresql":
-        pytest.skip("round trips of libpq: PostgreSQL")
     from mallow.testing import enable_plugin
 
     shop = make_store(app)
