@@ -7,8 +7,9 @@ rendered into the SQL text by a regular expression with a Python callback per ta
 compiles a statement once per process, keeps its text with the schema tokens in it, and per
 execution puts the active store's schema in with ``str.replace`` and sends the text on the
 connection's DBAPI cursor (with ``Connection.exec_driver_sql`` when no transaction has begun): the
-very SQL the engine would send, on the same connection and transaction, seen by every ``before_cursor_execute`` listener (the pool's hygiene, the tests'
-statement counters), with SQLAlchemy's error translation (an ``IntegrityError`` stays one).
+very SQL the engine would send, on the same connection and transaction, seen by every
+``before_cursor_execute`` listener (the pool's hygiene, the tests' statement counters), with
+SQLAlchemy's error translation (an ``IntegrityError`` stays one).
 
 The parameters and the rows go through their types' processors as the engine's would (an
 ``ARRAY`` parameter made a list, ``JSON`` serialised, an array column's value made a list).

@@ -451,13 +451,8 @@ def hold_back_while_crowded(
     node of its own holds back too, at most ``FLASHSALE_DRAIN_YIELD_SECONDS`` a job (0: never)."""
     held = 0.0
     now, waiting = time.monotonic(), conn.redis.llen(queue)
-    if left is None:  # a backlog and nothing to judge it by: look again a step later
-        step = min(YIELD_STEP, at_most)
-        time.sleep(step)
-        held += step
-        left, since = waiting, now
-        now, waiting = time.monotonic(), conn.redis.llen(queue)
-    while held < at_most and waiting - left > CROWD_ARRIVALS * max(now - since, YIELD_STEP):
+    # nothing to judge a backlog by (``left`` None): look again a step later
+    while held < at_most and (left is None or waiting - left > CROWD_ARRIVALS * max(now - since, YIELD_STEP)):
         step = min(YIELD_STEP, at_most - held)
         time.sleep(step)
         held += step
