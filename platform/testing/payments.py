@@ -62,9 +62,10 @@ OAUTH_CONFIG = ("WECHAT_OAUTH_AUTHORIZE_URL", "WECHAT_OAUTH_TOKEN_URL", "WECHAT_
 
 
 @contextmanager
-def wechat_oauth_server(app, appid: str, appsecret: str, *, timeout: float = 1.0):
+def wechat_oauth_server(app, appid: str, appsecret: str, *, timeout: float = 5.0):
     """A started fake WeChat web authorisation knowing ``appid``/``appsecret``, set as the app's
-    (the real client talks to it; ``timeout`` is the client's, so a held answer ends quickly),
+    (the real client talks to it; ``timeout`` is the client's: pass a short one where the fake holds
+    an answer),
     with the JS-SDK's access_token and jsapi_ticket endpoints (``WECHAT_API_BASE_URL``)."""
     with _config_restored(app, OAUTH_CONFIG), FakeWeChatOAuthServer() as server:
         server.add_account(appid, appsecret)

@@ -50,7 +50,7 @@ def _signer(server, cache=None, clock=None, secret=SECRET, store_id=1) -> WeChat
         cache if cache is not None else MemoryCache(clock),
         clock=clock,
         api_base_url=server.api_base_url,
-        timeout=0.5,
+        timeout=5.0,
     )
 
 
