@@ -8,8 +8,9 @@
    Reported: µs of process CPU per attempt (median of ``--rounds`` rounds of ``--attempts``,
    alternating), the ratio, and the Redis round trips per attempt (commands sent, counted);
 2. **drain**: ``--tickets`` tickets admitted at the door, then the ``flashsale.drain`` job run
-   in this process: orders per second (wall and process CPU; PostgreSQL's own CPU is in the
-   wall figure), median of ``--rounds`` fresh sales. Checked: exactly ``--tickets`` orders;
+   in this process: orders per second (wall and process CPU), and the CPU of the PostgreSQL
+   backends serving the scratch database (``/proc/<pid>/stat`` utime + stime of each, the drain's
+   connections), per order; median of ``--rounds`` fresh sales. Checked: exactly ``--tickets`` orders;
 3. **rounds**: whether what the worker spends per order grows with the orders already in the
    store: ``--rounds`` sales of ``--tickets`` units for the same shoppers one after another, their
    orders left unpaid (as bench/http_flash.py leaves them), each sale's tickets drained, then the
@@ -326,7 +327,37 @@ def sale_admitted(app, shop, sku: int, people: list) -> int:
     return sale_id
 
 
-def measure_drain(args, app, shop, sku) -> dict:
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu(name: str) -> dict[int, float]:
+    """CPU seconds (user + system) each PostgreSQL backend connected to database ``name`` has used
+    so far, by pid (``/proc/<pid>/stat``: PostgreSQL runs on this machine)."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(PG_ADMIN)
+    with admin.connect() as c:
+        pids = c.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": name}).scalars()
+        pids = list(pids)
+    admin.dispose()
+    found = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        found[pid] = (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14 and 15)
+    return found
+
+
+def backend_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the backends spent between two :func:`backend_cpu` readings (a backend that
+    started meanwhile counts from zero; one that ended meanwhile is not seen)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def measure_drain(args, app, shop, sku, name: str) -> dict:
     import sqlalchemy as sa
 
     from mallow.db import db
@@ -337,15 +368,17 @@ def measure_drain(args, app, shop, sku) -> dict:
     from mallow_flashsale import admission
 
     people = shoppers(app, shop, args.tickets)
-    rates, cpu_rates = {True: [], False: []}, {True: [], False: []}
+    rates, cpu_rates, pg_ms = {True: [], False: []}, {True: [], False: []}, {True: [], False: []}
     relax = admission.relax_next_commit
     for rnd in range(2 * args.rounds + 1):
         grouped = rnd % 2 == 1  # alternating: every commit waiting for the disk, or one flush per batch
         admission.relax_next_commit = relax if grouped else (lambda: None)
         sale_id = sale_admitted(app, shop, sku, people)
+        backends = backend_cpu(name)
         wall, cpu = time.perf_counter(), time.process_time()
         settled = execute(app, "flashsale.drain", {"store_id": shop.store_id})
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        pg = backend_spent(backends, backend_cpu(name))
         with store_context(shop.store_id, app=app):
             orders = db.session.execute(
                 sa.select(sa.func.count(Purchase.id)).where(Purchase.sale_id == sale_id)
@@ -353,14 +386,20 @@ def measure_drain(args, app, shop, sku) -> dict:
         assert settled == args.tickets and orders == args.tickets, (settled, orders)
         label = "one flush per batch" if grouped else "a flush per order"
         print(
-            f"  round {rnd} ({label}): {args.tickets} orders in {wall:.2f} s ({args.tickets / wall:.0f}/s, cpu {cpu:.2f} s)"
+            f"  round {rnd} ({label}): {args.tickets} orders in {wall:.2f} s ({args.tickets / wall:.0f}/s, "
+            f"cpu {cpu:.2f} s, PostgreSQL backends' cpu {pg:.2f} s)"
         )
         if rnd:
             rates[grouped].append(args.tickets / wall)
             cpu_rates[grouped].append(args.tickets / cpu)
+            pg_ms[grouped].append(pg / args.tickets * 1000)
     admission.relax_next_commit = relax
     return {
-        key: {"orders_per_s": statistics.median(rates[key]), "orders_per_cpu_s": statistics.median(cpu_rates[key])}
+        key: {
+            "orders_per_s": statistics.median(rates[key]),
+            "orders_per_cpu_s": statistics.median(cpu_rates[key]),
+            "pg_ms_per_order": statistics.median(pg_ms[key]),
+        }
         for key in (False, True)
     }
 
@@ -478,13 +517,19 @@ def main() -> None:
                 f"{first['sweep_buffers']} → {last['sweep_buffers']} buffers"
             )
         else:
-            found = measure_drain(args, app, shop, sku)
+            found = measure_drain(args, app, shop, sku, name)
             for key, label in ((False, "a flush per order"), (True, "one flush per batch")):
                 print(
                     f"drain, {label}: {found[key]['orders_per_s']:.0f} orders/s (wall), "
-                    f"{found[key]['orders_per_cpu_s']:.0f} orders per CPU second of this process"
+                    f"{found[key]['orders_per_cpu_s']:.0f} orders per CPU second of this process "
+                    f"({1000 / found[key]['orders_per_cpu_s']:.2f} ms an order), "
+                    f"PostgreSQL backends {found[key]['pg_ms_per_order']:.2f} ms CPU an order"
                 )
     finally:
+        if app is not None:  # the analytics buffer written (and its thread stopped) while the database is there
+            from mallow.analytics.buffer import buffer_of
+
+            buffer_of(app).close()
         dispose_app(app)
         drop_database(name)
         cleanup(prefix)

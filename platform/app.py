@@ -32,11 +32,12 @@ def create_app(config: dict | None = None) -> Flask:
 
     from mallow import models  # noqa: F401  (every table known before anything else runs)
     from mallow.db import db
-    from mallow.extensions import babel, csrf, limiter, locale_selector, login_manager
+    from mallow.extensions import babel, csrf, install_template_gettext, limiter, locale_selector, login_manager
 
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=locale_selector, default_translation_directories="translations")
+    install_template_gettext(app)  # the templates' gettext: the request's translations found once
     app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage(app))
     # Redis down must not turn every login into a 500: limits fall back to this process's memory
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
@@ -123,9 +124,23 @@ def create_app(config: dict | None = None) -> Flask:
     plugin_loader.init_app(app, json_errors)  # plugin routes: guarded per store, API areas answer JSON
     _plugin_environment(app)  # approved uploads are installed there: discoverable before loading
     plugin_loader.load_approved(app)
+    _one_default_template_context(app)  # every blueprint registered by now, plugins' too
     _observe(app)  # last: the request id, metrics and JSON logs see every answer, the front door's too
     _behind_proxies(app)
     return app
+
+
+def _one_default_template_context(app: Flask) -> None:
+    """Flask gives every blueprint, as it gives the app, its default template context processor
+    (``request``, ``session``, ``g``), and registering the blueprint copies it into the app's
+    processors for that blueprint: a page of a blueprint ran it twice (the app's, then the
+    blueprint's), the second time putting the same three objects in again. The copies under
+    blueprint names are dropped; the app's own runs for every template, as before."""
+    from flask.templating import _default_template_ctx_processor
+
+    for name, processors in app.template_context_processors.items():
+        if name is not None:
+            processors[:] = [f for f in processors if f is not _default_template_ctx_processor]
 
 
 def _behind_proxies(app: Flask) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from babel import Locale
-from flask import request
-from flask_babel import Babel
+from flask.globals import _cv_app, _cv_request
+from flask_babel import Babel, get_translations
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -22,6 +22,10 @@ class RouteLimiter(Limiter):
     check before every request applies the default, application, blueprint and meta limits and,
     while the storage is down, the in-memory fallback limits: with none of these declared, it
     would resolve and evaluate an empty list on every request."""
+
+    def init_app(self, app) -> None:
+        super().init_app(app)
+        _only_when_used(self, app)
 
     def _check_request_limit(self, callable_name: str | None = None, in_middleware: bool = True) -> None:
         if in_middleware and not self._applies_before_views():
@@ -39,6 +43,38 @@ class RouteLimiter(Limiter):
         )
 
 
+def _only_when_used(limiter: Limiter, app) -> None:
+    """Flask-Limiter's hooks after every request (its rate-limit headers, then its teardown) do
+    something only when this request met one of its limits: a limit it checked keeps its state
+    in the request context (``_limiter_request_context``, per limiter). A request that met none
+    (nearly all: limits are declared on a few views) has no such state, and the hooks would
+    make an empty one, add nothing and reset it. They are wrapped to return at once then; the
+    same hooks run, in the same place, for a request that met a limit."""
+
+    def used() -> bool:
+        ctx = _cv_request.get(None)
+        kept = getattr(ctx, "_limiter_request_context", None) if ctx is not None else None
+        return kept is not None and limiter in kept
+
+    def after(hook, response):
+        return hook(response) if used() else response
+
+    def teardown(hook, error=None) -> None:
+        if used():
+            hook(error)
+
+    inject = getattr(Limiter, "_Limiter__inject_headers", None)
+    after_hooks = app.after_request_funcs.get(None, [])
+    for index, hook in enumerate(after_hooks):
+        if isinstance(hook, partial) and hook.func is inject and hook.args == (limiter,):
+            after_hooks[index] = partial(after, hook)
+    release = getattr(limiter, "_Limiter__release_context", None)
+    teardown_hooks = app.teardown_request_funcs.get(None, [])
+    for index, hook in enumerate(teardown_hooks):
+        if release is not None and hook == release:
+            teardown_hooks[index] = partial(teardown, hook)
+
+
 csrf = CSRFProtect()
 babel = Babel()
 login_manager = LoginManager()
@@ -46,16 +82,23 @@ limiter = RouteLimiter(key_func=get_remote_address, default_limits=[], headers_e
 
 
 def select_locale() -> str:
-    from flask import current_app, has_request_context
+    """The language of this request (:func:`choose_locale` of its ``?lang=``, ``lang`` cookie and
+    ``Accept-Language``), read from the request itself: asked once a request, by Flask-Babel."""
+    ctx = _cv_request.get(None)
+    if ctx is None:
+        from flask import current_app
 
-    if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
+    config, current = ctx.app.config, ctx.request
+    environ = current.environ
+    asked = current.args.getlist("lang") if environ.get("QUERY_STRING") else None
+    cookie = current.cookies.getlist("lang") if environ.get("HTTP_COOKIE") else None
     return choose_locale(
-        current_app.config["MALLOW_LOCALES"],
-        current_app.config["BABEL_DEFAULT_LOCALE"],
-        request.args.get("lang"),
-        request.cookies.get("lang"),
-        request.headers.get("Accept-Language", ""),
+        config["MALLOW_LOCALES"],
+        config["BABEL_DEFAULT_LOCALE"],
+        asked[0] if asked else None,
+        cookie[0] if cookie else None,
+        environ.get("HTTP_ACCEPT_LANGUAGE", ""),
     )
 
 
@@ -68,6 +111,43 @@ def locale_selector() -> Locale:
 @lru_cache(maxsize=64)
 def _locale(identifier: str) -> Locale:
     return Locale.parse(identifier)
+
+
+def install_template_gettext(app) -> None:
+    """The templates' ``_()``/``gettext`` (Jinja's i18n extension, as Flask-Babel installs it),
+    finding the request's translations with fewer steps. Flask-Babel's ``get_translations()``
+    looks its state up in ``g`` three times and formats the locale as text on every call (a page
+    has 3 to 20 of them); here the translations it answered are remembered in that state with the
+    domain and locale they were found for, and served while both are still those very objects
+    (``force_locale`` and ``refresh`` replace or remove them: the next call asks Flask-Babel
+    again). Outside an app context it is Flask-Babel's answer, unchanged."""
+
+    def translations():
+        ctx = _cv_app.get(None)
+        state = ctx.g.__dict__.get("_flask_babel") if ctx is not None else None
+        if state is not None:
+            kept = state.__dict__.get("mallow_translations")
+            if (
+                kept is not None
+                and kept[0] is state.__dict__.get("babel_domain")
+                and kept[1] is state.__dict__.get("babel_locale")
+            ):
+                return kept[2]
+        found = get_translations()
+        if ctx is not None:
+            state = ctx.g.__dict__.get("_flask_babel")
+            domain, locale = getattr(state, "babel_domain", None), getattr(state, "babel_locale", None)
+            if domain is not None and locale is not None:
+                state.mallow_translations = (domain, locale, found)
+        return found
+
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+    )
 
 
 def choose_locale(supported, default: str, asked: str | None, cookie: str | None, accept_language: str | None) -> str:

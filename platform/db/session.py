@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import g, has_app_context
+from flask import g
+from flask.globals import _cv_app
 from flask_sqlalchemy.session import Session
 from sqlalchemy import event
 
@@ -88,9 +89,16 @@ def bind_store(resolve_engine, translate_map: dict | None) -> None:
     g.mallow_translate_map = translate_map
 
 
+def context_value(name: str):
+    """``g.get(name)`` in an app context, else None: read from the context itself (asked for
+    every statement and connection: no proxy lookups)."""
+    ctx = _cv_app.get(None)
+    return ctx.g.__dict__.get(name) if ctx is not None else None
+
+
 def store_bind():
     """Where the active store's tables are (an engine, :data:`SAME_CONNECTION`), or None."""
-    resolve = g.get("mallow_store_bind") if has_app_context() else None
+    resolve = context_value("mallow_store_bind")
     return resolve() if resolve is not None else None
 
 
@@ -98,7 +106,7 @@ def store_translate_map() -> dict | None:
     """The active store's schema translation. Read from ``g``, never from the Store row: this
     runs while a connection is being set up, when touching an expired ORM attribute would start
     a second one."""
-    return g.get("mallow_translate_map") if has_app_context() else None
+    return context_value("mallow_translate_map")
 
 
 def _touches_store_tables(mapper, clause) -> bool:

@@ -49,7 +49,11 @@ def principal_kind() -> str | None:
     signed in (or none was asked for yet); ``None`` outside a request."""
     if not has_request_context():
         return None
-    found = g.get("mallow_principals")
+    return principal_of(g.get("mallow_principals"))
+
+
+def principal_of(found: dict | None) -> str:
+    """The kind :func:`principal_kind` names for the lookups ``found`` (``g.mallow_principals``)."""
     if found:
         for kind, value in found.items():
             if value:

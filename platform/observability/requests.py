@@ -23,7 +23,7 @@ import os
 import re
 import time
 
-from flask import request
+from flask.globals import _cv_app, _cv_request
 
 from mallow.observability import context, metrics
 
@@ -112,15 +112,18 @@ def _path_store(environ) -> str | None:
 
 
 def _remember_in_teardown(_error=None) -> None:
-    """What only Flask knows, kept before its context goes: the route, the store, the principal."""
+    """What only Flask knows, kept before its context goes: the route, the store, the principal
+    (read from the request's own context and ``g``, as :mod:`.context` reads them)."""
     info = context.current()
     if info is None:
         return
     info.flask = True
-    rule = request.url_rule
+    ctx, app_ctx = _cv_request.get(None), _cv_app.get(None)
+    rule = ctx.request.url_rule if ctx is not None else None
     info.route = rule.rule if rule is not None else None
-    info.store = context.store_slug()
-    info.principal = context.principal_kind()
+    found = app_ctx.g.__dict__ if app_ctx is not None else {}
+    info.store = found.get("mallow_store_slug")
+    info.principal = context.principal_of(found.get("mallow_principals")) if ctx is not None else None
 
 
 def install(app) -> None:

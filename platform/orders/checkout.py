@@ -322,7 +322,7 @@ def place_order(
     if priced.problems:
         raise CheckoutProblems(priced.problems)
 
-    values = _order_values(customer, priced, address, note, key, request_hash)
+    values = _order_values(customer, priced, address, note, key, request_hash, context.pay_by)
     if connection.closed:  # a pricing hook ended the session's transaction: write on the next one's connection
         connection = db.session.connection(bind_arguments={"clause": Order.__table__})
     try:
@@ -384,8 +384,14 @@ def _commit_keeping(order: Order) -> None:
         snapshots.restore_row(session)
 
 
-def _order_values(customer, priced: PricedOrder, address: Address, note: str, key, request_hash: str) -> dict:
+def _order_values(
+    customer, priced: PricedOrder, address: Address, note: str, key, request_hash: str, pay_by: datetime | None
+) -> dict:
+    """The order's row. Its payment deadline is the store's window, or sooner when a pricing hook
+    asked (:meth:`~mallow.pricing.model.PricingContext.pay_within`: a sale's short window,
+    written with the order, not changed after it)."""
     now = datetime.now(UTC)
+    deadline = now + timedelta(minutes=int(settings.get("unpaid_order_minutes")))
     return {
         "number": _order_number(),
         "customer_id": customer.id,
@@ -398,7 +404,7 @@ def _order_values(customer, priced: PricedOrder, address: Address, note: str, ke
         "idempotency_key": key,
         "request_hash": request_hash,
         "created_at": now,
-        "pay_deadline": now + timedelta(minutes=int(settings.get("unpaid_order_minutes"))),
+        "pay_deadline": deadline if pay_by is None else min(deadline, pay_by),
     }
 
 

@@ -64,7 +64,9 @@ def mallow_shipping_fee(context: PricingContext, subtotal: int) -> Adjustment | 
 @hookspec
 def mallow_validate_checkout(context: PricingContext) -> list[Problem] | None:
     """Refuse a checkout: return problems (``code``, ``message``, optional ``line_index``) that
-    the shopper sees. Used for purchase limits, new-customer-only offers, sale windows."""
+    the shopper sees. Used for purchase limits, new-customer-only offers, sale windows. A hook may
+    also shorten the order's payment window here: ``context.pay_within(deadline)`` (the earliest
+    asked wins; written with the order)."""
 
 
 @hookspec

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 #: in the order they are decided; ``points`` is the last price stage, for what pays part of the
@@ -31,7 +32,8 @@ class PricingLine:
 
 @dataclass
 class PricingContext:
-    """Fetched once and handed to every hook: nothing in it changes while pricing."""
+    """Fetched once and handed to every hook: nothing in it changes while pricing, but the
+    payment window a hook may shorten (:meth:`pay_within`)."""
 
     store_id: int
     customer_id: int | None
@@ -41,6 +43,20 @@ class PricingContext:
     #: the lines as the line stage priced them (each with its admitted line adjustment), filled by
     #: the pipeline before it asks for order- and coupon-stage proposals; None before that
     priced_lines: list[PricedLine] | None = field(default=None, repr=False, compare=False)
+    #: the latest the order must be paid by, as hooks asked (:meth:`pay_within`); None: the
+    #: store's own window (``unpaid_order_minutes``)
+    pay_by: datetime | None = field(default=None, compare=False)
+
+    def pay_within(self, deadline: datetime) -> None:
+        """The order priced here must be paid by ``deadline`` (timezone-aware) at the latest: a
+        sale's short payment window. Asked during pricing (``mallow_validate_checkout`` or an
+        adjustments hook), it is written with the order itself; the earliest deadline any hook
+        asks for wins, and the store's own window when that ends sooner. A quote asks too and
+        writes nothing. (A naive ``deadline`` is taken as UTC.)"""
+        if deadline.tzinfo is None:
+            deadline = deadline.replace(tzinfo=UTC)
+        if self.pay_by is None or deadline < self.pay_by:
+            self.pay_by = deadline
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,9 @@ from mallow.sdk.freshness import mark_changed
 # a job placing many orders: one flush to disk for the batch (group commit)
 from mallow.sdk.flash_batch import flush_commits, relax_next_commit
 
+# a statement run once per order (the drain's), sent as the core's hot statements are
+from mallow.sdk.hot import rows as hot_rows
+
 # who is asking, before Flask: the Redis mirror of shopper tokens
 from mallow.accounts.mirror import mirror_of as shopper_session_mirror
 
@@ -117,7 +120,7 @@ from mallow.sdk.sharing import share_sheet
 from mallow.stores.purge import add_plugin_redis_patterns as purge_redis_patterns
 
 #: The SDK's version: a minor release adds names, a major one may change or remove them.
-SDK_VERSION = "1.8"
+SDK_VERSION = "1.9"
 
 __all__ = [
     "SDK_VERSION",
@@ -209,6 +212,7 @@ __all__ = [
     "cacheable",
     "mark_changed",
     "relax_next_commit",
+    "hot_rows",
     "flush_commits",
     # shopper tokens before Flask (1.3)
     "shopper_session_mirror",

@@ -11,10 +11,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from flask import current_app, g, has_app_context
+from flask import current_app, g
 
 from mallow.db import db
-from mallow.db.session import SAME_CONNECTION, STORE_SCHEMA, bind_store, store_bind, store_translate_map
+from mallow.db.session import SAME_CONNECTION, STORE_SCHEMA, context_value, bind_store, store_bind, store_translate_map
 from mallow.tenants.engines import pod_key, schema_name
 from mallow.tenants.models import Store
 
@@ -28,10 +28,9 @@ def store_engines():
 
 
 def current_store():
-    """The Store of this app context, or None."""
-    if not has_app_context():
-        return None
-    return g.get("mallow_store")
+    """The Store of this app context, or None (read from the context itself: asked a dozen times
+    a page, no proxy lookups)."""
+    return context_value("mallow_store")
 
 
 def current_store_engine():
@@ -73,7 +72,7 @@ def moved_since_activation() -> bool:
     """Whether the active store has started or finished a move to another pod since this
     context activated it (one query of its row, as committed now): a database error of a request
     or job that began before the move is then "try again", not a fault (:mod:`mallow.stores.move`)."""
-    store_id = g.get("mallow_store_id") if has_app_context() else None
+    store_id = context_value("mallow_store_id")
     if store_id is None or not store_engines().is_postgresql:
         return False
     with store_engines().platform_engine.connect() as connection:

@@ -16,6 +16,7 @@ The store never comes from a header, query parameter or body field.
 from __future__ import annotations
 
 from flask import Flask, abort, g, request
+from flask.globals import _cv_app
 from flask_babel import gettext as _
 from werkzeug.exceptions import ServiceUnavailable
 
@@ -77,10 +78,12 @@ def init_app(app: Flask) -> None:
 
     @app.url_defaults
     def add_store_slug(endpoint, values):
-        if SLUG_ARG in values or not app.url_map.is_endpoint_expecting(endpoint, SLUG_ARG):
+        if SLUG_ARG in values:
             return
-        slug = g.get("mallow_store_slug") if current_store() is not None else None
-        if slug is not None:
+        ctx = _cv_app.get(None)  # (the store of this context, read from it: asked by every url_for)
+        found = ctx.g.__dict__ if ctx is not None else {}
+        slug = found.get("mallow_store_slug") if found.get("mallow_store") is not None else None
+        if slug is not None and app.url_map.is_endpoint_expecting(endpoint, SLUG_ARG):
             values[SLUG_ARG] = slug
 
     @app.context_processor

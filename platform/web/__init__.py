@@ -10,6 +10,7 @@ from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from mallow.validation import ValidationFailed
@@ -22,6 +23,29 @@ CSP = (
 )
 
 
+#: what every answer carries unless its view set its own (the last two on HTML pages only):
+#: ``(name, name in lower case, value)``, in the order they are added
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "x-content-type-options", "nosniff"),
+    ("Referrer-Policy", "referrer-policy", "same-origin"),
+    ("Content-Security-Policy", "content-security-policy", CSP),
+    ("X-Frame-Options", "x-frame-options", "SAMEORIGIN"),
+)
+#: the form data of a request that has no body to parse (what werkzeug would make for it)
+_NO_FORM = ImmutableMultiDict()
+
+
+def _form():
+    """``request.form`` for the templates: as parsed when it has been; a request werkzeug would
+    not parse (no ``Content-Type``: a ``GET``) has no form data, so it is the empty form without
+    setting the parse up (its input stream, two empty dicts) for a page that may not read it."""
+    current = request._get_current_object()
+    found = current.__dict__.get("form")
+    if found is not None:
+        return found
+    return current.form if current.want_form_data_parsed else _NO_FORM
+
+
 def init_app(app: Flask) -> None:
     from mallow.web.sessions import CookieSessionInterface
 
@@ -30,17 +54,20 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def helpers():
-        return {"locale": str(get_locale()), "field_error": _field_error, "form": request.form, "here": here}
+        return {"locale": str(get_locale()), "field_error": _field_error, "form": _form(), "here": here}
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if response.mimetype == "text/html":
-            response.headers.setdefault("Content-Security-Policy", CSP)
-            response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        if request.args.get("lang") in app.config["MALLOW_LOCALES"]:
-            response.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax")
+        headers = response.headers
+        present = {name.lower() for name, _value in headers.items()}
+        html = response.mimetype == "text/html"
+        for name, lowered, value in SECURITY_HEADERS if html else SECURITY_HEADERS[:2]:
+            if lowered not in present:
+                headers.add(name, value)
+        if request.environ.get("QUERY_STRING"):  # ?lang= sets the language's cookie
+            asked = request.args.getlist("lang")
+            if asked and asked[0] in app.config["MALLOW_LOCALES"]:
+                response.set_cookie("lang", asked[0], max_age=365 * 86400, samesite="Lax")
         return response
 
     for code in (400, 403, 404, 405, 413, 429, 500, 503):

@@ -26,7 +26,8 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         return kept[1]
 
     def open_session(self, app, request):
-        if not request.cookies.get(self.get_cookie_name(app)):
+        cookies, name = request.cookies, self.get_cookie_name(app)
+        if name not in cookies or not cookies[name]:  # (a miss asked with .get() raises inside werkzeug)
             # no cookie: an empty session (none without a secret key, as Flask answers)
             return self.session_class() if app.secret_key else None
         return super().open_session(app, request)

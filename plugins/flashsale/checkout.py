@@ -21,7 +21,7 @@ back on). A line whose price another plugin won carries that plugin's adjustment
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from flask import g
 from sqlalchemy.orm import joinedload
@@ -35,7 +35,6 @@ from mallow.sdk import (
     db,
     id_value,
     plugin_settings,
-    shorten_pay_deadline,
 )
 from mallow_flashsale import flags, gate, quota, timing, txn
 from mallow_flashsale.i18n import _
@@ -135,7 +134,11 @@ def validate(context) -> list[Problem] | None:
             )
     # the shopper's unpaid order and limits are checked where they can be trusted: in the order's
     # transaction (order_placed), after the buy endpoint's gate or pre-check turned most away
-    return problems or None
+    if problems:
+        return problems
+    # the sale's short payment window, written with the order (not an UPDATE after it)
+    context.pay_within(now + timedelta(minutes=int(settings().get("unpaid_minutes") or 5)))
+    return None
 
 
 def line_adjustments(context, line) -> list[Adjustment] | None:
@@ -182,10 +185,10 @@ def order_placed(order, context) -> None:
     if not lines:
         return
     store_id = current_store().id
-    now = timing.now()
-    day = timing.store_day(now)
-    deadline = now + timedelta(minutes=int(settings().get("unpaid_minutes") or 5))
-    shorten_pay_deadline(order, deadline)  # the sale's short payment window is the order's
+    day = timing.store_day(timing.now())
+    deadline = order.pay_deadline  # the sale's short window (validate asked for it), or the store's if sooner
+    if deadline.tzinfo is None:
+        deadline = deadline.replace(tzinfo=UTC)
     gated = g.get(GATE_KEY) or {}
     for number, (line, item) in enumerate(lines):
         reservation = gated.get(item.id)

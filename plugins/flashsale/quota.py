@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mallow.sdk import CheckoutProblems, Problem, SoldOut, db, mark_changed
+from mallow.sdk import CheckoutProblems, Problem, SoldOut, db, hot_rows, mark_changed
 from mallow_flashsale.i18n import _
 from mallow_flashsale.models import PendingOrder, Purchase, Sale, SaleItem, utcnow
 
@@ -294,8 +294,8 @@ def take(
     (:func:`_shape`) and run with the order's values as bound parameters."""
     now = utcnow()
     params = _take_params(sale, item, order_id, customer_id, quantity, day, deadline, now)
-    if db.engine.dialect.name == "postgresql":
-        pend_ok, taken, left = db.session.execute(_shape("one", hold, sale), params).one()
+    if db.engine.dialect.name == "postgresql":  # sent as text compiled once, no autoflush (nothing to see)
+        [(pend_ok, taken, left)] = hot_rows(_shape("one", hold, sale), params)
         if not pend_ok:
             raise CheckoutProblems([pending_problem()])
     else:

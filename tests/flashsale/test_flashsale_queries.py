@@ -5,8 +5,8 @@ script; without Redis a few cheap reads turn losers away before a write. Inside 
 transaction the checkout's hooks read nothing (they use the endpoint's snapshot of the sale) and
 the sale costs one statement on PostgreSQL (the unpaid marker, the units with the window, the
 price and the shopper's limits, the purchase: data-modifying CTEs), three on SQLite; plus the
-order's shorter payment deadline (the core's UPDATE) and the savepoint the core opens around a
-plugin's hook that runs SQL. Nothing is sent after the commit. An attempt the gate refuses costs
+savepoint the core opens around a plugin's hook that runs SQL (the sale's shorter payment window
+is asked for while pricing and written with the order: no UPDATE after it). Nothing is sent after the commit. An attempt the gate refuses costs
 the token lookup and the script, nothing else."""
 
 from __future__ import annotations
@@ -96,14 +96,14 @@ def test_without_redis_a_winning_attempt_reads_a_little_before_its_order(fs_app,
     assert counts["by_hook"]["validate"] == counts["by_hook"]["line_adjustments"] == []
     placed = counts["by_hook"]["order_placed"]
     if fs_app.mallow_backend == "postgresql":
-        # the savepoint, the order's deadline (the core's UPDATE), then one statement: the
-        # marker, the units (with the window, the price and the limits), the purchase
-        assert len(placed) == 3, placed
-        assert placed[0].startswith("SAVEPOINT") and placed[1].startswith("UPDATE")
-        assert placed[2].startswith("WITH pend AS (INSERT INTO") and "flashsale_purchases" in placed[2]
+        # the savepoint, then one statement: the marker, the units (with the window, the price
+        # and the limits), the purchase
+        assert len(placed) == 2, placed
+        assert placed[0].startswith("SAVEPOINT")
+        assert placed[1].startswith("WITH pend AS (INSERT INTO") and "flashsale_purchases" in placed[1]
         inside_sale = 1
-    else:  # the savepoint, the deadline, the marker, the units, the purchase
-        assert len(placed) == 5, placed
+    else:  # the savepoint, the marker, the units, the purchase
+        assert len(placed) == 4, placed
         inside_sale = 3
     # plus the outside reads of the plugin's tables (units left, unpaid order, shopper's units)
     assert counts["sale"] == inside_sale + 3
@@ -120,7 +120,7 @@ def test_with_redis_a_winning_attempt_is_a_token_and_one_script_before_its_order
         assert buy(client, shop, sale["id"], token, address, sku).status_code == 201
     assert counts["outside"] == 1  # the token
     assert counts["by_hook"]["validate"] == counts["by_hook"]["line_adjustments"] == []  # the snapshot
-    assert len(counts["by_hook"]["order_placed"]) == 3  # savepoint, deadline, the one statement
+    assert len(counts["by_hook"]["order_placed"]) == 2  # savepoint, the one statement
     assert counts["sale"] == 1  # the marker, the units, the purchase: one statement
     assert counts["redis"] == 1  # the gate's script: rates, units, limits, reservation; none after
 
