@@ -19,6 +19,8 @@
    statements and buffers; the first and the last round should read alike.
 
     .venv/bin/python bench/flash_inprocess.py door
+    valgrind --tool=callgrind --instr-atstart=no .venv/bin/python bench/flash_inprocess.py door \
+        --attempts 500 --callgrind door        # (or bare): instructions per attempt
     .venv/bin/python bench/flash_inprocess.py drain --tickets 500
     .venv/bin/python bench/flash_inprocess.py rounds --tickets 2000 --rounds 4
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 import common  # noqa: F401 -- first: moves bench/ to the end of sys.path
 
 import argparse
+import gc
 import hashlib
 import io
 import json
@@ -273,6 +276,14 @@ def measure_door(args, app, shop, sku) -> dict:
     warm(app, shop, sale_id, sku, token, address)
     path = f"{shop.prefix}/api/x/flashsale/sales/{sale_id}/buy"
     n = args.attempts
+    # Each app collects only the garbage its own attempts leave: a gunicorn worker of the bare app
+    # has a small heap of its own, while here the bare app's young garbage set off full collections
+    # of Mallow's ~270,000 objects (one per ~5,000 attempts, ~0.5 s: ~100 µs an attempt billed to
+    # the bare app). The door's attempts set off none.
+    gc.collect()
+    gc.freeze()
+    if args.callgrind:
+        return callgrind_door(args, app, bare, path, sku, address, shop)
     ours, theirs, trips, server = [], [], [], []
     buyer = uuid.uuid4().int % 10**9
     for rnd in range(args.rounds + 1):
@@ -310,6 +321,34 @@ def measure_door(args, app, shop, sku) -> dict:
         "bare_script_us": statistics.median(b for _a, b in server),
         "rounds": list(zip(ours, theirs, strict=True)),
     }
+
+
+def callgrind_door(args, app, bare, path: str, sku: int, address: int, shop) -> dict:
+    """``--callgrind door|bare``: run under ``valgrind --tool=callgrind --instr-atstart=no``;
+    collection is switched on (``callgrind_control -i on``) around ``--attempts`` attempts of one
+    app only, after 200 to warm up: instructions per attempt = the run's total / attempts (an empty
+    loop collects ~0.5 M, the switching itself)."""
+    import subprocess
+
+    def envs(count: int) -> list[dict]:
+        if args.callgrind == "door":
+            body = json.dumps({"sku_id": sku, "quantity": 1, "address_id": address}).encode()
+            return [environ(path, body, token) for token in mirrored_tokens(app, shop, count)]
+        first = uuid.uuid4().int % 10**9
+        return [environ("/flash-redis", json.dumps({"buyer": first + k}).encode()) for k in range(count)]
+
+    target = app if args.callgrind == "door" else bare
+    for env in envs(200):
+        call(target, env)
+    measured = envs(args.attempts)
+    switch = ["callgrind_control", "-i"]
+    with RedisCounter() as counter:
+        subprocess.run([*switch, "on", str(os.getpid())], check=True, capture_output=True)
+        for env in measured:
+            status, body = call(target, env)
+        subprocess.run([*switch, "off", str(os.getpid())], check=True, capture_output=True)
+    assert status[:3] in ("201", "202"), (status, body)
+    return {"attempts": args.attempts, "redis_per_attempt": counter.n / args.attempts, "last": status}
 
 
 # --- 2. the drain ----------------------------------------------------------------------------------
@@ -491,6 +530,11 @@ def main() -> None:
     parser.add_argument("--attempts", type=int, default=3000)
     parser.add_argument("--tickets", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--callgrind",
+        choices=("door", "bare"),
+        help="door part under valgrind --tool=callgrind --instr-atstart=no: collect one app's attempts only",
+    )
     args = parser.parse_args()
     prefix = f"mallow-bench:inproc:{uuid.uuid4().hex[:8]}"
     name = f"mallow_bench_inproc_{os.getpid()}"
@@ -500,6 +544,9 @@ def main() -> None:
         shop, sku = shop_of(app)
         if args.part == "door":
             found = measure_door(args, app, shop, sku)
+            if args.callgrind:
+                print(f"callgrind ({args.callgrind}): {found} -- instructions per attempt: the run's total / attempts")
+                return
             for ours, theirs in found.pop("rounds"):
                 print(f"  door {ours:.0f} µs, bare {theirs:.0f} µs")
             print(

@@ -11,8 +11,14 @@ very SQL the engine would send, on the same connection and transaction, seen by 
 ``before_cursor_execute`` listener (the pool's hygiene, the tests' statement counters), with
 SQLAlchemy's error translation (an ``IntegrityError`` stays one).
 
-The parameters and the rows go through their types' processors as the engine's would (an
-``ARRAY`` parameter made a list, ``JSON`` serialised, an array column's value made a list).
+The parameters and the rows go through their types' processors as the engine's would (``JSON``
+serialised, an array column's value made a list). An ``ARRAY`` parameter of integers or strings
+that the SQL casts (``%(ids)s::INTEGER[]``: the psycopg dialect casts every typed parameter) is
+sent as PostgreSQL's array literal text (``{1,2,3}``, ``{"a","b \\"c\\""}``), which the cast
+reads back into the same array: psycopg's list dumper looks at every element in Python on every
+execution (its type, the array's element type, each element's dumper), and the order's placement
+sends fourteen arrays (about 0.4 M instructions of an order's 5.4 M). An array holding anything
+else (a float, a bool, a nested list, a ``None`` among strings) goes as the engine sends it.
 Only a statement this can send exactly as SQLAlchemy would is taken: PostgreSQL with named
 parameters, no post-compile (expanding ``IN``) or literal-execute parameters, no escaped bind
 names, no numeric column processed (its processing depends on the driver's column type).
@@ -24,6 +30,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
+from itertools import repeat
 
 import sqlalchemy as sa
 
@@ -42,12 +50,77 @@ class _Text:
         self.sql = compiled.string
         self.names = tuple(sorted(set(_TOKEN.findall(self.sql))))
         self.binds = dict(compiled._bind_processors)
+        for key, bind in compiled.binds.items():
+            literal = _array_literal(bind.type, dialect)
+            if literal is not None and _always_cast(self.sql, key, bind.type, dialect):
+                self.binds[key] = _literal_or(literal, self.binds.get(key))
         results = [_result_processor(column[3], dialect) for column in compiled._result_columns]
         self.results = results if any(results) else None
 
 
 def _result_processor(type_, dialect):
     return type_._cached_result_processor(dialect, None)
+
+
+_NONE_TYPE = type(None)
+#: inside a double-quoted element of an array literal, a backslash escapes the next character
+_QUOTED = str.maketrans({"\\": "\\\\", '"': '\\"'})
+
+
+def _integers(values) -> str | None:
+    """``{1,2,NULL}``: a one-dimensional array of ``int`` (and ``None``), else None."""
+    kinds = set(map(type, values))
+    if kinds <= {int}:
+        return "{" + ",".join(map(str, values)) + "}"
+    if kinds <= {int, _NONE_TYPE}:  # no digit string holds "None"
+        return "{" + ",".join(map(str, values)).replace("None", "NULL") + "}"
+    return None
+
+
+def _strings(values) -> str | None:
+    """``{"a","b \\"c\\""}``: a one-dimensional array of ``str``, each element quoted, else None."""
+    if not values:
+        return "{}"
+    if set(map(type, values)) <= {str}:
+        return '{"' + '","'.join(map(str.translate, values, repeat(_QUOTED))) + '"}'
+    return None
+
+
+def _array_literal(type_, dialect) -> Callable[[list], str | None] | None:
+    """How a value of ``type_`` is written as an array literal: an ``ARRAY`` of one dimension
+    whose elements' type processes nothing (integers, strings), else None."""
+    if not isinstance(type_, sa.ARRAY) or (type_.dimensions or 1) != 1:
+        return None
+    item = type_.item_type
+    if item._cached_bind_processor(dialect) is not None:
+        return None
+    if isinstance(item, sa.Integer):
+        return _integers
+    if isinstance(item, sa.String) and not isinstance(item, sa.Enum):
+        return _strings
+    return None
+
+
+def _always_cast(sql: str, key: str, type_, dialect) -> bool:
+    """Whether every place of parameter ``key`` in ``sql`` casts it to ``type_`` (so a literal's
+    text is read as that array)."""
+    placeholder = f"%({key})s"
+    cast = f"{placeholder}::{dialect.type_compiler_instance.process(type_)}"
+    return sql.count(placeholder) == sql.count(cast) > 0
+
+
+def _literal_or(literal: Callable[[list], str | None], process: Callable | None) -> Callable:
+    """The parameter's processor: the array literal of a list or tuple that has one, else what
+    the engine would send (the type's own processor)."""
+
+    def send(value):
+        if isinstance(value, (list, tuple)):
+            text = literal(value)
+            if text is not None:
+                return text
+        return value if process is None else process(value)
+
+    return send
 
 
 #: (id of the statement, dialect name) → its text, or None when it is not taken (see above);

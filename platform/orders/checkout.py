@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.base import instance_state
 from sqlalchemy.orm.attributes import set_committed_value
 
 from mallow import settings
@@ -509,8 +510,11 @@ def _insert_order_on_sqlite() -> sa.Insert:
 
 def _attach(order_row: dict, event_row: dict, line_rows: list, adjustment_rows: list, positions: list) -> Order:
     """The ORM objects of an order just written (``positions``: each adjustment's line, by its
-    place in ``line_rows``, or None), added to the session clean: plugins' hooks and the answer
-    see them loaded, and a change a plugin makes to them is flushed as usual."""
+    place in ``line_rows``, or None), in the session clean: plugins' hooks and the answer see
+    them loaded, and a change a plugin makes to them is flushed as usual. Each is put in the
+    session's identity map as a query puts what it loads there (no attach events, no walk of the
+    save-update cascade over every relationship of every object: ``session.add(order)`` cost
+    about 0.3 M instructions of an order's 5.4 M for the six objects of a 3-line order)."""
     lines = [_persistent(OrderLine, row) for row in line_rows]
     adjustments = []
     for row, position in zip(adjustment_rows, positions, strict=True):
@@ -521,8 +525,14 @@ def _attach(order_row: dict, event_row: dict, line_rows: list, adjustment_rows: 
     order = _persistent(Order, order_row)
     set_committed_value(order, "lines", lines)
     set_committed_value(order, "adjustments", adjustments)
-    set_committed_value(order, "events", [_persistent(OrderEvent, event_row)])
-    db.session.add(order)  # its lines, adjustments and event with it (the save-update cascade)
+    event = _persistent(OrderEvent, event_row)
+    set_committed_value(order, "events", [event])
+    session = db.session()  # in the transaction the order was written in
+    identity_map, session_id = session.identity_map, session.hash_key
+    for instance in (order, *lines, *adjustments, event):
+        state = instance_state(instance)
+        state.session_id = session_id
+        identity_map.add(state)  # a new row's identity: nothing else in the map has it
     return order
 
 

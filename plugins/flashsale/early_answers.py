@@ -31,7 +31,7 @@ BUY_RULE = "/api/x/flashsale/sales/<int:sale_id>/buy"
 
 def _json_object(request: EarlyRequest) -> dict | None:
     """The body as the route's ``request.get_json(silent=True)`` reads it, when it is an object."""
-    mimetype = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    mimetype = (request.environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
     if mimetype != "application/json" and not (mimetype.startswith("application/") and mimetype.endswith("+json")):
         return None
     try:

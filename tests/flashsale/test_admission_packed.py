@@ -1,6 +1,6 @@
 """The front door's admission script on the wire (:meth:`mallow_flashsale.gate._Connection.run_admit`):
 the command is packed with the stretches that every attempt on an item shares encoded once, and
-sent straight on a pooled connection. It must be, byte for byte, what redis-py's ``Script`` sends,
+sent on the thread's own connection. It must be, byte for byte, what redis-py's ``Script`` sends,
 give a server that lost the script the script again, and never send an attempt twice."""
 
 from __future__ import annotations
