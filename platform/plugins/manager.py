@@ -43,19 +43,19 @@ class StoreHooks:
     def __init__(self, manager: pluggy.PluginManager, disabled: frozenset[str]):
         self._manager = manager
         self._remove = [manager.get_plugin(plugin_key(name)) for name in disabled]
-        self._callers: dict[str, GuardedHook] = {}
 
     def __getattr__(self, name: str) -> GuardedHook:
+        """The first ``relay.mallow_x`` builds the hook's caller and keeps it as the instance's
+        own attribute: later lookups are plain attribute reads (``__getattr__`` runs only after
+        a lookup failed, and that failure is an ``AttributeError`` made and formatted)."""
         if not name.startswith("mallow_"):
             raise AttributeError(name)
-        caller = self._callers.get(name)
-        if caller is None:
-            pluggy_caller = (
-                self._manager.subset_hook_caller(name, remove_plugins=self._remove)
-                if self._remove
-                else getattr(self._manager.hook, name)
-            )
-            caller = self._callers[name] = GuardedHook(pluggy_caller, name)
+        pluggy_caller = (
+            self._manager.subset_hook_caller(name, remove_plugins=self._remove)
+            if self._remove
+            else getattr(self._manager.hook, name)
+        )
+        caller = self.__dict__[name] = GuardedHook(pluggy_caller, name)
         return caller
 
 
