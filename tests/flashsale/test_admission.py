@@ -171,27 +171,34 @@ def test_an_admitted_attempt_costs_no_sql_and_one_script(door):
     assert third[0] == 202 and counts == {"sql": 0, "redis": 1} and len(door.jobs.queued) == 2
 
 
+def wsgi_attempt(app, shop, sale_id, sku, token, address):
+    """One buy attempt through the app's WSGI callable as gunicorn calls it (a prepared environ):
+    ``(status line, headers, JSON body)``."""
+    import io
+
+    body = json.dumps({"sku_id": sku, "quantity": 1, "address_id": address}).encode()
+    environ = EnvironBuilder(
+        path=f"{shop.prefix}/api/x/flashsale/sales/{sale_id}/buy",
+        method="POST",
+        headers=bearer(token),
+        content_type="application/json",
+    ).get_environ()
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+    seen = []
+    answer = b"".join(app(environ, lambda status, headers, exc_info=None: seen.append((status, headers))))
+    return seen[0][0], dict(seen[0][1]), json.loads(answer)
+
+
 def test_an_attempt_through_the_whole_wsgi_app_is_one_redis_round_trip(door):
     """The app called as gunicorn calls it (its WSGI callable, a prepared environ): an admitted
     attempt sends exactly one command to Redis (the admission script: the token's session, the
     rates, the units, the ticket, the drain flag) and runs no SQL, attempt after attempt."""
-    import io
-
     app = door.app
     shop, sku, sale_id, people = _sale(app, 10, 6)
 
     def call(token, address):
-        body = json.dumps({"sku_id": sku, "quantity": 1, "address_id": address}).encode()
-        environ = EnvironBuilder(
-            path=f"{shop.prefix}/api/x/flashsale/sales/{sale_id}/buy",
-            method="POST",
-            headers=bearer(token),
-            content_type="application/json",
-        ).get_environ()
-        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
-        seen = []
-        answer = b"".join(app(environ, lambda status, headers, exc_info=None: seen.append(status)))
-        return seen[0], json.loads(answer)
+        status, _headers, body = wsgi_attempt(app, shop, sale_id, sku, token, address)
+        return status, body
 
     status, _body = call(*people[0][:2])  # loads the script into Redis once
     assert status.startswith("202")

@@ -5,17 +5,14 @@ without an encoder made per attempt, and the bytes stay what they were."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import time
 
 import pytest
-from werkzeug.test import EnvironBuilder
 
-from mallow.testing import bearer
 
-from .test_admission import _sale, door, door_app  # noqa: F401 -- the fixtures, and their sale
+from .test_admission import _sale, door, door_app, wsgi_attempt  # noqa: F401 -- the fixtures, and their sale
 from .test_early_answers import counted
 
 
@@ -81,20 +78,6 @@ def test_the_admission_script_gives_redis_no_number_to_format():
     assert "string.format" not in gate.ADMIT
 
 
-def _attempt(app, shop, sale_id, sku, token, address):
-    body = json.dumps({"sku_id": sku, "quantity": 1, "address_id": address}).encode()
-    environ = EnvironBuilder(
-        path=f"{shop.prefix}/api/x/flashsale/sales/{sale_id}/buy",
-        method="POST",
-        headers=bearer(token),
-        content_type="application/json",
-    ).get_environ()
-    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
-    seen = []
-    answer = b"".join(app(environ, lambda status, headers, exc_info=None: seen.append((status, headers))))
-    return seen[0][0], dict(seen[0][1]), json.loads(answer)
-
-
 @pytest.fixture
 def lent(monkeypatch):
     """Counts connections lent by any redis-py pool."""
@@ -116,12 +99,12 @@ def test_an_admitted_attempt_borrows_no_pooled_connection(door, lent):  # noqa: 
     non-blocking read per attempt. The answer is the door's, byte for byte as before."""
     app = door.app
     shop, sku, sale_id, people = _sale(app, 10, 5)
-    status, _headers, _body = _attempt(app, shop, sale_id, sku, *people[0][:2])  # loads the script once
+    status, _headers, _body = wsgi_attempt(app, shop, sale_id, sku, *people[0][:2])  # loads the script once
     assert status.startswith("202")
     for token, address, _c in people[1:]:
         lent.clear()
         with counted() as counts:
-            status, headers, body = _attempt(app, shop, sale_id, sku, token, address)
+            status, headers, body = wsgi_attempt(app, shop, sale_id, sku, token, address)
         assert status == "202 ACCEPTED" and counts == {"sql": 0, "redis": 1} and lent == []
         assert list(body) == ["poll_url", "status", "ticket"] and body["status"] == "queued"
         assert body["poll_url"] == f"{shop.prefix}/api/x/flashsale/tickets/{body['ticket']}"
@@ -137,14 +120,14 @@ def test_a_connection_the_server_closed_sends_one_attempt_to_the_route(door):  #
 
     app = door.app
     shop, sku, sale_id, people = _sale(app, 10, 4)
-    assert _attempt(app, shop, sale_id, sku, *people[0][:2])[0].startswith("202")
+    assert wsgi_attempt(app, shop, sale_id, sku, *people[0][:2])[0].startswith("202")
     own = gate.connection_of(app)._own.connection
     host, port = own._sock.getsockname()[:2]
     assert door.redis.client_kill_filter(_type=None, addr=f"{host}:{port}") == 1
-    status, _headers, body = _attempt(app, shop, sale_id, sku, *people[1][:2])
+    status, _headers, body = wsgi_attempt(app, shop, sale_id, sku, *people[1][:2])
     assert status.startswith("202") and body["status"] == "queued"  # the route admitted it
     with counted() as counts:
-        status, _headers, body = _attempt(app, shop, sale_id, sku, *people[2][:2])
+        status, _headers, body = wsgi_attempt(app, shop, sale_id, sku, *people[2][:2])
     assert status.startswith("202") and counts == {"sql": 0, "redis": 1}
     queue, _taken, _flag = gate.queue_keys(shop.store_id, f"{door.prefix}:fs")
     assert door.redis.llen(queue) == 3  # one ticket each, none twice
