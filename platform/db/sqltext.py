@@ -214,17 +214,33 @@ def rows(connection: sa.Connection, statement, params: dict) -> list:
             return _processed(text, result.cursor.fetchall())  # plain tuples: no Row objects
         finally:
             result.close()
+    return _processed(text, _on_cursor(connection, sql, values, fetch=True))
+
+
+def execute(connection: sa.Connection, sql: str) -> None:
+    """``connection.exec_driver_sql(sql)`` for a statement with no parameters and no rows (``SET
+    LOCAL …``): inside a transaction sent on the DBAPI cursor as :func:`rows` sends its text."""
+    if connection.in_transaction():
+        _on_cursor(connection, sql, (), fetch=False)
+    else:
+        connection.exec_driver_sql(sql)
+
+
+def _on_cursor(connection: sa.Connection, sql: str, values, fetch: bool) -> list:
+    """``sql`` through ``Connection._cursor_execute`` on a cursor of the connection's own (see
+    :func:`rows`); its rows when ``fetch``."""
     cursor = connection.connection.dbapi_connection.cursor()
     try:
         connection._cursor_execute(cursor, sql, values)
+        if not fetch:
+            return []
         try:
-            found = cursor.fetchall()
+            return cursor.fetchall()
         except Exception as error:  # noqa: BLE001 -- translated (and raised) as SQLAlchemy would
             connection._handle_dbapi_exception(error, sql, values, cursor, None)
             raise
     finally:
         cursor.close()
-    return _processed(text, found)
 
 
 def cursor_rows(connection: sa.Connection, statement, params: dict) -> list:

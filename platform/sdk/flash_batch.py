@@ -18,6 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from mallow.db import db as _db
+from mallow.db import sqltext
 from mallow.orders.models import Order
 
 
@@ -31,20 +32,8 @@ def relax_next_commit() -> None:
     disk: ``SET LOCAL synchronous_commit TO off`` (it ends with the transaction). Call it before
     each order of the batch, and :func:`flush_commits` before reporting any of them."""
     connection = _store_connection()
-    if connection.dialect.name != "postgresql":
-        return
-    # on the DBAPI cursor, as the core's hot statements go (mallow.db.sqltext): the listeners see
-    # it, SQLAlchemy translates an error, no execution context or result is built
-    dbapi = connection.connection.dbapi_connection
-    assert dbapi is not None  # checked out: the session's transaction holds it
-    cursor = dbapi.cursor()
-    try:
-        connection._cursor_execute(cursor, _RELAX, ())
-    finally:
-        cursor.close()
-
-
-_RELAX = "SET LOCAL synchronous_commit TO off"
+    if connection.dialect.name == "postgresql":  # on the DBAPI cursor, as the core's hot statements go
+        sqltext.execute(connection, "SET LOCAL synchronous_commit TO off")
 
 
 def flush_commits() -> None:

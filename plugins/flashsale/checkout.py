@@ -21,7 +21,7 @@ back on). A line whose price another plugin won carries that plugin's adjustment
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from flask import g
 from sqlalchemy.orm import joinedload
@@ -38,7 +38,7 @@ from mallow.sdk import (
 )
 from mallow_flashsale import flags, gate, quota, timing, txn
 from mallow_flashsale.i18n import _
-from mallow_flashsale.models import Sale
+from mallow_flashsale.models import Sale, aware
 
 SOURCE = "flashsale"
 GATE_KEY = "mallow_flashsale_gate"  # reservations the buy endpoint made, by item id
@@ -186,9 +186,7 @@ def order_placed(order, context) -> None:
         return
     store_id = current_store().id
     day = timing.store_day(timing.now())
-    deadline = order.pay_deadline  # the sale's short window (validate asked for it), or the store's if sooner
-    if deadline.tzinfo is None:
-        deadline = deadline.replace(tzinfo=UTC)
+    deadline = aware(order.pay_deadline)  # the sale's short window (validate asked for it), or the store's if sooner
     gated = g.get(GATE_KEY) or {}
     for number, (line, item) in enumerate(lines):
         reservation = gated.get(item.id)

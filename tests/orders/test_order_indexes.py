@@ -10,13 +10,13 @@ whatever the shopper's history.
 
 from __future__ import annotations
 
-import random
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
 from mallow.testing import bearer, make_product, make_shopper, make_store
+from tests.tenants.test_migrations import migrated_scratch_store
 
 OLD_HEAD = "c2d4f6b8e013"
 
@@ -27,35 +27,25 @@ def _orders_indexes(connection: sa.Connection, schema: str) -> dict[str | None, 
 
 def test_the_migration_goes_down_and_up_again(app: Flask) -> None:
     from mallow.db.migrate import run_store_chain, store_schema_drift
-    from mallow.tenants.provisioning import drop_store, migrate_store
 
-    engines = app.extensions["mallow.store_engines"]
-    scratch = random.randint(10**8, 10**9)  # never a real store id
-    with app.app_context():
-        try:
-            if engines.is_postgresql:
-                with engines.platform_engine.begin() as connection:
-                    connection.exec_driver_sql(f'CREATE SCHEMA "store_{scratch}"')
-            migrate_store(scratch)
-            schema = engines.version_table_schema(scratch)
-            with engines.engine_for(scratch).begin() as connection:
-                assert _orders_indexes(connection, schema)["ix_orders_status_pay_deadline"] == [
-                    "status",
-                    "pay_deadline",
-                ]
-                assert "ix_orders_customer_id" not in _orders_indexes(connection, schema)
-                run_store_chain(connection, schema, OLD_HEAD, downgrade=True)
-            with engines.engine_for(scratch).begin() as connection:
-                indexes = _orders_indexes(connection, schema)
-                assert indexes["ix_orders_customer_id"] == ["customer_id"]
-                assert indexes["ix_orders_status"] == ["status"]
-                assert indexes["ix_orders_pay_deadline"] == ["pay_deadline"]
-                assert "ix_orders_status_pay_deadline" not in indexes
-                run_store_chain(connection, schema)
-            with engines.engine_for(scratch).connect() as connection:
-                assert store_schema_drift(connection, schema, schema) == []
-        finally:
-            drop_store(scratch)
+    with migrated_scratch_store(app) as (engines, scratch):
+        schema = engines.version_table_schema(scratch)
+        with engines.engine_for(scratch).begin() as connection:
+            assert _orders_indexes(connection, schema)["ix_orders_status_pay_deadline"] == [
+                "status",
+                "pay_deadline",
+            ]
+            assert "ix_orders_customer_id" not in _orders_indexes(connection, schema)
+            run_store_chain(connection, schema, OLD_HEAD, downgrade=True)
+        with engines.engine_for(scratch).begin() as connection:
+            indexes = _orders_indexes(connection, schema)
+            assert indexes["ix_orders_customer_id"] == ["customer_id"]
+            assert indexes["ix_orders_status"] == ["status"]
+            assert indexes["ix_orders_pay_deadline"] == ["pay_deadline"]
+            assert "ix_orders_status_pay_deadline" not in indexes
+            run_store_chain(connection, schema)
+        with engines.engine_for(scratch).connect() as connection:
+            assert store_schema_drift(connection, schema, schema) == []
 
 
 @pytest.mark.parametrize("app", ["postgresql"], indirect=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -25,7 +26,10 @@ def test_platform_chain_matches_the_models(app):
             assert _diff(connection, platform_metadata) == []
 
 
-def test_store_chain_from_zero_matches_the_models(app):
+@contextmanager
+def migrated_scratch_store(app):
+    """A store schema (or file) that no store row names, migrated from zero to the head, inside an
+    app context: yields ``(engines, store id)``; dropped afterwards."""
     from mallow.tenants.provisioning import drop_store, migrate_store
 
     engines = app.extensions["mallow.store_engines"]
@@ -36,12 +40,17 @@ def test_store_chain_from_zero_matches_the_models(app):
                 with engines.platform_engine.begin() as connection:
                     connection.exec_driver_sql(f'CREATE SCHEMA "store_{scratch}"')
             migrate_store(scratch)
-            with engines.engine_for(scratch).connect() as connection:
-                schema = engines.version_table_schema(scratch)
-                assert store_schema_drift(connection, schema, schema) == []
-            assert store_revision(engines.engine_for(scratch), engines.version_table_schema(scratch)) == head("store")
+            yield engines, scratch
         finally:
             drop_store(scratch)
+
+
+def test_store_chain_from_zero_matches_the_models(app):
+    with migrated_scratch_store(app) as (engines, scratch):
+        with engines.engine_for(scratch).connect() as connection:
+            schema = engines.version_table_schema(scratch)
+            assert store_schema_drift(connection, schema, schema) == []
+        assert store_revision(engines.engine_for(scratch), engines.version_table_schema(scratch)) == head("store")
 
 
 def test_a_new_store_is_provisioned_at_the_head(app):
