@@ -137,6 +137,67 @@ def taking(
     return taken, ledger.cte("ledger")
 
 
+@functools.cache
+def last_taking_statement() -> sa.Select:
+    """PostgreSQL: every line's stock taken for an order as its transaction's **last** statement,
+    sent with the ``COMMIT`` (:func:`mallow.db.with_commit.commit_with`), so the SKUs' row locks
+    are held for the server's time only. Parameters: ``t_sku`` and ``t_quantity`` (arrays, one
+    element per line, any number of lines: the SQL is the same, psycopg keeps it prepared),
+    ``t_order`` and ``t_at`` (the order's id and creation time: its ledger rows'). Rows:
+    ``(sku id, stock left)`` of every line.
+
+    All or nothing without a look at the answer (the ``COMMIT`` is already on its way): the ledger
+    row of each wanted line is written from the ``UPDATE``'s answer for its SKU, so a line whose
+    SKU was not taken (too few units, or inactive: :func:`_taking_update`) has a ledger row with
+    no SKU, which the ledger's ``NOT NULL`` refuses. The statement fails, the server skips the
+    ``COMMIT``, and nothing of the order is kept; the caller tells the shopper which line is short
+    (:func:`short_line`)."""
+    wanted = (
+        sa.func.unnest(
+            sa.bindparam("t_sku", type_=sa.ARRAY(sa.Integer())),
+            sa.bindparam("t_quantity", type_=sa.ARRAY(sa.Integer())),
+        )
+        .table_valued(sa.column("sku_id", sa.Integer()), sa.column("quantity", sa.Integer()))
+        .render_derived(name="w")
+    )
+    wanted = sa.select(*wanted.c).cte("wanted")
+    skus = Sku.__table__.alias("s")
+    taken = _taking_update(wanted, skus).returning(skus.c.id, skus.c.stock).cte("taken")
+    movements = StockMovement.__table__
+    ledger = sa.insert(movements).from_select(
+        ["sku_id", "delta", "reason", "order_id", "at"],
+        sa.select(
+            taken.c.id,  # NULL for a line not taken: refused by the ledger (the statement fails)
+            -wanted.c.quantity,
+            sa.literal("reserve", sa.String),
+            sa.bindparam("t_order", type_=sa.Integer),
+            sa.bindparam("t_at", type_=StockMovement.at.type),
+        ).select_from(wanted.outerjoin(taken, taken.c.id == wanted.c.sku_id)),
+    )
+    return sa.select(taken.c.id, taken.c.stock).add_cte(ledger.cte("ledger"))
+
+
+def is_short_line_refusal(error: BaseException) -> bool:
+    """Whether ``error`` is :func:`last_taking_statement` refusing an order a line of which was
+    not taken (the ledger's ``NOT NULL`` on its SKU), not another failure."""
+    diag = getattr(getattr(error, "orig", None), "diag", None)
+    return (
+        isinstance(error, sa.exc.IntegrityError)
+        and diag is not None
+        and diag.table_name == StockMovement.__tablename__
+        and diag.column_name == "sku_id"
+    )
+
+
+def short_line(quantities: list[tuple[int, int]]) -> int:
+    """After :func:`last_taking_statement` refused an order and the transaction was rolled back:
+    the SKU of the first line that cannot be taken now (too few units, or inactive), or of the
+    first line when every line could be taken again (stock came back meanwhile)."""
+    ids = [sku_id for sku_id, _quantity in quantities]
+    have = dict(db.session.execute(sa.select(Sku.id, Sku.stock).where(Sku.id.in_(ids), Sku.active.is_(True))).all())
+    return next((sku_id for sku_id, quantity in quantities if have.get(sku_id, 0) < quantity), ids[0])
+
+
 def taken_for_order(left: dict[int, int], count: int) -> None:
     """After the statement of :func:`taking` answered ``{sku_id: stock left}`` for an order of
     ``count`` SKUs: what :func:`reserve` does after its own (a SKU that sold out moves the

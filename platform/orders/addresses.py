@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
+from flask.globals import _cv_app
 from flask_babel import gettext as _
 
 from mallow import regions
@@ -150,13 +151,29 @@ def as_dict(address: Address, masked: bool = True) -> dict:
     }
 
 
+#: where :func:`snapshot_cipher` keeps ``(ciphertext, snapshot)`` in the app context's ``g``
+_WRITTEN = "mallow_address_snapshot"
+
+
 def snapshot_cipher(address: Address) -> str:
-    """The address as the order keeps it: one encrypted JSON copy, never a live reference."""
-    return crypto.encrypt(json.dumps(as_dict(address, masked=False), ensure_ascii=False))
+    """The address as the order keeps it: one encrypted JSON copy, never a live reference.
+
+    The copy is also kept with its ciphertext for the rest of the app context (the request), so
+    the answer that shows the order just placed reads it back (:func:`read_snapshot`) without
+    decrypting what was encrypted a moment ago."""
+    snapshot = as_dict(address, masked=False)
+    cipher = crypto.encrypt(json.dumps(snapshot, ensure_ascii=False))
+    setattr(_cv_app.get().g, _WRITTEN, (cipher, snapshot))
+    return cipher
 
 
 def read_snapshot(cipher: str, masked: bool = True) -> dict:
-    data = json.loads(crypto.decrypt(cipher))
+    ctx = _cv_app.get(None)  # (``g`` read directly: its proxy costs more than the lookup)
+    written = ctx.g.__dict__.get(_WRITTEN) if ctx is not None else None
+    if written is not None and written[0] == cipher:  # a ciphertext is never made twice (random nonce)
+        data = dict(written[1])  # what decrypting it gives (plain JSON values), a copy for the caller
+    else:
+        data = json.loads(crypto.decrypt(cipher))
     if masked:
         data["phone"] = crypto.mask(data["phone"])
     return data

@@ -26,7 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from mallow import settings
 from mallow.catalog.models import Product, Sku
-from mallow.db import db, sqltext
+from mallow.db import db, sqltext, with_commit
 from mallow.inventory import alerts, stock
 from mallow.orders import addresses
 from mallow.orders.models import Address, Order, OrderAdjustment, OrderEvent, OrderLine
@@ -326,15 +326,17 @@ def place_order(
     values = _order_values(customer, priced, address, note, key, request_hash, context.pay_by)
     if connection.closed:  # a pricing hook ended the session's transaction: write on the next one's connection
         connection = db.session.connection(bind_arguments={"clause": Order.__table__})
+    quantities = [(line.sku_id, line.quantity) for line in context.lines]
+    take = False  # PostgreSQL: the stock is taken by the last statement, with the COMMIT
     try:
         if connection.dialect.name == "postgresql":  # stores are on the platform's backend
-            order, left = _place(connection, values, priced, customer, context)
+            order, take, left = _place(connection, values, priced, customer, context), True, {}
         else:
             order = _insert(connection, values, priced, customer)
-            left = stock.reserve([(line.sku_id, line.quantity) for line in context.lines], order.id)
-        short = next((line for line in context.lines if line.sku_id not in left), None)
-        if short is not None:
-            raise SoldOut(short.sku_id, short.title)
+            left = stock.reserve(quantities, order.id)
+            short = next((line for line in context.lines if line.sku_id not in left), None)
+            if short is not None:
+                raise SoldOut(short.sku_id, short.title)
         failed: list = []  # a plugin that raises (not SoldOut/CheckoutProblems) refuses with a clear problem
         call_hook(
             hooks().mallow_order_placed,
@@ -347,10 +349,13 @@ def place_order(
         if failed:
             raise CheckoutProblems(failed)
         threshold = int(settings.get("low_stock_threshold"))
+        left = _commit_keeping(order, quantities if take else None) or left
         low = sorted(sku_id for sku_id, units in left.items() if units < threshold)
-        _commit_keeping(order)
-    except IntegrityError:
+    except IntegrityError as error:
         db.session.rollback()
+        if take and stock.is_short_line_refusal(error):  # a line's units went meanwhile: nothing was kept
+            sku_id = stock.short_line(quantities)
+            raise SoldOut(sku_id, next(line.title for line in context.lines if line.sku_id == sku_id)) from None
         if key:  # the same key won a race a moment ago: answer with that order
             existing = _replay(customer.id, key, request_hash)
             if existing is not None:
@@ -365,17 +370,39 @@ def place_order(
     return order, True
 
 
-def _commit_keeping(order: Order) -> None:
+def _commit_keeping(order: Order, take: list[tuple[int, int]] | None = None) -> dict[int, int] | None:
     """Commit, keeping the new order with its lines, adjustments and timeline loaded: they hold
     exactly what was just written (through the ORM, plugins' changes included), so the answer
     that shows the order needs no SELECT after the commit (four round trips). Everything else
     in the session is expired, as a commit does, but the active store's row kept from memory, as
-    after any commit (:mod:`mallow.tenants.snapshots`)."""
+    after any commit (:mod:`mallow.tenants.snapshots`).
+
+    ``take`` (PostgreSQL): the lines' ``(sku id, quantity)``, taken from stock by the
+    transaction's last statement, sent in the ``COMMIT``'s round trip
+    (:func:`mallow.inventory.stock.last_taking_statement`): the SKUs' rows, which every order
+    of a best seller updates, are locked only for the server's time, not across the plugins'
+    hooks and SQLAlchemy's commit (a lock convoy under load). Returns ``{sku id: stock left}``;
+    a line that could not be taken fails the commit (an ``IntegrityError``, nothing kept)."""
     session = db.session()
     keep = {id(row) for row in (order, *order.lines, *order.adjustments, *order.events)}
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    left = None
     try:
-        session.commit()
+        if take is None:
+            session.commit()
+        else:
+            params = {
+                "t_sku": [sku_id for sku_id, _quantity in take],
+                "t_quantity": [quantity for _sku_id, quantity in take],
+                "t_order": order.id,
+                "t_at": order.created_at,
+            }
+
+            def taken(rows: list) -> None:  # before the session's after_commit listeners
+                stock.taken_for_order(dict(rows), len(take))
+
+            connection = session.connection(bind_arguments={"clause": Order.__table__})
+            left = dict(with_commit.commit_with(session, connection, stock.last_taking_statement(), params, taken))
     finally:
         session.expire_on_commit = expire_on_commit
     others = [row for row in session.identity_map.values() if id(row) not in keep]
@@ -383,6 +410,7 @@ def _commit_keeping(order: Order) -> None:
         session.expire(row)
     if others:  # the active store's row as read, if it was among them (no ``stores`` query after an order)
         snapshots.restore_row(session)
+    return left
 
 
 def _order_values(
@@ -556,15 +584,11 @@ _LINE_ARRAYS = ("sku_id", "product_id", "title", "spec_key", "unit_price", "quan
 _ADJUSTMENT_ARRAYS = ("line_sku", "stage", "source", "code", "label", "amount")
 
 
-def _place(
-    connection: sa.Connection, values: dict, priced: PricedOrder, customer, context: PricingContext
-) -> tuple[Order, dict[int, int]]:
-    """PostgreSQL: write the whole order in ONE statement (:func:`_placement_statement`): every
-    line's stock and its ledger row, the order, its first timeline entry, its lines and its
-    adjustments; ``(order, {sku_id: stock left})`` of the SKUs whose units were taken. A SKU
-    missing from that answer had too few: the caller refuses the order and rolls back, and
-    nothing of it is kept. The ORM objects are made from the rows as written, as :func:`_insert`
-    does. A clash of the random order number (``ON CONFLICT (number) DO NOTHING``: then the
+def _place(connection: sa.Connection, values: dict, priced: PricedOrder, customer, context: PricingContext) -> Order:
+    """PostgreSQL: write the order in ONE statement (:func:`_placement_statement`): the order, its
+    first timeline entry, its lines and its adjustments; the order. Its stock is taken at the
+    commit (:func:`_commit_keeping`). The ORM objects are made from the rows as written, as
+    :func:`_insert` does. A clash of the random order number (``ON CONFLICT (number) DO NOTHING``: then the
     statement wrote nothing at all) is tried again with another number."""
     order_table, event_table = Order.__table__, OrderEvent.__table__
     order_row = _full_row(order_table, values)
@@ -590,7 +614,7 @@ def _place(
     statement = _placement_statement((*values, *defaulted))
     for _attempt in range(5):
         params.update({f"o_{key}": value for key, value in order_row.items()})
-        [(order_id, event_id, line_ids, adjustment_ids, taken)] = sqltext.rows(connection, statement, params)
+        [(order_id, event_id, line_ids, adjustment_ids)] = sqltext.rows(connection, statement, params)
         if order_id is not None:
             break
         order_row["number"] = _order_number()  # taken a moment ago by another order: another one
@@ -604,9 +628,7 @@ def _place(
     for row, adjustment_id, position in zip(adjustment_rows, adjustment_ids or (), positions, strict=True):
         row["order_id"], row["id"] = order_id, adjustment_id
         row["line_id"] = line_rows[position]["id"] if position is not None else None
-    left = {sku_id: units for sku_id, units in taken or ()}
-    stock.taken_for_order(left, len(context.lines))
-    return _attach(order_row, event_row, line_rows, adjustment_rows, positions), left
+    return _attach(order_row, event_row, line_rows, adjustment_rows, positions)
 
 
 def _bind_type(column: sa.Column) -> sa.types.TypeEngine:
@@ -640,15 +662,14 @@ def _placement_statement(order_keys: tuple[str, ...]) -> sa.Select:
 
     * ``given``: the lines (``l_<column>`` arrays); ``placed``: the order's ``INSERT … ON CONFLICT
       (number) DO NOTHING RETURNING id``;
-    * ``taken`` and ``ledger`` (:func:`mallow.inventory.stock.taking`): every line's stock, only
-      if the order was written, locked in SKU id order, ``stock >= quantity``; its ledger rows;
     * ``event``: the first timeline entry; ``lines``: the lines, ``INSERT … SELECT`` from
       ``given`` and ``placed``; ``adjustments``: from the ``a_<column>`` arrays, each joined to its
       line's new id by the line's SKU (an order's SKUs are distinct).
 
     The answer is one row: the order's id (NULL: its number was taken, nothing was written), the
-    entry's id, the lines' ids in SKU order, the adjustments' ids ascending (they were inserted in
-    the order sent, ``ORDER BY`` their position), and ``[sku id, stock left]`` of the SKUs taken.
+    entry's id, the lines' ids in SKU order and the adjustments' ids ascending (they were inserted
+    in the order sent, ``ORDER BY`` their position). The stock is not taken here but by the
+    transaction's last statement, sent with its ``COMMIT`` (:func:`_commit_keeping`).
     The SQL stays under psycopg's 4,096 characters, above which it is parsed again on every
     execution (short aliases, no casts on strings): ``tests/orders/test_placement_statements.py``."""
     orders, events = Order.__table__, OrderEvent.__table__
@@ -671,9 +692,6 @@ def _placement_statement(order_keys: tuple[str, ...]) -> sa.Select:
         .returning(orders.c.id, orders.c.created_at)
         .cte("placed")
     )
-    order_id = sa.select(placed.c.id).scalar_subquery()  # NULL when the number was taken
-    at = sa.select(placed.c.created_at).scalar_subquery()  # the ledger's and the entry's time
-    taken, ledger = stock.taking(given, order_id, at, order_id.is_not(None))
     event_columns = [c for c in events.columns if _written(c) and c.key not in ("order_id", "at")]
     event = (
         sa.insert(events)
@@ -724,8 +742,7 @@ def _placement_statement(order_keys: tuple[str, ...]) -> sa.Select:
         sa.select(event.c.id).scalar_subquery(),
         ids(lines.c.id, lines.c.sku_id),
         ids(adjustments.c.id, adjustments.c.id),
-        ids(postgresql.array([taken.c.id, taken.c.stock]), taken.c.id),  # [[sku id, stock left], …]
-    ).add_cte(ledger)
+    )
 
 
 def _number_on_sqlite(connection: sa.Connection, lines: list[dict], adjustments: list[dict]) -> None:

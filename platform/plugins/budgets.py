@@ -18,7 +18,7 @@ machine, make it tiny in a test that wants a slow call without sleeping long.
 
 from __future__ import annotations
 
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 
 #: budget per hook in milliseconds; None: not timed against a budget (start-up registration,
 #: the demo seeding of ``mallow demo``)
@@ -66,16 +66,20 @@ BREAKER_FACTOR = 5
 DEFAULT_BUDGET_MS = 50
 
 
-def scale() -> float:
-    if not has_app_context():
-        return 1.0
+def scale(app: Flask | None = None) -> float:
+    """``MALLOW_PLUGIN_BUDGET_SCALE`` of ``app`` (default: the current one; 1 outside an app)."""
+    if app is None:
+        if not has_app_context():
+            return 1.0
+        app = current_app
     try:
-        return max(float(current_app.config.get("MALLOW_PLUGIN_BUDGET_SCALE", 1.0)), 0.0)
+        return max(float(app.config.get("MALLOW_PLUGIN_BUDGET_SCALE", 1.0)), 0.0)
     except (TypeError, ValueError):
         return 1.0
 
 
-def budget_ms(hook: str) -> float | None:
-    """The budget of one implementation of ``hook`` in this app (scaled), or None."""
+def budget_ms(hook: str, app: Flask | None = None) -> float | None:
+    """The budget of one implementation of ``hook`` in ``app`` (default: the current one;
+    scaled), or None."""
     budget = BUDGETS.get(hook, DEFAULT_BUDGET_MS)
-    return None if budget is None else budget * scale()
+    return None if budget is None else budget * scale(app)

@@ -45,8 +45,7 @@ import sqlalchemy as sa
 from flask import current_app, g, has_request_context
 
 from mallow.db import db
-from mallow.plugins import breaker, budgets, clock, results, timings
-from mallow.plugins.acting import acting_as
+from mallow.plugins import acting, breaker, budgets, clock, results, timings
 from mallow.plugins.faults import ANSWERS, failure_message
 from mallow.plugins.stores import enabled_plugins
 
@@ -94,8 +93,12 @@ def _contained(error: BaseException) -> bool:
 
 
 def _end(savepoint, keep: bool) -> None:
-    """Release (``keep``) or roll back the savepoint, unless the plugin ended it itself."""
+    """Release (``keep``) or roll back the savepoint, unless the plugin ended it itself; close one
+    the plugin left untouched."""
     if savepoint is None:
+        return
+    if _untouched(savepoint):
+        savepoint.close()  # nothing to release or roll back
         return
     if keep:
         if savepoint.is_active:
@@ -107,6 +110,24 @@ def _end(savepoint, keep: bool) -> None:
         pass  # the plugin committed or rolled back the session itself
     except Exception:  # the connection is gone: the caller's next statement will say so
         log.exception("could not roll back a plugin's savepoint")
+
+
+def _untouched(savepoint) -> bool:
+    """Whether the plugin left its savepoint as it was begun: no statement ran in it (SQLAlchemy
+    emits the SAVEPOINT on a connection's first statement in it: ``_connections`` is empty), it
+    is the session's innermost savepoint (none of the plugin's own left open in it) and nothing
+    waits to be flushed (what its release would flush into it, SQLAlchemy's own test). Most
+    calls are such (a hook that does not apply answers None at once), and closing it is what a
+    release or a rollback would do then, without running the session's commit and rollback
+    listeners: those are for the transaction's end (stamp bumps, analytics and notification
+    hand-overs), and a release or rollback of a savepoint sets them off too."""
+    session = savepoint.session
+    return (
+        savepoint.is_active
+        and not savepoint._connections
+        and session.get_nested_transaction() is savepoint
+        and session._is_clean()
+    )
 
 
 def _failed_transaction(savepoint) -> bool:
@@ -130,24 +151,25 @@ def call(impl, hook: str, kwargs: dict, failed: Callable[[str], None] | None = N
     if not is_plugin(impl):
         return impl.function(*args)  # Mallow's own code: its errors are Mallow's
     name = impl_name(impl)
+    app = current_app._get_current_object()  # looked up once: each use of the proxy looks again
     store_id = g.get("mallow_store_id")
     if store_id is not None and name not in enabled_plugins():
         return NOTHING  # switched off by the breaker during this request
-    answers = () if hook in EVENTS else ANSWERS + tuple(passthrough)
     # opening the savepoint flushes the caller's pending changes: their errors are the caller's
     session = db.session()
     savepoint = session.begin_nested() if session.in_transaction() else None
-    budget = budgets.budget_ms(hook)
+    budget = budgets.budget_ms(hook, app)
     started = time.perf_counter()
     mark = clock.mark()  # after the start: a wait in between is charged, never let off
     try:
-        with acting_as(name):
+        token = acting.enter(name)
+        try:
             result = impl.function(*args)
-    except answers:
-        _end(savepoint, keep=False)
-        raise
+        finally:
+            acting.leave(token)  # what follows (the log, blame, the breaker) is Mallow's own
     except BaseException as error:
-        if not _contained(error):
+        answered = hook not in EVENTS and isinstance(error, (*ANSWERS, *passthrough))
+        if answered or not _contained(error):
             _end(savepoint, keep=False)
             raise
         ms = (time.perf_counter() - started) * 1000
@@ -167,8 +189,10 @@ def call(impl, hook: str, kwargs: dict, failed: Callable[[str], None] | None = N
         _fault(store_id, name, hook, "error", message, charged, None)  # its answer was its own choice
     else:
         _end(savepoint, keep=True)
-    timings.add(current_app, store_id, name, hook, ms)  # what the page paid: wall time
+    timings.add(app, store_id, name, hook, ms)  # what the page paid: wall time
     _check_time(store_id, name, hook, budget, charged, waited)
+    if result is None:
+        return None  # a fine answer to every hook
     wrong = results.wrong_answer(hook, result)
     if wrong is not None:
         log.error(

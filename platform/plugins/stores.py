@@ -21,34 +21,43 @@ if TYPE_CHECKING:
 
 def enabled_plugins() -> dict[str, dict]:
     """``{plugin name: settings}`` for the active store (approved and loaded plugins only);
-    empty outside a store."""
-    if not has_app_context() or g.get("mallow_store_id") is None:
+    empty outside a store. Every guarded plugin call asks: the context's ``g`` is looked up once
+    (each access through the ``g`` proxy looks it up again)."""
+    if not has_app_context():
         return {}
-    if "mallow_enabled_plugins" not in g:
-        loaded = current_app.extensions.get("mallow.loaded_plugins", {})
-        stamp = g.get("mallow_store_stamp")
-        memory = current_app.extensions.setdefault(MEMORY, {})
-        kept = memory.get(g.mallow_store_id) if stamp is not None else None
-        if kept is not None and kept[0] == stamp and kept[1] is loaded:
-            g.mallow_enabled_plugins = kept[2]
-            return kept[2]
-        rows = (
-            db.session.execute(
-                sa.select(StorePlugin.name, StorePlugin.settings).where(
-                    StorePlugin.store_id == g.mallow_store_id, StorePlugin.enabled.is_(True)
-                )
-            ).all()
-            if loaded
-            else []
-        )
-        g.mallow_enabled_plugins = {
-            name: settings_with_defaults(loaded[name], settings) for name, settings in rows if name in loaded
-        }
-        if stamp is not None:
-            if len(memory) >= MAX_STORES:
-                memory.clear()
-            memory[g.mallow_store_id] = (stamp, loaded, g.mallow_enabled_plugins)
-    return g.mallow_enabled_plugins
+    here = g._get_current_object()
+    store_id = here.get("mallow_store_id")
+    if store_id is None:
+        return {}
+    enabled = here.get("mallow_enabled_plugins")
+    if enabled is None:
+        enabled = here.mallow_enabled_plugins = _read_enabled(store_id, here.get("mallow_store_stamp"))
+    return enabled
+
+
+def _read_enabled(store_id: int, stamp) -> dict[str, dict]:
+    """What the store enabled: from this process's memory when kept under ``stamp``, else from
+    its ``store_plugins`` rows (then kept)."""
+    loaded = current_app.extensions.get("mallow.loaded_plugins", {})
+    memory = current_app.extensions.setdefault(MEMORY, {})
+    kept = memory.get(store_id) if stamp is not None else None
+    if kept is not None and kept[0] == stamp and kept[1] is loaded:
+        return kept[2]
+    rows = (
+        db.session.execute(
+            sa.select(StorePlugin.name, StorePlugin.settings).where(
+                StorePlugin.store_id == store_id, StorePlugin.enabled.is_(True)
+            )
+        ).all()
+        if loaded
+        else []
+    )
+    enabled = {name: settings_with_defaults(loaded[name], settings) for name, settings in rows if name in loaded}
+    if stamp is not None:
+        if len(memory) >= MAX_STORES:
+            memory.clear()
+        memory[store_id] = (stamp, loaded, enabled)
+    return enabled
 
 
 def enabled_names(app, store_id: int, stamp) -> frozenset[str] | None:

@@ -69,7 +69,8 @@ def round_trips() -> Iterator[list[str]]:
     """What the client sent that waits for the server's answer, on every PostgreSQL connection
     checked out of a pool inside the block, from libpq's own trace: a simple ``Query`` (one
     round trip each, e.g. ``BEGIN`` with the pool's check, ``COMMIT``) or an extended-protocol
-    batch ending in ``Sync`` (one round trip each: a statement with its parameters), in order."""
+    batch ending in ``Sync`` (one round trip each: a statement with its parameters, or the
+    statements of a pipeline, the later ones after ``+``), in order."""
     import psycopg
     import sqlalchemy as sa
     from sqlalchemy.pool import Pool
@@ -104,7 +105,9 @@ def round_trips() -> Iterator[list[str]]:
                     batch.append(f"{kind} {' '.join(text).strip()[:80]}")
                 elif kind == "Sync":  # a batch without Execute: psycopg preparing a statement
                     executed = any(message.startswith("Execute") for message in batch)
-                    seen.append(f"{'Sync' if executed else 'Prepare'} {batch[0] if batch else ''}")
+                    # a pipeline's statements travel in one batch: each one after the first, as `+ Parse …`
+                    more = "".join(f" + {message}" for message in batch[1:] if message.startswith("Parse"))
+                    seen.append(f"{'Sync' if executed else 'Prepare'} {batch[0] if batch else ''}{more}")
                     batch = []
 
 

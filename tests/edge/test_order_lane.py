@@ -181,7 +181,7 @@ def test_everything_but_the_happy_path_is_answered_by_flask_with_nothing_written
 
 
 def test_the_happy_path_pushes_no_request_context_and_sends_the_routes_statements(app):
-    """The same statements as the route's ``place_order`` (2 on PostgreSQL: the read and the
+    """The same statements as the route's ``place_order`` (3 on PostgreSQL: the read, the
     one write; SQLite its separate ones), no token lookup, no request context."""
     shop = make_store(app)
     skus = [make_product(app, shop, title=f"核桃 {n}", price=1000 + n, stock=50)[0] for n in range(3)]
@@ -195,7 +195,7 @@ def test_the_happy_path_pushes_no_request_context_and_sends_the_routes_statement
     assert answered.status_code == 201 and answered.get_json()["total"] == 3003
     assert reached == []
     postgres = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
-    assert len(seen) == (2 if postgres else 7), listing(seen)
+    assert len(seen) == (3 if postgres else 7), listing(seen)
     assert not any("customer_sessions" in statement or "SAVEPOINT" in statement for statement in seen), listing(seen)
 
 
@@ -203,8 +203,9 @@ def test_the_happy_path_pushes_no_request_context_and_sends_the_routes_statement
 def test_an_order_on_the_lane_costs_four_round_trips_on_postgresql(app):
     """On PostgreSQL a 3-SKU order on the lane is 4 round trips, as the bare ``UPDATE …
     RETURNING`` + ``INSERT`` + ``COMMIT`` (A-flash-pg): ``BEGIN`` with the pool's check in one
-    simple query, the one read, the one write, ``COMMIT``. No SAVEPOINT for the plugins' hooks
-    that write nothing, no ``UPDATE`` after the ``INSERT``, no ``SET``, no reset after the commit."""
+    simple query, the one read, the order's write, and the stock's ``UPDATE`` with the ``COMMIT``
+    in one batch (one ``Sync``: psycopg's pipeline). No SAVEPOINT for the plugins' hooks that
+    write nothing, no ``UPDATE`` after the ``INSERT``, no ``SET``, no reset after the commit."""
     from mallow.testing import enable_plugin
 
     shop = make_store(app)
@@ -225,9 +226,11 @@ def test_an_order_on_the_lane_costs_four_round_trips_on_postgresql(app):
     # once per connection and statement (then every execution sends no SQL text)
     sent = [entry for entry in traced if not entry.startswith("Prepare")]
     listed = "\n".join(traced)
-    assert [entry.split(" ", 1)[0] for entry in sent] == ["Query", "Sync", "Sync", "Query"], listed
-    assert sent[0].startswith('Query "BEGIN; SELECT') and sent[3] == 'Query "COMMIT"', listed
-    assert len(seen) == 2 and seen[1].startswith("WITH placed AS"), listing(seen)  # the read, the write
+    assert [entry.split(" ", 1)[0] for entry in sent] == ["Query", "Sync", "Sync", "Sync"], listed
+    assert sent[0].startswith('Query "BEGIN; SELECT') and sent[2].startswith('Sync Parse "" "WITH placed AS'), listed
+    assert sent[3].startswith('Sync Parse "" "WITH wanted AS') and '+ Parse "" "COMMIT"' in sent[3], listed
+    assert len(seen) == 3 and seen[1].startswith("WITH placed AS"), listing(seen)  # the read, the write
+    assert seen[2].startswith("WITH wanted AS"), listing(seen)  # the stock, sent with the COMMIT
 
 
 def test_the_answer_speaks_the_language_flask_would_choose(app):

@@ -127,3 +127,76 @@ def test_a_plugin_refusing_after_the_write_leaves_nothing(pg_app, shop):
     assert [p["code"] for p in refused.get_json()["problems"]] == ["placement_refused"]
     assert _stock(pg_app, shop, skus) == [5, 5]
     assert _counts(pg_app, shop) == NOTHING
+
+
+def test_the_skus_are_not_locked_while_the_plugins_hooks_run(pg_app, shop, monkeypatch):
+    """Every order of a best seller updates the same SKU rows, and an order holds their row locks
+    until its transaction ends. The stock is taken by the transaction's last statement, sent with
+    the COMMIT: while ``mallow_order_placed`` runs (and SQLAlchemy's commit after it), another
+    transaction can still lock those rows at once as its stock ``UPDATE`` would (``FOR NO KEY
+    UPDATE``: the order's new lines hold only the key-share locks of their foreign keys). Then the units are taken, the ledger written,
+    and a second order of the same SKUs works as the first."""
+    from mallow.orders import checkout
+
+    client = pg_app.test_client()
+    token, address = make_shopper(client, shop)
+    skus = _skus(pg_app, shop, [5, 5])
+    body = {"items": [{"sku_id": sku, "quantity": 2} for sku in skus], "address_id": address}
+    probe = sa.create_engine(pg_app.config["SQLALCHEMY_DATABASE_URI"])
+    locked_during_hooks = []
+    call_hook = checkout.call_hook
+
+    def probing(caller, *args, **kwargs):
+        if "order" in kwargs:  # mallow_order_placed
+            with probe.connect() as other:
+                other.exec_driver_sql("SET lock_timeout = '50ms'")
+                try:
+                    other.execute(
+                        sa.text(f"SELECT id FROM store_{shop.store_id}.skus WHERE id = ANY(:ids) FOR NO KEY UPDATE"),
+                        {"ids": skus},
+                    ).all()
+                    locked_during_hooks.append(False)
+                except sa.exc.OperationalError:
+                    locked_during_hooks.append(True)
+                other.rollback()
+        return call_hook(caller, *args, **kwargs)
+
+    monkeypatch.setattr(checkout, "call_hook", probing)
+    try:
+        for _ in range(2):
+            placed = client.post(f"{shop.prefix}/api/orders", headers=bearer(token), json=body)
+            assert placed.status_code == 201, placed.get_json()
+    finally:
+        probe.dispose()
+
+    assert locked_during_hooks == [False, False]
+    assert _stock(pg_app, shop, skus) == [1, 1]
+    counts = _counts(pg_app, shop)
+    assert (counts["orders"], counts["order_lines"], counts["stock_movements"]) == (2, 4, 4)
+
+
+def test_an_order_taking_the_last_units_moves_the_stores_stamp(pg_app, shop):
+    """Pages kept under the store's stamp show a SKU on sale: the order that sells it out moves
+    the stamp when it commits (the stock taken with the COMMIT says so before the session's
+    after-commit work), an order that leaves units does not."""
+    from mallow.tenants import stamps
+
+    client = pg_app.test_client()
+    token, address = make_shopper(client, shop)
+    [sku] = _skus(pg_app, shop, [3])
+
+    def buy(quantity: int):
+        placed = client.post(
+            f"{shop.prefix}/api/orders",
+            headers=bearer(token),
+            json={"items": [{"sku_id": sku, "quantity": quantity}], "address_id": address},
+        )
+        assert placed.status_code == 201, placed.get_json()
+        with pg_app.app_context():
+            return stamps.current(shop.store_id)
+
+    with pg_app.app_context():
+        before = stamps.current(shop.store_id)
+    assert buy(1) == before  # units left: the pages stand
+    assert buy(2) != before  # sold out: they go
+    assert _stock(pg_app, shop, [sku]) == [0]

@@ -130,7 +130,7 @@ def test_the_read_follows_the_programme_switched_off(app, member_shop, monkeypat
     assert [a for a in order["adjustments"] if a["stage"] == "line"] == []
     assert order["total"] == sum(10_000 + n for n in range(3))
     if app.mallow_backend == "postgresql":
-        assert len(seen) == 2, listing(seen)  # the read (with the level) and the one write
+        assert len(seen) == 3, listing(seen)  # the read (with the level), the write, the stock with the COMMIT
 
 
 def test_a_shopper_below_every_level_gets_no_member_price(app, member_shop, monkeypatch):

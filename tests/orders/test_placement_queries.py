@@ -34,8 +34,9 @@ from mallow.testing import plugin_app
 
 DEMO_PLUGINS = ["groupbuy", "flashsale", "distribution"]
 #: per backend: the createOrder request above, for any number of lines
-#: (the bearer token's lookup left out: it is the request's, whether or not it is found in memory)
-ORDER_STATEMENTS = {"postgresql": 2, "sqlite": 7}
+#: (the bearer token's lookup left out: it is the request's, whether or not it is found in memory);
+#: PostgreSQL: the read, the order's write and its stock taken in the COMMIT's round trip
+ORDER_STATEMENTS = {"postgresql": 3, "sqlite": 7}
 
 
 @pytest.fixture(scope="module", params=backend_params())

@@ -1,7 +1,8 @@
 """What placing an order sends to the database, counted (issue 13): a fixed number of statements
-for one line or three, with line and order adjustments; on PostgreSQL the whole order — every
-line's stock and ledger row, the order, its timeline entry, its lines and its adjustments — is
-ONE statement (data-modifying CTEs, ``orders/checkout.py`` ``_placement_statement``).
+for one line or three, with line and order adjustments; on PostgreSQL the order — its row, its
+timeline entry, its lines and its adjustments — is ONE statement (data-modifying CTEs,
+``orders/checkout.py`` ``_placement_statement``), and every line's stock and ledger row one more,
+sent in the COMMIT's round trip (``inventory/stock.py`` ``last_taking_statement``).
 
 The store runs a plugin built here that discounts every line and the order, so each order has
 adjustments on its lines and on the whole order: their rows must point at the right lines.
@@ -36,8 +37,8 @@ def mallow_order_adjustments(context, subtotal):
 #: place_order's statements in createOrder, warm (the bearer token's lookup is the request's, not
 #: the order's: it is left out, however the token is found)
 STATEMENTS = {
-    # address + key's order + SKUs; the one write
-    "postgresql": 2,
+    # address + key's order + SKUs; the order's write; the stock and ledger, with the COMMIT
+    "postgresql": 3,
     # reads; order; timeline entry; next ids; lines; adjustments; stock; ledger
     "sqlite": 8,
 }
@@ -128,12 +129,13 @@ def test_an_order_of_one_or_three_lines_costs_the_same_statements(deals_app, sho
 
     assert response.status_code == 201, response.get_json()
     assert len(seen) == STATEMENTS[deals_app.mallow_backend], listing(seen)
-    if deals_app.mallow_backend == "postgresql":  # every write in one statement
+    if deals_app.mallow_backend == "postgresql":  # the order in one statement, its stock in the last
         writes = [s for s in seen if "INSERT INTO" in s or "UPDATE" in s]
-        assert len(writes) == 1, listing(seen)
-        for table in ("orders", "order_events", "order_lines", "order_adjustments", "stock_movements"):
+        assert len(writes) == 2, listing(seen)
+        for table in ("orders", "order_events", "order_lines", "order_adjustments"):
             assert f".{table} (" in writes[0], table
-        assert re.search(r"\bUPDATE \S*\.skus (AS \w+ )?SET", writes[0])
+        assert ".stock_movements (" in writes[1], writes[1]
+        assert re.search(r"\bUPDATE \S*\.skus (AS \w+ )?SET", writes[1])
     order = response.get_json()
     assert [line["sku_id"] for line in order["lines"]] == skus
     assert order["total"] == order["items_total"] + sum(a["amount"] for a in order["adjustments"])
@@ -189,7 +191,9 @@ def test_the_placement_statement_is_short_enough_for_psycopg_to_keep_it_prepared
     response, seen = _order(client, shop, token, address, skus)
     assert response.status_code == 201, response.get_json()
 
-    [write] = [s for s in seen if "INSERT INTO" in s]
-    longest = write.replace(f"store_{shop.store_id}.", "store_9999999999.")
-    assert len(longest) <= MAX_CACHED_STATEMENT_LENGTH, len(longest)
-    assert longest.count("%(") <= MAX_CACHED_STATEMENT_PARAMS
+    writes = [s for s in seen if "INSERT INTO" in s]
+    assert len(writes) == 2, listing(seen)  # the order's, and its stock's with the COMMIT
+    for write in writes:
+        longest = write.replace(f"store_{shop.store_id}.", "store_9999999999.")
+        assert len(longest) <= MAX_CACHED_STATEMENT_LENGTH, len(longest)
+        assert longest.count("%(") <= MAX_CACHED_STATEMENT_PARAMS
