@@ -96,6 +96,14 @@ def context_value(name: str):
     return ctx.g.__dict__.get(name) if ctx is not None else None
 
 
+def context_globals() -> dict | None:
+    """This app context's ``g`` as its own dict (``g.name`` is ``["name"]``), or None outside
+    one: for listeners that run for every transaction and read several names (a proxy lookup
+    per name costs more than what they do with them)."""
+    ctx = _cv_app.get(None)
+    return ctx.g.__dict__ if ctx is not None else None
+
+
 def store_bind():
     """Where the active store's tables are (an engine, :data:`SAME_CONNECTION`), or None."""
     resolve = context_value("mallow_store_bind")

@@ -43,12 +43,13 @@ class _Text:
     """A statement compiled once: its SQL with the schema tokens in it (``names``: the schema
     names they stand for), and whether the map it was compiled for had a ``None`` key."""
 
-    __slots__ = ("binds", "compiled", "names", "none_key", "results", "sql", "statement")
+    __slots__ = ("binds", "compiled", "names", "none_key", "rendered", "results", "sql", "statement")
 
     def __init__(self, statement, compiled, none_key: bool, dialect):
         self.statement, self.compiled, self.none_key = statement, compiled, none_key
         self.sql = compiled.string
         self.names = tuple(sorted(set(_TOKEN.findall(self.sql))))
+        self.rendered: dict[tuple, str] = {}  # the text for a store's schema: see sql_of()
         self.binds = dict(compiled._bind_processors)
         for key, bind in compiled.binds.items():
             literal = _array_literal(bind.type, dialect)
@@ -155,17 +156,33 @@ def _text(statement, dialect, translate: dict | None) -> _Text | None:
     return found
 
 
+#: how many schemas' texts a statement keeps (:func:`sql_of`); past it, they are made afresh
+RENDERED_KEPT = 64
+
+
 def sql_of(text: _Text, translate: dict | None, dialect) -> str:
     """The text with each schema token replaced as SQLAlchemy's schema translation replaces it
     (``IdentifierPreparer._render_schema_translates``): the map's schema for its name, the name
     itself when the map does not have it, the dialect's default schema for an empty one; quoted
-    where it must be."""
-    sql = text.sql
+    where it must be.
+
+    Kept per statement for the last schemas it was sent for (up to :data:`RENDERED_KEPT`, then
+    begun again): the same store's next order gets the same ``str`` object, not a new one of a
+    few kilobytes (the replacing, then every cache the text is looked up in hashing it again:
+    the pool's hygiene, psycopg's converted queries), about 20 K instructions a statement."""
     translate = translate or {}
+    key = (tuple(translate.items()), dialect.default_schema_name)
+    sql = text.rendered.get(key)
+    if sql is not None:
+        return sql
+    sql = text.sql
     preparer = dialect.identifier_preparer
     for name in text.names:
         target = translate[None] if name == _NONE else translate.get(name, name)
         sql = sql.replace(f"__[SCHEMA_{name}]", preparer.quote_schema(target or dialect.default_schema_name))
+    if len(text.rendered) >= RENDERED_KEPT:
+        text.rendered.clear()
+    text.rendered[key] = sql
     return sql
 
 
@@ -226,21 +243,52 @@ def execute(connection: sa.Connection, sql: str) -> None:
         connection.exec_driver_sql(sql)
 
 
+#: the pooled connection's cursor for these statements (its ``info``: gone with the connection)
+_CURSOR = "mallow.sqltext.cursor"
+
+
+def take_cursor(fairy):
+    """A cursor of the pooled connection ``fairy`` for one statement: the one the connection's
+    last statement sent this way used (:func:`keep_cursor` put it back), else a new one.
+
+    Why: a DBAPI cursor is the driver's adaptation context. psycopg's finds the dumper of each
+    parameter's Python type and the loader of each result column's type once per cursor, so a
+    new cursor per statement pays them, and the cursor itself, every time (about 20 K
+    instructions of a statement). A client-side cursor holds nothing on the server (the pool's
+    hygiene is unchanged); it holds its last rows in memory until its next statement, and goes
+    with its connection (the pool clears ``info`` when it replaces a connection). It is taken
+    out while in use: a statement sent meanwhile on the same connection (by a listener) gets a
+    cursor of its own."""
+    cursor = fairy.info.pop(_CURSOR, None)
+    if cursor is None or cursor.connection is not fairy.dbapi_connection:
+        cursor = fairy.dbapi_connection.cursor()
+    return cursor
+
+
+def keep_cursor(fairy, cursor) -> None:
+    """Put back the cursor of a statement that went well (one that failed is closed instead)."""
+    fairy.info[_CURSOR] = cursor
+
+
 def _on_cursor(connection: sa.Connection, sql: str, values, fetch: bool) -> list:
-    """``sql`` through ``Connection._cursor_execute`` on a cursor of the connection's own (see
-    :func:`rows`); its rows when ``fetch``."""
-    cursor = connection.connection.dbapi_connection.cursor()
+    """``sql`` through ``Connection._cursor_execute`` on the connection's cursor (see
+    :func:`rows`, :func:`take_cursor`); its rows when ``fetch``."""
+    fairy = connection.connection
+    cursor = take_cursor(fairy)
     try:
         connection._cursor_execute(cursor, sql, values)
-        if not fetch:
-            return []
-        try:
-            return cursor.fetchall()
-        except Exception as error:  # noqa: BLE001 -- translated (and raised) as SQLAlchemy would
-            connection._handle_dbapi_exception(error, sql, values, cursor, None)
-            raise
-    finally:
+        found = []
+        if fetch:
+            try:
+                found = cursor.fetchall()
+            except Exception as error:  # noqa: BLE001 -- translated (and raised) as SQLAlchemy would
+                connection._handle_dbapi_exception(error, sql, values, cursor, None)
+                raise
+    except BaseException:
         cursor.close()
+        raise
+    keep_cursor(fairy, cursor)
+    return found
 
 
 def cursor_rows(connection: sa.Connection, statement, params: dict) -> list:
@@ -258,7 +306,8 @@ def cursor_rows(connection: sa.Connection, statement, params: dict) -> list:
         return rows(connection, statement, params)
     text, sql, values = prepared
     dispatch = connection.dispatch
-    cursor = connection.connection.dbapi_connection.cursor()
+    fairy = connection.connection
+    cursor = take_cursor(fairy)
     try:
         if dispatch.before_cursor_execute:
             dispatch.before_cursor_execute(connection, cursor, sql, values, None, False)
@@ -268,7 +317,7 @@ def cursor_rows(connection: sa.Connection, statement, params: dict) -> list:
             dispatch.after_cursor_execute(connection, cursor, sql, values, None, False)
     except BaseException:
         connection.invalidate()
-        raise
-    finally:
         cursor.close()
+        raise
+    keep_cursor(fairy, cursor)
     return _processed(text, found)

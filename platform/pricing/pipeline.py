@@ -49,20 +49,30 @@ def _items(result: Any) -> list[Any]:
 
 class _Relay:
     """The store's hook relay for one pricing, with the plugins the checkout's options leave
-    out (``checkout_options`` in their manifests), worked out once for every hook call."""
+    out (``checkout_options`` in their manifests), worked out once for every hook call, and
+    who answered so far (:func:`rules.proposer` reads the plugin's manifest and translates its
+    title: once per plugin and pricing, not once per answer, e.g. a member price on every line)."""
 
-    __slots__ = ("hooks", "skipped")
+    __slots__ = ("hooks", "skipped", "proposers")
 
     def __init__(self, hooks: StoreHooks, skipped: frozenset[str]):
         self.hooks, self.skipped = hooks, skipped
+        self.proposers: dict[str, rules.Proposer] = {}
+
+    def proposer(self, name: str) -> rules.Proposer:
+        who = self.proposers.get(name)
+        if who is None:
+            who = self.proposers[name] = rules.proposer(name)
+        return who
 
 
 def _answers(
-    relay: _Relay, hook: str, failed: Callable[[str], None], **kwargs: Any
+    relay: _Relay, hook: str, failed: Callable[[str], None], kwargs: dict[str, Any]
 ) -> Iterable[tuple[rules.Proposer, Any]]:
+    """Who answered ``hook`` and what (:func:`guard.each` leaves out None answers); ``kwargs``
+    is handed to the hook as it is (one dict per call, not repacked on the way down)."""
     for name, result in guard.each(getattr(relay.hooks, hook), hook, kwargs, failed, skipped=relay.skipped):
-        if result is not None:
-            yield rules.proposer(name), result
+        yield relay.proposer(name), result
 
 
 def _proposals(
@@ -71,14 +81,14 @@ def _proposals(
     failed: Callable[[str], None],
     stages: tuple[str, ...],
     context: PricingContext,
+    kwargs: dict[str, Any],
     problems: list[Problem] | None = None,
-    **kwargs: Any,
 ) -> list[Adjustment]:
-    """The admitted adjustments of ``stages`` proposed to ``hook``; with ``problems``, a
-    :class:`Problem` answered among them (an order-stage offer that cannot apply, such as a
-    coupon below its threshold) is added there instead."""
+    """The admitted adjustments of ``stages`` proposed to ``hook`` (called with ``kwargs``);
+    with ``problems``, a :class:`Problem` answered among them (an order-stage offer that cannot
+    apply, such as a coupon below its threshold) is added there instead."""
     found = []
-    for who, result in _answers(relay, hook, failed, context=context, **kwargs):
+    for who, result in _answers(relay, hook, failed, kwargs):
         for item in _items(result):
             if problems is not None and isinstance(item, Problem):
                 if item not in problems:
@@ -94,7 +104,7 @@ def _proposals(
 def _problems(relay: _Relay, failed: Callable[[str], None], context: PricingContext) -> list[Problem]:
     hook = "mallow_validate_checkout"
     found = []
-    for who, result in _answers(relay, hook, failed, context=context):
+    for who, result in _answers(relay, hook, failed, {"context": context}):
         for item in _items(result):
             if isinstance(item, Problem):
                 found.append(item)
@@ -109,7 +119,7 @@ def _shipping(
     """The first admitted answer in :func:`each_result`'s order: plugins' by name, then Mallow's
     own (the templates) last; the others are not asked."""
     hook = "mallow_shipping_fee"
-    for who, answer in _answers(relay, hook, failed, context=context, subtotal=subtotal):
+    for who, answer in _answers(relay, hook, failed, {"context": context, "subtotal": subtotal}):
         if isinstance(answer, Problem):
             if who.may(rules.PRICING):
                 return answer
@@ -127,8 +137,8 @@ def _key(adjustment: Adjustment) -> tuple[int, str, str, str]:
 
 
 def _best_discount(proposals: list[Adjustment]) -> Adjustment | None:
-    discounts = sorted((p for p in proposals if p.amount < 0), key=_key)
-    return discounts[0] if discounts else None
+    discounts = [p for p in proposals if p.amount < 0]
+    return min(discounts, key=_key) if discounts else None  # the first of the sorted order
 
 
 def _capped(adjustment: Adjustment, amount: int) -> Adjustment:
@@ -146,6 +156,8 @@ def _capped(adjustment: Adjustment, amount: int) -> Adjustment:
 
 
 def _decide_stage(proposals: list[Adjustment], running_total: int) -> list[Adjustment]:
+    if not proposals:  # the usual order: nothing proposed at this stage
+        return []
     chosen: list[Adjustment] = []
     groups: dict[str, list[Adjustment]] = {}
     for proposal in sorted(proposals, key=_key):
@@ -207,44 +219,53 @@ def price(context: PricingContext) -> PricedOrder:
     problems += _problems(relay, failed, context)
 
     priced_lines = []
+    items_total = subtotal = 0
     for line in context.lines:
-        proposals = [
-            p
-            for p in _proposals(relay, "mallow_line_adjustments", failed, ("line",), context=context, line=line)
-            if p.line_index == line.index
-        ]
-        best = _best_discount(proposals)
+        line_total = line.base_total
+        items_total += line_total
+        proposals = _proposals(
+            relay, "mallow_line_adjustments", failed, ("line",), context, {"context": context, "line": line}
+        )
+        best = _best_discount([p for p in proposals if p.line_index == line.index]) if proposals else None
         adjustments = []
         if best is not None:
-            amount = max(best.amount, -line.base_total)
+            amount = max(best.amount, -line_total)
             adjustments.append(Adjustment("line", best.source, best.code, best.label, amount, line.index))
+            line_total += amount
         priced_lines.append(PricedLine(line, adjustments))
+        subtotal += line_total
 
-    subtotal = sum(p.total for p in priced_lines)
     context.priced_lines = priced_lines  # what the order and coupon stages see of each line
     order_proposals = _proposals(
         relay,
         "mallow_order_adjustments",
         failed,
         ("order", "coupon"),
-        context=context,
-        subtotal=subtotal,
-        problems=problems,
+        context,
+        {"context": context, "subtotal": subtotal},
+        problems,
     )
     applied: list[Adjustment] = []
-    for stage in ("order", "coupon"):
-        decided = _decide_stage([p for p in order_proposals if p.stage == stage], subtotal)
-        subtotal += sum(a.amount for a in decided)
-        applied.extend(decided)
+    if order_proposals:
+        for stage in ("order", "coupon"):
+            decided = _decide_stage([p for p in order_proposals if p.stage == stage], subtotal)
+            subtotal += sum(a.amount for a in decided)
+            applied.extend(decided)
 
     paid = _payments(context, subtotal, problems)  # points: after coupons, never on shipping
     applied.extend(paid)
+    total = subtotal + sum(a.amount for a in paid)
 
     shipping = _shipping(relay, failed, context, subtotal)
     if isinstance(shipping, Problem):
         problems.append(shipping)
     elif isinstance(shipping, Adjustment) and shipping.amount:
         applied.append(shipping)
+        total += shipping.amount
     priced = PricedOrder(priced_lines, applied, problems)
-    problems += rules.zero_total_problems(priced)
+    # ``items_total`` and ``total`` are the result's, added up as they were decided (asking the
+    # result would add every line and adjustment up twice more): whose doing is a total of 0
+    # fen is asked only of an order that plugins brought there
+    if items_total > 0 and total <= 0:
+        problems += rules.zero_total_problems(priced)
     return priced

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from threading import Lock
 
 import sqlalchemy as sa
-from flask import current_app, g, has_app_context
+from flask import current_app, g
 from sqlalchemy import event
 from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from mallow.db import db
-from mallow.db.session import TenantSession
+from mallow.db.session import TenantSession, context_globals
 from mallow.observability.metrics import cache_counters
 from mallow.tenants import stamps
 from mallow.tenants.models import Store
@@ -174,7 +174,8 @@ def _transaction_ended(session, transaction) -> None:
 
 
 def _written(session, _context) -> None:
-    store = g.get("mallow_store") if has_app_context() else None
+    found = context_globals()
+    store = found.get("mallow_store") if found is not None else None
     if store is not None and (store in session.dirty or store in session.new or store in session.deleted):
         g.mallow_store_written = True
 
@@ -184,14 +185,16 @@ def _unexpire(session) -> None:
     loaded object, and ``current_store().id`` would otherwise query ``stores`` again (once per
     write request, once per order a job places). Not when this request wrote the row: then it is
     read back as usual; nor, in a job that keeps the row (:func:`keep_row`), once its check
-    fails."""
-    if not has_app_context():
+    fails. Runs at the end of every transaction: ``g`` is read as the context's own dict, and
+    what costs more (a kept row's check) only when the row is expired."""
+    found = context_globals()
+    if found is None:
         return
-    store, values = g.get("mallow_store"), g.get("mallow_store_values")
-    if store is None or values is None or g.get("mallow_store_written") or not _still_true():
+    store, values = found.get("mallow_store"), found.get("mallow_store_values")
+    if store is None or values is None or found.get("mallow_store_written"):
         return
-    state = sa.inspect(store)
-    if state.session_id != session.hash_key or not state.expired_attributes:
+    state = instance_state(store)
+    if state.session_id != session.hash_key or not state.expired_attributes or not _still_true(found):
         return
     for key in _COLUMNS:
         set_committed_value(store, key, values[key])
@@ -211,22 +214,27 @@ def keep_row(store: Store, still_true) -> None:
     g.mallow_store_values_check = still_true
 
 
-def _still_true() -> bool:
-    check = g.get("mallow_store_values_check")
+def _still_true(found: dict) -> bool:
+    """Whether the row kept in ``found`` (this context's ``g``) may still be put back."""
+    check = found.get("mallow_store_values_check")
     if check is None or check():
         return True
-    g.pop("mallow_store_values", None)
-    g.pop("mallow_store_values_check", None)
+    found.pop("mallow_store_values", None)
+    found.pop("mallow_store_values_check", None)
     return False
 
 
 def _transaction_began(session, transaction) -> None:
     """A kept row's check, as a job's next transaction begins: no longer true, the row is expired
-    (read again on use)."""
-    if transaction.parent is not None or not has_app_context() or g.get("mallow_store_values_check") is None:
+    (read again on use). Runs as every transaction begins: nothing more than a look at ``g``
+    unless a job keeps the row."""
+    if transaction.parent is not None:
         return
-    store = g.get("mallow_store")
-    if not _still_true() and store is not None and sa.inspect(store).session_id == session.hash_key:
+    found = context_globals()
+    if found is None or found.get("mallow_store_values_check") is None:
+        return
+    store = found.get("mallow_store")
+    if not _still_true(found) and store is not None and instance_state(store).session_id == session.hash_key:
         session.expire(store)
 
 
