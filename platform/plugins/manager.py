@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 import pluggy
 from flask import current_app
 
+from mallow.db.session import context_globals
 from mallow.plugins import guard, hookspecs
 from mallow.plugins.guard import EVENTS, GuardedHook
 from mallow.plugins.stores import enabled_plugins
@@ -61,17 +62,31 @@ class StoreHooks:
 
 def hooks() -> StoreHooks:
     """The hook relay for the current request or job: core implementations plus the plugins
-    the active store has enabled (none outside a store)."""
-    app = current_app
-    manager = app.extensions["mallow.plugins"]
+    the active store has enabled (none outside a store).
+
+    Kept in the context's ``g`` with the enabled plugins it was made for: an order asks for it
+    several times (pricing, then ``mallow_order_placed``), and working out the disabled set
+    again each time cost more than a guarded call that does nothing. A plugin the breaker
+    switches off meanwhile is still skipped: the guard asks ``enabled_plugins()`` at each call."""
+    app = current_app._get_current_object()
     loaded = app.extensions.get("mallow.loaded_plugins", {})
     enabled = enabled_plugins() if loaded else {}
+    here = context_globals()
+    kept = here.get(_KEPT) if here is not None else None
+    if kept is not None and kept[0] is enabled and kept[1] is loaded:
+        return kept[2]
     disabled = frozenset(name for name in loaded if name not in enabled)
     cache = app.extensions.setdefault("mallow.store_hooks", {})
     relay = cache.get(disabled)
     if relay is None:
-        relay = cache[disabled] = StoreHooks(manager, disabled)
+        relay = cache[disabled] = StoreHooks(app.extensions["mallow.plugins"], disabled)
+    if here is not None:
+        here[_KEPT] = (enabled, loaded, relay)
     return relay
+
+
+#: where :func:`hooks` keeps the relay in the context's ``g``
+_KEPT = "mallow_store_hooks"
 
 
 def each_result(
