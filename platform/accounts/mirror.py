@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context, has_request_context, request
 
 from mallow.db import db
+from mallow.db.outcomes import outermost, outermost_ended
 
 log = logging.getLogger("mallow.accounts")
 
@@ -183,14 +184,13 @@ def _after_commit(callback) -> None:
     state["callbacks"].append(callback)
 
 
+@outermost
 def _committed(session) -> None:
-    if not session.in_nested_transaction():
-        session.info[_STATE]["committed"] = True
+    session.info[_STATE]["committed"] = True
 
 
-def _ended(session, transaction) -> None:
-    if transaction.parent is not None or transaction.nested:
-        return
+@outermost_ended
+def _ended(session, _transaction) -> None:
     state = session.info.get(_STATE)
     if not state or not state["callbacks"]:
         return

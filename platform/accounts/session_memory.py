@@ -36,6 +36,7 @@ from sqlalchemy.orm.util import identity_key
 
 from mallow.accounts.models import Customer, CustomerSession
 from mallow.db import db
+from mallow.db.outcomes import outermost, outermost_ended
 from mallow.db.session import TenantSession
 from mallow.tenants import stamps
 
@@ -142,11 +143,13 @@ def _after_flush(session, _context) -> None:
             return
 
 
+@outermost
 def _after_commit(session) -> None:
     for store_id in sorted(session.info.pop(_PENDING, ())):
         stamps.bump_named(stamp_name(store_id))
 
 
+@outermost_ended
 def _after_soft_rollback(session, _previous) -> None:
     session.info.pop(_PENDING, None)
 

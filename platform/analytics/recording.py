@@ -25,6 +25,7 @@ from flask import current_app, g, has_request_context, request
 
 from mallow.analytics import models as m
 from mallow.analytics.buffer import buffer_of
+from mallow.db.outcomes import outermost
 from mallow.db.session import TenantSession
 from mallow.tenants.context import current_store
 
@@ -207,6 +208,7 @@ def mallow_order_paid(order):
         _pending(m.PAYMENT, order, int(order.total))
 
 
+@outermost
 def _after_commit(session) -> None:
     pending = session.info.pop(_PENDING, None)
     if pending:
@@ -215,6 +217,7 @@ def _after_commit(session) -> None:
             buffer.add(store_id, event)
 
 
+@outermost
 def _after_rollback(session) -> None:
     session.info.pop(_PENDING, None)
 

@@ -144,6 +144,21 @@ _PG_FIELDS = ("search_path", "current_user", "session_user", "prepared statement
 # sent with libpq's PQexec (simple protocol, one round trip): alone, or after BEGIN for a
 # checkout that will run its statements in a transaction (begin_at_checkout)
 _PG_CHECK_QUERY = _PG_CHECK.encode()
+# The same row without looking at prepared statements: ``pg_prepared_statements`` copies every
+# statement the session has prepared, psycopg's own included (their text, parameter and result
+# types) to find the SQL-``PREPARE``d ones; with a few dozen kept it cost the server ~130 µs a
+# checkout, more than a request's own statements (BEGIN and the other three values: ~17 µs).
+# What decides which rows a statement reaches and with whose rights (search_path, role) is
+# checked at every checkout; a statement ``PREPARE``d in SQL past SQLAlchemy (nothing of ours
+# does: the mark sees everything sent through SQLAlchemy and sqltext, and the reset deallocates
+# it) is looked for at most every PREPARED_CHECK_SECONDS per connection, and the connection
+# discarded then.
+_PG_LIGHT_CHECK_QUERY = (
+    b"SELECT pg_catalog.current_setting('search_path'), current_user::text, session_user::text, false"
+)
+#: PostgreSQL: when this pooled connection's prepared statements were last looked at
+PREPARED_AT = "mallow.prepared_checked_at"
+PREPARED_CHECK_SECONDS = 1.0
 # at every reset, in one round trip: DISCARD ALL (what PgBouncer runs between clients) except
 # DEALLOCATE ALL and DISCARD PLANS. The driver's own protocol-level prepared statements (psycopg
 # prepares a query it has seen five times and tracks them; dropping them behind its back breaks
@@ -335,7 +350,16 @@ def _pg_checkout(dbapi_connection, record, proxy) -> None:
     try:
         if not _idle(dbapi_connection):
             dbapi_connection.rollback()  # e.g. a connect step's statement left a transaction open
-        raw = _pg_check(dbapi_connection, _begin_command(dbapi_connection) if begin and baseline is not None else None)
+        check = _PG_CHECK_QUERY
+        if baseline is not None:
+            now = time.monotonic()
+            if now - record.info.get(PREPARED_AT, 0.0) < PREPARED_CHECK_SECONDS:
+                check = _PG_LIGHT_CHECK_QUERY
+            else:
+                record.info[PREPARED_AT] = now
+        raw = _pg_check(
+            dbapi_connection, check, _begin_command(dbapi_connection, check) if begin and baseline is not None else None
+        )
         if baseline is not None and raw == baseline["raw"]:
             return
         state = _decoded(dbapi_connection, raw)
@@ -355,16 +379,16 @@ def _idle(dbapi_connection) -> bool:
     return dbapi_connection.pgconn.transaction_status == _IDLE
 
 
-def _begin_command(dbapi_connection) -> bytes | None:
+def _begin_command(dbapi_connection, check: bytes) -> bytes | None:
     """The ``BEGIN`` psycopg would send before this connection's next statement (its
-    isolation level, read-only and deferrable settings, as psycopg words them), or None in
-    autocommit."""
+    isolation level, read-only and deferrable settings, as psycopg words them) followed by
+    ``check``, or None in autocommit."""
     if dbapi_connection.autocommit:
         return None
-    key = (dbapi_connection.isolation_level, dbapi_connection.read_only, dbapi_connection.deferrable)
+    key = (dbapi_connection.isolation_level, dbapi_connection.read_only, dbapi_connection.deferrable, check)
     command = _BEGIN_COMMANDS.get(key)
     if command is None:
-        level, read_only, deferrable = key
+        level, read_only, deferrable, _check = key
         parts = [b"BEGIN"]
         if level is not None:
             parts += [b"ISOLATION LEVEL", pq_isolation(level).name.replace("_", " ").encode()]
@@ -372,19 +396,19 @@ def _begin_command(dbapi_connection) -> bytes | None:
             parts.append(b"READ ONLY" if read_only else b"READ WRITE")
         if deferrable is not None:
             parts.append(b"DEFERRABLE" if deferrable else b"NOT DEFERRABLE")
-        command = _BEGIN_COMMANDS[key] = b" ".join(parts) + b"; " + _PG_CHECK_QUERY
+        command = _BEGIN_COMMANDS[key] = b" ".join(parts) + b"; " + check
     return command
 
 
 _BEGIN_COMMANDS: dict[tuple, bytes] = {}
 
 
-def _pg_check(dbapi_connection, begin: bytes | None) -> tuple:
+def _pg_check(dbapi_connection, check: bytes, begin: bytes | None) -> tuple:
     """The check's row as the server sent it (text format), in one round trip: libpq's PQexec
-    of the check, or of ``begin`` (a ``BEGIN`` and the check: psycopg then sends no ``BEGIN`` of
+    of ``check``, or of ``begin`` (a ``BEGIN`` and the check: psycopg then sends no ``BEGIN`` of
     its own, as it reads the same libpq transaction status). Raises when the connection does
     not answer."""
-    result = dbapi_connection.pgconn.exec_(begin or _PG_CHECK_QUERY)
+    result = dbapi_connection.pgconn.exec_(begin or check)
     if result.status != _TUPLES_OK or result.ntuples != 1:
         message = result.error_message or dbapi_connection.pgconn.error_message or b"no answer"
         raise sa.exc.DisconnectionError(message.decode(errors="replace").strip())

@@ -27,6 +27,7 @@ from sqlalchemy import event as sa_event
 
 from mallow.audit import AuditEntry
 from mallow.db import db
+from mallow.db.outcomes import outermost, outermost_ended
 from mallow.db.session import TenantSession
 from mallow.jobs import job
 from mallow.money import fen_to_yuan
@@ -65,6 +66,7 @@ def _after_flush(session, _context) -> None:
             )
 
 
+@outermost
 def _before_commit(session) -> None:
     if not _on(session):
         return
@@ -154,6 +156,7 @@ def _sku_label(sku_id) -> str | None:
     return f"{product.title} {sku.spec_key}".strip() if product is not None else None
 
 
+@outermost
 def _after_commit(session) -> None:
     stores = session.info.pop(service.QUEUED, None)
     decided = session.info.pop(_DECIDED, None)
@@ -175,9 +178,8 @@ def _after_commit(session) -> None:
             )
 
 
-def _forget(session, previous=None) -> None:
-    if previous is not None and getattr(previous, "nested", False):
-        return  # a savepoint rolled back: the outer transaction still commits what it noted
+@outermost_ended  # a savepoint rolled back: the outer transaction still commits what it noted
+def _forget(session, _previous) -> None:
     for key in (_NOTED, _DECIDED, service.QUEUED):
         session.info.pop(key, None)
 

@@ -40,6 +40,7 @@ from mallow.accounts.passwords import verify_password
 from mallow.aftersales.models import OPEN_STATES, AfterSale
 from mallow.cart.models import Cart
 from mallow.db import db
+from mallow.db.outcomes import outermost
 from mallow.media.images import delete_stored
 from mallow.orders.models import Address, Order, OrderEvent
 from mallow.payments.models import Payment, PaymentNotification
@@ -321,7 +322,10 @@ def _delete_files_after_commit(paths: list[str]) -> None:
     session = db.session()
     pending = list(paths)
 
-    @sa.event.listens_for(session, "after_commit", once=True)
+    # not ``once=True``: a savepoint's release or rollback fires these too, and must not use
+    # them up; ``outermost`` waits for the transaction's own end (``pending`` emptied then)
+    @sa.event.listens_for(session, "after_commit")
+    @outermost
     def _gone(_session):
         for path in pending:
             try:
@@ -330,6 +334,7 @@ def _delete_files_after_commit(paths: list[str]) -> None:
                 log.warning("an after-sales photo of a deleted account could not be removed")
         pending.clear()
 
-    @sa.event.listens_for(session, "after_rollback", once=True)
+    @sa.event.listens_for(session, "after_rollback")
+    @outermost
     def _kept(_session):
         pending.clear()

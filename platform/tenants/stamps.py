@@ -42,6 +42,7 @@ from pathlib import Path
 from flask import current_app, g, has_app_context
 from sqlalchemy import event
 
+from mallow.db.outcomes import outermost, outermost_ended
 from mallow.db.session import TenantSession
 
 log = logging.getLogger("mallow.stamps")
@@ -359,6 +360,7 @@ def _after_flush(session, _context) -> None:
             g.mallow_store_stamp = None
 
 
+@outermost
 def _after_commit(session) -> None:
     pending = session.info.pop(_PENDING, None)
     found = stamps()
@@ -369,6 +371,7 @@ def _after_commit(session) -> None:
             found.bump(store_id)
 
 
+@outermost_ended
 def _after_soft_rollback(session, _previous) -> None:
     session.info.pop(_PENDING, None)
 

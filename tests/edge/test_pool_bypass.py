@@ -29,9 +29,9 @@ def checks(monkeypatch):
     sent: list[str] = []
     check = hygiene._pg_check
 
-    def counted(dbapi_connection, begin):
-        sent.append(hygiene._PG_CHECK)
-        return check(dbapi_connection, begin)
+    def counted(dbapi_connection, query, begin):
+        sent.append(query.decode())
+        return check(dbapi_connection, query, begin)
 
     monkeypatch.setattr(hygiene, "_pg_check", counted)
     return sent

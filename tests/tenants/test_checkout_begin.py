@@ -122,6 +122,41 @@ def test_a_connection_that_kept_session_state_is_discarded_at_the_session_checko
         assert connection.exec_driver_sql("SHOW search_path").scalar() == clean_path
 
 
+def test_a_statement_prepared_in_sql_past_sqlalchemy_is_found_within_the_prepared_check_interval(app, monkeypatch):
+    """Every checkout checks the search_path and the role; the prepared statements (a
+    ``pg_prepared_statements`` scan copies every statement psycopg keeps too: ~130 µs of the
+    server's CPU) at most every ``PREPARED_CHECK_SECONDS`` per connection. A statement
+    ``PREPARE``d past SQLAlchemy is found at the first checkout after that interval, and the
+    connection discarded; within it the connection serves (it was checked a moment ago)."""
+    from mallow.db import db, hygiene
+
+    clock = [1_000.0]
+    monkeypatch.setattr(hygiene.time, "monotonic", lambda: clock[0])
+    _warm(app)
+
+    def pid() -> int:
+        with app.app_context():
+            found = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+            db.session.remove()
+            return found
+
+    first = pid()  # the full check ran: the interval starts now
+    with app.app_context():
+        cursor = db.session.connection().connection.dbapi_connection.cursor()
+        cursor.execute("PREPARE leaked_q AS SELECT 1")  # past SQLAlchemy: no mark, no reset
+        cursor.close()
+        db.session.commit()
+        db.session.remove()
+    clock[0] += hygiene.PREPARED_CHECK_SECONDS / 2
+    assert pid() == first  # checked a moment ago: search_path and role only
+    clock[0] += hygiene.PREPARED_CHECK_SECONDS
+    assert pid() != first  # the prepared statements looked at: a fresh connection
+    with app.app_context():
+        prepared = db.session.execute(sa.text("SELECT count(*) FROM pg_prepared_statements WHERE from_sql")).scalar()
+        db.session.remove()
+    assert prepared == 0
+
+
 def test_a_connection_the_server_dropped_is_replaced_at_the_session_checkout(app):
     from mallow.db import db
 

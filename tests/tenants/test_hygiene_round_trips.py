@@ -140,7 +140,8 @@ def _hygiene(seen: list[str]) -> dict[str, int]:
 def _begins_with_the_check(trip: str) -> bool:
     from mallow.db import hygiene
 
-    return trip.startswith("BEGIN; ") and hygiene._PG_CHECK in trip
+    checks = (hygiene._PG_CHECK, hygiene._PG_LIGHT_CHECK_QUERY.decode())  # prepared statements looked at, or not
+    return trip.startswith("BEGIN; ") and any(check in trip for check in checks)
 
 
 @pytest.fixture(scope="module")
