@@ -32,7 +32,18 @@ if BENCH not in sys.path:
 
 import common  # noqa: E402
 
-SCRIPTS = ["storefront", "render", "plugin_calls", "uploads", "orders", "flashsale", "tenants", "http", "cluster"]
+SCRIPTS = [
+    "storefront",
+    "render",
+    "plugin_calls",
+    "uploads",
+    "orders",
+    "order_cpu",
+    "flashsale",
+    "tenants",
+    "http",
+    "cluster",
+]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
