@@ -118,26 +118,10 @@ def main():
 
 
 def bare_compare(url, name, n):
-    import sqlalchemy as sa
-    from flask import Flask, jsonify
-    from flask_sqlalchemy import SQLAlchemy
-    from common import bare_tables
+    """The bare A-flash-pg of bench/orders.py, in the same database, measured the same way."""
+    from orders import bare_app
 
-    bare = Flask("bare")
-    bare.config["SQLALCHEMY_DATABASE_URI"] = url
-    bdb = SQLAlchemy(bare)
-    with bare.app_context():
-        bare_tables(bdb.engine, 10**9)
-
-    @bare.post("/order")
-    def order():
-        left = bdb.session.execute(
-            sa.text("UPDATE bare_stock SET stock = stock - 1 WHERE id = 1 AND stock >= 1 RETURNING stock")
-        ).scalar()
-        bdb.session.execute(sa.text("INSERT INTO bare_orders (buyer, total) VALUES (1, 99)"))
-        bdb.session.commit()
-        return jsonify(left=left), 201
-
+    bare = bare_app(url)
     for _ in range(300):
         fi.call(bare, fi.environ("/order", b"{}"))
     benvs = [fi.environ("/order", b"{}") for _ in range(n)]
@@ -152,7 +136,7 @@ def bare_compare(url, name, n):
         file=sys.stderr,
     )
     with bare.app_context():
-        bdb.engine.dispose()
+        bare.extensions["sqlalchemy"].engine.dispose()
 
 
 if __name__ == "__main__":

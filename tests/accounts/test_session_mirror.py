@@ -151,3 +151,33 @@ def test_redis_away_never_breaks_a_sign_in(mirrored, monkeypatch, caplog):
         db.session.commit()
         assert sessions.lookup("shopper", secret, "token") is None
     assert "session mirror" in caplog.text
+
+
+def test_a_token_issued_in_a_savepoint_is_mirrored_at_the_commit(mirrored, mirror):
+    """Not at a savepoint's release (``mallow.db.outcomes``): a front door reading the mirror
+    would otherwise let in a token the database may still roll back."""
+    from mallow.accounts import customers, sessions
+    from mallow.db import db
+    from mallow.tenants.context import store_context
+
+    client, prefix = mirror
+    shop = make_store(mirrored)
+    with store_context(shop.store_id, app=mirrored):
+        customer = customers.register(
+            {"login": f"m-{uuid.uuid4().hex[:10]}@example.com", "password": "test-pass-123", "privacy_consent": True}
+        )
+        db.session.commit()
+        savepoint = db.session.begin_nested()
+        secret = sessions.issue(customer, "token")
+        savepoint.commit()
+        with pytest.raises(RuntimeError), db.session.begin_nested():
+            raise RuntimeError("a plugin's guarded call failed")
+        assert client.get(_key(prefix, secret)) is None  # not committed yet
+        db.session.commit()
+        assert client.get(_key(prefix, secret)) == f"{shop.store_id}:{customer.id}".encode()
+
+        savepoint = db.session.begin_nested()
+        rolled_back = sessions.issue(customer, "token")
+        savepoint.commit()
+        db.session.rollback()
+    assert client.get(_key(prefix, rolled_back)) is None  # never committed: never mirrored

@@ -22,16 +22,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not HAVE_POSTGRES, reason
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    from mallow.testing import build_app, dispose_app
-
-    app = build_app(
-        tmp_path_factory,
-        "postgresql",
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 5},
-    )
-    yield app
-    dispose_app(app)
+def app(one_connection_app):
+    return one_connection_app
 
 
 def _status(connection: sa.Connection) -> pq.TransactionStatus:
