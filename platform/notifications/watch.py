@@ -105,6 +105,8 @@ def _notify(item) -> None:
                 "qualification_expiring", f"qualification_notice:{notice.id}", {"message": notice.message}
             )
         return
+    if db.session.get(OrderEvent, row_id) is None:
+        return  # flushed in a savepoint that was rolled back (a plugin's guarded call): it never happened
     order = db.session.get(Order, order_id)
     if order is None:
         return

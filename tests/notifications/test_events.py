@@ -130,6 +130,30 @@ def test_a_rolled_back_payment_writes_and_queues_nothing(app, smtp, jobs):
     assert _deliver(app, shop)["sent"] == 0 and smtp.messages == []
 
 
+def test_an_event_undone_by_a_savepoint_rollback_tells_no_one(app, smtp, jobs):
+    """A timeline entry flushed inside a savepoint (a plugin's guarded call) that is rolled back
+    never happened: the commit that follows writes no notification for it, and the order's other
+    work commits."""
+    from mallow.db import db
+    from mallow.orders.models import Order, OrderEvent
+    from mallow.tenants.context import store_context
+
+    shop, client, token, address, sku = _shop(app)
+    order = place_order(client, shop, token, address, sku)
+    jobs.queued.clear()
+    with store_context(shop.store_id, app=app):
+        row = db.session.get(Order, order["id"])
+        row.merchant_note = "kept"
+        savepoint = db.session.begin_nested()
+        db.session.add(OrderEvent(order_id=row.id, kind="paid", actor="plugin:test", detail={}))
+        db.session.flush()
+        savepoint.rollback()
+        db.session.commit()
+        assert db.session.get(Order, order["id"]).merchant_note == "kept"
+    assert _rows(app, shop) == []
+    assert [name for name, _kwargs in jobs.queued if name.startswith("notifications.")] == []
+
+
 def test_an_after_sales_request_tells_the_staff(app, smtp, jobs, run_jobs):
     shop, client, token, address, sku = _shop(app)
     order = place_order(client, shop, token, address, sku)
