@@ -270,11 +270,35 @@ def leaves_session_state(statement: str) -> bool:
     return _SESSION_WORDS.search(body) is not None
 
 
+class _Sending(threading.local):
+    """The statement a sender of compiled text is about to send (:func:`sending`)."""
+
+    statement: str | None = None
+    template: str = ""
+
+
+_sending = _Sending()
+
+
+def sending(statement: str, template: str) -> None:
+    """Say (this thread) that ``statement``, sent next, is ``template`` with a store's schema put
+    in (:mod:`mallow.db.sqltext` sends its statements so, with no execution context): the listener
+    judges ``template``, as it judges the compiled text of a statement SQLAlchemy sends."""
+    _sending.statement, _sending.template = statement, template
+
+
 def _pg_note_session_state(conn, _cursor, statement, _parameters, context, _executemany) -> None:
     # the statement as compiled, before a store's schema is put in: one text for every store, so
-    # the verdicts stay remembered with 10,000 stores
+    # the verdicts stay remembered with 10,000 stores (the very text :func:`sending` named: the
+    # same object, so a statement changed on its way here is judged as it is)
     compiled = context.compiled if context is not None else None
-    if leaves_session_state(compiled.string if compiled is not None else statement):
+    if compiled is not None:
+        text = compiled.string
+    elif statement is _sending.statement:
+        text = _sending.template
+    else:
+        text = statement
+    if leaves_session_state(text):
         conn.info[SESSION_STATE] = True  # the pooled connection's record: reset when it returns
 
 

@@ -32,8 +32,11 @@ import re
 import threading
 from collections.abc import Callable
 from itertools import repeat
+from typing import NamedTuple
 
 import sqlalchemy as sa
+
+from mallow.db import hygiene
 
 _TOKEN = re.compile(r"__\[SCHEMA_([^\]]+)\]")
 _NONE = "_none"
@@ -186,7 +189,16 @@ def sql_of(text: _Text, translate: dict | None, dialect) -> str:
     return sql
 
 
-def _prepared(connection: sa.Connection, statement, params: dict) -> tuple[_Text, str, dict] | None:
+class Prepared(NamedTuple):
+    """A statement ready to send on one connection: its compiled text, the SQL with the active
+    store's schema in it, and the processed parameters."""
+
+    text: _Text
+    sql: str
+    values: dict
+
+
+def prepare(connection: sa.Connection, statement, params: dict) -> Prepared | None:
     """The statement's text for ``connection`` (the active store's schema in it) and its processed
     parameters, or None when it is not sent as text (see the module's notes)."""
     translate = connection.get_execution_options().get("schema_translate_map")
@@ -197,7 +209,7 @@ def _prepared(connection: sa.Connection, statement, params: dict) -> tuple[_Text
     for key, process in text.binds.items():
         if key in values:
             values[key] = process(values[key])
-    return text, sql_of(text, translate, connection.dialect), values
+    return Prepared(text, sql_of(text, translate, connection.dialect), values)
 
 
 def _processed(text: _Text, found: list) -> list:
@@ -221,7 +233,7 @@ def rows(connection: sa.Connection, statement, params: dict) -> list:
     ``IntegrityError`` stays one, a disconnect invalidates the connection), without building an
     execution context and a result (about 0.9 M instructions of a 3-SKU order's 6.3 M). Outside
     one, ``exec_driver_sql`` begins the transaction as SQLAlchemy's own execution would."""
-    prepared = _prepared(connection, statement, params)
+    prepared = prepare(connection, statement, params)
     if prepared is None:
         return [tuple(row) for row in connection.execute(statement, params)]
     text, sql, values = prepared
@@ -231,7 +243,7 @@ def rows(connection: sa.Connection, statement, params: dict) -> list:
             return _processed(text, result.cursor.fetchall())  # plain tuples: no Row objects
         finally:
             result.close()
-    return _processed(text, _on_cursor(connection, sql, values, fetch=True))
+    return _processed(text, _on_cursor(connection, sql, values, fetch=True, template=text.sql))
 
 
 def execute(connection: sa.Connection, sql: str) -> None:
@@ -270,11 +282,14 @@ def keep_cursor(fairy, cursor) -> None:
     fairy.info[_CURSOR] = cursor
 
 
-def _on_cursor(connection: sa.Connection, sql: str, values, fetch: bool) -> list:
+def _on_cursor(connection: sa.Connection, sql: str, values, fetch: bool, template: str | None = None) -> list:
     """``sql`` through ``Connection._cursor_execute`` on the connection's cursor (see
-    :func:`rows`, :func:`take_cursor`); its rows when ``fetch``."""
+    :func:`rows`, :func:`take_cursor`); its rows when ``fetch``. ``template``: the compiled text
+    ``sql`` was made from, for the pool's hygiene (:func:`mallow.db.hygiene.sending`)."""
     fairy = connection.connection
     cursor = take_cursor(fairy)
+    if template is not None:
+        hygiene.sending(sql, template)
     try:
         connection._cursor_execute(cursor, sql, values)
         found = []
@@ -301,13 +316,14 @@ def cursor_rows(connection: sa.Connection, statement, params: dict) -> list:
     it); a failure discards the pooled connection (SQLAlchemy would only for a disconnect: here
     nothing tells which) and is raised as the driver's error. Not sent this way: what
     :func:`rows` would not send as text, and anything on SQLite (:func:`rows` then)."""
-    prepared = _prepared(connection, statement, params)
+    prepared = prepare(connection, statement, params)
     if prepared is None:
         return rows(connection, statement, params)
     text, sql, values = prepared
     dispatch = connection.dispatch
     fairy = connection.connection
     cursor = take_cursor(fairy)
+    hygiene.sending(sql, text.sql)
     try:
         if dispatch.before_cursor_execute:
             dispatch.before_cursor_execute(connection, cursor, sql, values, None, False)
@@ -319,5 +335,42 @@ def cursor_rows(connection: sa.Connection, statement, params: dict) -> list:
         connection.invalidate()
         cursor.close()
         raise
+    keep_cursor(fairy, cursor)
+    return _processed(text, found)
+
+
+def rows_with_commit(connection: sa.Connection, prepared: Prepared) -> list:
+    """The rows of ``prepared`` (:func:`prepare`), sent with the ``COMMIT`` of ``connection``'s
+    transaction in one round trip (PostgreSQL, psycopg's pipeline: one Sync for both, where
+    ``connection.commit()`` would sync once more). The server skips the ``COMMIT`` when the
+    statement fails: nothing of the transaction is kept, and the error is raised as SQLAlchemy
+    translates the driver's (an ``IntegrityError`` for a constraint). Seen by the
+    ``before/after_cursor_execute`` listeners as :func:`cursor_rows` is; on the connection's kept
+    cursor (:func:`take_cursor`). What calls it tells SQLAlchemy the transaction is over
+    (:mod:`mallow.db.with_commit`: from its ``commit`` event, so its own ``COMMIT`` finds none)."""
+    text, sql, values = prepared
+    fairy = connection.connection
+    dbapi = fairy.dbapi_connection
+    dispatch = connection.dispatch
+    cursor, committing = take_cursor(fairy), dbapi.cursor()
+    hygiene.sending(sql, text.sql)
+    try:
+        if dispatch.before_cursor_execute:
+            dispatch.before_cursor_execute(connection, cursor, sql, values, None, False)
+        try:
+            with dbapi.pipeline():
+                cursor.execute(sql, values)
+                committing.execute(b"COMMIT", prepare=False)  # never prepared: nothing to plan
+            found = cursor.fetchall()
+        except Exception as error:  # noqa: BLE001 -- translated (and raised) as SQLAlchemy would
+            connection._handle_dbapi_exception(error, sql, values, cursor, None)
+            raise
+        if dispatch.after_cursor_execute:
+            dispatch.after_cursor_execute(connection, cursor, sql, values, None, False)
+    except BaseException:
+        cursor.close()
+        raise
+    finally:
+        committing.close()
     keep_cursor(fairy, cursor)
     return _processed(text, found)

@@ -18,10 +18,11 @@ the server skips the ``COMMIT`` and nothing of the transaction is kept: the erro
 ``IntegrityError`` for a constraint) and the caller rolls the session back, as after any failed
 commit. SQLAlchemy's own ``COMMIT`` then finds no transaction open and sends nothing.
 
-The statement is sent as :mod:`mallow.db.sqltext` sends its text (compiled once, the store's
-schema put in), seen by the ``before_cursor_execute``/``after_cursor_execute`` listeners (the
-pool's hygiene, the tests' statement counts). Anything :mod:`~mallow.db.sqltext` would not send
-as text, and SQLite, are refused: the caller sends such a statement before committing.
+The statement and the ``COMMIT`` are sent by :func:`mallow.db.sqltext.rows_with_commit` (the
+text compiled once, the store's schema put in; seen by the ``before_cursor_execute`` and
+``after_cursor_execute`` listeners: the pool's hygiene, the tests' statement counts). Anything
+:mod:`~mallow.db.sqltext` would not send as text, and SQLite, are refused: the caller sends such
+a statement before committing.
 """
 
 from __future__ import annotations
@@ -38,9 +39,7 @@ class _Armed(threading.local):
     """The statement waiting for this thread's next commit on one connection."""
 
     connection: sa.Connection | None = None
-    sql: str = ""
-    values: dict | None = None
-    text = None
+    prepared: sqltext.Prepared | None = None
     then: Callable[[list], None] | None = None
     rows: list | None = None
 
@@ -53,24 +52,16 @@ def commit_with(session, connection: sa.Connection, statement, params: dict, the
     connection of the session's transaction, on PostgreSQL); its rows. ``then(rows)`` runs once
     the commit succeeded on the server and before the session's ``after_commit`` listeners (e.g.
     to say the store's pages change at this commit)."""
-    prepared = sqltext._prepared(connection, statement, params)
+    prepared = sqltext.prepare(connection, statement, params)
     if prepared is None or connection.dialect.name != "postgresql":
         raise ValueError("commit_with sends only a statement sqltext sends as text, on PostgreSQL")
-    text, sql, values = prepared
     armed = _armed
-    armed.connection, armed.sql, armed.values, armed.text, armed.then, armed.rows = (
-        connection,
-        sql,
-        values,
-        text,
-        then,
-        None,
-    )
+    armed.connection, armed.prepared, armed.then, armed.rows = connection, prepared, then, None
     try:
         session.commit()
         rows = armed.rows
     finally:
-        armed.connection = armed.values = armed.text = armed.then = armed.rows = None
+        armed.connection = armed.prepared = armed.then = armed.rows = None
     if rows is None:  # SQLAlchemy committed another way (the connection was not the one given)
         raise RuntimeError("the statement to send with the commit was not sent")
     return rows
@@ -82,31 +73,9 @@ def _on_commit(connection: sa.Connection) -> None:
     armed = _armed
     if armed.connection is not connection:
         return
-    sql, values, text, then = armed.sql, armed.values, armed.text, armed.then
+    prepared, then = armed.prepared, armed.then
     armed.connection = None  # one commit, one statement, whatever happens next
-    dbapi = connection.connection.dbapi_connection
-    dispatch = connection.dispatch
-    cursor, committing = dbapi.cursor(), dbapi.cursor()
-    try:
-        if dispatch.before_cursor_execute:
-            dispatch.before_cursor_execute(connection, cursor, sql, values, None, False)
-        try:
-            # One Sync for both (the pipeline's, at its end): ``connection.commit()`` would sync
-            # once more, a round trip of its own. The server skips the COMMIT when the statement
-            # fails. Never prepared: a COMMIT has nothing to plan.
-            with dbapi.pipeline():
-                cursor.execute(sql, values)
-                committing.execute(b"COMMIT", prepare=False)
-            found = cursor.fetchall()
-        except Exception as error:  # noqa: BLE001 -- translated (and raised) as SQLAlchemy would
-            connection._handle_dbapi_exception(error, sql, values, cursor, None)
-            raise
-        if dispatch.after_cursor_execute:
-            dispatch.after_cursor_execute(connection, cursor, sql, values, None, False)
-    finally:
-        cursor.close()
-        committing.close()
-    rows = sqltext._processed(text, found)
+    rows = sqltext.rows_with_commit(connection, prepared)
     armed.rows = rows
     if then is not None:
         then(rows)

@@ -67,7 +67,7 @@ def test_an_array_sent_as_a_literal_comes_back_as_the_same_array(app):
         with db.engine.connect() as connection:
             text = sqltext._text(statement, connection.dialect, None)
             assert text is not None
-            assert sqltext._prepared(connection, statement, cases[0])[2]["texts"].startswith('{"')
+            assert sqltext.prepare(connection, statement, cases[0]).values["texts"].startswith('{"')
             for values in cases:
                 by_engine = [tuple(row) for row in connection.execute(statement, values)]
                 by_text = sqltext.rows(connection, statement, values)

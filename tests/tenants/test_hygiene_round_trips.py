@@ -331,3 +331,30 @@ def test_the_verdict_on_statements(app):
     ]
     assert [s for s in marked if not leaves_session_state(s)] == []
     assert [s for s in plain if leaves_session_state(s)] == []
+
+
+def test_statements_sent_as_compiled_text_are_judged_once_for_every_store(app, shop, token, monkeypatch):
+    """The pool's listener remembers its verdict per statement text. A cart write on the lane is
+    sent as text with the store's schema in it (:mod:`mallow.db.sqltext`): the listener judges
+    the text it was made from, the same for every store, so the verdicts stay remembered with
+    10,000 stores instead of one per store crowding the others out."""
+    from mallow.db import hygiene
+
+    judged: list[str] = []
+    real = hygiene.leaves_session_state
+    monkeypatch.setattr(hygiene, "leaves_session_state", lambda text: judged.append(text) or real(text))
+    other = make_store(app)
+    other_token = make_shopper(app.test_client(), other)[0]
+    client = app.test_client()
+    for store, bearer_token in ((shop, token), (other, other_token)):
+        sku = make_product(app, store, title="判定", price=500, stock=10)[0]
+        added = client.post(
+            f"{store.prefix}/api/cart/items", headers=bearer(bearer_token), json={"sku_id": sku, "quantity": 1}
+        )
+        assert added.status_code == 201
+        judged.clear()
+        put = client.put(f"{store.prefix}/api/cart/items/{sku}", headers=bearer(bearer_token), json={"quantity": 2})
+        assert put.status_code == 200
+        writes = [text for text in judged if "cart_items" in text]
+        assert writes, judged
+        assert all("__[SCHEMA_" in text and f"store_{store.store_id}" not in text for text in writes), writes
