@@ -18,19 +18,24 @@ from mallow.validation import ValidationFailed
 from mallow.web import render_form
 from mallow.web.blueprints import storefront as bp
 
-STATUS_LABELS = {
-    "requested": "Waiting for the store",
-    "approved": "Approved",
-    "returned": "Goods returned",
-    "refunded": "Refunded",
-    "rejected": "Rejected",
-    "withdrawn": "Withdrawn",
-}
+
+def status_labels() -> dict[str, str]:
+    """What a shopper (and the console) reads for each state of an after-sales request. Written
+    out with ``_()`` so that every label is extracted into the catalogue: a label kept as a bare
+    string is never translated (the page showed "Waiting for the store" to Chinese shoppers)."""
+    return {
+        "requested": _("Awaiting approval"),  # 待审核: the store has not decided yet
+        "approved": _("Approved"),
+        "returned": _("Return sent back"),  # 退货已寄回: the goods are on their way back
+        "refunded": _("Refunded"),
+        "rejected": _("Rejected"),
+        "withdrawn": _("Withdrawn"),
+    }
 
 
 @bp.app_template_global("aftersale_status_label")
 def aftersale_status_label(status: str) -> str:
-    return _(STATUS_LABELS.get(status, status))
+    return status_labels().get(status, _("Order updated"))
 
 
 def _form_data() -> dict:

@@ -3,8 +3,8 @@ one order, cancelling it and confirming receipt; and the order labels every orde
 storefront and console alike (app-wide template globals: ``order_status_label``,
 ``shopper_status_label``, ``order_event_label``, ``order_actor_label``, ``order_cancel_reason``,
 ``payment_method_label``, ``order_seconds_left``; all from :mod:`mallow.orders.labels` and
-:mod:`mallow.orders.timing`). The time filters ``order_time`` and ``clock`` are
-:mod:`mallow.web.filters`'.
+:mod:`mallow.orders.timing`; the filter ``spec_text`` writes a line's option as the cart does).
+The time filters ``order_time`` and ``clock`` are :mod:`mallow.web.filters`'.
 """
 
 from __future__ import annotations
@@ -63,6 +63,15 @@ def payment_method_label(provider: str | None) -> str:
 
 
 bp.add_app_template_global(seconds_left, "order_seconds_left")
+
+
+@bp.app_template_filter("spec_text")
+def spec_text(spec_key: str | None) -> str:
+    """An order line's spec key as a shopper reads it: ``"口味:椒盐;规格:1000g"`` → ``"椒盐 / 1000g"``,
+    the values only, as the cart shows an option (names and values never hold ``:`` or ``;``:
+    :mod:`mallow.catalog.specs`)."""
+    parts = [part.partition(":") for part in (spec_key or "").split(";") if part]
+    return " / ".join(value if sep else name for name, sep, value in parts)
 
 
 @bp.get("/orders")
