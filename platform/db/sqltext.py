@@ -290,6 +290,9 @@ def _on_cursor(connection: sa.Connection, sql: str, values, fetch: bool, templat
     cursor = take_cursor(fairy)
     if template is not None:
         hygiene.sending(sql, template)
+    owed = hygiene.owed(fairy)
+    if owed is not None:
+        return _first_with_check(connection, fairy, cursor, sql, values, owed, fetch)
     try:
         connection._cursor_execute(cursor, sql, values)
         found = []
@@ -302,6 +305,41 @@ def _on_cursor(connection: sa.Connection, sql: str, values, fetch: bool, templat
     except BaseException:
         cursor.close()
         raise
+    keep_cursor(fairy, cursor)
+    return found
+
+
+def _first_with_check(connection: sa.Connection, fairy, cursor, sql: str, values, owed, fetch: bool) -> list:
+    """The transaction's first statement sent with the ``BEGIN`` and the check its checkout left
+    owed (:func:`mallow.db.hygiene.check_with_first_statement`), in one pipeline: one round trip
+    where the checkout's own would have been two. The statement runs inside the transaction the
+    ``BEGIN`` opens; when the check's row is not the connection's (state a holder left, or a
+    connection the server dropped), the connection is discarded, the transaction with it, and the
+    error raised."""
+    begin, check = owed
+    dbapi = fairy.dbapi_connection
+    opening, checking = dbapi.cursor(), dbapi.cursor()
+    try:
+        try:
+            with dbapi.pipeline():
+                opening.execute(begin, prepare=False)
+                checking.execute(check)
+                connection._cursor_execute(cursor, sql, values)
+            state = checking.fetchone()
+            hygiene.settle(fairy, state)
+            found = cursor.fetchall() if fetch else []
+        except sa.exc.DisconnectionError:
+            connection.invalidate()
+            raise
+        except Exception as error:  # noqa: BLE001 -- translated (and raised) as SQLAlchemy would
+            connection._handle_dbapi_exception(error, sql, values, cursor, None)
+            raise
+    except BaseException:
+        cursor.close()
+        raise
+    finally:
+        opening.close()
+        checking.close()
     keep_cursor(fairy, cursor)
     return found
 
