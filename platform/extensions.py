@@ -75,7 +75,29 @@ def _only_when_used(limiter: Limiter, app) -> None:
             teardown_hooks[index] = partial(teardown, hook)
 
 
-csrf = CSRFProtect()
+class SafeMethodsCSRFProtect(CSRFProtect):
+    """Flask-WTF's CSRF protection whose check before every request looks at the method first.
+    Flask-WTF's check finds the view and its blueprints' exemptions, then returns for a method
+    it does not check (``WTF_CSRF_METHODS``: a ``GET`` never carries a token to check); here a
+    request of such a method returns at once, before that lookup. Every other request (a
+    ``POST``…) runs Flask-WTF's check unchanged, with its exemptions."""
+
+    def init_app(self, app) -> None:
+        super().init_app(app)
+        hooks = app.before_request_funcs.setdefault(None, [])
+        for index, hook in enumerate(hooks):
+            if getattr(hook, "__module__", None) == "flask_wtf.csrf" and hook.__name__ == "csrf_protect":
+                hooks[index] = partial(_checked_methods_only, hook, app.config)
+
+
+def _checked_methods_only(hook, config) -> None:
+    ctx = _cv_request.get(None)
+    if ctx is not None and ctx.request.method not in config["WTF_CSRF_METHODS"]:
+        return None
+    return hook()
+
+
+csrf = SafeMethodsCSRFProtect()
 babel = Babel()
 login_manager = LoginManager()
 limiter = RouteLimiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)

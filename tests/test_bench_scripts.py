@@ -4,6 +4,7 @@
 
 * every script starts (``--help``) although bench/ holds an ``http.py`` that would hide the standard
   library's ``http``;
+* bench/page_cpu.py measures a cold demo home and a 404 inside the store (a tiny run, SQLite);
 * ``common.settle`` waits for a count still moving (orders committing after wrk stopped) and
   says when it never held still;
 * the bulk store-making of bench/http.py (``http_setup.provision_stores``) makes stores that are
@@ -39,6 +40,7 @@ SCRIPTS = [
     "uploads",
     "orders",
     "order_cpu",
+    "page_cpu",
     "flashsale",
     "tenants",
     "http",
@@ -57,6 +59,21 @@ def test_every_script_starts(script):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "usage:" in done.stdout
+
+
+@pytest.mark.parametrize("path, status", [("/s/demo/", "200 OK"), ("/s/demo/nothing-here", "404 NOT FOUND")])
+def test_page_cpu_measures_a_cold_page_beside_a_dbpage(path, status):
+    done = subprocess.run(
+        [sys.executable, os.path.join(BENCH, "page_cpu.py"), "3", "--warm", "2", "--rounds", "1", "--path", path],
+        cwd=common.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"sqlite, {path} ({status}): "), line
+    assert "us CPU/request; bare A-dbpage" in line and "ratio" in line
 
 
 def test_settle_waits_for_the_last_commits():

@@ -99,6 +99,7 @@ class FrontDoor:
         snapshot = memory.known(slug, app_stamps)
         if snapshot is None:
             return None
+        environ[snapshots.ENVIRON_SNAPSHOT] = snapshot  # the stamp read once: the resolver takes this reading
         if rest.startswith(EARLY_PREFIXES):
             store = self._store_of(snapshot)
             if store is not None:

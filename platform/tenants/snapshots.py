@@ -9,7 +9,11 @@ writes work as on a loaded row. Nothing is kept when there is no stamp (Redis aw
 slug for the first time costs one more query: the row is read again after the stamp.
 
 The stamp read for the request is kept in ``g.mallow_store_stamp``: every other per-process
-cache of this request (enabled plugins, pages, slots) keys on the same reading.
+cache of this request (enabled plugins, pages, slots) keys on the same reading. The stamp is
+read once a request: the front door (:mod:`mallow.edge.door`) checks the snapshot of the store
+it sees before Flask runs, and leaves the one it found current in the WSGI environ
+(:data:`ENVIRON_SNAPSHOT`); :func:`find` takes that reading (when it is still the snapshot this
+process holds for the slug) instead of reading the stamp again microseconds later.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from threading import Lock
 
 import sqlalchemy as sa
 from flask import current_app, g
+from flask.globals import _cv_request
 from sqlalchemy import event
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
@@ -34,6 +39,8 @@ from mallow.tenants.models import Store
 log = logging.getLogger("mallow.tenants")
 
 EXTENSION = "mallow.store_snapshots"
+#: the WSGI environ's key for the snapshot the front door found current for this request's store
+ENVIRON_SNAPSHOT = "mallow.store_snapshot"
 MAX_ENTRIES = 20_000
 _COLUMNS = tuple(column.key for column in Store.__table__.columns)  # attribute names = column names here
 
@@ -120,8 +127,11 @@ def find(slug: str) -> Store | None:
     ``g.mallow_store_stamp``."""
     memory = _snapshots()
     store_id = memory.ids.get(slug)
-    stamp = stamps.current(store_id) if store_id is not None else None
     entry = memory.entries.get(store_id) if store_id is not None else None
+    if entry is not None and entry is _seen_at_the_door():
+        stamp = entry.stamp  # the door read the stamp for this request and found this snapshot current
+    else:
+        stamp = stamps.current(store_id) if store_id is not None else None
     if entry is not None and stamp is not None and entry.stamp == stamp and entry.slug == slug:
         _counted_hit()
         session = db.session()  # the request's session, looked up once
@@ -149,6 +159,11 @@ def find(slug: str) -> Store | None:
     if stamp is not None:
         g.mallow_store_values = memory.entries[store.id].values
     return store
+
+
+def _seen_at_the_door() -> Snapshot | None:
+    ctx = _cv_request.get(None)
+    return ctx.request.environ.get(ENVIRON_SNAPSHOT) if ctx is not None else None
 
 
 _STORE_MANAGER = sa.inspect(Store).class_manager
