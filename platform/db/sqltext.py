@@ -285,16 +285,19 @@ def keep_cursor(fairy, cursor) -> None:
 def _on_cursor(connection: sa.Connection, sql: str, values, fetch: bool, template: str | None = None) -> list:
     """``sql`` through ``Connection._cursor_execute`` on the connection's cursor (see
     :func:`rows`, :func:`take_cursor`); its rows when ``fetch``. ``template``: the compiled text
-    ``sql`` was made from, for the pool's hygiene (:func:`mallow.db.hygiene.sending`)."""
+    ``sql`` was made from, for the pool's hygiene (:func:`mallow.db.hygiene.sending`). The
+    transaction's first statement takes along the check its checkout left owed
+    (:func:`_with_owed_check`)."""
     fairy = connection.connection
     cursor = take_cursor(fairy)
     if template is not None:
         hygiene.sending(sql, template)
     owed = hygiene.owed(fairy)
-    if owed is not None:
-        return _first_with_check(connection, fairy, cursor, sql, values, owed, fetch)
     try:
-        connection._cursor_execute(cursor, sql, values)
+        if owed is None:
+            connection._cursor_execute(cursor, sql, values)
+        else:
+            _with_owed_check(connection, fairy, cursor, sql, values, owed)
         found = []
         if fetch:
             try:
@@ -309,39 +312,35 @@ def _on_cursor(connection: sa.Connection, sql: str, values, fetch: bool, templat
     return found
 
 
-def _first_with_check(connection: sa.Connection, fairy, cursor, sql: str, values, owed, fetch: bool) -> list:
-    """The transaction's first statement sent with the ``BEGIN`` and the check its checkout left
+def _with_owed_check(connection: sa.Connection, fairy, cursor, sql: str, values, owed: tuple[bytes, bytes]) -> None:
+    """Send the transaction's first statement with the ``BEGIN`` and the check its checkout left
     owed (:func:`mallow.db.hygiene.check_with_first_statement`), in one pipeline: one round trip
     where the checkout's own would have been two. The statement runs inside the transaction the
-    ``BEGIN`` opens; when the check's row is not the connection's (state a holder left, or a
-    connection the server dropped), the connection is discarded, the transaction with it, and the
-    error raised."""
+    ``BEGIN`` opens; when the check's row is not the connection's (state a holder left), the
+    connection is discarded, the transaction with it, and the error raised (a connection the
+    server dropped fails the pipeline: SQLAlchemy discards it)."""
     begin, check = owed
     dbapi = fairy.dbapi_connection
     opening, checking = dbapi.cursor(), dbapi.cursor()
     try:
-        try:
-            with dbapi.pipeline():
-                opening.execute(begin, prepare=False)
-                checking.execute(check)
-                connection._cursor_execute(cursor, sql, values)
-            state = checking.fetchone()
-            hygiene.settle(fairy, state)
-            found = cursor.fetchall() if fetch else []
-        except sa.exc.DisconnectionError:
-            connection.invalidate()
-            raise
-        except Exception as error:  # noqa: BLE001 -- translated (and raised) as SQLAlchemy would
-            connection._handle_dbapi_exception(error, sql, values, cursor, None)
-            raise
-    except BaseException:
-        cursor.close()
+        with dbapi.pipeline():
+            opening.execute(begin, prepare=False)
+            checking.execute(check)
+            connection._cursor_execute(cursor, sql, values)
+        state = checking.fetchone()
+    except sa.exc.StatementError:  # raised (translated) by _cursor_execute itself
+        raise
+    except Exception as error:  # noqa: BLE001 -- translated (and raised) as SQLAlchemy would
+        connection._handle_dbapi_exception(error, sql, values, cursor, None)
         raise
     finally:
         opening.close()
         checking.close()
-    keep_cursor(fairy, cursor)
-    return found
+    try:
+        hygiene.settle(fairy, state)
+    except sa.exc.DisconnectionError:
+        connection.invalidate()
+        raise
 
 
 def cursor_rows(connection: sa.Connection, statement, params: dict) -> list:
