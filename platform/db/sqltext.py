@@ -257,6 +257,8 @@ def execute(connection: sa.Connection, sql: str) -> None:
 
 #: the pooled connection's cursor for these statements (its ``info``: gone with the connection)
 _CURSOR = "mallow.sqltext.cursor"
+#: and the two that send an owed ``BEGIN`` and check (:func:`_with_owed_check`)
+_CHECK_CURSORS = "mallow.sqltext.check_cursors"
 
 
 def take_cursor(fairy):
@@ -321,21 +323,21 @@ def _with_owed_check(connection: sa.Connection, fairy, cursor, sql: str, values,
     server dropped fails the pipeline: SQLAlchemy discards it)."""
     begin, check = owed
     dbapi = fairy.dbapi_connection
-    opening, checking = dbapi.cursor(), dbapi.cursor()
+    kept = fairy.info.pop(_CHECK_CURSORS, None)  # (their adaptation contexts: see take_cursor)
+    opening, checking = kept if kept is not None and kept[0].connection is dbapi else (dbapi.cursor(), dbapi.cursor())
     try:
         with dbapi.pipeline():
             opening.execute(begin, prepare=False)
             checking.execute(check)
             connection._cursor_execute(cursor, sql, values)
         state = checking.fetchone()
-    except sa.exc.StatementError:  # raised (translated) by _cursor_execute itself
-        raise
-    except Exception as error:  # noqa: BLE001 -- translated (and raised) as SQLAlchemy would
-        connection._handle_dbapi_exception(error, sql, values, cursor, None)
-        raise
-    finally:
+    except BaseException as error:
         opening.close()
         checking.close()
+        if isinstance(error, Exception) and not isinstance(error, sa.exc.StatementError):
+            connection._handle_dbapi_exception(error, sql, values, cursor, None)  # raises, translated
+        raise
+    fairy.info[_CHECK_CURSORS] = (opening, checking)
     try:
         hygiene.settle(fairy, state)
     except sa.exc.DisconnectionError:
