@@ -342,7 +342,7 @@ def region_children(code):
     return response
 
 
-def _region_choices(values) -> dict:
+def region_choices(values) -> dict:
     """The options of the three selects for the codes chosen so far (the no-JavaScript steps)."""
     province = regions.get(values.get("province_code") or "")
     province = province if province is not None and province.level == 1 else None
@@ -383,7 +383,7 @@ def _render_address_form(address=None, errors=None, values=None):
         address=address,
         values=values,
         next=safe_next(""),
-        **_region_choices(values),
+        **region_choices(values),
     )
 
 

@@ -17,6 +17,15 @@ Points (积分, when the store runs its membership programme and the shopper has
 says how many may be used and what they take off; its switch (``choose_points`` = ``max`` /
 ``none``) re-prices the page. The page carries the number of points it priced with (hidden
 ``points``), and the order is placed with exactly that number (:mod:`mallow.storefront.membership`).
+
+A new address is typed in the address book's form: the same 省 → 市 → 区 picker of GB/T 2260
+codes (``storefront/_region_fields.html`` and ``account.js``; without JavaScript its step button,
+``action=region``, re-renders the page with the next level and places nothing). Every level left
+empty is flagged on the same submit. A form that sends names only (older clients) still works: the
+names are looked up (:mod:`mallow.orders.addresses`) and shown as codes in the picker.
+
+Stock that ran short between the page and 提交订单 (409) is said with a link to the cart, and the
+page offers the cart instead of placing the same quantity again; everything typed is kept.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 
+from mallow import regions
 from mallow.accounts.guards import principal, shopper_required
 from mallow.cart import service as carts
 from mallow.cart.models import CartItem
@@ -38,6 +48,7 @@ from mallow.money import fen_to_price
 from mallow.orders import addresses, checkout, receipts
 from mallow.orders.models import Order
 from mallow.pricing import pipeline
+from mallow.storefront.account import region_choices
 from mallow.storefront.cart import cart_rows
 from mallow.storefront.coupons import scope_text
 from mallow.storefront import membership as member_pages
@@ -46,43 +57,8 @@ from mallow.web import render_form
 from mallow.web.blueprints import storefront as bp
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-#: provincial-level divisions, as shipping templates name them
-PROVINCES = (
-    "北京市",
-    "天津市",
-    "河北省",
-    "山西省",
-    "内蒙古自治区",
-    "辽宁省",
-    "吉林省",
-    "黑龙江省",
-    "上海市",
-    "江苏省",
-    "浙江省",
-    "安徽省",
-    "福建省",
-    "江西省",
-    "山东省",
-    "河南省",
-    "湖北省",
-    "湖南省",
-    "广东省",
-    "广西壮族自治区",
-    "海南省",
-    "重庆市",
-    "四川省",
-    "贵州省",
-    "云南省",
-    "西藏自治区",
-    "陕西省",
-    "甘肃省",
-    "青海省",
-    "宁夏回族自治区",
-    "新疆维吾尔自治区",
-    "香港特别行政区",
-    "澳门特别行政区",
-    "台湾省",
-)
+#: the region fields of the new-address form: the picker's codes, and the names older clients send
+_REGION_NAMES = ("province", "city", "district")
 
 
 def _cart_signature(items: list[dict]) -> str:
@@ -95,6 +71,62 @@ def _address_choice(saved: list[dict]) -> str:
     if chosen == "new" or (chosen and any(str(a["id"]) == chosen for a in saved)):
         return chosen
     return str(saved[0]["id"]) if saved else "new"
+
+
+def _region_values(form) -> dict:
+    """The new-address form's region as the picker's codes: those submitted, else the codes of
+    the names submitted (a form or client that sends names only), else none chosen."""
+    if any(form.get(field) for field in addresses.CODE_FIELDS) or not any(form.get(n) for n in _REGION_NAMES):
+        return {field: text(form, field, 12) for field in addresses.CODE_FIELDS}
+    chain, _problems = regions.resolve_names(*(text(form, name, 30) for name in _REGION_NAMES))
+    found = chain.codes if chain is not None else {}
+    return {field: found.get(field) or "" for field in addresses.CODE_FIELDS}
+
+
+def _new_address_province(form) -> str | None:
+    """The province (its name, as shipping templates price) of the new address being typed."""
+    province = regions.get(_region_values(form)["province_code"])
+    return province.name if province is not None and province.level == 1 else None
+
+
+def _region_view(form) -> dict:
+    """The picker's options for the codes chosen so far (the address book's, ``chosen`` renamed:
+    the checkout's ``chosen`` is the address chosen)."""
+    view = region_choices(_region_values(form))
+    view["chosen_region"] = view.pop("chosen")
+    return view
+
+
+def _missing_levels(form) -> dict[str, tuple[str, str]]:
+    """A field error for every level of the picker left empty that the chosen region has (all
+    three when nothing is chosen), so one submit names each select still to choose."""
+    if not any(field in form for field in addresses.CODE_FIELDS):
+        return {}  # names only: the address book's rules (mallow.orders.addresses)
+    chosen = _region_values(form)
+    province, city = regions.get(chosen["province_code"]), regions.get(chosen["city_code"])
+    province = province if province is not None and province.level == 1 else None
+    city = city if city is not None and city.level == 2 and province and city.parent == province.code else None
+    missing = {}
+    if province is None and not chosen["province_code"]:
+        missing["province_code"] = ("required", _("Choose the province."))
+    if (province is None or province.children) and not chosen["city_code"]:
+        missing["city_code"] = ("required", _("Choose the city."))
+    if (province is None or province.children) and (city is None or city.children) and not chosen["district_code"]:
+        missing["district_code"] = ("required", _("Choose the district."))
+    return missing
+
+
+def _new_address(customer_id: int):
+    """The address typed at checkout, saved to the address book; ``ValidationFailed`` naming
+    every field to correct (each missing level of the region included)."""
+    try:
+        return addresses.create(customer_id, request.form)
+    except ValidationFailed as failed:
+        missing = _missing_levels(request.form)
+        if not missing:
+            raise
+        errors = {f: e for f, e in failed.errors.items() if f not in _REGION_NAMES and f not in missing}
+        raise ValidationFailed({**errors, **missing}) from None
 
 
 def _coupon_choice() -> str:
@@ -178,6 +210,7 @@ def _render_checkout(
     errors: ValidationFailed | None = None,
     priced: Quote | None = None,
     notice: str | None = None,
+    sold_out: bool = False,
 ):
     customer = principal("shopper")
     saved = [addresses.as_dict(a) for a in addresses.of_customer(customer.id)]
@@ -186,7 +219,7 @@ def _render_checkout(
         province = (
             next((a["province"] for a in saved if str(a["id"]) == chosen), None)
             if chosen != "new"
-            else (text(request.form, "province", 20) or None)
+            else _new_address_province(request.form)
         )
         priced, problem = quote(items, province, _coupon_choice(), _points_choice())
         if problem or priced is None:
@@ -208,9 +241,10 @@ def _render_checkout(
         points=member_pages.points_row(customer.id, priced.priced),
         signature=_cart_signature(items),
         idempotency_key=key,
-        provinces=PROVINCES,
         unavailable=unavailable,
         notice=notice,
+        sold_out=sold_out,
+        **_region_view(request.form),
     )
 
 
@@ -267,16 +301,20 @@ def place_order():
             status=409,
             notice=_("Your cart changed since this page was shown. Check the order again."),
         )
-    if request.form.get("action") == "quote" or "choose_coupon" in request.form or "choose_points" in request.form:
-        # "Recalculate" (the chosen address), a coupon chosen in the list, points switched on or
-        # off: price, place nothing
+    if (
+        request.form.get("action") in ("quote", "region")
+        or "choose_coupon" in request.form
+        or "choose_points" in request.form
+    ):
+        # "Recalculate" (the chosen address), the region picker's next level (without
+        # JavaScript), a coupon chosen in the list, points switched on or off: price, place nothing
         return _render_checkout(items, unavailable)
 
     note = text(request.form, "note", 200)
     chosen = request.form.get("address_id", "")
     try:
         if chosen == "new":
-            address = addresses.create(customer.id, request.form)
+            address = _new_address(customer.id)
         else:
             address = next((a for a in addresses.of_customer(customer.id) if str(a.id) == chosen), None)
             if address is None:
@@ -324,6 +362,7 @@ def place_order():
             unavailable,
             status=409,
             notice=_("%(title)s has sold out. Change the quantity in your cart.", title=sold_out.title),
+            sold_out=True,
         )
     except checkout.IdempotencyConflict:  # a twin submission of this page won the race
         existing = _order_with_key(customer.id, key)

@@ -57,8 +57,11 @@ def test_a_shopper_buys_pays_and_asks_for_a_refund_and_reads_every_step(demo, br
         # a bad phone number: its own message; what was typed stays
         page.locator("#f-recipient").fill("周小禾")
         page.locator("#f-phone").fill("12345")
-        page.locator("#f-province").select_option("浙江省")
-        page.locator("#f-city").fill("杭州")
+        page.locator("#f-province_code").select_option(label="浙江省")
+        page.wait_for_selector('#f-city_code:not([disabled]) option[value="330100"]', state="attached")
+        page.locator("#f-city_code").select_option(label="杭州市")
+        page.wait_for_selector('#f-district_code:not([disabled]) option[value="330112"]', state="attached")
+        page.locator("#f-district_code").select_option(label="临安区")
         page.locator("#f-detail").fill("锦北街道农林大路 88 号")
         page.locator("#f-note").fill("请周末送达")
         with journey.expect(422, r"/checkout$"), page.expect_navigation():
@@ -67,14 +70,14 @@ def test_a_shopper_buys_pays_and_asks_for_a_refund_and_reads_every_step(demo, br
         journey.problems[:] = [p for p in journey.problems if "status of 422" not in p]
         phone_error = page.locator('[data-field="phone"]')
         assert phone_error.inner_text() == translated(demo, "Enter an 11-digit mainland mobile number.")
-        kept = {s: page.locator(s).input_value() for s in ("#f-recipient", "#f-city", "#f-detail", "#f-note")}
+        kept = {s: page.locator(s).input_value() for s in ("#f-recipient", "#f-city_code", "#f-detail", "#f-note")}
         assert kept == {
             "#f-recipient": "周小禾",
-            "#f-city": "杭州",
+            "#f-city_code": "330100",
             "#f-detail": "锦北街道农林大路 88 号",
             "#f-note": "请周末送达",
         }
-        assert page.locator("#f-province").input_value() == "浙江省"
+        assert page.locator("#f-province_code").input_value() == "330000"
         journey.check("checkout-bad-phone", screenshot=False)
 
         page.locator("#f-phone").fill("13900001111")

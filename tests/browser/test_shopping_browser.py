@@ -116,9 +116,11 @@ def test_a_shopper_buys_on_a_phone(playwright_api, served):
 
         page.locator("#f-recipient").fill("王小明")
         page.locator("#f-phone").fill("13800138000")
-        page.locator("#f-province").select_option("浙江省")
-        page.locator("#f-city").fill("杭州市")
-        page.locator("#f-district").fill("临安区")
+        page.locator("#f-province_code").select_option(label="浙江省")
+        page.wait_for_selector('#f-city_code:not([disabled]) option[value="330100"]', state="attached")
+        page.locator("#f-city_code").select_option(label="杭州市")
+        page.wait_for_selector('#f-district_code:not([disabled]) option[value="330112"]', state="attached")
+        page.locator("#f-district_code").select_option(label="临安区")
         page.locator("#f-detail").fill("锦城街道衣锦街 100 号")
         page.locator("#f-note").fill("请工作日送货")
         assert page.locator("#receipt #total").inner_text() == "¥79.80"
