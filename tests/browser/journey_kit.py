@@ -90,6 +90,18 @@ MEASURE = """(limit) => {
 }"""
 
 
+def pick_region(page, province: str = "浙江省", city: str = "杭州市", district: str | None = "临安区") -> None:
+    """Choose 省 → 市 → 区 in an address form's cascading picker (the address book's, the
+    checkout's) by their names, waiting for each level's options to arrive; ``district`` None
+    stops at the city."""
+    page.locator("#f-province_code").select_option(label=province)
+    page.wait_for_selector(f'#f-city_code:not([disabled]) option:text-is("{city}")', state="attached")
+    page.locator("#f-city_code").select_option(label=city)
+    if district is not None:
+        page.wait_for_selector(f'#f-district_code:not([disabled]) option:text-is("{district}")', state="attached")
+        page.locator("#f-district_code").select_option(label=district)
+
+
 def sideways(page, limit: int = PHONE_WIDTH) -> tuple[int, str]:
     """The width of the page (once it has loaded: measured before its style sheets are in, a page
     is laid out unstyled, wider than it becomes) and, when wider than the phone, the elements that

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # journey_kit.py, beside this file (pytest's importlib mode)
-from journey_kit import Journey, new_shopper, translated  # noqa: E402
+from journey_kit import Journey, new_shopper, pick_region, translated  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -43,15 +43,6 @@ def _api(demo, method: str, path: str, token: str, body: dict | None = None) -> 
     response = getattr(demo.client(), method)(f"{demo.prefix}/api{path}", headers=bearer(token), json=body)
     assert response.status_code < 300, (path, response.status_code, response.get_data(as_text=True)[:300])
     return response.get_json() if response.data else {}
-
-
-def _pick_region(page) -> None:
-    """浙江省 → 杭州市 → 临安区 in the cascading selects (each filled by the level above)."""
-    page.locator("#f-province_code").select_option(label="浙江省")
-    page.wait_for_selector('#f-city_code:not([disabled]) option[value="330100"]', state="attached")
-    page.locator("#f-city_code").select_option(label="杭州市")
-    page.wait_for_selector('#f-district_code:not([disabled]) option[value="330112"]', state="attached")
-    page.locator("#f-district_code").select_option(label="临安区")
 
 
 def _submit_expecting(journey: Journey, status: int) -> None:
@@ -110,7 +101,7 @@ def test_a_new_address_at_checkout_is_picked_from_the_regions_and_a_short_stock_
         page.locator('input[name="address_id"][value="new"]').check()
         page.locator("#f-recipient").fill("林小满")
         page.locator("#f-phone").fill("13800000000")
-        _pick_region(page)
+        pick_region(page)
         page.locator("#f-detail").fill("锦城街道衣锦街 100 号")
         page.locator("#f-note").fill("不要放快递柜")
         _api(demo, "post", "/console/skus/bulk", demo.merchant_token, {"items": [{"sku_id": sku, "stock": 1}]})

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # journey_kit.py, beside this file (pytest's importlib mode)
-from journey_kit import Journey, new_shopper, translated  # noqa: E402
+from journey_kit import Journey, new_shopper, pick_region, translated  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -57,11 +57,7 @@ def test_a_shopper_buys_pays_and_asks_for_a_refund_and_reads_every_step(demo, br
         # a bad phone number: its own message; what was typed stays
         page.locator("#f-recipient").fill("周小禾")
         page.locator("#f-phone").fill("12345")
-        page.locator("#f-province_code").select_option(label="浙江省")
-        page.wait_for_selector('#f-city_code:not([disabled]) option[value="330100"]', state="attached")
-        page.locator("#f-city_code").select_option(label="杭州市")
-        page.wait_for_selector('#f-district_code:not([disabled]) option[value="330112"]', state="attached")
-        page.locator("#f-district_code").select_option(label="临安区")
+        pick_region(page)
         page.locator("#f-detail").fill("锦北街道农林大路 88 号")
         page.locator("#f-note").fill("请周末送达")
         with journey.expect(422, r"/checkout$"), page.expect_navigation():

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # journey_kit.py, beside this file (pytest's importlib mode)
-from journey_kit import THEMES, Journey, new_shopper, sign_up_by_sms, translated  # noqa: E402
+from journey_kit import THEMES, Journey, new_shopper, pick_region, sign_up_by_sms, translated  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -68,11 +68,7 @@ def test_a_new_shopper_buys_now_signs_up_and_pays_in_the_cashier(demo, browser, 
         journey.check("checkout")
         page.locator("#f-recipient").fill("周小禾")
         page.locator("#f-phone").fill("13900001111")
-        page.locator("#f-province_code").select_option(label="浙江省")
-        page.wait_for_selector('#f-city_code:not([disabled]) option[value="330100"]', state="attached")
-        page.locator("#f-city_code").select_option(label="杭州市")
-        page.wait_for_selector('#f-district_code:not([disabled]) option[value="330112"]', state="attached")
-        page.locator("#f-district_code").select_option(label="临安区")
+        pick_region(page)
         page.locator("#f-detail").fill("锦北街道农林大路 88 号")
         page.locator("#place-order").tap()
         order_id = _pay_in_the_cashier(journey)

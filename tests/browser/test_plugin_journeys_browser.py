@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # journey_kit.py, beside this file (pytest's importlib mode)
-from journey_kit import THEMES, Journey, new_shopper, sign_up, translated  # noqa: E402
+from journey_kit import THEMES, Journey, new_shopper, pick_region, sign_up, translated  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -99,11 +99,7 @@ def _add_address_in_the_address_book(journey: Journey) -> None:
     page = journey.page
     page.locator("#f-recipient").fill("周小禾")
     page.locator("#f-phone").fill("13900001111")
-    page.locator("#f-province_code").select_option(label="浙江省")
-    page.wait_for_selector('#f-city_code:not([disabled]) option:text-is("杭州市")', state="attached")
-    page.locator("#f-city_code").select_option(label="杭州市")
-    page.wait_for_selector('#f-district_code:not([disabled]) option:text-is("临安区")', state="attached")
-    page.locator("#f-district_code").select_option(label="临安区")
+    pick_region(page)
     page.locator("#f-detail").fill("锦北街道农林大路 88 号")
     journey.check("address")
     page.locator("#save-address").tap()
