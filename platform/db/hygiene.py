@@ -386,11 +386,12 @@ def owed(fairy) -> tuple[bytes, bytes] | None:
     return fairy.info.pop(OWED, None)
 
 
-def settle(fairy, state: tuple | None) -> None:
-    """The owed check's row (as psycopg reads it), compared with what the connection had when it
-    was new: :class:`sqlalchemy.exc.DisconnectionError` when it differs (the caller discards
-    the connection)."""
-    baseline = fairy.info.get(BASELINE)
+def settle(connection, state: tuple | None) -> None:
+    """The check's row (as psycopg reads it) compared with what the pooled ``connection`` (its
+    record or proxy: anything with its ``info``) had when it was new:
+    :class:`sqlalchemy.exc.DisconnectionError` when it differs (the caller discards the
+    connection). The checkout's check and an owed one alike."""
+    baseline = connection.info.get(BASELINE)
     if baseline is not None and state is not None and tuple(state) == baseline["check"]:
         return
     changed = [
@@ -469,9 +470,7 @@ def _pg_checkout(dbapi_connection, record, proxy) -> None:
         settings = [tuple(row) for row in _pg_query(dbapi_connection, _PG_SESSION_SETTINGS)]
         record.info[BASELINE] = {"check": state, "raw": raw, "settings": settings}
         return
-    changed = [name for name, now, then in zip(_PG_FIELDS, state, baseline["check"], strict=False) if now != then]
-    log.warning("discarding a pooled PostgreSQL connection that kept session state: %s", ", ".join(changed))
-    raise sa.exc.DisconnectionError(f"pooled connection kept session state ({', '.join(changed)})")
+    settle(record, state)
 
 
 def _idle(dbapi_connection) -> bool:
