@@ -93,20 +93,6 @@ switches the driver to autocommit; a connection given an isolation level) get th
 and no transaction. A request that reads costs ``BEGIN``+check, its statements, ``ROLLBACK``;
 a write, ``BEGIN``+check, its statements, ``COMMIT`` (``tests/tenants/test_hygiene_round_trips.py``).
 
-The check with the first statement (issue 13). A caller whose failure costs nothing — a lane of
-the front door, which gives way to Flask on any error (:mod:`mallow.edge.lanes`) — says
-:func:`check_with_first_statement`: its session's checkout then sends nothing and leaves the
-``BEGIN`` and the check owed (the driver switched to autocommit, so psycopg adds no ``BEGIN`` of
-its own: commit and rollback act on the server's transaction whatever the setting; put back when
-the connection returns). The first statement takes them along: :mod:`mallow.db.sqltext` sends
-``BEGIN``, the check and the statement in one pipeline (an order on the lane: 3 round trips
-instead of 4); any other first statement pays them alone first, through the
-``before_cursor_execute`` listener, as the checkout would have. The check is the same; what
-changes is what a failure does: the connection is discarded when the first statement is sent,
-and that statement raises instead of the pool trying a fresh connection, so the lane gives way
-and Flask answers on a checked one (``tests/tenants/test_hygiene_round_trips.py``: a connection a
-holder left with a ``search_path`` places the order once, through Flask).
-
 Cost: on PostgreSQL one round trip per checkout (the check, also the liveness check, with the
 session's ``BEGIN``) and none on return unless the connection was marked; on SQLite three local
 statements per return and one per checkout.
@@ -172,11 +158,6 @@ _PG_LIGHT_CHECK_QUERY = (
 )
 #: PostgreSQL: when this pooled connection's prepared statements were last looked at
 PREPARED_AT = "mallow.prepared_checked_at"
-#: PostgreSQL: the ``BEGIN`` and the check this checkout did not send: they go with the
-#: transaction's first statement (:func:`check_with_first_statement`)
-OWED = "mallow.check_owed"
-#: PostgreSQL: this checkout switched the driver to autocommit for an owed check (put back on return)
-DEFERRED = "mallow.check_deferred"
 PREPARED_CHECK_SECONDS = 1.0
 # at every reset, in one round trip: DISCARD ALL (what PgBouncer runs between clients) except
 # DEALLOCATE ALL and DISCARD PLANS. The driver's own protocol-level prepared statements (psycopg
@@ -307,8 +288,6 @@ def sending(statement: str, template: str) -> None:
 
 
 def _pg_note_session_state(conn, _cursor, statement, _parameters, context, _executemany) -> None:
-    if OWED in conn.info:  # a first statement not sent with its check (sqltext's are)
-        _pay_owed(conn)
     # the statement as compiled, before a store's schema is put in: one text for every store, so
     # the verdicts stay remembered with 10,000 stores (the very text :func:`sending` named: the
     # same object, so a statement changed on its way here is judged as it is)
@@ -349,7 +328,6 @@ def vouch(connection: sa.Connection) -> None:
 
 class _CheckoutWish(threading.local):
     begin = False
-    defer = False
 
 
 _wish = _CheckoutWish()
@@ -364,53 +342,6 @@ def begin_at_checkout(wanted: bool) -> None:
     switches the connection to autocommit, or sets an isolation level, after the checkout must
     not ask (the driver refuses both inside a transaction)."""
     _wish.begin = wanted
-
-
-def check_with_first_statement(wanted: bool) -> None:
-    """Say (this thread) that a checkout for the tenant session's transaction
-    (:func:`begin_at_checkout`) may send nothing, and leave its ``BEGIN`` and its check to go
-    with the transaction's first statement, in one round trip (:mod:`mallow.db.sqltext` sends
-    them in one pipeline; any other first statement pays them alone first, as the checkout
-    would have). Only for a caller whose failure costs nothing: a connection that fails the check
-    (state kept, or dropped by the server) is discarded when the first statement is sent, and
-    that statement raises instead of the pool trying a fresh connection; a lane of the front door
-    then gives way and Flask answers on a checked connection (:mod:`mallow.edge.lanes`). The
-    caller says False again when it is done."""
-    _wish.defer = wanted
-
-
-def owed(fairy) -> tuple[bytes, bytes] | None:
-    """The ``BEGIN`` and the check the checkout of ``fairy`` (a pooled connection) left to its
-    first statement, taken: the caller sends them before that statement and gives the check's
-    row to :func:`settle`. None when nothing is owed."""
-    return fairy.info.pop(OWED, None)
-
-
-def settle(connection, state: tuple | None) -> None:
-    """The check's row (as psycopg reads it) compared with what the pooled ``connection`` (its
-    record or proxy: anything with its ``info``) had when it was new:
-    :class:`sqlalchemy.exc.DisconnectionError` when it differs (the caller discards the
-    connection). The checkout's check and an owed one alike."""
-    baseline = connection.info.get(BASELINE)
-    if baseline is not None and state is not None and tuple(state) == baseline["check"]:
-        return
-    changed = [
-        name
-        for name, now, then in zip(_PG_FIELDS, state or (), (baseline or {}).get("check", ()), strict=False)
-        if now != then
-    ]
-    log.warning("discarding a pooled PostgreSQL connection that kept session state: %s", ", ".join(changed))
-    raise sa.exc.DisconnectionError(f"pooled connection kept session state ({', '.join(changed) or 'no answer'})")
-
-
-def _pay_owed(conn) -> None:
-    """The first statement of a transaction whose check is owed is not sent by sqltext: send the
-    ``BEGIN`` and the check first, alone (what the checkout would have sent)."""
-    begin, check = conn.info.pop(OWED)
-    dbapi_connection = conn.connection.dbapi_connection
-    raw = _pg_check(dbapi_connection, check, begin + b"; " + check)
-    if raw != conn.info[BASELINE]["raw"]:
-        settle(conn.connection, _decoded(dbapi_connection, raw))
 
 
 def _not_inherited(record, proxy) -> None:
@@ -450,14 +381,6 @@ def _pg_checkout(dbapi_connection, record, proxy) -> None:
                 check = _PG_LIGHT_CHECK_QUERY
             else:
                 record.info[PREPARED_AT] = now
-            if begin and _wish.defer and not dbapi_connection.autocommit:
-                # nothing sent now: psycopg in autocommit sends no BEGIN of its own, the owed one
-                # opens the transaction with the first statement (commit and rollback act on the
-                # server's transaction whatever the setting); put back when the connection returns
-                record.info[OWED] = (_begin_words(dbapi_connection), check)
-                record.info[DEFERRED] = True
-                dbapi_connection.autocommit = True
-                return
         raw = _pg_check(
             dbapi_connection, check, _begin_command(dbapi_connection, check) if begin and baseline is not None else None
         )
@@ -470,7 +393,9 @@ def _pg_checkout(dbapi_connection, record, proxy) -> None:
         settings = [tuple(row) for row in _pg_query(dbapi_connection, _PG_SESSION_SETTINGS)]
         record.info[BASELINE] = {"check": state, "raw": raw, "settings": settings}
         return
-    settle(record, state)
+    changed = [name for name, now, then in zip(_PG_FIELDS, state, baseline["check"], strict=False) if now != then]
+    log.warning("discarding a pooled PostgreSQL connection that kept session state: %s", ", ".join(changed))
+    raise sa.exc.DisconnectionError(f"pooled connection kept session state ({', '.join(changed)})")
 
 
 def _idle(dbapi_connection) -> bool:
@@ -479,24 +404,15 @@ def _idle(dbapi_connection) -> bool:
 
 
 def _begin_command(dbapi_connection, check: bytes) -> bytes | None:
-    """The ``BEGIN`` psycopg would send before this connection's next statement followed by
+    """The ``BEGIN`` psycopg would send before this connection's next statement (its
+    isolation level, read-only and deferrable settings, as psycopg words them) followed by
     ``check``, or None in autocommit."""
     if dbapi_connection.autocommit:
         return None
     key = (dbapi_connection.isolation_level, dbapi_connection.read_only, dbapi_connection.deferrable, check)
     command = _BEGIN_COMMANDS.get(key)
     if command is None:
-        command = _BEGIN_COMMANDS[key] = _begin_words(dbapi_connection) + b"; " + check
-    return command
-
-
-def _begin_words(dbapi_connection) -> bytes:
-    """The ``BEGIN`` psycopg would send before this connection's next statement: its isolation
-    level, read-only and deferrable settings, as psycopg words them."""
-    key = (dbapi_connection.isolation_level, dbapi_connection.read_only, dbapi_connection.deferrable)
-    words = _BEGIN_WORDS.get(key)
-    if words is None:
-        level, read_only, deferrable = key
+        level, read_only, deferrable, _check = key
         parts = [b"BEGIN"]
         if level is not None:
             parts += [b"ISOLATION LEVEL", pq_isolation(level).name.replace("_", " ").encode()]
@@ -504,12 +420,11 @@ def _begin_words(dbapi_connection) -> bytes:
             parts.append(b"READ ONLY" if read_only else b"READ WRITE")
         if deferrable is not None:
             parts.append(b"DEFERRABLE" if deferrable else b"NOT DEFERRABLE")
-        words = _BEGIN_WORDS[key] = b" ".join(parts)
-    return words
+        command = _BEGIN_COMMANDS[key] = b" ".join(parts) + b"; " + check
+    return command
 
 
 _BEGIN_COMMANDS: dict[tuple, bytes] = {}
-_BEGIN_WORDS: dict[tuple, bytes] = {}
 
 
 def _pg_check(dbapi_connection, check: bytes, begin: bytes | None) -> tuple:
@@ -533,13 +448,7 @@ def _decoded(dbapi_connection, raw: tuple) -> tuple:
 
 def _pg_reset(dbapi_connection, record, reset_state) -> None:
     """Only a connection marked by :func:`_pg_note_session_state` is reset (one round trip);
-    the others only get the pool's own rollback (none when the transaction has ended). A
-    checkout that left its check owed switched the driver to autocommit: put back."""
-    if record.info.pop(DEFERRED, False):
-        record.info.pop(OWED, None)
-        if not reset_state.terminate_only:
-            dbapi_connection.rollback()  # (none to send when the transaction has ended)
-            dbapi_connection.autocommit = False
+    the others only get the pool's own rollback (none when the transaction has ended)."""
     vouched = record.info.pop(VOUCHED, False)
     if reset_state.terminate_only or not record.info.pop(SESSION_STATE, False):
         if vouched and not reset_state.terminate_only:

@@ -257,8 +257,6 @@ def execute(connection: sa.Connection, sql: str) -> None:
 
 #: the pooled connection's cursor for these statements (its ``info``: gone with the connection)
 _CURSOR = "mallow.sqltext.cursor"
-#: and the two that send an owed ``BEGIN`` and check (:func:`_with_owed_check`)
-_CHECK_CURSORS = "mallow.sqltext.check_cursors"
 
 
 def take_cursor(fairy):
@@ -287,19 +285,13 @@ def keep_cursor(fairy, cursor) -> None:
 def _on_cursor(connection: sa.Connection, sql: str, values, fetch: bool, template: str | None = None) -> list:
     """``sql`` through ``Connection._cursor_execute`` on the connection's cursor (see
     :func:`rows`, :func:`take_cursor`); its rows when ``fetch``. ``template``: the compiled text
-    ``sql`` was made from, for the pool's hygiene (:func:`mallow.db.hygiene.sending`). The
-    transaction's first statement takes along the check its checkout left owed
-    (:func:`_with_owed_check`)."""
+    ``sql`` was made from, for the pool's hygiene (:func:`mallow.db.hygiene.sending`)."""
     fairy = connection.connection
     cursor = take_cursor(fairy)
     if template is not None:
         hygiene.sending(sql, template)
-    owed = hygiene.owed(fairy)
     try:
-        if owed is None:
-            connection._cursor_execute(cursor, sql, values)
-        else:
-            _with_owed_check(connection, fairy, cursor, sql, values, owed)
+        connection._cursor_execute(cursor, sql, values)
         found = []
         if fetch:
             try:
@@ -312,37 +304,6 @@ def _on_cursor(connection: sa.Connection, sql: str, values, fetch: bool, templat
         raise
     keep_cursor(fairy, cursor)
     return found
-
-
-def _with_owed_check(connection: sa.Connection, fairy, cursor, sql: str, values, owed: tuple[bytes, bytes]) -> None:
-    """Send the transaction's first statement with the ``BEGIN`` and the check its checkout left
-    owed (:func:`mallow.db.hygiene.check_with_first_statement`), in one pipeline: one round trip
-    where the checkout's own would have been two. The statement runs inside the transaction the
-    ``BEGIN`` opens; when the check's row is not the connection's (state a holder left), the
-    connection is discarded, the transaction with it, and the error raised (a connection the
-    server dropped fails the pipeline: SQLAlchemy discards it)."""
-    begin, check = owed
-    dbapi = fairy.dbapi_connection
-    kept = fairy.info.pop(_CHECK_CURSORS, None)  # (their adaptation contexts: see take_cursor)
-    opening, checking = kept if kept is not None and kept[0].connection is dbapi else (dbapi.cursor(), dbapi.cursor())
-    try:
-        with dbapi.pipeline():
-            opening.execute(begin, prepare=False)
-            checking.execute(check)
-            connection._cursor_execute(cursor, sql, values)
-        state = checking.fetchone()
-    except BaseException as error:
-        opening.close()
-        checking.close()
-        if isinstance(error, Exception) and not isinstance(error, sa.exc.StatementError):
-            connection._handle_dbapi_exception(error, sql, values, cursor, None)  # raises, translated
-        raise
-    fairy.info[_CHECK_CURSORS] = (opening, checking)
-    try:
-        hygiene.settle(fairy, state)
-    except sa.exc.DisconnectionError:
-        connection.invalidate()
-        raise
 
 
 def cursor_rows(connection: sa.Connection, statement, params: dict) -> list:

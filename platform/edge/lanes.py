@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, MapAdapter, Rule
 
-from mallow.db import hygiene
 from mallow.extensions import limiter
 from mallow.validation import schema_check
 
@@ -117,15 +116,11 @@ def answer(app, environ: dict, snapshot, path: str) -> tuple[int, list[tuple[str
     if matched is None:
         return None
     endpoint, args = matched
-    # a lane gives way on any error, so its transaction's check may go with its first statement
-    hygiene.check_with_first_statement(True)
     try:
         return lanes.handlers[endpoint](app, environ, snapshot, args)
     except Exception:  # noqa: BLE001 -- the lane gives way: Flask answers, and says what went wrong
         log.warning("lane %s %s gave way to the app after an error", method, path, exc_info=True)
         return None
-    finally:
-        hygiene.check_with_first_statement(False)
 
 
 def body_check(schema: dict) -> Callable[[object], bool]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -359,88 +358,3 @@ def test_statements_sent_as_compiled_text_are_judged_once_for_every_store(app, s
         writes = [text for text in judged if "cart_items" in text]
         assert writes, judged
         assert all("__[SCHEMA_" in text and f"store_{store.store_id}" not in text for text in writes), writes
-
-
-def _first_statement_wish(wanted: bool) -> None:
-    from mallow.db import hygiene
-
-    hygiene.check_with_first_statement(wanted)
-
-
-@pytest.mark.parametrize("first", ["sqltext", "orm"])
-def test_a_check_left_to_the_first_statement_still_opens_one_transaction(app, shop, first):
-    """With the check left to the transaction's first statement (what a lane asks), every
-    statement of the session still runs in one transaction: the same transaction id and
-    ``now()`` from the first statement to the last, and a rollback keeps nothing. The first
-    statement goes either through sqltext (the ``BEGIN``, the check and the statement in one
-    round trip) or any other way (the ``BEGIN`` and the check sent first, alone). When the
-    connection returns, the driver is out of autocommit again."""
-    from mallow.catalog.models import ProductCategory as Category
-    from mallow.db import db, hygiene, sqltext
-    from mallow.tenants.context import store_context
-
-    txid = sa.select(sa.func.txid_current(), sa.func.now())
-    with app.app_context(), store_context(shop.store_id):
-        db.session.close()  # (entering the store read its row) the next checkout is the test's
-        time.sleep(hygiene.BYPASS_SECONDS + 0.1)  # and the connection is not handed out unchecked
-        _first_statement_wish(True)
-        try:
-            with round_trips(app) as trips:
-                connection = db.session.connection(bind_arguments={"clause": Category.__table__})
-                if first == "sqltext":
-                    opened = sqltext.rows(connection, txid, {})[0]
-                else:
-                    opened = tuple(db.session.execute(txid).one())
-                db.session.add(Category(name="只在事务里"))
-                db.session.flush()
-                assert tuple(db.session.execute(txid).one()) == opened
-                dbapi = connection.connection.dbapi_connection
-                db.session.rollback()
-        finally:
-            _first_statement_wish(False)
-    assert dbapi.autocommit is False
-    if first == "sqltext":  # BEGIN, the check and the statement: one batch, one round trip
-        assert trips[0].startswith('"" "BEGIN"') and not any(_begins_with_the_check(t) for t in trips), trips
-    else:  # BEGIN and the check first, as the checkout would have sent them
-        assert _begins_with_the_check(trips[0]), trips
-    with app.app_context(), store_context(shop.store_id):
-        assert db.session.scalar(sa.select(sa.func.count()).where(Category.name == "只在事务里")) == 0
-
-
-def test_a_lane_whose_connection_kept_state_gives_way_and_the_order_is_placed_once(app, shop, caplog):
-    """The order lane leaves its connection's check to its first statement. A connection that a
-    holder left with state past SQLAlchemy (a search_path set on the raw cursor) fails that check:
-    it is discarded, the lane gives way, and Flask places the order on a fresh, checked
-    connection: one order, answered 201, and the next request sees a clean connection."""
-    import logging
-    import uuid
-
-    from mallow.db import db
-    from mallow.orders.models import Order
-    from mallow.tenants.context import store_context
-
-    client = app.test_client()
-    clean = client.get(f"{shop.prefix}/test-session-state").get_json()
-    [sku] = make_product(app, shop, title="核验", price=700, stock=20)
-    token, address = make_shopper(client, shop)
-    body = {"items": [{"sku_id": sku, "quantity": 1}], "address_id": address}
-    path = f"{shop.prefix}/api/orders"
-    for _ in range(2):  # the lane knows the shopper's token
-        placed = client.post(path, headers={**bearer(token), "Idempotency-Key": uuid.uuid4().hex}, json=body)
-        assert placed.status_code == 201
-    leaked = client.post(
-        f"{shop.prefix}/console/test-session-sql",
-        json={"statements": ["SET search_path TO pg_catalog"], "via": "dbapi"},
-    )
-    assert leaked.status_code == 200
-    key = uuid.uuid4().hex
-    with caplog.at_level(logging.WARNING):
-        placed = client.post(path, headers={**bearer(token), "Idempotency-Key": key}, json=body)
-    assert placed.status_code == 201, placed.get_json()
-    warned = [record.getMessage() for record in caplog.records]
-    assert any("kept session state: search_path" in message for message in warned), warned
-    assert any("gave way to the app" in message for message in warned), warned
-    with app.app_context(), store_context(shop.store_id):
-        assert db.session.scalar(sa.select(sa.func.count()).where(Order.idempotency_key == key)) == 1
-    state = client.get(f"{shop.prefix}/test-session-state").get_json()
-    assert state | {"pid": None} == clean | {"pid": None}
