@@ -229,6 +229,7 @@ def _register_pages(app: Flask) -> None:
     from mallow.admin import compliance as admin_compliance  # (absolute terms, statements, findings queue)
     from mallow.admin import views as _admin_pages  # noqa: F401  (sign-in, review, stores)
     from mallow.builder.catalogue_views import register_product_coupons
+    from mallow.builder.storefront import register_frame
     from mallow.console import aftersales as _console_aftersales  # noqa: F401  (the after-sales queue)
     from mallow.console import chat as _console_chat  # noqa: F401  (客服: conversations, answers, settings)
     from mallow.analytics import beacon as _beacon  # noqa: F401  (/a/b: the storefront's view beacon)
@@ -259,6 +260,7 @@ def _register_pages(app: Flask) -> None:
     from mallow.storefront import checkout as _checkout_pages  # noqa: F401
     from mallow.storefront import coupons as coupon_pages  # (领券中心, 我的 → 优惠券, the 领券 row)
     from mallow.storefront import chrome as _chrome  # noqa: F401  (tab bar, shopper, assets on every page)
+    from mallow.storefront import frame as storefront_frame  # (the frame around published pages)
     from mallow.storefront import messages as _message_pages  # noqa: F401  (我的 → 消息, preferences)
     from mallow.storefront import membership as _member_pages  # noqa: F401  (我的 → 会员中心, 积分明细)
     from mallow.storefront import orders as _order_pages  # noqa: F401  (the shopper's orders, order labels)
@@ -270,6 +272,7 @@ def _register_pages(app: Flask) -> None:
     from mallow.web import blueprints, home
 
     register_product_coupons(app, coupon_pages.product_coupons)  # the product page's 领券 row
+    register_frame(app, storefront_frame.draw)  # the frame around published pages, kept per what it shows
     for blueprint in (
         home.bp,
         blueprints.admin,

@@ -212,6 +212,17 @@ def render_live(kind: str, slug: str = "", subject=None):
     return html, theme, row.title
 
 
+#: ``app.extensions[FRAME]``: what draws the storefront frame around a published page, called as
+#: ``render_template`` is (:func:`register_frame`; Flask's ``render_template`` when none is)
+FRAME = "mallow.builder.frame"
+
+
+def register_frame(app, draw) -> None:
+    """Let ``draw(template, **context)`` draw the frame around published pages (the storefront's
+    :func:`mallow.storefront.frame.draw`, which keeps what every anonymous visitor sees)."""
+    app.extensions[FRAME] = draw
+
+
 def published_page_response(kind: str = "home", slug: str = "", subject=None):
     """The storefront response for a published page, or None when there is none. ``subject``:
     the current product / category (:mod:`mallow.builder.current`) of those templates."""
@@ -222,7 +233,7 @@ def published_page_response(kind: str = "home", slug: str = "", subject=None):
     if subject is not None:
         title = f"{subject.title} · {current_store().name}"
     page_html = fill(html, subject, theme)
-    page = render_template(
+    page = current_app.extensions.get(FRAME, render_template)(
         "storefront/built_page.html",
         page_html=page_html,
         stylesheets=stylesheet_urls(theme),
