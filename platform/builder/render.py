@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections import namedtuple
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from flask_babel import get_locale
 from mallow.builder.themes import DEFAULT, Theme, theme_set, translating
 from mallow.catalog import categories, richtext, search
 from mallow.catalog.images import MEDIA_NAME
-from mallow.db import db
+from mallow.db import db, lists, sqltext
 from mallow.media import library as media_library
 from mallow.media.models import MediaAsset
 from mallow.money import fen_to_yuan
@@ -322,7 +323,7 @@ class RenderContext:
         if images is not None:  # read with the page row (the rows of exactly these references)
             self.media = {row.id: media_view(row, urls) for row in images}
         elif references["image"]:  # plain rows: the columns a view needs, no ORM objects
-            rows = _read(MediaAsset, _media_statement(), {"ids": sorted(references["image"])})
+            rows = _read(MediaAsset, _media_statement, {"ids": sorted(references["image"])})
             self.media = {row.id: media_view(row, urls) for row in rows}
         self.categories = {}
         if references["category"]:  # from the tree read once per transaction (a grid's listing reads it too)
@@ -413,21 +414,37 @@ class RenderContext:
 
 
 @cache
-def _media_statement() -> sa.Select:
+def _media_statement(arrays: bool = False) -> sa.Select:
     """The library images a page shows: the columns a view needs, no ORM objects; built once
     (building a statement costs more than running it), the ids bound when it runs."""
     columns = (MediaAsset.id, MediaAsset.path, MediaAsset.thumbnails, MediaAsset.width, MediaAsset.height)
-    return sa.select(*columns).where(MediaAsset.id.in_(sa.bindparam("ids", expanding=True)))
+    return sa.select(*columns).where(lists.one_of(MediaAsset.id, "ids", arrays))
 
 
 def _read(model, statement, params: dict):
     """The rows of a read ``statement`` on ``model``'s table, run on the tenant session's
     connection for it (Core: the ORM's execution layer has nothing to add to plain columns);
-    pending changes are flushed first, as the session's own execute would."""
+    pending changes are flushed first, as the session's own execute would. ``statement``: a
+    statement, or a function of whether lists are bound as arrays (:func:`mallow.db.lists.one_of`)
+    that gives one. On PostgreSQL the text is sent by :func:`mallow.db.sqltext.rows` (no execution
+    context, no schema translation per call); the rows are named tuples either way."""
     session = db.session()
     if session.autoflush:  # nothing to do (and next to no cost) unless something is pending
         session.flush()
-    return session.connection(bind_arguments={"mapper": sa.inspect(model)}).execute(statement, params).all()
+    connection = session.connection(bind_arguments={"mapper": sa.inspect(model)})
+    as_array = lists.arrays(connection)
+    if callable(statement):
+        statement = statement(as_array)
+    if not as_array:
+        return connection.execute(statement, params).all()
+    make = _row_type(statement)._make
+    return [make(row) for row in sqltext.rows(connection, statement, params)]
+
+
+@cache
+def _row_type(statement):
+    """A named tuple of ``statement``'s columns (statements read here are built once and kept)."""
+    return namedtuple("Row", [column.key for column in statement.selected_columns], rename=True)
 
 
 read_rows = _read

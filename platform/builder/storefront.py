@@ -25,7 +25,7 @@ from mallow.builder.invalidation import STATE_ID
 from mallow.builder.models import BuilderState, Page, PageVersion
 from mallow.builder.render import compile_document, read_rows, render_document, store_urls, stylesheet_urls
 from mallow.builder.themes import DEFAULT, theme_set
-from mallow.db import db
+from mallow.db import db, lists
 from mallow.edge import cacheable, fresh_for
 from mallow.media import library
 from mallow.media.images import absolute_path
@@ -59,7 +59,7 @@ def _live_statement() -> sa.Select:
 
 
 @cache
-def _live_with_images_statement() -> sa.Select:
+def _live_with_images_statement(arrays: bool = False) -> sa.Select:
     """:func:`_live_statement` and, in the same statement, the library images of the version
     this process last rendered for the page (``image_ids``): one row per image found (the page's
     columns repeated), or one row with no image."""
@@ -71,9 +71,7 @@ def _live_with_images_statement() -> sa.Select:
         MediaAsset.height.label("image_height"),
     )
     return (
-        _live_statement()
-        .add_columns(*images)
-        .outerjoin(MediaAsset, MediaAsset.id.in_(sa.bindparam("image_ids", expanding=True)))
+        _live_statement().add_columns(*images).outerjoin(MediaAsset, lists.one_of(MediaAsset.id, "image_ids", arrays))
     )
 
 
@@ -113,7 +111,7 @@ def _live_and_images(store_id: int, kind: str, slug: str):
     last = current_app.extensions.get(_LAST_IMAGES, {}).get((store_id, kind, slug))
     if last is None or not last[2]:
         return _live(kind, slug), None
-    rows = read_rows(Page, _live_with_images_statement(), {"kind": kind, "slug": slug, "image_ids": list(last[2])})
+    rows = read_rows(Page, _live_with_images_statement, {"kind": kind, "slug": slug, "image_ids": list(last[2])})
     if not rows:
         return None, None
     row = rows[0]

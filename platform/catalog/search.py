@@ -26,7 +26,7 @@ from sqlalchemy.orm import selectinload
 
 from mallow.catalog import categories
 from mallow.catalog.models import Product, ProductImage, Sku
-from mallow.db import db
+from mallow.db import db, lists, sqltext
 from mallow.validation import Errors
 from mallow.web.ids import ID_MAX
 
@@ -412,7 +412,10 @@ def shelf_cards(product_ids=(), listings=()) -> tuple[dict[int, Card], dict[List
     for listing in listings:
         if listing.sort not in SORT_KEYS:
             raise ValueError(f"unknown sort {listing.sort!r}")
-    shape = (bool(ids), tuple((listing.sort, listing.category_id is not None) for listing in listings))
+    session = db.session()
+    connection = session.connection(bind_arguments=_STORE_PRODUCTS)
+    arrays = lists.arrays(connection)  # lists bound as arrays: one text, sent by sqltext
+    shape = (bool(ids), tuple((listing.sort, listing.category_id is not None) for listing in listings), arrays)
     statement = _KEPT_CARDS.get(shape)
     if statement is None:
         statement = _KEPT_CARDS[shape] = _cards_statement(*shape)
@@ -425,13 +428,12 @@ def shelf_cards(product_ids=(), listings=()) -> tuple[dict[int, Card], dict[List
         params[f"limit_{number}"] = max(0, int(listing.count))
         if listing.category_id is not None:
             params[f"category_ids_{number}"] = categories.descendant_ids(listing.category_id, active_only=True)
-    session = db.session()
     if session.autoflush:  # as the session's own execute would (nothing to do unless something is pending)
         session.flush()
     picked: dict[int, Card] = {}
     found: dict[Listing, list[Card]] = {listing: [] for listing in listings}
-    lists = [found[listing] for listing in listings]
-    rows = session.connection(bind_arguments=_STORE_PRODUCTS).execute(statement, params)
+    by_part = [found[listing] for listing in listings]
+    rows = sqltext.rows(connection, statement, params) if arrays else connection.execute(statement, params)
     # the columns of _cards_statement, in order (unpacked: a row's names cost a lookup each)
     for product_id, title, subtitle, min_price, part, _position, path, thumb_path, width, height in rows:
         cover = Cover(path, thumb_path, width, height) if path is not None else None
@@ -439,7 +441,7 @@ def shelf_cards(product_ids=(), listings=()) -> tuple[dict[int, Card], dict[List
         if part == 0:
             picked[product_id] = card
         else:
-            lists[part - 1].append(card)
+            by_part[part - 1].append(card)
     return picked, found
 
 
@@ -450,9 +452,10 @@ _CARD_COLUMNS = (Product.id, Product.title, Product.subtitle)
 _STORE_PRODUCTS = {"mapper": sa.inspect(Product)}
 
 
-def _cards_statement(picked: bool, shapes: tuple) -> sa.Select:
+def _cards_statement(picked: bool, shapes: tuple, arrays: bool = False) -> sa.Select:
     """:func:`shelf_cards`' statement: a ``UNION ALL`` of one part per kind (0: the picked ids;
-    n: the n-th listing, numbered in its order), then each product's first image joined to it."""
+    n: the n-th listing, numbered in its order), then each product's first image joined to it.
+    ``arrays``: lists bound as arrays (PostgreSQL, :func:`mallow.db.lists.one_of`)."""
     parts = []
     if picked:
         prices = _min_price_subquery()
@@ -464,12 +467,12 @@ def _cards_statement(picked: bool, shapes: tuple) -> sa.Select:
                 sa.literal(0, sa.Integer).label("position"),
             )
             .select_from(sa.join(Product.__table__, prices, prices.c.product_id == Product.id))
-            .where(Product.id.in_(sa.bindparam("ids", expanding=True)), Product.status == "on_shelf")
+            .where(lists.one_of(Product.id, "ids", arrays), Product.status == "on_shelf")
         )
     for number, (sort, with_category) in enumerate(shapes, 1):
         join, conditions, order, min_price = _listing(Query(sort=sort), True)
         if with_category:
-            conditions.append(Product.category_id.in_(sa.bindparam(f"category_ids_{number}", expanding=True)))
+            conditions.append(lists.one_of(Product.category_id, f"category_ids_{number}", arrays))
         first = (
             sa.select(
                 *_CARD_COLUMNS,
