@@ -41,6 +41,7 @@ SCRIPTS = [
     "orders",
     "order_cpu",
     "page_cpu",
+    "plugins_cpu",
     "flashsale",
     "tenants",
     "http",
