@@ -106,8 +106,10 @@ def parse_args():
     return args
 
 
-def mallow_app(args, work: str, database_url: str | None, redis_url: str, prefix: str):
-    """bench/http.py's cold server, built in this process: `mallow db upgrade` + `mallow demo`."""
+def mallow_app(work: str, database_url: str | None, redis_url: str, prefix: str, cold: bool = True, **extra):
+    """bench/http.py's cold server (``cold``: every page cache off), built in this process:
+    `mallow db upgrade` + `mallow demo`; ``extra``: more configuration (bench/plugins_cpu.py's
+    development plugins)."""
     from mallow.app import create_app
     from mallow.db import db
     from mallow.db.migrate import upgrade_platform
@@ -121,7 +123,8 @@ def mallow_app(args, work: str, database_url: str | None, redis_url: str, prefix
         "PASSWORD_HASH_METHOD": FAST_HASH,
         "MALLOW_ANALYTICS_FLUSH_SECONDS": 0,
         "FLASHSALE_REDIS_PREFIX": f"{prefix}:flashsale",
-        **COLD,
+        **(COLD if cold else {}),
+        **extra,
     }
     if database_url:
         config["DATABASE_URL"] = database_url
@@ -136,7 +139,8 @@ def mallow_app(args, work: str, database_url: str | None, redis_url: str, prefix
 
 
 def bare_app(database_url: str):
-    """A-dbpage of bench/http_baselines.py, its tables made in ``database_url``."""
+    """bench/http_baselines.py's bare apps (A-dbpage is ``/dbpage``, A-page ``/page``), their
+    tables made in ``database_url``."""
     import http_baselines
 
     http_baselines.prepare(database_url)
@@ -165,24 +169,31 @@ def main() -> None:
     app = bare = None
     try:
         database_url = create_database(scratch) if scratch else None
-        app = mallow_app(args, work, database_url, redis_url, prefix)
+        app = mallow_app(work, database_url, redis_url, prefix)
         bare = bare_app(database_url or f"sqlite:///{os.path.join(work, 'bare.db')}")
         run(args, app, bare)
     finally:
-        if app is not None:
-            from mallow.analytics.buffer import EXTENSION
-
-            app.extensions[EXTENSION].flush()  # the events the measured requests buffered
-        dispose_app(app)
-        if bare is not None:
-            with bare.app_context():
-                bare.extensions["sqlalchemy"].engine.dispose()
-        if redis_url:
-            from http_baselines import forget_redis
-
-            forget_redis(redis_url, prefix)
-        drop_database(scratch)
+        clean_up(app, bare, redis_url, prefix, scratch)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def clean_up(app, bare, redis_url: str, prefix: str, scratch: str | None) -> None:
+    """What a run of this script (or bench/plugins_cpu.py) leaves: the analytics events the
+    measured requests buffered flushed, both apps' connections closed, the run's Redis keys and
+    its scratch database dropped."""
+    if app is not None:
+        from mallow.analytics.buffer import EXTENSION
+
+        app.extensions[EXTENSION].flush()
+    dispose_app(app)
+    if bare is not None:
+        with bare.app_context():
+            bare.extensions["sqlalchemy"].engine.dispose()
+    if redis_url:
+        from http_baselines import forget_redis
+
+        forget_redis(redis_url, prefix)
+    drop_database(scratch)
 
 
 def run(args, app, bare) -> None:

@@ -48,8 +48,8 @@ import time
 import uuid
 from pathlib import Path
 
-from common import create_database, dispose_app, drop_database
-from page_cpu import call, callgrind, environ
+from common import create_database
+from page_cpu import bare_app, call, callgrind, clean_up, environ, mallow_app
 
 BUNDLED = ("distribution", "flashsale", "groupbuy")
 EXTRA = 7  # the development-mode plugins of bench/http.py
@@ -80,45 +80,6 @@ def parse_args():
     if not (1 <= args.requests <= 100_000 and 0 <= args.warm <= 10_000 and 1 <= args.rounds <= 20):
         parser.error("requests 1..100000, --warm 0..10000, --rounds 1..20 (bounded)")
     return args
-
-
-def mallow_app(work: str, folder: Path, database_url: str | None, redis_url: str, prefix: str):
-    """bench/http.py's plugins server, built in this process: `mallow db upgrade` + `mallow demo`,
-    with the development plugins in ``folder`` loaded (``MALLOW_DEV_PLUGIN_DIRS``)."""
-    from mallow.app import create_app
-    from mallow.db import db
-    from mallow.db.migrate import upgrade_platform
-    from mallow.demo import seed
-    from mallow.demo_showcase import seed_showcase
-
-    config = {
-        "MALLOW_DATA_DIR": os.path.join(work, "data"),
-        "SECRET_KEY": "bench",
-        "REDIS_URL": redis_url,
-        "PASSWORD_HASH_METHOD": common.FAST_HASH,
-        "MALLOW_ANALYTICS_FLUSH_SECONDS": 0,
-        "FLASHSALE_REDIS_PREFIX": f"{prefix}:flashsale",
-        "MALLOW_DEV_PLUGIN_DIRS": [str(folder)],
-    }
-    if database_url:
-        config["DATABASE_URL"] = database_url
-    app = create_app(config)
-    with app.app_context():
-        upgrade_platform(db.engine)
-        seed()
-        shown = seed_showcase(app)
-        assert not shown.get("plugins_missing"), shown
-        db.session.remove()
-    return app
-
-
-def bare_app(database_url: str):
-    """bench/http_baselines.py's app (A-page is ``/page``), its tables made in ``database_url``."""
-    import http_baselines
-
-    http_baselines.prepare(database_url)
-    os.environ["BARE_DATABASE_URL"] = database_url
-    return http_baselines.create_app()
 
 
 class Switcher:
@@ -219,23 +180,11 @@ def main() -> None:
         extra = http_setup.write_extra_plugins(folder, EXTRA)
         site = devmode.prepare([folder], scratch=Path(work) / "dev-site")
         database_url = create_database(scratch) if scratch else None
-        app = mallow_app(work, folder, database_url, redis_url, prefix)
+        app = mallow_app(work, database_url, redis_url, prefix, cold=False, MALLOW_DEV_PLUGIN_DIRS=[str(folder)])
         bare = bare_app(database_url or f"sqlite:///{os.path.join(work, 'bare.db')}")
         run(args, app, bare, Switcher(app, extra))
     finally:
-        if app is not None:
-            from mallow.analytics.buffer import EXTENSION
-
-            app.extensions[EXTENSION].flush()
-        dispose_app(app)
-        if bare is not None:
-            with bare.app_context():
-                bare.extensions["sqlalchemy"].engine.dispose()
-        if redis_url:
-            from http_baselines import forget_redis
-
-            forget_redis(redis_url, prefix)
-        drop_database(scratch)
+        clean_up(app, bare, redis_url, prefix, scratch)
         if site is not None:
             site.close()
         sys.path[:] = saved_path
