@@ -20,6 +20,17 @@ from .conftest import OPEN_LIMITS, buy, create_sale, enabled_store, make_shopper
 from .test_early_answers import counted
 
 
+@pytest.fixture(autouse=True)
+def _snapshots_outlive_a_slow_test(request, monkeypatch):
+    """What is counted here assumes the sale's snapshot made by the warm-up attempt still holds
+    for the counted one. It holds ``FLASHSALE_SNAPSHOT_SECONDS`` (2 s by default): on a loaded CI
+    machine the two attempts were once further apart, and the snapshot was read again (6
+    statements, not 4). Kept for the test, as tests/flashsale/test_snapshot_truth.py keeps it."""
+    for name in ("fs_app", "fs_redis_app"):
+        if name in request.fixturenames:
+            monkeypatch.setitem(request.getfixturevalue(name).config, "FLASHSALE_SNAPSHOT_SECONDS", 600.0)
+
+
 @contextmanager
 def split_by_checkout(monkeypatch):
     """Counts SQL statements before and inside the core's ``place_order`` (``"outside"``,
