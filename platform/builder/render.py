@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections import namedtuple
 import re
 import secrets
+from collections import namedtuple
 from dataclasses import dataclass, field
 from functools import cache
 

@@ -27,6 +27,7 @@ compares them.
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 from flask import current_app, render_template, request, session
@@ -51,19 +52,15 @@ def draw(template: str, *, page_html, page_title, stylesheets, **context) -> str
     """``render_template(template, page_html=…, page_title=…, stylesheets=…, **context)``, from
     the kept frame when one was drawn for this request's key."""
     key = _key(template, page_title, stylesheets, context)
+    render = functools.partial(render_template, template, page_title=page_title, stylesheets=stylesheets, **context)
     if key is None:
-        return render_template(template, page_html=page_html, page_title=page_title, stylesheets=stylesheets, **context)
+        return render(page_html=page_html)
     kept = current_app.extensions.setdefault(EXTENSION, {})
     found = kept.get(key)
     if found is None:
-        text = render_template(
-            template, page_html=Markup(_MARK), page_title=page_title, stylesheets=stylesheets, **context
-        )
-        before, mark, after = text.partition(_MARK)
+        before, mark, after = render(page_html=Markup(_MARK)).partition(_MARK)
         if not mark or _MARK in after:  # the page not shown exactly once: drawn every time
-            return render_template(
-                template, page_html=page_html, page_title=page_title, stylesheets=stylesheets, **context
-            )
+            return render(page_html=page_html)
         if len(kept) >= ENTRIES:
             kept.clear()
         found = kept[key] = (before, after)
