@@ -8,7 +8,8 @@ sets a line already in the cart to 1–999 or removes it (0), in an open store, 
 the cart can be priced (the quote has no problem). The change and the cart's lines are one
 statement on PostgreSQL (:func:`mallow.cart.service.change_and_read`), sent on a pooled
 connection of the store's engine outside a transaction (one statement is atomic: no ``BEGIN``,
-no ``COMMIT``); a removal runs in a transaction, committed only once the answer is known. The
+no ``COMMIT``); a removal runs in a transaction, committed only once the answer is known. On
+SQLite the write commits without waiting for the disk (:func:`mallow.db.durability.relaxed`). The
 quote is the route's (:func:`mallow.orders.checkout.quote_read` on the rows the statement read,
 the store's pricing hooks as guarded as in Flask) inside an app context of the store, with no
 request context.
@@ -32,7 +33,7 @@ from __future__ import annotations
 from mallow.api.registry import ApiRegistry
 from mallow.api.shopper_lane import HEADERS, ShopperLane
 from mallow.cart import service as carts
-from mallow.db import hygiene
+from mallow.db import durability, hygiene
 from mallow.edge import lanes
 from mallow.orders import checkout, receipts
 from mallow.tenants import recycling
@@ -90,7 +91,8 @@ class CartQuantityLane(ShopperLane):
             postgres = connection.dialect.name == "postgresql"
             hygiene.vouch(connection)  # nothing but its statements: the pool may skip its checks
             if not (quantity > 0 and postgres):
-                return self._in_transaction(connection, customer_id, sku_id, quantity)
+                with durability.relaxed(connection):  # SQLite: a cart line need not wait for the disk
+                    return self._in_transaction(connection, customer_id, sku_id, quantity)
             # one statement, atomic by itself: no BEGIN, no COMMIT. Setting a quantity is
             # repeatable: when the lane gives way after it, Flask's route sets it again. The
             # driver's own switch (SQLAlchemy's isolation_level option costs five times as much),
