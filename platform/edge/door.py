@@ -27,13 +27,13 @@ from __future__ import annotations
 import hashlib
 import os
 
-from itsdangerous import URLSafeTimedSerializer
 from werkzeug.http import HTTP_STATUS_CODES, dump_cookie
 
 from mallow.edge import lanes
 from mallow.edge import pages as kept_pages
 from mallow.plugins import early
 from mallow.plugins.stores import enabled_names
+from mallow.security.signing import KeptKeySerializer
 from mallow.tenants import snapshots, stamps
 from mallow.tenants.resolve import ENVIRON_KEY
 
@@ -66,7 +66,7 @@ class FrontDoor:
     def __init__(self, app, wsgi_app):
         self.app, self.wsgi_app = app, wsgi_app
         self._stores: dict[int, tuple[object, StoreAtTheDoor]] = {}
-        self._signers: dict[str, tuple[object, URLSafeTimedSerializer]] = {}
+        self._signers: dict[str, tuple[object, KeptKeySerializer]] = {}
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -139,7 +139,7 @@ class FrontDoor:
         self._stores[snapshot.id] = (snapshot, store)
         return store
 
-    def _signer(self, name: str, secret, make) -> URLSafeTimedSerializer:
+    def _signer(self, name: str, secret, make) -> KeptKeySerializer:
         """A serializer made once per secret (``make(secret)``) instead of once per request."""
         found = self._signers.get(name)
         if found is None or found[0] != secret:
@@ -173,7 +173,7 @@ class FrontDoor:
             )
             headers.append(("Set-Cookie", cookie))  # (the kept headers say Vary: Cookie)
         secret = config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
-        token = self._signer("csrf", secret, lambda key: URLSafeTimedSerializer(key, salt="wtf-csrf-token")).dumps(raw)
+        token = self._signer("csrf", secret, lambda key: KeptKeySerializer(key, salt="wtf-csrf-token")).dumps(raw)
         body = page.body.replace(kept_pages.CSRF_MARKER.encode(), token.encode())
         headers.append(("Content-Length", str(len(body))))
         return "200 OK", headers, body

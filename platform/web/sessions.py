@@ -4,12 +4,15 @@ Flask's ``SecureCookieSessionInterface`` builds a new signing serializer on ever
 reads seven cookie settings after every response, before it knows whether there is a cookie to
 read or write. Most dynamic requests have none: API calls with a bearer token, anonymous
 visitors. This interface answers the same sessions and sets the same cookies; it only skips that
-work when there is nothing to do, and keeps one serializer per secret key.
+work when there is nothing to do, and keeps one serializer per secret key, whose keys are derived
+once (:mod:`mallow.security.signing`).
 """
 
 from __future__ import annotations
 
 from flask.sessions import SecureCookieSessionInterface
+
+from mallow.security.signing import KeptKeySerializer
 
 
 class CookieSessionInterface(SecureCookieSessionInterface):
@@ -22,7 +25,14 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         material = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
         kept = self._serializer
         if kept is None or kept[0] != material:
-            kept = self._serializer = (material, super().get_signing_serializer(app))
+            fallbacks, secret = material[1], material[0]
+            serializer = KeptKeySerializer(  # Flask's, with its keys derived once (mallow.security.signing)
+                [*fallbacks, secret],  # the current key last, as Flask gives them
+                salt=self.salt,
+                serializer=self.serializer,
+                signer_kwargs={"key_derivation": self.key_derivation, "digest_method": self.digest_method},
+            )
+            kept = self._serializer = (material, serializer)
         return kept[1]
 
     def open_session(self, app, request):
