@@ -108,7 +108,26 @@ def _messages() -> dict:
 def check_chain(province_code, city_code, district_code) -> tuple[Chain | None, dict]:
     """``(chain, {})`` when the three codes are a real province → city → district chain (the
     lower codes empty only where that level does not exist), else ``(None, {field: (code,
-    message)})`` naming the first level that is wrong."""
+    message)})`` naming the first level that is wrong and each level below it left empty that
+    the region may have (a shopper who picked nothing hears of all three at once, not one per
+    submit)."""
+    chain, problems = _check_chain(province_code, city_code, district_code)
+    if "province_code" in problems:
+        below = ("city_code", "district_code")
+    elif "city_code" in problems and get(province_code).children:  # (a region with no cities: none below)
+        below = ("district_code",)
+    else:
+        below = ()
+    given = {"city_code": city_code, "district_code": district_code}
+    messages = _messages()
+    for level in below:
+        if not given[level]:
+            problems[level] = ("required", messages[level])
+    return chain, problems
+
+
+def _check_chain(province_code, city_code, district_code) -> tuple[Chain | None, dict]:
+    """:func:`check_chain`'s first wrong level alone."""
     messages = _messages()
     province = get(province_code)
     if province is None or province.level != 1:

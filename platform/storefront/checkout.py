@@ -97,36 +97,11 @@ def _region_view(form) -> dict:
     return view
 
 
-def _missing_levels(form) -> dict[str, tuple[str, str]]:
-    """A field error for every level of the picker left empty that the chosen region has (all
-    three when nothing is chosen), so one submit names each select still to choose."""
-    if not any(field in form for field in addresses.CODE_FIELDS):
-        return {}  # names only: the address book's rules (mallow.orders.addresses)
-    chosen = _region_values(form)
-    province, city = regions.get(chosen["province_code"]), regions.get(chosen["city_code"])
-    province = province if province is not None and province.level == 1 else None
-    city = city if city is not None and city.level == 2 and province and city.parent == province.code else None
-    missing = {}
-    if province is None and not chosen["province_code"]:
-        missing["province_code"] = ("required", _("Choose the province."))
-    if (province is None or province.children) and not chosen["city_code"]:
-        missing["city_code"] = ("required", _("Choose the city."))
-    if (province is None or province.children) and (city is None or city.children) and not chosen["district_code"]:
-        missing["district_code"] = ("required", _("Choose the district."))
-    return missing
-
-
 def _new_address(customer_id: int):
     """The address typed at checkout, saved to the address book; ``ValidationFailed`` naming
-    every field to correct (each missing level of the region included)."""
-    try:
-        return addresses.create(customer_id, request.form)
-    except ValidationFailed as failed:
-        missing = _missing_levels(request.form)
-        if not missing:
-            raise
-        errors = {f: e for f, e in failed.errors.items() if f not in _REGION_NAMES and f not in missing}
-        raise ValidationFailed({**errors, **missing}) from None
+    every field to correct (each level of the region still to choose included:
+    :func:`mallow.regions.check_chain`)."""
+    return addresses.create(customer_id, request.form)
 
 
 def _coupon_choice() -> str:

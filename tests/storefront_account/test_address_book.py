@@ -122,6 +122,21 @@ def test_codes_must_form_a_real_chain(app, shop, shopper):
     assert add(shopper, shop, province_code="810000", city_code="", district_code="").status_code == 303
 
 
+def test_every_level_still_to_choose_is_named_on_one_submit(app, shop, shopper):
+    """Nothing picked: the province, the city and the district are all flagged at once (they were
+    flagged one per submit); a province alone flags the city and the district."""
+    for change, flagged in (
+        ({"province_code": "", "city_code": "", "district_code": ""}, {"province_code", "city_code", "district_code"}),
+        ({"city_code": "", "district_code": ""}, {"city_code", "district_code"}),
+    ):
+        refused = add(shopper, shop, **change)
+        body = refused.get_data(as_text=True)
+        assert refused.status_code == 422, change
+        shown = set(re.findall(r'<small class="error" id="e-[\w]+" data-field="(\w+_code)"', body))
+        assert shown == flagged, (change, shown)
+    assert ids_in(book(shopper, shop)) == []
+
+
 def test_phone_must_be_eleven_digits_starting_with_1(app, shop, shopper):
     for phone in ("1380013800", "23800138000", "138001380001", "abc"):
         refused = add(shopper, shop, phone=phone)

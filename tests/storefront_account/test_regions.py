@@ -67,6 +67,20 @@ def test_check_chain():
     assert regions.check_chain("330100", "330100", "330110")[1]["province_code"][0] == "invalid"  # a city as province
     assert regions.check_chain("330000", "330110", None)[1]["city_code"][0] == "invalid"  # a district as city
     assert regions.check_chain(None, None, None)[1]["province_code"][0] == "required"
+    # nothing picked: every level is named at once, each with its own message
+    chain, problems = regions.check_chain(None, None, None)
+    assert chain is None and {field: code for field, (code, _m) in problems.items()} == {
+        "province_code": "required",
+        "city_code": "required",
+        "district_code": "required",
+    }
+    assert problems["city_code"][1] == "Choose the city." and problems["district_code"][1] == "Choose the district."
+    # a province but no city: the city and the district; a city picked under no province: the province only
+    assert set(regions.check_chain("330000", None, None)[1]) == {"city_code", "district_code"}
+    assert set(regions.check_chain(None, "330100", None)[1]) == {"province_code", "district_code"}
+    # a city that is not the province's: the district too; Hong Kong has no cities, so no district
+    assert set(regions.check_chain("330000", "320100", None)[1]) == {"city_code", "district_code"}
+    assert set(regions.check_chain("810000", "330100", None)[1]) == {"city_code"}
     chain, problems = regions.check_chain("440000", "441900", None)  # 东莞: no districts
     assert not problems and chain.district is None
     assert regions.check_chain("440000", "441900", "441900")[1]["district_code"][0] == "not_in_city"
