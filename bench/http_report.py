@@ -46,9 +46,10 @@ def print_rows(rows: list[dict], title: str, backend: str) -> None:
         bad = f" ({r['bad']} wrong answers!)" if r["bad"] else ""
         target = TARGETS[r["key"]][1] if r.get("key") else "—"
         note = f" — {r['note']}" if r.get("note") else ""
+        rounds = " (rounds " + " / ".join(f"{x:.2f}" for x in r["ratios"]) + ")" if r.get("ratios") else ""
         print(
             f"| {r['name']} `{r['path']}`{note} | {r['rps']:,.0f}{bad} | {r['p50']:.1f} | {r['p99']:.1f} "
-            f"| {r['baseline']} | {r['base_rps']:,.0f} | {r['base_p99']:.1f} | {r['ratio']:.2f}× | {target} "
+            f"| {r['baseline']} | {r['base_rps']:,.0f} | {r['base_p99']:.1f} | {r['ratio']:.2f}×{rounds} | {target} "
             f"| {verdict(r, backend)} |"
         )
 

@@ -44,9 +44,15 @@ BIG_STOCK = 900_000_000  # under the catalogue's maximum: order placement never 
 
 
 def row(name, path, ours: list[dict], theirs: list[dict], baseline: str, key: str | None, **extra) -> dict:
-    """Medians of a path's samples beside its baseline's."""
+    """Medians of a path's samples beside its baseline's. ``ratio`` is the median of the rounds'
+    own ratios (``ratios``: each round's req/s over the baseline's measured beside it, in the same
+    round) when the samples pair up, as the brief asks: the machine's speed drifts between rounds,
+    and a median of one side's rounds over the other side's can pair a fast round with a slow one.
+    Unpaired samples: the ratio of the medians."""
     median = {k: statistics.median(s[k] for s in ours) for k in ("rps", "p50", "p99")}
     base = statistics.median(s["rps"] for s in theirs)
+    ratios = [o["rps"] / t["rps"] if t["rps"] else float("nan") for o, t in zip(ours, theirs, strict=False)]
+    paired = len(ours) == len(theirs) and ours
     return dict(
         name=name,
         path=path,
@@ -55,10 +61,20 @@ def row(name, path, ours: list[dict], theirs: list[dict], baseline: str, key: st
         baseline=baseline,
         base_rps=base,
         base_p99=statistics.median(s["p99"] for s in theirs),
-        ratio=median["rps"] / base if base else float("nan"),
+        ratio=statistics.median(ratios) if paired else (median["rps"] / base if base else float("nan")),
+        ratios=ratios if paired else [],
         key=key,
         **extra,
     )
+
+
+def versus(last: dict, first: dict) -> tuple[float, list[float]]:
+    """``(ratio, per-round ratios)`` of two rows each measured beside its baseline in the same
+    rounds: the median of the rounds' (last ÷ its baseline) ÷ (first ÷ its baseline)."""
+    if last["ratios"] and len(last["ratios"]) == len(first["ratios"]):
+        rounds = [b / a if a else float("nan") for b, a in zip(last["ratios"], first["ratios"], strict=True)]
+        return statistics.median(rounds), rounds
+    return (last["ratio"] / first["ratio"] if first["ratio"] else float("nan")), []
 
 
 class Demo:
@@ -283,7 +299,8 @@ def measure_plugins(servers, env: dict, bare: str, rounds: int, seconds: float) 
             baseline="home, 0 plugins (each ÷ A-page)",
             base_rps=rows[0]["rps"],
             base_p99=rows[0]["p99"],
-            ratio=rows[2]["ratio"] / rows[0]["ratio"] if rows[0]["ratio"] else float("nan"),
+            ratio=versus(rows[2], rows[0])[0],
+            ratios=versus(rows[2], rows[0])[1],
             key="plugins",
         )
     )
@@ -460,7 +477,8 @@ def measure_stores(
                 baseline=f"{first['stores']:,} stores (each ÷ A-page)",
                 base_rps=first["rps"],
                 base_p99=first["p99"],
-                ratio=last["ratio"] / first["ratio"] if first["ratio"] else float("nan"),
+                ratio=versus(last, first)[0],
+                ratios=versus(last, first)[1],
                 key="stores",
                 note="(req/s ÷ A-page at the larger count) ÷ (req/s ÷ A-page at the smaller count), alternated",
             )
