@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload
 
 from mallow.cart.models import Cart, CartItem
 from mallow.catalog.models import Product, Sku
-from mallow.db import db, sqltext
+from mallow.db import db, durability, sqltext
 from mallow.qualifications import selling
 from mallow.validation import ValidationFailed
 from mallow.web.ids import id_value
@@ -237,11 +237,16 @@ def _change_and_lines_statements() -> tuple[sa.Select, sa.Select]:
         .cte("changed")
     )
     gone = sa.delete(items).where(*where).returning(items.c.id).cte("gone")
-    update = _lines_select(
-        changed.c.id.is_not(None), items.c.sku_id, sa.func.coalesce(changed.c.quantity, items.c.quantity)
-    ).outerjoin(changed, changed.c.id == items.c.id)
-    delete = _lines_select(gone.c.id.is_not(None), items.c.sku_id, items.c.quantity).outerjoin(
-        gone, gone.c.id == items.c.id
+    relax = durability.relaxing_cte()  # a cart line need not wait for the disk (mallow.db.durability)
+    update = (
+        _lines_select(changed.c.id.is_not(None), items.c.sku_id, sa.func.coalesce(changed.c.quantity, items.c.quantity))
+        .outerjoin(changed, changed.c.id == items.c.id)
+        .join(relax, sa.true())
+    )
+    delete = (
+        _lines_select(gone.c.id.is_not(None), items.c.sku_id, items.c.quantity)
+        .outerjoin(gone, gone.c.id == items.c.id)
+        .join(relax, sa.true())
     )
     return update, delete
 

@@ -247,8 +247,10 @@ _PLAIN = frozenset(
 )
 # SET that ends with the transaction (the rollback on return ends it)
 _TRANSACTION_SET = re.compile(r"set\s+(local|transaction|constraints)\b")
+# (``set_config(…, true)`` with plain arguments is local to the transaction, as ``SET LOCAL`` is)
 _SESSION_WORDS = re.compile(
-    r"set_config|advisory_(?!xact)|\btemp(orary)?\b|pg_temp|dblink|\bhold\b|\blisten\b|\bprepare\b|\bsession\b"
+    r"set_config(?!\s*\([^()]*,\s*true\s*\))|advisory_(?!xact)|\btemp(orary)?\b|pg_temp|dblink|\bhold\b"
+    r"|\blisten\b|\bprepare\b|\bsession\b"
 )
 _LEADING_NOISE = re.compile(r"(\s+|--[^\n]*(\n|$)|/\*.*?\*/|\()*", re.DOTALL)
 

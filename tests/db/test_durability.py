@@ -1,7 +1,8 @@
 """Which commits wait for the disk (``mallow.db.durability``). On SQLite a shopper's cart write on
 the lane commits with ``synchronous=NORMAL`` (no sync of the log while the store's write lock is
 held); an order still commits with ``FULL``, and every connection the pool lends afterwards is
-back at ``FULL``. On PostgreSQL nothing changes."""
+back at ``FULL``. On PostgreSQL the cart's change statement turns ``synchronous_commit`` off for
+its own transaction only."""
 
 from __future__ import annotations
 
@@ -93,7 +94,34 @@ def test_a_transaction_left_open_discards_the_relaxed_connection(app, caplog) ->
 
 
 @pytest.mark.parametrize("app", ["postgresql"], indirect=True)
-def test_on_postgresql_nothing_is_sent(app) -> None:
+def test_on_postgresql_the_cart_write_relaxes_its_own_transaction_only(app) -> None:
+    """The cart's change statement (lane and route alike) sets ``synchronous_commit`` off for the
+    transaction it runs in, and the next transaction on the same connection is back to on."""
+    from mallow.cart.service import change_and_read
+
+    shop = make_store(app)
+    [sku] = make_product(app, shop, price=1200, stock=50)
+    client = app.test_client()
+    token, _address = make_shopper(client, shop)
+    added = client.post(f"{shop.prefix}/api/cart/items", headers=bearer(token), json={"sku_id": sku, "quantity": 1})
+    assert added.status_code == 201, added.get_json()
+    engine = app.extensions["mallow.store_engines"].engine_for(shop.store_id)
+    with engine.connect() as connection:
+        customer_id = connection.exec_driver_sql(f"SELECT customer_id FROM store_{shop.store_id}.carts").scalar_one()
+        connection.commit()
+        with connection.begin():
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+            lines, _skus = change_and_read(connection, customer_id, sku, 3)
+            assert [line["quantity"] for line in lines] == [3]
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "off"
+        with connection.begin():
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+    answered = client.put(f"{shop.prefix}/api/cart/items/{sku}", headers=bearer(token), json={"quantity": 5})
+    assert answered.status_code == 200 and answered.get_json()["items"][0]["quantity"] == 5
+
+
+@pytest.mark.parametrize("app", ["postgresql"], indirect=True)
+def test_on_postgresql_relaxed_sends_nothing(app) -> None:
     from mallow.db import durability
     from mallow.testing.sql import statements
 

@@ -257,8 +257,9 @@ def test_transaction_scoped_settings_and_locks_cost_no_reset_and_end_with_the_tr
             },
         )
     assert done.status_code == 200
-    # set_config() is marked whatever its third argument says (a false positive: one reset)
-    assert _hygiene(seen)["resets"] == 1, seen
+    # set_config(…, true) is local to the transaction: no reset either
+    assert _hygiene(seen)["resets"] == 0, seen
+    assert client.get(f"{shop.prefix}/test-session-state").get_json() == clean
 
     with round_trips(app) as seen:
         done = client.post(
@@ -305,6 +306,8 @@ def test_the_verdict_on_statements(app):
         "CALL some_procedure()",
         "LOAD 'auto_explain'",
         "SELECT pg_catalog.set_config('a.b', '1', false)",
+        "SELECT set_config('a.b', lower('X'), true)",  # arguments it cannot read: marked
+        "SELECT set_config('a.b', '1', is_local)",
         "SELECT pg_advisory_lock(1)",
         "SELECT pg_try_advisory_lock_shared(1, 2)",
         "CREATE TEMPORARY TABLE t (x int)",
@@ -318,6 +321,8 @@ def test_the_verdict_on_statements(app):
         "SELECT 1",
         "(SELECT 1) UNION (SELECT 2)",
         "UPDATE store_1.cart_items SET quantity = 2 WHERE id = 1",
+        "SELECT set_config('synchronous_commit', 'off', true)",
+        "WITH relax AS (SELECT set_config('synchronous_commit', 'off', TRUE) AS relaxed) SELECT 1 FROM relax",
         "WITH changed AS (UPDATE a SET b = 1 RETURNING id) SELECT * FROM changed",
         "INSERT INTO store_1.customer_sessions (id) VALUES (1)",
         "DELETE FROM store_1.cart_items WHERE id = 1",
