@@ -68,15 +68,6 @@ def row(name, path, ours: list[dict], theirs: list[dict], baseline: str, key: st
     )
 
 
-def versus(last: dict, first: dict) -> tuple[float, list[float]]:
-    """``(ratio, per-round ratios)`` of two rows each measured beside its baseline in the same
-    rounds: the median of the rounds' (last ÷ its baseline) ÷ (first ÷ its baseline)."""
-    if last["ratios"] and len(last["ratios"]) == len(first["ratios"]):
-        rounds = [b / a if a else float("nan") for b, a in zip(last["ratios"], first["ratios"], strict=True)]
-        return statistics.median(rounds), rounds
-    return (last["ratio"] / first["ratio"] if first["ratio"] else float("nan")), []
-
-
 class Demo:
     """The demo store as the bench uses it, set up through its APIs: ids, the demo shopper's token
     and address, a merchant token, SKUs with stock that cannot run out, and the flash-sale
@@ -299,8 +290,8 @@ def measure_plugins(servers, env: dict, bare: str, rounds: int, seconds: float) 
             baseline="home, 0 plugins (each ÷ A-page)",
             base_rps=rows[0]["rps"],
             base_p99=rows[0]["p99"],
-            ratio=versus(rows[2], rows[0])[0],
-            ratios=versus(rows[2], rows[0])[1],
+            ratio=rows[2]["ratio"] / rows[0]["ratio"] if rows[0]["ratio"] else float("nan"),
+            ratios=[],
             key="plugins",
         )
     )
@@ -477,8 +468,8 @@ def measure_stores(
                 baseline=f"{first['stores']:,} stores (each ÷ A-page)",
                 base_rps=first["rps"],
                 base_p99=first["p99"],
-                ratio=versus(last, first)[0],
-                ratios=versus(last, first)[1],
+                ratio=last["ratio"] / first["ratio"] if first["ratio"] else float("nan"),
+                ratios=[],
                 key="stores",
                 note="(req/s ÷ A-page at the larger count) ÷ (req/s ÷ A-page at the smaller count), alternated",
             )
