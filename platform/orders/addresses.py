@@ -44,9 +44,10 @@ def _clean(data) -> dict:
         errors.add("phone", "invalid", _("Enter an 11-digit mainland mobile number."))
     if not values["detail"]:
         errors.add("detail", "required", _("Enter the street address."))
+    codes = [text(data, field, 12) or None for field in CODE_FIELDS]
     names = (text(data, "province", 20), text(data, "city", 30), text(data, "district", 30))
-    if any(text(data, field, 12) for field in CODE_FIELDS) or not any(names):  # the picker's codes
-        chain, problems = regions.check_chain(*(text(data, field, 12) or None for field in CODE_FIELDS))
+    if any(codes) or not any(names):  # the picker's codes
+        chain, problems = regions.check_chain(*codes)
     else:  # names only (a client without the picker)
         chain, problems = regions.resolve_names(*names)
     for field, (code, message) in problems.items():

@@ -119,10 +119,8 @@ def check_chain(province_code, city_code, district_code) -> tuple[Chain | None, 
     else:
         below = ()
     given = {"city_code": city_code, "district_code": district_code}
-    messages = _messages()
-    for level in below:
-        if not given[level]:
-            problems[level] = ("required", messages[level])
+    for level in (level for level in below if not given[level]):
+        problems[level] = ("required", _messages()[level])
     return chain, problems
 
 

@@ -25,7 +25,7 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         material = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
         kept = self._serializer
         if kept is None or kept[0] != material:
-            fallbacks, secret = material[1], material[0]
+            secret, fallbacks = material
             serializer = KeptKeySerializer(  # Flask's, with its keys derived once (mallow.security.signing)
                 [*fallbacks, secret],  # the current key last, as Flask gives them
                 salt=self.salt,
