@@ -267,9 +267,9 @@ def change_and_read(connection: sa.Connection, customer_id: int, sku_id: int, qu
         params = {"b_customer": customer_id, "b_sku": sku_id}
         if not removing:
             params["b_quantity"] = quantity
-        if connection.execute(delete if removing else update, params).first() is None:
+        if not sqltext.rows(connection, delete if removing else update, params):
             return None
-        return _lines(connection.execute(_lines_query(), {"customer_id": customer_id}))
+        return _lines(sqltext.rows(connection, _lines_query(), {"customer_id": customer_id}))
     params = {"customer_id": customer_id, "b_sku": sku_id}
     if not removing:
         params["b_quantity"] = quantity

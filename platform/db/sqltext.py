@@ -1,4 +1,4 @@
-"""Hot statements on PostgreSQL sent as SQL text compiled once, not once per execution (issue 13).
+"""Hot statements sent as SQL text compiled once, not once per execution (issue 13).
 
 ``connection.execute(statement, params)`` pays SQLAlchemy's execution layer on every call: the
 compiled-cache lookup, the parameters processed again, and the store's ``schema_translate_map``
@@ -19,9 +19,12 @@ reads back into the same array: psycopg's list dumper looks at every element in 
 execution (its type, the array's element type, each element's dumper), and the order's placement
 sends fourteen arrays (about 0.4 M instructions of an order's 5.4 M). An array holding anything
 else (a float, a bool, a nested list, a ``None`` among strings) goes as the engine sends it.
-Only a statement this can send exactly as SQLAlchemy would is taken: PostgreSQL with named
-parameters, no post-compile (expanding ``IN``) or literal-execute parameters, no escaped bind
-names, no numeric column processed (its processing depends on the driver's column type).
+On SQLite the text has pysqlite's ``?`` placeholders and the values go as a tuple in their
+order (:attr:`_Text.positions`); the store's file is attached under the schema name the map
+gives, so the same tokens are replaced. Only a statement this can send exactly as SQLAlchemy
+would is taken: PostgreSQL with named parameters or SQLite with ``?`` ones, no post-compile
+(expanding ``IN``) or literal-execute parameters, no escaped bind names, no numeric column
+processed (its processing depends on the driver's column type).
 Anything else, and a schema map of another shape than the one compiled for, goes through
 ``connection.execute``.
 """
@@ -46,7 +49,7 @@ class _Text:
     """A statement compiled once: its SQL with the schema tokens in it (``names``: the schema
     names they stand for), and whether the map it was compiled for had a ``None`` key."""
 
-    __slots__ = ("binds", "compiled", "names", "none_key", "rendered", "results", "sql", "statement")
+    __slots__ = ("binds", "compiled", "names", "none_key", "positions", "rendered", "results", "sql", "statement")
 
     def __init__(self, statement, compiled, none_key: bool, dialect):
         self.statement, self.compiled, self.none_key = statement, compiled, none_key
@@ -60,6 +63,9 @@ class _Text:
                 self.binds[key] = _literal_or(literal, self.binds.get(key))
         results = [_result_processor(column[3], dialect) for column in compiled._result_columns]
         self.results = results if any(results) else None
+        #: SQLite's ``?`` placeholders: the parameters' names in the order of the text (a name
+        #: used twice is there twice); None for PostgreSQL's named ones
+        self.positions = tuple(compiled.positiontup) if dialect.positional else None
 
 
 def _result_processor(type_, dialect):
@@ -145,12 +151,16 @@ def _sendable(compiled, dialect) -> bool:
     return True
 
 
+#: the drivers' parameter styles a text is sent in: psycopg's named ``%(name)s``, pysqlite's ``?``
+_SENT_STYLES = frozenset({("postgresql", False, "pyformat"), ("sqlite", True, "qmark")})
+
+
 def _text(statement, dialect, translate: dict | None) -> _Text | None:
     key = (id(statement), dialect.name)
     found = _texts.get(key, False)
     if found is False:
         found = None
-        if dialect.name == "postgresql" and not dialect.positional and dialect.paramstyle == "pyformat":
+        if (dialect.name, dialect.positional, dialect.paramstyle) in _SENT_STYLES:
             compiled = statement.compile(dialect=dialect, schema_translate_map=dict(translate or {}))
             if _sendable(compiled, dialect):
                 found = _Text(statement, compiled, None in (translate or {}), dialect)
@@ -195,7 +205,7 @@ class Prepared(NamedTuple):
 
     text: _Text
     sql: str
-    values: dict
+    values: dict | tuple
 
 
 def prepare(connection: sa.Connection, statement, params: dict) -> Prepared | None:
@@ -209,6 +219,8 @@ def prepare(connection: sa.Connection, statement, params: dict) -> Prepared | No
     for key, process in text.binds.items():
         if key in values:
             values[key] = process(values[key])
+    if text.positions is not None:
+        values = tuple([values[name] for name in text.positions])
     return Prepared(text, sql_of(text, translate, connection.dialect), values)
 
 
@@ -316,7 +328,7 @@ def cursor_rows(connection: sa.Connection, statement, params: dict) -> list:
     it); a failure discards the pooled connection (SQLAlchemy would only for a disconnect: here
     nothing tells which) and is raised as the driver's error. Not sent this way: what
     :func:`rows` would not send as text, and anything on SQLite (:func:`rows` then)."""
-    prepared = prepare(connection, statement, params)
+    prepared = prepare(connection, statement, params) if connection.dialect.name == "postgresql" else None
     if prepared is None:
         return rows(connection, statement, params)
     text, sql, values = prepared

@@ -43,13 +43,29 @@ _CACHE = "mallow.store_settings"
 
 
 def get(key: str):
-    """The active store's value for ``key`` (its default when never set). The store's settings
-    are read in one query the first time a session asks (one session serves one store), and
-    forgotten when it writes one or rolls back."""
-    stored = db.session.info.get(_CACHE)
+    """The active store's value for ``key`` (its default when never set). In a request the
+    store's settings come from this process's memory under the store's stamp, without touching
+    the database session (a lane of :mod:`mallow.edge.lanes` has none until something needs it);
+    else they are read in one query the first time a session asks (one session serves one
+    store), and forgotten when it writes one or rolls back."""
+    stored = _kept()
     if stored is None:
-        stored = db.session.info[_CACHE] = _read()
+        stored = db.session.info.get(_CACHE)
+        if stored is None:
+            stored = db.session.info[_CACHE] = _read()
     return stored[key] if key in stored else DEFAULTS[key]
+
+
+def _kept() -> dict | None:
+    """The store's settings kept under the stamp this request read, or None (nothing kept, no
+    stamp: outside a request, or after a write of something the stamp watches)."""
+    if not has_app_context():
+        return None
+    stamp = g.get("mallow_store_stamp")
+    if stamp is None:
+        return None
+    kept = current_app.extensions.get(_CACHE, {}).get(g.get("mallow_store_id"))
+    return kept[1] if kept is not None and kept[0] == stamp else None
 
 
 def _read() -> dict:
@@ -57,9 +73,6 @@ def _read() -> dict:
     of a setting moves it: ``StoreSetting`` is watched, see ``mallow.app``)."""
     stamp, store_id = (g.get("mallow_store_stamp"), g.get("mallow_store_id")) if has_app_context() else (None, None)
     memory = current_app.extensions.setdefault(_CACHE, {}) if stamp is not None else {}
-    kept = memory.get(store_id)
-    if kept is not None and kept[0] == stamp:
-        return dict(kept[1])
     stored = dict(db.session.execute(sa.select(StoreSetting.key, StoreSetting.value)).all())
     if stamp is not None:
         if len(memory) >= 20_000:

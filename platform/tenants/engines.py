@@ -313,4 +313,8 @@ def configure_sqlite(engine: sa.Engine, immediate_writes: bool = False) -> None:
 
     @event.listens_for(engine, "begin")
     def begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate_writes and _request_writes() else "BEGIN")
+        # the driver's own execute: SQLAlchemy's statement machinery (events, a result object)
+        # cost more than the statement, and a transaction's start is no statement to watch
+        connection.connection.dbapi_connection.execute(
+            "BEGIN IMMEDIATE" if immediate_writes and _request_writes() else "BEGIN"
+        )

@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from mallow.db.session import TenantSession
 from mallow.testing import bearer, make_product, make_shopper, make_store
 from mallow.testing.sql import listing, statements
 from tests.edge.lane_kit import flask_requests, in_store, round_trips, send, sent
@@ -158,17 +159,28 @@ def test_a_rate_limit_on_the_route_is_counted_and_answered_by_flask(app):
     assert all(answer[3] for answer in answers[True])  # every one counted by Flask
 
 
-def test_the_happy_path_pushes_no_request_context_and_sends_one_statement_in_the_stores_schema(app):
+def test_the_happy_path_pushes_no_request_context_and_sends_one_statement_in_the_stores_schema(app, monkeypatch):
     shop = make_store(app)
     [sku] = make_product(app, shop, title="临安山核桃仁", price=3900, stock=50)
     client = app.test_client()
     token = _shopper_with_cart(client, shop, [sku])
     path = f"{shop.prefix}/api/cart/items/{sku}"
     client.put(path, headers=token, json={"quantity": 2})  # the store met on this connection
+    sessions, made = [], TenantSession.__init__
+
+    def making(session, *args, **kwargs):
+        sessions.append(session)
+        made(session, *args, **kwargs)
+
+    monkeypatch.setattr(TenantSession, "__init__", making)
     with flask_requests(app) as reached, statements() as seen:
         answered = client.put(path, headers=token, json={"quantity": 3})
+    monkeypatch.undo()
     assert answered.status_code == 200 and answered.get_json()["quote"]["total"] == 3 * 3900
     assert reached == []
+    # no ORM session either: the store's settings the pricing reads (shipping, membership) come
+    # from the process's memory under the store's stamp, and the statements go on a connection
+    assert sessions == []
     postgres = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
     assert len(seen) == (1 if postgres else 2), listing(seen)
     schema = f"store_{shop.store_id}" if postgres else "store"
