@@ -414,7 +414,7 @@ class RenderContext:
 
 
 @cache
-def _media_statement(arrays: bool = False) -> sa.Select:
+def _media_statement(arrays: str = "") -> sa.Select:
     """The library images a page shows: the columns a view needs, no ORM objects; built once
     (building a statement costs more than running it), the ids bound when it runs."""
     columns = (MediaAsset.id, MediaAsset.path, MediaAsset.thumbnails, MediaAsset.width, MediaAsset.height)
@@ -425,9 +425,10 @@ def _read(model, statement, params: dict):
     """The rows of a read ``statement`` on ``model``'s table, run on the tenant session's
     connection for it (Core: the ORM's execution layer has nothing to add to plain columns);
     pending changes are flushed first, as the session's own execute would. ``statement``: a
-    statement, or a function of whether lists are bound as arrays (:func:`mallow.db.lists.one_of`)
-    that gives one. On PostgreSQL the text is sent by :func:`mallow.db.sqltext.rows` (no execution
-    context, no schema translation per call); the rows are named tuples either way."""
+    statement, or a function of how lists are bound (:func:`mallow.db.lists.arrays`) that gives
+    one. Where a list is one parameter (PostgreSQL, SQLite with its JSON functions) the text is
+    sent by :func:`mallow.db.sqltext.rows` (no execution context, no schema translation per call);
+    the rows are named tuples either way."""
     session = db.session()
     if session.autoflush:  # nothing to do (and next to no cost) unless something is pending
         session.flush()

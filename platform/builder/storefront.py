@@ -59,7 +59,7 @@ def _live_statement() -> sa.Select:
 
 
 @cache
-def _live_with_images_statement(arrays: bool = False) -> sa.Select:
+def _live_with_images_statement(arrays: str = "") -> sa.Select:
     """:func:`_live_statement` and, in the same statement, the library images of the version
     this process last rendered for the page (``image_ids``): one row per image found (the page's
     columns repeated), or one row with no image."""

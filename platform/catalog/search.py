@@ -414,7 +414,7 @@ def shelf_cards(product_ids=(), listings=()) -> tuple[dict[int, Card], dict[List
             raise ValueError(f"unknown sort {listing.sort!r}")
     session = db.session()
     connection = session.connection(bind_arguments=_STORE_PRODUCTS)
-    arrays = lists.arrays(connection)  # lists bound as arrays: one text, sent by sqltext
+    arrays = lists.arrays(connection)  # each list one parameter: one text, sent by sqltext
     shape = (bool(ids), tuple((listing.sort, listing.category_id is not None) for listing in listings), arrays)
     statement = _KEPT_CARDS.get(shape)
     if statement is None:
@@ -452,10 +452,10 @@ _CARD_COLUMNS = (Product.id, Product.title, Product.subtitle)
 _STORE_PRODUCTS = {"mapper": sa.inspect(Product)}
 
 
-def _cards_statement(picked: bool, shapes: tuple, arrays: bool = False) -> sa.Select:
+def _cards_statement(picked: bool, shapes: tuple, arrays: str = "") -> sa.Select:
     """:func:`shelf_cards`' statement: a ``UNION ALL`` of one part per kind (0: the picked ids;
     n: the n-th listing, numbered in its order), then each product's first image joined to it.
-    ``arrays``: lists bound as arrays (PostgreSQL, :func:`mallow.db.lists.one_of`)."""
+    ``arrays``: how lists are bound (:func:`mallow.db.lists.arrays`)."""
     parts = []
     if picked:
         prices = _min_price_subquery()
