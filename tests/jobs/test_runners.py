@@ -90,8 +90,7 @@ def test_embedded_runner_thread_runs_queued_jobs(app):
 
 @pytest.mark.redis
 def test_rq_runner_with_json_serializer_on_real_redis(app, redis_url, monkeypatch):
-    from rq import SimpleWorker
-    from rq.serializers import JSONSerializer
+    from mallow.jobs.worker import MallowSimpleWorker
 
     from mallow.jobs import runners
     from mallow.jobs.runners import RqRunner
@@ -106,7 +105,7 @@ def test_rq_runner_with_json_serializer_on_real_redis(app, redis_url, monkeypatc
 
     stored = zlib.decompress(runner.redis.hget(f"rq:job:{enqueued.id}", "data"))
     assert "tests.count_customers" in json.loads(stored)[2]  # JSON, never pickle
-    SimpleWorker([runner.queue], connection=runner.redis, serializer=JSONSerializer).work(burst=True)
+    MallowSimpleWorker([runner.queue], connection=runner.redis).work(burst=True)
     assert enqueued.get_status(refresh=True) == "finished"
     assert enqueued.return_value() == 1
 
@@ -185,8 +184,7 @@ def fragile(store, label):
 
 @pytest.mark.redis
 def test_only_idempotent_jobs_are_retried_and_boundedly(app, redis_url, monkeypatch):
-    from rq import SimpleWorker
-    from rq.serializers import JSONSerializer
+    from mallow.jobs.worker import MallowSimpleWorker
 
     from mallow.jobs import runners
     from mallow.jobs.runners import RETRY_INTERVALS, RqRunner
@@ -198,7 +196,7 @@ def test_only_idempotent_jobs_are_retried_and_boundedly(app, redis_url, monkeypa
     retried = runner.enqueue("tests.flaky", store_id=shop.store_id, label="idempotent")
     once = runner.enqueue("tests.fragile", store_id=shop.store_id, label="not idempotent")
     assert retried.retries_left == len(RETRY_INTERVALS) == 3 and once.retries_left is None
-    SimpleWorker([runner.queue], connection=runner.redis, serializer=JSONSerializer).work(burst=True)
+    MallowSimpleWorker([runner.queue], connection=runner.redis).work(burst=True)
     assert sorted(ATTEMPTS) == ["idempotent", "not idempotent"]
     retried.refresh()
     once.refresh()

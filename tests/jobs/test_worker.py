@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import pickle
+import time
 import uuid
 import zlib
 from datetime import datetime, UTC
@@ -185,16 +186,20 @@ def test_a_mallow_job_resolves_no_other_function_whatever_worker_runs_it(app, ru
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
-    from mallow.jobs.worker import MallowJob, RefusedJob
+    from mallow.jobs.worker import MallowJob, MallowSimpleWorker, RefusedJob
 
     marker = tmp_path / "import.marker"
     evil = _evil_module(tmp_path, monkeypatch, marker)
     job_id = _push(runner, _json(f"{evil}.attack", []), retries_left="3", retry_intervals="[0]")
     with pytest.raises(RefusedJob):
         MallowJob.fetch(job_id, connection=runner.redis, serializer=JSONSerializer).func  # noqa: B018  (the refusal)
-    SimpleWorker([runner.queue.name], connection=runner.redis, serializer=JSONSerializer, job_class=MallowJob).work(
-        burst=True
-    )
+
+    class StockSimpleWorker(SimpleWorker):
+        subscribe = MallowSimpleWorker.subscribe  # its listener's wait alone (see the test below)
+
+    StockSimpleWorker(
+        [runner.queue.name], connection=runner.redis, serializer=JSONSerializer, job_class=MallowJob
+    ).work(burst=True)
     assert not marker.exists()
     assert _status(runner, job_id) == "failed"  # not retried, though it had retries left
     assert runner.redis.hget(f"rq:job:{job_id}", "retries_left") == b"3"
@@ -260,3 +265,26 @@ def test_jobs_that_can_never_succeed_are_tried_once_and_transient_failures_retri
     transient.refresh()
     assert transient.get_status() == "scheduled" and transient.retries_left == len(RETRY_INTERVALS) - 1
     assert transient.id in runner.queue.scheduled_job_registry
+
+
+def test_a_worker_stops_without_waiting_out_its_listener(app, runner):
+    """rq stops a worker's command listener after unsubscribing it; a listener that went round its
+    loop in between waits for a subscription that never comes, as long as one wait lasts (rq's:
+    60 s, so a burst run or a shutdown took a minute now and then). Ours waits a second."""
+    from mallow.jobs.worker import MallowSimpleWorker
+
+    worker = MallowSimpleWorker([runner.queue.name], connection=runner.redis)
+    worker.subscribe()
+    try:
+        worker.pubsub.unsubscribe()  # the listener reads the answer and goes round again…
+        deadline = time.monotonic() + 10
+        while worker.pubsub.subscribed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not worker.pubsub.subscribed
+        time.sleep(0.1)  # …into a wait for a subscription
+    finally:
+        started = time.monotonic()
+        worker.unsubscribe()  # what rq's teardown does
+        stopped_after = time.monotonic() - started
+    assert not worker.pubsub_thread.is_alive()
+    assert stopped_after < 10, stopped_after  # a second's wait, not rq's minute
