@@ -19,7 +19,9 @@ PostgreSQL store engines share, and each SQLite store engine):
     ``connect`` listeners or the driver set), so the reset is safe with the engine's own settings. Store engines keep
     nothing on the connection (their schema is a ``schema_translate_map`` of the SQLAlchemy
     ``Connection``), so every store's schema is still right after it.
-  - SQLite: detach every database that is not the engine's own (a store engine: exactly its
+  - SQLite, **when the connection ran a statement that can leave state** (an ``ATTACH`` or
+    ``DETACH``, a ``PRAGMA``, a temp object, anything unknown: :func:`leaves_sqlite_state`,
+    marked by a listener as on PostgreSQL): detach every database that is not the engine's own (a store engine: exactly its
     file as ``store``; the platform engine: none), re-attach the own one if it was detached or
     swapped, put changed ``PRAGMA``s back, drop temp objects; whatever cannot be put back marks
     the connection to be discarded.
@@ -94,8 +96,9 @@ and no transaction. A request that reads costs ``BEGIN``+check, its statements, 
 a write, ``BEGIN``+check, its statements, ``COMMIT`` (``tests/tenants/test_hygiene_round_trips.py``).
 
 Cost: on PostgreSQL one round trip per checkout (the check, also the liveness check, with the
-session's ``BEGIN``) and none on return unless the connection was marked; on SQLite three local
-statements per return and one per checkout.
+session's ``BEGIN``) and none on return unless the connection was marked; on SQLite one local
+statement per checkout (the attached files) and, on return, three more only when the connection
+was marked (reading the ``PRAGMA``s back cost ~50 µs, 5 % of a cold storefront page).
 """
 
 from __future__ import annotations
@@ -221,6 +224,8 @@ def install(engine: sa.Engine, expected_attached: dict[str, str] | None = None) 
             event.listen(engine, "before_cursor_execute", _pg_note_session_state)
     elif backend == "sqlite":
         reset, checkout = _sqlite_reset, _sqlite_checkout
+        if not event.contains(engine, "before_cursor_execute", _sqlite_note_state):
+            event.listen(engine, "before_cursor_execute", _sqlite_note_state)
     else:
         return
     if event.contains(engine, "reset", reset):
@@ -302,6 +307,43 @@ def _pg_note_session_state(conn, _cursor, statement, _parameters, context, _exec
         text = statement
     if leaves_session_state(text):
         conn.info[SESSION_STATE] = True  # the pooled connection's record: reset when it returns
+
+
+# SQLite ---------------------------------------------------------------------------------------
+
+# statements that begin with these change rows or the schema, or only the transaction: they leave
+# nothing on the connection unless they also make or name a temp object
+_SQLITE_PLAIN = frozenset(
+    "select insert update delete replace with values begin commit end rollback savepoint release"
+    " create drop alter analyze reindex explain".split()
+)
+_SQLITE_TEMP = re.compile(r"\btemp(orary)?\b")
+
+
+@functools.lru_cache(maxsize=8192)
+def leaves_sqlite_state(statement: str) -> bool:
+    """Whether ``statement`` (SQLite) can leave state on the connection beyond its transaction:
+    an ``ATTACH`` / ``DETACH``, a ``PRAGMA``, a temp table, view or trigger… Errs towards yes
+    (several statements in one string, anything unknown): a false positive costs one read of
+    the connection's state when it returns."""
+    text = statement[_LEADING_NOISE.match(statement).end() :].lower()
+    body = text.rstrip().rstrip(";")
+    if ";" in body:
+        return True
+    first = body.split(None, 1)[0] if body else ""
+    return first not in _SQLITE_PLAIN or _SQLITE_TEMP.search(body) is not None
+
+
+def _sqlite_note_state(conn, _cursor, statement, _parameters, context, _executemany) -> None:
+    compiled = context.compiled if context is not None else None
+    if compiled is not None:
+        text = compiled.string
+    elif statement is _sending.statement:
+        text = _sending.template
+    else:
+        text = statement
+    if leaves_sqlite_state(text):
+        conn.info[SESSION_STATE] = True  # the pooled connection's record: read back when it returns
 
 
 _IDLE = pq.TransactionStatus.IDLE
@@ -582,8 +624,11 @@ def _sqlite_reset(dbapi_connection, record, reset_state) -> None:
         return  # never checked out through the pool's checkout step: nothing to compare with
     if dbapi_connection.isolation_level != baseline["isolation_level"]:
         dbapi_connection.isolation_level = baseline["isolation_level"]
-    if record.info.pop(VOUCHED, False):
-        return  # its holder ran only statements SQLAlchemy saw, none that attaches or sets (vouch())
+    vouched = record.info.pop(VOUCHED, False)
+    if not record.info.pop(SESSION_STATE, False) or vouched:
+        # every statement it ran was seen, none attaches, sets a PRAGMA or makes a temp object
+        # (the mark, _sqlite_note_state), or its holder said so (vouch())
+        return
     state = _sqlite_state(dbapi_connection)
     if not _sqlite_problems(state, baseline, record):
         return

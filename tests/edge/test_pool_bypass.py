@@ -91,23 +91,61 @@ def test_state_left_past_sqlalchemy_by_a_holder_that_did_not_vouch_is_still_caug
     assert "kept session state" in caplog.text
 
 
-def test_sqlite_a_vouched_return_skips_reading_the_state_back_and_a_leak_is_still_caught(tmp_path, monkeypatch, caplog):
+def test_sqlite_a_return_reads_the_state_back_only_after_a_statement_that_can_leave_some(tmp_path, monkeypatch):
+    """SQLite's reset reads the connection's state back (three statements, ~50 µs) only when the
+    holder sent something that can leave state (hygiene.leaves_sqlite_state); an ATTACH is
+    undone on return, and one sent past SQLAlchemy is caught by the checkout's comparison."""
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'platform.db'}", poolclass=sa.pool.QueuePool, pool_size=1)
     hygiene.install(engine, expected_attached={})
     reads = []
     state = hygiene._sqlite_state
     monkeypatch.setattr(hygiene, "_sqlite_state", lambda connection: reads.append(1) or state(connection))
+    other = tmp_path / "other.db"
     try:
-        _use(engine)  # the first checkout reads the baseline; the return reads the state back
-        assert len(reads) == 2
+        _use(engine)  # the first checkout reads the baseline; plain statements: nothing read back
+        assert len(reads) == 1
+        _use(engine, "WITH t(x) AS (SELECT 1) SELECT x FROM t")
         _use(engine, vouch=True)
-        assert len(reads) == 2
-        _use(engine)
-        assert len(reads) == 3
-        with engine.connect() as connection:  # a holder that did not vouch, attaching another file
-            connection.exec_driver_sql(f"ATTACH DATABASE '{tmp_path / 'other.db'}' AS other")
+        assert len(reads) == 1
+        for marked in ("PRAGMA query_only = 1", f"ATTACH DATABASE '{other}' AS other"):
+            before = len(reads)
+            _use(engine, marked)  # marked: read back, and put back
+            assert len(reads) > before, marked
+            before = len(reads)
+            _use(engine)
+            assert len(reads) == before
         with engine.connect() as connection:
+            names = [row[1] for row in connection.exec_driver_sql("PRAGMA database_list")]
+            assert "other" not in names and connection.exec_driver_sql("PRAGMA query_only").scalar() == 0
+        with engine.connect() as connection:  # past SQLAlchemy: no mark, nothing read back…
+            connection.connection.dbapi_connection.execute(f"ATTACH DATABASE '{other}' AS other")
+        with engine.connect() as connection:  # …the checkout's comparison discards it
             names = [row[1] for row in connection.exec_driver_sql("PRAGMA database_list")]
         assert "other" not in names
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "statement, leaves",
+    [
+        ("SELECT 1", False),
+        ("  /* c */ (SELECT * FROM store.products WHERE id = ?)", False),
+        ("INSERT INTO store.carts (id) VALUES (1) RETURNING id", False),
+        ("WITH x AS (SELECT 1) UPDATE store.skus SET stock = 1", False),
+        ("BEGIN IMMEDIATE", False),
+        ("CREATE TABLE store.t (x)", False),
+        ("PRAGMA query_only = 1", True),
+        ("pragma store.synchronous", True),
+        ("ATTACH DATABASE 'x.db' AS x", True),
+        ("DETACH DATABASE store", True),
+        ("CREATE TEMP TABLE leak (x)", True),
+        ("CREATE TEMPORARY VIEW v AS SELECT 1", True),
+        ("CREATE TABLE temp.t (x)", True),
+        ("SELECT 1; PRAGMA query_only = 1", True),
+        ("VACUUM INTO 'copy.db'", True),
+        ("", True),
+    ],
+)
+def test_what_can_leave_state_on_a_sqlite_connection(statement, leaves):
+    assert hygiene.leaves_sqlite_state(statement) is leaves
