@@ -294,18 +294,21 @@ def sending(statement: str, template: str) -> None:
     _sending.statement, _sending.template = statement, template
 
 
-def _pg_note_session_state(conn, _cursor, statement, _parameters, context, _executemany) -> None:
-    # the statement as compiled, before a store's schema is put in: one text for every store, so
-    # the verdicts stay remembered with 10,000 stores (the very text :func:`sending` named: the
-    # same object, so a statement changed on its way here is judged as it is)
+def _judged_text(statement: str, context) -> str:
+    """The text a statement is judged by: as compiled, before a store's schema is put in (one
+    text for every store, so the verdicts stay remembered with 10,000 stores; the very text
+    :func:`sending` named: the same object, so a statement changed on its way is judged as it
+    is), else the statement itself."""
     compiled = context.compiled if context is not None else None
     if compiled is not None:
-        text = compiled.string
-    elif statement is _sending.statement:
-        text = _sending.template
-    else:
-        text = statement
-    if leaves_session_state(text):
+        return compiled.string
+    if statement is _sending.statement:
+        return _sending.template
+    return statement
+
+
+def _pg_note_session_state(conn, _cursor, statement, _parameters, context, _executemany) -> None:
+    if leaves_session_state(_judged_text(statement, context)):
         conn.info[SESSION_STATE] = True  # the pooled connection's record: reset when it returns
 
 
@@ -335,14 +338,7 @@ def leaves_sqlite_state(statement: str) -> bool:
 
 
 def _sqlite_note_state(conn, _cursor, statement, _parameters, context, _executemany) -> None:
-    compiled = context.compiled if context is not None else None
-    if compiled is not None:
-        text = compiled.string
-    elif statement is _sending.statement:
-        text = _sending.template
-    else:
-        text = statement
-    if leaves_sqlite_state(text):
+    if leaves_sqlite_state(_judged_text(statement, context)):
         conn.info[SESSION_STATE] = True  # the pooled connection's record: read back when it returns
 
 

@@ -14,6 +14,18 @@ from mallow.testing.sql import statements
 on_postgresql = pytest.mark.parametrize("app", ["postgresql"], indirect=True)
 
 
+def _shopper_with_cart(app, title: str, lines: int):
+    """A store, a client, its shopper's token and address, and ``lines`` SKUs each put in the
+    shopper's cart once."""
+    shop = make_store(app)
+    client = app.test_client()
+    token, address = make_shopper(client, shop)
+    skus = [make_product(app, shop, title=f"{title} {n}", price=1000 + n, stock=20)[0] for n in range(lines)]
+    for sku in skus:
+        client.post(f"{shop.prefix}/api/cart/items", headers=bearer(token), json={"sku_id": sku, "quantity": 1})
+    return shop, client, token, address, skus
+
+
 def _placement():
     from mallow.orders import checkout
     from mallow.orders.models import Order
@@ -54,12 +66,7 @@ def test_the_cart_write_and_the_order_send_the_same_statements_and_answer_the_sa
     from mallow.orders.models import Address
     from mallow.tenants.context import store_context
 
-    shop = make_store(app)
-    client = app.test_client()
-    token, address = make_shopper(client, shop)
-    skus = [make_product(app, shop, title=f"核桃 {n}", price=1000 + n, stock=20)[0] for n in range(3)]
-    for sku in skus:
-        client.post(f"{shop.prefix}/api/cart/items", headers=bearer(token), json={"sku_id": sku, "quantity": 1})
+    shop, client, token, address, skus = _shopper_with_cart(app, "核桃", 3)
     with store_context(shop.store_id, app=app):
         customer_id = db.session.execute(sa.select(Address.customer_id).where(Address.id == address)).scalar_one()
         connection = db.session.connection(bind_arguments={"clause": Address.__table__})
@@ -106,12 +113,7 @@ def test_on_sqlite_the_text_goes_with_its_values_in_order_and_answers_as_the_eng
     from mallow.orders.models import Address
     from mallow.tenants.context import store_context
 
-    shop = make_store(app)
-    client = app.test_client()
-    token, address = make_shopper(client, shop)
-    skus = [make_product(app, shop, title=f"松子 {n}", price=900 + n, stock=20)[0] for n in range(2)]
-    for sku in skus:
-        client.post(f"{shop.prefix}/api/cart/items", headers=bearer(token), json={"sku_id": sku, "quantity": 1})
+    shop, client, token, address, skus = _shopper_with_cart(app, "松子", 2)
     with store_context(shop.store_id, app=app):
         customer_id = db.session.execute(sa.select(Address.customer_id).where(Address.id == address)).scalar_one()
         connection = db.session.connection(bind_arguments={"clause": Address.__table__})
