@@ -21,10 +21,10 @@ PostgreSQL store engines share, and each SQLite store engine):
     ``Connection``), so every store's schema is still right after it.
   - SQLite, **when the connection ran a statement that can leave state** (an ``ATTACH`` or
     ``DETACH``, a ``PRAGMA``, a temp object, anything unknown: :func:`leaves_sqlite_state`,
-    marked by a listener as on PostgreSQL): detach every database that is not the engine's own (a store engine: exactly its
-    file as ``store``; the platform engine: none), re-attach the own one if it was detached or
-    swapped, put changed ``PRAGMA``s back, drop temp objects; whatever cannot be put back marks
-    the connection to be discarded.
+    marked by a listener as on PostgreSQL): detach every database that is not the engine's own
+    (a store engine: exactly its file as ``store``; the platform engine: none), re-attach the
+    own one if it was detached or swapped, put changed ``PRAGMA``s back, drop temp objects;
+    whatever cannot be put back marks the connection to be discarded.
 
 * ``checkout`` (every time the pool hands a connection out): a defensive check. The first
   checkout of a new connection records its state as the baseline the reset restores; later
