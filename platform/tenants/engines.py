@@ -314,7 +314,12 @@ def configure_sqlite(engine: sa.Engine, immediate_writes: bool = False) -> None:
     @event.listens_for(engine, "begin")
     def begin(connection):
         # the driver's own execute: SQLAlchemy's statement machinery (events, a result object)
-        # cost more than the statement, and a transaction's start is no statement to watch
-        connection.connection.dbapi_connection.execute(
-            "BEGIN IMMEDIATE" if immediate_writes and _request_writes() else "BEGIN"
-        )
+        # cost more than the statement, and a transaction's start is no statement to watch. Its
+        # error is translated as SQLAlchemy's own: a store locked past the busy timeout stays an
+        # OperationalError, which the app answers with 503 "try again" (mallow.web.busy)
+        sql = "BEGIN IMMEDIATE" if immediate_writes and _request_writes() else "BEGIN"
+        try:
+            connection.connection.dbapi_connection.execute(sql)
+        except Exception as error:  # noqa: BLE001 -- translated (and raised) as SQLAlchemy would
+            connection._handle_dbapi_exception(error, sql, (), None, None)
+            raise

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 import pytest
 import sqlalchemy as sa
@@ -45,3 +46,33 @@ def test_any_other_database_error_is_still_a_logged_500(app, caplog):
         answer = app.test_client().get("/_broken")
     assert answer.status_code == 500
     assert any("no such table" in str(record.exc_info[1]) for record in caplog.records if record.exc_info)
+
+
+def test_a_begin_that_finds_the_store_locked_is_a_busy_error_not_the_drivers(tmp_path, monkeypatch):
+    """SQLite's BEGIN goes on the driver (mallow.tenants.engines): a store locked past the busy
+    timeout must still reach the app as SQLAlchemy's OperationalError, which it answers 503."""
+    from mallow.tenants import engines
+    from mallow.web.busy import retryable
+
+    path = tmp_path / "store.db"
+    engine = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.NullPool)
+    engines.configure_sqlite(engine, immediate_writes=True)
+
+    @sa.event.listens_for(engine, "connect")
+    def impatient(dbapi_connection, _record):  # after configure_sqlite's 30 s: fail at once
+        dbapi_connection.execute("PRAGMA busy_timeout = 0")
+
+    with engine.connect():  # the file made and in WAL mode before anyone holds a lock
+        pass
+    monkeypatch.setattr(engines, "_request_writes", lambda: True)  # a shopper's write: IMMEDIATE
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the store's write lock
+    try:
+        with pytest.raises(sa.exc.OperationalError) as raised:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        assert retryable(raised.value)
+    finally:
+        holder.rollback()
+        holder.close()
+        engine.dispose()
